@@ -1,0 +1,365 @@
+"""In-process llama.cpp backend: one lock per model, quiet logging, canonical prefix reuse, scoring.
+
+Prompt evaluation always takes the same path (the prompt minus its last token in n_batch chunks
+aligned to position 0, then the last token alone), so a seeded generation gives the same tokens
+whether or not the KV cache already held part of the prompt. That is what makes replay exact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+import psmlab
+from psmlab.core.backends import quiet
+from psmlab.core.backends.base import (
+    FinishReason,
+    Generation,
+    OnToken,
+    SamplingParams,
+    Score,
+    Timings,
+    TokenEvent,
+)
+from psmlab.core.backends.vocab import Vocab
+from psmlab.core.errors import ModelError
+from psmlab.core.gguf import read_gguf
+from psmlab.core.models import ModelSpec
+from psmlab.core.prompt import RenderedPrompt
+
+N_BATCH = 512
+
+
+def _load_error(spec: ModelSpec, exc: Exception) -> ModelError:
+    detail = "; ".join(quiet.recent_errors()) or str(exc)
+    return ModelError(
+        f"llama.cpp could not load {spec.id} ({spec.path}): {detail}",
+        "check that the file is a complete GGUF of an architecture this llama.cpp supports",
+    )
+
+
+class VocabOnly:
+    """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        quiet.install()
+        read_gguf(spec.path)  # clear errors for missing, empty, non-GGUF and truncated files
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        with quiet.capture_errors():
+            model = llama_cpp.llama_model_load_from_file(spec.path.encode("utf-8"), params)
+            if not model:
+                raise _load_error(spec, RuntimeError("load failed"))
+        self._model = model
+        self.spec = spec
+        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model))
+
+    def close(self) -> None:
+        if self._model:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class LlamaBackend:
+    """A loaded GGUF model. Thread-safe: every call that touches the context holds `lock`."""
+
+    def __init__(self, spec: ModelSpec, *, n_batch: int = N_BATCH) -> None:
+        quiet.install()
+        read_gguf(spec.path)
+        self.spec = spec
+        self.lock = threading.Lock()
+        t0 = time.perf_counter()
+        with quiet.capture_errors():
+            try:
+                self.llm = llama_cpp.Llama(
+                    model_path=spec.path,
+                    n_ctx=spec.n_ctx,
+                    n_batch=min(n_batch, spec.n_ctx),
+                    n_ubatch=min(n_batch, spec.n_ctx),
+                    n_threads=spec.n_threads,
+                    n_threads_batch=spec.n_threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise _load_error(spec, exc) from None
+        self.load_s = time.perf_counter() - t0
+        self.vocab = Vocab(self.llm._model.vocab)
+        self.n_batch = self.llm.n_batch
+        self.n_ctx = self.llm.n_ctx()
+        self.n_threads = spec.n_threads
+        self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
+        self._sha: str | None = None
+
+    # --- provenance -------------------------------------------------------------------------
+
+    def provenance(self) -> dict[str, Any]:
+        if self._sha is None:
+            self._sha = self.spec.sha256()
+        return {
+            "model_id": self.spec.id,
+            "model_path": self.spec.path,
+            "model_sha256": self._sha,
+            "model_size": self.spec.size,
+            "kind": self.spec.kind,
+            "backend": "llama_cpp",
+            "llama_cpp_python": llama_cpp.__version__,
+            "psmlab": psmlab.__version__,
+        }
+
+    def close(self) -> None:
+        with self.lock:
+            self.llm.close()
+
+    # --- the KV cache -----------------------------------------------------------------------
+
+    def _prepare(self, tokens: Sequence[int]) -> int:
+        """Leave exactly tokens[:-1] in the KV cache, evaluated canonically; return tokens evaluated."""
+        target = tuple(tokens[:-1])
+        canon = self._canon
+        common = 0
+        for a, b in zip(canon, target, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common == len(target) == len(canon):
+            keep = common
+        else:
+            # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
+            keep = (common // self.n_batch) * self.n_batch
+        llm = self.llm
+        llm.n_tokens = keep
+        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        if keep < len(target):
+            llm.eval(list(target[keep:]))
+        self._canon = target
+        return len(target) - keep + 1
+
+    def _set_threads(self, n_threads: int | None) -> int:
+        n = n_threads or self.spec.n_threads
+        if n != self.n_threads:
+            llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n, n)
+            self.n_threads = n
+        return n
+
+    # --- generation -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seed: int,
+        *,
+        sample: int = 0,
+        cancel: threading.Event | None = None,
+        on_token: OnToken | None = None,
+        n_threads: int | None = None,
+    ) -> Generation:
+        """Sample one continuation, streaming text through `on_token`; never raises on cancel."""
+        if not prompt.tokens:
+            raise ModelError("the rendered prompt is empty", "add a message to the transcript")
+        with self.lock:
+            threads = self._set_threads(n_threads)
+            return self._generate(prompt, params, seed, sample, cancel, on_token, threads)
+
+    def _generate(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seed: int,
+        sample: int,
+        cancel: threading.Event | None,
+        on_token: OnToken | None,
+        threads: int,
+    ) -> Generation:
+        llm, vocab = self.llm, self.vocab
+        stops = [s for s in prompt.stop if s]
+        longest_stop = max((len(s) for s in stops), default=0)
+        t0 = time.perf_counter()
+        evaluated = self._prepare(prompt.tokens)
+        llm.set_seed(seed)
+        gen = llm.generate(
+            list(prompt.tokens),
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+            reset=True,
+        )
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text, emitted = "", 0
+        out: list[int] = []
+        finish: FinishReason = "length"
+        stop_hit: str | None = None
+        t_first = 0.0
+        room = self.n_ctx - len(prompt.tokens)
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if len(out) >= params.max_tokens or len(out) >= room:
+                    finish = "length"
+                    break
+                tok = next(gen)
+                if not t_first:
+                    t_first = time.perf_counter()
+                if vocab.is_eog(tok):
+                    finish = "eos"
+                    break
+                out.append(tok)
+                text += decoder.decode(vocab.piece_bytes(tok))
+                if stops:
+                    cut, stop_hit = _find_stop(text, stops, max(0, emitted - longest_stop))
+                    if stop_hit is not None:
+                        text = text[:cut]
+                        finish = "stop_string"
+                        break
+                    safe = len(text) - _holdback(text, stops)
+                else:
+                    safe = len(text)
+                if on_token is not None and safe > emitted:
+                    on_token(self._event(sample, text[emitted:safe], len(out), t_first))
+                    emitted = safe
+        finally:
+            gen.close()
+        if finish != "stop_string":
+            text += decoder.decode(b"", final=True)
+        if on_token is not None and len(text) > emitted:
+            on_token(self._event(sample, text[emitted:], len(out), t_first))
+        t_end = time.perf_counter()
+        t_first = t_first or t_end
+        gen_s = t_end - t_first
+        return Generation(
+            id=new_generation_id(),
+            model=self.spec.id,
+            kind=self.spec.kind,
+            format=prompt.format,
+            sample=sample,
+            seed=seed,
+            text=text,
+            n_tokens=len(out),
+            finish_reason=finish,
+            role_leak=finish == "stop_string",
+            params=self.params_record(params, seed, threads),
+            tokens=tuple(out),
+            stop_string=stop_hit,
+            prompt_tokens=len(prompt.tokens),
+            prefill=prompt.prefill,
+            timings=Timings(
+                prompt_s=round(t_first - t0, 4),
+                gen_s=round(gen_s, 4),
+                tokens_per_s=round(len(out) / gen_s, 2) if gen_s > 0 else 0.0,
+                prompt_tokens_evaluated=evaluated,
+            ),
+            provenance=self.provenance(),
+            warnings=prompt.warnings,
+        )
+
+    def params_record(self, params: SamplingParams, seed: int, threads: int) -> dict[str, Any]:
+        return {
+            **params.model_dump(),
+            "seed": seed,
+            "n_ctx": self.n_ctx,
+            "n_threads": threads,
+            "n_batch": self.n_batch,
+        }
+
+    def _event(self, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
+        dt = time.perf_counter() - t_first if t_first else 0.0
+        return TokenEvent(self.spec.id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def score(self, prompt: RenderedPrompt, continuations: Sequence[str]) -> list[Score]:
+        """log P(continuation | prompt) for each continuation; the prompt is evaluated once."""
+        with self.lock:
+            return [self._score_one(prompt, c) for c in continuations]
+
+    def _score_one(self, prompt: RenderedPrompt, continuation: str) -> Score:
+        ctx, cont = self._split_continuation(prompt, continuation)
+        if not cont:
+            return Score(continuation, 0.0, 0, ())
+        if len(ctx) + len(cont) > self.n_ctx:
+            raise ModelError(
+                f"prompt plus continuation is {len(ctx) + len(cont)} tokens, over n_ctx={self.n_ctx}",
+                "raise n_ctx or shorten the prompt",
+            )
+        self._prepare(ctx)
+        llm = self.llm
+        start = len(ctx) - 1
+        feed = [ctx[-1], *cont[:-1]]
+        lps: list[float] = []
+        try:
+            for i in range(0, len(feed), self.n_batch):
+                chunk = feed[i : i + self.n_batch]
+                llm._batch.set_batch(chunk, n_past=start + i, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                for j in range(len(chunk)):
+                    ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, j)
+                    row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
+                    top = row.max()
+                    lse = top + math.log(float(np.exp(row - top).sum()))
+                    lps.append(float(row[cont[i + j]] - lse))
+        finally:
+            # Drop the scored positions so the cache again holds exactly ctx[:-1].
+            llm._ctx.kv_cache_seq_rm(-1, start, -1)
+            llm.n_tokens = start
+        return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
+
+    def _split_continuation(
+        self, prompt: RenderedPrompt, continuation: str
+    ) -> tuple[list[int], list[int]]:
+        """Tokenize the prompt's last text run together with the continuation, as the model would
+        see them in one document, and split the tokens where the prompt ends."""
+        run: list[str] = []
+        for p in reversed(prompt.pieces):
+            if p.kind in ("special", "bos"):
+                break
+            run.append(p.text)
+        tail = "".join(reversed(run))
+        tail_tokens = self.vocab.tokenize(tail, special=False)
+        joint = self.vocab.tokenize(tail + continuation, special=False)
+        head = list(prompt.tokens[: len(prompt.tokens) - len(tail_tokens)])
+        common = 0
+        for a, b in zip(tail_tokens, joint, strict=False):
+            if a != b:
+                break
+            common += 1
+        # If the continuation merged with the prompt's last token, score from the merge point.
+        return head + joint[:common], joint[common:]
+
+
+def new_generation_id() -> str:
+    return "g-" + uuid.uuid4().hex[:12]
+
+
+def _find_stop(text: str, stops: list[str], start: int) -> tuple[int, str | None]:
+    best, hit = len(text), None
+    for s in stops:
+        i = text.find(s, start)
+        if i != -1 and i < best:
+            best, hit = i, s
+    return best, hit
+
+
+def _holdback(text: str, stops: list[str]) -> int:
+    """How many trailing characters might be the start of a stop string (not safe to show yet)."""
+    n = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), n, -1):
+            if text.endswith(s[:k]):
+                n = k
+                break
+    return n

@@ -1,0 +1,77 @@
+"""Keep llama.cpp off the terminal: its log goes to Python logging, and nothing redirects fds 1/2."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import logging
+import threading
+from typing import Any
+
+log = logging.getLogger("psmlab.llama_cpp")
+# With no handler anywhere, logging's last-resort handler would print warnings to stderr.
+logging.getLogger("psmlab").addHandler(logging.NullHandler())
+_LEVELS = {
+    0: logging.DEBUG,
+    1: logging.INFO,
+    2: logging.WARNING,
+    3: logging.ERROR,
+    4: logging.DEBUG,
+}
+_recent: collections.deque[str] = collections.deque(maxlen=40)
+_state: dict[str, Any] = {"installed": False, "callback": None, "last": logging.DEBUG}
+_lock = threading.Lock()
+
+
+class _NoRedirect:
+    """Stands in for llama_cpp's suppress_stdout_stderr, which dup2()s fds 1 and 2 to /dev/null
+    for the whole process while a model loads and would blank a running TUI."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _NoRedirect:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def install() -> None:
+    """Route llama.cpp's log callback to logging; idempotent; call before loading any model."""
+    with _lock:
+        if _state["installed"]:
+            return
+        import llama_cpp
+        import llama_cpp._internals as internals
+        import llama_cpp.llama as llama_mod
+
+        @llama_cpp.llama_log_callback
+        def _callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            lvl = _state["last"] if level == 5 else _LEVELS.get(level, logging.DEBUG)
+            _state["last"] = lvl
+            msg = text.decode("utf-8", errors="replace").rstrip("\n")
+            if msg:
+                if lvl >= logging.WARNING:
+                    _recent.append(msg)
+                log.log(lvl, "%s", msg)
+
+        # Keep a reference: ctypes callbacks are freed when garbage collected.
+        _state["callback"] = _callback
+        llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+        llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment,misc]
+        internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment,misc]
+        _state["installed"] = True
+
+
+def recent_errors(n: int = 3) -> list[str]:
+    """The last warnings/errors llama.cpp logged, to explain a failed load."""
+    return list(_recent)[-n:]
+
+
+@contextlib.contextmanager
+def capture_errors() -> Any:
+    """Clear the recent-error buffer around a call so its messages are the ones reported."""
+    _recent.clear()
+    yield _recent

@@ -1,0 +1,65 @@
+"""A model's vocabulary through llama.cpp: tokenize with or without control tokens, pieces, BOS/EOG."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import llama_cpp
+
+_CONTROL = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
+
+
+class Vocab:
+    """Implements the `Tokenizer` protocol on a llama.cpp vocab pointer."""
+
+    def __init__(self, vocab: Any) -> None:
+        self._vocab = vocab
+        bos = llama_cpp.llama_vocab_bos(vocab)
+        self._bos: int | None = bos if bos >= 0 else None
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
+        self._buf = ctypes.create_string_buffer(256)
+
+    @property
+    def bos_id(self) -> int | None:
+        return self._bos
+
+    @property
+    def add_bos(self) -> bool:
+        return self._add_bos
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Never adds BOS: prompt code decides that once, explicitly."""
+        raw = text.encode("utf-8")
+        if not raw:
+            return []
+        cap = len(raw) + 8
+        buf = (llama_cpp.llama_token * cap)()
+        n = llama_cpp.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, special)
+        if n < 0:
+            cap = -n
+            buf = (llama_cpp.llama_token * cap)()
+            n = llama_cpp.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, special)
+            if n < 0:
+                raise RuntimeError(f"llama.cpp could not tokenize {len(raw)} bytes")
+        return list(buf[:n])
+
+    def piece_bytes(self, token: int, *, special: bool = True) -> bytes:
+        n = llama_cpp.llama_token_to_piece(
+            self._vocab, token, self._buf, len(self._buf), 0, special
+        )
+        if n < 0:  # longer than our buffer: grow and retry
+            big = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, big, -n, 0, special)
+            return big.raw[:n]
+        return self._buf.raw[:n]
+
+    def piece(self, token: int) -> str:
+        return self.piece_bytes(token).decode("utf-8", errors="replace")
+
+    def is_control(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_get_attr(self._vocab, token) & _CONTROL)
+
+    def is_eog(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))

@@ -1,0 +1,59 @@
+"""Error types that front ends turn into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """One exit code per kind of failure, so scripts can tell them apart."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    MODEL = 3  # model file missing, not GGUF, truncated, failed to load, unknown id
+    FORMAT = 4  # unknown format, chat template refused or failed
+    TRANSCRIPT = 5  # transcript file unreadable or invalid
+    CONTEXT = 6  # prompt does not fit the context window
+    CONFIG = 7  # user config file invalid
+    DEMO_MISSING = 8  # the demo extra is not installed
+    PARTIAL = 9  # some models failed while others produced results
+
+
+class PsmlabError(Exception):
+    """An expected failure with a message that names the problem and a hint that names the fix."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        text = self.problem.rstrip(".")
+        return f"{text}. {self.fix}" if self.fix else text
+
+
+class ModelError(PsmlabError):
+    exit_code = ExitCode.MODEL
+
+
+class FormatError(PsmlabError):
+    exit_code = ExitCode.FORMAT
+
+
+class TranscriptError(PsmlabError):
+    exit_code = ExitCode.TRANSCRIPT
+
+
+class ContextOverflowError(PsmlabError):
+    exit_code = ExitCode.CONTEXT
+
+
+class ConfigError(PsmlabError):
+    exit_code = ExitCode.CONFIG
+
+
+class DemoMissingError(PsmlabError):
+    exit_code = ExitCode.DEMO_MISSING

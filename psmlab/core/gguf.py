@@ -1,0 +1,159 @@
+"""Read the metadata of a GGUF file without loading the model (fast, and safe on bad files)."""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psmlab.core.errors import ModelError
+
+MAGIC = b"GGUF"
+_ARRAY = 9
+_STRING = 8
+# GGUF value type -> struct format for scalars.
+_SCALARS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+# Arrays longer than this are skipped, not decoded (token lists have 50k-260k entries).
+_KEEP_ARRAY = 64
+
+
+@dataclass
+class GGUFInfo:
+    """What the header says: version, counts, scalar metadata and the lengths of skipped arrays."""
+
+    path: Path
+    version: int
+    n_tensors: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    array_lengths: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def architecture(self) -> str | None:
+        value = self.metadata.get("general.architecture")
+        return value if isinstance(value, str) else None
+
+    @property
+    def chat_template(self) -> str | None:
+        value = self.metadata.get("tokenizer.chat_template")
+        return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def name(self) -> str | None:
+        value = self.metadata.get("general.name")
+        return value if isinstance(value, str) else None
+
+
+class _Reader:
+    def __init__(self, buf: mmap.mmap | bytes, path: Path) -> None:
+        self.buf = buf
+        self.pos = 0
+        self.path = path
+
+    def _need(self, n: int) -> None:
+        if self.pos + n > len(self.buf):
+            raise ModelError(
+                f"{self.path} is truncated: its GGUF header ends early (at byte {len(self.buf)})",
+                "download the file again; the copy on disk is incomplete",
+            )
+
+    def scalar(self, fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        self._need(size)
+        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return value
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        self._need(n)
+        raw = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return raw.decode("utf-8", errors="replace")
+
+    def skip_string(self) -> None:
+        n = self.scalar("<Q")
+        self._need(n)
+        self.pos += n
+
+    def value(self, vtype: int, key: str, info: GGUFInfo) -> Any:
+        if vtype in _SCALARS:
+            return self.scalar(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            etype = self.scalar("<I")
+            count = self.scalar("<Q")
+            info.array_lengths[key] = count
+            if count <= _KEEP_ARRAY:
+                return [self.value(etype, key, info) for _ in range(count)]
+            if etype in _SCALARS:
+                size = struct.calcsize(_SCALARS[etype]) * count
+                self._need(size)
+                self.pos += size
+            elif etype == _STRING:
+                for _ in range(count):
+                    self.skip_string()
+            else:
+                raise ModelError(f"{self.path} has a nested GGUF array under '{key}'", _FIX_BAD)
+            return None
+        raise ModelError(f"{self.path} has an unknown GGUF value type {vtype} at '{key}'", _FIX_BAD)
+
+
+_FIX_BAD = "check that the file is a GGUF model and download it again if it is damaged"
+
+
+def read_gguf(path: str | Path) -> GGUFInfo:
+    """Parse the GGUF header and key/value metadata; raise ModelError naming the problem."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelError(f"model file not found: {p}", "check the path (or run `psmlab models`)")
+    if p.is_dir():
+        raise ModelError(f"{p} is a directory, not a GGUF model file", "pass the .gguf file itself")
+    try:
+        size = p.stat().st_size
+        if size == 0:
+            raise ModelError(f"{p} is empty (0 bytes), not a GGUF model", _FIX_BAD)
+        with p.open("rb") as fh:
+            head = fh.read(4)
+            if head != MAGIC:
+                raise ModelError(
+                    f"{p} is not a GGUF file (it starts with {head!r}, not b'GGUF')",
+                    "psmlab runs llama.cpp GGUF models; convert the model to GGUF first",
+                )
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                return _parse(_Reader(buf, p), p)
+    except PermissionError:
+        raise ModelError(
+            f"cannot read {p}: permission denied", "fix the file permissions"
+        ) from None
+
+
+def _parse(r: _Reader, p: Path) -> GGUFInfo:
+    r.pos = 4
+    version = r.scalar("<I")
+    if version not in (2, 3):
+        raise ModelError(f"{p} uses GGUF version {version}, which psmlab cannot read", _FIX_BAD)
+    n_tensors = r.scalar("<Q")
+    n_kv = r.scalar("<Q")
+    if n_kv > 1_000_000 or n_tensors > 10_000_000:
+        raise ModelError(f"{p} has an implausible GGUF header ({n_kv} keys)", _FIX_BAD)
+    info = GGUFInfo(path=p, version=version, n_tensors=n_tensors)
+    for _ in range(n_kv):
+        key = r.string()
+        vtype = r.scalar("<I")
+        info.metadata[key] = r.value(vtype, key, info)
+    return info

@@ -1,0 +1,244 @@
+"""Build the exact prompt one model receives: transcript + format + system + prefill -> tokens.
+
+This is the only place formatting happens. User text is always tokenized with special tokens
+disabled, so typing `<|im_start|>` stays text; only the format's own markers become control tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from psmlab.core.backends.base import Tokenizer
+from psmlab.core.errors import ContextOverflowError, TranscriptError
+from psmlab.core.formats import ChatTemplate, Format, Segment
+from psmlab.core.transcript import Transcript, Turn
+
+PieceKind = Literal["bos", "special", "format", "content", "prefill"]
+_ROLE_WORDS = re.compile(r"\b(system|user|assistant|model|human|ai)\b", re.I)
+_MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
+
+
+@dataclass(frozen=True)
+class PromptPiece:
+    """A span of the prompt text: a control token, format text, message text or prefill."""
+
+    text: str
+    kind: PieceKind
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """Exactly what one model sees, with where each piece came from and what to watch out for."""
+
+    model_id: str
+    format: str
+    format_kind: str
+    text: str
+    tokens: tuple[int, ...]
+    pieces: tuple[PromptPiece, ...]
+    stop: tuple[str, ...]
+    warnings: tuple[str, ...]
+    prefill: str | None
+    n_ctx: int
+    trimmed_turns: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model_id,
+            "format": self.format,
+            "format_kind": self.format_kind,
+            "text": self.text,
+            "n_tokens": self.n_tokens,
+            "tokens": list(self.tokens),
+            "pieces": [{"text": p.text, "kind": p.kind} for p in self.pieces],
+            "stop": list(self.stop),
+            "warnings": list(self.warnings),
+            "prefill": self.prefill,
+            "n_ctx": self.n_ctx,
+            "trimmed_turns": self.trimmed_turns,
+        }
+
+
+def split_prefill(transcript: Transcript, prefill: str | None) -> tuple[list[Turn], str | None]:
+    """A transcript that ends with an assistant turn asks the model to continue that turn."""
+    turns = list(transcript.turns)
+    if turns and turns[-1].role == "assistant":
+        if prefill:
+            raise TranscriptError(
+                "the transcript ends with an assistant turn and a prefill was also given",
+                "drop --prefill or the final assistant turn",
+            )
+        return turns[:-1], turns[-1].content or None
+    return turns, prefill or None
+
+
+def render(
+    transcript: Transcript,
+    fmt: Format,
+    tok: Tokenizer,
+    *,
+    model_id: str,
+    n_ctx: int,
+    system: str | None = None,
+    prefill: str | None = None,
+    reserve: int = 0,
+) -> RenderedPrompt:
+    """Render and tokenize; drop the oldest turns if the prompt plus `reserve` exceeds `n_ctx`."""
+    turns, prefill = split_prefill(transcript.with_system(system), prefill)
+    sys_turns = [t for t in turns if t.role == "system"][:1]
+    rest = [t for t in turns if t.role != "system"]
+    dropped = 0
+    while True:
+        prompt = _render_once(sys_turns + rest, fmt, tok, model_id, n_ctx, prefill, dropped)
+        if prompt.n_tokens + reserve <= n_ctx:
+            return prompt
+        # Drop the oldest exchange, but never the last user message the model must answer.
+        if len(rest) <= 1:
+            raise ContextOverflowError(
+                f"the prompt for {model_id} is {prompt.n_tokens} tokens; with {reserve} tokens "
+                f"to generate it does not fit n_ctx={n_ctx}",
+                "raise n_ctx (--n-ctx or the config), lower --max-tokens, or shorten the message",
+            )
+        cut = 2 if len(rest) > 2 and rest[0].role == "user" and rest[1].role == "assistant" else 1
+        rest = rest[cut:]
+        dropped += cut
+
+
+def _render_once(
+    turns: list[Turn],
+    fmt: Format,
+    tok: Tokenizer,
+    model_id: str,
+    n_ctx: int,
+    prefill: str | None,
+    dropped: int,
+) -> RenderedPrompt:
+    warnings: list[str] = []
+    if isinstance(fmt, ChatTemplate):
+        bos = tok.piece(tok.bos_id) if tok.bos_id is not None else ""
+        segments = fmt.render(turns, prefill, bos=bos, eos="")
+        stop = tuple(_template_stop(fmt, bos))
+    else:
+        segments = fmt.render(turns, prefill)
+        stop = tuple(fmt.stop)
+    pieces = _split_specials(segments, tok, parse_format=isinstance(fmt, ChatTemplate))
+    tokens: list[int] = []
+    if (
+        tok.add_bos
+        and tok.bos_id is not None
+        and not (pieces and pieces[0].kind == "special" and pieces[0].text == tok.piece(tok.bos_id))
+    ):
+        tokens.append(tok.bos_id)
+        pieces.insert(0, PromptPiece(tok.piece(tok.bos_id), "bos"))
+    tokens.extend(_tokenize_pieces(pieces, tok))
+    if isinstance(fmt, ChatTemplate):
+        warnings.extend(_template_warnings(pieces, tok, fmt))
+    if dropped:
+        warnings.append(
+            f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
+        )
+    return RenderedPrompt(
+        model_id=model_id,
+        format=fmt.name,
+        format_kind=fmt.kind,
+        text="".join(p.text for p in pieces),
+        tokens=tuple(tokens),
+        pieces=tuple(pieces),
+        stop=stop,
+        warnings=tuple(warnings),
+        prefill=prefill,
+        n_ctx=n_ctx,
+        trimmed_turns=dropped,
+    )
+
+
+def _split_specials(
+    segments: list[Segment], tok: Tokenizer, *, parse_format: bool
+) -> list[PromptPiece]:
+    """Cut format text at its control tokens; message and prefill text is never parsed for them."""
+    out: list[PromptPiece] = []
+    for seg in segments:
+        if seg.kind != "format" or not parse_format:
+            out.append(PromptPiece(seg.text, seg.kind))
+            continue
+        cursor = 0
+        for t in tok.tokenize(seg.text, special=True):
+            if not tok.is_control(t):
+                continue
+            text = tok.piece(t)
+            at = seg.text.find(text, cursor)
+            if at < 0:  # cannot happen for a sane vocabulary; keep the text plain rather than guess
+                continue
+            if at > cursor:
+                out.append(PromptPiece(seg.text[cursor:at], "format"))
+            out.append(PromptPiece(text, "special"))
+            cursor = at + len(text)
+        if cursor < len(seg.text):
+            out.append(PromptPiece(seg.text[cursor:], "format"))
+    return out
+
+
+def _tokenize_pieces(pieces: list[PromptPiece], tok: Tokenizer) -> list[int]:
+    """Tokenize each run of plain text between control tokens as one string, like llama.cpp does."""
+    tokens: list[int] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            tokens.extend(tok.tokenize("".join(run), special=False))
+            run.clear()
+
+    for p in pieces:
+        if p.kind == "bos":
+            continue
+        if p.kind == "special":
+            flush()
+            tokens.extend(tok.tokenize(p.text, special=True))
+        else:
+            run.append(p.text)
+    flush()
+    return tokens
+
+
+def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTemplate) -> list[str]:
+    out: list[str] = []
+    injected = []
+    for line in "".join(p.text for p in pieces if p.kind == "format").splitlines():
+        words = _ROLE_WORDS.sub(" ", _MARKER.sub(" ", line)).split()
+        if len(words) >= 3:
+            injected.append(line.strip())
+    if injected:
+        snippet = " / ".join(injected)
+        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
+        out.append(
+            f"the chat template injected text that is not in the transcript (a default system "
+            f'prompt?): "{snippet}"; set --system to choose your own'
+        )
+    plain_markers = sorted(
+        {m for p in pieces if p.kind == "format" for m in _MARKER.findall(p.text)}
+    )
+    if plain_markers:
+        out.append(
+            f"format {fmt.name} uses markers this model does not know as control tokens "
+            f"({', '.join(plain_markers[:4])}): it reads them as plain text"
+        )
+    return out
+
+
+def _template_stop(fmt: ChatTemplate, bos: str) -> list[str]:
+    """The user-turn header of a template, as text: seeing it generated is a role leak."""
+    probe = [Turn("user", "\ue000"), Turn("assistant", "\ue001"), Turn("user", "\ue002")]
+    try:
+        msgs = [{"role": t.role, "content": t.content} for t in probe]
+        text = fmt._render(msgs, bos, "")
+    except Exception:
+        return []
+    between = text.partition("\ue001")[2].partition("\ue002")[0]
+    lines = [ln.strip() for ln in between.splitlines() if ln.strip()]
+    return [lines[-1]] if lines and len(lines[-1]) >= 3 else []
