@@ -1,0 +1,69 @@
+"""Streaming side-by-side view for `psmlab ask` on a terminal (rich Live), and the final print."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.live import Live
+
+from psmlab.cli.output import err_console, side_by_side
+from psmlab.core.backends.base import Generation, TokenEvent
+from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, RunResult
+
+
+def _headers(columns: list[Column]) -> list[tuple[str, str]]:
+    return [(c.spec.id, f"{c.spec.kind} · {c.format_name}") for c in columns]
+
+
+class LiveColumns:
+    """Tokens stream into each model's column; redraws are throttled, not one per token."""
+
+    def __init__(self, columns: list[Column], n: int) -> None:
+        self.columns = columns
+        self.n = n
+        self.done: dict[tuple[str, int], Generation] = {}
+        self.streaming: dict[tuple[str, int], str] = {}
+        self.errors: dict = {}
+        self._last = 0.0
+        self.live = Live(self._table(), console=Console(), refresh_per_second=8, transient=False)
+
+    def _table(self):  # type: ignore[no-untyped-def]
+        return side_by_side(_headers(self.columns), self.n, self.done, self.streaming, self.errors)
+
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, TokenEvent):
+            key = (ev.model_id, ev.sample)
+            self.streaming[key] = self.streaming.get(key, "") + ev.text
+        elif isinstance(ev, GenerationDone):
+            self.done[(ev.generation.model, ev.generation.sample)] = ev.generation
+        elif isinstance(ev, ModelFailed):
+            self.errors[ev.model_id] = ev.error
+        now = time.monotonic()
+        if not isinstance(ev, TokenEvent) or now - self._last > 0.1:
+            self._last = now
+            self.live.update(self._table())
+
+    def __enter__(self) -> LiveColumns:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._table())
+        self.live.__exit__(None, None, None)
+
+
+def print_result(columns: list[Column], n: int, result: RunResult, *, printed_live: bool) -> None:
+    if not printed_live:
+        done = {(g.model, g.sample): g for g in result.generations}
+        Console().print(side_by_side(_headers(columns), n, done, {}, result.errors))
+    sys.stdout.flush()  # the table first, then the notes on stderr
+    err = err_console()
+    for model_id, p in result.prompts.items():
+        for w in p.warnings:
+            err.print(f"warning [{model_id}]: {w}", markup=False)
+    for model_id, e in result.errors.items():
+        err.print(f"error [{model_id}]: {e.one_line()}", markup=False, style="red")
+    if result.cancelled:
+        err.print("cancelled: showing what finished", style="yellow")

@@ -1,0 +1,121 @@
+"""Rich rendering for the CLI: side-by-side columns, prompts, model tables. Model text is never markup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from psmlab.core.backends.base import Generation
+from psmlab.core.errors import PsmlabError
+from psmlab.core.models import ModelSpec
+from psmlab.core.prompt import RenderedPrompt
+from psmlab.core.textsafe import terminal_safe
+
+PIECE_STYLES = {
+    "bos": "bold magenta",
+    "special": "bold magenta",
+    "format": "cyan",
+    "content": "",
+    "prefill": "italic green",
+}
+
+
+def safe(text: str, style: str = "") -> Text:
+    """Untrusted text as a Text object: no markup parsing, control characters made visible."""
+    return Text(terminal_safe(text), style=style)
+
+
+def generation_cell(g: Generation | None, streamed: str = "", error: str | None = None) -> Text:
+    if error:
+        return safe(f"error: {error}", "bold red")
+    out = Text()
+    if g is None:
+        out.append_text(safe(streamed))
+        out.append("▌", style="dim")
+        return out
+    if g.prefill:
+        out.append_text(safe(g.prefill, "italic green"))
+    out.append_text(safe(g.text))
+    out.append("\n")
+    meta = f"{g.n_tokens} tok · {g.finish_reason}"
+    if g.timings:
+        meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
+    meta += f" · seed {g.seed}"
+    out.append(meta, style="dim")
+    if g.role_leak:
+        out.append("\n⚠ role leak: started ", style="bold yellow")
+        out.append_text(safe(repr(g.stop_string), "bold yellow"))
+    return out
+
+
+def side_by_side(
+    columns: Sequence[tuple[str, str]],
+    n: int,
+    done: dict[tuple[str, int], Generation],
+    streaming: dict[tuple[str, int], str],
+    errors: dict[str, PsmlabError],
+) -> Table:
+    """One column per model (header: id · kind · format), one row per sample."""
+    table = Table(show_lines=True, expand=True)
+    if n > 1:
+        table.add_column("#", width=3, justify="right", style="dim")
+    for model_id, header in columns:
+        table.add_column(safe(f"{model_id}\n{header}", "bold"), ratio=1, overflow="fold")
+    for i in range(n):
+        row: list[Any] = [str(i)] if n > 1 else []
+        for model_id, _ in columns:
+            err = errors.get(model_id)
+            key = (model_id, i)
+            if err is not None and key not in done:
+                row.append(generation_cell(None, error=err.one_line()) if i == 0 else Text(""))
+            elif key in done:
+                row.append(generation_cell(done[key]))
+            elif key in streaming:
+                row.append(generation_cell(None, streaming[key]))
+            else:
+                row.append(Text("…", style="dim"))
+        table.add_row(*row)
+    return table
+
+
+def prompt_view(p: RenderedPrompt, *, show_tokens: bool = False) -> Group:
+    head = Text()
+    head.append(p.model_id, style="bold")
+    head.append(f"  format {p.format} ({p.format_kind})  {p.n_tokens} tokens  n_ctx {p.n_ctx}")
+    body = Text()
+    for piece in p.pieces:
+        body.append_text(safe(piece.text, PIECE_STYLES.get(piece.kind, "")))
+    parts: list[Any] = [head, Text("─" * 40, style="dim"), body, Text("─" * 40, style="dim")]
+    if p.stop:
+        parts.append(safe("role-leak stops: " + ", ".join(repr(s) for s in p.stop), "dim"))
+    for w in p.warnings:
+        parts.append(safe(f"warning: {w}", "yellow"))
+    if show_tokens:
+        parts.append(safe("tokens: " + " ".join(str(t) for t in p.tokens), "dim"))
+    return Group(*parts)
+
+
+def models_table(specs: Sequence[ModelSpec]) -> Table:
+    table = Table(expand=False)
+    for col in ("id", "kind", "default format", "template", "size", "source", "path"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        kind = s.kind + (" (override)" if s.kind_overridden else "")
+        table.add_row(
+            safe(s.id),
+            kind,
+            safe(s.default_format),
+            "yes" if s.has_chat_template else "no",
+            f"{s.size / 1e6:.0f} MB",
+            safe(s.source),
+            safe(s.path),
+        )
+    return table
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)
