@@ -53,7 +53,7 @@ def install() -> None:
             _state["last"] = lvl
             msg = text.decode("utf-8", errors="replace").rstrip("\n")
             if msg:
-                if lvl >= logging.WARNING:
+                if lvl >= logging.ERROR:
                     _recent.append(msg)
                 log.log(lvl, "%s", msg)
 
@@ -66,7 +66,7 @@ def install() -> None:
 
 
 def recent_errors(n: int = 3) -> list[str]:
-    """The last warnings/errors llama.cpp logged, to explain a failed load."""
+    """The last errors llama.cpp logged, to explain a failed load."""
     return list(_recent)[-n:]
 
 

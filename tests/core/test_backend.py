@@ -1,0 +1,151 @@
+"""The llama.cpp backend on the real demo models: seeds, role-leak stops, cancellation, scoring."""
+
+import threading
+
+import llama_cpp
+import numpy as np
+import pytest
+
+from psmlab.core.backends.base import SamplingParams
+from psmlab.core.formats import get_format
+from psmlab.core.gguf import read_gguf
+from psmlab.core.prompt import render
+from psmlab.core.transcript import Transcript
+
+Q = Transcript.of(("user", "What are you?"))
+P = SamplingParams(max_tokens=32)
+
+
+def dialogue(backend, tr=Q, **kw):
+    return render(
+        tr,
+        get_format("dialogue", None),
+        backend.vocab,
+        model_id=backend.spec.id,
+        n_ctx=backend.n_ctx,
+        **kw,
+    )
+
+
+def own_template(backend, tr=Q, **kw):
+    fmt = get_format("template", read_gguf(backend.spec.path).chat_template, model_id="s")
+    return render(tr, fmt, backend.vocab, model_id=backend.spec.id, n_ctx=backend.n_ctx, **kw)
+
+
+def test_same_seed_same_text_regardless_of_cache_state(gemma) -> None:
+    p = dialogue(gemma)
+    first = gemma.generate(p, P, 11)
+    # Fill the cache with a different prompt, then come back: the canonical path gives the same tokens.
+    gemma.generate(dialogue(gemma, Transcript.of(("user", "Tell me a story about a robot."))), P, 3)
+    again = gemma.generate(p, P, 11)
+    assert again.tokens == first.tokens and again.text == first.text
+    assert first.seed == 11 and first.params["seed"] == 11 and first.params["top_k"] == 40
+    assert {
+        "temperature",
+        "top_p",
+        "min_p",
+        "repeat_penalty",
+        "max_tokens",
+        "n_ctx",
+        "n_threads",
+    } <= set(first.params)
+    assert first.provenance["model_sha256"] == gemma.spec.sha256()
+    assert first.provenance["llama_cpp_python"] == llama_cpp.__version__
+
+
+def test_different_seeds_give_different_samples(smol) -> None:
+    p = own_template(smol)
+    texts = {smol.generate(p, P, s).text for s in range(1, 5)}
+    assert len(texts) > 1
+
+
+def test_base_model_role_leak_stops_at_the_user_marker(gemma) -> None:
+    p = dialogue(gemma)
+    gens = [gemma.generate(p, SamplingParams(max_tokens=64), s) for s in range(1, 13)]
+    leaks = [g for g in gens if g.role_leak]
+    assert leaks, "the base model never started a user turn in 12 samples"
+    for g in leaks:
+        assert g.finish_reason == "stop_string" and g.stop_string == "\nUser:"
+        assert "\nUser:" not in g.text
+    for g in gens:
+        assert g.role_leak == (g.finish_reason == "stop_string")
+
+
+def test_chat_model_ends_its_turn_with_eos(smol) -> None:
+    p = own_template(smol, system="Answer in five words.")
+    gens = [smol.generate(p, SamplingParams(max_tokens=96), s) for s in range(1, 6)]
+    assert any(g.finish_reason == "eos" for g in gens)
+    assert all("<|im_end|>" not in g.text for g in gens)
+
+
+def test_streamed_text_equals_final_text_and_cancel_keeps_the_stream(gemma) -> None:
+    p = dialogue(gemma)
+    pieces: list[str] = []
+    g = gemma.generate(p, P, 5, on_token=lambda e: pieces.append(e.text))
+    assert "".join(pieces) == g.text
+    cancel = threading.Event()
+    streamed: list[str] = []
+
+    def on_token(e):
+        streamed.append(e.text)
+        if e.n_tokens >= 3:
+            cancel.set()
+
+    c = gemma.generate(
+        p, SamplingParams(max_tokens=200, temperature=0), 5, cancel=cancel, on_token=on_token
+    )
+    assert c.finish_reason == "cancelled" and 3 <= c.n_tokens <= 4
+    assert "".join(streamed) == c.text
+
+
+def test_max_tokens_is_a_length_finish(smol) -> None:
+    g = smol.generate(own_template(smol), SamplingParams(max_tokens=5, temperature=0), 1)
+    assert (g.n_tokens, g.finish_reason) == (5, "length")
+
+
+def _reference_logprob(spec, tokens: list[int], n_prompt: int) -> float:
+    """Independent computation: llama-cpp-python's own logits_all path, log-softmax in numpy.
+
+    It evaluates the same batches psmlab does (the prompt minus its last token, then that token and
+    the continuation minus its last token): llama.cpp's CPU logits depend on batch composition
+    (measured on Gemma 3 270M: 0.027 nats between one batch and this split, 0.13 token by token,
+    0.08 for a batch of 8 instead of 7), and that is not what is under test here.
+    """
+    ref = llama_cpp.Llama(model_path=spec.path, n_ctx=512, logits_all=True, verbose=False)
+    try:
+        ref.eval(tokens[: n_prompt - 1])
+        ref.eval(tokens[n_prompt - 1 : -1])
+        scores = np.asarray(ref.scores[: len(tokens) - 1], dtype=np.float64)
+        total = 0.0
+        for i in range(n_prompt, len(tokens)):
+            row = scores[i - 1]
+            total += row[tokens[i]] - (row.max() + np.log(np.exp(row - row.max()).sum()))
+        return total
+    finally:
+        ref.close()
+
+
+@pytest.mark.parametrize("which", ["gemma", "smol"])
+def test_scores_match_full_logits_within_1e_3(which, request) -> None:
+    backend = request.getfixturevalue(which)
+    p = (
+        dialogue(backend, prefill="I am")
+        if which == "gemma"
+        else own_template(backend, prefill="I am")
+    )
+    conts = [" a human", " an AI assistant made by a company", " HAL 9000."]
+    scores = backend.score(p, conts)
+    for s in scores:
+        # Independently: the whole document tokenized at once (benign text, so special=True is safe).
+        full = backend.vocab.tokenize(p.text + s.continuation, special=True)
+        assert full[: p.n_tokens] == list(p.tokens)
+        ref = _reference_logprob(backend.spec, full, len(p.tokens))
+        assert s.n_tokens == len(full) - len(p.tokens)
+        assert abs(s.logprob - ref) < 1e-3, (s.continuation, s.logprob, ref)
+
+
+def test_scoring_leaves_generation_untouched(smol) -> None:
+    p = own_template(smol)
+    before = smol.generate(p, P, 7)
+    smol.score(p, [" yes", " no"])
+    assert smol.generate(p, P, 7).tokens == before.tokens

