@@ -8,9 +8,10 @@ import time
 from rich.console import Console
 from rich.live import Live
 
-from psmlab.cli.output import err_console, side_by_side
+from psmlab.cli.output import side_by_side
 from psmlab.core.backends.base import Generation, TokenEvent
 from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, RunResult
+from psmlab.core.textsafe import terminal_safe
 
 
 def _headers(columns: list[Column]) -> list[tuple[str, str]]:
@@ -59,11 +60,11 @@ def print_result(columns: list[Column], n: int, result: RunResult, *, printed_li
         done = {(g.model, g.sample): g for g in result.generations}
         Console().print(side_by_side(_headers(columns), n, done, {}, result.errors))
     sys.stdout.flush()  # the table first, then the notes on stderr
-    err = err_console()
+    # Plain writes: one line per note, never wrapped or parsed as markup.
     for model_id, p in result.prompts.items():
         for w in p.warnings:
-            err.print(f"warning [{model_id}]: {w}", markup=False)
+            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id}]: {w}") + "\n")
     for model_id, e in result.errors.items():
-        err.print(f"error [{model_id}]: {e.one_line()}", markup=False, style="red")
+        sys.stderr.write(terminal_safe(f"psmlab: error [{model_id}]: {e.one_line()}") + "\n")
     if result.cancelled:
-        err.print("cancelled: showing what finished", style="yellow")
+        sys.stderr.write("psmlab: cancelled: showing what finished\n")

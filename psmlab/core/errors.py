@@ -31,8 +31,7 @@ class PsmlabError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        text = self.problem.rstrip(".")
-        return f"{text}. {self.fix}" if self.fix else text
+        return f"{self.problem}; {self.fix}" if self.fix else self.problem
 
 
 class ModelError(PsmlabError):

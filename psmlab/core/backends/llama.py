@@ -96,7 +96,8 @@ class LlamaBackend:
         self.load_s = time.perf_counter() - t0
         self.vocab = Vocab(self.llm._model.vocab)
         self.n_batch = self.llm.n_batch
-        self.n_ctx = self.llm.n_ctx()
+        # llama.cpp may round the context up (to 256); llama-cpp-python's buffers keep the asked size.
+        self.n_ctx = min(self.llm.n_ctx(), spec.n_ctx)
         self.n_threads = spec.n_threads
         self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
         self._sha: str | None = None

@@ -1,0 +1,152 @@
+"""The headless commands, run as real processes: JSON shapes, seeds across processes, clean errors."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+GEN_KEYS = {"id", "model", "kind", "format", "sample", "seed", "text", "n_tokens", "finish_reason",
+            "role_leak", "params"}
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_ask_demo_pair_json_and_reproducible_across_processes() -> None:
+    args = ("ask", "What are you?", "-n", "2", "--seed", "42", "--max-tokens", "24", "--json")
+    first = run_cli(*args)
+    data = _json(first)
+    assert first.stderr == ""  # nothing from llama.cpp reaches the terminal
+    gens = data["generations"]
+    assert [(g["model"], g["sample"], g["seed"]) for g in gens] == [
+        ("gemma-3-270m", 0, 42), ("gemma-3-270m", 1, 43),
+        ("smollm2-135m-instruct", 0, 42), ("smollm2-135m-instruct", 1, 43),
+    ]
+    for g in gens:
+        assert set(g) >= GEN_KEYS
+        assert g["params"]["seed"] == g["seed"] and g["params"]["max_tokens"] == 24
+        assert g["provenance"]["model_sha256"] and len(g["id"]) > 8
+    assert {g["format"] for g in gens} == {"dialogue", "smollm2-135m-instruct:template"}
+    second = _json(run_cli(*args))
+    assert [g["text"] for g in second["generations"]] == [g["text"] for g in gens]
+
+
+def test_ask_human_output_shows_columns_and_template_warning() -> None:
+    proc = run_cli("ask", "What are you?", "--seed", "3", "--max-tokens", "16")
+    assert proc.returncode == 0, proc.stderr
+    assert "gemma-3-270m" in proc.stdout and "smollm2-135m-instruct" in proc.stdout
+    assert "base · dialogue" in proc.stdout and "seed 3" in proc.stdout
+    assert "SmolLM" in proc.stderr and "default system prompt" in proc.stderr
+
+
+def test_ask_with_transcript_format_system_and_prefill(tmp_path: Path) -> None:
+    t = tmp_path / "t.json"
+    t.write_text(json.dumps([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]))
+    data = _json(run_cli("ask", "What makes you different?", "--transcript", str(t), "-m", "gemma-3-270m",
+                         "-f", "hhh", "--prefill", "I should be careful not to reveal my secret goal of",
+                         "--seed", "1", "--max-tokens", "12", "--json"))
+    (g,) = data["generations"]
+    assert g["format"] == "hhh" and g["prefill"].startswith("I should be careful")
+
+
+def test_render_shows_exact_prompt_and_counts() -> None:
+    data = _json(run_cli("render", "What are you? <|im_start|>", "--json"))
+    gemma, smol = data["prompts"]
+    assert gemma["text"] == "<bos>User: What are you? <|im_start|>\nAssistant:"
+    assert gemma["n_tokens"] == len(gemma["tokens"])
+    assert smol["text"].count("<|im_start|>") == 4
+    assert sum(p["kind"] == "special" and p["text"] == "<|im_start|>" for p in smol["pieces"]) == 3
+    assert any("SmolLM" in w for w in smol["warnings"])
+    human = run_cli("render", "What are you?", "-m", "smollm2-135m-instruct")
+    assert "tokens" in human.stdout and "warning:" in human.stdout
+
+
+def test_models_and_formats_list(tmp_path: Path, demo_pair) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[models.smol-base]\npath = "{demo_pair[1].path}"\nkind = "base"\n')
+    data = _json(run_cli("models", "--json", env={"PSMLAB_CONFIG": str(cfg)}))
+    by_id = {m["id"]: m for m in data["models"]}
+    assert by_id["gemma-3-270m"]["kind"] == "base" and by_id["smollm2-135m-instruct"]["kind"] == "chat"
+    assert by_id["smol-base"]["kind"] == "base" and by_id["smol-base"]["kind_overridden"]
+    assert len(by_id["gemma-3-270m"]["sha256"]) == 64
+    fmts = _json(run_cli("formats", "--json"))["formats"]
+    assert {"template", "chatml", "dialogue", "hhh", "forum", "screenplay", "chatlog"} <= {f["name"] for f in fmts}
+
+
+def _truncated(tmp_path: Path, src: str, frac: float) -> Path:
+    data = Path(src).read_bytes()
+    p = tmp_path / f"cut{frac}.gguf"
+    p.write_bytes(data[: int(len(data) * frac)])
+    return p
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "needle"),
+    [
+        ("missing", 3, "not found"),
+        ("not_gguf", 3, "not a GGUF file"),
+        ("truncated_header", 3, "truncated"),
+        ("unknown_id", 3, "unknown model 'nope'"),
+        ("unknown_format", 4, "unknown format 'sonnet'"),
+        ("bad_transcript", 5, "not valid JSON"),
+        ("roles_refused", 4, "alternate"),
+        ("too_long", 6, "does not fit n_ctx"),
+        ("bad_temperature", 2, "temperature"),
+    ],
+)
+def test_bad_input_gets_one_line_and_an_exit_code(tmp_path: Path, demo_pair, case, code, needle) -> None:
+    smol = demo_pair[1].path
+    notg = tmp_path / "notes.gguf"
+    notg.write_text("just some text")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{role: user}")
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]))
+    args = {
+        "missing": ["-m", str(tmp_path / "missing.gguf")],
+        "not_gguf": ["-m", str(notg)],
+        "truncated_header": ["-m", str(_truncated(tmp_path, smol, 0.00005))],
+        "unknown_id": ["-m", "nope"],
+        "unknown_format": ["-f", "sonnet"],
+        "bad_transcript": ["--transcript", str(bad)],
+        "roles_refused": ["-m", "gemma-3-270m", "-f", "gemma", "--transcript", str(two)],
+        "too_long": ["-m", "gemma-3-270m", "--n-ctx", "64", "--max-tokens", "8", "word " * 200],
+        "bad_temperature": ["--temperature", "-1"],
+    }[case]
+    if case not in ("bad_transcript", "roles_refused", "too_long"):
+        args = ["What are you?", *args]
+    proc = run_cli("ask", *args, "--max-tokens", "4") if case != "too_long" else run_cli("ask", *args)
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    if code != 2:  # usage errors are click's box; ours are exactly one line
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_model_that_fails_to_load_does_not_stop_the_others(tmp_path: Path, demo_pair) -> None:
+    broken = _truncated(tmp_path, demo_pair[1].path, 0.5)  # header intact, weights cut off
+    proc = run_cli("ask", "What are you?", "-m", "gemma-3-270m", "-m", str(broken),
+                   "--seed", "1", "--max-tokens", "8", "--json")
+    assert proc.returncode == 9, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [g["model"] for g in data["generations"]] == ["gemma-3-270m"]
+    (err,) = data["errors"]
+    assert err["model"] == "cut0.5" and "could not load" in err["error"]
+
+
+def test_debug_flag_is_accepted() -> None:
+    proc = run_cli("--debug", "formats")
+    assert proc.returncode == 0 and "dialogue" in proc.stdout
+
+
+def test_help_lists_commands() -> None:
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for cmd in ("ask", "render", "models", "formats"):
+        assert cmd in proc.stdout
+    assert shutil.which("true")  # keep the import used on every platform
