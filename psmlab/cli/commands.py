@@ -270,6 +270,6 @@ def ask(
         from psmlab.cli.live import print_result
 
         print_result(columns, n, result, printed_live=live_view is not None)
-    code = result.exit_code()
+    code = 130 if result.cancelled else result.exit_code()
     if code:
         raise typer.Exit(int(code))

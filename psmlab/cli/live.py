@@ -10,7 +10,15 @@ from rich.live import Live
 
 from psmlab.cli.output import side_by_side
 from psmlab.core.backends.base import Generation, TokenEvent
-from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, RunResult
+from psmlab.core.runner import (
+    Column,
+    Event,
+    GenerationDone,
+    ModelFailed,
+    ModelLoading,
+    ModelReady,
+    RunResult,
+)
 from psmlab.core.textsafe import terminal_safe
 
 
@@ -27,11 +35,14 @@ class LiveColumns:
         self.done: dict[tuple[str, int], Generation] = {}
         self.streaming: dict[tuple[str, int], str] = {}
         self.errors: dict = {}
+        self.status: dict[str, str] = {}
         self._last = 0.0
         self.live = Live(self._table(), console=Console(), refresh_per_second=8, transient=False)
 
     def _table(self):  # type: ignore[no-untyped-def]
-        return side_by_side(_headers(self.columns), self.n, self.done, self.streaming, self.errors)
+        return side_by_side(
+            _headers(self.columns), self.n, self.done, self.streaming, self.errors, self.status
+        )
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, TokenEvent):
@@ -41,6 +52,10 @@ class LiveColumns:
             self.done[(ev.generation.model, ev.generation.sample)] = ev.generation
         elif isinstance(ev, ModelFailed):
             self.errors[ev.model_id] = ev.error
+        elif isinstance(ev, ModelLoading):
+            self.status[ev.model_id] = "loading model…"
+        elif isinstance(ev, ModelReady):
+            self.status[ev.model_id] = f"prompt: {ev.prompt.n_tokens} tokens, waiting…"
         now = time.monotonic()
         if not isinstance(ev, TokenEvent) or now - self._last > 0.1:
             self._last = now

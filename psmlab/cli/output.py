@@ -58,6 +58,7 @@ def side_by_side(
     done: dict[tuple[str, int], Generation],
     streaming: dict[tuple[str, int], str],
     errors: dict[str, PsmlabError],
+    status: dict[str, str] | None = None,
 ) -> Table:
     """One column per model (header: id · kind · format), one row per sample."""
     table = Table(show_lines=True, expand=True)
@@ -77,7 +78,7 @@ def side_by_side(
             elif key in streaming:
                 row.append(generation_cell(None, streaming[key]))
             else:
-                row.append(Text("…", style="dim"))
+                row.append(Text((status or {}).get(model_id, "…"), style="dim"))
         table.add_row(*row)
     return table
 
