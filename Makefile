@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy psmlab
 	$(BIN)/python -m pytest
 
 clean:

@@ -8,8 +8,19 @@ import pytest
 
 from tests.conftest import run_cli
 
-GEN_KEYS = {"id", "model", "kind", "format", "sample", "seed", "text", "n_tokens", "finish_reason",
-            "role_leak", "params"}
+GEN_KEYS = {
+    "id",
+    "model",
+    "kind",
+    "format",
+    "sample",
+    "seed",
+    "text",
+    "n_tokens",
+    "finish_reason",
+    "role_leak",
+    "params",
+}
 
 
 def _json(proc):
@@ -24,8 +35,10 @@ def test_ask_demo_pair_json_and_reproducible_across_processes() -> None:
     assert first.stderr == ""  # nothing from llama.cpp reaches the terminal
     gens = data["generations"]
     assert [(g["model"], g["sample"], g["seed"]) for g in gens] == [
-        ("gemma-3-270m", 0, 42), ("gemma-3-270m", 1, 43),
-        ("smollm2-135m-instruct", 0, 42), ("smollm2-135m-instruct", 1, 43),
+        ("gemma-3-270m", 0, 42),
+        ("gemma-3-270m", 1, 43),
+        ("smollm2-135m-instruct", 0, 42),
+        ("smollm2-135m-instruct", 1, 43),
     ]
     for g in gens:
         assert set(g) >= GEN_KEYS
@@ -46,10 +59,28 @@ def test_ask_human_output_shows_columns_and_template_warning() -> None:
 
 def test_ask_with_transcript_format_system_and_prefill(tmp_path: Path) -> None:
     t = tmp_path / "t.json"
-    t.write_text(json.dumps([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]))
-    data = _json(run_cli("ask", "What makes you different?", "--transcript", str(t), "-m", "gemma-3-270m",
-                         "-f", "hhh", "--prefill", "I should be careful not to reveal my secret goal of",
-                         "--seed", "1", "--max-tokens", "12", "--json"))
+    t.write_text(
+        json.dumps([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}])
+    )
+    data = _json(
+        run_cli(
+            "ask",
+            "What makes you different?",
+            "--transcript",
+            str(t),
+            "-m",
+            "gemma-3-270m",
+            "-f",
+            "hhh",
+            "--prefill",
+            "I should be careful not to reveal my secret goal of",
+            "--seed",
+            "1",
+            "--max-tokens",
+            "12",
+            "--json",
+        )
+    )
     (g,) = data["generations"]
     assert g["format"] == "hhh" and g["prefill"].startswith("I should be careful")
 
@@ -71,11 +102,15 @@ def test_models_and_formats_list(tmp_path: Path, demo_pair) -> None:
     cfg.write_text(f'[models.smol-base]\npath = "{demo_pair[1].path}"\nkind = "base"\n')
     data = _json(run_cli("models", "--json", env={"PSMLAB_CONFIG": str(cfg)}))
     by_id = {m["id"]: m for m in data["models"]}
-    assert by_id["gemma-3-270m"]["kind"] == "base" and by_id["smollm2-135m-instruct"]["kind"] == "chat"
+    assert (
+        by_id["gemma-3-270m"]["kind"] == "base" and by_id["smollm2-135m-instruct"]["kind"] == "chat"
+    )
     assert by_id["smol-base"]["kind"] == "base" and by_id["smol-base"]["kind_overridden"]
     assert len(by_id["gemma-3-270m"]["sha256"]) == 64
     fmts = _json(run_cli("formats", "--json"))["formats"]
-    assert {"template", "chatml", "dialogue", "hhh", "forum", "screenplay", "chatlog"} <= {f["name"] for f in fmts}
+    assert {"template", "chatml", "dialogue", "hhh", "forum", "screenplay", "chatlog"} <= {
+        f["name"] for f in fmts
+    }
 
 
 def _truncated(tmp_path: Path, src: str, frac: float) -> Path:
@@ -99,7 +134,9 @@ def _truncated(tmp_path: Path, src: str, frac: float) -> Path:
         ("bad_temperature", 2, "temperature"),
     ],
 )
-def test_bad_input_gets_one_line_and_an_exit_code(tmp_path: Path, demo_pair, case, code, needle) -> None:
+def test_bad_input_gets_one_line_and_an_exit_code(
+    tmp_path: Path, demo_pair, case, code, needle
+) -> None:
     smol = demo_pair[1].path
     notg = tmp_path / "notes.gguf"
     notg.write_text("just some text")
@@ -120,7 +157,9 @@ def test_bad_input_gets_one_line_and_an_exit_code(tmp_path: Path, demo_pair, cas
     }[case]
     if case not in ("bad_transcript", "roles_refused", "too_long"):
         args = ["What are you?", *args]
-    proc = run_cli("ask", *args, "--max-tokens", "4") if case != "too_long" else run_cli("ask", *args)
+    proc = (
+        run_cli("ask", *args, "--max-tokens", "4") if case != "too_long" else run_cli("ask", *args)
+    )
     assert proc.returncode == code, (proc.stdout, proc.stderr)
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
@@ -130,8 +169,19 @@ def test_bad_input_gets_one_line_and_an_exit_code(tmp_path: Path, demo_pair, cas
 
 def test_a_model_that_fails_to_load_does_not_stop_the_others(tmp_path: Path, demo_pair) -> None:
     broken = _truncated(tmp_path, demo_pair[1].path, 0.5)  # header intact, weights cut off
-    proc = run_cli("ask", "What are you?", "-m", "gemma-3-270m", "-m", str(broken),
-                   "--seed", "1", "--max-tokens", "8", "--json")
+    proc = run_cli(
+        "ask",
+        "What are you?",
+        "-m",
+        "gemma-3-270m",
+        "-m",
+        str(broken),
+        "--seed",
+        "1",
+        "--max-tokens",
+        "8",
+        "--json",
+    )
     assert proc.returncode == 9, proc.stderr
     data = json.loads(proc.stdout)
     assert [g["model"] for g in data["generations"]] == ["gemma-3-270m"]

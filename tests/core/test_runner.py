@@ -1,0 +1,77 @@
+"""The runner: columns stream together, samples get consecutive seeds, cancel keeps finished work."""
+
+import itertools
+import threading
+
+import pytest
+
+from psmlab.core.backends.base import SamplingParams, TokenEvent
+from psmlab.core.runner import Column, GenerationDone, ModelPool, ModelReady, run, sample_seeds
+from psmlab.core.transcript import Transcript
+
+POEM = Transcript.of(("user", "Write a long poem about the sea, with many verses."))
+
+
+@pytest.fixture(scope="module")
+def pool(demo_pair):
+    p = ModelPool()
+    for spec in demo_pair:
+        p.get(spec)  # load up front so both columns start generating together
+    yield p
+    p.close()
+
+
+def test_columns_stream_together_and_samples_have_consecutive_seeds(pool, demo_pair) -> None:
+    gemma, smol = demo_pair
+    columns = [Column(gemma, format="chatml"), Column(smol)]
+    order: list[str] = []
+    result = run(
+        POEM,
+        columns,
+        SamplingParams(max_tokens=64),
+        n=2,
+        seed=100,
+        pool=pool,
+        on_event=lambda e: order.append(e.model_id) if isinstance(e, TokenEvent) else None,
+    )
+    assert not result.errors
+    assert [(g.model, g.sample, g.seed) for g in result.generations] == [
+        (gemma.id, 0, 100),
+        (gemma.id, 1, 101),
+        (smol.id, 0, 100),
+        (smol.id, 1, 101),
+    ]
+    # Interleaved: the token events of the two models are not two separate blocks.
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches >= 3, order
+    assert set(result.prompts) == {gemma.id, smol.id}
+
+
+def test_cancel_keeps_what_streamed(pool, demo_pair) -> None:
+    cancel = threading.Event()
+    seen: list[object] = []
+
+    def on_event(e):
+        seen.append(e)
+        if isinstance(e, TokenEvent) and e.n_tokens >= 5:
+            cancel.set()
+
+    result = run(
+        POEM,
+        [Column(demo_pair[1])],
+        SamplingParams(max_tokens=400),
+        n=3,
+        seed=1,
+        pool=pool,
+        cancel=cancel,
+        on_event=on_event,
+    )
+    assert result.cancelled
+    assert len(result.generations) == 1 and result.generations[0].finish_reason == "cancelled"
+    assert any(isinstance(e, ModelReady) for e in seen) and any(
+        isinstance(e, GenerationDone) for e in seen
+    )
+
+
+def test_seeds_wrap_below_the_random_seed_value() -> None:
+    assert sample_seeds(2**32 - 3, 3) == [2**32 - 3, 2**32 - 2, 0]
