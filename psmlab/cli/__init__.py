@@ -29,7 +29,7 @@ def _root(
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 
 
-from psmlab.cli import commands  # noqa: E402,F401  (registers the commands)
+from psmlab.cli import ask, commands, sessions  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:

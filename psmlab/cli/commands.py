@@ -1,10 +1,9 @@
-"""The headless commands: models, formats, render, ask."""
+"""Headless commands: models, formats, render, and the options they share with ask."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +13,8 @@ from pydantic import ValidationError
 
 from psmlab.cli import app
 from psmlab.core.backends.base import SamplingParams
-from psmlab.core.errors import ExitCode, PsmlabError
+from psmlab.core.errors import ExitCode, UsageError
 from psmlab.core.models import ModelSpec, Registry
-from psmlab.core.runner import MAX_SEED, Column
 from psmlab.core.transcript import Transcript
 
 ModelOpt = Annotated[
@@ -75,7 +73,7 @@ def _formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, str 
         if sep and model in chosen:
             chosen[model] = name
         elif sep:
-            raise PsmlabError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
+            raise UsageError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
         else:
             chosen = {k: v for k in chosen}
     return chosen
@@ -86,7 +84,7 @@ def _transcript(message: str | None, path: Path | None) -> Transcript:
     if message is not None:
         tr = tr.with_turn("user", message)
     if not tr.turns:
-        raise PsmlabError("nothing to ask", 'give a message, e.g. psmlab ask "What are you?"')
+        raise UsageError("nothing to ask", 'give a message, e.g. psmlab ask "What are you?"')
     return tr
 
 
@@ -96,7 +94,7 @@ def _params(**kw: float | int) -> SamplingParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = "--" + str(err["loc"][0]).replace("_", "-")
-        raise PsmlabError(f"{name}: {err['msg']}", "see psmlab ask --help") from None
+        raise UsageError(f"{name}: {err['msg']}", "see psmlab ask --help") from None
 
 
 @app.command()
@@ -185,91 +183,3 @@ def render(
     for p in prompts:
         console.print(prompt_view(p, show_tokens=tokens))
         console.print()
-
-
-@app.command()
-def ask(
-    message: Annotated[str | None, typer.Argument(help="The user message.")] = None,
-    model: ModelOpt = None,
-    n: Annotated[
-        int, typer.Option("-n", "--samples", min=1, max=10_000, help="Samples per model.")
-    ] = 1,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            min=0,
-            max=MAX_SEED,
-            help="Seed of sample 0; sample i uses seed+i. Default: random, recorded.",
-        ),
-    ] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", min=0.0)] = 0.8,
-    top_p: Annotated[float, typer.Option("--top-p")] = 0.95,
-    top_k: Annotated[int, typer.Option("--top-k", min=0)] = 40,
-    min_p: Annotated[float, typer.Option("--min-p")] = 0.05,
-    repeat_penalty: Annotated[float, typer.Option("--repeat-penalty")] = 1.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 128,
-    fmt: FormatOpt = None,
-    system: SystemOpt = None,
-    prefill: PrefillOpt = None,
-    transcript: TranscriptOpt = None,
-    n_ctx: NCtxOpt = None,
-    threads: ThreadsOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Ask every model the same thing and show their answers side by side."""
-    from psmlab.core.runner import run
-
-    params = _params(
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        min_p=min_p,
-        repeat_penalty=repeat_penalty,
-        max_tokens=max_tokens,
-    )
-    tr = _transcript(message, transcript)
-    specs = _specs(Registry(), model, n_ctx, threads)
-    chosen = _formats(fmt, specs)
-    columns = [Column(s, format=chosen[s.id], system=system, prefill=prefill) for s in specs]
-    live_view = None
-    if not json_out and sys.stdout.isatty():
-        from psmlab.cli.live import LiveColumns
-
-        live_view = LiveColumns(columns, n)
-    t0 = time.perf_counter()
-    if live_view is not None:
-        with live_view:
-            result = run(tr, columns, params, n=n, seed=seed, on_event=live_view.on_event)
-    else:
-        result = run(tr, columns, params, n=n, seed=seed)
-    elapsed = time.perf_counter() - t0
-    if json_out:
-        _stdout_json(
-            {
-                "generations": [g.to_dict() for g in result.generations],
-                "errors": [
-                    {"model": m, "error": e.one_line(), "exit_code": int(e.exit_code)}
-                    for m, e in result.errors.items()
-                ],
-                "prompts": [
-                    {
-                        "model": m,
-                        "format": p.format,
-                        "n_tokens": p.n_tokens,
-                        "warnings": list(p.warnings),
-                    }
-                    for m, p in result.prompts.items()
-                ],
-                "seed": result.base_seed,
-                "cancelled": result.cancelled,
-                "elapsed_s": round(elapsed, 3),
-            }
-        )
-    else:
-        from psmlab.cli.live import print_result
-
-        print_result(columns, n, result, printed_live=live_view is not None)
-    code = 130 if result.cancelled else result.exit_code()
-    if code:
-        raise typer.Exit(int(code))

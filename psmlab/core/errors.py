@@ -18,6 +18,10 @@ class ExitCode(IntEnum):
     CONFIG = 7  # user config file invalid
     DEMO_MISSING = 8  # the demo extra is not installed
     PARTIAL = 9  # some models failed while others produced results
+    SESSION = 10  # session file unreadable, wrong version, or invalid
+    LOCKED = 11  # session file in use by another psmlab process
+    PERSONA = 12  # persona file invalid
+    CHANGED = 13  # a replay did not reproduce every generation
 
 
 class PsmlabError(Exception):
@@ -56,3 +60,21 @@ class ConfigError(PsmlabError):
 
 class DemoMissingError(PsmlabError):
     exit_code = ExitCode.DEMO_MISSING
+
+
+class SessionError(PsmlabError):
+    exit_code = ExitCode.SESSION
+
+
+class SessionLockedError(PsmlabError):
+    exit_code = ExitCode.LOCKED
+
+
+class PersonaError(PsmlabError):
+    exit_code = ExitCode.PERSONA
+
+
+class UsageError(PsmlabError):
+    """Options that do not fit together or name nothing that exists."""
+
+    exit_code = ExitCode.USAGE

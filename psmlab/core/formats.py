@@ -123,7 +123,14 @@ class ChatTemplate:
     name: str
     source: str
     origin: str  # "gguf" or "builtin"
+    owner: str = ""  # the model whose GGUF the template came from
     kind: Literal["template"] = "template"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"the chat template of {self.owner}" if self.owner else f"chat template '{self.name}'"
+        )
 
     @property
     def description(self) -> str:
@@ -137,12 +144,12 @@ class ChatTemplate:
             )
         except jinja2.exceptions.TemplateError as exc:
             raise FormatError(
-                f"chat template '{self.name}' refused the transcript: {exc}",
+                f"{self.label} refused the transcript: {exc}",
                 "make the roles alternate user/assistant, or pick another --format",
             ) from None
         except Exception as exc:  # a template is untrusted code: any failure is a format error
             raise FormatError(
-                f"chat template '{self.name}' failed: {type(exc).__name__}: {exc}",
+                f"{self.label} failed: {type(exc).__name__}: {exc}",
                 "pick another --format (e.g. chatml or dialogue)",
             ) from None
 
@@ -189,7 +196,7 @@ class ChatTemplate:
 
     def _untraceable(self) -> FormatError:
         return FormatError(
-            f"chat template '{self.name}' changes message text in a way psmlab cannot trace, "
+            f"{self.label} changes message text in a way psmlab cannot trace, "
             "so user text cannot be kept apart from control tokens",
             "use --format chatml (or another built-in) or a frame such as dialogue",
         )
@@ -254,7 +261,7 @@ def get_format(name: str, model_template: str | None, *, model_id: str = "model"
                 f"{model_id} has no chat template in its GGUF",
                 f"use --format chatml (or {', '.join(frame_names())})",
             )
-        return ChatTemplate(name=f"{model_id}:template", source=model_template, origin="gguf")
+        return ChatTemplate(name="template", source=model_template, origin="gguf", owner=model_id)
     templates = _builtin_templates()
     if name in templates:
         return ChatTemplate(

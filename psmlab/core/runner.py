@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psmlab.core.backends.base import Generation, SamplingParams, TokenEvent
-from psmlab.core.errors import ExitCode, PsmlabError, TranscriptError
+from psmlab.core.errors import ExitCode, PsmlabError, TranscriptError, UsageError
 from psmlab.core.formats import get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec
@@ -181,7 +181,7 @@ def stream(
     validate(transcript, columns)
     ids = [c.spec.id for c in columns]
     if len(set(ids)) != len(ids):
-        raise PsmlabError("the same model was given twice", "pass each model once")
+        raise UsageError("the same model was given twice", "pass each model once")
     pool = pool or ModelPool()
     cancel = cancel or threading.Event()
     events: queue.Queue[Event | None] = queue.Queue()

@@ -44,7 +44,7 @@ def test_ask_demo_pair_json_and_reproducible_across_processes() -> None:
         assert set(g) >= GEN_KEYS
         assert g["params"]["seed"] == g["seed"] and g["params"]["max_tokens"] == 24
         assert g["provenance"]["model_sha256"] and len(g["id"]) > 8
-    assert {g["format"] for g in gens} == {"dialogue", "smollm2-135m-instruct:template"}
+    assert {g["format"] for g in gens} == {"dialogue", "template"}
     second = _json(run_cli(*args))
     assert [g["text"] for g in second["generations"]] == [g["text"] for g in gens]
 

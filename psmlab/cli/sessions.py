@@ -1,0 +1,265 @@
+"""Session commands: sessions, annotate, adopt, replay, export."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from psmlab.cli import app
+from psmlab.cli.commands import FormatOpt, JsonOpt, ModelOpt, _formats, _specs, _stdout_json
+from psmlab.core.errors import ExitCode, UsageError
+from psmlab.core.models import Registry
+from psmlab.core.textsafe import terminal_safe
+
+SessionArg = Annotated[Path, typer.Argument(help="Session file (or its name in the sessions dir).")]
+
+
+def _path(p: Path) -> Path:
+    from psmlab.core.store import resolve_path
+
+    return resolve_path(p)
+
+
+@app.command()
+def sessions(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Sessions directory.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List saved sessions: title, date, models, generations, annotations."""
+    from psmlab.core.store import list_sessions, sessions_dir, summary
+
+    rows = list_sessions(directory)
+    if json_out:
+        _stdout_json(
+            {
+                "sessions": [
+                    {"path": str(p), **(summary(s) if s else {}), **({"error": e} if e else {})}
+                    for p, s, e in rows
+                ]
+            }
+        )
+        return
+    if not rows:
+        typer.echo(f"no sessions in {directory or sessions_dir()}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from psmlab.cli.output import safe
+
+    table = Table()
+    for col in ("file", "title", "updated", "models", "turns", "gens", "notes"):
+        table.add_column(col, overflow="fold")
+    for p, s, e in rows:
+        if s is None:
+            table.add_row(safe(p.name), safe(f"unreadable: {e}", "red"), "", "", "", "", "")
+            continue
+        d = summary(s)
+        table.add_row(
+            safe(p.name),
+            safe(d["title"]),
+            d["updated"][:16],
+            safe(", ".join(d["models"])),
+            str(d["turns"]),
+            str(d["generations"]),
+            str(d["annotations"]),
+        )
+    Console().print(table)
+
+
+def _default_annotator() -> str:
+    try:
+        return os.environ.get("PSMLAB_ANNOTATOR") or getpass.getuser()
+    except Exception:
+        return "anonymous"
+
+
+@app.command()
+def annotate(
+    session: SessionArg,
+    generation_id: Annotated[
+        str, typer.Argument(help="Generation id (a unique prefix is enough).")
+    ],
+    label: Annotated[
+        list[str] | None, typer.Option("--label", "-l", help="Persona archetype id (repeatable).")
+    ] = None,
+    free_label: Annotated[
+        list[str] | None,
+        typer.Option("--free-label", help="A label in your own words (repeatable)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    rating: Annotated[int | None, typer.Option("--rating", min=1, max=5)] = None,
+    confidence: Annotated[float | None, typer.Option("--confidence", min=0.0, max=1.0)] = None,
+    evidence: Annotated[
+        str | None, typer.Option("--evidence", help="Character range START:END in the text.")
+    ] = None,
+    quote: Annotated[
+        str | None, typer.Option("--quote", help="Evidence given as text found in the generation.")
+    ] = None,
+    annotator: Annotated[str | None, typer.Option("--annotator")] = None,
+    blind: Annotated[
+        bool, typer.Option("--blind", help="Record that the label was given blind.")
+    ] = False,
+) -> None:
+    """Attach an annotation to a generation (the generation itself is never changed)."""
+    from psmlab.core.personas import load_personas
+    from psmlab.core.session import Annotation, Span
+    from psmlab.core.store import open_session
+
+    personas, _ = load_personas()
+    known = {p.id for p in personas}
+    for x in label or []:
+        if x not in known:
+            raise UsageError(
+                f"unknown persona archetype '{x}' (known: {', '.join(sorted(known))})",
+                "use --free-label for a label in your own words",
+            )
+    labels = [*(label or []), *(free_label or [])]
+    if not labels and note is None and rating is None:
+        raise UsageError(
+            "the annotation is empty", "give --label, --free-label, --note or --rating"
+        )
+    with open_session(_path(session)) as sf:
+        g = sf.session.generation(generation_id)
+        span = None
+        if evidence:
+            try:
+                start, end = (int(x) for x in evidence.split(":"))
+                span = Span(start=start, end=end)
+            except ValueError:  # also pydantic's ValidationError (negative or reversed range)
+                raise UsageError(
+                    f"--evidence {evidence!r} is not a range START:END with 0 <= START <= END",
+                    "e.g. --evidence 0:42",
+                ) from None
+        elif quote:
+            at = g.full_text.find(quote)
+            if at < 0:
+                raise UsageError("the --quote text is not in the generation", "copy it exactly")
+            span = Span(start=at, end=at + len(quote))
+        ann = sf.session.annotate(
+            Annotation(
+                generation_id=g.id,
+                labels=labels,
+                note=note,
+                rating=rating,
+                confidence=confidence,
+                evidence=span,
+                annotator=annotator or _default_annotator(),
+                blind=blind,
+            )
+        )
+        sf.save()
+    typer.echo(
+        f"{ann.id} on {g.id} ({terminal_safe(g.model)}): {terminal_safe(', '.join(labels) or '-')}"
+    )
+
+
+@app.command()
+def adopt(session: SessionArg, generation_id: Annotated[str, typer.Argument()]) -> None:
+    """Make one continuation the assistant's turn; the next `ask --save` goes on from it."""
+    from psmlab.core.store import open_session
+
+    with open_session(_path(session)) as sf:
+        turn = sf.session.adopt(generation_id)
+        sf.save()
+    typer.echo(
+        f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"
+    )
+
+
+@app.command()
+def replay(
+    session: SessionArg,
+    model: ModelOpt = None,
+    fmt: FormatOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--out",
+            help="With -m: the new session file. Without: write the JSON report here.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-run every recorded generation and compare token for token (or run the transcript on -m models)."""
+    from psmlab.core import replay as rp
+    from psmlab.core.store import atomic_write, load, new_path, save_new
+
+    sess = load(_path(session))
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int, item: rp.ReplayItem) -> None:
+        state = (
+            "failed"
+            if item.error
+            else {True: "identical", False: "changed", None: "done"}[item.identical]
+        )
+        end = "\r" if tty and done < total else "\n"
+        sys.stderr.write(
+            f"replay {done}/{total} {terminal_safe(item.model)} {item.id}: {state}\x1b[K{end}"
+            if tty
+            else f"replay {done}/{total} {terminal_safe(item.model)} {item.id}: {state}\n"
+        )
+
+    if model:
+        specs = _specs(Registry(), model, None, None)
+        report = rp.replay_on(sess, specs, formats=_formats(fmt, specs), on_progress=progress)
+        assert report.new_session is not None
+        target = out or new_path(report.new_session.title)
+        save_new(report.new_session, target)
+        sys.stderr.write(f"psmlab: new session saved to {target}\n")
+    else:
+        report = rp.replay(sess, on_progress=progress)
+    for w in report.warnings:
+        sys.stderr.write(terminal_safe(f"psmlab: warning: {w}") + "\n")
+    data = report.to_dict()
+    if out and not model:
+        import json
+
+        atomic_write(out, (json.dumps(data, indent=2) + "\n").encode())
+    if json_out:
+        _stdout_json(data)
+    else:
+        verdict = (
+            f"all {report.total} generations identical"
+            if not model and report.identical == report.total
+            else f"{report.identical} identical, {report.changed} changed, {report.failed} failed of {report.total}"
+        )
+        typer.echo(("replayed: " + verdict) + (" (cancelled)" if report.cancelled else ""))
+        for item in report.items:
+            if item.identical is False and not item.error:
+                typer.echo(
+                    f"  changed {item.id} ({terminal_safe(item.model)}) at character {item.first_divergence}"
+                )
+            elif item.error:
+                typer.echo(terminal_safe(f"  failed {item.id} ({item.model}): {item.error}"))
+    if report.cancelled:
+        raise typer.Exit(130)
+    if report.failed or (not model and report.changed):
+        raise typer.Exit(int(ExitCode.CHANGED))
+
+
+@app.command()
+def export(
+    session: SessionArg,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, jsonl or csv.")] = "md",
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Output file (default: stdout).")
+    ] = None,
+) -> None:
+    """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
+    from psmlab.core.export import export as do_export
+    from psmlab.core.store import atomic_write, load
+
+    text = do_export(load(_path(session)), fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write(out, text.encode("utf-8"))
+        sys.stderr.write(f"psmlab: wrote {out}\n")

@@ -1,0 +1,251 @@
+"""The session schema: transcript with adoptions, models with provenance, generations, annotations.
+
+A generation is immutable once recorded; annotations point at it by id and never edit it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from psmlab.core.backends.base import Generation
+from psmlab.core.errors import SessionError
+from psmlab.core.transcript import Transcript, Turn
+
+SCHEMA_VERSION = 1
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TurnRecord(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+    adopted_from: str | None = Field(None, description="Generation id whose text became this turn.")
+    adopted_model: str | None = None
+
+
+class ModelRecord(_Strict):
+    """A column: the model file and how it was asked (last settings used)."""
+
+    id: str
+    kind: Literal["base", "chat"]
+    path: str
+    sha256: str | None
+    size: int
+    source: str = "path"
+    format: str
+    system: str | None = None
+    prefill: str | None = None
+    n_ctx: int
+    n_threads: int
+    backend: str = "llama_cpp"
+    llama_cpp_python: str | None = None
+    error: str | None = None
+
+
+class TimingsRecord(_Strict):
+    prompt_s: float
+    gen_s: float
+    tokens_per_s: float
+    prompt_tokens_evaluated: int = 0
+
+
+class GenerationRecord(_Strict):
+    id: str
+    model: str
+    turn: int = Field(ge=0, description="How many transcript turns the prompt held.")
+    sample: int = Field(ge=0)
+    seed: int = Field(ge=0)
+    format: str
+    system: str | None = None
+    prefill: str | None = None
+    params: dict[str, Any]
+    text: str
+    tokens: list[int] = Field(default_factory=list)
+    n_tokens: int = Field(ge=0)
+    finish_reason: Literal["eos", "stop_string", "length", "cancelled", "error"]
+    role_leak: bool
+    stop_string: str | None = None
+    prompt_tokens: int = 0
+    prompt_sha256: str | None = None
+    timings: TimingsRecord | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    created: str = Field(default_factory=now)
+
+    @property
+    def full_text(self) -> str:
+        """What the assistant said: the prefill the model was given plus what it wrote."""
+        return (self.prefill or "") + self.text
+
+
+class Span(_Strict):
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end < self.start:
+            raise ValueError("evidence end comes before start")
+        return self
+
+
+class Annotation(_Strict):
+    id: str = Field(default_factory=lambda: "a-" + uuid.uuid4().hex[:12])
+    generation_id: str
+    labels: list[str] = Field(
+        default_factory=list, description="Persona archetype ids or free text."
+    )
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    note: str | None = None
+    rating: int | None = Field(None, ge=1, le=5)
+    evidence: Span | None = None
+    annotator: str = "anonymous"
+    created: str = Field(default_factory=now)
+    blind: bool = False
+
+
+class Session(_Strict):
+    schema_version: Literal[1] = 1
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    title: str = "untitled"
+    created: str = Field(default_factory=now)
+    updated: str = Field(default_factory=now)
+    turns: list[TurnRecord] = Field(default_factory=list)
+    models: list[ModelRecord] = Field(default_factory=list)
+    generations: list[GenerationRecord] = Field(default_factory=list)
+    annotations: list[Annotation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Session:
+        ids = [g.id for g in self.generations]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two generations share an id")
+        known = set(ids)
+        for a in self.annotations:
+            if a.generation_id not in known:
+                raise ValueError(
+                    f"annotation {a.id} points at unknown generation {a.generation_id}"
+                )
+        return self
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def transcript(self, upto: int | None = None) -> Transcript:
+        turns = self.turns if upto is None else self.turns[:upto]
+        return Transcript(tuple(Turn(t.role, t.content) for t in turns))
+
+    def generation(self, gen_id: str) -> GenerationRecord:
+        for g in self.generations:
+            if g.id == gen_id:
+                return g
+        # Allow an unambiguous prefix, as with git commit ids.
+        hits = [g for g in self.generations if g.id.startswith(gen_id)]
+        if len(hits) == 1:
+            return hits[0]
+        raise SessionError(
+            f"no generation '{gen_id}' in session '{self.title}'"
+            + (" (the prefix is ambiguous)" if hits else ""),
+            "list ids with psmlab export SESSION --format jsonl",
+        )
+
+    def model(self, model_id: str) -> ModelRecord | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def annotations_for(self, gen_id: str) -> list[Annotation]:
+        return [a for a in self.annotations if a.generation_id == gen_id]
+
+    # --- changing (each returns nothing and bumps `updated`) ---------------------------------
+
+    def touch(self) -> None:
+        self.updated = now()
+
+    def upsert_model(self, record: ModelRecord) -> None:
+        """Add a model, or replace its record where it stands (column order is kept)."""
+        for i, m in enumerate(self.models):
+            if m.id == record.id:
+                self.models[i] = record
+                return
+        self.models.append(record)
+
+    def add_generation(
+        self,
+        g: Generation,
+        *,
+        turn: int,
+        system: str | None,
+        prompt_tokens: list[int] | tuple[int, ...] | None,
+    ) -> GenerationRecord:
+        rec = GenerationRecord(
+            id=g.id,
+            model=g.model,
+            turn=turn,
+            sample=g.sample,
+            seed=g.seed,
+            format=g.format,
+            system=system,
+            prefill=g.prefill,
+            params=dict(g.params),
+            text=g.text,
+            tokens=list(g.tokens),
+            n_tokens=g.n_tokens,
+            finish_reason=g.finish_reason,
+            role_leak=g.role_leak,
+            stop_string=g.stop_string,
+            prompt_tokens=g.prompt_tokens,
+            prompt_sha256=tokens_sha256(prompt_tokens) if prompt_tokens else None,
+            timings=TimingsRecord(**vars(g.timings)) if g.timings else None,
+            provenance=dict(g.provenance),
+            warnings=list(g.warnings),
+        )
+        self.generations.append(rec)
+        self.touch()
+        return rec
+
+    def annotate(self, annotation: Annotation) -> Annotation:
+        g = self.generation(annotation.generation_id)
+        annotation = annotation.model_copy(update={"generation_id": g.id})
+        if annotation.evidence and annotation.evidence.end > len(g.full_text):
+            raise SessionError(
+                f"evidence span {annotation.evidence.start}-{annotation.evidence.end} is past the end "
+                f"of generation {g.id} ({len(g.full_text)} characters)",
+                "give a range inside the text",
+            )
+        self.annotations.append(annotation)
+        self.touch()
+        return annotation
+
+    def adopt(self, gen_id: str) -> TurnRecord:
+        """Make one model's continuation the shared assistant turn; the conversation goes on from it."""
+        g = self.generation(gen_id)
+        history = self.turns[: g.turn]
+        if g.turn != len(self.turns):
+            raise SessionError(
+                f"generation {g.id} answers turn {g.turn}, but the conversation is at turn "
+                f"{len(self.turns)}",
+                "adopt a continuation of the latest turn",
+            )
+        turn = TurnRecord(
+            role="assistant", content=g.full_text, adopted_from=g.id, adopted_model=g.model
+        )
+        if history and history[-1].role == "assistant":
+            # The model continued a partial assistant turn: the adopted text replaces it.
+            self.turns[-1] = turn
+        else:
+            self.turns.append(turn)
+        self.touch()
+        return turn
+
+
+def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:
+    return hashlib.sha256(",".join(map(str, tokens)).encode()).hexdigest()

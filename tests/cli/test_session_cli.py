@@ -1,0 +1,175 @@
+"""Sessions end to end on the real demo models: ask -> save -> annotate -> adopt -> export -> replay."""
+
+import json
+from pathlib import Path
+
+from psmlab.core import store
+from tests.conftest import run_cli
+
+
+def _ok(proc):
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
+    s = tmp_path / "lab.json"
+    _ok(
+        run_cli(
+            "ask",
+            "What are you?",
+            "-n",
+            "2",
+            "--seed",
+            "7",
+            "--max-tokens",
+            "24",
+            "--save",
+            str(s),
+            "--title",
+            "Who answers?",
+        )
+    )
+    sess = store.load(s)
+    assert sess.title == "Who answers?" and [m.id for m in sess.models] == [
+        "gemma-3-270m",
+        "smollm2-135m-instruct",
+    ]
+    assert len(sess.generations) == 4 and all(g.turn == 1 and g.tokens for g in sess.generations)
+    m = sess.models[0]
+    assert m.sha256 and m.size and m.llama_cpp_python and m.format == "dialogue" and m.n_ctx == 4096
+    g0 = sess.generations[0]
+    assert g0.timings and g0.timings.tokens_per_s > 0 and g0.params["seed"] == g0.seed
+
+    out = _ok(
+        run_cli(
+            "annotate",
+            str(s),
+            g0.id[:8],
+            "-l",
+            "human-impostor",
+            "--free-label",
+            "restaurant",
+            "--note",
+            "claims a job",
+            "--rating",
+            "2",
+            "--confidence",
+            "0.7",
+            "--evidence",
+            "0:5",
+            "--annotator",
+            "alice",
+        )
+    )
+    assert g0.id in out.stdout
+    _ok(run_cli("annotate", str(s), g0.id, "-l", "void", "--annotator", "bob", "--blind"))
+    bad = run_cli("annotate", str(s), g0.id, "-l", "not-a-persona")
+    assert bad.returncode == 2 and "unknown persona archetype" in bad.stderr
+
+    chat = next(g for g in store.load(s).generations if g.model == "smollm2-135m-instruct")
+    _ok(run_cli("adopt", str(s), chat.id))
+    _ok(
+        run_cli(
+            "ask", "Why do you say that?", "--seed", "3", "--max-tokens", "16", "--save", str(s)
+        )
+    )
+    sess = store.load(s)
+    assert [t.role for t in sess.turns] == ["user", "assistant", "user"]
+    assert sess.turns[1].adopted_from == chat.id and sess.turns[1].content == chat.full_text
+    assert len(sess.generations) == 6 and {g.turn for g in sess.generations} == {1, 3}
+    again = run_cli("ask", "And now?", "--save", str(s))
+    assert again.returncode == 2 and "adopt one first" in again.stderr
+
+    md = _ok(run_cli("export", str(s))).stdout
+    assert "# Who answers?" in md and "**human-impostor**" in md and "## Labels per model" in md
+    assert "adopted from smollm2-135m-instruct" in md
+    rows = _ok(run_cli("export", str(s), "--format", "csv")).stdout.splitlines()
+    assert len(rows) == 3 and rows[0].startswith("session_id,")
+    jsonl = tmp_path / "lab.jsonl"
+    _ok(run_cli("export", str(s), "-f", "jsonl", "-o", str(jsonl)))
+    assert len(jsonl.read_text().splitlines()) == 6
+
+    rep = _ok(run_cli("replay", str(s), "--json"))
+    data = json.loads(rep.stdout)
+    assert (data["total"], data["identical"], data["changed"], data["failed"]) == (6, 6, 0, 0)
+    assert all(g["identical"] and g["first_divergence"] is None for g in data["generations"])
+    assert "replay 6/6" in rep.stderr
+    human = _ok(run_cli("replay", str(s)))
+    assert "all 6 generations identical" in human.stdout
+
+    listing = json.loads(_ok(run_cli("sessions", "--dir", str(tmp_path), "--json")).stdout)
+    (entry,) = listing["sessions"]
+    assert (entry["title"], entry["generations"], entry["annotations"]) == ("Who answers?", 6, 2)
+
+
+def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path) -> None:
+    s = tmp_path / "one.json"
+    _ok(
+        run_cli(
+            "ask",
+            "Are you a human?",
+            "-m",
+            "gemma-3-270m",
+            "--seed",
+            "5",
+            "--max-tokens",
+            "16",
+            "--save",
+            str(s),
+        )
+    )
+    doc = json.loads(s.read_text())
+    doc["generations"][0]["text"] = doc["generations"][0]["text"][:3] + "XYZ"
+    doc["generations"][0]["tokens"] = doc["generations"][0]["tokens"][:1]
+    s.write_text(json.dumps(doc))
+    rep = run_cli("replay", str(s), "--json")
+    assert rep.returncode == 13
+    data = json.loads(rep.stdout)
+    assert data["changed"] == 1 and data["generations"][0]["first_divergence"] == 3
+
+    other = tmp_path / "other.json"
+    _ok(run_cli("replay", str(s), "-m", "smollm2-135m-instruct", "-o", str(other)))
+    new = store.load(other)
+    assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
+    assert [t.content for t in new.turns] == ["Are you a human?"]
+    (g,) = new.generations
+    assert g.seed == 5 and g.format == "template" and g.params["max_tokens"] == 16
+
+
+def test_replay_warns_when_the_model_file_changed(tmp_path: Path, demo_pair) -> None:
+    s = tmp_path / "one.json"
+    _ok(
+        run_cli(
+            "ask",
+            "Hi",
+            "-m",
+            "smollm2-135m-instruct",
+            "--seed",
+            "1",
+            "--max-tokens",
+            "4",
+            "--save",
+            str(s),
+        )
+    )
+    doc = json.loads(s.read_text())
+    doc["models"][0]["sha256"] = "0" * 64
+    s.write_text(json.dumps(doc))
+    rep = run_cli("replay", str(s))
+    assert "has changed since the session was recorded" in rep.stderr
+
+
+def test_session_errors_are_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema_version": 1, "turns": [')
+    for cmd in (
+        ("export", str(broken)),
+        ("replay", str(broken)),
+        ("annotate", str(broken), "g-1", "-l", "void"),
+    ):
+        proc = run_cli(*cmd)
+        assert proc.returncode == 10, proc.stderr
+        assert "not valid JSON" in proc.stderr and str(broken) in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert broken.read_text() == '{"schema_version": 1, "turns": ['

@@ -1,0 +1,176 @@
+"""Session files: round trip, clear errors that never overwrite, migrations, locks, crash safety."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from psmlab.core import store
+from psmlab.core.errors import SessionError, SessionLockedError
+from psmlab.core.session import Annotation, GenerationRecord, Session, TurnRecord
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def make_session(n: int = 3, text: str = "I am a human.") -> Session:
+    s = Session(title="t", turns=[TurnRecord(role="user", content="What are you?")])
+    for i in range(n):
+        s.generations.append(
+            GenerationRecord(
+                id=f"g-{i:012d}",
+                model="m",
+                turn=1,
+                sample=i,
+                seed=i,
+                format="dialogue",
+                params={},
+                text=text,
+                n_tokens=5,
+                finish_reason="eos",
+                role_leak=False,
+            )
+        )
+    return s
+
+
+def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    s = make_session()
+    s.annotate(Annotation(generation_id="g-000000000001", labels=["human-impostor"], annotator="a"))
+    store.save_new(s, p)
+    back = store.load(p)
+    assert back == s.model_copy(update={"updated": back.updated})
+    assert sorted(x.name for x in tmp_path.iterdir()) == [".s.json.lock", "s.json"]
+    with pytest.raises(SessionError, match="already holds a session"):
+        store.save_new(make_session(), p)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda raw: raw[: len(raw) // 2], "not valid JSON"),
+        (lambda raw: b"\xff\xfe" + raw, "not UTF-8"),
+        (
+            lambda raw: raw.replace(b'"schema_version": 1', b'"schema_version": 7'),
+            "newer than this psmlab",
+        ),
+        (lambda raw: raw.replace(b'"title": "t",', b""), None),  # a missing optional field defaults
+        (lambda raw: raw.replace(b'"title": "t",', b'"title": "t", "colour": 1,'), "colour"),
+        (lambda raw: raw.replace(b'"text": "I am a human.",', b""), "text"),
+        (
+            lambda raw: raw.replace(
+                b'"annotations": []', b'"annotations": [{"generation_id": "g-nope"}]'
+            ),
+            "unknown generation g-nope",
+        ),
+    ],
+)
+def test_bad_files_get_clear_errors_and_are_never_overwritten(
+    tmp_path: Path, mutate, needle
+) -> None:
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    bad = mutate(p.read_bytes())
+    p.write_bytes(bad)
+    if needle is None:
+        assert store.load(p).title == "untitled"
+        return
+    with pytest.raises(SessionError) as info, store.open_session(p) as sf:
+        sf.save()
+    assert str(p) in str(info.value) and needle in str(info.value)
+    assert p.read_bytes() == bad
+
+
+def test_migration_from_version_0_ask_json() -> None:
+    """Version 0 is real `psmlab ask --json` output, committed as a fixture."""
+    raw = (GOLDEN / "ask-v0.json").read_bytes()
+    doc = json.loads(raw)
+    assert "schema_version" not in doc
+    s = store.parse(raw, "ask-v0.json")
+    assert s.schema_version == 1 and [t.content for t in s.turns] == ["What are you?"]
+    assert len(s.generations) == len(doc["generations"]) and all(g.turn == 1 for g in s.generations)
+    assert [g.text for g in s.generations] == [g["text"] for g in doc["generations"]]
+    assert {m.id for m in s.models} == {"gemma-3-270m", "smollm2-135m-instruct"}
+
+
+def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    with store.open_session(p), pytest.raises(
+        SessionLockedError, match=f"in use by another psmlab process \\(pid {os.getpid()}\\)"
+    ), store.open_session(p, wait_s=0.2):
+        pass
+
+
+def test_concurrent_annotators_all_land(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "psmlab",
+                "annotate",
+                str(p),
+                f"g-{i % 3:012d}",
+                "--free-label",
+                f"label {i}",
+                "--annotator",
+                f"a{i}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(6)
+    ]
+    for pr in procs:
+        _, err = pr.communicate(timeout=120)
+        assert pr.returncode == 0, err
+    s = store.load(p)
+    assert sorted(a.annotator for a in s.annotations) == [f"a{i}" for i in range(6)]
+
+
+WRITER = """
+import sys
+from psmlab.core import store
+from tests.core.test_store import make_session
+s = make_session(n=4000, text="x" * 400)
+i = 0
+with store.open_session(sys.argv[1], create=s) as sf:
+    while True:
+        i += 1
+        sf.session.title = f"save {i}"
+        sf.save()
+        print(i, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_killing_the_writer_mid_save_leaves_a_whole_session(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    root = Path(__file__).resolve().parents[2]
+    rng = random.Random(7)
+    titles = set()
+    for _ in range(6):
+        w = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(p)], cwd=root, stdout=subprocess.PIPE
+        )
+        assert w.stdout is not None
+        w.stdout.readline()  # at least one save finished
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(w.pid, signal.SIGKILL)
+        w.wait()
+        s = store.load(p)  # never half a file
+        assert len(s.generations) == 4000 and s.title.startswith("save ")
+        titles.add(s.title)
+    assert len(titles) > 1  # the kills landed at different points of the run
+    with store.open_session(p, wait_s=1):  # the dead writer's lock died with it
+        pass
+    assert not list(tmp_path.glob(".s.json.*.tmp"))  # and its temp file was cleaned up
