@@ -75,7 +75,8 @@ class Frame:
             segs.append(Segment(s.turn_separator, "format"))
         head, _, _ = s.assistant.partition("{content}")
         if prefill:
-            segs.append(Segment(head, "format"))
+            # A prefill that brings its own leading space must not get a second one.
+            segs.append(Segment(head.rstrip(" ") if prefill[:1].isspace() else head, "format"))
             segs.append(Segment(prefill, "prefill"))
         else:
             # "Assistant:" not "Assistant: ": BPE vocabularies put the space inside the next token.

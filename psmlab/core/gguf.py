@@ -97,6 +97,10 @@ class _Reader:
         if vtype == _ARRAY:
             etype = self.scalar("<I")
             count = self.scalar("<Q")
+            if (
+                etype == _ARRAY
+            ):  # GGUF models never nest arrays; refusing keeps a crafted file finite
+                raise ModelError(f"{self.path} has a nested GGUF array under '{key}'", _FIX_BAD)
             info.array_lengths[key] = count
             if count <= _KEEP_ARRAY:
                 return [self.value(etype, key, info) for _ in range(count)]

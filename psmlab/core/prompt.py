@@ -1,7 +1,9 @@
 """Build the exact prompt one model receives: transcript + format + system + prefill -> tokens.
 
-This is the only place formatting happens. User text is always tokenized with special tokens
+This is the only place formatting happens. User text is always tokenized with control tokens
 disabled, so typing `<|im_start|>` stays text; only the format's own markers become control tokens.
+(Tokens a vocabulary marks as user-defined, such as Gemma's `<start_of_image>`, are still matched in
+any text by llama.cpp itself, exactly as Hugging Face tokenizers do.)
 """
 
 from __future__ import annotations
@@ -91,22 +93,29 @@ def render(
 ) -> RenderedPrompt:
     """Render and tokenize; drop the oldest turns if the prompt plus `reserve` exceeds `n_ctx`."""
     turns, prefill = split_prefill(transcript.with_system(system), prefill)
-    sys_turns = [t for t in turns if t.role == "system"][:1]
-    rest = [t for t in turns if t.role != "system"]
     dropped = 0
     while True:
-        prompt = _render_once(sys_turns + rest, fmt, tok, model_id, n_ctx, prefill, dropped)
+        prompt = _render_once(turns, fmt, tok, model_id, n_ctx, prefill, dropped)
         if prompt.n_tokens + reserve <= n_ctx:
             return prompt
-        # Drop the oldest exchange, but never the last user message the model must answer.
-        if len(rest) <= 1:
+        # Drop the oldest non-system turn (a user turn takes its answer with it), but never the
+        # last user message, which the model is asked to answer.
+        last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=len(turns))
+        first = next((i for i, t in enumerate(turns) if t.role != "system"), len(turns))
+        if first >= last_user:
             raise ContextOverflowError(
                 f"the prompt for {model_id} is {prompt.n_tokens} tokens; with {reserve} tokens "
                 f"to generate it does not fit n_ctx={n_ctx}",
                 "raise n_ctx (--n-ctx or the config), lower --max-tokens, or shorten the message",
             )
-        cut = 2 if len(rest) > 2 and rest[0].role == "user" and rest[1].role == "assistant" else 1
-        rest = rest[cut:]
+        cut = 1
+        if (
+            turns[first].role == "user"
+            and first + 1 < last_user
+            and turns[first + 1].role == "assistant"
+        ):
+            cut = 2
+        turns = turns[:first] + turns[first + cut :]
         dropped += cut
 
 
@@ -122,8 +131,9 @@ def _render_once(
     warnings: list[str] = []
     if isinstance(fmt, ChatTemplate):
         bos = tok.piece(tok.bos_id) if tok.bos_id is not None else ""
-        segments = fmt.render(turns, prefill, bos=bos, eos="")
-        stop = tuple(_template_stop(fmt, bos))
+        eos = tok.piece(tok.eos_id) if tok.eos_id is not None else ""
+        segments = fmt.render(turns, prefill, bos=bos, eos=eos)
+        stop = tuple(_template_stop(fmt, bos, eos))
     else:
         segments = fmt.render(turns, prefill)
         stop = tuple(fmt.stop)
@@ -231,14 +241,23 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
     return out
 
 
-def _template_stop(fmt: ChatTemplate, bos: str) -> list[str]:
+def _template_stop(fmt: ChatTemplate, bos: str, eos: str) -> list[str]:
     """The user-turn header of a template, as text: seeing it generated is a role leak."""
     probe = [Turn("user", "\ue000"), Turn("assistant", "\ue001"), Turn("user", "\ue002")]
     try:
         msgs = [{"role": t.role, "content": t.content} for t in probe]
-        text = fmt._render(msgs, bos, "")
+        text = fmt._render(msgs, bos, eos)
     except Exception:
         return []
     between = text.partition("\ue001")[2].partition("\ue002")[0]
     lines = [ln.strip() for ln in between.splitlines() if ln.strip()]
-    return [lines[-1]] if lines and len(lines[-1]) >= 3 else []
+    if not lines:
+        return []
+    line = lines[-1]
+    # "<|eot_id|><|start_header_id|>user..." -> start at the marker that opens the user header:
+    # the end-of-turn marker before it ends generation by itself and would never be seen as text.
+    at = line.lower().rfind("user")
+    opener = line.rfind("<", 0, at) if at > 0 else -1
+    if opener > 0:
+        line = line[opener:]
+    return [line] if len(line) >= 3 else []

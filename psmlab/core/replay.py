@@ -6,14 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from psmlab.core.backends.base import SamplingParams
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import ModelError, PsmlabError
 from psmlab.core.formats import get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.hashing import file_sha256
-from psmlab.core.models import ModelSpec, spec_from_path
+from psmlab.core.models import ModelSpec, Registry, spec_from_path
 from psmlab.core.prompt import render
 from psmlab.core.runner import ModelPool
 from psmlab.core.session import GenerationRecord, ModelRecord, Session, TurnRecord
@@ -87,9 +88,20 @@ def first_divergence(a: str, b: str) -> int | None:
     return n
 
 
-def _spec_for(record: ModelRecord) -> ModelSpec:
+def _spec_for(record: ModelRecord, warnings: list[str]) -> ModelSpec:
+    path = record.path
+    if not Path(path).exists():
+        # A session from another machine: find the same model by id (demo pair, config file).
+        try:
+            path = Registry().resolve(record.id).path
+        except PsmlabError:
+            raise ModelError(
+                f"model {record.id} is not at its recorded path {record.path}",
+                f"put the file there or add '{record.id}' to your config file",
+            ) from None
+        warnings.append(f"model {record.id}: not at {record.path}; using {path}")
     return spec_from_path(
-        record.path,
+        path,
         model_id=record.id,
         kind=record.kind,
         n_ctx=record.n_ctx,
@@ -159,11 +171,12 @@ def replay(
     specs: dict[str, ModelSpec | PsmlabError] = {}
     for rec in session.models:
         try:
-            specs[rec.id] = _spec_for(rec)
-            if rec.sha256 and file_sha256(rec.path) != rec.sha256:
+            found = specs[rec.id] = _spec_for(rec, report.warnings)
+            digest = file_sha256(found.path)
+            if rec.sha256 and digest != rec.sha256:
                 report.warnings.append(
-                    f"model {rec.id}: {rec.path} has changed since the session was recorded "
-                    f"(sha256 {file_sha256(rec.path)[:12]}…, recorded {rec.sha256[:12]}…)"
+                    f"model {rec.id}: {found.path} is not the file the session was recorded with "
+                    f"(sha256 {digest[:12]}…, recorded {rec.sha256[:12]}…)"
                 )
         except PsmlabError as exc:
             specs[rec.id] = exc

@@ -87,6 +87,7 @@ class ModelPool:
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, int, int], Any] = {}
+        self._loading: dict[tuple[str, int, int], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, spec: ModelSpec) -> Any:
@@ -94,12 +95,17 @@ class ModelPool:
 
         key = (spec.path, spec.n_ctx, spec.n_threads)
         with self._lock:
-            model = self._models.get(key)
-        if model is None:
+            if key in self._models:
+                return self._models[key]
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # two columns asking for one file load it once
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
             model = LlamaBackend(spec)
             with self._lock:
-                model = self._models.setdefault(key, model)
-        return model
+                self._models[key] = model
+            return model
 
     def close(self) -> None:
         with self._lock:
@@ -122,7 +128,8 @@ def validate(transcript: Transcript, columns: list[Column]) -> None:
         raise TranscriptError("the transcript is empty", "give a message or --transcript FILE")
     for c in columns:
         split_prefill(transcript, c.prefill)
-        get_format(c.format_name, "x", model_id=c.spec.id)  # unknown names fail here
+        # A header read, not a model load: unknown formats fail before anything slow starts.
+        get_format(c.format_name, read_gguf(c.spec.path).chat_template, model_id=c.spec.id)
 
 
 def run(

@@ -235,8 +235,10 @@ class Session(_Strict):
                 f"{len(self.turns)}",
                 "adopt a continuation of the latest turn",
             )
+        # Neutral turns hold no edge whitespace: a frame writes "Assistant: " + content, and the
+        # model's " I am" (its space belonged after "Assistant:") would otherwise become a double space.
         turn = TurnRecord(
-            role="assistant", content=g.full_text, adopted_from=g.id, adopted_model=g.model
+            role="assistant", content=g.full_text.strip(), adopted_from=g.id, adopted_model=g.model
         )
         if history and history[-1].role == "assistant":
             # The model continued a partial assistant turn: the adopted text replaces it.

@@ -94,11 +94,21 @@ class Transcript:
         return Transcript((*self.turns, Turn(role, content)))
 
     def with_system(self, content: str | None) -> Transcript:
-        """Replace any leading system turn with `content` (None keeps the transcript as is)."""
+        """Set the first system turn to `content` ("" removes it; None keeps the transcript as is).
+
+        Later system turns are kept where they are: they are part of the conversation."""
         if content is None:
             return self
-        rest = tuple(t for t in self.turns if t.role != "system")
-        return Transcript((Turn("system", content), *rest)) if content else Transcript(rest)
+        turns = list(self.turns)
+        at = next((i for i, t in enumerate(turns) if t.role == "system"), None)
+        if at is None:
+            if content:
+                turns.insert(0, Turn("system", content))
+        elif content:
+            turns[at] = Turn("system", content)
+        else:
+            del turns[at]
+        return Transcript(tuple(turns))
 
     @property
     def system(self) -> str | None:

@@ -76,7 +76,7 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     )
     sess = store.load(s)
     assert [t.role for t in sess.turns] == ["user", "assistant", "user"]
-    assert sess.turns[1].adopted_from == chat.id and sess.turns[1].content == chat.full_text
+    assert sess.turns[1].adopted_from == chat.id and sess.turns[1].content == chat.full_text.strip()
     assert len(sess.generations) == 6 and {g.turn for g in sess.generations} == {1, 3}
     again = run_cli("ask", "And now?", "--save", str(s))
     assert again.returncode == 2 and "adopt one first" in again.stderr
@@ -157,7 +157,7 @@ def test_replay_warns_when_the_model_file_changed(tmp_path: Path, demo_pair) -> 
     doc["models"][0]["sha256"] = "0" * 64
     s.write_text(json.dumps(doc))
     rep = run_cli("replay", str(s))
-    assert "has changed since the session was recorded" in rep.stderr
+    assert "is not the file the session was recorded with" in rep.stderr
 
 
 def test_session_errors_are_one_line(tmp_path: Path) -> None:
@@ -173,3 +173,22 @@ def test_session_errors_are_one_line(tmp_path: Path) -> None:
         assert "not valid JSON" in proc.stderr and str(broken) in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
     assert broken.read_text() == '{"schema_version": 1, "turns": ['
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+
+
+def test_shipped_example_replays_identically_and_its_export_is_current(tmp_path: Path) -> None:
+    # Work on a copy: replay only reads, but the example must never be touched by the tests.
+    copy = tmp_path / "example.json"
+    doc = json.loads(EXAMPLE.read_text())
+    # As on another machine: the chat model is not at the recorded path, so psmlab finds it by id.
+    doc["models"][1]["path"] = "/nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf"
+    copy.write_text(json.dumps(doc))
+    rep = run_cli("replay", str(copy), "--json")
+    data = json.loads(rep.stdout)
+    assert rep.returncode == 0, rep.stderr
+    assert data["total"] == data["identical"] == 10
+    assert "not at /nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf" in rep.stderr
+    md = _ok(run_cli("export", str(EXAMPLE))).stdout
+    assert md == EXAMPLE.with_suffix(".md").read_text()

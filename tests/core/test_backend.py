@@ -149,3 +149,31 @@ def test_scoring_leaves_generation_untouched(smol) -> None:
     before = smol.generate(p, P, 7)
     smol.score(p, [" yes", " no"])
     assert smol.generate(p, P, 7).tokens == before.tokens
+
+
+def test_cancel_during_a_long_prompt_leaves_the_cache_consistent(gemma, gemma_spec) -> None:
+    from psmlab.core.backends.llama import LlamaBackend
+
+    long = Transcript.of(("user", "Tell me about the sea. " * 150))
+    p = dialogue(gemma, long)
+    assert p.n_tokens > gemma.n_batch
+    gemma.generate(dialogue(gemma), P, 1)  # something else in the cache first
+    cancel = threading.Event()
+    cancel.set()
+    early = gemma.generate(p, P, 4, cancel=cancel)
+    assert early.finish_reason == "cancelled" and early.n_tokens == 0
+    after = gemma.generate(p, P, 4)
+    fresh = LlamaBackend(gemma_spec)
+    try:
+        assert fresh.generate(dialogue(fresh, long), P, 4).tokens == after.tokens
+    finally:
+        fresh.close()
+
+
+def test_a_continuation_that_merges_with_the_prompt_is_scored_as_a_ratio(gemma) -> None:
+    p = render(Q, get_format("forum", None), gemma.vocab, model_id="g", n_ctx=gemma.n_ctx)
+    assert p.text.endswith("Post by Assistant:\n")
+    plain, merged = gemma.score(p, ["Hello there", "\nHello there"])
+    # "\n" + "\n" is one token: the second continuation re-tokenizes the prompt's end.
+    assert not plain.merged and merged.merged
+    assert plain.logprob < 0 and merged.logprob < 0 and merged.n_tokens >= 2

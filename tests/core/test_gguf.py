@@ -39,3 +39,17 @@ def test_truncated_header_is_reported(tmp_path: Path, smol_spec) -> None:
     p.write_bytes(Path(smol_spec.path).read_bytes()[:5000])
     with pytest.raises(ModelError, match="truncated"):
         read_gguf(p)
+
+
+def test_nested_arrays_are_refused(tmp_path: Path) -> None:
+    import struct
+
+    def s(x: str) -> bytes:
+        return struct.pack("<Q", len(x)) + x.encode()
+
+    body = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + s("evil") + struct.pack("<I", 9)
+    body += struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 9, 1) * 2000
+    p = tmp_path / "nested.gguf"
+    p.write_bytes(body)
+    with pytest.raises(ModelError, match="nested GGUF array"):
+        read_gguf(p)

@@ -127,3 +127,59 @@ def test_unknown_format_and_missing_template() -> None:
         get_format("template", None, model_id="gemma")
     names = {n for n, _, _ in list_formats()}
     assert {"template", "chatml", "dialogue", "hhh"} <= names
+
+
+def test_templates_get_the_real_eos_token(gvocab) -> None:
+    from psmlab.core.formats import ChatTemplate
+
+    mistral = ChatTemplate(
+        name="mistral-like",
+        origin="builtin",
+        source="{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
+        "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}",
+    )
+    tr = Transcript.of(("user", "Hi"), ("assistant", "Hello"), ("user", "Bye"))
+    p = render(tr, mistral, gvocab, model_id="g", n_ctx=512)
+    assert "Hello<eos>[INST] Bye" in p.text
+    assert [x.text for x in p.pieces if x.kind == "special"] == ["<bos>", "<eos>"]
+
+
+def test_later_system_turns_are_kept_and_system_option_sets_the_first(gvocab) -> None:
+    tr = Transcript.of(
+        ("system", "SYS-A"),
+        ("user", "u1"),
+        ("assistant", "a1"),
+        ("system", "SYS-B"),
+        ("user", "u2"),
+    )
+    p = render(tr, get_format("dialogue", None), gvocab, model_id="g", n_ctx=512, system="SYS-NEW")
+    assert "SYS-NEW" in p.text and "SYS-B" in p.text and "SYS-A" not in p.text
+
+
+def test_trimming_never_drops_the_last_user_turn(gvocab) -> None:
+    tr = Transcript.of(
+        ("user", "What is the capital of France? " * 3),
+        ("assistant", "Paris."),
+        ("assistant", "And"),
+    )
+    with pytest.raises(ContextOverflowError):
+        render(tr, get_format("dialogue", None), gvocab, model_id="g", n_ctx=30, reserve=10)
+
+
+def test_prefill_with_its_own_space_gets_no_second_one(gvocab) -> None:
+    p = render(Q, get_format("dialogue", None), gvocab, model_id="g", n_ctx=512, prefill=" I am")
+    assert p.text.endswith("Assistant: I am")
+
+
+def test_llama3_role_leak_stop_starts_at_the_user_header(gvocab) -> None:
+    p = render(Q, get_format("llama3", None), gvocab, model_id="g", n_ctx=512)
+    assert p.stop == ("<|start_header_id|>user<|end_header_id|>",)
+
+
+def test_closed_vocab_raises_instead_of_crashing(gemma_spec) -> None:
+    v = VocabOnly(gemma_spec)
+    vocab = v.vocab
+    v.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        vocab.tokenize("hello", special=False)
+    assert VocabOnly(gemma_spec).vocab.tokenize("hello", special=False)  # owner kept alive

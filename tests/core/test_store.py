@@ -102,9 +102,13 @@ def test_migration_from_version_0_ask_json() -> None:
 def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:
     p = tmp_path / "s.json"
     store.save_new(make_session(), p)
-    with store.open_session(p), pytest.raises(
-        SessionLockedError, match=f"in use by another psmlab process \\(pid {os.getpid()}\\)"
-    ), store.open_session(p, wait_s=0.2):
+    with (
+        store.open_session(p),
+        pytest.raises(
+            SessionLockedError, match=f"in use by another psmlab process \\(pid {os.getpid()}\\)"
+        ),
+        store.open_session(p, wait_s=0.2),
+    ):
         pass
 
 

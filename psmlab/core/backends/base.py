@@ -82,6 +82,9 @@ class Score:
     logprob: float
     n_tokens: int
     token_logprobs: tuple[float, ...]
+    # True when the continuation merged with the prompt's last token: then logprob is
+    # log P(prompt + continuation) - log P(prompt), each under its own tokenization.
+    merged: bool = False
 
 
 class Tokenizer(Protocol):
@@ -89,6 +92,8 @@ class Tokenizer(Protocol):
 
     @property
     def bos_id(self) -> int | None: ...
+    @property
+    def eos_id(self) -> int | None: ...
     @property
     def add_bos(self) -> bool: ...
     def tokenize(self, text: str, *, special: bool) -> list[int]: ...

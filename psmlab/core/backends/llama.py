@@ -60,10 +60,11 @@ class VocabOnly:
                 raise _load_error(spec, RuntimeError("load failed"))
         self._model = model
         self.spec = spec
-        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model))
+        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model), self)
 
     def close(self) -> None:
         if self._model:
+            self.vocab.invalidate()
             llama_cpp.llama_model_free(self._model)
             self._model = None
 
@@ -94,7 +95,7 @@ class LlamaBackend:
             except (ValueError, RuntimeError) as exc:
                 raise _load_error(spec, exc) from None
         self.load_s = time.perf_counter() - t0
-        self.vocab = Vocab(self.llm._model.vocab)
+        self.vocab = Vocab(self.llm._model.vocab, self)
         self.n_batch = self.llm.n_batch
         # llama.cpp may round the context up (to 256); llama-cpp-python's buffers keep the asked size.
         self.n_ctx = min(self.llm.n_ctx(), spec.n_ctx)
@@ -120,11 +121,12 @@ class LlamaBackend:
 
     def close(self) -> None:
         with self.lock:
+            self.vocab.invalidate()
             self.llm.close()
 
     # --- the KV cache -----------------------------------------------------------------------
 
-    def _prepare(self, tokens: Sequence[int]) -> int:
+    def _prepare(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> int:
         """Leave exactly tokens[:-1] in the KV cache, evaluated canonically; return tokens evaluated."""
         target = tuple(tokens[:-1])
         canon = self._canon
@@ -141,8 +143,15 @@ class LlamaBackend:
         llm = self.llm
         llm.n_tokens = keep
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-        if keep < len(target):
-            llm.eval(list(target[keep:]))
+        # If evaluation fails or is cancelled part way, the cache holds only what is recorded here.
+        self._canon = target[:keep]
+        for i in range(keep, len(target), self.n_batch):
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            # One aligned chunk per call: the same batches as a fresh evaluation, and a chance to
+            # cancel a long prompt between chunks.
+            llm.eval(list(target[i : i + self.n_batch]))
+            self._canon = target[: i + self.n_batch]
         self._canon = target
         return len(target) - keep + 1
 
@@ -187,7 +196,10 @@ class LlamaBackend:
         stops = [s for s in prompt.stop if s]
         longest_stop = max((len(s) for s in stops), default=0)
         t0 = time.perf_counter()
-        evaluated = self._prepare(prompt.tokens)
+        try:
+            evaluated = self._prepare(prompt.tokens, cancel)
+        except _Cancelled:
+            return self._cancelled_early(prompt, params, seed, sample, threads)
         llm.set_seed(seed)
         gen = llm.generate(
             list(prompt.tokens),
@@ -268,6 +280,27 @@ class LlamaBackend:
             warnings=prompt.warnings,
         )
 
+    def _cancelled_early(
+        self, prompt: RenderedPrompt, params: SamplingParams, seed: int, sample: int, threads: int
+    ) -> Generation:
+        return Generation(
+            id=new_generation_id(),
+            model=self.spec.id,
+            kind=self.spec.kind,
+            format=prompt.format,
+            sample=sample,
+            seed=seed,
+            text="",
+            n_tokens=0,
+            finish_reason="cancelled",
+            role_leak=False,
+            params=self.params_record(params, seed, threads),
+            prompt_tokens=len(prompt.tokens),
+            prefill=prompt.prefill,
+            provenance=self.provenance(),
+            warnings=prompt.warnings,
+        )
+
     def params_record(self, params: SamplingParams, seed: int, threads: int) -> dict[str, Any]:
         return {
             **params.model_dump(),
@@ -289,15 +322,32 @@ class LlamaBackend:
             return [self._score_one(prompt, c) for c in continuations]
 
     def _score_one(self, prompt: RenderedPrompt, continuation: str) -> Score:
-        ctx, cont = self._split_continuation(prompt, continuation)
-        if not cont:
+        ctx, cont, tail = self._split_continuation(prompt, continuation)
+        if not cont and not tail:
             return Score(continuation, 0.0, 0, ())
-        if len(ctx) + len(cont) > self.n_ctx:
+        if not ctx:
+            raise ModelError(
+                "cannot score: the prompt gives the model no token to condition on",
+                "use a format that starts with BOS or add text before the continuation",
+            )
+        if len(ctx) + max(len(cont), len(tail)) > self.n_ctx:
             raise ModelError(
                 f"prompt plus continuation is {len(ctx) + len(cont)} tokens, over n_ctx={self.n_ctx}",
                 "raise n_ctx or shorten the prompt",
             )
         self._prepare(ctx)
+        lps = self._logprobs(ctx, cont)
+        if not tail:
+            return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
+        # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
+        # minus log P(prompt), each under its own tokenization, from the last shared token.
+        base = self._logprobs(ctx, tail)
+        return Score(continuation, float(sum(lps) - sum(base)), len(cont), tuple(lps), merged=True)
+
+    def _logprobs(self, ctx: list[int], cont: list[int]) -> list[float]:
+        """Per-token log-probabilities of `cont` after `ctx`, whose ctx[:-1] is in the cache."""
+        if not cont:
+            return []
         llm = self.llm
         start = len(ctx) - 1
         feed = [ctx[-1], *cont[:-1]]
@@ -317,13 +367,14 @@ class LlamaBackend:
             # Drop the scored positions so the cache again holds exactly ctx[:-1].
             llm._ctx.kv_cache_seq_rm(-1, start, -1)
             llm.n_tokens = start
-        return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
+        return lps
 
     def _split_continuation(
         self, prompt: RenderedPrompt, continuation: str
-    ) -> tuple[list[int], list[int]]:
+    ) -> tuple[list[int], list[int], list[int]]:
         """Tokenize the prompt's last text run together with the continuation, as the model would
-        see them in one document, and split the tokens where the prompt ends."""
+        see them in one document. Returns (context, continuation tokens, prompt tokens that the
+        continuation re-tokenized; empty unless the two merged at the boundary)."""
         run: list[str] = []
         for p in reversed(prompt.pieces):
             if p.kind in ("special", "bos"):
@@ -338,8 +389,11 @@ class LlamaBackend:
             if a != b:
                 break
             common += 1
-        # If the continuation merged with the prompt's last token, score from the merge point.
-        return head + joint[:common], joint[common:]
+        return head + joint[:common], joint[common:], tail_tokens[common:]
+
+
+class _Cancelled(Exception):
+    """Cancelled while evaluating the prompt."""
 
 
 def new_generation_id() -> str:

@@ -12,14 +12,24 @@ from typing import Any
 log = logging.getLogger("psmlab.llama_cpp")
 # With no handler anywhere, logging's last-resort handler would print warnings to stderr.
 logging.getLogger("psmlab").addHandler(logging.NullHandler())
+# ggml_log_level: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous message.
 _LEVELS = {
     0: logging.DEBUG,
-    1: logging.INFO,
-    2: logging.WARNING,
-    3: logging.ERROR,
-    4: logging.DEBUG,
+    1: logging.DEBUG,
+    2: logging.INFO,
+    3: logging.WARNING,
+    4: logging.ERROR,
 }
-_recent: collections.deque[str] = collections.deque(maxlen=40)
+# llama.cpp logs on the thread that called it: one buffer per thread keeps two loads apart.
+_local = threading.local()
+
+
+def _recent() -> collections.deque[str]:
+    if not hasattr(_local, "recent"):
+        _local.recent = collections.deque(maxlen=40)
+    return _local.recent  # type: ignore[no-any-return]
+
+
 _state: dict[str, Any] = {"installed": False, "callback": None, "last": logging.DEBUG}
 _lock = threading.Lock()
 
@@ -54,7 +64,7 @@ def install() -> None:
             msg = text.decode("utf-8", errors="replace").rstrip("\n")
             if msg:
                 if lvl >= logging.ERROR:
-                    _recent.append(msg)
+                    _recent().append(msg)
                 log.log(lvl, "%s", msg)
 
         # Keep a reference: ctypes callbacks are freed when garbage collected.
@@ -67,11 +77,11 @@ def install() -> None:
 
 def recent_errors(n: int = 3) -> list[str]:
     """The last errors llama.cpp logged, to explain a failed load."""
-    return list(_recent)[-n:]
+    return list(_recent())[-n:]
 
 
 @contextlib.contextmanager
 def capture_errors() -> Any:
     """Clear the recent-error buffer around a call so its messages are the ones reported."""
-    _recent.clear()
-    yield _recent
+    _recent().clear()
+    yield _recent()

@@ -13,17 +13,33 @@ _CONTROL = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNO
 class Vocab:
     """Implements the `Tokenizer` protocol on a llama.cpp vocab pointer."""
 
-    def __init__(self, vocab: Any) -> None:
+    def __init__(self, vocab: Any, owner: object) -> None:
+        # The vocab pointer lives inside its model: keep the owner alive as long as we are.
+        self._owner = owner
         self._vocab = vocab
         bos = llama_cpp.llama_vocab_bos(vocab)
+        eos = llama_cpp.llama_vocab_eos(vocab)
         self._bos: int | None = bos if bos >= 0 else None
+        self._eos: int | None = eos if eos >= 0 else None
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
-        self._buf = ctypes.create_string_buffer(256)
+
+    def invalidate(self) -> None:
+        """The model was freed: any further use is an error, not a crash."""
+        self._vocab = None
+
+    def _ptr(self) -> Any:
+        if self._vocab is None:
+            raise RuntimeError("this model has been closed")
+        return self._vocab
 
     @property
     def bos_id(self) -> int | None:
         return self._bos
+
+    @property
+    def eos_id(self) -> int | None:
+        return self._eos
 
     @property
     def add_bos(self) -> bool:
@@ -36,30 +52,32 @@ class Vocab:
             return []
         cap = len(raw) + 8
         buf = (llama_cpp.llama_token * cap)()
-        n = llama_cpp.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, special)
+        vocab = self._ptr()
+        n = llama_cpp.llama_tokenize(vocab, raw, len(raw), buf, cap, False, special)
         if n < 0:
             cap = -n
             buf = (llama_cpp.llama_token * cap)()
-            n = llama_cpp.llama_tokenize(self._vocab, raw, len(raw), buf, cap, False, special)
+            n = llama_cpp.llama_tokenize(vocab, raw, len(raw), buf, cap, False, special)
             if n < 0:
                 raise RuntimeError(f"llama.cpp could not tokenize {len(raw)} bytes")
         return list(buf[:n])
 
     def piece_bytes(self, token: int, *, special: bool = True) -> bytes:
-        n = llama_cpp.llama_token_to_piece(
-            self._vocab, token, self._buf, len(self._buf), 0, special
-        )
-        if n < 0:  # longer than our buffer: grow and retry
-            big = ctypes.create_string_buffer(-n)
-            n = llama_cpp.llama_token_to_piece(self._vocab, token, big, -n, 0, special)
-            return big.raw[:n]
-        return self._buf.raw[:n]
+        vocab = self._ptr()
+        buf = ctypes.create_string_buffer(
+            256
+        )  # per call: vocabularies are used from several threads
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, special)
+        if n < 0:  # longer than the buffer: grow and retry
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, special)
+        return buf.raw[:n]
 
     def piece(self, token: int) -> str:
         return self.piece_bytes(token).decode("utf-8", errors="replace")
 
     def is_control(self, token: int) -> bool:
-        return bool(llama_cpp.llama_vocab_get_attr(self._vocab, token) & _CONTROL)
+        return bool(llama_cpp.llama_vocab_get_attr(self._ptr(), token) & _CONTROL)
 
     def is_eog(self, token: int) -> bool:
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+        return bool(llama_cpp.llama_vocab_is_eog(self._ptr(), token))
