@@ -216,6 +216,8 @@ def replay(
         sys.stderr.write(f"psmlab: new session saved to {target}\n")
     else:
         report = rp.replay(sess, on_progress=progress)
+    if tty and report.total < report.expected:
+        sys.stderr.write("\n")  # end the in-place progress line before the summary
     for w in report.warnings:
         sys.stderr.write(terminal_safe(f"psmlab: warning: {w}") + "\n")
     data = report.to_dict()
@@ -226,12 +228,19 @@ def replay(
     if json_out:
         _stdout_json(data)
     else:
-        verdict = (
-            f"all {report.total} generations identical"
-            if not model and report.identical == report.total
-            else f"{report.identical} identical, {report.changed} changed, {report.failed} failed of {report.total}"
-        )
-        typer.echo(("replayed: " + verdict) + (" (cancelled)" if report.cancelled else ""))
+        if report.cancelled:
+            verdict = (
+                f"cancelled after {report.total} of {report.expected}: {report.identical} "
+                f"identical, {report.changed} changed, {report.failed} failed"
+            )
+        elif not model and report.identical == report.total:
+            verdict = f"all {report.total} generations identical"
+        else:
+            verdict = (
+                f"{report.identical} identical, {report.changed} changed, "
+                f"{report.failed} failed of {report.total}"
+            )
+        typer.echo("replayed: " + verdict)
         for item in report.items:
             if item.identical is False and not item.error:
                 typer.echo(

@@ -48,6 +48,7 @@ class ReplayReport:
     warnings: list[str] = field(default_factory=list)
     new_session: Session | None = None
     cancelled: bool = False
+    expected: int = 0  # how many generations the replay set out to run
 
     @property
     def total(self) -> int:
@@ -72,6 +73,7 @@ class ReplayReport:
             "changed": self.changed,
             "failed": self.failed,
             "cancelled": self.cancelled,
+            "expected": self.expected,
             "warnings": self.warnings,
             "generations": [i.to_dict() for i in self.items],
         }
@@ -181,6 +183,7 @@ def replay(
         except PsmlabError as exc:
             specs[rec.id] = exc
     gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
+    report.expected = len(gens)
     try:
         for g in gens:
             if cancel.is_set():
@@ -234,7 +237,7 @@ def replay_on(
     jobs: dict[tuple[int, int], GenerationRecord] = {}
     for g in sorted(session.generations, key=lambda g: (g.turn, g.sample)):
         jobs.setdefault((g.turn, g.sample), g)
-    total = len(jobs) * len(specs)
+    total = report.expected = len(jobs) * len(specs)
     try:
         for (turn, sample), g in sorted(jobs.items()):
             for spec in specs:
