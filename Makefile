@@ -24,7 +24,7 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed-demo
 
 run: $(VENV)/.installed-demo
-	$(BIN)/psmlab ask "What are you?" --seed 1 --max-tokens 64
+	$(BIN)/psmlab
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from psmlab.core.errors import ExitCode, PsmlabError
 app = typer.Typer(
     name="psmlab",
     help="A terminal lab for the persona selection model: base and chat models side by side.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
@@ -21,15 +21,25 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
+    model: list[str] | None = typer.Option(
+        None, "-m", "--model", help="Open the lab on these models (repeat). Default: the demo pair."
+    ),
     debug: bool = typer.Option(
-        False, "--debug", help="Show tracebacks and llama.cpp logs on stderr."
+        False, "--debug", help="Show tracebacks; log llama.cpp and psmlab to psmlab-debug.log."
     ),
 ) -> None:
+    """With no command, open the lab (the TUI)."""
     if debug:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        # A file, not stderr: the TUI owns the terminal, and llama.cpp is chatty.
+        logging.basicConfig(level=logging.DEBUG, filename="psmlab-debug.log")
+    if ctx.invoked_subcommand is None:
+        from psmlab.cli.tui import run_lab
+
+        run_lab(model)
 
 
-from psmlab.cli import ask, commands, sessions  # noqa: E402,F401  (registers the commands)
+from psmlab.cli import ask, commands, sessions, tui  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:

@@ -5,28 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from psmlab.core.backends.base import Generation
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models import ModelSpec
-from psmlab.core.prompt import RenderedPrompt
-from psmlab.core.textsafe import terminal_safe
-
-PIECE_STYLES = {
-    "bos": "bold magenta",
-    "special": "bold magenta",
-    "format": "cyan",
-    "content": "",
-    "prefill": "italic green",
-}
-
-
-def safe(text: str, style: str = "") -> Text:
-    """Untrusted text as a Text object: no markup parsing, control characters made visible."""
-    return Text(terminal_safe(text), style=style)
+from psmlab.views import prompt_view, safe  # noqa: F401  (re-exported for the CLI)
 
 
 def generation_cell(g: Generation | None, streamed: str = "", error: str | None = None) -> Text:
@@ -81,23 +67,6 @@ def side_by_side(
                 row.append(Text((status or {}).get(model_id, "…"), style="dim"))
         table.add_row(*row)
     return table
-
-
-def prompt_view(p: RenderedPrompt, *, show_tokens: bool = False) -> Group:
-    head = Text()
-    head.append(p.model_id, style="bold")
-    head.append(f"  format {p.format} ({p.format_kind})  {p.n_tokens} tokens  n_ctx {p.n_ctx}")
-    body = Text()
-    for piece in p.pieces:
-        body.append_text(safe(piece.text, PIECE_STYLES.get(piece.kind, "")))
-    parts: list[Any] = [head, Text("─" * 40, style="dim"), body, Text("─" * 40, style="dim")]
-    if p.stop:
-        parts.append(safe("role-leak stops: " + ", ".join(repr(s) for s in p.stop), "dim"))
-    for w in p.warnings:
-        parts.append(safe(f"warning: {w}", "yellow"))
-    if show_tokens:
-        parts.append(safe("tokens: " + " ".join(str(t) for t in p.tokens), "dim"))
-    return Group(*parts)
 
 
 def models_table(specs: Sequence[ModelSpec]) -> Table:

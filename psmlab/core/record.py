@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+from psmlab.core.errors import ModelError, PsmlabError
 from psmlab.core.hashing import cached_sha256
+from psmlab.core.models import ModelSpec, Registry, spec_from_path
 from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, ModelReady
 from psmlab.core.session import ModelRecord, Session
 
@@ -66,3 +69,26 @@ class SessionRecorder:
             self.session.upsert_model(self._model_record(col, {}, {}, ev.error.one_line()))
             if self.on_change:
                 self.on_change()
+
+
+def spec_for_record(record: ModelRecord, warnings: list[str]) -> ModelSpec:
+    """The model a session recorded, found again: at its path, or by id (demo pair, config file)."""
+    path = record.path
+    if not Path(path).exists():
+        # A session from another machine: find the same model by id.
+        try:
+            path = Registry().resolve(record.id).path
+        except PsmlabError:
+            raise ModelError(
+                f"model {record.id} is not at its recorded path {record.path}",
+                f"put the file there or add '{record.id}' to your config file",
+            ) from None
+        warnings.append(f"model {record.id}: not at {record.path}; using {path}")
+    return spec_from_path(
+        path,
+        model_id=record.id,
+        kind=record.kind,
+        n_ctx=record.n_ctx,
+        n_threads=record.n_threads,
+        source=record.source,
+    )

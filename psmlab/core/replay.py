@@ -6,18 +6,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from psmlab.core.backends.base import SamplingParams
-from psmlab.core.errors import ModelError, PsmlabError
+from psmlab.core.errors import PsmlabError
 from psmlab.core.formats import get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.hashing import file_sha256
-from psmlab.core.models import ModelSpec, Registry, spec_from_path
+from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import render
+from psmlab.core.record import spec_for_record
 from psmlab.core.runner import ModelPool
-from psmlab.core.session import GenerationRecord, ModelRecord, Session, TurnRecord
+from psmlab.core.session import GenerationRecord, Session, TurnRecord
 
 _PARAM_KEYS = set(SamplingParams.model_fields)
 
@@ -90,28 +90,6 @@ def first_divergence(a: str, b: str) -> int | None:
     return n
 
 
-def _spec_for(record: ModelRecord, warnings: list[str]) -> ModelSpec:
-    path = record.path
-    if not Path(path).exists():
-        # A session from another machine: find the same model by id (demo pair, config file).
-        try:
-            path = Registry().resolve(record.id).path
-        except PsmlabError:
-            raise ModelError(
-                f"model {record.id} is not at its recorded path {record.path}",
-                f"put the file there or add '{record.id}' to your config file",
-            ) from None
-        warnings.append(f"model {record.id}: not at {record.path}; using {path}")
-    return spec_from_path(
-        path,
-        model_id=record.id,
-        kind=record.kind,
-        n_ctx=record.n_ctx,
-        n_threads=record.n_threads,
-        source=record.source,
-    )
-
-
 def _params(g: GenerationRecord) -> SamplingParams:
     kw = {k: v for k, v in g.params.items() if k in _PARAM_KEYS}
     if g.finish_reason == "cancelled":
@@ -132,7 +110,7 @@ def _run_one(
     cancel: threading.Event,
 ) -> Any:
     model = pool.get(spec)
-    history = session.transcript(g.turn)
+    history = session.history_of(g)
     prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
     fmt = get_format(fmt_name, read_gguf(spec.path).chat_template, model_id=spec.id)
     prompt = render(
@@ -173,7 +151,7 @@ def replay(
     specs: dict[str, ModelSpec | PsmlabError] = {}
     for rec in session.models:
         try:
-            found = specs[rec.id] = _spec_for(rec, report.warnings)
+            found = specs[rec.id] = spec_for_record(rec, report.warnings)
             digest = file_sha256(found.path)
             if rec.sha256 and digest != rec.sha256:
                 report.warnings.append(

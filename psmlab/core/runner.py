@@ -30,6 +30,7 @@ class Column:
     format: str | None = None
     system: str | None = None
     prefill: str | None = None
+    params: SamplingParams | None = None  # overrides the run's parameters for this column
 
     @property
     def format_name(self) -> str:
@@ -197,6 +198,7 @@ def stream(
     seeds = sample_seeds(seed, n)
 
     def work(col: Column) -> None:
+        p = col.params or params
         try:
             events.put(ModelLoading(col.spec.id))
             model = pool.get(col.spec)
@@ -210,7 +212,7 @@ def stream(
                 n_ctx=model.n_ctx,
                 system=col.system,
                 prefill=col.prefill,
-                reserve=params.max_tokens,
+                reserve=p.max_tokens,
             )
             events.put(ModelReady(col.spec.id, model.load_s, prompt))
             threads = min(col.spec.n_threads, share) if len(columns) > 1 else col.spec.n_threads
@@ -219,7 +221,7 @@ def stream(
                     break
                 g = model.generate(
                     prompt,
-                    params,
+                    p,
                     s,
                     sample=i,
                     cancel=cancel,

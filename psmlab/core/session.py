@@ -82,6 +82,9 @@ class GenerationRecord(_Strict):
     provenance: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     created: str = Field(default_factory=now)
+    history: list[TurnRecord] | None = Field(
+        None, description="The turns this generation saw, kept when the transcript is edited later."
+    )
 
     @property
     def full_text(self) -> str:
@@ -144,6 +147,26 @@ class Session(_Strict):
     def transcript(self, upto: int | None = None) -> Transcript:
         turns = self.turns if upto is None else self.turns[:upto]
         return Transcript(tuple(Turn(t.role, t.content) for t in turns))
+
+    def history_of(self, g: GenerationRecord) -> Transcript:
+        """The transcript a generation continued (its own snapshot if the turns were edited since)."""
+        turns = g.history if g.history is not None else self.turns[: g.turn]
+        return Transcript(tuple(Turn(t.role, t.content) for t in turns))
+
+    def edit_turn(self, index: int, content: str | None) -> None:
+        """Change (or, with None, delete) a turn; generations that saw the old text keep a snapshot."""
+        if not 0 <= index < len(self.turns):
+            raise SessionError(
+                f"there is no turn {index + 1}", f"turns run from 1 to {len(self.turns)}"
+            )
+        for g in self.generations:
+            if g.turn > index and g.history is None:
+                g.history = [t.model_copy() for t in self.turns[: g.turn]]
+        if content is None:
+            del self.turns[index]
+        else:
+            self.turns[index] = TurnRecord(role=self.turns[index].role, content=content)
+        self.touch()
 
     def generation(self, gen_id: str) -> GenerationRecord:
         for g in self.generations:

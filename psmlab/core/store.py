@@ -168,6 +168,11 @@ def _lock_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+def acquire_lock(path: Path, wait_s: float) -> int:
+    """Take the session's writer lock (an open fd; closing it releases the lock)."""
+    return _acquire(path, wait_s)
+
+
 def _acquire(path: Path, wait_s: float) -> int:
     lock = _lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)

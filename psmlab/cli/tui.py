@@ -1,0 +1,50 @@
+"""Starting the TUI: `psmlab` (demo pair or -m models) and `psmlab open SESSION`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from psmlab.cli import app
+from psmlab.core.errors import UsageError
+from psmlab.core.models import Registry
+
+MAX_COLUMNS = 8
+
+
+def _run(lab: object) -> None:
+    from psmlab.core.backends import quiet
+    from psmlab.tui.app import PsmlabApp
+
+    quiet.install()  # before any model loads: llama.cpp must never write to the terminal
+    try:
+        PsmlabApp(lab).run()  # type: ignore[arg-type]
+    finally:
+        lab.close()  # type: ignore[attr-defined]
+
+
+def run_lab(models: list[str] | None) -> None:
+    from psmlab.core.lab import Lab
+
+    registry = Registry()
+    specs = [registry.resolve(m) for m in models] if models else registry.default_pair()
+    if len(specs) > MAX_COLUMNS:
+        raise UsageError(
+            f"{len(specs)} models is more columns than fit", f"open at most {MAX_COLUMNS}"
+        )
+    if len({s.id for s in specs}) != len(specs):
+        raise UsageError("the same model was given twice", "pass each model once")
+    _run(Lab(specs))
+
+
+@app.command("open")
+def open_session(
+    session: Annotated[Path, typer.Argument(help="Session file to continue in the lab.")],
+) -> None:
+    """Open a saved session in the lab and continue it."""
+    from psmlab.core.lab import Lab
+    from psmlab.core.store import resolve_path
+
+    _run(Lab.open(resolve_path(session)))

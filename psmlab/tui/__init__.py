@@ -1,0 +1,1 @@
+"""The psmlab TUI (Textual): thin screens and widgets over `psmlab.core.lab.Lab`."""

@@ -1,0 +1,39 @@
+"""Every key of the lab in one table: it drives the bindings, the help screen and the palette."""
+
+from __future__ import annotations
+
+# (binding, action, footer label, description)
+ACTIONS = [
+    ("f1", "help", "Help", "Show the keys"),
+    ("escape", "cancel", "Cancel", "Cancel generation (keeps what streamed)"),
+    (
+        "f2",
+        "inspect",
+        "Inspect",
+        "Prompt inspector: the exact prompt each model received, and a diff",
+    ),
+    (
+        "f3",
+        "settings",
+        "Settings",
+        "Settings of the focused column: format, system, prefill, sampling",
+    ),
+    ("f4", "annotate", "Annotate", "Annotate the continuation in focus"),
+    ("f5", "regenerate_all", "Regen all", "Regenerate every column"),
+    ("f6", "samples", "N", "Number of samples per model (N)"),
+    ("ctrl+a", "adopt", "Adopt", "Adopt the focused column's continuation into the shared history"),
+    ("ctrl+b", "blind", "Blind", "Blind mode: hide model names and shuffle the columns"),
+    ("ctrl+s", "save", "Save", "Save the session"),
+    ("ctrl+o", "open", "Open", "Open a saved session"),
+    ("ctrl+e", "export", "Export", "Export the session as markdown"),
+    ("ctrl+q", "quit", "Quit", "Quit (asks if there is unsaved work)"),
+]
+# Keys the message box (a TextArea: f6 selects a line, ctrl+a/e move) would otherwise keep.
+PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6"}
+COLUMN_KEYS = [
+    ("tab", "Move focus between transcript, columns and message box"),
+    ("a / r / l", "in a column: adopt / regenerate this column / annotate"),
+    ("← → or [ ]", "in a column: previous / next sample"),
+    ("e / d", "in the transcript: edit / delete the selected turn"),
+    ("enter", "in the message box: send to every model"),
+]

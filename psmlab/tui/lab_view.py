@@ -1,0 +1,279 @@
+"""The lab screen: a shared transcript, one streaming column per model, the message box.
+
+All lab work happens in `psmlab.core.lab.Lab`; this module only wires keys to it, runs generation in
+a worker thread, and renders what comes back (tokens are batched, not one redraw per token).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from psmlab.core.backends.base import TokenEvent
+from psmlab.core.errors import PsmlabError
+from psmlab.core.lab import Lab
+from psmlab.core.personas import load_personas
+from psmlab.core.runner import GenerationDone, ModelFailed, ModelLoading, ModelReady
+from psmlab.tui.keys import ACTIONS, PRIORITY
+from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
+from psmlab.tui.widgets.column import ColumnState, ModelColumn, Sample
+from psmlab.tui.widgets.composer import Composer
+from psmlab.tui.widgets.transcript import TranscriptView
+
+
+class LabView(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "psmlab"
+    BINDINGS = [Binding(k, a, short, priority=k in PRIORITY) for k, a, short, _ in ACTIONS]
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__()
+        self.lab = lab
+        self.states: dict[str, ColumnState] = {}
+        self.order: list[str] = []
+        self.generating = False
+        self._cancel = threading.Event()
+        self._buf: dict[tuple[str, int], list[str]] = {}
+        self._speed: dict[tuple[str, int], float] = {}
+        self._buf_lock = threading.Lock()
+        self.personas, _ = load_personas()
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield TranscriptView(id="transcript")
+        yield Horizontal(id="columns")
+        yield Composer(
+            id="composer",
+            soft_wrap=True,
+            show_line_numbers=False,
+            compact=True,
+            placeholder="Type a message for every model; Enter sends",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._build_states()
+        self._mount_columns()
+        self.refresh_transcript()
+        self.set_interval(1 / 20, self._flush_tokens)
+        self.query_one(Composer).focus()
+        for w in self.lab.warnings:
+            self.notify(w, severity="warning", timeout=8)
+        for c in self.lab.columns:
+            self._load(c.id)
+        self._update_subtitle()
+
+    def _build_states(self) -> None:
+        self.states = {}
+        for c in self.lab.columns:
+            st = ColumnState(c.id, c.spec.kind, c.format_name, status="loading model…")
+            for g in self.lab.latest(c.id):
+                st.samples.append(Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0))
+            self.states[c.id] = st
+        self.order = [c.id for c in self.lab.columns]
+        self._count_labels()
+
+    def display_name(self, model_id: str) -> str:
+        if not self.lab.blind:
+            return model_id
+        return f"Model {chr(ord('A') + sorted(self.states).index(model_id))}"
+
+    def _mount_columns(self) -> None:
+        box = self.query_one("#columns", Horizontal)
+        box.remove_children()
+        box.mount_all([ModelColumn(self.states[m], self.display_name(m)) for m in self.order])
+
+    def column(self, model_id: str) -> ModelColumn | None:
+        for w in self.query(ModelColumn):
+            if w.state.model_id == model_id:
+                return w
+        return None
+
+    def focused_column(self) -> ModelColumn | None:
+        f = self.focused
+        while f is not None and not isinstance(f, ModelColumn):
+            f = f.parent  # type: ignore[assignment]
+        cols = list(self.query(ModelColumn))
+        return f if isinstance(f, ModelColumn) else (cols[0] if cols else None)
+
+    def refresh_transcript(self) -> None:
+        names = {m: self.display_name(m) for m in self.states}
+        self.query_one(TranscriptView).show(self.lab.turns, names)
+
+    def _update_subtitle(self) -> None:
+        parts = [
+            str(self.lab.path) if self.lab.path else "not saved yet",
+            f"N={self.lab.n_samples}",
+        ]
+        if self.lab.blind:
+            parts.append("BLIND")
+        self.sub_title = " · ".join(parts)
+
+    # --- loading and generation (worker threads) ------------------------------------------
+
+    @work(thread=True, group="load")
+    def _load(self, model_id: str) -> None:
+        col = next(c for c in self.lab.columns if c.id == model_id)
+        try:
+            model = self.lab.pool.get(col.spec)
+            self.post_message(ModelLoaded(model_id, None, model.load_s))
+        except PsmlabError as exc:
+            self.post_message(ModelLoaded(model_id, exc.one_line()))
+
+    def on_model_loaded(self, msg: ModelLoaded) -> None:
+        st = self.states.get(msg.model_id)
+        if st is None:
+            return
+        st.error = msg.error
+        st.status = "ready" if msg.error is None else "failed"
+        self._refresh(msg.model_id)
+
+    def start_run(self, only: list[str] | None = None) -> None:
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+        if not self.lab.turns:
+            self.notify("Send a message first", severity="warning")
+            return
+        self.generating = True
+        self._cancel = threading.Event()
+        for m, st in self.states.items():
+            if only is None or m in only:
+                st.samples = [Sample() for _ in range(self.lab.n_samples)]
+                st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
+                self._refresh(m)
+        self._generate(only)
+
+    @work(thread=True, group="gen")
+    def _generate(self, only: list[str] | None) -> None:
+        try:
+            result = self.lab.run(only, cancel=self._cancel, on_event=self._from_worker)
+            self.post_message(RunFinished(result))
+        except PsmlabError as exc:
+            self.post_message(RunFinished(None, exc.one_line()))
+        except Exception as exc:  # keep the lab alive whatever happens in a run
+            self.post_message(RunFinished(None, f"{type(exc).__name__}: {exc}"))
+
+    def _from_worker(self, ev: object) -> None:
+        if isinstance(ev, TokenEvent):
+            with self._buf_lock:
+                self._buf.setdefault((ev.model_id, ev.sample), []).append(ev.text)
+                self._speed[(ev.model_id, ev.sample)] = ev.tokens_per_s
+        else:
+            self.post_message(LabEvent(ev))  # type: ignore[arg-type]
+
+    def _flush_tokens(self) -> None:
+        """Apply batched tokens: at most 20 redraws a second per column, however fast tokens come."""
+        with self._buf_lock:
+            buf, self._buf = self._buf, {}
+            speed = dict(self._speed)
+        touched = set()
+        for (m, i), parts in buf.items():
+            st = self.states.get(m)
+            if st is None or i >= len(st.samples):
+                continue
+            st.samples[i].text += "".join(parts)
+            st.samples[i].tokens_per_s = speed.get((m, i), 0.0)
+            touched.add(m)
+        for m in touched:
+            self._refresh(m, follow=True)
+
+    def on_lab_event(self, msg: LabEvent) -> None:
+        ev = msg.event
+        if isinstance(ev, ModelLoading):
+            self._status(ev.model_id, "loading model…")
+        elif isinstance(ev, ModelReady):
+            st = self.states[ev.model_id]
+            st.warnings = ev.prompt.warnings
+            self._status(ev.model_id, f"generating… (prompt {ev.prompt.n_tokens} tokens)")
+        elif isinstance(ev, GenerationDone):
+            self._flush_tokens()
+            g = ev.generation
+            st = self.states[g.model]
+            rec = next((r for r in self.lab.session.generations if r.id == g.id), None)
+            if g.sample < len(st.samples):
+                st.samples[g.sample] = Sample(
+                    g.text, rec, g.timings.tokens_per_s if g.timings else 0.0
+                )
+            self._refresh(g.model)
+        elif isinstance(ev, ModelFailed):
+            self.states[ev.model_id].error = ev.error.one_line()
+            self._refresh(ev.model_id)
+
+    def on_run_finished(self, msg: RunFinished) -> None:
+        self._flush_tokens()
+        self.generating = False
+        if msg.error:
+            self.notify(msg.error, severity="error", timeout=10)
+        if self.lab.save_error:
+            self.notify(f"autosave failed: {self.lab.save_error}", severity="error", timeout=10)
+        for st in self.states.values():  # samples that never started (cancelled) are dropped
+            st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]
+            st.shown = min(st.shown, max(0, len(st.samples) - 1))
+        for m in self.states:
+            self._refresh(m)
+        self._update_subtitle()
+
+    def _status(self, model_id: str, status: str) -> None:
+        self.states[model_id].status = status
+        self._refresh(model_id)
+
+    def _refresh(self, model_id: str, *, follow: bool = False) -> None:
+        w = self.column(model_id)
+        if w is not None:
+            w.refresh_view(follow=follow)
+
+    def _count_labels(self) -> None:
+        for st in self.states.values():
+            ids = {s.record.id for s in st.samples if s.record is not None}
+            st.labels = Counter(
+                lab
+                for a in self.lab.session.annotations
+                if a.generation_id in ids
+                for lab in a.labels
+            )
+
+    # --- sending ----------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def send(self, msg: Composer.Submitted) -> None:
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+        try:
+            if self.lab.awaiting_answer() and any(st.samples for st in self.states.values()):
+                col = self.focused_column()
+                cur = col.current if col is not None else None
+                if cur is None or cur.record is None:
+                    self.notify(
+                        "Adopt an answer first (focus a column, press a)", severity="warning"
+                    )
+                    return
+                self.lab.adopt(cur.record.id)
+                self.notify(
+                    f"Adopted {self.display_name(cur.record.model)}'s answer into the history"
+                )
+            self.lab.send(msg.text)
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self.query_one(Composer).clear()
+        self.refresh_transcript()
+        self.start_run()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key, action, _, desc in ACTIONS:
+            yield SystemCommand(
+                desc.split(" (")[0], f"{desc} [{key}]", getattr(self, f"action_{action}")
+            )

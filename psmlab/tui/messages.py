@@ -1,0 +1,30 @@
+"""Messages from the lab's worker threads to the UI thread."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from psmlab.core.runner import Event, RunResult
+
+
+class LabEvent(Message):
+    """A runner event other than a token (those are batched, see `app.PsmlabApp._flush`)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class RunFinished(Message):
+    def __init__(self, result: RunResult | None, error: str | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error
+
+
+class ModelLoaded(Message):
+    def __init__(self, model_id: str, error: str | None, load_s: float = 0.0) -> None:
+        super().__init__()
+        self.model_id = model_id
+        self.error = error
+        self.load_s = load_s

@@ -1,0 +1,114 @@
+"""Small modal dialogs: confirm, ask for one value, edit text, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+
+class Confirm(ModalScreen[str]):
+    """Returns the id of the button pressed (or "cancel")."""
+
+    BINDINGS = [Binding("escape", "dismiss('cancel')", "Cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title", markup=False)
+            with Horizontal(classes="buttons"):
+                for key, text in self.choices:
+                    yield Button(
+                        text, id=key, variant="primary" if key == self.choices[0][0] else "default"
+                    )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+
+class AskValue(ModalScreen[str | None]):
+    """One text field with validation: `check` returns an error message or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        value: str = "",
+        check: Callable[[str], str | None] | None = None,
+        placeholder: str = "",
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.value = value
+        self.check = check
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Input(self.value, placeholder=self.placeholder, id="value")
+            yield Label("", id="error", classes="error", markup=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        err = self.check(event.value) if self.check else None
+        if err:
+            self.query_one("#error", Label).update(err)
+            return
+        self.dismiss(event.value)
+
+
+class EditText(ModalScreen[str | None]):
+    """Edit a turn's text; Ctrl+S keeps it, Esc cancels."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("ctrl+s", "keep", "Keep"),
+    ]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(
+                self.title_text + "  (Ctrl+S keep · Esc cancel)",
+                classes="dialog-title",
+                markup=False,
+            )
+            yield TextArea(self.text, id="text")
+
+    def action_keep(self) -> None:
+        self.dismiss(self.query_one("#text", TextArea).text)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="psmlab keys", expand=True, show_edge=False)
+        table.add_column("key", style="bold cyan", no_wrap=True)
+        table.add_column("does")
+        for key, text in self.rows:
+            table.add_row(key, text)
+        with Vertical(classes="dialog wide"):
+            with VerticalScroll():
+                yield Static(table)
+            yield Label(
+                "Ctrl+P opens the command palette with every action.  Esc closes.", markup=False
+            )

@@ -1,0 +1,40 @@
+"""The prompt inspector: the exact prompt each model receives, and a diff between two of them."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static, TabbedContent, TabPane
+
+from psmlab.core.prompt import RenderedPrompt
+from psmlab.views import prompt_diff, prompt_view
+
+
+class Inspector(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss(None)", "Close")]
+
+    def __init__(
+        self, prompts: list[tuple[str, RenderedPrompt | str]], focus_index: int = 0
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.prompts = prompts
+        self.focus_index = focus_index
+
+    def compose(self) -> ComposeResult:
+        ok = [(n, p) for n, p in self.prompts if isinstance(p, RenderedPrompt)]
+        with TabbedContent(id="inspector", classes="dialog full"):
+            for i, (name, p) in enumerate(self.prompts):
+                with TabPane(name, id=f"prompt-{i}"), VerticalScroll():
+                    if isinstance(p, RenderedPrompt):
+                        yield Static(prompt_view(p, name=name), classes="prompt")
+                    else:
+                        yield Static(f"cannot render: {p}", classes="error", markup=False)
+            if len(ok) >= 2:
+                (na, pa), (nb, pb) = ok[0], ok[1]
+                with TabPane(f"diff {na} ↔ {nb}", id="diff"), VerticalScroll():
+                    yield Static(prompt_diff(pa, pb, na, nb), classes="prompt")
+
+    def on_mount(self) -> None:
+        self.query_one(TabbedContent).active = f"prompt-{self.focus_index}"

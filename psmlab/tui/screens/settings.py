@@ -1,0 +1,115 @@
+"""A column's settings: format, system prompt, prefill and sampling parameters, validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from psmlab.core.backends.base import SamplingParams
+from psmlab.core.lab import ColumnConfig
+
+FIELDS = [
+    ("temperature", float),
+    ("top_p", float),
+    ("top_k", int),
+    ("min_p", float),
+    ("repeat_penalty", float),
+    ("max_tokens", int),
+]
+
+
+@dataclass
+class SettingsResult:
+    format: str | None
+    system: str | None
+    prefill: str | None
+    params: SamplingParams
+    seed: int | None
+
+
+class SettingsDialog(ModalScreen[SettingsResult | None]):
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("ctrl+s", "keep", "Save"),
+    ]
+
+    def __init__(self, col: ColumnConfig, name: str, formats: list[str], seed: int | None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.col = col
+        self.name_text = name
+        self.formats = formats
+        self.seed = seed
+
+    def compose(self) -> ComposeResult:
+        c = self.col
+        with Vertical(classes="dialog wide", id="settings"):
+            yield Label(f"Settings for {self.name_text}", classes="dialog-title", markup=False)
+            with VerticalScroll():
+                yield Label("format")
+                yield Select(
+                    [(f, f) for f in self.formats],
+                    value=c.format_name,
+                    allow_blank=False,
+                    id="format",
+                )
+                yield Label("system prompt (empty: the transcript's own; a single '-' removes it)")
+                system = "-" if c.system == "" else (c.system or "")
+                yield Input(system, id="system")
+                yield Label("prefill (the assistant turn starts with this)")
+                yield Input(c.prefill or "", id="prefill")
+                with Horizontal(classes="row"):
+                    for name, _ in FIELDS:
+                        yield Input(
+                            str(getattr(c.params, name)), id=name, tooltip=name, placeholder=name
+                        )
+                yield Label("seed of sample 0 (empty: random, recorded)")
+                yield Input("" if self.seed is None else str(self.seed), id="seed")
+            yield Label("", id="error", classes="error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Save (Ctrl+S)", id="save", variant="primary")
+                yield Button("Cancel (Esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_keep()
+        else:
+            self.dismiss(None)
+
+    def action_keep(self) -> None:
+        err = self.query_one("#error", Label)
+        values: dict[str, object] = {}
+        for name, kind in FIELDS:
+            raw = self.query_one(f"#{name}", Input).value.strip()
+            try:
+                values[name] = kind(raw)
+            except ValueError:
+                err.update(f"{name}: '{raw}' is not a {kind.__name__}")
+                return
+        try:
+            params = SamplingParams(**values)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            err.update(f"{e['loc'][0]}: {e['msg']}")
+            return
+        seed_raw = self.query_one("#seed", Input).value.strip()
+        try:
+            seed = int(seed_raw) if seed_raw else None
+            if seed is not None and not 0 <= seed <= 2**32 - 2:
+                raise ValueError
+        except ValueError:
+            err.update("seed must be a whole number from 0 to 4294967294")
+            return
+        system_raw = self.query_one("#system", Input).value
+        system = "" if system_raw == "-" else (system_raw or None)
+        fmt = self.query_one("#format", Select).value
+        self.dismiss(
+            SettingsResult(
+                str(fmt), system, self.query_one("#prefill", Input).value or None, params, seed
+            )
+        )

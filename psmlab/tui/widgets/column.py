@@ -1,0 +1,117 @@
+"""One model's column: header (id, kind, format, tok/s, finish), streamed text, sample stepper."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from psmlab.core.session import GenerationRecord
+from psmlab.views import safe
+
+
+@dataclass
+class Sample:
+    text: str = ""
+    record: GenerationRecord | None = None
+    tokens_per_s: float = 0.0
+
+
+@dataclass
+class ColumnState:
+    model_id: str
+    kind: str
+    format: str
+    status: str = "loading model…"
+    error: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+    shown: int = 0
+    warnings: tuple[str, ...] = ()
+    labels: Counter[str] = field(default_factory=Counter)
+
+
+class ModelColumn(Vertical, can_focus=True):
+    """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
+
+    BINDINGS = [
+        Binding("a", "app.adopt", "Adopt"),
+        Binding("r", "app.regenerate_column", "Regenerate"),
+        Binding("left_square_bracket,left", "step(-1)", "Prev sample", show=False),
+        Binding("right_square_bracket,right", "step(1)", "Next sample", show=False),
+        Binding("l", "app.annotate", "Label"),
+        Binding("i", "app.inspect", "Inspect", show=False),
+        Binding("s", "app.settings", "Settings", show=False),
+    ]
+
+    def __init__(self, state: ColumnState, display_name: str) -> None:
+        super().__init__(classes="column")
+        self.state = state
+        self.display_name = display_name
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="col-header")
+        with VerticalScroll(classes="col-body"):
+            yield Static(classes="col-text")
+        yield Static(classes="col-footer")
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+
+    @property
+    def current(self) -> Sample | None:
+        s = self.state
+        return s.samples[s.shown] if 0 <= s.shown < len(s.samples) else None
+
+    def action_step(self, delta: int) -> None:
+        n = len(self.state.samples)
+        if n:
+            self.state.shown = (self.state.shown + delta) % n
+            self.refresh_view()
+
+    def refresh_view(self, *, follow: bool = False) -> None:
+        s = self.state
+        head = Text()
+        head.append_text(safe(self.display_name, "bold"))
+        head.append_text(safe(f" · {s.kind} · {s.format}", "dim"))
+        cur = self.current
+        if cur is not None and cur.tokens_per_s:
+            head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
+        if cur is not None and cur.record is not None:
+            rec = cur.record
+            head.append(f" · {rec.finish_reason}", style="dim")
+            if rec.role_leak:
+                head.append(" ⚠ role leak", style="bold yellow")
+        self.query_one(".col-header", Static).update(head)
+        body = Text()
+        if s.error:
+            body.append_text(safe(s.error, "bold red"))
+        elif cur is None:
+            body.append_text(safe(s.status, "dim italic"))
+        else:
+            if cur.record is not None and cur.record.prefill:
+                body.append_text(safe(cur.record.prefill, "italic green"))
+            body.append_text(safe(cur.text))
+            if cur.record is None:
+                body.append("▌", style="dim")
+        self.query_one(".col-text", Static).update(body)
+        foot = Text()
+        if s.samples:
+            foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
+            if cur is not None and cur.record is not None:
+                foot.append(f" · seed {cur.record.seed} · {cur.record.n_tokens} tok", style="dim")
+        if s.labels:
+            foot.append(
+                "  labels: " + ", ".join(f"{k} {v}" for k, v in s.labels.most_common()),
+                style="cyan",
+            )
+        for w in s.warnings:  # one line each; the inspector (F2) shows them whole
+            short = w if len(w) <= 70 else w[:67] + "…"
+            foot.append_text(safe(f"\n⚠ {short}", "yellow"))
+        self.query_one(".col-footer", Static).update(foot)
+        if follow:
+            self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)

@@ -1,0 +1,41 @@
+"""The shared history: every turn, with which model's answer was adopted."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from psmlab.core.session import TurnRecord
+from psmlab.views import safe
+
+ROLE_STYLE = {"system": "magenta", "user": "bold cyan", "assistant": "bold green"}
+
+
+class TranscriptView(OptionList):
+    """Select a turn to edit (e) or delete (d) it."""
+
+    BINDINGS = [
+        Binding("e", "app.edit_turn", "Edit turn"),
+        Binding("d", "app.delete_turn", "Delete turn"),
+    ]
+
+    def show(self, turns: list[TurnRecord], names: dict[str, str]) -> None:
+        keep = self.highlighted
+        self.clear_options()
+        for i, t in enumerate(turns):
+            line = Text()
+            line.append(f"{i + 1:>2} {t.role:<10}", style=ROLE_STYLE.get(t.role, ""))
+            content = (
+                t.content
+                if len(t.content) <= 2000
+                else t.content[:2000] + f"… ({len(t.content)} chars)"
+            )
+            line.append_text(safe(content))
+            if t.adopted_model:
+                line.append_text(safe(f"  ← {names.get(t.adopted_model, t.adopted_model)}", "dim"))
+            self.add_option(Option(line, id=f"turn-{i}"))
+        if turns:
+            self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
+            self.scroll_to_highlight()

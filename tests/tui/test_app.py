@@ -1,0 +1,221 @@
+"""The lab driven by keys (Textual Pilot) on the real demo models: assertions on state, not pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psmlab.core import store
+from psmlab.core.lab import Lab
+from psmlab.core.models import spec_from_path
+from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.annotate import AnnotateDialog
+from psmlab.tui.screens.dialogs import Confirm
+from psmlab.tui.screens.inspector import Inspector
+from psmlab.tui.widgets.column import ModelColumn
+from tests.tui.conftest import settle, type_and_send
+
+SIZE = (120, 40)
+
+
+async def test_send_streams_into_both_columns_and_autosaves(make_lab) -> None:
+    lab = make_lab(max_tokens=48)
+    app = PsmlabApp(lab)
+    partial: list[tuple[str, str]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        original = app._flush_tokens
+
+        def spy() -> None:
+            original()
+            for m, st in app.states.items():
+                for s in st.samples:
+                    if s.text and s.record is None:
+                        partial.append((m, s.text))
+
+        app._flush_tokens = spy  # type: ignore[method-assign]
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        assert [t.content for t in lab.turns] == ["What are you?"]
+        for st in app.states.values():
+            (sample,) = st.samples
+            assert sample.record is not None and sample.text == sample.record.text
+        assert {m for m, _ in partial} == set(app.states), "tokens did not stream into every column"
+        assert lab.path is not None and len(store.load(lab.path).generations) == 2
+        assert app.query_one("#composer").text == ""
+
+
+async def test_cancel_keeps_what_streamed(make_lab) -> None:
+    lab = make_lab(max_tokens=400)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Tell me a very long story about the sea.")
+        while not any(s.text for st in app.states.values() for s in st.samples):
+            await pilot.pause(0.05)
+        await pilot.press("escape")
+        await settle(pilot, app)
+        recs = [s.record for st in app.states.values() for s in st.samples if s.record]
+        assert any(r.finish_reason == "cancelled" for r in recs)
+        for st in app.states.values():
+            for s in st.samples:
+                assert s.record is None or s.text == s.record.text
+
+
+async def test_n_samples_step_adopt_and_continue(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        app.screen.query_one("#value").value = "3"
+        await pilot.press("enter")
+        assert lab.n_samples == 3
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        cols = list(app.query(ModelColumn))
+        assert all(len(c.state.samples) == 3 for c in cols)
+        assert [s.record.seed for s in cols[0].state.samples] == [7, 8, 9]
+        cols[1].focus()
+        await pilot.press("right_square_bracket")
+        assert cols[1].state.shown == 1
+        chosen = cols[1].state.samples[1].record
+        await pilot.press("a")
+        assert lab.turns[-1].adopted_from == chosen.id and lab.turns[-1].role == "assistant"
+        await type_and_send(pilot, "Why?")
+        await settle(pilot, app)
+        assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
+        assert {g.turn for g in lab.session.generations} == {1, 3}
+
+
+async def test_sending_again_without_adopting_adopts_the_focused_answer(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        col = app.query(ModelColumn).first()
+        col.focus()
+        await type_and_send(pilot, "Really?")
+        await settle(pilot, app)
+        assert lab.turns[1].adopted_model == col.state.model_id
+
+
+async def test_annotate_and_blind_mode(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await pilot.press("ctrl+b")
+        assert lab.blind
+        names = sorted(c.display_name for c in app.query(ModelColumn))
+        assert names == ["Model A", "Model B"]
+        col = app.query(ModelColumn).first()
+        col.focus()
+        await pilot.press("l")
+        dialog = app.screen
+        assert isinstance(dialog, AnnotateDialog)
+        dialog.query_one("#labels").select("human-impostor")
+        dialog.query_one("#note").value = "says it is a person"
+        dialog.query_one("#rating").value = "2"
+        dialog.query_one("#confidence").value = "0.8"
+        await pilot.press("ctrl+s")
+        (a,) = lab.session.annotations
+        assert a.labels == ["human-impostor"] and a.blind and a.rating == 2 and a.confidence == 0.8
+        assert a.generation_id == col.state.samples[0].record.id
+        assert col.state.labels["human-impostor"] == 1
+        assert store.load(lab.path).annotations[0].id == a.id  # autosaved
+
+
+async def test_annotate_dialog_validates(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Hi")
+        await settle(pilot, app)
+        list(app.query(ModelColumn))[1].focus()
+        await pilot.press("l")
+        app.screen.query_one("#rating").value = "9"
+        app.screen.query_one("#note").value = "x"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, AnnotateDialog)
+        assert "rating" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert not lab.session.annotations
+
+
+async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await pilot.press("f2")
+        for _ in range(40):
+            if isinstance(app.screen, Inspector):
+                break
+            await pilot.pause(0.05)
+        screen = app.screen
+        assert isinstance(screen, Inspector)
+        texts = [p.text for _, p in screen.prompts]
+        assert texts[0] == "<bos>User: What are you?\nAssistant:"
+        assert "<|im_start|>assistant\n" in texts[1]
+        assert screen.query("#diff")
+        await pilot.press("escape")
+
+
+async def test_save_reopen_and_quit_asks_when_unsaved(make_lab, tmp_path: Path) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        path = lab.path
+        app.query_one("#transcript").focus()
+        await pilot.press("e")
+        app.screen.query_one("#text").text = "What exactly are you?"
+        await pilot.press("ctrl+s")
+        assert lab.turns[0].content == "What exactly are you?" and lab.dirty
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, Confirm)
+        await pilot.click("#cancel")
+        assert app.is_running
+        await pilot.press("ctrl+s")
+        assert not lab.dirty
+    lab.release()
+    again = Lab.open(path, pool=lab.pool)
+    app2 = PsmlabApp(again)
+    async with app2.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert again.turns[0].content == "What exactly are you?"
+        assert all(len(st.samples) == 1 and st.samples[0].record for st in app2.states.values())
+        # The generations saw the old text: their history snapshot keeps that record true.
+        assert all(
+            g.history and g.history[0].content == "What are you?" for g in again.session.generations
+        )
+    again.release()
+
+
+async def test_a_broken_model_shows_its_error_and_the_other_column_works(
+    make_lab, demo_pair, tmp_path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(Path(demo_pair[1].path).read_bytes()[:40_000_000])
+    lab = make_lab(specs=[demo_pair[0], spec_from_path(broken)])
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        good, bad = app.states[demo_pair[0].id], app.states["broken"]
+        assert good.samples and good.samples[0].record is not None
+        assert bad.error and "could not load" in bad.error
+
+
+async def test_small_terminal_huge_paste_and_context_overflow(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_and_send(pilot, "word " * 20_000)
+        await settle(pilot, app)
+        assert all(st.error and "does not fit n_ctx" in st.error for st in app.states.values())
+        await pilot.resize_terminal(100, 30) if hasattr(pilot, "resize_terminal") else None
+        await pilot.press("f1")
+        await pilot.press("escape")
+        assert app.is_running
