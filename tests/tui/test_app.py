@@ -219,3 +219,54 @@ async def test_small_terminal_huge_paste_and_context_overflow(make_lab) -> None:
         await pilot.press("f1")
         await pilot.press("escape")
         assert app.is_running
+
+
+async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
+    lab = make_lab(max_tokens=300)
+    lab.n_samples = 6  # keep both models busy for a few seconds
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Tell me a long story about a lighthouse keeper.")
+        while not all(any(s.text for s in st.samples) for st in app.states.values()):
+            await pilot.pause(0.02)
+        await pilot.press("h", "e", "l", "l", "o")
+        assert app.generating, "the models finished before the keys were handled"
+        assert app.query_one("#composer").text == "hello"
+        await pilot.press("escape")
+        await settle(pilot, app)
+
+
+async def test_settings_dialog_validates_and_applies(make_lab) -> None:
+    from psmlab.tui.screens.settings import SettingsDialog
+
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query(ModelColumn).first().focus()
+        await pilot.press("f3")
+        dialog = app.screen
+        assert isinstance(dialog, SettingsDialog)
+        dialog.query_one("#temperature").value = "-2"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SettingsDialog)
+        assert "temperature" in str(dialog.query_one("#error").render())
+        dialog.query_one("#temperature").value = "0"
+        dialog.query_one("#format").value = "hhh"
+        dialog.query_one("#prefill").value = "I am"
+        dialog.query_one("#seed").value = "123"
+        await pilot.press("ctrl+s")
+        cfg = lab.columns[0]
+        assert (cfg.format, cfg.prefill, cfg.params.temperature, lab.seed) == (
+            "hhh",
+            "I am",
+            0.0,
+            123,
+        )
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        g = next(g for g in lab.session.generations if g.model == cfg.id)
+        assert (g.format, g.prefill, g.seed, g.params["temperature"]) == ("hhh", "I am", 123, 0.0)
+        app.query_one("#transcript").focus()
+        await pilot.press("d")
+        await pilot.click("#delete")
+        assert lab.turns == []

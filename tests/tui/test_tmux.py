@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pane(name: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-t", name, "-p"], capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["tmux", "capture-pane", "-t", name, "-p"], capture_output=True, text=True
+    ).stdout
 
 
 def _wait_for(name: str, cond, timeout: float) -> str:
@@ -33,19 +35,29 @@ def _wait_for(name: str, cond, timeout: float) -> str:
 def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
     assert shutil.which("tmux"), "tmux is needed for this test (apt install tmux)"
     name = f"psmlab-{uuid.uuid4().hex[:8]}"
-    cmd = (f"cd {tmp_path} && PSMLAB_SESSIONS_DIR={tmp_path}/sessions PSMLAB_CONFIG={tmp_path}/c.toml "
-           f"{sys.executable} -m psmlab; echo EXITED-$?; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", cmd], check=True, cwd=ROOT)
+    cmd = (
+        f"cd {tmp_path} && PSMLAB_SESSIONS_DIR={tmp_path}/sessions PSMLAB_CONFIG={tmp_path}/c.toml "
+        f"{sys.executable} -m psmlab; echo EXITED-$?; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", cmd],
+        check=True,
+        cwd=ROOT,
+    )
     try:
         _wait_for(name, lambda t: t.count("ready") >= 2, 60)
         subprocess.run(["tmux", "send-keys", "-t", name, "What are you?", "Enter"], check=True)
-        pane = _wait_for(name, lambda t: len(re.findall(r"sample 1/1 · seed \d+ · \d+ tok", t)) >= 2, 120)
+        pane = _wait_for(
+            name, lambda t: len(re.findall(r"sample 1/1 · seed \d+ · \d+ tok", t)) >= 2, 120
+        )
         assert "gemma-3-270m" in pane and "smollm2-135m-instruct" in pane
         assert "1 user" in pane and "What are you?" in pane
         # Each column shows text of its own under the header (not just the status line).
         body = [ln for ln in pane.splitlines() if ln.startswith("│") and "│" in ln[1:]]
         assert any(len(ln.split("││")[0].strip("│ ")) > 3 for ln in body[2:])
-        assert "llama" not in pane.lower() or "llama_" not in pane  # no llama.cpp log lines on screen
+        assert (
+            "llama" not in pane.lower() or "llama_" not in pane
+        )  # no llama.cpp log lines on screen
         subprocess.run(["tmux", "send-keys", "-t", name, "C-q"], check=True)
         pane = _wait_for(name, lambda t: "EXITED-" in t, 30)
         assert "EXITED-0" in pane, pane
