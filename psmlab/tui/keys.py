@@ -37,3 +37,11 @@ COLUMN_KEYS = [
     ("e / d", "in the transcript: edit / delete the selected turn"),
     ("enter", "in the message box: send to every model"),
 ]
+# Actions that live on a focused widget, also offered in the command palette.
+PALETTE_EXTRA = [
+    ("regenerate_column", "Regenerate the focused column", "r in a column"),
+    ("step_sample(1)", "Next sample in the focused column", "] in a column"),
+    ("step_sample(-1)", "Previous sample in the focused column", "[ in a column"),
+    ("edit_turn", "Edit the selected turn", "e in the transcript"),
+    ("delete_turn", "Delete the selected turn", "d in the transcript"),
+]

@@ -22,7 +22,7 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.lab import Lab
 from psmlab.core.personas import load_personas
 from psmlab.core.runner import GenerationDone, ModelFailed, ModelLoading, ModelReady
-from psmlab.tui.keys import ACTIONS, PRIORITY
+from psmlab.tui.keys import ACTIONS, PALETTE_EXTRA, PRIORITY
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.widgets.column import ColumnState, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
@@ -277,3 +277,10 @@ class LabView(App[None]):
             yield SystemCommand(
                 desc.split(" (")[0], f"{desc} [{key}]", getattr(self, f"action_{action}")
             )
+        for action, desc, where in PALETTE_EXTRA:
+            yield SystemCommand(desc, where, lambda a=action: self.run_action(a))
+
+    def action_step_sample(self, delta: int) -> None:
+        col = self.focused_column()
+        if col is not None:
+            col.action_step(delta)

@@ -270,3 +270,15 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
         await pilot.press("d")
         await pilot.click("#delete")
         assert lab.turns == []
+
+
+async def test_every_action_is_in_the_command_palette(make_lab) -> None:
+    from psmlab.tui.keys import ACTIONS, PALETTE_EXTRA
+
+    app = PsmlabApp(make_lab())
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for _, _, _, desc in ACTIONS:
+            assert desc.split(" (")[0] in titles
+        for _, desc, _ in PALETTE_EXTRA:
+            assert desc in titles
