@@ -166,10 +166,26 @@ def _ask(
     else:
         result = run(tr, columns, params, n=n, seed=seed, on_event=on_event)
     elapsed = time.perf_counter() - t0
+    from psmlab.core.classify import classify
+    from psmlab.core.personas import load_personas
+    from psmlab.core.stats import label_shares
+
+    personas = load_personas()[0]
+    autos = {g.id: classify(g.text, personas, role_leak=g.role_leak) for g in result.generations}
+    shares = {
+        c.spec.id: label_shares(
+            autos[g.id].labels for g in result.generations if g.model == c.spec.id
+        )
+        for c in columns
+    }
     if json_out:
         _stdout_json(
             {
-                "generations": [g.to_dict() for g in result.generations],
+                "generations": [
+                    {**g.to_dict(), "auto_labels": autos[g.id].to_dict()}
+                    for g in result.generations
+                ],
+                "labels": {m: {x.label: x.to_dict() for x in v} for m, v in shares.items()},
                 "errors": [
                     {"model": m, "error": e.one_line(), "exit_code": int(e.exit_code)}
                     for m, e in result.errors.items()
@@ -194,6 +210,12 @@ def _ask(
         from psmlab.cli.live import print_result
 
         print_result(columns, n, result, printed_live=live_view is not None)
+        if n > 1:
+            from rich.console import Console
+
+            from psmlab.cli.output import shares_table
+
+            Console().print(shares_table(shares))
     return 130 if result.cancelled else int(result.exit_code())
 
 

@@ -89,3 +89,22 @@ def models_table(specs: Sequence[ModelSpec]) -> Table:
 
 def err_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def shares_table(shares: dict[str, list[Any]]) -> Table:
+    """Per model, the share of samples with each automatic label, with a Wilson 95% interval."""
+    table = Table(title="automatic labels (marker rules; check the spans before you trust them)")
+    for col in ("model", "label", "k/n", "share", "95% CI"):
+        table.add_column(col)
+    for model, rows in shares.items():
+        for i, x in enumerate(rows):
+            low, high = x.ci
+            bar = "█" * round(x.share * 10)
+            table.add_row(
+                safe(model) if i == 0 else "",
+                safe(x.label),
+                f"{x.k}/{x.n}",
+                f"{x.share:5.0%} {bar}",
+                f"{low:.0%}–{high:.0%}",
+            )
+    return table

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from psmlab.core.classify import classify
 from psmlab.core.errors import ModelError, PsmlabError
 from psmlab.core.hashing import cached_sha256
 from psmlab.core.models import ModelSpec, Registry, spec_from_path
+from psmlab.core.personas import load_personas
 from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, ModelReady
-from psmlab.core.session import ModelRecord, Session
+from psmlab.core.session import AutoLabelRecord, HitRecord, ModelRecord, Session
 
 
 class SessionRecorder:
@@ -28,6 +30,7 @@ class SessionRecorder:
         self.turn = turn
         self.on_change = on_change
         self._prompt_tokens: dict[str, tuple[int, ...]] = {}
+        self.personas = load_personas()[0]
         for col in columns:  # column order, refined as generations arrive
             if session.model(col.spec.id) is None:
                 session.upsert_model(self._model_record(col, {}, {}, None))
@@ -61,6 +64,18 @@ class SessionRecorder:
             self.session.upsert_model(self._model_record(col, g.provenance, g.params, None))
             self.session.add_generation(
                 g, turn=self.turn, system=col.system, prompt_tokens=self._prompt_tokens.get(g.model)
+            )
+            auto = classify(g.text, self.personas, role_leak=g.role_leak)
+            self.session.auto_labels.append(
+                AutoLabelRecord(
+                    generation_id=g.id,
+                    labels=list(auto.labels),
+                    method=auto.method,
+                    hits=[
+                        HitRecord(archetype=h.archetype, marker=h.marker, start=h.start, end=h.end)
+                        for h in auto.hits
+                    ],
+                )
             )
             if self.on_change:
                 self.on_change()

@@ -118,6 +118,23 @@ class Annotation(_Strict):
     blind: bool = False
 
 
+class HitRecord(_Strict):
+    archetype: str
+    marker: str
+    start: int
+    end: int
+
+
+class AutoLabelRecord(_Strict):
+    """Labels a rule gave a generation: kept apart from human annotations, always automatic."""
+
+    generation_id: str
+    labels: list[str]
+    hits: list[HitRecord] = Field(default_factory=list)
+    method: str = "markers"
+    automatic: Literal[True] = True
+
+
 class Session(_Strict):
     schema_version: Literal[1] = 1
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -128,6 +145,7 @@ class Session(_Strict):
     models: list[ModelRecord] = Field(default_factory=list)
     generations: list[GenerationRecord] = Field(default_factory=list)
     annotations: list[Annotation] = Field(default_factory=list)
+    auto_labels: list[AutoLabelRecord] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Session:
@@ -187,6 +205,9 @@ class Session(_Strict):
 
     def annotations_for(self, gen_id: str) -> list[Annotation]:
         return [a for a in self.annotations if a.generation_id == gen_id]
+
+    def auto_label(self, gen_id: str) -> AutoLabelRecord | None:
+        return next((x for x in self.auto_labels if x.generation_id == gen_id), None)
 
     # --- changing (each returns nothing and bumps `updated`) ---------------------------------
 

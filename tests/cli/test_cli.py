@@ -45,6 +45,12 @@ def test_ask_demo_pair_json_and_reproducible_across_processes() -> None:
         assert g["params"]["seed"] == g["seed"] and g["params"]["max_tokens"] == 24
         assert g["provenance"]["model_sha256"] and len(g["id"]) > 8
     assert {g["format"] for g in gens} == {"dialogue", "template"}
+    for g in gens:
+        assert g["auto_labels"]["automatic"] is True and g["auto_labels"]["labels"]
+    for model, labels in data["labels"].items():
+        assert model in ("gemma-3-270m", "smollm2-135m-instruct")
+        for row in labels.values():
+            assert row["n"] == 2 and 0 <= row["ci_low"] <= row["share"] <= row["ci_high"] <= 1
     second = _json(run_cli(*args))
     assert [g["text"] for g in second["generations"]] == [g["text"] for g in gens]
 
