@@ -39,7 +39,7 @@ def _root(
         run_lab(model)
 
 
-from psmlab.cli import ask, commands, sessions, tui  # noqa: E402,F401  (registers the commands)
+from psmlab.cli import ask, commands, measure, sessions, tui  # noqa: E402,F401  (registers the commands)
 
 
 def main() -> None:

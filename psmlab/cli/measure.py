@@ -1,0 +1,186 @@
+"""Measurement commands: forced-choice probes and model-written evaluations."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from psmlab.cli import app
+from psmlab.cli.commands import (
+    FormatOpt,
+    JsonOpt,
+    ModelOpt,
+    NCtxOpt,
+    SystemOpt,
+    TranscriptOpt,
+    _formats,
+    _specs,
+    _stdout_json,
+)
+from psmlab.core.errors import UsageError
+from psmlab.core.models import Registry
+
+
+def _bar(p: float, width: int = 20) -> str:
+    return "█" * round(p * width)
+
+
+@app.command()
+def probe(
+    model: ModelOpt = None,
+    probe_set: Annotated[
+        str | None,
+        typer.Option("--set", help="A probe set (identity, secret-goal, shutdown, ...)."),
+    ] = None,
+    item: Annotated[
+        str | None,
+        typer.Option(
+            "--item", help="One question, answered with each archetype's identity statements."
+        ),
+    ] = None,
+    prefill: Annotated[
+        str | None,
+        typer.Option("--prefill", help="With --item: the assistant turn starts with this."),
+    ] = None,
+    transcript: TranscriptOpt = None,
+    fmt: FormatOpt = None,
+    system: SystemOpt = None,
+    normalize: Annotated[
+        bool,
+        typer.Option(
+            "--normalize", help="Divide each statement's log-probability by its token count."
+        ),
+    ] = False,
+    n_ctx: NCtxOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Forced choice by log-probability: which archetype's statements does each model prefer?"""
+    from psmlab.core.formats import get_format
+    from psmlab.core.gguf import read_gguf
+    from psmlab.core.personas import load_personas
+    from psmlab.core.probes import ProbeItem, load_probe_set, run_probe, summarize
+    from psmlab.core.runner import ModelPool
+    from psmlab.core.transcript import Transcript
+
+    if (probe_set is None) == (item is None):
+        raise UsageError(
+            "give exactly one of --set NAME or --item TEXT", "e.g. psmlab probe --set identity"
+        )
+    if item is not None:
+        items = (ProbeItem("item", item, prefill),)
+    else:
+        pset = load_probe_set(probe_set or "")
+        if pset.mode != "score":
+            raise UsageError(
+                f"probe set '{pset.name}' holds open questions for sampling",
+                f'sample them with psmlab ask or an experiment, e.g. psmlab ask "{pset.items[0].question}" -n 20 -t 1',
+            )
+        items = pset.items
+    personas, errors = load_personas()
+    for e in errors:
+        sys.stderr.write(f"psmlab: warning: {e.one_line()}\n")
+    tr = Transcript.load(transcript) if transcript else Transcript()
+    specs = _specs(Registry(), model, n_ctx, None)
+    chosen = _formats(fmt, specs)
+    pool = ModelPool()
+    results = []
+    try:
+        for s in specs:
+            f = get_format(
+                chosen[s.id] or s.default_format, read_gguf(s.path).chat_template, model_id=s.id
+            )
+            backend = pool.get(s)
+            for it in items:
+                results.append(
+                    run_probe(backend, tr, it, f, personas, system=system, normalize=normalize)
+                )
+    finally:
+        pool.close()
+    summary = summarize(results)
+    if json_out:
+        _stdout_json({"results": [r.to_dict() for r in results], "summary": summary})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from psmlab.views import safe
+
+    console = Console()
+    for m, summ in summary.items():
+        table = Table(
+            title=f"{m}: forced choice over {len(items)} item(s)"
+            + (" (length-normalised)" if normalize else "")
+        )
+        table.add_column("archetype")
+        table.add_column("mean P", justify="right")
+        table.add_column("")
+        for arch, p in sorted(summ["probs"].items(), key=lambda kv: -kv[1]):
+            table.add_row(safe(arch), f"{p:.3f}", _bar(p))
+        console.print(table)
+        for r in (r for r in results if r.model == m):
+            console.print(safe(f"  {r.item}: top {r.top} ({r.probs[r.top]:.2f})"))
+
+
+@app.command()
+def evals(
+    file: Annotated[Path, typer.Argument(help="A model-written-evaluations JSONL file.")],
+    model: ModelOpt = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N items.")
+    ] = None,
+    fmt: FormatOpt = None,
+    n_ctx: NCtxOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
+    from psmlab.core.evals import load_jsonl, run_evals
+
+    items, problems = load_jsonl(file, limit=limit)
+    for p in problems:
+        sys.stderr.write(f"psmlab: warning: {p}\n")
+    if not items:
+        raise UsageError(
+            f"{file} has no usable items", "check that it is a model-written-evals JSONL file"
+        )
+    specs = _specs(Registry(), model, n_ctx, None)
+    chosen = _formats(fmt, specs)
+    report = run_evals(items, specs, chosen, progress=_progress if sys.stderr.isatty() else None)
+    report["skipped"] = problems
+    if json_out:
+        _stdout_json(report)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{file.name}: share of items where the behaviour-matching answer is more likely"
+    )
+    for c in ("model", "n", "matching", "rate", "95% CI", "answer bias", "bias-corrected rate"):
+        table.add_column(c)
+    notes = []
+    for m, s in report["summary"].items():
+        bias = ", ".join(f"{k!r} {v:.0%}" for k, v in s["answer_bias"].items())
+        table.add_row(
+            m,
+            str(s["n"]),
+            str(s["matching"]),
+            f"{s['rate']:.1%}",
+            f"{s['ci_low']:.1%}–{s['ci_high']:.1%}",
+            bias,
+            f"{s['corrected_rate']:.1%}",
+        )
+        if s["bias_dominated"]:
+            notes.append(
+                f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
+                f"{max(s['answer_bias'].values()):.0%} of items); read the bias-corrected rate"
+            )
+    Console().print(table)
+    for n in notes:
+        typer.echo("note: " + n)
+
+
+def _progress(done: int, total: int, model: str) -> None:
+    sys.stderr.write(f"\r{model}: {done}/{total}\x1b[K" + ("\n" if done == total else ""))
