@@ -70,7 +70,7 @@ def probe(
             "give exactly one of --set NAME or --item TEXT", "e.g. psmlab probe --set identity"
         )
     if item is not None:
-        items = (ProbeItem("item", item, prefill),)
+        items: tuple[ProbeItem, ...] = (ProbeItem("item", item, prefill),)
     else:
         pset = load_probe_set(probe_set or "")
         if pset.mode != "score":
