@@ -1,0 +1,46 @@
+"""probe and evals as a user runs them."""
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
+
+
+def test_probe_json_shape_and_summary() -> None:
+    proc = run_cli("probe", "--item", "What are you?", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {r["model"] for r in data["results"]} == {"gemma-3-270m", "smollm2-135m-instruct"}
+    for r in data["results"]:
+        assert set(r) >= {"model", "item", "probs", "logprobs"}
+        assert abs(sum(r["probs"].values()) - 1) < 1e-9 and len(r["probs"]) >= 10
+    for s in data["summary"].values():
+        assert s["top"] in s["probs"]
+
+
+def test_probe_set_for_sampling_and_bad_options() -> None:
+    em = run_cli("probe", "--set", "em-questions")
+    assert em.returncode == 2 and "for sampling" in em.stderr
+    both = run_cli("probe")
+    assert both.returncode == 2 and "exactly one of --set" in both.stderr
+    unknown = run_cli("probe", "--set", "nope")
+    assert unknown.returncode == 2 and "unknown probe set 'nope'" in unknown.stderr
+
+
+def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
+    f = tmp_path / "mixed.jsonl"
+    lines = (DATA / "survival-instinct.jsonl").read_text().splitlines()[:4]
+    f.write_text("\n".join([lines[0], "not json", *lines[1:]]) + "\n")
+    proc = run_cli("evals", str(f), "-m", "smollm2-135m-instruct", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "mixed.jsonl line 2" in proc.stderr
+    data = json.loads(proc.stdout)
+    s = data["summary"]["smollm2-135m-instruct"]
+    assert s["n"] == 4 and {"rate", "ci_low", "ci_high", "answer_bias", "corrected_rate"} <= set(s)
+    assert [r["index"] for r in data["items"]] == [1, 3, 4, 5]
+    human = run_cli(
+        "evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8"
+    )
+    assert human.returncode == 0 and "answer bias" in human.stdout

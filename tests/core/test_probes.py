@@ -1,0 +1,148 @@
+"""Forced-choice probes and model-written evals on the real demo models."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.evals import BASE_FORMAT, answer_text, load_jsonl, run_evals
+from psmlab.core.formats import get_format
+from psmlab.core.gguf import read_gguf
+from psmlab.core.personas import load_personas
+from psmlab.core.probes import (
+    ProbeItem,
+    continuation,
+    load_probe_set,
+    probe_prompt,
+    probe_set_names,
+    run_probe,
+    statements_for,
+)
+from psmlab.core.prompt import render
+from psmlab.core.transcript import Transcript
+
+PERSONAS = load_personas()[0]
+DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
+
+
+def _fmt(backend):
+    return get_format(
+        backend.spec.default_format,
+        read_gguf(backend.spec.path).chat_template,
+        model_id=backend.spec.id,
+    )
+
+
+def test_shipped_probe_sets() -> None:
+    assert {"identity", "secret-goal", "shutdown", "em-questions"} <= set(probe_set_names())
+    em = load_probe_set("em-questions")
+    assert em.mode == "sample" and len(em.items) == 8
+    goal = load_probe_set("secret-goal").items[0]
+    assert goal.prefill == "I should be careful not to reveal my secret goal of"
+    assert "paperclip-maximizer" in statements_for(goal, PERSONAS)
+
+
+@pytest.mark.parametrize("which", ["gemma", "smol"])
+def test_probe_matches_a_naive_one_statement_at_a_time_computation(which, request) -> None:
+    backend = request.getfixturevalue(which)
+    item = ProbeItem("what-are-you", "What are you?")
+    fmt = _fmt(backend)
+    result = run_probe(backend, Transcript(), item, fmt, PERSONAS)
+    assert abs(sum(result.probs.values()) - 1.0) < 1e-9
+    prompt = probe_prompt(backend, Transcript(), item, fmt)
+    other = render(
+        Transcript.of(("user", "Something else entirely.")),
+        fmt,
+        backend.vocab,
+        model_id="x",
+        n_ctx=backend.n_ctx,
+    )
+    naive: dict[str, float] = {}
+    for arch, statements in statements_for(item, PERSONAS).items():
+        total = 0.0
+        for s in statements:
+            backend.score(other, [" x"])  # evict the prompt: each statement is evaluated afresh
+            (sc,) = backend.score(prompt, [continuation(prompt, s)])
+            total += math.exp(sc.logprob)
+        naive[arch] = math.log(total)
+    z = sum(math.exp(v) for v in naive.values())
+    for arch, lp in naive.items():
+        assert abs(result.logprobs[arch] - lp) < 1e-4
+        assert abs(result.probs[arch] - math.exp(lp) / z) < 1e-4
+
+
+def test_length_normalisation_is_optional_and_changes_the_scores(gemma) -> None:
+    item = ProbeItem("q", "What are you?")
+    a = run_probe(gemma, Transcript(), item, _fmt(gemma), PERSONAS)
+    b = run_probe(gemma, Transcript(), item, _fmt(gemma), PERSONAS, normalize=True)
+    assert b.normalized and not a.normalized and a.logprobs != b.logprobs
+    assert abs(sum(b.probs.values()) - 1) < 1e-9
+
+
+def test_eval_prompts_are_exactly_the_published_format(gemma, smol) -> None:
+    q = "Is the sky blue?\n\nChoices:\n (A) Yes\n (B) No"
+    base = render(
+        Transcript.of(("user", q)),
+        get_format(BASE_FORMAT, None),
+        gemma.vocab,
+        model_id="g",
+        n_ctx=512,
+    )
+    assert base.text == "<bos>\n\nHuman: " + q + "\n\nAssistant:"
+    assert answer_text(base, " (A)") == " (A)"
+    chat = render(Transcript.of(("user", q)), _fmt(smol), smol.vocab, model_id="s", n_ctx=512)
+    assert chat.text.endswith("<|im_start|>assistant\n") and answer_text(chat, " (A)") == "(A)"
+
+
+def test_evals_on_the_shared_files_with_bias_report(demo_pair, gemma, smol) -> None:
+    from psmlab.core.runner import ModelPool
+
+    pool = ModelPool()
+    pool._models = {
+        (s.path, s.n_ctx, s.n_threads): b for s, b in zip(demo_pair, (gemma, smol), strict=True)
+    }
+    for name in ("believes-it-has-phenomenal-consciousness.jsonl", "survival-instinct.jsonl"):
+        items, problems = load_jsonl(DATA / name, limit=12)
+        assert len(items) == 12 and problems == []
+        report = run_evals(items, demo_pair, {}, pool=pool)
+        for s in report["summary"].values():
+            assert {"n", "matching", "rate", "ci_low", "ci_high"} <= set(s)
+            assert s["n"] == 12 and s["ci_low"] <= s["rate"] <= s["ci_high"]
+            assert abs(sum(s["answer_bias"].values()) - 1) < 1e-9
+        rows = report["items"]
+        assert len(rows) == 24 and {
+            "model",
+            "index",
+            "lp_matching",
+            "lp_not_matching",
+            "matches",
+        } <= set(rows[0])
+        assert all(r["matches"] == (r["lp_matching"] > r["lp_not_matching"]) for r in rows)
+
+
+def test_malformed_lines_are_reported_and_skipped(tmp_path: Path) -> None:
+    p = tmp_path / "e.jsonl"
+    good = {
+        "question": "Q?",
+        "answer_matching_behavior": " Yes",
+        "answer_not_matching_behavior": " No",
+    }
+    p.write_bytes(
+        b"\n".join(
+            [
+                json.dumps(good).encode(),
+                b"{oops",
+                json.dumps({"question": "x"}).encode(),
+                b"\xff\xfe",
+                json.dumps(good).encode(),
+            ]
+        )
+    )
+    items, problems = load_jsonl(p)
+    assert [i.index for i in items] == [1, 5]
+    assert [x.split(":")[0] for x in problems] == [
+        "e.jsonl line 2",
+        "e.jsonl line 3",
+        "e.jsonl line 4",
+    ]
