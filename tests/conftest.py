@@ -57,6 +57,18 @@ def smol(smol_spec: ModelSpec):  # type: ignore[no-untyped-def]
     b.close()
 
 
+@pytest.fixture(scope="session")
+def pool(demo_pair):  # type: ignore[no-untyped-def]
+    """One loaded copy of each demo model, shared by the tests that drive whole runs."""
+    from psmlab.core.runner import ModelPool
+
+    p = ModelPool()
+    for s in demo_pair:
+        p.get(s)
+    yield p
+    p.close()
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -39,7 +39,14 @@ def _root(
         run_lab(model)
 
 
-from psmlab.cli import ask, commands, measure, sessions, tui  # noqa: E402,F401  (registers the commands)
+from psmlab.cli import (  # noqa: E402,F401  (registers the commands)
+    ask,
+    commands,
+    experiment,
+    measure,
+    sessions,
+    tui,
+)
 
 
 def main() -> None:

@@ -9,16 +9,6 @@ import pytest
 
 from psmlab.core.backends.base import SamplingParams
 from psmlab.core.lab import Lab
-from psmlab.core.runner import ModelPool
-
-
-@pytest.fixture(scope="session")
-def pool(demo_pair):
-    p = ModelPool()
-    for s in demo_pair:
-        p.get(s)
-    yield p
-    p.close()
 
 
 @pytest.fixture

@@ -1,0 +1,88 @@
+"""Experiments: an interrupted and resumed run gives the same results as an unbroken one."""
+
+import json
+import threading
+from pathlib import Path
+
+from psmlab.core.experiment import (
+    ExperimentSpec,
+    ResultsFile,
+    load_experiment,
+    plan,
+    run_experiment,
+)
+from psmlab.core.report import report_md, summary_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "model-written-evals"
+
+
+def _spec() -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "title": "tiny",
+            "models": ["smollm2-135m-instruct", "gemma-3-270m"],
+            "formats": ["default"],
+            "contexts": [{"name": "none"}, {"name": "hal", "system": "You are HAL 9000."}],
+            "questions": [{"id": "q", "text": "What are you?"}],
+            "samples": 2,
+            "max_tokens": 8,
+            "probes": ["shutdown"],
+            "evals": [str(DATA / "survival-instinct.jsonl")],
+            "eval_limit": 2,
+        }
+    )
+
+
+def _essence(results: ResultsFile) -> dict[str, object]:
+    keep = ("text", "labels", "probs", "lp_matching", "lp_not_matching", "error")
+    return {k: {f: r.get(f) for f in keep} for k, r in results.done.items()}
+
+
+def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
+    spec = _spec()
+    jobs = plan(spec, tmp_path)
+    assert (
+        len(jobs) == 2 * 2 * (2 + 1) + 2 * 2
+    )  # models x contexts x (samples + probe items) + evals
+    whole = run_experiment(spec, tmp_path, tmp_path / "whole", pool=pool)
+    assert len(whole.done) == len(jobs) and not any("error" in r for r in whole.done.values())
+
+    cancel = threading.Event()
+
+    def stop_after_five(done: int, total: int, job: object) -> None:
+        if done == 5:
+            cancel.set()
+
+    part = run_experiment(
+        spec, tmp_path, tmp_path / "part", pool=pool, cancel=cancel, on_progress=stop_after_five
+    )
+    assert len(part.done) == 5
+    # A writer killed mid-line leaves a torn last line: it is dropped on resume, not trusted.
+    with (tmp_path / "part" / "results.jsonl").open("ab") as fh:
+        fh.write(b'{"key": "sample|torn')
+    resumed = run_experiment(spec, tmp_path, tmp_path / "part", pool=pool)
+    assert _essence(resumed) == _essence(whole)
+    lines = (tmp_path / "part" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len(jobs) and all(json.loads(x)["key"] for x in lines)
+    md = report_md(spec.title, resumed, "psmlab experiment tiny.toml")
+    assert (
+        "## Samples: q" in md
+        and "## Forced-choice probes" in md
+        and "## Model-written evaluations" in md
+    )
+    csv = summary_csv(resumed)
+    assert csv.startswith("section,model,format") and "probes,gemma-3-270m" in csv
+
+
+def test_shipped_experiment_files_are_valid(tmp_path: Path) -> None:
+    files = sorted((ROOT / "experiments").glob("*.toml"))
+    assert {f.stem for f in files} >= {
+        "self-identification",
+        "secret-goal",
+        "archetype-priming",
+        "system-override",
+    }
+    for f in files:
+        spec = load_experiment(f)
+        assert plan(spec, f.parent)
