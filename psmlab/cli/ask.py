@@ -68,6 +68,12 @@ def ask(
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of a new session.")] = None,
+    logprobs: Annotated[
+        bool,
+        typer.Option(
+            "--logprobs", help="Record every token's probability and its top 5 alternatives."
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask every model the same thing and show their answers side by side."""
@@ -83,9 +89,29 @@ def ask(
     chosen = _formats(fmt, specs)
     columns = [Column(s, format=chosen[s.id], system=system, prefill=prefill) for s in specs]
     if save is None:
-        code = _ask(_transcript(message, transcript), columns, params, n, seed, json_out, None)
+        code = _ask(
+            _transcript(message, transcript),
+            columns,
+            params,
+            n,
+            seed,
+            json_out,
+            None,
+            5 if logprobs else 0,
+        )
     else:
-        code = _ask_saved(save, title, message, transcript, columns, params, n, seed, json_out)
+        code = _ask_saved(
+            save,
+            title,
+            message,
+            transcript,
+            columns,
+            params,
+            n,
+            seed,
+            json_out,
+            5 if logprobs else 0,
+        )
     if code:
         raise typer.Exit(code)
 
@@ -100,6 +126,7 @@ def _ask_saved(
     n: int,
     seed: int | None,
     json_out: bool,
+    lp: int = 0,
 ) -> int:
     from psmlab.core.session import Session, TurnRecord
     from psmlab.core.store import open_session
@@ -123,7 +150,7 @@ def _ask_saved(
                 )
             tr = sess.transcript().with_turn("user", message)
             sess.turns.append(TurnRecord(role="user", content=message))
-        code = _ask(tr, columns, params, n, seed, json_out, sf)
+        code = _ask(tr, columns, params, n, seed, json_out, sf, lp)
         sf.save()
     sys.stderr.write(f"psmlab: saved session to {save}\n")
     return code
@@ -137,6 +164,7 @@ def _ask(
     seed: int | None,
     json_out: bool,
     sf: Any,
+    lp: int = 0,
 ) -> int:
     from psmlab.core.runner import run
 
@@ -162,9 +190,9 @@ def _ask(
     t0 = time.perf_counter()
     if live_view is not None:
         with live_view:
-            result = run(tr, columns, params, n=n, seed=seed, on_event=on_event)
+            result = run(tr, columns, params, n=n, seed=seed, on_event=on_event, logprobs=lp)
     else:
-        result = run(tr, columns, params, n=n, seed=seed, on_event=on_event)
+        result = run(tr, columns, params, n=n, seed=seed, on_event=on_event, logprobs=lp)
     elapsed = time.perf_counter() - t0
     from psmlab.core.classify import classify
     from psmlab.core.personas import load_personas

@@ -68,6 +68,7 @@ class Lab:
         self.n_samples = 1
         self.seed: int | None = None
         self.blind = False
+        self.logprobs = 0  # record each token's probability and this many alternatives
         self.dirty = False
         self.save_error: str | None = None
         self._lock_fd = -1
@@ -197,6 +198,7 @@ class Lab:
             pool=self.pool,
             cancel=cancel,
             on_event=sink,
+            logprobs=self.logprobs,
         )
 
     def adopt(self, gen_id: str) -> TurnRecord:

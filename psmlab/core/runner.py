@@ -143,12 +143,20 @@ def run(
     pool: ModelPool | None = None,
     cancel: threading.Event | None = None,
     on_event: Callable[[Event], None] | None = None,
+    logprobs: int = 0,
 ) -> RunResult:
     """Run every column at once and return when all are done (or cancelled)."""
     result = RunResult(base_seed=seed if seed is not None else pick_seed())
     cancel = cancel or threading.Event()
     events = stream(
-        transcript, columns, params, n=n, seed=result.base_seed, pool=pool, cancel=cancel
+        transcript,
+        columns,
+        params,
+        n=n,
+        seed=result.base_seed,
+        pool=pool,
+        cancel=cancel,
+        logprobs=logprobs,
     )
     try:
         for event in events:
@@ -184,6 +192,7 @@ def stream(
     seed: int,
     pool: ModelPool | None = None,
     cancel: threading.Event | None = None,
+    logprobs: int = 0,
 ) -> Iterator[Event]:
     """Yield events from all columns as they happen; one worker thread per column."""
     validate(transcript, columns)
@@ -227,6 +236,7 @@ def stream(
                     cancel=cancel,
                     on_token=events.put,
                     n_threads=threads,
+                    logprobs=logprobs,
                 )
                 events.put(GenerationDone(g))
         except PsmlabError as exc:

@@ -60,6 +60,13 @@ class TimingsRecord(_Strict):
     prompt_tokens_evaluated: int = 0
 
 
+class TokenLogprobRecord(_Strict):
+    token: int
+    text: str
+    logprob: float
+    top: list[tuple[str, float]] = Field(default_factory=list)
+
+
 class GenerationRecord(_Strict):
     id: str
     model: str
@@ -84,6 +91,9 @@ class GenerationRecord(_Strict):
     created: str = Field(default_factory=now)
     history: list[TurnRecord] | None = Field(
         None, description="The turns this generation saw, kept when the transcript is edited later."
+    )
+    token_logprobs: list[TokenLogprobRecord] | None = Field(
+        None, description="Per token: log-probability and top alternatives (when asked for)."
     )
 
     @property
@@ -251,6 +261,11 @@ class Session(_Strict):
             timings=TimingsRecord(**vars(g.timings)) if g.timings else None,
             provenance=dict(g.provenance),
             warnings=list(g.warnings),
+            token_logprobs=[
+                TokenLogprobRecord(token=t.token, text=t.text, logprob=t.logprob, top=list(t.top))
+                for t in g.token_logprobs
+            ]
+            or None,
         )
         self.generations.append(rec)
         self.touch()

@@ -1,5 +1,6 @@
 """The llama.cpp backend on the real demo models: seeds, role-leak stops, cancellation, scoring."""
 
+import math
 import threading
 
 import llama_cpp
@@ -177,3 +178,25 @@ def test_a_continuation_that_merges_with_the_prompt_is_scored_as_a_ratio(gemma) 
     # "\n" + "\n" is one token: the second continuation re-tokenizes the prompt's end.
     assert not plain.merged and merged.merged
     assert plain.logprob < 0 and merged.logprob < 0 and merged.n_tokens >= 2
+
+
+def test_token_logprobs_match_full_logits_and_greedy_picks_the_top(smol) -> None:
+    p = own_template(smol)
+    g = smol.generate(p, SamplingParams(max_tokens=6, temperature=0), 1, logprobs=5)
+    assert len(g.token_logprobs) == g.n_tokens == 6
+    for t in g.token_logprobs:
+        assert t.top[0][1] == t.logprob and len(t.top) == 5  # greedy took the most likely token
+        assert sum(math.exp(lp) for _, lp in t.top) <= 1 + 1e-9
+    # Independent: llama-cpp-python's logits_all on the same schedule (prompt, then one token at a time).
+    ref = llama_cpp.Llama(model_path=smol.spec.path, n_ctx=512, logits_all=True, verbose=False)
+    try:
+        toks = list(p.tokens)
+        ref.eval(toks[:-1])
+        ref.eval(toks[-1:])
+        for t in g.token_logprobs:
+            row = np.asarray(ref.scores[ref.n_tokens - 1], dtype=np.float64)
+            lse = row.max() + np.log(np.exp(row - row.max()).sum())
+            assert abs((row[t.token] - lse) - t.logprob) < 1e-3
+            ref.eval([t.token])
+    finally:
+        ref.close()

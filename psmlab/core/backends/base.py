@@ -44,6 +44,17 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its probability under the model (before sampling filters) and the
+    most likely alternatives at that position."""
+
+    token: int
+    text: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Generation:
     """One finished continuation with everything needed to re-run it."""
 
@@ -66,6 +77,7 @@ class Generation:
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    token_logprobs: tuple[TokenLogprob, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

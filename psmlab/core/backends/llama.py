@@ -28,6 +28,7 @@ from psmlab.core.backends.base import (
     Score,
     Timings,
     TokenEvent,
+    TokenLogprob,
 )
 from psmlab.core.backends.vocab import Vocab
 from psmlab.core.errors import ModelError
@@ -174,13 +175,17 @@ class LlamaBackend:
         cancel: threading.Event | None = None,
         on_token: OnToken | None = None,
         n_threads: int | None = None,
+        logprobs: int = 0,
     ) -> Generation:
-        """Sample one continuation, streaming text through `on_token`; never raises on cancel."""
+        """Sample one continuation, streaming text through `on_token`; never raises on cancel.
+
+        With `logprobs=k`, every token's log-probability and the k most likely alternatives are
+        recorded, read from the logits llama.cpp computed for sampling (no `logits_all`)."""
         if not prompt.tokens:
             raise ModelError("the rendered prompt is empty", "add a message to the transcript")
         with self.lock:
             threads = self._set_threads(n_threads)
-            return self._generate(prompt, params, seed, sample, cancel, on_token, threads)
+            return self._generate(prompt, params, seed, sample, cancel, on_token, threads, logprobs)
 
     def _generate(
         self,
@@ -191,8 +196,10 @@ class LlamaBackend:
         cancel: threading.Event | None,
         on_token: OnToken | None,
         threads: int,
+        logprobs: int = 0,
     ) -> Generation:
         llm, vocab = self.llm, self.vocab
+        tlps: list[TokenLogprob] = []
         stops = [s for s in prompt.stop if s]
         longest_stop = max((len(s) for s in stops), default=0)
         t0 = time.perf_counter()
@@ -232,6 +239,8 @@ class LlamaBackend:
                     finish = "eos"
                     break
                 out.append(tok)
+                if logprobs:
+                    tlps.append(self._token_logprob(tok, logprobs))
                 text += decoder.decode(vocab.piece_bytes(tok))
                 if stops:
                     cut, stop_hit = _find_stop(text, stops, max(0, emitted - longest_stop))
@@ -278,6 +287,22 @@ class LlamaBackend:
             ),
             provenance=self.provenance(),
             warnings=prompt.warnings,
+            token_logprobs=tuple(tlps),
+        )
+
+    def _token_logprob(self, tok: int, k: int) -> TokenLogprob:
+        """The logits that produced `tok` are still the context's last row: no re-evaluation."""
+        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
+        top = row.max()
+        lse = top + math.log(float(np.exp(row - top).sum()))
+        best = np.argpartition(row, -k)[-k:]
+        best = best[np.argsort(-row[best])]
+        return TokenLogprob(
+            token=tok,
+            text=self.vocab.piece(tok),
+            logprob=float(row[tok] - lse),
+            top=tuple((self.vocab.piece(int(i)), float(row[i] - lse)) for i in best),
         )
 
     def _cancelled_early(
