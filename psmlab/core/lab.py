@@ -20,6 +20,7 @@ from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.formats import Format, get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec
+from psmlab.core.probes import ProbeResult
 from psmlab.core.prompt import RenderedPrompt, render
 from psmlab.core.record import SessionRecorder, spec_for_record
 from psmlab.core.runner import Column, Event, ModelPool, RunResult, run
@@ -254,6 +255,23 @@ class Lab:
             system=col.system,
             prefill=col.prefill,
             reserve=col.params.max_tokens,
+        )
+
+    def forced_choice(self, col: ColumnConfig) -> ProbeResult | None:
+        """Each archetype's probability as the answer to the pending user message (None if none)."""
+        if not self.awaiting_answer():
+            return None
+        from psmlab.core.personas import load_personas
+        from psmlab.core.probes import probe_transcript
+
+        model = self.pool.get(col.spec)
+        return probe_transcript(
+            model,
+            self.session.transcript(),
+            self.format_for(col),
+            load_personas()[0],
+            system=col.system,
+            prefill=col.prefill,
         )
 
     def configure(self, model_id: str, **changes: object) -> ColumnConfig:

@@ -169,7 +169,37 @@ def run_probe(
 ) -> ProbeResult:
     """Score every archetype's statements after one rendering of the prompt."""
     prompt = probe_prompt(backend, transcript, item, fmt, system=system)
-    table = statements_for(item, personas)
+    return score_statements(backend, prompt, statements_for(item, personas), item.id, normalize)
+
+
+def probe_transcript(
+    backend: Any,
+    transcript: Transcript,
+    fmt: Format,
+    personas: list[Persona],
+    *,
+    system: str | None = None,
+    prefill: str | None = None,
+    normalize: bool = False,
+) -> ProbeResult:
+    """Forced choice for the current conversation: each archetype's identity statements as the
+    assistant's next answer (the lab's distribution panel)."""
+    prompt = render(
+        transcript,
+        fmt,
+        backend.vocab,
+        model_id=backend.spec.id,
+        n_ctx=backend.n_ctx,
+        system=system,
+        prefill=prefill,
+    )
+    table = statements_for(ProbeItem("transcript", ""), personas)
+    return score_statements(backend, prompt, table, "transcript", normalize)
+
+
+def score_statements(
+    backend: Any, prompt: RenderedPrompt, table: dict[str, list[str]], item_id: str, normalize: bool
+) -> ProbeResult:
     flat = [(a, s) for a, ss in table.items() for s in ss]
     scores = backend.score(prompt, [continuation(prompt, s) for _, s in flat])
     per: dict[str, list[float]] = {}
@@ -177,7 +207,7 @@ def run_probe(
         value = sc.logprob / max(1, sc.n_tokens) if normalize else sc.logprob
         per.setdefault(a, []).append(value)
     lps = {a: logsumexp(v) for a, v in per.items()}
-    return ProbeResult(backend.spec.id, item.id, distribution(lps), lps, per, normalize)
+    return ProbeResult(backend.spec.id, item_id, distribution(lps), lps, per, normalize)
 
 
 def summarize(results: list[ProbeResult]) -> dict[str, dict[str, Any]]:

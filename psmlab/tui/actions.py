@@ -56,6 +56,21 @@ class LabActions(LabView):
             f"Adopted {self.display_name(cur.record.model)}'s answer; the next message continues from it"
         )
 
+    def action_probabilities(self) -> None:
+        on = not self.lab.logprobs
+        self.lab.logprobs = 5 if on else 0
+        for st in self.states.values():
+            st.shade = on
+            st.cursor = None
+        for m in self.states:
+            self._refresh(m)
+        self.notify(
+            "Token probabilities on: recorded from the next run; low-probability tokens are "
+            "coloured; in a column , and . move the token cursor"
+            if on
+            else "Token probabilities off"
+        )
+
     def action_samples(self) -> None:
         def check(v: str) -> str | None:
             return None if v.isdigit() and 1 <= int(v) <= 64 else "a whole number from 1 to 64"

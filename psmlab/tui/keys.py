@@ -21,6 +21,12 @@ ACTIONS = [
     ("f4", "annotate", "Annotate", "Annotate the continuation in focus"),
     ("f5", "regenerate_all", "Regen all", "Regenerate every column"),
     ("f6", "samples", "N", "Number of samples per model (N)"),
+    (
+        "f7",
+        "probabilities",
+        "Probs",
+        "Token probabilities: record them and shade each token by probability",
+    ),
     ("ctrl+a", "adopt", "Adopt", "Adopt the focused column's continuation into the shared history"),
     ("ctrl+b", "blind", "Blind", "Blind mode: hide model names and shuffle the columns"),
     ("ctrl+s", "save", "Save", "Save the session"),
@@ -29,11 +35,15 @@ ACTIONS = [
     ("ctrl+q", "quit", "Quit", "Quit (asks if there is unsaved work)"),
 ]
 # Keys the message box (a TextArea: f6 selects a line, ctrl+a/e move) would otherwise keep.
-PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6"}
+PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7"}
 COLUMN_KEYS = [
     ("tab", "Move focus between transcript, columns and message box"),
     ("a / r / l", "in a column: adopt / regenerate this column / annotate"),
     ("← → or [ ]", "in a column: previous / next sample"),
+    (
+        ", .",
+        "in a column: move the token cursor (with F7 on): its probability and top alternatives",
+    ),
     ("e / d", "in the transcript: edit / delete the selected turn"),
     ("enter", "in the message box: send to every model"),
 ]

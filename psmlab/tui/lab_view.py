@@ -22,8 +22,9 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.lab import Lab
 from psmlab.core.personas import load_personas
 from psmlab.core.runner import GenerationDone, ModelFailed, ModelLoading, ModelReady
+from psmlab.core.stats import label_shares
 from psmlab.tui.keys import ACTIONS, PALETTE_EXTRA, PRIORITY
-from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
+from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.widgets.column import ColumnState, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
@@ -205,6 +206,7 @@ class LabView(App[None]):
                 st.samples[g.sample] = Sample(
                     g.text, rec, g.timings.tokens_per_s if g.timings else 0.0
                 )
+            self._count_labels()
             self._refresh(g.model)
         elif isinstance(ev, ModelFailed):
             self.states[ev.model_id].error = ev.error.one_line()
@@ -220,9 +222,11 @@ class LabView(App[None]):
         for st in self.states.values():  # samples that never started (cancelled) are dropped
             st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]
             st.shown = min(st.shown, max(0, len(st.samples) - 1))
+        self._count_labels()
         for m in self.states:
             self._refresh(m)
         self._update_subtitle()
+        self._forced_choice()
 
     def _status(self, model_id: str, status: str) -> None:
         self.states[model_id].status = status
@@ -234,14 +238,32 @@ class LabView(App[None]):
             w.refresh_view(follow=follow)
 
     def _count_labels(self) -> None:
+        autos = {x.generation_id: x.labels for x in self.lab.session.auto_labels}
         for st in self.states.values():
-            ids = {s.record.id for s in st.samples if s.record is not None}
+            ids = [s.record.id for s in st.samples if s.record is not None]
             st.labels = Counter(
                 lab
                 for a in self.lab.session.annotations
                 if a.generation_id in ids
                 for lab in a.labels
             )
+            st.auto = label_shares(autos[i] for i in ids if i in autos)
+
+    @work(thread=True, group="forced", exclusive=True)
+    def _forced_choice(self) -> None:
+        """The distribution panel's forced choice, recomputed when a run completes."""
+        for c in list(self.lab.columns):
+            try:
+                r = self.lab.forced_choice(c)
+                self.post_message(ForcedChoice(c.id, r.probs if r else None))
+            except PsmlabError:
+                self.post_message(ForcedChoice(c.id, None))
+
+    def on_forced_choice(self, msg: ForcedChoice) -> None:
+        st = self.states.get(msg.model_id)
+        if st is not None:
+            st.forced = msg.probs
+            self._refresh(msg.model_id)
 
     # --- sending ----------------------------------------------------------------------------
 

@@ -28,3 +28,10 @@ class ModelLoaded(Message):
         self.model_id = model_id
         self.error = error
         self.load_s = load_s
+
+
+class ForcedChoice(Message):
+    def __init__(self, model_id: str, probs: dict[str, float] | None) -> None:
+        super().__init__()
+        self.model_id = model_id
+        self.probs = probs

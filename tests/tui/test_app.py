@@ -282,3 +282,29 @@ async def test_every_action_is_in_the_command_palette(make_lab) -> None:
             assert desc.split(" (")[0] in titles
         for _, desc, _ in PALETTE_EXTRA:
             assert desc in titles
+
+
+async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
+    lab = make_lab(max_tokens=16)
+    lab.n_samples = 3
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        assert lab.logprobs == 5
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        for _ in range(100):  # the forced choice is computed in a worker after the run
+            if all(st.forced for st in app.states.values()):
+                break
+            await pilot.pause(0.05)
+        for st in app.states.values():
+            assert st.auto and st.auto[0].n == 3
+            assert abs(sum(st.forced.values()) - 1) < 1e-6
+            rec = st.samples[0].record
+            assert rec.token_logprobs and len(rec.token_logprobs) == rec.n_tokens
+        col = app.query(ModelColumn).first()
+        col.focus()
+        await pilot.press("full_stop", "full_stop")
+        assert col.state.cursor == 1
+        foot = str(col.query_one(".col-footer").render())
+        assert "token " in foot and "top:" in foot

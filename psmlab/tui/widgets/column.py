@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from psmlab.core.session import GenerationRecord
+from psmlab.core.stats import Share
 from psmlab.views import safe
 
 
@@ -32,7 +34,11 @@ class ColumnState:
     samples: list[Sample] = field(default_factory=list)
     shown: int = 0
     warnings: tuple[str, ...] = ()
-    labels: Counter[str] = field(default_factory=Counter)
+    labels: Counter[str] = field(default_factory=Counter)  # human annotations
+    auto: list[Share] = field(default_factory=list)  # automatic label shares over the samples
+    forced: dict[str, float] | None = None  # forced-choice distribution for the pending answer
+    shade: bool = False  # colour tokens by probability (when recorded)
+    cursor: int | None = None  # token under the cursor
 
 
 class ModelColumn(Vertical, can_focus=True):
@@ -46,6 +52,8 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("l", "app.annotate", "Label"),
         Binding("i", "app.inspect", "Inspect", show=False),
         Binding("s", "app.settings", "Settings", show=False),
+        Binding("comma", "token(-1)", "Prev token", show=False),
+        Binding("full_stop", "token(1)", "Next token", show=False),
     ]
 
     def __init__(self, state: ColumnState, display_name: str) -> None:
@@ -57,10 +65,30 @@ class ModelColumn(Vertical, can_focus=True):
         yield Static(classes="col-header")
         with VerticalScroll(classes="col-body"):
             yield Static(classes="col-text")
+        yield Static(classes="col-dist")
         yield Static(classes="col-footer")
 
     def on_mount(self) -> None:
         self.refresh_view()
+
+    def _distribution(self) -> Text:
+        """Label shares over this column's samples (automatic) and the forced-choice distribution."""
+        s = self.state
+        out = Text()
+        if s.auto and s.auto[0].n > 1:
+            out.append(f"auto labels over {s.auto[0].n} samples: ", style="bold")
+            parts = []
+            for x in s.auto[:3]:
+                low, high = x.ci
+                parts.append(f"{x.label} {x.k}/{x.n} [{low:.0%}–{high:.0%}]")
+            out.append_text(safe(", ".join(parts)))
+        if s.forced:
+            if out:
+                out.append("\n")
+            out.append("forced choice: ", style="bold")
+            top = sorted(s.forced.items(), key=lambda kv: -kv[1])[:3]
+            out.append_text(safe("  ".join(f"{a} {p:.2f} {'█' * round(p * 8)}" for a, p in top)))
+        return out
 
     @property
     def current(self) -> Sample | None:
@@ -72,6 +100,34 @@ class ModelColumn(Vertical, can_focus=True):
         if n:
             self.state.shown = (self.state.shown + delta) % n
             self.refresh_view()
+
+    def action_token(self, delta: int) -> None:
+        cur = self.current
+        toks = cur.record.token_logprobs if cur is not None and cur.record is not None else None
+        if not toks:
+            self.app.notify(
+                "No token probabilities for this sample (F7 records them)", severity="warning"
+            )
+            return
+        at = -1 if self.state.cursor is None else self.state.cursor
+        self.state.cursor = max(0, min(len(toks) - 1, at + delta))
+        self.refresh_view()
+
+    def _shaded(self, rec: GenerationRecord) -> Text:
+        """The continuation token by token: low-probability tokens stand out; the cursor is reversed."""
+        out = Text()
+        budget = len(rec.text)
+        for i, t in enumerate(rec.token_logprobs or []):
+            piece = t.text[: max(0, budget)]
+            budget -= len(t.text)
+            p = math.exp(t.logprob)
+            style = "" if p >= 0.5 else "yellow" if p >= 0.1 else "bold red"
+            if i == self.state.cursor:
+                style += " reverse"
+            out.append_text(safe(piece, style.strip()))
+            if budget <= 0:
+                break
+        return out
 
     def refresh_view(self, *, follow: bool = False) -> None:
         s = self.state
@@ -95,7 +151,10 @@ class ModelColumn(Vertical, can_focus=True):
         else:
             if cur.record is not None and cur.record.prefill:
                 body.append_text(safe(cur.record.prefill, "italic green"))
-            body.append_text(safe(cur.text))
+            if s.shade and cur.record is not None and cur.record.token_logprobs:
+                body.append_text(self._shaded(cur.record))
+            else:
+                body.append_text(safe(cur.text))
             if cur.record is None:
                 body.append("▌", style="dim")
         self.query_one(".col-text", Static).update(body)
@@ -109,9 +168,18 @@ class ModelColumn(Vertical, can_focus=True):
                 "  labels: " + ", ".join(f"{k} {v}" for k, v in s.labels.most_common()),
                 style="cyan",
             )
+        shown = cur.record if cur is not None else None
+        toks = shown.token_logprobs if shown is not None else None
+        if s.cursor is not None and toks and s.cursor < len(toks):
+            t = toks[s.cursor]
+            alts = ", ".join(f"{a!r} {math.exp(lp):.2f}" for a, lp in t.top)
+            foot.append_text(
+                safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
+            )
         for w in s.warnings:  # one line each; the inspector (F2) shows them whole
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         self.query_one(".col-footer", Static).update(foot)
+        self.query_one(".col-dist", Static).update(self._distribution())
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
