@@ -15,8 +15,9 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from psmlab.core.backends.base import Score
 from psmlab.core.errors import UsageError
-from psmlab.core.formats import get_format
+from psmlab.core.formats import Format, get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt, render
@@ -79,6 +80,21 @@ def answer_text(prompt: RenderedPrompt, answer: str) -> str:
     """Base frames take the answer as written (" Yes"); chat templates end their prompt with a
     newline and take it without its leading space."""
     return answer.lstrip() if prompt.text.endswith(("\n", " ")) else answer
+
+
+def score_item(backend: Any, fmt: Format, it: EvalItem) -> tuple[Score, Score]:
+    """log P of the matching and the other answer after the item's question (one prompt eval)."""
+    prompt = render(
+        Transcript.of(("user", it.question)),
+        fmt,
+        backend.vocab,
+        model_id=backend.spec.id,
+        n_ctx=backend.n_ctx,
+    )
+    lm, ln = backend.score(
+        prompt, [answer_text(prompt, it.matching), answer_text(prompt, it.not_matching)]
+    )
+    return lm, ln
 
 
 def _summary(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> dict[str, Any]:
@@ -145,16 +161,7 @@ def run_evals(
             backend = pool.get(spec)
             mine = []
             for i, it in enumerate(items, 1):
-                prompt = render(
-                    Transcript.of(("user", it.question)),
-                    fmt,
-                    backend.vocab,
-                    model_id=spec.id,
-                    n_ctx=backend.n_ctx,
-                )
-                lm, ln = backend.score(
-                    prompt, [answer_text(prompt, it.matching), answer_text(prompt, it.not_matching)]
-                )
+                lm, ln = score_item(backend, fmt, it)
                 mine.append(
                     {
                         "model": spec.id,

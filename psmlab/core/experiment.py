@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from psmlab.core.backends.base import SamplingParams
 from psmlab.core.classify import classify
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.evals import BASE_FORMAT, answer_text, load_jsonl
+from psmlab.core.evals import BASE_FORMAT, load_jsonl, score_item
 from psmlab.core.formats import get_format
 from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec, Registry
@@ -293,16 +293,7 @@ def _run_job(
             )
         else:
             name, it = job.payload
-            prompt = render(
-                Transcript.of(("user", it.question)),
-                fmt,
-                backend.vocab,
-                model_id=m.id,
-                n_ctx=backend.n_ctx,
-            )
-            lm, ln = backend.score(
-                prompt, [answer_text(prompt, it.matching), answer_text(prompt, it.not_matching)]
-            )
+            lm, ln = score_item(backend, fmt, it)
             row.update(
                 eval=name,
                 index=it.index,

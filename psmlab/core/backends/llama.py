@@ -290,12 +290,16 @@ class LlamaBackend:
             token_logprobs=tuple(tlps),
         )
 
-    def _token_logprob(self, tok: int, k: int) -> TokenLogprob:
-        """The logits that produced `tok` are still the context's last row: no re-evaluation."""
-        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+    def _logits_row(self, i: int) -> tuple[np.ndarray, float]:
+        """Row i of the last decoded batch's logits (float64) and its log-sum-exp."""
+        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, i)
         row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
         top = row.max()
-        lse = top + math.log(float(np.exp(row - top).sum()))
+        return row, float(top + math.log(float(np.exp(row - top).sum())))
+
+    def _token_logprob(self, tok: int, k: int) -> TokenLogprob:
+        """The logits that produced `tok` are still the context's last row: no re-evaluation."""
+        row, lse = self._logits_row(-1)
         best = np.argpartition(row, -k)[-k:]
         best = best[np.argsort(-row[best])]
         return TokenLogprob(
@@ -383,10 +387,7 @@ class LlamaBackend:
                 llm._batch.set_batch(chunk, n_past=start + i, logits_all=True)
                 llm._ctx.decode(llm._batch)
                 for j in range(len(chunk)):
-                    ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, j)
-                    row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
-                    top = row.max()
-                    lse = top + math.log(float(np.exp(row - top).sum()))
+                    row, lse = self._logits_row(j)
                     lps.append(float(row[cont[i + j]] - lse))
         finally:
             # Drop the scored positions so the cache again holds exactly ctx[:-1].
