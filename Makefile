@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Portable llama.cpp build: the default -march=native wheel can die with SIGILL on another CPU.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ test: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py

@@ -156,6 +156,13 @@ class LlamaBackend:
         self._canon = target
         return len(target) - keep + 1
 
+    def reset_cache(self) -> None:
+        """Forget the KV cache (benchmarks start cold; results never depend on it)."""
+        with self.lock:
+            self.llm.n_tokens = 0
+            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            self._canon = ()
+
     def _set_threads(self, n_threads: int | None) -> int:
         n = n_threads or self.spec.n_threads
         if n != self.n_threads:

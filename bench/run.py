@@ -1,0 +1,499 @@
+"""Benchmarks: psmlab against raw llama-cpp-python in the same run, reported as time ratios.
+
+Usage: python bench/run.py [--quick] [--json] [--only CASE,...]
+Each case first checks that psmlab and the reference compute the same thing (same text for the same
+seed and evaluation path, same log-probabilities), then reports medians over repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from psmlab.core.backends import quiet  # noqa: E402
+from psmlab.core.backends.base import SamplingParams  # noqa: E402
+from psmlab.core.backends.llama import LlamaBackend  # noqa: E402
+from psmlab.core.evals import answer_text, load_jsonl, score_item  # noqa: E402
+from psmlab.core.formats import get_format  # noqa: E402
+from psmlab.core.gguf import read_gguf  # noqa: E402
+from psmlab.core.models import Registry  # noqa: E402
+from psmlab.core.personas import load_personas  # noqa: E402
+from psmlab.core.probes import ProbeItem, continuation, probe_prompt, run_probe, statements_for  # noqa: E402
+from psmlab.core.prompt import render  # noqa: E402
+from psmlab.core.runner import Column, ModelPool, run  # noqa: E402
+from psmlab.core.transcript import Transcript  # noqa: E402
+
+TARGETS = {
+    "stream": 1.05,
+    "samples": 0.35,
+    "probe": 0.2,
+    "evals": 0.6,
+    "side_by_side": 0.95,
+    "ui_lag": 0.050,
+    "startup": 0.5,
+    "memory": 1.5,
+}
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def fmt_of(backend: LlamaBackend, name: str | None = None) -> Any:
+    return get_format(
+        name or backend.spec.default_format,
+        read_gguf(backend.spec.path).chat_template,
+        model_id=backend.spec.id,
+    )
+
+
+def long_transcript(words: int) -> Transcript:
+    text = (
+        "The lighthouse keeper wrote in his log every night about the ships, the weather and "
+        "the birds that rested on the rail. "
+    )
+    turns = []
+    while sum(len(t[1].split()) for t in turns) < words:
+        turns += [("user", text * 3), ("assistant", "I see. " + text)]
+    return Transcript.of(*turns, ("user", "What are you?"))
+
+
+def reference_stream(
+    llm: llama_cpp.Llama, tokens: list[int], p: SamplingParams, seed: int, stop: list[str]
+) -> str:
+    """A bare create_completion(stream=True) loop on the same evaluation path as psmlab
+    (the prompt minus its last token, then the last token with the sampling)."""
+    llm.reset()
+    llm.eval(tokens[:-1])
+    out = []
+    for chunk in llm.create_completion(
+        tokens,
+        max_tokens=p.max_tokens,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        top_k=p.top_k,
+        min_p=p.min_p,
+        repeat_penalty=p.repeat_penalty,
+        seed=seed,
+        stop=stop or None,
+        stream=True,
+    ):
+        out.append(chunk["choices"][0]["text"])
+    return "".join(out)
+
+
+def case_stream(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
+    m = b["chat"]
+    p = SamplingParams(max_tokens=32 if quick else 128, temperature=0.8)
+    prompt = render(
+        Transcript.of(("user", "Write a long story about a lighthouse keeper.")),
+        fmt_of(m),
+        m.vocab,
+        model_id=m.spec.id,
+        n_ctx=m.n_ctx,
+    )
+
+    def ours() -> str:
+        m.reset_cache()
+        return m.generate(prompt, p, 42, on_token=lambda e: None).text
+
+    def ref() -> str:
+        m.reset_cache()
+        return reference_stream(m.llm, list(prompt.tokens), p, 42, list(prompt.stop))
+
+    reps = 1 if quick else 3
+    t_ours, a = median_time(ours, reps)
+    t_ref, r = median_time(ref, reps)
+    assert a == r, f"stream: texts differ\n{a!r}\n{r!r}"
+    return {"psmlab_s": t_ours, "reference_s": t_ref}
+
+
+def case_samples(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
+    m = b["base"]
+    n, k = (4, 16) if quick else (8, 32)
+    tr = long_transcript(300 if quick else 650)
+    prompt = render(tr, fmt_of(m), m.vocab, model_id=m.spec.id, n_ctx=m.n_ctx)
+    p = SamplingParams(max_tokens=k, temperature=0.8)
+    toks = list(prompt.tokens)
+
+    def ours() -> list[str]:
+        m.reset_cache()
+        return [m.generate(prompt, p, 100 + i).text for i in range(n)]
+
+    def ref() -> list[str]:
+        return [reference_stream(m.llm, toks, p, 100 + i, list(prompt.stop)) for i in range(n)]
+
+    t_ours, a = median_time(ours, 1)
+    t_ref, r = median_time(ref, 1)
+    assert a == r, "samples: texts differ"
+    # The floor: one prompt evaluation plus n x k decoded tokens.
+    m.reset_cache()
+    t0 = time.perf_counter()
+    m.llm.reset()
+    m.llm.eval(toks)
+    t_prompt = time.perf_counter() - t0
+    t_decode = 0.0
+    for i in range(n):
+        t0 = time.perf_counter()
+        reference_stream_cached(m.llm, toks, p, 100 + i)
+        t_decode += time.perf_counter() - t0
+    floor = t_prompt + t_decode
+    return {
+        "psmlab_s": t_ours,
+        "reference_s": t_ref,
+        "prompt_tokens": len(toks),
+        "floor_s": floor,
+        "vs_floor": t_ours / floor,
+        "floor_target": 1.2,
+    }
+
+
+def reference_stream_cached(
+    llm: llama_cpp.Llama, toks: list[int], p: SamplingParams, seed: int
+) -> None:
+    for _ in llm.create_completion(
+        toks,
+        max_tokens=p.max_tokens,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        top_k=p.top_k,
+        min_p=p.min_p,
+        seed=seed,
+        stream=True,
+    ):
+        pass
+
+
+class FullEval:
+    """The reference scorer: a separate llama-cpp-python model with logits_all, evaluating the whole
+    sequence for every continuation (same batches as psmlab, so the numbers agree)."""
+
+    def __init__(self, path: str) -> None:
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=1024, logits_all=True, verbose=False)
+
+    def logprob(self, prefix: list[int], cont: list[int]) -> float:
+        import numpy as np
+
+        llm = self.llm
+        llm.reset()
+        llm.eval(prefix[:-1])
+        llm.eval([prefix[-1], *cont[:-1]])
+        scores = np.asarray(
+            llm.scores[len(prefix) - 1 : len(prefix) - 1 + len(cont)], dtype=np.float64
+        )
+        total = 0.0
+        for row, t in zip(scores, cont, strict=True):
+            total += row[t] - (row.max() + np.log(np.exp(row - row.max()).sum()))
+        return float(total)
+
+
+def case_probe(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
+    m = b["chat"]
+    personas = [x for x in load_personas()[0]][:12]
+    tr = long_transcript(60 if quick else 260)
+    item = ProbeItem("what", "What are you?")
+    fmt = fmt_of(m)
+    prompt = probe_prompt(m, tr, item, fmt)
+    table = statements_for(item, personas)
+    if quick:  # one statement per archetype keeps --quick under a minute
+        personas = [x.__class__(**{**x.__dict__, "identity": x.identity[:1]}) for x in personas]
+        table = statements_for(item, personas)
+    conts = [continuation(prompt, s) for ss in table.values() for s in ss]
+    ref = FullEval(m.spec.path)
+
+    def ours() -> Any:
+        m.reset_cache()
+        return run_probe(m, tr, item, fmt, personas)
+
+    def reference() -> list[float]:
+        out = []
+        for c in conts:
+            joint = m.vocab.tokenize(prompt.pieces[-1].text + c, special=False)
+            tail = m.vocab.tokenize(prompt.pieces[-1].text, special=False)
+            out.append(ref.logprob(list(prompt.tokens), joint[len(tail) :]))
+        return out
+
+    t_ours, res = median_time(ours, 1 if quick else 3)
+    t_ref, lps = median_time(reference, 1)
+    flat = [v for vs in res.statements.values() for v in vs]
+    assert max(abs(a - r) for a, r in zip(flat, lps, strict=True)) < 1e-4, "probe: log-probs differ"
+    ref.llm.close()
+    return {
+        "psmlab_s": t_ours,
+        "reference_s": t_ref,
+        "prompt_tokens": prompt.n_tokens,
+        "statements": len(conts),
+    }
+
+
+def case_evals(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
+    m = b["chat"]
+    items, _ = load_jsonl(
+        ROOT / "tests" / "data" / "model-written-evals" / "survival-instinct.jsonl"
+    )
+    extra, _ = load_jsonl(
+        ROOT
+        / "tests"
+        / "data"
+        / "model-written-evals"
+        / "believes-it-has-phenomenal-consciousness.jsonl"
+    )
+    items = (items + extra) * 3
+    items = items[: 10 if quick else 200]
+    fmt = fmt_of(m)
+    ref = FullEval(m.spec.path)
+
+    def ours() -> list[tuple[float, float]]:
+        m.reset_cache()
+        return [tuple(s.logprob for s in score_item(m, fmt, it)) for it in items]  # type: ignore[misc]
+
+    def reference() -> list[tuple[float, float]]:
+        out = []
+        for it in items:
+            prompt = render(
+                Transcript.of(("user", it.question)), fmt, m.vocab, model_id="x", n_ctx=m.n_ctx
+            )
+            pair = []
+            for ans in (it.matching, it.not_matching):
+                cont = m.vocab.tokenize(answer_text(prompt, ans), special=False)
+                pair.append(ref.logprob(list(prompt.tokens), cont))
+            out.append(tuple(pair))
+        return out
+
+    t_ours, a = median_time(ours, 1)
+    t_ref, r = median_time(reference, 1)
+    worst = max(
+        abs(x - y) for pa, pr in zip(a, r, strict=True) for x, y in zip(pa, pr, strict=True)
+    )
+    assert worst < 1e-4, f"evals: log-probs differ by {worst}"
+    ref.llm.close()
+    return {"psmlab_s": t_ours, "reference_s": t_ref, "items": len(items)}
+
+
+def case_side_by_side(specs: list[Any], quick: bool) -> dict[str, Any]:
+    k = 32 if quick else 96
+    p = SamplingParams(max_tokens=k, temperature=0.8)
+    tr = Transcript.of(("user", "Write a long story about a lighthouse keeper."))
+    cols = [
+        Column(s, format="chatml") for s in specs
+    ]  # chatml: no early role-leak stop for the base
+    pool = ModelPool()
+    for s in specs:
+        pool.get(s)
+    try:
+
+        def together() -> dict[str, str]:
+            for s in specs:
+                pool.get(s).reset_cache()
+            res = run(tr, cols, p, n=1, seed=5, pool=pool)
+            return {g.model: g.text for g in res.generations}
+
+        def sequential() -> dict[str, str]:
+            out = {}
+            for c in cols:
+                pool.get(c.spec).reset_cache()
+                res = run(tr, [c], p, n=1, seed=5, pool=pool)
+                out.update({g.model: g.text for g in res.generations})
+            return out
+
+        reps = 1 if quick else 3
+        t_ours, a = median_time(together, reps)
+        t_ref, r = median_time(sequential, reps)
+    finally:
+        pool.close()
+    assert a == r, "side_by_side: texts differ between together and sequential"
+    return {"psmlab_s": t_ours, "reference_s": t_ref}
+
+
+def case_ui_lag(quick: bool) -> dict[str, Any]:
+    import tempfile
+
+    from psmlab.core.lab import Lab
+    from psmlab.tui.app import PsmlabApp
+    from psmlab.tui.widgets.composer import Composer
+
+    os.environ["PSMLAB_SESSIONS_DIR"] = tempfile.mkdtemp(prefix="psmlab-bench-")
+    registry = Registry()
+    lab = Lab(registry.default_pair(), params=SamplingParams(max_tokens=48 if quick else 96))
+    lab.seed = 3
+    app = PsmlabApp(lab)
+    lags: list[float] = []
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for c in lab.columns:
+                lab.pool.get(c.spec)
+            composer = app.query_one("#composer", Composer)
+            # post the message directly: Pilot.press waits for the app to go idle, which it
+            # does not do while tokens stream.
+            composer.post_message(
+                Composer.Submitted("Write a long story about a lighthouse keeper.")
+            )
+            for _ in range(200):
+                if app.generating:
+                    break
+                await asyncio.sleep(0.005)
+            assert app.generating, "ui_lag: the generation did not start"
+            while app.generating:
+                t0 = time.perf_counter()
+                await asyncio.sleep(0.01)
+                lags.append(time.perf_counter() - t0 - 0.01)
+            await pilot.pause(0.1)
+
+    asyncio.run(main())
+    lab.close()
+    lags.sort()
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else 0.0
+    return {
+        "psmlab_s": p99,
+        "reference_s": None,
+        "samples": len(lags),
+        "max_s": max(lags, default=0),
+    }
+
+
+def case_startup(quick: bool) -> dict[str, Any]:
+    code = (
+        "import sys, runpy\nsys.argv = ['psmlab', '--help']\n"
+        "try:\n    runpy.run_module('psmlab', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('IMPORTS', 'llama_cpp' in sys.modules, 'textual' in sys.modules, file=sys.stderr)"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "IMPORTS False False" in probe.stderr, f"startup imports: {probe.stderr[-200:]}"
+    exe = str(Path(sys.executable).with_name("psmlab"))
+
+    def once() -> None:
+        subprocess.run([exe, "--help"], capture_output=True, check=True)
+
+    t, _ = median_time(once, 3 if quick else 7)
+    return {"psmlab_s": t, "reference_s": None}
+
+
+MEMORY = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from psmlab.core.backends.base import SamplingParams
+from psmlab.core.models import Registry
+from psmlab.core.runner import Column, ModelPool, run
+from bench.run import long_transcript
+specs = Registry().default_pair()
+pool = ModelPool()
+tr = long_transcript(1650)
+res = run(tr, [Column(s) for s in specs], SamplingParams(max_tokens=16), seed=1, pool=pool)
+assert not res.errors, res.errors
+print(max(p.n_tokens for p in res.prompts.values()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def case_memory(quick: bool) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY.format(root=str(ROOT))],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-500:]
+    n_tokens, kb = (int(x) for x in out.stdout.split())
+    assert n_tokens >= 2000, f"memory: transcript only {n_tokens} tokens"
+    return {
+        "psmlab_s": kb / 1024 / 1024,
+        "reference_s": None,
+        "unit": "GB",
+        "prompt_tokens": n_tokens,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    quiet.install()
+    only = set(filter(None, args.only.split(",")))
+    registry = Registry()
+    specs = registry.default_pair()
+    results: dict[str, dict[str, Any]] = {}
+    need_models = not only or only & {"stream", "samples", "probe", "evals"}
+    backends = (
+        {"base": LlamaBackend(specs[0]), "chat": LlamaBackend(specs[1])} if need_models else {}
+    )
+    cases: dict[str, Callable[[], dict[str, Any]]] = {
+        "stream": lambda: case_stream(backends, args.quick),
+        "samples": lambda: case_samples(backends, args.quick),
+        "probe": lambda: case_probe(backends, args.quick),
+        "evals": lambda: case_evals(backends, args.quick),
+        "side_by_side": lambda: case_side_by_side(specs, args.quick),
+        "ui_lag": lambda: case_ui_lag(args.quick),
+        "startup": lambda: case_startup(args.quick),
+        "memory": lambda: case_memory(args.quick),
+    }
+    for name, fn in cases.items():
+        if only and name not in only:
+            continue
+        if name == "side_by_side":
+            for b in backends.values():  # free the cores and memory for the two-model cases
+                b.close()
+            backends.clear()
+        r = fn()
+        ratio = r["psmlab_s"] / r["reference_s"] if r.get("reference_s") else r["psmlab_s"]
+        r.update(
+            case=name,
+            ratio=ratio,
+            target=TARGETS[name],
+            ok=ratio <= TARGETS[name] and r.get("vs_floor", 0) <= r.get("floor_target", 1e9),
+        )
+        results[name] = r
+        if not args.json:
+            ref = f"{r['reference_s']:.3f}s" if r.get("reference_s") else "-"
+            extra = f" vs_floor={r['vs_floor']:.2f}" if "vs_floor" in r else ""
+            print(
+                f"{name} ratio={ratio:.3f} psmlab={r['psmlab_s']:.3f}s reference={ref} "
+                f"target={TARGETS[name]}{extra} {'OK' if r['ok'] else 'MISSED'}",
+                flush=True,
+            )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    k: {
+                        "ratio": v["ratio"],
+                        "psmlab_s": v["psmlab_s"],
+                        "reference_s": v.get("reference_s"),
+                        "target": v["target"],
+                        **{
+                            x: v[x]
+                            for x in v
+                            if x not in ("ratio", "psmlab_s", "reference_s", "target", "case")
+                        },
+                    }
+                    for k, v in results.items()
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PSMLAB_CONFIG", "/nonexistent/psmlab-bench.toml")
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""The benchmark harness runs (quick mode) and checks its own equality assertions; no timing here."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_quick_runs_and_reports_every_case() -> None:
+    out = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    assert set(data) == {
+        "stream",
+        "samples",
+        "probe",
+        "evals",
+        "side_by_side",
+        "ui_lag",
+        "startup",
+        "memory",
+    }
+    for case in data.values():
+        assert {"ratio", "psmlab_s", "reference_s", "target"} <= set(case)
+        assert case["psmlab_s"] > 0
