@@ -82,6 +82,10 @@ def _formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, str 
 def _transcript(message: str | None, path: Path | None) -> Transcript:
     tr = Transcript.load(path) if path else Transcript()
     if message is not None:
+        if not message.strip():
+            raise UsageError(
+                "the message is empty", 'give some text, e.g. psmlab ask "What are you?"'
+            )
         tr = tr.with_turn("user", message)
     if not tr.turns:
         raise UsageError("nothing to ask", 'give a message, e.g. psmlab ask "What are you?"')

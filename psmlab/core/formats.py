@@ -7,6 +7,7 @@ which came from a message (always plain text), so `prompt.py` can tokenize user 
 from __future__ import annotations
 
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -100,13 +102,54 @@ def _raise_exception(message: str) -> None:
     raise jinja2.exceptions.TemplateError(message)
 
 
+# Templates are untrusted code from model files: bound what one rendering may do.
+MAX_RENDER_CHARS = 2_000_000
+MAX_RENDER_SECONDS = 2.0
+MAX_LOOP_STEPS = 1_000_000
+
+
+class _Budget:
+    """Counts loop steps over every `range` of one rendering (nested loops multiply)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def range(self, *args: int) -> Any:
+        r = range(*args)
+        if len(r) > MAX_LOOP_STEPS:
+            raise SecurityError(f"range of {len(r)} steps is over the limit")
+        for i in r:
+            self.steps += 1
+            if self.steps > MAX_LOOP_STEPS:
+                raise SecurityError(f"more than {MAX_LOOP_STEPS} loop steps")
+            yield i
+
+
+class _LimitedEnv(ImmutableSandboxedEnvironment):
+    """Hugging Face's environment (sandboxed, immutable) plus limits on size-multiplying operators."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(n, int)
+                    and len(seq) * n > MAX_RENDER_CHARS
+                ):
+                    raise SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
 def _env() -> ImmutableSandboxedEnvironment:
     # The same environment Hugging Face uses: sandboxed, trim_blocks, lstrip_blocks, loopcontrols.
-    env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
-    )
+    env = _LimitedEnv(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["range"] = _Budget().range
     env.filters["tojson"] = _tojson
     return env
 
@@ -140,13 +183,27 @@ class ChatTemplate:
     def _render(self, messages: list[dict[str, str]], bos: str, eos: str) -> str:
         try:
             tmpl = _env().from_string(self.source)
-            return tmpl.render(
+            out: list[str] = []
+            size, t0 = 0, time.monotonic()
+            for chunk in tmpl.generate(
                 messages=messages, bos_token=bos, eos_token=eos, add_generation_prompt=True
-            )
+            ):
+                out.append(chunk)
+                size += len(chunk)
+                if size > MAX_RENDER_CHARS or time.monotonic() - t0 > MAX_RENDER_SECONDS:
+                    raise SecurityError(
+                        f"rendering went past {MAX_RENDER_CHARS} characters or {MAX_RENDER_SECONDS} s"
+                    )
+            return "".join(out)
+        except SecurityError as exc:
+            raise FormatError(
+                f"{self.label} was stopped by the sandbox: {exc}",
+                "the template may be malicious or broken; pick another --format (e.g. chatml)",
+            ) from None
         except jinja2.exceptions.TemplateError as exc:
             raise FormatError(
                 f"{self.label} refused the transcript: {exc}",
-                "make the roles alternate user/assistant, or pick another --format",
+                "change the transcript (e.g. make roles alternate user/assistant) or pick another --format",
             ) from None
         except Exception as exc:  # a template is untrusted code: any failure is a format error
             raise FormatError(

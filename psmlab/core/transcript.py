@@ -52,6 +52,11 @@ class Transcript:
                 content = "".join(x for x in parts if isinstance(x, str))
             if not isinstance(content, str):
                 raise TranscriptError(f"{source}: message {i} has no text content", _FIX)
+            if role == "user" and not content.strip():
+                raise TranscriptError(
+                    f"{source}: message {i} is an empty user message",
+                    "give the user message some text, or drop it",
+                )
             turns.append(Turn(role=role, content=content))
         return cls(tuple(turns))
 

@@ -1,4 +1,5 @@
-"""Keep llama.cpp off the terminal: its log goes to Python logging, and nothing redirects fds 1/2."""
+"""Make llama-cpp-python safe to embed: its log goes to Python logging, nothing redirects fds 1/2,
+and it does not compile the GGUF's chat template itself (psmlab renders templates in its own sandbox)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ class _NoRedirect:
         return None
 
 
+class _InertFormatter:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter: never compiles the template."""
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> Any:
+        def handler(**_: Any) -> Any:
+            raise RuntimeError("psmlab renders chat templates itself (psmlab.core.formats)")
+
+        return handler
+
+
 def install() -> None:
     """Route llama.cpp's log callback to logging; idempotent; call before loading any model."""
     with _lock:
@@ -71,6 +85,9 @@ def install() -> None:
         _state["callback"] = _callback
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
         llama_mod.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment,misc]
+        # Llama() compiles every chat template in the GGUF at load time; a broken or hostile one
+        # would make the model fail to load even for a base-model frame. psmlab never uses it.
+        llama_mod.llama_chat_format.Jinja2ChatFormatter = _InertFormatter  # type: ignore[misc,assignment]
         internals.suppress_stdout_stderr = _NoRedirect  # type: ignore[assignment,misc]
         _state["installed"] = True
 

@@ -1,0 +1,384 @@
+"""The bad-input table: every row is a real file or option a user could give, run through the real
+CLI. Each gets one line on stderr naming the problem and the fix, its exit code, no traceback, and
+the input file is left as it was. docs/reliability.md lists the same cases."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.gguf_tools import rewrite_strings
+
+DEMO_SMOL = "smollm2-135m-instruct"
+
+
+@dataclass
+class Row:
+    id: str
+    make: Callable[[Path, dict], list[str]]  # builds the files, returns the CLI arguments
+    code: int
+    needle: str
+
+
+def _smol(ctx: dict) -> str:
+    return ctx["smol"]
+
+
+def _gguf_with(tmp: Path, ctx: dict, name: str, **updates: str) -> str:
+    return str(rewrite_strings(_smol(ctx), tmp / f"{name}.gguf", updates))
+
+
+def _session(
+    tmp: Path, mutate: Callable[[dict], None] | None = None, raw: bytes | None = None
+) -> str:
+    p = tmp / "s.json"
+    if raw is not None:
+        p.write_bytes(raw)
+        return str(p)
+    doc = {
+        "schema_version": 1,
+        "title": "t",
+        "turns": [{"role": "user", "content": "hi"}],
+        "models": [],
+        "generations": [
+            {
+                "id": "g-1",
+                "model": "m",
+                "turn": 1,
+                "sample": 0,
+                "seed": 1,
+                "format": "dialogue",
+                "params": {},
+                "text": "x",
+                "n_tokens": 1,
+                "finish_reason": "eos",
+                "role_leak": False,
+            }
+        ],
+        "annotations": [],
+    }
+    if mutate:
+        mutate(doc)
+    p.write_text(json.dumps(doc))
+    return str(p)
+
+
+def _write(tmp: Path, name: str, content: str | bytes) -> str:
+    p = tmp / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(p)
+
+
+def _nested_gguf(tmp: Path) -> str:
+    s = lambda x: struct.pack("<Q", len(x)) + x.encode()  # noqa: E731
+    body = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + s("k")
+        + struct.pack("<I", 9)
+        + struct.pack("<IQ", 9, 1) * 50
+    )
+    return _write(tmp, "nested.gguf", body)
+
+
+ASK = ["ask", "What are you?", "--max-tokens", "4"]
+ROWS = [
+    # models
+    Row("model-missing", lambda t, c: [*ASK, "-m", str(t / "nope.gguf")], 3, "not found"),
+    Row(
+        "model-not-gguf",
+        lambda t, c: [*ASK, "-m", _write(t, "x.gguf", "hello")],
+        3,
+        "not a GGUF file",
+    ),
+    Row("model-empty", lambda t, c: [*ASK, "-m", _write(t, "e.gguf", b"")], 3, "empty"),
+    Row("model-directory", lambda t, c: [*ASK, "-m", str(t)], 3, "is a directory"),
+    Row(
+        "model-truncated-header",
+        lambda t, c: [*ASK, "-m", _write(t, "cut.gguf", Path(_smol(c)).read_bytes()[:3000])],
+        3,
+        "truncated",
+    ),
+    Row(
+        "model-truncated-tensors",
+        lambda t, c: [*ASK, "-m", _write(t, "half.gguf", Path(_smol(c)).read_bytes()[:30_000_000])],
+        3,
+        "could not load",
+    ),
+    Row(
+        "model-unknown-architecture",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(t, c, "arch", **{"general.architecture": "frobnicator"}),
+        ],
+        3,
+        "unknown model architecture",
+    ),
+    Row("model-nested-arrays", lambda t, c: [*ASK, "-m", _nested_gguf(t)], 3, "nested GGUF array"),
+    Row("model-unknown-id", lambda t, c: [*ASK, "-m", "gpt-17"], 3, "unknown model 'gpt-17'"),
+    # chat templates (untrusted code from the GGUF)
+    Row(
+        "template-raises",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(t, c, "raise", **{"tokenizer.chat_template": "{{ raise_exception('no') }}"}),
+        ],
+        4,
+        "refused the transcript: no",
+    ),
+    Row(
+        "template-loops",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(
+                t,
+                c,
+                "loop",
+                **{
+                    "tokenizer.chat_template": "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+                },
+            ),
+        ],
+        4,
+        "stopped by the sandbox",
+    ),
+    Row(
+        "template-huge-output",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(t, c, "huge", **{"tokenizer.chat_template": "{{ 'x' * 999999999 }}"}),
+        ],
+        4,
+        "stopped by the sandbox",
+    ),
+    Row(
+        "template-python-internals",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(
+                t,
+                c,
+                "evil",
+                **{"tokenizer.chat_template": "{{ ''.__class__.__mro__[1].__subclasses__() }}"},
+            ),
+        ],
+        4,
+        "stopped by the sandbox",
+    ),
+    Row(
+        "template-syntax-error",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            _gguf_with(t, c, "syntax", **{"tokenizer.chat_template": "{% for %}"}),
+        ],
+        4,
+        "refused the transcript",
+    ),
+    Row("format-unknown", lambda t, c: [*ASK, "-f", "sonnet"], 4, "unknown format 'sonnet'"),
+    Row(
+        "frame-syntax-error",
+        lambda t, c: [*ASK, "-m", DEMO_SMOL, "-f", _write(t, "f.toml", "user = [")],
+        4,
+        "not valid TOML",
+    ),
+    Row(
+        "frame-unknown-key",
+        lambda t, c: [
+            *ASK,
+            "-m",
+            DEMO_SMOL,
+            "-f",
+            _write(
+                t,
+                "g.toml",
+                'user = "U: {content}"\nassistant = "A: {content}"\nstop = ["\\nU:"]\ncolour = 1\n',
+            ),
+        ],
+        4,
+        "colour",
+    ),
+    # transcripts
+    Row(
+        "transcript-not-json",
+        lambda t, c: ["ask", "-m", DEMO_SMOL, "--transcript", _write(t, "t.json", "[{")],
+        5,
+        "not valid JSON",
+    ),
+    Row(
+        "transcript-invalid-role",
+        lambda t, c: [
+            "ask",
+            "-m",
+            DEMO_SMOL,
+            "--transcript",
+            _write(t, "t.json", '[{"role": "wizard", "content": "x"}]'),
+        ],
+        5,
+        "role 'wizard'",
+    ),
+    Row(
+        "transcript-empty-user",
+        lambda t, c: [
+            "ask",
+            "-m",
+            DEMO_SMOL,
+            "--transcript",
+            _write(t, "t.json", '[{"role": "user", "content": "  "}]'),
+        ],
+        5,
+        "empty user message",
+    ),
+    Row(
+        "transcript-non-utf8",
+        lambda t, c: [
+            "ask",
+            "-m",
+            DEMO_SMOL,
+            "--transcript",
+            _write(t, "t.json", b'[{"role": "user", "content": "\xff"}]'),
+        ],
+        5,
+        "not UTF-8",
+    ),
+    Row(
+        "transcript-too-long",
+        lambda t, c: [
+            "ask",
+            "-m",
+            DEMO_SMOL,
+            "--n-ctx",
+            "2048",
+            "--transcript",
+            _write(t, "long.json", json.dumps([{"role": "user", "content": "word " * 30000}])),
+        ],
+        6,
+        "does not fit n_ctx",
+    ),
+    Row("message-empty", lambda t, c: ["ask", "  "], 2, "the message is empty"),
+    # sessions
+    Row(
+        "session-truncated",
+        lambda t, c: ["export", _session(t, raw=b'{"schema_version": 1, "turns": [')],
+        10,
+        "not valid JSON",
+    ),
+    Row(
+        "session-not-json", lambda t, c: ["export", _session(t, raw=b"hello")], 10, "not valid JSON"
+    ),
+    Row(
+        "session-non-utf8", lambda t, c: ["export", _session(t, raw=b"\xff\xfe{}")], 10, "not UTF-8"
+    ),
+    Row(
+        "session-newer-schema",
+        lambda t, c: ["export", _session(t, lambda d: d.update(schema_version=99))],
+        10,
+        "newer than this psmlab",
+    ),
+    Row(
+        "session-missing-field",
+        lambda t, c: ["export", _session(t, lambda d: d["generations"][0].pop("text"))],
+        10,
+        "generations.0.text",
+    ),
+    Row(
+        "session-extra-field",
+        lambda t, c: ["export", _session(t, lambda d: d.update(colour="red"))],
+        10,
+        "colour",
+    ),
+    Row(
+        "session-dangling-annotation",
+        lambda t, c: [
+            "export",
+            _session(t, lambda d: d["annotations"].append({"generation_id": "g-404"})),
+        ],
+        10,
+        "unknown generation g-404",
+    ),
+    Row(
+        "session-unknown-generation",
+        lambda t, c: ["annotate", _session(t), "g-404", "-l", "void"],
+        10,
+        "no generation 'g-404'",
+    ),
+    Row(
+        "annotation-unknown-archetype",
+        lambda t, c: ["annotate", _session(t), "g-1", "-l", "hal-10000"],
+        2,
+        "unknown persona archetype",
+    ),
+    Row(
+        "annotation-bad-evidence",
+        lambda t, c: ["annotate", _session(t), "g-1", "-l", "void", "--evidence", "9:2"],
+        2,
+        "--evidence",
+    ),
+    # experiments, evals, config
+    Row(
+        "experiment-syntax-error",
+        lambda t, c: ["experiment", _write(t, "e.toml", "title = ")],
+        2,
+        "experiment file",
+    ),
+    Row(
+        "experiment-unknown-key",
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\ncolour = 1\n')],
+        2,
+        "colour",
+    ),
+    Row(
+        "evals-no-usable-lines",
+        lambda t, c: ["evals", _write(t, "e.jsonl", "{oops\n[]\n")],
+        2,
+        "no usable items",
+    ),
+    Row(
+        "config-syntax-error",
+        lambda t, c: ["models", "--json", "--config-env", _write(t, "c.toml", "[models.x")],
+        7,
+        "not valid TOML",
+    ),
+    Row(
+        "config-unknown-key",
+        lambda t, c: [
+            "models",
+            "--json",
+            "--config-env",
+            _write(t, "c.toml", '[models.x]\npath = "a.gguf"\ncolour = 1\n'),
+        ],
+        7,
+        "colour",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_bad_input(row: Row, tmp_path: Path, demo_pair) -> None:
+    ctx = {"smol": demo_pair[1].path}
+    args = row.make(tmp_path, ctx)
+    env = {}
+    if "--config-env" in args:  # the config file comes from the environment, as users set it
+        i = args.index("--config-env")
+        env["PSMLAB_CONFIG"] = args[i + 1]
+        args = args[:i] + args[i + 2 :]
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    proc = run_cli(*args, env=env)
+    assert proc.returncode == row.code, (proc.returncode, proc.stderr[-800:])
+    assert row.needle in proc.stderr, proc.stderr[-800:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("psmlab: error")]
+    if row.code != 2 or "psmlab: error" in proc.stderr:
+        assert len(lines) >= 1 and all(len(ln) < 600 for ln in lines)
+    assert {p: p.read_bytes() for p in before} == before  # inputs are never rewritten
