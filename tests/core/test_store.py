@@ -178,3 +178,44 @@ def test_killing_the_writer_mid_save_leaves_a_whole_session(tmp_path: Path) -> N
     with store.open_session(p, wait_s=1):  # the dead writer's lock died with it
         pass
     assert not list(tmp_path.glob(".s.json.*.tmp"))  # and its temp file was cleaned up
+
+
+def test_disk_full_while_saving_keeps_the_previous_file(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    before = p.read_bytes()
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if len(data) > 100:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store.os, "write", full)
+    with pytest.raises(SessionError, match="the disk is full") as info, store.open_session(p) as sf:
+        sf.session.title = "changed"
+        sf.save()
+    assert "previous file is intact" in str(info.value)
+    assert p.read_bytes() == before
+    assert not list(tmp_path.glob(".s.json.*.tmp"))
+
+
+def test_export_writes_only_the_requested_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "in" / "s.json"
+    src.parent.mkdir()
+    store.save_new(make_session(), src)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "psmlab", "export", str(src), "-o", str(out_dir / "r.md")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [x.name for x in out_dir.iterdir()] == ["r.md"]
+    assert sorted(x.name for x in src.parent.iterdir()) == [".s.json.lock", "s.json"]
