@@ -112,6 +112,8 @@ def models(json_out: JsonOpt = False) -> None:
     specs = registry.all()
     if registry.demo_error is not None:
         err_console().print(f"note: {registry.demo_error.one_line()}", markup=False)
+    for e in registry.entry_errors.values():
+        err_console().print(f"warning: {e.one_line()}", markup=False, soft_wrap=True)
     if json_out:
         _stdout_json({"models": [s.to_dict(with_sha=True) for s in specs]})
     elif specs:

