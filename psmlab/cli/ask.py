@@ -237,13 +237,12 @@ def _ask(
     else:
         from psmlab.cli.live import print_result
 
-        print_result(columns, n, result, printed_live=live_view is not None)
+        table = None
         if n > 1:
-            from rich.console import Console
-
             from psmlab.cli.output import shares_table
 
-            Console().print(shares_table(shares))
+            table = shares_table(shares)
+        print_result(columns, n, result, printed_live=live_view is not None, after=table)
     return 130 if result.cancelled else int(result.exit_code())
 
 

@@ -70,10 +70,15 @@ class LiveColumns:
         self.live.__exit__(None, None, None)
 
 
-def print_result(columns: list[Column], n: int, result: RunResult, *, printed_live: bool) -> None:
+def print_result(
+    columns: list[Column], n: int, result: RunResult, *, printed_live: bool, after: object = None
+) -> None:
+    """The columns, then `after` (e.g. the label shares), then warnings and errors on stderr."""
     if not printed_live:
         done = {(g.model, g.sample): g for g in result.generations}
         Console().print(side_by_side(_headers(columns), n, done, {}, result.errors))
+    if after is not None:
+        Console().print(after)
     sys.stdout.flush()  # the table first, then the notes on stderr
     # Plain writes: one line per note, never wrapped or parsed as markup.
     for model_id, p in result.prompts.items():
