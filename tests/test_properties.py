@@ -14,6 +14,7 @@ from psmlab.core.export import md_inline, to_markdown
 from psmlab.core.session import Annotation, GenerationRecord, Session, TurnRecord
 from psmlab.core.textsafe import terminal_safe
 from psmlab.core.transcript import Transcript
+from tests.markdown_tools import outside_fences
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -72,19 +73,6 @@ PIECES = [*"ab #*_`|<>&[]()!-\n\r\t\x1b\x07\x9b~\\=", "```", "<script>", "\n# ",
 nasty = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
 
 
-def _outside_fences(md: str) -> list[str]:
-    out, fence = [], None
-    for line in md.splitlines():
-        m = re.match(r"^(`{3,})", line)
-        if fence is None and m:
-            fence = m.group(1)
-        elif fence is not None and line.strip() == fence:
-            fence = None
-        elif fence is None:
-            out.append(line)
-    return out
-
-
 @settings(max_examples=200, deadline=None)
 @given(text=nasty, note=nasty, label=nasty, title=nasty)
 def test_export_escapes_any_model_text(text: str, note: str, label: str, title: str) -> None:
@@ -109,7 +97,7 @@ def test_export_escapes_any_model_text(text: str, note: str, label: str, title: 
     )
     md = to_markdown(s)
     assert "\x1b" not in md and "\x07" not in md and "\x9b" not in md
-    visible = _outside_fences(md)
+    visible = outside_fences(md)
     headings = [ln for ln in visible if ln.startswith("#")]
     # Exactly the document's own headings: title, Models, one turn, one generation, the summary.
     assert len(headings) == 5, headings

@@ -3,11 +3,11 @@
 import csv
 import io
 import json
-import re
 from pathlib import Path
 
 from psmlab.core import store
 from psmlab.core.export import export, md_block, md_inline
+from tests.markdown_tools import outside_fences
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -38,22 +38,9 @@ def test_jsonl_has_one_generation_per_line_with_its_annotations() -> None:
     assert [len(g["annotations"]) for g in gens] == [2, 1]
 
 
-def _outside_fences(md: str) -> list[str]:
-    out, fence = [], None
-    for line in md.splitlines():
-        m = re.match(r"^(`{3,})", line)
-        if fence is None and m:
-            fence = m.group(1)
-        elif fence is not None and line.strip() == fence:
-            fence = None
-        elif fence is None:
-            out.append(line)
-    return out
-
-
 def test_model_text_cannot_add_headings_html_or_escapes() -> None:
     md = export(_session(), "md")
-    visible = _outside_fences(md)
+    visible = outside_fences(md)
     headings = [x for x in visible if x.startswith("#")]
     assert headings == [
         "# Golden \\| &lt;b&gt;export&lt;/b&gt; # test",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, SelectionList, Static
+from textual.widgets import Input, Label, SelectionList, Static
 
 from psmlab.core.personas import Persona
+from psmlab.tui.screens.dialogs import FormDialog
 from psmlab.views import safe
 
 
@@ -24,12 +23,7 @@ class AnnotationInput:
     annotator: str
 
 
-class AnnotateDialog(ModalScreen[AnnotationInput | None]):
-    BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("ctrl+s", "keep", "Save"),
-    ]
-
+class AnnotateDialog(FormDialog):
     def __init__(self, target: str, text: str, personas: list[Persona], annotator: str) -> None:
         super().__init__(classes="dialog-screen")
         self.target = target
@@ -54,16 +48,7 @@ class AnnotateDialog(ModalScreen[AnnotationInput | None]):
                     placeholder="evidence: text copied from the continuation (optional)", id="quote"
                 )
                 yield Input(self.annotator, placeholder="annotator", id="annotator")
-            yield Label("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Save (Ctrl+S)", id="save", variant="primary")
-                yield Button("Cancel (Esc)", id="cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_keep()
-        else:
-            self.dismiss(None)
+            yield from self.buttons()
 
     def _value(self, wid: str) -> str:
         return self.query_one(f"#{wid}", Input).value.strip()

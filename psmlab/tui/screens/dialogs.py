@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.table import Table
 from textual.app import ComposeResult
@@ -10,6 +11,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
+
+
+class FormDialog(ModalScreen[Any]):
+    """A form with Save (Ctrl+S) and Cancel (Esc): subclasses compose the fields and `action_keep`."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "keep", "Save")]
+
+    def buttons(self) -> ComposeResult:
+        yield Label("", id="error", classes="error", markup=False)
+        with Horizontal(classes="buttons"):
+            yield Button("Save (Ctrl+S)", id="save", variant="primary")
+            yield Button("Cancel (Esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_keep()
+        else:
+            self.dismiss(None)
+
+    def action_keep(self) -> None:
+        raise NotImplementedError
 
 
 class Confirm(ModalScreen[str]):

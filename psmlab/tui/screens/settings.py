@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Input, Label, Select
 
 from psmlab.core.backends.base import SamplingParams
 from psmlab.core.lab import ColumnConfig
+from psmlab.tui.screens.dialogs import FormDialog
 
 FIELDS = [
     ("temperature", float),
@@ -33,12 +32,7 @@ class SettingsResult:
     seed: int | None
 
 
-class SettingsDialog(ModalScreen[SettingsResult | None]):
-    BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("ctrl+s", "keep", "Save"),
-    ]
-
+class SettingsDialog(FormDialog):
     def __init__(self, col: ColumnConfig, name: str, formats: list[str], seed: int | None) -> None:
         super().__init__(classes="dialog-screen")
         self.col = col
@@ -70,16 +64,7 @@ class SettingsDialog(ModalScreen[SettingsResult | None]):
                         )
                 yield Label("seed of sample 0 (empty: random, recorded)")
                 yield Input("" if self.seed is None else str(self.seed), id="seed")
-            yield Label("", id="error", classes="error", markup=False)
-            with Horizontal(classes="buttons"):
-                yield Button("Save (Ctrl+S)", id="save", variant="primary")
-                yield Button("Cancel (Esc)", id="cancel")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_keep()
-        else:
-            self.dismiss(None)
+            yield from self.buttons()
 
     def action_keep(self) -> None:
         err = self.query_one("#error", Label)
