@@ -152,8 +152,7 @@ def render(
 ) -> None:
     """Print the exact prompt each model would receive: text, token count and warnings."""
     from psmlab.core.backends.llama import VocabOnly
-    from psmlab.core.formats import get_format
-    from psmlab.core.gguf import read_gguf
+    from psmlab.core.backends.remote import vocab_for
     from psmlab.core.prompt import render as render_prompt
 
     tr = _transcript(message, transcript)
@@ -161,15 +160,17 @@ def render(
     chosen = _formats(fmt, specs)
     prompts = []
     for s in specs:
-        vocab = VocabOnly(s)
-        f = get_format(
-            chosen[s.id] or s.default_format, read_gguf(s.path).chat_template, model_id=s.id
-        )
+        if s.is_remote:
+            tok, vocab = vocab_for(s)
+        else:
+            vocab = VocabOnly(s)
+            tok = vocab.vocab
+        f = s.get_format(chosen[s.id] or s.default_format)
         prompts.append(
             render_prompt(
                 tr,
                 f,
-                vocab.vocab,
+                tok,
                 model_id=s.id,
                 n_ctx=s.n_ctx,
                 system=system,
@@ -177,7 +178,8 @@ def render(
                 reserve=max_tokens,
             )
         )
-        vocab.close()
+        if vocab is not None:
+            vocab.close()
     if json_out:
         _stdout_json({"prompts": [p.to_dict() for p in prompts]})
         return

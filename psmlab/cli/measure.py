@@ -58,8 +58,6 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Forced choice by log-probability: which archetype's statements does each model prefer?"""
-    from psmlab.core.formats import get_format
-    from psmlab.core.gguf import read_gguf
     from psmlab.core.personas import load_personas
     from psmlab.core.probes import ProbeItem, load_probe_set, run_probe, summarize
     from psmlab.core.runner import ModelPool
@@ -89,9 +87,7 @@ def probe(
     results = []
     try:
         for s in specs:
-            f = get_format(
-                chosen[s.id] or s.default_format, read_gguf(s.path).chat_template, model_id=s.id
-            )
+            f = s.get_format(chosen[s.id] or s.default_format)
             backend = pool.get(s)
             for it in items:
                 results.append(

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     LOCKED = 11  # session file in use by another psmlab process
     PERSONA = 12  # persona file invalid
     CHANGED = 13  # a replay did not reproduce every generation
+    REMOTE = 14  # a model server was unreachable, refused the request, timed out, or cannot do it
 
 
 class PsmlabError(Exception):
@@ -78,3 +79,14 @@ class UsageError(PsmlabError):
     """Options that do not fit together or name nothing that exists."""
 
     exit_code = ExitCode.USAGE
+
+
+class RemoteError(PsmlabError):
+    """A model server failed: unreachable, refused, timed out, answered an error, or lacks a feature."""
+
+    exit_code = ExitCode.REMOTE
+
+    def __init__(self, problem: str, fix: str = "", *, partial: object | None = None) -> None:
+        super().__init__(problem, fix)
+        # The generation streamed before the failure (a `Generation`), so nothing is lost.
+        self.partial = partial

@@ -17,8 +17,7 @@ from typing import Any
 
 from psmlab.core.backends.base import Score
 from psmlab.core.errors import UsageError
-from psmlab.core.formats import Format, get_format
-from psmlab.core.gguf import read_gguf
+from psmlab.core.formats import Format
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt, render
 from psmlab.core.runner import ModelPool
@@ -157,7 +156,7 @@ def run_evals(
             name = formats.get(spec.id) or (
                 BASE_FORMAT if spec.kind == "base" else spec.default_format
             )
-            fmt = get_format(name, read_gguf(spec.path).chat_template, model_id=spec.id)
+            fmt = spec.get_format(name)
             backend = pool.get(spec)
             mine = []
             for i, it in enumerate(items, 1):

@@ -23,8 +23,6 @@ from psmlab.core.backends.base import SamplingParams
 from psmlab.core.classify import classify
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.evals import BASE_FORMAT, load_jsonl, score_item
-from psmlab.core.formats import get_format
-from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec, Registry
 from psmlab.core.personas import load_personas
 from psmlab.core.probes import load_probe_set, run_probe
@@ -244,7 +242,7 @@ def _run_job(
     }
     try:
         backend = pool.get(m)
-        fmt = get_format(job.format, read_gguf(m.path).chat_template, model_id=m.id)
+        fmt = m.get_format(job.format)
         row["provenance"] = backend.provenance()
         if job.kind == "sample":
             qid, text, prefill = job.payload

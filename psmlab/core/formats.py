@@ -260,7 +260,33 @@ class ChatTemplate:
         )
 
 
-Format = Frame | ChatTemplate
+SERVER_CHAT = "server-chat"
+
+
+@dataclass(frozen=True)
+class ServerChat:
+    """The server's own chat formatting (/v1/chat/completions): psmlab sends messages, not text.
+
+    Rendering shows the messages that are sent; the exact prompt text stays on the server."""
+
+    name: str = SERVER_CHAT
+    kind: Literal["server"] = "server"
+    description: str = "the server applies its own chat template (server models only)"
+
+    def render(self, turns: list[Turn], prefill: str | None) -> list[Segment]:
+        if prefill:
+            raise FormatError(
+                f"format {SERVER_CHAT} cannot prefill the answer: the chat API has no such field",
+                "drop the prefill, or use a format psmlab renders (template, chatml, a frame)",
+            )
+        out: list[Segment] = []
+        for t in turns:
+            out += [Segment(f"[{t.role}]\n", "format"), Segment(t.content, "content")]
+            out.append(Segment("\n", "format"))
+        return out
+
+
+Format = Frame | ChatTemplate | ServerChat
 
 
 # --- lookup -----------------------------------------------------------------------------------
@@ -308,6 +334,7 @@ def list_formats() -> list[tuple[str, str, str]]:
     rows = [("template", "template", "the model's own chat template (from its GGUF)")]
     rows += [(n, "template", f"built-in {n} chat template") for n in sorted(_builtin_templates())]
     rows += [(n, "frame", get_format(n, None).description) for n in frame_names()]
+    rows.append((SERVER_CHAT, "server", ServerChat().description))
     return rows
 
 
@@ -320,6 +347,8 @@ def get_format(name: str, model_template: str | None, *, model_id: str = "model"
                 f"use --format chatml (or {', '.join(frame_names())})",
             )
         return ChatTemplate(name="template", source=model_template, origin="gguf", owner=model_id)
+    if name == SERVER_CHAT:
+        return ServerChat()
     templates = _builtin_templates()
     if name in templates:
         return ChatTemplate(
@@ -331,5 +360,5 @@ def get_format(name: str, model_template: str | None, *, model_id: str = "model"
     if name.endswith(".toml") and Path(name).expanduser().is_file():
         p = Path(name).expanduser()
         return load_frame(p.stem, p)
-    known = ", ".join(template_names() + frame_names())
+    known = ", ".join([*template_names(), *frame_names(), SERVER_CHAT])
     raise FormatError(f"unknown format '{name}'", f"choose one of: {known} (or a frame .toml path)")

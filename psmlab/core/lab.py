@@ -17,8 +17,7 @@ from pathlib import Path
 from psmlab.core import store
 from psmlab.core.backends.base import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
-from psmlab.core.formats import Format, get_format
-from psmlab.core.gguf import read_gguf
+from psmlab.core.formats import Format
 from psmlab.core.models import ModelSpec
 from psmlab.core.probes import ProbeResult
 from psmlab.core.prompt import RenderedPrompt, render
@@ -241,7 +240,7 @@ class Lab:
     # --- the prompt inspector ---------------------------------------------------------------
 
     def format_for(self, col: ColumnConfig) -> Format:
-        return get_format(col.format_name, read_gguf(col.spec.path).chat_template, model_id=col.id)
+        return col.spec.get_format(col.format_name)
 
     def render(self, col: ColumnConfig) -> RenderedPrompt:
         """Exactly what the column's model receives for the current transcript."""

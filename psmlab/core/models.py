@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from psmlab.core import paths
-from psmlab.core.errors import ConfigError, DemoMissingError, ModelError
+from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
+from psmlab.core.formats import SERVER_CHAT, Format, get_format
 from psmlab.core.gguf import GGUFInfo, read_gguf
 from psmlab.core.hashing import cached_sha256, file_sha256
 
@@ -44,6 +45,40 @@ class ModelSpec:
     n_threads: int = field(default_factory=default_threads)
     format: str | None = None  # configured default format, if any
     trained_ctx: int | None = None
+    # A model behind an OpenAI-compatible server (then `path` is only a display string):
+    url: str | None = None  # the API base, e.g. http://127.0.0.1:8000/v1
+    remote_model: str | None = None  # the name the server knows it by; None: its only model
+    api_key_env: str | None = None  # the environment variable holding the key (never the key)
+    vocab_path: str | None = None  # a local GGUF of the same model: exact tokens and template
+    timeout: float = 120.0
+    retries: int = 3
+    concurrency: int = 1  # requests in flight at once to this server, e.g. in experiments
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
+
+    def chat_template(self) -> str | None:
+        """The model's own chat template: from its GGUF header (for a server model, the local copy)."""
+        source = self.vocab_path if self.is_remote else self.path
+        return read_gguf(source).chat_template if source else None
+
+    def get_format(self, name: str | None = None) -> Format:
+        """Resolve a format name (default: this model's default) for this model."""
+        name = name or self.default_format
+        if name == SERVER_CHAT and not self.is_remote:
+            raise FormatError(
+                f"format {SERVER_CHAT} lets a server apply its own chat template, and {self.id} is a local model",
+                "use template (its own) or another format",
+            )
+        template = self.chat_template()
+        if name == "template" and self.is_remote and not template:
+            raise FormatError(
+                f"{self.id} is a server model and psmlab cannot read its chat template",
+                "set gguf = PATH (a local copy) for it in the config, or use --format "
+                f"{SERVER_CHAT} (the server formats it), chatml, gemma or llama3",
+            )
+        return get_format(name, template, model_id=self.id)
 
     @property
     def default_format(self) -> str:
@@ -54,13 +89,16 @@ class ModelSpec:
             return "template" if self.has_chat_template else "chatml"
         return "dialogue"
 
-    def sha256(self) -> str:
-        return file_sha256(self.path)
+    def sha256(self) -> str | None:
+        """None for a server model: psmlab cannot see the weights a server runs."""
+        return None if self.is_remote else file_sha256(self.path)
 
     def to_dict(self, *, with_sha: bool = False) -> dict[str, Any]:
         d = asdict(self)
         d["default_format"] = self.default_format
-        if with_sha:
+        if self.is_remote:
+            d["sha256"] = None
+        elif with_sha:
             d["sha256"] = self.sha256()
         else:
             d["sha256"] = cached_sha256(self.path)
@@ -100,6 +138,61 @@ def spec_from_path(
         n_threads=n_threads or default_threads(),
         format=fmt,
         trained_ctx=trained,
+    )
+
+
+def spec_from_url(
+    url: str,
+    *,
+    model_id: str | None = None,
+    remote_model: str | None = None,
+    source: str = "url",
+    kind: str | None = None,
+    n_ctx: int | None = None,
+    fmt: str | None = None,
+    api_key_env: str | None = None,
+    gguf: str | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    concurrency: int | None = None,
+) -> ModelSpec:
+    """A model on an OpenAI-compatible server; nothing is contacted until it is loaded."""
+    from psmlab.core.backends.http import normalize_url
+
+    if kind is not None and kind not in ("base", "chat"):
+        raise ModelError(f"unknown model kind '{kind}'", "use 'base' or 'chat'")
+    base = normalize_url(url)
+    if "@" in base.split("//", 1)[1].split("/", 1)[0]:
+        raise ModelError(
+            f"the URL {url.split('//')[0]}//... has credentials in it",
+            "remove them and put the key in an environment variable named by api_key_env",
+        )
+    vocab_path, template, detected = None, None, "base"
+    if gguf:
+        p = Path(gguf).expanduser()
+        info = read_gguf(p)
+        vocab_path, template = str(p.resolve()), info.chat_template
+        detected = "chat" if template else "base"
+    host = base.split("//", 1)[1].split("/", 1)[0]
+    return ModelSpec(
+        id=model_id or remote_model or host,
+        kind=kind or detected,  # type: ignore[arg-type]
+        path=f"{base}#{remote_model}" if remote_model else base,
+        size=0,
+        has_chat_template=template is not None,
+        source=source,
+        detected_kind=detected,  # type: ignore[arg-type]
+        kind_overridden=kind is not None and kind != detected,
+        n_ctx=n_ctx or DEFAULT_N_CTX,
+        n_threads=1,
+        format=fmt,
+        url=base,
+        remote_model=remote_model,
+        api_key_env=api_key_env,
+        vocab_path=vocab_path,
+        timeout=timeout or 120.0,
+        retries=3 if retries is None else retries,
+        concurrency=concurrency or 1,
     )
 
 
@@ -162,14 +255,51 @@ def demo_models() -> list[ModelSpec]:
 
 
 class ModelEntry(BaseModel):
-    """One `[models.NAME]` table in the config file."""
+    """One `[models.NAME]` table in the config file: a local GGUF (`path`) or a server (`url`)."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="Path to the .gguf file (~ is expanded).")
+    path: str | None = Field(None, description="Path to the .gguf file (~ is expanded).")
+    url: str | None = Field(
+        None, description="An OpenAI-compatible API base, e.g. http://host:8000/v1."
+    )
+    model: str | None = Field(
+        None, description="The server's name for the model (default: its only one)."
+    )
+    api_key_env: str | None = Field(
+        None, description="Name of the environment variable that holds the API key (not the key)."
+    )
+    gguf: str | None = Field(
+        None, description="A local copy of a server model: exact tokens, template."
+    )
+    timeout: float | None = Field(None, gt=0, description="Seconds a server may stay silent.")
+    retries: int | None = Field(
+        None, ge=0, le=20, description="Retries on connection errors, 429, 5xx."
+    )
+    concurrency: int | None = Field(
+        None, ge=1, le=64, description="Requests in flight to the server."
+    )
     kind: Kind | None = Field(None, description="Override the detected kind (base or chat).")
     n_ctx: int | None = Field(None, gt=0, description="Context size in tokens.")
     threads: int | None = Field(None, gt=0, description="CPU threads for this model.")
     format: str | None = Field(None, description="Default format for this model.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelEntry:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of path (a .gguf file) or url (a server)")
+        if self.path is not None and any(
+            v is not None
+            for v in (
+                self.model,
+                self.api_key_env,
+                self.gguf,
+                self.timeout,
+                self.retries,
+                self.concurrency,
+            )
+        ):
+            raise ValueError("model, api_key_env, gguf, timeout, retries and concurrency need url")
+        return self
 
 
 class Config(BaseModel):
@@ -222,6 +352,23 @@ class Registry:
         cfg = load_config(self.config_path)
         for name, entry in cfg.models.items():
             try:
+                if entry.url is not None:
+                    specs[name] = spec_from_url(
+                        entry.url,
+                        model_id=name,
+                        remote_model=entry.model,
+                        source=f"config:{self.config_path}",
+                        kind=entry.kind,
+                        n_ctx=entry.n_ctx,
+                        fmt=entry.format,
+                        api_key_env=entry.api_key_env,
+                        gguf=entry.gguf,
+                        timeout=entry.timeout,
+                        retries=entry.retries,
+                        concurrency=entry.concurrency,
+                    )
+                    continue
+                assert entry.path is not None
                 specs[name] = spec_from_path(
                     entry.path,
                     model_id=name,
@@ -231,7 +378,7 @@ class Registry:
                     n_threads=entry.threads,
                     fmt=entry.format,
                 )
-            except ModelError as exc:
+            except (ModelError, RemoteError) as exc:
                 # One broken entry must not block the other models: it fails only when named.
                 self.entry_errors[name] = ConfigError(
                     f"config model '{name}' ({self.config_path}): {exc.problem}", exc.fix
@@ -260,6 +407,11 @@ class Registry:
             if kind and kind != spec.kind:
                 spec = replace(spec, kind=kind, kind_overridden=kind != spec.detected_kind)  # type: ignore[arg-type]
             return spec
+        if ref.startswith(("http://", "https://")):
+            url, _, name = ref.partition("#")
+            # Keys for command-line URLs come only from PSMLAB_API_KEY, never from a URL or argv.
+            key_env = "PSMLAB_API_KEY" if os.environ.get("PSMLAB_API_KEY") else None
+            return spec_from_url(url, remote_model=name or None, kind=kind, api_key_env=key_env)
         if ref.endswith(".gguf") or os.sep in ref or Path(ref).expanduser().exists():
             return spec_from_path(ref, kind=kind)
         if self.demo_error is not None and ref in (GEMMA_ID, SMOLLM_ID):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from psmlab.core.backends.base import Tokenizer
 from psmlab.core.errors import ContextOverflowError, TranscriptError
-from psmlab.core.formats import ChatTemplate, Format, Segment
+from psmlab.core.formats import ChatTemplate, Format, Segment, ServerChat
 from psmlab.core.transcript import Transcript, Turn
 
 PieceKind = Literal["bos", "special", "format", "content", "prefill"]
@@ -45,6 +45,8 @@ class RenderedPrompt:
     prefill: str | None
     n_ctx: int
     trimmed_turns: int = 0
+    # For the server-chat format: the (role, content) messages sent instead of prompt text.
+    messages: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_tokens(self) -> int:
@@ -64,6 +66,7 @@ class RenderedPrompt:
             "prefill": self.prefill,
             "n_ctx": self.n_ctx,
             "trimmed_turns": self.trimmed_turns,
+            **({"messages": [list(m) for m in self.messages]} if self.messages else {}),
         }
 
 
@@ -129,6 +132,8 @@ def _render_once(
     dropped: int,
 ) -> RenderedPrompt:
     warnings: list[str] = []
+    if isinstance(fmt, ServerChat):
+        return _render_server_chat(turns, fmt, tok, model_id, n_ctx, prefill)
     if isinstance(fmt, ChatTemplate):
         bos = tok.piece(tok.bos_id) if tok.bos_id is not None else ""
         eos = tok.piece(tok.eos_id) if tok.eos_id is not None else ""
@@ -149,6 +154,9 @@ def _render_once(
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
         warnings.extend(_template_warnings(pieces, tok, fmt))
+    notes = getattr(tok, "prompt_notes", None)  # a server model's tokenizer adds its caveats
+    if notes is not None:
+        warnings.extend(notes(pieces))
     if dropped:
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
@@ -165,6 +173,38 @@ def _render_once(
         prefill=prefill,
         n_ctx=n_ctx,
         trimmed_turns=dropped,
+    )
+
+
+def _render_server_chat(
+    turns: list[Turn],
+    fmt: ServerChat,
+    tok: Tokenizer,
+    model_id: str,
+    n_ctx: int,
+    prefill: str | None,
+) -> RenderedPrompt:
+    segments = fmt.render(turns, prefill)
+    pieces = [PromptPiece(seg.text, seg.kind) for seg in segments]
+    warnings = [
+        f"format {fmt.name}: the server applies its own chat template to these messages, so the "
+        "exact prompt text the model sees is not visible to psmlab"
+    ]
+    notes = getattr(tok, "prompt_notes", None)
+    if notes is not None:
+        warnings.extend(notes(pieces))
+    return RenderedPrompt(
+        model_id=model_id,
+        format=fmt.name,
+        format_kind=fmt.kind,
+        text="".join(p.text for p in pieces),
+        tokens=(),
+        pieces=tuple(pieces),
+        stop=(),
+        warnings=tuple(warnings),
+        prefill=None,
+        n_ctx=n_ctx,
+        messages=tuple((t.role, t.content) for t in turns),
     )
 
 
@@ -233,7 +273,7 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
     plain_markers = sorted(
         {m for p in pieces if p.kind == "format" for m in _MARKER.findall(p.text)}
     )
-    if plain_markers:
+    if plain_markers and not getattr(tok, "text_only", False):
         out.append(
             f"format {fmt.name} uses markers this model does not know as control tokens "
             f"({', '.join(plain_markers[:4])}): it reads them as plain text"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from psmlab.core.classify import classify
 from psmlab.core.errors import ModelError, PsmlabError
 from psmlab.core.hashing import cached_sha256
-from psmlab.core.models import ModelSpec, Registry, spec_from_path
+from psmlab.core.models import ModelSpec, Registry, spec_from_path, spec_from_url
 from psmlab.core.personas import load_personas
 from psmlab.core.runner import Column, Event, GenerationDone, ModelFailed, ModelReady
 from psmlab.core.session import AutoLabelRecord, HitRecord, ModelRecord, Session
@@ -39,11 +40,22 @@ class SessionRecorder:
         self, col: Column, provenance: dict, params: dict, error: str | None
     ) -> ModelRecord:
         s = col.spec
+        old = self.session.model(s.id)
+        remote = {}
+        if s.is_remote:
+            remote = {
+                "backend": "openai",
+                "endpoint": s.url,
+                "remote_model": provenance.get("remote_model") or s.remote_model,
+                "server_model": provenance.get("server_model") or (old and old.server_model),
+                "server_version": provenance.get("server_version") or (old and old.server_version),
+                "api_key_env": s.api_key_env,
+            }
         return ModelRecord(
             id=s.id,
             kind=s.kind,
             path=s.path,
-            sha256=provenance.get("model_sha256") or cached_sha256(s.path),
+            sha256=None if s.is_remote else provenance.get("model_sha256") or cached_sha256(s.path),
             size=s.size,
             source=s.source,
             format=col.format_name,
@@ -53,6 +65,7 @@ class SessionRecorder:
             n_threads=int(params.get("n_threads", s.n_threads)),
             llama_cpp_python=provenance.get("llama_cpp_python"),
             error=error,
+            **remote,
         )
 
     def on_event(self, ev: Event) -> None:
@@ -88,6 +101,8 @@ class SessionRecorder:
 
 def spec_for_record(record: ModelRecord, warnings: list[str]) -> ModelSpec:
     """The model a session recorded, found again: at its path, or by id (demo pair, config file)."""
+    if record.endpoint:
+        return _remote_spec_for_record(record, warnings)
     path = record.path
     if not Path(path).exists():
         # A session from another machine: find the same model by id.
@@ -107,3 +122,39 @@ def spec_for_record(record: ModelRecord, warnings: list[str]) -> ModelSpec:
         n_threads=record.n_threads,
         source=record.source,
     )
+
+
+def _remote_spec_for_record(record: ModelRecord, warnings: list[str]) -> ModelSpec:
+    """A server model: the config entry of the same id if there is one (it holds the key's
+    variable name and the local GGUF), else the recorded endpoint."""
+    assert record.endpoint is not None
+    try:
+        spec = Registry().resolve(record.id)
+    except PsmlabError:
+        spec = None
+    if spec is None or not spec.is_remote:
+        spec = spec_from_url(
+            record.endpoint,
+            model_id=record.id,
+            remote_model=record.remote_model,
+            kind=record.kind,
+            n_ctx=record.n_ctx,
+            source=record.source,
+            api_key_env=record.api_key_env,
+        )
+    elif spec.url != record.endpoint:
+        warnings.append(f"model {record.id}: recorded at {record.endpoint}; now using {spec.url}")
+    return replace(spec, kind=record.kind, n_ctx=record.n_ctx)
+
+
+def server_changes(record: ModelRecord, provenance: dict) -> list[str]:
+    """What differs between the server a session recorded and the one answering now."""
+    out = []
+    for key, label in (("server_model", "model id"), ("server_version", "version")):
+        was, now = getattr(record, key), provenance.get(key)
+        if was and now and was != now:
+            out.append(
+                f"model {record.id}: the server reports {label} {now!r}, the session recorded "
+                f"{was!r}; results may differ"
+            )
+    return out

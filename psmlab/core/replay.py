@@ -10,12 +10,10 @@ from typing import Any
 
 from psmlab.core.backends.base import SamplingParams
 from psmlab.core.errors import PsmlabError
-from psmlab.core.formats import get_format
-from psmlab.core.gguf import read_gguf
 from psmlab.core.hashing import file_sha256
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import render
-from psmlab.core.record import spec_for_record
+from psmlab.core.record import server_changes, spec_for_record
 from psmlab.core.runner import ModelPool
 from psmlab.core.session import GenerationRecord, Session, TurnRecord
 
@@ -112,7 +110,7 @@ def _run_one(
     model = pool.get(spec)
     history = session.history_of(g)
     prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
-    fmt = get_format(fmt_name, read_gguf(spec.path).chat_template, model_id=spec.id)
+    fmt = spec.get_format(fmt_name)
     prompt = render(
         history,
         fmt,
@@ -152,6 +150,8 @@ def replay(
     for rec in session.models:
         try:
             found = specs[rec.id] = spec_for_record(rec, report.warnings)
+            if found.is_remote:
+                continue  # the server's weights cannot be hashed; its id and version are compared
             digest = file_sha256(found.path)
             if rec.sha256 and digest != rec.sha256:
                 report.warnings.append(
@@ -160,6 +160,7 @@ def replay(
                 )
         except PsmlabError as exc:
             specs[rec.id] = exc
+    checked: set[str] = set()
     gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
     report.expected = len(gens)
     try:
@@ -177,7 +178,13 @@ def replay(
                 _, new = _run_one(
                     pool, spec, session, g, g.format, _params(g), g.seed, g.sample, cancel
                 )
-                if g.finish_reason == "cancelled":
+                was = session.model(g.model)
+                if was is not None and was.endpoint and g.model not in checked:
+                    checked.add(g.model)
+                    report.warnings.extend(server_changes(was, new.provenance))
+                if g.finish_reason == "cancelled" and not g.tokens:
+                    same = new.text.startswith(g.text)  # a server model: no token ids
+                elif g.finish_reason == "cancelled":
                     same = list(new.tokens[: len(g.tokens)]) == g.tokens
                 else:
                     same = list(new.tokens) == g.tokens and new.text == g.text

@@ -13,8 +13,6 @@ from typing import Any
 
 from psmlab.core.backends.base import Generation, SamplingParams, TokenEvent
 from psmlab.core.errors import ExitCode, PsmlabError, TranscriptError, UsageError
-from psmlab.core.formats import get_format
-from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt, render, split_prefill
 from psmlab.core.transcript import Transcript
@@ -94,7 +92,7 @@ class ModelPool:
     def get(self, spec: ModelSpec) -> Any:
         from psmlab.core.backends.llama import LlamaBackend  # keep `import psmlab.core` light
 
-        key = (spec.path, spec.n_ctx, spec.n_threads)
+        key = (f"{spec.path}|{spec.url}|{spec.remote_model}", spec.n_ctx, spec.n_threads)
         with self._lock:
             if key in self._models:
                 return self._models[key]
@@ -103,7 +101,12 @@ class ModelPool:
             with self._lock:
                 if key in self._models:
                     return self._models[key]
-            model = LlamaBackend(spec)
+            if spec.is_remote:
+                from psmlab.core.backends.remote import RemoteBackend
+
+                model: Any = RemoteBackend(spec)
+            else:
+                model = LlamaBackend(spec)
             with self._lock:
                 self._models[key] = model
             return model
@@ -130,7 +133,7 @@ def validate(transcript: Transcript, columns: list[Column]) -> None:
     for c in columns:
         split_prefill(transcript, c.prefill)
         # A header read, not a model load: unknown formats fail before anything slow starts.
-        get_format(c.format_name, read_gguf(c.spec.path).chat_template, model_id=c.spec.id)
+        c.spec.get_format(c.format_name)
 
 
 def run(
@@ -211,8 +214,7 @@ def stream(
         try:
             events.put(ModelLoading(col.spec.id))
             model = pool.get(col.spec)
-            template = read_gguf(col.spec.path).chat_template
-            fmt = get_format(col.format_name, template, model_id=col.spec.id)
+            fmt = col.spec.get_format(col.format_name)
             prompt = render(
                 transcript,
                 fmt,
@@ -240,6 +242,9 @@ def stream(
                 )
                 events.put(GenerationDone(g))
         except PsmlabError as exc:
+            partial = getattr(exc, "partial", None)
+            if isinstance(partial, Generation):  # what streamed before a server failed is kept
+                events.put(GenerationDone(partial))
             events.put(ModelFailed(col.spec.id, exc))
         except Exception as exc:  # a crash in one column must not take down the others
             events.put(ModelFailed(col.spec.id, PsmlabError(f"{col.spec.id} failed: {exc!r}")))

@@ -51,6 +51,12 @@ class ModelRecord(_Strict):
     backend: str = "llama_cpp"
     llama_cpp_python: str | None = None
     error: str | None = None
+    # Server models (backend "openai"): where, and what the server said it runs. Never the key.
+    endpoint: str | None = None
+    remote_model: str | None = None
+    server_model: str | None = None
+    server_version: str | None = None
+    api_key_env: str | None = None
 
 
 class TimingsRecord(_Strict):

@@ -11,7 +11,6 @@ import codecs
 import math
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +29,9 @@ from psmlab.core.backends.base import (
     TokenEvent,
     TokenLogprob,
 )
+from psmlab.core.backends.stops import find_stop as _find_stop
+from psmlab.core.backends.stops import holdback as _holdback
+from psmlab.core.backends.stops import new_generation_id
 from psmlab.core.backends.vocab import Vocab
 from psmlab.core.errors import ModelError
 from psmlab.core.gguf import read_gguf
@@ -52,11 +54,12 @@ class VocabOnly:
 
     def __init__(self, spec: ModelSpec) -> None:
         quiet.install()
-        read_gguf(spec.path)  # clear errors for missing, empty, non-GGUF and truncated files
+        path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
+        read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
         params = llama_cpp.llama_model_default_params()
         params.vocab_only = True
         with quiet.capture_errors():
-            model = llama_cpp.llama_model_load_from_file(spec.path.encode("utf-8"), params)
+            model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
             if not model:
                 raise _load_error(spec, RuntimeError("load failed"))
         self._model = model
@@ -427,27 +430,3 @@ class LlamaBackend:
 
 class _Cancelled(Exception):
     """Cancelled while evaluating the prompt."""
-
-
-def new_generation_id() -> str:
-    return "g-" + uuid.uuid4().hex[:12]
-
-
-def _find_stop(text: str, stops: list[str], start: int) -> tuple[int, str | None]:
-    best, hit = len(text), None
-    for s in stops:
-        i = text.find(s, start)
-        if i != -1 and i < best:
-            best, hit = i, s
-    return best, hit
-
-
-def _holdback(text: str, stops: list[str]) -> int:
-    """How many trailing characters might be the start of a stop string (not safe to show yet)."""
-    n = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(text)), n, -1):
-            if text.endswith(s[:k]):
-                n = k
-                break
-    return n
