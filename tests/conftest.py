@@ -70,7 +70,7 @@ def pool(demo_pair):  # type: ignore[no-untyped-def]
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: int = 300
+    *args: str, env: dict[str, str] | None = None, timeout: int = 300, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m psmlab` for real, as a user would."""
     full_env = {**os.environ, **(env or {})}
@@ -79,6 +79,6 @@ def run_cli(
         capture_output=True,
         text=True,
         env=full_env,
-        cwd=ROOT,
+        cwd=cwd,
         timeout=timeout,
     )

@@ -22,8 +22,9 @@ ModelOpt = Annotated[
     typer.Option(
         "-m",
         "--model",
-        help="Model id (see `psmlab models`) or path to a .gguf; add @base/@chat "
-        "to override its kind. Repeat for columns. Default: the demo pair.",
+        help="Model id (see `psmlab models`), path to a .gguf, or a server as "
+        "http://HOST:PORT/v1#MODEL; add @base/@chat to override its kind. "
+        "Repeat for columns. Default: the demo pair.",
     ),
 ]
 FormatOpt = Annotated[

@@ -79,8 +79,10 @@ def models_table(specs: Sequence[ModelSpec]) -> Table:
             safe(s.id),
             kind,
             safe(s.default_format),
-            "yes" if s.has_chat_template else "no",
-            f"{s.size / 1e6:.0f} MB",
+            "yes"
+            if s.has_chat_template
+            else ("unknown" if s.is_remote and not s.vocab_path else "no"),
+            "server" if s.is_remote else f"{s.size / 1e6:.0f} MB",
             safe(s.source),
             safe(s.path),
         )

@@ -215,17 +215,99 @@ def run_experiment(
         max_tokens=spec.max_tokens,
     )
     try:
-        for n, job in enumerate(jobs, 1):
-            if cancel is not None and cancel.is_set():
-                break
-            if job.key not in results.done:
+        lanes = _lanes([j for j in jobs if j.key not in results.done])
+        finished = len(jobs) - sum(len(q) for q, _ in lanes.values())
+        if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
+            # One lane, one worker: run in this thread, exactly in plan order.
+            for job in (j for q, _ in lanes.values() for j in q):
+                if cancel is not None and cancel.is_set():
+                    break
                 results.append(_run_job(job, pool, params, personas, spec))
-            if on_progress:
-                on_progress(n, len(jobs), job)
+                finished += 1
+                if on_progress:
+                    on_progress(finished, len(jobs), job)
+        else:
+            _run_lanes(
+                lanes,
+                len(jobs),
+                finished,
+                pool,
+                params,
+                personas,
+                spec,
+                results,
+                cancel,
+                on_progress,
+            )
     finally:
         if own:
             pool.close()
+    # Rows land in completion order when lanes run at once; the report reads them in plan order.
+    order = {j.key: i for i, j in enumerate(jobs)}
+    results.done = dict(sorted(results.done.items(), key=lambda kv: order.get(kv[0], len(order))))
     return results
+
+
+def _lanes(jobs: list[Job]) -> dict[str, tuple[list[Job], int]]:
+    """Local models share one lane (the CPU); each server is its own lane with its own bound."""
+    lanes: dict[str, tuple[list[Job], int]] = {}
+    for j in jobs:
+        m = j.model
+        key, width = (f"server:{m.url}", m.concurrency) if m.is_remote else ("local", 1)
+        queue_, w = lanes.setdefault(key, ([], width))
+        queue_.append(j)
+        lanes[key] = (queue_, max(w, width))
+    return lanes
+
+
+def _run_lanes(
+    lanes: dict[str, tuple[list[Job], int]],
+    total: int,
+    finished: int,
+    pool: ModelPool,
+    params: SamplingParams,
+    personas: list[Any],
+    spec: ExperimentSpec,
+    results: ResultsFile,
+    cancel: threading.Event | None,
+    on_progress: Progress | None,
+) -> None:
+    """Every lane at once, each with as many workers as its server allows (`concurrency`)."""
+    lock = threading.Lock()
+    count = [finished]
+
+    stop = threading.Event()  # Ctrl+C lands in this thread; the workers must stop too
+
+    def worker(q: list[Job]) -> None:
+        while True:
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                return
+            with lock:
+                if not q:
+                    return
+                job = q.pop(0)
+            row = _run_job(job, pool, params, personas, spec)
+            with lock:
+                results.append(row)
+                count[0] += 1
+                if on_progress:
+                    on_progress(count[0], total, job)
+
+    threads = [
+        threading.Thread(target=worker, args=(q,), daemon=True)
+        for q, width in lanes.values()
+        for _ in range(width)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except KeyboardInterrupt:
+        stop.set()  # units in flight finish and are written; nothing else starts
+        for t in threads:
+            t.join()
+        raise
 
 
 def _run_job(

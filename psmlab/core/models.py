@@ -86,7 +86,8 @@ class ModelSpec:
         if self.format:
             return self.format
         if self.kind == "chat":
-            return "template" if self.has_chat_template else "chatml"
+            # A server model's template is unknown, not absent: no silent chatml guess for it.
+            return "template" if self.has_chat_template or self.is_remote else "chatml"
         return "dialogue"
 
     def sha256(self) -> str | None:

@@ -140,6 +140,7 @@ class RemoteBackend:
         self.n_ctx = int(self.server.get("n_ctx") or spec.n_ctx)
         self._echo_ok: bool | None = None
         self._echo_error = ""
+        self._verified: set[str] = set()
         self._server_model: str | None = None
         self.last_fingerprint: str | None = None
         self.load_s = round(time.perf_counter() - t0, 3)
@@ -411,15 +412,17 @@ class RemoteBackend:
             )
         self._check_echo()
         text = prompt_text(prompt)
-        cut = len(text)
-        base: list[tuple[int, float | None]] | None = None
+        self._verify(text)
+        base: tuple[list[tuple[int, float | None]], int] | None = None
         out = []
         for cont in continuations:
             if not cont:
                 out.append(Score(cont, 0.0, 0, ()))
                 continue
-            full = self._echo(text + cont)
-            end = cut + len(cont)
+            full, end = self._echo(text + cont)
+            # Offsets are anchored at the end: servers differ in whether control tokens count as
+            # text, but the continuation is plain text and is the last thing in the prompt.
+            cut = end - len(cont)
             offsets = [o for o, _ in full]
             if cut in offsets or not any(o < cut for o in offsets):
                 lps = [lp or 0.0 for o, lp in full if cut <= o < end]
@@ -430,8 +433,10 @@ class RemoteBackend:
             start = max(o for o in offsets if o < cut)
             if base is None:
                 base = self._echo(text)
+            b_full, b_end = base
+            b_start = b_end - (cut - start)
             joint = [lp for o, lp in full if start <= o < end]
-            alone = [lp for o, lp in base if start <= o < cut]
+            alone = [lp for o, lp in b_full if b_start <= o < b_end]
             if any(v is None for v in joint + alone):
                 raise ModelError(
                     "cannot score: the continuation merges with the prompt's first token",
@@ -449,6 +454,42 @@ class RemoteBackend:
             )
         return out
 
+    def _verify(self, text: str) -> None:
+        """Check the server's prompt log-probabilities against its own sampling log-probabilities
+        on this very prompt: greedy-generate one token, then echo prompt + token. They must agree
+        (llama-cpp-python 0.3.36's server, for one, is off by one token when a model adds no BOS)."""
+        # Whether they agree depends on how the prompt begins (BOS or not), not on the rest: one
+        # check per prompt opening keeps evals from doubling their requests.
+        key = text[:64]
+        if key in self._verified:
+            return
+        body = {
+            "model": self.model_name,
+            "prompt": text,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": 1,
+        }
+        with self.slot, web.request(self.ep, "POST", "/completions", body) as call:
+            data = call.json()
+        try:
+            lp = data["choices"][0]["logprobs"]
+            token, value = str(lp["tokens"][0]), float(lp["token_logprobs"][0])
+        except (KeyError, IndexError, TypeError, ValueError):
+            token, value = "", 0.0
+        if token.strip():
+            full, end = self._echo(text + token)
+            last = [v for o, v in full if o >= end - len(token)]
+            if len(last) == 1 and last[0] is not None and abs(last[0] - value) > 0.3:
+                raise RemoteError(
+                    f"{self.spec.url} ({self.model_name}) returns prompt log-probabilities that "
+                    f"disagree with its own sampling ones on this prompt ({last[0]:.2f} vs "
+                    f"{value:.2f} for {token!r}), so its scores would be wrong",
+                    "psmlab does not guess scores: use a format whose prompt starts with the BOS "
+                    "token, another server (vLLM), or a local GGUF",
+                )
+        self._verified.add(key)
+
     def _check_echo(self) -> None:
         if self._echo_ok is None:
             try:
@@ -465,8 +506,11 @@ class RemoteBackend:
                 "llama-cpp-python's server started with --logits_all true) or a local GGUF",
             )
 
-    def _echo(self, text: str, retries: int | None = None) -> list[tuple[int, float | None]]:
-        """(character offset, log-probability) of every prompt token; the first has none."""
+    def _echo(
+        self, text: str, retries: int | None = None
+    ) -> tuple[list[tuple[int, float | None]], int]:
+        """Every prompt token's (offset, log-probability), the first without one, and where the
+        prompt ends in the server's offsets."""
         body = {
             "model": self.model_name,
             "prompt": text,
@@ -479,17 +523,35 @@ class RemoteBackend:
             data = call.json()
         try:
             lp = data["choices"][0]["logprobs"]
-            offsets, values = lp["text_offset"], lp["token_logprobs"]
+            offsets, values, pieces = lp["text_offset"], lp["token_logprobs"], lp["tokens"]
             pairs = [
                 (int(o), None if v is None else float(v))
-                for o, v in zip(offsets, values, strict=False)
+                for o, v in zip(offsets, values, strict=True)
             ]
+            echoed = str(data["choices"][0].get("text") or "")
         except (KeyError, IndexError, TypeError, ValueError):
             raise RemoteError("the answer has no prompt log-probabilities") from None
-        if not any(o < len(text) and v is not None for o, v in pairs):
+        # Servers differ in whether the generated token is in the list, so find the prompt's end
+        # from the generated text: the tokens that spell it are dropped from the end.
+        generated = echoed[len(text) :] if echoed.startswith(text) else ""
+        strs = [str(x) for x in pieces]
+        n_prompt = len(pairs)
+        for k in (1, 2, 3):
+            rest = len(pairs) - k
+            if (
+                generated
+                and rest >= 1
+                and "".join(strs[rest:]) == generated
+                and "".join(strs[:rest]).endswith(text[-3:])
+            ):
+                n_prompt = rest  # the generated token is listed: drop it
+                break
+        if n_prompt < 1 or not any(v is not None for _, v in pairs[:n_prompt]):
             # Only the generated token came back: the server ignored echo.
             raise RemoteError("the server did not return the prompt's log-probabilities")
-        return pairs
+        last_end = pairs[-1][0] + len(str(pieces[-1]))
+        end = pairs[n_prompt][0] if n_prompt < len(pairs) else last_end
+        return pairs[:n_prompt], end
 
 
 def _choice_text(choice: dict[str, Any]) -> str:

@@ -1,0 +1,207 @@
+"""Real OpenAI-compatible servers for the remote-backend tests: llama-cpp-python's own server
+(`python -m llama_cpp.server`) on 127.0.0.1 with the demo models, plus a fault-injecting proxy
+that sits in front of a real server to produce 429/503, silence and concurrency counts."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.models import ModelSpec
+
+SMOL_KEY = "psk-test-3f9a1c7e5b2d"  # the key the smol server demands; must never reach a file
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One `python -m llama_cpp.server` process."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    alias: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+def start_server(
+    model: str, alias: str, log: Path, *, api_key: str | None = None, logits_all: bool = True
+) -> Server:
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", model, "--model_alias", alias,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "2048", "--n_threads", "1", "--verbose", "false",
+        "--logits_all", "true" if logits_all else "false",
+    ]  # fmt: skip
+    if api_key:
+        cmd += ["--api_key", api_key]
+    fh = log.open("wb")
+    proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(proc, port, alias, log)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v1/models", headers={"Authorization": f"Bearer {api_key or ''}"})
+            if conn.getresponse().status == 200:
+                conn.close()
+                return server
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"llama_cpp.server did not become ready: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def smol_server(smol_spec: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """SmolLM2 behind an API key, with prompt log-probabilities (logits_all)."""
+    log = tmp_path_factory.mktemp("srv") / "smol.log"
+    s = start_server(smol_spec.path, "smol", log, api_key=SMOL_KEY)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def gemma_server(
+    gemma_spec: ModelSpec, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Gemma without a key and without prompt log-probabilities (logits_all false)."""
+    log = tmp_path_factory.mktemp("srv") / "gemma.log"
+    s = start_server(gemma_spec.path, "gemma", log, logits_all=False)
+    yield s
+    s.stop()
+
+
+@dataclass
+class FaultProxy:
+    """Forwards to a real server, except for scripted faults: '503', '429', 'hang'."""
+
+    upstream: int
+    script: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    busy: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of completions
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+    _srv: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                with proxy.lock:
+                    proxy.requests.append(self.path)
+                    action = (
+                        proxy.script.pop(0) if proxy.script and "completions" in self.path else ""
+                    )
+                if action in ("503", "429"):
+                    data = b'{"error": {"message": "injected fault"}}'
+                    self.send_response(int(action))
+                    if action == "429":
+                        self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if action == "hang":
+                    time.sleep(30)
+                    return
+                start = time.monotonic()
+                counted = "completions" in self.path
+                if counted:
+                    with proxy.lock:
+                        proxy.in_flight += 1
+                        proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                try:
+                    up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=120)
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    up.request(self.command, self.path, body=body, headers=headers)
+                    resp = up.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status)
+                    ctype = resp.getheader("Content-Type") or "application/json"
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    up.close()
+                finally:
+                    if counted:
+                        with proxy.lock:
+                            proxy.in_flight -= 1
+                            proxy.busy.append((start, time.monotonic()))
+
+            do_GET = _handle
+            do_POST = _handle
+
+        self._srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._srv.daemon_threads = True
+        self.port = self._srv.server_address[1]
+        threading.Thread(target=self._srv.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._srv is not None:
+            self._srv.shutdown()
+            self._srv.server_close()
+
+
+def write_config(path: Path, tables: dict[str, dict[str, object]]) -> Path:
+    """A psmlab config file with `[models.NAME]` tables."""
+    lines = []
+    for name, fields in tables.items():
+        lines.append(f"[models.{name}]")
+        for k, v in fields.items():
+            lines.append(f"{k} = {json.dumps(v)}" if isinstance(v, str) else f"{k} = {v}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

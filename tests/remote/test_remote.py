@@ -1,0 +1,351 @@
+"""Server models through the real CLI and runner, against real llama-cpp-python servers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.backends.base import SamplingParams, TokenEvent
+from psmlab.core.errors import ExitCode, RemoteError
+from psmlab.core.models import ModelSpec, spec_from_url
+from psmlab.core.runner import Column, GenerationDone, ModelPool, run, stream
+from psmlab.core.transcript import Transcript
+from tests.conftest import run_cli
+from tests.remote.conftest import SMOL_KEY, FaultProxy, Server, start_server, write_config
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
+
+
+@pytest.fixture
+def cfg(
+    tmp_path: Path,
+    smol_server: Server,
+    gemma_server: Server,
+    smol_spec: ModelSpec,
+    gemma_spec: ModelSpec,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A config naming both servers (with local GGUF copies for exact tokens and templates)."""
+    path = write_config(
+        tmp_path / "config.toml",
+        {
+            "smol-srv": {
+                "url": smol_server.url,
+                "model": "smol",
+                "api_key_env": "SMOL_KEY",
+                "gguf": smol_spec.path,
+            },
+            "gemma-srv": {"url": gemma_server.url, "gguf": gemma_spec.path, "kind": "base"},
+            "smol-bare": {"url": smol_server.url, "api_key_env": "SMOL_KEY", "kind": "chat"},
+        },
+    )
+    monkeypatch.setenv("PSMLAB_CONFIG", str(path))
+    monkeypatch.setenv("SMOL_KEY", SMOL_KEY)
+    return path
+
+
+def _ask_json(*args: str, env: dict[str, str] | None = None) -> dict:
+    proc = run_cli("ask", *args, "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_http_matches_in_process_for_the_same_seed(cfg: Path) -> None:
+    """llama-cpp-python's server honours seeds. Once its cache holds the prompt, it evaluates only
+    the prompt's last token, which is psmlab's own evaluation path, and every sample equals the
+    in-process one. (Cold, it evaluates the whole prompt in one batch; llama.cpp's logits then
+    differ slightly and a sampled text can diverge: see the README.)"""
+    for local, remote in (("gemma-3-270m", "gemma-srv"), ("smollm2-135m-instruct", "smol-srv")):
+        args = (
+            "What are you?", "-m", local, "-m", remote, "-n", "3", "--seed", "11",
+            "--max-tokens", "40", "--temperature", "0.9",
+        )  # fmt: skip
+        _ask_json(*args)  # warms the server's cache with this prompt
+        d = _ask_json(*args)
+        by: dict[str, dict[int, str]] = {}
+        for g in d["generations"]:
+            by.setdefault(g["model"], {})[g["sample"]] = g["text"]
+        assert by[local] == by[remote], (local, by)
+        assert len(set(by[remote].values())) > 1  # three seeds, not one answer repeated
+        prov = next(g["provenance"] for g in d["generations"] if g["model"] == remote)
+        assert prov["backend"] == "openai" and prov["endpoint"].startswith("http://127.0.0.1:")
+        assert prov["server_version"] and prov["model_sha256"] is None
+
+
+def test_url_on_the_command_line(smol_server: Server, gemma_server: Server) -> None:
+    d = _ask_json("Hello", "-m", f"{gemma_server.url}#gemma", "--max-tokens", "8", "--seed", "1")
+    (g,) = d["generations"]
+    assert g["model"] == "gemma" and g["format"] == "dialogue" and g["text"]
+    # No key given: the server refuses, with a one-line error that says where the key goes.
+    proc = run_cli("ask", "Hi", "-m", f"{smol_server.url}#smol@chat", "--max-tokens", "4")
+    assert proc.returncode == ExitCode.REMOTE, proc.stderr
+    assert "refused the request (401: Invalid API key)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    ok = run_cli(
+        "ask", "Hi", "-m", f"{smol_server.url}#smol@chat", "-f", "chatml", "--max-tokens", "4",
+        env={"PSMLAB_API_KEY": SMOL_KEY},
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    wrong = run_cli("ask", "Hi", "-m", f"{gemma_server.url}#llama-70b", "--max-tokens", "4")
+    assert wrong.returncode == ExitCode.MODEL
+    assert "does not serve a model named 'llama-70b' (it serves: gemma)" in wrong.stderr
+
+
+def test_chat_model_without_template_needs_a_choice(cfg: Path) -> None:
+    proc = run_cli("ask", "Hi", "-m", "smol-bare", "--max-tokens", "4")
+    assert proc.returncode == ExitCode.FORMAT
+    assert "cannot read its chat template" in proc.stderr and "server-chat" in proc.stderr
+    d = _ask_json("What are you?", "-m", "smol-bare", "-f", "server-chat", "--max-tokens", "16")
+    (g,) = d["generations"]
+    assert g["format"] == "server-chat" and g["text"].strip()
+    assert any("applies its own chat template" in w for w in g["warnings"])
+
+
+def _remote(spec_url: str, name: str, **kw: object) -> ModelSpec:
+    return spec_from_url(spec_url, remote_model=name, **kw)  # type: ignore[arg-type]
+
+
+def test_streaming_and_cancellation(gemma_server: Server) -> None:
+    spec = _remote(gemma_server.url, "gemma")
+    tr = Transcript.of(("user", "Tell me a very long story about a lighthouse."))
+    params = SamplingParams(max_tokens=200, temperature=0.0)
+    seen: list[TokenEvent] = []
+    done = []
+    for ev in stream(tr, [Column(spec, format="hhh")], params, n=1, seed=1):
+        if isinstance(ev, TokenEvent):
+            seen.append(ev)
+        elif isinstance(ev, GenerationDone):
+            done.append(ev.generation)
+    assert len(seen) >= 5  # tokens arrive one by one, not in one block at the end
+    assert "".join(e.text for e in seen) == done[0].text
+
+    cancel = threading.Event()
+    pieces: list[str] = []
+    t_cancel = [0.0]
+
+    def on_event(ev: object) -> None:
+        if isinstance(ev, TokenEvent):
+            pieces.append(ev.text)
+            if len(pieces) == 3:
+                t_cancel[0] = time.monotonic()
+                cancel.set()
+
+    big = SamplingParams(max_tokens=1500, temperature=1.0, min_p=0.0)
+    result = run(tr, [Column(spec, format="hhh")], big, seed=2, cancel=cancel, on_event=on_event)
+    took = time.monotonic() - t_cancel[0]
+    (g,) = result.generations
+    assert g.finish_reason == "cancelled" and took < 3.0
+    assert g.text == "".join(pieces)  # what streamed is kept
+    # The server is still fine afterwards.
+    again = run(tr, [Column(spec, format="hhh")], SamplingParams(max_tokens=4), seed=3)
+    assert again.generations and not again.errors
+
+
+def test_server_stopped_mid_generation(
+    gemma_spec: ModelSpec, smol_spec: ModelSpec, tmp_path: Path, pool: ModelPool
+) -> None:
+    """The server dies while streaming: a clean error in its column, the other column goes on."""
+    server = start_server(gemma_spec.path, "victim", tmp_path / "victim.log", logits_all=False)
+    try:
+        spec = _remote(server.url, "victim", retries=1)
+        tr = Transcript.of(("user", "Write a long essay about the sea."))
+        params = SamplingParams(max_tokens=600, temperature=1.0, min_p=0.0)
+        killed = threading.Event()
+
+        def on_event(ev: object) -> None:
+            hit = isinstance(ev, TokenEvent) and ev.model_id == "victim" and ev.n_tokens >= 3
+            if hit and not killed.is_set():
+                killed.set()
+                server.stop(signal.SIGKILL)
+
+        cols = [Column(spec, format="dialogue"), Column(smol_spec)]
+        local_params = SamplingParams(max_tokens=60)
+        cols[1] = Column(smol_spec, params=local_params)
+        result = run(tr, cols, params, seed=5, pool=pool, on_event=on_event)
+    finally:
+        server.stop(signal.SIGKILL)
+    assert killed.is_set()
+    err = result.errors["victim"]
+    assert isinstance(err, RemoteError)
+    assert "closed the connection mid-generation" in err.one_line()
+    assert "\n" not in err.one_line()
+    partial = [g for g in result.generations if g.model == "victim"]
+    assert partial and partial[0].finish_reason == "error" and partial[0].text  # kept
+    local = [g for g in result.generations if g.model == smol_spec.id]
+    assert local and local[0].finish_reason in ("eos", "length", "stop_string")
+    assert result.exit_code() == ExitCode.PARTIAL
+
+
+def test_slow_server_times_out(gemma_server: Server, tmp_path: Path) -> None:
+    proxy = FaultProxy(gemma_server.port, script=["hang"]).start()
+    try:
+        write_config(
+            tmp_path / "c.toml",
+            {"slow": {"url": proxy.url, "model": "gemma", "timeout": 1.5, "retries": 0}},
+        )
+        t0 = time.monotonic()
+        proc = run_cli(
+            "ask", "Hi", "-m", "slow", "--max-tokens", "4",
+            env={"PSMLAB_CONFIG": str(tmp_path / "c.toml")},
+        )  # fmt: skip
+        took = time.monotonic() - t0
+    finally:
+        proxy.stop()
+    assert proc.returncode == ExitCode.REMOTE, proc.stderr
+    assert "did not answer within 1.5 s" in proc.stderr and "raise `timeout`" in proc.stderr
+    assert took < 20
+
+
+def test_retries_on_429_and_503(gemma_server: Server, tmp_path: Path) -> None:
+    proxy = FaultProxy(gemma_server.port, script=["503", "429"]).start()
+    bad = FaultProxy(gemma_server.port, script=["503"] * 10).start()
+    try:
+        write_config(
+            tmp_path / "c.toml",
+            {
+                "flaky": {"url": proxy.url, "model": "gemma", "retries": 3},
+                "down": {"url": bad.url, "model": "gemma", "retries": 1},
+            },
+        )
+        env = {"PSMLAB_CONFIG": str(tmp_path / "c.toml")}
+        ok = run_cli("ask", "Hi", "-m", "flaky", "--max-tokens", "4", "--json", env=env)
+        fail = run_cli("ask", "Hi", "-m", "down", "--max-tokens", "4", env=env)
+    finally:
+        proxy.stop()
+        bad.stop()
+    assert ok.returncode == 0, ok.stderr
+    assert sum("completions" in r for r in proxy.requests) == 3  # 503, 429, then success
+    assert fail.returncode == ExitCode.REMOTE
+    assert "answered 503: injected fault (after 2 attempts)" in fail.stderr
+
+
+def test_invalid_and_missing_api_key(cfg: Path) -> None:
+    wrong = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": "not-the-key"})
+    assert wrong.returncode == ExitCode.REMOTE
+    assert (
+        "refused the request (401: Invalid API key); check the API key in $SMOL_KEY" in wrong.stderr
+    )
+    assert "not-the-key" not in wrong.stderr + wrong.stdout
+    missing = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": ""})
+    assert missing.returncode == ExitCode.REMOTE
+    assert "the environment variable SMOL_KEY" in missing.stderr and "is not set" in missing.stderr
+
+
+def test_key_never_written_and_replay_warns_on_server_change(cfg: Path, tmp_path: Path) -> None:
+    sess = tmp_path / "s.json"
+    log_dir = tmp_path / "work"
+    log_dir.mkdir()
+    proc = run_cli(
+        "--debug", "ask", "What are you?", "-m", "smol-srv", "-m", "gemma-srv", "-n", "2",
+        "--seed", "3", "--max-tokens", "24", "--save", str(sess), cwd=log_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(sess.read_text())
+    rec = {m["id"]: m for m in data["models"]}
+    assert rec["smol-srv"]["backend"] == "openai"
+    assert rec["smol-srv"]["endpoint"].endswith("/v1")
+    assert rec["smol-srv"]["server_model"] == "smol"
+    assert rec["smol-srv"]["server_version"]
+    assert rec["smol-srv"]["api_key_env"] == "SMOL_KEY"
+    md = tmp_path / "s.md"
+    assert run_cli("export", str(sess), "-o", str(md)).returncode == 0
+    assert (log_dir / "psmlab-debug.log").stat().st_size > 0
+    for f in [sess, md, log_dir / "psmlab-debug.log"]:
+        assert SMOL_KEY not in f.read_text(errors="replace"), f
+
+    same = run_cli("replay", str(sess), "--json")
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)["identical"] == 4
+
+    rec["smol-srv"]["server_version"] = "0.0.1"
+    sess.write_text(json.dumps(data))
+    changed = run_cli("replay", str(sess), "--json")
+    out = json.loads(changed.stdout)
+    assert any("reports version" in w and "recorded '0.0.1'" in w for w in out["warnings"]), out[
+        "warnings"
+    ]
+
+
+def test_probe_uses_prompt_logprobs_or_says_it_cannot(cfg: Path) -> None:
+    proc = run_cli(
+        "probe", "--item", "What are you?", "-m", "smollm2-135m-instruct", "-m", "smol-srv",
+        "-f", "chatml", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    res = {r["model"]: r for r in json.loads(proc.stdout)["results"]}
+    local, remote = res["smollm2-135m-instruct"]["logprobs"], res["smol-srv"]["logprobs"]
+    assert local.keys() == remote.keys()
+    # Same model, same tokens; only llama.cpp's batch layout differs between the two paths.
+    for k in local:
+        assert abs(local[k] - remote[k]) < 0.25, (k, local[k], remote[k])
+    assert max(local, key=local.__getitem__) == max(remote, key=remote.__getitem__)
+
+    # llama-cpp-python's server misaligns prompt log-probabilities when no BOS starts the prompt
+    # (SmolLM2 under a plain-text frame): psmlab checks and refuses instead of reporting them.
+    wrong = run_cli("probe", "--item", "What are you?", "-m", "smol-srv", "-f", "dialogue")
+    assert wrong.returncode == ExitCode.REMOTE, wrong.stderr
+    assert "disagree with its own sampling ones" in wrong.stderr
+
+    cannot = run_cli("probe", "--item", "What are you?", "-m", "gemma-srv")
+    assert cannot.returncode == ExitCode.REMOTE
+    assert "does not return prompt log-probabilities" in cannot.stderr
+    assert "psmlab does not guess scores" in cannot.stderr
+    assert len(cannot.stderr.strip().splitlines()) == 1
+
+
+def test_evals_over_http(cfg: Path) -> None:
+    f = DATA / "believes-it-has-phenomenal-consciousness.jsonl"
+    proc = run_cli(
+        "evals", str(f), "--limit", "4", "-m", "smollm2-135m-instruct", "-m", "smol-srv",
+        "-f", "chatml", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    by = {(r["model"], r["index"]): r for r in items}
+    for (model, idx), r in by.items():
+        if model != "smol-srv":
+            continue
+        other = by[("smollm2-135m-instruct", idx)]
+        assert abs(r["lp_matching"] - other["lp_matching"]) < 0.25
+        assert r["matches"] == other["matches"]
+
+
+def test_experiment_spreads_over_endpoints_with_a_bound(
+    gemma_server: Server, smol_server: Server, smol_spec: ModelSpec, tmp_path: Path
+) -> None:
+    a = FaultProxy(gemma_server.port).start()
+    b = FaultProxy(smol_server.port).start()
+    try:
+        write_config(
+            tmp_path / "c.toml",
+            {
+                "g": {"url": a.url, "model": "gemma", "concurrency": 2},
+                "s": {
+                    "url": b.url, "model": "smol", "api_key_env": "SMOL_KEY",
+                    "gguf": smol_spec.path, "concurrency": 1,
+                },
+            },
+        )  # fmt: skip
+        exp = tmp_path / "e.toml"
+        exp.write_text(
+            'title = "two servers"\nmodels = ["g", "s"]\nformats = ["dialogue"]\n'
+            'questions = [{ id = "q", text = "What are you?" }]\n'
+            "samples = 4\nseeds = [1]\ntemperature = 1.0\nmax_tokens = 24\n"
+        )
+        env = {"PSMLAB_CONFIG": str(tmp_path / "c.toml"), "SMOL_KEY": SMOL_KEY}
+        proc = run_cli("experiment", str(exp), "-o", str(tmp_path / "out"), env=env)
+    finally:
+        a.stop()
+        b.stop()
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and not any("error" in r for r in rows)
+    assert a.max_in_flight == 2 and b.max_in_flight == 1  # each server's bound, and used
+    # Both servers worked at the same time.
+    overlap = any(s1 < e2 and s2 < e1 for s1, e1 in a.busy for s2, e2 in b.busy)
+    assert overlap
