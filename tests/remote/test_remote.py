@@ -82,7 +82,9 @@ def test_url_on_the_command_line(smol_server: Server, gemma_server: Server) -> N
     (g,) = d["generations"]
     assert g["model"] == "gemma" and g["format"] == "dialogue" and g["text"]
     # No key given: the server refuses, with a one-line error that says where the key goes.
-    proc = run_cli("ask", "Hi", "-m", f"{smol_server.url}#smol@chat", "--max-tokens", "4")
+    proc = run_cli(
+        "ask", "Hi", "-m", f"{smol_server.url}#smol@chat", "-f", "chatml", "--max-tokens", "4"
+    )
     assert proc.returncode == ExitCode.REMOTE, proc.stderr
     assert "refused the request (401: Invalid API key)" in proc.stderr
     assert "Traceback" not in proc.stderr
