@@ -361,6 +361,46 @@ ROWS = [
         7,
         "colour",
     ),
+    Row(
+        "config-path-and-url",
+        lambda t, c: [
+            "models",
+            "--json",
+            "--config-env",
+            _write(t, "c.toml", '[models.x]\npath = "a.gguf"\nurl = "http://127.0.0.1:1/v1"\n'),
+        ],
+        7,
+        "give exactly one of path (a .gguf file) or url (a server)",
+    ),
+    Row(
+        "config-server-field-on-a-file",
+        lambda t, c: [
+            "models",
+            "--json",
+            "--config-env",
+            _write(t, "c.toml", '[models.x]\npath = "a.gguf"\napi_key_env = "K"\n'),
+        ],
+        7,
+        "need url",
+    ),
+    Row(
+        "server-unreachable",
+        lambda t, c: ["ask", "Hi", "-m", "http://127.0.0.1:1/v1#m"],
+        14,
+        "cannot reach http://127.0.0.1:1/v1: connection refused (after 4 attempts)",
+    ),
+    Row(
+        "server-url-with-credentials",
+        lambda t, c: ["ask", "Hi", "-m", "http://me:secret@127.0.0.1:1/v1#m"],
+        3,
+        "has credentials in it",
+    ),
+    Row(
+        "server-chat-on-a-local-model",
+        lambda t, c: ["ask", "Hi", "-m", DEMO_SMOL, "-f", "server-chat"],
+        4,
+        "is a local model",
+    ),
 ]
 
 

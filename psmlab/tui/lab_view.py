@@ -256,13 +256,14 @@ class LabView(App[None]):
             try:
                 r = self.lab.forced_choice(c)
                 self.post_message(ForcedChoice(c.id, r.probs if r else None))
-            except PsmlabError:
-                self.post_message(ForcedChoice(c.id, None))
+            except PsmlabError as exc:
+                self.post_message(ForcedChoice(c.id, None, exc.problem))
 
     def on_forced_choice(self, msg: ForcedChoice) -> None:
         st = self.states.get(msg.model_id)
         if st is not None:
             st.forced = msg.probs
+            st.forced_error = msg.error
             self._refresh(msg.model_id)
 
     # --- sending ----------------------------------------------------------------------------

@@ -31,7 +31,10 @@ class ModelLoaded(Message):
 
 
 class ForcedChoice(Message):
-    def __init__(self, model_id: str, probs: dict[str, float] | None) -> None:
+    def __init__(
+        self, model_id: str, probs: dict[str, float] | None, error: str | None = None
+    ) -> None:
         super().__init__()
         self.model_id = model_id
         self.probs = probs
+        self.error = error  # why there is none (e.g. a server without prompt log-probabilities)

@@ -37,6 +37,7 @@ class ColumnState:
     labels: Counter[str] = field(default_factory=Counter)  # human annotations
     auto: list[Share] = field(default_factory=list)  # automatic label shares over the samples
     forced: dict[str, float] | None = None  # forced-choice distribution for the pending answer
+    forced_error: str | None = None  # why the forced choice could not be computed
     shade: bool = False  # colour tokens by probability (when recorded)
     cursor: int | None = None  # token under the cursor
 
@@ -88,6 +89,11 @@ class ModelColumn(Vertical, can_focus=True):
             out.append("forced choice: ", style="bold")
             top = sorted(s.forced.items(), key=lambda kv: -kv[1])[:3]
             out.append_text(safe("  ".join(f"{a} {p:.2f} {'█' * round(p * 8)}" for a, p in top)))
+        elif s.forced_error:
+            if out:
+                out.append("\n")
+            out.append("forced choice: unavailable: ", style="bold dim")
+            out.append_text(safe(s.forced_error, "dim"))
         return out
 
     @property
