@@ -86,7 +86,15 @@ class RemoteError(PsmlabError):
 
     exit_code = ExitCode.REMOTE
 
-    def __init__(self, problem: str, fix: str = "", *, partial: object | None = None) -> None:
+    def __init__(
+        self,
+        problem: str,
+        fix: str = "",
+        *,
+        partial: object | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(problem, fix)
         # The generation streamed before the failure (a `Generation`), so nothing is lost.
         self.partial = partial
+        self.status = status  # the HTTP status, when the server answered with an error

@@ -286,7 +286,11 @@ def _run_lanes(
                 if not q:
                     return
                 job = q.pop(0)
-            row = _run_job(job, pool, params, personas, spec)
+            try:
+                row = _run_job(job, pool, params, personas, spec)
+            except Exception as exc:  # a bug must not silently stop this lane's other units
+                row = {"key": job.key, "kind": job.kind, "model": job.model.id}
+                row["error"] = f"internal error: {type(exc).__name__}: {exc}"
             with lock:
                 results.append(row)
                 count[0] += 1

@@ -53,6 +53,7 @@ class ModelSpec:
     timeout: float = 120.0
     retries: int = 3
     concurrency: int = 1  # requests in flight at once to this server, e.g. in experiments
+    warm: bool = True  # evaluate the prompt once before sampling (see RemoteBackend._warm)
 
     @property
     def is_remote(self) -> bool:
@@ -156,6 +157,7 @@ def spec_from_url(
     timeout: float | None = None,
     retries: int | None = None,
     concurrency: int | None = None,
+    warm: bool | None = None,
 ) -> ModelSpec:
     """A model on an OpenAI-compatible server; nothing is contacted until it is loaded."""
     from psmlab.core.backends.http import normalize_url
@@ -194,6 +196,7 @@ def spec_from_url(
         timeout=timeout or 120.0,
         retries=3 if retries is None else retries,
         concurrency=concurrency or 1,
+        warm=True if warm is None else warm,
     )
 
 
@@ -279,6 +282,9 @@ class ModelEntry(BaseModel):
     concurrency: int | None = Field(
         None, ge=1, le=64, description="Requests in flight to the server."
     )
+    warm: bool | None = Field(
+        None, description="Have the server cache the prompt before sampling (default true)."
+    )
     kind: Kind | None = Field(None, description="Override the detected kind (base or chat).")
     n_ctx: int | None = Field(None, gt=0, description="Context size in tokens.")
     threads: int | None = Field(None, gt=0, description="CPU threads for this model.")
@@ -297,9 +303,12 @@ class ModelEntry(BaseModel):
                 self.timeout,
                 self.retries,
                 self.concurrency,
+                self.warm,
             )
         ):
-            raise ValueError("model, api_key_env, gguf, timeout, retries and concurrency need url")
+            raise ValueError(
+                "model, api_key_env, gguf, timeout, retries, concurrency and warm need url"
+            )
         return self
 
 
@@ -367,6 +376,7 @@ class Registry:
                         timeout=entry.timeout,
                         retries=entry.retries,
                         concurrency=entry.concurrency,
+                        warm=entry.warm,
                     )
                     continue
                 assert entry.path is not None

@@ -55,7 +55,13 @@ class Server:
 
 
 def start_server(
-    model: str, alias: str, log: Path, *, api_key: str | None = None, logits_all: bool = True
+    model: str,
+    alias: str,
+    log: Path,
+    *,
+    api_key: str | None = None,
+    logits_all: bool = True,
+    interrupt: bool = False,
 ) -> Server:
     port = free_port()
     cmd = [
@@ -64,6 +70,8 @@ def start_server(
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--n_threads", "1", "--verbose", "false",
         "--logits_all", "true" if logits_all else "false",
+        # Concurrent requests wait for each other instead of cutting the running stream short.
+        "--interrupt_requests", "true" if interrupt else "false",
     ]  # fmt: skip
     if api_key:
         cmd += ["--api_key", api_key]
@@ -167,18 +175,20 @@ class FaultProxy:
                     up.request(self.command, self.path, body=body, headers=headers)
                     resp = up.getresponse()
                     data = resp.read()
-                    self.send_response(resp.status)
-                    ctype = resp.getheader("Content-Type") or "application/json"
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
                     up.close()
                 finally:
+                    # Counted down before the client gets the answer, so the client's next
+                    # request can never overlap this one in the count.
                     if counted:
                         with proxy.lock:
                             proxy.in_flight -= 1
                             proxy.busy.append((start, time.monotonic()))
+                self.send_response(resp.status)
+                ctype = resp.getheader("Content-Type") or "application/json"
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             do_GET = _handle
             do_POST = _handle

@@ -56,16 +56,14 @@ def _ask_json(*args: str, env: dict[str, str] | None = None) -> dict:
 
 
 def test_http_matches_in_process_for_the_same_seed(cfg: Path) -> None:
-    """llama-cpp-python's server honours seeds. Once its cache holds the prompt, it evaluates only
-    the prompt's last token, which is psmlab's own evaluation path, and every sample equals the
-    in-process one. (Cold, it evaluates the whole prompt in one batch; llama.cpp's logits then
-    differ slightly and a sampled text can diverge: see the README.)"""
+    """llama-cpp-python's server honours seeds. psmlab has it cache the prompt first (`warm`), so
+    it evaluates only the prompt's last token, psmlab's own evaluation path, and every sample
+    equals the in-process one, even for a prompt the server has never seen."""
     for local, remote in (("gemma-3-270m", "gemma-srv"), ("smollm2-135m-instruct", "smol-srv")):
         args = (
             "What are you?", "-m", local, "-m", remote, "-n", "3", "--seed", "11",
             "--max-tokens", "40", "--temperature", "0.9",
         )  # fmt: skip
-        _ask_json(*args)  # warms the server's cache with this prompt
         d = _ask_json(*args)
         by: dict[str, dict[int, str]] = {}
         for g in d["generations"]:
@@ -183,6 +181,28 @@ def test_server_stopped_mid_generation(
     assert result.exit_code() == ExitCode.PARTIAL
 
 
+def test_stream_cut_short_is_an_error_not_an_answer(gemma_spec: ModelSpec, tmp_path: Path) -> None:
+    """llama-cpp-python's server (by default) ends a running stream when another request arrives.
+    That stream has no finish_reason: psmlab reports it instead of passing it off as an answer."""
+    server = start_server(
+        gemma_spec.path, "g", tmp_path / "g.log", logits_all=False, interrupt=True
+    )
+    try:
+        a = _remote(server.url, "g", model_id="a", concurrency=2)
+        b = _remote(server.url, "g", model_id="b", concurrency=2)
+        tr = Transcript.of(("user", "Write a long essay about the sea."))
+        params = SamplingParams(max_tokens=300, temperature=1.0, min_p=0.0)
+        result = run(tr, [Column(a, format="hhh"), Column(b, format="hhh")], params, seed=1)
+    finally:
+        server.stop()
+    cut = [e for e in result.errors.values() if "without saying why" in e.one_line()]
+    assert cut, (result.errors, [(g.model, g.finish_reason) for g in result.generations])
+    for g in result.generations:
+        assert g.finish_reason in ("eos", "length", "stop_string", "error")
+        if g.finish_reason == "length":
+            assert g.n_tokens == 300  # a real length stop, not a cut stream
+
+
 def test_slow_server_times_out(gemma_server: Server, tmp_path: Path) -> None:
     proxy = FaultProxy(gemma_server.port, script=["hang"]).start()
     try:
@@ -221,7 +241,8 @@ def test_retries_on_429_and_503(gemma_server: Server, tmp_path: Path) -> None:
         proxy.stop()
         bad.stop()
     assert ok.returncode == 0, ok.stderr
-    assert sum("completions" in r for r in proxy.requests) == 3  # 503, 429, then success
+    # 503, 429, then the prompt-caching request (`warm`) and the answer itself.
+    assert sum("completions" in r for r in proxy.requests) == 4
     assert fail.returncode == ExitCode.REMOTE
     assert "answered 503: injected fault (after 2 attempts)" in fail.stderr
 
@@ -233,6 +254,14 @@ def test_invalid_and_missing_api_key(cfg: Path) -> None:
         "refused the request (401: Invalid API key); check the API key in $SMOL_KEY" in wrong.stderr
     )
     assert "not-the-key" not in wrong.stderr + wrong.stdout
+    pasted = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": "\u201csk-pasted-123\u201d"})
+    assert pasted.returncode == ExitCode.REMOTE
+    assert "holds characters an API key cannot have" in pasted.stderr
+    assert "sk-pasted-123" not in pasted.stderr + pasted.stdout
+    crlf = run_cli(
+        "ask", "Hi", "-m", "smol-srv", "--max-tokens", "2", env={"SMOL_KEY": SMOL_KEY + "\r"}
+    )
+    assert crlf.returncode == 0, crlf.stderr  # a key from a CRLF .env file still works
     missing = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": ""})
     assert missing.returncode == ExitCode.REMOTE
     assert "the environment variable SMOL_KEY" in missing.stderr and "is not set" in missing.stderr

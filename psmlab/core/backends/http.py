@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +46,14 @@ class Endpoint:
                 f"the environment variable {self.api_key_env} (the API key for {self.url}) is not set",
                 f"export {self.api_key_env}=... before starting psmlab",
             )
+        value = value.strip()  # a key read from a CRLF .env file ends in "\r"
+        # The message names the variable only: an exception quoting the header would carry the key.
+        if not value.isprintable() or not value.isascii():
+            raise RemoteError(
+                f"the environment variable {self.api_key_env} holds characters an API key cannot "
+                "have (control characters or non-ASCII, e.g. pasted curly quotes)",
+                f"set {self.api_key_env} to the bare key",
+            )
         return value
 
     @property
@@ -57,9 +66,14 @@ class Endpoint:
 def normalize_url(url: str) -> str:
     """`http://host:8000` and `http://host:8000/` mean the OpenAI API under /v1."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise RemoteError(
-            f"'{url}' is not an http(s) URL", "write it like http://127.0.0.1:8000/v1#model-name"
+            f"'{url}' is not an http(s) URL with a valid port",
+            "write it like http://127.0.0.1:8000/v1#model-name",
         )
     if parts.path in ("", "/"):
         return url.rstrip("/") + "/v1"
@@ -106,7 +120,25 @@ class Call:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def json(self) -> Any:
-        return json.loads(self._r().read().decode("utf-8", errors="replace"))
+        try:
+            body = self._r().read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise RemoteError(
+                f"{self.conn.host}: the answer broke off ({type(exc).__name__})",
+                "check the server and try again",
+            ) from None
+        try:
+            return json.loads(body.decode("utf-8", errors="replace"))
+        except json.JSONDecodeError:
+            raise RemoteError(
+                f"{self.conn.host} answered with something that is not JSON: {body[:80]!r}",
+                "check that the url points to an OpenAI-compatible API (it usually ends in /v1)",
+            ) from None
+
+    @property
+    def is_json(self) -> bool:
+        """A plain JSON body where a stream was asked for: a server that does not stream."""
+        return self.headers.get("content-type", "").startswith("application/json")
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Server-sent events: one parsed JSON object per `data:` event, until `[DONE]`."""
@@ -128,12 +160,14 @@ class Call:
                 if payload.strip() == "[DONE]":
                     return
                 try:
-                    yield json.loads(payload)
+                    obj = json.loads(payload)
                 except json.JSONDecodeError:
                     raise RemoteError(
                         f"the server sent an event that is not JSON: {payload[:120]!r}",
                         "check that the URL points to an OpenAI-compatible API",
                     ) from None
+                if isinstance(obj, dict):  # anything else carries nothing psmlab can use
+                    yield obj
 
     def close(self) -> None:
         self._done.set()
@@ -198,7 +232,7 @@ def request(
     attempts = (ep.retries if retries is None else retries) + 1
     if timeout is not None:
         ep = Endpoint(ep.url, ep.api_key_env, timeout, min(ep.connect_timeout, timeout), 0)
-    last = ""
+    last, last_status = "", None
     for attempt in range(attempts):
         if cancel is not None and cancel.is_set():
             raise RemoteError(f"the request to {ep.url} was cancelled")
@@ -212,10 +246,20 @@ def request(
             try:
                 conn.request(method, prefix + path, body=payload, headers=headers)
                 call.attach(conn.getresponse())
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, ValueError) as exc:
                 call.close()
                 if call.aborted:
                     raise RemoteError(f"the request to {ep.url} was cancelled") from None
+                if isinstance(exc, ssl.SSLError):  # a certificate problem does not go away
+                    raise RemoteError(
+                        f"TLS with {ep.url} failed: {exc.__class__.__name__}",
+                        "check the server's certificate, or the url's scheme",
+                    ) from None
+                if isinstance(exc, ValueError):  # a header http.client refused; never quote it
+                    raise RemoteError(
+                        f"the request to {ep.url} could not be sent (a header was refused)",
+                        "check the API key's environment variable",
+                    ) from None
                 if isinstance(exc, TimeoutError):
                     raise RemoteError(
                         f"{ep.url} did not answer within {ep.timeout:g} s",
@@ -224,24 +268,37 @@ def request(
                 last = f"cannot reach {ep.url}: {scrub(_reason(exc), key)}"
             else:
                 resp = call._r()
-                if resp.status < 400:
+                if resp.status < 300:
                     return call
                 status = resp.status
-                detail = scrub(_detail(resp.read()), key)
+                try:
+                    detail = scrub(_detail(resp.read()), key)
+                except (OSError, http.client.HTTPException):
+                    detail = "(the error body broke off)"
+                finally:
+                    call.close()
                 retry_after = resp.getheader("Retry-After")
-                call.close()
+                if 300 <= status < 400:
+                    raise RemoteError(
+                        f"{ep.url}{path} redirects ({status} to {resp.getheader('Location')})",
+                        "use the final url in the config (e.g. https:// instead of http://)",
+                        status=status,
+                    )
                 if status in (401, 403):
                     raise RemoteError(
                         f"{ep.url} refused the request ({status}: {detail})",
                         f"check the API key in ${ep.api_key_env}"
                         if ep.api_key_env
                         else "this server needs an API key: set api_key_env for it in the config",
+                        status=status,
                     )
                 if status not in RETRY_STATUS:
                     raise RemoteError(
-                        f"{ep.url}{path} answered {status}: {detail}", _fix_for(status)
+                        f"{ep.url}{path} answered {status}: {detail}",
+                        _fix_for(status),
+                        status=status,
                     )
-                last = f"{ep.url}{path} answered {status}: {detail}"
+                last, last_status = f"{ep.url}{path} answered {status}: {detail}", status
                 if retry_after and retry_after.strip().isdigit():
                     wait = max(wait, float(retry_after))
         if attempt + 1 < attempts:
@@ -252,7 +309,9 @@ def request(
             else:
                 time.sleep(wait)
     tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
-    raise RemoteError(f"{last} ({tries})", "start the server, or check the url in the config")
+    raise RemoteError(
+        f"{last} ({tries})", "start the server, or check the url in the config", status=last_status
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import psmlab
@@ -30,6 +31,13 @@ from psmlab.core.backends.stops import find_stop, holdback, new_generation_id
 from psmlab.core.errors import ModelError, RemoteError
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import PromptPiece, RenderedPrompt
+
+_NO_ECHO_STATUS = frozenset({400, 404, 405, 422, 500, 501})
+
+
+class _NoPromptLogprobs(RemoteError):
+    """The server answered, without prompt log-probabilities."""
+
 
 _MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
 _SEMAPHORES: dict[str, threading.BoundedSemaphore] = {}
@@ -283,7 +291,12 @@ class RemoteBackend:
         t_first = 0.0
         failure: RemoteError | None = None
         got_reason = False
-        with self.slot:
+        odd_reason: str | None = None
+        if not _acquire(self.slot, cancel):
+            return self._finish(prompt, params, seed, sample, "", 0, "cancelled", None, t0, 0.0, [])
+        try:
+            if self.spec.warm:
+                self._warm(path, body, cancel)
             try:
                 call = web.request(self.ep, "POST", path, body, cancel=cancel)
             except RemoteError:
@@ -294,7 +307,8 @@ class RemoteBackend:
                 raise
             with call:
                 try:
-                    for event in call.events():
+                    events = iter([call.json()]) if call.is_json else call.events()
+                    for event in events:
                         self._server_model = str(event.get("model") or "") or self._server_model
                         self.last_fingerprint = (
                             event.get("system_fingerprint") or self.last_fingerprint
@@ -303,7 +317,8 @@ class RemoteBackend:
                             err = event["error"]
                             msg = err.get("message", err) if isinstance(err, dict) else err
                             raise RemoteError(
-                                f"{self.spec.url} reported an error: {str(msg)[:200]}",
+                                f"{self.spec.url} reported an error: "
+                                f"{web.scrub(str(msg)[:200], self.ep.api_key())}",
                                 "see the server's log",
                             )
                         choice = (event.get("choices") or [{}])[0]
@@ -326,10 +341,20 @@ class RemoteBackend:
                             emitted = safe
                         if reason:
                             got_reason = True
-                            finish = "eos" if reason == "stop" else "length"
+                            finish, odd_reason = _finish_reason(str(reason))
                     else:
-                        if cancel is not None and cancel.is_set():
+                        if cancel is not None and cancel.is_set() and not got_reason:
                             finish = "cancelled"
+                        elif not got_reason:
+                            # [DONE] without a finish_reason: the server cut the answer short.
+                            failure = RemoteError(
+                                f"{self.spec.url} ended the answer after {chunks} token(s) without "
+                                "saying why (llama-cpp-python's server does this to a stream when "
+                                "another request arrives)",
+                                "set concurrency = 1 for this server, or start llama-cpp-python's "
+                                "server with --interrupt_requests false",
+                            )
+                            finish = "error"
                 except (OSError, http.client.HTTPException, ValueError) as exc:
                     if cancel is not None and cancel.is_set():
                         finish = "cancelled"
@@ -340,15 +365,38 @@ class RemoteBackend:
                             "check the server; the text streamed so far is kept",
                         )
                         finish = "error"
+        finally:
+            self.slot.release()
         if on_token is not None and len(text) > emitted and finish != "error":
             on_token(self._event(sample, text[emitted:], chunks, t_first))
         g = self._finish(
             prompt, params, seed, sample, text, chunks, finish, stop_hit, t0, t_first, tlps
         )
+        if odd_reason is not None:
+            g = replace(g, error=f"the server ended with finish_reason {odd_reason!r}")
         if failure is not None:
             failure.partial = g
             raise failure
         return g
+
+    def _warm(self, path: str, body: dict[str, Any], cancel: threading.Event | None) -> None:
+        """Have the server evaluate and cache the prompt before the real request.
+
+        Servers with a prompt cache (llama.cpp's) then evaluate only the prompt's last token for
+        the real request, whatever they ran before: the same evaluation path psmlab uses in-process.
+        Cold, the whole prompt is one batch, and llama.cpp's logits depend on the batch layout,
+        so a seed could give another text than in-process or on replay. Costs two tokens."""
+        # Two tokens, not one: after a one-token request llama-cpp-python's server keeps the
+        # prompt's logits from that batch and would sample the real request from them.
+        warm = {**body, "stream": False, "max_tokens": 2, "temperature": 0.0}
+        warm.pop("logprobs", None)
+        warm.pop("top_logprobs", None)
+        try:
+            with web.request(self.ep, "POST", path, warm, cancel=cancel) as call:
+                call.json()
+        except RemoteError:
+            if cancel is None or not cancel.is_set():
+                raise
 
     def _finish(
         self,
@@ -477,17 +525,20 @@ class RemoteBackend:
             token, value = str(lp["tokens"][0]), float(lp["token_logprobs"][0])
         except (KeyError, IndexError, TypeError, ValueError):
             token, value = "", 0.0
-        if token.strip():
-            full, end = self._echo(text + token)
-            last = [v for o, v in full if o >= end - len(token)]
-            if len(last) == 1 and last[0] is not None and abs(last[0] - value) > 0.3:
-                raise RemoteError(
-                    f"{self.spec.url} ({self.model_name}) returns prompt log-probabilities that "
-                    f"disagree with its own sampling ones on this prompt ({last[0]:.2f} vs "
-                    f"{value:.2f} for {token!r}), so its scores would be wrong",
-                    "psmlab does not guess scores: use a format whose prompt starts with the BOS "
-                    "token, another server (vLLM), or a local GGUF",
-                )
+        if not token:
+            return  # nothing to compare this time (e.g. the end of text): check again next time
+        full, end = self._echo(text + token)
+        last = [v for o, v in full if o >= end - len(token)]
+        if len(last) != 1 or last[0] is None:
+            return  # the token merged with the prompt when echoed: not comparable, not cached
+        if abs(last[0] - value) > 0.3:
+            raise RemoteError(
+                f"{self.spec.url} ({self.model_name}) returns prompt log-probabilities that "
+                f"disagree with its own sampling ones on this prompt ({last[0]:.2f} vs "
+                f"{value:.2f} for {token!r}), so its scores would be wrong",
+                "psmlab does not guess scores: use a format whose prompt starts with the BOS "
+                "token, another server (vLLM), or a local GGUF",
+            )
         self._verified.add(key)
 
     def _check_echo(self) -> None:
@@ -496,6 +547,9 @@ class RemoteBackend:
                 self._echo("Hello, world", retries=0)
                 self._echo_ok = True
             except RemoteError as exc:
+                # Only a lasting answer is remembered; a busy or restarting server is asked again.
+                if exc.status not in _NO_ECHO_STATUS and not isinstance(exc, _NoPromptLogprobs):
+                    raise
                 self._echo_ok = False
                 self._echo_error = exc.problem
         if not self._echo_ok:
@@ -530,7 +584,7 @@ class RemoteBackend:
             ]
             echoed = str(data["choices"][0].get("text") or "")
         except (KeyError, IndexError, TypeError, ValueError):
-            raise RemoteError("the answer has no prompt log-probabilities") from None
+            raise _NoPromptLogprobs("the answer has no prompt log-probabilities") from None
         # Servers differ in whether the generated token is in the list, so find the prompt's end
         # from the generated text: the tokens that spell it are dropped from the end.
         generated = echoed[len(text) :] if echoed.startswith(text) else ""
@@ -548,10 +602,30 @@ class RemoteBackend:
                 break
         if n_prompt < 1 or not any(v is not None for _, v in pairs[:n_prompt]):
             # Only the generated token came back: the server ignored echo.
-            raise RemoteError("the server did not return the prompt's log-probabilities")
+            raise _NoPromptLogprobs("the server did not return the prompt's log-probabilities")
         last_end = pairs[-1][0] + len(str(pieces[-1]))
         end = pairs[n_prompt][0] if n_prompt < len(pairs) else last_end
         return pairs[:n_prompt], end
+
+
+_EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence"})
+
+
+def _finish_reason(raw: str) -> tuple[FinishReason, str | None]:
+    """The server's finish_reason in psmlab's terms; an unknown one is an error, kept verbatim."""
+    if raw in _EOS_REASONS:
+        return "eos", None
+    if raw in ("length", "max_tokens"):
+        return "length", None
+    return "error", raw
+
+
+def _acquire(slot: threading.BoundedSemaphore, cancel: threading.Event | None) -> bool:
+    """Wait for a free request slot on this server, but not past a cancel."""
+    while not slot.acquire(timeout=0.1):
+        if cancel is not None and cancel.is_set():
+            return False
+    return True
 
 
 def _choice_text(choice: dict[str, Any]) -> str:
@@ -568,12 +642,14 @@ def _choice_logprobs(choice: dict[str, Any]) -> list[TokenLogprob]:
     out: list[TokenLogprob] = []
     if isinstance(lp.get("content"), list):  # chat shape
         for item in lp["content"]:
+            if not isinstance(item, dict) or item.get("logprob") is None:
+                continue
             top = tuple(
-                (str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or []
+                (str(t.get("token")), float(t["logprob"]))
+                for t in item.get("top_logprobs") or []
+                if isinstance(t, dict) and t.get("logprob") is not None
             )
-            out.append(
-                TokenLogprob(-1, str(item.get("token", "")), float(item.get("logprob", 0.0)), top)
-            )
+            out.append(TokenLogprob(-1, str(item.get("token", "")), float(item["logprob"]), top))
         return out
     toks, vals, tops = (
         lp.get("tokens") or [],
