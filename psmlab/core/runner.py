@@ -126,14 +126,22 @@ def pick_seed() -> int:
     return random.SystemRandom().randint(1, 2**31 - 1)
 
 
-def validate(transcript: Transcript, columns: list[Column]) -> None:
-    """Problems that concern every column are reported once, before anything loads."""
+def validate(transcript: Transcript, columns: list[Column]) -> dict[str, PsmlabError]:
+    """Check before anything loads. Problems with the transcript raise; a column whose format
+    cannot be used is returned, so the other columns still run (all failing raises the first)."""
     if not transcript.turns and not any(c.prefill for c in columns):
         raise TranscriptError("the transcript is empty", "give a message or --transcript FILE")
+    bad: dict[str, PsmlabError] = {}
     for c in columns:
         split_prefill(transcript, c.prefill)
         # A header read, not a model load: unknown formats fail before anything slow starts.
-        c.spec.get_format(c.format_name)
+        try:
+            c.spec.get_format(c.format_name)
+        except PsmlabError as exc:
+            bad[c.spec.id] = exc
+    if bad and len(bad) == len(columns):
+        raise next(iter(bad.values()))
+    return bad
 
 
 def run(
@@ -198,7 +206,7 @@ def stream(
     logprobs: int = 0,
 ) -> Iterator[Event]:
     """Yield events from all columns as they happen; one worker thread per column."""
-    validate(transcript, columns)
+    bad = validate(transcript, columns)
     ids = [c.spec.id for c in columns]
     if len(set(ids)) != len(ids):
         raise UsageError("the same model was given twice", "pass each model once")
@@ -251,7 +259,13 @@ def stream(
         finally:
             events.put(None)
 
-    threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in columns]
+    for model_id, exc in bad.items():
+        events.put(ModelFailed(model_id, exc))
+    threads = [
+        threading.Thread(target=work, args=(c,), daemon=True)
+        for c in columns
+        if c.spec.id not in bad
+    ]
     for t in threads:
         t.start()
     running = len(threads)

@@ -380,3 +380,16 @@ def test_experiment_spreads_over_endpoints_with_a_bound(
     # Both servers worked at the same time.
     overlap = any(s1 < e2 and s2 < e1 for s1, e1 in a.busy for s2, e2 in b.busy)
     assert overlap
+
+
+def test_a_column_with_an_unusable_format_fails_alone(
+    gemma_spec: ModelSpec, pool: ModelPool
+) -> None:
+    """A server chat model without a known template cannot be formatted: that column says why,
+    before anything is contacted, and the other column still answers."""
+    remote = spec_from_url("http://127.0.0.1:1/v1", remote_model="x", kind="chat")
+    tr = Transcript.of(("user", "What are you?"))
+    result = run(tr, [Column(gemma_spec), Column(remote)], SamplingParams(max_tokens=8), pool=pool)
+    assert "cannot read its chat template" in result.errors["x"].one_line()
+    assert [g.model for g in result.generations] == [gemma_spec.id]
+    assert result.exit_code() == ExitCode.PARTIAL
