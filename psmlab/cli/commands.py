@@ -153,7 +153,7 @@ def render(
 ) -> None:
     """Print the exact prompt each model would receive: text, token count and warnings."""
     from psmlab.core.backends.llama import VocabOnly
-    from psmlab.core.backends.remote import vocab_for
+    from psmlab.core.backends.remote_vocab import vocab_for
     from psmlab.core.prompt import render as render_prompt
 
     tr = _transcript(message, transcript)

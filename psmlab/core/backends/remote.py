@@ -8,10 +8,8 @@ the server returns them and says plainly when it does not.
 from __future__ import annotations
 
 import http.client
-import re
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,36 +20,21 @@ from psmlab.core.backends.base import (
     Generation,
     OnToken,
     SamplingParams,
-    Score,
     Timings,
     TokenEvent,
     TokenLogprob,
 )
+from psmlab.core.backends.remote_score import (
+    SEM_LOCK,
+    WAITING,
+    EchoScorer,
+    endpoint_slot,
+)
+from psmlab.core.backends.remote_vocab import prompt_text, vocab_for
 from psmlab.core.backends.stops import find_stop, holdback, new_generation_id
 from psmlab.core.errors import ModelError, RemoteError
 from psmlab.core.models import ModelSpec
-from psmlab.core.prompt import PromptPiece, RenderedPrompt
-
-_NO_ECHO_STATUS = frozenset({400, 404, 405, 422, 500, 501})
-
-
-class _NoPromptLogprobs(RemoteError):
-    """The server answered, without prompt log-probabilities."""
-
-
-_MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
-_SEMAPHORES: dict[str, threading.BoundedSemaphore] = {}
-_SEM_LOCK = threading.Lock()
-
-
-def endpoint_slot(spec: ModelSpec) -> threading.BoundedSemaphore:
-    """One bound per server URL, shared by every model and column that talks to it."""
-    assert spec.url is not None
-    with _SEM_LOCK:
-        sem = _SEMAPHORES.get(spec.url)
-        if sem is None:
-            sem = _SEMAPHORES[spec.url] = threading.BoundedSemaphore(max(1, spec.concurrency))
-        return sem
+from psmlab.core.prompt import RenderedPrompt
 
 
 def endpoint_of(spec: ModelSpec) -> web.Endpoint:
@@ -59,80 +42,7 @@ def endpoint_of(spec: ModelSpec) -> web.Endpoint:
     return web.Endpoint(spec.url, spec.api_key_env, timeout=spec.timeout, retries=spec.retries)
 
 
-class TextVocab:
-    """For a server model without a local GGUF: psmlab renders text and the server tokenizes it."""
-
-    bos_id: int | None = None
-    eos_id: int | None = None
-    add_bos = False
-    text_only = True  # no vocabulary: markers cannot be checked against control tokens
-
-    def __init__(self, model_id: str) -> None:
-        self.model_id = model_id
-
-    def tokenize(self, text: str, *, special: bool) -> list[int]:
-        return []
-
-    def is_control(self, token: int) -> bool:
-        return False
-
-    def piece(self, token: int) -> str:
-        return ""
-
-    def prompt_notes(self, pieces: Sequence[PromptPiece]) -> list[str]:
-        notes = [
-            f"{self.model_id} is a server model without a local GGUF: the server tokenizes this "
-            "text itself, so token counts and context trimming are the server's (set gguf = PATH "
-            "in the config for exact tokens)"
-        ]
-        notes += _marker_notes(pieces)
-        return notes
-
-
-class LocalVocabNotes:
-    """A local GGUF's vocabulary for a server model, plus the caveat that the server tokenizes."""
-
-    def __init__(self, vocab: Any) -> None:
-        self._v = vocab
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._v, name)
-
-    def prompt_notes(self, pieces: Sequence[PromptPiece]) -> list[str]:
-        return _marker_notes(pieces)
-
-
-def _marker_notes(pieces: Sequence[PromptPiece]) -> list[str]:
-    found = sorted(
-        {m for p in pieces if p.kind in ("content", "prefill") for m in _MARKER.findall(p.text)}
-    )
-    if not found:
-        return []
-    return [
-        f"message text contains marker-like text ({', '.join(found[:4])}): the server tokenizes "
-        "the whole prompt itself and may read it as a control token"
-    ]
-
-
-def vocab_for(spec: ModelSpec) -> tuple[Any, Any]:
-    """(tokenizer, owner to close) for a server model: its local GGUF's vocabulary, or text only."""
-    if spec.vocab_path:
-        from psmlab.core.backends.llama import VocabOnly  # loads llama.cpp only when needed
-
-        owner = VocabOnly(spec)
-        return LocalVocabNotes(owner.vocab), owner
-    return TextVocab(spec.id), None
-
-
-def prompt_text(prompt: RenderedPrompt) -> str:
-    """The text sent to /v1/completions: without the leading BOS, which the server adds itself."""
-    pieces = list(prompt.pieces)
-    if pieces and pieces[0].kind == "bos":
-        pieces = pieces[1:]
-    return "".join(p.text for p in pieces)
-
-
-class RemoteBackend:
+class RemoteBackend(EchoScorer):
     """A model on a server. Thread-safe: requests are independent; `endpoint_slot` bounds them."""
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -292,7 +202,14 @@ class RemoteBackend:
         failure: RemoteError | None = None
         got_reason = False
         odd_reason: str | None = None
-        if not _acquire(self.slot, cancel):
+        with SEM_LOCK:
+            WAITING[self.ep.url] = WAITING.get(self.ep.url, 0) + 1
+        try:
+            got = _acquire(self.slot, cancel)
+        finally:
+            with SEM_LOCK:
+                WAITING[self.ep.url] -= 1
+        if not got:
             return self._finish(prompt, params, seed, sample, "", 0, "cancelled", None, t0, 0.0, [])
         try:
             if self.spec.warm:
@@ -448,164 +365,6 @@ class RemoteBackend:
     def _event(self, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
         dt = time.perf_counter() - t_first if t_first else 0.0
         return TokenEvent(self.spec.id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
-
-    # --- scoring ----------------------------------------------------------------------------
-
-    def score(self, prompt: RenderedPrompt, continuations: Sequence[str]) -> list[Score]:
-        """log P(continuation | prompt) from the server's prompt log-probabilities (echo)."""
-        if prompt.messages:
-            raise RemoteError(
-                f"format {prompt.format} cannot be scored: the chat API returns no prompt log-probabilities",
-                "score with a format psmlab renders (template, chatml, a frame)",
-            )
-        self._check_echo()
-        text = prompt_text(prompt)
-        self._verify(text)
-        base: tuple[list[tuple[int, float | None]], int] | None = None
-        out = []
-        for cont in continuations:
-            if not cont:
-                out.append(Score(cont, 0.0, 0, ()))
-                continue
-            full, end = self._echo(text + cont)
-            # Offsets are anchored at the end: servers differ in whether control tokens count as
-            # text, but the continuation is plain text and is the last thing in the prompt.
-            cut = end - len(cont)
-            offsets = [o for o, _ in full]
-            if cut in offsets or not any(o < cut for o in offsets):
-                lps = [lp or 0.0 for o, lp in full if cut <= o < end]
-                out.append(Score(cont, float(sum(lps)), len(lps), tuple(lps)))
-                continue
-            # A token that begins in the prompt and ends in the continuation: they merged.
-            # Then log P(prompt + continuation) - log P(prompt) from that token on, as locally.
-            start = max(o for o in offsets if o < cut)
-            if base is None:
-                base = self._echo(text)
-            b_full, b_end = base
-            b_start = b_end - (cut - start)
-            joint = [lp for o, lp in full if start <= o < end]
-            alone = [lp for o, lp in b_full if b_start <= o < b_end]
-            if any(v is None for v in joint + alone):
-                raise ModelError(
-                    "cannot score: the continuation merges with the prompt's first token",
-                    "add text before the continuation",
-                )
-            j = [float(v or 0.0) for v in joint]
-            out.append(
-                Score(
-                    cont,
-                    sum(j) - sum(float(v or 0.0) for v in alone),
-                    len(j),
-                    tuple(j),
-                    merged=True,
-                )
-            )
-        return out
-
-    def _verify(self, text: str) -> None:
-        """Check the server's prompt log-probabilities against its own sampling log-probabilities
-        on this very prompt: greedy-generate one token, then echo prompt + token. They must agree
-        (llama-cpp-python 0.3.36's server, for one, is off by one token when a model adds no BOS)."""
-        # Whether they agree depends on how the prompt begins (BOS or not), not on the rest: one
-        # check per prompt opening keeps evals from doubling their requests.
-        key = text[:64]
-        if key in self._verified:
-            return
-        body = {
-            "model": self.model_name,
-            "prompt": text,
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "logprobs": 1,
-        }
-        with self.slot, web.request(self.ep, "POST", "/completions", body) as call:
-            data = call.json()
-        try:
-            lp = data["choices"][0]["logprobs"]
-            token, value = str(lp["tokens"][0]), float(lp["token_logprobs"][0])
-        except (KeyError, IndexError, TypeError, ValueError):
-            token, value = "", 0.0
-        if not token:
-            return  # nothing to compare this time (e.g. the end of text): check again next time
-        full, end = self._echo(text + token)
-        last = [v for o, v in full if o >= end - len(token)]
-        if len(last) != 1 or last[0] is None:
-            return  # the token merged with the prompt when echoed: not comparable, not cached
-        if abs(last[0] - value) > 0.3:
-            raise RemoteError(
-                f"{self.spec.url} ({self.model_name}) returns prompt log-probabilities that "
-                f"disagree with its own sampling ones on this prompt ({last[0]:.2f} vs "
-                f"{value:.2f} for {token!r}), so its scores would be wrong",
-                "psmlab does not guess scores: use a format whose prompt starts with the BOS "
-                "token, another server (vLLM), or a local GGUF",
-            )
-        self._verified.add(key)
-
-    def _check_echo(self) -> None:
-        if self._echo_ok is None:
-            try:
-                self._echo("Hello, world", retries=0)
-                self._echo_ok = True
-            except RemoteError as exc:
-                # Only a lasting answer is remembered; a busy or restarting server is asked again.
-                if exc.status not in _NO_ECHO_STATUS and not isinstance(exc, _NoPromptLogprobs):
-                    raise
-                self._echo_ok = False
-                self._echo_error = exc.problem
-        if not self._echo_ok:
-            raise RemoteError(
-                f"{self.spec.url} ({self.model_name}) does not return prompt log-probabilities "
-                f"(echo + logprobs), which probes and evals need [{self._echo_error}]",
-                "psmlab does not guess scores: use a server that returns them (vLLM; "
-                "llama-cpp-python's server started with --logits_all true) or a local GGUF",
-            )
-
-    def _echo(
-        self, text: str, retries: int | None = None
-    ) -> tuple[list[tuple[int, float | None]], int]:
-        """Every prompt token's (offset, log-probability), the first without one, and where the
-        prompt ends in the server's offsets."""
-        body = {
-            "model": self.model_name,
-            "prompt": text,
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "echo": True,
-            "logprobs": 1,
-        }
-        with self.slot, web.request(self.ep, "POST", "/completions", body, retries=retries) as call:
-            data = call.json()
-        try:
-            lp = data["choices"][0]["logprobs"]
-            offsets, values, pieces = lp["text_offset"], lp["token_logprobs"], lp["tokens"]
-            pairs = [
-                (int(o), None if v is None else float(v))
-                for o, v in zip(offsets, values, strict=True)
-            ]
-            echoed = str(data["choices"][0].get("text") or "")
-        except (KeyError, IndexError, TypeError, ValueError):
-            raise _NoPromptLogprobs("the answer has no prompt log-probabilities") from None
-        # Servers differ in whether the generated token is in the list, so find the prompt's end
-        # from the generated text: the tokens that spell it are dropped from the end.
-        generated = echoed[len(text) :] if echoed.startswith(text) else ""
-        strs = [str(x) for x in pieces]
-        n_prompt = len(pairs)
-        for k in (1, 2, 3):
-            rest = len(pairs) - k
-            if (
-                generated
-                and rest >= 1
-                and "".join(strs[rest:]) == generated
-                and "".join(strs[:rest]).endswith(text[-3:])
-            ):
-                n_prompt = rest  # the generated token is listed: drop it
-                break
-        if n_prompt < 1 or not any(v is not None for _, v in pairs[:n_prompt]):
-            # Only the generated token came back: the server ignored echo.
-            raise _NoPromptLogprobs("the server did not return the prompt's log-probabilities")
-        last_end = pairs[-1][0] + len(str(pieces[-1]))
-        end = pairs[n_prompt][0] if n_prompt < len(pairs) else last_end
-        return pairs[:n_prompt], end
 
 
 _EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence"})
