@@ -31,7 +31,7 @@ from psmlab.core.backends.base import (
 )
 from psmlab.core.backends.stops import find_stop as _find_stop
 from psmlab.core.backends.stops import holdback as _holdback
-from psmlab.core.backends.stops import new_generation_id
+from psmlab.core.backends.stops import new_generation_id, token_event
 from psmlab.core.backends.vocab import Vocab
 from psmlab.core.errors import ModelError
 from psmlab.core.gguf import read_gguf
@@ -350,8 +350,7 @@ class LlamaBackend:
         }
 
     def _event(self, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
-        dt = time.perf_counter() - t_first if t_first else 0.0
-        return TokenEvent(self.spec.id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
+        return token_event(self.spec.id, sample, text, n, t_first)
 
     # --- scoring ----------------------------------------------------------------------------
 

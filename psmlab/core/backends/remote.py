@@ -31,7 +31,7 @@ from psmlab.core.backends.remote_score import (
     endpoint_slot,
 )
 from psmlab.core.backends.remote_vocab import prompt_text, vocab_for
-from psmlab.core.backends.stops import find_stop, holdback, new_generation_id
+from psmlab.core.backends.stops import find_stop, holdback, new_generation_id, token_event
 from psmlab.core.errors import ModelError, RemoteError
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt
@@ -363,8 +363,7 @@ class RemoteBackend(EchoScorer):
         return {**params.model_dump(), "seed": seed, "n_ctx": self.n_ctx, "endpoint": self.spec.url}
 
     def _event(self, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
-        dt = time.perf_counter() - t_first if t_first else 0.0
-        return TokenEvent(self.spec.id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
+        return token_event(self.spec.id, sample, text, n, t_first)
 
 
 _EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence"})

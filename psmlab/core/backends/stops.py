@@ -1,8 +1,11 @@
-"""Stop strings while streaming: find the first one, and hold back text that may begin one."""
+"""Streaming helpers shared by backends: stop strings, held-back text, token events, ids."""
 
 from __future__ import annotations
 
+import time
 import uuid
+
+from psmlab.core.backends.base import TokenEvent
 
 
 def new_generation_id() -> str:
@@ -27,3 +30,9 @@ def holdback(text: str, stops: list[str]) -> int:
                 n = k
                 break
     return n
+
+
+def token_event(model_id: str, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
+    """A streamed piece of text, with the speed since the first token."""
+    dt = time.perf_counter() - t_first if t_first else 0.0
+    return TokenEvent(model_id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
