@@ -78,7 +78,8 @@ def to_markdown(s: Session) -> str:
         sha = f"`{m.sha256[:16]}`" if m.sha256 else "—"
         out.append(
             f"| {md_inline(m.id)} | {m.kind} | {md_inline(m.format)} | {md_inline(m.system)} | "
-            f"{md_inline(m.prefill)} | {m.n_ctx} | {m.n_threads} | {sha} | {m.size / 1e6:.0f} MB | "
+            f"{md_inline(m.prefill)} | {m.n_ctx} | {m.n_threads} | {sha} | "
+            f"{'server' if m.endpoint else f'{m.size / 1e6:.0f} MB'} | "
             f"{md_inline(m.llama_cpp_python)} |"
         )
     out.append("")
@@ -86,6 +87,11 @@ def to_markdown(s: Session) -> str:
         line = f"- {md_inline(m.id)}: {_code(m.path)} (source: {md_inline(m.source)})"
         if m.sha256:
             line += f", sha256 `{m.sha256}`"
+        if m.endpoint:
+            line += (
+                f", server model {md_inline(m.server_model or m.remote_model or '?')}, "
+                f"server version {md_inline(m.server_version or 'not reported')}"
+            )
         if m.error:
             line += f" — **error:** {md_inline(m.error)}"
         out.append(line)

@@ -135,6 +135,13 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
     if models:
         out += ["| model | kind | sha256 | llama-cpp-python |", "|---|---|---|---|"]
         for m, prov in models.items():
+            if prov.get("backend") == "openai":  # a server: its address and what it reported
+                where = md_inline(f"{prov.get('endpoint')} · {prov.get('server_model')}")
+                version = md_inline(
+                    f"server {prov.get('server_version') or 'version not reported'}"
+                )
+                out.append(f"| {md_inline(m)} | {prov.get('kind', '')} | {where} | {version} |")
+                continue
             out.append(
                 f"| {md_inline(m)} | {prov.get('kind', '')} | `{str(prov.get('model_sha256', ''))[:16]}` | "
                 f"{prov.get('llama_cpp_python', '')} |"

@@ -285,6 +285,7 @@ def test_key_never_written_and_replay_warns_on_server_change(cfg: Path, tmp_path
     assert rec["smol-srv"]["api_key_env"] == "SMOL_KEY"
     md = tmp_path / "s.md"
     assert run_cli("export", str(sess), "-o", str(md)).returncode == 0
+    assert "server model smol, server version 0.3.36" in md.read_text()
     assert (log_dir / "psmlab-debug.log").stat().st_size > 0
     for f in [sess, md, log_dir / "psmlab-debug.log"]:
         assert SMOL_KEY not in f.read_text(errors="replace"), f
@@ -376,6 +377,8 @@ def test_experiment_spreads_over_endpoints_with_a_bound(
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and not any("error" in r for r in rows)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"{a.url} · gemma" in report and "server 0.3.36" in report
     assert a.max_in_flight == 2 and b.max_in_flight == 1  # each server's bound, and used
     # Both servers worked at the same time.
     overlap = any(s1 < e2 and s2 < e1 for s1, e1 in a.busy for s2, e2 in b.busy)
