@@ -36,7 +36,7 @@ def prompt_text(p: RenderedPrompt) -> Text:
 def prompt_view(p: RenderedPrompt, *, show_tokens: bool = False, name: str | None = None) -> Group:
     head = Text()
     head.append(name or p.model_id, style="bold")
-    head.append(f"  format {p.format} ({p.format_kind})  {p.n_tokens} tokens  n_ctx {p.n_ctx}")
+    head.append(f"  format {p.format} ({p.format_kind})  {p.tokens_label}  n_ctx {p.n_ctx}")
     parts: list[Any] = [
         head,
         Text("─" * 40, style="dim"),

@@ -55,7 +55,7 @@ class LiveColumns:
         elif isinstance(ev, ModelLoading):
             self.status[ev.model_id] = "loading model…"
         elif isinstance(ev, ModelReady):
-            self.status[ev.model_id] = f"prompt: {ev.prompt.n_tokens} tokens, waiting…"
+            self.status[ev.model_id] = f"prompt: {ev.prompt.tokens_label}, waiting…"
         now = time.monotonic()
         if not isinstance(ev, TokenEvent) or now - self._last > 0.1:
             self._last = now

@@ -52,6 +52,13 @@ class RenderedPrompt:
     def n_tokens(self) -> int:
         return len(self.tokens)
 
+    @property
+    def tokens_label(self) -> str:
+        """'N tokens', or who counts them when psmlab has no tokenizer (a server model)."""
+        if not self.tokens and self.text:
+            return "tokens counted by the server"
+        return f"{self.n_tokens} tokens"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "model": self.model_id,

@@ -196,7 +196,7 @@ class LabView(App[None]):
         elif isinstance(ev, ModelReady):
             st = self.states[ev.model_id]
             st.warnings = ev.prompt.warnings
-            self._status(ev.model_id, f"generating… (prompt {ev.prompt.n_tokens} tokens)")
+            self._status(ev.model_id, f"generating… (prompt: {ev.prompt.tokens_label})")
         elif isinstance(ev, GenerationDone):
             self._flush_tokens()
             g = ev.generation
