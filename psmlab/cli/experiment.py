@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from psmlab.cli import app
+from psmlab.core.textsafe import terminal_safe
 
 
 @app.command()
@@ -66,6 +67,14 @@ def experiment(
         f"psmlab: {done}/{total} units in {target}/results.jsonl; "
         f"summary.csv and report.md written\n"
     )
+    failed = [r for r in results.done.values() if "error" in r]
+    if failed:
+        sys.stderr.write(
+            terminal_safe(
+                f"psmlab: {len(failed)} unit(s) failed (first: {failed[0]['error']}); "
+                "run the same command again to retry them\n"
+            )
+        )
     if done < total:
         sys.stderr.write("psmlab: interrupted; run the same command again to resume\n")
         raise typer.Exit(130)

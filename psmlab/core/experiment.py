@@ -215,14 +215,17 @@ def run_experiment(
         max_tokens=spec.max_tokens,
     )
     try:
-        lanes = _lanes([j for j in jobs if j.key not in results.done])
-        finished = len(jobs) - sum(len(q) for q, _ in lanes.values())
+        # Units that failed before (a server that was down) are tried again on a resume.
+        todo = [j for j in jobs if j.key not in results.done or "error" in results.done[j.key]]
+        lanes = _lanes(todo)
+        dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
+        finished = len(jobs) - len(todo)
         if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
             # One lane, one worker: run in this thread, exactly in plan order.
             for job in (j for q, _ in lanes.values() for j in q):
                 if cancel is not None and cancel.is_set():
                     break
-                results.append(_run_job(job, pool, params, personas, spec))
+                results.append(_run_job(job, pool, params, personas, spec, dead))
                 finished += 1
                 if on_progress:
                     on_progress(finished, len(jobs), job)
@@ -238,6 +241,7 @@ def run_experiment(
                 results,
                 cancel,
                 on_progress,
+                dead,
             )
     finally:
         if own:
@@ -271,6 +275,7 @@ def _run_lanes(
     results: ResultsFile,
     cancel: threading.Event | None,
     on_progress: Progress | None,
+    dead: dict[str, str],
 ) -> None:
     """Every lane at once, each with as many workers as its server allows (`concurrency`)."""
     lock = threading.Lock()
@@ -287,7 +292,7 @@ def _run_lanes(
                     return
                 job = q.pop(0)
             try:
-                row = _run_job(job, pool, params, personas, spec)
+                row = _run_job(job, pool, params, personas, spec, dead)
             except Exception as exc:  # a bug must not silently stop this lane's other units
                 row = {"key": job.key, "kind": job.kind, "model": job.model.id}
                 row["error"] = f"internal error: {type(exc).__name__}: {exc}"
@@ -315,7 +320,12 @@ def _run_lanes(
 
 
 def _run_job(
-    job: Job, pool: ModelPool, params: SamplingParams, personas: list[Any], spec: ExperimentSpec
+    job: Job,
+    pool: ModelPool,
+    params: SamplingParams,
+    personas: list[Any],
+    spec: ExperimentSpec,
+    dead: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     m = job.model
     row: dict[str, Any] = {
@@ -326,8 +336,16 @@ def _run_job(
         "format": job.format,
         "context": job.context.name,
     }
+    dead = {} if dead is None else dead
+    if m.id in dead:  # a model that could not be loaded is not retried for every unit
+        row.update(error=dead[m.id])
+        return row
     try:
-        backend = pool.get(m)
+        try:
+            backend = pool.get(m)
+        except PsmlabError as exc:
+            dead[m.id] = exc.one_line()
+            raise
         fmt = m.get_format(job.format)
         row["provenance"] = backend.provenance()
         if job.kind == "sample":

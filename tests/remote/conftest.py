@@ -62,8 +62,9 @@ def start_server(
     api_key: str | None = None,
     logits_all: bool = True,
     interrupt: bool = False,
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    port = port or free_port()
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", model, "--model_alias", alias,

@@ -396,3 +396,40 @@ def test_a_column_with_an_unusable_format_fails_alone(
     assert "cannot read its chat template" in result.errors["x"].one_line()
     assert [g.model for g in result.generations] == [gemma_spec.id]
     assert result.exit_code() == ExitCode.PARTIAL
+
+
+def test_experiment_retries_units_whose_server_was_down(
+    gemma_spec: ModelSpec, tmp_path: Path
+) -> None:
+    """Server down: its units fail fast (one load attempt per run, not one per unit) and say so;
+    the local model's units run. Server up: the same command runs only the failed units."""
+    from tests.remote.conftest import free_port
+
+    port = free_port()
+    write_config(
+        tmp_path / "c.toml",
+        {"far": {"url": f"http://127.0.0.1:{port}/v1", "model": "g", "retries": 0}},
+    )
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        'title = "down then up"\nmodels = ["gemma-3-270m", "far"]\nformats = ["dialogue"]\n'
+        'questions = [{ id = "q", text = "What are you?" }]\n'
+        "samples = 3\nseeds = [1]\ntemperature = 1.0\nmax_tokens = 12\n"
+    )
+    env = {"PSMLAB_CONFIG": str(tmp_path / "c.toml")}
+    out = tmp_path / "out"
+    first = run_cli("experiment", str(exp), "-o", str(out), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "3 unit(s) failed (first: cannot reach" in first.stderr
+    assert "run the same command again to retry them" in first.stderr
+    server = start_server(gemma_spec.path, "g", tmp_path / "g.log", logits_all=False, port=port)
+    try:
+        second = run_cli("experiment", str(exp), "-o", str(out), env=env)
+    finally:
+        server.stop()
+    assert second.returncode == 0, second.stderr
+    assert "failed" not in second.stderr
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 9  # 6 from the first run (3 of them errors), 3 retried
+    latest = {r["key"]: r for r in rows}
+    assert len(latest) == 6 and not any("error" in r for r in latest.values())
