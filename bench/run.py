@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ TARGETS = {
     "ui_lag": 0.050,
     "startup": 0.5,
     "memory": 1.5,
+    "remote_stream": 1.15,
 }
 
 
@@ -425,6 +427,89 @@ def case_memory(quick: bool) -> dict[str, Any]:
     }
 
 
+def case_remote_stream(specs: list[Any], quick: bool) -> dict[str, Any]:
+    """A server model: psmlab's streaming client (with its prompt-caching `warm` request) against
+    a bare http.client SSE loop sending the same request to the same llama-cpp-python server."""
+    import http.client
+    import socket
+
+    from psmlab.core.backends.remote import RemoteBackend
+    from psmlab.core.backends.remote_vocab import prompt_text
+    from psmlab.core.models import spec_from_url
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    chat = specs[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", chat.path, "--model_alias", "m",
+         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--verbose", "false",
+         "--logits_all", "false", "--interrupt_requests", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/v1/models")
+                c.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        spec = spec_from_url(f"http://127.0.0.1:{port}/v1", remote_model="m", gguf=chat.path)
+        backend = RemoteBackend(spec)
+        p = SamplingParams(max_tokens=32 if quick else 128, temperature=0.8)
+        prompt = render(
+            Transcript.of(("user", "Tell me about yourself.")),
+            spec.get_format("chatml"),
+            backend.vocab,
+            model_id="m",
+            n_ctx=2048,
+        )
+        body = {
+            "model": "m", "prompt": prompt_text(prompt), "max_tokens": p.max_tokens,
+            "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k, "min_p": p.min_p,
+            "repeat_penalty": p.repeat_penalty, "seed": 42, "stream": True,
+        }  # fmt: skip
+
+        def ours() -> str:
+            return backend.generate(prompt, p, 42).text
+
+        def reference() -> str:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request(
+                "POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"}
+            )
+            r, text = c.getresponse(), ""
+            for line in r:
+                if line.startswith(b"data: ") and b"[DONE]" not in line:
+                    text += json.loads(line[6:])["choices"][0]["text"]
+            c.close()
+            return text
+
+        cold = RemoteBackend(replace(spec, warm=False))  # the client alone, without `warm`
+
+        def ours_cold() -> str:
+            return cold.generate(prompt, p, 42).text
+
+        ours()  # the server now holds the prompt: both sides sample from the cached prompt
+        assert ours() == reference() == ours_cold(), "psmlab and the bare client disagree"
+        reps = 3 if quick else 7
+        t_ours, _ = median_time(ours, reps)
+        t_ref, _ = median_time(reference, reps)
+        t_cold, _ = median_time(ours_cold, reps)
+        backend.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(10)
+    return {
+        "psmlab_s": t_ours,
+        "reference_s": t_ref,
+        "without_warm_ratio": t_cold / t_ref,
+        "tokens": p.max_tokens,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -449,6 +534,7 @@ def main() -> int:
         "ui_lag": lambda: case_ui_lag(args.quick),
         "startup": lambda: case_startup(args.quick),
         "memory": lambda: case_memory(args.quick),
+        "remote_stream": lambda: case_remote_stream(specs, args.quick),
     }
     for name, fn in cases.items():
         if only and name not in only:

@@ -30,6 +30,7 @@ def test_bench_quick_runs_and_reports_every_case() -> None:
         "ui_lag",
         "startup",
         "memory",
+        "remote_stream",
     }
     for case in data.values():
         assert {"ratio", "psmlab_s", "reference_s", "target"} <= set(case)
