@@ -75,6 +75,10 @@ class PersonaError(PsmlabError):
     exit_code = ExitCode.PERSONA
 
 
+class ScoringCancelled(PsmlabError):
+    """Scoring was stopped on request (the lab started a new run)."""
+
+
 class UsageError(PsmlabError):
     """Options that do not fit together or name nothing that exists."""
 

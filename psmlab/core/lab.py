@@ -256,7 +256,9 @@ class Lab:
             reserve=col.params.max_tokens,
         )
 
-    def forced_choice(self, col: ColumnConfig) -> ProbeResult | None:
+    def forced_choice(
+        self, col: ColumnConfig, cancel: threading.Event | None = None
+    ) -> ProbeResult | None:
         """Each archetype's probability as the answer to the pending user message (None if none)."""
         if not self.awaiting_answer():
             return None
@@ -271,6 +273,7 @@ class Lab:
             load_personas()[0],
             system=col.system,
             prefill=col.prefill,
+            cancel=cancel,
         )
 
     def configure(self, model_id: str, **changes: object) -> ColumnConfig:

@@ -11,6 +11,7 @@ token count before the log-sum-exp, which removes the preference for short state
 from __future__ import annotations
 
 import math
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -181,6 +182,7 @@ def probe_transcript(
     system: str | None = None,
     prefill: str | None = None,
     normalize: bool = False,
+    cancel: threading.Event | None = None,
 ) -> ProbeResult:
     """Forced choice for the current conversation: each archetype's identity statements as the
     assistant's next answer (the lab's distribution panel)."""
@@ -194,14 +196,21 @@ def probe_transcript(
         prefill=prefill,
     )
     table = statements_for(ProbeItem("transcript", ""), personas)
-    return score_statements(backend, prompt, table, "transcript", normalize)
+    return score_statements(backend, prompt, table, "transcript", normalize, cancel=cancel)
 
 
 def score_statements(
-    backend: Any, prompt: RenderedPrompt, table: dict[str, list[str]], item_id: str, normalize: bool
+    backend: Any,
+    prompt: RenderedPrompt,
+    table: dict[str, list[str]],
+    item_id: str,
+    normalize: bool,
+    *,
+    cancel: threading.Event | None = None,
 ) -> ProbeResult:
     flat = [(a, s) for a, ss in table.items() for s in ss]
-    scores = backend.score(prompt, [continuation(prompt, s) for _, s in flat])
+    conts = [continuation(prompt, s) for _, s in flat]
+    scores = backend.score(prompt, conts, cancel=cancel) if cancel else backend.score(prompt, conts)
     per: dict[str, list[float]] = {}
     for (a, _), sc in zip(flat, scores, strict=True):
         value = sc.logprob / max(1, sc.n_tokens) if normalize else sc.logprob

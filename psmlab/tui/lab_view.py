@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from psmlab.core.backends.base import TokenEvent
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import PsmlabError, ScoringCancelled
 from psmlab.core.lab import Lab
 from psmlab.core.personas import load_personas
 from psmlab.core.runner import GenerationDone, ModelFailed, ModelLoading, ModelReady
@@ -42,6 +42,7 @@ class LabView(App[None]):
         self.order: list[str] = []
         self.generating = False
         self._cancel = threading.Event()
+        self._forced_cancel = threading.Event()
         self._buf: dict[tuple[str, int], list[str]] = {}
         self._speed: dict[tuple[str, int], float] = {}
         self._buf_lock = threading.Lock()
@@ -147,6 +148,7 @@ class LabView(App[None]):
             self.notify("Send a message first", severity="warning")
             return
         self.generating = True
+        self._forced_cancel.set()
         self._cancel = threading.Event()
         for m, st in self.states.items():
             if only is None or m in only:
@@ -251,11 +253,16 @@ class LabView(App[None]):
 
     @work(thread=True, group="forced", exclusive=True)
     def _forced_choice(self) -> None:
-        """The distribution panel's forced choice, recomputed when a run completes."""
+        """The distribution panel's forced choice, recomputed when a run completes. A new run
+        stops it: on a server, its many short requests would only compete with the answers."""
+        self._forced_cancel.set()
+        cancel = self._forced_cancel = threading.Event()
         for c in list(self.lab.columns):
             try:
-                r = self.lab.forced_choice(c)
+                r = self.lab.forced_choice(c, cancel)
                 self.post_message(ForcedChoice(c.id, r.probs if r else None))
+            except ScoringCancelled:
+                return
             except PsmlabError as exc:
                 self.post_message(ForcedChoice(c.id, None, exc.problem))
 

@@ -433,3 +433,25 @@ def test_experiment_retries_units_whose_server_was_down(
     assert len(rows) == 9  # 6 from the first run (3 of them errors), 3 retried
     latest = {r["key"]: r for r in rows}
     assert len(latest) == 6 and not any("error" in r for r in latest.values())
+
+
+def test_scoring_stops_when_cancelled(
+    smol_server: Server, smol_spec: ModelSpec, smol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lab stops its forced-choice scoring when a new run starts (on a server, many requests)."""
+    monkeypatch.setenv("SMOL_KEY_T", SMOL_KEY)
+    from psmlab.core.backends.remote import RemoteBackend
+    from psmlab.core.errors import ScoringCancelled
+    from psmlab.core.prompt import render
+
+    remote = RemoteBackend(
+        _remote(smol_server.url, "smol", gguf=smol_spec.path, api_key_env="SMOL_KEY_T")
+    )
+    tr = Transcript.of(("user", "What are you?"))
+    stop = threading.Event()
+    stop.set()
+    for backend in (smol, remote):
+        prompt = render(tr, smol_spec.get_format("chatml"), backend.vocab, model_id="m", n_ctx=2048)
+        with pytest.raises(ScoringCancelled):
+            backend.score(prompt, [" I am", " You are"], cancel=stop)
+    remote.close()

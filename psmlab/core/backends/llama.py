@@ -33,7 +33,7 @@ from psmlab.core.backends.stops import find_stop as _find_stop
 from psmlab.core.backends.stops import holdback as _holdback
 from psmlab.core.backends.stops import new_generation_id, token_event
 from psmlab.core.backends.vocab import Vocab
-from psmlab.core.errors import ModelError
+from psmlab.core.errors import ModelError, ScoringCancelled
 from psmlab.core.gguf import read_gguf
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt
@@ -354,10 +354,21 @@ class LlamaBackend:
 
     # --- scoring ----------------------------------------------------------------------------
 
-    def score(self, prompt: RenderedPrompt, continuations: Sequence[str]) -> list[Score]:
+    def score(
+        self,
+        prompt: RenderedPrompt,
+        continuations: Sequence[str],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> list[Score]:
         """log P(continuation | prompt) for each continuation; the prompt is evaluated once."""
+        out = []
         with self.lock:
-            return [self._score_one(prompt, c) for c in continuations]
+            for c in continuations:
+                if cancel is not None and cancel.is_set():
+                    raise ScoringCancelled("scoring was cancelled")
+                out.append(self._score_one(prompt, c))
+        return out
 
     def _score_one(self, prompt: RenderedPrompt, continuation: str) -> Score:
         ctx, cont, tail = self._split_continuation(prompt, continuation)

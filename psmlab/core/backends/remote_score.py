@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from psmlab.core.backends import http as web
 from psmlab.core.backends.base import Score
 from psmlab.core.backends.remote_vocab import prompt_text
-from psmlab.core.errors import ModelError, RemoteError
+from psmlab.core.errors import ModelError, RemoteError, ScoringCancelled
 from psmlab.core.models import ModelSpec
 from psmlab.core.prompt import RenderedPrompt
 
@@ -51,8 +51,16 @@ class EchoScorer:
 
     # --- scoring ----------------------------------------------------------------------------
 
-    def score(self, prompt: RenderedPrompt, continuations: Sequence[str]) -> list[Score]:
+    def score(
+        self,
+        prompt: RenderedPrompt,
+        continuations: Sequence[str],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> list[Score]:
         """log P(continuation | prompt) from the server's prompt log-probabilities (echo)."""
+        if cancel is not None and cancel.is_set():
+            raise ScoringCancelled("scoring was cancelled")
         if prompt.messages:
             raise RemoteError(
                 f"format {prompt.format} cannot be scored: the chat API returns no prompt log-probabilities",
@@ -64,6 +72,8 @@ class EchoScorer:
         base: tuple[list[tuple[int, float | None]], int] | None = None
         out = []
         for cont in continuations:
+            if cancel is not None and cancel.is_set():
+                raise ScoringCancelled("scoring was cancelled")
             if not cont:
                 out.append(Score(cont, 0.0, 0, ()))
                 continue
