@@ -210,7 +210,7 @@ def score_statements(
 ) -> ProbeResult:
     flat = [(a, s) for a, ss in table.items() for s in ss]
     conts = [continuation(prompt, s) for _, s in flat]
-    scores = backend.score(prompt, conts, cancel=cancel) if cancel else backend.score(prompt, conts)
+    scores = backend.score(prompt, conts, cancel=cancel)
     per: dict[str, list[float]] = {}
     for (a, _), sc in zip(flat, scores, strict=True):
         value = sc.logprob / max(1, sc.n_tokens) if normalize else sc.logprob

@@ -19,7 +19,7 @@ from psmlab.core.transcript import Transcript, Turn
 
 PieceKind = Literal["bos", "special", "format", "content", "prefill"]
 _ROLE_WORDS = re.compile(r"\b(system|user|assistant|model|human|ai)\b", re.I)
-_MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
+MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
 
 
 @dataclass(frozen=True)
@@ -161,9 +161,7 @@ def _render_once(
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
         warnings.extend(_template_warnings(pieces, tok, fmt))
-    notes = getattr(tok, "prompt_notes", None)  # a server model's tokenizer adds its caveats
-    if notes is not None:
-        warnings.extend(notes(pieces))
+    warnings.extend(_tokenizer_notes(tok, pieces))
     if dropped:
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
@@ -183,6 +181,12 @@ def _render_once(
     )
 
 
+def _tokenizer_notes(tok: Tokenizer, pieces: list[PromptPiece]) -> list[str]:
+    """A server model's tokenizer adds its caveats (who tokenizes, markers in message text)."""
+    notes = getattr(tok, "prompt_notes", None)
+    return list(notes(pieces)) if notes is not None else []
+
+
 def _render_server_chat(
     turns: list[Turn],
     fmt: ServerChat,
@@ -197,9 +201,7 @@ def _render_server_chat(
         f"format {fmt.name}: the server applies its own chat template to these messages, so the "
         "exact prompt text the model sees is not visible to psmlab"
     ]
-    notes = getattr(tok, "prompt_notes", None)
-    if notes is not None:
-        warnings.extend(notes(pieces))
+    warnings.extend(_tokenizer_notes(tok, pieces))
     return RenderedPrompt(
         model_id=model_id,
         format=fmt.name,
@@ -267,7 +269,7 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
     out: list[str] = []
     injected = []
     for line in "".join(p.text for p in pieces if p.kind == "format").splitlines():
-        words = _ROLE_WORDS.sub(" ", _MARKER.sub(" ", line)).split()
+        words = _ROLE_WORDS.sub(" ", MARKER.sub(" ", line)).split()
         if len(words) >= 3:
             injected.append(line.strip())
     if injected:
@@ -278,7 +280,7 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
             f'prompt?): "{snippet}"; set --system to choose your own'
         )
     plain_markers = sorted(
-        {m for p in pieces if p.kind == "format" for m in _MARKER.findall(p.text)}
+        {m for p in pieces if p.kind == "format" for m in MARKER.findall(p.text)}
     )
     if plain_markers and not getattr(tok, "text_only", False):
         out.append(

@@ -335,7 +335,3 @@ def get_json(
 ) -> Any:
     with request(ep, "GET", path, retries=retries, timeout=timeout) as call:
         return call.json()
-
-
-def now() -> float:
-    return time.perf_counter()

@@ -359,7 +359,7 @@ class RemoteBackend(EchoScorer):
             token_logprobs=tuple(tlps),
         )
 
-    def params_record(self, params: SamplingParams, seed: int, threads: int = 0) -> dict[str, Any]:
+    def params_record(self, params: SamplingParams, seed: int) -> dict[str, Any]:
         return {**params.model_dump(), "seed": seed, "n_ctx": self.n_ctx, "endpoint": self.spec.url}
 
     def _event(self, sample: int, text: str, n: int, t_first: float) -> TokenEvent:

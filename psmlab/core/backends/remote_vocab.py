@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from psmlab.core.models import ModelSpec
-from psmlab.core.prompt import PromptPiece, RenderedPrompt
-
-_MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
+from psmlab.core.prompt import MARKER, PromptPiece, RenderedPrompt
 
 
 class TextVocab:
@@ -57,7 +54,7 @@ class LocalVocabNotes:
 
 def _marker_notes(pieces: Sequence[PromptPiece]) -> list[str]:
     found = sorted(
-        {m for p in pieces if p.kind in ("content", "prefill") for m in _MARKER.findall(p.text)}
+        {m for p in pieces if p.kind in ("content", "prefill") for m in MARKER.findall(p.text)}
     )
     if not found:
         return []
