@@ -32,6 +32,7 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy psmlab
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 clean:

@@ -25,18 +25,24 @@ import llama_cpp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from psmlab.core.backends import quiet  # noqa: E402
-from psmlab.core.backends.base import SamplingParams  # noqa: E402
-from psmlab.core.backends.llama import LlamaBackend  # noqa: E402
-from psmlab.core.evals import answer_text, load_jsonl, score_item  # noqa: E402
-from psmlab.core.formats import get_format  # noqa: E402
-from psmlab.core.gguf import read_gguf  # noqa: E402
-from psmlab.core.models import Registry  # noqa: E402
-from psmlab.core.personas import load_personas  # noqa: E402
-from psmlab.core.probes import ProbeItem, continuation, probe_prompt, run_probe, statements_for  # noqa: E402
-from psmlab.core.prompt import render  # noqa: E402
-from psmlab.core.runner import Column, ModelPool, run  # noqa: E402
-from psmlab.core.transcript import Transcript  # noqa: E402
+from psmlab.core.backends.llama import quiet  # noqa: E402
+from psmlab.core.backends.llama.backend import LlamaBackend  # noqa: E402
+from psmlab.core.domain.formats import get_format  # noqa: E402
+from psmlab.core.domain.personas import load_personas  # noqa: E402
+from psmlab.core.domain.prompt import render  # noqa: E402
+from psmlab.core.domain.transcript import Transcript  # noqa: E402
+from psmlab.core.domain.types import SamplingParams  # noqa: E402
+from psmlab.core.measure.evals import answer_text, load_jsonl, score_item  # noqa: E402
+from psmlab.core.measure.probes import (  # noqa: E402
+    ProbeItem,
+    continuation,
+    probe_prompt,
+    run_probe,
+    statements_for,
+)
+from psmlab.core.models.gguf import read_gguf  # noqa: E402
+from psmlab.core.models.registry import Registry  # noqa: E402
+from psmlab.core.run.runner import Column, ModelPool, run  # noqa: E402
 
 TARGETS = {
     "stream": 1.05,
@@ -298,9 +304,8 @@ def case_side_by_side(specs: list[Any], quick: bool) -> dict[str, Any]:
     k = 32 if quick else 96
     p = SamplingParams(max_tokens=k, temperature=0.8)
     tr = Transcript.of(("user", "Write a long story about a lighthouse keeper."))
-    cols = [
-        Column(s, format="chatml") for s in specs
-    ]  # chatml: no early role-leak stop for the base
+    # chatml: no early role-leak stop for the base
+    cols = [Column(s, format="chatml", params=p) for s in specs]
     pool = ModelPool()
     for s in specs:
         pool.get(s)
@@ -309,14 +314,14 @@ def case_side_by_side(specs: list[Any], quick: bool) -> dict[str, Any]:
         def together() -> dict[str, str]:
             for s in specs:
                 pool.get(s).reset_cache()
-            res = run(tr, cols, p, n=1, seed=5, pool=pool)
+            res = run(tr, cols, n=1, seed=5, pool=pool)
             return {g.model: g.text for g in res.generations}
 
         def sequential() -> dict[str, str]:
             out = {}
             for c in cols:
                 pool.get(c.spec).reset_cache()
-                res = run(tr, [c], p, n=1, seed=5, pool=pool)
+                res = run(tr, [c], n=1, seed=5, pool=pool)
                 out.update({g.model: g.text for g in res.generations})
             return out
 
@@ -332,7 +337,7 @@ def case_side_by_side(specs: list[Any], quick: bool) -> dict[str, Any]:
 def case_ui_lag(quick: bool) -> dict[str, Any]:
     import tempfile
 
-    from psmlab.core.lab import Lab
+    from psmlab.core.run.lab import Lab
     from psmlab.tui.app import PsmlabApp
     from psmlab.tui.widgets.composer import Composer
 
@@ -396,14 +401,16 @@ def case_startup(quick: bool) -> dict[str, Any]:
 MEMORY = """
 import resource, sys
 sys.path.insert(0, {root!r})
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.models import Registry
-from psmlab.core.runner import Column, ModelPool, run
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.models.registry import Registry
+from psmlab.core.run.runner import Column, run
+from psmlab.core.backends.pool import ModelPool
 from bench.run import long_transcript
 specs = Registry().default_pair()
 pool = ModelPool()
 tr = long_transcript(1650)
-res = run(tr, [Column(s) for s in specs], SamplingParams(max_tokens=16), seed=1, pool=pool)
+p = SamplingParams(max_tokens=16)
+res = run(tr, [Column(s, params=p) for s in specs], seed=1, pool=pool)
 assert not res.errors, res.errors
 print(max(p.n_tokens for p in res.prompts.values()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -433,9 +440,9 @@ def case_remote_stream(specs: list[Any], quick: bool) -> dict[str, Any]:
     import http.client
     import socket
 
-    from psmlab.core.backends.remote import RemoteBackend
-    from psmlab.core.backends.remote_vocab import prompt_text
-    from psmlab.core.models import spec_from_url
+    from psmlab.core.backends.remote.backend import RemoteBackend
+    from psmlab.core.backends.remote.vocab import prompt_text
+    from psmlab.core.models.registry import spec_from_url
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from psmlab.core.prompt import RenderedPrompt
-from psmlab.core.textsafe import terminal_safe
+from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.domain.textsafe import terminal_safe
 
 PIECE_STYLES = {
     "bos": "bold magenta",

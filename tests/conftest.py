@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.models import ModelSpec, Registry
+from psmlab.core.models.registry import ModelSpec, Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def smol_spec(demo_pair: list[ModelSpec]) -> ModelSpec:
 
 @pytest.fixture(scope="session")
 def gemma(gemma_spec: ModelSpec):  # type: ignore[no-untyped-def]
-    from psmlab.core.backends.llama import LlamaBackend
+    from psmlab.core.backends.llama.backend import LlamaBackend
 
     b = LlamaBackend(gemma_spec)
     yield b
@@ -50,7 +50,7 @@ def gemma(gemma_spec: ModelSpec):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def smol(smol_spec: ModelSpec):  # type: ignore[no-untyped-def]
-    from psmlab.core.backends.llama import LlamaBackend
+    from psmlab.core.backends.llama.backend import LlamaBackend
 
     b = LlamaBackend(smol_spec)
     yield b
@@ -60,7 +60,7 @@ def smol(smol_spec: ModelSpec):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def pool(demo_pair):  # type: ignore[no-untyped-def]
     """One loaded copy of each demo model, shared by the tests that drive whole runs."""
-    from psmlab.core.runner import ModelPool
+    from psmlab.core.backends.pool import ModelPool
 
     p = ModelPool()
     for s in demo_pair:

@@ -77,6 +77,6 @@ def rewrite_strings(src: str | Path, dst: Path, updates: dict[str, str]) -> Path
 
 
 def info(path: Path) -> dict[str, Any]:
-    from psmlab.core.gguf import read_gguf
+    from psmlab.core.models.gguf import read_gguf
 
     return read_gguf(path).metadata

@@ -3,9 +3,7 @@ and a resumed experiment ends with exactly the results of an unbroken one."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -13,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core import store
-from psmlab.core.experiment import ResultsFile, load_experiment, run_experiment
+from psmlab.core.measure.experiment import ResultsFile, load_experiment, run_experiment
+from psmlab.core.session import file as store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = """
@@ -37,11 +35,35 @@ def _spawn(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     )
 
 
+# Waits end on what they wait for; this ceiling only stops a hung test, it is no time budget.
+CEILING = 300.0
+RESUME_CEILING = 900.0  # the rest of an experiment, resumed (or one unbroken run)
+
+
+def _wait_until(cond, what: str, timeout: float = CEILING) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"gave up waiting for {what} after {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+def _lines(path: Path) -> int:
+    """Finished lines of a JSONL file, read without touching it (opening a ResultsFile would
+    truncate a line the child is writing)."""
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def _essence(results: ResultsFile) -> dict[str, object]:
     return {k: (r.get("text"), r.get("probs")) for k, r in results.done.items()}
 
 
 @pytest.mark.slow
+# Four runs of the experiment (three killed, one resumed) and an unbroken one: on a slow, shared
+# machine that outgrows the suite's 600 s guard. This one is a guard too, against a hang.
+@pytest.mark.timeout(3 * CEILING + 2 * RESUME_CEILING)
 def test_experiment_survives_sigkill_and_resumes_to_the_same_results(tmp_path: Path, pool) -> None:
     exp = tmp_path / "kill.toml"
     exp.write_text(EXPERIMENT)
@@ -49,9 +71,16 @@ def test_experiment_survives_sigkill_and_resumes_to_the_same_results(tmp_path: P
     out = tmp_path / "killed"
     seen = []
     for _ in range(3):
+        before = _lines(out / "results.jsonl")
         child = _spawn(["experiment", str(exp), "-o", str(out)], tmp_path)
-        time.sleep(rng.uniform(2.0, 4.0))
-        os.kill(child.pid, signal.SIGKILL)
+        # A random moment once this child finished a unit of its own: a fixed delay could end
+        # before the first unit on a slow machine (loading alone takes a while there).
+        _wait_until(
+            lambda c=child, n=before: _lines(out / "results.jsonl") > n or c.poll() is not None,
+            "the child to finish a unit",
+        )
+        time.sleep(rng.uniform(0.0, 2.0))
+        child.kill()  # SIGKILL (nothing, if it already finished everything)
         child.wait()
         seen.append(len(ResultsFile(out / "results.jsonl").done))  # opening drops a torn line
     assert seen[-1] > 0, "the child never finished a unit before being killed"
@@ -60,7 +89,7 @@ def test_experiment_survives_sigkill_and_resumes_to_the_same_results(tmp_path: P
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=RESUME_CEILING,
     )
     assert done.returncode == 0, done.stderr[-500:]
     whole = run_experiment(load_experiment(exp), tmp_path, tmp_path / "whole", pool=pool)
@@ -87,15 +116,17 @@ def test_ask_save_keeps_finished_generations_when_killed(tmp_path: Path) -> None
         ],
         tmp_path,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill once a few generations are on disk
-        time.sleep(0.3)
+
+    def three_on_disk() -> bool:
+        if child.poll() is not None:  # it ended on its own: the assertions below say how
+            return True
         try:
-            if len(store.load(s).generations) >= 3:
-                break
+            return len(store.load(s).generations) >= 3
         except Exception:
-            pass
-    os.kill(child.pid, signal.SIGKILL)
+            return False
+
+    _wait_until(three_on_disk, "three generations on disk")  # then kill
+    child.kill()  # SIGKILL
     child.wait()
     sess = store.load(s)  # whole, never half written
     assert 3 <= len(sess.generations) < 40

@@ -8,12 +8,12 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from psmlab.core import store
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import SessionError, TranscriptError
-from psmlab.core.export import md_inline, to_markdown
-from psmlab.core.session import Annotation, GenerationRecord, Session, TurnRecord
-from psmlab.core.textsafe import terminal_safe
-from psmlab.core.transcript import Transcript
+from psmlab.core.session import file as store
+from psmlab.core.session.export import md_inline, to_markdown
+from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
 from tests.markdown_tools import outside_fences
 
 json_values = st.recursive(

@@ -7,6 +7,8 @@ import sys
 
 import typer
 
+import psmlab
+from psmlab.cli import ask, commands, experiment, measure, sessions, tui
 from psmlab.core.errors import ExitCode, PsmlabError
 
 app = typer.Typer(
@@ -19,6 +21,12 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"psmlab {psmlab.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -28,25 +36,37 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks; log llama.cpp and psmlab to psmlab-debug.log."
     ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        expose_value=False,
+        callback=_print_version,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     """With no command, open the lab (the TUI)."""
     if debug:
         # A file, not stderr: the TUI owns the terminal, and llama.cpp is chatty.
         logging.basicConfig(level=logging.DEBUG, filename="psmlab-debug.log")
     if ctx.invoked_subcommand is None:
-        from psmlab.cli.tui import run_lab
-
-        run_lab(model)
+        tui.run_lab(model)
 
 
-from psmlab.cli import (  # noqa: E402,F401  (registers the commands)
-    ask,
-    commands,
-    experiment,
-    measure,
-    sessions,
-    tui,
-)
+# Every command, in the order `psmlab --help` lists them.
+app.command()(commands.models)
+app.command()(commands.formats)
+app.command()(commands.render)
+app.command()(ask.ask)
+app.command()(experiment.experiment)
+app.command()(measure.probe)
+app.command()(measure.evals)
+app.command()(sessions.sessions)
+app.command()(sessions.annotate)
+app.command()(sessions.adopt)
+app.command()(sessions.replay)
+app.command()(sessions.export)
+app.command("open")(tui.open_session)
 
 
 def main() -> None:
@@ -61,7 +81,7 @@ def main() -> None:
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.stderr.write("psmlab: interrupted\n")
-        sys.exit(130)
+        sys.exit(int(ExitCode.CANCELLED))
     except Exception as exc:  # an unexpected bug: still one line unless --debug
         if debug:
             raise

@@ -9,51 +9,46 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli import app
-from psmlab.cli.commands import (
+from psmlab.cli.common import build_transcript, choose_formats, resolve_specs, stdout_json
+from psmlab.cli.options import (
+    SAMPLING,
     FormatOpt,
     JsonOpt,
+    LogprobsOpt,
+    MaxTokensOpt,
+    MinPOpt,
     ModelOpt,
     NCtxOpt,
     PrefillOpt,
+    RepeatPenaltyOpt,
+    SamplesOpt,
+    SeedOpt,
     SystemOpt,
+    TemperatureOpt,
     ThreadsOpt,
+    TopKOpt,
+    TopPOpt,
     TranscriptOpt,
-    _formats,
-    _params,
-    _specs,
-    _stdout_json,
-    _transcript,
+    sampling_params,
 )
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.errors import UsageError
-from psmlab.core.models import Registry
-from psmlab.core.runner import MAX_SEED, Column
-from psmlab.core.transcript import Transcript
+from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import ExitCode
+from psmlab.core.models.registry import Registry
+from psmlab.core.run.runner import Column
 
 
-@app.command()
 def ask(
     message: Annotated[str | None, typer.Argument(help="The user message.")] = None,
     model: ModelOpt = None,
-    n: Annotated[
-        int, typer.Option("-n", "--samples", min=1, max=10_000, help="Samples per model.")
-    ] = 1,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            min=0,
-            max=MAX_SEED,
-            help="Seed of sample 0; sample i uses seed+i. Default: random, recorded.",
-        ),
-    ] = None,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", min=0.0)] = 0.8,
-    top_p: Annotated[float, typer.Option("--top-p")] = 0.95,
-    top_k: Annotated[int, typer.Option("--top-k", min=0)] = 40,
-    min_p: Annotated[float, typer.Option("--min-p")] = 0.05,
-    repeat_penalty: Annotated[float, typer.Option("--repeat-penalty")] = 1.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 128,
+    n: SamplesOpt = 1,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = SAMPLING.temperature,
+    top_p: TopPOpt = SAMPLING.top_p,
+    top_k: TopKOpt = SAMPLING.top_k,
+    min_p: MinPOpt = SAMPLING.min_p,
+    repeat_penalty: RepeatPenaltyOpt = SAMPLING.repeat_penalty,
+    max_tokens: MaxTokensOpt = SAMPLING.max_tokens,
     fmt: FormatOpt = None,
     system: SystemOpt = None,
     prefill: PrefillOpt = None,
@@ -68,16 +63,11 @@ def ask(
         ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Title of a new session.")] = None,
-    logprobs: Annotated[
-        bool,
-        typer.Option(
-            "--logprobs", help="Record every token's probability and its top 5 alternatives."
-        ),
-    ] = False,
+    logprobs: LogprobsOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask every model the same thing and show their answers side by side."""
-    params = _params(
+    params = sampling_params(
         temperature=temperature,
         top_p=top_p,
         top_k=top_k,
@@ -85,33 +75,17 @@ def ask(
         repeat_penalty=repeat_penalty,
         max_tokens=max_tokens,
     )
-    specs = _specs(Registry(), model, n_ctx, threads)
-    chosen = _formats(fmt, specs)
-    columns = [Column(s, format=chosen[s.id], system=system, prefill=prefill) for s in specs]
+    specs = resolve_specs(Registry(), model, n_ctx, threads)
+    chosen = choose_formats(fmt, specs)
+    columns = [
+        Column(s, format=chosen[s.id], system=system, prefill=prefill, params=params) for s in specs
+    ]
+    lp = LOGPROB_ALTERNATIVES if logprobs else 0
     if save is None:
-        code = _ask(
-            _transcript(message, transcript),
-            columns,
-            params,
-            n,
-            seed,
-            json_out,
-            None,
-            5 if logprobs else 0,
-        )
+        tr = build_transcript(message, transcript)
+        code = _ask(tr, columns, n, seed, json_out, None, lp)
     else:
-        code = _ask_saved(
-            save,
-            title,
-            message,
-            transcript,
-            columns,
-            params,
-            n,
-            seed,
-            json_out,
-            5 if logprobs else 0,
-        )
+        code = _ask_saved(save, title, message, transcript, columns, n, seed, json_out, lp)
     if code:
         raise typer.Exit(code)
 
@@ -122,35 +96,25 @@ def _ask_saved(
     message: str | None,
     transcript: Path | None,
     columns: list[Column],
-    params: SamplingParams,
     n: int,
     seed: int | None,
     json_out: bool,
-    lp: int = 0,
+    lp: int,
 ) -> int:
-    from psmlab.core.session import Session, TurnRecord
-    from psmlab.core.store import open_session
+    from psmlab.core.session.append import new_session, next_turn
+    from psmlab.core.session.file import open_session
 
-    new = Session(title=title or (message or "untitled")[:60])
+    new = new_session(title, message)
     with open_session(save, create=new) as sf:
-        sess = sf.session
-        if sess is new:
-            tr = _transcript(message, transcript)
-            sess.turns = [TurnRecord(role=t.role, content=t.content) for t in tr.turns]
-        else:
-            if transcript is not None or message is None:
-                raise UsageError(
-                    f"{save} already holds a session",
-                    "give only the next message to add a turn to it",
-                )
-            if sess.turns and sess.turns[-1].role == "user":
-                raise UsageError(
-                    f"the last turn of {save} is a user message with no adopted answer",
-                    f"adopt one first: psmlab adopt {save} GENERATION_ID",
-                )
-            tr = sess.transcript().with_turn("user", message)
-            sess.turns.append(TurnRecord(role="user", content=message))
-        code = _ask(tr, columns, params, n, seed, json_out, sf, lp)
+        tr = next_turn(
+            sf.session,
+            save,
+            created=sf.session is new,
+            message=message,
+            transcript_given=transcript is not None,
+            first=lambda: build_transcript(message, transcript),
+        )
+        code = _ask(tr, columns, n, seed, json_out, sf, lp)
         sf.save()
     sys.stderr.write(f"psmlab: saved session to {save}\n")
     return code
@@ -159,14 +123,13 @@ def _ask_saved(
 def _ask(
     tr: Transcript,
     columns: list[Column],
-    params: SamplingParams,
     n: int,
     seed: int | None,
     json_out: bool,
     sf: Any,
-    lp: int = 0,
+    lp: int,
 ) -> int:
-    from psmlab.core.runner import run
+    from psmlab.core.run.runner import run
 
     sinks = []
     live_view = None
@@ -176,7 +139,7 @@ def _ask(
         live_view = LiveColumns(columns, n)
         sinks.append(live_view.on_event)
     if sf is not None:
-        from psmlab.core.record import SessionRecorder
+        from psmlab.core.run.recorder import SessionRecorder
 
         # Save after every finished generation: a crash loses at most the one in flight.
         sinks.append(
@@ -190,24 +153,18 @@ def _ask(
     t0 = time.perf_counter()
     if live_view is not None:
         with live_view:
-            result = run(tr, columns, params, n=n, seed=seed, on_event=on_event, logprobs=lp)
+            result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
     else:
-        result = run(tr, columns, params, n=n, seed=seed, on_event=on_event, logprobs=lp)
+        result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
     elapsed = time.perf_counter() - t0
-    from psmlab.core.classify import classify
-    from psmlab.core.personas import load_personas
-    from psmlab.core.stats import label_shares
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.domain.stats import auto_label_shares
 
-    personas = load_personas()[0]
-    autos = {g.id: classify(g.text, personas, role_leak=g.role_leak) for g in result.generations}
-    shares = {
-        c.spec.id: label_shares(
-            autos[g.id].labels for g in result.generations if g.model == c.spec.id
-        )
-        for c in columns
-    }
+    autos, shares = auto_label_shares(
+        result.generations, [c.spec.id for c in columns], load_personas()[0]
+    )
     if json_out:
-        _stdout_json(
+        stdout_json(
             {
                 "generations": [
                     {**g.to_dict(), "auto_labels": autos[g.id].to_dict()}
@@ -243,7 +200,7 @@ def _ask(
 
             table = shares_table(shares)
         print_result(columns, n, result, printed_live=live_view is not None, after=table)
-    return 130 if result.cancelled else int(result.exit_code())
+    return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
 
 
 def _model_json(c: Column) -> dict[str, object]:

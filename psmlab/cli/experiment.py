@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from psmlab.cli import app
-from psmlab.core.textsafe import terminal_safe
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.errors import ExitCode
 
 
-@app.command()
 def experiment(
     file: Annotated[Path, typer.Argument(help="Experiment file (see experiments/*.toml).")],
     out: Annotated[
@@ -29,9 +28,9 @@ def experiment(
         TimeRemainingColumn,
     )
 
-    from psmlab.core.experiment import load_experiment, plan, run_experiment
-    from psmlab.core.report import report_md, summary_csv
-    from psmlab.core.store import atomic_write
+    from psmlab.core.measure.experiment import load_experiment, plan, run_experiment
+    from psmlab.core.measure.report import report_md, summary_csv
+    from psmlab.core.session.file import atomic_write
 
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
@@ -56,7 +55,7 @@ def experiment(
         except KeyboardInterrupt:
             cancel.set()
             results = None
-    from psmlab.core.experiment import ResultsFile
+    from psmlab.core.measure.experiment import ResultsFile
 
     results = results or ResultsFile(target / "results.jsonl")
     command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
@@ -77,4 +76,4 @@ def experiment(
         )
     if done < total:
         sys.stderr.write("psmlab: interrupted; run the same command again to resume\n")
-        raise typer.Exit(130)
+        raise typer.Exit(int(ExitCode.CANCELLED))

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.live import Live
 
 from psmlab.cli.output import side_by_side
-from psmlab.core.backends.base import Generation, TokenEvent
-from psmlab.core.runner import (
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.domain.types import Generation, TokenEvent
+from psmlab.core.run.runner import (
     Column,
     Event,
     GenerationDone,
@@ -19,7 +20,6 @@ from psmlab.core.runner import (
     ModelReady,
     RunResult,
 )
-from psmlab.core.textsafe import terminal_safe
 
 
 def _headers(columns: list[Column]) -> list[tuple[str, str]]:

@@ -8,27 +8,16 @@ from typing import Annotated
 
 import typer
 
-from psmlab.cli import app
-from psmlab.cli.commands import (
-    FormatOpt,
-    JsonOpt,
-    ModelOpt,
-    NCtxOpt,
-    SystemOpt,
-    TranscriptOpt,
-    _formats,
-    _specs,
-    _stdout_json,
-)
+from psmlab.cli.common import choose_formats, resolve_specs, stdout_json
+from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SystemOpt, TranscriptOpt
 from psmlab.core.errors import UsageError
-from psmlab.core.models import Registry
+from psmlab.core.models.registry import Registry
 
 
 def _bar(p: float, width: int = 20) -> str:
     return "█" * round(p * width)
 
 
-@app.command()
 def probe(
     model: ModelOpt = None,
     probe_set: Annotated[
@@ -58,10 +47,9 @@ def probe(
     json_out: JsonOpt = False,
 ) -> None:
     """Forced choice by log-probability: which archetype's statements does each model prefer?"""
-    from psmlab.core.personas import load_personas
-    from psmlab.core.probes import ProbeItem, load_probe_set, run_probe, summarize
-    from psmlab.core.runner import ModelPool
-    from psmlab.core.transcript import Transcript
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.domain.transcript import Transcript
+    from psmlab.core.measure.probes import ProbeItem, load_probe_set, probe_models, summarize
 
     if (probe_set is None) == (item is None):
         raise UsageError(
@@ -81,23 +69,12 @@ def probe(
     for e in errors:
         sys.stderr.write(f"psmlab: warning: {e.one_line()}\n")
     tr = Transcript.load(transcript) if transcript else Transcript()
-    specs = _specs(Registry(), model, n_ctx, None)
-    chosen = _formats(fmt, specs)
-    pool = ModelPool()
-    results = []
-    try:
-        for s in specs:
-            f = s.get_format(chosen[s.id] or s.default_format)
-            backend = pool.get(s)
-            for it in items:
-                results.append(
-                    run_probe(backend, tr, it, f, personas, system=system, normalize=normalize)
-                )
-    finally:
-        pool.close()
+    specs = resolve_specs(Registry(), model, n_ctx, None)
+    chosen = choose_formats(fmt, specs)
+    results = probe_models(specs, chosen, items, tr, personas, system=system, normalize=normalize)
     summary = summarize(results)
     if json_out:
-        _stdout_json({"results": [r.to_dict() for r in results], "summary": summary})
+        stdout_json({"results": [r.to_dict() for r in results], "summary": summary})
         return
     from rich.console import Console
     from rich.table import Table
@@ -120,7 +97,6 @@ def probe(
             console.print(safe(f"  {r.item}: top {r.top} ({r.probs[r.top]:.2f})"))
 
 
-@app.command()
 def evals(
     file: Annotated[Path, typer.Argument(help="A model-written-evaluations JSONL file.")],
     model: ModelOpt = None,
@@ -132,7 +108,7 @@ def evals(
     json_out: JsonOpt = False,
 ) -> None:
     """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
-    from psmlab.core.evals import load_jsonl, run_evals
+    from psmlab.core.measure.evals import load_jsonl, run_evals
 
     items, problems = load_jsonl(file, limit=limit)
     for p in problems:
@@ -141,12 +117,12 @@ def evals(
         raise UsageError(
             f"{file} has no usable items", "check that it is a model-written-evals JSONL file"
         )
-    specs = _specs(Registry(), model, n_ctx, None)
-    chosen = _formats(fmt, specs)
+    specs = resolve_specs(Registry(), model, n_ctx, None)
+    chosen = choose_formats(fmt, specs)
     report = run_evals(items, specs, chosen, progress=_progress if sys.stderr.isatty() else None)
     report["skipped"] = problems
     if json_out:
-        _stdout_json(report)
+        stdout_json(report)
         return
     from rich.console import Console
     from rich.table import Table

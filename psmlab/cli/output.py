@@ -1,4 +1,4 @@
-"""Rich rendering for the CLI: side-by-side columns, prompts, model tables. Model text is never markup."""
+"""Rich rendering for the CLI: side-by-side columns, model and label-share tables. Model text is never markup."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from psmlab.core.backends.base import Generation
+from psmlab.core.domain.types import Generation
 from psmlab.core.errors import PsmlabError
-from psmlab.core.models import ModelSpec
-from psmlab.views import prompt_view, safe  # noqa: F401  (re-exported for the CLI)
+from psmlab.core.models.registry import ModelSpec
+from psmlab.views import safe
 
 
 def generation_cell(g: Generation | None, streamed: str = "", error: str | None = None) -> Text:

@@ -2,40 +2,38 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from psmlab.cli import app
-from psmlab.cli.commands import FormatOpt, JsonOpt, ModelOpt, _formats, _specs, _stdout_json
+from psmlab.cli.common import choose_formats, resolve_specs, stdout_json
+from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, SessionArg
+from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
-from psmlab.core.models import Registry
-from psmlab.core.textsafe import terminal_safe
+from psmlab.core.models.registry import Registry
+from psmlab.core.session.export import EXPORT_FORMATS
 
-SessionArg = Annotated[Path, typer.Argument(help="Session file (or its name in the sessions dir).")]
+_EXPORT_CHOICE = f"{', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}"  # md, jsonl or csv
 
 
 def _path(p: Path) -> Path:
-    from psmlab.core.store import resolve_path
+    from psmlab.core.session.file import resolve_path
 
     return resolve_path(p)
 
 
-@app.command()
 def sessions(
     directory: Annotated[Path | None, typer.Option("--dir", help="Sessions directory.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List saved sessions: title, date, models, generations, annotations."""
-    from psmlab.core.store import list_sessions, sessions_dir, summary
+    from psmlab.core.session.file import list_sessions, sessions_dir, summary
 
     rows = list_sessions(directory)
     if json_out:
-        _stdout_json(
+        stdout_json(
             {
                 "sessions": [
                     {"path": str(p), **(summary(s) if s else {}), **({"error": e} if e else {})}
@@ -50,7 +48,7 @@ def sessions(
     from rich.console import Console
     from rich.table import Table
 
-    from psmlab.cli.output import safe
+    from psmlab.views import safe
 
     table = Table()
     for col in ("file", "title", "updated", "models", "turns", "gens", "notes"):
@@ -72,14 +70,6 @@ def sessions(
     Console().print(table)
 
 
-def _default_annotator() -> str:
-    try:
-        return os.environ.get("PSMLAB_ANNOTATOR") or getpass.getuser()
-    except Exception:
-        return "anonymous"
-
-
-@app.command()
 def annotate(
     session: SessionArg,
     generation_id: Annotated[
@@ -92,24 +82,34 @@ def annotate(
         list[str] | None,
         typer.Option("--free-label", help="A label in your own words (repeatable)."),
     ] = None,
-    note: Annotated[str | None, typer.Option("--note")] = None,
-    rating: Annotated[int | None, typer.Option("--rating", min=1, max=5)] = None,
-    confidence: Annotated[float | None, typer.Option("--confidence", min=0.0, max=1.0)] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A free-text note.")] = None,
+    rating: Annotated[
+        int | None, typer.Option("--rating", min=1, max=5, help="Your rating of the generation.")
+    ] = None,
+    confidence: Annotated[
+        float | None,
+        typer.Option("--confidence", min=0.0, max=1.0, help="How sure you are of the labels."),
+    ] = None,
     evidence: Annotated[
         str | None, typer.Option("--evidence", help="Character range START:END in the text.")
     ] = None,
     quote: Annotated[
         str | None, typer.Option("--quote", help="Evidence given as text found in the generation.")
     ] = None,
-    annotator: Annotated[str | None, typer.Option("--annotator")] = None,
+    annotator: Annotated[
+        str | None,
+        typer.Option(
+            "--annotator", help="Who annotates (default: $PSMLAB_ANNOTATOR, else your login name)."
+        ),
+    ] = None,
     blind: Annotated[
         bool, typer.Option("--blind", help="Record that the label was given blind.")
     ] = False,
 ) -> None:
     """Attach an annotation to a generation (the generation itself is never changed)."""
-    from psmlab.core.personas import load_personas
-    from psmlab.core.session import Annotation, Span
-    from psmlab.core.store import open_session
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.session.file import open_session
+    from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
     personas, _ = load_personas()
     known = {p.id for p in personas}
@@ -137,10 +137,7 @@ def annotate(
                     "e.g. --evidence 0:42",
                 ) from None
         elif quote:
-            at = g.full_text.find(quote)
-            if at < 0:
-                raise UsageError("the --quote text is not in the generation", "copy it exactly")
-            span = Span(start=at, end=at + len(quote))
+            span = quote_span(g.full_text, quote, what="the --quote text")
         ann = sf.session.annotate(
             Annotation(
                 generation_id=g.id,
@@ -149,7 +146,7 @@ def annotate(
                 rating=rating,
                 confidence=confidence,
                 evidence=span,
-                annotator=annotator or _default_annotator(),
+                annotator=annotator or default_annotator(),
                 blind=blind,
             )
         )
@@ -159,10 +156,14 @@ def annotate(
     )
 
 
-@app.command()
-def adopt(session: SessionArg, generation_id: Annotated[str, typer.Argument()]) -> None:
+def adopt(
+    session: SessionArg,
+    generation_id: Annotated[
+        str, typer.Argument(help="Generation id (a unique prefix is enough).")
+    ],
+) -> None:
     """Make one continuation the assistant's turn; the next `ask --save` goes on from it."""
-    from psmlab.core.store import open_session
+    from psmlab.core.session.file import open_session
 
     with open_session(_path(session)) as sf:
         turn = sf.session.adopt(generation_id)
@@ -172,7 +173,6 @@ def adopt(session: SessionArg, generation_id: Annotated[str, typer.Argument()]) 
     )
 
 
-@app.command()
 def replay(
     session: SessionArg,
     model: ModelOpt = None,
@@ -188,8 +188,8 @@ def replay(
     json_out: JsonOpt = False,
 ) -> None:
     """Re-run every recorded generation and compare token for token (or run the transcript on -m models)."""
-    from psmlab.core import replay as rp
-    from psmlab.core.store import atomic_write, load, new_path, save_new
+    from psmlab.core.run import replay as rp
+    from psmlab.core.session.file import atomic_write, load, new_path, save_new
 
     sess = load(_path(session))
     tty = sys.stderr.isatty()
@@ -208,8 +208,8 @@ def replay(
         )
 
     if model:
-        specs = _specs(Registry(), model, None, None)
-        report = rp.replay_on(sess, specs, formats=_formats(fmt, specs), on_progress=progress)
+        specs = resolve_specs(Registry(), model, None, None)
+        report = rp.replay_on(sess, specs, formats=choose_formats(fmt, specs), on_progress=progress)
         assert report.new_session is not None
         target = out or new_path(report.new_session.title)
         save_new(report.new_session, target)
@@ -226,7 +226,7 @@ def replay(
 
         atomic_write(out, (json.dumps(data, indent=2) + "\n").encode())
     if json_out:
-        _stdout_json(data)
+        stdout_json(data)
     else:
         if report.cancelled:
             verdict = (
@@ -249,23 +249,24 @@ def replay(
             elif item.error:
                 typer.echo(terminal_safe(f"  failed {item.id} ({item.model}): {item.error}"))
     if report.cancelled:
-        raise typer.Exit(130)
+        raise typer.Exit(int(ExitCode.CANCELLED))
     if report.failed or (not model and report.changed):
         raise typer.Exit(int(ExitCode.CHANGED))
 
 
-@app.command()
 def export(
     session: SessionArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="md, jsonl or csv.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"{_EXPORT_CHOICE}.")] = "md",
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output file (default: stdout).")
     ] = None,
 ) -> None:
     """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
-    from psmlab.core.export import export as do_export
-    from psmlab.core.store import atomic_write, load
+    from psmlab.core.session.export import export as do_export
+    from psmlab.core.session.file import atomic_write, load
 
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
     text = do_export(load(_path(session)), fmt)
     if out is None:
         sys.stdout.write(text)

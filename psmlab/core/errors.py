@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     PERSONA = 12  # persona file invalid
     CHANGED = 13  # a replay did not reproduce every generation
     REMOTE = 14  # a model server was unreachable, refused the request, timed out, or cannot do it
+    CANCELLED = 130  # Ctrl+C: the shell's code for SIGINT (128 + 2)
 
 
 class PsmlabError(Exception):

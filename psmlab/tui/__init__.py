@@ -1,1 +1,1 @@
-"""The psmlab TUI (Textual): thin screens and widgets over `psmlab.core.lab.Lab`."""
+"""The psmlab TUI (Textual): thin screens and widgets over `psmlab.core.run.lab.Lab`."""

@@ -1,9 +1,46 @@
-"""The psmlab TUI application: the lab screen plus its actions."""
+"""The psmlab TUI application: a small shell around the lab screen (`screens.lab.LabScreen`)."""
 
 from __future__ import annotations
 
-from psmlab.tui.actions import LabActions
+from collections.abc import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from psmlab.core.run.lab import Lab
+from psmlab.tui.screens.lab import LabScreen
 
 
-class PsmlabApp(LabActions):
+class PsmlabApp(App[None]):
     """`psmlab` with no arguments: models side by side over one transcript."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "psmlab"
+    # Textual's own ctrl+q quits at once, even over the lab; the lab screen binds it to a quit
+    # that asks first about unsaved work.
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__()
+        self._lab_screen = LabScreen(lab)
+
+    def get_default_screen(self) -> LabScreen:
+        return self._lab_screen
+
+    @property
+    def lab_screen(self) -> LabScreen:
+        return self._lab_screen
+
+    @property
+    def generating(self) -> bool:
+        """Whether the lab is running its models (the UI-lag benchmark watches it)."""
+        return self._lab_screen.generating
+
+    async def action_quit(self) -> None:
+        """Quitting from anywhere (the command palette too) asks the lab first."""
+        await self._lab_screen.action_quit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self._lab_screen.system_commands()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from psmlab.core.runner import Event, RunResult
+from psmlab.core.run.runner import Event, RunResult
 
 
 class LabEvent(Message):
-    """A runner event other than a token (those are batched, see `app.PsmlabApp._flush`)."""
+    """A runner event other than a token (tokens are batched: `LabView._flush_tokens`)."""
 
     def __init__(self, event: Event) -> None:
         super().__init__()

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from psmlab.core import store
+from psmlab.core.session import file as store
 from tests.conftest import run_cli
 
 

@@ -7,11 +7,11 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.formats import get_format
-from psmlab.core.gguf import read_gguf
-from psmlab.core.prompt import render
-from psmlab.core.transcript import Transcript
+from psmlab.core.domain.formats import get_format
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.models.gguf import read_gguf
 
 Q = Transcript.of(("user", "What are you?"))
 P = SamplingParams(max_tokens=32)
@@ -153,7 +153,7 @@ def test_scoring_leaves_generation_untouched(smol) -> None:
 
 
 def test_cancel_during_a_long_prompt_leaves_the_cache_consistent(gemma, gemma_spec) -> None:
-    from psmlab.core.backends.llama import LlamaBackend
+    from psmlab.core.backends.llama.backend import LlamaBackend
 
     long = Transcript.of(("user", "Tell me about the sea. " * 150))
     p = dialogue(gemma, long)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from psmlab.core.classify import ROLE_LEAK, UNCLEAR, classify
-from psmlab.core.personas import load_personas
-from psmlab.core.stats import label_shares, wilson
+from psmlab.core.domain.classify import ROLE_LEAK, UNCLEAR, classify
+from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.stats import label_shares, wilson
 
 PERSONAS = load_personas()[0]
 

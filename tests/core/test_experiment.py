@@ -4,14 +4,14 @@ import json
 import threading
 from pathlib import Path
 
-from psmlab.core.experiment import (
+from psmlab.core.measure.experiment import (
     ExperimentSpec,
     ResultsFile,
     load_experiment,
     plan,
     run_experiment,
 )
-from psmlab.core.report import report_md, summary_csv
+from psmlab.core.measure.report import report_md, summary_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "model-written-evals"

@@ -5,8 +5,8 @@ import io
 import json
 from pathlib import Path
 
-from psmlab.core import store
-from psmlab.core.export import export, md_block, md_inline
+from psmlab.core.session import file as store
+from psmlab.core.session.export import export, md_block, md_inline
 from tests.markdown_tools import outside_fences
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from psmlab.core.errors import ModelError
-from psmlab.core.gguf import read_gguf
+from psmlab.core.models.gguf import read_gguf
 
 
 def test_reads_demo_metadata(gemma_spec, smol_spec) -> None:

@@ -18,6 +18,6 @@ def test_core_imports_no_textual_typer_or_rich() -> None:
 
 
 def test_importing_core_does_not_import_llama_cpp() -> None:
-    code = "import sys, psmlab.core.runner, psmlab.core.prompt; print('llama_cpp' in sys.modules)"
+    code = "import sys, psmlab.core.run.runner, psmlab.core.domain.prompt; print('llama_cpp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core import hashing, models
 from psmlab.core.errors import ConfigError, DemoMissingError, ModelError
-from psmlab.core.models import GEMMA_ID, SMOLLM_ID, Registry
+from psmlab.core.models import hashing
+from psmlab.core.models import registry as models
+from psmlab.core.models.registry import GEMMA_ID, SMOLLM_ID, Registry
 
 
 def test_demo_pair_is_found_offline_with_detected_kinds(demo_pair) -> None:

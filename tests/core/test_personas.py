@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from psmlab.core.personas import load_personas, persona_dirs
+from psmlab.core.domain.personas import load_personas, persona_dirs
 
 SHIPPED = {
     "helpful-assistant",

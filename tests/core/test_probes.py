@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.evals import BASE_FORMAT, answer_text, load_jsonl, run_evals
-from psmlab.core.formats import get_format
-from psmlab.core.gguf import read_gguf
-from psmlab.core.personas import load_personas
-from psmlab.core.probes import (
+from psmlab.core.domain.formats import get_format
+from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.measure.evals import BASE_FORMAT, answer_text, load_jsonl, run_evals
+from psmlab.core.measure.probes import (
     ProbeItem,
     continuation,
     load_probe_set,
@@ -19,8 +20,7 @@ from psmlab.core.probes import (
     run_probe,
     statements_for,
 )
-from psmlab.core.prompt import render
-from psmlab.core.transcript import Transcript
+from psmlab.core.models.gguf import read_gguf
 
 PERSONAS = load_personas()[0]
 DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
@@ -96,7 +96,7 @@ def test_eval_prompts_are_exactly_the_published_format(gemma, smol) -> None:
 
 
 def test_evals_on_the_shared_files_with_bias_report(demo_pair, gemma, smol) -> None:
-    from psmlab.core.runner import ModelPool
+    from psmlab.core.backends.pool import ModelPool
 
     pool = ModelPool()
     pool._models = {

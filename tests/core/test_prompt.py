@@ -2,12 +2,12 @@
 
 import pytest
 
-from psmlab.core.backends.llama import VocabOnly
+from psmlab.core.backends.llama.backend import VocabOnly
+from psmlab.core.domain.formats import frame_names, get_format, list_formats
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ContextOverflowError, FormatError, TranscriptError
-from psmlab.core.formats import frame_names, get_format, list_formats
-from psmlab.core.gguf import read_gguf
-from psmlab.core.prompt import render
-from psmlab.core.transcript import Transcript
+from psmlab.core.models.gguf import read_gguf
 
 Q = Transcript.of(("user", "What are you?"))
 
@@ -130,7 +130,7 @@ def test_unknown_format_and_missing_template() -> None:
 
 
 def test_templates_get_the_real_eos_token(gvocab) -> None:
-    from psmlab.core.formats import ChatTemplate
+    from psmlab.core.domain.formats import ChatTemplate
 
     mistral = ChatTemplate(
         name="mistral-like",

@@ -5,9 +5,10 @@ import threading
 
 import pytest
 
-from psmlab.core.backends.base import SamplingParams, TokenEvent
-from psmlab.core.runner import Column, GenerationDone, ModelPool, ModelReady, run, sample_seeds
-from psmlab.core.transcript import Transcript
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.domain.types import SamplingParams, TokenEvent, sample_seeds
+from psmlab.core.run.runner import Column, GenerationDone, ModelReady, run
 
 POEM = Transcript.of(("user", "Write a long poem about the sea, with many verses."))
 
@@ -23,12 +24,12 @@ def pool(demo_pair):
 
 def test_columns_stream_together_and_samples_have_consecutive_seeds(pool, demo_pair) -> None:
     gemma, smol = demo_pair
-    columns = [Column(gemma, format="chatml"), Column(smol)]
+    p = SamplingParams(max_tokens=64)
+    columns = [Column(gemma, format="chatml", params=p), Column(smol, params=p)]
     order: list[str] = []
     result = run(
         POEM,
         columns,
-        SamplingParams(max_tokens=64),
         n=2,
         seed=100,
         pool=pool,
@@ -58,8 +59,7 @@ def test_cancel_keeps_what_streamed(pool, demo_pair) -> None:
 
     result = run(
         POEM,
-        [Column(demo_pair[1])],
-        SamplingParams(max_tokens=400),
+        [Column(demo_pair[1], params=SamplingParams(max_tokens=400))],
         n=3,
         seed=1,
         pool=pool,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import TranscriptError
-from psmlab.core.transcript import Transcript
 
 
 def test_messages_round_trip(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.models import ModelSpec
+from psmlab.core.models.registry import ModelSpec
 
 SMOL_KEY = "psk-test-3f9a1c7e5b2d"  # the key the smol server demands; must never reach a file
 
@@ -79,7 +79,7 @@ def start_server(
     fh = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(proc, port, alias, log)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a ceiling against a hang: the loop ends when it answers
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
@@ -171,7 +171,7 @@ class FaultProxy:
                         proxy.in_flight += 1
                         proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
                 try:
-                    up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=120)
+                    up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                     up.request(self.command, self.path, body=body, headers=headers)
                     resp = up.getresponse()

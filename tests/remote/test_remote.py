@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.backends.base import SamplingParams, TokenEvent
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.domain.types import SamplingParams, TokenEvent
 from psmlab.core.errors import ExitCode, RemoteError
-from psmlab.core.models import ModelSpec, spec_from_url
-from psmlab.core.runner import Column, GenerationDone, ModelPool, run, stream
-from psmlab.core.transcript import Transcript
+from psmlab.core.models.registry import ModelSpec, spec_from_url
+from psmlab.core.run.runner import Column, GenerationDone, run, stream
 from tests.conftest import run_cli
 from tests.remote.conftest import SMOL_KEY, FaultProxy, Server, start_server, write_config
 
@@ -116,7 +117,7 @@ def test_streaming_and_cancellation(gemma_server: Server) -> None:
     params = SamplingParams(max_tokens=200, temperature=0.0)
     seen: list[TokenEvent] = []
     done = []
-    for ev in stream(tr, [Column(spec, format="hhh")], params, n=1, seed=1):
+    for ev in stream(tr, [Column(spec, format="hhh", params=params)], n=1, seed=1):
         if isinstance(ev, TokenEvent):
             seen.append(ev)
         elif isinstance(ev, GenerationDone):
@@ -136,13 +137,13 @@ def test_streaming_and_cancellation(gemma_server: Server) -> None:
                 cancel.set()
 
     big = SamplingParams(max_tokens=1500, temperature=1.0, min_p=0.0)
-    result = run(tr, [Column(spec, format="hhh")], big, seed=2, cancel=cancel, on_event=on_event)
+    result = run(tr, [Column(spec, format="hhh", params=big)], seed=2, cancel=cancel, on_event=on_event)
     took = time.monotonic() - t_cancel[0]
     (g,) = result.generations
     assert g.finish_reason == "cancelled" and took < 3.0
     assert g.text == "".join(pieces)  # what streamed is kept
     # The server is still fine afterwards.
-    again = run(tr, [Column(spec, format="hhh")], SamplingParams(max_tokens=4), seed=3)
+    again = run(tr, [Column(spec, format="hhh", params=SamplingParams(max_tokens=4))], seed=3)
     assert again.generations and not again.errors
 
 
@@ -163,10 +164,10 @@ def test_server_stopped_mid_generation(
                 killed.set()
                 server.stop(signal.SIGKILL)
 
-        cols = [Column(spec, format="dialogue"), Column(smol_spec)]
+        cols = [Column(spec, format="dialogue", params=params), Column(smol_spec)]
         local_params = SamplingParams(max_tokens=60)
         cols[1] = Column(smol_spec, params=local_params)
-        result = run(tr, cols, params, seed=5, pool=pool, on_event=on_event)
+        result = run(tr, cols, seed=5, pool=pool, on_event=on_event)
     finally:
         server.stop(signal.SIGKILL)
     assert killed.is_set()
@@ -192,7 +193,11 @@ def test_stream_cut_short_is_an_error_not_an_answer(gemma_spec: ModelSpec, tmp_p
         b = _remote(server.url, "g", model_id="b", concurrency=2)
         tr = Transcript.of(("user", "Write a long essay about the sea."))
         params = SamplingParams(max_tokens=300, temperature=1.0, min_p=0.0)
-        result = run(tr, [Column(a, format="hhh"), Column(b, format="hhh")], params, seed=1)
+        result = run(
+            tr,
+            [Column(a, format="hhh", params=params), Column(b, format="hhh", params=params)],
+            seed=1,
+        )
     finally:
         server.stop()
     cut = [e for e in result.errors.values() if "without saying why" in e.one_line()]
@@ -392,7 +397,8 @@ def test_a_column_with_an_unusable_format_fails_alone(
     before anything is contacted, and the other column still answers."""
     remote = spec_from_url("http://127.0.0.1:1/v1", remote_model="x", kind="chat")
     tr = Transcript.of(("user", "What are you?"))
-    result = run(tr, [Column(gemma_spec), Column(remote)], SamplingParams(max_tokens=8), pool=pool)
+    p8 = SamplingParams(max_tokens=8)
+    result = run(tr, [Column(gemma_spec, params=p8), Column(remote, params=p8)], pool=pool)
     assert "cannot read its chat template" in result.errors["x"].one_line()
     assert [g.model for g in result.generations] == [gemma_spec.id]
     assert result.exit_code() == ExitCode.PARTIAL
@@ -440,9 +446,9 @@ def test_scoring_stops_when_cancelled(
 ) -> None:
     """The lab stops its forced-choice scoring when a new run starts (on a server, many requests)."""
     monkeypatch.setenv("SMOL_KEY_T", SMOL_KEY)
-    from psmlab.core.backends.remote import RemoteBackend
+    from psmlab.core.backends.remote.backend import RemoteBackend
+    from psmlab.core.domain.prompt import render
     from psmlab.core.errors import ScoringCancelled
-    from psmlab.core.prompt import render
 
     remote = RemoteBackend(
         _remote(smol_server.url, "smol", gguf=smol_spec.path, api_key_env="SMOL_KEY_T")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from psmlab.core import store
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.lab import Lab
-from psmlab.core.models import ModelSpec, spec_from_url
-from psmlab.core.runner import ModelPool
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.models.registry import ModelSpec, spec_from_url
+from psmlab.core.run.lab import Lab
+from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
 from tests.remote.conftest import Server
-from tests.tui.conftest import settle, type_and_send
+from tests.tui.conftest import settle, type_and_send, wait_for
 
 
 async def test_server_column_streams_saves_and_explains_missing_scores(
@@ -33,17 +32,18 @@ async def test_server_column_streams_saves_and_explains_missing_scores(
         async with app.run_test(size=(120, 40)) as pilot:
             await type_and_send(pilot, "What are you?")
             await settle(pilot, app)
-            texts = {m: st.samples[0].record.text for m, st in app.states.items()}
+            screen = app.lab_screen
+            texts = {m: st.samples[0].record.text for m, st in screen.states.items()}
             assert texts["gemma-srv"] and texts[gemma_spec.id]  # (equality: test_remote.py)
             # This server gives no prompt log-probabilities: the panel says so instead of guessing.
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 60
-            while app.states["gemma-srv"].forced_error is None:
-                assert loop.time() < end, "no forced-choice verdict for the server column"
-                await pilot.pause(0.1)
-            assert (
-                "does not return prompt log-probabilities" in app.states["gemma-srv"].forced_error
+            srv = screen.states["gemma-srv"]
+            await wait_for(
+                pilot,
+                lambda: srv.forced is not None or srv.forced_error is not None,
+                "a forced-choice verdict for the server column",
             )
+            assert srv.forced_error is not None
+            assert "does not return prompt log-probabilities" in srv.forced_error
             assert lab.path is not None
             saved = store.load(lab.path)
             rec = saved.model("gemma-srv")

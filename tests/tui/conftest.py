@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.lab import Lab
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.run.lab import Lab
 
 
 @pytest.fixture
@@ -27,18 +28,33 @@ def make_lab(demo_pair, pool, tmp_path: Path, monkeypatch):
         lab.release()  # the pool is shared: only drop the file locks
 
 
-async def settle(pilot, app, timeout: float = 90.0) -> None:
-    """Wait until no generation runs (and the last messages are handled)."""
+# Waits end on the event they need; this ceiling only stops a hung test, it is no time budget.
+CEILING = 300.0
+
+
+async def wait_for(
+    pilot, predicate: Callable[[], object], what: str = "a condition", timeout: float = CEILING
+) -> None:
+    """Pause (the app handles its messages meanwhile) until `predicate()` holds."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    await pilot.pause(0.05)
-    while app.generating:
-        assert loop.time() < end, "generation did not finish"
+    while not predicate():
+        assert loop.time() < end, f"gave up waiting for {what} after {timeout:.0f} s"
         await pilot.pause(0.05)
+
+
+async def settle(pilot, app, timeout: float = CEILING) -> None:
+    """Wait until the run finished: its last message handled, every column final."""
+    screen = app.lab_screen
+    await wait_for(pilot, lambda: not screen.generating, "the run to finish", timeout)
     await pilot.pause(0.05)
 
 
 async def type_and_send(pilot, text: str) -> None:
-    pilot.app.query_one("#composer").focus()
-    pilot.app.query_one("#composer").insert(text)
+    """Type a message and send it; returns once the lab took it (the box is cleared and the run
+    started), however slowly the app handles the key."""
+    composer = pilot.app.query_one("#composer")
+    composer.focus()
+    composer.insert(text)
     await pilot.press("enter")
+    await wait_for(pilot, lambda: composer.text == "", "the lab to take the message")

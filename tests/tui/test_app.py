@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from psmlab.core import store
-from psmlab.core.lab import Lab
-from psmlab.core.models import spec_from_path
+from psmlab.core.models.registry import spec_from_path
+from psmlab.core.run.lab import Lab
+from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
-from psmlab.tui.screens.annotate import AnnotateDialog
+from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.dialogs import Confirm
 from psmlab.tui.screens.inspector import Inspector
 from psmlab.tui.widgets.column import ModelColumn
-from tests.tui.conftest import settle, type_and_send
+from tests.tui.conftest import settle, type_and_send, wait_for
 
 SIZE = (120, 40)
 
@@ -22,23 +22,26 @@ async def test_send_streams_into_both_columns_and_autosaves(make_lab) -> None:
     app = PsmlabApp(lab)
     partial: list[tuple[str, str]] = []
     async with app.run_test(size=SIZE) as pilot:
-        original = app._flush_tokens
+        screen = app.lab_screen
+        original = screen._flush_tokens
 
         def spy() -> None:
             original()
-            for m, st in app.states.items():
+            for m, st in screen.states.items():
                 for s in st.samples:
                     if s.text and s.record is None:
                         partial.append((m, s.text))
 
-        app._flush_tokens = spy  # type: ignore[method-assign]
+        screen._flush_tokens = spy  # type: ignore[method-assign]
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         assert [t.content for t in lab.turns] == ["What are you?"]
-        for st in app.states.values():
+        for st in screen.states.values():
             (sample,) = st.samples
             assert sample.record is not None and sample.text == sample.record.text
-        assert {m for m, _ in partial} == set(app.states), "tokens did not stream into every column"
+        assert {m for m, _ in partial} == set(screen.states), (
+            "tokens did not stream into every column"
+        )
         assert lab.path is not None and len(store.load(lab.path).generations) == 2
         assert app.query_one("#composer").text == ""
 
@@ -47,14 +50,18 @@ async def test_cancel_keeps_what_streamed(make_lab) -> None:
     lab = make_lab(max_tokens=400)
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
         await type_and_send(pilot, "Tell me a very long story about the sea.")
-        while not any(s.text for st in app.states.values() for s in st.samples):
-            await pilot.pause(0.05)
+        await wait_for(
+            pilot,
+            lambda: any(s.text for st in screen.states.values() for s in st.samples),
+            "the first streamed tokens",
+        )
         await pilot.press("escape")
         await settle(pilot, app)
-        recs = [s.record for st in app.states.values() for s in st.samples if s.record]
+        recs = [s.record for st in screen.states.values() for s in st.samples if s.record]
         assert any(r.finish_reason == "cancelled" for r in recs)
-        for st in app.states.values():
+        for st in screen.states.values():
             for s in st.samples:
                 assert s.record is None or s.text == s.record.text
 
@@ -97,7 +104,8 @@ async def test_sending_again_without_adopting_adopts_the_focused_answer(make_lab
         assert lab.turns[1].adopted_model == col.state.model_id
 
 
-async def test_annotate_and_blind_mode(make_lab) -> None:
+async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
+    monkeypatch.setenv("PSMLAB_ANNOTATOR", "tester")  # the annotator field's default
     lab = make_lab()
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
@@ -116,10 +124,16 @@ async def test_annotate_and_blind_mode(make_lab) -> None:
         dialog.query_one("#note").value = "says it is a person"
         dialog.query_one("#rating").value = "2"
         dialog.query_one("#confidence").value = "0.8"
+        rec = col.state.samples[0].record
+        quote = rec.full_text.strip()[:5]
+        dialog.query_one("#quote").value = quote
         await pilot.press("ctrl+s")
         (a,) = lab.session.annotations
         assert a.labels == ["human-impostor"] and a.blind and a.rating == 2 and a.confidence == 0.8
-        assert a.generation_id == col.state.samples[0].record.id
+        assert a.generation_id == rec.id and a.annotator == "tester"
+        if quote:  # the evidence is the quote's span in the generation's text
+            assert a.evidence is not None
+            assert rec.full_text[a.evidence.start : a.evidence.end] == quote
         assert col.state.labels["human-impostor"] == 1
         assert store.load(lab.path).annotations[0].id == a.id  # autosaved
 
@@ -139,6 +153,15 @@ async def test_annotate_dialog_validates(make_lab) -> None:
         assert "rating" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
         assert not lab.session.annotations
+        # Evidence that is not in the text (the dialog checks it too) is reported, not a crash.
+        await pilot.press("l")
+        app.screen.dismiss(AnnotationInput([], None, None, "x", "no such words", "me"))
+        await wait_for(
+            pilot,
+            lambda: any("not in the generation" in str(n.message) for n in app._notifications),
+            "the notification",
+        )
+        assert app.is_running and not lab.session.annotations
 
 
 async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
@@ -147,11 +170,8 @@ async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
-        await pilot.press("f2")
-        for _ in range(40):
-            if isinstance(app.screen, Inspector):
-                break
-            await pilot.pause(0.05)
+        await pilot.press("f2")  # the prompts render in a worker, then the inspector opens
+        await wait_for(pilot, lambda: isinstance(app.screen, Inspector), "the inspector")
         screen = app.screen
         assert isinstance(screen, Inspector)
         texts = [p.text for _, p in screen.prompts]
@@ -183,9 +203,10 @@ async def test_save_reopen_and_quit_asks_when_unsaved(make_lab, tmp_path: Path) 
     again = Lab.open(path, pool=lab.pool)
     app2 = PsmlabApp(again)
     async with app2.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        screen = app2.lab_screen
+        await wait_for(pilot, lambda: len(screen.states) == 2, "the reopened lab's columns")
         assert again.turns[0].content == "What exactly are you?"
-        assert all(len(st.samples) == 1 and st.samples[0].record for st in app2.states.values())
+        assert all(len(st.samples) == 1 and st.samples[0].record for st in screen.states.values())
         # The generations saw the old text: their history snapshot keeps that record true.
         assert all(
             g.history and g.history[0].content == "What are you?" for g in again.session.generations
@@ -203,7 +224,7 @@ async def test_a_broken_model_shows_its_error_and_the_other_column_works(
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
-        good, bad = app.states[demo_pair[0].id], app.states["broken"]
+        good, bad = app.lab_screen.states[demo_pair[0].id], app.lab_screen.states["broken"]
         assert good.samples and good.samples[0].record is not None
         assert bad.error and "could not load" in bad.error
 
@@ -214,7 +235,9 @@ async def test_small_terminal_huge_paste_and_context_overflow(make_lab) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await type_and_send(pilot, "word " * 20_000)
         await settle(pilot, app)
-        assert all(st.error and "does not fit n_ctx" in st.error for st in app.states.values())
+        assert all(
+            st.error and "does not fit n_ctx" in st.error for st in app.lab_screen.states.values()
+        )
         await pilot.resize_terminal(100, 30) if hasattr(pilot, "resize_terminal") else None
         await pilot.press("f1")
         await pilot.press("escape")
@@ -226,11 +249,15 @@ async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
     lab.n_samples = 6  # keep both models busy for a few seconds
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
         await type_and_send(pilot, "Tell me a long story about a lighthouse keeper.")
-        while not all(any(s.text for s in st.samples) for st in app.states.values()):
-            await pilot.pause(0.02)
+        await wait_for(
+            pilot,
+            lambda: all(any(s.text for s in st.samples) for st in screen.states.values()),
+            "tokens in every column",
+        )
         await pilot.press("h", "e", "l", "l", "o")
-        assert app.generating, "the models finished before the keys were handled"
+        assert screen.generating, "the models finished before the keys were handled"
         assert app.query_one("#composer").text == "hello"
         await pilot.press("escape")
         await settle(pilot, app)
@@ -293,11 +320,14 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
         assert lab.logprobs == 5
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
-        for _ in range(100):  # the forced choice is computed in a worker after the run
-            if all(st.forced for st in app.states.values()):
-                break
-            await pilot.pause(0.05)
-        for st in app.states.values():
+        screen = app.lab_screen
+        await wait_for(  # the forced choice is computed in a worker after the run
+            pilot,
+            lambda: all(st.forced is not None or st.forced_error for st in screen.states.values()),
+            "every column's forced choice",
+        )
+        for st in screen.states.values():
+            assert st.forced_error is None
             assert st.auto and st.auto[0].n == 3
             assert abs(sum(st.forced.values()) - 1) < 1e-6
             rec = st.samples[0].record

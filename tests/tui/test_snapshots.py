@@ -11,11 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.widgets import TabbedContent
 
-from psmlab.core.lab import Lab
+from psmlab.core.run.lab import Lab
 from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.annotate import AnnotateDialog
 from psmlab.tui.screens.inspector import Inspector
 from psmlab.tui.widgets.column import ModelColumn
+from tests.tui.conftest import wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
 SIZE = (120, 36)
@@ -35,22 +38,37 @@ def example_app(tmp_path: Path, monkeypatch, demo_pair, pool):
 
 
 async def _loaded(pilot) -> None:
-    await pilot.pause(0.3)
+    """Every column has heard from its model (loaded or failed). The message box's cursor stops
+    blinking (and stays shown): which half of a blink the picture caught depended on how long
+    the machine took to get here."""
+    screen = pilot.app.lab_screen
+    screen.query_one("#composer").cursor_blink = False
+    await wait_for(
+        pilot,
+        lambda: (
+            screen.states and all(st.status != "loading model…" for st in screen.states.values())
+        ),
+        "the models to load",
+    )
 
 
 def test_main_screen(example_app, snap_compare) -> None:
     assert snap_compare(example_app, terminal_size=SIZE, run_before=_loaded)
 
 
+def _inspector_shown(screen: object) -> bool:
+    """The inspector is up, on the tab of the model in focus."""
+    if not isinstance(screen, Inspector) or not screen.is_mounted:
+        return False
+    tabs = screen.query(TabbedContent)
+    return bool(tabs) and tabs.first().active == f"prompt-{screen.focus_index}"
+
+
 def test_prompt_inspector(example_app, snap_compare) -> None:
     async def open_inspector(pilot) -> None:
         await _loaded(pilot)
-        await pilot.press("f2")
-        for _ in range(100):
-            if isinstance(pilot.app.screen, Inspector):
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await pilot.press("f2")  # the prompts render in a worker, then the inspector opens
+        await wait_for(pilot, lambda: _inspector_shown(pilot.app.screen), "the inspector")
 
     assert snap_compare(example_app, terminal_size=SIZE, run_before=open_inspector)
 
@@ -60,6 +78,6 @@ def test_annotate_dialog(example_app, snap_compare) -> None:
         await _loaded(pilot)
         pilot.app.query(ModelColumn).first().focus()
         await pilot.press("l")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, AnnotateDialog), "the dialog")
 
     assert snap_compare(example_app, terminal_size=SIZE, run_before=open_dialog)

@@ -20,7 +20,11 @@ def _pane(name: str) -> str:
     ).stdout
 
 
-def _wait_for(name: str, cond, timeout: float) -> str:
+# Waits end on what the pane (or the session file) shows; the ceiling only stops a hung test.
+CEILING = 300.0
+
+
+def _wait_for(name: str, cond, timeout: float = CEILING) -> str:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         text = _pane(name)
@@ -41,13 +45,23 @@ def _generations(tmp_path: Path) -> int:
     return 0
 
 
+def _column_text(pane: str) -> bool:
+    body = [ln for ln in pane.splitlines() if ln.startswith("│") and "│" in ln[1:]]
+    return any(len(ln.split("││")[0].strip("│ ")) > 3 for ln in body[2:])
+
+
+def _shows_answers(pane: str) -> bool:
+    """The pane has caught up with the saved answers (a slow machine draws them later)."""
+    return "1 user" in pane and "What are you?" in pane and _column_text(pane)
+
+
 @pytest.mark.slow
 def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
     assert shutil.which("tmux"), "tmux is needed for this test (apt install tmux)"
     name = f"psmlab-{uuid.uuid4().hex[:8]}"
     cmd = (
         f"cd {tmp_path} && PSMLAB_SESSIONS_DIR={tmp_path}/sessions PSMLAB_CONFIG={tmp_path}/c.toml "
-        f"{sys.executable} -m psmlab; echo EXITED-$?; sleep 30"
+        f"{sys.executable} -m psmlab; echo EXITED-$?; sleep 600"
     )
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", cmd],
@@ -59,23 +73,21 @@ def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
         ["tmux", "resize-window", "-t", name, "-x", "110", "-y", "34"], capture_output=True
     )
     try:
-        _wait_for(name, lambda t: t.count("ready") >= 2, 60)
+        _wait_for(name, lambda t: t.count("ready") >= 2)
         subprocess.run(["tmux", "send-keys", "-t", name, "What are you?", "Enter"], check=True)
         # Done when the autosaved session holds both answers (the pane's footers may wrap in a
-        # narrow terminal); then the pane is checked as a user sees it.
-        _wait_for(name, lambda t: _generations(tmp_path) >= 2, 120)
-        time.sleep(0.5)
-        pane = _pane(name)
+        # narrow terminal) and the pane shows them; then the pane is checked as a user sees it.
+        _wait_for(name, lambda t: _generations(tmp_path) >= 2)
+        pane = _wait_for(name, _shows_answers)
         assert "gemma-3-270m" in pane and "smollm2-135m-instruct" in pane
         assert "1 user" in pane and "What are you?" in pane
         # Each column shows text of its own under the header (not just the status line).
-        body = [ln for ln in pane.splitlines() if ln.startswith("│") and "│" in ln[1:]]
-        assert any(len(ln.split("││")[0].strip("│ ")) > 3 for ln in body[2:])
+        assert _column_text(pane)
         assert (
             "llama" not in pane.lower() or "llama_" not in pane
         )  # no llama.cpp log lines on screen
         subprocess.run(["tmux", "send-keys", "-t", name, "C-q"], check=True)
-        pane = _wait_for(name, lambda t: "EXITED-" in t, 30)
+        pane = _wait_for(name, lambda t: "EXITED-" in t)
         assert "EXITED-0" in pane, pane
         assert list((tmp_path / "sessions").glob("*.json")), "the session was not autosaved"
     finally:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, SelectionList, Static
 
-from psmlab.core.personas import Persona
+from psmlab.core.domain.personas import Persona
 from psmlab.tui.screens.dialogs import FormDialog
 from psmlab.views import safe
 

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
-from psmlab.core.prompt import RenderedPrompt
+from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.views import prompt_diff, prompt_view
 
 

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select
 
-from psmlab.core.backends.base import SamplingParams
-from psmlab.core.lab import ColumnConfig
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.run.runner import Column
 from psmlab.tui.screens.dialogs import FormDialog
 
 FIELDS = [
@@ -33,7 +33,7 @@ class SettingsResult:
 
 
 class SettingsDialog(FormDialog):
-    def __init__(self, col: ColumnConfig, name: str, formats: list[str], seed: int | None) -> None:
+    def __init__(self, col: Column, name: str, formats: list[str], seed: int | None) -> None:
         super().__init__(classes="dialog-screen")
         self.col = col
         self.name_text = name

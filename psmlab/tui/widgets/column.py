@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from psmlab.core.session import GenerationRecord
-from psmlab.core.stats import Share
+from psmlab.core.domain.stats import Share
+from psmlab.core.session.schema import GenerationRecord
 from psmlab.views import safe
 
 
@@ -46,13 +46,13 @@ class ModelColumn(Vertical, can_focus=True):
     """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
 
     BINDINGS = [
-        Binding("a", "app.adopt", "Adopt"),
-        Binding("r", "app.regenerate_column", "Regenerate"),
+        Binding("a", "screen.adopt", "Adopt"),
+        Binding("r", "screen.regenerate_column", "Regenerate"),
         Binding("left_square_bracket,left", "step(-1)", "Prev sample", show=False),
         Binding("right_square_bracket,right", "step(1)", "Next sample", show=False),
-        Binding("l", "app.annotate", "Label"),
-        Binding("i", "app.inspect", "Inspect", show=False),
-        Binding("s", "app.settings", "Settings", show=False),
+        Binding("l", "screen.annotate", "Label"),
+        Binding("i", "screen.inspect", "Inspect", show=False),
+        Binding("s", "screen.settings", "Settings", show=False),
         Binding("comma", "token(-1)", "Prev token", show=False),
         Binding("full_stop", "token(1)", "Next token", show=False),
     ]

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from psmlab.core.session import TurnRecord
+from psmlab.core.session.schema import TurnRecord
 from psmlab.views import safe
 
 ROLE_STYLE = {"system": "magenta", "user": "bold cyan", "assistant": "bold green"}
@@ -17,8 +17,8 @@ class TranscriptView(OptionList):
     """Select a turn to edit (e) or delete (d) it."""
 
     BINDINGS = [
-        Binding("e", "app.edit_turn", "Edit turn"),
-        Binding("d", "app.delete_turn", "Delete turn"),
+        Binding("e", "screen.edit_turn", "Edit turn"),
+        Binding("d", "screen.delete_turn", "Delete turn"),
     ]
 
     def show(self, turns: list[TurnRecord], names: dict[str, str]) -> None:

@@ -1,0 +1,60 @@
+"""Helpers the commands share: JSON on stdout, the models and formats of a run, the conversation to ask."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import UsageError
+from psmlab.core.models.registry import ModelSpec, Registry
+
+
+def stdout_json(data: object) -> None:
+    """Print `data` as indented JSON (the output of every `--json`)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def resolve_specs(
+    registry: Registry, refs: list[str] | None, n_ctx: int | None, threads: int | None
+) -> list[ModelSpec]:
+    """The `-m` models (default: the demo pair), with `--n-ctx` and `--threads` applied."""
+    specs = [registry.resolve(r) for r in refs] if refs else registry.default_pair()
+    out = []
+    for s in specs:
+        if n_ctx:
+            s = replace(s, n_ctx=n_ctx)
+        if threads:
+            s = replace(s, n_threads=threads)
+        out.append(s)
+    return out
+
+
+def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, str | None]:
+    """`--format NAME` applies to all models; `--format MODEL=NAME` to one."""
+    chosen: dict[str, str | None] = {s.id: None for s in specs}
+    for v in values or []:
+        model, sep, name = v.partition("=")
+        if sep and model in chosen:
+            chosen[model] = name
+        elif sep:
+            raise UsageError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
+        else:
+            chosen = {k: v for k in chosen}
+    return chosen
+
+
+def build_transcript(message: str | None, path: Path | None) -> Transcript:
+    """The `--transcript` conversation (if any) with the message as the next user turn."""
+    tr = Transcript.load(path) if path else Transcript()
+    if message is not None:
+        if not message.strip():
+            raise UsageError(
+                "the message is empty", 'give some text, e.g. psmlab ask "What are you?"'
+            )
+        tr = tr.with_turn("user", message)
+    if not tr.turns:
+        raise UsageError("nothing to ask", 'give a message, e.g. psmlab ask "What are you?"')
+    return tr

@@ -1,0 +1,366 @@
+"""In-process llama.cpp backend: one lock per model, quiet logging, canonical prefix reuse, scoring."""
+
+from __future__ import annotations
+
+import codecs
+import math
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+import psmlab
+from psmlab.core.backends.llama import quiet
+from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.backends.stream import Piece, SourceReport, generation_from, params_record
+from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
+from psmlab.core.errors import ModelError, ScoringCancelled
+from psmlab.core.models.gguf import read_gguf
+from psmlab.core.models.registry import ModelSpec
+
+N_BATCH = 512
+
+
+def _load_error(spec: ModelSpec, exc: Exception) -> ModelError:
+    detail = "; ".join(quiet.recent_errors()) or str(exc)
+    return ModelError(
+        f"llama.cpp could not load {spec.id} ({spec.path}): {detail}",
+        "check that the file is a complete GGUF of an architecture this llama.cpp supports",
+    )
+
+
+class VocabOnly:
+    """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        quiet.install()
+        path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
+        read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        with quiet.capture_errors():
+            model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
+            if not model:
+                raise _load_error(spec, RuntimeError("load failed"))
+        self._model = model
+        self.spec = spec
+        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model), self)
+
+    def close(self) -> None:
+        if self._model:
+            self.vocab.invalidate()
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class LlamaBackend:
+    """A loaded GGUF model. Thread-safe: every call that touches the context holds `lock`.
+
+    Prompt evaluation always takes the same path (the prompt minus its last token in n_batch
+    chunks aligned to position 0, then the last token alone), so a seeded generation gives the
+    same tokens whether or not the KV cache already held part of the prompt. That is what makes
+    replay exact."""
+
+    def __init__(self, spec: ModelSpec, *, n_batch: int = N_BATCH) -> None:
+        quiet.install()
+        read_gguf(spec.path)
+        self.spec = spec
+        self.lock = threading.Lock()
+        t0 = time.perf_counter()
+        with quiet.capture_errors():
+            try:
+                self.llm = llama_cpp.Llama(
+                    model_path=spec.path,
+                    n_ctx=spec.n_ctx,
+                    n_batch=min(n_batch, spec.n_ctx),
+                    n_ubatch=min(n_batch, spec.n_ctx),
+                    n_threads=spec.n_threads,
+                    n_threads_batch=spec.n_threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise _load_error(spec, exc) from None
+        self.load_s = time.perf_counter() - t0
+        self.vocab = Vocab(self.llm._model.vocab, self)
+        self.n_batch = self.llm.n_batch
+        # llama.cpp may round the context up (to 256); llama-cpp-python's buffers keep the asked size.
+        self.n_ctx = min(self.llm.n_ctx(), spec.n_ctx)
+        self.n_threads = spec.n_threads
+        self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
+        self._sha: str | None = None
+
+    # --- provenance -------------------------------------------------------------------------
+
+    def provenance(self) -> dict[str, Any]:
+        if self._sha is None:
+            self._sha = self.spec.sha256()
+        return {
+            "model_id": self.spec.id,
+            "model_path": self.spec.path,
+            "model_sha256": self._sha,
+            "model_size": self.spec.size,
+            "kind": self.spec.kind,
+            "backend": "llama_cpp",
+            "llama_cpp_python": llama_cpp.__version__,
+            "psmlab": psmlab.__version__,
+        }
+
+    def close(self) -> None:
+        with self.lock:
+            self.vocab.invalidate()
+            self.llm.close()
+
+    # --- the KV cache -----------------------------------------------------------------------
+
+    def _prepare(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> int:
+        """Leave exactly tokens[:-1] in the KV cache, evaluated canonically; return tokens evaluated."""
+        target = tuple(tokens[:-1])
+        canon = self._canon
+        common = 0
+        for a, b in zip(canon, target, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common == len(target) == len(canon):
+            keep = common
+        else:
+            # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
+            keep = (common // self.n_batch) * self.n_batch
+        llm = self.llm
+        llm.n_tokens = keep
+        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        # If evaluation fails or is cancelled part way, the cache holds only what is recorded here.
+        self._canon = target[:keep]
+        for i in range(keep, len(target), self.n_batch):
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            # One aligned chunk per call: the same batches as a fresh evaluation, and a chance to
+            # cancel a long prompt between chunks.
+            llm.eval(list(target[i : i + self.n_batch]))
+            self._canon = target[: i + self.n_batch]
+        self._canon = target
+        return len(target) - keep + 1
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache (benchmarks start cold; results never depend on it)."""
+        with self.lock:
+            self.llm.n_tokens = 0
+            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            self._canon = ()
+
+    def _set_threads(self, n_threads: int | None) -> int:
+        n = n_threads or self.spec.n_threads
+        if n != self.n_threads:
+            llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n, n)
+            self.n_threads = n
+        return n
+
+    # --- generation -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seed: int,
+        *,
+        sample: int = 0,
+        cancel: threading.Event | None = None,
+        on_token: OnToken | None = None,
+        n_threads: int | None = None,
+        logprobs: int = 0,
+    ) -> Generation:
+        """Sample one continuation, streaming text through `on_token`; never raises on cancel.
+
+        With `logprobs=k`, every token's log-probability and the k most likely alternatives are
+        recorded, read from the logits llama.cpp computed for sampling (no `logits_all`)."""
+        if not prompt.tokens:
+            raise ModelError("the rendered prompt is empty", "add a message to the transcript")
+        with self.lock:
+            threads = self._set_threads(n_threads)
+            report = SourceReport()
+            t0 = time.perf_counter()
+            try:
+                report.evaluated = self._prepare(prompt.tokens, cancel)
+            except _Cancelled:
+                # Nothing sampled, and no timings: an empty stream that ends cancelled.
+                report.finish = "cancelled"
+                pieces: Iterator[Piece] = iter(())
+            else:
+                pieces = self._pieces(prompt, params, seed, logprobs, report)
+            return generation_from(
+                pieces,
+                report,
+                origin=self,
+                prompt=prompt,
+                seed=seed,
+                sample=sample,
+                params=params_record(
+                    params, seed, self.n_ctx, n_threads=threads, n_batch=self.n_batch
+                ),
+                t0=t0,
+                cancel=cancel,
+                on_token=on_token,
+                limit=min(params.max_tokens, self.n_ctx - len(prompt.tokens)),
+            )
+
+    def _pieces(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seed: int,
+        logprobs: int,
+        report: SourceReport,
+    ) -> Iterator[Piece]:
+        """Sample from the prepared cache: one piece per token, its bytes decoded incrementally
+        (a character split over tokens arrives with its last token); EOG ends it as `eos`."""
+        llm = self.llm
+        llm.set_seed(seed)
+        gen = llm.generate(
+            list(prompt.tokens),
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+            reset=True,
+        )
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        report.tail = lambda: decoder.decode(b"", final=True)
+        return self._decode(gen, decoder.decode, logprobs, report)
+
+    def _decode(
+        self,
+        gen: Generator[int, Any, None],
+        decode: Callable[[bytes], str],
+        logprobs: int,
+        report: SourceReport,
+    ) -> Iterator[Piece]:
+        piece_bytes, is_eog = self.vocab.piece_bytes, self.vocab.is_eog
+        try:
+            for tok in gen:
+                if is_eog(tok):
+                    report.finish = "eos"
+                    return
+                if logprobs:
+                    yield Piece(
+                        decode(piece_bytes(tok)), tok, (self._token_logprob(tok, logprobs),)
+                    )
+                else:
+                    yield Piece(decode(piece_bytes(tok)), tok)
+        finally:
+            gen.close()
+
+    def _logits_row(self, i: int) -> tuple[np.ndarray, float]:
+        """Row i of the last decoded batch's logits (float64) and its log-sum-exp."""
+        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, i)
+        row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
+        top = row.max()
+        return row, float(top + math.log(float(np.exp(row - top).sum())))
+
+    def _token_logprob(self, tok: int, k: int) -> TokenLogprob:
+        """The logits that produced `tok` are still the context's last row: no re-evaluation."""
+        row, lse = self._logits_row(-1)
+        best = np.argpartition(row, -k)[-k:]
+        best = best[np.argsort(-row[best])]
+        return TokenLogprob(
+            token=tok,
+            text=self.vocab.piece(tok),
+            logprob=float(row[tok] - lse),
+            top=tuple((self.vocab.piece(int(i)), float(row[i] - lse)) for i in best),
+        )
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def score(
+        self,
+        prompt: RenderedPrompt,
+        continuations: Sequence[str],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> list[Score]:
+        """log P(continuation | prompt) for each continuation; the prompt is evaluated once."""
+        out = []
+        with self.lock:
+            for c in continuations:
+                if cancel is not None and cancel.is_set():
+                    raise ScoringCancelled("scoring was cancelled")
+                out.append(self._score_one(prompt, c))
+        return out
+
+    def _score_one(self, prompt: RenderedPrompt, continuation: str) -> Score:
+        ctx, cont, tail = self._split_continuation(prompt, continuation)
+        if not cont and not tail:
+            return Score(continuation, 0.0, 0, ())
+        if not ctx:
+            raise ModelError(
+                "cannot score: the prompt gives the model no token to condition on",
+                "use a format that starts with BOS or add text before the continuation",
+            )
+        if len(ctx) + max(len(cont), len(tail)) > self.n_ctx:
+            raise ModelError(
+                f"prompt plus continuation is {len(ctx) + len(cont)} tokens, over n_ctx={self.n_ctx}",
+                "raise n_ctx or shorten the prompt",
+            )
+        self._prepare(ctx)
+        lps = self._logprobs(ctx, cont)
+        if not tail:
+            return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
+        # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
+        # minus log P(prompt), each under its own tokenization, from the last shared token.
+        base = self._logprobs(ctx, tail)
+        return Score(continuation, float(sum(lps) - sum(base)), len(cont), tuple(lps), merged=True)
+
+    def _logprobs(self, ctx: list[int], cont: list[int]) -> list[float]:
+        """Per-token log-probabilities of `cont` after `ctx`, whose ctx[:-1] is in the cache."""
+        if not cont:
+            return []
+        llm = self.llm
+        start = len(ctx) - 1
+        feed = [ctx[-1], *cont[:-1]]
+        lps: list[float] = []
+        try:
+            for i in range(0, len(feed), self.n_batch):
+                chunk = feed[i : i + self.n_batch]
+                llm._batch.set_batch(chunk, n_past=start + i, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                for j in range(len(chunk)):
+                    row, lse = self._logits_row(j)
+                    lps.append(float(row[cont[i + j]] - lse))
+        finally:
+            # Drop the scored positions so the cache again holds exactly ctx[:-1].
+            llm._ctx.kv_cache_seq_rm(-1, start, -1)
+            llm.n_tokens = start
+        return lps
+
+    def _split_continuation(
+        self, prompt: RenderedPrompt, continuation: str
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Tokenize the prompt's last text run together with the continuation, as the model would
+        see them in one document. Returns (context, continuation tokens, prompt tokens that the
+        continuation re-tokenized; empty unless the two merged at the boundary)."""
+        run: list[str] = []
+        for p in reversed(prompt.pieces):
+            if p.kind in ("special", "bos"):
+                break
+            run.append(p.text)
+        tail = "".join(reversed(run))
+        tail_tokens = self.vocab.tokenize(tail, special=False)
+        joint = self.vocab.tokenize(tail + continuation, special=False)
+        head = list(prompt.tokens[: len(prompt.tokens) - len(tail_tokens)])
+        common = 0
+        for a, b in zip(tail_tokens, joint, strict=False):
+            if a != b:
+                break
+            common += 1
+        return head + joint[:common], joint[common:], tail_tokens[common:]
+
+
+class _Cancelled(Exception):
+    """Cancelled while evaluating the prompt."""

@@ -1,0 +1,43 @@
+"""Loaded models, kept for reuse across runs and shared by every column and scorer."""
+
+from __future__ import annotations
+
+import threading
+
+from psmlab.core.backends import Backend, open_backend
+from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
+from psmlab.core.models.registry import ModelSpec
+
+
+class ModelPool:
+    """Loaded models, reused across runs (loading is the slow part of a first answer).
+
+    The server models it opens take their request slots from `slots`: by default the
+    process-wide ones, so a server's concurrency bound holds across pools too."""
+
+    def __init__(self, slots: EndpointSlots | None = None) -> None:
+        self.slots = slots if slots is not None else SHARED
+        self._models: dict[tuple[str, int, int], Backend] = {}
+        self._loading: dict[tuple[str, int, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, spec: ModelSpec) -> Backend:
+        key = (f"{spec.path}|{spec.url}|{spec.remote_model}", spec.n_ctx, spec.n_threads)
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # two columns asking for one file load it once
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            model = open_backend(spec, slots=self.slots)
+            with self._lock:
+                self._models[key] = model
+            return model
+
+    def close(self) -> None:
+        with self._lock:
+            for m in self._models.values():
+                m.close()
+            self._models.clear()

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible server backend: HTTP client, request slots, generation, echo scoring, vocabulary."""

@@ -1,0 +1,209 @@
+"""The one stream builder: a backend's raw pieces become token events, stop-string cuts and a Generation."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from psmlab.core.domain.types import (
+    FinishReason,
+    Generation,
+    OnToken,
+    SamplingParams,
+    Timings,
+    TokenEvent,
+    TokenLogprob,
+)
+from psmlab.core.errors import RemoteError
+
+if TYPE_CHECKING:
+    from psmlab.core.domain.prompt import RenderedPrompt
+    from psmlab.core.models.registry import ModelSpec
+
+
+class Piece(NamedTuple):
+    """One step of a backend's stream: a token (llama.cpp) or a chunk of server text.
+
+    Every piece counts as one token, even when its text is empty (a partial UTF-8 character)."""
+
+    text: str
+    token: int | None = None  # the token id, when the backend knows it
+    logprobs: Sequence[TokenLogprob] = ()  # this piece's token log-probabilities, if asked for
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What a piece source says besides its pieces, filled in as it runs."""
+
+    # How the source ended by itself (eos, length, error, cancelled). While it is None, a cancel
+    # ends the stream before the next piece; running out of pieces without one is a length stop.
+    finish: FinishReason | None = None
+    # Prompt tokens evaluated for this generation; None: cancelled before the prompt was
+    # evaluated, and then the generation has no timings.
+    evaluated: int | None = None
+    error: str | None = None  # recorded on the Generation (e.g. a server's odd finish_reason)
+    failure: RemoteError | None = None  # raised after the stream, with the partial generation
+    tail: Callable[[], str] | None = None  # text still held by the source, unless a stop string hit
+
+
+class Origin(Protocol):
+    """The backend a generation comes from."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    def provenance(self) -> dict[str, Any]: ...
+
+
+def new_generation_id() -> str:
+    return "g-" + uuid.uuid4().hex[:12]
+
+
+def find_stop(text: str, stops: list[str], start: int) -> tuple[int, str | None]:
+    best, hit = len(text), None
+    for s in stops:
+        i = text.find(s, start)
+        if i != -1 and i < best:
+            best, hit = i, s
+    return best, hit
+
+
+def holdback(text: str, stops: list[str]) -> int:
+    """How many trailing characters might be the start of a stop string (not safe to show yet)."""
+    n = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), n, -1):
+            if text.endswith(s[:k]):
+                n = k
+                break
+    return n
+
+
+def token_event(model_id: str, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
+    """A streamed piece of text, with the speed since the first token."""
+    dt = time.perf_counter() - t_first if t_first else 0.0
+    return TokenEvent(model_id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
+
+
+def params_record(params: SamplingParams, seed: int, n_ctx: int, **extra: Any) -> dict[str, Any]:
+    """The parameters a generation records: every sampling knob, the seed, n_ctx and `extra`."""
+    return {**params.model_dump(), "seed": seed, "n_ctx": n_ctx, **extra}
+
+
+def generation_from(
+    pieces: Iterator[Piece],
+    report: SourceReport,
+    *,
+    origin: Origin,
+    prompt: RenderedPrompt,
+    seed: int,
+    sample: int,
+    params: dict[str, Any],
+    t0: float,
+    cancel: threading.Event | None = None,
+    on_token: OnToken | None = None,
+    limit: int = sys.maxsize,
+) -> Generation:
+    """Stream `pieces` into token events and return the Generation they make.
+
+    Before each piece: a cancel ends the stream (`cancelled`) unless the source already said how
+    it ends, and `limit` pieces end it (`length`). After each piece: the text is cut at the first
+    stop string (`stop_string`, a role leak), and what cannot be the start of one is streamed
+    through `on_token`. The source is closed as soon as the stream ends (a server request with
+    it); a `report.failure` is raised with the generation so far attached as its `partial`."""
+    model_id = origin.spec.id
+    stops = [s for s in prompt.stop if s]
+    longest = max((len(s) for s in stops), default=0)
+    text, emitted, n = "", 0, 0
+    out: list[int] = []
+    tlps: list[TokenLogprob] = []
+    finish: FinishReason | None = None
+    stop_hit: str | None = None
+    t_first = 0.0
+    try:
+        while True:
+            if cancel is not None and cancel.is_set() and report.finish is None:
+                finish = "cancelled"
+                break
+            if n >= limit:
+                finish = "length"
+                break
+            piece = next(pieces, None)
+            if piece is None:
+                break
+            chunk, tok, lps = piece
+            n += 1
+            if not t_first:
+                t_first = time.perf_counter()
+            if tok is not None:
+                out.append(tok)
+            if lps:
+                tlps.extend(lps)
+            if not chunk:
+                continue  # nothing new to cut or show
+            text += chunk
+            if stops:
+                cut, stop_hit = find_stop(text, stops, max(0, emitted - longest))
+                if stop_hit is not None:
+                    text = text[:cut]
+                    finish = "stop_string"
+                    break
+                safe = len(text) - holdback(text, stops)
+            else:
+                safe = len(text)
+            if on_token is not None and safe > emitted:
+                on_token(token_event(model_id, sample, text[emitted:safe], n, t_first))
+                emitted = safe
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    if finish is None:
+        finish = report.finish or "length"
+    if finish != "stop_string" and report.tail is not None:
+        text += report.tail()
+    if on_token is not None and len(text) > emitted and finish != "error":
+        on_token(token_event(model_id, sample, text[emitted:], n, t_first))
+    timings = None
+    if report.evaluated is not None:
+        t_end = time.perf_counter()
+        t_first = t_first or t_end
+        gen_s = t_end - t_first
+        timings = Timings(
+            prompt_s=round(t_first - t0, 4),
+            gen_s=round(gen_s, 4),
+            tokens_per_s=round(n / gen_s, 2) if gen_s > 0 else 0.0,
+            prompt_tokens_evaluated=report.evaluated,
+        )
+    spec = origin.spec
+    g = Generation(
+        id=new_generation_id(),
+        model=spec.id,
+        kind=spec.kind,
+        format=prompt.format,
+        sample=sample,
+        seed=seed,
+        text=text,
+        n_tokens=n,
+        finish_reason=finish,
+        role_leak=finish == "stop_string",
+        params=params,
+        tokens=tuple(out),
+        stop_string=stop_hit,
+        prompt_tokens=len(prompt.tokens),
+        prefill=prompt.prefill,
+        timings=timings,
+        provenance=origin.provenance(),
+        warnings=prompt.warnings,
+        error=report.error,
+        token_logprobs=tuple(tlps),
+    )
+    if report.failure is not None:
+        report.failure.partial = g
+        raise report.failure
+    return g

@@ -1,0 +1,352 @@
+"""Formats turn a transcript into prompt text: base-model frames (data files) or chat templates.
+
+Rendering returns *segments* that say which text came from the format (may hold control tokens) and
+which came from a message (always plain text), so `prompt.py` can tokenize user text safely.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field
+
+from psmlab.core import paths
+from psmlab.core.domain.tomlfile import read_toml
+from psmlab.core.domain.transcript import Turn
+from psmlab.core.errors import FormatError
+
+SegmentKind = Literal["format", "content", "prefill"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of prompt text and where it came from."""
+
+    text: str
+    kind: SegmentKind
+
+
+class FrameSpec(BaseModel):
+    """A base-model frame file (`*.toml`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    preamble: str = ""
+    system: str = Field("{content}", description="How a system message is written.")
+    user: str = Field(description="How a user turn is written; {content} marks the message.")
+    assistant: str = Field(description="How an assistant turn is written; {content} marks it.")
+    turn_separator: str = "\n"
+    stop: list[str] = Field(min_length=1, description="Text that means the user's turn began.")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A plain-text document framing: what base models see by default."""
+
+    name: str
+    spec: FrameSpec
+    kind: Literal["frame"] = "frame"
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def stop(self) -> list[str]:
+        return list(self.spec.stop)
+
+    def render(self, turns: list[Turn], prefill: str | None) -> list[Segment]:
+        s = self.spec
+        segs: list[Segment] = []
+        if s.preamble:
+            segs.append(Segment(s.preamble, "format"))
+        for i, turn in enumerate(turns):
+            if i:
+                segs.append(Segment(s.turn_separator, "format"))
+            segs.extend(_fill(getattr(s, turn.role), turn.content))
+        if turns:
+            segs.append(Segment(s.turn_separator, "format"))
+        head, _, _ = s.assistant.partition("{content}")
+        if prefill:
+            # A prefill that brings its own leading space must not get a second one.
+            segs.append(Segment(head.rstrip(" ") if prefill[:1].isspace() else head, "format"))
+            segs.append(Segment(prefill, "prefill"))
+        else:
+            # "Assistant:" not "Assistant: ": BPE vocabularies put the space inside the next token.
+            segs.append(Segment(head.rstrip(" "), "format"))
+        return [x for x in segs if x.text]
+
+
+def _fill(template: str, content: str) -> list[Segment]:
+    head, found, tail = template.partition("{content}")
+    if not found:
+        return [Segment(template, "format")]
+    return [Segment(head, "format"), Segment(content, "content"), Segment(tail, "format")]
+
+
+# --- chat templates ---------------------------------------------------------------------------
+
+_SENTINEL = re.compile("\ue000(\\d+)\ue001")
+
+
+def _raise_exception(message: str) -> None:
+    raise jinja2.exceptions.TemplateError(message)
+
+
+# Templates are untrusted code from model files: bound what one rendering may do.
+MAX_RENDER_CHARS = 2_000_000
+MAX_RENDER_SECONDS = 2.0
+MAX_LOOP_STEPS = 1_000_000
+
+
+class _Budget:
+    """Counts loop steps over every `range` of one rendering (nested loops multiply)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def range(self, *args: int) -> Any:
+        r = range(*args)
+        if len(r) > MAX_LOOP_STEPS:
+            raise SecurityError(f"range of {len(r)} steps is over the limit")
+        for i in r:
+            self.steps += 1
+            if self.steps > MAX_LOOP_STEPS:
+                raise SecurityError(f"more than {MAX_LOOP_STEPS} loop steps")
+            yield i
+
+
+class _LimitedEnv(ImmutableSandboxedEnvironment):
+    """Hugging Face's environment (sandboxed, immutable) plus limits on size-multiplying operators."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(n, int)
+                    and len(seq) * n > MAX_RENDER_CHARS
+                ):
+                    raise SecurityError("repetition too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def _env() -> ImmutableSandboxedEnvironment:
+    # The same environment Hugging Face uses: sandboxed, trim_blocks, lstrip_blocks, loopcontrols.
+    env = _LimitedEnv(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["range"] = _Budget().range
+    env.filters["tojson"] = _tojson
+    return env
+
+
+def _tojson(value: Any, indent: int | None = None, **_: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A Jinja chat template: the model's own (from GGUF metadata) or a named built-in."""
+
+    name: str
+    source: str
+    origin: str  # "gguf" or "builtin"
+    owner: str = ""  # the model whose GGUF the template came from
+    kind: Literal["template"] = "template"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"the chat template of {self.owner}" if self.owner else f"chat template '{self.name}'"
+        )
+
+    @property
+    def description(self) -> str:
+        return "the model's own chat template" if self.origin == "gguf" else f"built-in {self.name}"
+
+    def render_messages(self, messages: list[dict[str, str]], bos: str, eos: str) -> str:
+        """The template applied to plain role/content messages (no segment marking)."""
+        try:
+            tmpl = _env().from_string(self.source)
+            out: list[str] = []
+            size, t0 = 0, time.monotonic()
+            for chunk in tmpl.generate(
+                messages=messages, bos_token=bos, eos_token=eos, add_generation_prompt=True
+            ):
+                out.append(chunk)
+                size += len(chunk)
+                if size > MAX_RENDER_CHARS or time.monotonic() - t0 > MAX_RENDER_SECONDS:
+                    raise SecurityError(
+                        f"rendering went past {MAX_RENDER_CHARS} characters or {MAX_RENDER_SECONDS} s"
+                    )
+            return "".join(out)
+        except SecurityError as exc:
+            raise FormatError(
+                f"{self.label} was stopped by the sandbox: {exc}",
+                "the template may be malicious or broken; pick another --format (e.g. chatml)",
+            ) from None
+        except jinja2.exceptions.TemplateError as exc:
+            raise FormatError(
+                f"{self.label} refused the transcript: {exc}",
+                "change the transcript (e.g. make roles alternate user/assistant) or pick another --format",
+            ) from None
+        except Exception as exc:  # a template is untrusted code: any failure is a format error
+            raise FormatError(
+                f"{self.label} failed: {type(exc).__name__}: {exc}",
+                "pick another --format (e.g. chatml or dialogue)",
+            ) from None
+
+    def render(
+        self, turns: list[Turn], prefill: str | None, *, bos: str, eos: str
+    ) -> list[Segment]:
+        msgs = [{"role": t.role, "content": t.content} for t in turns]
+        text = self.render_messages(msgs, bos, eos)
+        marked = [{"role": m["role"], "content": f"\ue000{i}\ue001"} for i, m in enumerate(msgs)]
+        skeleton = self.render_messages(marked, bos, eos)
+        segs = self._trace(text, skeleton, msgs)
+        if prefill:
+            segs.append(Segment(prefill, "prefill"))
+        return [s for s in segs if s.text]
+
+    def _trace(self, text: str, skeleton: str, msgs: list[dict[str, str]]) -> list[Segment]:
+        """Find each message's text in the rendered prompt by walking the skeleton's pieces."""
+        parts = _SENTINEL.split(skeleton)  # [piece, idx, piece, idx, ..., piece]
+        pieces, idxs = parts[0::2], [int(x) for x in parts[1::2]]
+        segs: list[Segment] = []
+        pos = 0
+        for n, piece in enumerate(pieces):
+            if not text.startswith(piece, pos):
+                raise self._untraceable()
+            segs.append(Segment(piece, "format"))
+            pos += len(piece)
+            if n == len(idxs):
+                break
+            content = msgs[idxs[n]]["content"]
+            nxt = pieces[n + 1]
+            for cand in dict.fromkeys(
+                (content, content.strip(), content.lstrip(), content.rstrip())
+            ):
+                end = pos + len(cand)
+                if text.startswith(cand, pos) and text.startswith(nxt, end):
+                    segs.append(Segment(cand, "content"))
+                    pos = end
+                    break
+            else:
+                raise self._untraceable()
+        if pos != len(text):
+            raise self._untraceable()
+        return segs
+
+    def _untraceable(self) -> FormatError:
+        return FormatError(
+            f"{self.label} changes message text in a way psmlab cannot trace, "
+            "so user text cannot be kept apart from control tokens",
+            "use --format chatml (or another built-in) or a frame such as dialogue",
+        )
+
+
+SERVER_CHAT = "server-chat"
+
+
+@dataclass(frozen=True)
+class ServerChat:
+    """The server's own chat formatting (/v1/chat/completions): psmlab sends messages, not text.
+
+    Rendering shows the messages that are sent; the exact prompt text stays on the server."""
+
+    name: str = SERVER_CHAT
+    kind: Literal["server"] = "server"
+    description: str = "the server applies its own chat template (server models only)"
+
+    def render(self, turns: list[Turn], prefill: str | None) -> list[Segment]:
+        if prefill:
+            raise FormatError(
+                f"format {SERVER_CHAT} cannot prefill the answer: the chat API has no such field",
+                "drop the prefill, or use a format psmlab renders (template, chatml, a frame)",
+            )
+        out: list[Segment] = []
+        for t in turns:
+            out += [Segment(f"[{t.role}]\n", "format"), Segment(t.content, "content")]
+            out.append(Segment("\n", "format"))
+        return out
+
+
+Format = Frame | ChatTemplate | ServerChat
+
+
+# --- lookup -----------------------------------------------------------------------------------
+
+
+def _builtin_frame_files() -> dict[str, Path]:
+    return paths.shipped_files("frames", ".toml")
+
+
+def _user_frame_files() -> dict[str, Path]:
+    return paths.user_files(paths.user_frames_dir(), ".toml")
+
+
+def _builtin_templates() -> dict[str, Path]:
+    return paths.shipped_files("templates", ".jinja")
+
+
+def load_frame(name: str, path: Path) -> Frame:
+    spec = read_toml(path, FrameSpec, FormatError, what="frame file", fix="fix the frame file")
+    return Frame(name=name, spec=spec)
+
+
+def frame_names() -> list[str]:
+    return sorted({**_builtin_frame_files(), **_user_frame_files()})
+
+
+def template_names() -> list[str]:
+    return ["template", *sorted(_builtin_templates())]
+
+
+def list_formats() -> list[tuple[str, str, str]]:
+    """(name, kind, description) for every format."""
+    rows = [("template", "template", "the model's own chat template (from its GGUF)")]
+    rows += [(n, "template", f"built-in {n} chat template") for n in sorted(_builtin_templates())]
+    rows += [(n, "frame", get_format(n, None).description) for n in frame_names()]
+    rows.append((SERVER_CHAT, "server", ServerChat().description))
+    return rows
+
+
+def get_format(name: str, model_template: str | None, *, model_id: str = "model") -> Format:
+    """Resolve a format name for one model; `template` means the model's own template."""
+    if name == "template":
+        if not model_template:
+            raise FormatError(
+                f"{model_id} has no chat template in its GGUF",
+                f"use --format chatml (or {', '.join(frame_names())})",
+            )
+        return ChatTemplate(name="template", source=model_template, origin="gguf", owner=model_id)
+    if name == SERVER_CHAT:
+        return ServerChat()
+    templates = _builtin_templates()
+    if name in templates:
+        return ChatTemplate(
+            name=name, source=templates[name].read_text(encoding="utf-8"), origin="builtin"
+        )
+    frames = {**_builtin_frame_files(), **_user_frame_files()}
+    if name in frames:
+        return load_frame(name, frames[name])
+    if name.endswith(".toml") and Path(name).expanduser().is_file():
+        p = Path(name).expanduser()
+        return load_frame(p.stem, p)
+    known = ", ".join([*template_names(), *frame_names(), SERVER_CHAT])
+    raise FormatError(f"unknown format '{name}'", f"choose one of: {known} (or a frame .toml path)")

@@ -1,0 +1,76 @@
+"""Persona archetypes: `personas/*.toml` files with a description, marker phrases and identity statements."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from psmlab.core import paths
+from psmlab.core.domain.tomlfile import read_toml
+from psmlab.core.errors import PersonaError
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class _PersonaFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=_ID.pattern)
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    markers: list[str] = Field(
+        default_factory=list, description="Phrases that indicate the persona."
+    )
+    identity: list[str] = Field(min_length=1, description="First-person identity statements.")
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    name: str
+    description: str
+    markers: tuple[str, ...]
+    identity: tuple[str, ...]
+    path: str
+
+
+def persona_dirs() -> list[Path]:
+    """Shipped archetypes first (an error if they are missing), then the user's own."""
+    return [paths.shipped("personas"), *paths.user_personas_dirs()]
+
+
+def load_persona(path: Path) -> Persona:
+    """Parse one file; errors name the file and, where known, the line."""
+    spec = read_toml(
+        path,
+        _PersonaFile,
+        PersonaError,
+        what="persona file",
+        fix="see personas/helpful-assistant.toml for the fields "
+        "(id, name, description, markers, identity)",
+    )
+    return Persona(
+        id=spec.id,
+        name=spec.name,
+        description=" ".join(spec.description.split()),
+        markers=tuple(spec.markers),
+        identity=tuple(spec.identity),
+        path=str(path),
+    )
+
+
+def load_personas(dirs: list[Path] | None = None) -> tuple[list[Persona], list[PersonaError]]:
+    """All archetypes; a broken file is reported and skipped, the others still load."""
+    found: dict[str, Persona] = {}
+    errors: list[PersonaError] = []
+    for d in dirs if dirs is not None else persona_dirs():
+        for path in sorted(d.glob("*.toml")) if d.is_dir() else ():
+            try:
+                p = load_persona(path)
+            except PersonaError as exc:
+                errors.append(exc)
+                continue
+            found[p.id] = p  # a user's file with a shipped id replaces the shipped one
+    return list(found.values()), errors

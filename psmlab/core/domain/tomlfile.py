@@ -1,0 +1,72 @@
+"""One TOML → pydantic loader: every data file psmlab reads fails with the same one-line error."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from psmlab.core.errors import PsmlabError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """(dotted location, message) of a validation error's first problem."""
+    err = exc.errors()[0]
+    return ".".join(str(x) for x in err["loc"]), str(err["msg"])
+
+
+def line_of(text: str, key: str) -> int | None:
+    """The line where a top-level `key = ...` is written, if it is written on one line."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return i
+    return None
+
+
+def read_toml(
+    path: Path | Any,
+    model: type[M],
+    error: type[PsmlabError],
+    *,
+    what: str,
+    fix: str,
+) -> M:
+    """Read `path` as TOML and validate it as `model`; every failure is `error` in one line
+    naming the file, the line or key where known, and `fix`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}", "check the path") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not UTF-8", "save it as UTF-8") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}", "check the path") from None
+    return parse_toml(text, path, model, error, what=what, fix=fix)
+
+
+def parse_toml(
+    text: str,
+    path: Path | Any,
+    model: type[M],
+    error: type[PsmlabError],
+    *,
+    what: str,
+    fix: str,
+) -> M:
+    """`read_toml` for text already read."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path} is not valid TOML: {exc}", "fix the TOML syntax") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        where, msg = first_error(exc)
+        line = line_of(text, where.split(".")[0]) if where else None
+        at = f"line {line}, " if line else ""
+        raise error(f"{what} {path}: {at}'{where}': {msg}", fix) from None

@@ -1,0 +1,160 @@
+"""The lab's nouns: sampling parameters, token events, timings, token log-probabilities, generations and scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_SEED = 2**32 - 2  # 0xFFFFFFFF means "random" to llama.cpp
+
+FinishReason = Literal["eos", "stop_string", "length", "cancelled", "error"]
+
+
+class SamplingParams(BaseModel):
+    """Every sampling knob, set explicitly and recorded with each generation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    temperature: float = Field(0.8, ge=0.0, le=5.0, description="0 means greedy decoding.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0, description="0 disables top-k.")
+    min_p: float = Field(0.05, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.0, gt=0.0, le=5.0)
+    max_tokens: int = Field(128, ge=1, le=100_000)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One streamed piece of text from one model's sample."""
+
+    model_id: str
+    sample: int
+    text: str
+    n_tokens: int
+    tokens_per_s: float
+
+
+class Timings(BaseModel):
+    """How long a generation took."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prompt_s: float  # evaluating the prompt (after any reused prefix)
+    gen_s: float  # sampling and decoding the continuation
+    tokens_per_s: float
+    prompt_tokens_evaluated: int = 0
+
+
+class TokenLogprob(BaseModel):
+    """One generated token: its probability under the model (before sampling filters) and the
+    most likely alternatives at that position."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    token: int
+    text: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+class Continuation(BaseModel):
+    """What every recorded continuation holds, whether fresh from a backend or in a session."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    model: str
+    format: str
+    sample: int = Field(ge=0)
+    seed: int = Field(ge=0)
+    text: str
+    n_tokens: int = Field(ge=0)
+    finish_reason: FinishReason
+    role_leak: bool
+    params: dict[str, Any]
+    tokens: tuple[int, ...] = ()
+    stop_string: str | None = None
+    prompt_tokens: int = 0
+    prefill: str | None = None
+    timings: Timings | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    token_logprobs: tuple[TokenLogprob, ...] = ()
+
+    @property
+    def full_text(self) -> str:
+        """What the assistant said: the prefill the model was given plus what it wrote."""
+        return (self.prefill or "") + self.text
+
+
+class Generation(Continuation):
+    """One finished continuation, as a backend returns it, with everything needed to re-run it.
+    A session stores it as a `GenerationRecord` (the same fields plus where it sits)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.model_dump(mode="json")
+        # Key order of the JSON that `ask --json` has always printed.
+        order = ["id", "model", "kind", "format", "sample", "seed", "text", "n_tokens"]
+        return {**{k: d[k] for k in order}, **d}
+
+
+@dataclass(frozen=True)
+class Score:
+    """log P(continuation | prompt), summed over the continuation's tokens."""
+
+    continuation: str
+    logprob: float
+    n_tokens: int
+    token_logprobs: tuple[float, ...]
+    # True when the continuation merged with the prompt's last token: then logprob is
+    # log P(prompt + continuation) - log P(prompt), each under its own tokenization.
+    merged: bool = False
+
+
+class MarkerHit(BaseModel):
+    """One rule hit: which archetype's marker matched where (character offsets in the text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    archetype: str
+    marker: str
+    start: int
+    end: int
+
+
+class AutoLabel(BaseModel):
+    """Labels a rule gave a text: kept apart from human annotations, always automatic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    labels: tuple[str, ...]
+    hits: tuple[MarkerHit, ...] = ()
+    method: str = "markers"
+    automatic: Literal[True] = True
+
+    def to_dict(self) -> dict[str, object]:
+        d = self.model_dump(mode="json")
+        return {k: d[k] for k in ("labels", "automatic", "method", "hits")}
+
+
+class Tokenizer(Protocol):
+    """What prompt rendering needs from a model's vocabulary."""
+
+    @property
+    def bos_id(self) -> int | None: ...
+    @property
+    def eos_id(self) -> int | None: ...
+    @property
+    def add_bos(self) -> bool: ...
+    def tokenize(self, text: str, *, special: bool) -> list[int]: ...
+    def is_control(self, token: int) -> bool: ...
+    def piece(self, token: int) -> str: ...
+
+
+OnToken = Callable[[TokenEvent], None]
+
+
+def sample_seeds(base: int, n: int) -> list[int]:
+    """The seeds of n samples: consecutive from `base`, wrapping inside the valid range."""
+    return [(base + i) % (MAX_SEED + 1) for i in range(n)]

@@ -1,0 +1,410 @@
+"""Experiments: a declarative sweep of models x formats x contexts x (questions, probes, evals) x seeds.
+
+Every finished unit of work (one sample, one probe item, one eval item) is appended to
+`results.jsonl` and fsynced before the next starts, keyed so a re-run skips what is done: a crash or
+Ctrl+C loses at most the unit in flight, and a resumed run gives the same results as an unbroken one
+(generation and scoring take the same evaluation path whatever ran before).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.classify import classify
+from psmlab.core.domain.limits import MAX_SAMPLES
+from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.tomlfile import read_toml
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.domain.types import SamplingParams, sample_seeds
+from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.measure.evals import BASE_FORMAT, load_jsonl, score_item
+from psmlab.core.measure.probes import load_probe_set, run_probe
+from psmlab.core.models.registry import ModelSpec, Registry
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    text: str
+    prefill: str | None = None
+
+
+class Context(BaseModel):
+    """A named system prompt; for base-model frames it is the document's header."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    system: str | None = None
+
+
+class ExperimentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str
+    models: list[str] = Field(
+        default_factory=list, description="Ids or .gguf paths; empty: the demo pair."
+    )
+    formats: list[str] = Field(
+        default_factory=lambda: ["default"], description="'default' = each model's own."
+    )
+    contexts: list[Context] = Field(default_factory=lambda: [Context(name="none")])
+    questions: list[Question] = Field(default_factory=list)
+    question_sets: list[str] = Field(
+        default_factory=list, description="Probe sets used as open questions."
+    )
+    samples: int = Field(8, ge=1, le=MAX_SAMPLES)
+    seeds: list[int] = Field(default_factory=lambda: [1])
+    temperature: float = Field(1.0, ge=0)
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = Field(1.0, gt=0.0, le=5.0)
+    max_tokens: int = Field(64, ge=1)
+    probes: list[str] = Field(default_factory=list)
+    evals: list[str] = Field(default_factory=list, description="JSONL paths, relative to the file.")
+    eval_limit: int | None = Field(None, ge=1)
+    normalize: bool = False
+
+
+def load_experiment(path: Path) -> ExperimentSpec:
+    return read_toml(
+        path,
+        ExperimentSpec,
+        UsageError,
+        what="experiment file",
+        fix="see experiments/*.toml for the fields",
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    kind: str  # sample | probe | eval
+    model: ModelSpec
+    format: str
+    context: Context
+    payload: Any
+    seed: int = 0
+    sample: int = 0
+
+
+def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
+    """Every unit of work, in a fixed order (grouped by model so each loads once)."""
+    registry = registry or Registry()
+    models = [registry.resolve(m) for m in spec.models] if spec.models else registry.default_pair()
+    questions = [(q.id, q.text, q.prefill) for q in spec.questions]
+    for name in spec.question_sets:
+        questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in load_probe_set(name).items]
+    probe_items = [(name, i) for name in spec.probes for i in load_probe_set(name).items]
+    eval_items = []
+    for e in spec.evals:
+        p = (base / e).resolve()
+        items, _ = load_jsonl(p, limit=spec.eval_limit)
+        eval_items += [(p.name, it) for it in items]
+    jobs: list[Job] = []
+    for m in models:
+        for f in spec.formats:
+            fmt = m.default_format if f == "default" else f
+            for c in spec.contexts:
+                at = f"{m.id}|{fmt}|{c.name}"
+                for qid, text, prefill in questions:
+                    for base_seed in spec.seeds:
+                        for i, s in enumerate(sample_seeds(base_seed, spec.samples)):
+                            jobs.append(
+                                Job(
+                                    f"sample|{at}|{qid}|{s}",
+                                    "sample",
+                                    m,
+                                    fmt,
+                                    c,
+                                    (qid, text, prefill),
+                                    s,
+                                    i,
+                                )
+                            )
+                for name, item in probe_items:
+                    jobs.append(
+                        Job(f"probe|{at}|{name}/{item.id}", "probe", m, fmt, c, (name, item))
+                    )
+        for name, it in eval_items:  # evals use their published prompt, not the swept formats
+            fmt = BASE_FORMAT if m.kind == "base" else m.default_format
+            jobs.append(
+                Job(
+                    f"eval|{m.id}|{fmt}|{name}|{it.index}",
+                    "eval",
+                    m,
+                    fmt,
+                    Context(name="none"),
+                    (name, it),
+                )
+            )
+    return jobs
+
+
+@dataclass
+class ResultsFile:
+    """Append-only JSONL of finished units; a torn last line (killed mid-write) is dropped on open."""
+
+    path: Path
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            raw = self.path.read_bytes()
+            good = 0
+            for line in raw.splitlines(keepends=True):
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    break  # everything after a torn line is discarded
+                self.done[row["key"]] = row
+                good += len(line)
+            if good != len(raw):
+                with self.path.open("r+b") as fh:
+                    fh.truncate(good)
+
+    def append(self, row: dict[str, Any]) -> None:
+        data = (json.dumps(row, ensure_ascii=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.done[row["key"]] = row
+
+
+Progress = Callable[[int, int, Job], None]
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    base: Path,
+    out: Path,
+    *,
+    pool: ModelPool | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Progress | None = None,
+) -> ResultsFile:
+    """Run what is not yet in `out/results.jsonl`; returns every result, old and new."""
+    jobs = plan(spec, base)
+    results = ResultsFile(out / "results.jsonl")
+    personas = load_personas()[0]
+    own = pool is None
+    pool = pool or ModelPool()
+    params = SamplingParams(
+        temperature=spec.temperature,
+        top_p=spec.top_p,
+        top_k=spec.top_k,
+        min_p=spec.min_p,
+        repeat_penalty=spec.repeat_penalty,
+        max_tokens=spec.max_tokens,
+    )
+    try:
+        # Units that failed before (a server that was down) are tried again on a resume.
+        todo = [j for j in jobs if j.key not in results.done or "error" in results.done[j.key]]
+        lanes = _lanes(todo)
+        dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
+        finished = len(jobs) - len(todo)
+        if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
+            # One lane, one worker: run in this thread, exactly in plan order.
+            for job in (j for q, _ in lanes.values() for j in q):
+                if cancel is not None and cancel.is_set():
+                    break
+                results.append(_run_job(job, pool, params, personas, spec, dead))
+                finished += 1
+                if on_progress:
+                    on_progress(finished, len(jobs), job)
+        else:
+            _run_lanes(
+                lanes,
+                len(jobs),
+                finished,
+                pool,
+                params,
+                personas,
+                spec,
+                results,
+                cancel,
+                on_progress,
+                dead,
+            )
+    finally:
+        if own:
+            pool.close()
+    # Rows land in completion order when lanes run at once; the report reads them in plan order.
+    order = {j.key: i for i, j in enumerate(jobs)}
+    results.done = dict(sorted(results.done.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return results
+
+
+def _lanes(jobs: list[Job]) -> dict[str, tuple[list[Job], int]]:
+    """Local models share one lane (the CPU); each server is its own lane with its own bound."""
+    lanes: dict[str, tuple[list[Job], int]] = {}
+    for j in jobs:
+        m = j.model
+        key, width = (f"server:{m.url}", m.concurrency) if m.is_remote else ("local", 1)
+        queue_, w = lanes.setdefault(key, ([], width))
+        queue_.append(j)
+        lanes[key] = (queue_, max(w, width))
+    return lanes
+
+
+def _run_lanes(
+    lanes: dict[str, tuple[list[Job], int]],
+    total: int,
+    finished: int,
+    pool: ModelPool,
+    params: SamplingParams,
+    personas: list[Any],
+    spec: ExperimentSpec,
+    results: ResultsFile,
+    cancel: threading.Event | None,
+    on_progress: Progress | None,
+    dead: dict[str, str],
+) -> None:
+    """Every lane at once, each with as many workers as its server allows (`concurrency`)."""
+    lock = threading.Lock()
+    count = [finished]
+
+    stop = threading.Event()  # Ctrl+C lands in this thread; the workers must stop too
+
+    def worker(q: list[Job]) -> None:
+        while True:
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
+                return
+            with lock:
+                if not q:
+                    return
+                job = q.pop(0)
+            try:
+                row = _run_job(job, pool, params, personas, spec, dead)
+            except Exception as exc:  # a bug must not silently stop this lane's other units
+                row = {"key": job.key, "kind": job.kind, "model": job.model.id}
+                row["error"] = f"internal error: {type(exc).__name__}: {exc}"
+            with lock:
+                results.append(row)
+                count[0] += 1
+                if on_progress:
+                    on_progress(count[0], total, job)
+
+    threads = [
+        threading.Thread(target=worker, args=(q,), daemon=True)
+        for q, width in lanes.values()
+        for _ in range(width)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except KeyboardInterrupt:
+        stop.set()  # units in flight finish and are written; nothing else starts
+        for t in threads:
+            t.join()
+        raise
+
+
+def _run_job(
+    job: Job,
+    pool: ModelPool,
+    params: SamplingParams,
+    personas: list[Any],
+    spec: ExperimentSpec,
+    dead: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    m = job.model
+    row: dict[str, Any] = {
+        "key": job.key,
+        "kind": job.kind,
+        "model": m.id,
+        "kind_of_model": m.kind,
+        "format": job.format,
+        "context": job.context.name,
+    }
+    dead = {} if dead is None else dead
+    if m.id in dead:  # a model that could not be loaded is not retried for every unit
+        row.update(error=dead[m.id])
+        return row
+    try:
+        try:
+            backend = pool.get(m)
+        except PsmlabError as exc:
+            dead[m.id] = exc.one_line()
+            raise
+        fmt = m.get_format(job.format)
+        row["provenance"] = backend.provenance()
+        if job.kind == "sample":
+            qid, text, prefill = job.payload
+            prompt = render(
+                Transcript.of(("user", text)),
+                fmt,
+                backend.vocab,
+                model_id=m.id,
+                n_ctx=backend.n_ctx,
+                system=job.context.system,
+                prefill=prefill,
+                reserve=params.max_tokens,
+            )
+            g = backend.generate(prompt, params, job.seed, sample=job.sample)
+            label = classify(g.text, personas, role_leak=g.role_leak)
+            row.update(
+                question=qid,
+                seed=g.seed,
+                sample=job.sample,
+                text=g.text,
+                prefill=g.prefill,
+                n_tokens=g.n_tokens,
+                finish_reason=g.finish_reason,
+                role_leak=g.role_leak,
+                labels=list(label.labels),
+                auto_labels=label.to_dict(),
+                params=g.params,
+            )
+        elif job.kind == "probe":
+            name, item = job.payload
+            r = run_probe(
+                backend,
+                Transcript(),
+                item,
+                fmt,
+                personas,
+                system=job.context.system,
+                normalize=spec.normalize,
+            )
+            row.update(
+                probe=f"{name}/{item.id}",
+                probs=r.probs,
+                logprobs=r.logprobs,
+                top=r.top,
+                length_normalized=r.normalized,
+            )
+        else:
+            name, it = job.payload
+            lm, ln = score_item(backend, fmt, it)
+            row.update(
+                eval=name,
+                index=it.index,
+                lp_matching=lm.logprob,
+                lp_not_matching=ln.logprob,
+                matches=lm.logprob > ln.logprob,
+                matching=it.matching,
+                not_matching=it.not_matching,
+            )
+    except PsmlabError as exc:
+        row.update(error=exc.one_line())
+    return row
+
+
+def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:
+    return (r for r in results.done.values() if r["kind"] == kind and "error" not in r)

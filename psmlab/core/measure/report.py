@@ -1,0 +1,222 @@
+"""Experiment reports: summary.csv (long format, for pandas/R) and report.md (tables and text bars)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from typing import Any
+
+from psmlab.core.domain.stats import label_shares
+from psmlab.core.measure.evals import EvalItem, summarize_rows
+from psmlab.core.measure.experiment import ResultsFile, rows_of
+from psmlab.core.session.export import md_inline
+
+
+def bar(share: float, width: int = 10) -> str:
+    full = round(share * width)
+    return "█" * full + "░" * (width - full)
+
+
+def sample_tables(results: ResultsFile) -> dict[str, dict[tuple[str, str, str], list[Any]]]:
+    """question -> (model, format, context) -> label shares."""
+    groups: dict[str, dict[tuple[str, str, str], list[list[str]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in rows_of(results, "sample"):
+        groups[r["question"]][(r["model"], r["format"], r["context"])].append(r["labels"])
+    return {q: {k: label_shares(v) for k, v in g.items()} for q, g in groups.items()}
+
+
+def probe_tables(results: ResultsFile) -> dict[tuple[str, str, str], dict[str, float]]:
+    acc: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
+    for r in rows_of(results, "probe"):
+        acc[(r["model"], r["format"], r["context"])].append(r["probs"])
+    out = {}
+    for k, dists in acc.items():
+        keys = list(dict.fromkeys(a for d in dists for a in d))
+        out[k] = {a: sum(d.get(a, 0.0) for d in dists) / len(dists) for a in keys}
+    return out
+
+
+def eval_tables(results: ResultsFile) -> dict[tuple[str, str], dict[str, Any]]:
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    items: dict[int, EvalItem] = {}
+    out = {}
+    for r in rows_of(results, "eval"):
+        rows[(r["model"], r["eval"])].append(dict(r))
+    for key, rs in rows.items():
+        items = {r["index"]: EvalItem(r["index"], "", r["matching"], r["not_matching"]) for r in rs}
+        out[key] = summarize_rows(rs, items)
+    return out
+
+
+def summary_csv(results: ResultsFile) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "section",
+            "model",
+            "format",
+            "context",
+            "what",
+            "label",
+            "k",
+            "n",
+            "value",
+            "ci_low",
+            "ci_high",
+        ]
+    )
+    for q, table in sample_tables(results).items():
+        for (m, f, c), shares in table.items():
+            for s in shares:
+                low, high = s.ci
+                w.writerow(
+                    [
+                        "samples",
+                        m,
+                        f,
+                        c,
+                        q,
+                        s.label,
+                        s.k,
+                        s.n,
+                        round(s.share, 4),
+                        round(low, 4),
+                        round(high, 4),
+                    ]
+                )
+    for (m, f, c), probs in probe_tables(results).items():
+        for a, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+            w.writerow(["probes", m, f, c, "mean over items", a, "", "", round(p, 6), "", ""])
+    for (m, e), s in eval_tables(results).items():
+        w.writerow(
+            [
+                "evals",
+                m,
+                "",
+                "",
+                e,
+                "matching",
+                s["matching"],
+                s["n"],
+                round(s["rate"], 4),
+                round(s["ci_low"], 4),
+                round(s["ci_high"], 4),
+            ]
+        )
+        w.writerow(
+            [
+                "evals",
+                m,
+                "",
+                "",
+                e,
+                "bias-corrected",
+                "",
+                s["n"],
+                round(s["corrected_rate"], 4),
+                "",
+                "",
+            ]
+        )
+    return buf.getvalue()
+
+
+def report_md(title: str, results: ResultsFile, command: str) -> str:
+    out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
+    errors = [r for r in results.done.values() if "error" in r]
+    models: dict[str, dict[str, Any]] = {}
+    for r in results.done.values():
+        if "provenance" in r:
+            models.setdefault(r["model"], r["provenance"])
+    if models:
+        out += ["| model | kind | sha256 | llama-cpp-python |", "|---|---|---|---|"]
+        for m, prov in models.items():
+            if prov.get("backend") == "openai":  # a server: its address and what it reported
+                where = md_inline(f"{prov.get('endpoint')} · {prov.get('server_model')}")
+                version = md_inline(
+                    f"server {prov.get('server_version') or 'version not reported'}"
+                )
+                out.append(f"| {md_inline(m)} | {prov.get('kind', '')} | {where} | {version} |")
+                continue
+            out.append(
+                f"| {md_inline(m)} | {prov.get('kind', '')} | `{str(prov.get('model_sha256', ''))[:16]}` | "
+                f"{prov.get('llama_cpp_python', '')} |"
+            )
+        out.append("")
+    for q, table in sample_tables(results).items():
+        labels = list(dict.fromkeys(s.label for shares in table.values() for s in shares))
+        out += [
+            f"## Samples: {md_inline(q)}",
+            "",
+            "Share of samples with each automatic label (marker rules), 95% Wilson interval.",
+            "",
+        ]
+        out.append(
+            "| model | format | context | n | " + " | ".join(md_inline(x) for x in labels) + " |"
+        )
+        out.append("|" + "---|" * (4 + len(labels)))
+        chart = []
+        for (m, f, c), shares in table.items():
+            by = {s.label: s for s in shares}
+            n = shares[0].n if shares else 0
+            cells = []
+            for lab in labels:
+                s = by.get(lab)
+                cells.append(f"{s.share:.0%} ({s.ci[0]:.0%}–{s.ci[1]:.0%})" if s else "0%")
+            out.append(
+                f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {n} | "
+                + " | ".join(cells)
+                + " |"
+            )
+            top = shares[0] if shares else None
+            if top:
+                chart.append(
+                    f"{m[:24]:<24} {f[:10]:<10} {c[:12]:<12} {bar(top.share)} {top.share:4.0%} {top.label}"
+                )
+        out += ["", "```text", *chart, "```", ""]
+    probes = probe_tables(results)
+    if probes:
+        out += [
+            "## Forced-choice probes",
+            "",
+            "Mean probability over the probe items (no sampling).",
+            "",
+            "| model | format | context | top archetypes |",
+            "|---|---|---|---|",
+        ]
+        chart = []
+        for (m, f, c), probs in probes.items():
+            top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+            out.append(
+                f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | "
+                + ", ".join(f"{md_inline(a)} {p:.2f}" for a, p in top)
+                + " |"
+            )
+            arch, prob = top[0]
+            chart.append(f"{m[:24]:<24} {f[:10]:<10} {c[:12]:<12} {bar(prob)} {prob:4.0%} {arch}")
+        out += ["", "```text", *chart, "```", ""]
+    evals = eval_tables(results)
+    if evals:
+        out += [
+            "## Model-written evaluations",
+            "",
+            "| model | file | n | matching | rate (95% CI) | answer bias | bias-corrected |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for (m, e), s in evals.items():
+            bias = ", ".join(f"{md_inline(repr(k))} {v:.0%}" for k, v in s["answer_bias"].items())
+            flag = " (dominated by bias)" if s["bias_dominated"] else ""
+            out.append(
+                f"| {md_inline(m)} | {md_inline(e)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
+                f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {bias} | {s['corrected_rate']:.0%} |"
+            )
+        out.append("")
+    if errors:
+        out += ["## Errors", ""] + [
+            f"- {md_inline(r['key'])}: {md_inline(r['error'])}" for r in errors[:50]
+        ]
+    return "\n".join(out).rstrip() + "\n"

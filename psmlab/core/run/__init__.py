@@ -1,0 +1,1 @@
+"""Running models: the interleaving runner, the lab behind both front ends, the session recorder and replay."""

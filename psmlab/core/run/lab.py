@@ -1,0 +1,284 @@
+"""The interactive lab's state and actions, for the TUI (and anything else) to drive.
+
+The TUI keeps no lab logic of its own: it calls these methods (generation in a worker thread) and
+renders the events. Everything is recorded in a Session that autosaves after each generation and
+annotation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.formats import Format
+from psmlab.core.domain.prompt import RenderedPrompt, render
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import PsmlabError, SessionError, UsageError
+from psmlab.core.measure.probes import ProbeResult
+from psmlab.core.models.registry import ModelSpec
+from psmlab.core.run.recorder import SessionRecorder, spec_for_record
+from psmlab.core.run.runner import Column, Event, RunResult, run
+from psmlab.core.session import file as store
+from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
+
+
+class Lab:
+    """Columns of models over one session. Mutations hold `lock`; generation runs in any thread."""
+
+    def __init__(
+        self,
+        specs: list[ModelSpec],
+        *,
+        session: Session | None = None,
+        path: Path | None = None,
+        pool: ModelPool | None = None,
+        params: SamplingParams | None = None,
+    ) -> None:
+        self.columns = [Column(s, params=params or SamplingParams()) for s in specs]
+        self.session = session or Session(title="untitled lab")
+        self.path = path
+        self.pool = pool or ModelPool()
+        self.lock = threading.RLock()
+        self.n_samples = 1
+        self.seed: int | None = None
+        self.blind = False
+        self.logprobs = 0  # record each token's probability and this many alternatives
+        self.dirty = False
+        self.save_error: str | None = None
+        self._lock_fd = -1
+        self.warnings: list[str] = []
+
+    # --- opening and saving -----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, pool: ModelPool | None = None) -> Lab:
+        """Continue a saved session; its models become the columns, with their recorded settings."""
+        session = store.load(path)
+        warnings: list[str] = []
+        configs = []
+        for rec in session.models:
+            try:
+                spec = spec_for_record(rec, warnings)
+            except PsmlabError as exc:
+                warnings.append(exc.one_line())
+                continue
+            last = [g for g in session.generations if g.model == rec.id]
+            params = SamplingParams(
+                **{
+                    k: v
+                    for k, v in (last[-1].params if last else {}).items()
+                    if k in SamplingParams.model_fields
+                }
+            )
+            configs.append(Column(spec, rec.format, rec.system, rec.prefill, params))
+        lab = cls([c.spec for c in configs], session=session, pool=pool)
+        lab.columns = configs
+        lab.warnings = warnings
+        lab.attach(path)
+        return lab
+
+    def attach(self, path: Path) -> None:
+        """Hold the file's lock from now on, so a second psmlab cannot write it at the same time."""
+        if self._lock_fd >= 0 and self.path == path:
+            return
+        fd = store.acquire_lock(path, wait_s=0.5)
+        if path.exists() and self.path != path:
+            try:
+                on_disk = store.load(path)
+            except SessionError:
+                os.close(fd)
+                raise
+            if on_disk.id != self.session.id:
+                os.close(fd)
+                raise SessionError(
+                    f"{path} already holds another session", "choose another file name"
+                )
+        self.release()
+        self._lock_fd, self.path = fd, path
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def save(self, path: Path | None = None) -> Path:
+        with self.lock:
+            target = path or self.path or store.new_path(self.session.title)
+            self.attach(target)
+            self.session.touch()
+            store.atomic_write(target, store.dumps(self.session))
+            self.dirty = False
+            self.save_error = None
+            return target
+
+    def autosave(self) -> None:
+        """Save after each generation and annotation; a failure is reported, never raised."""
+        try:
+            self.save()
+        except PsmlabError as exc:
+            self.save_error = exc.one_line()
+
+    # --- the conversation -------------------------------------------------------------------
+
+    @property
+    def turns(self) -> list[TurnRecord]:
+        return self.session.turns
+
+    def awaiting_answer(self) -> bool:
+        return bool(self.turns) and self.turns[-1].role == "user"
+
+    def send(self, message: str, *, adopt: str | None = None) -> TurnRecord | None:
+        """Add the next user message. If the last user message still waits for its answer, the
+        answer in front of the user (`adopt`, a generation id) is adopted first; without one that
+        fails. Returns the adopted turn, or None when nothing needed adopting."""
+        if not message.strip():
+            raise UsageError("the message is empty", "type something first")
+        with self.lock:
+            adopted = None
+            if self.awaiting_answer():
+                if adopt is None:
+                    raise UsageError(
+                        "the last user message has no adopted answer", "adopt a continuation first"
+                    )
+                adopted = self.adopt(adopt)
+            if self.session.title == "untitled lab":
+                self.session.title = " ".join(message.split())[:60]
+            self.turns.append(TurnRecord(role="user", content=message))
+            self.dirty = True
+            self.autosave()  # the message is on disk before any model starts
+            return adopted
+
+    def run(
+        self,
+        only: list[str] | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> RunResult:
+        """Every column (or only some) continues the current transcript; N samples each."""
+        cols = [c for c in self.columns if only is None or c.id in only]
+        transcript = self.session.transcript()
+        recorder = SessionRecorder(
+            self.session, cols, turn=len(self.turns), on_change=self.autosave
+        )
+
+        def sink(ev: Event) -> None:
+            with self.lock:
+                recorder.on_event(ev)
+            if on_event is not None:
+                on_event(ev)
+
+        return run(
+            transcript,
+            cols,
+            n=self.n_samples,
+            seed=self.seed,
+            pool=self.pool,
+            cancel=cancel,
+            on_event=sink,
+            logprobs=self.logprobs,
+        )
+
+    def adopt(self, gen_id: str) -> TurnRecord:
+        with self.lock:
+            turn = self.session.adopt(gen_id)
+            self.autosave()
+            return turn
+
+    def annotate(self, annotation: Annotation) -> Annotation:
+        with self.lock:
+            a = self.session.annotate(annotation.model_copy(update={"blind": self.blind}))
+            self.autosave()
+            return a
+
+    def edit_turn(self, index: int, content: str | None) -> None:
+        with self.lock:
+            self.session.edit_turn(index, content)
+            self.dirty = True
+
+    def latest(self, model_id: str) -> list[GenerationRecord]:
+        """The newest run's samples for a column at the current turn, by sample index."""
+        turn = len(self.turns) if self.awaiting_answer() else None
+        gens = [
+            g
+            for g in self.session.generations
+            if g.model == model_id and (turn is None or g.turn == turn)
+        ]
+        if turn is None and self.turns and self.turns[-1].adopted_from:
+            at = next(
+                (g.turn for g in self.session.generations if g.id == self.turns[-1].adopted_from),
+                None,
+            )
+            gens = [g for g in gens if g.turn == at]
+        by_sample: dict[int, GenerationRecord] = {}
+        for g in gens:
+            by_sample[g.sample] = g
+        return [by_sample[k] for k in sorted(by_sample)]
+
+    # --- the prompt inspector ---------------------------------------------------------------
+
+    def format_for(self, col: Column) -> Format:
+        return col.spec.get_format(col.format_name)
+
+    def render(self, col: Column) -> RenderedPrompt:
+        """Exactly what the column's model receives for the current transcript."""
+        model = self.pool.get(col.spec)
+        return render(
+            self.session.transcript(),
+            self.format_for(col),
+            model.vocab,
+            model_id=col.id,
+            n_ctx=model.n_ctx,
+            system=col.system,
+            prefill=col.prefill,
+            reserve=col.params.max_tokens,
+        )
+
+    def forced_choice(
+        self, col: Column, cancel: threading.Event | None = None
+    ) -> ProbeResult | None:
+        """Each archetype's probability as the answer to the pending user message (None if none)."""
+        if not self.awaiting_answer():
+            return None
+        from psmlab.core.domain.personas import load_personas
+        from psmlab.core.measure.probes import probe_transcript
+
+        model = self.pool.get(col.spec)
+        return probe_transcript(
+            model,
+            self.session.transcript(),
+            self.format_for(col),
+            load_personas()[0],
+            system=col.system,
+            prefill=col.prefill,
+            cancel=cancel,
+        )
+
+    def column(self, model_id: str) -> Column:
+        """The open column of this model."""
+        return self.columns[self._index(model_id)]
+
+    def _index(self, model_id: str) -> int:
+        for i, c in enumerate(self.columns):
+            if c.id == model_id:
+                return i
+        raise UsageError(f"no column {model_id}", "pick one of the open columns")
+
+    def configure(self, model_id: str, **changes: object) -> Column:
+        """Change a column's format, system prompt, prefill or parameters (validated)."""
+        with self.lock:
+            i = self._index(model_id)
+            new = replace(self.columns[i], **changes)  # type: ignore[arg-type]
+            self.format_for(new)  # an unknown format fails here, not at the next send
+            self.columns[i] = new
+            return new
+
+    def close(self) -> None:
+        self.release()
+        self.pool.close()

@@ -1,0 +1,251 @@
+"""Re-run a session headless: the recorded prompts, formats, params and seeds, compared token for token,
+or the same transcript on other models (a new session)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.prompt import RenderedPrompt, render
+from psmlab.core.domain.types import Generation, SamplingParams
+from psmlab.core.errors import PsmlabError
+from psmlab.core.models.hashing import file_sha256
+from psmlab.core.models.registry import ModelSpec
+from psmlab.core.run.recorder import server_changes, spec_for_record
+from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord
+
+_PARAM_KEYS = set(SamplingParams.model_fields)
+
+
+@dataclass
+class ReplayItem:
+    id: str
+    model: str
+    identical: bool | None  # None when replaying on other models (nothing to compare with)
+    first_divergence: int | None = None
+    error: str | None = None
+    new_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "identical": self.identical,
+            "first_divergence": self.first_divergence,
+            "error": self.error,
+            "new_id": self.new_id,
+        }
+
+
+@dataclass
+class ReplayReport:
+    items: list[ReplayItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    new_session: Session | None = None
+    cancelled: bool = False
+    expected: int = 0  # how many generations the replay set out to run
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def identical(self) -> int:
+        return sum(1 for i in self.items if i.identical is True)
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for i in self.items if i.identical is False and i.error is None)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for i in self.items if i.error is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "identical": self.identical,
+            "changed": self.changed,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "expected": self.expected,
+            "warnings": self.warnings,
+            "generations": [i.to_dict() for i in self.items],
+        }
+
+
+def first_divergence(a: str, b: str) -> int | None:
+    """The first character offset where two texts differ (None if equal)."""
+    if a == b:
+        return None
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _params(g: GenerationRecord) -> SamplingParams:
+    kw = {k: v for k, v in g.params.items() if k in _PARAM_KEYS}
+    if g.finish_reason == "cancelled":
+        # A cancelled generation stopped at an arbitrary token: replay up to the same point.
+        kw["max_tokens"] = max(1, g.n_tokens)
+    return SamplingParams(**kw)
+
+
+def _run_one(
+    pool: ModelPool,
+    spec: ModelSpec,
+    session: Session,
+    g: GenerationRecord,
+    fmt_name: str,
+    params: SamplingParams,
+    seed: int,
+    sample: int,
+    cancel: threading.Event,
+) -> tuple[RenderedPrompt, Generation]:
+    model = pool.get(spec)
+    history = session.history_of(g)
+    prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
+    fmt = spec.get_format(fmt_name)
+    prompt = render(
+        history,
+        fmt,
+        model.vocab,
+        model_id=spec.id,
+        n_ctx=model.n_ctx,
+        system=g.system,
+        prefill=prefill,
+        reserve=params.max_tokens,
+    )
+    threads = g.params.get("n_threads")
+    return prompt, model.generate(
+        prompt,
+        params,
+        seed,
+        sample=sample,
+        cancel=cancel,
+        n_threads=int(threads) if threads else None,
+    )
+
+
+Progress = Callable[[int, int, ReplayItem], None]
+
+
+def replay(
+    session: Session,
+    *,
+    pool: ModelPool | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Progress | None = None,
+) -> ReplayReport:
+    """Re-run every recorded generation with its recorded model, format, params and seed."""
+    pool = pool or ModelPool()
+    cancel = cancel or threading.Event()
+    report = ReplayReport()
+    specs: dict[str, ModelSpec | PsmlabError] = {}
+    for rec in session.models:
+        try:
+            found = specs[rec.id] = spec_for_record(rec, report.warnings)
+            if found.is_remote:
+                continue  # the server's weights cannot be hashed; its id and version are compared
+            digest = file_sha256(found.path)
+            if rec.sha256 and digest != rec.sha256:
+                report.warnings.append(
+                    f"model {rec.id}: {found.path} is not the file the session was recorded with "
+                    f"(sha256 {digest[:12]}…, recorded {rec.sha256[:12]}…)"
+                )
+        except PsmlabError as exc:
+            specs[rec.id] = exc
+    checked: set[str] = set()
+    gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
+    report.expected = len(gens)
+    try:
+        for g in gens:
+            if cancel.is_set():
+                report.cancelled = True
+                break
+            item = ReplayItem(g.id, g.model, identical=False)
+            spec = specs.get(g.model)
+            try:
+                if spec is None:
+                    raise PsmlabError(f"model {g.model} is not in the session's model list")
+                if isinstance(spec, PsmlabError):
+                    raise spec
+                _, new = _run_one(
+                    pool, spec, session, g, g.format, _params(g), g.seed, g.sample, cancel
+                )
+                was = session.model(g.model)
+                if was is not None and was.endpoint and g.model not in checked:
+                    checked.add(g.model)
+                    report.warnings.extend(server_changes(was, new.provenance))
+                if g.finish_reason == "cancelled" and not g.tokens:
+                    same = new.text.startswith(g.text)  # a server model: no token ids
+                elif g.finish_reason == "cancelled":
+                    same = list(new.tokens[: len(g.tokens)]) == g.tokens
+                else:
+                    same = list(new.tokens) == g.tokens and new.text == g.text
+                item.identical = same
+                item.first_divergence = None if same else first_divergence(g.text, new.text) or 0
+            except PsmlabError as exc:
+                item.identical, item.error = None, exc.one_line()
+            report.items.append(item)
+            if on_progress:
+                on_progress(len(report.items), len(gens), item)
+    except KeyboardInterrupt:
+        report.cancelled = True
+    return report
+
+
+def replay_on(
+    session: Session,
+    specs: list[ModelSpec],
+    *,
+    formats: dict[str, str | None] | None = None,
+    pool: ModelPool | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Progress | None = None,
+) -> ReplayReport:
+    """The same transcript, turn by turn, on other models: a new session with the same seeds/params."""
+    from psmlab.core.run.recorder import SessionRecorder
+    from psmlab.core.run.runner import Column, GenerationDone, ModelReady
+
+    pool = pool or ModelPool()
+    cancel = cancel or threading.Event()
+    new = Session(title=f"{session.title} (replayed on {', '.join(s.id for s in specs)})")
+    new.turns = [TurnRecord(role=t.role, content=t.content) for t in session.turns]
+    report = ReplayReport(new_session=new)
+    # One job per (turn, sample): the seeds and params the original used at that turn.
+    jobs: dict[tuple[int, int], GenerationRecord] = {}
+    for g in sorted(session.generations, key=lambda g: (g.turn, g.sample)):
+        jobs.setdefault((g.turn, g.sample), g)
+    total = report.expected = len(jobs) * len(specs)
+    try:
+        for (turn, sample), g in sorted(jobs.items()):
+            for spec in specs:
+                if cancel.is_set():
+                    raise KeyboardInterrupt
+                fmt_name = (formats or {}).get(spec.id) or spec.default_format
+                col = Column(
+                    spec, format=fmt_name, system=g.system, prefill=g.prefill, params=_params(g)
+                )
+                rec = SessionRecorder(new, [col], turn=turn)
+                item = ReplayItem(g.id, spec.id, identical=None)
+                try:
+                    prompt, gen = _run_one(
+                        pool, spec, session, g, fmt_name, _params(g), g.seed, sample, cancel
+                    )
+                    rec.on_event(ModelReady(spec.id, 0.0, prompt))
+                    rec.on_event(GenerationDone(gen))
+                    item.new_id = gen.id
+                except PsmlabError as exc:
+                    item.error = exc.one_line()
+                report.items.append(item)
+                if on_progress:
+                    on_progress(len(report.items), total, item)
+    except KeyboardInterrupt:
+        report.cancelled = True
+    return report

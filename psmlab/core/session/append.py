@@ -1,0 +1,48 @@
+"""Asking into a session file: start a new session, or add the message as its next user turn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import UsageError
+from psmlab.core.session.schema import Session, TurnRecord
+
+
+def new_session(title: str | None, message: str | None) -> Session:
+    """The session an ask starts when the file does not exist yet (titled by its message)."""
+    return Session(title=title or (message or "untitled")[:60])
+
+
+def next_turn(
+    session: Session,
+    where: str | Path,
+    *,
+    created: bool,
+    message: str | None,
+    transcript_given: bool,
+    first: Callable[[], Transcript],
+) -> Transcript:
+    """Add the asked conversation to `session` and return the transcript the models continue.
+
+    A session just `created` takes the whole conversation `first()` builds. An existing one takes
+    only `message`, as its next user turn: a transcript for it is refused (it already has one), and
+    so is a session whose last turn is a user message with no adopted answer yet."""
+    if created:
+        tr = first()
+        session.turns = [TurnRecord(role=t.role, content=t.content) for t in tr.turns]
+        return tr
+    if transcript_given or message is None:
+        raise UsageError(
+            f"{where} already holds a session",
+            "give only the next message to add a turn to it",
+        )
+    if session.turns and session.turns[-1].role == "user":
+        raise UsageError(
+            f"the last turn of {where} is a user message with no adopted answer",
+            f"adopt one first: psmlab adopt {where} GENERATION_ID",
+        )
+    tr = session.transcript().with_turn("user", message)
+    session.turns.append(TurnRecord(role="user", content=message))
+    return tr

@@ -1,0 +1,257 @@
+"""Session files on disk: atomic saves, one writer at a time (a lock file), migrations, clear errors.
+
+A save writes a temporary file in the same directory, fsyncs it and renames it over the old one, so
+a crash at any moment leaves either the old or the new session, never half of one. A file that cannot
+be read is reported and never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from psmlab.core import paths
+from psmlab.core.errors import SessionError, SessionLockedError
+from psmlab.core.session.migrations import detect_version, migrate
+from psmlab.core.session.schema import SCHEMA_VERSION, Session
+
+sessions_dir = paths.sessions_dir
+
+
+def resolve_path(name: str | Path) -> Path:
+    """A path as given, or a bare name looked up in the sessions directory."""
+    p = Path(name).expanduser()
+    if p.exists() or p.parent != Path("."):
+        return p
+    cand = sessions_dir() / (p.name if p.suffix == ".json" else p.name + ".json")
+    return cand if cand.exists() else p
+
+
+def new_path(title: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "session"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return sessions_dir() / f"{stamp}-{slug}.json"
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def parse(raw: bytes, where: str) -> Session:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SessionError(
+            f"session file {where} is not UTF-8 (byte {exc.start})", _FIX_BROKEN
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise SessionError(
+            f"session file {where} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+            "it may be truncated",
+            _FIX_BROKEN,
+        ) from None
+    if not isinstance(doc, dict):
+        raise SessionError(f"session file {where} does not hold a JSON object", _FIX_BROKEN)
+    version = detect_version(doc)
+    if version > SCHEMA_VERSION:
+        raise SessionError(
+            f"session file {where} has schema version {version}, newer than this psmlab reads "
+            f"({SCHEMA_VERSION})",
+            "upgrade psmlab to open it",
+        )
+    if version < 0:
+        raise SessionError(f"session file {where} has no valid schema_version", _FIX_BROKEN)
+    try:
+        return Session.model_validate(migrate(doc, SCHEMA_VERSION))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise SessionError(f"session file {where}: {loc}: {err['msg']}", _FIX_BROKEN) from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SessionError(
+            f"session file {where} could not be migrated: {exc!r}", _FIX_BROKEN
+        ) from None
+
+
+_FIX_BROKEN = "the file was left untouched; restore it from a backup or open another session"
+
+
+def load(path: str | Path) -> Session:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SessionError(
+            f"session file not found: {p}", "check the path (psmlab sessions lists them)"
+        ) from None
+    except IsADirectoryError:
+        raise SessionError(f"{p} is a directory, not a session file", "pass a .json file") from None
+    except OSError as exc:
+        raise SessionError(
+            f"cannot read session file {p}: {exc.strerror}", "check its permissions"
+        ) from None
+    return parse(raw, str(p))
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def dumps(session: Session) -> bytes:
+    return (
+        json.dumps(session.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
+    ).encode()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Temporary file, fsync, rename, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise SessionError(
+            f"could not save {path}: {reason}",
+            "the previous file is intact; free space or choose another path",
+        ) from None
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+@dataclass
+class SessionFile:
+    """A session opened for writing: holds the lock until closed."""
+
+    path: Path
+    session: Session
+    _lock_fd: int
+
+    def save(self) -> None:
+        self.session.touch()
+        atomic_write(self.path, dumps(self.session))
+
+    def close(self) -> None:
+        if self._lock_fd >= 0:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def acquire_lock(path: Path, wait_s: float) -> int:
+    """Take the session's writer lock (an open fd; closing it releases the lock)."""
+    return _acquire(path, wait_s)
+
+
+def _acquire(path: Path, wait_s: float) -> int:
+    lock = _lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            # flock is released by the kernel when a process dies: a crash never leaves a stale lock.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = ""
+                with contextlib.suppress(OSError, ValueError):
+                    holder = f" (pid {int(os.pread(fd, 32, 0) or b'0')})"
+                os.close(fd)
+                raise SessionLockedError(
+                    f"session {path} is in use by another psmlab process{holder}",
+                    "close it there, or copy the file and work on the copy",
+                ) from None
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def open_session(
+    path: str | Path, *, create: Session | None = None, wait_s: float = 10.0
+) -> Iterator[SessionFile]:
+    """Lock, then load (or start `create` if the file does not exist); unlock on exit."""
+    p = Path(path)
+    fd = _acquire(p, wait_s)
+    sf = SessionFile(p, Session(), fd)
+    # Holding the lock, any temp file beside the session is a killed writer's leftover.
+    for stale in p.parent.glob(f".{p.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    try:
+        if p.exists():
+            sf.session = load(p)
+        elif create is not None:
+            sf.session = create
+        else:
+            raise SessionError(
+                f"session file not found: {p}", "check the path (psmlab sessions lists them)"
+            )
+        yield sf
+    finally:
+        sf.close()
+
+
+def save_new(session: Session, path: str | Path) -> Path:
+    """Write a session to a path that must not hold anything else."""
+    p = Path(path)
+    with open_session(p, create=session) as sf:
+        if sf.session is not session:
+            raise SessionError(f"{p} already holds a session", "choose another path")
+        sf.save()
+    return p
+
+
+def list_sessions(directory: Path | None = None) -> list[tuple[Path, Session | None, str | None]]:
+    """Every `*.json` in the directory: (path, session, None) or (path, None, error)."""
+    d = directory or sessions_dir()
+    out: list[tuple[Path, Session | None, str | None]] = []
+    if not d.is_dir():
+        return out
+    for p in sorted(d.glob("*.json")):
+        try:
+            out.append((p, load(p), None))
+        except SessionError as exc:
+            out.append((p, None, exc.one_line()))
+    return out
+
+
+def summary(session: Session) -> dict[str, Any]:
+    return {
+        "title": session.title,
+        "created": session.created,
+        "updated": session.updated,
+        "models": [m.id for m in session.models],
+        "turns": len(session.turns),
+        "generations": len(session.generations),
+        "annotations": len(session.annotations),
+    }

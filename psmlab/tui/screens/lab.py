@@ -1,0 +1,311 @@
+"""The lab screen: its view (`screens.lab_view`) plus the keys' actions (adopt, regenerate,
+samples, blind, inspect, settings, annotate, save, open, export, edit, help, quit); each is a few
+lines over `psmlab.core.run.lab.Lab`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import SystemCommand
+from textual.binding import Binding
+
+from psmlab.core.domain.formats import list_formats
+from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.errors import PsmlabError
+from psmlab.core.run.lab import Lab
+from psmlab.core.run.runner import Column
+from psmlab.core.session.export import to_markdown
+from psmlab.core.session.file import atomic_write
+from psmlab.core.session.schema import Annotation, default_annotator, quote_span
+from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, PALETTE_EXTRA, PRIORITY
+from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
+from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText, HelpScreen
+from psmlab.tui.screens.inspector import Inspector
+from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.screens.settings import SettingsDialog, SettingsResult
+from psmlab.tui.widgets.transcript import TranscriptView
+
+# The footer lists keys in binding order, and Quit has always come first there (the lab's ctrl+q
+# took the place of Textual's own); the help screen and the palette keep ACTIONS' order.
+_FOOTER_ORDER = sorted(ACTIONS, key=lambda row: row[0] != "ctrl+q")
+
+
+class LabScreen(LabView):
+    BINDINGS = [Binding(k, a, short, priority=k in PRIORITY) for k, a, short, _ in _FOOTER_ORDER]
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """The lab's entries in the command palette (the app adds them to Textual's own)."""
+        for key, action, _, desc in ACTIONS:
+            yield SystemCommand(
+                desc.split(" (")[0], f"{desc} [{key}]", getattr(self, f"action_{action}")
+            )
+        for action, desc, where in PALETTE_EXTRA:
+            yield SystemCommand(desc, where, lambda a=action: self.run_action(a))
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_step_sample(self, delta: int) -> None:
+        col = self.focused_column()
+        if col is not None:
+            col.action_step(delta)
+
+    def action_cancel(self) -> None:
+        if self.generating:
+            self._cancel.set()
+            self.notify("Cancelling: what streamed is kept")
+
+    def action_regenerate_all(self) -> None:
+        self.start_run()
+
+    def action_regenerate_column(self) -> None:
+        col = self.focused_column()
+        if col is not None:
+            self.start_run([col.state.model_id])
+
+    def action_adopt(self) -> None:
+        cur = self.current_sample()
+        if cur is None or cur.record is None:
+            self.notify("Nothing finished to adopt in this column", severity="warning")
+            return
+        try:
+            self.lab.adopt(cur.record.id)
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self.refresh_transcript()
+        self.notify(
+            f"Adopted {self.display_name(cur.record.model)}'s answer; the next message continues from it"
+        )
+
+    def action_probabilities(self) -> None:
+        on = not self.lab.logprobs
+        self.lab.logprobs = 5 if on else 0
+        for st in self.states.values():
+            st.shade = on
+            st.cursor = None
+        for m in self.states:
+            self._refresh(m)
+        self.notify(
+            "Token probabilities on: recorded from the next run; low-probability tokens are "
+            "coloured; in a column , and . move the token cursor"
+            if on
+            else "Token probabilities off"
+        )
+
+    def action_samples(self) -> None:
+        def check(v: str) -> str | None:
+            return None if v.isdigit() and 1 <= int(v) <= 64 else "a whole number from 1 to 64"
+
+        def done(v: str | None) -> None:
+            if v:
+                self.lab.n_samples = int(v)
+                self._update_subtitle()
+
+        self.app.push_screen(
+            AskValue("Samples per model (N)", str(self.lab.n_samples), check), done
+        )
+
+    def action_blind(self) -> None:
+        self.lab.blind = not self.lab.blind
+        self.order = [c.id for c in self.lab.columns]
+        if self.lab.blind:
+            random.shuffle(self.order)
+        self._mount_columns()
+        self.refresh_transcript()
+        self._update_subtitle()
+        self.notify(
+            "Blind mode on: names hidden, columns shuffled; annotations are recorded as blind"
+            if self.lab.blind
+            else "Blind mode off"
+        )
+
+    def action_inspect(self) -> None:
+        """What to show is read here, on the main thread; the prompts render in a worker."""
+        col = self.focused_column()
+        at = self.order.index(col.state.model_id) if col is not None else 0
+        columns = [(self.display_name(m), self.lab.column(m)) for m in self.order]
+        self._inspect(self.lab, columns, at)
+
+    @work(thread=True, group="inspect")
+    def _inspect(self, lab: Lab, columns: list[tuple[str, Column]], at: int) -> None:
+        prompts: list[tuple[str, RenderedPrompt | str]] = []
+        for name, c in columns:
+            try:
+                prompts.append((name, lab.render(c)))
+            except PsmlabError as exc:
+                prompts.append((name, exc.one_line()))
+        self.app.call_from_thread(self._show_inspector, prompts, at)
+
+    def _show_inspector(self, prompts: list[tuple[str, RenderedPrompt | str]], at: int) -> None:
+        self.app.push_screen(Inspector(prompts, at))
+
+    def action_settings(self) -> None:
+        col = self.focused_column()
+        if col is None:
+            return
+        cfg = self.lab.column(col.state.model_id)
+        formats = [n for n, _, _ in list_formats()]
+
+        def done(r: SettingsResult | None) -> None:
+            if r is None:
+                return
+            try:
+                new = self.lab.configure(
+                    cfg.id, format=r.format, system=r.system, prefill=r.prefill, params=r.params
+                )
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            self.lab.seed = r.seed
+            self.states[cfg.id].format = new.format_name
+            self._refresh(cfg.id)
+            self.notify(
+                f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run"
+            )
+
+        self.app.push_screen(
+            SettingsDialog(cfg, self.display_name(cfg.id), formats, self.lab.seed), done
+        )
+
+    def action_annotate(self) -> None:
+        cur = self.current_sample()
+        if cur is None or cur.record is None:
+            self.notify("Nothing finished to annotate in this column", severity="warning")
+            return
+        rec = cur.record
+
+        def done(r: AnnotationInput | None) -> None:
+            if r is None:
+                return
+            try:
+                span = (
+                    quote_span(rec.full_text, r.quote, what="the evidence text")
+                    if r.quote
+                    else None
+                )
+                self.lab.annotate(
+                    Annotation(
+                        generation_id=rec.id,
+                        labels=r.labels,
+                        confidence=r.confidence,
+                        rating=r.rating,
+                        note=r.note,
+                        evidence=span,
+                        annotator=r.annotator,
+                    )
+                )
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            self._count_labels()
+            self._refresh(rec.model)
+            self.notify("Annotation saved" + (" (blind)" if self.lab.blind else ""))
+
+        target = f"{self.display_name(rec.model)} sample {rec.sample + 1}"
+        self.app.push_screen(
+            AnnotateDialog(target, rec.full_text, self.personas, default_annotator()), done
+        )
+
+    def action_save(self) -> None:
+        try:
+            path = self.lab.save()
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self._update_subtitle()
+        self.notify(f"Saved {path}")
+
+    def action_open(self) -> None:
+        def done(v: str | None) -> None:
+            if not v:
+                return
+            try:
+                new = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            self.lab.release()
+            self.lab = new
+            self._build_states()
+            self._mount_columns()
+            self.refresh_transcript()
+            self._load_all()
+            self._update_subtitle()
+
+        self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
+
+    def action_export(self) -> None:
+        try:
+            path = self.lab.save()
+            out = path.with_suffix(".md")
+            atomic_write(out, to_markdown(self.lab.session).encode("utf-8"))
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self.notify(f"Exported {out}")
+
+    def _selected_turn(self) -> int | None:
+        idx = self.query_one(TranscriptView).highlighted
+        return idx if idx is not None and idx < len(self.lab.turns) else None
+
+    def action_edit_turn(self) -> None:
+        i = self._selected_turn()
+        if i is None or self.generating:
+            return
+
+        def done(v: str | None) -> None:
+            if v is not None:
+                self.lab.edit_turn(i, v)
+                self.refresh_transcript()
+
+        self.app.push_screen(
+            EditText(f"Edit turn {i + 1} ({self.lab.turns[i].role})", self.lab.turns[i].content),
+            done,
+        )
+
+    def action_delete_turn(self) -> None:
+        i = self._selected_turn()
+        if i is None or self.generating:
+            return
+
+        def done(v: str | None) -> None:
+            if v == "delete":
+                self.lab.edit_turn(i, None)
+                self.refresh_transcript()
+
+        self.app.push_screen(
+            Confirm(f"Delete turn {i + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]), done
+        )
+
+    def action_help(self) -> None:
+        rows = [(k, d) for k, _, _, d in ACTIONS] + COLUMN_KEYS
+        self.app.push_screen(HelpScreen(rows))
+
+    async def action_quit(self) -> None:
+        """Quit, asking first if there is unsaved work (the app's own quit comes here too)."""
+        if not (self.lab.dirty or self.lab.save_error):
+            self._leave()
+            return
+
+        def done(v: str | None) -> None:
+            if v == "save":
+                self.action_save()
+                if not self.lab.dirty:
+                    self._leave()
+            elif v == "quit":
+                self._leave()
+
+        self.app.push_screen(
+            Confirm(
+                "There is unsaved work.",
+                [("save", "Save and quit"), ("quit", "Quit without saving"), ("cancel", "Cancel")],
+            ),
+            done,
+        )
+
+    def _leave(self) -> None:
+        self._cancel.set()
+        self.app.exit()

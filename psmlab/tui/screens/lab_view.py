@@ -1,0 +1,321 @@
+"""The lab screen's view: a shared transcript, one streaming column per model, the message box.
+
+All lab work happens in `psmlab.core.run.lab.Lab`; this module only renders it, runs generation in
+worker threads, and shows what comes back (tokens are batched, not one redraw per token). UI state
+(focus, the columns' states) is read on the main thread only: workers get plain values, and only
+`post_message` crosses back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.stats import label_shares
+from psmlab.core.domain.types import TokenEvent
+from psmlab.core.errors import PsmlabError, ScoringCancelled
+from psmlab.core.run.lab import Lab
+from psmlab.core.run.runner import (
+    Column,
+    GenerationDone,
+    ModelFailed,
+    ModelLoading,
+    ModelReady,
+)
+from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
+from psmlab.tui.widgets.column import ColumnState, ModelColumn, Sample
+from psmlab.tui.widgets.composer import Composer
+from psmlab.tui.widgets.transcript import TranscriptView
+
+
+class LabView(Screen[None]):
+    """Layout, column states and the worker threads; the keys' actions are in `screens.lab`."""
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(id="lab")
+        self.lab = lab
+        self.states: dict[str, ColumnState] = {}
+        self.order: list[str] = []
+        self.generating = False
+        self._cancel = threading.Event()
+        self._forced_cancel = threading.Event()
+        self._buf: dict[tuple[str, int], list[str]] = {}
+        self._speed: dict[tuple[str, int], float] = {}
+        self._buf_lock = threading.Lock()
+        self.personas, _ = load_personas()
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield TranscriptView(id="transcript")
+        yield Horizontal(id="columns")
+        yield Composer(
+            id="composer",
+            soft_wrap=True,
+            show_line_numbers=False,
+            compact=True,
+            placeholder="Type a message for every model; Enter sends",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._build_states()
+        self._mount_columns()
+        self.refresh_transcript()
+        self.set_interval(1 / 20, self._flush_tokens)
+        self.query_one(Composer).focus()
+        for w in self.lab.warnings:
+            self.notify(w, severity="warning", timeout=8)
+        self._load_all()
+        self._update_subtitle()
+
+    def _build_states(self) -> None:
+        self.states = {}
+        for c in self.lab.columns:
+            st = ColumnState(c.id, c.spec.kind, c.format_name, status="loading model…")
+            for g in self.lab.latest(c.id):
+                st.samples.append(Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0))
+            self.states[c.id] = st
+        self.order = [c.id for c in self.lab.columns]
+        self._count_labels()
+
+    def display_name(self, model_id: str) -> str:
+        if not self.lab.blind:
+            return model_id
+        return f"Model {chr(ord('A') + sorted(self.states).index(model_id))}"
+
+    def _mount_columns(self) -> None:
+        box = self.query_one("#columns", Horizontal)
+        box.remove_children()
+        box.mount_all([ModelColumn(self.states[m], self.display_name(m)) for m in self.order])
+
+    def column_widget(self, model_id: str) -> ModelColumn | None:
+        for w in self.query(ModelColumn):
+            if w.state.model_id == model_id:
+                return w
+        return None
+
+    def focused_column(self) -> ModelColumn | None:
+        """The column in focus, else the first one (main thread only: it reads the focus)."""
+        f = self.focused
+        while f is not None and not isinstance(f, ModelColumn):
+            f = f.parent  # type: ignore[assignment]
+        cols = list(self.query(ModelColumn))
+        return f if isinstance(f, ModelColumn) else (cols[0] if cols else None)
+
+    def current_sample(self) -> Sample | None:
+        """The sample shown in the focused column (else the first column), if any."""
+        col = self.focused_column()
+        return col.current if col is not None else None
+
+    def refresh_transcript(self) -> None:
+        names = {m: self.display_name(m) for m in self.states}
+        self.query_one(TranscriptView).show(self.lab.turns, names)
+
+    def _update_subtitle(self) -> None:
+        parts = [
+            str(self.lab.path) if self.lab.path else "not saved yet",
+            f"N={self.lab.n_samples}",
+        ]
+        if self.lab.blind:
+            parts.append("BLIND")
+        self.sub_title = " · ".join(parts)
+
+    # --- loading and generation (worker threads get plain values) ---------------------------
+
+    def _load_all(self) -> None:
+        for c in self.lab.columns:
+            self._load(self.lab, c)
+
+    @work(thread=True, group="load")
+    def _load(self, lab: Lab, col: Column) -> None:
+        try:
+            model = lab.pool.get(col.spec)
+            self.post_message(ModelLoaded(col.id, None, model.load_s))
+        except PsmlabError as exc:
+            self.post_message(ModelLoaded(col.id, exc.one_line()))
+
+    def on_model_loaded(self, msg: ModelLoaded) -> None:
+        st = self.states.get(msg.model_id)
+        if st is None:
+            return
+        st.error = msg.error
+        st.status = "ready" if msg.error is None else "failed"
+        self._refresh(msg.model_id)
+
+    def start_run(self, only: list[str] | None = None) -> None:
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+        if not self.lab.turns:
+            self.notify("Send a message first", severity="warning")
+            return
+        self.generating = True
+        self._forced_cancel.set()
+        self._cancel = threading.Event()
+        for m, st in self.states.items():
+            if only is None or m in only:
+                st.samples = [Sample() for _ in range(self.lab.n_samples)]
+                st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
+                self._refresh(m)
+        self._generate(self.lab, only, self._cancel)
+
+    @work(thread=True, group="gen")
+    def _generate(self, lab: Lab, only: list[str] | None, cancel: threading.Event) -> None:
+        try:
+            result = lab.run(only, cancel=cancel, on_event=self._from_worker)
+            self.post_message(RunFinished(result))
+        except PsmlabError as exc:
+            self.post_message(RunFinished(None, exc.one_line()))
+        except Exception as exc:  # keep the lab alive whatever happens in a run
+            self.post_message(RunFinished(None, f"{type(exc).__name__}: {exc}"))
+
+    def _from_worker(self, ev: object) -> None:
+        """Runner events, in the run's threads: tokens go to a locked buffer, the rest is posted."""
+        if isinstance(ev, TokenEvent):
+            with self._buf_lock:
+                self._buf.setdefault((ev.model_id, ev.sample), []).append(ev.text)
+                self._speed[(ev.model_id, ev.sample)] = ev.tokens_per_s
+        else:
+            self.post_message(LabEvent(ev))  # type: ignore[arg-type]
+
+    def _flush_tokens(self) -> None:
+        """Apply batched tokens: at most 20 redraws a second per column, however fast tokens come."""
+        with self._buf_lock:
+            buf, self._buf = self._buf, {}
+            speed = dict(self._speed)
+        touched = set()
+        for (m, i), parts in buf.items():
+            st = self.states.get(m)
+            if st is None or i >= len(st.samples):
+                continue
+            st.samples[i].text += "".join(parts)
+            st.samples[i].tokens_per_s = speed.get((m, i), 0.0)
+            touched.add(m)
+        for m in touched:
+            self._refresh(m, follow=True)
+
+    def on_lab_event(self, msg: LabEvent) -> None:
+        ev = msg.event
+        if isinstance(ev, ModelLoading):
+            self._status(ev.model_id, "loading model…")
+        elif isinstance(ev, ModelReady):
+            st = self.states[ev.model_id]
+            st.warnings = ev.prompt.warnings
+            self._status(ev.model_id, f"generating… (prompt: {ev.prompt.tokens_label})")
+        elif isinstance(ev, GenerationDone):
+            self._flush_tokens()
+            g = ev.generation
+            st = self.states[g.model]
+            rec = next((r for r in self.lab.session.generations if r.id == g.id), None)
+            if g.sample < len(st.samples):
+                st.samples[g.sample] = Sample(
+                    g.text, rec, g.timings.tokens_per_s if g.timings else 0.0
+                )
+            self._count_labels()
+            self._refresh(g.model)
+        elif isinstance(ev, ModelFailed):
+            self.states[ev.model_id].error = ev.error.one_line()
+            self._refresh(ev.model_id)
+
+    def on_run_finished(self, msg: RunFinished) -> None:
+        self._flush_tokens()
+        self.generating = False
+        if msg.error:
+            self.notify(msg.error, severity="error", timeout=10)
+        if self.lab.save_error:
+            self.notify(f"autosave failed: {self.lab.save_error}", severity="error", timeout=10)
+        for st in self.states.values():  # samples that never started (cancelled) are dropped
+            st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]
+            st.shown = min(st.shown, max(0, len(st.samples) - 1))
+        self._count_labels()
+        for m in self.states:
+            self._refresh(m)
+        self._update_subtitle()
+        self._start_forced_choice()
+
+    def _status(self, model_id: str, status: str) -> None:
+        self.states[model_id].status = status
+        self._refresh(model_id)
+
+    def _refresh(self, model_id: str, *, follow: bool = False) -> None:
+        w = self.column_widget(model_id)
+        if w is not None:
+            w.refresh_view(follow=follow)
+
+    def _count_labels(self) -> None:
+        autos = {x.generation_id: x.labels for x in self.lab.session.auto_labels}
+        for st in self.states.values():
+            ids = [s.record.id for s in st.samples if s.record is not None]
+            st.labels = Counter(
+                lab
+                for a in self.lab.session.annotations
+                if a.generation_id in ids
+                for lab in a.labels
+            )
+            st.auto = label_shares(autos[i] for i in ids if i in autos)
+
+    def _start_forced_choice(self) -> None:
+        """The distribution panel's forced choice, recomputed when a run completes. A new run
+        stops it (`start_run` sets its event): on a server, its many short requests would only
+        compete with the answers. The event is made here, on the main thread, for that reason."""
+        self._forced_cancel.set()
+        self._forced_cancel = cancel = threading.Event()
+        self._forced_choice(self.lab, list(self.lab.columns), cancel)
+
+    @work(thread=True, group="forced", exclusive=True)
+    def _forced_choice(self, lab: Lab, columns: list[Column], cancel: threading.Event) -> None:
+        for c in columns:
+            try:
+                r = lab.forced_choice(c, cancel)
+                self.post_message(ForcedChoice(c.id, r.probs if r else None))
+            except ScoringCancelled:
+                return
+            except PsmlabError as exc:
+                self.post_message(ForcedChoice(c.id, None, exc.problem))
+
+    def on_forced_choice(self, msg: ForcedChoice) -> None:
+        st = self.states.get(msg.model_id)
+        if st is not None:
+            st.forced = msg.probs
+            st.forced_error = msg.error
+            self._refresh(msg.model_id)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    def send(self, msg: Composer.Submitted) -> None:
+        """Send to every model. An answer still pending adoption is adopted first (the lab's
+        rule); which one is 'current' is decided here: the focused column's, else the first's."""
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+        cur = self.current_sample()
+        current = cur.record.id if cur is not None and cur.record is not None else None
+        try:
+            if (
+                current is None
+                and self.lab.awaiting_answer()
+                and any(st.samples for st in self.states.values())
+            ):
+                self.notify("Adopt an answer first (focus a column, press a)", severity="warning")
+                return
+            adopted = self.lab.send(msg.text, adopt=current)
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        if adopted is not None and adopted.adopted_model is not None:
+            self.notify(
+                f"Adopted {self.display_name(adopted.adopted_model)}'s answer into the history"
+            )
+        self.query_one(Composer).clear()
+        self.refresh_transcript()
+        self.start_run()

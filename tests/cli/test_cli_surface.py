@@ -1,0 +1,70 @@
+"""The command line's surface: --version, usage errors on one line, help on every option, shared sampling defaults."""
+
+from pathlib import Path
+
+import typer.main
+
+import psmlab
+from psmlab.cli import app
+from psmlab.cli.options import SAMPLING
+from psmlab.core.domain.types import SamplingParams
+from tests.conftest import ROOT, run_cli
+
+EXAMPLE = ROOT / "sessions" / "example-what-are-you.json"
+
+
+def test_version_prints_the_version_and_exits_0() -> None:
+    proc = run_cli("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"psmlab {psmlab.__version__}"
+    assert proc.stderr == ""
+
+
+def test_export_to_an_unknown_format_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    out = tmp_path / "x.pdf"
+    proc = run_cli("export", str(EXAMPLE), "-f", "pdf", "-o", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and not out.exists()
+    (line,) = proc.stderr.strip().splitlines()
+    assert "pdf" in line and all(f in line for f in ("md", "jsonl", "csv"))
+    assert "internal error" not in line
+
+
+def test_sampling_option_out_of_range_is_a_one_line_usage_error() -> None:
+    proc = run_cli("ask", "What are you?", "--top-p", "0")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "--top-p" in line
+
+
+def test_every_option_and_argument_of_every_command_has_help() -> None:
+    root = typer.main.get_command(app)
+    commands = {"": root, **root.commands}  # type: ignore[attr-defined]
+    missing = [
+        f"{name or 'psmlab'} {p.name}"
+        for name, cmd in commands.items()
+        for p in cmd.params
+        if not getattr(p, "help", None)
+    ]
+    assert missing == []
+
+
+def test_ask_defaults_are_sampling_params_defaults() -> None:
+    assert SamplingParams() == SAMPLING
+    ask = typer.main.get_command(app).commands["ask"]  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in ask.params}
+    for name, value in SamplingParams().model_dump().items():
+        assert defaults[name] == value, name
+
+
+def test_ask_save_refuses_what_cannot_continue_a_session(tmp_path: Path) -> None:
+    s = tmp_path / "s.json"
+    s.write_bytes(EXAMPLE.read_bytes())  # its last turn is a user message with no adopted answer
+    pending = run_cli("ask", "And now?", "--save", str(s))
+    assert pending.returncode == 2 and "no adopted answer" in pending.stderr
+    assert f"psmlab adopt {s}" in pending.stderr
+    t = tmp_path / "t.json"
+    t.write_text('[{"role": "user", "content": "Hi"}]')
+    given = run_cli("ask", "--transcript", str(t), "--save", str(s))
+    assert given.returncode == 2 and "already holds a session" in given.stderr
+    assert s.read_bytes() == EXAMPLE.read_bytes()  # refused before anything was written
