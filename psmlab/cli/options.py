@@ -10,6 +10,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import ValidationError
 
 from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_SAMPLES
+from psmlab.core.domain.tomlfile import first_error
 from psmlab.core.domain.types import MAX_SEED, SamplingParams
 from psmlab.core.errors import UsageError
 
@@ -140,6 +141,6 @@ def sampling_params(**values: Any) -> SamplingParams:
     try:
         return SamplingParams(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = "--" + str(err["loc"][0]).replace("_", "-")
-        raise UsageError(f"{name}: {err['msg']}", "see psmlab ask --help") from None
+        where, msg = first_error(exc)
+        name = "--" + where.replace("_", "-")
+        raise UsageError(f"{name}: {msg}", "see psmlab ask --help") from None

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from psmlab.core import paths
+from psmlab.core.domain.tomlfile import first_error
 from psmlab.core.errors import SessionError, SessionLockedError
 from psmlab.core.session.migrations import detect_version, migrate
 from psmlab.core.session.schema import SCHEMA_VERSION, Session
@@ -74,9 +75,10 @@ def parse(raw: bytes, where: str) -> Session:
     try:
         return Session.model_validate(migrate(doc, SCHEMA_VERSION))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise SessionError(f"session file {where}: {loc}: {err['msg']}", _FIX_BROKEN) from None
+        loc, msg = first_error(exc)
+        raise SessionError(
+            f"session file {where}: {loc or '(top level)'}: {msg}", _FIX_BROKEN
+        ) from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise SessionError(
             f"session file {where} could not be migrated: {exc!r}", _FIX_BROKEN

@@ -13,6 +13,7 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 
 from psmlab.core.domain.formats import list_formats
+from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
@@ -82,7 +83,7 @@ class LabScreen(LabView):
 
     def action_probabilities(self) -> None:
         on = not self.lab.logprobs
-        self.lab.logprobs = 5 if on else 0
+        self.lab.logprobs = LOGPROB_ALTERNATIVES if on else 0
         for st in self.states.values():
             st.shade = on
             st.cursor = None
@@ -97,7 +98,8 @@ class LabScreen(LabView):
 
     def action_samples(self) -> None:
         def check(v: str) -> str | None:
-            return None if v.isdigit() and 1 <= int(v) <= 64 else "a whole number from 1 to 64"
+            ok = v.isdigit() and 1 <= int(v) <= MAX_LAB_SAMPLES
+            return None if ok else f"a whole number from 1 to {MAX_LAB_SAMPLES}"
 
         def done(v: str | None) -> None:
             if v:

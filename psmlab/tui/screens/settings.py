@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select
 
-from psmlab.core.domain.types import SamplingParams
+from psmlab.core.domain.tomlfile import first_error
+from psmlab.core.domain.types import MAX_SEED, SamplingParams
 from psmlab.core.run.runner import Column
 from psmlab.tui.screens.dialogs import FormDialog
 
@@ -79,16 +80,16 @@ class SettingsDialog(FormDialog):
         try:
             params = SamplingParams(**values)  # type: ignore[arg-type]
         except ValidationError as exc:
-            e = exc.errors()[0]
-            err.update(f"{e['loc'][0]}: {e['msg']}")
+            where, msg = first_error(exc)
+            err.update(f"{where}: {msg}")
             return
         seed_raw = self.query_one("#seed", Input).value.strip()
         try:
             seed = int(seed_raw) if seed_raw else None
-            if seed is not None and not 0 <= seed <= 2**32 - 2:
+            if seed is not None and not 0 <= seed <= MAX_SEED:
                 raise ValueError
         except ValueError:
-            err.update("seed must be a whole number from 0 to 4294967294")
+            err.update(f"seed must be a whole number from 0 to {MAX_SEED}")
             return
         system_raw = self.query_one("#system", Input).value
         system = "" if system_raw == "-" else (system_raw or None)

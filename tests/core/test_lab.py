@@ -1,0 +1,67 @@
+"""The lab's rules, as both front ends use them: columns, adopt-on-send, quotes and annotators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import UsageError
+from psmlab.core.run.lab import Lab
+from psmlab.core.session.schema import default_annotator, quote_span
+
+
+@pytest.fixture(scope="module")
+def pool():  # type: ignore[no-untyped-def]
+    p = ModelPool()
+    yield p
+    p.close()
+
+
+def test_each_column_carries_its_own_sampling_parameters(demo_pair, pool, tmp_path: Path) -> None:
+    gemma, smol = demo_pair
+    lab = Lab([gemma, smol], pool=pool, path=tmp_path / "s.json")
+    lab.configure(smol.id, params=SamplingParams(max_tokens=3, temperature=0.0))
+    assert lab.column(smol.id).params.max_tokens == 3
+    assert lab.column(gemma.id).params == SamplingParams()
+    with pytest.raises(UsageError, match="no column"):
+        lab.column("nope")
+    lab.send("What are you?")
+    lab.configure(gemma.id, params=SamplingParams(max_tokens=5, temperature=0.0))
+    result = lab.run()
+    assert not result.errors
+    by_model = {g.model: g for g in result.generations}
+    # The run used each column's parameters, not the first column's for all.
+    assert by_model[smol.id].params["max_tokens"] == 3 and by_model[smol.id].n_tokens <= 3
+    assert by_model[gemma.id].params["max_tokens"] == 5
+    lab.close()
+
+
+def test_sending_adopts_only_the_answer_it_is_given(demo_pair, pool, tmp_path: Path) -> None:
+    smol = demo_pair[1]
+    lab = Lab([smol], pool=pool, params=SamplingParams(max_tokens=4), path=tmp_path / "s.json")
+    lab.send("What are you?")
+    gen = lab.run().generations[0]
+    with pytest.raises(UsageError, match="no adopted answer"):
+        lab.send("And then?")
+    assert [t.role for t in lab.turns] == ["user"]
+    adopted = lab.send("And then?", adopt=gen.id)
+    assert adopted is not None and adopted.adopted_from == gen.id
+    assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
+    lab.close()
+
+
+def test_quotes_become_spans_and_a_missing_quote_is_an_error() -> None:
+    span = quote_span("I am a helpful AI.", "helpful AI")
+    assert (span.start, span.end) == (7, 17)
+    with pytest.raises(UsageError, match="not in the generation"):
+        quote_span("I am a helpful AI.", "a human")
+
+
+def test_the_default_annotator_comes_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("PSMLAB_ANNOTATOR", "rater-7")
+    assert default_annotator() == "rater-7"
+    monkeypatch.delenv("PSMLAB_ANNOTATOR")
+    assert default_annotator()  # the login name, or anonymous: never empty
