@@ -67,35 +67,13 @@ def render(
     json_out: JsonOpt = False,
 ) -> None:
     """Print the exact prompt each model would receive: text, token count and warnings."""
-    from psmlab.core.backends.llama.backend import VocabOnly
-    from psmlab.core.backends.remote.vocab import vocab_for
-    from psmlab.core.domain.prompt import render as render_prompt
+    from psmlab.core.run.runner import Column, render_prompts
 
     tr = build_transcript(message, transcript)
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
-    prompts = []
-    for s in specs:
-        if s.is_remote:
-            tok, vocab = vocab_for(s)
-        else:
-            vocab = VocabOnly(s)
-            tok = vocab.vocab
-        f = s.get_format(chosen[s.id] or s.default_format)
-        prompts.append(
-            render_prompt(
-                tr,
-                f,
-                tok,
-                model_id=s.id,
-                n_ctx=s.n_ctx,
-                system=system,
-                prefill=prefill,
-                reserve=max_tokens,
-            )
-        )
-        if vocab is not None:
-            vocab.close()
+    columns = [Column(s, format=chosen[s.id], system=system, prefill=prefill) for s in specs]
+    prompts = render_prompts(tr, columns, reserve=max_tokens)
     if json_out:
         stdout_json({"prompts": [p.to_dict() for p in prompts]})
         return

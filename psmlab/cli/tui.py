@@ -13,10 +13,8 @@ from psmlab.core.models.registry import Registry
 
 
 def _run(lab: object) -> None:
-    from psmlab.core.backends.llama import quiet
     from psmlab.tui.app import PsmlabApp
 
-    quiet.install()  # before any model loads: llama.cpp must never write to the terminal
     try:
         PsmlabApp(lab).run()  # type: ignore[arg-type]
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, Tokenizer
@@ -88,3 +88,29 @@ def open_backend(spec: ModelSpec, *, slots: EndpointSlots | None = None) -> Back
     from psmlab.core.backends.llama.backend import LlamaBackend
 
     return LlamaBackend(spec)
+
+
+def open_vocab(spec: ModelSpec) -> tuple[Tokenizer, Callable[[], None]]:
+    """Just a model's vocabulary, without its weights (fast: for rendering prompts and counting
+    tokens), and the function that frees it."""
+    if spec.is_remote:
+        from psmlab.core.backends.remote.vocab import vocab_for
+
+        tok, owner = vocab_for(spec)
+        return tok, (owner.close if owner is not None else _nothing)
+    from psmlab.core.backends.llama.backend import VocabOnly
+
+    only = VocabOnly(spec)
+    return only.vocab, only.close
+
+
+def quiet_native_logs() -> None:
+    """Route llama.cpp's log to Python logging before any model loads: a terminal program's
+    screen must never receive llama.cpp's own output (idempotent)."""
+    from psmlab.core.backends.llama import quiet
+
+    quiet.install()
+
+
+def _nothing() -> None:
+    """Nothing to free."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from psmlab.core.backends import quiet_native_logs
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt, render
@@ -39,6 +40,8 @@ class Lab:
         pool: ModelPool | None = None,
         params: SamplingParams | None = None,
     ) -> None:
+        # Before any model loads: llama.cpp must never write to the screen of a front end.
+        quiet_native_logs()
         self.columns = [Column(s, params=params or SamplingParams()) for s in specs]
         self.session = session or Session(title="untitled lab")
         self.path = path

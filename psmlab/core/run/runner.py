@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from psmlab.core.backends import open_vocab
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render, split_prefill
 from psmlab.core.domain.transcript import Transcript
@@ -86,6 +87,32 @@ class RunResult:
 
 def pick_seed() -> int:
     return random.SystemRandom().randint(1, 2**31 - 1)
+
+
+def render_prompts(
+    transcript: Transcript, columns: list[Column], *, reserve: int = 0
+) -> list[RenderedPrompt]:
+    """The exact prompt each column's model would receive, from its vocabulary alone (no weights
+    are loaded): what `psmlab render` prints."""
+    prompts = []
+    for c in columns:
+        tok, free = open_vocab(c.spec)
+        try:
+            prompts.append(
+                render(
+                    transcript,
+                    c.spec.get_format(c.format_name),
+                    tok,
+                    model_id=c.spec.id,
+                    n_ctx=c.spec.n_ctx,
+                    system=c.system,
+                    prefill=c.prefill,
+                    reserve=reserve,
+                )
+            )
+        finally:
+            free()
+    return prompts
 
 
 def validate(transcript: Transcript, columns: list[Column]) -> dict[str, PsmlabError]:
