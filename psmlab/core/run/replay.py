@@ -1,5 +1,8 @@
-"""Re-run a session headless: the recorded prompts, formats, params and seeds, compared token for token,
-or the same transcript on other models (a new session)."""
+"""Re-run a session headless, token for token, or replay its transcript on other models.
+
+`replay` uses the recorded prompts, formats, params and seeds and compares token for token;
+`replay_on` runs the same transcript on other models as a new session.
+"""
 
 from __future__ import annotations
 

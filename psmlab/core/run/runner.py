@@ -1,5 +1,8 @@
-"""Run one transcript on several models at once: per-model threads, interleaved token events,
-N samples with recorded seeds, cancellation, and errors kept in their own column."""
+"""Run one transcript on several models at once, each column with its own format and parameters.
+
+Per-model threads, interleaved token events, N samples with recorded seeds, cancellation, and
+errors kept in their own column.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Export a session: markdown for people (model text can never break the document), jsonl and csv for
-analysis. Output is a pure function of the session, so exports are reproducible."""
+"""Export a session: markdown for people, jsonl and csv for analysis.
+
+Model text can never break the markdown document. Output is a pure function of the session, so
+exports are reproducible.
+"""
 
 from __future__ import annotations
 

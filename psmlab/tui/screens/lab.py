@@ -1,6 +1,8 @@
-"""The lab screen: its view (`screens.lab_view`) plus the keys' actions (adopt, regenerate,
-samples, blind, inspect, settings, annotate, save, open, export, edit, help, quit); each is a few
-lines over `psmlab.core.run.lab.Lab`."""
+"""The lab screen: its view (`screens.lab_view`) plus every key's action, each a few lines over `Lab`.
+
+Adopt, regenerate, samples, blind, inspect, settings, annotate, save, open, export, edit, help,
+quit: each calls `psmlab.core.run.lab.Lab`.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Make llama-cpp-python safe to embed: its log goes to Python logging, nothing redirects fds 1/2,
-and it does not compile the GGUF's chat template itself (psmlab renders templates in its own sandbox)."""
+"""Make llama-cpp-python safe to embed in a terminal program: quiet, no fd redirects, no template compiling.
+
+Its log goes to Python logging, nothing redirects fds 1/2, and it does not compile the GGUF's chat
+template itself (psmlab renders templates in its own sandbox).
+"""
 
 from __future__ import annotations
 
