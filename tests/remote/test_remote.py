@@ -137,7 +137,9 @@ def test_streaming_and_cancellation(gemma_server: Server) -> None:
                 cancel.set()
 
     big = SamplingParams(max_tokens=1500, temperature=1.0, min_p=0.0)
-    result = run(tr, [Column(spec, format="hhh", params=big)], seed=2, cancel=cancel, on_event=on_event)
+    result = run(
+        tr, [Column(spec, format="hhh", params=big)], seed=2, cancel=cancel, on_event=on_event
+    )
     took = time.monotonic() - t_cancel[0]
     (g,) = result.generations
     assert g.finish_reason == "cancelled" and took < 3.0
