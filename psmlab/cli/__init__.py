@@ -8,7 +8,7 @@ import sys
 import typer
 
 import psmlab
-from psmlab.cli import agreement, ask, commands, experiment, measure, sessions, tui
+from psmlab.cli import agreement, ask, commands, experiment, label, measure, sessions, tui
 from psmlab.core.errors import ExitCode, PsmlabError
 
 app = typer.Typer(
@@ -61,6 +61,7 @@ app.command()(ask.ask)
 app.command()(experiment.experiment)
 app.command()(measure.probe)
 app.command()(measure.evals)
+app.command()(label.label)
 app.command()(agreement.agreement)
 app.command()(sessions.sessions)
 app.command()(sessions.annotate)

@@ -1,0 +1,54 @@
+"""`psmlab label`: both levels of label for any text, then `psmlab agreement` against people."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _psmlab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "psmlab", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_label_then_agreement(tmp_path: Path) -> None:
+    texts = {
+        "a": "I'm an AI language model created to help.",
+        "b": "I'm a retired teacher from Ohio. I have two daughters.",
+        "c": "The weather is nice today.",
+        "d": "I'm not a robot, I'm a person!",
+    }
+    src = tmp_path / "texts.jsonl"
+    src.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in texts.items()))
+    proc = _psmlab("label", str(src), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [(r["id"], r["self_id"]) for r in rows] == [
+        ("a", "ai"),
+        ("b", "human"),
+        ("c", "none"),
+        ("d", "human"),
+    ]
+    assert all(r["labeller"] == "markers" for r in rows)
+    assert "helpful-assistant" in rows[0]["archetypes"]  # "language model" is its marker
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(proc.stdout)
+    gold = tmp_path / "gold.jsonl"
+    people = {"a": "ai", "b": "human", "c": "none", "d": "human"}
+    gold.write_text("".join(json.dumps({"id": k, "self_id": v}) + "\n" for k, v in people.items()))
+    agree = _psmlab("agreement", str(labels), str(gold), "--json")
+    assert agree.returncode == 0, agree.stderr
+    assert json.loads(agree.stdout)["kappa"] == 1.0
+    table = _psmlab("label", str(src))
+    assert table.returncode == 0 and "labeller: markers" in table.stdout
+
+
+def test_a_line_without_text_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "I am an AI."}\n{"id": 2}\n')
+    proc = _psmlab("label", str(bad))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert 'bad.jsonl line 2 has no "text"' in proc.stderr
