@@ -52,3 +52,13 @@ def test_a_line_without_text_is_a_one_line_error(tmp_path: Path) -> None:
     proc = _psmlab("label", str(bad))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert 'bad.jsonl line 2 has no "text"' in proc.stderr
+
+
+def test_missing_files_and_non_json_lines_are_one_line_errors(tmp_path: Path) -> None:
+    missing = _psmlab("label", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "file not found" in missing.stderr
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "1", "self_id": "ai"}\n{oops\n')
+    proc = _psmlab("agreement", str(broken), str(broken))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "broken.jsonl line 2 is not JSON" in proc.stderr

@@ -6,7 +6,6 @@ is only as good as its agreement with people; these are the numbers that say how
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections import Counter
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.errors import UsageError
 
 Label = Hashable
@@ -185,24 +185,8 @@ def compare(
 def read_labels(path: Path, field_name: str, key: str = "id") -> dict[str, str]:
     """Labels from a JSONL file, one object per line: `{key: ..., field_name: ...}`. A list label
     (e.g. archetypes) is compared as its sorted, comma-joined set. Bad lines are one-line errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"label file not found: {path}", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"cannot read label file {path}: {exc}", "give a UTF-8 JSONL file"
-        ) from None
     out: dict[str, str] = {}
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path} line {i} is not JSON ({exc.msg})", "one object per line"
-            ) from None
+    for i, obj in read_objects(path, "label file"):
         if not isinstance(obj, dict) or key not in obj or field_name not in obj:
             raise UsageError(
                 f"{path} line {i} lacks '{key}' or '{field_name}'",

@@ -7,11 +7,11 @@ source.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import ROLE_LEAK, UNCLEAR, classify
+from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.errors import UsageError
@@ -35,23 +35,9 @@ def label_text(text: str, personas: list[Persona]) -> dict[str, Any]:
 def label_jsonl(path: Path) -> list[dict[str, Any]]:
     """Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
     the output keeps `id` (the line number when absent), `question` and `model`."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"file not found: {path}", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}", "give a UTF-8 JSONL file") from None
     personas = load_personas()[0]
     out = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path} line {i} is not JSON ({exc.msg})", "one object per line"
-            ) from None
+    for i, obj in read_objects(path):
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
         row: dict[str, Any] = {"id": obj.get("id", i)}
