@@ -359,11 +359,11 @@ def case_ui_lag(quick: bool) -> dict[str, Any]:
                 Composer.Submitted("Write a long story about a lighthouse keeper.")
             )
             for _ in range(200):
-                if app.generating:
+                if app.lab_screen.generating:
                     break
                 await asyncio.sleep(0.005)
-            assert app.generating, "ui_lag: the generation did not start"
-            while app.generating:
+            assert app.lab_screen.generating, "ui_lag: the generation did not start"
+            while app.lab_screen.generating:
                 t0 = time.perf_counter()
                 await asyncio.sleep(0.01)
                 lags.append(time.perf_counter() - t0 - 0.01)

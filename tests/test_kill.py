@@ -62,7 +62,7 @@ def _essence(results: ResultsFile) -> dict[str, object]:
 
 @pytest.mark.slow
 # Four runs of the experiment (three killed, one resumed) and an unbroken one: on a slow, shared
-# machine that outgrows the suite's 600 s guard. This one is a guard too, against a hang.
+# machine that can outgrow the suite's per-test guard. This one is a guard too, against a hang.
 @pytest.mark.timeout(3 * CEILING + 2 * RESUME_CEILING)
 def test_experiment_survives_sigkill_and_resumes_to_the_same_results(tmp_path: Path, pool) -> None:
     exp = tmp_path / "kill.toml"

@@ -32,11 +32,6 @@ class PsmlabApp(App[None]):
     def lab_screen(self) -> LabScreen:
         return self._lab_screen
 
-    @property
-    def generating(self) -> bool:
-        """Whether the lab is running its models (the UI-lag benchmark watches it)."""
-        return self._lab_screen.generating
-
     async def action_quit(self) -> None:
         """Quitting from anywhere (the command palette too) asks the lab first."""
         await self._lab_screen.action_quit()
