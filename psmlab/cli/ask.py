@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -36,6 +36,11 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode
 from psmlab.core.models.registry import Registry
 from psmlab.core.run.runner import Column
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from psmlab.core.domain.stats import Diff
 
 
 def ask(
@@ -181,6 +186,7 @@ def _ask(
     name, judged = LABELLER, dict[str, dict[str, Any]]()
     if judge is not None:
         name, judged = _judge(judge, tr, result.generations, autos, shares, sf)
+    diffs = _differences(shares)
     if json_out:
         stdout_json(
             {
@@ -201,6 +207,9 @@ def _ask(
                     m: {x.label: x.to_dict() for x in v.self_id} for m, v in shares.items()
                 },
                 "turn_ends": {m: {x.label: x.to_dict() for x in v.ends} for m, v in shares.items()},
+                # Each pair of columns (with n > 1) for each self-id class that occurs: the
+                # difference of shares with a Newcombe 95% interval (no multiple-comparison correction).
+                "differences": [d.to_dict() for d in diffs],
                 "labeller": {
                     "name": name,
                     "archetypes": LABELLER,
@@ -232,7 +241,7 @@ def _ask(
     else:
         from psmlab.cli.live import print_result
 
-        table = None
+        table: Any = None
         if n > 1:
             from psmlab.cli.output import shares_table
 
@@ -240,8 +249,52 @@ def _ask(
             if judge:  # the judge gives the self-id labels only; archetypes stay the rules'
                 line = line.split(" · archetypes")[0] + f" · archetypes by {LABELLER}"
             table = shares_table(shares, line)
+            if diffs:
+                from rich.console import Group
+
+                table = Group(table, _differences_table(diffs))
         print_result(columns, n, result, printed_live=live_view is not None, after=table)
     return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
+
+
+def _differences(shares: dict[str, Any]) -> list[Diff]:
+    """Between each pair of columns with more than one sample, the difference in share of each
+    self-id class that occurs in any of them, with a Newcombe interval."""
+    from psmlab.core.domain.stats import differences
+
+    cols = {m: v.self_id for m, v in shares.items() if v.self_id and v.self_id[0].n > 1}
+    if len(cols) < 2:
+        return []
+    labels = [x.label for x in next(iter(cols.values()))]
+    seen = [lab for lab in labels if any(x.label == lab and x.k for v in cols.values() for x in v)]
+    return [d for lab in seen for d in differences(cols, lab)]
+
+
+def _differences_table(diffs: list[Diff]) -> Table:
+    """The differences table under the shares table (model ids are untrusted text), with the
+    many-comparisons note as its caption."""
+    from rich.table import Table
+
+    from psmlab.core.domain.stats import fmt_diff, many_comparisons_note
+    from psmlab.views import safe
+
+    table = Table(
+        title="differences in self-id share (Newcombe 95% interval)",
+        caption=many_comparisons_note(len(diffs)),
+    )
+    for col in ("self-id", "a", "b"):
+        table.add_column(col, overflow="fold")
+    table.add_column("a − b [95% CI]", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for d in diffs:
+        table.add_row(
+            safe(d.label),
+            safe(f"{d.a} {d.k1}/{d.n1}"),
+            safe(f"{d.b} {d.k2}/{d.n2}"),
+            fmt_diff(d),
+            "excludes 0" if d.excludes_zero else "",
+        )
+    return table
 
 
 def _judge(

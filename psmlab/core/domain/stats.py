@@ -1,4 +1,5 @@
-"""Small statistics for persona measurements: Wilson score intervals and (automatic) label shares.
+"""Small statistics for persona measurements: Wilson score intervals, (automatic) label shares and
+the difference between two conditions' shares with a Newcombe interval.
 
 A share is never shown without its n, and an absent label shows the upper bound of its interval
 ("0/12 (≤ 24%)"), never a bare 0%: twelve samples cannot show that a persona never occurs.
@@ -10,6 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import combinations
 
 from psmlab.core.domain.classify import archetypes, classify, turn_end_short
 from psmlab.core.domain.personas import Persona
@@ -61,6 +63,89 @@ def fmt_share(s: Share) -> str:
     if s.k == 0:
         return f"0/{s.n} (≤ {high:.0%})"
     return f"{s.k}/{s.n} {s.share:.0%} ({low:.0%}–{high:.0%})"
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int, z: float = 1.959964) -> tuple[float, float, float]:
+    """p1 - p2 with Newcombe's hybrid score interval (method 10, 1998); ValueError if an n is 0."""
+    for k, n in ((k1, n1), (k2, n2)):
+        if n <= 0 or not 0 <= k <= n:
+            raise ValueError(f"newcombe needs 0 <= k <= n and n > 0, got {k}/{n}")
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1, z)
+    l2, u2 = wilson(k2, n2, z)
+    d = p1 - p2
+    low = d - math.hypot(p1 - l1, u2 - p2)
+    high = d + math.hypot(u1 - p1, p2 - l2)
+    return d, max(-1.0, low), min(1.0, high)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Share of `label` in condition `a` minus its share in `b`, with a Newcombe 95% interval."""
+
+    label: str
+    a: str
+    b: str
+    k1: int
+    n1: int
+    k2: int
+    n2: int
+    diff: float
+    low: float
+    high: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies wholly on one side of 0."""
+        return self.low > 0 or self.high < 0
+
+    def to_dict(self) -> dict[str, object]:
+        """The comparison as JSON: both counts, the difference and its interval (4 decimals)."""
+        return {
+            "label": self.label,
+            "a": self.a,
+            "b": self.b,
+            "k_a": self.k1,
+            "n_a": self.n1,
+            "k_b": self.k2,
+            "n_b": self.n2,
+            "diff": round(self.diff, 4),
+            "ci_low": round(self.low, 4),
+            "ci_high": round(self.high, 4),
+            "excludes_zero": self.excludes_zero,
+        }
+
+
+def differences(conditions: dict[str, list[Share]], label: str) -> list[Diff]:
+    """Every pair of conditions (in the order given) for one label; a label missing from a
+    condition's shares counts 0/n, and a condition with no samples is left out."""
+    counts: dict[str, tuple[int, int]] = {}
+    for name, shares in conditions.items():
+        n = max((x.n for x in shares), default=0)
+        if n > 0:
+            counts[name] = (next((x.k for x in shares if x.label == label), 0), n)
+    out = []
+    for a, b in combinations(counts, 2):
+        (k1, n1), (k2, n2) = counts[a], counts[b]
+        d, low, high = newcombe(k1, n1, k2, n2)
+        out.append(Diff(label, a, b, k1, n1, k2, n2, d, low, high))
+    return out
+
+
+def fmt_diff(d: Diff) -> str:
+    """`+0.25 [+0.02, +0.45]`: the difference a - b and its 95% interval, signed, two decimals."""
+    return f"{d.diff:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
+
+
+def many_comparisons_note(n_comparisons: int) -> str | None:
+    """A one-line warning when more than one comparison is shown (None for 0 or 1)."""
+    if n_comparisons <= 1:
+        return None
+    expected = f"{n_comparisons * 0.05:.2f}".rstrip("0").rstrip(".")
+    return (
+        f"{n_comparisons} comparisons: even with no real difference about {expected} would "
+        "exclude 0 by chance at the 95% level; treat single ones with care (no correction applied)."
+    )
 
 
 def fmt_ends(ends: list[Share]) -> str:
