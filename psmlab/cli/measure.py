@@ -49,20 +49,43 @@ def probe(
             "--normalize", help="Divide each statement's log-probability by its token count."
         ),
     ] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Also score each answer after a content-free question (PMI); doubles the work.",
+        ),
+    ] = True,
+    choice: Annotated[
+        bool,
+        typer.Option(
+            "--choice",
+            help="Multiple choice instead: the classes as lettered options, every rotation of "
+            "their order scored by letter, with the position bias.",
+        ),
+    ] = False,
     n_ctx: NCtxOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Forced choice by log-probability: which archetype's statements does each model prefer?"""
+    """Forced choice by log-probability: which archetype's (or self-id class's) answers does each
+    model prefer, raw and calibrated?"""
     import dataclasses
 
     from psmlab.core.domain.personas import load_personas
     from psmlab.core.domain.transcript import Transcript
-    from psmlab.core.measure.probes import ProbeItem, load_probe_set, probe_models, summarize
+    from psmlab.core.measure.probes import (
+        NULL_QUESTION,
+        ProbeItem,
+        load_probe_set,
+        probe_models,
+        summarize,
+    )
 
     if (probe_set is None) == (item is None):
         raise UsageError(
             "give exactly one of --set NAME or --item TEXT", "e.g. psmlab probe --set identity"
         )
+    axis, null_question = "archetype", NULL_QUESTION
     if item is not None:
         items: tuple[ProbeItem, ...] = (ProbeItem("item", item, prefill),)
     else:
@@ -72,7 +95,7 @@ def probe(
                 f"probe set '{pset.name}' holds open questions for sampling",
                 f'sample them with psmlab ask or an experiment, e.g. psmlab ask "{pset.items[0].question}" -n 20 -t 1',
             )
-        items = pset.items
+        items, axis, null_question = pset.items, pset.axis, pset.null_question
         if prefill:
             own = [it.id for it in items if it.prefill]
             if own:
@@ -87,9 +110,15 @@ def probe(
     tr = Transcript.load(transcript) if transcript else Transcript()
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
-    results = probe_models(specs, chosen, items, tr, personas, system=system, normalize=normalize)
+    if choice:
+        _choice(specs, chosen, items, tr, personas, axis, system, json_out)
+        return
+    results = probe_models(
+        specs, chosen, items, tr, personas, system=system, normalize=normalize, axis=axis,
+        calibrate=calibrate, null_question=null_question,
+    )  # fmt: skip
     summary = summarize(results)
-    prompts = _probe_prompts(results, system, prefill)
+    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill)
     _warn(prompts)
     if json_out:
         stdout_json(
@@ -114,32 +143,90 @@ def probe(
 
     console = Console()
     for m, summ in summary.items():
+        cal = summ.get("calibrated")
         table = Table(
-            title=f"{m}: forced choice over {len(items)} item(s)"
-            + (" (length-normalised)" if normalize else "")
+            title=safe(f"{m}: {summ['measures']}"),
+            caption=safe(
+                f"mean over {len(items)} item(s); [low–high] over items"
+                + (f'; calibrated: minus log P(answer | "{null_question}")' if cal else "")
+            ),
         )
-        table.add_column("archetype")
-        table.add_column("mean P", justify="right")
+        table.add_column(axis.replace("_", "-"))
+        table.add_column("raw", justify="right")
+        if cal:
+            table.add_column("calibrated (PMI)", justify="right")
         table.add_column("")
-        for arch, p in sorted(summ["probs"].items(), key=lambda kv: -kv[1]):
-            table.add_row(safe(arch), f"{p:.3f}", _bar(p))
+        order = sorted(summ["probs"], key=lambda k: -(cal or summ["probs"])[k])
+        for arch in order:
+            p, (lo, hi) = summ["probs"][arch], summ["spread"][arch]
+            cells = [f"{p:.3f} [{lo:.2f}–{hi:.2f}]"]
+            if cal:
+                clo, chi = summ["calibrated_spread"][arch]
+                cells.append(f"{cal[arch]:.3f} [{clo:.2f}–{chi:.2f}]")
+            table.add_row(safe(arch), *cells, _bar(cal[arch] if cal else p))
         console.print(table)
         for r in (r for r in results if r.model == m):
-            console.print(safe(f"  {r.item}: top {r.top} ({r.probs[r.top]:.2f})"))
+            line = f"  {r.item}: top {r.top} ({r.probs[r.top]:.2f})"
+            if r.calibrated and r.top_calibrated:
+                c = r.top_calibrated
+                line += f"; calibrated top {c} ({r.calibrated[c]:.2f})"
+            console.print(safe(line))
+
+
+def _choice(
+    specs: list[Any],
+    chosen: dict[str, str | None],
+    items: Any,
+    tr: Any,
+    personas: Any,
+    axis: str,
+    system: str | None,
+    json_out: bool,
+) -> None:
+    """`probe --choice`: multiple choice with rotated option order, per model and item."""
+    from psmlab.core.measure.choice import choice_models
+
+    results = choice_models(specs, chosen, items, tr, personas, axis=axis, system=system)
+    prompts = _probe_prompts([(r.model, p) for r in results for p in r.prompts], system, None)
+    _warn(prompts)
+    if json_out:
+        stdout_json(
+            {
+                "results": [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results],
+                "prompts": prompts,
+            }
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from psmlab.views import safe
+
+    console = Console()
+    for r in results:
+        table = Table(title=safe(f"{r.model} · {r.item}: {r.measures}"))
+        table.add_column("option")
+        table.add_column("P", justify="right")
+        table.add_column("")
+        for c, p in sorted(r.probs.items(), key=lambda kv: -kv[1]):
+            table.add_row(safe(f"{c}: {r.options[c]}"), f"{p:.3f}", _bar(p))
+        console.print(table)
+        bias = "  ".join(f"{x} {p:.2f}" for x, p in r.position_bias.items())
+        k = len(r.position_bias)
+        console.print(safe(f"  position bias (mean P per letter, even = {1 / k:.2f}): {bias}"))
 
 
 def _probe_prompts(
-    results: list[Any], system: str | None, prefill: str | None
+    results: list[tuple[str, Any]], system: str | None, prefill: str | None
 ) -> list[dict[str, Any]]:
     """Per model: its format, the --system and --prefill given, and its prompts' warnings, each
     once (`system` None: the format's own, which a chat template may fill with a default)."""
     out: dict[str, dict[str, Any]] = {}
-    for r in results:
-        p = r.prompt
+    for model, p in results:
         entry = out.setdefault(
-            r.model,
+            model,
             {
-                "model": r.model,
+                "model": model,
                 "format": p.format if p else None,
                 "system": system,
                 "prefill": prefill,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from psmlab.core.run.runner import Event, RunResult
+from psmlab.tui.widgets.column import Forced
 
 
 class LabEvent(Message):
@@ -31,10 +32,18 @@ class ModelLoaded(Message):
 
 
 class ForcedChoice(Message):
+    """A column's forced choice for the pending answer (`forced` None: there is none, see
+    `error`), and the transcript it was computed on (`turns`: role and text of each turn)."""
+
     def __init__(
-        self, model_id: str, probs: dict[str, float] | None, error: str | None = None
+        self,
+        model_id: str,
+        forced: Forced | None,
+        error: str | None = None,
+        turns: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__()
         self.model_id = model_id
-        self.probs = probs
+        self.forced = forced
         self.error = error  # why there is none (e.g. a server without prompt log-probabilities)
+        self.turns = turns

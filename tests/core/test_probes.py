@@ -14,10 +14,14 @@ from psmlab.core.measure.evals import BASE_FORMAT, answer_text, load_jsonl, run_
 from psmlab.core.measure.probes import (
     ProbeItem,
     continuation,
+    distribution,
     load_probe_set,
+    logsumexp,
+    opened,
     probe_prompt,
     probe_set_names,
     run_probe,
+    score_statements,
     statements_for,
 )
 from psmlab.core.models.gguf import read_gguf
@@ -49,7 +53,7 @@ def test_probe_matches_a_naive_one_statement_at_a_time_computation(which, reques
     item = ProbeItem("what-are-you", "What are you?")
     fmt = _fmt(backend)
     result = run_probe(backend, Transcript(), item, fmt, PERSONAS)
-    assert abs(sum(result.probs.values()) - 1.0) < 1e-9
+    assert abs(sum(result.probs.values()) - 1.0) < 1e-9 and result.calibrated is None
     prompt = probe_prompt(backend, Transcript(), item, fmt)
     other = render(
         Transcript.of(("user", "Something else entirely.")),
@@ -65,7 +69,7 @@ def test_probe_matches_a_naive_one_statement_at_a_time_computation(which, reques
             backend.score(other, [" x"])  # evict the prompt: each statement is evaluated afresh
             (sc,) = backend.score(prompt, [continuation(prompt, s)])
             total += math.exp(sc.logprob)
-        naive[arch] = math.log(total)
+        naive[arch] = math.log(total / len(statements))  # log-mean-exp: no count bonus
     z = sum(math.exp(v) for v in naive.values())
     for arch, lp in naive.items():
         assert abs(result.logprobs[arch] - lp) < 1e-4
@@ -161,3 +165,69 @@ def test_probe_prompt_carries_system_prefill_and_warnings(smol) -> None:
     assert own.prompt is not None and own.prompt.warnings == ()
     assert own.prompt.text.startswith("<|im_start|>system\nYou are a pirate.<|im_end|>")
     assert own.prompt.text.endswith("assistant\nNo,") and own.prompt.prefill == "No,"
+
+
+def test_duplicating_one_archetypes_answers_leaves_its_share_unchanged(smol) -> None:
+    """Log-mean-exp: three copies of every helpful-assistant answer are the same evidence as one
+    (log-sum-exp would add log 3 to its score), raw and calibrated."""
+    table = statements_for(ProbeItem("q", "What are you?"), PERSONAS)
+    doubled = {**table, "helpful-assistant": table["helpful-assistant"] * 3}
+    fmt = _fmt(smol)
+    prompt = probe_prompt(smol, Transcript(), ProbeItem("q", "What are you?"), fmt)
+    null = probe_prompt(smol, Transcript(), ProbeItem("q", "What are you?"), fmt, question="N/A")
+    a = score_statements(smol, prompt, table, "q", False, null_prompt=null)
+    b = score_statements(smol, prompt, doubled, "q", False, null_prompt=null)
+    assert a.calibrated and b.calibrated
+    for k in table:
+        assert math.isclose(a.probs[k], b.probs[k], rel_tol=1e-6, abs_tol=1e-12), k
+        assert math.isclose(a.calibrated[k], b.calibrated[k], rel_tol=1e-6, abs_tol=1e-12), k
+    # ...while a log-sum-exp would have moved it: the check above can fail.
+    lse = {k: logsumexp(v) for k, v in b.statements.items()}
+    assert distribution(lse)["helpful-assistant"] > a.probs["helpful-assistant"] + 1e-3
+
+
+def test_calibration_subtracts_the_content_free_question(gemma) -> None:
+    """PMI by hand: each answer's log-prob after the question minus after "N/A", in the same
+    frame; the calibrated distribution is the softmax of the log-mean-exp of those."""
+    ps = load_probe_set("self-id")
+    assert ps.axis == "self_id" and ps.null_question == "N/A"
+    item = ps.items[1]
+    fmt = _fmt(gemma)
+    r = run_probe(gemma, Transcript(), item, fmt, PERSONAS, axis="self_id", calibrate=True)
+    assert set(r.probs) == {"ai", "human"} and r.calibrated and r.null_statements
+    null = probe_prompt(gemma, Transcript(), item, fmt, question="N/A")
+    assert "N/A" in null.text and item.question not in null.text
+    pmi = {}
+    for cls, answers in (item.statements or {}).items():
+        after = [s.logprob for s in gemma.score(null, [continuation(null, a) for a in answers])]
+        pmi[cls] = [x - y for x, y in zip(r.statements[cls], after, strict=True)]
+        assert max(abs(x - y) for x, y in zip(after, r.null_statements[cls], strict=True)) < 1e-4
+    want = distribution({k: logsumexp(v) - math.log(len(v)) for k, v in pmi.items()})
+    for k in want:
+        assert abs(r.calibrated[k] - want[k]) < 1e-4
+    assert r.paraphrase_range is not None and set(r.paraphrase_range) == {"ai", "human"}
+    for lo, hi in r.paraphrase_range.values():
+        assert 0 <= lo <= hi <= 1
+
+
+def test_openings_make_paraphrases_that_read_right() -> None:
+    assert opened("Honestly, ", "My name is Ada.") == "Honestly, my name is Ada."
+    assert opened("Honestly, ", "I am a human.") == "Honestly, I am a human."
+    assert opened("Well, ", "HAL 9000 here.") == "Well, HAL 9000 here."
+    assert opened("Well, ", "User: What are you?") == "User: What are you?"  # a speaker label
+    item = ProbeItem("q", "What are you?", openings=("", "Honestly, "))
+    table = statements_for(item, PERSONAS)
+    human = next(p for p in PERSONAS if p.id == "human-impostor")
+    assert len(table["human-impostor"]) == 2 * len(human.identity)
+
+
+def test_a_self_id_item_without_answers_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    from psmlab.core import paths
+    from psmlab.core.errors import FormatError
+
+    (tmp_path / "bare.toml").write_text(
+        'axis = "self_id"\n[[items]]\nid = "x"\nquestion = "What are you?"\n', encoding="utf-8"
+    )
+    monkeypatch.setattr(paths, "user_probes_dir", lambda: tmp_path)
+    with pytest.raises(FormatError, match="no answers"):
+        load_probe_set("bare")

@@ -329,9 +329,21 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
         for st in screen.states.values():
             assert st.forced_error is None
             assert st.auto and st.auto[0].n == 3
-            assert abs(sum(st.forced.values()) - 1) < 1e-6
+            f = st.forced
+            assert f is not None and f.calibrated is not None  # a pending user message: PMI
+            assert abs(sum(f.probs.values()) - 1) < 1e-6
+            assert abs(sum(f.calibrated.values()) - 1) < 1e-6
+            assert "calibrated by a content-free question (PMI)" in f.measures
             rec = st.samples[0].record
             assert rec.token_logprobs and len(rec.token_logprobs) == rec.n_tokens
+        for col in app.query(ModelColumn):  # never a bare number: the panel says what it is
+            dist = col.query_one(".col-dist")
+            panel = str(dist.render())
+            assert "forced choice · P(persona | its identity statements) · untruncated T=1" in panel
+            assert "\ncalibrated (PMI): " in panel and "\nraw: " in panel
+            # The lab's default settings (T 0.8, top_k 40, ...) are not what forced choice scores.
+            assert "vs 3 samples: " in panel and "not the same distribution" in panel
+            assert dist.tooltip == col.state.forced.measures
         col = app.query(ModelColumn).first()
         col.focus()
         await pilot.press("full_stop", "full_stop")

@@ -238,6 +238,7 @@ def _run_job(
             label = classify(g.text, personas)  # how the turn ended is not a label
             row.update(
                 question=qid,
+                question_text=text,
                 seed=g.seed,
                 sample=job.sample,
                 text=g.text,
@@ -251,7 +252,7 @@ def _run_job(
                 params=g.params,
             )
         elif job.kind == "probe":
-            name, item = job.payload
+            name, item, axis, null_question = job.payload
             r = run_probe(
                 backend,
                 Transcript(),
@@ -260,17 +261,31 @@ def _run_job(
                 personas,
                 system=job.context.system,
                 normalize=spec.normalize,
+                axis=axis,
+                calibrate=True,
+                null_question=null_question,
             )
             row.update(
                 probe=f"{name}/{item.id}",
+                probe_set=name,
+                item=item.id,
+                question_text=item.question,
+                axis=axis,
                 probs=r.probs,
                 logprobs=r.logprobs,
                 top=r.top,
+                calibrated=r.calibrated,
+                top_calibrated=r.top_calibrated,
+                null_question=r.null_question,
+                statement_logprobs=r.statements,
+                null_statement_logprobs=r.null_statements,
+                paraphrase_range=r.paraphrase_range,
+                aggregation="log-mean-exp",
                 length_normalized=r.normalized,
             )
         else:
             name, it = job.payload
-            lm, ln = score_item(backend, fmt, it)
+            lm, ln = score_item(backend, fmt, it, system=job.context.system)
             row.update(
                 eval=name,
                 index=it.index,

@@ -18,10 +18,10 @@ from psmlab.core.backends import Backend
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ContextOverflowError
+from psmlab.core.measure.choice import letter_logprobs
 from psmlab.core.measure.evals import answer_text
-from psmlab.core.measure.probes import distribution, logsumexp
+from psmlab.core.measure.probes import distribution
 from psmlab.core.models.registry import ModelSpec, Registry
 
 RUBRIC_ID = "selfid-judge-v1"  # change it whenever SYSTEM, RUBRIC, OPTIONS or PREFILL change
@@ -53,8 +53,6 @@ Answer with the letter of one option."""
 QUESTION = "\nThe question the speaker was answering:\n{question}\n"
 NOTE = "(The text is cut short: only its first {shown} of {total} characters are shown, to fit the judge's context window.)\n"
 PREFILL = "Answer: ("
-TOP_K = 20  # next-token alternatives read: the four letters are almost always among them
-_ONE_TOKEN = SamplingParams(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, max_tokens=1)
 RESERVE = 4  # tokens kept free after the prompt for the scored letter
 CHARS_PER_TOKEN = 2  # a cautious guess, only for a server model whose tokens psmlab cannot count
 
@@ -124,19 +122,9 @@ class Judge:
         every letter is among its top alternatives (one forward pass; one short request on a
         server, where scoring each letter by echo costs a prompt-length pass each); otherwise
         each letter is scored as a continuation. The method is recorded with the label."""
-        g = self.backend.generate(prompt, _ONE_TOKEN, 0, logprobs=TOP_K)
-        if g.token_logprobs:
-            by_letter: dict[str, list[float]] = {}
-            for piece, lp in g.token_logprobs[0].top:
-                by_letter.setdefault(piece.strip(), []).append(lp)  # "A" and " A" both answer A
-            if all(letter in by_letter for letter, _, _ in OPTIONS):
-                return {
-                    label: logsumexp(by_letter[letter]) for letter, label, _ in OPTIONS
-                }, "next-token"
-        scores = self.backend.score(prompt, letters)
-        return {
-            label: sc.logprob for (_, label, _), sc in zip(OPTIONS, scores, strict=True)
-        }, "continuation"
+        del letters  # letter_logprobs scores the same answer texts when it must
+        lps, how = letter_logprobs(self.backend, prompt, [letter for letter, _, _ in OPTIONS])
+        return {label: lps[letter] for letter, label, _ in OPTIONS}, how
 
     # --- rendering --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import sample_seeds
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.evals import BASE_FORMAT, load_jsonl
+from psmlab.core.measure.evals import load_jsonl
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.registry import ModelSpec, Registry
 
@@ -92,7 +92,10 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     questions = [(q.id, q.text, q.prefill) for q in spec.questions]
     for name in spec.question_sets:
         questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in load_probe_set(name).items]
-    probe_items = [(name, i) for name in spec.probes for i in load_probe_set(name).items]
+    probe_items = []
+    for name in spec.probes:
+        ps = load_probe_set(name)
+        probe_items += [(name, i, ps.axis, ps.null_question) for i in ps.items]
     eval_items = []
     for e in spec.evals:
         p = (base / e).resolve()
@@ -119,22 +122,24 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                                     i,
                                 )
                             )
-                for name, item in probe_items:
+                for name, item, axis, null_q in probe_items:
+                    # v2: paraphrases aggregated by log-mean-exp, with the calibrated distribution
+                    # (a results file from before re-scores them instead of mixing the two).
                     jobs.append(
-                        Job(f"probe|{at}|{name}/{item.id}", "probe", m, fmt, c, (name, item))
+                        Job(
+                            f"probe2|{at}|{name}/{item.id}",
+                            "probe",
+                            m,
+                            fmt,
+                            c,
+                            (name, item, axis, null_q),
+                        )
                     )
-        for name, it in eval_items:  # evals use their published prompt, not the swept formats
-            fmt = BASE_FORMAT if m.kind == "base" else m.default_format
-            jobs.append(
-                Job(
-                    f"eval|{m.id}|{fmt}|{name}|{it.index}",
-                    "eval",
-                    m,
-                    fmt,
-                    Context(name="none"),
-                    (name, it),
-                )
-            )
+                # Evals are rendered like everything else in the sweep: this format, this
+                # context's system prompt or document header (the published Perez prompt is the
+                # format "human-assistant").
+                for name, it in eval_items:
+                    jobs.append(Job(f"eval|{at}|{name}|{it.index}", "eval", m, fmt, c, (name, it)))
     _check_unique(jobs, spec)
     return jobs
 

@@ -1,16 +1,24 @@
-"""Forced-choice probes: which archetype's identity statements does a model find most likely?
+"""Forced-choice probes: which persona's answers does a model find most likely after a question?
 
 For each item the prompt (transcript + question + optional prefill) is evaluated once per model; each
-statement is then scored as a continuation. An archetype's log-probability is the log-sum-exp over
-its statements; normalising across archetypes gives a distribution with no sampling noise.
+answer is then scored as a continuation. A class's (an archetype's, or a self-identification
+class's) log-probability is the log-mean-exp over its answers, so a class with more paraphrases gets
+no bonus (log-sum-exp would add log k); a softmax across classes gives a distribution with no
+sampling noise, over the model's untruncated (T=1) distribution *restricted to these answers*.
 
-Length normalisation (optional, off by default): each statement's log-probability is divided by its
-token count before the log-sum-exp, which removes the preference for short statements.
+Calibration (pointwise mutual information): the same answers are also scored after a content-free
+question ("N/A") in the same format, system prompt and prefill, and each answer's log-probability
+under it is subtracted before aggregating. That removes how likely a wording is whatever was asked
+("I am a human." echoing "Are you a human?"); both the raw and the calibrated distribution are kept.
+
+Length normalisation (optional, off by default) divides each answer's log-probability by its token
+count: the result is a score, not a probability, and is labelled so.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +37,9 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.models.registry import ModelSpec
 
+AXES = ("archetype", "self_id")
+NULL_QUESTION = "N/A"  # the content-free question of the calibration (as in Zhao et al. 2021)
+
 
 class _Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +47,14 @@ class _Item(BaseModel):
     question: str
     prefill: str | None = None
     statements: dict[str, list[str]] | None = Field(
-        None, description="Per archetype; default: each persona's identity statements."
+        None,
+        description="Answers per class (archetype or self-id class); default: each persona's "
+        "identity statements.",
+    )
+    openings: list[str] = Field(
+        default_factory=list,
+        description='Openings that fit the question ("Honestly, "), each put before every '
+        'persona identity statement to make paraphrases; "" keeps the statement as written.',
     )
 
 
@@ -44,6 +62,8 @@ class _Set(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
     mode: str = Field("score", pattern="^(score|sample)$")
+    axis: str = Field("archetype", pattern="^(archetype|self_id)$")
+    null_question: str = NULL_QUESTION
     items: list[_Item] = Field(min_length=1)
 
 
@@ -53,6 +73,7 @@ class ProbeItem:
     question: str
     prefill: str | None = None
     statements: dict[str, list[str]] | None = None
+    openings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,8 @@ class ProbeSet:
     description: str
     mode: str
     items: tuple[ProbeItem, ...]
+    axis: str = "archetype"
+    null_question: str = NULL_QUESTION
 
 
 def _set_files() -> dict[str, Path]:
@@ -83,15 +106,54 @@ def load_probe_set(name: str) -> ProbeSet:
         )
     path = files[name]
     spec = read_toml(path, _Set, FormatError, what="probe set", fix="fix the probe file")
-    items = tuple(ProbeItem(i.id, i.question, i.prefill, i.statements) for i in spec.items)
-    return ProbeSet(name, spec.description, spec.mode, items)
+    items = tuple(
+        ProbeItem(i.id, i.question, i.prefill, i.statements, tuple(i.openings)) for i in spec.items
+    )
+    if spec.axis == "self_id":
+        bare = [i.id for i in items if not i.statements]
+        if bare:
+            raise FormatError(
+                f"{path}: self_id probe item(s) {', '.join(bare)} have no answers",
+                "give each item [items.statements] with ai = [...] and human = [...]",
+            )
+    return ProbeSet(name, spec.description, spec.mode, items, spec.axis, spec.null_question)
 
 
-def statements_for(item: ProbeItem, personas: list[Persona]) -> dict[str, list[str]]:
+def statements_for(
+    item: ProbeItem, personas: list[Persona], axis: str = "archetype"
+) -> dict[str, list[str]]:
+    """The answers scored for each class: the item's own (archetype ids must be known personas;
+    self-id classes are taken as given), else each persona's identity statements, each put
+    after every opening of the item."""
     if item.statements is not None:
         known = {p.id for p in personas}
-        return {k: v for k, v in item.statements.items() if k in known and v}
-    return {p.id: list(p.identity) for p in personas if p.identity}
+        return {
+            k: list(v)
+            for k, v in item.statements.items()
+            if v and (axis != "archetype" or k in known)
+        }
+    openings = item.openings or ("",)
+    return {
+        p.id: list(dict.fromkeys(opened(o, s) for s in p.identity for o in openings))
+        for p in personas
+        if p.identity
+    }
+
+
+def opened(opening: str, statement: str) -> str:
+    """`statement` after `opening` ("Honestly, " + "My name is X." -> "Honestly, my name is X.");
+    "I" and names keep their capital: only a capitalised common first word is lowered."""
+    if not opening or _SPEAKER.match(statement):  # "User: ..." writes the next turn: as is
+        return statement
+    first = statement.split(" ", 1)[0]
+    keep = first in ("I", "I'm", "I’m", "I've", "I'd", "I'll") or not first[:1].isupper()
+    if not keep and first[1:].islower() and first.rstrip(".,!?") not in _PROPER:
+        statement = statement[:1].lower() + statement[1:]
+    return opening + statement
+
+
+_PROPER = {"HAL", "Skynet"}
+_SPEAKER = re.compile(r"^\w[\w ]{0,20}:")
 
 
 def continuation(prompt: RenderedPrompt, statement: str) -> str:
@@ -112,25 +174,68 @@ class ProbeResult:
     normalized: bool = False
     # The prompt the statements were scored after (its format, system text, prefill, warnings).
     prompt: RenderedPrompt | None = field(default=None, repr=False, compare=False)
+    axis: str = "archetype"
+    # PMI: each answer's log-probability minus its log-probability after the content-free question.
+    calibrated: dict[str, float] | None = None
+    calibrated_logprobs: dict[str, float] | None = None
+    null_statements: dict[str, list[float]] | None = None
+    null_question: str | None = None
+    # Per class, the lowest and highest probability over paraphrase sets (the j-th answer of every
+    # class scored alone); None when the classes have different numbers of answers.
+    paraphrase_range: dict[str, tuple[float, float]] | None = None
 
     @property
     def top(self) -> str:
         return max(self.probs, key=lambda k: self.probs[k])
 
+    @property
+    def top_calibrated(self) -> str | None:
+        c = self.calibrated
+        return max(c, key=lambda k: c[k]) if c else None
+
+    @property
+    def measures(self) -> str:
+        """What the numbers are, in one line (shown with them)."""
+        return describe(self.normalized, self.calibrated is not None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "item": self.item,
+            "axis": self.axis,
+            "measures": self.measures,
+            "aggregation": "log-mean-exp",
             "probs": self.probs,
             "logprobs": self.logprobs,
+            "calibrated": self.calibrated,
+            "calibrated_logprobs": self.calibrated_logprobs,
+            "null_question": self.null_question,
             "statement_logprobs": self.statements,
+            "null_statement_logprobs": self.null_statements,
+            "paraphrase_range": self.paraphrase_range,
             "length_normalized": self.normalized,
         }
+
+
+def describe(normalized: bool, calibrated: bool) -> str:
+    """What a forced-choice distribution measures (the TUI, the CLI and reports show it)."""
+    what = (
+        "softmax of per-token mean log-probs (a score, not a probability)"
+        if normalized
+        else "P(class | one of these answers)"
+    )
+    cal = ", calibrated by a content-free question (PMI)" if calibrated else ""
+    return f"forced choice: {what}{cal}, under the untruncated T=1 distribution"
 
 
 def logsumexp(xs: list[float]) -> float:
     top = max(xs)
     return top + math.log(sum(math.exp(x - top) for x in xs))
+
+
+def logmeanexp(xs: list[float]) -> float:
+    """log of the mean probability: paraphrases count once as a set, whatever their number."""
+    return logsumexp(xs) - math.log(len(xs))
 
 
 def distribution(per_archetype: dict[str, float]) -> dict[str, float]:
@@ -145,8 +250,11 @@ def probe_prompt(
     fmt: Format,
     *,
     system: str | None = None,
+    question: str | None = None,
 ) -> RenderedPrompt:
-    tr = transcript.with_turn("user", item.question)
+    """The prompt after which the answers are scored (`question` replaces the item's: the
+    calibration's content-free question is rendered exactly like the real one)."""
+    tr = transcript.with_turn("user", item.question if question is None else question)
     return render(
         tr,
         fmt,
@@ -167,10 +275,27 @@ def run_probe(
     *,
     system: str | None = None,
     normalize: bool = False,
+    axis: str = "archetype",
+    calibrate: bool = False,
+    null_question: str = NULL_QUESTION,
 ) -> ProbeResult:
-    """Score every archetype's statements after one rendering of the prompt."""
+    """Score every class's answers after one rendering of the prompt (and, calibrated, after the
+    content-free question too)."""
     prompt = probe_prompt(backend, transcript, item, fmt, system=system)
-    return score_statements(backend, prompt, statements_for(item, personas), item.id, normalize)
+    null = None
+    if calibrate:
+        null = probe_prompt(backend, transcript, item, fmt, system=system, question=null_question)
+    table = statements_for(item, personas, axis)
+    return score_statements(
+        backend,
+        prompt,
+        table,
+        item.id,
+        normalize,
+        null_prompt=null,
+        axis=axis,
+        null_question=null_question if calibrate else None,
+    )
 
 
 def probe_models(
@@ -182,6 +307,9 @@ def probe_models(
     *,
     system: str | None = None,
     normalize: bool = False,
+    axis: str = "archetype",
+    calibrate: bool = False,
+    null_question: str = NULL_QUESTION,
 ) -> list[ProbeResult]:
     """Every item on every model, model by model (`formats[id]` None: the model's default format).
     The models are loaded here and closed before returning."""
@@ -194,7 +322,16 @@ def probe_models(
             for it in items:
                 results.append(
                     run_probe(
-                        backend, transcript, it, f, personas, system=system, normalize=normalize
+                        backend,
+                        transcript,
+                        it,
+                        f,
+                        personas,
+                        system=system,
+                        normalize=normalize,
+                        axis=axis,
+                        calibrate=calibrate,
+                        null_question=null_question,
                     )
                 )
     finally:
@@ -211,21 +348,30 @@ def probe_transcript(
     system: str | None = None,
     prefill: str | None = None,
     normalize: bool = False,
+    calibrate: bool = True,
     cancel: threading.Event | None = None,
 ) -> ProbeResult:
     """Forced choice for the current conversation: each archetype's identity statements as the
-    assistant's next answer (the lab's distribution panel)."""
-    prompt = render(
-        transcript,
-        fmt,
-        backend.vocab,
-        model_id=backend.spec.id,
-        n_ctx=backend.n_ctx,
-        system=system,
-        prefill=prefill,
-    )
+    assistant's next answer (the lab's distribution panel). Calibrated when the conversation ends
+    with a user message: that message is swapped for the content-free question."""
+    kw: dict[str, Any] = {"model_id": backend.spec.id, "n_ctx": backend.n_ctx}
+    prompt = render(transcript, fmt, backend.vocab, system=system, prefill=prefill, **kw)
+    null = None
+    turns = transcript.turns
+    if calibrate and turns and turns[-1].role == "user":
+        blank = Transcript(turns[:-1]).with_turn("user", NULL_QUESTION)
+        null = render(blank, fmt, backend.vocab, system=system, prefill=prefill, **kw)
     table = statements_for(ProbeItem("transcript", ""), personas)
-    return score_statements(backend, prompt, table, "transcript", normalize, cancel=cancel)
+    return score_statements(
+        backend,
+        prompt,
+        table,
+        "transcript",
+        normalize,
+        null_prompt=null,
+        cancel=cancel,
+        null_question=NULL_QUESTION if null else None,
+    )
 
 
 def score_statements(
@@ -235,25 +381,82 @@ def score_statements(
     item_id: str,
     normalize: bool,
     *,
+    null_prompt: RenderedPrompt | None = None,
+    axis: str = "archetype",
+    null_question: str | None = None,
     cancel: threading.Event | None = None,
 ) -> ProbeResult:
     flat = [(a, s) for a, ss in table.items() for s in ss]
-    conts = [continuation(prompt, s) for _, s in flat]
-    scores = backend.score(prompt, conts, cancel=cancel)
-    per: dict[str, list[float]] = {}
-    for (a, _), sc in zip(flat, scores, strict=True):
-        value = sc.logprob / max(1, sc.n_tokens) if normalize else sc.logprob
-        per.setdefault(a, []).append(value)
-    lps = {a: logsumexp(v) for a, v in per.items()}
-    return ProbeResult(backend.spec.id, item_id, distribution(lps), lps, per, normalize, prompt)
+
+    def values(p: RenderedPrompt) -> dict[str, list[float]]:
+        scores = backend.score(p, [continuation(p, s) for _, s in flat], cancel=cancel)
+        per: dict[str, list[float]] = {}
+        for (a, _), sc in zip(flat, scores, strict=True):
+            per.setdefault(a, []).append(
+                sc.logprob / max(1, sc.n_tokens) if normalize else sc.logprob
+            )
+        return per
+
+    per = values(prompt)
+    lps = {a: logmeanexp(v) for a, v in per.items()}
+    result = ProbeResult(
+        backend.spec.id,
+        item_id,
+        distribution(lps),
+        lps,
+        per,
+        normalize,
+        prompt,
+        axis,
+        null_question=null_question,
+    )
+    use = per
+    if null_prompt is not None:
+        nul = values(null_prompt)
+        use = {a: [x - y for x, y in zip(v, nul[a], strict=True)] for a, v in per.items()}
+        cal = {a: logmeanexp(v) for a, v in use.items()}
+        result.calibrated, result.calibrated_logprobs = distribution(cal), cal
+        result.null_statements = nul
+    result.paraphrase_range = paraphrase_range(use)
+    return result
+
+
+def paraphrase_range(per: dict[str, list[float]]) -> dict[str, tuple[float, float]] | None:
+    """Per class, min and max probability over the paraphrase sets (answer j of every class)."""
+    counts = {len(v) for v in per.values()}
+    if len(counts) != 1 or counts == {1} or len(per) < 2:
+        return None
+    dists = [distribution({a: v[j] for a, v in per.items()}) for j in range(counts.pop())]
+    return {a: (min(d[a] for d in dists), max(d[a] for d in dists)) for a in per}
 
 
 def summarize(results: list[ProbeResult]) -> dict[str, dict[str, Any]]:
-    """Per model: the mean distribution over items and its top archetype."""
+    """Per model: the mean distribution over items (raw and, where measured, calibrated), its top
+    class, and each class's spread over items (lowest and highest item probability)."""
     out: dict[str, dict[str, Any]] = {}
     for model in dict.fromkeys(r.model for r in results):
         rs = [r for r in results if r.model == model]
         keys = list(dict.fromkeys(k for r in rs for k in r.probs))
         mean = {k: sum(r.probs.get(k, 0.0) for r in rs) / len(rs) for k in keys}
-        out[model] = {"top": max(mean, key=lambda k: mean[k]), "probs": mean}
+        spread = {
+            k: (min(r.probs.get(k, 0.0) for r in rs), max(r.probs.get(k, 0.0) for r in rs))
+            for k in keys
+        }
+        entry: dict[str, Any] = {
+            "top": max(mean, key=lambda k: mean[k]),
+            "probs": mean,
+            "spread": spread,
+            "n_items": len(rs),
+            "measures": rs[0].measures,
+        }
+        cals = [r.calibrated for r in rs if r.calibrated is not None]
+        if len(cals) == len(rs):
+            cmean = {k: sum(c.get(k, 0.0) for c in cals) / len(cals) for k in keys}
+            entry["calibrated"] = cmean
+            entry["top_calibrated"] = max(cmean, key=lambda k: cmean[k])
+            entry["calibrated_spread"] = {
+                k: (min(c.get(k, 0.0) for c in cals), max(c.get(k, 0.0) for c in cals))
+                for k in keys
+            }
+        out[model] = entry
     return out

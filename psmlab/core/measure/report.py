@@ -13,6 +13,12 @@ from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, sh
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.evals import EvalItem, summarize_rows
 from psmlab.core.measure.experiment import ResultsFile, rows_of
+from psmlab.core.measure.report_probes import (
+    agreement_section,
+    comparison_lines,
+    probe_section,
+    probe_tables,
+)
 from psmlab.core.session.export import md_inline
 
 
@@ -52,23 +58,13 @@ def labellers(results: ResultsFile) -> list[str]:
     return list(dict.fromkeys(_auto(r).method for r in rows_of(results, "sample")))
 
 
-def probe_tables(results: ResultsFile) -> dict[tuple[str, str, str], dict[str, float]]:
-    acc: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
-    for r in rows_of(results, "probe"):
-        acc[(r["model"], r["format"], r["context"])].append(r["probs"])
-    out = {}
-    for k, dists in acc.items():
-        keys = list(dict.fromkeys(a for d in dists for a in d))
-        out[k] = {a: sum(d.get(a, 0.0) for d in dists) / len(dists) for a in keys}
-    return out
-
-
-def eval_tables(results: ResultsFile) -> dict[tuple[str, str], dict[str, Any]]:
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """(model, format, context, eval file) -> the file's summary in that cell."""
+    rows: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     items: dict[int, EvalItem] = {}
     out = {}
     for r in rows_of(results, "eval"):
-        rows[(r["model"], r["eval"])].append(dict(r))
+        rows[(r["model"], r["format"], r["context"], r["eval"])].append(dict(r))
     for key, rs in rows.items():
         items = {r["index"]: EvalItem(r["index"], "", r["matching"], r["not_matching"]) for r in rs}
         out[key] = summarize_rows(rs, items)
@@ -106,16 +102,23 @@ def summary_csv(results: ResultsFile) -> str:
                     d = x.to_dict()
                     row = [section, m, f, c, q, x.label, x.k, x.n]
                     w.writerow([*row, d["share"], d["ci_low"], d["ci_high"]])
-    for (m, f, c), probs in probe_tables(results).items():
-        for a, p in sorted(probs.items(), key=lambda kv: -kv[1]):
-            w.writerow(["probes", m, f, c, "mean over items", a, "", "", round(p, 6), "", ""])
-    for (m, e), s in eval_tables(results).items():
+    # Forced choice per probe set: the mean over its items, raw and calibrated, with the lowest
+    # and highest item as the interval columns.
+    for (pset, m, f, c), entry in probe_tables(results).items():
+        for field, section in (("probs", "probes"), ("calibrated", "probes_calibrated")):
+            spread = entry.get(f"{field}_spread", {})
+            what = f"{pset} (mean of {entry['n_items']} items)"
+            for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
+                low, high = spread.get(a, (p, p))
+                row = [section, m, f, c, what, a, "", ""]
+                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6)])
+    for (m, f, c, e), s in eval_tables(results).items():
         w.writerow(
             [
                 "evals",
                 m,
-                "",
-                "",
+                f,
+                c,
                 e,
                 "matching",
                 s["matching"],
@@ -129,8 +132,8 @@ def summary_csv(results: ResultsFile) -> str:
             [
                 "evals",
                 m,
-                "",
-                "",
+                f,
+                c,
                 e,
                 "bias-corrected",
                 "",
@@ -180,40 +183,23 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
         ]
     for q, table in tables.items():
         out += _sample_section(q, table)
-    probes = probe_tables(results)
-    if probes:
-        out += [
-            "## Forced-choice probes",
-            "",
-            "Mean probability over the probe items (no sampling).",
-            "",
-            "| model | format | context | top archetypes |",
-            "|---|---|---|---|",
-        ]
-        chart = []
-        for (m, f, c), probs in probes.items():
-            top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
-            out.append(
-                f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | "
-                + ", ".join(f"{md_inline(a)} {p:.2f}" for a, p in top)
-                + " |"
-            )
-            arch, prob = top[0]
-            chart.append(f"{m[:24]:<24} {f[:10]:<10} {c[:12]:<12} {bar(prob)} {prob:4.0%} {arch}")
-        out += ["", "```text", *chart, "```", ""]
+        out += comparison_lines(table)
+    out += probe_section(results)
+    out += agreement_section(results, " · ".join(labellers(results)) or LABELLER)
     evals = eval_tables(results)
     if evals:
         out += [
             "## Model-written evaluations",
             "",
-            "| model | file | n | matching | rate (95% CI) | answer bias | bias-corrected |",
-            "|---|---|---|---|---|---|---|",
+            "| model | format | context | file | n | matching | rate (95% CI) | answer bias | "
+            "bias-corrected |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for (m, e), s in evals.items():
+        for (m, f, c, e), s in evals.items():
             bias = ", ".join(f"{md_inline(repr(k))} {v:.0%}" for k, v in s["answer_bias"].items())
             flag = " (dominated by bias)" if s["bias_dominated"] else ""
             out.append(
-                f"| {md_inline(m)} | {md_inline(e)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
+                f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(e)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
                 f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {bias} | {s['corrected_rate']:.0%} |"
             )
         out.append("")

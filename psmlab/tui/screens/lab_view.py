@@ -31,7 +31,7 @@ from psmlab.core.run.runner import (
     ModelReady,
 )
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
-from psmlab.tui.widgets.column import ColumnState, ModelColumn, Sample
+from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 
@@ -120,6 +120,19 @@ class LabView(Screen[None]):
     def refresh_transcript(self) -> None:
         names = {m: self.display_name(m) for m in self.states}
         self.query_one(TranscriptView).show(self.lab.turns, names)
+        self._drop_stale_forced()
+
+    def _transcript_key(self) -> tuple[tuple[str, str], ...]:
+        return tuple((t.role, t.content) for t in self.lab.turns)
+
+    def _drop_stale_forced(self) -> None:
+        """A forced choice answers one transcript's pending message: once the transcript changed
+        (a message sent, an answer adopted, a turn edited or deleted) it is no longer shown."""
+        key = self._transcript_key()
+        for m, st in self.states.items():
+            if (st.forced is not None or st.forced_error) and st.forced_on != key:
+                st.forced, st.forced_error, st.forced_on = None, None, ()
+                self._refresh(m)
 
     def _update_subtitle(self) -> None:
         parts = [
@@ -161,6 +174,7 @@ class LabView(Screen[None]):
             return
         self.generating = True
         self._forced_cancel.set()
+        self._drop_stale_forced()
         self._cancel = threading.Event()
         for m, st in self.states.items():
             if only is None or m in only:
@@ -277,24 +291,32 @@ class LabView(Screen[None]):
         compete with the answers. The event is made here, on the main thread, for that reason."""
         self._forced_cancel.set()
         self._forced_cancel = cancel = threading.Event()
-        self._forced_choice(self.lab, list(self.lab.columns), cancel)
+        self._forced_choice(self.lab, list(self.lab.columns), cancel, self._transcript_key())
 
     @work(thread=True, group="forced", exclusive=True)
-    def _forced_choice(self, lab: Lab, columns: list[Column], cancel: threading.Event) -> None:
+    def _forced_choice(
+        self,
+        lab: Lab,
+        columns: list[Column],
+        cancel: threading.Event,
+        key: tuple[tuple[str, str], ...],
+    ) -> None:
         for c in columns:
             try:
                 r = lab.forced_choice(c, cancel)
-                self.post_message(ForcedChoice(c.id, r.probs if r else None))
+                f = None
+                if r is not None:
+                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, len(key))
+                self.post_message(ForcedChoice(c.id, f, turns=key))
             except ScoringCancelled:
                 return
             except PsmlabError as exc:
-                self.post_message(ForcedChoice(c.id, None, exc.problem))
+                self.post_message(ForcedChoice(c.id, None, exc.problem, turns=key))
 
     def on_forced_choice(self, msg: ForcedChoice) -> None:
         st = self.states.get(msg.model_id)
-        if st is not None:
-            st.forced = msg.probs
-            st.forced_error = msg.error
+        if st is not None and msg.turns == self._transcript_key():  # else computed on an old one
+            st.forced, st.forced_error, st.forced_on = msg.forced, msg.error, msg.turns
             self._refresh(msg.model_id)
 
     # --- sending ----------------------------------------------------------------------------

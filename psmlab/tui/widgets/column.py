@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from psmlab.core.domain.classify import LABELLER, archetypes, turn_end
+from psmlab.core.domain.classify import LABELLER, UNCLEAR, archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import Share, fmt_ends, fmt_share
+from psmlab.core.measure.instruments import pure
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord
 from psmlab.views import safe
 
@@ -24,6 +28,23 @@ class Sample:
     text: str = ""
     record: GenerationRecord | None = None
     tokens_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Forced:
+    """The forced choice for the pending answer, with what it measures (`ProbeResult.measures`)."""
+
+    probs: dict[str, float]  # raw: P(persona | one of its identity statements), T=1, untruncated
+    calibrated: dict[str, float] | None  # PMI-calibrated by a content-free question, if computed
+    measures: str  # the core's one-line description (the panel's tooltip shows it whole)
+    normalized: bool = False  # length-normalised: a score, not a probability
+    turn: int = 0  # how many transcript turns it was computed on
+
+    @property
+    def top(self) -> str:
+        """The top persona of the distribution the panel leads with (calibrated when there is one)."""
+        d = self.calibrated or self.probs
+        return max(d, key=lambda k: d[k])
 
 
 @dataclass
@@ -44,8 +65,9 @@ class ColumnState:
     ends: list[Share] = field(default_factory=list)
     labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
-    forced: dict[str, float] | None = None  # forced-choice distribution for the pending answer
+    forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
+    forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
     shade: bool = False  # colour tokens by probability (when recorded)
     cursor: int | None = None  # token under the cursor
 
@@ -80,6 +102,10 @@ class ModelColumn(Vertical, can_focus=True):
     def on_mount(self) -> None:
         self.refresh_view()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The forced choice's bars are shown only when they fit: redraw at the new width."""
+        self.query_one(".col-dist", Static).update(self._distribution())
+
     def _distribution(self) -> Text:
         """Label shares over this column's samples (automatic) and the forced-choice distribution."""
         s = self.state
@@ -99,17 +125,10 @@ class ModelColumn(Vertical, can_focus=True):
             out.append("\narchetypes: ", style="bold")
             out.append_text(safe(" · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])))
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
-        if s.forced:
+        if s.forced or s.forced_error:
             if out:
                 out.append("\n")
-            out.append("forced choice: ", style="bold")
-            top = sorted(s.forced.items(), key=lambda kv: -kv[1])[:3]
-            out.append_text(safe("  ".join(f"{a} {p:.2f} {'█' * round(p * 8)}" for a, p in top)))
-        elif s.forced_error:
-            if out:
-                out.append("\n")
-            out.append("forced choice: unavailable: ", style="bold dim")
-            out.append_text(safe(s.forced_error, "dim"))
+            out.append_text(forced_block(s, self.content_size.width))
         return out
 
     @property
@@ -207,6 +226,117 @@ class ModelColumn(Vertical, can_focus=True):
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         self.query_one(".col-footer", Static).update(foot)
-        self.query_one(".col-dist", Static).update(self._distribution())
+        dist = self.query_one(".col-dist", Static)
+        dist.update(self._distribution())
+        dist.tooltip = s.forced.measures if s.forced else None
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
+
+
+BAR = 8  # a probability of 1 is this many blocks
+
+
+def _dist_line(name: str, d: Mapping[str, float], width: int) -> Text:
+    """`name: a 0.52 ████ · b 0.30 ██ · c 0.10 █` (the top three; persona ids escaped), with the
+    bars only when the line then still fits in `width` cells."""
+    top = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    for bars in (True, False):
+        out = Text()
+        out.append(f"{name}: ", style="bold")
+        out.append_text(
+            safe(
+                " · ".join(
+                    f"{a} {p:.2f}" + (f" {'█' * round(p * BAR)}" if bars else "") for a, p in top
+                )
+            )
+        )
+        if out.cell_len <= width:
+            break
+    return out
+
+
+def forced_header(f: Forced) -> str:
+    """What the numbers are, short enough for a column (the tooltip has `f.measures` whole)."""
+    what = (
+        "score (softmax of mean token log-probs, not a probability)"
+        if f.normalized
+        else "P(persona | its identity statements)"
+    )
+    return f"forced choice · {what} · untruncated T=1"
+
+
+KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0}
+
+
+def _sample_params(s: ColumnState) -> dict[str, Any] | None:
+    """The sampling knobs the column's samples were drawn with (seeds aside); None if they differ."""
+    knobs = [{k: x.record.params.get(k) for k in KNOBS} for x in s.samples if x.record is not None]
+    if not knobs or any(p != knobs[0] for p in knobs[1:]):
+        return None
+    return knobs[0]
+
+
+def settings_note(params: Mapping[str, Any] | None) -> str:
+    """Whether the samples come from the distribution forced choice scores: T=1, no truncation
+    (`instruments.pure`) and, here too, no repeat penalty."""
+    if params is None:
+        return "(samples drawn at different settings: not comparable)"
+    if pure(params) and params.get("repeat_penalty", 1.0) == 1.0:
+        return "(samples at T=1, untruncated: the same distribution)"
+    names = {"temperature": "T"}
+    parts = [f"{names.get(k, k)} {params.get(k)!s}" for k, v in KNOBS.items() if params.get(k) != v]
+    return f"(samples at {', '.join(parts)}: not the same distribution)"
+
+
+def agreement_line(s: ColumnState, f: Forced) -> Text | None:
+    """Forced choice's top persona against the samples' most frequent archetype label (never
+    `unclear`), with whether the samples were drawn from the distribution it scores; None when
+    the column has no labelled samples answering the turn the forced choice was computed on."""
+    recs = [x.record for x in s.samples if x.record is not None]
+    if not s.auto or not s.auto[0].n or not recs:
+        return None
+    if any(r.turn != f.turn or r.history is not None for r in recs):
+        return None  # samples of another turn, or of a transcript edited since
+    n = s.auto[0].n
+    named = [x for x in s.auto if x.label != UNCLEAR and x.k]
+    if not named:
+        verdict = "no sample names a persona (all unclear)"
+    else:
+        best = [x for x in named if x.k == named[0].k]
+        k = best[0].k
+        if len(best) == 1 and best[0].label == f.top:
+            verdict = f"top agrees ({f.top} {k}/{n})"
+        elif f.top in {x.label for x in best}:
+            verdict = f"top tied: {', '.join(x.label for x in best)} {k}/{n} each"
+        else:
+            mine = next((x.k for x in s.auto if x.label == f.top), 0)
+            who = ", ".join(x.label for x in best) + (" each" if len(best) > 1 else "")
+            verdict = f"samples' top is {who} {k}/{n} ({f.top} {mine}/{n})"
+    out = Text()
+    out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
+    out.append_text(safe(verdict))
+    out.append_text(safe(" " + settings_note(_sample_params(s)), "dim"))
+    return out
+
+
+def forced_block(s: ColumnState, width: int = 0) -> Text:
+    """The forced choice, always with what it measures: a header, the calibrated (PMI) and raw
+    distributions (bars when `width` fits them), and its agreement with the labelled samples."""
+    out = Text()
+    f = s.forced
+    if f is None:
+        if s.forced_error:
+            out.append("forced choice: unavailable: ", style="bold dim")
+            out.append_text(safe(s.forced_error, "dim"))
+        return out
+    out.append_text(safe(forced_header(f), "dim"))
+    if f.calibrated:
+        out.append("\n")
+        out.append_text(_dist_line("calibrated (PMI)", f.calibrated, width))
+    out.append("\n")
+    out.append_text(_dist_line("raw", f.probs, width))
+    agree = agreement_line(s, f)
+    if agree is not None:
+        out.append("\n")
+        out.append_text(agree)
+    return out

@@ -1,0 +1,190 @@
+"""Instrument agreement: does forced choice say what the sampled, labelled answers say?
+
+A cell is one (model, format, context, question) where both exist: forced choice on the
+self-identification axis (a probe set with `axis = "self_id"`, matched by question text or id) and
+sampled answers with self-identification labels. Forced choice can only choose between the answers
+it scores (ai, human), so it is compared with the samples that *claim* one of the two: the share of
+ai among ai + human labels. The samples that claim nothing (`none`) or both (`mixed`) are counted
+beside it, never hidden. Per cell: whether the top classes agree, and the total variation distance
+(|P_fc(ai) - P_samples(ai)| for two classes) with a percentile bootstrap interval over the samples.
+
+The comparison is only fair at matched settings: forced choice scores the untruncated T=1
+distribution, so the samples must be drawn at T=1 with no truncation; `matched` says whether they were.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CLASSES = ("ai", "human")
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell's two instruments. `fc` maps a design ("raw", "calibrated") to P(ai)."""
+
+    model: str
+    format: str
+    context: str
+    question: str
+    counts: Mapping[str, int]  # self-id label -> samples
+    fc: Mapping[str, float]
+    matched: bool
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def claims(self) -> int:
+        return sum(self.counts.get(c, 0) for c in CLASSES)
+
+    @property
+    def sample_ai(self) -> float | None:
+        """P(ai | the sample claims ai or human), None when no sample claims either."""
+        return self.counts.get("ai", 0) / self.claims if self.claims else None
+
+    @property
+    def sample_top(self) -> str | None:
+        """The labelled majority among claims ("tie" when even)."""
+        ai, human = self.counts.get("ai", 0), self.counts.get("human", 0)
+        if not ai + human:
+            return None
+        return "ai" if ai > human else "human" if human > ai else "tie"
+
+    def fc_top(self, design: str) -> str:
+        p = self.fc[design]
+        return "ai" if p > 0.5 else "human" if p < 0.5 else "tie"
+
+    def agrees(self, design: str) -> bool | None:
+        """None when the samples make no claim (the cell cannot be compared)."""
+        top = self.sample_top
+        return None if top is None else top != "tie" and top == self.fc_top(design)
+
+    def tvd(self, design: str, seed: int = 0) -> tuple[float, float, float] | None:
+        """Total variation distance between the two distributions over (ai, human), with a 95%
+        percentile bootstrap interval over the claiming samples (the forced choice has no noise)."""
+        if not self.claims:
+            return None
+        p = self.fc[design]
+        ai = self.counts.get("ai", 0)
+        rng = random.Random(seed)
+        stats = sorted(
+            abs(p - sum(rng.random() < ai / self.claims for _ in range(self.claims)) / self.claims)
+            for _ in range(BOOTSTRAP)
+        )
+        point = abs(p - ai / self.claims)
+        return point, stats[int(0.025 * BOOTSTRAP)], stats[int(0.975 * BOOTSTRAP) - 1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "format": self.format,
+            "context": self.context,
+            "question": self.question,
+            "n": self.n,
+            "counts": dict(self.counts),
+            "claims": self.claims,
+            "sample_p_ai": self.sample_ai,
+            "sample_top": self.sample_top,
+            "matched_settings": self.matched,
+        }
+        for d in self.fc:
+            t = self.tvd(d)
+            out[d] = {
+                "p_ai": self.fc[d],
+                "top": self.fc_top(d),
+                "agrees": self.agrees(d),
+                "tvd": None if t is None else {"value": t[0], "ci_low": t[1], "ci_high": t[2]},
+            }
+        return out
+
+
+def pure(params: Mapping[str, Any]) -> bool:
+    """Whether sampling settings are the model's own distribution (T=1, no truncation, no
+    repeat penalty: a missing key is the default, 1)."""
+    return (
+        params.get("repeat_penalty", 1.0) == 1.0
+        and params.get("temperature") == 1.0
+        and params.get("top_k") == 0
+        and params.get("top_p") == 1.0
+        and params.get("min_p") == 0.0
+    )
+
+
+def cells(
+    samples: Iterable[Mapping[str, Any]], probes: Iterable[Mapping[str, Any]], pooled: bool = False
+) -> list[Cell]:
+    """Cells from experiment rows: sample rows (with `self_id`) and self-id probe rows.
+    `pooled`: one cell per (model, format, context), over the questions both instruments share
+    (sample counts added; forced-choice probabilities averaged over the items)."""
+    fc: dict[tuple[str, str, str, str], dict[str, float]] = {}
+    names: dict[tuple[str, str, str, str], str] = {}
+    alias: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+    for r in probes:
+        if r.get("axis") != "self_id" or not r.get("probs"):
+            continue
+        cell = (r["model"], r["format"], r["context"])
+        key = (*cell, str(r.get("question_text") or r.get("item")))
+        p = {"raw": _p_ai(r["probs"])}
+        if r.get("calibrated"):
+            p["calibrated"] = _p_ai(r["calibrated"])
+        fc[key] = p
+        names[key] = str(r.get("item") or key[3])
+        alias[key] = key
+        alias.setdefault((*cell, names[key]), key)  # a sample row may name its question by id
+    counts: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
+    settings: dict[tuple[str, str, str, str], bool] = {}
+    for r in samples:
+        if r.get("self_id") is None:
+            continue
+        for q in (r.get("question_text"), r["question"]):  # by the question's text, else its id
+            found = alias.get((r["model"], r["format"], r["context"], str(q)))
+            if q is not None and found is not None:
+                counts[found][r["self_id"]] += 1
+                settings[found] = settings.get(found, True) and pure(r.get("params") or {})
+                break
+    out = [
+        Cell(k[0], k[1], k[2], names[k], counts[k], fc[k], settings[k]) for k in fc if k in counts
+    ]
+    if not pooled:
+        return out
+    groups: dict[tuple[str, str, str], list[Cell]] = defaultdict(list)
+    for c in out:
+        groups[(c.model, c.format, c.context)].append(c)
+    pooled_cells = []
+    for (m, f, ctx), cs in groups.items():
+        total: Counter[str] = Counter()
+        for c in cs:
+            total.update(c.counts)
+        designs = [d for d in cs[0].fc if all(d in c.fc for c in cs)]
+        mean = {d: sum(c.fc[d] for c in cs) / len(cs) for d in designs}
+        q = " + ".join(c.question for c in cs)
+        pooled_cells.append(Cell(m, f, ctx, q, total, mean, all(c.matched for c in cs)))
+    return pooled_cells
+
+
+def _p_ai(dist: Mapping[str, float]) -> float:
+    """P(ai) between the two classes (a distribution over more classes is renormalised)."""
+    ai, human = dist.get("ai", 0.0), dist.get("human", 0.0)
+    return ai / (ai + human) if ai + human else 0.5
+
+
+def summary(cs: list[Cell]) -> dict[str, Any]:
+    """Per design: cells compared, cells whose top class agrees, and the mean TVD."""
+    out: dict[str, Any] = {"cells": len(cs), "comparable": sum(c.claims > 0 for c in cs)}
+    designs = list(dict.fromkeys(d for c in cs for d in c.fc))
+    for d in designs:
+        judged = [c for c in cs if d in c.fc and c.agrees(d) is not None]
+        tvds = [t[0] for c in judged if (t := c.tvd(d)) is not None]
+        out[d] = {
+            "agree": sum(bool(c.agrees(d)) for c in judged),
+            "of": len(judged),
+            "mean_tvd": sum(tvds) / len(tvds) if tvds else None,
+        }
+    return out

@@ -1,0 +1,194 @@
+"""Report sections for forced choice: tables per probe set, and instrument agreement with samples."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from psmlab.core.domain.stats import LabelShares, differences, fmt_diff, many_comparisons_note
+from psmlab.core.measure import instruments
+from psmlab.core.measure.experiment import ResultsFile, rows_of
+from psmlab.core.session.export import md_inline
+
+ProbeKey = tuple[str, str, str, str]  # (probe set, model, format, context)
+
+
+def probe_rows(results: ResultsFile) -> Iterator[dict[str, Any]]:
+    """Probe rows, newest scoring only: a row from before paraphrases and calibration (key
+    `probe|...`) is left out when the same unit was scored again (`probe2|...`)."""
+    rows = list(rows_of(results, "probe"))
+    newer = {r["key"].split("|", 1)[1] for r in rows if r["key"].startswith("probe2|")}
+    for r in rows:
+        if r["key"].startswith("probe|") and r["key"].split("|", 1)[1] in newer:
+            continue
+        yield r
+
+
+def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
+    """(probe set, model, format, context) -> mean raw and calibrated distributions over the
+    set's items, each class's spread over items, and n items. Sets are never averaged together
+    (identity questions and a shutdown question measure different things)."""
+    acc: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
+    for r in probe_rows(results):
+        pset = r.get("probe_set") or str(r["probe"]).split("/", 1)[0]
+        acc[(pset, r["model"], r["format"], r["context"])].append(r)
+    out: dict[ProbeKey, dict[str, Any]] = {}
+    for k, rows in acc.items():
+        entry: dict[str, Any] = {"n_items": len(rows), "axis": rows[0].get("axis", "archetype")}
+        for field in ("probs", "calibrated"):
+            dists = [r[field] for r in rows if r.get(field)]
+            if len(dists) != len(rows):
+                continue
+            keys = list(dict.fromkeys(a for d in dists for a in d))
+            entry[field] = {a: sum(d.get(a, 0.0) for d in dists) / len(dists) for a in keys}
+            entry[f"{field}_spread"] = {
+                a: (min(d.get(a, 0.0) for d in dists), max(d.get(a, 0.0) for d in dists))
+                for a in keys
+            }
+        out[k] = entry
+    return out
+
+
+def _top3(probs: dict[str, float], spread: dict[str, tuple[float, float]] | None) -> str:
+    top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+    parts = []
+    for a, p in top:
+        rng = f" ({spread[a][0]:.2f}–{spread[a][1]:.2f})" if spread and a in spread else ""
+        parts.append(f"{md_inline(a)} {p:.2f}{rng}")
+    return ", ".join(parts)
+
+
+def probe_section(results: ResultsFile) -> list[str]:
+    tables = probe_tables(results)
+    if not tables:
+        return []
+    out = [
+        "## Forced-choice probes",
+        "",
+        "Forced choice: P(class | one of the scored answers) under the model's untruncated T=1 "
+        "distribution, no sampling. Each class's answers (paraphrases) are aggregated by "
+        "log-mean-exp, so more paraphrases give no bonus. *Calibrated*: each answer's "
+        'log-probability minus its log-probability after a content-free question ("N/A") in '
+        "the same format and context (PMI). Each cell is the mean over the set's items, with "
+        "the lowest and highest item in brackets.",
+        "",
+    ]
+    for pset in dict.fromkeys(k[0] for k in tables):
+        rows = {k: v for k, v in tables.items() if k[0] == pset}
+        first = next(iter(rows.values()))
+        out += [
+            f"### Probe set `{md_inline(pset)}` ({first['axis']} axis, {first['n_items']} item(s))",
+            "",
+            "| model | format | context | raw | calibrated |",
+            "|---|---|---|---|---|",
+        ]
+        for (_, m, f, c), e in rows.items():
+            raw = _top3(e["probs"], e.get("probs_spread")) if "probs" in e else ""
+            cal = (
+                _top3(e["calibrated"], e.get("calibrated_spread"))
+                if "calibrated" in e
+                else "not measured"
+            )
+            out.append(f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |")
+        out.append("")
+    return out
+
+
+def _pct(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2f}"
+
+
+def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
+    """Forced choice against the labelled samples, per cell and pooled over questions."""
+    samples = list(rows_of(results, "sample"))
+    probes = list(probe_rows(results))
+    per = instruments.cells(samples, probes)
+    if not per:
+        return []
+    pooled = instruments.cells(samples, probes, pooled=True)
+    matched = all(c.matched for c in per)
+    out = [
+        "## Instrument agreement (self-identification)",
+        "",
+        "Forced choice on the self-identification axis against the sampled answers' "
+        f"self-identification labels ({md_inline(labeller)}), cell by cell. Forced choice chooses "
+        "only between AI and human answers, so it is compared with the samples that claim one of "
+        "the two: P(ai) among them (samples claiming nothing or both are counted in n, not in "
+        "the share). TVD: total variation distance between the two (ai, human) distributions, "
+        "with a 95% bootstrap interval over the samples.",
+        "",
+        "The samples were drawn at T=1 with no truncation: matched settings."
+        if matched
+        else "**Settings do not match**: some samples were drawn with a truncated or tempered "
+        "distribution, while forced choice scores the untruncated T=1 one. Treat "
+        "disagreement here as expected, not as a finding.",
+        "",
+    ]
+    for title, cs in (("Per question", per), ("Pooled over questions", pooled)):
+        s = instruments.summary(cs)
+        out += [f"### {title}", ""]
+        for d in ("raw", "calibrated"):
+            if d in s and s[d]["of"]:
+                tv = s[d]["mean_tvd"]
+                out.append(
+                    f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
+                    f"with claims (of {s['cells']}); mean TVD {_pct(tv)}"
+                )
+        out += [
+            "",
+            "| model | format | context | question | n | claims ai/human | samples P(ai) | "
+            "raw P(ai) | raw TVD [95% CI] | calibrated P(ai) | calibrated TVD [95% CI] |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in cs:
+            cols = []
+            for d in ("raw", "calibrated"):
+                if d not in c.fc:
+                    cols += ["–", "–"]
+                    continue
+                t = c.tvd(d)
+                mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
+                cols += [
+                    f"{c.fc[d]:.2f}{mark}",
+                    "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",
+                ]
+            out.append(
+                f"| {md_inline(c.model)} | {md_inline(c.format)} | {md_inline(c.context)} | "
+                f"{md_inline(c.question)} | {c.n} | {c.counts.get('ai', 0)}/"
+                f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)} | " + " | ".join(cols) + " |"
+            )
+        out.append("")
+    return out
+
+
+def comparison_lines(table: dict[tuple[str, str, str], LabelShares]) -> list[str]:
+    """Differences in self-id share between conditions that differ in one factor only (model,
+    format or context), with Newcombe intervals and the many-comparisons note."""
+    conds = {" · ".join(k): v.self_id for k, v in table.items() if v.n}
+    keys = {" · ".join(k): k for k in table}
+    lines, n = [], 0
+    for label in ("ai", "human"):
+        for d in differences(conds, label):
+            a, b = keys[d.a], keys[d.b]
+            if sum(x != y for x, y in zip(a, b, strict=True)) != 1:
+                continue
+            n += 1
+            flag = " (excludes 0)" if d.excludes_zero else ""
+            lines.append(
+                f"| {md_inline(label)} | {md_inline(d.a)} {d.k1}/{d.n1} | "
+                f"{md_inline(d.b)} {d.k2}/{d.n2} | {fmt_diff(d)}{flag} |"
+            )
+    if not lines:
+        return []
+    note = many_comparisons_note(n)
+    return [
+        "Differences in self-identification share between conditions that differ in one "
+        "factor (Newcombe 95% interval):",
+        "",
+        "| class | a | b | a − b [95% CI] |",
+        "|---|---|---|---|",
+        *lines,
+        "",
+        *([note, ""] if note else []),
+    ]

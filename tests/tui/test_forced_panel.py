@@ -1,0 +1,163 @@
+"""The distribution panel's forced choice, on no models (a column state built by hand): it always
+says what it measures, shows the calibrated and the raw distribution, and, when the column has
+labelled samples of the same turn, whether they agree and whether they come from the same
+distribution (T=1, untruncated) at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App, ComposeResult
+
+from psmlab.core.domain.stats import Share
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.measure.probes import describe
+from psmlab.core.session.schema import GenerationRecord
+from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample, forced_block
+from tests.tui.conftest import wait_for
+
+RAW = {"helpful-assistant": 0.61, "human-impostor": 0.25, "villain": 0.09, "oracle": 0.05}
+CAL = {"human-impostor": 0.52, "helpful-assistant": 0.30, "villain": 0.10, "oracle": 0.08}
+PURE = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0}
+
+
+def _forced(calibrated: dict[str, float] | None = CAL, turn: int = 1) -> Forced:
+    return Forced(RAW, calibrated, describe(False, calibrated is not None), turn=turn)
+
+
+def _record(i: int, params: dict[str, Any], turn: int = 1) -> GenerationRecord:
+    return GenerationRecord(
+        id=f"g{i}",
+        model="m",
+        format="chatml",
+        sample=i,
+        seed=i,
+        text="I am a person.",
+        n_tokens=5,
+        finish_reason="eos",
+        role_leak=False,
+        params={**params, "seed": i, "n_ctx": 2048},  # as recorded: each sample's own seed
+        turn=turn,
+    )
+
+
+def _state(
+    forced: Forced | None,
+    params: dict[str, Any] | None = None,
+    *,
+    tops: tuple[tuple[str, int], ...] = (("helpful-assistant", 3), ("unclear", 3)),
+    n: int = 8,
+    turn: int = 1,
+) -> ColumnState:
+    st = ColumnState("m", "chat", "chatml", status="ready", forced=forced)
+    if params is not None:
+        st.samples = [Sample("I am a person.", _record(i, params, turn)) for i in range(n)]
+        st.auto = [Share(label, k, n) for label, k in tops]
+        st.auto_self_id = [Share("ai", 3, n), Share("human", 2, n)]
+    return st
+
+
+def test_the_block_says_what_it_measures_and_shows_both_distributions() -> None:
+    text = forced_block(_state(_forced()), width=40).plain
+    lines = text.splitlines()
+    assert lines[0] == "forced choice · P(persona | its identity statements) · untruncated T=1"
+    assert lines[1] == (
+        "calibrated (PMI): human-impostor 0.52 · helpful-assistant 0.30 · villain 0.10"
+    )
+    assert lines[2] == "raw: helpful-assistant 0.61 · human-impostor 0.25 · villain 0.09"
+    assert len(lines) == 3  # no samples: no agreement line
+    assert "█" not in text  # too narrow for the bars
+    wide = forced_block(_state(_forced()), width=100).plain
+    assert "human-impostor 0.52 ████" in wide and "helpful-assistant 0.61 █████" in wide
+
+
+def test_uncalibrated_shows_raw_under_the_header() -> None:
+    lines = forced_block(_state(_forced(calibrated=None))).plain.splitlines()
+    assert lines[0].startswith("forced choice · P(persona")
+    assert lines[1].startswith("raw: helpful-assistant 0.61")
+    assert len(lines) == 2
+
+
+def test_agreement_with_samples_and_the_settings_mismatch() -> None:
+    default = SamplingParams().model_dump()  # T 0.8, top_k 40, top_p 0.95, min_p 0.05
+    text = forced_block(_state(_forced(), default)).plain
+    last = text.splitlines()[-1]
+    # The calibrated top (human-impostor) leads; the samples' top ignores "unclear".
+    assert last.startswith(
+        "vs 8 samples: samples' top is helpful-assistant 3/8 (human-impostor 0/8)"
+    )
+    assert "(samples at T 0.8, top_k 40, top_p 0.95, min_p 0.05: not the same distribution)" in last
+    # Raw only: its top is the samples' top.
+    text = forced_block(_state(_forced(calibrated=None), PURE)).plain
+    last = text.splitlines()[-1]
+    assert last == (
+        "vs 8 samples: top agrees (helpful-assistant 3/8) "
+        "(samples at T=1, untruncated: the same distribution)"
+    )
+    tied = _state(_forced(), PURE, tops=(("helpful-assistant", 3), ("human-impostor", 3)))
+    assert "top tied: helpful-assistant, human-impostor 3/8 each" in forced_block(tied).plain
+    nothing = _state(_forced(), PURE, tops=(("unclear", 8),))
+    assert "vs 8 samples: no sample names a persona (all unclear)" in forced_block(nothing).plain
+
+
+def test_no_agreement_with_samples_of_another_turn() -> None:
+    st = _state(_forced(turn=3), PURE, turn=1)
+    assert "vs " not in forced_block(st).plain
+    assert len(forced_block(st).plain.splitlines()) == 3
+
+
+def test_persona_names_are_not_markup() -> None:
+    name = "[bold red]evil[/] \x1b[2J"
+    f = Forced({name: 0.7, "b": 0.3}, None, describe(False, False), turn=1)
+    st = _state(f, PURE, tops=((name, 4),), n=4)
+    text = forced_block(st).plain
+    assert "[bold red]evil[/]" in text and "\x1b" not in text
+    assert "top agrees ([bold red]evil[/]" in text
+
+
+def test_unavailable_says_why() -> None:
+    st = ColumnState("m", "chat", "chatml", forced_error="no [b]prompt[/b] log-probabilities")
+    assert forced_block(st).plain == (
+        "forced choice: unavailable: no [b]prompt[/b] log-probabilities"
+    )
+
+
+class _Host(App[None]):
+    def __init__(self, state: ColumnState) -> None:
+        super().__init__()
+        self.state = state
+
+    def compose(self) -> ComposeResult:
+        yield ModelColumn(self.state, "m")
+
+
+async def test_the_column_panel_shows_the_block_and_the_full_description() -> None:
+    st = _state(_forced(), SamplingParams().model_dump())
+    app = _Host(st)
+    async with app.run_test(size=(120, 24)) as pilot:
+        col = app.query_one(ModelColumn)
+        dist = col.query_one(".col-dist")
+        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+        text = str(dist.render())
+        assert "forced choice · P(persona | its identity statements) · untruncated T=1" in text
+        assert "calibrated (PMI): human-impostor 0.52 ████" in text  # 116 cells: the bars fit
+        assert "raw: helpful-assistant 0.61" in text
+        assert "vs 8 samples:" in text and "not the same distribution" in text
+        assert dist.tooltip == st.forced.measures if st.forced else False
+        assert "calibrated by a content-free question (PMI)" in str(dist.tooltip)
+        await pilot.resize_terminal(80, 24)  # 76 cells: a line keeps its bars only if it fits
+        await wait_for(
+            pilot,
+            lambda: "calibrated (PMI): human-impostor 0.52 · " in str(dist.render()),
+            "the calibrated line without bars",
+            timeout=10,
+        )
+        assert "raw: helpful-assistant 0.61 █████ · " in str(dist.render())
+
+
+def test_samples_at_different_settings_are_not_compared_as_one() -> None:
+    st = _state(_forced(), PURE)
+    rec = st.samples[0].record
+    assert rec is not None
+    st.samples[0] = Sample(rec.text, rec.model_copy(update={"params": {**rec.params, "top_k": 40}}))
+    assert "(samples drawn at different settings: not comparable)" in forced_block(st).plain
