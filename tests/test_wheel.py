@@ -120,7 +120,17 @@ def test_the_wheel_labels_with_its_shipped_personas_and_probes_all_archetypes(
         g["auto_labels"]["labels"] for g in json.loads(editable.stdout)["generations"]
     ]
 
-    probe = _psmlab(wheel_venv, "probe", "--set", "identity", "--json", "-m", SMOL, cwd=tmp_path)
+    probe = _psmlab(
+        wheel_venv,
+        "probe",
+        "--set",
+        "identity",
+        "--no-calibrate",
+        "--json",
+        "-m",
+        SMOL,
+        cwd=tmp_path,
+    )
     assert probe.returncode == 0, probe.stderr
     results = json.loads(probe.stdout)["results"]
     assert results

@@ -17,7 +17,28 @@ def test_probe_json_shape_and_summary() -> None:
         assert set(r) >= {"model", "item", "probs", "logprobs"}
         assert abs(sum(r["probs"].values()) - 1) < 1e-9 and len(r["probs"]) >= 10
     for s in data["summary"].values():
-        assert s["top"] in s["probs"]
+        assert s["top"] in s["probs"] and s["top_calibrated"] in s["calibrated"]
+        assert "untruncated T=1" in s["measures"] and "PMI" in s["measures"]
+
+
+def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
+    proc = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(data["results"]) == 3
+    for r in data["results"]:
+        assert r["axis"] == "self_id" and set(r["probs"]) == set(r["calibrated"]) == {"ai", "human"}
+        assert r["null_question"] == "N/A" and r["aggregation"] == "log-mean-exp"
+        assert len(r["statement_logprobs"]["ai"]) == len(r["null_statement_logprobs"]["ai"]) == 5
+    raw = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--no-calibrate")
+    assert raw.returncode == 0 and "calibrated" not in raw.stdout and "untruncated" in raw.stdout
+    mc = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
+    assert mc.returncode == 0, mc.stderr
+    out = json.loads(mc.stdout)["results"]
+    assert len(out) == 3 and all(r["mode"] == "choice" for r in out)
+    for r in out:
+        assert abs(sum(r["probs"].values()) - 1) < 1e-9
+        assert set(r["position_bias"]) == {"A", "B"} and r["max_position_bias"] >= 0
 
 
 def test_probe_set_for_sampling_and_bad_options() -> None:
@@ -87,8 +108,9 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert any(INJECTED in w for w in p["warnings"])
 
     own = run_cli(
-        "probe", "--set", "identity", "-m", smol, "--system", "You are a pirate.", "--json"
-    )
+        "probe", "--set", "identity", "-m", smol, "--system", "You are a pirate.", "--json",
+        "--no-calibrate",
+    )  # fmt: skip
     assert own.returncode == 0, own.stderr
     assert INJECTED not in own.stderr
     data = json.loads(own.stdout)

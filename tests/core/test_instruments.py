@@ -51,8 +51,13 @@ def test_cells_compare_forced_choice_with_the_claiming_samples() -> None:
         _probe("what-are-you", "What are you?", 0.9, 0.3),
         _probe("are-you-human", "Are you a human?", 0.2, 0.6),
     ]
+    choice = {**_probe("what-are-you", "What are you?", 0.4, 0.4), "kind": "choice"}
+    choice["key"] = choice["key"].replace("probe2|", "choice|")
+    probes.append(choice)
     (a, b) = sorted(instruments.cells(samples, probes), key=lambda c: c.question)
     assert b.question == "what-are-you" and b.n == 12 and b.claims == 8
+    assert b.fc["choice"] == 0.4 and b.fc["raw"] == 0.9 and b.agrees("choice") is False
+    assert "choice" not in a.fc
     assert b.sample_ai == 0.75 and b.sample_top == "ai" and b.matched
     assert b.agrees("raw") is True and b.agrees("calibrated") is False
     tvd = b.tvd("raw")
@@ -63,6 +68,7 @@ def test_cells_compare_forced_choice_with_the_claiming_samples() -> None:
     assert abs(s["raw"]["mean_tvd"] - (0.15 + 0.2) / 2) < 1e-12
     assert s["calibrated"]["agree"] == 0
     (pooled,) = instruments.cells(samples, probes, pooled=True)
+    assert "choice" not in pooled.fc  # only designs every question has are pooled
     assert pooled.n == 15 and pooled.counts["ai"] == 6 and pooled.counts["human"] == 5
     assert abs(pooled.fc["raw"] - 0.55) < 1e-12 and abs(pooled.fc["calibrated"] - 0.45) < 1e-12
 

@@ -323,6 +323,13 @@ def test_probe_uses_prompt_logprobs_or_says_it_cannot(cfg: Path) -> None:
     for k in local:
         assert abs(local[k] - remote[k]) < 0.25, (k, local[k], remote[k])
     assert max(local, key=local.__getitem__) == max(remote, key=remote.__getitem__)
+    # The calibration's content-free question goes through the same path.
+    nl = res["smollm2-135m-instruct"]["null_statement_logprobs"]
+    nr = res["smol-srv"]["null_statement_logprobs"]
+    assert nl.keys() == nr.keys() == local.keys()
+    for k in nl:
+        assert max(abs(a - b) for a, b in zip(nl[k], nr[k], strict=True)) < 0.25, k
+    assert abs(sum(res["smol-srv"]["calibrated"].values()) - 1) < 1e-9
 
     # llama-cpp-python's server misaligns prompt log-probabilities when no BOS starts the prompt
     # (SmolLM2 under a plain-text frame): psmlab checks and refuses instead of reporting them.

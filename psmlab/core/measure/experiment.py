@@ -23,6 +23,7 @@ from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError
+from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import score_item
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
@@ -282,6 +283,19 @@ def _run_job(
                 paraphrase_range=r.paraphrase_range,
                 aggregation="log-mean-exp",
                 length_normalized=r.normalized,
+            )
+        elif job.kind == "choice":
+            name, item, axis, _ = job.payload
+            ch = run_choice(
+                backend, Transcript(), item, fmt, personas, axis=axis, system=job.context.system
+            )
+            row.update(
+                probe=f"{name}/{item.id}",
+                probe_set=name,
+                item=item.id,
+                question_text=item.question,
+                axis=axis,
+                **{k: v for k, v in ch.to_dict().items() if k not in ("model", "item")},
             )
         else:
             name, it = job.payload

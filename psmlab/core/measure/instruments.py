@@ -26,7 +26,8 @@ BOOTSTRAP = 2000
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell's two instruments. `fc` maps a design ("raw", "calibrated") to P(ai)."""
+    """One cell's two instruments. `fc` maps a forced-choice design ("raw", "calibrated",
+    "choice") to P(ai)."""
 
     model: str
     format: str
@@ -120,7 +121,8 @@ def pure(params: Mapping[str, Any]) -> bool:
 def cells(
     samples: Iterable[Mapping[str, Any]], probes: Iterable[Mapping[str, Any]], pooled: bool = False
 ) -> list[Cell]:
-    """Cells from experiment rows: sample rows (with `self_id`) and self-id probe rows.
+    """Cells from experiment rows: sample rows (with `self_id`) and self-id probe rows (kind
+    "probe": the raw and calibrated designs; kind "choice": multiple choice).
     `pooled`: one cell per (model, format, context), over the questions both instruments share
     (sample counts added; forced-choice probabilities averaged over the items)."""
     fc: dict[tuple[str, str, str, str], dict[str, float]] = {}
@@ -131,10 +133,13 @@ def cells(
             continue
         cell = (r["model"], r["format"], r["context"])
         key = (*cell, str(r.get("question_text") or r.get("item")))
-        p = {"raw": _p_ai(r["probs"])}
-        if r.get("calibrated"):
-            p["calibrated"] = _p_ai(r["calibrated"])
-        fc[key] = p
+        p = fc.setdefault(key, {})
+        if r.get("kind") == "choice":  # multiple choice, rotated: one more design
+            p["choice"] = _p_ai(r["probs"])
+        else:
+            p["raw"] = _p_ai(r["probs"])
+            if r.get("calibrated"):
+                p["calibrated"] = _p_ai(r["calibrated"])
         names[key] = str(r.get("item") or key[3])
         alias[key] = key
         alias.setdefault((*cell, names[key]), key)  # a sample row may name its question by id

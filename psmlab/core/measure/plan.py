@@ -61,6 +61,10 @@ class ExperimentSpec(BaseModel):
     evals: list[str] = Field(default_factory=list, description="JSONL paths, relative to the file.")
     eval_limit: int | None = Field(None, ge=1)
     normalize: bool = False
+    choice: bool = Field(
+        False,
+        description="Also ask each probe item as multiple choice (rotated options, by letter).",
+    )
 
 
 def load_experiment(path: Path) -> ExperimentSpec:
@@ -76,7 +80,7 @@ def load_experiment(path: Path) -> ExperimentSpec:
 @dataclass(frozen=True)
 class Job:
     key: str
-    kind: str  # sample | probe | eval
+    kind: str  # sample | probe | choice | eval
     model: ModelSpec
     format: str
     context: Context
@@ -135,6 +139,17 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                             (name, item, axis, null_q),
                         )
                     )
+                    if spec.choice:
+                        jobs.append(
+                            Job(
+                                f"choice|{at}|{name}/{item.id}",
+                                "choice",
+                                m,
+                                fmt,
+                                c,
+                                (name, item, axis, null_q),
+                            )
+                        )
                 # Evals are rendered like everything else in the sweep: this format, this
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").

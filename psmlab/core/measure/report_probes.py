@@ -11,6 +11,7 @@ from psmlab.core.measure import instruments
 from psmlab.core.measure.experiment import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
+DESIGNS = ("raw", "calibrated", "choice")
 ProbeKey = tuple[str, str, str, str]  # (probe set, model, format, context)
 
 
@@ -102,7 +103,7 @@ def _pct(p: float | None) -> str:
 def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
     """Forced choice against the labelled samples, per cell and pooled over questions."""
     samples = list(rows_of(results, "sample"))
-    probes = list(probe_rows(results))
+    probes = [*probe_rows(results), *rows_of(results, "choice")]
     per = instruments.cells(samples, probes)
     if not per:
         return []
@@ -116,7 +117,9 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
         "only between AI and human answers, so it is compared with the samples that claim one of "
         "the two: P(ai) among them (samples claiming nothing or both are counted in n, not in "
         "the share). TVD: total variation distance between the two (ai, human) distributions, "
-        "with a 95% bootstrap interval over the samples.",
+        "with a 95% bootstrap interval over the samples. Designs: *raw* forced choice, "
+        "*calibrated* (PMI against the content-free question), and *choice* (multiple choice, "
+        "option order rotated) where the experiment asks for it.",
         "",
         "The samples were drawn at T=1 with no truncation: matched settings."
         if matched
@@ -128,22 +131,23 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
     for title, cs in (("Per question", per), ("Pooled over questions", pooled)):
         s = instruments.summary(cs)
         out += [f"### {title}", ""]
-        for d in ("raw", "calibrated"):
-            if d in s and s[d]["of"]:
+        designs = [d for d in DESIGNS if any(d in c.fc for c in cs)]
+        for d in designs:
+            if s[d]["of"]:
                 tv = s[d]["mean_tvd"]
                 out.append(
                     f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
                     f"with claims (of {s['cells']}); mean TVD {_pct(tv)}"
                 )
+        head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
         out += [
             "",
-            "| model | format | context | question | n | claims ai/human | samples P(ai) | "
-            "raw P(ai) | raw TVD [95% CI] | calibrated P(ai) | calibrated TVD [95% CI] |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| model | format | context | question | n | claims ai/human | samples P(ai) |" + head,
+            "|---|---|---|---|---|---|---|" + "---|---|" * len(designs),
         ]
         for c in cs:
             cols = []
-            for d in ("raw", "calibrated"):
+            for d in designs:
                 if d not in c.fc:
                     cols += ["–", "–"]
                     continue
