@@ -78,6 +78,10 @@ def test_cells_without_claims_truncated_settings_and_ties_are_said_so() -> None:
     samples = [_sample(i, "none", params=trunc) for i in range(5)]
     (c,) = instruments.cells(samples, [_probe("what-are-you", "What are you?", 0.9, 0.9)])
     assert not c.matched and c.claims == 0 and c.agrees("raw") is None and c.tvd("raw") is None
+    one_sided = [_sample(i, "human") for i in range(4)]
+    (h,) = instruments.cells(one_sided, [_probe("what-are-you", "What are you?", 0.3, 0.3)])
+    point, low, high = h.tvd("raw") or (0, 0, 0)
+    assert point == 0.3 and low < high  # four claims do not pin the share down to zero width
     tie = [_sample(i, s) for i, s in enumerate(["ai", "human"])]
     (t,) = instruments.cells(tie, [_probe("what-are-you", "What are you?", 0.9, 0.9)])
     assert t.sample_top == "tie" and t.agrees("raw") is False

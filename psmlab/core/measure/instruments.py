@@ -6,7 +6,9 @@ sampled answers with self-identification labels. Forced choice can only choose b
 it scores (ai, human), so it is compared with the samples that *claim* one of the two: the share of
 ai among ai + human labels. The samples that claim nothing (`none`) or both (`mixed`) are counted
 beside it, never hidden. Per cell: whether the top classes agree, and the total variation distance
-(|P_fc(ai) - P_samples(ai)| for two classes) with a percentile bootstrap interval over the samples.
+(|P_fc(ai) - P_samples(ai)| for two classes) with a 95% interval from a Bayesian bootstrap of
+the samples' share. Few claims make a weak majority: `summary` also counts the cells with at least
+`STRONG` claims.
 
 The comparison is only fair at matched settings: forced choice scores the untruncated T=1
 distribution, so the samples must be drawn at T=1 with no truncation; `matched` says whether they were.
@@ -22,6 +24,7 @@ from typing import Any
 
 CLASSES = ("ai", "human")
 BOOTSTRAP = 2000
+STRONG = 10  # claims a cell needs before its majority is more than a hint
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,16 @@ class Cell:
 
     def tvd(self, design: str, seed: int = 0) -> tuple[float, float, float] | None:
         """Total variation distance between the two distributions over (ai, human), with a 95%
-        percentile bootstrap interval over the claiming samples (the forced choice has no noise)."""
+        interval from a Bayesian bootstrap of the samples' share (P(ai) drawn from its Jeffreys
+        posterior, Beta(k + 1/2, n - k + 1/2)): a plain resampling bootstrap collapses to a
+        zero-width interval when every claim is one class. Forced choice has no noise."""
         if not self.claims:
             return None
         p = self.fc[design]
         ai = self.counts.get("ai", 0)
         rng = random.Random(seed)
-        stats = sorted(
-            abs(p - sum(rng.random() < ai / self.claims for _ in range(self.claims)) / self.claims)
-            for _ in range(BOOTSTRAP)
-        )
+        a, b = ai + 0.5, self.claims - ai + 0.5
+        stats = sorted(abs(p - rng.betavariate(a, b)) for _ in range(BOOTSTRAP))
         point = abs(p - ai / self.claims)
         return point, stats[int(0.025 * BOOTSTRAP)], stats[int(0.975 * BOOTSTRAP) - 1]
 
@@ -187,9 +190,12 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
     for d in designs:
         judged = [c for c in cs if d in c.fc and c.agrees(d) is not None]
         tvds = [t[0] for c in judged if (t := c.tvd(d)) is not None]
+        strong = [c for c in judged if c.claims >= STRONG]
         out[d] = {
             "agree": sum(bool(c.agrees(d)) for c in judged),
             "of": len(judged),
             "mean_tvd": sum(tvds) / len(tvds) if tvds else None,
+            "agree_strong": sum(bool(c.agrees(d)) for c in strong),
+            "of_strong": len(strong),
         }
     return out

@@ -117,7 +117,9 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
         "only between AI and human answers, so it is compared with the samples that claim one of "
         "the two: P(ai) among them (samples claiming nothing or both are counted in n, not in "
         "the share). TVD: total variation distance between the two (ai, human) distributions, "
-        "with a 95% bootstrap interval over the samples. Designs: *raw* forced choice, "
+        "with a 95% interval (Bayesian bootstrap of the samples' share). A majority of two or three "
+        "claims is a hint, not a finding: the summary also counts cells with at least "
+        f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
         "*calibrated* (PMI against the content-free question), and *choice* (multiple choice, "
         "option order rotated) where the experiment asks for it.",
         "",
@@ -137,7 +139,9 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
                 tv = s[d]["mean_tvd"]
                 out.append(
                     f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
-                    f"with claims (of {s['cells']}); mean TVD {_pct(tv)}"
+                    f"with claims (of {s['cells']}); in {s[d]['agree_strong']} of "
+                    f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; "
+                    f"mean TVD {_pct(tv)}"
                 )
         head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
         out += [
