@@ -339,10 +339,10 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
         for col in app.query(ModelColumn):  # never a bare number: the panel says what it is
             dist = col.query_one(".col-dist")
             panel = str(dist.render())
-            assert "forced choice · P(persona | its identity statements) · untruncated T=1" in panel
-            assert "\ncalibrated (PMI): " in panel and "\nraw: " in panel
+            assert "forced choice · T=1 · P(persona | statements)" in panel
+            assert "\nPMI: " in panel and "\nraw: " in panel
             # The lab's default settings (T 0.8, top_k 40, ...) are not what forced choice scores.
-            assert "vs 3 samples: " in panel and "not the same distribution" in panel
+            assert "vs 3 samples: " in panel and "another distribution" in panel
             assert dist.tooltip == col.state.forced.measures
         col = app.query(ModelColumn).first()
         col.focus()

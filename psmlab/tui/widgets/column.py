@@ -257,12 +257,8 @@ def _dist_line(name: str, d: Mapping[str, float], width: int) -> Text:
 
 def forced_header(f: Forced) -> str:
     """What the numbers are, short enough for a column (the tooltip has `f.measures` whole)."""
-    what = (
-        "score (softmax of mean token log-probs, not a probability)"
-        if f.normalized
-        else "P(persona | its identity statements)"
-    )
-    return f"forced choice · {what} · untruncated T=1"
+    what = "score, not a probability" if f.normalized else "P(persona | statements)"
+    return f"forced choice · T=1 · {what}"
 
 
 KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0}
@@ -280,12 +276,12 @@ def settings_note(params: Mapping[str, Any] | None) -> str:
     """Whether the samples come from the distribution forced choice scores: T=1, no truncation
     (`instruments.pure`) and, here too, no repeat penalty."""
     if params is None:
-        return "(samples drawn at different settings: not comparable)"
+        return "(samples at mixed settings: not comparable)"
     if pure(params) and params.get("repeat_penalty", 1.0) == 1.0:
-        return "(samples at T=1, untruncated: the same distribution)"
+        return "(same T=1 distribution)"
     names = {"temperature": "T"}
     parts = [f"{names.get(k, k)} {params.get(k)!s}" for k, v in KNOBS.items() if params.get(k) != v]
-    return f"(samples at {', '.join(parts)}: not the same distribution)"
+    return f"(samples at {', '.join(parts)}: another distribution)"
 
 
 def agreement_line(s: ColumnState, f: Forced) -> Text | None:
@@ -300,7 +296,7 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     n = s.auto[0].n
     named = [x for x in s.auto if x.label != UNCLEAR and x.k]
     if not named:
-        verdict = "no sample names a persona (all unclear)"
+        verdict = "all unclear"
     else:
         best = [x for x in named if x.k == named[0].k]
         k = best[0].k
@@ -332,7 +328,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     out.append_text(safe(forced_header(f), "dim"))
     if f.calibrated:
         out.append("\n")
-        out.append_text(_dist_line("calibrated (PMI)", f.calibrated, width))
+        out.append_text(_dist_line("PMI", f.calibrated, width))
     out.append("\n")
     out.append_text(_dist_line("raw", f.probs, width))
     agree = agreement_line(s, f)
