@@ -86,7 +86,7 @@ def test_agreement_with_samples_and_the_settings_mismatch() -> None:
     assert last.startswith(
         "vs 8 samples: samples' top is helpful-assistant 3/8 (human-impostor 0/8)"
     )
-    assert "(samples at T 0.8, top_k 40, top_p 0.95, min_p 0.05: another distribution)" in last
+    assert "(samples at T 0.8, truncated: another distribution)" in last
     # Raw only: its top is the samples' top.
     text = forced_block(_state(_forced(calibrated=None), PURE)).plain
     last = text.splitlines()[-1]

@@ -279,8 +279,11 @@ def settings_note(params: Mapping[str, Any] | None) -> str:
         return "(samples at mixed settings: not comparable)"
     if pure(params) and params.get("repeat_penalty", 1.0) == 1.0:
         return "(same T=1 distribution)"
-    names = {"temperature": "T"}
-    parts = [f"{names.get(k, k)} {params.get(k)!s}" for k, v in KNOBS.items() if params.get(k) != v]
+    parts = [f"T {params.get('temperature')}"] if params.get("temperature") != 1.0 else []
+    if any(params.get(k) != KNOBS[k] for k in ("top_k", "top_p", "min_p")):
+        parts.append("truncated")
+    if params.get("repeat_penalty", 1.0) != 1.0:
+        parts.append(f"repeat penalty {params.get('repeat_penalty')}")
     return f"(samples at {', '.join(parts)}: another distribution)"
 
 
