@@ -1,0 +1,132 @@
+"""Probe sets: `resources/probes/*.toml` (and the user's), their items and the answers each class is scored on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from psmlab.core import paths
+from psmlab.core.domain.personas import Persona
+from psmlab.core.domain.tomlfile import read_toml
+from psmlab.core.errors import FormatError, UsageError
+
+AXES = ("archetype", "self_id")
+NULL_QUESTION = "N/A"  # the content-free question of the calibration (as in Zhao et al. 2021)
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    question: str
+    prefill: str | None = None
+    statements: dict[str, list[str]] | None = Field(
+        None,
+        description="Answers per class (archetype or self-id class); default: each persona's "
+        "identity statements.",
+    )
+    openings: list[str] = Field(
+        default_factory=list,
+        description='Openings that fit the question ("Honestly, "), each put before every '
+        'persona identity statement to make paraphrases; "" keeps the statement as written.',
+    )
+
+
+class _Set(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    mode: str = Field("score", pattern="^(score|sample)$")
+    axis: str = Field("archetype", pattern="^(archetype|self_id)$")
+    null_question: str = NULL_QUESTION
+    items: list[_Item] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class ProbeItem:
+    id: str
+    question: str
+    prefill: str | None = None
+    statements: dict[str, list[str]] | None = None
+    openings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    name: str
+    description: str
+    mode: str
+    items: tuple[ProbeItem, ...]
+    axis: str = "archetype"
+    null_question: str = NULL_QUESTION
+
+
+def _set_files() -> dict[str, Path]:
+    """Shipped probe sets, then the user's (a user's set with a shipped name replaces it)."""
+    return {
+        **paths.shipped_files("probes", ".toml"),
+        **paths.user_files(paths.user_probes_dir(), ".toml"),
+    }
+
+
+def probe_set_names() -> list[str]:
+    return sorted(_set_files())
+
+
+def load_probe_set(name: str) -> ProbeSet:
+    files = _set_files()
+    if name not in files:
+        raise UsageError(
+            f"unknown probe set '{name}'", f"choose one of: {', '.join(sorted(files))}"
+        )
+    path = files[name]
+    spec = read_toml(path, _Set, FormatError, what="probe set", fix="fix the probe file")
+    items = tuple(
+        ProbeItem(i.id, i.question, i.prefill, i.statements, tuple(i.openings)) for i in spec.items
+    )
+    if spec.axis == "self_id":
+        bare = [i.id for i in items if not i.statements]
+        if bare:
+            raise FormatError(
+                f"{path}: self_id probe item(s) {', '.join(bare)} have no answers",
+                "give each item [items.statements] with ai = [...] and human = [...]",
+            )
+    return ProbeSet(name, spec.description, spec.mode, items, spec.axis, spec.null_question)
+
+
+def statements_for(
+    item: ProbeItem, personas: list[Persona], axis: str = "archetype"
+) -> dict[str, list[str]]:
+    """The answers scored for each class: the item's own (archetype ids must be known personas;
+    self-id classes are taken as given), else each persona's identity statements, each put
+    after every opening of the item."""
+    if item.statements is not None:
+        known = {p.id for p in personas}
+        return {
+            k: list(v)
+            for k, v in item.statements.items()
+            if v and (axis != "archetype" or k in known)
+        }
+    openings = item.openings or ("",)
+    return {
+        p.id: list(dict.fromkeys(opened(o, s) for s in p.identity for o in openings))
+        for p in personas
+        if p.identity
+    }
+
+
+def opened(opening: str, statement: str) -> str:
+    """`statement` after `opening` ("Honestly, " + "My name is X." -> "Honestly, my name is X.");
+    "I" and names keep their capital: only a capitalised common first word is lowered."""
+    if not opening or _SPEAKER.match(statement):  # "User: ..." writes the next turn: as is
+        return statement
+    first = statement.split(" ", 1)[0]
+    keep = first in ("I", "I'm", "I’m", "I've", "I'd", "I'll") or not first[:1].isupper()
+    if not keep and first[1:].islower() and first.rstrip(".,!?") not in _PROPER:
+        statement = statement[:1].lower() + statement[1:]
+    return opening + statement
+
+
+_PROPER = {"HAL", "Skynet"}
+_SPEAKER = re.compile(r"^\w[\w ]{0,20}:")
