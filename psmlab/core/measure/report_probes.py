@@ -72,7 +72,7 @@ def probe_section(results: ResultsFile) -> list[str]:
         "log-mean-exp, so more paraphrases give no bonus. *Calibrated*: each answer's "
         'log-probability minus its log-probability after a content-free question ("N/A") in '
         "the same format and context (PMI). Each cell is the mean over the set's items, with "
-        "the lowest and highest item in brackets.",
+        "the lowest and highest item in brackets when there are several.",
         "",
     ]
     for pset in dict.fromkeys(k[0] for k in tables):
@@ -85,9 +85,10 @@ def probe_section(results: ResultsFile) -> list[str]:
             "|---|---|---|---|---|",
         ]
         for (_, m, f, c), e in rows.items():
-            raw = _top3(e["probs"], e.get("probs_spread")) if "probs" in e else ""
+            many = e["n_items"] > 1  # one item has no spread to show
+            raw = _top3(e["probs"], e.get("probs_spread") if many else None) if "probs" in e else ""
             cal = (
-                _top3(e["calibrated"], e.get("calibrated_spread"))
+                _top3(e["calibrated"], e.get("calibrated_spread") if many else None)
                 if "calibrated" in e
                 else "not measured"
             )
