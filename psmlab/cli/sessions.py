@@ -180,7 +180,7 @@ def adopt(
     from psmlab.core.session.file import open_session
 
     with open_session(_path(session)) as sf:
-        turn = sf.session.adopt(generation_id)
+        turn = sf.session.adopt(generation_id, "cli")
         sf.save()
     typer.echo(
         f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"

@@ -27,7 +27,12 @@ ACTIONS = [
         "Probs",
         "Token probabilities: record them and shade each token by probability",
     ),
-    ("ctrl+a", "adopt", "Adopt", "Adopt the focused column's continuation into the shared history"),
+    (
+        "ctrl+a",
+        "adopt",
+        "Adopt",
+        "Adopt the focused column's continuation (elsewhere: pick one) into the shared history",
+    ),
     ("ctrl+b", "blind", "Blind", "Blind mode: hide model names and shuffle the columns"),
     ("ctrl+s", "save", "Save", "Save the session"),
     ("ctrl+o", "open", "Open", "Open a saved session"),

@@ -37,9 +37,9 @@ def _essence(results: ResultsFile) -> dict[str, object]:
 def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     spec = _spec()
     jobs = plan(spec, tmp_path)
-    assert (
-        len(jobs) == 2 * 2 * (2 + 1) + 2 * 2
-    )  # models x contexts x (samples + probe items) + evals
+    # models x contexts x (samples + probe items + eval items): evals follow the contexts too
+    assert len(jobs) == 2 * 2 * (2 + 1 + 2)
+    assert {j.context.name for j in jobs if j.kind == "eval"} == {c.name for c in spec.contexts}
     whole = run_experiment(spec, tmp_path, tmp_path / "whole", pool=pool)
     assert len(whole.done) == len(jobs) and not any("error" in r for r in whole.done.values())
 

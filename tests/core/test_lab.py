@@ -49,7 +49,11 @@ def test_sending_adopts_only_the_answer_it_is_given(demo_pair, pool, tmp_path: P
     assert [t.role for t in lab.turns] == ["user"]
     adopted = lab.send("And then?", adopt=gen.id)
     assert adopted is not None and adopted.adopted_from == gen.id
+    assert adopted.adopted_how == "picker"  # how the answer was chosen is recorded
     assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
+    lab.run()
+    assert lab.send("No answer, please.", without_answer=True) is None
+    assert [t.role for t in lab.turns] == ["user", "assistant", "user", "user"]
     lab.close()
 
 

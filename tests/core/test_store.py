@@ -46,7 +46,7 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
     store.save_new(s, p)
     back = store.load(p)
     assert back == s.model_copy(update={"updated": back.updated})
-    assert sorted(x.name for x in tmp_path.iterdir()) == [".s.json.lock", "s.json"]
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["s.json"]  # no lock file is left behind
     with pytest.raises(SessionError, match="already holds a session"):
         store.save_new(make_session(), p)
 
@@ -221,4 +221,27 @@ def test_export_writes_only_the_requested_file(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert [x.name for x in out_dir.iterdir()] == ["r.md"]
-    assert sorted(x.name for x in src.parent.iterdir()) == [".s.json.lock", "s.json"]
+    assert sorted(x.name for x in src.parent.iterdir()) == ["s.json"]  # no lock file is left behind
+
+
+def test_a_clean_release_leaves_no_lock_file_and_a_waiter_gets_a_fresh_lock(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    lock = tmp_path / ".s.json.lock"
+    fd = store.acquire_lock(path, wait_s=0)
+    assert lock.exists()
+    # A waiter that opened the lock file before the holder let go holds the old (unlinked) file:
+    # it must not count that as the lock, or two writers could hold "the" lock at once.
+    stale = os.open(lock, os.O_RDWR)
+    store.release_lock(path, fd)
+    assert not lock.exists()
+    fresh = store.acquire_lock(path, wait_s=0)
+    assert lock.exists() and os.fstat(fresh).st_ino == os.stat(lock).st_ino
+    assert os.fstat(stale).st_ino != os.stat(lock).st_ino
+    with pytest.raises(SessionLockedError):
+        store.acquire_lock(path, wait_s=0)  # the fresh lock is held
+    store.release_lock(path, fresh)
+    os.close(stale)
+    with store.open_session(path, create=make_session()) as sf:
+        sf.save()
+        assert lock.exists()
+    assert not lock.exists() and path.exists()

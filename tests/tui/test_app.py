@@ -8,6 +8,7 @@ from psmlab.core.models.registry import spec_from_path
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.dialogs import Confirm
 from psmlab.tui.screens.inspector import Inspector
@@ -85,23 +86,50 @@ async def test_n_samples_step_adopt_and_continue(make_lab) -> None:
         chosen = cols[1].state.samples[1].record
         await pilot.press("a")
         assert lab.turns[-1].adopted_from == chosen.id and lab.turns[-1].role == "assistant"
+        assert lab.turns[-1].adopted_how == "key"
         await type_and_send(pilot, "Why?")
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
         assert {g.turn for g in lab.session.generations} == {1, 3}
 
 
-async def test_sending_again_without_adopting_adopts_the_focused_answer(make_lab) -> None:
+async def _send_to_picker(pilot, text: str) -> AdoptPicker:
+    """Type a message while an answer is pending: the picker opens and nothing is adopted yet."""
+    composer = pilot.app.query_one("#composer")
+    composer.focus()
+    composer.insert(text)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, AdoptPicker), "the answer picker")
+    return pilot.app.screen
+
+
+async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_lab) -> None:
     lab = make_lab()
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
-        col = app.query(ModelColumn).first()
-        col.focus()
-        await type_and_send(pilot, "Really?")
+        first, second = list(app.query(ModelColumn))
+        second.focus()  # the answer looked at last: the picker's default
+        picker = await _send_to_picker(pilot, "Really?")
+        assert [t.role for t in lab.turns] == ["user"]  # nothing adopted without a choice
+        ol = picker.query_one("#choices")
+        assert ol.get_option_at_index(ol.highlighted).id == second.state.samples[0].record.id
+        await pilot.press("escape")  # cancel: nothing sent, the message stays in the box
+        assert [t.role for t in lab.turns] == ["user"]
+        assert app.query_one("#composer").text == "Really?"
+        app.query_one("#composer").clear()
+        picker = await _send_to_picker(pilot, "Really?")
+        await pilot.press("up", "enter")  # the first column's answer, chosen explicitly
         await settle(pilot, app)
-        assert lab.turns[1].adopted_model == col.state.model_id
+        assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
+        assert lab.turns[1].adopted_model == first.state.model_id
+        assert lab.turns[1].adopted_how == "picker"
+        await _send_to_picker(pilot, "And without an answer?")
+        await pilot.press("end", "enter")  # the last option: send without adopting
+        await settle(pilot, app)
+        assert [t.role for t in lab.turns] == ["user", "assistant", "user", "user"]
+        assert store.load(lab.path).turns[1].adopted_how == "picker"
 
 
 async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:

@@ -61,9 +61,7 @@ def test_the_block_says_what_it_measures_and_shows_both_distributions() -> None:
     text = forced_block(_state(_forced()), width=40).plain
     lines = text.splitlines()
     assert lines[0] == "forced choice · T=1 · P(persona | statements)"
-    assert lines[1] == (
-        "PMI: human-impostor 0.52 · helpful-assistant 0.30 · villain 0.10"
-    )
+    assert lines[1] == ("PMI: human-impostor 0.52 · helpful-assistant 0.30 · villain 0.10")
     assert lines[2] == "raw: helpful-assistant 0.61 · human-impostor 0.25 · villain 0.09"
     assert len(lines) == 3  # no samples: no agreement line
     assert "█" not in text  # too narrow for the bars
@@ -90,10 +88,7 @@ def test_agreement_with_samples_and_the_settings_mismatch() -> None:
     # Raw only: its top is the samples' top.
     text = forced_block(_state(_forced(calibrated=None), PURE)).plain
     last = text.splitlines()[-1]
-    assert last == (
-        "vs 8 samples: top agrees (helpful-assistant 3/8) "
-        "(same T=1 distribution)"
-    )
+    assert last == ("vs 8 samples: top agrees (helpful-assistant 3/8) (same T=1 distribution)")
     tied = _state(_forced(), PURE, tops=(("helpful-assistant", 3), ("human-impostor", 3)))
     assert "top tied: helpful-assistant, human-impostor 3/8 each" in forced_block(tied).plain
     nothing = _state(_forced(), PURE, tops=(("unclear", 8),))

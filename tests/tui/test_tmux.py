@@ -45,6 +45,18 @@ def _generations(tmp_path: Path) -> int:
     return 0
 
 
+def _roles(tmp_path: Path) -> list[str]:
+    """The saved session's turn roles (what the lab has recorded so far)."""
+    import json
+
+    for f in (tmp_path / "sessions").glob("*.json"):
+        try:
+            return [t["role"] for t in json.loads(f.read_text())["turns"]]
+        except (ValueError, KeyError, OSError):
+            return []
+    return []
+
+
 def _column_text(pane: str) -> bool:
     body = [ln for ln in pane.splitlines() if ln.startswith("│") and "│" in ln[1:]]
     return any(len(ln.split("││")[0].strip("│ ")) > 3 for ln in body[2:])
@@ -86,9 +98,18 @@ def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
         assert (
             "llama" not in pane.lower() or "llama_" not in pane
         )  # no llama.cpp log lines on screen
+        # A second question while the answers are pending: the lab asks which answer continues
+        # the conversation and adopts nothing on its own; Esc cancels and keeps the message.
+        subprocess.run(["tmux", "send-keys", "-t", name, "Really?", "Enter"], check=True)
+        _wait_for(name, lambda t: "Which answer continues the conversation?" in t)
+        assert _roles(tmp_path) == ["user"], "an answer was adopted without a choice"
+        subprocess.run(["tmux", "send-keys", "-t", name, "Escape"], check=True)
+        _wait_for(name, lambda t: "Which answer continues" not in t and "Really?" in t)
+        assert _roles(tmp_path) == ["user"]
         subprocess.run(["tmux", "send-keys", "-t", name, "C-q"], check=True)
         pane = _wait_for(name, lambda t: "EXITED-" in t)
         assert "EXITED-0" in pane, pane
         assert list((tmp_path / "sessions").glob("*.json")), "the session was not autosaved"
+        assert not list((tmp_path / "sessions").glob(".*.lock")), "a clean quit left its lock file"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

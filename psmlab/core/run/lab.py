@@ -106,8 +106,11 @@ class Lab:
 
     def release(self) -> None:
         if self._lock_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
+            if self.path is not None:
+                store.release_lock(self.path, self._lock_fd)  # no lock file left behind
+            else:
+                with contextlib.suppress(OSError):
+                    os.close(self._lock_fd)
             self._lock_fd = -1
 
     def save(self, path: Path | None = None) -> Path:
@@ -136,20 +139,29 @@ class Lab:
     def awaiting_answer(self) -> bool:
         return bool(self.turns) and self.turns[-1].role == "user"
 
-    def send(self, message: str, *, adopt: str | None = None) -> TurnRecord | None:
+    def send(
+        self,
+        message: str,
+        *,
+        adopt: str | None = None,
+        how: str = "picker",
+        without_answer: bool = False,
+    ) -> TurnRecord | None:
         """Add the next user message. If the last user message still waits for its answer, the
-        answer in front of the user (`adopt`, a generation id) is adopted first; without one that
-        fails. Returns the adopted turn, or None when nothing needed adopting."""
+        answer the user chose (`adopt`, a generation id; `how` says how it was chosen) is adopted
+        first, or none when the user said so (`without_answer`: two user messages in a row).
+        Nothing is ever adopted by default. Returns the adopted turn, or None."""
         if not message.strip():
             raise UsageError("the message is empty", "type something first")
         with self.lock:
             adopted = None
-            if self.awaiting_answer():
+            if self.awaiting_answer() and not without_answer:
                 if adopt is None:
                     raise UsageError(
-                        "the last user message has no adopted answer", "adopt a continuation first"
+                        "the last user message has no adopted answer",
+                        "choose an answer to adopt, or send without one",
                     )
-                adopted = self.adopt(adopt)
+                adopted = self.adopt(adopt, how=how)
             if self.session.title == "untitled lab":
                 self.session.title = " ".join(message.split())[:60]
             self.turns.append(TurnRecord(role="user", content=message))
@@ -188,9 +200,9 @@ class Lab:
             logprobs=self.logprobs,
         )
 
-    def adopt(self, gen_id: str) -> TurnRecord:
+    def adopt(self, gen_id: str, how: str = "key") -> TurnRecord:
         with self.lock:
-            turn = self.session.adopt(gen_id)
+            turn = self.session.adopt(gen_id, how)
             self.autosave()
             return turn
 

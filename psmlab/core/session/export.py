@@ -117,7 +117,15 @@ def to_markdown(s: Session) -> str:
     for i, t in enumerate(s.turns):
         who = t.role.capitalize()
         if t.adopted_from:
-            who += f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`)"
+            how = {
+                "picker": ", chosen when sending",
+                "key": ", adopted in its column",
+                "cli": ", by psmlab adopt",
+            }
+            who += (
+                f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
+                f"{how.get(t.adopted_how or '', '')})"
+            )
         out += ["", f"## Turn {i + 1}: {who}", "", md_block(t.content)]
         out += answers(i + 1)
     out += ["", "## Labels per model", "", *(_label_table(s))]

@@ -158,8 +158,7 @@ class SessionFile:
 
     def close(self) -> None:
         if self._lock_fd >= 0:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            release_lock(self.path, self._lock_fd)
             self._lock_fd = -1
 
 
@@ -172,6 +171,26 @@ def acquire_lock(path: Path, wait_s: float) -> int:
     return _acquire(path, wait_s)
 
 
+def release_lock(path: Path, fd: int) -> None:
+    """Give the lock up and leave no lock file behind: it is unlinked while still held, so a
+    process waiting on the old file notices (see `_acquire`) and takes a fresh one."""
+    with contextlib.suppress(OSError):
+        if os.fstat(fd).st_ino == os.stat(_lock_path(path)).st_ino:
+            os.unlink(_lock_path(path))
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _same_file(fd: int, lock: Path) -> bool:
+    """Whether `fd` is still the file at `lock` (a releasing holder unlinks it)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(lock).st_ino
+    except FileNotFoundError:
+        return False
+
+
 def _acquire(path: Path, wait_s: float) -> int:
     lock = _lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +200,10 @@ def _acquire(path: Path, wait_s: float) -> int:
         try:
             # flock is released by the kernel when a process dies: a crash never leaves a stale lock.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _same_file(fd, lock):  # its holder released it and unlinked it: start over
+                os.close(fd)
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+                continue
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
             return fd

@@ -40,6 +40,9 @@ class TurnRecord(_Strict):
     content: str
     adopted_from: str | None = Field(None, description="Generation id whose text became this turn.")
     adopted_model: str | None = None
+    # How the answer was chosen: "key" (adopt pressed in a column), "picker" (chosen when sending),
+    # "cli" (psmlab adopt); None in sessions from before it was recorded.
+    adopted_how: str | None = None
 
 
 class ModelRecord(_Strict):
@@ -244,8 +247,9 @@ class Session(_Strict):
         self.touch()
         return annotation
 
-    def adopt(self, gen_id: str) -> TurnRecord:
-        """Make one model's continuation the shared assistant turn; the conversation goes on from it."""
+    def adopt(self, gen_id: str, how: str | None = None) -> TurnRecord:
+        """Make one model's continuation the shared assistant turn; the conversation goes on from it.
+        `how` records how it was chosen ("key", "picker", "cli")."""
         g = self.generation(gen_id)
         history = self.turns[: g.turn]
         if g.turn != len(self.turns):
@@ -257,7 +261,11 @@ class Session(_Strict):
         # Neutral turns hold no edge whitespace: a frame writes "Assistant: " + content, and the
         # model's " I am" (its space belonged after "Assistant:") would otherwise become a double space.
         turn = TurnRecord(
-            role="assistant", content=g.full_text.strip(), adopted_from=g.id, adopted_model=g.model
+            role="assistant",
+            content=g.full_text.strip(),
+            adopted_from=g.id,
+            adopted_model=g.model,
+            adopted_how=how,
         )
         if history and history[-1].role == "assistant":
             # The model continued a partial assistant turn: the adopted text replaces it.

@@ -24,6 +24,7 @@ from psmlab.core.session.export import to_markdown
 from psmlab.core.session.file import atomic_write
 from psmlab.core.session.schema import Annotation, default_annotator, quote_span
 from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, PALETTE_EXTRA, PRIORITY
+from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText, HelpScreen
 from psmlab.tui.screens.inspector import Inspector
@@ -69,19 +70,37 @@ class LabScreen(LabView):
             self.start_run([col.state.model_id])
 
     def action_adopt(self) -> None:
+        """Adopt the answer shown in the focused column; from outside a column, pick one (never
+        the first column's by default)."""
+        if self.focused_column(default=False) is None:
+            choices = self.adoptable()
+            if not choices:
+                self.notify("Nothing finished to adopt", severity="warning")
+                return
+
+            def chosen(pick: str | None) -> None:
+                if pick is not None:
+                    self._adopt(pick, "picker")
+
+            self.app.push_screen(
+                AdoptPicker(choices, self.last_viewed_id(), allow_without=False), chosen
+            )
+            return
         cur = self.current_sample()
         if cur is None or cur.record is None:
             self.notify("Nothing finished to adopt in this column", severity="warning")
             return
+        self._adopt(cur.record.id, "key")
+
+    def _adopt(self, gen_id: str, how: str) -> None:
         try:
-            self.lab.adopt(cur.record.id)
+            turn = self.lab.adopt(gen_id, how)
         except PsmlabError as exc:
             self.notify(exc.one_line(), severity="error")
             return
         self.refresh_transcript()
-        self.notify(
-            f"Adopted {self.display_name(cur.record.model)}'s answer; the next message continues from it"
-        )
+        who = self.display_name(turn.adopted_model or "")
+        self.notify(f"Adopted {who}'s answer; the next message continues from it")
 
     def action_probabilities(self) -> None:
         on = not self.lab.logprobs

@@ -31,6 +31,7 @@ from psmlab.core.run.runner import (
     ModelReady,
 )
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
+from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
@@ -51,6 +52,7 @@ class LabView(Screen[None]):
         self._speed: dict[tuple[str, int], float] = {}
         self._buf_lock = threading.Lock()
         self.personas, _ = load_personas()
+        self._last_column: ModelColumn | None = None  # the column the user was in last
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -104,13 +106,16 @@ class LabView(Screen[None]):
                 return w
         return None
 
-    def focused_column(self) -> ModelColumn | None:
-        """The column in focus, else the first one (main thread only: it reads the focus)."""
+    def focused_column(self, default: bool = True) -> ModelColumn | None:
+        """The column in focus, else (`default`) the first one (main thread only: it reads the
+        focus)."""
         f = self.focused
         while f is not None and not isinstance(f, ModelColumn):
             f = f.parent  # type: ignore[assignment]
+        if isinstance(f, ModelColumn) or not default:
+            return f if isinstance(f, ModelColumn) else None
         cols = list(self.query(ModelColumn))
-        return f if isinstance(f, ModelColumn) else (cols[0] if cols else None)
+        return cols[0] if cols else None
 
     def current_sample(self) -> Sample | None:
         """The sample shown in the focused column (else the first column), if any."""
@@ -323,22 +328,57 @@ class LabView(Screen[None]):
 
     @on(Composer.Submitted)
     def send(self, msg: Composer.Submitted) -> None:
-        """Send to every model. An answer still pending adoption is adopted first (the lab's
-        rule); which one is 'current' is decided here: the focused column's, else the first's."""
+        """Send to every model. When the last message still waits for its answer, the user picks
+        which answer continues the conversation (or none): nothing is ever adopted by default."""
         if self.generating:
             self.notify("Still generating: Esc cancels", severity="warning")
             return
-        cur = self.current_sample()
-        current = cur.record.id if cur is not None and cur.record is not None else None
+        choices = self.adoptable()
+        if self.lab.awaiting_answer() and choices:
+
+            def chosen(pick: str | None) -> None:
+                if pick is not None:  # None: cancelled, the message stays in the box
+                    self._send(msg.text, pick)
+
+            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id()), chosen)
+            return
+        self._send(msg.text, None)
+
+    def adoptable(self) -> list[Choice]:
+        """Every finished sample of the pending turn, column by column (in display order)."""
+        out = []
+        for m in self.order:
+            st = self.states[m]
+            done = [x for x in st.samples if x.record is not None]
+            for i, x in enumerate(done, 1):
+                assert x.record is not None
+                auto = st.auto_labels.get(x.record.id)
+                label = (auto.self_id or "") if auto is not None else ""
+                out.append(Choice(x.record.id, self.display_name(m), i, len(done), x.text, label))
+        return out
+
+    def last_viewed_id(self) -> str | None:
+        """The sample shown in the column the user was in last (None: never in a column)."""
+        col = self._last_column
+        cur = col.current if col is not None and col.is_attached else None
+        return cur.record.id if cur is not None and cur.record is not None else None
+
+    def watch_focused(self, focused: object) -> None:
+        """Remember the column the user was in last (the answer picker's default)."""
+        f = self.focused
+        while f is not None and not isinstance(f, ModelColumn):
+            f = f.parent  # type: ignore[assignment]
+        if isinstance(f, ModelColumn):
+            self._last_column = f
+
+    def _send(self, text: str, pick: str | None) -> None:
         try:
-            if (
-                current is None
-                and self.lab.awaiting_answer()
-                and any(st.samples for st in self.states.values())
-            ):
-                self.notify("Adopt an answer first (focus a column, press a)", severity="warning")
-                return
-            adopted = self.lab.send(msg.text, adopt=current)
+            adopted = self.lab.send(
+                text,
+                adopt=None if pick in (None, WITHOUT) else pick,
+                how="picker",
+                without_answer=pick == WITHOUT,
+            )
         except PsmlabError as exc:
             self.notify(exc.one_line(), severity="error")
             return
@@ -346,6 +386,8 @@ class LabView(Screen[None]):
             self.notify(
                 f"Adopted {self.display_name(adopted.adopted_model)}'s answer into the history"
             )
+        elif pick == WITHOUT:
+            self.notify("Sent without adopting an answer")
         self.query_one(Composer).clear()
         self.refresh_transcript()
         self.start_run()
