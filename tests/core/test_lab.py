@@ -64,8 +64,16 @@ def test_quotes_become_spans_and_a_missing_quote_is_an_error() -> None:
         quote_span("I am a helpful AI.", "a human")
 
 
-def test_the_default_annotator_comes_from_the_environment(monkeypatch) -> None:
+def test_the_default_annotator_comes_from_the_environment_or_the_config(
+    monkeypatch, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("PSMLAB_CONFIG", str(cfg))
     monkeypatch.setenv("PSMLAB_ANNOTATOR", "rater-7")
     assert default_annotator() == "rater-7"
     monkeypatch.delenv("PSMLAB_ANNOTATOR")
-    assert default_annotator()  # the login name, or anonymous: never empty
+    assert default_annotator() == "anonymous"  # never the login name ("root" in a container)
+    cfg.write_text('annotator = "Ada"\n', encoding="utf-8")
+    assert default_annotator() == "Ada"
+    monkeypatch.setenv("PSMLAB_ANNOTATOR", "rater-7")
+    assert default_annotator() == "rater-7"  # the environment wins

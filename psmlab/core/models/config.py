@@ -69,10 +69,13 @@ class ModelEntry(BaseModel):
 
 
 class Config(BaseModel):
-    """The user config file (TOML): `[models.NAME]` tables."""
+    """The user config file (TOML): `annotator = "NAME"` and `[models.NAME]` tables."""
 
     model_config = ConfigDict(extra="forbid")
     models: dict[str, ModelEntry] = Field(default_factory=dict)
+    annotator: str | None = Field(
+        None, description="Your name on annotations (PSMLAB_ANNOTATOR overrides it)."
+    )
 
 
 def load_config(path: Path | None = None) -> Config:

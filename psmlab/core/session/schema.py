@@ -5,7 +5,6 @@ A generation is immutable once recorded; annotations point at it by id and never
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import uuid
@@ -289,8 +288,17 @@ def quote_span(text: str, quote: str, *, what: str = "the quoted text") -> Span:
 
 
 def default_annotator() -> str:
-    """Who annotates when nobody says: `PSMLAB_ANNOTATOR`, else the login name, else anonymous."""
+    """Who annotates when nobody says: `PSMLAB_ANNOTATOR`, else `annotator` in the config file,
+    else "anonymous". Never the login name: on a shared box or in a container ("root") it names
+    an account, not the person reading."""
+    env = os.environ.get("PSMLAB_ANNOTATOR", "").strip()
+    if env:
+        return env
+    from psmlab.core.errors import ConfigError
+    from psmlab.core.models.config import load_config
+
     try:
-        return os.environ.get("PSMLAB_ANNOTATOR") or getpass.getuser()
-    except Exception:  # getpass raises various errors where no login name exists (containers)
-        return "anonymous"
+        name = (load_config().annotator or "").strip()
+    except ConfigError:  # a broken config is reported where models are read, not here
+        name = ""
+    return name or "anonymous"

@@ -105,7 +105,11 @@ class AnnotateDialog(FormDialog):
                 yield Input(
                     placeholder="evidence: text copied from the continuation (optional)", id="quote"
                 )
-                yield Input(self.annotator, placeholder="annotator", id="annotator")
+                yield Input(
+                    self.annotator,
+                    placeholder="your name (PSMLAB_ANNOTATOR or annotator = in the config)",
+                    id="annotator",
+                )
             yield from self.buttons()
 
     def on_mount(self) -> None:
