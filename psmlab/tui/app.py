@@ -37,5 +37,6 @@ class PsmlabApp(App[None]):
         await self._lab_screen.action_quit()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Quit" would stand beside the lab's (which asks about unsaved work).
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Quit")
         yield from self._lab_screen.system_commands()

@@ -332,9 +332,14 @@ async def test_every_action_is_in_the_command_palette(make_lab) -> None:
 
     app = PsmlabApp(make_lab())
     async with app.run_test(size=SIZE):
-        titles = {c.title for c in app.get_system_commands(app.screen)}
-        for _, _, _, desc in ACTIONS:
+        commands = list(app.get_system_commands(app.screen))
+        titles = {c.title for c in commands}
+        assert len(titles) == len(commands), "an entry is listed twice"
+        for c in app.lab_screen.system_commands():
+            assert c.title not in c.help, c  # the lab's help lines never repeat the title
+        for key, _, _, desc in ACTIONS:
             assert desc.split(" (")[0] in titles
+            assert any(c.help.endswith(f"key {key}") for c in commands)
         for _, desc, _ in PALETTE_EXTRA:
             assert desc in titles
 

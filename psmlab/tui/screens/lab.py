@@ -43,9 +43,10 @@ class LabScreen(LabView):
     def system_commands(self) -> Iterable[SystemCommand]:
         """The lab's entries in the command palette (the app adds them to Textual's own)."""
         for key, action, _, desc in ACTIONS:
-            yield SystemCommand(
-                desc.split(" (")[0], f"{desc} [{key}]", getattr(self, f"action_{action}")
-            )
+            # The title once; the help line adds only what the title does not say, and the key.
+            title, _, rest = desc.partition(" (")
+            more = f"{rest.rstrip(')')} · " if rest else ""
+            yield SystemCommand(title, f"{more}key {key}", getattr(self, f"action_{action}"))
         for action, desc, where in PALETTE_EXTRA:
             yield SystemCommand(desc, where, lambda a=action: self.run_action(a))
 
