@@ -301,6 +301,10 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
         await pilot.press("f3")
         dialog = app.screen
         assert isinstance(dialog, SettingsDialog)
+        await wait_for(pilot, lambda: dialog.focused is dialog.query_one("#format"), "focus")
+        # Every sampling box has a visible label (a placeholder disappears once it holds a value).
+        shown = {str(lab_.render()) for lab_ in dialog.query("Label")}
+        assert {"temperature", "top_p", "top_k", "min_p", "repeat pen.", "max tokens"} <= shown
         dialog.query_one("#temperature").value = "-2"
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, SettingsDialog)

@@ -23,6 +23,15 @@ FIELDS = [
     ("max_tokens", int),
 ]
 
+LABELS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repeat_penalty": "repeat pen.",
+    "max_tokens": "max tokens",
+}
+
 
 @dataclass
 class SettingsResult:
@@ -60,12 +69,21 @@ class SettingsDialog(FormDialog):
                 yield Input(c.prefill or "", id="prefill")
                 with Horizontal(classes="row"):
                     for name, _ in FIELDS:
-                        yield Input(
-                            str(getattr(c.params, name)), id=name, tooltip=name, placeholder=name
-                        )
+                        # A label above each box: a placeholder vanishes once the box holds a value.
+                        with Vertical(classes="field"):
+                            yield Label(LABELS[name])
+                            yield Input(
+                                str(getattr(c.params, name)),
+                                id=name,
+                                tooltip=name,
+                                placeholder=name,
+                            )
                 yield Label("seed of sample 0 (empty: random, recorded)")
                 yield Input("" if self.seed is None else str(self.seed), id="seed")
             yield from self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#format", Select).focus()  # the first control, ready for the keyboard
 
     def action_keep(self) -> None:
         err = self.query_one("#error", Label)
