@@ -149,6 +149,12 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)
         dialog.query_one("#labels").select("human-impostor")
+        await pilot.pause()
+        lst = dialog.query_one("#labels")
+        lines = [lst.render_line(y).text for y in range(lst.size.height)]
+        # Checked or not reads without colour: "X" in the box only for the chosen archetype.
+        assert any("X" in ln[:3] and "human-impostor" in ln for ln in lines), lines
+        assert any("X" not in ln[:3] and "(" in ln for ln in lines), lines
         dialog.query_one("#note").value = "says it is a person"
         dialog.query_one("#rating").value = "2"
         dialog.query_one("#confidence").value = "0.8"

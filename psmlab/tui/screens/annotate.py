@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.strip import Strip
 from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, Static
 
 from psmlab.core.domain.personas import Persona
@@ -52,6 +54,23 @@ class SelfIdButton(RadioButton):
         self.refresh()
 
 
+class MarkedSelectionList(SelectionList[str]):
+    """A selection list whose boxes read as checked ("X") or not (" ") without colour."""
+
+    def render_line(self, y: int) -> Strip:
+        line = super().render_line(y)
+        segs = list(line)
+        if len(segs) < 2:
+            return line
+        meta = segs[1].style.meta if segs[1].style is not None else {}
+        index = meta.get("option")
+        if index is None:
+            return line
+        mark = "X" if self.get_option_at_index(index).value in self.selected else " "
+        segs[1] = Segment(mark, segs[1].style, segs[1].control)
+        return Strip(segs, line.cell_length)
+
+
 class SelfIdChoice(RadioSet):
     """ai / human / mixed / none / unset in one row: Tab to it, ←/→ to move, Enter or Space to
     choose."""
@@ -94,17 +113,26 @@ class AnnotateDialog(FormDialog):
                             id=f"self-id-{choice or 'unset'}",
                         )
                 yield Label("Archetypes:", markup=False, classes="field-label")
-                yield SelectionList[str](
+                yield MarkedSelectionList(
                     *[(f"{p.name} ({p.id})", p.id) for p in self.personas], id="labels"
                 )
+                # Labels over the boxes: a placeholder disappears once a box holds a value.
+                yield Label("Free label (optional, your own words):", classes="field-label")
                 yield Input(placeholder="free label (optional, your own words)", id="free")
                 with Horizontal(classes="row"):
-                    yield Input(placeholder="confidence 0-1", id="confidence")
-                    yield Input(placeholder="rating 1-5", id="rating")
+                    with Vertical(classes="field"):
+                        yield Label("Confidence (0-1):", classes="field-label")
+                        yield Input(placeholder="confidence 0-1", id="confidence")
+                    with Vertical(classes="field"):
+                        yield Label("Rating (1-5):", classes="field-label")
+                        yield Input(placeholder="rating 1-5", id="rating")
+                yield Label("Note:", classes="field-label")
                 yield Input(placeholder="note", id="note")
+                yield Label("Evidence (text copied from the continuation):", classes="field-label")
                 yield Input(
                     placeholder="evidence: text copied from the continuation (optional)", id="quote"
                 )
+                yield Label("Annotator:", classes="field-label")
                 yield Input(
                     self.annotator,
                     placeholder="your name (PSMLAB_ANNOTATOR or annotator = in the config)",
