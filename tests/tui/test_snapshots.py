@@ -64,6 +64,11 @@ def _inspector_shown(screen: object) -> bool:
     return bool(tabs) and tabs.first().active == f"prompt-{screen.focus_index}"
 
 
+def test_main_screen_80x24(example_app, snap_compare) -> None:
+    """A small terminal: the title keeps the session state (N=, BLIND) ahead of the path."""
+    assert snap_compare(example_app, terminal_size=(80, 24), run_before=_loaded)
+
+
 def test_prompt_inspector(example_app, snap_compare) -> None:
     async def open_inspector(pilot) -> None:
         await _loaded(pilot)

@@ -140,12 +140,11 @@ class LabView(Screen[None]):
                 self._refresh(m)
 
     def _update_subtitle(self) -> None:
-        parts = [
-            str(self.lab.path) if self.lab.path else "not saved yet",
-            f"N={self.lab.n_samples}",
-        ]
+        # The session's state first: a narrow terminal cuts the end of the title, the path.
+        parts = [f"N={self.lab.n_samples}"]
         if self.lab.blind:
             parts.append("BLIND")
+        parts.append(str(self.lab.path) if self.lab.path else "not saved yet")
         self.sub_title = " · ".join(parts)
 
     # --- loading and generation (worker threads get plain values) ---------------------------
