@@ -143,8 +143,23 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         assert lab.blind
         names = sorted(c.display_name for c in app.query(ModelColumn))
         assert names == ["Model A", "Model B"]
+        await pilot.pause()
+        # Nothing on screen gives a model away: no id, kind, format, stop string or template text.
+        import html
+        import re
+
+        svg = app.export_screenshot()
+        rows = re.findall(r"<text[^>]*>(.*?)</text>", svg)
+        screen = "".join(html.unescape(re.sub(r"<[^>]+>", "", r)) for r in rows)
+        screen = screen.replace("\xa0", " ")
+        for tell in ("gemma", "smollm", "· base", "· chat", "dialogue", "template", "im_start"):
+            assert tell not in screen, tell
+        assert "Model A" in screen and "Model B" in screen
         col = app.query(ModelColumn).first()
         col.focus()
+        await pilot.press("f2")  # the inspector would show formats and control tokens
+        await pilot.pause()
+        assert not isinstance(app.screen, Inspector)
         await pilot.press("l")
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)

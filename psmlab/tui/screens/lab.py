@@ -141,13 +141,21 @@ class LabScreen(LabView):
         self.refresh_transcript()
         self._update_subtitle()
         self.notify(
-            "Blind mode on: names hidden, columns shuffled; annotations are recorded as blind"
+            "Blind mode on: names, kinds, formats and labels hidden, columns shuffled; "
+            "annotations are recorded as blind"
             if self.lab.blind
             else "Blind mode off"
         )
 
     def action_inspect(self) -> None:
         """What to show is read here, on the main thread; the prompts render in a worker."""
+        if self.lab.blind:  # the exact prompt names the format and holds the control tokens
+            self.notify(
+                "The inspector would show each model's format and control tokens: "
+                "leave blind mode (Ctrl+B) to inspect",
+                severity="warning",
+            )
+            return
         col = self.focused_column()
         at = self.order.index(col.state.model_id) if col is not None else 0
         columns = [(self.display_name(m), self.lab.column(m)) for m in self.order]

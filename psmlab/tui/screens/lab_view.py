@@ -98,7 +98,12 @@ class LabView(Screen[None]):
     def _mount_columns(self) -> None:
         box = self.query_one("#columns", Horizontal)
         box.remove_children()
-        box.mount_all([ModelColumn(self.states[m], self.display_name(m)) for m in self.order])
+        box.mount_all(
+            [
+                ModelColumn(self.states[m], self.display_name(m), blind=self.lab.blind)
+                for m in self.order
+            ]
+        )
 
     def column_widget(self, model_id: str) -> ModelColumn | None:
         for w in self.query(ModelColumn):

@@ -87,10 +87,13 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("full_stop", "token(1)", "Next token", show=False),
     ]
 
-    def __init__(self, state: ColumnState, display_name: str) -> None:
+    def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:
         super().__init__(classes="column")
         self.state = state
         self.display_name = display_name
+        # Blind: nothing that gives the model away (kind, format, how its turn ended, template
+        # warnings) and no earlier labels or forced-choice numbers on screen.
+        self.blind = blind
 
     def compose(self) -> ComposeResult:
         yield Static(classes="col-header")
@@ -174,11 +177,12 @@ class ModelColumn(Vertical, can_focus=True):
         s = self.state
         head = Text()
         head.append_text(safe(self.display_name, "bold"))
-        head.append_text(safe(f" · {s.kind} · {s.format}", "dim"))
+        if not self.blind:
+            head.append_text(safe(f" · {s.kind} · {s.format}", "dim"))
         cur = self.current
         if cur is not None and cur.tokens_per_s:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
-        if cur is not None and cur.record is not None:
+        if cur is not None and cur.record is not None and not self.blind:
             rec = cur.record
             # How the turn ended, not a label: a base model starting the next speaker's line
             # is the normal end of its turn.
@@ -205,11 +209,11 @@ class ModelColumn(Vertical, can_focus=True):
             if cur is not None and cur.record is not None:
                 foot.append(f" · seed {cur.record.seed} · {cur.record.n_tokens} tok", style="dim")
                 auto = s.auto_labels.get(cur.record.id)
-                if auto is not None:
+                if auto is not None and not self.blind:
                     sid = auto.self_id or "not recorded"
                     arch = ", ".join(archetypes(auto.labels))
                     foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
-        if s.labels:
+        if s.labels and not self.blind:
             foot.append(
                 "  labels: " + ", ".join(f"{k} {v}" for k, v in s.labels.most_common()),
                 style="cyan",
@@ -222,13 +226,19 @@ class ModelColumn(Vertical, can_focus=True):
             foot.append_text(
                 safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
             )
-        for w in s.warnings:  # one line each; the inspector (F2) shows them whole
+        for w in () if self.blind else s.warnings:  # one line each; F2 shows them whole
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         self.query_one(".col-footer", Static).update(foot)
         dist = self.query_one(".col-dist", Static)
-        dist.update(self._distribution())
-        dist.tooltip = s.forced.measures if s.forced else None
+        if self.blind:
+            dist.update(
+                Text("labels and forced choice hidden in blind mode (Ctrl+B reveals)", "dim")
+            )
+            dist.tooltip = None
+        else:
+            dist.update(self._distribution())
+            dist.tooltip = s.forced.measures if s.forced else None
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
 
