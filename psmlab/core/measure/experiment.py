@@ -267,11 +267,7 @@ def _run_job(
                 null_question=null_question,
             )
             row.update(
-                probe=f"{name}/{item.id}",
-                probe_set=name,
-                item=item.id,
-                question_text=item.question,
-                axis=axis,
+                **_item_fields(name, item, axis),
                 probs=r.probs,
                 logprobs=r.logprobs,
                 top=r.top,
@@ -290,11 +286,7 @@ def _run_job(
                 backend, Transcript(), item, fmt, personas, axis=axis, system=job.context.system
             )
             row.update(
-                probe=f"{name}/{item.id}",
-                probe_set=name,
-                item=item.id,
-                question_text=item.question,
-                axis=axis,
+                **_item_fields(name, item, axis),
                 **{k: v for k, v in ch.to_dict().items() if k not in ("model", "item")},
             )
         else:
@@ -312,6 +304,17 @@ def _run_job(
     except PsmlabError as exc:
         row.update(error=exc.one_line())
     return row
+
+
+def _item_fields(name: str, item: Any, axis: str) -> dict[str, Any]:
+    """What a probe or a multiple-choice row says about the item it scored."""
+    return {
+        "probe": f"{name}/{item.id}",
+        "probe_set": name,
+        "item": item.id,
+        "question_text": item.question,
+        "axis": axis,
+    }
 
 
 def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:
