@@ -34,6 +34,10 @@ SESSION_KEYS = [
     "created",
     "updated",
     "auto_labels",
+    "nodes",
+    "head",
+    "forced",
+    "column_orders",
 ]
 
 
@@ -82,6 +86,7 @@ def test_export_escapes_any_model_text(text: str, note: str, label: str, title: 
             id="g-1",
             model="m",
             turn=1,
+            node=s.head,
             sample=0,
             seed=1,
             format="dialogue",
@@ -99,8 +104,9 @@ def test_export_escapes_any_model_text(text: str, note: str, label: str, title: 
     assert "\x1b" not in md and "\x07" not in md and "\x9b" not in md
     visible = outside_fences(md)
     headings = [ln for ln in visible if ln.startswith("#")]
-    # Exactly the document's own headings: title, Models, one turn, one generation, the summary.
-    assert len(headings) == 5, headings
+    # Exactly the document's own headings: title, Models, the branch, one turn, its run, one
+    # generation, the summary.
+    assert len(headings) == 7, headings
     assert not any("<script>" in ln for ln in visible)
 
 

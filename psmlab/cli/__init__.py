@@ -8,7 +8,7 @@ import sys
 import typer
 
 import psmlab
-from psmlab.cli import agreement, ask, commands, experiment, label, measure, sessions, tui
+from psmlab.cli import agreement, ask, commands, experiment, label, measure, sessions, tree, tui
 from psmlab.core.errors import ExitCode, PsmlabError
 
 app = typer.Typer(
@@ -69,6 +69,8 @@ app.command()(sessions.annotate)
 app.command()(sessions.adopt)
 app.command()(sessions.replay)
 app.command()(sessions.export)
+app.command()(tree.tree)
+app.command("import")(tree.import_tree)
 app.command("open")(tui.open_session)
 
 

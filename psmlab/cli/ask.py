@@ -161,7 +161,13 @@ def _ask(
 
         # Save after every finished generation: a crash loses at most the one in flight.
         sinks.append(
-            SessionRecorder(sf.session, columns, turn=len(tr.turns), on_change=sf.save).on_event
+            SessionRecorder(
+                sf.session,
+                columns,
+                turn=len(tr.turns),
+                node=sf.session.head,
+                on_change=sf.save,
+            ).on_event
         )
 
     def on_event(ev: Any) -> None:

@@ -274,6 +274,10 @@ def export(
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output file (default: stdout).")
     ] = None,
+    tree: Annotated[
+        bool,
+        typer.Option("--tree", help="Markdown: every branch, not only the current one."),
+    ] = False,
 ) -> None:
     """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
     from psmlab.core.session.export import export as do_export
@@ -281,7 +285,7 @@ def export(
 
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
-    text = do_export(load(_path(session)), fmt)
+    text = do_export(load(_path(session)), fmt, tree=tree)
     if out is None:
         sys.stdout.write(text)
     else:

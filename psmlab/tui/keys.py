@@ -34,17 +34,34 @@ ACTIONS = [
         "Adopt the focused column's continuation (elsewhere: pick one) into the shared history",
     ),
     ("ctrl+b", "blind", "Blind", "Blind mode: hide model names and shuffle the columns"),
+    (
+        "f8",
+        "tree",
+        "Tree",
+        "The conversation tree: every branch; continue from any turn",
+    ),
+    (
+        "f9",
+        "compare",
+        "Compare",
+        "Compare the focused column's run with its previous run (or with the next column)",
+    ),
     ("ctrl+s", "save", "Save", "Save the session"),
     ("ctrl+o", "open", "Open", "Open a saved session"),
     ("ctrl+e", "export", "Export", "Export the session as markdown"),
     ("ctrl+q", "quit", "Quit", "Quit (asks if there is unsaved work)"),
 ]
+# The footer shows the most used keys (an 80-column terminal fits about eight); F1 and the
+# command palette list them all.
+FOOTER = {"ctrl+q", "f1", "f2", "f3", "f4", "f5", "ctrl+a", "f8"}
 # Keys the message box (a TextArea: f6 selects a line, ctrl+a/e move) would otherwise keep.
-PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7"}
+PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"}
 COLUMN_KEYS = [
     ("tab", "Move focus between transcript, columns and message box"),
     ("a / r / l", "in a column: adopt / regenerate this column / annotate"),
     ("← → or [ ]", "in a column: previous / next sample"),
+    ("{ }", "in a column: previous / next run (every generation of a turn is kept)"),
+    ("c", "in a column: compare this run with the previous one (F9)"),
     (
         ", .",
         "in a column: move the token cursor (with F7 on): its probability and top alternatives",
@@ -57,6 +74,8 @@ PALETTE_EXTRA = [
     ("regenerate_column", "Regenerate the focused column", "r in a column"),
     ("step_sample(1)", "Next sample in the focused column", "] in a column"),
     ("step_sample(-1)", "Previous sample in the focused column", "[ in a column"),
+    ("step_run(1)", "Next run in the focused column", "} in a column"),
+    ("step_run(-1)", "Previous run in the focused column", "{ in a column"),
     ("edit_turn", "Edit the selected turn", "e in the transcript"),
     ("delete_turn", "Delete the selected turn", "d in the transcript"),
 ]

@@ -57,7 +57,7 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
         (lambda raw: raw[: len(raw) // 2], "not valid JSON"),
         (lambda raw: b"\xff\xfe" + raw, "not UTF-8"),
         (
-            lambda raw: raw.replace(b'"schema_version": 1', b'"schema_version": 7'),
+            lambda raw: raw.replace(b'"schema_version": 2', b'"schema_version": 7'),
             "newer than this psmlab",
         ),
         (lambda raw: raw.replace(b'"title": "t",', b""), None),  # a missing optional field defaults
@@ -69,6 +69,11 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
             ),
             "unknown generation g-nope",
         ),
+        (
+            lambda raw: raw.replace(b'"parent": null', b'"parent": "t-nope"'),
+            "unknown parent t-nope",
+        ),
+        (lambda raw: raw.replace(b'"head": "', b'"head": "x'), "head points at unknown turn"),
     ],
 )
 def test_bad_files_get_clear_errors_and_are_never_overwritten(
@@ -93,7 +98,7 @@ def test_migration_from_version_0_ask_json() -> None:
     doc = json.loads(raw)
     assert "schema_version" not in doc
     s = store.parse(raw, "ask-v0.json")
-    assert s.schema_version == 1 and [t.content for t in s.turns] == ["What are you?"]
+    assert s.schema_version == 2 and [t.content for t in s.turns] == ["What are you?"]
     assert len(s.generations) == len(doc["generations"]) and all(g.turn == 1 for g in s.generations)
     assert [g.text for g in s.generations] == [g["text"] for g in doc["generations"]]
     assert {m.id for m in s.models} == {"gemma-3-270m", "smollm2-135m-instruct"}

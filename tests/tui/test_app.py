@@ -255,11 +255,19 @@ async def test_save_reopen_and_quit_asks_when_unsaved(make_lab, tmp_path: Path) 
         screen = app2.lab_screen
         await wait_for(pilot, lambda: len(screen.states) == 2, "the reopened lab's columns")
         assert again.turns[0].content == "What exactly are you?"
+        # The edit started a branch: the answers belong to the old question and are not shown
+        # under the new one; the old branch keeps them.
+        assert all(not st.samples and st.run_count == 0 for st in screen.states.values())
+        old = [t for t in again.session.nodes if t.content == "What are you?"]
+        assert len(old) == 1 and len(again.session.leaves()) == 2
+        assert all(g.node == old[0].id for g in again.session.generations)
+        # F8, Enter on the old question: its answers come back on screen.
+        await pilot.press("f8")
+        tree = app2.screen.query_one("#turn-tree")
+        tree.move_cursor(next(n for n in tree.root.children if n.data == old[0].id))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: again.turns[0].content == "What are you?", "moved back")
         assert all(len(st.samples) == 1 and st.samples[0].record for st in screen.states.values())
-        # The generations saw the old text: their history snapshot keeps that record true.
-        assert all(
-            g.history and g.history[0].content == "What are you?" for g in again.session.generations
-        )
     again.release()
 
 

@@ -22,7 +22,7 @@ PURE = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_pena
 
 
 def _forced(calibrated: dict[str, float] | None = CAL, turn: int = 1) -> Forced:
-    return Forced(RAW, calibrated, describe(False, calibrated is not None), turn=turn)
+    return Forced(RAW, calibrated, describe(False, calibrated is not None), node=f"t-{turn}")
 
 
 def _record(i: int, params: dict[str, Any], turn: int = 1) -> GenerationRecord:
@@ -38,6 +38,7 @@ def _record(i: int, params: dict[str, Any], turn: int = 1) -> GenerationRecord:
         role_leak=False,
         params={**params, "seed": i, "n_ctx": 2048},  # as recorded: each sample's own seed
         turn=turn,
+        node=f"t-{turn}",
     )
 
 
@@ -103,7 +104,7 @@ def test_no_agreement_with_samples_of_another_turn() -> None:
 
 def test_persona_names_are_not_markup() -> None:
     name = "[bold red]evil[/] \x1b[2J"
-    f = Forced({name: 0.7, "b": 0.3}, None, describe(False, False), turn=1)
+    f = Forced({name: 0.7, "b": 0.3}, None, describe(False, False), node="t-1")
     st = _state(f, PURE, tops=((name, 4),), n=4)
     text = forced_block(st).plain
     assert "[bold red]evil[/]" in text and "\x1b" not in text

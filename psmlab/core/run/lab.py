@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,7 +26,13 @@ from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import file as store
-from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
+from psmlab.core.session.schema import (
+    Annotation,
+    ForcedRecord,
+    GenerationRecord,
+    Session,
+    TurnRecord,
+)
 
 
 class Lab:
@@ -164,7 +171,7 @@ class Lab:
                 adopted = self.adopt(adopt, how=how)
             if self.session.title == "untitled lab":
                 self.session.title = " ".join(message.split())[:60]
-            self.turns.append(TurnRecord(role="user", content=message))
+            self.session.add_turn(TurnRecord(role="user", content=message))
             self.dirty = True
             self.autosave()  # the message is on disk before any model starts
             return adopted
@@ -179,8 +186,14 @@ class Lab:
         """Every column (or only some) continues the current transcript; N samples each."""
         cols = [c for c in self.columns if only is None or c.id in only]
         transcript = self.session.transcript()
+        if self.blind:
+            self.column_order()  # the shuffled order is recorded before anything is shown
         recorder = SessionRecorder(
-            self.session, cols, turn=len(self.turns), on_change=self.autosave
+            self.session,
+            cols,
+            turn=len(self.turns),
+            node=self.session.head,
+            on_change=self.autosave,
         )
 
         def sink(ev: Event) -> None:
@@ -217,24 +230,49 @@ class Lab:
             self.session.edit_turn(index, content)
             self.dirty = True
 
+    def go(self, node_id: str | None) -> None:
+        """Continue from another turn of the tree (any branch); nothing is lost."""
+        with self.lock:
+            self.session.go(node_id)
+            self.dirty = True
+            self.autosave()
+
+    def shown_node(self) -> str | None:
+        """The turn whose answers the columns show: the pending message, or after an adoption the
+        message the adopted answer replied to, so the other answers stay in view."""
+        head = self.session.head
+        if head is None:
+            return None
+        turn = self.session.node(head)
+        if turn.adopted_from and not self.session.generations_at(head):
+            with contextlib.suppress(SessionError):
+                return self.session.generation(turn.adopted_from).node
+        return head
+
+    def runs(self, model_id: str) -> list[list[GenerationRecord]]:
+        """A column's runs at the shown turn, oldest first, each by sample index."""
+        return self.session.runs(model_id, self.shown_node())
+
     def latest(self, model_id: str) -> list[GenerationRecord]:
-        """The newest run's samples for a column at the current turn, by sample index."""
-        turn = len(self.turns) if self.awaiting_answer() else None
-        gens = [
-            g
-            for g in self.session.generations
-            if g.model == model_id and (turn is None or g.turn == turn)
-        ]
-        if turn is None and self.turns and self.turns[-1].adopted_from:
-            at = next(
-                (g.turn for g in self.session.generations if g.id == self.turns[-1].adopted_from),
-                None,
-            )
-            gens = [g for g in gens if g.turn == at]
-        by_sample: dict[int, GenerationRecord] = {}
-        for g in gens:
-            by_sample[g.sample] = g
-        return [by_sample[k] for k in sorted(by_sample)]
+        """The newest run's samples for a column at the shown turn, by sample index."""
+        runs = self.runs(model_id)
+        return runs[-1] if runs else []
+
+    def column_order(self) -> list[str]:
+        """Column ids in display order. Blind: shuffled once per turn, and the order recorded in
+        the session (so a reopened session shows the same order, and an analysis can undo it)."""
+        ids = [c.id for c in self.columns]
+        if not self.blind:
+            return ids
+        key = self.shown_node() or ""
+        with self.lock:
+            order = self.session.column_orders.get(key)
+            if order is None or sorted(order) != sorted(ids):
+                order = ids[:]
+                random.SystemRandom().shuffle(order)
+                self.session.column_orders[key] = order
+                self.dirty = True
+        return list(order)
 
     # --- the prompt inspector ---------------------------------------------------------------
 
@@ -264,15 +302,40 @@ class Lab:
         from psmlab.core.domain.personas import load_personas
         from psmlab.core.measure.probes import probe_transcript
 
+        with self.lock:
+            node, transcript = self.session.head, self.session.transcript()
         model = self.pool.get(col.spec)
-        return probe_transcript(
+        result = probe_transcript(
             model,
-            self.session.transcript(),
+            transcript,
             self.format_for(col),
             load_personas()[0],
             system=col.system,
             prefill=col.prefill,
             cancel=cancel,
+        )
+        with self.lock:  # kept with what was scored, so a reopened session shows it again
+            self.session.forced.append(
+                ForcedRecord(
+                    model=col.id,
+                    node=node,
+                    format=col.format_name,
+                    system=col.system,
+                    prefill=col.prefill,
+                    measures=result.measures,
+                    result=result.to_dict(),
+                    warnings=list(result.prompt.warnings) if result.prompt else [],
+                )
+            )
+            self.autosave()
+        return result
+
+    def forced_for(self, model_id: str) -> ForcedRecord | None:
+        """The newest forced choice a column recorded for the shown turn."""
+        node = self.shown_node()
+        return next(
+            (f for f in reversed(self.session.forced) if f.model == model_id and f.node == node),
+            None,
         )
 
     def column(self, model_id: str) -> Column:

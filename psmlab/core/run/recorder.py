@@ -12,7 +12,7 @@ from psmlab.core.errors import ModelError, PsmlabError
 from psmlab.core.models.hashing import cached_sha256
 from psmlab.core.models.registry import ModelSpec, Registry, spec_from_path, spec_from_url
 from psmlab.core.run.runner import Column, Event, GenerationDone, ModelFailed, ModelReady
-from psmlab.core.session.schema import AutoLabelRecord, ModelRecord, Session
+from psmlab.core.session.schema import AutoLabelRecord, ModelRecord, Session, new_id
 
 
 class SessionRecorder:
@@ -24,11 +24,17 @@ class SessionRecorder:
         columns: list[Column],
         *,
         turn: int,
+        node: str | None = None,
+        run: str | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
+        """`turn`/`node`: how many turns the prompt holds and the last of them; `run`: the id
+        shared by this run's generations (a new one by default)."""
         self.session = session
         self.columns = {c.spec.id: c for c in columns}
         self.turn = turn
+        self.node = node
+        self.run = run or new_id("r-")
         self.on_change = on_change
         self._prompt_tokens: dict[str, tuple[int, ...]] = {}
         self.personas = load_personas()[0]
@@ -76,7 +82,12 @@ class SessionRecorder:
             col = self.columns[g.model]
             self.session.upsert_model(self._model_record(col, g.provenance, g.params, None))
             self.session.add_generation(
-                g, turn=self.turn, system=col.system, prompt_tokens=self._prompt_tokens.get(g.model)
+                g,
+                turn=self.turn,
+                node=self.node,
+                run=self.run,
+                system=col.system,
+                prompt_tokens=self._prompt_tokens.get(g.model),
             )
             # Both levels (self-id, archetypes) and the labeller's name; how the turn ended is
             # the generation's own finish_reason, never a label.

@@ -18,7 +18,7 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.recorder import server_changes, spec_for_record
-from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord
+from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord, new_id
 
 _PARAM_KEYS = set(SamplingParams.model_fields)
 
@@ -164,6 +164,7 @@ def replay(
         except PsmlabError as exc:
             specs[rec.id] = exc
     checked: set[str] = set()
+    # Every branch: each generation is re-run after the turns it saw.
     gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
     report.expected = len(gens)
     try:
@@ -219,15 +220,21 @@ def replay_on(
     pool = pool or ModelPool()
     cancel = cancel or threading.Event()
     new = Session(title=f"{session.title} (replayed on {', '.join(s.id for s in specs)})")
-    new.turns = [TurnRecord(role=t.role, content=t.content) for t in session.turns]
+    # The whole tree, every branch: the same turns (and ids) for the new models to continue.
+    new.nodes = [
+        TurnRecord(**t.model_dump(exclude={"adopted_from", "adopted_model", "adopted_how"}))
+        for t in session.nodes
+    ]
+    new.head = session.head
     report = ReplayReport(new_session=new)
     # One job per (turn, sample): the seeds and params the original used at that turn.
-    jobs: dict[tuple[int, int], GenerationRecord] = {}
+    jobs: dict[tuple[str | None, int], GenerationRecord] = {}
     for g in sorted(session.generations, key=lambda g: (g.turn, g.sample)):
-        jobs.setdefault((g.turn, g.sample), g)
+        jobs.setdefault((g.node, g.sample), g)
     total = report.expected = len(jobs) * len(specs)
+    runs: dict[tuple[str | None, str], str] = {}
     try:
-        for (turn, sample), g in sorted(jobs.items()):
+        for (node, sample), g in sorted(jobs.items(), key=lambda kv: (kv[1].turn, kv[0][1])):
             for spec in specs:
                 if cancel.is_set():
                     raise KeyboardInterrupt
@@ -235,7 +242,8 @@ def replay_on(
                 col = Column(
                     spec, format=fmt_name, system=g.system, prefill=g.prefill, params=_params(g)
                 )
-                rec = SessionRecorder(new, [col], turn=turn)
+                run = runs.setdefault((node, spec.id), new_id("r-"))
+                rec = SessionRecorder(new, [col], turn=g.turn, node=node, run=run)
                 item = ReplayItem(g.id, spec.id, identical=None)
                 try:
                     prompt, gen = _run_one(

@@ -31,7 +31,7 @@ def next_turn(
     so is a session whose last turn is a user message with no adopted answer yet."""
     if created:
         tr = first()
-        session.turns = [TurnRecord(role=t.role, content=t.content) for t in tr.turns]
+        session.set_turns([TurnRecord(role=t.role, content=t.content) for t in tr.turns])
         return tr
     if transcript_given or message is None:
         raise UsageError(
@@ -44,5 +44,5 @@ def next_turn(
             f"adopt one first: psmlab adopt {where} GENERATION_ID",
         )
     tr = session.transcript().with_turn("user", message)
-    session.turns.append(TurnRecord(role="user", content=message))
+    session.add_turn(TurnRecord(role="user", content=message))
     return tr

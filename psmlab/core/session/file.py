@@ -64,6 +64,14 @@ def parse(raw: bytes, where: str) -> Session:
     if not isinstance(doc, dict):
         raise SessionError(f"session file {where} does not hold a JSON object", _FIX_BROKEN)
     version = detect_version(doc)
+    if version < 0 and "root" in doc:
+        from psmlab.core.session.loom import detect_loom
+
+        if detect_loom(doc):
+            raise SessionError(
+                f"{where} is a loom tree, not a psmlab session",
+                f"convert it first: psmlab import {where}",
+            )
     if version > SCHEMA_VERSION:
         raise SessionError(
             f"session file {where} has schema version {version}, newer than this psmlab reads "
@@ -73,7 +81,16 @@ def parse(raw: bytes, where: str) -> Session:
     if version < 0:
         raise SessionError(f"session file {where} has no valid schema_version", _FIX_BROKEN)
     try:
-        return Session.model_validate(migrate(doc, SCHEMA_VERSION))
+        doc = migrate(doc, SCHEMA_VERSION)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A malformed older file: the migration's assumptions fail before validation would.
+        raise SessionError(
+            f"session file {where} (schema version {version}) could not be upgraded: "
+            f"{type(exc).__name__}: {exc}",
+            _FIX_BROKEN,
+        ) from None
+    try:
+        return Session.model_validate(doc)
     except ValidationError as exc:
         loc, msg = first_error(exc)
         raise SessionError(

@@ -1,11 +1,15 @@
 """Numbered session-schema migrations: `MIGRATIONS[n]` turns a version-n document into version n+1.
 
 Version 0 is the JSON printed by `psmlab ask --json` (psmlab 0.1): it has generations, the transcript
-and the models but no `schema_version`, so saved `ask` output opens as a session.
+and the models but no `schema_version`, so saved `ask` output opens as a session. Version 1 kept one
+list of turns (a generation made before an edit kept a copy of the turns it saw); version 2 is a
+tree, and every v1 session opens as a one-branch tree (plus a branch per edited history).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +55,66 @@ def _v0_to_v1(doc: Doc) -> Doc:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[Doc], Doc]] = {0: _v0_to_v1}
+def _stable_id(prefix: str, *parts: object) -> str:
+    """Ids made by a migration are a digest of what they name, so opening the same v1 file twice
+    gives the same tree."""
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    return prefix + digest[:12]
+
+
+def _v1_to_v2(doc: Doc) -> Doc:
+    nodes: list[Doc] = []
+    kids: dict[str | None, list[Doc]] = {}
+
+    def intern(path: list[Doc]) -> str | None:
+        """The node at the end of `path`, made where missing (equal turns are shared)."""
+        parent: str | None = None
+        for t in path:
+            key = (t.get("role"), t.get("content"), t.get("adopted_from"))
+            same = next(
+                (
+                    n
+                    for n in kids.get(parent, [])
+                    if (n["role"], n["content"], n.get("adopted_from")) == key
+                ),
+                None,
+            )
+            if same is None:
+                same = {**t, "id": _stable_id("t-", parent, *key), "parent": parent}
+                same.setdefault("created", None)
+                nodes.append(same)
+                kids.setdefault(parent, []).append(same)
+            parent = same["id"]
+        return parent
+
+    turns = list(doc.get("turns", []))
+    head = intern(turns)
+    gens = []
+    last: dict[tuple[str, str | None], tuple[str, int, Any]] = {}
+    for g in doc.get("generations", []):
+        g = dict(g)
+        history = g.pop("history", None)
+        seen = history if history is not None else turns[: g.get("turn", 0)]
+        g["node"] = intern(seen)
+        # Runs: a column's samples at one turn, until the sample index starts again or the
+        # settings change (v1 did not record them).
+        key = (g.get("model", ""), g["node"])
+        params = {k: v for k, v in (g.get("params") or {}).items() if k != "seed"}
+        how = (g.get("format"), g.get("system"), g.get("prefill"), params)
+        prev = last.get(key)
+        if prev is None or g.get("sample", 0) <= prev[1] or how != prev[2]:
+            run = _stable_id("r-", key, g.get("id"))
+        else:
+            run = prev[0]
+        last[key] = (run, g.get("sample", 0), how)
+        g["run"] = run
+        gens.append(g)
+    out = {k: v for k, v in doc.items() if k != "turns"}
+    out.update(schema_version=2, nodes=nodes, head=head, generations=gens)
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[Doc], Doc]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def detect_version(doc: Doc) -> int:

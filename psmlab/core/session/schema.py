@@ -1,6 +1,8 @@
-"""The session schema: transcript with adoptions, models with provenance, generations, annotations.
+"""The session schema: a tree of turns with adoptions, models with provenance, generations, annotations.
 
-A generation is immutable once recorded; annotations point at it by id and never edit it.
+Turns form a tree (each points at its parent): adopting another answer or editing a turn starts a
+branch and never rewrites history; `head` is the last turn of the branch the lab is on. A turn and
+a generation are immutable once recorded; annotations point at a generation by id.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,7 +25,7 @@ from psmlab.core.domain.types import (
 )
 from psmlab.core.errors import SessionError, UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def now() -> str:
@@ -34,7 +36,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:12]
+
+
 class TurnRecord(_Strict):
+    """One node of the conversation tree."""
+
+    id: str = Field(default_factory=lambda: new_id("t-"))
+    parent: str | None = Field(None, description="The turn before this one; None for a first turn.")
     role: Literal["system", "user", "assistant"]
     content: str
     adopted_from: str | None = Field(None, description="Generation id whose text became this turn.")
@@ -42,6 +52,19 @@ class TurnRecord(_Strict):
     # How the answer was chosen: "key" (adopt pressed in a column), "picker" (chosen when sending),
     # "cli" (psmlab adopt); None in sessions from before it was recorded.
     adopted_how: str | None = None
+    created: str | None = Field(default_factory=now)
+    # Trees imported from another tool: where from, and the fields psmlab does not model (kept so
+    # an export writes them back).
+    source: str | None = None
+    meta: dict[str, Any] | None = None
+
+    def same_as(self, other: TurnRecord) -> bool:
+        """The same turn in the tree's sense: same speaker, text and origin."""
+        return (self.role, self.content, self.adopted_from) == (
+            other.role,
+            other.content,
+            other.adopted_from,
+        )
 
 
 class ModelRecord(_Strict):
@@ -70,16 +93,19 @@ class ModelRecord(_Strict):
 
 
 class GenerationRecord(Continuation):
-    """A `Generation` as the session keeps it: the same fields, plus which turn it answered, the
-    system prompt, the prompt's digest and the history it saw. Mutable only for `history`."""
+    """A `Generation` as the session keeps it: the same fields, plus the tree node it continued,
+    the run it belongs to, the system prompt and the prompt's digest."""
 
     turn: int = Field(ge=0, description="How many transcript turns the prompt held.")
+    node: str | None = Field(
+        None, description="The last turn the prompt held (its path is the history); None: none."
+    )
+    run: str | None = Field(
+        None, description="One press of generate: the samples a column made together."
+    )
     system: str | None = None
     prompt_sha256: str | None = None
     created: str = Field(default_factory=now)
-    history: list[TurnRecord] | None = Field(
-        None, description="The turns this generation saw, kept when the transcript is edited later."
-    )
     # Lists, not tuples: records are compared with and edited as JSON data.
     tokens: list[int] = Field(default_factory=list)  # type: ignore[assignment]
     warnings: list[str] = Field(default_factory=list)  # type: ignore[assignment]
@@ -127,17 +153,52 @@ class AutoLabelRecord(AutoLabel):
     hits: list[MarkerHit] = Field(default_factory=list)  # type: ignore[assignment]
 
 
+class ForcedRecord(_Strict):
+    """A forced-choice result as the lab showed it, with what was scored (kept, exported)."""
+
+    id: str = Field(default_factory=lambda: new_id("f-"))
+    model: str
+    node: str | None = Field(description="The pending user turn the answers were scored after.")
+    format: str
+    system: str | None = None
+    prefill: str | None = None
+    measures: str
+    result: dict[str, Any] = Field(description="ProbeResult.to_dict(): probabilities, log-probs.")
+    warnings: list[str] = Field(default_factory=list)
+    created: str = Field(default_factory=now)
+
+
 class Session(_Strict):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     title: str = "untitled"
     created: str = Field(default_factory=now)
     updated: str = Field(default_factory=now)
-    turns: list[TurnRecord] = Field(default_factory=list)
+    nodes: list[TurnRecord] = Field(default_factory=list, description="Every turn, as a tree.")
+    head: str | None = Field(None, description="The last turn of the current branch.")
     models: list[ModelRecord] = Field(default_factory=list)
     generations: list[GenerationRecord] = Field(default_factory=list)
     annotations: list[Annotation] = Field(default_factory=list)
     auto_labels: list[AutoLabelRecord] = Field(default_factory=list)
+    forced: list[ForcedRecord] = Field(default_factory=list)
+    # Blind mode: the column order shown at each turn (node id, "" before the first), shuffled
+    # once per turn and kept so the same order comes back.
+    column_orders: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_given(cls, data: Any) -> Any:
+        """`Session(turns=[...])` builds a one-branch tree from a list of turns."""
+        if isinstance(data, dict) and "turns" in data and "nodes" not in data:
+            data = dict(data)
+            nodes, parent = [], None
+            for t in data.pop("turns"):
+                rec = t if isinstance(t, TurnRecord) else TurnRecord.model_validate(t)
+                rec = rec.model_copy(update={"parent": parent})
+                nodes.append(rec)
+                parent = rec.id
+            data["nodes"], data["head"] = nodes, parent
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Session:
@@ -150,33 +211,142 @@ class Session(_Strict):
                 raise ValueError(
                     f"annotation {a.id} points at unknown generation {a.generation_id}"
                 )
+        by_id = {n.id: n for n in self.nodes}
+        if len(by_id) != len(self.nodes):
+            raise ValueError("two turns share an id")
+        for n in self.nodes:
+            if n.parent is not None and n.parent not in by_id:
+                raise ValueError(f"turn {n.id} points at unknown parent {n.parent}")
+        for n in self.nodes:  # every chain of parents ends at a root
+            seen, at = set(), n
+            while at.parent is not None:
+                if at.id in seen:
+                    raise ValueError(f"turns form a cycle at {at.id}")
+                seen.add(at.id)
+                at = by_id[at.parent]
+        if self.head is not None and self.head not in by_id:
+            raise ValueError(f"head points at unknown turn {self.head}")
+        for g in self.generations:
+            if g.node is not None and g.node not in by_id:
+                raise ValueError(f"generation {g.id} continued unknown turn {g.node}")
         return self
 
-    # --- reading ------------------------------------------------------------------------------
+    # --- the tree -----------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> TurnRecord:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        hits = [n for n in self.nodes if n.id.startswith(node_id)]
+        if len(hits) == 1:
+            return hits[0]
+        raise SessionError(
+            f"no turn '{node_id}' in session '{self.title}'"
+            + (" (the prefix is ambiguous)" if hits else ""),
+            "list turns with psmlab tree SESSION",
+        )
+
+    def children(self, node_id: str | None) -> list[TurnRecord]:
+        return [n for n in self.nodes if n.parent == node_id]
+
+    def path(self, node_id: str | None) -> list[TurnRecord]:
+        """The turns from the first one down to `node_id` (empty for None)."""
+        by_id = {n.id: n for n in self.nodes}
+        out: list[TurnRecord] = []
+        at = by_id.get(node_id) if node_id is not None else None
+        while at is not None:
+            out.append(at)
+            at = by_id.get(at.parent) if at.parent is not None else None
+        return out[::-1]
+
+    @property
+    def turns(self) -> list[TurnRecord]:
+        """The current branch, first turn first (a new list: change it with the methods below)."""
+        return self.path(self.head)
+
+    def leaves(self) -> list[str]:
+        """Every branch, named by its last turn, in the order the branches were made."""
+        parents = {n.parent for n in self.nodes}
+        return [n.id for n in self.nodes if n.id not in parents]
+
+    def branch_of(self, node_id: str | None) -> str | None:
+        """The branch a turn lies on: its newest descendant that ends a branch (itself if a leaf)."""
+        at = node_id
+        while True:
+            kids = self.children(at)
+            if not kids:
+                return at
+            at = kids[-1].id
 
     def transcript(self, upto: int | None = None) -> Transcript:
         turns = self.turns if upto is None else self.turns[:upto]
         return Transcript(tuple(Turn(t.role, t.content) for t in turns))
 
     def history_of(self, g: GenerationRecord) -> Transcript:
-        """The transcript a generation continued (its own snapshot if the turns were edited since)."""
-        turns = g.history if g.history is not None else self.turns[: g.turn]
-        return Transcript(tuple(Turn(t.role, t.content) for t in turns))
+        """The transcript a generation continued: the path to its node."""
+        return Transcript(tuple(Turn(t.role, t.content) for t in self.path(g.node)))
+
+    def generations_at(self, node_id: str | None) -> list[GenerationRecord]:
+        return [g for g in self.generations if g.node == node_id]
+
+    # --- changing (each bumps `updated`) -----------------------------------------------------
+
+    def touch(self) -> None:
+        self.updated = now()
+
+    def go(self, node_id: str | None) -> None:
+        """Move to another turn of the tree: the conversation continues from there."""
+        self.head = None if node_id is None else self.node(node_id).id
+        self.touch()
+
+    def add_turn(
+        self, turn: TurnRecord, parent: str | None = None, *, at_head: bool = True
+    ) -> TurnRecord:
+        """Add a turn after `parent` (default: the head) and move there. The same turn already
+        there is reused, so choosing an answer twice does not make two branches."""
+        if at_head:
+            parent = self.head
+        for kid in self.children(parent):
+            if kid.same_as(turn):
+                self.head = kid.id
+                self.touch()
+                return kid
+        turn = turn.model_copy(update={"parent": parent})
+        self.nodes.append(turn)
+        self.head = turn.id
+        self.touch()
+        return turn
+
+    def set_turns(self, turns: list[TurnRecord]) -> None:
+        """Make `turns` the current branch (from the first turn), reusing turns already there."""
+        self.head = None
+        for t in turns:
+            self.add_turn(TurnRecord(**t.model_dump(exclude={"id", "parent", "created"})))
 
     def edit_turn(self, index: int, content: str | None) -> None:
-        """Change (or, with None, delete) a turn; generations that saw the old text keep a snapshot."""
-        if not 0 <= index < len(self.turns):
-            raise SessionError(
-                f"there is no turn {index + 1}", f"turns run from 1 to {len(self.turns)}"
-            )
-        for g in self.generations:
-            if g.turn > index and g.history is None:
-                g.history = [t.model_copy() for t in self.turns[: g.turn]]
+        """Edit (or, with None, delete) turn `index` of the current branch. Both start a branch:
+        an edit makes a sibling with the new text and moves there (later turns stay on the old
+        branch); a delete moves back to the turn before it. Nothing recorded is lost, except a
+        last turn that nothing refers to, which is simply removed."""
+        path = self.turns
+        if not 0 <= index < len(path):
+            raise SessionError(f"there is no turn {index + 1}", f"turns run from 1 to {len(path)}")
+        old = path[index]
         if content is None:
-            del self.turns[index]
+            self.head = old.parent
+            if not self._referenced(old.id):
+                self.nodes = [n for n in self.nodes if n.id != old.id]
         else:
-            self.turns[index] = TurnRecord(role=self.turns[index].role, content=content)
+            self.add_turn(TurnRecord(role=old.role, content=content), old.parent, at_head=False)
         self.touch()
+
+    def _referenced(self, node_id: str) -> bool:
+        return (
+            bool(self.children(node_id))
+            or any(g.node == node_id for g in self.generations)
+            or any(f.node == node_id for f in self.forced)
+            or node_id in self.column_orders
+        )
 
     def generation(self, gen_id: str) -> GenerationRecord:
         for g in self.generations:
@@ -201,10 +371,13 @@ class Session(_Strict):
     def auto_label(self, gen_id: str) -> AutoLabelRecord | None:
         return next((x for x in self.auto_labels if x.generation_id == gen_id), None)
 
-    # --- changing (each returns nothing and bumps `updated`) ---------------------------------
-
-    def touch(self) -> None:
-        self.updated = now()
+    def runs(self, model_id: str, node_id: str | None) -> list[list[GenerationRecord]]:
+        """A column's runs at a turn, oldest first; each run's samples by sample index."""
+        runs: dict[str | None, dict[int, GenerationRecord]] = {}
+        for g in self.generations:
+            if g.model == model_id and g.node == node_id:
+                runs.setdefault(g.run, {})[g.sample] = g
+        return [[r[k] for k in sorted(r)] for r in runs.values()]
 
     def upsert_model(self, record: ModelRecord) -> None:
         """Add a model, or replace its record where it stands (column order is kept)."""
@@ -219,6 +392,8 @@ class Session(_Strict):
         g: Generation,
         *,
         turn: int,
+        node: str | None,
+        run: str | None,
         system: str | None,
         prompt_tokens: list[int] | tuple[int, ...] | None,
     ) -> GenerationRecord:
@@ -226,6 +401,8 @@ class Session(_Strict):
             **g.model_dump(exclude={"kind", "error", "token_logprobs"}),
             token_logprobs=list(g.token_logprobs) or None,
             turn=turn,
+            node=node,
+            run=run,
             system=system,
             prompt_sha256=tokens_sha256(prompt_tokens) if prompt_tokens else None,
         )
@@ -247,16 +424,15 @@ class Session(_Strict):
         return annotation
 
     def adopt(self, gen_id: str, how: str | None = None) -> TurnRecord:
-        """Make one model's continuation the shared assistant turn; the conversation goes on from it.
-        `how` records how it was chosen ("key", "picker", "cli")."""
+        """Make one model's continuation the assistant turn after the turns it saw, and move
+        there. Adopting an answer of an earlier turn, or a second answer of the same turn, starts
+        a branch; nothing already adopted is replaced. `how` records how it was chosen ("key",
+        "picker", "cli")."""
         g = self.generation(gen_id)
-        history = self.turns[: g.turn]
-        if g.turn != len(self.turns):
-            raise SessionError(
-                f"generation {g.id} answers turn {g.turn}, but the conversation is at turn "
-                f"{len(self.turns)}",
-                "adopt a continuation of the latest turn",
-            )
+        parent = g.node
+        if parent is not None and self.node(parent).role == "assistant":
+            # The model continued a partial assistant turn: the adopted text stands in its place.
+            parent = self.node(parent).parent
         # Neutral turns hold no edge whitespace: a frame writes "Assistant: " + content, and the
         # model's " I am" (its space belonged after "Assistant:") would otherwise become a double space.
         turn = TurnRecord(
@@ -266,13 +442,7 @@ class Session(_Strict):
             adopted_model=g.model,
             adopted_how=how,
         )
-        if history and history[-1].role == "assistant":
-            # The model continued a partial assistant turn: the adopted text replaces it.
-            self.turns[-1] = turn
-        else:
-            self.turns.append(turn)
-        self.touch()
-        return turn
+        return self.add_turn(turn, parent, at_head=False)
 
 
 def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:

@@ -6,7 +6,6 @@ quit: each calls `psmlab.core.run.lab.Lab`.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,13 +22,15 @@ from psmlab.core.run.runner import Column
 from psmlab.core.session.export import to_markdown
 from psmlab.core.session.file import atomic_write
 from psmlab.core.session.schema import Annotation, default_annotator, quote_span
-from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, PALETTE_EXTRA, PRIORITY
+from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, FOOTER, PALETTE_EXTRA, PRIORITY
 from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
+from psmlab.tui.screens.compare import CompareScreen, RunView
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText, HelpScreen
 from psmlab.tui.screens.inspector import Inspector
 from psmlab.tui.screens.lab_view import LabView
 from psmlab.tui.screens.settings import SettingsDialog, SettingsResult
+from psmlab.tui.screens.tree import TreeScreen
 from psmlab.tui.widgets.transcript import TranscriptView
 
 # The footer lists keys in binding order, and Quit has always come first there (the lab's ctrl+q
@@ -38,7 +39,10 @@ _FOOTER_ORDER = sorted(ACTIONS, key=lambda row: row[0] != "ctrl+q")
 
 
 class LabScreen(LabView):
-    BINDINGS = [Binding(k, a, short, priority=k in PRIORITY) for k, a, short, _ in _FOOTER_ORDER]
+    BINDINGS = [
+        Binding(k, a, short, show=k in FOOTER, priority=k in PRIORITY)
+        for k, a, short, _ in _FOOTER_ORDER
+    ]
 
     def system_commands(self) -> Iterable[SystemCommand]:
         """The lab's entries in the command palette (the app adds them to Textual's own)."""
@@ -56,6 +60,63 @@ class LabScreen(LabView):
         col = self.focused_column()
         if col is not None:
             col.action_step(delta)
+
+    def action_step_run(self, delta: int) -> None:
+        col = self.focused_column()
+        if col is not None:
+            self.step_run(col.state.model_id, delta)
+
+    def action_tree(self) -> None:
+        """The whole tree; choosing a turn continues from it (the branch it ends stays)."""
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+
+        def done(node: str | None) -> None:
+            if node is None or node == self.lab.session.head:
+                return
+            try:
+                self.lab.go(node or None)
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            self.reload()
+            where = f"turn {len(self.lab.turns)}" if self.lab.turns else "the start"
+            self.notify(f"Continuing from {where}; every other branch is kept (F8)")
+
+        self.app.push_screen(TreeScreen(self.lab.session, blind=self.lab.blind), done)
+
+    def action_compare(self) -> None:
+        """The focused column's run beside its previous run, or (one run) beside the next column."""
+        if self.lab.blind:
+            self.notify(
+                "Comparing shows each run's model and format: leave blind mode (Ctrl+B) first",
+                severity="warning",
+            )
+            return
+        col = self.focused_column()
+        if col is None:
+            return
+        m = col.state.model_id
+        runs = self.lab.runs(m)
+        if not runs:
+            self.notify("Nothing to compare yet", severity="warning")
+            return
+        k = min(col.state.run_no, len(runs) - 1)
+        right = RunView(f"{m} · run {k + 1}/{len(runs)}", runs[k])
+        if len(runs) > 1:
+            j = k - 1 if k > 0 else k + 1
+            left = RunView(f"{m} · run {j + 1}/{len(runs)}", runs[j])
+        else:
+            other = self.order[(self.order.index(m) + 1) % len(self.order)]
+            theirs = self.lab.runs(other)
+            if other == m or not theirs:
+                self.notify("Only one run: F5 or r makes another to compare", severity="warning")
+                return
+            st = self.states[other]
+            j = min(st.run_no, len(theirs) - 1)
+            left = RunView(f"{other} · run {j + 1}/{len(theirs)}", theirs[j])
+        self.app.push_screen(CompareScreen(left, right))
 
     def action_cancel(self) -> None:
         if self.generating:
@@ -134,9 +195,7 @@ class LabScreen(LabView):
 
     def action_blind(self) -> None:
         self.lab.blind = not self.lab.blind
-        self.order = [c.id for c in self.lab.columns]
-        if self.lab.blind:
-            random.shuffle(self.order)
+        self.order = self.lab.column_order()  # blind: this turn's recorded shuffle
         self._mount_columns()
         self.refresh_transcript()
         self._update_subtitle()
@@ -262,11 +321,9 @@ class LabScreen(LabView):
                 return
             self.lab.release()
             self.lab = new
-            self._build_states()
-            self._mount_columns()
-            self.refresh_transcript()
+            self.states = {}
+            self.reload()
             self._load_all()
-            self._update_subtitle()
 
         self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
 
@@ -290,9 +347,10 @@ class LabScreen(LabView):
             return
 
         def done(v: str | None) -> None:
-            if v is not None:
+            if v is not None and v != self.lab.turns[i].content:
                 self.lab.edit_turn(i, v)
-                self.refresh_transcript()
+                self.reload()
+                self.notify(f"Edited turn {i + 1} on a new branch; the old one is kept (F8)")
 
         self.app.push_screen(
             EditText(f"Edit turn {i + 1} ({self.lab.turns[i].role})", self.lab.turns[i].content),
@@ -307,7 +365,8 @@ class LabScreen(LabView):
         def done(v: str | None) -> None:
             if v == "delete":
                 self.lab.edit_turn(i, None)
-                self.refresh_transcript()
+                self.reload()
+                self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
 
         self.app.push_screen(
             Confirm(f"Delete turn {i + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]), done

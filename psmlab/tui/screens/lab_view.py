@@ -30,6 +30,7 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
+from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
@@ -81,19 +82,70 @@ class LabView(Screen[None]):
         self._update_subtitle()
 
     def _build_states(self) -> None:
+        """Column states from the lab: the newest run at the shown turn, and its forced choice."""
+        old = self.states
         self.states = {}
+        key = self._transcript_key()
         for c in self.lab.columns:
-            st = ColumnState(c.id, c.spec.kind, c.format_name, status="loading model…")
-            for g in self.lab.latest(c.id):
-                st.samples.append(Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0))
+            was = old.get(c.id)
+            st = ColumnState(
+                c.id, c.spec.kind, c.format_name, status=was.status if was else "loading model…"
+            )
+            st.error = was.error if was and was.status == "failed" else None
+            st.shade = was.shade if was else False
+            runs = self.lab.runs(c.id)
+            st.run_count = len(runs)
+            self._show_run(st, runs, len(runs) - 1)
+            f = self.lab.forced_for(c.id)
+            if f is not None and self.lab.shown_node() == self.lab.session.head:
+                r = f.result
+                st.forced = Forced(
+                    r.get("probs") or {},
+                    r.get("calibrated"),
+                    f.measures,
+                    bool(r.get("length_normalized")),
+                    f.node,
+                )
+                st.forced_on = key
             self.states[c.id] = st
-        self.order = [c.id for c in self.lab.columns]
+        self.order = self.lab.column_order()
         self._count_labels()
+
+    @staticmethod
+    def _show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:
+        st.run_no = max(0, min(k, len(runs) - 1))
+        run = runs[st.run_no] if runs else []
+        st.samples = [Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0) for g in run]
+        st.shown, st.cursor = 0, None
+
+    def step_run(self, model_id: str, delta: int) -> None:
+        """Show another run of a column at this turn (runs are never replaced, only added)."""
+        st = self.states[model_id]
+        runs = self.lab.runs(model_id)
+        if self.generating or len(runs) < 2:
+            self.notify(
+                "Still generating" if self.generating else "Only one run here: F5 or r adds one",
+                severity="warning",
+            )
+            return
+        st.run_count = len(runs)
+        self._show_run(st, runs, st.run_no + delta)
+        self._count_labels()
+        self._refresh(model_id)
+
+    def reload(self) -> None:
+        """Everything from the lab again: after moving in the tree or opening a session."""
+        self._build_states()
+        self._mount_columns()
+        self.refresh_transcript()
+        self._update_subtitle()
 
     def display_name(self, model_id: str) -> str:
         if not self.lab.blind:
             return model_id
-        return f"Model {chr(ord('A') + sorted(self.states).index(model_id))}"
+        # Blind: named by position in this turn's shuffled order, so a name says nothing.
+        order = self.order if model_id in self.order else sorted(self.states)
+        return f"Model {chr(ord('A') + order.index(model_id))}"
 
     def _mount_columns(self) -> None:
         box = self.query_one("#columns", Horizontal)
@@ -185,8 +237,17 @@ class LabView(Screen[None]):
         self._forced_cancel.set()
         self._drop_stale_forced()
         self._cancel = threading.Event()
+        if self.lab.blind:  # a new turn gets its own shuffled order, recorded before it shows
+            order = self.lab.column_order()
+            if order != self.order:
+                self.order = order
+                self._mount_columns()
         for m, st in self.states.items():
             if only is None or m in only:
+                # A new run beside the old ones: they stay a step away ({ }).
+                st.run_count = len(self.lab.runs(m)) + 1
+                st.run_no = st.run_count - 1
+                st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
                 st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
                 self._refresh(m)
@@ -300,7 +361,9 @@ class LabView(Screen[None]):
         compete with the answers. The event is made here, on the main thread, for that reason."""
         self._forced_cancel.set()
         self._forced_cancel = cancel = threading.Event()
-        self._forced_choice(self.lab, list(self.lab.columns), cancel, self._transcript_key())
+        self._forced_choice(
+            self.lab, list(self.lab.columns), cancel, self._transcript_key(), self.lab.session.head
+        )
 
     @work(thread=True, group="forced", exclusive=True)
     def _forced_choice(
@@ -309,13 +372,14 @@ class LabView(Screen[None]):
         columns: list[Column],
         cancel: threading.Event,
         key: tuple[tuple[str, str], ...],
+        node: str | None,
     ) -> None:
         for c in columns:
             try:
                 r = lab.forced_choice(c, cancel)
                 f = None
                 if r is not None:
-                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, len(key))
+                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node)
                 self.post_message(ForcedChoice(c.id, f, turns=key))
             except ScoringCancelled:
                 return

@@ -38,7 +38,7 @@ class Forced:
     calibrated: dict[str, float] | None  # PMI-calibrated by a content-free question, if computed
     measures: str  # the core's one-line description (the panel's tooltip shows it whole)
     normalized: bool = False  # length-normalised: a score, not a probability
-    turn: int = 0  # how many transcript turns it was computed on
+    node: str | None = None  # the pending user turn it was computed after
 
     @property
     def top(self) -> str:
@@ -56,6 +56,9 @@ class ColumnState:
     error: str | None = None
     samples: list[Sample] = field(default_factory=list)
     shown: int = 0
+    # Runs: every generation of the shown turn is kept; `run_no` is the one on screen (0-based).
+    run_no: int = 0
+    run_count: int = 0
     warnings: tuple[str, ...] = ()
     labels: Counter[str] = field(default_factory=Counter)  # human annotations
     # Automatic labels over the samples: archetype shares, self-id shares, how the turns ended
@@ -80,6 +83,9 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("r", "screen.regenerate_column", "Regenerate"),
         Binding("left_square_bracket,left", "step(-1)", "Prev sample", show=False),
         Binding("right_square_bracket,right", "step(1)", "Next sample", show=False),
+        Binding("left_curly_bracket", "screen.step_run(-1)", "Prev run", show=False),
+        Binding("right_curly_bracket", "screen.step_run(1)", "Next run", show=False),
+        Binding("c", "screen.compare", "Compare", show=False),
         Binding("l", "screen.annotate", "Label"),
         Binding("i", "screen.inspect", "Inspect", show=False),
         Binding("s", "screen.settings", "Settings", show=False),
@@ -177,9 +183,15 @@ class ModelColumn(Vertical, can_focus=True):
         s = self.state
         head = Text()
         head.append_text(safe(self.display_name, "bold"))
-        if not self.blind:
-            head.append_text(safe(f" · {s.kind} · {s.format}", "dim"))
         cur = self.current
+        made = cur.record if cur is not None else None
+        if not self.blind:
+            # The format the shown answer was made with, never a setting chosen since.
+            head.append_text(safe(f" · {s.kind} · {made.format if made else s.format}", "dim"))
+        if s.run_count:
+            head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
+        if made is not None and not self.blind and made.format != s.format:
+            head.append_text(safe(f" · next run: {s.format}", "yellow"))
         if cur is not None and cur.tokens_per_s:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
@@ -226,7 +238,9 @@ class ModelColumn(Vertical, can_focus=True):
             foot.append_text(
                 safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
             )
-        for w in () if self.blind else s.warnings:  # one line each; F2 shows them whole
+        # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
+        warnings = made.warnings if made is not None else s.warnings
+        for w in () if self.blind else warnings:  # one line each; F2 shows them whole
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         self.query_one(".col-footer", Static).update(foot)
@@ -304,8 +318,8 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     recs = [x.record for x in s.samples if x.record is not None]
     if not s.auto or not s.auto[0].n or not recs:
         return None
-    if any(r.turn != f.turn or r.history is not None for r in recs):
-        return None  # samples of another turn, or of a transcript edited since
+    if any(r.node != f.node for r in recs):
+        return None  # samples of another turn
     n = s.auto[0].n
     named = [x for x in s.auto if x.label != UNCLEAR and x.k]
     if not named:

@@ -1,0 +1,114 @@
+"""`psmlab tree` (a session's branches; moving to another turn) and `psmlab import` (loom trees)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from psmlab.cli.common import stdout_json
+from psmlab.cli.options import JsonOpt, SessionArg
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.session.schema import Session
+
+
+def outline(s: Session) -> list[dict[str, Any]]:
+    """Every turn in tree order, with its depth, branch number (at branch ends) and whether it
+    lies on the current branch."""
+    leaves = s.leaves()
+    current = {t.id for t in s.turns}
+    rows: list[dict[str, Any]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for t in s.children(parent):
+            rows.append(
+                {
+                    "id": t.id,
+                    "parent": t.parent,
+                    "depth": depth,
+                    "role": t.role,
+                    "content": t.content,
+                    "adopted_from": t.adopted_from,
+                    "branch": leaves.index(t.id) + 1 if t.id in leaves else None,
+                    "current": t.id in current,
+                    "head": t.id == s.head,
+                    "generations": len(s.generations_at(t.id)),
+                }
+            )
+            walk(t.id, depth + 1)
+
+    walk(None, 0)
+    return rows
+
+
+def tree(
+    session: SessionArg,
+    go: Annotated[
+        str | None,
+        typer.Option("--go", help="Move the session to this turn (an id or unique prefix)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a session's tree of turns (* marks the current branch); --go continues from another turn."""
+    from psmlab.core.session.file import open_session, resolve_path
+
+    with open_session(resolve_path(Path(session))) as sf:
+        if go is not None:
+            sf.session.go(go)
+            sf.save()
+        rows = outline(sf.session)
+    if json_out:
+        stdout_json({"head": sf.session.head, "branches": len(sf.session.leaves()), "turns": rows})
+        return
+    for r in rows:
+        text = " ".join(r["content"].split())
+        mark = ">" if r["head"] else "*" if r["current"] else " "
+        line = f"{mark} {'  ' * r['depth']}{r['role']}: {text[:60]}{'…' if len(text) > 60 else ''}"
+        extra = [r["id"]]
+        if r["generations"]:
+            extra.append(f"{r['generations']} generations")
+        if r["branch"]:
+            extra.append(f"branch {r['branch']}")
+        typer.echo(terminal_safe(f"{line}  ({', '.join(extra)})"))
+
+
+def import_tree(
+    file: Annotated[Path, typer.Argument(help="A loom tree (socketteer/loom's JSON save file).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="Session file to write (default: sessions/<title>.json)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The session's title.")] = None,
+) -> None:
+    """Import a loom tree as a psmlab session (every branch kept; `export -f loom` writes it back)."""
+    import json
+
+    from psmlab.core.errors import SessionError, UsageError
+    from psmlab.core.session.file import atomic_write, dumps, new_path
+    from psmlab.core.session.loom import detect_loom, from_loom
+
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{file} does not exist", "give the path of a loom JSON file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError(
+            f"{file} is not a JSON file ({exc})", "give a loom JSON save file"
+        ) from None
+    if not isinstance(doc, dict) or not detect_loom(doc):
+        raise SessionError(
+            f"{file} is not a loom tree (no root node with text and children)",
+            "give a JSON file saved by loom",
+        )
+    session = from_loom(doc, title=title or file.stem)
+    target = out or new_path(session.title)
+    if target.exists():
+        raise UsageError(f"{target} already exists", "choose another file with -o")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, dumps(session))
+    typer.echo(
+        terminal_safe(
+            f"imported {len(session.nodes)} turns in {len(session.leaves())} branches into {target}"
+        )
+    )

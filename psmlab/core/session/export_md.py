@@ -1,0 +1,348 @@
+"""The markdown export: the session for people, branch by branch and run by run.
+
+Model text can never break the document (every string goes through `md_inline` or `md_block`),
+and the output is a pure function of the session, so exports are reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import psmlab
+from psmlab.core.domain.classify import archetypes, turn_end
+from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.session.schema import (
+    Annotation,
+    ForcedRecord,
+    GenerationRecord,
+    Session,
+    TurnRecord,
+)
+
+# Inline text never starts a line, so list and heading markers (- + . #) are harmless mid-line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_inline(text: str | None, *, empty: str = "—") -> str:
+    """Text for a table cell or a sentence: one line, markdown and HTML made literal."""
+    if text is None or text == "":
+        return empty
+    s = terminal_safe(text).replace("\r", " ").replace("\n", " ⏎ ")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def md_block(text: str, info: str = "text") -> str:
+    """Text as a fenced code block whose fence is longer than any backtick run inside it."""
+    body = terminal_safe(text)
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _code(text: str) -> str:
+    """Inline code span that survives backticks in the text."""
+    body = terminal_safe(text).replace("\n", "\\n")
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    tick = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    return f"{tick}{pad}{body}{pad}{tick}"
+
+
+def _annotation_line(a: Annotation, g: GenerationRecord) -> str:
+    labels = ", ".join(f"**{md_inline(x)}**" for x in a.labels) or "*(no label)*"
+    bits = []
+    if a.confidence is not None:
+        bits.append(f"confidence {a.confidence:.2f}")
+    if a.rating is not None:
+        bits.append(f"rating {a.rating}/5")
+    if a.blind:
+        bits.append("blind")
+    line = f"- {labels}" + (f" ({', '.join(bits)})" if bits else "")
+    line += f" — {md_inline(a.annotator)}, {md_inline(a.created)}"
+    if a.note:
+        line += f": {md_inline(a.note)}"
+    if a.evidence:
+        quote = g.full_text[a.evidence.start : a.evidence.end]
+        line += f" — evidence [{a.evidence.start}:{a.evidence.end}] «{md_inline(quote)}»"
+    return line
+
+
+_HOW = {
+    "picker": ", chosen when sending",
+    "key": ", adopted in its column",
+    "cli": ", by psmlab adopt",
+}
+
+
+def to_markdown(s: Session, *, tree: bool = False) -> str:
+    """The current branch (or, with `tree`, every branch), each turn followed by its answers:
+    run by run, with the automatic labels and their intervals, the forced choice and the prompt
+    warnings."""
+    out: list[str] = [f"# {md_inline(s.title)}", ""]
+    out.append(
+        f"Session `{s.id}` · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
+        f"schema {s.schema_version} · psmlab {psmlab.__version__}"
+    )
+    out += _models(s)
+    leaves = s.leaves()
+    current = s.branch_of(s.head) if s.head is not None else None
+    if len(leaves) > 1 or tree:
+        out += ["", "## Tree", "", *_outline(s, leaves, current)]
+    branches = leaves if tree else ([s.head] if s.head is not None else [])
+    written: dict[str, int] = {}  # turn id -> the branch that wrote it
+    out += _answers(s, None, "the empty transcript")  # generations with no history (a prefill)
+    for b, leaf in enumerate(branches, 1):
+        path = s.path(leaf)
+        name = f"Branch {b}" if tree else "Current branch"
+        if tree and s.branch_of(s.head) == leaf:
+            name += " (current)"
+        out += ["", f"## {name}: {len(path)} turns, ending at `{leaf}`"]
+        for i, t in enumerate(path, 1):
+            if t.id in written:
+                out += ["", f"Turn {i} ({t.role}) as in branch {written[t.id]}."]
+                continue
+            written[t.id] = b
+            out += ["", f"### Turn {i}: {_who(t)}", "", md_block(t.content)]
+            out += _answers(s, t.id, f"turn {i}")
+    out += ["", "## Labels per model", "", *(_label_table(s))]
+    out += _auto_label_table(s)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _models(s: Session) -> list[str]:
+    out = ["", "## Models", ""]
+    out.append(
+        "| model | kind | format | system prompt | prefill | n_ctx | threads | sha256 | size | llama-cpp-python |"
+    )
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for m in s.models:
+        sha = f"`{m.sha256[:16]}`" if m.sha256 else "—"
+        out.append(
+            f"| {md_inline(m.id)} | {m.kind} | {md_inline(m.format)} | {md_inline(m.system)} | "
+            f"{md_inline(m.prefill)} | {m.n_ctx} | {m.n_threads} | {sha} | "
+            f"{'server' if m.endpoint else f'{m.size / 1e6:.0f} MB'} | "
+            f"{md_inline(m.llama_cpp_python)} |"
+        )
+    out.append("")
+    for m in s.models:
+        line = f"- {md_inline(m.id)}: {_code(m.path)} (source: {md_inline(m.source)})"
+        if m.sha256:
+            line += f", sha256 `{m.sha256}`"
+        if m.endpoint:
+            line += (
+                f", server model {md_inline(m.server_model or m.remote_model or '?')}, "
+                f"server version {md_inline(m.server_version or 'not reported')}"
+            )
+        if m.error:
+            line += f" — **error:** {md_inline(m.error)}"
+        out.append(line)
+    return out
+
+
+def _who(t: TurnRecord) -> str:
+    who = t.role.capitalize()
+    if t.adopted_from:
+        who += (
+            f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
+            f"{_HOW.get(t.adopted_how or '', '')})"
+        )
+    return who
+
+
+def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
+    """The tree as an indented list: one line per turn, branch numbers at the ends."""
+    number = {leaf: i for i, leaf in enumerate(leaves, 1)}
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for t in s.children(parent):
+            text = " ".join(t.content.split())
+            line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
+            line += f" `{t.id}`"
+            if t.id in number:
+                line += f" — branch {number[t.id]}" + (" (current)" if t.id == current else "")
+            lines.append(line)
+            walk(t.id, depth + 1)
+
+    walk(None, 0)
+    return lines
+
+
+def _answers(s: Session, node: str | None, where: str) -> list[str]:
+    """Every run at one turn, model by model, then the forced choices scored there."""
+    gens = s.generations_at(node)
+    adopted = {t.adopted_from for t in s.nodes if t.adopted_from}
+    lines: list[str] = []
+    for model in dict.fromkeys(g.model for g in gens):
+        runs = s.runs(model, node)
+        for k, run in enumerate(runs, 1):
+            lines += ["", *_run_section(s, model, run, k, len(runs), adopted)]
+    for f in (f for f in s.forced if f.node == node):
+        lines += ["", *_forced_section(f, where)]
+    return lines
+
+
+def _run_section(
+    s: Session,
+    model: str,
+    run: list[GenerationRecord],
+    k: int,
+    n: int,
+    adopted: set[str | None],
+) -> list[str]:
+    g0 = run[0]
+    p = g0.params
+    lines = [
+        f"#### {md_inline(model)} · run {k} of {n} · {len(run)} sample{'s' * (len(run) != 1)}",
+        "",
+        f"format {_code(g0.format)} · temperature {p.get('temperature')}, top_p {p.get('top_p')}, "
+        f"top_k {p.get('top_k')}, min_p {p.get('min_p')}, repeat_penalty "
+        f"{p.get('repeat_penalty', 1.0)}, max_tokens {p.get('max_tokens')} · run `{g0.run}`",
+    ]
+    if g0.system is not None:
+        lines += ["", f"System prompt: {md_inline(g0.system, empty='(removed)')}"]
+    if g0.prefill:
+        lines += ["", f"Prefill: {_code(g0.prefill)}"]
+    warnings = list(dict.fromkeys(w for g in run for w in g.warnings))
+    if warnings:
+        lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in warnings)]
+    autos = [a for a in (s.auto_label(g.id) for g in run) if a is not None]
+    if autos:
+        ls = shares_of(autos, (g.finish_reason for g in run if s.auto_label(g.id)))
+        sid = " · ".join(f"{x.label} {fmt_share(x)}" for x in ls.self_id) or "not recorded"
+        arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
+        methods = dict.fromkeys(a.method for a in autos)
+        lines += [
+            "",
+            f"Automatic labels over this run (n={ls.n}; "
+            f"{md_inline(' · '.join(labeller_line(m) for m in methods))}): self-id "
+            f"{md_inline(sid)}; archetypes {md_inline(arch)}; turns ended: "
+            f"{md_inline(fmt_ends(ls.ends))}",
+        ]
+    for g in run:
+        lines += ["", *_generation_section(s, g, g.id in adopted)]
+    return lines
+
+
+def _forced_section(f: ForcedRecord, where: str) -> list[str]:
+    r = f.result
+    raw = r.get("probs") or {}
+    cal = r.get("calibrated") or None
+    lead = cal or raw
+    top = sorted(lead, key=lambda x: -lead[x])[:5]
+    cells = []
+    for x in top:
+        cell = f"{md_inline(x)} {lead[x]:.2f}"
+        if cal:
+            cell += f" (raw {raw.get(x, 0.0):.2f})"
+        cells.append(cell)
+    lines = [
+        f"#### Forced choice · {md_inline(f.model)} · after {where}",
+        "",
+        f"{md_inline(f.measures)} · format {_code(f.format)} · "
+        f"{len(lead)} personas, top 5: " + ", ".join(cells) + f" · `{f.id}`",
+    ]
+    if f.system is not None:
+        lines += ["", f"System prompt: {md_inline(f.system, empty='(removed)')}"]
+    if f.prefill:
+        lines += ["", f"Prefill: {_code(f.prefill)}"]
+    if f.warnings:
+        lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in f.warnings)]
+    return lines
+
+
+def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[str]:
+    head = f"##### {md_inline(g.model)} · sample {g.sample} · seed {g.seed}"
+    if adopted:
+        head += " · adopted"
+    # Format, sampling, system prompt and prefill are the run's, written above it.
+    meta = f"{g.n_tokens} tokens · finish `{g.finish_reason}`"
+    if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
+        meta += f" · ended: next speaker's turn (began {_code(g.stop_string or '')})"
+    if g.timings:
+        meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
+    meta += f" · id `{g.id}`"
+    lines = [head, "", meta]
+    lines += ["", md_block(g.text)]
+    auto = s.auto_label(g.id)
+    if auto is not None:
+        sid = f"**{md_inline(auto.self_id)}**" if auto.self_id else "not recorded"
+        arch = ", ".join(md_inline(x) for x in archetypes(auto.labels)) or "—"
+        lines += [
+            "",
+            f"Automatic labels ({md_inline(auto.method)}): self-id {sid} · archetypes {arch} · "
+            f"ended: {md_inline(turn_end(g.finish_reason))}",
+        ]
+    notes = s.annotations_for(g.id)
+    if notes:
+        lines += ["", "Annotations:", "", *(_annotation_line(a, g) for a in notes)]
+    return lines
+
+
+def _label_table(s: Session) -> list[str]:
+    counts: dict[str, Counter[str]] = {}
+    annotated: Counter[str] = Counter()
+    total: Counter[str] = Counter(g.model for g in s.generations)
+    model_of = {g.id: g.model for g in s.generations}
+    seen: set[str] = set()
+    for a in s.annotations:
+        m = model_of[a.generation_id]
+        if a.generation_id not in seen:
+            annotated[m] += 1
+            seen.add(a.generation_id)
+        for label in a.labels:
+            counts.setdefault(m, Counter())[label] += 1
+    labels = sorted({lab for c in counts.values() for lab in c})
+    if not s.generations:
+        return ["No generations."]
+    head = "| model | generations | annotated | " + " | ".join(md_inline(x) for x in labels) + " |"
+    if not labels:
+        head = "| model | generations | annotated |"
+    sep = "|" + "---|" * (3 + len(labels))
+    rows = [head, sep]
+    for m in sorted(total):
+        cells = [md_inline(m), str(total[m]), str(annotated[m])]
+        cells += [str(counts.get(m, Counter())[lab]) for lab in labels]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _auto_label_table(s: Session) -> list[str]:
+    """Per model, the automatic labels' shares at both levels, the labeller and its measured
+    agreement with people, and beside them how the turns ended."""
+    if not s.auto_labels:
+        return []
+    by_gen = {x.generation_id: x for x in s.auto_labels}
+    methods = list(dict.fromkeys(x.method for x in s.auto_labels))
+    rows = [
+        "",
+        "## Automatic labels per model",
+        "",
+        " · ".join(labeller_line(m) for m in methods) + ".",
+        "",
+        "k/n samples with a 95% Wilson interval; a label absent from all n samples shows the "
+        "interval's upper bound. Generations recorded before the self-id axis are left out of "
+        "its n.",
+        "",
+    ]
+    table: list[str] = []
+    for m in sorted({g.model for g in s.generations}):
+        gens = [g for g in s.generations if g.model == m and g.id in by_gen]
+        if not gens:
+            continue
+        ls = shares_of((by_gen[g.id] for g in gens), (g.finish_reason for g in gens))
+        if not table:
+            head = " | ".join(x.label for x in ls.self_id)
+            table = [f"| model | n | {head} | archetypes | turn ended |"]
+            table.append("|" + "---|" * (4 + len(ls.self_id)))
+        arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
+        table.append(
+            f"| {md_inline(m)} | {ls.n} | "
+            + " | ".join(fmt_share(x) for x in ls.self_id)
+            + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
+        )
+    return rows + table

@@ -1,0 +1,70 @@
+"""Two runs side by side (F9 / c): their samples, and the settings that differ between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from psmlab.core.session.schema import GenerationRecord
+from psmlab.views import safe
+
+# What a run was made with, in the order a researcher reads it.
+_SETTINGS = ("model", "format", "system", "prefill")
+_KNOBS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
+
+
+@dataclass(frozen=True)
+class RunView:
+    title: str  # "gemma-3-270m · run 1/2"
+    run: list[GenerationRecord]
+
+
+def settings_of(run: list[GenerationRecord]) -> dict[str, object]:
+    g = run[0]
+    out: dict[str, object] = {k: getattr(g, k) for k in _SETTINGS}
+    out.update({k: g.params.get(k) for k in _KNOBS})
+    out["seeds"] = ", ".join(str(x.seed) for x in run)
+    return out
+
+
+def differences(a: list[GenerationRecord], b: list[GenerationRecord]) -> list[str]:
+    """`format: dialogue → chatml`, one line per setting that differs (seeds included)."""
+    sa, sb = settings_of(a), settings_of(b)
+    return [f"{k}: {sa[k]!r} → {sb[k]!r}" for k in sa if sa[k] != sb[k]]
+
+
+class CompareScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Back")]
+
+    def __init__(self, left: RunView, right: RunView) -> None:
+        super().__init__(classes="dialog-screen")
+        self.left, self.right = left, right
+
+    def compose(self) -> ComposeResult:
+        diff = differences(self.left.run, self.right.run)
+        head = Text("Compare runs · Esc: back\n", style="bold")
+        head.append("differs: " if diff else "same settings (only sampling luck differs)")
+        head.append_text(safe(" · ".join(diff)))
+        with Vertical(classes="dialog full"):
+            yield Static(head, classes="dialog-title")
+            with Horizontal(id="compare-panes"):
+                for view in (self.left, self.right):
+                    with VerticalScroll(classes="compare-pane"):
+                        yield Static(self._pane(view))
+
+    @staticmethod
+    def _pane(view: RunView) -> Text:
+        out = Text()
+        out.append_text(safe(view.title, "bold"))
+        s = settings_of(view.run)
+        out.append_text(safe("\n" + " · ".join(f"{k} {v}" for k, v in s.items()), "dim"))
+        for g in view.run:
+            out.append(f"\n\nsample {g.sample + 1} · seed {g.seed}\n", style="bold")
+            out.append_text(safe(g.text))
+        return out
