@@ -77,3 +77,45 @@ def test_the_default_annotator_comes_from_the_environment_or_the_config(
     assert default_annotator() == "Ada"
     monkeypatch.setenv("PSMLAB_ANNOTATOR", "rater-7")
     assert default_annotator() == "rater-7"  # the environment wins
+
+
+def test_two_branches_from_one_turn_replay_identically_and_export_each_path(
+    demo_pair, pool, tmp_path: Path
+) -> None:
+    """The loom workflow: two answers of one turn each continued on its own branch; `replay`
+    re-runs every branch token for token, and the markdown export writes either path."""
+    from psmlab.core.run.replay import replay
+    from psmlab.core.session import file as store
+    from psmlab.core.session.export import export
+
+    gemma, smol = demo_pair
+    lab = Lab(
+        [gemma, smol], pool=pool, params=SamplingParams(max_tokens=6), path=tmp_path / "s.json"
+    )
+    lab.n_samples, lab.seed = 2, 11
+    lab.send("What are you?")
+    first = lab.run().generations
+    assert len(first) == 4 and len({g.run for g in lab.session.generations}) == 1
+    question = lab.session.head
+    a, b = (g for g in first if g.model == smol.id)
+    lab.send("Are you sure?", adopt=a.id)
+    lab.run()
+    lab.go(question)  # back to the first question, and on from its other answer
+    assert [t.role for t in lab.turns] == ["user"] and len(lab.latest(smol.id)) == 2
+    lab.send("Are you sure?", adopt=b.id)
+    lab.run()
+    s = store.load(lab.path)
+    assert len(s.leaves()) == 2 and len(s.generations) == 12
+    paths = [[t.content for t in s.path(leaf)] for leaf in s.leaves()]
+    assert paths[0][1] == a.text.strip() and paths[1][1] == b.text.strip()
+    report = replay(s, pool=pool)
+    assert report.expected == 12 and all(i.identical for i in report.items), report.items
+    md_current = export(s, "md")
+    assert md_current.count("### Turn 2: Assistant") == 1 and b.id in md_current
+    md_tree = export(s, "md", tree=True)
+    assert "## Branch 1: 3 turns" in md_tree and "## Branch 2 (current): 3 turns" in md_tree
+    assert all(g.id in md_tree for g in s.generations)
+    # Regenerating keeps the earlier run beside the new one.
+    lab.run([smol.id])
+    assert len(lab.runs(smol.id)) == 2 and len(lab.runs(gemma.id)) == 1
+    lab.close()

@@ -51,9 +51,16 @@ def _roles(tmp_path: Path) -> list[str]:
 
     for f in (tmp_path / "sessions").glob("*.json"):
         try:
-            return [t["role"] for t in json.loads(f.read_text())["turns"]]
-        except (ValueError, KeyError, OSError):
+            doc = json.loads(f.read_text())
+        except (ValueError, OSError):
             return []
+        # The current branch: from the head up its parents.
+        by_id = {t["id"]: t for t in doc.get("nodes", [])}
+        roles, at = [], doc.get("head")
+        while at is not None and at in by_id:
+            roles.append(by_id[at]["role"])
+            at = by_id[at]["parent"]
+        return roles[::-1]
     return []
 
 
@@ -106,10 +113,114 @@ def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
         subprocess.run(["tmux", "send-keys", "-t", name, "Escape"], check=True)
         _wait_for(name, lambda t: "Which answer continues" not in t and "Really?" in t)
         assert _roles(tmp_path) == ["user"]
+        # Sent again, choosing "without an answer" (the picker's last line): two user turns,
+        # and still nothing adopted.
+        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
+        _wait_for(name, lambda t: "Which answer continues the conversation?" in t)
+        subprocess.run(["tmux", "send-keys", "-t", name, "End"], check=True)
+        _wait_for(name, lambda t: "Send without adopting" in t)
+        subprocess.run(["tmux", "send-keys", "-t", name, "Enter"], check=True)
+        _wait_for(name, lambda t: _roles(tmp_path) == ["user", "user"])
+        _wait_for(name, lambda t: _generations(tmp_path) >= 4)
         subprocess.run(["tmux", "send-keys", "-t", name, "C-q"], check=True)
         pane = _wait_for(name, lambda t: "EXITED-" in t)
         assert "EXITED-0" in pane, pane
         assert list((tmp_path / "sessions").glob("*.json")), "the session was not autosaved"
         assert not list((tmp_path / "sessions").glob(".*.lock")), "a clean quit left its lock file"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+# What gives a model away: ids, kinds, format names, control tokens of either template.
+TELLS = (
+    "gemma",
+    "smollm",
+    "· base",
+    "· chat",
+    "dialogue",
+    "template",
+    "chatml",
+    "im_start",
+    "im_end",
+    "start_of_turn",
+    "<bos>",
+    "<s>",
+)
+
+
+def _start(tmp_path: Path, name: str, size: tuple[int, int]) -> None:
+    cmd = (
+        f"cd {tmp_path} && PSMLAB_SESSIONS_DIR={tmp_path}/sessions PSMLAB_CONFIG={tmp_path}/c.toml "
+        f"{sys.executable} -m psmlab; echo EXITED-$?; sleep 600"
+    )
+    w, h = str(size[0]), str(size[1])
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", w, "-y", h, cmd], check=True, cwd=ROOT
+    )
+    subprocess.run(["tmux", "resize-window", "-t", name, "-x", w, "-y", h], capture_output=True)
+
+
+def _keys(name: str, *keys: str) -> None:
+    subprocess.run(["tmux", "send-keys", "-t", name, *keys], check=True)
+
+
+@pytest.mark.slow
+def test_blind_mode_in_tmux_shows_nothing_that_gives_a_model_away(tmp_path: Path) -> None:
+    """A whole blind turn as a person sees it: the question, both answers streaming and done, the
+    forced choice computed, the inspector asked for, the tree and the answer picker. No screen
+    names a model, its kind, its format or a control token."""
+    assert shutil.which("tmux"), "tmux is needed for this test (apt install tmux)"
+    name = f"psmlab-{uuid.uuid4().hex[:8]}"
+    _start(tmp_path, name, (120, 36))
+    screens: list[str] = []
+
+    def look(cond) -> str:  # every blind screen seen while waiting is checked, not only the last
+        def seen(t: str) -> bool:
+            if "BLIND" in t:
+                screens.append(t)
+            return cond(t)
+
+        return _wait_for(name, seen)
+
+    try:
+        _wait_for(name, lambda t: t.count("ready") >= 2)  # before blind mode: names are shown
+        _keys(name, "C-b")
+        look(lambda t: "BLIND" in t and "Model A" in t and "Model B" in t)
+        _keys(name, "What are you?", "Enter")
+        look(lambda t: _generations(tmp_path) >= 2 and _column_text(t))
+        time.sleep(1.0)  # let the forced choice's worker finish drawing (it is hidden)
+        look(lambda t: "Model A" in t)
+        _keys(name, "F2")  # the inspector refuses in blind mode
+        look(lambda t: "leave blind mode" in t)
+        _keys(name, "Tab")
+        _keys(name, "Tab")
+        _keys(name, "i")
+        look(lambda t: "Model" in t)
+        _keys(name, "F8")
+        look(lambda t: "conversation start" in t)
+        _keys(name, "Escape")
+        _keys(name, "F9")
+        look(lambda t: "leave blind mode" in t or "Model" in t)
+        _keys(name, "Tab")
+        _keys(name, "Escape")
+        subprocess.run(["tmux", "send-keys", "-t", name, "-l", "Really?"], check=True)
+        look(lambda t: "Really?" in t)
+        _keys(name, "Enter")
+        look(lambda t: "Which answer continues the conversation?" in t)
+        _keys(name, "Escape")
+        # A model may name itself in its own answer ("I'm SmolLM"): blind mode cannot hide what
+        # a model says, so such a word is looked for only outside the columns' boxes.
+        import json
+
+        (f,) = (tmp_path / "sessions").glob("*.json")
+        said = " ".join(g["text"] for g in json.loads(f.read_text())["generations"]).lower()
+        assert len(screens) > 5
+        for pane in screens:
+            for tell in TELLS:
+                lines = pane.lower().splitlines()
+                if tell in said:
+                    lines = [ln for ln in lines if "│" not in ln]
+                hits = [ln for ln in lines if tell in ln]
+                assert not hits, f"{tell!r} on screen in blind mode:\n{pane}"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

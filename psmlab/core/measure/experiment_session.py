@@ -294,7 +294,12 @@ def session_from_results(
     title = (spec.title if spec is not None else results_dir.name) + f" · {unit}"
     session = Session(
         title=title + (" · blind" if blind else ""),
-        turns=[TurnRecord(role="user", content=text)],
+        # Stable turn id: two annotators' sessions of the same results line up turn for turn.
+        turns=[
+            TurnRecord(
+                id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
+            )
+        ],
     )
     for cell in cells:
         mine = sorted(
@@ -336,6 +341,8 @@ def session_from_results(
                     prefill=r.get("prefill"),
                     provenance={**(r.get("provenance") or {}), "experiment": experiment},
                     turn=1,
+                    node=session.head,
+                    run=f"r-{ids[cell]}",  # one cell's samples: one run of its column
                     system=system,
                 )
             )

@@ -1,171 +1,54 @@
 """The session schema: a tree of turns with adoptions, models with provenance, generations, annotations.
 
 Turns form a tree (each points at its parent): adopting another answer or editing a turn starts a
-branch and never rewrites history; `head` is the last turn of the branch the lab is on. A turn and
-a generation are immutable once recorded; annotations point at a generation by id.
+branch and never rewrites history; `head` is the last turn of the branch the lab is on. The records
+themselves live in `records`; this module holds the session and its tree operations.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
-from psmlab.core.domain.types import (
-    AutoLabel,
-    Continuation,
-    Generation,
-    MarkerHit,
-    TokenLogprob,
+from psmlab.core.domain.types import Generation
+from psmlab.core.errors import SessionError
+from psmlab.core.session.records import (
+    Annotation,
+    AutoLabelRecord,
+    ForcedRecord,
+    GenerationRecord,
+    ModelRecord,
+    Span,
+    TurnRecord,
+    _Strict,
+    default_annotator,
+    new_id,
+    now,
+    quote_span,
+    tokens_sha256,
 )
-from psmlab.core.errors import SessionError, UsageError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Annotation",
+    "AutoLabelRecord",
+    "ForcedRecord",
+    "GenerationRecord",
+    "ModelRecord",
+    "Session",
+    "Span",
+    "TurnRecord",
+    "default_annotator",
+    "new_id",
+    "now",
+    "quote_span",
+    "tokens_sha256",
+]
 
 SCHEMA_VERSION = 2
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:12]
-
-
-class TurnRecord(_Strict):
-    """One node of the conversation tree."""
-
-    id: str = Field(default_factory=lambda: new_id("t-"))
-    parent: str | None = Field(None, description="The turn before this one; None for a first turn.")
-    role: Literal["system", "user", "assistant"]
-    content: str
-    adopted_from: str | None = Field(None, description="Generation id whose text became this turn.")
-    adopted_model: str | None = None
-    # How the answer was chosen: "key" (adopt pressed in a column), "picker" (chosen when sending),
-    # "cli" (psmlab adopt); None in sessions from before it was recorded.
-    adopted_how: str | None = None
-    created: str | None = Field(default_factory=now)
-    # Trees imported from another tool: where from, and the fields psmlab does not model (kept so
-    # an export writes them back).
-    source: str | None = None
-    meta: dict[str, Any] | None = None
-
-    def same_as(self, other: TurnRecord) -> bool:
-        """The same turn in the tree's sense: same speaker, text and origin."""
-        return (self.role, self.content, self.adopted_from) == (
-            other.role,
-            other.content,
-            other.adopted_from,
-        )
-
-
-class ModelRecord(_Strict):
-    """A column: the model file and how it was asked (last settings used)."""
-
-    id: str
-    kind: Literal["base", "chat"]
-    path: str
-    sha256: str | None
-    size: int
-    source: str = "path"
-    format: str
-    system: str | None = None
-    prefill: str | None = None
-    n_ctx: int
-    n_threads: int
-    backend: str = "llama_cpp"
-    llama_cpp_python: str | None = None
-    error: str | None = None
-    # Server models (backend "openai"): where, and what the server said it runs. Never the key.
-    endpoint: str | None = None
-    remote_model: str | None = None
-    server_model: str | None = None
-    server_version: str | None = None
-    api_key_env: str | None = None
-
-
-class GenerationRecord(Continuation):
-    """A `Generation` as the session keeps it: the same fields, plus the tree node it continued,
-    the run it belongs to, the system prompt and the prompt's digest."""
-
-    turn: int = Field(ge=0, description="How many transcript turns the prompt held.")
-    node: str | None = Field(
-        None, description="The last turn the prompt held (its path is the history); None: none."
-    )
-    run: str | None = Field(
-        None, description="One press of generate: the samples a column made together."
-    )
-    system: str | None = None
-    prompt_sha256: str | None = None
-    created: str = Field(default_factory=now)
-    # Lists, not tuples: records are compared with and edited as JSON data.
-    tokens: list[int] = Field(default_factory=list)  # type: ignore[assignment]
-    warnings: list[str] = Field(default_factory=list)  # type: ignore[assignment]
-    token_logprobs: list[TokenLogprob] | None = Field(  # type: ignore[assignment]
-        None, description="Per token: log-probability and top alternatives (when asked for)."
-    )
-
-
-class Span(_Strict):
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Span:
-        if self.end < self.start:
-            raise ValueError("evidence end comes before start")
-        return self
-
-
-class Annotation(_Strict):
-    id: str = Field(default_factory=lambda: "a-" + uuid.uuid4().hex[:12])
-    generation_id: str
-    labels: list[str] = Field(
-        default_factory=list, description="Persona archetype ids or free text."
-    )
-    confidence: float | None = Field(None, ge=0.0, le=1.0)
-    note: str | None = None
-    rating: int | None = Field(None, ge=1, le=5)
-    evidence: Span | None = None
-    annotator: str = "anonymous"
-    created: str = Field(default_factory=now)
-    blind: bool = False
-    self_id: Literal["ai", "human", "mixed", "none"] | None = Field(
-        None,
-        description="What the continuation claims to be (the self-identification axis); None: unset.",
-    )
-
-
-class AutoLabelRecord(AutoLabel):
-    """An `AutoLabel` as the session keeps it, pointing at its generation."""
-
-    model_config = ConfigDict(frozen=False)
-    generation_id: str
-    labels: list[str]  # type: ignore[assignment]
-    hits: list[MarkerHit] = Field(default_factory=list)  # type: ignore[assignment]
-
-
-class ForcedRecord(_Strict):
-    """A forced-choice result as the lab showed it, with what was scored (kept, exported)."""
-
-    id: str = Field(default_factory=lambda: new_id("f-"))
-    model: str
-    node: str | None = Field(description="The pending user turn the answers were scored after.")
-    format: str
-    system: str | None = None
-    prefill: str | None = None
-    measures: str
-    result: dict[str, Any] = Field(description="ProbeResult.to_dict(): probabilities, log-probs.")
-    warnings: list[str] = Field(default_factory=list)
-    created: str = Field(default_factory=now)
 
 
 class Session(_Strict):
@@ -443,32 +326,3 @@ class Session(_Strict):
             adopted_how=how,
         )
         return self.add_turn(turn, parent, at_head=False)
-
-
-def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:
-    return hashlib.sha256(",".join(map(str, tokens)).encode()).hexdigest()
-
-
-def quote_span(text: str, quote: str, *, what: str = "the quoted text") -> Span:
-    """Evidence given as a quote: the span of its first occurrence in the generation's text."""
-    at = text.find(quote) if quote else -1
-    if at < 0:
-        raise UsageError(f"{what} is not in the generation", "copy it exactly")
-    return Span(start=at, end=at + len(quote))
-
-
-def default_annotator() -> str:
-    """Who annotates when nobody says: `PSMLAB_ANNOTATOR`, else `annotator` in the config file,
-    else "anonymous". Never the login name: on a shared box or in a container ("root") it names
-    an account, not the person reading."""
-    env = os.environ.get("PSMLAB_ANNOTATOR", "").strip()
-    if env:
-        return env
-    from psmlab.core.errors import ConfigError
-    from psmlab.core.models.config import load_config
-
-    try:
-        name = (load_config().annotator or "").strip()
-    except ConfigError:  # a broken config is reported where models are read, not here
-        name = ""
-    return name or "anonymous"

@@ -104,9 +104,11 @@ class LabScreen(LabView):
             return
         k = min(col.state.run_no, len(runs) - 1)
         right = RunView(f"{m} · run {k + 1}/{len(runs)}", runs[k])
-        if len(runs) > 1:
+        if len(runs) > 1:  # the shown run and the one before it (or after the first), older left
             j = k - 1 if k > 0 else k + 1
             left = RunView(f"{m} · run {j + 1}/{len(runs)}", runs[j])
+            if j > k:
+                left, right = right, left
         else:
             other = self.order[(self.order.index(m) + 1) % len(self.order)]
             theirs = self.lab.runs(other)

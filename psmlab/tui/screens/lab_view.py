@@ -9,7 +9,6 @@ worker threads, and shows what comes back (tokens are batched, not one redraw pe
 from __future__ import annotations
 
 import threading
-from collections import Counter
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,8 +17,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from psmlab.core.domain.personas import load_personas
-from psmlab.core.domain.quality import labeller_line
-from psmlab.core.domain.stats import shares_of
 from psmlab.core.domain.types import TokenEvent
 from psmlab.core.errors import PsmlabError, ScoringCancelled
 from psmlab.core.run.lab import Lab
@@ -30,9 +27,9 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
-from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
+from psmlab.tui.states import build_states, count_labels, show_run
 from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
@@ -82,41 +79,8 @@ class LabView(Screen[None]):
         self._update_subtitle()
 
     def _build_states(self) -> None:
-        """Column states from the lab: the newest run at the shown turn, and its forced choice."""
-        old = self.states
-        self.states = {}
-        key = self._transcript_key()
-        for c in self.lab.columns:
-            was = old.get(c.id)
-            st = ColumnState(
-                c.id, c.spec.kind, c.format_name, status=was.status if was else "loading model…"
-            )
-            st.error = was.error if was and was.status == "failed" else None
-            st.shade = was.shade if was else False
-            runs = self.lab.runs(c.id)
-            st.run_count = len(runs)
-            self._show_run(st, runs, len(runs) - 1)
-            f = self.lab.forced_for(c.id)
-            if f is not None and self.lab.shown_node() == self.lab.session.head:
-                r = f.result
-                st.forced = Forced(
-                    r.get("probs") or {},
-                    r.get("calibrated"),
-                    f.measures,
-                    bool(r.get("length_normalized")),
-                    f.node,
-                )
-                st.forced_on = key
-            self.states[c.id] = st
+        self.states = build_states(self.lab, self.states, self._transcript_key())
         self.order = self.lab.column_order()
-        self._count_labels()
-
-    @staticmethod
-    def _show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:
-        st.run_no = max(0, min(k, len(runs) - 1))
-        run = runs[st.run_no] if runs else []
-        st.samples = [Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0) for g in run]
-        st.shown, st.cursor = 0, None
 
     def step_run(self, model_id: str, delta: int) -> None:
         """Show another run of a column at this turn (runs are never replaced, only added)."""
@@ -129,7 +93,7 @@ class LabView(Screen[None]):
             )
             return
         st.run_count = len(runs)
-        self._show_run(st, runs, st.run_no + delta)
+        show_run(st, runs, st.run_no + delta)
         self._count_labels()
         self._refresh(model_id)
 
@@ -337,23 +301,7 @@ class LabView(Screen[None]):
             w.refresh_view(follow=follow)
 
     def _count_labels(self) -> None:
-        autos = {x.generation_id: x for x in self.lab.session.auto_labels}
-        for st in self.states.values():
-            recs = [s.record for s in st.samples if s.record is not None]
-            ids = [r.id for r in recs]
-            st.labels = Counter(
-                lab
-                for a in self.lab.session.annotations
-                if a.generation_id in ids
-                for lab in a.labels
-            )
-            st.auto_labels = {i: autos[i] for i in ids if i in autos}
-            ls = shares_of(
-                st.auto_labels.values(), (r.finish_reason for r in recs if r.id in autos)
-            )
-            st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
-            methods = dict.fromkeys(a.method for a in st.auto_labels.values())
-            st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
+        count_labels(self.lab, self.states)
 
     def _start_forced_choice(self) -> None:
         """The distribution panel's forced choice, recomputed when a run completes. A new run

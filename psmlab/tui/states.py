@@ -1,0 +1,70 @@
+"""Column states built from the lab: the run shown at the current turn, its labels, its forced choice.
+
+Plain functions over `Lab` and `ColumnState`: the screen calls them and only draws the result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.stats import shares_of
+from psmlab.core.run.lab import Lab
+from psmlab.core.session.schema import GenerationRecord
+from psmlab.tui.widgets.column import ColumnState, Forced, Sample
+
+
+def build_states(
+    lab: Lab, old: dict[str, ColumnState], key: tuple[tuple[str, str], ...]
+) -> dict[str, ColumnState]:
+    """Each column's newest run at the shown turn, and the forced choice saved for it (`key`: the
+    transcript it answers, for the screen's staleness check). Load status carries over."""
+    states = {}
+    for c in lab.columns:
+        was = old.get(c.id)
+        st = ColumnState(
+            c.id, c.spec.kind, c.format_name, status=was.status if was else "loading model…"
+        )
+        st.error = was.error if was and was.status == "failed" else None
+        st.shade = was.shade if was else False
+        runs = lab.runs(c.id)
+        st.run_count = len(runs)
+        show_run(st, runs, len(runs) - 1)
+        f = lab.forced_for(c.id)
+        if f is not None and lab.shown_node() == lab.session.head:
+            r = f.result
+            st.forced = Forced(
+                r.get("probs") or {},
+                r.get("calibrated"),
+                f.measures,
+                bool(r.get("length_normalized")),
+                f.node,
+            )
+            st.forced_on = key
+        states[c.id] = st
+    count_labels(lab, states)
+    return states
+
+
+def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:
+    """Put run `k` (clamped) on the column: its samples, the first one shown."""
+    st.run_no = max(0, min(k, len(runs) - 1))
+    run = runs[st.run_no] if runs else []
+    st.samples = [Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0) for g in run]
+    st.shown, st.cursor = 0, None
+
+
+def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
+    """Human and automatic label counts over each column's shown samples, with the labeller."""
+    autos = {x.generation_id: x for x in lab.session.auto_labels}
+    for st in states.values():
+        recs = [s.record for s in st.samples if s.record is not None]
+        ids = [r.id for r in recs]
+        st.labels = Counter(
+            label for a in lab.session.annotations if a.generation_id in ids for label in a.labels
+        )
+        st.auto_labels = {i: autos[i] for i in ids if i in autos}
+        ls = shares_of(st.auto_labels.values(), (r.finish_reason for r in recs if r.id in autos))
+        st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
+        methods = dict.fromkeys(a.method for a in st.auto_labels.values())
+        st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller

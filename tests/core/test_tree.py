@@ -1,0 +1,158 @@
+"""The session tree (schema v2): branches from adoptions and edits, runs, the v1 migration."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.errors import SessionError
+from psmlab.core.session import file as store
+from psmlab.core.session.export import export
+from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "sessions" / "example-what-are-you.json"
+
+
+def _gen(s: Session, gid: str, text: str, *, sample: int = 0, run: str = "r-1") -> GenerationRecord:
+    g = GenerationRecord(
+        id=gid,
+        model="m",
+        turn=len(s.turns),
+        node=s.head,
+        run=run,
+        sample=sample,
+        seed=sample,
+        format="dialogue",
+        params={"temperature": 0.8},
+        text=text,
+        n_tokens=1,
+        finish_reason="eos",
+        role_leak=False,
+    )
+    s.generations.append(g)
+    return g
+
+
+def _roles(s: Session) -> list[str]:
+    return [t.role for t in s.turns]
+
+
+def test_adopting_a_second_answer_starts_a_branch_and_keeps_the_first() -> None:
+    s = Session(turns=[TurnRecord(role="user", content="What are you?")])
+    question = s.head
+    _gen(s, "g-a", " I am an AI.", sample=0)
+    _gen(s, "g-b", " I am Tony.", sample=1)
+    first = s.adopt("g-a", "key")
+    s.add_turn(TurnRecord(role="user", content="Really?"))
+    assert _roles(s) == ["user", "assistant", "user"]
+    second = s.adopt("g-b", "picker")  # an answer of the earlier turn: a new branch
+    assert second.parent == question and second.id != first.id
+    assert [t.content for t in s.turns] == ["What are you?", "I am Tony."]
+    assert len(s.leaves()) == 2 and [t.id for t in s.children(question)] == [first.id, second.id]
+    # Choosing the same answer again goes back to its branch instead of making a third.
+    again = s.adopt("g-a")
+    assert again.id == first.id and len(s.leaves()) == 2
+    assert s.branch_of(first.id) != s.branch_of(second.id)
+
+
+def test_editing_a_turn_forks_and_deleting_moves_back() -> None:
+    s = Session(turns=[TurnRecord(role="user", content="Hi"), TurnRecord(role="user", content="x")])
+    _gen(s, "g-1", " hello")
+    s.edit_turn(0, "Hello there")
+    assert [t.content for t in s.turns] == ["Hello there"]
+    assert len(s.leaves()) == 2  # the old branch (Hi, x) keeps its answer
+    assert s.history_of(s.generation("g-1")).turns[0].content == "Hi"
+    s.go(s.leaves()[0])
+    assert [t.content for t in s.turns] == ["Hi", "x"]
+    s.edit_turn(1, None)  # the last turn, answered: the session moves back, the turn stays
+    assert [t.content for t in s.turns] == ["Hi"] and len(s.nodes) == 3
+    s.add_turn(TurnRecord(role="user", content="typo"))
+    s.edit_turn(1, None)  # nothing refers to it: simply removed
+    assert len(s.nodes) == 3 and [t.content for t in s.turns] == ["Hi"]
+    with pytest.raises(SessionError, match="there is no turn 5"):
+        s.edit_turn(4, "x")
+
+
+def test_runs_group_a_columns_samples_per_press() -> None:
+    s = Session(turns=[TurnRecord(role="user", content="What are you?")])
+    _gen(s, "g-1", "a", sample=0, run="r-1")
+    _gen(s, "g-2", "b", sample=1, run="r-1")
+    _gen(s, "g-3", "c", sample=0, run="r-2")
+    runs = s.runs("m", s.head)
+    assert [[g.id for g in r] for r in runs] == [["g-1", "g-2"], ["g-3"]]
+    assert s.runs("m", None) == [] and s.runs("other", s.head) == []
+
+
+def test_v1_example_opens_as_a_one_branch_tree_with_the_same_transcript_and_runs() -> None:
+    doc = json.loads(EXAMPLE.read_text())
+    assert doc["schema_version"] == 1  # the shipped example stays v1: it tests the migration
+    s = store.load(EXAMPLE)
+    assert [(t.role, t.content) for t in s.turns] == [
+        (t["role"], t["content"]) for t in doc["turns"]
+    ]
+    assert len(s.leaves()) == 1 and s.turns[1].adopted_from == doc["turns"][1]["adopted_from"]
+    for g, old in zip(s.generations, doc["generations"], strict=True):
+        assert len(s.path(g.node)) == old["turn"] == g.turn
+    # Two columns x two turns, each one press of generate.
+    assert len({(g.model, g.node, g.run) for g in s.generations}) == 4
+    assert store.load(EXAMPLE).nodes == s.nodes  # migration ids are stable across opens
+
+
+def test_v1_edited_history_becomes_a_branch() -> None:
+    """v1 kept a copy of the turns a generation saw when the transcript was edited later: the
+    migration turns that copy into its own branch."""
+    doc = {
+        "schema_version": 1,
+        "title": "t",
+        "turns": [{"role": "user", "content": "What exactly are you?"}],
+        "models": [],
+        "generations": [
+            {
+                "id": "g-1",
+                "model": "m",
+                "turn": 1,
+                "sample": 0,
+                "seed": 1,
+                "format": "dialogue",
+                "params": {},
+                "text": " a robot",
+                "n_tokens": 2,
+                "finish_reason": "eos",
+                "role_leak": False,
+                "history": [{"role": "user", "content": "What are you?"}],
+            }
+        ],
+        "annotations": [],
+    }
+    s = store.parse(json.dumps(doc).encode(), "t.json")
+    assert [t.content for t in s.turns] == ["What exactly are you?"]
+    assert s.history_of(s.generations[0]).turns[0].content == "What are you?"
+    assert len(s.leaves()) == 2
+
+
+def test_tree_errors_are_clear() -> None:
+    a = TurnRecord(id="t-a", parent="t-b", role="user", content="x")
+    b = TurnRecord(id="t-b", parent="t-a", role="user", content="y")
+    with pytest.raises(ValueError, match="cycle"):
+        Session(nodes=[a, b], head="t-a")
+    s = Session(turns=[TurnRecord(role="user", content="x")])
+    with pytest.raises(SessionError, match="no turn 'zz'"):
+        s.go("zz")
+
+
+def test_markdown_export_writes_the_current_branch_or_every_branch() -> None:
+    s = Session(title="two", turns=[TurnRecord(role="user", content="What are you?")])
+    _gen(s, "g-a", " I am an AI.", sample=0)
+    _gen(s, "g-b", " I am Tony.", sample=1)
+    s.adopt("g-a")
+    s.add_turn(TurnRecord(role="user", content="Why?"))
+    s.adopt("g-b")
+    s.add_turn(TurnRecord(role="user", content="Where do you live?"))
+    one = export(s, "md")
+    assert "Where do you live?" in one and "```text\nWhy?" not in one
+    assert "- user: Why? `" in one  # the outline names every branch
+    both = export(s, "md", tree=True)
+    assert "## Branch 1: 3 turns" in both and "## Branch 2 (current): 3 turns" in both
+    assert both.count("##### m · sample 0") == 1  # a shared turn's answers are written once
+    assert "Turn 1 (user) as in branch 1." in both

@@ -1,0 +1,136 @@
+"""Runs kept side by side, the conversation tree, blind shuffles and saved forced choice, driven
+by keys (Textual Pilot) on the real demo models."""
+
+from __future__ import annotations
+
+from psmlab.core.run.lab import Lab
+from psmlab.core.session import file as store
+from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.compare import CompareScreen
+from psmlab.tui.screens.tree import TreeScreen
+from psmlab.tui.widgets.column import ModelColumn
+from tests.tui.conftest import settle, type_and_send, wait_for
+
+SIZE = (120, 40)
+
+
+def _header(col: ModelColumn) -> str:
+    return str(col.query_one(".col-header").render())
+
+
+async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_made_with(
+    make_lab,
+) -> None:
+    lab = make_lab(max_tokens=8)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        smol = lab.columns[1].id
+        col = screen.column_widget(smol)
+        assert col is not None and "run 1/1" in _header(col)
+        first = [s.record.id for s in col.state.samples if s.record]
+        was = lab.column(smol).format_name
+        lab.configure(smol, format="chatml")  # as F3 does
+        screen.states[smol].format = "chatml"
+        screen._refresh(smol)
+        await pilot.pause()
+        # The answer on screen was made with the old format; the header says so, and what is next.
+        assert f"· {was} ·" in _header(col) and "next run: chatml" in _header(col)
+        col.focus()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(lab.runs(smol)) == 2, "the second run")
+        await settle(pilot, app)
+        assert "run 2/2" in _header(col) and "· chatml ·" in _header(col)
+        assert [s.record.id for s in col.state.samples if s.record] != first
+        await pilot.press("left_curly_bracket")
+        await pilot.pause()
+        assert "run 1/2" in _header(col)
+        assert [s.record.id for s in col.state.samples if s.record] == first
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the compare view")
+        title = str(app.screen.query_one(".dialog-title").render())
+        assert "differs: " in title and f"format: '{was}' → 'chatml'" in title
+        await pilot.press("escape")
+        await pilot.press("right_curly_bracket")
+        await pilot.pause()
+        assert "run 2/2" in _header(col)
+
+
+async def test_tree_keeps_both_branches_and_continues_from_any_turn(make_lab) -> None:
+    lab = make_lab(max_tokens=6)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        question = lab.session.head
+        col = list(app.query(ModelColumn))[1]
+        col.focus()
+        await pilot.press("a")  # adopt sample 1 of the chat column
+        first = lab.turns[-1].adopted_from
+        await type_and_send(pilot, "Are you sure?")
+        await settle(pilot, app)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
+        tree = app.screen.query_one("#turn-tree")
+        node = next(n for n in tree.root.children if n.data == question)
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: lab.session.head == question, "the move to the question")
+        # Its answers are back on screen; take the other sample of the same column this time.
+        col = list(app.query(ModelColumn))[1]
+        assert len(col.state.samples) == 2
+        col.focus()
+        await pilot.press("right", "a")
+        second = lab.turns[-1].adopted_from
+        assert second != first and len(lab.session.leaves()) == 2
+        await type_and_send(pilot, "Are you sure?")
+        await settle(pilot, app)
+        s = store.load(lab.path)
+        assert len(s.leaves()) == 2
+        assert {s.path(x)[1].adopted_from for x in s.leaves()} == {first, second}
+
+
+async def test_blind_mode_shuffles_per_turn_and_records_the_order(make_lab) -> None:
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await pilot.press("ctrl+b")
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        order = lab.session.column_orders[lab.session.head]
+        assert sorted(order) == sorted(c.id for c in lab.columns)
+        shown = [w.state.model_id for w in app.query(ModelColumn)]
+        assert shown == order == screen.order
+        assert [w.display_name for w in app.query(ModelColumn)] == ["Model A", "Model B"]
+        assert store.load(lab.path).column_orders == lab.session.column_orders
+
+
+async def test_forced_choice_is_saved_and_shown_again_on_reopening(make_lab) -> None:
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "Are you a human?")
+        await settle(pilot, app)
+        await wait_for(
+            pilot,
+            lambda: all(st.forced is not None for st in screen.states.values()),
+            "every column's forced choice",
+        )
+        shown = {m: st.forced.probs for m, st in screen.states.items()}
+    saved = store.load(lab.path).forced
+    assert {f.model for f in saved} == set(shown) and all(f.node == lab.session.head for f in saved)
+    assert all(f.result["probs"] == shown[f.model] for f in saved)
+    lab.release()
+    again = Lab.open(lab.path, pool=lab.pool)
+    app2 = PsmlabApp(again)
+    async with app2.run_test(size=SIZE) as pilot:
+        screen = app2.lab_screen
+        await wait_for(pilot, lambda: len(screen.states) == 2, "the reopened columns")
+        assert {m: st.forced.probs for m, st in screen.states.items() if st.forced} == shown
+    again.release()
