@@ -9,17 +9,17 @@ ACTIONS = [
     (
         "f2",
         "inspect",
-        "Inspect",
+        "Prompt",
         "Prompt inspector: the exact prompt each model received, and a diff",
     ),
     (
         "f3",
         "settings",
-        "Settings",
+        "Setup",
         "Settings of the focused column: format, system, prefill, sampling",
     ),
-    ("f4", "annotate", "Annotate", "Annotate the continuation in focus"),
-    ("f5", "regenerate_all", "Regen all", "Regenerate every column"),
+    ("f4", "annotate", "Label", "Annotate the continuation in focus"),
+    ("f5", "regenerate_all", "Run", "Regenerate every column (a new run; earlier runs are kept)"),
     ("f6", "samples", "N", "Number of samples per model (N)"),
     (
         "f7",

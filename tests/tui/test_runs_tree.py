@@ -63,7 +63,6 @@ async def test_tree_keeps_both_branches_and_continues_from_any_turn(make_lab) ->
     lab.n_samples = 2
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.lab_screen
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         question = lab.session.head
@@ -76,6 +75,12 @@ async def test_tree_keeps_both_branches_and_continues_from_any_turn(make_lab) ->
         await pilot.press("f8")
         await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
         tree = app.screen.query_one("#turn-tree")
+        # The cursor starts where the conversation is.
+        await wait_for(
+            pilot,
+            lambda: tree.cursor_node is not None and tree.cursor_node.data == lab.session.head,
+            "the cursor on the current turn",
+        )
         node = next(n for n in tree.root.children if n.data == question)
         tree.move_cursor(node)
         await pilot.press("enter")

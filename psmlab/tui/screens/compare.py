@@ -63,8 +63,14 @@ class CompareScreen(ModalScreen[None]):
         out = Text()
         out.append_text(safe(view.title, "bold"))
         s = settings_of(view.run)
-        out.append_text(safe("\n" + " · ".join(f"{k} {v}" for k, v in s.items()), "dim"))
+        shown = " · ".join(f"{k} {'—' if v is None else v}" for k, v in s.items())
+        out.append_text(safe("\n" + shown, "dim"))
         for g in view.run:
-            out.append(f"\n\nsample {g.sample + 1} · seed {g.seed}\n", style="bold")
-            out.append_text(safe(g.text))
+            out.append(
+                f"\n\nsample {g.sample + 1} · seed {g.seed} · {g.finish_reason}\n", style="bold"
+            )
+            if g.text:
+                out.append_text(safe(g.text))
+            else:
+                out.append("(empty: the turn ended at once)", style="dim italic")
         return out

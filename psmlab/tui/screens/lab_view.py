@@ -65,13 +65,16 @@ class LabView(Screen[None]):
             compact=True,
             placeholder="Type a message for every model; Enter sends",
         )
-        yield Footer()
+        yield Footer(compact=True)  # fits the most used keys in 80 columns
 
     def on_mount(self) -> None:
         self._build_states()
         self._mount_columns()
         self.refresh_transcript()
         self.set_interval(1 / 20, self._flush_tokens)
+        # The title follows the session's state (unsaved, save failed) however it changed; setting
+        # an unchanged title draws nothing.
+        self.set_interval(0.5, self._update_subtitle)
         self.query_one(Composer).focus()
         for w in self.lab.warnings:
             self.notify(w, severity="warning", timeout=8)
@@ -165,6 +168,10 @@ class LabView(Screen[None]):
         parts = [f"N={self.lab.n_samples}"]
         if self.lab.blind:
             parts.append("BLIND")
+        if self.lab.save_error:
+            parts.append("SAVE FAILED")
+        elif self.lab.dirty:
+            parts.append("UNSAVED")
         parts.append(str(self.lab.path) if self.lab.path else "not saved yet")
         self.sub_title = " · ".join(parts)
 

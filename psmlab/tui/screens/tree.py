@@ -30,7 +30,7 @@ class TreeScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog full"):
             yield Static(
                 f"{len(s.leaves())} branch{'es' * (len(s.leaves()) != 1)} · ● the current "
-                "branch · ▶ where you are · Enter: continue from that turn · Esc: back",
+                "branch · » where you are · Enter: continue from that turn · Esc: back",
                 classes="dialog-title",
             )
             tree: Tree[str] = Tree(Text("conversation start"), data="", id="turn-tree")
@@ -46,7 +46,8 @@ class TreeScreen(ModalScreen[str | None]):
         def add(parent: TreeNode[str], node_id: str | None) -> None:
             nonlocal head
             for t in s.children(node_id):
-                label = Text("▶ " if t.id == s.head else "● " if t.id in on_branch else "  ")
+                # Not ▶/▼: the tree draws those for collapsed and open turns.
+                label = Text("» " if t.id == s.head else "● " if t.id in on_branch else "  ")
                 label.append(f"{t.role}: ", style=ROLE_STYLE.get(t.role, ""))
                 text = " ".join(t.content.split())
                 label.append_text(safe(text[:80] + ("…" if len(text) > 80 else "")))
@@ -54,7 +55,7 @@ class TreeScreen(ModalScreen[str | None]):
                 if t.adopted_model and not self.blind:
                     label.append_text(safe(f"  ← {t.adopted_model}", "dim"))
                 if n_gen:
-                    label.append(f"  ({n_gen} answers)", style="dim")
+                    label.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
                 kid = parent.add(label, data=t.id, expand=t.id in on_branch)
                 if t.id == s.head:
                     head = kid
@@ -63,8 +64,8 @@ class TreeScreen(ModalScreen[str | None]):
         add(tree.root, None)
         tree.root.expand()
         tree.focus()
-        if head is not None:
-            tree.move_cursor(head)
+        if head is not None:  # once the tree has laid out its lines
+            self.call_after_refresh(tree.move_cursor, head)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()
