@@ -292,14 +292,12 @@ def session_from_results(
     else:
         ids = _cell_ids(cells)
     title = (spec.title if spec is not None else results_dir.name) + f" · {unit}"
+    # Stable turn id: two annotators' sessions of the same results line up turn for turn.
+    question = TurnRecord(
+        id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
+    )
     session = Session(
-        title=title + (" · blind" if blind else ""),
-        # Stable turn id: two annotators' sessions of the same results line up turn for turn.
-        turns=[
-            TurnRecord(
-                id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
-            )
-        ],
+        title=title + (" · blind" if blind else ""), nodes=[question], head=question.id
     )
     for cell in cells:
         mine = sorted(

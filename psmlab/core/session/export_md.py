@@ -192,7 +192,7 @@ def _run_section(
     run: list[GenerationRecord],
     k: int,
     n: int,
-    adopted: set[str | None],
+    adopted: set[str],
 ) -> list[str]:
     g0 = run[0]
     p = g0.params
