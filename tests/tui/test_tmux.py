@@ -45,6 +45,18 @@ def _generations(tmp_path: Path) -> int:
     return 0
 
 
+def _saved(tmp_path: Path, key: str) -> int:
+    """How many records of one kind the autosaved session holds."""
+    import json
+
+    for f in (tmp_path / "sessions").glob("*.json"):
+        try:
+            return len(json.loads(f.read_text())[key])
+        except (ValueError, KeyError, OSError):
+            return 0
+    return 0
+
+
 def _roles(tmp_path: Path) -> list[str]:
     """The saved session's turn roles (what the lab has recorded so far)."""
     import json
@@ -188,26 +200,28 @@ def test_blind_mode_in_tmux_shows_nothing_that_gives_a_model_away(tmp_path: Path
         look(lambda t: "BLIND" in t and "Model A" in t and "Model B" in t)
         _keys(name, "What are you?", "Enter")
         look(lambda t: _generations(tmp_path) >= 2 and _column_text(t))
-        time.sleep(1.0)  # let the forced choice's worker finish drawing (it is hidden)
-        look(lambda t: "Model A" in t)
+        # The forced choice is computed (and saved) after the run; blind mode keeps it hidden.
+        look(lambda t: _saved(tmp_path, "forced") >= 2)
         _keys(name, "F2")  # the inspector refuses in blind mode
         look(lambda t: "leave blind mode" in t)
-        _keys(name, "Tab")
-        _keys(name, "Tab")
-        _keys(name, "i")
-        look(lambda t: "Model" in t)
-        _keys(name, "F8")
-        look(lambda t: "conversation start" in t)
-        _keys(name, "Escape")
-        _keys(name, "F9")
-        look(lambda t: "leave blind mode" in t or "Model" in t)
-        _keys(name, "Tab")
-        _keys(name, "Escape")
+        # The answer picker, while the message box has the focus: blind names only.
         subprocess.run(["tmux", "send-keys", "-t", name, "-l", "Really?"], check=True)
         look(lambda t: "Really?" in t)
         _keys(name, "Enter")
         look(lambda t: "Which answer continues the conversation?" in t)
         _keys(name, "Escape")
+        look(lambda t: "Which answer continues" not in t)
+        _keys(name, "F8")
+        look(lambda t: "conversation start" in t)
+        _keys(name, "Escape")
+        look(lambda t: "conversation start" not in t)
+        # In a column: the inspector and the compare view both refuse in blind mode.
+        _keys(name, "Tab")
+        _keys(name, "Tab")
+        _keys(name, "i")
+        look(lambda t: "leave blind mode" in t)
+        _keys(name, "F9")
+        look(lambda t: "Comparing shows" in t or "leave blind mode" in t)
         # A model may name itself in its own answer ("I'm SmolLM"): blind mode cannot hide what
         # a model says, so such a word is looked for only outside the columns' boxes.
         import json
