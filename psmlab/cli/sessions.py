@@ -278,6 +278,13 @@ def export(
         bool,
         typer.Option("--tree", help="Markdown: every branch, not only the current one."),
     ] = False,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            help="Markdown: the branch with this number (from psmlab tree) or ending at this turn id.",
+        ),
+    ] = None,
 ) -> None:
     """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
     from psmlab.core.session.export import export as do_export
@@ -285,7 +292,19 @@ def export(
 
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
-    text = do_export(load(_path(session)), fmt, tree=tree)
+    s = load(_path(session))
+    end = None
+    if branch is not None:
+        leaves = s.leaves()
+        if branch.isdigit():
+            if not 1 <= int(branch) <= len(leaves):
+                raise UsageError(
+                    f"there is no branch {branch}", f"branches run from 1 to {len(leaves)}"
+                )
+            end = leaves[int(branch) - 1]
+        else:
+            end = s.node(branch).id
+    text = do_export(s, fmt, tree=tree, branch=end)
     if out is None:
         sys.stdout.write(text)
     else:

@@ -192,3 +192,30 @@ def test_shipped_example_replays_identically_and_its_export_is_current(tmp_path:
     assert "not at /nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf" in rep.stderr
     md = _ok(run_cli("export", str(EXAMPLE))).stdout
     assert md == EXAMPLE.with_suffix(".md").read_text()
+
+
+def test_loom_tree_imports_walks_exports_by_branch_and_round_trips(tmp_path: Path) -> None:
+    """A real loom save (socketteer/loom): imported with every branch, listed by `tree`, one
+    branch exported as markdown, and written back as the same loom tree."""
+    loom = Path(__file__).resolve().parents[1] / "data" / "loom" / "dialectical.json"
+    out = tmp_path / "d.json"
+    assert "23 turns in 12 branches" in _ok(run_cli("import", str(loom), "-o", str(out))).stdout
+    refused = run_cli("import", str(loom), "-o", str(out))
+    assert refused.returncode != 0 and "already exists" in refused.stderr
+    tree = json.loads(_ok(run_cli("tree", str(out), "--json")).stdout)
+    assert tree["branches"] == 12 and len(tree["turns"]) == 23
+    ends = [t for t in tree["turns"] if t["branch"]]
+    second = next(t for t in ends if t["branch"] == 2)
+    md = _ok(run_cli("export", str(out), "--branch", "2")).stdout
+    assert "## Branch: " in md and f"ending at `{second['id']}`" in md
+    other = next(t for t in ends if t["branch"] == 1)
+    assert md.count(other["id"]) == 1  # only in the outline, not as a written turn
+    bad = run_cli("export", str(out), "--branch", "99")
+    assert bad.returncode != 0 and "there is no branch 99; branches run from 1 to 12" in bad.stderr
+    back = json.loads(_ok(run_cli("export", str(out), "-f", "loom")).stdout)
+    assert back == json.loads(loom.read_text())
+    # Moving the session to another turn is saved; a loom file is not opened as a session.
+    _ok(run_cli("tree", str(out), "--go", second["id"]))
+    assert store.load(out).head == second["id"]
+    wrong = run_cli("export", str(loom))
+    assert wrong.returncode != 0 and "is a loom tree, not a psmlab session" in wrong.stderr

@@ -127,11 +127,12 @@ def to_csv(s: Session) -> str:
 EXPORT_FORMATS = ("md", "jsonl", "csv", "loom")
 
 
-def export(s: Session, fmt: str, *, tree: bool = False) -> str:
-    """The session as text in one of EXPORT_FORMATS (markdown: the current branch, or every
-    branch with `tree`; jsonl and csv always hold every generation, with its turn and run)."""
+def export(s: Session, fmt: str, *, tree: bool = False, branch: str | None = None) -> str:
+    """The session as text in one of EXPORT_FORMATS (markdown: the current branch, the branch
+    ending at turn `branch`, or every branch with `tree`; jsonl and csv always hold every
+    generation, with its turn and run)."""
     if fmt == "md":
-        return to_markdown(s, tree=tree)
+        return to_markdown(s, tree=tree, branch=branch)
     if fmt == "jsonl":
         return to_jsonl(s)
     if fmt == "csv":

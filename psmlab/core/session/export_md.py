@@ -78,10 +78,10 @@ _HOW = {
 }
 
 
-def to_markdown(s: Session, *, tree: bool = False) -> str:
-    """The current branch (or, with `tree`, every branch), each turn followed by its answers:
-    run by run, with the automatic labels and their intervals, the forced choice and the prompt
-    warnings."""
+def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) -> str:
+    """The current branch (or the one ending at turn `branch`, or with `tree` every branch), each
+    turn followed by its answers: run by run, with the automatic labels and their intervals, the
+    forced choice and the prompt warnings."""
     out: list[str] = [f"# {md_inline(s.title)}", ""]
     out.append(
         f"Session `{s.id}` · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
@@ -92,12 +92,13 @@ def to_markdown(s: Session, *, tree: bool = False) -> str:
     current = s.branch_of(s.head) if s.head is not None else None
     if len(leaves) > 1 or tree:
         out += ["", "## Tree", "", *_outline(s, leaves, current)]
-    branches = leaves if tree else ([s.head] if s.head is not None else [])
+    end = s.node(branch).id if branch is not None else s.head
+    branches = leaves if tree else ([end] if end is not None else [])
     written: dict[str, int] = {}  # turn id -> the branch that wrote it
     out += _answers(s, None, "the empty transcript")  # generations with no history (a prefill)
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
-        name = f"Branch {b}" if tree else "Current branch"
+        name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
         if tree and s.branch_of(s.head) == leaf:
             name += " (current)"
         out += ["", f"## {name}: {len(path)} turns, ending at `{leaf}`"]
