@@ -10,7 +10,7 @@ from collections import Counter
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import shares_of
 from psmlab.core.run.lab import Lab
-from psmlab.core.session.schema import GenerationRecord
+from psmlab.core.session.schema import ForcedRecord, GenerationRecord
 from psmlab.tui.widgets.column import ColumnState, Forced, Sample
 
 
@@ -32,18 +32,22 @@ def build_states(
         show_run(st, runs, len(runs) - 1)
         f = lab.forced_for(c.id)
         if f is not None and lab.shown_node() == lab.session.head:
-            r = f.result
-            st.forced = Forced(
-                r.get("probs") or {},
-                r.get("calibrated"),
-                f.measures,
-                bool(r.get("length_normalized")),
-                f.node,
-            )
-            st.forced_on = key
+            st.forced, st.forced_on = forced_of(f), key
         states[c.id] = st
     count_labels(lab, states)
     return states
+
+
+def forced_of(f: ForcedRecord) -> Forced:
+    """The panel's view of a saved forced choice."""
+    r = f.result
+    return Forced(
+        r.get("probs") or {},
+        r.get("calibrated"),
+        f.measures,
+        bool(r.get("length_normalized")),
+        f.node,
+    )
 
 
 def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:

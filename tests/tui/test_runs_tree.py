@@ -128,7 +128,18 @@ async def test_forced_choice_is_saved_and_shown_again_on_reopening(make_lab) -> 
             "every column's forced choice",
         )
         shown = {m: st.forced.probs for m, st in screen.states.items()}
+        # Another run at the same turn and settings: the saved result is shown, not re-scored.
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(lab.runs(lab.columns[0].id)) == 2, "the second run")
+        await settle(pilot, app)
+        await wait_for(
+            pilot,
+            lambda: all(st.forced is not None for st in screen.states.values()),
+            "the forced choice again",
+        )
+        assert {m: st.forced.probs for m, st in screen.states.items()} == shown
     saved = store.load(lab.path).forced
+    assert len(saved) == 2
     assert {f.model for f in saved} == set(shown) and all(f.node == lab.session.head for f in saved)
     assert all(f.result["probs"] == shown[f.model] for f in saved)
     lab.release()

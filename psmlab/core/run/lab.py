@@ -330,6 +330,22 @@ class Lab:
             self.autosave()
         return result
 
+    def saved_forced(self, col: Column) -> ForcedRecord | None:
+        """A forced choice already scored for the pending message with the column's current
+        format, system prompt and prefill (sampling settings do not enter it): no need to score
+        it again after another run."""
+        with self.lock:
+            head = self.session.head
+            return next(
+                (
+                    f
+                    for f in reversed(self.session.forced)
+                    if (f.model, f.node, f.format, f.system, f.prefill)
+                    == (col.id, head, col.format_name, col.system, col.prefill)
+                ),
+                None,
+            )
+
     def forced_for(self, model_id: str) -> ForcedRecord | None:
         """The newest forced choice a column recorded for the shown turn."""
         node = self.shown_node()

@@ -29,7 +29,7 @@ from psmlab.core.run.runner import (
 )
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
-from psmlab.tui.states import build_states, count_labels, show_run
+from psmlab.tui.states import build_states, count_labels, forced_of, show_run
 from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
@@ -331,6 +331,10 @@ class LabView(Screen[None]):
     ) -> None:
         for c in columns:
             try:
+                saved = lab.saved_forced(c)
+                if saved is not None:  # scored before at this turn with these settings
+                    self.post_message(ForcedChoice(c.id, forced_of(saved), turns=key))
+                    continue
                 r = lab.forced_choice(c, cancel)
                 f = None
                 if r is not None:
