@@ -1,0 +1,1 @@
+"""Inside the model: residual-stream capture and control vectors for local GGUF models."""
