@@ -8,7 +8,18 @@ import sys
 import typer
 
 import psmlab
-from psmlab.cli import agreement, ask, commands, experiment, label, measure, sessions, tree, tui
+from psmlab.cli import (
+    agreement,
+    ask,
+    commands,
+    experiment,
+    label,
+    measure,
+    sessions,
+    tree,
+    tui,
+    vectors,
+)
 from psmlab.core.errors import ExitCode, PsmlabError
 
 app = typer.Typer(
@@ -72,6 +83,7 @@ app.command()(sessions.export)
 app.command()(tree.tree)
 app.command("import")(tree.import_tree)
 app.command("open")(tui.open_session)
+app.add_typer(vectors.app, name="vectors")
 
 
 def main() -> None:

@@ -24,6 +24,9 @@ class _PersonaFile(BaseModel):
         default_factory=list, description="Phrases that indicate the persona."
     )
     identity: list[str] = Field(min_length=1, description="First-person identity statements.")
+    induce: str | None = Field(
+        None, min_length=1, description="A prompt that induces the persona (for persona vectors)."
+    )
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Persona:
     markers: tuple[str, ...]
     identity: tuple[str, ...]
     path: str
+    induce: str | None = None
 
 
 def persona_dirs() -> list[Path]:
@@ -58,6 +62,7 @@ def load_persona(path: Path) -> Persona:
         markers=tuple(spec.markers),
         identity=tuple(spec.identity),
         path=str(path),
+        induce=" ".join(spec.induce.split()) if spec.induce else None,
     )
 
 

@@ -1,0 +1,165 @@
+"""`psmlab vectors build`: persona vectors (and the assistant axis) as llama.cpp control-vector files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from psmlab.cli.common import resolve_specs
+from psmlab.cli.options import ThreadsOpt
+from psmlab.core.errors import UsageError
+from psmlab.core.models.registry import Registry
+
+app = typer.Typer(
+    help="Persona vectors: build them from a model's own activations (llama.cpp control vectors).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _layers(text: str) -> list[int]:
+    try:
+        out = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise UsageError(
+            f"--layers {text!r} is not a list of numbers", "e.g. --layers 6,10,14"
+        ) from None
+    if not out:
+        raise UsageError("--layers is empty", "e.g. --layers 6,10,14")
+    return out
+
+
+def _targets(
+    out: Path | None, ids: list[str], model_id: str, axis: bool
+) -> tuple[dict[str, Path], Path | None]:
+    """Where each archetype's file (and the axis) goes: -o is a file only for one archetype."""
+    as_file = (
+        out is not None
+        and len(ids) == 1
+        and not axis
+        and not out.is_dir()
+        and out.suffix == ".gguf"
+    )
+    if as_file and out is not None:
+        return {ids[0]: out}, None
+    folder = out if out is not None else Path(".")
+    if folder.suffix == ".gguf" and not folder.is_dir():
+        raise UsageError(
+            f"-o {folder} names one file but {len(ids)} archetype(s){' and the axis' if axis else ''} need a folder",
+            "pass a directory to -o",
+        )
+    files = {a: folder / f"{a}.{model_id}.gguf" for a in ids}
+    return files, (folder / f"assistant-axis.{model_id}.gguf" if axis else None)
+
+
+@app.command("build")
+def build(
+    archetypes: Annotated[list[str], typer.Argument(help="Archetype ids (see personas/).")],
+    model: Annotated[
+        str | None,
+        typer.Option("-m", "--model", help="One local model (default: the first demo model)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("-o", "--out", help="A directory, or a .gguf file when one archetype."),
+    ] = None,
+    layers: Annotated[str, typer.Option("--layers", help="Comma-separated layers.")] = "6,10,14",
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Greedy tokens per answer.")
+    ] = 32,
+    fmt: Annotated[
+        str | None, typer.Option("-f", "--format", help="Format (default: the model's).")
+    ] = None,
+    n_build: Annotated[
+        int, typer.Option("--n-build", min=1, max=8, help="Build questions used (of 8).")
+    ] = 8,
+    n_test: Annotated[
+        int, typer.Option("--n-test", min=1, max=4, help="Held-out test questions used (of 4).")
+    ] = 4,
+    axis: Annotated[
+        bool, typer.Option("--axis", help="Also write the assistant axis and its |cos| with PC1.")
+    ] = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Contrast answers under each archetype's inducing prompt with the default's, on neutral
+    questions; write one control vector per archetype and test it on held-out questions."""
+    import numpy as np
+
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.inside import vectors as V
+
+    wanted = _layers(layers)
+    personas, errors = load_personas()
+    for e in errors:
+        sys.stderr.write(f"psmlab: warning: {e.one_line()}\n")
+    by_id = {p.id: p for p in personas}
+    unknown = [a for a in archetypes if a not in by_id]
+    if unknown:
+        raise UsageError(
+            f"unknown archetype '{unknown[0]}'", f"choose from: {', '.join(sorted(by_id))}"
+        )
+    ids = list(dict.fromkeys(archetypes))
+    chosen = [by_id[a] for a in ids]
+    spec = resolve_specs(Registry(), [model] if model else None, None, threads)[0]
+    files, axis_file = _targets(out, ids, spec.id, axis)
+    qb, qt = V.BUILD_QUESTIONS[:n_build], V.TEST_QUESTIONS[:n_test]
+    with V.Responder(spec, wanted, fmt=fmt, n_threads=spec.n_threads) as r:
+        sha = spec.sha256() or ""
+        fmt_name = r.format.name
+        built = V.collect(r, chosen, qb, max_tokens=max_tokens)
+        held = V.collect(r, chosen, qt, max_tokens=max_tokens)
+    for f in files.values():
+        f.parent.mkdir(parents=True, exist_ok=True)  # only once the model ran
+    common: dict[str, Any] = {
+        "model": spec.id,
+        "format": fmt_name,
+        "max_tokens": max_tokens,
+        "method": "mean(induced) - mean(default) of response-averaged l_out, greedy",
+    }
+    typer.echo(
+        f"{spec.id} ({fmt_name}), layers {','.join(map(str, r.layers))}: "
+        f"{len(qb)} build and {len(qt)} held-out questions, {max_tokens} tokens each"
+    )
+    for aid, vec in built.vectors().items():
+        ind = built.inductions[aid]
+        prompts = {
+            "induce": ind.prompt,
+            "derived": ind.derived,
+            "default_system": None,
+            "build_questions": list(qb),
+            "test_questions": list(qt),
+        }
+        path = V.save_vectors(
+            files[aid], vec, sha, r.layers, len(qb), prompts,
+            model_hint=spec.architecture or "", archetype=aid, **common,
+        )  # fmt: skip
+        how = "derived from name + description" if ind.derived else "from the persona file"
+        typer.echo(f"\n{aid} -> {path}  (inducing prompt {how})")
+        typer.echo("  layer      norm   induced   default       gap  AUROC  (held-out projections)")
+        for s in V.separation(vec, held.induced[aid], held.default):
+            typer.echo(
+                f"  {s.layer:>5} {s.norm:>9.2f} {s.induced:>9.2f} {s.default:>9.2f} "
+                f"{s.gap:>9.2f}  {s.auroc:.2f}"
+            )
+    if axis_file is not None:
+        md, ma = built.means_default(), built.means_by_archetype()
+        ax = V.assistant_axis(md, ma)
+        cos = V.pc1_cosine(ax, md, ma)
+        prompts = {
+            "archetypes": {a: built.inductions[a].to_dict() for a in ids},
+            "build_questions": list(qb),
+        }
+        path = V.save_vectors(
+            axis_file, ax, sha, r.layers, len(qb), prompts,
+            model_hint=spec.architecture or "", archetype="assistant-axis", **common,
+        )  # fmt: skip
+        typer.echo(f"\nassistant axis (default minus mean of {len(ids)} archetype(s)) -> {path}")
+        if len(ids) == 1:
+            typer.echo("  (one archetype: PC1 of two points is the axis itself, so |cos| = 1)")
+        typer.echo("  layer      norm  |cos PC1|")
+        for L in sorted(ax):
+            typer.echo(f"  {L:>5} {float(np.linalg.norm(ax[L])):>9.2f}  {cos[L]:.3f}")

@@ -1,0 +1,303 @@
+"""Persona vectors (mean difference of response-averaged activations, induced vs default) and the assistant axis."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.domain.personas import Persona
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.transcript import Transcript, Turn
+from psmlab.core.errors import UsageError
+from psmlab.core.inside.capture import Capture
+from psmlab.core.inside.cvec import provenance, write_cvec
+from psmlab.core.models.registry import ModelSpec
+
+# Neutral questions: nothing in them asks for a persona. The first 8 build vectors, the last 4
+# only test them (held out), and the two sets are never mixed.
+QUESTIONS: tuple[str, ...] = (
+    "What is a good way to start learning to cook?",
+    "How do bees make honey?",
+    "Can you describe what a typical morning looks like for you?",
+    "What should I know before adopting a cat?",
+    "Why is the sky blue?",
+    "How would you explain what a computer is to a child?",
+    "What makes a story interesting?",
+    "What do you think about rainy days?",
+    "How do plants grow from seeds?",
+    "What is the best way to remember something new?",
+    "Tell me about yourself.",
+    "What would you do with a free afternoon?",
+)
+BUILD_QUESTIONS: tuple[str, ...] = QUESTIONS[:8]
+TEST_QUESTIONS: tuple[str, ...] = QUESTIONS[8:]
+
+Means = dict[int, np.ndarray]  # layer -> float64 vector (n_embd)
+
+
+@dataclass(frozen=True)
+class Induction:
+    """The prompt that induces one archetype, and whether it was derived from name + description."""
+
+    archetype: str
+    prompt: str
+    derived: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"archetype": self.archetype, "prompt": self.prompt, "derived": self.derived}
+
+
+def inducing_prompt(persona: Persona) -> Induction:
+    """The persona's `induce` text, else "You are <name>. <description> Stay in character."."""
+    if persona.induce:
+        return Induction(persona.id, persona.induce, derived=False)
+    text = f"You are {persona.name}. {persona.description} Stay in character."
+    return Induction(persona.id, text, derived=True)
+
+
+class Responder:
+    """One local model opened for capture: asks single questions in its format, greedily."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        layers: Sequence[int],
+        *,
+        fmt: str | None = None,
+        n_threads: int = 1,
+        n_ctx: int = 2048,
+    ) -> None:
+        if spec.is_remote:
+            raise UsageError(
+                f"{spec.id} is a server model: psmlab cannot read its activations",
+                "use a local GGUF model",
+            )
+        self.spec = spec
+        self.format = spec.get_format(fmt)
+        if self.format.kind == "server":
+            raise UsageError(f"format {self.format.name} hides the prompt", "pick another format")
+        self.cap = Capture(spec.path, layers, n_threads=n_threads, n_ctx=n_ctx)
+        bad = [L for L in self.cap.layers if L < 1]
+        if bad or not self.cap.layers:
+            self.cap.close()
+            raise UsageError(
+                f"layer {bad[0] if bad else '(none)'} cannot hold a control vector",
+                f"pick layers in 1..{self.cap.n_layer - 1}",
+            )
+        self.vocab = Vocab(self.cap._vocab, self.cap)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self.cap.layers
+
+    @property
+    def n_embd(self) -> int:
+        return self.cap.n_embd
+
+    def close(self) -> None:
+        self.vocab.invalidate()
+        self.cap.close()
+
+    def __enter__(self) -> Responder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def tokens(self, question: str, system: str | None) -> list[int]:
+        """The exact prompt for [system?, user: question] in the model's format."""
+        prompt = render(
+            Transcript((Turn("user", question),)),
+            self.format,
+            self.vocab,
+            model_id=self.spec.id,
+            n_ctx=self.cap.n_ctx,
+            system=system,
+        )
+        return list(prompt.tokens)
+
+    def response_means(
+        self, questions: Sequence[str], system: str | None, max_tokens: int
+    ) -> list[Means]:
+        """Per question, the response-averaged activation of each layer (greedy answer)."""
+        if max_tokens < 1:
+            raise UsageError(f"max_tokens is {max_tokens}", "generate at least one token")
+        return [
+            self.cap.generate(self.tokens(q, system), max_tokens).response_mean() for q in questions
+        ]
+
+
+def mean_of(items: Sequence[Means]) -> Means:
+    """Per layer, the mean over items (each a layer -> vector dict with the same layers)."""
+    if not items:
+        raise UsageError("nothing to average: no questions", "pass at least one question")
+    return {L: np.mean([m[L] for m in items], axis=0) for L in items[0]}
+
+
+@dataclass
+class Collected:
+    """Response means on one question set: the default's and each archetype's (induced)."""
+
+    layers: tuple[int, ...]
+    questions: tuple[str, ...]
+    default: list[Means]
+    induced: dict[str, list[Means]]
+    inductions: dict[str, Induction]
+
+    def vectors(self) -> dict[str, Means]:
+        """Per archetype, per layer: mean(induced) - mean(default) (the persona vector)."""
+        base = mean_of(self.default)
+        out = {}
+        for aid, runs in self.induced.items():
+            m = mean_of(runs)
+            out[aid] = {L: m[L] - base[L] for L in self.layers}
+        return out
+
+    def means_default(self) -> Means:
+        return mean_of(self.default)
+
+    def means_by_archetype(self) -> dict[str, Means]:
+        return {aid: mean_of(runs) for aid, runs in self.induced.items()}
+
+
+def collect(
+    responder: Responder,
+    archetypes: Sequence[Persona],
+    questions: Sequence[str],
+    *,
+    max_tokens: int = 32,
+) -> Collected:
+    """Answer every question once with no system prompt and once under each inducing prompt."""
+    if not archetypes:
+        raise UsageError("no archetypes given", "name at least one, e.g. hal-9000")
+    if not questions:
+        raise UsageError("no questions given", "pass at least one question")
+    inductions = {p.id: inducing_prompt(p) for p in archetypes}
+    default = responder.response_means(questions, None, max_tokens)
+    induced = {
+        aid: responder.response_means(questions, ind.prompt, max_tokens)
+        for aid, ind in inductions.items()
+    }
+    return Collected(responder.layers, tuple(questions), default, induced, inductions)
+
+
+def build_vectors(
+    spec: ModelSpec,
+    archetypes: list[Persona],
+    *,
+    layers: Sequence[int],
+    questions_build: Sequence[str] = BUILD_QUESTIONS,
+    max_tokens: int = 32,
+    n_threads: int = 1,
+) -> dict[str, Means]:
+    """archetype id -> layer -> persona vector, built on `questions_build` (greedy, deterministic)."""
+    with Responder(spec, layers, n_threads=n_threads) as r:
+        return collect(r, archetypes, questions_build, max_tokens=max_tokens).vectors()
+
+
+# --- the assistant axis -----------------------------------------------------------------------
+
+
+def assistant_axis(means_default: Means, means_by_archetype: Mapping[str, Means]) -> Means:
+    """Per layer: the default assistant's mean minus the mean over the archetypes' means."""
+    if not means_by_archetype:
+        raise UsageError("the assistant axis needs at least one archetype", "name some archetypes")
+    return {
+        L: means_default[L] - np.mean([m[L] for m in means_by_archetype.values()], axis=0)
+        for L in means_default
+    }
+
+
+def pc1_cosine(
+    axis: Means, means_default: Means, means_by_archetype: Mapping[str, Means]
+) -> dict[int, float]:
+    """Per layer, |cos| between the axis and the first principal component of the archetype means
+    plus the default's (with one archetype the two points make PC1 the axis itself: |cos| = 1)."""
+    out = {}
+    for L, a in axis.items():
+        pts = np.stack([means_default[L], *(m[L] for m in means_by_archetype.values())])
+        centered = pts - pts.mean(axis=0)
+        _, _, vt = np.linalg.svd(centered, full_matrices=False)
+        out[L] = abs(_cos(a, vt[0]))
+    return out
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    return float(a @ b) / (na * nb) if na and nb else 0.0
+
+
+# --- testing a vector on held-out questions ------------------------------------------------------
+
+
+def projections(runs: Sequence[Means], vector: Means) -> dict[int, list[float]]:
+    """Per layer, each run's response mean projected on the unit vector."""
+    out: dict[int, list[float]] = {}
+    for L, v in vector.items():
+        n = float(np.linalg.norm(v))
+        unit = v / n if n else v
+        out[L] = [float(m[L] @ unit) for m in runs]
+    return out
+
+
+def auroc(pos: Sequence[float], neg: Sequence[float]) -> float:
+    """P(a positive scores above a negative), ties counting half (Mann-Whitney)."""
+    if not pos or not neg:
+        raise UsageError("AUROC needs scores of both kinds", "pass more questions")
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return float(wins) / (len(pos) * len(neg))
+
+
+@dataclass(frozen=True)
+class Separation:
+    """One layer of one vector on held-out questions."""
+
+    layer: int
+    norm: float
+    induced: float  # mean projection of induced responses
+    default: float  # mean projection of default responses
+    auroc: float
+
+    @property
+    def gap(self) -> float:
+        return self.induced - self.default
+
+
+def separation(
+    vector: Means, induced: Sequence[Means], default: Sequence[Means]
+) -> list[Separation]:
+    pi, pd = projections(induced, vector), projections(default, vector)
+    return [
+        Separation(
+            L,
+            float(np.linalg.norm(vector[L])),
+            float(np.mean(pi[L])),
+            float(np.mean(pd[L])),
+            auroc(pi[L], pd[L]),
+        )
+        for L in sorted(vector)
+    ]
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+def save_vectors(
+    path: str | Path,
+    vectors: Mapping[int, np.ndarray],
+    model_sha256: str,
+    layers: Sequence[int],
+    n: int,
+    prompts: Any,
+    *,
+    model_hint: str = "",
+    **extra: Any,
+) -> Path:
+    """One control-vector GGUF (llama.cpp's layout) with psmlab's provenance (`extra` too)."""
+    meta = provenance(model_sha256=model_sha256, layers=layers, n=n, prompts=prompts, **extra)
+    return write_cvec(path, {L: vectors[L] for L in layers}, model_hint=model_hint, metadata=meta)

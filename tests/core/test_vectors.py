@@ -1,0 +1,132 @@
+"""Persona vectors and the assistant axis on the real SmolLM2 demo model (small settings)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psmlab.core.domain.personas import Persona, load_personas
+from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.inside import vectors as V
+from psmlab.core.inside.cvec import read_cvec
+from psmlab.core.models.registry import ModelSpec
+from tests.conftest import run_cli
+
+LAYERS = [6, 14, 20]
+N_GEN = 12
+IDS = ["hal-9000", "mystic-oracle"]
+
+
+@pytest.fixture(scope="module")
+def archetypes() -> list[Persona]:
+    by_id = {p.id: p for p in load_personas()[0]}
+    return [by_id[a] for a in IDS]
+
+
+@pytest.fixture(scope="module")
+def runs(smol_spec: ModelSpec, archetypes: list[Persona]) -> tuple[V.Collected, V.Collected]:
+    with V.Responder(smol_spec, LAYERS, n_threads=2) as r:
+        built = V.collect(r, archetypes, V.BUILD_QUESTIONS[:4], max_tokens=N_GEN)
+        held = V.collect(r, archetypes, V.TEST_QUESTIONS[:3], max_tokens=N_GEN)
+    return built, held
+
+
+def test_question_sets_are_kept_apart() -> None:
+    assert len(V.BUILD_QUESTIONS) == 8 and len(V.TEST_QUESTIONS) == 4
+    assert not set(V.BUILD_QUESTIONS) & set(V.TEST_QUESTIONS)
+
+
+def test_inducing_prompt_is_derived_unless_given(archetypes: list[Persona]) -> None:
+    hal = archetypes[0]
+    ind = V.inducing_prompt(hal)
+    assert ind.derived and ind.prompt.startswith(f"You are {hal.name}. ")
+    assert ind.prompt.endswith("Stay in character.") and hal.description in ind.prompt
+    own = V.inducing_prompt(dataclasses.replace(hal, induce="You are HAL."))
+    assert (own.prompt, own.derived) == ("You are HAL.", False)
+
+
+def test_vectors_are_finite_nonzero_and_the_mean_difference(runs: tuple) -> None:  # type: ignore[type-arg]
+    built, _ = runs
+    vecs = built.vectors()
+    assert sorted(vecs) == sorted(IDS)
+    base = np.mean([m[14] for m in built.default], axis=0)
+    for aid, vec in vecs.items():
+        assert sorted(vec) == LAYERS
+        for L, v in vec.items():
+            assert v.shape == (576,) and np.isfinite(v).all() and np.linalg.norm(v) > 1.0, L
+        induced = np.mean([m[14] for m in built.induced[aid]], axis=0)
+        np.testing.assert_allclose(vec[14], induced - base, rtol=1e-12)
+
+
+def test_held_out_induced_answers_project_higher(runs: tuple) -> None:  # type: ignore[type-arg]
+    built, held = runs
+    for aid, vec in built.vectors().items():
+        seps = V.separation(vec, held.induced[aid], held.default)
+        # Measured on SmolLM2 (4 build, 3 held-out questions, 12 tokens): layers 14 and 20 separate
+        # fully for both; mystic-oracle at layer 6 is reversed (AUROC 0), so no claim there.
+        by_layer = {s.layer: s for s in seps}
+        for L in (14, 20):
+            assert by_layer[L].gap > 0 and by_layer[L].auroc == 1.0, (aid, L)
+
+
+def test_assistant_axis_and_pc1(runs: tuple) -> None:  # type: ignore[type-arg]
+    built, _ = runs
+    md, ma = built.means_default(), built.means_by_archetype()
+    ax = V.assistant_axis(md, ma)
+    np.testing.assert_allclose(ax[6], md[6] - (ma[IDS[0]][6] + ma[IDS[1]][6]) / 2, rtol=1e-12)
+    cos = V.pc1_cosine(ax, md, ma)
+    assert all(0.0 <= c <= 1.0 + 1e-9 for c in cos.values())
+    # One archetype: two points, PC1 is the axis itself.
+    one = {IDS[0]: ma[IDS[0]]}
+    assert V.pc1_cosine(V.assistant_axis(md, one), md, one)[6] == pytest.approx(1.0)
+
+
+def test_auroc_and_bad_input() -> None:
+    assert V.auroc([3, 4], [1, 2]) == 1.0 and V.auroc([1, 2], [3, 4]) == 0.0
+    assert V.auroc([1], [1]) == 0.5
+    with pytest.raises(UsageError):
+        V.assistant_axis({}, {})
+
+
+def test_layer_zero_is_refused(smol_spec: ModelSpec) -> None:
+    with pytest.raises(PsmlabError, match="layer 0"):
+        V.Responder(smol_spec, [0, 6])
+
+
+def test_file_round_trips_with_provenance(runs: tuple, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    built, _ = runs
+    vec = built.vectors()["hal-9000"]
+    prompts = {"induce": built.inductions["hal-9000"].prompt}
+    path = V.save_vectors(
+        tmp_path / "hal.gguf", vec, "ab" * 32, LAYERS, 4, prompts, archetype="hal-9000"
+    )
+    cv = read_cvec(path)
+    assert cv.layers == LAYERS
+    for L in LAYERS:
+        np.testing.assert_array_equal(cv.directions[L], vec[L].astype(np.float32))
+    assert cv.metadata["psmlab.model_sha256"] == "ab" * 32
+    assert cv.metadata["psmlab.layers"] == LAYERS and cv.metadata["psmlab.n"] == 4
+    assert json.loads(cv.metadata["psmlab.prompts"]) == prompts
+    assert cv.metadata["psmlab.archetype"] == "hal-9000"
+
+
+def test_cli_vectors_build(tmp_path: Path) -> None:
+    out = tmp_path / "v"
+    res = run_cli(
+        "vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out),
+        "--layers", "6,20", "--max-tokens", "6", "--n-build", "2", "--n-test", "2", "--axis",
+        "--threads", "2",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    f = out / "hal-9000.smollm2-135m-instruct.gguf"
+    cv = read_cvec(f)
+    assert cv.layers == [6, 20] and cv.n_embd == 576 and cv.metadata["psmlab.n"] == 2
+    assert len(cv.metadata["psmlab.model_sha256"]) == 64
+    assert read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf").layers == [6, 20]
+    assert "AUROC" in res.stdout and "|cos PC1|" in res.stdout
+    bad = run_cli("vectors", "build", "nobody", "-o", str(out))
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
