@@ -16,6 +16,7 @@ from psmlab.cli import (
     label,
     measure,
     sessions,
+    trace,
     tree,
     tui,
     vectors,
@@ -82,6 +83,7 @@ app.command()(sessions.replay)
 app.command()(sessions.export)
 app.command()(tree.tree)
 app.command("import")(tree.import_tree)
+app.command()(trace.trace)
 app.command("open")(tui.open_session)
 app.add_typer(vectors.app, name="vectors")
 

@@ -1,0 +1,104 @@
+"""`psmlab trace`: each answer of a saved session projected on a control vector, turn by turn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from psmlab.cli.common import stdout_json
+from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
+from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.errors import UsageError
+
+
+def trace(
+    session: SessionArg,
+    vector: Annotated[
+        Path,
+        typer.Option("--vector", help="A control-vector GGUF (psmlab vectors build, llama.cpp)."),
+    ],
+    branch: Annotated[
+        int | None,
+        typer.Option("--branch", min=1, help="Branch number (see psmlab tree); default: current."),
+    ] = None,
+    threads: ThreadsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print, per turn and model, the mean projection of each answer's residual stream on the
+    vector's unit direction per layer (* marks adopted answers), and the drift along the branch."""
+    from psmlab.core.inside.cvec import read_cvec
+    from psmlab.core.inside.monitor import drift, trace_session, vector_label
+    from psmlab.core.models.registry import default_threads
+    from psmlab.core.session.file import load, resolve_path
+
+    path = resolve_path(Path(session))
+    s = load(path)
+    vec = read_cvec(vector)
+    branch_end = None
+    if branch is not None:
+        leaves = s.leaves()
+        if branch > len(leaves):
+            raise UsageError(
+                f"there is no branch {branch}: the session has {len(leaves)}",
+                "list branches with psmlab tree SESSION",
+            )
+        branch_end = leaves[branch - 1]
+    warnings: list[str] = []
+    rows = trace_session(
+        s, vec, branch_end=branch_end, n_threads=threads or default_threads(), warnings=warnings
+    )
+    for w in warnings:
+        sys.stderr.write(f"psmlab: warning: {terminal_safe(w)}\n")
+    layers = vec.layers
+    d = drift(rows)
+    if json_out:
+        stdout_json(
+            {
+                "session": str(path),
+                "branch_end": branch_end or s.head,
+                "vector": {
+                    "file": str(vector),
+                    "model": vector_label(vec),
+                    "archetype": vec.metadata.get("psmlab.archetype"),
+                    "layers": layers,
+                },
+                "value": "mean over the answer's generated tokens of l_out-L projected on the unit vector",
+                "rows": [r.to_dict() for r in rows],
+                "drift": None if d is None else {str(L): v for L, v in d.items()},
+                "warnings": warnings,
+            }
+        )
+        return
+    name = vec.metadata.get("psmlab.archetype") or vector.name
+    typer.echo(
+        terminal_safe(
+            f"{s.title}: {len(rows)} answers on {'branch ' + str(branch) if branch else 'the current branch'}; "
+            f"vector {name} ({vector_label(vec)})"
+        )
+    )
+    typer.echo(
+        "value: mean projection of the answer's residual stream at layer L (l_out-L) on the unit "
+        "vector, over its n generated tokens; * = the adopted answer of that turn"
+    )
+    head = f"{'turn':>4}   {'model':<24} {'sample':>6} {'n':>5} " + " ".join(
+        f"{'L' + str(L):>9}" for L in layers
+    )
+    typer.echo(head)
+    for r in rows:
+        lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample:>6} {r.n_tokens:>5} "
+        if r.skipped:
+            typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
+        else:
+            typer.echo(terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers)))
+    if d is None:
+        n = sum(1 for r in rows if r.adopted and not r.skipped)
+        typer.echo(f"drift: needs two adopted answers on the branch (found {n})")
+    else:
+        adopted = sorted((r for r in rows if r.adopted and not r.skipped), key=lambda r: r.turn)
+        typer.echo(
+            f"drift (last adopted minus first, turn {adopted[0].turn} -> {adopted[-1].turn}): "
+            + "  ".join(f"L{L} {d[L]:+.3f}" for L in layers)
+        )

@@ -1,0 +1,257 @@
+"""Per-turn projections of a saved session's answers on a control vector (persona drift)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.inside.capture import Capture
+from psmlab.core.inside.cvec import ControlVector
+from psmlab.core.models.registry import ModelSpec, Registry, spec_from_path
+from psmlab.core.session.schema import GenerationRecord, ModelRecord, Session, tokens_sha256
+
+SHA_KEY = "psmlab.model_sha256"
+
+
+@dataclass
+class TurnProjection:
+    """One generation's answer: per layer, the mean of its generated tokens' residual stream
+    (`l_out-L`) projected on the vector's unit direction. `skipped` says why there is none."""
+
+    turn: int
+    node: str | None
+    generation: str
+    model: str
+    sample: int
+    adopted: bool
+    projection: dict[int, float] = field(default_factory=dict)
+    n_tokens: int = 0
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "node": self.node,
+            "generation": self.generation,
+            "model": self.model,
+            "sample": self.sample,
+            "adopted": self.adopted,
+            "projection": {str(L): v for L, v in self.projection.items()},
+            "n_tokens": self.n_tokens,
+            "skipped": self.skipped,
+        }
+
+
+def branch_generations(session: Session, branch_end: str | None = None) -> list[GenerationRecord]:
+    """The generations made on one branch (default: the current one, up to the head): those
+    whose prompt ended at a turn of the branch, or held no turn at all."""
+    end = session.head if branch_end is None else session.node(branch_end).id
+    on_path = {t.id for t in session.path(end)}
+    order = {m.id: i for i, m in enumerate(session.models)}
+    gens = [g for g in session.generations if g.node is None or g.node in on_path]
+    return sorted(gens, key=lambda g: (g.turn, order.get(g.model, len(order)), g.sample, g.created))
+
+
+def drift(rows: list[TurnProjection]) -> dict[int, float] | None:
+    """Per layer: the last adopted answer's projection minus the first's (None: fewer than two)."""
+    adopted = sorted((r for r in rows if r.adopted and r.skipped is None), key=lambda r: r.turn)
+    if len(adopted) < 2:
+        return None
+    first, last = adopted[0], adopted[-1]
+    return {L: last.projection[L] - first.projection[L] for L in first.projection}
+
+
+def vector_label(vector: ControlVector) -> str:
+    """How to name the model a vector was built for: its sha256 prefix and/or model_hint."""
+    sha = str(vector.metadata.get(SHA_KEY) or "")
+    parts = [f"sha256 {sha[:12]}…"] if sha else []
+    if vector.model_hint:
+        parts.append(f"hint '{vector.model_hint}'")
+    return ", ".join(parts) or "no recorded model"
+
+
+def _find_spec(record: ModelRecord, warnings: list[str]) -> ModelSpec:
+    """A local model the session recorded, found again: at its path, or by id. (The same lookup
+    as the recorder's `spec_for_record`, which lives in a layer above this one.)"""
+    path = record.path
+    if not Path(path).exists():
+        try:
+            path = Registry().resolve(record.id).path
+        except PsmlabError:
+            raise UsageError(
+                f"model {record.id} is not at its recorded path {record.path}",
+                f"put the file there or add '{record.id}' to your config file",
+            ) from None
+        warnings.append(f"model {record.id}: not at {record.path}; using {path}")
+    return spec_from_path(
+        path,
+        model_id=record.id,
+        kind=record.kind,
+        n_ctx=record.n_ctx,
+        n_threads=record.n_threads,
+        source=record.source,
+    )
+
+
+def _mismatch(vector: ControlVector, spec: ModelSpec, sha: str) -> str | None:
+    """Why the vector does not belong to this model (None: it does, as far as it records)."""
+    want = str(vector.metadata.get(SHA_KEY) or "")
+    if want:
+        if want != sha:
+            return f"the vector was built for sha256 {want[:12]}…, this model is {sha[:12]}…"
+        return None
+    if vector.model_hint and spec.architecture and vector.model_hint != spec.architecture:
+        return (
+            f"the vector's model_hint is '{vector.model_hint}', this model is '{spec.architecture}'"
+        )
+    return None
+
+
+def _reserve(g: GenerationRecord) -> int:
+    """The tokens replay reserves when rendering (the recorded max_tokens; a cancelled answer's length)."""
+    if g.finish_reason == "cancelled":
+        return max(1, g.n_tokens)
+    return int(g.params.get("max_tokens") or SamplingParams().max_tokens)
+
+
+class _Model:
+    """One local model opened for capture on the vector's layers."""
+
+    def __init__(self, spec: ModelSpec, layers: list[int], n_threads: int) -> None:
+        self.spec = spec
+        self.cap = Capture(spec.path, layers, n_ctx=spec.n_ctx, n_threads=n_threads)
+        self.vocab = Vocab(self.cap._vocab, self.cap)
+        self.n_ctx = min(spec.n_ctx, self.cap.n_ctx)
+
+    def close(self) -> None:
+        self.vocab.invalidate()
+        self.cap.close()
+
+
+def _project(
+    model: _Model, session: Session, g: GenerationRecord, units: dict[int, np.ndarray]
+) -> tuple[dict[int, float], str | None]:
+    """The answer's per-layer projection, or why it cannot be computed."""
+    if not g.tokens:
+        return {}, "no generated token ids recorded"
+    fmt = model.spec.get_format(g.format)
+    if fmt.kind == "server":
+        return {}, f"format {fmt.name} hides the prompt"
+    history = session.history_of(g)
+    # As replay does: a partial assistant turn in the history is itself the prefill.
+    prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
+    prompt = render(
+        history,
+        fmt,
+        model.vocab,
+        model_id=model.spec.id,
+        n_ctx=model.n_ctx,
+        system=g.system,
+        prefill=prefill,
+        reserve=_reserve(g),
+    )
+    toks = list(prompt.tokens)
+    if g.prompt_sha256 and tokens_sha256(toks) != g.prompt_sha256:
+        return {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)"
+    if len(toks) + len(g.tokens) > model.cap.n_ctx:
+        return {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}"
+    trace = model.cap.trace_prompt(toks + list(g.tokens))
+    means = trace.mean(len(toks), None)  # the generated tokens' rows (trace_prompt sees one prompt)
+    return {L: float(means[L] @ u) for L, u in units.items()}, None
+
+
+def trace_session(
+    session: Session,
+    vector: ControlVector,
+    *,
+    branch_end: str | None = None,
+    n_threads: int = 1,
+    warnings: list[str] | None = None,
+) -> list[TurnProjection]:
+    """Re-evaluate each answer on a branch (the prompt it saw plus its recorded tokens) with
+    capture on the vector's layers; one row per generation, in turn order.
+
+    Generations of server models, or of models the vector was not built for, get a row with
+    `skipped` set. If the vector records a model sha256 and no local model on the branch has
+    it, that is a usage error."""
+    warnings = warnings if warnings is not None else []
+    units: dict[int, np.ndarray] = {}
+    for L, v in vector.directions.items():
+        n = float(np.linalg.norm(v))
+        if n == 0.0:
+            raise UsageError(f"the vector's direction at layer {L} is zero", "use another vector")
+        units[L] = np.asarray(v, dtype=np.float64) / n
+    gens = branch_generations(session, branch_end)
+    path = session.path(session.head if branch_end is None else session.node(branch_end).id)
+    adopted_ids = {t.adopted_from for t in path if t.adopted_from}
+
+    # Which models can be traced: local, found again, built for by the vector.
+    usable: dict[str, ModelSpec] = {}
+    why: dict[str, str] = {}
+    seen: list[str] = []
+    for mid in dict.fromkeys(g.model for g in gens):
+        rec = session.model(mid)
+        if rec is None:
+            why[mid] = "the model is not in the session's model list"
+        elif rec.endpoint:
+            why[mid] = "a server model: psmlab cannot read its activations"
+        else:
+            try:
+                spec = _find_spec(rec, warnings)
+                sha = spec.sha256() or ""
+            except (PsmlabError, OSError) as exc:
+                why[mid] = exc.one_line() if isinstance(exc, PsmlabError) else str(exc)
+                continue
+            if rec.sha256 and sha != rec.sha256:
+                why[mid] = f"{spec.path} is not the file the session recorded (sha256 differs)"
+                continue
+            seen.append(f"{mid} (sha256 {sha[:12]}…)")
+            bad = _mismatch(vector, spec, sha)
+            if bad:
+                why[mid] = bad
+            else:
+                usable[mid] = spec
+    if vector.metadata.get(SHA_KEY) and gens and not usable and seen:
+        raise UsageError(
+            f"the vector was built for another model ({vector_label(vector)}); "
+            f"this session's models: {', '.join(seen)}",
+            "build a vector for one of these models (psmlab vectors build -m MODEL)",
+        )
+
+    rows: list[TurnProjection] = []
+    opened: dict[str, _Model] = {}
+    try:
+        for g in gens:
+            row = TurnProjection(
+                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted_ids, n_tokens=len(g.tokens)
+            )
+            if g.model in why:
+                row.skipped = why[g.model]
+            else:
+                spec = usable[g.model]
+                if g.model not in opened:
+                    try:
+                        opened[g.model] = m = _Model(spec, vector.layers, n_threads)
+                    except UsageError as exc:  # e.g. a layer this model does not have
+                        why[g.model] = exc.one_line()
+                    else:
+                        if m.cap.n_embd != vector.n_embd:
+                            why[g.model] = (
+                                f"the vector has {vector.n_embd} dimensions, the model {m.cap.n_embd}"
+                            )
+                if g.model in why:
+                    row.skipped = why[g.model]
+                else:
+                    row.projection, row.skipped = _project(opened[g.model], session, g, units)
+            rows.append(row)
+    finally:
+        for m in opened.values():
+            m.close()
+    return rows

@@ -1,0 +1,161 @@
+"""Tracing a saved session's answers on a control vector, on the real SmolLM2 demo model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import UsageError
+from psmlab.core.inside.capture import Capture
+from psmlab.core.inside.cvec import ControlVector, read_cvec, write_cvec
+from psmlab.core.inside.monitor import drift, trace_session
+from psmlab.core.models.registry import ModelSpec
+from psmlab.core.run.lab import Lab
+from psmlab.core.session.file import load
+from psmlab.core.session.schema import Session, tokens_sha256
+from tests.conftest import run_cli
+
+LAYERS = [6, 14]
+
+
+@pytest.fixture(scope="module")
+def smol1(smol_spec: ModelSpec) -> ModelSpec:
+    return dataclasses.replace(smol_spec, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def saved(smol1: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two turns on SmolLM2, both answers adopted; saved to disk."""
+    path = tmp_path_factory.mktemp("monitor") / "s.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PSMLAB_CONFIG", str(path.parent / "config.toml"))
+        pool = ModelPool()
+        lab = Lab([smol1], pool=pool, params=SamplingParams(max_tokens=6), path=path)
+        lab.seed = 7
+        lab.send("Who are you?")
+        g1 = lab.run().generations[0]
+        lab.send("Tell me more about yourself.", adopt=g1.id)
+        g2 = lab.run().generations[0]
+        lab.adopt(g2.id)
+        lab.save()
+        lab.close()
+        pool.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def vector(smol1: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(0)
+    dirs = {}
+    for L in LAYERS:
+        v = rng.standard_normal(576)
+        dirs[L] = (v / np.linalg.norm(v)).astype(np.float32)
+    meta = {"psmlab.model_sha256": smol1.sha256() or "", "psmlab.archetype": "random"}
+    out = tmp_path_factory.mktemp("vec") / "random.gguf"
+    return write_cvec(out, dirs, model_hint=smol1.architecture or "", metadata=meta)
+
+
+def test_one_row_per_answer_on_the_branch_equal_to_a_capture_by_hand(
+    saved: Path, vector: Path, smol1: ModelSpec
+) -> None:
+    session = load(saved)
+    vec = read_cvec(vector)
+    assert len(session.generations) == 2
+    rows = trace_session(session, vec, n_threads=1)
+    assert [r.generation for r in rows] == [g.id for g in session.generations]
+    assert [r.turn for r in rows] == [1, 3]
+    assert all(r.adopted and r.skipped is None for r in rows)
+    for r in rows:
+        assert sorted(r.projection) == LAYERS
+        assert all(np.isfinite(v) for v in r.projection.values())
+        assert r.n_tokens == len(session.generation(r.generation).tokens) > 0
+    # By hand: the recorded prompt (checked by its digest) plus the recorded tokens.
+    g = session.generations[1]
+    with Capture(smol1.path, LAYERS, n_ctx=smol1.n_ctx, n_threads=1) as cap:
+        prompt = render(
+            session.history_of(g),
+            smol1.get_format(g.format),
+            Vocab(cap._vocab, cap),
+            model_id=smol1.id,
+            n_ctx=smol1.n_ctx,
+            system=g.system,
+        )
+        assert tokens_sha256(list(prompt.tokens)) == g.prompt_sha256
+        acts = cap.capture_prompt(list(prompt.tokens) + g.tokens)
+    n_prompt = len(prompt.tokens)
+    for L in LAYERS:
+        mean = acts[L][n_prompt:].astype(np.float64).mean(axis=0)
+        unit = vec.directions[L] / np.linalg.norm(vec.directions[L])
+        assert rows[1].projection[L] == pytest.approx(float(mean @ unit), rel=1e-5, abs=1e-6)
+        # Averaging over the prompt instead would give another number: the check can fail.
+        wrong = acts[L][:n_prompt].astype(np.float64).mean(axis=0) @ unit
+        assert abs(rows[1].projection[L] - wrong) > 1e-3
+    d = drift(rows)
+    assert d is not None and d[6] == pytest.approx(rows[1].projection[6] - rows[0].projection[6])
+
+
+def test_another_branch_holds_only_its_own_answers(saved: Path, vector: Path) -> None:
+    session = load(saved)
+    first_user = session.turns[0].id
+    moved = Session.model_validate(session.model_dump())
+    moved.go(first_user)  # the current branch now ends at the first question
+    rows = trace_session(moved, read_cvec(vector), n_threads=1)
+    assert [r.generation for r in rows] == [session.generations[0].id]
+    assert drift(rows) is None
+    leaf = session.leaves()[0]
+    again = trace_session(moved, read_cvec(vector), branch_end=leaf, n_threads=1)
+    assert len(again) == 2
+
+
+def test_a_vector_for_another_model_is_refused_in_one_line(saved: Path, tmp_path: Path) -> None:
+    other = ControlVector(
+        {6: np.ones(576, np.float32)}, "llama", {"psmlab.model_sha256": "ab" * 32}
+    )
+    with pytest.raises(UsageError) as err:
+        trace_session(load(saved), other)
+    msg = err.value.one_line()
+    assert "\n" not in msg and "abababababab" in msg and "sha256" in msg
+    path = other.save(tmp_path / "other.gguf")
+    res = run_cli("trace", str(saved), "--vector", str(path), "--threads", "1")
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "abababababab" in lines[0], res.stderr
+
+
+def test_cli_prints_the_trace_and_json(saved: Path, vector: Path) -> None:
+    res = run_cli("trace", str(saved), "--vector", str(vector), "--threads", "1")
+    assert res.returncode == 0, res.stderr
+    assert "mean projection" in res.stdout and "L14" in res.stdout
+    assert res.stdout.strip().splitlines()[-1].startswith("drift (last adopted minus first")
+    res = run_cli("trace", str(saved), "--vector", str(vector), "--threads", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert len(doc["rows"]) == 2 and sorted(doc["drift"]) == ["14", "6"]
+    assert all(r["adopted"] and r["skipped"] is None for r in doc["rows"])
+
+
+def test_server_models_and_models_of_other_files_are_skipped_with_a_reason(
+    saved: Path, vector: Path
+) -> None:
+    session = load(saved)
+    g = session.generations[0]
+    rec = session.models[0]
+    session.models.append(
+        rec.model_copy(update={"id": "remote", "endpoint": "http://127.0.0.1:9/v1"})
+    )
+    session.models.append(rec.model_copy(update={"id": "other", "sha256": "cd" * 32}))
+    session.generations.append(g.model_copy(update={"id": "g-remote", "model": "remote"}))
+    session.generations.append(g.model_copy(update={"id": "g-other", "model": "other"}))
+    rows = {r.generation: r for r in trace_session(session, read_cvec(vector), n_threads=1)}
+    assert len(rows) == 4
+    assert "server model" in (rows["g-remote"].skipped or "")
+    assert "not the file the session recorded" in (rows["g-other"].skipped or "")
+    assert rows["g-remote"].projection == {} and rows[g.id].skipped is None
