@@ -18,28 +18,21 @@ def outline(s: Session) -> list[dict[str, Any]]:
     lies on the current branch."""
     leaves = s.leaves()
     current = {t.id for t in s.turns}
-    rows: list[dict[str, Any]] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for t in s.children(parent):
-            rows.append(
-                {
-                    "id": t.id,
-                    "parent": t.parent,
-                    "depth": depth,
-                    "role": t.role,
-                    "content": t.content,
-                    "adopted_from": t.adopted_from,
-                    "branch": leaves.index(t.id) + 1 if t.id in leaves else None,
-                    "current": t.id in current,
-                    "head": t.id == s.head,
-                    "generations": len(s.generations_at(t.id)),
-                }
-            )
-            walk(t.id, depth + 1)
-
-    walk(None, 0)
-    return rows
+    return [
+        {
+            "id": t.id,
+            "parent": t.parent,
+            "depth": depth,
+            "role": t.role,
+            "content": t.content,
+            "adopted_from": t.adopted_from,
+            "branch": leaves.index(t.id) + 1 if t.id in leaves else None,
+            "current": t.id in current,
+            "head": t.id == s.head,
+            "generations": len(s.generations_at(t.id)),
+        }
+        for t, depth in s.walk()
+    ]
 
 
 def tree(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,9 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture
 from psmlab.core.inside.cvec import ControlVector
-from psmlab.core.models.registry import ModelSpec, Registry, spec_from_path
-from psmlab.core.session.schema import GenerationRecord, ModelRecord, Session, tokens_sha256
+from psmlab.core.models.registry import ModelSpec
+from psmlab.core.session.found import spec_for_record
+from psmlab.core.session.schema import GenerationRecord, Session, tokens_sha256
 
 SHA_KEY = "psmlab.model_sha256"
 
@@ -75,29 +75,6 @@ def vector_label(vector: ControlVector) -> str:
     if vector.model_hint:
         parts.append(f"hint '{vector.model_hint}'")
     return ", ".join(parts) or "no recorded model"
-
-
-def _find_spec(record: ModelRecord, warnings: list[str]) -> ModelSpec:
-    """A local model the session recorded, found again: at its path, or by id. (The same lookup
-    as the recorder's `spec_for_record`, which lives in a layer above this one.)"""
-    path = record.path
-    if not Path(path).exists():
-        try:
-            path = Registry().resolve(record.id).path
-        except PsmlabError:
-            raise UsageError(
-                f"model {record.id} is not at its recorded path {record.path}",
-                f"put the file there or add '{record.id}' to your config file",
-            ) from None
-        warnings.append(f"model {record.id}: not at {record.path}; using {path}")
-    return spec_from_path(
-        path,
-        model_id=record.id,
-        kind=record.kind,
-        n_ctx=record.n_ctx,
-        n_threads=record.n_threads,
-        source=record.source,
-    )
 
 
 def _mismatch(vector: ControlVector, spec: ModelSpec, sha: str) -> str | None:
@@ -204,7 +181,7 @@ def trace_session(
             why[mid] = "a server model: psmlab cannot read its activations"
         else:
             try:
-                spec = _find_spec(rec, warnings)
+                spec = spec_for_record(rec, warnings)
                 sha = spec.sha256() or ""
             except (PsmlabError, OSError) as exc:
                 why[mid] = exc.one_line() if isinstance(exc, PsmlabError) else str(exc)

@@ -158,18 +158,13 @@ def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
     """The tree as an indented list: one line per turn, branch numbers at the ends."""
     number = {leaf: i for i, leaf in enumerate(leaves, 1)}
     lines: list[str] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for t in s.children(parent):
-            text = " ".join(t.content.split())
-            line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
-            line += f" `{t.id}`"
-            if t.id in number:
-                line += f" — branch {number[t.id]}" + (" (current)" if t.id == current else "")
-            lines.append(line)
-            walk(t.id, depth + 1)
-
-    walk(None, 0)
+    for t, depth in s.walk():
+        text = " ".join(t.content.split())
+        line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
+        line += f" `{t.id}`"
+        if t.id in number:
+            line += f" — branch {number[t.id]}" + (" (current)" if t.id == current else "")
+        lines.append(line)
     return lines
 
 

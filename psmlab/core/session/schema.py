@@ -8,6 +8,7 @@ themselves live in `records`; this module holds the session and its tree operati
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -146,6 +147,18 @@ class Session(_Strict):
     def turns(self) -> list[TurnRecord]:
         """The current branch, first turn first (a new list: change it with the methods below)."""
         return self.path(self.head)
+
+    def walk(self) -> Iterator[tuple[TurnRecord, int]]:
+        """Every turn in tree order (depth first, children in the order they were made), with its
+        depth."""
+        kids: dict[str | None, list[TurnRecord]] = {}
+        for n in self.nodes:
+            kids.setdefault(n.parent, []).append(n)
+        stack = [(t, 0) for t in reversed(kids.get(None, []))]
+        while stack:  # not recursion: an imported tree may be deeper than Python's stack
+            t, depth = stack.pop()
+            yield t, depth
+            stack.extend((k, depth + 1) for k in reversed(kids.get(t.id, [])))
 
     def leaves(self) -> list[str]:
         """Every branch, named by its last turn, in the order the branches were made."""
