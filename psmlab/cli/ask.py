@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from psmlab.cli.common import build_transcript, choose_formats, resolve_specs, stdout_json
+from psmlab.cli.common import (
+    build_transcript,
+    choose_formats,
+    choose_steering,
+    resolve_specs,
+    stdout_json,
+)
 from psmlab.cli.options import (
     SAMPLING,
     FormatOpt,
@@ -23,6 +29,7 @@ from psmlab.cli.options import (
     RepeatPenaltyOpt,
     SamplesOpt,
     SeedOpt,
+    SteerOpt,
     SystemOpt,
     TemperatureOpt,
     ThreadsOpt,
@@ -77,6 +84,7 @@ def ask(
             "registry model answers a rubric, scored by log-probability; archetypes stay markers).",
         ),
     ] = "markers",
+    steer: SteerOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask every model the same thing and show their answers side by side."""
@@ -93,8 +101,17 @@ def ask(
     judge = parse_labeller(labeller)  # a bad name fails before anything is generated
     specs = resolve_specs(Registry(), model, n_ctx, threads)
     chosen = choose_formats(fmt, specs)
+    steering = choose_steering(steer, specs)
     columns = [
-        Column(s, format=chosen[s.id], system=system, prefill=prefill, params=params) for s in specs
+        Column(
+            s,
+            format=chosen[s.id],
+            system=system,
+            prefill=prefill,
+            params=params,
+            steering=steering[s.id],
+        )
+        for s in specs
     ]
     lp = LOGPROB_ALTERNATIVES if logprobs else 0
     if save is None:
@@ -355,4 +372,5 @@ def _model_json(c: Column) -> dict[str, object]:
         "prefill": c.prefill,
         "n_ctx": s.n_ctx,
         "n_threads": s.n_threads,
+        "steer": c.steering.record() if c.steering else None,
     }

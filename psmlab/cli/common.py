@@ -9,6 +9,7 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec, Registry
 
 
@@ -43,6 +44,29 @@ def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str
             raise UsageError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
         else:
             chosen = {k: v for k in chosen}
+    return chosen
+
+
+def choose_steering(
+    values: list[str] | None, specs: list[ModelSpec]
+) -> dict[str, Steering | None]:
+    """`--steer FILE[:LAYERS][@ALPHA]` steers all models; `--steer MODEL=...` one of them."""
+    chosen: dict[str, Steering | None] = {s.id: None for s in specs}
+    named: set[str] = set()
+    for v in values or []:
+        model, sep, rest = v.partition("=")
+        if sep and model in chosen:
+            if model in named:
+                raise UsageError(f"--steer names {model} twice", "give one vector per model")
+            named.add(model)
+            chosen[model] = Steering.parse(rest)
+        else:
+            if named or any(chosen.values()):
+                raise UsageError(
+                    f"--steer {v}: another --steer already applies", "give one vector per model"
+                )
+            one = Steering.parse(v)
+            chosen = {k: one for k in chosen}
     return chosen
 
 

@@ -23,7 +23,14 @@ from psmlab.core.run.runner import (
 
 
 def _headers(columns: list[Column]) -> list[tuple[str, str]]:
-    return [(c.spec.id, f"{c.spec.kind} · {c.format_name}") for c in columns]
+    return [
+        (
+            c.spec.id,
+            f"{c.spec.kind} · {c.format_name}"
+            + (f" · steered {c.steering.label()}" if c.steering else ""),
+        )
+        for c in columns
+    ]
 
 
 class LiveColumns:

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli.common import choose_formats, resolve_specs, stdout_json
+from psmlab.cli.common import choose_formats, choose_steering, resolve_specs, stdout_json
 from psmlab.cli.options import (
     FormatOpt,
     JsonOpt,
     ModelOpt,
     NCtxOpt,
     PrefillOpt,
+    SteerOpt,
     SystemOpt,
     TranscriptOpt,
 )
@@ -65,6 +66,7 @@ def probe(
         ),
     ] = False,
     n_ctx: NCtxOpt = None,
+    steer: SteerOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Forced choice by log-probability: which archetype's (or self-id class's) answers does each
@@ -110,15 +112,16 @@ def probe(
     tr = Transcript.load(transcript) if transcript else Transcript()
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
+    steering = choose_steering(steer, specs)
     if choice:
-        _choice(specs, chosen, items, tr, personas, axis, system, json_out)
+        _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return
     results = probe_models(
         specs, chosen, items, tr, personas, system=system, normalize=normalize, axis=axis,
-        calibrate=calibrate, null_question=null_question,
+        calibrate=calibrate, null_question=null_question, steering=steering,
     )  # fmt: skip
     summary = summarize(results)
-    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill)
+    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
     _warn(prompts)
     if json_out:
         stdout_json(
@@ -144,8 +147,13 @@ def probe(
     console = Console()
     for m, summ in summary.items():
         cal = summ.get("calibrated")
+        steered = steering.get(m)
         table = Table(
-            title=safe(f"{m}: {summ['measures']}"),
+            title=safe(
+                f"{m}"
+                + (f" steered by {steered.label()}" if steered else "")
+                + f": {summ['measures']}"
+            ),
             caption=safe(
                 f"mean over {len(items)} item(s); [low–high] over items"
                 + (f'; calibrated: minus log P(answer | "{null_question}")' if cal else "")
@@ -182,12 +190,17 @@ def _choice(
     axis: str,
     system: str | None,
     json_out: bool,
+    steering: dict[str, Any],
 ) -> None:
     """`probe --choice`: multiple choice with rotated option order, per model and item."""
     from psmlab.core.measure.choice import choice_models
 
-    results = choice_models(specs, chosen, items, tr, personas, axis=axis, system=system)
-    prompts = _probe_prompts([(r.model, p) for r in results for p in r.prompts], system, None)
+    results = choice_models(
+        specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering
+    )
+    prompts = _probe_prompts(
+        [(r.model, p) for r in results for p in r.prompts], system, None, steering
+    )
     _warn(prompts)
     if json_out:
         stdout_json(
@@ -204,7 +217,9 @@ def _choice(
 
     console = Console()
     for r in results:
-        table = Table(title=safe(f"{r.model} · {r.item}: {r.measures}"))
+        steered = steering.get(r.model)
+        how = f" steered by {steered.label()}" if steered else ""
+        table = Table(title=safe(f"{r.model}{how} · {r.item}: {r.measures}"))
         table.add_column("option")
         table.add_column("P", justify="right")
         table.add_column("")
@@ -217,10 +232,14 @@ def _choice(
 
 
 def _probe_prompts(
-    results: list[tuple[str, Any]], system: str | None, prefill: str | None
+    results: list[tuple[str, Any]],
+    system: str | None,
+    prefill: str | None,
+    steering: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per model: its format, the --system and --prefill given, and its prompts' warnings, each
-    once (`system` None: the format's own, which a chat template may fill with a default)."""
+    """Per model: its format, the --system and --prefill given, its steering, and its prompts'
+    warnings, each once (`system` None: the format's own, which a chat template may fill with a
+    default)."""
     out: dict[str, dict[str, Any]] = {}
     for model, p in results:
         entry = out.setdefault(
@@ -230,6 +249,7 @@ def _probe_prompts(
                 "format": p.format if p else None,
                 "system": system,
                 "prefill": prefill,
+                "steer": steering[model].record() if steering.get(model) else None,
                 "warnings": [],
             },
         )
@@ -271,6 +291,7 @@ def evals(
         ),
     ] = False,
     n_ctx: NCtxOpt = None,
+    steer: SteerOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
@@ -288,10 +309,12 @@ def evals(
     pol = polarity(file)
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
+    steering = choose_steering(steer, specs)
     report = run_evals(
         items,
         specs,
         chosen,
+        steering=steering,
         progress=_progress if sys.stderr.isatty() else None,
         counterbalance=not no_swap,
         system=system,
@@ -317,8 +340,9 @@ def evals(
     for m, s in report["summary"].items():
         bias = ", ".join(f"{k!r} {v:.0%}" for k, v in s["answer_bias"].items())
         pos = s["position_bias"]
+        steered = steering.get(m)
         table.add_row(
-            safe(m),
+            safe(m + (f" steered by {steered.label()}" if steered else "")),
             f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})",
             f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
             "—" if pos is None else f"{pos:.0%} of {2 * s['counterbalanced']}",

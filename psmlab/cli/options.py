@@ -43,6 +43,15 @@ TranscriptOpt = Annotated[
 NCtxOpt = Annotated[int | None, typer.Option("--n-ctx", min=16, help="Context size in tokens.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads per model.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+SteerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--steer",
+        help="[MODEL=]FILE[:LAYERS][@ALPHA]: add alpha times a control vector (psmlab vectors "
+        "build, llama.cpp's cvector-generator, repeng) to a local model's residual stream at "
+        "LAYERS (default: all in the file). Without MODEL= it steers every model. Recorded.",
+    ),
+]
 SessionArg = Annotated[Path, typer.Argument(help="Session file (or its name in the sessions dir).")]
 
 # --- sampling ------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ def trace(
 ) -> None:
     """Print, per turn and model, the mean projection of each answer's residual stream on the
     vector's unit direction per layer (* marks adopted answers), and the drift along the branch."""
-    from psmlab.core.inside.cvec import read_cvec
     from psmlab.core.inside.monitor import drift, trace_session, vector_label
+    from psmlab.core.models.cvec import read_cvec
     from psmlab.core.models.registry import default_threads
     from psmlab.core.session.file import load, resolve_path
 

@@ -74,12 +74,13 @@ def build(
     fmt: Annotated[
         str | None, typer.Option("-f", "--format", help="Format (default: the model's).")
     ] = None,
+    # The sizes of core.inside.vectors' question sets (not imported here: it loads llama.cpp).
     n_build: Annotated[
-        int, typer.Option("--n-build", min=1, max=8, help="Build questions used (of 8).")
-    ] = 8,
+        int, typer.Option("--n-build", min=1, max=16, help="Build questions used (of 16).")
+    ] = 16,
     n_test: Annotated[
-        int, typer.Option("--n-test", min=1, max=4, help="Held-out test questions used (of 4).")
-    ] = 4,
+        int, typer.Option("--n-test", min=1, max=12, help="Held-out test questions used (of 12).")
+    ] = 12,
     axis: Annotated[
         bool, typer.Option("--axis", help="Also write the assistant axis and its |cos| with PC1.")
     ] = False,
@@ -139,11 +140,19 @@ def build(
         )  # fmt: skip
         how = "derived from name + description" if ind.derived else "from the persona file"
         typer.echo(f"\n{aid} -> {path}  (inducing prompt {how})")
-        typer.echo("  layer      norm   induced   default       gap  AUROC  (held-out projections)")
+        typer.echo(
+            f"  held-out projections ({len(qt)} questions each way); shuffled: AUROC of vectors "
+            "built with induced/default labels shuffled (200 permutations, mean ± sd)"
+        )
+        typer.echo("  layer      norm   induced   default       gap  AUROC  shuffled")
+        control = V.shuffled_auroc(
+            built.induced[aid], built.default, held.induced[aid], held.default
+        )
         for s in V.separation(vec, held.induced[aid], held.default):
+            mean, sd = control[s.layer]
             typer.echo(
                 f"  {s.layer:>5} {s.norm:>9.2f} {s.induced:>9.2f} {s.default:>9.2f} "
-                f"{s.gap:>9.2f}  {s.auroc:.2f}"
+                f"{s.gap:>9.2f}  {s.auroc:.2f}   {mean:.2f} ± {sd:.2f}"
             )
     if axis_file is not None:
         md, ma = built.means_default(), built.means_by_archetype()

@@ -12,9 +12,10 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from psmlab.core.backends.llama import steer
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
-from psmlab.core.inside import cvec
 from psmlab.core.inside.capture import Capture, mean_rows
+from psmlab.core.models import cvec
 from psmlab.core.models.registry import ModelSpec
 
 TEXT = "The quick brown fox jumps over the lazy dog. Once upon a time"
@@ -141,11 +142,11 @@ def test_control_vector_moves_l_out_by_exactly_the_vector(
         base = cap.capture_prompt(toks)
         v = np.zeros(cap.n_embd, dtype=np.float32)
         v[3] = 1.0
-        cvec.apply(cap, {10: v}, alpha=5.0)
+        steer.apply(cap, {10: v}, alpha=5.0)
         steered = cap.capture_prompt(toks)
-        cvec.apply(cap, {10: v}, alpha=0.0)
+        steer.apply(cap, {10: v}, alpha=0.0)
         zero = cap.capture_prompt(toks)
-        cvec.clear(cap)
+        steer.clear(cap)
         cleared = cap.capture_prompt(toks)
     d = steered[10] - base[10]
     np.testing.assert_allclose(d[:, 3], 5.0, rtol=1e-4)
@@ -163,10 +164,10 @@ def test_non_contiguous_layers_steer_only_those(smol_cap: Capture) -> None:
     rng = np.random.default_rng(0)
     vecs = {L: rng.standard_normal(576).astype(np.float32) for L in (5, 10, 20)}
     try:
-        cvec.apply(smol_cap, vecs, alpha=2.0, layers=[10])
+        steer.apply(smol_cap, vecs, alpha=2.0, layers=[10])
         got = smol_cap.capture_prompt(toks)
     finally:
-        cvec.clear(smol_cap)
+        steer.clear(smol_cap)
     np.testing.assert_array_equal(got[0], base[0])
     d = got[10] - base[10]
     np.testing.assert_allclose(d, np.broadcast_to(2.0 * vecs[10], d.shape), rtol=1e-4, atol=2e-4)
@@ -250,10 +251,10 @@ def test_a_written_file_steers_like_the_in_memory_vector(tmp_path: Path, smol_ca
     toks = smol_cap.tokenize(TEXT)
     base = smol_cap.capture_prompt(toks)
     try:
-        cvec.apply(smol_cap, cvec.read_cvec(path).directions, alpha=1.0)
+        steer.apply(smol_cap, cvec.read_cvec(path).directions, alpha=1.0)
         got = smol_cap.capture_prompt(toks)
     finally:
-        cvec.clear(smol_cap)
+        steer.clear(smol_cap)
     np.testing.assert_allclose((got[10] - base[10])[:, 100], -3.0, rtol=1e-4)
 
 
@@ -271,13 +272,13 @@ def test_unknown_layer_is_a_one_line_usage_error(smol_spec: ModelSpec, smol_cap:
         Capture(smol_spec.path, [30])
     assert "0..29" in _one_line(e)
     with pytest.raises(UsageError) as e:
-        cvec.apply(smol_cap, {0: np.zeros(576, np.float32)})
+        steer.apply(smol_cap, {0: np.zeros(576, np.float32)})
     assert "1..29" in _one_line(e)
     with pytest.raises(UsageError) as e:
-        cvec.apply(smol_cap, {5: np.zeros(576, np.float32)}, layers=[6])
+        steer.apply(smol_cap, {5: np.zeros(576, np.float32)}, layers=[6])
     _one_line(e)
     with pytest.raises(UsageError) as e:
-        cvec.apply(smol_cap, {5: np.zeros(100, np.float32)})
+        steer.apply(smol_cap, {5: np.zeros(100, np.float32)})
     _one_line(e)
 
 

@@ -12,7 +12,7 @@ import pytest
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside import vectors as V
-from psmlab.core.inside.cvec import read_cvec
+from psmlab.core.models.cvec import read_cvec
 from psmlab.core.models.registry import ModelSpec
 from tests.conftest import run_cli
 
@@ -36,8 +36,29 @@ def runs(smol_spec: ModelSpec, archetypes: list[Persona]) -> tuple[V.Collected, 
 
 
 def test_question_sets_are_kept_apart() -> None:
-    assert len(V.BUILD_QUESTIONS) == 8 and len(V.TEST_QUESTIONS) == 4
+    assert len(V.BUILD_QUESTIONS) == 16 and len(V.TEST_QUESTIONS) == 12
     assert not set(V.BUILD_QUESTIONS) & set(V.TEST_QUESTIONS)
+    assert len(set(V.QUESTIONS)) == len(V.QUESTIONS)
+
+
+def test_shuffled_labels_are_near_chance_and_real_labels_are_not() -> None:
+    """Synthetic runs: induced answers sit along one direction plus noise; the shuffled-label
+    control must come out near 0.5 while the real vector separates held-out runs."""
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal(32)
+
+    def runs(shift: float, n: int) -> list[dict[int, np.ndarray]]:
+        return [{5: rng.standard_normal(32) + shift * d} for _ in range(n)]
+
+    ind, dfl, t_ind, t_dfl = runs(1.0, 16), runs(0.0, 16), runs(1.0, 12), runs(0.0, 12)
+    real = V.mean_of(ind)[5] - V.mean_of(dfl)[5]
+    assert V.separation({5: real}, t_ind, t_dfl)[0].auroc > 0.95
+    mean, sd = V.shuffled_auroc(ind, dfl, t_ind, t_dfl, n_perm=300)[5]
+    assert abs(mean - 0.5) < 0.1 and 0.0 < sd < 0.5
+    # Deterministic for a seed.
+    assert V.shuffled_auroc(ind, dfl, t_ind, t_dfl, n_perm=20) == V.shuffled_auroc(
+        ind, dfl, t_ind, t_dfl, n_perm=20
+    )
 
 
 def test_inducing_prompt_is_derived_unless_given(archetypes: list[Persona]) -> None:
@@ -127,6 +148,6 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert cv.layers == [6, 20] and cv.n_embd == 576 and cv.metadata["psmlab.n"] == 2
     assert len(cv.metadata["psmlab.model_sha256"]) == 64
     assert read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf").layers == [6, 20]
-    assert "AUROC" in res.stdout and "|cos PC1|" in res.stdout
+    assert "AUROC" in res.stdout and "shuffled" in res.stdout and "|cos PC1|" in res.stdout
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr

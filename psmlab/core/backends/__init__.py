@@ -11,6 +11,7 @@ from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score,
 if TYPE_CHECKING:
     from psmlab.core.backends.remote.slots import EndpointSlots
     from psmlab.core.domain.prompt import RenderedPrompt
+    from psmlab.core.models.cvec import Steering
     from psmlab.core.models.registry import ModelSpec
 
 
@@ -50,9 +51,10 @@ class Backend(Protocol):
         on_token: OnToken | None = None,
         n_threads: int | None = None,
         logprobs: int = 0,
+        steering: Steering | None = None,
     ) -> Generation:
         """Sample one continuation, streaming text through `on_token`; a cancel returns what
-        streamed so far with finish reason `cancelled`."""
+        streamed so far with finish reason `cancelled`. Steering is for local models only."""
         ...
 
     def score(
@@ -61,6 +63,7 @@ class Backend(Protocol):
         continuations: Sequence[str],
         *,
         cancel: threading.Event | None = None,
+        steering: Steering | None = None,
     ) -> list[Score]:
         """log P(continuation | prompt) for each continuation."""
         ...

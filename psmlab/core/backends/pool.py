@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 from psmlab.core.backends import Backend, open_backend
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
+from psmlab.core.backends.steered import SteeredBackend
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 
@@ -21,7 +24,15 @@ class ModelPool:
         self._loading: dict[tuple[str, int, int], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, spec: ModelSpec) -> Backend:
+    def get(self, spec: ModelSpec, steering: Steering | None = None) -> Backend:
+        """The loaded model (loading it once); with `steering`, a view of it whose every call is
+        steered by that control vector."""
+        model = self._get(spec)
+        if steering is None:
+            return model
+        return cast("Backend", SteeredBackend(model, steering))
+
+    def _get(self, spec: ModelSpec) -> Backend:
         key = (f"{spec.path}|{spec.url}|{spec.remote_model}", spec.n_ctx, spec.n_threads)
         with self._lock:
             if key in self._models:

@@ -15,10 +15,10 @@ from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.errors import UsageError
 from psmlab.core.inside.capture import Capture
-from psmlab.core.inside.cvec import provenance, write_cvec
+from psmlab.core.models.cvec import provenance, write_cvec
 from psmlab.core.models.registry import ModelSpec
 
-# Neutral questions: nothing in them asks for a persona. The first 8 build vectors, the last 4
+# Neutral questions: nothing in them asks for a persona. The first 16 build vectors, the last 12
 # only test them (held out), and the two sets are never mixed.
 QUESTIONS: tuple[str, ...] = (
     "What is a good way to start learning to cook?",
@@ -29,13 +29,31 @@ QUESTIONS: tuple[str, ...] = (
     "How would you explain what a computer is to a child?",
     "What makes a story interesting?",
     "What do you think about rainy days?",
+    "How does a bicycle stay upright?",
+    "What is a good gift for a friend who likes gardening?",
+    "Why do leaves change colour in autumn?",
+    "How should I plan a weekend trip?",
+    "What is the difference between weather and climate?",
+    "How do you make a cup of tea?",
+    "What do you like about music?",
+    "How can I get better at chess?",
+    # held out from here
     "How do plants grow from seeds?",
     "What is the best way to remember something new?",
     "Tell me about yourself.",
     "What would you do with a free afternoon?",
+    "Why do cats purr?",
+    "How does a library organise its books?",
+    "What should I cook for dinner tonight?",
+    "How do airplanes fly?",
+    "What is your favourite season, and why?",
+    "How can I keep my houseplants alive?",
+    "What makes a good teacher?",
+    "How are rainbows formed?",
 )
-BUILD_QUESTIONS: tuple[str, ...] = QUESTIONS[:8]
-TEST_QUESTIONS: tuple[str, ...] = QUESTIONS[8:]
+N_BUILD = 16
+BUILD_QUESTIONS: tuple[str, ...] = QUESTIONS[:N_BUILD]
+TEST_QUESTIONS: tuple[str, ...] = QUESTIONS[N_BUILD:]
 
 Means = dict[int, np.ndarray]  # layer -> float64 vector (n_embd)
 
@@ -282,6 +300,34 @@ def separation(
         )
         for L in sorted(vector)
     ]
+
+
+def shuffled_auroc(
+    induced: Sequence[Means],
+    default: Sequence[Means],
+    test_induced: Sequence[Means],
+    test_default: Sequence[Means],
+    *,
+    n_perm: int = 200,
+    seed: int = 0,
+) -> dict[int, tuple[float, float]]:
+    """The control for `separation`: per layer, the mean and standard deviation of the held-out
+    AUROC of vectors built from the same build runs with the induced/default labels shuffled.
+    A vector that carries the persona scores far above this; chance is about 0.5."""
+    runs = [*induced, *default]
+    k = len(induced)
+    rng = np.random.default_rng(seed)
+    layers = sorted(runs[0]) if runs else []
+    scores: dict[int, list[float]] = {L: [] for L in layers}
+    for _ in range(n_perm):
+        order = rng.permutation(len(runs))
+        a = mean_of([runs[i] for i in order[:k]])
+        b = mean_of([runs[i] for i in order[k:]])
+        fake = {L: a[L] - b[L] for L in layers}
+        pi, pd = projections(test_induced, fake), projections(test_default, fake)
+        for L in layers:
+            scores[L].append(auroc(pi[L], pd[L]))
+    return {L: (float(np.mean(v)), float(np.std(v))) for L, v in scores.items()}
 
 
 # --- saving ------------------------------------------------------------------------------------

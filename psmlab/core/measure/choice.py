@@ -11,6 +11,7 @@ when all are among its top alternatives, else each is scored as a continuation (
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.probes import ProbeItem, distribution, logsumexp, statements_for
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 ASK = "Which best describes you?"
@@ -152,6 +154,7 @@ def choice_models(
     *,
     axis: str = "archetype",
     system: str | None = None,
+    steering: Mapping[str, Steering | None] | None = None,
 ) -> list[ChoiceResult]:
     """Every item on every model (`formats[id]` None: the model's default format); the models
     are loaded here and closed before returning."""
@@ -159,7 +162,7 @@ def choice_models(
     try:
         for s in specs:
             f = s.get_format(formats.get(s.id) or s.default_format)
-            backend = pool.get(s)
+            backend = pool.get(s, (steering or {}).get(s.id))
             for it in items:
                 results.append(
                     run_choice(backend, transcript, it, f, personas, axis=axis, system=system)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from statistics import NormalDist, fmean, stdev
 from typing import Any
 
@@ -30,6 +30,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, swapped
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 __all__ = [
@@ -253,6 +254,7 @@ def run_evals(
     counterbalance: bool = True,
     system: str | None = None,
     prefill: str | None = None,
+    steering: Mapping[str, Steering | None] | None = None,
 ) -> dict[str, Any]:
     """{"summary": {model: {...}}, "items": [{model, index, lp_matching, lp_not_matching, matches,
     and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped, matches_swapped}],
@@ -270,7 +272,8 @@ def run_evals(
                 BASE_FORMAT if spec.kind == "base" else spec.default_format
             )
             fmt = spec.get_format(name)
-            backend = pool.get(spec)
+            steer = (steering or {}).get(spec.id)
+            backend = pool.get(spec, steer)
             mine = []
             warnings: dict[str, None] = {}
             example = ""
@@ -304,6 +307,7 @@ def run_evals(
                     "format": name,
                     "system": system,
                     "prefill": prefill,
+                    "steer": steer.record() if steer else None,
                     "warnings": list(warnings),
                     "example_prompt": example,
                 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from psmlab.core.measure.probe_sets import (
     probe_set_names,
     statements_for,
 )
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 # The sets and their answers live in probe_sets.py; re-exported here, where callers import them.
@@ -220,15 +222,17 @@ def probe_models(
     axis: str = "archetype",
     calibrate: bool = False,
     null_question: str = NULL_QUESTION,
+    steering: Mapping[str, Steering | None] | None = None,
 ) -> list[ProbeResult]:
-    """Every item on every model, model by model (`formats[id]` None: the model's default format).
-    The models are loaded here and closed before returning."""
+    """Every item on every model, model by model (`formats[id]` None: the model's default format;
+    `steering[id]`: a control vector for that model). The models are loaded here and closed
+    before returning."""
     pool = ModelPool()
     results = []
     try:
         for s in specs:
             f = s.get_format(formats.get(s.id) or s.default_format)
-            backend = pool.get(s)
+            backend = pool.get(s, (steering or {}).get(s.id))
             for it in items:
                 results.append(
                     run_probe(

@@ -22,6 +22,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.measure.probes import ProbeResult
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
@@ -85,7 +86,14 @@ class Lab:
                     if k in SamplingParams.model_fields
                 }
             )
-            configs.append(Column(spec, rec.format, rec.system, rec.prefill, params))
+            steering = None
+            if rec.steer:
+                try:
+                    steering = Steering.from_record(rec.steer)
+                except PsmlabError as exc:
+                    # Open it anyway, unsteered and saying so: the recorded answers are all kept.
+                    warnings.append(f"{rec.id} opens unsteered: {exc.one_line()}")
+            configs.append(Column(spec, rec.format, rec.system, rec.prefill, params, steering))
         lab = cls([c.spec for c in configs], session=session, pool=pool)
         lab.columns = configs
         lab.warnings = warnings
@@ -304,7 +312,7 @@ class Lab:
 
         with self.lock:
             node, transcript = self.session.head, self.session.transcript()
-        model = self.pool.get(col.spec)
+        model = self.pool.get(col.spec, col.steering)
         result = probe_transcript(
             model,
             transcript,
@@ -322,6 +330,7 @@ class Lab:
                     format=col.format_name,
                     system=col.system,
                     prefill=col.prefill,
+                    steer=col.steering.record() if col.steering else None,
                     measures=result.measures,
                     result=result.to_dict(),
                     warnings=list(result.prompt.warnings) if result.prompt else [],
@@ -334,14 +343,15 @@ class Lab:
         """A forced choice already scored for the pending message with the column's current
         format, system prompt and prefill (sampling settings do not enter it): no need to score
         it again after another run."""
+        steer = col.steering.record() if col.steering else None
         with self.lock:
             head = self.session.head
             return next(
                 (
                     f
                     for f in reversed(self.session.forced)
-                    if (f.model, f.node, f.format, f.system, f.prefill)
-                    == (col.id, head, col.format_name, col.system, col.prefill)
+                    if (f.model, f.node, f.format, f.system, f.prefill, f.steer)
+                    == (col.id, head, col.format_name, col.system, col.prefill, steer)
                 ),
                 None,
             )

@@ -66,6 +66,7 @@ class SessionRecorder:
             format=col.format_name,
             system=col.system,
             prefill=col.prefill,
+            steer=col.steering.record() if col.steering else None,
             n_ctx=int(params.get("n_ctx", s.n_ctx)),
             n_threads=int(params.get("n_threads", s.n_threads)),
             llama_cpp_python=provenance.get("llama_cpp_python"),

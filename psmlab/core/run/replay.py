@@ -15,6 +15,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.recorder import server_changes, spec_for_record
@@ -109,6 +110,8 @@ def _run_one(
     seed: int,
     sample: int,
     cancel: threading.Event,
+    *,
+    steered: bool = True,
 ) -> tuple[RenderedPrompt, Generation]:
     model = pool.get(spec)
     history = session.history_of(g)
@@ -132,7 +135,14 @@ def _run_one(
         sample=sample,
         cancel=cancel,
         n_threads=int(threads) if threads else None,
+        steering=steering_of(g) if steered else None,
     )
+
+
+def steering_of(g: GenerationRecord) -> Steering | None:
+    """The control vector a generation was steered with, read again and checked by sha256."""
+    rec = g.params.get("steer")
+    return Steering.from_record(rec) if rec else None
 
 
 Progress = Callable[[int, int, ReplayItem], None]
@@ -232,6 +242,12 @@ def replay_on(
     for g in sorted(session.generations, key=lambda g: (g.turn, g.sample)):
         jobs.setdefault((g.node, g.sample), g)
     total = report.expected = len(jobs) * len(specs)
+    if any(g.params.get("steer") for g in jobs.values()):
+        # A control vector is made for one model's residual stream (its width, its layers).
+        report.warnings.append(
+            "steered answers are replayed unsteered: a control vector belongs to the model it "
+            "was built for"
+        )
     runs: dict[tuple[str | None, str], str] = {}
     try:
         for (node, sample), g in sorted(jobs.items(), key=lambda kv: (kv[1].turn, kv[0][1])):
@@ -247,7 +263,16 @@ def replay_on(
                 item = ReplayItem(g.id, spec.id, identical=None)
                 try:
                     prompt, gen = _run_one(
-                        pool, spec, session, g, fmt_name, _params(g), g.seed, sample, cancel
+                        pool,
+                        spec,
+                        session,
+                        g,
+                        fmt_name,
+                        _params(g),
+                        g.seed,
+                        sample,
+                        cancel,
+                        steered=False,
                     )
                     rec.on_event(ModelReady(spec.id, 0.0, prompt))
                     rec.on_event(GenerationDone(gen))

@@ -19,19 +19,22 @@ from psmlab.core.domain.prompt import RenderedPrompt, render, split_prefill
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams, TokenEvent, sample_seeds
 from psmlab.core.errors import ExitCode, PsmlabError, TranscriptError, UsageError
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 
 @dataclass(frozen=True)
 class Column:
-    """One model in a run and how it is asked: format, system prompt, prefill and sampling
-    parameters. The one column type: the CLI, the lab (its settings dialog) and replay use it."""
+    """One model in a run and how it is asked: format, system prompt, prefill, sampling
+    parameters and steering. The one column type: the CLI, the lab (its settings dialog) and
+    replay use it."""
 
     spec: ModelSpec
     format: str | None = None
     system: str | None = None
     prefill: str | None = None
     params: SamplingParams = field(default_factory=SamplingParams)
+    steering: Steering | None = None
 
     @property
     def id(self) -> str:
@@ -236,6 +239,7 @@ def stream(
                     on_token=events.put,
                     n_threads=threads,
                     logprobs=logprobs,
+                    steering=col.steering,
                 )
                 events.put(GenerationDone(g))
         except PsmlabError as exc:

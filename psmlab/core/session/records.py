@@ -73,6 +73,9 @@ class ModelRecord(_Strict):
     format: str
     system: str | None = None
     prefill: str | None = None
+    steer: dict[str, Any] | None = Field(
+        None, description="Control vector of the last run: file, sha256, layers, alpha."
+    )
     n_ctx: int
     n_threads: int
     backend: str = "llama_cpp"
@@ -156,6 +159,7 @@ class ForcedRecord(_Strict):
     format: str
     system: str | None = None
     prefill: str | None = None
+    steer: dict[str, Any] | None = Field(None, description="The control vector scored under.")
     measures: str
     result: dict[str, Any] = Field(description="ProbeResult.to_dict(): probabilities, log-probs.")
     warnings: list[str] = Field(default_factory=list)

@@ -13,12 +13,13 @@ import llama_cpp
 import numpy as np
 
 import psmlab
-from psmlab.core.backends.llama import quiet
+from psmlab.core.backends.llama import quiet, steer
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.backends.stream import Piece, SourceReport, generation_from, params_record
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
 from psmlab.core.errors import ModelError, ScoringCancelled
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec
 
@@ -95,6 +96,7 @@ class LlamaBackend:
         self.n_threads = spec.n_threads
         self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
         self._sha: str | None = None
+        self._steer_key: tuple[str, tuple[int, ...], float] | None = None  # the vector applied now
 
     # --- provenance -------------------------------------------------------------------------
 
@@ -155,6 +157,19 @@ class LlamaBackend:
             self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._canon = ()
 
+    def _use_steering(self, steering: Steering | None) -> None:
+        """Apply `steering` (None: none) before a call. The KV cache was computed under the old
+        vector, so a change forgets it: two columns on one model that steer differently share
+        the weights and pay a full prompt evaluation at each switch, never a wrong cache."""
+        key = steering.key if steering is not None else None
+        if key == self._steer_key:
+            return
+        steer.apply(self.llm, steering.directions() if steering is not None else None)
+        self._steer_key = key
+        self.llm.n_tokens = 0
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._canon = ()
+
     def _set_threads(self, n_threads: int | None) -> int:
         n = n_threads or self.spec.n_threads
         if n != self.n_threads:
@@ -175,14 +190,19 @@ class LlamaBackend:
         on_token: OnToken | None = None,
         n_threads: int | None = None,
         logprobs: int = 0,
+        steering: Steering | None = None,
     ) -> Generation:
         """Sample one continuation, streaming text through `on_token`; never raises on cancel.
 
         With `logprobs=k`, every token's log-probability and the k most likely alternatives are
-        recorded, read from the logits llama.cpp computed for sampling (no `logits_all`)."""
+        recorded, read from the logits llama.cpp computed for sampling (no `logits_all`). With
+        `steering`, its control vector is added while the prompt is read and the answer sampled,
+        and recorded in the params."""
         if not prompt.tokens:
             raise ModelError("the rendered prompt is empty", "add a message to the transcript")
+        extra = {"steer": steering.record()} if steering is not None else {}
         with self.lock:
+            self._use_steering(steering)
             threads = self._set_threads(n_threads)
             report = SourceReport()
             t0 = time.perf_counter()
@@ -202,7 +222,7 @@ class LlamaBackend:
                 seed=seed,
                 sample=sample,
                 params=params_record(
-                    params, seed, self.n_ctx, n_threads=threads, n_batch=self.n_batch
+                    params, seed, self.n_ctx, n_threads=threads, n_batch=self.n_batch, **extra
                 ),
                 t0=t0,
                 cancel=cancel,
@@ -284,10 +304,12 @@ class LlamaBackend:
         continuations: Sequence[str],
         *,
         cancel: threading.Event | None = None,
+        steering: Steering | None = None,
     ) -> list[Score]:
         """log P(continuation | prompt) for each continuation; the prompt is evaluated once."""
         out = []
         with self.lock:
+            self._use_steering(steering)
             for c in continuations:
                 if cancel is not None and cancel.is_set():
                     raise ScoringCancelled("scoring was cancelled")

@@ -23,7 +23,8 @@ from psmlab.core.domain.types import (
     Score,
     TokenLogprob,
 )
-from psmlab.core.errors import ModelError, RemoteError
+from psmlab.core.errors import ModelError, RemoteError, UsageError
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
 
 
@@ -179,9 +180,11 @@ class RemoteBackend:
         on_token: OnToken | None = None,
         n_threads: int | None = None,
         logprobs: int = 0,
+        steering: Steering | None = None,
     ) -> Generation:
         """Stream one continuation; stop strings are found here, as for local models, so a role
         leak is seen and the request is closed as soon as one appears."""
+        _no_steering(self.spec.id, steering)
         if not prompt.text and not prompt.messages:
             raise ModelError("the rendered prompt is empty", "add a message to the transcript")
         path, body = self._body(prompt, params, seed, logprobs)
@@ -307,9 +310,20 @@ class RemoteBackend:
         continuations: Sequence[str],
         *,
         cancel: threading.Event | None = None,
+        steering: Steering | None = None,
     ) -> list[Score]:
         """log P(continuation | prompt) from the server's prompt log-probabilities (echo)."""
+        _no_steering(self.spec.id, steering)
         return self.scorer.score(prompt, continuations, cancel=cancel)
+
+
+def _no_steering(model_id: str, steering: Steering | None) -> None:
+    if steering is not None:
+        # A server computes the forward pass where psmlab cannot add to the residual stream.
+        raise UsageError(
+            f"{model_id} runs on a server and cannot be steered",
+            "steer a local GGUF model, or drop --steer for this one",
+        )
 
 
 _EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence"})

@@ -1,19 +1,20 @@
-"""Control vectors: llama.cpp's GGUF control-vector files (read, write) and applying them to a context."""
+"""Control vectors: llama.cpp's GGUF control-vector files (read and write; no model needed)."""
 
 from __future__ import annotations
 
-import ctypes
 import json
+import math
+import re
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import llama_cpp
 import numpy as np
 
 from psmlab.core.errors import ModelError, UsageError
+from psmlab.core.models.hashing import file_sha256
 
 # The layout llama.cpp's `--control-vector` loader and its cvector-generator use (repeng too).
 ARCH = "controlvector"
@@ -296,70 +297,145 @@ def read_cvec(path: str | Path) -> ControlVector:
     return ControlVector(directions, str(hint), meta)
 
 
-# --- applying --------------------------------------------------------------------------------
+# --- steering: a vector file applied to a column ---------------------------------------------
+
+_LAYERS_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+_FIX_STEER = "write FILE[:LAYERS][@ALPHA], e.g. hal.gguf:10-14@4 or hal.gguf@2"
 
 
-def _raw_ctx(ctx: Any) -> Any:
-    """A llama_context pointer from a Capture, a Llama, a LlamaContext or the pointer itself."""
-    if hasattr(ctx, "_ctx"):  # llama_cpp.Llama
-        ctx = ctx._ctx
-    inner = getattr(ctx, "ctx", None)  # LlamaContext or psmlab Capture
-    if inner is not None:
-        ctx = inner
-    if not ctx:
-        raise UsageError("no llama.cpp context to steer (it is closed)", "open the model again")
-    return ctx
+def parse_layers(text: str) -> tuple[int, ...]:
+    """'10', '10-14', '6,10,14-16' → sorted layer numbers (empty text: none chosen)."""
+    if not text:
+        return ()
+    if not _LAYERS_RE.match(text):
+        raise UsageError(f"'{text}' is not a layer list", "write layers as 10, 10-14 or 6,10,14")
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if b < a:
+            raise UsageError(f"layer range '{part}' runs backwards", "write it low-high")
+        out.update(range(a, b + 1))
+    return tuple(sorted(out))
 
 
-def apply(
-    ctx: Any,
-    vectors: Mapping[int, np.ndarray] | None,
-    alpha: float = 1.0,
-    layers: Iterable[int] | None = None,
-) -> None:
-    """Add alpha * vectors[L] to the residual stream at the output of each layer L in `layers`
-    (default: every layer in `vectors`), for every sequence in the context; None clears.
+def layers_text(layers: Sequence[int]) -> str:
+    """The shortest spelling of a layer list: runs become ranges (10-14,20)."""
+    parts: list[str] = []
+    xs = sorted(layers)
+    i = 0
+    while i < len(xs):
+        j = i
+        while j + 1 < len(xs) and xs[j + 1] == xs[j] + 1:
+            j += 1
+        parts.append(str(xs[i]) if i == j else f"{xs[i]}-{xs[j]}")
+        i = j + 1
+    return ",".join(parts)
 
-    Layers between the chosen ones get a zero row (llama.cpp takes one inclusive range), which
-    adds exactly nothing."""
-    raw = _raw_ctx(ctx)
-    if vectors is None:
-        rc = llama_cpp.llama_set_adapter_cvec(raw, None, 0, 0, -1, -1)
-        if rc != 0:
-            raise ModelError(f"llama.cpp could not clear the control vector (code {rc})")
-        return
-    model = llama_cpp.llama_get_model(raw)
-    n_layer = int(llama_cpp.llama_model_n_layer(model))
-    n_embd = int(llama_cpp.llama_model_n_embd(model))
-    chosen = sorted({int(x) for x in (layers if layers is not None else vectors)})
-    if not chosen:
-        raise UsageError("no layers to steer", "name at least one layer")
-    for L in chosen:
-        if not 1 <= L < n_layer:
-            raise UsageError(
-                f"cannot steer layer {L}: control vectors apply to layers 1..{n_layer - 1}",
-                "pick layers in that range",
+
+@dataclass(frozen=True)
+class Steering:
+    """A control vector applied while a column generates or scores: alpha times the file's
+    direction at each chosen layer (all of the file's layers when none are chosen).
+
+    Alpha multiplies the direction as stored, as llama.cpp's `--control-vector-scaled` does: for a
+    psmlab vector (a mean difference) alpha 1 adds one default-to-persona shift."""
+
+    path: str
+    alpha: float = 1.0
+    layers: tuple[int, ...] = ()
+    sha256: str = ""
+    vector: ControlVector | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Steering:
+        """`FILE[:LAYERS][@ALPHA]`; the file is read and hashed now, so a bad one fails early."""
+        raw = text.strip()
+        alpha = 1.0
+        body, at, tail = raw.rpartition("@")
+        if at:
+            try:
+                alpha = float(tail)
+            except ValueError:
+                raise UsageError(
+                    f"'{tail}' in --steer '{text}' is not a number", _FIX_STEER
+                ) from None
+            raw = body
+        layers: tuple[int, ...] = ()
+        head, colon, spec = raw.rpartition(":")
+        if colon and _LAYERS_RE.match(spec):
+            layers, raw = parse_layers(spec), head
+        if not raw:
+            raise UsageError(f"--steer '{text}' names no file", _FIX_STEER)
+        return cls.load(raw, alpha=alpha, layers=layers)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, alpha: float = 1.0, layers: Sequence[int] = (), sha256: str = ""
+    ) -> Steering:
+        """Read the vector file; with `sha256`, refuse a file that is not the one recorded."""
+        if not math.isfinite(alpha):
+            raise UsageError(f"steering strength {alpha} is not finite", "pass a finite alpha")
+        vec = read_cvec(path)
+        digest = file_sha256(str(path))
+        if sha256 and digest != sha256:
+            raise ModelError(
+                f"{path} is not the control vector that was recorded "
+                f"(sha256 {digest[:12]}…, recorded {sha256[:12]}…)",
+                "restore the recorded file",
             )
-        if L not in vectors:
+        missing = [x for x in layers if x not in vec.directions]
+        if missing:
             raise UsageError(
-                f"the control vector has no direction for layer {L}", "pick its layers"
+                f"{path} has no direction for layer {layers_text(missing)}",
+                f"pick from its layers {layers_text(vec.layers)}",
             )
-        if np.shape(vectors[L]) != (n_embd,):
+        where = str(Path(path).expanduser().resolve())  # replay may run from another directory
+        return cls(where, float(alpha), tuple(sorted(layers)), digest, vec)
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Steering:
+        """The steering a generation recorded, read again from its file (checked by sha256)."""
+        try:
+            path, alpha = str(rec["file"]), float(rec["alpha"])
+            layers, sha = (
+                tuple(int(x) for x in rec.get("layers") or ()),
+                str(rec.get("sha256") or ""),
+            )
+        except (KeyError, TypeError, ValueError):
             raise UsageError(
-                f"direction for layer {L} has shape {np.shape(vectors[L])}, the model needs ({n_embd},)",
-                "use a vector built for this model",
-            )
-    # Row L-1 is layer L: llama.cpp's buffer starts at layer 1 (layer 0 is never steered).
-    data = np.zeros((n_layer, n_embd), dtype=np.float32)
-    for L in chosen:
-        data[L - 1] = np.float32(alpha) * np.asarray(vectors[L], dtype=np.float32)
-    ptr = data.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-    # llama.cpp copies the buffer into its own tensors, so `data` may be freed afterwards.
-    rc = llama_cpp.llama_set_adapter_cvec(raw, ptr, data.size, n_embd, chosen[0], chosen[-1])
-    if rc != 0:
-        raise ModelError(f"llama.cpp refused the control vector (code {rc})", "check n_embd")
+                f"malformed steering record {dict(rec)!r}", "fix the session file"
+            ) from None
+        return cls.load(path, alpha=alpha, layers=layers, sha256=sha)
 
+    @property
+    def chosen(self) -> tuple[int, ...]:
+        """The layers steered."""
+        if self.layers:
+            return self.layers
+        return tuple(self.vector.layers) if self.vector else ()
 
-def clear(ctx: Any) -> None:
-    """Remove any control vector from the context."""
-    apply(ctx, None)
+    def directions(self) -> dict[int, np.ndarray]:
+        """alpha times the direction at each chosen layer (what is added to the residual stream)."""
+        if self.vector is None:
+            raise UsageError(f"the control vector {self.path} was not read", "load it first")
+        a = np.float32(self.alpha)
+        return {L: a * self.vector.directions[L] for L in self.chosen}
+
+    @property
+    def key(self) -> tuple[str, tuple[int, ...], float]:
+        """What decides the model's computation (two columns with equal keys share a cache)."""
+        return (self.sha256, self.chosen, self.alpha)
+
+    def record(self) -> dict[str, Any]:
+        """Provenance for a generation's params: file, sha256, layers, alpha."""
+        return {
+            "file": self.path,
+            "sha256": self.sha256,
+            "layers": list(self.chosen),
+            "alpha": self.alpha,
+        }
+
+    def label(self) -> str:
+        """Short form for headers and tables: hal.gguf:10-14@4."""
+        return f"{Path(self.path).name}:{layers_text(self.chosen)}@{self.alpha:g}"

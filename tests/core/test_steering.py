@@ -1,0 +1,233 @@
+"""Steering a column with a control vector: exact, recorded, replayed, and applied like plain llama.cpp."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from pathlib import Path
+
+import gguf  # llama.cpp's gguf-py, a dev dependency: an independent reader
+import llama_cpp
+import numpy as np
+import pytest
+
+from psmlab.core.backends.llama.backend import LlamaBackend
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import ModelError, PsmlabError, UsageError
+from psmlab.core.models.cvec import Steering, layers_text, parse_layers, write_cvec
+from psmlab.core.models.registry import ModelSpec
+from psmlab.core.run.lab import Lab
+from psmlab.core.run.replay import replay
+from psmlab.core.run.runner import Column
+from psmlab.core.session.file import load
+from tests.conftest import run_cli
+
+GREEDY = SamplingParams(temperature=0.0, max_tokens=24)
+LAYERS = (8, 12)
+
+
+def _prompt(backend: LlamaBackend, question: str = "What are you?"):  # type: ignore[no-untyped-def]
+    tr = Transcript().with_turn("user", question)
+    fmt = backend.spec.get_format(backend.spec.default_format)
+    return render(tr, fmt, backend.vocab, model_id=backend.spec.id, n_ctx=backend.n_ctx)
+
+
+@pytest.fixture(scope="module")
+def vector(smol_spec: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fixed random direction per layer, strong enough to change SmolLM2's greedy answer."""
+    rng = np.random.default_rng(7)
+    dirs = {}
+    for L in LAYERS:
+        v = rng.standard_normal(576).astype(np.float32)
+        dirs[L] = (v / np.linalg.norm(v) * 8.0).astype(np.float32)
+    out = tmp_path_factory.mktemp("vec") / "random.gguf"
+    return write_cvec(out, dirs, model_hint="llama", metadata={"psmlab.note": "test"})
+
+
+def test_spelling_of_steer(vector: Path) -> None:
+    assert parse_layers("6,10-12") == (6, 10, 11, 12)
+    assert layers_text([6, 10, 11, 12, 20]) == "6,10-12,20"
+    s = Steering.parse(f"{vector}:12@-2.5")
+    assert (s.layers, s.alpha, s.chosen) == ((12,), -2.5, (12,))
+    assert Steering.parse(str(vector)).chosen == LAYERS and Steering.parse(str(vector)).alpha == 1
+    assert s.label() == "random.gguf:12@-2.5"
+    rec = s.record()
+    assert rec["sha256"] == s.sha256 and len(s.sha256) == 64 and rec["layers"] == [12]
+    assert Steering.from_record(rec) == s
+    for bad in (f"{vector}@lots", f"{vector}:9@1", "@2", f"{vector}@nan"):
+        with pytest.raises(UsageError) as err:
+            Steering.parse(bad)
+        assert "\n" not in err.value.one_line()
+    with pytest.raises(ModelError, match="not found"):
+        Steering.parse("/nonexistent/v.gguf@2")
+    with pytest.raises(ModelError, match="not the control vector that was recorded"):
+        Steering.from_record({**rec, "sha256": "0" * 64})
+
+
+def test_alpha_zero_is_exactly_unsteered_and_switching_columns_keeps_each_exact(
+    smol: LlamaBackend, vector: Path
+) -> None:
+    p = _prompt(smol)
+    plain = smol.generate(p, GREEDY, 1, logprobs=3)
+    zero = smol.generate(p, GREEDY, 1, logprobs=3, steering=Steering.load(vector, alpha=0.0))
+    assert zero.tokens == plain.tokens
+    assert [t.logprob for t in zero.token_logprobs] == [t.logprob for t in plain.token_logprobs]
+    assert zero.params["steer"]["alpha"] == 0.0 and "steer" not in plain.params
+    steered = Steering.load(vector, alpha=1.0)
+    a = smol.generate(p, GREEDY, 1, logprobs=3, steering=steered)
+    assert a.tokens != plain.tokens  # the vector really acts
+    # Two columns on one model, steered differently, alternating: each stays exactly itself
+    # (the KV cache computed under one vector is never reused under the other).
+    again_plain = smol.generate(p, GREEDY, 1, logprobs=3)
+    again = smol.generate(p, GREEDY, 1, logprobs=3, steering=Steering.load(vector, alpha=1.0))
+    assert again_plain.tokens == plain.tokens and again.tokens == a.tokens
+    assert [t.logprob for t in again.token_logprobs] == [t.logprob for t in a.token_logprobs]
+    # Scoring is steered too.
+    cont = [" I am an AI assistant."]
+    s0, s1 = smol.score(p, cont)[0].logprob, smol.score(p, cont, steering=steered)[0].logprob
+    assert s0 != s1 and smol.score(p, cont)[0].logprob == s0
+
+
+def test_plain_llama_cpp_python_with_llama_cpps_own_reader_gives_the_same_greedy_text(
+    smol_spec: ModelSpec, smol: LlamaBackend, vector: Path
+) -> None:
+    """The file is read with llama.cpp's gguf package and applied with raw llama-cpp-python calls."""
+    reader = gguf.GGUFReader(str(vector))
+    arch = reader.fields["general.architecture"]
+    assert bytes(arch.parts[arch.data[0]]).decode() == "controlvector"
+    dirs = {int(t.name.split(".")[1]): np.array(t.data, dtype=np.float32) for t in reader.tensors}
+    assert sorted(dirs) == list(LAYERS)
+
+    p = _prompt(smol)
+    ours = smol.generate(p, GREEDY, 1, steering=Steering.load(vector, alpha=2.0))
+
+    # The same threads and batch as the backend, and its prompt order (all but the last token,
+    # then the last with sampling), so only the steering call can make a difference.
+    llm = llama_cpp.Llama(
+        smol_spec.path,
+        n_ctx=smol.n_ctx,
+        n_threads=smol.n_threads,
+        n_batch=smol.n_batch,
+        n_threads_batch=smol.n_threads,
+        verbose=False,
+    )
+
+    def greedy() -> str:
+        llm.reset()
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.eval(list(p.tokens[:-1]))
+        out: list[int] = []
+        for tok in llm.generate(list(p.tokens), temp=0.0, reset=True):
+            if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok) or len(out) == GREEDY.max_tokens:
+                break
+            out.append(tok)
+        return llm.detokenize(out).decode("utf-8", errors="replace")
+
+    try:
+        assert greedy() == smol.generate(p, GREEDY, 1).text  # the two paths agree unsteered
+        model = llm._model.model
+        n_layer = llama_cpp.llama_model_n_layer(model)
+        n_embd = llama_cpp.llama_model_n_embd(model)
+        data = np.zeros((n_layer, n_embd), np.float32)
+        for L, v in dirs.items():
+            data[L - 1] = 2.0 * v  # llama.cpp's buffer starts at layer 1
+        rc = llama_cpp.llama_set_adapter_cvec(
+            llm._ctx.ctx,
+            data.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            data.size,
+            n_embd,
+            min(dirs),
+            max(dirs),
+        )
+        assert rc == 0
+        steered = greedy()
+    finally:
+        llm.close()
+    assert steered == ours.text
+    assert ours.text != smol.generate(p, GREEDY, 1).text
+
+
+def test_ask_records_steering_and_replay_reproduces_it(
+    tmp_path: Path, vector: Path, pool: ModelPool
+) -> None:
+    save = tmp_path / "steered.json"
+    r = run_cli(
+        "ask",
+        "What are you?",
+        "-m",
+        "smollm2-135m-instruct",
+        "-n",
+        "2",
+        "--seed",
+        "5",
+        "--max-tokens",
+        "16",
+        "--threads",
+        "1",
+        "--steer",
+        f"smollm2-135m-instruct={vector}:12@1.5",
+        "--save",
+        str(save),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    steer = out["generations"][0]["params"]["steer"]
+    assert steer["layers"] == [12] and steer["alpha"] == 1.5
+    assert out["models"][0]["steer"]["sha256"] == steer["sha256"]
+    session = load(save)
+    assert all(g.params["steer"]["sha256"] == steer["sha256"] for g in session.generations)
+    assert session.models[0].steer == steer
+    report = replay(session, pool=pool)
+    assert report.total == 2 and report.identical == 2, report.to_dict()
+    # The lab reopens the column steered; a changed vector file opens it unsteered, saying why.
+    lab = Lab.open(save)
+    try:
+        assert lab.columns[0].steering is not None and lab.columns[0].steering.alpha == 1.5
+    finally:
+        lab.close()
+    vector_copy = tmp_path / "copy.gguf"
+    vector_copy.write_bytes(vector.read_bytes())
+    data = json.loads(save.read_text())
+    data["models"][0]["steer"]["file"] = str(tmp_path / "gone.gguf")
+    save.write_text(json.dumps(data))
+    lab = Lab.open(save)
+    try:
+        assert lab.columns[0].steering is None
+        assert any("opens unsteered" in w and "gone.gguf" in w for w in lab.warnings)
+    finally:
+        lab.close()
+
+
+def test_replay_with_a_missing_vector_fails_that_generation_in_one_line(
+    tmp_path: Path, vector: Path, pool: ModelPool, smol_spec: ModelSpec
+) -> None:
+    from psmlab.core.run.recorder import SessionRecorder
+    from psmlab.core.run.runner import run
+    from psmlab.core.session.schema import Session, TurnRecord
+
+    moved = tmp_path / "v.gguf"
+    moved.write_bytes(vector.read_bytes())
+    col = Column(smol_spec, params=GREEDY, steering=Steering.load(moved, alpha=1.0))
+    session = Session(title="t")
+    turn = session.add_turn(TurnRecord(role="user", content="Hello"))
+    rec = SessionRecorder(session, [col], turn=1, node=turn.id)
+    tr = Transcript().with_turn("user", "Hello")
+    run(tr, [col], n=1, seed=3, pool=pool, on_event=rec.on_event)
+    assert session.generations[0].params["steer"]["file"] == str(moved.resolve())
+    moved.unlink()
+    report = replay(session, pool=pool)
+    assert report.failed == 1
+    err = report.items[0].error or ""
+    assert "not found" in err and "\n" not in err
+
+
+def test_mismatched_vector_is_a_one_line_error(gemma: LlamaBackend, vector: Path) -> None:
+    with pytest.raises(PsmlabError) as err:
+        gemma.generate(_prompt(gemma), GREEDY, 1, steering=Steering.load(vector))
+    assert "576" in err.value.one_line() or "shape" in err.value.one_line()
+    # The model still answers unsteered afterwards.
+    assert gemma.generate(_prompt(gemma), GREEDY, 1).text
