@@ -25,6 +25,7 @@ import llama_cpp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import inside  # noqa: E402
 from psmlab.core.backends.llama import quiet  # noqa: E402
 from psmlab.core.backends.llama.backend import LlamaBackend  # noqa: E402
 from psmlab.core.domain.formats import get_format  # noqa: E402
@@ -54,6 +55,7 @@ TARGETS = {
     "startup": 0.5,
     "memory": 1.5,
     "remote_stream": 1.15,
+    **inside.TARGETS,
 }
 
 
@@ -528,7 +530,7 @@ def main() -> int:
     registry = Registry()
     specs = registry.default_pair()
     results: dict[str, dict[str, Any]] = {}
-    need_models = not only or only & {"stream", "samples", "probe", "evals"}
+    need_models = not only or only & {"stream", "samples", "probe", "evals", *inside.CASES}
     backends = (
         {"base": LlamaBackend(specs[0]), "chat": LlamaBackend(specs[1])} if need_models else {}
     )
@@ -537,6 +539,7 @@ def main() -> int:
         "samples": lambda: case_samples(backends, args.quick),
         "probe": lambda: case_probe(backends, args.quick),
         "evals": lambda: case_evals(backends, args.quick),
+        **{k: (lambda f=f: f(backends, args.quick)) for k, f in inside.CASES.items()},
         "side_by_side": lambda: case_side_by_side(specs, args.quick),
         "ui_lag": lambda: case_ui_lag(args.quick),
         "startup": lambda: case_startup(args.quick),
@@ -562,6 +565,7 @@ def main() -> int:
         if not args.json:
             ref = f"{r['reference_s']:.3f}s" if r.get("reference_s") else "-"
             extra = f" vs_floor={r['vs_floor']:.2f}" if "vs_floor" in r else ""
+            extra += f" ({r['detail']})" if "detail" in r else ""
             print(
                 f"{name} ratio={ratio:.3f} psmlab={r['psmlab_s']:.3f}s reference={ref} "
                 f"target={TARGETS[name]}{extra} {'OK' if r['ok'] else 'MISSED'}",

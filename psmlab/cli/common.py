@@ -47,9 +47,7 @@ def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str
     return chosen
 
 
-def choose_steering(
-    values: list[str] | None, specs: list[ModelSpec]
-) -> dict[str, Steering | None]:
+def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, Steering | None]:
     """`--steer FILE[:LAYERS][@ALPHA]` steers all models; `--steer MODEL=...` one of them."""
     chosen: dict[str, Steering | None] = {s.id: None for s in specs}
     named: set[str] = set()
