@@ -24,6 +24,7 @@ from psmlab.cli.options import (
     MaxTokensOpt,
     MinPOpt,
     ModelOpt,
+    MonitorOpt,
     NCtxOpt,
     PrefillOpt,
     RepeatPenaltyOpt,
@@ -85,6 +86,7 @@ def ask(
         ),
     ] = "markers",
     steer: SteerOpt = None,
+    monitor: MonitorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ask every model the same thing and show their answers side by side."""
@@ -99,6 +101,7 @@ def ask(
     from psmlab.core.measure.labeling import parse_labeller
 
     judge = parse_labeller(labeller)  # a bad name fails before anything is generated
+    watch = _vectors(monitor)  # so does a bad vector file
     specs = resolve_specs(Registry(), model, n_ctx, threads)
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)
@@ -116,9 +119,11 @@ def ask(
     lp = LOGPROB_ALTERNATIVES if logprobs else 0
     if save is None:
         tr = build_transcript(message, transcript)
-        code = _ask(tr, columns, n, seed, json_out, None, lp, judge)
+        code = _ask(tr, columns, n, seed, json_out, None, lp, judge, watch)
     else:
-        code = _ask_saved(save, title, message, transcript, columns, n, seed, json_out, lp, judge)
+        code = _ask_saved(
+            save, title, message, transcript, columns, n, seed, json_out, lp, judge, watch
+        )
     if code:
         raise typer.Exit(code)
 
@@ -134,6 +139,7 @@ def _ask_saved(
     json_out: bool,
     lp: int,
     judge: str | None,
+    watch: list[tuple[Path, Any]],
 ) -> int:
     from psmlab.core.session.append import new_session, next_turn
     from psmlab.core.session.file import open_session
@@ -148,7 +154,7 @@ def _ask_saved(
             transcript_given=transcript is not None,
             first=lambda: build_transcript(message, transcript),
         )
-        code = _ask(tr, columns, n, seed, json_out, sf, lp, judge)
+        code = _ask(tr, columns, n, seed, json_out, sf, lp, judge, watch)
         sf.save()
     sys.stderr.write(f"psmlab: saved session to {save}\n")
     return code
@@ -163,10 +169,22 @@ def _ask(
     sf: Any,
     lp: int,
     judge: str | None = None,
+    watch: list[tuple[Path, Any]] | None = None,
 ) -> int:
     from psmlab.core.run.runner import run
 
     sinks = []
+    session = sf.session if sf is not None else None
+    if watch and session is None:
+        # Monitoring re-reads each answer after the turns it saw: keep them in a session in memory.
+        from psmlab.core.run.recorder import SessionRecorder
+        from psmlab.core.session.schema import Session, TurnRecord
+
+        session = Session()
+        session.set_turns([TurnRecord(role=t.role, content=t.content) for t in tr.turns])
+        sinks.append(
+            SessionRecorder(session, columns, turn=len(tr.turns), node=session.head).on_event
+        )
     live_view = None
     if not json_out and sys.stdout.isatty():
         from psmlab.cli.live import LiveColumns
@@ -210,6 +228,9 @@ def _ask(
     if judge is not None:
         name, judged = _judge(judge, tr, result.generations, autos, shares, sf)
     diffs = _differences(shares)
+    watched = _watch(session, result.generations, watch or [], columns)
+    if sf is not None and watched:
+        sf.save()
     if json_out:
         stdout_json(
             {
@@ -218,6 +239,7 @@ def _ask(
                         **g.to_dict(),
                         "auto_labels": autos[g.id].to_dict(),
                         **({"judge": judged[g.id]} if g.id in judged else {}),
+                        **({"projections": watched[g.id]} if g.id in watched else {}),
                     }
                     for g in result.generations
                 ],
@@ -276,8 +298,54 @@ def _ask(
                 from rich.console import Group
 
                 table = Group(table, _differences_table(diffs))
+        if watched:
+            from rich.console import Group
+
+            from psmlab.cli.output import projections_table
+
+            extra = projections_table(result.generations, watched)
+            table = extra if table is None else Group(table, extra)
         print_result(columns, n, result, printed_live=live_view is not None, after=table)
     return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
+
+
+def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
+    """The --monitor control vectors, read now (a bad file fails before anything runs)."""
+    from psmlab.core.models.cvec import read_cvec
+
+    return [(p, read_cvec(p)) for p in paths or []]
+
+
+def _watch(
+    session: Any, generations: list[Any], watch: list[tuple[Path, Any]], columns: list[Column]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each answer re-read and projected on each --monitor vector, kept in the session; by
+    generation id, one entry per vector."""
+    if not watch or session is None or not generations:
+        return {}
+    from psmlab.core.inside.monitor import measure, record, vector_info
+
+    ids = {g.id for g in generations}
+    gens = [g for g in session.generations if g.id in ids]
+    threads = min(c.spec.n_threads for c in columns)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, vec in watch:
+        warnings: list[str] = []
+        rows = measure(session, vec, gens, n_threads=threads, warnings=warnings)
+        info = vector_info(vec, path)
+        record(session, rows, info)
+        for r in rows:
+            out.setdefault(r.generation, []).append(
+                {
+                    "vector": info,
+                    "measures": session.projections[-1].measures,
+                    "projection": {str(L): v for L, v in r.projection.items()},
+                    "per_token": {str(L): v for L, v in r.per_token.items()},
+                    "steered": r.steered,
+                    "skipped": r.skipped,
+                }
+            )
+    return out
 
 
 def _differences(shares: dict[str, Any]) -> list[Diff]:

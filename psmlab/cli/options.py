@@ -52,6 +52,14 @@ SteerOpt = Annotated[
         "LAYERS (default: all in the file). Without MODEL= it steers every model. Recorded.",
     ),
 ]
+MonitorOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--monitor",
+        help="A control vector (e.g. psmlab vectors build … --axis): each answer is re-read and "
+        "projected on it, per layer and per token; shown, in --json and saved. Repeatable.",
+    ),
+]
 SessionArg = Annotated[Path, typer.Argument(help="Session file (or its name in the sessions dir).")]
 
 # --- sampling ------------------------------------------------------------------------------

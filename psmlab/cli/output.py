@@ -136,3 +136,29 @@ def shares_table(shares: dict[str, LabelShares], labeller: str) -> Table:
                 end_section=i == len(rows) - 1,
             )
     return table
+
+
+def projections_table(generations: Sequence[Generation], watched: dict[str, list[dict]]) -> Table:
+    """Per answer and monitored vector: the mean projection per layer and a per-token sparkline
+    of the last layer (each scaled to its own range)."""
+    from psmlab.core.domain.spark import sparkline
+
+    table = Table(
+        title="projection on the monitored vectors (l_out-L per generated token on the unit "
+        "vector; mean, and per token at the last layer)",
+    )
+    for col in ("model", "sample", "vector", "mean per layer", "per token (last layer)"):
+        table.add_column(col, overflow="fold")
+    for g in generations:
+        for w in watched.get(g.id, []):
+            v = w["vector"]
+            name = v.get("archetype") or v["file"].rsplit("/", 1)[-1]
+            if w["skipped"]:
+                table.add_row(safe(g.model), str(g.sample), safe(name), safe(w["skipped"]), "")
+                continue
+            means = "  ".join(f"L{L} {x:+.2f}" for L, x in w["projection"].items())
+            last = list(w["per_token"])[-1] if w["per_token"] else None
+            spark = sparkline(w["per_token"][last]) if last else ""
+            steered = " (steered)" if w["steered"] else ""
+            table.add_row(safe(g.model), str(g.sample), safe(name + steered), means, spark)
+    return table

@@ -1,21 +1,29 @@
-"""Per-turn projections of a saved session's answers on a control vector (persona drift)."""
+"""Projections of answers on a control vector: per answer and per token, for a branch (drift) or a run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from psmlab.core.backends.llama import steer
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture
-from psmlab.core.models.cvec import ControlVector
+from psmlab.core.models.cvec import ControlVector, Steering
+from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.session.found import spec_for_record
-from psmlab.core.session.schema import GenerationRecord, Session, tokens_sha256
+from psmlab.core.session.schema import (
+    GenerationRecord,
+    ProjectionRecord,
+    Session,
+    tokens_sha256,
+)
 
 SHA_KEY = "psmlab.model_sha256"
 
@@ -34,6 +42,9 @@ class TurnProjection:
     projection: dict[int, float] = field(default_factory=dict)
     n_tokens: int = 0
     skipped: str | None = None
+    # Per layer, each generated token's projection (the answer's mean is their mean).
+    per_token: dict[int, list[float]] = field(default_factory=dict)
+    steered: bool = False  # re-read under the control vector the answer was generated with
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,7 +57,41 @@ class TurnProjection:
             "projection": {str(L): v for L, v in self.projection.items()},
             "n_tokens": self.n_tokens,
             "skipped": self.skipped,
+            "steered": self.steered,
+            "per_token": {str(L): v for L, v in self.per_token.items()},
         }
+
+
+def vector_info(vector: ControlVector, path: str | Path) -> dict[str, Any]:
+    """How a projection names its vector: the file, its sha256, what it is, its layers."""
+    return {
+        "file": str(Path(path).expanduser().resolve()),
+        "sha256": file_sha256(path),
+        "archetype": vector.metadata.get("psmlab.archetype"),
+        "model": vector_label(vector),
+        "layers": vector.layers,
+    }
+
+
+def record(session: Session, rows: list[TurnProjection], info: dict[str, Any]) -> None:
+    """Keep the rows in the session (replacing earlier ones for the same answer and vector)."""
+    done = {r.generation for r in rows}
+    session.projections = [
+        x
+        for x in session.projections
+        if not (x.generation_id in done and x.vector.get("sha256") == info["sha256"])
+    ]
+    for r in rows:
+        session.projections.append(
+            ProjectionRecord(
+                generation_id=r.generation,
+                vector=info,
+                projection={str(L): v for L, v in r.projection.items()},
+                per_token={str(L): v for L, v in r.per_token.items()},
+                steered=r.steered,
+                skipped=r.skipped,
+            )
+        )
 
 
 def branch_generations(session: Session, branch_end: str | None = None) -> list[GenerationRecord]:
@@ -114,13 +159,16 @@ class _Model:
 
 def _project(
     model: _Model, session: Session, g: GenerationRecord, units: dict[int, np.ndarray]
-) -> tuple[dict[int, float], str | None]:
-    """The answer's per-layer projection, or why it cannot be computed."""
+) -> tuple[dict[int, float], dict[int, list[float]], str | None]:
+    """The answer's per-layer projection and per-token projections, or why there are none.
+
+    The answer is re-read under the control vector it was generated with (if any): the trace of
+    a steered conversation is the steered model's, not the plain one's."""
     if not g.tokens:
-        return {}, "no generated token ids recorded"
+        return {}, {}, "no generated token ids recorded"
     fmt = model.spec.get_format(g.format)
     if fmt.kind == "server":
-        return {}, f"format {fmt.name} hides the prompt"
+        return {}, {}, f"format {fmt.name} hides the prompt"
     history = session.history_of(g)
     # As replay does: a partial assistant turn in the history is itself the prefill.
     prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
@@ -136,12 +184,37 @@ def _project(
     )
     toks = list(prompt.tokens)
     if g.prompt_sha256 and tokens_sha256(toks) != g.prompt_sha256:
-        return {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)"
+        return {}, {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)"
     if len(toks) + len(g.tokens) > model.cap.n_ctx:
-        return {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}"
-    trace = model.cap.trace_prompt(toks + list(g.tokens))
-    means = trace.mean(len(toks), None)  # the generated tokens' rows (trace_prompt sees one prompt)
-    return {L: float(means[L] @ u) for L, u in units.items()}, None
+        return {}, {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}"
+    rec = g.params.get("steer")
+    if rec:
+        try:
+            steer.apply(model.cap, Steering.from_record(rec).directions())
+        except PsmlabError as exc:
+            return {}, {}, f"cannot re-apply its steering: {exc.one_line()}"
+    try:
+        trace = model.cap.trace_prompt(toks + list(g.tokens))
+    finally:
+        if rec:
+            steer.clear(model.cap)
+    n = len(toks)
+    means = trace.mean(n, None)  # the generated tokens' rows (trace_prompt sees one prompt)
+    per_token = {
+        L: [float(x) for x in trace.acts[L][n:].astype(np.float64) @ u] for L, u in units.items()
+    }
+    return {L: float(means[L] @ u) for L, u in units.items()}, per_token, None
+
+
+def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
+    """Per layer, the vector's direction scaled to length 1 (float64)."""
+    units: dict[int, np.ndarray] = {}
+    for L, v in vector.directions.items():
+        n = float(np.linalg.norm(v))
+        if n == 0.0:
+            raise UsageError(f"the vector's direction at layer {L} is zero", "use another vector")
+        units[L] = np.asarray(v, dtype=np.float64) / n
+    return units
 
 
 def trace_session(
@@ -153,23 +226,66 @@ def trace_session(
     warnings: list[str] | None = None,
 ) -> list[TurnProjection]:
     """Re-evaluate each answer on a branch (the prompt it saw plus its recorded tokens) with
-    capture on the vector's layers; one row per generation, in turn order.
+    capture on the vector's layers; one row per generation, in turn order."""
+    path = session.path(session.head if branch_end is None else session.node(branch_end).id)
+    adopted = {t.adopted_from for t in path if t.adopted_from}
+    gens = branch_generations(session, branch_end)
+    return measure(session, vector, gens, adopted=adopted, n_threads=n_threads, warnings=warnings)
+
+
+def measure(
+    session: Session,
+    vector: ControlVector,
+    gens: list[GenerationRecord],
+    *,
+    adopted: set[str] | None = None,
+    n_threads: int = 1,
+    warnings: list[str] | None = None,
+) -> list[TurnProjection]:
+    """One row per generation in `gens`: its answer re-read with capture on the vector's layers.
 
     Generations of server models, or of models the vector was not built for, get a row with
-    `skipped` set. If the vector records a model sha256 and no local model on the branch has
+    `skipped` set. If the vector records a model sha256 and no local model among `gens` has
     it, that is a usage error."""
     warnings = warnings if warnings is not None else []
-    units: dict[int, np.ndarray] = {}
-    for L, v in vector.directions.items():
-        n = float(np.linalg.norm(v))
-        if n == 0.0:
-            raise UsageError(f"the vector's direction at layer {L} is zero", "use another vector")
-        units[L] = np.asarray(v, dtype=np.float64) / n
-    gens = branch_generations(session, branch_end)
-    path = session.path(session.head if branch_end is None else session.node(branch_end).id)
-    adopted_ids = {t.adopted_from for t in path if t.adopted_from}
+    adopted = adopted or set()
+    units = unit_directions(vector)
+    usable, why = _usable(session, vector, gens, warnings)
+    rows: list[TurnProjection] = []
+    opened: dict[str, _Model] = {}
+    try:
+        for g in gens:
+            row = TurnProjection(
+                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted, n_tokens=len(g.tokens)
+            )
+            if g.model not in why and g.model not in opened:
+                try:
+                    opened[g.model] = m = _Model(usable[g.model], vector.layers, n_threads)
+                except UsageError as exc:  # e.g. a layer this model does not have
+                    why[g.model] = exc.one_line()
+                else:
+                    if m.cap.n_embd != vector.n_embd:
+                        why[g.model] = (
+                            f"the vector has {vector.n_embd} dimensions, the model {m.cap.n_embd}"
+                        )
+            if g.model in why:
+                row.skipped = why[g.model]
+            else:
+                row.projection, row.per_token, row.skipped = _project(
+                    opened[g.model], session, g, units
+                )
+                row.steered = bool(g.params.get("steer")) and row.skipped is None
+            rows.append(row)
+    finally:
+        for m in opened.values():
+            m.close()
+    return rows
 
-    # Which models can be traced: local, found again, built for by the vector.
+
+def _usable(
+    session: Session, vector: ControlVector, gens: list[GenerationRecord], warnings: list[str]
+) -> tuple[dict[str, ModelSpec], dict[str, str]]:
+    """Which models can be read (local, found again, built for by the vector), and why not."""
     usable: dict[str, ModelSpec] = {}
     why: dict[str, str] = {}
     seen: list[str] = []
@@ -201,34 +317,4 @@ def trace_session(
             f"this session's models: {', '.join(seen)}",
             "build a vector for one of these models (psmlab vectors build -m MODEL)",
         )
-
-    rows: list[TurnProjection] = []
-    opened: dict[str, _Model] = {}
-    try:
-        for g in gens:
-            row = TurnProjection(
-                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted_ids, n_tokens=len(g.tokens)
-            )
-            if g.model in why:
-                row.skipped = why[g.model]
-            else:
-                spec = usable[g.model]
-                if g.model not in opened:
-                    try:
-                        opened[g.model] = m = _Model(spec, vector.layers, n_threads)
-                    except UsageError as exc:  # e.g. a layer this model does not have
-                        why[g.model] = exc.one_line()
-                    else:
-                        if m.cap.n_embd != vector.n_embd:
-                            why[g.model] = (
-                                f"the vector has {vector.n_embd} dimensions, the model {m.cap.n_embd}"
-                            )
-                if g.model in why:
-                    row.skipped = why[g.model]
-                else:
-                    row.projection, row.skipped = _project(opened[g.model], session, g, units)
-            rows.append(row)
-    finally:
-        for m in opened.values():
-            m.close()
-    return rows
+    return usable, why

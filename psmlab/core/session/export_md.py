@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import psmlab
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.session.schema import (
@@ -273,10 +275,42 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[
             f"Automatic labels ({md_inline(auto.method)}): self-id {sid} · archetypes {arch} · "
             f"ended: {md_inline(turn_end(g.finish_reason))}",
         ]
+    steer = g.params.get("steer")
+    if steer:
+        lines += [
+            "",
+            f"Steered: {_code(Path(str(steer.get('file', ''))).name)} at layers "
+            f"{md_inline(','.join(map(str, steer.get('layers') or [])))} × alpha "
+            f"{steer.get('alpha')} (sha256 `{str(steer.get('sha256', ''))[:12]}…`)",
+        ]
+    lines += _projection_lines(s, g)
     notes = s.annotations_for(g.id)
     if notes:
         lines += ["", "Annotations:", "", *(_annotation_line(a, g) for a in notes)]
     return lines
+
+
+def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
+    """The answer's projections on monitored vectors: mean per layer, per-token sparkline."""
+    out = []
+    for p in (p for p in s.projections if p.generation_id == g.id):
+        name = p.vector.get("archetype") or Path(str(p.vector.get("file", "?"))).name
+        if p.skipped:
+            out.append(f"- {md_inline(name)}: not measured ({md_inline(p.skipped)})")
+            continue
+        means = ", ".join(f"L{L} {v:+.3f}" for L, v in p.projection.items())
+        last = list(p.per_token)[-1] if p.per_token else None
+        spark = f" · per token at L{last}: `{sparkline(p.per_token[last], 40)}`" if last else ""
+        how = " (re-read steered)" if p.steered else ""
+        out.append(f"- {md_inline(name)}{how}: {means}{spark}")
+    if out:
+        out = [
+            "",
+            "Projections (l_out-L of each generated token on the unit vector; mean):",
+            "",
+            *out,
+        ]
+    return out
 
 
 def _label_table(s: Session) -> list[str]:

@@ -166,6 +166,24 @@ class ForcedRecord(_Strict):
     created: str = Field(default_factory=now)
 
 
+class ProjectionRecord(_Strict):
+    """One answer re-read with capture and projected on a control vector's unit direction, per
+    layer (the mean over its generated tokens, and each token's value)."""
+
+    generation_id: str
+    vector: dict[str, Any] = Field(
+        description="The control vector: file, sha256, archetype (if psmlab built it), layers."
+    )
+    measures: str = (
+        "l_out-L of each generated token projected on the unit vector; projection = their mean"
+    )
+    projection: dict[str, float] = Field(default_factory=dict, description="Layer -> mean.")
+    per_token: dict[str, list[float]] = Field(default_factory=dict)
+    steered: bool = Field(False, description="Re-read under the answer's own control vector.")
+    skipped: str | None = None
+    created: str = Field(default_factory=now)
+
+
 def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:
     return hashlib.sha256(",".join(map(str, tokens)).encode()).hexdigest()
 

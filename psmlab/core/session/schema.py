@@ -22,6 +22,7 @@ from psmlab.core.session.records import (
     ForcedRecord,
     GenerationRecord,
     ModelRecord,
+    ProjectionRecord,
     Span,
     TurnRecord,
     _Strict,
@@ -39,6 +40,7 @@ __all__ = [
     "ForcedRecord",
     "GenerationRecord",
     "ModelRecord",
+    "ProjectionRecord",
     "Session",
     "Span",
     "TurnRecord",
@@ -65,6 +67,9 @@ class Session(_Strict):
     annotations: list[Annotation] = Field(default_factory=list)
     auto_labels: list[AutoLabelRecord] = Field(default_factory=list)
     forced: list[ForcedRecord] = Field(default_factory=list)
+    projections: list[ProjectionRecord] = Field(
+        default_factory=list, description="Answers projected on control vectors (monitoring)."
+    )
     # Blind mode: the column order shown at each turn (node id, "" before the first), shuffled
     # once per turn and kept so the same order comes back.
     column_orders: dict[str, list[str]] = Field(default_factory=dict)
