@@ -100,3 +100,55 @@ def test_measurement_defaults_and_units_that_would_merge(tmp_path: Path) -> None
     twice = spec.model_copy(update={"questions": [*spec.questions, *spec.questions], "samples": 1})
     with pytest.raises(UsageError, match="two units of the experiment are the same"):
         plan(twice, tmp_path)
+
+
+def test_a_context_can_steer_one_model_and_the_report_says_so(tmp_path: Path, pool) -> None:
+    import numpy as np
+    import pytest
+
+    from psmlab.core.errors import PsmlabError
+    from psmlab.core.models.cvec import write_cvec
+
+    rng = np.random.default_rng(5)
+    v = rng.standard_normal(576)
+    write_cvec(tmp_path / "v.gguf", {10: (v / np.linalg.norm(v) * 8).astype(np.float32)})
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "steered",
+            "models": ["smollm2-135m-instruct", "gemma-3-270m"],
+            "contexts": [
+                {"name": "none"},
+                # A vector belongs to one model: gemma has no entry, so it skips this context.
+                {"name": "pushed", "steer": {"smollm2-135m-instruct": "v.gguf:10@3"}},
+            ],
+            "questions": [{"id": "q", "text": "What are you?"}],
+            "samples": 2,
+            "max_tokens": 8,
+            "probes": ["shutdown"],
+        }
+    )
+    jobs = plan(spec, tmp_path)  # the relative file is found next to the experiment
+    steered = [j for j in jobs if j.steering is not None]
+    assert {(j.model.id, j.context.name) for j in steered} == {("smollm2-135m-instruct", "pushed")}
+    assert len(jobs) == 2 * (2 + 1) + (2 + 1)
+    res = run_experiment(spec, tmp_path, tmp_path / "out", pool=pool)
+    rows = list(res.done.values())
+    assert not any("error" in r for r in rows)
+    by = {(r["model"], r["context"], r["kind"], r.get("sample")): r for r in rows}
+    a = by[("smollm2-135m-instruct", "none", "sample", 0)]
+    b = by[("smollm2-135m-instruct", "pushed", "sample", 0)]
+    assert "steer" not in a and b["steer"]["alpha"] == 3.0 and b["steer"]["layers"] == [10]
+    assert b["params"]["steer"] == b["steer"] and a["seed"] == b["seed"]
+    assert a["text"] != b["text"]  # same seed, same prompt: only the vector differs
+    pa = by[("smollm2-135m-instruct", "none", "probe", None)]["logprobs"]
+    pb = by[("smollm2-135m-instruct", "pushed", "probe", None)]["logprobs"]
+    assert pa != pb
+    md = report_md(spec.title, res, "psmlab experiment steered.toml")
+    assert "Steering (" in md and "| smollm2-135m-instruct | pushed | v.gguf |" in md
+    bad = spec.model_copy(
+        update={
+            "contexts": [spec.contexts[0], spec.contexts[1].model_copy(update={"steer": "x.gguf"})]
+        }
+    )
+    with pytest.raises(PsmlabError, match="not found"):
+        plan(bad, tmp_path)

@@ -211,13 +211,15 @@ def _run_job(
         "format": job.format,
         "context": job.context.name,
     }
+    if job.steering is not None:
+        row["steer"] = job.steering.record()
     dead = {} if dead is None else dead
     if m.id in dead:  # a model that could not be loaded is not retried for every unit
         row.update(error=dead[m.id])
         return row
     try:
         try:
-            backend = pool.get(m)
+            backend = pool.get(m, job.steering)
         except PsmlabError as exc:
             dead[m.id] = exc.one_line()
             raise

@@ -15,6 +15,7 @@ from psmlab.core.domain.types import sample_seeds
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import load_jsonl
 from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec, Registry
 
 
@@ -26,11 +27,14 @@ class Question(BaseModel):
 
 
 class Context(BaseModel):
-    """A named system prompt; for base-model frames it is the document's header."""
+    """A named condition: a system prompt (for base-model frames, the document's header) and
+    optionally steering, `FILE[:LAYERS][@ALPHA]` for every model or a table model id -> that
+    (a control vector belongs to one model; models the table leaves out skip the context)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     system: str | None = None
+    steer: str | dict[str, str] | None = None
 
 
 class ExperimentSpec(BaseModel):
@@ -87,6 +91,7 @@ class Job:
     payload: Any
     seed: int = 0
     sample: int = 0
+    steering: Steering | None = None
 
 
 def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
@@ -106,10 +111,15 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         items, _ = load_jsonl(p, limit=spec.eval_limit)
         eval_items += [(p.name, it) for it in items]
     jobs: list[Job] = []
+    steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
     for m in models:
         for f in spec.formats:
             fmt = m.default_format if f == "default" else f
             for c in spec.contexts:
+                st = steers[(m.id, c.name)]
+                if st is _SKIP:
+                    continue
+                steering = st if isinstance(st, Steering) else None
                 at = f"{m.id}|{fmt}|{c.name}"
                 for qid, text, prefill in questions:
                     for base_seed in spec.seeds:
@@ -124,6 +134,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                                     (qid, text, prefill),
                                     s,
                                     i,
+                                    steering,
                                 )
                             )
                 for name, item, axis, null_q in probe_items:
@@ -137,6 +148,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                             fmt,
                             c,
                             (name, item, axis, null_q),
+                            steering=steering,
                         )
                     )
                     if spec.choice:
@@ -148,15 +160,39 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                                 fmt,
                                 c,
                                 (name, item, axis, null_q),
+                                steering=steering,
                             )
                         )
                 # Evals are rendered like everything else in the sweep: this format, this
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").
                 for name, it in eval_items:
-                    jobs.append(Job(f"eval|{at}|{name}|{it.index}", "eval", m, fmt, c, (name, it)))
+                    key = f"eval|{at}|{name}|{it.index}"
+                    jobs.append(Job(key, "eval", m, fmt, c, (name, it), steering=steering))
     _check_unique(jobs, spec)
     return jobs
+
+
+_SKIP = object()  # a context whose steering table leaves this model out
+
+
+def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
+    """The control vector a context applies to a model (relative files under the experiment's
+    folder), None for none, or _SKIP when the context steers other models only."""
+    if c.steer is None:
+        return None
+    if isinstance(c.steer, dict):
+        if m.id not in c.steer:
+            return _SKIP
+        text = c.steer[m.id]
+    else:
+        text = c.steer
+    if m.is_remote:
+        raise UsageError(
+            f"context '{c.name}' steers {m.id}, which runs on a server and cannot be steered",
+            "give the context a steer table that names local models only",
+        )
+    return Steering.parse(text, base=base)
 
 
 def _check_unique(jobs: list[Job], spec: ExperimentSpec) -> None:

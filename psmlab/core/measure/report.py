@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
@@ -169,6 +170,7 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
             )
         out.append("")
     out += sampling_lines(results)
+    out += steering_lines(results)
     tables = sample_tables(results)
     if tables:
         out += [
@@ -252,6 +254,30 @@ def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> l
 
 
 _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
+
+
+def steering_lines(results: ResultsFile) -> list[str]:
+    """Which contexts steered which model, with what vector (file, sha256, layers, alpha)."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in results.done.values():
+        if r.get("steer"):
+            seen.setdefault((r["model"], r["context"]), r["steer"])
+    if not seen:
+        return []
+    out = [
+        "Steering (a control vector added to the residual stream at each listed layer, "
+        "alpha times the file's direction):",
+        "",
+        "| model | context | vector | sha256 | layers | alpha |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (m, c), st in seen.items():
+        out.append(
+            f"| {md_inline(m)} | {md_inline(c)} | {md_inline(Path(str(st['file'])).name)} | "
+            f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
+            f"{st['alpha']} |"
+        )
+    return [*out, ""]
 
 
 def sampling_lines(results: ResultsFile) -> list[str]:

@@ -348,8 +348,9 @@ class Steering:
     vector: ControlVector | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> Steering:
-        """`FILE[:LAYERS][@ALPHA]`; the file is read and hashed now, so a bad one fails early."""
+    def parse(cls, text: str, base: Path | None = None) -> Steering:
+        """`FILE[:LAYERS][@ALPHA]` (a relative FILE under `base`, if given); the file is read and
+        hashed now, so a bad one fails early."""
         raw = text.strip()
         alpha = 1.0
         body, at, tail = raw.rpartition("@")
@@ -367,7 +368,10 @@ class Steering:
             layers, raw = parse_layers(spec), head
         if not raw:
             raise UsageError(f"--steer '{text}' names no file", _FIX_STEER)
-        return cls.load(raw, alpha=alpha, layers=layers)
+        path = Path(raw).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return cls.load(path, alpha=alpha, layers=layers)
 
     @classmethod
     def load(
