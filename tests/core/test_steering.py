@@ -231,3 +231,39 @@ def test_mismatched_vector_is_a_one_line_error(gemma: LlamaBackend, vector: Path
     assert "576" in err.value.one_line() or "shape" in err.value.one_line()
     # The model still answers unsteered afterwards.
     assert gemma.generate(_prompt(gemma), GREEDY, 1).text
+
+
+@pytest.mark.parametrize("maker", ["repeng", "cvector-generator"])
+def test_vectors_written_by_other_tools_load_and_steer_like_ours(
+    maker: str, smol: LlamaBackend, vector: Path, tmp_path: Path
+) -> None:
+    """Written with llama.cpp's gguf-py writer the way each tool writes: repeng's export_gguf
+    (uint32 layer_count, only its layers) and cvector-generator (int32 layer_count, a direction
+    for every layer 1..n_layer-1, zeros where it found nothing)."""
+    ours = Steering.load(vector, alpha=1.5)
+    dirs = dict(ours.vector.directions) if ours.vector else {}
+    out = tmp_path / f"{maker}.gguf"
+    writer = gguf.GGUFWriter(str(out), "controlvector")
+    writer.add_string("controlvector.model_hint", "llama")
+    if maker == "repeng":
+        writer.add_uint32("controlvector.layer_count", len(dirs))
+        layers = sorted(dirs)
+    else:
+        writer.add_int32("controlvector.layer_count", 29)
+        layers = list(range(1, 30))
+    for L in layers:
+        writer.add_tensor(f"direction.{L}", dirs.get(L, np.zeros(576, np.float32)))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    theirs = Steering.parse(f"{out}@1.5")
+    assert theirs.vector is not None and theirs.vector.model_hint == "llama"
+    assert theirs.chosen == tuple(layers)
+    for L in dirs:
+        np.testing.assert_array_equal(theirs.vector.directions[L], dirs[L])
+    p = _prompt(smol)
+    a = smol.generate(p, GREEDY, 1, logprobs=2, steering=ours)
+    b = smol.generate(p, GREEDY, 1, logprobs=2, steering=theirs)
+    assert a.tokens == b.tokens
+    assert [t.logprob for t in a.token_logprobs] == [t.logprob for t in b.token_logprobs]
