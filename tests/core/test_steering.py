@@ -267,3 +267,27 @@ def test_vectors_written_by_other_tools_load_and_steer_like_ours(
     b = smol.generate(p, GREEDY, 1, logprobs=2, steering=theirs)
     assert a.tokens == b.tokens
     assert [t.logprob for t in a.token_logprobs] == [t.logprob for t in b.token_logprobs]
+
+
+def test_two_columns_on_one_file_steer_differently(
+    tmp_path: Path, vector: Path, smol_spec: ModelSpec
+) -> None:
+    """Two registry names for the same GGUF are two columns: one steered, one not, each answer
+    recorded under its own name (each column gets its own context)."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[models.plain]\npath = "{smol_spec.path}"\n\n[models.pushed]\npath = "{smol_spec.path}"\n'
+    )
+    common = ("What are you?", "--seed", "1", "-t", "0", "--max-tokens", "24", "--json")
+    env = {"PSMLAB_CONFIG": str(cfg)}
+    both = run_cli(
+        "ask", *common, "-m", "plain", "-m", "pushed", "--steer", f"pushed={vector}@2", env=env
+    )
+    alone = run_cli("ask", *common, "-m", "pushed", "--steer", f"{vector}@2", env=env)
+    plain = run_cli("ask", *common, "-m", "plain", env=env)
+    assert both.returncode == alone.returncode == plain.returncode == 0, both.stderr
+    got = {g["model"]: g for g in json.loads(both.stdout)["generations"]}
+    assert "steer" not in got["plain"]["params"] and got["pushed"]["params"]["steer"]["alpha"] == 2
+    assert got["pushed"]["text"] == json.loads(alone.stdout)["generations"][0]["text"]
+    assert got["plain"]["text"] == json.loads(plain.stdout)["generations"][0]["text"]
+    assert got["plain"]["text"] != got["pushed"]["text"]

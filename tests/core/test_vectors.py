@@ -151,3 +151,25 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert "AUROC" in res.stdout and "shuffled" in res.stdout and "|cos PC1|" in res.stdout
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
+
+
+def test_building_twice_gives_identical_vectors(
+    smol_spec: ModelSpec, archetypes: list[Persona]
+) -> None:
+    a = V.build_vectors(
+        smol_spec,
+        archetypes[:1],
+        layers=[6, 20],
+        questions_build=V.BUILD_QUESTIONS[:2],
+        max_tokens=6,
+    )
+    b = V.build_vectors(
+        smol_spec,
+        archetypes[:1],
+        layers=[6, 20],
+        questions_build=V.BUILD_QUESTIONS[:2],
+        max_tokens=6,
+    )
+    for L in (6, 20):
+        np.testing.assert_array_equal(a["hal-9000"][L], b["hal-9000"][L])
+        assert np.linalg.norm(a["hal-9000"][L]) > 0

@@ -33,7 +33,9 @@ class ModelPool:
         return cast("Backend", SteeredBackend(model, steering))
 
     def _get(self, spec: ModelSpec) -> Backend:
-        key = (f"{spec.path}|{spec.url}|{spec.remote_model}", spec.n_ctx, spec.n_threads)
+        # The id is part of the key: two registry names for one file are two columns, each with
+        # its own context (its own cache and steering) and answers recorded under its own name.
+        key = (f"{spec.id}|{spec.path}|{spec.url}|{spec.remote_model}", spec.n_ctx, spec.n_threads)
         with self._lock:
             if key in self._models:
                 return self._models[key]
