@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -21,7 +22,7 @@ from psmlab.cli import (
     tui,
     vectors,
 )
-from psmlab.core.errors import ExitCode, PsmlabError
+from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 
 app = typer.Typer(
     name="psmlab",
@@ -45,6 +46,9 @@ def _root(
     model: list[str] | None = typer.Option(
         None, "-m", "--model", help="Open the lab on these models (repeat). Default: the demo pair."
     ),
+    monitor: list[Path] | None = typer.Option(
+        None, "--monitor", help=tui.MONITOR_HELP, dir_okay=False
+    ),
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks; log llama.cpp and psmlab to psmlab-debug.log."
     ),
@@ -62,7 +66,13 @@ def _root(
         # A file, not stderr: the TUI owns the terminal, and llama.cpp is chatty.
         logging.basicConfig(level=logging.DEBUG, filename="psmlab-debug.log")
     if ctx.invoked_subcommand is None:
-        tui.run_lab(model)
+        tui.run_lab(model, monitor)
+    elif monitor:
+        raise UsageError(
+            "--monitor before a command only applies to the lab",
+            "monitor in the lab (psmlab --monitor FILE, psmlab open SESSION --monitor FILE) "
+            "or with psmlab ask … --monitor FILE",
+        )
 
 
 # Every command, in the order `psmlab --help` lists them.

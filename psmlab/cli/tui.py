@@ -11,6 +11,21 @@ from psmlab.core.domain.limits import MAX_LAB_COLUMNS
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
 
+MONITOR_HELP = (
+    "A control vector (e.g. psmlab vectors build … --axis): each new answer is re-read and "
+    "projected on it, shown under the answer (per token with F7) and saved. Repeatable."
+)
+
+
+def _monitor(lab: object, paths: list[Path] | None) -> None:
+    """Read the --monitor vectors before the lab starts (a bad file fails here, with one line)."""
+    try:
+        for p in paths or []:
+            lab.add_monitor(p)  # type: ignore[attr-defined]
+    except BaseException:
+        lab.close()  # type: ignore[attr-defined]
+        raise
+
 
 def _run(lab: object) -> None:
     from psmlab.tui.app import PsmlabApp
@@ -21,7 +36,7 @@ def _run(lab: object) -> None:
         lab.close()  # type: ignore[attr-defined]
 
 
-def run_lab(models: list[str] | None) -> None:
+def run_lab(models: list[str] | None, monitor: list[Path] | None = None) -> None:
     from psmlab.core.run.lab import Lab
 
     registry = Registry()
@@ -32,14 +47,21 @@ def run_lab(models: list[str] | None) -> None:
         )
     if len({s.id for s in specs}) != len(specs):
         raise UsageError("the same model was given twice", "pass each model once")
-    _run(Lab(specs))
+    lab = Lab(specs)
+    _monitor(lab, monitor)
+    _run(lab)
 
 
 def open_session(
     session: Annotated[Path, typer.Argument(help="Session file to continue in the lab.")],
+    monitor: Annotated[
+        list[Path] | None, typer.Option("--monitor", help=MONITOR_HELP, dir_okay=False)
+    ] = None,
 ) -> None:
     """Open a saved session in the lab and continue it."""
     from psmlab.core.run.lab import Lab
     from psmlab.core.session.file import resolve_path
 
-    _run(Lab.open(resolve_path(session)))
+    lab = Lab.open(resolve_path(session))
+    _monitor(lab, monitor)
+    _run(lab)

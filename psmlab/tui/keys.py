@@ -64,7 +64,8 @@ COLUMN_KEYS = [
     ("c", "in a column: compare this run with the previous one (F9)"),
     (
         ", .",
-        "in a column: move the token cursor (with F7 on): its probability and top alternatives",
+        "in a column: move the token cursor (with F7 on): its probability, top alternatives "
+        "and its projection on each monitored vector (psmlab --monitor FILE)",
     ),
     ("e / d", "in the transcript: edit / delete the selected turn"),
     ("enter", "in the message box: send to every model"),

@@ -27,6 +27,7 @@ def build_states(
         )
         st.error = was.error if was and was.status == "failed" else None
         st.shade = was.shade if was else False
+        st.steer = c.steering.label() if c.steering else None
         runs = lab.runs(c.id)
         st.run_count = len(runs)
         show_run(st, runs, len(runs) - 1)
@@ -59,7 +60,8 @@ def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> Non
 
 
 def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
-    """Human and automatic label counts over each column's shown samples, with the labeller."""
+    """Human and automatic label counts over each column's shown samples, with the labeller, and
+    the samples' projections on monitored vectors."""
     autos = {x.generation_id: x for x in lab.session.auto_labels}
     for st in states.values():
         recs = [s.record for s in st.samples if s.record is not None]
@@ -68,6 +70,10 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
             label for a in lab.session.annotations if a.generation_id in ids for label in a.labels
         )
         st.auto_labels = {i: autos[i] for i in ids if i in autos}
+        st.projections = {}
+        for p in lab.session.projections:
+            if p.generation_id in ids:
+                st.projections.setdefault(p.generation_id, []).append(p)
         ls = shares_of(st.auto_labels.values(), (r.finish_reason for r in recs if r.id in autos))
         st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())

@@ -22,7 +22,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.measure.probes import ProbeResult
-from psmlab.core.models.cvec import Steering
+from psmlab.core.models.cvec import ControlVector, Steering, read_cvec
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
@@ -63,6 +63,11 @@ class Lab:
         self.save_error: str | None = None
         self._lock_fd = -1
         self.warnings: list[str] = []
+        # Control vectors every new answer is re-read and projected on (`add_monitor`), and
+        # what the last run's monitoring had to say (a skipped model, a failure).
+        self.monitor: list[tuple[Path, ControlVector]] = []
+        self.monitor_warnings: list[str] = []
+        self.monitoring = False  # a run's answers are being measured (after they are recorded)
 
     # --- opening and saving -----------------------------------------------------------------
 
@@ -210,7 +215,7 @@ class Lab:
             if on_event is not None:
                 on_event(ev)
 
-        return run(
+        result = run(
             transcript,
             cols,
             n=self.n_samples,
@@ -220,6 +225,65 @@ class Lab:
             on_event=sink,
             logprobs=self.logprobs,
         )
+        self.measure_monitors([g.id for g in result.generations], cols, cancel)
+        return result
+
+    # --- monitoring -------------------------------------------------------------------------
+
+    def add_monitor(self, path: Path) -> ControlVector:
+        """Project every new answer on this control vector (read now: a bad file fails here).
+        The same file twice is monitored once."""
+        vec = read_cvec(path)
+        where = Path(path).expanduser().resolve()
+        with self.lock:
+            self.monitor = [(p, v) for p, v in self.monitor if p != where] + [(where, vec)]
+        return vec
+
+    def measure_monitors(
+        self,
+        gen_ids: list[str],
+        cols: list[Column] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Re-read these generations (a second forward pass each) with activation capture and
+        keep their projections on each monitored vector in the session, then autosave. Slow:
+        call it off any UI thread. A failure becomes a line of `monitor_warnings`, never raised."""
+        self.monitor_warnings = []
+        if not self.monitor or not gen_ids:
+            return
+        from psmlab.core.inside.monitor import measure, record, vector_info
+
+        if cancel is not None and cancel.is_set():
+            self.monitor_warnings.append("monitoring skipped: the run was cancelled")
+            return
+        cols = cols if cols is not None else self.columns
+        threads = min((c.spec.n_threads for c in cols), default=1)
+        ids = set(gen_ids)
+        with self.lock:
+            gens = [g for g in self.session.generations if g.id in ids]
+        self.monitoring = True
+        try:
+            for path, vec in list(self.monitor):
+                if cancel is not None and cancel.is_set():
+                    self.monitor_warnings.append("monitoring stopped: cancelled")
+                    break
+                warnings: list[str] = []
+                try:
+                    rows = measure(self.session, vec, gens, n_threads=threads, warnings=warnings)
+                    info = vector_info(vec, path)
+                except PsmlabError as exc:
+                    self.monitor_warnings.append(f"monitor {path.name}: {exc.one_line()}")
+                    continue
+                except OSError as exc:
+                    self.monitor_warnings.append(f"monitor {path.name}: {exc}")
+                    continue
+                self.monitor_warnings.extend(f"monitor {path.name}: {w}" for w in warnings)
+                with self.lock:
+                    record(self.session, rows, info)
+                    self.dirty = True
+                self.autosave()
+        finally:
+            self.monitoring = False
 
     def adopt(self, gen_id: str, how: str = "key") -> TurnRecord:
         with self.lock:

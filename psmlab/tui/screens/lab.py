@@ -247,13 +247,19 @@ class LabScreen(LabView):
                 return
             try:
                 new = self.lab.configure(
-                    cfg.id, format=r.format, system=r.system, prefill=r.prefill, params=r.params
+                    cfg.id,
+                    format=r.format,
+                    system=r.system,
+                    prefill=r.prefill,
+                    params=r.params,
+                    steering=r.steering,
                 )
             except PsmlabError as exc:
                 self.notify(exc.one_line(), severity="error")
                 return
             self.lab.seed = r.seed
             self.states[cfg.id].format = new.format_name
+            self.states[cfg.id].steer = new.steering.label() if new.steering else None
             self._refresh(cfg.id)
             self.notify(
                 f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run"
@@ -321,6 +327,7 @@ class LabScreen(LabView):
             except PsmlabError as exc:
                 self.notify(exc.one_line(), severity="error")
                 return
+            new.monitor = list(self.lab.monitor)  # the vectors monitored stay monitored
             self.lab.release()
             self.lab = new
             self.states = {}

@@ -168,6 +168,10 @@ class LabView(Screen[None]):
         parts = [f"N={self.lab.n_samples}"]
         if self.lab.blind:
             parts.append("BLIND")
+        if self.lab.monitoring:  # the answers are in; their projections are being measured
+            parts.append("MEASURING")
+        elif self.lab.monitor:
+            parts.append(f"monitor ×{len(self.lab.monitor)}")
         if self.lab.save_error:
             parts.append("SAVE FAILED")
         elif self.lab.dirty:
@@ -289,6 +293,8 @@ class LabView(Screen[None]):
             self.notify(msg.error, severity="error", timeout=10)
         if self.lab.save_error:
             self.notify(f"autosave failed: {self.lab.save_error}", severity="error", timeout=10)
+        for w in self.lab.monitor_warnings:
+            self.notify(w, severity="warning", timeout=8)
         for st in self.states.values():  # samples that never started (cancelled) are dropped
             st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]
             st.shown = min(st.shown, max(0, len(st.samples) - 1))

@@ -1,4 +1,4 @@
-"""A column's settings: format, system prompt, prefill and sampling parameters, validated."""
+"""A column's settings: format, system prompt, prefill, steering and sampling parameters, validated."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from textual.widgets import Input, Label, Select
 
 from psmlab.core.domain.tomlfile import first_error
 from psmlab.core.domain.types import MAX_SEED, SamplingParams
+from psmlab.core.errors import PsmlabError
+from psmlab.core.models.cvec import Steering, layers_text
 from psmlab.core.run.runner import Column
 from psmlab.tui.screens.dialogs import FormDialog
 
@@ -40,6 +42,16 @@ class SettingsResult:
     prefill: str | None
     params: SamplingParams
     seed: int | None
+    steering: Steering | None = None
+
+
+def steer_text(st: Steering | None) -> str:
+    """The steering as `Steering.parse` reads it back: FILE[:LAYERS]@ALPHA (empty: none)."""
+    if st is None:
+        return ""
+    alpha = f"{st.alpha:g}" if float(f"{st.alpha:g}") == st.alpha else repr(st.alpha)
+    layers = f":{layers_text(st.layers)}" if st.layers else ""
+    return f"{st.path}{layers}@{alpha}"
 
 
 class SettingsDialog(FormDialog):
@@ -67,6 +79,8 @@ class SettingsDialog(FormDialog):
                 yield Input(system, id="system")
                 yield Label("prefill (the assistant turn starts with this)")
                 yield Input(c.prefill or "", id="prefill")
+                yield Label("steer (FILE[:LAYERS][@ALPHA]; empty: none)")
+                yield Input(steer_text(c.steering), id="steer")
                 with Horizontal(classes="row"):
                     for name, _ in FIELDS:
                         # A label above each box: a placeholder vanishes once the box holds a value.
@@ -109,11 +123,27 @@ class SettingsDialog(FormDialog):
         except ValueError:
             err.update(f"seed must be a whole number from 0 to {MAX_SEED}")
             return
+        steer_raw = self.query_one("#steer", Input).value.strip()
+        steering = self.col.steering
+        if steer_raw and self.col.spec.is_remote:
+            err.update("steer: a server model cannot be steered; leave it empty")
+            return
+        if steer_raw != steer_text(steering):  # unchanged: the vector already read is kept
+            try:
+                steering = Steering.parse(steer_raw) if steer_raw else None
+            except PsmlabError as exc:
+                err.update(f"steer: {exc.one_line()}")
+                return
         system_raw = self.query_one("#system", Input).value
         system = "" if system_raw == "-" else (system_raw or None)
         fmt = self.query_one("#format", Select).value
         self.dismiss(
             SettingsResult(
-                str(fmt), system, self.query_one("#prefill", Input).value or None, params, seed
+                str(fmt),
+                system,
+                self.query_one("#prefill", Input).value or None,
+                params,
+                seed,
+                steering,
             )
         )

@@ -1,4 +1,5 @@
-"""One model's column: header (id, kind, format, tok/s, how the turn ended), streamed text, labels, sample stepper."""
+"""One model's column: header (id, kind, format, steering, tok/s, how the turn ended), streamed text,
+labels, projections on monitored vectors, sample stepper."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -17,9 +19,11 @@ from textual.widgets import Static
 
 from psmlab.core.domain.classify import LABELLER, UNCLEAR, archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_ends, fmt_share
 from psmlab.core.measure.instruments import pure
-from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord
+from psmlab.core.models.cvec import layers_text
+from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
 
 
@@ -73,6 +77,9 @@ class ColumnState:
     forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
     shade: bool = False  # colour tokens by probability (when recorded)
     cursor: int | None = None  # token under the cursor
+    steer: str | None = None  # the column's steering for the next run (`Steering.label()`)
+    # Projections of the shown samples on monitored control vectors, by generation id.
+    projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
 
 
 class ModelColumn(Vertical, can_focus=True):
@@ -192,6 +199,19 @@ class ModelColumn(Vertical, can_focus=True):
             head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
         if made is not None and not self.blind and made.format != s.format:
             head.append_text(safe(f" · next run: {s.format}", "yellow"))
+        # Steering: the shown answer's (as recorded), else the column's; blind: no file name.
+        made_steer = steer_label(made.params.get("steer")) if made is not None else s.steer
+        if made_steer:
+            head.append_text(
+                safe(" · steered" + ("" if self.blind else f" {made_steer}"), "magenta")
+            )
+        if made is not None and made_steer != s.steer:
+            nxt = (
+                "unsteered"
+                if s.steer is None
+                else "steered" + ("" if self.blind else f" {s.steer}")
+            )
+            head.append_text(safe(f" · next run: {nxt}", "yellow"))
         if cur is not None and cur.tokens_per_s:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
@@ -225,6 +245,10 @@ class ModelColumn(Vertical, can_focus=True):
                     sid = auto.self_id or "not recorded"
                     arch = ", ".join(archetypes(auto.labels))
                     foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
+                if not self.blind:
+                    for p in s.projections.get(cur.record.id, []):
+                        foot.append("\n")
+                        foot.append_text(monitor_line(p, self.content_size.width))
         if s.labels and not self.blind:
             foot.append(
                 "  labels: " + ", ".join(f"{k} {v}" for k, v in s.labels.most_common()),
@@ -238,6 +262,11 @@ class ModelColumn(Vertical, can_focus=True):
             foot.append_text(
                 safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
             )
+            assert shown is not None
+            for p in () if self.blind else s.projections.get(shown.id, []):
+                at = token_value(p, s.cursor)
+                if at is not None:
+                    foot.append_text(safe(f" · {monitor_name(p)} {at:+.2f}", "magenta"))
         # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
         warnings = made.warnings if made is not None else s.warnings
         for w in () if self.blind else warnings:  # one line each; F2 shows them whole
@@ -255,6 +284,56 @@ class ModelColumn(Vertical, can_focus=True):
             dist.tooltip = s.forced.measures if s.forced else None
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
+
+
+def steer_label(rec: Mapping[str, Any] | None) -> str | None:
+    """A recorded steering (`Steering.record()`) as `Steering.label()` shows it: file:layers@alpha."""
+    if not rec:
+        return None
+    try:
+        layers = layers_text([int(x) for x in rec.get("layers") or ()])
+        return f"{Path(str(rec['file'])).name}:{layers}@{float(rec['alpha']):g}"
+    except (KeyError, TypeError, ValueError):
+        return "?"
+
+
+def monitor_name(p: ProjectionRecord) -> str:
+    """A monitored vector's name: its archetype, else its file name."""
+    return str(p.vector.get("archetype") or Path(str(p.vector.get("file") or "?")).name)
+
+
+def _last_layer(p: ProjectionRecord) -> str | None:
+    keys = [k for k in p.projection if k.lstrip("-").isdigit()]
+    return max(keys, key=int) if keys else None
+
+
+def token_value(p: ProjectionRecord, i: int) -> float | None:
+    """Token i's projection at the vector's last layer (None: not measured)."""
+    layer = _last_layer(p)
+    values = p.per_token.get(layer, []) if layer is not None else []
+    return values[i] if 0 <= i < len(values) else None
+
+
+MONITOR_SPARK = 24  # the sparkline's width when the column's is not known yet
+
+
+def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
+    """`hal-9000 L20 +3.21 ▂▃▅▇▆▃`: the answer's mean projection at the vector's last layer and
+    its tokens' as a sparkline (fitted to `width` cells); or why it was not measured."""
+    out = Text()
+    out.append_text(safe(monitor_name(p), "bold"))
+    layer = _last_layer(p)
+    if p.skipped or layer is None:
+        why = p.skipped or "nothing measured"
+        short = why if len(why) <= 60 else why[:57] + "…"
+        out.append_text(safe(f" skipped: {short}", "dim"))
+        return out
+    out.append_text(safe(f" L{layer} {p.projection[layer]:+.2f}"))
+    values = p.per_token.get(layer) or []
+    room = width - out.cell_len - 1 if width > 0 else MONITOR_SPARK
+    if values and room >= 4:
+        out.append(" " + sparkline(values, min(room, 48)), style="cyan")
+    return out
 
 
 BAR = 8  # a probability of 1 is this many blocks
