@@ -45,7 +45,7 @@ def _pool(specs, backends) -> ModelPool:  # type: ignore[no-untyped-def]
     """A pool that hands out the given (already loaded, or scripted) backends."""
     pool = ModelPool()
     by_id = {s.id: b for s, b in zip(specs, backends, strict=True)}
-    pool.get = lambda spec: by_id[spec.id]  # type: ignore[method-assign]
+    pool.get = lambda spec, steering=None: by_id[spec.id]  # type: ignore[method-assign]
     return pool
 
 
