@@ -442,4 +442,16 @@ class Steering:
 
     def label(self) -> str:
         """Short form for headers and tables: hal.gguf:10-14@4."""
-        return f"{Path(self.path).name}:{layers_text(self.chosen)}@{self.alpha:g}"
+        return record_label(self.record()) or ""
+
+
+def record_label(rec: Mapping[str, Any] | None) -> str | None:
+    """A recorded steering (`Steering.record()`) in short form, hal.gguf:10-14@4, without reading
+    the file (None: no steering; '?': a malformed record)."""
+    if not rec:
+        return None
+    try:
+        layers = layers_text([int(x) for x in rec.get("layers") or ()])
+        return f"{Path(str(rec['file'])).name}:{layers}@{float(rec['alpha']):g}"
+    except (KeyError, TypeError, ValueError):
+        return "?"

@@ -22,7 +22,7 @@ from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_ends, fmt_share
 from psmlab.core.measure.instruments import pure
-from psmlab.core.models.cvec import layers_text
+from psmlab.core.models.cvec import record_label
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
 
@@ -200,7 +200,7 @@ class ModelColumn(Vertical, can_focus=True):
         if made is not None and not self.blind and made.format != s.format:
             head.append_text(safe(f" · next run: {s.format}", "yellow"))
         # Steering: the shown answer's (as recorded), else the column's; blind: no file name.
-        made_steer = steer_label(made.params.get("steer")) if made is not None else s.steer
+        made_steer = record_label(made.params.get("steer")) if made is not None else s.steer
         if made_steer:
             head.append_text(
                 safe(" · steered" + ("" if self.blind else f" {made_steer}"), "magenta")
@@ -284,17 +284,6 @@ class ModelColumn(Vertical, can_focus=True):
             dist.tooltip = s.forced.measures if s.forced else None
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
-
-
-def steer_label(rec: Mapping[str, Any] | None) -> str | None:
-    """A recorded steering (`Steering.record()`) as `Steering.label()` shows it: file:layers@alpha."""
-    if not rec:
-        return None
-    try:
-        layers = layers_text([int(x) for x in rec.get("layers") or ()])
-        return f"{Path(str(rec['file'])).name}:{layers}@{float(rec['alpha']):g}"
-    except (KeyError, TypeError, ValueError):
-        return "?"
 
 
 def monitor_name(p: ProjectionRecord) -> str:
