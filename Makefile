@@ -38,5 +38,6 @@ test: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) build *.egg-info
 
+# `make bench MODEL=path/to/bigger.gguf` also times streaming and parallel samples on that model.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(if $(MODEL),--model "$(MODEL)")

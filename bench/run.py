@@ -25,7 +25,7 @@ import llama_cpp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import inside  # noqa: E402
+from bench import inside, parallel  # noqa: E402
 from psmlab.core.backends.llama import quiet  # noqa: E402
 from psmlab.core.backends.llama.backend import LlamaBackend  # noqa: E402
 from psmlab.core.domain.formats import get_format  # noqa: E402
@@ -56,6 +56,7 @@ TARGETS = {
     "memory": 1.5,
     "remote_stream": 1.15,
     **inside.TARGETS,
+    **parallel.TARGETS,
 }
 
 
@@ -519,18 +520,40 @@ def case_remote_stream(specs: list[Any], quick: bool) -> dict[str, Any]:
     }
 
 
+def _on_model(spec: Any, case: Callable[..., dict[str, Any]], quick: bool) -> dict[str, Any]:
+    m = LlamaBackend(spec)
+    try:
+        r = case({"chat": m}, quick)
+    finally:
+        m.close()
+    return {**r, "model": spec.id, "model_path": spec.path, "model_size": spec.size}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument(
+        "--model",
+        default="",
+        help="also run stream and parallel_samples on this model (registry name or GGUF path), "
+        "to see the ratios hold beyond the demo models",
+    )
     args = ap.parse_args()
     quiet.install()
     only = set(filter(None, args.only.split(",")))
     registry = Registry()
     specs = registry.default_pair()
     results: dict[str, dict[str, Any]] = {}
-    need_models = not only or only & {"stream", "samples", "probe", "evals", *inside.CASES}
+    need_models = not only or only & {
+        "stream",
+        "samples",
+        "probe",
+        "evals",
+        *inside.CASES,
+        *parallel.CASES,
+    }
     backends = (
         {"base": LlamaBackend(specs[0]), "chat": LlamaBackend(specs[1])} if need_models else {}
     )
@@ -540,12 +563,22 @@ def main() -> int:
         "probe": lambda: case_probe(backends, args.quick),
         "evals": lambda: case_evals(backends, args.quick),
         **{k: (lambda f=f: f(backends, args.quick)) for k, f in inside.CASES.items()},
+        **{k: (lambda f=f: f(backends, args.quick)) for k, f in parallel.CASES.items()},
         "side_by_side": lambda: case_side_by_side(specs, args.quick),
         "ui_lag": lambda: case_ui_lag(args.quick),
         "startup": lambda: case_startup(args.quick),
         "memory": lambda: case_memory(args.quick),
         "remote_stream": lambda: case_remote_stream(specs, args.quick),
     }
+    if args.model:
+        # The optional larger model: the two per-token cases, on it alone, after the demo cases.
+        big = registry.resolve(args.model)
+        cases["stream@model"] = lambda: _on_model(big, case_stream, args.quick)
+        cases["parallel_samples@model"] = lambda: _on_model(
+            big, parallel.case_parallel_samples, args.quick
+        )
+        TARGETS["stream@model"] = TARGETS["stream"]
+        TARGETS["parallel_samples@model"] = TARGETS["parallel_samples"]
     for name, fn in cases.items():
         if only and name not in only:
             continue

@@ -67,4 +67,3 @@ def prompt_diff(a: RenderedPrompt, b: RenderedPrompt, name_a: str, name_b: str) 
         style = {"- ": "red", "+ ": "green"}.get(tag, "dim")
         out.append_text(safe(tag + body if body.endswith("\n") else tag + body + "\n", style))
     return out
-

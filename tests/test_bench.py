@@ -31,6 +31,7 @@ def test_bench_quick_runs_and_reports_every_case() -> None:
         "capture_one",
         "capture_all",
         "steer",
+        "parallel_samples",
         "side_by_side",
         "ui_lag",
         "startup",

@@ -152,3 +152,42 @@ def test_a_context_can_steer_one_model_and_the_report_says_so(tmp_path: Path, po
     )
     with pytest.raises(PsmlabError, match="not found"):
         plan(bad, tmp_path)
+
+
+def test_samples_of_one_prompt_are_one_group_and_a_half_written_group_resumes_whole(
+    tmp_path: Path, pool
+) -> None:
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "group",
+            "models": ["smollm2-135m-instruct"],
+            "formats": ["default"],
+            "contexts": [{"name": "none"}],
+            "questions": [
+                {"id": "q", "text": "What are you?"},
+                {"id": "r", "text": "Who made you?"},
+            ],
+            "samples": 3,
+            "max_tokens": 10,
+        }
+    )
+    whole = run_experiment(spec, tmp_path, tmp_path / "whole", pool=pool)
+    rows = list(whole.done.values())
+    assert len(rows) == 6 and not any("error" in r for r in rows)
+    by_q: dict[str, list[dict]] = {}
+    for r in rows:
+        by_q.setdefault(r["question"], []).append(r)
+    for q_rows in by_q.values():
+        seeds = [r["seed"] for r in q_rows]
+        assert [r["params"]["parallel"] for r in q_rows] == [
+            {"seeds": seeds, "seq": i} for i in range(3)
+        ]
+    # A run that died after writing one sample of a group: the resume decodes the group whole
+    # again, so the other two samples are those of the unbroken run.
+    part = tmp_path / "part"
+    part.mkdir()
+    first = (tmp_path / "whole" / "results.jsonl").read_text().splitlines()[0]
+    (part / "results.jsonl").write_text(first + "\n")
+    resumed = run_experiment(spec, tmp_path, part, pool=pool)
+    assert _essence(resumed) == _essence(whole)
+    assert len((part / "results.jsonl").read_text().splitlines()) == 6

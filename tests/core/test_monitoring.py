@@ -63,14 +63,15 @@ def test_ask_monitor_json_and_session(tmp_path: Path, vector: Path) -> None:
     session = load(save)
     assert len(session.projections) == 2
     assert {p.generation_id for p in session.projections} == {g.id for g in session.generations}
-    # Without --save the projections are still computed (in a session kept in memory).
+    # Without --save the projections are still computed (in a session kept in memory). The same
+    # two samples again (decoded together, as before): the same numbers.
     r2 = run_cli(
-        "ask", "What are you?", "-m", "smollm2-135m-instruct", "--seed", "4", "--max-tokens",
-        "12", "--threads", "1", "--monitor", str(vector), "--json",
+        "ask", "What are you?", "-m", "smollm2-135m-instruct", "-n", "2", "--seed", "4",
+        "--max-tokens", "12", "--threads", "1", "--monitor", str(vector), "--json",
     )  # fmt: skip
     assert r2.returncode == 0, r2.stderr
-    first = json.loads(r2.stdout)["generations"][0]["projections"][0]
-    assert first["projection"] == out["generations"][0]["projections"][0]["projection"]
+    for a, b in zip(json.loads(r2.stdout)["generations"], out["generations"], strict=True):
+        assert a["projections"][0]["projection"] == b["projections"][0]["projection"]
     bad = run_cli("ask", "Hi", "--monitor", str(tmp_path / "nope.gguf"))
     assert bad.returncode != 0 and "not found" in bad.stderr and bad.stderr.count("\n") == 1
 

@@ -57,6 +57,25 @@ class Backend(Protocol):
         streamed so far with finish reason `cancelled`. Steering is for local models only."""
         ...
 
+    def generate_many(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seeds: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        on_token: OnToken | None = None,
+        on_done: Callable[[Generation], None] | None = None,
+        n_threads: int | None = None,
+        logprobs: int = 0,
+        steering: Steering | None = None,
+        group: int | None = None,
+    ) -> list[Generation]:
+        """One sample per seed (sample i has seeds[i]), each handed to `on_done` as it is
+        finished; a cancel ends the running samples and starts no more. Samples may be decoded
+        together (`group` at most at once); how is recorded in their params."""
+        ...
+
     def score(
         self,
         prompt: RenderedPrompt,
@@ -117,3 +136,28 @@ def quiet_native_logs() -> None:
 
 def _nothing() -> None:
     """Nothing to free."""
+
+
+def generate_each(
+    backend: Backend,
+    prompt: RenderedPrompt,
+    params: SamplingParams,
+    seeds: Sequence[int],
+    *,
+    cancel: threading.Event | None = None,
+    on_token: OnToken | None = None,
+    on_done: Callable[[Generation], None] | None = None,
+    **kwargs: Any,
+) -> list[Generation]:
+    """`generate_many` one sample after another, for backends that cannot decode them together."""
+    out: list[Generation] = []
+    for i, seed in enumerate(seeds):
+        if cancel is not None and cancel.is_set():
+            break
+        g = backend.generate(
+            prompt, params, seed, sample=i, cancel=cancel, on_token=on_token, **kwargs
+        )
+        if on_done is not None:
+            on_done(g)
+        out.append(g)
+    return out

@@ -22,6 +22,10 @@ class SteeredBackend:
         kwargs["steering"] = self.steering
         return self.inner.generate(*args, **kwargs)
 
+    def generate_many(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["steering"] = self.steering
+        return self.inner.generate_many(*args, **kwargs)
+
     def score(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["steering"] = self.steering
         return self.inner.score(*args, **kwargs)

@@ -109,101 +109,166 @@ def generation_from(
     on_token: OnToken | None = None,
     limit: int = sys.maxsize,
 ) -> Generation:
-    """Stream `pieces` into token events and return the Generation they make.
+    """Stream `pieces` into token events and return the Generation they make (see StreamBuilder).
 
-    Before each piece: a cancel ends the stream (`cancelled`) unless the source already said how
-    it ends, and `limit` pieces end it (`length`). After each piece: the text is cut at the first
-    stop string (`stop_string`, a role leak), and what cannot be the start of one is streamed
-    through `on_token`. The source is closed as soon as the stream ends (a server request with
-    it); a `report.failure` is raised with the generation so far attached as its `partial`."""
-    model_id = origin.spec.id
-    stops = [s for s in prompt.stop if s]
-    longest = max((len(s) for s in stops), default=0)
-    text, emitted, n = "", 0, 0
-    out: list[int] = []
-    tlps: list[TokenLogprob] = []
-    finish: FinishReason | None = None
-    stop_hit: str | None = None
-    t_first = 0.0
+    The source is closed as soon as the stream ends (a server request with it); a
+    `report.failure` is raised with the generation so far attached as its `partial`."""
+    b = StreamBuilder(
+        report,
+        origin=origin,
+        prompt=prompt,
+        seed=seed,
+        sample=sample,
+        params=params,
+        t0=t0,
+        on_token=on_token,
+        limit=limit,
+    )
     try:
-        while True:
-            if cancel is not None and cancel.is_set() and report.finish is None:
-                finish = "cancelled"
-                break
-            if n >= limit:
-                finish = "length"
-                break
+        while b.open(cancel):
             piece = next(pieces, None)
             if piece is None:
                 break
-            chunk, tok, lps = piece
-            n += 1
-            if not t_first:
-                t_first = time.perf_counter()
-            if tok is not None:
-                out.append(tok)
-            if lps:
-                tlps.extend(lps)
-            if not chunk:
-                continue  # nothing new to cut or show
-            text += chunk
-            if stops:
-                cut, stop_hit = find_stop(text, stops, max(0, emitted - longest))
-                if stop_hit is not None:
-                    text = text[:cut]
-                    finish = "stop_string"
-                    break
-                safe = len(text) - holdback(text, stops)
-            else:
-                safe = len(text)
-            if on_token is not None and safe > emitted:
-                on_token(token_event(model_id, sample, text[emitted:safe], n, t_first))
-                emitted = safe
+            b.push(piece)
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
-    if finish is None:
-        finish = report.finish or "length"
-    if finish != "stop_string" and report.tail is not None:
-        text += report.tail()
-    if on_token is not None and len(text) > emitted and finish != "error":
-        on_token(token_event(model_id, sample, text[emitted:], n, t_first))
-    timings = None
-    if report.evaluated is not None:
-        t_end = time.perf_counter()
-        t_first = t_first or t_end
-        gen_s = t_end - t_first
-        timings = Timings(
-            prompt_s=round(t_first - t0, 4),
-            gen_s=round(gen_s, 4),
-            tokens_per_s=round(n / gen_s, 2) if gen_s > 0 else 0.0,
-            prompt_tokens_evaluated=report.evaluated,
+    return b.finish()
+
+
+class StreamBuilder:
+    """One generation's stream, fed a piece at a time: the pull loop of `generation_from` and the
+    lock-step loop of parallel samples (one builder per sequence) share it.
+
+    Before each piece (`open`): a cancel ends the stream (`cancelled`) unless the source already
+    said how it ends, and `limit` pieces end it (`length`). After each piece (`push`): the text is
+    cut at the first stop string (`stop_string`, a role leak), and what cannot be the start of one
+    is streamed through `on_token`."""
+
+    def __init__(
+        self,
+        report: SourceReport,
+        *,
+        origin: Origin,
+        prompt: RenderedPrompt,
+        seed: int,
+        sample: int,
+        params: dict[str, Any],
+        t0: float,
+        on_token: OnToken | None = None,
+        limit: int = sys.maxsize,
+    ) -> None:
+        self.report = report
+        self.origin, self.prompt, self.seed, self.sample = origin, prompt, seed, sample
+        self.params, self.t0, self.on_token, self.limit = params, t0, on_token, limit
+        self.model_id = origin.spec.id
+        self.stops = [s for s in prompt.stop if s]
+        self.longest = max((len(s) for s in self.stops), default=0)
+        self.text, self.emitted, self.n = "", 0, 0
+        self.tokens: list[int] = []
+        self.tlps: list[TokenLogprob] = []
+        self.finish_reason: FinishReason | None = None
+        self.stop_hit: str | None = None
+        self.t_first = 0.0
+
+    @property
+    def ended(self) -> bool:
+        return self.finish_reason is not None
+
+    def open(self, cancel: threading.Event | None = None) -> bool:
+        """May another piece come? Ends the stream (cancelled, length) when not."""
+        if self.finish_reason is not None:
+            return False
+        if cancel is not None and cancel.is_set() and self.report.finish is None:
+            self.finish_reason = "cancelled"
+        elif self.n >= self.limit:
+            self.finish_reason = "length"
+        return self.finish_reason is None
+
+    def end(self, finish: FinishReason) -> None:
+        """The source ended the stream (eos): recorded unless it had already ended."""
+        if self.finish_reason is None:
+            self.report.finish = self.report.finish or finish
+            self.finish_reason = finish
+
+    def push(self, piece: Piece) -> bool:
+        """Add one piece; False when it ended the stream (a stop string)."""
+        chunk, tok, lps = piece
+        self.n += 1
+        if not self.t_first:
+            self.t_first = time.perf_counter()
+        if tok is not None:
+            self.tokens.append(tok)
+        if lps:
+            self.tlps.extend(lps)
+        if not chunk:
+            return True  # nothing new to cut or show
+        self.text += chunk
+        stops = self.stops
+        if stops:
+            cut, self.stop_hit = find_stop(self.text, stops, max(0, self.emitted - self.longest))
+            if self.stop_hit is not None:
+                self.text = self.text[:cut]
+                self.finish_reason = "stop_string"
+                return False
+            safe = len(self.text) - holdback(self.text, stops)
+        else:
+            safe = len(self.text)
+        if self.on_token is not None and safe > self.emitted:
+            self.on_token(
+                token_event(
+                    self.model_id, self.sample, self.text[self.emitted : safe], self.n, self.t_first
+                )
+            )
+            self.emitted = safe
+        return True
+
+    def finish(self) -> Generation:
+        """The Generation this stream made; raises `report.failure` with it attached."""
+        report = self.report
+        finish = self.finish_reason or report.finish or "length"
+        text, n, t_first = self.text, self.n, self.t_first
+        if finish != "stop_string" and report.tail is not None:
+            text += report.tail()
+        if self.on_token is not None and len(text) > self.emitted and finish != "error":
+            self.on_token(token_event(self.model_id, self.sample, text[self.emitted :], n, t_first))
+        timings = None
+        if report.evaluated is not None:
+            t_end = time.perf_counter()
+            t_first = t_first or t_end
+            gen_s = t_end - t_first
+            timings = Timings(
+                prompt_s=round(t_first - self.t0, 4),
+                gen_s=round(gen_s, 4),
+                tokens_per_s=round(n / gen_s, 2) if gen_s > 0 else 0.0,
+                prompt_tokens_evaluated=report.evaluated,
+            )
+        spec = self.origin.spec
+        prompt = self.prompt
+        g = Generation(
+            id=new_generation_id(),
+            model=spec.id,
+            kind=spec.kind,
+            format=prompt.format,
+            sample=self.sample,
+            seed=self.seed,
+            text=text,
+            n_tokens=n,
+            finish_reason=finish,
+            role_leak=finish == "stop_string",
+            params=self.params,
+            tokens=tuple(self.tokens),
+            stop_string=self.stop_hit,
+            prompt_tokens=len(prompt.tokens),
+            prefill=prompt.prefill,
+            timings=timings,
+            provenance=self.origin.provenance(),
+            warnings=prompt.warnings,
+            error=report.error,
+            token_logprobs=tuple(self.tlps),
         )
-    spec = origin.spec
-    g = Generation(
-        id=new_generation_id(),
-        model=spec.id,
-        kind=spec.kind,
-        format=prompt.format,
-        sample=sample,
-        seed=seed,
-        text=text,
-        n_tokens=n,
-        finish_reason=finish,
-        role_leak=finish == "stop_string",
-        params=params,
-        tokens=tuple(out),
-        stop_string=stop_hit,
-        prompt_tokens=len(prompt.tokens),
-        prefill=prompt.prefill,
-        timings=timings,
-        provenance=origin.provenance(),
-        warnings=prompt.warnings,
-        error=report.error,
-        token_logprobs=tuple(tlps),
-    )
-    if report.failure is not None:
-        report.failure.partial = g
-        raise report.failure
-    return g
+        if report.failure is not None:
+            report.failure.partial = g
+            raise report.failure
+        return g

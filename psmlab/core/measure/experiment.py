@@ -19,9 +19,9 @@ from typing import Any
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.classify import classify
 from psmlab.core.domain.personas import load_personas
-from psmlab.core.domain.prompt import render
+from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.domain.types import SamplingParams
+from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import score_item
@@ -97,13 +97,26 @@ def run_experiment(
         finished = len(jobs) - len(todo)
         if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
             # One lane, one worker: run in this thread, exactly in plan order.
+            # Samples of one prompt are decoded as one group, and a resumed run decodes a
+            # half-written group whole again (only its missing rows are written): the group's
+            # composition decides its tokens, so a resume then equals an unbroken run.
+            batch_of = {j.key: b for b in _batches(jobs) for j in b}
+            wanted = {j.key for j in todo}
             for job in (j for q, _ in lanes.values() for j in q):
                 if cancel is not None and cancel.is_set():
                     break
-                results.append(_run_job(job, pool, params, personas, spec, dead))
-                finished += 1
-                if on_progress:
-                    on_progress(finished, len(jobs), job)
+                if job.key not in wanted:
+                    continue
+                batch = batch_of[job.key]
+                rows = _run_batch(batch, pool, params, personas, spec, dead)
+                for j, row in zip(batch, rows, strict=True):
+                    if j.key not in wanted:
+                        continue
+                    wanted.discard(j.key)
+                    results.append(row)
+                    finished += 1
+                    if on_progress:
+                        on_progress(finished, len(jobs), j)
         else:
             _run_lanes(
                 lanes,
@@ -125,6 +138,73 @@ def run_experiment(
     order = {j.key: i for i, j in enumerate(jobs)}
     results.done = dict(sorted(results.done.items(), key=lambda kv: order.get(kv[0], len(order))))
     return results
+
+
+def _batches(jobs: list[Job]) -> list[list[Job]]:
+    """Consecutive samples of one local prompt (model, format, context, question, steering) go
+    together: the backend decodes them as parallel sequences. Everything else runs alone."""
+    out: list[list[Job]] = []
+    for j in jobs:
+        prev = out[-1][-1] if out else None
+        if (
+            prev is not None
+            and j.kind == prev.kind == "sample"
+            and not j.model.is_remote
+            and (j.model.id, j.format, j.context.name, j.payload)
+            == (prev.model.id, prev.format, prev.context.name, prev.payload)
+        ):
+            out[-1].append(j)
+        else:
+            out.append([j])
+    return out
+
+
+def _run_batch(
+    batch: list[Job],
+    pool: ModelPool,
+    params: SamplingParams,
+    personas: list[Any],
+    spec: ExperimentSpec,
+    dead: dict[str, str],
+) -> list[dict[str, Any]]:
+    """Rows for a batch from `_batches`, in its order."""
+    if len(batch) == 1:
+        return [_run_job(batch[0], pool, params, personas, spec, dead)]
+    return [
+        _run_job(j, pool, params, personas, spec, dead, gen=g)
+        for j, g in zip(batch, _sample_together(batch, pool, params, dead), strict=True)
+    ]
+
+
+def _sample_together(
+    batch: list[Job], pool: ModelPool, params: SamplingParams, dead: dict[str, str]
+) -> list[Generation | PsmlabError]:
+    """The batch's samples, decoded together; an error stands in for each sample it cost."""
+    j = batch[0]
+    try:
+        if j.model.id in dead:
+            raise PsmlabError(dead[j.model.id])
+        backend = pool.get(j.model, j.steering)
+        gens = backend.generate_many(
+            _sample_prompt(j, backend, params), params, [x.seed for x in batch]
+        )
+    except PsmlabError as exc:
+        return [exc] * len(batch)
+    return list(gens)
+
+
+def _sample_prompt(job: Job, backend: Any, params: SamplingParams) -> RenderedPrompt:
+    _, text, prefill = job.payload
+    return render(
+        Transcript.of(("user", text)),
+        job.model.get_format(job.format),
+        backend.vocab,
+        model_id=job.model.id,
+        n_ctx=backend.n_ctx,
+        system=job.context.system,
+        prefill=prefill,
+        reserve=params.max_tokens,
+    )
 
 
 def _lanes(jobs: list[Job]) -> dict[str, tuple[list[Job], int]]:
@@ -201,7 +281,10 @@ def _run_job(
     personas: list[Any],
     spec: ExperimentSpec,
     dead: dict[str, str] | None = None,
+    *,
+    gen: Generation | PsmlabError | None = None,
 ) -> dict[str, Any]:
+    """One unit's result row; a sample decoded with others comes in as `gen` (or its error)."""
     m = job.model
     row: dict[str, Any] = {
         "key": job.key,
@@ -226,18 +309,12 @@ def _run_job(
         fmt = m.get_format(job.format)
         row["provenance"] = backend.provenance()
         if job.kind == "sample":
-            qid, text, prefill = job.payload
-            prompt = render(
-                Transcript.of(("user", text)),
-                fmt,
-                backend.vocab,
-                model_id=m.id,
-                n_ctx=backend.n_ctx,
-                system=job.context.system,
-                prefill=prefill,
-                reserve=params.max_tokens,
+            qid, text, _ = job.payload
+            if isinstance(gen, PsmlabError):
+                raise gen
+            g = gen or backend.generate(
+                _sample_prompt(job, backend, params), params, job.seed, sample=job.sample
             )
-            g = backend.generate(prompt, params, job.seed, sample=job.sample)
             label = classify(g.text, personas)  # how the turn ended is not a label
             row.update(
                 question=qid,

@@ -100,6 +100,71 @@ def _params(g: GenerationRecord) -> SamplingParams:
     return SamplingParams(**kw)
 
 
+def _group_key(g: GenerationRecord) -> tuple[Any, ...] | None:
+    """Generations decoded together (one parallel group) share this key; None: decoded alone."""
+    par = g.params.get("parallel")
+    if not par:
+        return None
+    rest = {k: v for k, v in g.params.items() if k not in ("seed", "parallel")}
+    return (
+        g.model,
+        g.node,
+        g.turn,
+        g.run,
+        g.format,
+        tuple(par["seeds"]),
+        repr(sorted(rest.items())),
+    )
+
+
+def _run_group(
+    pool: ModelPool,
+    spec: ModelSpec,
+    session: Session,
+    g: GenerationRecord,
+    cancel: threading.Event,
+) -> list[Generation]:
+    """Decode g's whole parallel group again, with the same seeds in the same sequences: logits
+    depend on the batch, so only the same group reproduces its tokens. A sample that was
+    cancelled is compared on its prefix, so the group runs to its recorded max_tokens."""
+    seeds = [int(x) for x in g.params["parallel"]["seeds"]]
+    params = SamplingParams(**{k: v for k, v in g.params.items() if k in _PARAM_KEYS})
+    model = pool.get(spec)
+    prompt = _prompt_for(model, spec, session, g, g.format, params)
+    threads = g.params.get("n_threads")
+    return model.generate_many(
+        prompt,
+        params,
+        seeds,
+        cancel=cancel,
+        n_threads=int(threads) if threads else None,
+        steering=steering_of(g),
+        group=len(seeds),
+    )
+
+
+def _prompt_for(
+    model: Any,
+    spec: ModelSpec,
+    session: Session,
+    g: GenerationRecord,
+    fmt_name: str,
+    params: SamplingParams,
+) -> RenderedPrompt:
+    history = session.history_of(g)
+    prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
+    return render(
+        history,
+        spec.get_format(fmt_name),
+        model.vocab,
+        model_id=spec.id,
+        n_ctx=model.n_ctx,
+        system=g.system,
+        prefill=prefill,
+        reserve=params.max_tokens,
+    )
+
+
 def _run_one(
     pool: ModelPool,
     spec: ModelSpec,
@@ -114,19 +179,7 @@ def _run_one(
     steered: bool = True,
 ) -> tuple[RenderedPrompt, Generation]:
     model = pool.get(spec)
-    history = session.history_of(g)
-    prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
-    fmt = spec.get_format(fmt_name)
-    prompt = render(
-        history,
-        fmt,
-        model.vocab,
-        model_id=spec.id,
-        n_ctx=model.n_ctx,
-        system=g.system,
-        prefill=prefill,
-        reserve=params.max_tokens,
-    )
+    prompt = _prompt_for(model, spec, session, g, fmt_name, params)
     threads = g.params.get("n_threads")
     return prompt, model.generate(
         prompt,
@@ -174,6 +227,7 @@ def replay(
         except PsmlabError as exc:
             specs[rec.id] = exc
     checked: set[str] = set()
+    grouped: dict[tuple[Any, ...], list[Generation]] = {}  # parallel groups already decoded
     # Every branch: each generation is re-run after the turns it saw.
     gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
     report.expected = len(gens)
@@ -189,9 +243,20 @@ def replay(
                     raise PsmlabError(f"model {g.model} is not in the session's model list")
                 if isinstance(spec, PsmlabError):
                     raise spec
-                _, new = _run_one(
-                    pool, spec, session, g, g.format, _params(g), g.seed, g.sample, cancel
-                )
+                key = _group_key(g)
+                if key is None:
+                    _, new = _run_one(
+                        pool, spec, session, g, g.format, _params(g), g.seed, g.sample, cancel
+                    )
+                else:
+                    if key not in grouped:
+                        grouped[key] = _run_group(pool, spec, session, g, cancel)
+                    done, seq = grouped[key], int(g.params["parallel"]["seq"])
+                    if seq >= len(done):
+                        raise PsmlabError(
+                            f"its parallel group was not decoded again ({len(done)} of {len(g.params['parallel']['seeds'])} samples)"
+                        )
+                    new = done[seq]
                 was = session.model(g.model)
                 if was is not None and was.endpoint and g.model not in checked:
                     checked.add(g.model)

@@ -227,21 +227,19 @@ def stream(
             )
             events.put(ModelReady(col.spec.id, model.load_s, prompt))
             threads = min(col.spec.n_threads, share) if len(columns) > 1 else col.spec.n_threads
-            for i, s in enumerate(seeds):
-                if cancel.is_set():
-                    break
-                g = model.generate(
-                    prompt,
-                    p,
-                    s,
-                    sample=i,
-                    cancel=cancel,
-                    on_token=events.put,
-                    n_threads=threads,
-                    logprobs=logprobs,
-                    steering=col.steering,
-                )
-                events.put(GenerationDone(g))
+            # N samples of one prompt are decoded together where the backend can (llama.cpp:
+            # parallel sequences of one context), one after another where it cannot.
+            model.generate_many(
+                prompt,
+                p,
+                seeds,
+                cancel=cancel,
+                on_token=events.put,
+                on_done=lambda g: events.put(GenerationDone(g)),
+                n_threads=threads,
+                logprobs=logprobs,
+                steering=col.steering,
+            )
         except PsmlabError as exc:
             partial = getattr(exc, "partial", None)
             if isinstance(partial, Generation):  # what streamed before a server failed is kept

@@ -13,9 +13,15 @@ import llama_cpp
 import numpy as np
 
 import psmlab
-from psmlab.core.backends.llama import quiet, steer
+from psmlab.core.backends.llama import parallel, quiet, steer
 from psmlab.core.backends.llama.vocab import Vocab
-from psmlab.core.backends.stream import Piece, SourceReport, generation_from, params_record
+from psmlab.core.backends.stream import (
+    Piece,
+    SourceReport,
+    StreamBuilder,
+    generation_from,
+    params_record,
+)
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
 from psmlab.core.errors import ModelError, ScoringCancelled
@@ -97,6 +103,7 @@ class LlamaBackend:
         self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
         self._sha: str | None = None
         self._steer_key: tuple[str, tuple[int, ...], float] | None = None  # the vector applied now
+        self._par: parallel.ParallelContext | None = None  # made on the first parallel sampling
 
     # --- provenance -------------------------------------------------------------------------
 
@@ -117,6 +124,9 @@ class LlamaBackend:
     def close(self) -> None:
         with self.lock:
             self.vocab.invalidate()
+            if self._par is not None:
+                self._par.close()
+                self._par = None
             self.llm.close()
 
     # --- the KV cache -----------------------------------------------------------------------
@@ -124,17 +134,7 @@ class LlamaBackend:
     def _prepare(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> int:
         """Leave exactly tokens[:-1] in the KV cache, evaluated canonically; return tokens evaluated."""
         target = tuple(tokens[:-1])
-        canon = self._canon
-        common = 0
-        for a, b in zip(canon, target, strict=False):
-            if a != b:
-                break
-            common += 1
-        if common == len(target) == len(canon):
-            keep = common
-        else:
-            # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
-            keep = (common // self.n_batch) * self.n_batch
+        keep = reusable(self._canon, target, self.n_batch)
         llm = self.llm
         llm.n_tokens = keep
         llm._ctx.kv_cache_seq_rm(-1, keep, -1)
@@ -156,6 +156,9 @@ class LlamaBackend:
             self.llm.n_tokens = 0
             self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._canon = ()
+            if self._par is not None:
+                self._par.prepare([0], None)  # empties every sequence
+                self._par.canon = ()
 
     def _use_steering(self, steering: Steering | None) -> None:
         """Apply `steering` (None: none) before a call. The KV cache was computed under the old
@@ -230,6 +233,136 @@ class LlamaBackend:
                 limit=min(params.max_tokens, self.n_ctx - len(prompt.tokens)),
             )
 
+    def generate_many(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seeds: Sequence[int],
+        *,
+        cancel: threading.Event | None = None,
+        on_token: OnToken | None = None,
+        on_done: Callable[[Generation], None] | None = None,
+        n_threads: int | None = None,
+        logprobs: int = 0,
+        steering: Steering | None = None,
+        group: int | None = None,
+    ) -> list[Generation]:
+        """Sample one continuation per seed (sample i has seeds[i]), decoded together as parallel
+        sequences of one context: the prompt is evaluated once and each step decodes one token of
+        every live sample in one batch. As many samples as fit n_ctx (at most `group`, default
+        parallel.MAX_SEQ) form a group; each records its group's seeds, which replay needs
+        because logits depend on the batch. One sample, or a group of one, takes `generate`.
+        A cancel ends every sample of the running group and starts no further group."""
+        if not prompt.tokens:
+            raise ModelError("the rendered prompt is empty", "add a message to the transcript")
+        limit = min(params.max_tokens, self.n_ctx - len(prompt.tokens))
+        size = parallel.group_size(len(seeds), len(prompt.tokens), limit, self.n_ctx)
+        size = min(size, group or parallel.MAX_SEQ)
+        out: list[Generation] = []
+        for idx in parallel.groups(seeds, size):
+            if cancel is not None and cancel.is_set():
+                break
+            if len(idx) == 1:
+                i = idx[0]
+                g = self.generate(
+                    prompt,
+                    params,
+                    seeds[i],
+                    sample=i,
+                    cancel=cancel,
+                    on_token=on_token,
+                    n_threads=n_threads,
+                    logprobs=logprobs,
+                    steering=steering,
+                )
+                gens = [g]
+            else:
+                gens = self._generate_group(
+                    prompt, params, seeds, idx, cancel, on_token, n_threads, logprobs, steering
+                )
+            for g in gens:
+                if on_done is not None:
+                    on_done(g)
+            out.extend(gens)
+        return out
+
+    def _generate_group(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seeds: Sequence[int],
+        idx: Sequence[int],
+        cancel: threading.Event | None,
+        on_token: OnToken | None,
+        n_threads: int | None,
+        logprobs: int,
+        steering: Steering | None,
+    ) -> list[Generation]:
+        group = [seeds[i] for i in idx]
+        extra: dict[str, Any] = {"steer": steering.record()} if steering is not None else {}
+        with self.lock:
+            threads = self._set_threads(n_threads)
+            if self._par is None:
+                self._par = parallel.ParallelContext(self.llm, threads)
+            par = self._par
+            par.set_threads(threads)
+            par.use_steering(
+                steering.key if steering is not None else None,
+                steering.directions() if steering is not None else None,
+            )
+            t0 = time.perf_counter()
+            lanes = []
+            for j, i in enumerate(idx):
+                rec = params_record(
+                    params,
+                    seeds[i],
+                    self.n_ctx,
+                    n_threads=threads,
+                    n_batch=self.n_batch,
+                    parallel={"seeds": group, "seq": j},
+                    **extra,
+                )
+                builder = StreamBuilder(
+                    SourceReport(),
+                    origin=self,
+                    prompt=prompt,
+                    seed=seeds[i],
+                    sample=i,
+                    params=rec,
+                    t0=t0,
+                    on_token=on_token,
+                    limit=min(params.max_tokens, self.n_ctx - len(prompt.tokens)),
+                )
+                lanes.append(parallel.new_lane(j, builder, par.sampler(params, seeds[i])))
+            try:
+                try:
+                    evaluated = par.prepare(prompt.tokens, cancel)
+                except parallel.Cancelled:
+                    for lane in lanes:
+                        lane.builder.report.finish = "cancelled"
+                        lane.builder.report.tail = None
+                else:
+                    for j, lane in enumerate(lanes):
+                        lane.builder.report.evaluated = 1 + (evaluated if j == 0 else 0)
+                    lp = None
+                    if logprobs:
+
+                        def lp(row: int, tok: int) -> TokenLogprob:
+                            return self._token_logprob(tok, logprobs, row, par.ctx)
+
+                    par.run(
+                        prompt.tokens,
+                        lanes,
+                        cancel,
+                        self.vocab.is_eog,
+                        self.vocab.piece_bytes,
+                        lp,
+                    )
+            finally:
+                for lane in lanes:
+                    parallel.free_sampler(lane.sampler)
+            return [lane.builder.finish() for lane in lanes]
+
     def _pieces(
         self,
         prompt: RenderedPrompt,
@@ -277,16 +410,16 @@ class LlamaBackend:
         finally:
             gen.close()
 
-    def _logits_row(self, i: int) -> tuple[np.ndarray, float]:
+    def _logits_row(self, i: int, ctx: Any = None) -> tuple[np.ndarray, float]:
         """Row i of the last decoded batch's logits (float64) and its log-sum-exp."""
-        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, i)
+        ptr = llama_cpp.llama_get_logits_ith(ctx or self.llm._ctx.ctx, i)
         row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
         top = row.max()
         return row, float(top + math.log(float(np.exp(row - top).sum())))
 
-    def _token_logprob(self, tok: int, k: int) -> TokenLogprob:
-        """The logits that produced `tok` are still the context's last row: no re-evaluation."""
-        row, lse = self._logits_row(-1)
+    def _token_logprob(self, tok: int, k: int, i: int = -1, ctx: Any = None) -> TokenLogprob:
+        """The logits that produced `tok` are still the context's row i: no re-evaluation."""
+        row, lse = self._logits_row(i, ctx)
         best = np.argpartition(row, -k)[-k:]
         best = best[np.argsort(-row[best])]
         return TokenLogprob(
@@ -382,6 +515,19 @@ class LlamaBackend:
                 break
             common += 1
         return head + joint[:common], joint[common:], tail_tokens[common:]
+
+
+def reusable(canon: Sequence[int], target: Sequence[int], n_batch: int) -> int:
+    """How many cached tokens a canonical evaluation of `target` may keep from `canon`."""
+    common = 0
+    for a, b in zip(canon, target, strict=False):
+        if a != b:
+            break
+        common += 1
+    if common == len(target) == len(canon):
+        return common
+    # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
+    return (common // n_batch) * n_batch
 
 
 class _Cancelled(Exception):

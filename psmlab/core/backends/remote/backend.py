@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psmlab
+from psmlab.core.backends import generate_each
 from psmlab.core.backends.remote import client as web
 from psmlab.core.backends.remote.score import EchoScorer
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
@@ -201,6 +202,17 @@ class RemoteBackend:
             cancel=cancel,
             on_token=on_token,
         )
+
+    def generate_many(
+        self,
+        prompt: RenderedPrompt,
+        params: SamplingParams,
+        seeds: Sequence[int],
+        **kwargs: Any,
+    ) -> list[Generation]:
+        """One request per sample, one after another (the server decides its own batching)."""
+        kwargs.pop("group", None)
+        return generate_each(self, prompt, params, seeds, **kwargs)
 
     def _pieces(
         self,

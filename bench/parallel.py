@@ -1,0 +1,103 @@
+"""Benchmark case for parallel samples: N samples of one long prompt decoded together, against
+psmlab's one-sample-at-a-time path (`generate` per seed) in the same run, on both demo models.
+
+The two paths cannot give the same text (logits depend on the batch), so before timing the case
+checks what can be checked: the parallel group reproduces itself token for token, records its
+group, and its first-token distribution is the lone sample's (total variation < 0.05). Samples
+may stop early (eos, a role leak), so the ratio is of seconds per generated token. The headline
+numbers belong to the model with the worse ratio; per-model numbers are in `models`."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from psmlab.core.backends.llama.backend import LlamaBackend
+from psmlab.core.domain.prompt import render
+from psmlab.core.domain.types import SamplingParams
+
+TARGETS = {"parallel_samples": 0.6}
+
+
+def _tv_first_token(a: Any, b: Any) -> float:
+    pa, pb = dict(a.token_logprobs[0].top), dict(b.token_logprobs[0].top)
+    keys = pa.keys() | pb.keys()
+    # A token missing from one top-k list has at most that list's smallest probability there.
+    floor_a, floor_b = min(pa.values()), min(pb.values())
+    return sum(abs(math.exp(pa.get(k, floor_a)) - math.exp(pb.get(k, floor_b))) for k in keys) / 2
+
+
+def _one_model(m: LlamaBackend, quick: bool) -> dict[str, Any]:
+    from bench.run import fmt_of, long_transcript
+
+    n, k = (4, 16) if quick else (8, 64)
+    prompt = render(
+        long_transcript(300 if quick else 650),
+        fmt_of(m),
+        m.vocab,
+        model_id=m.spec.id,
+        n_ctx=m.n_ctx,
+    )
+    if not quick:
+        assert len(prompt.tokens) >= 1000, f"transcript only {len(prompt.tokens)} tokens"
+    p = SamplingParams(max_tokens=k, temperature=0.8)
+    seeds = [100 + i for i in range(n)]
+
+    def one_at_a_time() -> list[Any]:
+        return [m.generate(prompt, p, s, sample=i) for i, s in enumerate(seeds)]
+
+    def together() -> list[Any]:
+        return m.generate_many(prompt, p, seeds)
+
+    # Checks first (and the warm-up of both paths, prompt cached as in the lab's second sample).
+    a, b = together(), together()
+    assert [g.tokens for g in a] == [g.tokens for g in b], "parallel samples are not reproducible"
+    assert all(g.params["parallel"]["seeds"] == seeds for g in a), "group not recorded"
+    lone = m.generate(prompt, SamplingParams(max_tokens=1, temperature=0.0), 1, logprobs=10)
+    first = m.generate_many(
+        prompt, SamplingParams(max_tokens=1, temperature=0.0), [1, 2], logprobs=10
+    )
+    tv = max(_tv_first_token(lone, g) for g in first)
+    assert tv < 0.05, f"parallel first-token distribution differs from a lone sample's (TV {tv})"
+    one_at_a_time()
+    reps = 1 if quick else 3
+    t_seq = t_par = 0.0
+    n_seq = n_par = 0
+    for i in range(reps):  # alternated, so a load change hits both sides
+        for side in ("seq", "par") if i % 2 == 0 else ("par", "seq"):
+            t0 = time.perf_counter()
+            gens = one_at_a_time() if side == "seq" else together()
+            dt = time.perf_counter() - t0
+            toks = sum(g.n_tokens for g in gens)
+            if side == "seq":
+                t_seq, n_seq = t_seq + dt, n_seq + toks
+            else:
+                t_par, n_par = t_par + dt, n_par + toks
+    return {
+        "psmlab_s": t_par / n_par,
+        "reference_s": t_seq / n_seq,
+        "ratio": (t_par / n_par) / (t_seq / n_seq),
+        "samples": n,
+        "max_tokens": k,
+        "prompt_tokens": len(prompt.tokens),
+        "tokens_parallel": n_par,
+        "tokens_one_at_a_time": n_seq,
+        "first_token_tv": tv,
+        "unit": "s/token",
+    }
+
+
+def case_parallel_samples(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
+    per = {m.spec.id: _one_model(m, quick) for m in b.values()}
+    worst = max(per.values(), key=lambda r: r["ratio"])
+    return {
+        "psmlab_s": worst["psmlab_s"],
+        "reference_s": worst["reference_s"],
+        "unit": "s/token",
+        "detail": ", ".join(f"{k} {v['ratio']:.2f}" for k, v in per.items()),
+        "models": per,
+    }
+
+
+CASES = {"parallel_samples": case_parallel_samples}
