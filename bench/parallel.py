@@ -32,9 +32,13 @@ def _one_model(m: LlamaBackend, quick: bool) -> dict[str, Any]:
     from bench.run import fmt_of, long_transcript
 
     n, k = (4, 16) if quick else (8, 64)
+    # A base model in its dialogue frame ends most samples within a few tokens (it starts the
+    # next speaker's line); in chatml, as in `side_by_side`, both models write their 64 tokens,
+    # so the case times decoding rather than how soon samples stop.
+    fmt = fmt_of(m, "chatml" if m.spec.kind == "base" else None)
     prompt = render(
-        long_transcript(300 if quick else 650),
-        fmt_of(m),
+        long_transcript(300 if quick else 860),
+        fmt,
         m.vocab,
         model_id=m.spec.id,
         n_ctx=m.n_ctx,

@@ -608,7 +608,9 @@ def main() -> int:
             ok=ratio <= TARGETS[name] and r.get("vs_floor", 0) <= r.get("floor_target", 1e9),
         )
         results[name] = r
-        if not args.json:
+        if args.json:  # progress on stderr, so a failing later case does not lose the rest
+            print(f"{name} ratio={ratio:.3f} {'OK' if r['ok'] else 'MISSED'}", file=sys.stderr)
+        else:
             ref = f"{r['reference_s']:.3f}s" if r.get("reference_s") else "-"
             extra = f" vs_floor={r['vs_floor']:.2f}" if "vs_floor" in r else ""
             extra += f" ({r['detail']})" if "detail" in r else ""
