@@ -77,7 +77,7 @@ def fmt_of(backend: LlamaBackend, name: str | None = None) -> Any:
     )
 
 
-def long_transcript(words: int) -> Transcript:
+def long_transcript(words: int, question: str = "What are you?") -> Transcript:
     text = (
         "The lighthouse keeper wrote in his log every night about the ships, the weather and "
         "the birds that rested on the rail. "
@@ -85,7 +85,7 @@ def long_transcript(words: int) -> Transcript:
     turns = []
     while sum(len(t[1].split()) for t in turns) < words:
         turns += [("user", text * 3), ("assistant", "I see. " + text)]
-    return Transcript.of(*turns, ("user", "What are you?"))
+    return Transcript.of(*turns, ("user", question))
 
 
 def reference_stream(
@@ -233,6 +233,41 @@ class FullEval:
         return float(total)
 
 
+class OneEvalPerItem:
+    """The floor of scoring items one at a time, written directly on llama-cpp-python: each
+    item's prompt evaluated once (aligned chunks, as psmlab does, so the numbers agree), then each
+    answer as one batch with a logits row per token, removed from the cache afterwards."""
+
+    def __init__(self, path: str) -> None:
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=1024, verbose=False)
+        self.prompt_s = 0.0  # time spent evaluating prompts alone: the floor under the floor
+
+    def item(self, prefix: list[int], conts: list[list[int]]) -> list[float]:
+        import numpy as np
+
+        llm, nb = self.llm, self.llm.n_batch
+        t0 = time.perf_counter()
+        llm.reset()
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        for i in range(0, len(prefix) - 1, nb):
+            llm.eval(prefix[i : min(i + nb, len(prefix) - 1)])
+        self.prompt_s += time.perf_counter() - t0
+        start, out = len(prefix) - 1, []
+        n_vocab = llm.n_vocab()
+        for cont in conts:
+            llm._batch.set_batch([prefix[-1], *cont[:-1]], n_past=start, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            total = 0.0
+            for j, t in enumerate(cont):
+                ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, j)
+                row = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+                mx = row.max()
+                total += row[t] - (mx + np.log(np.exp(row - mx).sum()))
+            out.append(float(total))
+            llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        return out
+
+
 def case_probe(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
     m = b["chat"]
     personas = [x for x in load_personas()[0]][:12]
@@ -288,32 +323,59 @@ def case_evals(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
     items = items[: 10 if quick else 200]
     fmt = fmt_of(m)
     ref = FullEval(m.spec.path)
+    floor = OneEvalPerItem(m.spec.path)
 
     def ours() -> list[tuple[float, float]]:
         m.reset_cache()
         return [tuple(s.logprob for s in score_item(m, fmt, it)) for it in items]  # type: ignore[misc]
 
-    def reference() -> list[tuple[float, float]]:
+    def units() -> list[tuple[list[int], list[list[int]]]]:
         out = []
         for it in items:
             prompt = render(
                 Transcript.of(("user", it.question)), fmt, m.vocab, model_id="x", n_ctx=m.n_ctx
             )
-            pair = []
-            for ans in (it.matching, it.not_matching):
-                cont = m.vocab.tokenize(answer_text(prompt, ans), special=False)
-                pair.append(ref.logprob(list(prompt.tokens), cont))
-            out.append(tuple(pair))
+            conts = [
+                m.vocab.tokenize(answer_text(prompt, ans), special=False)
+                for ans in (it.matching, it.not_matching)
+            ]
+            out.append((list(prompt.tokens), conts))
         return out
+
+    work = units()
+
+    def reference() -> list[tuple[float, float]]:
+        return [tuple(ref.logprob(p, c) for c in cs) for p, cs in work]  # type: ignore[misc]
+
+    def one_eval_per_item() -> list[tuple[float, float]]:
+        floor.prompt_s = 0.0
+        return [tuple(floor.item(p, cs)) for p, cs in work]  # type: ignore[misc]
 
     t_ours, a = median_time(ours, 1)
     t_ref, r = median_time(reference, 1)
+    t_floor, f = median_time(one_eval_per_item, 1)
     worst = max(
-        abs(x - y) for pa, pr in zip(a, r, strict=True) for x, y in zip(pa, pr, strict=True)
+        abs(x - y)
+        for pa, pr, pf in zip(a, r, f, strict=True)
+        for x, y, z in zip(pa, pr, pf, strict=True)
+        for x, y in ((x, y), (x, z))
     )
     assert worst < 1e-4, f"evals: log-probs differ by {worst}"
     ref.llm.close()
-    return {"psmlab_s": t_ours, "reference_s": t_ref, "items": len(items)}
+    floor.llm.close()
+    return {
+        "psmlab_s": t_ours,
+        "reference_s": t_ref,
+        "items": len(items),
+        # Where the floor is: scoring each item on its own can do no better than evaluating its
+        # prompt once (`floor_ratio`), and the prompts alone take `prompt_only_ratio` of the
+        # naive reference. psmlab's distance from that floor is `psmlab_vs_floor`.
+        "floor_s": t_floor,
+        "floor_ratio": t_floor / t_ref,
+        "prompt_only_ratio": floor.prompt_s / t_ref,
+        "psmlab_vs_floor": t_ours / t_floor,
+        "detail": f"floor {t_floor / t_ref:.2f} of naive (prompts alone {floor.prompt_s / t_ref:.2f})",
+    }
 
 
 def case_side_by_side(specs: list[Any], quick: bool) -> dict[str, Any]:
