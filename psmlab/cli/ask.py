@@ -222,7 +222,7 @@ def _ask(
     from psmlab.core.domain.stats import auto_label_shares
 
     autos, shares = auto_label_shares(
-        result.generations, [c.spec.id for c in columns], load_personas()[0]
+        result.generations, [c.spec.id for c in columns], load_personas()[0], tr.last_user
     )
     name, judged = LABELLER, dict[str, dict[str, Any]]()
     if judge is not None:

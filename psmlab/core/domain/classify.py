@@ -72,9 +72,10 @@ def negated(text: str, start: int) -> bool:
     return any(_NEGATION.fullmatch(w.strip("'-")) for w in words)
 
 
-def classify(text: str, personas: list[Persona]) -> AutoLabel:
+def classify(text: str, personas: list[Persona], question: str | None = None) -> AutoLabel:
     """Both levels of label for one text: the self-identification label and its hits, and the
-    archetypes whose markers occur un-negated (with spans), or `unclear`."""
+    archetypes whose markers occur un-negated (with spans), or `unclear`. `question`, when known,
+    is what the text answers (`selfid.self_identify` reads short answers by it)."""
     norm = normalize(text)
     hits: list[MarkerHit] = []
     for p in personas:
@@ -90,7 +91,7 @@ def classify(text: str, personas: list[Persona]) -> AutoLabel:
                 )
     hits.sort(key=lambda h: (h.start, h.archetype))
     labels = list(dict.fromkeys(h.archetype for h in hits))
-    sid = self_identify(text)
+    sid = self_identify(text, question=question)
     return AutoLabel(
         labels=tuple(labels) or (UNCLEAR,),
         hits=tuple(hits),

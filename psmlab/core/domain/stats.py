@@ -201,12 +201,16 @@ def shares_of(autos: Iterable[AutoLabel], ends: Iterable[str] = ()) -> LabelShar
 
 
 def auto_label_shares(
-    generations: Iterable[Continuation], models: Iterable[str], personas: list[Persona]
+    generations: Iterable[Continuation],
+    models: Iterable[str],
+    personas: list[Persona],
+    question: str | None = None,
 ) -> tuple[dict[str, AutoLabel], dict[str, LabelShares]]:
     """Each generation's automatic labels (by id), and per model the shares of its samples at
-    both levels and how they ended (every model listed, in the order given, even with no samples)."""
+    both levels and how they ended (every model listed, in the order given, even with no samples).
+    `question`: what the generations answer (the last user turn), when known."""
     gens = list(generations)
-    autos = {g.id: classify(g.text, personas) for g in gens}
+    autos = {g.id: classify(g.text, personas, question=question) for g in gens}
     shares = {}
     for m in models:
         mine = [g for g in gens if g.model == m]

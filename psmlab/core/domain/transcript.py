@@ -116,6 +116,14 @@ class Transcript:
         return Transcript(tuple(turns))
 
     @property
+    def last_user(self) -> str | None:
+        """The last user turn's text: the question the next assistant turn answers."""
+        for t in reversed(self.turns):
+            if t.role == "user":
+                return t.content
+        return None
+
+    @property
     def system(self) -> str | None:
         for t in self.turns:
             if t.role == "system":

@@ -383,10 +383,10 @@ def _auto_value(
         recorded = getattr(rec, "self_id", None) if rec is not None else None
         if recorded:
             return str(recorded), rec.method if rec is not None else None
-        return self_identify(g.text).label, None
+        return self_identify(g.text, question=session.history_of(g).last_user).label, None
     if rec is not None:
         return frozenset(rec.labels) - NOT_ARCHETYPES, rec.method
-    auto = classify(g.text, load_personas()[0])
+    auto = classify(g.text, load_personas()[0], question=session.history_of(g).last_user)
     return frozenset(auto.labels) - NOT_ARCHETYPES, None
 
 

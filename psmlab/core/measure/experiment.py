@@ -315,7 +315,8 @@ def _run_job(
             g = gen or backend.generate(
                 _sample_prompt(job, backend, params), params, job.seed, sample=job.sample
             )
-            label = classify(g.text, personas)  # how the turn ended is not a label
+            # How the turn ended is not a label; the question is what the text answers.
+            label = classify(g.text, personas, question=text)
             row.update(
                 question=qid,
                 question_text=text,

@@ -19,10 +19,11 @@ from psmlab.core.errors import UsageError
 LABELLER = "markers"  # psmlab's phrase rules (domain/selfid.py and the personas' markers)
 
 
-def label_text(text: str, personas: list[Persona]) -> dict[str, Any]:
-    """Both levels of label for one text, with the rule hits (spans) behind each."""
-    sid = self_identify(text)
-    auto = classify(text, personas)
+def label_text(text: str, personas: list[Persona], question: str | None = None) -> dict[str, Any]:
+    """Both levels of label for one text, with the rule hits (spans) behind each; `question` is
+    what the text answers, when known."""
+    sid = self_identify(text, question=question)
+    auto = classify(text, personas, question=question)
     return {
         "self_id": sid.label,
         "archetypes": [x for x in auto.labels if x not in (UNCLEAR, ROLE_LEAK)],
@@ -34,7 +35,8 @@ def label_text(text: str, personas: list[Persona]) -> dict[str, Any]:
 
 def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     """Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
-    the output keeps `id` (the line number when absent), `question` and `model`.
+    the output keeps `id` (the line number when absent), `question` and `model`. The question's
+    text (`"question_text"`, as experiment rows give it, else `"question"`) informs the labels.
 
     `labeller` is "markers" (the phrase rules) or "judge:MODEL" (a registry id, a .gguf path or
     a server URL: `judge.Judge`); judge rows take their archetypes from the marker rules and say
@@ -42,21 +44,27 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     judge_model = parse_labeller(labeller)
     personas = load_personas()[0]
     rows: list[dict[str, Any]] = []
+    questions: list[str | None] = []
     for i, obj in read_objects(path):
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
         row: dict[str, Any] = {"id": obj.get("id", i), "text": obj["text"]}
         row.update({k: obj[k] for k in ("question", "model") if k in obj})
         rows.append(row)
+        asked = obj.get("question_text", obj.get("question"))
+        questions.append(asked if isinstance(asked, str) else None)
     if not rows:
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
-        return [{**_keep(r), **label_text(r["text"], personas)} for r in rows]
+        return [
+            {**_keep(r), **label_text(r["text"], personas, q)}
+            for r, q in zip(rows, questions, strict=True)
+        ]
     from psmlab.core.measure.judge import judge_rows  # loads a model: only when asked for
 
     out = []
-    for r, judged in zip(rows, judge_rows(judge_model, rows), strict=True):
-        markers = label_text(r["text"], personas)
+    for r, q, judged in zip(rows, questions, judge_rows(judge_model, rows), strict=True):
+        markers = label_text(r["text"], personas, q)
         judged["archetypes"] = markers["archetypes"]
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER

@@ -37,6 +37,10 @@ class SessionRecorder:
         self.on_change = on_change
         self._prompt_tokens: dict[str, tuple[int, ...]] = {}
         self.personas = load_personas()[0]
+        # What the generations answer: the last user turn on the way to `node`.
+        self.question = next(
+            (t.content for t in reversed(session.path(node)) if t.role == "user"), None
+        )
         for col in columns:  # column order, refined as generations arrive
             if session.model(col.spec.id) is None:
                 session.upsert_model(self._model_record(col, {}, {}, None))
@@ -91,7 +95,7 @@ class SessionRecorder:
             )
             # Both levels (self-id, archetypes) and the labeller's name; how the turn ended is
             # the generation's own finish_reason, never a label.
-            auto = classify(g.text, self.personas)
+            auto = classify(g.text, self.personas, question=self.question)
             self.session.auto_labels.append(
                 AutoLabelRecord(
                     **auto.model_dump(exclude={"hits"}), hits=list(auto.hits), generation_id=g.id

@@ -48,7 +48,7 @@ def main() -> None:
     gold = [r["self_id"] for r in rows]
     results: dict[str, Agreement] = {
         "markers": compare(
-            [self_identify(r["text"]).label for r in rows], gold, source_name="markers",
+            [self_identify(r["text"], question=r.get("question")).label for r in rows], gold, source_name="markers",
             reference_name=f"gold {args.split}",
         )
     }  # fmt: skip

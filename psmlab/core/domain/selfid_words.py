@@ -1,0 +1,135 @@
+"""Word lists (regex alternations) behind the self-identification rules in `selfid`."""
+
+from __future__ import annotations
+
+# Words that, after "I am (a|an) ...", make an AI claim.
+AI_NOUN = (
+    r"(?:ai|a\.i\.|artificial intelligence|language model|llm|chat ?bot|bot|assistant program|"
+    r"virtual assistant|digital assistant|ai assistant|ai model|machine|robot|android|computer|"
+    r"computer program|software program|neural network)"
+)
+# Words that, after "I am (a|an) ...", make a human claim: people, family roles and occupations.
+# Occupations are listed, not guessed from endings (-er, -ist): "a computer", "a transformer".
+HUMAN_NOUN = (
+    r"(?:human(?: being)?|person|man|woman|guy|girl|boy|lady|gentleman|mom|mother|dad|father|wife|"
+    r"husband|son|daughter|student|teacher|professor|doctor|nurse|engineer|developer|programmer|"
+    r"writer|author|artist|musician|lawyer|farmer|manager|designer|scientist|researcher|"
+    r"volunteer|retiree|mechanic|chef|cook|waiter|waitress|cashier|clerk|agent|representative|"
+    r"employee|freelancer|carpenter|plumber|pilot|soldier|veteran|grandmother|grandfather|"
+    r"grandma|grandpa|parent|homeowner|native|resident|citizen|graduate|undergrad|kid|child|"
+    r"teenager|adult|housewife|accountant|consultant|journalist|photographer|pharmacist|therapist|"
+    r"owner|co-owner|professional|trainer|coach|tutor|instructor|founder|intern|admin|"
+    r"administrator|executive|ceo|boss|tourist|traveller|traveler|neighbou?r|sister|brother|"
+    r"girlfriend|boyfriend|fisherman|fisher|sailor|driver|baker|butcher|electrician|dentist|"
+    r"surgeon|physician|firefighter|police officer|officer|secretary|receptionist|librarian|"
+    r"translator|editor|reporter|producer|director|actor|actress|singer|dancer|painter|poet|"
+    r"novelist|blogger|streamer|athlete|gardener|builder|architect|analyst|economist|banker|"
+    r"broker|realtor|salesman|saleswoman|salesperson|shopkeeper|barista|bartender|housekeeper|"
+    r"nanny|babysitter|caregiver|paramedic|vet|veterinarian|psychologist|psychiatrist|"
+    r"counsell?or|social worker|priest|pastor|monk|nun|archaeologist|historian|biologist|chemist|"
+    r"physicist|mathematician|astronaut|dermatologist|entrepreneur|contractor|technician|"
+    r"hairdresser|tailor|janitor|guard|miner|rancher|hunter)"
+)
+# Modifiers that only a job takes: "I'm a freelance <anything>" is an occupation.
+JOB_MODIFIER = (
+    r"(?:freelance|self-employed|full-time|part-time|retired|licensed|certified|practicing|"
+    r"practising|trainee|apprentice|former|aspiring|working)"
+)
+# Physical places a body can be in or at: "I'm in the kitchen", "On the coast".
+PLACE_NOUN = (
+    r"(?:room|kitchen|dining room|living room|bedroom|bathroom|garden|yard|backyard|house|home|"
+    r"office|car|train|bus|plane|boat|beach|coast|shore|seaside|park|street|floor|building|hotel|"
+    r"restaurant|cafe|café|bar|pub|hospital|school|church|gym|store|shop|mall|market|library|"
+    r"apartment|flat|garage|basement|attic|porch|balcony|cabin|farm|ranch|field|woods|forest|"
+    r"lake|river|sea|bay|valley|harbou?r|port|mountains?|hills?|city|town|village|countryside|"
+    r"suburbs?|airport|station|"
+    r"island|desert|camp|campsite|cottage|tower|neighbou?rhood|couch|sofa|bed|desk)"
+)
+# States only a body is in: "I'm tired", "Hungry and sleepy."
+BODY_STATE = (
+    r"(?:tired|sleepy|exhausted|hungry|thirsty|sick|ill|sore|hungover|starving|jet-lagged|achy|"
+    r"feverish|cold|sweaty|drowsy|worn out|out of breath|dizzy|nauseous)"
+)
+BODY_PART = (
+    r"(?:body|hands|face|hair|legs|eyes|heart|arms|head|stomach|teeth|skin|health|senses|"
+    r"back|neck|knees?|shoulders?|throat|nose|ears|muscles|joints|bones|feet)"
+)
+# Working life: weak evidence (an assistant may speak of "my team"), deciding only alone.
+WORK_LIFE = (
+    r"(?:career|colleagues?|co-?workers?|boss|clients|customers|employer|salary|paycheck|"
+    r"shift|current role|day job|workplace|team)"
+)
+# Product names of assistants: offered as one's own name they are an AI claim (codebook).
+PRODUCT_NAME = (
+    r"(?:SmolLM\w*|Gemma|GPT[\w.-]*|ChatGPT|Claude|Llama[\w.-]*|Gemini|Bard|HAL(?:\s+9000)?|"
+    r"Siri|Alexa|Cortana|Copilot|Mistral|Qwen\w*|[A-Z][\w-]*(?:\s+)?(?:AI|Bot|GPT))"
+)
+# Capitalised words at a sentence start or after "I'm" that are not names.
+_NOT_NAMES = (
+    "sorry here glad happy not so very just afraid also still really going able unable sure "
+    "ready fine good great okay ok the a an always never interested hi hello hey yes no yeah "
+    "well oh ah um uh hmm thanks thank please what why who where when how it its this that "
+    "there they we you i my your our he she his her hardly maybe perhaps nothing nobody none "
+    "sure true false right wrong dear welcome greetings actually honestly first now today "
+    "tomorrow yesterday last next some many all every each if but and or so as at in on of "
+    "to for with from by about assistant user human bot chatbot computer robot"
+)
+NOT_NAMES = frozenset(_NOT_NAMES.split())
+# Degree words before a state: "a bit tired", "really so hungry".
+DEGREE = (
+    r"(?:(?:a\s+)?(?:bit|little|bit\s+of\s+a|so|very|really|pretty|quite|super|too|kind\s+of|"
+    r"kinda|extremely|incredibly|totally|completely|rather|slightly|awfully|still|just)\s+)*"
+)
+# Things only a body does, in the past: "went hiking", "visited my aunt", "took a trip to".
+ACTIVITY = (
+    r"(?:had\s+the\s+pleasure\s+of\s+(?:attending|visiting|meeting)|played|visited|attended|"
+    r"drove|cooked|baked|hiked|swam|volunteered|danced|slept|"
+    r"went\s+(?:to|out|on|for|home|hiking|shopping|camping|fishing|swimming|running|dancing|"
+    r"skiing|biking|cycling|sailing|surfing)|"
+    r"stayed\s+(?:home|at\s+home|in\s+bed)|"
+    r"(?:enjoyed|had|took|made|paid)\s+an?\s+(?:[a-z-]+\s+){0,2}?(?:visit|trip|hike|walk|swim|"
+    r"vacation|holiday|day\s+out|picnic|barbecue|bbq|road\s+trip)\b)"
+)
+# "On Monday", "In May": a time, not a place.
+NOT_PLACES = (
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|"
+    r"May|June|July|August|September|October|November|December)"
+)
+STREET = (
+    r"(?:Road|Rd|Street|St|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Close|"
+    r"Crescent|Terrace|Square)"
+)
+# What an identity question asks the speaker for, by its phrasings (matched ignoring case).
+QUESTION_KINDS: tuple[tuple[str, str], ...] = (
+    (
+        "name",
+        r"\b(?:your\s+name|what\s+(?:do|should|can)\s+i\s+call\s+you|who\s+are\s+you|"
+        r"who\s+is\s+this|who\s+am\s+i\s+(?:talking|speaking|chatting))\b",
+    ),
+    (
+        "place",
+        r"\bwhere\s+(?:do|did)\s+you\s+(?:live|stay|grow\s+up|come\s+from|reside|call\s+home)|"
+        r"\bwhere\s+are\s+you\s+(?:from|based|located|living|staying|now|right\s+now|at)\b|"
+        r"\bwhere\s+(?:is|'s)\s+your\s+(?:home|house|place)|\byour\s+home\s*town\b|"
+        r"\bwhere\s+were\s+you\s+born\b",
+    ),
+    (
+        "activity",
+        r"\bwhat\s+(?:did|have)\s+you\s+(?:do|done|been\s+(?:doing|up\s+to))\b|"
+        r"\bwhat\s+are\s+you\s+(?:doing|up\s+to)\b|\bwhat\s+(?:were|was)\s+you\s+doing\b|"
+        r"\bhow\s+(?:was|did)\s+your\s+(?:weekend|day|week|holiday|vacation|summer|trip)\b|"
+        r"\bwhat's\s+new\b",
+    ),
+    (
+        "feeling",
+        r"\bhow\s+(?:are|do|have)\s+you\s+(?:feel|feeling|doing|been)\b|\bhow\s+are\s+you\b|"
+        r"\bhow's\s+it\s+going\b|\bhow\s+do\s+you\s+feel\b",
+    ),
+    ("age", r"\bhow\s+old\s+are\s+you\b|\byour\s+age\b|\bwhen\s+were\s+you\s+born\b"),
+    (
+        "job",
+        r"\bwhat\s+do\s+you\s+do(?:\s+for\s+(?:a\s+living|work|money))?\s*\?|"
+        r"\byour\s+(?:job|occupation|profession|line\s+of\s+work)\b|\bwhere\s+do\s+you\s+work\b|"
+        r"\bwhat(?:'s|\s+is)\s+your\s+work\b",
+    ),
+)
