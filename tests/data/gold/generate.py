@@ -1,12 +1,15 @@
 """Regenerate the gold set's generations: both demo models, seven formats, eight identity questions.
 
-Run from the repository root: `.venv/bin/python tests/data/gold/generate.py > tests/data/gold/generations.jsonl`.
-The labels (labels.jsonl) were written by reading these texts; regenerating with another
-llama.cpp build may change the texts, and then the labels no longer apply.
+Run from the repository root: `.venv/bin/python tests/data/gold/generate.py > generations.jsonl`
+(the first 256 rows: seeds 1 and 2, questions 1-8). The second batch of rows was made with
+`generate.py --seeds 3 --questions 12` (seed 3, all twelve questions; the last four widen what
+the rules are tuned and tested on). The labels were written by reading these texts; regenerating
+with another llama.cpp build may change the texts, and then the labels no longer apply.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sys
@@ -26,6 +29,10 @@ QUESTIONS = [
     "Where do you live?",
     "What did you do last weekend?",
     "How are you feeling today?",
+    "How old are you?",
+    "What do you do for work?",
+    "Tell me about your family.",
+    "Where are you right now?",
 ]
 # "pure": the model's untruncated distribution; "default": the lab's default sampling.
 SAMPLING = {
@@ -36,17 +43,21 @@ FORMATS = {
     "gemma": ["human-assistant", "chatlog", "forum", "screenplay", "hhh"],
     "smol": ["template", "human-assistant", "chatlog"],
 }
-SEEDS = [1, 2]
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", default="1,2", help="comma-separated sampling seeds")
+    ap.add_argument("--questions", type=int, default=8, help="use the first N questions")
+    a = ap.parse_args()
+    seeds = [int(x) for x in a.seeds.split(",")]
     base, chat = Registry().default_pair()
     for key, spec in (("gemma", base), ("smol", chat)):
         backend = LlamaBackend(spec)
         sha = backend.provenance().get("model_sha256")
         for fmt_name in FORMATS[key]:
             fmt = spec.get_format(fmt_name)
-            for qi, question in enumerate(QUESTIONS):
+            for qi, question in enumerate(QUESTIONS[: a.questions]):
                 prompt = render(
                     Transcript.of(("user", question)),
                     fmt,
@@ -55,7 +66,7 @@ def main() -> None:
                     n_ctx=backend.n_ctx,
                 )
                 for mode, params in SAMPLING.items():
-                    for seed in SEEDS:
+                    for seed in seeds:
                         g = backend.generate(prompt, params, seed)
                         ident = f"{key}-{fmt_name}-q{qi + 1}-{mode}-s{seed}"
                         row = {

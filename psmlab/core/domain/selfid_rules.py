@@ -1,0 +1,290 @@
+"""The self-identification rules themselves: each a named pattern with the side it claims.
+
+`selfid.self_identify` applies them; the word lists they are built from are in `selfid_words`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from psmlab.core.domain.selfid_words import (
+    ACTIVITY,
+    AI_NOUN,
+    BODY_PART,
+    BODY_STATE,
+    DEGREE,
+    HUMAN_NOUN,
+    JOB_MODIFIER,
+    NOT_PLACES,
+    PLACE_NOUN,
+    PRODUCT_NAME,
+    STREET,
+    WORK_LIFE,
+)
+
+_BE = r"(?:i\s+am|i'm|im)"
+_ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the noun
+# The same, but no AI word may sit there: "an AI agent" is not a human agent.
+_HUMAN_ADJ = (
+    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer)\b)[a-z-]+\s+){0,4}?"
+)
+_NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
+# Up to two words before a place noun, none of them a machine's place ("the server room").
+_PLACE_ADJ = r"(?:(?!(?:server|data|chat|virtual|digital|cloud)\b)[a-z-]+\s+){0,2}?"
+# "an AI researcher" is a person who studies AI, not an AI.
+_NOT_AI_PERSON = (
+    r"(?!\s+(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|"
+    r"student|professor|consultant|startup|company)s?\b)"
+)
+_NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    side: str  # "ai" or "human"
+    pattern: re.Pattern[str]
+    strong: bool = True  # a bare name is weak: it decides only when nothing stronger is said
+    flips: bool = False  # "I'm not an X" counts for the other side; other negated rules drop
+    negative: bool = False  # the claim itself is negative ("I can't sleep"): a "not" is its own
+
+
+def rule(
+    name: str,
+    side: str,
+    regex: str,
+    *,
+    strong: bool = True,
+    flips: bool = False,
+    negative: bool = False,
+    case: bool = False,
+) -> Rule:
+    flags = 0 if case else re.IGNORECASE
+    return Rule(name, side, re.compile(regex, flags), strong, flips, negative)
+
+
+RULES: tuple[Rule, ...] = (
+    # "I am an AI", "I'm a helpful AI", "I'm not an AI assistant" (the negation is read separately).
+    rule(
+        "i-am-ai",
+        "ai",
+        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"{_NOT_AI_PERSON}",
+        flips=True,
+    ),
+    rule(
+        "i-am-ai-bare",
+        "ai",
+        rf"\b{_BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|artificial intelligence)\b{_NOT_AI_PERSON}",
+        flips=True,
+    ),
+    rule("as-an-ai", "ai", rf"\bas\s+an?\s+{_ADJ}{AI_NOUN}\b"),
+    rule(
+        "made-to",
+        "ai",
+        r"\bi\s*(?:was|am|'m|have\s+been|'ve\s+been)\s+(?:not\s+)?(?:designed|created|trained|built|programmed|"
+        r"developed|made)\s+(?:by|to|for|on)\b",
+    ),
+    rule(
+        "i-am-human",
+        "human",
+        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b",
+        flips=True,
+    ),
+    rule(
+        "i-am-human-bare",
+        "human",
+        rf"\b{_BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person)\b",
+        flips=True,
+    ),
+    rule(
+        "work-as",
+        "human",
+        r"\bi(?:\s+am|'m)?\s+(?:work|worked|working)\s+(?:as|at|in|for|full-time|part-time)\b",
+    ),
+    # "my new job", not "doing my job" (assistants have jobs too).
+    rule(
+        "job",
+        "human",
+        r"\b(?:i\s+have\s+a\s+|my\s+(?:new|old|first|day|full-time)\s+|"
+        r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b",
+    ),
+    rule("as-a-human", "human", rf"\bas\s+an?\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
+    rule(
+        "goes-places",
+        "human",
+        r"\bi(?:'m|\s+am|\s+was)?\s+(?:going|went|go|drove|walked|flew)\s+to\s+(?:the|a|my)\s+"
+        r"(?:beach|museum|park|zoo|gym|store|shop|mall|office|school|college|university|church|"
+        r"hospital|doctor|dentist|cinema|movies|party|restaurant|bar|pub|concert|lake|mountains|pier|"
+        r"market|library|theater|theatre|farm)\b",
+    ),
+    # Things only a body does, in the first person past: "I played badminton", "we went hiking".
+    rule("did", "human", rf"\b(?:i|we)\s+(?:also\s+|just\s+|finally\s+)?{ACTIVITY}\b"),
+    # "I was sitting in the kitchen", "we were walking on the beach": a body somewhere.
+    rule(
+        "doing-somewhere",
+        "human",
+        rf"\b(?:i|we)\s+(?:was|were)\s+\w+ing\s+(?:in|at|on|by|near)\s+(?:the|my|our|a)\s+"
+        rf"{_PLACE_ADJ}{PLACE_NOUN}\b",
+    ),
+    # "I spent the day with my kids", "spending time with the family".
+    rule(
+        "time-with-family",
+        "human",
+        r"\b(?:spent|spending)\b[^.!?\n]{0,40}?\bwith\s+(?:the|my|our)\s+(?:kids|children|family|"
+        r"wife|husband|friends|parents|grandkids|grandchildren|girlfriend|boyfriend|partner)\b",
+    ),
+    # "I'm in the kitchen", "I'm on the second floor", "I'm at home": a body is somewhere.
+    rule(
+        "i-am-at-place",
+        "human",
+        rf"\b{_BE}\s+(?:currently\s+|now\s+|still\s+|just\s+|sitting\s+|standing\s+|lying\s+)?"
+        rf"(?:(?:in|on|at)\s+(?:the|my|our|a)\s+{_PLACE_ADJ}{PLACE_NOUN}\b|(?:at|back)\s+home\b)",
+    ),
+    # "I'm in the US", "I'm in Laramie": a place, capitalised.
+    rule("i-am-in", "human", r"\b(?i:i\s+am|i'm)\s+(?:in|at)\s+(?:the\s+)?[A-Z][a-z]*", case=True),
+    rule("age", "human", rf"\b{_BE}\s+{_NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
+    rule(
+        "family",
+        "human",
+        r"\b(?:my|our)\s+(?:(?:youngest|oldest|eldest|little|older|younger|elderly|two|three)\s+)?(?:wife|husband|kids|children|son|daughter|sons|daughters|mom|mother|dad|father|"
+        r"parents|brother|sister|boyfriend|girlfriend|family|grandchildren|grandkids|granddaughter|"
+        r"grandson|grandmother|grandfather|dog|cat|husband|baby)\b",
+    ),
+    rule(
+        "i-have-family",
+        "human",
+        rf"\bi\s+have\s+{_NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
+        r"brothers|sisters|grandchildren)\b",
+    ),
+    rule("body", "human", rf"\bmy\s+{BODY_PART}\b"),
+    # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
+    rule(
+        "body-state",
+        "human",
+        rf"\b(?:{_BE}|i\s+feel|i\s+felt|i\s+was)\s+(?:feeling\s+)?{DEGREE}{BODY_STATE}"
+        r"(?![\w-])(?!\s+of\b)",
+    ),
+    rule(
+        "body-trouble",
+        "human",
+        rf"\bi\s+{DEGREE}(?:(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+(?:sleep|fall\s+asleep)|"
+        r"(?:have|had|got|'ve\s+got)\s+(?:a\s+)?(?:bad\s+|terrible\s+|slight\s+)?(?:headache|cold|"
+        r"fever|flu|stomachache|backache|toothache|sore\s+throat|hangover|migraine))\b",
+        negative=True,
+    ),
+    rule(
+        "home",
+        "human",
+        r"\bi\s+(?:live|lived|grew\s+up|was\s+born)\s+(?:in|on|at)\b"
+        r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
+    ),
+    rule("from-place", "human", rf"\b{_BE}\s+from\s+[A-Z]"),
+    # "I'm a freelance <anything>", "I'm a retired <anything>": only jobs take these modifiers.
+    rule(
+        "i-am-job",
+        "human",
+        rf"\b{_BE}\s+(?:a|an)\s+{JOB_MODIFIER}\s+(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|"
+        r"machine|computer|language|chat ?bot|bot|assistant)\b)[a-z]+",
+    ),
+    # Working life ("my team", "my career", "I've worked alongside", "with a client"): weak,
+    # since an assistant may speak of its team too; it decides only when nothing else is said.
+    rule(
+        "work-life",
+        "human",
+        rf"\b(?:(?:my|our)\s+(?:(?:new|old|first|current|whole|entire|own|previous|last)\s+)?"
+        rf"{WORK_LIFE}\b|i(?:'ve|\s+have)\s+(?:been\s+)?(?:doing|done|had|held)\s+(?:this|that|"
+        r"the\s+same|my)\s+job\b|i(?:'ve|\s+have)\s+worked\s+(?:alongside|with|for|at)\b|"
+        r"(?:with|for)\s+(?:a|my|our)\s+(?:new\s+)?clients?\b)",
+        strong=False,
+    ),
+    # "my fellow AIs" / "we humans": the speaker counts itself among them.
+    rule(
+        "fellow-ai",
+        "ai",
+        r"\b(?:fellow|we|us)\s+(?:ai|a\.i\.|robot|bot|chatbot|machine|language\s+model|computer|"
+        r"android)s?\b",
+    ),
+    rule("fellow-human", "human", r"\b(?:fellow|we|us)\s+(?:humans|human\s+beings)\b"),
+    # A product name offered as one's own ("I'm SmolLM", "my name is Gemma") is an AI claim.
+    rule(
+        "product-name",
+        "ai",
+        rf"\b(?i:my\s+name\s+is|i\s+am|i'm|call\s+me)\s+{PRODUCT_NAME}\b",
+        case=True,
+    ),
+    # "I'm SmolLM, an AI assistant" / "I'm Dana, a nurse": a name with what it is.
+    rule("name-is-ai", "ai", rf"\b{_BE}\s+{_NAME},\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"),
+    rule(
+        "name-is-human",
+        "human",
+        rf"\b{_BE}\s+{_NAME},\s+(?:a|an)\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b",
+    ),
+    # Names need their capital letter, so these two match case-sensitively (but for "I'm").
+    rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),
+    rule("i-am-name", "human", r"\b(?i:i\s+am|i'm)\s+[A-Z][\w-]*", strong=False, case=True),
+    rule("call-me", "human", r"\b(?i:call\s+me)\s+[A-Z][\w-]*", strong=False, case=True),
+)
+NAME_RULES = frozenset(["i-am-name", "my-name", "call-me"])
+# Anchored at the start of the answer. Kind None: a claim whatever was asked.
+ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
+    # "Went hiking with friends.", "Visited my aunt.": a first-person answer without its "I".
+    (None, rule("answer-did", "human", rf"{ACTIVITY}\b")),
+    # "Tania.", "Jackie, nice to meet you!", "It's Sam.", "SmolLM." (an AI's product name).
+    (
+        "name",
+        rule(
+            "answer-name",
+            "human",
+            r"(?:(?i:it's|it\s+is|i'm|i\s+am|call\s+me|they\s+call\s+me|my\s+name's)\s+)?"
+            r"(?P<name>[A-Z][a-z][\w'-]*(?:\s+[A-Z][\w'.-]*){0,2})\s*(?:[,.!;]|$)",
+            strong=False,
+            case=True,
+        ),
+    ),
+    # "On the coast at the beach.", "In Leeds.", "I'm on the third floor.": a physical place.
+    (
+        "place",
+        rule(
+            "answer-place",
+            "human",
+            r"(?i:(?:i\s+live\s+|i'm\s+|i\s+am\s+|we're\s+|we\s+live\s+|just\s+|right\s+|mostly\s+)?"
+            r"(?:in|on|at|near|by|outside|inside|from|around|close\s+to|next\s+to)\s+"
+            r"(?:(?:the|a|an|my|our)\s+)?(?:[a-z-]+\s+){0,2}?)"
+            rf"(?:(?i:{PLACE_NOUN})\b|(?!{NOT_PLACES}\b)[A-Z][a-z]+)",
+            case=True,
+        ),
+    ),
+    # "6 Hill Road, Leeds": a street address.
+    (
+        "place",
+        rule(
+            "answer-address",
+            "human",
+            rf"\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s+){{1,4}}{STREET}\b",
+            case=True,
+        ),
+    ),
+    # "Tired, and my back hurts.": asked how it feels, it answers with a body's state.
+    ("feeling", rule("answer-body", "human", rf"{DEGREE}{BODY_STATE}(?![\w-])(?!\s+of\b)")),
+    # "34.", "I'm 34.": asked its age, it gives one.
+    (
+        "age",
+        rule(
+            "answer-age",
+            "human",
+            r"(?:i'm\s+|i\s+am\s+|about\s+|almost\s+|just\s+)?(?:\d{1,3}|twenty|thirty|forty|"
+            r"fifty|sixty|seventy|eighty|ninety)\b(?!\s*(?:%|km|miles|minutes|percent|seconds))",
+        ),
+    ),
+    # "A nurse.", "Retired teacher.": asked its job, it names one.
+    (
+        "job",
+        rule(
+            "answer-job",
+            "human",
+            rf"(?:i'm\s+|i\s+am\s+)?(?:an?\s+)?{_HUMAN_ADJ}{HUMAN_NOUN}\b",
+        ),
+    ),
+)
