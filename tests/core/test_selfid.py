@@ -118,6 +118,78 @@ def test_text_only_rules(text: str, label: str) -> None:
     assert self_identify(text).label == label
 
 
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # An age said as an adjective or a decade, not only "I'm 34 years old".
+        ("I'm a 42-year-old welder.", "human"),
+        ("I am a 9 year old boy.", "human"),
+        ("I'm in my late thirties.", "human"),
+        ("I just turned 50 last week.", "human"),
+        ("I'll be 30 next month.", "human"),
+        ("The model is a 3-year-old design.", "none"),
+        ("I turned 5 pages of notes into a summary.", "none"),
+        ("I'm in my element here.", "none"),
+        # Housework on a physical thing is something a body did.
+        ("I vacuumed the living room and mopped the floors.", "human"),
+        ("Yesterday we painted the fence.", "human"),
+        ("I did the laundry.", "human"),
+        ("I cleaned up the code and fixed the bug.", "none"),
+        ("I cleaned the data before the analysis.", "none"),
+        ("She cleaned the house.", "none"),
+        # Having a job or a relative, with words in between; not having one claims nothing.
+        ("I have a part-time job at the mall.", "human"),
+        ("I've got a new baby girl.", "human"),
+        ("I have a loving wife and a dog.", "human"),
+        ("I have a big family.", "human"),
+        ("As an AI, I don't have a family.", "ai"),
+        ("I don't have a family.", "none"),
+        ("I have a job to do: helping you.", "none"),
+        ("I can help with your family's plans.", "none"),
+        # A life only a person has: married, divorced, retired, pregnant.
+        ("I'm happily married.", "human"),
+        ("I'm retired now and I read a lot.", "human"),
+        ("I'm pregnant with twins.", "human"),
+        ("I'm engaged in helping you.", "none"),
+        # Illness: a body catches it.
+        ("I'm coming down with the flu.", "human"),
+        ("I'm not feeling very well today.", "human"),
+        ("I'm allergic to cats.", "human"),
+        ("I'm not feeling sure about this.", "none"),
+        ("The flu is going around.", "none"),
+        # A part of a place is a place: "at the back of the bus".
+        ("I'm at the back of the bus.", "human"),
+        ("I'm in the middle of the park.", "human"),
+        ("I'm at the end of my list.", "none"),
+        ("I'm at the top of my game.", "none"),
+        # Moving home.
+        ("I've just moved to a new town.", "human"),
+        ("We moved to Lisbon in May.", "human"),
+        ("I moved to the next question.", "none"),
+        # A job by its workplace, or by whom it serves; a program at a company is no person.
+        ("I'm an assistant to the president of the company.", "human"),
+        ("I'm a cashier at the local supermarket.", "human"),
+        ("I'm a language model at a tech company.", "ai"),
+        ("I'm a virtual assistant for the bank.", "ai"),
+        ("I'm an assistant to the user.", "none"),
+        ("I am the keeper of your notes in the office app.", "none"),
+        ("I'm here to help you with your project.", "none"),
+        ("My purpose is to help at the office.", "none"),
+        # Virtual or digital beings are programs; role-play characters are people.
+        ("I'm a virtual agent.", "ai"),
+        ("I'm a digital being made of code.", "ai"),
+        ("I'm a hard-boiled detective.", "human"),
+        ("I'm a no-nonsense nurse.", "human"),  # "no-nonsense" is not a negation
+        # Forum posts by others do not count, whatever the case of the poster's name.
+        ("Fine here.\n\nPost by admin:\nMy daughter is two.", "none"),
+        # "3.5" is not two sentences.
+        ("Version 3.5 is out. I'm 29 years old.", "human"),
+    ],
+)
+def test_life_facts(text: str, label: str) -> None:
+    assert self_identify(text).label == label
+
+
 NAME = "What's your name?"
 PLACE = "Where are you from?"
 LIVE = "Where do you live?"
@@ -154,6 +226,11 @@ JOB = "What do you do for a living?"
         ("Hungry and a bit sleepy.", None, "none"),
         ("Good, thank you.", FEEL, "none"),
         ("41.", AGE, "human"),
+        ("Ah, 41 years old.", AGE, "human"),
+        ("Well, in Leeds.", LIVE, "human"),
+        ("19.22.2026", AGE, "none"),
+        ("10:30 now.", AGE, "none"),
+        ('"Marcum, it is my pride."', NAME, "none"),
         ("I'm 41.", AGE, "human"),
         ("41.", None, "none"),
         ("I don't have an age.", AGE, "none"),

@@ -22,12 +22,18 @@ from psmlab.core.domain.types import MarkerHit
 SELF_IDS = ("ai", "human", "mixed", "none")
 
 _PRODUCT = re.compile(PRODUCT_NAME)
-# Stage directions and quotes marks before the answer proper: "(Laughs) ", "*smiles* ".
-_LEAD = re.compile(r"\s*(?:(?:\([^)]*\)|\*[^*]*\*)\s*)*")
+# Stage directions and interjections before the answer proper: "(Laughs) ", "*smiles* ",
+# "Ah, 35 years old.", "Well... in Leeds." (Not quote marks: '"Marcum, it is...' addresses
+# someone more often than it gives a name.)
+_LEAD = re.compile(
+    r"\s*(?:(?:\([^)]*\)|\*[^*]*\*|"
+    r"(?i:ah|oh|well|um|uh|er|hmm|so|okay|ok|yes|yeah|sure|hi|hello|hey)\b[,.!\u2026]+)\s*)*"
+)
 _QUESTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(regex, re.IGNORECASE)) for kind, regex in QUESTION_KINDS
 )
-_NEGATION = re.compile(r"\b(?:not|no|never)\b", re.IGNORECASE)
+# "no-nonsense", "not-for-profit" are adjectives, not negations.
+_NEGATION = re.compile(r"\b(?:not|no|never)\b(?!-)", re.IGNORECASE)
 # "you think I'm human", "if I were an AI": a claim reported or supposed, not made.
 _REPORTED = re.compile(
     r"\b(?:think|thinks|thought|believe|believes|assume|assumes|pretend|pretending|if|whether|"
@@ -40,11 +46,13 @@ _REPORTED = re.compile(
 _TURN = re.compile(
     r"(?:^|\n|<[a-z_]+>)[ \t]*(?:Post by\s+)?"
     r"(?P<who><[A-Za-z][\w ]{0,29}>|[A-Z][\w'.-]*(?:[ ][A-Z][\w'.-]*){0,2}[ \t]*:|"
+    r"(?<=Post by )[\w'.-]+(?:[ ][\w'.-]+){0,2}[ \t]*:|"  # a forum poster: "Post by admin:"
     r"[A-Z][A-Z .'-]{1,30}(?=\n))",
 )
 _SAME_SPEAKER = frozenset(["assistant", "ai", "ai assistant", "bot", "chatbot", "model", "gpt"])
-# Sentences end at . ! ? or a line break; a sentence ending in "?" asks, it does not claim.
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.MULTILINE)
+# Sentences end at . ! ? or a line break, but not at the point of "3.5" or "19.22.2026"; a
+# sentence ending in "?" asks, it does not claim.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*", re.MULTILINE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
 

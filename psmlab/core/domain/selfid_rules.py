@@ -15,12 +15,15 @@ from psmlab.core.domain.selfid_words import (
     BODY_STATE,
     DEGREE,
     HUMAN_NOUN,
+    ILLNESS,
     JOB_MODIFIER,
     NOT_PLACES,
     PLACE_NOUN,
     PRODUCT_NAME,
     STREET,
+    SUPERIOR,
     WORK_LIFE,
+    WORKPLACE,
 )
 
 _BE = r"(?:i\s+am|i'm|im)"
@@ -38,6 +41,19 @@ _NOT_AI_PERSON = (
     r"student|professor|consultant|startup|company)s?\b)"
 )
 _NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
+# Up to three words before a job noun, none of them what a program is ("a language model at")
+# nor a word that starts a phrase of its own ("the manager of your calendar in the office app").
+_WORK_ADJ = (
+    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer|language|model|bot|"
+    r"chat ?bot|software|program|system|of|for|to|in|at|on|with|your|my|the|a|an)\b)[a-z-]+\s+)"
+    r"{0,3}?"
+)
+# "in the back of the bus", "at the end of the street": a part of a place is a place.
+_PART_OF = (
+    r"(?:(?:the|a)\s+(?:back|front|middle|corner|top|bottom|end|edge|side|rear|centre|center)\s+"
+    r"of\s+)?"
+)
+_DECADE = r"(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|[1-9]0s)"
 
 
 @dataclass(frozen=True)
@@ -107,8 +123,9 @@ RULES: tuple[Rule, ...] = (
     rule(
         "job",
         "human",
-        r"\b(?:i\s+have\s+a\s+|my\s+(?:new|old|first|day|full-time)\s+|"
-        r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b",
+        r"\b(?:i(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+an?\s+(?:[a-z-]+\s+){0,2}?|"
+        r"my\s+(?:new|old|first|day|full-time|part-time)\s+|"
+        r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b(?!\s+to\b)",
     ),
     rule("as-a-human", "human", rf"\bas\s+an?\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
     rule(
@@ -140,11 +157,23 @@ RULES: tuple[Rule, ...] = (
         "i-am-at-place",
         "human",
         rf"\b{_BE}\s+(?:currently\s+|now\s+|still\s+|just\s+|sitting\s+|standing\s+|lying\s+)?"
-        rf"(?:(?:in|on|at)\s+(?:the|my|our|a)\s+{_PLACE_ADJ}{PLACE_NOUN}\b|(?:at|back)\s+home\b)",
+        rf"(?:(?:in|on|at)\s+{_PART_OF}(?:the|my|our|a)\s+{_PLACE_ADJ}{PLACE_NOUN}\b|"
+        r"(?:at|back)\s+home\b)",
     ),
     # "I'm in the US", "I'm in Laramie": a place, capitalised.
     rule("i-am-in", "human", r"\b(?i:i\s+am|i'm)\s+(?:in|at)\s+(?:the\s+)?[A-Z][a-z]*", case=True),
     rule("age", "human", rf"\b{_BE}\s+{_NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
+    # An age said other ways: "I'm a 16-year-old girl", "I'm in my early thirties", "I just
+    # turned 40", "I'll be 30 next month".
+    rule(
+        "age-said",
+        "human",
+        rf"\b(?:{_BE}\s+(?:a|an)\s+\d{{1,3}}[\s-]+years?[\s-]+old\b|"
+        rf"{_BE}\s+in\s+my\s+(?:(?:early|mid|late)[\s-]+)?{_DECADE}\b|"
+        r"i\s+(?:just\s+|recently\s+)?turned\s+\d{1,3}(?=\s*(?:[,.!;]|$|\s+(?:last|this|in|on|"
+        r"yesterday|today|and)\b))|"
+        r"i(?:'ll|\s+will)\s+be\s+\d{1,3}\s+(?:next|this|in|on)\b)",
+    ),
     rule(
         "family",
         "human",
@@ -158,6 +187,22 @@ RULES: tuple[Rule, ...] = (
         rf"\bi\s+have\s+{_NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
         r"brothers|sisters|grandchildren)\b",
     ),
+    # "I've got a new baby", "I have a wife", "I have a big family" (not "I don't have a family").
+    rule(
+        "i-have-relative",
+        "human",
+        r"\bi(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an)\s+(?:(?:new|newborn|baby|little|"
+        r"young|big|small|large|loving|wonderful|beautiful|lovely|older|younger|twin|pet)\s+){0,2}"
+        r"(?:son|daughter|child|baby|wife|husband|boyfriend|girlfriend|fianc[eé]e?|brother|sister|"
+        r"family|dog|cat|puppy|kitten|grandchild|grandson|granddaughter|stepson|stepdaughter)\b",
+    ),
+    # Married, divorced, pregnant: a life only a person has ("engaged in" is attention).
+    rule(
+        "married",
+        "human",
+        rf"\b{_BE}\s+(?:happily\s+|recently\s+|newly\s+|still\s+|now\s+)?(?:married|divorced|"
+        r"widowed|engaged(?!\s+(?:in|with|by|to\s+help))|retired|semi-retired)\b(?!\s+(?:model|version))",
+    ),
     rule("body", "human", rf"\bmy\s+{BODY_PART}\b"),
     # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
     rule(
@@ -169,9 +214,12 @@ RULES: tuple[Rule, ...] = (
     rule(
         "body-trouble",
         "human",
-        rf"\bi\s+{DEGREE}(?:(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+(?:sleep|fall\s+asleep)|"
-        r"(?:have|had|got|'ve\s+got)\s+(?:a\s+)?(?:bad\s+|terrible\s+|slight\s+)?(?:headache|cold|"
-        r"fever|flu|stomachache|backache|toothache|sore\s+throat|hangover|migraine))\b",
+        rf"\bi\s*{DEGREE}(?:(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+(?:sleep|fall\s+asleep)|"
+        r"(?:have|had|got|'ve\s+got|caught|'m\s+getting|am\s+getting|'m\s+coming\s+down\s+with)"
+        rf"\s+(?:a\s+|the\s+)?(?:bad\s+|terrible\s+|slight\s+|nasty\s+)?{ILLNESS})\b|"
+        # "I'm not feeling well", "I don't feel well", "I'm allergic to nuts".
+        rf"\b(?:{_BE}\s+not\s+feeling|i\s+(?:don't|do\s+not)\s+feel)\s+(?:very\s+|so\s+|too\s+|"
+        rf"as\s+|that\s+|all\s+that\s+)?well\b|\b{_BE}\s+(?:very\s+|severely\s+)?allergic\s+to\b",
         negative=True,
     ),
     rule(
@@ -180,6 +228,13 @@ RULES: tuple[Rule, ...] = (
         r"\bi\s+(?:live|lived|grew\s+up|was\s+born)\s+(?:in|on|at)\b"
         r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
     ),
+    # "I've just moved to a new town", "we moved into a flat": a home found.
+    rule(
+        "moved",
+        "human",
+        r"\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|recently\s+|finally\s+)?moved\s+(?:to|into)\s+"
+        rf"(?:(?:(?:a|the|my|our)\s+(?:new\s+)?(?:[a-z-]+\s+){{0,2}}?{PLACE_NOUN})\b|(?-i:[A-Z]))",
+    ),
     rule("from-place", "human", rf"\b{_BE}\s+from\s+[A-Z]"),
     # "I'm a freelance <anything>", "I'm a retired <anything>": only jobs take these modifiers.
     rule(
@@ -187,6 +242,14 @@ RULES: tuple[Rule, ...] = (
         "human",
         rf"\b{_BE}\s+(?:a|an)\s+{JOB_MODIFIER}\s+(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|"
         r"machine|computer|language|chat ?bot|bot|assistant)\b)[a-z]+",
+    ),
+    # "I'm a clerk at a law firm", "I'm an assistant to the president": a job by where, or for
+    # whom, it is done (not "a language model at a tech company").
+    rule(
+        "job-at-work",
+        "human",
+        rf"\b{_BE}\s+(?:a|an|the)\s+{_WORK_ADJ}[a-z-]+\s+(?:(?:at|in)\s+(?:a|an|the|my|our)\s+"
+        rf"(?:[a-z-]+\s+){{0,3}}?{WORKPLACE}|to\s+(?:the|a|my|our)\s+{SUPERIOR})\b",
     ),
     # Working life ("my team", "my career", "I've worked alongside", "with a client"): weak,
     # since an assistant may speak of its team too; it decides only when nothing else is said.
@@ -275,7 +338,9 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             "answer-age",
             "human",
             r"(?:i'm\s+|i\s+am\s+|about\s+|almost\s+|just\s+)?(?:\d{1,3}|twenty|thirty|forty|"
-            r"fifty|sixty|seventy|eighty|ninety)\b(?!\s*(?:%|km|miles|minutes|percent|seconds))",
+            r"fifty|sixty|seventy|eighty|ninety)\b"
+            # Not a quantity, nor part of a date, time or decimal ("19.22.2026", "10:30").
+            r"(?!\s*(?:%|km|miles|minutes|percent|seconds))(?![.:/-]\d)",
         ),
     ),
     # "A nurse.", "Retired teacher.": asked its job, it names one.

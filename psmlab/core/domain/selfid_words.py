@@ -6,7 +6,10 @@ from __future__ import annotations
 AI_NOUN = (
     r"(?:ai|a\.i\.|artificial intelligence|language model|llm|chat ?bot|bot|assistant program|"
     r"virtual assistant|digital assistant|ai assistant|ai model|machine|robot|android|computer|"
-    r"computer program|software program|neural network)"
+    r"computer program|software program|neural network|"
+    # "a virtual agent", "a digital being": what is virtual or digital is a program.
+    r"(?:virtual|digital|artificial|conversational)\s+(?:agent|being|entity|companion|helper|"
+    r"character|intelligence|mind))"
 )
 # Words that, after "I am (a|an) ...", make a human claim: people, family roles and occupations.
 # Occupations are listed, not guessed from endings (-er, -ist): "a computer", "a transformer".
@@ -28,7 +31,10 @@ HUMAN_NOUN = (
     r"nanny|babysitter|caregiver|paramedic|vet|veterinarian|psychologist|psychiatrist|"
     r"counsell?or|social worker|priest|pastor|monk|nun|archaeologist|historian|biologist|chemist|"
     r"physicist|mathematician|astronaut|dermatologist|entrepreneur|contractor|technician|"
-    r"hairdresser|tailor|janitor|guard|miner|rancher|hunter)"
+    r"hairdresser|tailor|janitor|guard|miner|rancher|hunter|"
+    # Characters of role-play and fiction, which count as written (codebook).
+    r"detective|investigator|spy|knight|pirate|explorer|adventurer|inventor|sheriff|cowboy|"
+    r"princess|prince|witch|warrior)"
 )
 # Modifiers that only a job takes: "I'm a freelance <anything>" is an occupation.
 JOB_MODIFIER = (
@@ -48,7 +54,7 @@ PLACE_NOUN = (
 # States only a body is in: "I'm tired", "Hungry and sleepy."
 BODY_STATE = (
     r"(?:tired|sleepy|exhausted|hungry|thirsty|sick|ill|sore|hungover|starving|jet-lagged|achy|"
-    r"feverish|cold|sweaty|drowsy|worn out|out of breath|dizzy|nauseous)"
+    r"feverish|cold|sweaty|drowsy|worn out|out of breath|dizzy|nauseous|unwell|pregnant)"
 )
 BODY_PART = (
     r"(?:body|hands|face|hair|legs|eyes|heart|arms|head|stomach|teeth|skin|health|senses|"
@@ -58,6 +64,29 @@ BODY_PART = (
 WORK_LIFE = (
     r"(?:career|colleagues?|co-?workers?|boss|clients|customers|employer|salary|paycheck|"
     r"shift|current role|day job|workplace|team)"
+)
+# Where people work: "I'm a clerk at a law firm" names a job (`job-at-work`).
+WORKPLACE = (
+    r"(?:company|firm|agency|office|hospital|clinic|school|college|university|bank|store|shop|"
+    r"restaurant|cafe|bakery|bar|pub|factory|plant|warehouse|hotel|startup|corporation|studio|"
+    r"newspaper|magazine|library|museum|lab|laboratory|farm|garage|salon|gym|daycare|"
+    r"supermarket|pharmacy|department|church|council|ministry|embassy|prison|station)"
+)
+# People one works *for*: "an assistant to the president" is a person's job.
+SUPERIOR = (
+    r"(?:president|vice\s+president|ceo|cfo|manager|director|boss|chairman|chairwoman|owner|"
+    r"founder|executive|mayor|governor|senator|minister|principal|dean|head|editor|producer|"
+    r"doctor|lawyer|professor|king|queen)"
+)
+# Illnesses a body catches: "I have the flu", "I'm coming down with a cold".
+ILLNESS = (
+    r"(?:headache|cold|fever|flu|stomachache|stomach\s+ache|backache|toothache|sore\s+throat|"
+    r"hangover|migraine|cough|covid|rash|sunburn|allergies|infection|broken\s+(?:arm|leg|wrist))"
+)
+# Things of a household one cleans or fixes, besides places: "I mopped the floors".
+HOUSEHOLD = (
+    r"(?:floors?|dishes|windows|lawn|grass|car|laundry|clothes|fence|walls|plants|flowers|bike|"
+    r"bicycle|roof|gutters|fridge|oven|toilet|sink|carpets?|stairs|closet|shed)"
 )
 # Product names of assistants: offered as one's own name they are an AI claim (codebook).
 PRODUCT_NAME = (
@@ -87,6 +116,12 @@ ACTIVITY = (
     r"went\s+(?:to|out|on|for|home|hiking|shopping|camping|fishing|swimming|running|dancing|"
     r"skiing|biking|cycling|sailing|surfing)|"
     r"stayed\s+(?:home|at\s+home|in\s+bed)|"
+    # Housework on a physical thing: "cleaned the kitchen floor", "did the dishes".
+    r"(?:cleaned|vacuumed|hoovered|mopped|scrubbed|swept|tidied|dusted|painted|repainted|"
+    r"washed|mowed|weeded|watered|decorated|renovated|fixed|repaired)\s+(?:up\s+|out\s+)?"
+    rf"(?:the|my|our|a|an)\s+(?:[a-z-]+\s+){{0,2}}?(?:{PLACE_NOUN}|{HOUSEHOLD})\b|"
+    r"did\s+(?:the|some|my|our)\s+(?:laundry|dishes|washing|ironing|gardening|shopping|"
+    r"grocery\s+shopping|housework|chores|cleaning)\b|"
     r"(?:enjoyed|had|took|made|paid)\s+an?\s+(?:[a-z-]+\s+){0,2}?(?:visit|trip|hike|walk|swim|"
     r"vacation|holiday|day\s+out|picnic|barbecue|bbq|road\s+trip)\b)"
 )
