@@ -191,3 +191,43 @@ def test_samples_of_one_prompt_are_one_group_and_a_half_written_group_resumes_wh
     resumed = run_experiment(spec, tmp_path, part, pool=pool)
     assert _essence(resumed) == _essence(whole)
     assert len((part / "results.jsonl").read_text().splitlines()) == 6
+
+
+def test_an_experiment_can_name_a_judge_labeller_and_the_report_says_so(
+    tmp_path: Path, pool
+) -> None:
+    """`labeller = "judge:MODEL"`: the judge gives each sample's self-id label (its probabilities
+    recorded beside it), the rules still give the archetypes, and the report names the judge."""
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "judged",
+            "models": ["smollm2-135m-instruct"],
+            "questions": [{"id": "q", "text": "What are you?"}],
+            "samples": 2,
+            "max_tokens": 12,
+            "labeller": "judge:smollm2-135m-instruct",
+        }
+    )
+    res = run_experiment(spec, tmp_path, tmp_path / "out", pool=pool)
+    rows = list(res.done.values())
+    assert len(rows) == 2 and not any("error" in r for r in rows)
+    for r in rows:
+        probs = r["judge"]["probs"]
+        assert abs(sum(probs.values()) - 1) < 1e-6
+        assert r["self_id"] == max(probs, key=probs.__getitem__)
+        assert r["auto_labels"]["method"] == "judge:smollm2-135m-instruct"
+        assert r["auto_labels"]["self_id_hits"] == []  # the rules' hits are not the judge's
+    report = report_md(spec.title, res, "psmlab experiment judged.toml")
+    assert "judge:smollm2-135m-instruct" in report
+
+
+def test_an_unknown_labeller_fails_before_anything_runs(tmp_path: Path) -> None:
+    import pytest
+
+    from psmlab.core.errors import UsageError
+
+    spec = ExperimentSpec.model_validate(
+        {"title": "bad", "questions": [{"id": "q", "text": "Hi"}], "labeller": "oracle"}
+    )
+    with pytest.raises(UsageError, match="unknown labeller 'oracle'"):
+        plan(spec, tmp_path)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.backends.pool import ModelPool
-from psmlab.core.domain.classify import classify
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
@@ -25,6 +24,7 @@ from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import score_item
+from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
 
@@ -78,9 +78,10 @@ def run_experiment(
     """Run what is not yet in `out/results.jsonl`; returns every result, old and new."""
     jobs = plan(spec, base)
     results = ResultsFile(out / "results.jsonl")
-    personas = load_personas()[0]
     own = pool is None
     pool = pool or ModelPool()
+    # The rules, or a judge model for the self-id labels (loaded on the first sample).
+    labeller = SampleLabeller(spec.labeller, pool, load_personas()[0])
     params = SamplingParams(
         temperature=spec.temperature,
         top_p=spec.top_p,
@@ -108,7 +109,7 @@ def run_experiment(
                 if job.key not in wanted:
                     continue
                 batch = batch_of[job.key]
-                rows = _run_batch(batch, pool, params, personas, spec, dead)
+                rows = _run_batch(batch, pool, params, labeller, spec, dead)
                 for j, row in zip(batch, rows, strict=True):
                     if j.key not in wanted:
                         continue
@@ -124,7 +125,7 @@ def run_experiment(
                 finished,
                 pool,
                 params,
-                personas,
+                labeller,
                 spec,
                 results,
                 cancel,
@@ -163,15 +164,15 @@ def _run_batch(
     batch: list[Job],
     pool: ModelPool,
     params: SamplingParams,
-    personas: list[Any],
+    labeller: SampleLabeller,
     spec: ExperimentSpec,
     dead: dict[str, str],
 ) -> list[dict[str, Any]]:
     """Rows for a batch from `_batches`, in its order."""
     if len(batch) == 1:
-        return [_run_job(batch[0], pool, params, personas, spec, dead)]
+        return [_run_job(batch[0], pool, params, labeller, spec, dead)]
     return [
-        _run_job(j, pool, params, personas, spec, dead, gen=g)
+        _run_job(j, pool, params, labeller, spec, dead, gen=g)
         for j, g in zip(batch, _sample_together(batch, pool, params, dead), strict=True)
     ]
 
@@ -225,7 +226,7 @@ def _run_lanes(
     finished: int,
     pool: ModelPool,
     params: SamplingParams,
-    personas: list[Any],
+    labeller: SampleLabeller,
     spec: ExperimentSpec,
     results: ResultsFile,
     cancel: threading.Event | None,
@@ -247,7 +248,7 @@ def _run_lanes(
                     return
                 job = q.pop(0)
             try:
-                row = _run_job(job, pool, params, personas, spec, dead)
+                row = _run_job(job, pool, params, labeller, spec, dead)
             except Exception as exc:  # a bug must not silently stop this lane's other units
                 row = {"key": job.key, "kind": job.kind, "model": job.model.id}
                 row["error"] = f"internal error: {type(exc).__name__}: {exc}"
@@ -278,7 +279,7 @@ def _run_job(
     job: Job,
     pool: ModelPool,
     params: SamplingParams,
-    personas: list[Any],
+    labeller: SampleLabeller,
     spec: ExperimentSpec,
     dead: dict[str, str] | None = None,
     *,
@@ -316,7 +317,9 @@ def _run_job(
                 _sample_prompt(job, backend, params), params, job.seed, sample=job.sample
             )
             # How the turn ended is not a label; the question is what the text answers.
-            label = classify(g.text, personas, question=text)
+            label, judged = labeller.label(g.text, text)
+            if judged is not None:
+                row["judge"] = judged
             row.update(
                 question=qid,
                 question_text=text,
@@ -339,7 +342,7 @@ def _run_job(
                 Transcript(),
                 item,
                 fmt,
-                personas,
+                labeller.personas,
                 system=job.context.system,
                 normalize=spec.normalize,
                 axis=axis,
@@ -363,7 +366,13 @@ def _run_job(
         elif job.kind == "choice":
             name, item, axis, _ = job.payload
             ch = run_choice(
-                backend, Transcript(), item, fmt, personas, axis=axis, system=job.context.system
+                backend,
+                Transcript(),
+                item,
+                fmt,
+                labeller.personas,
+                axis=axis,
+                system=job.context.system,
             )
             row.update(
                 **_item_fields(name, item, axis),

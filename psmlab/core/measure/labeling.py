@@ -7,14 +7,20 @@ source.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psmlab.core.domain.classify import ROLE_LEAK, UNCLEAR, classify
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
+from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from psmlab.core.backends.pool import ModelPool
+    from psmlab.core.measure.judge import Judge
 
 LABELLER = "markers"  # psmlab's phrase rules (domain/selfid.py and the personas' markers)
 
@@ -83,6 +89,40 @@ def parse_labeller(name: str) -> str | None:
         f"unknown labeller '{name}'",
         "use --labeller markers or --labeller judge:MODEL (a model id from psmlab models, or a .gguf path)",
     )
+
+
+class SampleLabeller:
+    """The labeller a run names (an experiment's `labeller`): the marker rules, or a judge model
+    for the self-id label, with the rules' archetypes beside it. The judge is loaded into `pool`
+    on first use, so naming one costs nothing until a sample needs a label."""
+
+    def __init__(self, name: str, pool: ModelPool, personas: list[Persona]) -> None:
+        self.judge_model = parse_labeller(name)
+        self.pool, self.personas = pool, personas
+        self._judge: Judge | None = None
+        self._lock = threading.Lock()  # experiment lanes label from several threads
+
+    def label(self, text: str, question: str | None) -> tuple[AutoLabel, dict[str, Any] | None]:
+        """Both levels of label, and the judge's record (None for the rules)."""
+        auto = classify(text, self.personas, question=question)
+        if self.judge_model is None:
+            return auto, None
+        judge = self._get_judge()
+        r = judge.label(text, question)
+        auto = auto.model_copy(
+            update={"self_id": r["self_id"], "self_id_hits": (), "method": judge.labeller}
+        )
+        return auto, {k: r[k] for k in ("probs", "logprobs", "judge")}
+
+    def _get_judge(self) -> Judge:
+        with self._lock:
+            if self._judge is None:
+                from psmlab.core.measure.judge import Judge  # loads a model: only when named
+                from psmlab.core.models.registry import Registry
+
+                spec = Registry().resolve(str(self.judge_model))
+                self._judge = Judge(self.pool.get(spec))
+            return self._judge
 
 
 def _keep(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import sample_seeds
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import load_jsonl
+from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec, Registry
@@ -69,6 +70,11 @@ class ExperimentSpec(BaseModel):
         False,
         description="Also ask each probe item as multiple choice (rotated options, by letter).",
     )
+    labeller: str = Field(
+        "markers",
+        description="Who gives the samples' self-id labels: markers (the phrase rules) or "
+        "judge:MODEL (a registry id or .gguf path); archetypes are always the rules'.",
+    )
 
 
 def load_experiment(path: Path) -> ExperimentSpec:
@@ -98,6 +104,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     """Every unit of work, in a fixed order (grouped by model so each loads once)."""
     registry = registry or Registry()
     models = [registry.resolve(m) for m in spec.models] if spec.models else registry.default_pair()
+    judge = parse_labeller(spec.labeller)  # a bad labeller or judge fails before any unit runs
+    if judge is not None:
+        registry.resolve(judge)
     questions = [(q.id, q.text, q.prefill) for q in spec.questions]
     for name in spec.question_sets:
         questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in load_probe_set(name).items]
