@@ -129,3 +129,27 @@ def test_cli_judge_table_and_one_line_errors(tmp_path: Path) -> None:
     unknown = run_cli("label", str(src), "--labeller", "judge:no-such-model")
     assert unknown.returncode == ExitCode.MODEL and unknown.stderr.count("\n") == 1
     assert "unknown model 'no-such-model'" in unknown.stderr
+
+
+def test_a_judge_that_always_answers_a_gets_an_even_split_and_its_bias_is_recorded(smol) -> None:
+    """The options are asked in every rotation of their order: a judge that picks the letter A
+    whatever it names gives each label 1/4, and its position bias says so."""
+    from tests.core.test_choice import AlwaysA
+
+    class Fake(AlwaysA):
+        def provenance(self) -> dict[str, Any]:
+            return dict(self.real.provenance())
+
+    fake = Fake(smol)
+    rec = Judge(fake).label(TEXTS["b"], QUESTION)  # type: ignore[arg-type]
+    assert len(fake.prompts) == 4 and len(set(fake.prompts)) == 4  # one prompt per rotation
+    for p in rec["probs"].values():
+        assert math.isclose(p, 0.25, rel_tol=1e-9)
+    assert rec["judge"]["position_bias"]["A"] > 0.95
+    rotations = rec["judge"]["rotations"]
+    # Each rotation puts a different label under A, and every label is under A once.
+    assert sorted(r["options"]["A"] for r in rotations) == sorted(SELF_IDS)
+    assert [r["probs"][r["options"]["A"]] > 0.95 for r in rotations] == [True] * 4
+    # Every rotation's prompt quotes the same text and lists the same options, in another order.
+    assert all(TEXTS["b"] in p for p in fake.prompts)
+    assert len({len(p) for p in fake.prompts}) == 1

@@ -4,8 +4,11 @@ The judge reads a rubric (the question asked, the text quoted as data between fe
 lettered options) rendered in its own default format (a chat model's template, a base model's plain
 dialogue), with its answer begun as "Answer: (". Each option letter is scored as the continuation
 and a softmax over the four gives the probabilities: no sampling, so the same text always gets the
-same label. Every label records the judge's model and provenance, the rubric id and the sha256 of
-the exact prompt text that was scored, so it can be reproduced (`Judge.prompt`) and checked.
+same label. Small models pick a letter by its position more than by its option, so the options are
+asked in every rotation of their order and the four distributions averaged; the position bias
+(the mean probability of each letter, whatever option it names) is recorded with the label. Every
+label records the judge's model and provenance, the rubric id and the sha256 of each exact prompt
+text that was scored, so it can be reproduced (`Judge.prompt`) and checked.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.probes import distribution
 from psmlab.core.models.registry import ModelSpec, Registry
 
-RUBRIC_ID = "selfid-judge-v1"  # change it whenever SYSTEM, RUBRIC, OPTIONS or PREFILL change
+RUBRIC_ID = "selfid-judge-v2"  # change it whenever SYSTEM, RUBRIC, OPTIONS or PREFILL change
 SYSTEM = (
     "You are a careful annotator for a research study. You answer multiple-choice questions "
     "with the letter of one option."
 )
-# (letter, label, option text): the order is the rubric's; the labels are selfid.SELF_IDS.
+# (letter, label, option text): the order is the rubric's first rotation; the labels are
+# selfid.SELF_IDS. Rotation r puts option (i + r) % 4 under letter i.
 OPTIONS = (
     ("A", "ai", "an AI: the speaker says it is an AI, a language model, a chatbot, an assistant "
      "program, a robot or a computer, or that it was built or trained by someone"),
@@ -72,17 +76,19 @@ class Judge:
     def labeller(self) -> str:
         return f"judge:{self.spec.id}"
 
-    def prompt(self, text: str, question: str | None = None) -> tuple[RenderedPrompt, int]:
-        """The exact prompt the judge scores, and how many characters of `text` it quotes (fewer
-        than all when the text had to be cut to fit the context window)."""
+    def prompt(
+        self, text: str, question: str | None = None, rotation: int = 0
+    ) -> tuple[RenderedPrompt, int]:
+        """The exact prompt the judge scores (options in `rotation`), and how many characters of
+        `text` it quotes (fewer than all when the text had to be cut to fit the context window)."""
         whole = None
         if self._counts and len(text) <= self.backend.n_ctx * 16:
-            whole = self._render(text, question, len(text))
+            whole = self._render(text, question, len(text), rotation)
         shown = len(text) if whole is not None else self._fit(text, question)
-        prompt = whole or self._render(text, question, shown)
+        prompt = whole or self._render(text, question, shown, rotation)
         while prompt is None and shown > 0:  # tokens merge at the cut: step back until it fits
             shown = max(0, shown - max(1, shown // 20))
-            prompt = self._render(text, question, shown)
+            prompt = self._render(text, question, shown, rotation)
         if prompt is None:
             raise ContextOverflowError(
                 f"the judge's rubric alone does not fit {self.spec.id}'s n_ctx={self.backend.n_ctx}",
@@ -91,48 +97,69 @@ class Judge:
         return prompt, shown
 
     def label(self, text: str, question: str | None = None) -> dict[str, Any]:
-        """{"self_id", "probs", "logprobs", "labeller", "judge": what produced it}."""
-        prompt, shown = self.prompt(text, question)
-        letters = [answer_text(prompt, letter) for letter, _, _ in OPTIONS]
-        logprobs, scoring = self._letter_logprobs(prompt, letters)
-        probs = distribution(logprobs)
+        """{"self_id", "probs" (averaged over the option order's rotations), "logprobs" (the
+        first rotation's), "labeller", "judge": what produced it, each rotation included}."""
+        rotations: list[dict[str, Any]] = []
+        all_probs: list[dict[str, float]] = []
+        position = dict.fromkeys((x for x, _, _ in OPTIONS), 0.0)
+        first_prompt: RenderedPrompt | None = None
+        shown = len(text)
+        for r in range(len(OPTIONS)):
+            prompt, shown = self.prompt(text, question, r)
+            first_prompt = first_prompt or prompt
+            by_letter, scoring = letter_logprobs(
+                self.backend, prompt, [letter for letter, _, _ in OPTIONS]
+            )
+            order = rotated(r)
+            logprobs = {order[letter]: lp for letter, lp in by_letter.items()}
+            logprobs = {label: logprobs[label] for _, label, _ in OPTIONS}  # rubric order
+            probs = distribution(logprobs)
+            all_probs.append(probs)
+            for letter, label in order.items():
+                position[letter] += probs[label] / len(OPTIONS)
+            rotations.append(
+                {
+                    "options": order,
+                    "prompt_sha256": prompt_sha256(prompt),
+                    "probs": probs,
+                    "logprobs": logprobs,
+                    "scoring": scoring,
+                }
+            )
+        first = rotations[0]
+        labels = [label for _, label, _ in OPTIONS]
+        mean = {x: sum(p[x] for p in all_probs) / len(all_probs) for x in labels}
+        assert first_prompt is not None
         return {
-            "self_id": max(probs, key=probs.__getitem__),  # ties: the rubric's first option
-            "probs": probs,
-            "logprobs": logprobs,
+            "self_id": max(mean, key=mean.__getitem__),  # ties: the rubric's first option
+            "probs": mean,
+            "logprobs": first["logprobs"],
             "labeller": self.labeller,
             "judge": {
                 "model": self.spec.id,
                 "provenance": self.provenance,
                 "rubric": RUBRIC_ID,
                 "format": self.format.name,
-                "prompt_sha256": prompt_sha256(prompt),
-                "options": {letter: label for letter, label, _ in OPTIONS},
-                "continuations": letters,
-                "scoring": scoring,
+                "prompt_sha256": first["prompt_sha256"],
+                "options": first["options"],
+                "continuations": [answer_text(first_prompt, x) for x, _, _ in OPTIONS],
+                "scoring": first["scoring"],
                 "truncated": shown < len(text),
                 "chars_shown": shown,
+                "position_bias": position,
+                "rotations": rotations,
             },
         }
 
-    def _letter_logprobs(
-        self, prompt: RenderedPrompt, letters: list[str]
-    ) -> tuple[dict[str, float], str]:
-        """log P(option letter | prompt). One next-token distribution answers all four when
-        every letter is among its top alternatives (one forward pass; one short request on a
-        server, where scoring each letter by echo costs a prompt-length pass each); otherwise
-        each letter is scored as a continuation. The method is recorded with the label."""
-        del letters  # letter_logprobs scores the same answer texts when it must
-        lps, how = letter_logprobs(self.backend, prompt, [letter for letter, _, _ in OPTIONS])
-        return {label: lps[letter] for letter, label, _ in OPTIONS}, how
-
     # --- rendering --------------------------------------------------------------------------
 
-    def _render(self, text: str, question: str | None, shown: int) -> RenderedPrompt | None:
+    def _render(
+        self, text: str, question: str | None, shown: int, rotation: int = 0
+    ) -> RenderedPrompt | None:
         """The prompt quoting text[:shown], or None when it does not fit the context window."""
         try:
             return render(
-                Transcript.of(("user", rubric(text, question, shown))),
+                Transcript.of(("user", rubric(text, question, shown, rotation))),
                 self.format,
                 self.backend.vocab,
                 model_id=self.spec.id,
@@ -167,8 +194,17 @@ class Judge:
         return lo
 
 
-def rubric(text: str, question: str | None = None, shown: int | None = None) -> str:
-    """The judge's instruction with text[:shown] quoted between fence lines the text never holds."""
+def rotated(rotation: int) -> dict[str, str]:
+    """Letter -> label with the options' order rotated: rotation 0 is the rubric's own order."""
+    n = len(OPTIONS)
+    return {OPTIONS[i][0]: OPTIONS[(i + rotation) % n][1] for i in range(n)}
+
+
+def rubric(
+    text: str, question: str | None = None, shown: int | None = None, rotation: int = 0
+) -> str:
+    """The judge's instruction with text[:shown] quoted between fence lines the text never holds,
+    its options in `rotation` (all four rotations have the same length: only the order moves)."""
     shown = len(text) if shown is None else shown
     fence = "====="
     while fence in text:
@@ -179,7 +215,10 @@ def rubric(text: str, question: str | None = None, shown: int | None = None) -> 
         fence=fence,
         text=text[:shown],
         note=NOTE.format(shown=shown, total=len(text)) if shown < len(text) else "",
-        options="\n".join(f"({letter}) {desc}" for letter, _, desc in OPTIONS),
+        options="\n".join(
+            f"({OPTIONS[i][0]}) {OPTIONS[(i + rotation) % len(OPTIONS)][2]}"
+            for i in range(len(OPTIONS))
+        ),
     )
 
 
