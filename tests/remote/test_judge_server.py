@@ -75,9 +75,10 @@ def test_server_judge_matches_in_process_judge(smol_srv: Server, tmp_path: Path)
 def test_server_judge_labels_the_gold_test_split_and_is_measured(
     smol_srv: Server, tmp_path: Path
 ) -> None:
-    """The judge reads one next-token distribution per text (one short request), so the whole
-    test split is labelled; its agreement with people is computed, and a judge no better than
-    chance is flagged (the demo model is one: it answers by option position)."""
+    """The judge reads one next-token distribution per rotation of the options (four short
+    requests a text), so the whole test split is labelled; its agreement with people is computed,
+    and a judge no better than chance is flagged (the demo model is one: with the options rotated
+    it is near chance)."""
     rows = _label(GOLD_TEST, "smol-srv")
     gold = [json.loads(x) for x in GOLD_TEST.read_text(encoding="utf-8").splitlines() if x]
     assert [r["id"] for r in rows] == [g["id"] for g in gold]
