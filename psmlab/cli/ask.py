@@ -189,7 +189,7 @@ def _ask(
     if not json_out and sys.stdout.isatty():
         from psmlab.cli.live import LiveColumns
 
-        live_view = LiveColumns(columns, n)
+        live_view = LiveColumns(columns, n, tr.last_user)
         sinks.append(live_view.on_event)
     if sf is not None:
         from psmlab.core.run.recorder import SessionRecorder
@@ -305,7 +305,14 @@ def _ask(
 
             extra = projections_table(result.generations, watched)
             table = extra if table is None else Group(table, extra)
-        print_result(columns, n, result, printed_live=live_view is not None, after=table)
+        print_result(
+            columns,
+            n,
+            result,
+            printed_live=live_view is not None,
+            after=table,
+            question=tr.last_user,
+        )
     return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
 
 
@@ -401,8 +408,7 @@ def _judge(
     from psmlab.core.domain.stats import shares_of
     from psmlab.core.measure.judge import judge_rows
 
-    question = next((t.content for t in reversed(tr.turns) if t.role == "user"), None)
-    rows = [{"id": g.id, "text": g.text, "question": question} for g in generations]
+    rows = [{"id": g.id, "text": g.text, "question": tr.last_user} for g in generations]
     judged = {r["id"]: r for r in judge_rows(model, rows)} if rows else {}
     name = next(iter(judged.values()))["labeller"] if judged else f"judge:{model}"
     for gid, r in judged.items():

@@ -36,9 +36,10 @@ def _headers(columns: list[Column]) -> list[tuple[str, str]]:
 class LiveColumns:
     """Tokens stream into each model's column; redraws are throttled, not one per token."""
 
-    def __init__(self, columns: list[Column], n: int) -> None:
+    def __init__(self, columns: list[Column], n: int, question: str | None = None) -> None:
         self.columns = columns
         self.n = n
+        self.question = question
         self.done: dict[tuple[str, int], Generation] = {}
         self.streaming: dict[tuple[str, int], str] = {}
         self.errors: dict = {}
@@ -48,7 +49,13 @@ class LiveColumns:
 
     def _table(self):  # type: ignore[no-untyped-def]
         return side_by_side(
-            _headers(self.columns), self.n, self.done, self.streaming, self.errors, self.status
+            _headers(self.columns),
+            self.n,
+            self.done,
+            self.streaming,
+            self.errors,
+            self.status,
+            question=self.question,
         )
 
     def on_event(self, ev: Event) -> None:
@@ -78,12 +85,19 @@ class LiveColumns:
 
 
 def print_result(
-    columns: list[Column], n: int, result: RunResult, *, printed_live: bool, after: object = None
+    columns: list[Column],
+    n: int,
+    result: RunResult,
+    *,
+    printed_live: bool,
+    after: object = None,
+    question: str | None = None,
 ) -> None:
     """The columns, then `after` (e.g. the label shares), then warnings and errors on stderr."""
     if not printed_live:
         done = {(g.model, g.sample): g for g in result.generations}
-        Console().print(side_by_side(_headers(columns), n, done, {}, result.errors))
+        table = side_by_side(_headers(columns), n, done, {}, result.errors, question=question)
+        Console().print(table)
     if after is not None:
         Console().print(after)
     sys.stdout.flush()  # the table first, then the notes on stderr

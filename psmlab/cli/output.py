@@ -20,7 +20,9 @@ from psmlab.core.models.registry import ModelSpec
 from psmlab.views import safe
 
 
-def generation_cell(g: Generation | None, streamed: str = "", error: str | None = None) -> Text:
+def generation_cell(
+    g: Generation | None, streamed: str = "", error: str | None = None, question: str | None = None
+) -> Text:
     if error:
         return safe(f"error: {error}", "bold red")
     out = Text()
@@ -39,7 +41,7 @@ def generation_cell(g: Generation | None, streamed: str = "", error: str | None 
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · seed {g.seed}"
     out.append_text(safe(meta, "dim"))
-    auto = _labels(g.text)
+    auto = _labels(g.text, question)
     arch = ", ".join(auto.labels)
     out.append_text(safe(f"\n{auto.method}: self-id {auto.self_id} · {arch}", "cyan"))
     return out
@@ -51,9 +53,10 @@ def _personas() -> tuple[Persona, ...]:
 
 
 @lru_cache(maxsize=256)
-def _labels(text: str) -> AutoLabel:
-    """A finished sample's automatic labels (the live view redraws often: computed once)."""
-    return classify(text, list(_personas()))
+def _labels(text: str, question: str | None) -> AutoLabel:
+    """A finished sample's automatic labels (the live view redraws often: computed once). The
+    question matters: "34." answers "How old are you?" with an age, the same as the shares."""
+    return classify(text, list(_personas()), question=question)
 
 
 def side_by_side(
@@ -63,8 +66,10 @@ def side_by_side(
     streaming: dict[tuple[str, int], str],
     errors: dict[str, PsmlabError],
     status: dict[str, str] | None = None,
+    question: str | None = None,
 ) -> Table:
-    """One column per model (header: id · kind · format), one row per sample."""
+    """One column per model (header: id · kind · format), one row per sample; `question` is the
+    last user turn, which the labels under each sample read."""
     table = Table(show_lines=True, expand=True)
     if n > 1:
         table.add_column("#", width=3, justify="right", style="dim")
@@ -78,7 +83,7 @@ def side_by_side(
             if err is not None and key not in done:
                 row.append(generation_cell(None, error=err.one_line()) if i == 0 else Text(""))
             elif key in done:
-                row.append(generation_cell(done[key]))
+                row.append(generation_cell(done[key], question=question))
             elif key in streaming:
                 row.append(generation_cell(None, streaming[key]))
             else:

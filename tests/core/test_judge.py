@@ -90,6 +90,15 @@ def test_judge_rows_keeps_ids_and_questions(smol_spec, pool) -> None:
     assert out[0]["probs"] == direct["probs"]
 
 
+def test_judge_rows_reads_an_experiment_rows_question_text(smol_spec, pool) -> None:
+    # experiment rows carry the question's id in "question" and its words in "question_text"
+    row = {"id": "x", "text": TEXTS["a"], "question": "what-are-you", "question_text": QUESTION}
+    (out,) = judge_rows(smol_spec, [row], pool=pool)
+    direct = Judge(pool.get(smol_spec)).label(TEXTS["a"], QUESTION)
+    assert out["judge"]["prompt_sha256"] == direct["judge"]["prompt_sha256"]
+    assert out["question"] == "what-are-you"  # the id is kept for joining with the source
+
+
 def test_label_jsonl_with_a_judge(tmp_path: Path) -> None:
     src = tmp_path / "texts.jsonl"
     src.write_text(

@@ -238,6 +238,8 @@ def judge_rows(
 ) -> list[dict[str, Any]]:
     """Label {"id", "text", "question"} rows with a judge (a registry id, a .gguf path, a URL or
     a spec); each output row keeps "id", "question" and "model" and adds `Judge.label`'s fields.
+    The judge is asked with the question's text: `"question_text"` (experiment rows, whose
+    `"question"` is an id such as `what-are-you`), else `"question"`.
     The judge is loaded here (into `pool` when given, else closed before returning)."""
     spec = model if isinstance(model, ModelSpec) else (registry or Registry()).resolve(model)
     own = pool is None
@@ -247,7 +249,8 @@ def judge_rows(
         judge = Judge(pool.get(spec), fmt=fmt)
         for n, row in enumerate(rows, 1):
             kept = {k: row[k] for k in ("id", "question", "model") if k in row}
-            question = row.get("question")
+            # an experiment row's "question" is an id; the judge must read the words asked
+            question = row.get("question_text", row.get("question"))
             text = str(row["text"])
             out.append(
                 {**kept, **judge.label(text, question if isinstance(question, str) else None)}
