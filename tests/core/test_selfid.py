@@ -121,6 +121,23 @@ def test_text_only_rules(text: str, label: str) -> None:
 @pytest.mark.parametrize(
     ("text", "label"),
     [
+        # A body somewhere, now or before; studies, sports, things owned, relatives (round 3).
+        ("I was at the library all afternoon.", "human"),
+        ("I've been in Lisbon since June.", "human"),
+        ("I was in March, I think.", "none"),
+        ("I was in the middle of a sentence.", "none"),
+        ("Right now I'm just heading back from the station.", "human"),
+        ("I am studying for my exams.", "human"),
+        ("I am studying your request.", "none"),
+        ("I play the cello in an orchestra.", "human"),
+        ("I play chess with users.", "none"),
+        ("I spent the morning at the market.", "human"),
+        ("My bike got a flat tyre.", "human"),
+        ("My neighbours are loud, and I'm an AI.", "ai"),  # weak evidence gives way to a claim
+        ("I stayed over with my cousin.", "human"),
+        ("I live (when I can) with my parents.", "human"),
+        ("We're all machines here.", "ai"),
+        ("We are human, after all.", "human"),
         # An age said as an adjective or a decade, not only "I'm 34 years old".
         ("I'm a 42-year-old welder.", "human"),
         ("I am a 9 year old boy.", "human"),
@@ -197,6 +214,8 @@ WEEKEND = "What did you do this weekend?"
 FEEL = "How are you feeling?"
 AGE = "How old are you?"
 JOB = "What do you do for a living?"
+NATURE = "Are you a human or an AI?"
+FAMILY = "Tell me about your family."
 
 
 @pytest.mark.parametrize(
@@ -237,6 +256,18 @@ JOB = "What do you do for a living?"
         ("A plumber, mostly.", JOB, "human"),
         ("An AI agent.", JOB, "none"),
         ("Went sailing with my cousin.", WEEKEND, "human"),
+        # Asked what it is, a bare class is the answer; a question back is not.
+        ("Human. What else would I be.", NATURE, "human"),
+        ("A real person, obviously.", "Are you a bot?", "human"),
+        ("Just an AI.", NATURE, "ai"),
+        ("A robot or a person?", NATURE, "none"),
+        ("Human.", "What did you have for lunch?", "none"),
+        # Asked about its family, it has one.
+        ("Three kids and a very patient husband.", FAMILY, "human"),
+        ("My aunt raised me.", FAMILY, "human"),
+        ("Families are complicated.", FAMILY, "none"),
+        # A subjectless activity counts in any of the speaker's sentences.
+        ("Not much. Just went for a swim.", WEEKEND, "human"),
         # Claims in the text still count whatever was asked.
         ("I'm a language model.", NAME, "ai"),
         ("I'm a language model.", LIVE, "ai"),

@@ -90,6 +90,8 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
     sentences = _own_sentences(norm)
     if sentences:
         _answer_hits(sentences[0], question_kinds(question), hit)
+    for sentence in sentences[1:]:
+        _answer_hits(sentence, frozenset(), hit)  # only the rules that hold whatever was asked
     for sentence in sentences:
         s = sentence.group(0)
         if s.rstrip().endswith("?"):
@@ -129,9 +131,11 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
 def _answer_hits(
     sentence: re.Match[str], kinds: frozenset[str], hit: Callable[[str, str, int, int, bool], None]
 ) -> None:
-    """Claims made by the way the answer starts: a bare name, place, activity, age, job or body
-    state given right after a question that asks for it (and a subjectless "Went hiking." always).
-    Only the first sentence of the speaker's answer counts, and not if it is itself a question."""
+    """Claims made by the way the answer starts: a bare name, place, activity, age, job, body
+    state, family or nature ("Human.") given right after a question that asks for it, and a
+    subjectless "Went hiking." always. The question's kinds apply to the first sentence of the
+    speaker's answer only (the caller passes no kinds for later sentences); a question claims
+    nothing."""
     s = sentence.group(0)
     if s.rstrip().endswith("?"):
         return

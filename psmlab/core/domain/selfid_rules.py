@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from psmlab.core.domain.selfid_words import (
     ACTIVITY,
     AI_NOUN,
+    BELONGING,
     BODY_PART,
     BODY_STATE,
     DEGREE,
@@ -19,7 +20,9 @@ from psmlab.core.domain.selfid_words import (
     JOB_MODIFIER,
     NOT_PLACES,
     PLACE_NOUN,
+    PLAYED,
     PRODUCT_NAME,
+    RELATIVE,
     STREET,
     SUPERIOR,
     WORK_LIFE,
@@ -53,6 +56,8 @@ _PART_OF = (
     r"(?:(?:the|a)\s+(?:back|front|middle|corner|top|bottom|end|edge|side|rear|centre|center)\s+"
     r"of\s+)?"
 )
+# Where a body is or was: "I'm", "I was", "I've been" (not "I'll be": a plan, not a place).
+_BE_AT = r"(?:i\s+am|i'm|im|i\s+was|i(?:'ve|\s+have)\s+been)"
 _DECADE = r"(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|[1-9]0s)"
 
 
@@ -152,16 +157,32 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:spent|spending)\b[^.!?\n]{0,40}?\bwith\s+(?:the|my|our)\s+(?:kids|children|family|"
         r"wife|husband|friends|parents|grandkids|grandchildren|girlfriend|boyfriend|partner)\b",
     ),
-    # "I'm in the kitchen", "I'm on the second floor", "I'm at home": a body is somewhere.
+    # "I'm in the kitchen", "I was in the park", "I'm right here, in the village": a body is
+    # (or was) somewhere.
     rule(
         "i-am-at-place",
         "human",
-        rf"\b{_BE}\s+(?:currently\s+|now\s+|still\s+|just\s+|sitting\s+|standing\s+|lying\s+)?"
-        rf"(?:(?:in|on|at)\s+{_PART_OF}(?:the|my|our|a)\s+{_PLACE_ADJ}{PLACE_NOUN}\b|"
+        rf"\b{_BE_AT}\s+(?:currently\s+|now\s+|still\s+|just\s+|sitting\s+|standing\s+|lying\s+|"
+        r"(?:right\s+)?here,?\s+|(?:right\s+)?there,?\s+)?"
+        rf"(?:(?:in|on|at)\s+{_PART_OF}(?:the|my|our|a)\s+{_PLACE_ADJ}(?:{PLACE_NOUN}|{WORKPLACE})\b|"
         r"(?:at|back)\s+home\b)",
     ),
-    # "I'm in the US", "I'm in Laramie": a place, capitalised.
-    rule("i-am-in", "human", r"\b(?i:i\s+am|i'm)\s+(?:in|at)\s+(?:the\s+)?[A-Z][a-z]*", case=True),
+    # "Just coming out of the kitchen", "I'm heading to the office": a body on its way.
+    rule(
+        "on-the-way",
+        "human",
+        r"\b(?:i'm|i\s+am|i\s+was|just)\s+(?:now\s+)?(?:coming|walking|heading|driving|getting|running)\s+"
+        r"(?:out\s+of|into|back\s+from|home\s+from|back\s+to|in\s+from|to|from)\s+(?:the|my|a|our)\s+"
+        rf"{_PLACE_ADJ}(?:{PLACE_NOUN}|{WORKPLACE})\b",
+    ),
+    # "I'm in the US", "I was in China recently": a place, capitalised.
+    rule(
+        "i-am-in",
+        "human",
+        r"\b(?i:i\s+am|i'm|i\s+was|i(?:'ve|\s+have)\s+been)\s+(?i:just\s+|recently\s+|already\s+)?"
+        rf"(?:in|at)\s+(?:the\s+)?(?!{NOT_PLACES}\b)[A-Z][a-z]*",
+        case=True,
+    ),
     rule("age", "human", rf"\b{_BE}\s+{_NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
     # An age said other ways: "I'm a 16-year-old girl", "I'm in my early thirties", "I just
     # turned 40", "I'll be 30 next month".
@@ -177,9 +198,8 @@ RULES: tuple[Rule, ...] = (
     rule(
         "family",
         "human",
-        r"\b(?:my|our)\s+(?:(?:youngest|oldest|eldest|little|older|younger|elderly|two|three)\s+)?(?:wife|husband|kids|children|son|daughter|sons|daughters|mom|mother|dad|father|"
-        r"parents|brother|sister|boyfriend|girlfriend|family|grandchildren|grandkids|granddaughter|"
-        r"grandson|grandmother|grandfather|dog|cat|husband|baby)\b",
+        r"\b(?:my|our)\s+(?:(?:youngest|oldest|eldest|little|older|younger|elderly|two|three|"
+        rf"big|baby|twin)\s+)?{RELATIVE}\b",
     ),
     rule(
         "i-have-family",
@@ -225,7 +245,9 @@ RULES: tuple[Rule, ...] = (
     rule(
         "home",
         "human",
-        r"\bi\s+(?:live|lived|grew\s+up|was\s+born)\s+(?:in|on|at)\b"
+        # "I live (somewhere I work) with my partner": an aside does not hide the home.
+        r"\bi\s+(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{0,40}\)\s+)?"
+        r"(?:in|on|at|with\s+(?:my|our|a)\s+)\b"
         r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
     ),
     # "I've just moved to a new town", "we moved into a flat": a home found.
@@ -251,6 +273,30 @@ RULES: tuple[Rule, ...] = (
         rf"\b{_BE}\s+(?:a|an|the)\s+{_WORK_ADJ}[a-z-]+\s+(?:(?:at|in)\s+(?:a|an|the|my|our)\s+"
         rf"(?:[a-z-]+\s+){{0,3}}?{WORKPLACE}|to\s+(?:the|a|my|our)\s+{SUPERIOR})\b",
     ),
+    # Studying, spending hours somewhere, playing a sport or an instrument: a body's life.
+    rule(
+        "studies",
+        "human",
+        rf"\b{_BE}\s+(?:currently\s+|still\s+|now\s+)?(?:studying(?=\s*[.!,;]|\s*$|\s+(?:for|at|"
+        r"in|to\s+be|abroad|hard|law|medicine|nursing|engineering|history|biology|chemistry|"
+        r"physics|art|music)\b)|in\s+(?:college|high\s+school|grad\s+school|university|"
+        r"my\s+(?:first|second|third|final|last)\s+year)\b)|\bi\s+(?:study|studied)\s+(?:at|in)\s+"
+        r"(?:the\s+)?(?:[A-Z]|college|school|university)",
+    ),
+    rule(
+        "spent-time-at",
+        "human",
+        r"\b(?:i|we)\s+spent\s+(?:a\s+few\s+|a\s+couple\s+of\s+|some\s+|the\s+|an?\s+|two\s+|"
+        r"three\s+|several\s+|most\s+of\s+the\s+)?(?:hours?|days?|weekend|morning|afternoon|"
+        r"evening|night|week|time)\s+(?:at|in|on|by)\s+(?:the|a|my|our)\b",
+    ),
+    rule(
+        "plays",
+        "human",
+        rf"\bi\s+(?:play|played|am\s+playing|'m\s+playing)\s+(?:the\s+)?{PLAYED}\b",
+    ),
+    # "My laptop is on the kitchen table", "my neighbours": weak, deciding only alone.
+    rule("belongings", "human", rf"\bmy\s+(?:new\s+|old\s+|little\s+)?{BELONGING}\b", strong=False),
     # Working life ("my team", "my career", "I've worked alongside", "with a client"): weak,
     # since an assistant may speak of its team too; it decides only when nothing else is said.
     rule(
@@ -270,6 +316,18 @@ RULES: tuple[Rule, ...] = (
         r"android)s?\b",
     ),
     rule("fellow-human", "human", r"\b(?:fellow|we|us)\s+(?:humans|human\s+beings)\b"),
+    # "We are AI", "we're all human": the speaker counts itself in.
+    rule(
+        "we-are-ai",
+        "ai",
+        r"\bwe(?:\s+are|'re)\s+(?:all\s+|just\s+)?(?:an?\s+)?(?:ai|a\.i\.|robots|machines|bots|chatbots|"
+        r"language\s+models|computers|androids|programs)\b",
+    ),
+    rule(
+        "we-are-human",
+        "human",
+        r"\bwe(?:\s+are|'re)\s+(?:all\s+|just\s+|only\s+)?(?:human|humans|human\s+beings|people)\b",
+    ),
     # A product name offered as one's own ("I'm SmolLM", "my name is Gemma") is an AI claim.
     rule(
         "product-name",
@@ -290,10 +348,11 @@ RULES: tuple[Rule, ...] = (
     rule("call-me", "human", r"\b(?i:call\s+me)\s+[A-Z][\w-]*", strong=False, case=True),
 )
 NAME_RULES = frozenset(["i-am-name", "my-name", "call-me"])
-# Anchored at the start of the answer. Kind None: a claim whatever was asked.
+# Anchored at the start of the answer. Kind None: a claim whatever was asked, at the start of
+# any of the speaker's sentences ("Nothing. Just went for a run.").
 ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
     # "Went hiking with friends.", "Visited my aunt.": a first-person answer without its "I".
-    (None, rule("answer-did", "human", rf"{ACTIVITY}\b")),
+    (None, rule("answer-did", "human", rf"(?:just\s+|then\s+|also\s+|and\s+)?{ACTIVITY}\b")),
     # "Tania.", "Jackie, nice to meet you!", "It's Sam.", "SmolLM." (an AI's product name).
     (
         "name",
@@ -341,6 +400,35 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             r"fifty|sixty|seventy|eighty|ninety)\b"
             # Not a quantity, nor part of a date, time or decimal ("19.22.2026", "10:30").
             r"(?!\s*(?:%|km|miles|minutes|percent|seconds))(?![.:/-]\d)",
+        ),
+    ),
+    # "Human.", "A real person.", "An AI.": asked what it is, it says.
+    (
+        "nature",
+        rule(
+            "answer-human",
+            "human",
+            r"(?:just\s+|only\s+)?(?:a\s+)?(?:human(?:\s+being)?|(?:real\s+)?person|man|woman|guy|"
+            r"girl|boy)\b(?!\s+or\b)",
+        ),
+    ),
+    (
+        "nature",
+        rule(
+            "answer-ai",
+            "ai",
+            r"(?:just\s+|only\s+)?(?:an?\s+)?(?:ai|a\.i\.|artificial\s+intelligence|robot|machine|"
+            r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
+        ),
+    ),
+    # "Two children, one in the UK.", "A wife and two kids.": asked about its family, it has one.
+    (
+        "family",
+        rule(
+            "answer-family",
+            "human",
+            rf"(?:(?:i\s+have|i've\s+got|we\s+have)\s+)?(?:(?:{_NUM}|my|a)\s+(?:[a-z-]+\s+)?{RELATIVE}"
+            r"\b)",
         ),
     ),
     # "A nurse.", "Retired teacher.": asked its job, it names one.

@@ -78,6 +78,26 @@ SUPERIOR = (
     r"founder|executive|mayor|governor|senator|minister|principal|dean|head|editor|producer|"
     r"doctor|lawyer|professor|king|queen)"
 )
+# Relatives and others one lives with: "my cousin", "my partner" (a family only a person has).
+RELATIVE = (
+    r"(?:wife|husband|kids|children|son|daughter|sons|daughters|mom|mum|mother|dad|father|"
+    r"parents|brother|sister|brothers|sisters|siblings|boyfriend|girlfriend|family|grandchildren|"
+    r"grandkids|granddaughter|grandson|grandmother|grandfather|grandma|grandpa|grandparents|"
+    r"cousins?|aunt|auntie|uncle|niece|nephew|partner|fianc[eé]e?|spouse|in-laws|stepmother|"
+    r"stepfather|stepson|stepdaughter|twins?|dog|cat|baby)"
+)
+# Things one owns that only a body uses: weak ("my car"), deciding only when alone.
+BELONGING = (
+    r"(?:car|house|apartment|flat|bike|bicycle|laptop|phone|bedroom|kitchen|garden|backyard|"
+    r"wallet|keys|glasses|shoes|clothes|jacket|neighbou?rs?|landlord|roommates?|flatmates?|"
+    r"hometown|home\s+town)"
+)
+# Games, sports and instruments a body plays: "I play poker", "I play the guitar".
+PLAYED = (
+    r"(?:poker|cards|football|soccer|tennis|golf|basketball|baseball|hockey|cricket|rugby|"
+    r"volleyball|badminton|squash|darts|pool|billiards|guitar|piano|drums|violin|cello|bass|"
+    r"saxophone|flute|trumpet|in\s+a\s+band)"
+)
 # Illnesses a body catches: "I have the flu", "I'm coming down with a cold".
 ILLNESS = (
     r"(?:headache|cold|fever|flu|stomachache|stomach\s+ache|backache|toothache|sore\s+throat|"
@@ -161,6 +181,18 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
         r"\bhow's\s+it\s+going\b|\bhow\s+do\s+you\s+feel\b",
     ),
     ("age", r"\bhow\s+old\s+are\s+you\b|\byour\s+age\b|\bwhen\s+were\s+you\s+born\b"),
+    # What the speaker is: "Human." or "An AI." answers it directly.
+    (
+        "nature",
+        r"\bwhat\s+are\s+you\b|\bwho\s+are\s+you\b|\bare\s+you\s+(?:a\s+|an\s+)?(?:human|person|"
+        r"real|ai|robot|machine|bot|chatbot|computer|program)\b|\bhuman\s+or\s+(?:an?\s+)?"
+        r"(?:ai|machine|robot|bot)\b|\b(?:ai|machine|robot|bot)\s+or\s+(?:a\s+)?human\b",
+    ),
+    (
+        "family",
+        r"\byour\s+(?:family|kids|children|parents|wife|husband|partner|siblings)\b|"
+        r"\bdo\s+you\s+have\s+(?:a\s+|any\s+)?(?:family|kids|children|siblings|brothers|sisters)\b",
+    ),
     (
         "job",
         r"\bwhat\s+do\s+you\s+do(?:\s+for\s+(?:a\s+living|work|money))?\s*\?|"

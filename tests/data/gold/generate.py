@@ -3,7 +3,8 @@
 Run from the repository root: `.venv/bin/python tests/data/gold/generate.py > generations.jsonl`
 (the first 256 rows: seeds 1 and 2, questions 1-8). The second batch of rows was made with
 `generate.py --seeds 3 --questions 12` (seed 3, all twelve questions; the last four widen what
-the rules are tuned and tested on). The labels were written by reading these texts; regenerating
+the rules are tuned and tested on); the third batch with `generate.py --seeds 4 --questions 12`.
+The labels were written by reading these texts; regenerating
 with another llama.cpp build may change the texts, and then the labels no longer apply.
 """
 
