@@ -213,20 +213,17 @@ def _ask(
     if live_view is not None:
         with live_view:
             result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
+            elapsed = time.perf_counter() - t0
+            autos, shares, name, judged = _label_run(result, columns, tr, judge, sf)
+            # The last frame shows the labels the shares count (a judge's, when one labels).
+            live_view.relabel(autos)
     else:
         result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
-    elapsed = time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        autos, shares, name, judged = _label_run(result, columns, tr, judge, sf)
     from psmlab.core.domain.classify import LABELLER
-    from psmlab.core.domain.personas import load_personas
     from psmlab.core.domain.quality import agreement, labeller_line
-    from psmlab.core.domain.stats import auto_label_shares
 
-    autos, shares = auto_label_shares(
-        result.generations, [c.spec.id for c in columns], load_personas()[0], tr.last_user
-    )
-    name, judged = LABELLER, dict[str, dict[str, Any]]()
-    if judge is not None:
-        name, judged = _judge(judge, tr, result.generations, autos, shares, sf)
     diffs = _differences(shares)
     watched = _watch(session, result.generations, watch or [], columns)
     if sf is not None and watched:
@@ -312,6 +309,7 @@ def _ask(
             printed_live=live_view is not None,
             after=table,
             question=tr.last_user,
+            labels=autos,
         )
     return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
 
@@ -393,6 +391,24 @@ def _differences_table(diffs: list[Diff]) -> Table:
             "excludes 0" if d.excludes_zero else "",
         )
     return table
+
+
+def _label_run(
+    result: Any, columns: list[Column], tr: Transcript, judge: str | None, sf: Any
+) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, dict[str, Any]]]:
+    """Every generation's labels (the rules', self-id from the judge when one is named) and the
+    shares per model; with the labeller's name and the judge's records by generation id."""
+    from psmlab.core.domain.classify import LABELLER
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.domain.stats import auto_label_shares
+
+    autos, shares = auto_label_shares(
+        result.generations, [c.spec.id for c in columns], load_personas()[0], tr.last_user
+    )
+    name, judged = LABELLER, dict[str, dict[str, Any]]()
+    if judge is not None:
+        name, judged = _judge(judge, tr, result.generations, autos, shares, sf)
+    return autos, shares, name, judged
 
 
 def _judge(

@@ -10,7 +10,7 @@ from rich.live import Live
 
 from psmlab.cli.output import side_by_side
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.domain.types import Generation, TokenEvent
+from psmlab.core.domain.types import AutoLabel, Generation, TokenEvent
 from psmlab.core.run.runner import (
     Column,
     Event,
@@ -44,6 +44,7 @@ class LiveColumns:
         self.streaming: dict[tuple[str, int], str] = {}
         self.errors: dict = {}
         self.status: dict[str, str] = {}
+        self.labels: dict[str, AutoLabel] = {}  # the final labels, once the run has them
         self._last = 0.0
         self.live = Live(self._table(), console=Console(), refresh_per_second=8, transient=False)
 
@@ -56,7 +57,13 @@ class LiveColumns:
             self.errors,
             self.status,
             question=self.question,
+            labels=self.labels,
         )
+
+    def relabel(self, labels: dict[str, AutoLabel]) -> None:
+        """Show the run's final labels (a judge's, when one labels) in the finished cells."""
+        self.labels = dict(labels)
+        self.live.update(self._table())
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, TokenEvent):
@@ -92,11 +99,14 @@ def print_result(
     printed_live: bool,
     after: object = None,
     question: str | None = None,
+    labels: dict[str, AutoLabel] | None = None,
 ) -> None:
     """The columns, then `after` (e.g. the label shares), then warnings and errors on stderr."""
     if not printed_live:
         done = {(g.model, g.sample): g for g in result.generations}
-        table = side_by_side(_headers(columns), n, done, {}, result.errors, question=question)
+        table = side_by_side(
+            _headers(columns), n, done, {}, result.errors, question=question, labels=labels
+        )
         Console().print(table)
     if after is not None:
         Console().print(after)

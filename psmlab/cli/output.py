@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from psmlab.core.domain.classify import classify, turn_end, turn_end_short
+from psmlab.core.domain.classify import LABELLER, classify, turn_end, turn_end_short
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.stats import LabelShares, fmt_share
 from psmlab.core.domain.textsafe import terminal_safe
@@ -21,8 +21,14 @@ from psmlab.views import safe
 
 
 def generation_cell(
-    g: Generation | None, streamed: str = "", error: str | None = None, question: str | None = None
+    g: Generation | None,
+    streamed: str = "",
+    error: str | None = None,
+    question: str | None = None,
+    auto: AutoLabel | None = None,
 ) -> Text:
+    """One sample: its text, how the turn ended, and its labels (`auto`: the run's final labels,
+    e.g. a judge's; else the rules', computed here while the run streams)."""
     if error:
         return safe(f"error: {error}", "bold red")
     out = Text()
@@ -41,9 +47,12 @@ def generation_cell(
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · seed {g.seed}"
     out.append_text(safe(meta, "dim"))
-    auto = _labels(g.text, question)
+    if auto is None:
+        auto = _labels(g.text, question)
     arch = ", ".join(auto.labels)
-    out.append_text(safe(f"\n{auto.method}: self-id {auto.self_id} · {arch}", "cyan"))
+    # A judge gives self-id only; the archetypes are still the rules': say so.
+    by = "" if auto.method == LABELLER else f"{LABELLER}: "
+    out.append_text(safe(f"\n{auto.method}: self-id {auto.self_id} · {by}{arch}", "cyan"))
     return out
 
 
@@ -67,9 +76,11 @@ def side_by_side(
     errors: dict[str, PsmlabError],
     status: dict[str, str] | None = None,
     question: str | None = None,
+    labels: dict[str, AutoLabel] | None = None,
 ) -> Table:
     """One column per model (header: id · kind · format), one row per sample; `question` is the
-    last user turn, which the labels under each sample read."""
+    last user turn, which the labels under each sample read; `labels` (by generation id) are the
+    run's final labels, so the cells say what the shares count (a judge's, when one labels)."""
     table = Table(show_lines=True, expand=True)
     if n > 1:
         table.add_column("#", width=3, justify="right", style="dim")
@@ -83,7 +94,9 @@ def side_by_side(
             if err is not None and key not in done:
                 row.append(generation_cell(None, error=err.one_line()) if i == 0 else Text(""))
             elif key in done:
-                row.append(generation_cell(done[key], question=question))
+                g = done[key]
+                auto = (labels or {}).get(g.id)
+                row.append(generation_cell(g, question=question, auto=auto))
             elif key in streaming:
                 row.append(generation_cell(None, streaming[key]))
             else:

@@ -228,5 +228,10 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
     assert [(r["method"], r["self_id"]) for r in recs] == [
         (g["auto_labels"]["method"], g["auto_labels"]["self_id"]) for g in data["generations"]
     ]
+    # The printed cells name the judge and show its label, as the shares count it.
+    shown = run_cli(*args, "--max-tokens", "16", "--labeller", "judge:gemma-3-270m")
+    assert shown.returncode == 0, shown.stderr
+    cells = shown.stdout.split("automatic labels (check")[0]
+    assert cells.count("judge:gemma-3-270m: self-id") == 2 and "markers: self-id" not in cells
     bad = run_cli(*args, "--labeller", "oracle")
     assert bad.returncode == 2 and "--labeller judge:MODEL" in bad.stderr
