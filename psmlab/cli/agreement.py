@@ -15,7 +15,8 @@ from psmlab.views import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from psmlab.core.measure.agreement import Agreement, SessionAgreement
+    from psmlab.core.measure.agreement import SessionAgreement
+    from psmlab.core.measure.kappa import Agreement
 
 
 def agreement(

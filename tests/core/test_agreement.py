@@ -12,18 +12,20 @@ import pytest
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.agreement import (
     ARCHETYPES,
-    PER_ARCHETYPE,
     SELF_ID,
-    bootstrap_kappa,
-    cohen_kappa,
-    compare,
     compare_labels,
-    compare_sets,
-    krippendorff_alpha,
     open_source,
     read_jsonl,
     session_agreement,
     session_labels,
+)
+from psmlab.core.measure.kappa import (
+    PER_ARCHETYPE,
+    bootstrap_kappa,
+    cohen_kappa,
+    compare,
+    compare_sets,
+    krippendorff_alpha,
 )
 from psmlab.core.session.file import atomic_write, dumps
 from psmlab.core.session.schema import (

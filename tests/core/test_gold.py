@@ -11,7 +11,7 @@ import pytest
 
 from psmlab.core.domain.quality import agreement
 from psmlab.core.domain.selfid import SELF_IDS, self_identify
-from psmlab.core.measure.agreement import compare
+from psmlab.core.measure.kappa import compare
 
 GOLD = Path(__file__).resolve().parents[1] / "data" / "gold"
 

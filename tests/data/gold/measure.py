@@ -17,8 +17,8 @@ from pathlib import Path
 
 from psmlab.core.domain.quality import labellers_file
 from psmlab.core.domain.selfid import self_identify
-from psmlab.core.measure.agreement import Agreement, compare
 from psmlab.core.measure.judge import judge_rows
+from psmlab.core.measure.kappa import Agreement, compare
 
 GOLD = Path(__file__).resolve().parent
 
