@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -210,17 +211,13 @@ def _ask(
             sink(ev)
 
     t0 = time.perf_counter()
-    if live_view is not None:
-        with live_view:
-            result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
-            elapsed = time.perf_counter() - t0
-            autos, shares, name, judged = _label_run(result, columns, tr, judge, sf)
-            # The last frame shows the labels the shares count (a judge's, when one labels).
-            live_view.relabel(autos)
-    else:
+    with live_view if live_view is not None else nullcontext():
         result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
         elapsed = time.perf_counter() - t0
         autos, shares, name, judged = _label_run(result, columns, tr, judge, sf)
+        if live_view is not None:
+            # The last frame shows the labels the shares count (a judge's, when one labels).
+            live_view.relabel(autos)
     from psmlab.core.domain.classify import LABELLER
     from psmlab.core.domain.quality import agreement, labeller_line
 
