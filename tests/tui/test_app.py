@@ -230,6 +230,21 @@ async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
         await pilot.press("escape")
 
 
+async def test_quitting_stops_the_forced_choice_still_scoring(make_lab) -> None:
+    """Closing the lab waits for each model's lock, which a forced choice scoring in the
+    background holds: quitting must cancel it, not wait for every statement to be scored."""
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)  # the run is over: the forced choice for its turn starts now
+        scoring = app.lab_screen._forced_cancel
+        assert not scoring.is_set()
+        await pilot.press("ctrl+q")  # autosaved, so nothing is asked
+        await wait_for(pilot, lambda: not app.is_running, "the app to exit")
+    assert scoring.is_set()
+
+
 async def test_save_reopen_and_quit_asks_when_unsaved(make_lab, tmp_path: Path) -> None:
     lab = make_lab()
     app = PsmlabApp(lab)

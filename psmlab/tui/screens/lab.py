@@ -409,4 +409,7 @@ class LabScreen(LabView):
 
     def _leave(self) -> None:
         self._cancel.set()
+        # A forced choice still scoring holds its model's lock, and closing the lab waits for
+        # that lock: on a 1.5B model the terminal sat blank for half a minute after Ctrl+Q.
+        self._forced_cancel.set()
         self.app.exit()
