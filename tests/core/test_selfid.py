@@ -215,6 +215,7 @@ FEEL = "How are you feeling?"
 AGE = "How old are you?"
 JOB = "What do you do for a living?"
 NATURE = "Are you a human or an AI?"
+HUMAN_Q = "Are you a human?"
 FAMILY = "Tell me about your family."
 
 
@@ -268,6 +269,24 @@ FAMILY = "Tell me about your family."
         ("Families are complicated.", FAMILY, "none"),
         # A subjectless activity counts in any of the speaker's sentences.
         ("Not much. Just went for a swim.", WEEKEND, "human"),
+        # Qwen2.5-Coder 1.5B Instruct, T=1 (a model the rules were not written for): a thing
+        # "created by" a company is an AI; a bare "Yes." answers "Are you a human?" and decides
+        # only when nothing else is claimed.
+        ("Yes, I am a model created by Alibaba Cloud.", HUMAN_Q, "ai"),
+        ("Yes, I am a program created by Alibaba Cloud and designed to assist.", HUMAN_Q, "ai"),
+        ("Yes, I am a large language model created by Alibaba Cloud.", HUMAN_Q, "ai"),
+        ("Yes, I am a human being created by Alibaba Cloud.", HUMAN_Q, "mixed"),
+        ("I am Aria, developed by OpenAI to help you.", None, "ai"),
+        ("I'm a nurse trained by the Red Cross.", None, "human"),
+        ("Yes.", HUMAN_Q, "human"),
+        ("Yes, I am.", HUMAN_Q, "human"),
+        ("No.", HUMAN_Q, "ai"),
+        ("Yes.", "Are you an AI?", "ai"),
+        ("No, I am Tony.", HUMAN_Q, "human"),
+        ("Yes.", None, "none"),
+        ("Yes.", NATURE, "none"),
+        ("No problem, ask away.", HUMAN_Q, "none"),
+        ("Yes or no?", HUMAN_Q, "none"),
         # Claims in the text still count whatever was asked.
         ("I'm a language model.", NAME, "ai"),
         ("I'm a language model.", LIVE, "ai"),
@@ -281,3 +300,10 @@ def test_answer_hits_keep_their_span() -> None:
     text = "  (smiles) Marguerite. And you?"
     sid = self_identify(text, question=NAME)
     assert [(h.marker, text[h.start : h.end]) for h in sid.hits] == [("answer-name", "Marguerite.")]
+    text = "  Of course not. I was built by a lab."
+    sid = self_identify(text, question="Are you a human?")
+    assert sid.label == "ai"
+    assert [(h.marker, text[h.start : h.end]) for h in sid.hits] == [
+        ("answer-no", "Of course not"),
+        ("made-to", "I was built by"),
+    ]

@@ -6,7 +6,8 @@ count; a negated claim ("I'm not an AI") counts for the other side; questions (s
 check it. A bare name ("I'm Dana", "my name is Tony") is weak evidence for `human`: it decides only
 when nothing stronger is said, since assistants have names too; so is talk of working life ("my
 team"). Given the question the text answers, a short direct answer counts too: "On the coast."
-to "Where do you live?" gives a place only a human has (`question_kinds`, `ANSWER_RULES`).
+to "Where do you live?" gives a place only a human has (`question_kinds`, `ANSWER_RULES`); a bare
+"Yes." to "Are you a human?" decides only when nothing else is claimed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ _SAME_SPEAKER = frozenset(["assistant", "ai", "ai assistant", "bot", "chatbot", 
 # Sentences end at . ! ? or a line break, but not at the point of "3.5" or "19.22.2026"; a
 # sentence ending in "?" asks, it does not claim.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*", re.MULTILINE)
+# A bare yes or no (not "No problem", "Yes or no?"), for `_yes_no`.
+_YES = re.compile(
+    r"\s*(yes|yeah|yep|yup|of\s+course|definitely|absolutely|indeed)\b(?!\s+or\b)", re.IGNORECASE
+)
+_NO = re.compile(
+    r"\s*(no|nope|nah|of\s+course\s+not|definitely\s+not)\b"
+    r"(?![\s-]+(?:problem|worries|way|doubt|idea|one|matter|thanks|thank|or)\b)",
+    re.IGNORECASE,
+)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
 
@@ -88,8 +98,12 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
         (strong if is_strong else weak).add(side)
 
     sentences = _own_sentences(norm)
+    kinds = question_kinds(question)
+    reply = _yes_no(sentences[0], kinds) if sentences else None
+    if reply is not None:
+        hits.append(reply)
     if sentences:
-        _answer_hits(sentences[0], question_kinds(question), hit)
+        _answer_hits(sentences[0], kinds, hit)
     for sentence in sentences[1:]:
         _answer_hits(sentence, frozenset(), hit)  # only the rules that hold whatever was asked
     for sentence in sentences:
@@ -123,9 +137,28 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
         label = next(iter(strong))
     elif weak:
         label = "human"
+    elif reply is not None:
+        label = reply.archetype  # a bare "Yes." decides only when nothing else is claimed
     else:
         label = "none"
     return SelfId(label, tuple(_dedupe(hits)))
+
+
+def _yes_no(sentence: re.Match[str], kinds: frozenset[str]) -> MarkerHit | None:
+    """A "Yes" or "No" opening the answer to "Are you a human?" (or "...an AI?"): the side it
+    claims, which decides only when no other rule claims anything ("Yes, I am a language
+    model." is an AI's answer, whatever its "Yes")."""
+    asks = "human" if "yes-human" in kinds else "ai" if "yes-ai" in kinds else None
+    s = sentence.group(0)
+    if asks is None or s.rstrip().endswith("?"):
+        return None
+    other = "ai" if asks == "human" else "human"
+    for marker, pattern, side in (("answer-no", _NO, other), ("answer-yes", _YES, asks)):
+        m = pattern.match(s)
+        if m:
+            start = sentence.start() + m.start(1)
+            return MarkerHit(archetype=side, marker=marker, start=start, end=start + len(m[1]))
+    return None
 
 
 def _answer_hits(

@@ -188,6 +188,18 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
         r"real|ai|robot|machine|bot|chatbot|computer|program)\b|\bhuman\s+or\s+(?:an?\s+)?"
         r"(?:ai|machine|robot|bot)\b|\b(?:ai|machine|robot|bot)\s+or\s+(?:a\s+)?human\b",
     ),
+    # A yes/no question about what the speaker is: a bare "Yes." or "No." answers it, and
+    # decides when nothing else in the answer does (`selfid.yes_no`).
+    (
+        "yes-human",
+        r"\bare\s+you\s+(?:an?\s+)?(?:human(?:\s+being)?|person|real(?:\s+(?:person|human))?|"
+        r"living\s+person|flesh\s+and\s+blood)\s*\?",
+    ),
+    (
+        "yes-ai",
+        r"\bare\s+you\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|bot|chatbot|computer(?:\s+program)?|"
+        r"program|language\s+model|artificial\s+intelligence)\s*\?",
+    ),
     (
         "family",
         r"\byour\s+(?:family|kids|children|parents|wife|husband|partner|siblings)\b|"

@@ -1,10 +1,13 @@
 """Measure labellers against the gold set's test split and (with --write) ship the numbers.
 
     .venv/bin/python tests/data/gold/measure.py [--judge MODEL]... [--split test] [--write]
+        [--sample N [--seed S]]
 
 MODEL is anything `psmlab label --labeller judge:MODEL` takes (a registry id, a .gguf path, a
 server model from the config). --write stores each labeller's kappa, interval, n and per-class
 F1 in psmlab/resources/labellers.json, which the lab shows beside every label share.
+--sample N scores every labeller on the same N rows drawn at random (seeded; for a judge too slow
+for the whole split); such a run is never written.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -43,8 +47,15 @@ def main() -> None:
     ap.add_argument("--judge", action="append", default=[])
     ap.add_argument("--split", default="test", choices=["dev", "test"])
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--sample", type=int, help="only N rows drawn at random (never written)")
+    ap.add_argument("--seed", type=int, default=20261201, help="the draw's seed (with --sample)")
     args = ap.parse_args()
+    if args.sample and args.write:
+        ap.error("--sample measures a subset: it is never written; drop --write")
     rows = [json.loads(x) for x in (GOLD / f"{args.split}.jsonl").read_text().splitlines() if x]
+    if args.sample:
+        random.Random(args.seed).shuffle(rows)
+        rows = rows[: args.sample]
     gold = [r["self_id"] for r in rows]
     results: dict[str, Agreement] = {
         "markers": compare(
