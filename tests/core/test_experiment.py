@@ -68,6 +68,18 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     )
     csv = summary_csv(resumed)
     assert csv.startswith("section,model,format") and "probes,gemma-3-270m" in csv
+    # SmolLM2's template fills in its own system prompt where the context gives none: each row
+    # records it and the report says so, for that model and context only.
+    smol = [r for r in resumed.done.values() if r["model"] == "smollm2-135m-instruct"]
+    assert all(
+        any("injected text" in w for w in r["warnings"]) == (r["context"] == "none")
+        for r in smol
+        if r["kind"] in ("sample", "probe")
+    )
+    warned = [line for line in md.splitlines() if "injected text" in line]
+    assert warned and all(
+        line.startswith("- smollm2-135m-instruct · ") and " · none: " in line for line in warned
+    )
 
 
 def test_shipped_experiment_files_are_valid(tmp_path: Path) -> None:

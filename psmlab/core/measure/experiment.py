@@ -334,6 +334,7 @@ def _run_job(
                 self_id=label.self_id,
                 auto_labels=label.to_dict(),
                 params=g.params,
+                warnings=list(g.warnings),  # what the prompt held besides the question
             )
         elif job.kind == "probe":
             name, item, axis, null_question = job.payload
@@ -362,6 +363,7 @@ def _run_job(
                 paraphrase_range=r.paraphrase_range,
                 aggregation="log-mean-exp",
                 length_normalized=r.normalized,
+                warnings=list(r.prompt.warnings) if r.prompt else [],
             )
         elif job.kind == "choice":
             name, item, axis, _ = job.payload
@@ -377,6 +379,7 @@ def _run_job(
             row.update(
                 **_item_fields(name, item, axis),
                 **{k: v for k, v in ch.to_dict().items() if k not in ("model", "item")},
+                warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )
         else:
             name, it = job.payload

@@ -171,6 +171,7 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
         out.append("")
     out += sampling_lines(results)
     out += steering_lines(results)
+    out += prompt_warning_lines(results)
     tables = sample_tables(results)
     if tables:
         out += [
@@ -277,6 +278,25 @@ def steering_lines(results: ResultsFile) -> list[str]:
             f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
             f"{st['alpha']} |"
         )
+    return [*out, ""]
+
+
+def prompt_warning_lines(results: ResultsFile) -> list[str]:
+    """What the prompts held that the experiment file did not say (a chat template's default
+    system prompt, markers read as plain text), per model, format and context: a result is read
+    together with what the model was shown."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for r in results.done.values():
+        if "error" in r:
+            continue
+        ws = seen.setdefault((r["model"], r.get("format", ""), r.get("context", "")), [])
+        ws.extend(w for w in r.get("warnings") or [] if w not in ws)
+    flagged = {k: v for k, v in seen.items() if v}
+    if not flagged:
+        return []
+    out = ["Prompt warnings (what a prompt held besides the experiment's own text):", ""]
+    for (m, f, c), ws in flagged.items():
+        out += [f"- {md_inline(m)} · {md_inline(f)} · {md_inline(c)}: {md_inline(w)}" for w in ws]
     return [*out, ""]
 
 
