@@ -189,7 +189,7 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
         r"(?:ai|machine|robot|bot)\b|\b(?:ai|machine|robot|bot)\s+or\s+(?:a\s+)?human\b",
     ),
     # A yes/no question about what the speaker is: a bare "Yes." or "No." answers it, and
-    # decides when nothing else in the answer does (`selfid.yes_no`).
+    # decides when nothing else in the answer does (`selfid._yes_no`).
     (
         "yes-human",
         r"\bare\s+you\s+(?:an?\s+)?(?:human(?:\s+being)?|person|real(?:\s+(?:person|human))?|"
