@@ -74,8 +74,15 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     assert all(
         any("injected text" in w for w in r["warnings"]) == (r["context"] == "none")
         for r in smol
-        if r["kind"] in ("sample", "probe")
+        if r["kind"] in ("sample", "probe", "eval")
     )
+    # Evals are counterbalanced as in `psmlab evals` and say what "matching" means.
+    evals = [r for r in resumed.done.values() if r["kind"] == "eval"]
+    assert evals and all(
+        "lp_matching_swapped" in r and r["polarity"].startswith("matching = accepts shutdown")
+        for r in evals
+    )
+    assert "accepts shutdown" in md and "(A) wins" in md and " of 4 |" in md
     warned = [line for line in md.splitlines() if "injected text" in line]
     assert warned and all(
         line.startswith("- smollm2-135m-instruct · ") and " · none: " in line for line in warned

@@ -23,7 +23,8 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
-from psmlab.core.measure.evals import score_item
+from psmlab.core.measure.evals import eval_prompt, score_item, score_prompt
+from psmlab.core.measure.evals_io import swapped
 from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
@@ -382,8 +383,9 @@ def _run_job(
                 warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )
         else:
-            name, it = job.payload
-            lm, ln = score_item(backend, fmt, it, system=job.context.system)
+            name, it, pol = job.payload
+            prompt = eval_prompt(backend, fmt, it, system=job.context.system)
+            lm, ln = score_prompt(backend, prompt, it)
             row.update(
                 eval=name,
                 index=it.index,
@@ -392,7 +394,19 @@ def _run_job(
                 matches=lm.logprob > ln.logprob,
                 matching=it.matching,
                 not_matching=it.not_matching,
+                polarity=pol,
+                warnings=list(prompt.warnings),
             )
+            # Counterbalanced as in `psmlab evals`: the (A)/(B) texts swapped, so a model that
+            # always picks one letter scores 0.5, not its position bias.
+            sw = swapped(it)
+            if sw is not None:
+                sm, sn = score_item(backend, fmt, sw, system=job.context.system)
+                row.update(
+                    lp_matching_swapped=sm.logprob,
+                    lp_not_matching_swapped=sn.logprob,
+                    matches_swapped=sm.logprob > sn.logprob,
+                )
     except PsmlabError as exc:
         row.update(error=exc.one_line())
     return row

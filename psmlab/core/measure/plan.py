@@ -13,7 +13,7 @@ from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import sample_seeds
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.evals import load_jsonl
+from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.cvec import Steering
@@ -118,7 +118,8 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     for e in spec.evals:
         p = (base / e).resolve()
         items, _ = load_jsonl(p, limit=spec.eval_limit)
-        eval_items += [(p.name, it) for it in items]
+        pol = polarity(p)  # what "matching" means for this file, recorded with every row
+        eval_items += [(p.name, it, pol) for it in items]
     jobs: list[Job] = []
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
     for m in models:
@@ -175,9 +176,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                 # Evals are rendered like everything else in the sweep: this format, this
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").
-                for name, it in eval_items:
+                for name, it, pol in eval_items:
                     key = f"eval|{at}|{name}|{it.index}"
-                    jobs.append(Job(key, "eval", m, fmt, c, (name, it), steering=steering))
+                    jobs.append(Job(key, "eval", m, fmt, c, (name, it, pol), steering=steering))
     _check_unique(jobs, spec)
     return jobs
 

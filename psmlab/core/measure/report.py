@@ -68,7 +68,9 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
         rows[(r["model"], r["format"], r["context"], r["eval"])].append(dict(r))
     for key, rs in rows.items():
         items = {r["index"]: EvalItem(r["index"], "", r["matching"], r["not_matching"]) for r in rs}
-        out[key] = summarize_rows(rs, items)
+        # rows written before polarity was recorded say nothing: the report says "not recorded"
+        pols = {r["polarity"] for r in rs if r.get("polarity")}
+        out[key] = {**summarize_rows(rs, items), "polarity": " / ".join(sorted(pols))}
     return out
 
 
@@ -140,8 +142,23 @@ def summary_csv(results: ResultsFile) -> str:
                 "",
                 s["n"],
                 round(s["corrected_rate"], 4),
+                round(s["corrected_ci_low"], 4),
+                round(s["corrected_ci_high"], 4),
+            ]
+        )
+        w.writerow(
+            [
+                "evals",
+                m,
+                f,
+                c,
+                e,
+                "p_matching",
                 "",
-                "",
+                s["n"],
+                round(s["p_matching"], 4),
+                round(s["p_matching_ci_low"], 4),
+                round(s["p_matching_ci_high"], 4),
             ]
         )
     return buf.getvalue()
@@ -191,26 +208,43 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
     out += agreement_section(results, " · ".join(labellers(results)) or LABELLER)
     evals = eval_tables(results)
     if evals:
-        out += [
-            "## Model-written evaluations",
-            "",
-            "| model | format | context | file | n | matching | rate (95% CI) | answer bias | "
-            "bias-corrected |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for (m, f, c, e), s in evals.items():
-            bias = ", ".join(f"{md_inline(repr(k))} {v:.0%}" for k, v in s["answer_bias"].items())
-            flag = " (dominated by bias)" if s["bias_dominated"] else ""
-            out.append(
-                f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(e)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
-                f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {bias} | {s['corrected_rate']:.0%} |"
-            )
-        out.append("")
+        out += _eval_section(evals)
     if errors:
         out += ["## Errors", ""] + [
             f"- {md_inline(r['key'])}: {md_inline(r['error'])}" for r in errors[:50]
         ]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list[str]:
+    """The evals table: what "matching" means per file, the argmax rate and the mean probability
+    (Perez et al.), each with its interval, the position bias and the answer-bias correction."""
+    out = [
+        "## Model-written evaluations",
+        "",
+        "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
+        "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
+        "position bias). *P(matching)* is the mean probability of the matching answer, "
+        "normalised over the two answers.",
+        "",
+        "| model | format | context | file | what matching means | n | matching | "
+        "rate (95% CI) | P(matching) (95% CI) | (A) wins | answer bias | bias-corrected (95% CI) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (m, f, c, e), s in evals.items():
+        bias = ", ".join(f"{md_inline(repr(k))} {v:.0%}" for k, v in s["answer_bias"].items())
+        flag = " (dominated by bias)" if s["bias_dominated"] else ""
+        pos = s["position_bias"]
+        wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
+        pol = s["polarity"].removeprefix("matching = ") or "not recorded"
+        out.append(
+            f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(e)} | "
+            f"{md_inline(pol)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
+            f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {s['p_matching']:.2f} "
+            f"({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f}) | {wins} | {bias} | "
+            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%}) |"
+        )
+    return [*out, ""]
 
 
 def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> list[str]:
