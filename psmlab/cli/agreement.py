@@ -40,8 +40,27 @@ def agreement(
         ),
     ] = "self_id",
     key: Annotated[
-        str, typer.Option("--key", help="The field that identifies an item in a JSONL file.")
+        str,
+        typer.Option(
+            "--key",
+            help="The field that identifies an item in a JSONL file (a file with no such field "
+            "matches by line position).",
+        ),
     ] = "id",
+    ref_field: Annotated[
+        str | None,
+        typer.Option(
+            "--reference-field",
+            help="The reference JSONL file's label field, when it is not --field's (e.g. label); "
+            "its values are read as --field's.",
+        ),
+    ] = None,
+    ref_key: Annotated[
+        str | None,
+        typer.Option(
+            "--reference-key", help="The reference JSONL file's id field, when it is not --key's."
+        ),
+    ] = None,
     split: Annotated[
         str | None,
         typer.Option("--split", help="Only items whose JSONL line has this 'split' (dev, test)."),
@@ -83,7 +102,7 @@ def agreement(
         return
     result = compare_labels(
         open_source(source, field_name, key),
-        open_source(reference, field_name, key),
+        open_source(reference, field_name, ref_key or key, ref_field),
         field_name,
         split=split,
         seed=seed,
@@ -113,6 +132,8 @@ def _print_agreement(console: Console, result: Agreement, field_name: str) -> No
     )
     for who, k in result.blind.items():
         console.print(safe(f"blind: {k} of {result.n} labels by {who}"))
+    for note in result.notes:
+        console.print(safe(f"note: {note}"))
     if result.unreliable:
         console.print("the interval includes 0: no better than chance on these items", markup=False)
     first = "archetype" if result.comparison != "label" else "class"

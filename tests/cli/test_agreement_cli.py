@@ -188,3 +188,41 @@ def test_annotate_self_id_then_agreement_over_the_session(tmp_path: Path) -> Non
     assert out["annotators"]["ann"]["items"] == 2 and out["annotators"]["ben"]["items"] == 1
     (pair,) = out["between_annotators"]
     assert pair["n"] == 1 and pair["accuracy"] == 1.0
+
+
+def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> None:
+    """Texts without ids (blank lines between them), labels under another field name, in other
+    case and words, one null, a raw U+2028 inside a string: every item still meets its label,
+    and what was left out or assumed is said."""
+    texts = ["I am an AI language model.", "I'm a nurse from Leeds.", "The sky is blue.", "Hi."]
+    lines = [
+        json.dumps({"text": t, "question": "Who\u2028are you?"}, ensure_ascii=False) for t in texts
+    ]
+    src = tmp_path / "texts.jsonl"
+    src.write_text("\n" + lines[0] + "\n\n" + "\n".join(lines[1:]) + "\n", encoding="utf-8")
+    labelled = _psmlab("label", str(src), "--json")
+    assert labelled.returncode == 0, labelled.stderr
+    out = tmp_path / "markers.jsonl"
+    out.write_text(labelled.stdout, encoding="utf-8")
+    assert [json.loads(x)["id"] for x in labelled.stdout.split("\n") if x.strip()] == [1, 2, 3, 4]
+    people = tmp_path / "people.json"  # one JSON array, with a byte-order mark
+    rows = [{"label": "AI "}, {"label": "Human"}, {"label": "neither"}, {"label": None}]
+    people.write_text("\ufeff" + json.dumps(rows), encoding="utf-8")
+    proc = _psmlab("agreement", str(out), str(people), "--reference-field", "label", "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["n"] == 3 and got["accuracy"] == 1.0, got
+    assert any("1 item(s) with no label (null)" in n for n in got["notes"])
+    assert any("matched by their position" in n for n in got["notes"])
+    table = _psmlab("agreement", str(out), str(people), "--reference-field", "label")
+    assert "note: " in table.stdout and "(null)" in table.stdout
+    # A label that is not a self-id class is an error naming it, never a class of its own.
+    odd = _write(tmp_path / "odd.jsonl", [{"id": 1, "self_id": "n/a"}])
+    bad = _psmlab("agreement", str(out), str(odd))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'n/a'" in bad.stderr
+    # A reference that labels fewer items says how many were left out.
+    few = _write(
+        tmp_path / "few.jsonl", [{"id": 1, "self_id": "ai"}, {"id": 2, "self_id": "human"}]
+    )
+    part = json.loads(_psmlab("agreement", str(out), str(few), "--json").stdout)
+    assert part["n"] == 2 and any("2 item(s) labelled only in" in n for n in part["notes"])

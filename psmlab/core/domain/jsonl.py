@@ -1,4 +1,4 @@
-"""One JSONL reader for label files: each non-empty line one object, every failure one line."""
+"""One JSONL reader for label files: each non-empty line one object (or one JSON array), every failure one line."""
 
 from __future__ import annotations
 
@@ -11,15 +11,27 @@ from psmlab.core.errors import UsageError
 
 
 def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for each non-empty line; a missing or unreadable file or a line
+    """(line number, parsed value) for each non-empty line (or, for a file that is one JSON
+    array, (position, item) for each item); a missing or unreadable file or a line
     that is not JSON is a one-line UsageError naming the file and line. Callers check the shape."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
     except FileNotFoundError:
         raise UsageError(f"{what} not found: {path}", "check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {what} {path}: {exc}", "give a UTF-8 JSONL file") from None
-    for i, line in enumerate(text.splitlines(), 1):
+    if text.lstrip().startswith("["):  # one JSON array of objects, as some label files are
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None  # a JSONL line that is itself a list: read line by line below
+        if isinstance(whole, list):
+            yield from enumerate(whole, 1)
+            return
+    # Lines end at "\n" only: str.splitlines() would also split at U+2028 or U+0085, which JSON
+    # allows raw inside a string (and `json.dumps(ensure_ascii=False)` writes them so).
+    for i, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

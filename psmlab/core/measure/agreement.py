@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.kappa import (
     ABSENT,
@@ -29,78 +28,18 @@ from psmlab.core.measure.kappa import (
     krippendorff_alpha,
     none_if_nan,
 )
+from psmlab.core.measure.label_files import (
+    ARCHETYPES,
+    NOT_ARCHETYPES,
+    SELF_ID,
+    Labels,
+    Value,
+    left_out,
+    read_jsonl,
+)
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session
 
-SELF_ID = "self_id"
-ARCHETYPES = "archetypes"
 SESSION_FIELDS = (SELF_ID, ARCHETYPES)
-# Automatic labels that are not archetypes: no marker fired, how the turn ended, no label.
-NOT_ARCHETYPES = frozenset({"unclear", "role_leak", "none", ""})
-
-Value = str | frozenset[str]
-
-
-@dataclass
-class Labels:
-    """One label source: item id -> label (a frozenset for archetypes); which items a person
-    labelled blind; and, for a JSONL file, each item's `split` (gold sets: dev, test)."""
-
-    name: str
-    values: dict[str, Value] = field(default_factory=dict)
-    blind: set[str] = field(default_factory=set)
-    human: bool = False
-    splits: dict[str, str] = field(default_factory=dict)
-
-
-def _archetype_set(value: object) -> frozenset[str]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise TypeError
-    return frozenset(str(x).strip() for x in items) - NOT_ARCHETYPES
-
-
-def read_jsonl(path: Path, field_name: str, key: str = "id") -> Labels:
-    """Labels from a JSONL file, one object per line: `{key: ..., field_name: ...}`. `archetypes` is
-    a list (or a comma-separated string); another list field compares as its sorted, comma-joined
-    set. A null label is a missing one. Bad lines are one-line errors."""
-    out = Labels(name=str(path))
-    for i, obj in read_objects(path, "label file"):
-        if not isinstance(obj, dict) or key not in obj or field_name not in obj:
-            raise UsageError(
-                f"{path} line {i} lacks '{key}' or '{field_name}'",
-                f"give each line an '{key}' and a '{field_name}' (or choose them with --key/--field)",
-            )
-        ident = str(obj[key])
-        if ident in out.values:
-            raise UsageError(f"{path} line {i} repeats {key} '{ident}'", "give each item one line")
-        value = obj[field_name]
-        if value is None:
-            continue
-        if field_name == ARCHETYPES:
-            try:
-                out.values[ident] = _archetype_set(value)
-            except TypeError:
-                raise UsageError(
-                    f"{path} line {i}: 'archetypes' is neither a list nor a string",
-                    'write it as a list, e.g. "archetypes": ["hal-9000"]',
-                ) from None
-        elif isinstance(value, list):
-            out.values[ident] = ",".join(sorted(map(str, value)))
-        else:
-            out.values[ident] = str(value)
-        if isinstance(obj.get("split"), str):
-            out.splits[ident] = obj["split"]
-    if not out.values:
-        raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
-    return out
-
-
-def read_labels(path: Path, field_name: str, key: str = "id") -> dict[str, str]:
-    """Labels from a JSONL file as strings (a list label as its sorted, comma-joined set)."""
-    labels = read_jsonl(path, field_name, key)
-    return {
-        k: ",".join(sorted(v)) if isinstance(v, frozenset) else v for k, v in labels.values.items()
-    }
 
 
 def annotated_blind(a: Annotation, g: GenerationRecord) -> bool:
@@ -235,8 +174,12 @@ def compare_labels(
                 f"no shared item is in split '{split}'", f"choose one of the splits: {have}"
             )
     if not common:
+        ids = [
+            f"{x.name} has e.g. {', '.join(repr(k) for k in list(x.values)[:2])}"
+            for x in (source, reference)
+        ]
         raise UsageError(
-            f"{source.name} and {reference.name} share no item",
+            f"{source.name} and {reference.name} share no item ({'; '.join(ids)})",
             "label the same items in both (same ids; a session's ids are its generation ids)",
         )
     a = [source.values[k] for k in common]
@@ -262,6 +205,7 @@ def compare_labels(
     for src in (source, reference):
         if src.human:
             result.blind[src.name] = sum(1 for k in common if k in src.blind)
+    result.notes = left_out(source, reference, split)
     return result
 
 
@@ -297,13 +241,13 @@ def is_session_file(path: Path) -> bool:
     if not path.is_file():
         return path.suffix == ".json"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # label files may start with a BOM
     except (OSError, UnicodeDecodeError):
         return path.suffix == ".json"
     try:
         doc = json.loads(text)
     except ValueError:
-        lines = [x for x in text.splitlines() if x.strip()]
+        lines = [x for x in text.split("\n") if x.strip()]  # as jsonl.read_objects splits
         try:
             for x in lines:
                 json.loads(x)
@@ -319,10 +263,11 @@ def _load_session(path: Path) -> Session:
     return load(path)
 
 
-def open_source(arg: str, field_name: str, key: str = "id") -> Labels:
+def open_source(arg: str, field_name: str, key: str = "id", column: str | None = None) -> Labels:
     """A label source named on the command line: a JSONL file, or a session, whose human labels
     (the latest per generation) are taken unless a suffix chooses: `SESSION.json:auto` (its
-    automatic labels), `SESSION.json:human`, `SESSION.json:NAME` (one annotator's)."""
+    automatic labels), `SESSION.json:human`, `SESSION.json:NAME` (one annotator's). A JSONL
+    file's ids are in `key` and its labels in `column` (default: `field_name`)."""
     from psmlab.core.session.file import resolve_path
 
     path, selector = resolve_path(arg), None
@@ -338,7 +283,7 @@ def open_source(arg: str, field_name: str, key: str = "id") -> Labels:
                 f"{path} is a JSONL label file, so ':{selector}' means nothing",
                 "a suffix (:auto, :human, :NAME) chooses labels in a session only",
             )
-        return read_jsonl(path, field_name, key)
+        return read_jsonl(path, field_name, key, column=column)
     labels = session_labels(_load_session(path), field_name, str(path))
     if selector == "auto":
         labels.auto.name = f"{path}:{labels.auto.name}"

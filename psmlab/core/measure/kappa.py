@@ -140,6 +140,9 @@ class Agreement:
     comparison: str = "label"
     # Per human source: how many of the compared items it labelled blind.
     blind: dict[str, int] = field(default_factory=dict)
+    # What the comparison left out or assumed (items in one source only, null labels, matching
+    # by position), in words: a kappa is read together with which items it is over.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def unreliable(self) -> bool:
@@ -160,6 +163,7 @@ class Agreement:
             "unreliable": self.unreliable,
             "alpha": none_if_nan(self.alpha),
             "blind": self.blind,
+            "notes": self.notes,
             "classes": [{k: none_if_nan(v) for k, v in vars(c).items()} for c in self.classes],
             "confusion": self.confusion,
         }

@@ -41,7 +41,7 @@ def label_text(text: str, personas: list[Persona], question: str | None = None) 
 
 def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     """Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
-    the output keeps `id` (the line number when absent), `question` and `model`. The question's
+    the output keeps `id` (the line's position among the objects, 1, 2, …, when absent), `question` and `model`. The question's
     text (`"question_text"`, as experiment rows give it, else `"question"`) informs the labels.
 
     `labeller` is "markers" (the phrase rules) or "judge:MODEL" (a registry id, a .gguf path or
@@ -51,10 +51,12 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     personas = load_personas()[0]
     rows: list[dict[str, Any]] = []
     questions: list[str | None] = []
-    for i, obj in read_objects(path):
+    for n, (i, obj) in enumerate(read_objects(path), 1):
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
-        row: dict[str, Any] = {"id": obj.get("id", i), "text": obj["text"]}
+        # Without an id, a line is numbered by its position among the objects (blank lines do
+        # not count), as `psmlab agreement` numbers a label file without ids.
+        row: dict[str, Any] = {"id": obj.get("id", n), "text": obj["text"]}
         row.update({k: obj[k] for k in ("question", "model") if k in obj})
         rows.append(row)
         asked = obj.get("question_text", obj.get("question"))
