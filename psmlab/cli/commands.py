@@ -48,8 +48,9 @@ def formats(json_out: JsonOpt = False) -> None:
     if json_out:
         stdout_json({"formats": [{"name": n, "kind": k, "description": d} for n, k, d in rows]})
         return
+    width = max(len(n) for n, _, _ in rows)
     for name, kind, desc in rows:
-        typer.echo(f"{name:12} {kind:9} {desc}")
+        typer.echo(f"{name:{width}} {kind:9} {desc}")
 
 
 def render(

@@ -32,7 +32,14 @@ FormatOpt = Annotated[
         help="Format for every model (NAME), or for one (MODEL=NAME). See `psmlab formats`.",
     ),
 ]
-SystemOpt = Annotated[str | None, typer.Option("--system", help='System prompt ("" removes one).')]
+SystemOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--system",
+        help='System prompt ("" removes one, and a chat template may then fill in its default: '
+        "-f template-empty-system renders an empty one).",
+    ),
+]
 PrefillOpt = Annotated[
     str | None, typer.Option("--prefill", help="Text the assistant turn starts with.")
 ]

@@ -159,6 +159,11 @@ def _tojson(value: Any, indent: int | None = None, **_: Any) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False)
 
 
+# The model's own template, as it is and with an empty system turn (no default system prompt).
+EMPTY_SYSTEM = "template-empty-system"
+OWN_TEMPLATES = ("template", EMPTY_SYSTEM)
+
+
 @dataclass(frozen=True)
 class ChatTemplate:
     """A Jinja chat template: the model's own (from GGUF metadata) or a named built-in."""
@@ -168,6 +173,9 @@ class ChatTemplate:
     origin: str  # "gguf" or "builtin"
     owner: str = ""  # the model whose GGUF the template came from
     kind: Literal["template"] = "template"
+    # Give the template an empty system turn when the transcript has none, so it cannot fill in
+    # its default system prompt (as Hugging Face does for {"role": "system", "content": ""}).
+    empty_system: bool = False
 
     @property
     def label(self) -> str:
@@ -177,7 +185,8 @@ class ChatTemplate:
 
     @property
     def description(self) -> str:
-        return "the model's own chat template" if self.origin == "gguf" else f"built-in {self.name}"
+        what = "the model's own chat template" if self.origin == "gguf" else f"built-in {self.name}"
+        return what + (", with an empty system turn" if self.empty_system else "")
 
     def render_messages(self, messages: list[dict[str, str]], bos: str, eos: str) -> str:
         """The template applied to plain role/content messages (no segment marking)."""
@@ -215,6 +224,8 @@ class ChatTemplate:
         self, turns: list[Turn], prefill: str | None, *, bos: str, eos: str
     ) -> list[Segment]:
         msgs = [{"role": t.role, "content": t.content} for t in turns]
+        if self.empty_system and (not msgs or msgs[0]["role"] != "system"):
+            msgs.insert(0, {"role": "system", "content": ""})
         text = self.render_messages(msgs, bos, eos)
         marked = [{"role": m["role"], "content": f"\ue000{i}\ue001"} for i, m in enumerate(msgs)]
         skeleton = self.render_messages(marked, bos, eos)
@@ -314,12 +325,20 @@ def frame_names() -> list[str]:
 
 
 def template_names() -> list[str]:
-    return ["template", *sorted(_builtin_templates())]
+    return [*OWN_TEMPLATES, *sorted(_builtin_templates())]
 
 
 def list_formats() -> list[tuple[str, str, str]]:
     """(name, kind, description) for every format."""
     rows = [("template", "template", "the model's own chat template (from its GGUF)")]
+    rows.append(
+        (
+            EMPTY_SYSTEM,
+            "template",
+            "the model's own chat template with an empty system turn where the transcript has "
+            "none (no default system prompt filled in)",
+        )
+    )
     rows += [(n, "template", f"built-in {n} chat template") for n in sorted(_builtin_templates())]
     rows += [(n, "frame", get_format(n, None).description) for n in frame_names()]
     rows.append((SERVER_CHAT, "server", ServerChat().description))
@@ -328,13 +347,19 @@ def list_formats() -> list[tuple[str, str, str]]:
 
 def get_format(name: str, model_template: str | None, *, model_id: str = "model") -> Format:
     """Resolve a format name for one model; `template` means the model's own template."""
-    if name == "template":
+    if name in OWN_TEMPLATES:
         if not model_template:
             raise FormatError(
                 f"{model_id} has no chat template in its GGUF",
                 f"use --format chatml (or {', '.join(frame_names())})",
             )
-        return ChatTemplate(name="template", source=model_template, origin="gguf", owner=model_id)
+        return ChatTemplate(
+            name=name,
+            source=model_template,
+            origin="gguf",
+            owner=model_id,
+            empty_system=name == EMPTY_SYSTEM,
+        )
     if name == SERVER_CHAT:
         return ServerChat()
     templates = _builtin_templates()

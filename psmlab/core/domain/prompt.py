@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from psmlab.core.domain.formats import ChatTemplate, Format, Segment, ServerChat
+from psmlab.core.domain.formats import EMPTY_SYSTEM, ChatTemplate, Format, Segment, ServerChat
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Tokenizer
 from psmlab.core.errors import ContextOverflowError, TranscriptError
@@ -275,9 +275,10 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
     if injected:
         snippet = " / ".join(injected)
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
+        none = f", or the format {EMPTY_SYSTEM} for none" if fmt.origin == "gguf" else ""
         out.append(
             f"the chat template injected text that is not in the transcript (a default system "
-            f'prompt?): "{snippet}"; set --system to choose your own'
+            f'prompt?): "{snippet}"; set --system to choose your own{none}'
         )
     plain_markers = sorted(
         {m for p in pieces if p.kind == "format" for m in MARKER.findall(p.text)}

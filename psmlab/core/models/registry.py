@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from psmlab.core import paths
-from psmlab.core.domain.formats import SERVER_CHAT, Format, get_format
+from psmlab.core.domain.formats import OWN_TEMPLATES, SERVER_CHAT, Format, get_format
 from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
 from psmlab.core.models.config import Kind, load_config
 from psmlab.core.models.gguf import GGUFInfo, read_gguf
@@ -71,7 +71,7 @@ class ModelSpec:
                 "use template (its own) or another format",
             )
         template = self.chat_template()
-        if name == "template" and self.is_remote and not template:
+        if name in OWN_TEMPLATES and self.is_remote and not template:
             raise FormatError(
                 f"{self.id} is a server model and psmlab cannot read its chat template",
                 "set gguf = PATH (a local copy) for it in the config, or use --format "
