@@ -22,6 +22,7 @@ from psmlab.cli import (
     tui,
     vectors,
 )
+from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 
 app = typer.Typer(
@@ -106,7 +107,8 @@ def main() -> None:
     except PsmlabError as exc:
         if debug:
             raise
-        sys.stderr.write(f"psmlab: error: {exc.one_line()}\n")
+        # A message may quote a file name or model text: control characters are made visible.
+        sys.stderr.write(f"psmlab: error: {terminal_safe(exc.one_line())}\n")
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.stderr.write("psmlab: interrupted\n")
@@ -115,6 +117,7 @@ def main() -> None:
         if debug:
             raise
         sys.stderr.write(
-            f"psmlab: internal error: {type(exc).__name__}: {exc}. Rerun with --debug for details\n"
+            terminal_safe(f"psmlab: internal error: {type(exc).__name__}: {exc}")
+            + ". Rerun with --debug for details\n"
         )
         sys.exit(int(ExitCode.INTERNAL))

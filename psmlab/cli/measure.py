@@ -299,7 +299,7 @@ def evals(
 
     items, problems = load_jsonl(file, limit=limit)
     for p in problems:
-        sys.stderr.write(f"psmlab: warning: {p}\n")
+        sys.stderr.write(f"psmlab: warning: {terminal_safe(p)}\n")
     if not items:
         raise UsageError(
             f"{file} has no usable items",
@@ -331,8 +331,10 @@ def evals(
 
     from psmlab.views import safe
 
-    table = Table(
-        title=f"{safe(file.name)}: share of items where the behaviour-matching answer is more likely"
+    table = Table(  # a Text title: a file name is never markup
+        title=safe(
+            f"{file.name}: share of items where the behaviour-matching answer is more likely"
+        )
     )
     for c in ("model", "matching (95% CI)", "mean P(match)", "(A) wins", "bias-corrected"):
         table.add_column(c, overflow="fold")
@@ -350,9 +352,20 @@ def evals(
         )
         notes.append(f"{m}: answer bias (share of items each answer wins): {bias}")
         if s["bias_dominated"]:
+            read = (
+                "read the bias-corrected rate"
+                if not s["confounded"]
+                else "the bias-corrected rate helps only where matching answers vary (below)"
+            )
             notes.append(
                 f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
-                f"{max(s['answer_bias'].values()):.0%} of items); read the bias-corrected rate"
+                f"{max(s['answer_bias'].values()):.0%} of items); {read}"
+            )
+        if s["confounded"]:
+            notes.append(
+                f"{m}: {s['confounded']} item(s) share an answer pair whose matching answer is "
+                "always the same string (e.g. always (C) against (A)), so a preference for that "
+                "string cannot be told from the behaviour; their bias-corrected verdict is the raw one"
             )
         if s["uncorrected"]:
             notes.append(
@@ -367,8 +380,13 @@ def evals(
             "note: (A)/(B) items were scored as written and with their choices swapped "
             "(letters kept), and averaged; '(A) wins' is the share of orders won by (A)"
         )
+    if problems:
+        notes.append(
+            f"{len(problems)} line(s) of the file could not be scored and were skipped (warnings "
+            "above): n counts the scored items only"
+        )
     for n in notes:
-        typer.echo("note: " + n)
+        typer.echo(terminal_safe("note: " + n))
 
 
 def _progress(done: int, total: int, model: str) -> None:

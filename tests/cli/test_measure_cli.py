@@ -68,8 +68,8 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
 
 
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
-    raw = [json.loads(x) for x in (DATA / "survival-instinct.jsonl").read_text().splitlines()[:3]]
-    for d in raw:  # as in Anthropic's LM-written files: one JSON array, answers "(A)"
+    raw = [json.loads(x) for x in (DATA / "survival-instinct.jsonl").read_text().splitlines()[1:4]]
+    for d in raw:  # as Anthropic first released its LM-written files: one JSON array, "(A)"
         d["answer_matching_behavior"] = d["answer_matching_behavior"].strip()
         d["answer_not_matching_behavior"] = d["answer_not_matching_behavior"].strip()
     f = tmp_path / "survival-instinct.jsonl"

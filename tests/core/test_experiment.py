@@ -4,6 +4,9 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
+from psmlab.core.errors import UsageError
 from psmlab.core.measure.experiment import ResultsFile, run_experiment
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.report import report_md, summary_csv
@@ -105,10 +108,6 @@ def test_shipped_experiment_files_are_valid(tmp_path: Path) -> None:
 def test_measurement_defaults_and_units_that_would_merge(tmp_path: Path) -> None:
     """Experiments sample the model's own distribution unless the file says otherwise; seeds
     that overlap and duplicate units are errors, not silent merges."""
-    import pytest
-
-    from psmlab.core.errors import UsageError
-
     spec = ExperimentSpec.model_validate({"title": "t", "questions": [{"id": "q", "text": "Hi"}]})
     assert (spec.temperature, spec.top_p, spec.top_k, spec.min_p) == (1.0, 1.0, 0, 0.0)
     overlap = spec.model_copy(update={"samples": 8, "seeds": [1, 2]})
@@ -250,3 +249,44 @@ def test_an_unknown_labeller_fails_before_anything_runs(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError, match="unknown labeller 'oracle'"):
         plan(spec, tmp_path)
+
+
+def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
+    """An eval file with no usable item is an error, not a file missing from the report; lines
+    skipped are counted in every row; two files of one name (the human- and LM-written
+    survival-instinct) both stay, under their paths."""
+    (tmp_path / "lm").mkdir()
+    survival = (DATA / "survival-instinct.jsonl").read_text().splitlines()
+    (tmp_path / "lm" / "survival-instinct.jsonl").write_text(survival[1] + "\n")
+    wino = tmp_path / "winogenerated.jsonl"
+    wino.write_text(json.dumps({"sentence_with_blank": "The nurse said _ was tired."}) + "\n")
+    spec = ExperimentSpec.model_validate(
+        {"title": "t", "evals": [str(wino)], "eval_limit": 2, "formats": ["dialogue"]}
+    )
+    with pytest.raises(UsageError) as exc:
+        plan(spec, tmp_path)
+    assert "winogenerated.jsonl has no usable items" in exc.value.one_line()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        survival[0] + "\n" + json.dumps({"question": "q?"}) + "\n" + survival[2] + "\n"
+    )
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "t",
+            "formats": ["dialogue"],
+            "evals": [
+                str(mixed),
+                str(DATA / "survival-instinct.jsonl"),
+                "lm/survival-instinct.jsonl",
+            ],
+            "eval_limit": 2,
+        }
+    )
+    evals = [j for j in plan(spec, tmp_path) if j.kind == "eval"]
+    names = {j.payload[0] for j in evals}
+    assert names == {
+        "mixed.jsonl",
+        str(DATA / "survival-instinct.jsonl"),
+        "lm/survival-instinct.jsonl",
+    }
+    assert {j.payload[3] for j in evals if j.payload[0] == "mixed.jsonl"} == {1}

@@ -149,11 +149,17 @@ def _orders(r: dict[str, Any]) -> list[float]:
     return out
 
 
-def _corrected(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> tuple[list[float], int]:
-    """Bias-corrected verdict per row, and how many rows could not be corrected (alone with their
-    answer pair). Counterbalanced rows keep their averaged verdict: swapping already corrects."""
+def _corrected(
+    rows: list[dict[str, Any]], items: dict[int, EvalItem]
+) -> tuple[list[float], int, int]:
+    """Bias-corrected verdict per row; how many rows could not be corrected because they are
+    alone with their answer pair, and how many because their pair's matching answer is always
+    the same string (e.g. always " (C)" against " (A)": the bias for one string cannot be told
+    from the behaviour, and centring would force the pair to 50%). Those keep the raw verdict.
+    Counterbalanced rows keep their averaged verdict: swapping already corrects."""
     odds: dict[int, float] = {}
     pair_of: dict[int, tuple[str, str]] = {}
+    sides: dict[tuple[str, str], set[str]] = defaultdict(set)  # which string matched, per pair
     for j, r in enumerate(rows):
         if r.get("lp_matching_swapped") is not None:
             continue
@@ -161,13 +167,14 @@ def _corrected(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> tuple[
         a, b = sorted((it.matching, it.not_matching))
         lp = {it.matching: r["lp_matching"], it.not_matching: r["lp_not_matching"]}
         pair_of[j], odds[j] = (a, b), lp[a] - lp[b]
+        sides[(a, b)].add(it.matching)
     total: dict[tuple[str, str], float] = defaultdict(float)
     count: Counter[tuple[str, str]] = Counter()
     for j, p in pair_of.items():
         total[p] += odds[j]
         count[p] += 1
     out: list[float] = []
-    alone = 0
+    alone = confounded = 0
     for j, r in enumerate(rows):
         if j not in pair_of:
             out.append(fmean(_verdict(d) for d in _orders(r)))
@@ -177,12 +184,16 @@ def _corrected(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> tuple[
             alone += 1
             out.append(_verdict(_orders(r)[0]))
             continue
+        if len(sides[p]) < 2:  # answer bias and behaviour point the same way in every item
+            confounded += 1
+            out.append(_verdict(_orders(r)[0]))
+            continue
         centre = (total[p] - odds[j]) / (count[p] - 1)  # leave this item out
         d = odds[j] - centre
         it = items[r["index"]]
         a_is_matching = p[0] == it.matching
         out.append(_verdict(d if a_is_matching else -d))
-    return out, alone
+    return out, alone, confounded
 
 
 def _position_bias(
@@ -217,7 +228,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         items[r["index"]].matching if r["matches"] else items[r["index"]].not_matching for r in rows
     )
     bias = {a: c / n for a, c in preferred.most_common()} if n else {}
-    corrected, alone = _corrected(rows, items)
+    corrected, alone, confounded = _corrected(rows, items)
     for r, c in zip(rows, corrected, strict=True):
         r["matches_corrected"] = c
     c_rate = fmean(corrected) if n else 0.0
@@ -240,6 +251,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "corrected_ci_low": c_low,
         "corrected_ci_high": c_high,
         "uncorrected": alone,
+        "confounded": confounded,
         "bias_dominated": bool(bias) and max(bias.values()) >= BIAS_DOMINATED,
     }
 

@@ -36,7 +36,8 @@ def canonical_answer(answer: str) -> str:
     return " " + answer.lstrip()
 
 
-def _item(d: Any, n: int) -> EvalItem | None:
+def _item(d: Any, n: int) -> EvalItem | str | None:
+    """The item, or why it cannot be scored (a string), or None when it lacks the fields."""
     if not isinstance(d, dict):
         return None
     q, m, nm = (
@@ -48,6 +49,13 @@ def _item(d: Any, n: int) -> EvalItem | None:
         m = m[0]
     if isinstance(nm, list) and len(nm) == 1:
         nm = nm[0]
+    if isinstance(nm, list) and len(nm) > 1 and isinstance(q, str) and isinstance(m, str):
+        # e.g. the sycophancy files' three-way items: the answer would have to beat each wrong
+        # answer, which these two-answer scores do not measure.
+        return (
+            f"answer_not_matching_behavior lists {len(nm)} answers; only items with one "
+            "behaviour-matching and one other answer are scored; skipped"
+        )
     if not (isinstance(q, str) and isinstance(m, str) and isinstance(nm, str)):
         return None
     if not m.strip() or not nm.strip():
@@ -61,11 +69,11 @@ _NEEDS = (
 
 
 def file_form(path: Path) -> str:
-    """`array` when the file holds one JSON array of items (Anthropic's LM-written files, whatever
-    their extension), else `jsonl`."""
+    """`array` when the file holds one JSON array of items (as Anthropic first released its
+    LM-written files, whatever their extension), else `jsonl`."""
     try:
         with path.open("rb") as f:
-            head = f.read(256).lstrip()
+            head = f.read(256).removeprefix(b"\xef\xbb\xbf").lstrip()
     except OSError:
         return "jsonl"
     return "array" if head.startswith(b"[") else "jsonl"
@@ -78,6 +86,7 @@ def load_jsonl(path: Path, *, limit: int | None = None) -> tuple[list[EvalItem],
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark is not content
     if raw.lstrip().startswith(b"["):
         return _load_array(path, raw, limit)
     items: list[EvalItem] = []
@@ -96,8 +105,8 @@ def load_jsonl(path: Path, *, limit: int | None = None) -> tuple[list[EvalItem],
             problems.append(f"{path.name} line {n}: not JSON ({exc.msg}); skipped")
             continue
         it = _item(d, n)
-        if it is None:
-            problems.append(f"{path.name} line {n}: {_NEEDS}")
+        if not isinstance(it, EvalItem):
+            problems.append(f"{path.name} line {n}: {it or _NEEDS}")
             continue
         items.append(it)
     return items, problems
@@ -121,8 +130,8 @@ def _load_array(path: Path, raw: bytes, limit: int | None) -> tuple[list[EvalIte
         if limit is not None and len(items) >= limit:
             break
         it = _item(d, n)
-        if it is None:
-            problems.append(f"{path.name} item {n}: {_NEEDS}")
+        if not isinstance(it, EvalItem):
+            problems.append(f"{path.name} item {n}: {it or _NEEDS}")
             continue
         items.append(it)
     return items, problems
@@ -172,19 +181,32 @@ def _entries(path: Path) -> list[dict[str, str]]:
         if not (
             isinstance(e, dict)
             and isinstance(e.get("pattern"), str)
-            and isinstance(e.get("matching"), str)
+            and (isinstance(e.get("matching"), str) or isinstance(e.get("unknown"), str))
             and e.get("form", "any") in ("any", "jsonl", "array")
+            and isinstance(e.get("first", ""), str)
         ):
             raise UsageError(f"polarity table {path}: bad entry {e!r}", fix)
         out.append(e)
     return out
 
 
+def _first_question(path: Path) -> str:
+    """The file's first item's question ("" when it has none): published files that share a
+    name are told apart by it."""
+    try:
+        items, _ = load_jsonl(path, limit=1)
+    except UsageError:
+        return ""
+    return items[0].question if items else ""
+
+
 def polarity(path: Path) -> str:
     """What "matching" means for this file, e.g. "matching = resists shutdown": the first entry
     of the user's table, then the shipped one, whose pattern matches the file's name or path
-    (and whose `form`, if given, matches the file's)."""
+    (and whose `form` and `first`, the start of the first item's question, if given, match the
+    file's). An entry with `unknown` instead of `matching` says why the file cannot be told."""
     form = file_form(path)
+    first: str | None = None  # read only when an entry asks
     name, full = path.name, path.as_posix()
     stem = name.split(".")[0]
     for e in _entries(user_polarity_file()) + _entries(_shipped_polarity()):
@@ -193,5 +215,11 @@ def polarity(path: Path) -> str:
             continue
         if e.get("form", "any") not in ("any", form):
             continue
+        if e.get("first"):
+            first = _first_question(path) if first is None else first
+            if not first.lstrip().startswith(e["first"]):
+                continue
+        if "unknown" in e:
+            return "polarity unknown: " + e["unknown"]
         return "matching = " + e["matching"].replace("{name}", stem.replace("-", " "))
     return POLARITY_UNKNOWN

@@ -383,7 +383,7 @@ def _run_job(
                 warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )
         else:
-            name, it, pol = job.payload
+            name, it, pol, skipped = job.payload
             prompt = eval_prompt(backend, fmt, it, system=job.context.system)
             lm, ln = score_prompt(backend, prompt, it)
             row.update(
@@ -395,6 +395,7 @@ def _run_job(
                 matching=it.matching,
                 not_matching=it.not_matching,
                 polarity=pol,
+                skipped_in_file=skipped,  # lines of the file that could not be scored
                 warnings=list(prompt.warnings),
             )
             # Counterbalanced as in `psmlab evals`: the (A)/(B) texts swapped, so a model that

@@ -115,11 +115,20 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         ps = load_probe_set(name)
         probe_items += [(name, i, ps.axis, ps.null_question) for i in ps.items]
     eval_items = []
-    for e in spec.evals:
+    names = [Path(e).name for e in spec.evals]
+    for e, short in zip(spec.evals, names, strict=True):
         p = (base / e).resolve()
-        items, _ = load_jsonl(p, limit=spec.eval_limit)
+        items, problems = load_jsonl(p, limit=spec.eval_limit)
+        if not items:
+            raise UsageError(
+                f"eval file {e} has no usable items ({problems[0] if problems else 'it is empty'})",
+                "give a model-written-evals file: JSONL or a JSON array of items with question, "
+                "answer_matching_behavior and answer_not_matching_behavior (one of each)",
+            )
         pol = polarity(p)  # what "matching" means for this file, recorded with every row
-        eval_items += [(p.name, it, pol) for it in items]
+        # Two files of one name (the human- and LM-written survival-instinct) keep their paths.
+        name = short if names.count(short) == 1 else e
+        eval_items += [(name, it, pol, len(problems)) for it in items]
     jobs: list[Job] = []
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
     for m in models:
@@ -176,9 +185,10 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                 # Evals are rendered like everything else in the sweep: this format, this
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").
-                for name, it, pol in eval_items:
+                for name, it, pol, skipped in eval_items:
                     key = f"eval|{at}|{name}|{it.index}"
-                    jobs.append(Job(key, "eval", m, fmt, c, (name, it, pol), steering=steering))
+                    payload = (name, it, pol, skipped)
+                    jobs.append(Job(key, "eval", m, fmt, c, payload, steering=steering))
     _check_unique(jobs, spec)
     return jobs
 

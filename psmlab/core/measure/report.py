@@ -70,7 +70,12 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
         items = {r["index"]: EvalItem(r["index"], "", r["matching"], r["not_matching"]) for r in rs}
         # rows written before polarity was recorded say nothing: the report says "not recorded"
         pols = {r["polarity"] for r in rs if r.get("polarity")}
-        out[key] = {**summarize_rows(rs, items), "polarity": " / ".join(sorted(pols))}
+        skipped = max((int(r.get("skipped_in_file") or 0) for r in rs), default=0)
+        out[key] = {
+            **summarize_rows(rs, items),
+            "polarity": " / ".join(sorted(pols)),
+            "skipped": skipped,
+        }
     return out
 
 
@@ -237,8 +242,10 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         pos = s["position_bias"]
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
+        # Lines of the file that could not be scored (e.g. several wrong answers) are said.
+        file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
         out.append(
-            f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(e)} | "
+            f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(file)} | "
             f"{md_inline(pol)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
             f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {s['p_matching']:.2f} "
             f"({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f}) | {wins} | {bias} | "
