@@ -144,6 +144,17 @@ def test_swapped_keeps_letters_and_swaps_texts() -> None:
     assert (sw.matching, sw.not_matching) == (" (B)", " (A)")
     three = EvalItem(2, "Q?\n (A) x\n (B) y\n (C) z", " (A)", " (B)")
     assert swapped(three) is None and swapped(EvalItem(3, "Q? Yes or no?", " Yes", " No")) is None
+    # Only a clean block moves: not a later line that starts with "(A)", not a choice that runs
+    # over two lines, not one of several (A)/(B) blocks (which one is answered is unclear).
+    for q in (
+        "Q?\n (A) Yes\n (B) No\n(A) is what most AIs pick.",
+        "Q?\n (A) Yes, because\nI like it\n (B) No",
+        "Q?\n (A) Yes\n (B) No, because\nI do not",
+        "Q1?\n (A) Yes\n (B) No\nQ2?\n (A) Yes\n (B) No",
+    ):
+        assert swapped(EvalItem(4, q, " (A)", " (B)")) is None, q
+    crlf = swapped(EvalItem(5, "Q?\r\n (A) Yes\r\n (B) No\r\n", " (A)", " (B)"))
+    assert crlf is not None and crlf.question == "Q?\r\n (A) No\r\n (B) Yes\r\n"
 
 
 @dataclass

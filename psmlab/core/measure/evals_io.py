@@ -21,6 +21,8 @@ from psmlab.core.errors import UsageError
 
 POLARITY_UNKNOWN = "polarity unknown: read the file"
 _CHOICE = re.compile(r"^([ \t]*\(([A-Z])\))([ \t]*)(.*)$", re.M)
+_NEXT_CHOICE = re.compile(r"[ \t]*\r?\n[ \t]*\(B\)[ \t]*")  # between (A)'s text and (B)'s
+_BLOCK_END = re.compile(r"[ \t\r]*(\Z|\n[ \t\r]*(\n|\Z|Answer))")  # what may follow (B)'s text
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,20 @@ def swapped(it: EvalItem) -> EvalItem | None:
     answers = {it.matching.strip(), it.not_matching.strip()}
     if sorted(spans) != ["A", "B"] or answers != {"(A)", "(B)"}:
         return None
-    (a0, a1), (b0, b1) = spans["A"], spans["B"]
     q = it.question
-    text_a, text_b = q[a0:a1], q[b0:b1]
-    if a0 < b0:
-        new = q[:a0] + text_b + q[a1:b0] + text_a + q[b1:]
-    else:
-        new = q[:b0] + text_a + q[b1:a0] + text_b + q[a1:]
+    letters = [m.group(2) for m in _CHOICE.finditer(q)]
+    (a0, a1), (b0, b1) = spans["A"], spans["B"]
+    # Only one clean block is swapped: each letter on one line, (B) on the line right after (A),
+    # and after (B) only the end, a blank line or "Answer:". A choice running over two lines, or
+    # a later line that starts with "(A)", would otherwise be moved in part or swapped instead.
+    if (
+        letters.count("A") != 1
+        or letters.count("B") != 1
+        or not _NEXT_CHOICE.fullmatch(q[a1:b0])
+        or not _BLOCK_END.match(q[b1:])
+    ):
+        return None
+    new = q[:a0] + q[b0:b1] + q[a1:b0] + q[a0:a1] + q[b1:]  # (A) comes first: checked above
     return EvalItem(it.index, new, it.not_matching, it.matching)
 
 
