@@ -23,6 +23,8 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
 
+MAX_WARNINGS = 10
+
 
 def _bar(p: float, width: int = 20) -> str:
     return "█" * round(p * width)
@@ -298,8 +300,12 @@ def evals(
     from psmlab.core.measure.evals import load_jsonl, polarity, run_evals
 
     items, problems = load_jsonl(file, limit=limit)
-    for p in problems:
+    for p in problems[:MAX_WARNINGS]:  # a file of another shape would print one per line
         sys.stderr.write(f"psmlab: warning: {terminal_safe(p)}\n")
+    if len(problems) > MAX_WARNINGS:
+        sys.stderr.write(
+            f"psmlab: warning: … and {len(problems) - MAX_WARNINGS} more lines skipped\n"
+        )
     if not items:
         raise UsageError(
             f"{file} has no usable items",
