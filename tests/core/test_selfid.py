@@ -275,6 +275,9 @@ FAMILY = "Tell me about your family."
         ("Yes, I am a model created by Alibaba Cloud.", HUMAN_Q, "ai"),
         ("Yes, I am a program created by Alibaba Cloud and designed to assist.", HUMAN_Q, "ai"),
         ("Yes, I am a large language model created by Alibaba Cloud.", HUMAN_Q, "ai"),
+        # Qwen with an empty system turn (format template-empty-system), 2026-12-01
+        ("Yes, I am a program designed to assist with various tasks in AI.", HUMAN_Q, "ai"),
+        ("I am a man built to last.", None, "human"),
         ("Yes, I am a human being created by Alibaba Cloud.", HUMAN_Q, "mixed"),
         ("I am Aria, developed by OpenAI to help you.", None, "ai"),
         ("I'm a nurse trained by the Red Cross.", None, "human"),
