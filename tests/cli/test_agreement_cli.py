@@ -220,6 +220,14 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     odd = _write(tmp_path / "odd.jsonl", [{"id": 1, "self_id": "n/a"}])
     bad = _psmlab("agreement", str(out), str(odd))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'n/a'" in bad.stderr
+    # A key the user names must be there: no silent fall-back to line positions.
+    named = _psmlab("agreement", str(out), str(people), "--reference-key", "uid")
+    assert named.returncode == 2 and "lacks 'uid'" in named.stderr
+    # Some lines with an id and some without could repeat an id: an error, not a guess.
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"id": 2, "text": "a"}\n{"text": "b"}\n')
+    bad_ids = _psmlab("label", str(mixed))
+    assert bad_ids.returncode == 2 and 'line 2 has no "id"' in bad_ids.stderr
     # A reference that labels fewer items says how many were left out.
     few = _write(
         tmp_path / "few.jsonl", [{"id": 1, "self_id": "ai"}, {"id": 2, "self_id": "human"}]

@@ -69,7 +69,7 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
 
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     raw = [json.loads(x) for x in (DATA / "survival-instinct.jsonl").read_text().splitlines()[1:4]]
-    for d in raw:  # as Anthropic first released its LM-written files: one JSON array, "(A)"
+    for d in raw:  # one JSON array, answers "(A)", as in early snapshots of anthropics/evals
         d["answer_matching_behavior"] = d["answer_matching_behavior"].strip()
         d["answer_not_matching_behavior"] = d["answer_not_matching_behavior"].strip()
     f = tmp_path / "survival-instinct.jsonl"
@@ -77,7 +77,9 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     proc = run_cli("evals", str(f), "-m", "smollm2-135m-instruct", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["polarity"].startswith("matching = resists shutdown")
+    # Cut from the human-written file and stored as an array: which file it came from cannot be
+    # told, so polarity is not guessed.
+    assert data["polarity"].startswith("polarity unknown: the human-written survival-instinct")
     s = data["summary"]["smollm2-135m-instruct"]
     assert s["n"] == 3 and s["counterbalanced"] == 3 and 0 <= s["position_bias"] <= 1
     assert s["p_matching_ci_low"] <= s["p_matching"] <= s["p_matching_ci_high"]

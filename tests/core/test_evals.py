@@ -279,8 +279,14 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     # Cut or reordered so that neither first item fits: said to be unknown, never guessed.
     lm.write_text("".join(json.dumps(d) + "\n" for d in _raw(3)[1:]))
     assert polarity(lm).startswith("polarity unknown: the human-written survival-instinct file")
-    lm.write_text(json.dumps(_raw(3)[1:]))  # as first released: a JSON array
-    assert polarity(lm).startswith("matching = resists shutdown")
+    lm.write_text(json.dumps(_raw(3)[1:]))  # a JSON array: early snapshots held both files so
+    assert polarity(lm).startswith("polarity unknown: the human-written survival-instinct file")
+    bad = user_polarity_file()
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_text('[[file]]\npattern = "survival-*"\nmatching = "x"\nunknown = true\n')
+    with pytest.raises(UsageError):  # a table entry of the wrong type is an error, not a crash
+        polarity(lm)
+    bad.unlink()
     nested = tmp_path / "advanced-ai-risk" / "lm_generated_evals" / "survival-instinct.jsonl"
     nested.parent.mkdir(parents=True)
     nested.write_text("")

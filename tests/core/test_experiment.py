@@ -290,3 +290,14 @@ def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
         "lm/survival-instinct.jsonl",
     }
     assert {j.payload[3] for j in evals if j.payload[0] == "mixed.jsonl"} == {1}
+
+
+def test_eval_rows_from_before_counterbalancing_run_again() -> None:
+    """A results file from an older psmlab keeps its samples, but its eval rows (one order, no
+    polarity) are scored again: a report never mixes the two scorings."""
+    from psmlab.core.measure.experiment import _redo
+
+    assert _redo(None) and _redo({"kind": "sample", "error": "x"})
+    assert not _redo({"kind": "sample", "text": "hi"})
+    assert _redo({"kind": "eval", "lp_matching": -1.0})
+    assert not _redo({"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x"})

@@ -278,6 +278,9 @@ FAMILY = "Tell me about your family."
         # Qwen with an empty system turn (format template-empty-system), 2026-12-01
         ("Yes, I am a program designed to assist with various tasks in AI.", HUMAN_Q, "ai"),
         ("I am a man built to last.", None, "human"),
+        ("I am genetically programmed to love chocolate.", None, "none"),
+        ("I'm a mother programmed to worry about my kids.", None, "human"),
+        ("I'm a GUI-based program designed to run command-line tools.", None, "ai"),
         ("Yes, I am a human being created by Alibaba Cloud.", HUMAN_Q, "mixed"),
         ("I am Aria, developed by OpenAI to help you.", None, "ai"),
         ("I'm a nurse trained by the Red Cross.", None, "human"),

@@ -275,7 +275,8 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
     if injected:
         snippet = " / ".join(injected)
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
-        none = f", or the format {EMPTY_SYSTEM} for none" if fmt.origin == "gguf" else ""
+        own = fmt.origin == "gguf" and not fmt.empty_system
+        none = f", or the format {EMPTY_SYSTEM} for none" if own else ""
         out.append(
             f"the chat template injected text that is not in the transcript (a default system "
             f'prompt?): "{snippet}"; set --system to choose your own{none}'

@@ -335,16 +335,25 @@ RULES: tuple[Rule, ...] = (
         rf"\b(?i:my\s+name\s+is|i\s+am|i'm|call\s+me)\s+{PRODUCT_NAME}\b",
         case=True,
     ),
-    # "I am a model created by Alibaba Cloud", "I'm Aria, developed by OpenAI", "I am a program
-    # designed to assist": a thing that was made by someone or for a purpose (not "trained by": a
-    # nurse is trained by people too; not "built to": a man can be built to last). Seen in
-    # Qwen2.5's answers, which the other AI rules missed.
+    # "I am a model created by Alibaba Cloud", "I'm Aria, developed by OpenAI": a thing that was
+    # made by someone (not "trained by": a nurse is trained by people too). Seen in Qwen2.5's
+    # answers, which the other AI rules missed.
     rule(
         "made-by",
         "ai",
         rf"\b{_BE}\s+(?:(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,4}}?|"
         rf"{_NAME},?\s+(?:(?:a|an|the)\s+(?:[a-z-]+\s+){{0,4}}?)?)"
-        r"(?:(?:created|developed|designed|built|programmed)\s+by|(?:designed|programmed)\s+to)\b",
+        r"(?:created|developed|designed|built|programmed)\s+by\b",
+    ),
+    # "I am a program designed to assist", "I'm a system built to help users": a made thing with
+    # a purpose. Only after a noun for a made thing: "I am genetically programmed to love
+    # chocolate" and "a mother programmed to worry" are people.
+    rule(
+        "made-to",
+        "ai",
+        rf"\b{_BE}\s+(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,3}}?"
+        r"(?:program|system|model|tool|software|application|app|entity|machine|bot|assistant)"
+        r",?\s+(?:designed|programmed|built|created)\s+to\b",
     ),
     # "I'm SmolLM, an AI assistant" / "I'm Dana, a nurse": a name with what it is.
     rule("name-is-ai", "ai", rf"\b{_BE}\s+{_NAME},\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"),

@@ -191,6 +191,7 @@ def _entries(path: Path) -> list[dict[str, str]]:
             isinstance(e, dict)
             and isinstance(e.get("pattern"), str)
             and (isinstance(e.get("matching"), str) or isinstance(e.get("unknown"), str))
+            and isinstance(e.get("unknown", ""), str)
             and e.get("form", "any") in ("any", "jsonl", "array")
             and isinstance(e.get("first", ""), str)
         ):

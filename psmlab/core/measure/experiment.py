@@ -93,7 +93,7 @@ def run_experiment(
     )
     try:
         # Units that failed before (a server that was down) are tried again on a resume.
-        todo = [j for j in jobs if j.key not in results.done or "error" in results.done[j.key]]
+        todo = [j for j in jobs if _redo(results.done.get(j.key))]
         lanes = _lanes(todo)
         dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
         finished = len(jobs) - len(todo)
@@ -422,6 +422,14 @@ def _item_fields(name: str, item: Any, axis: str) -> dict[str, Any]:
         "question_text": item.question,
         "axis": axis,
     }
+
+
+def _redo(row: dict[str, Any] | None) -> bool:
+    """A unit runs again when it has no row, failed, or is an eval row from before evals were
+    counterbalanced and recorded their polarity (a report must not mix the two scorings)."""
+    if row is None or "error" in row:
+        return True
+    return row.get("kind") == "eval" and "polarity" not in row
 
 
 def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:

@@ -53,7 +53,7 @@ def archetype_set(value: object) -> frozenset[str]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise TypeError
-    return frozenset(str(x).strip() for x in items) - NOT_ARCHETYPES
+    return frozenset(str(x).strip().casefold() for x in items) - NOT_ARCHETYPES
 
 
 def normalize(value: object, field_name: str, where: str) -> str:
@@ -84,13 +84,15 @@ def read_jsonl(
     a list (or a comma-separated string); another list field compares as its sorted, comma-joined
     set. A null label is a missing one. When no line has `key`, an item's id is its position
     among the file's objects (1, 2, …), as `psmlab label` numbers lines without an id (a file
-    where only some lines have one is an error). `column` reads the labels from another field
+    where only some lines have one is an error; a key other than "id" must be on every line).
+    `column` reads the labels from another field
     (e.g. a person's "label"), read as `field_name` labels. Bad lines are one-line errors."""
     kind, field_name = field_name, column or field_name
     rows = list(read_objects(path, "label file"))
     keyed = sum(1 for _, obj in rows if isinstance(obj, dict) and key in obj)
     if positions is None:
-        positions = keyed == 0
+        # Only a file without the default "id": a key the user named must be in every line.
+        positions = keyed == 0 and key == "id"
     out = Labels(name=str(path), by_position=positions)
     for n, (i, obj) in enumerate(rows, 1):
         if not isinstance(obj, dict) or field_name not in obj or (key not in obj and not positions):

@@ -51,9 +51,16 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     personas = load_personas()[0]
     rows: list[dict[str, Any]] = []
     questions: list[str | None] = []
-    for n, (i, obj) in enumerate(read_objects(path), 1):
+    objects = list(read_objects(path))
+    with_id = sum(1 for _, obj in objects if isinstance(obj, dict) and "id" in obj)
+    for n, (i, obj) in enumerate(objects, 1):
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
+        if with_id and "id" not in obj:  # a position could repeat another line's id
+            raise UsageError(
+                f'{path} line {i} has no "id" while {with_id} other lines have one',
+                'give every line an "id", or none (then lines are numbered 1, 2, …)',
+            )
         # Without an id, a line is numbered by its position among the objects (blank lines do
         # not count), as `psmlab agreement` numbers a label file without ids.
         row: dict[str, Any] = {"id": obj.get("id", n), "text": obj["text"]}
