@@ -41,7 +41,9 @@ def smol_srv(
 
 
 def _label(src: Path, judge: str) -> list[dict]:
-    proc = run_cli("label", str(src), "--labeller", f"judge:{judge}", "--json", timeout=1800)
+    # A hang guard, not a time budget: the gold split is 328 texts x 4 rotations (about 2,650
+    # requests), which took 30 minutes on 2 shared cores (2026-12-01) and overran the old 1800 s.
+    proc = run_cli("label", str(src), "--labeller", f"judge:{judge}", "--json", timeout=5400)
     assert proc.returncode == 0, proc.stderr
     return [json.loads(x) for x in proc.stdout.splitlines()]
 
