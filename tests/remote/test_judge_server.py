@@ -74,6 +74,7 @@ def test_server_judge_matches_in_process_judge(smol_srv: Server, tmp_path: Path)
             assert abs(r["probs"][k] - loc["probs"][k]) < PROB_TOL, (r["id"], k)
 
 
+@pytest.mark.timeout(5400)  # a hang guard: the whole split takes ~30 min on 2 cores
 def test_server_judge_labels_the_gold_test_split_and_is_measured(
     smol_srv: Server, tmp_path: Path
 ) -> None:
