@@ -62,3 +62,12 @@ def test_missing_files_and_non_json_lines_are_one_line_errors(tmp_path: Path) ->
     proc = _psmlab("agreement", str(broken), str(broken))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "broken.jsonl line 2 is not JSON" in proc.stderr
+
+
+def test_a_file_where_only_some_lines_have_ids_is_refused(tmp_path: Path) -> None:
+    # Numbering the id-less line by position could repeat another line's id.
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"text": "I am an AI."}\n{"id": 1, "text": "I am a nurse."}\n')
+    proc = _psmlab("label", str(mixed))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert 'mixed.jsonl line 1 has no "id" while 1 other lines have one' in proc.stderr

@@ -53,9 +53,11 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     questions: list[str | None] = []
     objects = list(read_objects(path))
     with_id = sum(1 for _, obj in objects if isinstance(obj, dict) and "id" in obj)
-    for n, (i, obj) in enumerate(objects, 1):
+    # A line without text is reported before any id problem: it is the more basic fault.
+    for i, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
+    for n, (i, obj) in enumerate(objects, 1):
         if with_id and "id" not in obj:  # a position could repeat another line's id
             raise UsageError(
                 f'{path} line {i} has no "id" while {with_id} other lines have one',
