@@ -1,4 +1,4 @@
-"""A judge on a real llama_cpp.server labels the gold test split, is measured against it, and
+"""A judge on a real llama_cpp.server labels gold test rows, is measured against people, and
 labels like the same GGUF judging in-process."""
 
 from __future__ import annotations
@@ -41,9 +41,8 @@ def smol_srv(
 
 
 def _label(src: Path, judge: str) -> list[dict]:
-    # A hang guard, not a time budget: the gold split is 328 texts x 4 rotations (about 2,650
-    # requests), which took 30 minutes on 2 shared cores (2026-12-01) and overran the old 1800 s.
-    proc = run_cli("label", str(src), "--labeller", f"judge:{judge}", "--json", timeout=5400)
+    # A hang guard, not a time budget (four requests a text; ~6 s a text on one server thread).
+    proc = run_cli("label", str(src), "--labeller", f"judge:{judge}", "--json", timeout=1800)
     assert proc.returncode == 0, proc.stderr
     return [json.loads(x) for x in proc.stdout.splitlines()]
 
@@ -74,24 +73,44 @@ def test_server_judge_matches_in_process_judge(smol_srv: Server, tmp_path: Path)
             assert abs(r["probs"][k] - loc["probs"][k]) < PROB_TOL, (r["id"], k)
 
 
-@pytest.mark.timeout(5400)  # a hang guard: the whole split takes ~30 min on 2 cores
-def test_server_judge_labels_the_gold_test_split_and_is_measured(
+# Per class, the first rows of the gold test split (all 4 "mixed" ones): 22 texts, 88 requests.
+PER_CLASS = 6
+
+
+def _stratified(gold: list[dict]) -> list[dict]:
+    picked: dict[str, list[dict]] = {}
+    for g in gold:
+        if len(picked.setdefault(g["self_id"], [])) < PER_CLASS:
+            picked[g["self_id"]].append(g)
+    return [g for g in gold if any(g is x for rows in picked.values() for x in rows)]
+
+
+def test_server_judge_labels_gold_test_rows_and_is_measured(
     smol_srv: Server, tmp_path: Path
 ) -> None:
     """The judge reads one next-token distribution per rotation of the options (four short
-    requests a text), so the whole test split is labelled; its agreement with people is computed,
-    and a judge no better than chance is flagged (the demo model is one: with the options rotated
-    it is near chance)."""
-    rows = _label(GOLD_TEST, "smol-srv")
+    requests a text); its labels of gold test rows of every class are scored against people, and
+    a judge no better than chance is flagged (the demo model is one: with the options rotated it
+    is near chance). The whole split (328 texts, ~30 min on 2 cores) is measured by the command in
+    the README's "How good are the labels?", not on every `make test`: the server path is the same
+    for 22 rows as for 328, and a test suite must not cost half of CI's time on one number."""
     gold = [json.loads(x) for x in GOLD_TEST.read_text(encoding="utf-8").splitlines() if x]
-    assert [r["id"] for r in rows] == [g["id"] for g in gold]
+    subset = _stratified(gold)
+    assert {g["self_id"] for g in subset} == {"ai", "human", "mixed", "none"}
+    src = tmp_path / "gold-rows.jsonl"
+    src.write_text("".join(json.dumps(g) + "\n" for g in subset), encoding="utf-8")
+    rows = _label(src, "smol-srv")
+    assert [r["id"] for r in rows] == [g["id"] for g in subset]
     assert all(r["judge"]["scoring"] == "next-token" for r in rows)
+    assert all(len(r["judge"]["rotations"]) == 4 for r in rows)
     out = tmp_path / "judge.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     proc = run_cli("agreement", str(out), str(GOLD_TEST), "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["n"] == len(gold)
+    # Gold rows the judge did not label are left out, and the output says so.
+    assert result["n"] == len(subset)
+    assert any("only" in note for note in result["notes"]), result["notes"]
     low, high = result["kappa_ci95"]
     assert low <= result["kappa"] <= high
     assert result["unreliable"] == (low <= 0.0 <= high)
