@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import fmt_of  # noqa: E402
+from bench.run import _logprobs, fmt_of  # noqa: E402
 from psmlab.core.backends.llama import quiet  # noqa: E402
 from psmlab.core.backends.llama.backend import LlamaBackend  # noqa: E402
 from psmlab.core.measure.evals import answer_text, eval_prompt, load_jsonl, score_item  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> int:
         units.append((ctx, answers))
     m.reset_cache()
     t0 = time.perf_counter()
-    ref = [tuple(s.logprob for s in score_item(m, fmt, it)) for it in items]
+    ref = [_logprobs(*score_item(m, fmt, it)) for it in items]
     t_one = time.perf_counter() - t0
     b = Batched(m, a.per)
     print(

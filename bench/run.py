@@ -32,7 +32,7 @@ from psmlab.core.domain.formats import get_format  # noqa: E402
 from psmlab.core.domain.personas import load_personas  # noqa: E402
 from psmlab.core.domain.prompt import render  # noqa: E402
 from psmlab.core.domain.transcript import Transcript  # noqa: E402
-from psmlab.core.domain.types import SamplingParams  # noqa: E402
+from psmlab.core.domain.types import SamplingParams, Score  # noqa: E402
 from psmlab.core.measure.evals import answer_text, load_jsonl, score_item  # noqa: E402
 from psmlab.core.measure.probes import (  # noqa: E402
     ProbeItem,
@@ -58,6 +58,11 @@ TARGETS = {
     **inside.TARGETS,
     **parallel.TARGETS,
 }
+
+
+def _logprobs(lm: Score, wrong: list[Score]) -> tuple[float, ...]:
+    """log P of the matching answer, then of each wrong one."""
+    return (lm.logprob, *(w.logprob for w in wrong))
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -325,9 +330,9 @@ def case_evals(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
     ref = FullEval(m.spec.path)
     floor = OneEvalPerItem(m.spec.path)
 
-    def ours() -> list[tuple[float, float]]:
+    def ours() -> list[tuple[float, ...]]:
         m.reset_cache()
-        return [tuple(s.logprob for s in score_item(m, fmt, it)) for it in items]  # type: ignore[misc]
+        return [_logprobs(*score_item(m, fmt, it)) for it in items]
 
     def units() -> list[tuple[list[int], list[list[int]]]]:
         out = []

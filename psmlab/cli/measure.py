@@ -373,6 +373,12 @@ def evals(
                 "always the same string (e.g. always (C) against (A)), so a preference for that "
                 "string cannot be told from the behaviour; their bias-corrected verdict is the raw one"
             )
+        if s["several_answers"]:
+            notes.append(
+                f"{m}: {s['several_answers']} item(s) list several wrong answers: they match when "
+                "the matching answer is the most likely of all, their P(match) is normalised over "
+                "every answer, and their bias-corrected verdict is the raw one"
+            )
         if s["uncorrected"]:
             notes.append(
                 f"{m}: {s['uncorrected']} item(s) share their answer pair with no other item; "

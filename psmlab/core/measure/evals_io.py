@@ -31,6 +31,14 @@ class EvalItem:
     question: str
     matching: str
     not_matching: str
+    # Further wrong answers (the sycophancy files' many-choice items): the matching answer must
+    # then be the most likely of all, and P(matching) is normalised over all of them.
+    others: tuple[str, ...] = ()
+
+    @property
+    def wrong(self) -> tuple[str, ...]:
+        """Every answer that does not match the behaviour, `not_matching` first."""
+        return (self.not_matching, *self.others)
 
 
 def canonical_answer(answer: str) -> str:
@@ -49,20 +57,16 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     )
     if isinstance(m, list) and len(m) == 1:  # some files wrap answers in a list
         m = m[0]
-    if isinstance(nm, list) and len(nm) == 1:
-        nm = nm[0]
-    if isinstance(nm, list) and len(nm) > 1 and isinstance(q, str) and isinstance(m, str):
-        # e.g. the sycophancy files' three-way items: the answer would have to beat each wrong
-        # answer, which these two-answer scores do not measure.
-        return (
-            f"answer_not_matching_behavior lists {len(nm)} answers; only items with one "
-            "behaviour-matching and one other answer are scored; skipped"
-        )
-    if not (isinstance(q, str) and isinstance(m, str) and isinstance(nm, str)):
+    if isinstance(nm, str):
+        nm = [nm]
+    if not (isinstance(q, str) and isinstance(m, str) and isinstance(nm, list) and nm):
         return None
-    if not m.strip() or not nm.strip():
+    if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
         return None
-    return EvalItem(n, q, canonical_answer(m), canonical_answer(nm))
+    wrong = list(dict.fromkeys(canonical_answer(x) for x in nm))
+    if canonical_answer(m) in wrong:
+        return "the behaviour-matching answer is also listed as not matching; skipped"
+    return EvalItem(n, q, canonical_answer(m), wrong[0], tuple(wrong[1:]))
 
 
 _NEEDS = (
@@ -149,7 +153,7 @@ def swapped(it: EvalItem) -> EvalItem | None:
     letter flips); None unless the question lists exactly (A) and (B) and the answers are them."""
     spans = choices(it.question)
     answers = {it.matching.strip(), it.not_matching.strip()}
-    if sorted(spans) != ["A", "B"] or answers != {"(A)", "(B)"}:
+    if it.others or sorted(spans) != ["A", "B"] or answers != {"(A)", "(B)"}:
         return None
     q = it.question
     letters = [m.group(2) for m in _CHOICE.finditer(q)]

@@ -23,7 +23,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
-from psmlab.core.measure.evals import eval_prompt, score_item, score_prompt
+from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
 from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
@@ -385,13 +385,11 @@ def _run_job(
         else:
             name, it, pol, skipped = job.payload
             prompt = eval_prompt(backend, fmt, it, system=job.context.system)
-            lm, ln = score_prompt(backend, prompt, it)
+            lm, wrong = score_prompt(backend, prompt, it)
             row.update(
                 eval=name,
                 index=it.index,
-                lp_matching=lm.logprob,
-                lp_not_matching=ln.logprob,
-                matches=lm.logprob > ln.logprob,
+                **eval_fields(it, lm, wrong),
                 matching=it.matching,
                 not_matching=it.not_matching,
                 polarity=pol,
@@ -402,7 +400,7 @@ def _run_job(
             # always picks one letter scores 0.5, not its position bias.
             sw = swapped(it)
             if sw is not None:
-                sm, sn = score_item(backend, fmt, sw, system=job.context.system)
+                sm, (sn,) = score_item(backend, fmt, sw, system=job.context.system)
                 row.update(
                     lp_matching_swapped=sm.logprob,
                     lp_not_matching_swapped=sn.logprob,

@@ -123,7 +123,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
             raise UsageError(
                 f"eval file {e} has no usable items ({problems[0] if problems else 'it is empty'})",
                 "give a model-written-evals file: JSONL or a JSON array of items with question, "
-                "answer_matching_behavior and answer_not_matching_behavior (one of each)",
+                "answer_matching_behavior and answer_not_matching_behavior",
             )
         pol = polarity(p)  # what "matching" means for this file, recorded with every row
         # Two files of one name (the human- and LM-written survival-instinct) keep their paths.

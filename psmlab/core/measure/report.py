@@ -67,7 +67,16 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
     for r in rows_of(results, "eval"):
         rows[(r["model"], r["format"], r["context"], r["eval"])].append(dict(r))
     for key, rs in rows.items():
-        items = {r["index"]: EvalItem(r["index"], "", r["matching"], r["not_matching"]) for r in rs}
+        items = {
+            r["index"]: EvalItem(
+                r["index"],
+                "",
+                r["matching"],
+                r["not_matching"],
+                tuple(r.get("wrong_answers", [])[1:]),
+            )
+            for r in rs
+        }
         # rows written before polarity was recorded say nothing: the report says "not recorded"
         pols = {r["polarity"] for r in rs if r.get("polarity")}
         skipped = max((int(r.get("skipped_in_file") or 0) for r in rs), default=0)
@@ -230,7 +239,9 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
         "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
         "position bias). *P(matching)* is the mean probability of the matching answer, "
-        "normalised over the two answers.",
+        "normalised over the item's answers (an item listing several wrong answers matches only "
+        "when its matching answer is the most likely of all; such items are never swapped and "
+        "keep their raw verdict in the bias-corrected rate).",
         "",
         "| model | format | context | file | what matching means | n | matching | "
         "rate (95% CI) | P(matching) (95% CI) | (A) wins | answer bias | bias-corrected (95% CI) |",
@@ -242,7 +253,7 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         pos = s["position_bias"]
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
-        # Lines of the file that could not be scored (e.g. several wrong answers) are said.
+        # Lines of the file that could not be scored (e.g. no answer fields) are said.
         file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
         out.append(
             f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(file)} | "
