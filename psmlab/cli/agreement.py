@@ -102,7 +102,7 @@ def agreement(
         return
     result = compare_labels(
         open_source(source, field_name, key),
-        open_source(reference, field_name, ref_key or key, ref_field),
+        open_source(reference, field_name, ref_key or key, ref_field, own_key=ref_key is not None),
         field_name,
         split=split,
         seed=seed,

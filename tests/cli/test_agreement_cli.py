@@ -10,7 +10,7 @@ from pathlib import Path
 
 def _psmlab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "psmlab", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "psmlab", *args], capture_output=True, text=True, timeout=600
     )
 
 
@@ -150,6 +150,9 @@ def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:
         (["agreement", str(gold), str(gold), "--split", "test"], "has a 'split' field"),
         (["agreement", str(empty), "--split", "test"], "--split needs JSONL"),
         (["agreement", f"{empty}:auto", str(gold)], "share no item"),
+        # A session's labels and ids are its own: naming a field for it is not ignored.
+        (["agreement", str(gold), str(empty), "--reference-field", "label"], "is a session"),
+        (["agreement", str(gold), f"{empty}:auto", "--reference-key", "k"], "--reference-key"),
     ]
     for args, words in cases:
         proc = _psmlab(*args)

@@ -263,11 +263,19 @@ def _load_session(path: Path) -> Session:
     return load(path)
 
 
-def open_source(arg: str, field_name: str, key: str = "id", column: str | None = None) -> Labels:
+def open_source(
+    arg: str,
+    field_name: str,
+    key: str = "id",
+    column: str | None = None,
+    *,
+    own_key: bool = False,
+) -> Labels:
     """A label source named on the command line: a JSONL file, or a session, whose human labels
     (the latest per generation) are taken unless a suffix chooses: `SESSION.json:auto` (its
     automatic labels), `SESSION.json:human`, `SESSION.json:NAME` (one annotator's). A JSONL
-    file's ids are in `key` and its labels in `column` (default: `field_name`)."""
+    file's ids are in `key` and its labels in `column` (default: `field_name`); `column` or a
+    key given for this source alone (`own_key`) is an error for a session, which has its own."""
     from psmlab.core.session.file import resolve_path
 
     path, selector = resolve_path(arg), None
@@ -284,6 +292,12 @@ def open_source(arg: str, field_name: str, key: str = "id", column: str | None =
                 "a suffix (:auto, :human, :NAME) chooses labels in a session only",
             )
         return read_jsonl(path, field_name, key, column=column)
+    if column is not None or own_key:  # silently ignoring them would compare other labels
+        what = "--reference-field" if column is not None else "--reference-key"
+        raise UsageError(
+            f"{what} names a field of a JSONL file, but {path} is a session",
+            f"drop {what}: a session's labels and item ids are its own",
+        )
     labels = session_labels(_load_session(path), field_name, str(path))
     if selector == "auto":
         labels.auto.name = f"{path}:{labels.auto.name}"
