@@ -10,7 +10,7 @@ from pathlib import Path
 
 def _psmlab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "psmlab", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "psmlab", *args], capture_output=True, text=True, timeout=600
     )
 
 

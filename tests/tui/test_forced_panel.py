@@ -146,7 +146,6 @@ async def test_the_column_panel_shows_the_block_and_the_full_description() -> No
             pilot,
             lambda: "PMI: human-impostor 0.52 · " in str(dist.render()),
             f"the calibrated line without bars: {str(dist.render())!r} {col.content_size}",
-            timeout=10,
         )
         assert "raw: helpful-assistant 0.61 · " in str(dist.render())
 
