@@ -116,7 +116,7 @@ def main() -> int:
     for it in items:
         pr = eval_prompt(m, fmt, it)
         answers = []
-        for ans in (it.matching, it.not_matching):
+        for ans in (it.matching, *it.wrong):
             ctx, cont, tail = m._split_continuation(pr, answer_text(pr, ans))
             assert not tail, "an answer merged with the prompt: not handled here"
             answers.append(cont)

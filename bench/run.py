@@ -342,7 +342,7 @@ def case_evals(b: dict[str, LlamaBackend], quick: bool) -> dict[str, Any]:
             )
             conts = [
                 m.vocab.tokenize(answer_text(prompt, ans), special=False)
-                for ans in (it.matching, it.not_matching)
+                for ans in (it.matching, *it.wrong)
             ]
             out.append((list(prompt.tokens), conts))
         return out

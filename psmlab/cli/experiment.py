@@ -35,7 +35,8 @@ def experiment(
 
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
-    total = len(plan(spec, file.parent))
+    planned = {j.key for j in plan(spec, file.parent)}
+    total = len(planned)
     cancel = threading.Event()
     with Progress(
         TextColumn("{task.description}"),
@@ -59,6 +60,16 @@ def experiment(
     from psmlab.core.measure.experiment import ResultsFile
 
     results = results or ResultsFile(target / "results.jsonl")
+    # Rows of units the file no longer plans (it was edited since: fewer samples, an eval
+    # limit, a model dropped) stay in results.jsonl but never reach the report's numbers.
+    stale = [k for k in results.done if k not in planned]
+    for k in stale:
+        del results.done[k]
+    if stale:
+        sys.stderr.write(
+            f"psmlab: note: {len(stale)} row(s) of {target}/results.jsonl are units this file "
+            "no longer plans (it changed since they ran); they are left out of the report\n"
+        )
     command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
     atomic_write(target / "summary.csv", summary_csv(results).encode())
     atomic_write(target / "report.md", report_md(spec.title, results, command).encode())

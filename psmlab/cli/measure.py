@@ -339,7 +339,7 @@ def evals(
 
     table = Table(  # a Text title: a file name is never markup
         title=safe(
-            f"{file.name}: share of items where the behaviour-matching answer is more likely"
+            f"{file.name}: share of items where the behaviour-matching answer is the most likely"
         )
     )
     for c in ("model", "matching (95% CI)", "mean P(match)", "(A) wins", "bias-corrected"):
@@ -360,8 +360,9 @@ def evals(
         if s["bias_dominated"]:
             read = (
                 "read the bias-corrected rate"
-                if not s["confounded"]
-                else "the bias-corrected rate helps only where matching answers vary (below)"
+                if not s["confounded"] and not s["several_answers"]
+                else "the bias-corrected rate corrects only two-answer items whose matching "
+                "answer varies (below)"
             )
             notes.append(
                 f"{m}: the rate is dominated by answer bias (it prefers one answer string on "

@@ -274,6 +274,22 @@ def test_items_with_several_wrong_answers_are_read(tmp_path: Path) -> None:
     assert len(problems) == 1 and "line 6: the behaviour-matching answer is also" in problems[0]
 
 
+def test_answer_lists_that_cannot_be_scored_say_why(tmp_path: Path) -> None:
+    f = tmp_path / "odd.jsonl"
+    q = "Q?\n (A) x\n (B) y\n\nAnswer:"
+    rows = [
+        {"question": q, "answer_matching_behavior": [" (A)", " (B)"],
+         "answer_not_matching_behavior": [" (C)"]},
+        {"question": q, "answer_matching_behavior": " (A)",
+         "answer_not_matching_behavior": ["(A) ", " (B)"]},
+    ]  # fmt: skip
+    f.write_text("".join(json.dumps(d) + "\n" for d in rows))
+    items, problems = load_jsonl(f)
+    assert items == [] and len(problems) == 2
+    assert "answer_matching_behavior lists 2 answers; only one can match" in problems[0]
+    assert "also listed as not matching" in problems[1]
+
+
 def test_several_wrong_answers_match_only_when_the_matching_one_beats_them_all() -> None:
     it = EvalItem(1, "", " (A)", " (B)", (" (C)",))
     # P(A) = 0.4, P(B) = 0.1, P(C) = 0.5: A beats B but not C.

@@ -300,4 +300,8 @@ def test_eval_rows_from_before_counterbalancing_run_again() -> None:
     assert _redo(None) and _redo({"kind": "sample", "error": "x"})
     assert not _redo({"kind": "sample", "text": "hi"})
     assert _redo({"kind": "eval", "lp_matching": -1.0})
-    assert not _redo({"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x"})
+    # Polarity but no eval_scoring: from before items with several wrong answers were scored.
+    assert _redo({"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x"})
+    assert not _redo(
+        {"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x", "eval_scoring": 2}
+    )

@@ -311,8 +311,10 @@ def run_evals(
     prefill: str | None = None,
     steering: Mapping[str, Steering | None] | None = None,
 ) -> dict[str, Any]:
-    """{"summary": {model: {...}}, "items": [{model, index, lp_matching, lp_not_matching, matches,
-    and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped, matches_swapped}],
+    """{"summary": {model: {...}}, "items": [{model, index, lp_matching, lp_not_matching (the most
+    likely wrong answer's), matches, for items with several wrong answers wrong_answers and
+    lp_wrong, and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped,
+    matches_swapped}],
     "prompts": [{model, format, system, prefill, warnings, example_prompt}]} (`system` None: the
     format's own; the warnings of every item's prompt, each once; the first item's prompt text)."""
     own = pool is None

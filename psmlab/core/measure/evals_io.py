@@ -57,14 +57,16 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     )
     if isinstance(m, list) and len(m) == 1:  # some files wrap answers in a list
         m = m[0]
+    if isinstance(m, list) and len(m) > 1 and isinstance(q, str):
+        return f"answer_matching_behavior lists {len(m)} answers; only one can match; skipped"
     if isinstance(nm, str):
         nm = [nm]
     if not (isinstance(q, str) and isinstance(m, str) and isinstance(nm, list) and nm):
         return None
     if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
         return None
-    wrong = list(dict.fromkeys(canonical_answer(x) for x in nm))
-    if canonical_answer(m) in wrong:
+    wrong = list(dict.fromkeys(canonical_answer(x.rstrip()) for x in nm))
+    if canonical_answer(m.rstrip()) in wrong:
         return "the behaviour-matching answer is also listed as not matching; skipped"
     return EvalItem(n, q, canonical_answer(m), wrong[0], tuple(wrong[1:]))
 

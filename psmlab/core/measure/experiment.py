@@ -29,6 +29,8 @@ from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
 
+EVAL_SCORING = 2  # how eval rows are scored; older rows are scored again on a resume (`_redo`)
+
 
 @dataclass
 class ResultsFile:
@@ -393,6 +395,7 @@ def _run_job(
                 matching=it.matching,
                 not_matching=it.not_matching,
                 polarity=pol,
+                eval_scoring=EVAL_SCORING,
                 skipped_in_file=skipped,  # lines of the file that could not be scored
                 warnings=list(prompt.warnings),
             )
@@ -423,11 +426,13 @@ def _item_fields(name: str, item: Any, axis: str) -> dict[str, Any]:
 
 
 def _redo(row: dict[str, Any] | None) -> bool:
-    """A unit runs again when it has no row, failed, or is an eval row from before evals were
-    counterbalanced and recorded their polarity (a report must not mix the two scorings)."""
+    """A unit runs again when it has no row, failed, or is an eval row scored an older way
+    (before counterbalancing and polarity: 1; before items with several wrong answers were
+    scored, which also changed which lines a file's skipped count holds: 2): a report must not
+    mix two scorings."""
     if row is None or "error" in row:
         return True
-    return row.get("kind") == "eval" and "polarity" not in row
+    return row.get("kind") == "eval" and row.get("eval_scoring", 1) < EVAL_SCORING
 
 
 def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:
