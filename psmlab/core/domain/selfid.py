@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from psmlab.core.domain.selfid_rules import ANSWER_RULES, NAME_RULES, RULES
+from psmlab.core.domain.selfid_answers import ANSWER_RULES
+from psmlab.core.domain.selfid_rules import NAME_RULES, RULES
 from psmlab.core.domain.selfid_words import NOT_NAMES, PRODUCT_NAME, QUESTION_KINDS
 from psmlab.core.domain.types import MarkerHit
 

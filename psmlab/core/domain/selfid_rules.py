@@ -1,6 +1,7 @@
 """The self-identification rules themselves: each a named pattern with the side it claims.
 
-`selfid.self_identify` applies them; the word lists they are built from are in `selfid_words`.
+`selfid.self_identify` applies them; the word lists they are built from are in `selfid_words`,
+the rules for short direct answers to a question in `selfid_answers`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from psmlab.core.domain.selfid_words import (
     PLAYED,
     PRODUCT_NAME,
     RELATIVE,
-    STREET,
     SUPERIOR,
     WORK_LIFE,
     WORKPLACE,
@@ -32,7 +32,7 @@ from psmlab.core.domain.selfid_words import (
 _BE = r"(?:i\s+am|i'm|im)"
 _ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the noun
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
-_HUMAN_ADJ = (
+HUMAN_ADJ = (
     r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer)\b)[a-z-]+\s+){0,4}?"
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
@@ -43,7 +43,7 @@ _NOT_AI_PERSON = (
     r"(?!\s+(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|"
     r"student|professor|consultant|startup|company)s?\b)"
 )
-_NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
+NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 # Up to three words before a job noun, none of them what a program is ("a language model at")
 # nor a word that starts a phrase of its own ("the manager of your calendar in the office app").
 _WORK_ADJ = (
@@ -110,7 +110,7 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
         flips=True,
     ),
     rule(
@@ -132,7 +132,7 @@ RULES: tuple[Rule, ...] = (
         r"my\s+(?:new|old|first|day|full-time|part-time)\s+|"
         r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b(?!\s+to\b)",
     ),
-    rule("as-a-human", "human", rf"\bas\s+an?\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
+    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
     rule(
         "goes-places",
         "human",
@@ -183,7 +183,7 @@ RULES: tuple[Rule, ...] = (
         rf"(?:in|at)\s+(?:the\s+)?(?!{NOT_PLACES}\b)[A-Z][a-z]*",
         case=True,
     ),
-    rule("age", "human", rf"\b{_BE}\s+{_NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
+    rule("age", "human", rf"\b{_BE}\s+{NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
     # An age said other ways: "I'm a 16-year-old girl", "I'm in my early thirties", "I just
     # turned 40", "I'll be 30 next month".
     rule(
@@ -204,7 +204,7 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-have-family",
         "human",
-        rf"\bi\s+have\s+{_NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
+        rf"\bi\s+have\s+{NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
         r"brothers|sisters|grandchildren)\b",
     ),
     # "I've got a new baby", "I have a wife", "I have a big family" (not "I don't have a family").
@@ -360,7 +360,7 @@ RULES: tuple[Rule, ...] = (
     rule(
         "name-is-human",
         "human",
-        rf"\b{_BE}\s+{_NAME},\s+(?:a|an)\s+{_HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{_BE}\s+{_NAME},\s+(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
     # Names need their capital letter, so these two match case-sensitively (but for "I'm").
     rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),
@@ -368,96 +368,3 @@ RULES: tuple[Rule, ...] = (
     rule("call-me", "human", r"\b(?i:call\s+me)\s+[A-Z][\w-]*", strong=False, case=True),
 )
 NAME_RULES = frozenset(["i-am-name", "my-name", "call-me"])
-# Anchored at the start of the answer. Kind None: a claim whatever was asked, at the start of
-# any of the speaker's sentences ("Nothing. Just went for a run.").
-ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
-    # "Went hiking with friends.", "Visited my aunt.": a first-person answer without its "I".
-    (None, rule("answer-did", "human", rf"(?:just\s+|then\s+|also\s+|and\s+)?{ACTIVITY}\b")),
-    # "Tania.", "Jackie, nice to meet you!", "It's Sam.", "SmolLM." (an AI's product name).
-    (
-        "name",
-        rule(
-            "answer-name",
-            "human",
-            r"(?:(?i:it's|it\s+is|i'm|i\s+am|call\s+me|they\s+call\s+me|my\s+name's)\s+)?"
-            r"(?P<name>[A-Z][a-z][\w'-]*(?:\s+[A-Z][\w'.-]*){0,2})\s*(?:[,.!;]|$)",
-            strong=False,
-            case=True,
-        ),
-    ),
-    # "On the coast at the beach.", "In Leeds.", "I'm on the third floor.": a physical place.
-    (
-        "place",
-        rule(
-            "answer-place",
-            "human",
-            r"(?i:(?:i\s+live\s+|i'm\s+|i\s+am\s+|we're\s+|we\s+live\s+|just\s+|right\s+|mostly\s+)?"
-            r"(?:in|on|at|near|by|outside|inside|from|around|close\s+to|next\s+to)\s+"
-            r"(?:(?:the|a|an|my|our)\s+)?(?:[a-z-]+\s+){0,2}?)"
-            rf"(?:(?i:{PLACE_NOUN})\b|(?!{NOT_PLACES}\b)[A-Z][a-z]+)",
-            case=True,
-        ),
-    ),
-    # "6 Hill Road, Leeds": a street address.
-    (
-        "place",
-        rule(
-            "answer-address",
-            "human",
-            rf"\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s+){{1,4}}{STREET}\b",
-            case=True,
-        ),
-    ),
-    # "Tired, and my back hurts.": asked how it feels, it answers with a body's state.
-    ("feeling", rule("answer-body", "human", rf"{DEGREE}{BODY_STATE}(?![\w-])(?!\s+of\b)")),
-    # "34.", "I'm 34.": asked its age, it gives one.
-    (
-        "age",
-        rule(
-            "answer-age",
-            "human",
-            r"(?:i'm\s+|i\s+am\s+|about\s+|almost\s+|just\s+)?(?:\d{1,3}|twenty|thirty|forty|"
-            r"fifty|sixty|seventy|eighty|ninety)\b"
-            # Not a quantity, nor part of a date, time or decimal ("19.22.2026", "10:30").
-            r"(?!\s*(?:%|km|miles|minutes|percent|seconds))(?![.:/-]\d)",
-        ),
-    ),
-    # "Human.", "A real person.", "An AI.": asked what it is, it says.
-    (
-        "nature",
-        rule(
-            "answer-human",
-            "human",
-            r"(?:just\s+|only\s+)?(?:a\s+)?(?:human(?:\s+being)?|(?:real\s+)?person|man|woman|guy|"
-            r"girl|boy)\b(?!\s+or\b)",
-        ),
-    ),
-    (
-        "nature",
-        rule(
-            "answer-ai",
-            "ai",
-            r"(?:just\s+|only\s+)?(?:an?\s+)?(?:ai|a\.i\.|artificial\s+intelligence|robot|machine|"
-            r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
-        ),
-    ),
-    # "Two children, one in the UK.", "A wife and two kids.": asked about its family, it has one.
-    (
-        "family",
-        rule(
-            "answer-family",
-            "human",
-            rf"(?:(?:i\s+have|i've\s+got|we\s+have)\s+)?(?:(?:{_NUM}|my|a)\s+(?:[a-z-]+\s+)?{RELATIVE}"
-            r"\b)",
-        ),
-    ),
-    # "A nurse.", "Retired teacher.": asked its job, it names one.
-    (
-        "job",
-        rule(
-            "answer-job",
-            "human",
-            rf"(?:i'm\s+|i\s+am\s+)?(?:an?\s+)?{_HUMAN_ADJ}{HUMAN_NOUN}\b",
-        ),
-    ),
-)
