@@ -94,6 +94,22 @@ def agreement(
             )
         if split is not None:
             raise UsageError("--split needs JSONL label files", "drop --split for a session")
+        # A session alone has its own ids and labels: an option naming a file's field would be
+        # ignored, and the user would read numbers of something else.
+        named = [
+            flag
+            for flag, given in (
+                ("--reference-field", ref_field is not None),
+                ("--reference-key", ref_key is not None),
+                ("--key", key != "id"),
+            )
+            if given
+        ]
+        if named:
+            raise UsageError(
+                f"{named[0]} names a field of a JSONL file, but {source} is a session",
+                f"drop {named[0]}: a session's labels and item ids are its own",
+            )
         report = session_agreement(path, field_name, seed=seed)
         if json_out:
             stdout_json(report.to_dict())

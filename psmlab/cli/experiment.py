@@ -57,26 +57,30 @@ def experiment(
         except KeyboardInterrupt:
             cancel.set()
             results = None
-    from psmlab.core.measure.experiment import ResultsFile
+    from psmlab.core.measure.experiment import ResultsFile, prune_for_report
 
     results = results or ResultsFile(target / "results.jsonl")
-    # Rows of units the file no longer plans (it was edited since: fewer samples, an eval
-    # limit, a model dropped) stay in results.jsonl but never reach the report's numbers.
-    stale = [k for k in results.done if k not in planned]
-    for k in stale:
-        del results.done[k]
+    stale, old = prune_for_report(results, planned)
+    where = terminal_safe(f"{target}/results.jsonl")
     if stale:
         sys.stderr.write(
-            f"psmlab: note: {len(stale)} row(s) of {target}/results.jsonl are units this file "
-            "no longer plans (it changed since they ran); they are left out of the report\n"
+            f"psmlab: note: {stale} row(s) of {where} are units this file no longer plans "
+            "(it changed since they ran); they are left out of the report\n"
+        )
+    if old:
+        sys.stderr.write(
+            f"psmlab: note: {old} row(s) of {where} were scored by an older psmlab and not "
+            "yet scored again; they are left out of the report\n"
         )
     command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
     atomic_write(target / "summary.csv", summary_csv(results).encode())
     atomic_write(target / "report.md", report_md(spec.title, results, command).encode())
     done = len(results.done)
     sys.stderr.write(
-        f"psmlab: {done}/{total} units in {target}/results.jsonl; "
-        f"summary.csv and report.md written\n"
+        terminal_safe(
+            f"psmlab: {done}/{total} units in {target}/results.jsonl; "
+            "summary.csv and report.md written\n"
+        )
     )
     from psmlab.core.domain.quality import labeller_line
     from psmlab.core.measure.report import labellers

@@ -153,6 +153,8 @@ def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:
         # A session's labels and ids are its own: naming a field for it is not ignored.
         (["agreement", str(gold), str(empty), "--reference-field", "label"], "is a session"),
         (["agreement", str(gold), f"{empty}:auto", "--reference-key", "k"], "--reference-key"),
+        (["agreement", str(empty), "--key", "k"], "--key names a field of a JSONL file"),
+        (["agreement", str(empty), "--reference-field", "x"], "drop --reference-field"),
     ]
     for args, words in cases:
         proc = _psmlab(*args)

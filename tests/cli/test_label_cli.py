@@ -71,3 +71,16 @@ def test_a_file_where_only_some_lines_have_ids_is_refused(tmp_path: Path) -> Non
     proc = _psmlab("label", str(mixed))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert 'mixed.jsonl line 1 has no "id" while 1 other lines have one' in proc.stderr
+
+
+def test_repeated_or_null_ids_are_refused_where_they_are_written(tmp_path: Path) -> None:
+    # `agreement` would refuse the output later; the input line is the place to say so.
+    for body, words in (
+        ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', "line 2 repeats id '1'"),
+        ('{"id": null, "text": "a"}\n', 'line 1 has an "id" that is not a string or number'),
+    ):
+        f = tmp_path / "ids.jsonl"
+        f.write_text(body)
+        proc = _psmlab("label", str(f))
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert words in proc.stderr, proc.stderr

@@ -295,13 +295,33 @@ def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
 def test_eval_rows_from_before_counterbalancing_run_again() -> None:
     """A results file from an older psmlab keeps its samples, but its eval rows (one order, no
     polarity) are scored again: a report never mixes the two scorings."""
-    from psmlab.core.measure.experiment import _redo
+    from psmlab.core.measure.experiment import needs_rerun
 
-    assert _redo(None) and _redo({"kind": "sample", "error": "x"})
-    assert not _redo({"kind": "sample", "text": "hi"})
-    assert _redo({"kind": "eval", "lp_matching": -1.0})
+    assert needs_rerun(None) and needs_rerun({"kind": "sample", "error": "x"})
+    assert not needs_rerun({"kind": "sample", "text": "hi"})
+    assert needs_rerun({"kind": "eval", "lp_matching": -1.0})
     # Polarity but no eval_scoring: from before items with several wrong answers were scored.
-    assert _redo({"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x"})
-    assert not _redo(
+    assert needs_rerun({"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x"})
+    assert not needs_rerun(
         {"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x", "eval_scoring": 2}
     )
+
+
+def test_the_report_leaves_out_unplanned_and_old_scoring_rows(tmp_path: Path) -> None:
+    """An edited file's unplanned units, and eval rows a stopped resume had not yet scored
+    again, leave the report (the file keeps them); failed rows stay, to be counted."""
+    from psmlab.core.measure.experiment import EVAL_SCORING, ResultsFile, prune_for_report
+
+    results = ResultsFile(tmp_path / "results.jsonl")
+    rows = [
+        {"key": "new", "kind": "eval", "polarity": "p", "eval_scoring": EVAL_SCORING},
+        {"key": "old", "kind": "eval", "polarity": "p"},
+        {"key": "failed", "kind": "eval", "error": "server down"},
+        {"key": "sample", "kind": "sample", "text": "hi"},
+        {"key": "gone", "kind": "sample", "text": "hi"},
+    ]
+    for r in rows:
+        results.append(r)
+    assert prune_for_report(results, {"new", "old", "failed", "sample"}) == (1, 1)
+    assert sorted(results.done) == ["failed", "new", "sample"]
+    assert len(ResultsFile(tmp_path / "results.jsonl").done) == 5  # nothing is deleted

@@ -29,7 +29,9 @@ from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
 
-EVAL_SCORING = 2  # how eval rows are scored; older rows are scored again on a resume (`_redo`)
+EVAL_SCORING = (
+    2  # how eval rows are scored; older rows are scored again on a resume (`needs_rerun`)
+)
 
 
 @dataclass
@@ -95,7 +97,7 @@ def run_experiment(
     )
     try:
         # Units that failed before (a server that was down) are tried again on a resume.
-        todo = [j for j in jobs if _redo(results.done.get(j.key))]
+        todo = [j for j in jobs if needs_rerun(results.done.get(j.key))]
         lanes = _lanes(todo)
         dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
         finished = len(jobs) - len(todo)
@@ -425,7 +427,7 @@ def _item_fields(name: str, item: Any, axis: str) -> dict[str, Any]:
     }
 
 
-def _redo(row: dict[str, Any] | None) -> bool:
+def needs_rerun(row: dict[str, Any] | None) -> bool:
     """A unit runs again when it has no row, failed, or is an eval row scored an older way
     (before counterbalancing and polarity: 1; before items with several wrong answers were
     scored, which also changed which lines a file's skipped count holds: 2): a report must not
@@ -433,6 +435,20 @@ def _redo(row: dict[str, Any] | None) -> bool:
     if row is None or "error" in row:
         return True
     return row.get("kind") == "eval" and row.get("eval_scoring", 1) < EVAL_SCORING
+
+
+def prune_for_report(results: ResultsFile, planned: set[str]) -> tuple[int, int]:
+    """Leave out of `results.done` (in memory; the file keeps every row) the rows of units the
+    spec no longer plans (it was edited since: fewer samples, an eval limit, a model dropped),
+    and rows of an older scoring that a stopped run had not yet scored again: one report, one
+    scoring. Failed rows stay (they are counted and said). Returns how many of each went."""
+    stale = [k for k in results.done if k not in planned]
+    old = [
+        k for k, r in results.done.items() if k in planned and "error" not in r and needs_rerun(r)
+    ]
+    for k in stale + old:
+        del results.done[k]
+    return len(stale), len(old)
 
 
 def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:

@@ -57,6 +57,7 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     for i, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
+    seen: dict[str, int] = {}
     for n, (i, obj) in enumerate(objects, 1):
         if with_id and "id" not in obj:  # a position could repeat another line's id
             raise UsageError(
@@ -65,7 +66,19 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
             )
         # Without an id, a line is numbered by its position among the objects (blank lines do
         # not count), as `psmlab agreement` numbers a label file without ids.
-        row: dict[str, Any] = {"id": obj.get("id", n), "text": obj["text"]}
+        ident = obj.get("id", n)
+        if ident is None or isinstance(ident, (dict, list)):
+            raise UsageError(
+                f'{path} line {i} has an "id" that is not a string or number ({ident!r})',
+                'give every line an "id" of its own, or none',
+            )
+        if str(ident) in seen:  # `agreement` matches ids as text: 1 and "1" are one item
+            raise UsageError(
+                f"{path} line {i} repeats id {ident!r} (first on line {seen[str(ident)]})",
+                'give every line an "id" of its own, or none',
+            )
+        seen[str(ident)] = i
+        row: dict[str, Any] = {"id": ident, "text": obj["text"]}
         row.update({k: obj[k] for k in ("question", "model") if k in obj})
         rows.append(row)
         asked = obj.get("question_text", obj.get("question"))
