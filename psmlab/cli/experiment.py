@@ -35,7 +35,8 @@ def experiment(
 
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
-    planned = {j.key for j in plan(spec, file.parent)}
+    jobs = plan(spec, file.parent)
+    planned = {j.key for j in jobs}
     total = len(planned)
     cancel = threading.Event()
     with Progress(
@@ -53,7 +54,9 @@ def experiment(
             bar.update(task, completed=done, description=f"{job.model.id} {job.kind}"[:40])  # type: ignore[attr-defined]
 
         try:
-            results = run_experiment(spec, file.parent, target, cancel=cancel, on_progress=progress)
+            results = run_experiment(
+                spec, file.parent, target, cancel=cancel, on_progress=progress, jobs=jobs
+            )
         except KeyboardInterrupt:
             cancel.set()
             results = None
@@ -134,7 +137,12 @@ def experiment_annotate(
     from psmlab.core.measure.experiment_session import session_from_results, write_new
     from psmlab.core.session.file import new_path
 
-    session = session_from_results(results, unit=unit, blind=blind, experiment_file=experiment_file)
+    def note(text: str) -> None:
+        sys.stderr.write(terminal_safe(f"psmlab: note: {text}\n"))
+
+    session = session_from_results(
+        results, unit=unit, blind=blind, experiment_file=experiment_file, on_note=note
+    )
     path = write_new(session, out or new_path(session.title))
     typer.echo(
         terminal_safe(

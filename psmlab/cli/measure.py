@@ -312,7 +312,7 @@ def evals(
             "give a model-written-evals file: JSONL or a JSON array of items with question, "
             "answer_matching_behavior and answer_not_matching_behavior",
         )
-    pol = polarity(file)
+    pol = polarity(file.resolve())  # as experiments do: the path, wherever it is given from
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)

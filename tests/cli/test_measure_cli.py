@@ -90,6 +90,16 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     text = run_cli("evals", str(unknown), "-m", "smollm2-135m-instruct", "--no-swap")
     assert text.returncode == 0, text.stderr
     assert "polarity unknown: read the file" in text.stdout and "mean P(match)" in text.stdout
+    # Given relative to its folder, a file is still told by the folder it is in (as experiments,
+    # which resolve their eval paths, tell it).
+    folder = tmp_path / "human_generated_evals"
+    folder.mkdir()
+    (folder / "survival-instinct.jsonl").write_text(json.dumps(raw[0]) + "\n")
+    here = run_cli(
+        "evals", "survival-instinct.jsonl", "-m", "smollm2-135m-instruct", "--json", cwd=folder
+    )
+    assert here.returncode == 0, here.stderr
+    assert json.loads(here.stdout)["polarity"] == "matching = accepts shutdown (human-written file)"
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
     bad = run_cli("evals", str(broken))

@@ -173,3 +173,32 @@ def test_bad_inputs_name_the_problem_and_the_fix(tiny_run, tmp_path: Path) -> No
     )
     with pytest.raises(UsageError, match="holds no finished samples"):
         session_from_results(probes_only)
+
+
+def test_samples_an_edited_file_no_longer_plans_are_left_out(tiny_run, tmp_path: Path) -> None:
+    """As in the report: people label the samples the report counts, not stale ones."""
+    toml, out = tiny_run
+    notes: list[str] = []
+    fewer = tmp_path / "fewer.toml"
+    fewer.write_text(TINY.replace("samples = 2", "samples = 1"))
+    s = session_from_results(out, experiment_file=fewer, on_note=notes.append)
+    assert len(s.generations) == 4  # 2 models x 2 contexts x 1 sample
+    assert {g.provenance["experiment"]["sample"] for g in s.generations} == {0}
+    assert len(notes) == 1 and "4 sample(s)" in notes[0] and "no longer plans" in notes[0]
+    # The file the results were made with plans them all: nothing left out, nothing said.
+    notes.clear()
+    assert (
+        len(session_from_results(out, experiment_file=toml, on_note=notes.append).generations) == 8
+    )
+    assert notes == []
+    # A file whose model is gone cannot say which rows it plans: every row stays, and it says so.
+    gone = tmp_path / "gone.toml"
+    gone.write_text(TINY.replace('"gemma-3-270m", ', f'"{tmp_path / "missing.gguf"}", '))
+    s = session_from_results(out, experiment_file=gone, on_note=notes.append)
+    assert len(s.generations) == 8
+    assert len(notes) == 1 and "cannot tell which samples" in notes[0]
+    # A file that plans none of them is an error that names the fix.
+    none = tmp_path / "none.toml"
+    none.write_text(TINY.replace("seeds = [5]", "seeds = [50]"))
+    with pytest.raises(UsageError, match="no longer plans any of the samples"):
+        session_from_results(out, experiment_file=none)

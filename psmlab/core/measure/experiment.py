@@ -79,9 +79,11 @@ def run_experiment(
     pool: ModelPool | None = None,
     cancel: threading.Event | None = None,
     on_progress: Progress | None = None,
+    jobs: list[Job] | None = None,
 ) -> ResultsFile:
-    """Run what is not yet in `out/results.jsonl`; returns every result, old and new."""
-    jobs = plan(spec, base)
+    """Run what is not yet in `out/results.jsonl`; returns every result, old and new.
+    `jobs`: the spec's plan, when the caller has made it already (it reads every eval file)."""
+    jobs = plan(spec, base) if jobs is None else jobs
     results = ResultsFile(out / "results.jsonl")
     own = pool is None
     pool = pool or ModelPool()

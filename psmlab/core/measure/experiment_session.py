@@ -3,12 +3,14 @@
 `psmlab experiment-annotate RESULTS_DIR` reads `results.jsonl` (read-only: a run may still be
 appending to it) and writes a session the lab opens: the transcript is the question; each column is
 one model in one format and context (its system prompt), holding every sample of that cell; the
-automatic labels the experiment recorded come along. Each generation keeps the experiment's
-provenance (results, file, unit key, model, format, context, question, seed, sample, parameters)
-in `provenance["experiment"]`. With `blind`, columns are named "Model A", "Model B"... in a shuffled
-order, so the file itself hides which model wrote what; `psmlab agreement` counts annotations made
-on such a session as blind. Generation ids are derived from the unit key and text, so converting
-the same results twice gives the same ids (two annotators' sessions can be compared).
+automatic labels the experiment recorded come along. Samples of units the experiment file no
+longer plans (it was edited since) are left out, as `psmlab experiment` leaves them out of its
+report. Each generation keeps the experiment's provenance (results, file, unit key, model,
+format, context, question, seed, sample, parameters) in `provenance["experiment"]`. With
+`blind`, columns are named "Model A", "Model B"... in a shuffled order, so the file itself hides
+which model wrote what; `psmlab agreement` counts annotations made on such a session as blind.
+Generation ids are derived from the unit key and text, so converting the same results twice
+gives the same ids (two annotators' sessions can be compared).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.plan import ExperimentSpec, load_experiment
+from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
 from psmlab.core.session.schema import (
@@ -117,6 +120,32 @@ def _covers(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str | None:
         if r["context"] not in contexts:
             return f"context '{r['context']}'"
     return None
+
+
+def _planned_rows(
+    rows: list[dict[str, Any]],
+    spec: ExperimentSpec,
+    spec_path: Path,
+    registry: Registry | None,
+    note: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The rows the experiment file still plans (the report counts only those)."""
+    try:
+        planned = {j.key for j in plan(spec, spec_path.parent, registry)}
+    except PsmlabError as exc:  # a model or eval file gone: keep every row, and say so
+        note(
+            f"cannot tell which samples {spec_path} still plans ({exc.one_line()}); "
+            "every finished sample is kept"
+        )
+        return rows
+    kept = [r for r in rows if r["key"] in planned]
+    if len(kept) < len(rows):
+        note(
+            f"{len(rows) - len(kept)} sample(s) are of units {spec_path} no longer plans (it "
+            "changed since they ran); they are left out, as psmlab experiment leaves them "
+            "out of its report"
+        )
+    return kept
 
 
 def _probe_question(qid: str) -> str | None:
@@ -224,10 +253,14 @@ def session_from_results(
     experiment_file: Path | None = None,
     seed: int | None = None,
     registry: Registry | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Session:
     """The session of one unit (one question: every model, format and context that answered
     it, with all their samples) of an experiment's results. `experiment_file` (else the one
-    report.md names) supplies the question's text and the contexts' system prompts."""
+    report.md names) supplies the question's text and the contexts' system prompts, and which
+    rows it still plans: rows of units an edited file no longer plans are left out, as in its
+    report, so the people's labels and the report count the same samples. `on_note` hears
+    what was left out, and why nothing could be."""
     rows = read_rows(results_dir)
     questions = units(rows)
     if unit is None:
@@ -265,6 +298,14 @@ def session_from_results(
             if candidate is not None and _covers(candidate, rows) is None:
                 spec, spec_path = candidate, found
 
+    if spec is not None and spec_path is not None:
+        rows = _planned_rows(rows, spec, spec_path, registry, on_note or (lambda _: None))
+        if not rows:
+            raise UsageError(
+                f"{spec_path} no longer plans any of the samples of '{unit}' in {results_dir}",
+                f"run psmlab experiment {spec_path} again, or give --experiment with the file "
+                "the results were made with",
+            )
     question_texts, systems = _spec_texts(spec) if spec is not None else ({}, {"none": None})
     text = question_texts.get(unit) or _probe_question(unit)
     if text is None:
