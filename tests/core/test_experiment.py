@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import ResultsFile, run_experiment
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.report import report_md, summary_csv
@@ -103,6 +103,35 @@ def test_shipped_experiment_files_are_valid(tmp_path: Path) -> None:
     for f in files:
         spec = load_experiment(f)
         assert plan(spec, f.parent)
+
+
+def test_a_relative_model_path_is_found_next_to_the_file(
+    tmp_path: Path, smol_spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As its eval and vector paths are: the file means the model beside it, wherever it runs."""
+    exp = tmp_path / "exp"
+    (exp / "models").mkdir(parents=True)
+    (exp / "models" / "mine.gguf").symlink_to(smol_spec.path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "t",
+            "models": ["models/mine.gguf@chat"],
+            "questions": [{"id": "q", "text": "Hi"}],
+            "samples": 1,
+        }
+    )
+    (job,) = plan(spec, exp)  # only exp/models/mine.gguf exists: the cwd has no models/
+    assert job.model.id == "mine" and job.model.kind == "chat"
+    # Not next to the file: the current directory, as before.
+    (elsewhere / "models").mkdir()
+    (elsewhere / "models" / "other.gguf").symlink_to(smol_spec.path)
+    (job,) = plan(spec.model_copy(update={"models": ["models/other.gguf"]}), exp)
+    assert job.model.id == "other"
+    with pytest.raises(PsmlabError, match=r"model file not found: models/nowhere\.gguf"):
+        plan(spec.model_copy(update={"models": ["models/nowhere.gguf"]}), exp)
 
 
 def test_measurement_defaults_and_units_that_would_merge(tmp_path: Path) -> None:

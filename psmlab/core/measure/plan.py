@@ -42,7 +42,9 @@ class ExperimentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     models: list[str] = Field(
-        default_factory=list, description="Ids or .gguf paths; empty: the demo pair."
+        default_factory=list,
+        description="Ids or .gguf paths (a relative path is found next to the file first, then "
+        "in the current directory); empty: the demo pair.",
     )
     formats: list[str] = Field(
         default_factory=lambda: ["default"], description="'default' = each model's own."
@@ -103,7 +105,11 @@ class Job:
 def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
     """Every unit of work, in a fixed order (grouped by model so each loads once)."""
     registry = registry or Registry()
-    models = [registry.resolve(m) for m in spec.models] if spec.models else registry.default_pair()
+    models = (
+        [registry.resolve(_model_ref(m, base, registry)) for m in spec.models]
+        if spec.models
+        else registry.default_pair()
+    )
     judge = parse_labeller(spec.labeller)  # a bad labeller or judge fails before any unit runs
     if judge is not None:
         registry.resolve(judge)
@@ -194,6 +200,19 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
 
 
 _SKIP = object()  # a context whose steering table leaves this model out
+
+
+def _model_ref(ref: str, base: Path, registry: Registry) -> str:
+    """A relative .gguf path as the file's author meant it: next to the experiment file, like
+    its eval and vector paths, when a file is there; else as given (the current directory)."""
+    suffix = next((s for s in ("@base", "@chat") if ref.endswith(s)), "")
+    path = ref[: len(ref) - len(suffix)]
+    if ref.startswith(("http://", "https://")) or path in {s.id for s in registry.all()}:
+        return ref
+    p = Path(path).expanduser()
+    if p.is_absolute() or not (base / p).is_file():
+        return ref
+    return str(base / p) + suffix
 
 
 def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
