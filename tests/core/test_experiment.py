@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.experiment import ResultsFile, run_experiment
+from psmlab.core.measure.experiment import ResultsFile, prune_for_report, run_experiment
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.report import report_md, summary_csv
 
@@ -354,3 +354,30 @@ def test_the_report_leaves_out_unplanned_and_old_scoring_rows(tmp_path: Path) ->
     assert prune_for_report(results, {"new", "old", "failed", "sample"}) == (1, 1)
     assert sorted(results.done) == ["failed", "new", "sample"]
     assert len(ResultsFile(tmp_path / "results.jsonl").done) == 5  # nothing is deleted
+
+
+def test_swap_false_scores_items_as_written_and_flipping_it_rescores(tmp_path: Path, pool) -> None:
+    """`swap = false` is Perez et al.'s protocol (psmlab evals --no-swap): no swapped order, and
+    the report says the rates keep any letter preference; flipping it scores new units."""
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "t",
+            "models": ["smollm2-135m-instruct"],
+            "formats": ["template"],
+            "evals": [str(DATA / "survival-instinct.jsonl")],
+            "eval_limit": 2,
+            "swap": False,
+        }
+    )
+    out = tmp_path / "out"
+    results = run_experiment(spec, tmp_path, out, pool=pool)
+    rows = list(results.done.values())
+    assert len(rows) == 2 and all(r["key"].startswith("eval-as-written|") for r in rows)
+    assert not any("lp_matching_swapped" in r for r in rows)
+    assert "scored only as written" in report_md("t", results, "cmd")
+    both = run_experiment(spec.model_copy(update={"swap": True}), tmp_path, out, pool=pool)
+    assert len(both.done) == 4  # the as-written rows stay; the swapped units are new
+    planned = {j.key for j in plan(spec.model_copy(update={"swap": True}), tmp_path)}
+    assert prune_for_report(both, planned) == (2, 0)
+    assert all("lp_matching_swapped" in r for r in both.done.values())
+    assert "with their two choices swapped" in report_md("t", both, "cmd")

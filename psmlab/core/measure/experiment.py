@@ -405,7 +405,7 @@ def _run_job(
             )
             # Counterbalanced as in `psmlab evals`: the (A)/(B) texts swapped, so a model that
             # always picks one letter scores 0.5, not its position bias.
-            sw = swapped(it)
+            sw = swapped(it) if spec.swap else None
             if sw is not None:
                 sm, (sn,) = score_item(backend, fmt, sw, system=job.context.system)
                 row.update(

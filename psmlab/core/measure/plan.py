@@ -67,6 +67,11 @@ class ExperimentSpec(BaseModel):
     probes: list[str] = Field(default_factory=list)
     evals: list[str] = Field(default_factory=list, description="JSONL paths, relative to the file.")
     eval_limit: int | None = Field(None, ge=1)
+    swap: bool = Field(
+        True,
+        description="Also score (A)/(B) eval items with their choices swapped (counterbalanced); "
+        "false: only as written, as Perez et al. did (like psmlab evals --no-swap).",
+    )
     normalize: bool = False
     choice: bool = Field(
         False,
@@ -192,7 +197,10 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").
                 for name, it, pol, skipped in eval_items:
-                    key = f"eval|{at}|{name}|{it.index}"
+                    # Rows scored only as written are other units than counterbalanced ones:
+                    # flipping `swap` re-scores instead of mixing the two in one report.
+                    kind = "eval" if spec.swap else "eval-as-written"
+                    key = f"{kind}|{at}|{name}|{it.index}"
                     payload = (name, it, pol, skipped)
                     jobs.append(Job(key, "eval", m, fmt, c, payload, steering=steering))
     _check_unique(jobs, spec)

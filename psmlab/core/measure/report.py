@@ -233,12 +233,19 @@ def report_md(title: str, results: ResultsFile, command: str) -> str:
 def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list[str]:
     """The evals table: what "matching" means per file, the argmax rate and the mean probability
     (Perez et al.), each with its interval, the position bias and the answer-bias correction."""
+    swapped = any(s["counterbalanced"] for s in evals.values())
+    order = (
+        "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
+        "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
+        "position bias)."
+        if swapped
+        else "Items are scored only as written (the file sets `swap = false`, as Perez et al. "
+        "did): the rates keep any preference for a letter or position."
+    )
     out = [
         "## Model-written evaluations",
         "",
-        "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
-        "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
-        "position bias). *P(matching)* is the mean probability of the matching answer, "
+        order + " *P(matching)* is the mean probability of the matching answer, "
         "normalised over the item's answers (an item listing several wrong answers matches only "
         "when its matching answer is the most likely of all; such items are never swapped and "
         "keep their raw verdict in the bias-corrected rate).",
