@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.measure.experiment import ResultsFile, run_experiment
+from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.plan import load_experiment
+from psmlab.core.measure.results import ResultsFile
 from psmlab.core.session import file as store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -60,7 +60,7 @@ def experiment(
         except KeyboardInterrupt:
             cancel.set()
             results = None
-    from psmlab.core.measure.experiment import ResultsFile, prune_for_report
+    from psmlab.core.measure.results import ResultsFile, prune_for_report
 
     results = results or ResultsFile(target / "results.jsonl")
     stale, old = prune_for_report(results, planned)

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.experiment import ResultsFile, prune_for_report, run_experiment
+from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.report import report_md, summary_csv
+from psmlab.core.measure.results import ResultsFile, prune_for_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "model-written-evals"
@@ -324,7 +325,7 @@ def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
 def test_eval_rows_from_before_counterbalancing_run_again() -> None:
     """A results file from an older psmlab keeps its samples, but its eval rows (one order, no
     polarity) are scored again: a report never mixes the two scorings."""
-    from psmlab.core.measure.experiment import needs_rerun
+    from psmlab.core.measure.results import needs_rerun
 
     assert needs_rerun(None) and needs_rerun({"kind": "sample", "error": "x"})
     assert not needs_rerun({"kind": "sample", "text": "hi"})
@@ -339,7 +340,7 @@ def test_eval_rows_from_before_counterbalancing_run_again() -> None:
 def test_the_report_leaves_out_unplanned_and_old_scoring_rows(tmp_path: Path) -> None:
     """An edited file's unplanned units, and eval rows a stopped resume had not yet scored
     again, leave the report (the file keeps them); failed rows stay, to be counted."""
-    from psmlab.core.measure.experiment import EVAL_SCORING, ResultsFile, prune_for_report
+    from psmlab.core.measure.results import EVAL_SCORING, ResultsFile, prune_for_report
 
     results = ResultsFile(tmp_path / "results.jsonl")
     rows = [

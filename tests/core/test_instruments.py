@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 from psmlab.core.measure import instruments
-from psmlab.core.measure.experiment import ResultsFile
 from psmlab.core.measure.report import report_md
 from psmlab.core.measure.report_probes import probe_tables
+from psmlab.core.measure.results import ResultsFile
 
 PURE = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
 

@@ -8,11 +8,8 @@ Ctrl+C loses at most the unit in flight, and a resumed run gives the same result
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,45 +25,7 @@ from psmlab.core.measure.evals_io import swapped
 from psmlab.core.measure.labeling import SampleLabeller
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
-
-EVAL_SCORING = (
-    2  # how eval rows are scored; older rows are scored again on a resume (`needs_rerun`)
-)
-
-
-@dataclass
-class ResultsFile:
-    """Append-only JSONL of finished units; a torn last line (killed mid-write) is dropped on open."""
-
-    path: Path
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            raw = self.path.read_bytes()
-            good = 0
-            for line in raw.splitlines(keepends=True):
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    break  # everything after a torn line is discarded
-                self.done[row["key"]] = row
-                good += len(line)
-            if good != len(raw):
-                with self.path.open("r+b") as fh:
-                    fh.truncate(good)
-
-    def append(self, row: dict[str, Any]) -> None:
-        data = (json.dumps(row, ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self.done[row["key"]] = row
-
+from psmlab.core.measure.results import EVAL_SCORING, ResultsFile, needs_rerun
 
 Progress = Callable[[int, int, Job], None]
 
@@ -427,31 +386,3 @@ def _item_fields(name: str, item: Any, axis: str) -> dict[str, Any]:
         "question_text": item.question,
         "axis": axis,
     }
-
-
-def needs_rerun(row: dict[str, Any] | None) -> bool:
-    """A unit runs again when it has no row, failed, or is an eval row scored an older way
-    (before counterbalancing and polarity: 1; before items with several wrong answers were
-    scored, which also changed which lines a file's skipped count holds: 2): a report must not
-    mix two scorings."""
-    if row is None or "error" in row:
-        return True
-    return row.get("kind") == "eval" and row.get("eval_scoring", 1) < EVAL_SCORING
-
-
-def prune_for_report(results: ResultsFile, planned: set[str]) -> tuple[int, int]:
-    """Leave out of `results.done` (in memory; the file keeps every row) the rows of units the
-    spec no longer plans (it was edited since: fewer samples, an eval limit, a model dropped),
-    and rows of an older scoring that a stopped run had not yet scored again: one report, one
-    scoring. Failed rows stay (they are counted and said). Returns how many of each went."""
-    stale = [k for k in results.done if k not in planned]
-    old = [
-        k for k, r in results.done.items() if k in planned and "error" not in r and needs_rerun(r)
-    ]
-    for k in stale + old:
-        del results.done[k]
-    return len(stale), len(old)
-
-
-def rows_of(results: ResultsFile, kind: str) -> Iterator[dict[str, Any]]:
-    return (r for r in results.done.values() if r["kind"] == kind and "error" not in r)

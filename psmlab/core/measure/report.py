@@ -13,13 +13,13 @@ from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.evals import EvalItem, summarize_rows
-from psmlab.core.measure.experiment import ResultsFile, rows_of
 from psmlab.core.measure.report_probes import (
     agreement_section,
     comparison_lines,
     probe_section,
     probe_tables,
 )
+from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
 

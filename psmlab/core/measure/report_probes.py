@@ -8,7 +8,7 @@ from typing import Any
 
 from psmlab.core.domain.stats import LabelShares, differences, fmt_diff, many_comparisons_note
 from psmlab.core.measure import instruments
-from psmlab.core.measure.experiment import ResultsFile, rows_of
+from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
 DESIGNS = ("raw", "calibrated", "choice")
