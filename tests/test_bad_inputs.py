@@ -339,6 +339,23 @@ ROWS = [
         "colour",
     ),
     Row(
+        "experiment-unknown-format",
+        lambda t, c: [
+            "experiment",
+            _write(
+                t, "e.toml", 'title = "x"\nformats = ["bogus"]\nquestions = [{id="q", text="Hi"}]\n'
+            ),
+        ],
+        4,
+        "unknown format 'bogus'",
+    ),
+    Row(
+        "experiment-nothing-to-run",
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\n')],
+        2,
+        "nothing to run",
+    ),
+    Row(
         "evals-no-usable-lines",
         lambda t, c: ["evals", _write(t, "e.jsonl", "{oops\n[]\n")],
         2,

@@ -101,6 +101,8 @@ def experiment(
     if done < total:
         sys.stderr.write("psmlab: interrupted; run the same command again to resume\n")
         raise typer.Exit(int(ExitCode.CANCELLED))
+    if failed:  # a script must not take a sweep with failed units for a finished one
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def experiment_annotate(

@@ -145,6 +145,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     for m in models:
         for f in spec.formats:
             fmt = m.default_format if f == "default" else f
+            m.get_format(fmt)  # an unknown format fails here, not once per unit after a sweep
             for c in spec.contexts:
                 st = steers[(m.id, c.name)]
                 if st is _SKIP:
@@ -204,6 +205,11 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                     payload = (name, it, pol, skipped)
                     jobs.append(Job(key, "eval", m, fmt, c, payload, steering=steering))
     _check_unique(jobs, spec)
+    if not jobs:
+        raise UsageError(
+            f"experiment '{spec.title}' has nothing to run",
+            "give it questions, question_sets, probes or evals (see experiments/*.toml)",
+        )
     return jobs
 
 
