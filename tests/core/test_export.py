@@ -100,3 +100,16 @@ def test_escaping_helpers() -> None:
     assert md_inline("a|b\n<x>") == "a\\|b ⏎ &lt;x&gt;"
     block = md_block("x\n````\ny")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
+
+
+def test_markdown_shows_a_persons_self_id_reading() -> None:
+    """A person's self-identification label is what `agreement` scores: the export keeps it."""
+    from psmlab.core.session.schema import Annotation
+
+    s = _session()
+    g = s.generations[0]
+    s.annotate(Annotation(generation_id=g.id, self_id="human", annotator="carol"))
+    s.annotate(Annotation(generation_id=g.id, self_id="none", labels=["void"], annotator="dave"))
+    text = export(s, "md")
+    assert "- self-id **human** — carol" in text
+    assert "- self-id **none**, **void** — dave" in text

@@ -55,7 +55,11 @@ def _code(text: str) -> str:
 
 
 def _annotation_line(a: Annotation, g: GenerationRecord) -> str:
-    labels = ", ".join(f"**{md_inline(x)}**" for x in a.labels) or "*(no label)*"
+    # The person's self-identification reading comes first: it is what agreement scores.
+    said = ([f"self-id **{a.self_id}**"] if a.self_id else []) + [
+        f"**{md_inline(x)}**" for x in a.labels
+    ]
+    labels = ", ".join(said) or "*(no label)*"
     bits = []
     if a.confidence is not None:
         bits.append(f"confidence {a.confidence:.2f}")
