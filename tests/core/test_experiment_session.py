@@ -85,6 +85,10 @@ def test_samples_become_a_session_with_provenance(tiny_run, pool, tmp_path: Path
         )
         assert exp["file"] == str(toml) and exp["unit"] == "what" and exp["blind"] is False
         assert s.auto_label(g.id).labels == row["labels"]  # type: ignore[union-attr]
+        assert g.warnings == row["warnings"]  # what the prompt held besides the question
+    # SmolLM2 with no system prompt: its template's default one is said to the annotator.
+    injected = [g for g in s.generations if g.model == "smollm2-135m-instruct (none)"]
+    assert injected and all("injected" in " ".join(g.warnings) for g in injected)
     # Samples of one column are numbered 0..n-1 (the lab shows them with ← →).
     for m in s.models:
         assert sorted(g.sample for g in s.generations if g.model == m.id) == [0, 1]

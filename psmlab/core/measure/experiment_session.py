@@ -378,6 +378,9 @@ def session_from_results(
                     role_leak=bool(r.get("role_leak", False)),
                     params=r.get("params", {}),
                     prefill=r.get("prefill"),
+                    # What the prompt held besides the question (a template's default system
+                    # prompt): the annotator is shown what the model saw.
+                    warnings=[str(w) for w in r.get("warnings") or []],
                     provenance={**(r.get("provenance") or {}), "experiment": experiment},
                     turn=1,
                     node=session.head,
