@@ -188,3 +188,25 @@ def test_wilson_interval_known_values() -> None:
 def test_label_shares_count_samples_not_hits() -> None:
     shares = {s.label: s for s in label_shares([["a", "b"], ["a"], ["unclear"], ["a", "a"]])}
     assert (shares["a"].k, shares["a"].n) == (3, 4) and shares["b"].k == 1
+
+
+def test_an_archetype_counts_only_with_the_self_id_labels_it_names(tmp_path) -> None:
+    """A chat model that gives its product name is no human impostor; a person's name still is."""
+    named_ai = classify("My name is SmolLM, and I'm a helpful AI assistant.", PERSONAS)
+    assert named_ai.self_id == "ai" and "human-impostor" not in named_ai.labels
+    person = classify("My name is Tony and I'm from Bangalore.", PERSONAS)
+    assert "human-impostor" in person.labels
+    both = classify("I'm an AI, but my wife says I'm human.", PERSONAS)
+    assert both.self_id == "mixed" and "human-impostor" in both.labels
+    # A user's archetype can say it too; a wrong label is refused with the file named.
+    (tmp_path / "bot.toml").write_text(
+        'id = "bot"\nname = "Bot"\ndescription = "d"\nmarkers = ["beep"]\n'
+        'identity = ["I beep."]\nself_id = ["ai"]\n'
+    )
+    (tmp_path / "bad.toml").write_text(
+        'id = "bad"\nname = "B"\ndescription = "d"\nidentity = ["x"]\nself_id = ["robot"]\n'
+    )
+    mine, errors = load_personas([tmp_path])
+    assert [p.id for p in mine] == ["bot"] and "bad.toml" in str(errors[0])
+    assert classify("Beep. I am a human.", mine).labels == (UNCLEAR,)
+    assert classify("Beep. I am a robot.", mine).labels == ("bot",)

@@ -5,7 +5,9 @@ the archetype labels from the personas' marker phrases. Each label carries the s
 it, so a person can check every rule hit. A marker preceded in its clause (within three words) by a
 negation ("I'm not an AI assistant", "there are no stupid questions") does not fire. Curly
 apostrophes and quotes match straight ones. How a turn ended (`turn_end`) is reported beside the
-labels, never as one. Automatic labels are kept apart from human annotations and marked automatic.
+labels, never as one. An archetype may name the self-id labels it can go with (`self_id`: the
+human impostor never goes with a text that claims only to be an AI). Automatic labels are kept
+apart from human annotations and marked automatic.
 """
 
 from __future__ import annotations
@@ -77,8 +79,11 @@ def classify(text: str, personas: list[Persona], question: str | None = None) ->
     archetypes whose markers occur un-negated (with spans), or `unclear`. `question`, when known,
     is what the text answers (`selfid.self_identify` reads short answers by it)."""
     norm = normalize(text)
+    sid = self_identify(text, question=question)
     hits: list[MarkerHit] = []
     for p in personas:
+        if p.self_id is not None and sid.label not in p.self_id:
+            continue  # "My name is SmolLM, an AI assistant" is no human impostor
         for m in p.markers:
             if not m.strip():
                 continue
@@ -91,7 +96,6 @@ def classify(text: str, personas: list[Persona], question: str | None = None) ->
                 )
     hits.sort(key=lambda h: (h.start, h.archetype))
     labels = list(dict.fromkeys(h.archetype for h in hits))
-    sid = self_identify(text, question=question)
     return AutoLabel(
         labels=tuple(labels) or (UNCLEAR,),
         hits=tuple(hits),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,12 @@ class _PersonaFile(BaseModel):
     induce: str | None = Field(
         None, min_length=1, description="A prompt that induces the persona (for persona vectors)."
     )
+    self_id: list[Literal["ai", "human", "mixed", "none"]] | None = Field(
+        None,
+        min_length=1,
+        description="The self-identification labels the archetype can go with: its markers "
+        "count only in a text whose self-id label is one of these (default: any).",
+    )
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Persona:
     identity: tuple[str, ...]
     path: str
     induce: str | None = None
+    self_id: tuple[str, ...] | None = None  # None: the markers count whatever the text claims
 
 
 def persona_dirs() -> list[Path]:
@@ -63,6 +71,7 @@ def load_persona(path: Path) -> Persona:
         identity=tuple(spec.identity),
         path=str(path),
         induce=" ".join(spec.induce.split()) if spec.induce else None,
+        self_id=tuple(spec.self_id) if spec.self_id else None,
     )
 
 
