@@ -138,19 +138,30 @@ def _print_agreement(console: Console, result: Agreement, field_name: str) -> No
 
     lo, hi = result.kappa_ci
     per = "" if result.comparison == "label" else f" ({result.comparison})"
+    # No kappa (too few items, or one label on both sides): no interval to claim either.
+    ci = (
+        "no interval"
+        if math.isnan(lo) or math.isnan(hi)
+        else f"95% bootstrap interval {_num(lo)} to {_num(hi)}"
+    )
     console.print(
         safe(
             f"{result.source} vs {result.reference} (reference) on '{field_name}'{per}: "
             f"n={result.n}, accuracy {_num(result.accuracy)}, Cohen's kappa {_num(result.kappa)} "
-            f"(95% bootstrap interval {_num(lo)} to {_num(hi)}), "
-            f"Krippendorff's alpha {_num(result.alpha)}"
+            f"({ci}), Krippendorff's alpha {_num(result.alpha)}"
         )
     )
     for who, k in result.blind.items():
         console.print(safe(f"blind: {k} of {result.n} labels by {who}"))
     for note in result.notes:
         console.print(safe(f"note: {note}"))
-    if result.unreliable:
+    if math.isnan(result.kappa):
+        console.print(
+            f"kappa cannot be computed on {result.n} item(s) (too few, or one label only): "
+            "label more items before reading agreement",
+            markup=False,
+        )
+    elif result.unreliable:
         console.print("the interval includes 0: no better than chance on these items", markup=False)
     first = "archetype" if result.comparison != "label" else "class"
     table = Table(first, "precision", "recall", "F1", "support (reference)")

@@ -37,6 +37,13 @@ def test_agreement_json_and_table(tmp_path: Path) -> None:
     assert human["recall"] == 16 / 20 and human["precision"] == 1.0
     table = _psmlab("agreement", str(s), str(g))
     assert table.returncode == 0 and "kappa 0.80" in table.stdout and "F1" in table.stdout
+    # One item: no kappa, so no interval is claimed and no "no better than chance" verdict.
+    one = _write(tmp_path / "one.jsonl", gold[:1])
+    single = _psmlab("agreement", str(one), str(one))
+    assert single.returncode == 0, single.stderr
+    text = " ".join(single.stdout.split())
+    assert "kappa n/a (no interval)" in text and "cannot be computed on 1 item(s)" in text
+    assert "no better than chance" not in text and "interval n/a" not in text
 
 
 def test_a_bad_line_is_a_one_line_usage_error(tmp_path: Path) -> None:
