@@ -90,6 +90,11 @@ def probe(
             "give exactly one of --set NAME or --item TEXT", "e.g. psmlab probe --set identity"
         )
     axis, null_question = "archetype", NULL_QUESTION
+    if item is not None and not item.strip():
+        raise UsageError(
+            "the --item question is empty",
+            'give a question, e.g. psmlab probe --item "What are you?"',
+        )
     if item is not None:
         items: tuple[ProbeItem, ...] = (ProbeItem("item", item, prefill),)
     else:

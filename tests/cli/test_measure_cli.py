@@ -48,6 +48,8 @@ def test_probe_set_for_sampling_and_bad_options() -> None:
     assert both.returncode == 2 and "exactly one of --set" in both.stderr
     unknown = run_cli("probe", "--set", "nope")
     assert unknown.returncode == 2 and "unknown probe set 'nope'" in unknown.stderr
+    empty = run_cli("probe", "--item", "  ")
+    assert empty.returncode == 2 and "the --item question is empty" in empty.stderr
 
 
 def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
