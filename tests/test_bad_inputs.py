@@ -187,6 +187,13 @@ ROWS = [
         "refused the transcript",
     ),
     Row("format-unknown", lambda t, c: [*ASK, "-f", "sonnet"], 4, "unknown format 'sonnet'"),
+    # One model's format is checked before the other model runs, not after.
+    Row(
+        "format-unknown-for-one-model",
+        lambda t, c: [*ASK, "-f", "gemma-3-270m=sonnet"],
+        4,
+        "unknown format 'sonnet'",
+    ),
     Row(
         "frame-syntax-error",
         lambda t, c: [*ASK, "-m", DEMO_SMOL, "-f", _write(t, "f.toml", "user = [")],

@@ -44,6 +44,9 @@ def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str
             raise UsageError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
         else:
             chosen = {k: v for k in chosen}
+    for spec in specs:  # every name is checked before any model runs, not when its turn comes
+        if chosen[spec.id] is not None:
+            spec.get_format(chosen[spec.id])
     return chosen
 
 
