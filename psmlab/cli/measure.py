@@ -152,12 +152,15 @@ def probe(
     from psmlab.views import safe
 
     console = Console()
+    fmts = {p["model"]: p["format"] for p in prompts}
+    # None: the format's own, which a chat template may fill (its warning is printed above).
+    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
     for m, summ in summary.items():
         cal = summ.get("calibrated")
         steered = steering.get(m)
         table = Table(
             title=safe(
-                f"{m}"
+                f"{m} (format {fmts.get(m) or '?'}, {said})"
                 + (f" steered by {steered.label()}" if steered else "")
                 + f": {summ['measures']}"
             ),
@@ -170,14 +173,15 @@ def probe(
         table.add_column("raw", justify="right")
         if cal:
             table.add_column("calibrated (PMI)", justify="right")
-        table.add_column("")
+        table.add_column("calibrated" if cal else "raw")  # the bar: which column it draws
         order = sorted(summ["probs"], key=lambda k: -(cal or summ["probs"])[k])
         for arch in order:
             p, (lo, hi) = summ["probs"][arch], summ["spread"][arch]
-            cells = [f"{p:.3f} [{lo:.2f}–{hi:.2f}]"]
+            # One precision for a mean and its range, so the mean never falls outside it.
+            cells = [f"{p:.3f} [{lo:.3f}–{hi:.3f}]"]
             if cal:
                 clo, chi = summ["calibrated_spread"][arch]
-                cells.append(f"{cal[arch]:.3f} [{clo:.2f}–{chi:.2f}]")
+                cells.append(f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]")
             table.add_row(safe(arch), *cells, _bar(cal[arch] if cal else p))
         console.print(table)
         for r in (r for r in results if r.model == m):

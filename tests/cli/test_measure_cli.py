@@ -1,6 +1,7 @@
 """probe and evals as a user runs them."""
 
 import json
+import re
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -32,6 +33,10 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
         assert len(r["statement_logprobs"]["ai"]) == len(r["null_statement_logprobs"]["ai"]) == 5
     raw = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--no-calibrate")
     assert raw.returncode == 0 and "calibrated" not in raw.stdout and "untruncated" in raw.stdout
+    # The table says what was scored, and a mean and its range share one precision.
+    assert "(format template, no --system given)" in " ".join(raw.stdout.split())
+    cells = re.findall(r"(\d\.\d+) \[(\d\.\d+)–(\d\.\d+)\]", raw.stdout)
+    assert cells and all(float(lo) <= float(m) <= float(hi) for m, lo, hi in cells)
     mc = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
     assert mc.returncode == 0, mc.stderr
     out = json.loads(mc.stdout)["results"]
