@@ -332,6 +332,18 @@ ROWS = [
         2,
         "--evidence",
     ),
+    Row(
+        "annotation-evidence-past-the-text",
+        lambda t, c: ["annotate", _session(t), "g-1", "-l", "void", "--evidence", "0:9999"],
+        2,
+        "ends past the text",
+    ),
+    Row(
+        "annotation-quote-without-a-label",
+        lambda t, c: ["annotate", _session(t), "g-1", "--quote", "not in the text"],
+        2,
+        "--quote marks the evidence for a label, and no label is given",
+    ),
     # experiments, evals, config
     Row(
         "experiment-syntax-error",

@@ -133,8 +133,13 @@ def annotate(
             f"--self-id {self_id!r} is not a self-id", f"use one of: {', '.join(SELF_IDS)}"
         )
     if not labels and note is None and rating is None and self_id is None:
+        given = "--quote" if quote else "--evidence" if evidence else None
         raise UsageError(
-            "the annotation is empty", "give --label, --free-label, --self-id, --note or --rating"
+            f"{given} marks the evidence for a label, and no label is given"
+            if given
+            else "the annotation is empty",
+            "give --label, --free-label, --self-id, --note or --rating"
+            + (" with it" if given else ""),
         )
     with open_session(_path(session)) as sf:
         g = sf.session.generation(generation_id)
@@ -148,6 +153,11 @@ def annotate(
                     f"--evidence {evidence!r} is not a range START:END with 0 <= START <= END",
                     "e.g. --evidence 0:42",
                 ) from None
+            if span.end > len(g.full_text):
+                raise UsageError(
+                    f"--evidence {evidence} ends past the text ({len(g.full_text)} characters)",
+                    f"give a range inside 0:{len(g.full_text)}, or --quote TEXT",
+                )
         elif quote:
             span = quote_span(g.full_text, quote, what="the --quote text")
         ann = sf.session.annotate(
