@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -29,13 +30,14 @@ def models(json_out: JsonOpt = False) -> None:
     registry = Registry()
     specs = registry.all()
     if registry.demo_error is not None:
-        err_console().print(f"note: {registry.demo_error.one_line()}", markup=False)
+        err_console().print(f"note: {registry.demo_error.one_line()}", markup=False, soft_wrap=True)
     for e in registry.entry_errors.values():
         err_console().print(f"warning: {e.one_line()}", markup=False, soft_wrap=True)
     if json_out:
         stdout_json({"models": [s.to_dict(with_sha=True) for s in specs]})
     elif specs:
-        Console().print(models_table(specs))
+        # In a pipe, rich would assume 80 columns and fold every cell: print it whole.
+        Console(width=None if sys.stdout.isatty() else 240).print(models_table(specs))
     if not specs:
         raise typer.Exit(int(ExitCode.DEMO_MISSING))
 

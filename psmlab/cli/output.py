@@ -108,7 +108,8 @@ def side_by_side(
 def models_table(specs: Sequence[ModelSpec]) -> Table:
     table = Table(expand=False)
     for col in ("id", "kind", "default format", "template", "size", "source", "path"):
-        table.add_column(col, overflow="fold")
+        # Ids are copied into -m, formats into -f: never broken over lines; paths fold.
+        table.add_column(col, overflow="fold", no_wrap=col not in ("source", "path"))
     for s in specs:
         kind = s.kind + (" (override)" if s.kind_overridden else "")
         table.add_row(

@@ -113,6 +113,13 @@ def test_models_and_formats_list(tmp_path: Path, demo_pair) -> None:
     )
     assert by_id["smol-base"]["kind"] == "base" and by_id["smol-base"]["kind_overridden"]
     assert len(by_id["gemma-3-270m"]["sha256"]) == 64
+    # In a pipe (as here) each id, kind and format stays whole on one line, to be copied.
+    text = run_cli("models", env={"PSMLAB_CONFIG": str(cfg)}).stdout
+    rows = [ln.split("│") for ln in text.splitlines() if ln.startswith("│")]
+    assert {(r[1].strip(), r[3].strip()) for r in rows} >= {
+        ("gemma-3-270m", "dialogue"),
+        ("smollm2-135m-instruct", "template"),
+    }
     fmts = _json(run_cli("formats", "--json"))["formats"]
     assert {"template", "chatml", "dialogue", "hhh", "forum", "screenplay", "chatlog"} <= {
         f["name"] for f in fmts
