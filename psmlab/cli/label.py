@@ -33,15 +33,22 @@ def label(
     import json
     import sys
 
+    from psmlab.core.domain.quality import labeller_line
+    from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.measure.labeling import label_jsonl
 
     rows = label_jsonl(file, labeller)
+    # How far these labels can be trusted (the labeller's measured agreement with people, and
+    # "unreliable" when its interval includes 0) goes with them, on stderr beside JSON lines.
+    measured = labeller_line(rows[0]["labeller"])
     if json_out:
         sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        sys.stderr.write(terminal_safe(f"psmlab: {measured}") + "\n")
         return
     from rich.console import Console
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)
+    table.caption = safe(measured)
     Console(highlight=False).print(table)
 
 

@@ -42,8 +42,17 @@ def test_label_then_agreement(tmp_path: Path) -> None:
     agree = _psmlab("agreement", str(labels), str(gold), "--json")
     assert agree.returncode == 0, agree.stderr
     assert json.loads(agree.stdout)["kappa"] == 1.0
+    # The labels come with the labeller's measured agreement with people (stderr beside JSON).
+    assert "psmlab: labeller: markers · self-id κ" in proc.stderr and "vs gold test" in proc.stderr
     table = _psmlab("label", str(src))
     assert table.returncode == 0 and "labeller: markers" in table.stdout
+    assert "self-id κ" in table.stdout
+    # A judge measured no better than chance is flagged where its labels are shown.
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "a", "text": texts["a"]}) + "\n")
+    judged = _psmlab("label", str(one), "--labeller", "judge:gemma-3-270m")
+    assert judged.returncode == 0, judged.stderr
+    assert "unreliable: interval includes 0" in " ".join(judged.stdout.split())
 
 
 def test_a_line_without_text_is_a_one_line_error(tmp_path: Path) -> None:
