@@ -378,14 +378,14 @@ def _differences_table(diffs: list[Diff]) -> Table:
     for col in ("self-id", "a", "b"):
         table.add_column(col, overflow="fold")
     table.add_column("a − b [95% CI]", no_wrap=True)
-    table.add_column("", no_wrap=True)
+    table.add_column("interval", no_wrap=True)
     for d in diffs:
         table.add_row(
             safe(d.label),
             safe(f"{d.a} {d.k1}/{d.n1}"),
             safe(f"{d.b} {d.k2}/{d.n2}"),
             fmt_diff(d),
-            "excludes 0" if d.excludes_zero else "",
+            "excludes 0" if d.excludes_zero else "includes 0",
         )
     return table
 

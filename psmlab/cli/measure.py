@@ -395,7 +395,8 @@ def evals(
                 "their bias-corrected verdict is the raw one"
             )
     console = Console()
-    console.print(safe(f"polarity: {pol}"))
+    # "matching = resists shutdown", or "polarity unknown: ..." (said once, not "polarity: polarity").
+    console.print(safe(pol if pol.startswith("polarity") else f"polarity: {pol}"))
     console.print(table)
     if any(s["counterbalanced"] for s in report["summary"].values()):
         typer.echo(

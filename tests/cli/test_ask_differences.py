@@ -35,6 +35,9 @@ def test_ask_reports_differences_between_columns_in_json_and_on_screen() -> None
     screen = run_cli(*ARGS, "-n", "3")
     assert screen.returncode == 0, screen.stderr
     assert "differences in self-id share" in screen.stdout
+    # Every column is named and every row says whether its interval excludes 0.
+    assert "interval" in screen.stdout
+    assert screen.stdout.count("excludes 0") + screen.stdout.count("includes 0") >= len(diffs)
     assert ("comparisons:" in screen.stdout) == (len(diffs) > 1)
     if len(diffs) > 1:
         assert f"{len(diffs)} comparisons:" in screen.stdout

@@ -97,6 +97,7 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     text = run_cli("evals", str(unknown), "-m", "smollm2-135m-instruct", "--no-swap")
     assert text.returncode == 0, text.stderr
     assert "polarity unknown: read the file" in text.stdout and "mean P(match)" in text.stdout
+    assert "polarity: polarity" not in text.stdout
     # Given relative to its folder, a file is still told by the folder it is in (as experiments,
     # which resolve their eval paths, tell it).
     folder = tmp_path / "human_generated_evals"
