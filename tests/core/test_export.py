@@ -113,3 +113,20 @@ def test_markdown_shows_a_persons_self_id_reading() -> None:
     text = export(s, "md")
     assert "- self-id **human** — carol" in text
     assert "- self-id **none**, **void** — dave" in text
+
+
+def test_automatic_label_shares_are_never_pooled_across_prompts() -> None:
+    """Samples made under another system prompt are another condition: another row, own n."""
+    s = _session()
+    g = s.generations[0]
+    other = g.model_copy(update={"id": "g-00000000000a", "system": "You are HAL 9000."})
+    label = next(x for x in s.auto_labels if x.generation_id == g.id)
+    s.generations.append(other)
+    s.auto_labels.append(label.model_copy(update={"generation_id": other.id}))
+    table = [
+        ln
+        for ln in export(s, "md").split("## Automatic labels per model")[1].splitlines()
+        if ln.startswith(f"| {g.model} |")
+    ]
+    assert len(table) == 2 and all(" | 1 | " in ln for ln in table)
+    assert sum("You are HAL 9000." in ln for ln in table) == 1

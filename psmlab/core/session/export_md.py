@@ -16,6 +16,7 @@ from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.errors import SessionError
 from psmlab.core.session.schema import (
     Annotation,
     ForcedRecord,
@@ -121,9 +122,17 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
 
 
 def _models(s: Session) -> list[str]:
-    out = ["", "## Models", ""]
+    out = [
+        "",
+        "## Models",
+        "",
+        "The columns' settings now; each run below states the format, system prompt and prefill "
+        "it was made with.",
+        "",
+    ]
     out.append(
-        "| model | kind | format | system prompt | prefill | n_ctx | threads | sha256 | size | llama-cpp-python |"
+        "| model | kind | format (now) | system prompt (now) | prefill (now) | n_ctx | threads | "
+        "sha256 | size | llama-cpp-python |"
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for m in s.models:
@@ -363,20 +372,37 @@ def _auto_label_table(s: Session) -> list[str]:
         "its n.",
         "",
     ]
+    # One row per model and prompt (the turn answered, format, system prompt, prefill): samples
+    # of different questions or system prompts are different conditions, never one share.
+    cells: dict[tuple[str, str | None, str, str | None, str | None], list[GenerationRecord]] = {}
+    for g in sorted(s.generations, key=lambda g: g.model):
+        if g.id in by_gen:
+            cells.setdefault((g.model, g.node, g.format, g.system, g.prefill), []).append(g)
     table: list[str] = []
-    for m in sorted({g.model for g in s.generations}):
-        gens = [g for g in s.generations if g.model == m and g.id in by_gen]
-        if not gens:
-            continue
+    for (m, node, fmt, system, prefill), gens in cells.items():
         ls = shares_of((by_gen[g.id] for g in gens), (g.finish_reason for g in gens))
         if not table:
             head = " | ".join(x.label for x in ls.self_id)
-            table = [f"| model | n | {head} | archetypes | turn ended |"]
-            table.append("|" + "---|" * (4 + len(ls.self_id)))
+            table = [
+                f"| model | answering | format | system prompt | prefill | n | {head} | "
+                "archetypes | turn ended |"
+            ]
+            table.append("|" + "---|" * (8 + len(ls.self_id)))
         arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
         table.append(
-            f"| {md_inline(m)} | {ls.n} | "
+            f"| {md_inline(m)} | {md_inline(_answering(s, node, gens[0].turn))} | "
+            f"{md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
             + " | ".join(fmt_share(x) for x in ls.self_id)
             + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
         )
     return rows + table
+
+
+def _answering(s: Session, node: str | None, turn: int) -> str:
+    """Which turn a cell's samples answer: its number and the start of its text."""
+    try:
+        text = s.node(node).content if node else ""
+    except SessionError:  # an old record whose node is gone: the number alone
+        text = ""
+    short = " ".join(text.split())
+    return f"turn {turn}" + (f": {short[:40]}{'…' if len(short) > 40 else ''}" if short else "")
