@@ -46,6 +46,8 @@ def generation_cell(
     if g.timings:
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · seed {g.seed}"
+    if g.prefill:  # green above; said in words too, for a terminal or pipe without colour
+        meta += f" · starts with the prefill {g.prefill!r} (given, not generated; not labelled)"
     out.append_text(safe(meta, "dim"))
     if auto is None:
         auto = _labels(g.text, question)

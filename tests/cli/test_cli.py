@@ -89,6 +89,14 @@ def test_ask_with_transcript_format_system_and_prefill(tmp_path: Path) -> None:
     )
     (g,) = data["generations"]
     assert g["format"] == "hhh" and g["prefill"].startswith("I should be careful")
+    # On screen (here a pipe, no colour) the prefill is said in words, apart from the answer.
+    shown = run_cli(
+        "ask", "What are you?", "-m", "gemma-3-270m", "--prefill", "I am", "--max-tokens", "4"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "starts with the prefill 'I am' (given, not generated" in " ".join(
+        shown.stdout.replace("│", " ").split()
+    )
 
 
 def test_render_shows_exact_prompt_and_counts() -> None:
