@@ -10,6 +10,7 @@ from collections import Counter
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import shares_of
 from psmlab.core.run.lab import Lab
+from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
 from psmlab.tui.widgets.column import ColumnState, Forced, Sample
 
@@ -27,7 +28,7 @@ def build_states(
         )
         st.error = was.error if was and was.status == "failed" else None
         st.shade = was.shade if was else False
-        st.steer = c.steering.label() if c.steering else None
+        set_next(st, c)
         runs = lab.runs(c.id)
         st.run_count = len(runs)
         show_run(st, runs, len(runs) - 1)
@@ -37,6 +38,13 @@ def build_states(
         states[c.id] = st
     count_labels(lab, states)
     return states
+
+
+def set_next(st: ColumnState, c: Column) -> None:
+    """The column's settings for its next run, which the header compares with the shown run's."""
+    st.format = c.format_name
+    st.steer = c.steering.label() if c.steering else None
+    st.system, st.prefill, st.params = c.system, c.prefill, c.params.model_dump()
 
 
 def forced_of(f: ForcedRecord) -> Forced:
@@ -60,9 +68,10 @@ def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> Non
 
 
 def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
-    """Human and automatic label counts over each column's shown samples, with the labeller, and
-    the samples' projections on monitored vectors."""
+    """Human and automatic label counts over each column's shown samples, with the labeller, the
+    samples' projections on monitored vectors, and which of them continued an assistant turn."""
     autos = {x.generation_id: x for x in lab.session.auto_labels}
+    continued = {t.id for t in lab.session.nodes if t.role == "assistant"}
     for st in states.values():
         recs = [s.record for s in st.samples if s.record is not None]
         ids = [r.id for r in recs]
@@ -70,6 +79,7 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
             label for a in lab.session.annotations if a.generation_id in ids for label in a.labels
         )
         st.auto_labels = {i: autos[i] for i in ids if i in autos}
+        st.continued = {r.id for r in recs if r.node in continued}
         st.projections = {}
         for p in lab.session.projections:
             if p.generation_id in ids:

@@ -31,6 +31,7 @@ from psmlab.tui.screens.inspector import Inspector
 from psmlab.tui.screens.lab_view import LabView
 from psmlab.tui.screens.settings import SettingsDialog, SettingsResult
 from psmlab.tui.screens.tree import TreeScreen
+from psmlab.tui.states import set_next
 from psmlab.tui.widgets.transcript import TranscriptView
 
 # The footer lists keys in binding order, and Quit has always come first there (the lab's ctrl+q
@@ -198,7 +199,7 @@ class LabScreen(LabView):
     def action_blind(self) -> None:
         self.lab.blind = not self.lab.blind
         self.order = self.lab.column_order()  # blind: this turn's recorded shuffle
-        self._mount_columns()
+        self._arrange_columns()
         self.refresh_transcript()
         self._update_subtitle()
         self.notify(
@@ -258,8 +259,7 @@ class LabScreen(LabView):
                 self.notify(exc.one_line(), severity="error")
                 return
             self.lab.seed = r.seed
-            self.states[cfg.id].format = new.format_name
-            self.states[cfg.id].steer = new.steering.label() if new.steering else None
+            set_next(self.states[cfg.id], new)
             self._refresh(cfg.id)
             self.notify(
                 f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run"

@@ -124,6 +124,24 @@ class LabView(Screen[None]):
             ]
         )
 
+    def _arrange_columns(self) -> None:
+        """The columns in `self.order`, named and shown as blind mode says now. The widgets on
+        screen are kept, moved and redrawn at once, so the focus stays where it was (a column
+        mounted anew would take it away); only other columns are mounted anew."""
+        box = self.query_one("#columns", Horizontal)
+        shown = {w.state.model_id: w for w in box.query_children(ModelColumn)}
+        if len(shown) != len(self.order) or any(
+            m not in shown or shown[m].state is not self.states[m] for m in self.order
+        ):
+            self._mount_columns()
+            return
+        for i, m in enumerate(self.order):
+            w = shown[m]
+            if i:
+                box.move_child(w, after=shown[self.order[i - 1]])
+            w.blind, w.display_name = self.lab.blind, self.display_name(m)
+            w.refresh_view()
+
     def column_widget(self, model_id: str) -> ModelColumn | None:
         for w in self.query(ModelColumn):
             if w.state.model_id == model_id:
@@ -216,7 +234,7 @@ class LabView(Screen[None]):
             order = self.lab.column_order()
             if order != self.order:
                 self.order = order
-                self._mount_columns()
+                self._arrange_columns()
         for m, st in self.states.items():
             if only is None or m in only:
                 # A new run beside the old ones: they stay a step away ({ }).

@@ -78,6 +78,12 @@ class ColumnState:
     shade: bool = False  # colour tokens by probability (when recorded)
     cursor: int | None = None  # token under the cursor
     steer: str | None = None  # the column's steering for the next run (`Steering.label()`)
+    # The column's other settings for the next run: system prompt, prefill, sampling knobs.
+    system: str | None = None
+    prefill: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # Shown samples that continued an assistant turn: its text was their prefill, not the setting.
+    continued: set[str] = field(default_factory=set)
     # Projections of the shown samples on monitored control vectors, by generation id.
     projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
 
@@ -120,9 +126,10 @@ class ModelColumn(Vertical, can_focus=True):
         self.refresh_view()
 
     def on_resize(self, event: events.Resize) -> None:
-        """The forced choice's bars are shown only when they fit: redraw at the new width."""
+        """The forced choice's bars are shown only when they fit: redraw at the new width (as
+        `refresh_view` draws it: blind, the panel stays hidden)."""
         self._shown.pop(".col-dist", None)
-        self._put(".col-dist", self._distribution())
+        self.refresh_view()
 
     def _distribution(self) -> Text:
         """Label shares over this column's samples (automatic) and the forced-choice distribution."""
@@ -230,6 +237,9 @@ class ModelColumn(Vertical, can_focus=True):
                 else "steered" + ("" if self.blind else f" {s.steer}")
             )
             head.append_text(safe(f" · next run: {nxt}", "yellow"))
+        changed = pending(made, s) if made is not None else []
+        if changed:  # names only: a system prompt or prefill is long (F3 shows it)
+            head.append_text(safe(f" · next run: {', '.join(changed)} changed", "yellow"))
         if cur is not None and cur.tokens_per_s:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
@@ -303,6 +313,18 @@ class ModelColumn(Vertical, can_focus=True):
             dist.tooltip = s.forced.measures if s.forced else None
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
+
+
+def pending(made: GenerationRecord, s: ColumnState) -> list[str]:
+    """The column's settings besides format and steering that changed since `made` was made."""
+    prefill = None if made.id in s.continued else made.prefill
+    changed = ["system"] if made.system != s.system else []
+    if prefill != (s.prefill or None):
+        changed.append("prefill")
+    # Knobs a record from an older version does not hold are not counted as changed.
+    if any(made.params.get(k, v) != v for k, v in s.params.items()):
+        changed.append("sampling")
+    return changed
 
 
 def monitor_name(p: ProjectionRecord) -> str:

@@ -1,0 +1,165 @@
+"""Blind mode toggled with answers on screen, and the header's `next run: …` for every setting
+changed since the shown run, driven by keys on the real demo models."""
+
+from __future__ import annotations
+
+from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.settings import SettingsDialog
+from psmlab.tui.widgets.column import ModelColumn
+from tests.tui.conftest import settle, type_and_send, wait_for
+
+SIZE = (160, 45)
+
+
+def _text(col: ModelColumn, part: str) -> str:
+    return str(col.query_one(part).render())
+
+
+def _columns(app: PsmlabApp) -> list[ModelColumn]:
+    return list(app.query(ModelColumn))
+
+
+async def _shown(pilot, app: PsmlabApp, blind: bool) -> None:
+    """Wait until both columns on screen are drawn in this mode and laid out (a column mounted
+    anew gets its size, and its resize event, only then), and every message is handled."""
+    await wait_for(
+        pilot,
+        lambda: (
+            len(_columns(app)) == 2
+            and all(c.blind == blind and c.content_size.width for c in _columns(app))
+        ),
+        "the columns drawn " + ("blind" if blind else "named"),
+    )
+    await pilot.pause()
+
+
+def _assert_blind(app: PsmlabApp) -> None:
+    for c in _columns(app):
+        dist = _text(c, ".col-dist")
+        assert "hidden in blind mode" in dist, dist
+        assert "auto labels" not in dist and "self-id" not in dist and "forced choice ·" not in dist
+        assert "self-id" not in _text(c, ".col-footer")  # the shown sample's automatic label
+        head = _text(c, ".col-header")
+        assert c.state.model_id not in head and f"· {c.state.kind} ·" not in head, head
+
+
+async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) -> None:
+    lab = make_lab(max_tokens=8)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await wait_for(  # the forced choice is computed in a worker after the run
+            pilot,
+            lambda: all("forced choice ·" in _text(c, ".col-dist") for c in _columns(app)),
+            "every column's forced choice",
+        )
+        for c in _columns(app):
+            assert "auto labels over 2 samples" in _text(c, ".col-dist")
+            assert "self-id" in _text(c, ".col-footer")
+        await pilot.press("ctrl+b")
+        assert lab.blind
+        await _shown(pilot, app, blind=True)
+        _assert_blind(app)  # at once, not from the next run on
+        # A resize redraws the panel at the new width: still hidden.
+        wide = {c.state.model_id: c.content_size.width for c in _columns(app)}
+        await pilot.resize_terminal(120, 40)
+        await wait_for(
+            pilot,
+            lambda: all(c.content_size.width < wide[c.state.model_id] for c in _columns(app)),
+            "the narrower columns",
+        )
+        await pilot.pause()
+        _assert_blind(app)
+        await pilot.press("ctrl+b")
+        assert not lab.blind
+        await _shown(pilot, app, blind=False)
+        for c in _columns(app):  # everything back at once
+            dist = _text(c, ".col-dist")
+            assert "auto labels over 2 samples" in dist and "forced choice ·" in dist, dist
+            assert "self-id" in _text(c, ".col-footer")
+            head = _text(c, ".col-header")
+            assert head.startswith(c.state.model_id) and f"· {c.state.kind} ·" in head, head
+        assert not screen.generating
+
+
+async def test_blind_mode_keeps_the_focus_where_it_was(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await _shown(pilot, app, blind=False)
+        col = _columns(app)[1]
+        col.focus()
+        await pilot.pause()
+        for blind in (True, False):
+            await pilot.press("ctrl+b")
+            assert lab.blind == blind
+            await _shown(pilot, app, blind=blind)
+            focused = screen.focused_column(default=False)
+            # Still the column, not the transcript (where "e" edits and "d" deletes a turn).
+            assert focused is not None and focused.state.model_id == col.state.model_id
+            assert screen.focused is focused
+
+
+async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_lab) -> None:
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        col = _columns(app)[0]
+        m = col.state.model_id
+        was = lab.column(m).format_name
+        assert "run 1/1" in _text(col, ".col-header")
+        assert "next run" not in _text(col, ".col-header")
+        col.focus()
+
+        async def settings(**values: str) -> None:
+            await pilot.press("f3")
+            dialog = app.screen
+            assert isinstance(dialog, SettingsDialog)
+            for name, value in values.items():
+                dialog.query_one(f"#{name}").value = value
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: app.screen is not dialog, "the settings saved")
+
+        await settings(system="You are HAL 9000.")
+        assert lab.column(m).system == "You are HAL 9000."
+        head = _text(col, ".col-header")
+        assert "run 1/1 · next run: system changed" in head, head
+        assert "HAL" not in head  # what changed, not its (long) value
+        await settings(prefill="I am", temperature="1.0")
+        assert "next run: system, prefill, sampling changed" in _text(col, ".col-header")
+        # Blind: still flagged (no model tell in it); the format, a tell, still hidden.
+        await settings(format="chatml")
+        assert "next run: chatml" in _text(col, ".col-header")
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=True)
+        col = next(c for c in _columns(app) if c.state.model_id == m)
+        head = _text(col, ".col-header")
+        assert "next run: system, prefill, sampling changed" in head, head
+        assert "chatml" not in head and "dialogue" not in head, head
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=False)
+        # Settings saved unchanged flag nothing new; settings set back flag nothing at all.
+        await settings(system="", prefill="", temperature="0.8", format=was)
+        assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
+        await settings(system="You are HAL 9000.")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(lab.runs(m)) == 2, "the second run")
+        await settle(pilot, app)
+        head = _text(col, ".col-header")
+        assert "run 2/2" in head and "next run" not in head, head
+        # An answer that continued an assistant turn had its text as prefill: not a setting.
+        await pilot.press("a")
+        adopted = lab.turns[-1]
+        assert adopted.role == "assistant" and adopted.content
+        await pilot.press("r")
+        await wait_for(pilot, lambda: lab.session.generations_at(adopted.id), "the continuation")
+        await settle(pilot, app)
+        assert col.current is not None and col.current.record is not None
+        assert col.current.record.prefill == adopted.content
+        assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
