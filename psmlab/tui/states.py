@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.stats import shares_of
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
@@ -88,3 +88,4 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())
         st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
+        st.labeller_brief = " · ".join(labeller_brief(m) for m in methods) or st.labeller_brief

@@ -163,3 +163,30 @@ async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_l
         assert col.current is not None and col.current.record is not None
         assert col.current.record.prefill == adopted.content
         assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
+
+
+async def test_a_narrow_column_gives_the_labeller_in_brief_so_the_shares_fit(make_lab) -> None:
+    """The panel holds 10 lines: in a narrow column the whole labeller line would take them all."""
+    from psmlab.core.domain.quality import labeller_brief, labeller_line
+
+    lab = make_lab(max_tokens=8)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(70, 45)) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await wait_for(
+            pilot,
+            lambda: all("auto labels over 2" in _text(c, ".col-dist") for c in _columns(app)),
+            "every column's label shares",
+        )
+        for c in _columns(app):
+            dist = _text(c, ".col-dist")
+            assert f"({labeller_brief('markers')})" in dist and "κ" in dist, dist
+            assert labeller_line("markers") not in dist and "\nself-id: " in dist
+        await pilot.resize_terminal(240, 45)
+        await wait_for(
+            pilot,
+            lambda: all(labeller_line("markers") in _text(c, ".col-dist") for c in _columns(app)),
+            "the whole labeller line in wide columns",
+        )

@@ -92,3 +92,12 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
     if len(parts) == 1:
         parts.append(NOT_MEASURED)
     return " · ".join(parts)
+
+
+def labeller_brief(labeller: str, path: Path | None = None) -> str:
+    """The labeller and its self-id kappa in a few words, for a narrow column: `markers κ 0.56`,
+    `judge:x κ 0.02 unreliable`, or `markers: not measured` (`labeller_line` says it whole)."""
+    m = agreement(labeller, "self_id", path)
+    if m is None:
+        return f"{labeller}: not measured"
+    return f"{labeller} κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")

@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from psmlab.core.domain.classify import LABELLER, UNCLEAR, archetypes, turn_end
-from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_ends, fmt_share
 from psmlab.core.measure.instruments import pure
@@ -71,6 +71,7 @@ class ColumnState:
     auto_self_id: list[Share] = field(default_factory=list)
     ends: list[Share] = field(default_factory=list)
     labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
+    labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
@@ -137,7 +138,10 @@ class ModelColumn(Vertical, can_focus=True):
         out = Text()
         if s.auto and s.auto[0].n > 1:
             out.append(f"auto labels over {s.auto[0].n} samples ", style="bold")
-            out.append_text(safe(f"({s.labeller})", "dim"))
+            # The panel holds 10 lines: in a narrow column the whole labeller line would push
+            # the shares out of it, so there the labeller is said in brief (its kappa kept).
+            narrow = self.content_size.width < len(s.labeller) // 2
+            out.append_text(safe(f"({s.labeller_brief if narrow else s.labeller})", "dim"))
             if s.auto_self_id and s.auto_self_id[0].n:
                 out.append("\nself-id: ", style="bold")
                 seen = [f"{x.label} {fmt_share(x)}" for x in s.auto_self_id if x.k]
