@@ -17,7 +17,7 @@ from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.cvec import Steering
-from psmlab.core.models.registry import ModelSpec, Registry
+from psmlab.core.models.registry import ModelSpec, Registry, split_kind
 
 
 class Question(BaseModel):
@@ -110,8 +110,9 @@ class Job:
 def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
     """Every unit of work, in a fixed order (grouped by model so each loads once)."""
     registry = registry or Registry()
+    ids = set(registry.ids()) if spec.models else set()
     models = (
-        [registry.resolve(_model_ref(m, base, registry)) for m in spec.models]
+        [registry.resolve(_model_ref(m, base, ids)) for m in spec.models]
         if spec.models
         else registry.default_pair()
     )
@@ -216,17 +217,17 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
 _SKIP = object()  # a context whose steering table leaves this model out
 
 
-def _model_ref(ref: str, base: Path, registry: Registry) -> str:
+def _model_ref(ref: str, base: Path, ids: set[str]) -> str:
     """A relative .gguf path as the file's author meant it: next to the experiment file, like
-    its eval and vector paths, when a file is there; else as given (the current directory)."""
-    suffix = next((s for s in ("@base", "@chat") if ref.endswith(s)), "")
-    path = ref[: len(ref) - len(suffix)]
-    if ref.startswith(("http://", "https://")) or path in {s.id for s in registry.all()}:
+    its eval and vector paths, when a file is there; else as given (the current directory).
+    `ids`: the registry's model ids, which are never paths."""
+    path, kind = split_kind(ref)
+    if ref.startswith(("http://", "https://")) or path in ids:
         return ref
     p = Path(path).expanduser()
     if p.is_absolute() or not (base / p).is_file():
         return ref
-    return str(base / p) + suffix
+    return str(base / p) + (f"@{kind}" if kind else "")
 
 
 def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:

@@ -317,10 +317,7 @@ class Registry:
 
     def resolve(self, ref: str) -> ModelSpec:
         """A registry id or a path to a .gguf file, optionally suffixed `@base` / `@chat`."""
-        kind: str | None = None
-        for suffix in ("@base", "@chat"):
-            if ref.endswith(suffix):
-                ref, kind = ref[: -len(suffix)], suffix[1:]
+        ref, kind = split_kind(ref)
         known = {s.id: s for s in self.all()}
         if ref in self.entry_errors:
             raise self.entry_errors[ref]
@@ -352,6 +349,14 @@ class Registry:
         raise self.demo_error or DemoMissingError(
             "the demo models are not installed", DEMO_INSTALL_HINT
         )
+
+
+def split_kind(ref: str) -> tuple[str, str | None]:
+    """A model reference and the kind it forces: `x.gguf@base` -> (`x.gguf`, `base`)."""
+    for suffix in ("@base", "@chat"):
+        if ref.endswith(suffix):
+            return ref[: -len(suffix)], suffix[1:]
+    return ref, None
 
 
 def normalize_url(url: str) -> str:
