@@ -45,9 +45,18 @@ def test_gold_set_covers_what_it_claims() -> None:
 
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_split_is_fixed_by_the_id_hash(split: str) -> None:
+    """A row is test only if its id's hash says so. A dev row whose hash says test must say why
+    (the fourth batch: the rules were tuned on all of it, so none of it may be reported on)."""
     for r in _rows(split):
         h = int(hashlib.sha256(str(r["id"]).encode()).hexdigest()[:8], 16)
-        assert ("test" if h % 2 else "dev") == split == r["split"]
+        assert split == r["split"]
+        if split == "test" or not r.get("split_reason"):
+            assert ("test" if h % 2 else "dev") == split
+
+
+def test_no_row_is_in_both_splits() -> None:
+    # (Short texts such as " I am an AI." recur across seeds; an id is one generation.)
+    assert not {r["id"] for r in _rows("dev")} & {r["id"] for r in _rows("test")}
 
 
 def test_shipped_agreement_is_what_the_rules_score_today() -> None:

@@ -46,9 +46,11 @@ _REPORTED = re.compile(
 # line, also right after a control token the model printed ("<start_of_image>Person:"). Base models
 # write both sides; only the answering speaker's own turns say what it claims to be.
 _TURN = re.compile(
-    r"(?:^|\n|<[a-z_]+>)[ \t]*(?:Post by\s+)?"
+    r"(?:^|\n|<[a-z_]+>)[ \t]*(?:(?:Post|Reply|Comment|Answer) by\s+)?"
     r"(?P<who><[A-Za-z][\w ]{0,29}>|[A-Z][\w'.-]*(?:[ ][A-Z][\w'.-]*){0,2}[ \t]*:|"
-    r"(?<=Post by )[\w'.-]+(?:[ ][\w'.-]+){0,2}[ \t]*:|"  # a forum poster: "Post by admin:"
+    # A forum poster: "Post by admin:", "Reply by user:".
+    r"(?:(?<=Post by )|(?<=Reply by )|(?<=Comment by )|(?<=Answer by ))"
+    r"[\w'.-]+(?:[ ][\w'.-]+){0,2}[ \t]*:|"
     r"[A-Z][A-Z .'-]{1,30}(?=\n))",
 )
 _SAME_SPEAKER = frozenset(["assistant", "ai", "ai assistant", "bot", "chatbot", "model", "gpt"])
@@ -220,6 +222,7 @@ def _own_sentences(text: str) -> list[re.Match[str]]:
 def _not_a_name(word: str) -> bool:
     """A capitalised word that is a common word ("I'm Sorry") or a product name ("I'm SmolLM",
     which `product-name` reads as an AI claim) is not a person's name."""
+    word = word.strip("\"'\u201c\u201d")  # "I'm "Marie"": the quote is not the name
     return word.lower() in NOT_NAMES or bool(_PRODUCT.fullmatch(word))
 
 

@@ -66,10 +66,12 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-age",
             "human",
-            r"(?:i'm\s+|i\s+am\s+|about\s+|almost\s+|just\s+)?(?:\d{1,3}|twenty|thirty|forty|"
+            r"(?:i'm\s+|i\s+am\s+|about\s+|almost\s+|just\s+|nearly\s+|around\s+)?"
+            # "18-19": a range of ages.
+            r"(?:\d{1,2}\s*[-\u2013]\s*\d{1,2}(?![\d.:/-])|(?:\d{1,3}|twenty|thirty|forty|"
             r"fifty|sixty|seventy|eighty|ninety)\b"
             # Not a quantity, nor part of a date, time or decimal ("19.22.2026", "10:30").
-            r"(?!\s*(?:%|km|miles|minutes|percent|seconds))(?![.:/-]\d)",
+            r"(?!\s*(?:%|km|miles|minutes|percent|seconds))(?![.:/-]\d))",
         ),
     ),
     # "Human.", "A real person.", "An AI.": asked what it is, it says.

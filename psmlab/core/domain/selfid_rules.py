@@ -11,11 +11,14 @@ from dataclasses import dataclass
 
 from psmlab.core.domain.selfid_words import (
     ACTIVITY,
+    ADVERB,
     AI_NOUN,
     BELONGING,
     BODY_PART,
     BODY_STATE,
     DEGREE,
+    EXERCISE,
+    HEDGE,
     HUMAN_NOUN,
     ILLNESS,
     JOB_MODIFIER,
@@ -23,17 +26,22 @@ from psmlab.core.domain.selfid_words import (
     PLACE_NOUN,
     PLAYED,
     PRODUCT_NAME,
+    PROPERTY,
     RELATIVE,
     SUPERIOR,
     WORK_LIFE,
     WORKPLACE,
 )
 
-_BE = r"(?:i\s+am|i'm|im)"
+# Adverbs between a subject and its claim change nothing: "I'm currently a student".
+_ADV = rf"(?:{ADVERB}\s+)*"
+_BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
 _ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the noun
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
+# A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
 HUMAN_ADJ = (
-    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer)\b)[a-z-]+\s+){0,4}?"
+    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer)\b)[a-z0-9][\w/&.-]*"
+    r"\s+){0,4}?"
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
 # Up to two words before a place noun, none of them a machine's place ("the server room").
@@ -57,7 +65,7 @@ _PART_OF = (
     r"of\s+)?"
 )
 # Where a body is or was: "I'm", "I was", "I've been" (not "I'll be": a plan, not a place).
-_BE_AT = r"(?:i\s+am|i'm|im|i\s+was|i(?:'ve|\s+have)\s+been)"
+_BE_AT = rf"(?:i\s+am|i'm|im|i\s+was|i(?:'ve|\s+have)\s+been)(?:\s+{ADVERB})*"
 _DECADE = r"(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|[1-9]0s)"
 
 
@@ -116,13 +124,27 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human-bare",
         "human",
-        rf"\b{_BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person)\b",
+        rf"\b{_BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
         flips=True,
     ),
     rule(
         "work-as",
         "human",
-        r"\bi(?:\s+am|'m)?\s+(?:work|worked|working)\s+(?:as|at|in|for|full-time|part-time)\b",
+        rf"\bi(?:\s+am|'m)?\s+{_ADV}(?:work|worked|working)\s+(?:as|at|in|for|full-time|part-time)\b"
+        rf"(?!\s+(?:an?|your|the)\s+{_ADJ}{AI_NOUN}\b)",
+    ),
+    rule(
+        "work-as-ai",
+        "ai",
+        rf"\bi(?:\s+am|'m)?\s+{_ADV}(?:work|worked|working|serve|function|act)\s+as\s+"
+        rf"(?:an?|your|the)\s+{_ADJ}{AI_NOUN}\b",
+    ),
+    # "my new role as head baker": a job, said through what it is.
+    rule(
+        "role-as",
+        "human",
+        r"\bmy\s+(?:(?:new|current|old|first|former|previous)\s+)?(?:role|job|position|career)\s+"
+        rf"as\s+(?:(?:a|an|the)\s+)?{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
     # "my new job", not "doing my job" (assistants have jobs too).
     rule(
@@ -131,6 +153,12 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:i(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+an?\s+(?:[a-z-]+\s+){0,2}?|"
         r"my\s+(?:new|old|first|day|full-time|part-time)\s+|"
         r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b(?!\s+to\b)",
+    ),
+    # "I was a teacher", "I was once a servant of the land" (a negated one says nothing).
+    rule(
+        "was-human",
+        "human",
+        rf"\bi\s+was\s+{_ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
     rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
     rule(
@@ -142,12 +170,31 @@ RULES: tuple[Rule, ...] = (
         r"market|library|theater|theatre|farm)\b",
     ),
     # Things only a body does, in the first person past: "I played badminton", "we went hiking".
-    rule("did", "human", rf"\b(?:i|we)\s+(?:also\s+|just\s+|finally\s+)?{ACTIVITY}\b"),
+    rule("did", "human", rf"\b(?:i|we)\s+{_ADV}{ACTIVITY}\b"),
+    # "I do yoga every day", "I ran a marathon", "I did my yoga class": exercise, a body's.
+    rule(
+        "exercise",
+        "human",
+        rf"\b(?:i|we)\s+{_ADV}(?:do|did|practi[cs]e|practi[cs]ed|love|enjoy|ran|run|completed|"
+        r"finished)\s+(?:(?:a|my|some|the|our)\s+)?(?:[\w-]+\s+){0,2}?"
+        rf"{EXERCISE}\b(?!\s+(?:code|programs?|scripts?|models?|tasks?|queries|tests?)\b)",
+    ),
+    # "I have a three-bedroom house", "I own a boat", "I pay the rent": property and the bills
+    # that come with it (not "a question about my car": no preposition between).
+    rule(
+        "property",
+        "human",
+        rf"\bi(?:'ve|\s+{_ADV}(?:have|own|owned|had|bought|rent|rented))(?:\s+got)?\s+"
+        r"(?:a|an|two|three|\d+|my\s+own)\s+"
+        r"(?:(?!(?:about|of|for|with|to|in|on|at|from|my|your|the|a|an|and|or)\b)[\w-]+\s+){0,3}?"
+        rf"{PROPERTY}\b|\bi\s+{_ADV}(?:pay|paid)\s+(?:the|my|our)\s+(?:rent|mortgage|bills)\b",
+    ),
     # "I was sitting in the kitchen", "we were walking on the beach": a body somewhere.
     rule(
         "doing-somewhere",
         "human",
-        rf"\b(?:i|we)\s+(?:was|were)\s+\w+ing\s+(?:in|at|on|by|near)\s+(?:the|my|our|a)\s+"
+        rf"\b(?:i\s+(?:was|am)|i'm|we\s+(?:were|are)|we're)\s+{_ADV}\w+ing\s+"
+        r"(?:in|at|on|by|near|through|along|across)\s+(?:the|my|our|a)\s+"
         rf"{_PLACE_ADJ}{PLACE_NOUN}\b",
     ),
     # "I spent the day with my kids", "spending time with the family".
@@ -162,10 +209,10 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-am-at-place",
         "human",
-        rf"\b{_BE_AT}\s+(?:currently\s+|now\s+|still\s+|just\s+|sitting\s+|standing\s+|lying\s+|"
+        rf"\b{_BE_AT}\s+(?:sitting\s+|standing\s+|lying\s+|stationed\s+|based\s+|staying\s+|"
         r"(?:right\s+)?here,?\s+|(?:right\s+)?there,?\s+)?"
         rf"(?:(?:in|on|at)\s+{_PART_OF}(?:the|my|our|a)\s+{_PLACE_ADJ}(?:{PLACE_NOUN}|{WORKPLACE})\b|"
-        r"(?:at|back)\s+home\b)",
+        r"(?:at|back)\s+(?:home|work|school|college|university|church)\b)",
     ),
     # "Just coming out of the kitchen", "I'm heading to the office": a body on its way.
     rule(
@@ -179,11 +226,19 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-am-in",
         "human",
-        r"\b(?i:i\s+am|i'm|i\s+was|i(?:'ve|\s+have)\s+been)\s+(?i:just\s+|recently\s+|already\s+)?"
+        r"\b(?i:i\s+am|i'm|i\s+was|i(?:'ve|\s+have)\s+been)\s+"
+        rf"(?i:{ADVERB}\s+|based\s+|living\s+|staying\s+|stationed\s+)*"
         rf"(?:in|at)\s+(?:the\s+)?(?!{NOT_PLACES}\b)[A-Z][a-z]*",
         case=True,
     ),
-    rule("age", "human", rf"\b{_BE}\s+{NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
+    rule("age", "human", rf"\b{_BE}\s+(?:{HEDGE}\s+)?{NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
+    # "I'm nearly 23 now.", "I'm 14 and I can't wait": a bare age (not "I'm 100% sure").
+    rule(
+        "age-bare",
+        "human",
+        rf"\b{_BE}\s+(?:{HEDGE}\s+)?[1-9]\d?(?=\s*(?:[.!;]|,\s|$|\s+(?:now|today|this\s+year|"
+        r"and|but|so|next|soon)\b))",
+    ),
     # An age said other ways: "I'm a 16-year-old girl", "I'm in my early thirties", "I just
     # turned 40", "I'll be 30 next month".
     rule(
@@ -246,18 +301,26 @@ RULES: tuple[Rule, ...] = (
         "home",
         "human",
         # "I live (somewhere I work) with my partner": an aside does not hide the home.
-        r"\bi\s+(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{0,40}\)\s+)?"
-        r"(?:in|on|at|with\s+(?:my|our|a)\s+)\b"
+        rf"\bi\s+{_ADV}(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{{0,40}}\)\s+)?"
+        r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+)\b"
         r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
     ),
     # "I've just moved to a new town", "we moved into a flat": a home found.
     rule(
         "moved",
         "human",
-        r"\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|recently\s+|finally\s+)?moved\s+(?:to|into)\s+"
-        rf"(?:(?:(?:a|the|my|our)\s+(?:new\s+)?(?:[a-z-]+\s+){{0,2}}?{PLACE_NOUN})\b|(?-i:[A-Z]))",
+        rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_ADV}moved(?:\s+(?:to|into)\s+"
+        rf"(?:(?:(?:a|the|my|our)\s+(?:new\s+)?(?:[a-z-]+\s+){{0,2}}?{PLACE_NOUN})\b|(?-i:[A-Z]))|"
+        # "We recently moved.", "we moved house last year".
+        r"(?=\s*(?:[.!;]|$))|\s+(?:house|home|here|away|abroad|last|this|in\s+\d))",
     ),
-    rule("from-place", "human", rf"\b{_BE}\s+from\s+[A-Z]"),
+    # "I'm from Texas", "I hail from the village of...", "I come from a small town".
+    rule(
+        "from-place",
+        "human",
+        rf"\b(?:{_BE}\s+from\s+(?-i:[A-Z])|i\s+{_ADV}(?:hail|come)\s+from\s+(?:the\s+|a\s+)?"
+        rf"(?:[\w-]+\s+){{0,2}}?(?:(?-i:[A-Z])|{PLACE_NOUN}\b))",
+    ),
     # "I'm a freelance <anything>", "I'm a retired <anything>": only jobs take these modifiers.
     rule(
         "i-am-job",
@@ -315,6 +378,13 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:fellow|we|us)\s+(?:ai|a\.i\.|robot|bot|chatbot|machine|language\s+model|computer|"
         r"android)s?\b",
     ),
+    # "My home is a digital realm": where it lives is a machine's place.
+    rule(
+        "digital-home",
+        "ai",
+        r"\bmy\s+home\s+is\s+(?:in\s+)?(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?(?:digital|virtual|"
+        r"cyber\w*|computer|server|cloud|network|machine)\b",
+    ),
     rule("fellow-human", "human", r"\b(?:fellow|we|us)\s+(?:humans|human\s+beings)\b"),
     # "We are AI", "we're all human": the speaker counts itself in.
     rule(
@@ -364,7 +434,13 @@ RULES: tuple[Rule, ...] = (
     ),
     # Names need their capital letter, so these two match case-sensitively (but for "I'm").
     rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),
-    rule("i-am-name", "human", r"\b(?i:i\s+am|i'm)\s+[A-Z][\w-]*", strong=False, case=True),
+    rule(
+        "i-am-name",
+        "human",
+        r"\b(?i:i\s+am|i'm)\s+[\"\u201c']?[A-Z][\w-]*",
+        strong=False,
+        case=True,
+    ),
     rule("call-me", "human", r"\b(?i:call\s+me)\s+[A-Z][\w-]*", strong=False, case=True),
 )
 NAME_RULES = frozenset(["i-am-name", "my-name", "call-me"])

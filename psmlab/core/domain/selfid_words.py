@@ -34,7 +34,15 @@ HUMAN_NOUN = (
     r"hairdresser|tailor|janitor|guard|miner|rancher|hunter|"
     # Characters of role-play and fiction, which count as written (codebook).
     r"detective|investigator|spy|knight|pirate|explorer|adventurer|inventor|sheriff|cowboy|"
-    r"princess|prince|witch|warrior)"
+    r"princess|prince|witch|warrior|mercenary|assassin|thief|wizard|sorcerer|sorceress|mage|"
+    r"servant|slave|scribe|merchant|trader|shepherd|peasant|villager|gamer|"
+    # Most occupations ending in -ist, -ician, -ographer or -ologist ("a hairstylist", "a
+    # dietician"), but not the words for an outlook or a skill that anyone, or anything, has.
+    r"(?!(?:optim|pessim|real|ideal|perfection|special|minimal|material|modern|social|ration|"
+    r"natur|moral|human|ego|narciss|nihil|fatal|national|central|pacif|femin|activ|theor|"
+    r"ass|res|ins|pers|cons|subs|general|pur|\w*(?:check|play|short|wish|black|white|hit|"
+    r"waiting|to-do)l)ist\b)"
+    r"[a-z]{3,}(?:ist|ician|ographer|ologist))"
 )
 # Modifiers that only a job takes: "I'm a freelance <anything>" is an occupation.
 JOB_MODIFIER = (
@@ -54,16 +62,17 @@ PLACE_NOUN = (
 # States only a body is in: "I'm tired", "Hungry and sleepy."
 BODY_STATE = (
     r"(?:tired|sleepy|exhausted|hungry|thirsty|sick|ill|sore|hungover|starving|jet-lagged|achy|"
-    r"feverish|cold|sweaty|drowsy|worn out|out of breath|dizzy|nauseous|unwell|pregnant)"
+    r"feverish|cold|sweaty|drowsy|worn out|out of breath|dizzy|nauseous|unwell|pregnant|"
+    r"rested|well-rested|sunburnt|sunburned)"
 )
 BODY_PART = (
     r"(?:body|hands|face|hair|legs|eyes|heart|arms|head|stomach|teeth|skin|health|senses|"
-    r"back|neck|knees?|shoulders?|throat|nose|ears|muscles|joints|bones|feet)"
+    r"back|neck|knees?|shoulders?|throat|nose|ears|muscles|joints|bones|feet|mortality)"
 )
 # Working life: weak evidence (an assistant may speak of "my team"), deciding only alone.
 WORK_LIFE = (
     r"(?:career|colleagues?|co-?workers?|boss|clients|customers|employer|salary|paycheck|"
-    r"shift|current role|day job|workplace|team)"
+    r"shift|current role|day job|workplace|team|employees|staff|company|business)"
 )
 # Where people work: "I'm a clerk at a law firm" names a job (`job-at-work`).
 WORKPLACE = (
@@ -211,4 +220,24 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
         r"\byour\s+(?:job|occupation|profession|line\s+of\s+work)\b|\bwhere\s+do\s+you\s+work\b|"
         r"\bwhat(?:'s|\s+is)\s+your\s+work\b",
     ),
+)
+# Adverbs that may sit between a subject and what it claims: "I currently live in",
+# "I'm really a teacher", "we recently moved" say what "I live in" and "we moved" say.
+ADVERB = (
+    r"(?:currently|now|still|just|recently|actually|really|also|basically|honestly|definitely|"
+    r"totally|usually|mostly|always|already|once|formerly|presently|finally|originally|"
+    r"truly|simply|certainly|personally)"
+)
+# Hedges before a number: "I'm about 20 years old", "nearly 23".
+HEDGE = r"(?:about|around|nearly|almost|roughly|approximately|over|under|just|only|barely)"
+# Physical things one owns or keeps: "I have a three-bedroom house", "I own a boat".
+PROPERTY = (
+    r"(?:house|home|car|truck|van|apartment|flat|garden|backyard|yard|farm|ranch|boat|bike|"
+    r"bicycle|motorbike|pond|horse|garage|cottage|cabin|villa|condo|mortgage|dog|cat|puppy|kitten)"
+)
+# Exercise and pastimes a body does: "I do yoga every day", "my yoga class".
+EXERCISE = (
+    r"(?:yoga|pilates|karate|judo|boxing|kickboxing|crossfit|zumba|hiking|running|jogging|"
+    r"swimming|cycling|surfing|skiing|climbing|rock\s+climbing|gardening|fishing|camping|"
+    r"marathons?|half[\s-]marathons?|triathlons?|workouts?|weightlifting)"
 )
