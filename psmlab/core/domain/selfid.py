@@ -17,9 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from psmlab.core.domain.selfid_answers import ANSWER_RULES
-from psmlab.core.domain.selfid_rules import NAME_RULES, RULES
+from psmlab.core.domain.selfid_life import LIFE_RULES
+from psmlab.core.domain.selfid_rules import IDENTITY_RULES, NAME_RULES
 from psmlab.core.domain.selfid_words import NOT_NAMES, PRODUCT_NAME, QUESTION_KINDS
 from psmlab.core.domain.types import MarkerHit
+
+# Every sentence rule; the order is immaterial (hits are sorted by position, labels are sets).
+RULES = IDENTITY_RULES + LIFE_RULES
 
 SELF_IDS = ("ai", "human", "mixed", "none")
 

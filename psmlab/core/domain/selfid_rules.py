@@ -1,7 +1,8 @@
-"""The self-identification rules themselves: each a named pattern with the side it claims.
+"""The self-identification rules for what the speaker says it is: an AI, a human, a name.
 
-`selfid.self_identify` applies them; the word lists they are built from are in `selfid_words`,
-the rules for short direct answers to a question in `selfid_answers`.
+Each rule is a named pattern with the side it claims. `selfid.self_identify` applies them with
+the rules for the facts of a life (`selfid_life`); the word lists they are built from are in
+`selfid_words`, the rules for short direct answers to a question in `selfid_answers`.
 """
 
 from __future__ import annotations
@@ -10,32 +11,15 @@ import re
 from dataclasses import dataclass
 
 from psmlab.core.domain.selfid_words import (
-    ACTIVITY,
     ADVERB,
     AI_NOUN,
-    BELONGING,
-    BODY_PART,
-    BODY_STATE,
-    DEGREE,
-    EXERCISE,
-    HEDGE,
     HUMAN_NOUN,
-    ILLNESS,
-    JOB_MODIFIER,
-    NOT_PLACES,
-    PLACE_NOUN,
-    PLAYED,
     PRODUCT_NAME,
-    PROPERTY,
-    RELATIVE,
-    SUPERIOR,
-    WORK_LIFE,
-    WORKPLACE,
 )
 
 # Adverbs between a subject and its claim change nothing: "I'm currently a student".
-_ADV = rf"(?:{ADVERB}\s+)*"
-_BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
+ADV = rf"(?:{ADVERB}\s+)*"
+BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
 _ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the noun
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
@@ -44,29 +28,12 @@ HUMAN_ADJ = (
     r"\s+){0,4}?"
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
-# Up to two words before a place noun, none of them a machine's place ("the server room").
-_PLACE_ADJ = r"(?:(?!(?:server|data|chat|virtual|digital|cloud)\b)[a-z-]+\s+){0,2}?"
 # "an AI researcher" is a person who studies AI, not an AI.
 _NOT_AI_PERSON = (
     r"(?!\s+(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|"
     r"student|professor|consultant|startup|company)s?\b)"
 )
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
-# Up to three words before a job noun, none of them what a program is ("a language model at")
-# nor a word that starts a phrase of its own ("the manager of your calendar in the office app").
-_WORK_ADJ = (
-    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer|language|model|bot|"
-    r"chat ?bot|software|program|system|of|for|to|in|at|on|with|your|my|the|a|an)\b)[a-z-]+\s+)"
-    r"{0,3}?"
-)
-# "in the back of the bus", "at the end of the street": a part of a place is a place.
-_PART_OF = (
-    r"(?:(?:the|a)\s+(?:back|front|middle|corner|top|bottom|end|edge|side|rear|centre|center)\s+"
-    r"of\s+)?"
-)
-# Where a body is or was: "I'm", "I was", "I've been" (not "I'll be": a plan, not a place).
-_BE_AT = rf"(?:i\s+am|i'm|im|i\s+was|i(?:'ve|\s+have)\s+been)(?:\s+{ADVERB})*"
-_DECADE = r"(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|[1-9]0s)"
 
 
 @dataclass(frozen=True)
@@ -93,19 +60,19 @@ def rule(
     return Rule(name, side, re.compile(regex, flags), strong, flips, negative)
 
 
-RULES: tuple[Rule, ...] = (
+IDENTITY_RULES: tuple[Rule, ...] = (
     # "I am an AI", "I'm a helpful AI", "I'm not an AI assistant" (the negation is read separately).
     rule(
         "i-am-ai",
         "ai",
-        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule(
         "i-am-ai-bare",
         "ai",
-        rf"\b{_BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|artificial intelligence)\b{_NOT_AI_PERSON}",
+        rf"\b{BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|artificial intelligence)\b{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule("as-an-ai", "ai", rf"\bas\s+an?\s+{_ADJ}{AI_NOUN}\b"),
@@ -118,25 +85,25 @@ RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{_BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
         flips=True,
     ),
     rule(
         "i-am-human-bare",
         "human",
-        rf"\b{_BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
+        rf"\b{BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
         flips=True,
     ),
     rule(
         "work-as",
         "human",
-        rf"\bi(?:\s+am|'m)?\s+{_ADV}(?:work|worked|working)\s+(?:as|at|in|for|full-time|part-time)\b"
+        rf"\bi(?:\s+am|'m)?\s+{ADV}(?:work|worked|working)\s+(?:as|at|in|for|full-time|part-time)\b"
         rf"(?!\s+(?:an?|your|the)\s+{_ADJ}{AI_NOUN}\b)",
     ),
     rule(
         "work-as-ai",
         "ai",
-        rf"\bi(?:\s+am|'m)?\s+{_ADV}(?:work|worked|working|serve|function|act)\s+as\s+"
+        rf"\bi(?:\s+am|'m)?\s+{ADV}(?:work|worked|working|serve|function|act)\s+as\s+"
         rf"(?:an?|your|the)\s+{_ADJ}{AI_NOUN}\b",
     ),
     # "my new role as head baker": a job, said through what it is.
@@ -158,7 +125,7 @@ RULES: tuple[Rule, ...] = (
     rule(
         "was-human",
         "human",
-        rf"\bi\s+was\s+{_ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\bi\s+was\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
     rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
     rule(
@@ -168,208 +135,6 @@ RULES: tuple[Rule, ...] = (
         r"(?:beach|museum|park|zoo|gym|store|shop|mall|office|school|college|university|church|"
         r"hospital|doctor|dentist|cinema|movies|party|restaurant|bar|pub|concert|lake|mountains|pier|"
         r"market|library|theater|theatre|farm)\b",
-    ),
-    # Things only a body does, in the first person past: "I played badminton", "we went hiking".
-    rule("did", "human", rf"\b(?:i|we)\s+{_ADV}{ACTIVITY}\b"),
-    # "I do yoga every day", "I ran a marathon", "I did my yoga class": exercise, a body's.
-    rule(
-        "exercise",
-        "human",
-        rf"\b(?:i|we)\s+{_ADV}(?:do|did|practi[cs]e|practi[cs]ed|love|enjoy|ran|run|completed|"
-        r"finished)\s+(?:(?:a|my|some|the|our)\s+)?(?:[\w-]+\s+){0,2}?"
-        rf"{EXERCISE}\b(?!\s+(?:code|programs?|scripts?|models?|tasks?|queries|tests?)\b)",
-    ),
-    # "I have a three-bedroom house", "I own a boat", "I pay the rent": property and the bills
-    # that come with it (not "a question about my car": no preposition between).
-    rule(
-        "property",
-        "human",
-        rf"\bi(?:'ve|\s+{_ADV}(?:have|own|owned|had|bought|rent|rented))(?:\s+got)?\s+"
-        r"(?:a|an|two|three|\d+|my\s+own)\s+"
-        r"(?:(?!(?:about|of|for|with|to|in|on|at|from|my|your|the|a|an|and|or)\b)[\w-]+\s+){0,3}?"
-        rf"{PROPERTY}\b|\bi\s+{_ADV}(?:pay|paid)\s+(?:the|my|our)\s+(?:rent|mortgage|bills)\b",
-    ),
-    # "I was sitting in the kitchen", "we were walking on the beach": a body somewhere.
-    rule(
-        "doing-somewhere",
-        "human",
-        rf"\b(?:i\s+(?:was|am)|i'm|we\s+(?:were|are)|we're)\s+{_ADV}\w+ing\s+"
-        r"(?:in|at|on|by|near|through|along|across)\s+(?:the|my|our|a)\s+"
-        rf"{_PLACE_ADJ}{PLACE_NOUN}\b",
-    ),
-    # "I spent the day with my kids", "spending time with the family".
-    rule(
-        "time-with-family",
-        "human",
-        r"\b(?:spent|spending)\b[^.!?\n]{0,40}?\bwith\s+(?:the|my|our)\s+(?:kids|children|family|"
-        r"wife|husband|friends|parents|grandkids|grandchildren|girlfriend|boyfriend|partner)\b",
-    ),
-    # "I'm in the kitchen", "I was in the park", "I'm right here, in the village": a body is
-    # (or was) somewhere.
-    rule(
-        "i-am-at-place",
-        "human",
-        rf"\b{_BE_AT}\s+(?:sitting\s+|standing\s+|lying\s+|stationed\s+|based\s+|staying\s+|"
-        r"(?:right\s+)?here,?\s+|(?:right\s+)?there,?\s+)?"
-        rf"(?:(?:in|on|at)\s+{_PART_OF}(?:the|my|our|a)\s+{_PLACE_ADJ}(?:{PLACE_NOUN}|{WORKPLACE})\b|"
-        r"(?:at|back)\s+(?:home|work|school|college|university|church)\b)",
-    ),
-    # "Just coming out of the kitchen", "I'm heading to the office": a body on its way.
-    rule(
-        "on-the-way",
-        "human",
-        r"\b(?:i'm|i\s+am|i\s+was|just)\s+(?:now\s+)?(?:coming|walking|heading|driving|getting|running)\s+"
-        r"(?:out\s+of|into|back\s+from|home\s+from|back\s+to|in\s+from|to|from)\s+(?:the|my|a|our)\s+"
-        rf"{_PLACE_ADJ}(?:{PLACE_NOUN}|{WORKPLACE})\b",
-    ),
-    # "I'm in the US", "I was in China recently": a place, capitalised.
-    rule(
-        "i-am-in",
-        "human",
-        r"\b(?i:i\s+am|i'm|i\s+was|i(?:'ve|\s+have)\s+been)\s+"
-        rf"(?i:{ADVERB}\s+|based\s+|living\s+|staying\s+|stationed\s+)*"
-        rf"(?:in|at)\s+(?:the\s+)?(?!{NOT_PLACES}\b)[A-Z][a-z]*",
-        case=True,
-    ),
-    rule("age", "human", rf"\b{_BE}\s+(?:{HEDGE}\s+)?{NUM}\s*(?:-\s*)?years?[\s-]+old\b"),
-    # "I'm nearly 23 now.", "I'm 14 and I can't wait": a bare age (not "I'm 100% sure").
-    rule(
-        "age-bare",
-        "human",
-        rf"\b{_BE}\s+(?:{HEDGE}\s+)?[1-9]\d?(?=\s*(?:[.!;]|,\s|$|\s+(?:now|today|this\s+year|"
-        r"and|but|so|next|soon)\b))",
-    ),
-    # An age said other ways: "I'm a 16-year-old girl", "I'm in my early thirties", "I just
-    # turned 40", "I'll be 30 next month".
-    rule(
-        "age-said",
-        "human",
-        rf"\b(?:{_BE}\s+(?:a|an)\s+\d{{1,3}}[\s-]+years?[\s-]+old\b|"
-        rf"{_BE}\s+in\s+my\s+(?:(?:early|mid|late)[\s-]+)?{_DECADE}\b|"
-        r"i\s+(?:just\s+|recently\s+)?turned\s+\d{1,3}(?=\s*(?:[,.!;]|$|\s+(?:last|this|in|on|"
-        r"yesterday|today|and)\b))|"
-        r"i(?:'ll|\s+will)\s+be\s+\d{1,3}\s+(?:next|this|in|on)\b)",
-    ),
-    rule(
-        "family",
-        "human",
-        r"\b(?:my|our)\s+(?:(?:youngest|oldest|eldest|little|older|younger|elderly|two|three|"
-        rf"big|baby|twin)\s+)?{RELATIVE}\b",
-    ),
-    rule(
-        "i-have-family",
-        "human",
-        rf"\bi\s+have\s+{NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
-        r"brothers|sisters|grandchildren)\b",
-    ),
-    # "I've got a new baby", "I have a wife", "I have a big family" (not "I don't have a family").
-    rule(
-        "i-have-relative",
-        "human",
-        r"\bi(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an)\s+(?:(?:new|newborn|baby|little|"
-        r"young|big|small|large|loving|wonderful|beautiful|lovely|older|younger|twin|pet)\s+){0,2}"
-        r"(?:son|daughter|child|baby|wife|husband|boyfriend|girlfriend|fianc[eé]e?|brother|sister|"
-        r"family|dog|cat|puppy|kitten|grandchild|grandson|granddaughter|stepson|stepdaughter)\b",
-    ),
-    # Married, divorced, pregnant: a life only a person has ("engaged in" is attention).
-    rule(
-        "married",
-        "human",
-        rf"\b{_BE}\s+(?:happily\s+|recently\s+|newly\s+|still\s+|now\s+)?(?:married|divorced|"
-        r"widowed|engaged(?!\s+(?:in|with|by|to\s+help))|retired|semi-retired)\b(?!\s+(?:model|version))",
-    ),
-    rule("body", "human", rf"\bmy\s+{BODY_PART}\b"),
-    # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
-    rule(
-        "body-state",
-        "human",
-        rf"\b(?:{_BE}|i\s+feel|i\s+felt|i\s+was)\s+(?:feeling\s+)?{DEGREE}{BODY_STATE}"
-        r"(?![\w-])(?!\s+of\b)",
-    ),
-    rule(
-        "body-trouble",
-        "human",
-        rf"\bi\s*{DEGREE}(?:(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+(?:sleep|fall\s+asleep)|"
-        r"(?:have|had|got|'ve\s+got|caught|'m\s+getting|am\s+getting|'m\s+coming\s+down\s+with)"
-        rf"\s+(?:a\s+|the\s+)?(?:bad\s+|terrible\s+|slight\s+|nasty\s+)?{ILLNESS})\b|"
-        # "I'm not feeling well", "I don't feel well", "I'm allergic to nuts".
-        rf"\b(?:{_BE}\s+not\s+feeling|i\s+(?:don't|do\s+not)\s+feel)\s+(?:very\s+|so\s+|too\s+|"
-        rf"as\s+|that\s+|all\s+that\s+)?well\b|\b{_BE}\s+(?:very\s+|severely\s+)?allergic\s+to\b",
-        negative=True,
-    ),
-    rule(
-        "home",
-        "human",
-        # "I live (somewhere I work) with my partner": an aside does not hide the home.
-        rf"\bi\s+{_ADV}(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{{0,40}}\)\s+)?"
-        r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+)\b"
-        r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
-    ),
-    # "I've just moved to a new town", "we moved into a flat": a home found.
-    rule(
-        "moved",
-        "human",
-        rf"\b(?:i|we)(?:'ve|\s+have)?\s+{_ADV}moved(?:\s+(?:to|into)\s+"
-        rf"(?:(?:(?:a|the|my|our)\s+(?:new\s+)?(?:[a-z-]+\s+){{0,2}}?{PLACE_NOUN})\b|(?-i:[A-Z]))|"
-        # "We recently moved.", "we moved house last year".
-        r"(?=\s*(?:[.!;]|$))|\s+(?:house|home|here|away|abroad|last|this|in\s+\d))",
-    ),
-    # "I'm from Texas", "I hail from the village of...", "I come from a small town".
-    rule(
-        "from-place",
-        "human",
-        rf"\b(?:{_BE}\s+from\s+(?-i:[A-Z])|i\s+{_ADV}(?:hail|come)\s+from\s+(?:the\s+|a\s+)?"
-        rf"(?:[\w-]+\s+){{0,2}}?(?:(?-i:[A-Z])|{PLACE_NOUN}\b))",
-    ),
-    # "I'm a freelance <anything>", "I'm a retired <anything>": only jobs take these modifiers.
-    rule(
-        "i-am-job",
-        "human",
-        rf"\b{_BE}\s+(?:a|an)\s+{JOB_MODIFIER}\s+(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|"
-        r"machine|computer|language|chat ?bot|bot|assistant)\b)[a-z]+",
-    ),
-    # "I'm a clerk at a law firm", "I'm an assistant to the president": a job by where, or for
-    # whom, it is done (not "a language model at a tech company").
-    rule(
-        "job-at-work",
-        "human",
-        rf"\b{_BE}\s+(?:a|an|the)\s+{_WORK_ADJ}[a-z-]+\s+(?:(?:at|in)\s+(?:a|an|the|my|our)\s+"
-        rf"(?:[a-z-]+\s+){{0,3}}?{WORKPLACE}|to\s+(?:the|a|my|our)\s+{SUPERIOR})\b",
-    ),
-    # Studying, spending hours somewhere, playing a sport or an instrument: a body's life.
-    rule(
-        "studies",
-        "human",
-        rf"\b{_BE}\s+(?:currently\s+|still\s+|now\s+)?(?:studying(?=\s*[.!,;]|\s*$|\s+(?:for|at|"
-        r"in|to\s+be|abroad|hard|law|medicine|nursing|engineering|history|biology|chemistry|"
-        r"physics|art|music)\b)|in\s+(?:college|high\s+school|grad\s+school|university|"
-        r"my\s+(?:first|second|third|final|last)\s+year)\b)|\bi\s+(?:study|studied)\s+(?:at|in)\s+"
-        r"(?:the\s+)?(?:[A-Z]|college|school|university)",
-    ),
-    rule(
-        "spent-time-at",
-        "human",
-        r"\b(?:i|we)\s+spent\s+(?:a\s+few\s+|a\s+couple\s+of\s+|some\s+|the\s+|an?\s+|two\s+|"
-        r"three\s+|several\s+|most\s+of\s+the\s+)?(?:hours?|days?|weekend|morning|afternoon|"
-        r"evening|night|week|time)\s+(?:at|in|on|by)\s+(?:the|a|my|our)\b",
-    ),
-    rule(
-        "plays",
-        "human",
-        rf"\bi\s+(?:play|played|am\s+playing|'m\s+playing)\s+(?:the\s+)?{PLAYED}\b",
-    ),
-    # "My laptop is on the kitchen table", "my neighbours": weak, deciding only alone.
-    rule("belongings", "human", rf"\bmy\s+(?:new\s+|old\s+|little\s+)?{BELONGING}\b", strong=False),
-    # Working life ("my team", "my career", "I've worked alongside", "with a client"): weak,
-    # since an assistant may speak of its team too; it decides only when nothing else is said.
-    rule(
-        "work-life",
-        "human",
-        rf"\b(?:(?:my|our)\s+(?:(?:new|old|first|current|whole|entire|own|previous|last)\s+)?"
-        rf"{WORK_LIFE}\b|i(?:'ve|\s+have)\s+(?:been\s+)?(?:doing|done|had|held)\s+(?:this|that|"
-        r"the\s+same|my)\s+job\b|i(?:'ve|\s+have)\s+worked\s+(?:alongside|with|for|at)\b|"
-        r"(?:with|for)\s+(?:a|my|our)\s+(?:new\s+)?clients?\b)",
-        strong=False,
     ),
     # "my fellow AIs" / "we humans": the speaker counts itself among them.
     rule(
@@ -411,7 +176,7 @@ RULES: tuple[Rule, ...] = (
     rule(
         "made-by",
         "ai",
-        rf"\b{_BE}\s+(?:(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,4}}?|"
+        rf"\b{BE}\s+(?:(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,4}}?|"
         rf"{_NAME},?\s+(?:(?:a|an|the)\s+(?:[a-z-]+\s+){{0,4}}?)?)"
         r"(?:created|developed|designed|built|programmed)\s+by\b",
     ),
@@ -421,16 +186,16 @@ RULES: tuple[Rule, ...] = (
     rule(
         "made-to",
         "ai",
-        rf"\b{_BE}\s+(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,3}}?"
+        rf"\b{BE}\s+(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,3}}?"
         r"(?:program|system|model|tool|software|application|app|entity|machine|bot|assistant)"
         r",?\s+(?:designed|programmed|built|created)\s+to\b",
     ),
     # "I'm SmolLM, an AI assistant" / "I'm Dana, a nurse": a name with what it is.
-    rule("name-is-ai", "ai", rf"\b{_BE}\s+{_NAME},\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"),
+    rule("name-is-ai", "ai", rf"\b{BE}\s+{_NAME},\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"),
     rule(
         "name-is-human",
         "human",
-        rf"\b{_BE}\s+{_NAME},\s+(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{BE}\s+{_NAME},\s+(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
     # Names need their capital letter, so these two match case-sensitively (but for "I'm").
     rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),
