@@ -274,6 +274,8 @@ ROWS = [
         "does not fit n_ctx",
     ),
     Row("message-empty", lambda t, c: ["ask", "  "], 2, "the message is empty"),
+    # The hint names the command given, not `ask`.
+    Row("render-message-empty", lambda t, c: ["render", ""], 2, 'psmlab render "What are you?"'),
     # sessions
     Row(
         "session-truncated",

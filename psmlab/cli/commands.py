@@ -72,7 +72,7 @@ def render(
     """Print the exact prompt each model would receive: text, token count and warnings."""
     from psmlab.core.run.runner import Column, render_prompts
 
-    tr = build_transcript(message, transcript)
+    tr = build_transcript(message, transcript, command="render")
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
     columns = [Column(s, format=chosen[s.id], system=system, prefill=prefill) for s in specs]

@@ -71,15 +71,15 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
     return chosen
 
 
-def build_transcript(message: str | None, path: Path | None) -> Transcript:
-    """The `--transcript` conversation (if any) with the message as the next user turn."""
+def build_transcript(message: str | None, path: Path | None, command: str = "ask") -> Transcript:
+    """The `--transcript` conversation (if any) with the message as the next user turn;
+    `command` names the command in the hint ("psmlab render ..." for render)."""
     tr = Transcript.load(path) if path else Transcript()
+    example = f'psmlab {command} "What are you?"'
     if message is not None:
         if not message.strip():
-            raise UsageError(
-                "the message is empty", 'give some text, e.g. psmlab ask "What are you?"'
-            )
+            raise UsageError("the message is empty", f"give some text, e.g. {example}")
         tr = tr.with_turn("user", message)
     if not tr.turns:
-        raise UsageError("nothing to ask", 'give a message, e.g. psmlab ask "What are you?"')
+        raise UsageError("nothing to ask", f"give a message, e.g. {example}")
     return tr
