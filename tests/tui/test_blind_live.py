@@ -135,7 +135,10 @@ async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_l
         assert "next run: system, prefill, sampling changed" in _text(col, ".col-header")
         # Blind: still flagged (no model tell in it); the format, a tell, still hidden.
         await settings(format="chatml")
-        assert "next run: chatml" in _text(col, ".col-header")
+        head = _text(col, ".col-header")
+        # Said once, not once per setting.
+        assert "next run: chatml; system, prefill, sampling changed" in head, head
+        assert head.count("next run") == 1, head
         await pilot.press("ctrl+b")
         await _shown(pilot, app, blind=True)
         col = next(c for c in _columns(app) if c.state.model_id == m)

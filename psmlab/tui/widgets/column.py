@@ -226,8 +226,10 @@ class ModelColumn(Vertical, can_focus=True):
             head.append_text(safe(f" · {s.kind} · {made.format if made else s.format}", "dim"))
         if s.run_count:
             head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
+        # What the next run changes, said once: "next run: chatml; unsteered; system changed".
+        nexts: list[str] = []
         if made is not None and not self.blind and made.format != s.format:
-            head.append_text(safe(f" · next run: {s.format}", "yellow"))
+            nexts.append(s.format)
         # Steering: the shown answer's (as recorded), else the column's; blind: no file name.
         made_steer = record_label(made.params.get("steer")) if made is not None else s.steer
         if made_steer:
@@ -240,10 +242,12 @@ class ModelColumn(Vertical, can_focus=True):
                 if s.steer is None
                 else "steered" + ("" if self.blind else f" {s.steer}")
             )
-            head.append_text(safe(f" · next run: {nxt}", "yellow"))
+            nexts.append(nxt)
         changed = pending(made, s) if made is not None else []
         if changed:  # names only: a system prompt or prefill is long (F3 shows it)
-            head.append_text(safe(f" · next run: {', '.join(changed)} changed", "yellow"))
+            nexts.append(f"{', '.join(changed)} changed")
+        if nexts:
+            head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
         if cur is not None and cur.tokens_per_s:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
