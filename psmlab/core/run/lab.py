@@ -325,6 +325,12 @@ class Lab:
         """A column's runs at the shown turn, oldest first, each by sample index."""
         return self.session.runs(model_id, self.shown_node())
 
+    def next_run_number(self, model_id: str) -> int:
+        """The number (1-based) the next run of a column gets: runs are counted at the turn it
+        answers, the head; after an adoption that is the adopted turn (continued), not the
+        shown turn whose answers stay in view."""
+        return len(self.session.runs(model_id, self.session.head)) + 1
+
     def latest(self, model_id: str) -> list[GenerationRecord]:
         """The newest run's samples for a column at the shown turn, by sample index."""
         runs = self.runs(model_id)

@@ -238,7 +238,7 @@ class LabView(Screen[None]):
         for m, st in self.states.items():
             if only is None or m in only:
                 # A new run beside the old ones: they stay a step away ({ }).
-                st.run_count = len(self.lab.runs(m)) + 1
+                st.run_count = self.lab.next_run_number(m)
                 st.run_no = st.run_count - 1
                 st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
