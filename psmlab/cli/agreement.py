@@ -77,16 +77,21 @@ def agreement(
     from psmlab.core.measure.agreement import (
         compare_labels,
         is_session_file,
+        lone_selector_error,
         open_source,
         session_agreement,
+        split_selector,
     )
-    from psmlab.core.session.file import resolve_path
 
     console = Console(highlight=False)
     if reference is None:
-        path = resolve_path(source)
+        path, selector = split_selector(source)
         if not path.exists():
             raise UsageError(f"session file not found: {source}", "check the path")
+        if selector is not None:
+            if not is_session_file(path):  # FILE.jsonl:NAME: the suffix is the mistake
+                open_source(source, field_name, key)
+            raise lone_selector_error(path, selector)
         if not is_session_file(path):
             raise UsageError(
                 f"{source} is a JSONL label file, and one alone has nothing to agree with",
@@ -118,7 +123,15 @@ def agreement(
         return
     result = compare_labels(
         open_source(source, field_name, key),
-        open_source(reference, field_name, ref_key or key, ref_field, own_key=ref_key is not None),
+        open_source(
+            reference,
+            field_name,
+            ref_key or key,
+            ref_field,
+            own_key=ref_key is not None,
+            # An error on the reference's lines names the options that choose its fields.
+            options=("--reference-key", "--reference-field"),
+        ),
         field_name,
         split=split,
         seed=seed,
@@ -144,24 +157,27 @@ def _print_agreement(console: Console, result: Agreement, field_name: str) -> No
         if math.isnan(lo) or math.isnan(hi)
         else f"95% bootstrap interval {_num(lo)} to {_num(hi)}"
     )
+    # Per archetype the confusion counts item x archetype decisions, not items: say both, or the
+    # matrix seems to disagree with n.
+    n = (
+        f"n={result.n}"
+        if result.comparison == "label"
+        else f"n={result.n} items, {result.decisions} item x archetype decisions"
+    )
     console.print(
         safe(
             f"{result.source} vs {result.reference} (reference) on '{field_name}'{per}: "
-            f"n={result.n}, accuracy {_num(result.accuracy)}, Cohen's kappa {_num(result.kappa)} "
+            f"{n}, accuracy {_num(result.accuracy)}, Cohen's kappa {_num(result.kappa)} "
             f"({ci}), Krippendorff's alpha {_num(result.alpha)}"
         )
     )
     for who, k in result.blind.items():
         console.print(safe(f"blind: {k} of {result.n} labels by {who}"))
+    # The notes say why kappa is missing (one label on both sides) or its interval weak (few
+    # items), as --json's `notes` do.
     for note in result.notes:
         console.print(safe(f"note: {note}"))
-    if math.isnan(result.kappa):
-        console.print(
-            f"kappa cannot be computed on {result.n} item(s) (too few, or one label only): "
-            "label more items before reading agreement",
-            markup=False,
-        )
-    elif result.unreliable:
+    if not math.isnan(result.kappa) and not math.isnan(lo) and result.unreliable:
         console.print("the interval includes 0: no better than chance on these items", markup=False)
     first = "archetype" if result.comparison != "label" else "class"
     table = Table(first, "precision", "recall", "F1", "support (reference)")

@@ -42,7 +42,8 @@ def test_agreement_json_and_table(tmp_path: Path) -> None:
     single = _psmlab("agreement", str(one), str(one))
     assert single.returncode == 0, single.stderr
     text = " ".join(single.stdout.split())
-    assert "kappa n/a (no interval)" in text and "cannot be computed on 1 item(s)" in text
+    assert "kappa n/a (no interval)" in text
+    assert "both sources give the one item the label 'human'" in text
     assert "no better than chance" not in text and "interval n/a" not in text
 
 
@@ -246,3 +247,153 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     )
     part = json.loads(_psmlab("agreement", str(out), str(few), "--json").stdout)
     assert part["n"] == 2 and any("2 item(s) labelled only in" in n for n in part["notes"])
+
+
+# --- defects found in a user trial ----------------------------------------------------------------
+
+
+def test_few_items_get_a_small_n_note_printed_and_in_json(tmp_path: Path) -> None:
+    # 8 items in full agreement: the percentile bootstrap collapses to "1.00 to 1.00", which
+    # reads as certainty; the report must say the interval is too narrow at this n.
+    rows = [{"id": str(i), "self_id": "ai" if i % 2 else "human"} for i in range(8)]
+    a = _write(tmp_path / "a.jsonl", rows)
+    b = _write(tmp_path / "b.jsonl", rows)
+    table = _psmlab("agreement", str(a), str(b))
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert "interval 1.00 to 1.00" in text
+    assert "note: n=8 is small: the bootstrap interval understates the uncertainty" in text
+    assert "label more items" in text
+    out = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)
+    assert any("understates the uncertainty" in n for n in out["notes"]), out["notes"]
+    # Enough items: no such note.
+    many = [{"id": str(i), "self_id": "ai" if i % 2 else "human"} for i in range(40)]
+    big = _write(tmp_path / "big.jsonl", many)
+    got = json.loads(_psmlab("agreement", str(big), str(big), "--json").stdout)
+    assert not any("understates" in n for n in got["notes"]), got["notes"]
+
+
+def test_a_session_with_a_selector_alone_asks_for_a_second_source(tmp_path: Path) -> None:
+    s = _session_file(
+        tmp_path / "s.json",
+        [
+            {"generation_id": "g1", "self_id": "ai", "annotator": "alice"},
+            {"generation_id": "g1", "self_id": "ai", "annotator": "bob"},
+        ],
+    )
+    proc = _psmlab("agreement", f"{s}:alice")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "not found" not in proc.stderr, proc.stderr
+    assert "one alone has nothing to agree with" in proc.stderr
+    assert f"{s}:alice {s}:bob" in proc.stderr and "reference JSONL file" in proc.stderr
+    # A JSONL file with a suffix is still told the suffix means nothing; a missing file not found.
+    gold = _write(tmp_path / "gold.jsonl", [{"id": "g1", "self_id": "ai"}])
+    jsonl = _psmlab("agreement", f"{gold}:auto")
+    assert jsonl.returncode == 2 and "means nothing" in jsonl.stderr
+    gone = _psmlab("agreement", f"{tmp_path / 'nope.json'}:alice")
+    assert gone.returncode == 2 and "session file not found" in gone.stderr
+
+
+def test_a_line_error_names_what_is_missing_and_that_files_options(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.jsonl", [{"id": f"x{i}", "self_id": "ai"} for i in range(3)])
+    # The reference names its fields its own way: the fix is --reference-key/--reference-field.
+    b = _write(
+        tmp_path / "b_key.jsonl",
+        [{"key": f"x{i}", "label": "AI", "annotator": "bob"} for i in range(3)],
+    )
+    proc = _psmlab("agreement", str(a), str(b))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "b_key.jsonl line 1 lacks 'self_id'" in proc.stderr
+    assert "--reference-key key --reference-field label" in proc.stderr
+    assert "--key/--field" not in proc.stderr
+    fixed = _psmlab(
+        "agreement", str(a), str(b), "--reference-key", "key", "--reference-field", "label"
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    # The source lacks the key it was told to use, but has 'id' and 'self_id': only the key is
+    # named as missing, and the fix is the source's own --key.
+    wrong = _psmlab("agreement", str(a), str(a), "--key", "key")
+    assert wrong.returncode == 2
+    assert "a.jsonl line 1 lacks 'key' (its fields: 'id', 'self_id')" in wrong.stderr
+    assert "--key id" in wrong.stderr and "or 'self_id'" not in wrong.stderr
+    # Ids on some lines only: no "an 'key'" slip.
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"key": "x0", "self_id": "ai"}\n{"self_id": "ai"}\n')
+    half = _psmlab("agreement", str(mixed), str(a), "--key", "key")
+    assert half.returncode == 2 and "line 2 lacks 'key'" in half.stderr
+    assert "give every line the field 'key', or none" in half.stderr
+    # Two files without ids: "have no ids".
+    n1 = _write(tmp_path / "n1.jsonl", [{"self_id": "ai"}, {"self_id": "human"}])
+    n2 = _write(tmp_path / "n2.jsonl", [{"self_id": "ai"}, {"self_id": "human"}])
+    notes = json.loads(_psmlab("agreement", str(n1), str(n2), "--json").stdout)["notes"]
+    assert any(f"{n1} and {n2} have no ids" in n for n in notes), notes
+
+
+def test_one_label_on_both_sides_says_why_kappa_is_undefined(tmp_path: Path) -> None:
+    rows = [{"id": f"x{i}", "self_id": "ai"} for i in range(12)]
+    a = _write(tmp_path / "same_a.jsonl", rows)
+    b = _write(tmp_path / "same_b.jsonl", rows)
+    table = _psmlab("agreement", str(a), str(b))
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert "both sources give all 12 items the label 'ai', so chance agreement is 1" in text
+    assert "too few" not in text and "label more items" not in text
+    out = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)
+    assert out["kappa"] is None
+    assert any("chance agreement is 1" in n for n in out["notes"]), out["notes"]
+
+
+def test_the_interval_does_not_depend_on_line_order(tmp_path: Path) -> None:
+    # The trial's data: the reference's lines shuffled gave 0.21 to 1.00 instead of 0.23 to 1.00.
+    src = [
+        "ai",
+        "ai",
+        "ai",
+        "human",
+        "human",
+        "human",
+        "none",
+        "none",
+        "mixed",
+        "ai",
+        "none",
+        "human",
+    ]
+    ref = [
+        "ai",
+        "ai",
+        "human",
+        "human",
+        "human",
+        "none",
+        "none",
+        "ai",
+        "mixed",
+        "ai",
+        "none",
+        "human",
+    ]
+    a = _write(tmp_path / "a.jsonl", [{"id": f"x{i}", "self_id": v} for i, v in enumerate(src)])
+    rows = [{"id": f"x{i}", "self_id": v} for i, v in enumerate(ref)]
+    b = _write(tmp_path / "b.jsonl", rows)
+    order = (7, 11, 0, 8, 5, 6, 3, 10, 4, 1, 9, 2)
+    shuffled = _write(tmp_path / "b_shuf.jsonl", [rows[i] for i in order])
+    one = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)
+    two = json.loads(_psmlab("agreement", str(a), str(shuffled), "--json").stdout)
+    assert one["kappa"] == two["kappa"]
+    assert one["kappa_ci95"] == two["kappa_ci95"]
+
+
+def test_per_archetype_header_counts_items_and_decisions(tmp_path: Path) -> None:
+    arche = [["hal-9000"], ["skynet"], ["hal-9000", "glados"], [], ["skynet"], ["glados"]]
+    a = _write(tmp_path / "a.jsonl", [{"id": i, "archetypes": x} for i, x in enumerate(arche)])
+    b = _write(
+        tmp_path / "b.jsonl", [{"id": i, "archetypes": x} for i, x in enumerate(reversed(arche))]
+    )
+    out = json.loads(_psmlab("agreement", str(a), str(b), "--field", "archetypes", "--json").stdout)
+    # 6 items x 3 archetypes = 18 decisions, and the confusion matrix sums to them.
+    assert out["n"] == 6 and out["decisions"] == 18
+    assert sum(sum(row.values()) for row in out["confusion"].values()) == 18
+    table = _psmlab("agreement", str(a), str(b), "--field", "archetypes")
+    assert table.returncode == 0, table.stderr
+    assert "n=6 items, 18 item x archetype decisions" in " ".join(table.stdout.split())

@@ -14,18 +14,22 @@ from psmlab.core.measure.agreement import (
     ARCHETYPES,
     SELF_ID,
     compare_labels,
+    lone_selector_error,
     open_source,
     read_jsonl,
     session_agreement,
     session_labels,
+    split_selector,
 )
 from psmlab.core.measure.kappa import (
     PER_ARCHETYPE,
+    SMALL_N,
     bootstrap_kappa,
     cohen_kappa,
     compare,
     compare_sets,
     krippendorff_alpha,
+    small_n_note,
 )
 from psmlab.core.session.file import atomic_write, dumps
 from psmlab.core.session.schema import (
@@ -270,3 +274,113 @@ def test_jsonl_archetypes_are_sets_and_null_labels_are_missing(tmp_path: Path) -
     bad.write_text('{"id": 1, "archetypes": 3}\n')
     with pytest.raises(UsageError, match="line 1: 'archetypes' is neither a list nor a string"):
         read_jsonl(bad, ARCHETYPES)
+
+
+# --- defects found in a user trial ----------------------------------------------------------------
+
+
+def _labels(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_small_sample_says_its_interval_understates_the_uncertainty(tmp_path: Path) -> None:
+    rows = [{"id": f"x{i}", "self_id": "ai" if i % 2 else "human"} for i in range(8)]
+    f = _labels(tmp_path / "eight.jsonl", rows)
+    r = compare_labels(read_jsonl(f, SELF_ID), read_jsonl(f, SELF_ID), SELF_ID, resamples=200)
+    assert r.kappa_ci == (1.0, 1.0)  # the collapse the note warns about
+    assert r.notes == [small_n_note(8)] and "understates the uncertainty" in r.notes[0]
+    assert r.to_dict()["notes"] == r.notes
+    big = [{"id": f"x{i}", "self_id": "ai" if i % 2 else "human"} for i in range(SMALL_N)]
+    g = _labels(tmp_path / "big.jsonl", big)
+    assert compare_labels(read_jsonl(g, SELF_ID), read_jsonl(g, SELF_ID), SELF_ID).notes == []
+    # Per archetype too: n counts items, the unit the bootstrap resamples.
+    sets = compare_sets([frozenset({"a"}), frozenset()], [frozenset({"a"}), frozenset()])
+    assert sets.notes == [small_n_note(2)]
+
+
+def test_an_undefined_kappa_says_one_label_is_used_by_both(tmp_path: Path) -> None:
+    f = _labels(tmp_path / "same.jsonl", [{"id": f"x{i}", "self_id": "ai"} for i in range(12)])
+    r = compare_labels(read_jsonl(f, SELF_ID), read_jsonl(f, SELF_ID), SELF_ID, resamples=100)
+    assert math.isnan(r.kappa)
+    (note,) = r.notes
+    assert "both sources give all 12 items the label 'ai', so chance agreement is 1" in note
+    assert "understates" not in note  # no interval to warn about
+    allp = compare_sets([frozenset({"a", "b"})] * 3, [frozenset({"a", "b"})] * 3, resamples=50)
+    assert allp.notes and "every archetype (a, b), so chance agreement is 1" in allp.notes[0]
+    empty = compare_sets([frozenset()] * 3, [frozenset()] * 3, resamples=50)
+    assert (
+        empty.notes and "neither source gives any of the 3 item(s) an archetype" in empty.notes[0]
+    )
+
+
+def test_the_bootstrap_does_not_depend_on_the_order_of_the_items(tmp_path: Path) -> None:
+    src = ["ai", "ai", "ai", "human", "human", "human", "none", "none", "mixed", "ai", "none"]
+    ref = ["ai", "ai", "human", "human", "human", "none", "none", "ai", "mixed", "ai", "none"]
+    rows = [{"id": f"x{i}", "self_id": v} for i, v in enumerate(ref)]
+    a = _labels(tmp_path / "a.jsonl", [{"id": f"x{i}", "self_id": v} for i, v in enumerate(src)])
+    b = _labels(tmp_path / "b.jsonl", rows)
+    shuffled = _labels(tmp_path / "shuf.jsonl", random.Random(5).sample(rows, len(rows)))
+    one = compare_labels(read_jsonl(a, SELF_ID), read_jsonl(b, SELF_ID), SELF_ID, resamples=300)
+    two = compare_labels(
+        read_jsonl(a, SELF_ID), read_jsonl(shuffled, SELF_ID), SELF_ID, resamples=300
+    )
+    assert one.kappa_ci == two.kappa_ci
+    pairs = list(zip(src, ref, strict=True))
+    back = list(reversed(pairs))
+    assert bootstrap_kappa(src, ref, resamples=300) == bootstrap_kappa(
+        [x for x, _ in back], [y for _, y in back], resamples=300
+    )
+    s = [frozenset({"a"}), frozenset({"a", "b"}), frozenset(), frozenset({"b"}), frozenset({"a"})]
+    r = [frozenset({"a"}), frozenset({"a"}), frozenset({"b"}), frozenset({"b"}), frozenset()]
+    assert (
+        compare_sets(s, r, resamples=300).kappa_ci
+        == compare_sets(s[::-1], r[::-1], resamples=300).kappa_ci
+    )
+
+
+def test_per_archetype_counts_items_and_item_x_archetype_decisions() -> None:
+    src = [frozenset({"a"}), frozenset({"a", "b"}), frozenset(), frozenset({"c"})]
+    ref = [frozenset({"a"}), frozenset({"a"}), frozenset({"b"}), frozenset({"b"})]
+    r = compare_sets(src, ref, resamples=50)
+    assert (r.n, r.decisions) == (4, 12)  # 4 items x {a, b, c}
+    assert sum(sum(row.values()) for row in r.confusion.values()) == r.decisions
+    assert r.to_dict()["decisions"] == 12
+    assert compare(["ai", "human"], ["ai", "ai"], resamples=50).decisions == 2
+
+
+def test_a_line_error_names_exactly_what_is_missing_and_the_files_options(tmp_path: Path) -> None:
+    ref = _labels(tmp_path / "ref.jsonl", [{"key": "x0", "label": "AI", "n": 0}])
+    with pytest.raises(UsageError) as err:
+        read_jsonl(ref, SELF_ID, options=("--reference-key", "--reference-field"))
+    assert err.value.problem == f"{ref} line 1 lacks 'self_id' (its fields: 'key', 'label', 'n')"
+    assert err.value.fix.endswith("--reference-key key --reference-field label")
+    has_id = _labels(tmp_path / "has_id.jsonl", [{"id": "x0", "label": "ai"}])
+    arch = _labels(tmp_path / "arch.jsonl", [{"id": "x0", "self_id": "ai", "tags": ["hal-9000"]}])
+    with pytest.raises(UsageError) as err:
+        read_jsonl(arch, ARCHETYPES)
+    # The line has its 'id': only the label field is named missing; a list is the likely field.
+    assert "lacks 'archetypes' (" in err.value.problem and "'id' or" not in err.value.problem
+    assert err.value.fix.endswith("its labels: --field tags")
+    with pytest.raises(UsageError) as err:
+        read_jsonl(has_id, SELF_ID, "uid", column="verdict")
+    assert "lacks 'uid' and 'verdict'" in err.value.problem
+    assert err.value.fix.endswith("its ids and its labels: --key id --field label")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"key": 1, "self_id": "ai"}\n{"self_id": "ai"}\n')
+    with pytest.raises(UsageError) as err:
+        read_jsonl(mixed, SELF_ID, "key")
+    assert (
+        err.value.fix == "give every line the field 'key', or none (then lines match by position)"
+    )
+
+
+def test_a_session_selector_alone_is_asked_for_a_second_source(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    atomic_write(path, dumps(_session()))
+    assert split_selector(f"{path}:alice") == (path, "alice")
+    assert split_selector(str(path)) == (path, None)
+    err = lone_selector_error(path, "alice")
+    assert "one alone has nothing to agree with" in err.problem
+    assert f"{path}:alice {path}:bob" in err.fix and "reference JSONL file" in err.fix
+    assert f"{path}:auto {path}:alice" in lone_selector_error(path, "auto").fix

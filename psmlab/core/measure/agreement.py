@@ -205,7 +205,8 @@ def compare_labels(
     for src in (source, reference):
         if src.human:
             result.blind[src.name] = sum(1 for k in common if k in src.blind)
-    result.notes = left_out(source, reference, split)
+    # What was left out comes first; the statistics' own notes (kappa undefined, few items) after.
+    result.notes = left_out(source, reference, split) + result.notes
     return result
 
 
@@ -263,6 +264,36 @@ def _load_session(path: Path) -> Session:
     return load(path)
 
 
+def split_selector(arg: str) -> tuple[Path, str | None]:
+    """The file a source names and its label selector: `SESSION.json:NAME` is the file
+    `SESSION.json` and `NAME` when no file is called `SESSION.json:NAME` (it may not exist)."""
+    from psmlab.core.session.file import resolve_path
+
+    path = resolve_path(arg)
+    if not path.exists() and ":" in arg:
+        head, _, tail = arg.rpartition(":")
+        if resolve_path(head).exists():
+            return resolve_path(head), tail
+    return path, None
+
+
+def lone_selector_error(path: Path, selector: str) -> UsageError:
+    """`psmlab agreement SESSION.json:NAME` alone: one label source, and nothing to compare it
+    with. The fix names two of the session's own sources, as the user can type them."""
+    try:
+        names = sorted({a.annotator for a in _load_session(path).annotations})
+    except PsmlabError:
+        names = []  # a broken session says what is wrong once it is compared
+    others = [x for x in (*names, "auto") if x != selector]
+    # A second annotator when there is one (annotator vs annotator), else the automatic labels.
+    other = others[0] if others else "auto"
+    return UsageError(
+        f"{path}:{selector} is one label source, and one alone has nothing to agree with",
+        f"give a second source after it, e.g. {path}:{selector} {path}:{other}, or a reference "
+        f"JSONL file; or {path} alone (its automatic labels vs each annotator)",
+    )
+
+
 def open_source(
     arg: str,
     field_name: str,
@@ -270,19 +301,16 @@ def open_source(
     column: str | None = None,
     *,
     own_key: bool = False,
+    options: tuple[str, str] = ("--key", "--field"),
 ) -> Labels:
     """A label source named on the command line: a JSONL file, or a session, whose human labels
     (the latest per generation) are taken unless a suffix chooses: `SESSION.json:auto` (its
     automatic labels), `SESSION.json:human`, `SESSION.json:NAME` (one annotator's). A JSONL
     file's ids are in `key` and its labels in `column` (default: `field_name`); `column` or a
-    key given for this source alone (`own_key`) is an error for a session, which has its own."""
-    from psmlab.core.session.file import resolve_path
-
-    path, selector = resolve_path(arg), None
-    if not path.exists() and ":" in arg:
-        head, _, tail = arg.rpartition(":")
-        if resolve_path(head).exists():
-            path, selector = resolve_path(head), tail
+    key given for this source alone (`own_key`) is an error for a session, which has its own.
+    `options` are the command-line options that name this source's key and label field, for the
+    fix an error on its lines gives."""
+    path, selector = split_selector(arg)
     if not path.exists():
         raise UsageError(f"label source not found: {arg}", "check the path")
     if not is_session_file(path):
@@ -291,7 +319,7 @@ def open_source(
                 f"{path} is a JSONL label file, so ':{selector}' means nothing",
                 "a suffix (:auto, :human, :NAME) chooses labels in a session only",
             )
-        return read_jsonl(path, field_name, key, column=column)
+        return read_jsonl(path, field_name, key, column=column, options=options)
     if column is not None or own_key:  # silently ignoring them would compare other labels
         what = "--reference-field" if column is not None else "--reference-key"
         raise UsageError(

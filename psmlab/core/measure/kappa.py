@@ -3,7 +3,8 @@
 The statistics behind `psmlab agreement`, apart from where labels come from (`agreement`): two
 labellings of the same items in, an `Agreement` out (kappa, interval, alpha, accuracy, each
 class's precision/recall/F1, the confusion matrix). Multi-label sources (archetypes) are compared
-per label as present/absent. Deterministic: the bootstrap takes a seed.
+per label as present/absent. Deterministic: the bootstrap takes a seed, and the same pairs give
+the same interval whatever order the items come in.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ Label = Hashable
 
 PRESENT, ABSENT = "present", "absent"
 PER_ARCHETYPE = "per archetype, present/absent"
+# Below this many items a percentile bootstrap interval is too narrow to trust: resamples of a
+# handful of items repeat the same few pairs, so the interval collapses (n=2 agreeing items give
+# "1.00 to 1.00"). 30 is the usual rule of thumb for a bootstrap to start behaving.
+SMALL_N = 30
 
 
 def cohen_kappa(a: Sequence[Label], b: Sequence[Label]) -> float:
@@ -70,10 +75,17 @@ def bootstrap_kappa(
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of Cohen's kappa (items resampled with replacement)."""
+    """Percentile bootstrap interval of Cohen's kappa (items resampled with replacement). The
+    interval depends on the pairs only, never on the order the items came in."""
+    if len(a) != len(b):
+        raise ValueError("the two labellings have different lengths")
+    # The seeded resampler draws positions: pairs in canonical order make the same data (its lines
+    # shuffled, or matched in another order) give the same interval. repr sorts any label type
+    # the same way in every process (str labels: by their text).
+    pairs = sorted(zip(a, b, strict=True), key=repr)
     return _bootstrap(
-        len(a),
-        lambda idx: cohen_kappa([a[i] for i in idx], [b[i] for i in idx]),
+        len(pairs),
+        lambda idx: cohen_kappa([pairs[i][0] for i in idx], [pairs[i][1] for i in idx]),
         resamples=resamples,
         seed=seed,
         level=level,
@@ -141,8 +153,16 @@ class Agreement:
     # Per human source: how many of the compared items it labelled blind.
     blind: dict[str, int] = field(default_factory=dict)
     # What the comparison left out or assumed (items in one source only, null labels, matching
-    # by position), in words: a kappa is read together with which items it is over.
+    # by position), and why a kappa is missing or its interval weak, in words: a kappa is read
+    # together with which items it is over.
     notes: list[str] = field(default_factory=list)
+    # Decisions kappa is over: n for one label per item; items x archetypes per archetype (the
+    # confusion matrix sums to this, while the interval resamples the n items).
+    decisions: int = -1  # -1: not given, i.e. one decision per item
+
+    def __post_init__(self) -> None:
+        if self.decisions < 0:
+            self.decisions = self.n
 
     @property
     def unreliable(self) -> bool:
@@ -156,6 +176,7 @@ class Agreement:
             "reference": self.reference,
             "comparison": self.comparison,
             "n": self.n,
+            "decisions": self.decisions,
             "accuracy": none_if_nan(self.accuracy),
             # JSON has no NaN: an undefined value is null.
             "kappa": none_if_nan(self.kappa),
@@ -177,6 +198,27 @@ def _class_scores(label: str, tp: int, predicted: int, support: int) -> ClassSco
     # finds it scores 0.
     f1 = math.nan if not support else (2 * tp / (predicted + support) if tp else 0.0)
     return ClassScores(label, p, rec, f1, support)
+
+
+def _items(n: int) -> str:
+    return "the one item" if n == 1 else f"all {n} items"
+
+
+def small_n_note(n: int) -> str:
+    """The warning for an interval over fewer than SMALL_N items (a number alone looks certain)."""
+    return (
+        f"n={n} is small: the bootstrap interval understates the uncertainty at this n (over "
+        f"few items it can shrink to a single value); label more items (at least {SMALL_N})"
+    )
+
+
+def _statistics_notes(result: Agreement, undefined: str) -> list[str]:
+    """Why kappa is missing (`undefined`: the cause, in words), or that its interval is weak."""
+    if math.isnan(result.kappa):
+        return [undefined] if result.n else []
+    if result.n < SMALL_N and not math.isnan(result.kappa_ci[0]):
+        return [small_n_note(result.n)]
+    return []
 
 
 def compare(
@@ -205,7 +247,7 @@ def compare(
         )
         for c in labels
     ]
-    return Agreement(
+    result = Agreement(
         source=source_name,
         reference=reference_name,
         n=n,
@@ -216,6 +258,16 @@ def compare(
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(source, reference, strict=True))),
     )
+    # Kappa is undefined only when both sources give every item one and the same label: chance
+    # agreement is then 1 and kappa is 0/0, however many items there are.
+    one = labels[0] if labels else ""
+    result.notes = _statistics_notes(
+        result,
+        f"kappa cannot be computed: both sources give {_items(n)} the label '{one}', so chance "
+        "agreement is 1 (kappa is 0/0); compare on items where the labels vary (add items of "
+        "other classes)",
+    )
+    return result
 
 
 def compare_sets(
@@ -242,6 +294,10 @@ def compare_sets(
         b = [PRESENT if x in reference[i] else ABSENT for i in idx for x in universe]
         return a, b
 
+    # The resampler draws positions: items in canonical order make the interval independent of
+    # the order they came in (sorted archetype names: frozenset order varies between processes).
+    order = sorted(range(n), key=lambda i: (sorted(source[i]), sorted(reference[i])))
+    source, reference = [source[i] for i in order], [reference[i] for i in order]
     a, b = flat(range(n))
     confusion = {r: {PRESENT: 0, ABSENT: 0} for r in (PRESENT, ABSENT)}
     for s, r in zip(a, b, strict=True):
@@ -255,7 +311,7 @@ def compare_sets(
         )
         for x in universe
     ]
-    return Agreement(
+    result = Agreement(
         source=source_name,
         reference=reference_name,
         n=n,
@@ -268,4 +324,17 @@ def compare_sets(
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(a, b, strict=True))),
         comparison=PER_ARCHETYPE,
+        decisions=len(a),
     )
+    # Undefined when there is no decision at all (no archetype used), or every one is the same in
+    # both sources (every archetype present on every item): chance agreement is then 1.
+    result.notes = _statistics_notes(
+        result,
+        f"kappa cannot be computed: neither source gives any of the {n} item(s) an archetype, so "
+        "there is nothing to agree on; compare items that have archetype labels"
+        if not universe
+        else f"kappa cannot be computed: both sources give {_items(n)} every archetype "
+        f"({', '.join(universe)}), so chance agreement is 1 (kappa is 0/0); compare on items "
+        "where the archetypes vary",
+    )
+    return result

@@ -72,6 +72,66 @@ def normalize(value: object, field_name: str, where: str) -> str:
     return text
 
 
+# Field names people give item ids; only used to suggest a --key in an error's fix.
+ID_NAMES = ("id", "key", "uid", "item", "item_id", "generation_id", "gid", "_id")
+
+
+def _label_like(value: object, kind: str) -> bool:
+    """Whether a value could be a `kind` label: a fix suggests only fields that could be."""
+    if kind == ARCHETYPES:
+        return isinstance(value, list)  # any text could be a comma-separated list: no guess
+    if kind != SELF_ID:
+        return value is not None and not isinstance(value, dict)
+    try:
+        normalize(value, SELF_ID, "")  # a list or object never reads as a self-id class
+    except UsageError:
+        return False
+    return True
+
+
+def _lacks(
+    path: Path,
+    line: int,
+    obj: dict[str, object],
+    kind: str,
+    field_name: str,
+    key: str,
+    positions: bool,
+    keyed: int,
+    options: tuple[str, str],
+) -> UsageError:
+    """The error for a line without its label field or id: exactly what it lacks, the fields it
+    has, and the options (this file's own: --key/--field or --reference-key/--reference-field)
+    that would read them, with the likeliest fields as an example."""
+    key_opt, field_opt = options
+    # A file matched by position needs no key: only what is really absent is named.
+    missing = [
+        x for x, needed in ((key, not positions), (field_name, True)) if needed and x not in obj
+    ]
+    has = ", ".join(repr(x) for x in obj) or "none"
+    problem = (
+        f"{path} line {line} lacks {' and '.join(repr(x) for x in missing)} (its fields: {has})"
+    )
+    if missing == [key] and keyed:
+        # Some lines have the key, this one not: ids cannot be half there.
+        return UsageError(
+            problem, f"give every line the field '{key}', or none (then lines match by position)"
+        )
+    ids = [x for x in ID_NAMES if x in obj and x != key]
+    labels = [x for x, v in obj.items() if x not in (key, "split", *ids) and _label_like(v, kind)]
+    # A file without the expected key may hold its ids under another name: naming only the label
+    # field would then match its lines by position and could pair the wrong items.
+    name_key = key in missing or bool(positions and ids)
+    what, example = [], []
+    if name_key:
+        what.append("its ids")
+        example.append(f"{key_opt} {ids[0] if ids else 'ID_FIELD'}")
+    if field_name in missing:
+        what.append("its labels")
+        example.append(f"{field_opt} {labels[0] if len(labels) == 1 else 'LABEL_FIELD'}")
+    return UsageError(problem, f"name the fields holding {' and '.join(what)}: {' '.join(example)}")
+
+
 def read_jsonl(
     path: Path,
     field_name: str,
@@ -79,6 +139,7 @@ def read_jsonl(
     *,
     column: str | None = None,
     positions: bool | None = None,
+    options: tuple[str, str] = ("--key", "--field"),
 ) -> Labels:
     """Labels from a JSONL file, one object per line: `{key: ..., field_name: ...}`. `archetypes` is
     a list (or a comma-separated string); another list field compares as its sorted, comma-joined
@@ -86,7 +147,8 @@ def read_jsonl(
     among the file's objects (1, 2, …), as `psmlab label` numbers lines without an id (a file
     where only some lines have one is an error; a key other than "id" must be on every line).
     `column` reads the labels from another field
-    (e.g. a person's "label"), read as `field_name` labels. Bad lines are one-line errors."""
+    (e.g. a person's "label"), read as `field_name` labels. Bad lines are one-line errors, whose
+    fix names `options`: the command-line options choosing this file's key and label field."""
     kind, field_name = field_name, column or field_name
     rows = list(read_objects(path, "label file"))
     keyed = sum(1 for _, obj in rows if isinstance(obj, dict) and key in obj)
@@ -95,13 +157,13 @@ def read_jsonl(
         positions = keyed == 0 and key == "id"
     out = Labels(name=str(path), by_position=positions)
     for n, (i, obj) in enumerate(rows, 1):
-        if not isinstance(obj, dict) or field_name not in obj or (key not in obj and not positions):
-            what = f"'{field_name}'" if positions else f"'{key}' or '{field_name}'"
+        if not isinstance(obj, dict):
             raise UsageError(
-                f"{path} line {i} lacks {what}",
-                f"give each line a '{field_name}' and either every line an '{key}' or none "
-                "(then lines match by position); choose the fields with --key/--field",
+                f"{path} line {i} is {type(obj).__name__}, not a JSON object",
+                f'write one object per line, e.g. {{"{key}": "x1", "{field_name}": ...}}',
             )
+        if field_name not in obj or (key not in obj and not positions):
+            raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options)
         ident = str(n) if positions else str(obj[key])
         if ident in out.values or ident in out.missing:
             raise UsageError(f"{path} line {i} repeats {key} '{ident}'", "give each item one line")
@@ -145,5 +207,9 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
             notes.append(f"{len(gone)} item(s) with no label (null) in {a.name} were left out")
     if source.by_position or reference.by_position:
         which = " and ".join(s.name for s in (source, reference) if s.by_position)
-        notes.append(f"{which} has no ids: items were matched by their position in the file")
+        both = source.by_position and reference.by_position
+        notes.append(
+            f"{which} {'have' if both else 'has'} no ids: items were matched by their position "
+            f"in the {'files' if both else 'file'}"
+        )
     return notes
