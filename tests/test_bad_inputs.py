@@ -319,7 +319,7 @@ ROWS = [
     Row(
         "session-unknown-generation",
         lambda t, c: ["annotate", _session(t), "g-404", "-l", "void"],
-        10,
+        2,  # an id typed wrong is a usage error; the session file is fine
         "no generation 'g-404'",
     ),
     Row(
@@ -345,6 +345,33 @@ ROWS = [
         lambda t, c: ["annotate", _session(t), "g-1", "--quote", "not in the text"],
         2,
         "--quote marks the evidence for a label, and no label is given",
+    ),
+    # agreement
+    Row(
+        "agreement-one-session-source-alone",
+        lambda t, c: [
+            "agreement",
+            _session(
+                t,
+                lambda d: d["annotations"].append(
+                    {"generation_id": "g-1", "annotator": "alice", "self_id": "ai"}
+                ),
+            )
+            + ":alice",
+        ],
+        2,
+        "is one label source, and one alone has nothing to agree with; give a second source",
+    ),
+    Row(
+        "agreement-reference-fields-named-otherwise",
+        lambda t, c: [
+            "agreement",
+            _write(t, "a.jsonl", '{"id": "x0", "self_id": "ai"}\n'),
+            _write(t, "b.jsonl", '{"key": "x0", "label": "AI"}\n'),
+        ],
+        2,
+        "lacks 'self_id' (its fields: 'key', 'label'); name the fields holding its ids and its "
+        "labels: --reference-key key --reference-field label",
     ),
     # experiments, evals, config
     Row(

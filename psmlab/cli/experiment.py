@@ -36,8 +36,25 @@ def experiment(
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
     jobs = plan(spec, file.parent)
-    planned = {j.key for j in jobs}
+    planned = {j.key: j.settings for j in jobs}
     total = len(planned)
+    from psmlab.core.measure.results import ResultsFile, changed, prune_for_report
+
+    before = ResultsFile(target / "results.jsonl").done
+    redo = sum(
+        1
+        for j in jobs
+        if (r := before.get(j.key)) is not None and "error" not in r and changed(r, j.settings)
+    )
+    if redo:
+        # Said before the run: an edited file must not quietly reuse rows made another way.
+        sys.stderr.write(
+            terminal_safe(
+                f"psmlab: note: {redo} unit(s) in {target}/results.jsonl were made with other "
+                "settings than the file now gives (sampling, prompts, steering, items); they "
+                "run again\n"
+            )
+        )
     cancel = threading.Event()
     with Progress(
         TextColumn("{task.description}"),
@@ -60,15 +77,14 @@ def experiment(
         except KeyboardInterrupt:
             cancel.set()
             results = None
-    from psmlab.core.measure.results import ResultsFile, prune_for_report
-
     results = results or ResultsFile(target / "results.jsonl")
     stale, old = prune_for_report(results, planned)
     where = terminal_safe(f"{target}/results.jsonl")
     if stale:
         sys.stderr.write(
-            f"psmlab: note: {stale} row(s) of {where} are units this file no longer plans "
-            "(it changed since they ran); they are left out of the report\n"
+            f"psmlab: note: {stale} row(s) of {where} are units this file no longer plans, or "
+            "plans with other settings (it changed since they ran); they are left out of the "
+            "report\n"
         )
     if old:
         sys.stderr.write(

@@ -86,7 +86,8 @@ def annotate(
         str | None,
         typer.Option(
             "--self-id",
-            help="What the text claims the speaker is: ai, human, mixed (both) or none.",
+            help="What the text claims the speaker is: ai, human, mixed (both) or none "
+            "(any case, as psmlab agreement reads them).",
         ),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="A free-text note.")] = None,
@@ -106,7 +107,10 @@ def annotate(
     annotator: Annotated[
         str | None,
         typer.Option(
-            "--annotator", help="Who annotates (default: $PSMLAB_ANNOTATOR, else your login name)."
+            "--annotator",
+            # As default_annotator() does: never the login name (it names an account, not a person).
+            help="Who annotates (default: $PSMLAB_ANNOTATOR, else annotator in the config file, "
+            "else anonymous).",
         ),
     ] = None,
     blind: Annotated[
@@ -116,6 +120,7 @@ def annotate(
     """Attach an annotation to a generation (the generation itself is never changed)."""
     from psmlab.core.domain.personas import load_personas
     from psmlab.core.domain.selfid import SELF_IDS
+    from psmlab.core.measure.label_files import SELF_ID, normalize
     from psmlab.core.session.file import open_session
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
@@ -128,10 +133,17 @@ def annotate(
                 "use --free-label for a label in your own words",
             )
     labels = [*(label or []), *(free_label or [])]
-    if self_id is not None and self_id not in SELF_IDS:
-        raise UsageError(
-            f"--self-id {self_id!r} is not a self-id", f"use one of: {', '.join(SELF_IDS)}"
-        )
+    if self_id is not None:
+        # The spellings psmlab agreement reads ("Human", "both", "neither"), recorded as the
+        # codebook's label, so a label given here compares with one read from a file.
+        try:
+            self_id = normalize(self_id, SELF_ID, "--self-id")
+        except UsageError:
+            raise UsageError(
+                f"--self-id {self_id!r} is not a self-id (read in any case; both = mixed, "
+                "neither = none)",
+                f"use one of: {', '.join(SELF_IDS)}",
+            ) from None
     if not labels and note is None and rating is None and self_id is None:
         given = "--quote" if quote else "--evidence" if evidence else None
         raise UsageError(
@@ -142,7 +154,7 @@ def annotate(
             + (" with it" if given else ""),
         )
     with open_session(_path(session)) as sf:
-        g = sf.session.generation(generation_id)
+        g = sf.session.find_generation(generation_id)
         span = None
         if evidence:
             try:
@@ -190,7 +202,8 @@ def adopt(
     from psmlab.core.session.file import open_session
 
     with open_session(_path(session)) as sf:
-        turn = sf.session.adopt(generation_id, "cli")
+        # An id typed wrong is a usage error, not a broken session file.
+        turn = sf.session.adopt(sf.session.find_generation(generation_id).id, "cli")
         sf.save()
     typer.echo(
         f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"

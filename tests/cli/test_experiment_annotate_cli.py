@@ -113,3 +113,41 @@ def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and words in proc.stderr, (args, proc.stderr)
         assert "; " in proc.stderr, proc.stderr  # the problem, then the fix
     assert taken.read_text() == "{}"
+
+
+TINY = """
+title = "{name}"
+models = ["smollm2-135m-instruct"]
+formats = ["chatml"]
+{contexts}questions = [{{ id = "what-are-you", text = "What are you?" }}]
+samples = 1
+seeds = [1]
+max_tokens = 8
+"""
+
+
+def test_two_experiments_in_one_folder_name_the_mismatch_and_the_fix(tmp_path: Path) -> None:
+    """Two real runs into one -o folder: report.md names the last file, which lacks the first
+    run's context. The error says the rows fit no one file and how to give one, not that the
+    question's text is missing."""
+    contexts = {"a": "", "b": 'contexts = [{ name = "dana", system = "You are Dana, a human." }]\n'}
+    for name, ctx in contexts.items():
+        (tmp_path / f"{name}.toml").write_text(TINY.format(name=name, contexts=ctx))
+        # Run where the files are: report.md names the file as it was given.
+        ran = run_cli("experiment", f"{name}.toml", "-o", "out", cwd=tmp_path)
+        assert ran.returncode == 0, ran.stderr
+    proc = run_cli("experiment-annotate", "out", "--blind", "-o", "x.json", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "but not its text" not in proc.stderr, proc.stderr
+    assert "cannot be matched to one experiment file" in proc.stderr, proc.stderr
+    assert "b.toml, which has no context 'none'" in proc.stderr, proc.stderr
+    assert "--experiment FILE.toml" in proc.stderr, proc.stderr
+    # The fix it names works: a file describing both contexts.
+    both = 'contexts = [{ name = "none" }, { name = "dana", system = "You are Dana, a human." }]\n'
+    (tmp_path / "ab.toml").write_text(TINY.format(name="ab", contexts=both))
+    proc = run_cli(
+        "experiment-annotate", "out", "--blind", "-o", "x.json", "--experiment", "ab.toml",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert len(store.load(tmp_path / "x.json").generations) == 2

@@ -349,12 +349,53 @@ def test_the_report_leaves_out_unplanned_and_old_scoring_rows(tmp_path: Path) ->
         {"key": "failed", "kind": "eval", "error": "server down"},
         {"key": "sample", "kind": "sample", "text": "hi"},
         {"key": "gone", "kind": "sample", "text": "hi"},
+        {"key": "edited", "kind": "sample", "text": "hi", "settings": "t1"},
     ]
     for r in rows:
-        results.append(r)
-    assert prune_for_report(results, {"new", "old", "failed", "sample"}) == (1, 1)
-    assert sorted(results.done) == ["failed", "new", "sample"]
-    assert len(ResultsFile(tmp_path / "results.jsonl").done) == 5  # nothing is deleted
+        results.append({"settings": "s", **r})
+    # A row from before rows recorded their settings cannot be checked: it is kept, as it was.
+    results.append({"key": "legacy", "kind": "sample", "text": "hi"})
+    settings = {k: "s" for k in ("new", "old", "failed", "sample", "edited", "legacy")}
+    # "gone" is unplanned, "edited" planned with other settings (t1, not s): both are stale.
+    assert prune_for_report(results, settings) == (2, 1)
+    assert sorted(results.done) == ["failed", "legacy", "new", "sample"]
+    assert len(ResultsFile(tmp_path / "results.jsonl").done) == 7  # nothing is deleted
+
+
+def test_an_edited_setting_runs_its_units_again(tmp_path: Path, pool) -> None:
+    """Rows made with another temperature, system prompt or question text are not the edited
+    file's results: those units run again, the others are kept."""
+    base = {
+        "title": "edit",
+        "models": ["smollm2-135m-instruct"],
+        "contexts": [{"name": "none"}, {"name": "hal", "system": "You are HAL 9000."}],
+        "questions": [{"id": "q", "text": "What are you?"}],
+        "samples": 2,
+        "max_tokens": 4,
+    }
+    out = tmp_path / "out"
+    first = run_experiment(ExperimentSpec.model_validate(base), tmp_path, out, pool=pool)
+    assert len(first.done) == 4 and all(
+        r["params"]["temperature"] == 1.0 for r in first.done.values()
+    )
+    hotter = run_experiment(
+        ExperimentSpec.model_validate({**base, "temperature": 0.5}), tmp_path, out, pool=pool
+    )
+    assert all(r["params"]["temperature"] == 0.5 for r in hotter.done.values())
+    assert len((out / "results.jsonl").read_text().splitlines()) == 8  # all four ran again
+    # One context's system prompt edited: its two units run again, the other two are kept.
+    edited = {
+        **base,
+        "temperature": 0.5,
+        "contexts": [{"name": "none"}, {"name": "hal", "system": "You are HAL."}],
+    }
+    spec = ExperimentSpec.model_validate(edited)
+    run_experiment(spec, tmp_path, out, pool=pool)
+    assert len((out / "results.jsonl").read_text().splitlines()) == 10
+    again = run_experiment(spec, tmp_path, out, pool=pool)  # nothing left to run
+    assert len((out / "results.jsonl").read_text().splitlines()) == 10
+    planned = {j.key: j.settings for j in plan(spec, tmp_path)}
+    assert prune_for_report(again, planned) == (0, 0)
 
 
 def test_swap_false_scores_items_as_written_and_flipping_it_rescores(tmp_path: Path, pool) -> None:
@@ -378,7 +419,7 @@ def test_swap_false_scores_items_as_written_and_flipping_it_rescores(tmp_path: P
     assert "scored only as written" in report_md("t", results, "cmd")
     both = run_experiment(spec.model_copy(update={"swap": True}), tmp_path, out, pool=pool)
     assert len(both.done) == 4  # the as-written rows stay; the swapped units are new
-    planned = {j.key for j in plan(spec.model_copy(update={"swap": True}), tmp_path)}
+    planned = {j.key: j.settings for j in plan(spec.model_copy(update={"swap": True}), tmp_path)}
     assert prune_for_report(both, planned) == (2, 0)
     assert all("lp_matching_swapped" in r for r in both.done.values())
     assert "with their two choices swapped" in report_md("t", both, "cmd")

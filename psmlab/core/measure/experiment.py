@@ -58,7 +58,7 @@ def run_experiment(
     )
     try:
         # Units that failed before (a server that was down) are tried again on a resume.
-        todo = [j for j in jobs if needs_rerun(results.done.get(j.key))]
+        todo = [j for j in jobs if needs_rerun(results.done.get(j.key), j.settings)]
         lanes = _lanes(todo)
         dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
         finished = len(jobs) - len(todo)
@@ -260,6 +260,7 @@ def _run_job(
         "kind_of_model": m.kind,
         "format": job.format,
         "context": job.context.name,
+        "settings": job.settings,  # which settings made it (`results.needs_rerun`)
     }
     if job.steering is not None:
         row["steer"] = job.steering.record()

@@ -27,6 +27,7 @@ from typing import Any
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
 from psmlab.core.session.schema import (
     AutoLabelRecord,
@@ -131,19 +132,20 @@ def _planned_rows(
 ) -> list[dict[str, Any]]:
     """The rows the experiment file still plans (the report counts only those)."""
     try:
-        planned = {j.key for j in plan(spec, spec_path.parent, registry)}
+        planned = {j.key: j.settings for j in plan(spec, spec_path.parent, registry)}
     except PsmlabError as exc:  # a model or eval file gone: keep every row, and say so
         note(
             f"cannot tell which samples {spec_path} still plans ({exc.one_line()}); "
             "every finished sample is kept"
         )
         return rows
-    kept = [r for r in rows if r["key"] in planned]
+    # A row made with other settings (an edited temperature or prompt) is not the file's unit.
+    kept = [r for r in rows if r["key"] in planned and not changed(r, planned[r["key"]])]
     if len(kept) < len(rows):
         note(
-            f"{len(rows) - len(kept)} sample(s) are of units {spec_path} no longer plans (it "
-            "changed since they ran); they are left out, as psmlab experiment leaves them "
-            "out of its report"
+            f"{len(rows) - len(kept)} sample(s) are of units {spec_path} no longer plans, or "
+            "plans with other settings (it changed since they ran); they are left out, as "
+            "psmlab experiment leaves them out of its report"
         )
     return kept
 
@@ -280,6 +282,9 @@ def session_from_results(
 
     spec: ExperimentSpec | None = None
     spec_path = experiment_file
+    # Why the file report.md names cannot be used: then a missing question text or system prompt
+    # is that mismatch (often a folder holding two experiments' rows), not the results' fault.
+    mismatch: str | None = None
     if experiment_file is not None:
         spec = load_experiment(experiment_file)
         gap = _covers(spec, rows)
@@ -293,10 +298,17 @@ def session_from_results(
         if found is not None:
             try:
                 candidate = load_experiment(found)
-            except PsmlabError:
+            except PsmlabError as exc:
                 candidate = None
-            if candidate is not None and _covers(candidate, rows) is None:
+                mismatch = f"report.md names {found}, which does not load: {exc.problem}"
+            gap = _covers(candidate, rows) if candidate is not None else None
+            if candidate is not None and gap is None:
                 spec, spec_path = candidate, found
+            elif gap is not None:
+                mismatch = (
+                    f"report.md names {found}, which has no {gap}; the folder may hold rows "
+                    "of more than one experiment"
+                )
 
     if spec is not None and spec_path is not None:
         rows = _planned_rows(rows, spec, spec_path, registry, on_note or (lambda _: None))
@@ -308,6 +320,13 @@ def session_from_results(
             )
     question_texts, systems = _spec_texts(spec) if spec is not None else ({}, {"none": None})
     text = question_texts.get(unit) or _probe_question(unit)
+    if mismatch is not None and (text is None or any(r["context"] not in systems for r in rows)):
+        raise UsageError(
+            f"the rows of '{unit}' in {results_dir} cannot be matched to one experiment file "
+            f"({mismatch})",
+            "give --experiment FILE.toml with a file that describes every question and context "
+            "of these rows, or run each experiment into its own -o folder",
+        )
     if text is None:
         raise UsageError(
             f"{results_dir} names question '{unit}' but not its text",

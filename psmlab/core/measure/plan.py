@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -105,6 +107,14 @@ class Job:
     seed: int = 0
     sample: int = 0
     steering: Steering | None = None
+    # What else decides the unit's result (sampling, prompt texts, steering, scoring): a stored
+    # row with other settings is not this unit's result, and runs again (`results.needs_rerun`).
+    settings: str = ""
+
+
+def _fingerprint(**parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
@@ -143,6 +153,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         eval_items += [(name, it, pol, len(problems)) for it in items]
     jobs: list[Job] = []
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
+    sampling = spec.model_dump(
+        include={"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"}
+    )
     for m in models:
         for f in spec.formats:
             fmt = m.default_format if f == "default" else f
@@ -153,6 +166,17 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                     continue
                 steering = st if isinstance(st, Steering) else None
                 at = f"{m.id}|{fmt}|{c.name}"
+                cond = {
+                    "system": c.system,
+                    "steer": steering.record() if steering else None,
+                    "model": m.path if not m.is_remote else m.id,
+                }
+                sample_settings = {
+                    q[0]: _fingerprint(
+                        **cond, question=q[1], prefill=q[2], labeller=spec.labeller, **sampling
+                    )
+                    for q in questions
+                }
                 for qid, text, prefill in questions:
                     for base_seed in spec.seeds:
                         for i, s in enumerate(sample_seeds(base_seed, spec.samples)):
@@ -167,6 +191,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                                     s,
                                     i,
                                     steering,
+                                    sample_settings[qid],
                                 )
                             )
                 for name, item, axis, null_q in probe_items:
@@ -181,6 +206,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                             c,
                             (name, item, axis, null_q),
                             steering=steering,
+                            settings=_fingerprint(
+                                **cond, item=item, axis=axis, null=null_q, norm=spec.normalize
+                            ),
                         )
                     )
                     if spec.choice:
@@ -193,6 +221,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                                 c,
                                 (name, item, axis, null_q),
                                 steering=steering,
+                                settings=_fingerprint(**cond, item=item, axis=axis, null=null_q),
                             )
                         )
                 # Evals are rendered like everything else in the sweep: this format, this
@@ -204,7 +233,18 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                     kind = "eval" if spec.swap else "eval-as-written"
                     key = f"{kind}|{at}|{name}|{it.index}"
                     payload = (name, it, pol, skipped)
-                    jobs.append(Job(key, "eval", m, fmt, c, payload, steering=steering))
+                    jobs.append(
+                        Job(
+                            key,
+                            "eval",
+                            m,
+                            fmt,
+                            c,
+                            payload,
+                            steering=steering,
+                            settings=_fingerprint(**cond, item=it, polarity=pol),
+                        )
+                    )
     _check_unique(jobs, spec)
     if not jobs:
         raise UsageError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,24 +49,36 @@ class ResultsFile:
         self.done[row["key"]] = row
 
 
-def needs_rerun(row: dict[str, Any] | None) -> bool:
-    """A unit runs again when it has no row, failed, or is an eval row scored an older way
-    (before counterbalancing and polarity: 1; before items with several wrong answers were
-    scored, which also changed which lines a file's skipped count holds: 2): a report must not
-    mix two scorings."""
-    if row is None or "error" in row:
+def needs_rerun(row: dict[str, Any] | None, settings: str | None = None) -> bool:
+    """A unit runs again when it has no row, failed, was made with other settings than the
+    file now gives it (`settings`: the planned unit's fingerprint; an edited temperature,
+    system prompt or question text; see `changed`), or is an eval row
+    scored an older way (before counterbalancing and polarity: 1; before items with several
+    wrong answers were scored, which also changed which lines a file's skipped count holds: 2):
+    a report must not mix two settings or two scorings."""
+    if row is None or "error" in row or changed(row, settings):
         return True
     return row.get("kind") == "eval" and row.get("eval_scoring", 1) < EVAL_SCORING
 
 
-def prune_for_report(results: ResultsFile, planned: set[str]) -> tuple[int, int]:
+def changed(row: dict[str, Any], settings: str | None) -> bool:
+    """The row was made with other settings than the planned unit's (None: not checked). A row
+    written before rows recorded their settings cannot be checked and is kept, as it was."""
+    return settings is not None and "settings" in row and row["settings"] != settings
+
+
+def prune_for_report(results: ResultsFile, planned: Mapping[str, str]) -> tuple[int, int]:
     """Leave out of `results.done` (in memory; the file keeps every row) the rows of units the
-    spec no longer plans (it was edited since: fewer samples, an eval limit, a model dropped),
-    and rows of an older scoring that a stopped run had not yet scored again: one report, one
-    scoring. Failed rows stay (they are counted and said). Returns how many of each went."""
-    stale = [k for k in results.done if k not in planned]
+    spec no longer plans or plans with other settings (it was edited since: fewer samples, an
+    eval limit, a model dropped, another temperature), and rows of an older scoring that a
+    stopped run had not yet scored again: one report, one scoring. `planned`: unit key ->
+    settings fingerprint. Failed rows stay (they are counted and said). Returns how many of
+    each went."""
+    stale = [k for k, r in results.done.items() if k not in planned or changed(r, planned[k])]
     old = [
-        k for k, r in results.done.items() if k in planned and "error" not in r and needs_rerun(r)
+        k
+        for k, r in results.done.items()
+        if k in planned and k not in stale and "error" not in r and needs_rerun(r)
     ]
     for k in stale + old:
         del results.done[k]

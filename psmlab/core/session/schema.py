@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
-from psmlab.core.errors import SessionError
+from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session.records import (
     Annotation,
     AutoLabelRecord,
@@ -249,18 +249,39 @@ class Session(_Strict):
             or node_id in self.column_orders
         )
 
+    def _generation_hits(self, gen_id: str) -> list[GenerationRecord]:
+        """The generation with this id, else those it is a prefix of (as with git commit ids)."""
+        exact = [g for g in self.generations if g.id == gen_id]
+        return exact or [g for g in self.generations if g.id.startswith(gen_id)]
+
     def generation(self, gen_id: str) -> GenerationRecord:
-        for g in self.generations:
-            if g.id == gen_id:
-                return g
-        # Allow an unambiguous prefix, as with git commit ids.
-        hits = [g for g in self.generations if g.id.startswith(gen_id)]
+        hits = self._generation_hits(gen_id)
         if len(hits) == 1:
             return hits[0]
+        # An id the session itself holds (an adoption, an annotation) that names nothing: the
+        # file is inconsistent. Ids a person types go through `find_generation`.
         raise SessionError(
             f"no generation '{gen_id}' in session '{self.title}'"
             + (" (the prefix is ambiguous)" if hits else ""),
             "list ids with psmlab export SESSION --format jsonl",
+        )
+
+    def find_generation(self, gen_id: str) -> GenerationRecord:
+        """The generation a person named (a unique prefix is enough). An unknown or ambiguous id
+        is their mistake, a usage error (exit 2), not a broken session file (exit 10)."""
+        hits = self._generation_hits(gen_id)
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise UsageError(
+                f"no generation '{gen_id}' in session '{self.title}'",
+                "list ids with psmlab export SESSION --format jsonl",
+            )
+        shown = ", ".join(g.id for g in hits[:4]) + (", ..." if len(hits) > 4 else "")
+        raise UsageError(
+            f"generation id '{gen_id}' is ambiguous in session '{self.title}': "
+            f"{len(hits)} generations start with it ({shown})",
+            "give more of the id",
         )
 
     def model(self, model_id: str) -> ModelRecord | None:

@@ -1,0 +1,80 @@
+"""`psmlab annotate` on a real session file: who is recorded, the self-id spellings it reads, and
+ids typed wrong (a usage error, not a broken session)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "session.json"
+
+
+def _session(tmp_path: Path) -> tuple[Path, list[str]]:
+    s = tmp_path / "s.json"
+    shutil.copy(GOLDEN, s)
+    return s, [g["id"] for g in json.loads(s.read_text())["generations"]]
+
+
+def _annotations(s: Path) -> list[dict]:
+    return json.loads(s.read_text())["annotations"]
+
+
+def test_help_names_the_annotator_that_is_recorded(tmp_path: Path) -> None:
+    s, ids = _session(tmp_path)
+    # No name anywhere: no PSMLAB_ANNOTATOR, a config file without `annotator`.
+    env = {"PSMLAB_ANNOTATOR": "", "PSMLAB_CONFIG": str(tmp_path / "none.toml")}
+    shown = run_cli("annotate", "--help", env=env)
+    assert shown.returncode == 0, shown.stderr
+    words = " ".join(shown.stdout.split())
+    assert "login name" not in words
+    assert "$PSMLAB_ANNOTATOR, else annotator in the config file, else anonymous" in words
+    before = len(_annotations(s))
+    done = run_cli("annotate", str(s), ids[0], "--note", "n", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [a["annotator"] for a in _annotations(s)[before:]] == ["anonymous"]
+
+
+def test_self_id_spellings_agreement_reads_are_recorded_canonically(tmp_path: Path) -> None:
+    s, ids = _session(tmp_path)
+    before = len(_annotations(s))
+    for given, label in [
+        ("Human", "human"),
+        ("both", "mixed"),
+        ("Neither", "none"),
+        (" AI ", "ai"),
+    ]:
+        done = run_cli("annotate", str(s), ids[0], "--self-id", given, "--annotator", "ann")
+        assert done.returncode == 0, (given, done.stderr)
+        assert f"self-id {label}" in done.stdout
+    assert [a["self_id"] for a in _annotations(s)[before:]] == ["human", "mixed", "none", "ai"]
+    bad = run_cli("annotate", str(s), ids[0], "--self-id", "robot")
+    assert bad.returncode == 2, bad.stderr
+    assert (
+        "--self-id 'robot' is not a self-id" in bad.stderr
+        and "ai, human, mixed, none" in bad.stderr
+    )
+    assert bad.stderr.count("\n") == 1 and len(_annotations(s)) == before + 4
+
+
+def test_a_wrong_generation_id_is_a_usage_error(tmp_path: Path) -> None:
+    s, ids = _session(tmp_path)
+    untouched = s.read_bytes()
+    unknown = run_cli("annotate", str(s), "g-zzz", "--self-id", "ai")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "no generation 'g-zzz'" in unknown.stderr and unknown.stderr.count("\n") == 1
+    # Every id starts with "g-": the message lists the ids it could mean.
+    ambiguous = run_cli("annotate", str(s), "g-", "--self-id", "ai")
+    assert ambiguous.returncode == 2, ambiguous.stderr
+    assert "'g-' is ambiguous" in ambiguous.stderr and "give more of the id" in ambiguous.stderr
+    assert all(i in ambiguous.stderr for i in ids[:4])
+    adopt = run_cli("adopt", str(s), "g-zzz")
+    assert adopt.returncode == 2 and "no generation 'g-zzz'" in adopt.stderr, adopt.stderr
+    assert s.read_bytes() == untouched
+    # The golden ids differ in their last character only: a character short names both.
+    done = run_cli("annotate", str(s), ids[1], "--self-id", "ai", "--annotator", "ann")
+    assert done.returncode == 0 and ids[1] in done.stdout, done.stderr
+    done = run_cli("annotate", str(s), ids[1][:-1], "--self-id", "ai", "--annotator", "ann")
+    assert done.returncode == 2 and "ambiguous" in done.stderr, done.stderr
