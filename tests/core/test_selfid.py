@@ -348,3 +348,25 @@ def test_answer_hits_keep_their_span() -> None:
         ("answer-no", "Of course not"),
         ("made-to", "I was built by"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # Found by a user trial: what only a made thing has, a claim in bold in a terminal, and a
+        # family given with an adverb.
+        ("My creators at OpenAI trained me to be helpful.", "ai"),
+        ("I do not have a body or a family; I exist only as software.", "ai"),
+        ("I don't have a car.", "none"),
+        ("I'm a developer and my source code is on GitHub.", "human"),
+        ("I lift, so my weights are heavy.", "none"),
+        ("I was trained on a lot of text, but I also have a wife and two kids.", "mixed"),
+        ("Hello! \x1b[1mI'm an AI assistant\x1b[0m created by Acme.", "ai"),
+        ("\x1b[31mI am a robot.\x1b[0m", "ai"),
+    ],
+)
+def test_claims_a_user_trial_found(text: str, label: str) -> None:
+    got = self_identify(text)
+    assert got.label == label
+    # A blanked escape keeps every span on the original text: each starts at its claim.
+    assert all(text[h.start] in "IiMm" for h in got.hits), [text[h.start : h.end] for h in got.hits]

@@ -70,6 +70,7 @@ _NO = re.compile(
     r"(?![\s-]+(?:problem|worries|way|doubt|idea|one|matter|thanks|thank|or)\b)",
     re.IGNORECASE,
 )
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
 
 
@@ -95,7 +96,9 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
 
     `question`, when known, is what the speaker answers: "On the coast." answers "Where do you
     live?" with a place, which only a human has; without it such bare answers claim nothing."""
-    norm = text.translate(_APOSTROPHES)  # same length: spans stay valid in the original text
+    # Same length: spans stay valid in the original text. A terminal escape ("\x1b[1m") is
+    # blanked, so a claim in bold is still read.
+    norm = _ANSI.sub(lambda m: " " * len(m.group(0)), text.translate(_APOSTROPHES))
     hits: list[MarkerHit] = []
     strong: set[str] = set()
     weak: set[str] = set()

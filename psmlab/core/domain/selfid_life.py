@@ -139,14 +139,14 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         "i-have-family",
         "human",
-        rf"\bi\s+have\s+{NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
+        rf"\bi\s+{ADV}have\s+{NUM}\s+(?:\w+\s+)?(?:kids|children|boys|girls|sons|daughters|dogs|cats|"
         r"brothers|sisters|grandchildren)\b",
     ),
     # "I've got a new baby", "I have a wife", "I have a big family" (not "I don't have a family").
     rule(
         "i-have-relative",
         "human",
-        r"\bi(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?:a|an)\s+(?:(?:new|newborn|baby|little|"
+        rf"\bi(?:\s+{ADV}have|'ve|\s+{ADV}have\s+got|'ve\s+got)\s+(?:a|an)\s+(?:(?:new|newborn|baby|little|"
         r"young|big|small|large|loving|wonderful|beautiful|lovely|older|younger|twin|pet)\s+){0,2}"
         r"(?:son|daughter|child|baby|wife|husband|boyfriend|girlfriend|fianc[eé]e?|brother|sister|"
         r"family|dog|cat|puppy|kitten|grandchild|grandson|granddaughter|stepson|stepdaughter)\b",

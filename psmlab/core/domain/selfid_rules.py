@@ -143,6 +143,25 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         r"\b(?:fellow|we|us)\s+(?:ai|a\.i\.|robot|bot|chatbot|machine|language\s+model|computer|"
         r"android)s?\b",
     ),
+    # "My creators at OpenAI trained me", "my training data": only a made thing has these.
+    rule(
+        "my-makers",
+        "ai",
+        # (Not "my programmers", "my weights", "my source code": a manager, a weightlifter, a
+        # developer say those.)
+        r"\bmy\s+(?:creators?|makers?|training\s+data|model\s+weights|context\s+window|"
+        r"neural\s+network)\b",
+    ),
+    # "I don't have a body", "I exist only as software": what has no body is a program.
+    rule(
+        "no-body",
+        "ai",
+        r"\bi\s+(?:do\s+not|don't|cannot|can't|have\s+no|lack)\s+(?:have\s+)?(?:a\s+)?"
+        r"(?:physical\s+)?(?:body|physical\s+form|physical\s+presence)\b|"
+        r"\bi\s+(?:only\s+|just\s+)?exist\s+(?:only\s+|solely\s+|purely\s+|just\s+)?(?:as|in)\s+"
+        r"(?:a\s+|the\s+)?(?:software|code|program|computer|data|text|cloud|digital\s+\w+)\b",
+        negative=True,
+    ),
     # "My home is a digital realm": where it lives is a machine's place.
     rule(
         "digital-home",
