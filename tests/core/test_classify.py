@@ -171,6 +171,14 @@ def test_labeller_line_says_not_measured_or_gives_kappa(tmp_path: Path) -> None:
     f2 = tmp_path / "l2.json"
     f2.write_text(json.dumps({"judge:x": {"self_id": {**m, "ci_low": -0.1}}}))
     assert "n=120 (unreliable: interval includes 0)" in labeller_line("judge:x", f2)
+    # The brief form keeps both kappas: archetype shares sit beside the self-id ones.
+    from psmlab.core.domain.quality import labeller_brief
+
+    f3 = tmp_path / "l3.json"
+    arche = {**m, "kappa": 0.09, "ci_low": -0.01}
+    f3.write_text(json.dumps({"markers": {"self_id": m, "archetypes": arche}}))
+    assert labeller_brief("markers", f3) == "markers κ 0.84, archetypes κ 0.09 unreliable"
+    assert labeller_brief("markers", f) == "markers κ 0.84"
 
 
 def test_short_markers_match_whole_words_only() -> None:

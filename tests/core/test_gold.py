@@ -75,3 +75,27 @@ def test_shipped_agreement_is_what_the_rules_score_today() -> None:
     assert shipped["kappa"] == pytest.approx(got.kappa, abs=5e-4)
     assert shipped["ci_low"] == pytest.approx(got.kappa_ci[0], abs=5e-4)
     assert shipped["ci_high"] == pytest.approx(got.kappa_ci[1], abs=5e-4)
+
+
+def test_shipped_archetype_agreement_is_what_the_rules_score_today() -> None:
+    """The archetype kappa shown beside every archetype share is re-measured with the rules:
+    the rows a reader gave archetypes on ([] where none was clear), item x archetype decisions."""
+    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.measure.kappa import compare_sets
+    from psmlab.core.measure.labeling import label_text
+
+    personas = load_personas()[0]
+    read = [r for r in _rows("test") if isinstance(r.get("archetypes"), list)]
+    got = compare_sets(
+        [
+            frozenset(label_text(str(r["text"]), personas, str(r["question"]))["archetypes"])
+            for r in read
+        ],
+        [frozenset(r["archetypes"]) for r in read],  # type: ignore[arg-type]
+    )
+    shipped = agreement("markers", "archetypes")
+    assert shipped is not None, "psmlab/resources/labellers.json has no markers archetypes entry"
+    assert shipped["n"] == got.n and shipped["decisions"] == got.decisions
+    assert shipped["kappa"] == pytest.approx(got.kappa, abs=5e-4)
+    assert shipped["ci_low"] == pytest.approx(got.kappa_ci[0], abs=5e-4)
+    assert shipped["ci_high"] == pytest.approx(got.kappa_ci[1], abs=5e-4)

@@ -95,9 +95,14 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
 
 
 def labeller_brief(labeller: str, path: Path | None = None) -> str:
-    """The labeller and its self-id kappa in a few words, for a narrow column: `markers κ 0.56`,
-    `judge:x κ 0.02 unreliable`, or `markers: not measured` (`labeller_line` says it whole)."""
+    """The labeller and its kappas in a few words, for a narrow column: `markers κ 0.57,
+    archetypes κ 0.09 unreliable`, `judge:x κ 0.02 unreliable`, or `markers: not measured`
+    (`labeller_line` says it whole)."""
     m = agreement(labeller, "self_id", path)
     if m is None:
         return f"{labeller}: not measured"
-    return f"{labeller} κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")
+    out = f"{labeller} κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")
+    a = agreement(labeller, "archetypes", path)
+    if a is not None:  # the archetype shares sit in the same panel: their kappa goes with them
+        out += f", archetypes κ {a['kappa']:.2f}" + (" unreliable" if unreliable(a) else "")
+    return out

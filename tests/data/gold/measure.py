@@ -19,10 +19,12 @@ import random
 import sys
 from pathlib import Path
 
+from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.quality import labellers_file
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.measure.judge import judge_rows
-from psmlab.core.measure.kappa import Agreement, compare
+from psmlab.core.measure.kappa import Agreement, compare, compare_sets
+from psmlab.core.measure.labeling import label_text
 
 GOLD = Path(__file__).resolve().parent
 
@@ -74,12 +76,26 @@ def main() -> None:
             [d["self_id"] for d in done], gold, source_name=name, reference_name="gold"
         )
     table = {name: entry(a, args.split) for name, a in results.items()}
+    # Archetypes: the rules' against the rows a reader gave archetypes on ([] where none was
+    # clear; null where archetypes were not read), each item x archetype one decision.
+    read = [r for r in rows if isinstance(r.get("archetypes"), list)]
+    personas = load_personas()[0]
+    arche = compare_sets(
+        [frozenset(label_text(r["text"], personas, r.get("question"))["archetypes"]) for r in read],
+        [frozenset(r["archetypes"]) for r in read],
+        source_name="markers",
+        reference_name=f"gold {args.split}",
+    )
+    arche_entry = entry(arche, args.split)
+    arche_entry["decisions"] = arche.decisions
     print(json.dumps(table, indent=2))
+    print(json.dumps({"markers archetypes": arche_entry}, indent=2))
     if args.write:
         path = labellers_file()
         shipped = json.loads(path.read_text()) if path.exists() else {}
         for name, e in table.items():
             shipped.setdefault(name, {})["self_id"] = e
+        shipped["markers"]["archetypes"] = arche_entry
         path.write_text(json.dumps(shipped, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}", file=sys.stderr)
 
