@@ -112,6 +112,18 @@ class Job:
     settings: str = ""
 
 
+def _model_identity(m: ModelSpec) -> str:
+    """The model as far as a result depends on it: its id and, for a local file, its size (not its
+    path: the same demo model sits elsewhere in each environment; not its sha256: hashing a large
+    GGUF for every plan is slow)."""
+    if m.is_remote:
+        return m.id
+    try:
+        return f"{m.id}:{Path(m.path).stat().st_size}"
+    except OSError:
+        return m.id
+
+
 def _fingerprint(**parts: Any) -> str:
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -169,7 +181,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                 cond = {
                     "system": c.system,
                     "steer": steering.record() if steering else None,
-                    "model": m.path if not m.is_remote else m.id,
+                    "model": _model_identity(m),
                 }
                 sample_settings = {
                     q[0]: _fingerprint(
