@@ -323,6 +323,12 @@ ROWS = [
         "no generation 'g-404'",
     ),
     Row(
+        "session-unknown-branch",
+        lambda t, c: ["export", _session(t), "--branch", "zzz"],
+        2,  # a mistyped turn id, like a generation id, is a usage error
+        "no turn 'zzz'",
+    ),
+    Row(
         "annotation-unknown-archetype",
         lambda t, c: ["annotate", _session(t), "g-1", "-l", "hal-10000"],
         2,
