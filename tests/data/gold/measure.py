@@ -4,8 +4,9 @@
         [--sample N [--seed S]]
 
 MODEL is anything `psmlab label --labeller judge:MODEL` takes (a registry id, a .gguf path, a
-server model from the config). --write stores each labeller's kappa, interval, n and per-class
-F1 in psmlab/resources/labellers.json, which the lab shows beside every label share.
+server model from the config). --write stores each labeller's self-id kappa, interval, n and
+per-class F1, and the marker rules' archetype kappa (item x archetype decisions), in
+psmlab/resources/labellers.json, which the lab shows beside every label share.
 --sample N scores every labeller on the same N rows drawn at random (seeded; for a judge too slow
 for the whole split); such a run is never written.
 """
