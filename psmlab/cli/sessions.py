@@ -11,7 +11,7 @@ import typer
 from psmlab.cli.common import choose_formats, resolve_specs, stdout_json
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, SessionArg
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import ExitCode, PsmlabError, UsageError
+from psmlab.core.errors import ExitCode, UsageError
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.export import EXPORT_FORMATS
 
@@ -326,10 +326,7 @@ def export(
                 )
             end = leaves[int(branch) - 1]
         else:
-            try:
-                end = s.node(branch).id
-            except PsmlabError as exc:  # a mistyped id is a usage error, not a broken file
-                raise UsageError(exc.problem, exc.fix) from None
+            end = s.find_node(branch).id
     text = do_export(s, fmt, tree=tree, branch=end)
     if out is None:
         sys.stdout.write(text)

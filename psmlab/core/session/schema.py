@@ -135,6 +135,14 @@ class Session(_Strict):
             "list turns with psmlab tree SESSION",
         )
 
+    def find_node(self, node_id: str) -> TurnRecord:
+        """The turn a person named (a unique prefix is enough): like `find_generation`, an
+        unknown or ambiguous id is their mistake, a usage error, not a broken session file."""
+        try:
+            return self.node(node_id)
+        except SessionError as exc:
+            raise UsageError(exc.problem, exc.fix) from None
+
     def children(self, node_id: str | None) -> list[TurnRecord]:
         return [n for n in self.nodes if n.parent == node_id]
 
