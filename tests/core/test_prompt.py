@@ -2,7 +2,7 @@
 
 import pytest
 
-from psmlab.core.backends.llama.backend import VocabOnly
+from psmlab.core.backends.llama.vocab import VocabOnly
 from psmlab.core.domain.formats import frame_names, get_format, list_formats
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript

@@ -120,7 +120,7 @@ def open_vocab(spec: ModelSpec) -> tuple[Tokenizer, Callable[[], None]]:
 
         tok, owner = vocab_for(spec)
         return tok, (owner.close if owner is not None else _nothing)
-    from psmlab.core.backends.llama.backend import VocabOnly
+    from psmlab.core.backends.llama.vocab import VocabOnly
 
     only = VocabOnly(spec)
     return only.vocab, only.close

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import codecs
-import math
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import llama_cpp
-import numpy as np
 
 import psmlab
-from psmlab.core.backends.llama import parallel, quiet, steer
-from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.backends.llama import parallel, quiet, scoring, steer
+from psmlab.core.backends.llama.scoring import reusable
+from psmlab.core.backends.llama.vocab import Vocab, load_error
 from psmlab.core.backends.stream import (
     Piece,
     SourceReport,
@@ -30,41 +29,6 @@ from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec
 
 N_BATCH = 512
-
-
-def _load_error(spec: ModelSpec, exc: Exception) -> ModelError:
-    detail = "; ".join(quiet.recent_errors()) or str(exc)
-    return ModelError(
-        f"llama.cpp could not load {spec.id} ({spec.path}): {detail}",
-        "check that the file is a complete GGUF of an architecture this llama.cpp supports",
-    )
-
-
-class VocabOnly:
-    """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
-
-    def __init__(self, spec: ModelSpec) -> None:
-        quiet.install()
-        path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
-        read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
-        params = llama_cpp.llama_model_default_params()
-        params.vocab_only = True
-        with quiet.capture_errors():
-            model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
-            if not model:
-                raise _load_error(spec, RuntimeError("load failed"))
-        self._model = model
-        self.spec = spec
-        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model), self)
-
-    def close(self) -> None:
-        if self._model:
-            self.vocab.invalidate()
-            llama_cpp.llama_model_free(self._model)
-            self._model = None
-
-    def __del__(self) -> None:
-        self.close()
 
 
 class LlamaBackend:
@@ -93,7 +57,7 @@ class LlamaBackend:
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
-                raise _load_error(spec, exc) from None
+                raise load_error(spec, exc) from None
         self.load_s = time.perf_counter() - t0
         self.vocab = Vocab(self.llm._model.vocab, self)
         self.n_batch = self.llm.n_batch
@@ -410,24 +374,8 @@ class LlamaBackend:
         finally:
             gen.close()
 
-    def _logits_row(self, i: int, ctx: Any = None) -> tuple[np.ndarray, float]:
-        """Row i of the last decoded batch's logits (float64) and its log-sum-exp."""
-        ptr = llama_cpp.llama_get_logits_ith(ctx or self.llm._ctx.ctx, i)
-        row = np.ctypeslib.as_array(ptr, shape=(self.vocab.n_vocab,)).astype(np.float64)
-        top = row.max()
-        return row, float(top + math.log(float(np.exp(row - top).sum())))
-
     def _token_logprob(self, tok: int, k: int, i: int = -1, ctx: Any = None) -> TokenLogprob:
-        """The logits that produced `tok` are still the context's row i: no re-evaluation."""
-        row, lse = self._logits_row(i, ctx)
-        best = np.argpartition(row, -k)[-k:]
-        best = best[np.argsort(-row[best])]
-        return TokenLogprob(
-            token=tok,
-            text=self.vocab.piece(tok),
-            logprob=float(row[tok] - lse),
-            top=tuple((self.vocab.piece(int(i)), float(row[i] - lse)) for i in best),
-        )
+        return scoring.token_logprob(ctx or self.llm._ctx.ctx, self.vocab, tok, k, i)
 
     # --- scoring ----------------------------------------------------------------------------
 
@@ -473,61 +421,12 @@ class LlamaBackend:
         return Score(continuation, float(sum(lps) - sum(base)), len(cont), tuple(lps), merged=True)
 
     def _logprobs(self, ctx: list[int], cont: list[int]) -> list[float]:
-        """Per-token log-probabilities of `cont` after `ctx`, whose ctx[:-1] is in the cache."""
-        if not cont:
-            return []
-        llm = self.llm
-        start = len(ctx) - 1
-        feed = [ctx[-1], *cont[:-1]]
-        lps: list[float] = []
-        try:
-            for i in range(0, len(feed), self.n_batch):
-                chunk = feed[i : i + self.n_batch]
-                llm._batch.set_batch(chunk, n_past=start + i, logits_all=True)
-                llm._ctx.decode(llm._batch)
-                for j in range(len(chunk)):
-                    row, lse = self._logits_row(j)
-                    lps.append(float(row[cont[i + j]] - lse))
-        finally:
-            # Drop the scored positions so the cache again holds exactly ctx[:-1].
-            llm._ctx.kv_cache_seq_rm(-1, start, -1)
-            llm.n_tokens = start
-        return lps
+        return scoring.continuation_logprobs(self.llm, self.vocab.n_vocab, self.n_batch, ctx, cont)
 
     def _split_continuation(
         self, prompt: RenderedPrompt, continuation: str
     ) -> tuple[list[int], list[int], list[int]]:
-        """Tokenize the prompt's last text run together with the continuation, as the model would
-        see them in one document. Returns (context, continuation tokens, prompt tokens that the
-        continuation re-tokenized; empty unless the two merged at the boundary)."""
-        run: list[str] = []
-        for p in reversed(prompt.pieces):
-            if p.kind in ("special", "bos"):
-                break
-            run.append(p.text)
-        tail = "".join(reversed(run))
-        tail_tokens = self.vocab.tokenize(tail, special=False)
-        joint = self.vocab.tokenize(tail + continuation, special=False)
-        head = list(prompt.tokens[: len(prompt.tokens) - len(tail_tokens)])
-        common = 0
-        for a, b in zip(tail_tokens, joint, strict=False):
-            if a != b:
-                break
-            common += 1
-        return head + joint[:common], joint[common:], tail_tokens[common:]
-
-
-def reusable(canon: Sequence[int], target: Sequence[int], n_batch: int) -> int:
-    """How many cached tokens a canonical evaluation of `target` may keep from `canon`."""
-    common = 0
-    for a, b in zip(canon, target, strict=False):
-        if a != b:
-            break
-        common += 1
-    if common == len(target) == len(canon):
-        return common
-    # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
-    return (common // n_batch) * n_batch
+        return scoring.split_continuation(self.vocab, prompt, continuation)
 
 
 class _Cancelled(Exception):

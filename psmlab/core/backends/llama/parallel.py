@@ -20,6 +20,7 @@ from typing import Any
 import llama_cpp
 
 from psmlab.core.backends.llama import quiet, steer
+from psmlab.core.backends.llama.scoring import reusable
 from psmlab.core.backends.stream import Piece, StreamBuilder
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError
@@ -167,8 +168,6 @@ class ParallelContext:
     def prepare(self, tokens: Sequence[int], cancel: threading.Event | None) -> int:
         """Leave exactly tokens[:-1] in sequence 0 and nothing else; return tokens evaluated.
         Chunks are aligned to position 0, as LlamaBackend._prepare does."""
-        from psmlab.core.backends.llama.backend import reusable
-
         target = tuple(tokens[:-1])
         keep = reusable(self.canon, target, self.n_batch)
         for s in range(1, MAX_SEQ):

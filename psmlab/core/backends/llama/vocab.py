@@ -1,4 +1,5 @@
-"""A model's vocabulary through llama.cpp: tokenize with or without control tokens, pieces, BOS/EOG."""
+"""A model's vocabulary through llama.cpp: tokenize with or without control tokens, pieces, BOS/EOG;
+loading just the vocabulary of a GGUF file."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import ctypes
 from typing import Any
 
 import llama_cpp
+
+from psmlab.core.backends.llama import quiet
+from psmlab.core.errors import ModelError
+from psmlab.core.models.gguf import read_gguf
+from psmlab.core.models.registry import ModelSpec
 
 _CONTROL = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
 
@@ -81,3 +87,38 @@ class Vocab:
 
     def is_eog(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self._ptr(), token))
+
+
+def load_error(spec: ModelSpec, exc: Exception) -> ModelError:
+    detail = "; ".join(quiet.recent_errors()) or str(exc)
+    return ModelError(
+        f"llama.cpp could not load {spec.id} ({spec.path}): {detail}",
+        "check that the file is a complete GGUF of an architecture this llama.cpp supports",
+    )
+
+
+class VocabOnly:
+    """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        quiet.install()
+        path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
+        read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        with quiet.capture_errors():
+            model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
+            if not model:
+                raise load_error(spec, RuntimeError("load failed"))
+        self._model = model
+        self.spec = spec
+        self.vocab = Vocab(llama_cpp.llama_model_get_vocab(model), self)
+
+    def close(self) -> None:
+        if self._model:
+            self.vocab.invalidate()
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        self.close()

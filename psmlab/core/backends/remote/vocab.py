@@ -67,7 +67,7 @@ def _marker_notes(pieces: Sequence[PromptPiece]) -> list[str]:
 def vocab_for(spec: ModelSpec) -> tuple[Any, Any]:
     """(tokenizer, owner to close) for a server model: its local GGUF's vocabulary, or text only."""
     if spec.vocab_path:
-        from psmlab.core.backends.llama.backend import VocabOnly  # loads llama.cpp only when needed
+        from psmlab.core.backends.llama.vocab import VocabOnly  # loads llama.cpp only when needed
 
         owner = VocabOnly(spec)
         return LocalVocabNotes(owner.vocab), owner

@@ -1,0 +1,97 @@
+"""Reading llama.cpp logits: per-token log-probabilities, the top-k alternatives, and scoring a
+continuation as the model would tokenize it in one document."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.domain.types import TokenLogprob
+
+
+def logits_row(ctx: Any, n_vocab: int, i: int) -> tuple[np.ndarray, float]:
+    """Row i of the last decoded batch's logits (float64) and its log-sum-exp."""
+    ptr = llama_cpp.llama_get_logits_ith(ctx, i)
+    row = np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+    top = row.max()
+    return row, float(top + math.log(float(np.exp(row - top).sum())))
+
+
+def token_logprob(ctx: Any, vocab: Vocab, tok: int, k: int, i: int = -1) -> TokenLogprob:
+    """The logits that produced `tok` are still the context's row i: no re-evaluation."""
+    row, lse = logits_row(ctx, vocab.n_vocab, i)
+    best = np.argpartition(row, -k)[-k:]
+    best = best[np.argsort(-row[best])]
+    return TokenLogprob(
+        token=tok,
+        text=vocab.piece(tok),
+        logprob=float(row[tok] - lse),
+        top=tuple((vocab.piece(int(j)), float(row[j] - lse)) for j in best),
+    )
+
+
+def continuation_logprobs(
+    llm: llama_cpp.Llama, n_vocab: int, n_batch: int, ctx: list[int], cont: list[int]
+) -> list[float]:
+    """Per-token log-probabilities of `cont` after `ctx`, whose ctx[:-1] is in `llm`'s cache;
+    the cache holds exactly ctx[:-1] again afterwards."""
+    if not cont:
+        return []
+    start = len(ctx) - 1
+    feed = [ctx[-1], *cont[:-1]]
+    lps: list[float] = []
+    try:
+        for i in range(0, len(feed), n_batch):
+            chunk = feed[i : i + n_batch]
+            llm._batch.set_batch(chunk, n_past=start + i, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            for j in range(len(chunk)):
+                row, lse = logits_row(llm._ctx.ctx, n_vocab, j)
+                lps.append(float(row[cont[i + j]] - lse))
+    finally:
+        # Drop the scored positions so the cache again holds exactly ctx[:-1].
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm.n_tokens = start
+    return lps
+
+
+def split_continuation(
+    vocab: Vocab, prompt: RenderedPrompt, continuation: str
+) -> tuple[list[int], list[int], list[int]]:
+    """Tokenize the prompt's last text run together with the continuation, as the model would
+    see them in one document. Returns (context, continuation tokens, prompt tokens that the
+    continuation re-tokenized; empty unless the two merged at the boundary)."""
+    run: list[str] = []
+    for p in reversed(prompt.pieces):
+        if p.kind in ("special", "bos"):
+            break
+        run.append(p.text)
+    tail = "".join(reversed(run))
+    tail_tokens = vocab.tokenize(tail, special=False)
+    joint = vocab.tokenize(tail + continuation, special=False)
+    head = list(prompt.tokens[: len(prompt.tokens) - len(tail_tokens)])
+    common = 0
+    for a, b in zip(tail_tokens, joint, strict=False):
+        if a != b:
+            break
+        common += 1
+    return head + joint[:common], joint[common:], tail_tokens[common:]
+
+
+def reusable(canon: Sequence[int], target: Sequence[int], n_batch: int) -> int:
+    """How many cached tokens a canonical evaluation of `target` may keep from `canon`."""
+    common = 0
+    for a, b in zip(canon, target, strict=False):
+        if a != b:
+            break
+        common += 1
+    if common == len(target) == len(canon):
+        return common
+    # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
+    return (common // n_batch) * n_batch
