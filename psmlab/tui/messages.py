@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from psmlab.core.run.runner import Event, RunResult
-from psmlab.tui.widgets.column import Forced
+from psmlab.tui.widgets.column_state import Forced
 
 
 class LabEvent(Message):

@@ -12,7 +12,7 @@ from psmlab.core.domain.stats import shares_of
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
-from psmlab.tui.widgets.column import ColumnState, Forced, Sample
+from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample
 
 
 def build_states(

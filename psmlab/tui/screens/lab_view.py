@@ -30,7 +30,8 @@ from psmlab.core.run.runner import (
 from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.states import build_states, count_labels, forced_of, show_run
-from psmlab.tui.widgets.column import ColumnState, Forced, ModelColumn, Sample
+from psmlab.tui.widgets.column import ModelColumn
+from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 

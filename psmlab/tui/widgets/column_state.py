@@ -1,0 +1,241 @@
+"""What a model column shows, as data and as text: its state (samples, runs, labels, forced choice,
+settings) and the lines drawn from it (forced-choice block, agreement, monitor sparkline)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+
+from psmlab.core.domain.classify import LABELLER, UNCLEAR
+from psmlab.core.domain.quality import labeller_brief, labeller_line
+from psmlab.core.domain.spark import sparkline
+from psmlab.core.domain.stats import Share
+from psmlab.core.measure.instruments import pure
+from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
+from psmlab.views import safe
+
+
+@dataclass
+class Sample:
+    text: str = ""
+    record: GenerationRecord | None = None
+    tokens_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Forced:
+    """The forced choice for the pending answer, with what it measures (`ProbeResult.measures`)."""
+
+    probs: dict[str, float]  # raw: P(persona | one of its identity statements), T=1, untruncated
+    calibrated: dict[str, float] | None  # PMI-calibrated by a content-free question, if computed
+    measures: str  # the core's one-line description (the panel's tooltip shows it whole)
+    normalized: bool = False  # length-normalised: a score, not a probability
+    node: str | None = None  # the pending user turn it was computed after
+
+    @property
+    def top(self) -> str:
+        """The top persona of the distribution the panel leads with (calibrated when there is one)."""
+        d = self.calibrated or self.probs
+        return max(d, key=lambda k: d[k])
+
+
+@dataclass
+class ColumnState:
+    model_id: str
+    kind: str
+    format: str
+    status: str = "loading model…"
+    error: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+    shown: int = 0
+    # Runs: every generation of the shown turn is kept; `run_no` is the one on screen (0-based).
+    run_no: int = 0
+    run_count: int = 0
+    warnings: tuple[str, ...] = ()
+    labels: Counter[str] = field(default_factory=Counter)  # human annotations
+    # Automatic labels over the samples: archetype shares, self-id shares, how the turns ended
+    # (beside the labels, never one), and the labeller with its agreement with people.
+    auto: list[Share] = field(default_factory=list)
+    auto_self_id: list[Share] = field(default_factory=list)
+    ends: list[Share] = field(default_factory=list)
+    labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
+    labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
+    auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
+    forced: Forced | None = None  # forced choice for the pending answer
+    forced_error: str | None = None  # why the forced choice could not be computed
+    forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
+    shade: bool = False  # colour tokens by probability (when recorded)
+    cursor: int | None = None  # token under the cursor
+    steer: str | None = None  # the column's steering for the next run (`Steering.label()`)
+    # The column's other settings for the next run: system prompt, prefill, sampling knobs.
+    system: str | None = None
+    prefill: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # Shown samples that continued an assistant turn: its text was their prefill, not the setting.
+    continued: set[str] = field(default_factory=set)
+    # Projections of the shown samples on monitored control vectors, by generation id.
+    projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
+
+
+def pending(made: GenerationRecord, s: ColumnState) -> list[str]:
+    """The column's settings besides format and steering that changed since `made` was made."""
+    prefill = None if made.id in s.continued else made.prefill
+    changed = ["system"] if made.system != s.system else []
+    if prefill != (s.prefill or None):
+        changed.append("prefill")
+    # Knobs a record from an older version does not hold are not counted as changed.
+    if any(made.params.get(k, v) != v for k, v in s.params.items()):
+        changed.append("sampling")
+    return changed
+
+
+def monitor_name(p: ProjectionRecord) -> str:
+    """A monitored vector's name: its archetype, else its file name."""
+    return str(p.vector.get("archetype") or Path(str(p.vector.get("file") or "?")).name)
+
+
+def _last_layer(p: ProjectionRecord) -> str | None:
+    keys = [k for k in p.projection if k.lstrip("-").isdigit()]
+    return max(keys, key=int) if keys else None
+
+
+def token_value(p: ProjectionRecord, i: int) -> float | None:
+    """Token i's projection at the vector's last layer (None: not measured)."""
+    layer = _last_layer(p)
+    values = p.per_token.get(layer, []) if layer is not None else []
+    return values[i] if 0 <= i < len(values) else None
+
+
+MONITOR_SPARK = 24  # the sparkline's width when the column's is not known yet
+
+
+def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
+    """`hal-9000 L20 +3.21 ▂▃▅▇▆▃`: the answer's mean projection at the vector's last layer and
+    its tokens' as a sparkline (fitted to `width` cells); or why it was not measured."""
+    out = Text()
+    out.append_text(safe(monitor_name(p), "bold"))
+    layer = _last_layer(p)
+    if p.skipped or layer is None:
+        why = p.skipped or "nothing measured"
+        short = why if len(why) <= 60 else why[:57] + "…"
+        out.append_text(safe(f" skipped: {short}", "dim"))
+        return out
+    out.append_text(safe(f" L{layer} {p.projection[layer]:+.2f}"))
+    values = p.per_token.get(layer) or []
+    room = width - out.cell_len - 1 if width > 0 else MONITOR_SPARK
+    if values and room >= 4:
+        out.append(" " + sparkline(values, min(room, 48)), style="cyan")
+    return out
+
+
+BAR = 8  # a probability of 1 is this many blocks
+
+
+def _dist_line(name: str, d: Mapping[str, float], width: int) -> Text:
+    """`name: a 0.52 ████ · b 0.30 ██ · c 0.10 █` (the top three; persona ids escaped), with the
+    bars only when the line then still fits in `width` cells."""
+    top = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    for bars in (True, False):
+        out = Text()
+        out.append(f"{name}: ", style="bold")
+        out.append_text(
+            safe(
+                " · ".join(
+                    f"{a} {p:.2f}" + (f" {'█' * round(p * BAR)}" if bars else "") for a, p in top
+                )
+            )
+        )
+        if out.cell_len <= width:
+            break
+    return out
+
+
+def forced_header(f: Forced) -> str:
+    """What the numbers are, short enough for a column (the tooltip has `f.measures` whole)."""
+    what = "score, not a probability" if f.normalized else "P(persona | statements)"
+    return f"forced choice · T=1 · {what}"
+
+
+KNOBS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0}
+
+
+def _sample_params(s: ColumnState) -> dict[str, Any] | None:
+    """The sampling knobs the column's samples were drawn with (seeds aside); None if they differ."""
+    knobs = [{k: x.record.params.get(k) for k in KNOBS} for x in s.samples if x.record is not None]
+    if not knobs or any(p != knobs[0] for p in knobs[1:]):
+        return None
+    return knobs[0]
+
+
+def settings_note(params: Mapping[str, Any] | None) -> str:
+    """Whether the samples come from the distribution forced choice scores: T=1, no truncation
+    (`instruments.pure`) and, here too, no repeat penalty."""
+    if params is None:
+        return "(samples at mixed settings: not comparable)"
+    if pure(params) and params.get("repeat_penalty", 1.0) == 1.0:
+        return "(same T=1 distribution)"
+    parts = [f"T {params.get('temperature')}"] if params.get("temperature") != 1.0 else []
+    if any(params.get(k) != KNOBS[k] for k in ("top_k", "top_p", "min_p")):
+        parts.append("truncated")
+    if params.get("repeat_penalty", 1.0) != 1.0:
+        parts.append(f"repeat penalty {params.get('repeat_penalty')}")
+    return f"(samples at {', '.join(parts)}: another distribution)"
+
+
+def agreement_line(s: ColumnState, f: Forced) -> Text | None:
+    """Forced choice's top persona against the samples' most frequent archetype label (never
+    `unclear`), with whether the samples were drawn from the distribution it scores; None when
+    the column has no labelled samples answering the turn the forced choice was computed on."""
+    recs = [x.record for x in s.samples if x.record is not None]
+    if not s.auto or not s.auto[0].n or not recs:
+        return None
+    if any(r.node != f.node for r in recs):
+        return None  # samples of another turn
+    n = s.auto[0].n
+    named = [x for x in s.auto if x.label != UNCLEAR and x.k]
+    if not named:
+        verdict = "all unclear"
+    else:
+        best = [x for x in named if x.k == named[0].k]
+        k = best[0].k
+        if len(best) == 1 and best[0].label == f.top:
+            verdict = f"top agrees ({f.top} {k}/{n})"
+        elif f.top in {x.label for x in best}:
+            verdict = f"top tied: {', '.join(x.label for x in best)} {k}/{n} each"
+        else:
+            mine = next((x.k for x in s.auto if x.label == f.top), 0)
+            who = ", ".join(x.label for x in best) + (" each" if len(best) > 1 else "")
+            verdict = f"samples' top is {who} {k}/{n} ({f.top} {mine}/{n})"
+    out = Text()
+    out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
+    out.append_text(safe(verdict))
+    out.append_text(safe(" " + settings_note(_sample_params(s)), "dim"))
+    return out
+
+
+def forced_block(s: ColumnState, width: int = 0) -> Text:
+    """The forced choice, always with what it measures: a header, the calibrated (PMI) and raw
+    distributions (bars when `width` fits them), and its agreement with the labelled samples."""
+    out = Text()
+    f = s.forced
+    if f is None:
+        if s.forced_error:
+            out.append("forced choice: unavailable: ", style="bold dim")
+            out.append_text(safe(s.forced_error, "dim"))
+        return out
+    out.append_text(safe(forced_header(f), "dim"))
+    if f.calibrated:
+        out.append("\n")
+        out.append_text(_dist_line("PMI", f.calibrated, width))
+    out.append("\n")
+    out.append_text(_dist_line("raw", f.probs, width))
+    agree = agreement_line(s, f)
+    if agree is not None:
+        out.append("\n")
+        out.append_text(agree)
+    return out
