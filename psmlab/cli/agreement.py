@@ -9,6 +9,7 @@ import typer
 
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt
+from psmlab.core.domain.stats import fmt2
 from psmlab.core.errors import UsageError
 from psmlab.views import safe
 
@@ -143,7 +144,7 @@ def agreement(
 
 
 def _num(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.2f}"
+    return "n/a" if math.isnan(x) else fmt2(x)
 
 
 def _print_agreement(console: Console, result: Agreement, field_name: str) -> None:

@@ -171,6 +171,10 @@ def test_labeller_line_says_not_measured_or_gives_kappa(tmp_path: Path) -> None:
     f2 = tmp_path / "l2.json"
     f2.write_text(json.dumps({"judge:x": {"self_id": {**m, "ci_low": -0.1}}}))
     assert "n=120 (unreliable: interval includes 0)" in labeller_line("judge:x", f2)
+    # A lower bound just under zero prints as 0.00, never "-0.00".
+    f4 = tmp_path / "l4.json"
+    f4.write_text(json.dumps({"judge:x": {"self_id": {**m, "ci_low": -0.001}}}))
+    assert "κ 0.84 [0.00, 0.91] vs gold test n=120 (unreliable" in labeller_line("judge:x", f4)
     # The brief form keeps both kappas: archetype shares sit beside the self-id ones.
     from psmlab.core.domain.quality import labeller_brief
 

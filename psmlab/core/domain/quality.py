@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.domain.stats import fmt2
 from psmlab.core.errors import PsmlabError
 
 LEVELS = {"self_id": "self-id", "archetypes": "archetypes"}
@@ -83,7 +84,7 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
                 parts.append(f"{name}: not measured against people")
             continue
         text = (
-            f"{name} κ {m['kappa']:.2f} [{m['ci_low']:.2f}, {m['ci_high']:.2f}] "
+            f"{name} κ {fmt2(m['kappa'])} [{fmt2(m['ci_low'])}, {fmt2(m['ci_high'])}] "
             f"vs gold {m['split']} n={m['n']}"
         )
         if unreliable(m):

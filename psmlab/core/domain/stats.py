@@ -55,6 +55,12 @@ class Share:
         }
 
 
+def fmt2(x: float) -> str:
+    """Two decimals, with no "-0.00": a bound that rounds to zero is shown as 0.00."""
+    out = f"{x:.2f}"
+    return "0.00" if out == "-0.00" else out
+
+
 def fmt_share(s: Share) -> str:
     """`3/12 25% (9%–53%)`; an absent label `0/12 (≤ 24%)`; no samples `0/0`."""
     if s.n == 0:
