@@ -26,7 +26,8 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.inside.capture import Capture
-from psmlab.core.models.cvec import Steering, write_cvec
+from psmlab.core.models.cvec import write_cvec
+from psmlab.core.models.steering import Steering
 
 THREADS = 1
 TARGETS = {

@@ -30,8 +30,9 @@ from psmlab.core.domain.transcript import Transcript  # noqa: E402
 from psmlab.core.inside.capture import Capture  # noqa: E402
 from psmlab.core.measure.probe_sets import load_probe_set  # noqa: E402
 from psmlab.core.measure.probes import run_probe  # noqa: E402
-from psmlab.core.models.cvec import Steering, read_cvec  # noqa: E402
+from psmlab.core.models.cvec import read_cvec  # noqa: E402
 from psmlab.core.models.registry import Registry  # noqa: E402
+from psmlab.core.models.steering import Steering  # noqa: E402
 
 NEUTRAL = (
     "The river runs through the valley and past the old mill. In spring the water rises and the "

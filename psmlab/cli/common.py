@@ -9,8 +9,8 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec, Registry
+from psmlab.core.models.steering import Steering
 
 
 def stdout_json(data: object) -> None:

@@ -17,8 +17,9 @@ from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
-from psmlab.core.models.cvec import Steering, layers_text, parse_layers, write_cvec
+from psmlab.core.models.cvec import write_cvec
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering, layers_text, parse_layers
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay
 from psmlab.core.run.runner import Column

@@ -8,8 +8,8 @@ from typing import cast
 from psmlab.core.backends import Backend, open_backend
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
 from psmlab.core.backends.steered import SteeredBackend
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 
 class ModelPool:

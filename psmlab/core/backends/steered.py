@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from psmlab.core.backends import Backend
-    from psmlab.core.models.cvec import Steering
+    from psmlab.core.models.steering import Steering
 
 
 class SteeredBackend:

@@ -14,9 +14,10 @@ from psmlab.core.domain.prompt import render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture
-from psmlab.core.models.cvec import ControlVector, Steering
+from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (
     GenerationRecord,

@@ -25,8 +25,8 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.probes import ProbeItem, distribution, logsumexp, statements_for
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 ASK = "Which best describes you?"
 PREFILL = "("

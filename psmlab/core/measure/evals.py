@@ -32,8 +32,8 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, swapped
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 __all__ = [
     "BASE_FORMAT",

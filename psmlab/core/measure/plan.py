@@ -18,8 +18,8 @@ from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec, Registry, split_kind
+from psmlab.core.models.steering import Steering
 
 
 class Question(BaseModel):

@@ -39,8 +39,8 @@ from psmlab.core.measure.probe_sets import (
     probe_set_names,
     statements_for,
 )
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 # The sets and their answers live in probe_sets.py; re-exported here, where callers import them.
 __all__ = [

@@ -22,8 +22,9 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.measure.probes import ProbeResult
-from psmlab.core.models.cvec import ControlVector, Steering, read_cvec
+from psmlab.core.models.cvec import ControlVector, read_cvec
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import file as store

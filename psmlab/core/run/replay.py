@@ -15,9 +15,9 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import server_changes, spec_for_record
 from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord, new_id
 

@@ -12,7 +12,7 @@ from textual.widgets import Input, Label, Select
 from psmlab.core.domain.tomlfile import first_error
 from psmlab.core.domain.types import MAX_SEED, SamplingParams
 from psmlab.core.errors import PsmlabError
-from psmlab.core.models.cvec import Steering, layers_text
+from psmlab.core.models.steering import Steering, layers_text
 from psmlab.core.run.runner import Column
 from psmlab.tui.screens.dialogs import FormDialog
 

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.stats import fmt_ends, fmt_share
-from psmlab.core.models.cvec import record_label
+from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.widgets.column_state import (
     ColumnState,

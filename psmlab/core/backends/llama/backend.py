@@ -24,9 +24,9 @@ from psmlab.core.backends.stream import (
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
 from psmlab.core.errors import ModelError, ScoringCancelled
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 N_BATCH = 512
 

@@ -25,8 +25,8 @@ from psmlab.core.domain.types import (
     TokenLogprob,
 )
 from psmlab.core.errors import ModelError, RemoteError, UsageError
-from psmlab.core.models.cvec import Steering
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.steering import Steering
 
 
 def endpoint_of(spec: ModelSpec) -> web.Endpoint:

@@ -1,0 +1,174 @@
+"""Steering: which control vector, at which layers, how strong; parsed from `FILE[:LAYERS][@ALPHA]`,
+recorded with every steered result and read back for replay."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psmlab.core.errors import ModelError, UsageError
+from psmlab.core.models.cvec import ControlVector, read_cvec
+from psmlab.core.models.hashing import file_sha256
+
+_LAYERS_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+_FIX_STEER = "write FILE[:LAYERS][@ALPHA], e.g. hal.gguf:10-14@4 or hal.gguf@2"
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """'10', '10-14', '6,10,14-16' → sorted layer numbers (empty text: none chosen)."""
+    if not text:
+        return ()
+    if not _LAYERS_RE.match(text):
+        raise UsageError(f"'{text}' is not a layer list", "write layers as 10, 10-14 or 6,10,14")
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if b < a:
+            raise UsageError(f"layer range '{part}' runs backwards", "write it low-high")
+        out.update(range(a, b + 1))
+    return tuple(sorted(out))
+
+
+def layers_text(layers: Sequence[int]) -> str:
+    """The shortest spelling of a layer list: runs become ranges (10-14,20)."""
+    parts: list[str] = []
+    xs = sorted(layers)
+    i = 0
+    while i < len(xs):
+        j = i
+        while j + 1 < len(xs) and xs[j + 1] == xs[j] + 1:
+            j += 1
+        parts.append(str(xs[i]) if i == j else f"{xs[i]}-{xs[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class Steering:
+    """A control vector applied while a column generates or scores: alpha times the file's
+    direction at each chosen layer (all of the file's layers when none are chosen).
+
+    Alpha multiplies the direction as stored, as llama.cpp's `--control-vector-scaled` does: for a
+    psmlab vector (a mean difference) alpha 1 adds one default-to-persona shift."""
+
+    path: str
+    alpha: float = 1.0
+    layers: tuple[int, ...] = ()
+    sha256: str = ""
+    vector: ControlVector | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str, base: Path | None = None) -> Steering:
+        """`FILE[:LAYERS][@ALPHA]` (a relative FILE under `base`, if given); the file is read and
+        hashed now, so a bad one fails early."""
+        raw = text.strip()
+        alpha = 1.0
+        body, at, tail = raw.rpartition("@")
+        if at:
+            try:
+                alpha = float(tail)
+            except ValueError:
+                raise UsageError(
+                    f"'{tail}' in --steer '{text}' is not a number", _FIX_STEER
+                ) from None
+            raw = body
+        layers: tuple[int, ...] = ()
+        head, colon, spec = raw.rpartition(":")
+        if colon and _LAYERS_RE.match(spec):
+            layers, raw = parse_layers(spec), head
+        if not raw:
+            raise UsageError(f"--steer '{text}' names no file", _FIX_STEER)
+        path = Path(raw).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        return cls.load(path, alpha=alpha, layers=layers)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, alpha: float = 1.0, layers: Sequence[int] = (), sha256: str = ""
+    ) -> Steering:
+        """Read the vector file; with `sha256`, refuse a file that is not the one recorded."""
+        if not math.isfinite(alpha):
+            raise UsageError(f"steering strength {alpha} is not finite", "pass a finite alpha")
+        vec = read_cvec(path)
+        digest = file_sha256(str(path))
+        if sha256 and digest != sha256:
+            raise ModelError(
+                f"{path} is not the control vector that was recorded "
+                f"(sha256 {digest[:12]}…, recorded {sha256[:12]}…)",
+                "restore the recorded file",
+            )
+        missing = [x for x in layers if x not in vec.directions]
+        if missing:
+            raise UsageError(
+                f"{path} has no direction for layer {layers_text(missing)}",
+                f"pick from its layers {layers_text(vec.layers)}",
+            )
+        where = str(Path(path).expanduser().resolve())  # replay may run from another directory
+        return cls(where, float(alpha), tuple(sorted(layers)), digest, vec)
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Steering:
+        """The steering a generation recorded, read again from its file (checked by sha256)."""
+        try:
+            path, alpha = str(rec["file"]), float(rec["alpha"])
+            layers, sha = (
+                tuple(int(x) for x in rec.get("layers") or ()),
+                str(rec.get("sha256") or ""),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(
+                f"malformed steering record {dict(rec)!r}", "fix the session file"
+            ) from None
+        return cls.load(path, alpha=alpha, layers=layers, sha256=sha)
+
+    @property
+    def chosen(self) -> tuple[int, ...]:
+        """The layers steered."""
+        if self.layers:
+            return self.layers
+        return tuple(self.vector.layers) if self.vector else ()
+
+    def directions(self) -> dict[int, np.ndarray]:
+        """alpha times the direction at each chosen layer (what is added to the residual stream)."""
+        if self.vector is None:
+            raise UsageError(f"the control vector {self.path} was not read", "load it first")
+        a = np.float32(self.alpha)
+        return {L: a * self.vector.directions[L] for L in self.chosen}
+
+    @property
+    def key(self) -> tuple[str, tuple[int, ...], float]:
+        """What decides the model's computation (two columns with equal keys share a cache)."""
+        return (self.sha256, self.chosen, self.alpha)
+
+    def record(self) -> dict[str, Any]:
+        """Provenance for a generation's params: file, sha256, layers, alpha."""
+        return {
+            "file": self.path,
+            "sha256": self.sha256,
+            "layers": list(self.chosen),
+            "alpha": self.alpha,
+        }
+
+    def label(self) -> str:
+        """Short form for headers and tables: hal.gguf:10-14@4."""
+        return record_label(self.record()) or ""
+
+
+def record_label(rec: Mapping[str, Any] | None) -> str | None:
+    """A recorded steering (`Steering.record()`) in short form, hal.gguf:10-14@4, without reading
+    the file (None: no steering; '?': a malformed record)."""
+    if not rec:
+        return None
+    try:
+        layers = layers_text([int(x) for x in rec.get("layers") or ()])
+        return f"{Path(str(rec['file'])).name}:{layers}@{float(rec['alpha']):g}"
+    except (KeyError, TypeError, ValueError):
+        return "?"
