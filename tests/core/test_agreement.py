@@ -18,7 +18,6 @@ from psmlab.core.measure.agreement import (
     open_source,
     read_jsonl,
     session_agreement,
-    session_labels,
     split_selector,
 )
 from psmlab.core.measure.kappa import (
@@ -31,6 +30,7 @@ from psmlab.core.measure.kappa import (
     krippendorff_alpha,
     small_n_note,
 )
+from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.file import atomic_write, dumps
 from psmlab.core.session.schema import (
     Annotation,
