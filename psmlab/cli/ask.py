@@ -214,15 +214,31 @@ def _ask(
     with live_view if live_view is not None else nullcontext():
         result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
         elapsed = time.perf_counter() - t0
-        autos, shares, name, judged = _label_run(result, columns, tr, judge, sf)
+        from psmlab.core.measure.labeling import label_generations
+
+        autos, shares, name, judged = label_generations(
+            result.generations,
+            [c.spec.id for c in columns],
+            tr.last_user,
+            judge,
+            sf.session if sf is not None else None,
+        )
+        if judge is not None and sf is not None:
+            sf.save()
         if live_view is not None:
             # The last frame shows the labels the shares count (a judge's, when one labels).
             live_view.relabel(autos)
     from psmlab.core.domain.classify import LABELLER
     from psmlab.core.domain.quality import agreement, labeller_line
+    from psmlab.core.domain.stats import self_id_differences
 
-    diffs = _differences(shares)
-    watched = _watch(session, result.generations, watch or [], columns)
+    diffs = self_id_differences(shares)
+    watched: dict[str, list[dict[str, Any]]] = {}
+    if watch:  # capture loads only when asked for
+        from psmlab.core.inside.monitor import monitor_answers
+
+        threads = min(c.spec.n_threads for c in columns)
+        watched = monitor_answers(session, result.generations, watch, threads)
     if sf is not None and watched:
         sf.save()
     if json_out:
@@ -318,51 +334,6 @@ def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
     return [(p, read_cvec(p)) for p in paths or []]
 
 
-def _watch(
-    session: Any, generations: list[Any], watch: list[tuple[Path, Any]], columns: list[Column]
-) -> dict[str, list[dict[str, Any]]]:
-    """Each answer re-read and projected on each --monitor vector, kept in the session; by
-    generation id, one entry per vector."""
-    if not watch or session is None or not generations:
-        return {}
-    from psmlab.core.inside.monitor import measure, record, vector_info
-
-    ids = {g.id for g in generations}
-    gens = [g for g in session.generations if g.id in ids]
-    threads = min(c.spec.n_threads for c in columns)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for path, vec in watch:
-        warnings: list[str] = []
-        rows = measure(session, vec, gens, n_threads=threads, warnings=warnings)
-        info = vector_info(vec, path)
-        record(session, rows, info)
-        for r in rows:
-            out.setdefault(r.generation, []).append(
-                {
-                    "vector": info,
-                    "measures": session.projections[-1].measures,
-                    "projection": {str(L): v for L, v in r.projection.items()},
-                    "per_token": {str(L): v for L, v in r.per_token.items()},
-                    "steered": r.steered,
-                    "skipped": r.skipped,
-                }
-            )
-    return out
-
-
-def _differences(shares: dict[str, Any]) -> list[Diff]:
-    """Between each pair of columns with more than one sample, the difference in share of each
-    self-id class that occurs in any of them, with a Newcombe interval."""
-    from psmlab.core.domain.stats import differences
-
-    cols = {m: v.self_id for m, v in shares.items() if v.self_id and v.self_id[0].n > 1}
-    if len(cols) < 2:
-        return []
-    labels = [x.label for x in next(iter(cols.values()))]
-    seen = [lab for lab in labels if any(x.label == lab and x.k for v in cols.values() for x in v)]
-    return [d for lab in seen for d in differences(cols, lab)]
-
-
 def _differences_table(diffs: list[Diff]) -> Table:
     """The differences table under the shares table (model ids are untrusted text), with the
     many-comparisons note as its caption."""
@@ -388,60 +359,6 @@ def _differences_table(diffs: list[Diff]) -> Table:
             "excludes 0" if d.excludes_zero else "includes 0",
         )
     return table
-
-
-def _label_run(
-    result: Any, columns: list[Column], tr: Transcript, judge: str | None, sf: Any
-) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, dict[str, Any]]]:
-    """Every generation's labels (the rules', self-id from the judge when one is named) and the
-    shares per model; with the labeller's name and the judge's records by generation id."""
-    from psmlab.core.domain.classify import LABELLER
-    from psmlab.core.domain.personas import load_personas
-    from psmlab.core.domain.stats import auto_label_shares
-
-    autos, shares = auto_label_shares(
-        result.generations, [c.spec.id for c in columns], load_personas()[0], tr.last_user
-    )
-    name, judged = LABELLER, dict[str, dict[str, Any]]()
-    if judge is not None:
-        name, judged = _judge(judge, tr, result.generations, autos, shares, sf)
-    return autos, shares, name, judged
-
-
-def _judge(
-    model: str,
-    tr: Transcript,
-    generations: list[Any],
-    autos: dict[str, Any],
-    shares: dict[str, Any],
-    sf: Any,
-) -> tuple[str, dict[str, dict[str, Any]]]:
-    """Self-id labels from a judge model (in place of the rules'), recorded in `autos`, `shares`
-    and the session; returns the judge's labeller name and its records by generation id."""
-    from psmlab.core.domain.stats import shares_of
-    from psmlab.core.measure.judge import judge_rows
-
-    rows = [{"id": g.id, "text": g.text, "question": tr.last_user} for g in generations]
-    judged = {r["id"]: r for r in judge_rows(model, rows)} if rows else {}
-    name = next(iter(judged.values()))["labeller"] if judged else f"judge:{model}"
-    for gid, r in judged.items():
-        autos[gid] = autos[gid].model_copy(
-            update={"self_id": r["self_id"], "self_id_hits": (), "method": name}
-        )
-    for m in shares:
-        mine = [g for g in generations if g.model == m]
-        shares[m] = shares_of((autos[g.id] for g in mine), (g.finish_reason for g in mine))
-    if sf is not None:
-        for rec in sf.session.auto_labels:
-            if rec.generation_id in judged:
-                rec.self_id, rec.self_id_hits, rec.method = (
-                    autos[rec.generation_id].self_id,
-                    [],
-                    name,
-                )
-        sf.save()
-    keep = ("probs", "logprobs", "judge")
-    return name, {gid: {k: r[k] for k in keep} for gid, r in judged.items()}
 
 
 def _model_json(c: Column) -> dict[str, object]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -222,3 +222,14 @@ def auto_label_shares(
         mine = [g for g in gens if g.model == m]
         shares[m] = shares_of((autos[g.id] for g in mine), (g.finish_reason for g in mine))
     return autos, shares
+
+
+def self_id_differences(shares: Mapping[str, LabelShares]) -> list[Diff]:
+    """Between each pair of models with more than one sample, the difference in share of each
+    self-id class that occurs in any of them, with a Newcombe interval."""
+    cols = {m: v.self_id for m, v in shares.items() if v.self_id and v.self_id[0].n > 1}
+    if len(cols) < 2:
+        return []
+    labels = [x.label for x in next(iter(cols.values()))]
+    seen = [lab for lab in labels if any(x.label == lab and x.k for v in cols.values() for x in v)]
+    return [d for lab in seen for d in differences(cols, lab)]

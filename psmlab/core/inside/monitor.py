@@ -319,3 +319,35 @@ def _usable(
             "build a vector for one of these models (psmlab vectors build -m MODEL)",
         )
     return usable, why
+
+
+def monitor_answers(
+    session: Session | None,
+    generations: list[Any],
+    watch: list[tuple[Path, ControlVector]],
+    n_threads: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each answer re-read and projected on each watched vector, kept in the session; by
+    generation id, one entry per vector (what `ask --monitor` reports)."""
+    if not watch or session is None or not generations:
+        return {}
+    ids = {g.id for g in generations}
+    gens = [g for g in session.generations if g.id in ids]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for path, vec in watch:
+        warnings: list[str] = []
+        rows = measure(session, vec, gens, n_threads=n_threads, warnings=warnings)
+        info = vector_info(vec, path)
+        record(session, rows, info)
+        for r in rows:
+            out.setdefault(r.generation, []).append(
+                {
+                    "vector": info,
+                    "measures": session.projections[-1].measures,
+                    "projection": {str(L): v for L, v in r.projection.items()},
+                    "per_token": {str(L): v for L, v in r.per_token.items()},
+                    "steered": r.steered,
+                    "skipped": r.skipped,
+                }
+            )
+    return out

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from psmlab.core.domain.classify import ROLE_LEAK, UNCLEAR, classify
+from psmlab.core.domain.classify import LABELLER, ROLE_LEAK, UNCLEAR, classify
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
@@ -20,9 +20,9 @@ from psmlab.core.errors import UsageError
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
+    from psmlab.core.domain.stats import LabelShares
     from psmlab.core.measure.judge import Judge
-
-LABELLER = "markers"  # psmlab's phrase rules (domain/selfid.py and the personas' markers)
+    from psmlab.core.session.schema import Session
 
 
 def label_text(text: str, personas: list[Persona], question: str | None = None) -> dict[str, Any]:
@@ -151,3 +151,41 @@ class SampleLabeller:
 
 def _keep(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("id", "question", "model") if k in row}
+
+
+def label_generations(
+    generations: list[Any],
+    models: list[str],
+    question: str | None,
+    judge: str | None = None,
+    session: Session | None = None,
+) -> tuple[dict[str, AutoLabel], dict[str, LabelShares], str, dict[str, dict[str, Any]]]:
+    """Every generation's labels (the rules', self-id from a judge model when one is named) and
+    the shares per model; with the labeller's name and the judge's records by generation id.
+    A judge's self-id labels replace the rules' in `session`'s automatic labels too."""
+    from psmlab.core.domain.stats import auto_label_shares, shares_of
+    from psmlab.core.measure.judge import judge_rows
+
+    autos, shares = auto_label_shares(generations, models, load_personas()[0], question)
+    if judge is None:
+        return autos, shares, LABELLER, {}
+    rows = [{"id": g.id, "text": g.text, "question": question} for g in generations]
+    judged = {r["id"]: r for r in judge_rows(judge, rows)} if rows else {}
+    name = next(iter(judged.values()))["labeller"] if judged else f"judge:{judge}"
+    for gid, r in judged.items():
+        autos[gid] = autos[gid].model_copy(
+            update={"self_id": r["self_id"], "self_id_hits": (), "method": name}
+        )
+    for m in shares:
+        mine = [g for g in generations if g.model == m]
+        shares[m] = shares_of((autos[g.id] for g in mine), (g.finish_reason for g in mine))
+    if session is not None:
+        for rec in session.auto_labels:
+            if rec.generation_id in judged:
+                rec.self_id, rec.self_id_hits, rec.method = (
+                    autos[rec.generation_id].self_id,
+                    (),
+                    name,
+                )
+    keep = ("probs", "logprobs", "judge")
+    return autos, shares, name, {gid: {k: r[k] for k in keep} for gid, r in judged.items()}
