@@ -164,11 +164,12 @@ def label_generations(
     the shares per model; with the labeller's name and the judge's records by generation id.
     A judge's self-id labels replace the rules' in `session`'s automatic labels too."""
     from psmlab.core.domain.stats import auto_label_shares, shares_of
-    from psmlab.core.measure.judge import judge_rows
 
     autos, shares = auto_label_shares(generations, models, load_personas()[0], question)
     if judge is None:
         return autos, shares, LABELLER, {}
+    from psmlab.core.measure.judge import judge_rows  # loads a judge model only when one is named
+
     rows = [{"id": g.id, "text": g.text, "question": question} for g in generations]
     judged = {r["id"]: r for r in judge_rows(judge, rows)} if rows else {}
     name = next(iter(judged.values()))["labeller"] if judged else f"judge:{judge}"

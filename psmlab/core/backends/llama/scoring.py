@@ -1,5 +1,6 @@
-"""Reading llama.cpp logits: per-token log-probabilities, the top-k alternatives, and scoring a
-continuation as the model would tokenize it in one document."""
+"""Reading llama.cpp logits: per-token log-probabilities, the top-k alternatives, scoring a
+continuation as the model would tokenize it in one document, and which cached prompt tokens a
+canonical evaluation may keep (shared by the single and the parallel context)."""
 
 from __future__ import annotations
 
