@@ -21,23 +21,22 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
-from psmlab.core.measure.probes import ProbeResult
-from psmlab.core.models.cvec import ControlVector, read_cvec
+from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
+from psmlab.core.run.lab_measure import LabInstruments
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import file as store
 from psmlab.core.session.schema import (
     Annotation,
-    ForcedRecord,
     GenerationRecord,
     Session,
     TurnRecord,
 )
 
 
-class Lab:
+class Lab(LabInstruments):
     """Columns of models over one session. Mutations hold `lock`; generation runs in any thread."""
 
     def __init__(
@@ -229,63 +228,6 @@ class Lab:
         self.measure_monitors([g.id for g in result.generations], cols, cancel)
         return result
 
-    # --- monitoring -------------------------------------------------------------------------
-
-    def add_monitor(self, path: Path) -> ControlVector:
-        """Project every new answer on this control vector (read now: a bad file fails here).
-        The same file twice is monitored once."""
-        vec = read_cvec(path)
-        where = Path(path).expanduser().resolve()
-        with self.lock:
-            self.monitor = [(p, v) for p, v in self.monitor if p != where] + [(where, vec)]
-        return vec
-
-    def measure_monitors(
-        self,
-        gen_ids: list[str],
-        cols: list[Column] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        """Re-read these generations (a second forward pass each) with activation capture and
-        keep their projections on each monitored vector in the session, then autosave. Slow:
-        call it off any UI thread. A failure becomes a line of `monitor_warnings`, never raised."""
-        self.monitor_warnings = []
-        if not self.monitor or not gen_ids:
-            return
-        from psmlab.core.inside.monitor import measure, record, vector_info
-
-        if cancel is not None and cancel.is_set():
-            self.monitor_warnings.append("monitoring skipped: the run was cancelled")
-            return
-        cols = cols if cols is not None else self.columns
-        threads = min((c.spec.n_threads for c in cols), default=1)
-        ids = set(gen_ids)
-        with self.lock:
-            gens = [g for g in self.session.generations if g.id in ids]
-        self.monitoring = True
-        try:
-            for path, vec in list(self.monitor):
-                if cancel is not None and cancel.is_set():
-                    self.monitor_warnings.append("monitoring stopped: cancelled")
-                    break
-                warnings: list[str] = []
-                try:
-                    rows = measure(self.session, vec, gens, n_threads=threads, warnings=warnings)
-                    info = vector_info(vec, path)
-                except PsmlabError as exc:
-                    self.monitor_warnings.append(f"monitor {path.name}: {exc.one_line()}")
-                    continue
-                except OSError as exc:
-                    self.monitor_warnings.append(f"monitor {path.name}: {exc}")
-                    continue
-                self.monitor_warnings.extend(f"monitor {path.name}: {w}" for w in warnings)
-                with self.lock:
-                    record(self.session, rows, info)
-                    self.dirty = True
-                self.autosave()
-        finally:
-            self.monitoring = False
-
     def adopt(self, gen_id: str, how: str = "key") -> TurnRecord:
         with self.lock:
             turn = self.session.adopt(gen_id, how)
@@ -370,69 +312,6 @@ class Lab:
             system=col.system,
             prefill=col.prefill,
             reserve=col.params.max_tokens,
-        )
-
-    def forced_choice(
-        self, col: Column, cancel: threading.Event | None = None
-    ) -> ProbeResult | None:
-        """Each archetype's probability as the answer to the pending user message (None if none)."""
-        if not self.awaiting_answer():
-            return None
-        from psmlab.core.domain.personas import load_personas
-        from psmlab.core.measure.probes import probe_transcript
-
-        with self.lock:
-            node, transcript = self.session.head, self.session.transcript()
-        model = self.pool.get(col.spec, col.steering)
-        result = probe_transcript(
-            model,
-            transcript,
-            self.format_for(col),
-            load_personas()[0],
-            system=col.system,
-            prefill=col.prefill,
-            cancel=cancel,
-        )
-        with self.lock:  # kept with what was scored, so a reopened session shows it again
-            self.session.forced.append(
-                ForcedRecord(
-                    model=col.id,
-                    node=node,
-                    format=col.format_name,
-                    system=col.system,
-                    prefill=col.prefill,
-                    steer=col.steering.record() if col.steering else None,
-                    measures=result.measures,
-                    result=result.to_dict(),
-                    warnings=list(result.prompt.warnings) if result.prompt else [],
-                )
-            )
-            self.autosave()
-        return result
-
-    def saved_forced(self, col: Column) -> ForcedRecord | None:
-        """A forced choice already scored for the pending message with the column's current
-        format, system prompt and prefill (sampling settings do not enter it): no need to score
-        it again after another run."""
-        steer = col.steering.record() if col.steering else None
-        with self.lock:
-            head = self.session.head
-            return next(
-                (
-                    f
-                    for f in reversed(self.session.forced)
-                    if (f.model, f.node, f.format, f.system, f.prefill, f.steer)
-                    == (col.id, head, col.format_name, col.system, col.prefill, steer)
-                ),
-                None,
-            )
-
-    def forced_for(self, model_id: str) -> ForcedRecord | None:
-        """The newest forced choice a column recorded for the shown turn."""
-        node = self.shown_node()
-        return next(
-            (f for f in reversed(self.session.forced) if f.model == model_id and f.node == node),
-            None,
         )
 
     def column(self, model_id: str) -> Column:
