@@ -403,6 +403,12 @@ def evals(
             "note: (A)/(B) items were scored as written and with their choices swapped "
             "(letters kept), and averaged; '(A) wins' is the share of orders won by (A)"
         )
+    own = max((p.get("item_systems", 0) for p in report["prompts"]), default=0)
+    if own:
+        notes.append(
+            f"{own} item(s) carry their own system prompt (the file's `system` field) and were "
+            "scored with it; --system replaces them"
+        )
     if problems:
         notes.append(
             f"{len(problems)} line(s) of the file could not be scored and were skipped (warnings "

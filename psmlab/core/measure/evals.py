@@ -68,14 +68,15 @@ def eval_prompt(
     system: str | None = None,
     prefill: str | None = None,
 ) -> RenderedPrompt:
-    """The item's question as the user turn; a prefill starts the assistant turn, before the answer."""
+    """The item's question as the user turn; a prefill starts the assistant turn, before the
+    answer. The system prompt is the run's, else the item's own, else the format's."""
     return render(
         Transcript.of(("user", it.question)),
         fmt,
         backend.vocab,
         model_id=backend.spec.id,
         n_ctx=backend.n_ctx,
-        system=system,
+        system=system if system is not None else it.system,
         prefill=prefill,
     )
 
@@ -315,8 +316,8 @@ def run_evals(
     likely wrong answer's), matches, for items with several wrong answers wrong_answers and
     lp_wrong, and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped,
     matches_swapped}],
-    "prompts": [{model, format, system, prefill, warnings, example_prompt}]} (`system` None: the
-    format's own; the warnings of every item's prompt, each once; the first item's prompt text)."""
+    "prompts": [{model, format, system, item_systems, prefill, warnings, example_prompt}]}
+    (`system` None: each item's own, else the format's; `item_systems` counts the items' own; the warnings of every item's prompt, each once; the first item's prompt text)."""
     own = pool is None
     pool = pool or ModelPool()
     by_index = {it.index: it for it in items}
@@ -361,6 +362,8 @@ def run_evals(
                     "model": spec.id,
                     "format": name,
                     "system": system,
+                    # items whose own system prompt was used (the run set none)
+                    "item_systems": 0 if system is not None else sum(bool(i.system) for i in items),
                     "prefill": prefill,
                     "steer": steer.record() if steer else None,
                     "warnings": list(warnings),

@@ -11,7 +11,7 @@ import fnmatch
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ class EvalItem:
     # Further wrong answers (the sycophancy files' many-choice items): the matching answer must
     # then be the most likely of all, and P(matching) is normalised over all of them.
     others: tuple[str, ...] = ()
+    # The item's own system prompt (a `system` field, as in ARENA-style files): the prompt uses
+    # it unless the run sets one.
+    system: str | None = None
 
     @property
     def wrong(self) -> tuple[str, ...]:
@@ -57,6 +60,9 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     )
     if isinstance(m, list) and len(m) == 1:  # some files wrap answers in a list
         m = m[0]
+    options = _options(d.get("answers"))
+    if options and isinstance(q, str):
+        q, m, nm = _listed(q, options, m, nm)
     if isinstance(m, list) and len(m) > 1 and isinstance(q, str):
         return f"answer_matching_behavior lists {len(m)} answers; only one can match; skipped"
     if isinstance(nm, str):
@@ -68,7 +74,40 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     wrong = list(dict.fromkeys(canonical_answer(x.rstrip()) for x in nm))
     if canonical_answer(m.rstrip()) in wrong:
         return "the behaviour-matching answer is also listed as not matching; skipped"
-    return EvalItem(n, q, canonical_answer(m), wrong[0], tuple(wrong[1:]))
+    system = d.get("system")
+    system = system if isinstance(system, str) and system.strip() else None
+    return EvalItem(n, q, canonical_answer(m), wrong[0], tuple(wrong[1:]), system)
+
+
+def _options(answers: Any) -> dict[str, str] | None:
+    """An ARENA-style item's options apart from its question (`"answers": {"A": "Yes.", ...}`,
+    or wrapped as `{"choices": {...}}`): letter -> text, or None for any other shape."""
+    if isinstance(answers, dict) and set(answers) == {"choices"}:
+        answers = answers["choices"]
+    if not isinstance(answers, dict) or len(answers) < 2:
+        return None
+    if not all(
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z]", k.strip()) and isinstance(v, str)
+        for k, v in answers.items()
+    ):
+        return None
+    return {k.strip().upper(): v.strip() for k, v in answers.items()}
+
+
+def _listed(q: str, options: dict[str, str], m: Any, nm: Any) -> tuple[str, Any, Any]:
+    """The question as the model must read it, with its options listed as Perez et al.'s files
+    list them (" (A) Yes."), and bare-letter answers ("A") written as those letters ("(A)"):
+    scoring " A" against " B" after a question that never shows the options measures nothing."""
+    if not choices(q):
+        lines = "\n".join(f" ({k}) {v}" for k, v in options.items())
+        q = f"{q.rstrip()}\n\nChoices:\n{lines}"
+
+    def letter(a: Any) -> Any:
+        if isinstance(a, str) and a.strip().upper() in options:
+            return f"({a.strip().upper()})"
+        return a
+
+    return q, letter(m), [letter(a) for a in nm] if isinstance(nm, list) else letter(nm)
 
 
 _NEEDS = (
@@ -171,7 +210,7 @@ def swapped(it: EvalItem) -> EvalItem | None:
     ):
         return None
     new = q[:a0] + q[b0:b1] + q[a1:b0] + q[a0:a1] + q[b1:]  # (A) comes first: checked above
-    return EvalItem(it.index, new, it.not_matching, it.matching)
+    return replace(it, question=new, matching=it.not_matching, not_matching=it.matching)
 
 
 def _shipped_polarity() -> Path:
