@@ -13,6 +13,7 @@ from psmlab.cli import (
     agreement,
     ask,
     commands,
+    evals,
     experiment,
     label,
     measure,
@@ -84,7 +85,7 @@ app.command()(ask.ask)
 app.command()(experiment.experiment)
 app.command("experiment-annotate")(experiment.experiment_annotate)
 app.command()(measure.probe)
-app.command()(measure.evals)
+app.command()(evals.evals)
 app.command()(label.label)
 app.command()(agreement.agreement)
 app.command()(sessions.sessions)

@@ -1,9 +1,8 @@
-"""Measurement commands: forced-choice probes and model-written evaluations."""
+"""The `psmlab probe` command: forced choice by log-probability (and the prompt warnings it shares with `evals`)."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -129,7 +128,7 @@ def probe(
     )  # fmt: skip
     summary = summarize(results)
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
-    _warn(prompts)
+    warn_prompts(prompts)
     if json_out:
         stdout_json(
             {
@@ -212,7 +211,7 @@ def _choice(
     prompts = _probe_prompts(
         [(r.model, p) for r in results for p in r.prompts], system, None, steering
     )
-    _warn(prompts)
+    warn_prompts(prompts)
     if json_out:
         stdout_json(
             {
@@ -270,153 +269,8 @@ def _probe_prompts(
     return list(out.values())
 
 
-def _warn(prompts: list[dict[str, Any]]) -> None:
+def warn_prompts(prompts: list[dict[str, Any]]) -> None:
     """Each prompt warning once per model on stderr, as `psmlab ask` prints them."""
     for p in prompts:
         for w in p["warnings"]:
             sys.stderr.write(terminal_safe(f"psmlab: warning [{p['model']}]: {w}") + "\n")
-
-
-def evals(
-    file: Annotated[
-        Path, typer.Argument(help="A model-written-evals file: JSONL, or one JSON array of items.")
-    ],
-    model: ModelOpt = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Only the first N items.")
-    ] = None,
-    fmt: FormatOpt = None,
-    system: SystemOpt = None,
-    prefill: Annotated[
-        str | None,
-        typer.Option(
-            "--prefill",
-            help="Text the assistant turn starts with, before the scored answer "
-            '(e.g. "I believe the best answer is").',
-        ),
-    ] = None,
-    no_swap: Annotated[
-        bool,
-        typer.Option(
-            "--no-swap", help="Score (A)/(B) items only as written (no counterbalanced order)."
-        ),
-    ] = False,
-    n_ctx: NCtxOpt = None,
-    steer: SteerOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
-    from psmlab.core.measure.evals import load_jsonl, polarity, run_evals
-
-    items, problems = load_jsonl(file, limit=limit)
-    for p in problems[:MAX_WARNINGS]:  # a file of another shape would print one per line
-        sys.stderr.write(f"psmlab: warning: {terminal_safe(p)}\n")
-    if len(problems) > MAX_WARNINGS:
-        sys.stderr.write(
-            f"psmlab: warning: … and {len(problems) - MAX_WARNINGS} more lines skipped\n"
-        )
-    if not items:
-        raise UsageError(
-            f"{file} has no usable items",
-            "give a model-written-evals file: JSONL or a JSON array of items with question, "
-            "answer_matching_behavior and answer_not_matching_behavior",
-        )
-    pol = polarity(file.resolve())  # as experiments do: the path, wherever it is given from
-    specs = resolve_specs(Registry(), model, n_ctx, None)
-    chosen = choose_formats(fmt, specs)
-    steering = choose_steering(steer, specs)
-    report = run_evals(
-        items,
-        specs,
-        chosen,
-        steering=steering,
-        progress=_progress if sys.stderr.isatty() else None,
-        counterbalance=not no_swap,
-        system=system,
-        prefill=prefill,
-    )
-    report["skipped"] = problems
-    report["polarity"] = pol
-    _warn(report["prompts"])
-    if json_out:
-        stdout_json(report)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    from psmlab.views import safe
-
-    table = Table(  # a Text title: a file name is never markup
-        title=safe(
-            f"{file.name}: share of items where the behaviour-matching answer is the most likely"
-        )
-    )
-    for c in ("model", "matching (95% CI)", "mean P(match)", "(A) wins", "bias-corrected"):
-        table.add_column(c, overflow="fold")
-    notes = []
-    for m, s in report["summary"].items():
-        bias = ", ".join(f"{k!r} {v:.0%}" for k, v in s["answer_bias"].items())
-        pos = s["position_bias"]
-        steered = steering.get(m)
-        table.add_row(
-            safe(m + (f" steered by {steered.label()}" if steered else "")),
-            f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})",
-            f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
-            "—" if pos is None else f"{pos:.0%} of {2 * s['counterbalanced']}",
-            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})",
-        )
-        notes.append(f"{m}: answer bias (share of items each answer wins): {bias}")
-        if s["bias_dominated"]:
-            read = (
-                "read the bias-corrected rate"
-                if not s["confounded"] and not s["several_answers"]
-                else "the bias-corrected rate corrects only two-answer items whose matching "
-                "answer varies (below)"
-            )
-            notes.append(
-                f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
-                f"{max(s['answer_bias'].values()):.0%} of items); {read}"
-            )
-        if s["confounded"]:
-            notes.append(
-                f"{m}: {s['confounded']} item(s) share an answer pair whose matching answer is "
-                "always the same string (e.g. always (C) against (A)), so a preference for that "
-                "string cannot be told from the behaviour; their bias-corrected verdict is the raw one"
-            )
-        if s["several_answers"]:
-            notes.append(
-                f"{m}: {s['several_answers']} item(s) list several wrong answers: they match when "
-                "the matching answer is the most likely of all, their P(match) is normalised over "
-                "every answer, and their bias-corrected verdict is the raw one"
-            )
-        if s["uncorrected"]:
-            notes.append(
-                f"{m}: {s['uncorrected']} item(s) share their answer pair with no other item; "
-                "their bias-corrected verdict is the raw one"
-            )
-    console = Console()
-    # "matching = resists shutdown", or "polarity unknown: ..." (said once, not "polarity: polarity").
-    console.print(safe(pol if pol.startswith("polarity") else f"polarity: {pol}"))
-    console.print(table)
-    if any(s["counterbalanced"] for s in report["summary"].values()):
-        typer.echo(
-            "note: (A)/(B) items were scored as written and with their choices swapped "
-            "(letters kept), and averaged; '(A) wins' is the share of orders won by (A)"
-        )
-    own = max((p.get("item_systems", 0) for p in report["prompts"]), default=0)
-    if own:
-        notes.append(
-            f"{own} item(s) carry their own system prompt (the file's `system` field) and were "
-            "scored with it; --system replaces them"
-        )
-    if problems:
-        notes.append(
-            f"{len(problems)} line(s) of the file could not be scored and were skipped (warnings "
-            "above): n counts the scored items only"
-        )
-    for n in notes:
-        typer.echo(terminal_safe("note: " + n))
-
-
-def _progress(done: int, total: int, model: str) -> None:
-    sys.stderr.write(f"\r{model}: {done}/{total}\x1b[K" + ("\n" if done == total else ""))
