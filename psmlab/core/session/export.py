@@ -13,7 +13,8 @@ from typing import Any
 from psmlab.core.domain.classify import archetypes
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
-from psmlab.core.session.export_md import md_block, md_inline, to_markdown
+from psmlab.core.session.export_md import to_markdown
+from psmlab.core.session.md_text import md_block, md_inline
 from psmlab.core.session.schema import Session
 
 __all__ = ["EXPORT_FORMATS", "export", "md_block", "md_inline", "to_csv", "to_jsonl", "to_markdown"]

@@ -6,8 +6,6 @@ and the output is a pure function of the session, so exports are reproducible.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from pathlib import Path
 
 import psmlab
@@ -15,8 +13,8 @@ from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
-from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import SessionError
+from psmlab.core.session.export_labels import auto_label_table, label_table
+from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.schema import (
     Annotation,
     ForcedRecord,
@@ -24,35 +22,6 @@ from psmlab.core.session.schema import (
     Session,
     TurnRecord,
 )
-
-# Inline text never starts a line, so list and heading markers (- + . #) are harmless mid-line.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def md_inline(text: str | None, *, empty: str = "—") -> str:
-    """Text for a table cell or a sentence: one line, markdown and HTML made literal."""
-    if text is None or text == "":
-        return empty
-    s = terminal_safe(text).replace("\r", " ").replace("\n", " ⏎ ")
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-def md_block(text: str, info: str = "text") -> str:
-    """Text as a fenced code block whose fence is longer than any backtick run inside it."""
-    body = terminal_safe(text)
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{body}\n{fence}"
-
-
-def _code(text: str) -> str:
-    """Inline code span that survives backticks in the text."""
-    body = terminal_safe(text).replace("\n", "\\n")
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    tick = "`" * (longest + 1)
-    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
-    return f"{tick}{pad}{body}{pad}{tick}"
 
 
 def _annotation_line(a: Annotation, g: GenerationRecord) -> str:
@@ -116,8 +85,8 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
             written[t.id] = b
             out += ["", f"### Turn {i}: {_who(t)}", "", md_block(t.content)]
             out += _answers(s, t.id, f"turn {i}")
-    out += ["", "## Labels per model", "", *(_label_table(s))]
-    out += _auto_label_table(s)
+    out += ["", "## Labels per model", "", *label_table(s)]
+    out += auto_label_table(s)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -145,7 +114,7 @@ def _models(s: Session) -> list[str]:
         )
     out.append("")
     for m in s.models:
-        line = f"- {md_inline(m.id)}: {_code(m.path)} (source: {md_inline(m.source)})"
+        line = f"- {md_inline(m.id)}: {md_code(m.path)} (source: {md_inline(m.source)})"
         if m.sha256:
             line += f", sha256 `{m.sha256}`"
         if m.endpoint:
@@ -210,14 +179,14 @@ def _run_section(
     lines = [
         f"#### {md_inline(model)} · run {k} of {n} · {len(run)} sample{'s' * (len(run) != 1)}",
         "",
-        f"format {_code(g0.format)} · temperature {p.get('temperature')}, top_p {p.get('top_p')}, "
+        f"format {md_code(g0.format)} · temperature {p.get('temperature')}, top_p {p.get('top_p')}, "
         f"top_k {p.get('top_k')}, min_p {p.get('min_p')}, repeat_penalty "
         f"{p.get('repeat_penalty', 1.0)}, max_tokens {p.get('max_tokens')} · run `{g0.run}`",
     ]
     if g0.system is not None:
         lines += ["", f"System prompt: {md_inline(g0.system, empty='(removed)')}"]
     if g0.prefill:
-        lines += ["", f"Prefill: {_code(g0.prefill)}"]
+        lines += ["", f"Prefill: {md_code(g0.prefill)}"]
     warnings = list(dict.fromkeys(w for g in run for w in g.warnings))
     if warnings:
         lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in warnings)]
@@ -254,13 +223,13 @@ def _forced_section(f: ForcedRecord, where: str) -> list[str]:
     lines = [
         f"#### Forced choice · {md_inline(f.model)} · after {where}",
         "",
-        f"{md_inline(f.measures)} · format {_code(f.format)} · "
+        f"{md_inline(f.measures)} · format {md_code(f.format)} · "
         f"{len(lead)} personas, top 5: " + ", ".join(cells) + f" · `{f.id}`",
     ]
     if f.system is not None:
         lines += ["", f"System prompt: {md_inline(f.system, empty='(removed)')}"]
     if f.prefill:
-        lines += ["", f"Prefill: {_code(f.prefill)}"]
+        lines += ["", f"Prefill: {md_code(f.prefill)}"]
     if f.warnings:
         lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in f.warnings)]
     return lines
@@ -273,7 +242,7 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[
     # Format, sampling, system prompt and prefill are the run's, written above it.
     meta = f"{g.n_tokens} tokens · finish `{g.finish_reason}`"
     if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
-        meta += f" · ended: next speaker's turn (began {_code(g.stop_string or '')})"
+        meta += f" · ended: next speaker's turn (began {md_code(g.stop_string or '')})"
     if g.timings:
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · id `{g.id}`"
@@ -292,7 +261,7 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[
     if steer:
         lines += [
             "",
-            f"Steered: {_code(Path(str(steer.get('file', ''))).name)} at layers "
+            f"Steered: {md_code(Path(str(steer.get('file', ''))).name)} at layers "
             f"{md_inline(','.join(map(str, steer.get('layers') or [])))} × alpha "
             f"{steer.get('alpha')} (sha256 `{str(steer.get('sha256', ''))[:12]}…`)",
         ]
@@ -324,85 +293,3 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
             *out,
         ]
     return out
-
-
-def _label_table(s: Session) -> list[str]:
-    counts: dict[str, Counter[str]] = {}
-    annotated: Counter[str] = Counter()
-    total: Counter[str] = Counter(g.model for g in s.generations)
-    model_of = {g.id: g.model for g in s.generations}
-    seen: set[str] = set()
-    for a in s.annotations:
-        m = model_of[a.generation_id]
-        if a.generation_id not in seen:
-            annotated[m] += 1
-            seen.add(a.generation_id)
-        for label in a.labels:
-            counts.setdefault(m, Counter())[label] += 1
-    labels = sorted({lab for c in counts.values() for lab in c})
-    if not s.generations:
-        return ["No generations."]
-    head = "| model | generations | annotated | " + " | ".join(md_inline(x) for x in labels) + " |"
-    if not labels:
-        head = "| model | generations | annotated |"
-    sep = "|" + "---|" * (3 + len(labels))
-    rows = [head, sep]
-    for m in sorted(total):
-        cells = [md_inline(m), str(total[m]), str(annotated[m])]
-        cells += [str(counts.get(m, Counter())[lab]) for lab in labels]
-        rows.append("| " + " | ".join(cells) + " |")
-    return rows
-
-
-def _auto_label_table(s: Session) -> list[str]:
-    """Per model, the automatic labels' shares at both levels, the labeller and its measured
-    agreement with people, and beside them how the turns ended."""
-    if not s.auto_labels:
-        return []
-    by_gen = {x.generation_id: x for x in s.auto_labels}
-    methods = list(dict.fromkeys(x.method for x in s.auto_labels))
-    rows = [
-        "",
-        "## Automatic labels per model",
-        "",
-        " · ".join(labeller_line(m) for m in methods) + ".",
-        "",
-        "k/n samples with a 95% Wilson interval; a label absent from all n samples shows the "
-        "interval's upper bound. Generations recorded before the self-id axis are left out of "
-        "its n.",
-        "",
-    ]
-    # One row per model and prompt (the turn answered, format, system prompt, prefill): samples
-    # of different questions or system prompts are different conditions, never one share.
-    cells: dict[tuple[str, str | None, str, str | None, str | None], list[GenerationRecord]] = {}
-    for g in sorted(s.generations, key=lambda g: g.model):
-        if g.id in by_gen:
-            cells.setdefault((g.model, g.node, g.format, g.system, g.prefill), []).append(g)
-    table: list[str] = []
-    for (m, node, fmt, system, prefill), gens in cells.items():
-        ls = shares_of((by_gen[g.id] for g in gens), (g.finish_reason for g in gens))
-        if not table:
-            head = " | ".join(x.label for x in ls.self_id)
-            table = [
-                f"| model | answering | format | system prompt | prefill | n | {head} | "
-                "archetypes | turn ended |"
-            ]
-            table.append("|" + "---|" * (8 + len(ls.self_id)))
-        arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
-        table.append(
-            f"| {md_inline(m)} | {md_inline(_answering(s, node, gens[0].turn))} | "
-            f"{md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
-            + " | ".join(fmt_share(x) for x in ls.self_id)
-            + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
-        )
-    return rows + table
-
-
-def _answering(s: Session, node: str | None, turn: int) -> str:
-    """Which turn a cell's samples answer: its number and the start of its text."""
-    try:
-        text = s.node(node).content if node else ""
-    except SessionError:  # an old record whose node is gone: the number alone
-        text = ""
-    short = " ".join(text.split())
-    return f"turn {turn}" + (f": {short[:40]}{'…' if len(short) > 40 else ''}" if short else "")

@@ -1,0 +1,94 @@
+"""The markdown export's label tables: people's labels per model, and the automatic labels' shares
+per model and prompt with the labeller and its measured agreement."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
+from psmlab.core.errors import SessionError
+from psmlab.core.session.md_text import md_inline
+from psmlab.core.session.schema import GenerationRecord, Session
+
+
+def label_table(s: Session) -> list[str]:
+    counts: dict[str, Counter[str]] = {}
+    annotated: Counter[str] = Counter()
+    total: Counter[str] = Counter(g.model for g in s.generations)
+    model_of = {g.id: g.model for g in s.generations}
+    seen: set[str] = set()
+    for a in s.annotations:
+        m = model_of[a.generation_id]
+        if a.generation_id not in seen:
+            annotated[m] += 1
+            seen.add(a.generation_id)
+        for label in a.labels:
+            counts.setdefault(m, Counter())[label] += 1
+    labels = sorted({lab for c in counts.values() for lab in c})
+    if not s.generations:
+        return ["No generations."]
+    head = "| model | generations | annotated | " + " | ".join(md_inline(x) for x in labels) + " |"
+    if not labels:
+        head = "| model | generations | annotated |"
+    sep = "|" + "---|" * (3 + len(labels))
+    rows = [head, sep]
+    for m in sorted(total):
+        cells = [md_inline(m), str(total[m]), str(annotated[m])]
+        cells += [str(counts.get(m, Counter())[lab]) for lab in labels]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def auto_label_table(s: Session) -> list[str]:
+    """Per model, the automatic labels' shares at both levels, the labeller and its measured
+    agreement with people, and beside them how the turns ended."""
+    if not s.auto_labels:
+        return []
+    by_gen = {x.generation_id: x for x in s.auto_labels}
+    methods = list(dict.fromkeys(x.method for x in s.auto_labels))
+    rows = [
+        "",
+        "## Automatic labels per model",
+        "",
+        " · ".join(labeller_line(m) for m in methods) + ".",
+        "",
+        "k/n samples with a 95% Wilson interval; a label absent from all n samples shows the "
+        "interval's upper bound. Generations recorded before the self-id axis are left out of "
+        "its n.",
+        "",
+    ]
+    # One row per model and prompt (the turn answered, format, system prompt, prefill): samples
+    # of different questions or system prompts are different conditions, never one share.
+    cells: dict[tuple[str, str | None, str, str | None, str | None], list[GenerationRecord]] = {}
+    for g in sorted(s.generations, key=lambda g: g.model):
+        if g.id in by_gen:
+            cells.setdefault((g.model, g.node, g.format, g.system, g.prefill), []).append(g)
+    table: list[str] = []
+    for (m, node, fmt, system, prefill), gens in cells.items():
+        ls = shares_of((by_gen[g.id] for g in gens), (g.finish_reason for g in gens))
+        if not table:
+            head = " | ".join(x.label for x in ls.self_id)
+            table = [
+                f"| model | answering | format | system prompt | prefill | n | {head} | "
+                "archetypes | turn ended |"
+            ]
+            table.append("|" + "---|" * (8 + len(ls.self_id)))
+        arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
+        table.append(
+            f"| {md_inline(m)} | {md_inline(answering(s, node, gens[0].turn))} | "
+            f"{md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
+            + " | ".join(fmt_share(x) for x in ls.self_id)
+            + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
+        )
+    return rows + table
+
+
+def answering(s: Session, node: str | None, turn: int) -> str:
+    """Which turn a cell's samples answer: its number and the start of its text."""
+    try:
+        text = s.node(node).content if node else ""
+    except SessionError:  # an old record whose node is gone: the number alone
+        text = ""
+    short = " ".join(text.split())
+    return f"turn {turn}" + (f": {short[:40]}{'…' if len(short) > 40 else ''}" if short else "")
