@@ -16,18 +16,22 @@ gives the same ids (two annotators' sessions can be compared).
 from __future__ import annotations
 
 import hashlib
-import json
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
-from psmlab.core.measure.probes import load_probe_set
-from psmlab.core.measure.results import changed
+from psmlab.core.measure.experiment_rows import (
+    covers,
+    find_experiment_file,
+    planned_rows,
+    probe_question,
+    read_rows,
+    spec_texts,
+)
+from psmlab.core.measure.plan import ExperimentSpec, load_experiment
 from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
 from psmlab.core.session.schema import (
     AutoLabelRecord,
@@ -37,9 +41,6 @@ from psmlab.core.session.schema import (
     TurnRecord,
 )
 
-_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^\s`]+)")
-FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -48,118 +49,6 @@ class Cell:
     model: str
     format: str
     context: str
-
-
-def read_rows(results_dir: Path) -> list[dict[str, Any]]:
-    """The finished sample rows of an experiment (no errors), the latest row of each key, without
-    touching the file (a torn last line of a run still writing is skipped, never truncated)."""
-    if not results_dir.exists():
-        raise UsageError(f"results directory not found: {results_dir}", FIX_RUN)
-    path = results_dir / "results.jsonl" if results_dir.is_dir() else results_dir
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"no results.jsonl in {results_dir}", FIX_RUN) from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
-    done: dict[str, dict[str, Any]] = {}
-    for i, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            break  # a torn line: what follows was not written by a finished unit
-        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-            raise UsageError(
-                f"{path} line {i} is not an experiment result", "give the directory of a run"
-            )
-        done[row["key"]] = row
-    rows = [r for r in done.values() if r.get("kind") == "sample" and "error" not in r]
-    for r in rows:
-        missing = [k for k in ("model", "format", "context", "question", "text") if k not in r]
-        if missing:
-            raise UsageError(
-                f"{path}: unit {r['key']} lacks {', '.join(missing)}",
-                "re-run the experiment with this psmlab",
-            )
-    if not rows:
-        raise UsageError(
-            f"{path} holds no finished samples (only probes, evals or errors)",
-            "give an experiment with questions (samples), or re-run its failed units",
-        )
-    return rows
-
-
-def find_experiment_file(results_dir: Path) -> Path | None:
-    """The experiment file a run's report.md names ("Produced by `psmlab experiment FILE`"), if
-    it is still there (relative to the current directory, as it was given)."""
-    report = (results_dir if results_dir.is_dir() else results_dir.parent) / "report.md"
-    try:
-        m = _PRODUCED_BY.search(report.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return None
-    if m is None:
-        return None
-    path = Path(m.group(1))
-    return path if path.is_file() else None
-
-
-def _spec_texts(spec: ExperimentSpec) -> tuple[dict[str, str], dict[str, str | None]]:
-    questions = {q.id: q.text for q in spec.questions}
-    for name in spec.question_sets:
-        questions.update({f"{name}/{i.id}": i.question for i in load_probe_set(name).items})
-    return questions, {c.name: c.system for c in spec.contexts}
-
-
-def _covers(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str | None:
-    """What in the rows the experiment file does not describe (None: it describes them all)."""
-    questions, contexts = _spec_texts(spec)
-    for r in rows:
-        if r["question"] not in questions:
-            return f"question '{r['question']}'"
-        if r["context"] not in contexts:
-            return f"context '{r['context']}'"
-    return None
-
-
-def _planned_rows(
-    rows: list[dict[str, Any]],
-    spec: ExperimentSpec,
-    spec_path: Path,
-    registry: Registry | None,
-    note: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    """The rows the experiment file still plans (the report counts only those)."""
-    try:
-        planned = {j.key: j.settings for j in plan(spec, spec_path.parent, registry)}
-    except PsmlabError as exc:  # a model or eval file gone: keep every row, and say so
-        note(
-            f"cannot tell which samples {spec_path} still plans ({exc.one_line()}); "
-            "every finished sample is kept"
-        )
-        return rows
-    # A row made with other settings (an edited temperature or prompt) is not the file's unit.
-    kept = [r for r in rows if r["key"] in planned and not changed(r, planned[r["key"]])]
-    if len(kept) < len(rows):
-        note(
-            f"{len(rows) - len(kept)} sample(s) are of units {spec_path} no longer plans, or "
-            "plans with other settings (it changed since they ran); they are left out, as "
-            "psmlab experiment leaves them out of its report"
-        )
-    return kept
-
-
-def _probe_question(qid: str) -> str | None:
-    """A question taken from a probe set (`question_sets`): its id is `SET/ITEM`."""
-    name, sep, item = qid.partition("/")
-    if not sep:
-        return None
-    try:
-        items = load_probe_set(name).items
-    except PsmlabError:
-        return None
-    return next((i.question for i in items if i.id == item), None)
 
 
 def _cell_ids(cells: list[Cell]) -> dict[Cell, str]:
@@ -287,7 +176,7 @@ def session_from_results(
     mismatch: str | None = None
     if experiment_file is not None:
         spec = load_experiment(experiment_file)
-        gap = _covers(spec, rows)
+        gap = covers(spec, rows)
         if gap is not None:
             raise UsageError(
                 f"{experiment_file} does not describe these results (it has no {gap})",
@@ -301,7 +190,7 @@ def session_from_results(
             except PsmlabError as exc:
                 candidate = None
                 mismatch = f"report.md names {found}, which does not load: {exc.problem}"
-            gap = _covers(candidate, rows) if candidate is not None else None
+            gap = covers(candidate, rows) if candidate is not None else None
             if candidate is not None and gap is None:
                 spec, spec_path = candidate, found
             elif gap is not None:
@@ -311,15 +200,15 @@ def session_from_results(
                 )
 
     if spec is not None and spec_path is not None:
-        rows = _planned_rows(rows, spec, spec_path, registry, on_note or (lambda _: None))
+        rows = planned_rows(rows, spec, spec_path, registry, on_note or (lambda _: None))
         if not rows:
             raise UsageError(
                 f"{spec_path} no longer plans any of the samples of '{unit}' in {results_dir}",
                 f"run psmlab experiment {spec_path} again, or give --experiment with the file "
                 "the results were made with",
             )
-    question_texts, systems = _spec_texts(spec) if spec is not None else ({}, {"none": None})
-    text = question_texts.get(unit) or _probe_question(unit)
+    question_texts, systems = spec_texts(spec) if spec is not None else ({}, {"none": None})
+    text = question_texts.get(unit) or probe_question(unit)
     if mismatch is not None and (text is None or any(r["context"] not in systems for r in rows)):
         raise UsageError(
             f"the rows of '{unit}' in {results_dir} cannot be matched to one experiment file "

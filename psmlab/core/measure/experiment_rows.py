@@ -1,0 +1,131 @@
+"""An experiment run's finished sample rows, and which of them its experiment file still plans
+(read-only: a run may still be appending to `results.jsonl`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.measure.plan import ExperimentSpec, plan
+from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.measure.results import changed
+from psmlab.core.models.registry import Registry
+
+_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^\s`]+)")
+FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
+
+
+def read_rows(results_dir: Path) -> list[dict[str, Any]]:
+    """The finished sample rows of an experiment (no errors), the latest row of each key, without
+    touching the file (a torn last line of a run still writing is skipped, never truncated)."""
+    if not results_dir.exists():
+        raise UsageError(f"results directory not found: {results_dir}", FIX_RUN)
+    path = results_dir / "results.jsonl" if results_dir.is_dir() else results_dir
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no results.jsonl in {results_dir}", FIX_RUN) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
+    done: dict[str, dict[str, Any]] = {}
+    for i, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            break  # a torn line: what follows was not written by a finished unit
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+            raise UsageError(
+                f"{path} line {i} is not an experiment result", "give the directory of a run"
+            )
+        done[row["key"]] = row
+    rows = [r for r in done.values() if r.get("kind") == "sample" and "error" not in r]
+    for r in rows:
+        missing = [k for k in ("model", "format", "context", "question", "text") if k not in r]
+        if missing:
+            raise UsageError(
+                f"{path}: unit {r['key']} lacks {', '.join(missing)}",
+                "re-run the experiment with this psmlab",
+            )
+    if not rows:
+        raise UsageError(
+            f"{path} holds no finished samples (only probes, evals or errors)",
+            "give an experiment with questions (samples), or re-run its failed units",
+        )
+    return rows
+
+
+def find_experiment_file(results_dir: Path) -> Path | None:
+    """The experiment file a run's report.md names ("Produced by `psmlab experiment FILE`"), if
+    it is still there (relative to the current directory, as it was given)."""
+    report = (results_dir if results_dir.is_dir() else results_dir.parent) / "report.md"
+    try:
+        m = _PRODUCED_BY.search(report.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    if m is None:
+        return None
+    path = Path(m.group(1))
+    return path if path.is_file() else None
+
+
+def spec_texts(spec: ExperimentSpec) -> tuple[dict[str, str], dict[str, str | None]]:
+    questions = {q.id: q.text for q in spec.questions}
+    for name in spec.question_sets:
+        questions.update({f"{name}/{i.id}": i.question for i in load_probe_set(name).items})
+    return questions, {c.name: c.system for c in spec.contexts}
+
+
+def covers(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str | None:
+    """What in the rows the experiment file does not describe (None: it describes them all)."""
+    questions, contexts = spec_texts(spec)
+    for r in rows:
+        if r["question"] not in questions:
+            return f"question '{r['question']}'"
+        if r["context"] not in contexts:
+            return f"context '{r['context']}'"
+    return None
+
+
+def planned_rows(
+    rows: list[dict[str, Any]],
+    spec: ExperimentSpec,
+    spec_path: Path,
+    registry: Registry | None,
+    note: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The rows the experiment file still plans (the report counts only those)."""
+    try:
+        planned = {j.key: j.settings for j in plan(spec, spec_path.parent, registry)}
+    except PsmlabError as exc:  # a model or eval file gone: keep every row, and say so
+        note(
+            f"cannot tell which samples {spec_path} still plans ({exc.one_line()}); "
+            "every finished sample is kept"
+        )
+        return rows
+    # A row made with other settings (an edited temperature or prompt) is not the file's unit.
+    kept = [r for r in rows if r["key"] in planned and not changed(r, planned[r["key"]])]
+    if len(kept) < len(rows):
+        note(
+            f"{len(rows) - len(kept)} sample(s) are of units {spec_path} no longer plans, or "
+            "plans with other settings (it changed since they ran); they are left out, as "
+            "psmlab experiment leaves them out of its report"
+        )
+    return kept
+
+
+def probe_question(qid: str) -> str | None:
+    """A question taken from a probe set (`question_sets`): its id is `SET/ITEM`."""
+    name, sep, item = qid.partition("/")
+    if not sep:
+        return None
+    try:
+        items = load_probe_set(name).items
+    except PsmlabError:
+        return None
+    return next((i.question for i in items if i.id == item), None)
