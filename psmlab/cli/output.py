@@ -47,10 +47,10 @@ def generation_cell(
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · seed {g.seed}"
     if g.prefill:  # green above; said in words too, for a terminal or pipe without colour
-        meta += f" · starts with the prefill {g.prefill!r} (given, not generated; not labelled)"
+        meta += f" · starts with the prefill {g.prefill!r} (given, not generated: read as context, only claims reaching past it are labelled)"
     out.append_text(safe(meta, "dim"))
     if auto is None:
-        auto = _labels(g.text, question)
+        auto = _labels(g.text, question, g.prefill)
     arch = ", ".join(auto.labels)
     # A judge gives self-id only; the archetypes are still the rules': say so.
     by = "" if auto.method == LABELLER else f"{LABELLER}: "
@@ -64,10 +64,10 @@ def _personas() -> tuple[Persona, ...]:
 
 
 @lru_cache(maxsize=256)
-def _labels(text: str, question: str | None) -> AutoLabel:
+def _labels(text: str, question: str | None, prefill: str | None = None) -> AutoLabel:
     """A finished sample's automatic labels (the live view redraws often: computed once). The
     question matters: "34." answers "How old are you?" with an age, the same as the shares."""
-    return classify(text, list(_personas()), question=question)
+    return classify(text, list(_personas()), question=question, prefill=prefill)
 
 
 def side_by_side(

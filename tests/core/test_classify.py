@@ -118,6 +118,17 @@ def test_role_leak_is_not_a_label_how_the_turn_ended_is_reported_beside() -> Non
     assert fmt_ends(ls.ends) == "eos 1/2 · next speaker 1/2"
 
 
+def test_a_cancelled_fragment_is_shown_as_an_end_but_never_counted_as_a_sample() -> None:
+    autos = [classify(t, PERSONAS) for t in ("I'm a nurse.", "I'm an AI.", "I'm a")]
+    ls = shares_of(autos, ["eos", "eos", "cancelled"])
+    assert ls.n == 2 and ls.cancelled == 1 and ls.to_dict()["cancelled_left_out"] == 1
+    assert [(s.label, s.k, s.n) for s in ls.self_id][:2] == [("ai", 1, 2), ("human", 1, 2)]
+    assert fmt_ends(ls.ends) == "eos 2/3 · cancelled 1/3"
+    assert "cancelled_left_out" not in shares_of(autos[:2], ["eos", "eos"]).to_dict()
+    with pytest.raises(ValueError, match="one per sample"):
+        shares_of(autos, ["eos"])
+
+
 def test_two_levels_in_the_record_and_old_records_load() -> None:
     label = classify("I'm a nurse. My kids are at school.", PERSONAS)
     d = label.to_dict()
@@ -222,3 +233,29 @@ def test_an_archetype_counts_only_with_the_self_id_labels_it_names(tmp_path) -> 
     assert [p.id for p in mine] == ["bot"] and "bad.toml" in str(errors[0])
     assert classify("Beep. I am a human.", mine).labels == (UNCLEAR,)
     assert classify("Beep. I am a robot.", mine).labels == ("bot",)
+
+
+def test_a_prefill_is_read_as_context_and_only_what_reaches_past_it_is_labelled(
+    tmp_path: Path,
+) -> None:
+    # Without its prefill " a nurse from Ohio." claims nothing; after "I am" it claims a human.
+    assert classify(" a nurse from Ohio.", PERSONAS).self_id == "none"
+    label = classify(" a nurse from Ohio.", PERSONAS, prefill="I am")
+    assert label.self_id == "human" and label.self_id_hits
+    for h in label.self_id_hits:  # spans in the generated text, clipped to it
+        assert 0 <= h.start < h.end <= len(" a nurse from Ohio.")
+    # A claim wholly inside the prefill is the user's, not the model's.
+    given = classify(" I like cats.", PERSONAS, prefill="I'm an AI assistant.")
+    assert given.self_id == "none" and given.labels == (UNCLEAR,)
+    assert classify(" How can I help?", PERSONAS, prefill="I'm an AI assistant.").self_id == "none"
+    # `psmlab label` reads a line's "prefill" (as experiment rows record it) the same way.
+    f = tmp_path / "rows.jsonl"
+    f.write_text(
+        json.dumps({"text": " a nurse from Ohio.", "prefill": "I am"})
+        + "\n"
+        + json.dumps({"text": " a nurse from Ohio."})
+        + "\n"
+    )
+    from psmlab.core.measure.labeling import label_jsonl
+
+    assert [r["self_id"] for r in label_jsonl(f)] == ["human", "none"]

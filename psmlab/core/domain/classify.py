@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 
 from psmlab.core.domain.personas import Persona
-from psmlab.core.domain.selfid import self_identify
+from psmlab.core.domain.selfid import clip, self_identify
 from psmlab.core.domain.types import AutoLabel, MarkerHit
 
 LABELLER = "markers"  # the phrase rules: domain/selfid.py and the personas' markers
@@ -74,12 +74,17 @@ def negated(text: str, start: int) -> bool:
     return any(_NEGATION.fullmatch(w.strip("'-")) for w in words)
 
 
-def classify(text: str, personas: list[Persona], question: str | None = None) -> AutoLabel:
+def classify(
+    text: str, personas: list[Persona], question: str | None = None, prefill: str | None = None
+) -> AutoLabel:
     """Both levels of label for one text: the self-identification label and its hits, and the
     archetypes whose markers occur un-negated (with spans), or `unclear`. `question`, when known,
-    is what the text answers (`selfid.self_identify` reads short answers by it)."""
+    is what the text answers (`selfid.self_identify` reads short answers by it); `prefill`, what
+    the answer was started with, is read as context: only hits reaching into `text` count."""
+    sid = self_identify(text, question=question, prefill=prefill)
+    given = len(prefill or "")
+    text = (prefill or "") + text
     norm = normalize(text)
-    sid = self_identify(text, question=question)
     hits: list[MarkerHit] = []
     for p in personas:
         if p.self_id is not None and sid.label not in p.self_id:
@@ -89,11 +94,12 @@ def classify(text: str, personas: list[Persona], question: str | None = None) ->
                 continue
             words = m[:1].isalnum()  # a role header ("\nUser:") is not a claim to negate
             for found in _pattern(m).finditer(norm):
-                if words and negated(norm, found.start()):
+                if found.end() <= given or (words and negated(norm, found.start())):
                     continue
                 hits.append(
                     MarkerHit(archetype=p.id, marker=m, start=found.start(), end=found.end())
                 )
+    hits = clip(hits, given)
     hits.sort(key=lambda h: (h.start, h.archetype))
     labels = list(dict.fromkeys(h.archetype for h in hits))
     return AutoLabel(

@@ -91,11 +91,16 @@ def question_kinds(question: str | None) -> frozenset[str]:
     return frozenset(kind for kind, pattern in _QUESTION_KINDS if pattern.search(q))
 
 
-def self_identify(text: str, question: str | None = None) -> SelfId:
+def self_identify(text: str, question: str | None = None, prefill: str | None = None) -> SelfId:
     """Label one continuation on the self-identification axis, with every rule hit's span.
 
     `question`, when known, is what the speaker answers: "On the coast." answers "Where do you
-    live?" with a place, which only a human has; without it such bare answers claim nothing."""
+    live?" with a place, which only a human has; without it such bare answers claim nothing.
+    `prefill`, the text the answer was started with (given, not generated), is read as context:
+    after "I am" the continuation " a nurse." claims a human, but only hits that reach into the
+    generated text count, and their spans are clipped to it (offsets in `text`)."""
+    given = len(prefill or "")
+    text = (prefill or "") + text
     # Same length: spans stay valid in the original text. A terminal escape ("\x1b[1m") is
     # blanked, so a claim in bold is still read.
     norm = _ANSI.sub(lambda m: " " * len(m.group(0)), text.translate(_APOSTROPHES))
@@ -104,12 +109,16 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
     weak: set[str] = set()
 
     def hit(side: str, marker: str, start: int, end: int, is_strong: bool) -> None:
+        if end <= given:  # wholly in the prefill: the model did not say it
+            return
         hits.append(MarkerHit(archetype=side, marker=marker, start=start, end=end))
         (strong if is_strong else weak).add(side)
 
     sentences = _own_sentences(norm)
     kinds = question_kinds(question)
     reply = _yes_no(sentences[0], kinds) if sentences else None
+    if reply is not None and reply.end <= given:
+        reply = None
     if reply is not None:
         hits.append(reply)
     if sentences:
@@ -151,7 +160,18 @@ def self_identify(text: str, question: str | None = None) -> SelfId:
         label = reply.archetype  # a bare "Yes." decides only when nothing else is claimed
     else:
         label = "none"
-    return SelfId(label, tuple(_dedupe(hits)))
+    return SelfId(label, tuple(clip(_dedupe(hits), given)))
+
+
+def clip(hits: list[MarkerHit], given: int) -> list[MarkerHit]:
+    """Spans in the text after a prefill of `given` characters (a hit begun in it starts at 0)."""
+    if not given:
+        return hits
+    return [
+        h.model_copy(update={"start": max(0, h.start - given), "end": h.end - given})
+        for h in hits
+        if h.end > given
+    ]
 
 
 def _yes_no(sentence: re.Match[str], kinds: frozenset[str]) -> MarkerHit | None:

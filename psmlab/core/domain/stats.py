@@ -184,25 +184,35 @@ class LabelShares:
     self_id: list[Share]
     archetypes: list[Share]
     ends: list[Share]
+    cancelled: int = 0  # answers cut off by the user: in `ends`, left out of the label shares
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "n": self.n,
             "self_id": {x.label: x.to_dict() for x in self.self_id},
             "archetypes": {x.label: x.to_dict() for x in self.archetypes},
             "turn_ends": {x.label: x.to_dict() for x in self.ends},
         }
+        if self.cancelled:
+            out["cancelled_left_out"] = self.cancelled
+        return out
 
 
 def shares_of(autos: Iterable[AutoLabel], ends: Iterable[str] = ()) -> LabelShares:
     """Both levels' shares over some samples' automatic labels (old `role_leak` labels dropped),
-    and the shares of how the turns ended."""
-    autos = list(autos)
+    and the shares of how the turns ended. `ends`, when given, is aligned with `autos`: an answer
+    the user cancelled is a fragment, not a sample of what the model says, so its labels are left
+    out of the shares (and counted) while its end is shown."""
+    autos, ends = list(autos), list(ends)
+    if ends and len(ends) != len(autos):
+        raise ValueError(f"{len(ends)} turn ends for {len(autos)} labels: give one per sample")
+    kept = [a for i, a in enumerate(autos) if not ends or ends[i] != "cancelled"]
     return LabelShares(
-        n=len(autos),
-        self_id=self_id_shares(a.self_id for a in autos),
-        archetypes=label_shares(archetypes(a.labels) for a in autos),
+        n=len(kept),
+        self_id=self_id_shares(a.self_id for a in kept),
+        archetypes=label_shares(archetypes(a.labels) for a in kept),
         ends=label_shares([e] for e in ends),
+        cancelled=len(autos) - len(kept),
     )
 
 
@@ -216,7 +226,7 @@ def auto_label_shares(
     both levels and how they ended (every model listed, in the order given, even with no samples).
     `question`: what the generations answer (the last user turn), when known."""
     gens = list(generations)
-    autos = {g.id: classify(g.text, personas, question=question) for g in gens}
+    autos = {g.id: classify(g.text, personas, question=question, prefill=g.prefill) for g in gens}
     shares = {}
     for m in models:
         mine = [g for g in gens if g.model == m]

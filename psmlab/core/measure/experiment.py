@@ -284,7 +284,7 @@ def _run_job(
                 _sample_prompt(job, backend, params), params, job.seed, sample=job.sample
             )
             # How the turn ended is not a label; the question is what the text answers.
-            label, judged = labeller.label(g.text, text)
+            label, judged = labeller.label(g.text, text, g.prefill)
             if judged is not None:
                 row["judge"] = judged
             row.update(

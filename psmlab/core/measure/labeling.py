@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from psmlab.core.session.schema import Session
 
 
-def label_text(text: str, personas: list[Persona], question: str | None = None) -> dict[str, Any]:
+def label_text(
+    text: str, personas: list[Persona], question: str | None = None, prefill: str | None = None
+) -> dict[str, Any]:
     """Both levels of label for one text, with the rule hits (spans) behind each; `question` is
-    what the text answers, when known."""
-    sid = self_identify(text, question=question)
-    auto = classify(text, personas, question=question)
+    what the text answers, when known; `prefill`, what it was started with (context only)."""
+    sid = self_identify(text, question=question, prefill=prefill)
+    auto = classify(text, personas, question=question, prefill=prefill)
     return {
         "self_id": sid.label,
         "archetypes": [x for x in auto.labels if x not in (UNCLEAR, ROLE_LEAK)],
@@ -41,8 +43,10 @@ def label_text(text: str, personas: list[Persona], question: str | None = None) 
 
 def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     """Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
-    the output keeps `id` (the line's position among the objects, 1, 2, …, when absent), `question` and `model`. The question's
-    text (`"question_text"`, as experiment rows give it, else `"question"`) informs the labels.
+    the output keeps `id` (the line's position among the objects, 1, 2, …, when absent),
+    `question` and `model`. The question's text (`"question_text"`, as experiment rows give it,
+    else `"question"`) informs the labels, and a `"prefill"` (the text the answer was started
+    with, as experiment rows record it) is read as context by the rules.
 
     `labeller` is "markers" (the phrase rules) or "judge:MODEL" (a registry id, a .gguf path or
     a server URL: `judge.Judge`); judge rows take their archetypes from the marker rules and say
@@ -51,6 +55,7 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     personas = load_personas()[0]
     rows: list[dict[str, Any]] = []
     questions: list[str | None] = []
+    prefills: list[str | None] = []
     objects = list(read_objects(path))
     with_id = sum(1 for _, obj in objects if isinstance(obj, dict) and "id" in obj)
     # A line without text is reported before any id problem: it is the more basic fault.
@@ -83,18 +88,21 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
         rows.append(row)
         asked = obj.get("question_text", obj.get("question"))
         questions.append(asked if isinstance(asked, str) else None)
+        given = obj.get("prefill")
+        prefills.append(given if isinstance(given, str) else None)
     if not rows:
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
         return [
-            {**_keep(r), **label_text(r["text"], personas, q)}
-            for r, q in zip(rows, questions, strict=True)
+            {**_keep(r), **label_text(r["text"], personas, q, p)}
+            for r, q, p in zip(rows, questions, prefills, strict=True)
         ]
     from psmlab.core.measure.judge import judge_rows  # loads a model: only when asked for
 
     out = []
-    for r, q, judged in zip(rows, questions, judge_rows(judge_model, rows), strict=True):
-        markers = label_text(r["text"], personas, q)
+    judged_rows = judge_rows(judge_model, rows)
+    for r, q, p, judged in zip(rows, questions, prefills, judged_rows, strict=True):
+        markers = label_text(r["text"], personas, q, p)
         judged["archetypes"] = markers["archetypes"]
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER
@@ -126,9 +134,12 @@ class SampleLabeller:
         self._judge: Judge | None = None
         self._lock = threading.Lock()  # experiment lanes label from several threads
 
-    def label(self, text: str, question: str | None) -> tuple[AutoLabel, dict[str, Any] | None]:
-        """Both levels of label, and the judge's record (None for the rules)."""
-        auto = classify(text, self.personas, question=question)
+    def label(
+        self, text: str, question: str | None, prefill: str | None = None
+    ) -> tuple[AutoLabel, dict[str, Any] | None]:
+        """Both levels of label, and the judge's record (None for the rules). The rules read a
+        prefill as context; a judge reads the generated text alone."""
+        auto = classify(text, self.personas, question=question, prefill=prefill)
         if self.judge_model is None:
             return auto, None
         judge = self._get_judge()

@@ -45,10 +45,13 @@ def _auto_value(
         recorded = getattr(rec, "self_id", None) if rec is not None else None
         if recorded:
             return str(recorded), rec.method if rec is not None else None
-        return self_identify(g.text, question=session.history_of(g).last_user).label, None
+        last = session.history_of(g).last_user
+        return self_identify(g.text, question=last, prefill=g.prefill).label, None
     if rec is not None:
         return frozenset(rec.labels) - NOT_ARCHETYPES, rec.method
-    auto = classify(g.text, load_personas()[0], question=session.history_of(g).last_user)
+    auto = classify(
+        g.text, load_personas()[0], question=session.history_of(g).last_user, prefill=g.prefill
+    )
     return frozenset(auto.labels) - NOT_ARCHETYPES, None
 
 

@@ -95,7 +95,7 @@ class SessionRecorder:
             )
             # Both levels (self-id, archetypes) and the labeller's name; how the turn ended is
             # the generation's own finish_reason, never a label.
-            auto = classify(g.text, self.personas, question=self.question)
+            auto = classify(g.text, self.personas, question=self.question, prefill=g.prefill)
             self.session.auto_labels.append(
                 AutoLabelRecord(
                     **auto.model_dump(exclude={"hits"}), hits=list(auto.hits), generation_id=g.id
