@@ -9,6 +9,7 @@ from collections import Counter
 
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.stats import shares_of
+from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
@@ -56,6 +57,7 @@ def forced_of(f: ForcedRecord) -> Forced:
         f.measures,
         bool(r.get("length_normalized")),
         f.node,
+        (f.format, f.system, f.prefill, record_label(f.steer)),
     )
 
 
@@ -86,6 +88,7 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
                 st.projections.setdefault(p.generation_id, []).append(p)
         ls = shares_of(st.auto_labels.values(), (r.finish_reason for r in recs if r.id in autos))
         st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
+        st.cancelled = ls.cancelled
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())
         st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
         st.labeller_brief = " · ".join(labeller_brief(m) for m in methods) or st.labeller_brief

@@ -154,5 +154,5 @@ def test_markdown_export_writes_the_current_branch_or_every_branch() -> None:
     assert "- user: Why? `" in one  # the outline names every branch
     both = export(s, "md", tree=True)
     assert "## Branch 1: 3 turns" in both and "## Branch 2 (current): 3 turns" in both
-    assert both.count("##### m · sample 0") == 1  # a shared turn's answers are written once
+    assert both.count("##### m · sample 1") == 1  # a shared turn's answers are written once
     assert "Turn 1 (user) as in branch 1." in both

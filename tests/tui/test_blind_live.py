@@ -73,6 +73,18 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
         )
         await pilot.pause()
         _assert_blind(app)
+        # Nor does anything else say which model wrote what: the answer picker's entries carry
+        # no label, the answers no telling leading space, and the settings (format, system
+        # prompt) stay shut.
+        choices = screen.adoptable()
+        assert len(choices) == 4 and all(c.label == "" for c in choices), choices
+        for c in _columns(app):
+            body = _text(c, ".col-text")
+            assert body and body == body.lstrip(), repr(body)
+        _columns(app)[0].focus()
+        await pilot.press("f3")
+        await pilot.pause()
+        assert not isinstance(app.screen, SettingsDialog)
         await pilot.press("ctrl+b")
         assert not lab.blind
         await _shown(pilot, app, blind=False)
@@ -83,6 +95,20 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
             head = _text(c, ".col-header")
             assert head.startswith(c.state.model_id) and f"· {c.state.kind} ·" in head, head
         assert not screen.generating
+        labelled = {c.gen_id: c.label for c in screen.adoptable()}
+        autos = {a.generation_id: a.self_id for a in lab.session.auto_labels}
+        assert labelled == {g: autos[g] for g in labelled}  # named again: the labels are back
+
+
+async def test_tab_visits_each_column_once(make_lab) -> None:
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await _shown(pilot, app, blind=False)
+        chain = [type(w).__name__ for w in app.lab_screen.focus_chain]
+        # transcript, each column, the message box: a column's scrolling body is no stop of
+        # its own (typing there would run the column's keys)
+        assert chain.count("ModelColumn") == 2 and "VerticalScroll" not in chain, chain
 
 
 async def test_blind_mode_keeps_the_focus_where_it_was(make_lab) -> None:

@@ -119,6 +119,26 @@ def test_unavailable_says_why() -> None:
     )
 
 
+def test_scoring_and_scores_of_earlier_settings_say_so() -> None:
+    st = ColumnState("m", "chat", "chatml", forced_pending=True)
+    assert forced_block(st).plain == "forced choice: scoring the pending message…"
+    f = Forced(
+        RAW, CAL, describe(False, True), node="t-1", scored_with=("chatml", None, None, None)
+    )
+    same = ColumnState("m", "chat", "chatml", forced=f)
+    assert "earlier settings" not in forced_block(same).plain
+    # The column was steered since: the old numbers stay, saying what they describe.
+    steered = ColumnState("m", "chat", "chatml", forced=f, steer="hal.gguf:12@4")
+    lines = forced_block(steered).plain.splitlines()
+    assert lines[1] == "scored with the earlier settings (rescored after the next run)"
+    steered.forced_pending = True
+    assert "(rescoring…)" in forced_block(steered).plain
+    g = Forced(RAW, CAL, describe(False, True), scored_with=("chatml", None, None, "hal.gguf:12@4"))
+    lines = forced_block(ColumnState("m", "chat", "chatml", forced=g, steer="hal.gguf:12@4")).plain
+    assert lines.splitlines()[0].endswith(" · steered hal.gguf:12@4")
+    assert "earlier settings" not in lines
+
+
 class _Host(App[None]):
     def __init__(self, state: ColumnState) -> None:
         super().__init__()

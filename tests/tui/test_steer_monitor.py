@@ -9,6 +9,7 @@ import numpy as np
 
 from psmlab.core.models.cvec import write_cvec
 from psmlab.tui.app import PsmlabApp
+from psmlab.tui.screens.compare import differences
 from psmlab.tui.screens.settings import SettingsDialog
 from psmlab.tui.widgets.column import ModelColumn
 from tests.tui.conftest import settle, type_and_send, wait_for
@@ -68,6 +69,9 @@ async def test_settings_steer_a_column_and_columns_show_monitors(
         assert len(gens) == 2 and len(lab.session.projections) == 2
         g = next(g for g in gens if g.model == smol_spec.id)
         assert g.params["steer"]["alpha"] == 2.0
+        # The compare view names the steering among what differs between two runs.
+        plain = g.model_copy(update={"params": {k: v for k, v in g.params.items() if k != "steer"}})
+        assert differences([plain], [g]) == ["steered: None → 'random.gguf:8@2'"]
         foot = _text(smol, ".col-footer")
         assert "\nrandom L8 " in foot, foot
         assert any(ch in foot for ch in "▁▂▃▄▅▆▇█")

@@ -236,7 +236,9 @@ def _forced_section(f: ForcedRecord, where: str) -> list[str]:
 
 
 def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[str]:
-    head = f"##### {md_inline(g.model)} · sample {g.sample} · seed {g.seed}"
+    head = (
+        f"##### {md_inline(g.model)} · sample {g.sample + 1} · seed {g.seed}"  # as the lab counts
+    )
     if adopted:
         head += " · adopted"
     # Format, sampling, system prompt and prefill are the run's, written above it.

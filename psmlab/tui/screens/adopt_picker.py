@@ -26,7 +26,7 @@ class Choice:
     index: int
     of: int
     text: str
-    label: str = ""  # its self-id label, when it has one
+    label: str = ""  # its self-id label, when it has one (and "cancelled" when cut off)
 
     def line(self, width: int = 60) -> str:
         head = " ".join(self.text.split())

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.views import safe
 
@@ -29,6 +30,7 @@ def settings_of(run: list[GenerationRecord]) -> dict[str, object]:
     g = run[0]
     out: dict[str, object] = {k: getattr(g, k) for k in _SETTINGS}
     out.update({k: g.params.get(k) for k in _KNOBS})
+    out["steered"] = record_label(g.params.get("steer"))  # hal.gguf:12@4, or None
     out["seeds"] = ", ".join(str(x.seed) for x in run)
     return out
 

@@ -237,6 +237,12 @@ class LabScreen(LabView):
         self.app.push_screen(Inspector(prompts, at))
 
     def action_settings(self) -> None:
+        if self.lab.blind:  # the format, system prompt and steering name the model's kind
+            self.notify(
+                "Settings show each column's format and prompt: leave blind mode (Ctrl+B) first",
+                severity="warning",
+            )
+            return
         col = self.focused_column()
         if col is None:
             return

@@ -180,6 +180,7 @@ class LabView(Screen[None]):
         for m, st in self.states.items():
             if (st.forced is not None or st.forced_error) and st.forced_on != key:
                 st.forced, st.forced_error, st.forced_on = None, None, ()
+                st.forced_pending = False
                 self._refresh(m)
 
     def _update_subtitle(self) -> None:
@@ -228,7 +229,9 @@ class LabView(Screen[None]):
             self.notify("Send a message first", severity="warning")
             return
         self.generating = True
-        self._forced_cancel.set()
+        self._forced_cancel.set()  # scoring stops for the run; it starts again after it
+        for st in self.states.values():
+            st.forced_pending = False
         self._drop_stale_forced()
         self._cancel = threading.Event()
         if self.lab.blind:  # a new turn gets its own shuffled order, recorded before it shows
@@ -341,6 +344,10 @@ class LabView(Screen[None]):
         compete with the answers. The event is made here, on the main thread, for that reason."""
         self._forced_cancel.set()
         self._forced_cancel = cancel = threading.Event()
+        if self.lab.awaiting_answer():
+            for m, st in self.states.items():
+                st.forced_pending = True
+                self._refresh(m)
         self._forced_choice(
             self.lab, list(self.lab.columns), cancel, self._transcript_key(), self.lab.session.head
         )
@@ -363,7 +370,9 @@ class LabView(Screen[None]):
                 r = lab.forced_choice(c, cancel)
                 f = None
                 if r is not None:
-                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node)
+                    steer = c.steering.label() if c.steering else None
+                    with_ = (c.format_name, c.system, c.prefill, steer)
+                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node, with_)
                 self.post_message(ForcedChoice(c.id, f, turns=key))
             except ScoringCancelled:
                 return
@@ -374,6 +383,7 @@ class LabView(Screen[None]):
         st = self.states.get(msg.model_id)
         if st is not None and msg.turns == self._transcript_key():  # else computed on an old one
             st.forced, st.forced_error, st.forced_on = msg.forced, msg.error, msg.turns
+            st.forced_pending = False
             self._refresh(msg.model_id)
 
     # --- sending ----------------------------------------------------------------------------
@@ -405,7 +415,10 @@ class LabView(Screen[None]):
             for i, x in enumerate(done, 1):
                 assert x.record is not None
                 auto = st.auto_labels.get(x.record.id)
-                label = (auto.self_id or "") if auto is not None else ""
+                # Blind: no label (the columns hide them too); a cut-off answer always says so.
+                label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
+                if x.record.finish_reason == "cancelled":
+                    label = " · ".join(t for t in (label, "cancelled") if t)
                 out.append(Choice(x.record.id, self.display_name(m), i, len(done), x.text, label))
         return out
 

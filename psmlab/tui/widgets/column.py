@@ -44,6 +44,11 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("s", "screen.settings", "Settings", show=False),
         Binding("comma", "token(-1)", "Prev token", show=False),
         Binding("full_stop", "token(1)", "Next token", show=False),
+        # The answer scrolls from the column itself: its body is not a second Tab stop.
+        Binding("up", "scroll_body(-1)", "Scroll up", show=False),
+        Binding("down", "scroll_body(1)", "Scroll down", show=False),
+        Binding("pageup", "scroll_body(-10)", "Page up", show=False),
+        Binding("pagedown", "scroll_body(10)", "Page down", show=False),
     ]
 
     def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:
@@ -57,7 +62,7 @@ class ModelColumn(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="col-header")
-        with VerticalScroll(classes="col-body"):
+        with VerticalScroll(classes="col-body", can_focus=False):
             yield Static(classes="col-text")
         yield Static(classes="col-dist")
         yield Static(classes="col-footer")
@@ -88,11 +93,15 @@ class ModelColumn(Vertical, can_focus=True):
                 if absent:  # absent classes together: "human, mixed 0/3 (≤ 56%)"
                     seen.append(", ".join(x.label for x in absent) + " " + fmt_share(absent[0]))
                 out.append_text(safe(" · ".join(seen)))
+            elif s.cancelled:
+                out.append("\nself-id: no finished answer to count", style="dim")
             else:  # a session recorded before the self-identification axis
                 out.append("\nself-id: not recorded", style="dim")
             out.append("\narchetypes: ", style="bold")
             out.append_text(safe(" · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])))
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
+            if s.cancelled:  # a fragment is not a sample of what the model says
+                out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
         if s.forced or s.forced_error:
             if out:
                 out.append("\n")
@@ -122,6 +131,9 @@ class ModelColumn(Vertical, can_focus=True):
         self.state.cursor = max(0, min(len(toks) - 1, at + delta))
         self.refresh_view()
 
+    def action_scroll_body(self, lines: int) -> None:
+        self.query_one(".col-body", VerticalScroll).scroll_relative(y=lines, animate=False)
+
     def _shaded(self, rec: GenerationRecord) -> Text:
         """The continuation token by token: low-probability tokens stand out; the cursor is reversed."""
         out = Text()
@@ -129,6 +141,8 @@ class ModelColumn(Vertical, can_focus=True):
         for i, t in enumerate(rec.token_logprobs or []):
             piece = t.text[: max(0, budget)]
             budget -= len(t.text)
+            if self.blind and not out:  # as in the plain view: no telling leading space
+                piece = piece.lstrip()
             p = math.exp(t.logprob)
             style = "" if p >= 0.5 else "yellow" if p >= 0.1 else "bold red"
             if i == self.state.cursor:
@@ -205,6 +219,10 @@ class ModelColumn(Vertical, can_focus=True):
                 body.append_text(safe(cur.record.prefill, "italic green"))
             if s.shade and cur.record is not None and cur.record.token_logprobs:
                 body.append_text(self._shaded(cur.record))
+            elif self.blind and not (cur.record is not None and cur.record.prefill):
+                # A base frame's answer starts with the space after "Assistant:", a chat
+                # template's does not: blind, that space would name the model's kind.
+                body.append_text(safe(cur.text.lstrip()))
             else:
                 body.append_text(safe(cur.text))
             if cur.record is None:

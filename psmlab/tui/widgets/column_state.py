@@ -36,6 +36,8 @@ class Forced:
     measures: str  # the core's one-line description (the panel's tooltip shows it whole)
     normalized: bool = False  # length-normalised: a score, not a probability
     node: str | None = None  # the pending user turn it was computed after
+    # The column's settings it was scored with: format, system prompt, prefill, steering label.
+    scored_with: tuple[str, str | None, str | None, str | None] | None = None
 
     @property
     def top(self) -> str:
@@ -63,12 +65,14 @@ class ColumnState:
     auto: list[Share] = field(default_factory=list)
     auto_self_id: list[Share] = field(default_factory=list)
     ends: list[Share] = field(default_factory=list)
+    cancelled: int = 0  # shown answers cut off by the user, left out of the shares
     labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
     labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
     forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
+    forced_pending: bool = False  # being (re)scored now, after the last run
     shade: bool = False  # colour tokens by probability (when recorded)
     cursor: int | None = None  # token under the cursor
     steer: str | None = None  # the column's steering for the next run (`Steering.label()`)
@@ -224,11 +228,19 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     out = Text()
     f = s.forced
     if f is None:
-        if s.forced_error:
+        if s.forced_pending:
+            out.append("forced choice: scoring the pending message…", style="dim italic")
+        elif s.forced_error:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
         return out
     out.append_text(safe(forced_header(f), "dim"))
+    if f.scored_with is not None and f.scored_with[3]:
+        out.append_text(safe(f" · steered {f.scored_with[3]}", "magenta"))
+    if f.scored_with is not None and f.scored_with != (s.format, s.system, s.prefill, s.steer):
+        # The settings changed since: these numbers describe the old ones until rescored.
+        late = "rescoring…" if s.forced_pending else "rescored after the next run"
+        out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
     if f.calibrated:
         out.append("\n")
         out.append_text(_dist_line("PMI", f.calibrated, width))
