@@ -87,6 +87,13 @@ def _nested_gguf(tmp: Path) -> str:
     return _write(tmp, "nested.gguf", body)
 
 
+def _folder_of_another(tmp: Path) -> list[str]:
+    """An experiment pointed at the output folder of another one (its report names both)."""
+    _write(tmp, "report.md", "# Theirs\n\nProduced by `psmlab experiment theirs.toml -o x`.\n")
+    mine = _write(tmp, "mine.toml", 'title = "Mine"\nquestions = [{id="q", text="Hi"}]\n')
+    return ["experiment", mine, "-o", str(tmp)]
+
+
 ASK = ["ask", "What are you?", "--max-tokens", "4"]
 ROWS = [
     # models
@@ -274,6 +281,12 @@ ROWS = [
         "does not fit n_ctx",
     ),
     Row("message-empty", lambda t, c: ["ask", "  "], 2, "the message is empty"),
+    Row(
+        "probe-choice-with-prefill",
+        lambda t, c: ["probe", "--set", "self-id", "--choice", "-m", DEMO_SMOL, "--prefill", "I"],
+        2,
+        "--choice scores option letters",
+    ),
     # The hint names the command given, not `ask`.
     Row("render-message-empty", lambda t, c: ["render", ""], 2, 'psmlab render "What are you?"'),
     # sessions
@@ -408,6 +421,12 @@ ROWS = [
         lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\n')],
         2,
         "nothing to run",
+    ),
+    Row(
+        "experiment-folder-of-another",
+        lambda t, c: _folder_of_another(t),
+        2,
+        "holds the results of another experiment (Theirs, made by theirs.toml)",
     ),
     Row(
         "evals-no-usable-lines",

@@ -29,12 +29,14 @@ def experiment(
     )
 
     from psmlab.core.measure.experiment import run_experiment
+    from psmlab.core.measure.experiment_rows import check_owner
     from psmlab.core.measure.plan import load_experiment, plan
     from psmlab.core.measure.report import report_md, summary_csv
     from psmlab.core.session.file import atomic_write
 
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
+    check_owner(target, spec.title, file)
     jobs = plan(spec, file.parent)
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)

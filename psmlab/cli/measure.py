@@ -120,6 +120,11 @@ def probe(
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)
     if choice:
+        if any(it.prefill for it in items):  # the answer is an option letter after "("
+            raise UsageError(
+                "--choice scores option letters, which a prefill would come before",
+                "drop --prefill (or the set's prefills), or score without --choice",
+            )
         _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return
     results = probe_models(

@@ -1,7 +1,9 @@
 """Experiments: an interrupted and resumed run gives the same results as an unbroken one."""
 
+import io
 import json
 import threading
+from csv import DictReader
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
-from psmlab.core.measure.report import report_md, summary_csv
+from psmlab.core.measure.report import ITEM_RANGE, WILSON, report_md, summary_csv
 from psmlab.core.measure.results import ResultsFile, prune_for_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +74,9 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     )
     csv = summary_csv(resumed)
     assert csv.startswith("section,model,format") and "probes,gemma-3-270m" in csv
+    rows = list(DictReader(io.StringIO(csv)))  # every row says what its two bounds are
+    assert {r["interval"] for r in rows if r["section"].startswith("probes")} == {ITEM_RANGE}
+    assert {r["interval"] for r in rows if r["section"] == "self_id"} == {WILSON}
     # SmolLM2's template fills in its own system prompt where the context gives none: each row
     # records it and the report says so, for that model and context only.
     smol = [r for r in resumed.done.values() if r["model"] == "smollm2-135m-instruct"]

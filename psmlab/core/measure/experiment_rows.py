@@ -14,6 +14,7 @@ from psmlab.core.measure.plan import ExperimentSpec, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import Registry
+from psmlab.core.session.md_text import md_inline
 
 _PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^\s`]+)")
 FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
@@ -129,3 +130,24 @@ def probe_question(qid: str) -> str | None:
     except PsmlabError:
         return None
     return next((i.question for i in items if i.id == item), None)
+
+
+def check_owner(target: Path, title: str, file: Path) -> None:
+    """Refuse to write one experiment's results into the folder of another: its report names
+    another title *and* another file (an edited title or a moved file alone is the same
+    experiment). Rows of the two would mix in one results.jsonl."""
+    report = target / "report.md"
+    try:
+        text = report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    head = text.split("\n", 1)[0].removeprefix("# ")
+    made_by = _PRODUCED_BY.search(text)
+    if made_by is None or head == md_inline(title):
+        return
+    if Path(made_by.group(1)).resolve() == file.resolve():
+        return
+    raise UsageError(
+        f"{target} holds the results of another experiment ({head}, made by {made_by.group(1)})",
+        "give this one its own folder with -o DIR, or delete that folder to start over",
+    )

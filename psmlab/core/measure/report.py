@@ -88,6 +88,12 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
     return out
 
 
+# The csv's `interval` column: what its ci_low and ci_high are.
+WILSON = "95% Wilson interval"
+ITEM_RANGE = "lowest and highest item (a range, not an interval)"
+T_ITEMS = "95% t interval over items"
+
+
 def summary_csv(results: ResultsFile) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -104,6 +110,7 @@ def summary_csv(results: ResultsFile) -> str:
             "value",
             "ci_low",
             "ci_high",
+            "interval",  # what ci_low and ci_high are, row by row
         ]
     )
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
@@ -118,7 +125,7 @@ def summary_csv(results: ResultsFile) -> str:
                 for x in shares:
                     d = x.to_dict()
                     row = [section, m, f, c, q, x.label, x.k, x.n]
-                    w.writerow([*row, d["share"], d["ci_low"], d["ci_high"]])
+                    w.writerow([*row, d["share"], d["ci_low"], d["ci_high"], WILSON])
     # Forced choice per probe set: the mean over its items, raw and calibrated, with the lowest
     # and highest item as the interval columns.
     for (pset, m, f, c), entry in probe_tables(results).items():
@@ -128,7 +135,7 @@ def summary_csv(results: ResultsFile) -> str:
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))
                 row = [section, m, f, c, what, a, "", ""]
-                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6)])
+                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE])
     for (m, f, c, e), s in eval_tables(results).items():
         w.writerow(
             [
@@ -143,6 +150,7 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["rate"], 4),
                 round(s["ci_low"], 4),
                 round(s["ci_high"], 4),
+                WILSON,
             ]
         )
         w.writerow(
@@ -158,6 +166,7 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["corrected_rate"], 4),
                 round(s["corrected_ci_low"], 4),
                 round(s["corrected_ci_high"], 4),
+                WILSON,
             ]
         )
         w.writerow(
@@ -173,6 +182,7 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["p_matching"], 4),
                 round(s["p_matching_ci_low"], 4),
                 round(s["p_matching_ci_high"], 4),
+                T_ITEMS,
             ]
         )
     return buf.getvalue()
