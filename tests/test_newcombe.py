@@ -122,7 +122,7 @@ def test_many_comparisons_note() -> None:
     assert many_comparisons_note(0) is None and many_comparisons_note(1) is None
     note = many_comparisons_note(6)
     assert note is not None and "\n" not in note
-    assert note.startswith("6 comparisons:") and "about 0.3 " in note
+    assert note.startswith("6 comparisons:") and "up to about 26%" in note
     assert "no correction" in note
-    assert "about 0.15 " in (many_comparisons_note(3) or "")
-    assert "about 5 " in (many_comparisons_note(100) or "")
+    assert "up to about 14%" in (many_comparisons_note(3) or "")
+    assert "about 5 of them would" in (many_comparisons_note(100) or "")

@@ -76,7 +76,7 @@ def trace(
     typer.echo(
         terminal_safe(
             f"{s.title}: {len(rows)} answers on {'branch ' + str(branch) if branch else 'the current branch'}; "
-            f"vector {name} ({vector_label(vec)})"
+            f"vector {name} (built for {vector_label(vec)})"
         )
     )
     typer.echo(

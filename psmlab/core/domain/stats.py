@@ -147,10 +147,15 @@ def many_comparisons_note(n_comparisons: int) -> str | None:
     """A one-line warning when more than one comparison is shown (None for 0 or 1)."""
     if n_comparisons <= 1:
         return None
-    expected = f"{n_comparisons * 0.05:.2f}".rstrip("0").rstrip(".")
+    # The chance that at least one 95% interval misses 0 when no difference is real: 1 - 0.95^n
+    # for independent comparisons; comparisons that share samples can only make it smaller.
+    chance = 1 - 0.95**n_comparisons
+    expected = n_comparisons * 0.05
+    many = f", and about {expected:.2g} of them would" if expected >= 1 else ""
     return (
-        f"{n_comparisons} comparisons: even with no real difference about {expected} would "
-        "exclude 0 by chance at the 95% level; treat single ones with care (no correction applied)."
+        f"{n_comparisons} comparisons: with no real difference at all, the chance that at least "
+        f"one of them excludes 0 is up to about {chance:.0%}{many}; treat single ones with care "
+        "(no correction applied)."
     )
 
 
