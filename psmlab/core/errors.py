@@ -68,6 +68,10 @@ class SessionError(PsmlabError):
     exit_code = ExitCode.SESSION
 
 
+class NotASessionError(SessionError):
+    """A readable file that holds something else (a probe's JSON, a JSONL file): not damaged."""
+
+
 class SessionLockedError(PsmlabError):
     exit_code = ExitCode.LOCKED
 

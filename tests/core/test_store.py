@@ -55,6 +55,8 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
     ("mutate", "needle"),
     [
         (lambda raw: raw[: len(raw) // 2], "not valid JSON"),
+        (lambda raw: raw + b"\n" + raw, "several JSON values (JSONL?)"),
+        (lambda raw: b'{"probs": {"ai": 0.5}}', "JSON but not a psmlab session"),
         (lambda raw: b"\xff\xfe" + raw, "not UTF-8"),
         (
             lambda raw: raw.replace(b'"schema_version": 2', b'"schema_version": 7'),
@@ -250,3 +252,12 @@ def test_a_clean_release_leaves_no_lock_file_and_a_waiter_gets_a_fresh_lock(tmp_
         sf.save()
         assert lock.exists()
     assert not lock.exists() and path.exists()
+
+
+def test_the_session_list_leaves_out_json_that_is_no_session(tmp_path: Path) -> None:
+    store.save_new(make_session(), tmp_path / "s.json")
+    (tmp_path / "probe.json").write_text('{"results": []}')  # a probe's --json output
+    (tmp_path / "broken.json").write_text('{"schema_version": 2, "turns": [')
+    found = {p.name: e for p, _, e in store.list_sessions(tmp_path)}
+    assert set(found) == {"s.json", "broken.json"} and found["s.json"] is None
+    assert found["broken.json"] is not None and "not valid JSON" in found["broken.json"]

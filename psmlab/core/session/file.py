@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from psmlab.core import paths
 from psmlab.core.domain.tomlfile import first_error
-from psmlab.core.errors import SessionError, SessionLockedError
+from psmlab.core.errors import NotASessionError, SessionError, SessionLockedError
 from psmlab.core.session.migrations import detect_version, migrate
 from psmlab.core.session.schema import SCHEMA_VERSION, Session
 
@@ -56,6 +56,11 @@ def parse(raw: bytes, where: str) -> Session:
             f"session file {where} is not UTF-8 (byte {exc.start})", _FIX_BROKEN
         ) from None
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one JSON value after another: JSONL, say, not broken
+            raise NotASessionError(
+                f"{where} holds several JSON values (JSONL?), not a psmlab session",
+                "give a session file (psmlab sessions lists them)",
+            ) from None
         raise SessionError(
             f"session file {where} is not valid JSON (line {exc.lineno}: {exc.msg}); "
             "it may be truncated",
@@ -77,6 +82,11 @@ def parse(raw: bytes, where: str) -> Session:
             f"session file {where} has schema version {version}, newer than this psmlab reads "
             f"({SCHEMA_VERSION})",
             "upgrade psmlab to open it",
+        )
+    if version < 0 and "schema_version" not in doc and "turns" not in doc:
+        raise NotASessionError(
+            f"{where} holds JSON but not a psmlab session (no schema_version or turns)",
+            "give a session file (psmlab sessions lists them)",
         )
     if version < 0:
         raise SessionError(f"session file {where} has no valid schema_version", _FIX_BROKEN)
@@ -274,7 +284,8 @@ def save_new(session: Session, path: str | Path) -> Path:
 
 
 def list_sessions(directory: Path | None = None) -> list[tuple[Path, Session | None, str | None]]:
-    """Every `*.json` in the directory: (path, session, None) or (path, None, error)."""
+    """Every session among the directory's `*.json`: (path, session, None), or (path, None,
+    error) for one that cannot be read. Other JSON files (a probe's output) are not listed."""
     d = directory or sessions_dir()
     out: list[tuple[Path, Session | None, str | None]] = []
     if not d.is_dir():
@@ -282,6 +293,8 @@ def list_sessions(directory: Path | None = None) -> list[tuple[Path, Session | N
     for p in sorted(d.glob("*.json")):
         try:
             out.append((p, load(p), None))
+        except NotASessionError:
+            continue
         except SessionError as exc:
             out.append((p, None, exc.one_line()))
     return out
