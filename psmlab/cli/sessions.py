@@ -270,7 +270,16 @@ def replay(
                 f"cancelled after {report.total} of {report.expected}: {report.identical} "
                 f"identical, {report.changed} changed, {report.failed} failed"
             )
-        elif not model and report.identical == report.total:
+        elif model:  # a new session on other models: there is nothing to compare with
+            verdict = (
+                f"{report.total - report.failed} of {report.expected} generations made on "
+                f"{', '.join(s.id for s in specs)} with the recorded seeds and settings"
+                + (f", {report.failed} failed" if report.failed else "")
+                + " (not compared: replay without -m checks that the originals reproduce; "
+                "samples decoded together are decoded one by one here, so even the same model "
+                "may write other text)"
+            )
+        elif report.identical == report.total:
             verdict = f"all {report.total} generations identical"
         else:
             verdict = (

@@ -129,7 +129,10 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     assert data["changed"] == 1 and data["generations"][0]["first_divergence"] == 3
 
     other = tmp_path / "other.json"
-    _ok(run_cli("replay", str(s), "-m", "smollm2-135m-instruct", "-o", str(other)))
+    on = _ok(run_cli("replay", str(s), "-m", "smollm2-135m-instruct", "-o", str(other)))
+    # Nothing to compare with: it says what it made, never "0 identical, 0 changed".
+    assert "replayed: 1 of 1 generations made on smollm2-135m-instruct" in on.stdout, on.stdout
+    assert "not compared" in on.stdout and "0 identical" not in on.stdout
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
     assert [t.content for t in new.turns] == ["Are you a human?"]
