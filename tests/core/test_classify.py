@@ -182,6 +182,13 @@ def test_labeller_line_says_not_measured_or_gives_kappa(tmp_path: Path) -> None:
     f2 = tmp_path / "l2.json"
     f2.write_text(json.dumps({"judge:x": {"self_id": {**m, "ci_low": -0.1}}}))
     assert "n=120 (unreliable: interval includes 0)" in labeller_line("judge:x", f2)
+    # A judge gives self-id only: its archetypes are the marker rules', measured as theirs.
+    f5 = tmp_path / "l5.json"
+    f5.write_text(json.dumps({"markers": {"archetypes": {**m, "kappa": 0.09}}}))
+    assert labeller_line("judge:x", f5) == (
+        "labeller: judge:x · self-id: not measured against people · "
+        "archetypes (marker rules) κ 0.09 [0.76, 0.91] vs gold test n=120"
+    )
     # A lower bound just under zero prints as 0.00, never "-0.00".
     f4 = tmp_path / "l4.json"
     f4.write_text(json.dumps({"judge:x": {"self_id": {**m, "ci_low": -0.001}}}))

@@ -25,6 +25,7 @@ from psmlab.core.errors import PsmlabError
 LEVELS = {"self_id": "self-id", "archetypes": "archetypes"}
 _FIELDS = {"kappa": float, "ci_low": float, "ci_high": float, "n": int, "split": str}
 NOT_MEASURED = "agreement with people: not measured"
+RULES = "markers"  # classify.LABELLER: the labeller of the archetypes whatever gives self-id
 
 
 def labellers_file() -> Path:
@@ -76,13 +77,18 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
     """One line naming the labeller and its measured agreement with people, e.g.
     `labeller: markers · self-id κ 0.84 [0.76, 0.91] vs gold test n=120`, or
     `labeller: markers · agreement with people: not measured`."""
-    parts = [f"labeller: {labeller}"]
+    parts: list[str] = []
+    measured = False
     for level, name in LEVELS.items():
-        m = agreement(labeller, level, path)
-        if m is None:
-            if len(parts) > 1:  # some level was measured: say which one was not
-                parts.append(f"{name}: not measured against people")
+        by = labeller
+        if level == "archetypes" and labeller.startswith("judge:"):
+            # A judge gives the self-id label only; the archetypes stay the marker rules'.
+            by, name = RULES, "archetypes (marker rules)"
+        m = agreement(by, level, path)
+        if m is None:  # said only when some other level was measured (below)
+            parts.append(f"{name}: not measured against people")
             continue
+        measured = True
         text = (
             f"{name} κ {fmt2(m['kappa'])} [{fmt2(m['ci_low'])}, {fmt2(m['ci_high'])}] "
             f"vs gold {m['split']} n={m['n']}"
@@ -90,9 +96,7 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
         if unreliable(m):
             text += " (unreliable: interval includes 0)"
         parts.append(text)
-    if len(parts) == 1:
-        parts.append(NOT_MEASURED)
-    return " · ".join(parts)
+    return " · ".join([f"labeller: {labeller}", *(parts if measured else [NOT_MEASURED])])
 
 
 def labeller_brief(labeller: str, path: Path | None = None) -> str:
