@@ -113,10 +113,12 @@ def render(
         last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=len(turns))
         first = next((i for i, t in enumerate(turns) if t.role != "system"), len(turns))
         if first >= last_user:
+            # Scoring (probes, evals) generates nothing: no --max-tokens to lower there.
+            lower = ", lower --max-tokens," if reserve else ""
             raise ContextOverflowError(
                 f"the prompt for {model_id} is {prompt.n_tokens} tokens; with {reserve} tokens "
                 f"to generate it does not fit n_ctx={n_ctx}",
-                "raise n_ctx (--n-ctx or the config), lower --max-tokens, or shorten the message",
+                f"raise n_ctx (--n-ctx or the config){lower} or shorten the message",
             )
         cut = 1
         if (
