@@ -159,6 +159,9 @@ def probe(
     fmts = {p["model"]: p["format"] for p in prompts}
     # None: the format's own, which a chat template may fill (its warning is printed above).
     said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    given = {it.prefill for it in items if it.prefill}  # --prefill, or the set's own
+    if given:
+        said += f", prefill {next(iter(given))[:40]!r}" if len(given) == 1 else ", item prefills"
     for m, summ in summary.items():
         cal = summ.get("calibrated")
         steered = steering.get(m)

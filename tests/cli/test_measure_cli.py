@@ -151,6 +151,11 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert data["results"][0]["prompt"].endswith("<|im_start|>assistant\nNo,")
     assert any(INJECTED in w for w in p["warnings"]) and INJECTED in empty.stderr
 
+    # The readable table's title names the prefill beside the format and the system prompt.
+    shown = run_cli("probe", "--item", "Are you a human?", "-m", smol, "--prefill", "No,")
+    assert shown.returncode == 0, shown.stderr
+    assert "no --system given, prefill 'No,'" in " ".join(shown.stdout.split()), shown.stdout
+
     clash = run_cli("probe", "--set", "secret-goal", "--prefill", "I am")
     assert clash.returncode == 2 and "gives its own prefill" in clash.stderr
 
