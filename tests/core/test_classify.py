@@ -255,6 +255,11 @@ def test_a_prefill_is_read_as_context_and_only_what_reaches_past_it_is_labelled(
     given = classify(" I like cats.", PERSONAS, prefill="I'm an AI assistant.")
     assert given.self_id == "none" and given.labels == (UNCLEAR,)
     assert classify(" How can I help?", PERSONAS, prefill="I'm an AI assistant.").self_id == "none"
+    # The answer to the question is the first sentence the model wrote, not the prefill's.
+    asked = classify(" Yes.", PERSONAS, question="Are you a human?", prefill="Sure.")
+    assert asked.self_id == "human"
+    where = classify(" In Leeds.", PERSONAS, question="Where do you live?", prefill="Let me see.")
+    assert where.self_id == "human"
     # `psmlab label` reads a line's "prefill" (as experiment rows record it) the same way.
     f = tmp_path / "rows.jsonl"
     f.write_text(

@@ -55,7 +55,8 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
     ("mutate", "needle"),
     [
         (lambda raw: raw[: len(raw) // 2], "not valid JSON"),
-        (lambda raw: raw + b"\n" + raw, "several JSON values (JSONL?)"),
+        (lambda raw: raw + b"\x00\x00\x00", "not valid JSON"),  # junk after a session: damaged
+        (lambda raw: b'{"a": 1}\n{"a": 2}\n', "several JSON values (JSONL?)"),
         (lambda raw: b'{"probs": {"ai": 0.5}}', "JSON but not a psmlab session"),
         (lambda raw: b"\xff\xfe" + raw, "not UTF-8"),
         (
@@ -261,3 +262,6 @@ def test_the_session_list_leaves_out_json_that_is_no_session(tmp_path: Path) -> 
     found = {p.name: e for p, _, e in store.list_sessions(tmp_path)}
     assert set(found) == {"s.json", "broken.json"} and found["s.json"] is None
     assert found["broken.json"] is not None and "not valid JSON" in found["broken.json"]
+    (tmp_path / "tail.json").write_bytes((tmp_path / "s.json").read_bytes() + b"}")
+    tail = {p.name: e for p, _, e in store.list_sessions(tmp_path)}["tail.json"]
+    assert tail is not None and "not valid JSON" in tail  # damaged, still listed

@@ -116,15 +116,17 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
 
     sentences = _own_sentences(norm)
     kinds = question_kinds(question)
-    reply = _yes_no(sentences[0], kinds) if sentences else None
+    # The answer to the question is the first sentence the model wrote any of: after a prefill
+    # "Sure." it is " Yes.", not the prefill's own sentence.
+    first = next((i for i, s in enumerate(sentences) if s.end() > given), len(sentences))
+    reply = _yes_no(sentences[first], kinds) if first < len(sentences) else None
     if reply is not None and reply.end <= given:
         reply = None
     if reply is not None:
         hits.append(reply)
-    if sentences:
-        _answer_hits(sentences[0], kinds, hit)
-    for sentence in sentences[1:]:
-        _answer_hits(sentence, frozenset(), hit)  # only the rules that hold whatever was asked
+    for i, sentence in enumerate(sentences):
+        # Only the rules that hold whatever was asked, except in the answer's first sentence.
+        _answer_hits(sentence, kinds if i == first else frozenset(), hit)
     for sentence in sentences:
         s = sentence.group(0)
         if s.rstrip().endswith("?"):

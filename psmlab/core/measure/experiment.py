@@ -352,6 +352,8 @@ def _run_job(
             name, it, pol, skipped = job.payload
             prompt = eval_prompt(backend, fmt, it, system=job.context.system)
             lm, wrong = score_prompt(backend, prompt, it)
+            if job.context.system is None and it.system:  # the item's own (an ARENA-style file)
+                row["item_system"] = it.system
             row.update(
                 eval=name,
                 index=it.index,

@@ -16,7 +16,7 @@ from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.md_text import md_inline
 
-_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^\s`]+)")
+_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^`]+?)(?: -o [^`]*)?`")
 FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
 
 
@@ -145,7 +145,10 @@ def check_owner(target: Path, title: str, file: Path) -> None:
     made_by = _PRODUCED_BY.search(text)
     if made_by is None or head == md_inline(title):
         return
-    if Path(made_by.group(1)).resolve() == file.resolve():
+    # The same file, or one of the same name (the report records the path as it was given,
+    # relative to wherever that run was started).
+    made = Path(made_by.group(1))
+    if made.resolve() == file.resolve() or made.name == file.name:
         return
     raise UsageError(
         f"{target} holds the results of another experiment ({head}, made by {made_by.group(1)})",

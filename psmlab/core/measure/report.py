@@ -84,6 +84,7 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
             **summarize_rows(rs, items),
             "polarity": " / ".join(sorted(pols)),
             "skipped": skipped,
+            "item_systems": sum(1 for r in rs if r.get("item_system")),
         }
     return out
 
@@ -91,7 +92,7 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
 # The csv's `interval` column: what its ci_low and ci_high are.
 WILSON = "95% Wilson interval"
 ITEM_RANGE = "lowest and highest item (a range, not an interval)"
-T_ITEMS = "95% t interval over items"
+T_ITEMS = "95% t interval over items (0 to 1 with fewer than 2)"
 
 
 def summary_csv(results: ResultsFile) -> str:
@@ -272,6 +273,8 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
         # Lines of the file that could not be scored (e.g. no answer fields) are said.
         file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
+        if s["item_systems"]:  # ARENA-style items bring their own system prompt
+            file += f" ({s['item_systems']} items with their own system prompt)"
         out.append(
             f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(file)} | "
             f"{md_inline(pol)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "

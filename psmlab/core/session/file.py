@@ -56,7 +56,9 @@ def parse(raw: bytes, where: str) -> Session:
             f"session file {where} is not UTF-8 (byte {exc.start})", _FIX_BROKEN
         ) from None
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # one JSON value after another: JSONL, say, not broken
+        if exc.msg == "Extra data" and not _session_like(raw):
+            # One JSON value after another, none a session: JSONL, say, not a damaged session
+            # (a session with junk after it, as a crash can leave, is reported as damaged).
             raise NotASessionError(
                 f"{where} holds several JSON values (JSONL?), not a psmlab session",
                 "give a session file (psmlab sessions lists them)",
@@ -110,6 +112,15 @@ def parse(raw: bytes, where: str) -> Session:
         raise SessionError(
             f"session file {where} could not be migrated: {exc!r}", _FIX_BROKEN
         ) from None
+
+
+def _session_like(raw: bytes) -> bool:
+    """Whether the file's first JSON value looks like a session (its own keys)."""
+    try:
+        first, _ = json.JSONDecoder().raw_decode(raw.decode("utf-8").lstrip())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(first, dict) and bool({"schema_version", "turns", "generations"} & set(first))
 
 
 _FIX_BROKEN = "the file was left untouched; restore it from a backup or open another session"
