@@ -121,9 +121,14 @@ def probe(
     steering = choose_steering(steer, specs)
     if choice:
         if any(it.prefill for it in items):  # the answer is an option letter after "("
+            whose = (
+                "--prefill"
+                if prefill
+                else f"probe set '{probe_set}' starts its answers with prefills"
+            )
             raise UsageError(
-                "--choice scores option letters, which a prefill would come before",
-                "drop --prefill (or the set's prefills), or score without --choice",
+                f"--choice scores option letters, which a prefill would come before ({whose})",
+                "score without --choice" + (", or drop --prefill" if prefill else ""),
             )
         _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return

@@ -265,7 +265,12 @@ def replay(
     if json_out:
         stdout_json(data)
     else:
-        if report.cancelled:
+        if report.cancelled and model:
+            verdict = (
+                f"cancelled after {report.total} of {report.expected} generations on "
+                f"{', '.join(s.id for s in specs)} (a new session: not compared)"
+            )
+        elif report.cancelled:
             verdict = (
                 f"cancelled after {report.total} of {report.expected}: {report.identical} "
                 f"identical, {report.changed} changed, {report.failed} failed"

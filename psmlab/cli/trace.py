@@ -76,7 +76,7 @@ def trace(
     typer.echo(
         terminal_safe(
             f"{s.title}: {len(rows)} answers on {'branch ' + str(branch) if branch else 'the current branch'}; "
-            f"vector {name} (built for {vector_label(vec)})"
+            f"vector {name} ({_built_for(vector_label(vec))})"
         )
     )
     typer.echo(
@@ -102,3 +102,8 @@ def trace(
             f"drift (last adopted minus first, turn {adopted[0].turn} -> {adopted[-1].turn}): "
             + "  ".join(f"L{L} {d[L]:+.3f}" for L in layers)
         )
+
+
+def _built_for(label: str) -> str:
+    """ "built for sha256 …", or that the vector records no model."""
+    return label if label == "no recorded model" else f"built for {label}"
