@@ -31,7 +31,7 @@ ACTIONS = [
         "ctrl+a",
         "adopt",
         "Adopt",
-        "Adopt the focused column's continuation (elsewhere: pick one) into the shared history",
+        "Adopt the focused column's continuation into the shared history (elsewhere: pick one)",
     ),
     ("ctrl+b", "blind", "Blind", "Blind mode: hide model names and shuffle the columns"),
     (
@@ -57,8 +57,10 @@ FOOTER = {"ctrl+q", "f1", "f2", "f3", "f4", "f5", "ctrl+a", "f8"}
 # Keys the message box (a TextArea: f6 selects a line, ctrl+a/e move) would otherwise keep.
 PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"}
 COLUMN_KEYS = [
-    ("tab", "Move focus between transcript, columns and message box"),
+    ("tab / shift+tab", "Move focus between transcript, columns and message box"),
     ("a / r / l", "in a column: adopt / regenerate this column / annotate"),
+    ("i / s", "in a column: prompt inspector (F2) / settings (F3)"),
+    ("↑ ↓ pgup pgdn", "in a column: scroll the answer"),
     ("← → or [ ]", "in a column: previous / next sample"),
     ("{ }", "in a column: previous / next run (every generation of a turn is kept)"),
     ("c", "in a column: compare this run with the previous one (F9)"),

@@ -177,3 +177,18 @@ def test_samples_at_different_settings_are_not_compared_as_one() -> None:
     assert rec is not None
     st.samples[0] = Sample(rec.text, rec.model_copy(update={"params": {**rec.params, "top_k": 40}}))
     assert "(samples at mixed settings: not comparable)" in forced_block(st).plain
+
+
+async def test_the_panel_says_scoring_and_counts_cancelled_answers_apart() -> None:
+    st = ColumnState("m", "chat", "chatml", status="ready", forced_pending=True, cancelled=3)
+    st.ends = [Share("cancelled", 3, 3)]
+    app = _Host(st)
+    async with app.run_test(size=(120, 24)) as pilot:
+        col = app.query_one(ModelColumn)
+        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+        text = str(col.query_one(".col-dist").render())
+        # Every answer was cut off: none is counted, and the panel says why.
+        assert "auto labels over 0 finished samples" in text
+        assert "self-id: no finished answer to count" in text
+        assert "(3 cancelled: not in the shares)" in text
+        assert "forced choice: scoring the pending message…" in text

@@ -203,7 +203,8 @@ class LabScreen(LabView):
         self.refresh_transcript()
         self._update_subtitle()
         self.notify(
-            "Blind mode on: names, kinds, formats and labels hidden, columns shuffled; "
+            "Blind mode on: names, kinds, formats and labels hidden, settings closed, columns "
+            "shuffled; "
             "annotations are recorded as blind"
             if self.lab.blind
             else "Blind mode off"

@@ -13,12 +13,11 @@ import threading
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.types import TokenEvent
-from psmlab.core.errors import PsmlabError, ScoringCancelled
+from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import (
     Column,
@@ -27,16 +26,17 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
-from psmlab.tui.messages import ForcedChoice, LabEvent, ModelLoaded, RunFinished
+from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
-from psmlab.tui.states import build_states, count_labels, forced_of, show_run
+from psmlab.tui.screens.forced_view import ForcedView
+from psmlab.tui.states import build_states, count_labels, show_run
 from psmlab.tui.widgets.column import ModelColumn
-from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample
+from psmlab.tui.widgets.column_state import ColumnState, Sample
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 
 
-class LabView(Screen[None]):
+class LabView(ForcedView):
     """Layout, column states and the worker threads; the keys' actions are in `screens.lab`."""
 
     def __init__(self, lab: Lab) -> None:
@@ -169,19 +169,6 @@ class LabView(Screen[None]):
         names = {m: self.display_name(m) for m in self.states}
         self.query_one(TranscriptView).show(self.lab.turns, names)
         self._drop_stale_forced()
-
-    def _transcript_key(self) -> tuple[tuple[str, str], ...]:
-        return tuple((t.role, t.content) for t in self.lab.turns)
-
-    def _drop_stale_forced(self) -> None:
-        """A forced choice answers one transcript's pending message: once the transcript changed
-        (a message sent, an answer adopted, a turn edited or deleted) it is no longer shown."""
-        key = self._transcript_key()
-        for m, st in self.states.items():
-            if (st.forced is not None or st.forced_error) and st.forced_on != key:
-                st.forced, st.forced_error, st.forced_on = None, None, ()
-                st.forced_pending = False
-                self._refresh(m)
 
     def _update_subtitle(self) -> None:
         # The session's state first: a narrow terminal cuts the end of the title, the path.
@@ -337,54 +324,6 @@ class LabView(Screen[None]):
 
     def _count_labels(self) -> None:
         count_labels(self.lab, self.states)
-
-    def _start_forced_choice(self) -> None:
-        """The distribution panel's forced choice, recomputed when a run completes. A new run
-        stops it (`start_run` sets its event): on a server, its many short requests would only
-        compete with the answers. The event is made here, on the main thread, for that reason."""
-        self._forced_cancel.set()
-        self._forced_cancel = cancel = threading.Event()
-        if self.lab.awaiting_answer():
-            for m, st in self.states.items():
-                st.forced_pending = True
-                self._refresh(m)
-        self._forced_choice(
-            self.lab, list(self.lab.columns), cancel, self._transcript_key(), self.lab.session.head
-        )
-
-    @work(thread=True, group="forced", exclusive=True)
-    def _forced_choice(
-        self,
-        lab: Lab,
-        columns: list[Column],
-        cancel: threading.Event,
-        key: tuple[tuple[str, str], ...],
-        node: str | None,
-    ) -> None:
-        for c in columns:
-            try:
-                saved = lab.saved_forced(c)
-                if saved is not None:  # scored before at this turn with these settings
-                    self.post_message(ForcedChoice(c.id, forced_of(saved), turns=key))
-                    continue
-                r = lab.forced_choice(c, cancel)
-                f = None
-                if r is not None:
-                    steer = c.steering.label() if c.steering else None
-                    with_ = (c.format_name, c.system, c.prefill, steer)
-                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node, with_)
-                self.post_message(ForcedChoice(c.id, f, turns=key))
-            except ScoringCancelled:
-                return
-            except PsmlabError as exc:
-                self.post_message(ForcedChoice(c.id, None, exc.problem, turns=key))
-
-    def on_forced_choice(self, msg: ForcedChoice) -> None:
-        st = self.states.get(msg.model_id)
-        if st is not None and msg.turns == self._transcript_key():  # else computed on an old one
-            st.forced, st.forced_error, st.forced_on = msg.forced, msg.error, msg.turns
-            st.forced_pending = False
-            self._refresh(msg.model_id)
 
     # --- sending ----------------------------------------------------------------------------
 

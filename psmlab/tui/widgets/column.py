@@ -80,8 +80,10 @@ class ModelColumn(Vertical, can_focus=True):
         """Label shares over this column's samples (automatic) and the forced-choice distribution."""
         s = self.state
         out = Text()
-        if s.auto and s.auto[0].n > 1:
-            out.append(f"auto labels over {s.auto[0].n} samples ", style="bold")
+        n = s.auto[0].n if s.auto else 0  # finished samples (cancelled ones are not counted)
+        if n > 1 or s.cancelled:
+            done = "finished " if s.cancelled else ""
+            out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
             # The panel holds 10 lines: in a narrow column the whole labeller line would push
             # the shares out of it, so there the labeller is said in brief (its kappa kept).
             narrow = self.content_size.width < len(s.labeller) // 2
@@ -93,16 +95,17 @@ class ModelColumn(Vertical, can_focus=True):
                 if absent:  # absent classes together: "human, mixed 0/3 (≤ 56%)"
                     seen.append(", ".join(x.label for x in absent) + " " + fmt_share(absent[0]))
                 out.append_text(safe(" · ".join(seen)))
-            elif s.cancelled:
+            elif n == 0:
                 out.append("\nself-id: no finished answer to count", style="dim")
             else:  # a session recorded before the self-identification axis
                 out.append("\nself-id: not recorded", style="dim")
             out.append("\narchetypes: ", style="bold")
-            out.append_text(safe(" · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])))
+            arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
+            out.append_text(safe(arch or "—"))
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
             if s.cancelled:  # a fragment is not a sample of what the model says
                 out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
-        if s.forced or s.forced_error:
+        if s.forced or s.forced_error or s.forced_pending:
             if out:
                 out.append("\n")
             out.append_text(forced_block(s, self.content_size.width))
@@ -141,7 +144,7 @@ class ModelColumn(Vertical, can_focus=True):
         for i, t in enumerate(rec.token_logprobs or []):
             piece = t.text[: max(0, budget)]
             budget -= len(t.text)
-            if self.blind and not out:  # as in the plain view: no telling leading space
+            if self.blind and not out and not rec.prefill:  # as the plain view: no telling space
                 piece = piece.lstrip()
             p = math.exp(t.logprob)
             style = "" if p >= 0.5 else "yellow" if p >= 0.1 else "bold red"
