@@ -116,7 +116,7 @@ def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:
 
 
 TINY = """
-title = "{name}"
+title = "one experiment"
 models = ["smollm2-135m-instruct"]
 formats = ["chatml"]
 {contexts}questions = [{{ id = "what-are-you", text = "What are you?" }}]
@@ -127,9 +127,10 @@ max_tokens = 8
 
 
 def test_two_experiments_in_one_folder_name_the_mismatch_and_the_fix(tmp_path: Path) -> None:
-    """Two real runs into one -o folder: report.md names the last file, which lacks the first
-    run's context. The error says the rows fit no one file and how to give one, not that the
-    question's text is missing."""
+    """Two real runs of one experiment (same title) from two files into one -o folder (another
+    experiment's folder is refused: test_bad_inputs): report.md names the last file, which lacks
+    the first run's context. The error says the rows fit no one file and how to give one, not
+    that the question's text is missing."""
     contexts = {"a": "", "b": 'contexts = [{ name = "dana", system = "You are Dana, a human." }]\n'}
     for name, ctx in contexts.items():
         (tmp_path / f"{name}.toml").write_text(TINY.format(name=name, contexts=ctx))
