@@ -19,13 +19,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.domain.classify import LABELLER as RULES  # archetypes' labeller, always
 from psmlab.core.domain.stats import fmt2
 from psmlab.core.errors import PsmlabError
 
 LEVELS = {"self_id": "self-id", "archetypes": "archetypes"}
 _FIELDS = {"kappa": float, "ci_low": float, "ci_high": float, "n": int, "split": str}
 NOT_MEASURED = "agreement with people: not measured"
-RULES = "markers"  # classify.LABELLER: the labeller of the archetypes whatever gives self-id
 
 
 def labellers_file() -> Path:
