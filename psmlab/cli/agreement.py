@@ -147,6 +147,11 @@ def _num(x: float) -> str:
     return "n/a" if math.isnan(x) else fmt2(x)
 
 
+def _interval(ci: tuple[float, float]) -> str:
+    lo, hi = ci
+    return "n/a" if math.isnan(lo) or math.isnan(hi) else f"{_num(lo)} to {_num(hi)}"
+
+
 def _print_agreement(console: Console, result: Agreement, field_name: str) -> None:
     from rich.table import Column, Table
 
@@ -181,9 +186,16 @@ def _print_agreement(console: Console, result: Agreement, field_name: str) -> No
     if not math.isnan(result.kappa) and not math.isnan(lo) and result.unreliable:
         console.print("the interval includes 0: no better than chance on these items", markup=False)
     first = "archetype" if result.comparison != "label" else "class"
-    table = Table(first, "precision", "recall", "F1", "support (reference)")
+    table = Table(first, "precision", "recall", "F1", "F1 95% CI", "support (reference)")
     for c in result.classes:
-        table.add_row(safe(c.label), _num(c.precision), _num(c.recall), _num(c.f1), str(c.support))
+        table.add_row(
+            safe(c.label),
+            _num(c.precision),
+            _num(c.recall),
+            _num(c.f1),
+            _interval(c.f1_ci),
+            str(c.support),
+        )
     console.print(table)
     labels = list(result.confusion)
     # Headers are plain text here (Column(header=Text)): label names are never markup.

@@ -35,8 +35,11 @@ def test_agreement_json_and_table(tmp_path: Path) -> None:
     assert out["confusion"]["human"]["ai"] == 4
     human = next(c for c in out["classes"] if c["label"] == "human")
     assert human["recall"] == 16 / 20 and human["precision"] == 1.0
+    f1_lo, f1_hi = human["f1_ci95"]  # F1 = 32/36 with a bootstrap interval around it
+    assert f1_lo < 32 / 36 < f1_hi
     table = _psmlab("agreement", str(s), str(g))
-    assert table.returncode == 0 and "kappa 0.80" in table.stdout and "F1" in table.stdout
+    assert table.returncode == 0 and "kappa 0.80" in table.stdout and "F1 95% CI" in table.stdout
+    assert f"{f1_lo:.2f} to {f1_hi:.2f}" in table.stdout
     # One item: no kappa, so no interval is claimed and no "no better than chance" verdict.
     one = _write(tmp_path / "one.jsonl", gold[:1])
     single = _psmlab("agreement", str(one), str(one))

@@ -93,6 +93,28 @@ def test_the_report_has_intervals_f1_and_flags_chance_agreement() -> None:
     assert math.isnan(cohen_kappa(["ai"] * 5, ["ai"] * 5))  # one class only: undefined
 
 
+def test_each_class_f1_has_a_bootstrap_interval_around_it() -> None:
+    rng = random.Random(11)
+    gold = [rng.choice(["ai", "human", "none"]) for _ in range(200)]
+    # A source right on ~80% of items: each class's F1 sits inside its interval, which is narrower
+    # for the common classes than for a class the reference gives 3 times.
+    src = [g if rng.random() < 0.8 else rng.choice(["ai", "human", "none"]) for g in gold]
+    src += ["mixed", "none", "mixed"]
+    gold += ["mixed", "mixed", "none"]
+    r = compare(src, gold, resamples=400)
+    by = {c.label: c for c in r.classes}
+    for c in r.classes:
+        lo, hi = c.f1_ci
+        assert lo <= c.f1 <= hi, c
+    width = {k: c.f1_ci[1] - c.f1_ci[0] for k, c in by.items()}
+    assert width["mixed"] > 2 * width["human"] > 0
+    # The kappa interval is the one bootstrap_kappa gives: F1's resamples do not move it.
+    assert r.kappa_ci == bootstrap_kappa(src, gold, resamples=400)
+    assert r.to_dict()["classes"][0]["f1_ci95"] == list(by["ai"].f1_ci)
+    same = compare(gold, gold, resamples=100)
+    assert all(c.f1_ci == (1.0, 1.0) for c in same.classes)
+
+
 # --- archetypes per archetype, label sources, sessions ---------------------------------------
 
 
@@ -112,6 +134,7 @@ def test_archetypes_compare_per_archetype_as_present_or_absent() -> None:
     a, b = r.classes
     assert (a.label, a.precision, a.recall, a.f1, a.support) == ("a", 1.0, 1.0, 1.0, 2)
     assert (b.label, b.precision, b.recall, b.f1, b.support) == ("b", 0.5, 0.5, 0.5, 2)
+    assert all(c.f1_ci[0] <= c.f1 <= c.f1_ci[1] for c in r.classes)
     assert r.comparison == PER_ARCHETYPE and r.to_dict()["comparison"] == PER_ARCHETYPE
 
 

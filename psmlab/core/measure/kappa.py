@@ -51,14 +51,34 @@ def _bootstrap(
     level: float,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of `stat` over items resampled with replacement."""
+    return _bootstrap_many(n, [stat], resamples=resamples, seed=seed, level=level)[0]
+
+
+def _bootstrap_many(
+    n: int,
+    stats: Sequence[Callable[[list[int]], float]],
+    *,
+    resamples: int,
+    seed: int,
+    level: float,
+) -> list[tuple[float, float]]:
+    """Percentile bootstrap intervals of several statistics over the same resamples (each
+    resample draws the same items for every statistic, so the intervals describe one bootstrap).
+    A resample where a statistic is undefined (NaN) is left out of that statistic's interval."""
     if n == 0:
-        return (math.nan, math.nan)
+        return [(math.nan, math.nan)] * len(stats)
     rng = random.Random(seed)
-    values = []
+    values: list[list[float]] = [[] for _ in stats]
     for _ in range(resamples):
-        k = stat([rng.randrange(n) for _ in range(n)])
-        if not math.isnan(k):
-            values.append(k)
+        idx = [rng.randrange(n) for _ in range(n)]
+        for v, stat in zip(values, stats, strict=True):
+            k = stat(idx)
+            if not math.isnan(k):
+                v.append(k)
+    return [_percentiles(v, level) for v in values]
+
+
+def _percentiles(values: list[float], level: float) -> tuple[float, float]:
     if not values:
         return (math.nan, math.nan)
     values.sort()
@@ -127,6 +147,8 @@ class ClassScores:
     recall: float
     f1: float
     support: int  # items the reference gives this class
+    # 95% percentile bootstrap interval of F1 (items resampled, as for kappa); NaN when not drawn.
+    f1_ci: tuple[float, float] = (math.nan, math.nan)
 
 
 def none_if_nan(x: Any) -> Any:
@@ -185,19 +207,54 @@ class Agreement:
             "alpha": none_if_nan(self.alpha),
             "blind": self.blind,
             "notes": self.notes,
-            "classes": [{k: none_if_nan(v) for k, v in vars(c).items()} for c in self.classes],
+            "classes": [_class_dict(c) for c in self.classes],
             "confusion": self.confusion,
         }
 
 
-def _class_scores(label: str, tp: int, predicted: int, support: int) -> ClassScores:
+def _class_dict(c: ClassScores) -> dict[str, Any]:
+    return {
+        "label": c.label,
+        "precision": none_if_nan(c.precision),
+        "recall": none_if_nan(c.recall),
+        "f1": none_if_nan(c.f1),
+        "f1_ci95": [none_if_nan(x) for x in c.f1_ci],
+        "support": c.support,
+    }
+
+
+def _f1(tp: int, predicted: int, support: int) -> float:
+    # F1 (= 2 tp / (predicted + support)) needs the class in the reference; a source that never
+    # finds it scores 0.
+    return math.nan if not support else (2 * tp / (predicted + support) if tp else 0.0)
+
+
+def _class_scores(
+    label: str,
+    tp: int,
+    predicted: int,
+    support: int,
+    f1_ci: tuple[float, float] = (math.nan, math.nan),
+) -> ClassScores:
     # Undefined (NaN, shown as n/a) when the source never says it, or the reference never does.
     p = tp / predicted if predicted else math.nan
     rec = tp / support if support else math.nan
-    # F1 (= 2 tp / (predicted + support)) needs the class in the reference; a source that never
-    # finds it scores 0.
-    f1 = math.nan if not support else (2 * tp / (predicted + support) if tp else 0.0)
-    return ClassScores(label, p, rec, f1, support)
+    return ClassScores(label, p, rec, _f1(tp, predicted, support), support, f1_ci)
+
+
+def _f1_of(pairs: Sequence[tuple[Label, Label]], label: Label) -> Callable[[list[int]], float]:
+    """F1 of one class over a resample of (source, reference) pairs."""
+
+    def stat(idx: list[int]) -> float:
+        tp = predicted = support = 0
+        for i in idx:
+            s, r = pairs[i]
+            predicted += s == label
+            support += r == label
+            tp += s == label and r == label
+        return _f1(tp, predicted, support)
+
+    return stat
 
 
 def _items(n: int) -> str:
@@ -238,14 +295,28 @@ def compare(
     confusion = {r: dict.fromkeys(labels, 0) for r in labels}
     for s, r in zip(source, reference, strict=True):
         confusion[r][s] += 1
+    # One bootstrap for kappa and every class's F1 (pairs in canonical order, as bootstrap_kappa
+    # takes them, so the kappa interval is the one bootstrap_kappa gives).
+    pairs = sorted(zip(source, reference, strict=True), key=repr)
+    kappa_ci, *f1_cis = _bootstrap_many(
+        n,
+        [
+            lambda idx: cohen_kappa([pairs[i][0] for i in idx], [pairs[i][1] for i in idx]),
+            *(_f1_of(pairs, c) for c in labels),
+        ],
+        resamples=resamples,
+        seed=seed,
+        level=0.95,
+    )
     classes = [
         _class_scores(
             c,
             confusion[c][c],
             sum(confusion[r][c] for r in labels),
             sum(confusion[c].values()),
+            ci,
         )
-        for c in labels
+        for c, ci in zip(labels, f1_cis, strict=True)
     ]
     result = Agreement(
         source=source_name,
@@ -253,7 +324,7 @@ def compare(
         n=n,
         accuracy=sum(s == r for s, r in zip(source, reference, strict=True)) / n if n else math.nan,
         kappa=cohen_kappa(source, reference),
-        kappa_ci=bootstrap_kappa(source, reference, resamples=resamples, seed=seed),
+        kappa_ci=kappa_ci,
         classes=classes,
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(source, reference, strict=True))),
@@ -302,14 +373,26 @@ def compare_sets(
     confusion = {r: {PRESENT: 0, ABSENT: 0} for r in (PRESENT, ABSENT)}
     for s, r in zip(a, b, strict=True):
         confusion[r][s] += 1
+    # Per archetype: is it present in the source, in the reference (the pairs F1 resamples).
+    present = {
+        x: [(x in s, x in r) for s, r in zip(source, reference, strict=True)] for x in universe
+    }
+    kappa_ci, *f1_cis = _bootstrap_many(
+        n,
+        [lambda idx: cohen_kappa(*flat(idx)), *(_f1_of(present[x], True) for x in universe)],
+        resamples=resamples,
+        seed=seed,
+        level=0.95,
+    )
     classes = [
         _class_scores(
             x,
-            sum(1 for s, r in zip(source, reference, strict=True) if x in s and x in r),
-            sum(1 for s in source if x in s),
-            sum(1 for r in reference if x in r),
+            sum(1 for s, r in present[x] if s and r),
+            sum(1 for s, _ in present[x] if s),
+            sum(1 for _, r in present[x] if r),
+            ci,
         )
-        for x in universe
+        for x, ci in zip(universe, f1_cis, strict=True)
     ]
     result = Agreement(
         source=source_name,
@@ -317,9 +400,7 @@ def compare_sets(
         n=n,
         accuracy=sum(s == r for s, r in zip(a, b, strict=True)) / len(a) if a else math.nan,
         kappa=cohen_kappa(a, b),
-        kappa_ci=_bootstrap(
-            n, lambda idx: cohen_kappa(*flat(idx)), resamples=resamples, seed=seed, level=0.95
-        ),
+        kappa_ci=kappa_ci,
         classes=classes,
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(a, b, strict=True))),

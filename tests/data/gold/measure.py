@@ -42,6 +42,8 @@ def entry(a: Agreement, split: str) -> dict[str, object]:
         "measured": dt.date.today().isoformat(),
         "accuracy": round(a.accuracy, 4),
         "f1": {c.label: None if c.f1 != c.f1 else round(c.f1, 4) for c in a.classes},
+        # 95% bootstrap interval of each class's F1 (items resampled, as for kappa)
+        "f1_ci95": {c.label: [None if x != x else round(x, 4) for x in c.f1_ci] for c in a.classes},
     }
 
 
