@@ -94,7 +94,10 @@ def evals(
         table.add_column(c, overflow="fold")
     notes = []
     for m, s in report["summary"].items():
-        bias = ", ".join(f"{k!r} {v:.0%}" for k, v in s["answer_bias"].items())
+        # Each share with its n: "' (A)' 30/40 75%" (never a share alone).
+        bias = ", ".join(
+            f"{k!r} {round(v * s['n'])}/{s['n']} {v:.0%}" for k, v in s["answer_bias"].items()
+        )
         pos = s["position_bias"]
         steered = steering.get(m)
         table.add_row(
@@ -114,7 +117,8 @@ def evals(
             )
             notes.append(
                 f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
-                f"{max(s['answer_bias'].values()):.0%} of items); {read}"
+                f"{round(max(s['answer_bias'].values()) * s['n'])} of {s['n']} items, "
+                f"{max(s['answer_bias'].values()):.0%}); {read}"
             )
         if s["confounded"]:
             notes.append(

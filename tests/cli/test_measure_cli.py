@@ -72,6 +72,8 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
         "evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8"
     )
     assert human.returncode == 0 and "answer bias" in human.stdout
+    # Every answer's share carries its n ("' Yes' 8/8 100%"), never a bare percentage.
+    assert re.search(r"each answer wins\): '[^']+' \d/8 \d+%", human.stdout), human.stdout
 
 
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:

@@ -266,7 +266,10 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (m, f, c, e), s in evals.items():
-        bias = ", ".join(f"{md_inline(repr(k))} {v:.0%}" for k, v in s["answer_bias"].items())
+        bias = ", ".join(
+            f"{md_inline(repr(k))} {round(v * s['n'])}/{s['n']} {v:.0%}"
+            for k, v in s["answer_bias"].items()
+        )
         flag = " (dominated by bias)" if s["bias_dominated"] else ""
         pos = s["position_bias"]
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
