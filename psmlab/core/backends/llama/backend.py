@@ -11,13 +11,13 @@ from typing import Any
 import llama_cpp
 
 import psmlab
+from psmlab.core.backends.llama import group as group_run
 from psmlab.core.backends.llama import parallel, quiet, scoring, steer
 from psmlab.core.backends.llama.scoring import reusable
 from psmlab.core.backends.llama.vocab import Vocab, load_error
 from psmlab.core.backends.stream import (
     Piece,
     SourceReport,
-    StreamBuilder,
     generation_from,
     params_record,
 )
@@ -241,91 +241,23 @@ class LlamaBackend:
                 )
                 gens = [g]
             else:
-                gens = self._generate_group(
-                    prompt, params, seeds, idx, cancel, on_token, n_threads, logprobs, steering
+                gens = group_run.generate_group(
+                    self,
+                    prompt,
+                    params,
+                    seeds,
+                    idx,
+                    cancel,
+                    on_token,
+                    n_threads,
+                    logprobs,
+                    steering,
                 )
             for g in gens:
                 if on_done is not None:
                     on_done(g)
             out.extend(gens)
         return out
-
-    def _generate_group(
-        self,
-        prompt: RenderedPrompt,
-        params: SamplingParams,
-        seeds: Sequence[int],
-        idx: Sequence[int],
-        cancel: threading.Event | None,
-        on_token: OnToken | None,
-        n_threads: int | None,
-        logprobs: int,
-        steering: Steering | None,
-    ) -> list[Generation]:
-        group = [seeds[i] for i in idx]
-        extra: dict[str, Any] = {"steer": steering.record()} if steering is not None else {}
-        with self.lock:
-            threads = self._set_threads(n_threads)
-            if self._par is None:
-                self._par = parallel.ParallelContext(self.llm, threads)
-            par = self._par
-            par.set_threads(threads)
-            par.use_steering(
-                steering.key if steering is not None else None,
-                steering.directions() if steering is not None else None,
-            )
-            t0 = time.perf_counter()
-            lanes = []
-            for j, i in enumerate(idx):
-                rec = params_record(
-                    params,
-                    seeds[i],
-                    self.n_ctx,
-                    n_threads=threads,
-                    n_batch=self.n_batch,
-                    parallel={"seeds": group, "seq": j},
-                    **extra,
-                )
-                builder = StreamBuilder(
-                    SourceReport(),
-                    origin=self,
-                    prompt=prompt,
-                    seed=seeds[i],
-                    sample=i,
-                    params=rec,
-                    t0=t0,
-                    on_token=on_token,
-                    limit=min(params.max_tokens, self.n_ctx - len(prompt.tokens)),
-                )
-                lanes.append(parallel.new_lane(j, builder, par.sampler(params, seeds[i])))
-            try:
-                try:
-                    evaluated = par.prepare(prompt.tokens, cancel)
-                except parallel.Cancelled:
-                    for lane in lanes:
-                        lane.builder.report.finish = "cancelled"
-                        lane.builder.report.tail = None
-                else:
-                    for j, lane in enumerate(lanes):
-                        lane.builder.report.evaluated = 1 + (evaluated if j == 0 else 0)
-                    lp = None
-                    if logprobs:
-
-                        def lp(row: int, tok: int) -> TokenLogprob:
-                            return self._token_logprob(tok, logprobs, row, par.ctx)
-
-                    par.run(
-                        prompt.tokens,
-                        lanes,
-                        cancel,
-                        self.vocab.is_eog,
-                        self.vocab.piece_bytes,
-                        lp,
-                    )
-            finally:
-                for lane in lanes:
-                    parallel.free_sampler(lane.sampler)
-            return [lane.builder.finish() for lane in lanes]
 
     def _pieces(
         self,
