@@ -1,13 +1,12 @@
 """The lab screen: its view (`screens.lab_view`) plus every key's action, each a few lines over `Lab`.
 
-Adopt, regenerate, samples, blind, inspect, settings, annotate, save, open, export, edit, help,
-quit: each calls `psmlab.core.run.lab.Lab`.
+Adopt, regenerate, samples, blind, inspect, settings, annotate, help here; save, open, export,
+edit, delete and quit in `screens.lab_files`: each calls `psmlab.core.run.lab.Lab`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from textual import work
 from textual.app import SystemCommand
@@ -19,27 +18,24 @@ from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
-from psmlab.core.session.export import to_markdown
-from psmlab.core.session.file import atomic_write
 from psmlab.core.session.schema import Annotation, default_annotator, quote_span
 from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, FOOTER, PALETTE_EXTRA, PRIORITY
 from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.compare import CompareScreen, RunView
-from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText, HelpScreen
+from psmlab.tui.screens.dialogs import AskValue, HelpScreen
 from psmlab.tui.screens.inspector import Inspector
-from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.screens.lab_files import LabFileActions
 from psmlab.tui.screens.settings import SettingsDialog, SettingsResult
 from psmlab.tui.screens.tree import TreeScreen
 from psmlab.tui.states import set_next
-from psmlab.tui.widgets.transcript import TranscriptView
 
 # The footer lists keys in binding order, and Quit has always come first there (the lab's ctrl+q
 # took the place of Textual's own); the help screen and the palette keep ACTIONS' order.
 _FOOTER_ORDER = sorted(ACTIONS, key=lambda row: row[0] != "ctrl+q")
 
 
-class LabScreen(LabView):
+class LabScreen(LabFileActions):
     BINDINGS = [
         Binding(k, a, short, show=k in FOOTER, priority=k in PRIORITY)
         for k, a, short, _ in _FOOTER_ORDER
@@ -316,107 +312,6 @@ class LabScreen(LabView):
             AnnotateDialog(target, rec.full_text, self.personas, default_annotator()), done
         )
 
-    def action_save(self) -> None:
-        try:
-            path = self.lab.save()
-        except PsmlabError as exc:
-            self.notify(exc.one_line(), severity="error")
-            return
-        self._update_subtitle()
-        self.notify(f"Saved {path}")
-
-    def action_open(self) -> None:
-        def done(v: str | None) -> None:
-            if not v:
-                return
-            try:
-                new = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
-            except PsmlabError as exc:
-                self.notify(exc.one_line(), severity="error")
-                return
-            new.monitor = list(self.lab.monitor)  # the vectors monitored stay monitored
-            self.lab.release()
-            self.lab = new
-            self.states = {}
-            self.reload()
-            self._load_all()
-
-        self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
-
-    def action_export(self) -> None:
-        try:
-            path = self.lab.save()
-            out = path.with_suffix(".md")
-            atomic_write(out, to_markdown(self.lab.session).encode("utf-8"))
-        except PsmlabError as exc:
-            self.notify(exc.one_line(), severity="error")
-            return
-        self.notify(f"Exported {out}")
-
-    def _selected_turn(self) -> int | None:
-        idx = self.query_one(TranscriptView).highlighted
-        return idx if idx is not None and idx < len(self.lab.turns) else None
-
-    def action_edit_turn(self) -> None:
-        i = self._selected_turn()
-        if i is None or self.generating:
-            return
-
-        def done(v: str | None) -> None:
-            if v is not None and v != self.lab.turns[i].content:
-                self.lab.edit_turn(i, v)
-                self.reload()
-                self.notify(f"Edited turn {i + 1} on a new branch; the old one is kept (F8)")
-
-        self.app.push_screen(
-            EditText(f"Edit turn {i + 1} ({self.lab.turns[i].role})", self.lab.turns[i].content),
-            done,
-        )
-
-    def action_delete_turn(self) -> None:
-        i = self._selected_turn()
-        if i is None or self.generating:
-            return
-
-        def done(v: str | None) -> None:
-            if v == "delete":
-                self.lab.edit_turn(i, None)
-                self.reload()
-                self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
-
-        self.app.push_screen(
-            Confirm(f"Delete turn {i + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]), done
-        )
-
     def action_help(self) -> None:
         rows = [(k, d) for k, _, _, d in ACTIONS] + COLUMN_KEYS
         self.app.push_screen(HelpScreen(rows))
-
-    async def action_quit(self) -> None:
-        """Quit, asking first if there is unsaved work (the app's own quit comes here too)."""
-        if not (self.lab.dirty or self.lab.save_error):
-            self._leave()
-            return
-
-        def done(v: str | None) -> None:
-            if v == "save":
-                self.action_save()
-                if not self.lab.dirty:
-                    self._leave()
-            elif v == "quit":
-                self._leave()
-
-        self.app.push_screen(
-            Confirm(
-                "There is unsaved work.",
-                [("save", "Save and quit"), ("quit", "Quit without saving"), ("cancel", "Cancel")],
-            ),
-            done,
-        )
-
-    def _leave(self) -> None:
-        self._cancel.set()
-        # A forced choice still scoring holds its model's lock, and closing the lab waits for
-        # that lock: on a 1.5B model the terminal sat blank for half a minute after Ctrl+Q.
-        self._forced_cancel.set()
-        self.app.exit()

@@ -1,0 +1,121 @@
+"""The lab screen's file and transcript actions: save, open, export, edit or delete a turn, quit.
+
+`LabScreen` (`screens.lab`) inherits them; each is a few lines over `psmlab.core.run.lab.Lab`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psmlab.core.errors import PsmlabError
+from psmlab.core.run.lab import Lab
+from psmlab.core.session.export import to_markdown
+from psmlab.core.session.file import atomic_write
+from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText
+from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.widgets.transcript import TranscriptView
+
+
+class LabFileActions(LabView):
+    """Save, open, export, edit a turn, delete a turn, quit."""
+
+    def action_save(self) -> None:
+        try:
+            path = self.lab.save()
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self._update_subtitle()
+        self.notify(f"Saved {path}")
+
+    def action_open(self) -> None:
+        def done(v: str | None) -> None:
+            if not v:
+                return
+            try:
+                new = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            new.monitor = list(self.lab.monitor)  # the vectors monitored stay monitored
+            self.lab.release()
+            self.lab = new
+            self.states = {}
+            self.reload()
+            self._load_all()
+
+        self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
+
+    def action_export(self) -> None:
+        try:
+            path = self.lab.save()
+            out = path.with_suffix(".md")
+            atomic_write(out, to_markdown(self.lab.session).encode("utf-8"))
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self.notify(f"Exported {out}")
+
+    def _selected_turn(self) -> int | None:
+        idx = self.query_one(TranscriptView).highlighted
+        return idx if idx is not None and idx < len(self.lab.turns) else None
+
+    def action_edit_turn(self) -> None:
+        i = self._selected_turn()
+        if i is None or self.generating:
+            return
+
+        def done(v: str | None) -> None:
+            if v is not None and v != self.lab.turns[i].content:
+                self.lab.edit_turn(i, v)
+                self.reload()
+                self.notify(f"Edited turn {i + 1} on a new branch; the old one is kept (F8)")
+
+        self.app.push_screen(
+            EditText(f"Edit turn {i + 1} ({self.lab.turns[i].role})", self.lab.turns[i].content),
+            done,
+        )
+
+    def action_delete_turn(self) -> None:
+        i = self._selected_turn()
+        if i is None or self.generating:
+            return
+
+        def done(v: str | None) -> None:
+            if v == "delete":
+                self.lab.edit_turn(i, None)
+                self.reload()
+                self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
+
+        self.app.push_screen(
+            Confirm(f"Delete turn {i + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]), done
+        )
+
+    async def action_quit(self) -> None:
+        """Quit, asking first if there is unsaved work (the app's own quit comes here too)."""
+        if not (self.lab.dirty or self.lab.save_error):
+            self._leave()
+            return
+
+        def done(v: str | None) -> None:
+            if v == "save":
+                self.action_save()
+                if not self.lab.dirty:
+                    self._leave()
+            elif v == "quit":
+                self._leave()
+
+        self.app.push_screen(
+            Confirm(
+                "There is unsaved work.",
+                [("save", "Save and quit"), ("quit", "Quit without saving"), ("cancel", "Cancel")],
+            ),
+            done,
+        )
+
+    def _leave(self) -> None:
+        self._cancel.set()
+        # A forced choice still scoring holds its model's lock, and closing the lab waits for
+        # that lock: on a 1.5B model the terminal sat blank for half a minute after Ctrl+Q.
+        self._forced_cancel.set()
+        self.app.exit()
