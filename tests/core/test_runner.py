@@ -81,3 +81,16 @@ def test_cancel_keeps_what_streamed(pool, demo_pair) -> None:
 
 def test_seeds_wrap_below_the_random_seed_value() -> None:
     assert sample_seeds(2**32 - 3, 3) == [2**32 - 3, 2**32 - 2, 0]
+
+
+def test_the_streamed_speed_waits_for_a_second_token() -> None:
+    """One token over the microseconds since it arrived is not a speed (it read 26447 tok/s)."""
+    import time
+
+    from psmlab.core.backends.stream import token_event
+
+    t_first = time.perf_counter()
+    assert token_event("m", 0, "Hi", 1, t_first).tokens_per_s == 0.0
+    assert token_event("m", 0, "Hi", 5, 0.0).tokens_per_s == 0.0  # no first token yet
+    later = token_event("m", 0, "Hi there", 3, t_first - 1.0)  # 2 tokens after the first in ~1 s
+    assert 1.5 < later.tokens_per_s <= 2.0

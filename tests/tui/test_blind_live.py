@@ -6,6 +6,7 @@ from __future__ import annotations
 from psmlab.tui.app import PsmlabApp
 from psmlab.tui.screens.settings import SettingsDialog
 from psmlab.tui.widgets.column import ModelColumn
+from psmlab.tui.widgets.transcript import TranscriptView
 from tests.tui.conftest import settle, type_and_send, wait_for
 
 SIZE = (160, 45)
@@ -41,6 +42,7 @@ def _assert_blind(app: PsmlabApp) -> None:
         assert "self-id" not in _text(c, ".col-footer")  # the shown sample's automatic label
         head = _text(c, ".col-header")
         assert c.state.model_id not in head and f"· {c.state.kind} ·" not in head, head
+        assert "tok/s" not in head, head  # a model's speed names its size
 
 
 async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) -> None:
@@ -98,6 +100,17 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
         labelled = {c.gen_id: c.label for c in screen.adoptable()}
         autos = {a.generation_id: a.self_id for a in lab.session.auto_labels}
         assert labelled == {g: autos[g] for g in labelled}  # named again: the labels are back
+        # Blind again: an adopted answer is not named by a letter in the transcript (letters are
+        # shuffled every turn, so a later turn's "Model A" would be another model).
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=True)
+        _columns(app)[0].focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: len(lab.turns) == 2, "the adopted answer in the transcript")
+        await pilot.pause()
+        adopted = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)
+        assert adopted.endswith("← adopted (blind)"), adopted
+        assert all(m.id not in adopted for m in lab.session.models), adopted
 
 
 async def test_tab_visits_each_column_once(make_lab) -> None:

@@ -85,9 +85,14 @@ def holdback(text: str, stops: list[str]) -> int:
 
 
 def token_event(model_id: str, sample: int, text: str, n: int, t_first: float) -> TokenEvent:
-    """A streamed piece of text, with the speed since the first token."""
-    dt = time.perf_counter() - t_first if t_first else 0.0
-    return TokenEvent(model_id, sample, text, n, round(n / dt, 1) if dt > 0 else 0.0)
+    """A streamed piece of text, with the speed since the first token (0 until a second token:
+    one token over the microseconds since it arrived read as tens of thousands of tok/s)."""
+    return TokenEvent(model_id, sample, text, n, _rate(n, time.perf_counter() - t_first, t_first))
+
+
+def _rate(n: int, dt: float, t_first: float) -> float:
+    """Tokens per second after the first token (the first one's time is the prompt's)."""
+    return round((n - 1) / dt, 2) if t_first and n > 1 and dt > 0 else 0.0
 
 
 def params_record(params: SamplingParams, seed: int, n_ctx: int, **extra: Any) -> dict[str, Any]:
@@ -241,7 +246,7 @@ class StreamBuilder:
             timings = Timings(
                 prompt_s=round(t_first - self.t0, 4),
                 gen_s=round(gen_s, 4),
-                tokens_per_s=round(n / gen_s, 2) if gen_s > 0 else 0.0,
+                tokens_per_s=_rate(n, gen_s, t_first),
                 prompt_tokens_evaluated=report.evaluated,
             )
         spec = self.origin.spec

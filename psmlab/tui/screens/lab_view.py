@@ -166,8 +166,10 @@ class LabView(ForcedView):
         return col.current if col is not None else None
 
     def refresh_transcript(self) -> None:
+        # Blind: letters are shuffled every turn, so an earlier turn's "Model A" is not the
+        # column called Model A now: an adopted answer says only that it was adopted.
         names = {m: self.display_name(m) for m in self.states}
-        self.query_one(TranscriptView).show(self.lab.turns, names)
+        self.query_one(TranscriptView).show(self.lab.turns, names, blind=self.lab.blind)
         self._drop_stale_forced()
 
     def _update_subtitle(self) -> None:

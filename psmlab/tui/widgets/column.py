@@ -204,7 +204,8 @@ class ModelColumn(Vertical, can_focus=True):
             nexts.append(f"{', '.join(changed)} changed")
         if nexts:
             head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
-        if cur is not None and cur.tokens_per_s:
+        # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
+        if cur is not None and cur.tokens_per_s and not self.blind:
             head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
             rec = cur.record

@@ -21,7 +21,7 @@ class TranscriptView(OptionList):
         Binding("d", "screen.delete_turn", "Delete turn"),
     ]
 
-    def show(self, turns: list[TurnRecord], names: dict[str, str]) -> None:
+    def show(self, turns: list[TurnRecord], names: dict[str, str], *, blind: bool = False) -> None:
         keep = self.highlighted
         self.clear_options()
         for i, t in enumerate(turns):
@@ -34,7 +34,8 @@ class TranscriptView(OptionList):
             )
             line.append_text(safe(content))
             if t.adopted_model:
-                line.append_text(safe(f"  ← {names.get(t.adopted_model, t.adopted_model)}", "dim"))
+                who = "adopted (blind)" if blind else names.get(t.adopted_model, t.adopted_model)
+                line.append_text(safe(f"  ← {who}", "dim"))
             self.add_option(Option(line, id=f"turn-{i}"))
         if turns:
             self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
