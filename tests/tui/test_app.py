@@ -431,3 +431,28 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
         assert col.state.cursor == 1
         foot = str(col.query_one(".col-footer").render())
         assert "token " in foot and "top:" in foot
+
+
+async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None:
+    """A run added by F5 never hides the ones before it: the picker lists both runs' answers,
+    says which run each is, and adopts the older one when it is chosen."""
+    lab = make_lab(max_tokens=6)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await pilot.press("f5")  # a second run of every column
+        await wait_for(pilot, lambda: len(lab.session.generations) == 4, "the second run")
+        await settle(pilot, app)
+        first = app.query(ModelColumn).first()
+        older = lab.runs(first.state.model_id)[0][0]
+        picker = await _send_to_picker(pilot, "Really?")
+        ol = picker.query_one("#choices")
+        lines = [str(ol.get_option_at_index(i).prompt) for i in range(ol.option_count)]
+        assert len(lines) == 5, lines  # 2 columns x 2 runs, and "send without"
+        assert sum("run 1/2 · sample 1/1" in x for x in lines) == 2, lines
+        assert sum("run 2/2 · sample 1/1" in x for x in lines) == 2, lines
+        ol.highlighted = next(i for i in range(4) if ol.get_option_at_index(i).id == older.id)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert lab.turns[1].adopted_from == older.id

@@ -1,4 +1,4 @@
-"""Which answer continues the conversation? A picker over every column's finished samples."""
+"""Which answer continues the conversation? A picker over every column's finished samples, every run."""
 
 from __future__ import annotations
 
@@ -27,12 +27,15 @@ class Choice:
     of: int
     text: str
     label: str = ""  # its self-id label, when it has one (and "cancelled" when cut off)
+    run: int = 1  # which run of the column at this turn (1-based), of `runs`
+    runs: int = 1
 
     def line(self, width: int = 60) -> str:
         head = " ".join(self.text.split())
         head = head if len(head) <= width else head[: width - 1] + "…"
         tag = f" [{self.label}]" if self.label else ""
-        return terminal_safe(f"{self.column} · sample {self.index}/{self.of}{tag}: {head}")
+        run = f"run {self.run}/{self.runs} · " if self.runs > 1 else ""
+        return terminal_safe(f"{self.column} · {run}sample {self.index}/{self.of}{tag}: {head}")
 
 
 class AdoptPicker(ModalScreen[str | None]):

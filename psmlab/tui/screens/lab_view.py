@@ -348,19 +348,21 @@ class LabView(ForcedView):
         self._send(msg.text, None)
 
     def adoptable(self) -> list[Choice]:
-        """Every finished sample of the pending turn, column by column (in display order)."""
+        """Every finished sample of every run at the shown turn, column by column (in display
+        order), oldest run first: a run added by F5 or r never hides the ones before it."""
+        autos = {a.generation_id: a for a in self.lab.session.auto_labels}
         out = []
         for m in self.order:
-            st = self.states[m]
-            done = [x for x in st.samples if x.record is not None]
-            for i, x in enumerate(done, 1):
-                assert x.record is not None
-                auto = st.auto_labels.get(x.record.id)
-                # Blind: no label (the columns hide them too); a cut-off answer always says so.
-                label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
-                if x.record.finish_reason == "cancelled":
-                    label = " · ".join(t for t in (label, "cancelled") if t)
-                out.append(Choice(x.record.id, self.display_name(m), i, len(done), x.text, label))
+            runs = self.lab.runs(m)
+            for r, run in enumerate(runs, 1):
+                for i, rec in enumerate(run, 1):
+                    auto = autos.get(rec.id)
+                    # Blind: no label (the columns hide them too); a cut-off answer always says so.
+                    label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
+                    if rec.finish_reason == "cancelled":
+                        label = " · ".join(t for t in (label, "cancelled") if t)
+                    name = self.display_name(m)
+                    out.append(Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs)))
         return out
 
     def last_viewed_id(self) -> str | None:
