@@ -33,8 +33,8 @@ def build_states(
         runs = lab.runs(c.id)
         st.run_count = len(runs)
         show_run(st, runs, len(runs) - 1)
-        f = lab.forced_for(c.id)
-        if f is not None and lab.shown_node() == lab.session.head:
+        f = lab.forced_for(c.id)  # scored for the shown message (also after an adoption)
+        if f is not None:
             st.forced, st.forced_on = forced_of(f), key
         states[c.id] = st
     count_labels(lab, states)

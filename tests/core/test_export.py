@@ -130,3 +130,30 @@ def test_automatic_label_shares_are_never_pooled_across_prompts() -> None:
     ]
     assert len(table) == 2 and all(" | 1 | " in ln for ln in table)
     assert sum("You are HAL 9000." in ln for ln in table) == 1
+
+
+def test_a_model_the_forced_choice_missed_says_not_scored() -> None:
+    """A session whose lab scored forced choice for one column but not the other (scoring was
+    stopped) says so for that column, instead of leaving it out without a word."""
+    from psmlab.core.session.records import ForcedRecord
+
+    s = _session()
+    gens = s.generations_at(s.generations[0].node)
+    models = list(dict.fromkeys(g.model for g in gens))
+    assert len(models) >= 2
+    s.forced = [
+        ForcedRecord(
+            model=models[0],
+            node=gens[0].node,
+            format="dialogue",
+            measures="P(persona | statements)",
+            result={"probs": {"helpful-assistant": 0.7, "human-impostor": 0.3}},
+        )
+    ]
+    md = export(s, "md")
+    i = md.index(f"#### Forced choice · {md_inline(models[1])} · after")
+    assert "Not scored:" in md[i : i + 300]
+    j = md.index(f"#### Forced choice · {md_inline(models[0])} · after")
+    assert "helpful-assistant 0.70" in md[j : j + 300] and "Not scored" not in md[j : j + 200]
+    s.forced = []  # never scored in this session (e.g. made by `psmlab ask`): nothing to say
+    assert "Not scored" not in export(s, "md")

@@ -192,3 +192,14 @@ async def test_the_panel_says_scoring_and_counts_cancelled_answers_apart() -> No
         assert "self-id: no finished answer to count" in text
         assert "(3 cancelled: not in the shares)" in text
         assert "forced choice: scoring the pending message…" in text
+
+
+def test_answers_without_a_forced_choice_say_it_was_not_scored() -> None:
+    """Scoring stopped (a new message, quitting): a blank panel under answers would read as if
+    there were nothing to measure."""
+    assert forced_block(_state(None)).plain == ""  # no answers yet: nothing to say
+    text = forced_block(_state(None, PURE)).plain
+    assert text.startswith("forced choice: not scored for this message"), text
+    pending = _state(None, PURE)
+    pending.forced_pending = True
+    assert forced_block(pending).plain == "forced choice: scoring the pending message…"

@@ -138,9 +138,18 @@ async def test_forced_choice_is_saved_and_shown_again_on_reopening(make_lab) -> 
             "the forced choice again",
         )
         assert {m: st.forced.probs for m, st in screen.states.items()} == shown
+        asked = lab.session.head
+        # Adopting an answer leaves the answers to that message on screen, and its forced choice
+        # with them (it still answers the message shown); it is not dropped as stale.
+        app.query(ModelColumn).first().focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: len(lab.turns) == 2, "the adopted answer")
+        await pilot.pause()
+        assert {m: st.forced.probs for m, st in screen.states.items() if st.forced} == shown
+        await pilot.press("ctrl+s")
     saved = store.load(lab.path).forced
     assert len(saved) == 2
-    assert {f.model for f in saved} == set(shown) and all(f.node == lab.session.head for f in saved)
+    assert {f.model for f in saved} == set(shown) and all(f.node == asked for f in saved)
     assert all(f.result["probs"] == shown[f.model] for f in saved)
     lab.release()
     again = Lab.open(lab.path, pool=lab.pool)

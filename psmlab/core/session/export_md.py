@@ -161,8 +161,19 @@ def _answers(s: Session, node: str | None, where: str) -> list[str]:
         runs = s.runs(model, node)
         for k, run in enumerate(runs, 1):
             lines += ["", *_run_section(s, model, run, k, len(runs), adopted)]
-    for f in (f for f in s.forced if f.node == node):
+    scored = [f for f in s.forced if f.node == node]
+    for f in scored:
         lines += ["", *_forced_section(f, where)]
+    if s.forced:  # the lab scored forced choice in this session: a model it missed says so
+        for model in dict.fromkeys(g.model for g in gens):
+            if all(f.model != model for f in scored):
+                lines += [
+                    "",
+                    f"#### Forced choice · {md_inline(model)} · after {where}",
+                    "",
+                    "Not scored: the lab scores it after a run while the message waits for its "
+                    "answer, and a new message or quitting stopped it first.",
+                ]
     return lines
 
 

@@ -28,11 +28,16 @@ class ForcedView(Screen[None]):
         raise NotImplementedError
 
     def _transcript_key(self) -> tuple[tuple[str, str], ...]:
-        return tuple((t.role, t.content) for t in self.lab.turns)
+        """The transcript up to the message whose answers the columns show: adopting one of
+        them appends a turn but leaves the forced choice for that message true and on screen."""
+        turns = self.lab.turns
+        node = self.lab.shown_node()
+        at = next((i for i, t in enumerate(turns) if t.id == node), len(turns) - 1)
+        return tuple((t.role, t.content) for t in turns[: at + 1])
 
     def _drop_stale_forced(self) -> None:
-        """A forced choice answers one transcript's pending message: once the transcript changed
-        (a message sent, an answer adopted, a turn edited or deleted) it is no longer shown."""
+        """A forced choice answers one message: once the transcript up to it changed (a message
+        sent, a turn edited or deleted) it is no longer shown. Adopting an answer keeps it."""
         key = self._transcript_key()
         for m, st in self.states.items():
             if (st.forced is not None or st.forced_error) and st.forced_on != key:
