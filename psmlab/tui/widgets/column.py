@@ -27,6 +27,8 @@ from psmlab.tui.widgets.column_state import (
 )
 from psmlab.views import safe
 
+SHORT_COLUMN = 24  # rows: below this the label and forced-choice panels shrink
+
 
 class ModelColumn(Vertical, can_focus=True):
     """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
@@ -74,6 +76,9 @@ class ModelColumn(Vertical, can_focus=True):
         """The forced choice's bars are shown only when they fit: redraw at the new width (as
         `refresh_view` draws it: blind, the panel stays hidden)."""
         self._shown.pop(".col-dist", None)
+        # A short column gave its answer one line under a ten-line panel: short, the panels
+        # shrink (app.tcss `.-short`) so the answer keeps most of the column.
+        self.set_class(event.size.height < SHORT_COLUMN, "-short")
         self.refresh_view()
 
     def _distribution(self) -> Text:
