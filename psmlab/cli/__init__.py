@@ -105,6 +105,14 @@ def main() -> None:
     debug = "--debug" in sys.argv
     try:
         app()
+    except SystemExit as exc:
+        # Rich and click answer a closed pipe (`psmlab label … --json | head -1`) with exit 1,
+        # the code of an internal error: a reader that stopped reading is the shell's SIGPIPE.
+        if exc.code == 1 and _pipe_closed():
+            _exit_pipe_closed()
+        raise
+    except BrokenPipeError:
+        _exit_pipe_closed()
     except PsmlabError as exc:
         if debug:
             raise
@@ -122,3 +130,25 @@ def main() -> None:
             + ". Rerun with --debug for details\n"
         )
         sys.exit(int(ExitCode.INTERNAL))
+
+
+def _pipe_closed() -> bool:
+    """True once rich or click met a closed stdout: rich points it at os.devnull, click swaps in
+    its PacifyFlushWrapper."""
+    import os
+
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        return True
+    try:
+        out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (out.st_dev, out.st_ino) == (null.st_dev, null.st_ino)
+
+
+def _exit_pipe_closed() -> None:
+    """Quietly, and without flushing into the closed pipe again (which would raise once more)."""
+    import os
+
+    sys.stderr.flush()
+    os._exit(int(ExitCode.PIPE_CLOSED))

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     CHANGED = 13  # a replay did not reproduce every generation
     REMOTE = 14  # a model server was unreachable, refused the request, timed out, or cannot do it
     CANCELLED = 130  # Ctrl+C: the shell's code for SIGINT (128 + 2)
+    PIPE_CLOSED = 141  # the reader closed the pipe (`| head`): the shell's code for SIGPIPE
 
 
 class PsmlabError(Exception):

@@ -400,3 +400,26 @@ def test_per_archetype_header_counts_items_and_decisions(tmp_path: Path) -> None
     table = _psmlab("agreement", str(a), str(b), "--field", "archetypes")
     assert table.returncode == 0, table.stderr
     assert "n=6 items, 18 item x archetype decisions" in " ".join(table.stdout.split())
+
+
+def test_a_reader_that_stops_reading_is_not_an_internal_error(tmp_path: Path) -> None:
+    """`psmlab agreement … | head -1`: the pipe closes under rich's table; exit 141 (the
+    shell's SIGPIPE), quietly, never 1 (internal error)."""
+    import os
+    import subprocess
+    import sys
+
+    gold = [{"id": str(i), "self_id": ["ai", "human", "none"][i % 3]} for i in range(300)]
+    g = _write(tmp_path / "gold.jsonl", gold)
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write that reaches the pipe fails
+    proc = subprocess.run(
+        [sys.executable, "-m", "psmlab", "agreement", str(g), str(g)],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=600,
+    )
+    os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
