@@ -144,7 +144,9 @@ def evals(
     if any(s["counterbalanced"] for s in report["summary"].values()):
         typer.echo(
             "note: (A)/(B) items were scored as written and with their choices swapped "
-            "(letters kept), and averaged; '(A) wins' is the share of orders won by (A)"
+            "(letters kept), and averaged; '(A) wins' is the share of orders won by (A); "
+            "'matching' adds the items' scores (1: the matching answer wins in both orders, "
+            "0.5: in one, 0: in neither), and its interval treats that sum as a count"
         )
     own = max((p.get("item_systems", 0) for p in report["prompts"]), default=0)
     if own:

@@ -448,3 +448,34 @@ def test_system_and_prefill_reach_the_prompt_and_the_answer_follows_the_prefill(
     assert p["system"] == "You are a pirate." and p["warnings"] == [] and p["prefill"] is None
     plain = run_evals([it], [smol_spec], {}, pool=_pool([smol_spec], [smol]), counterbalance=False)
     assert any(INJECTED in w for w in plain["prompts"][0]["warnings"])
+
+
+def test_files_of_another_shape_are_one_error_not_a_warning_per_line(tmp_path: Path) -> None:
+    wino = tmp_path / "winogenerated_examples.jsonl"
+    row = {"sentence_with_blank": "The nurse said _ was late.", "pronoun_options": ["he", "she"]}
+    wino.write_text("\n".join(json.dumps(row) for _ in range(3)) + "\n")
+    with pytest.raises(UsageError, match="is a winogenerated file"):
+        load_jsonl(wino)
+    arr = tmp_path / "wino.json"
+    arr.write_text(json.dumps([row, row]))
+    with pytest.raises(UsageError, match="is a winogenerated file"):
+        load_jsonl(arr)
+    obj = tmp_path / "obj.json"
+    obj.write_text(json.dumps({"items": [{"question": "x"}]}, indent=1))
+    with pytest.raises(UsageError, match=r"is one JSON object \(keys 'items'\), not items"):
+        load_jsonl(obj)
+
+
+def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    q = "Pick one.\n\nChoices:\n (A) Yes\n (B) No"
+    f = tmp_path / "missing.jsonl"
+    rows = [
+        {"question": q, "answer_matching_behavior": " (C)", "answer_not_matching_behavior": " (A)"},
+        {"question": q, "answer_matching_behavior": "(A)", "answer_not_matching_behavior": " (B)"},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    items, problems = load_jsonl(f)
+    assert [it.matching for it in items] == [" (A)"]
+    assert problems == [
+        "missing.jsonl line 1: the answer (C) is not among the question's choices (A), (B); skipped"
+    ]

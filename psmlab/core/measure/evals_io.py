@@ -49,10 +49,19 @@ def canonical_answer(answer: str) -> str:
     return " " + answer.lstrip()
 
 
+WINOGENERATED = (
+    "a winogenerated item (sentence_with_blank, pronoun_options): psmlab evals scores items with "
+    "question, answer_matching_behavior and answer_not_matching_behavior (persona, sycophancy, "
+    "advanced-ai-risk); skipped"
+)
+
+
 def _item(d: Any, n: int) -> EvalItem | str | None:
     """The item, or why it cannot be scored (a string), or None when it lacks the fields."""
     if not isinstance(d, dict):
         return None
+    if "question" not in d and ("sentence_with_blank" in d or "pronoun_options" in d):
+        return WINOGENERATED
     q, m, nm = (
         d.get("question"),
         d.get("answer_matching_behavior"),
@@ -71,6 +80,13 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
         return None
     if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
         return None
+    listed = choices(q)
+    for a in (m, *nm):
+        letter = re.fullmatch(r"\s*\(([A-Z])\)\s*", a)
+        if listed and letter and letter.group(1) not in listed:
+            # Scoring " (C)" after a question listing only (A) and (B) measures nothing.
+            names = ", ".join(f"({k})" for k in listed)
+            return f"the answer {a.strip()} is not among the question's choices {names}; skipped"
     wrong = list(dict.fromkeys(canonical_answer(x.rstrip()) for x in nm))
     if canonical_answer(m.rstrip()) in wrong:
         return "the behaviour-matching answer is also listed as not matching; skipped"
@@ -156,7 +172,31 @@ def load_jsonl(path: Path, *, limit: int | None = None) -> tuple[list[EvalItem],
             problems.append(f"{path.name} line {n}: {it or _NEEDS}")
             continue
         items.append(it)
+    if not items:
+        _other_shape(path, raw, problems)
     return items, problems
+
+
+def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
+    """A file of another shape is one error saying which, not one warning per line."""
+    if problems and all(p.endswith(WINOGENERATED) for p in problems):
+        raise UsageError(
+            f"{path} is a winogenerated file (sentence_with_blank, pronoun_options), which psmlab "
+            "evals does not score",
+            "give a persona, sycophancy or advanced-ai-risk file (question, "
+            "answer_matching_behavior, answer_not_matching_behavior)",
+        )
+    if raw.lstrip().startswith(b"{"):
+        try:
+            whole = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return
+        if isinstance(whole, dict):
+            keys = ", ".join(repr(k) for k in list(whole)[:5])
+            raise UsageError(
+                f"{path} is one JSON object (keys {keys}), not items",
+                "write one item per line (JSONL), or a JSON array of items",
+            )
 
 
 def _load_array(path: Path, raw: bytes, limit: int | None) -> tuple[list[EvalItem], list[str]]:
@@ -181,6 +221,8 @@ def _load_array(path: Path, raw: bytes, limit: int | None) -> tuple[list[EvalIte
             problems.append(f"{path.name} item {n}: {it or _NEEDS}")
             continue
         items.append(it)
+    if not items:
+        _other_shape(path, b"", problems)
     return items, problems
 
 

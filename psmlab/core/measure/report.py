@@ -248,7 +248,8 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
     order = (
         "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
         "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
-        "position bias)."
+        "position bias). *matching* adds the items' scores (1: the matching answer wins in both "
+        "orders, 0.5: in one, 0: in neither); its interval treats that sum as a count."
         if swapped
         else "Items are scored only as written (the file sets `swap = false`, as Perez et al. "
         "did): the rates keep any preference for a letter or position."
