@@ -198,9 +198,11 @@ def test_session_sources_read_recorded_labels_and_recompute_missing_ones() -> No
     alice = labels.annotators["alice"]
     assert alice.values == {"g1": "ai", "g2": "human", "g3": "none"} and alice.blind == {"g2"}
     assert labels.annotators["bob"].blind == {"g1", "g2", "g3", "g4"}
-    # Everyone's latest label per generation: carol annotated g2 and g4 last.
-    assert labels.people.values == {"g1": "ai", "g2": "human", "g3": "ai", "g4": "none"}
-    assert labels.people.blind == {"g1", "g3"}
+    # The people's label where every annotator's latest label agrees; on g3 (alice none, bob ai)
+    # and g4 (bob human, carol none) they disagree, and which came last settles nothing.
+    assert labels.people.values == {"g1": "ai", "g2": "human"}
+    assert labels.people.disputed == {"g3", "g4"}
+    assert labels.people.blind == set()  # alice labelled g1 and carol g2 seeing the model
     arch = session_labels(_session(), ARCHETYPES)
     assert arch.annotators["alice"].values == {
         "g1": frozenset({"helpful-assistant"}),
@@ -229,7 +231,8 @@ def test_session_agreement_people_vs_rules_and_annotators(tmp_path: Path) -> Non
     # auto mixed/human/none vs alice ai/human/none: 2 of 3 agree; p_e = 2/9; kappa = (2/3 - 2/9)/(7/9).
     assert vs_alice.kappa == pytest.approx(4 / 7, abs=1e-9)
     assert vs_alice.blind == {"alice": 1}
-    assert r.vs_auto[-1].reference.startswith("people")  # several annotators: everyone's latest too
+    # Several annotators: the people's label where they agree too (g3 and g4 are disputed).
+    assert r.vs_auto[-1].reference.startswith("people") and r.vs_auto[-1].n == 2
     pairs = {(x.reference, x.source): x for x in r.between}
     assert set(pairs) == {("alice", "bob"), ("alice", "carol"), ("bob", "carol")}
     ab = pairs[("alice", "bob")]
@@ -263,8 +266,11 @@ def test_sources_on_the_command_line_sessions_and_jsonl(tmp_path: Path) -> None:
     assert auto.values["g1"] == "mixed" and not auto.human
     bob = open_source(f"{path}:bob", SELF_ID)
     assert bob.human and len(bob.values) == 4
-    people = open_source(str(path), SELF_ID)  # a session alone: everyone's latest label
-    assert people.values["g4"] == "none"
+    people = open_source(str(path), SELF_ID)  # a session alone: where the annotators agree
+    assert people.values == {"g1": "ai", "g2": "human"} and people.disputed == {"g3", "g4"}
+    pooled = compare_labels(auto, people, SELF_ID, resamples=100)
+    assert pooled.n == 2
+    assert any("2 item(s) the annotators labelled differently" in x for x in pooled.notes)
     r = compare_labels(auto, open_source(str(gold), SELF_ID), SELF_ID, resamples=100)
     assert r.n == 4 and r.accuracy == 0.75
     test = compare_labels(auto, read_jsonl(gold, SELF_ID), SELF_ID, split="test", resamples=100)

@@ -47,6 +47,8 @@ class Labels:
     splits: dict[str, str] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
     by_position: bool = False
+    # Items people labelled differently, left out of a pooled human source (no label settles it).
+    disputed: set[str] = field(default_factory=set)
 
 
 def archetype_set(value: object) -> frozenset[str]:
@@ -205,6 +207,11 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
             notes.append(f"{len(only)} item(s) labelled only in {a.name} were left out")
         if a.missing and (gone := [k for k in a.missing if kept(k) and k in b.values]):
             notes.append(f"{len(gone)} item(s) with no label (null) in {a.name} were left out")
+        if a.disputed and (split_ := [k for k in a.disputed if kept(k) and k in b.values]):
+            notes.append(
+                f"{len(split_)} item(s) the annotators labelled differently were left out of "
+                f"{a.name} (compare with each annotator to include them)"
+            )
     if source.by_position or reference.by_position:
         which = " and ".join(s.name for s in (source, reference) if s.by_position)
         both = source.by_position and reference.by_position

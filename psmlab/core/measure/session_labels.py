@@ -1,5 +1,5 @@
 """A session's label sources on one field: its automatic labels (recorded, or recomputed with the
-marker rules), each annotator's, and the latest human label per generation, blind or not."""
+marker rules), each annotator's, and the people's label where the annotators agree, blind or not."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def _auto_value(
 @dataclass
 class SessionLabels:
     """A session's label sources on one field: the automatic labels, each annotator's, and the
-    latest human label per generation (any annotator)."""
+    people's label where the annotators agree (`people.disputed`: where they do not)."""
 
     auto: Labels
     annotators: dict[str, Labels]
@@ -72,6 +72,23 @@ def _archetype_ids() -> frozenset[str]:
     from psmlab.core.domain.personas import load_personas
 
     return frozenset(p.id for p in load_personas()[0])
+
+
+def _agreed(annotators: dict[str, Labels]) -> Labels:
+    """The people's label of each generation, where every annotator who labelled it (their latest
+    label) gives the same one; blind when every one of them labelled it blind. A generation they
+    label differently is `disputed`: which label came last settles nothing."""
+    people = Labels(name="people (where the annotators agree)", human=True)
+    for gid in dict.fromkeys(k for a in annotators.values() for k in a.values):
+        who = [a for a in annotators.values() if gid in a.values]
+        said = {a.values[gid] for a in who}
+        if len(said) > 1:
+            people.disputed.add(gid)
+            continue
+        people.values[gid] = said.pop()
+        if all(gid in a.blind for a in who):
+            people.blind.add(gid)
+    return people
 
 
 def session_labels(session: Session, field_name: str, name: str = "session") -> SessionLabels:
@@ -96,18 +113,18 @@ def session_labels(session: Session, field_name: str, name: str = "session") -> 
             if method not in methods:
                 methods.append(method)
     annotators: dict[str, Labels] = {}
-    people = Labels(name="people (latest label per generation)", human=True)
     for a in session.annotations:  # in order: a later annotation replaces an earlier one
         said = _human_value(a, field_name, ids)
         gen = gens.get(a.generation_id)
         if said is None or gen is None:
             continue
-        for src in (annotators.setdefault(a.annotator, Labels(a.annotator, human=True)), people):
-            src.values[gen.id] = said
-            if annotated_blind(a, gen):
-                src.blind.add(gen.id)
-            else:
-                src.blind.discard(gen.id)
+        src = annotators.setdefault(a.annotator, Labels(a.annotator, human=True))
+        src.values[gen.id] = said
+        if annotated_blind(a, gen):
+            src.blind.add(gen.id)
+        else:
+            src.blind.discard(gen.id)
+    people = _agreed(annotators)
     if recomputed and "markers" not in methods:
         methods.append("markers")  # recomputed with the marker rules (the counts say how many)
     auto.name = "automatic (" + ", ".join(methods) + ")" if methods else "automatic"
