@@ -413,3 +413,21 @@ def test_a_session_selector_alone_is_asked_for_a_second_source(tmp_path: Path) -
     assert "one alone has nothing to agree with" in err.problem
     assert f"{path}:alice {path}:bob" in err.fix and "reference JSONL file" in err.fix
     assert f"{path}:auto {path}:alice" in lone_selector_error(path, "auto").fix
+
+
+def test_label_files_made_by_other_people_get_errors_that_name_the_fix(tmp_path: Path) -> None:
+    half = tmp_path / "half.jsonl"
+    half.write_text('{"id": "1", "self_id": "ai"}\n{"id": "2"}\n')
+    with pytest.raises(UsageError, match=r'line 2 lacks .self_id.*write "self_id": null'):
+        read_jsonl(half, SELF_ID)
+    long = tmp_path / "long.jsonl"
+    long.write_text(
+        '{"id": "1", "annotator": "x", "self_id": "ai"}\n'
+        '{"id": "1", "annotator": "y", "self_id": "human"}\n'
+    )
+    with pytest.raises(UsageError, match="several people's labels \\(field 'annotator'\\)"):
+        read_jsonl(long, SELF_ID)
+    table = tmp_path / "labels.csv"
+    table.write_text("id,self_id\n1,ai\n")
+    with pytest.raises(UsageError, match=r"psmlab reads JSONL.*csv\.DictReader"):
+        read_jsonl(table, SELF_ID)

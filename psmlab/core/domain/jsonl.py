@@ -37,6 +37,17 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
         try:
             yield i, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path} line {i} is not JSON ({exc.msg})", "one object per line"
-            ) from None
+            # A CSV or TSV file (a spreadsheet's export) is the likeliest other shape: say so.
+            tabular = path.suffix.lower() in (".csv", ".tsv") or (
+                i == 1
+                and not line.lstrip().startswith(("{", "["))
+                and ("," in line or "\t" in line)
+            )
+            fix = (
+                "psmlab reads JSONL, one JSON object per line: convert the table, e.g. "
+                'python -c "import csv,json,sys; [print(json.dumps(r)) for r in '
+                'csv.DictReader(sys.stdin)]" < FILE.csv > FILE.jsonl'
+                if tabular
+                else "one object per line"
+            )
+            raise UsageError(f"{path} line {i} is not JSON ({exc.msg})", fix) from None

@@ -91,6 +91,10 @@ def _label_like(value: object, kind: str) -> bool:
     return True
 
 
+# Fields that name who labelled a line: a file with one line per item and person (long format).
+ANNOTATOR_FIELDS = ("annotator", "coder", "rater", "labeler", "labeller", "worker_id")
+
+
 def _lacks(
     path: Path,
     line: int,
@@ -101,6 +105,7 @@ def _lacks(
     positions: bool,
     keyed: int,
     options: tuple[str, str],
+    labelled: int = 0,
 ) -> UsageError:
     """The error for a line without its label field or id: exactly what it lacks, the fields it
     has, and the options (this file's own: --key/--field or --reference-key/--reference-field)
@@ -118,6 +123,11 @@ def _lacks(
         # Some lines have the key, this one not: ids cannot be half there.
         return UsageError(
             problem, f"give every line the field '{key}', or none (then lines match by position)"
+        )
+    if missing == [field_name] and labelled:
+        # Other lines carry the field: this item is unlabelled, not a file of another shape.
+        return UsageError(
+            problem, f'write "{field_name}": null on a line whose item has no label (left out)'
         )
     ids = [x for x in ID_NAMES if x in obj and x != key]
     labels = [x for x, v in obj.items() if x not in (key, "split", *ids) and _label_like(v, kind)]
@@ -154,6 +164,7 @@ def read_jsonl(
     kind, field_name = field_name, column or field_name
     rows = list(read_objects(path, "label file"))
     keyed = sum(1 for _, obj in rows if isinstance(obj, dict) and key in obj)
+    labelled = sum(1 for _, obj in rows if isinstance(obj, dict) and field_name in obj)
     if positions is None:
         # Only a file without the default "id": a key the user named must be in every line.
         positions = keyed == 0 and key == "id"
@@ -165,10 +176,17 @@ def read_jsonl(
                 f'write one object per line, e.g. {{"{key}": "x1", "{field_name}": ...}}',
             )
         if field_name not in obj or (key not in obj and not positions):
-            raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options)
+            raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
         ident = str(n) if positions else str(obj[key])
         if ident in out.values or ident in out.missing:
-            raise UsageError(f"{path} line {i} repeats {key} '{ident}'", "give each item one line")
+            who = next((f for f in ANNOTATOR_FIELDS if f in obj), None)
+            fix = (
+                f"the file holds several people's labels (field '{who}'): give one file per "
+                f"{who}, e.g. jq -c 'select(.{who} == \"NAME\")' {path.name}"
+                if who
+                else "give each item one line"
+            )
+            raise UsageError(f"{path} line {i} repeats {key} '{ident}'", fix)
         value = obj[field_name]
         if value is None:
             out.missing.add(ident)
