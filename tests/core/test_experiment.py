@@ -286,6 +286,22 @@ def test_an_unknown_labeller_fails_before_anything_runs(tmp_path: Path) -> None:
         plan(spec, tmp_path)
 
 
+def test_a_format_one_model_cannot_use_names_the_files_fix_not_a_flag(tmp_path: Path) -> None:
+    """formats = ["template"] over the demo pair: the base model has no template. The fix is
+    written for the experiment file (formats = ["default"]), not --format, which it lacks."""
+    from psmlab.core.errors import FormatError
+
+    spec = ExperimentSpec.model_validate(
+        {"title": "t", "questions": [{"id": "q", "text": "Hi"}], "formats": ["template"]}
+    )
+    with pytest.raises(FormatError) as info:
+        plan(spec, tmp_path)
+    msg = info.value.one_line()
+    assert "formats list 'template', but gemma-3-270m has no chat template" in msg
+    assert 'formats = ["default"]' in msg and "--format" not in msg
+    assert plan(spec.model_copy(update={"formats": ["default"]}), tmp_path)
+
+
 def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
     """An eval file with no usable item is an error, not a file missing from the report; lines
     skipped are counted in every row; two files of one name (the human- and LM-written

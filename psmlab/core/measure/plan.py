@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import sample_seeds
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
@@ -171,7 +171,16 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     for m in models:
         for f in spec.formats:
             fmt = m.default_format if f == "default" else f
-            m.get_format(fmt)  # an unknown format fails here, not once per unit after a sweep
+            try:  # an unknown format fails here, not once per unit after a sweep
+                m.get_format(fmt)
+            except FormatError as exc:
+                # The format's own fix names --format, a flag an experiment file does not have.
+                raise FormatError(
+                    f"the experiment's formats list '{f}', but {exc.problem}",
+                    'in the experiment file write formats = ["default"] (each model\'s own: its '
+                    "chat template, or a frame for a base model) or list formats every model "
+                    "can use (chatml, dialogue, hhh, …)",
+                ) from None
             for c in spec.contexts:
                 st = steers[(m.id, c.name)]
                 if st is _SKIP:
