@@ -114,11 +114,13 @@ def render(
         first = next((i for i, t in enumerate(turns) if t.role != "system"), len(turns))
         if first >= last_user:
             # Scoring (probes, evals) generates nothing: no --max-tokens to lower there.
-            lower = ", lower --max-tokens," if reserve else ""
+            lower = ", lower the max tokens," if reserve else ""
+            # The lab has no --n-ctx flag: the config entry is the one way that works everywhere.
             raise ContextOverflowError(
                 f"the prompt for {model_id} is {prompt.n_tokens} tokens; with {reserve} tokens "
                 f"to generate it does not fit n_ctx={n_ctx}",
-                f"raise n_ctx (--n-ctx or the config){lower} or shorten the message",
+                f"raise n_ctx (n_ctx in the model's config entry, see psmlab models; --n-ctx in "
+                f"ask, render, probe and evals){lower} or shorten the message",
             )
         cut = 1
         if (
