@@ -52,6 +52,10 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the compare view")
         title = str(app.screen.query_one(".dialog-title").render())
         assert "differs: " in title and f"format: '{was}' → 'chatml'" in title
+        # "system —" in a pane is what was given; the template's own default says so beside it.
+        panes = [str(w.render()) for w in app.screen.query(".compare-pane Static")]
+        warned = [w for r in lab.runs(smol) for w in r[0].warnings]
+        assert warned and any(f"⚠ {warned[0]}" in x for x in panes), panes
         await pilot.press("escape")
         await pilot.press("right_curly_bracket")
         await pilot.pause()

@@ -67,6 +67,10 @@ class CompareScreen(ModalScreen[None]):
         s = settings_of(view.run)
         shown = " · ".join(f"{k} {'—' if v is None else v}" for k, v in s.items())
         out.append_text(safe("\n" + shown, "dim"))
+        # "system —" means none was given, not none was seen: a chat template may have filled
+        # in its default system prompt, which the run's prompt warnings say.
+        for w in dict.fromkeys(w for g in view.run for w in g.warnings):
+            out.append_text(safe(f"\n⚠ {w}", "yellow"))
         for g in view.run:
             out.append(
                 f"\n\nsample {g.sample + 1} · seed {g.seed} · {g.finish_reason}\n", style="bold"
