@@ -20,5 +20,7 @@ class Composer(TextArea):
             text = self.text
             if text.strip():
                 self.post_message(self.Submitted(text))
+            else:  # Enter on an empty box did nothing, without a word
+                self.notify("Type a message first: an empty one is not sent", severity="warning")
             return
         await super()._on_key(event)
