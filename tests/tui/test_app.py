@@ -476,3 +476,22 @@ async def test_enter_on_an_empty_box_says_why_nothing_was_sent(make_lab) -> None
         await pilot.press("enter")
         await wait_for(pilot, lambda: any("empty one is not sent" in m for m in seen), "a notice")
         assert lab.turns == [] and not lab.session.generations
+
+
+async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
+    from psmlab.core.session.schema import Annotation
+
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        col = app.query(ModelColumn).first()
+        rec = col.state.samples[0].record
+        lab.annotate(Annotation(generation_id=rec.id, self_id="none", labels=["guardian"]))
+        app.lab_screen.reload()
+        await pilot.pause()
+        col = app.query(ModelColumn).first()
+        foot = str(col.query_one(".col-footer").render())
+        assert "labels: " in foot and "guardian 1" in foot and "self-id none 1" in foot, foot
+        assert "cancelled" not in foot

@@ -203,3 +203,24 @@ def test_answers_without_a_forced_choice_say_it_was_not_scored() -> None:
     pending = _state(None, PURE)
     pending.forced_pending = True
     assert forced_block(pending).plain == "forced choice: scoring the pending message…"
+
+
+async def test_a_cancelled_answers_label_says_it_is_not_in_the_shares() -> None:
+    from psmlab.core.session.schema import AutoLabelRecord
+
+    st = _state(None, PURE, n=1)
+    rec = st.samples[0].record
+    assert rec is not None
+    cut = rec.model_copy(update={"finish_reason": "cancelled"})
+    st.samples[0] = Sample(cut.text, cut)
+    st.auto_labels = {
+        cut.id: AutoLabelRecord(
+            generation_id=cut.id, labels=["unclear"], self_id="none", method="markers"
+        )
+    }
+    app = _Host(st)
+    async with app.run_test(size=(120, 24)) as pilot:
+        col = app.query_one(ModelColumn)
+        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+        foot = " ".join(str(col.query_one(".col-footer").render()).split())
+        assert "markers: self-id none" in foot and "(cancelled: not in the shares)" in foot, foot

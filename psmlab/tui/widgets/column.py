@@ -247,6 +247,8 @@ class ModelColumn(Vertical, can_focus=True):
                     sid = auto.self_id or "not recorded"
                     arch = ", ".join(archetypes(auto.labels))
                     foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
+                    if cur.record.finish_reason == "cancelled":  # as the panel counts it
+                        foot.append(" (cancelled: not in the shares)", style="dim")
                 if not self.blind:
                     for p in s.projections.get(cur.record.id, []):
                         foot.append("\n")
