@@ -196,12 +196,26 @@ def probe(
                 cells.append(f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]")
             table.add_row(safe(arch), *cells, _bar(cal[arch] if cal else p))
         console.print(table)
+        differ = 0
         for r in (r for r in results if r.model == m):
             line = f"  {r.item}: top {r.top} ({r.probs[r.top]:.2f})"
             if r.calibrated and r.top_calibrated:
                 c = r.top_calibrated
                 line += f"; calibrated top {c} ({r.calibrated[c]:.2f})"
+                differ += c != r.top
             console.print(safe(line))
+        if differ:
+            # Neither instrument is right by construction: the README's instrument-agreement
+            # tables show calibration inverting a model's own identity (Qwen: raw 2/2, PMI 0/2).
+            console.print(
+                safe(
+                    f"  note: raw and calibrated disagree on the top class in {differ} item(s). "
+                    "Calibration removes what the model would say after any question, which "
+                    "includes an identity it holds regardless of the question; check against "
+                    "sampled answers (psmlab ask -n 32 --temperature 1 --top-k 0 --top-p 1 "
+                    "--min-p 0)"
+                )
+            )
 
 
 def _choice(

@@ -31,6 +31,17 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
         assert r["axis"] == "self_id" and set(r["probs"]) == set(r["calibrated"]) == {"ai", "human"}
         assert r["null_question"] == "N/A" and r["aggregation"] == "log-mean-exp"
         assert len(r["statement_logprobs"]["ai"]) == len(r["null_statement_logprobs"]["ai"]) == 5
+    # Where raw and calibrated name different top classes, the table says neither is right by
+    # construction and how to check (the items are read from the JSON, not assumed).
+    differ = sum(
+        max(r["probs"], key=r["probs"].get) != max(r["calibrated"], key=r["calibrated"].get)
+        for r in data["results"]
+    )
+    table = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct")
+    text = " ".join(table.stdout.split())
+    assert table.returncode == 0 and ("raw and calibrated disagree" in text) == bool(differ)
+    if differ:
+        assert f"disagree on the top class in {differ} item(s)" in text
     raw = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--no-calibrate")
     assert raw.returncode == 0 and "calibrated" not in raw.stdout and "untruncated" in raw.stdout
     # The table says what was scored, and a mean and its range share one precision.
