@@ -119,3 +119,19 @@ def test_two_branches_from_one_turn_replay_identically_and_export_each_path(
     lab.run([smol.id])
     assert len(lab.runs(smol.id)) == 2 and len(lab.runs(gemma.id)) == 1
     lab.close()
+
+
+def test_a_reopened_session_keeps_the_number_of_samples_per_run(
+    demo_pair, pool, tmp_path: Path
+) -> None:
+    smol = demo_pair[1]
+    path = tmp_path / "s.json"
+    lab = Lab([smol], pool=pool, params=SamplingParams(max_tokens=2), path=path)
+    lab.n_samples = 3
+    lab.send("What are you?")
+    lab.run()
+    lab.save()
+    lab.release()
+    again = Lab.open(path, pool=pool)
+    assert again.n_samples == 3  # not back to 1: the next run is made as the last one was
+    again.release()

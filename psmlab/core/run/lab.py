@@ -18,6 +18,7 @@ from pathlib import Path
 from psmlab.core.backends import quiet_native_logs
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
+from psmlab.core.domain.limits import MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
@@ -102,6 +103,11 @@ class Lab(LabInstruments):
         lab = cls([c.spec for c in configs], session=session, pool=pool)
         lab.columns = configs
         lab.warnings = warnings
+        # N, as the newest run was made (a reopened session went on at N=1 after runs of 8).
+        newest = max(session.generations, key=lambda g: g.created, default=None)
+        if newest is not None and newest.run is not None:
+            run = [g for g in session.generations if (g.run, g.model) == (newest.run, newest.model)]
+            lab.n_samples = max(1, min(len(run), MAX_LAB_SAMPLES))
         lab.attach(path)
         return lab
 
