@@ -135,3 +135,20 @@ def test_a_reopened_session_keeps_the_number_of_samples_per_run(
     again = Lab.open(path, pool=pool)
     assert again.n_samples == 3  # not back to 1: the next run is made as the last one was
     again.release()
+
+
+def test_forced_choice_scores_the_message_a_run_answered_even_after_an_adoption(
+    demo_pair, pool, tmp_path: Path
+) -> None:
+    smol = demo_pair[1]
+    lab = Lab([smol], pool=pool, params=SamplingParams(max_tokens=2), path=tmp_path / "s.json")
+    lab.send("Are you a human?")
+    asked = lab.session.head
+    gen = lab.run().generations[0]
+    lab.adopt(gen.id)  # the answer is adopted while the forced choice would still be scoring
+    assert lab.forced_choice(lab.columns[0]) is None  # nothing pending any more
+    r = lab.forced_choice(lab.columns[0], node=asked)
+    assert r is not None and lab.session.forced[-1].node == asked
+    assert lab.saved_forced(lab.columns[0], asked) is lab.session.forced[-1]
+    assert lab.forced_choice(lab.columns[0], node=lab.session.head) is None  # an answer turn
+    lab.close()

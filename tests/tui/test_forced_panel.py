@@ -224,3 +224,13 @@ async def test_a_cancelled_answers_label_says_it_is_not_in_the_shares() -> None:
         await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
         foot = " ".join(str(col.query_one(".col-footer").render()).split())
         assert "markers: self-id none" in foot and "(cancelled: not in the shares)" in foot, foot
+
+
+async def test_finished_answers_with_no_forced_choice_say_not_scored_in_the_column() -> None:
+    st = _state(None, PURE)  # answers on screen; scoring was stopped before it finished
+    app = _Host(st)
+    async with app.run_test(size=(120, 30)) as pilot:
+        col = app.query_one(ModelColumn)
+        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+        text = " ".join(str(col.query_one(".col-dist").render()).split())
+        assert "forced choice: not scored for this message" in text, text

@@ -97,16 +97,24 @@ class LabInstruments:
     # --- forced choice ---------------------------------------------------------------------
 
     def forced_choice(
-        self, col: Column, cancel: threading.Event | None = None
+        self, col: Column, cancel: threading.Event | None = None, node: str | None = None
     ) -> ProbeResult | None:
-        """Each archetype's probability as the answer to the pending user message (None if none)."""
-        if not self.awaiting_answer():
-            return None
+        """Each archetype's probability as the answer to a user message: `node`, or the pending
+        one (None if there is none). Given the node, an answer adopted meanwhile changes nothing:
+        the message scored is the one the run answered."""
         from psmlab.core.domain.personas import load_personas
+        from psmlab.core.domain.transcript import Transcript, Turn
         from psmlab.core.measure.probes import probe_transcript
 
         with self.lock:
-            node, transcript = self.session.head, self.session.transcript()
+            if node is None:
+                if not self.awaiting_answer():
+                    return None
+                node = self.session.head
+            path = self.session.path(node)
+            if not path or path[-1].role != "user":
+                return None
+            transcript = Transcript(tuple(Turn(t.role, t.content) for t in path))
         model = self.pool.get(col.spec, col.steering)
         result = probe_transcript(
             model,
@@ -134,13 +142,13 @@ class LabInstruments:
             self.autosave()
         return result
 
-    def saved_forced(self, col: Column) -> ForcedRecord | None:
-        """A forced choice already scored for the pending message with the column's current
-        format, system prompt and prefill (sampling settings do not enter it): no need to score
-        it again after another run."""
+    def saved_forced(self, col: Column, node: str | None = None) -> ForcedRecord | None:
+        """A forced choice already scored for `node` (default: the head, the pending message)
+        with the column's current format, system prompt and prefill (sampling settings do not
+        enter it): no need to score it again after another run."""
         steer = col.steering.record() if col.steering else None
         with self.lock:
-            head = self.session.head
+            head = self.session.head if node is None else node
             return next(
                 (
                     f

@@ -70,11 +70,12 @@ class ForcedView(Screen[None]):
     ) -> None:
         for c in columns:
             try:
-                saved = lab.saved_forced(c)
+                saved = lab.saved_forced(c, node)
                 if saved is not None:  # scored before at this turn with these settings
                     self.post_message(ForcedChoice(c.id, forced_of(saved), turns=key))
                     continue
-                r = lab.forced_choice(c, cancel)
+                # The message the run answered, even if an answer was adopted meanwhile.
+                r = lab.forced_choice(c, cancel, node)
                 f = None
                 if r is not None:
                     steer = c.steering.label() if c.steering else None

@@ -110,7 +110,9 @@ class ModelColumn(Vertical, can_focus=True):
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
             if s.cancelled:  # a fragment is not a sample of what the model says
                 out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
-        if s.forced or s.forced_error or s.forced_pending:
+        # Finished answers with no forced choice get a line too ("not scored"), never a blank.
+        finished = bool(s.samples) and all(x.record is not None for x in s.samples)
+        if s.forced or s.forced_error or s.forced_pending or finished:
             if out:
                 out.append("\n")
             out.append_text(forced_block(s, self.content_size.width))

@@ -233,7 +233,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         elif s.forced_error:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
-        elif s.samples:  # answers on screen and no forced choice: say so, never a blank
+        elif s.samples and all(x.record is not None for x in s.samples):  # say so, not a blank
             out.append(
                 "forced choice: not scored for this message (it is scored after a run while the "
                 "message waits for its answer; a new message or quitting stops it)",
