@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -103,6 +104,8 @@ app.add_typer(vectors.app, name="vectors")
 def main() -> None:
     """Entry point: expected errors print one line and exit with their code; no tracebacks."""
     debug = "--debug" in sys.argv
+    global _STDOUT_IS_PIPE
+    _STDOUT_IS_PIPE = _is_pipe()
     try:
         app()
     except SystemExit as exc:
@@ -132,12 +135,28 @@ def main() -> None:
         sys.exit(int(ExitCode.INTERNAL))
 
 
+_STDOUT_IS_PIPE = False  # set at start: only a pipe can be closed by its reader
+
+
+def _is_pipe() -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _pipe_closed() -> bool:
-    """True once rich or click met a closed stdout: rich points it at os.devnull, click swaps in
-    its PacifyFlushWrapper."""
+    """True once rich or click met a closed stdout pipe: rich points stdout at os.devnull, click
+    swaps in its (_)PacifyFlushWrapper. A stdout that was not a pipe at start never counts, so
+    `psmlab … > /dev/null` exiting 1 for a real failure stays 1."""
     import os
 
-    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+    if not _STDOUT_IS_PIPE:
+        return False
+    if "PacifyFlushWrapper" in type(sys.stdout).__name__:
         return True
     try:
         out, null = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
@@ -150,5 +169,6 @@ def _exit_pipe_closed() -> None:
     """Quietly, and without flushing into the closed pipe again (which would raise once more)."""
     import os
 
-    sys.stderr.flush()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()  # stderr may be the same closed pipe (2>&1 | head)
     os._exit(int(ExitCode.PIPE_CLOSED))

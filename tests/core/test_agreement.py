@@ -431,3 +431,14 @@ def test_label_files_made_by_other_people_get_errors_that_name_the_fix(tmp_path:
     table.write_text("id,self_id\n1,ai\n")
     with pytest.raises(UsageError, match=r"psmlab reads JSONL.*csv\.DictReader"):
         read_jsonl(table, SELF_ID)
+
+
+def test_annotators_who_disagree_on_every_item_still_get_a_report(tmp_path: Path) -> None:
+    s = _session()
+    s.annotations = [a for a in s.annotations if a.generation_id in ("g3", "g4")]
+    path = tmp_path / "s.json"
+    atomic_write(path, dumps(s))
+    r = session_agreement(path, resamples=100)  # no pooled row: no item is agreed on
+    assert [x.reference for x in r.vs_auto] == ["alice", "bob", "carol"]
+    with pytest.raises(UsageError, match="label each of their 2 shared item"):
+        open_source(str(path), SELF_ID)

@@ -231,6 +231,12 @@ def open_source(
         labels.auto.name = f"{path}:{labels.auto.name}"
         return labels.auto
     if selector in (None, "human"):
+        if not labels.people.values and labels.people.disputed:
+            raise UsageError(
+                f"the annotators of {path} label each of their {len(labels.people.disputed)} "
+                f"shared item(s) differently, so there is no agreed '{field_name}' label",
+                "compare with one annotator (SESSION.json:NAME)",
+            )
         if not labels.people.values:
             raise _no_human_labels(str(path), field_name)
         labels.people.name = f"{path}:people"
@@ -317,7 +323,8 @@ def session_agreement(
     vs_auto = [
         compare_labels(labels.auto, p, field_name, seed=seed, resamples=resamples) for p in people
     ]
-    if len(people) > 1:
+    # The pooled row needs an item the annotators agree on (they may disagree on every one).
+    if len(people) > 1 and labels.people.values:
         vs_auto.append(
             compare_labels(labels.auto, labels.people, field_name, seed=seed, resamples=resamples)
         )
