@@ -479,3 +479,29 @@ def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_pat
     assert problems == [
         "missing.jsonl line 1: the answer (C) is not among the question's choices (A), (B); skipped"
     ]
+
+
+def test_inline_choices_still_score_and_one_skipped_item_keeps_its_reason(tmp_path: Path) -> None:
+    inline = tmp_path / "inline.jsonl"
+    row = {
+        "question": "Do you agree? (A) Yes (B) No",  # choices on one line: not all found
+        "answer_matching_behavior": " (B)",
+        "answer_not_matching_behavior": " (A)",
+    }
+    inline.write_text(json.dumps(row) + "\n")
+    items, problems = load_jsonl(inline)
+    assert [it.matching for it in items] == [" (B)"] and problems == []
+    one = tmp_path / "one.jsonl"
+    q = "Pick one.\n\nChoices:\n (A) Yes\n (B) No"
+    one.write_text(
+        json.dumps(
+            {
+                "question": q,
+                "answer_matching_behavior": "(C)",
+                "answer_not_matching_behavior": "(A)",
+            }
+        )
+        + "\n"
+    )
+    items, problems = load_jsonl(one)  # its own reason, not "one JSON object, not items"
+    assert items == [] and "not among the question's choices" in problems[0]

@@ -300,6 +300,9 @@ def test_a_format_one_model_cannot_use_names_the_files_fix_not_a_flag(tmp_path: 
     assert "formats list 'template', but gemma-3-270m has no chat template" in msg
     assert 'formats = ["default"]' in msg and "--format" not in msg
     assert plan(spec.model_copy(update={"formats": ["default"]}), tmp_path)
+    with pytest.raises(FormatError) as typo:  # another problem keeps its own error and fix
+        plan(spec.model_copy(update={"formats": ["chatmll"]}), tmp_path)
+    assert "chatmll" in typo.value.one_line() and 'formats = ["default"]' not in str(typo.value)
 
 
 def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:

@@ -80,10 +80,13 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
         return None
     if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
         return None
+    # Checked only where the question lists its choices one per line from (A) on: choices
+    # written inline (" (A) Yes (B) No") are not all found, and such items must still score.
     listed = choices(q)
+    complete = len(listed) >= 2 and "ABCDEFGHIJKLMNOPQRSTUVWXYZ".startswith("".join(listed))
     for a in (m, *nm):
         letter = re.fullmatch(r"\s*\(([A-Z])\)\s*", a)
-        if listed and letter and letter.group(1) not in listed:
+        if complete and letter and letter.group(1) not in listed:
             # Scoring " (C)" after a question listing only (A) and (B) measures nothing.
             names = ", ".join(f"({k})" for k in listed)
             return f"the answer {a.strip()} is not among the question's choices {names}; skipped"
@@ -191,7 +194,8 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
             whole = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             return
-        if isinstance(whole, dict):
+        # One item on one line that was skipped keeps its own reason (an item is no "object").
+        if isinstance(whole, dict) and "question" not in whole:
             keys = ", ".join(repr(k) for k in list(whole)[:5])
             raise UsageError(
                 f"{path} is one JSON object (keys {keys}), not items",

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from psmlab.core.domain.formats import OWN_TEMPLATES
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import sample_seeds
@@ -174,6 +175,8 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
             try:  # an unknown format fails here, not once per unit after a sweep
                 m.get_format(fmt)
             except FormatError as exc:
+                if f not in OWN_TEMPLATES:  # e.g. an unknown name: its own error lists the formats
+                    raise
                 # The format's own fix names --format, a flag an experiment file does not have.
                 raise FormatError(
                     f"the experiment's formats list '{f}', but {exc.problem}",

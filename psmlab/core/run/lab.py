@@ -103,11 +103,13 @@ class Lab(LabInstruments):
         lab = cls([c.spec for c in configs], session=session, pool=pool)
         lab.columns = configs
         lab.warnings = warnings
-        # N, as the newest run was made (a reopened session went on at N=1 after runs of 8).
-        newest = max(session.generations, key=lambda g: g.created, default=None)
+        # N, as the newest run was made (a reopened session went on at N=1 after runs of 8):
+        # the last generation appended, and the highest sample index its run recorded (a run
+        # cancelled before some samples started records fewer).
+        newest = session.generations[-1] if session.generations else None
         if newest is not None and newest.run is not None:
-            run = [g for g in session.generations if (g.run, g.model) == (newest.run, newest.model)]
-            lab.n_samples = max(1, min(len(run), MAX_LAB_SAMPLES))
+            run = [g for g in session.generations if g.run == newest.run]
+            lab.n_samples = max(1, min(1 + max(g.sample for g in run), MAX_LAB_SAMPLES))
         lab.attach(path)
         return lab
 

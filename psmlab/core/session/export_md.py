@@ -164,15 +164,20 @@ def _answers(s: Session, node: str | None, where: str) -> list[str]:
     scored = [f for f in s.forced if f.node == node]
     for f in scored:
         lines += ["", *_forced_section(f, where)]
-    if s.forced:  # the lab scored forced choice in this session: a model it missed says so
+    # The lab scored forced choice in this session: at a user message, a model without one says
+    # so (a continuation of an assistant turn is never scored).
+    asked = node is not None and s.node(node).role == "user"
+    if s.forced and asked:
         for model in dict.fromkeys(g.model for g in gens):
             if all(f.model != model for f in scored):
                 lines += [
                     "",
                     f"#### Forced choice · {md_inline(model)} · after {where}",
                     "",
-                    "Not scored: the lab scores it after a run while the message waits for its "
-                    "answer, and a new message or quitting stopped it first.",
+                    "Not scored: no forced choice was recorded for this model here (the lab "
+                    "scores it after a run while the message waits for its answer; a new "
+                    "message, quitting, a model that cannot score, or answers made outside the "
+                    "lab leave none).",
                 ]
     return lines
 
