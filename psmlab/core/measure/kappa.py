@@ -147,7 +147,9 @@ class ClassScores:
     recall: float
     f1: float
     support: int  # items the reference gives this class
-    # 95% percentile bootstrap interval of F1 (items resampled, as for kappa); NaN when not drawn.
+    # 95% percentile bootstrap interval of F1 (items resampled, as for kappa); resamples where
+    # the reference lacks the class (F1 undefined) are left out, so it is conditional on the
+    # class being drawn. NaN when not drawn.
     f1_ci: tuple[float, float] = (math.nan, math.nan)
 
 
