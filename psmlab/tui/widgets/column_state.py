@@ -234,9 +234,9 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
         elif s.samples and all(x.record is not None for x in s.samples):  # say so, not a blank
+            # Short: why is in the README and the export (a new message or quitting stops it).
             out.append(
-                "forced choice: not scored for this message (it is scored after a run while the "
-                "message waits for its answer; a new message or quitting stops it)",
+                "forced choice: not scored for this message (it is scored after each run)",
                 style="dim italic",
             )
         return out
