@@ -319,7 +319,8 @@ def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
     )
     with pytest.raises(UsageError) as exc:
         plan(spec, tmp_path)
-    assert "winogenerated.jsonl has no usable items" in exc.value.one_line()
+    # Named as the file it is (a winogenerated file), before anything runs.
+    assert "winogenerated.jsonl is a winogenerated file" in exc.value.one_line()
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(
         survival[0] + "\n" + json.dumps({"question": "q?"}) + "\n" + survival[2] + "\n"
