@@ -56,23 +56,27 @@ def _bootstrap(
 
 def _bootstrap_many(
     n: int,
-    stats: Sequence[Callable[[list[int]], float]],
+    stats: Sequence[Callable[[Any], float]],
     *,
     resamples: int,
     seed: int,
     level: float,
+    tally: Callable[[list[int]], Any] | None = None,
 ) -> list[tuple[float, float]]:
     """Percentile bootstrap intervals of several statistics over the same resamples (each
     resample draws the same items for every statistic, so the intervals describe one bootstrap).
-    A resample where a statistic is undefined (NaN) is left out of that statistic's interval."""
+    A resample where a statistic is undefined (NaN) is left out of that statistic's interval.
+    `tally`, when given, turns a resample's positions into what every statistic reads (counted
+    once per resample instead of once per statistic)."""
     if n == 0:
         return [(math.nan, math.nan)] * len(stats)
     rng = random.Random(seed)
     values: list[list[float]] = [[] for _ in stats]
     for _ in range(resamples):
         idx = [rng.randrange(n) for _ in range(n)]
+        drawn = tally(idx) if tally is not None else idx
         for v, stat in zip(values, stats, strict=True):
-            k = stat(idx)
+            k = stat(drawn)
             if not math.isnan(k):
                 v.append(k)
     return [_percentiles(v, level) for v in values]
@@ -244,16 +248,49 @@ def _class_scores(
     return ClassScores(label, p, rec, _f1(tp, predicted, support), support, f1_ci)
 
 
-def _f1_of(pairs: Sequence[tuple[Label, Label]], label: Label) -> Callable[[list[int]], float]:
-    """F1 of one class over a resample of (source, reference) pairs."""
+Table = dict[tuple[Label, Label], int]
 
-    def stat(idx: list[int]) -> float:
+
+def _pair_tally(pairs: Sequence[tuple[Label, Label]]) -> Callable[[list[int]], Table]:
+    """A resample's positions -> how often each (source, reference) pair was drawn: every
+    statistic then reads a table of at most classes^2 cells instead of walking n items."""
+
+    def tally(idx: list[int]) -> Table:
+        drawn = Counter(idx)
+        table: Table = {}
+        for i, times in drawn.items():
+            table[pairs[i]] = table.get(pairs[i], 0) + times
+        return table
+
+    return tally
+
+
+def _kappa_of(table: Table) -> float:
+    """Cohen's kappa from a pair table: the same integer sums as cohen_kappa, so the same value."""
+    n = sum(table.values())
+    if n == 0:
+        return math.nan
+    observed = sum(c for (s, r), c in table.items() if s == r) / n
+    ca: Counter[Label] = Counter()
+    cb: Counter[Label] = Counter()
+    for (s, r), c in table.items():
+        ca[s] += c
+        cb[r] += c
+    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    if expected == 1.0:
+        return math.nan
+    return (observed - expected) / (1.0 - expected)
+
+
+def _f1_of(label: Label) -> Callable[[Table], float]:
+    """F1 of one class over a resample's pair table."""
+
+    def stat(table: Table) -> float:
         tp = predicted = support = 0
-        for i in idx:
-            s, r = pairs[i]
-            predicted += s == label
-            support += r == label
-            tp += s == label and r == label
+        for (s, r), c in table.items():
+            predicted += c if s == label else 0
+            support += c if r == label else 0
+            tp += c if s == label and r == label else 0
         return _f1(tp, predicted, support)
 
     return stat
@@ -302,13 +339,11 @@ def compare(
     pairs = sorted(zip(source, reference, strict=True), key=repr)
     kappa_ci, *f1_cis = _bootstrap_many(
         n,
-        [
-            lambda idx: cohen_kappa([pairs[i][0] for i in idx], [pairs[i][1] for i in idx]),
-            *(_f1_of(pairs, c) for c in labels),
-        ],
+        [_kappa_of, *(_f1_of(c) for c in labels)],
         resamples=resamples,
         seed=seed,
         level=0.95,
+        tally=_pair_tally(pairs),
     )
     classes = [
         _class_scores(
@@ -379,12 +414,41 @@ def compare_sets(
     present = {
         x: [(x in s, x in r) for s, r in zip(source, reference, strict=True)] for x in universe
     }
+    # Each item's decisions, one (source, reference) pair per archetype: a resample's tables
+    # count them (per archetype for F1, pooled for kappa) by how often each item was drawn.
+    decisions = (
+        [
+            [(PRESENT if s else ABSENT, PRESENT if r else ABSENT) for s, r in row]
+            for row in zip(*present.values(), strict=True)
+        ]
+        if universe
+        else [[] for _ in range(n)]
+    )
+
+    def pooled(drawn: Counter[int]) -> float:
+        table: Table = {}
+        for i, times in drawn.items():
+            for pair in decisions[i]:
+                table[pair] = table.get(pair, 0) + times
+        return _kappa_of(table)
+
+    def f1_of(k: int) -> Callable[[Counter[int]], float]:
+        def stat(drawn: Counter[int]) -> float:
+            table: Table = {}
+            for i, times in drawn.items():
+                pair = decisions[i][k]
+                table[pair] = table.get(pair, 0) + times
+            return _f1_of(PRESENT)(table)
+
+        return stat
+
     kappa_ci, *f1_cis = _bootstrap_many(
         n,
-        [lambda idx: cohen_kappa(*flat(idx)), *(_f1_of(present[x], True) for x in universe)],
+        [pooled, *(f1_of(k) for k in range(len(universe)))],
         resamples=resamples,
         seed=seed,
         level=0.95,
+        tally=Counter,
     )
     classes = [
         _class_scores(
