@@ -325,10 +325,23 @@ def export(
 ) -> None:
     """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
     from psmlab.core.session.export import export as do_export
-    from psmlab.core.session.file import atomic_write, load
+    from psmlab.core.session.file import atomic_write, holds_session, load
 
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
+    if out is not None and out.is_dir():
+        raise UsageError(
+            f"-o {out} is a folder", f"name a file in it, e.g. -o {out / 'session.md'}"
+        )
+    # An export written over a session (`-o` the file being exported, or another session) would
+    # replace the session with a view of it: nothing else of the lab's is lost so easily.
+    if out is not None and holds_session(out):
+        raise UsageError(
+            f"-o {out} is a psmlab session: exporting over it would replace the session with its export",
+            f"give -o a new file name, e.g. -o {out.with_suffix('.' + fmt)}"
+            if out.suffix != "." + fmt
+            else "give -o a new file name",
+        )
     s = load(_path(session))
     end = None
     if branch is not None:

@@ -222,3 +222,25 @@ def test_loom_tree_imports_walks_exports_by_branch_and_round_trips(tmp_path: Pat
     assert store.load(out).head == second["id"]
     wrong = run_cli("export", str(loom))
     assert wrong.returncode != 0 and "is a loom tree, not a psmlab session" in wrong.stderr
+
+
+def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
+    """`export -o` naming the session itself (or another session) is refused and the session is
+    left as it was; a new file, or an earlier export, is written."""
+    s = tmp_path / "s.json"
+    s.write_bytes(EXAMPLE.read_bytes())
+    other = tmp_path / "other.json"
+    other.write_bytes(EXAMPLE.read_bytes())
+    for target, fmt in ((s, "md"), (other, "jsonl"), (s, "loom")):
+        proc = run_cli("export", str(s), "-f", fmt, "-o", str(target))
+        assert proc.returncode == 2, proc.stderr
+        assert f"-o {target} is a psmlab session" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert s.read_bytes() == other.read_bytes() == EXAMPLE.read_bytes()
+    assert "e.g. -o " + str(s.with_suffix(".md")) in run_cli("export", str(s), "-o", str(s)).stderr
+    folder = run_cli("export", str(s), "-o", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+    md = tmp_path / "s.md"
+    md.write_text("an earlier export\n")
+    _ok(run_cli("export", str(s), "-o", str(md)))
+    assert md.read_text() == EXAMPLE.with_suffix(".md").read_text()

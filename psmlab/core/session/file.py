@@ -123,6 +123,14 @@ def _session_like(raw: bytes) -> bool:
     return isinstance(first, dict) and bool({"schema_version", "turns", "generations"} & set(first))
 
 
+def holds_session(path: Path) -> bool:
+    """Whether `path` is an existing file that holds a session (writing over it would lose one)."""
+    try:
+        return path.is_file() and _session_like(path.read_bytes())
+    except OSError:
+        return False
+
+
 _FIX_BROKEN = "the file was left untouched; restore it from a backup or open another session"
 
 
