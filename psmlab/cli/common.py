@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
@@ -83,3 +85,34 @@ def build_transcript(message: str | None, path: Path | None, command: str = "ask
     if not tr.turns:
         raise UsageError("nothing to ask", f"give a message, e.g. {example}")
     return tr
+
+
+class TtyProgress:
+    """`done/total` per model on one stderr line, with the time so far and an estimate of the
+    rest (a 1.5B model's 12-archetype multiple choice runs for minutes: the user sees how long).
+    Callable as the core's `progress(done, total, model)`; None when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.start = time.monotonic()
+
+    @classmethod
+    def if_tty(cls) -> Any:
+        return cls() if sys.stderr.isatty() else None
+
+    def __call__(self, done: int, total: int, model: str) -> None:
+        from psmlab.core.domain.textsafe import terminal_safe
+
+        now = time.monotonic()
+        if model != self.model:  # a new model: its loading counts in its first item's time
+            self.model, self.start = model, now
+        took = now - self.start
+        left = took / done * (total - done) if done else 0.0
+        tail = f" · {took:.0f} s" + (f", about {left:.0f} s left" if done < total else "")
+        sys.stderr.write(
+            "\r"
+            + terminal_safe(f"{model}: {done}/{total}{tail}")
+            + "\x1b[K"
+            + ("\n" if done == total else "")
+        )
+        sys.stderr.flush()

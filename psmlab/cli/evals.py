@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from psmlab.cli.common import choose_formats, choose_steering, resolve_specs, stdout_json
+from psmlab.cli.common import (
+    TtyProgress,
+    choose_formats,
+    choose_steering,
+    resolve_specs,
+    stdout_json,
+)
 from psmlab.cli.measure import MAX_WARNINGS, warn_prompts
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, SystemOpt
 from psmlab.core.domain.textsafe import terminal_safe
@@ -69,7 +75,7 @@ def evals(
         specs,
         chosen,
         steering=steering,
-        progress=_progress if sys.stderr.isatty() else None,
+        progress=TtyProgress.if_tty(),
         counterbalance=not no_swap,
         system=system,
         prefill=prefill,
@@ -161,7 +167,3 @@ def evals(
         )
     for n in notes:
         typer.echo(terminal_safe("note: " + n))
-
-
-def _progress(done: int, total: int, model: str) -> None:
-    sys.stderr.write(f"\r{model}: {done}/{total}\x1b[K" + ("\n" if done == total else ""))

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli.common import choose_formats, choose_steering, resolve_specs, stdout_json
+from psmlab.cli.common import (
+    TtyProgress,
+    choose_formats,
+    choose_steering,
+    resolve_specs,
+    stdout_json,
+)
 from psmlab.cli.options import (
     FormatOpt,
     JsonOpt,
@@ -135,6 +141,7 @@ def probe(
     results = probe_models(
         specs, chosen, items, tr, personas, system=system, normalize=normalize, axis=axis,
         calibrate=calibrate, null_question=null_question, steering=steering,
+        progress=TtyProgress.if_tty(),
     )  # fmt: skip
     summary = summarize(results)
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
@@ -233,8 +240,9 @@ def _choice(
     from psmlab.core.measure.choice import choice_models
 
     results = choice_models(
-        specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering
-    )
+        specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering,
+        progress=TtyProgress.if_tty(),
+    )  # fmt: skip
     prompts = _probe_prompts(
         [(r.model, p) for r in results for p in r.prompts], system, None, steering
     )

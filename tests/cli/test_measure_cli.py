@@ -228,3 +228,39 @@ def test_an_edited_experiment_reports_only_the_units_it_plans(tmp_path: Path) ->
     assert "1 row(s) of" in second.stderr and "no longer plans" in second.stderr
     assert len((out / "results.jsonl").read_text().splitlines()) == 3  # nothing is deleted
     assert _eval_n((out / "report.md").read_text()) == 2
+
+
+def test_probe_shows_progress_with_an_estimate_on_a_terminal_only() -> None:
+    """On a terminal, `probe --choice` says how far it is per model and about how long is left
+    (a large model's multiple choice runs for minutes); piped, stderr stays free of it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    args = [sys.executable, "-m", "psmlab", "probe", "--set", "self-id", "-m", "gemma-3-270m"]
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [*args, "--choice", "--json"], stdout=subprocess.PIPE, stderr=slave, cwd=ROOT
+    ) as proc:
+        os.close(slave)
+        err = b""
+        while True:  # read until the child closes its end (EIO on Linux)
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        out = proc.stdout.read() if proc.stdout else b""
+    os.close(master)
+    assert proc.returncode == 0, err
+    assert len(json.loads(out)["results"]) == 3  # stdout is the JSON alone
+    seen = re.findall(rb"gemma-3-270m: (\d)/3 \xc2\xb7 \d+ s(, about \d+ s left)?", err)
+    assert [int(d) for d, _ in seen] == [1, 2, 3], err
+    assert all(left for _, left in seen[:2]) and not seen[2][1]
+    piped = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
+    assert piped.returncode == 0 and "1/3" not in piped.stderr

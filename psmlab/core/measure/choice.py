@@ -11,7 +11,7 @@ when all are among its top alternatives, else each is scored as a continuation (
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +155,7 @@ def choice_models(
     axis: str = "archetype",
     system: str | None = None,
     steering: Mapping[str, Steering | None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[ChoiceResult]:
     """Every item on every model (`formats[id]` None: the model's default format); the models
     are loaded here and closed before returning."""
@@ -163,10 +164,12 @@ def choice_models(
         for s in specs:
             f = s.get_format(formats.get(s.id) or s.default_format)
             backend = pool.get(s, (steering or {}).get(s.id))
-            for it in items:
+            for i, it in enumerate(items, 1):
                 results.append(
                     run_choice(backend, transcript, it, f, personas, axis=axis, system=system)
                 )
+                if progress:
+                    progress(i, len(items), s.id)
     finally:
         pool.close()
     return results

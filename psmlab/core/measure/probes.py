@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,6 +223,7 @@ def probe_models(
     calibrate: bool = False,
     null_question: str = NULL_QUESTION,
     steering: Mapping[str, Steering | None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[ProbeResult]:
     """Every item on every model, model by model (`formats[id]` None: the model's default format;
     `steering[id]`: a control vector for that model). The models are loaded here and closed
@@ -233,7 +234,7 @@ def probe_models(
         for s in specs:
             f = s.get_format(formats.get(s.id) or s.default_format)
             backend = pool.get(s, (steering or {}).get(s.id))
-            for it in items:
+            for i, it in enumerate(items, 1):
                 results.append(
                     run_probe(
                         backend,
@@ -248,6 +249,8 @@ def probe_models(
                         null_question=null_question,
                     )
                 )
+                if progress:
+                    progress(i, len(items), s.id)
     finally:
         pool.close()
     return results
