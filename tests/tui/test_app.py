@@ -226,8 +226,45 @@ async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
         texts = [p.text for _, p in screen.prompts]
         assert texts[0] == "<bos>User: What are you?\nAssistant:"
         assert "<|im_start|>assistant\n" in texts[1]
-        assert screen.query("#diff")
+        assert screen.query("#diff-1")  # opened from the first column: it against the second
         await pilot.press("escape")
+        # From the second column, the diff is of its prompt against the other one.
+        await wait_for(pilot, lambda: not isinstance(app.screen, Inspector), "the lab")
+        app.screen.query(ModelColumn)[1].focus()
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, Inspector), "the inspector again")
+        again = app.screen
+        assert (
+            isinstance(again, Inspector) and again.query("#diff-0") and not again.query("#diff-1")
+        )
+        await pilot.press("escape")
+
+
+async def test_inspector_diffs_the_column_it_was_opened_from_against_each_other(make_lab) -> None:
+    """Three prompts: one diff tab per other column, each naming the pair (the third column's
+    prompt was never in a diff when only the first two were compared)."""
+    from textual.app import App
+    from textual.widgets import TabPane
+
+    lab = make_lab()
+    gemma, smol = (lab.column(m) for m in lab.column_order())
+    prompts = [
+        ("gemma", lab.render(gemma)),
+        ("smol", lab.render(smol)),
+        ("broken", "the model file is missing"),
+        ("gemma again", lab.render(gemma)),
+    ]
+
+    class Host(App[None]):
+        pass
+
+    host = Host()
+    async with host.run_test(size=SIZE) as pilot:
+        host.push_screen(Inspector(prompts, focus_index=3))
+        await wait_for(pilot, lambda: host.screen.query(TabPane), "the inspector's tabs")
+        names = {str(p._title) for p in host.screen.query(TabPane)}
+        diffs = {n for n in names if n.startswith("diff ")}
+        assert diffs == {"diff gemma again ↔ gemma", "diff gemma again ↔ smol"}, names
 
 
 async def test_quitting_stops_the_forced_choice_still_scoring(make_lab) -> None:
@@ -495,3 +532,9 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         foot = str(col.query_one(".col-footer").render())
         assert "labels: " in foot and "guardian 1" in foot and "self-id none 1" in foot, foot
         assert "cancelled" not in foot
+        # A free label spelled like a reading is its own count, quoted: never a reading.
+        lab.annotate(Annotation(generation_id=rec.id, labels=["self-id none"]))
+        app.lab_screen.reload()
+        await pilot.pause()
+        foot = str(app.query(ModelColumn).first().query_one(".col-footer").render())
+        assert "self-id none 1" in foot and '"self-id none" 1' in foot, foot

@@ -1,4 +1,4 @@
-"""The prompt inspector: the exact prompt each model receives, and a diff between two of them."""
+"""The prompt inspector: the exact prompt each model receives, and diffs of one against the others."""
 
 from __future__ import annotations
 
@@ -31,10 +31,23 @@ class Inspector(ModalScreen[None]):
                         yield Static(prompt_view(p, name=name), classes="prompt")
                     else:
                         yield Static(f"cannot render: {p}", classes="error", markup=False)
+            # The column the inspector was opened from against each other column (with three
+            # models, a diff of the first two alone never shows the third's prompt).
             if len(ok) >= 2:
-                (na, pa), (nb, pb) = ok[0], ok[1]
-                with TabPane(f"diff {na} ↔ {nb}", id="diff"), VerticalScroll():
-                    yield Static(prompt_diff(pa, pb, na, nb), classes="prompt")
+                here = (
+                    self.prompts[self.focus_index]
+                    if self.focus_index < len(self.prompts)
+                    else ok[0]
+                )
+                na, pa = here if isinstance(here[1], RenderedPrompt) else ok[0]
+                for j, (nb, pb) in enumerate(self.prompts):
+                    if (
+                        pb is not pa
+                        and isinstance(pa, RenderedPrompt)
+                        and isinstance(pb, RenderedPrompt)
+                    ):
+                        with TabPane(f"diff {na} ↔ {nb}", id=f"diff-{j}"), VerticalScroll():
+                            yield Static(prompt_diff(pa, pb, na, nb), classes="prompt")
 
     def on_mount(self) -> None:
         self.query_one(TabbedContent).active = f"prompt-{self.focus_index}"
