@@ -10,6 +10,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.css.scalar import Unit
 from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
@@ -61,6 +62,7 @@ class ModelColumn(Vertical, can_focus=True):
         # warnings) and no earlier labels or forced-choice numbers on screen.
         self.blind = blind
         self._shown: dict[str, Text] = {}  # what each part shows now (see _put)
+        self._dist_rows = 0  # lines the labels panel shows now (the footer gets the rest)
 
     def compose(self) -> ComposeResult:
         yield Static(classes="col-header")
@@ -76,6 +78,7 @@ class ModelColumn(Vertical, can_focus=True):
         """The forced choice's bars are shown only when they fit: redraw at the new width (as
         `refresh_view` draws it: blind, the panel stays hidden)."""
         self._shown.pop(".col-dist", None)
+        self._shown.pop(".col-footer", None)  # fitted to the old width and height (_fit)
         # A short column gave its answer one line under a ten-line panel: short, the panels
         # shrink (app.tcss `.-short`) so the answer keeps most of the column.
         self.set_class(event.size.height < SHORT_COLUMN, "-short")
@@ -89,9 +92,10 @@ class ModelColumn(Vertical, can_focus=True):
         if n > 1 or s.cancelled:
             done = "finished " if s.cancelled else ""
             out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
-            # The panel holds 10 lines: in a narrow column the whole labeller line would push
-            # the shares out of it, so there the labeller is said in brief (its kappa kept).
-            narrow = self.content_size.width < len(s.labeller) // 2
+            # The panel holds 10 lines: in a narrow (or short) column the whole labeller line
+            # would push the shares out of it, so there the labeller is said in brief (its
+            # kappa kept).
+            narrow = self.content_size.width < len(s.labeller) // 2 or self.has_class("-short")
             out.append_text(safe(f"({s.labeller_brief if narrow else s.labeller})", "dim"))
             if s.auto_self_id and s.auto_self_id[0].n:
                 out.append("\nself-id: ", style="bold")
@@ -171,12 +175,44 @@ class ModelColumn(Vertical, can_focus=True):
         if self._shown.get(selector) == content:
             return
         self._shown[selector] = content
-        widget.update(content, layout=False)
+        widget.update(self._fit(widget, content), layout=False)
         width, height = widget.content_size
         # Textual's own measure of the new content (the widget's content-height cache was
         # cleared by the update); a part not laid out yet always gets a layout.
         if not width or widget.get_content_height(widget.size, widget.size, width) != height:
             widget.refresh(layout=True)
+
+    def _fit(self, widget: Static, content: Text) -> Text:
+        """`content` as it fits the part (app.tcss max-height, and what the column leaves it):
+        a part taller than that ends in a line saying how much was cut, never silently."""
+        limit = widget.styles.max_height
+        width = widget.content_size.width or self.content_size.width
+        if limit is None or limit.unit != Unit.CELLS or width <= 0:
+            return content
+        rows = int(limit.value)
+        lines = content.wrap(self.app.console, width)
+        if self.content_size.height:
+            # Below the header (as last laid out) and the answer's 3 lines (.col-body), the
+            # labels panel comes first (leaving the footer a line), then the footer: in a 10-row
+            # column the layout would otherwise drop the footer, warnings and all, unsaid.
+            space = self.content_size.height - self.query_one(".col-header").outer_size.height - 3
+            other = 1 if widget.has_class("col-dist") else self._dist_rows
+            rows = max(1, min(rows, space - other))
+        if len(lines) > rows:
+            if rows == 1:
+                part = "labels panel" if widget.has_class("col-dist") else "sample details"
+                content = Text(f"… {part}: {len(lines)} lines cut", "dim")
+            else:
+                cut = len(lines) - rows + 1
+                content = Text("\n").join(lines[: rows - 1])
+                # Short: in an 18-cell column a longer note would wrap and be cut itself.
+                content.append(f"\n… {cut} more line{'s' if cut != 1 else ''} cut", "dim")
+        if widget.has_class("col-dist"):
+            fitted = min(len(lines), rows)
+            if fitted != self._dist_rows:  # the footer's room changed: fit it again
+                self._dist_rows = fitted
+                self._shown.pop(".col-footer", None)
+        return content
 
     def refresh_view(self, *, follow: bool = False) -> None:
         s = self.state
@@ -278,7 +314,6 @@ class ModelColumn(Vertical, can_focus=True):
         for w in () if self.blind else warnings:  # one line each; F2 shows them whole
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
-        self._put(".col-footer", foot)
         dist = self.query_one(".col-dist", Static)
         if self.blind:
             self._put(
@@ -289,5 +324,6 @@ class ModelColumn(Vertical, can_focus=True):
         else:
             self._put(".col-dist", self._distribution())
             dist.tooltip = s.forced.measures if s.forced else None
+        self._put(".col-footer", foot)  # after the panel: it gets the rows the panel leaves
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
