@@ -24,9 +24,12 @@ def build_states(
     states = {}
     for c in lab.columns:
         was = old.get(c.id)
-        st = ColumnState(
-            c.id, c.spec.kind, c.format_name, status=was.status if was else "loading model…"
-        )
+        # A run's own status ("generating…") ended with it: shown over a turn with no answers
+        # yet (after an edit) it said a run was going when none was.
+        status = "loading model…" if was is None else was.status
+        if status not in ("loading model…", "failed"):
+            status = "ready"
+        st = ColumnState(c.id, c.spec.kind, c.format_name, status=status)
         st.error = was.error if was and was.status == "failed" else None
         st.shade = was.shade if was else False
         set_next(st, c)

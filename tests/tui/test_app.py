@@ -538,3 +538,29 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         await pilot.pause()
         foot = str(app.query(ModelColumn).first().query_one(".col-footer").render())
         assert "self-id none 1" in foot and '"self-id none" 1' in foot, foot
+
+
+async def test_after_editing_a_turn_no_column_says_it_is_generating(make_lab) -> None:
+    """A run's 'generating…' status ended with it: over the edited turn, which has no answers
+    yet, each column says it is ready (it said 'generating…' until the next message)."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Hi")
+        await settle(pilot, app)
+        first = app.query(ModelColumn).first()
+        assert first.state.samples and first.state.samples[0].record is not None
+        lab.adopt(first.state.samples[0].record.id)
+        app.lab_screen.reload()
+        await pilot.pause()
+        lab.edit_turn(0, "X")  # a new message on a new branch: nobody has answered it yet
+        app.lab_screen.reload()
+
+        def bodies() -> list[str]:
+            return [str(t.render()) for t in app.query(".col-text")]
+
+        await wait_for(
+            pilot, lambda: len(bodies()) == 2 and "Name" not in " ".join(bodies()), "new columns"
+        )
+        for body in bodies():
+            assert "generating" not in body and "no answer here yet" in body, body

@@ -307,6 +307,8 @@ class LabView(ForcedView):
         for w in self.lab.monitor_warnings:
             self.notify(w, severity="warning", timeout=8)
         for st in self.states.values():  # samples that never started (cancelled) are dropped
+            if st.status != "failed":
+                st.status = "ready"  # not "generating…" over a turn that has no answers yet
             st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]
             st.shown = min(st.shown, max(0, len(st.samples) - 1))
         self._count_labels()

@@ -195,7 +195,8 @@ class ModelColumn(Vertical, can_focus=True):
             # Below the header (as last laid out) and the answer's 3 lines (.col-body), the
             # labels panel comes first (leaving the footer a line), then the footer: in a 10-row
             # column the layout would otherwise drop the footer, warnings and all, unsaid.
-            space = self.content_size.height - self.query_one(".col-header").outer_size.height - 3
+            header = self.query_one(".col-header")
+            space = self.content_size.height - header.outer_size.height - 3
             other = 1 if widget.has_class("col-dist") else self._dist_rows
             rows = max(1, min(rows, space - other))
         if len(lines) > rows:
@@ -215,6 +216,8 @@ class ModelColumn(Vertical, can_focus=True):
         return content
 
     def refresh_view(self, *, follow: bool = False) -> None:
+        if not self.query(".col-header"):  # removed (a reload) before it was drawn
+            return
         s = self.state
         head = Text()
         head.append_text(safe(self.display_name, "bold"))
@@ -260,7 +263,8 @@ class ModelColumn(Vertical, can_focus=True):
         if s.error:
             body.append_text(safe(s.error, "bold red"))
         elif cur is None:
-            body.append_text(safe(s.status, "dim italic"))
+            said = "ready: no answer here yet (F5 runs)" if s.status == "ready" else s.status
+            body.append_text(safe(said, "dim italic"))
         else:
             if cur.record is not None and cur.record.prefill:
                 body.append_text(safe(cur.record.prefill, "italic green"))
