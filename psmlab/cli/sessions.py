@@ -210,6 +210,41 @@ def adopt(
     )
 
 
+def check_out(out: Path, doing: str, suffix: str) -> None:
+    """Refuse an `-o` that would lose something (a session, the one read or another, replaced
+    by an export or a report), name a folder, or lie under a file."""
+    from psmlab.core.session.file import holds_session
+
+    if out.is_dir():
+        raise UsageError(
+            f"-o {out} is a folder", f"name a file in it, e.g. -o {out / ('out' + suffix)}"
+        )
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(
+            f"-o {out}: {parent} is a file, not a folder", "give -o a path in a folder"
+        )
+    if holds_session(out):
+        raise UsageError(
+            f"-o {out} is a psmlab session: {doing} over it would replace the session",
+            f"give -o a new file name, e.g. -o {out.with_suffix(suffix)}"
+            if out.suffix != suffix
+            else "give -o a new file name",
+        )
+
+
+def write_out(out: Path, data: bytes) -> None:
+    """A regular file (or a new one) is replaced atomically; a device or pipe someone named
+    (/dev/stdout, a FIFO) is written to, never replaced by a file."""
+    from psmlab.core.session.file import atomic_write
+
+    if out.exists() and not out.is_file():
+        with out.open("wb") as f:
+            f.write(data)
+    else:
+        atomic_write(out, data)
+
+
 def replay(
     session: SessionArg,
     model: ModelOpt = None,
@@ -226,9 +261,13 @@ def replay(
 ) -> None:
     """Re-run every recorded generation and compare token for token (or run the transcript on -m models)."""
     from psmlab.core.run import replay as rp
-    from psmlab.core.session.file import atomic_write, load, new_path, save_new
+    from psmlab.core.session.file import load, new_path, save_new
 
     sess = load(_path(session))
+    if out is not None and model and out.exists():  # found now, not after every generation ran
+        raise UsageError(f"-o {out} already exists", "give -o a new file name for the new session")
+    if out is not None and not model:
+        check_out(out, "writing the replay report", ".json")
     tty = sys.stderr.isatty()
 
     def progress(done: int, total: int, item: rp.ReplayItem) -> None:
@@ -261,7 +300,7 @@ def replay(
     if out and not model:
         import json
 
-        atomic_write(out, (json.dumps(data, indent=2) + "\n").encode())
+        write_out(out, (json.dumps(data, indent=2) + "\n").encode())
     if json_out:
         stdout_json(data)
     else:
@@ -325,23 +364,12 @@ def export(
 ) -> None:
     """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
     from psmlab.core.session.export import export as do_export
-    from psmlab.core.session.file import atomic_write, holds_session, load
+    from psmlab.core.session.file import load
 
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
-    if out is not None and out.is_dir():
-        raise UsageError(
-            f"-o {out} is a folder", f"name a file in it, e.g. -o {out / 'session.md'}"
-        )
-    # An export written over a session (`-o` the file being exported, or another session) would
-    # replace the session with a view of it: nothing else of the lab's is lost so easily.
-    if out is not None and holds_session(out):
-        raise UsageError(
-            f"-o {out} is a psmlab session: exporting over it would replace the session with its export",
-            f"give -o a new file name, e.g. -o {out.with_suffix('.' + fmt)}"
-            if out.suffix != "." + fmt
-            else "give -o a new file name",
-        )
+    if out is not None:
+        check_out(out, "exporting", "." + fmt)
     s = load(_path(session))
     end = None
     if branch is not None:
@@ -358,5 +386,5 @@ def export(
     if out is None:
         sys.stdout.write(text)
     else:
-        atomic_write(out, text.encode("utf-8"))
+        write_out(out, text.encode("utf-8"))
         sys.stderr.write(f"psmlab: wrote {out}\n")

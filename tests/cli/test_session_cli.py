@@ -244,3 +244,15 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
     md.write_text("an earlier export\n")
     _ok(run_cli("export", str(s), "-o", str(md)))
     assert md.read_text() == EXAMPLE.with_suffix(".md").read_text()
+    under = run_cli("export", str(s), "-o", str(md / "x.md"))
+    assert under.returncode == 2 and f"{md} is a file, not a folder" in under.stderr
+    # A device named with -o is written to, never replaced by a regular file.
+    dev = _ok(run_cli("export", str(s), "-f", "csv", "-o", "/dev/stdout"))
+    assert dev.stdout.startswith("session_id,") and Path("/dev/stdout").exists()
+    # replay: its report never replaces a session, and -m's new session is never written
+    # over an existing file (refused before any generation runs).
+    for args in (("-o", str(s)), ("-m", "gemma-3-270m", "-o", str(other))):
+        proc = run_cli("replay", str(s), *args)
+        assert proc.returncode == 2, proc.stderr
+        assert "replay 1/" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert s.read_bytes() == other.read_bytes() == EXAMPLE.read_bytes()
