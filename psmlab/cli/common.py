@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -94,7 +95,9 @@ class TtyProgress:
 
     def __init__(self) -> None:
         self.model: str | None = None
-        self.start = time.monotonic()
+        # A model's time starts when the one before it finished (the first: when this was
+        # made), so its loading counts in its first item's time.
+        self.start = self.last = time.monotonic()
 
     @classmethod
     def if_tty(cls) -> Any:
@@ -104,15 +107,18 @@ class TtyProgress:
         from psmlab.core.domain.textsafe import terminal_safe
 
         now = time.monotonic()
-        if model != self.model:  # a new model: its loading counts in its first item's time
-            self.model, self.start = model, now
+        if model != self.model:
+            self.model, self.start = model, self.last
+        self.last = now
         took = now - self.start
         left = took / done * (total - done) if done else 0.0
         tail = f" · {took:.0f} s" + (f", about {left:.0f} s left" if done < total else "")
-        sys.stderr.write(
-            "\r"
-            + terminal_safe(f"{model}: {done}/{total}{tail}")
-            + "\x1b[K"
-            + ("\n" if done == total else "")
-        )
+        line = terminal_safe(f"{model}: {done}/{total}{tail}")
+        try:  # one line that never wraps: a wrapped line is not overwritten by the next
+            width = os.get_terminal_size(sys.stderr.fileno()).columns
+        except OSError:
+            width = 0
+        if width > 1 and len(line) >= width:
+            line = line[: width - 2] + "…"
+        sys.stderr.write("\r" + line + "\x1b[K" + ("\n" if done == total else ""))
         sys.stderr.flush()

@@ -442,3 +442,19 @@ def test_annotators_who_disagree_on_every_item_still_get_a_report(tmp_path: Path
     assert [x.reference for x in r.vs_auto] == ["alice", "bob", "carol"]
     with pytest.raises(UsageError, match="label each of their 2 shared item"):
         open_source(str(path), SELF_ID)
+
+
+def test_self_id_labels_under_another_field_name_read_the_codebooks_synonyms(
+    tmp_path: Path,
+) -> None:
+    """Another lab's file names the field its own way: its 'both'/'neither' still read as
+    mixed/none (they were compared as classes of their own, lowering kappa); a blank is no label."""
+    rows = [("1", "AI", "ai"), ("2", "both", "mixed"), ("3", "Neither", "none"), ("4", "", None)]
+    theirs = _labels(tmp_path / "t.jsonl", [{"uid": i, "claim": a} for i, a, _ in rows])
+    ours = _labels(tmp_path / "o.jsonl", [{"uid": i, "claim": b} for i, _, b in rows])
+    a, b = read_jsonl(theirs, "claim", "uid"), read_jsonl(ours, "claim", "uid")
+    assert a.values == b.values == {"1": "ai", "2": "mixed", "3": "none"}
+    assert a.missing == b.missing == {"4"}
+    # A field that is not all self-id classes keeps its own words.
+    other = _labels(tmp_path / "x.jsonl", [{"id": 1, "mood": "both"}, {"id": 2, "mood": "calm"}])
+    assert read_jsonl(other, "mood").values == {"1": "both", "2": "calm"}

@@ -188,7 +188,8 @@ def read_jsonl(
             )
             raise UsageError(f"{path} line {i} repeats {key} '{ident}'", fix)
         value = obj[field_name]
-        if value is None:
+        # A blank is no label, as a null is: a CSV's empty cell converts to "".
+        if value is None or (isinstance(value, str) and not value.strip()):
             out.missing.add(ident)
             continue
         if kind == ARCHETYPES:
@@ -208,7 +209,22 @@ def read_jsonl(
             out.splits[ident] = obj["split"]
     if not out.values:
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
+    if kind not in (SELF_ID, ARCHETYPES):
+        _read_as_self_id(out)
     return out
+
+
+def _read_as_self_id(labels: Labels) -> None:
+    """A field under another name whose every label is a self-identification class, written
+    the codebook's way or as its synonyms ("both", "neither"), is read as self-id: the
+    synonyms mapped, so another lab's file compares as the same file named `self_id` would."""
+    mapped = {
+        k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
+        for k, v in labels.values.items()
+        if isinstance(v, str)
+    }
+    if len(mapped) == len(labels.values) and set(mapped.values()) <= set(SELF_IDS):
+        labels.values.update(mapped)
 
 
 def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:
