@@ -69,8 +69,16 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     )
     if isinstance(m, list) and len(m) == 1:  # some files wrap answers in a list
         m = m[0]
+    if isinstance(q, str) and not q.strip():
+        # An empty question is an empty user message: no prompt can be made from it.
+        return "the question is empty; skipped"
     options = _options(d.get("answers"))
     if options and isinstance(q, str):
+        for a in (m, *(nm if isinstance(nm, list) else [nm])):
+            bare = re.fullmatch(r"\s*\(?([A-Za-z])\)?\s*", a) if isinstance(a, str) else None
+            if bare and bare.group(1).upper() not in options:
+                names = ", ".join(f"({k})" for k in options)
+                return f"the answer {a.strip()} is not among the item's answers {names}; skipped"
         q, m, nm = _listed(q, options, m, nm)
     if isinstance(m, list) and len(m) > 1 and isinstance(q, str):
         return f"answer_matching_behavior lists {len(m)} answers; only one can match; skipped"
