@@ -157,3 +157,23 @@ def test_a_model_the_forced_choice_missed_says_not_scored() -> None:
     assert "helpful-assistant 0.70" in md[j : j + 300] and "Not scored" not in md[j : j + 200]
     s.forced = []  # never scored in this session (e.g. made by `psmlab ask`): nothing to say
     assert "Not scored" not in export(s, "md")
+
+
+def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
+    """Two answers to one message, each adopted on its own branch: exporting one branch marks
+    its answer adopted and the other 'adopted on another branch' (both read 'adopted')."""
+    s = _session()
+    user = next(t for t in s.nodes if t.role == "user" and len(s.generations_at(t.id)) >= 2)
+    a, b = s.generations_at(user.id)[:2]
+    s.go(user.id)
+    first = s.adopt(a.id)
+    s.go(user.id)
+    second = s.adopt(b.id)
+    for mine, theirs, end in ((a, b, first.id), (b, a, second.id)):
+        md = export(s, "md", branch=end)
+        head = f"##### {md_inline(mine.model)} · sample {mine.sample + 1} · seed {mine.seed}"
+        other = f"##### {md_inline(theirs.model)} · sample {theirs.sample + 1} · seed {theirs.seed}"
+        assert f"{head} · adopted\n" in md
+        assert f"{other} · adopted on another branch\n" in md
+    whole = export(s, "md", tree=True)
+    assert "adopted on another branch" not in whole  # every branch is written there

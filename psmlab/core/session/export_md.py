@@ -71,7 +71,9 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     end = s.node(branch).id if branch is not None else s.head
     branches = leaves if tree else ([end] if end is not None else [])
     written: dict[str, int] = {}  # turn id -> the branch that wrote it
-    out += _answers(s, None, "the empty transcript")  # generations with no history (a prefill)
+    # One branch: an answer adopted on another branch is said to be, not shown as this one's.
+    on_path = None if tree or end is None else {t.id for t in s.path(end)}
+    out += _answers(s, None, "the empty transcript", on_path)  # no history (a prefill)
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
@@ -84,7 +86,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
                 continue
             written[t.id] = b
             out += ["", f"### Turn {i}: {_who(t)}", "", md_block(t.content)]
-            out += _answers(s, t.id, f"turn {i}")
+            out += _answers(s, t.id, f"turn {i}", on_path)
     out += ["", "## Labels per model", "", *label_table(s)]
     out += auto_label_table(s)
     return "\n".join(out).rstrip() + "\n"
@@ -152,10 +154,15 @@ def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
     return lines
 
 
-def _answers(s: Session, node: str | None, where: str) -> list[str]:
-    """Every run at one turn, model by model, then the forced choices scored there."""
+def _answers(s: Session, node: str | None, where: str, on_path: set[str] | None) -> list[str]:
+    """Every run at one turn, model by model, then the forced choices scored there (`on_path`:
+    the exported branch's turns, None for the whole tree)."""
     gens = s.generations_at(node)
-    adopted = {t.adopted_from for t in s.nodes if t.adopted_from}
+    adopted: dict[str, str] = {}
+    for t in s.nodes:
+        if t.adopted_from and adopted.get(t.adopted_from) != " · adopted":
+            here = on_path is None or t.id in on_path
+            adopted[t.adopted_from] = " · adopted" if here else " · adopted on another branch"
     lines: list[str] = []
     for model in dict.fromkeys(g.model for g in gens):
         runs = s.runs(model, node)
@@ -188,7 +195,7 @@ def _run_section(
     run: list[GenerationRecord],
     k: int,
     n: int,
-    adopted: set[str],
+    adopted: dict[str, str],
 ) -> list[str]:
     g0 = run[0]
     p = g0.params
@@ -220,7 +227,7 @@ def _run_section(
             f"{md_inline(fmt_ends(ls.ends))}",
         ]
     for g in run:
-        lines += ["", *_generation_section(s, g, g.id in adopted)]
+        lines += ["", *_generation_section(s, g, adopted.get(g.id, ""))]
     return lines
 
 
@@ -251,12 +258,11 @@ def _forced_section(f: ForcedRecord, where: str) -> list[str]:
     return lines
 
 
-def _generation_section(s: Session, g: GenerationRecord, adopted: bool) -> list[str]:
+def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[str]:
     head = (
         f"##### {md_inline(g.model)} · sample {g.sample + 1} · seed {g.seed}"  # as the lab counts
     )
-    if adopted:
-        head += " · adopted"
+    head += adopted  # " · adopted", or on another branch than the one exported
     # Format, sampling, system prompt and prefill are the run's, written above it.
     meta = f"{g.n_tokens} tokens · finish `{g.finish_reason}`"
     if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
