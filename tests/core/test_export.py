@@ -177,3 +177,17 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         assert f"{other} · adopted on another branch\n" in md
     whole = export(s, "md", tree=True)
     assert "adopted on another branch" not in whole  # every branch is written there
+
+
+def test_the_export_says_how_an_answer_was_adopted_and_whether_blind() -> None:
+    for how, said in (
+        ("picker-blind", ", chosen in the answer picker in blind mode)"),
+        ("send", ", chosen in the answer picker when sending)"),
+        ("key", ", adopted in its column)"),
+    ):
+        s = _session()
+        user = next(t for t in s.nodes if t.role == "user" and s.generations_at(t.id))
+        g = s.generations_at(user.id)[0]
+        s.go(user.id)
+        turn = s.adopt(g.id, how)
+        assert f"generation `{g.id}`{said}" in export(s, "md", branch=turn.id), how

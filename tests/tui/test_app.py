@@ -124,12 +124,12 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
         assert lab.turns[1].adopted_model == first.state.model_id
-        assert lab.turns[1].adopted_how == "picker"
+        assert lab.turns[1].adopted_how == "send"
         await _send_to_picker(pilot, "And without an answer?")
         await pilot.press("end", "enter")  # the last option: send without adopting
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user", "user"]
-        assert store.load(lab.path).turns[1].adopted_how == "picker"
+        assert store.load(lab.path).turns[1].adopted_how == "send"
 
 
 async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:

@@ -47,11 +47,19 @@ def _annotation_line(a: Annotation, g: GenerationRecord) -> str:
     return line
 
 
+# How an answer was adopted (`TurnRecord.adopted_how`; "-blind": in blind mode, where the
+# person did not know which model wrote it). Sessions before "send" wrote "picker" for both.
 _HOW = {
-    "picker": ", chosen when sending",
+    "send": ", chosen in the answer picker when sending",
+    "picker": ", chosen in the answer picker",
     "key": ", adopted in its column",
     "cli": ", by psmlab adopt",
 }
+
+
+def _how(how: str | None) -> str:
+    base, blind = (how or "").removesuffix("-blind"), (how or "").endswith("-blind")
+    return _HOW.get(base, "") + (" in blind mode" if blind else "")
 
 
 def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) -> str:
@@ -135,7 +143,7 @@ def _who(t: TurnRecord) -> str:
     if t.adopted_from:
         who += (
             f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
-            f"{_HOW.get(t.adopted_how or '', '')})"
+            f"{_how(t.adopted_how)})"
         )
     return who
 

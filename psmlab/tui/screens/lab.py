@@ -141,7 +141,7 @@ class LabScreen(LabFileActions):
 
             def chosen(pick: str | None) -> None:
                 if pick is not None:
-                    self._adopt(pick, "picker")
+                    self._adopt(pick, "picker-blind" if self.lab.blind else "picker")
 
             self.app.push_screen(
                 AdoptPicker(choices, self.last_viewed_id(), allow_without=False), chosen
@@ -151,7 +151,7 @@ class LabScreen(LabFileActions):
         if cur is None or cur.record is None:
             self.notify("Nothing finished to adopt in this column", severity="warning")
             return
-        self._adopt(cur.record.id, "key")
+        self._adopt(cur.record.id, "key-blind" if self.lab.blind else "key")
 
     def _adopt(self, gen_id: str, how: str) -> None:
         try:

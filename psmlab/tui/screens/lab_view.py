@@ -386,7 +386,7 @@ class LabView(ForcedView):
             adopted = self.lab.send(
                 text,
                 adopt=None if pick in (None, WITHOUT) else pick,
-                how="picker",
+                how="send-blind" if self.lab.blind else "send",
                 without_answer=pick == WITHOUT,
             )
         except PsmlabError as exc:
