@@ -27,6 +27,15 @@ class Inspector(ModalScreen[None]):
         with TabbedContent(id="inspector", classes="dialog full"):
             for i, (name, p) in enumerate(self.prompts):
                 with TabPane(name, id=f"prompt-{i}"), VerticalScroll():
+                    # Rendered from the column's settings now: after a settings change it is
+                    # not the prompt the answer on screen was made from.
+                    yield Static(
+                        "The prompt the next run sends, with the column's settings now (an "
+                        "answer made with other settings says so in its header; F9 compares "
+                        "runs). Esc closes; ←/→ switch tabs.",
+                        classes="hint",
+                        markup=False,
+                    )
                     if isinstance(p, RenderedPrompt):
                         yield Static(prompt_view(p, name=name), classes="prompt")
                     else:
