@@ -124,6 +124,15 @@ def annotate(
     from psmlab.core.session.file import open_session
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
+    who = annotator or default_annotator()
+    if who in RESERVED_ANNOTATORS:
+        # `psmlab agreement S.json:human` / `:auto` name the agreed label and the rules' labels:
+        # an annotator called that could never be chosen alone.
+        raise UsageError(
+            f"'{who}' cannot name an annotator: psmlab agreement reads SESSION.json:{who} as "
+            + ("the annotators' agreed label" if who == "human" else "the automatic labels"),
+            "give a person's name or initials, e.g. --annotator alice",
+        )
     personas, _ = load_personas()
     known = {p.id for p in personas}
     for x in label or []:
@@ -181,7 +190,7 @@ def annotate(
                 rating=rating,
                 confidence=confidence,
                 evidence=span,
-                annotator=annotator or default_annotator(),
+                annotator=who,
                 blind=blind,
             )
         )
@@ -208,6 +217,9 @@ def adopt(
     typer.echo(
         f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"
     )
+
+
+RESERVED_ANNOTATORS = ("human", "auto")
 
 
 def check_out(out: Path, doing: str, suffix: str) -> None:

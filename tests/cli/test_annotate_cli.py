@@ -78,3 +78,18 @@ def test_a_wrong_generation_id_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 0 and ids[1] in done.stdout, done.stderr
     done = run_cli("annotate", str(s), ids[1][:-1], "--self-id", "ai", "--annotator", "ann")
     assert done.returncode == 2 and "ambiguous" in done.stderr, done.stderr
+
+
+def test_an_annotator_cannot_take_a_name_agreement_reads_as_a_source(tmp_path: Path) -> None:
+    """'human' and 'auto' after a session name the agreed and the automatic labels: an
+    annotator named so could never be compared alone, so the name is refused and nothing saved."""
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    s = tmp_path / "s.json"
+    s.write_bytes(example.read_bytes())
+    gen = json.loads(s.read_text())["generations"][0]["id"]
+    for name in ("human", "auto"):
+        proc = run_cli("annotate", str(s), gen, "--self-id", "ai", "--annotator", name)
+        assert proc.returncode == 2 and f"'{name}' cannot name an annotator" in proc.stderr
+    assert s.read_bytes() == example.read_bytes()
+    ok = run_cli("annotate", str(s), gen, "--self-id", "ai", "--annotator", "alice")
+    assert ok.returncode == 0, ok.stderr
