@@ -374,12 +374,20 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Export a session as markdown (for people), jsonl (one generation per line) or csv (one row per annotation)."""
+    """Export a session as markdown (for people), jsonl (one generation per line), csv (one row per annotation) or loom (the tree as loom's JSON)."""
     from psmlab.core.session.export import export as do_export
     from psmlab.core.session.file import load
 
+    fmt = fmt.lower()  # -f MD is md
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"use {_EXPORT_CHOICE}")
+    if fmt != "md" and (tree or branch is not None):
+        # jsonl, csv and loom always hold every generation of every branch.
+        raise UsageError(
+            f"--{'tree' if tree else 'branch'} chooses what markdown shows; -f {fmt} always "
+            "holds every branch",
+            f"drop --{'tree' if tree else 'branch'}, or export markdown (-f md)",
+        )
     if out is not None:
         check_out(out, "exporting", "." + fmt)
     s = load(_path(session))

@@ -256,3 +256,13 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "replay 1/" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert s.read_bytes() == other.read_bytes() == EXAMPLE.read_bytes()
+    # --branch/--tree choose what markdown shows; the other formats always hold every branch.
+    picked = run_cli("export", str(s), "-f", "JSONL", "--branch", "1")
+    assert picked.returncode == 2 and "-f jsonl always holds every branch" in picked.stderr
+    # A session an editor saved with a byte-order mark still opens.
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
+    assert (
+        _ok(run_cli("export", str(bom), "-f", "MD")).stdout
+        == EXAMPLE.with_suffix(".md").read_text()
+    )

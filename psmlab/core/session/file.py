@@ -50,7 +50,8 @@ def new_path(title: str) -> Path:
 
 def parse(raw: bytes, where: str) -> Session:
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        # utf-8-sig: an editor may save the file with a byte-order mark (written back without).
+        doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise SessionError(
             f"session file {where} is not UTF-8 (byte {exc.start})", _FIX_BROKEN
@@ -117,7 +118,7 @@ def parse(raw: bytes, where: str) -> Session:
 def _session_like(raw: bytes) -> bool:
     """Whether the file's first JSON value looks like a session (its own keys)."""
     try:
-        first, _ = json.JSONDecoder().raw_decode(raw.decode("utf-8").lstrip())
+        first, _ = json.JSONDecoder().raw_decode(raw.decode("utf-8-sig").lstrip())
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(first, dict) and bool({"schema_version", "turns", "generations"} & set(first))
