@@ -130,6 +130,10 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user", "user"]
         assert store.load(lab.path).turns[1].adopted_how == "send"
+        # The transcript follows the conversation: the newest turn is highlighted, in view.
+        from psmlab.tui.widgets.transcript import TranscriptView
+
+        assert app.query_one(TranscriptView).highlighted == 3
 
 
 async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:

@@ -39,7 +39,9 @@ def _assert_blind(app: PsmlabApp) -> None:
         dist = _text(c, ".col-dist")
         assert "hidden in blind mode" in dist, dist
         assert "auto labels" not in dist and "self-id" not in dist and "forced choice ·" not in dist
-        assert "self-id" not in _text(c, ".col-footer")  # the shown sample's automatic label
+        foot = _text(c, ".col-footer")
+        assert "self-id" not in foot  # the shown sample's automatic label
+        assert " tok" not in foot, foot  # a token count names the tokenizer
         head = _text(c, ".col-header")
         assert c.state.model_id not in head and f"· {c.state.kind} ·" not in head, head
         assert "tok/s" not in head, head  # a model's speed names its size

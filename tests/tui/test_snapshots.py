@@ -86,3 +86,18 @@ def test_annotate_dialog(example_app, snap_compare) -> None:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, AnnotateDialog), "the dialog")
 
     assert snap_compare(example_app, terminal_size=SIZE, run_before=open_dialog)
+
+
+async def test_parts_cut_at_80x24_are_whole_again_after_growing(example_app) -> None:
+    """At 80x24 the parts end in '… cut' lines; grown to 120x40, nothing is cut (each part was
+    fitted to the old size: the headers kept their 80-column wrapping)."""
+
+    def cut() -> list[str]:
+        parts = pilot.app.query(".col-header, .col-dist, .col-footer")
+        return [str(p.render()) for p in parts if "cut" in str(p.render())]
+
+    async with example_app.run_test(size=(80, 24)) as pilot:
+        await _loaded(pilot)
+        await wait_for(pilot, cut, "parts cut at 80x24")
+        await pilot.resize_terminal(*SIZE)
+        await wait_for(pilot, lambda: not cut(), "every part whole at 120x40")

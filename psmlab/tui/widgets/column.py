@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from rich.console import Console
+from rich.containers import Lines
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -77,11 +79,16 @@ class ModelColumn(Vertical, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         """The forced choice's bars are shown only when they fit: redraw at the new width (as
         `refresh_view` draws it: blind, the panel stays hidden)."""
-        self._shown.pop(".col-dist", None)
-        self._shown.pop(".col-footer", None)  # fitted to the old width and height (_fit)
+        self._shown.clear()  # every part was fitted to the old width and height (_fit)
         # A short column gave its answer one line under a ten-line panel: short, the panels
         # shrink (app.tcss `.-short`) so the answer keeps most of the column.
         self.set_class(event.size.height < SHORT_COLUMN, "-short")
+        self.refresh_view()
+        # Once more after the layout: the parts' new widths and the `-short` heights apply then.
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        self._shown.clear()
         self.refresh_view()
 
     def _distribution(self) -> Text:
@@ -191,7 +198,7 @@ class ModelColumn(Vertical, can_focus=True):
             return content
         rows = int(limit.value)
         lines = content.wrap(self.app.console, width)
-        if self.content_size.height:
+        if self.content_size.height and widget.has_class("col-dist", "col-footer"):
             # Below the header (as last laid out) and the answer's 3 lines (.col-body), the
             # labels panel comes first (leaving the footer a line), then the footer: in a 10-row
             # column the layout would otherwise drop the footer, warnings and all, unsaid.
@@ -204,10 +211,7 @@ class ModelColumn(Vertical, can_focus=True):
                 part = "labels panel" if widget.has_class("col-dist") else "sample details"
                 content = Text(f"… {part}: {len(lines)} lines cut", "dim")
             else:
-                cut = len(lines) - rows + 1
-                content = Text("\n").join(lines[: rows - 1])
-                # Short: in an 18-cell column a longer note would wrap and be cut itself.
-                content.append(f"\n… {cut} more line{'s' if cut != 1 else ''} cut", "dim")
+                content = _cut(content, lines, rows - 1, width, self.app.console)
         if widget.has_class("col-dist"):
             fitted = min(len(lines), rows)
             if fitted != self._dist_rows:  # the footer's room changed: fit it again
@@ -283,7 +287,9 @@ class ModelColumn(Vertical, can_focus=True):
         if s.samples:
             foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
             if cur is not None and cur.record is not None:
-                foot.append(f" · seed {cur.record.seed} · {cur.record.n_tokens} tok", style="dim")
+                # Blind: no token count (the same text in more tokens names another tokenizer).
+                tok = "" if self.blind else f" · {cur.record.n_tokens} tok"
+                foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
                 auto = s.auto_labels.get(cur.record.id)
                 if auto is not None and not self.blind:
                     sid = auto.self_id or "not recorded"
@@ -331,3 +337,20 @@ class ModelColumn(Vertical, can_focus=True):
         self._put(".col-footer", foot)  # after the panel: it gets the rows the panel leaves
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
+
+
+def _cut(content: Text, wrapped: Lines, rows: int, width: int, console: Console) -> Text:
+    """The first `rows` screen lines of `content` and a line saying how many more there are:
+    whole lines of the text where they fit (its words stay as written), else wrapped ones."""
+    kept, used = [], 0
+    for line in content.split("\n"):
+        tall = len(line.wrap(console, width))
+        if used + tall > rows:
+            break
+        kept.append(line)
+        used += tall
+    out = Text("\n").join(kept) if kept else Text("\n").join(wrapped[:rows])
+    cut = len(wrapped) - (used if kept else rows)
+    # Short: in an 18-cell column a longer note would wrap and be cut itself.
+    out.append(f"\n… {cut} more line{'s' if cut != 1 else ''} cut", "dim")
+    return out

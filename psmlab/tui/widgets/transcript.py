@@ -21,8 +21,14 @@ class TranscriptView(OptionList):
         Binding("d", "screen.delete_turn", "Delete turn"),
     ]
 
+    shown_ids: tuple[str, ...] = ()  # the turns on view, to tell a new turn from a redraw
+
     def show(self, turns: list[TurnRecord], names: dict[str, str], *, blind: bool = False) -> None:
-        keep = self.highlighted
+        # A redraw of the same turns keeps the highlight; a new turn (or another branch) moves
+        # it to the newest, so the conversation's end is in view after each message.
+        ids = tuple(t.id for t in turns)
+        keep = self.highlighted if ids == self.shown_ids else None
+        self.shown_ids = ids
         self.clear_options()
         for i, t in enumerate(turns):
             line = Text()
