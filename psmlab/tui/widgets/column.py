@@ -30,7 +30,7 @@ from psmlab.tui.widgets.column_state import (
 )
 from psmlab.views import safe
 
-SHORT_COLUMN = 24  # rows: below this the label and forced-choice panels shrink
+SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
 
 
 class ModelColumn(Vertical, can_focus=True):
@@ -80,11 +80,11 @@ class ModelColumn(Vertical, can_focus=True):
         """The forced choice's bars are shown only when they fit: redraw at the new width (as
         `refresh_view` draws it: blind, the panel stays hidden)."""
         self._shown.clear()  # every part was fitted to the old width and height (_fit)
-        # A short column gave its answer one line under a ten-line panel: short, the panels
-        # shrink (app.tcss `.-short`) so the answer keeps most of the column.
+        # A short column names its labeller in brief (_distribution); the panels' heights
+        # follow the column's (_fit).
         self.set_class(event.size.height < SHORT_COLUMN, "-short")
         self.refresh_view()
-        # Once more after the layout: the parts' new widths and the `-short` heights apply then.
+        # Once more after the layout: the parts' new widths and heights apply then.
         self.call_after_refresh(self._refit)
 
     def _refit(self) -> None:
@@ -198,12 +198,16 @@ class ModelColumn(Vertical, can_focus=True):
             return content
         rows = int(limit.value)
         lines = content.wrap(self.app.console, width)
-        if self.content_size.height and widget.has_class("col-dist", "col-footer"):
-            # Below the header (as last laid out) and the answer's 3 lines (.col-body), the
-            # labels panel comes first (leaving the footer a line), then the footer: in a 10-row
-            # column the layout would otherwise drop the footer, warnings and all, unsaid.
+        if self.content_size.height and (
+            widget.has_class("col-dist") or widget.has_class("col-footer")
+        ):
+            # Below the header (as last laid out) and a third of the column for the answer (at
+            # least 3 lines), the labels panel comes first (leaving the footer a line), then the
+            # footer: in a 10-row column the layout would otherwise drop the footer, warnings and
+            # all, unsaid; in a 20-row one fixed short panels left the answer blank lines.
             header = self.query_one(".col-header")
-            space = self.content_size.height - header.outer_size.height - 3
+            answer = max(3, self.content_size.height // 3)
+            space = self.content_size.height - header.outer_size.height - answer
             other = 1 if widget.has_class("col-dist") else self._dist_rows
             rows = max(1, min(rows, space - other))
         if len(lines) > rows:
