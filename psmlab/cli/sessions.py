@@ -246,13 +246,19 @@ def check_out(out: Path, doing: str, suffix: str) -> None:
 
 
 def write_out(out: Path, data: bytes) -> None:
-    """A regular file (or a new one) is replaced atomically; a device or pipe someone named
-    (/dev/stdout, a FIFO) is written to, never replaced by a file."""
+    """A regular file (or a new one) is replaced atomically; a symlink (/dev/stdout, also when
+    it leads to a redirected file), a device or a pipe someone named is written through, never
+    replaced by a file of its own."""
     from psmlab.core.session.file import atomic_write
 
-    if out.exists() and not out.is_file():
-        with out.open("wb") as f:
-            f.write(data)
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        try:
+            with out.open("wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write -o {out}: {exc.strerror}", "give -o another file"
+            ) from None
     else:
         atomic_write(out, data)
 

@@ -246,9 +246,29 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
     assert md.read_text() == EXAMPLE.with_suffix(".md").read_text()
     under = run_cli("export", str(s), "-o", str(md / "x.md"))
     assert under.returncode == 2 and f"{md} is a file, not a folder" in under.stderr
-    # A device named with -o is written to, never replaced by a regular file.
+    # /dev/stdout named with -o is written through, never replaced by a regular file: piped,
+    # and redirected to a file (where it leads to a regular file).
     dev = _ok(run_cli("export", str(s), "-f", "csv", "-o", "/dev/stdout"))
-    assert dev.stdout.startswith("session_id,") and Path("/dev/stdout").exists()
+    assert dev.stdout.startswith("session_id,")
+    import subprocess
+    import sys
+
+    redirected = tmp_path / "redirected.csv"
+    with redirected.open("wb") as f:
+        proc = subprocess.run(
+            [sys.executable, "-m", "psmlab", "export", str(s), "-f", "csv", "-o", "/dev/stdout"],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            timeout=600,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert redirected.read_text().startswith("session_id,") and Path("/dev/stdout").is_symlink()
+    # A session cut off mid-write is still a session to restore: not written over.
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(EXAMPLE.read_bytes()[:3000])
+    refused = run_cli("export", str(s), "-o", str(cut))
+    assert refused.returncode == 2 and "is a psmlab session" in refused.stderr
+    assert cut.read_bytes() == EXAMPLE.read_bytes()[:3000]
     # replay: its report never replaces a session, and -m's new session is never written
     # over an existing file (refused before any generation runs).
     for args in (("-o", str(s)), ("-m", "gemma-3-270m", "-o", str(other))):
@@ -256,6 +276,10 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "replay 1/" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert s.read_bytes() == other.read_bytes() == EXAMPLE.read_bytes()
+    # A replay report is not a session (it has "generations" too): it is written again.
+    report = tmp_path / "report.json"
+    report.write_text('{"total": 10, "identical": 10, "generations": []}\n')
+    assert run_cli("export", str(s), "-f", "csv", "-o", str(report)).returncode == 0
     # --branch/--tree choose what markdown shows; the other formats always hold every branch.
     picked = run_cli("export", str(s), "-f", "JSONL", "--branch", "1")
     assert picked.returncode == 2 and "-f jsonl always holds every branch" in picked.stderr

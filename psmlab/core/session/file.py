@@ -125,11 +125,22 @@ def _session_like(raw: bytes) -> bool:
 
 
 def holds_session(path: Path) -> bool:
-    """Whether `path` is an existing file that holds a session (writing over it would lose one)."""
+    """Whether `path` is an existing file that holds a session, whole or damaged (writing over
+    it would lose one): a JSON object with `schema_version`, or text that opens like one (a
+    session cut off mid-write is still one to restore). Other JSON (a replay report, which has
+    `generations` too) is not."""
     try:
-        return path.is_file() and _session_like(path.read_bytes())
+        if not path.is_file():
+            return False
+        raw = path.read_bytes()
     except OSError:
         return False
+    head = raw[:4096].decode("utf-8-sig", errors="replace").lstrip()
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return head.startswith("{") and '"schema_version"' in head
+    return isinstance(doc, dict) and "schema_version" in doc
 
 
 _FIX_BROKEN = "the file was left untouched; restore it from a backup or open another session"
