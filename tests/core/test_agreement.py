@@ -453,8 +453,17 @@ def test_self_id_labels_under_another_field_name_read_the_codebooks_synonyms(
     theirs = _labels(tmp_path / "t.jsonl", [{"uid": i, "claim": a} for i, a, _ in rows])
     ours = _labels(tmp_path / "o.jsonl", [{"uid": i, "claim": b} for i, _, b in rows])
     a, b = read_jsonl(theirs, "claim", "uid"), read_jsonl(ours, "claim", "uid")
-    assert a.values == b.values == {"1": "ai", "2": "mixed", "3": "none"}
     assert a.missing == b.missing == {"4"}
-    # A field that is not all self-id classes keeps its own words.
-    other = _labels(tmp_path / "x.jsonl", [{"id": 1, "mood": "both"}, {"id": 2, "mood": "calm"}])
-    assert read_jsonl(other, "mood").values == {"1": "both", "2": "calm"}
+    result = compare_labels(a, b, "claim")
+    assert a.values == b.values == {"1": "ai", "2": "mixed", "3": "none"}
+    assert result.accuracy == 1.0 and result.n == 3
+    # Decided over both sources: one label that is no self-id class keeps every word as written
+    # in both ('both' agreed with 'both'; mapping one file only would part them).
+    x = _labels(tmp_path / "x.jsonl", [{"id": 1, "c": "both"}, {"id": 2, "c": "ai"}])
+    y = _labels(tmp_path / "y.jsonl", [{"id": 1, "c": "both"}, {"id": 2, "c": "unsure"}])
+    lx, ly = read_jsonl(x, "c"), read_jsonl(y, "c")
+    compare_labels(lx, ly, "c")
+    assert lx.values == {"1": "both", "2": "ai"} and ly.values == {"1": "both", "2": "unsure"}
+    # In an archetypes column a blank is no archetype (the empty set), not a missing label.
+    arch = _labels(tmp_path / "a.jsonl", [{"id": 1, "archetypes": ""}])
+    assert read_jsonl(arch, ARCHETYPES).values == {"1": frozenset()}

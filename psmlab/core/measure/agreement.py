@@ -35,6 +35,7 @@ from psmlab.core.measure.label_files import (
     Labels,
     Value,
     left_out,
+    read_as_self_id,
     read_jsonl,
 )
 from psmlab.core.measure.session_labels import session_labels
@@ -59,6 +60,8 @@ def compare_labels(
     seed: int = 0,
 ) -> Agreement:
     """Agreement of two sources over the items both label (the reference is taken as right)."""
+    if field_name not in (SELF_ID, ARCHETYPES):
+        read_as_self_id(source, reference)
     common = [k for k in reference.values if k in source.values]
     if split is not None:
         splits = {**source.splits, **reference.splits}

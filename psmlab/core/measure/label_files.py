@@ -188,8 +188,10 @@ def read_jsonl(
             )
             raise UsageError(f"{path} line {i} repeats {key} '{ident}'", fix)
         value = obj[field_name]
-        # A blank is no label, as a null is: a CSV's empty cell converts to "".
-        if value is None or (isinstance(value, str) and not value.strip()):
+        # A blank is no label, as a null is (a CSV's empty cell converts to ""); in an
+        # archetypes column it is the empty set (no archetype), as before.
+        blank = isinstance(value, str) and not value.strip() and kind != ARCHETYPES
+        if value is None or blank:
             out.missing.add(ident)
             continue
         if kind == ARCHETYPES:
@@ -209,22 +211,27 @@ def read_jsonl(
             out.splits[ident] = obj["split"]
     if not out.values:
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
-    if kind not in (SELF_ID, ARCHETYPES):
-        _read_as_self_id(out)
     return out
 
 
-def _read_as_self_id(labels: Labels) -> None:
-    """A field under another name whose every label is a self-identification class, written
-    the codebook's way or as its synonyms ("both", "neither"), is read as self-id: the
-    synonyms mapped, so another lab's file compares as the same file named `self_id` would."""
-    mapped = {
-        k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
-        for k, v in labels.values.items()
-        if isinstance(v, str)
-    }
-    if len(mapped) == len(labels.values) and set(mapped.values()) <= set(SELF_IDS):
-        labels.values.update(mapped)
+def read_as_self_id(*sources: Labels) -> None:
+    """Labels under another field name that are all self-identification classes, written the
+    codebook's way or as its synonyms ("both", "neither"), are read as self-id: the synonyms
+    mapped, so another lab's file compares as the same file named `self_id` would. Decided over
+    every source together: one source mapped and the other not would part labels written alike."""
+    mapped = [
+        {
+            k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
+            for k, v in labels.values.items()
+            if isinstance(v, str)
+        }
+        for labels in sources
+    ]
+    if all(len(m) == len(x.values) for m, x in zip(mapped, sources, strict=True)) and all(
+        set(m.values()) <= set(SELF_IDS) for m in mapped
+    ):
+        for m, labels in zip(mapped, sources, strict=True):
+            labels.values.update(m)
 
 
 def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:
