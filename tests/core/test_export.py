@@ -177,6 +177,9 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         assert f"{other} · adopted on another branch\n" in md
     whole = export(s, "md", tree=True)
     assert "adopted on another branch" not in whole  # every branch is written there
+    # A branch ending at the message itself: the answers adopted right after it continue it.
+    at_message = export(s, "md", branch=user.id)
+    assert "adopted on another branch" not in at_message and " · adopted\n" in at_message
 
 
 def test_the_export_says_how_an_answer_was_adopted_and_whether_blind() -> None:

@@ -81,6 +81,9 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     written: dict[str, int] = {}  # turn id -> the branch that wrote it
     # One branch: an answer adopted on another branch is said to be, not shown as this one's.
     on_path = None if tree or end is None else {t.id for t in s.path(end)}
+    if on_path is not None and end is not None:
+        # A branch ending at a message: an answer adopted right after it continues this branch.
+        on_path |= {t.id for t in s.nodes if t.parent == end}
     out += _answers(s, None, "the empty transcript", on_path)  # no history (a prefill)
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
