@@ -204,6 +204,12 @@ async def test_annotate_dialog_validates(make_lab) -> None:
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, AnnotateDialog)
         assert "rating" in str(app.screen.query_one("#error").render())
+        # A name psmlab agreement reads as a source is refused here too, as by the CLI.
+        app.screen.query_one("#rating").value = ""
+        app.screen.query_one("#annotator").value = "human"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, AnnotateDialog)
+        assert "cannot name an annotator" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
         assert not lab.session.annotations
         # Evidence that is not in the text (the dialog checks it too) is reported, not a crash.

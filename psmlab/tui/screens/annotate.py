@@ -175,6 +175,13 @@ class AnnotateDialog(FormDialog):
         if not labels and note is None and rating is None and self_id is None:
             err.update("choose a self-identification or a label, or give a note or a rating")
             return
+        who = self._value("annotator") or "anonymous"
+        if who in ("human", "auto"):  # as `psmlab annotate` refuses them (cli/sessions.py)
+            err.update(
+                f"'{who}' cannot name an annotator (psmlab agreement reads SESSION.json:{who} "
+                "as the agreed or the automatic labels): give a person's name"
+            )
+            return
         self.dismiss(
             AnnotationInput(
                 labels,
@@ -182,7 +189,7 @@ class AnnotateDialog(FormDialog):
                 rating,
                 note,
                 quote,
-                self._value("annotator") or "anonymous",
+                who,
                 self_id,
             )
         )

@@ -213,7 +213,8 @@ class ModelColumn(Vertical, can_focus=True):
         if len(lines) > rows:
             if rows == 1:
                 part = "labels panel" if widget.has_class("col-dist") else "sample details"
-                content = Text(f"… {part}: {len(lines)} lines cut", "dim")
+                note = f"… {part}: {len(lines)} lines cut"
+                content = Text(note if len(note) <= width else f"… +{len(lines)}", "dim")
             else:
                 content = _cut(content, lines, rows - 1, width, self.app.console)
         if widget.has_class("col-dist"):
@@ -355,6 +356,7 @@ def _cut(content: Text, wrapped: Lines, rows: int, width: int, console: Console)
         used += tall
     out = Text("\n").join(kept) if kept else Text("\n").join(wrapped[:rows])
     cut = len(wrapped) - (used if kept else rows)
-    # Short: in an 18-cell column a longer note would wrap and be cut itself.
-    out.append(f"\n… {cut} more line{'s' if cut != 1 else ''} cut", "dim")
+    # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
+    note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
+    out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
     return out
