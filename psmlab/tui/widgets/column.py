@@ -99,8 +99,8 @@ class ModelColumn(Vertical, can_focus=True):
         if n > 1 or s.cancelled:
             done = "finished " if s.cancelled else ""
             out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
-            # The panel holds 10 lines: in a narrow (or short) column the whole labeller line
-            # would push the shares out of it, so there the labeller is said in brief (its
+            # The panel has few lines (_fit): in a narrow (or short) column the whole labeller
+            # line would push the shares out of it, so there the labeller is said in brief (its
             # kappa kept).
             narrow = self.content_size.width < len(s.labeller) // 2 or self.has_class("-short")
             out.append_text(safe(f"({s.labeller_brief if narrow else s.labeller})", "dim"))
