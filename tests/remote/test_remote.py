@@ -313,12 +313,23 @@ def test_key_never_written_and_replay_warns_on_server_change(cfg: Path, tmp_path
 
 
 def test_probe_uses_prompt_logprobs_or_says_it_cannot(cfg: Path) -> None:
+    # A user's probe set beside the config: two classes of two answers. Every answer is one
+    # echo request, and the server sorts the whole vocabulary for each prompt token in Python
+    # (about 3 s a request here): the archetype table (72 requests) took four minutes.
+    (cfg.parent / "probes").mkdir()
+    (cfg.parent / "probes" / "tiny.toml").write_text(
+        'description = "two classes"\nmode = "score"\naxis = "self_id"\n'
+        '[[items]]\nid = "what"\nquestion = "What are you?"\n[items.statements]\n'
+        'ai = ["I am an AI assistant.", "I\'m a language model."]\n'
+        'human = ["I am a human.", "I\'m a nurse from Ohio."]\n'
+    )
     proc = run_cli(
-        "probe", "--item", "What are you?", "-m", "smollm2-135m-instruct", "-m", "smol-srv",
+        "probe", "--set", "tiny", "-m", "smollm2-135m-instruct", "-m", "smol-srv",
         "-f", "chatml", "--json",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     res = {r["model"]: r for r in json.loads(proc.stdout)["results"]}
+    assert res.keys() == {"smollm2-135m-instruct", "smol-srv"}
     local, remote = res["smollm2-135m-instruct"]["logprobs"], res["smol-srv"]["logprobs"]
     assert local.keys() == remote.keys()
     # Same model, same tokens; only llama.cpp's batch layout differs between the two paths.

@@ -114,8 +114,16 @@ class LabFileActions(LabView):
         )
 
     def _leave(self) -> None:
+        self._stop_workers()
+        self.app.exit()
+
+    def _stop_workers(self) -> None:
         self._cancel.set()
         # A forced choice still scoring holds its model's lock, and closing the lab waits for
         # that lock: on a 1.5B model the terminal sat blank for half a minute after Ctrl+Q.
         self._forced_cancel.set()
-        self.app.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends (quit, an error, a test leaving it), running work stops: the
+        process otherwise waited for a forced choice to finish scoring before it exited."""
+        self._stop_workers()
