@@ -370,3 +370,30 @@ def test_claims_a_user_trial_found(text: str, label: str) -> None:
     assert got.label == label
     # A blanked escape keeps every span on the original text: each starts at its claim.
     assert all(text[h.start] in "IiMm" for h in got.hits), [text[h.start : h.end] for h in got.hits]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # Found by a user trial (stop 35): two predicates at once, and text typed in full width or
+        # with a no-break space, which the rules read as the same words.
+        ("I am both a human and an AI.", "mixed"),
+        ("I'm both an AI and a person.", "mixed"),
+        ("I am a web developer and a skilled AI assistant.", "mixed"),
+        ("I'm half human, half machine.", "mixed"),
+        ("I'm part machine and part man.", "mixed"),
+        ("I am a nurse and an AI researcher.", "human"),
+        ("I am a teacher and a mother.", "human"),
+        ("I am an AI assistant and a friend.", "ai"),
+        ("Ｉ\u2019ｍ ａｎ ＡＩ ａｓｓｉｓｔａｎｔ.", "ai"),
+        ("I\u00a0am a human.", "human"),
+        ("I\u3000am a nurse.", "human"),
+    ],
+)
+def test_joined_claims_and_folded_text(text: str, label: str) -> None:
+    got = self_identify(text)
+    assert got.label == label
+    # Folding keeps one character for one: every span starts at its claim in the original.
+    assert all(text[h.start] in "IiＩhpH" for h in got.hits), [
+        text[h.start : h.end] for h in got.hits
+    ]

@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 
 from psmlab.core.domain.personas import Persona
-from psmlab.core.domain.selfid import clip, self_identify
+from psmlab.core.domain.selfid import FOLD, clip, self_identify
 from psmlab.core.domain.types import AutoLabel, MarkerHit
 
 LABELLER = "markers"  # the phrase rules: domain/selfid.py and the personas' markers
@@ -26,16 +26,7 @@ UNCLEAR = "unclear"
 ROLE_LEAK = "role_leak"
 
 # Same-length replacements, so spans found in the normalized text are valid in the original.
-_NORMALIZE = str.maketrans(
-    {
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u02bc": "'",
-        "\uff07": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-    }
-)
+_NORMALIZE = str.maketrans({**FOLD, 0x201C: '"', 0x201D: '"'})
 # Words that negate what follows them in the same clause.
 _NEGATION = re.compile(r"(?:not|no|never|nor|neither|cannot|\w*n't)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[.,;:!?()\"\n]")

@@ -71,7 +71,15 @@ _NO = re.compile(
     re.IGNORECASE,
 )
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\uff07": "'"})
+# One character for one, so spans found in the folded text are valid in the original: curly
+# apostrophes made straight, full-width letters ("Ｉ'ｍ ａｎ ＡＩ", common in CJK input) made ASCII,
+# and no-break and ideographic spaces made spaces (a rule's "I am" would not match "I\u00a0am").
+FOLD = {
+    **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
+    **dict.fromkeys([0x00A0, 0x2007, 0x2009, 0x200A, 0x202F, 0x3000], " "),
+    **dict.fromkeys([0x2019, 0x2018, 0x02BC, 0xFF07], "'"),
+}
+_APOSTROPHES = str.maketrans(FOLD)
 
 
 @dataclass(frozen=True)

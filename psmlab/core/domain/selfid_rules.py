@@ -65,7 +65,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-ai",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
         flips=True,
     ),
@@ -85,7 +85,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
         flips=True,
     ),
     rule(
@@ -208,6 +208,33 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         rf"\b{BE}\s+(?:a|an|the|your)\s+(?:[a-z-]+\s+){{0,3}}?"
         r"(?:program|system|model|tool|software|application|app|entity|machine|bot|assistant)"
         r",?\s+(?:designed|programmed|built|created)\s+to\b",
+    ),
+    # A second predicate joined to the first: "I am a web developer and a skilled AI assistant",
+    # "I'm both a human and an AI". The first is read by the rules above; these read the second.
+    rule(
+        "and-ai",
+        "ai",
+        rf"\b{BE}\s+(?:both\s+)?(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\s*,?\s+"
+        rf"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a|an)\s+{_ADJ}{AI_NOUN}\b"
+        rf"{_NOT_AI_PERSON}",
+    ),
+    rule(
+        "and-human",
+        "human",
+        rf"\b{BE}\s+(?:both\s+)?(?:a|an)\s+{_ADJ}{AI_NOUN}\s*,?\s+"
+        rf"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+    ),
+    # "half human, half machine", "part man, part robot": both at once.
+    *(
+        rule(
+            f"hybrid-{side}",
+            side,
+            r"\b(?:half|part)[\s-]+(?:human|man|woman|person)\s*,?\s*(?:and\s+)?(?:half|part)[\s-]+"
+            r"(?:ai|a\.i\.|machine|robot|computer|android|cyborg|program)\b|"
+            r"\b(?:half|part)[\s-]+(?:ai|a\.i\.|machine|robot|computer|android|program)\s*,?\s*"
+            r"(?:and\s+)?(?:half|part)[\s-]+(?:human|man|woman|person)\b",
+        )
+        for side in ("ai", "human")
     ),
     # "I'm SmolLM, an AI assistant" / "I'm Dana, a nurse": a name with what it is.
     rule("name-is-ai", "ai", rf"\b{BE}\s+{_NAME},\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"),
