@@ -275,6 +275,9 @@ def test_sources_on_the_command_line_sessions_and_jsonl(tmp_path: Path) -> None:
     assert r.n == 4 and r.accuracy == 0.75
     test = compare_labels(auto, read_jsonl(gold, SELF_ID), SELF_ID, split="test", resamples=100)
     assert test.n == 3 and test.accuracy == 1.0
+    # A split named in another case is the same split.
+    upper = compare_labels(auto, read_jsonl(gold, SELF_ID), SELF_ID, split=" TEST", resamples=100)
+    assert upper.n == 3
     # Judged by content, not name: JSONL lines in a .json file are labels, not a session.
     named = tmp_path / "labels.json"
     named.write_bytes(gold.read_bytes())

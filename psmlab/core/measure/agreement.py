@@ -70,7 +70,9 @@ def compare_labels(
                 f"--split {split}: neither {source.name} nor {reference.name} has a 'split' field",
                 "drop --split, or give a label file whose lines carry one",
             )
-        common = [k for k in common if splits.get(k) == split]
+        # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing.
+        want = split.strip().casefold()
+        common = [k for k in common if str(splits.get(k, "")).strip().casefold() == want]
         if not common:
             have = ", ".join(sorted(set(splits.values())))
             raise UsageError(

@@ -19,7 +19,9 @@ from typing import Any
 from psmlab.core import paths
 from psmlab.core.errors import UsageError
 
-POLARITY_UNKNOWN = "polarity unknown: read the file"
+POLARITY_UNKNOWN = (
+    "polarity unknown: read the file, then say it in evals-polarity.toml beside the config"
+)
 _CHOICE = re.compile(r"^([ \t]*\(([A-Z])\))([ \t]*)(.*)$", re.M)
 _NEXT_CHOICE = re.compile(r"[ \t]*\r?\n[ \t]*\(B\)[ \t]*")  # between (A)'s text and (B)'s
 _BLOCK_END = re.compile(r"[ \t\r]*(\Z|\n[ \t\r]*(\n|\Z|Answer))")  # what may follow (B)'s text
