@@ -101,3 +101,38 @@ async def test_parts_cut_at_80x24_are_whole_again_after_growing(example_app) -> 
         await wait_for(pilot, cut, "parts cut at 80x24")
         await pilot.resize_terminal(*SIZE)
         await wait_for(pilot, lambda: not cut(), "every part whole at 120x40")
+
+
+async def test_a_header_grown_by_a_setting_refits_the_panels_below_it(example_app) -> None:
+    """A "next run: …" line added to the header takes a line from the panels below, fitted to
+    the old header: they are fitted again, so the footer stays in the column and the answer
+    keeps its third."""
+    from psmlab.tui.screens.settings import SettingsDialog
+
+    def fits(col: ModelColumn) -> bool:
+        box = col.content_region
+        parts = [col.query_one(s) for s in (".col-header", ".col-body", ".col-dist", ".col-footer")]
+        answer = col.query_one(".col-body").outer_size.height
+        return all(
+            p.region.bottom <= box.bottom and p.outer_size.height >= 1 for p in parts
+        ) and answer >= max(3, box.height // 3)
+
+    async with example_app.run_test(size=(100, 30)) as pilot:
+        await _loaded(pilot)
+        col = pilot.app.query(ModelColumn).first()
+        await wait_for(pilot, lambda: fits(col), "the column's parts fitted")
+        lines = col.query_one(".col-header").outer_size.height
+        col.focus()
+        await pilot.press("f3")
+        dialog = pilot.app.screen
+        assert isinstance(dialog, SettingsDialog)
+        dialog.query_one("#system").value = "You are HAL 9000, a computer on a ship."
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: pilot.app.screen is not dialog, "the settings saved")
+        header = col.query_one(".col-header")
+        await wait_for(pilot, lambda: "next run" in str(header.render()), "the header's flag")
+        await wait_for(
+            pilot,
+            lambda: header.outer_size.height > lines and fits(col),
+            "a taller header and the parts fitted again",
+        )

@@ -33,6 +33,14 @@ from psmlab.views import safe
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
 
 
+class _Header(Static):
+    """A column's header: its height decides the room of the panels below it."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if isinstance(self.parent, ModelColumn):
+            self.parent.header_resized(self.outer_size.height)
+
+
 class ModelColumn(Vertical, can_focus=True):
     """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
 
@@ -65,9 +73,10 @@ class ModelColumn(Vertical, can_focus=True):
         self.blind = blind
         self._shown: dict[str, Text] = {}  # what each part shows now (see _put)
         self._dist_rows = 0  # lines the labels panel shows now (the footer gets the rest)
+        self._fit_header = 0  # the header's height the panels were last fitted below
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="col-header")
+        yield _Header(classes="col-header")
         with VerticalScroll(classes="col-body", can_focus=False):
             yield Static(classes="col-text")
         yield Static(classes="col-dist")
@@ -189,6 +198,14 @@ class ModelColumn(Vertical, can_focus=True):
         if not width or widget.get_content_height(widget.size, widget.size, width) != height:
             widget.refresh(layout=True)
 
+    def header_resized(self, height: int) -> None:
+        """The panels below were fitted to the header's height (_fit): once a taller or shorter
+        one is laid out (a "next run: …" line added), they are fitted again."""
+        if height != self._fit_header:
+            self._shown.pop(".col-dist", None)
+            self._shown.pop(".col-footer", None)
+            self.refresh_view()
+
     def _fit(self, widget: Static, content: Text) -> Text:
         """`content` as it fits the part (app.tcss max-height, and what the column leaves it):
         a part taller than that ends in a line saying how much was cut, never silently."""
@@ -207,7 +224,8 @@ class ModelColumn(Vertical, can_focus=True):
             # all, unsaid; in a 20-row one fixed short panels left the answer blank lines.
             header = self.query_one(".col-header")
             answer = max(3, self.content_size.height // 3)
-            space = self.content_size.height - header.outer_size.height - answer
+            self._fit_header = header.outer_size.height
+            space = self.content_size.height - self._fit_header - answer
             other = 1 if widget.has_class("col-dist") else self._dist_rows
             rows = max(1, min(rows, space - other))
         if len(lines) > rows:
