@@ -136,3 +136,22 @@ async def test_a_header_grown_by_a_setting_refits_the_panels_below_it(example_ap
             lambda: header.outer_size.height > lines and fits(col),
             "a taller header and the parts fitted again",
         )
+
+
+async def test_tree_rows_fit_the_width_and_keep_their_marks(example_app) -> None:
+    """At 80 columns a long answer is cut with "…" and its row still says who answered and how
+    many answers there are (the row was cropped at the edge, marks and all, without a sign)."""
+    from psmlab.tui.screens.tree import TreeScreen, TurnTree
+
+    async with example_app.run_test(size=(80, 24)) as pilot:
+        await _loaded(pilot)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, TreeScreen), "the tree")
+        tree = pilot.app.screen.query_one(TurnTree)
+        await wait_for(pilot, lambda: tree.last_line >= 3, "the turns in the tree")
+        width = tree.scrollable_content_region.width
+        rows = [tree.render_line(y).text.rstrip() for y in range(tree.last_line + 1)]
+        answer = next(r for r in rows if "assistant:" in r)
+        assert answer.endswith("← gemma-3-270m") and "…" in answer, answer
+        assert any("user: What are you?" in r and r.endswith("answers)") for r in rows), rows
+        assert all(len(r) <= width for r in rows), (rows, width)

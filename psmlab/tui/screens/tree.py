@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +17,49 @@ from textual.widgets.tree import TreeNode
 from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
 from psmlab.views import safe
+
+
+class TurnTree(Tree[str]):
+    """The turns, each row fitted to the tree's width: a long message is cut with "…" and the
+    row's marks (who answered, how many answers) stay in view, not cropped off the edge."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows: dict[str, tuple[Text, str, Text]] = {}  # turn id: head, message, tail
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        row = self.rows.get(node.data or "")
+        if row is None:
+            return super().render_label(node, base_style, style)
+        head, message, tail = row
+        depth, up = 0, node.parent
+        while up is not None:
+            depth, up = depth + 1, up.parent
+        # The tree's guides take guide_depth cells a level; its expand icon takes two.
+        room = self.scrollable_content_region.width - depth * self.guide_depth - 2
+        keep = room - head.cell_len - tail.cell_len
+        label = head.copy()
+        if room <= 0 or keep >= cell_len(message):
+            label.append_text(safe(message))
+        elif keep >= 8:
+            cut = safe(message)
+            cut.truncate(keep, overflow="ellipsis")  # by cells: wide characters count twice
+            label.append_text(cut)
+        else:  # too narrow for the marks too: the row itself ends in "…"
+            label.append_text(safe(message))
+            label.append_text(tail)
+            label.truncate(max(4, room), overflow="ellipsis")
+            return self._with_icon(node, label, base_style, style)
+        label.append_text(tail)
+        return self._with_icon(node, label, base_style, style)
+
+    def _with_icon(self, node: TreeNode[str], label: Text, base_style: Style, style: Style) -> Text:
+        was = node._label
+        node._label = label  # Tree draws the label it holds, with the expand icon before it
+        try:
+            return super().render_label(node, base_style, style)
+        finally:
+            node._label = was
 
 
 class TreeScreen(ModalScreen[str | None]):
@@ -33,13 +80,13 @@ class TreeScreen(ModalScreen[str | None]):
                 "branch · » where you are · Enter: continue from that turn · Esc: back",
                 classes="dialog-title",
             )
-            tree: Tree[str] = Tree(Text("conversation start"), data="", id="turn-tree")
+            tree = TurnTree(Text("conversation start"), data="", id="turn-tree")
             tree.show_root = True
             yield tree
 
     def on_mount(self) -> None:
         s = self.session
-        tree = self.query_one("#turn-tree", Tree)
+        tree = self.query_one("#turn-tree", TurnTree)
         on_branch = {t.id for t in s.turns}
         head: TreeNode[str] | None = None
 
@@ -47,15 +94,18 @@ class TreeScreen(ModalScreen[str | None]):
             nonlocal head
             for t in s.children(node_id):
                 # Not ▶/▼: the tree draws those for collapsed and open turns.
-                label = Text("» " if t.id == s.head else "● " if t.id in on_branch else "  ")
-                label.append(f"{t.role}: ", style=ROLE_STYLE.get(t.role, ""))
+                lead = Text("» " if t.id == s.head else "● " if t.id in on_branch else "  ")
+                lead.append(f"{t.role}: ", style=ROLE_STYLE.get(t.role, ""))
                 text = " ".join(t.content.split())
-                label.append_text(safe(text[:80] + ("…" if len(text) > 80 else "")))
+                text = text[:200] + ("…" if len(text) > 200 else "")
+                tail = Text()
                 n_gen = len(s.generations_at(t.id))
                 if t.adopted_model and not self.blind:
-                    label.append_text(safe(f"  ← {t.adopted_model}", "dim"))
+                    tail.append_text(safe(f"  ← {t.adopted_model}", "dim"))
                 if n_gen:
-                    label.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
+                    tail.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
+                tree.rows[t.id] = (lead, text, tail)
+                label = lead + safe(text) + tail
                 kid = parent.add(label, data=t.id, expand=t.id in on_branch)
                 if t.id == s.head:
                     head = kid
