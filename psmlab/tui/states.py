@@ -104,3 +104,4 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())
         st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
         st.labeller_brief = " · ".join(labeller_brief(m) for m in methods) or st.labeller_brief
+        st.methods = tuple(methods) or st.methods

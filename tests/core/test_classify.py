@@ -201,6 +201,15 @@ def test_labeller_line_says_not_measured_or_gives_kappa(tmp_path: Path) -> None:
     f3.write_text(json.dumps({"markers": {"self_id": m, "archetypes": arche}}))
     assert labeller_brief("markers", f3) == "markers κ 0.84, archetypes κ 0.09 unreliable"
     assert labeller_brief("markers", f) == "markers κ 0.84"
+    # Each level's kappa alone, for the line its shares are on; a judge's archetypes are the rules'.
+    from psmlab.core.domain.quality import kappa_brief
+
+    assert kappa_brief("markers", "self_id", f3) == "κ 0.84"
+    assert kappa_brief("markers", "archetypes", f3) == "κ 0.09 unreliable"
+    assert kappa_brief("markers", "archetypes", f) == "κ not measured"
+    f6 = tmp_path / "l6.json"  # a new name: files are read once
+    f6.write_text(json.dumps({"markers": {"archetypes": arche}, "judge:x": {"self_id": m}}))
+    assert kappa_brief("judge:x", "archetypes", f6) == "κ 0.09 unreliable"
 
 
 def test_short_markers_match_whole_words_only() -> None:

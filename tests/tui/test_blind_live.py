@@ -214,7 +214,7 @@ async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_l
 
 async def test_a_narrow_column_gives_the_labeller_in_brief_so_the_shares_fit(make_lab) -> None:
     """The panel holds 10 lines: in a narrow column the whole labeller line would take them all."""
-    from psmlab.core.domain.quality import labeller_brief, labeller_line
+    from psmlab.core.domain.quality import kappa_brief, labeller_line
 
     lab = make_lab(max_tokens=8)
     lab.n_samples = 2
@@ -229,8 +229,11 @@ async def test_a_narrow_column_gives_the_labeller_in_brief_so_the_shares_fit(mak
         )
         for c in _columns(app):
             dist = _text(c, ".col-dist")
-            assert f"({labeller_brief('markers')})" in dist and "κ" in dist, dist
-            assert labeller_line("markers") not in dist and "\nself-id: " in dist
+            # The labeller named in brief, each kappa beside its own shares.
+            assert "(markers)\n" in dist, dist
+            assert f"\nself-id ({kappa_brief('markers', 'self_id')}): " in dist, dist
+            assert f"\narchetypes ({kappa_brief('markers', 'archetypes')}): " in dist, dist
+            assert labeller_line("markers") not in dist
         await pilot.resize_terminal(240, 45)
         await wait_for(
             pilot,

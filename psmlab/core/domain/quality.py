@@ -99,6 +99,17 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
     return " · ".join([f"labeller: {labeller}", *(parts if measured else [NOT_MEASURED])])
 
 
+def kappa_brief(labeller: str, level: str, path: Path | None = None) -> str:
+    """One level's measured agreement in a word or two, for the line its shares are on:
+    `κ 0.57`, `κ 0.09 unreliable` or `κ not measured` (a judge's archetypes are the marker
+    rules')."""
+    by = RULES if level == "archetypes" and labeller.startswith("judge:") else labeller
+    m = agreement(by, level, path)
+    if m is None:
+        return "κ not measured"
+    return f"κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")
+
+
 def labeller_brief(labeller: str, path: Path | None = None) -> str:
     """The labeller and its kappas in a few words, for a narrow column: `markers κ 0.57,
     archetypes κ 0.09 unreliable`, `judge:x κ 0.02 unreliable`, or `markers: not measured`

@@ -16,6 +16,7 @@ from textual.css.scalar import Unit
 from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
+from psmlab.core.domain.quality import LEVELS, kappa_brief
 from psmlab.core.domain.stats import fmt_ends, fmt_share
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
@@ -112,9 +113,16 @@ class ModelColumn(Vertical, can_focus=True):
             # line would push the shares out of it, so there the labeller is said in brief (its
             # kappa kept).
             narrow = self.content_size.width < len(s.labeller) // 2 or self.has_class("-short")
-            out.append_text(safe(f"({s.labeller_brief if narrow else s.labeller})", "dim"))
+            # One labeller, said in brief: each kappa goes on its own shares' line, so the
+            # labeller line is short and the self-id shares come second, not cut off below it.
+            (one,) = s.methods if narrow and len(s.methods) == 1 else ("",)
+            said = one or (s.labeller_brief if narrow else s.labeller)
+            out.append_text(safe(f"({said})", "dim"))
+            kappa = {lv: f" ({kappa_brief(one, lv)})" if one else "" for lv in LEVELS}
             if s.auto_self_id and s.auto_self_id[0].n:
-                out.append("\nself-id: ", style="bold")
+                out.append("\nself-id", style="bold")
+                out.append(kappa["self_id"], style="dim")
+                out.append(": ", style="bold")
                 seen = [f"{x.label} {fmt_share(x)}" for x in s.auto_self_id if x.k]
                 absent = [x for x in s.auto_self_id if not x.k]
                 if absent:  # absent classes together: "human, mixed 0/3 (≤ 56%)"
@@ -124,7 +132,9 @@ class ModelColumn(Vertical, can_focus=True):
                 out.append("\nself-id: no finished answer to count", style="dim")
             else:  # a session recorded before the self-identification axis
                 out.append("\nself-id: not recorded", style="dim")
-            out.append("\narchetypes: ", style="bold")
+            out.append("\narchetypes", style="bold")
+            out.append(kappa["archetypes"], style="dim")
+            out.append(": ", style="bold")
             arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
             out.append_text(safe(arch or "—"))
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
@@ -364,16 +374,21 @@ class ModelColumn(Vertical, can_focus=True):
 
 def _cut(content: Text, wrapped: Lines, rows: int, width: int, console: Console) -> Text:
     """The first `rows` screen lines of `content` and a line saying how many more there are:
-    whole lines of the text where they fit (its words stay as written), else wrapped ones."""
+    whole lines of the text where they fit (its words stay as written), then as many wrapped
+    rows of the next one as are left (in a short column the self-id shares' line would
+    otherwise be dropped whole, leaving rows empty)."""
     kept, used = [], 0
     for line in content.split("\n"):
-        tall = len(line.wrap(console, width))
-        if used + tall > rows:
+        parts = line.wrap(console, width)
+        if used + len(parts) > rows:
+            if rows > used:
+                kept.append(Text("\n").join(parts[: rows - used]))
+                used = rows
             break
         kept.append(line)
-        used += tall
-    out = Text("\n").join(kept) if kept else Text("\n").join(wrapped[:rows])
-    cut = len(wrapped) - (used if kept else rows)
+        used += len(parts)
+    out = Text("\n").join(kept)
+    cut = len(wrapped) - used
     # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
     note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
     out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")

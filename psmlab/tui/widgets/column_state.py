@@ -68,6 +68,7 @@ class ColumnState:
     cancelled: int = 0  # shown answers cut off by the user, left out of the shares
     labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
     labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
+    methods: tuple[str, ...] = (LABELLER,)  # the labellers of the shown shares
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
