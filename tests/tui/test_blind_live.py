@@ -240,3 +240,41 @@ async def test_a_narrow_column_gives_the_labeller_in_brief_so_the_shares_fit(mak
             lambda: all(labeller_line("markers") in _text(c, ".col-dist") for c in _columns(app)),
             "the whole labeller line in wide columns",
         )
+
+
+async def test_blind_mode_shades_no_tokens(make_lab) -> None:
+    """Token shading (F7) draws where one token ends and the next begins, and those boundaries
+    name a tokenizer: blind, the answer is plain text and the token cursor does not move."""
+    lab = make_lab(max_tokens=12)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+
+        def styles(c: ModelColumn) -> set[str]:
+            body = c.query_one(".col-text").render()
+            return {str(sp.style) for sp in getattr(body, "spans", [])}
+
+        col = _columns(app)[0]
+        assert col.current is not None and col.current.record is not None
+        assert col.current.record.token_logprobs
+        await _shown(pilot, app, blind=False)
+        col.focus()
+        await pilot.press(".")
+        await wait_for(pilot, lambda: "token " in _text(col, ".col-footer"), "the token cursor")
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=True)
+        for c in _columns(app):
+            assert not styles(c), styles(c)  # one plain run of text, no token colours
+            assert "\ntoken " not in _text(c, ".col-footer")
+        col = _columns(app)[0]
+        col.focus()
+        before = col.state.cursor
+        await pilot.press(".")
+        await pilot.pause()
+        assert col.state.cursor == before
+        assert "\ntoken " not in _text(col, ".col-footer")
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=False)
+        assert any(styles(c) for c in _columns(app))  # revealed: shaded again

@@ -174,6 +174,10 @@ class LabScreen(LabFileActions):
         self.notify(
             "Token probabilities on: recorded from the next run; low-probability tokens are "
             "coloured; in a column , and . move the token cursor"
+            + (
+                " (blind: shown when Ctrl+B reveals, token boundaries name a tokenizer)"
+                * self.lab.blind
+            )
             if on
             else "Token probabilities off"
         )

@@ -160,6 +160,13 @@ class ModelColumn(Vertical, can_focus=True):
             self.refresh_view()
 
     def action_token(self, delta: int) -> None:
+        if self.blind:
+            self.app.notify(
+                "Tokens are hidden in blind mode: their boundaries name the tokenizer "
+                "(Ctrl+B reveals)",
+                severity="warning",
+            )
+            return
         cur = self.current
         toks = cur.record.token_logprobs if cur is not None and cur.record is not None else None
         if not toks:
@@ -305,7 +312,9 @@ class ModelColumn(Vertical, can_focus=True):
         else:
             if cur.record is not None and cur.record.prefill:
                 body.append_text(safe(cur.record.prefill, "italic green"))
-            if s.shade and cur.record is not None and cur.record.token_logprobs:
+            # Blind, never shaded: where the colour changes shows a token boundary, and the
+            # boundaries name the tokenizer, so the model.
+            if s.shade and not self.blind and cur.record is not None and cur.record.token_logprobs:
                 body.append_text(self._shaded(cur.record))
             elif self.blind and not (cur.record is not None and cur.record.prefill):
                 # A base frame's answer starts with the space after "Assistant:", a chat
@@ -341,14 +350,14 @@ class ModelColumn(Vertical, can_focus=True):
             )
         shown = cur.record if cur is not None else None
         toks = shown.token_logprobs if shown is not None else None
-        if s.cursor is not None and toks and s.cursor < len(toks):
+        if s.cursor is not None and toks and s.cursor < len(toks) and not self.blind:
             t = toks[s.cursor]
             alts = ", ".join(f"{a!r} {math.exp(lp):.2f}" for a, lp in t.top)
             foot.append_text(
                 safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
             )
             assert shown is not None
-            for p in () if self.blind else s.projections.get(shown.id, []):
+            for p in s.projections.get(shown.id, []):
                 at = token_value(p, s.cursor)
                 if at is not None:
                     foot.append_text(safe(f" · {monitor_name(p)} {at:+.2f}", "magenta"))
