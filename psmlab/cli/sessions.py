@@ -351,9 +351,12 @@ def replay(
         typer.echo("replayed: " + verdict)
         for item in report.items:
             if item.identical is False and not item.error:
-                typer.echo(
-                    f"  changed {item.id} ({terminal_safe(item.model)}) at character {item.first_divergence}"
+                where = (
+                    "same text in other tokens"
+                    if item.first_divergence is None
+                    else f"at character {item.first_divergence}"
                 )
+                typer.echo(f"  changed {item.id} ({terminal_safe(item.model)}) {where}")
             elif item.error:
                 typer.echo(terminal_safe(f"  failed {item.id} ({item.model}): {item.error}"))
     if report.cancelled:

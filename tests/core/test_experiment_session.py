@@ -18,6 +18,7 @@ from psmlab.core.measure.kappa import compare
 from psmlab.core.measure.plan import load_experiment
 from psmlab.core.measure.report import report_md
 from psmlab.core.run.lab import Lab
+from psmlab.core.run.replay import replay
 from psmlab.core.session import file as store
 from psmlab.core.session.schema import Annotation
 
@@ -103,6 +104,11 @@ def test_samples_become_a_session_with_provenance(tiny_run, pool, tmp_path: Path
         lab.release()
     with pytest.raises(UsageError, match="already exists"):
         write_new(s, path)
+    # Replayed headless, every sample is made again: its rows keep no token ids, so the text is
+    # compared, and the report says so (it called all of them "changed at character 0").
+    report = replay(loaded, pool=pool)
+    assert report.identical == 8 and report.changed == 0 and not report.failed
+    assert any("compared by their text only" in w for w in report.warnings), report.warnings
 
 
 def test_annotated_samples_score_the_automatic_labels(tiny_run, tmp_path: Path) -> None:

@@ -231,6 +231,7 @@ def replay(
     # Every branch: each generation is re-run after the turns it saw.
     gens = sorted(session.generations, key=lambda g: (g.turn, g.model, g.sample))
     report.expected = len(gens)
+    text_only = 0
     try:
         for g in gens:
             if cancel.is_set():
@@ -261,14 +262,19 @@ def replay(
                 if was is not None and was.endpoint and g.model not in checked:
                     checked.add(g.model)
                     report.warnings.extend(server_changes(was, new.provenance))
-                if g.finish_reason == "cancelled" and not g.tokens:
-                    same = new.text.startswith(g.text)  # a server model: no token ids
+                if not g.tokens:
+                    # No token ids recorded (a server model; an experiment's rows, opened as a
+                    # session): the text is all there is to compare, and the report says so.
+                    text_only += 1
+                    cut = g.finish_reason == "cancelled"
+                    same = new.text.startswith(g.text) if cut else new.text == g.text
                 elif g.finish_reason == "cancelled":
                     same = list(new.tokens[: len(g.tokens)]) == g.tokens
                 else:
                     same = list(new.tokens) == g.tokens and new.text == g.text
                 item.identical = same
-                item.first_divergence = None if same else first_divergence(g.text, new.text) or 0
+                # Same text in other tokens diverges nowhere in the text: None, not 0.
+                item.first_divergence = None if same else first_divergence(g.text, new.text)
             except PsmlabError as exc:
                 item.identical, item.error = None, exc.one_line()
             report.items.append(item)
@@ -276,6 +282,11 @@ def replay(
                 on_progress(len(report.items), len(gens), item)
     except KeyboardInterrupt:
         report.cancelled = True
+    if text_only:
+        report.warnings.append(
+            f"{text_only} generation(s) recorded no token ids (a server model, or an experiment's "
+            "samples): compared by their text only"
+        )
     return report
 
 
