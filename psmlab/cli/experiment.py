@@ -95,7 +95,7 @@ def experiment(
         )
     command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
     atomic_write(target / "summary.csv", summary_csv(results).encode())
-    atomic_write(target / "report.md", report_md(spec.title, results, command).encode())
+    atomic_write(target / "report.md", report_md(spec.title, results, command, total).encode())
     done = len(results.done)
     sys.stderr.write(
         terminal_safe(

@@ -59,6 +59,10 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
         spec, tmp_path, tmp_path / "part", pool=pool, cancel=cancel, on_progress=stop_after_five
     )
     assert len(part.done) == 5
+    # Its report says it is incomplete, at the top; a finished one does not.
+    head = report_md(spec.title, part, "cmd", len(jobs)).split("\n## ")[0]
+    assert f"**Incomplete: 5 of {len(jobs)} planned units are done**" in head
+    assert "Incomplete" not in report_md(spec.title, whole, "cmd", len(jobs))
     # A writer killed mid-line leaves a torn last line: it is dropped on resume, not trusted.
     with (tmp_path / "part" / "results.jsonl").open("ab") as fh:
         fh.write(b'{"key": "sample|torn')

@@ -189,8 +189,17 @@ def summary_csv(results: ResultsFile) -> str:
     return buf.getvalue()
 
 
-def report_md(title: str, results: ResultsFile, command: str) -> str:
+def report_md(title: str, results: ResultsFile, command: str, planned: int | None = None) -> str:
+    """The experiment's report; `planned` units, when more than are done, make it say at the
+    top that it is incomplete (an interrupted run's report otherwise read as a finished one)."""
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
+    if planned is not None and len(results.done) < planned:
+        out += [
+            f"**Incomplete: {len(results.done)} of {planned} planned units are done** (the run "
+            "was stopped; run the same command again to resume). Every number below covers the "
+            "done units only.",
+            "",
+        ]
     errors = [r for r in results.done.values() if "error" in r]
     models: dict[str, dict[str, Any]] = {}
     for r in results.done.values():
