@@ -113,6 +113,20 @@ def test_markdown_shows_a_persons_self_id_reading() -> None:
     text = export(s, "md")
     assert "- self-id **human** — carol" in text
     assert "- self-id **none**, **void** — dave" in text
+    # The per-model table counts generations, not annotations: carol and dave both labelled
+    # this one, so "void" (given by dave here and by someone before) is still one generation.
+    from psmlab.core.session.export_labels import label_table
+
+    rows = label_table(s)
+    head = next(r for r in rows if r.startswith("| model |"))[2:-2].split(" | ")
+    row = next(r for r in rows if r.startswith(f"| {g.model} |"))[2:-2].split(" | ")
+    cell = dict(zip(head, row, strict=True))
+    before = sum(
+        1 for a in _session().annotations if a.generation_id == g.id and "void" in a.labels
+    )
+    assert cell["void"] == str(min(1, before + 1))
+    assert cell["self-id human"] == "1" and cell["self-id none"] == "1"
+    assert cell["annotated"] == "1"
 
 
 def test_automatic_label_shares_are_never_pooled_across_prompts() -> None:

@@ -13,31 +13,40 @@ from psmlab.core.session.schema import GenerationRecord, Session
 
 
 def label_table(s: Session) -> list[str]:
-    counts: dict[str, Counter[str]] = {}
-    annotated: Counter[str] = Counter()
+    """People's labels per model: each cell counts the generations given that label (a label
+    two annotators both gave one generation counts once, not twice), self-id labels included."""
+    counts: dict[str, dict[str, set[str]]] = {}
+    annotated: dict[str, set[str]] = {}
     total: Counter[str] = Counter(g.model for g in s.generations)
     model_of = {g.id: g.model for g in s.generations}
-    seen: set[str] = set()
     for a in s.annotations:
         m = model_of[a.generation_id]
-        if a.generation_id not in seen:
-            annotated[m] += 1
-            seen.add(a.generation_id)
-        for label in a.labels:
-            counts.setdefault(m, Counter())[label] += 1
+        annotated.setdefault(m, set()).add(a.generation_id)
+        given = [*a.labels, *([f"self-id {a.self_id}"] if a.self_id else [])]
+        for label in given:
+            counts.setdefault(m, {}).setdefault(label, set()).add(a.generation_id)
     labels = sorted({lab for c in counts.values() for lab in c})
     if not s.generations:
         return ["No generations."]
+    out: list[str] = []
+    annotators = sorted({a.annotator for a in s.annotations})
+    if len(annotators) > 1:
+        out += [
+            f"Annotators: {md_inline(', '.join(annotators))}. A cell counts the generations "
+            "given the label by at least one of them; `psmlab agreement` says how far they "
+            "agree.",
+            "",
+        ]
     head = "| model | generations | annotated | " + " | ".join(md_inline(x) for x in labels) + " |"
     if not labels:
         head = "| model | generations | annotated |"
     sep = "|" + "---|" * (3 + len(labels))
-    rows = [head, sep]
+    out += [head, sep]
     for m in sorted(total):
-        cells = [md_inline(m), str(total[m]), str(annotated[m])]
-        cells += [str(counts.get(m, Counter())[lab]) for lab in labels]
-        rows.append("| " + " | ".join(cells) + " |")
-    return rows
+        cells = [md_inline(m), str(total[m]), str(len(annotated.get(m, ())))]
+        cells += [str(len(counts.get(m, {}).get(lab, ()))) for lab in labels]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
 
 
 def auto_label_table(s: Session) -> list[str]:
