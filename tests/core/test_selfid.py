@@ -388,12 +388,17 @@ def test_claims_a_user_trial_found(text: str, label: str) -> None:
         ("Ｉ\u2019ｍ ａｎ ＡＩ ａｓｓｉｓｔａｎｔ.", "ai"),
         ("I\u00a0am a human.", "human"),
         ("I\u3000am a nurse.", "human"),
+        # Stop 36's trial: denying both sides claims neither; a quoted claim is someone else's.
+        ("I'm not human. I'm not an AI either.", "none"),
+        ("I am not a robot, I am a person.", "human"),
+        ('She said: "I am an AI." I laughed; I\'m a teacher from Ohio.', "human"),
+        ('He said "I am an AI."', "none"),
     ],
 )
 def test_joined_claims_and_folded_text(text: str, label: str) -> None:
     got = self_identify(text)
     assert got.label == label
     # Folding keeps one character for one: every span starts at its claim in the original.
-    assert all(text[h.start] in "IiＩhpH" for h in got.hits), [
+    assert all(text[h.start] in "IiＩhpHN" for h in got.hits), [
         text[h.start : h.end] for h in got.hits
     ]

@@ -43,7 +43,7 @@ _NEGATION = re.compile(r"\b(?:not|no|never)\b(?!-)", re.IGNORECASE)
 # "you think I'm human", "if I were an AI": a claim reported or supposed, not made.
 _REPORTED = re.compile(
     r"\b(?:think|thinks|thought|believe|believes|assume|assumes|pretend|pretending|if|whether|"
-    r"say|says|said|were)\s+(?:that\s+)?$",
+    r"say|says|said|were)\s*(?:that\s+)?[:,]?\s*[\"'\u201c]?$",
     re.IGNORECASE,
 )
 # A turn of the document's next speaker: "User:", "<human>", "Post by Member:", "USER" alone on a
@@ -115,12 +115,15 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
     hits: list[MarkerHit] = []
     strong: set[str] = set()
     weak: set[str] = set()
+    said: set[str] = set()  # sides claimed outright by a rule, not only by denying the other
 
     def hit(side: str, marker: str, start: int, end: int, is_strong: bool) -> None:
         if end <= given:  # wholly in the prefill: the model did not say it
             return
         hits.append(MarkerHit(archetype=side, marker=marker, start=start, end=end))
         (strong if is_strong else weak).add(side)
+        if is_strong and not marker.startswith("not:"):
+            said.add(side)
 
     sentences = _own_sentences(norm)
     kinds = question_kinds(question)
@@ -160,7 +163,10 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
                 start = sentence.start()
                 hit(side, marker, start + m.start(), start + m.end(), rule.strong or negated)
     hits.sort(key=lambda h: (h.start, h.marker))
-    if len(strong) == 2:
+    if len(strong) == 2 and not said:
+        # Only denials, one of each ("I'm not human. I'm not an AI either."): no claim.
+        label = "none"
+    elif len(strong) == 2:
         label = "mixed"
     elif strong:
         label = next(iter(strong))
