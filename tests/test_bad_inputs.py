@@ -297,8 +297,12 @@ ROWS = [
         "not valid JSON",
     ),
     Row(
-        "session-not-json", lambda t, c: ["export", _session(t, raw=b"hello")], 10, "not valid JSON"
+        "session-not-json",
+        lambda t, c: ["export", _session(t, raw=b"hello")],
+        10,
+        "is not a psmlab session (not JSON)",
     ),
+    Row("session-zeroed", lambda t, c: ["export", _session(t, raw=b"\x00" * 64)], 10, "truncated"),
     Row(
         "session-non-utf8", lambda t, c: ["export", _session(t, raw=b"\xff\xfe{}")], 10, "not UTF-8"
     ),

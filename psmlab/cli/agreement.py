@@ -77,6 +77,7 @@ def agreement(
 
     from psmlab.core.measure.agreement import (
         compare_labels,
+        is_jsonl,
         is_session_file,
         lone_selector_error,
         open_source,
@@ -94,6 +95,11 @@ def agreement(
                 open_source(source, field_name, key)
             raise lone_selector_error(path, selector)
         if not is_session_file(path):
+            if not is_jsonl(path):  # a report, a CSV, a TOML: neither kind of source
+                raise UsageError(
+                    f"{source} is neither a session nor a JSONL label file",
+                    "give a session (.json) alone, or two label sources",
+                )
             raise UsageError(
                 f"{source} is a JSONL label file, and one alone has nothing to agree with",
                 "give a second source (JSONL or session), or a session file alone",

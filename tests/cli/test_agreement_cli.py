@@ -423,3 +423,33 @@ def test_a_reader_that_stops_reading_is_not_an_internal_error(tmp_path: Path) ->
     os.close(write)
     assert proc.returncode == 141, proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_files_of_another_kind_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """An experiment's summary.csv or results.jsonl given as labels: the error says what the
+    file is and what to do with it (it called a CSV "a JSONL label file" and told the user to
+    edit the results an experiment resumes from)."""
+    csv = tmp_path / "summary.csv"
+    csv.write_text("section,model,format\nself_id,gemma,dialogue\n")
+    one = _psmlab("agreement", str(csv))
+    assert one.returncode == 2
+    assert "is neither a session nor a JSONL label file" in one.stderr, one.stderr
+    out = tmp_path / "out"
+    out.mkdir()
+    row = {
+        "key": "sample|m|dialogue|none|q|1",
+        "kind": "sample",
+        "model": "m",
+        "format": "dialogue",
+    }
+    results = _write(out / "results.jsonl", [row])
+    gold = _write(tmp_path / "gold.jsonl", [{"id": "x", "self_id": "ai"}])
+    two = _psmlab("agreement", str(results), str(gold))
+    assert two.returncode == 2
+    assert "is an experiment's results file, not a label file" in two.stderr, two.stderr
+    assert f"psmlab experiment-annotate {out}" in two.stderr
+    toml = tmp_path / "exp.toml"
+    toml.write_text('title = "x"\n')
+    wrong = _psmlab("annotate", str(toml), "g-1", "--self-id", "ai")
+    assert "is not a psmlab session (not JSON)" in wrong.stderr and "backup" not in wrong.stderr
+    assert toml.read_text() == 'title = "x"\n'

@@ -163,6 +163,17 @@ def is_session_file(path: Path) -> bool:
     return isinstance(doc, dict) and ("generations" in doc or "schema_version" in doc)
 
 
+def is_jsonl(path: Path) -> bool:
+    """Every non-blank line of the file is JSON (what a label file is)."""
+    try:
+        lines = [x for x in path.read_text(encoding="utf-8-sig").split("\n") if x.strip()]
+        for x in lines:
+            json.loads(x)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return bool(lines)
+
+
 def _load_session(path: Path) -> Session:
     from psmlab.core.session.file import load
 

@@ -111,6 +111,14 @@ def _lacks(
     has, and the options (this file's own: --key/--field or --reference-key/--reference-field)
     that would read them, with the likeliest fields as an example."""
     key_opt, field_opt = options
+    if {"key", "kind", "model", "format"} <= set(obj):
+        # An experiment's own rows: labelled by opening its samples as a session, not by
+        # editing the file the experiment resumes from.
+        return UsageError(
+            f"{path} is an experiment's results file, not a label file",
+            f"open its samples as a session: psmlab experiment-annotate {path.parent}, "
+            "annotate it, then psmlab agreement SESSION.json",
+        )
     # A file matched by position needs no key: only what is really absent is named.
     missing = [
         x for x, needed in ((key, not positions), (field_name, True)) if needed and x not in obj

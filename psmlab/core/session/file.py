@@ -64,6 +64,16 @@ def parse(raw: bytes, where: str) -> Session:
                 f"{where} holds several JSON values (JSONL?), not a psmlab session",
                 "give a session file (psmlab sessions lists them)",
             ) from None
+        # (An empty file or one of NUL bytes, as a crash can leave, is a damaged session.)
+        start = raw.decode("utf-8-sig", "replace").strip("\x00 \t\r\n")
+        if start and not start.startswith(("{", "[")):
+            # Not JSON from its first character (a TOML, a CSV, a report): another kind of
+            # file, not a damaged session; "restore it from a backup" would alarm for nothing.
+            raise NotASessionError(
+                f"{where} is not a psmlab session (not JSON)",
+                "give a session file (psmlab sessions lists them; an experiment's samples "
+                "become one with psmlab experiment-annotate)",
+            ) from None
         raise SessionError(
             f"session file {where} is not valid JSON (line {exc.lineno}: {exc.msg}); "
             "it may be truncated",
