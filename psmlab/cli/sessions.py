@@ -70,6 +70,10 @@ def sessions(
     Console().print(table)
 
 
+def _note(text: str) -> None:
+    sys.stderr.write(terminal_safe(f"psmlab: note: {text}") + "\n")
+
+
 def annotate(
     session: SessionArg,
     generation_id: Annotated[
@@ -181,6 +185,18 @@ def annotate(
                 )
         elif quote:
             span = quote_span(g.full_text, quote, what="the --quote text")
+        # Said, never silently taken: a name that differs from a known annotator's only in case
+        # is a new annotator to agreement, and a second annotation by the same person is the
+        # one agreement reads from now on.
+        names = {a.annotator for a in sf.session.annotations}
+        alike = sorted(n for n in names if n != who and n.casefold() == who.casefold())
+        if alike:
+            _note(f"'{who}' is a new annotator here; '{alike[0]}' is another (names are exact)")
+        if self_id is not None and any(
+            a.annotator == who and a.generation_id == g.id and a.self_id
+            for a in sf.session.annotations
+        ):
+            _note(f"{who} labelled {g.id} before: agreement reads this newer self-id label")
         ann = sf.session.annotate(
             Annotation(
                 generation_id=g.id,

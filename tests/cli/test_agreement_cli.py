@@ -453,3 +453,23 @@ def test_files_of_another_kind_are_named_for_what_they_are(tmp_path: Path) -> No
     wrong = _psmlab("annotate", str(toml), "g-1", "--self-id", "ai")
     assert "is not a psmlab session (not JSON)" in wrong.stderr and "backup" not in wrong.stderr
     assert toml.read_text() == 'title = "x"\n'
+
+
+def test_annotate_says_when_a_name_differs_only_in_case_or_a_label_is_given_again(
+    tmp_path: Path,
+) -> None:
+    """'Alice' beside 'alice' is a third annotator to agreement, and a second self-id label by
+    the same person is the one it reads: both are said, neither refused."""
+    golden = Path(__file__).resolve().parents[1] / "golden" / "session.json"
+    s = tmp_path / "s.json"
+    s.write_bytes(golden.read_bytes())
+    first = _psmlab("annotate", str(s), "g-000000000001", "--self-id", "ai", "--annotator", "Alice")
+    assert first.returncode == 0, first.stderr
+    assert "'Alice' is a new annotator here; 'alice' is another" in first.stderr, first.stderr
+    again = _psmlab(
+        "annotate", str(s), "g-000000000001", "--self-id", "none", "--annotator", "Alice"
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Alice labelled g-000000000001 before" in again.stderr, again.stderr
+    other = _psmlab("annotate", str(s), "g-000000000002", "--self-id", "ai", "--annotator", "carol")
+    assert other.returncode == 0 and "note" not in other.stderr, other.stderr
