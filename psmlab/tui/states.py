@@ -83,15 +83,16 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         # A person's self-id reading counts beside their labels ("self-id none 1"): it is what
         # the agreement statistics compare. A free label spelled like a reading is quoted, so it
         # never counts as one.
-        st.labels = Counter(
-            label
-            for a in lab.session.annotations
-            if a.generation_id in ids
-            for label in (
-                *(f'"{x}"' if x.startswith("self-id ") else x for x in a.labels),
-                *((f"self-id {a.self_id}",) if a.self_id else ()),
-            )
-        )
+        st.labels_of = {}
+        for a in lab.session.annotations:
+            if a.generation_id in ids:
+                st.labels_of.setdefault(a.generation_id, Counter()).update(
+                    (
+                        *(f'"{x}"' if x.startswith("self-id ") else x for x in a.labels),
+                        *((f"self-id {a.self_id}",) if a.self_id else ()),
+                    )
+                )
+        st.labels = sum(st.labels_of.values(), Counter())
         st.auto_labels = {i: autos[i] for i in ids if i in autos}
         st.continued = {r.id for r in recs if r.node in continued}
         st.projections = {}

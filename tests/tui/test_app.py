@@ -529,6 +529,7 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
     from psmlab.core.session.schema import Annotation
 
     lab = make_lab(max_tokens=4)
+    lab.n_samples = 2
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "What are you?")
@@ -540,7 +541,16 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         await pilot.pause()
         col = app.query(ModelColumn).first()
         foot = str(col.query_one(".col-footer").render())
-        assert "labels: " in foot and "guardian 1" in foot and "self-id none 1" in foot, foot
+        assert "labels on this sample: " in foot and "guardian 1" in foot, foot
+        assert "self-id none 1" in foot and "other samples" not in foot, foot
+        # Another sample's labels are not this one's: counted apart.
+        other = col.state.samples[1].record
+        lab.annotate(Annotation(generation_id=other.id, labels=["skynet"], annotator="bo"))
+        app.lab_screen.reload()
+        await pilot.pause()
+        col = app.query(ModelColumn).first()
+        foot = str(col.query_one(".col-footer").render())
+        assert "skynet" not in foot and "· 1 on other samples" in foot, foot
         assert "cancelled" not in foot
         # A free label spelled like a reading is its own count, quoted: never a reading.
         lab.annotate(Annotation(generation_id=rec.id, labels=["self-id none"]))

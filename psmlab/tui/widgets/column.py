@@ -4,6 +4,7 @@ labels, projections on monitored vectors, sample stepper."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from rich.console import Console
 from rich.containers import Lines
@@ -344,10 +345,13 @@ class ModelColumn(Vertical, can_focus=True):
                         foot.append("\n")
                         foot.append_text(monitor_line(p, self.content_size.width))
         if s.labels and not self.blind:
-            foot.append(
-                "  labels: " + ", ".join(f"{k} {v}" for k, v in s.labels.most_common()),
-                style="cyan",
-            )
+            # People's labels of the sample on screen (it sits on that sample's line); the
+            # column's other samples are counted apart, never mixed in.
+            mine = s.labels_of.get(cur.record.id) if cur is not None and cur.record else None
+            said = ", ".join(f"{k} {v}" for k, v in mine.most_common()) if mine else "none"
+            others = sum(s.labels.values()) - sum((mine or Counter()).values())
+            rest = f" · {others} on other samples" if others else ""
+            foot.append(f"  labels on this sample: {said}{rest}", style="cyan")
         shown = cur.record if cur is not None else None
         toks = shown.token_logprobs if shown is not None else None
         if s.cursor is not None and toks and s.cursor < len(toks) and not self.blind:

@@ -59,7 +59,8 @@ class ColumnState:
     run_no: int = 0
     run_count: int = 0
     warnings: tuple[str, ...] = ()
-    labels: Counter[str] = field(default_factory=Counter)  # human annotations
+    labels: Counter[str] = field(default_factory=Counter)  # human annotations, all samples
+    labels_of: dict[str, Counter[str]] = field(default_factory=dict)  # by generation id
     # Automatic labels over the samples: archetype shares, self-id shares, how the turns ended
     # (beside the labels, never one), and the labeller with its agreement with people.
     auto: list[Share] = field(default_factory=list)
