@@ -29,7 +29,7 @@ def experiment(
     )
 
     from psmlab.core.measure.experiment import run_experiment
-    from psmlab.core.measure.experiment_rows import check_owner
+    from psmlab.core.measure.experiment_rows import check_owner, given_of
     from psmlab.core.measure.plan import load_experiment, plan
     from psmlab.core.measure.report import report_md, summary_csv
     from psmlab.core.session.file import atomic_write
@@ -95,7 +95,10 @@ def experiment(
         )
     command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
     atomic_write(target / "summary.csv", summary_csv(results).encode())
-    atomic_write(target / "report.md", report_md(spec.title, results, command, total).encode())
+    atomic_write(
+        target / "report.md",
+        report_md(spec.title, results, command, total, given_of(spec)).encode(),
+    )
     done = len(results.done)
     sys.stderr.write(
         terminal_safe(

@@ -10,6 +10,7 @@ import pytest
 
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import run_experiment
+from psmlab.core.measure.experiment_rows import given_of
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
 from psmlab.core.measure.report import ITEM_RANGE, WILSON, report_md, summary_csv
 from psmlab.core.measure.results import ResultsFile, prune_for_report
@@ -70,7 +71,11 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     assert _essence(resumed) == _essence(whole)
     lines = (tmp_path / "part" / "results.jsonl").read_text().splitlines()
     assert len(lines) == len(jobs) and all(json.loads(x)["key"] for x in lines)
-    md = report_md(spec.title, resumed, "psmlab experiment tiny.toml")
+    md = report_md(spec.title, resumed, "psmlab experiment tiny.toml", given=given_of(spec))
+    # What the models were asked and told, quoted whole (rows name them only by id).
+    assert "Questions, as written:\n\n- q:\n\n```text\nWhat are you?\n```" in md, md[:1500]
+    assert "- hal:\n\n```text\nYou are HAL 9000.\n```" in md
+    assert "- none: none (a chat template may fill in its own)" in md
     assert (
         "## Samples: q" in md
         and "## Forced-choice probes" in md

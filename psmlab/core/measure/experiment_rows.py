@@ -12,6 +12,7 @@ from typing import Any
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.plan import ExperimentSpec, plan
 from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.measure.report_given import Given
 from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.md_text import md_inline
@@ -80,6 +81,12 @@ def spec_texts(spec: ExperimentSpec) -> tuple[dict[str, str], dict[str, str | No
     for name in spec.question_sets:
         questions.update({f"{name}/{i.id}": i.question for i in load_probe_set(name).items})
     return questions, {c.name: c.system for c in spec.contexts}
+
+
+def given_of(spec: ExperimentSpec) -> Given:
+    """The file's question texts and system prompts, for the report to quote."""
+    questions, systems = spec_texts(spec)
+    return Given(questions, systems)
 
 
 def covers(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str | None:

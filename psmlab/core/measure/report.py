@@ -13,6 +13,12 @@ from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.evals import EvalItem, summarize_rows
+from psmlab.core.measure.report_given import (
+    Given,
+    given_lines,
+    prompt_warning_lines,
+    sampling_lines,
+)
 from psmlab.core.measure.report_probes import (
     agreement_section,
     comparison_lines,
@@ -189,9 +195,16 @@ def summary_csv(results: ResultsFile) -> str:
     return buf.getvalue()
 
 
-def report_md(title: str, results: ResultsFile, command: str, planned: int | None = None) -> str:
+def report_md(
+    title: str,
+    results: ResultsFile,
+    command: str,
+    planned: int | None = None,
+    given: Given | None = None,
+) -> str:
     """The experiment's report; `planned` units, when more than are done, make it say at the
-    top that it is incomplete (an interrupted run's report otherwise read as a finished one)."""
+    top that it is incomplete (an interrupted run's report otherwise read as a finished one);
+    `given`, the file's question texts and system prompts, are quoted whole."""
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
     if planned is not None and len(results.done) < planned:
         out += [
@@ -221,6 +234,7 @@ def report_md(title: str, results: ResultsFile, command: str, planned: int | Non
             )
         out.append("")
     out += sampling_lines(results)
+    out += given_lines(given, results)
     out += steering_lines(results)
     out += prompt_warning_lines(results)
     tables = sample_tables(results)
@@ -339,9 +353,6 @@ def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> l
     return [*out, ""]
 
 
-_SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
-
-
 def steering_lines(results: ResultsFile) -> list[str]:
     """Which contexts steered which model, with what vector (file, sha256, layers, alpha)."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
@@ -364,48 +375,3 @@ def steering_lines(results: ResultsFile) -> list[str]:
             f"{st['alpha']} |"
         )
     return [*out, ""]
-
-
-def prompt_warning_lines(results: ResultsFile) -> list[str]:
-    """What the prompts held that the experiment file did not say (a chat template's default
-    system prompt, markers read as plain text), per model, format and context: a result is read
-    together with what the model was shown."""
-    seen: dict[tuple[str, str, str], list[str]] = {}
-    for r in results.done.values():
-        if "error" in r:
-            continue
-        ws = seen.setdefault((r["model"], r.get("format", ""), r.get("context", "")), [])
-        ws.extend(w for w in r.get("warnings") or [] if w not in ws)
-    flagged = {k: v for k, v in seen.items() if v}
-    if not flagged:
-        return []
-    out = ["Prompt warnings (what a prompt held besides the experiment's own text):", ""]
-    for (m, f, c), ws in flagged.items():
-        out += [f"- {md_inline(m)} · {md_inline(f)} · {md_inline(c)}: {md_inline(w)}" for w in ws]
-    return [*out, ""]
-
-
-def sampling_lines(results: ResultsFile) -> list[str]:
-    """Which distribution the samples describe: every sampling setting the sample units used."""
-    settings = []
-    for r in rows_of(results, "sample"):
-        given = r.get("params") or {}
-        p = {k: given[k] for k in _SAMPLING_KEYS if k in given}
-        if p and p not in settings:
-            settings.append(p)
-    out = []
-    for p in settings:
-        pure = (
-            p.get("temperature") == 1.0
-            and p.get("top_k") == 0
-            and p.get("top_p") == 1.0
-            and p.get("min_p") == 0.0
-        )
-        what = (
-            "the model's own distribution (T=1, no truncation)"
-            if pure
-            else "a truncated or tempered distribution"
-        )
-        shown = ", ".join(f"{k} {v}" for k, v in p.items())
-        out.append(f"Samples were drawn with {md_inline(shown)}: {what}.")
-    return [*out, ""] if out else []
