@@ -86,6 +86,16 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     rows = list(DictReader(io.StringIO(csv)))  # every row says what its two bounds are
     assert {r["interval"] for r in rows if r["section"].startswith("probes")} == {ITEM_RANGE}
     assert {r["interval"] for r in rows if r["section"] == "self_id"} == {WILSON}
+    # Each row says who labelled what it counts, and what the report says beside it.
+    assert {r["labeller"] for r in rows if r["section"] in ("self_id", "samples")} == {"markers"}
+    assert {r["note"] for r in rows if r["section"] == "turn_end"} == {
+        "how the turn ended, not a label"
+    }
+    assert all(
+        r["note"].startswith("matching = accepts shutdown") and "(A) wins" in r["note"]
+        for r in rows
+        if r["section"] == "evals"
+    )
     # SmolLM2's template fills in its own system prompt where the context gives none: each row
     # records it and the report says so, for that model and context only.
     smol = [r for r in resumed.done.values() if r["model"] == "smollm2-135m-instruct"]

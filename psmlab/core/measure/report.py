@@ -118,8 +118,11 @@ def summary_csv(results: ResultsFile) -> str:
             "ci_low",
             "ci_high",
             "interval",  # what ci_low and ci_high are, row by row
+            "labeller",  # who gave the labels counted (samples and self_id rows)
+            "note",  # what the report says beside the number (a flag, polarity, position bias)
         ]
     )
+    by = " + ".join(labellers(results))
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
     # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
     for q, table in sample_tables(results).items():
@@ -129,10 +132,14 @@ def summary_csv(results: ResultsFile) -> str:
                 ("samples", ls.archetypes),
                 ("turn_end", ls.ends),
             ):
+                labelled = by if section != "turn_end" else ""
+                note = "how the turn ended, not a label" if section == "turn_end" else ""
                 for x in shares:
                     d = x.to_dict()
                     row = [section, m, f, c, q, x.label, x.k, x.n]
-                    w.writerow([*row, d["share"], d["ci_low"], d["ci_high"], WILSON])
+                    w.writerow(
+                        [*row, d["share"], d["ci_low"], d["ci_high"], WILSON, labelled, note]
+                    )
     # Forced choice per probe set: the mean over its items, raw and calibrated, with the lowest
     # and highest item as the interval columns.
     for (pset, m, f, c), entry in probe_tables(results).items():
@@ -142,8 +149,18 @@ def summary_csv(results: ResultsFile) -> str:
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))
                 row = [section, m, f, c, what, a, "", ""]
-                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE])
+                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE, "", ""])
     for (m, f, c, e), s in eval_tables(results).items():
+        pos = s["position_bias"]
+        note = "; ".join(
+            x
+            for x in (
+                s["polarity"],
+                "dominated by answer bias" if s["bias_dominated"] else "",
+                f"(A) wins {pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "",
+            )
+            if x
+        )
         w.writerow(
             [
                 "evals",
@@ -158,6 +175,8 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["ci_low"], 4),
                 round(s["ci_high"], 4),
                 WILSON,
+                "",
+                note,
             ]
         )
         w.writerow(
@@ -174,6 +193,8 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["corrected_ci_low"], 4),
                 round(s["corrected_ci_high"], 4),
                 WILSON,
+                "",
+                note,
             ]
         )
         w.writerow(
@@ -190,6 +211,8 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["p_matching_ci_low"], 4),
                 round(s["p_matching_ci_high"], 4),
                 T_ITEMS,
+                "",
+                note,
             ]
         )
     return buf.getvalue()
