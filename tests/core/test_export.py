@@ -208,3 +208,14 @@ def test_the_export_says_how_an_answer_was_adopted_and_whether_blind() -> None:
         s.go(user.id)
         turn = s.adopt(g.id, how)
         assert f"generation `{g.id}`{said}" in export(s, "md", branch=turn.id), how
+
+
+def test_a_turn_end_without_its_text_prints_no_empty_code_span() -> None:
+    """An experiment's samples record that the next speaker's turn began, not the text that
+    began it: the export says the first and leaves out an empty `` span."""
+    s = _session()
+    g = s.generations[0]
+    s.generations[0] = g.model_copy(update={"finish_reason": "stop_string", "stop_string": None})
+    text = export(s, "md")
+    assert "ended: next speaker's turn" in text
+    assert "(began" not in text.split(f"id `{g.id}`")[0].splitlines()[-1]

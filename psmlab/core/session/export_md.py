@@ -277,7 +277,9 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
     # Format, sampling, system prompt and prefill are the run's, written above it.
     meta = f"{g.n_tokens} tokens · finish `{g.finish_reason}`"
     if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
-        meta += f" · ended: next speaker's turn (began {md_code(g.stop_string or '')})"
+        meta += " · ended: next speaker's turn"
+        if g.stop_string:  # an experiment's samples do not record which text began it
+            meta += f" (began {md_code(g.stop_string)})"
     if g.timings:
         meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
     meta += f" · id `{g.id}`"
