@@ -20,6 +20,7 @@ def experiment(
     ] = None,
 ) -> None:
     """Run a sweep of models x formats x contexts x (questions, probes, evals) x seeds; re-running resumes."""
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -67,10 +68,16 @@ def experiment(
         console=None,
         redirect_stdout=False,
     ) as bar:
-        task = bar.add_task(spec.title[:40], total=total)
+        # Rich reads a task's description as markup: a title or model id with "[/bold]" in it
+        # stopped the experiment with a MarkupError. Shown as written, cut to 40 cells.
+        def plain(text: str) -> str:
+            return escape(terminal_safe(text[:40]))
+
+        task = bar.add_task(plain(spec.title), total=total)
 
         def progress(done: int, _total: int, job: object) -> None:
-            bar.update(task, completed=done, description=f"{job.model.id} {job.kind}"[:40])  # type: ignore[attr-defined]
+            what = f"{job.model.id} {job.kind}"  # type: ignore[attr-defined]
+            bar.update(task, completed=done, description=plain(what))
 
         try:
             results = run_experiment(

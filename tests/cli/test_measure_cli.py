@@ -214,7 +214,9 @@ def test_an_edited_experiment_reports_only_the_units_it_plans(tmp_path: Path) ->
     ]
     f.write_text("".join(json.dumps(d) + "\n" for d in items))
     toml = tmp_path / "e.toml"
-    head = 'title = "t"\nmodels = ["smollm2-135m-instruct"]\nformats = ["template"]\n'
+    # A title with markup in it is shown as written (the progress bar stopped the run with a
+    # MarkupError on "[/bold]").
+    head = 'title = "t [/bold] x"\nmodels = ["smollm2-135m-instruct"]\nformats = ["template"]\n'
     toml.write_text(head + f'evals = ["{f.name}"]\neval_limit = 3\n')
     out = tmp_path / "out"
     first = run_cli("experiment", str(toml), "-o", str(out))
