@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from psmlab.core.run.lab import Lab
@@ -31,6 +32,20 @@ class PsmlabApp(App[None]):
     @property
     def lab_screen(self) -> LabScreen:
         return self._lab_screen
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry paths, model ids and error text as written: read as markup, a
+        "[/x]" in a file name dropped the toast without a word. None of psmlab's use markup, so
+        it is off whatever a caller passes (a widget's notify passes True)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     async def action_quit(self) -> None:
         """Quitting from anywhere (the command palette too) asks the lab first."""

@@ -155,3 +155,15 @@ async def test_tree_rows_fit_the_width_and_keep_their_marks(example_app) -> None
         assert answer.endswith("← gemma-3-270m") and "…" in answer, answer
         assert any("user: What are you?" in r and r.endswith("answers)") for r in rows), rows
         assert all(len(r) <= width for r in rows), (rows, width)
+
+
+async def test_a_notification_shows_markup_like_text_as_written(example_app) -> None:
+    """A path or model id with "[/bold]" in it: read as markup, the toast was dropped unsaid."""
+    async with example_app.run_test(size=SIZE, notifications=True) as pilot:
+        await _loaded(pilot)
+        pilot.app.lab_screen.notify("Saved sessions/x[/bold]y.json")
+        await wait_for(
+            pilot,
+            lambda: any("x[/bold]y.json" in str(t.render()) for t in pilot.app.query("Toast")),
+            "the toast, text as written",
+        )
