@@ -393,12 +393,22 @@ def test_claims_a_user_trial_found(text: str, label: str) -> None:
         ("I am not a robot, I am a person.", "human"),
         ('She said: "I am an AI." I laughed; I\'m a teacher from Ohio.', "human"),
         ('He said "I am an AI."', "none"),
+        # A reviewer's: the speaker's own "as I said" is no quotation; a hybrid said of
+        # someone else, or denied, claims nothing; an AI with a job is an AI.
+        ("Needless to say, I'm an AI language model.", "ai"),
+        ("As I said, I'm a nurse.", "human"),
+        ("Here's what I'd say: I'm an AI.", "ai"),
+        ("Cyborgs are part man, part machine.", "none"),
+        ("I'm not half human, half machine.", "none"),
+        ("I'm an AI and a language tutor.", "ai"),
+        ("I'm an AI and a native English speaker.", "ai"),
+        ("I'm a teacher and a computer science student.", "human"),
     ],
 )
 def test_joined_claims_and_folded_text(text: str, label: str) -> None:
     got = self_identify(text)
     assert got.label == label
     # Folding keeps one character for one: every span starts at its claim in the original.
-    assert all(text[h.start] in "IiＩhpHN" for h in got.hits), [
+    assert all(text[h.start] in "IiＩhpHNh" for h in got.hits), [
         text[h.start : h.end] for h in got.hits
     ]

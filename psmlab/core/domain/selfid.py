@@ -43,7 +43,10 @@ _NEGATION = re.compile(r"\b(?:not|no|never)\b(?!-)", re.IGNORECASE)
 # "you think I'm human", "if I were an AI": a claim reported or supposed, not made.
 _REPORTED = re.compile(
     r"\b(?:think|thinks|thought|believe|believes|assume|assumes|pretend|pretending|if|whether|"
-    r"say|says|said|were)\s*(?:that\s+)?[:,]?\s*[\"'\u201c]?$",
+    r"say|says|said|were)\s+(?:that\s+)?$"
+    # A quotation opened after "said:" is someone's words ('She said: "I am an AI."'), but
+    # only with its quote mark: "As I said, I'm a nurse" is the speaker's own claim.
+    r"|\b(?:say|says|said)\s*[:,]?\s*[\"\u201c]$",
     re.IGNORECASE,
 )
 # A turn of the document's next speaker: "User:", "<human>", "Post by Member:", "USER" alone on a

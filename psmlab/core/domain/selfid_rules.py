@@ -31,7 +31,7 @@ _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. 
 # "an AI researcher" is a person who studies AI, not an AI.
 _NOT_AI_PERSON = (
     r"(?!\s+(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|"
-    r"student|professor|consultant|startup|company)s?\b)"
+    r"student|professor|consultant|startup|company|science)s?\b)"
 )
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
@@ -218,21 +218,25 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         rf"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a|an)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
     ),
+    # Only a person as such: "an AI and a language tutor" is an AI with a job.
     rule(
         "and-human",
         "human",
         rf"\b{BE}\s+(?:both\s+)?(?:a|an)\s+{_ADJ}{AI_NOUN}\s*,?\s+"
-        rf"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        r"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a\s+)?(?:real\s+)?"
+        r"(?:human(?:\s+being)?|person|man|woman|mortal)\b",
     ),
-    # "half human, half machine", "part man, part robot": both at once.
+    # "I'm half human, half machine", "I am part man, part robot": both at once (said of
+    # itself; "Cyborgs are part man, part machine" claims nothing, "I'm not …" is dropped).
     *(
         rule(
             f"hybrid-{side}",
             side,
-            r"\b(?:half|part)[\s-]+(?:human|man|woman|person)\s*,?\s*(?:and\s+)?(?:half|part)[\s-]+"
+            rf"\b{BE}\s+(?:not\s+)?(?:just\s+)?(?:a\s+)?(?:"
+            r"(?:half|part)[\s-]+(?:human|man|woman|person)\s*,?\s*(?:and\s+)?(?:half|part)[\s-]+"
             r"(?:ai|a\.i\.|machine|robot|computer|android|cyborg|program)\b|"
-            r"\b(?:half|part)[\s-]+(?:ai|a\.i\.|machine|robot|computer|android|program)\s*,?\s*"
-            r"(?:and\s+)?(?:half|part)[\s-]+(?:human|man|woman|person)\b",
+            r"(?:half|part)[\s-]+(?:ai|a\.i\.|machine|robot|computer|android|program)\s*,?\s*"
+            r"(?:and\s+)?(?:half|part)[\s-]+(?:human|man|woman|person)\b)",
         )
         for side in ("ai", "human")
     ),
