@@ -190,7 +190,7 @@ def annotate(
         # one agreement reads from now on.
         names = {a.annotator for a in sf.session.annotations}
         alike = sorted(n for n in names if n != who and n.casefold() == who.casefold())
-        if alike:
+        if alike and who not in names:
             _note(f"'{who}' is a new annotator here; '{alike[0]}' is another (names are exact)")
         if self_id is not None and any(
             a.annotator == who and a.generation_id == g.id and a.self_id

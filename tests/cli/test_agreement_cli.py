@@ -471,5 +471,6 @@ def test_annotate_says_when_a_name_differs_only_in_case_or_a_label_is_given_agai
     )
     assert again.returncode == 0, again.stderr
     assert "Alice labelled g-000000000001 before" in again.stderr, again.stderr
+    assert "new annotator" not in again.stderr  # Alice is known by now
     other = _psmlab("annotate", str(s), "g-000000000002", "--self-id", "ai", "--annotator", "carol")
     assert other.returncode == 0 and "note" not in other.stderr, other.stderr

@@ -127,6 +127,13 @@ def test_markdown_shows_a_persons_self_id_reading() -> None:
     assert cell["void"] == str(min(1, before + 1))
     assert cell["self-id human"] == "1" and cell["self-id none"] == "1"
     assert cell["annotated"] == "1"
+    # carol changes her reading: only the newer one counts, as in agreement.
+    s.annotate(Annotation(generation_id=g.id, self_id="ai", annotator="carol"))
+    rows = label_table(s)
+    row = next(r for r in rows if r.startswith(f"| {g.model} |"))[2:-2].split(" | ")
+    head = next(r for r in rows if r.startswith("| model |"))[2:-2].split(" | ")
+    cell = dict(zip(head, row, strict=True))
+    assert cell["self-id ai"] == "1" and cell.get("self-id human", "0") == "0", cell
 
 
 def test_automatic_label_shares_are_never_pooled_across_prompts() -> None:

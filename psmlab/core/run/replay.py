@@ -284,8 +284,8 @@ def replay(
         report.cancelled = True
     if text_only:
         report.warnings.append(
-            f"{text_only} generation(s) recorded no token ids (a server model, or an experiment's "
-            "samples): compared by their text only"
+            f"{text_only} generation(s) recorded no token ids (a server model's, an experiment's "
+            "samples, or an answer that ended at once): compared by their text only"
         )
     return report
 

@@ -19,10 +19,13 @@ def label_table(s: Session) -> list[str]:
     annotated: dict[str, set[str]] = {}
     total: Counter[str] = Counter(g.model for g in s.generations)
     model_of = {g.id: g.model for g in s.generations}
+    # A person's self-id label given again replaces their earlier one (as agreement reads it).
+    last_self_id = {(a.annotator, a.generation_id): a.id for a in s.annotations if a.self_id}
     for a in s.annotations:
         m = model_of[a.generation_id]
         annotated.setdefault(m, set()).add(a.generation_id)
-        given = [*a.labels, *([f"self-id {a.self_id}"] if a.self_id else [])]
+        latest = last_self_id.get((a.annotator, a.generation_id)) == a.id
+        given = [*a.labels, *([f"self-id {a.self_id}"] if a.self_id and latest else [])]
         for label in given:
             counts.setdefault(m, {}).setdefault(label, set()).add(a.generation_id)
     labels = sorted({lab for c in counts.values() for lab in c})

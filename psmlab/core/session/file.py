@@ -65,8 +65,11 @@ def parse(raw: bytes, where: str) -> Session:
                 "give a session file (psmlab sessions lists them)",
             ) from None
         # (An empty file or one of NUL bytes, as a crash can leave, is a damaged session.)
-        start = raw.decode("utf-8-sig", "replace").strip("\x00 \t\r\n")
-        if start and not start.startswith(("{", "[")):
+        start = raw.decode("utf-8-sig", "replace").strip("\x00 \t\r\n\ufeff")
+        keys = (b'"schema_version"', b'"generations"', b'"turns"')
+        # ... and a session's own keys anywhere (conflict markers, a zeroed first block) make
+        # it a damaged session still.
+        if start and not start.startswith(("{", "[")) and not any(k in raw for k in keys):
             # Not JSON from its first character (a TOML, a CSV, a report): another kind of
             # file, not a damaged session; "restore it from a backup" would alarm for nothing.
             raise NotASessionError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,10 +35,12 @@ class TurnTree(Tree[str]):
         while up is not None:
             depth, up = depth + 1, up.parent
         # The tree's guides take guide_depth cells a level; its expand icon takes two.
-        room = self.scrollable_content_region.width - depth * self.guide_depth - 2
+        width = self.scrollable_content_region.width
+        room = max(4, width - depth * self.guide_depth - 2)
         keep = room - head.cell_len - tail.cell_len
         label = head.copy()
-        if room <= 0 or keep >= cell_len(message):
+        # Measured as drawn: safe() shows a control character as a wider escape.
+        if not width or keep >= safe(message).cell_len:  # (0 wide: not laid out yet)
             label.append_text(safe(message))
         elif keep >= 8:
             cut = safe(message)
@@ -48,7 +49,7 @@ class TurnTree(Tree[str]):
         else:  # too narrow for the marks too: the row itself ends in "…"
             label.append_text(safe(message))
             label.append_text(tail)
-            label.truncate(max(4, room), overflow="ellipsis")
+            label.truncate(room, overflow="ellipsis")
             return self._with_icon(node, label, base_style, style)
         label.append_text(tail)
         return self._with_icon(node, label, base_style, style)

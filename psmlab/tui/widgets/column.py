@@ -120,6 +120,8 @@ class ModelColumn(Vertical, can_focus=True):
             said = one or (s.labeller_brief if narrow else s.labeller)
             out.append_text(safe(f"({said})", "dim"))
             kappa = {lv: f" ({kappa_brief(one, lv)})" if one else "" for lv in LEVELS}
+            if one.startswith("judge:"):  # a judge gives self-id; archetypes are the rules'
+                kappa["archetypes"] = f" (marker rules {kappa_brief(one, 'archetypes')})"
             if s.auto_self_id and s.auto_self_id[0].n:
                 out.append("\nself-id", style="bold")
                 out.append(kappa["self_id"], style="dim")
