@@ -20,14 +20,12 @@ from psmlab.core.measure.agreement import (
     session_agreement,
     split_selector,
 )
+from psmlab.core.measure.coefficients import bootstrap_kappa, cohen_kappa, krippendorff_alpha
 from psmlab.core.measure.kappa import (
     PER_ARCHETYPE,
     SMALL_N,
-    bootstrap_kappa,
-    cohen_kappa,
     compare,
     compare_sets,
-    krippendorff_alpha,
     small_n_note,
 )
 from psmlab.core.measure.session_labels import session_labels

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.measure.coefficients import Label, krippendorff_alpha
 from psmlab.core.measure.kappa import (
     ABSENT,
     PRESENT,
     Agreement,
-    Label,
     compare,
     compare_sets,
-    krippendorff_alpha,
     none_if_nan,
 )
 from psmlab.core.measure.label_files import (

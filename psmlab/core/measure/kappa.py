@@ -1,7 +1,7 @@
 """Chance-corrected agreement: Cohen's kappa (bootstrap interval), Krippendorff's alpha, per-class F1.
 
-The statistics behind `psmlab agreement`, apart from where labels come from (`agreement`): two
-labellings of the same items in, an `Agreement` out (kappa, interval, alpha, accuracy, each
+The record behind `psmlab agreement`, apart from where labels come from (`agreement`) and the
+coefficients themselves (`coefficients`): two labellings of the same items in, an `Agreement` out (kappa, interval, alpha, accuracy, each
 class's precision/recall/F1, the confusion matrix). Multi-label sources (archetypes) are compared
 per label as present/absent. Deterministic: the bootstrap takes a seed, and the same pairs give
 the same interval whatever order the items come in.
@@ -10,13 +10,21 @@ the same interval whatever order the items come in.
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Label = Hashable
+from psmlab.core.measure.coefficients import (
+    Table,
+    bootstrap_many,
+    cohen_kappa,
+    f1_of,
+    f1_score,
+    kappa_of,
+    krippendorff_alpha,
+    pair_tally,
+)
 
 PRESENT, ABSENT = "present", "absent"
 PER_ARCHETYPE = "per archetype, present/absent"
@@ -24,122 +32,6 @@ PER_ARCHETYPE = "per archetype, present/absent"
 # handful of items repeat the same few pairs, so the interval collapses (n=2 agreeing items give
 # "1.00 to 1.00"). 30 is the usual rule of thumb for a bootstrap to start behaving.
 SMALL_N = 30
-
-
-def cohen_kappa(a: Sequence[Label], b: Sequence[Label]) -> float:
-    """Cohen's kappa of two labellings of the same items; NaN when chance agreement is total (both
-    sources used one and the same class for everything), where kappa is undefined."""
-    if len(a) != len(b):
-        raise ValueError("the two labellings have different lengths")
-    n = len(a)
-    if n == 0:
-        return math.nan
-    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    ca, cb = Counter(a), Counter(b)
-    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
-    if expected == 1.0:
-        return math.nan
-    return (observed - expected) / (1.0 - expected)
-
-
-def _bootstrap(
-    n: int,
-    stat: Callable[[list[int]], float],
-    *,
-    resamples: int,
-    seed: int,
-    level: float,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of `stat` over items resampled with replacement."""
-    return _bootstrap_many(n, [stat], resamples=resamples, seed=seed, level=level)[0]
-
-
-def _bootstrap_many(
-    n: int,
-    stats: Sequence[Callable[[Any], float]],
-    *,
-    resamples: int,
-    seed: int,
-    level: float,
-    tally: Callable[[list[int]], Any] | None = None,
-) -> list[tuple[float, float]]:
-    """Percentile bootstrap intervals of several statistics over the same resamples (each
-    resample draws the same items for every statistic, so the intervals describe one bootstrap).
-    A resample where a statistic is undefined (NaN) is left out of that statistic's interval.
-    `tally`, when given, turns a resample's positions into what every statistic reads (counted
-    once per resample instead of once per statistic)."""
-    if n == 0:
-        return [(math.nan, math.nan)] * len(stats)
-    rng = random.Random(seed)
-    values: list[list[float]] = [[] for _ in stats]
-    for _ in range(resamples):
-        idx = [rng.randrange(n) for _ in range(n)]
-        drawn = tally(idx) if tally is not None else idx
-        for v, stat in zip(values, stats, strict=True):
-            k = stat(drawn)
-            if not math.isnan(k):
-                v.append(k)
-    return [_percentiles(v, level) for v in values]
-
-
-def _percentiles(values: list[float], level: float) -> tuple[float, float]:
-    if not values:
-        return (math.nan, math.nan)
-    values.sort()
-    lo = values[math.floor((1.0 - level) / 2 * (len(values) - 1))]
-    hi = values[math.ceil((1.0 + level) / 2 * (len(values) - 1))]
-    return (lo, hi)
-
-
-def bootstrap_kappa(
-    a: Sequence[Label],
-    b: Sequence[Label],
-    *,
-    resamples: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of Cohen's kappa (items resampled with replacement). The
-    interval depends on the pairs only, never on the order the items came in."""
-    if len(a) != len(b):
-        raise ValueError("the two labellings have different lengths")
-    # The seeded resampler draws positions: pairs in canonical order make the same data (its lines
-    # shuffled, or matched in another order) give the same interval. repr sorts any label type
-    # the same way in every process (str labels: by their text).
-    pairs = sorted(zip(a, b, strict=True), key=repr)
-    return _bootstrap(
-        len(pairs),
-        lambda idx: cohen_kappa([pairs[i][0] for i in idx], [pairs[i][1] for i in idx]),
-        resamples=resamples,
-        seed=seed,
-        level=level,
-    )
-
-
-def krippendorff_alpha(units: Sequence[Sequence[Label | None]]) -> float:
-    """Krippendorff's alpha for nominal labels. `units` holds, per item, each coder's label or None
-    (missing); items with fewer than two labels carry no pairable information and are skipped."""
-    coincidence: Counter[tuple[Label, Label]] = Counter()
-    for unit in units:
-        values = [v for v in unit if v is not None]
-        m = len(values)
-        if m < 2:
-            continue
-        for i, c in enumerate(values):
-            for j, k in enumerate(values):
-                if i != j:
-                    coincidence[(c, k)] += 1.0 / (m - 1)  # type: ignore[assignment]
-    totals: Counter[Label] = Counter()
-    for (c, _k), o in coincidence.items():
-        totals[c] += o  # type: ignore[assignment]
-    n = sum(totals.values())
-    if n <= 1:
-        return math.nan
-    disagree = sum(o for (c, k), o in coincidence.items() if c != k)
-    expected = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
-    if expected == 0:
-        return math.nan  # one class only: alpha is undefined
-    return 1.0 - (n - 1) * disagree / expected
 
 
 @dataclass(frozen=True)
@@ -229,12 +121,6 @@ def _class_dict(c: ClassScores) -> dict[str, Any]:
     }
 
 
-def _f1(tp: int, predicted: int, support: int) -> float:
-    # F1 (= 2 tp / (predicted + support)) needs the class in the reference; a source that never
-    # finds it scores 0.
-    return math.nan if not support else (2 * tp / (predicted + support) if tp else 0.0)
-
-
 def _class_scores(
     label: str,
     tp: int,
@@ -245,55 +131,7 @@ def _class_scores(
     # Undefined (NaN, shown as n/a) when the source never says it, or the reference never does.
     p = tp / predicted if predicted else math.nan
     rec = tp / support if support else math.nan
-    return ClassScores(label, p, rec, _f1(tp, predicted, support), support, f1_ci)
-
-
-Table = dict[tuple[Label, Label], int]
-
-
-def _pair_tally(pairs: Sequence[tuple[Label, Label]]) -> Callable[[list[int]], Table]:
-    """A resample's positions -> how often each (source, reference) pair was drawn: every
-    statistic then reads a table of at most classes^2 cells instead of walking n items."""
-
-    def tally(idx: list[int]) -> Table:
-        drawn = Counter(idx)
-        table: Table = {}
-        for i, times in drawn.items():
-            table[pairs[i]] = table.get(pairs[i], 0) + times
-        return table
-
-    return tally
-
-
-def _kappa_of(table: Table) -> float:
-    """Cohen's kappa from a pair table: the same integer sums as cohen_kappa, so the same value."""
-    n = sum(table.values())
-    if n == 0:
-        return math.nan
-    observed = sum(c for (s, r), c in table.items() if s == r) / n
-    ca: Counter[Label] = Counter()
-    cb: Counter[Label] = Counter()
-    for (s, r), c in table.items():
-        ca[s] += c
-        cb[r] += c
-    expected = sum(ca[k] * cb[k] for k in ca) / (n * n)
-    if expected == 1.0:
-        return math.nan
-    return (observed - expected) / (1.0 - expected)
-
-
-def _f1_of(label: Label) -> Callable[[Table], float]:
-    """F1 of one class over a resample's pair table."""
-
-    def stat(table: Table) -> float:
-        tp = predicted = support = 0
-        for (s, r), c in table.items():
-            predicted += c if s == label else 0
-            support += c if r == label else 0
-            tp += c if s == label and r == label else 0
-        return _f1(tp, predicted, support)
-
-    return stat
+    return ClassScores(label, p, rec, f1_score(tp, predicted, support), support, f1_ci)
 
 
 def _items(n: int) -> str:
@@ -337,13 +175,13 @@ def compare(
     # One bootstrap for kappa and every class's F1 (pairs in canonical order, as bootstrap_kappa
     # takes them, so the kappa interval is the one bootstrap_kappa gives).
     pairs = sorted(zip(source, reference, strict=True), key=repr)
-    kappa_ci, *f1_cis = _bootstrap_many(
+    kappa_ci, *f1_cis = bootstrap_many(
         n,
-        [_kappa_of, *(_f1_of(c) for c in labels)],
+        [kappa_of, *(f1_of(c) for c in labels)],
         resamples=resamples,
         seed=seed,
         level=0.95,
-        tally=_pair_tally(pairs),
+        tally=pair_tally(pairs),
     )
     classes = [
         _class_scores(
@@ -430,21 +268,21 @@ def compare_sets(
         for i, times in drawn.items():
             for pair in decisions[i]:
                 table[pair] = table.get(pair, 0) + times
-        return _kappa_of(table)
+        return kappa_of(table)
 
-    def f1_of(k: int) -> Callable[[Counter[int]], float]:
+    def archetype_f1(k: int) -> Callable[[Counter[int]], float]:
         def stat(drawn: Counter[int]) -> float:
             table: Table = {}
             for i, times in drawn.items():
                 pair = decisions[i][k]
                 table[pair] = table.get(pair, 0) + times
-            return _f1_of(PRESENT)(table)
+            return f1_of(PRESENT)(table)
 
         return stat
 
-    kappa_ci, *f1_cis = _bootstrap_many(
+    kappa_ci, *f1_cis = bootstrap_many(
         n,
-        [pooled, *(f1_of(k) for k in range(len(universe)))],
+        [pooled, *(archetype_f1(k) for k in range(len(universe)))],
         resamples=resamples,
         seed=seed,
         level=0.95,

@@ -24,7 +24,7 @@ import numpy as np
 
 from psmlab.core.domain.selfid import SELF_IDS, self_identify
 from psmlab.core.inside.capture import Capture
-from psmlab.core.measure.kappa import bootstrap_kappa, cohen_kappa
+from psmlab.core.measure.coefficients import bootstrap_kappa, cohen_kappa
 
 GOLD = Path(__file__).resolve().parent
 MAX_TOKENS = 256
