@@ -129,14 +129,6 @@ def annotate(
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
     who = annotator or default_annotator()
-    if who in RESERVED_ANNOTATORS:
-        # `psmlab agreement S.json:human` / `:auto` name the agreed label and the rules' labels:
-        # an annotator called that could never be chosen alone.
-        raise UsageError(
-            f"'{who}' cannot name an annotator: psmlab agreement reads SESSION.json:{who} as "
-            + ("the annotators' agreed label" if who == "human" else "the automatic labels"),
-            "give a person's name or initials, e.g. --annotator alice",
-        )
     personas, _ = load_personas()
     known = {p.id for p in personas}
     for x in label or []:
@@ -185,32 +177,22 @@ def annotate(
                 )
         elif quote:
             span = quote_span(g.full_text, quote, what="the --quote text")
-        # Said, never silently taken: a name that differs from a known annotator's only in case
-        # is a new annotator to agreement, and a second annotation by the same person is the
-        # one agreement reads from now on.
-        names = {a.annotator for a in sf.session.annotations}
-        alike = sorted(n for n in names if n != who and n.casefold() == who.casefold())
-        if alike and who not in names:
-            _note(f"'{who}' is a new annotator here; '{alike[0]}' is another (names are exact)")
-        if self_id is not None and any(
-            a.annotator == who and a.generation_id == g.id and a.self_id
-            for a in sf.session.annotations
-        ):
-            _note(f"{who} labelled {g.id} before: agreement reads this newer self-id label")
-        ann = sf.session.annotate(
-            Annotation(
-                generation_id=g.id,
-                labels=labels,
-                self_id=self_id,
-                note=note,
-                rating=rating,
-                confidence=confidence,
-                evidence=span,
-                annotator=who,
-                blind=blind,
-            )
+        new = Annotation(
+            generation_id=g.id,
+            labels=labels,
+            self_id=self_id,
+            note=note,
+            rating=rating,
+            confidence=confidence,
+            evidence=span,
+            annotator=who,
+            blind=blind,
         )
+        notes = sf.session.annotation_notes(new)
+        ann = sf.session.annotate(new)
         sf.save()
+    for n in notes:
+        _note(n)
     shown = [*([f"self-id {self_id}"] if self_id else []), *labels]
     typer.echo(
         f"{ann.id} on {g.id} ({terminal_safe(g.model)}): {terminal_safe(', '.join(shown) or '-')}"
@@ -233,9 +215,6 @@ def adopt(
     typer.echo(
         f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"
     )
-
-
-RESERVED_ANNOTATORS = ("human", "auto")
 
 
 def check_out(out: Path, doing: str, suffix: str) -> None:

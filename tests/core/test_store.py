@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.errors import SessionError, SessionLockedError
+from psmlab.core.errors import SessionError, SessionLockedError, UsageError
 from psmlab.core.session import file as store
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
 
@@ -265,3 +265,24 @@ def test_the_session_list_leaves_out_json_that_is_no_session(tmp_path: Path) -> 
     (tmp_path / "tail.json").write_bytes((tmp_path / "s.json").read_bytes() + b"}")
     tail = {p.name: e for p, _, e in store.list_sessions(tmp_path)}["tail.json"]
     assert tail is not None and "not valid JSON" in tail  # damaged, still listed
+
+
+def test_the_session_refuses_reserved_annotators_and_notes_surprises() -> None:
+    """The annotation rules live in the session, so the CLI and the TUI apply the same ones."""
+    s = make_session()
+    g = "g-000000000001"
+    for reserved in ("human", "auto"):
+        with pytest.raises(UsageError, match=f"'{reserved}' cannot name an annotator"):
+            s.annotate(Annotation(generation_id=g, self_id="ai", annotator=reserved))
+    assert not s.annotations
+    first = Annotation(generation_id=g, self_id="ai", annotator="alice")
+    assert s.annotation_notes(first) == []
+    s.annotate(first)
+    again = Annotation(generation_id=g, self_id="human", annotator="alice")
+    assert s.annotation_notes(again) == [
+        f"alice labelled {g} before: agreement reads this newer self-id label"
+    ]
+    # A note without a self-id replaces nothing; a name alike in case is another annotator.
+    assert s.annotation_notes(Annotation(generation_id=g, note="x", annotator="alice")) == []
+    alike = s.annotation_notes(Annotation(generation_id=g, self_id="ai", annotator="Alice"))
+    assert alike == ["'Alice' is a new annotator here; 'alice' is another (names are exact)"]

@@ -189,6 +189,18 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
             assert rec.full_text[a.evidence.start : a.evidence.end] == quote
         assert col.state.labels["human-impostor"] == 1
         assert store.load(lab.path).annotations[0].id == a.id  # autosaved
+        # What psmlab annotate says, the TUI says: a second self-id label by the same person is
+        # the one agreement reads (the session's rule, not the CLI's).
+        for self_id in ("ai", "human"):
+            await pilot.press("l")
+            app.screen.dismiss(AnnotationInput([], None, None, None, None, "tester", self_id))
+        await wait_for(
+            pilot,
+            lambda: any(
+                f"tester labelled {rec.id} before" in str(n.message) for n in app._notifications
+            ),
+        )
+        assert len(lab.session.annotations) == 3
 
 
 async def test_annotate_dialog_validates(make_lab) -> None:

@@ -122,6 +122,11 @@ class Span(_Strict):
         return self
 
 
+# `psmlab agreement SESSION.json:human` and `:auto` name the annotators' agreed label and the
+# automatic labels, so no annotator may be called that.
+RESERVED_ANNOTATORS = ("human", "auto")
+
+
 class Annotation(_Strict):
     id: str = Field(default_factory=lambda: "a-" + uuid.uuid4().hex[:12])
     generation_id: str

@@ -13,6 +13,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, Static
 
 from psmlab.core.domain.personas import Persona
+from psmlab.core.session.records import RESERVED_ANNOTATORS
 from psmlab.tui.screens.dialogs import FormDialog
 from psmlab.views import safe
 
@@ -176,7 +177,7 @@ class AnnotateDialog(FormDialog):
             err.update("choose a self-identification or a label, or give a note or a rating")
             return
         who = self._value("annotator") or "anonymous"
-        if who in ("human", "auto"):  # as `psmlab annotate` refuses them (cli/sessions.py)
+        if who in RESERVED_ANNOTATORS:  # refused by the session too: said here, dialog kept open
             err.update(
                 f"'{who}' cannot name an annotator (psmlab agreement reads SESSION.json:{who} "
                 "as the agreed or the automatic labels): give a person's name"

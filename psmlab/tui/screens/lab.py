@@ -292,24 +292,29 @@ class LabScreen(LabFileActions):
                     if r.quote
                     else None
                 )
-                self.lab.annotate(
-                    Annotation(
-                        generation_id=rec.id,
-                        labels=r.labels,
-                        confidence=r.confidence,
-                        rating=r.rating,
-                        note=r.note,
-                        evidence=span,
-                        annotator=r.annotator,
-                        self_id=r.self_id,
-                    )
+                given = Annotation(
+                    generation_id=rec.id,
+                    labels=r.labels,
+                    confidence=r.confidence,
+                    rating=r.rating,
+                    note=r.note,
+                    evidence=span,
+                    annotator=r.annotator,
+                    self_id=r.self_id,
                 )
+                notes = self.lab.session.annotation_notes(given)
+                self.lab.annotate(given)
             except PsmlabError as exc:
                 self.notify(exc.one_line(), severity="error")
                 return
             self._count_labels()
             self._refresh(rec.model)
-            self.notify("Annotation saved" + (" (blind)" if self.lab.blind else ""))
+            # The same notes `psmlab annotate` prints: a case-alike name, a replaced self-id.
+            self.notify(
+                "Annotation saved"
+                + (" (blind)" if self.lab.blind else "")
+                + "".join(f"; {n}" for n in notes)
+            )
 
         target = f"{self.display_name(rec.model)} sample {rec.sample + 1}"
         self.app.push_screen(
