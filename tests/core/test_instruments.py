@@ -1,10 +1,12 @@
 """Instrument agreement (forced choice vs labelled samples) and the report's probe tables."""
 
+import io
 import json
+from csv import DictReader
 from pathlib import Path
 
 from psmlab.core.measure import instruments
-from psmlab.core.measure.report import report_md
+from psmlab.core.measure.report import report_md, summary_csv
 from psmlab.core.measure.report_probes import probe_tables
 from psmlab.core.measure.results import ResultsFile
 
@@ -105,3 +107,19 @@ def test_report_lists_probe_sets_apart_and_fills_the_agreement_section(tmp_path:
     assert "raw: top class agrees in **1 of 1** cells" in md
     assert "calibrated: top class agrees in **0 of 1** cells" in md
     assert "matched settings" in md
+
+
+def test_summary_csv_gives_an_absent_archetype_its_n_and_upper_bound(tmp_path: Path) -> None:
+    """A cell without an archetype another cell has is a 0-of-n row, as in report.md's table."""
+    rows = [_sample(i, "ai") for i in range(4)]
+    rows[0]["labels"] = ["helpful-assistant"]
+    rows += [_sample(i, "human", fmt="dialogue") for i in range(5)]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    csv_rows = list(DictReader(io.StringIO(summary_csv(ResultsFile(path)))))
+    helpful = {r["format"]: r for r in csv_rows if r["label"] == "helpful-assistant"}
+    assert (helpful["hhh"]["k"], helpful["hhh"]["n"]) == ("1", "4")
+    zero = helpful["dialogue"]
+    assert (zero["k"], zero["n"], zero["value"], zero["ci_low"]) == ("0", "5", "0.0", "0.0")
+    assert 0.4 < float(zero["ci_high"]) < 0.5  # Wilson upper bound of 0/5: 0.434
+    assert "| 5 | 0/5 (≤ 43%) |" in report_md("t", ResultsFile(path), "cmd")

@@ -126,10 +126,16 @@ def summary_csv(results: ResultsFile) -> str:
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
     # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
     for q, table in sample_tables(results).items():
+        # Every archetype seen under this question gets a row in every cell, 0 of n included
+        # (with its interval's upper bound), as report.md's table shows it: a missing row read
+        # as 0 would have no n and no interval.
+        seen = list(dict.fromkeys(s.label for ls in table.values() for s in ls.archetypes))
         for (m, f, c), ls in table.items():
+            by_label = {s.label: s for s in ls.archetypes}
+            archetypes = [by_label.get(x, Share(x, 0, ls.n)) for x in seen]
             for section, shares in (
                 ("self_id", ls.self_id),
-                ("samples", ls.archetypes),
+                ("samples", archetypes),
                 ("turn_end", ls.ends),
             ):
                 labelled = by if section != "turn_end" else ""
