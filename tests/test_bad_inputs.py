@@ -89,7 +89,8 @@ def _nested_gguf(tmp: Path) -> str:
 
 def _folder_of_another(tmp: Path) -> list[str]:
     """An experiment pointed at the output folder of another one (its report names both)."""
-    _write(tmp, "report.md", "# Theirs\n\nProduced by `psmlab experiment theirs.toml -o x`.\n")
+    # Their title as report.md writes it (markdown escaped); the error quotes it as written.
+    _write(tmp, "report.md", "# Their\\_run\n\nProduced by `psmlab experiment theirs.toml -o x`.\n")
     mine = _write(tmp, "mine.toml", 'title = "Mine"\nquestions = [{id="q", text="Hi"}]\n')
     return ["experiment", mine, "-o", str(tmp)]
 
@@ -430,7 +431,7 @@ ROWS = [
         "experiment-folder-of-another",
         lambda t, c: _folder_of_another(t),
         2,
-        "holds the results of another experiment (Theirs, made by theirs.toml)",
+        "holds the results of another experiment (Their_run, made by theirs.toml)",
     ),
     Row(
         "evals-no-usable-lines",

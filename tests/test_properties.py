@@ -13,6 +13,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import SessionError, TranscriptError
 from psmlab.core.session import file as store
 from psmlab.core.session.export import md_inline, to_markdown
+from psmlab.core.session.md_text import md_plain
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
 from tests.markdown_tools import outside_fences
 
@@ -120,3 +121,9 @@ def test_terminal_safe_leaves_no_control_characters(text: str) -> None:
 def test_md_inline_is_one_line_without_raw_html(text: str) -> None:
     out = md_inline(text)
     assert "\n" not in out and "<" not in out and ">" not in out
+
+
+@given(st.text(st.characters(categories=("L", "N", "P", "S", "Zs")), min_size=1))
+def test_md_plain_reads_md_inline_back(text: str) -> None:
+    """A report's title quoted in a terminal message reads as it was written, not escaped."""
+    assert md_plain(md_inline(text)) == text

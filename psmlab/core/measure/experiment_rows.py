@@ -15,7 +15,7 @@ from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report_given import Given
 from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import Registry
-from psmlab.core.session.md_text import md_inline
+from psmlab.core.session.md_text import md_inline, md_plain
 
 _PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^`]+?)(?: -o [^`]*)?`")
 FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
@@ -158,6 +158,7 @@ def check_owner(target: Path, title: str, file: Path) -> None:
     if made.resolve() == file.resolve() or made.name == file.name:
         return
     raise UsageError(
-        f"{target} holds the results of another experiment ({head}, made by {made_by.group(1)})",
+        f"{target} holds the results of another experiment ({md_plain(head)}, made by "
+        f"{made_by.group(1)})",
         "give this one its own folder with -o DIR, or delete that folder to start over",
     )

@@ -20,6 +20,13 @@ def md_inline(text: str | None, *, empty: str = "—") -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+def md_plain(md: str) -> str:
+    """md_inline's text read back (escapes and entities undone), to quote a report's title in a
+    terminal message; a line break md_inline wrote as " ⏎ " stays that mark."""
+    s = re.sub(r"\\([\\`*_\[\]|~])", r"\1", md)
+    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def md_block(text: str, info: str = "text") -> str:
     """Text as a fenced code block whose fence is longer than any backtick run inside it."""
     body = terminal_safe(text)
