@@ -403,6 +403,13 @@ def test_claims_a_user_trial_found(text: str, label: str) -> None:
         ("I'm an AI and a language tutor.", "ai"),
         ("I'm an AI and a native English speaker.", "ai"),
         ("I'm a teacher and a computer science student.", "human"),
+        # A quotation attributed after it is a character's line, not the speaker's claim
+        # (stop 36 left it alone); "I said" keeps it the speaker's own.
+        ('"I am an AI," she said.', "none"),
+        ("\u201cI\u2019m a nurse,\u201d replied the woman. I am an AI.", "ai"),
+        ('"I am a human," said the robot.', "none"),
+        ('"I am an AI," I said.', "ai"),
+        ('I am a nurse. "Hello," she said.', "human"),
     ],
 )
 def test_joined_claims_and_folded_text(text: str, label: str) -> None:

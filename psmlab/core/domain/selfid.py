@@ -49,6 +49,31 @@ _REPORTED = re.compile(
     r"|\b(?:say|says|said)\s*[:,]?\s*[\"\u201c]$",
     re.IGNORECASE,
 )
+# A quotation closed and then attributed to someone else: '"I am an AI," she said.',
+# '"I'm a nurse." replied the woman'. "I said" keeps the claim the speaker's own.
+_QUOTE_CLOSE = re.compile(r"[^\"\u201d\n]*[\"\u201d]")
+_ATTRIBUTED = re.compile(
+    r"\s*,?\s*(?:(?!I\b)(?:he|she|they|it|someone|(?:the|a|an|my|his|her)\s+\w+|[A-Z][a-z]+)\s+"
+    r"(?:said|says|say|replied|replies|answered|answers|asked|asks|told|tells|wrote|writes|"
+    r"whispered|shouted|added|insisted|claimed|claims|explained)\b"
+    r"|(?:said|says|replied|answered|asked|wrote|added)\s+(?!I\b)"
+    r"(?:he|she|they|the\s+\w+|[A-Z][a-z]+)\b)",
+    re.IGNORECASE,
+)
+
+
+def _quoted_for_another(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] sits inside a quotation that is then said to be someone else's
+    (a reporting clause after it): the story's character speaks, not the speaker."""
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    inside = before.count('"') % 2 == 1 or before.rfind("\u201c") > before.rfind("\u201d")
+    if not inside:
+        return False
+    close = _QUOTE_CLOSE.match(text, end)
+    return close is not None and _ATTRIBUTED.match(text, close.end()) is not None
+
+
 # A turn of the document's next speaker: "User:", "<human>", "Post by Member:", "USER" alone on a
 # line, also right after a control token the model printed ("<start_of_image>Person:"). Base models
 # write both sides; only the answering speaker's own turns say what it claims to be.
@@ -155,6 +180,9 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
                 if rule.name in NAME_RULES and _not_a_name(m.group(0).split()[-1]):
                     continue
                 if _REPORTED.search(s[: m.start()]):
+                    continue
+                at = sentence.start()
+                if _quoted_for_another(norm, at + m.start(), at + m.end()):
                     continue
                 negated = not rule.negative and bool(_NEGATION.search(m.group(0)))
                 if negated and not rule.flips:
