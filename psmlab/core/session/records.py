@@ -127,6 +127,34 @@ class Span(_Strict):
 RESERVED_ANNOTATORS = ("human", "auto")
 
 
+def check_annotator(name: str) -> None:
+    """Refuse a name `psmlab agreement` reads as something else than one annotator."""
+    if name in RESERVED_ANNOTATORS:
+        raise UsageError(
+            f"'{name}' cannot name an annotator: psmlab agreement reads SESSION.json:{name} as "
+            + ("the annotators' agreed label" if name == "human" else "the automatic labels"),
+            "give a person's name or initials, e.g. alice",
+        )
+
+
+def notes_on(annotations: list[Annotation], new: Annotation) -> list[str]:
+    """What adding `new` means for `psmlab agreement` that its author may not expect."""
+    # Said, never silently taken: a name that differs from a known annotator's only in case is a
+    # new annotator to agreement, and a second self-id label by the same person is the one
+    # agreement reads from now on.
+    who, gen = new.annotator, new.generation_id
+    names = {a.annotator for a in annotations}
+    alike = sorted(n for n in names if n != who and n.casefold() == who.casefold())
+    notes = []
+    if alike and who not in names:
+        notes.append(f"'{who}' is a new annotator here; '{alike[0]}' is another (names are exact)")
+    if new.self_id and any(
+        a.annotator == who and a.generation_id == gen and a.self_id for a in annotations
+    ):
+        notes.append(f"{who} labelled {gen} before: agreement reads this newer self-id label")
+    return notes
+
+
 class Annotation(_Strict):
     id: str = Field(default_factory=lambda: "a-" + uuid.uuid4().hex[:12])
     generation_id: str

@@ -17,7 +17,6 @@ from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
 from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session.records import (
-    RESERVED_ANNOTATORS,
     Annotation,
     AutoLabelRecord,
     ForcedRecord,
@@ -27,8 +26,10 @@ from psmlab.core.session.records import (
     Span,
     TurnRecord,
     _Strict,
+    check_annotator,
     default_annotator,
     new_id,
+    notes_on,
     now,
     quote_span,
     tokens_sha256,
@@ -342,19 +343,7 @@ class Session(_Strict):
         return rec
 
     def annotate(self, annotation: Annotation) -> Annotation:
-        if annotation.annotator in RESERVED_ANNOTATORS:
-            # `psmlab agreement S.json:human` / `:auto` name the agreed label and the rules'
-            # labels: an annotator called that could never be chosen alone.
-            raise UsageError(
-                f"'{annotation.annotator}' cannot name an annotator: psmlab agreement reads "
-                f"SESSION.json:{annotation.annotator} as "
-                + (
-                    "the annotators' agreed label"
-                    if annotation.annotator == "human"
-                    else "the automatic labels"
-                ),
-                "give a person's name or initials, e.g. alice",
-            )
+        check_annotator(annotation.annotator)
         g = self.generation(annotation.generation_id)
         annotation = annotation.model_copy(update={"generation_id": g.id})
         if annotation.evidence and annotation.evidence.end > len(g.full_text):
@@ -369,22 +358,8 @@ class Session(_Strict):
 
     def annotation_notes(self, annotation: Annotation) -> list[str]:
         """What adding `annotation` means for `psmlab agreement` that its author may not expect."""
-        # Said, never silently taken: a name that differs from a known annotator's only in case
-        # is a new annotator to agreement, and a second self-id label by the same person is the
-        # one agreement reads from now on.
-        who, gen = annotation.annotator, self.generation(annotation.generation_id).id
-        names = {a.annotator for a in self.annotations}
-        alike = sorted(n for n in names if n != who and n.casefold() == who.casefold())
-        notes = []
-        if alike and who not in names:
-            notes.append(
-                f"'{who}' is a new annotator here; '{alike[0]}' is another (names are exact)"
-            )
-        if annotation.self_id and any(
-            a.annotator == who and a.generation_id == gen and a.self_id for a in self.annotations
-        ):
-            notes.append(f"{who} labelled {gen} before: agreement reads this newer self-id label")
-        return notes
+        g = self.generation(annotation.generation_id)
+        return notes_on(self.annotations, annotation.model_copy(update={"generation_id": g.id}))
 
     def adopt(self, gen_id: str, how: str | None = None) -> TurnRecord:
         """Make one model's continuation the assistant turn after the turns it saw, and move
