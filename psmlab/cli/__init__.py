@@ -52,6 +52,7 @@ def _root(
     monitor: list[Path] | None = typer.Option(
         None, "--monitor", help=tui.MONITOR_HELP, dir_okay=False
     ),
+    blind: bool = typer.Option(False, "--blind", help=tui.BLIND_HELP),
     debug: bool = typer.Option(
         False, "--debug", help="Show tracebacks; log llama.cpp and psmlab to psmlab-debug.log."
     ),
@@ -69,7 +70,12 @@ def _root(
         # A file, not stderr: the TUI owns the terminal, and llama.cpp is chatty.
         logging.basicConfig(level=logging.DEBUG, filename="psmlab-debug.log")
     if ctx.invoked_subcommand is None:
-        tui.run_lab(model, monitor)
+        tui.run_lab(model, monitor, blind=blind)
+    elif blind:
+        raise UsageError(
+            "--blind before a command only applies to the lab",
+            "psmlab --blind opens the lab blind; psmlab open SESSION --blind a session",
+        )
     elif monitor:
         raise UsageError(
             "--monitor before a command only applies to the lab",

@@ -36,7 +36,15 @@ def _run(lab: object) -> None:
         lab.close()  # type: ignore[attr-defined]
 
 
-def run_lab(models: list[str] | None, monitor: list[Path] | None = None) -> None:
+BLIND_HELP = (
+    'Start in blind mode: columns named "Model A", "Model B"... in a shuffled order, kinds, '
+    "formats and labels hidden (Ctrl+B toggles it; a session saved blind opens blind)."
+)
+
+
+def run_lab(
+    models: list[str] | None, monitor: list[Path] | None = None, *, blind: bool = False
+) -> None:
     from psmlab.core.run.lab import Lab
 
     registry = Registry()
@@ -48,6 +56,7 @@ def run_lab(models: list[str] | None, monitor: list[Path] | None = None) -> None
     if len({s.id for s in specs}) != len(specs):
         raise UsageError("the same model was given twice", "pass each model once")
     lab = Lab(specs)
+    lab.blind = blind
     _monitor(lab, monitor)
     _run(lab)
 
@@ -57,11 +66,14 @@ def open_session(
     monitor: Annotated[
         list[Path] | None, typer.Option("--monitor", help=MONITOR_HELP, dir_okay=False)
     ] = None,
+    blind: Annotated[bool, typer.Option("--blind", help=BLIND_HELP)] = False,
 ) -> None:
-    """Open a saved session in the lab and continue it."""
+    """Open a saved session in the lab and continue it (blind if it was saved blind)."""
     from psmlab.core.run.lab import Lab
     from psmlab.core.session.file import resolve_path
 
     lab = Lab.open(resolve_path(session))
+    if blind:
+        lab.blind = True
     _monitor(lab, monitor)
     _run(lab)

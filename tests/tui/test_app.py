@@ -315,13 +315,9 @@ async def test_save_reopen_and_quit_asks_when_unsaved(make_lab, tmp_path: Path) 
         await pilot.press("e")
         app.screen.query_one("#text").text = "What exactly are you?"
         await pilot.press("ctrl+s")
-        assert lab.turns[0].content == "What exactly are you?" and lab.dirty
-        await pilot.press("ctrl+q")
-        assert isinstance(app.screen, Confirm)
-        await pilot.click("#cancel")
-        assert app.is_running
-        await pilot.press("ctrl+s")
-        assert not lab.dirty
+        # An edit is on disk at once, like every other change (a trial found it kept to quit).
+        assert lab.turns[0].content == "What exactly are you?" and not lab.dirty
+        assert [t.content for t in store.load(path).turns] == ["What exactly are you?"]
     lab.release()
     again = Lab.open(path, pool=lab.pool)
     app2 = PsmlabApp(again)
@@ -596,3 +592,38 @@ async def test_after_editing_a_turn_no_column_says_it_is_generating(make_lab) ->
         )
         for body in bodies():
             assert "generating" not in body and "no answer here yet" in body, body
+
+
+async def test_blind_mode_is_kept_in_the_session_and_leaving_unsaved_work_asks(
+    make_lab, tmp_path: Path
+) -> None:
+    """A trial reopened a blind session and saw the names before it could press Ctrl+B, and
+    Ctrl+O left unsaved work without asking."""
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")  # nothing sent yet: no file, so this is unsaved work
+        assert lab.blind and lab.path is None and lab.dirty
+        for key in ("ctrl+o", "ctrl+q"):
+            await pilot.press(key)
+            assert isinstance(app.screen, Confirm), key
+            await pilot.click("#cancel")
+            assert app.is_running and lab.blind
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        path = lab.path
+        assert path is not None and not lab.dirty and store.load(path).blind
+    lab.release()
+    again = Lab.open(path, pool=lab.pool)
+    assert again.blind
+    app2 = PsmlabApp(again)
+    async with app2.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(app2.query(ModelColumn)) == 2, "the columns")
+        await pilot.pause()
+        heads = [str(c.query_one(".col-header").render()) for c in app2.query(ModelColumn)]
+        shown = " ".join(heads) + str(app2.title) + str(app2.sub_title)
+        assert all(c.blind for c in app2.query(ModelColumn)), heads
+        assert "Model A" in shown and "gemma" not in shown and "smol" not in shown, shown
+        await pilot.press("ctrl+b")
+        assert not again.blind and not store.load(path).blind  # unblinding is saved too
+    again.release()

@@ -246,7 +246,10 @@ def session_from_results(
         id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
     )
     session = Session(
-        title=title + (" · blind" if blind else ""), nodes=[question], head=question.id
+        title=title + (" · blind" if blind else ""),
+        nodes=[question],
+        head=question.id,
+        blind=blind,  # `psmlab open` starts it in blind mode: kinds and formats hidden too
     )
     for cell in cells:
         mine = sorted(

@@ -58,7 +58,6 @@ class Lab(LabInstruments):
         self.lock = threading.RLock()
         self.n_samples = 1
         self.seed: int | None = None
-        self.blind = False
         self.logprobs = 0  # record each token's probability and this many alternatives
         self.dirty = False
         self.save_error: str | None = None
@@ -69,6 +68,20 @@ class Lab(LabInstruments):
         self.monitor: list[tuple[Path, ControlVector]] = []
         self.monitor_warnings: list[str] = []
         self.monitoring = False  # a run's answers are being measured (after they are recorded)
+
+    @property
+    def blind(self) -> bool:
+        """Blind mode: kept in the session, so the file says it and reopens blind."""
+        return self.session.blind
+
+    @blind.setter
+    def blind(self, on: bool) -> None:
+        with self.lock:
+            if self.session.blind != on:
+                self.session.blind = on
+                self.dirty = True
+                if self.path is not None:
+                    self.autosave()
 
     # --- opening and saving -----------------------------------------------------------------
 
@@ -252,6 +265,7 @@ class Lab(LabInstruments):
         with self.lock:
             self.session.edit_turn(index, content)
             self.dirty = True
+            self.autosave()  # like every other change: on disk at once, not at quit
 
     def go(self, node_id: str | None) -> None:
         """Continue from another turn of the tree (any branch); nothing is lost."""
@@ -301,6 +315,8 @@ class Lab(LabInstruments):
                 random.SystemRandom().shuffle(order)
                 self.session.column_orders[key] = order
                 self.dirty = True
+                if self.path is not None:  # a session with a file keeps it; none is made for it
+                    self.autosave()
         return list(order)
 
     # --- the prompt inspector ---------------------------------------------------------------

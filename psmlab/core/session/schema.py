@@ -75,6 +75,9 @@ class Session(_Strict):
     # Blind mode: the column order shown at each turn (node id, "" before the first), shuffled
     # once per turn and kept so the same order comes back.
     column_orders: dict[str, list[str]] = Field(default_factory=dict)
+    # Blind mode was on when the session was last saved: it opens blind again, so reopening
+    # (or opening it from another session) never shows the names before Ctrl+B.
+    blind: bool = False
 
     @model_validator(mode="before")
     @classmethod

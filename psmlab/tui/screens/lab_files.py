@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from psmlab.core.errors import PsmlabError
@@ -38,13 +39,44 @@ class LabFileActions(LabView):
                 self.notify(exc.one_line(), severity="error")
                 return
             new.monitor = list(self.lab.monitor)  # the vectors monitored stay monitored
+            if self.lab.blind:
+                new.blind = True  # blinding holds until Ctrl+B, whichever session is open
             self.lab.release()
             self.lab = new
             self.states = {}
             self.reload()
             self._load_all()
 
-        self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
+        def ask_file() -> None:
+            self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
+
+        self._then_leave(ask_file, "open another")
+
+    def _then_leave(self, go: Callable[[], None], what: str) -> None:
+        """Run `go` (which leaves this session), asking first if there is unsaved work."""
+        if not (self.lab.dirty or self.lab.save_error):
+            go()
+            return
+
+        def done(v: str | None) -> None:
+            if v == "save":
+                self.action_save()
+                if not self.lab.dirty:
+                    go()
+            elif v == "leave":
+                go()
+
+        self.app.push_screen(
+            Confirm(
+                "There is unsaved work.",
+                [
+                    ("save", f"Save and {what}"),
+                    ("leave", f"{what.capitalize()} without saving"),
+                    ("cancel", "Cancel"),
+                ],
+            ),
+            done,
+        )
 
     def action_export(self) -> None:
         try:
@@ -93,25 +125,7 @@ class LabFileActions(LabView):
 
     async def action_quit(self) -> None:
         """Quit, asking first if there is unsaved work (the app's own quit comes here too)."""
-        if not (self.lab.dirty or self.lab.save_error):
-            self._leave()
-            return
-
-        def done(v: str | None) -> None:
-            if v == "save":
-                self.action_save()
-                if not self.lab.dirty:
-                    self._leave()
-            elif v == "quit":
-                self._leave()
-
-        self.app.push_screen(
-            Confirm(
-                "There is unsaved work.",
-                [("save", "Save and quit"), ("quit", "Quit without saving"), ("cancel", "Cancel")],
-            ),
-            done,
-        )
+        self._then_leave(self._leave, "quit")
 
     def _leave(self) -> None:
         self._stop_workers()
