@@ -198,6 +198,14 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         assert f"{other} · adopted on another branch\n" in md
     whole = export(s, "md", tree=True)
     assert "adopted on another branch" not in whole  # every branch is written there
+    # Both answers are written once, under the first branch that holds the message: each says
+    # which branch adopted it (a trial read both as adopted on branch 1).
+    for gen, turn in ((a, first), (b, second)):
+        (num,) = [
+            i for i, leaf in enumerate(s.leaves(), 1) if turn.id in {t.id for t in s.path(leaf)}
+        ]
+        head = f"##### {md_inline(gen.model)} · sample {gen.sample + 1} · seed {gen.seed}"
+        assert f"{head} · adopted in branch {num}\n" in whole, whole
     # A branch ending at the message itself: the answers adopted right after it continue it.
     at_message = export(s, "md", branch=user.id)
     assert "adopted on another branch" not in at_message and " · adopted\n" in at_message
@@ -226,3 +234,12 @@ def test_a_turn_end_without_its_text_prints_no_empty_code_span() -> None:
     text = export(s, "md")
     assert "ended: next speaker's turn" in text
     assert "(began" not in text.split(f"id `{g.id}`")[0].splitlines()[-1]
+
+
+def test_a_cancelled_answer_says_its_labels_are_left_out_of_the_shares() -> None:
+    s = _session()
+    g = next(g for g in s.generations if s.auto_label(g.id) is not None)
+    md = export(s, "md")
+    assert "(cancelled: left out of every share)" not in md
+    s.generations[s.generations.index(g)] = g.model_copy(update={"finish_reason": "cancelled"})
+    assert "Automatic labels (markers) (cancelled: left out of every share): " in export(s, "md")

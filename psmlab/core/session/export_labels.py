@@ -8,7 +8,7 @@ from collections import Counter
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
 from psmlab.core.errors import SessionError
-from psmlab.core.session.md_text import md_inline
+from psmlab.core.session.md_text import md_code, md_inline
 from psmlab.core.session.schema import GenerationRecord, Session
 
 
@@ -88,8 +88,10 @@ def auto_label_table(s: Session) -> list[str]:
             table.append("|" + "---|" * (8 + len(ls.self_id)))
         arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
         table.append(
-            f"| {md_inline(m)} | {md_inline(answering(s, node, gens[0].turn))} | "
-            f"{md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
+            # The turn's id too: one question asked on two branches is two turns.
+            f"| {md_inline(m)} | {md_inline(answering(s, node, gens[0].turn))}"
+            + (f" {md_code(node)}" if node else "")
+            + f" | {md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
             + " | ".join(fmt_share(x) for x in ls.self_id)
             + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
         )

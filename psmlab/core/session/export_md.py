@@ -84,7 +84,14 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     if on_path is not None and end is not None:
         # A branch ending at a message: an answer adopted right after it continues this branch.
         on_path |= {t.id for t in s.nodes if t.parent == end}
-    out += _answers(s, None, "the empty transcript", on_path)  # no history (a prefill)
+    # The whole tree: each answer says which branches adopted it (turn 1's answers are written
+    # once, under the first branch, while a later branch may be the one that adopted them).
+    in_branches: dict[str, list[int]] = {}
+    if tree:
+        for b, leaf in enumerate(branches, 1):
+            for t in s.path(leaf):
+                in_branches.setdefault(t.id, []).append(b)
+    out += _answers(s, None, "the empty transcript", on_path, in_branches)
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
@@ -97,7 +104,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
                 continue
             written[t.id] = b
             out += ["", f"### Turn {i}: {_who(t)}", "", md_block(t.content)]
-            out += _answers(s, t.id, f"turn {i}", on_path)
+            out += _answers(s, t.id, f"turn {i}", on_path, in_branches)
     out += ["", "## Labels per model", "", *label_table(s)]
     out += auto_label_table(s)
     return "\n".join(out).rstrip() + "\n"
@@ -165,14 +172,33 @@ def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
     return lines
 
 
-def _answers(s: Session, node: str | None, where: str, on_path: set[str] | None) -> list[str]:
+def _answers(
+    s: Session,
+    node: str | None,
+    where: str,
+    on_path: set[str] | None,
+    in_branches: dict[str, list[int]] | None = None,
+) -> list[str]:
     """Every run at one turn, model by model, then the forced choices scored there (`on_path`:
-    the exported branch's turns, None for the whole tree)."""
+    the exported branch's turns, None for the whole tree, where `in_branches` numbers the
+    branches each turn is on)."""
     gens = s.generations_at(node)
     adopted: dict[str, str] = {}
+    if on_path is None:
+        by: dict[str, set[int]] = {}
+        for t in s.nodes:
+            if t.adopted_from:
+                by.setdefault(t.adopted_from, set()).update((in_branches or {}).get(t.id, []))
+        for gen, nums in by.items():
+            listed = ", ".join(str(b) for b in sorted(nums))
+            adopted[gen] = (
+                f" · adopted in branch{'es' if len(nums) > 1 else ''} {listed}"
+                if nums
+                else " · adopted"
+            )
     for t in s.nodes:
-        if t.adopted_from and adopted.get(t.adopted_from) != " · adopted":
-            here = on_path is None or t.id in on_path
+        if on_path is not None and t.adopted_from and adopted.get(t.adopted_from) != " · adopted":
+            here = t.id in on_path
             adopted[t.adopted_from] = " · adopted" if here else " · adopted on another branch"
     lines: list[str] = []
     for model in dict.fromkeys(g.model for g in gens):
@@ -289,10 +315,12 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
     if auto is not None:
         sid = f"**{md_inline(auto.self_id)}**" if auto.self_id else "not recorded"
         arch = ", ".join(md_inline(x) for x in archetypes(auto.labels)) or "—"
+        # A cancelled answer is a fragment the shares leave out: its labels say so.
+        left_out = " (cancelled: left out of every share)" if g.finish_reason == "cancelled" else ""
         lines += [
             "",
-            f"Automatic labels ({md_inline(auto.method)}): self-id {sid} · archetypes {arch} · "
-            f"ended: {md_inline(turn_end(g.finish_reason))}",
+            f"Automatic labels ({md_inline(auto.method)}){left_out}: self-id {sid} · archetypes "
+            f"{arch} · ended: {md_inline(turn_end(g.finish_reason))}",
         ]
     steer = g.params.get("steer")
     if steer:
