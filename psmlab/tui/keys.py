@@ -19,7 +19,13 @@ ACTIONS = [
         "Settings of the focused column: format, system, prefill, sampling",
     ),
     ("f4", "annotate", "Label", "Annotate the continuation in focus"),
-    ("f5", "regenerate_all", "Run", "Regenerate every column (a new run; earlier runs are kept)"),
+    (
+        "f5",
+        "regenerate_all",
+        "Run",
+        "Regenerate every column (a new run; earlier runs are kept; after an adoption each "
+        "column continues the adopted answer)",
+    ),
     ("f6", "samples", "N", "Number of samples per model (N)"),
     (
         "f7",

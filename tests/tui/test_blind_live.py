@@ -210,6 +210,8 @@ async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_l
         assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
         # The continuation is the first run at the adopted turn, not a third run of the answer.
         assert "run 1/1" in _text(col, ".col-header"), _text(col, ".col-header")
+        # Said in words that the green start was given: a trial read it as the model's own text.
+        assert "continues the adopted answer" in _text(col, ".col-header")
 
 
 async def test_a_narrow_column_gives_the_labeller_in_brief_so_the_shares_fit(make_lab) -> None:

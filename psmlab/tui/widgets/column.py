@@ -305,6 +305,14 @@ class ModelColumn(Vertical, can_focus=True):
             # How the turn ended, not a label: a base model starting the next speaker's line
             # is the normal end of its turn.
             head.append_text(safe(f" · {turn_end(rec.finish_reason, rec.stop_string)}", "dim"))
+        if cur is not None and cur.record is not None and cur.record.prefill:
+            # Said in words, not by colour alone: the green start is text the model was given.
+            given = (
+                "continues the adopted answer (green)"
+                if cur.record.id in s.continued
+                else "prefill given (green)"
+            )
+            head.append_text(safe(f" · {given}", "green"))
         self._put(".col-header", head)
         body = Text()
         if s.error:
