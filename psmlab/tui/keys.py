@@ -87,4 +87,5 @@ PALETTE_EXTRA = [
     ("step_run(-1)", "Previous run in the focused column", "{ in a column"),
     ("edit_turn", "Edit the selected turn", "e in the transcript"),
     ("delete_turn", "Delete the selected turn", "d in the transcript"),
+    ("save_as", "Save the session as… (another file; the lab goes on there)", "palette only"),
 ]

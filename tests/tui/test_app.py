@@ -627,3 +627,57 @@ async def test_blind_mode_is_kept_in_the_session_and_leaving_unsaved_work_asks(
         await pilot.press("ctrl+b")
         assert not again.blind and not store.load(path).blind  # unblinding is saved too
     again.release()
+
+
+async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path: Path) -> None:
+    """A trial could not save to a path of its choosing from the lab (only by cp)."""
+    from textual.widgets import Input
+
+    from psmlab.tui.screens.dialogs import AskValue
+
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        first = lab.path
+        taken = tmp_path / "taken.json"
+        taken.write_text("{}")
+        (tmp_path / "afile").write_text("x")
+        for bad, said in (
+            (str(taken), "exists: give a new file name"),
+            ("", "give a file name"),
+        ):
+            app.lab_screen.action_save_as()
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input)
+            )
+            app.screen.query_one(Input).value = bad
+            await pilot.press("enter")
+            assert isinstance(app.screen, AskValue), bad  # kept open, saying why
+            assert said in str(app.screen.query_one("#error").render())
+            await pilot.press("escape")
+        # A folder that is a file: one line, the lab goes on in its old file.
+        app.lab_screen.action_save_as()
+        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
+        app.screen.query_one(Input).value = str(tmp_path / "afile" / "x")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: any(
+                "a part of that path is a file" in str(n.message) for n in app._notifications
+            ),
+        )
+        assert lab.path == first
+        app.lab_screen.action_save_as()
+        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
+        name = tmp_path / "my runs" / "[bold]one"
+        app.screen.query_one(Input).value = str(name)
+        await pilot.press("enter")
+        target = name.with_name("[bold]one.json")
+        await wait_for(pilot, lambda: lab.path == target, "the lab to move to the new file")
+        assert store.load(target).id == store.load(first).id  # the same session, both kept
+        await pilot.press("f5")  # a new run is autosaved to the new file only
+        await wait_for(pilot, lambda: len(store.load(target).generations) == 4, "the new run")
+        await settle(pilot, app)
+        assert len(store.load(first).generations) == 2

@@ -264,8 +264,16 @@ def _same_file(fd: int, lock: Path) -> bool:
 
 def _acquire(path: Path, wait_s: float) -> int:
     lock = _lock_path(path)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a folder that is a file, or not writable: one line, not a crash
+        not_dir = isinstance(exc, FileExistsError | NotADirectoryError)
+        reason = "a part of that path is a file, not a folder" if not_dir else exc.strerror
+        raise SessionError(
+            f"cannot write a session at {path}: {reason}",
+            "choose a path in a folder you can write",
+        ) from None
     deadline = time.monotonic() + wait_s
     while True:
         try:

@@ -29,6 +29,38 @@ class LabFileActions(LabView):
         self._update_subtitle()
         self.notify(f"Saved {path}")
 
+    def action_save_as(self) -> None:
+        """Save to a file the user names (the session goes on there; the old file is kept)."""
+
+        def target_of(v: str) -> Path:
+            t = Path(v.strip()).expanduser()
+            return t if t.suffix == ".json" else t.with_name(t.name + ".json")
+
+        def check(v: str) -> str | None:
+            if not v.strip():
+                return "give a file name, e.g. sessions/my-run.json"
+            t = target_of(v)
+            if t.exists() and (self.lab.path is None or t.resolve() != self.lab.path.resolve()):
+                return f"{t} exists: give a new file name (the lab never overwrites one)"
+            return None
+
+        def done(v: str | None) -> None:
+            if not v:
+                return
+            target = target_of(v)
+            try:
+                path = self.lab.save(target)
+            except PsmlabError as exc:
+                self.notify(exc.one_line(), severity="error")
+                return
+            self._update_subtitle()
+            self.notify(f"Saved as {path}; the lab goes on in this file")
+
+        self.app.push_screen(
+            AskValue("Save the session as", check=check, placeholder="sessions/my-run.json"),
+            done,
+        )
+
     def action_open(self) -> None:
         def done(v: str | None) -> None:
             if not v:
