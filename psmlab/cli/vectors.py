@@ -10,6 +10,7 @@ import typer
 
 from psmlab.cli.common import resolve_specs
 from psmlab.cli.options import ThreadsOpt
+from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
 
@@ -52,8 +53,27 @@ def _targets(
             f"-o {folder} names one file but {len(ids)} archetype(s){' and the axis' if axis else ''} need a folder",
             "pass a directory to -o",
         )
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(
+            f"-o {folder} is a file, not a folder or a new .gguf file",
+            "pass a directory, or a .gguf path that does not exist yet",
+        )
     files = {a: folder / f"{a}.{model_id}.gguf" for a in ids}
     return files, (folder / f"assistant-axis.{model_id}.gguf" if axis else None)
+
+
+def _refuse_overwrite(paths: list[Path], force: bool) -> None:
+    """Checked before the model runs: a vector file a session recorded (by its sha256) cannot be
+    restored once written over, so that takes --force."""
+    there = [p for p in paths if p.exists()]
+    if there and not force:
+        raise UsageError(
+            f"{there[0]} exists"
+            + (f" (and {len(there) - 1} more)" if len(there) > 1 else "")
+            + ": sessions and experiments that used it record its sha256 and could not be "
+            "replayed once it is written over",
+            "pass -o another folder or file, or --force to replace it",
+        )
 
 
 @app.command("build")
@@ -85,6 +105,9 @@ def build(
         bool, typer.Option("--axis", help="Also write the assistant axis and its |cos| with PC1.")
     ] = False,
     threads: ThreadsOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace vector files that already exist.")
+    ] = False,
 ) -> None:
     """Contrast answers under each archetype's inducing prompt with the default's, on neutral
     questions; write one control vector per archetype and test it on held-out questions."""
@@ -107,10 +130,16 @@ def build(
     chosen = [by_id[a] for a in ids]
     spec = resolve_specs(Registry(), [model] if model else None, None, threads)[0]
     files, axis_file = _targets(out, ids, spec.id, axis)
+    _refuse_overwrite([*files.values(), *([axis_file] if axis_file else [])], force)
     qb, qt = V.BUILD_QUESTIONS[:n_build], V.TEST_QUESTIONS[:n_test]
     with V.Responder(spec, wanted, fmt=fmt, n_threads=spec.n_threads) as r:
         sha = spec.sha256() or ""
         fmt_name = r.format.name
+        # The default condition's prompt as the model saw it: a template may put its own system
+        # prompt there, which then is part of what the vectors contrast with.
+        default_warnings = r.warnings(qb[0], None)
+        for w in default_warnings:
+            sys.stderr.write(f"psmlab: warning: {terminal_safe(w)}\n")
         built = V.collect(r, chosen, qb, max_tokens=max_tokens)
         held = V.collect(r, chosen, qt, max_tokens=max_tokens)
     for f in files.values():
@@ -130,7 +159,8 @@ def build(
         prompts = {
             "induce": ind.prompt,
             "derived": ind.derived,
-            "default_system": None,
+            "default_system": None,  # none given; `default_warnings` says what the template added
+            "default_warnings": default_warnings,
             "build_questions": list(qb),
             "test_questions": list(qt),
         }

@@ -149,8 +149,31 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert len(cv.metadata["psmlab.model_sha256"]) == 64
     assert read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf").layers == [6, 20]
     assert "AUROC" in res.stdout and "shuffled" in res.stdout and "|cos PC1|" in res.stdout
+    # What the template put in the default prompt is said and recorded (SmolLM2's own system
+    # prompt is part of what the vector contrasts with), with who wrote the file.
+    assert "injected text" in res.stderr
+    prompts = json.loads(cv.metadata["psmlab.prompts"])
+    assert prompts["default_system"] is None and "SmolLM" in prompts["default_warnings"][0]
+    assert cv.metadata["psmlab.version"] and cv.metadata["psmlab.llama_cpp_python"]
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
+    # A file a session may have recorded is not written over, and that is said before the
+    # model runs (a trial lost a whole build to an internal error at the end).
+    before = f.read_bytes()
+    again = run_cli("vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out))
+    assert again.returncode == 2 and "exists" in again.stderr and "--force" in again.stderr
+    assert again.stderr.count("\n") == 1 and f.read_bytes() == before
+    notes = tmp_path / "notes.json"
+    notes.write_text("{}")
+    onto = run_cli("vectors", "build", "hal-9000", "-o", str(notes))
+    assert onto.returncode == 2 and "is a file, not a folder" in onto.stderr, onto.stderr
+    assert notes.read_text() == "{}"
+    forced = run_cli(
+        "vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out / f.name),
+        "--layers", "6", "--max-tokens", "2", "--n-build", "1", "--n-test", "1", "--force",
+    )  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
+    assert read_cvec(f).layers == [6]
 
 
 def test_building_twice_gives_identical_vectors(

@@ -11,7 +11,7 @@ import numpy as np
 
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.domain.personas import Persona
-from psmlab.core.domain.prompt import render
+from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.errors import UsageError
 from psmlab.core.inside.capture import Capture
@@ -129,7 +129,15 @@ class Responder:
 
     def tokens(self, question: str, system: str | None) -> list[int]:
         """The exact prompt for [system?, user: question] in the model's format."""
-        prompt = render(
+        return list(self._render(question, system).tokens)
+
+    def warnings(self, question: str, system: str | None) -> list[str]:
+        """What the prompt holds that the caller did not write (a template's default system
+        prompt, markers read as text): said and recorded, as `ask` does."""
+        return list(self._render(question, system).warnings)
+
+    def _render(self, question: str, system: str | None) -> RenderedPrompt:
+        return render(
             Transcript((Turn("user", question),)),
             self.format,
             self.vocab,
@@ -137,7 +145,6 @@ class Responder:
             n_ctx=self.cap.n_ctx,
             system=system,
         )
-        return list(prompt.tokens)
 
     def response_means(
         self, questions: Sequence[str], system: str | None, max_tokens: int

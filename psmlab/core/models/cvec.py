@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import struct
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+import psmlab
 from psmlab.core.errors import ModelError, UsageError
 
 # The layout llama.cpp's `--control-vector` loader and its cvector-generator use (repeng too).
@@ -64,11 +66,21 @@ class ControlVector:
         return read_cvec(path)
 
 
+def _llama_version() -> str:
+    try:  # read from the installed metadata: importing llama_cpp loads the library
+        return importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def provenance(
     *, model_sha256: str, layers: Sequence[int], n: int, prompts: Any, **extra: Any
 ) -> dict[str, Any]:
     """psmlab's provenance keys for a control-vector file (prompts as a JSON string)."""
     meta: dict[str, Any] = {
+        # Who wrote it, with what: a vector nobody can rebuild is no result.
+        "psmlab.version": psmlab.__version__,
+        "psmlab.llama_cpp_python": _llama_version(),
         "psmlab.model_sha256": model_sha256,
         "psmlab.layers": [int(x) for x in layers],
         "psmlab.n": int(n),
