@@ -10,10 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import ModelSpec, Registry
-from psmlab.core.models.steering import Steering
+from psmlab.core.models.steering import Steering, built_for_another, file_part
 
 
 def stdout_json(data: object) -> None:
@@ -59,6 +60,13 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
     named: set[str] = set()
     for v in values or []:
         model, sep, rest = v.partition("=")
+        if sep and model not in chosen and not Path(file_part(v)).expanduser().exists():
+            # MODEL=FILE naming a model not in the run (as -f MODEL=FORMAT says), not a file
+            # called "MODEL=FILE" that is missing.
+            raise UsageError(
+                f"--steer {v}: no model '{model}' in this run",
+                f"name one of: {', '.join(chosen)} (or give FILE alone to steer every model)",
+            )
         if sep and model in chosen:
             if model in named:
                 raise UsageError(f"--steer names {model} twice", "give one vector per model")
@@ -71,6 +79,11 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
                 )
             one = Steering.parse(v)
             chosen = {k: one for k in chosen}
+    by_id = {sp.id: sp for sp in specs}
+    for mid, st in chosen.items():
+        why = built_for_another(st, by_id[mid]) if st is not None else None
+        if why:
+            sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
     return chosen
 
 
@@ -104,8 +117,6 @@ class TtyProgress:
         return cls() if sys.stderr.isatty() else None
 
     def __call__(self, done: int, total: int, model: str) -> None:
-        from psmlab.core.domain.textsafe import terminal_safe
-
         now = time.monotonic()
         if model != self.model:
             self.model, self.start = model, self.last

@@ -64,6 +64,10 @@ def test_spelling_of_steer(vector: Path) -> None:
         assert "\n" not in err.value.one_line()
     with pytest.raises(ModelError, match="not found"):
         Steering.parse("/nonexistent/v.gguf@2")
+    # The file is there and the layers are not a layer list: said so, not "file not found".
+    for spec, bad in ((":-1", "-1"), (":a,b", "a,b"), (":@2", "")):
+        with pytest.raises(UsageError, match=f"'{bad}' in --steer .* is not a layer list"):
+            Steering.parse(f"{vector}{spec}")
     with pytest.raises(ModelError, match="not the control vector that was recorded"):
         Steering.from_record({**rec, "sha256": "0" * 64})
 
@@ -292,3 +296,18 @@ def test_two_columns_on_one_file_steer_differently(
     assert got["pushed"]["text"] == json.loads(alone.stdout)["generations"][0]["text"]
     assert got["plain"]["text"] == json.loads(plain.stdout)["generations"][0]["text"]
     assert got["plain"]["text"] != got["pushed"]["text"]
+    # MODEL= naming a model not in the run says so (as -f MODEL=FORMAT does), not "not found".
+    other = run_cli("ask", *common, "-m", "plain", "--steer", f"pushed={vector}@2", env=env)
+    assert other.returncode == 2 and "no model 'pushed' in this run" in other.stderr
+    # A psmlab vector built on another model file is used, with a warning saying so.
+    built = write_cvec(
+        tmp_path / "built.gguf",
+        {12: np.ones(576, dtype=np.float32)},
+        model_hint="llama",
+        metadata={"psmlab.model_sha256": "ab" * 32},
+    )
+    warned = run_cli("ask", *common, "-m", "plain", "--steer", f"{built}@0", env=env)
+    assert warned.returncode == 0 and "was built on another model (sha256 ababababab" in (
+        warned.stderr
+    )
+    assert "built on another model" not in both.stderr  # no sha256 recorded: nothing to say

@@ -124,6 +124,7 @@ class Capture:
         n_ctx: int = 2048,
         n_batch: int = N_BATCH,
         n_threads: int = 1,
+        min_layer: int = 0,
     ) -> None:
         quiet.install()
         self.lock = threading.Lock()
@@ -162,7 +163,7 @@ class Capture:
         self._model = model_ptr
         self.n_layer = int(llama_cpp.llama_model_n_layer(model_ptr))
         self.n_embd = int(llama_cpp.llama_model_n_embd(model_ptr))
-        self.layers = self._check_layers(layers)
+        self.layers = self._check_layers(layers, min_layer)
         self._vocab = llama_cpp.llama_model_get_vocab(model_ptr)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
 
@@ -190,13 +191,18 @@ class Capture:
 
     # --- setup ------------------------------------------------------------------------------
 
-    def _check_layers(self, layers: Iterable[int]) -> tuple[int, ...]:
+    def _check_layers(self, layers: Iterable[int], low: int) -> tuple[int, ...]:
+        """`low`: the first layer the caller can use (1 for control vectors, which llama.cpp
+        applies from layer 1), so the range named is the one that works."""
         out = sorted({int(x) for x in layers})
-        bad = [x for x in out if not 0 <= x < self.n_layer]
+        bad = [x for x in out if not low <= x < self.n_layer]
         if bad:
             self._free_model()
+            exists = 0 <= bad[0] < self.n_layer
             raise UsageError(
-                f"layer {bad[0]} does not exist: this model has layers 0..{self.n_layer - 1}",
+                f"layer {bad[0]} "
+                + ("cannot hold a control vector" if exists else "does not exist")
+                + f": use layers {low}..{self.n_layer - 1} of this model",
                 "pick layers in that range",
             )
         return tuple(out)

@@ -99,13 +99,11 @@ class Responder:
         self.format = spec.get_format(fmt)
         if self.format.kind == "server":
             raise UsageError(f"format {self.format.name} hides the prompt", "pick another format")
-        self.cap = Capture(spec.path, layers, n_threads=n_threads, n_ctx=n_ctx)
-        bad = [L for L in self.cap.layers if L < 1]
-        if bad or not self.cap.layers:
+        self.cap = Capture(spec.path, layers, n_threads=n_threads, n_ctx=n_ctx, min_layer=1)
+        if not self.cap.layers:
             self.cap.close()
             raise UsageError(
-                f"layer {bad[0] if bad else '(none)'} cannot hold a control vector",
-                f"pick layers in 1..{self.cap.n_layer - 1}",
+                "no layer to build a vector at", f"pick layers in 1..{self.cap.n_layer - 1}"
             )
         self.vocab = Vocab(self.cap._vocab, self.cap)
 

@@ -8,14 +8,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from psmlab.core.errors import ModelError, UsageError
 from psmlab.core.models.cvec import ControlVector, read_cvec
+
+if TYPE_CHECKING:
+    from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.hashing import file_sha256
 
+VECTOR_SHA = "psmlab.model_sha256"  # the model file a psmlab vector was built on
 _LAYERS_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _FIX_STEER = "write FILE[:LAYERS][@ALPHA], e.g. hal.gguf:10-14@4 or hal.gguf@2"
 
@@ -48,6 +52,20 @@ def layers_text(layers: Sequence[int]) -> str:
         parts.append(str(xs[i]) if i == j else f"{xs[i]}-{xs[j]}")
         i = j + 1
     return ",".join(parts)
+
+
+def _under(raw: str, base: Path | None) -> Path:
+    """A vector path as given (a relative one under `base`, if given)."""
+    path = Path(raw).expanduser()
+    return base / path if base is not None and not path.is_absolute() else path
+
+
+def file_part(text: str) -> str:
+    """The FILE of `FILE[:LAYERS][@ALPHA]`, as `Steering.parse` reads it."""
+    body, at, _ = text.strip().rpartition("@")
+    raw = body if at else text.strip()
+    head, colon, spec = raw.rpartition(":")
+    return head if colon and _LAYERS_RE.match(spec) else raw
 
 
 @dataclass(frozen=True)
@@ -83,12 +101,16 @@ class Steering:
         head, colon, spec = raw.rpartition(":")
         if colon and _LAYERS_RE.match(spec):
             layers, raw = parse_layers(spec), head
+        elif colon and head and not _under(raw, base).exists() and _under(head, base).exists():
+            # "hal.gguf:-1", "hal.gguf:a,b", "hal.gguf:@2": the file is there, the layers are not
+            # a layer list (not a missing file called "hal.gguf:-1").
+            raise UsageError(
+                f"'{spec}' in --steer '{text}' is not a layer list",
+                "write layers as 10, 10-14 or 6,10,14 (FILE:LAYERS@ALPHA)",
+            )
         if not raw:
             raise UsageError(f"--steer '{text}' names no file", _FIX_STEER)
-        path = Path(raw).expanduser()
-        if base is not None and not path.is_absolute():
-            path = base / path
-        return cls.load(path, alpha=alpha, layers=layers)
+        return cls.load(_under(raw, base), alpha=alpha, layers=layers)
 
     @classmethod
     def load(
@@ -172,3 +194,18 @@ def record_label(rec: Mapping[str, Any] | None) -> str | None:
         return f"{Path(str(rec['file'])).name}:{layers}@{float(rec['alpha']):g}"
     except (KeyError, TypeError, ValueError):
         return "?"
+
+
+def built_for_another(steering: Steering, spec: ModelSpec) -> str | None:
+    """A warning when the vector records that it was built on another model file (its sha256):
+    steering another model may be the experiment, but its directions may mean nothing there."""
+    want = str((steering.vector.metadata if steering.vector else {}).get(VECTOR_SHA) or "")
+    if not want or spec.is_remote:
+        return None
+    have = spec.sha256() or ""
+    if have and have != want:
+        return (
+            f"{Path(steering.path).name} was built on another model (sha256 {want[:12]}…), not "
+            f"{spec.id} ({have[:12]}…): its directions may mean nothing there"
+        )
+    return None
