@@ -19,6 +19,7 @@ from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec, Registry, split_kind
 from psmlab.core.models.steering import Steering
 
@@ -165,6 +166,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         name = short if names.count(short) == 1 else e
         eval_items += [(name, it, pol, len(problems)) for it in items]
     jobs: list[Job] = []
+    _check_steer_tables(spec, models)
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
     sampling = spec.model_dump(
         include={"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens"}
@@ -310,7 +312,39 @@ def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
             f"context '{c.name}' steers {m.id}, which runs on a server and cannot be steered",
             "give the context a steer table that names local models only",
         )
-    return Steering.parse(text, base=base)
+    st = Steering.parse(text, base=base)
+    # A vector of another width, or layers the model lacks, fail every unit of the sweep: said
+    # here, before anything runs (retrying would never help).
+    info = read_gguf(m.path)
+    width, depth = info.n_embd, info.n_layer
+    if st.vector is not None and width and st.vector.n_embd != width:
+        raise UsageError(
+            f"context '{c.name}' steers {m.id} with {Path(st.path).name}, whose directions have "
+            f"{st.vector.n_embd} values; {m.id} needs {width}",
+            f"build a vector for {m.id} (psmlab vectors build -m {m.id}), or a steer table "
+            "that gives each model its own",
+        )
+    if depth and any(not 1 <= L < depth for L in st.chosen):
+        raise UsageError(
+            f"context '{c.name}' steers {m.id} at layer {max(st.chosen)}; it has layers "
+            f"1..{depth - 1} for control vectors",
+            "choose layers the model has (FILE:LAYERS@ALPHA)",
+        )
+    return st
+
+
+def _check_steer_tables(spec: ExperimentSpec, models: list[ModelSpec]) -> None:
+    """A steer table naming no model of the experiment (a typo) would drop its context."""
+    ids = [m.id for m in models]
+    for c in spec.contexts:
+        if isinstance(c.steer, dict):
+            unknown = [k for k in c.steer if k not in ids]
+            if unknown:
+                raise UsageError(
+                    f"context '{c.name}' steers '{unknown[0]}', which is not one of the "
+                    "experiment's models",
+                    f"name models the experiment runs: {', '.join(ids)}",
+                )
 
 
 def _check_unique(jobs: list[Job], spec: ExperimentSpec) -> None:

@@ -56,6 +56,19 @@ class GGUFInfo:
         value = self.metadata.get("general.name")
         return value if isinstance(value, str) else None
 
+    def _arch_int(self, key: str) -> int | None:
+        value = self.metadata.get(f"{self.architecture}.{key}")
+        return value if isinstance(value, int) else None
+
+    @property
+    def n_embd(self) -> int | None:
+        """The width of the residual stream (what a control vector's directions must match)."""
+        return self._arch_int("embedding_length")
+
+    @property
+    def n_layer(self) -> int | None:
+        return self._arch_int("block_count")
+
 
 class _Reader:
     def __init__(self, buf: mmap.mmap | bytes, path: Path) -> None:
