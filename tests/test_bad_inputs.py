@@ -99,6 +99,13 @@ ASK = ["ask", "What are you?", "--max-tokens", "4"]
 ROWS = [
     # models
     Row("model-missing", lambda t, c: [*ASK, "-m", str(t / "nope.gguf")], 3, "not found"),
+    # A context far past memory: the fix is a smaller n_ctx, not "check the file".
+    Row(
+        "model-context-too-big",
+        lambda t, c: [*ASK, "-m", "smollm2-135m-instruct", "--n-ctx", "99999999"],
+        3,
+        "lower n_ctx",
+    ),
     Row(
         "model-not-gguf",
         lambda t, c: [*ASK, "-m", _write(t, "x.gguf", "hello")],

@@ -91,6 +91,14 @@ class Vocab:
 
 def load_error(spec: ModelSpec, exc: Exception) -> ModelError:
     detail = "; ".join(quiet.recent_errors()) or str(exc)
+    if "failed to allocate" in detail or "out of memory" in detail.lower():
+        # The weights loaded; the context (n_ctx tokens of KV cache) did not fit in memory.
+        trained = f" (trained on {spec.trained_ctx})" if spec.trained_ctx else ""
+        return ModelError(
+            f"llama.cpp could not load {spec.id}: not enough memory for a context of "
+            f"{spec.n_ctx} tokens{trained} ({detail})",
+            "lower n_ctx (--n-ctx, or n_ctx in the config entry)",
+        )
     return ModelError(
         f"llama.cpp could not load {spec.id} ({spec.path}): {detail}",
         "check that the file is a complete GGUF of an architecture this llama.cpp supports",
