@@ -13,7 +13,7 @@ from typing import Any
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
-from psmlab.core.models.registry import ModelSpec, Registry
+from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids
 from psmlab.core.models.steering import Steering, built_for_another, file_part
 
 
@@ -26,7 +26,7 @@ def resolve_specs(
     registry: Registry, refs: list[str] | None, n_ctx: int | None, threads: int | None
 ) -> list[ModelSpec]:
     """The `-m` models (default: the demo pair), with `--n-ctx` and `--threads` applied."""
-    specs = [registry.resolve(r) for r in refs] if refs else registry.default_pair()
+    specs = distinct_ids([registry.resolve(r) for r in refs] if refs else registry.default_pair())
     out = []
     for s in specs:
         if n_ctx:

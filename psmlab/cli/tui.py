@@ -9,7 +9,7 @@ import typer
 
 from psmlab.core.domain.limits import MAX_LAB_COLUMNS
 from psmlab.core.errors import UsageError
-from psmlab.core.models.registry import Registry
+from psmlab.core.models.registry import Registry, distinct_ids
 
 MONITOR_HELP = (
     "A control vector (e.g. psmlab vectors build … --axis): each new answer is re-read and "
@@ -48,7 +48,9 @@ def run_lab(
     from psmlab.core.run.lab import Lab
 
     registry = Registry()
-    specs = [registry.resolve(m) for m in models] if models else registry.default_pair()
+    specs = distinct_ids(
+        [registry.resolve(m) for m in models] if models else registry.default_pair()
+    )
     if len(specs) > MAX_LAB_COLUMNS:
         raise UsageError(
             f"{len(specs)} models is more columns than fit", f"open at most {MAX_LAB_COLUMNS}"

@@ -102,3 +102,16 @@ def test_a_broken_config_entry_fails_only_when_named(tmp_path: Path, smol_spec) 
     assert "gone" in reg.entry_errors
     with pytest.raises(ConfigError, match=r"config model 'gone'.*not found"):
         reg.resolve("gone")
+
+
+def test_two_files_of_one_name_get_ids_told_apart(tmp_path: Path, demo_pair) -> None:
+    """./a/model.gguf and ./b/model.gguf are two models (a trial was told 'given twice')."""
+    for d, spec in (("a", demo_pair[0]), ("b", demo_pair[1])):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "model.gguf").symlink_to(spec.path)
+    reg = Registry()
+    a, b = (reg.resolve(str(tmp_path / d / "model.gguf")) for d in "ab")
+    assert a.id == b.id == "model"
+    got = models.distinct_ids([a, b, reg.resolve(str(tmp_path / "b" / "model.gguf"))])
+    assert [s.id for s in got] == ["model", "model-2", "model-2"]  # the same file keeps its id
+    assert [s.path for s in got] == [a.path, b.path, b.path]

@@ -20,7 +20,7 @@ from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.models.gguf import read_gguf
-from psmlab.core.models.registry import ModelSpec, Registry, split_kind
+from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids, split_kind
 from psmlab.core.models.steering import Steering
 
 
@@ -135,7 +135,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     """Every unit of work, in a fixed order (grouped by model so each loads once)."""
     registry = registry or Registry()
     ids = set(registry.ids()) if spec.models else set()
-    models = (
+    models = distinct_ids(
         [registry.resolve(_model_ref(m, base, ids)) for m in spec.models]
         if spec.models
         else registry.default_pair()

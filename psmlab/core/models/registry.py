@@ -197,6 +197,24 @@ def spec_from_url(
     )
 
 
+def distinct_ids(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """Two different files of one name (./a/model.gguf, ./b/model.gguf) get ids told apart
+    ("model", "model-2"): columns, session records and experiment units are keyed by id. The
+    same file given twice keeps its id, and callers refuse it (pass each model once)."""
+    paths: dict[str, str] = {}  # id -> the path that holds it
+    out = []
+    for s in specs:
+        if s.id in paths and paths[s.id] != s.path:
+            taken = [i for i, p in paths.items() if p == s.path and i.startswith(f"{s.id}-")]
+            n = 2
+            while f"{s.id}-{n}" in paths:
+                n += 1
+            s = replace(s, id=taken[0] if taken else f"{s.id}-{n}")
+        paths.setdefault(s.id, s.path)
+        out.append(s)
+    return out
+
+
 def _trained_ctx(info: GGUFInfo) -> int | None:
     arch = info.architecture
     value = info.metadata.get(f"{arch}.context_length") if arch else None
