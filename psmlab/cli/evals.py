@@ -19,7 +19,7 @@ from psmlab.cli.measure import MAX_WARNINGS, warn_prompts
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, SystemOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
-from psmlab.core.models.registry import Registry
+from psmlab.core.models.registry import Registry, run_provenance
 
 
 def evals(
@@ -84,7 +84,7 @@ def evals(
     report["polarity"] = pol
     warn_prompts(report["prompts"])
     if json_out:
-        stdout_json(report)
+        stdout_json({**report, "models": [run_provenance(sp) for sp in specs]})
         return
     from rich.console import Console
     from rich.table import Table

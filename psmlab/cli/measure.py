@@ -26,7 +26,7 @@ from psmlab.cli.options import (
 )
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
-from psmlab.core.models.registry import Registry
+from psmlab.core.models.registry import Registry, run_provenance
 
 MAX_WARNINGS = 10
 
@@ -159,6 +159,7 @@ def probe(
                 ],
                 "summary": summary,
                 "prompts": prompts,
+                "models": [run_provenance(sp) for sp in specs],
             }
         )
         return
@@ -252,6 +253,7 @@ def _choice(
             {
                 "results": [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results],
                 "prompts": prompts,
+                "models": [run_provenance(sp) for sp in specs],
             }
         )
         return

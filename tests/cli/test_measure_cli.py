@@ -20,6 +20,12 @@ def test_probe_json_shape_and_summary() -> None:
     for s in data["summary"].values():
         assert s["top"] in s["probs"] and s["top_calibrated"] in s["calibrated"]
         assert "untruncated T=1" in s["measures"] and "PMI" in s["measures"]
+    # Who scored it, exactly: the file's sha256 and the library versions, per model.
+    models = {m["id"]: m for m in data["models"]}
+    assert set(models) == {"gemma-3-270m", "smollm2-135m-instruct"}
+    assert all(
+        len(m["sha256"]) == 64 and m["llama_cpp_python"] and m["psmlab"] for m in models.values()
+    )
 
 
 def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
@@ -79,6 +85,8 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     s = data["summary"]["smollm2-135m-instruct"]
     assert s["n"] == 4 and {"rate", "ci_low", "ci_high", "answer_bias", "corrected_rate"} <= set(s)
     assert [r["index"] for r in data["items"]] == [1, 3, 4, 5]
+    (prov,) = data["models"]
+    assert prov["id"] == "smollm2-135m-instruct" and len(prov["sha256"]) == 64
     human = run_cli(
         "evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8"
     )

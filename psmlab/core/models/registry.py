@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 from dataclasses import asdict, dataclass, field, replace
@@ -195,6 +196,18 @@ def spec_from_url(
         concurrency=concurrency or 1,
         warm=True if warm is None else warm,
     )
+
+
+def run_provenance(spec: ModelSpec) -> dict[str, Any]:
+    """What a result scored on this model needs to be re-run: the file (sha256), its settings and
+    the library versions (a --json output carries it beside the numbers)."""
+    import psmlab
+
+    try:  # the installed metadata: importing llama_cpp would load the library
+        llama = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        llama = None
+    return {**spec.to_dict(with_sha=True), "llama_cpp_python": llama, "psmlab": psmlab.__version__}
 
 
 def distinct_ids(specs: list[ModelSpec]) -> list[ModelSpec]:
