@@ -392,6 +392,11 @@ def export(
             "holds every branch",
             f"drop --{'tree' if tree else 'branch'}, or export markdown (-f md)",
         )
+    if tree and branch is not None:
+        raise UsageError(
+            "--tree writes every branch and --branch one of them",
+            "give one of --tree or --branch",
+        )
     if out is not None:
         check_out(out, "exporting", "." + fmt)
     s = load(_path(session))

@@ -283,6 +283,8 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
     # --branch/--tree choose what markdown shows; the other formats always hold every branch.
     picked = run_cli("export", str(s), "-f", "JSONL", "--branch", "1")
     assert picked.returncode == 2 and "-f jsonl always holds every branch" in picked.stderr
+    both = run_cli("export", str(s), "--tree", "--branch", "1")
+    assert both.returncode == 2 and "give one of --tree or --branch" in both.stderr
     # A session an editor saved with a byte-order mark still opens.
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())

@@ -58,7 +58,7 @@ def test_spelling_of_steer(vector: Path) -> None:
     rec = s.record()
     assert rec["sha256"] == s.sha256 and len(s.sha256) == 64 and rec["layers"] == [12]
     assert Steering.from_record(rec) == s
-    for bad in (f"{vector}@lots", f"{vector}:9@1", "@2", f"{vector}@nan"):
+    for bad in (f"{vector}@lots", f"{vector}:9@1", "@2", f"{vector}@nan", f"{vector}@1e39"):
         with pytest.raises(UsageError) as err:
             Steering.parse(bad)
         assert "\n" not in err.value.one_line()

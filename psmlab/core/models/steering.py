@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.hashing import file_sha256
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 VECTOR_SHA = "psmlab.model_sha256"  # the model file a psmlab vector was built on
 _LAYERS_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _FIX_STEER = "write FILE[:LAYERS][@ALPHA], e.g. hal.gguf:10-14@4 or hal.gguf@2"
@@ -117,8 +118,11 @@ class Steering:
         cls, path: str | Path, *, alpha: float = 1.0, layers: Sequence[int] = (), sha256: str = ""
     ) -> Steering:
         """Read the vector file; with `sha256`, refuse a file that is not the one recorded."""
-        if not math.isfinite(alpha):
-            raise UsageError(f"steering strength {alpha} is not finite", "pass a finite alpha")
+        # llama.cpp adds alpha x direction in float32: 1e39 is finite in Python, inf there.
+        if not math.isfinite(alpha) or abs(alpha) > _FLOAT32_MAX:
+            raise UsageError(
+                f"steering strength {alpha} is not finite in float32", "pass a finite alpha"
+            )
         vec = read_cvec(path)
         digest = file_sha256(str(path))
         if sha256 and digest != sha256:
