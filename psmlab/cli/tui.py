@@ -58,7 +58,7 @@ def run_lab(
     if len({s.id for s in specs}) != len(specs):
         raise UsageError("the same model was given twice", "pass each model once")
     lab = Lab(specs)
-    lab.blind = blind
+    lab.session.blind = blind  # a new lab: nothing to save yet, so not "unsaved work"
     _monitor(lab, monitor)
     _run(lab)
 

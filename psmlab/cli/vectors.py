@@ -46,6 +46,9 @@ def _targets(
         and out.suffix == ".gguf"
     )
     if as_file and out is not None:
+        for d in out.parents:  # mkdir would fail under a file only after the model ran
+            if d.exists() and not d.is_dir():
+                raise UsageError(f"-o {out}: {d} is a file, not a folder", "pass another path")
         return {ids[0]: out}, None
     folder = out if out is not None else Path(".")
     if folder.suffix == ".gguf" and not folder.is_dir():
@@ -53,11 +56,14 @@ def _targets(
             f"-o {folder} names one file but {len(ids)} archetype(s){' and the axis' if axis else ''} need a folder",
             "pass a directory to -o",
         )
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(
-            f"-o {folder} is a file, not a folder or a new .gguf file",
-            "pass a directory, or a .gguf path that does not exist yet",
-        )
+    # The folder, or a folder above it, being a file would fail only after the model ran.
+    for d in (folder, *folder.parents):
+        if d.exists() and not d.is_dir():
+            raise UsageError(
+                f"-o {folder}: {d} is a file, not a folder",
+                "pass a directory, or a .gguf path that does not exist yet",
+            )
+
     files = {a: folder / f"{a}.{model_id}.gguf" for a in ids}
     return files, (folder / f"assistant-axis.{model_id}.gguf" if axis else None)
 

@@ -115,3 +115,5 @@ def test_two_files_of_one_name_get_ids_told_apart(tmp_path: Path, demo_pair) -> 
     got = models.distinct_ids([a, b, reg.resolve(str(tmp_path / "b" / "model.gguf"))])
     assert [s.id for s in got] == ["model", "model-2", "model-2"]  # the same file keeps its id
     assert [s.path for s in got] == [a.path, b.path, b.path]
+    # Listed the other way round, each file keeps its name (stored results are keyed by id).
+    assert {s.path: s.id for s in models.distinct_ids([b, a])} == {s.path: s.id for s in got}

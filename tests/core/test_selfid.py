@@ -410,6 +410,14 @@ def test_claims_a_user_trial_found(text: str, label: str) -> None:
         ('"I am a human," said the robot.', "none"),
         ('"I am an AI," I said.', "ai"),
         ('I am a nurse. "Hello," she said.', "human"),
+        ('"I am an AI," Sarah said.', "none"),
+        ('"I am an AI." replied the woman', "none"),
+        # A reviewer's: a quote of one's own words, or a new sentence after it, stays a claim.
+        ('My honest answer is "I am an AI language model," which says it all.', "ai"),
+        ('In short: "I am a human being" really says it.', "human"),
+        ('Here is my reply: "I am an AI language model." It explained nothing more.', "ai"),
+        ('Tell them "I am an AI language model." They asked, after all.', "ai"),
+        ('"I am an AI language model."\n She said that.', "ai"),
     ],
 )
 def test_joined_claims_and_folded_text(text: str, label: str) -> None:

@@ -286,3 +286,15 @@ def test_the_session_refuses_reserved_annotators_and_notes_surprises() -> None:
     assert s.annotation_notes(Annotation(generation_id=g, note="x", annotator="alice")) == []
     alike = s.annotation_notes(Annotation(generation_id=g, self_id="ai", annotator="Alice"))
     assert alike == ["'Alice' is a new annotator here; 'alice' is another (names are exact)"]
+
+
+def test_blind_is_written_only_when_on(tmp_path: Path) -> None:
+    """A session never blind stays readable by a psmlab from before the field (it refuses keys
+    it does not know); a blind one says so, and loads blind."""
+    s = make_session()
+    assert "blind" not in json.loads(store.dumps(s))
+    s.blind = True
+    assert json.loads(store.dumps(s))["blind"] is True
+    f = tmp_path / "b.json"
+    f.write_bytes(store.dumps(s))
+    assert store.load(f).blind

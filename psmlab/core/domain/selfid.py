@@ -50,28 +50,44 @@ _REPORTED = re.compile(
     re.IGNORECASE,
 )
 # A quotation closed and then attributed to someone else: '"I am an AI," she said.',
-# '"I'm a nurse." replied the woman'. "I said" keeps the claim the speaker's own.
+# '"I'm a nurse." replied the woman', '"I am an AI," Sarah said'. On the same line only; a
+# name is capitalised (case-sensitive); after a quote that ended its sentence the clause must
+# start in lower case ('"I am an AI." They asked...' starts a new sentence: the claim stands);
+# "I said" keeps the claim the speaker's own.
 _QUOTE_CLOSE = re.compile(r"[^\"\u201d\n]*[\"\u201d]")
-_ATTRIBUTED = re.compile(
-    r"\s*,?\s*(?:(?!I\b)(?:he|she|they|it|someone|(?:the|a|an|my|his|her)\s+\w+|[A-Z][a-z]+)\s+"
-    r"(?:said|says|say|replied|replies|answered|answers|asked|asks|told|tells|wrote|writes|"
+_VERB = (
+    r"(?:said|says|replied|replies|answered|answers|asked|asks|told|tells|wrote|writes|"
     r"whispered|shouted|added|insisted|claimed|claims|explained)\b"
-    r"|(?:said|says|replied|answered|asked|wrote|added)\s+(?!I\b)"
-    r"(?:he|she|they|the\s+\w+|[A-Z][a-z]+)\b)",
+)
+_SUBJECT = r"(?:he|she|they|someone|(?:the|a|an|my|his|her)[ \t]+[a-z]+)"
+_ATTRIBUTED = re.compile(
+    rf"[ \t]*(?:{_SUBJECT}|(?-i:[A-Z][a-z]+))[ \t]+{_VERB}"
+    rf"|[ \t]*{_VERB}[ \t]+(?:{_SUBJECT}|(?-i:[A-Z][a-z]+))\b",
     re.IGNORECASE,
 )
 
 
 def _quoted_for_another(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] sits inside a quotation that is then said to be someone else's
-    (a reporting clause after it): the story's character speaks, not the speaker."""
+    (a reporting clause right after it): the story's character speaks, not the speaker."""
     line_start = text.rfind("\n", 0, start) + 1
     before = text[line_start:start]
     inside = before.count('"') % 2 == 1 or before.rfind("\u201c") > before.rfind("\u201d")
     if not inside:
         return False
     close = _QUOTE_CLOSE.match(text, end)
-    return close is not None and _ATTRIBUTED.match(text, close.end()) is not None
+    if close is None:
+        return False
+    quoted = close.group(0)[:-1].rstrip()
+    after = close.end()
+    if text.startswith(",", after):  # '"I am an AI", she said' (the comma outside the quote)
+        after += 1
+    elif not quoted.endswith(","):
+        # A quote that ended its sentence: only a clause in lower case continues it.
+        clause = text[after:].lstrip(" \t")
+        if not clause[:1].islower():
+            return False
+    return _ATTRIBUTED.match(text, after) is not None
 
 
 # A turn of the document's next speaker: "User:", "<human>", "Post by Member:", "USER" alone on a

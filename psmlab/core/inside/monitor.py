@@ -17,7 +17,7 @@ from psmlab.core.inside.capture import Capture
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
-from psmlab.core.models.steering import Steering
+from psmlab.core.models.steering import VECTOR_SHA, Steering
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (
     GenerationRecord,
@@ -26,7 +26,7 @@ from psmlab.core.session.schema import (
     tokens_sha256,
 )
 
-SHA_KEY = "psmlab.model_sha256"
+SHA_KEY = VECTOR_SHA  # the model file a psmlab vector was built on
 
 
 @dataclass

@@ -245,11 +245,10 @@ def session_from_results(
     question = TurnRecord(
         id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
     )
+    # Not the lab's blind mode: the file's own ids are the blind names ("Model A"), which the
+    # lab's mode would rename again by screen position.
     session = Session(
-        title=title + (" · blind" if blind else ""),
-        nodes=[question],
-        head=question.id,
-        blind=blind,  # `psmlab open` starts it in blind mode: kinds and formats hidden too
+        title=title + (" · blind" if blind else ""), nodes=[question], head=question.id
     )
     for cell in cells:
         mine = sorted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -315,14 +316,14 @@ def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
     st = Steering.parse(text, base=base)
     # A vector of another width, or layers the model lacks, fail every unit of the sweep: said
     # here, before anything runs (retrying would never help).
-    info = read_gguf(m.path)
-    width, depth = info.n_embd, info.n_layer
+    width, depth = _shape(m.path)
     if st.vector is not None and width and st.vector.n_embd != width:
         raise UsageError(
             f"context '{c.name}' steers {m.id} with {Path(st.path).name}, whose directions have "
             f"{st.vector.n_embd} values; {m.id} needs {width}",
-            f"build a vector for {m.id} (psmlab vectors build -m {m.id}), or a steer table "
-            "that gives each model its own",
+            f"build a vector for {m.id} (psmlab vectors build -m "
+            f"{m.path if m.source == 'path' else m.id}), or a steer table that gives each model "
+            "its own",
         )
     if depth and any(not 1 <= L < depth for L in st.chosen):
         raise UsageError(
@@ -331,6 +332,14 @@ def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
             "choose layers the model has (FILE:LAYERS@ALPHA)",
         )
     return st
+
+
+@functools.lru_cache(maxsize=64)
+def _shape(path: str) -> tuple[int | None, int | None]:
+    """A model file's residual width and layer count, read once per process (a plan is made
+    again for each report)."""
+    info = read_gguf(path)
+    return info.n_embd, info.n_layer
 
 
 def _check_steer_tables(spec: ExperimentSpec, models: list[ModelSpec]) -> None:

@@ -66,11 +66,13 @@ class ControlVector:
         return read_cvec(path)
 
 
-def _llama_version() -> str:
-    try:  # read from the installed metadata: importing llama_cpp loads the library
+def llama_cpp_version() -> str | None:
+    """The installed llama-cpp-python's version (None: not installed), read from its metadata:
+    importing llama_cpp would load the library."""
+    try:
         return importlib.metadata.version("llama-cpp-python")
     except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+        return None
 
 
 def provenance(
@@ -80,7 +82,7 @@ def provenance(
     meta: dict[str, Any] = {
         # Who wrote it, with what: a vector nobody can rebuild is no result.
         "psmlab.version": psmlab.__version__,
-        "psmlab.llama_cpp_python": _llama_version(),
+        "psmlab.llama_cpp_python": llama_cpp_version() or "not installed",
         "psmlab.model_sha256": model_sha256,
         "psmlab.layers": [int(x) for x in layers],
         "psmlab.n": int(n),

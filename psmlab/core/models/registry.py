@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 from dataclasses import asdict, dataclass, field, replace
@@ -14,6 +13,7 @@ from psmlab.core import paths
 from psmlab.core.domain.formats import OWN_TEMPLATES, SERVER_CHAT, Format, get_format
 from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
 from psmlab.core.models.config import Kind, load_config
+from psmlab.core.models.cvec import llama_cpp_version
 from psmlab.core.models.gguf import GGUFInfo, read_gguf
 from psmlab.core.models.hashing import cached_sha256, file_sha256
 
@@ -203,28 +203,27 @@ def run_provenance(spec: ModelSpec) -> dict[str, Any]:
     the library versions (a --json output carries it beside the numbers)."""
     import psmlab
 
-    try:  # the installed metadata: importing llama_cpp would load the library
-        llama = importlib.metadata.version("llama-cpp-python")
-    except importlib.metadata.PackageNotFoundError:
-        llama = None
-    return {**spec.to_dict(with_sha=True), "llama_cpp_python": llama, "psmlab": psmlab.__version__}
+    return {
+        **spec.to_dict(with_sha=True),
+        "llama_cpp_python": llama_cpp_version(),
+        "psmlab": psmlab.__version__,
+    }
 
 
 def distinct_ids(specs: list[ModelSpec]) -> list[ModelSpec]:
     """Two different files of one name (./a/model.gguf, ./b/model.gguf) get ids told apart
-    ("model", "model-2"): columns, session records and experiment units are keyed by id. The
+    ("model", "model-2", numbered in the order of their paths, so listing them in another order
+    names each the same): columns, session records and experiment units are keyed by id. The
     same file given twice keeps its id, and callers refuse it (pass each model once)."""
-    paths: dict[str, str] = {}  # id -> the path that holds it
+    paths: dict[str, list[str]] = {}
+    for s in specs:
+        if s.path not in paths.setdefault(s.id, []):
+            paths[s.id].append(s.path)
     out = []
     for s in specs:
-        if s.id in paths and paths[s.id] != s.path:
-            taken = [i for i, p in paths.items() if p == s.path and i.startswith(f"{s.id}-")]
-            n = 2
-            while f"{s.id}-{n}" in paths:
-                n += 1
-            s = replace(s, id=taken[0] if taken else f"{s.id}-{n}")
-        paths.setdefault(s.id, s.path)
-        out.append(s)
+        files = sorted(paths[s.id])
+        n = files.index(s.path) + 1
+        out.append(s if n == 1 else replace(s, id=f"{s.id}-{n}"))
     return out
 
 

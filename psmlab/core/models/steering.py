@@ -106,7 +106,9 @@ class Steering:
             # "hal.gguf:-1", "hal.gguf:a,b", "hal.gguf:@2": the file is there, the layers are not
             # a layer list (not a missing file called "hal.gguf:-1").
             raise UsageError(
-                f"'{spec}' in --steer '{text}' is not a layer list",
+                f"'{spec}' in --steer '{text}' is not a layer list"
+                if spec
+                else f"--steer '{text}' has no layers after ':'",
                 "write layers as 10, 10-14 or 6,10,14 (FILE:LAYERS@ALPHA)",
             )
         if not raw:

@@ -180,9 +180,12 @@ def load(path: str | Path) -> Session:
 
 
 def dumps(session: Session) -> bytes:
-    return (
-        json.dumps(session.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
-    ).encode()
+    data = session.model_dump(mode="json")
+    if not data.get("blind"):
+        # Written only when on: a session that was never blind still opens in a psmlab from
+        # before the field (schema 2 refuses keys it does not know).
+        data.pop("blind", None)
+    return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -34,7 +34,7 @@ class LabFileActions(LabView):
 
         def target_of(v: str) -> Path:
             t = Path(v.strip()).expanduser()
-            return t if t.suffix == ".json" else t.with_name(t.name + ".json")
+            return t if t.suffix.lower() == ".json" else t.with_name(t.name + ".json")
 
         def check(v: str) -> str | None:
             if not v.strip():
@@ -93,7 +93,7 @@ class LabFileActions(LabView):
         def done(v: str | None) -> None:
             if v == "save":
                 self.action_save()
-                if not self.lab.dirty:
+                if not (self.lab.dirty or self.lab.save_error):  # a failed save keeps us here
                     go()
             elif v == "leave":
                 go()

@@ -91,7 +91,8 @@ class Vocab:
 
 def load_error(spec: ModelSpec, exc: Exception) -> ModelError:
     detail = "; ".join(quiet.recent_errors()) or str(exc)
-    if "failed to allocate" in detail or "out of memory" in detail.lower():
+    low = detail.lower()
+    if "kv cache" in low or "failed to initialize the context" in low:
         # The weights loaded; the context (n_ctx tokens of KV cache) did not fit in memory.
         trained = f" (trained on {spec.trained_ctx})" if spec.trained_ctx else ""
         return ModelError(
