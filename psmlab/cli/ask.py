@@ -45,6 +45,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode
 from psmlab.core.models.registry import Registry
 from psmlab.core.run.runner import Column
+from psmlab.core.session.records import now, tokens_sha256
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -211,6 +212,7 @@ def _ask(
             sink(ev)
 
     t0 = time.perf_counter()
+    started_at = now()
     with live_view if live_view is not None else nullcontext():
         result = run(tr, columns, n=n, seed=seed, on_event=on_event, logprobs=lp)
         elapsed = time.perf_counter() - t0
@@ -282,6 +284,8 @@ def _ask(
                         "model": m,
                         "format": p.format,
                         "n_tokens": p.n_tokens,
+                        # As a saved session records it: the prompt's tokens, hashed.
+                        "prompt_sha256": tokens_sha256(p.tokens) if p.tokens else None,
                         "warnings": list(p.warnings),
                     }
                     for m, p in result.prompts.items()
@@ -290,6 +294,7 @@ def _ask(
                 "models": [_model_json(c) for c in columns],
                 "seed": result.base_seed,
                 "cancelled": result.cancelled,
+                "created": started_at,  # UTC, when the run began
                 "elapsed_s": round(elapsed, 3),
             }
         )

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -239,7 +240,12 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
         assert g["auto_labels"]["self_id"] == max(j["probs"], key=j["probs"].__getitem__)
         assert g["auto_labels"]["method"] == "judge:gemma-3-270m"
         assert abs(sum(j["probs"].values()) - 1) < 1e-9 and len(j["judge"]["prompt_sha256"]) == 64
-    recs = json.loads(save.read_text())["auto_labels"]
+    saved = json.loads(save.read_text())
+    # The printed run says what the saved session records: the prompt's hash, and when.
+    (prompt,) = data["prompts"]
+    assert {g["prompt_sha256"] for g in saved["generations"]} == {prompt["prompt_sha256"]}
+    assert datetime.fromisoformat(data["created"]).tzinfo is not None
+    recs = saved["auto_labels"]
     assert [(r["method"], r["self_id"]) for r in recs] == [
         (g["auto_labels"]["method"], g["auto_labels"]["self_id"]) for g in data["generations"]
     ]
