@@ -99,6 +99,12 @@ ASK = ["ask", "What are you?", "--max-tokens", "4"]
 ROWS = [
     # models
     Row("model-missing", lambda t, c: [*ASK, "-m", str(t / "nope.gguf")], 3, "not found"),
+    Row(
+        "model-bad-kind",
+        lambda t, c: [*ASK, "-m", "smollm2-135m-instruct@foo"],
+        3,
+        "'@foo' in 'smollm2-135m-instruct@foo' is not a model kind",
+    ),
     # A context far past memory: the fix is a smaller n_ctx, not "check the file".
     Row(
         "model-context-too-big",

@@ -376,6 +376,12 @@ class Registry:
             return spec_from_path(ref, kind=kind)
         if self.demo_error is not None and ref in (GEMMA_ID, SMOLLM_ID):
             raise self.demo_error  # `ref` is not among `known`: it is one of the missing
+        head, at, tail = ref.rpartition("@")
+        if at and (head in known or head.endswith(".gguf")):
+            # "qwen@foo": the model is fine, the kind after it is not.
+            raise ModelError(
+                f"'@{tail}' in '{ref}' is not a model kind", f"write {head}@base or {head}@chat"
+            )
         names = ", ".join(known) or "none"
         raise ModelError(
             f"unknown model '{ref}' (known: {names})",
