@@ -10,6 +10,7 @@ import pytest
 from psmlab.core.domain import quality
 from psmlab.core.session import file as store
 from psmlab.core.session.export import export, md_block, md_inline
+from psmlab.core.session.records import ProjectionRecord
 from tests.markdown_tools import outside_fences
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -55,6 +56,19 @@ def test_jsonl_has_one_generation_per_line_with_its_annotations() -> None:
     # Automatic labels beside the annotations: an old record (no self-id) and a new one.
     assert [g["auto_labels"]["self_id"] for g in gens] == [None, "none"]
     assert all(g["auto_labels"]["method"] == "markers" for g in gens)
+    # Each line carries its answer's projections on monitored vectors (none recorded here).
+    s = _session()
+    s.projections.append(
+        ProjectionRecord(
+            generation_id="g-000000000002",
+            vector={"file": "hal.gguf", "sha256": "0" * 64, "layers": [6]},
+            projection={"6": 1.5},
+            per_token={"6": [1.0, 2.0]},
+        )
+    )
+    again = [json.loads(x) for x in export(s, "jsonl").splitlines()]
+    assert [len(g["projections"]) for g in again] == [0, 1]
+    assert again[1]["projections"][0]["projection"] == {"6": 1.5}
 
 
 def test_markdown_automatic_labels_name_the_labeller_and_leave_role_leak_out(

@@ -29,6 +29,10 @@ def to_jsonl(s: Session) -> str:
         d["annotations"] = [a.model_dump(mode="json") for a in s.annotations_for(g.id)]
         auto = autos.get(g.id)
         d["auto_labels"] = None if auto is None else auto.to_dict()
+        # Its readings on monitored control vectors, as the markdown export shows them.
+        d["projections"] = [
+            p.model_dump(mode="json") for p in s.projections if p.generation_id == g.id
+        ]
         lines.append(json.dumps(d, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
 
