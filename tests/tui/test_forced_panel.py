@@ -199,7 +199,11 @@ def test_answers_without_a_forced_choice_say_it_was_not_scored() -> None:
     there were nothing to measure."""
     assert forced_block(_state(None)).plain == ""  # no answers yet: nothing to say
     text = forced_block(_state(None, PURE)).plain
-    assert text.startswith("forced choice: not scored for this message"), text
+    assert text.startswith("forced choice: none for this message"), text
+    # Answers that continued an assistant turn are never scored: said as such, not "yet".
+    cont = _state(None, PURE)
+    cont.continued = {x.record.id for x in cont.samples if x.record is not None}
+    assert "not scored for a continued answer" in forced_block(cont).plain
     pending = _state(None, PURE)
     pending.forced_pending = True
     assert forced_block(pending).plain == "forced choice: scoring the pending message…"
@@ -233,4 +237,4 @@ async def test_finished_answers_with_no_forced_choice_say_not_scored_in_the_colu
         col = app.query_one(ModelColumn)
         await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
         text = " ".join(str(col.query_one(".col-dist").render()).split())
-        assert "forced choice: not scored for this message" in text, text
+        assert "forced choice: none for this message" in text, text

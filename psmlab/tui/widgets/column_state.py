@@ -237,8 +237,12 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
             out.append_text(safe(s.forced_error, "dim"))
         elif s.samples and all(x.record is not None for x in s.samples):  # say so, not a blank
             # Short: why is in the README and the export (a new message or quitting stops it).
+            continued = all(x.record is not None and x.record.id in s.continued for x in s.samples)
             out.append(
-                "forced choice: not scored for this message (it is scored after each run)",
+                "forced choice: not scored for a continued answer (only after a user message)"
+                if continued
+                else "forced choice: none for this message (scored once every column's run is "
+                "over)",
                 style="dim italic",
             )
         return out
