@@ -64,7 +64,11 @@ FOOTER = {"ctrl+q", "f1", "f2", "f3", "f4", "f5", "ctrl+a", "f8"}
 PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"}
 COLUMN_KEYS = [
     ("tab / shift+tab", "Move focus between transcript, columns and message box"),
-    ("a / r / l", "in a column: adopt / regenerate this column / annotate"),
+    (
+        "a / r / l",
+        "in a column: adopt / regenerate this column / annotate (other letters go to the "
+        "message box)",
+    ),
     ("i / s", "in a column: prompt inspector (F2) / settings (F3)"),
     ("↑ ↓ pgup pgdn", "in a column: scroll the answer"),
     ("← → or [ ]", "in a column: previous / next sample"),

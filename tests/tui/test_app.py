@@ -681,3 +681,25 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         await wait_for(pilot, lambda: len(store.load(target).generations) == 4, "the new run")
         await settle(pilot, app)
         assert len(store.load(first).generations) == 2
+
+
+async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
+    """A trial typed "ok really" with a column focused: its letters are no column key, so they
+    go to the message box (with the focus); the column's own keys still act (F1)."""
+    from psmlab.tui.widgets.composer import Composer
+
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        col = app.query(ModelColumn).first()
+        col.focus()
+        await pilot.pause()
+        await pilot.press("o", "k", "space", "r", "e", "a", "l", "l", "y")
+        box = app.query_one(Composer)
+        assert box.has_focus and box.text == "ok really", box.text
+        assert not lab.session.generations  # nothing ran
+        col.focus()
+        await pilot.pause()
+        await pilot.press("s")  # a column key: its settings, not a letter in the box
+        await wait_for(pilot, lambda: app.screen is not app.lab_screen, "the settings dialog")
+        assert box.text == "ok really"

@@ -66,6 +66,26 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("pagedown", "scroll_body(10)", "Page down", show=False),
     ]
 
+    # Keys a column acts on; any other printable key goes to the message box (see on_key).
+    _OWN_KEYS = frozenset(k for b in BINDINGS if isinstance(b, Binding) for k in b.key.split(","))
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed while a column has focus that is none of its keys starts a message:
+        focus moves to the message box with it (a trial typed "ok really" into a column). The
+        column's own keys (a, r, l, …) still act, as F1 lists them."""
+        if not event.is_printable or event.key in self._OWN_KEYS or not event.character:
+            return
+        from psmlab.tui.widgets.composer import Composer
+
+        boxes = self.screen.query(Composer)
+        if not boxes:
+            return
+        box = boxes.first()
+        event.stop()
+        event.prevent_default()
+        box.focus()
+        box.insert(event.character)
+
     def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:
         super().__init__(classes="column")
         self.state = state
