@@ -698,8 +698,19 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         box = app.query_one(Composer)
         assert box.has_focus and box.text == "ok really", box.text
         assert not lab.session.generations  # nothing ran
+        # Typed fast (tmux send-keys, a paste), the keys queue at the column before the focus
+        # moves: once the message started, its column keys ("a", "r") are letters too.
+        from textual import events
+
+        box.clear()
+        col.focus()
+        await pilot.pause()
+        for ch in "no area":
+            col.post_message(events.Key("space" if ch == " " else ch, ch))
+        await wait_for(pilot, lambda: box.text == "no area", "the queued letters in the box")
+        assert not lab.session.generations
         col.focus()
         await pilot.pause()
         await pilot.press("s")  # a column key: its settings, not a letter in the box
         await wait_for(pilot, lambda: app.screen is not app.lab_screen, "the settings dialog")
-        assert box.text == "ok really"
+        assert box.text == "no area"

@@ -73,7 +73,7 @@ class ModelColumn(Vertical, can_focus=True):
         """A letter typed while a column has focus that is none of its keys starts a message:
         focus moves to the message box with it (a trial typed "ok really" into a column). The
         column's own keys (a, r, l, …) still act, as F1 lists them."""
-        if not event.is_printable or event.key in self._OWN_KEYS or not event.character:
+        if not event.is_printable or not event.character:
             return
         from psmlab.tui.widgets.composer import Composer
 
@@ -81,9 +81,14 @@ class ModelColumn(Vertical, can_focus=True):
         if not boxes:
             return
         box = boxes.first()
+        # Keys typed fast (or pasted) are queued here before the focus moved: once a message
+        # has started, they are its letters too, column keys or not.
+        started = self.screen.focused is box
+        if event.key in self._OWN_KEYS and not started:
+            return
         event.stop()
         event.prevent_default()
-        box.focus()
+        self.screen.set_focus(box)
         box.insert(event.character)
 
     def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:
