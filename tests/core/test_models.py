@@ -113,7 +113,9 @@ def test_two_files_of_one_name_get_ids_told_apart(tmp_path: Path, demo_pair) -> 
     a, b = (reg.resolve(str(tmp_path / d / "model.gguf")) for d in "ab")
     assert a.id == b.id == "model"
     got = models.distinct_ids([a, b, reg.resolve(str(tmp_path / "b" / "model.gguf"))])
-    assert [s.id for s in got] == ["model", "model-2", "model-2"]  # the same file keeps its id
+    # Numbered by (resolved) path, so which one is "model" depends on where the files live.
+    first, second = ("model", "model-2") if a.path < b.path else ("model-2", "model")
+    assert [s.id for s in got] == [first, second, second]  # the same file keeps its id
     assert [s.path for s in got] == [a.path, b.path, b.path]
     # Listed the other way round, each file keeps its name (stored results are keyed by id).
     assert {s.path: s.id for s in models.distinct_ids([b, a])} == {s.path: s.id for s in got}
