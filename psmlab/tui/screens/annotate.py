@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, 
 from psmlab.core.domain.personas import Persona
 from psmlab.core.session.records import RESERVED_ANNOTATORS
 from psmlab.tui.screens.dialogs import FormDialog
+from psmlab.tui.widgets.ordered import OrderedInput
 from psmlab.views import safe
 
 SelfId = Literal["ai", "human", "mixed", "none"]
@@ -119,22 +120,22 @@ class AnnotateDialog(FormDialog):
                 )
                 # Labels over the boxes: a placeholder disappears once a box holds a value.
                 yield Label("Free label (optional, your own words):", classes="field-label")
-                yield Input(placeholder="free label (optional, your own words)", id="free")
+                yield OrderedInput(placeholder="free label (optional, your own words)", id="free")
                 with Horizontal(classes="row"):
                     with Vertical(classes="field"):
                         yield Label("Confidence (0-1):", classes="field-label")
-                        yield Input(placeholder="confidence 0-1", id="confidence")
+                        yield OrderedInput(placeholder="confidence 0-1", id="confidence")
                     with Vertical(classes="field"):
                         yield Label("Rating (1-5):", classes="field-label")
-                        yield Input(placeholder="rating 1-5", id="rating")
+                        yield OrderedInput(placeholder="rating 1-5", id="rating")
                 yield Label("Note:", classes="field-label")
-                yield Input(placeholder="note", id="note")
+                yield OrderedInput(placeholder="note", id="note")
                 yield Label("Evidence (text copied from the continuation):", classes="field-label")
-                yield Input(
+                yield OrderedInput(
                     placeholder="evidence: text copied from the continuation (optional)", id="quote"
                 )
                 yield Label("Annotator:", classes="field-label")
-                yield Input(
+                yield OrderedInput(
                     self.annotator,
                     placeholder="your name (PSMLAB_ANNOTATOR or annotator = in the config)",
                     id="annotator",

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from psmlab.tui.widgets.ordered import OrderedInput, OrderedTextArea
+
 
 class FormDialog(ModalScreen[Any]):
     """A form with Save (Ctrl+S) and Cancel (Esc): subclasses compose the fields and `action_keep`."""
@@ -78,7 +80,7 @@ class AskValue(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Input(self.value, placeholder=self.placeholder, id="value")
+            yield OrderedInput(self.value, placeholder=self.placeholder, id="value")
             yield Label("", id="error", classes="error", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -109,7 +111,7 @@ class EditText(ModalScreen[str | None]):
                 classes="dialog-title",
                 markup=False,
             )
-            yield TextArea(self.text, id="text")
+            yield OrderedTextArea(self.text, id="text")
 
     def action_keep(self) -> None:
         self.dismiss(self.query_one("#text", TextArea).text)

@@ -15,6 +15,7 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.models.steering import Steering, layers_text
 from psmlab.core.run.runner import Column
 from psmlab.tui.screens.dialogs import FormDialog
+from psmlab.tui.widgets.ordered import OrderedInput
 
 FIELDS = [
     ("temperature", float),
@@ -76,24 +77,24 @@ class SettingsDialog(FormDialog):
                 )
                 yield Label("system prompt (empty: the transcript's own; a single '-' removes it)")
                 system = "-" if c.system == "" else (c.system or "")
-                yield Input(system, id="system")
+                yield OrderedInput(system, id="system")
                 yield Label("prefill (the assistant turn starts with this)")
-                yield Input(c.prefill or "", id="prefill")
+                yield OrderedInput(c.prefill or "", id="prefill")
                 yield Label("steer (FILE[:LAYERS][@ALPHA]; empty: none)")
-                yield Input(steer_text(c.steering), id="steer")
+                yield OrderedInput(steer_text(c.steering), id="steer")
                 with Horizontal(classes="row"):
                     for name, _ in FIELDS:
                         # A label above each box: a placeholder vanishes once the box holds a value.
                         with Vertical(classes="field"):
                             yield Label(LABELS[name])
-                            yield Input(
+                            yield OrderedInput(
                                 str(getattr(c.params, name)),
                                 id=name,
                                 tooltip=name,
                                 placeholder=name,
                             )
                 yield Label("seed of sample 0 (empty: random, recorded)")
-                yield Input("" if self.seed is None else str(self.seed), id="seed")
+                yield OrderedInput("" if self.seed is None else str(self.seed), id="seed")
             yield from self.buttons()
 
     def on_mount(self) -> None:

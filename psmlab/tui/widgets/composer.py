@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual import events
 from textual.message import Message
-from textual.widgets import TextArea
+
+from psmlab.tui.widgets.ordered import OrderedTextArea
 
 
-class Composer(TextArea):
+class Composer(OrderedTextArea):
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             super().__init__()

@@ -1,0 +1,67 @@
+"""Keys typed in a burst keep their order in every text box of the lab (Textual issue 6605)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.app import App, ComposeResult
+from textual.keys import _character_to_key
+from textual.widgets import Input, TextArea
+
+import psmlab.tui
+from psmlab.tui.widgets.composer import Composer
+from psmlab.tui.widgets.ordered import OrderedInput, OrderedTextArea
+from tests.tui.conftest import wait_for
+
+NAMED = {"\b": "backspace", "<": "left", ">": "right"}
+
+
+def _burst(app: App, keys: str) -> None:
+    """Post every key before any is handled: what a paste or tmux send-keys delivers."""
+    for ch in keys:
+        if ch in NAMED:
+            app.post_message(events.Key(NAMED[ch], None))
+        else:
+            app.post_message(events.Key(_character_to_key(ch), ch))
+
+
+@pytest.mark.parametrize("cls", [OrderedTextArea, OrderedInput, Composer])
+async def test_backspaces_and_arrows_keep_their_place_among_letters(cls) -> None:
+    class Box(App):
+        def compose(self) -> ComposeResult:
+            yield cls("Are you a human?")
+
+    app = Box()
+    async with app.run_test() as pilot:
+        box = app.query_one(cls)
+        box.focus()
+        await pilot.pause()
+        if isinstance(box, TextArea):
+            box.move_cursor((0, 16))
+        else:
+            box.cursor_position = 16
+        # Plain Textual boxes ran backspace and left only after the letters: 'Are you a hDo...'.
+        # "~" last: once it shows, every key before it has been handled (in order or not).
+        _burst(app, "\b" * 16 + "Do you feel?" + "\b" + "!<<x>>~")
+
+        def value() -> str:
+            return box.text if isinstance(box, TextArea) else box.value
+
+        await wait_for(pilot, lambda: "~" in value(), "the last key")
+        assert value() == "Do you feexl!~"
+
+
+def test_every_text_box_of_the_lab_keeps_keys_in_order() -> None:
+    """A plain Input or TextArea added later would bring the reordering back."""
+    root = Path(psmlab.tui.__file__).parent
+    plain = [
+        f"{p.relative_to(root)}: {m.group(0)}"
+        for p in root.rglob("*.py")
+        for m in re.finditer(r"\b(?<!Ordered)(Input|TextArea)\(", p.read_text())
+        if p.name != "ordered.py"
+    ]
+    assert plain == []
+    assert issubclass(Composer, OrderedTextArea) and issubclass(OrderedInput, Input)
