@@ -93,3 +93,20 @@ PALETTE_EXTRA = [
     ("delete_turn", "Delete the selected turn", "d in the transcript"),
     ("save_as", "Save the session as… (another file; the lab goes on there)", "palette only"),
 ]
+
+
+# The core's messages name the command line's options; in the lab the same choice is a key.
+_OPTION_WORDS = (
+    ("drop --prefill or", "clear the prefill (F3) or drop"),
+    ("--prefill", "the prefill (F3)"),
+    ("set --system", "set a system prompt (F3)"),
+    ("--system", "a system prompt (F3)"),
+    ("--n-ctx", "n_ctx (the model's config entry)"),
+)
+
+
+def in_lab_words(text: str) -> str:
+    """An error or warning as the lab's user can act on it: keys instead of CLI options."""
+    for cli, lab in _OPTION_WORDS:
+        text = text.replace(cli, lab)
+    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from psmlab.core.models.registry import spec_from_path
@@ -164,6 +165,12 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         await pilot.press("f2")  # the inspector would show formats and control tokens
         await pilot.pause()
         assert not isinstance(app.screen, Inspector)
+        # The markdown export names every model and its labels: not written while blind.
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        sessions = Path(os.environ["PSMLAB_SESSIONS_DIR"])
+        assert not list(sessions.rglob("*.md")) if sessions.exists() else True
+        assert any("leave blind mode" in str(n.message) for n in app._notifications)
         await pilot.press("l")
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)
@@ -259,6 +266,10 @@ async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
         assert (
             isinstance(again, Inspector) and again.query("#diff-0") and not again.query("#diff-1")
         )
+        # SmolLM2's template adds its default system prompt: the warning names the lab's key,
+        # not the command line's --system (a trial had no --system to set).
+        (warning,) = again.prompts[1][1].warnings
+        assert "set a system prompt (F3)" in warning and "--" not in warning
         await pilot.press("escape")
 
 

@@ -111,7 +111,7 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
         await wait_for(pilot, lambda: len(lab.turns) == 2, "the adopted answer in the transcript")
         await pilot.pause()
         adopted = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)
-        assert adopted.endswith("← adopted (blind)"), adopted
+        assert adopted.endswith("← adopted (model hidden)"), adopted
         assert all(m.id not in adopted for m in lab.session.models), adopted
         assert lab.turns[1].adopted_how == "key-blind"  # the record says it was chosen blind
 

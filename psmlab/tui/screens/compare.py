@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
+from psmlab.tui.keys import in_lab_words
 from psmlab.views import safe
 
 # What a run was made with, in the order a researcher reads it.
@@ -70,7 +71,7 @@ class CompareScreen(ModalScreen[None]):
         # "system —" means none was given, not none was seen: a chat template may have filled
         # in its default system prompt, which the run's prompt warnings say.
         for w in dict.fromkeys(w for g in view.run for w in g.warnings):
-            out.append_text(safe(f"\n⚠ {w}", "yellow"))
+            out.append_text(safe(f"\n⚠ {in_lab_words(w)}", "yellow"))
         for g in view.run:
             out.append(
                 f"\n\nsample {g.sample + 1} · seed {g.seed} · {g.finish_reason}\n", style="bold"

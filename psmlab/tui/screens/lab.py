@@ -6,6 +6,7 @@ edit, delete and quit in `screens.lab_files`: each calls `psmlab.core.run.lab.La
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from textual import work
@@ -19,7 +20,14 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import Annotation, default_annotator, quote_span
-from psmlab.tui.keys import ACTIONS, COLUMN_KEYS, FOOTER, PALETTE_EXTRA, PRIORITY
+from psmlab.tui.keys import (
+    ACTIONS,
+    COLUMN_KEYS,
+    FOOTER,
+    PALETTE_EXTRA,
+    PRIORITY,
+    in_lab_words,
+)
 from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.compare import CompareScreen, RunView
@@ -229,9 +237,11 @@ class LabScreen(LabFileActions):
         prompts: list[tuple[str, RenderedPrompt | str]] = []
         for name, c in columns:
             try:
-                prompts.append((name, lab.render(c)))
+                p = lab.render(c)
+                words = tuple(in_lab_words(w) for w in p.warnings)
+                prompts.append((name, dataclasses.replace(p, warnings=words)))
             except PsmlabError as exc:
-                prompts.append((name, exc.one_line()))
+                prompts.append((name, in_lab_words(exc.one_line())))
         self.app.call_from_thread(self._show_inspector, prompts, at)
 
     def _show_inspector(self, prompts: list[tuple[str, RenderedPrompt | str]], at: int) -> None:

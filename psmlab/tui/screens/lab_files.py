@@ -111,6 +111,12 @@ class LabFileActions(LabView):
         )
 
     def action_export(self) -> None:
+        if self.lab.blind:  # the markdown names every model, its kind, labels and forced choice
+            self.notify(
+                "The export names each model and its labels: leave blind mode (Ctrl+B) first",
+                severity="warning",
+            )
+            return
         try:
             path = self.lab.save()
             out = path.with_suffix(".md")

@@ -26,6 +26,7 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
+from psmlab.tui.keys import in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.screens.forced_view import ForcedView
@@ -245,7 +246,7 @@ class LabView(ForcedView):
             result = lab.run(only, cancel=cancel, on_event=self._from_worker)
             self.post_message(RunFinished(result))
         except PsmlabError as exc:
-            self.post_message(RunFinished(None, exc.one_line()))
+            self.post_message(RunFinished(None, in_lab_words(exc.one_line())))
         except Exception as exc:  # keep the lab alive whatever happens in a run
             self.post_message(RunFinished(None, f"{type(exc).__name__}: {exc}"))
 
@@ -294,7 +295,7 @@ class LabView(ForcedView):
             self._count_labels()
             self._refresh(g.model)
         elif isinstance(ev, ModelFailed):
-            self.states[ev.model_id].error = ev.error.one_line()
+            self.states[ev.model_id].error = in_lab_words(ev.error.one_line())
             self._refresh(ev.model_id)
 
     def on_run_finished(self, msg: RunFinished) -> None:

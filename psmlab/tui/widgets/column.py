@@ -21,6 +21,7 @@ from psmlab.core.domain.quality import LEVELS, kappa_brief
 from psmlab.core.domain.stats import fmt_ends, fmt_share
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
+from psmlab.tui.keys import in_lab_words
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
@@ -403,6 +404,7 @@ class ModelColumn(Vertical, can_focus=True):
         # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
         warnings = made.warnings if made is not None else s.warnings
         for w in () if self.blind else warnings:  # one line each; F2 shows them whole
+            w = in_lab_words(w)
             short = w if len(w) <= 70 else w[:67] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         dist = self.query_one(".col-dist", Static)

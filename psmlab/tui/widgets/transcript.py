@@ -40,7 +40,11 @@ class TranscriptView(OptionList):
             )
             line.append_text(safe(content))
             if t.adopted_model:
-                who = "adopted (blind)" if blind else names.get(t.adopted_model, t.adopted_model)
+                who = (
+                    "adopted (model hidden)"
+                    if blind
+                    else names.get(t.adopted_model, t.adopted_model)
+                )
                 line.append_text(safe(f"  ← {who}", "dim"))
             self.add_option(Option(line, id=f"turn-{i}"))
         if turns:
