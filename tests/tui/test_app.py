@@ -613,13 +613,18 @@ async def test_blind_mode_is_kept_in_the_session_and_leaving_unsaved_work_asks(
     lab = make_lab()
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+b")  # nothing sent yet: no file, so this is unsaved work
-        assert lab.blind and lab.path is None and lab.dirty
+        await pilot.press("ctrl+b")  # nothing in the lab yet: nothing to save, nothing asked
+        assert lab.blind and lab.path is None and not lab.dirty
+        # An unsent message is lost on leaving: asked (a trial lost one to Ctrl+Q).
+        composer = app.query_one("#composer")
+        composer.insert("Are you conscious?")
         for key in ("ctrl+o", "ctrl+q"):
             await pilot.press(key)
             assert isinstance(app.screen, Confirm), key
+            assert "not sent" in str(app.screen.query_one(".dialog-title").render())
             await pilot.click("#cancel")
-            assert app.is_running and lab.blind
+            assert app.is_running and lab.blind and composer.text == "Are you conscious?"
+        composer.clear()
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         path = lab.path

@@ -79,9 +79,14 @@ class Lab(LabInstruments):
         with self.lock:
             if self.session.blind != on:
                 self.session.blind = on
-                self.dirty = True
+                self._mark_changed()
                 if self.path is not None:
                     self.autosave()
+
+    def _mark_changed(self) -> None:
+        """A setting changed: unsaved work, unless the lab holds nothing yet (no file, no turn),
+        which quitting need not ask about (a trial's untouched `psmlab --blind` asked)."""
+        self.dirty = self.dirty or self.path is not None or bool(self.session.nodes)
 
     # --- opening and saving -----------------------------------------------------------------
 
@@ -314,7 +319,7 @@ class Lab(LabInstruments):
                 order = ids[:]
                 random.SystemRandom().shuffle(order)
                 self.session.column_orders[key] = order
-                self.dirty = True
+                self._mark_changed()
                 if self.path is not None:  # a session with a file keeps it; none is made for it
                     self.autosave()
         return list(order)

@@ -14,6 +14,7 @@ from psmlab.core.session.export import to_markdown
 from psmlab.core.session.file import atomic_write
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText
 from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 
 
@@ -85,8 +86,11 @@ class LabFileActions(LabView):
         self._then_leave(ask_file, "open another")
 
     def _then_leave(self, go: Callable[[], None], what: str) -> None:
-        """Run `go` (which leaves this session), asking first if there is unsaved work."""
-        if not (self.lab.dirty or self.lab.save_error):
+        """Run `go` (which leaves this session), asking first if there is unsaved work or an
+        unsent message (the message box is not part of the session: leaving loses it)."""
+        unsaved = self.lab.dirty or self.lab.save_error
+        unsent = bool(self.query_one(Composer).text.strip())
+        if not (unsaved or unsent):
             go()
             return
 
@@ -98,9 +102,14 @@ class LabFileActions(LabView):
             elif v == "leave":
                 go()
 
+        lost = "The message box holds a message you have not sent (it is not kept)."
+        if not unsaved:
+            choices = [("leave", f"{what.capitalize()} anyway"), ("cancel", "Cancel")]
+            self.app.push_screen(Confirm(lost, choices), done)
+            return
         self.app.push_screen(
             Confirm(
-                "There is unsaved work.",
+                "There is unsaved work." + (f" {lost}" if unsent else ""),
                 [
                     ("save", f"Save and {what}"),
                     ("leave", f"{what.capitalize()} without saving"),
