@@ -121,7 +121,9 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         assert app.query_one("#composer").text == "Really?"
         app.query_one("#composer").clear()
         picker = await _send_to_picker(pilot, "Really?")
-        await pilot.press("up", "enter")  # the first column's answer, chosen explicitly
+        # The first column's answer, chosen explicitly; up again stays on it (the list used to
+        # wrap round to "send without adopting", one key from the first answer).
+        await pilot.press("up", "up", "up", "enter")
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
         assert lab.turns[1].adopted_model == first.state.model_id

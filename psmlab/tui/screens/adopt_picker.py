@@ -38,6 +38,19 @@ class Choice:
         return terminal_safe(f"{self.column} · {run}sample {self.index}/{self.of}{tag}: {head}")
 
 
+class StopAtEnds(OptionList):
+    """Up on the first option and down on the last stay put: OptionList wraps around, and a
+    trial going up for the first answer landed on "send without adopting" at the bottom."""
+
+    def action_cursor_up(self) -> None:
+        if self.highlighted != 0:
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if self.highlighted is None or self.highlighted < self.option_count - 1:
+            super().action_cursor_down()
+
+
 class AdoptPicker(ModalScreen[str | None]):
     """Returns the chosen generation id, WITHOUT (send with no answer), or None (cancelled: the
     message stays in the box). The highlighted default is the answer the user looked at last."""
@@ -64,7 +77,7 @@ class AdoptPicker(ModalScreen[str | None]):
                 classes="dialog-title",
                 markup=False,
             )
-            yield OptionList(*options, id="choices")
+            yield StopAtEnds(*options, id="choices")
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
