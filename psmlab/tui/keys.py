@@ -66,8 +66,8 @@ COLUMN_KEYS = [
     ("tab / shift+tab", "Move focus between transcript, columns and message box"),
     (
         "a / r / l",
-        "in a column: adopt / regenerate this column / annotate (other letters go to the "
-        "message box)",
+        "in a column: adopt / regenerate this column / annotate (other letters, and these "
+        "when there is no answer or message to act on, go to the message box)",
     ),
     ("i / s", "in a column: prompt inspector (F2) / settings (F3)"),
     ("↑ ↓ pgup pgdn", "in a column: scroll the answer"),

@@ -732,3 +732,13 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         await pilot.press("s")  # a column key: its settings, not a letter in the box
         await wait_for(pilot, lambda: app.screen is not app.lab_screen, "the settings dialog")
         assert box.text == "no area"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab again")
+        # A column key with nothing to act on (no answer to adopt, no message to regenerate)
+        # is a letter too: 'are you sure?' typed into a fresh column lost its 'ar'.
+        box.clear()
+        col.focus()
+        await pilot.pause()
+        await pilot.press("a", "r", "e")
+        await wait_for(pilot, lambda: box.text == "are", "the letters in the box")
+        assert not lab.session.generations and not lab.turns

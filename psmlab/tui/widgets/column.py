@@ -85,12 +85,23 @@ class ModelColumn(Vertical, can_focus=True):
         # Keys typed fast (or pasted) are queued here before the focus moved: once a message
         # has started, they are its letters too, column keys or not.
         started = self.screen.focused is box
-        if event.key in self._OWN_KEYS and not started:
+        if event.key in self._OWN_KEYS and not started and not self._nothing_to_act_on(event.key):
             return
         event.stop()
         event.prevent_default()
         self.screen.set_focus(box)
         box.insert(event.character)
+
+    def _nothing_to_act_on(self, key: str) -> bool:
+        """The column key would only say it cannot act (no answer to adopt or label, no message
+        to answer): then it is a letter of a message, never neither ('are you sure?' typed into
+        a fresh column lost its 'ar')."""
+        if key in ("a", "l"):
+            cur = self.current
+            return cur is None or cur.record is None
+        if key == "r":
+            return not getattr(getattr(self.screen, "lab", None), "turns", True)
+        return False
 
     def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:
         super().__init__(classes="column")
