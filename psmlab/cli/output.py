@@ -12,7 +12,7 @@ from rich.text import Text
 
 from psmlab.core.domain.classify import LABELLER, classify, turn_end, turn_end_short
 from psmlab.core.domain.personas import Persona, load_personas
-from psmlab.core.domain.stats import LabelShares, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS, LabelShares, fmt_share
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
@@ -146,7 +146,13 @@ def shares_table(shares: dict[str, LabelShares], labeller: str) -> Table:
         rows = [("self-id", x.label, fmt_share(x)) for x in ls.self_id]
         rows += [("archetype", x.label, fmt_share(x)) for x in ls.archetypes]
         rows += [
-            ("turn ended", turn_end_short(x.label), f"{x.k}/{x.n} (not a label)") for x in ls.ends
+            (
+                "turn ended",
+                turn_end_short(x.label),
+                f"{x.k}/{x.n} (not a label"
+                + ("; left out of the shares above)" if x.label in FRAGMENT_ENDS else ")"),
+            )
+            for x in ls.ends
         ]
         for i, (level, label, share) in enumerate(rows):
             table.add_row(

@@ -101,7 +101,7 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
                 st.projections.setdefault(p.generation_id, []).append(p)
         ls = shares_of(st.auto_labels.values(), (r.finish_reason for r in recs if r.id in autos))
         st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
-        st.cancelled = ls.cancelled
+        st.cancelled, st.failed = ls.cancelled, ls.failed
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())
         st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
         st.labeller_brief = " · ".join(labeller_brief(m) for m in methods) or st.labeller_brief

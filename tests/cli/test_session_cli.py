@@ -140,6 +140,23 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     assert g.seed == 5 and g.format == "template" and g.params["max_tokens"] == 16
 
 
+def test_replay_compares_an_answer_an_error_cut_off_up_to_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    """A server died mid-answer: the fragment replays as far as it went (a trial's replay said
+    'changed at character 107' of a 107-character fragment)."""
+    s = tmp_path / "cut.json"
+    _ok(run_cli("ask", "Are you a human?", "-m", "gemma-3-270m", "--seed", "5",
+                "--max-tokens", "16", "--save", str(s)))  # fmt: skip
+    doc = json.loads(s.read_text())
+    g = doc["generations"][0]
+    assert g["n_tokens"] > 4
+    g["tokens"], g["n_tokens"], g["finish_reason"] = g["tokens"][:4], 4, "error"
+    s.write_text(json.dumps(doc))
+    data = json.loads(run_cli("replay", str(s), "--json").stdout)
+    assert data["changed"] == 0 and data["generations"][0]["identical"] is True, data
+
+
 def test_replay_warns_when_the_model_file_changed(tmp_path: Path, demo_pair) -> None:
     s = tmp_path / "one.json"
     _ok(

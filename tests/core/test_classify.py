@@ -125,6 +125,12 @@ def test_a_cancelled_fragment_is_shown_as_an_end_but_never_counted_as_a_sample()
     assert [(s.label, s.k, s.n) for s in ls.self_id][:2] == [("ai", 1, 2), ("human", 1, 2)]
     assert fmt_ends(ls.ends) == "eos 2/3 · cancelled 1/3"
     assert "cancelled_left_out" not in shares_of(autos[:2], ["eos", "eos"]).to_dict()
+    # An answer a server error cut off is a fragment too (a trial's 24-token piece of a killed
+    # server's answer counted as "none 1/1 100%").
+    ls = shares_of(autos, ["eos", "error", "eos"])
+    assert ls.n == 2 and ls.failed == 1 and ls.cancelled == 0
+    assert ls.to_dict()["failed_left_out"] == 1
+    assert [(s.label, s.k, s.n) for s in ls.self_id][:2] == [("ai", 0, 2), ("human", 1, 2)]
     with pytest.raises(ValueError, match="one per sample"):
         shares_of(autos, ["eos"])
 

@@ -180,6 +180,10 @@ def self_id_shares(values: Iterable[str | None]) -> list[Share]:
     return [Share(c, counts[c], len(known)) for c in SELF_IDS]
 
 
+# Turn ends that leave a fragment, not a sample of what the model says: out of every share.
+FRAGMENT_ENDS = ("cancelled", "error")
+
+
 @dataclass(frozen=True)
 class LabelShares:
     """One model's automatic labels over its samples, both levels, and beside them (never among
@@ -190,6 +194,7 @@ class LabelShares:
     archetypes: list[Share]
     ends: list[Share]
     cancelled: int = 0  # answers cut off by the user: in `ends`, left out of the label shares
+    failed: int = 0  # answers cut off by an error (a server gone mid-answer): likewise
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -200,6 +205,8 @@ class LabelShares:
         }
         if self.cancelled:
             out["cancelled_left_out"] = self.cancelled
+        if self.failed:
+            out["failed_left_out"] = self.failed
         return out
 
 
@@ -207,17 +214,18 @@ def shares_of(autos: Iterable[AutoLabel], ends: Iterable[str] = ()) -> LabelShar
     """Both levels' shares over some samples' automatic labels (old `role_leak` labels dropped),
     and the shares of how the turns ended. `ends`, when given, is aligned with `autos`: an answer
     the user cancelled is a fragment, not a sample of what the model says, so its labels are left
-    out of the shares (and counted) while its end is shown."""
+    out of the shares (and counted) while its end is shown; so is an answer an error cut off."""
     autos, ends = list(autos), list(ends)
     if ends and len(ends) != len(autos):
         raise ValueError(f"{len(ends)} turn ends for {len(autos)} labels: give one per sample")
-    kept = [a for i, a in enumerate(autos) if not ends or ends[i] != "cancelled"]
+    kept = [a for i, a in enumerate(autos) if not ends or ends[i] not in FRAGMENT_ENDS]
     return LabelShares(
         n=len(kept),
         self_id=self_id_shares(a.self_id for a in kept),
         archetypes=label_shares(archetypes(a.labels) for a in kept),
         ends=label_shares([e] for e in ends),
-        cancelled=len(autos) - len(kept),
+        cancelled=ends.count("cancelled"),
+        failed=ends.count("error"),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
+from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models.hashing import file_sha256
@@ -94,8 +95,9 @@ def first_divergence(a: str, b: str) -> int | None:
 
 def _params(g: GenerationRecord) -> SamplingParams:
     kw = {k: v for k, v in g.params.items() if k in _PARAM_KEYS}
-    if g.finish_reason == "cancelled":
-        # A cancelled generation stopped at an arbitrary token: replay up to the same point.
+    if g.finish_reason in FRAGMENT_ENDS:
+        # A cancelled generation (or one an error cut off) stopped at an arbitrary token: replay
+        # up to the same point.
         kw["max_tokens"] = max(1, g.n_tokens)
     return SamplingParams(**kw)
 
@@ -266,9 +268,9 @@ def replay(
                     # No token ids recorded (a server model; an experiment's rows, opened as a
                     # session): the text is all there is to compare, and the report says so.
                     text_only += 1
-                    cut = g.finish_reason == "cancelled"
+                    cut = g.finish_reason in FRAGMENT_ENDS
                     same = new.text.startswith(g.text) if cut else new.text == g.text
-                elif g.finish_reason == "cancelled":
+                elif g.finish_reason in FRAGMENT_ENDS:
                     same = list(new.tokens[: len(g.tokens)]) == g.tokens
                 else:
                     same = list(new.tokens) == g.tokens and new.text == g.text

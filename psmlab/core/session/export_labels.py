@@ -67,7 +67,7 @@ def auto_label_table(s: Session) -> list[str]:
         "",
         "k/n samples with a 95% Wilson interval; a label absent from all n samples shows the "
         "interval's upper bound. Generations recorded before the self-id axis, and answers "
-        "the user cancelled (shown under turn ended), are left out of its n.",
+        "the user cancelled or an error cut off (shown under turn ended), are left out of its n.",
         "",
     ]
     # One row per model and prompt (the turn answered, format, system prompt, prefill): samples

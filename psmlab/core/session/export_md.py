@@ -12,7 +12,7 @@ import psmlab
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
-from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share, shares_of
 from psmlab.core.session.export_labels import auto_label_table, label_table
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.schema import (
@@ -315,8 +315,9 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
     if auto is not None:
         sid = f"**{md_inline(auto.self_id)}**" if auto.self_id else "not recorded"
         arch = ", ".join(md_inline(x) for x in archetypes(auto.labels)) or "—"
-        # A cancelled answer is a fragment the shares leave out: its labels say so.
-        left_out = " (cancelled: left out of every share)" if g.finish_reason == "cancelled" else ""
+        # A cancelled (or error-cut) answer is a fragment the shares leave out: its labels say so.
+        cut = g.finish_reason in FRAGMENT_ENDS
+        left_out = f" ({g.finish_reason}: left out of every share)" if cut else ""
         lines += [
             "",
             f"Automatic labels ({md_inline(auto.method)}){left_out}: self-id {sid} · archetypes "

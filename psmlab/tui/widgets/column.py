@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import LEVELS, kappa_brief
-from psmlab.core.domain.stats import fmt_ends, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.keys import in_lab_words
@@ -144,8 +144,8 @@ class ModelColumn(Vertical, can_focus=True):
         s = self.state
         out = Text()
         n = s.auto[0].n if s.auto else 0  # finished samples (cancelled ones are not counted)
-        if n > 1 or s.cancelled:
-            done = "finished " if s.cancelled else ""
+        if n > 1 or s.cancelled or s.failed:
+            done = "finished " if s.cancelled or s.failed else ""
             out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
             # The panel has few lines (_fit): in a narrow (or short) column the whole labeller
             # line would push the shares out of it, so there the labeller is said in brief (its
@@ -180,6 +180,8 @@ class ModelColumn(Vertical, can_focus=True):
             out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
             if s.cancelled:  # a fragment is not a sample of what the model says
                 out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
+            if s.failed:  # nor is an answer an error cut off
+                out.append(f" ({s.failed} cut off by an error: not in the shares)", style="dim")
         # Finished answers with no forced choice get a line too ("not scored"), never a blank.
         finished = bool(s.samples) and all(x.record is not None for x in s.samples)
         if s.forced or s.forced_error or s.forced_pending or finished:
@@ -385,8 +387,10 @@ class ModelColumn(Vertical, can_focus=True):
                     sid = auto.self_id or "not recorded"
                     arch = ", ".join(archetypes(auto.labels))
                     foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
-                    if cur.record.finish_reason == "cancelled":  # as the panel counts it
-                        foot.append(" (cancelled: not in the shares)", style="dim")
+                    if cur.record.finish_reason in FRAGMENT_ENDS:  # as the panel counts it
+                        foot.append(
+                            f" ({cur.record.finish_reason}: not in the shares)", style="dim"
+                        )
                 if not self.blind:
                     for p in s.projections.get(cur.record.id, []):
                         foot.append("\n")

@@ -67,6 +67,7 @@ class ColumnState:
     auto_self_id: list[Share] = field(default_factory=list)
     ends: list[Share] = field(default_factory=list)
     cancelled: int = 0  # shown answers cut off by the user, left out of the shares
+    failed: int = 0  # shown answers cut off by an error, likewise
     labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
     labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
     methods: tuple[str, ...] = (LABELLER,)  # the labellers of the shown shares
