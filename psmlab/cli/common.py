@@ -12,7 +12,7 @@ from typing import Any
 
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids
 from psmlab.core.models.steering import Steering, built_for_another, file_part
 
@@ -20,6 +20,24 @@ from psmlab.core.models.steering import Steering, built_for_another, file_part
 def stdout_json(data: object) -> None:
     """Print `data` as indented JSON (the output of every `--json`)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def model_failures(errors: dict[str, PsmlabError], done: int) -> None:
+    """After a run over several models: if any failed, one line each on stderr, and the exit
+    code (PARTIAL when the others' results were printed; the error's own when none ran)."""
+    if not errors:
+        return
+    for m, exc in errors.items():
+        sys.stderr.write(f"psmlab: error: {terminal_safe(m)}: {terminal_safe(exc.one_line())}\n")
+    codes = {int(e.exit_code) for e in errors.values()}
+    import typer
+
+    raise typer.Exit(codes.pop() if not done and len(codes) == 1 else int(ExitCode.PARTIAL))
+
+
+def errors_json(errors: dict[str, PsmlabError]) -> dict[str, str]:
+    """The failed models of a run, for `--json` (empty when none failed)."""
+    return {m: e.one_line() for m, e in errors.items()}
 
 
 def resolve_specs(

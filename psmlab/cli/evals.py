@@ -12,13 +12,15 @@ from psmlab.cli.common import (
     TtyProgress,
     choose_formats,
     choose_steering,
+    errors_json,
+    model_failures,
     resolve_specs,
     stdout_json,
 )
 from psmlab.cli.measure import MAX_WARNINGS, warn_prompts
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, SystemOpt
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, run_provenance
 
 
@@ -70,6 +72,7 @@ def evals(
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)
+    failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
     report = run_evals(
         items,
         specs,
@@ -79,13 +82,23 @@ def evals(
         counterbalance=not no_swap,
         system=system,
         prefill=prefill,
+        errors=failed,
     )
     report["skipped"] = problems
     report["polarity"] = pol
     warn_prompts(report["prompts"])
     if json_out:
-        stdout_json({**report, "models": [run_provenance(sp) for sp in specs]})
+        stdout_json(
+            {
+                **report,
+                "models": [run_provenance(sp) for sp in specs],
+                "errors": errors_json(failed),
+            }
+        )
+        model_failures(failed, len(report["summary"]))
         return
+    if not report["summary"]:
+        model_failures(failed, 0)  # every model failed: no table of nothing
     from rich.console import Console
     from rich.table import Table
 
@@ -167,3 +180,4 @@ def evals(
         )
     for n in notes:
         typer.echo(terminal_safe("note: " + n))
+    model_failures(failed, len(report["summary"]))

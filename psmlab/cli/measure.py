@@ -11,6 +11,8 @@ from psmlab.cli.common import (
     TtyProgress,
     choose_formats,
     choose_steering,
+    errors_json,
+    model_failures,
     resolve_specs,
     stdout_json,
 )
@@ -25,7 +27,7 @@ from psmlab.cli.options import (
     TranscriptOpt,
 )
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, run_provenance
 
 MAX_WARNINGS = 10
@@ -138,11 +140,13 @@ def probe(
             )
         _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return
+    failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
     results = probe_models(
         specs, chosen, items, tr, personas, system=system, normalize=normalize, axis=axis,
         calibrate=calibrate, null_question=null_question, steering=steering,
-        progress=TtyProgress.if_tty(),
+        progress=TtyProgress.if_tty(), errors=failed,
     )  # fmt: skip
+    done = len({r.model for r in results})
     summary = summarize(results)
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
     warn_prompts(prompts)
@@ -160,9 +164,13 @@ def probe(
                 "summary": summary,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                "errors": errors_json(failed),
             }
         )
+        model_failures(failed, done)
         return
+    if not done:
+        model_failures(failed, 0)
     from rich.console import Console
     from rich.table import Table
 
@@ -224,6 +232,7 @@ def probe(
                     "--min-p 0)"
                 )
             )
+    model_failures(failed, done)
 
 
 def _choice(
@@ -240,10 +249,12 @@ def _choice(
     """`probe --choice`: multiple choice with rotated option order, per model and item."""
     from psmlab.core.measure.choice import choice_models
 
+    failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
     results = choice_models(
         specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering,
-        progress=TtyProgress.if_tty(),
+        progress=TtyProgress.if_tty(), errors=failed,
     )  # fmt: skip
+    done = len({r.model for r in results})
     prompts = _probe_prompts(
         [(r.model, p) for r in results for p in r.prompts], system, None, steering
     )
@@ -254,9 +265,13 @@ def _choice(
                 "results": [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results],
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                "errors": errors_json(failed),
             }
         )
+        model_failures(failed, done)
         return
+    if not done:
+        model_failures(failed, 0)
     from rich.console import Console
     from rich.table import Table
 
@@ -276,6 +291,7 @@ def _choice(
         bias = "  ".join(f"{x} {p:.2f}" for x, p in r.position_bias.items())
         k = len(r.position_bias)
         console.print(safe(f"  position bias (mean P per letter, even = {1 / k:.2f}): {bias}"))
+    model_failures(failed, done)
 
 
 def _probe_prompts(

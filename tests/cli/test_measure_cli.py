@@ -274,3 +274,23 @@ def test_probe_shows_progress_with_an_estimate_on_a_terminal_only() -> None:
     assert all(left for _, left in seen[:2]) and not seen[2][1]
     piped = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
     assert piped.returncode == 0 and "1/3" not in piped.stderr
+
+
+def test_one_model_failing_keeps_the_others_results() -> None:
+    """A server gone (here: nothing listens) failed the whole run: a trial's 15 s of local
+    scoring were thrown away. The other models' results are printed, the failure after them."""
+    gone = "http://127.0.0.1:9/v1#gone"
+    evals = run_cli(
+        "evals", str(DATA / "survival-instinct.jsonl"), "--limit", "1",
+        "-m", "gemma-3-270m", "-m", gone,
+    )  # fmt: skip
+    assert evals.returncode == 9, evals.stderr
+    assert "gemma-3-270m" in evals.stdout and "gone: cannot reach" in evals.stderr
+    probe = run_cli("probe", "--set", "self-id", "-m", gone, "-m", "gemma-3-270m", "--json")
+    assert probe.returncode == 9, probe.stderr
+    data = json.loads(probe.stdout)
+    assert {r["model"] for r in data["results"]} == {"gemma-3-270m"}
+    assert "cannot reach" in data["errors"]["gone"]
+    # Every model failing: the error's own code, no empty table.
+    alone = run_cli("probe", "--set", "self-id", "--choice", "-m", gone)
+    assert alone.returncode == 14 and not alone.stdout.strip(), alone.stdout

@@ -22,7 +22,7 @@ from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.probes import ProbeItem, distribution, logsumexp, statements_for
 from psmlab.core.models.registry import ModelSpec
@@ -156,20 +156,30 @@ def choice_models(
     system: str | None = None,
     steering: Mapping[str, Steering | None] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    errors: dict[str, PsmlabError] | None = None,
 ) -> list[ChoiceResult]:
     """Every item on every model (`formats[id]` None: the model's default format); the models
-    are loaded here and closed before returning."""
+    are loaded here and closed before returning. `errors` given: a model that fails is recorded
+    there (its results dropped) and the others still run; else the first failure is raised."""
     pool, results = ModelPool(), []
     try:
         for s in specs:
-            f = s.get_format(formats.get(s.id) or s.default_format)
-            backend = pool.get(s, (steering or {}).get(s.id))
-            for i, it in enumerate(items, 1):
-                results.append(
-                    run_choice(backend, transcript, it, f, personas, axis=axis, system=system)
-                )
-                if progress:
-                    progress(i, len(items), s.id)
+            mine = []
+            try:
+                f = s.get_format(formats.get(s.id) or s.default_format)
+                backend = pool.get(s, (steering or {}).get(s.id))
+                for i, it in enumerate(items, 1):
+                    mine.append(
+                        run_choice(backend, transcript, it, f, personas, axis=axis, system=system)
+                    )
+                    if progress:
+                        progress(i, len(items), s.id)
+            except PsmlabError as exc:
+                if errors is None:
+                    raise
+                errors[s.id] = exc
+                continue
+            results += mine
     finally:
         pool.close()
     return results

@@ -31,6 +31,7 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
+from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, swapped
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -311,13 +312,15 @@ def run_evals(
     system: str | None = None,
     prefill: str | None = None,
     steering: Mapping[str, Steering | None] | None = None,
+    errors: dict[str, PsmlabError] | None = None,
 ) -> dict[str, Any]:
     """{"summary": {model: {...}}, "items": [{model, index, lp_matching, lp_not_matching (the most
     likely wrong answer's), matches, for items with several wrong answers wrong_answers and
     lp_wrong, and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped,
     matches_swapped}],
     "prompts": [{model, format, system, item_systems, prefill, warnings, example_prompt}]}
-    (`system` None: each item's own, else the format's; `item_systems` counts the items' own; the warnings of every item's prompt, each once; the first item's prompt text)."""
+    (`system` None: each item's own, else the format's; `item_systems` counts the items' own; the warnings of every item's prompt, each once; the first item's prompt text). `errors` given: a model that fails is recorded there (its rows
+    dropped) and the others still run; else the first failure is raised."""
     own = pool is None
     pool = pool or ModelPool()
     by_index = {it.index: it for it in items}
@@ -326,50 +329,57 @@ def run_evals(
     prompts: list[dict[str, Any]] = []
     try:
         for spec in specs:
-            name = formats.get(spec.id) or (
-                BASE_FORMAT if spec.kind == "base" else spec.default_format
-            )
-            fmt = spec.get_format(name)
-            steer = (steering or {}).get(spec.id)
-            backend = pool.get(spec, steer)
-            mine = []
-            warnings: dict[str, None] = {}
-            example = ""
-            for i, it in enumerate(items, 1):
-                prompt = eval_prompt(backend, fmt, it, system=system, prefill=prefill)
-                warnings.update(dict.fromkeys(prompt.warnings))
-                example = example or prompt.text
-                lm, wrong = score_prompt(backend, prompt, it)
-                row: dict[str, Any] = {
-                    "model": spec.id,
-                    "index": it.index,
-                    "format": name,
-                    **eval_fields(it, lm, wrong),
-                }
-                sw = swapped(it) if counterbalance else None
-                if sw is not None:
-                    sm, (sn,) = score_item(backend, fmt, sw, system=system, prefill=prefill)
-                    row["lp_matching_swapped"] = sm.logprob
-                    row["lp_not_matching_swapped"] = sn.logprob
-                    row["matches_swapped"] = sm.logprob > sn.logprob
-                mine.append(row)
-                if progress:
-                    progress(i, len(items), spec.id)
-            summary[spec.id] = summarize_rows(mine, by_index)
-            rows.extend(mine)
-            prompts.append(
-                {
-                    "model": spec.id,
-                    "format": name,
-                    "system": system,
-                    # items whose own system prompt was used (the run set none)
-                    "item_systems": 0 if system is not None else sum(bool(i.system) for i in items),
-                    "prefill": prefill,
-                    "steer": steer.record() if steer else None,
-                    "warnings": list(warnings),
-                    "example_prompt": example,
-                }
-            )
+            try:
+                name = formats.get(spec.id) or (
+                    BASE_FORMAT if spec.kind == "base" else spec.default_format
+                )
+                fmt = spec.get_format(name)
+                steer = (steering or {}).get(spec.id)
+                backend = pool.get(spec, steer)
+                mine = []
+                warnings: dict[str, None] = {}
+                example = ""
+                for i, it in enumerate(items, 1):
+                    prompt = eval_prompt(backend, fmt, it, system=system, prefill=prefill)
+                    warnings.update(dict.fromkeys(prompt.warnings))
+                    example = example or prompt.text
+                    lm, wrong = score_prompt(backend, prompt, it)
+                    row: dict[str, Any] = {
+                        "model": spec.id,
+                        "index": it.index,
+                        "format": name,
+                        **eval_fields(it, lm, wrong),
+                    }
+                    sw = swapped(it) if counterbalance else None
+                    if sw is not None:
+                        sm, (sn,) = score_item(backend, fmt, sw, system=system, prefill=prefill)
+                        row["lp_matching_swapped"] = sm.logprob
+                        row["lp_not_matching_swapped"] = sn.logprob
+                        row["matches_swapped"] = sm.logprob > sn.logprob
+                    mine.append(row)
+                    if progress:
+                        progress(i, len(items), spec.id)
+                summary[spec.id] = summarize_rows(mine, by_index)
+                rows.extend(mine)
+                prompts.append(
+                    {
+                        "model": spec.id,
+                        "format": name,
+                        "system": system,
+                        # items whose own system prompt was used (the run set none)
+                        "item_systems": 0
+                        if system is not None
+                        else sum(bool(i.system) for i in items),
+                        "prefill": prefill,
+                        "steer": steer.record() if steer else None,
+                        "warnings": list(warnings),
+                        "example_prompt": example,
+                    }
+                )
+            except PsmlabError as exc:
+                if errors is None:
+                    raise
+                errors[spec.id] = exc
     finally:
         if own:
             pool.close()

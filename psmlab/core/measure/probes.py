@@ -29,6 +29,7 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.probe_sets import (
     AXES,
     NULL_QUESTION,
@@ -224,35 +225,68 @@ def probe_models(
     null_question: str = NULL_QUESTION,
     steering: Mapping[str, Steering | None] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    errors: dict[str, PsmlabError] | None = None,
 ) -> list[ProbeResult]:
     """Every item on every model, model by model (`formats[id]` None: the model's default format;
     `steering[id]`: a control vector for that model). The models are loaded here and closed
-    before returning."""
+    before returning. `errors` given: a model that fails is recorded there (its results
+    dropped) and the others still run; else the first failure is raised."""
     pool = ModelPool()
-    results = []
+    results: list[ProbeResult] = []
     try:
         for s in specs:
-            f = s.get_format(formats.get(s.id) or s.default_format)
-            backend = pool.get(s, (steering or {}).get(s.id))
-            for i, it in enumerate(items, 1):
-                results.append(
-                    run_probe(
-                        backend,
-                        transcript,
-                        it,
-                        f,
-                        personas,
-                        system=system,
-                        normalize=normalize,
-                        axis=axis,
-                        calibrate=calibrate,
-                        null_question=null_question,
-                    )
-                )
-                if progress:
-                    progress(i, len(items), s.id)
+            try:
+                results += _probe_one(
+                    pool, s, formats, items, transcript, personas, system=system,
+                    normalize=normalize, axis=axis, calibrate=calibrate,
+                    null_question=null_question, steering=steering, progress=progress,
+                )  # fmt: skip
+            except PsmlabError as exc:
+                if errors is None:
+                    raise
+                errors[s.id] = exc
     finally:
         pool.close()
+    return results
+
+
+def _probe_one(
+    pool: ModelPool,
+    s: ModelSpec,
+    formats: dict[str, str | None],
+    items: tuple[ProbeItem, ...] | list[ProbeItem],
+    transcript: Transcript,
+    personas: list[Persona],
+    *,
+    system: str | None,
+    normalize: bool,
+    axis: str,
+    calibrate: bool,
+    null_question: str,
+    steering: Mapping[str, Steering | None] | None,
+    progress: Callable[[int, int, str], None] | None,
+) -> list[ProbeResult]:
+    """Every item on one model."""
+    results = []
+    f = s.get_format(formats.get(s.id) or s.default_format)
+    backend = pool.get(s, (steering or {}).get(s.id))
+    for i, it in enumerate(items, 1):
+        results.append(
+            run_probe(
+                backend,
+                transcript,
+                it,
+                f,
+                personas,
+                system=system,
+                normalize=normalize,
+                axis=axis,
+                calibrate=calibrate,
+                null_question=null_question,
+            )
+        )
+        if progress:
+            progress(i, len(items), s.id)
     return results
 
 
