@@ -35,16 +35,24 @@ def label(
 
     from psmlab.core.domain.quality import labeller_line
     from psmlab.core.domain.textsafe import terminal_safe
-    from psmlab.core.measure.labeling import label_jsonl
+    from psmlab.core.measure.labeling import iter_label_jsonl
 
-    rows = label_jsonl(file, labeller)
-    # How far these labels can be trusted (the labeller's measured agreement with people, and
-    # "unreliable" when its interval includes 0) goes with them, on stderr beside JSON lines.
-    measured = labeller_line(rows[0]["labeller"])
+    labelled = iter_label_jsonl(file, labeller)
     if json_out:
-        sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        sys.stderr.write(terminal_safe(f"psmlab: {measured}") + "\n")
+        # A line as soon as it is labelled: a judge takes seconds a text, and what is done is
+        # kept if its server goes away (the error comes after the lines written).
+        first = None
+        for r in labelled:
+            first = first or r
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        # How far these labels can be trusted (the labeller's measured agreement with people,
+        # and "unreliable" when its interval includes 0) goes with them, on stderr.
+        if first is not None:
+            sys.stderr.write(terminal_safe(f"psmlab: {labeller_line(first['labeller'])}") + "\n")
         return
+    rows = list(labelled)
+    measured = labeller_line(rows[0]["labeller"])
     from rich.console import Console
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)

@@ -114,3 +114,43 @@ def test_server_judge_labels_gold_test_rows_and_is_measured(
     low, high = result["kappa_ci95"]
     assert low <= result["kappa"] <= high
     assert result["unreliable"] == (low <= 0.0 <= high)
+
+
+def test_label_keeps_the_lines_judged_before_the_server_failed(
+    smol_server: Server, smol_spec: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's judge server went away after 40 s: `label --json` printed nothing, the texts
+    already judged were lost. Each line is written as it is judged; the error comes after."""
+    from tests.remote.conftest import FaultProxy
+
+    monkeypatch.setenv("SMOL_KEY", SMOL_KEY)
+
+    def through(proxy: FaultProxy) -> None:
+        cfg = write_config(
+            tmp_path / "config.toml",
+            {"proxied": {"url": proxy.url, "model": "smol", "api_key_env": "SMOL_KEY",
+                         "gguf": smol_spec.path, "retries": 1}},
+        )  # fmt: skip
+        monkeypatch.setenv("PSMLAB_CONFIG", str(cfg))
+
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps({"id": "a", "text": TEXTS["a"], "question": QUESTION}) + "\n")
+    counting = FaultProxy(smol_server.port).start()
+    through(counting)
+    _label(one, "proxied")
+    per_text = sum("completions" in r for r in counting.requests)
+    counting.stop()
+    # The first text's requests go through; every one after fails.
+    failing = FaultProxy(smol_server.port, script=[""] * per_text + ["503"] * 200).start()
+    through(failing)
+    src = tmp_path / "texts.jsonl"
+    src.write_text(
+        "".join(
+            json.dumps({"id": k, "text": v, "question": QUESTION}) + "\n" for k, v in TEXTS.items()
+        )
+    )
+    proc = run_cli("label", str(src), "--labeller", "judge:proxied", "--json", timeout=1800)
+    failing.stop()
+    assert proc.returncode == 14, proc.stderr
+    (line,) = proc.stdout.splitlines()
+    assert json.loads(line)["id"] == "a" and "503" in proc.stderr

@@ -14,7 +14,7 @@ text that was scored, so it can be reproduced (`Judge.prompt`) and checked.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from psmlab.core.backends import Backend
@@ -236,7 +236,22 @@ def judge_rows(
     pool: ModelPool | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Label {"id", "text", "question"} rows with a judge (a registry id, a .gguf path, a URL or
+    """`iter_judge_rows`, all at once."""
+    return list(
+        iter_judge_rows(model, rows, fmt=fmt, registry=registry, pool=pool, progress=progress)
+    )
+
+
+def iter_judge_rows(
+    model: str | ModelSpec,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    fmt: str | None = None,
+    registry: Registry | None = None,
+    pool: ModelPool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Label {"id", "text", "question"} rows with a judge, each row as soon as it is judged (a registry id, a .gguf path, a URL or
     a spec); each output row keeps "id", "question" and "model" and adds `Judge.label`'s fields.
     The judge is asked with the question's text: `"question_text"` (experiment rows, whose
     `"question"` is an id such as `what-are-you`), else `"question"`.
@@ -244,7 +259,6 @@ def judge_rows(
     spec = model if isinstance(model, ModelSpec) else (registry or Registry()).resolve(model)
     own = pool is None
     pool = pool or ModelPool()
-    out: list[dict[str, Any]] = []
     try:
         judge = Judge(pool.get(spec), fmt=fmt)
         for n, row in enumerate(rows, 1):
@@ -252,12 +266,9 @@ def judge_rows(
             # an experiment row's "question" is an id; the judge must read the words asked
             question = row.get("question_text", row.get("question"))
             text = str(row["text"])
-            out.append(
-                {**kept, **judge.label(text, question if isinstance(question, str) else None)}
-            )
+            yield {**kept, **judge.label(text, question if isinstance(question, str) else None)}
             if progress:
                 progress(n)
     finally:
         if own:
             pool.close()
-    return out

@@ -8,6 +8,7 @@ source.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,14 @@ def label_text(
 
 
 def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
-    """Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
+    """`iter_label_jsonl`, all at once."""
+    return list(iter_label_jsonl(path, labeller))
+
+
+def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str, Any]]:
+    """Label every line, each yielded as soon as it is labelled (a judge takes seconds a line:
+    what is done is kept when the judge's server goes away). Every line is checked before the
+    first is labelled. Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
     the output keeps `id` (the line's position among the objects, 1, 2, …, when absent),
     `question` and `model`. The question's text (`"question_text"`, as experiment rows give it,
     else `"question"`) informs the labels, and a `"prefill"` (the text the answer was started
@@ -93,21 +101,18 @@ def label_jsonl(path: Path, labeller: str = LABELLER) -> list[dict[str, Any]]:
     if not rows:
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
-        return [
-            {**_keep(r), **label_text(r["text"], personas, q, p)}
-            for r, q, p in zip(rows, questions, prefills, strict=True)
-        ]
-    from psmlab.core.measure.judge import judge_rows  # loads a model: only when asked for
+        for r, q, p in zip(rows, questions, prefills, strict=True):
+            yield {**_keep(r), **label_text(r["text"], personas, q, p)}
+        return
+    from psmlab.core.measure.judge import iter_judge_rows  # loads a model: only when asked for
 
-    out = []
-    judged_rows = judge_rows(judge_model, rows)
+    judged_rows = iter_judge_rows(judge_model, rows)
     for r, q, p, judged in zip(rows, questions, prefills, judged_rows, strict=True):
         markers = label_text(r["text"], personas, q, p)
         judged["archetypes"] = markers["archetypes"]
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER
-        out.append(judged)
-    return out
+        yield judged
 
 
 def parse_labeller(name: str) -> str | None:
