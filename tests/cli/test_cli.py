@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from psmlab.core.session import file as store
 from tests.conftest import run_cli
 
 GEN_KEYS = {
@@ -249,6 +250,9 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
     assert [(r["method"], r["self_id"]) for r in recs] == [
         (g["auto_labels"]["method"], g["auto_labels"]["self_id"]) for g in data["generations"]
     ]
+    # The session keeps what each judged label rests on (a trial found only the label saved).
+    assert [r["judge"] for r in recs] == [g["judge"] for g in data["generations"]]
+    assert store.load(save).auto_labels[0].judge == data["generations"][0]["judge"]
     # The printed cells name the judge and show its label, as the shares count it.
     shown = run_cli(*args, "--max-tokens", "16", "--labeller", "judge:gemma-3-270m")
     assert shown.returncode == 0, shown.stderr

@@ -196,7 +196,9 @@ def label_generations(
     for m in shares:
         mine = [g for g in generations if g.model == m]
         shares[m] = shares_of((autos[g.id] for g in mine), (g.finish_reason for g in mine))
-    if session is not None:
+    keep = ("probs", "logprobs", "judge")
+    records = {gid: {k: r[k] for k in keep} for gid, r in judged.items()}
+    if session is not None:  # the label with what it rests on: its probabilities and prompt
         for rec in session.auto_labels:
             if rec.generation_id in judged:
                 rec.self_id, rec.self_id_hits, rec.method = (
@@ -204,5 +206,5 @@ def label_generations(
                     (),
                     name,
                 )
-    keep = ("probs", "logprobs", "judge")
-    return autos, shares, name, {gid: {k: r[k] for k in keep} for gid, r in judged.items()}
+                rec.judge = records[rec.generation_id]
+    return autos, shares, name, records

@@ -185,6 +185,9 @@ def dumps(session: Session) -> bytes:
         # Written only when on: a session that was never blind still opens in a psmlab from
         # before the field (schema 2 refuses keys it does not know).
         data.pop("blind", None)
+    for rec in data.get("auto_labels", ()):
+        if rec.get("judge") is None:  # likewise: written only for a judge's labels
+            rec.pop("judge", None)
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
 
 

@@ -181,6 +181,11 @@ class AutoLabelRecord(AutoLabel):
     generation_id: str
     labels: list[str]  # type: ignore[assignment]
     hits: list[MarkerHit] = Field(default_factory=list)  # type: ignore[assignment]
+    judge: dict[str, Any] | None = Field(
+        None,
+        description="A judge's self-id: its option probabilities, log-probabilities and record "
+        "(model, prompt sha256, position bias); None for the marker rules.",
+    )
 
 
 class ForcedRecord(_Strict):
