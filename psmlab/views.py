@@ -35,8 +35,11 @@ def prompt_text(p: RenderedPrompt) -> Text:
 
 def prompt_view(p: RenderedPrompt, *, show_tokens: bool = False, name: str | None = None) -> Group:
     head = Text()
-    head.append(name or p.model_id, style="bold")
-    head.append(f"  format {p.format} ({p.format_kind})  {p.tokens_label}  n_ctx {p.n_ctx}")
+    # A model id can come from a file name: control characters made visible, as everywhere.
+    head.append_text(safe(name or p.model_id, "bold"))
+    head.append_text(
+        safe(f"  format {p.format} ({p.format_kind})  {p.tokens_label}  n_ctx {p.n_ctx}")
+    )
     parts: list[Any] = [
         head,
         Text("─" * 40, style="dim"),

@@ -260,3 +260,15 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
     assert cells.count("judge:gemma-3-270m: self-id") == 2 and "markers: self-id" not in cells
     bad = run_cli(*args, "--labeller", "oracle")
     assert bad.returncode == 2 and "--labeller judge:MODEL" in bad.stderr
+
+
+def test_render_shows_a_model_file_name_with_control_characters_made_visible(
+    tmp_path: Path, demo_pair
+) -> None:
+    """A trial's `render -m './evil<ESC>[5m.gguf'` printed the raw escape in its header (ask,
+    probe and export already showed it as \\x1b)."""
+    evil = tmp_path / "evil\x1b[5m.gguf"
+    evil.symlink_to(demo_pair[0].path)
+    proc = run_cli("render", "What are you?", "-m", str(evil))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "evil\\x1b[5m" in proc.stdout

@@ -64,7 +64,10 @@ def test_round_trip_and_no_temp_files_left(tmp_path: Path) -> None:
             "newer than this psmlab",
         ),
         (lambda raw: raw.replace(b'"title": "t",', b""), None),  # a missing optional field defaults
-        (lambda raw: raw.replace(b'"title": "t",', b'"title": "t", "colour": 1,'), "colour"),
+        (
+            lambda raw: raw.replace(b'"title": "t",', b'"title": "t", "colour": 1,'),
+            "remove colour from it",
+        ),
         (lambda raw: raw.replace(b'"text": "I am a human.",', b""), "text"),
         (
             lambda raw: raw.replace(

@@ -88,6 +88,7 @@ def test_url_on_the_command_line(smol_server: Server, gemma_server: Server) -> N
     )
     assert proc.returncode == ExitCode.REMOTE, proc.stderr
     assert "refused the request (401: Invalid API key)" in proc.stderr
+    assert "export PSMLAB_API_KEY for a URL given with -m" in proc.stderr
     assert "Traceback" not in proc.stderr
     ok = run_cli(
         "ask", "Hi", "-m", f"{smol_server.url}#smol@chat", "-f", "chatml", "--max-tokens", "4",

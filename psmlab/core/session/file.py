@@ -119,9 +119,15 @@ def parse(raw: bytes, where: str) -> Session:
         return Session.model_validate(doc)
     except ValidationError as exc:
         loc, msg = first_error(exc)
-        raise SessionError(
-            f"session file {where}: {loc or '(top level)'}: {msg}", _FIX_BROKEN
-        ) from None
+        if exc.errors()[0]["type"] == "extra_forbidden":
+            # A field this psmlab does not know: added by hand, or written by a newer psmlab.
+            fix = (
+                f"the file was left untouched; remove {loc} from it (a newer psmlab may have "
+                "written it: then upgrade psmlab)"
+            )
+        else:
+            fix = f"the file was left untouched; correct {loc or 'it'} or open another session"
+        raise SessionError(f"session file {where}: {loc or '(top level)'}: {msg}", fix) from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise SessionError(
             f"session file {where} could not be migrated: {exc!r}", _FIX_BROKEN

@@ -272,7 +272,8 @@ def request(
                         f"{ep.url} refused the request ({status}: {detail})",
                         f"check the API key in ${ep.api_key_env}"
                         if ep.api_key_env
-                        else "this server needs an API key: set api_key_env for it in the config",
+                        else "this server needs an API key: export PSMLAB_API_KEY for a URL "
+                        "given with -m, or set api_key_env for a model in the config",
                         status=status,
                     )
                 if status not in RETRY_STATUS:
