@@ -257,3 +257,17 @@ def test_a_cancelled_answer_says_its_labels_are_left_out_of_the_shares() -> None
     assert "(cancelled: left out of every share)" not in md
     s.generations[s.generations.index(g)] = g.model_copy(update={"finish_reason": "cancelled"})
     assert "Automatic labels (markers) (cancelled: left out of every share): " in export(s, "md")
+    # So is an answer an error cut off (a server gone mid-answer).
+    at = next(i for i, x in enumerate(s.generations) if x.id == g.id)
+    s.generations[at] = g.model_copy(update={"finish_reason": "error"})
+    assert "Automatic labels (markers) (error: left out of every share): " in export(s, "md")
+
+
+def test_a_session_gone_back_before_its_first_turn_says_its_turns_are_kept() -> None:
+    """Head None with turns in the tree (`d` on turn 1): the export was silently turn-less."""
+    s = _session()
+    assert s.nodes
+    s.head = None
+    md = export(s, "md")
+    assert "The current branch is empty" in md and "--tree" in md
+    assert "Turn 1" not in export(s, "md").split("## ")[0]

@@ -92,6 +92,13 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
             for t in s.path(leaf):
                 in_branches.setdefault(t.id, []).append(b)
     out += _answers(s, None, "the empty transcript", on_path, in_branches)
+    if not branches and s.nodes:
+        # Back to before the first turn (the lab's `d` on turn 1): every turn is still kept.
+        out += [
+            "",
+            f"The current branch is empty (the session went back to before its first turn); "
+            f"its {len(s.nodes)} turn(s) are kept: `psmlab export --tree` shows every branch.",
+        ]
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
