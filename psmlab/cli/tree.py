@@ -44,15 +44,19 @@ def tree(
     json_out: JsonOpt = False,
 ) -> None:
     """Show a session's tree of turns (* marks the current branch); --go continues from another turn."""
-    from psmlab.core.session.file import open_session, resolve_path
+    from psmlab.core.session.file import load, open_session, resolve_path
 
-    with open_session(resolve_path(Path(session))) as sf:
-        if go is not None:
+    path = resolve_path(Path(session))
+    if go is None:  # only reading: no lock, as export reads a session another psmlab has open
+        s = load(path)
+    else:
+        with open_session(path) as sf:
             sf.session.go(go)
             sf.save()
-        rows = outline(sf.session)
+            s = sf.session
+    rows = outline(s)
     if json_out:
-        stdout_json({"head": sf.session.head, "branches": len(sf.session.leaves()), "turns": rows})
+        stdout_json({"head": s.head, "branches": len(s.leaves()), "turns": rows})
         return
     for r in rows:
         text = " ".join(r["content"].split())

@@ -237,6 +237,10 @@ def test_loom_tree_imports_walks_exports_by_branch_and_round_trips(tmp_path: Pat
     # Moving the session to another turn is saved; a loom file is not opened as a session.
     _ok(run_cli("tree", str(out), "--go", second["id"]))
     assert store.load(out).head == second["id"]
+    # Looking needs no lock (as export): a session open in the lab is still shown; --go waits.
+    with store.open_session(out):
+        assert json.loads(_ok(run_cli("tree", str(out), "--json")).stdout)["branches"] == 12
+        assert run_cli("tree", str(out), "--go", other["id"]).returncode == 11
     wrong = run_cli("export", str(loom))
     assert wrong.returncode != 0 and "is a loom tree, not a psmlab session" in wrong.stderr
 
