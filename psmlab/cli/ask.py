@@ -302,7 +302,8 @@ def _ask(
         from psmlab.cli.live import print_result
 
         table: Any = None
-        if n > 1:
+        # Shares over no finished sample (every one failed or was cut off) are 0/0 rows.
+        if n > 1 and any(ls.n for ls in shares.values()):
             from psmlab.cli.output import shares_table
 
             line = labeller_line(name)

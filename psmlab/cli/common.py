@@ -113,6 +113,12 @@ def build_transcript(message: str | None, path: Path | None, command: str = "ask
     if message is not None:
         if not message.strip():
             raise UsageError("the message is empty", f"give some text, e.g. {example}")
+        if tr.turns and tr.turns[-1].role == "user":
+            # Kept (a model can be asked to answer two messages), but said: it is rarely meant.
+            sys.stderr.write(
+                "psmlab: warning: the transcript ends with a user turn: the message follows it "
+                "as a second user turn in a row (drop the message to answer the transcript's)\n"
+            )
         tr = tr.with_turn("user", message)
     if not tr.turns:
         raise UsageError("nothing to ask", f"give a message, e.g. {example}")

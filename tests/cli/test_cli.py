@@ -272,3 +272,17 @@ def test_render_shows_a_model_file_name_with_control_characters_made_visible(
     proc = run_cli("render", "What are you?", "-m", str(evil))
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "evil\\x1b[5m" in proc.stdout
+
+
+def test_two_user_turns_in_a_row_are_said_and_no_shares_of_nothing(tmp_path: Path) -> None:
+    """A transcript ending with a user turn plus a message made two user turns silently; a run
+    whose every sample failed printed a share table of 0/0 rows."""
+    t = tmp_path / "t.json"
+    t.write_text(json.dumps([{"role": "user", "content": "Hi"}]))
+    proc = run_cli("render", "Second?", "--transcript", str(t), "-m", "gemma-3-270m")
+    assert proc.returncode == 0, proc.stderr
+    assert "second user turn in a row" in proc.stderr
+    quiet = run_cli("render", "--transcript", str(t), "-m", "gemma-3-270m")
+    assert quiet.returncode == 0 and "in a row" not in quiet.stderr
+    gone = run_cli("ask", "Hi", "-n", "2", "-m", "http://127.0.0.1:9/v1#gone")
+    assert gone.returncode == 14 and "automatic labels" not in gone.stdout, gone.stdout
