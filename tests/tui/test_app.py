@@ -742,3 +742,35 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         await pilot.press("a", "r", "e")
         await wait_for(pilot, lambda: box.text == "are", "the letters in the box")
         assert not lab.session.generations and not lab.turns
+
+
+async def test_a_forced_choice_stays_when_another_column_continues_the_adopted_answer(
+    make_lab,
+) -> None:
+    """A trial adopted the chat model's answer and regenerated the base column (which then
+    continues that answer): the chat column's forced choice for the message it answered
+    vanished ('none for this message')."""
+    lab = make_lab(max_tokens=6)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Are you a human?")
+        await settle(pilot, app)
+        first, second = list(app.query(ModelColumn))
+        await wait_for(pilot, lambda: second.state.forced is not None, "the forced choice")
+        scored = second.state.forced
+        second.focus()
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        first.focus()
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(lab.session.generations) == 3, "the new run")
+        await settle(pilot, app)
+
+        def scoring() -> bool:
+            return any(w.group == "forced" and w.is_running for w in app.lab_screen.workers)
+
+        await wait_for(pilot, lambda: not scoring(), "the scoring pass after the run")
+        await pilot.pause()
+        assert second.state.forced == scored

@@ -76,11 +76,14 @@ class ForcedView(Screen[None]):
                     continue
                 # The message the run answered, even if an answer was adopted meanwhile.
                 r = lab.forced_choice(c, cancel, node)
-                f = None
-                if r is not None:
-                    steer = c.steering.label() if c.steering else None
-                    with_ = (c.format_name, c.system, c.prefill, steer)
-                    f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node, with_)
+                if r is None:
+                    # Nothing to score here (a run that continued an adopted answer): what the
+                    # column shows for the message before stays (a trial saw it vanish when
+                    # another column regenerated).
+                    continue
+                steer = c.steering.label() if c.steering else None
+                with_ = (c.format_name, c.system, c.prefill, steer)
+                f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node, with_)
                 self.post_message(ForcedChoice(c.id, f, turns=key))
             except ScoringCancelled:
                 return
