@@ -29,10 +29,11 @@ def model_failures(errors: dict[str, PsmlabError], done: int) -> None:
         return
     for m, exc in errors.items():
         sys.stderr.write(f"psmlab: error: {terminal_safe(m)}: {terminal_safe(exc.one_line())}\n")
-    codes = {int(e.exit_code) for e in errors.values()}
     import typer
 
-    raise typer.Exit(codes.pop() if not done and len(codes) == 1 else int(ExitCode.PARTIAL))
+    # Nothing ran: the (first) error's own code; PARTIAL says others produced results.
+    first = next(iter(errors.values()))
+    raise typer.Exit(int(ExitCode.PARTIAL) if done else int(first.exit_code))
 
 
 def errors_json(errors: dict[str, PsmlabError]) -> dict[str, str]:

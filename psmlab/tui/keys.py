@@ -67,7 +67,7 @@ COLUMN_KEYS = [
     (
         "a / r / l",
         "in a column: adopt / regenerate this column / annotate (other letters, and these "
-        "when there is no answer or message to act on, go to the message box)",
+        "before there is an answer or a message, go to the message box)",
     ),
     ("i / s", "in a column: prompt inspector (F2) / settings (F3)"),
     ("↑ ↓ pgup pgdn", "in a column: scroll the answer"),
@@ -101,7 +101,6 @@ _OPTION_WORDS = (
     ("--prefill", "the prefill (F3)"),
     ("set --system", "set a system prompt (F3)"),
     ("--system", "a system prompt (F3)"),
-    ("--n-ctx", "n_ctx (the model's config entry)"),
 )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from psmlab.core.backends.llama import steer
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.domain.prompt import render
+from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture
@@ -138,8 +139,9 @@ def _mismatch(vector: ControlVector, spec: ModelSpec, sha: str) -> str | None:
 
 
 def _reserve(g: GenerationRecord) -> int:
-    """The tokens replay reserves when rendering (the recorded max_tokens; a cancelled answer's length)."""
-    if g.finish_reason == "cancelled":
+    """The tokens replay reserves when rendering (the recorded max_tokens; a cancelled or
+    error-cut answer's length)."""
+    if g.finish_reason in FRAGMENT_ENDS:
         return max(1, g.n_tokens)
     return int(g.params.get("max_tokens") or SamplingParams().max_tokens)
 

@@ -16,6 +16,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header
 
 from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import TokenEvent
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
@@ -362,8 +363,8 @@ class LabView(ForcedView):
                     auto = autos.get(rec.id)
                     # Blind: no label (the columns hide them too); a cut-off answer always says so.
                     label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
-                    if rec.finish_reason == "cancelled":
-                        label = " · ".join(t for t in (label, "cancelled") if t)
+                    if rec.finish_reason in FRAGMENT_ENDS:
+                        label = " · ".join(t for t in (label, rec.finish_reason) if t)
                     name = self.display_name(m)
                     out.append(Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs)))
         return out

@@ -96,9 +96,8 @@ class ModelColumn(Vertical, can_focus=True):
         """The column key would only say it cannot act (no answer to adopt or label, no message
         to answer): then it is a letter of a message, never neither ('are you sure?' typed into
         a fresh column lost its 'ar')."""
-        if key in ("a", "l"):
-            cur = self.current
-            return cur is None or cur.record is None
+        if key in ("a", "l"):  # no sample yet (a sample streaming still gets the key's word)
+            return not self.state.samples
         if key == "r":
             return not getattr(getattr(self.screen, "lab", None), "turns", True)
         return False

@@ -342,10 +342,11 @@ _EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence
 
 
 def _finish_reason(raw: str) -> tuple[FinishReason, str | None]:
-    """The server's finish_reason in psmlab's terms; an unknown one is an error, kept verbatim."""
-    if raw in _EOS_REASONS:
+    """The server's finish_reason in psmlab's terms (any case); an unknown one (content_filter,
+    say: the server cut the answer) is an error, kept verbatim."""
+    if raw.lower() in _EOS_REASONS:
         return "eos", None
-    if raw in ("length", "max_tokens"):
+    if raw.lower() in ("length", "max_tokens"):
         return "length", None
     return "error", raw
 
