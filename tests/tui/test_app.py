@@ -624,7 +624,7 @@ async def test_blind_mode_is_kept_in_the_session_and_leaving_unsaved_work_asks(
             await pilot.press(key)
             assert isinstance(app.screen, Confirm), key
             assert "not sent" in str(app.screen.query_one(".dialog-title").render())
-            await pilot.click("#cancel")
+            await pilot.press("enter")  # by reflex: Cancel is the default, the message stays
             assert app.is_running and lab.blind and composer.text == "Are you conscious?"
         composer.clear()
         await type_and_send(pilot, "What are you?")
@@ -687,6 +687,15 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
             ),
         )
         assert lab.path == first
+        # Its own file: a plain save (a trial was told the lab itself held it "in use").
+        app.lab_screen.action_save_as()
+        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
+        app.screen.query_one(Input).value = str(first)
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any(f"Saved {first}" in str(n.message) for n in app._notifications)
+        )
+        assert not any("in use" in str(n.message) for n in app._notifications)
         app.lab_screen.action_save_as()
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
         name = tmp_path / "my runs" / "[bold]one"
@@ -727,6 +736,18 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
             col.post_message(events.Key("space" if ch == " " else ch, ch))
         await wait_for(pilot, lambda: box.text == "no area", "the queued letters in the box")
         assert not lab.session.generations
+        # Editing keys of the burst are the message's too, in order (a trial's 'the' + two
+        # backspaces + 'ey' came out 'the': the backspaces were lost at the column).
+        box.clear()
+        col.focus()
+        await pilot.pause()
+        for key, ch in [("t", "t"), ("h", "h"), ("e", "e"), ("backspace", None),
+                        ("backspace", None), ("e", "e"), ("y", "y")]:  # fmt: skip
+            col.post_message(events.Key(key, ch))
+        await wait_for(pilot, lambda: box.text.endswith("y"), "the burst in the box")
+        assert box.text == "tey", box.text
+        box.clear()
+        box.insert("no area")
         col.focus()
         await pilot.pause()
         await pilot.press("s")  # a column key: its settings, not a letter in the box

@@ -65,3 +65,25 @@ def test_every_text_box_of_the_lab_keeps_keys_in_order() -> None:
     ]
     assert plain == []
     assert issubclass(Composer, OrderedTextArea) and issubclass(OrderedInput, Input)
+
+
+async def test_lists_stop_at_their_ends() -> None:
+    """Up from the first answer in the picker wrapped to "send without adopting"; up from turn
+    1 of the transcript to the last turn (then `e` edited the wrong one)."""
+    from psmlab.tui.widgets.lists import StopAtEnds
+    from psmlab.tui.widgets.transcript import TranscriptView
+
+    class Lists(App):
+        def compose(self) -> ComposeResult:
+            yield StopAtEnds("one", "two", "three")
+
+    app = Lists()
+    async with app.run_test() as pilot:
+        ol = app.query_one(StopAtEnds)
+        ol.focus()
+        ol.highlighted = 0
+        await pilot.press("up", "up")
+        assert ol.highlighted == 0
+        await pilot.press("down", "down", "down", "down")
+        assert ol.highlighted == 2
+    assert issubclass(TranscriptView, StopAtEnds)

@@ -13,6 +13,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.tui.widgets.lists import StopAtEnds
 
 WITHOUT = "__without__"  # the option id of "send without adopting an answer"
 
@@ -36,19 +37,6 @@ class Choice:
         tag = f" [{self.label}]" if self.label else ""
         run = f"run {self.run}/{self.runs} · " if self.runs > 1 else ""
         return terminal_safe(f"{self.column} · {run}sample {self.index}/{self.of}{tag}: {head}")
-
-
-class StopAtEnds(OptionList):
-    """Up on the first option and down on the last stay put: OptionList wraps around, and a
-    trial going up for the first answer landed on "send without adopting" at the bottom."""
-
-    def action_cursor_up(self) -> None:
-        if self.highlighted != 0:
-            super().action_cursor_up()
-
-    def action_cursor_down(self) -> None:
-        if self.highlighted is None or self.highlighted < self.option_count - 1:
-            super().action_cursor_down()
 
 
 class AdoptPicker(ModalScreen[str | None]):

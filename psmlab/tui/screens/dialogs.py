@@ -41,10 +41,13 @@ class Confirm(ModalScreen[str]):
 
     BINDINGS = [Binding("escape", "dismiss('cancel')", "Cancel")]
 
-    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, question: str, choices: list[tuple[str, str]], *, default: str | None = None
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.question = question
         self.choices = choices
+        self.default = default  # the button Enter presses (else the first)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -54,6 +57,10 @@ class Confirm(ModalScreen[str]):
                     yield Button(
                         text, id=key, variant="primary" if key == self.choices[0][0] else "default"
                     )
+
+    def on_mount(self) -> None:
+        if self.default is not None:
+            self.query_one(f"#{self.default}", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "cancel")

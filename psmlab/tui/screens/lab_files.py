@@ -49,6 +49,9 @@ class LabFileActions(LabView):
             if not v:
                 return
             target = target_of(v)
+            if self.lab.path is not None and target.resolve() == self.lab.path.resolve():
+                self.action_save()  # its own file (it holds the lock): a plain save, not "in use"
+                return
             try:
                 path = self.lab.save(target)
             except PsmlabError as exc:
@@ -105,7 +108,8 @@ class LabFileActions(LabView):
         lost = "The message box holds a message you have not sent (it is not kept)."
         if not unsaved:
             choices = [("leave", f"{what.capitalize()} anyway"), ("cancel", "Cancel")]
-            self.app.push_screen(Confirm(lost, choices), done)
+            # Enter pressed by reflex keeps the message: Cancel is the default here.
+            self.app.push_screen(Confirm(lost, choices, default="cancel"), done)
             return
         self.app.push_screen(
             Confirm(

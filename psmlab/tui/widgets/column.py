@@ -70,22 +70,27 @@ class ModelColumn(Vertical, can_focus=True):
     # Keys a column acts on; any other printable key goes to the message box (see on_key).
     _OWN_KEYS = frozenset(k for b in BINDINGS if isinstance(b, Binding) for k in b.key.split(","))
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         """A letter typed while a column has focus that is none of its keys starts a message:
         focus moves to the message box with it (a trial typed "ok really" into a column). The
         column's own keys (a, r, l, …) still act, as F1 lists them."""
-        if not event.is_printable or not event.character:
-            return
         from psmlab.tui.widgets.composer import Composer
 
         boxes = self.screen.query(Composer)
         if not boxes:
             return
         box = boxes.first()
-        # Keys typed fast (or pasted) are queued here before the focus moved: once a message
-        # has started, they are its letters too, column keys or not.
-        started = self.screen.focused is box
-        if event.key in self._OWN_KEYS and not started and not self._nothing_to_act_on(event.key):
+        if self.screen.focused is box:
+            # Keys typed fast (or pasted) queue here before the focus moved: once a message
+            # has started, every one of them is the message's, column keys, backspace and
+            # Enter included, handled by the box in order ('the' + 2 backspaces + 'ey').
+            event.stop()
+            event.prevent_default()
+            await box._on_key(event)
+            return
+        if not event.is_printable or not event.character:
+            return
+        if event.key in self._OWN_KEYS and not self._nothing_to_act_on(event.key):
             return
         event.stop()
         event.prevent_default()

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from psmlab.core.session.schema import TurnRecord
+from psmlab.tui.widgets.lists import StopAtEnds
 from psmlab.views import safe
 
 ROLE_STYLE = {"system": "magenta", "user": "bold cyan", "assistant": "bold green"}
 
 
-class TranscriptView(OptionList):
+class TranscriptView(StopAtEnds):
     """Select a turn to edit (e) or delete (d) it."""
 
     BINDINGS = [
