@@ -6,6 +6,7 @@ from __future__ import annotations
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
+from psmlab.tui.keys import in_lab_words
 from psmlab.tui.screens.compare import CompareScreen
 from psmlab.tui.screens.tree import TreeScreen
 from psmlab.tui.widgets.column import ModelColumn
@@ -55,7 +56,10 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         # "system —" in a pane is what was given; the template's own default says so beside it.
         panes = [str(w.render()) for w in app.screen.query(".compare-pane Static")]
         warned = [w for r in lab.runs(smol) for w in r[0].warnings]
-        assert warned and any(f"⚠ {warned[0]}" in x for x in panes), panes
+        # Said as the lab's user acts on it: a system prompt is set with F3, not --system.
+        shown = in_lab_words(warned[0]) if warned else ""
+        assert shown and any(f"⚠ {shown}" in x for x in panes), panes
+        assert "(F3)" in shown and not any("--system" in x for x in panes)
         await pilot.press("escape")
         await pilot.press("right_curly_bracket")
         await pilot.pause()
