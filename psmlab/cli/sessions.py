@@ -277,6 +277,14 @@ def replay(
     from psmlab.core.session.file import load, new_path, save_new
 
     sess = load(_path(session))
+    if out is not None and out.suffix and out.suffix.lower() != ".json":
+        # Both writes are JSON (a report, or a session with -m): x.md would hold JSON.
+        raise UsageError(
+            f"-o {out}: replay writes JSON ({'a session' if model else 'its report'}), "
+            f"not {out.suffix}",
+            f"give -o a .json name, e.g. -o {out.with_suffix('.json')}"
+            + ("" if model else "; psmlab export SESSION -o FILE.md writes markdown"),
+        )
     if out is not None and model and out.exists():  # found now, not after every generation ran
         raise UsageError(f"-o {out} already exists", "give -o a new file name for the new session")
     if out is not None and not model:

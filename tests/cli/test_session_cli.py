@@ -313,3 +313,17 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
         _ok(run_cli("export", str(bom), "-f", "MD")).stdout
         == EXAMPLE.with_suffix(".md").read_text()
     )
+
+
+def test_replay_refuses_to_write_json_under_another_name(tmp_path: Path) -> None:
+    """`replay -o x.md` wrote the JSON report into x.md (with -m: a session), found by a trial."""
+    s = tmp_path / "lab.json"
+    s.write_bytes(EXAMPLE.read_bytes())
+    for extra in ((), ("-m", "smollm2-135m-instruct")):
+        out = tmp_path / "report.md"
+        proc = run_cli("replay", str(s), *extra, "-o", str(out))
+        assert proc.returncode == 2, proc.stderr
+        (line,) = proc.stderr.strip().splitlines()
+        assert "replay writes JSON" in line and "report.json" in line
+        assert not out.exists()
+    assert s.read_bytes() == EXAMPLE.read_bytes()

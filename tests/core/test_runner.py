@@ -94,3 +94,14 @@ def test_the_streamed_speed_waits_for_a_second_token() -> None:
     assert token_event("m", 0, "Hi", 5, 0.0).tokens_per_s == 0.0  # no first token yet
     later = token_event("m", 0, "Hi there", 3, t_first - 1.0)  # 2 tokens after the first in ~1 s
     assert 1.5 < later.tokens_per_s <= 2.0
+
+
+def test_every_model_failing_differently_exits_with_the_first_error_not_partial() -> None:
+    """PARTIAL says some results were made; with none, the first error's own code (as probe and
+    evals do)."""
+    from psmlab.core.errors import ContextOverflowError, ExitCode, ModelError
+    from psmlab.core.run.runner import RunResult
+
+    both = RunResult(errors={"a": ContextOverflowError("too long"), "b": ModelError("no file")})
+    assert both.exit_code() == ExitCode.CONTEXT
+    assert RunResult().exit_code() == ExitCode.OK

@@ -231,7 +231,10 @@ async def test_annotate_dialog_validates(make_lab) -> None:
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, AnnotateDialog)
         assert "cannot name an annotator" in str(app.screen.query_one("#error").render())
-        await pilot.press("escape")
+        await pilot.press("escape")  # typed into: it asks before the typing is thrown away
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the discard question")
+        await pilot.click("#discard")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AnnotateDialog), "closed")
         assert not lab.session.annotations
         # Evidence that is not in the text (the dialog checks it too) is reported, not a crash.
         await pilot.press("l")

@@ -17,7 +17,10 @@ M = TypeVar("M", bound=BaseModel)
 def first_error(exc: ValidationError) -> tuple[str, str]:
     """(dotted location, message) of a validation error's first problem."""
     err = exc.errors()[0]
-    return ".".join(str(x) for x in err["loc"]), str(err["msg"])
+    msg = str(err["msg"])
+    # A validator's own ValueError says what is wrong; pydantic's prefix only says it was raised.
+    msg = msg.removeprefix("Value error, ")
+    return ".".join(str(x) for x in err["loc"]), msg
 
 
 def line_of(text: str, key: str) -> int | None:

@@ -85,9 +85,10 @@ class RunResult:
     def exit_code(self) -> ExitCode:
         if not self.errors:
             return ExitCode.OK
-        codes = {e.exit_code for e in self.errors.values()}
-        if not self.generations and len(codes) == 1:
-            return codes.pop()
+        # Nothing ran: the first error's own code (as probe and evals do), even when the models
+        # failed differently; PARTIAL says that some results were made.
+        if not self.generations:
+            return next(iter(self.errors.values())).exit_code
         return ExitCode.PARTIAL
 
 

@@ -10,15 +10,73 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    Label,
+    RadioSet,
+    Select,
+    SelectionList,
+    Static,
+    TextArea,
+)
 
 from psmlab.tui.widgets.ordered import OrderedInput, OrderedTextArea
 
 
-class FormDialog(ModalScreen[Any]):
+class GuardedCancel(ModalScreen[Any]):
+    """Esc (or Cancel) on a dialog whose fields were changed asks before throwing the typing away:
+    an annotation or an edit typed for minutes is work, and Esc is also the key people press to
+    leave a text box."""
+
+    _initial: tuple[object, ...] | None = None
+
+    def _state(self) -> tuple[object, ...]:
+        values: list[object] = []
+        for w in self.query("*"):
+            if isinstance(w, Input):
+                values.append(w.value)
+            elif isinstance(w, TextArea):
+                values.append(w.text)
+            elif isinstance(w, SelectionList):
+                values.append(tuple(w.selected))
+            elif isinstance(w, RadioSet):
+                values.append(w.pressed_index)
+            elif isinstance(w, (Select, Checkbox)):
+                values.append(w.value)
+        return tuple(values)
+
+    def on_mount(self) -> None:
+        # After the fields' own on_mount: the state the user starts from.
+        self.call_after_refresh(self._remember)
+
+    def _remember(self) -> None:
+        self._initial = self._state()
+
+    def action_cancel(self) -> None:
+        if self._initial is None or self._state() == self._initial:
+            self.dismiss(None)
+            return
+
+        def done(choice: str | None) -> None:
+            if choice == "discard":
+                self.dismiss(None)
+
+        self.app.push_screen(
+            Confirm(
+                "Discard what you changed here?",
+                [("keep", "Keep editing"), ("discard", "Discard")],
+                default="keep",
+            ),
+            done,
+        )
+
+
+class FormDialog(GuardedCancel):
     """A form with Save (Ctrl+S) and Cancel (Esc): subclasses compose the fields and `action_keep`."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "keep", "Save")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "keep", "Save")]
 
     def buttons(self) -> ComposeResult:
         yield Label("", id="error", classes="error", markup=False)
@@ -30,7 +88,7 @@ class FormDialog(ModalScreen[Any]):
         if event.button.id == "save":
             self.action_keep()
         else:
-            self.dismiss(None)
+            self.action_cancel()
 
     def action_keep(self) -> None:
         raise NotImplementedError
@@ -98,11 +156,11 @@ class AskValue(ModalScreen[str | None]):
         self.dismiss(event.value)
 
 
-class EditText(ModalScreen[str | None]):
-    """Edit a turn's text; Ctrl+S keeps it, Esc cancels."""
+class EditText(GuardedCancel):
+    """Edit a turn's text; Ctrl+S keeps it, Esc cancels (asking first if the text was changed)."""
 
     BINDINGS = [
-        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "keep", "Keep"),
     ]
 

@@ -1,0 +1,80 @@
+"""Esc on a dialog the user has typed into asks before the typing is thrown away (annotate, turn
+edit); Esc on an untouched dialog closes it at once."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.screen import Screen
+
+from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
+from psmlab.tui.screens.dialogs import Confirm, EditText
+from tests.tui.conftest import wait_for
+
+
+class _Host(App[None]):
+    """One dialog on no models: what it returns is kept."""
+
+    def __init__(self, make: type[Screen[object]] | object) -> None:
+        super().__init__()
+        self.make = make
+        self.result: list[object] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make(), self.result.append)  # type: ignore[operator]
+
+
+def _annotate() -> AnnotateDialog:
+    return AnnotateDialog("sample 1", "I'm a teacher.", [], "tester")
+
+
+async def test_esc_on_an_untouched_annotation_closes_it() -> None:
+    app = _Host(_annotate)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.result == [None], "the dialog closed")
+
+
+async def test_esc_after_typing_a_note_asks_and_keeps_it() -> None:
+    app = _Host(_annotate)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        dialog.query_one("#note").focus()
+        await pilot.press(*"speaks as a teacher")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        assert "Discard" in str(app.screen.query_one(".dialog-title").render())
+        await pilot.press("enter")  # the default: keep editing
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the dialog")
+        assert dialog.query_one("#note").value == "speaks as a teacher" and app.result == []
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.result), "the annotation")
+    (result,) = app.result
+    assert isinstance(result, AnnotationInput) and result.note == "speaks as a teacher"
+
+
+async def test_a_changed_self_id_alone_asks_and_discard_closes() -> None:
+    app = _Host(_annotate)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        await pilot.press("enter")  # choose ai
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        await pilot.click("#discard")
+        await wait_for(pilot, lambda: app.result == [None], "the dialog closed")
+
+
+async def test_an_edited_turn_is_not_lost_to_esc() -> None:
+    app = _Host(lambda: EditText("Edit turn 1 (user)", "What are you?"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")
+        dialog = app.screen
+        await pilot.press("end", *" Really?")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        await pilot.press("escape")  # Esc on the question keeps editing too
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the dialog")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.result), "the edit")
+    assert app.result == ["What are you? Really?"]
