@@ -69,7 +69,7 @@ def _markers_table(rows: list[dict[str, Any]]) -> Any:
     for r in rows:
         spans = [h["marker"] for h in r["self_id_hits"]]
         table.add_row(
-            safe(str(r["id"])),
+            safe(str(r.get("id", r.get("line")))),
             r["self_id"],
             safe(", ".join(r["archetypes"])),
             safe(", ".join(spans)),
@@ -95,7 +95,7 @@ def _judge_table(rows: list[dict[str, Any]]) -> Any:
     for r in rows:
         cut = " (text cut)" if r["judge"]["truncated"] else ""
         table.add_row(
-            safe(str(r["id"])),
+            safe(str(r.get("id", r.get("line")))),
             r["self_id"] + cut,
             *[f"{r['probs'][o]:.2f}" for o in options],
             safe(", ".join(r["archetypes"])),

@@ -220,7 +220,9 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     assert labelled.returncode == 0, labelled.stderr
     out = tmp_path / "markers.jsonl"
     out.write_text(labelled.stdout, encoding="utf-8")
-    assert [json.loads(x)["id"] for x in labelled.stdout.split("\n") if x.strip()] == [1, 2, 3, 4]
+    # No id is invented (it would pair with another file's item of that id): `line` says where.
+    got_rows = [json.loads(x) for x in labelled.stdout.split("\n") if x.strip()]
+    assert [r["line"] for r in got_rows] == [1, 2, 3, 4] and not any("id" in r for r in got_rows)
     people = tmp_path / "people.json"  # one JSON array, with a byte-order mark
     rows = [{"label": "AI "}, {"label": "Human"}, {"label": "neither"}, {"label": None}]
     people.write_text("\ufeff" + json.dumps(rows), encoding="utf-8")
@@ -245,14 +247,67 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     bad_ids = _psmlab("label", str(mixed))
     assert bad_ids.returncode == 2 and 'line 2 has no "id"' in bad_ids.stderr
     # A reference that labels fewer items says how many were left out.
-    few = _write(
-        tmp_path / "few.jsonl", [{"id": 1, "self_id": "ai"}, {"id": 2, "self_id": "human"}]
-    )
+    few = _write(tmp_path / "few.jsonl", [{"self_id": "ai"}, {"self_id": "human"}])
     part = json.loads(_psmlab("agreement", str(out), str(few), "--json").stdout)
     assert part["n"] == 2 and any("2 item(s) labelled only in" in n for n in part["notes"])
 
 
 # --- defects found in a user trial ----------------------------------------------------------------
+
+
+def test_a_file_without_ids_is_never_paired_with_ids_it_does_not_have(tmp_path: Path) -> None:
+    """A gold set with ids 0..N-1; its texts labelled from a file without ids. Pairing line 1
+    with item "1" compared every item with its neighbour (kappa -0.18 where the labels agree
+    fully): refused in one line, nothing printed on stdout."""
+    texts = ["I am an AI language model.", "I'm a nurse from Leeds.", "The sky is blue."]
+    gold = _write(
+        tmp_path / "gold.jsonl",
+        [{"id": i, "self_id": s} for i, s in enumerate(["ai", "human", "none"])],
+    )
+    src = _write(tmp_path / "texts.jsonl", [{"text": t} for t in texts])
+    labelled = _psmlab("label", str(src), "--json")
+    out = tmp_path / "labels.jsonl"
+    out.write_text(labelled.stdout, encoding="utf-8")
+    for a, b in ((out, gold), (gold, out)):
+        proc = _psmlab("agreement", str(a), str(b))
+        assert proc.returncode == 2 and proc.stdout == "", proc.stdout
+        assert proc.stderr.count("\n") == 1 and "has no ids but" in proc.stderr
+    # With the ids kept in the labelled file, the same labels agree fully.
+    keyed = _write(tmp_path / "keyed.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
+    out.write_text(_psmlab("label", str(keyed), "--json").stdout, encoding="utf-8")
+    assert json.loads(_psmlab("agreement", str(out), str(gold), "--json").stdout)["kappa"] == 1.0
+
+
+def test_archetype_names_are_read_one_way_and_unknown_ones_are_said(tmp_path: Path) -> None:
+    a = _write(
+        tmp_path / "a.jsonl",
+        [
+            {"id": 1, "archetypes": ["Helpful Assistant"]},
+            {"id": 2, "archetypes": ["HAL 9000", "human_impostor"]},
+            {"id": 3, "archetypes": ["helpfull-assistant"]},
+        ],
+    )
+    b = _write(
+        tmp_path / "b.jsonl",
+        [
+            {"id": 1, "archetypes": ["helpful-assistant"]},
+            {"id": 2, "archetypes": ["hal-9000", "human-impostor"]},
+            {"id": 3, "archetypes": ["helpful-assistant"]},
+        ],
+    )
+    got = json.loads(_psmlab("agreement", str(a), str(b), "--field", "archetypes", "--json").stdout)
+    f1 = {c["label"]: c["f1"] for c in got["classes"]}
+    assert f1["hal-9000"] == 1.0 and f1["human-impostor"] == 1.0, f1
+    assert "helpful assistant" not in f1 and "human_impostor" not in f1
+    assert [n for n in got["notes"] if "'helpfull-assistant'" in n and "personas" in n], got
+
+
+def test_label_sets_that_never_meet_are_said(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.jsonl", [{"id": i, "who": x} for i, x in enumerate("pppu")])
+    b = _write(tmp_path / "b.jsonl", [{"id": i, "who": x} for i, x in enumerate("aahh")])
+    proc = _psmlab("agreement", str(a), str(b), "--field", "who")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: the two sources share no label" in " ".join(proc.stdout.split())
 
 
 def test_few_items_get_a_small_n_note_printed_and_in_json(tmp_path: Path) -> None:

@@ -29,10 +29,10 @@ from psmlab.core.measure.kappa import (
 )
 from psmlab.core.measure.label_files import (
     ARCHETYPES,
-    NOT_ARCHETYPES,
     SELF_ID,
     Labels,
     Value,
+    archetype_set,
     left_out,
     read_as_self_id,
     read_jsonl,
@@ -61,6 +61,7 @@ def compare_labels(
     """Agreement of two sources over the items both label (the reference is taken as right)."""
     if field_name not in (SELF_ID, ARCHETYPES):
         read_as_self_id(source, reference)
+    _same_kind_of_ids(source, reference)
     common = [k for k in reference.values if k in source.values]
     if split is not None:
         splits = {**source.splits, **reference.splits}
@@ -110,12 +111,55 @@ def compare_labels(
         if src.human:
             result.blind[src.name] = sum(1 for k in common if k in src.blind)
     # What was left out comes first; the statistics' own notes (kappa undefined, few items) after.
-    result.notes = left_out(source, reference, split) + result.notes
+    result.notes = left_out(source, reference, split) + label_notes(a, b, field_name) + result.notes
     return result
 
 
+def _same_kind_of_ids(source: Labels, reference: Labels) -> None:
+    """Items are paired by id, or (two files without ids) by line order; a file without ids
+    beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
+    that reads as plain disagreement. Refused, with the two ways to pair them."""
+    if source.by_position == reference.by_position:
+        return
+    bare, keyed = (source, reference) if source.by_position else (reference, source)
+    some = ", ".join(repr(k) for k in list(keyed.values)[:2])
+    raise UsageError(
+        f"{bare.name} has no ids but {keyed.name} has (e.g. {some}): its lines cannot be paired "
+        "with those items",
+        "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
+        "both to pair by line order",
+    )
+
+
+def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
+    """What makes the numbers mean less than they seem: two sources whose labels never meet
+    (another codebook, or the wrong field), archetype names the lab has no persona for (a typo
+    is a class of its own)."""
+    notes = []
+    if field_name == ARCHETYPES:
+        got = {x for v in (*a, *b) for x in _as_set(v)}
+        from psmlab.core.domain.personas import load_personas
+
+        known = {p.id for p in load_personas()[0]}
+        if odd := sorted(got - known):
+            notes.append(
+                f"archetype name(s) {', '.join(repr(x) for x in odd[:5])}"
+                f"{' …' if len(odd) > 5 else ''} are not among the lab's personas "
+                "(personas/*.toml): each is compared as an archetype of its own"
+            )
+        return notes
+    mine, theirs = {str(x) for x in a}, {str(x) for x in b}
+    if not mine & theirs:
+        notes.append(
+            f"the two sources share no label (source: {', '.join(sorted(mine)[:6])}; reference: "
+            f"{', '.join(sorted(theirs)[:6])}): they cannot agree; check --field and "
+            "--reference-field, or the codebooks"
+        )
+    return notes
+
+
 def _as_set(value: Value) -> frozenset[str]:
-    return value if isinstance(value, frozenset) else frozenset(value.split(",")) - NOT_ARCHETYPES
+    return value if isinstance(value, frozenset) else archetype_set(value)
 
 
 def compare_files(

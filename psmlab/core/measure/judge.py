@@ -262,7 +262,7 @@ def iter_judge_rows(
     try:
         judge = Judge(pool.get(spec), fmt=fmt)
         for n, row in enumerate(rows, 1):
-            kept = {k: row[k] for k in ("id", "question", "model") if k in row}
+            kept = {k: row[k] for k in ("id", "line", "question", "model") if k in row}
             # an experiment row's "question" is an id; the judge must read the words asked
             question = row.get("question_text", row.get("question"))
             text = str(row["text"])

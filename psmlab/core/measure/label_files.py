@@ -10,6 +10,7 @@ in one source only and null labels are counted, so a comparison can say what it 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +52,17 @@ class Labels:
     disputed: set[str] = field(default_factory=set)
 
 
+def archetype_name(value: object) -> str:
+    """An archetype as compared: "Helpful Assistant", "helpful_assistant" and "helpful-assistant"
+    are one archetype (a persona's name spelled out is its id), never two classes."""
+    return "-".join(re.split(r"[\s_-]+", str(value).strip().casefold())).strip("-")
+
+
 def archetype_set(value: object) -> frozenset[str]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise TypeError
-    return frozenset(str(x).strip().casefold() for x in items) - NOT_ARCHETYPES
+    return frozenset(archetype_name(x) for x in items) - NOT_ARCHETYPES
 
 
 def normalize(value: object, field_name: str, where: str) -> str:

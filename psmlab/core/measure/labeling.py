@@ -51,8 +51,8 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     """Label every line, each yielded as soon as it is labelled (a judge takes seconds a line:
     what is done is kept when the judge's server goes away). Every line is checked before the
     first is labelled. Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
-    the output keeps `id` (the line's position among the objects, 1, 2, …, when absent),
-    `question` and `model`. The question's text (`"question_text"`, as experiment rows give it,
+    the output keeps `id` (or, when the file has none, `line`: the line's position among the
+    objects, 1, 2, …), `question` and `model`. The question's text (`"question_text"`, as experiment rows give it,
     else `"question"`) informs the labels, and a `"prefill"` (the text the answer was started
     with, as experiment rows record it) is read as context by the rules.
 
@@ -91,7 +91,10 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
                 'give every line an "id" of its own, or none',
             )
         seen[str(ident)] = i
-        row: dict[str, Any] = {"id": ident, "text": obj["text"]}
+        # A line without an id gets none: an invented id would pair with some other file's item
+        # of that id; `line` is its position, and `agreement` pairs such files by line order.
+        row: dict[str, Any] = {"id": ident} if "id" in obj else {"line": ident}
+        row["text"] = obj["text"]
         row.update({k: obj[k] for k in ("question", "model") if k in obj})
         rows.append(row)
         asked = obj.get("question_text", obj.get("question"))
@@ -166,7 +169,7 @@ class SampleLabeller:
 
 
 def _keep(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "question", "model") if k in row}
+    return {k: row[k] for k in ("id", "line", "question", "model") if k in row}
 
 
 def label_generations(
