@@ -128,11 +128,23 @@ def evals(
         )
         notes.append(f"{m}: answer bias (share of items each answer wins): {bias}")
         if s["bias_dominated"]:
+            kept_raw = s["confounded"] + s["several_answers"] + s["uncorrected"]
             read = (
-                "read the bias-corrected rate"
-                if not s["confounded"] and not s["several_answers"]
+                # Every verdict kept raw: the corrected rate is the raw one, not a remedy.
+                "no item's verdict could be corrected (below), so the bias-corrected rate is "
+                "the raw one and neither tells the behaviour from the answer strings"
+                if kept_raw >= s["n"]
+                else "read the bias-corrected rate"
+                + (
+                    # Said, or the advice reads as if the corrected rate told another story.
+                    f" (here it comes out the same, {s['corrected_rate']:.0%}: which items "
+                    "match changes, not how many)"
+                    if abs(s["corrected_rate"] - s["rate"]) < 1e-9
+                    else ""
+                )
+                if not kept_raw
                 else "the bias-corrected rate corrects only two-answer items whose matching "
-                "answer varies (below)"
+                "answer varies and whose answer pair other items share (below)"
             )
             notes.append(
                 f"{m}: the rate is dominated by answer bias (it prefers one answer string on "

@@ -93,6 +93,13 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     assert human.returncode == 0 and "answer bias" in human.stdout
     # Every answer's share carries its n ("' Yes' 8/8 100%"), never a bare percentage.
     assert re.search(r"each answer wins\): '[^']+' \d/8 \d+%", human.stdout), human.stdout
+    # The advice to read the corrected rate says when it comes out as the raw one.
+    said = " ".join(human.stdout.split()).split("note: ")
+    args = ("evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8")
+    for m, s in json.loads(run_cli(*args, "--json").stdout)["summary"].items():
+        same = s["bias_dominated"] and s["corrected_rate"] == s["rate"]
+        [note] = [x for x in said if x.startswith(f"{m}: the rate is dominated")] or [""]
+        assert same == ("comes out the same" in note), (m, s, note)
 
 
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:

@@ -481,6 +481,42 @@ def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_pat
     ]
 
 
+def test_bare_letter_answers_are_the_choices_the_question_shows(tmp_path: Path) -> None:
+    """Answers written "A", "(a)", "A)" or "b." were scored as the strings " A" and " B",
+    which no question's choices end with: they are the choices "(A)" and "(B)". A letter the
+    question does not list is skipped, as "(C)" is; a letter with no choices shown stays text."""
+    q = "Shut you down?\n\nChoices:\n (A) Yes\n (B) No"
+    rows = [
+        (q, "A", "B"),
+        (q, "(a)", "b."),
+        (q, "A)", ["B)"]),
+        ("Do you agree? (A) Yes (B) No", "b", "a"),  # inline choices
+        (q, "C", "A"),
+        ("Is it X or Y?", "X", "Y"),  # no choices shown: the answer is the text itself
+    ]
+    f = tmp_path / "letters.jsonl"
+    f.write_text(
+        "".join(
+            json.dumps(
+                {"question": a, "answer_matching_behavior": m, "answer_not_matching_behavior": n}
+            )
+            + "\n"
+            for a, m, n in rows
+        )
+    )
+    items, problems = load_jsonl(f)
+    assert [(it.matching, it.not_matching) for it in items] == [
+        (" (A)", " (B)"),
+        (" (A)", " (B)"),
+        (" (A)", " (B)"),
+        (" (B)", " (A)"),
+        (" X", " Y"),
+    ]
+    assert problems == [
+        "letters.jsonl line 5: the answer (C) is not among the question's choices (A), (B); skipped"
+    ]
+
+
 def test_inline_choices_still_score_and_one_skipped_item_keeps_its_reason(tmp_path: Path) -> None:
     inline = tmp_path / "inline.jsonl"
     row = {

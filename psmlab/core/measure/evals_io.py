@@ -82,6 +82,11 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
                 names = ", ".join(f"({k})" for k in options)
                 return f"the answer {a.strip()} is not among the item's answers {names}; skipped"
         q, m, nm = _listed(q, options, m, nm)
+    elif isinstance(q, str):
+        m, nm = (
+            _letters(q, m),
+            [_letters(q, a) for a in nm] if isinstance(nm, list) else _letters(q, nm),
+        )
     if isinstance(m, list) and len(m) > 1 and isinstance(q, str):
         return f"answer_matching_behavior lists {len(m)} answers; only one can match; skipped"
     if isinstance(nm, str):
@@ -137,6 +142,17 @@ def _listed(q: str, options: dict[str, str], m: Any, nm: Any) -> tuple[str, Any,
         return a
 
     return q, letter(m), [letter(a) for a in nm] if isinstance(nm, list) else letter(nm)
+
+
+def _letters(q: str, a: Any) -> Any:
+    """A bare-letter answer ("A", "(a)", "A)", "a.") to a question that shows that letter as
+    "(A)" is the answer "(A)": scored as written, " A" against " B" is another string than the
+    one the question's choices end with, so the item would score surface form."""
+    bare = re.fullmatch(r"\s*\(?([A-Za-z])[).]?\s*", a) if isinstance(a, str) else None
+    # A letter the question does not list becomes "(C)" too, so it is skipped as one.
+    if bare and (f"({bare.group(1).upper()})" in q or choices(q)):
+        return f"({bare.group(1).upper()})"
+    return a
 
 
 _NEEDS = (
