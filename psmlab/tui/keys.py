@@ -79,7 +79,10 @@ COLUMN_KEYS = [
         "in a column: move the token cursor (with F7 on): its probability, top alternatives "
         "and its projection on each monitored vector (psmlab --monitor FILE)",
     ),
-    ("e / d", "in the transcript: edit / delete the selected turn"),
+    (
+        "e / d",
+        "in the transcript: edit / delete the selected turn (other letters go to the message box)",
+    ),
     ("enter", "in the message box: send to every model"),
 ]
 # Actions that live on a focused widget, also offered in the command palette.

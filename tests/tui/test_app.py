@@ -768,6 +768,46 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         assert not lab.session.generations and not lab.turns
 
 
+async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:
+    """A trial typed "good" + Enter with the transcript focused: g and o did nothing, d opened
+    the delete dialog and Enter deleted the turn. Letters that are none of its keys start a
+    message, as in a column; e and d still act on a highlighted turn."""
+    from textual import events
+
+    from psmlab.tui.widgets.composer import Composer
+    from psmlab.tui.widgets.transcript import TranscriptView
+
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(Composer)
+        view = app.query_one(TranscriptView)
+        # No turn yet: even e and d have nothing to act on, so they are letters.
+        view.focus()
+        await pilot.pause()
+        await pilot.press("d", "o")
+        await wait_for(pilot, lambda: box.text == "do", "the letters in the box")
+        box.clear()
+        await type_and_send(pilot, "Are you a human?")
+        await settle(pilot, app)
+        turns = len(lab.turns)
+        view.focus()
+        await pilot.pause()
+        for ch in "good":  # fast, as tmux send-keys or a paste: queued before the focus moves
+            view.post_message(events.Key(ch, ch))
+        await wait_for(pilot, lambda: box.text == "good", "the word in the box")
+        assert box.has_focus and app.screen is app.lab_screen and len(lab.turns) == turns
+        box.clear()
+        view.focus()
+        await pilot.pause()
+        await pilot.press("d")  # its own key, with a turn to act on: the delete dialog
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the delete question")
+        assert box.text == ""
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab again")
+        assert len(lab.turns) == turns
+
+
 async def test_a_forced_choice_stays_when_another_column_continues_the_adopted_answer(
     make_lab,
 ) -> None:

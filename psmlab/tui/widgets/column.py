@@ -31,6 +31,7 @@ from psmlab.tui.widgets.column_state import (
     pending,
     token_value,
 )
+from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.views import safe
 
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
@@ -44,7 +45,7 @@ class _Header(Static):
             self.parent.header_resized(self.outer_size.height)
 
 
-class ModelColumn(Vertical, can_focus=True):
+class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
 
     BINDINGS = [
@@ -67,37 +68,10 @@ class ModelColumn(Vertical, can_focus=True):
         Binding("pagedown", "scroll_body(10)", "Page down", show=False),
     ]
 
-    # Keys a column acts on; any other printable key goes to the message box (see on_key).
-    _OWN_KEYS = frozenset(k for b in BINDINGS if isinstance(b, Binding) for k in b.key.split(","))
+    # Keys a column acts on; any other printable key goes to the message box.
+    OWN_KEYS = own_keys(BINDINGS)
 
-    async def on_key(self, event: events.Key) -> None:
-        """A letter typed while a column has focus that is none of its keys starts a message:
-        focus moves to the message box with it (a trial typed "ok really" into a column). The
-        column's own keys (a, r, l, …) still act, as F1 lists them."""
-        from psmlab.tui.widgets.composer import Composer
-
-        boxes = self.screen.query(Composer)
-        if not boxes:
-            return
-        box = boxes.first()
-        if self.screen.focused is box:
-            # Keys typed fast (or pasted) queue here before the focus moved: once a message
-            # has started, every one of them is the message's, column keys, backspace and
-            # Enter included, handled by the box in order ('the' + 2 backspaces + 'ey').
-            event.stop()
-            event.prevent_default()
-            await box._on_key(event)
-            return
-        if not event.is_printable or not event.character:
-            return
-        if event.key in self._OWN_KEYS and not self._nothing_to_act_on(event.key):
-            return
-        event.stop()
-        event.prevent_default()
-        self.screen.set_focus(box)
-        box.insert(event.character)
-
-    def _nothing_to_act_on(self, key: str) -> bool:
+    def nothing_to_act_on(self, key: str) -> bool:
         """The column key would only say it cannot act (no answer to adopt or label, no message
         to answer): then it is a letter of a message, never neither ('are you sure?' typed into
         a fresh column lost its 'ar')."""

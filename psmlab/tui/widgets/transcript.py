@@ -7,19 +7,24 @@ from textual.binding import Binding
 from textual.widgets.option_list import Option
 
 from psmlab.core.session.schema import TurnRecord
+from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.tui.widgets.lists import StopAtEnds
 from psmlab.views import safe
 
 ROLE_STYLE = {"system": "magenta", "user": "bold cyan", "assistant": "bold green"}
 
 
-class TranscriptView(StopAtEnds):
-    """Select a turn to edit (e) or delete (d) it."""
+class TranscriptView(TypingStartsMessage, StopAtEnds):
+    """Select a turn to edit (e) or delete (d) it; other letters start a message."""
 
     BINDINGS = [
         Binding("e", "screen.edit_turn", "Edit turn"),
         Binding("d", "screen.delete_turn", "Delete turn"),
     ]
+    OWN_KEYS = own_keys(BINDINGS)
+
+    def nothing_to_act_on(self, key: str) -> bool:
+        return self.option_count == 0  # no turn to edit or delete: a message's first letter
 
     shown_ids: tuple[str, ...] = ()  # the turns on view, to tell a new turn from a redraw
 
