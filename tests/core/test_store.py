@@ -108,6 +108,41 @@ def test_migration_from_version_0_ask_json() -> None:
     assert len(s.generations) == len(doc["generations"]) and all(g.turn == 1 for g in s.generations)
     assert [g.text for g in s.generations] == [g["text"] for g in doc["generations"]]
     assert {m.id for m in s.models} == {"gemma-3-270m", "smollm2-135m-instruct"}
+    # Read twice, one session (a trial's reads each made a new id and creation time), and what
+    # the report holds beyond a session's fields survives a session written back over it.
+    again = store.parse(raw, "ask-v0.json")
+    assert (again.id, again.created) == (s.id, s.created)
+    if "created" in doc:
+        assert s.created == doc["created"]
+    kept = {k: v for k, v in doc.items() if k not in ("transcript", "generations", "models")}
+    assert s.imported == kept and kept
+    assert json.loads(store.dumps(s))["imported"] == kept
+    assert store.parse(store.dumps(s), "again.json").imported == kept
+
+
+def test_an_ask_report_annotated_in_place_keeps_its_fields(tmp_path: Path) -> None:
+    """`annotate` on saved `ask --json` output rewrote it as a session without the report's
+    created, errors, elapsed_s and prompts."""
+    p = tmp_path / "ask.json"
+    p.write_bytes((GOLDEN / "ask-v0.json").read_bytes())
+    doc = json.loads(p.read_bytes())
+    gid = doc["generations"][0]["id"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "psmlab", "annotate", str(p), gid, "--self-id", "ai"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    after = json.loads(p.read_bytes())
+    assert after["schema_version"] == 2 and len(after["annotations"]) == 1
+    for k, v in doc.items():
+        if k not in ("transcript", "generations", "models"):
+            assert after["imported"][k] == v, k
+    assert store.load(p).id == store.parse((GOLDEN / "ask-v0.json").read_bytes(), "x").id
+    # A session never opened from a report has no such field on disk.
+    store.save_new(make_session(), tmp_path / "plain.json")
+    assert "imported" not in json.loads((tmp_path / "plain.json").read_bytes())
 
 
 def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:

@@ -191,6 +191,8 @@ def dumps(session: Session) -> bytes:
         # Written only when on: a session that was never blind still opens in a psmlab from
         # before the field (schema 2 refuses keys it does not know).
         data.pop("blind", None)
+    if data.get("imported") is None:  # likewise: only sessions opened from `ask --json` output
+        data.pop("imported", None)
     for rec in data.get("auto_labels", ()):
         if rec.get("judge") is None:  # likewise: written only for a judge's labels
             rec.pop("judge", None)

@@ -46,12 +46,23 @@ def _v0_to_v1(doc: Doc) -> Doc:
         gens.append(rec)
     out: Doc = {
         "schema_version": 1,
+        # The same report opens as the same session each time (one id, its own time), so two
+        # reads of one file, or an annotation written to it, are one session.
+        "id": _stable_id("", doc),
         "title": doc.get("title") or (turns[-1]["content"][:60] if turns else "imported ask"),
         "turns": turns,
         "models": doc.get("models", []),
         "generations": gens,
         "annotations": [],
     }
+    if isinstance(doc.get("created"), str):
+        out["created"] = out["updated"] = doc["created"]
+    # What the report holds that a session has no place for (its errors, prompts, timing,
+    # labels): kept, so a session written back over the report loses none of it.
+    rest = {k: v for k, v in doc.items() if k not in ("transcript", "generations", "models")}
+    rest.pop("title", None)
+    if rest:
+        out["imported"] = rest
     return out
 
 

@@ -78,6 +78,12 @@ class Session(_Strict):
     # Blind mode was on when the session was last saved: it opens blind again, so reopening
     # (or opening it from another session) never shows the names before Ctrl+B.
     blind: bool = False
+    # A session opened from `psmlab ask --json` output keeps the report's other fields here.
+    imported: dict[str, Any] | None = Field(
+        None,
+        description="Fields of the `ask --json` report this session was opened from that a "
+        "session has no place for (errors, prompts, timing, labels), kept as they were.",
+    )
 
     @model_validator(mode="before")
     @classmethod
