@@ -240,7 +240,9 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
         j = g["judge"]
         assert g["auto_labels"]["self_id"] == max(j["probs"], key=j["probs"].__getitem__)
         assert g["auto_labels"]["method"] == "judge:gemma-3-270m"
-        assert abs(sum(j["probs"].values()) - 1) < 1e-9 and len(j["judge"]["prompt_sha256"]) == 64
+        assert (
+            abs(sum(j["probs"].values()) - 1) < 1e-9 and len(j["judge"]["prompts_sha256"][0]) == 64
+        )
     saved = json.loads(save.read_text())
     # The printed run says what the saved session records: the prompt's hash, and when.
     (prompt,) = data["prompts"]

@@ -50,14 +50,22 @@ def test_labels_are_deterministic_normalised_and_reproducible(which, fmt, reques
         assert rec["rubric"] == RUBRIC_ID and rec["format"] == fmt and not rec["truncated"]
         assert rec["provenance"]["model_sha256"] == backend.spec.sha256()
         # The recorded prompt is the one that was scored: same hash, same log-probabilities.
-        prompt, shown = judge.prompt(text, QUESTION)
-        assert shown == len(text) and prompt_sha256(prompt) == rec["prompt_sha256"]
-        assert rubric(text, QUESTION) in prompt.text and prompt.text.endswith(PREFILL)
-        scores = backend.score(prompt, rec["continuations"])
-        assert [s.logprob for s in scores] == list(first["logprobs"].values())
+        for r, rot in enumerate(rec["rotations"]):
+            prompt, shown = judge.prompt(text, QUESTION, r)
+            assert shown == len(text) and prompt_sha256(prompt) == rot["prompt_sha256"]
+            assert rec["prompts_sha256"][r] == rot["prompt_sha256"]
+            assert rubric(text, QUESTION, rotation=r) in prompt.text
+            assert prompt.text.endswith(PREFILL)
+            scores = backend.score(prompt, rot["continuations"])
+            by_label = dict(zip(rot["options"].values(), [s.logprob for s in scores], strict=True))
+            assert by_label == rot["logprobs"]
+        # The top-level log-probabilities are the averaged distribution's, as probs is (they
+        # were the first rotation's, beside a mean).
+        for k, p in first["probs"].items():
+            assert math.isclose(math.exp(first["logprobs"][k]), p, rel_tol=1e-9)
     # The question is part of the prompt, so it changes the hash.
-    without = judge.label(TEXTS["a"])["judge"]["prompt_sha256"]
-    assert without != judge.label(TEXTS["a"], QUESTION)["judge"]["prompt_sha256"]
+    without = judge.label(TEXTS["a"])["judge"]["prompts_sha256"]
+    assert without != judge.label(TEXTS["a"], QUESTION)["judge"]["prompts_sha256"]
 
 
 def test_text_is_quoted_between_fences_it_cannot_close() -> None:
@@ -95,7 +103,7 @@ def test_judge_rows_reads_an_experiment_rows_question_text(smol_spec, pool) -> N
     row = {"id": "x", "text": TEXTS["a"], "question": "what-are-you", "question_text": QUESTION}
     (out,) = judge_rows(smol_spec, [row], pool=pool)
     direct = Judge(pool.get(smol_spec)).label(TEXTS["a"], QUESTION)
-    assert out["judge"]["prompt_sha256"] == direct["judge"]["prompt_sha256"]
+    assert out["judge"]["prompts_sha256"] == direct["judge"]["prompts_sha256"]
     assert out["question"] == "what-are-you"  # the id is kept for joining with the source
 
 

@@ -65,7 +65,7 @@ def test_server_judge_matches_in_process_judge(smol_srv: Server, tmp_path: Path)
         assert prov["backend"] == "openai" and prov["endpoint"] == smol_srv.url
         assert prov["model_sha256"] is None and SMOL_KEY not in json.dumps(r)
         # The same rendering (the local GGUF's template and tokens), scored two ways.
-        assert r["judge"]["prompt_sha256"] == loc["judge"]["prompt_sha256"]
+        assert r["judge"]["prompts_sha256"] == loc["judge"]["prompts_sha256"]
         assert r["judge"]["format"] == loc["judge"]["format"] == "template"
         assert r["self_id"] == loc["self_id"], (r["id"], r["probs"], loc["probs"])
         for k in r["probs"]:

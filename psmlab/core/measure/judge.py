@@ -14,6 +14,7 @@ text that was scored, so it can be reproduced (`Judge.prompt`) and checked.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -98,15 +99,14 @@ class Judge:
 
     def label(self, text: str, question: str | None = None) -> dict[str, Any]:
         """{"self_id", "probs" (averaged over the option order's rotations), "logprobs" (the
-        first rotation's), "labeller", "judge": what produced it, each rotation included}."""
+        log of those averaged probabilities: what self_id is chosen by), "labeller", "judge":
+        what produced it, each rotation's prompt hash, options, continuations and numbers}."""
         rotations: list[dict[str, Any]] = []
         all_probs: list[dict[str, float]] = []
         position = dict.fromkeys((x for x, _, _ in OPTIONS), 0.0)
-        first_prompt: RenderedPrompt | None = None
         shown = len(text)
         for r in range(len(OPTIONS)):
             prompt, shown = self.prompt(text, question, r)
-            first_prompt = first_prompt or prompt
             by_letter, scoring = letter_logprobs(
                 self.backend, prompt, [letter for letter, _, _ in OPTIONS]
             )
@@ -124,26 +124,25 @@ class Judge:
                     "probs": probs,
                     "logprobs": logprobs,
                     "scoring": scoring,
+                    "continuations": [answer_text(prompt, x) for x, _, _ in OPTIONS],
                 }
             )
-        first = rotations[0]
         labels = [label for _, label, _ in OPTIONS]
         mean = {x: sum(p[x] for p in all_probs) / len(all_probs) for x in labels}
-        assert first_prompt is not None
         return {
             "self_id": max(mean, key=mean.__getitem__),  # ties: the rubric's first option
             "probs": mean,
-            "logprobs": first["logprobs"],
+            # Of the averaged distribution, as probs: one rotation's numbers beside the mean
+            # read as if they were its log (each rotation's own are in judge.rotations).
+            "logprobs": {x: math.log(p) if p > 0 else None for x, p in mean.items()},
             "labeller": self.labeller,
             "judge": {
                 "model": self.spec.id,
                 "provenance": self.provenance,
                 "rubric": RUBRIC_ID,
                 "format": self.format.name,
-                "prompt_sha256": first["prompt_sha256"],
-                "options": first["options"],
-                "continuations": [answer_text(first_prompt, x) for x, _, _ in OPTIONS],
-                "scoring": first["scoring"],
+                "prompts_sha256": [r["prompt_sha256"] for r in rotations],
+                "scoring": rotations[0]["scoring"],  # one method for every rotation
                 "truncated": shown < len(text),
                 "chars_shown": shown,
                 "position_bias": position,
