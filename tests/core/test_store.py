@@ -145,6 +145,25 @@ def test_an_ask_report_annotated_in_place_keeps_its_fields(tmp_path: Path) -> No
     assert "imported" not in json.loads((tmp_path / "plain.json").read_bytes())
 
 
+def test_sampling_settings_no_run_could_have_used_are_a_load_error(tmp_path: Path) -> None:
+    """A hand-edited temperature of -3 loaded, and replay then printed pydantic's internal
+    error. The file is refused on load, in one line naming the generation and the value."""
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    doc = json.loads(p.read_bytes())
+    doc["generations"][1]["params"] = {"temperature": -3, "top_k": 40, "n_ctx": 512}
+    p.write_text(json.dumps(doc))
+    before = p.read_bytes()
+    with pytest.raises(SessionError) as info:
+        store.load(p)
+    msg = str(info.value)
+    assert "generation g-000000000001 has temperature = -3" in msg and "\n" not in msg
+    assert "Value error" not in msg and p.read_bytes() == before
+    doc["generations"][1]["params"] = {"temperature": 1.0, "top_k": 0, "n_ctx": 512}
+    p.write_text(json.dumps(doc))
+    assert store.load(p).generations[1].params["top_k"] == 0  # knobs in range, and others, load
+
+
 def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:
     p = tmp_path / "s.json"
     store.save_new(make_session(), p)

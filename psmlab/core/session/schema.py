@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
-from psmlab.core.domain.types import Generation
+from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session.records import (
     Annotation,
@@ -129,6 +129,7 @@ class Session(_Strict):
         for g in self.generations:
             if g.node is not None and g.node not in by_id:
                 raise ValueError(f"generation {g.id} continued unknown turn {g.node}")
+            _check_params(g.id, g.params)
         return self
 
     # --- the tree -----------------------------------------------------------------------------
@@ -390,3 +391,17 @@ class Session(_Strict):
             adopted_how=how,
         )
         return self.add_turn(turn, parent, at_head=False)
+
+
+def _check_params(gid: str, params: dict[str, Any]) -> None:
+    """A generation's sampling settings must be ones the lab could have used: a hand-edited
+    temperature of -3 loaded, and replay then died on it with an internal error."""
+    knobs = {k: v for k, v in params.items() if k in SamplingParams.model_fields}
+    try:
+        SamplingParams(**knobs)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ValueError(
+            f"generation {gid} has {where} = {err.get('input')!r}: {err['msg'].lower()}"
+        ) from None
