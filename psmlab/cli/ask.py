@@ -77,7 +77,12 @@ def ask(
             help="Save as a session file; if it exists, the message becomes its next turn.",
         ),
     ] = None,
-    title: Annotated[str | None, typer.Option("--title", help="Title of a new session.")] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title", help="Title of the session (with --save on an existing one: renames it)."
+        ),
+    ] = None,
     logprobs: LogprobsOpt = False,
     labeller: Annotated[
         str,
@@ -143,6 +148,7 @@ def _ask_saved(
     judge: str | None,
     watch: list[tuple[Path, Any]],
 ) -> int:
+    from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.session.append import new_session, next_turn
     from psmlab.core.session.file import open_session
 
@@ -156,6 +162,13 @@ def _ask_saved(
             transcript_given=transcript is not None,
             first=lambda: build_transcript(message, transcript),
         )
+        if title is not None and sf.session is not new and sf.session.title != title:
+            # Asked for by name, so done, and said: it was silently ignored on an existing file.
+            sys.stderr.write(
+                terminal_safe(f"psmlab: note: session retitled {sf.session.title!r} -> {title!r}")
+                + "\n"
+            )
+            sf.session.title = title
         code = _ask(tr, columns, n, seed, json_out, sf, lp, judge, watch)
         sf.save()
     sys.stderr.write(f"psmlab: saved session to {save}\n")

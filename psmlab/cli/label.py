@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,7 +68,9 @@ def _markers_table(rows: list[dict[str, Any]]) -> Any:
         "id", "self_id", "archetypes", "evidence", title="labeller: markers (phrase rules)"
     )
     for r in rows:
-        spans = [h["marker"] for h in r["self_id_hits"]]
+        # Each marker once, with how often it fired: a long text repeated one thousands of times.
+        counts = Counter(h["marker"] for h in r["self_id_hits"])
+        spans = [m if k == 1 else f"{m} ×{k}" for m, k in counts.items()]
         table.add_row(
             safe(str(r.get("id", r.get("line")))),
             r["self_id"],

@@ -146,6 +146,10 @@ def test_two_sources_may_be_sessions_or_jsonl(tmp_path: Path) -> None:
     assert people.returncode == 0, people.stderr
     got = json.loads(people.stdout)
     assert got["n"] == 2 and got["accuracy"] == 0.5 and got["blind"] == {f"{s}:people": 0}
+    # What the split left out is counted (a trial's lines vanished without a word).
+    assert (
+        got["notes"][0] == "--split test: 2 of 3 shared items compared; 1 in other splits left out"
+    )
 
 
 def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:

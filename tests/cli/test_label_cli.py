@@ -93,3 +93,11 @@ def test_repeated_or_null_ids_are_refused_where_they_are_written(tmp_path: Path)
         proc = _psmlab("label", str(f))
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert words in proc.stderr, proc.stderr
+
+
+def test_a_marker_that_fires_many_times_is_shown_once_with_its_count(tmp_path: Path) -> None:
+    src = tmp_path / "long.jsonl"
+    src.write_text(json.dumps({"id": "x", "text": "I am an AI. " * 300}) + "\n")
+    table = _psmlab("label", str(src))
+    assert table.returncode == 0, table.stderr
+    assert "×300" in table.stdout and table.stdout.count("i-am-ai") == 1, table.stdout

@@ -327,3 +327,18 @@ def test_replay_refuses_to_write_json_under_another_name(tmp_path: Path) -> None
         assert "replay writes JSON" in line and "report.json" in line
         assert not out.exists()
     assert s.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_a_title_given_for_an_existing_session_renames_it_and_says_so(tmp_path: Path) -> None:
+    """`ask --save existing --title X` ignored the title without a word."""
+    s = tmp_path / "t.json"
+    base = ("-m", "gemma-3-270m", "--max-tokens", "2", "--save", str(s))
+    _ok(run_cli("ask", "Hi", *base, "--title", "First"))
+    _ok(run_cli("adopt", str(s), store.load(s).generations[0].id))
+    out = _ok(run_cli("ask", "Again", *base, "--title", "Second"))
+    assert "note: session retitled 'First' -> 'Second'" in out.stderr
+    assert store.load(s).title == "Second"
+    # The same title again, or none, is no rename and no note.
+    _ok(run_cli("adopt", str(s), store.load(s).generations[-1].id))
+    quiet = _ok(run_cli("ask", "Once more", *base, "--title", "Second"))
+    assert "retitled" not in quiet.stderr and store.load(s).title == "Second"

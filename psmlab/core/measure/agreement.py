@@ -63,6 +63,7 @@ def compare_labels(
         read_as_self_id(source, reference)
     _same_kind_of_ids(source, reference)
     common = [k for k in reference.values if k in source.values]
+    split_note = None  # how many shared items the split kept, and why the rest were left out
     if split is not None:
         splits = {**source.splits, **reference.splits}
         if not splits:
@@ -72,7 +73,15 @@ def compare_labels(
             )
         # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing.
         want = split.strip().casefold()
+        shared = common
         common = [k for k in common if str(splits.get(k, "")).strip().casefold() == want]
+        other = sum(1 for k in shared if k not in common and k in splits)
+        bare = sum(1 for k in shared if k not in splits)
+        split_note = (
+            f"--split {split}: {len(common)} of {len(shared)} shared items compared"
+            + (f"; {other} in other splits left out" if other else "")
+            + (f"; {bare} with no 'split' field left out" if bare else "")
+        )
         if not common:
             have = ", ".join(sorted(set(splits.values())))
             raise UsageError(
@@ -112,6 +121,8 @@ def compare_labels(
             result.blind[src.name] = sum(1 for k in common if k in src.blind)
     # What was left out comes first; the statistics' own notes (kappa undefined, few items) after.
     result.notes = left_out(source, reference, split) + label_notes(a, b, field_name) + result.notes
+    if split_note:
+        result.notes.insert(0, split_note)
     return result
 
 
