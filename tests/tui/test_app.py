@@ -212,6 +212,29 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         assert len(lab.session.annotations) == 3
 
 
+async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None:
+    """After going back and editing a turn, Ctrl+E wrote the current branch and said only
+    "Exported": the other turns (in the file's tree section) seemed lost."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: any("Exported" in str(n.message) for n in app._notifications))
+        first = [str(n.message) for n in app._notifications if "Exported" in str(n.message)]
+        assert first[-1].endswith("the current branch, 1 turn(s)"), first
+        lab.edit_turn(0, "Who are you?")
+        app.lab_screen.reload()
+        await pilot.press("ctrl+e")
+        await wait_for(
+            pilot, lambda: any("more turn" in str(n.message) for n in app._notifications)
+        )
+        (msg,) = [str(n.message) for n in app._notifications if "more turn" in str(n.message)]
+        assert "the current branch, 1 turn(s); 1 more turn(s)" in msg and "tree section" in msg
+        assert "What are you?" in lab.path.with_suffix(".md").read_text()  # the other branch too
+
+
 async def test_annotate_dialog_validates(make_lab) -> None:
     lab = make_lab()
     app = PsmlabApp(lab)

@@ -137,7 +137,15 @@ class LabFileActions(LabView):
         except PsmlabError as exc:
             self.notify(exc.one_line(), severity="error")
             return
-        self.notify(f"Exported {out}")
+        # The file's body is the current branch; after going back to an earlier turn (or
+        # editing one) more turns exist, only in its tree section: say so, or they seem lost.
+        shown, every = len(self.lab.turns), len(self.lab.session.nodes)
+        more = (
+            f"; {every - shown} more turn(s) (later turns, other branches) are in its tree section"
+            if every > shown
+            else ""
+        )
+        self.notify(f"Exported {out}: the current branch, {shown} turn(s){more}")
 
     def _selected_turn(self) -> int | None:
         idx = self.query_one(TranscriptView).highlighted
