@@ -139,6 +139,43 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         assert app.query_one(TranscriptView).highlighted == 3
 
 
+async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
+    """A trial looked last at a cancelled fragment: the picker highlighted it, and one Enter
+    adopted "I'm a chat-". The looked-at answer is the default only when it is whole."""
+    from textual.widgets import OptionList
+
+    from psmlab.tui.screens.adopt_picker import Choice
+
+    def picker(default: str, cut: tuple[bool, ...]) -> AdoptPicker:
+        return AdoptPicker(
+            [Choice(f"g{i}", "m", i + 1, 3, f"text {i}", cut=c) for i, c in enumerate(cut)],
+            default,
+        )
+
+    app = PsmlabApp(make_lab())
+    async with app.run_test(size=SIZE) as pilot:
+        for default, cut, want in [
+            ("g1", (False, False, False), 1),  # whole: the one looked at
+            ("g1", (False, True, False), 0),  # cut off: the first whole answer
+            ("g0", (True, True, False), 2),
+            ("g1", (True, True, True), 0),  # nothing whole: the list's first
+        ]:
+            screen = picker(default, cut)
+            app.push_screen(screen)
+            await wait_for(
+                pilot,
+                lambda s=screen: (
+                    app.screen is s
+                    and bool(s.query(OptionList))
+                    and s.query_one(OptionList).has_focus
+                ),  # focused once its default is set
+                "the picker",
+            )
+            assert screen.query_one(OptionList).highlighted == want, (default, cut)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab")
+
+
 async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
     monkeypatch.setenv("PSMLAB_ANNOTATOR", "tester")  # the annotator field's default
     lab = make_lab()

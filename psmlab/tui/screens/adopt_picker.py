@@ -30,6 +30,7 @@ class Choice:
     label: str = ""  # its self-id label, when it has one (and "cancelled" when cut off)
     run: int = 1  # which run of the column at this turn (1-based), of `runs`
     runs: int = 1
+    cut: bool = False  # cut off (cancelled, or an error): never the answer Enter takes by default
 
     def line(self, width: int = 60) -> str:
         head = " ".join(self.text.split())
@@ -41,7 +42,8 @@ class Choice:
 
 class AdoptPicker(ModalScreen[str | None]):
     """Returns the chosen generation id, WITHOUT (send with no answer), or None (cancelled: the
-    message stays in the box). The highlighted default is the answer the user looked at last."""
+    message stays in the box). The highlighted default is the answer the user looked at last
+    (or, when that one was cut off, the first whole answer)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -69,8 +71,11 @@ class AdoptPicker(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
-        ids = [c.gen_id for c in self.choices]
-        ol.highlighted = ids.index(self.default) if self.default in ids else 0
+        # The answer looked at last, unless it was cut off: one reflexive Enter adopted a
+        # cancelled "I'm a chat-". Then the first whole answer (a fragment only if all are).
+        whole = [i for i, c in enumerate(self.choices) if not c.cut]
+        looked = [i for i in whole if self.choices[i].gen_id == self.default]
+        ol.highlighted = (looked or whole or [0])[0]
         ol.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -366,7 +366,10 @@ class LabView(ForcedView):
                     if rec.finish_reason in FRAGMENT_ENDS:
                         label = " · ".join(t for t in (label, rec.finish_reason) if t)
                     name = self.display_name(m)
-                    out.append(Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs)))
+                    cut = rec.finish_reason in FRAGMENT_ENDS
+                    out.append(
+                        Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs), cut)
+                    )
         return out
 
     def last_viewed_id(self) -> str | None:
