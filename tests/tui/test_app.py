@@ -710,6 +710,41 @@ async def test_blind_mode_is_kept_in_the_session_and_leaving_unsaved_work_asks(
     again.release()
 
 
+async def test_open_keeps_a_wrong_path_and_the_opened_session_leaves_no_lock(
+    make_lab, tmp_path: Path
+) -> None:
+    """Ctrl+O with a wrong path said so in a toast and dropped the typed path; and after
+    opening another session, a clean quit left its .lock file behind."""
+    from textual.widgets import Input, Label
+
+    from psmlab.tui.screens.dialogs import AskValue
+
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    other = tmp_path / "other.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        assert lab.path is not None
+        other.write_bytes(lab.path.read_bytes())
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
+        dialog = app.screen
+        typed = str(tmp_path / "nope.json")
+        dialog.query_one(Input).value = typed
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: "not found" in str(dialog.query_one("#error", Label).render())
+        )
+        assert app.screen is dialog and dialog.query_one(Input).value == typed
+        dialog.query_one(Input).value = str(other)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.lab_screen.lab.path == other, "the other session")
+        assert (tmp_path / ".other.json.lock").exists()  # held while it is open
+    assert not (tmp_path / ".other.json.lock").exists()
+    lab.release()
+
+
 async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path: Path) -> None:
     """A trial could not save to a path of its choosing from the lab (only by cp)."""
     from textual.widgets import Input

@@ -66,13 +66,22 @@ class LabFileActions(LabView):
         )
 
     def action_open(self) -> None:
-        def done(v: str | None) -> None:
-            if not v:
-                return
+        opened: dict[str, Lab] = {}
+
+        def check(v: str) -> str | None:
+            """Opened here, so a wrong path is said in the dialog and the typed path stays to
+            be corrected (the error came as a toast and the path was gone)."""
+            if not v.strip():
+                return "Type the path of a session file (Esc cancels)"
             try:
-                new = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
+                opened[v] = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
             except PsmlabError as exc:
-                self.notify(exc.one_line(), severity="error")
+                return exc.one_line()
+            return None
+
+        def done(v: str | None) -> None:
+            new = opened.pop(v, None) if v else None
+            if new is None:
                 return
             new.monitor = list(self.lab.monitor)  # the vectors monitored stay monitored
             if self.lab.blind:
@@ -84,7 +93,9 @@ class LabFileActions(LabView):
             self._load_all()
 
         def ask_file() -> None:
-            self.app.push_screen(AskValue("Open session file", placeholder="sessions/….json"), done)
+            self.app.push_screen(
+                AskValue("Open session file", check=check, placeholder="sessions/….json"), done
+            )
 
         self._then_leave(ask_file, "open another")
 
@@ -198,5 +209,8 @@ class LabFileActions(LabView):
 
     def on_unmount(self) -> None:
         """However the app ends (quit, an error, a test leaving it), running work stops: the
-        process otherwise waited for a forced choice to finish scoring before it exited."""
+        process otherwise waited for a forced choice to finish scoring before it exited. A
+        session opened with Ctrl+O gives its lock up (a clean quit left its .lock behind)."""
         self._stop_workers()
+        if self.lab is not self.first_lab:
+            self.lab.release()

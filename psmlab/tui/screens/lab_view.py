@@ -44,6 +44,7 @@ class LabView(ForcedView):
     def __init__(self, lab: Lab) -> None:
         super().__init__(id="lab")
         self.lab = lab
+        self.first_lab = lab  # its owner closes it; a lab opened here (Ctrl+O) is ours to release
         self.states: dict[str, ColumnState] = {}
         self.order: list[str] = []
         self.generating = False
