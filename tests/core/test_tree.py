@@ -156,3 +156,32 @@ def test_markdown_export_writes_the_current_branch_or_every_branch() -> None:
     assert "## Branch 1: 3 turns" in both and "## Branch 2 (current): 3 turns" in both
     assert both.count("##### m · sample 1") == 1  # a shared turn's answers are written once
     assert "Turn 1 (user) as in branch 1." in both
+
+
+def test_an_edited_turn_says_it_was_edited_wherever_it_is_written(tmp_path: Path) -> None:
+    """An adopted answer edited by hand looked like a model's answer (or a typed one): it is
+    marked as an edit of the turn it came from, in the file, the export and a loom tree."""
+    from psmlab.core.session.loom import from_loom, to_loom
+
+    s = Session(turns=[TurnRecord(role="user", content="What are you?")])
+    _gen(s, "g-a", " I am an AI.")
+    adopted = s.adopt("g-a", "key")
+    s.edit_turn(1, "I am an AI, and proud of it.")
+    edited = s.turns[1]
+    assert edited.edited_from == adopted.id and edited.adopted_from is None
+    assert s.turns[0].edited_from is None
+    p = tmp_path / "s.json"
+    store.save_new(s, p)
+    raw = json.loads(p.read_bytes())
+    assert sum("edited_from" in n for n in raw["nodes"]) == 1  # only where there is one
+    assert store.load(p).turns[1].edited_from == adopted.id
+    md = export(s, "md")
+    assert f"Assistant (edited by hand from turn `{adopted.id}`)" in md
+    doc = to_loom(s)
+    sources = {n["id"]: n["meta"]["source"] for n in _loom_nodes(doc["root"])}
+    assert sources[edited.id] == "mixed" and sources[adopted.id] == "AI"
+    assert from_loom(doc).model_dump()["nodes"] == s.model_dump()["nodes"]
+
+
+def _loom_nodes(node: dict) -> list[dict]:
+    return [node, *(x for c in node["children"] for x in _loom_nodes(c))]

@@ -263,6 +263,11 @@ async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None
         assert first[-1].endswith("the current branch, 1 turn(s)"), first
         lab.edit_turn(0, "Who are you?")
         app.lab_screen.reload()
+        from psmlab.tui.widgets.transcript import TranscriptView
+
+        view = app.query_one(TranscriptView)
+        await wait_for(pilot, lambda: view.option_count == 1, "the edited branch")
+        assert "✎ edited" in str(view.get_option_at_index(0).prompt)  # no one wrote it as sent
         await pilot.press("ctrl+e")
         await wait_for(
             pilot, lambda: any("more turn" in str(n.message) for n in app._notifications)

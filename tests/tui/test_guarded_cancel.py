@@ -78,3 +78,14 @@ async def test_an_edited_turn_is_not_lost_to_esc() -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: bool(app.result), "the edit")
     assert app.result == ["What are you? Really?"]
+
+
+async def test_an_edit_starts_at_the_end_of_the_text() -> None:
+    """Typing at once went before the first character (the cursor started at the start)."""
+    app = _Host(lambda: EditText("Edit turn 1 (user)", "What are you?\nSay it."))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")
+        await pilot.press(*" Now.")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.result), "the edit")
+    assert app.result == ["What are you?\nSay it. Now."]

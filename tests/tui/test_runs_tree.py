@@ -64,6 +64,14 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         await pilot.press("right_curly_bracket")
         await pilot.pause()
         assert "run 2/2" in _header(col)
+        # At an end, } says so and nothing moves (the sample shown stays the one shown).
+        col.action_step(1)
+        shown = col.state.shown
+        await pilot.press("right_curly_bracket")
+        await wait_for(
+            pilot, lambda: any("the newest run" in str(n.message) for n in app._notifications)
+        )
+        assert "run 2/2" in _header(col) and col.state.shown == shown
 
 
 async def test_tree_keeps_both_branches_and_continues_from_any_turn(make_lab) -> None:

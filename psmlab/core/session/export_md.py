@@ -162,6 +162,8 @@ def _who(t: TurnRecord) -> str:
             f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
             f"{_how(t.adopted_how)})"
         )
+    if t.edited_from:
+        who += f" (edited by hand from turn `{t.edited_from}`)"
     return who
 
 

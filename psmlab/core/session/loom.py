@@ -183,7 +183,7 @@ def _record(
     wanted = block.get("role")
     role: Role = wanted if wanted in ROLES else _inferred_role(fields, parent is None)
     if block.get("native") is True:  # a psmlab turn: every TurnRecord field is in the block
-        made = _native_fields(loom_parent, role)
+        made = _native_fields(loom_parent, role, isinstance(block.get("edited_from"), str))
         extra = {k: v for k, v in fields.items() if made.get(k, _MISSING) != v and k != "parent_id"}
         kept = {k: copy.deepcopy(v) for k, v in block.items() if k in TurnRecord.model_fields}
         if extra:
@@ -199,10 +199,12 @@ def _record(
         raise SessionError(f"loom node {loom_id!r} has a bad psmlab field {what}", _FIX_TREE) from e
 
 
-def _native_fields(parent_loom_id: Any, role: str) -> dict[str, Any]:
-    """The loom fields `to_loom` gives a psmlab-made turn (besides id, text, children)."""
+def _native_fields(parent_loom_id: Any, role: str, edited: bool = False) -> dict[str, Any]:
+    """The loom fields `to_loom` gives a psmlab-made turn (besides id, text, children): an
+    assistant turn a person edited is loom's "mixed" (model text a person changed)."""
     fields: dict[str, Any] = {} if parent_loom_id is None else {"parent_id": parent_loom_id}
-    fields["meta"] = {"source": "AI" if role == "assistant" else "prompt"}
+    source = ("mixed" if edited else "AI") if role == "assistant" else "prompt"
+    fields["meta"] = {"source": source}
     return fields
 
 
@@ -296,7 +298,7 @@ def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
             block["role"] = t.role
     else:
         extra = meta.pop(FIELDS_KEY, None)
-        fields = _native_fields(loom_parent, t.role)
+        fields = _native_fields(loom_parent, t.role, t.edited_from is not None)
         if isinstance(extra, dict):
             fields.update(extra)
         own = t.model_dump(

@@ -46,6 +46,9 @@ class TurnRecord(_Strict):
     # How the answer was chosen: "key" (adopt pressed in a column), "picker" (chosen when sending),
     # "cli" (psmlab adopt); None in sessions from before it was recorded.
     adopted_how: str | None = None
+    # A turn whose text a person changed: the turn it is an edited copy of. An assistant turn
+    # no model wrote must say so wherever it is shown, as an adopted one names its model.
+    edited_from: str | None = None
     created: str | None = Field(default_factory=now)
     # Trees imported from another tool: where from, and the fields psmlab does not model (kept so
     # an export writes them back).

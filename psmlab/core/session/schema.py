@@ -258,7 +258,8 @@ class Session(_Strict):
             if not self._referenced(old.id):
                 self.nodes = [n for n in self.nodes if n.id != old.id]
         else:
-            self.add_turn(TurnRecord(role=old.role, content=content), old.parent, at_head=False)
+            edited = TurnRecord(role=old.role, content=content, edited_from=old.id)
+            self.add_turn(edited, old.parent, at_head=False)
         self.touch()
 
     def _referenced(self, node_id: str) -> bool:

@@ -178,6 +178,12 @@ class EditText(GuardedCancel):
             )
             yield OrderedTextArea(self.text, id="text")
 
+    def on_mount(self) -> None:
+        # At the end, where an edit usually goes on (it started at the first character).
+        area = self.query_one("#text", TextArea)
+        area.move_cursor(area.document.end)
+        area.focus()
+
     def action_keep(self) -> None:
         self.dismiss(self.query_one("#text", TextArea).text)
 

@@ -100,7 +100,13 @@ class LabView(ForcedView):
             )
             return
         st.run_count = len(runs)
-        show_run(st, runs, st.run_no + delta)
+        k = st.run_no + delta
+        if not 0 <= k < len(runs):
+            # Said, and nothing moves (it showed the run's first sample again, silently).
+            end = "first" if k < 0 else "newest"
+            self.notify(f"Run {st.run_no + 1} of {len(runs)} is the {end} run here")
+            return
+        show_run(st, runs, k)
         self._count_labels()
         self._refresh(model_id)
 

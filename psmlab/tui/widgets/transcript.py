@@ -51,6 +51,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                     else names.get(t.adopted_model, t.adopted_model)
                 )
                 line.append_text(safe(f"  ← {who}", "dim"))
+            if t.edited_from:  # no model wrote this text as it stands
+                line.append_text(safe("  ✎ edited", "dim"))
             self.add_option(Option(line, id=f"turn-{i}"))
         if turns:
             self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
