@@ -557,7 +557,7 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
             dist = col.query_one(".col-dist")
             panel = str(dist.render())
             assert "forced choice · T=1 · P(persona | statements)" in panel
-            assert "\nPMI: " in panel and "\nraw: " in panel
+            assert "\nPMI top 3/" in panel and "\nraw top 3/" in panel
             # The lab's default settings (T 0.8, top_k 40, ...) are not what forced choice scores.
             assert "vs 3 samples: " in panel and "another distribution" in panel
             assert dist.tooltip == col.state.forced.measures

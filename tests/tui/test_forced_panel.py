@@ -63,8 +63,9 @@ def test_the_block_says_what_it_measures_and_shows_both_distributions() -> None:
     text = forced_block(_state(_forced()), width=40).plain
     lines = text.splitlines()
     assert lines[0] == "forced choice · T=1 · P(persona | statements)"
-    assert lines[1] == ("PMI: human-impostor 0.52 · helpful-assistant 0.30 · villain 0.10")
-    assert lines[2] == "raw: helpful-assistant 0.61 · human-impostor 0.25 · villain 0.09"
+    # The top three of four, and said to be (a trial read 3 of 12 as all of them).
+    assert lines[1] == ("PMI top 3/4: human-impostor 0.52 · helpful-assistant 0.30 · villain 0.10")
+    assert lines[2] == "raw top 3/4: helpful-assistant 0.61 · human-impostor 0.25 · villain 0.09"
     assert len(lines) == 3  # no samples: no agreement line
     assert "█" not in text  # too narrow for the bars
     wide = forced_block(_state(_forced()), width=100).plain
@@ -74,7 +75,7 @@ def test_the_block_says_what_it_measures_and_shows_both_distributions() -> None:
 def test_uncalibrated_shows_raw_under_the_header() -> None:
     lines = forced_block(_state(_forced(calibrated=None))).plain.splitlines()
     assert lines[0].startswith("forced choice · T=1 · P(persona")
-    assert lines[1].startswith("raw: helpful-assistant 0.61")
+    assert lines[1].startswith("raw top 3/4: helpful-assistant 0.61")
     assert len(lines) == 2
 
 
@@ -87,10 +88,14 @@ def test_agreement_with_samples_and_the_settings_mismatch() -> None:
         "vs 8 samples: samples' top is helpful-assistant 3/8 (human-impostor 0/8)"
     )
     assert "(samples at T 0.8, truncated: another distribution)" in last
+    assert "; 3/8 unclear not counted" in last  # the samples' top skips them, and says so
     # Raw only: its top is the samples' top.
     text = forced_block(_state(_forced(calibrated=None), PURE)).plain
     last = text.splitlines()[-1]
-    assert last == ("vs 8 samples: top agrees (helpful-assistant 3/8) (same T=1 distribution)")
+    assert last == (
+        "vs 8 samples: top agrees (helpful-assistant 3/8); 3/8 unclear not counted "
+        "(same T=1 distribution)"
+    )
     tied = _state(_forced(), PURE, tops=(("helpful-assistant", 3), ("human-impostor", 3)))
     assert "top tied: helpful-assistant, human-impostor 3/8 each" in forced_block(tied).plain
     nothing = _state(_forced(), PURE, tops=(("unclear", 8),))
@@ -157,18 +162,18 @@ async def test_the_column_panel_shows_the_block_and_the_full_description() -> No
         await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
         text = str(dist.render())
         assert "forced choice · T=1 · P(persona | statements)" in text
-        assert "PMI: human-impostor 0.52 ████" in text  # 116 cells: the bars fit
-        assert "raw: helpful-assistant 0.61" in text
+        assert "PMI top 3/4: human-impostor 0.52 ████" in text  # 116 cells: the bars fit
+        assert "raw top 3/4: helpful-assistant 0.61" in text
         assert "vs 8 samples:" in text and "another distribution" in text
         assert dist.tooltip == st.forced.measures if st.forced else False
         assert "calibrated by a content-free question (PMI)" in str(dist.tooltip)
         await pilot.resize_terminal(72, 24)  # a line keeps its bars only if it fits
         await wait_for(
             pilot,
-            lambda: "PMI: human-impostor 0.52 · " in str(dist.render()),
+            lambda: "PMI top 3/4: human-impostor 0.52 · " in str(dist.render()),
             f"the calibrated line without bars: {str(dist.render())!r} {col.content_size}",
         )
-        assert "raw: helpful-assistant 0.61 · " in str(dist.render())
+        assert "raw top 3/4: helpful-assistant 0.61 · " in str(dist.render())
 
 
 def test_samples_at_different_settings_are_not_compared_as_one() -> None:

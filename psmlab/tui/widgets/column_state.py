@@ -144,12 +144,14 @@ BAR = 8  # a probability of 1 is this many blocks
 
 
 def _dist_line(name: str, d: Mapping[str, float], width: int) -> Text:
-    """`name: a 0.52 ████ · b 0.30 ██ · c 0.10 █` (the top three; persona ids escaped), with the
+    """`name top 3/12: a 0.52 ████ · b 0.30 ██ · c 0.10 █` (the top three; persona ids escaped), with the
     bars only when the line then still fits in `width` cells."""
     top = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    # Three of how many: the rest share what the three leave (a trial read 3 of 12 as all).
+    of = f" top {len(top)}/{len(d)}" if len(d) > len(top) else ""
     for bars in (True, False):
         out = Text()
-        out.append(f"{name}: ", style="bold")
+        out.append(f"{name}{of}: ", style="bold")
         out.append_text(
             safe(
                 " · ".join(
@@ -218,6 +220,9 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
             mine = next((x.k for x in s.auto if x.label == f.top), 0)
             who = ", ".join(x.label for x in best) + (" each" if len(best) > 1 else "")
             verdict = f"samples' top is {who} {k}/{n} ({f.top} {mine}/{n})"
+    unclear = next((x.k for x in s.auto if x.label == UNCLEAR), 0)
+    if unclear and named:  # the samples' top is over the named labels: say what it skipped
+        verdict += f"; {unclear}/{n} unclear not counted"
     out = Text()
     out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
     out.append_text(safe(verdict))
