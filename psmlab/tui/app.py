@@ -20,7 +20,14 @@ class PsmlabApp(App[None]):
     TITLE = "psmlab"
     # Textual's own ctrl+q quits at once, even over the lab; the lab screen binds it to a quit
     # that asks first about unsaved work.
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
+    # Tab moves focus as the app reads it (priority): bound lower down, it ran only after the
+    # key had passed through the focused field, and letters typed after it still went to the
+    # field it was leaving ("1.5", Tab, "4" made a Confidence of "1.54").
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False),
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
+    ]
 
     def __init__(self, lab: Lab) -> None:
         super().__init__()

@@ -89,3 +89,33 @@ async def test_an_edit_starts_at_the_end_of_the_text() -> None:
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: bool(app.result), "the edit")
     assert app.result == ["What are you?\nSay it. Now."]
+
+
+async def test_letters_typed_right_after_tab_go_to_the_next_field(make_lab) -> None:
+    """'1.5', Tab, '4' typed fast in the annotate dialog made a Confidence of '1.54': the Tab
+    moved focus only after the next letter had reached the field it was leaving."""
+    from textual import events
+    from textual.app import ComposeResult
+    from textual.screen import ModalScreen
+
+    from psmlab.tui.app import PsmlabApp
+    from psmlab.tui.widgets.ordered import OrderedInput
+
+    class Two(ModalScreen[None]):
+        def compose(self) -> ComposeResult:
+            yield OrderedInput(id="a")
+            yield OrderedInput(id="b")
+
+    app = PsmlabApp(make_lab())
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = Two()
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: bool(screen.query("#a")), "the fields")
+        first, second = screen.query_one("#a", OrderedInput), screen.query_one("#b", OrderedInput)
+        first.focus()
+        await wait_for(pilot, lambda: first.has_focus, "the first field")
+        burst = [("1", "1"), ("full_stop", "."), ("5", "5"), ("tab", None), ("4", "4")]
+        for key, ch in burst:  # as a terminal delivers a fast typist's keys: all at once
+            app.post_message(events.Key(key, ch))
+        await wait_for(pilot, lambda: second.value == "4", "'4' in the second field")
+        assert first.value == "1.5"
