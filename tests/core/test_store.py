@@ -164,6 +164,23 @@ def test_sampling_settings_no_run_could_have_used_are_a_load_error(tmp_path: Pat
     assert store.load(p).generations[1].params["top_k"] == 0  # knobs in range, and others, load
 
 
+def test_an_annotation_added_by_hand_keeps_one_id(tmp_path: Path) -> None:
+    """Written into the file without an id or time, it got a new id at every read."""
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    doc = json.loads(p.read_bytes())
+    hand = {"generation_id": "g-000000000001", "labels": ["void"], "annotator": "me"}
+    doc["annotations"] = [hand, dict(hand)]  # the same words twice: still two annotations
+    p.write_text(json.dumps(doc))
+    one, two = store.load(p), store.load(p)
+    ids = [a.id for a in one.annotations]
+    assert ids == [a.id for a in two.annotations] and len(set(ids)) == 2
+    assert {a.created for a in one.annotations} == {"unknown"}
+    with store.open_session(p) as sf:  # written back, it is the same annotation
+        sf.save()
+    assert [a.id for a in store.load(p).annotations] == ids
+
+
 def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:
     p = tmp_path / "s.json"
     store.save_new(make_session(), p)

@@ -7,6 +7,8 @@ themselves live in `records`; this module holds the session and its tree operati
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -88,7 +90,10 @@ class Session(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _path_given(cls, data: Any) -> Any:
-        """`Session(turns=[...])` builds a one-branch tree from a list of turns."""
+        """`Session(turns=[...])` builds a one-branch tree from a list of turns; annotations
+        written by hand into a file without an id or time get ones that stay put."""
+        if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+            data = {**data, "annotations": _hand_written(data["annotations"])}
         if isinstance(data, dict) and "turns" in data and "nodes" not in data:
             data = dict(data)
             nodes, parent = [], None
@@ -406,3 +411,21 @@ def _check_params(gid: str, params: dict[str, Any]) -> None:
         raise ValueError(
             f"generation {gid} has {where} = {err.get('input')!r}: {err['msg'].lower()}"
         ) from None
+
+
+def _hand_written(annotations: list[Any]) -> list[Any]:
+    """An annotation added to the file by hand, without an id or a time, got a new random id
+    and the time of each read: two reads were two annotations. Its id is a digest of what it
+    says and where it stands; its time, never recorded, is "unknown"."""
+    out = []
+    for i, a in enumerate(annotations):
+        if isinstance(a, dict) and ("id" not in a or "created" not in a):
+            a = dict(a)
+            if "id" not in a:
+                digest = hashlib.sha256(
+                    json.dumps([i, a], sort_keys=True, ensure_ascii=False, default=str).encode()
+                ).hexdigest()
+                a["id"] = "a-" + digest[:12]
+            a.setdefault("created", "unknown")
+        out.append(a)
+    return out
