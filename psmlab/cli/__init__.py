@@ -113,7 +113,13 @@ def main() -> None:
     global _STDOUT_IS_PIPE
     _STDOUT_IS_PIPE = _is_pipe()
     try:
-        app()
+        try:
+            app()
+        except BaseException:
+            from psmlab.cli.common import end_progress_line
+
+            end_progress_line()  # whatever is printed next starts on a line of its own
+            raise
     except SystemExit as exc:
         # Rich and click answer a closed pipe (`psmlab label … --json | head -1`) with exit 1,
         # the code of an internal error: a reader that stopped reading is the shell's SIGPIPE.

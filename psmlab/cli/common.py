@@ -27,6 +27,7 @@ def model_failures(errors: dict[str, PsmlabError], done: int) -> None:
     code (PARTIAL when the others' results were printed; the error's own when none ran)."""
     if not errors:
         return
+    end_progress_line()
     for m, exc in errors.items():
         sys.stderr.write(f"psmlab: error: {terminal_safe(m)}: {terminal_safe(exc.one_line())}\n")
     import typer
@@ -156,5 +157,22 @@ class TtyProgress:
             width = 0
         if width > 1 and len(line) >= width:
             line = line[: width - 2] + "…"
-        sys.stderr.write("\r" + line + "\x1b[K" + ("\n" if done == total else ""))
+        # A model that stopped part-way keeps its line ("3/8"): the next one starts below it.
+        start = "\n" if TtyProgress.line_open and model != self.shown else "\r"
+        sys.stderr.write(start + line + "\x1b[K" + ("\n" if done == total else ""))
         sys.stderr.flush()
+        TtyProgress.line_open, self.shown = done < total, model
+
+    # Whether a progress line was left without its newline (a model failed or was stopped
+    # part-way): an error printed next must start on a line of its own.
+    line_open = False
+    shown: str | None = None
+
+
+def end_progress_line() -> None:
+    """End a progress line a failure left open, so the next message starts on its own line
+    (it was printed on the end of "m: 3/8 · 2 s, about 5 s left")."""
+    if TtyProgress.line_open:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        TtyProgress.line_open = False
