@@ -139,6 +139,24 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         assert app.query_one(TranscriptView).highlighted == 3
 
 
+async def test_which_sample_is_shown_stays_in_view_when_the_footer_is_cut(make_lab) -> None:
+    """With N=3 in a short window the footer had one row and read "… sample details: 2 lines
+    cut": which sample was on screen was not said. Its first line stays, with the count cut."""
+    lab = make_lab(max_tokens=24)
+    lab.n_samples = 3
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+
+        def feet() -> list[str]:
+            return [str(c.query_one(".col-footer").render()) for c in app.query(ModelColumn)]
+
+        await wait_for(pilot, lambda: all("lines cut" in f for f in feet()), "cut footers")
+        for foot in feet():
+            assert foot.startswith("sample 1/3 · seed ") and "\n" not in foot, foot
+
+
 async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
     """A trial looked last at a cancelled fragment: the picker highlighted it, and one Enter
     adopted "I'm a chat-". The looked-at answer is the default only when it is whole."""

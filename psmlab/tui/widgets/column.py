@@ -266,7 +266,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             other = 1 if widget.has_class("col-dist") else self._dist_rows
             rows = max(1, min(rows, space - other))
         if len(lines) > rows:
-            if rows == 1:
+            if rows == 1 and widget.has_class("col-footer"):
+                # Its first line is which sample is shown ("sample 2/3 …"): kept, with how
+                # much was cut (a trial at 120x40 with N=3 saw only "2 lines cut").
+                more = f" (+{len(lines) - 1} lines cut)"
+                first = lines[0].copy()
+                first.truncate(max(1, width - len(more)), overflow="ellipsis")
+                first.append(more, style="dim")
+                content = first
+            elif rows == 1:
                 part = "labels panel" if widget.has_class("col-dist") else "sample details"
                 note = f"… {part}: {len(lines)} lines cut"
                 content = Text(note if len(note) <= width else f"… +{len(lines)}", "dim")
