@@ -157,6 +157,30 @@ async def test_which_sample_is_shown_stays_in_view_when_the_footer_is_cut(make_l
             assert foot.startswith("sample 1/3 · seed ") and "\n" not in foot, foot
 
 
+async def test_the_template_warning_fits_its_column(make_lab) -> None:
+    """The chat template's warning was cut at every size ('… (a de…'): a column says it in
+    words that fit, and F2 shows the text."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    for size, said in (((120, 40), "template added text you did not write"), ((80, 40), "F2")):
+        async with app.run_test(size=size) as pilot:
+            if not lab.turns:
+                await type_and_send(pilot, "What are you?")
+            await settle(pilot, app)
+            chat = app.lab_screen.column_widget("smollm2-135m-instruct")
+            assert chat is not None
+
+            def warned(c: ModelColumn = chat) -> list[str]:
+                foot = str(c.query_one(".col-footer").render())
+                return [x for x in foot.splitlines() if x.startswith("⚠")]
+
+            # Fitted to the column's width once it is laid out (a first draw may precede it).
+            await wait_for(pilot, lambda s=said: any(s in x for x in warned()), f"{said!r}")
+            (line,) = warned()
+            assert said in line and not line.endswith("…"), (size, line)
+        app = PsmlabApp(lab)
+
+
 async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
     """A trial looked last at a cancelled fragment: the picker highlighted it, and one Enter
     adopted "I'm a chat-". The looked-at answer is the default only when it is whole."""

@@ -37,6 +37,25 @@ from psmlab.views import safe
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
 
 
+# A chat template's own text (a default system prompt) is the warning every chat column has:
+# its full sentence never fitted a column ("… (a de…" at every size). Said in a column's words;
+# F2 shows the text and the whole warning.
+_INJECTED = "the chat template injected text that is not in the transcript"
+
+
+def _column_words(warning: str, width: int) -> str:
+    if warning.startswith(_INJECTED):
+        for said in (
+            "the template added text you did not write (F2 shows it, F3 sets a system prompt)",
+            "template added text you did not write: F2 shows it",
+            "template added text (F2 shows it)",
+        ):
+            if len(said) <= width:
+                return said
+        return said
+    return warning
+
+
 class _Header(Static):
     """A column's header: its height decides the room of the panels below it."""
 
@@ -404,9 +423,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                     foot.append_text(safe(f" · {monitor_name(p)} {at:+.2f}", "magenta"))
         # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
         warnings = made.warnings if made is not None else s.warnings
+        width = max(20, self.content_size.width - 2)
         for w in () if self.blind else warnings:  # one line each; F2 shows them whole
-            w = in_lab_words(w)
-            short = w if len(w) <= 70 else w[:67] + "…"
+            w = _column_words(in_lab_words(w), width)
+            short = w if len(w) <= width else w[: width - 1] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         dist = self.query_one(".col-dist", Static)
         if self.blind:
