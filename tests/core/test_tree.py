@@ -185,3 +185,19 @@ def test_an_edited_turn_says_it_was_edited_wherever_it_is_written(tmp_path: Path
 
 def _loom_nodes(node: dict) -> list[dict]:
     return [node, *(x for c in node["children"] for x in _loom_nodes(c))]
+
+
+def test_branch_numbers_stay_when_an_older_branch_grows() -> None:
+    """Branches were numbered by their last turns: going on with branch 1 made it the newest,
+    and the export and `psmlab tree` renumbered every branch."""
+    s = Session(turns=[TurnRecord(role="user", content="What are you?")])
+    _gen(s, "g-a", " I am an AI.", sample=0)
+    _gen(s, "g-b", " I am Tony.", sample=1)
+    first = s.adopt("g-a", "key")
+    second = s.adopt("g-b", "picker")  # a second answer of the question: branch 2
+    assert s.leaves() == [first.id, second.id]
+    s.go(first.id)
+    grown = s.add_turn(TurnRecord(role="user", content="Really?"))
+    assert s.leaves() == [grown.id, second.id]  # branch 1 is still branch 1
+    fork = s.add_turn(TurnRecord(role="user", content="Why?"), first.id, at_head=False)
+    assert s.leaves() == [grown.id, second.id, fork.id]  # a new fork is the newest branch

@@ -191,9 +191,19 @@ class Session(_Strict):
             stack.extend((k, depth + 1) for k in reversed(kids.get(t.id, [])))
 
     def leaves(self) -> list[str]:
-        """Every branch, named by its last turn, in the order the branches were made."""
+        """Every branch, named by its last turn, in the order the branches were made: a turn
+        added to a turn's first child's line goes on that branch, any other starts a new one.
+        (Ordered by their last turns, branches were renumbered whenever an older one grew.)"""
+        started: dict[str, int] = {}  # turn id -> the number of the branch it lies on
+        first_child: dict[str, str] = {}
+        count = 0
+        for n in self.nodes:  # in the order the turns were made
+            if n.parent in started and first_child.setdefault(n.parent, n.id) == n.id:
+                started[n.id] = started[n.parent]
+            else:
+                started[n.id], count = count, count + 1
         parents = {n.parent for n in self.nodes}
-        return [n.id for n in self.nodes if n.id not in parents]
+        return sorted((n.id for n in self.nodes if n.id not in parents), key=started.__getitem__)
 
     def branch_of(self, node_id: str | None) -> str | None:
         """The branch a turn lies on: its newest descendant that ends a branch (itself if a leaf)."""
