@@ -150,6 +150,15 @@ def test_two_sources_may_be_sessions_or_jsonl(tmp_path: Path) -> None:
     assert (
         got["notes"][0] == "--split test: 2 of 3 shared items compared; 1 in other splits left out"
     )
+    # Items only one source has, whose split nobody says, are counted as left out too.
+    more = _write(
+        tmp_path / "more.jsonl",
+        [{"id": g, "self_id": "ai"} for g in ("g1", "g2", "g3", "x1", "x2")],
+    )
+    part = json.loads(
+        _psmlab("agreement", str(more), str(gold), "--json", "--split", "test").stdout
+    )
+    assert any("2 item(s) labelled only in" in n for n in part["notes"]), part["notes"]
 
 
 def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:
@@ -276,6 +285,15 @@ def test_a_file_without_ids_is_never_paired_with_ids_it_does_not_have(tmp_path: 
         proc = _psmlab("agreement", str(a), str(b))
         assert proc.returncode == 2 and proc.stdout == "", proc.stdout
         assert proc.stderr.count("\n") == 1 and "has no ids but" in proc.stderr
+    # Both without ids: paired by position, and `label`'s "line" numbers keep a filtered
+    # file's lines on their items (a dropped line shifted the rest onto their neighbours).
+    bare_gold = _write(tmp_path / "bare.jsonl", [{"self_id": s} for s in ["ai", "human", "none"]])
+    kept = [x for x in labelled.stdout.splitlines() if x.strip() and json.loads(x)["line"] != 2]
+    filtered = tmp_path / "filtered.jsonl"
+    filtered.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    got = json.loads(_psmlab("agreement", str(filtered), str(bare_gold), "--json").stdout)
+    assert (got["n"], got["accuracy"]) == (2, 1.0), got
+    assert any("1 item(s) labelled only in" in n for n in got["notes"])
     # With the ids kept in the labelled file, the same labels agree fully.
     keyed = _write(tmp_path / "keyed.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
     out.write_text(_psmlab("label", str(keyed), "--json").stdout, encoding="utf-8")
@@ -312,6 +330,10 @@ def test_label_sets_that_never_meet_are_said(tmp_path: Path) -> None:
     proc = _psmlab("agreement", str(a), str(b), "--field", "who")
     assert proc.returncode == 0, proc.stderr
     assert "note: the two sources share no label" in " ".join(proc.stdout.split())
+    c = _write(tmp_path / "c.jsonl", [{"id": i, "archetypes": ["skynet"]} for i in range(3)])
+    d = _write(tmp_path / "d.jsonl", [{"id": i, "archetypes": ["void"]} for i in range(3)])
+    arch = _psmlab("agreement", str(c), str(d), "--field", "archetypes", "--json")
+    assert any("share no archetype" in n for n in json.loads(arch.stdout)["notes"]), arch.stdout
 
 
 def test_few_items_get_a_small_n_note_printed_and_in_json(tmp_path: Path) -> None:

@@ -148,7 +148,14 @@ def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
     is a class of its own)."""
     notes = []
     if field_name == ARCHETYPES:
-        got = {x for v in (*a, *b) for x in _as_set(v)}
+        mine_a = {x for v in a for x in _as_set(v)}
+        theirs_a = {x for v in b for x in _as_set(v)}
+        if mine_a and theirs_a and not mine_a & theirs_a:
+            notes.append(
+                f"the two sources share no archetype (source: {', '.join(sorted(mine_a)[:6])}; "
+                f"reference: {', '.join(sorted(theirs_a)[:6])}): they cannot agree on any"
+            )
+        got = mine_a | theirs_a
         from psmlab.core.domain.personas import load_personas
 
         known = {p.id for p in load_personas()[0]}

@@ -184,6 +184,12 @@ def read_jsonl(
         # Only a file without the default "id": a key the user named must be in every line.
         positions = keyed == 0 and key == "id"
     out = Labels(name=str(path), by_position=positions)
+    # `psmlab label` numbers a file without ids by position ("line"): kept when the file was
+    # filtered since (grep), so its lines still pair with the items they were (a dropped line
+    # shifted every later one onto its neighbour's item).
+    numbered = positions and all(
+        isinstance(obj, dict) and isinstance(obj.get("line"), int) for _, obj in rows
+    )
     for n, (i, obj) in enumerate(rows, 1):
         if not isinstance(obj, dict):
             raise UsageError(
@@ -192,7 +198,7 @@ def read_jsonl(
             )
         if field_name not in obj or (key not in obj and not positions):
             raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
-        ident = str(n) if positions else str(obj[key])
+        ident = (str(obj["line"]) if numbered else str(n)) if positions else str(obj[key])
         if ident in out.values or ident in out.missing:
             who = next((f for f in ANNOTATOR_FIELDS if f in obj), None)
             fix = (
@@ -254,7 +260,9 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
     splits = {**source.splits, **reference.splits}
 
     def kept(k: str) -> bool:
-        return split is None or splits.get(k) == split
+        # An item whose split neither source says is counted too: left out all the same.
+        want = (split or "").strip().casefold()
+        return split is None or k not in splits or str(splits[k]).strip().casefold() == want
 
     notes = []
     for a, b in ((source, reference), (reference, source)):
