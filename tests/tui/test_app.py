@@ -777,6 +777,11 @@ async def test_open_keeps_a_wrong_path_and_the_opened_session_leaves_no_lock(
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
         dialog = app.screen
+        dialog.query_one(Input).value = str(lab.path)  # the session open here: said so
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: "open here" in str(dialog.query_one("#error", Label).render())
+        )
         typed = str(tmp_path / "nope.json")
         dialog.query_one(Input).value = typed
         await pilot.press("enter")
@@ -945,7 +950,7 @@ async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:
         await pilot.press("d")  # its own key, with a turn to act on: the delete dialog
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the delete question")
         assert box.text == ""
-        await pilot.press("escape")
+        await pilot.press("enter")  # the Enter of a message begun with d: Cancel, kept
         await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab again")
         assert len(lab.turns) == turns
 

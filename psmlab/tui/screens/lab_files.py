@@ -66,6 +66,11 @@ class LabFileActions(LabView):
         )
 
     def action_open(self) -> None:
+        if self.generating:
+            # The run streams into the columns: switched under it, the new session's column
+            # showed the old session's answer mid-stream.
+            self.notify("Still generating: Esc cancels, then Ctrl+O opens", severity="warning")
+            return
         opened: dict[str, Lab] = {}
 
         def check(v: str) -> str | None:
@@ -73,6 +78,9 @@ class LabFileActions(LabView):
             be corrected (the error came as a toast and the path was gone)."""
             if not v.strip():
                 return "Type the path of a session file (Esc cancels)"
+            here = self.lab.path
+            if here is not None and Path(v).expanduser().resolve() == here.resolve():
+                return "That is the session open here (Esc goes back to it)"
             try:
                 opened[v] = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
             except PsmlabError as exc:
@@ -164,7 +172,10 @@ class LabFileActions(LabView):
 
     def action_edit_turn(self) -> None:
         i = self._selected_turn()
-        if i is None or self.generating:
+        if i is None:
+            return
+        if self.generating:
+            self.notify("Still generating: Esc cancels, then e edits", severity="warning")
             return
 
         def done(v: str | None) -> None:
@@ -180,7 +191,10 @@ class LabFileActions(LabView):
 
     def action_delete_turn(self) -> None:
         i = self._selected_turn()
-        if i is None or self.generating:
+        if i is None:
+            return
+        if self.generating:  # said, as the footer offers the key
+            self.notify("Still generating: Esc cancels, then d deletes", severity="warning")
             return
 
         def done(v: str | None) -> None:
@@ -190,7 +204,14 @@ class LabFileActions(LabView):
                 self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
 
         self.app.push_screen(
-            Confirm(f"Delete turn {i + 1}?", [("delete", "Delete"), ("cancel", "Cancel")]), done
+            # Cancel is what Enter presses: a message typed into the transcript that began
+            # with d opened this, and its Enter deleted the turn.
+            Confirm(
+                f"Delete turn {i + 1}?",
+                [("delete", "Delete"), ("cancel", "Cancel")],
+                default="cancel",
+            ),
+            done,
         )
 
     async def action_quit(self) -> None:

@@ -371,6 +371,8 @@ class LabView(ForcedView):
                     # Blind: no label (the columns hide them too); a cut-off answer always says so.
                     label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
                     if rec.finish_reason in FRAGMENT_ENDS:
+                        if not rec.text.strip():
+                            continue  # cancelled before a word: nothing to adopt
                         label = " · ".join(t for t in (label, rec.finish_reason) if t)
                     name = self.display_name(m)
                     cut = rec.finish_reason in FRAGMENT_ENDS
@@ -380,10 +382,17 @@ class LabView(ForcedView):
         return out
 
     def last_viewed_id(self) -> str | None:
-        """The sample shown in the column the user was in last (None: never in a column)."""
-        col = self._last_column
-        cur = col.current if col is not None and col.is_attached else None
-        return cur.record.id if cur is not None and cur.record is not None else None
+        """The answer the picker offers first: the sample shown in the column the user was in
+        last, unless it was cut off; then the first whole sample on screen, column by column
+        (it fell back to the oldest run's, an answer not on screen)."""
+        cols = [self._last_column] if self._last_column is not None else []
+        cols += [c for c in self.query(ModelColumn) if c is not self._last_column]
+        for col in cols:
+            cur = col.current if col.is_attached else None
+            rec = cur.record if cur is not None else None
+            if rec is not None and rec.finish_reason not in FRAGMENT_ENDS:
+                return rec.id
+        return None
 
     def watch_focused(self, focused: object) -> None:
         """Remember the column the user was in last (the answer picker's default)."""
