@@ -342,3 +342,28 @@ def test_a_title_given_for_an_existing_session_renames_it_and_says_so(tmp_path: 
     _ok(run_cli("adopt", str(s), store.load(s).generations[-1].id))
     quiet = _ok(run_cli("ask", "Once more", *base, "--title", "Second"))
     assert "retitled" not in quiet.stderr and store.load(s).title == "Second"
+
+
+def test_an_ask_report_opens_with_its_labels_runs_and_prompt_hashes(tmp_path: Path) -> None:
+    """Read as a session, saved `ask --json` output lost its answers' labels (annotate then
+    wrote the file without them), split one -n 2 run into two runs, had no prompt hashes and
+    gave each answer the time of the read."""
+    out = _ok(
+        run_cli("ask", "What are you?", "-m", "smollm2-135m-instruct", "-n", "2",
+                "--max-tokens", "4", "--json")
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    p = tmp_path / "a.json"
+    p.write_text(out.stdout)
+    s = store.load(p)
+    assert [a.generation_id for a in s.auto_labels] == [g["id"] for g in report["generations"]]
+    assert [a.self_id for a in s.auto_labels] == [
+        g["auto_labels"]["self_id"] for g in report["generations"]
+    ]
+    assert len({g.run for g in s.generations}) == 1  # one run of two samples
+    (prompt,) = report["prompts"]
+    assert {g.prompt_sha256 for g in s.generations} == {prompt["prompt_sha256"]}
+    assert {g.created for g in s.generations} == {report["created"]}
+    gid = report["generations"][0]["id"]
+    _ok(run_cli("annotate", str(p), gid, "--self-id", "ai"))
+    assert len(store.load(p).auto_labels) == 2  # kept when the file is written as a session

@@ -39,11 +39,33 @@ _GEN_FIELDS = (
 def _v0_to_v1(doc: Doc) -> Doc:
     turns = [{"role": m["role"], "content": m["content"]} for m in doc.get("transcript", [])]
     gens = []
+    autos = []
+    # The prompt each model was asked (one per model and format in a report): its hash, so a
+    # replay or a monitor can tell the same prompt from an edited one.
+    hashes = {
+        (p.get("model"), p.get("format")): p.get("prompt_sha256")
+        for p in doc.get("prompts") or []
+        if isinstance(p, dict)
+    }
     for g in doc.get("generations", []):
         rec = {k: g[k] for k in _GEN_FIELDS if k in g}
         rec["turn"] = len(turns)
         rec["system"] = g.get("system")
+        if isinstance(doc.get("created"), str):
+            rec.setdefault("created", doc["created"])  # not the time of each read
+        sha = hashes.get((g.get("model"), g.get("format")))
+        if isinstance(sha, str):
+            rec.setdefault("prompt_sha256", sha)
         gens.append(rec)
+        # The labels the report gave each answer (a judge's too): a session's auto_labels.
+        auto = g.get("auto_labels")
+        if isinstance(auto, dict) and "id" in g:
+            keep = ("labels", "hits", "method", "automatic", "self_id", "self_id_hits")
+            label = {k: auto[k] for k in keep if k in auto}
+            label["generation_id"] = g["id"]
+            if isinstance(g.get("judge"), dict):
+                label["judge"] = g["judge"]
+            autos.append(label)
     out: Doc = {
         "schema_version": 1,
         # The same report opens as the same session each time (one id, its own time), so two
@@ -54,6 +76,7 @@ def _v0_to_v1(doc: Doc) -> Doc:
         "models": doc.get("models", []),
         "generations": gens,
         "annotations": [],
+        "auto_labels": autos,
     }
     if isinstance(doc.get("created"), str):
         out["created"] = out["updated"] = doc["created"]
@@ -111,6 +134,8 @@ def _v1_to_v2(doc: Doc) -> Doc:
         # settings change (v1 did not record them).
         key = (g.get("model", ""), g["node"])
         params = {k: v for k, v in (g.get("params") or {}).items() if k != "seed"}
+        if isinstance(params.get("parallel"), dict):  # one parallel group: samples differ in seq
+            params["parallel"] = {k: v for k, v in params["parallel"].items() if k != "seq"}
         how = (g.get("format"), g.get("system"), g.get("prefill"), params)
         prev = last.get(key)
         if prev is None or g.get("sample", 0) <= prev[1] or how != prev[2]:
