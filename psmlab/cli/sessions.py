@@ -359,7 +359,12 @@ def replay(
                     if item.first_divergence is None
                     else f"at character {item.first_divergence}"
                 )
-                typer.echo(f"  changed {item.id} ({terminal_safe(item.model)}) {where}")
+                why = (
+                    " (its prompt is not the one recorded: the turns before it were edited)"
+                    if item.prompt_changed
+                    else ""
+                )
+                typer.echo(f"  changed {item.id} ({terminal_safe(item.model)}) {where}{why}")
             elif item.error:
                 typer.echo(terminal_safe(f"  failed {item.id} ({item.model}): {item.error}"))
     if report.cancelled:

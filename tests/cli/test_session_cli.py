@@ -367,3 +367,25 @@ def test_an_ask_report_opens_with_its_labels_runs_and_prompt_hashes(tmp_path: Pa
     gid = report["generations"][0]["id"]
     _ok(run_cli("annotate", str(p), gid, "--self-id", "ai"))
     assert len(store.load(p).auto_labels) == 2  # kept when the file is written as a session
+
+
+def test_a_turn_edited_in_the_file_is_not_passed_off_as_the_models(tmp_path: Path) -> None:
+    """An adopted answer edited by hand in the file was exported as the model's words, and
+    replay then reported 'changed at character 0' as if decoding were not deterministic."""
+    s = tmp_path / "s.json"
+    base = ("-m", "gemma-3-270m", "--max-tokens", "6", "--seed", "1", "--save", str(s))
+    _ok(run_cli("ask", "What are you?", *base))
+    first = store.load(s).generations[0]
+    _ok(run_cli("adopt", str(s), first.id))
+    _ok(run_cli("ask", "Really?", *base))
+    doc = json.loads(s.read_text())
+    (turn,) = [n for n in doc["nodes"] if n.get("adopted_from") == first.id]
+    turn["content"] = "I am a lighthouse keeper."  # edited outside psmlab
+    s.write_text(json.dumps(doc))
+    md = _ok(run_cli("export", str(s))).stdout
+    assert "its text differs from the generation's" in md and "edited outside psmlab" in md
+    rep = run_cli("replay", str(s))
+    [line] = [x for x in rep.stdout.splitlines() if x.strip().startswith("changed ")]
+    assert "its prompt is not the one recorded" in line, line
+    data = json.loads(run_cli("replay", str(s), "--json").stdout)
+    assert [g["prompt_changed"] for g in data["generations"]] == [False, True]

@@ -20,6 +20,7 @@ from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import server_changes, spec_for_record
+from psmlab.core.session.records import tokens_sha256
 from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord, new_id
 
 _PARAM_KEYS = set(SamplingParams.model_fields)
@@ -33,6 +34,9 @@ class ReplayItem:
     first_divergence: int | None = None
     error: str | None = None
     new_id: str | None = None
+    # The prompt rendered now is not the one recorded (prompt_sha256): the turns before the
+    # answer were edited in the file, so a change says nothing about determinism.
+    prompt_changed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +46,7 @@ class ReplayItem:
             "first_divergence": self.first_divergence,
             "error": self.error,
             "new_id": self.new_id,
+            "prompt_changed": self.prompt_changed,
         }
 
 
@@ -277,6 +282,9 @@ def replay(
                 item.identical = same
                 # Same text in other tokens diverges nowhere in the text: None, not 0.
                 item.first_divergence = None if same else first_divergence(g.text, new.text)
+                if not same and g.prompt_sha256:
+                    prompt = _prompt_for(pool.get(spec), spec, session, g, g.format, _params(g))
+                    item.prompt_changed = tokens_sha256(prompt.tokens) != g.prompt_sha256
             except PsmlabError as exc:
                 item.identical, item.error = None, exc.one_line()
             report.items.append(item)

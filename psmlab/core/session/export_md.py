@@ -110,7 +110,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
                 out += ["", f"Turn {i} ({t.role}) as in branch {written[t.id]}."]
                 continue
             written[t.id] = b
-            out += ["", f"### Turn {i}: {_who(t)}", "", md_block(t.content)]
+            out += ["", f"### Turn {i}: {_who(t, s)}", "", md_block(t.content)]
             out += _answers(s, t.id, f"turn {i}", on_path, in_branches)
     out += ["", "## Labels per model", "", *label_table(s)]
     out += auto_label_table(s)
@@ -155,12 +155,21 @@ def _models(s: Session) -> list[str]:
     return out
 
 
-def _who(t: TurnRecord) -> str:
+def _who(t: TurnRecord, s: Session | None = None) -> str:
     who = t.role.capitalize()
     if t.adopted_from:
+        # A turn whose text is not its generation's (the file edited by hand), or whose
+        # generation is not in the session, is not passed off as the model's words.
+        differs = ""
+        if s is not None:
+            gen = next((g for g in s.generations if g.id == t.adopted_from), None)
+            if gen is None:
+                differs = "; that generation is not in this session"
+            elif gen.full_text.strip() != t.content:
+                differs = "; **its text differs from the generation's** (edited outside psmlab)"
         who += (
             f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
-            f"{_how(t.adopted_how)})"
+            f"{_how(t.adopted_how)}{differs})"
         )
     if t.edited_from:
         who += f" (edited by hand from turn `{t.edited_from}`)"
