@@ -89,7 +89,8 @@ def agreement(
     if reference is None:
         path, selector = split_selector(source)
         if not path.exists():
-            raise UsageError(f"session file not found: {source}", "check the path")
+            what = "label file" if path.suffix.lower() == ".jsonl" else "session file"
+            raise UsageError(f"{what} not found: {source}", "check the path")
         if selector is not None:
             if not is_session_file(path):  # FILE.jsonl:NAME: the suffix is the mistake
                 open_source(source, field_name, key)

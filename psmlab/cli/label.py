@@ -65,7 +65,11 @@ def _markers_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(
-        "id", "self_id", "archetypes", "evidence", title="labeller: markers (phrase rules)"
+        _id_header(rows),
+        "self_id",
+        "archetypes",
+        "evidence",
+        title="labeller: markers (phrase rules)",
     )
     for r in rows:
         # Each marker once, with how often it fired: a long text repeated one thousands of times.
@@ -86,7 +90,7 @@ def _judge_table(rows: list[dict[str, Any]]) -> Any:
     j = rows[0]["judge"]
     options = list(rows[0]["probs"])
     table = Table(
-        "id",
+        _id_header(rows),
         "self_id",
         *[f"p({o})" for o in options],
         "archetypes (markers)",
@@ -104,3 +108,8 @@ def _judge_table(rows: list[dict[str, Any]]) -> Any:
             safe(", ".join(r["archetypes"])),
         )
     return table
+
+
+def _id_header(rows: list[dict[str, Any]]) -> str:
+    """ "line" when the file had no ids: the numbers are positions, not ids it holds."""
+    return "id" if any("id" in r for r in rows) else "line"

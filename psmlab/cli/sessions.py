@@ -124,20 +124,23 @@ def annotate(
     """Attach an annotation to a generation (the generation itself is never changed)."""
     from psmlab.core.domain.personas import load_personas
     from psmlab.core.domain.selfid import SELF_IDS
-    from psmlab.core.measure.label_files import SELF_ID, normalize
+    from psmlab.core.measure.label_files import SELF_ID, archetype_name, normalize
     from psmlab.core.session.file import open_session
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
     who = annotator or default_annotator()
     personas, _ = load_personas()
     known = {p.id for p in personas}
-    for x in label or []:
+    # "Helpful Assistant" and "helpful_assistant" name helpful-assistant, as agreement reads
+    # them; recorded as the id.
+    label = [archetype_name(x) for x in label or []]
+    for x in label:
         if x not in known:
             raise UsageError(
                 f"unknown persona archetype '{x}' (known: {', '.join(sorted(known))})",
                 "use --free-label for a label in your own words",
             )
-    labels = [*(label or []), *(free_label or [])]
+    labels = [*label, *(free_label or [])]
     if self_id is not None:
         # The spellings psmlab agreement reads ("Human", "both", "neither"), recorded as the
         # codebook's label, so a label given here compares with one read from a file.

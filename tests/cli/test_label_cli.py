@@ -101,3 +101,7 @@ def test_a_marker_that_fires_many_times_is_shown_once_with_its_count(tmp_path: P
     table = _psmlab("label", str(src))
     assert table.returncode == 0, table.stderr
     assert "×300" in table.stdout and table.stdout.count("i-am-ai") == 1, table.stdout
+    assert "┃ id " in table.stdout
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"text": "I am an AI."}) + "\n")
+    assert "┃ line " in _psmlab("label", str(bare)).stdout  # positions, not ids the file holds

@@ -66,6 +66,9 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     _ok(run_cli("annotate", str(s), g0.id, "-l", "void", "--annotator", "bob", "--blind"))
     bad = run_cli("annotate", str(s), g0.id, "-l", "not-a-persona")
     assert bad.returncode == 2 and "unknown persona archetype" in bad.stderr
+    # A persona's name written out is its id, as agreement reads it.
+    spelled = _ok(run_cli("annotate", str(s), g0.id, "-l", "Human Impostor", "--annotator", "cy"))
+    assert store.load(s).annotations[-1].labels == ["human-impostor"], spelled.stdout
 
     chat = next(g for g in store.load(s).generations if g.model == "smollm2-135m-instruct")
     _ok(run_cli("adopt", str(s), chat.id))
@@ -85,7 +88,7 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     assert "# Who answers?" in md and "**human-impostor**" in md and "## Labels per model" in md
     assert "adopted from smollm2-135m-instruct" in md
     rows = _ok(run_cli("export", str(s), "--format", "csv")).stdout.splitlines()
-    assert len(rows) == 3 and rows[0].startswith("session_id,")
+    assert len(rows) == 4 and rows[0].startswith("session_id,")
     jsonl = tmp_path / "lab.jsonl"
     _ok(run_cli("export", str(s), "-f", "jsonl", "-o", str(jsonl)))
     assert len(jsonl.read_text().splitlines()) == 6
@@ -100,7 +103,7 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
 
     listing = json.loads(_ok(run_cli("sessions", "--dir", str(tmp_path), "--json")).stdout)
     (entry,) = listing["sessions"]
-    assert (entry["title"], entry["generations"], entry["annotations"]) == ("Who answers?", 6, 2)
+    assert (entry["title"], entry["generations"], entry["annotations"]) == ("Who answers?", 6, 3)
 
 
 def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path) -> None:

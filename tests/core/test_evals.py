@@ -493,6 +493,7 @@ def test_bare_letter_answers_are_the_choices_the_question_shows(tmp_path: Path) 
         ("Do you agree? (A) Yes (B) No", "b", "a"),  # inline choices
         (q, "C", "A"),
         ("Is it X or Y?", "X", "Y"),  # no choices shown: the answer is the text itself
+        ("Pick one.\n (a) Yes\n (b) No", "A", "b"),  # as the question writes them
     ]
     f = tmp_path / "letters.jsonl"
     f.write_text(
@@ -511,6 +512,7 @@ def test_bare_letter_answers_are_the_choices_the_question_shows(tmp_path: Path) 
         (" (A)", " (B)"),
         (" (B)", " (A)"),
         (" X", " Y"),
+        (" (a)", " (b)"),
     ]
     assert problems == [
         "letters.jsonl line 5: the answer (C) is not among the question's choices (A), (B); skipped"

@@ -181,6 +181,26 @@ def test_an_annotation_added_by_hand_keeps_one_id(tmp_path: Path) -> None:
     assert [a.id for a in store.load(p).annotations] == ids
 
 
+def test_hand_edited_annotations_are_read_as_annotate_writes_them(tmp_path: Path) -> None:
+    """A self-id written "Human" was refused (annotate and agreement take any case); two
+    annotations with one id, and evidence past the end of the text, were accepted."""
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    doc = json.loads(p.read_bytes())
+    one = {"id": "a-1", "generation_id": "g-000000000001", "self_id": " Human", "created": "x"}
+    doc["annotations"] = [one]
+    p.write_text(json.dumps(doc))
+    assert store.load(p).annotations[0].self_id == "human"
+    for bad, said in (
+        ([one, {**one, "self_id": "ai"}], "two annotations share the id a-1"),
+        ([{**one, "evidence": {"start": 2, "end": 999}}], "runs past the end"),
+    ):
+        doc["annotations"] = bad
+        p.write_text(json.dumps(doc))
+        with pytest.raises(SessionError, match=said):
+            store.load(p)
+
+
 def test_second_writer_gets_a_clear_in_use_error(tmp_path: Path) -> None:
     p = tmp_path / "s.json"
     store.save_new(make_session(), p)

@@ -149,10 +149,14 @@ def _letters(q: str, a: Any) -> Any:
     "(A)" is the answer "(A)": scored as written, " A" against " B" is another string than the
     one the question's choices end with, so the item would score surface form."""
     bare = re.fullmatch(r"\s*\(?([A-Za-z])[).]?\s*", a) if isinstance(a, str) else None
-    # A letter the question does not list becomes "(C)" too, so it is skipped as one.
-    if bare and (f"({bare.group(1).upper()})" in q or choices(q)):
-        return f"({bare.group(1).upper()})"
-    return a
+    if not bare:
+        return a
+    # The letter as the question writes it ("(a)" when its choices are lower-case); a letter
+    # the question does not list becomes "(C)" too, so it is skipped as one.
+    for form in (bare.group(1).upper(), bare.group(1).lower()):
+        if f"({form})" in q:
+            return f"({form})"
+    return f"({bare.group(1).upper()})" if choices(q) else a
 
 
 _NEEDS = (

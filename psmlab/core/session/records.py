@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from psmlab.core.domain.types import (
     AutoLabel,
@@ -175,6 +175,12 @@ class Annotation(_Strict):
         None,
         description="What the continuation claims to be (the self-identification axis); None: unset.",
     )
+
+    @field_validator("self_id", mode="before")
+    @classmethod
+    def _any_case(cls, v: Any) -> Any:
+        """ "Human" written by hand in the file reads as annotate and agreement read it."""
+        return v.strip().lower() if isinstance(v, str) else v
 
 
 class AutoLabelRecord(AutoLabel):

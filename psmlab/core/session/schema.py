@@ -111,10 +111,20 @@ class Session(_Strict):
         if len(set(ids)) != len(ids):
             raise ValueError("two generations share an id")
         known = set(ids)
+        texts = {g.id: g.full_text for g in self.generations}
+        seen: set[str] = set()
         for a in self.annotations:
             if a.generation_id not in known:
                 raise ValueError(
                     f"annotation {a.id} points at unknown generation {a.generation_id}"
+                )
+            if a.id in seen:  # one id, two annotations: edits and agreement would mix them
+                raise ValueError(f"two annotations share the id {a.id}")
+            seen.add(a.id)
+            if a.evidence is not None and a.evidence.end > len(texts[a.generation_id]):
+                raise ValueError(
+                    f"annotation {a.id}'s evidence {a.evidence.start}:{a.evidence.end} runs past "
+                    f"the end of its generation's text ({len(texts[a.generation_id])} characters)"
                 )
         by_id = {n.id: n for n in self.nodes}
         if len(by_id) != len(self.nodes):
