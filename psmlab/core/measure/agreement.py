@@ -31,11 +31,12 @@ from psmlab.core.measure.label_files import (
     ARCHETYPES,
     SELF_ID,
     Labels,
-    Value,
-    archetype_set,
+    as_set,
+    label_notes,
     left_out,
     read_as_self_id,
     read_jsonl,
+    same_kind_of_ids,
 )
 from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.schema import Session
@@ -61,7 +62,7 @@ def compare_labels(
     """Agreement of two sources over the items both label (the reference is taken as right)."""
     if field_name not in (SELF_ID, ARCHETYPES):
         read_as_self_id(source, reference)
-    _same_kind_of_ids(source, reference)
+    same_kind_of_ids(source, reference)
     common = [k for k in reference.values if k in source.values]
     split_note = None  # how many shared items the split kept, and why the rest were left out
     if split is not None:
@@ -100,8 +101,8 @@ def compare_labels(
     b = [reference.values[k] for k in common]
     if field_name == ARCHETYPES:
         result = compare_sets(
-            [_as_set(x) for x in a],
-            [_as_set(x) for x in b],
+            [as_set(x) for x in a],
+            [as_set(x) for x in b],
             source_name=source.name,
             reference_name=reference.name,
             resamples=resamples,
@@ -124,60 +125,6 @@ def compare_labels(
     if split_note:
         result.notes.insert(0, split_note)
     return result
-
-
-def _same_kind_of_ids(source: Labels, reference: Labels) -> None:
-    """Items are paired by id, or (two files without ids) by line order; a file without ids
-    beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
-    that reads as plain disagreement. Refused, with the two ways to pair them."""
-    if source.by_position == reference.by_position:
-        return
-    bare, keyed = (source, reference) if source.by_position else (reference, source)
-    some = ", ".join(repr(k) for k in list(keyed.values)[:2])
-    raise UsageError(
-        f"{bare.name} has no ids but {keyed.name} has (e.g. {some}): its lines cannot be paired "
-        "with those items",
-        "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
-        "both to pair by line order",
-    )
-
-
-def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
-    """What makes the numbers mean less than they seem: two sources whose labels never meet
-    (another codebook, or the wrong field), archetype names the lab has no persona for (a typo
-    is a class of its own)."""
-    notes = []
-    if field_name == ARCHETYPES:
-        mine_a = {x for v in a for x in _as_set(v)}
-        theirs_a = {x for v in b for x in _as_set(v)}
-        if mine_a and theirs_a and not mine_a & theirs_a:
-            notes.append(
-                f"the two sources share no archetype (source: {', '.join(sorted(mine_a)[:6])}; "
-                f"reference: {', '.join(sorted(theirs_a)[:6])}): they cannot agree on any"
-            )
-        got = mine_a | theirs_a
-        from psmlab.core.domain.personas import load_personas
-
-        known = {p.id for p in load_personas()[0]}
-        if odd := sorted(got - known):
-            notes.append(
-                f"archetype name(s) {', '.join(repr(x) for x in odd[:5])}"
-                f"{' …' if len(odd) > 5 else ''} are not among the lab's personas "
-                "(personas/*.toml): each is compared as an archetype of its own"
-            )
-        return notes
-    mine, theirs = {str(x) for x in a}, {str(x) for x in b}
-    if not mine & theirs:
-        notes.append(
-            f"the two sources share no label (source: {', '.join(sorted(mine)[:6])}; reference: "
-            f"{', '.join(sorted(theirs)[:6])}): they cannot agree; check --field and "
-            "--reference-field, or the codebooks"
-        )
-    return notes
-
-
-def _as_set(value: Value) -> frozenset[str]:
-    return value if isinstance(value, frozenset) else archetype_set(value)
 
 
 def compare_files(
@@ -371,7 +318,7 @@ def _alpha(annotators: list[Labels], field_name: str) -> tuple[float, int]:
     units: list[list[Label | None]] = []
     pairable = 0
     universe = sorted(
-        {x for a in annotators for v in a.values.values() for x in _as_set(v)}
+        {x for a in annotators for v in a.values.values() for x in as_set(v)}
         if field_name == ARCHETYPES
         else set()
     )
@@ -381,7 +328,7 @@ def _alpha(annotators: list[Labels], field_name: str) -> tuple[float, int]:
         if field_name == ARCHETYPES:
             for x in universe:
                 units.append(
-                    [None if v is None else (PRESENT if x in _as_set(v) else ABSENT) for v in got]
+                    [None if v is None else (PRESENT if x in as_set(v) else ABSENT) for v in got]
                 )
         else:
             units.append(list(got))

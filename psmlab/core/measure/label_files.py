@@ -284,3 +284,57 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
             f"in the {'files' if both else 'file'}"
         )
     return notes
+
+
+def as_set(value: Value) -> frozenset[str]:
+    """An archetypes label as a set (a stored string is its comma-separated names)."""
+    return value if isinstance(value, frozenset) else archetype_set(value)
+
+
+def same_kind_of_ids(source: Labels, reference: Labels) -> None:
+    """Items are paired by id, or (two files without ids) by line order; a file without ids
+    beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
+    that reads as plain disagreement. Refused, with the two ways to pair them."""
+    if source.by_position == reference.by_position:
+        return
+    bare, keyed = (source, reference) if source.by_position else (reference, source)
+    some = ", ".join(repr(k) for k in list(keyed.values)[:2])
+    raise UsageError(
+        f"{bare.name} has no ids but {keyed.name} has (e.g. {some}): its lines cannot be paired "
+        "with those items",
+        "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
+        "both to pair by line order",
+    )
+
+
+def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
+    """What makes the numbers mean less than they seem: two sources whose labels never meet
+    (another codebook, or the wrong field), archetype names the lab has no persona for (a typo
+    is a class of its own)."""
+    notes = []
+    if field_name == ARCHETYPES:
+        mine_a = {x for v in a for x in as_set(v)}
+        theirs_a = {x for v in b for x in as_set(v)}
+        if mine_a and theirs_a and not mine_a & theirs_a:
+            notes.append(
+                f"the two sources share no archetype (source: {', '.join(sorted(mine_a)[:6])}; "
+                f"reference: {', '.join(sorted(theirs_a)[:6])}): they cannot agree on any"
+            )
+        from psmlab.core.domain.personas import load_personas
+
+        known = {p.id for p in load_personas()[0]}
+        if odd := sorted((mine_a | theirs_a) - known):
+            notes.append(
+                f"archetype name(s) {', '.join(repr(x) for x in odd[:5])}"
+                f"{' …' if len(odd) > 5 else ''} are not among the lab's personas "
+                "(personas/*.toml): each is compared as an archetype of its own"
+            )
+        return notes
+    mine, theirs = {str(x) for x in a}, {str(x) for x in b}
+    if not mine & theirs:
+        notes.append(
+            f"the two sources share no label (source: {', '.join(sorted(mine)[:6])}; reference: "
+            f"{', '.join(sorted(theirs)[:6])}): they cannot agree; check --field and "
+            "--reference-field, or the codebooks"
+        )
+    return notes

@@ -7,17 +7,16 @@ themselves live in `records`; this module holds the session and its tree operati
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
-from psmlab.core.domain.types import Generation, SamplingParams
+from psmlab.core.domain.types import Generation
 from psmlab.core.errors import SessionError, UsageError
+from psmlab.core.session.hand_edits import check_params, hand_written
 from psmlab.core.session.records import (
     Annotation,
     AutoLabelRecord,
@@ -93,7 +92,7 @@ class Session(_Strict):
         """`Session(turns=[...])` builds a one-branch tree from a list of turns; annotations
         written by hand into a file without an id or time get ones that stay put."""
         if isinstance(data, dict) and isinstance(data.get("annotations"), list):
-            data = {**data, "annotations": _hand_written(data["annotations"])}
+            data = {**data, "annotations": hand_written(data["annotations"])}
         if isinstance(data, dict) and "turns" in data and "nodes" not in data:
             data = dict(data)
             nodes, parent = [], None
@@ -144,7 +143,7 @@ class Session(_Strict):
         for g in self.generations:
             if g.node is not None and g.node not in by_id:
                 raise ValueError(f"generation {g.id} continued unknown turn {g.node}")
-            _check_params(g.id, g.params)
+            check_params(g.id, g.params)
         return self
 
     # --- the tree -----------------------------------------------------------------------------
@@ -417,35 +416,3 @@ class Session(_Strict):
             adopted_how=how,
         )
         return self.add_turn(turn, parent, at_head=False)
-
-
-def _check_params(gid: str, params: dict[str, Any]) -> None:
-    """A generation's sampling settings must be ones the lab could have used: a hand-edited
-    temperature of -3 loaded, and replay then died on it with an internal error."""
-    knobs = {k: v for k, v in params.items() if k in SamplingParams.model_fields}
-    try:
-        SamplingParams(**knobs)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ValueError(
-            f"generation {gid} has {where} = {err.get('input')!r}: {err['msg'].lower()}"
-        ) from None
-
-
-def _hand_written(annotations: list[Any]) -> list[Any]:
-    """An annotation added to the file by hand, without an id or a time, got a new random id
-    and the time of each read: two reads were two annotations. Its id is a digest of what it
-    says and where it stands; its time, never recorded, is "unknown"."""
-    out = []
-    for i, a in enumerate(annotations):
-        if isinstance(a, dict) and ("id" not in a or "created" not in a):
-            a = dict(a)
-            if "id" not in a:
-                digest = hashlib.sha256(
-                    json.dumps([i, a], sort_keys=True, ensure_ascii=False, default=str).encode()
-                ).hexdigest()
-                a["id"] = "a-" + digest[:12]
-            a.setdefault("created", "unknown")
-        out.append(a)
-    return out
