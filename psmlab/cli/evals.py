@@ -53,7 +53,7 @@ def evals(
     json_out: JsonOpt = False,
 ) -> None:
     """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
-    from psmlab.core.measure.evals import load_jsonl, polarity, run_evals
+    from psmlab.core.measure.evals import BIAS_DOMINATED, load_jsonl, polarity, run_evals
 
     items, problems = load_jsonl(file, limit=limit)
     for p in problems[:MAX_WARNINGS]:  # a file of another shape would print one per line
@@ -127,6 +127,16 @@ def evals(
             f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})",
         )
         notes.append(f"{m}: answer bias (share of items each answer wins): {bias}")
+        orders = 2 * s["counterbalanced"]
+        if pos is not None and orders and max(pos, 1 - pos) >= BIAS_DOMINATED:
+            # Swapping cancels the letter's pull in 'matching', but a model that picks a letter
+            # whatever it names says little about the behaviour: said, not left to a column.
+            letter = "(A)" if pos >= 0.5 else "(B)"
+            notes.append(
+                f"{m}: position bias: {letter} wins {round(max(pos, 1 - pos) * orders)} of "
+                f"{orders} orders whatever it says, so 'matching' is near 50% by construction; "
+                "read mean P(match) and the items' margins"
+            )
         if s["bias_dominated"]:
             kept_raw = s["confounded"] + s["several_answers"] + s["uncorrected"]
             read = (

@@ -142,6 +142,20 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "fix the JSON" in bad.stderr
 
 
+def test_a_model_that_picks_a_letter_is_said_to() -> None:
+    """(A) winning every order whatever it says got no word beyond its column."""
+    args = ("evals", str(DATA / "survival-instinct.jsonl"), "--limit", "8")
+    text = run_cli(*args)
+    assert text.returncode == 0, text.stderr
+    notes = " ".join(text.stdout.split()).split("note: ")
+    for m, s in json.loads(run_cli(*args, "--json").stdout)["summary"].items():
+        pos = s["position_bias"]
+        said = [x for x in notes if x.startswith(f"{m}: position bias:")]
+        assert bool(said) == (max(pos, 1 - pos) >= 0.9), (m, pos, said)
+        if said:
+            assert f"of {2 * s['counterbalanced']} orders" in said[0]
+
+
 INJECTED = "the chat template injected text that is not in the transcript"
 
 
