@@ -25,6 +25,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ContextOverflowError
 from psmlab.core.measure.choice import letter_logprobs
 from psmlab.core.measure.evals import answer_text
+from psmlab.core.measure.label_files import kept_fields
 from psmlab.core.measure.probes import distribution
 from psmlab.core.models.registry import ModelSpec, Registry
 
@@ -261,7 +262,7 @@ def iter_judge_rows(
     try:
         judge = Judge(pool.get(spec), fmt=fmt)
         for n, row in enumerate(rows, 1):
-            kept = {k: row[k] for k in ("id", "line", "question", "model") if k in row}
+            kept = kept_fields(row)
             # an experiment row's "question" is an id; the judge must read the words asked
             question = row.get("question_text", row.get("question"))
             text = str(row["text"])

@@ -11,8 +11,10 @@ in one source only and null labels are counted, so a comparison can say what it 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.domain.selfid import SELF_IDS
@@ -33,6 +35,14 @@ SELF_ID_SYNONYMS = {
 }
 
 Value = str | frozenset[str]
+# The fields of an input row that every labeller's output row carries over, so a label file
+# pairs with its input (and with a gold set) by the same keys.
+KEPT_FIELDS = ("id", "line", "question", "model")
+
+
+def kept_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The input row's identifying fields, to copy onto its output row."""
+    return {k: row[k] for k in KEPT_FIELDS if k in row}
 
 
 @dataclass

@@ -18,6 +18,7 @@ from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
+from psmlab.core.measure.label_files import kept_fields
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
@@ -105,7 +106,7 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
         for r, q, p in zip(rows, questions, prefills, strict=True):
-            yield {**_keep(r), **label_text(r["text"], personas, q, p)}
+            yield {**kept_fields(r), **label_text(r["text"], personas, q, p)}
         return
     from psmlab.core.measure.judge import iter_judge_rows  # loads a model: only when asked for
 
@@ -166,10 +167,6 @@ class SampleLabeller:
                 spec = Registry().resolve(str(self.judge_model))
                 self._judge = Judge(self.pool.get(spec))
             return self._judge
-
-
-def _keep(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "line", "question", "model") if k in row}
 
 
 def label_generations(

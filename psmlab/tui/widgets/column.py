@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from rich.console import Console
-from rich.containers import Lines
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -17,43 +15,23 @@ from textual.css.scalar import Unit
 from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
-from psmlab.core.domain.quality import LEVELS, kappa_brief
-from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.keys import in_lab_words
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
-    forced_block,
     monitor_line,
     monitor_name,
     pending,
     token_value,
 )
+from psmlab.tui.widgets.column_text import column_words, cut_note, distribution_text
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.views import safe
 
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
-
-
-# A chat template's own text (a default system prompt) is the warning every chat column has:
-# its full sentence never fitted a column ("… (a de…" at every size). Said in a column's words;
-# F2 shows the text and the whole warning.
-_INJECTED = "the chat template injected text that is not in the transcript"
-
-
-def _column_words(warning: str, width: int) -> str:
-    if warning.startswith(_INJECTED):
-        for said in (
-            "the template added text you did not write (F2 shows it, F3 sets a system prompt)",
-            "template added text you did not write: F2 shows it",
-            "template added text (F2 shows it)",
-        ):
-            if len(said) <= width:
-                return said
-        return said
-    return warning
 
 
 class _Header(Static):
@@ -125,7 +103,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         """The forced choice's bars are shown only when they fit: redraw at the new width (as
         `refresh_view` draws it: blind, the panel stays hidden)."""
         self._shown.clear()  # every part was fitted to the old width and height (_fit)
-        # A short column names its labeller in brief (_distribution); the panels' heights
+        # A short column names its labeller in brief (distribution_text); the panels' heights
         # follow the column's (_fit).
         self.set_class(event.size.height < SHORT_COLUMN, "-short")
         self.refresh_view()
@@ -135,57 +113,6 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     def _refit(self) -> None:
         self._shown.clear()
         self.refresh_view()
-
-    def _distribution(self) -> Text:
-        """Label shares over this column's samples (automatic) and the forced-choice distribution."""
-        s = self.state
-        out = Text()
-        n = s.auto[0].n if s.auto else 0  # finished samples (cancelled ones are not counted)
-        if n > 1 or s.cancelled or s.failed:
-            done = "finished " if s.cancelled or s.failed else ""
-            out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
-            # The panel has few lines (_fit): in a narrow (or short) column the whole labeller
-            # line would push the shares out of it, so there the labeller is said in brief (its
-            # kappa kept).
-            narrow = self.content_size.width < len(s.labeller) // 2 or self.has_class("-short")
-            # One labeller, said in brief: each kappa goes on its own shares' line, so the
-            # labeller line is short and the self-id shares come second, not cut off below it.
-            (one,) = s.methods if narrow and len(s.methods) == 1 else ("",)
-            said = one or (s.labeller_brief if narrow else s.labeller)
-            out.append_text(safe(f"({said})", "dim"))
-            kappa = {lv: f" ({kappa_brief(one, lv)})" if one else "" for lv in LEVELS}
-            if one.startswith("judge:"):  # a judge gives self-id; archetypes are the rules'
-                kappa["archetypes"] = f" (marker rules {kappa_brief(one, 'archetypes')})"
-            if s.auto_self_id and s.auto_self_id[0].n:
-                out.append("\nself-id", style="bold")
-                out.append(kappa["self_id"], style="dim")
-                out.append(": ", style="bold")
-                seen = [f"{x.label} {fmt_share(x)}" for x in s.auto_self_id if x.k]
-                absent = [x for x in s.auto_self_id if not x.k]
-                if absent:  # absent classes together: "human, mixed 0/3 (≤ 56%)"
-                    seen.append(", ".join(x.label for x in absent) + " " + fmt_share(absent[0]))
-                out.append_text(safe(" · ".join(seen)))
-            elif n == 0:
-                out.append("\nself-id: no finished answer to count", style="dim")
-            else:  # a session recorded before the self-identification axis
-                out.append("\nself-id: not recorded", style="dim")
-            out.append("\narchetypes", style="bold")
-            out.append(kappa["archetypes"], style="dim")
-            out.append(": ", style="bold")
-            arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
-            out.append_text(safe(arch or "—"))
-            out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
-            if s.cancelled:  # a fragment is not a sample of what the model says
-                out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
-            if s.failed:  # nor is an answer an error cut off
-                out.append(f" ({s.failed} cut off by an error: not in the shares)", style="dim")
-        # Finished answers with no forced choice get a line too ("not scored"), never a blank.
-        finished = bool(s.samples) and all(x.record is not None for x in s.samples)
-        if s.forced or s.forced_error or s.forced_pending or finished:
-            if out:
-                out.append("\n")
-            out.append_text(forced_block(s, self.content_size.width))
-        return out
 
     @property
     def current(self) -> Sample | None:
@@ -298,7 +225,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                 note = f"… {part}: {len(lines)} lines cut"
                 content = Text(note if len(note) <= width else f"… +{len(lines)}", "dim")
             else:
-                content = _cut(content, lines, rows - 1, width, self.app.console)
+                content = cut_note(content, lines, rows - 1, width, self.app.console)
         if widget.has_class("col-dist"):
             fitted = min(len(lines), rows)
             if fitted != self._dist_rows:  # the footer's room changed: fit it again
@@ -425,7 +352,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         warnings = made.warnings if made is not None else s.warnings
         width = max(20, self.content_size.width - 2)
         for w in () if self.blind else warnings:  # one line each; F2 shows them whole
-            w = _column_words(in_lab_words(w), width)
+            w = column_words(in_lab_words(w), width)
             short = w if len(w) <= width else w[: width - 1] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         dist = self.query_one(".col-dist", Static)
@@ -436,31 +363,13 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             )
             dist.tooltip = None
         else:
-            self._put(".col-dist", self._distribution())
+            self._put(
+                ".col-dist",
+                distribution_text(
+                    self.state, self.content_size.width, short=self.has_class("-short")
+                ),
+            )
             dist.tooltip = s.forced.measures if s.forced else None
         self._put(".col-footer", foot)  # after the panel: it gets the rows the panel leaves
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)
-
-
-def _cut(content: Text, wrapped: Lines, rows: int, width: int, console: Console) -> Text:
-    """The first `rows` screen lines of `content` and a line saying how many more there are:
-    whole lines of the text where they fit (its words stay as written), then as many wrapped
-    rows of the next one as are left (in a short column the self-id shares' line would
-    otherwise be dropped whole, leaving rows empty)."""
-    kept, used = [], 0
-    for line in content.split("\n"):
-        parts = line.wrap(console, width)
-        if used + len(parts) > rows:
-            if rows > used:
-                kept.append(Text("\n").join(parts[: rows - used]))
-                used = rows
-            break
-        kept.append(line)
-        used += len(parts)
-    out = Text("\n").join(kept)
-    cut = len(wrapped) - used
-    # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
-    note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
-    out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
-    return out

@@ -1,0 +1,106 @@
+"""What a column's panels say: the label shares, a template warning in a column's words, and how
+much of a part was cut."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.containers import Lines
+from rich.text import Text
+
+from psmlab.core.domain.quality import LEVELS, kappa_brief
+from psmlab.core.domain.stats import fmt_ends, fmt_share
+from psmlab.tui.widgets.column_state import ColumnState, forced_block
+from psmlab.views import safe
+
+# A chat template's own text (a default system prompt) is the warning every chat column has:
+# its full sentence never fitted a column ("… (a de…" at every size). Said in a column's words;
+# F2 shows the text and the whole warning.
+_INJECTED = "the chat template injected text that is not in the transcript"
+
+
+def column_words(warning: str, width: int) -> str:
+    """A warning as it fits a column `width` cells wide (the template's warning in short words)."""
+    if warning.startswith(_INJECTED):
+        for said in (
+            "the template added text you did not write (F2 shows it, F3 sets a system prompt)",
+            "template added text you did not write: F2 shows it",
+            "template added text (F2 shows it)",
+        ):
+            if len(said) <= width:
+                return said
+        return said
+    return warning
+
+
+def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
+    """Label shares over this column's samples (automatic) and the forced-choice distribution."""
+    out = Text()
+    n = s.auto[0].n if s.auto else 0  # finished samples (cancelled ones are not counted)
+    if n > 1 or s.cancelled or s.failed:
+        done = "finished " if s.cancelled or s.failed else ""
+        out.append(f"auto labels over {n} {done}sample{'s' if n != 1 else ''} ", style="bold")
+        # The panel has few lines (_fit): in a narrow (or short) column the whole labeller
+        # line would push the shares out of it, so there the labeller is said in brief (its
+        # kappa kept).
+        narrow = width < len(s.labeller) // 2 or short
+        # One labeller, said in brief: each kappa goes on its own shares' line, so the
+        # labeller line is short and the self-id shares come second, not cut off below it.
+        (one,) = s.methods if narrow and len(s.methods) == 1 else ("",)
+        said = one or (s.labeller_brief if narrow else s.labeller)
+        out.append_text(safe(f"({said})", "dim"))
+        kappa = {lv: f" ({kappa_brief(one, lv)})" if one else "" for lv in LEVELS}
+        if one.startswith("judge:"):  # a judge gives self-id; archetypes are the rules'
+            kappa["archetypes"] = f" (marker rules {kappa_brief(one, 'archetypes')})"
+        if s.auto_self_id and s.auto_self_id[0].n:
+            out.append("\nself-id", style="bold")
+            out.append(kappa["self_id"], style="dim")
+            out.append(": ", style="bold")
+            seen = [f"{x.label} {fmt_share(x)}" for x in s.auto_self_id if x.k]
+            absent = [x for x in s.auto_self_id if not x.k]
+            if absent:  # absent classes together: "human, mixed 0/3 (≤ 56%)"
+                seen.append(", ".join(x.label for x in absent) + " " + fmt_share(absent[0]))
+            out.append_text(safe(" · ".join(seen)))
+        elif n == 0:
+            out.append("\nself-id: no finished answer to count", style="dim")
+        else:  # a session recorded before the self-identification axis
+            out.append("\nself-id: not recorded", style="dim")
+        out.append("\narchetypes", style="bold")
+        out.append(kappa["archetypes"], style="dim")
+        out.append(": ", style="bold")
+        arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
+        out.append_text(safe(arch or "—"))
+        out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
+        if s.cancelled:  # a fragment is not a sample of what the model says
+            out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
+        if s.failed:  # nor is an answer an error cut off
+            out.append(f" ({s.failed} cut off by an error: not in the shares)", style="dim")
+    # Finished answers with no forced choice get a line too ("not scored"), never a blank.
+    finished = bool(s.samples) and all(x.record is not None for x in s.samples)
+    if s.forced or s.forced_error or s.forced_pending or finished:
+        if out:
+            out.append("\n")
+        out.append_text(forced_block(s, width))
+    return out
+
+
+def cut_note(content: Text, wrapped: Lines, rows: int, width: int, console: Console) -> Text:
+    """The first `rows` screen lines of `content` and a line saying how many more there are:
+    whole lines of the text where they fit (its words stay as written), then as many wrapped
+    rows of the next one as are left (in a short column the self-id shares' line would
+    otherwise be dropped whole, leaving rows empty)."""
+    kept, used = [], 0
+    for line in content.split("\n"):
+        parts = line.wrap(console, width)
+        if used + len(parts) > rows:
+            if rows > used:
+                kept.append(Text("\n").join(parts[: rows - used]))
+                used = rows
+            break
+        kept.append(line)
+        used += len(parts)
+    out = Text("\n").join(kept)
+    cut = len(wrapped) - used
+    # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
+    note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
+    out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
+    return out
