@@ -238,3 +238,46 @@ def test_to_loom_rejects_broken_sessions() -> None:
     )
     with pytest.raises(SessionError, match="cycle"):
         to_loom(loop)
+
+
+def test_answers_no_turn_holds_are_loom_nodes_and_come_back_as_branches() -> None:
+    """Loom keeps every continuation: the samples not adopted are written beside the adopted
+    turn (they were missing from the export), named by generation, and read back as branches."""
+    from psmlab.core.session.file import load
+
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    s = load(example)
+    held = {t.adopted_from for t in s.nodes if t.adopted_from}
+    loose = [g for g in s.generations if g.id not in held]
+    assert loose, "the example session should hold answers nobody adopted"
+    doc = to_loom(s)
+    nodes = walk(doc["root"])
+    answers = [n for n in nodes if n.get(BLOCK, {}).get("generation")]
+    assert sorted(n[BLOCK]["generation"] for n in answers) == sorted(g.id for g in loose)
+    by_id = {n["id"]: n for n in nodes}
+    for g in loose:
+        node = next(n for n in answers if n[BLOCK]["generation"] == g.id)
+        assert node["text"] == g.full_text and node["meta"] == {"source": "AI"}
+        assert node[BLOCK]["adopted"] is False and node[BLOCK]["model"] == g.model
+        parent = by_id[node["parent_id"]]
+        assert node in parent["children"] and parent["id"] == g.node
+    back = from_loom(doc)
+    assert len(back.nodes) == len(s.nodes) + len(loose)
+    assert {t.content for t in back.children(loose[0].node)} >= {
+        g.full_text for g in loose if g.node == loose[0].node
+    }
+    assert to_loom(back) == doc  # a second round trip changes nothing
+
+
+def test_an_answer_to_no_turn_sits_under_an_added_root() -> None:
+    from psmlab.core.session.file import load
+
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    s = load(example)
+    g = s.generations[0].model_copy(update={"node": None, "id": "g-orphan"})
+    one = Session(title="loose", nodes=s.nodes[:1], head=s.nodes[0].id, generations=[g])
+    doc = to_loom(one)
+    assert doc["root"][BLOCK] == {"synthetic_root": True}
+    assert [c["id"] for c in doc["root"]["children"]] == [s.nodes[0].id, "g-orphan"]
+    back = from_loom(doc)
+    assert [t.id for t in back.children(None)] == [s.nodes[0].id, "g-orphan"]

@@ -32,6 +32,11 @@ had one, follows the node's parent). Other turns get `parent_id` (below the root
 other TurnRecord field (role, adoption, created, source, meta); fields a loom app adds to such a
 node come back in `meta["_loom_fields"]`. Imported turns get `created` = import time (loom nodes
 carry none) and it is not written to loom.
+Answers no turn holds (samples that were not adopted, cancelled fragments) are written as loom
+does every continuation: an AI node under the turn they answer, after that turn's children, with
+a `psmlab` field naming the generation (`generation`, `model`, `sample`, `finish_reason`,
+`adopted: false`; its settings and labels stay in the session). `from_loom` reads them as branches
+(turns), keeping that field in `meta["_psmlab_generation"]` so a second export writes it again.
 An imported turn whose role no longer matches what loom's fields imply, or that was adopted, also
 gets a `psmlab` field. `selected_node_id` is written from `session.head` unless the session came
 from a loom doc without one. The doc carries `psmlab.title` unless its first root has `_loom_doc`.
@@ -53,7 +58,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from psmlab.core.errors import SessionError
-from psmlab.core.session.schema import Session, TurnRecord
+from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
@@ -62,6 +67,7 @@ DOC_KEY = "_loom_doc"  # first root's meta: the doc's top-level fields but root,
 UNSELECTED_KEY = "_loom_unselected"  # first root's meta: the loom doc had no selected_node_id
 ID_KEY = "_loom_id"  # meta: the loom id when it was not a string
 FIELDS_KEY = "_loom_fields"  # meta of a psmlab-made turn: fields a loom app added to its node
+GEN_KEY = "_psmlab_generation"  # meta of an imported answer psmlab had not adopted: its block
 BLOCK = "psmlab"  # per node and top level in a loom doc: what loom does not model
 SYNTHETIC_ID = "psmlab-root"
 _OWN = ("id", "text", "children")
@@ -186,10 +192,13 @@ def _record(
         made = _native_fields(loom_parent, role, isinstance(block.get("edited_from"), str))
         extra = {k: v for k, v in fields.items() if made.get(k, _MISSING) != v and k != "parent_id"}
         kept = {k: copy.deepcopy(v) for k, v in block.items() if k in TurnRecord.model_fields}
+        kept.setdefault("created", None)  # a turn whose time was unknown stays so, not "now"
         if extra:
             kept["meta"] = {**(kept.get("meta") or {}), FIELDS_KEY: extra}
     else:
         kept = {k: block[k] for k in _ADOPTED if isinstance(block.get(k), str)}
+        if isinstance(block.get("generation"), str):  # an answer no turn held (see to_loom)
+            fields[GEN_KEY] = copy.deepcopy(block)
         kept.update(meta=fields, source=SOURCE)
     kept.update(id=turn_id, parent=parent, role=role, content=node["text"])
     try:
@@ -237,6 +246,14 @@ def to_loom(session: Session) -> dict:
             )
         children.setdefault(t.parent, []).append(t)
     roots = children.get(None, [])
+    # Answers no turn holds (the samples not adopted, fragments): loom keeps every continuation
+    # as a node, so they are written as AI nodes beside the turns (after them), each naming its
+    # generation; `psmlab import` reads them back as branches.
+    held = {t.adopted_from for t in session.nodes if t.adopted_from}
+    answers: dict[str | None, list[GenerationRecord]] = {}
+    for g in session.generations:
+        if g.id not in held:
+            answers.setdefault(g.node if g.node in known else None, []).append(g)
     first = roots[0] if roots else None
     first_meta = (first.meta or {}) if first else {}
     doc_meta = first_meta.get(DOC_KEY)
@@ -246,7 +263,7 @@ def to_loom(session: Session) -> dict:
         t.id: (t.meta[ID_KEY] if t.meta and ID_KEY in t.meta else t.id) for t in session.nodes
     }
     synthetic: dict[str, Any] | None = None
-    if len(roots) != 1:
+    if len(roots) != 1 or None in answers:  # answers to no turn sit under an added root
         sid = SYNTHETIC_ID
         while sid in known:
             sid += "-"
@@ -271,6 +288,17 @@ def to_loom(session: Session) -> dict:
             "some turns are not reachable from a root (a cycle of parents)",
             "repair the session file",
         )
+    taken = set(loom_ids.values())
+    for at, gens in answers.items():
+        for g in gens:
+            gid = g.id
+            while gid in taken:
+                gid += "-"
+            taken.add(gid)
+            if at is not None:
+                out[at]["children"].append(_answer_node(g, loom_ids[at], gid))
+            elif synthetic is not None:
+                synthetic["children"].append(_answer_node(g, synthetic["id"], gid))
 
     doc: dict[str, Any] = {"root": synthetic if synthetic is not None else out[roots[0].id]}
     head = loom_ids.get(session.head) if session.head is not None else None
@@ -283,6 +311,20 @@ def to_loom(session: Session) -> dict:
     return doc
 
 
+def _answer_node(g: GenerationRecord, loom_parent: Any, loom_id: str) -> dict[str, Any]:
+    """An answer no turn holds as a loom AI node; its block names the generation."""
+    block = {"generation": g.id, "model": g.model, "sample": g.sample, "adopted": False}
+    block["finish_reason"] = g.finish_reason
+    return {
+        "id": loom_id,
+        "text": g.full_text,
+        "parent_id": loom_parent,
+        "meta": {"source": "AI"},
+        "children": [],
+        BLOCK: block,
+    }
+
+
 def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
     """One turn as a loom node with an empty children list."""
     meta = copy.deepcopy(t.meta) if t.meta else {}
@@ -290,10 +332,11 @@ def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
     meta.pop(UNSELECTED_KEY, None)
     adopted = {k: getattr(t, k) for k in _ADOPTED if getattr(t, k) is not None}
     if _is_loom(t):
+        answer = meta.pop(GEN_KEY, None)
         fields = {k: v for k, v in meta.items() if k != ID_KEY}
         if "parent_id" in fields and loom_parent is not None:
             fields["parent_id"] = loom_parent
-        block: dict[str, Any] = dict(adopted)
+        block: dict[str, Any] = {**(answer if isinstance(answer, dict) else {}), **adopted}
         if t.role != _inferred_role(fields, t.parent is None) or adopted:
             block["role"] = t.role
     else:
