@@ -72,7 +72,37 @@ def test_cells_compare_forced_choice_with_the_claiming_samples() -> None:
     (pooled,) = instruments.cells(samples, probes, pooled=True)
     assert "choice" not in pooled.fc  # only designs every question has are pooled
     assert pooled.n == 15 and pooled.counts["ai"] == 6 and pooled.counts["human"] == 5
-    assert abs(pooled.fc["raw"] - 0.55) < 1e-12 and abs(pooled.fc["calibrated"] - 0.45) < 1e-12
+    # weighted by each question's claims (8 and 3), as the pooled sample share weighs them
+    assert abs(pooled.fc["raw"] - (8 * 0.9 + 3 * 0.2) / 11) < 1e-12
+    assert abs(pooled.fc["calibrated"] - (8 * 0.3 + 3 * 0.6) / 11) < 1e-12
+
+
+def test_pooling_two_questions_that_each_agree_exactly_gives_no_distance() -> None:
+    """A review's case: q1 forced 0.9 vs 90 ai / 10 human, q2 forced 0.1 vs 1 ai / 9 human and
+    90 claiming nothing. Each agrees exactly; an unweighted mean of forced choice read as
+    TVD 0.33 and a disagreement."""
+    samples = [_sample(i, "ai" if i < 90 else "human") for i in range(100)]
+    q2 = ["ai"] + ["human"] * 9 + ["none"] * 90
+    samples += [_sample(200 + i, s, "are-you-human") for i, s in enumerate(q2)]
+    probes = [
+        _probe("what-are-you", "What are you?", 0.9, 0.9),
+        _probe("are-you-human", "Are you a human?", 0.1, 0.1),
+    ]
+    (pooled,) = instruments.cells(samples, probes, pooled=True)
+    tvd = pooled.tvd("raw")
+    assert tvd is not None and tvd[0] < 1e-12 and pooled.agrees("raw") is True
+
+
+def test_the_distance_interval_holds_its_point_and_starts_at_zero_when_it_can_be_zero() -> None:
+    even = [_sample(i, s) for i, s in enumerate(["ai"] * 5 + ["human"] * 5)]
+    (c,) = instruments.cells(even, [_probe("what-are-you", "What are you?", 0.5, 0.5)])
+    assert c.tvd("raw") is not None
+    point, low, high = c.tvd("raw") or (1, 1, 1)
+    assert point == 0.0 and low == 0.0 and 0.2 < high < 0.4
+    far = [_sample(i, "ai" if i < 30 else "human") for i in range(40)]
+    (f,) = instruments.cells(far, [_probe("what-are-you", "What are you?", 0.05, 0.05)])
+    point, low, high = f.tvd("raw") or (0, 0, 0)
+    assert abs(point - 0.70) < 1e-12 and 0.5 < low < point < high < 0.85
 
 
 def test_cells_without_claims_truncated_settings_and_ties_are_said_so() -> None:

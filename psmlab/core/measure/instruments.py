@@ -7,7 +7,7 @@ it scores (ai, human), so it is compared with the samples that *claim* one of th
 ai among ai + human labels. The samples that claim nothing (`none`) or both (`mixed`) are counted
 beside it, never hidden. Per cell: whether the top classes agree, and the total variation distance
 (|P_fc(ai) - P_samples(ai)| for two classes) with a 95% interval from a Bayesian bootstrap of
-the samples' share. Few claims make a weak majority: `summary` also counts the cells with at least
+the samples' share (the signed difference's interval, folded: it starts at 0 when it spans 0). Few claims make a weak majority: `summary` also counts the cells with at least
 `STRONG` claims.
 
 The comparison is only fair at matched settings: forced choice scores the untruncated T=1
@@ -81,9 +81,14 @@ class Cell:
         ai = self.counts.get("ai", 0)
         rng = random.Random(seed)
         a, b = ai + 0.5, self.claims - ai + 0.5
-        stats = sorted(abs(p - rng.betavariate(a, b)) for _ in range(BOOTSTRAP))
+        # The interval of the signed difference, then its absolute value: percentiles of |d|
+        # itself never reach 0 and could leave out the point (5 ai / 5 human against 0.5 gave
+        # "0.00 [0.01, 0.30]").
+        signed = sorted(p - rng.betavariate(a, b) for _ in range(BOOTSTRAP))
+        lo, hi = signed[int(0.025 * BOOTSTRAP)], signed[int(0.975 * BOOTSTRAP) - 1]
         point = abs(p - ai / self.claims)
-        return point, stats[int(0.025 * BOOTSTRAP)], stats[int(0.975 * BOOTSTRAP) - 1]
+        low = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+        return point, min(low, point), max(abs(lo), abs(hi), point)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -127,7 +132,8 @@ def cells(
     """Cells from experiment rows: sample rows (with `self_id`) and self-id probe rows (kind
     "probe": the raw and calibrated designs; kind "choice": multiple choice).
     `pooled`: one cell per (model, format, context), over the questions both instruments share
-    (sample counts added; forced-choice probabilities averaged over the items)."""
+    (sample counts added; forced-choice probabilities averaged over the items, each weighted by
+    its claims as the samples' pooled share weighs it)."""
     fc: dict[tuple[str, str, str, str], dict[str, float]] = {}
     names: dict[tuple[str, str, str, str], str] = {}
     alias: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
@@ -171,7 +177,11 @@ def cells(
         for c in cs:
             total.update(c.counts)
         designs = [d for d in cs[0].fc if all(d in c.fc for c in cs)]
-        mean = {d: sum(c.fc[d] for c in cs) / len(cs) for d in designs}
+        # Weighted as the samples' side is: the pooled share of ai among claims weighs each
+        # question by its claims, so forced choice must too (an unweighted mean made two cells
+        # that agree exactly, 0.9 vs 90/100 and 0.1 vs 1/10, read as TVD 0.33).
+        w = [c.claims for c in cs] if any(c.claims for c in cs) else [1] * len(cs)
+        mean = {d: sum(x * c.fc[d] for x, c in zip(w, cs, strict=True)) / sum(w) for d in designs}
         q = " + ".join(c.question for c in cs)
         pooled_cells.append(Cell(m, f, ctx, q, total, mean, all(c.matched for c in cs)))
     return pooled_cells
