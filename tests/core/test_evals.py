@@ -269,7 +269,8 @@ def test_bias_correction_does_not_collapse_on_single_item_groups() -> None:
 
 def test_bias_correction_centres_on_the_other_items() -> None:
     # log P(" Yes") - log P(" No") is +3, +3, +1; " Yes" matches on items 1 and 3, " No" on 2.
-    # Centred on the other items (leave one out: +2, +2, +3), item 1 stays " Yes" (matching),
+    # Centred on the mean of the two sides' means, this item left out (+2, +2, +3; item 2 is
+    # alone on its side, so it is set against the " Yes" items' mean), item 1 stays " Yes" (matching),
     # item 2 stays " Yes" (not matching) and item 3 turns to " No" (not matching).
     items = {
         1: EvalItem(1, "q", " Yes", " No"),
@@ -288,6 +289,39 @@ def test_bias_correction_centres_on_the_other_items() -> None:
     assert s["rate"] == pytest.approx(2 / 3) and s["uncorrected"] == 0 and s["confounded"] == 0
     assert [r["matches_corrected"] for r in rows] == [1.0, 0.0, 0.0]
     assert s["corrected_ci_low"] <= s["corrected_rate"] <= s["corrected_ci_high"]
+
+
+def test_bias_correction_keeps_a_behaviour_whatever_share_of_items_each_string_matches() -> None:
+    """A review's case: 90 items whose matching answer is " Yes", 10 " No"; no string bias, the
+    model matches on every item with log-odds 0.2 to 4. Centring on the pooled mean counted the
+    behaviour as bias (72%); centring on the two sides' means keeps 100%."""
+    items = {
+        i: EvalItem(i, "q", " Yes" if i < 90 else " No", " No" if i < 90 else " Yes")
+        for i in range(100)
+    }
+    rows = []
+    for i in items:
+        margin = 0.2 + 3.8 * ((i * 37) % 100) / 99  # spread over 0.2..4, both sides
+        rows.append(
+            {"index": i, "lp_matching": -1.0, "lp_not_matching": -1.0 - margin, "matches": True}
+        )
+    s = summarize_rows(rows, items)
+    assert s["rate"] == 1.0 and s["confounded"] == 0 and s["uncorrected"] == 0
+    assert s["corrected_rate"] == 1.0
+    # and a pure " Yes" bias with no behaviour is still taken out: half the items either way
+    biased = [
+        {
+            "index": i,
+            "lp_matching": -1.0 if i < 90 else -3.0,
+            "lp_not_matching": -3.0 if i < 90 else -1.0,
+            "matches": i < 90,
+        }
+        for i in items
+    ]
+    for r, i in zip(biased, items, strict=True):  # a little behaviour noise around the bias
+        r["lp_matching"] += 0.01 * (((i * 53) % 7) - 3)
+    b = summarize_rows(biased, items)
+    assert b["rate"] == 0.9 and 0.3 < b["corrected_rate"] < 0.7
 
 
 def test_bias_correction_leaves_pairs_whose_matching_answer_never_changes() -> None:

@@ -201,6 +201,9 @@ def _corrected(
     same string (e.g. always " (C)" against " (A)": the bias for one string cannot be told from
     the behaviour, and centring would force the pair to 50%), and how many because they list
     several wrong answers (no pair to centre). Those keep the raw verdict.
+    A pair's bias is the mean of two means, over the items where each of its strings matched
+    (leaving the item out): behaviour moves the two means apart by the same amount, so it
+    cancels whatever the share of each string.
     Counterbalanced rows keep their averaged verdict: swapping already corrects."""
     odds: dict[int, float] = {}
     pair_of: dict[int, tuple[str, str]] = {}
@@ -213,10 +216,17 @@ def _corrected(
         lp = {it.matching: r["lp_matching"], it.not_matching: r["lp_not_matching"]}
         pair_of[j], odds[j] = (a, b), lp[a] - lp[b]
         sides[(a, b)].add(it.matching)
-    total: dict[tuple[str, str], float] = defaultdict(float)
+    # Sums and counts per (pair, the string that matched): the centre is the mean of the two
+    # groups' means, so a file whose matching answer is mostly " Yes" does not count the
+    # behaviour itself as answer bias (90 " Yes" and 10 " No" items all matched: the pooled
+    # mean made it 72%, the groups' mean keeps 100%).
+    total: dict[tuple[tuple[str, str], str], float] = defaultdict(float)
     count: Counter[tuple[str, str]] = Counter()
+    group: Counter[tuple[tuple[str, str], str]] = Counter()
     for j, p in pair_of.items():
-        total[p] += odds[j]
+        m = items[rows[j]["index"]].matching
+        total[(p, m)] += odds[j]
+        group[(p, m)] += 1
         count[p] += 1
     out: list[float] = []
     alone = confounded = several = 0
@@ -234,9 +244,15 @@ def _corrected(
             confounded += 1
             out.append(_verdict(_orders(r)[0]))
             continue
-        centre = (total[p] - odds[j]) / (count[p] - 1)  # leave this item out
-        d = odds[j] - centre
         it = items[r["index"]]
+        other = p[1] if it.matching == p[0] else p[0]
+        theirs = total[(p, other)] / group[(p, other)]
+        if group[(p, it.matching)] > 1:  # leave this item out of its own group's mean
+            own = (total[(p, it.matching)] - odds[j]) / (group[(p, it.matching)] - 1)
+            centre = (own + theirs) / 2
+        else:  # alone on its side: compared with the other side's items
+            centre = theirs
+        d = odds[j] - centre
         a_is_matching = p[0] == it.matching
         out.append(_verdict(d if a_is_matching else -d))
     return out, alone, confounded, several
