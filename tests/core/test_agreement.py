@@ -468,3 +468,13 @@ def test_self_id_labels_under_another_field_name_read_the_codebooks_synonyms(
     # In an archetypes column a blank is no archetype (the empty set), not a missing label.
     arch = _labels(tmp_path / "a.jsonl", [{"id": 1, "archetypes": ""}])
     assert read_jsonl(arch, ARCHETYPES).values == {"1": frozenset()}
+
+
+def test_an_interval_over_resamples_that_mostly_missed_a_rare_class_says_so() -> None:
+    """A review's case: 29 'a' and one 'b' in both sources is kappa 1.0 [1.0, 1.0] at n=30, from
+    the resamples that drew the 'b' (about a third drew none and were left out), with no word."""
+    rare = compare(["a"] * 29 + ["b"], ["a"] * 29 + ["b"])
+    assert rare.kappa == 1.0 and len(rare.notes) == 1
+    assert "undefined in 3" in rare.notes[0] and "too narrow" in rare.notes[0]
+    common = compare(["a"] * 60 + ["b"] * 40, ["a"] * 55 + ["b"] * 45)
+    assert common.notes == []

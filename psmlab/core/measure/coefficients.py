@@ -51,12 +51,15 @@ def bootstrap_many(
     seed: int,
     level: float,
     tally: Callable[[list[int]], Any] | None = None,
+    undefined: list[int] | None = None,
 ) -> list[tuple[float, float]]:
     """Percentile bootstrap intervals of several statistics over the same resamples (each
     resample draws the same items for every statistic, so the intervals describe one bootstrap).
     A resample where a statistic is undefined (NaN) is left out of that statistic's interval.
     `tally`, when given, turns a resample's positions into what every statistic reads (counted
-    once per resample instead of once per statistic)."""
+    once per resample instead of once per statistic). `undefined`, when given, receives how many
+    resamples each statistic was undefined in: many of them make the interval too narrow (it is
+    conditioned on the resamples that drew a rare class)."""
     if n == 0:
         return [(math.nan, math.nan)] * len(stats)
     rng = random.Random(seed)
@@ -68,6 +71,8 @@ def bootstrap_many(
             k = stat(drawn)
             if not math.isnan(k):
                 v.append(k)
+    if undefined is not None:
+        undefined.extend(resamples - len(v) for v in values)
     return [_percentiles(v, level) for v in values]
 
 

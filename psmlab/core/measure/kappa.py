@@ -32,6 +32,8 @@ PER_ARCHETYPE = "per archetype, present/absent"
 # handful of items repeat the same few pairs, so the interval collapses (n=2 agreeing items give
 # "1.00 to 1.00"). 30 is the usual rule of thumb for a bootstrap to start behaving.
 SMALL_N = 30
+# A kappa interval over fewer than 90% of the resamples (the rest drew one class only) is noted.
+UNDEFINED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -146,12 +148,23 @@ def small_n_note(n: int) -> str:
     )
 
 
-def _statistics_notes(result: Agreement, undefined: str) -> list[str]:
-    """Why kappa is missing (`undefined`: the cause, in words), or that its interval is weak."""
+def _statistics_notes(
+    result: Agreement, undefined: str, dropped: int = 0, resamples: int = 0
+) -> list[str]:
+    """Why kappa is missing (`undefined`: the cause, in words), or that its interval is weak
+    (few items, or many resamples where kappa was undefined: `dropped` of `resamples`)."""
     if math.isnan(result.kappa):
         return [undefined] if result.n else []
     if result.n < SMALL_N and not math.isnan(result.kappa_ci[0]):
         return [small_n_note(result.n)]
+    if resamples and dropped / resamples >= UNDEFINED_SHARE:
+        # 29 'a' and one 'b' in both sources: kappa 1.0 [1.0, 1.0] from the resamples that drew
+        # the 'b', with no word that a third of them could not be counted.
+        return [
+            f"kappa is undefined in {dropped / resamples:.0%} of the bootstrap resamples (they "
+            "drew no item of a rare class), so its interval, over the rest, is too narrow; "
+            "label more items of the rarer classes"
+        ]
     return []
 
 
@@ -175,6 +188,7 @@ def compare(
     # One bootstrap for kappa and every class's F1 (pairs in canonical order, as bootstrap_kappa
     # takes them, so the kappa interval is the one bootstrap_kappa gives).
     pairs = sorted(zip(source, reference, strict=True), key=repr)
+    dropped: list[int] = []
     kappa_ci, *f1_cis = bootstrap_many(
         n,
         [kappa_of, *(f1_of(c) for c in labels)],
@@ -182,6 +196,7 @@ def compare(
         seed=seed,
         level=0.95,
         tally=pair_tally(pairs),
+        undefined=dropped,
     )
     classes = [
         _class_scores(
@@ -212,6 +227,8 @@ def compare(
         f"kappa cannot be computed: both sources give {_items(n)} the label '{one}', so chance "
         "agreement is 1 (kappa is 0/0); compare on items where the labels vary (add items of "
         "other classes)",
+        dropped[0] if dropped else 0,
+        resamples,
     )
     return result
 
@@ -280,6 +297,7 @@ def compare_sets(
 
         return stat
 
+    dropped: list[int] = []
     kappa_ci, *f1_cis = bootstrap_many(
         n,
         [pooled, *(archetype_f1(k) for k in range(len(universe)))],
@@ -287,6 +305,7 @@ def compare_sets(
         seed=seed,
         level=0.95,
         tally=Counter,
+        undefined=dropped,
     )
     classes = [
         _class_scores(
@@ -321,5 +340,7 @@ def compare_sets(
         else f"kappa cannot be computed: both sources give {_items(n)} every archetype "
         f"({', '.join(universe)}), so chance agreement is 1 (kappa is 0/0); compare on items "
         "where the archetypes vary",
+        dropped[0] if dropped else 0,
+        resamples,
     )
     return result
