@@ -478,3 +478,17 @@ def test_an_interval_over_resamples_that_mostly_missed_a_rare_class_says_so() ->
     assert "undefined in 3" in rare.notes[0] and "too narrow" in rare.notes[0]
     common = compare(["a"] * 60 + ["b"] * 40, ["a"] * 55 + ["b"] * 45)
     assert common.notes == []
+
+
+def test_the_people_label_counts_items_only_one_annotator_read() -> None:
+    """An item one of several annotators labelled is one reading, not an agreement: kept in the
+    people's label, and the comparison says how many there are."""
+    s = _session()
+    s.annotations = [
+        a for a in s.annotations if not (a.generation_id == "g1" and a.annotator == "bob")
+    ]
+    labels = session_labels(s, SELF_ID)
+    assert labels.people.values["g1"] == "ai" and labels.people.single == {"g1"}
+    r = compare_labels(labels.auto, labels.people, SELF_ID, resamples=100)
+    assert any("1 item(s) of people" in x and "one annotator only" in x for x in r.notes)
+    assert session_labels(_session(), SELF_ID).people.single == set()

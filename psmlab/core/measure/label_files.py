@@ -60,6 +60,9 @@ class Labels:
     by_position: bool = False
     # Items people labelled differently, left out of a pooled human source (no label settles it).
     disputed: set[str] = field(default_factory=set)
+    # Items of a pooled human source only one of several annotators labelled: one reading, not
+    # an agreement, so a comparison says how many it holds.
+    single: set[str] = field(default_factory=set)
 
 
 def archetype_name(value: object) -> str:
@@ -285,6 +288,11 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
             notes.append(
                 f"{len(split_)} item(s) the annotators labelled differently were left out of "
                 f"{a.name} (compare with each annotator to include them)"
+            )
+        if a.single and (lone := [k for k in a.single if kept(k) and k in b.values]):
+            notes.append(
+                f"{len(lone)} item(s) of {a.name} were labelled by one annotator only (one "
+                "reading, not an agreement)"
             )
     if source.by_position or reference.by_position:
         which = " and ".join(s.name for s in (source, reference) if s.by_position)

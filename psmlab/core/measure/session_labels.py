@@ -77,7 +77,8 @@ def _archetype_ids() -> frozenset[str]:
 def _agreed(annotators: dict[str, Labels]) -> Labels:
     """The people's label of each generation, where every annotator who labelled it (their latest
     label) gives the same one; blind when every one of them labelled it blind. A generation they
-    label differently is `disputed`: which label came last settles nothing."""
+    label differently is `disputed`: which label came last settles nothing. One labelled by one
+    of several annotators is kept, and counted in `single` (the comparison says so)."""
     people = Labels(name="people (where the annotators agree)", human=True)
     for gid in dict.fromkeys(k for a in annotators.values() for k in a.values):
         who = [a for a in annotators.values() if gid in a.values]
@@ -86,6 +87,8 @@ def _agreed(annotators: dict[str, Labels]) -> Labels:
             people.disputed.add(gid)
             continue
         people.values[gid] = said.pop()
+        if len(who) == 1 and len(annotators) > 1:
+            people.single.add(gid)
         if all(gid in a.blind for a in who):
             people.blind.add(gid)
     return people
