@@ -119,3 +119,25 @@ def test_two_files_of_one_name_get_ids_told_apart(tmp_path: Path, demo_pair) -> 
     assert [s.path for s in got] == [a.path, b.path, b.path]
     # Listed the other way round, each file keeps its name (stored results are keyed by id).
     assert {s.path: s.id for s in models.distinct_ids([b, a])} == {s.path: s.id for s in got}
+
+
+def test_a_number_given_to_tell_two_files_apart_never_takes_another_models_id(
+    tmp_path: Path, demo_pair
+) -> None:
+    """./a/model.gguf and ./b/model.gguf beside model-2.gguf: the second "model" is model-3."""
+    for d, spec in (("a", demo_pair[0]), ("b", demo_pair[1])):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "model.gguf").symlink_to(spec.path)
+    (tmp_path / "model-2.gguf").symlink_to(demo_pair[0].path)
+    reg = Registry()
+    specs = [
+        reg.resolve(str(p))
+        for p in (
+            tmp_path / "a" / "model.gguf",
+            tmp_path / "b" / "model.gguf",
+            tmp_path / "model-2.gguf",
+        )
+    ]
+    got = [s.id for s in models.distinct_ids(specs)]
+    assert len(set(got)) == 3 and got[2] == "model-2"
+    assert sorted(got[:2]) == ["model", "model-3"]

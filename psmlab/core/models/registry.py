@@ -219,12 +219,19 @@ def distinct_ids(specs: list[ModelSpec]) -> list[ModelSpec]:
     for s in specs:
         if s.path not in paths.setdefault(s.id, []):
             paths[s.id].append(s.path)
-    out = []
-    for s in specs:
-        files = sorted(paths[s.id])
-        n = files.index(s.path) + 1
-        out.append(s if n == 1 else replace(s, id=f"{s.id}-{n}"))
-    return out
+    # A number never lands on another model's own id (./x/model.gguf twice beside model-2.gguf
+    # made two columns "model-2"): it skips to the next free one.
+    taken = {s.id for s in specs}
+    given: dict[tuple[str, str], str] = {}
+    for base, files in paths.items():
+        n = 1
+        for path in sorted(files)[1:]:
+            n += 1
+            while f"{base}-{n}" in taken:
+                n += 1
+            given[(base, path)] = f"{base}-{n}"
+            taken.add(given[(base, path)])
+    return [replace(s, id=given[(s.id, s.path)]) if (s.id, s.path) in given else s for s in specs]
 
 
 def _trained_ctx(info: GGUFInfo) -> int | None:
