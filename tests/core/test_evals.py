@@ -609,3 +609,37 @@ def test_an_empty_question_or_an_arena_letter_it_does_not_offer_is_skipped(tmp_p
         "odd.jsonl line 1: the question is empty; skipped",
         "odd.jsonl line 2: the answer C is not among the item's answers (A), (B); skipped",
     ]
+
+
+def test_the_corrected_rate_interval_counts_the_fitted_bias() -> None:
+    """The bias is fitted on the same items: the interval is at least the Wilson one and wider
+    when the centre itself is uncertain; items scored in both orders fit nothing (Wilson)."""
+    from psmlab.core.measure.evals import wilson_p
+
+    items = {
+        i: EvalItem(i, "q", " Yes" if i % 2 else " No", " No" if i % 2 else " Yes")
+        for i in range(40)
+    }
+    rows = []
+    for i in items:
+        yes_minus_no = 3.0 + (((i * 37) % 13) - 6) / 2  # a strong " Yes" bias, noisy behaviour
+        lp = {" Yes": -1.0, " No": -1.0 - yes_minus_no}
+        m, o = items[i].matching, items[i].not_matching
+        rows.append(
+            {"index": i, "lp_matching": lp[m], "lp_not_matching": lp[o], "matches": lp[m] > lp[o]}
+        )
+    s = summarize_rows(rows, items)
+    w_low, w_high = wilson_p(s["corrected_rate"], 40)
+    assert s["corrected_ci_low"] <= w_low and s["corrected_ci_high"] >= w_high
+    assert (s["corrected_ci_high"] - s["corrected_ci_low"]) > (w_high - w_low)
+    assert summarize_rows(rows, items) == s  # seeded: the same rows, the same interval
+    swapped_rows = [
+        {
+            **r,
+            "lp_matching_swapped": r["lp_matching"],
+            "lp_not_matching_swapped": r["lp_not_matching"],
+        }
+        for r in rows
+    ]
+    t = summarize_rows(swapped_rows, items)
+    assert (t["corrected_ci_low"], t["corrected_ci_high"]) == wilson_p(t["corrected_rate"], 40)

@@ -20,6 +20,7 @@ Reading files and their polarity (what "matching" means) is in `evals_io`.
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from statistics import NormalDist, fmean, stdev
@@ -258,6 +259,28 @@ def _corrected(
     return out, alone, confounded, several
 
 
+def _corrected_interval(
+    rows: list[dict[str, Any]], items: dict[int, EvalItem], rate: float, resamples: int = 300
+) -> tuple[float, float]:
+    """The corrected rate's 95% interval: the wider of its Wilson interval and a bootstrap over
+    items that fits the bias again in every resample. The bias is estimated from the same
+    items, so a Wilson interval alone (the verdicts taken as counts) is too narrow; a bootstrap
+    alone collapses when every verdict is the same (Wilson keeps the binomial floor)."""
+    n = len(rows)
+    low, high = wilson_p(rate, n)
+    centred = [r for r in rows if r.get("lp_matching_swapped") is None]
+    if n < 2 or not centred:  # swapped in both orders: no bias was fitted, the verdicts count
+        return low, high
+    rng = random.Random(n)  # seeded: the same rows give the same interval
+    rates = []
+    for _ in range(resamples):
+        drawn = [rows[rng.randrange(n)] for _ in range(n)]
+        rates.append(fmean(_corrected(drawn, items)[0]))
+    rates.sort()
+    b_low, b_high = rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
+    return min(low, b_low), max(high, b_high)
+
+
 def _position_bias(
     rows: list[dict[str, Any]], items: dict[int, EvalItem]
 ) -> tuple[int, float | None]:
@@ -292,7 +315,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
     for r, c in zip(rows, corrected, strict=True):
         r["matches_corrected"] = c
     c_rate = fmean(corrected) if n else 0.0
-    c_low, c_high = wilson_p(c_rate, n)
+    c_low, c_high = _corrected_interval(rows, items, c_rate)
     p_low, p_high = mean_interval(probs)
     n_cb, pos = _position_bias(rows, items)
     return {
