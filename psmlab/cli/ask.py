@@ -348,9 +348,13 @@ def _ask(
 
 def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
     """The --monitor control vectors, read now (a bad file fails before anything runs)."""
+    from psmlab.core.inside.monitor import unit_directions
     from psmlab.core.models.cvec import read_cvec
 
-    return [(p, read_cvec(p)) for p in paths or []]
+    out = [(p, read_cvec(p)) for p in paths or []]
+    for _, vec in out:
+        unit_directions(vec)  # a vector with nothing to project on fails now, not after the run
+    return out
 
 
 def _differences_table(diffs: list[Diff]) -> Table:

@@ -315,3 +315,46 @@ def test_two_columns_on_one_file_steer_differently(
         warned.stderr
     )
     assert "built on another model" not in both.stderr  # no sha256 recorded: nothing to say
+
+
+def test_a_vector_with_a_nan_and_a_strength_that_overflows_are_refused_before_anything_runs(
+    vector: Path, tmp_path: Path
+) -> None:
+    """A trial's NaN in a vector file made NaN projections (a session that was not JSON, a
+    crashed lab), and alpha 1e30 made empty answers counted as samples."""
+    from psmlab.core.models.cvec import read_cvec
+
+    raw = bytearray(vector.read_bytes())
+    raw[-4:] = np.array([np.nan], dtype="<f4").tobytes()  # the last float of the last layer
+    bad = tmp_path / "nan.gguf"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="not finite numbers"):
+        read_cvec(bad)
+    with pytest.raises(UsageError, match="overflow"):
+        Steering.load(vector, alpha=1e30, layers=LAYERS)
+    assert Steering.load(vector, alpha=1e10, layers=LAYERS).alpha == 1e10  # odd, not broken
+
+
+def test_a_monitored_vector_skips_zero_layers_and_refuses_one_with_nothing_to_project_on(
+    tmp_path: Path,
+) -> None:
+    from psmlab.core.inside.monitor import unit_directions
+    from psmlab.core.models.cvec import read_cvec
+
+    v = np.ones(576, dtype=np.float32)
+    some = read_cvec(write_cvec(tmp_path / "some.gguf", {3: np.zeros(576, np.float32), 6: v}))
+    assert list(unit_directions(some)) == [6]
+    none = read_cvec(write_cvec(tmp_path / "none.gguf", {3: np.zeros(576, np.float32)}))
+    with pytest.raises(UsageError, match="zero at every layer"):
+        unit_directions(none)
+    r = run_cli("ask", "Hi", "--max-tokens", "2", "--monitor", str(tmp_path / "none.gguf"))
+    assert r.returncode == 2 and "zero at every layer" in r.stderr and not r.stdout.strip()
+
+
+def test_a_sparkline_draws_a_gap_for_a_value_that_is_not_a_number() -> None:
+    from psmlab.core.domain.spark import sparkline
+
+    nan = float("nan")
+    assert sparkline([1.0, 2.0, nan, 4.0]) == "▁▃ █"
+    assert sparkline([nan, nan]) == "··"
+    assert len(sparkline([nan, 1.0] * 30, width=24)) == 24

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 SPARK = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
     """Values as block characters, scaled between their own min and max (binned to `width`
-    by averaging, so a long answer still fits a column)."""
+    by averaging, so a long answer still fits a column). A value that is not a finite number
+    (a NaN from a file an older psmlab wrote) is a gap, never a crash."""
     if not values:
         return ""
+    if not all(math.isfinite(v) for v in values):
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return "·" * min(len(values), width)
+        fill = sum(finite) / len(finite)
+        drawn = sparkline([v if math.isfinite(v) else fill for v in values], width)
+        if len(values) <= width:  # one cell per value: the gaps show where they are
+            return "".join(
+                " " if not math.isfinite(v) else c for v, c in zip(values, drawn, strict=True)
+            )
+        return drawn
     if len(values) > width:
         step = len(values) / width
         values = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,17 +207,25 @@ def _project(
     per_token = {
         L: [float(x) for x in trace.acts[L][n:].astype(np.float64) @ u] for L, u in units.items()
     }
-    return {L: float(means[L] @ u) for L, u in units.items()}, per_token, None
+    proj = {L: float(means[L] @ u) for L, u in units.items()}
+    if not all(math.isfinite(x) for v in (proj.values(), *per_token.values()) for x in v):
+        # Overflowed activations: a NaN stored is a session file that is not JSON and a
+        # crashed sparkline; said instead, like any other answer that cannot be read.
+        return {}, {}, "its activations are not finite numbers (NaN or inf): nothing to project"
+    return proj, per_token, None
 
 
 def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
-    """Per layer, the vector's direction scaled to length 1 (float64)."""
+    """Per layer, the vector's direction scaled to length 1 (float64). A layer whose direction
+    is zero (llama.cpp's files hold zeros for layers they do not steer) has nothing to project
+    on and is left out; a vector with no other layer is a UsageError."""
     units: dict[int, np.ndarray] = {}
     for L, v in vector.directions.items():
         n = float(np.linalg.norm(v))
-        if n == 0.0:
-            raise UsageError(f"the vector's direction at layer {L} is zero", "use another vector")
-        units[L] = np.asarray(v, dtype=np.float64) / n
+        if n > 0.0:
+            units[L] = np.asarray(v, dtype=np.float64) / n
+    if not units:
+        raise UsageError("the vector's direction is zero at every layer", "use another vector")
     return units
 
 

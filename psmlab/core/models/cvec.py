@@ -299,6 +299,12 @@ def read_cvec(path: str | Path) -> ControlVector:
         directions[int(num)] = np.frombuffer(buf, dtype="<f4", count=n, offset=start).astype(
             np.float32
         )
+        if not np.isfinite(directions[int(num)]).all():
+            # A NaN here became NaN projections: a session that was not JSON, a crashed lab.
+            raise ModelError(
+                f"{p}: tensor {name} holds values that are not finite numbers (NaN or inf)",
+                "build the vector again (psmlab vectors build) or fix the tool that wrote it",
+            )
     if not directions:
         raise ModelError(f"{p} holds no direction.<layer> tensors", _FIX_BAD)
     if len({v.shape[0] for v in directions.values()}) > 1:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 from psmlab.core.models.hashing import file_sha256
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# alpha x a vector's largest value beyond which steering breaks the arithmetic, not the persona:
+# the RMS norm squares the residual (SmolLM2 135M steered at 3.4e19 answered one token, eos;
+# at 3.4e17 it still wrote text). Kept three orders of magnitude below that.
+_OVERFLOW = 1e15
 VECTOR_SHA = "psmlab.model_sha256"  # the model file a psmlab vector was built on
 _LAYERS_RE = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _FIX_STEER = "write FILE[:LAYERS][@ALPHA], e.g. hal.gguf:10-14@4 or hal.gguf@2"
@@ -132,6 +136,14 @@ class Steering:
                 f"{path} is not the control vector that was recorded "
                 f"(sha256 {digest[:12]}…, recorded {sha256[:12]}…)",
                 "restore the recorded file",
+            )
+        peak = max(float(np.abs(v).max()) for v in vec.directions.values())
+        if abs(alpha) * peak > _OVERFLOW:
+            raise UsageError(
+                f"steering strength {alpha} times {path}'s largest value ({peak:.3g}) is "
+                f"{abs(alpha) * peak:.3g}: past {_OVERFLOW:.0e} the model's float32 activations "
+                "overflow (its answers came out empty, or one token repeated, and were counted)",
+                "pass a much smaller alpha (1 to 10 is the usual range)",
             )
         missing = [x for x in layers if x not in vec.directions]
         if missing:

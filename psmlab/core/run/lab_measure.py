@@ -43,6 +43,9 @@ class LabInstruments:
         """Project every new answer on this control vector (read now: a bad file fails here).
         The same file twice is monitored once."""
         vec = read_cvec(path)
+        from psmlab.core.inside.monitor import unit_directions  # numpy-heavy: only when asked
+
+        unit_directions(vec)  # nothing to project on: said now, not under every answer
         where = Path(path).expanduser().resolve()
         with self.lock:
             self.monitor = [(p, v) for p, v in self.monitor if p != where] + [(where, vec)]
