@@ -63,7 +63,14 @@ def sessions(
             safe(d["title"]),
             d["updated"][:16],
             safe(", ".join(d["models"])),
-            str(d["turns"]),
+            # The current branch's turns, and the whole tree's when it has more (a loom import
+            # of 17 turns in 12 branches showed "3").
+            str(d["turns"])
+            + (
+                f" ({d['tree_turns']} in {d['branches']} branches)"
+                if d["tree_turns"] != d["turns"]
+                else ""
+            ),
             str(d["generations"]),
             str(d["annotations"]),
         )
@@ -346,6 +353,11 @@ def replay(
                 + " (not compared: replay without -m checks that the originals reproduce; "
                 "samples decoded together are decoded one by one here, so even the same model "
                 "may write other text)"
+            )
+        elif report.expected == 0:  # a loom import, or a session of hand-written turns
+            verdict = (
+                "nothing to replay: the session holds no generation (its turns were written or "
+                "imported, not generated here)"
             )
         elif report.identical == report.total:
             verdict = f"all {report.total} generations identical"

@@ -64,7 +64,8 @@ def tree(
         line = f"{mark} {'  ' * r['depth']}{r['role']}: {text[:60]}{'…' if len(text) > 60 else ''}"
         extra = [r["id"]]
         if r["generations"]:
-            extra.append(f"{r['generations']} generations")
+            n = r["generations"]
+            extra.append(f"{n} generation{'s' if n != 1 else ''}")
         if r["branch"]:
             extra.append(f"branch {r['branch']}")
         typer.echo(terminal_safe(f"{line}  ({', '.join(extra)})"))
@@ -98,7 +99,10 @@ def import_tree(
             f"{file} is not a loom tree (no root node with text and children)",
             "give a JSON file saved by loom",
         )
-    session = from_loom(doc, title=title or file.stem)
+    # The title a psmlab export wrote into the doc wins over the file's name (its own words).
+    own = doc.get("psmlab")
+    named = isinstance(own, dict) and isinstance(own.get("title"), str)
+    session = from_loom(doc, title=title or (None if named else file.stem))
     target = out or new_path(session.title)
     if target.exists():
         raise UsageError(f"{target} already exists", "choose another file with -o")

@@ -21,7 +21,7 @@ from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import server_changes, spec_for_record
 from psmlab.core.session.records import tokens_sha256
-from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord, new_id
+from psmlab.core.session.schema import GenerationRecord, Session, new_id
 
 _PARAM_KEYS = set(SamplingParams.model_fields)
 
@@ -317,10 +317,9 @@ def replay_on(
     cancel = cancel or threading.Event()
     new = Session(title=f"{session.title} (replayed on {', '.join(s.id for s in specs)})")
     # The whole tree, every branch: the same turns (and ids) for the new models to continue.
-    new.nodes = [
-        TurnRecord(**t.model_dump(exclude={"adopted_from", "adopted_model", "adopted_how"}))
-        for t in session.nodes
-    ]
+    # Who wrote an adopted turn stays said (its generation is in the other session, and the
+    # export says so): dropping it passed another model's answer off as a plain turn.
+    new.nodes = [t.model_copy(deep=True) for t in session.nodes]
     new.head = session.head
     report = ReplayReport(new_session=new)
     # One job per (turn, sample): the seeds and params the original used at that turn.

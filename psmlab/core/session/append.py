@@ -39,10 +39,16 @@ def next_turn(
             "give only the next message to add a turn to it",
         )
     if session.turns and session.turns[-1].role == "user":
-        raise UsageError(
-            f"the last turn of {where} is a user message with no adopted answer",
-            f"adopt one first: psmlab adopt {where} GENERATION_ID",
-        )
+        head = session.turns[-1].id
+        answered = [t for t in session.children(head) if t.role == "assistant"]
+        # A loom import holds its answers as turns, not generations: the way on is to move to one.
+        if answered:
+            fix = f"move to one of its {len(answered)} answers: psmlab tree {where} --go ID"
+        elif session.generations_at(head):
+            fix = f"adopt one first: psmlab adopt {where} GENERATION_ID"
+        else:
+            fix = f"answer it in the lab (psmlab open {where}) or move: psmlab tree {where} --go ID"
+        raise UsageError(f"the last turn of {where} is a user message with no adopted answer", fix)
     tr = session.transcript().with_turn("user", message)
     session.add_turn(TurnRecord(role="user", content=message))
     return tr

@@ -73,9 +73,8 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     )
     out += _models(s)
     leaves = s.leaves()
-    current = s.branch_of(s.head) if s.head is not None else None
     if len(leaves) > 1 or tree:
-        out += ["", "## Tree", "", *_outline(s, leaves, current)]
+        out += ["", "## Tree", "", *_outline(s, leaves, s.head)]
     end = s.node(branch).id if branch is not None else s.head
     branches = leaves if tree else ([end] if end is not None else [])
     written: dict[str, int] = {}  # turn id -> the branch that wrote it
@@ -102,7 +101,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     for b, leaf in enumerate(branches, 1):
         path = s.path(leaf)
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
-        if tree and s.branch_of(s.head) == leaf:
+        if tree and leaf == s.head:
             name += " (current)"
         out += ["", f"## {name}: {len(path)} turns, ending at `{leaf}`"]
         for i, t in enumerate(path, 1):
@@ -176,8 +175,10 @@ def _who(t: TurnRecord, s: Session | None = None) -> str:
     return who
 
 
-def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
-    """The tree as an indented list: one line per turn, branch numbers at the ends."""
+def _outline(s: Session, leaves: list[str], head: str | None) -> list[str]:
+    """The tree as an indented list: one line per turn, branch numbers at the ends. The current
+    position is the head: a branch's end, or a turn inside the tree (then no branch is current:
+    the newest branch below it was marked, where `psmlab tree` marked none)."""
     number = {leaf: i for i, leaf in enumerate(leaves, 1)}
     lines: list[str] = []
     for t, depth in s.walk():
@@ -185,7 +186,9 @@ def _outline(s: Session, leaves: list[str], current: str | None) -> list[str]:
         line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
         line += f" `{t.id}`"
         if t.id in number:
-            line += f" — branch {number[t.id]}" + (" (current)" if t.id == current else "")
+            line += f" — branch {number[t.id]}" + (" (current)" if t.id == head else "")
+        elif t.id == head:
+            line += " — current position (the branches below go on from here)"
         lines.append(line)
     return lines
 

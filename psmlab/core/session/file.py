@@ -375,7 +375,9 @@ def summary(session: Session) -> dict[str, Any]:
         "created": session.created,
         "updated": session.updated,
         "models": [m.id for m in session.models],
-        "turns": len(session.turns),
+        "turns": len(session.turns),  # on the current branch
+        "tree_turns": len(session.nodes),
+        "branches": len(session.leaves()),
         "generations": len(session.generations),
         "annotations": len(session.annotations),
     }

@@ -319,7 +319,12 @@ class Session(_Strict):
             return hits[0]
         if not hits:
             raise UsageError(
-                f"no generation '{gen_id}' in session '{self.title}'",
+                f"no generation '{gen_id}' in session '{self.title}'"
+                + (
+                    ""
+                    if self.generations
+                    else " (it holds none: its turns were written or imported)"
+                ),
                 "list ids with psmlab export SESSION --format jsonl",
             )
         shown = ", ".join(g.id for g in hits[:4]) + (", ..." if len(hits) > 4 else "")
