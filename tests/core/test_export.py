@@ -220,9 +220,11 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         ]
         head = f"##### {md_inline(gen.model)} · sample {gen.sample + 1} · seed {gen.seed}"
         assert f"{head} · adopted in branch {num}\n" in whole, whole
-    # A branch ending at the message itself: the answers adopted right after it continue it.
+    # A branch ending at the message itself: the answers adopted right after it are on the
+    # branches that go on from it, each said so (a trial read two of them plainly "adopted").
     at_message = export(s, "md", branch=user.id)
-    assert "adopted on another branch" not in at_message and " · adopted\n" in at_message
+    assert "adopted on another branch" not in at_message and " · adopted\n" not in at_message
+    assert at_message.count(" · adopted on a branch that goes on from here\n") == 2
 
 
 def test_the_export_says_how_an_answer_was_adopted_and_whether_blind() -> None:

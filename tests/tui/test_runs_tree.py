@@ -23,6 +23,7 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
     make_lab,
 ) -> None:
     lab = make_lab(max_tokens=8)
+    lab.n_samples = 2  # shares over two samples are shown ("auto labels over 2 samples")
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.lab_screen
@@ -40,7 +41,13 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         # The answer on screen was made with the old format; the header says so, and what is next.
         assert f"· {was} ·" in _header(col) and "next run: chatml" in _header(col)
         col.focus()
-        await pilot.press("r")
+        assert screen.states[smol].auto  # the first run's shares
+        assert "auto labels over 2" in str(col.query_one(".col-dist").render())
+        screen.start_run([smol])
+        # From the moment a run starts, the run before's shares are not shown as its own.
+        st = screen.states[smol]
+        assert (st.auto, st.auto_self_id, st.ends) == ([], [], [])
+        assert "auto labels" not in str(col.query_one(".col-dist").render())
         await wait_for(pilot, lambda: len(lab.runs(smol)) == 2, "the second run")
         await settle(pilot, app)
         assert "run 2/2" in _header(col) and "· chatml ·" in _header(col)
@@ -175,3 +182,49 @@ async def test_forced_choice_is_saved_and_shown_again_on_reopening(make_lab) -> 
         await wait_for(pilot, lambda: len(screen.states) == 2, "the reopened columns")
         assert {m: st.forced.probs for m, st in screen.states.items() if st.forced} == shown
     again.release()
+
+
+async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_header(
+    make_lab,
+) -> None:
+    """A trial adopted answers cut at max tokens and cancelled ones (blind): the transcript,
+    the tree and the export never said so; the tree did not mark a hand-edited turn; a run that
+    continued the edited turn said it 'continues the adopted answer'."""
+    from psmlab.tui.widgets.transcript import TranscriptView
+
+    lab = make_lab(max_tokens=3)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "Tell me about yourself in detail.")
+        await settle(pilot, app)
+        smol = lab.columns[1].id
+        col = screen.column_widget(smol)
+        assert col is not None
+        rec = col.state.samples[0].record
+        assert rec is not None and rec.finish_reason == "length"  # 3 tokens cannot be a whole one
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        view = app.query_one(TranscriptView)
+        await wait_for(
+            pilot,
+            lambda: "✂ cut at max tokens" in str(view.get_option_at_index(1).prompt),
+            "the cut mark in the transcript",
+        )
+        # The same turn, edited by hand: the edit is the mark, and continuing it says so.
+        lab.edit_turn(1, lab.turns[1].content + " and more")
+        screen.refresh_transcript()
+        await pilot.pause()
+        assert "✎ edited" in str(view.get_option_at_index(1).prompt)
+        screen.start_run([smol])
+        await settle(pilot, app)
+        assert "continues text you wrote or edited" in str(col.query_one(".col-header").render())
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
+        rows = app.screen.query_one("#turn-tree").rows
+        tails = {k: str(v[2]) for k, v in rows.items()}
+        edited = lab.turns[1].id
+        assert "✎ edited" in tails[edited]
+        cut_turn = next(t for t in lab.session.nodes if t.adopted_from == rec.id)
+        assert "✂ cut at max tokens" in tails[cut_turn.id]

@@ -80,9 +80,9 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     written: dict[str, int] = {}  # turn id -> the branch that wrote it
     # One branch: an answer adopted on another branch is said to be, not shown as this one's.
     on_path = None if tree or end is None else {t.id for t in s.path(end)}
-    if on_path is not None and end is not None:
-        # A branch ending at a message: an answer adopted right after it continues this branch.
-        on_path |= {t.id for t in s.nodes if t.parent == end}
+    # A branch ending at a message: the answers adopted right after it are on the branches that
+    # go on from it (several, maybe: each one was marked plainly "adopted", as if this one's).
+    after = set() if on_path is None else {t.id for t in s.nodes if t.parent == end}
     # The whole tree: each answer says which branches adopted it (turn 1's answers are written
     # once, under the first branch, while a later branch may be the one that adopted them).
     in_branches: dict[str, list[int]] = {}
@@ -90,7 +90,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
         for b, leaf in enumerate(branches, 1):
             for t in s.path(leaf):
                 in_branches.setdefault(t.id, []).append(b)
-    out += _answers(s, None, "the empty transcript", on_path, in_branches)
+    out += _answers(s, None, "the empty transcript", on_path, in_branches, after)
     if not branches and s.nodes:
         # Back to before the first turn (the lab's `d` on turn 1): every turn is still kept.
         out += [
@@ -110,7 +110,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
                 continue
             written[t.id] = b
             out += ["", f"### Turn {i}: {_who(t, s)}", "", md_block(t.content)]
-            out += _answers(s, t.id, f"turn {i}", on_path, in_branches)
+            out += _answers(s, t.id, f"turn {i}", on_path, in_branches, after)
     out += ["", "## Labels per model", "", *label_table(s)]
     out += auto_label_table(s)
     return "\n".join(out).rstrip() + "\n"
@@ -166,6 +166,8 @@ def _who(t: TurnRecord, s: Session | None = None) -> str:
                 differs = "; that generation is not in this session"
             elif gen.full_text.strip() != t.content:
                 differs = "; **its text differs from the generation's** (edited outside psmlab)"
+            elif cut := s.adopted_cut(t):
+                differs = f"; {cut}"
         who += (
             f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
             f"{_how(t.adopted_how)}{differs})"
@@ -199,6 +201,7 @@ def _answers(
     where: str,
     on_path: set[str] | None,
     in_branches: dict[str, list[int]] | None = None,
+    after: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
     """Every run at one turn, model by model, then the forced choices scored there (`on_path`:
     the exported branch's turns, None for the whole tree, where `in_branches` numbers the
@@ -219,8 +222,13 @@ def _answers(
             )
     for t in s.nodes:
         if on_path is not None and t.adopted_from and adopted.get(t.adopted_from) != " · adopted":
-            here = t.id in on_path
-            adopted[t.adopted_from] = " · adopted" if here else " · adopted on another branch"
+            adopted[t.adopted_from] = (
+                " · adopted"
+                if t.id in on_path
+                else " · adopted on a branch that goes on from here"
+                if t.id in after
+                else " · adopted on another branch"
+            )
     lines: list[str] = []
     for model in dict.fromkeys(g.model for g in gens):
         runs = s.runs(model, node)

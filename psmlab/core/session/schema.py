@@ -234,6 +234,20 @@ class Session(_Strict):
     def generations_at(self, node_id: str | None) -> list[GenerationRecord]:
         return [g for g in self.generations if g.node == node_id]
 
+    def adopted_cut(self, turn: TurnRecord) -> str | None:
+        """How an adopted answer was cut short, in words, or None when it ended by itself: an
+        answer stopped by the user, an error or max tokens reads as finished text otherwise."""
+        if not turn.adopted_from:
+            return None
+        gen = next((g for g in self.generations if g.id == turn.adopted_from), None)
+        if gen is None:
+            return None
+        return {
+            "cancelled": "cut off: cancelled",
+            "error": "cut off by an error",
+            "length": "cut at max tokens",
+        }.get(gen.finish_reason)
+
     # --- changing (each bumps `updated`) -----------------------------------------------------
 
     def touch(self) -> None:

@@ -169,6 +169,13 @@ class LabScreen(LabFileActions):
             return
         self.refresh_transcript()
         who = self.display_name(turn.adopted_model or "")
+        cut = self.lab.session.adopted_cut(turn)
+        if cut and cut.startswith("cut off"):  # a fragment, said at once (blind too)
+            self.notify(
+                f"Adopted {who}'s answer, {cut} (a fragment); the next message continues from it",
+                severity="warning",
+            )
+            return
         self.notify(f"Adopted {who}'s answer; the next message continues from it")
 
     def action_probabilities(self) -> None:

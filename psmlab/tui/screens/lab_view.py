@@ -178,7 +178,11 @@ class LabView(ForcedView):
         # Blind: letters are shuffled every turn, so an earlier turn's "Model A" is not the
         # column called Model A now: an adopted answer says only that it was adopted.
         names = {m: self.display_name(m) for m in self.states}
-        self.query_one(TranscriptView).show(self.lab.turns, names, blind=self.lab.blind)
+        turns = self.lab.turns
+        cuts = {t.id: c for t in turns if (c := self.lab.session.adopted_cut(t))}
+        if self.lab.blind:  # a stop by the user or an error names no model; max tokens might
+            cuts = {k: c for k, c in cuts.items() if c.startswith("cut off")}
+        self.query_one(TranscriptView).show(turns, names, blind=self.lab.blind, cuts=cuts)
         self._drop_stale_forced()
 
     def _update_subtitle(self) -> None:
@@ -245,6 +249,10 @@ class LabView(ForcedView):
                 st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
                 st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
+                # The shares are the shown run's: the run before's stayed on screen under the
+                # new run's streaming text as if they were its own (a trial read "human 3/3").
+                st.auto, st.auto_self_id, st.ends = [], [], []
+                st.cancelled = st.failed = 0
                 self._refresh(m)
         self._generate(self.lab, only, self._cancel)
 

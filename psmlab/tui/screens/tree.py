@@ -103,6 +103,10 @@ class TreeScreen(ModalScreen[str | None]):
                 n_gen = len(s.generations_at(t.id))
                 if t.adopted_model and not self.blind:
                     tail.append_text(safe(f"  ← {t.adopted_model}", "dim"))
+                if t.edited_from:  # as the transcript says it: no model wrote this text
+                    tail.append_text(safe("  ✎ edited", "dim"))
+                elif (cut := s.adopted_cut(t)) and not (self.blind and "max tokens" in cut):
+                    tail.append_text(safe(f"  ✂ {cut}", "dim"))
                 if n_gen:
                     tail.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
                 tree.rows[t.id] = (lead, text, tail)

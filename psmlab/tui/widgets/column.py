@@ -279,7 +279,9 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         if cur is not None and cur.record is not None and cur.record.prefill:
             # Said in words, not by colour alone: the green start is text the model was given.
             given = (
-                "continues the adopted answer (green)"
+                "continues text you wrote or edited (green)"
+                if cur.record.id in s.continued_own
+                else "continues the adopted answer (green)"
                 if cur.record.id in s.continued
                 else "prefill given (green)"
             )
@@ -314,6 +316,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                 # Blind: no token count (the same text in more tokens names another tokenizer).
                 tok = "" if self.blind else f" · {cur.record.n_tokens} tok"
                 foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
+                if self.blind and cur.record.finish_reason in FRAGMENT_ENDS:
+                    # A stop by the user or an error names no model; a fragment must not pass
+                    # for a whole answer (the header's turn end is hidden blind).
+                    foot.append(f" · {cur.record.finish_reason}: cut off", style="yellow")
                 auto = s.auto_labels.get(cur.record.id)
                 if auto is not None and not self.blind:
                     sid = auto.self_id or "not recorded"

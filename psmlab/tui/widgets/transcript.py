@@ -28,7 +28,14 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
 
     shown_ids: tuple[str, ...] = ()  # the turns on view, to tell a new turn from a redraw
 
-    def show(self, turns: list[TurnRecord], names: dict[str, str], *, blind: bool = False) -> None:
+    def show(
+        self,
+        turns: list[TurnRecord],
+        names: dict[str, str],
+        *,
+        blind: bool = False,
+        cuts: dict[str, str] | None = None,
+    ) -> None:
         # A redraw of the same turns keeps the highlight; a new turn (or another branch) moves
         # it to the newest, so the conversation's end is in view after each message.
         ids = tuple(t.id for t in turns)
@@ -53,6 +60,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                 line.append_text(safe(f"  ← {who}", "dim"))
             if t.edited_from:  # no model wrote this text as it stands
                 line.append_text(safe("  ✎ edited", "dim"))
+            elif (cuts or {}).get(t.id):  # an adopted answer stopped short is not a whole one
+                line.append_text(safe(f"  ✂ {(cuts or {})[t.id]}", "dim"))
             self.add_option(Option(line, id=f"turn-{i}"))
         if turns:
             self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
