@@ -280,3 +280,34 @@ async def test_blind_mode_shades_no_tokens(make_lab) -> None:
         await pilot.press("ctrl+b")
         await _shown(pilot, app, blind=False)
         assert any(styles(c) for c in _columns(app))  # revealed: shaded again
+
+
+async def test_a_cancelled_answer_says_so_blind_and_adopting_it_warns(make_lab) -> None:
+    """A trial cancelled a run in blind mode: the fragment's footer read like a whole answer and
+    `a` adopted it with a plain toast. A stop by the user names no model: it is said."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await _shown(pilot, app, True)
+        col = _columns(app)[0]
+        rec = col.state.samples[0].record
+        assert rec is not None
+        # As Esc mid-stream leaves it (the record the session keeps, cut by the user).
+        gen = next(g for g in lab.session.generations if g.id == rec.id)
+        gen.finish_reason = rec.finish_reason = "cancelled"
+        col._shown.clear()
+        col.refresh_view()
+        await pilot.pause()
+        assert "cancelled: cut off" in _text(col, ".col-footer")
+        col.focus()
+        await pilot.press("a")
+        await wait_for(
+            pilot,
+            lambda: any("cut off: cancelled" in str(n.message) for n in app._notifications),
+            "the warning that a fragment was adopted",
+        )
+        line = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)
+        assert "✂ cut off: cancelled" in line and "adopted (model hidden)" in line
