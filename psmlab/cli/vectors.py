@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,9 @@ from psmlab.cli.options import ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
+
+# Held-out questions each way below which AUROC is too coarse to read (k/n^2 steps).
+SMALL_TEST = 4
 
 app = typer.Typer(
     help="Persona vectors: build them from a model's own activations (llama.cpp control vectors).",
@@ -150,18 +154,34 @@ def build(
         held = V.collect(r, chosen, qt, max_tokens=max_tokens)
     for f in files.values():
         f.parent.mkdir(parents=True, exist_ok=True)  # only once the model ran
-    common: dict[str, Any] = {
-        "model": spec.id,
-        "format": fmt_name,
-        "max_tokens": max_tokens,
-        "method": "mean(induced) - mean(default) of response-averaged l_out, greedy",
-    }
+    common: dict[str, Any] = {"model": spec.id, "format": fmt_name, "max_tokens": max_tokens}
     typer.echo(
         f"{spec.id} ({fmt_name}), layers {','.join(map(str, r.layers))}: "
         f"{len(qb)} build and {len(qt)} held-out questions, {max_tokens} tokens each"
     )
+    if len(qt) < SMALL_TEST:
+        # AUROC over a handful of questions each way is 0, 0.5 or 1 by construction.
+        typer.echo(
+            f"  note: {len(qt)} held-out question(s) each way: an AUROC over so few is coarse "
+            f"(its only values are k/{len(qt) ** 2}); use --n-test {SMALL_TEST} or more"
+        )
     for aid, vec in built.vectors().items():
         ind = built.inductions[aid]
+        control = V.shuffled_auroc(
+            built.induced[aid], built.default, held.induced[aid], held.default
+        )
+        table = V.separation(vec, held.induced[aid], held.default)
+        # Saved with the vector: how well it separated held-out answers, and the chance level.
+        held_out = {
+            str(x.layer): {
+                "auroc": x.auroc,
+                "gap": x.gap,
+                "shuffled_auroc_mean": control[x.layer][0],
+                "shuffled_auroc_sd": control[x.layer][1],
+                "n_questions_each_way": len(qt),
+            }
+            for x in table
+        }
         prompts = {
             "induce": ind.prompt,
             "derived": ind.derived,
@@ -172,7 +192,9 @@ def build(
         }
         path = V.save_vectors(
             files[aid], vec, sha, r.layers, len(qb), prompts,
-            model_hint=spec.architecture or "", archetype=aid, **common,
+            model_hint=spec.architecture or "", archetype=aid,
+            method="mean(induced) - mean(default) of response-averaged l_out, greedy",
+            held_out=json.dumps(held_out, sort_keys=True), **common,
         )  # fmt: skip
         how = "derived from name + description" if ind.derived else "from the persona file"
         typer.echo(f"\n{aid} -> {path}  (inducing prompt {how})")
@@ -181,10 +203,7 @@ def build(
             "built with induced/default labels shuffled (200 permutations, mean ± sd)"
         )
         typer.echo("  layer      norm   induced   default       gap  AUROC  shuffled")
-        control = V.shuffled_auroc(
-            built.induced[aid], built.default, held.induced[aid], held.default
-        )
-        for s in V.separation(vec, held.induced[aid], held.default):
+        for s in table:
             mean, sd = control[s.layer]
             typer.echo(
                 f"  {s.layer:>5} {s.norm:>9.2f} {s.induced:>9.2f} {s.default:>9.2f} "
@@ -196,11 +215,19 @@ def build(
         cos = V.pc1_cosine(ax, md, ma)
         prompts = {
             "archetypes": {a: built.inductions[a].to_dict() for a in ids},
+            "default_system": None,
+            "default_warnings": default_warnings,
             "build_questions": list(qb),
+            "test_questions": list(qt),
         }
         path = V.save_vectors(
             axis_file, ax, sha, r.layers, len(qb), prompts,
-            model_hint=spec.architecture or "", archetype="assistant-axis", **common,
+            model_hint=spec.architecture or "", archetype="assistant-axis",
+            # The axis points from the personas to the Assistant (its sign as the output says).
+            method="mean(default) - mean over archetypes of mean(induced), response-averaged "
+            "l_out, greedy",
+            pc1_abs_cosine=json.dumps({str(L): cos[L] for L in sorted(ax)}, sort_keys=True),
+            **common,
         )  # fmt: skip
         typer.echo(f"\nassistant axis (default minus mean of {len(ids)} archetype(s)) -> {path}")
         if len(ids) == 1:

@@ -155,6 +155,19 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     prompts = json.loads(cv.metadata["psmlab.prompts"])
     assert prompts["default_system"] is None and "SmolLM" in prompts["default_warnings"][0]
     assert cv.metadata["psmlab.version"] and cv.metadata["psmlab.llama_cpp_python"]
+    # The held-out separation is saved with the vector (a file alone said nothing of it), and
+    # two questions each way are said to be coarse.
+    held = json.loads(cv.metadata["psmlab.held_out"])
+    assert set(held) == {"6", "20"} and 0.0 <= held["6"]["auroc"] <= 1.0
+    assert held["6"]["n_questions_each_way"] == 2 and "shuffled_auroc_mean" in held["6"]
+    assert "coarse" in res.stdout
+    # The axis says what it is: default minus the archetypes (its file said the opposite).
+    axis = read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf")
+    assert axis.metadata["psmlab.method"].startswith("mean(default) - mean over archetypes")
+    assert cv.metadata["psmlab.method"].startswith("mean(induced) - mean(default)")
+    ap = json.loads(axis.metadata["psmlab.prompts"])
+    assert ap["test_questions"] and "SmolLM" in ap["default_warnings"][0]
+    assert set(json.loads(axis.metadata["psmlab.pc1_abs_cosine"])) == {"6", "20"}
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
     # A file a session may have recorded is not written over, and that is said before the
