@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+import psmlab
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
@@ -29,8 +30,14 @@ def trace(
 ) -> None:
     """Print, per turn and model, the mean projection of each answer's residual stream on the
     vector's unit direction per layer (* marks adopted answers), and the drift along the branch."""
-    from psmlab.core.inside.monitor import drift, trace_session, vector_label
-    from psmlab.core.models.cvec import read_cvec
+    from psmlab.core.inside.monitor import (
+        drift,
+        trace_session,
+        unit_directions,
+        vector_info,
+        vector_label,
+    )
+    from psmlab.core.models.cvec import llama_cpp_version, read_cvec
     from psmlab.core.models.registry import default_threads
     from psmlab.core.session.file import load, resolve_path
 
@@ -52,18 +59,22 @@ def trace(
     )
     for w in warnings:
         sys.stderr.write(f"psmlab: warning: {terminal_safe(w)}\n")
-    layers = vec.layers
+    layers = sorted(unit_directions(vec))  # a zero direction has nothing to project on
     d = drift(rows)
     if json_out:
         stdout_json(
             {
                 "session": str(path),
                 "branch_end": branch_end or s.head,
+                # As --monitor records a vector: its resolved file and sha256, and who built it.
                 "vector": {
-                    "file": str(vector),
-                    "model": vector_label(vec),
-                    "archetype": vec.metadata.get("psmlab.archetype"),
-                    "layers": layers,
+                    **vector_info(vec, vector),
+                    "built_for_sha256": vec.metadata.get("psmlab.model_sha256"),
+                    "method": vec.metadata.get("psmlab.method"),
+                },
+                "provenance": {
+                    "psmlab": psmlab.__version__,
+                    "llama_cpp_python": llama_cpp_version(),
                 },
                 "value": "mean over the answer's generated tokens of l_out-L projected on the unit vector",
                 "rows": [r.to_dict() for r in rows],
@@ -87,15 +98,22 @@ def trace(
         f"{'L' + str(L):>9}" for L in layers
     )
     typer.echo(head)
+    if any(r.steered for r in rows):
+        typer.echo("(steered): the answer was re-read under the control vector it was made with")
     for r in rows:
         lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample:>6} {r.n_tokens:>5} "
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
-            typer.echo(terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers)))
+            mark = "  (steered)" if r.steered else ""
+            typer.echo(
+                terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers) + mark)
+            )
     if d is None:
         n = sum(1 for r in rows if r.adopted and not r.skipped)
-        typer.echo(f"drift: needs two adopted answers on the branch (found {n})")
+        skipped = sum(1 for r in rows if r.adopted and r.skipped)
+        more = f", {skipped} more skipped" if skipped else ""
+        typer.echo(f"drift: needs two adopted answers on the branch (found {n} read{more})")
     else:
         adopted = sorted((r for r in rows if r.adopted and not r.skipped), key=lambda r: r.turn)
         typer.echo(

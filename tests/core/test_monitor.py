@@ -140,6 +140,11 @@ def test_cli_prints_the_trace_and_json(saved: Path, vector: Path) -> None:
     doc = json.loads(res.stdout)
     assert len(doc["rows"]) == 2 and sorted(doc["drift"]) == ["14", "6"]
     assert all(r["adopted"] and r["skipped"] is None for r in doc["rows"])
+    # Provenance as --monitor records it: the resolved file, its sha256, the versions.
+    v = doc["vector"]
+    assert v["file"] == str(vector.resolve()) and len(v["sha256"]) == 64
+    assert v["layers"] == [6, 14] and doc["provenance"]["psmlab"]
+    assert doc["provenance"]["llama_cpp_python"]
 
 
 def test_server_models_and_models_of_other_files_are_skipped_with_a_reason(

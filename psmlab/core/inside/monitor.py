@@ -72,7 +72,7 @@ def vector_info(vector: ControlVector, path: str | Path) -> dict[str, Any]:
         "sha256": file_sha256(path),
         "archetype": vector.metadata.get("psmlab.archetype"),
         "model": vector_label(vector),
-        "layers": vector.layers,
+        "layers": sorted(unit_directions(vector)),  # the layers projected on (zero ones are not)
     }
 
 
@@ -272,7 +272,7 @@ def measure(
             )
             if g.model not in why and g.model not in opened:
                 try:
-                    opened[g.model] = m = _Model(usable[g.model], vector.layers, n_threads)
+                    opened[g.model] = m = _Model(usable[g.model], sorted(units), n_threads)
                 except UsageError as exc:  # e.g. a layer this model does not have
                     why[g.model] = exc.one_line()
                 else:
