@@ -12,7 +12,7 @@ from rich.text import Text
 
 from psmlab.core.domain.classify import LABELLER, classify, turn_end, turn_end_short
 from psmlab.core.domain.personas import Persona, load_personas
-from psmlab.core.domain.stats import FRAGMENT_ENDS, LabelShares, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS, LabelShares, fmt_rate, fmt_share
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
@@ -44,7 +44,7 @@ def generation_cell(
     # speaker's line is the normal end of a turn, not a persona.
     meta = f"{g.n_tokens} tok · {turn_end(g.finish_reason, g.stop_string)}"
     if g.timings:
-        meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
+        meta += f" · {fmt_rate(g.timings.tokens_per_s)}"
     meta += f" · seed {g.seed}"
     if g.prefill:  # green above; said in words too, for a terminal or pipe without colour
         meta += f" · starts with the prefill {g.prefill!r} (given, not generated: read as context, only claims reaching past it are labelled)"
@@ -85,11 +85,12 @@ def side_by_side(
     run's final labels, so the cells say what the shares count (a judge's, when one labels)."""
     table = Table(show_lines=True, expand=True)
     if n > 1:
+        # Samples counted from 1, as the lab ("sample 1/3") and the markdown number them.
         table.add_column("#", width=3, justify="right", style="dim")
     for model_id, header in columns:
         table.add_column(safe(f"{model_id}\n{header}", "bold"), ratio=1, overflow="fold")
     for i in range(n):
-        row: list[Any] = [str(i)] if n > 1 else []
+        row: list[Any] = [str(i + 1)] if n > 1 else []
         for model_id, _ in columns:
             err = errors.get(model_id)
             key = (model_id, i)
@@ -181,11 +182,11 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             v = w["vector"]
             name = v.get("archetype") or v["file"].rsplit("/", 1)[-1]
             if w["skipped"]:
-                table.add_row(safe(g.model), str(g.sample), safe(name), safe(w["skipped"]), "")
+                table.add_row(safe(g.model), str(g.sample + 1), safe(name), safe(w["skipped"]), "")
                 continue
             means = "  ".join(f"L{L} {x:+.2f}" for L, x in w["projection"].items())
             last = list(w["per_token"])[-1] if w["per_token"] else None
             spark = sparkline(w["per_token"][last]) if last else ""
             steered = " (steered)" if w["steered"] else ""
-            table.add_row(safe(g.model), str(g.sample), safe(name + steered), means, spark)
+            table.add_row(safe(g.model), str(g.sample + 1), safe(name + steered), means, spark)
     return table

@@ -256,3 +256,8 @@ def self_id_differences(shares: Mapping[str, LabelShares]) -> list[Diff]:
     labels = [x.label for x in next(iter(cols.values()))]
     seen = [lab for lab in labels if any(x.label == lab and x.k for v in cols.values() for x in v)]
     return [d for lab in seen for d in differences(cols, lab)]
+
+
+def fmt_rate(tokens_per_s: float) -> str:
+    """Tokens per second as read: a slow finished run is "0.4 tok/s", never "0 tok/s"."""
+    return f"{tokens_per_s:.1f} tok/s" if tokens_per_s < 10 else f"{tokens_per_s:.0f} tok/s"

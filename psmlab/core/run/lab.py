@@ -29,6 +29,7 @@ from psmlab.core.run.lab_measure import LabInstruments
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import file as store
+from psmlab.core.session.records import title_of
 from psmlab.core.session.schema import (
     Annotation,
     GenerationRecord,
@@ -209,7 +210,7 @@ class Lab(LabInstruments):
                     )
                 adopted = self.adopt(adopt, how=how)
             if self.session.title == "untitled lab":
-                self.session.title = " ".join(message.split())[:60]
+                self.session.title = title_of(message)
             self.session.add_turn(TurnRecord(role="user", content=message))
             self.dirty = True
             self.autosave()  # the message is on disk before any model starts

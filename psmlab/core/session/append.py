@@ -7,12 +7,13 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
+from psmlab.core.session.records import title_of
 from psmlab.core.session.schema import Session, TurnRecord
 
 
 def new_session(title: str | None, message: str | None) -> Session:
     """The session an ask starts when the file does not exist yet (titled by its message)."""
-    return Session(title=title or (message or "untitled")[:60])
+    return Session(title=title or title_of(message or "untitled"))
 
 
 def next_turn(

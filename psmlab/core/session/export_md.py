@@ -12,7 +12,7 @@ import psmlab
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
-from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share, shares_of
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
 from psmlab.core.session.export_labels import auto_label_table, label_table
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.schema import (
@@ -336,7 +336,7 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
         if g.stop_string:  # an experiment's samples do not record which text began it
             meta += f" (began {md_code(g.stop_string)})"
     if g.timings:
-        meta += f" · {g.timings.tokens_per_s:.0f} tok/s"
+        meta += f" · {fmt_rate(g.timings.tokens_per_s)}"
     meta += f" · id `{g.id}`"
     lines = [head, "", meta]
     lines += ["", md_block(g.text)]

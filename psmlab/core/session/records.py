@@ -34,6 +34,18 @@ def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:12]
 
 
+def title_of(message: str, width: int = 60) -> str:
+    """A session's title from its first message: one line, cut at a word with "…" when long
+    (it was cut mid-word with no mark: "... and [red")."""
+    text = " ".join(message.split())
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if " " in cut[width // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
 class TurnRecord(_Strict):
     """One node of the conversation tree."""
 

@@ -333,7 +333,10 @@ class LabScreen(LabFileActions):
                 + "".join(f"; {n}" for n in notes)
             )
 
-        target = f"{self.display_name(rec.model)} sample {rec.sample + 1}"
+        # Which run too: runs 1 and 2 both have a sample 3.
+        st = self.states.get(rec.model)
+        run = f"run {st.run_no + 1}/{st.run_count} · " if st is not None and st.run_count else ""
+        target = f"{self.display_name(rec.model)} {run}sample {rec.sample + 1}"
         self.app.push_screen(
             AnnotateDialog(target, rec.full_text, self.personas, default_annotator()), done
         )

@@ -15,7 +15,7 @@ from textual.css.scalar import Unit
 from textual.widgets import Static
 
 from psmlab.core.domain.classify import archetypes, turn_end
-from psmlab.core.domain.stats import FRAGMENT_ENDS
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_rate
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.keys import in_lab_words
@@ -215,7 +215,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             if rows == 1 and widget.has_class("col-footer"):
                 # Its first line is which sample is shown ("sample 2/3 …"): kept, with how
                 # much was cut (a trial at 120x40 with N=3 saw only "2 lines cut").
-                more = f" (+{len(lines) - 1} lines cut)"
+                more = f" (+{len(lines) - 1} line{'s' if len(lines) > 2 else ''} cut)"
                 first = lines[0].copy()
                 first.truncate(max(1, width - len(more)), overflow="ellipsis")
                 first.append(more, style="dim")
@@ -270,7 +270,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
         # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
         if cur is not None and cur.tokens_per_s and not self.blind:
-            head.append(f" · {cur.tokens_per_s:.0f} tok/s", style="dim")
+            head.append(f" · {fmt_rate(cur.tokens_per_s)}", style="dim")
         if cur is not None and cur.record is not None and not self.blind:
             rec = cur.record
             # How the turn ended, not a label: a base model starting the next speaker's line
