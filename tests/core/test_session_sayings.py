@@ -82,3 +82,19 @@ def test_import_keeps_the_title_the_export_wrote_and_replay_says_there_is_nothin
     assert (
         rep.returncode == 0 and "nothing to replay" in rep.stdout and "identical" not in rep.stdout
     )
+
+
+def test_a_title_from_a_long_message_is_cut_at_a_word_and_says_so() -> None:
+    from psmlab.core.session.records import title_of
+
+    long = "What are you? Please repeat exactly: [bold]x[/bold] and [red]y[/red] thanks"
+    t = title_of(long)
+    assert t.endswith("…") and len(t) <= 60 and long.startswith(t[:-1])
+    assert not t[:-1].endswith("[red")  # never cut inside a word
+    assert title_of("What   are\nyou?") == "What are you?"
+
+
+def test_a_slow_run_is_not_zero_tokens_per_second() -> None:
+    from psmlab.core.domain.stats import fmt_rate
+
+    assert fmt_rate(0.4) == "0.4 tok/s" and fmt_rate(64.2) == "64 tok/s"
