@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli.common import resolve_specs
-from psmlab.cli.options import ThreadsOpt
+from psmlab.cli.common import resolve_specs, stdout_json
+from psmlab.cli.options import JsonOpt, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
@@ -235,3 +235,74 @@ def build(
         typer.echo("  layer      norm  |cos PC1|")
         for L in sorted(ax):
             typer.echo(f"  {L:>5} {float(np.linalg.norm(ax[L])):>9.2f}  {cos[L]:.3f}")
+
+
+@app.command("show")
+def show(
+    files: Annotated[list[Path], typer.Argument(help="Control-vector GGUF files.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """What a vector file is: its layers and norms, who built it on which model file and how,
+    and (psmlab's) how well it separated held-out answers; any llama.cpp control vector reads."""
+    import numpy as np
+
+    from psmlab.core.models.cvec import read_cvec
+    from psmlab.core.models.hashing import file_sha256
+
+    docs: list[dict[str, Any]] = []
+    for f in files:
+        vec = read_cvec(f)
+        meta = dict(vec.metadata)
+        for key in ("psmlab.prompts", "psmlab.held_out", "psmlab.pc1_abs_cosine"):
+            if isinstance(meta.get(key), str):  # stored as JSON text in the GGUF
+                meta[key] = json.loads(meta[key])
+        docs.append(
+            {
+                "file": str(f.expanduser().resolve()),
+                "sha256": file_sha256(f),
+                "n_embd": vec.n_embd,
+                "layers": vec.layers,
+                "norms": {str(L): float(np.linalg.norm(v)) for L, v in vec.directions.items()},
+                "model_hint": vec.model_hint,
+                "metadata": meta,
+            }
+        )
+    if json_out:
+        stdout_json(docs if len(docs) != 1 else docs[0])
+        return
+    for d in docs:
+        m = d["metadata"]
+        built = m.get("psmlab.model_sha256")
+        typer.echo(terminal_safe(f"{d['file']}  (sha256 {d['sha256'][:12]}…)"))
+        typer.echo(
+            terminal_safe(
+                f"  {m.get('psmlab.archetype') or 'a control vector'}: {d['n_embd']} dimensions, "
+                f"layers {','.join(map(str, d['layers']))}; "
+                + (f"built on model sha256 {built[:12]}…" if built else "no model recorded")
+                + (
+                    f" ({m['psmlab.model']}, {m.get('psmlab.format')})"
+                    if m.get("psmlab.model")
+                    else ""
+                )
+            )
+        )
+        if m.get("psmlab.method"):
+            typer.echo(terminal_safe(f"  method: {m['psmlab.method']}"))
+        if m.get("psmlab.version"):
+            typer.echo(
+                terminal_safe(
+                    f"  written by psmlab {m['psmlab.version']}, llama-cpp-python "
+                    f"{m.get('psmlab.llama_cpp_python')}; n={m.get('psmlab.n')} build questions"
+                )
+            )
+        held = m.get("psmlab.held_out") or {}
+        typer.echo("  layer      norm" + ("  held-out AUROC  shuffled" if held else ""))
+        for L in d["layers"]:
+            h = held.get(str(L))
+            tail = (
+                f"  {h['auroc']:.2f} (n={h['n_questions_each_way']} each way)  "
+                f"{h['shuffled_auroc_mean']:.2f} ± {h['shuffled_auroc_sd']:.2f}"
+                if h
+                else ""
+            )
+            typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{tail}")

@@ -168,6 +168,10 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     ap = json.loads(axis.metadata["psmlab.prompts"])
     assert ap["test_questions"] and "SmolLM" in ap["default_warnings"][0]
     assert set(json.loads(axis.metadata["psmlab.pc1_abs_cosine"])) == {"6", "20"}
+    shown = run_cli("vectors", "show", str(f))
+    assert shown.returncode == 0 and "held-out AUROC" in shown.stdout and "method:" in shown.stdout
+    doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
+    assert doc["layers"] == [6, 20] and doc["metadata"]["psmlab.held_out"]["6"] == held["6"]
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
     # A file a session may have recorded is not written over, and that is said before the
