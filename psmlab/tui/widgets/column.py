@@ -47,13 +47,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
 
     BINDINGS = [
         Binding("a", "screen.adopt", "Adopt"),
-        Binding("r", "screen.regenerate_column", "Regenerate"),
+        # Only Adopt joins the footer: with r and l too, F5, Ctrl+A and F8 fell off it at 80
+        # columns (F1 lists every key).
+        Binding("r", "screen.regenerate_column", "Regenerate", show=False),
         Binding("left_square_bracket,left", "step(-1)", "Prev sample", show=False),
         Binding("right_square_bracket,right", "step(1)", "Next sample", show=False),
         Binding("left_curly_bracket", "screen.step_run(-1)", "Prev run", show=False),
         Binding("right_curly_bracket", "screen.step_run(1)", "Next run", show=False),
         Binding("c", "screen.compare", "Compare", show=False),
-        Binding("l", "screen.annotate", "Label"),
+        Binding("l", "screen.annotate", "Label", show=False),
         Binding("i", "screen.inspect", "Inspect", show=False),
         Binding("s", "screen.settings", "Settings", show=False),
         Binding("comma", "token(-1)", "Prev token", show=False),

@@ -18,8 +18,10 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
     """Select a turn to edit (e) or delete (d) it; other letters start a message."""
 
     BINDINGS = [
+        # One key in the footer, as a column has: with both, F5, Ctrl+A and F8 fell off it at
+        # 80 columns (F1 lists every key).
         Binding("e", "screen.edit_turn", "Edit turn"),
-        Binding("d", "screen.delete_turn", "Delete turn"),
+        Binding("d", "screen.delete_turn", "Delete turn", show=False),
     ]
     OWN_KEYS = own_keys(BINDINGS)
 

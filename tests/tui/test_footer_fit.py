@@ -1,0 +1,34 @@
+"""The footer's keys fit 80 columns whatever has focus (a trial at 80x24 lost F5, Ctrl+A and F8
+once a column was focused: its own keys came first and pushed them off)."""
+
+from __future__ import annotations
+
+from textual.widgets import Footer
+
+from psmlab.tui.app import PsmlabApp
+from psmlab.tui.keys import FOOTER
+from psmlab.tui.widgets.column import ModelColumn
+from psmlab.tui.widgets.transcript import TranscriptView
+
+
+def _keys_in_view(app: PsmlabApp) -> tuple[set[str], set[str]]:
+    """The footer's keys drawn within the screen, and those drawn past its right edge."""
+    footer = app.screen.query_one(Footer)
+    inside, outside = set(), set()
+    for key in footer.query("FooterKey"):
+        where = inside if key.region.right <= app.size.width and key.region.width else outside
+        where.add(key.key)
+    return inside, outside
+
+
+async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_lab) -> None:
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for target in (None, ModelColumn, TranscriptView):
+            if target is not None:
+                app.query(target).first().focus()
+            await pilot.pause()
+            inside, outside = _keys_in_view(app)
+            assert inside >= FOOTER, (target, sorted(FOOTER - inside), sorted(outside))
