@@ -274,7 +274,12 @@ def measure(
                 try:
                     opened[g.model] = m = _Model(usable[g.model], sorted(units), n_threads)
                 except UsageError as exc:  # e.g. a layer this model does not have
-                    why[g.model] = exc.one_line()
+                    # Monitoring cannot choose layers: the vector's are the ones read, so the
+                    # way out is a vector built for this model, not "pick layers".
+                    why[g.model] = (
+                        f"{exc.problem} (the vector's layers are "
+                        f"{','.join(map(str, sorted(units)))}: it was built for another model)"
+                    )
                 else:
                     if m.cap.n_embd != vector.n_embd:
                         why[g.model] = (
