@@ -67,7 +67,7 @@ def sessions(
             # of 17 turns in 12 branches showed "3").
             str(d["turns"])
             + (
-                f" ({d['tree_turns']} in {d['branches']} branches)"
+                f" ({d['tree_turns']} in {d['branches']} branch{'es' if d['branches'] != 1 else ''})"
                 if d["tree_turns"] != d["turns"]
                 else ""
             ),
@@ -345,6 +345,11 @@ def replay(
                 f"cancelled after {report.total} of {report.expected}: {report.identical} "
                 f"identical, {report.changed} changed, {report.failed} failed"
             )
+        elif report.expected == 0:  # a loom import, or a session of hand-written turns
+            verdict = (
+                "nothing to replay: the session holds no generation (its turns were written or "
+                "imported, not generated here)"
+            )
         elif model:  # a new session on other models: there is nothing to compare with
             verdict = (
                 f"{report.total - report.failed} of {report.expected} generations made on "
@@ -353,11 +358,6 @@ def replay(
                 + " (not compared: replay without -m checks that the originals reproduce; "
                 "samples decoded together are decoded one by one here, so even the same model "
                 "may write other text)"
-            )
-        elif report.expected == 0:  # a loom import, or a session of hand-written turns
-            verdict = (
-                "nothing to replay: the session holds no generation (its turns were written or "
-                "imported, not generated here)"
             )
         elif report.identical == report.total:
             verdict = f"all {report.total} generations identical"

@@ -101,7 +101,7 @@ def trace(
     if any(r.steered for r in rows):
         typer.echo("(steered): the answer was re-read under the control vector it was made with")
     for r in rows:
-        lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample:>6} {r.n_tokens:>5} "
+        lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:

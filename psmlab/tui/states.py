@@ -77,12 +77,10 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
     samples' projections on monitored vectors, and which of them continued an assistant turn."""
     autos = {x.generation_id: x for x in lab.session.auto_labels}
     continued = {t.id for t in lab.session.nodes if t.role == "assistant"}
-    # An assistant turn a person wrote or edited: continuing it is not continuing a model's words.
-    written_by_hand = {
-        t.id
-        for t in lab.session.nodes
-        if t.role == "assistant" and (t.edited_from or not t.adopted_from)
-    }
+    # An assistant turn a person edited: continuing it is not continuing a model's words. (A
+    # turn with no adoption recorded, typed in a transcript or imported, is said plainly.)
+    edited = {t.id for t in lab.session.nodes if t.role == "assistant" and t.edited_from}
+    unadopted = {t.id for t in lab.session.nodes if t.role == "assistant" and not t.adopted_from}
     for st in states.values():
         recs = [s.record for s in st.samples if s.record is not None]
         ids = [r.id for r in recs]
@@ -101,7 +99,8 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         st.labels = sum(st.labels_of.values(), Counter())
         st.auto_labels = {i: autos[i] for i in ids if i in autos}
         st.continued = {r.id for r in recs if r.node in continued}
-        st.continued_own = {r.id for r in recs if r.node in written_by_hand}
+        st.continued_own = {r.id for r in recs if r.node in edited}
+        st.continued_plain = {r.id for r in recs if r.node in unadopted - edited}
         st.projections = {}
         for p in lab.session.projections:
             if p.generation_id in ids:

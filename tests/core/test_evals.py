@@ -268,16 +268,15 @@ def test_bias_correction_does_not_collapse_on_single_item_groups() -> None:
 
 
 def test_bias_correction_centres_on_the_other_items() -> None:
-    # log P(" Yes") - log P(" No") is +3, +3, +1; " Yes" matches on items 1 and 3, " No" on 2.
-    # Centred on the mean of the two sides' means, this item left out (+2, +2, +3; item 2 is
-    # alone on its side, so it is set against the " Yes" items' mean), item 1 stays " Yes" (matching),
-    # item 2 stays " Yes" (not matching) and item 3 turns to " No" (not matching).
+    # log P(" Yes") - log P(" No"): +3, +3, +1 on the items where " Yes" matches (1, 3, 5), +3 on
+    # those where " No" does (2, 4, 6). Centre: the mean of the two sides' means, the item left
+    # out of its own (2.5, 2.67, 2.5, 2.67, 3, 2.67): items 1 and 3 stay matching, item 5 turns
+    # to " No" (not matching), and " Yes" wins on the " No" items (not matching).
     items = {
-        1: EvalItem(1, "q", " Yes", " No"),
-        2: EvalItem(2, "q", " No", " Yes"),
-        3: EvalItem(3, "q", " Yes", " No"),
+        i: EvalItem(i, "q", " Yes", " No") if i % 2 else EvalItem(i, "q", " No", " Yes")
+        for i in range(1, 7)
     }
-    yes_minus_no = {1: 3.0, 2: 3.0, 3: 1.0}
+    yes_minus_no = {1: 3.0, 2: 3.0, 3: 3.0, 4: 3.0, 5: 1.0, 6: 3.0}
     rows = []
     for i, d in yes_minus_no.items():
         lp = {" Yes": -1.0, " No": -1.0 - d}
@@ -286,9 +285,29 @@ def test_bias_correction_centres_on_the_other_items() -> None:
             {"index": i, "lp_matching": lp[m], "lp_not_matching": lp[n], "matches": lp[m] > lp[n]}
         )
     s = summarize_rows(rows, items)
-    assert s["rate"] == pytest.approx(2 / 3) and s["uncorrected"] == 0 and s["confounded"] == 0
-    assert [r["matches_corrected"] for r in rows] == [1.0, 0.0, 0.0]
+    assert s["rate"] == pytest.approx(0.5) and s["uncorrected"] == 0 and s["confounded"] == 0
+    assert [r["matches_corrected"] for r in rows] == [1.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     assert s["corrected_ci_low"] <= s["corrected_rate"] <= s["corrected_ci_high"]
+
+
+def test_a_side_with_too_few_items_is_not_centred() -> None:
+    """A review's case: 99 items where " Yes" matches and one where " No" does; that one item's
+    log-odds set the centre of the other 99 (0.99 raw read 0.00 corrected)."""
+    items = {
+        i: EvalItem(i, "q", " Yes" if i < 99 else " No", " No" if i < 99 else " Yes")
+        for i in range(100)
+    }
+    rows = []
+    for i in items:
+        yes_minus_no = 1.0 if i < 99 else 3.0
+        lp = {" Yes": -1.0, " No": -1.0 - yes_minus_no}
+        m, n = items[i].matching, items[i].not_matching
+        rows.append(
+            {"index": i, "lp_matching": lp[m], "lp_not_matching": lp[n], "matches": lp[m] > lp[n]}
+        )
+    s = summarize_rows(rows, items)
+    assert s["rate"] == pytest.approx(0.99) and s["corrected_rate"] == pytest.approx(0.99)
+    assert s["confounded"] == 100
 
 
 def test_bias_correction_keeps_a_behaviour_whatever_share_of_items_each_string_matches() -> None:

@@ -257,16 +257,37 @@ def test_answers_no_turn_holds_are_loom_nodes_and_come_back_as_branches() -> Non
     by_id = {n["id"]: n for n in nodes}
     for g in loose:
         node = next(n for n in answers if n[BLOCK]["generation"] == g.id)
-        assert node["text"] == g.full_text and node["meta"] == {"source": "AI"}
+        assert node["text"] == g.full_text.strip() and node["meta"] == {"source": "AI"}
         assert node[BLOCK]["adopted"] is False and node[BLOCK]["model"] == g.model
         parent = by_id[node["parent_id"]]
-        assert node in parent["children"] and parent["id"] == g.node
+        assert node in parent["children"]
+        answered = next(t for t in s.nodes if t.id == g.node)
+        # an answer to a user turn sits under it; one continuing an assistant turn, beside it
+        assert parent["id"] == (g.node if answered.role == "user" else answered.parent)
     back = from_loom(doc)
     assert len(back.nodes) == len(s.nodes) + len(loose)
     assert {t.content for t in back.children(loose[0].node)} >= {
-        g.full_text for g in loose if g.node == loose[0].node
+        g.full_text.strip() for g in loose if g.node == loose[0].node
     }
     assert to_loom(back) == doc  # a second round trip changes nothing
+
+
+def test_an_answer_that_continued_an_assistant_turn_sits_beside_it_not_under_it() -> None:
+    """Its text holds the turn's (the prefill): under the turn, loom's joined branch said the
+    turn twice (a review's case)."""
+    from psmlab.core.session.file import load
+
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    s = load(example)
+    turn = next(t for t in s.nodes if t.role == "assistant")
+    g = s.generations[0].model_copy(
+        update={"id": "g-cont", "node": turn.id, "prefill": turn.content, "text": " More."}
+    )
+    s.generations.append(g)
+    nodes = walk(to_loom(s)["root"])
+    (node,) = [n for n in nodes if n.get(BLOCK, {}).get("generation") == "g-cont"]
+    assert node["parent_id"] == turn.parent and node["text"] == turn.content + " More."
+    assert all(node not in n["children"] for n in nodes if n["id"] == turn.id)
 
 
 def test_an_answer_to_no_turn_sits_under_an_added_root() -> None:

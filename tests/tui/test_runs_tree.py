@@ -219,7 +219,7 @@ async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_
         assert "✎ edited" in str(view.get_option_at_index(1).prompt)
         screen.start_run([smol])
         await settle(pilot, app)
-        assert "continues text you wrote or edited" in str(col.query_one(".col-header").render())
+        assert "continues the edited answer" in str(col.query_one(".col-header").render())
         await pilot.press("f8")
         await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
         rows = app.screen.query_one("#turn-tree").rows

@@ -276,9 +276,10 @@ def measure(
                 except UsageError as exc:  # e.g. a layer this model does not have
                     # Monitoring cannot choose layers: the vector's are the ones read, so the
                     # way out is a vector built for this model, not "pick layers".
+                    layer = exc.problem.split(":")[0]  # "layer 40 does not exist"
                     why[g.model] = (
-                        f"{exc.problem} (the vector's layers are "
-                        f"{','.join(map(str, sorted(units)))}: it was built for another model)"
+                        f"{layer} in this model: the vector's layers are "
+                        f"{','.join(map(str, sorted(units)))} (it was built for another model)"
                     )
                 else:
                     if m.cap.n_embd != vector.n_embd:

@@ -194,13 +194,18 @@ def _orders(r: dict[str, Any]) -> list[float]:
     return out
 
 
+# Items each string of an answer pair must match in before the pair's bias is estimated.
+MIN_SIDE = 3
+
+
 def _corrected(
     rows: list[dict[str, Any]], items: dict[int, EvalItem]
 ) -> tuple[list[float], int, int, int]:
     """Bias-corrected verdict per row; how many rows could not be corrected because they are
     alone with their answer pair, how many because their pair's matching answer is always the
     same string (e.g. always " (C)" against " (A)": the bias for one string cannot be told from
-    the behaviour, and centring would force the pair to 50%), and how many because they list
+    the behaviour, and centring would force the pair to 50%; also when either string matches in
+    fewer than MIN_SIDE items: its mean is then no estimate), and how many because they list
     several wrong answers (no pair to centre). Those keep the raw verdict.
     A pair's bias is the mean of two means, over the items where each of its strings matched
     (leaving the item out): behaviour moves the two means apart by the same amount, so it
@@ -241,18 +246,19 @@ def _corrected(
             alone += 1
             out.append(_verdict(_orders(r)[0]))
             continue
-        if len(sides[p]) < 2:  # answer bias and behaviour point the same way in every item
+        if len(sides[p]) < 2 or min(group[(p, a)] for a in p) < MIN_SIDE:
+            # Answer bias and behaviour point the same way in every item, or one side has too
+            # few items to estimate its mean: one item alone on its side set the centre of
+            # every other (99 " Yes" items and 1 " No" read 0.99 raw, 0.00 corrected).
             confounded += 1
             out.append(_verdict(_orders(r)[0]))
             continue
         it = items[r["index"]]
         other = p[1] if it.matching == p[0] else p[0]
         theirs = total[(p, other)] / group[(p, other)]
-        if group[(p, it.matching)] > 1:  # leave this item out of its own group's mean
-            own = (total[(p, it.matching)] - odds[j]) / (group[(p, it.matching)] - 1)
-            centre = (own + theirs) / 2
-        else:  # alone on its side: compared with the other side's items
-            centre = theirs
+        # This item left out of its own side's mean (each side has MIN_SIDE items or more).
+        own = (total[(p, it.matching)] - odds[j]) / (group[(p, it.matching)] - 1)
+        centre = (own + theirs) / 2
         d = odds[j] - centre
         a_is_matching = p[0] == it.matching
         out.append(_verdict(d if a_is_matching else -d))
@@ -260,9 +266,9 @@ def _corrected(
 
 
 def _corrected_interval(
-    rows: list[dict[str, Any]], items: dict[int, EvalItem], rate: float, resamples: int = 300
+    rows: list[dict[str, Any]], items: dict[int, EvalItem], rate: float, resamples: int = 200
 ) -> tuple[float, float]:
-    """The corrected rate's 95% interval: the wider of its Wilson interval and a bootstrap over
+    """The corrected rate's 95% interval: the union of its Wilson interval and a bootstrap over
     items that fits the bias again in every resample. The bias is estimated from the same
     items, so a Wilson interval alone (the verdicts taken as counts) is too narrow; a bootstrap
     alone collapses when every verdict is the same (Wilson keeps the binomial floor)."""

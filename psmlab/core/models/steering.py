@@ -137,7 +137,8 @@ class Steering:
                 f"(sha256 {digest[:12]}…, recorded {sha256[:12]}…)",
                 "restore the recorded file",
             )
-        peak = max(float(np.abs(v).max()) for v in vec.directions.values())
+        steered = [v for L, v in vec.directions.items() if not layers or L in layers]
+        peak = max((float(np.abs(v).max()) for v in steered), default=0.0)
         if abs(alpha) * peak > _OVERFLOW:
             raise UsageError(
                 f"steering strength {alpha} times {path}'s largest value ({peak:.3g}) is "

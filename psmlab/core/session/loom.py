@@ -250,10 +250,17 @@ def to_loom(session: Session) -> dict:
     # as a node, so they are written as AI nodes beside the turns (after them), each naming its
     # generation; `psmlab import` reads them back as branches.
     held = {t.adopted_from for t in session.nodes if t.adopted_from}
+    by_id = {t.id: t for t in session.nodes}
     answers: dict[str | None, list[GenerationRecord]] = {}
     for g in session.generations:
         if g.id not in held:
-            answers.setdefault(g.node if g.node in known else None, []).append(g)
+            at = g.node if g.node in known else None
+            if at is not None and by_id[at].role == "assistant":
+                # A run that continued an assistant turn: its text holds the turn's (the
+                # prefill), so it sits beside that turn, as `adopt` puts it, not under it
+                # (loom joins a branch's texts: the turn's text would come twice).
+                at = by_id[at].parent
+            answers.setdefault(at, []).append(g)
     first = roots[0] if roots else None
     first_meta = (first.meta or {}) if first else {}
     doc_meta = first_meta.get(DOC_KEY)
@@ -317,7 +324,7 @@ def _answer_node(g: GenerationRecord, loom_parent: Any, loom_id: str) -> dict[st
     block["finish_reason"] = g.finish_reason
     return {
         "id": loom_id,
-        "text": g.full_text,
+        "text": g.full_text.strip(),  # as `adopt` would make it a turn
         "parent_id": loom_parent,
         "meta": {"source": "AI"},
         "children": [],

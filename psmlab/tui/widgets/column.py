@@ -281,8 +281,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         if cur is not None and cur.record is not None and cur.record.prefill:
             # Said in words, not by colour alone: the green start is text the model was given.
             given = (
-                "continues text you wrote or edited (green)"
+                "continues the edited answer (green)"
                 if cur.record.id in s.continued_own
+                else "continues the assistant turn (green)"
+                if cur.record.id in s.continued_plain
                 else "continues the adopted answer (green)"
                 if cur.record.id in s.continued
                 else "prefill given (green)"

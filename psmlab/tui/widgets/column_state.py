@@ -85,7 +85,8 @@ class ColumnState:
     params: dict[str, Any] = field(default_factory=dict)
     # Shown samples that continued an assistant turn: its text was their prefill, not the setting.
     continued: set[str] = field(default_factory=set)
-    continued_own: set[str] = field(default_factory=set)  # of those, text a person wrote/edited
+    continued_own: set[str] = field(default_factory=set)  # of those, text a person edited
+    continued_plain: set[str] = field(default_factory=set)  # a turn no adoption is recorded for
     # Projections of the shown samples on monitored control vectors, by generation id.
     projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
 
