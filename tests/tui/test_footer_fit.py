@@ -32,3 +32,26 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
             await pilot.pause()
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER, (target, sorted(FOOTER - inside), sorted(outside))
+
+
+async def test_the_newest_turn_stays_in_view_when_the_terminal_shrinks(make_lab) -> None:
+    """A trial resized to 80x24 and the transcript stayed on turns 1-2, the newest out of sight."""
+    from psmlab.core.session.schema import TurnRecord
+
+    lab = make_lab(max_tokens=4)
+    lab.session.set_turns(
+        [
+            TurnRecord(role="user" if i % 2 == 0 else "assistant", content=f"turn {i + 1} " * 8)
+            for i in range(14)
+        ]
+    )
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.query_one(TranscriptView)
+        app.lab_screen.refresh_transcript()
+        await pilot.pause()
+        assert view.highlighted == 13
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y

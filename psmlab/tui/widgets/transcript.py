@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.widgets.option_list import Option
 
@@ -27,6 +28,12 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
 
     def nothing_to_act_on(self, key: str) -> bool:
         return self.option_count == 0  # no turn to edit or delete: a message's first letter
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A smaller terminal left the view on the first turns, the newest out of sight: the
+        # selected turn (the newest after each message) stays in view, once laid out anew.
+        if self.highlighted is not None:
+            self.call_after_refresh(self.scroll_to_highlight)
 
     shown_ids: tuple[str, ...] = ()  # the turns on view, to tell a new turn from a redraw
 
