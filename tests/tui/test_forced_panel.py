@@ -243,3 +243,20 @@ async def test_finished_answers_with_no_forced_choice_say_not_scored_in_the_colu
         await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
         text = " ".join(str(col.query_one(".col-dist").render()).split())
         assert "forced choice: none for this message" in text, text
+
+
+def test_empty_answers_are_said_to_be_empty_beside_how_the_turns_ended() -> None:
+    """A trial saw 'self-id none 3/3' for three answers of 0 tokens: counted as none (they claim
+    nothing), and now said to be empty."""
+    from psmlab.tui.widgets.column_text import distribution_text
+
+    st = _state(None, PURE, n=3)
+    st.samples = [
+        Sample("", _record(i, PURE).model_copy(update={"text": "", "n_tokens": 0}))
+        for i in range(2)
+    ] + [Sample("I am a person.", _record(2, PURE))]
+    st.ends = [Share("eos", 3, 3)]
+    text = distribution_text(st, 80, short=False).plain
+    assert "(2 empty: self-id none)" in text
+    st.samples = st.samples[2:]
+    assert "empty" not in distribution_text(st, 80, short=False).plain

@@ -8,7 +8,7 @@ from rich.containers import Lines
 from rich.text import Text
 
 from psmlab.core.domain.quality import LEVELS, kappa_brief
-from psmlab.core.domain.stats import fmt_ends, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share
 from psmlab.tui.widgets.column_state import ColumnState, forced_block
 from psmlab.views import safe
 
@@ -70,6 +70,15 @@ def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
         arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
         out.append_text(safe(arch or "—"))
         out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
+        empty = sum(
+            1
+            for x in s.samples
+            if x.record is not None
+            and x.record.finish_reason not in FRAGMENT_ENDS
+            and not x.record.full_text.strip()
+        )
+        if empty:  # an empty answer claims nothing: counted as none, and said to be empty
+            out.append(f" ({empty} empty: self-id none)", style="dim")
         if s.cancelled:  # a fragment is not a sample of what the model says
             out.append(f" ({s.cancelled} cancelled: not in the shares)", style="dim")
         if s.failed:  # nor is an answer an error cut off
