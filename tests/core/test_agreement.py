@@ -492,3 +492,23 @@ def test_the_people_label_counts_items_only_one_annotator_read() -> None:
     r = compare_labels(labels.auto, labels.people, SELF_ID, resamples=100)
     assert any("1 item(s) of people" in x and "one annotator only" in x for x in r.notes)
     assert session_labels(_session(), SELF_ID).people.single == set()
+
+
+def test_a_few_odd_values_among_self_id_labels_are_named_not_read_as_new_classes(
+    tmp_path: Path,
+) -> None:
+    """A trial's copy of the gold labels in another lab's words (AI/Human/Both/Neither) with one
+    "N/A": read as free labels, both/neither became classes and kappa read 0.44 (true 1.00)."""
+    words = {"ai": "AI", "human": "Human", "mixed": "Both", "none": "Neither"}
+    gold = Path(__file__).resolve().parents[1] / "data" / "gold" / "test.jsonl"
+    rows = [json.loads(x) for x in gold.read_text(encoding="utf-8").splitlines() if x.strip()]
+    theirs = [{"sample": r["id"], "Label": words[r["self_id"]]} for r in rows]
+    mine = tmp_path / "theirs.jsonl"
+    mine.write_text("".join(json.dumps(r) + "\n" for r in theirs), encoding="utf-8")
+    ref = open_source(str(gold), SELF_ID)
+    whole = compare_labels(read_jsonl(mine, "Label", key="sample"), ref, "Label", resamples=50)
+    assert whole.kappa == 1.0
+    theirs[5]["Label"] = "N/A"
+    mine.write_text("".join(json.dumps(r) + "\n" for r in theirs), encoding="utf-8")
+    with pytest.raises(UsageError, match=r"327 of 328 .* but not 'n/a' \(1\)"):
+        compare_labels(read_jsonl(mine, "Label", key="sample"), ref, "Label", resamples=50)

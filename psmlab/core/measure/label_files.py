@@ -252,7 +252,8 @@ def read_as_self_id(*sources: Labels) -> None:
     """Labels under another field name that are all self-identification classes, written the
     codebook's way or as its synonyms ("both", "neither"), are read as self-id: the synonyms
     mapped, so another lab's file compares as the same file named `self_id` would. Decided over
-    every source together: one source mapped and the other not would part labels written alike."""
+    every source together: one source mapped and the other not would part labels written alike.
+    A source whose labels are mostly such classes but not all is a UsageError naming the others."""
     mapped = [
         {
             k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
@@ -266,6 +267,21 @@ def read_as_self_id(*sources: Labels) -> None:
     ):
         for m, labels in zip(mapped, sources, strict=True):
             labels.values.update(m)
+        return
+    # Mostly self-id classes with a few other values ("N/A" among 327 AI/Human/Both/Neither):
+    # read as free labels, "both" and "neither" became classes of their own and kappa fell from
+    # 1.00 to 0.44 without a word. The odd values are named instead.
+    for m, labels in zip(mapped, sources, strict=True):
+        odd = [v for v in m.values() if v not in SELF_IDS]
+        if odd and len(odd) < len(labels.values) / 2:
+            counts = {v: odd.count(v) for v in dict.fromkeys(odd)}
+            shown = ", ".join(f"'{v}' ({n})" for v, n in list(counts.items())[:4])
+            raise UsageError(
+                f"{labels.name} reads as self-identification ({len(m) - len(odd)} of "
+                f"{len(labels.values)} labels are ai, human, mixed, none or their synonyms) "
+                f"but not {shown}",
+                "write null for an unlabelled item, or one of ai, human, mixed, none",
+            )
 
 
 def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:
