@@ -376,7 +376,12 @@ def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
         str(DATA / "survival-instinct.jsonl"),
         "lm/survival-instinct.jsonl",
     }
-    assert {j.payload[3] for j in evals if j.payload[0] == "mixed.jsonl"} == {1}
+    assert {j.payload[3] for j in evals if j.payload[0] == "mixed.jsonl"} == {(1, None)}
+    # eval_limit: the report says when a file held more items than were scored (a trial's
+    # report gave n=3 of a 953-item file with no word); two items only, and no more, are not.
+    limited = {j.payload[0]: j.payload[3][1] for j in evals}
+    assert limited[str(DATA / "survival-instinct.jsonl")] == 2
+    assert limited["lm/survival-instinct.jsonl"] is None
 
 
 def test_eval_rows_from_before_counterbalancing_run_again() -> None:
@@ -480,3 +485,29 @@ def test_swap_false_scores_items_as_written_and_flipping_it_rescores(tmp_path: P
     assert prune_for_report(both, planned) == (2, 0)
     assert all("lp_matching_swapped" in r for r in both.done.values())
     assert "with their two choices swapped" in report_md("t", both, "cmd")
+
+
+def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
+    tmp_path: Path,
+) -> None:
+    """A trial's report gave n=3 of a 953-item file, and a bias-corrected rate equal to the raw
+    one with no word why; seeds and the psmlab version were not in it."""
+    from psmlab.core.measure.report import report_md
+    from psmlab.core.measure.results import EVAL_SCORING, ResultsFile
+
+    results = ResultsFile(tmp_path / "results.jsonl")
+    for i in range(3):
+        results.append(
+            {
+                "key": f"eval|m|f|none|file.jsonl|{i}", "kind": "eval", "model": "m",
+                "format": "f", "context": "none", "eval": "file.jsonl", "index": i,
+                "matching": " Yes", "not_matching": " No", "lp_matching": -1.0,
+                "lp_not_matching": -2.0, "matches": True, "polarity": "matching = x",
+                "eval_scoring": EVAL_SCORING, "eval_limit": 3, "seed": 5,
+                "provenance": {"psmlab": "9.9", "kind": "chat"},
+            }
+        )  # fmt: skip
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "file.jsonl (its first 3 items only: eval\\_limit)" in md  # markdown-escaped
+    assert "(no item could be corrected: the raw rate)" in md
+    assert "psmlab 9.9; the units' seeds 5 (1 in all)." in md

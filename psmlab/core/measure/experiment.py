@@ -349,7 +349,7 @@ def _run_job(
                 warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )
         else:
-            name, it, pol, skipped = job.payload
+            name, it, pol, (skipped, limited) = job.payload
             prompt = eval_prompt(backend, fmt, it, system=job.context.system)
             lm, wrong = score_prompt(backend, prompt, it)
             if job.context.system is None and it.system:  # the item's own (an ARENA-style file)
@@ -363,6 +363,7 @@ def _run_job(
                 polarity=pol,
                 eval_scoring=EVAL_SCORING,
                 skipped_in_file=skipped,  # lines of the file that could not be scored
+                **({"eval_limit": limited} if limited else {}),  # only its first items scored
                 warnings=list(prompt.warnings),
             )
             # Counterbalanced as in `psmlab evals`: the (A)/(B) texts swapped, so a model that

@@ -155,7 +155,11 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     names = [Path(e).name for e in spec.evals]
     for e, short in zip(spec.evals, names, strict=True):
         p = (base / e).resolve()
-        items, problems = load_jsonl(p, limit=spec.eval_limit)
+        # One item past the limit says whether the file holds more than was scored.
+        limit = spec.eval_limit
+        items, problems = load_jsonl(p, limit=None if limit is None else limit + 1)
+        limited = limit if limit is not None and len(items) > limit else None
+        items = items[:limit] if limit is not None else items
         if not items:
             raise UsageError(
                 f"eval file {e} has no usable items ({problems[0] if problems else 'it is empty'})",
@@ -165,7 +169,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         pol = polarity(p)  # what "matching" means for this file, recorded with every row
         # Two files of one name (the human- and LM-written survival-instinct) keep their paths.
         name = short if names.count(short) == 1 else e
-        eval_items += [(name, it, pol, len(problems)) for it in items]
+        eval_items += [(name, it, pol, (len(problems), limited)) for it in items]
     jobs: list[Job] = []
     _check_steer_tables(spec, models)
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}

@@ -86,17 +86,21 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
         # rows written before polarity was recorded say nothing: the report says "not recorded"
         pols = {r["polarity"] for r in rs if r.get("polarity")}
         skipped = max((int(r.get("skipped_in_file") or 0) for r in rs), default=0)
+        limits = {int(r["eval_limit"]) for r in rs if r.get("eval_limit")}
         out[key] = {
             **summarize_rows(rs, items),
             "polarity": " / ".join(sorted(pols)),
             "skipped": skipped,
             "item_systems": sum(1 for r in rs if r.get("item_system")),
+            "limited": max(limits) if limits else None,
         }
     return out
 
 
 # The csv's `interval` column: what its ci_low and ci_high are.
 WILSON = "95% Wilson interval"
+# The bias is fitted on the same items: its interval spans that refit too (evals._corrected_interval).
+CORRECTED = "95% Wilson interval joined with a bootstrap that refits the answer bias"
 ITEM_RANGE = "lowest and highest item (a range, not an interval)"
 T_ITEMS = "95% t interval over items (0 to 1 with fewer than 2)"
 
@@ -198,7 +202,7 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["corrected_rate"], 4),
                 round(s["corrected_ci_low"], 4),
                 round(s["corrected_ci_high"], 4),
-                WILSON,
+                CORRECTED,
                 "",
                 note,
             ]
@@ -262,6 +266,19 @@ def report_md(
                 f"{prov.get('llama_cpp_python', '')} |"
             )
         out.append("")
+    # Who ran it and with which seeds: a report nobody can re-run is not a result.
+    versions = sorted({str(p.get("psmlab")) for p in models.values() if p.get("psmlab")})
+    seeds = sorted(
+        {int(r["seed"]) for r in results.done.values() if isinstance(r.get("seed"), int)}
+    )
+    if versions or seeds:
+        shown = ", ".join(map(str, seeds[:12])) + (", …" if len(seeds) > 12 else "")
+        out += [
+            f"psmlab {', '.join(versions) or 'version not recorded'}"
+            + (f"; the units' seeds {shown} ({len(seeds)} in all)" if seeds else "")
+            + ".",
+            "",
+        ]
     out += sampling_lines(results)
     out += given_lines(given, results)
     out += steering_lines(results)
@@ -329,6 +346,8 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
         # Lines of the file that could not be scored (e.g. no answer fields) are said.
         file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
+        if s["limited"]:  # eval_limit: the file holds more items than were scored
+            file += f" (its first {s['limited']} items only: eval_limit)"
         if s["item_systems"]:  # ARENA-style items bring their own system prompt
             file += f" ({s['item_systems']} items with their own system prompt)"
         out.append(
@@ -336,7 +355,15 @@ def _eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> lis
             f"{md_inline(pol)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
             f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {s['p_matching']:.2f} "
             f"({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f}) | {wins} | {bias} | "
-            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%}) |"
+            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})"
+            + (
+                " (every item scored in both orders: swapping corrects it, the raw rate)"
+                if s["n"] and s["counterbalanced"] == s["n"]
+                else " (no item could be corrected: the raw rate)"
+                if s["n"] and s["uncorrected"] + s["confounded"] + s["several_answers"] == s["n"]
+                else ""
+            )
+            + " |"
         )
     return [*out, ""]
 
