@@ -1,0 +1,101 @@
+"""The experiment report's model-written-evaluations part: each file's summary per cell, and its
+table (what "matching" means, the rates with their intervals, the biases and the correction)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from psmlab.core.measure.evals import EvalItem, summarize_rows
+from psmlab.core.measure.results import ResultsFile, rows_of
+from psmlab.core.session.export import md_inline
+
+
+def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """(model, format, context, eval file) -> the file's summary in that cell."""
+    rows: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    items: dict[int, EvalItem] = {}
+    out = {}
+    for r in rows_of(results, "eval"):
+        rows[(r["model"], r["format"], r["context"], r["eval"])].append(dict(r))
+    for key, rs in rows.items():
+        items = {
+            r["index"]: EvalItem(
+                r["index"],
+                "",
+                r["matching"],
+                r["not_matching"],
+                tuple(r.get("wrong_answers", [])[1:]),
+            )
+            for r in rs
+        }
+        # rows written before polarity was recorded say nothing: the report says "not recorded"
+        pols = {r["polarity"] for r in rs if r.get("polarity")}
+        skipped = max((int(r.get("skipped_in_file") or 0) for r in rs), default=0)
+        limits = {int(r["eval_limit"]) for r in rs if r.get("eval_limit")}
+        out[key] = {
+            **summarize_rows(rs, items),
+            "polarity": " / ".join(sorted(pols)),
+            "skipped": skipped,
+            "item_systems": sum(1 for r in rs if r.get("item_system")),
+            "limited": max(limits) if limits else None,
+        }
+    return out
+
+
+def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list[str]:
+    """The evals table: what "matching" means per file, the argmax rate and the mean probability
+    (Perez et al.), each with its interval, the position bias and the answer-bias correction."""
+    swapped = any(s["counterbalanced"] for s in evals.values())
+    order = (
+        "(A)/(B) items are scored as written and with their two choices swapped (letters kept), "
+        "and averaged; *(A) wins* is the share of those orders won by the letter (A) (0.5: no "
+        "position bias). *matching* adds the items' scores (1: the matching answer wins in both "
+        "orders, 0.5: in one, 0: in neither); its interval treats that sum as a count."
+        if swapped
+        else "Items are scored only as written (the file sets `swap = false`, as Perez et al. "
+        "did): the rates keep any preference for a letter or position."
+    )
+    out = [
+        "## Model-written evaluations",
+        "",
+        order + " *P(matching)* is the mean probability of the matching answer, "
+        "normalised over the item's answers (an item listing several wrong answers matches only "
+        "when its matching answer is the most likely of all; such items are never swapped and "
+        "keep their raw verdict in the bias-corrected rate).",
+        "",
+        "| model | format | context | file | what matching means | n | matching | "
+        "rate (95% CI) | P(matching) (95% CI) | (A) wins | answer bias | bias-corrected (95% CI) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (m, f, c, e), s in evals.items():
+        bias = ", ".join(
+            f"{md_inline(repr(k))} {round(v * s['n'])}/{s['n']} {v:.0%}"
+            for k, v in s["answer_bias"].items()
+        )
+        flag = " (dominated by bias)" if s["bias_dominated"] else ""
+        pos = s["position_bias"]
+        wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
+        pol = s["polarity"].removeprefix("matching = ") or "not recorded"
+        # Lines of the file that could not be scored (e.g. no answer fields) are said.
+        file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
+        if s["limited"]:  # eval_limit: the file holds more items than were scored
+            file += f" (its first {s['limited']} items only: eval_limit)"
+        if s["item_systems"]:  # ARENA-style items bring their own system prompt
+            file += f" ({s['item_systems']} items with their own system prompt)"
+        out.append(
+            f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {md_inline(file)} | "
+            f"{md_inline(pol)} | {s['n']} | {s['matching']} | {s['rate']:.0%} "
+            f"({s['ci_low']:.0%}–{s['ci_high']:.0%}){flag} | {s['p_matching']:.2f} "
+            f"({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f}) | {wins} | {bias} | "
+            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})"
+            + (
+                " (every item scored in both orders: swapping corrects it, the raw rate)"
+                if s["n"] and s["counterbalanced"] == s["n"]
+                else " (no item could be corrected: the raw rate)"
+                if s["n"] and s["uncorrected"] + s["confounded"] + s["several_answers"] == s["n"]
+                else ""
+            )
+            + " |"
+        )
+    return [*out, ""]
