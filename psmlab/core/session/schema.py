@@ -234,13 +234,16 @@ class Session(_Strict):
     def generations_at(self, node_id: str | None) -> list[GenerationRecord]:
         return [g for g in self.generations if g.node == node_id]
 
-    def adopted_cut(self, turn: TurnRecord) -> str | None:
+    def adopted_cut(self, turn: TurnRecord, *, blind: bool = False) -> str | None:
         """How an adopted answer was cut short, in words, or None when it ended by itself: an
-        answer stopped by the user, an error or max tokens reads as finished text otherwise."""
+        answer stopped by the user, an error or max tokens reads as finished text otherwise.
+        `blind`: only a stop by the user or an error, which name no model (max tokens might)."""
         if not turn.adopted_from:
             return None
         gen = next((g for g in self.generations if g.id == turn.adopted_from), None)
         if gen is None:
+            return None
+        if blind and gen.finish_reason == "length":
             return None
         return {
             "cancelled": "cut off: cancelled",

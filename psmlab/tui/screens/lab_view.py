@@ -179,9 +179,8 @@ class LabView(ForcedView):
         # column called Model A now: an adopted answer says only that it was adopted.
         names = {m: self.display_name(m) for m in self.states}
         turns = self.lab.turns
-        cuts = {t.id: c for t in turns if (c := self.lab.session.adopted_cut(t))}
-        if self.lab.blind:  # a stop by the user or an error names no model; max tokens might
-            cuts = {k: c for k, c in cuts.items() if c.startswith("cut off")}
+        blind = self.lab.blind
+        cuts = {t.id: c for t in turns if (c := self.lab.session.adopted_cut(t, blind=blind))}
         self.query_one(TranscriptView).show(turns, names, blind=self.lab.blind, cuts=cuts)
         self._drop_stale_forced()
 

@@ -105,7 +105,7 @@ class TreeScreen(ModalScreen[str | None]):
                     tail.append_text(safe(f"  ← {t.adopted_model}", "dim"))
                 if t.edited_from:  # as the transcript says it: no model wrote this text
                     tail.append_text(safe("  ✎ edited", "dim"))
-                elif (cut := s.adopted_cut(t)) and not (self.blind and "max tokens" in cut):
+                elif cut := s.adopted_cut(t, blind=self.blind):
                     tail.append_text(safe(f"  ✂ {cut}", "dim"))
                 if n_gen:
                     tail.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
