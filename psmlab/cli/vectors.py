@@ -288,6 +288,13 @@ def show(
         )
         if m.get("psmlab.method"):
             typer.echo(terminal_safe(f"  method: {m['psmlab.method']}"))
+            method = str(m["psmlab.method"])
+            if m.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind"):
+                # Files written before the fix recorded the persona vectors' method here.
+                typer.echo(
+                    "  (recorded wrongly by an older psmlab: an assistant axis is mean(default) "
+                    "- mean over archetypes of mean(induced))"
+                )
         if m.get("psmlab.version"):
             typer.echo(
                 terminal_safe(

@@ -91,6 +91,17 @@ class UsageError(PsmlabError):
     exit_code = ExitCode.USAGE
 
 
+class LayerError(UsageError):
+    """A layer the model cannot use: `layer` of a model with `n_layer` layers (`exists`: it is
+    there, but cannot hold what was asked, e.g. layer 0 and a control vector)."""
+
+    def __init__(self, problem: str, fix: str, *, layer: int, n_layer: int, exists: bool) -> None:
+        super().__init__(problem, fix)
+        self.layer = layer
+        self.n_layer = n_layer
+        self.exists = exists
+
+
 class RemoteError(PsmlabError):
     """A model server failed: unreachable, refused, timed out, answered an error, or lacks a feature."""
 

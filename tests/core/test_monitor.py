@@ -164,3 +164,13 @@ def test_server_models_and_models_of_other_files_are_skipped_with_a_reason(
     assert "server model" in (rows["g-remote"].skipped or "")
     assert "not the file the session recorded" in (rows["g-other"].skipped or "")
     assert rows["g-remote"].projection == {} and rows[g.id].skipped is None
+
+
+def test_a_layer_the_model_lacks_skips_its_answers_naming_the_layer(saved: Path) -> None:
+    # No model sha256 recorded: the file is read on SmolLM2 (30 layers), whose layer 40 is absent.
+    beyond = ControlVector({40: np.ones(576, np.float32)}, "llama", {})
+    rows = trace_session(load(saved), beyond, n_threads=1)
+    assert rows and all(r.projection == {} for r in rows)
+    why = rows[0].skipped or ""
+    assert why.startswith("layer 40 does not exist in this model (30 layers)"), why
+    assert "built for another model" in why

@@ -135,6 +135,21 @@ def test_file_round_trips_with_provenance(runs: tuple, tmp_path: Path) -> None: 
     assert cv.metadata["psmlab.archetype"] == "hal-9000"
 
 
+def test_show_says_an_old_axis_file_recorded_the_wrong_method(tmp_path: Path) -> None:
+    v = {6: np.ones(576, np.float32)}
+    old = V.save_vectors(
+        tmp_path / "axis.gguf", v, "ab" * 32, [6], 2, {}, archetype="assistant-axis",
+        method="mean(induced) - mean(default) of response-averaged l_out, greedy",
+    )  # fmt: skip
+    shown = run_cli("vectors", "show", str(old))
+    assert shown.returncode == 0 and "recorded wrongly" in shown.stdout, shown.stdout
+    new = V.save_vectors(
+        tmp_path / "hal.gguf", v, "ab" * 32, [6], 2, {}, archetype="hal-9000",
+        method="mean(induced) - mean(default) of response-averaged l_out, greedy",
+    )  # fmt: skip
+    assert "recorded wrongly" not in run_cli("vectors", "show", str(new)).stdout
+
+
 def test_cli_vectors_build(tmp_path: Path) -> None:
     out = tmp_path / "v"
     res = run_cli(

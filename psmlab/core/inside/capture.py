@@ -17,7 +17,7 @@ import llama_cpp
 import numpy as np
 
 from psmlab.core.backends.llama import quiet
-from psmlab.core.errors import ModelError, UsageError
+from psmlab.core.errors import LayerError, ModelError, UsageError
 from psmlab.core.models.gguf import read_gguf
 
 N_BATCH = 512
@@ -199,11 +199,14 @@ class Capture:
         if bad:
             self._free_model()
             exists = 0 <= bad[0] < self.n_layer
-            raise UsageError(
+            raise LayerError(
                 f"layer {bad[0]} "
                 + ("cannot hold a control vector" if exists else "does not exist")
                 + f": use layers {low}..{self.n_layer - 1} of this model",
                 "pick layers in that range",
+                layer=bad[0],
+                n_layer=self.n_layer,
+                exists=exists,
             )
         return tuple(out)
 

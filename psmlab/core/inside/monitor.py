@@ -14,7 +14,7 @@ from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import SamplingParams
-from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.errors import LayerError, PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
@@ -273,12 +273,13 @@ def measure(
             if g.model not in why and g.model not in opened:
                 try:
                     opened[g.model] = m = _Model(usable[g.model], sorted(units), n_threads)
-                except UsageError as exc:  # e.g. a layer this model does not have
+                except LayerError as exc:  # a layer this model does not have
                     # Monitoring cannot choose layers: the vector's are the ones read, so the
                     # way out is a vector built for this model, not "pick layers".
-                    layer = exc.problem.split(":")[0]  # "layer 40 does not exist"
                     why[g.model] = (
-                        f"{layer} in this model: the vector's layers are "
+                        f"layer {exc.layer} "
+                        + ("cannot be read" if exc.exists else "does not exist")
+                        + f" in this model ({exc.n_layer} layers): the vector's layers are "
                         f"{','.join(map(str, sorted(units)))} (it was built for another model)"
                     )
                 else:
