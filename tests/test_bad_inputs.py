@@ -503,6 +503,17 @@ ROWS = [
         3,
         "has credentials in it",
     ),
+    # Click's own usage errors get psmlab's one line too (they were three: usage, hint, error).
+    Row(
+        "option-out-of-range",
+        lambda t, c: ["evals", _write(t, "e.jsonl", "{}\n"), "--limit", "0"],
+        2,
+        # (`python -m psmlab` names itself so: the help command shown is one that runs)
+        "psmlab: error: Invalid value for '--limit': Input should be greater than or equal to 1; "
+        "see 'python -m psmlab evals --help'",
+    ),
+    Row("unknown-option", lambda t, c: ["ask", "Hi", "--nope"], 2, "No such option: --nope"),
+    Row("missing-argument", lambda t, c: ["agreement"], 2, "Missing argument 'source'"),
     Row(
         "server-chat-on-a-local-model",
         lambda t, c: ["ask", "Hi", "-m", DEMO_SMOL, "-f", "server-chat"],
@@ -527,6 +538,6 @@ def test_bad_input(row: Row, tmp_path: Path, demo_pair) -> None:
     assert row.needle in proc.stderr, proc.stderr[-800:]
     assert "Traceback" not in proc.stderr + proc.stdout
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("psmlab: error")]
-    if row.code != 2 or "psmlab: error" in proc.stderr:
-        assert len(lines) >= 1 and all(len(ln) < 600 for ln in lines)
+    assert len(lines) >= 1 and all(len(ln) < 600 for ln in lines), proc.stderr[-800:]
+    assert "Usage:" not in proc.stderr and "Try '" not in proc.stderr
     assert {p: p.read_bytes() for p in before} == before  # inputs are never rewritten

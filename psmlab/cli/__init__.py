@@ -114,7 +114,28 @@ def main() -> None:
     _STDOUT_IS_PIPE = _is_pipe()
     try:
         try:
-            app()
+            # Not standalone: click's usage errors come here and get psmlab's one line.
+            rv = app(standalone_mode=False)
+            if isinstance(rv, int) and rv:  # typer.Exit(code) or ctx.exit(code)
+                sys.exit(rv)
+        except _CLICK_USAGE_ERROR as exc:
+            from psmlab.cli.common import end_progress_line
+
+            end_progress_line()
+            # Click prints three lines (usage, hint, error); the fix is the command's help.
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "psmlab"
+            msg = exc.format_message()  # type: ignore[attr-defined]
+            if "\n" in msg:  # a group called without a command: its help is the answer
+                sys.stderr.write(msg + "\n")
+            else:
+                problem = msg.rstrip(".")
+                sys.stderr.write(
+                    terminal_safe(f"psmlab: error: {problem}; see '{where} --help'") + "\n"
+                )
+            sys.exit(int(ExitCode.USAGE))
+        except typer.Abort:  # Ctrl+C at a prompt
+            raise KeyboardInterrupt from None
         except BaseException:
             from psmlab.cli.common import end_progress_line
 
@@ -146,6 +167,12 @@ def main() -> None:
         )
         sys.exit(int(ExitCode.INTERNAL))
 
+
+# Click's usage errors (bad values, unknown options, missing arguments): typer vendors click and
+# exports only BadParameter, whose base is the class they all share.
+_CLICK_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
 
 _STDOUT_IS_PIPE = False  # set at start: only a pipe can be closed by its reader
 
