@@ -12,6 +12,7 @@ import typer
 import psmlab
 from psmlab.cli import (
     agreement,
+    annotate,
     ask,
     commands,
     evals,
@@ -96,7 +97,7 @@ app.command()(evals.evals)
 app.command()(label.label)
 app.command()(agreement.agreement)
 app.command()(sessions.sessions)
-app.command()(sessions.annotate)
+app.command()(annotate.annotate)
 app.command()(sessions.adopt)
 app.command()(sessions.replay)
 app.command()(sessions.export)
