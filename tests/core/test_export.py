@@ -273,3 +273,15 @@ def test_a_session_gone_back_before_its_first_turn_says_its_turns_are_kept() -> 
     md = export(s, "md")
     assert "The current branch is empty" in md and "--tree" in md
     assert "Turn 1" not in export(s, "md").split("## ")[0]
+
+
+def test_a_model_missing_from_the_list_is_said_in_the_models_section() -> None:
+    s = _session()
+    gone = s.models[0].id
+    n = sum(g.model == gone for g in s.generations)
+    s.models = s.models[1:]
+    md = export(s, "md")
+    models = md[md.index("## Models") : md.index("## Current branch")]
+    assert f"- {md_inline(gone)}: **no record in this session**" in models
+    assert f"its {n} generation(s) cannot be replayed" in models
+    assert "no record" not in export(_session(), "md")

@@ -151,6 +151,14 @@ def _models(s: Session) -> list[str]:
         if m.error:
             line += f" — **error:** {md_inline(m.error)}"
         out.append(line)
+    # A file edited by hand (or cut) can name a model its list lacks: say so, not nothing.
+    listed = {m.id for m in s.models}
+    for missing in sorted({g.model for g in s.generations} - listed):
+        n = sum(g.model == missing for g in s.generations)
+        out.append(
+            f"- {md_inline(missing)}: **no record in this session** (its file, sha256 and "
+            f"settings are unknown; its {n} generation(s) cannot be replayed)"
+        )
     return out
 
 

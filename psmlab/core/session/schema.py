@@ -16,7 +16,8 @@ from pydantic import Field, model_validator
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
 from psmlab.core.errors import SessionError, UsageError
-from psmlab.core.session.hand_edits import check_params, hand_written
+from psmlab.core.session.consistency import check_consistent
+from psmlab.core.session.hand_edits import hand_written
 from psmlab.core.session.records import (
     Annotation,
     AutoLabelRecord,
@@ -106,44 +107,7 @@ class Session(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Session:
-        ids = [g.id for g in self.generations]
-        if len(set(ids)) != len(ids):
-            raise ValueError("two generations share an id")
-        known = set(ids)
-        texts = {g.id: g.full_text for g in self.generations}
-        seen: set[str] = set()
-        for a in self.annotations:
-            if a.generation_id not in known:
-                raise ValueError(
-                    f"annotation {a.id} points at unknown generation {a.generation_id}"
-                )
-            if a.id in seen:  # one id, two annotations: edits and agreement would mix them
-                raise ValueError(f"two annotations share the id {a.id}")
-            seen.add(a.id)
-            if a.evidence is not None and a.evidence.end > len(texts[a.generation_id]):
-                raise ValueError(
-                    f"annotation {a.id}'s evidence {a.evidence.start}:{a.evidence.end} runs past "
-                    f"the end of its generation's text ({len(texts[a.generation_id])} characters)"
-                )
-        by_id = {n.id: n for n in self.nodes}
-        if len(by_id) != len(self.nodes):
-            raise ValueError("two turns share an id")
-        for n in self.nodes:
-            if n.parent is not None and n.parent not in by_id:
-                raise ValueError(f"turn {n.id} points at unknown parent {n.parent}")
-        for n in self.nodes:  # every chain of parents ends at a root
-            seen, at = set(), n
-            while at.parent is not None:
-                if at.id in seen:
-                    raise ValueError(f"turns form a cycle at {at.id}")
-                seen.add(at.id)
-                at = by_id[at.parent]
-        if self.head is not None and self.head not in by_id:
-            raise ValueError(f"head points at unknown turn {self.head}")
-        for g in self.generations:
-            if g.node is not None and g.node not in by_id:
-                raise ValueError(f"generation {g.id} continued unknown turn {g.node}")
-            check_params(g.id, g.params)
+        check_consistent(self)
         return self
 
     # --- the tree -----------------------------------------------------------------------------
