@@ -150,7 +150,9 @@ def experiment_annotate(
     blind: Annotated[
         bool,
         typer.Option(
-            "--blind", help='Name the columns "Model A", "Model B"... in a shuffled order.'
+            "--blind",
+            help='Name the columns "Model A", "Model B"... in a shuffled order; the lab opens '
+            "the session in blind mode.",
         ),
     ] = False,
     experiment_file: Annotated[
@@ -177,7 +179,7 @@ def experiment_annotate(
     typer.echo(
         terminal_safe(
             f"{path}: {len(session.generations)} samples in {len(session.models)} columns"
-            f"{' (blind: model names hidden)' if blind else ''}; annotate with: psmlab open {path} "
+            f"{' (blind: opens in blind mode)' if blind else ''}; annotate with: psmlab open {path} "
             f"(l or F4 on a column), then score the automatic labels with: psmlab agreement {path}"
         )
     )

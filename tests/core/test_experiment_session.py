@@ -134,19 +134,23 @@ def test_annotated_samples_score_the_automatic_labels(tiny_run, tmp_path: Path) 
     assert r.annotators == {"reader": {"items": 8, "blind": 0}} and r.between == []
 
 
-def test_blind_sessions_hide_names_and_count_as_blind(tiny_run, tmp_path: Path) -> None:
+def test_blind_sessions_hide_names_and_open_blind(tiny_run, tmp_path: Path) -> None:
     toml, out = tiny_run
     s = session_from_results(out, blind=True, experiment_file=toml, seed=3)
     assert sorted(m.id for m in s.models) == ["Model A", "Model B", "Model C", "Model D"]
-    assert s.title.endswith("· blind") and not s.blind  # its ids are the blind names
+    # It opens in the lab's blind mode (a trial saw each column's kind and the automatic labels).
+    assert s.title.endswith("· blind") and s.blind
     assert all(g.model.startswith("Model ") for g in s.generations)
     real = {g.provenance["experiment"]["model"] for g in s.generations}
     assert real == {"gemma-3-270m", "smollm2-135m-instruct"}  # kept, but not shown by the lab
-    g = s.generations[0]
-    s.annotate(Annotation(generation_id=g.id, self_id="none", annotator="x"))  # blind=False
+    g, h = s.generations[:2]
+    # Blind as recorded: an annotation given without blind mode (or --blind) is not counted
+    # blind because of the file it is in (the annotator may have exported or revealed it).
+    s.annotate(Annotation(generation_id=g.id, self_id="none", annotator="x"))
+    s.annotate(Annotation(generation_id=h.id, self_id="none", annotator="x", blind=True))
     path = write_new(s, tmp_path / "blind.json")
     r = session_agreement(path, resamples=50)
-    assert r.annotators == {"x": {"items": 1, "blind": 1}}
+    assert r.annotators == {"x": {"items": 2, "blind": 1}}
 
 
 def test_bad_inputs_name_the_problem_and_the_fix(tiny_run, tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ automatic labels the experiment recorded come along. Samples of units the experi
 longer plans (it was edited since) are left out, as `psmlab experiment` leaves them out of its
 report. Each generation keeps the experiment's provenance (results, file, unit key, model,
 format, context, question, seed, sample, parameters) in `provenance["experiment"]`. With
-`blind`, columns are named "Model A", "Model B"... in a shuffled order, so the file itself hides
-which model wrote what; `psmlab agreement` counts annotations made on such a session as blind.
+`blind`, columns are named "Model A", "Model B"... in a shuffled order and the session opens in
+the lab's blind mode (no kind, format or automatic label on screen); the models' records keep
+their files and sha256 (provenance), so an export still names them. An annotation counts as
+blind when it was recorded so: made in blind mode, or `psmlab annotate --blind`.
 Generation ids are derived from the unit key and text, so converting the same results twice
 gives the same ids (two annotators' sessions can be compared).
 """
@@ -245,10 +247,14 @@ def session_from_results(
     question = TurnRecord(
         id="t-" + hashlib.sha256(text.encode()).hexdigest()[:12], role="user", content=text
     )
-    # Not the lab's blind mode: the file's own ids are the blind names ("Model A"), which the
-    # lab's mode would rename again by screen position.
+    # Blind: the lab's blind mode too, or the columns' headers would name each one's kind and
+    # format and show the automatic labels before the person labels (the lab then names the
+    # columns by screen position, as it does in any blind session).
     session = Session(
-        title=title + (" · blind" if blind else ""), nodes=[question], head=question.id
+        title=title + (" · blind" if blind else ""),
+        nodes=[question],
+        head=question.id,
+        blind=blind,
     )
     for cell in cells:
         mine = sorted(

@@ -12,11 +12,11 @@ from psmlab.core.session.schema import Annotation, GenerationRecord, Session
 SESSION_FIELDS = (SELF_ID, ARCHETYPES)
 
 
-def annotated_blind(a: Annotation, g: GenerationRecord) -> bool:
-    """Blind: recorded in blind mode (Ctrl+B in the lab), or made on a session written by
-    `psmlab experiment-annotate --blind` (model names hidden in the file itself)."""
-    exp = g.provenance.get("experiment")
-    return a.blind or bool(isinstance(exp, dict) and exp.get("blind"))
+def annotated_blind(a: Annotation) -> bool:
+    """Blind: recorded so, in blind mode (Ctrl+B in the lab) or with `psmlab annotate --blind`.
+    A session made by `experiment-annotate --blind` is not enough by itself: an annotator may
+    have exported it (the export names the models) or revealed the models in the lab."""
+    return a.blind
 
 
 def _human_value(a: Annotation, field_name: str, archetype_ids: frozenset[str]) -> Value | None:
@@ -123,7 +123,7 @@ def session_labels(session: Session, field_name: str, name: str = "session") -> 
             continue
         src = annotators.setdefault(a.annotator, Labels(a.annotator, human=True))
         src.values[gen.id] = said
-        if annotated_blind(a, gen):
+        if annotated_blind(a):
             src.blind.add(gen.id)
         else:
             src.blind.discard(gen.id)
