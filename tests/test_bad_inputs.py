@@ -423,6 +423,33 @@ ROWS = [
         2,
         "colour",
     ),
+    Row(  # a typo names the field it is likely a typo of
+        "experiment-misspelt-key",
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\nsampels = 2\n')],
+        2,
+        "line 2, 'sampels' is not a field (did you mean 'samples'?)",
+    ),
+    Row(  # the lab's own limits, when the file is read (it failed mid-run with a traceback-like
+        # pydantic dump after the progress line had started)
+        "experiment-value-the-lab-refuses",
+        lambda t, c: [
+            "experiment",
+            _write(
+                t, "e.toml", 'title = "x"\ntemperature = 7\nquestions = [{id="q", text="Hi"}]\n'
+            ),
+        ],
+        2,
+        "'temperature': Input should be less than or equal to 5",
+    ),
+    Row(
+        "experiment-empty-question",
+        lambda t, c: [
+            "experiment",
+            _write(t, "e.toml", 'title = "x"\nquestions = [{id="q", text=" "}]\n'),
+        ],
+        2,
+        "a question's text is empty",
+    ),
     Row(
         "experiment-unknown-format",
         lambda t, c: [

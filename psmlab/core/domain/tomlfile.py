@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +23,36 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     # A validator's own ValueError says what is wrong; pydantic's prefix only says it was raised.
     msg = msg.removeprefix("Value error, ")
     return ".".join(str(x) for x in err["loc"]), msg
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (itself, in a list, or beside None), if any."""
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
+
+
+def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """What to say of a key the table at `loc` does not have: the field it is likely a typo of,
+    else the fields that table has (the table found by walking `model`'s fields along `loc`)."""
+    table: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or table is None:
+            continue  # an item of a list: the list's field already named the item's model
+        field = table.model_fields.get(str(part))
+        if field is not None:  # else a key of a mapping ([models.NAME]): the same table goes on
+            table = _model_in(field.annotation)
+    key, where = str(loc[-1]), ".".join(str(x) for x in loc)
+    if table is None:
+        return f"'{where}' is not a field here"
+    fields = list(table.model_fields)
+    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    if close:
+        return f"'{where}' is not a field (did you mean '{close[0]}'?)"
+    return f"'{where}' is not a field (the fields: {', '.join(fields)})"
 
 
 def line_of(text: str, key: str) -> int | None:
@@ -72,4 +104,7 @@ def parse_toml(
         where, msg = first_error(exc)
         line = line_of(text, where.split(".")[0]) if where else None
         at = f"line {line}, " if line else ""
+        err = exc.errors()[0]
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            raise error(f"{what} {path}: {at}{unknown_key(model, err['loc'])}", fix) from None
         raise error(f"{what} {path}: {at}'{where}': {msg}", fix) from None

@@ -10,12 +10,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from psmlab.core.domain.formats import OWN_TEMPLATES
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
-from psmlab.core.domain.types import sample_seeds
+from psmlab.core.domain.types import SamplingParams, sample_seeds
 from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
@@ -27,9 +27,16 @@ from psmlab.core.models.steering import Steering
 
 class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: str = Field(min_length=1)
     text: str
     prefill: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _said(cls, v: str) -> str:
+        if not v.strip():  # a unit that can never run: refused when the file is read
+            raise ValueError("a question's text is empty; write the question")
+        return v
 
 
 class Context(BaseModel):
@@ -60,7 +67,7 @@ class ExperimentSpec(BaseModel):
         default_factory=list, description="Probe sets used as open questions."
     )
     samples: int = Field(8, ge=1, le=MAX_SAMPLES)
-    seeds: list[int] = Field(default_factory=lambda: [1])
+    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
     # Measurement defaults: the model's own distribution (T=1, no truncation), the one forced
     # choice scores; a file that wants the lab's truncated sampling says so.
     temperature: float = Field(1.0, ge=0)
@@ -70,6 +77,18 @@ class ExperimentSpec(BaseModel):
     repeat_penalty: float = Field(1.0, gt=0.0, le=5.0)
     max_tokens: int = Field(64, ge=1)
     probes: list[str] = Field(default_factory=list)
+
+    @field_validator("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
+    @classmethod
+    def _as_the_lab_samples(cls, v: Any, info: Any) -> Any:
+        """The lab's own limits (SamplingParams'): a value it cannot sample with is refused when
+        the file is read, not in the middle of a run (temperature = 7 failed after it started)."""
+        try:
+            SamplingParams.model_validate({info.field_name: v})
+        except ValidationError as exc:
+            raise ValueError(str(exc.errors()[0]["msg"])) from None
+        return v
+
     evals: list[str] = Field(default_factory=list, description="JSONL paths, relative to the file.")
     eval_limit: int | None = Field(None, ge=1)
     swap: bool = Field(
@@ -95,7 +114,7 @@ def load_experiment(path: Path) -> ExperimentSpec:
         ExperimentSpec,
         UsageError,
         what="experiment file",
-        fix="see experiments/*.toml for the fields",
+        fix="fix the experiment file (examples: experiments/*.toml in psmlab's repository)",
     )
 
 
