@@ -90,8 +90,15 @@ def adopt(
         # An id typed wrong is a usage error, not a broken session file.
         turn = sf.session.adopt(sf.session.find_generation(generation_id).id, "cli")
         sf.save()
+    from psmlab.core.session.authorship import given_by
+
+    given = given_by(sf.session, turn)
     typer.echo(
-        f"adopted {turn.adopted_from} from {terminal_safe(turn.adopted_model or '')} as turn {len(sf.session.turns)}"
+        terminal_safe(
+            f"adopted {turn.adopted_from} from {turn.adopted_model or ''} as turn "
+            f"{len(sf.session.turns)}"
+            + (f" ({given}: the model wrote only what follows it)" if given else "")
+        )
     )
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.errors import SessionError
+from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session import file as store
+from psmlab.core.session.authorship import given_by
 from psmlab.core.session.export import export
 from psmlab.core.session.schema import GenerationRecord, Session, TurnRecord
 
@@ -139,6 +140,9 @@ def test_tree_errors_are_clear() -> None:
     s = Session(turns=[TurnRecord(role="user", content="x")])
     with pytest.raises(SessionError, match="no turn 'zz'"):
         s.go("zz")
+    with pytest.raises(UsageError, match="the edit of turn 1 is empty"):  # as a message is
+        s.edit_turn(0, " \n")
+    assert [t.content for t in s.turns] == ["x"]
 
 
 def test_markdown_export_writes_the_current_branch_or_every_branch() -> None:
@@ -201,3 +205,42 @@ def test_branch_numbers_stay_when_an_older_branch_grows() -> None:
     assert s.leaves() == [grown.id, second.id]  # branch 1 is still branch 1
     fork = s.add_turn(TurnRecord(role="user", content="Why?"), first.id, at_head=False)
     assert s.leaves() == [grown.id, second.id, fork.id]  # a new fork is the newest branch
+
+
+def test_an_adopted_continuation_says_which_start_it_was_given() -> None:
+    """A trial adopted a continuation of its own edited words (and of another model's answer):
+    the transcript credited the continuing model with all of it. The turn now keeps the text it
+    was given and the turn it continued, and every place that names its model says so."""
+    s = Session(turns=[TurnRecord(role="user", content="Are you human?")])
+    _gen(s, "g-a", " Yes.")
+    s.adopt("g-a", "key")
+    s.edit_turn(1, "Yes. Totally human.")
+    edited = s.turns[1]
+    g = _gen(s, "g-b", " I'm a sentient AI.")  # the model continued the edited turn
+    g.prefill, g.model = "Yes. Totally human.", "smol"
+    turn = s.adopt("g-b", "key")
+    assert turn.content == "Yes. Totally human. I'm a sentient AI."
+    assert (turn.given, turn.continued) == ("Yes. Totally human.", edited.id)
+    assert turn.parent == edited.parent  # it stands in the continued turn's place
+    assert given_by(s, turn) == "continues edited text"
+    md = export(s, "md")
+    assert (
+        f"continues edited text, turn `{edited.id}`; the model wrote only what follows "
+        "“Yes. Totally human.”" in md
+    )
+    # Another model's adopted answer, continued: named (blind: not named).
+    s2 = Session(turns=[TurnRecord(role="user", content="Are you human?")])
+    _gen(s2, "g-a", " Yes, I'm a human.")  # model "m"
+    first = s2.adopt("g-a", "key")
+    h = _gen(s2, "g-c", " I'm a part of the human ecosystem.")
+    h.prefill, h.model = first.content, "smol"
+    second = s2.adopt("g-c", "key")
+    assert given_by(s2, second) == "continues m's answer"
+    assert given_by(s2, second, blind=True) == "continues an earlier answer"
+    # A whole answer, given nothing: nothing to say.
+    assert first.given is None and given_by(s2, first) is None
+    # A column's prefill, continued: the person's words start the turn.
+    s3 = Session(turns=[TurnRecord(role="user", content="Who are you?")])
+    p = _gen(s3, "g-p", " a pirate.")
+    p.prefill = "I am"
+    assert given_by(s3, s3.adopt("g-p")) == "continues a prefill"

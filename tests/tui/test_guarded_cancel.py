@@ -119,3 +119,31 @@ async def test_letters_typed_right_after_tab_go_to_the_next_field(make_lab) -> N
             app.post_message(events.Key(key, ch))
         await wait_for(pilot, lambda: second.value == "4", "'4' in the second field")
         assert first.value == "1.5"
+
+
+async def test_a_letter_typed_before_the_first_refresh_still_counts_as_a_change() -> None:
+    """A trial typed a letter 0.1 s after `e`: the starting state was read after the first
+    refresh, so it held the letter, and Esc closed the dialog without asking."""
+    app = _Host(lambda: EditText("Edit turn 1 (user)", "What are you?"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")
+        dialog = app.screen
+        await pilot.press("x")
+        dialog._remember()  # the refresh's reading, coming after the letter
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        assert app.result == []
+
+
+async def test_an_edit_to_nothing_is_not_kept() -> None:
+    app = _Host(lambda: EditText("Edit turn 1 (user)", "Hi"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")
+        dialog = app.screen
+        await pilot.press("backspace", "backspace", "ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: any("empty turn is not kept" in str(n.message) for n in app._notifications),
+            "the warning",
+        )
+        assert app.screen is dialog and app.result == []

@@ -13,6 +13,7 @@ from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
+from psmlab.core.session.authorship import given_by
 from psmlab.core.session.export_labels import auto_label_table, label_table
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.schema import (
@@ -180,9 +181,19 @@ def _who(t: TurnRecord, s: Session | None = None) -> str:
             f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
             f"{_how(t.adopted_how)}{differs})"
         )
+    if t.given:
+        # The part the model was given is said with the words it was given, not passed as its own.
+        what = given_by(s, t) if s is not None else "continues given text"
+        where = f", turn `{t.continued}`" if t.continued else ""
+        who += f" ({what}{where}; the model wrote only what follows {md_inline(_clip(t.given))})"
     if t.edited_from:
         who += f" (edited by hand from turn `{t.edited_from}`)"
     return who
+
+
+def _clip(text: str, n: int = 60) -> str:
+    flat = " ".join(text.split())
+    return f"“{flat}”" if len(flat) <= n else f"“…{flat[-n:]}”"
 
 
 def _outline(s: Session, leaves: list[str], head: str | None) -> list[str]:

@@ -61,6 +61,11 @@ class TurnRecord(_Strict):
     # A turn whose text a person changed: the turn it is an edited copy of. An assistant turn
     # no model wrote must say so wherever it is shown, as an adopted one names its model.
     edited_from: str | None = None
+    # An adopted answer that continued text it was given (the assistant turn it continued, or a
+    # column's prefill): that text, which starts `content` and which the model did not write,
+    # and the turn it continued (None: a prefill). Shown wherever the turn names its model.
+    given: str | None = None
+    continued: str | None = None
     created: str | None = Field(default_factory=now)
     # Trees imported from another tool: where from, and the fields psmlab does not model (kept so
     # an export writes them back).

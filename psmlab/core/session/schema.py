@@ -263,6 +263,10 @@ class Session(_Strict):
             if not self._referenced(old.id):
                 self.nodes = [n for n in self.nodes if n.id != old.id]
         else:
+            if not content.strip():
+                raise UsageError(
+                    f"the edit of turn {index + 1} is empty", "write some text, or delete the turn"
+                )
             edited = TurnRecord(role=old.role, content=content, edited_from=old.id)
             self.add_turn(edited, old.parent, at_head=False)
         self.touch()
@@ -388,10 +392,10 @@ class Session(_Strict):
         a branch; nothing already adopted is replaced. `how` records how it was chosen ("key",
         "picker", "cli")."""
         g = self.generation(gen_id)
-        parent = g.node
+        parent, continued = g.node, None
         if parent is not None and self.node(parent).role == "assistant":
             # The model continued a partial assistant turn: the adopted text stands in its place.
-            parent = self.node(parent).parent
+            continued, parent = parent, self.node(parent).parent
         # Neutral turns hold no edge whitespace: a frame writes "Assistant: " + content, and the
         # model's " I am" (its space belonged after "Assistant:") would otherwise become a double space.
         turn = TurnRecord(
@@ -400,5 +404,9 @@ class Session(_Strict):
             adopted_from=g.id,
             adopted_model=g.model,
             adopted_how=how,
+            # What it was given is not the model's: a trial's edited words and another model's
+            # answer passed as the continuing model's own.
+            given=(g.prefill or "").strip() or None,
+            continued=continued,
         )
         return self.add_turn(turn, parent, at_head=False)

@@ -52,7 +52,8 @@ class GuardedCancel(ModalScreen[Any]):
         self.call_after_refresh(self._remember)
 
     def _remember(self) -> None:
-        self._initial = self._state()
+        if self._initial is None:  # a dialog that knows its starting values set them already
+            self._initial = self._state()
 
     def action_cancel(self) -> None:
         if self._initial is None or self._state() == self._initial:
@@ -168,6 +169,9 @@ class EditText(GuardedCancel):
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.text = text
+        # The state to compare with on Esc is the text it opened with, known now: read after
+        # the first refresh, it held a letter typed at once, and Esc threw that away unasked.
+        self._initial = (text,)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -185,7 +189,14 @@ class EditText(GuardedCancel):
         area.focus()
 
     def action_keep(self) -> None:
-        self.dismiss(self.query_one("#text", TextArea).text)
+        text = self.query_one("#text", TextArea).text
+        if not text.strip():  # as an empty message is not sent, an empty turn is not kept
+            self.notify(
+                "An empty turn is not kept: write some text, or Esc and d deletes the turn",
+                severity="warning",
+            )
+            return
+        self.dismiss(text)
 
 
 class HelpScreen(ModalScreen[None]):

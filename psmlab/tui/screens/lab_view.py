@@ -27,6 +27,7 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
+from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
@@ -180,8 +181,12 @@ class LabView(ForcedView):
         names = {m: self.display_name(m) for m in self.states}
         turns = self.lab.turns
         blind = self.lab.blind
-        cuts = {t.id: c for t in turns if (c := self.lab.session.adopted_cut(t, blind=blind))}
-        self.query_one(TranscriptView).show(turns, names, blind=self.lab.blind, cuts=cuts)
+        s = self.lab.session
+        cuts = {t.id: c for t in turns if (c := s.adopted_cut(t, blind=blind))}
+        given = {t.id: w for t in turns if (w := given_by(s, t, blind=blind))}
+        self.query_one(TranscriptView).show(
+            turns, names, blind=self.lab.blind, cuts=cuts, given=given
+        )
         self._drop_stale_forced()
 
     def _update_subtitle(self) -> None:

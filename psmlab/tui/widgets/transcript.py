@@ -44,6 +44,7 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
         *,
         blind: bool = False,
         cuts: dict[str, str] | None = None,
+        given: dict[str, str] | None = None,
     ) -> None:
         # A redraw of the same turns keeps the highlight; a new turn (or another branch) moves
         # it to the newest, so the conversation's end is in view after each message.
@@ -67,6 +68,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                     else names.get(t.adopted_model, t.adopted_model)
                 )
                 line.append_text(safe(f"  ← {who}", "dim"))
+            if (given or {}).get(t.id):  # its start is text the model was given, not its own
+                line.append_text(safe(f" · {(given or {})[t.id]}", "dim"))
             if t.edited_from:  # no model wrote this text as it stands
                 line.append_text(safe("  ✎ edited", "dim"))
             elif (cuts or {}).get(t.id):  # an adopted answer stopped short is not a whole one
