@@ -258,6 +258,10 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         await pilot.press("l")
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)
+        # Its excerpt as the column shows it blind: no leading space (a base frame's answer
+        # has one, a chat template's has none; a trial told the kinds apart by it).
+        shown = col.state.samples[0].record
+        assert dialog.text == shown.full_text.lstrip() and not dialog.text[:1].isspace()
         dialog.query_one("#labels").select("human-impostor")
         await pilot.pause()
         lst = dialog.query_one("#labels")

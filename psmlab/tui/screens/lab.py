@@ -337,8 +337,11 @@ class LabScreen(LabFileActions):
         st = self.states.get(rec.model)
         run = f"run {st.run_no + 1}/{st.run_count} · " if st is not None and st.run_count else ""
         target = f"{self.display_name(rec.model)} {run}sample {rec.sample + 1}"
+        # Blind, as the column shows it: a base frame's answer starts with a space a chat
+        # template's does not, and the dialog's excerpt showed it (a trial told the kinds apart).
+        shown = rec.full_text.lstrip() if self.lab.blind and not rec.prefill else rec.full_text
         self.app.push_screen(
-            AnnotateDialog(target, rec.full_text, self.personas, default_annotator()), done
+            AnnotateDialog(target, shown, self.personas, default_annotator()), done
         )
 
     def action_help(self) -> None:
