@@ -992,3 +992,29 @@ async def test_a_forced_choice_stays_when_another_column_continues_the_adopted_a
         await wait_for(pilot, lambda: not scoring(), "the scoring pass after the run")
         await pilot.pause()
         assert second.state.forced == scored
+
+
+async def test_a_second_enter_opens_no_second_picker_and_letters_typed_after_are_kept(
+    make_lab,
+) -> None:
+    """A trial pressed Enter twice (two pickers stacked; the second was stale) and typed on at
+    once (the letters reached the box while the picker opened, and sending cleared them)."""
+    from psmlab.tui.widgets.composer import Composer
+
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        box = app.query_one(Composer)
+        await _send_to_picker(pilot, "Next one")
+        box.post_message(Composer.Submitted("Next one"))  # the second Enter, queued behind
+        box.insert("typed after")  # letters that reached the box before the picker took keys
+        await pilot.pause(0.1)
+        assert sum(isinstance(s, AdoptPicker) for s in app.screen_stack) == 1
+        await pilot.press("enter")  # the default answer
+        await wait_for(pilot, lambda: len(lab.turns) == 3, "the message sent")
+        await settle(pilot, app)
+        assert lab.turns[2].content == "Next one"
+        assert box.text == "typed after"
+        assert not isinstance(app.screen, AdoptPicker)

@@ -13,12 +13,12 @@ from psmlab.core.run.lab import Lab
 from psmlab.core.session.export import to_markdown
 from psmlab.core.session.file import atomic_write
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText
-from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.screens.lab_send import LabSending
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 
 
-class LabFileActions(LabView):
+class LabFileActions(LabSending):
     """Save, open, export, edit a turn, delete a turn, quit."""
 
     def action_save(self) -> None:

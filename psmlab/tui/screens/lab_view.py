@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header
 
 from psmlab.core.domain.personas import load_personas
-from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import TokenEvent
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
@@ -30,7 +29,6 @@ from psmlab.core.run.runner import (
 from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
-from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.screens.forced_view import ForcedView
 from psmlab.tui.states import build_states, count_labels, show_run
 from psmlab.tui.widgets.column import ModelColumn
@@ -49,6 +47,7 @@ class LabView(ForcedView):
         self.states: dict[str, ColumnState] = {}
         self.order: list[str] = []
         self.generating = False
+        self._picking = False  # an answer picker is open (or opening) for a sent message
         self._cancel = threading.Event()
         self._forced_cancel = threading.Event()
         self._buf: dict[tuple[str, int], list[str]] = {}
@@ -349,88 +348,3 @@ class LabView(ForcedView):
 
     def _count_labels(self) -> None:
         count_labels(self.lab, self.states)
-
-    # --- sending ----------------------------------------------------------------------------
-
-    @on(Composer.Submitted)
-    def send(self, msg: Composer.Submitted) -> None:
-        """Send to every model. When the last message still waits for its answer, the user picks
-        which answer continues the conversation (or none): nothing is ever adopted by default."""
-        if self.generating:
-            self.notify("Still generating: Esc cancels", severity="warning")
-            return
-        choices = self.adoptable()
-        if self.lab.awaiting_answer() and choices:
-
-            def chosen(pick: str | None) -> None:
-                if pick is not None:  # None: cancelled, the message stays in the box
-                    self._send(msg.text, pick)
-
-            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id()), chosen)
-            return
-        self._send(msg.text, None)
-
-    def adoptable(self) -> list[Choice]:
-        """Every finished sample of every run at the shown turn, column by column (in display
-        order), oldest run first: a run added by F5 or r never hides the ones before it."""
-        autos = {a.generation_id: a for a in self.lab.session.auto_labels}
-        out = []
-        for m in self.order:
-            runs = self.lab.runs(m)
-            for r, run in enumerate(runs, 1):
-                for i, rec in enumerate(run, 1):
-                    auto = autos.get(rec.id)
-                    # Blind: no label (the columns hide them too); a cut-off answer always says so.
-                    label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
-                    if rec.finish_reason in FRAGMENT_ENDS:
-                        if not rec.text.strip():
-                            continue  # cancelled before a word: nothing to adopt
-                        label = " · ".join(t for t in (label, rec.finish_reason) if t)
-                    name = self.display_name(m)
-                    cut = rec.finish_reason in FRAGMENT_ENDS
-                    out.append(
-                        Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs), cut)
-                    )
-        return out
-
-    def last_viewed_id(self) -> str | None:
-        """The answer the picker offers first: the sample shown in the column the user was in
-        last, unless it was cut off; then the first whole sample on screen, column by column
-        (it fell back to the oldest run's, an answer not on screen)."""
-        cols = [self._last_column] if self._last_column is not None else []
-        cols += [c for c in self.query(ModelColumn) if c is not self._last_column]
-        for col in cols:
-            cur = col.current if col.is_attached else None
-            rec = cur.record if cur is not None else None
-            if rec is not None and rec.finish_reason not in FRAGMENT_ENDS:
-                return rec.id
-        return None
-
-    def watch_focused(self, focused: object) -> None:
-        """Remember the column the user was in last (the answer picker's default)."""
-        f = self.focused
-        while f is not None and not isinstance(f, ModelColumn):
-            f = f.parent  # type: ignore[assignment]
-        if isinstance(f, ModelColumn):
-            self._last_column = f
-
-    def _send(self, text: str, pick: str | None) -> None:
-        try:
-            adopted = self.lab.send(
-                text,
-                adopt=None if pick in (None, WITHOUT) else pick,
-                how="send-blind" if self.lab.blind else "send",
-                without_answer=pick == WITHOUT,
-            )
-        except PsmlabError as exc:
-            self.notify(exc.one_line(), severity="error")
-            return
-        if adopted is not None and adopted.adopted_model is not None:
-            self.notify(
-                f"Adopted {self.display_name(adopted.adopted_model)}'s answer into the history"
-            )
-        elif pick == WITHOUT:
-            self.notify("Sent without adopting an answer")
-        self.query_one(Composer).clear()
-        self.refresh_transcript()
-        self.start_run()

@@ -1,0 +1,116 @@
+"""The lab's sending: a message goes to every column, and the user picks which answer (if any)
+the conversation goes on from; nothing is adopted by default."""
+
+from __future__ import annotations
+
+from textual import on
+
+from psmlab.core.domain.stats import FRAGMENT_ENDS
+from psmlab.core.errors import PsmlabError
+from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
+from psmlab.tui.screens.lab_view import LabView
+from psmlab.tui.widgets.column import ModelColumn
+from psmlab.tui.widgets.composer import Composer
+
+
+class LabSending(LabView):
+    @on(Composer.Submitted)
+    def send(self, msg: Composer.Submitted) -> None:
+        """Send to every model. When the last message still waits for its answer, the user picks
+        which answer continues the conversation (or none): nothing is ever adopted by default."""
+        if self.generating:
+            self.notify("Still generating: Esc cancels", severity="warning")
+            return
+        if self._picking:  # Enter pressed twice: one picker (two stacked, the second stale)
+            return
+        choices = self.adoptable()
+        if self.lab.awaiting_answer() and choices:
+
+            def chosen(pick: str | None) -> None:
+                self._picking = False
+                if pick is not None:  # None: cancelled, the message stays in the box
+                    self._send(msg.text, pick)
+
+            self._picking = True
+            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id()), chosen)
+            return
+        self._send(msg.text, None)
+
+    def adoptable(self) -> list[Choice]:
+        """Every finished sample of every run at the shown turn, column by column (in display
+        order), oldest run first: a run added by F5 or r never hides the ones before it."""
+        autos = {a.generation_id: a for a in self.lab.session.auto_labels}
+        out = []
+        for m in self.order:
+            runs = self.lab.runs(m)
+            for r, run in enumerate(runs, 1):
+                for i, rec in enumerate(run, 1):
+                    auto = autos.get(rec.id)
+                    # Blind: no label (the columns hide them too); a cut-off answer always says so.
+                    label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
+                    if rec.finish_reason in FRAGMENT_ENDS:
+                        if not rec.text.strip():
+                            continue  # cancelled before a word: nothing to adopt
+                        label = " · ".join(t for t in (label, rec.finish_reason) if t)
+                    name = self.display_name(m)
+                    cut = rec.finish_reason in FRAGMENT_ENDS
+                    out.append(
+                        Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs), cut)
+                    )
+        return out
+
+    def last_viewed_id(self) -> str | None:
+        """The answer the picker offers first: the sample shown in the column the user was in
+        last, unless it was cut off; then the first whole sample on screen, column by column
+        (it fell back to the oldest run's, an answer not on screen)."""
+        cols = [self._last_column] if self._last_column is not None else []
+        cols += [c for c in self.query(ModelColumn) if c is not self._last_column]
+        for col in cols:
+            cur = col.current if col.is_attached else None
+            rec = cur.record if cur is not None else None
+            if rec is not None and rec.finish_reason not in FRAGMENT_ENDS:
+                return rec.id
+        return None
+
+    def watch_focused(self, focused: object) -> None:
+        """Remember the column the user was in last (the answer picker's default)."""
+        f = self.focused
+        while f is not None and not isinstance(f, ModelColumn):
+            f = f.parent  # type: ignore[assignment]
+        if isinstance(f, ModelColumn):
+            self._last_column = f
+
+    def _send(self, text: str, pick: str | None) -> None:
+        try:
+            adopted = self.lab.send(
+                text,
+                adopt=None if pick in (None, WITHOUT) else pick,
+                how="send-blind" if self.lab.blind else "send",
+                without_answer=pick == WITHOUT,
+            )
+        except PsmlabError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        if adopted is not None and adopted.adopted_model is not None:
+            self.notify(
+                f"Adopted {self.display_name(adopted.adopted_model)}'s answer into the history"
+            )
+        elif pick == WITHOUT:
+            self.notify("Sent without adopting an answer")
+        self._take_sent(text)
+        self.refresh_transcript()
+        self.start_run()
+
+    def _take_sent(self, text: str) -> None:
+        """Empty the box of the message sent, keeping anything typed after its Enter (letters
+        typed while the picker opened reached the box, and clearing it lost them)."""
+        box = self.query_one(Composer)
+        now = box.text
+        if now == text:
+            box.clear()
+        elif now.startswith(text):
+            box.load_text(now[len(text) :])
+            box.move_cursor(box.document.end)
+            self.notify("What you typed after sending stays in the message box")
+        else:  # changed in another way: what was sent is `text`; the box is left as it is
+            self.notify("The message box still holds text you typed: it was not sent")
