@@ -135,6 +135,25 @@ def ask(
         raise typer.Exit(code)
 
 
+def _as_the_session_asked(session: Any, columns: list[Column]) -> list[Column]:
+    """Each column with the system prompt and format the session recorded for its model,
+    where none was given now; each kept setting is said."""
+    import dataclasses
+
+    from psmlab.core.domain.textsafe import terminal_safe
+    from psmlab.core.session.append import kept_settings
+
+    out = []
+    for c in columns:
+        system, fmt, notes = kept_settings(
+            session, c.id, system=c.system, fmt=c.format, default_format=c.spec.default_format
+        )
+        for note in notes:
+            sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
+        out.append(dataclasses.replace(c, system=system, format=fmt))
+    return out
+
+
 def _ask_saved(
     save: Path,
     title: str | None,
@@ -150,8 +169,9 @@ def _ask_saved(
 ) -> int:
     from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.session.append import new_session, next_turn
-    from psmlab.core.session.file import open_session
+    from psmlab.core.session.file import open_session, save_target
 
+    save = save_target(save)  # a bare name is a session in the sessions directory
     new = new_session(title, message)
     with open_session(save, create=new) as sf:
         tr = next_turn(
@@ -162,6 +182,8 @@ def _ask_saved(
             transcript_given=transcript is not None,
             first=lambda: build_transcript(message, transcript),
         )
+        if sf.session is not new:  # the next turn is asked as the session was, unless told
+            columns = _as_the_session_asked(sf.session, columns)
         if title is not None and sf.session is not new and sf.session.title != title:
             # Asked for by name, so done, and said: it was silently ignored on an existing file.
             sys.stderr.write(

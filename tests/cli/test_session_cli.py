@@ -347,6 +347,29 @@ def test_a_title_given_for_an_existing_session_renames_it_and_says_so(tmp_path: 
     assert "retitled" not in quiet.stderr and store.load(s).title == "Second"
 
 
+def test_the_next_ask_keeps_the_sessions_system_prompt_and_format_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """A trial's second `ask --save` ran without the first's "You are Marta…" (and the
+    format it chose), with no word: the conversation went on under another prompt."""
+    s = tmp_path / "m.json"
+    base = ("-m", "gemma-3-270m", "--max-tokens", "2", "--save", str(s))
+    marta = "You are Marta, a lighthouse keeper."
+    _ok(run_cli("ask", "Where do you live?", *base, "--system", marta, "-f", "chatlog"))
+    _ok(run_cli("adopt", str(s), store.load(s).generations[0].id))
+    out = _ok(run_cli("ask", "And what do you do?", *base))
+    assert "the session's system prompt is kept ('You are Marta" in out.stderr
+    assert "the session's format chatlog is kept" in out.stderr
+    last = store.load(s).generations[-1]
+    assert last.system == marta and last.format == "chatlog"
+    # Said on the command line, it is what the turn is asked with, and no note.
+    _ok(run_cli("adopt", str(s), last.id))
+    plain = _ok(run_cli("ask", "Fine.", *base, "--system", "", "-f", "dialogue"))
+    assert "is kept" not in plain.stderr
+    last = store.load(s).generations[-1]
+    assert not last.system and last.format == "dialogue"
+
+
 def test_an_ask_report_opens_with_its_labels_runs_and_prompt_hashes(tmp_path: Path) -> None:
     """Read as a session, saved `ask --json` output lost its answers' labels (annotate then
     wrote the file without them), split one -n 2 run into two runs, had no prompt hashes and

@@ -392,3 +392,19 @@ def test_blind_is_written_only_when_on(tmp_path: Path) -> None:
     f = tmp_path / "b.json"
     f.write_bytes(store.dumps(s))
     assert store.load(f).blind
+
+
+def test_a_bare_name_is_saved_in_the_sessions_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ask --save marta` wrote an extensionless file in the working directory, which
+    `psmlab sessions` does not list; a name is now a session in the sessions directory."""
+    from psmlab.core.session.file import save_target
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PSMLAB_SESSIONS_DIR", str(tmp_path / "kept"))
+    assert save_target("marta") == tmp_path / "kept" / "marta.json"
+    assert save_target("notes.json") == Path("notes.json")  # a file name: that file, here
+    assert save_target("sub/marta") == Path("sub/marta")  # a path: as given
+    (tmp_path / "old").write_text("{}")
+    assert save_target("old") == Path("old")  # an existing file of that name is that file

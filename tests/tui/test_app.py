@@ -775,7 +775,10 @@ async def test_open_keeps_a_wrong_path_and_the_opened_session_leaves_no_lock(
 
     lab = make_lab(max_tokens=4)
     app = PsmlabApp(lab)
-    other = tmp_path / "other.json"
+    # Opened by its bare name, as `psmlab open NAME` finds it (Ctrl+O said "not found").
+    sessions = Path(os.environ["PSMLAB_SESSIONS_DIR"])
+    sessions.mkdir(parents=True, exist_ok=True)
+    other = sessions / "other.json"
     async with app.run_test(size=SIZE) as pilot:
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
@@ -796,11 +799,11 @@ async def test_open_keeps_a_wrong_path_and_the_opened_session_leaves_no_lock(
             pilot, lambda: "not found" in str(dialog.query_one("#error", Label).render())
         )
         assert app.screen is dialog and dialog.query_one(Input).value == typed
-        dialog.query_one(Input).value = str(other)
+        dialog.query_one(Input).value = "other"
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.lab_screen.lab.path == other, "the other session")
-        assert (tmp_path / ".other.json.lock").exists()  # held while it is open
-    assert not (tmp_path / ".other.json.lock").exists()
+        assert (sessions / ".other.json.lock").exists()  # held while it is open
+    assert not (sessions / ".other.json.lock").exists()
     lab.release()
 
 

@@ -53,3 +53,28 @@ def next_turn(
     tr = session.transcript().with_turn("user", message)
     session.add_turn(TurnRecord(role="user", content=message))
     return tr
+
+
+def kept_settings(
+    session: Session, model_id: str, *, system: str | None, fmt: str | None, default_format: str
+) -> tuple[str | None, str | None, list[str]]:
+    """A model's system prompt and format for the next turn of an existing session: what was
+    given now, else what the session recorded for it (a trial's "You are Marta…" was dropped on
+    the next turn without a word, the conversation going on under another prompt). Returns
+    (system, format, notes saying what was kept)."""
+    rec = session.model(model_id)
+    if rec is None:  # a model new to this session: nothing to keep
+        return system, fmt, []
+    notes = []
+    if system is None and rec.system is not None:
+        system = rec.system
+        short = " ".join(rec.system.split())
+        short = short if len(short) <= 60 else short[:59] + "…"
+        notes.append(
+            f"{model_id}: the session's system prompt is kept ({short!r}); "
+            "--system '' asks with none, --system TEXT with another"
+        )
+    if fmt is None and rec.format and rec.format != default_format:
+        fmt = rec.format
+        notes.append(f"{model_id}: the session's format {rec.format} is kept; -f NAME changes it")
+    return system, fmt, notes

@@ -39,6 +39,18 @@ def resolve_path(name: str | Path) -> Path:
     return cand if cand.exists() else p
 
 
+def save_target(name: str | Path) -> Path:
+    """Where a session named to be saved goes: a bare name without `.json` ("marta") is a
+    session's name, kept in the sessions directory as NAME.json (where `psmlab sessions` lists
+    it and `psmlab open NAME` finds it); a file name or a path is the file itself. An existing
+    file of that name (with or without `.json`) is that file."""
+    p = Path(name).expanduser()
+    if p.exists() or p.parent != Path(".") or p.suffix.lower() == ".json":
+        return p
+    found = resolve_path(p)  # an existing session of that name
+    return found if found.exists() else sessions_dir() / (p.name + ".json")
+
+
 def new_path(title: str) -> Path:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "session"
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -11,7 +11,7 @@ from pathlib import Path
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.session.export import to_markdown
-from psmlab.core.session.file import atomic_write
+from psmlab.core.session.file import atomic_write, resolve_path, save_target
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText
 from psmlab.tui.screens.lab_send import LabSending
 from psmlab.tui.widgets.composer import Composer
@@ -34,7 +34,9 @@ class LabFileActions(LabSending):
         """Save to a file the user names (the session goes on there; the old file is kept)."""
 
         def target_of(v: str) -> Path:
-            t = Path(v.strip()).expanduser()
+            # As `ask --save` reads it: a bare name goes to the sessions directory (it was
+            # written in the working directory, where `psmlab sessions` does not look).
+            t = save_target(v.strip())
             return t if t.suffix.lower() == ".json" else t.with_name(t.name + ".json")
 
         def check(v: str) -> str | None:
@@ -79,10 +81,11 @@ class LabFileActions(LabSending):
             if not v.strip():
                 return "Type the path of a session file (Esc cancels)"
             here = self.lab.path
-            if here is not None and Path(v).expanduser().resolve() == here.resolve():
+            path = resolve_path(v.strip())  # a bare name, as `psmlab open NAME` finds it
+            if here is not None and path.resolve() == here.resolve():
                 return "That is the session open here (Esc goes back to it)"
             try:
-                opened[v] = Lab.open(Path(v).expanduser(), pool=self.lab.pool)
+                opened[v] = Lab.open(path, pool=self.lab.pool)
             except PsmlabError as exc:
                 return exc.one_line()
             return None
