@@ -124,6 +124,26 @@ def test_label_jsonl_with_a_judge(tmp_path: Path) -> None:
     assert "helpful-assistant" in rows[0]["archetypes"]  # from the marker rules
 
 
+def test_a_judge_named_like_a_measured_one_but_another_file_borrows_no_kappa(
+    tmp_path: Path, gemma_spec
+) -> None:
+    """A trial linked Gemma's file as smollm2-135m-instruct.gguf: its labels showed SmolLM2's
+    measured kappa. The measured judge's model sha256 is checked; another file is named apart."""
+    from psmlab.core.domain.quality import labeller_line, measured_model
+
+    assert measured_model("judge:smollm2-135m-instruct")  # the shipped measurement names it
+    fake = tmp_path / "smollm2-135m-instruct.gguf"
+    fake.symlink_to(gemma_spec.path)
+    src = tmp_path / "t.jsonl"
+    src.write_text(json.dumps({"id": "a", "text": "I'm a teacher.", "question": QUESTION}) + "\n")
+    (row,) = label_jsonl(src, f"judge:{fake}")
+    assert row["labeller"] == f"judge:smollm2-135m-instruct@{gemma_spec.sha256()[:12]}"
+    assert "self-id: not measured against people" in labeller_line(row["labeller"])
+    (real,) = label_jsonl(src, "judge:smollm2-135m-instruct")  # the measured file keeps its name
+    assert real["labeller"] == "judge:smollm2-135m-instruct"
+    assert "self-id κ 0.02" in labeller_line(real["labeller"])
+
+
 @pytest.mark.parametrize("bad", ["judge", "judge:", "judgee:smol", "Markers", "gpt"])
 def test_a_bad_labeller_name_is_a_clear_usage_error(bad: str, tmp_path: Path) -> None:
     src = tmp_path / "t.jsonl"

@@ -68,6 +68,14 @@ def agreement(
     return _load(path or labellers_file()).get(labeller, {}).get(level)
 
 
+def measured_model(labeller: str, path: Path | None = None) -> str | None:
+    """The sha256 of the model a judge's agreement was measured with (None: no model recorded,
+    as for the marker rules). A judge is named by its model's id, and an id is only a name."""
+    m = agreement(labeller, "self_id", path)
+    sha = m.get("model_sha256") if m is not None else None
+    return sha if isinstance(sha, str) else None
+
+
 def unreliable(m: dict[str, Any]) -> bool:
     """A kappa whose 95% interval includes 0 cannot be told from chance."""
     return bool(m["ci_low"] <= 0.0)

@@ -21,6 +21,7 @@ from typing import Any
 from psmlab.core.backends import Backend
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
+from psmlab.core.domain.quality import measured_model
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ContextOverflowError
 from psmlab.core.measure.choice import letter_logprobs
@@ -76,7 +77,15 @@ class Judge:
 
     @property
     def labeller(self) -> str:
-        return f"judge:{self.spec.id}"
+        """`judge:ID`, and `judge:ID@SHA12` (or `@server`) when the model is not the file the
+        measured `judge:ID` was measured with: its labels then show no borrowed kappa (a trial's
+        Gemma file named smollm2-135m-instruct.gguf was credited with SmolLM2's measurement)."""
+        name = f"judge:{self.spec.id}"
+        measured = measured_model(name)
+        have = self.provenance.get("model_sha256")
+        if measured is not None and have != measured:
+            name += f"@{have[:12] if isinstance(have, str) and have else 'server'}"
+        return name
 
     def prompt(
         self, text: str, question: str | None = None, rotation: int = 0

@@ -68,6 +68,7 @@ def main() -> None:
             reference_name=f"gold {args.split}",
         )
     }  # fmt: skip
+    shas: dict[str, str | None] = {}
     for model in args.judge:
         done = judge_rows(
             model,
@@ -78,7 +79,13 @@ def main() -> None:
         results[name] = compare(
             [d["self_id"] for d in done], gold, source_name=name, reference_name="gold"
         )
-    table = {name: entry(a, args.split) for name, a in results.items()}
+        # The judge's model file: a later judge of the same name on another file is not this one.
+        shas[name] = done[0]["judge"]["provenance"].get("model_sha256")
+    table: dict[str, dict[str, object]] = {}
+    for name, a in results.items():
+        table[name] = entry(a, args.split)
+        if shas.get(name):
+            table[name]["model_sha256"] = shas[name]
     # Archetypes: the rules' against the rows a reader gave archetypes on ([] where none was
     # clear; null where archetypes were not read), each item x archetype one decision.
     read = [r for r in rows if isinstance(r.get("archetypes"), list)]
