@@ -341,10 +341,8 @@ def _ask(
         if n > 1 and any(ls.n for ls in shares.values()):
             from psmlab.cli.output import shares_table
 
-            line = labeller_line(name)
-            if judge:  # the judge gives the self-id labels only; archetypes stay the rules'
-                line = line.split(" · archetypes")[0] + f" · archetypes by {LABELLER}"
-            table = shares_table(shares, line)
+            # A judge's line names the archetypes' labeller (the marker rules) with their kappa.
+            table = shares_table(shares, labeller_line(name))
             if diffs:
                 from rich.console import Group
 

@@ -260,6 +260,9 @@ def test_ask_with_a_judge_labeller_records_it(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     cells = shown.stdout.split("automatic labels (check")[0]
     assert cells.count("judge:gemma-3-270m: self-id") == 2 and "markers: self-id" not in cells
+    # The shares' labeller line keeps the archetypes' kappa (it said "archetypes by markers").
+    caption = " ".join(shown.stdout.split("automatic labels (check")[1].split())
+    assert "archetypes (marker rules) κ 0.09" in caption, caption
     bad = run_cli(*args, "--labeller", "oracle")
     assert bad.returncode == 2 and "--labeller judge:MODEL" in bad.stderr
 

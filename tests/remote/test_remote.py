@@ -108,6 +108,13 @@ def test_chat_model_without_template_needs_a_choice(cfg: Path) -> None:
     (g,) = d["generations"]
     assert g["format"] == "server-chat" and g["text"].strip()
     assert any("applies its own chat template" in w for w in g["warnings"])
+    # As a judge: the fix names the config (label has no --format; server-chat cannot prefill).
+    texts = cfg.parent / "t.jsonl"
+    texts.write_text('{"id": "a", "text": "I am a teacher."}\n')
+    judged = run_cli("label", str(texts), "--labeller", "judge:smol-bare")
+    assert judged.returncode == ExitCode.FORMAT and judged.stderr.count("\n") == 1
+    assert "judge smol-bare:" in judged.stderr and "--format" not in judged.stderr
+    assert "format = NAME" in judged.stderr, judged.stderr
 
 
 def _remote(spec_url: str, name: str, **kw: object) -> ModelSpec:

@@ -23,7 +23,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.quality import measured_model
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ContextOverflowError
+from psmlab.core.errors import ContextOverflowError, FormatError
 from psmlab.core.measure.choice import letter_logprobs
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.label_files import kept_fields
@@ -70,7 +70,16 @@ class Judge:
     def __init__(self, backend: Backend, *, fmt: str | None = None) -> None:
         self.backend = backend
         self.spec = backend.spec
-        self.format = self.spec.get_format(fmt or self.spec.default_format)
+        try:
+            self.format = self.spec.get_format(fmt or self.spec.default_format)
+        except FormatError as exc:
+            # The format's own fix names --format, which `label` and experiments do not have,
+            # and server-chat, which cannot hold the judge's prefilled "Answer: (".
+            raise FormatError(
+                f"judge {self.spec.id}: {exc.problem}",
+                f"set gguf = PATH (a local copy of its GGUF) or format = NAME (chatml, gemma, "
+                f"llama3, …) for {self.spec.id} in the config; a judge cannot use server-chat",
+            ) from None
         self.provenance = backend.provenance()
         # A server model without a local GGUF has no tokens to count: then characters are counted.
         self._counts = bool(backend.vocab.tokenize("Hello", special=False))
