@@ -259,6 +259,12 @@ def replay(
                 typer.echo(terminal_safe(f"  failed {item.id} ({item.model}): {item.error}"))
     if report.cancelled:
         raise typer.Exit(int(ExitCode.CANCELLED))
+    if not report.changed and report.failed:
+        # Nothing reproduced differently, something could not run: the exit code is the
+        # error's (a server down is 14, not 13 "did not reproduce").
+        codes = {i.error_code for i in report.items if i.error is not None}
+        one = codes.pop() if len(codes) == 1 else None
+        raise typer.Exit(one if one is not None else int(ExitCode.CHANGED))
     if report.failed or (not model and report.changed):
         raise typer.Exit(int(ExitCode.CHANGED))
 

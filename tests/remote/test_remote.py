@@ -318,6 +318,15 @@ def test_key_never_written_and_replay_warns_on_server_change(cfg: Path, tmp_path
     assert any("reports version" in w and "recorded '0.0.1'" in w for w in out["warnings"]), out[
         "warnings"
     ]
+    # A server that is gone: the replay's exit code is the server's (14), not 13 "did not
+    # reproduce" (a trial's script read a dead server as a determinism failure).
+    for m in data["models"]:
+        m["endpoint"] = "http://127.0.0.1:1/v1"
+    gone = tmp_path / "gone.json"
+    gone.write_text(json.dumps(data))
+    dead = run_cli("replay", str(gone), env={"PSMLAB_CONFIG": str(tmp_path / "none.toml")})
+    assert dead.returncode == ExitCode.REMOTE, (dead.returncode, dead.stdout, dead.stderr)
+    assert "0 changed" in dead.stdout and "connection refused" in dead.stdout
 
 
 def test_probe_uses_prompt_logprobs_or_says_it_cannot(cfg: Path) -> None:

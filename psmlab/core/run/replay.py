@@ -33,6 +33,7 @@ class ReplayItem:
     identical: bool | None  # None when replaying on other models (nothing to compare with)
     first_divergence: int | None = None
     error: str | None = None
+    error_code: int | None = None  # the error's exit code (14: a server unreachable, …)
     new_id: str | None = None
     # The prompt rendered now is not the one recorded (prompt_sha256): the turns before the
     # answer were edited in the file, so a change says nothing about determinism.
@@ -287,6 +288,7 @@ def replay(
                     item.prompt_changed = tokens_sha256(prompt.tokens) != g.prompt_sha256
             except PsmlabError as exc:
                 item.identical, item.error = None, exc.one_line()
+                item.error_code = int(exc.exit_code)
             report.items.append(item)
             if on_progress:
                 on_progress(len(report.items), len(gens), item)
@@ -364,6 +366,7 @@ def replay_on(
                     item.new_id = gen.id
                 except PsmlabError as exc:
                     item.error = exc.one_line()
+                    item.error_code = int(exc.exit_code)
                 report.items.append(item)
                 if on_progress:
                     on_progress(len(report.items), total, item)
