@@ -269,6 +269,8 @@ def test_sources_on_the_command_line_sessions_and_jsonl(tmp_path: Path) -> None:
     pooled = compare_labels(auto, people, SELF_ID, resamples=100)
     assert pooled.n == 2
     assert any("2 item(s) the annotators labelled differently" in x for x in pooled.notes)
+    # ...and only that: they are not also "labelled only in automatic" (a trial read both).
+    assert not any("labelled only in" in x for x in pooled.notes), pooled.notes
     r = compare_labels(auto, open_source(str(gold), SELF_ID), SELF_ID, resamples=100)
     assert r.n == 4 and r.accuracy == 0.75
     test = compare_labels(auto, read_jsonl(gold, SELF_ID), SELF_ID, split="test", resamples=100)

@@ -295,7 +295,13 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
 
     notes = []
     for a, b in ((source, reference), (reference, source)):
-        only = [k for k in a.values if kept(k) and k not in b.values and k not in b.missing]
+        # Not an item the other side's annotators disputed: that has a note of its own below
+        # (it read "labelled only in automatic" though both annotators had labelled it).
+        only = [
+            k
+            for k in a.values
+            if kept(k) and k not in b.values and k not in b.missing and k not in b.disputed
+        ]
         if only:
             notes.append(f"{len(only)} item(s) labelled only in {a.name} were left out")
         if a.missing and (gone := [k for k in a.missing if kept(k) and k in b.values]):
