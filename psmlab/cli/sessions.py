@@ -321,6 +321,17 @@ def export(
         else:
             end = s.find_node(branch).id
     text = do_export(s, fmt, tree=tree, branch=end)
+    if fmt == "loom":
+        from psmlab.core.session.loom import not_in_loom
+
+        if lost := not_in_loom(s):  # said, not dropped without a word
+            sys.stderr.write(
+                terminal_safe(
+                    f"psmlab: note: a loom tree holds the turns and answers, not {'; '.join(lost)}"
+                    " (the session file keeps them; -f jsonl exports them)"
+                )
+                + "\n"
+            )
     if out is None:
         sys.stdout.write(text)
     else:

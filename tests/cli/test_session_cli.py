@@ -92,6 +92,9 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     jsonl = tmp_path / "lab.jsonl"
     _ok(run_cli("export", str(s), "-f", "jsonl", "-o", str(jsonl)))
     assert len(jsonl.read_text().splitlines()) == 6
+    # A loom tree cannot hold annotations or labels: said (a trial lost them without a word).
+    loom = _ok(run_cli("export", str(s), "-f", "loom", "-o", str(tmp_path / "lab.loom.json")))
+    assert "a loom tree holds the turns and answers, not 3 annotation(s)" in loom.stderr
 
     rep = _ok(run_cli("replay", str(s), "--json"))
     data = json.loads(rep.stdout)

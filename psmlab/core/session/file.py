@@ -101,7 +101,8 @@ def parse(raw: bytes, where: str) -> Session:
         from psmlab.core.session.loom import detect_loom
 
         if detect_loom(doc):
-            raise SessionError(
+            # Another kind of file, not a damaged session: `psmlab sessions` leaves it out.
+            raise NotASessionError(
                 f"{where} is a loom tree, not a psmlab session",
                 f"convert it first: psmlab import {where}",
             )

@@ -361,3 +361,21 @@ def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
     if block:
         node[BLOCK] = block
     return node
+
+
+def not_in_loom(session: Session) -> list[str]:
+    """What a loom export leaves out, in words: loom holds a tree of texts, not the session's
+    annotations, the models and how they were asked, or what was measured (empty: nothing)."""
+    out = []
+    if session.annotations:
+        out.append(f"{len(session.annotations)} annotation(s)")
+    asked = [m.id for m in session.models if m.system]
+    if asked:
+        out.append(f"the system prompt of {', '.join(asked)}")
+    if session.auto_labels:
+        out.append(f"{len(session.auto_labels)} automatic label(s)")
+    if session.forced:
+        out.append(f"{len(session.forced)} forced-choice result(s)")
+    if session.projections:
+        out.append(f"{len(session.projections)} projection(s)")
+    return out
