@@ -228,3 +228,34 @@ async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_
         assert "✎ edited" in tails[edited]
         cut_turn = next(t for t in lab.session.nodes if t.adopted_from == rec.id)
         assert "✂ cut at max tokens" in tails[cut_turn.id]
+
+
+async def test_one_run_continuing_an_answer_points_to_the_tree_for_the_message_runs(
+    make_lab,
+) -> None:
+    """After adopting and F5, { said "Only one run here": the message's runs seemed gone."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        col = list(app.query(ModelColumn))[1]
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        await pilot.press("f5")  # the columns continue the adopted answer
+        await wait_for(
+            pilot, lambda: len(lab.session.generations_at(lab.session.head)) == 2, "the run"
+        )
+        await settle(pilot, app)
+        col = list(app.query(ModelColumn))[1]
+        col.focus()
+        await pilot.press("left_curly_bracket")
+        await wait_for(
+            pilot,
+            lambda: any(
+                "answered the message are in the tree: F8" in str(n.message)
+                for n in app._notifications
+            ),
+            "the hint",
+        )

@@ -95,7 +95,7 @@ class LabView(ForcedView):
         runs = self.lab.runs(model_id)
         if self.generating or len(runs) < 2:
             self.notify(
-                "Still generating" if self.generating else "Only one run here: F5 or r adds one",
+                "Still generating" if self.generating else self._one_run_here(),
                 severity="warning",
             )
             return
@@ -109,6 +109,18 @@ class LabView(ForcedView):
         show_run(st, runs, k)
         self._count_labels()
         self._refresh(model_id)
+
+    def _one_run_here(self) -> str:
+        """Why { and } have nowhere to go. Continuing an adopted answer, the runs that answered
+        the message are a turn up, in the tree (a trial read "only one run" as the others gone)."""
+        shown = self.lab.shown_node()
+        turn = self.lab.session.node(shown) if shown is not None else None
+        if turn is not None and turn.role == "assistant":
+            return (
+                "Only one run continues this answer (F5 or r adds one); the runs that "
+                "answered the message are in the tree: F8"
+            )
+        return "Only one run here: F5 or r adds one"
 
     def reload(self) -> None:
         """Everything from the lab again: after moving in the tree or opening a session."""
