@@ -184,6 +184,30 @@ async def test_forced_choice_is_saved_and_shown_again_on_reopening(make_lab) -> 
     again.release()
 
 
+async def test_a_forced_choice_a_quit_stopped_is_scored_on_reopening(make_lab) -> None:
+    """A trial quit while the panel said "scoring…": reopened, it said "scored once every
+    column's run is over" of runs long over, and nothing ever scored it."""
+    lab = make_lab(max_tokens=4)
+    lab.send("Are you a human?")
+    lab.run()  # the runs, without the lab screen's forced choice after them
+    lab.save()
+    assert not store.load(lab.path).forced
+    lab.release()
+    again = Lab.open(lab.path, pool=lab.pool)
+    app = PsmlabApp(again)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: len(screen.states) == 2
+            and all(st.forced is not None for st in screen.states.values()),
+            "the forced choice scored on opening",
+        )
+        await pilot.press("ctrl+s")
+    assert len(store.load(again.path).forced) == 2
+    again.release()
+
+
 async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_header(
     make_lab,
 ) -> None:
