@@ -199,8 +199,10 @@ async def test_a_forced_choice_a_quit_stopped_is_scored_on_reopening(make_lab) -
         screen = app.lab_screen
         await wait_for(
             pilot,
-            lambda: len(screen.states) == 2
-            and all(st.forced is not None for st in screen.states.values()),
+            lambda: (
+                len(screen.states) == 2
+                and all(st.forced is not None for st in screen.states.values())
+            ),
             "the forced choice scored on opening",
         )
         await pilot.press("ctrl+s")
