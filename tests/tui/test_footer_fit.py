@@ -32,6 +32,7 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
             await pilot.pause()
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER, (target, sorted(FOOTER - inside), sorted(outside))
+            assert "a" not in inside | outside  # "Adopt" once: Ctrl+A's (a trial read it twice)
 
 
 async def test_the_newest_turn_stays_in_view_when_the_terminal_shrinks(make_lab) -> None:

@@ -46,9 +46,9 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     """Focus a column (Tab) to act on it: adopt, regenerate, step samples, annotate, inspect."""
 
     BINDINGS = [
-        Binding("a", "screen.adopt", "Adopt"),
-        # Only Adopt joins the footer: with r and l too, F5, Ctrl+A and F8 fell off it at 80
-        # columns (F1 lists every key).
+        # None of a column's keys joins the footer: with r and l, F5, Ctrl+A and F8 fell off it
+        # at 80 columns, and its a read "Adopt" twice beside Ctrl+A's (F1 lists every key).
+        Binding("a", "screen.adopt", "Adopt", show=False),
         Binding("r", "screen.regenerate_column", "Regenerate", show=False),
         Binding("left_square_bracket,left", "step(-1)", "Prev sample", show=False),
         Binding("right_square_bracket,right", "step(1)", "Next sample", show=False),
