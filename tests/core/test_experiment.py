@@ -458,6 +458,15 @@ def test_an_edited_setting_runs_its_units_again(tmp_path: Path, pool) -> None:
     assert len((out / "results.jsonl").read_text().splitlines()) == 10
     planned = {j.key: j.settings for j in plan(spec, tmp_path)}
     assert prune_for_report(again, planned) == (0, 0)
+    # More samples: a cell's samples are decoded as one group, and a bigger group gives other
+    # tokens, so every sample runs again in the new group (a trial's report mixed the two).
+    more = run_experiment(
+        ExperimentSpec.model_validate({**edited, "samples": 3}), tmp_path, out, pool=pool
+    )
+    assert len((out / "results.jsonl").read_text().splitlines()) == 10 + 6
+    assert all(len(r["params"]["parallel"]["seeds"]) == 3 for r in more.done.values()), [
+        r["params"].get("parallel") for r in more.done.values()
+    ]
 
 
 def test_swap_false_scores_items_as_written_and_flipping_it_rescores(tmp_path: Path, pool) -> None:

@@ -221,9 +221,17 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                     "steer": steering.record() if steering else None,
                     "model": _model_identity(m),
                 }
+                # The group's size too: a cell's samples are decoded together, and another group
+                # gives other tokens, so rows of a smaller group are not this file's samples (a
+                # trial raised samples 3 -> 4 and the report mixed the two groups, unsaid).
                 sample_settings = {
                     q[0]: _fingerprint(
-                        **cond, question=q[1], prefill=q[2], labeller=spec.labeller, **sampling
+                        **cond,
+                        question=q[1],
+                        prefill=q[2],
+                        labeller=spec.labeller,
+                        group=spec.samples,
+                        **sampling,
                     )
                     for q in questions
                 }
