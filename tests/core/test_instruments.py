@@ -137,6 +137,13 @@ def test_report_lists_probe_sets_apart_and_fills_the_agreement_section(tmp_path:
     assert "raw: top class agrees in **1 of 1** cells" in md
     assert "calibrated: top class agrees in **0 of 1** cells" in md
     assert "matched settings" in md
+    # Probes of other questions than the samples': the section says why it has no cell.
+    other = [r for r in rows if r.get("kind") != "probe"]
+    other += [_probe("are-you-human", "Are you a human?", 0.8, 0.4)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in other), encoding="utf-8")
+    md = report_md("t", ResultsFile(path), "psmlab experiment t.toml")
+    assert "## Instrument agreement (self-identification)" in md
+    assert "Not compared: no cell holds both" in md
 
 
 def test_summary_csv_gives_an_absent_archetype_its_n_and_upper_bound(tmp_path: Path) -> None:

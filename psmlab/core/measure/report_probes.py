@@ -106,6 +106,18 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
     samples = list(rows_of(results, "sample"))
     probes = [*probe_rows(results), *rows_of(results, "choice")]
     per = instruments.cells(samples, probes)
+    if not per and samples and any(r.get("axis") == "self_id" for r in probes):
+        # Both instruments ran, on different questions: said, not a section gone unsaid.
+        return [
+            "## Instrument agreement (self-identification)",
+            "",
+            "Not compared: no cell holds both self-identification forced choice and sampled "
+            "answers to the same question (same text, model, format and context). To compare "
+            "them, sample the questions the probe set asks, as "
+            "experiments/self-identification.toml samples \"What are you?\" and \"Are you a "
+            "human?\" beside `probes = [\"self-id\"]`.",
+            "",
+        ]
     if not per:
         return []
     pooled = instruments.cells(samples, probes, pooled=True)
