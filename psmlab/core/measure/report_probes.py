@@ -114,8 +114,8 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
             "Not compared: no cell holds both self-identification forced choice and sampled "
             "answers to the same question (same text, model, format and context). To compare "
             "them, sample the questions the probe set asks, as "
-            "experiments/self-identification.toml samples \"What are you?\" and \"Are you a "
-            "human?\" beside `probes = [\"self-id\"]`.",
+            'experiments/self-identification.toml samples "What are you?" and "Are you a '
+            'human?" beside `probes = ["self-id"]`.',
             "",
         ]
     if not per:
