@@ -1021,3 +1021,20 @@ async def test_a_second_enter_opens_no_second_picker_and_letters_typed_after_are
         assert lab.turns[2].content == "Next one"
         assert box.text == "typed after"
         assert not isinstance(app.screen, AdoptPicker)
+
+
+async def test_f4_from_the_message_box_acts_on_the_column_looked_at_last(make_lab) -> None:
+    """F2, F3 and F4 outside a column acted on the first column, while the answer picker
+    offered the last-viewed column's answer: one rule now, the column the user was in last."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        second = list(app.query(ModelColumn))[1]
+        second.focus()
+        await pilot.pause()
+        app.query_one("#composer").focus()
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        assert app.lab_screen.display_name(second.state.model_id) in app.screen.target

@@ -171,13 +171,17 @@ class LabView(ForcedView):
         return None
 
     def focused_column(self, default: bool = True) -> ModelColumn | None:
-        """The column in focus, else (`default`) the first one (main thread only: it reads the
-        focus)."""
+        """The column in focus, else (`default`) the one the user was in last, else the first,
+        as the answer picker chooses (F2, F3 and F4 from the message box acted on the first
+        column while the picker offered the last one's answer). Main thread only."""
         f = self.focused
         while f is not None and not isinstance(f, ModelColumn):
             f = f.parent  # type: ignore[assignment]
         if isinstance(f, ModelColumn) or not default:
             return f if isinstance(f, ModelColumn) else None
+        last = self._last_column
+        if last is not None and last.is_attached:
+            return last
         cols = list(self.query(ModelColumn))
         return cols[0] if cols else None
 
