@@ -146,7 +146,12 @@ def _as_the_session_asked(session: Any, columns: list[Column]) -> list[Column]:
     out = []
     for c in columns:
         system, fmt, notes = kept_settings(
-            session, c.id, system=c.system, fmt=c.format, default_format=c.spec.default_format
+            session,
+            c.id,
+            system=c.system,
+            fmt=c.format,
+            default_format=c.spec.default_format,
+            steered=c.steering is not None,
         )
         for note in notes:
             sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")

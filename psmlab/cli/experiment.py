@@ -179,7 +179,7 @@ def experiment_annotate(
     typer.echo(
         terminal_safe(
             f"{path}: {len(session.generations)} samples in {len(session.models)} columns"
-            f"{' (blind: opens in blind mode)' if blind else ''}; annotate with: psmlab open {path} "
+            f"{' (blind: opens in blind mode, which names the columns by their place on screen)' if blind else ''}; annotate with: psmlab open {path} "
             f"(l or F4 on a column), then score the automatic labels with: psmlab agreement {path}"
         )
     )

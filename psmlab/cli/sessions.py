@@ -328,7 +328,7 @@ def export(
             sys.stderr.write(
                 terminal_safe(
                     f"psmlab: note: a loom tree holds the turns and answers, not {'; '.join(lost)}"
-                    " (the session file keeps them; -f jsonl exports them)"
+                    " (the session file keeps them)"
                 )
                 + "\n"
             )

@@ -256,8 +256,17 @@ def show(
         for key in ("psmlab.prompts", "psmlab.held_out", "psmlab.pc1_abs_cosine"):
             if isinstance(meta.get(key), str):  # stored as JSON text in the GGUF
                 meta[key] = json.loads(meta[key])
+        method = str(meta.get("psmlab.method") or "")
+        # Files written before the fix recorded the persona vectors' method for the axis.
+        wrong = meta.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind")
         docs.append(
             {
+                "method_note": (
+                    "recorded wrongly by an older psmlab: an assistant axis is mean(default) - "
+                    "mean over archetypes of mean(induced)"
+                    if wrong
+                    else None
+                ),
                 "file": str(f.expanduser().resolve()),
                 "sha256": file_sha256(f),
                 "n_embd": vec.n_embd,
@@ -288,13 +297,8 @@ def show(
         )
         if m.get("psmlab.method"):
             typer.echo(terminal_safe(f"  method: {m['psmlab.method']}"))
-            method = str(m["psmlab.method"])
-            if m.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind"):
-                # Files written before the fix recorded the persona vectors' method here.
-                typer.echo(
-                    "  (recorded wrongly by an older psmlab: an assistant axis is mean(default) "
-                    "- mean over archetypes of mean(induced))"
-                )
+            if d["method_note"]:
+                typer.echo(f"  ({d['method_note']})")
         if m.get("psmlab.version"):
             typer.echo(
                 terminal_safe(

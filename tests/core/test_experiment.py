@@ -397,6 +397,17 @@ def test_eval_rows_from_before_counterbalancing_run_again() -> None:
     assert not needs_rerun(
         {"kind": "eval", "lp_matching": -1.0, "polarity": "matching = x", "eval_scoring": 2}
     )
+    # A sample's group size follows its settings' fingerprint: a row written before that kept
+    # its fingerprint alone and is read by the group its decode recorded.
+    from psmlab.core.measure.results import GROUP
+
+    old = {"kind": "sample", "text": "hi", "settings": "fp", "params": {}}
+    assert not needs_rerun(old, f"fp{GROUP}3")  # nothing says its group: kept, as it was
+    grouped = {**old, "params": {"parallel": {"seeds": [1, 2, 3], "seq": 0}}}
+    assert not needs_rerun(grouped, f"fp{GROUP}3") and needs_rerun(grouped, f"fp{GROUP}4")
+    new = {**old, "settings": f"fp{GROUP}3"}
+    assert not needs_rerun(new, f"fp{GROUP}3") and needs_rerun(new, f"fp{GROUP}4")
+    assert needs_rerun(new, f"other{GROUP}3")
 
 
 def test_the_report_leaves_out_unplanned_and_old_scoring_rows(tmp_path: Path) -> None:

@@ -387,6 +387,10 @@ def test_blind_is_written_only_when_on(tmp_path: Path) -> None:
     it does not know); a blind one says so, and loads blind."""
     s = make_session()
     assert "blind" not in json.loads(store.dumps(s))
+    # Nor turn fields an older psmlab lacks, where they say nothing (a review found every node
+    # written with given/continued: null, which that psmlab refuses).
+    for node in json.loads(store.dumps(s))["nodes"]:
+        assert not {"edited_from", "given", "continued"} & set(node), node
     s.blind = True
     assert json.loads(store.dumps(s))["blind"] is True
     f = tmp_path / "b.json"

@@ -143,6 +143,8 @@ def test_show_says_an_old_axis_file_recorded_the_wrong_method(tmp_path: Path) ->
     )  # fmt: skip
     shown = run_cli("vectors", "show", str(old))
     assert shown.returncode == 0 and "recorded wrongly" in shown.stdout, shown.stdout
+    doc = json.loads(run_cli("vectors", "show", str(old), "--json").stdout)
+    assert "recorded wrongly" in doc["method_note"]
     new = V.save_vectors(
         tmp_path / "hal.gguf", v, "ab" * 32, [6], 2, {}, archetype="hal-9000",
         method="mean(induced) - mean(default) of response-averaged l_out, greedy",

@@ -140,6 +140,8 @@ async def test_experiment_samples_annotated_blind_in_the_lab(
     finally:
         lab.release()
     (a,) = store.load(path).annotations
+    # The annotators' file gets their labels only: no forced choice scored into it on opening.
+    assert store.load(path).forced == []
     assert (a.self_id, a.annotator, a.generation_id) == (want, "reader", shown.id)
     report = session_agreement(path, resamples=50)
     assert report.annotators == {"reader": {"items": 1, "blind": 1}}  # a --blind session

@@ -77,8 +77,9 @@ class Judge:
             # and server-chat, which cannot hold the judge's prefilled "Answer: (".
             raise FormatError(
                 f"judge {self.spec.id}: {exc.problem}",
-                f"set gguf = PATH (a local copy of its GGUF) or format = NAME (chatml, gemma, "
-                f"llama3, …) for {self.spec.id} in the config; a judge cannot use server-chat",
+                "give the judge a model entry in the config ([models.NAME] with url and model) "
+                "holding gguf = PATH (a local copy of its GGUF) or format = NAME (chatml, "
+                "gemma, llama3, …); a judge cannot use server-chat",
             ) from None
         self.provenance = backend.provenance()
         # A server model without a local GGUF has no tokens to count: then characters are counted.

@@ -20,6 +20,7 @@ from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
 from psmlab.core.measure.probes import load_probe_set
+from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids, split_kind
 from psmlab.core.models.steering import Steering
@@ -221,18 +222,16 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                     "steer": steering.record() if steering else None,
                     "model": _model_identity(m),
                 }
-                # The group's size too: a cell's samples are decoded together, and another group
-                # gives other tokens, so rows of a smaller group are not this file's samples (a
-                # trial raised samples 3 -> 4 and the report mixed the two groups, unsaid).
+                # The group's size too, after the fingerprint (`results.changed` reads it): a
+                # cell's samples are decoded together and another group gives other tokens, so
+                # rows of a smaller group are not this file's samples (a trial raised samples
+                # 3 -> 4 and the report mixed the two groups, unsaid). Outside the fingerprint,
+                # so rows written before it still match.
                 sample_settings = {
                     q[0]: _fingerprint(
-                        **cond,
-                        question=q[1],
-                        prefill=q[2],
-                        labeller=spec.labeller,
-                        group=spec.samples,
-                        **sampling,
+                        **cond, question=q[1], prefill=q[2], labeller=spec.labeller, **sampling
                     )
+                    + f"{GROUP}{spec.samples}"
                     for q in questions
                 }
                 for qid, text, prefill in questions:

@@ -61,10 +61,26 @@ def needs_rerun(row: dict[str, Any] | None, settings: str | None = None) -> bool
     return row.get("kind") == "eval" and row.get("eval_scoring", 1) < EVAL_SCORING
 
 
+GROUP = "|group="  # a sample unit's settings end with the size of the group it is decoded in
+
+
 def changed(row: dict[str, Any], settings: str | None) -> bool:
     """The row was made with other settings than the planned unit's (None: not checked). A row
-    written before rows recorded their settings cannot be checked and is kept, as it was."""
-    return settings is not None and "settings" in row and row["settings"] != settings
+    written before rows recorded their settings cannot be checked and is kept, as it was. A
+    sample's group size: the row's own (after GROUP), else the group its decode recorded
+    (`params.parallel.seeds`), else (a row from before either) not checked."""
+    if settings is None or "settings" not in row:
+        return False
+    want, _, want_group = settings.partition(GROUP)
+    have, _, have_group = str(row["settings"]).partition(GROUP)
+    if have != want:
+        return True
+    if not want_group:
+        return False
+    if have_group:
+        return have_group != want_group
+    seeds = ((row.get("params") or {}).get("parallel") or {}).get("seeds")
+    return isinstance(seeds, list) and len(seeds) != int(want_group)
 
 
 def prune_for_report(results: ResultsFile, planned: Mapping[str, str]) -> tuple[int, int]:

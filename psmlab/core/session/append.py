@@ -56,7 +56,13 @@ def next_turn(
 
 
 def kept_settings(
-    session: Session, model_id: str, *, system: str | None, fmt: str | None, default_format: str
+    session: Session,
+    model_id: str,
+    *,
+    system: str | None,
+    fmt: str | None,
+    default_format: str,
+    steered: bool = False,
 ) -> tuple[str | None, str | None, list[str]]:
     """A model's system prompt and format for the next turn of an existing session: what was
     given now, else what the session recorded for it (a trial's "You are Marta…" was dropped on
@@ -73,6 +79,13 @@ def kept_settings(
         notes.append(
             f"{model_id}: the session's system prompt is kept ({short!r}); "
             "--system '' asks with none, --system TEXT with another"
+        )
+    if (
+        rec.steer and not steered
+    ):  # kept by nobody: a run under another vector must be asked for by name
+        notes.append(
+            f"{model_id}: the session's steering ({rec.steer.get('file', 'a vector')}) is not "
+            "kept: this turn runs unsteered unless --steer says otherwise"
         )
     if fmt is None and rec.format and rec.format != default_format:
         fmt = rec.format

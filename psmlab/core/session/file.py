@@ -207,8 +207,10 @@ def dumps(session: Session) -> bytes:
     if data.get("imported") is None:  # likewise: only sessions opened from `ask --json` output
         data.pop("imported", None)
     for node in data.get("nodes", ()):
-        if node.get("edited_from") is None:  # likewise: only turns a person edited
-            node.pop("edited_from", None)
+        # Likewise: only turns a person edited, only continuations given text to continue.
+        for key in ("edited_from", "given", "continued"):
+            if node.get(key) is None:
+                node.pop(key, None)
     for rec in data.get("auto_labels", ()):
         if rec.get("judge") is None:  # likewise: written only for a judge's labels
             rec.pop("judge", None)

@@ -95,7 +95,7 @@ class LabView(ForcedView):
         runs = self.lab.runs(model_id)
         if self.generating or len(runs) < 2:
             self.notify(
-                "Still generating" if self.generating else self._one_run_here(),
+                "Still generating" if self.generating else self._one_run_here(model_id),
                 severity="warning",
             )
             return
@@ -110,11 +110,13 @@ class LabView(ForcedView):
         self._count_labels()
         self._refresh(model_id)
 
-    def _one_run_here(self) -> str:
+    def _one_run_here(self, model_id: str) -> str:
         """Why { and } have nowhere to go. Continuing an adopted answer, the runs that answered
         the message are a turn up, in the tree (a trial read "only one run" as the others gone)."""
         shown = self.lab.shown_node()
         turn = self.lab.session.node(shown) if shown is not None else None
+        if turn is not None and turn.role == "assistant" and not self.lab.runs(model_id):
+            return "No run continues this answer yet: F5 or r runs one"
         if turn is not None and turn.role == "assistant":
             return (
                 "Only one run continues this answer (F5 or r adds one); the runs that "
@@ -250,6 +252,9 @@ class LabView(ForcedView):
         runs long over, and nothing scored it."""
         if self.generating or not self.lab.awaiting_answer():
             return
+        shown = self.lab.session.generations_at(self.lab.shown_node())
+        if any("experiment" in g.provenance for g in shown):
+            return  # samples to annotate: not the annotator's file to score into, unasked
         done = [
             st
             for st in self.states.values()
