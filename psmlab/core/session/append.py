@@ -80,9 +80,8 @@ def kept_settings(
             f"{model_id}: the session's system prompt is kept ({short!r}); "
             "--system '' asks with none, --system TEXT with another"
         )
-    if (
-        rec.steer and not steered
-    ):  # kept by nobody: a run under another vector must be asked for by name
+    # Steering is not kept: a run under a vector is asked for by name, each time.
+    if rec.steer and not steered:
         notes.append(
             f"{model_id}: the session's steering ({rec.steer.get('file', 'a vector')}) is not "
             "kept: this turn runs unsteered unless --steer says otherwise"

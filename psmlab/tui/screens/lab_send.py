@@ -14,6 +14,8 @@ from psmlab.tui.widgets.composer import Composer
 
 
 class LabSending(LabView):
+    """Sending a message, choosing the answer it follows, and which column was looked at last."""
+
     @on(Composer.Submitted)
     def send(self, msg: Composer.Submitted) -> None:
         """Send to every model. When the last message still waits for its answer, the user picks
