@@ -189,11 +189,19 @@ def test_samples_an_edited_file_no_longer_plans_are_left_out(tiny_run, tmp_path:
     """As in the report: people label the samples the report counts, not stale ones."""
     toml, out = tiny_run
     notes: list[str] = []
+    # Fewer samples: a sample drawn in a group of two is not one a group of one draws (another
+    # group gives other tokens), so the file plans none of these rows any more.
     fewer = tmp_path / "fewer.toml"
     fewer.write_text(TINY.replace("samples = 2", "samples = 1"))
-    s = session_from_results(out, experiment_file=fewer, on_note=notes.append)
-    assert len(s.generations) == 4  # 2 models x 2 contexts x 1 sample
-    assert {g.provenance["experiment"]["sample"] for g in s.generations} == {0}
+    with pytest.raises(UsageError, match="no longer plans any of the samples"):
+        session_from_results(out, experiment_file=fewer, on_note=notes.append)
+    # One context edited: its samples are left out, and that is said.
+    notes.clear()
+    edited = tmp_path / "edited.toml"
+    edited.write_text(TINY.replace("You are HAL 9000.", "You are HAL."))
+    assert edited.read_text() != TINY
+    s = session_from_results(out, experiment_file=edited, on_note=notes.append)
+    assert len(s.generations) == 4  # 2 models x 1 unchanged context x 2 samples
     assert len(notes) == 1 and "4 sample(s)" in notes[0] and "no longer plans" in notes[0]
     # The file the results were made with plans them all: nothing left out, nothing said.
     notes.clear()
