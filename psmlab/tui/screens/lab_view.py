@@ -95,7 +95,7 @@ class LabView(ForcedView):
         runs = self.lab.runs(model_id)
         if self.generating or len(runs) < 2:
             self.notify(
-                "Still generating" if self.generating else self._one_run_here(model_id),
+                "Still generating" if self.generating else self._one_run_here(len(runs)),
                 severity="warning",
             )
             return
@@ -110,12 +110,12 @@ class LabView(ForcedView):
         self._count_labels()
         self._refresh(model_id)
 
-    def _one_run_here(self, model_id: str) -> str:
+    def _one_run_here(self, n_runs: int) -> str:
         """Why { and } have nowhere to go. Continuing an adopted answer, the runs that answered
         the message are a turn up, in the tree (a trial read "only one run" as the others gone)."""
         shown = self.lab.shown_node()
         turn = self.lab.session.node(shown) if shown is not None else None
-        if turn is not None and turn.role == "assistant" and not self.lab.runs(model_id):
+        if turn is not None and turn.role == "assistant" and not n_runs:
             return "No run continues this answer yet: F5 or r runs one"
         if turn is not None and turn.role == "assistant":
             return (
