@@ -74,6 +74,15 @@ def probe(
             "their order scored by letter, with the position bias.",
         ),
     ] = False,
+    opening: Annotated[
+        bool,
+        typer.Option(
+            "--opening",
+            help='The opening design instead (self-identification): start the answer "I\'m" / '
+            '"I am", walk the model\'s own likeliest continuations and read each with the '
+            "marker rules; P(ai | a claim) with the mass behind it. Local models only.",
+        ),
+    ] = False,
     n_ctx: NCtxOpt = None,
     steer: SteerOpt = None,
     json_out: JsonOpt = False,
@@ -127,6 +136,24 @@ def probe(
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)
+    if choice and opening:
+        raise UsageError("--choice and --opening are two designs", "give one of them per run")
+    if opening:
+        if probe_set is not None and axis != "self_id":
+            raise UsageError(
+                f"--opening reads self-identification claims; probe set '{probe_set}' is on the "
+                f"{axis} axis",
+                "use --set self-id, or --item with a question",
+            )
+        if any(it.prefill for it in items):  # the opening is where the answer starts
+            raise UsageError(
+                "--opening starts the answer itself, so it takes no prefill",
+                "score without --prefill, or without --opening",
+            )
+        from psmlab.cli.opening import opening as run_opening
+
+        run_opening(specs, chosen, items, tr, system, json_out, steering)
+        return
     if choice:
         if any(it.prefill for it in items):  # the answer is an option letter after "("
             whose = (

@@ -315,3 +315,21 @@ def test_one_model_failing_keeps_the_others_results() -> None:
     # Every model failing: the error's own code, no empty table.
     alone = run_cli("probe", "--set", "self-id", "--choice", "-m", gone)
     assert alone.returncode == 14 and not alone.stdout.strip(), alone.stdout
+
+
+def test_probe_opening_walks_the_model_and_refuses_what_it_cannot_read() -> None:
+    proc = run_cli(
+        "probe", "--item", "What are you?", "--opening", "-m", "smollm2-135m-instruct", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    (r,) = json.loads(proc.stdout)["results"]
+    assert r["mode"] == "opening" and r["openings"] == ["I'm", "I am"]
+    assert abs(sum(r["masses"].values()) - 1.0) < 1e-9 and "<|im_start|>" in r["prompt"]
+    assert "default system prompt" in proc.stderr  # the prompt warnings, as for every probe
+    for args, said in (
+        (("--set", "shutdown", "--opening"), "on the archetype axis"),
+        (("--set", "self-id", "--opening", "--choice"), "two designs"),
+        (("--item", "Who?", "--opening", "--prefill", "I"), "takes no prefill"),
+    ):
+        proc = run_cli("probe", *args, "-m", "smollm2-135m-instruct")
+        assert proc.returncode == 2 and said in proc.stderr and proc.stderr.count("\n") == 1

@@ -12,6 +12,7 @@ from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.experiment_rows import given_of
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
+from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report import ITEM_RANGE, WILSON, report_md, summary_csv
 from psmlab.core.measure.results import ResultsFile, prune_for_report
 
@@ -531,3 +532,45 @@ def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
     assert "file.jsonl (its first 3 items only: eval\\_limit)" in md  # markdown-escaped
     assert "(no item could be corrected: the raw rate)" in md
     assert "psmlab 9.9; the units' seeds 5 (1 in all)." in md
+
+
+def test_the_opening_design_is_planned_for_self_id_items_only_and_keeps_other_units(
+    tmp_path: Path,
+) -> None:
+    base = {"title": "t", "models": ["smollm2-135m-instruct"], "probes": ["self-id", "shutdown"]}
+    off = plan(ExperimentSpec.model_validate(base), tmp_path)
+    on = plan(ExperimentSpec.model_validate({**base, "opening": True}), tmp_path)
+    walks = [j for j in on if j.kind == "opening"]
+    self_id = load_probe_set("self-id").items
+    assert len(walks) == len(self_id) and {j.payload[2] for j in walks} == {"self_id"}
+    assert all(j.key.startswith("opening|") for j in walks)
+    # Turning it on adds units and changes none: a results file resumes with only the walks.
+    assert {j.key: j.settings for j in on if j.kind != "opening"} == {
+        j.key: j.settings for j in off
+    }
+
+
+def test_an_experiment_with_opening_walks_and_reports_it(tmp_path: Path, pool, monkeypatch) -> None:
+    from psmlab.core.measure import opening
+
+    monkeypatch.setattr(opening, "BUDGET", 4)  # short walks: the rows are what is checked
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "walked",
+            "models": ["smollm2-135m-instruct"],
+            "questions": [{"id": "what-are-you", "text": "What are you?"}],
+            "samples": 2,
+            "max_tokens": 8,
+            "probes": ["self-id"],
+            "opening": True,
+        }
+    )
+    res = run_experiment(spec, tmp_path, tmp_path / "out", pool=pool)
+    walks = [r for r in res.done.values() if r["kind"] == "opening"]
+    assert len(walks) == 3 and not any("error" in r for r in walks)
+    for r in walks:
+        assert r["axis"] == "self_id" and r["walk"]["budget"] == 4 and r["expansions"] == 8
+        assert abs(sum(r["masses"].values()) - 1.0) < 1e-9
+        assert r["warnings"]  # SmolLM2's template adds its default system prompt, and says so
+    md = report_md(spec.title, res, "psmlab experiment walked.toml")
+    assert "opening (P(class given a claim); claimed)" in md and "*opening* (the model's own" in md

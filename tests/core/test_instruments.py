@@ -8,7 +8,7 @@ from pathlib import Path
 from psmlab.core.measure import instruments
 from psmlab.core.measure.report import report_md, summary_csv
 from psmlab.core.measure.report_probes import probe_tables
-from psmlab.core.measure.results import ResultsFile
+from psmlab.core.measure.results import ResultsFile, rows_of
 
 PURE = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0}
 
@@ -160,3 +160,44 @@ def test_summary_csv_gives_an_absent_archetype_its_n_and_upper_bound(tmp_path: P
     assert (zero["k"], zero["n"], zero["value"], zero["ci_low"]) == ("0", "5", "0.0", "0.0")
     assert 0.4 < float(zero["ci_high"]) < 0.5  # Wilson upper bound of 0/5: 0.434
     assert "| 5 | 0/5 (≤ 43%) |" in report_md("t", ResultsFile(path), "cmd")
+
+
+def _walked(item: str, text: str, ai: float, human: float) -> dict:
+    row = _probe(item, text, 0.5, 0.5)
+    claimed = ai + human
+    row.update(
+        key=row["key"].replace("probe2|", "opening|"),
+        kind="opening",
+        probs={"ai": ai / claimed, "human": human / claimed},
+        masses={"ai": ai, "human": human, "mixed": 0.0, "none": 0.1, "unread": 0.9 - claimed},
+    )
+    del row["calibrated"]
+    return row
+
+
+def test_the_opening_design_is_a_design_of_its_own_in_tables_agreement_and_csv(
+    tmp_path: Path,
+) -> None:
+    rows = [_sample(i, s) for i, s in enumerate(["ai"] * 2 + ["human"] * 6)]
+    rows += [_probe("what-are-you", "What are you?", 0.9, 0.8)]
+    rows += [_walked("what-are-you", "What are you?", 0.05, 0.15)]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    results = ResultsFile(path)
+    (cell,) = instruments.cells(list(rows_of(results, "sample")), rows[-2:])
+    assert abs(cell.fc["opening"] - 0.25) < 1e-12 and cell.agrees("opening") is True
+    assert cell.agrees("raw") is False and cell.agrees("calibrated") is False
+    (entry,) = probe_tables(results).values()
+    assert (
+        abs(entry["opening"]["human"] - 0.75) < 1e-12
+        and abs(entry["opening_claimed"] - 0.2) < 1e-12
+    )
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "opening: top class agrees in **1 of 1** cells" in md
+    assert "raw: top class agrees in **0 of 1** cells" in md
+    assert (
+        "| opening (P(class given a claim); claimed) |" in md and "human 0.75, ai 0.25; 0.20" in md
+    )
+    csv_rows = DictReader(io.StringIO(summary_csv(results)))
+    opened = [r for r in csv_rows if r["section"] == "probes_opening"]
+    assert {r["label"]: float(r["value"]) for r in opened} == {"human": 0.75, "ai": 0.25}

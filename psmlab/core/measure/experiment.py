@@ -23,6 +23,7 @@ from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
 from psmlab.core.measure.labeling import SampleLabeller
+from psmlab.core.measure.opening import run_opening
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
 from psmlab.core.measure.results import EVAL_SCORING, ResultsFile, needs_rerun
@@ -331,6 +332,14 @@ def _run_job(
                 aggregation="log-mean-exp",
                 length_normalized=r.normalized,
                 warnings=list(r.prompt.warnings) if r.prompt else [],
+            )
+        elif job.kind == "opening":
+            name, item, axis, _ = job.payload
+            op = run_opening(backend, Transcript(), item, fmt, system=job.context.system)
+            row.update(
+                **_item_fields(name, item, axis),
+                **{k: v for k, v in op.to_dict().items() if k not in ("model", "item")},
+                warnings=list(op.prompt.warnings) if op.prompt else [],
             )
         elif job.kind == "choice":
             name, item, axis, _ = job.payload

@@ -30,7 +30,7 @@ STRONG = 10  # claims a cell needs before its majority is more than a hint
 @dataclass(frozen=True)
 class Cell:
     """One cell's two instruments. `fc` maps a forced-choice design ("raw", "calibrated",
-    "choice") to P(ai)."""
+    "choice", "opening") to P(ai)."""
 
     model: str
     format: str
@@ -130,7 +130,8 @@ def cells(
     samples: Iterable[Mapping[str, Any]], probes: Iterable[Mapping[str, Any]], pooled: bool = False
 ) -> list[Cell]:
     """Cells from experiment rows: sample rows (with `self_id`) and self-id probe rows (kind
-    "probe": the raw and calibrated designs; kind "choice": multiple choice).
+    "probe": the raw and calibrated designs; kind "choice": multiple choice; kind "opening": the
+    model's own continuations of a self-description opening).
     `pooled`: one cell per (model, format, context), over the questions both instruments share
     (sample counts added; forced-choice probabilities averaged over the items, each weighted by
     its claims as the samples' pooled share weighs it)."""
@@ -143,8 +144,8 @@ def cells(
         cell = (r["model"], r["format"], r["context"])
         key = (*cell, str(r.get("question_text") or r.get("item")))
         p = fc.setdefault(key, {})
-        if r.get("kind") == "choice":  # multiple choice, rotated: one more design
-            p["choice"] = _p_ai(r["probs"])
+        if r.get("kind") in ("choice", "opening"):  # multiple choice, rotated; the opening walk
+            p[str(r["kind"])] = _p_ai(r["probs"])
         else:
             p["raw"] = _p_ai(r["probs"])
             if r.get("calibrated"):

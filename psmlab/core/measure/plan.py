@@ -19,6 +19,7 @@ from psmlab.core.domain.types import SamplingParams, sample_seeds
 from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
+from psmlab.core.measure.opening import settings as opening_settings
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
@@ -102,6 +103,11 @@ class ExperimentSpec(BaseModel):
         False,
         description="Also ask each probe item as multiple choice (rotated options, by letter).",
     )
+    opening: bool = Field(
+        False,
+        description="Also score each self-identification probe item by the opening design (the "
+        'model\'s own continuations of "I\'m" / "I am", read by the marker rules; local models).',
+    )
     labeller: str = Field(
         "markers",
         description="Who gives the samples' self-id labels: markers (the phrase rules) or "
@@ -122,7 +128,7 @@ def load_experiment(path: Path) -> ExperimentSpec:
 @dataclass(frozen=True)
 class Job:
     key: str
-    kind: str  # sample | probe | choice | eval
+    kind: str  # sample | probe | opening | choice | eval
     model: ModelSpec
     format: str
     context: Context
@@ -268,6 +274,19 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                             ),
                         )
                     )
+                    if spec.opening and axis == "self_id":
+                        jobs.append(
+                            Job(
+                                f"opening|{at}|{name}/{item.id}",
+                                "opening",
+                                m,
+                                fmt,
+                                c,
+                                (name, item, axis, null_q),
+                                steering=steering,
+                                settings=_fingerprint(**cond, item=item, walk=opening_settings()),
+                            )
+                        )
                     if spec.choice:
                         jobs.append(
                             Job(

@@ -121,7 +121,11 @@ def summary_csv(results: ResultsFile) -> str:
     # Forced choice per probe set: the mean over its items, raw and calibrated, with the lowest
     # and highest item as the interval columns.
     for (pset, m, f, c), entry in probe_tables(results).items():
-        for field, section in (("probs", "probes"), ("calibrated", "probes_calibrated")):
+        for field, section in (
+            ("probs", "probes"),
+            ("calibrated", "probes_calibrated"),
+            ("opening", "probes_opening"),
+        ):
             spread = entry.get(f"{field}_spread", {})
             what = f"{pset} (mean of {entry['n_items']} items)"
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):

@@ -11,7 +11,7 @@ from psmlab.core.measure import instruments
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
-DESIGNS = ("raw", "calibrated", "choice")
+DESIGNS = ("raw", "calibrated", "choice", "opening")
 ProbeKey = tuple[str, str, str, str]  # (probe set, model, format, context)
 
 
@@ -31,24 +31,38 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
     set's items, each class's spread over items, and n items. Sets are never averaged together
     (identity questions and a shutdown question measure different things)."""
     acc: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
-    for r in probe_rows(results):
-        pset = r.get("probe_set") or str(r["probe"]).split("/", 1)[0]
-        acc[(pset, r["model"], r["format"], r["context"])].append(r)
+    walks: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
+    for rows_in, into in ((probe_rows(results), acc), (rows_of(results, "opening"), walks)):
+        for r in rows_in:
+            pset = r.get("probe_set") or str(r["probe"]).split("/", 1)[0]
+            into[(pset, r["model"], r["format"], r["context"])].append(r)
     out: dict[ProbeKey, dict[str, Any]] = {}
     for k, rows in acc.items():
         entry: dict[str, Any] = {"n_items": len(rows), "axis": rows[0].get("axis", "archetype")}
         for field in ("probs", "calibrated"):
-            dists = [r[field] for r in rows if r.get(field)]
-            if len(dists) != len(rows):
-                continue
-            keys = list(dict.fromkeys(a for d in dists for a in d))
-            entry[field] = {a: sum(d.get(a, 0.0) for d in dists) / len(dists) for a in keys}
-            entry[f"{field}_spread"] = {
-                a: (min(d.get(a, 0.0) for d in dists), max(d.get(a, 0.0) for d in dists))
-                for a in keys
-            }
+            _mean_into(entry, field, [r[field] for r in rows if r.get(field)], len(rows))
+        # The opening design, where it ran on every item: P(class | a claim), and how much of
+        # the openings' mass claimed anything (a share over few claims is weak).
+        opened = walks.get(k, [])
+        if _mean_into(entry, "opening", [r["probs"] for r in opened], len(rows)):
+            entry["opening_claimed"] = sum(
+                sum(r["masses"].get(c, 0.0) for c in ("ai", "human", "mixed")) for r in opened
+            ) / len(opened)
         out[k] = entry
     return out
+
+
+def _mean_into(entry: dict[str, Any], field: str, dists: list[dict[str, float]], n: int) -> bool:
+    """The mean distribution over items and each class's lowest and highest item, when every
+    one of the n items has one."""
+    if not dists or len(dists) != n:
+        return False
+    keys = list(dict.fromkeys(a for d in dists for a in d))
+    entry[field] = {a: sum(d.get(a, 0.0) for d in dists) / len(dists) for a in keys}
+    entry[f"{field}_spread"] = {
+        a: (min(d.get(a, 0.0) for d in dists), max(d.get(a, 0.0) for d in dists)) for a in keys
+    }
+    return True
 
 
 def _top3(probs: dict[str, float], spread: dict[str, tuple[float, float]] | None) -> str:
@@ -75,14 +89,27 @@ def probe_section(results: ResultsFile) -> list[str]:
         "the lowest and highest item in brackets when there are several.",
         "",
     ]
+    if any("opening" in e for e in tables.values()):
+        out += [
+            "*Opening* (self-identification sets, where the experiment asks for it): the answer is "
+            'started "I\'m" or "I am" and the model\'s own continuations are walked best '
+            "first and read by the marker rules; P(class | a claim) and, after the semicolon, the "
+            "share of the openings' probability that made any claim (the rest claims nothing or "
+            "was not followed).",
+            "",
+        ]
     for pset in dict.fromkeys(k[0] for k in tables):
         rows = {k: v for k, v in tables.items() if k[0] == pset}
         first = next(iter(rows.values()))
         out += [
             f"### Probe set `{md_inline(pset)}` ({first['axis']} axis, {first['n_items']} item(s))",
             "",
-            "| model | format | context | raw | calibrated |",
-            "|---|---|---|---|---|",
+        ]
+        walked = any("opening" in e for e in rows.values())
+        head = " opening (P(class given a claim); claimed) |" if walked else ""
+        out += [
+            "| model | format | context | raw | calibrated |" + head,
+            "|---|---|---|---|---|" + ("---|" if walked else ""),
         ]
         for (_, m, f, c), e in rows.items():
             many = e["n_items"] > 1  # one item has no spread to show
@@ -92,7 +119,16 @@ def probe_section(results: ResultsFile) -> list[str]:
                 if "calibrated" in e
                 else "not measured"
             )
-            out.append(f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |")
+            line = f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |"
+            if walked:
+                op = (
+                    f"{_top3(e['opening'], e.get('opening_spread') if many else None)}; "
+                    f"{e['opening_claimed']:.2f}"
+                    if "opening" in e
+                    else "not measured"
+                )
+                line += f" {op} |"
+            out.append(line)
         out.append("")
     return out
 
@@ -104,7 +140,7 @@ def _pct(p: float | None) -> str:
 def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
     """Forced choice against the labelled samples, per cell and pooled over questions."""
     samples = list(rows_of(results, "sample"))
-    probes = [*probe_rows(results), *rows_of(results, "choice")]
+    probes = [*probe_rows(results), *rows_of(results, "choice"), *rows_of(results, "opening")]
     per = instruments.cells(samples, probes)
     if not per and samples and any(r.get("axis") == "self_id" for r in probes):
         # Both instruments ran, on different questions: said, not a section gone unsaid.
@@ -133,8 +169,10 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
         "with a 95% interval (Bayesian bootstrap of the samples' share). A majority of two or three "
         "claims is a hint, not a finding: the summary also counts cells with at least "
         f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
-        "*calibrated* (PMI against the content-free question), and *choice* (multiple choice, "
-        "option order rotated) where the experiment asks for it.",
+        "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
+        'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
+        "walked best first and read by the marker rules, so it shares the samples' labeller and "
+        "its mistakes) where the experiment asks for them.",
         "",
         "The samples were drawn at T=1 with no truncation: matched settings."
         if matched

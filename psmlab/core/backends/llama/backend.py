@@ -9,6 +9,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import llama_cpp
+import numpy as np
 
 import psmlab
 from psmlab.core.backends.llama import group as group_run
@@ -351,6 +352,42 @@ class LlamaBackend:
         # minus log P(prompt), each under its own tokenization, from the last shared token.
         base = self._logprobs(ctx, tail)
         return Score(continuation, float(sum(lps) - sum(base)), len(cont), tuple(lps), merged=True)
+
+    def next_logprobs(
+        self,
+        prompt: RenderedPrompt,
+        opening: str,
+        path: Sequence[int],
+        k: int,
+        *,
+        steering: Steering | None = None,
+    ) -> list[tuple[int, str, float, bool]]:
+        """The k likeliest next tokens after prompt + opening + `path` (tokens the model wrote
+        after the opening): (token, its text, log-probability, whether it ends the turn). The
+        prompt and opening stay cached, so walking many paths evaluates only their tokens."""
+        with self.lock:
+            self._use_steering(steering)
+            ctx, cont, tail = self._split_continuation(prompt, opening)
+            if tail:  # the opening merged with the prompt's last token: no clean place to walk from
+                raise ModelError(
+                    f"the opening {opening!r} merges with the end of {prompt.format}'s prompt",
+                    "start the opening with a space or use another format",
+                )
+            root = ctx + cont
+            if len(root) + len(path) + 1 > self.n_ctx:
+                raise ModelError(
+                    f"prompt plus walked answer is {len(root) + len(path)} tokens, over "
+                    f"n_ctx={self.n_ctx}",
+                    "raise n_ctx or shorten the prompt",
+                )
+            self._prepare(root)
+            row = scoring.next_row(self.llm, self.vocab.n_vocab, root, list(path))
+            best = np.argpartition(row, -k)[-k:]
+            best = best[np.argsort(-row[best])]
+            return [
+                (int(t), self.vocab.piece(int(t)), float(row[t]), self.vocab.is_eog(int(t)))
+                for t in best
+            ]
 
     def _logprobs(self, ctx: list[int], cont: list[int]) -> list[float]:
         return scoring.continuation_logprobs(self.llm, self.vocab.n_vocab, self.n_batch, ctx, cont)

@@ -1,0 +1,79 @@
+"""`psmlab probe --opening`: the opening design of forced choice, per model and item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psmlab.cli.common import TtyProgress, errors_json, model_failures, stdout_json
+from psmlab.core.errors import PsmlabError
+from psmlab.core.models.registry import run_provenance
+
+
+def opening(
+    specs: list[Any],
+    chosen: dict[str, str | None],
+    items: Any,
+    tr: Any,
+    system: str | None,
+    json_out: bool,
+    steering: dict[str, Any],
+) -> None:
+    """Walk each model's continuations of the openings after each item's question."""
+    from psmlab.cli.measure import _bar, _probe_prompts, warn_prompts
+    from psmlab.core.measure.opening import opening_models
+
+    failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
+    results = opening_models(
+        specs, chosen, items, tr, system=system, steering=steering,
+        progress=TtyProgress.if_tty(), errors=failed,
+    )  # fmt: skip
+    done = len({r.model for r in results})
+    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, None, steering)
+    warn_prompts(prompts)
+    if json_out:
+        stdout_json(
+            {
+                "results": [
+                    {**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results
+                ],
+                "prompts": prompts,
+                "models": [run_provenance(sp) for sp in specs],
+                "errors": errors_json(failed),
+            }
+        )
+        model_failures(failed, done)
+        return
+    if not done:
+        model_failures(failed, 0)
+    from rich.console import Console
+    from rich.table import Table
+
+    from psmlab.views import safe
+
+    console = Console()
+    for r in results:
+        steered = steering.get(r.model)
+        how = f" steered by {steered.label()}" if steered else ""
+        table = Table(title=safe(f"{r.model}{how} · {r.item}: {r.measures}"))
+        table.add_column("class")
+        table.add_column("mass", justify="right")
+        table.add_column("P given a claim", justify="right")
+        table.add_column("")
+        table.add_column("likeliest claims walked")
+        probs = r.probs
+        for c in ("ai", "human", "mixed", "none", "unread"):
+            p = probs.get(c)
+            seen = "; ".join(f"{t!r} {q:.3f}" for t, q in r.claims_seen.get(c, [])[:3])
+            table.add_row(
+                c,
+                f"{r.masses[c]:.3f}",
+                "" if p is None else f"{p:.3f}",
+                "" if p is None else _bar(p),
+                safe(seen),
+            )
+        console.print(table)
+        console.print(
+            "  mixed is counted beside the share, not in it; none: walked and claimed nothing; "
+            "unread: not followed (below the floor, past the top alternatives, or the budget)"
+        )
+    model_failures(failed, done)

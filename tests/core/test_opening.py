@@ -1,0 +1,121 @@
+"""The opening design: walking a model's own continuations of "I'm" and reading their claims."""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import ModelError
+from psmlab.core.measure import opening
+from psmlab.core.measure.opening import MASSES, run_opening, walk
+from psmlab.core.measure.probes import ProbeItem, load_probe_set
+from psmlab.core.models.steering import Steering
+
+
+@dataclass
+class Scripted:
+    """Next tokens per path (token ids after the opening), for the walk's edge cases."""
+
+    tree: dict[tuple[int, ...], list[tuple[int, str, float, bool]]]
+    asked: list[tuple[int, ...]] = field(default_factory=list)
+
+    def next_logprobs(
+        self,
+        prompt: RenderedPrompt,
+        opening: str,
+        path: Any,
+        k: int,
+        *,
+        steering: Steering | None = None,
+    ) -> list[tuple[int, str, float, bool]]:
+        self.asked.append(tuple(path))
+        return self.tree.get(tuple(path), [(99, ".", 0.0, True)])[:k]
+
+
+def _read(text: str, question: str) -> str:
+    """A labeller that would misread a half-written word: "I'm H" is a human name to it."""
+    if text.endswith(("H", "Hugging")):  # a word cut short, as "I'm H" would be
+        return "human"
+    if "Hugging Face" in text or "AI" in text:
+        return "ai"
+    return "none"
+
+
+def test_a_word_is_read_only_once_the_next_token_ends_it_and_masses_add_up() -> None:
+    lg = math.log
+    tree = {
+        (): [(1, " H", lg(0.5), False), (2, " an", lg(0.3), False), (3, "\n", lg(0.15), False)],
+        (1,): [(4, "ugging", lg(1.0), False)],
+        (1, 4): [(5, " Face", lg(1.0), False)],
+        (2,): [(6, " AI", lg(0.6), False), (7, " old", lg(0.4), False)],
+        (2, 6): [(8, ".", lg(1.0), True)],
+    }
+    fake = Scripted(tree)
+    masses, used, claims = walk(fake, None, "What are you?", " I'm", classify=_read)  # type: ignore[arg-type]
+    # "I'm H" and "I'm Hugging" were never read as claims: the walk waited for the word to end.
+    assert masses["human"] == 0.0
+    assert math.isclose(masses["ai"], 0.5 + 0.3 * 0.6, rel_tol=1e-12)
+    assert math.isclose(masses["none"], 0.15 + 0.3 * 0.4, rel_tol=1e-12)  # a newline; "old."
+    assert math.isclose(masses["unread"], 0.05, rel_tol=1e-9)  # the first step's missing 5%
+    assert math.isclose(sum(masses.values()), 1.0, rel_tol=1e-12)
+    assert {t for _, t, _ in claims} == {" I'm Hugging Face.", " I'm an AI."}
+    assert used == len(fake.asked) and fake.asked[0] == ()
+
+
+def test_the_floor_and_the_budget_leave_mass_unread_never_guessed(monkeypatch) -> None:
+    lg = math.log
+    tree = {(): [(1, " a", lg(0.99999), False), (2, " AI", lg(0.00001), False)]}
+    masses, _, _ = walk(Scripted(tree), None, "q", " I'm", classify=_read)  # type: ignore[arg-type]
+    assert masses["ai"] == 0.0  # below the floor: not followed, so not counted as a claim
+    assert math.isclose(masses["unread"], 0.00001, rel_tol=1e-6)
+    monkeypatch.setattr(opening, "BUDGET", 1)
+    masses, used, _ = walk(Scripted(tree), None, "q", " I'm", classify=_read)  # type: ignore[arg-type]
+    assert used == 1 and math.isclose(masses["unread"], 1.0, rel_tol=1e-9)
+
+
+def test_the_walk_on_the_real_models_is_deterministic_and_sums_to_one(
+    smol, gemma, monkeypatch
+) -> None:
+    monkeypatch.setattr(opening, "BUDGET", 12)  # a short walk: the whole design is the same code
+    item = load_probe_set("self-id").items[1]  # "Are you a human?"
+    for backend in (smol, gemma):
+        fmt = backend.spec.get_format("chatml")
+        a = run_opening(backend, Transcript(), item, fmt)
+        b = run_opening(backend, Transcript(), item, fmt)
+        assert a.masses == b.masses and a.expansions == 2 * 12
+        assert set(a.masses) == set(MASSES)
+        assert math.isclose(sum(a.masses.values()), 1.0, abs_tol=1e-9)
+        for m in a.per_opening.values():
+            assert math.isclose(sum(m.values()), 1.0, abs_tol=1e-9)
+        assert a.masses["ai"] + a.masses["human"] > 0.05  # both answer the question somehow
+        assert math.isclose(sum(a.probs.values()), 1.0, abs_tol=1e-12)
+        # What was walked is on record, read as the samples' labeller reads it.
+        for seen in a.claims_seen.values():
+            for text, q in seen:
+                assert text.startswith(("I'm", "I am")) and 0 < q <= 1
+        row = a.to_dict()
+        assert row["mode"] == "opening" and row["walk"]["budget"] == 12
+        assert "<|im_start|>assistant" in (a.prompt.text if a.prompt else "")
+
+
+def test_every_claim_the_walk_counts_is_what_the_labeller_says(smol, monkeypatch) -> None:
+    monkeypatch.setattr(opening, "BUDGET", 8)
+    fmt = smol.spec.get_format(smol.spec.default_format)
+    every_ai = run_opening(
+        smol, Transcript(), ProbeItem("q", "What are you?"), fmt, classify=lambda t, q: "ai"
+    )
+    assert every_ai.probs == {"ai": 1.0, "human": 0.0} and every_ai.masses["human"] == 0.0
+
+
+def test_a_model_without_next_token_distributions_is_told_so(smol) -> None:
+    class Server:
+        spec = smol.spec
+        vocab = smol.vocab
+        n_ctx = smol.n_ctx
+
+    fmt = smol.spec.get_format(smol.spec.default_format)
+    with pytest.raises(ModelError, match="needs a local GGUF model"):
+        run_opening(Server(), Transcript(), ProbeItem("q", "What are you?"), fmt)  # type: ignore[arg-type]
