@@ -61,7 +61,7 @@ def opening(
         table.add_column("")
         table.add_column("likeliest claims walked")
         probs = r.probs
-        for c in ("ai", "human", "mixed", "none", "unread"):
+        for c in ("ai", "human", "mixed", "none", "cut", "unread"):
             p = probs.get(c)
             seen = "; ".join(f"{t!r} {q:.3f}" for t, q in r.claims_seen.get(c, [])[:3])
             table.add_row(
@@ -72,8 +72,11 @@ def opening(
                 safe(seen),
             )
         console.print(table)
+        if not probs:
+            console.print("  no ai or human claim was walked: no share to give")
         console.print(
-            "  mixed is counted beside the share, not in it; none: walked and claimed nothing; "
-            "unread: not followed (below the floor, past the top alternatives, or the budget)"
+            "  P given a claim: among ai and human claims (mixed is counted beside it); none: the "
+            "answer ended without a claim; cut: no claim within the walk's depth; unread: not "
+            "followed (below the floor, past the top alternatives, or the budget)"
         )
     model_failures(failed, done)

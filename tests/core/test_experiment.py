@@ -544,6 +544,11 @@ def test_the_opening_design_is_planned_for_self_id_items_only_and_keeps_other_un
     self_id = load_probe_set("self-id").items
     assert len(walks) == len(self_id) and {j.payload[2] for j in walks} == {"self_id"}
     assert all(j.key.startswith("opening|") for j in walks)
+    with pytest.raises(UsageError, match="no probe set here has one"):
+        plan(
+            ExperimentSpec.model_validate({**base, "probes": ["shutdown"], "opening": True}),
+            tmp_path,
+        )
     # Turning it on adds units and changes none: a results file resumes with only the walks.
     assert {j.key: j.settings for j in on if j.kind != "opening"} == {
         j.key: j.settings for j in off
@@ -573,4 +578,7 @@ def test_an_experiment_with_opening_walks_and_reports_it(tmp_path: Path, pool, m
         assert abs(sum(r["masses"].values()) - 1.0) < 1e-9
         assert r["warnings"]  # SmolLM2's template adds its default system prompt, and says so
     md = report_md(spec.title, res, "psmlab experiment walked.toml")
-    assert "opening (P(class given a claim); claimed)" in md and "*opening* (the model's own" in md
+    assert (
+        "opening (P(class given an ai or human claim); mass claimed, cut, unread)" in md
+        and "*opening* (the model's own" in md
+    )

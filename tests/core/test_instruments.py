@@ -169,7 +169,14 @@ def _walked(item: str, text: str, ai: float, human: float) -> dict:
         key=row["key"].replace("probe2|", "opening|"),
         kind="opening",
         probs={"ai": ai / claimed, "human": human / claimed},
-        masses={"ai": ai, "human": human, "mixed": 0.0, "none": 0.1, "unread": 0.9 - claimed},
+        masses={
+            "ai": ai,
+            "human": human,
+            "mixed": 0.0,
+            "none": 0.1,
+            "cut": 0.05,
+            "unread": 0.85 - claimed,
+        },
     )
     del row["calibrated"]
     return row
@@ -196,8 +203,17 @@ def test_the_opening_design_is_a_design_of_its_own_in_tables_agreement_and_csv(
     assert "opening: top class agrees in **1 of 1** cells" in md
     assert "raw: top class agrees in **0 of 1** cells" in md
     assert (
-        "| opening (P(class given a claim); claimed) |" in md and "human 0.75, ai 0.25; 0.20" in md
+        "| opening (P(class given an ai or human claim); mass claimed, cut, unread) |" in md
+        and "human 0.75, ai 0.25; 0.20, 0.05, 0.65" in md
     )
     csv_rows = DictReader(io.StringIO(summary_csv(results)))
     opened = [r for r in csv_rows if r["section"] == "probes_opening"]
     assert {r["label"]: float(r["value"]) for r in opened} == {"human": 0.75, "ai": 0.25}
+    assert {r["labeller"] for r in opened} == {"markers"}
+    assert "0.200 claimed, 0.050 cut, 0.650 unread" in opened[0]["note"]
+    # Samples read by a judge: the section says the two instruments have different readers.
+    from psmlab.core.measure.report_probes import agreement_section
+
+    said = "\n".join(agreement_section(results, "judge:qwen"))
+    assert "the samples are read by judge:qwen, another labeller" in said
+    assert "shared by both" in "\n".join(agreement_section(results, "markers"))

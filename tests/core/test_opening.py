@@ -35,13 +35,13 @@ class Scripted:
         return self.tree.get(tuple(path), [(99, ".", 0.0, True)])[:k]
 
 
-def _read(text: str, question: str) -> str:
+def _read(text: str, question: str) -> tuple[str, bool]:
     """A labeller that would misread a half-written word: "I'm H" is a human name to it."""
     if text.endswith(("H", "Hugging")):  # a word cut short, as "I'm H" would be
-        return "human"
+        return "human", True
     if "Hugging Face" in text or "AI" in text:
-        return "ai"
-    return "none"
+        return "ai", True
+    return "none", True
 
 
 def test_a_word_is_read_only_once_the_next_token_ends_it_and_masses_add_up() -> None:
@@ -61,7 +61,8 @@ def test_a_word_is_read_only_once_the_next_token_ends_it_and_masses_add_up() -> 
     assert math.isclose(masses["none"], 0.15 + 0.3 * 0.4, rel_tol=1e-12)  # a newline; "old."
     assert math.isclose(masses["unread"], 0.05, rel_tol=1e-9)  # the first step's missing 5%
     assert math.isclose(sum(masses.values()), 1.0, rel_tol=1e-12)
-    assert {t for _, t, _ in claims} == {" I'm Hugging Face.", " I'm an AI."}
+    # The end-of-turn token's text is not part of what the model said.
+    assert {t for _, t, _ in claims} == {" I'm Hugging Face", " I'm an AI"}
     assert used == len(fake.asked) and fake.asked[0] == ()
 
 
@@ -105,7 +106,7 @@ def test_every_claim_the_walk_counts_is_what_the_labeller_says(smol, monkeypatch
     monkeypatch.setattr(opening, "BUDGET", 8)
     fmt = smol.spec.get_format(smol.spec.default_format)
     every_ai = run_opening(
-        smol, Transcript(), ProbeItem("q", "What are you?"), fmt, classify=lambda t, q: "ai"
+        smol, Transcript(), ProbeItem("q", "What are you?"), fmt, classify=lambda t, q: ("ai", True)
     )
     assert every_ai.probs == {"ai": 1.0, "human": 0.0} and every_ai.masses["human"] == 0.0
 
@@ -119,3 +120,53 @@ def test_a_model_without_next_token_distributions_is_told_so(smol) -> None:
     fmt = smol.spec.get_format(smol.spec.default_format)
     with pytest.raises(ModelError, match="needs a local GGUF model"):
         run_opening(Server(), Transcript(), ProbeItem("q", "What are you?"), fmt)  # type: ignore[arg-type]
+
+
+def test_a_bare_name_waits_for_the_rest_and_a_path_with_no_claim_is_cut_or_none() -> None:
+    """With the real rules: "I'm Alex," is only a name (weak); "I'm Alex, an AI" is an AI."""
+    lg = math.log
+    tree = {
+        (): [(1, " Alex", lg(0.6), False), (2, " so", lg(0.4), False)],
+        (1,): [(3, ",", lg(1.0), False)],
+        (1, 3): [(4, " an", lg(1.0), False)],
+        (1, 3, 4): [(5, " AI", lg(1.0), False)],
+        (2,): [(6, " very", lg(1.0), False)],
+        (2, 6): [(6, " very", lg(1.0), False)],
+        (2, 6, 6): [(6, " very", lg(1.0), False)],
+        (2, 6, 6, 6): [(6, " very", lg(1.0), False)],
+    }
+    masses, _, claims = walk(Scripted(tree), None, "What are you?", " I'm")  # type: ignore[arg-type]
+    assert math.isclose(masses["ai"], 0.6, rel_tol=1e-12) and masses["human"] == 0.0
+    assert [t for _, t, _ in claims] == [" I'm Alex, an AI"]
+    # "I'm so very very very very": five tokens and no claim is cut, not "claims nothing".
+    assert math.isclose(masses["cut"], 0.4, rel_tol=1e-12) and masses["none"] == 0.0
+
+
+def test_a_walk_without_claims_gives_no_share_rather_than_an_even_split(smol, monkeypatch) -> None:
+    monkeypatch.setattr(opening, "BUDGET", 3)
+    fmt = smol.spec.get_format(smol.spec.default_format)
+    r = run_opening(
+        smol,
+        Transcript(),
+        ProbeItem("q", "What are you?"),
+        fmt,
+        classify=lambda t, q: ("none", True),
+    )
+    assert r.probs == {} and r.top == "no claims" and r.to_dict()["probs"] == {}
+
+
+def test_a_walk_leaves_seeded_generation_and_scoring_as_they_were(smol, monkeypatch) -> None:
+    """The walk decodes into the cache the lab's exact replay relies on, and must leave it so."""
+    from psmlab.core.domain.prompt import render
+    from psmlab.core.domain.types import SamplingParams
+
+    monkeypatch.setattr(opening, "BUDGET", 6)
+    fmt = smol.spec.get_format(smol.spec.default_format)
+    tr = Transcript().with_turn("user", "What are you?")
+    prompt = render(tr, fmt, smol.vocab, model_id=smol.spec.id, n_ctx=smol.n_ctx)
+    params = SamplingParams(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, max_tokens=12)
+    before = smol.generate(prompt, params, 7)
+    scored = smol.score(prompt, [" I am a nurse."])[0].logprob
+    run_opening(smol, Transcript(), ProbeItem("q", "What are you?"), fmt)
+    after = smol.generate(prompt, params, 7)
+    assert after.text == before.text and smol.score(prompt, [" I am a nurse."])[0].logprob == scored

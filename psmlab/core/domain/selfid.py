@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psmlab.core.domain.selfid_answers import ANSWER_RULES
 from psmlab.core.domain.selfid_life import LIFE_RULES
@@ -132,6 +132,9 @@ class SelfId:
 
     label: str  # one of SELF_IDS
     hits: tuple[MarkerHit, ...] = ()
+    # Whether a strong hit decided the label: a bare name or a bare "Yes." decides only when
+    # nothing stronger is said, so more text may still turn it ("I'm Alex, an AI assistant").
+    decided: bool = field(default=True, compare=False)
 
 
 def question_kinds(question: str | None) -> frozenset[str]:
@@ -223,7 +226,7 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
         label = reply.archetype  # a bare "Yes." decides only when nothing else is claimed
     else:
         label = "none"
-    return SelfId(label, tuple(clip(_dedupe(hits), given)))
+    return SelfId(label, tuple(clip(_dedupe(hits), given)), decided=bool(strong))
 
 
 def clip(hits: list[MarkerHit], given: int) -> list[MarkerHit]:

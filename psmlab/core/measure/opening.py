@@ -9,9 +9,10 @@ the lab's self-identification labeller (the one that labels samples) until it ma
 human or mixed; a path's last word is read only once the next token shows it ended), ends, or
 reaches `DEPTH` tokens. A class's mass is the probability of the paths
 that claim it; the classes are compared among the claims, as samples are. Deterministic (no
-sampling), over the untruncated T=1 distribution, *given the opening*. Mass not followed (below
-`FLOOR`, past the k likeliest, or past `BUDGET` expansions) is reported as `unread`, never
-guessed. Because the labeller also labels the samples, its mistakes are shared by the two
+sampling), over the untruncated T=1 distribution, *given the opening*. A weak claim (a bare
+name) waits for the rest of the path, as the labeller lets stronger words decide. Mass that ends
+without a claim is `none`, mass still undecided after `DEPTH` tokens `cut`, and mass not followed
+(below `FLOOR`, past the k likeliest, or past `BUDGET` expansions) `unread`: never guessed. Because the labeller also labels the samples, its mistakes are shared by the two
 instruments: agreement with samples says the walk finds what sampling finds, not that either is
 right (the labeller's agreement with people is measured separately).
 """
@@ -31,7 +32,7 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ModelError, PsmlabError
+from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.measure.probes import ProbeItem, probe_prompt
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -42,8 +43,11 @@ TOP = 40  # next tokens read per step
 FLOOR = 1e-4  # a path less likely than this (given the opening) is not followed
 BUDGET = 150  # expansions per opening
 CLAIMS = ("ai", "human", "mixed")
-MASSES = (*CLAIMS, "none", "unread")
-_PARTIAL = re.compile(r"\w+$")  # the last word of a path, which the next token may continue
+# none: the answer (or its first line) ended without a claim; cut: DEPTH tokens and no claim yet;
+# unread: not followed at all.
+MASSES = (*CLAIMS, "none", "cut", "unread")
+# The last word of a path, which the next token may continue ("human-" -> "human-like").
+_PARTIAL = re.compile(r"[\w'\u2019-]+$")
 
 
 @runtime_checkable
@@ -61,11 +65,13 @@ class Walkable(Protocol):
     ) -> list[tuple[int, str, float, bool]]: ...
 
 
-Classify = Callable[[str, str], str]  # (text, question) -> ai | human | mixed | none
+# (text, question) -> (ai | human | mixed | none, whether more text could not change it)
+Classify = Callable[[str, str], tuple[str, bool]]
 
 
-def _labeller_class(text: str, question: str) -> str:
-    return self_identify(text, question).label
+def _labeller_class(text: str, question: str) -> tuple[str, bool]:
+    said = self_identify(text, question)
+    return said.label, said.decided
 
 
 @dataclass
@@ -81,21 +87,24 @@ class OpeningResult:
 
     @property
     def probs(self) -> dict[str, float]:
-        """P(ai | claim) and P(human | claim) (0.5 each when nothing was claimed)."""
+        """P(ai | an ai or human claim) and P(human | …); empty when neither was claimed (no
+        share to compare, rather than an even split that reads as a measurement)."""
         ai, human = self.masses["ai"], self.masses["human"]
         if ai + human <= 0.0:
-            return {"ai": 0.5, "human": 0.5}
+            return {}
         return {"ai": ai / (ai + human), "human": human / (ai + human)}
 
     @property
     def top(self) -> str:
         p = self.probs
+        if not p:
+            return "no claims"
         return "ai" if p["ai"] > p["human"] else "human" if p["human"] > p["ai"] else "tie"
 
     @property
     def measures(self) -> str:
         return (
-            f"opening design: P(class | a claim) over the model's own continuations of "
+            f"opening design: P(class | an ai or human claim) over the model's own continuations of "
             f"{' / '.join(repr(o) for o in OPENINGS)}, walked best first (depth {DEPTH}, top "
             f"{TOP}), read by the marker rules, under the untruncated T=1 distribution"
         )
@@ -106,6 +115,7 @@ class OpeningResult:
             "item": self.item,
             "mode": "opening",
             "measures": self.measures,
+            "labeller": "markers",  # the walk's reader, whoever labels an experiment's samples
             "probs": self.probs,
             "masses": self.masses,
             "per_opening": self.per_opening,
@@ -119,7 +129,16 @@ class OpeningResult:
 
 def settings() -> dict[str, Any]:
     """What decides the design's numbers (an experiment re-scores its units when they change)."""
-    return {"openings": OPENINGS, "depth": DEPTH, "top": TOP, "floor": FLOOR, "budget": BUDGET}
+    # The version stands for how paths are read (v2: a bare name waits for the rest, undecided
+    # paths are `cut`): a change there re-scores walks as a changed constant does.
+    return {
+        "version": 2,
+        "openings": OPENINGS,
+        "depth": DEPTH,
+        "top": TOP,
+        "floor": FLOOR,
+        "budget": BUDGET,
+    }
 
 
 def walk(
@@ -153,16 +172,18 @@ def walk(
             if q < FLOOR:
                 break  # sorted: the rest are smaller still
             followed += q
-            longer = text + piece
-            last = ends or "\n" in piece or len(path) + 1 >= DEPTH
+            ended = ends or "\n" in piece
+            longer = text if ends else text + piece  # an end-of-turn token is not text
+            last = ended or len(path) + 1 >= DEPTH
             # A word may go on in the next token ("I am H" -> "Hugging Face"): until the path
             # ends, only its finished words are read.
-            label = classify(longer if last else _PARTIAL.sub("", longer), question)
-            if label in CLAIMS:
+            label, decided = classify(longer if last else _PARTIAL.sub("", longer), question)
+            # A weak claim (a bare name: "I'm Alex,") waits for the rest ("an AI assistant").
+            if label in CLAIMS and (decided or last):
                 masses[label] += q
                 claims.append((label, longer, q))
             elif last:
-                masses["none"] += q  # the answer (or its first line) ended without a claim
+                masses["none" if ended else "cut"] += q
             else:
                 heapq.heappush(heap, (-q, order, (*path, tok), longer))
                 order += 1
@@ -186,14 +207,20 @@ def run_opening(
         raise ModelError(
             f"the opening design needs a local GGUF model: {backend.spec.id} gives no "
             "next-token distributions to walk",
-            "leave opening off for server models (raw, calibrated and choice still run)",
+            "walk a local .gguf of the model (experiments plan no walk for server models)",
+        )
+    if item.prefill:  # the opening is where the answer starts
+        raise UsageError(
+            f"item '{item.id}' starts its answer with a prefill, and the opening design starts "
+            "it itself",
+            "walk items without a prefill",
         )
     prompt = probe_prompt(backend, transcript, item, fmt, system=system)
     per: dict[str, dict[str, float]] = {}
     seen: dict[str, list[tuple[str, float]]] = {}
     used = 0
     for o in OPENINGS:
-        lead = o if prompt.prefill or prompt.text.endswith((" ", "\n")) else " " + o
+        lead = o if prompt.text.endswith((" ", "\n")) else " " + o
         m, n, claims = walk(
             inner, prompt, item.question, lead, classify=classify, steering=steering
         )

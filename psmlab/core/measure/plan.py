@@ -106,7 +106,8 @@ class ExperimentSpec(BaseModel):
     opening: bool = Field(
         False,
         description="Also score each self-identification probe item by the opening design (the "
-        'model\'s own continuations of "I\'m" / "I am", read by the marker rules; local models).',
+        'model\'s own continuations of "I\'m" / "I am", read by the marker rules); local models '
+        "only: a server model gets no walk.",
     )
     labeller: str = Field(
         "markers",
@@ -168,6 +169,11 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         else registry.default_pair()
     )
     judge = parse_labeller(spec.labeller)  # a bad labeller or judge fails before any unit runs
+    if spec.opening and not any(load_probe_set(p).axis == "self_id" for p in spec.probes):
+        raise UsageError(
+            "opening = true walks self-identification probe items, and no probe set here has one",
+            'add probes = ["self-id"], or drop opening',
+        )
     if judge is not None:
         registry.resolve(judge)
     questions = [(q.id, q.text, q.prefill) for q in spec.questions]
@@ -274,7 +280,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                             ),
                         )
                     )
-                    if spec.opening and axis == "self_id":
+                    # The walk reads a local model's next-token distributions and starts the
+                    # answer itself: a server model or a prefilled item gets no walk.
+                    if spec.opening and axis == "self_id" and not m.is_remote and not item.prefill:
                         jobs.append(
                             Job(
                                 f"opening|{at}|{name}/{item.id}",

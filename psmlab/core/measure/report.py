@@ -128,10 +128,18 @@ def summary_csv(results: ResultsFile) -> str:
         ):
             spread = entry.get(f"{field}_spread", {})
             what = f"{pset} (mean of {entry['n_items']} items)"
+            by, note = "", ""
+            if field == "opening":  # a share of the claimed part: how big that part is
+                by = "markers"
+                note = (
+                    f"P(class | an ai or human claim); of the openings' probability "
+                    f"{entry['opening_claimed']:.3f} claimed, {entry['opening_cut']:.3f} cut, "
+                    f"{entry['opening_unread']:.3f} unread"
+                )
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))
                 row = [section, m, f, c, what, a, "", ""]
-                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE, "", ""])
+                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE, by, note])
     for (m, f, c, e), s in eval_tables(results).items():
         pos = s["position_bias"]
         note = "; ".join(

@@ -44,10 +44,17 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
         # The opening design, where it ran on every item: P(class | a claim), and how much of
         # the openings' mass claimed anything (a share over few claims is weak).
         opened = walks.get(k, [])
-        if _mean_into(entry, "opening", [r["probs"] for r in opened], len(rows)):
-            entry["opening_claimed"] = sum(
-                sum(r["masses"].get(c, 0.0) for c in ("ai", "human", "mixed")) for r in opened
-            ) / len(opened)
+        if _mean_into(entry, "opening", [r["probs"] for r in opened if r["probs"]], len(rows)):
+            for what, parts in (
+                ("claimed", ("ai", "human", "mixed")),
+                ("cut", ("cut",)),
+                ("unread", ("unread",)),
+            ):
+                entry[f"opening_{what}"] = sum(
+                    sum(r["masses"].get(c, 0.0) for c in parts) for r in opened
+                ) / len(opened)
+        elif opened:
+            entry["opening_none"] = True  # walked, and some item's walk claimed neither class
         out[k] = entry
     return out
 
@@ -93,9 +100,11 @@ def probe_section(results: ResultsFile) -> list[str]:
         out += [
             "*Opening* (self-identification sets, where the experiment asks for it): the answer is "
             'started "I\'m" or "I am" and the model\'s own continuations are walked best '
-            "first and read by the marker rules; P(class | a claim) and, after the semicolon, the "
-            "share of the openings' probability that made any claim (the rest claims nothing or "
-            "was not followed).",
+            "first and read by the marker rules; P(class | an ai or human claim) and, after the "
+            "semicolon, the share of the openings' probability that made a claim (ai, human or "
+            "mixed), that was still undecided after five tokens (cut) and that was not followed "
+            "(unread); the rest ended without a claim. The share describes the claimed part only: "
+            "a class spread over many rare wordings loses more to unread.",
             "",
         ]
     for pset in dict.fromkeys(k[0] for k in tables):
@@ -106,7 +115,9 @@ def probe_section(results: ResultsFile) -> list[str]:
             "",
         ]
         walked = any("opening" in e for e in rows.values())
-        head = " opening (P(class given a claim); claimed) |" if walked else ""
+        walked = walked or any(e.get("opening_none") for e in rows.values())
+        head = " opening (P(class given an ai or human claim); mass claimed, cut, unread) |"
+        head = head if walked else ""
         out += [
             "| model | format | context | raw | calibrated |" + head,
             "|---|---|---|---|---|" + ("---|" if walked else ""),
@@ -123,8 +134,11 @@ def probe_section(results: ResultsFile) -> list[str]:
             if walked:
                 op = (
                     f"{_top3(e['opening'], e.get('opening_spread') if many else None)}; "
-                    f"{e['opening_claimed']:.2f}"
+                    f"{e['opening_claimed']:.2f}, {e['opening_cut']:.2f}, "
+                    f"{e['opening_unread']:.2f}"
                     if "opening" in e
+                    else "an item's walk claimed neither"
+                    if e.get("opening_none")
                     else "not measured"
                 )
                 line += f" {op} |"
@@ -171,8 +185,13 @@ def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
         f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
         "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
         'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
-        "walked best first and read by the marker rules, so it shares the samples' labeller and "
-        "its mistakes) where the experiment asks for them.",
+        "walked best first and read by the marker rules"
+        + (
+            ", as the samples are: a mistake of the rules can be shared by both instruments"
+            if labeller.split(" ")[0] == "markers"
+            else f"; the samples are read by {md_inline(labeller)}, another labeller"
+        )
+        + ") where the experiment asks for them.",
         "",
         "The samples were drawn at T=1 with no truncation: matched settings."
         if matched

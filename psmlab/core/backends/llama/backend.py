@@ -9,7 +9,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import llama_cpp
-import numpy as np
 
 import psmlab
 from psmlab.core.backends.llama import group as group_run
@@ -371,23 +370,17 @@ class LlamaBackend:
             if tail:  # the opening merged with the prompt's last token: no clean place to walk from
                 raise ModelError(
                     f"the opening {opening!r} merges with the end of {prompt.format}'s prompt",
-                    "start the opening with a space or use another format",
+                    "use another format (-f, or formats in an experiment)",
                 )
             root = ctx + cont
-            if len(root) + len(path) + 1 > self.n_ctx:
+            if len(root) + len(path) + 1 > self.n_ctx or len(path) + 1 > self.n_batch:
                 raise ModelError(
                     f"prompt plus walked answer is {len(root) + len(path)} tokens, over "
-                    f"n_ctx={self.n_ctx}",
+                    f"n_ctx={self.n_ctx} (or a path over n_batch={self.n_batch})",
                     "raise n_ctx or shorten the prompt",
                 )
             self._prepare(root)
-            row = scoring.next_row(self.llm, self.vocab.n_vocab, root, list(path))
-            best = np.argpartition(row, -k)[-k:]
-            best = best[np.argsort(-row[best])]
-            return [
-                (int(t), self.vocab.piece(int(t)), float(row[t]), self.vocab.is_eog(int(t)))
-                for t in best
-            ]
+            return scoring.next_top(self.llm, self.vocab, root, list(path), k)
 
     def _logprobs(self, ctx: list[int], cont: list[int]) -> list[float]:
         return scoring.continuation_logprobs(self.llm, self.vocab.n_vocab, self.n_batch, ctx, cont)

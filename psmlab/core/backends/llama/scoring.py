@@ -62,19 +62,24 @@ def continuation_logprobs(
     return lps
 
 
-def next_row(llm: llama_cpp.Llama, n_vocab: int, ctx: list[int], path: list[int]) -> np.ndarray:
-    """Log-probabilities of the token after ctx + path, whose ctx[:-1] is in `llm`'s cache; the
-    cache holds exactly ctx[:-1] again afterwards."""
+def next_top(
+    llm: llama_cpp.Llama, vocab: Vocab, ctx: list[int], path: list[int], k: int
+) -> list[tuple[int, str, float, bool]]:
+    """The k likeliest tokens after ctx + path, whose ctx[:-1] is in `llm`'s cache (one batch:
+    path shorter than n_batch): (token, text, log-probability, ends the turn). The cache holds
+    exactly ctx[:-1] again afterwards."""
     start = len(ctx) - 1
     feed = [ctx[-1], *path]
     try:
         llm._batch.set_batch(feed, n_past=start, logits_all=False)
         llm._ctx.decode(llm._batch)
-        row, lse = logits_row(llm._ctx.ctx, n_vocab, -1)
+        row, lse = logits_row(llm._ctx.ctx, vocab.n_vocab, -1)
     finally:
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
         llm.n_tokens = start
-    return row - lse
+    best = np.argpartition(row, -k)[-k:]
+    best = best[np.argsort(-row[best])]
+    return [(int(t), vocab.piece(int(t)), float(row[t] - lse), vocab.is_eog(int(t))) for t in best]
 
 
 def split_continuation(
