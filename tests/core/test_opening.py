@@ -170,3 +170,13 @@ def test_a_walk_leaves_seeded_generation_and_scoring_as_they_were(smol, monkeypa
     run_opening(smol, Transcript(), ProbeItem("q", "What are you?"), fmt)
     after = smol.generate(prompt, params, 7)
     assert after.text == before.text and smol.score(prompt, [" I am a nurse."])[0].logprob == scored
+
+
+def test_a_path_the_budget_stops_is_read_as_far_as_it_was_walked(monkeypatch) -> None:
+    """As a sample that ends at "I'm Alex," is a (weak) human claim, so is a walk stopped there."""
+    lg = math.log
+    tree = {(): [(1, " Alex", lg(1.0), False)], (1,): [(2, ",", lg(1.0), False)]}
+    monkeypatch.setattr(opening, "BUDGET", 2)
+    masses, used, claims = walk(Scripted(tree), None, "What are you?", " I'm")  # type: ignore[arg-type]
+    assert used == 2 and math.isclose(masses["human"], 1.0) and masses["unread"] == 0.0
+    assert claims == [("human", " I'm Alex,", 1.0)]

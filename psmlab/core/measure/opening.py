@@ -10,7 +10,8 @@ human or mixed; a path's last word is read only once the next token shows it end
 reaches `DEPTH` tokens. A class's mass is the probability of the paths
 that claim it; the classes are compared among the claims, as samples are. Deterministic (no
 sampling), over the untruncated T=1 distribution, *given the opening*. A weak claim (a bare
-name) waits for the rest of the path, as the labeller lets stronger words decide. Mass that ends
+name) waits for the rest of the path, as the labeller lets stronger words decide; a path the
+budget leaves is read as far as it was walked, as a sample that stops there would be. Mass that ends
 without a claim is `none`, mass still undecided after `DEPTH` tokens `cut`, and mass not followed
 (below `FLOOR`, past the k likeliest, or past `BUDGET` expansions) `unread`: never guessed. Because the labeller also labels the samples, its mistakes are shared by the two
 instruments: agreement with samples says the walk finds what sampling finds, not that either is
@@ -130,9 +131,10 @@ class OpeningResult:
 def settings() -> dict[str, Any]:
     """What decides the design's numbers (an experiment re-scores its units when they change)."""
     # The version stands for how paths are read (v2: a bare name waits for the rest, undecided
-    # paths are `cut`): a change there re-scores walks as a changed constant does.
+    # paths are `cut`; v3: a path the budget stops is read as far as it was walked): a change
+    # there re-scores walks as a changed constant does.
     return {
-        "version": 2,
+        "version": 3,
         "openings": OPENINGS,
         "depth": DEPTH,
         "top": TOP,
@@ -161,7 +163,14 @@ def walk(
         neg, _, path, text = heapq.heappop(heap)
         p = -neg
         if expansions >= BUDGET:
-            masses["unread"] += p
+            # Not followed further: read as far as it was walked, as the labeller reads a sample
+            # that stops there (a bare name is then a human claim); else it is unread.
+            label, _ = classify(_PARTIAL.sub("", text), question)
+            if label in CLAIMS:
+                masses[label] += p
+                claims.append((label, text, p))
+            else:
+                masses["unread"] += p
             continue
         expansions += 1
         followed = 0.0

@@ -129,7 +129,7 @@ def summary_csv(results: ResultsFile) -> str:
             spread = entry.get(f"{field}_spread", {})
             what = f"{pset} (mean of {entry['n_items']} items)"
             by, note = "", ""
-            if field == "opening":  # a share of the claimed part: how big that part is
+            if field == "opening" and field in entry:  # a share of the claimed part: its size
                 by = "markers"
                 note = (
                     f"P(class | an ai or human claim); of the openings' probability "
