@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psmlab.core.backends import Backend
-from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
 from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
@@ -24,6 +23,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.evals import answer_text
+from psmlab.core.measure.per_model import over_models
 from psmlab.core.measure.probes import ProbeItem, distribution, logsumexp, statements_for
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -161,25 +161,12 @@ def choice_models(
     """Every item on every model (`formats[id]` None: the model's default format); the models
     are loaded here and closed before returning. `errors` given: a model that fails is recorded
     there (its results dropped) and the others still run; else the first failure is raised."""
-    pool, results = ModelPool(), []
-    try:
-        for s in specs:
-            mine = []
-            try:
-                f = s.get_format(formats.get(s.id) or s.default_format)
-                backend = pool.get(s, (steering or {}).get(s.id))
-                for i, it in enumerate(items, 1):
-                    mine.append(
-                        run_choice(backend, transcript, it, f, personas, axis=axis, system=system)
-                    )
-                    if progress:
-                        progress(i, len(items), s.id)
-            except PsmlabError as exc:
-                if errors is None:
-                    raise
-                errors[s.id] = exc
-                continue
-            results += mine
-    finally:
-        pool.close()
-    return results
+    return over_models(
+        specs,
+        formats,
+        items,
+        lambda b, f, it: run_choice(b, transcript, it, f, personas, axis=axis, system=system),
+        steering=steering,
+        progress=progress,
+        errors=errors,
+    )
