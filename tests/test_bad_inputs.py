@@ -301,6 +301,21 @@ ROWS = [
         2,
         "--choice scores option letters",
     ),
+    Row(
+        "probe-opening-on-an-archetype-set",
+        lambda t, c: ["probe", "--set", "shutdown", "--opening", "-m", DEMO_SMOL],
+        2,
+        "--opening reads self-identification claims",
+    ),
+    Row(
+        "experiment-opening-without-self-id",
+        lambda t, c: [
+            "experiment",
+            _write(t, "e.toml", 'title = "x"\nprobes = ["shutdown"]\nopening = true\n'),
+        ],
+        2,
+        "no probe set here has one",
+    ),
     # The hint names the command given, not `ask`.
     Row("render-message-empty", lambda t, c: ["render", ""], 2, 'psmlab render "What are you?"'),
     # sessions
