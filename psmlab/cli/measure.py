@@ -285,20 +285,9 @@ def _choice(
     prompts = _probe_prompts(
         [(r.model, p) for r in results for p in r.prompts], system, None, steering
     )
-    warn_prompts(prompts)
-    if json_out:
-        stdout_json(
-            {
-                "results": [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results],
-                "prompts": prompts,
-                "models": [run_provenance(sp) for sp in specs],
-                "errors": errors_json(failed),
-            }
-        )
-        model_failures(failed, done)
+    rows = [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results]
+    if json_or_nothing(json_out, rows, prompts, specs, failed, done):
         return
-    if not done:
-        model_failures(failed, 0)
     from rich.console import Console
     from rich.table import Table
 
@@ -319,6 +308,33 @@ def _choice(
         k = len(r.position_bias)
         console.print(safe(f"  position bias (mean P per letter, even = {1 / k:.2f}): {bias}"))
     model_failures(failed, done)
+
+
+def json_or_nothing(
+    json_out: bool,
+    rows: list[dict[str, Any]],
+    prompts: list[dict[str, Any]],
+    specs: list[Any],
+    failed: dict[str, PsmlabError],
+    done: int,
+) -> bool:
+    """After a per-model design ran: print its prompt warnings, then its JSON (True: nothing more
+    to print), or stop when no model gave results; False: the caller prints its tables."""
+    warn_prompts(prompts)
+    if json_out:
+        stdout_json(
+            {
+                "results": rows,
+                "prompts": prompts,
+                "models": [run_provenance(sp) for sp in specs],
+                "errors": errors_json(failed),
+            }
+        )
+        model_failures(failed, done)
+        return True
+    if not done:
+        model_failures(failed, 0)
+    return False
 
 
 def _probe_prompts(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from psmlab.cli.common import TtyProgress, errors_json, model_failures, stdout_json
+from psmlab.cli.common import TtyProgress, model_failures
 from psmlab.core.errors import PsmlabError
-from psmlab.core.models.registry import run_provenance
 
 
 def opening(
@@ -19,7 +18,7 @@ def opening(
     steering: dict[str, Any],
 ) -> None:
     """Walk each model's continuations of the openings after each item's question."""
-    from psmlab.cli.measure import _bar, _probe_prompts, warn_prompts
+    from psmlab.cli.measure import _bar, _probe_prompts, json_or_nothing
     from psmlab.core.measure.opening import opening_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
@@ -29,22 +28,9 @@ def opening(
     )  # fmt: skip
     done = len({r.model for r in results})
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, None, steering)
-    warn_prompts(prompts)
-    if json_out:
-        stdout_json(
-            {
-                "results": [
-                    {**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results
-                ],
-                "prompts": prompts,
-                "models": [run_provenance(sp) for sp in specs],
-                "errors": errors_json(failed),
-            }
-        )
-        model_failures(failed, done)
+    rows = [{**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results]
+    if json_or_nothing(json_out, rows, prompts, specs, failed, done):
         return
-    if not done:
-        model_failures(failed, 0)
     from rich.console import Console
     from rich.table import Table
 
