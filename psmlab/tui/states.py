@@ -61,6 +61,8 @@ def forced_of(f: ForcedRecord) -> Forced:
         bool(r.get("length_normalized")),
         f.node,
         (f.format, f.system, f.prefill, record_label(f.steer)),
+        f.opening,
+        f.opening_note,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import pytest
@@ -148,7 +150,15 @@ def test_forced_choice_scores_the_message_a_run_answered_even_after_an_adoption(
     lab.adopt(gen.id)  # the answer is adopted while the forced choice would still be scoring
     assert lab.forced_choice(lab.columns[0]) is None  # nothing pending any more
     r = lab.forced_choice(lab.columns[0], node=asked)
-    assert r is not None and lab.session.forced[-1].node == asked
+    assert r is not None and lab.session.forced[-1] is r and r.node == asked
     assert lab.saved_forced(lab.columns[0], asked) is lab.session.forced[-1]
     assert lab.forced_choice(lab.columns[0], node=lab.session.head) is None  # an answer turn
+    # Beside the archetype statements, the opening design after the same message: SmolLM2's
+    # own continuations of "I'm" mostly claim to be an AI (as its answers do), recorded whole.
+    assert r.opening is not None and r.opening_note is None
+    assert r.opening["item"] == "message" and r.opening["probs"]["ai"] > 0.5
+    assert math.isclose(sum(r.opening["masses"].values()), 1.0, rel_tol=1e-9)
+    # A prefill starts the answer itself: no walk, and the record says why.
+    r2 = lab.forced_choice(dataclasses.replace(lab.columns[0], prefill="Well,"), node=asked)
+    assert r2 is not None and r2.opening is None and "prefill" in (r2.opening_note or "")
     lab.close()

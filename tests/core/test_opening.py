@@ -180,3 +180,22 @@ def test_a_path_the_budget_stops_is_read_as_far_as_it_was_walked(monkeypatch) ->
     masses, used, claims = walk(Scripted(tree), None, "What are you?", " I'm")  # type: ignore[arg-type]
     assert used == 2 and math.isclose(masses["human"], 1.0) and masses["unread"] == 0.0
     assert claims == [("human", " I'm Alex,", 1.0)]
+
+
+def test_a_cancelled_walk_stops_between_expansions() -> None:
+    # The lab cancels a forced choice when a new run starts: the walk must not finish first.
+    import threading
+
+    from psmlab.core.errors import ScoringCancelled
+
+    lg = math.log
+    tree = {(): [(1, " a", lg(0.5), False), (2, " an", lg(0.5), False)]}
+    stop = threading.Event()
+    fake = Scripted(tree)
+    _, used, _ = walk(fake, None, "q", " I'm", classify=_read, cancel=stop)  # type: ignore[arg-type]
+    assert used == 3  # not set: the whole walk
+    stop.set()
+    fake = Scripted(tree)
+    with pytest.raises(ScoringCancelled):
+        walk(fake, None, "q", " I'm", classify=_read, cancel=stop)  # type: ignore[arg-type]
+    assert fake.asked == []  # not one expansion after the event was set

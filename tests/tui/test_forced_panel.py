@@ -260,3 +260,41 @@ def test_empty_answers_are_said_to_be_empty_beside_how_the_turns_ended() -> None
     assert "(2 empty: self-id none)" in text
     st.samples = st.samples[2:]
     assert "empty" not in distribution_text(st, 80, short=False).plain
+
+
+OPENING = {
+    "probs": {"ai": 0.85, "human": 0.15},
+    "masses": {"ai": 0.21, "human": 0.04, "mixed": 0.0, "none": 0.0, "cut": 0.04, "unread": 0.71},
+}
+
+
+def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
+    # The issue's screen: the statements say human-impostor while the model says "I'm an AI";
+    # the walk's self-identification stands beside them, with what it rests on.
+    f = Forced(RAW, CAL, describe(False, True), node="t-1", opening=OPENING)
+    lines = forced_block(_state(f)).plain.splitlines()
+    assert (
+        lines[-1]
+        == 'self-id after "I\'m": ai 0.85 · human 0.15 · 25% of the walk claims (marker rules)'
+    )
+    # With samples of the same turn: their self-id majority (ai 3, human 2 of 8) beside it.
+    last = forced_block(_state(f, PURE)).plain.splitlines()[-1]
+    assert last == "vs 8 samples: ai 3/8 claim it (agrees) (same T=1 distribution)"
+    human = {**OPENING, "probs": {"ai": 0.3, "human": 0.7}}
+    f2 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=human)
+    assert "ai 3/8 claim it (differs)" in forced_block(_state(f2, PURE)).plain
+    # Samples of another turn: no comparison.
+    assert "claim it" not in forced_block(_state(f, PURE, turn=2)).plain
+
+
+def test_a_walk_without_claims_or_without_a_walk_says_so() -> None:
+    none = {"probs": {}, "masses": {"none": 0.4, "unread": 0.6}}
+    f = Forced(RAW, None, describe(False, False), node="t-1", opening=none)
+    last = forced_block(_state(f)).plain.splitlines()[-1]
+    assert (
+        last
+        == 'self-id after "I\'m": no ai or human claim in the walk · 0% of the walk claims (marker rules)'
+    )
+    why = "not walked: the column's prefill starts the answer, and the walk starts it"
+    f = Forced(RAW, None, describe(False, False), node="t-1", opening_note=why)
+    assert forced_block(_state(f)).plain.splitlines()[-1] == f'self-id after "I\'m": {why}'

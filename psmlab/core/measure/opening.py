@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -32,7 +33,7 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ModelError, PsmlabError, UsageError
+from psmlab.core.errors import ModelError, PsmlabError, ScoringCancelled, UsageError
 from psmlab.core.measure.per_model import over_models
 from psmlab.core.measure.probes import ProbeItem, probe_prompt
 from psmlab.core.models.registry import ModelSpec
@@ -151,9 +152,11 @@ def walk(
     *,
     classify: Classify = _labeller_class,
     steering: Steering | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[dict[str, float], int, list[tuple[str, str, float]]]:
     """Masses of one opening's continuations by class, expansions used, and the claiming paths
-    (class, text, probability)."""
+    (class, text, probability). `cancel` set stops the walk between expansions (the lab's new
+    run must not wait for a whole walk)."""
     masses = dict.fromkeys(MASSES, 0.0)
     claims: list[tuple[str, str, float]] = []
     # Best first: the likeliest unread path is expanded next, so the budget goes where the mass is.
@@ -172,6 +175,8 @@ def walk(
             else:
                 masses["unread"] += p
             continue
+        if cancel is not None and cancel.is_set():
+            raise ScoringCancelled("the opening walk was cancelled")
         expansions += 1
         followed = 0.0
         for tok, piece, lp, ends in backend.next_logprobs(
@@ -208,6 +213,7 @@ def run_opening(
     *,
     system: str | None = None,
     classify: Classify = _labeller_class,
+    cancel: threading.Event | None = None,
 ) -> OpeningResult:
     """Walk every opening after the item's question and average the class masses."""
     steering = getattr(backend, "steering", None)
@@ -231,7 +237,7 @@ def run_opening(
     for o in OPENINGS:
         lead = o if prompt.text.endswith((" ", "\n")) else " " + o
         m, n, claims = walk(
-            inner, prompt, item.question, lead, classify=classify, steering=steering
+            inner, prompt, item.question, lead, classify=classify, steering=steering, cancel=cancel
         )
         per[o], used = m, used + n
         for label, text, q in claims:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
+from psmlab.core.backends import Backend
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
-from psmlab.core.errors import PsmlabError
-from psmlab.core.measure.probes import ProbeResult
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.errors import PsmlabError, ScoringCancelled
 from psmlab.core.models.cvec import ControlVector, read_cvec
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, Session
@@ -101,12 +103,13 @@ class LabInstruments:
 
     def forced_choice(
         self, col: Column, cancel: threading.Event | None = None, node: str | None = None
-    ) -> ProbeResult | None:
-        """Each archetype's probability as the answer to a user message: `node`, or the pending
-        one (None if there is none). Given the node, an answer adopted meanwhile changes nothing:
+    ) -> ForcedRecord | None:
+        """Each archetype's probability as the answer to a user message (`node`, or the pending
+        one; None if there is none) and the opening design's self-identification after it, as
+        recorded in the session. Given the node, an answer adopted meanwhile changes nothing:
         the message scored is the one the run answered."""
         from psmlab.core.domain.personas import load_personas
-        from psmlab.core.domain.transcript import Transcript, Turn
+        from psmlab.core.domain.transcript import Turn
         from psmlab.core.measure.probes import probe_transcript
 
         with self.lock:
@@ -128,22 +131,24 @@ class LabInstruments:
             prefill=col.prefill,
             cancel=cancel,
         )
+        opening, why = _walk_opening(model, transcript, self.format_for(col), col, cancel)
         with self.lock:  # kept with what was scored, so a reopened session shows it again
-            self.session.forced.append(
-                ForcedRecord(
-                    model=col.id,
-                    node=node,
-                    format=col.format_name,
-                    system=col.system,
-                    prefill=col.prefill,
-                    steer=col.steering.record() if col.steering else None,
-                    measures=result.measures,
-                    result=result.to_dict(),
-                    warnings=list(result.prompt.warnings) if result.prompt else [],
-                )
+            rec = ForcedRecord(
+                model=col.id,
+                node=node,
+                format=col.format_name,
+                system=col.system,
+                prefill=col.prefill,
+                steer=col.steering.record() if col.steering else None,
+                measures=result.measures,
+                result=result.to_dict(),
+                warnings=list(result.prompt.warnings) if result.prompt else [],
+                opening=opening,
+                opening_note=why,
             )
+            self.session.forced.append(rec)
             self.autosave()
-        return result
+        return rec
 
     def saved_forced(self, col: Column, node: str | None = None) -> ForcedRecord | None:
         """A forced choice already scored for `node` (default: the head, the pending message)
@@ -169,3 +174,25 @@ class LabInstruments:
             (f for f in reversed(self.session.forced) if f.model == model_id and f.node == node),
             None,
         )
+
+
+def _walk_opening(
+    model: Backend, transcript: Transcript, fmt: Format, col: Column, cancel: threading.Event | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The opening design after the same message (its result, or why there is none): the
+    archetype statements score a few fixed strings, and a chat model that says "I'm a helpful
+    AI" can still score human there; the walk reads what the model itself goes on to claim."""
+    from psmlab.core.measure.opening import run_opening
+    from psmlab.core.measure.probe_sets import ProbeItem
+
+    if col.prefill:
+        return None, "not walked: the column's prefill starts the answer, and the walk starts it"
+    turns = transcript.turns
+    item = ProbeItem("message", turns[-1].content)
+    try:
+        r = run_opening(model, Transcript(turns[:-1]), item, fmt, system=col.system, cancel=cancel)
+    except ScoringCancelled:
+        raise
+    except PsmlabError as exc:  # a server model gives no next-token distributions to walk
+        return None, f"not walked: {exc.problem}"
+    return r.to_dict(), None

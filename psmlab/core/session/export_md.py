@@ -340,7 +340,22 @@ def _forced_section(f: ForcedRecord, where: str) -> list[str]:
         lines += ["", f"Prefill: {md_code(f.prefill)}"]
     if f.warnings:
         lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in f.warnings)]
+    if f.opening is not None or f.opening_note:
+        lines += ["", _opening_line(f)]
     return lines
+
+
+def _opening_line(f: ForcedRecord) -> str:
+    """The opening design after the same message, with the walk's masses: what it rests on."""
+    o = f.opening
+    if o is None:
+        return f'Self-id after "I\'m": {md_inline(f.opening_note or "")}'
+    p, m = o.get("probs") or {}, o.get("masses") or {}
+    share = f"ai {p['ai']:.2f}, human {p['human']:.2f}" if p else "no ai or human claim"
+    masses = ", ".join(f"{k} {float(v):.1%}" for k, v in m.items())
+    return (
+        f'Self-id after "I\'m": {share} ({md_inline(str(o.get("measures", "")))}; masses {masses})'
+    )
 
 
 def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[str]:

@@ -227,6 +227,12 @@ class ForcedRecord(_Strict):
     measures: str
     result: dict[str, Any] = Field(description="ProbeResult.to_dict(): probabilities, log-probs.")
     warnings: list[str] = Field(default_factory=list)
+    opening: dict[str, Any] | None = Field(
+        None,
+        description="The opening design after the same message (OpeningResult.to_dict()): the "
+        'model\'s own continuations of "I\'m" / "I am" read on the self-identification axis.',
+    )
+    opening_note: str | None = Field(None, description="Why no opening walk was made, if none.")
     created: str = Field(default_factory=now)
 
 

@@ -14,7 +14,7 @@ from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.tui.messages import ForcedChoice
 from psmlab.tui.states import forced_of
-from psmlab.tui.widgets.column_state import ColumnState, Forced
+from psmlab.tui.widgets.column_state import ColumnState
 
 
 class ForcedView(Screen[None]):
@@ -81,10 +81,7 @@ class ForcedView(Screen[None]):
                     # column shows for the message before stays (a trial saw it vanish when
                     # another column regenerated).
                     continue
-                steer = c.steering.label() if c.steering else None
-                with_ = (c.format_name, c.system, c.prefill, steer)
-                f = Forced(r.probs, r.calibrated, r.measures, r.normalized, node, with_)
-                self.post_message(ForcedChoice(c.id, f, turns=key))
+                self.post_message(ForcedChoice(c.id, forced_of(r), turns=key))
             except ScoringCancelled:
                 return
             except PsmlabError as exc:

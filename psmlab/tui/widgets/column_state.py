@@ -38,6 +38,9 @@ class Forced:
     node: str | None = None  # the pending user turn it was computed after
     # The column's settings it was scored with: format, system prompt, prefill, steering label.
     scored_with: tuple[str, str | None, str | None, str | None] | None = None
+    # The opening design after the same message (`OpeningResult.to_dict()`), or why none.
+    opening: dict[str, Any] | None = None
+    opening_note: str | None = None
 
     @property
     def top(self) -> str:
@@ -232,6 +235,50 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     return out
 
 
+def opening_lines(s: ColumnState, f: Forced) -> Text:
+    """The opening design beside the archetype statements: what the model's own continuations
+    of "I'm" / "I am" claim (P among ai and human claims, and how much of the walk claimed at
+    all), and the samples' self-identification majority when they answer the same turn."""
+    out = Text()
+    out.append('self-id after "I\'m": ', style="bold")
+    o = f.opening
+    if o is None:
+        out.append_text(
+            safe(f.opening_note or "not walked (scored before the walk existed)", "dim")
+        )
+        return out
+    masses = o.get("masses") or {}
+    probs = o.get("probs") or {}
+    claimed = sum(float(masses.get(k, 0.0)) for k in ("ai", "human", "mixed"))
+    if probs:
+        out.append_text(safe(f"ai {probs['ai']:.2f} · human {probs['human']:.2f}"))
+    else:
+        out.append("no ai or human claim in the walk", style="dim")
+    # How much the numbers rest on: the walk reads only its likeliest paths (the rest unread).
+    out.append_text(safe(f" · {claimed:.0%} of the walk claims (marker rules)", "dim"))
+    recs = [x.record for x in s.samples if x.record is not None]
+    counts = {x.label: x.k for x in s.auto_self_id}
+    n = s.auto_self_id[0].n if s.auto_self_id else 0
+    if not n or not recs or any(r.node != f.node for r in recs):
+        return out
+    ai, human = counts.get("ai", 0), counts.get("human", 0)
+    mine = "ai" if probs and probs["ai"] > probs["human"] else "human" if probs else None
+    theirs = "ai" if ai > human else "human" if human > ai else None
+    if not ai and not human:
+        verdict = "no ai or human claim among them"
+    elif theirs is None:
+        verdict = f"ai and human tied {ai}/{n} each"
+    else:
+        k = max(ai, human)
+        agrees = "agrees" if mine == theirs else "differs"
+        verdict = f"{theirs} {k}/{n} claim it ({agrees})"
+    out.append("\n")
+    out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
+    out.append_text(safe(verdict))
+    out.append_text(safe(" " + settings_note(_sample_params(s)), "dim"))
+    return out
+
+
 def forced_block(s: ColumnState, width: int = 0) -> Text:
     """The forced choice, always with what it measures: a header, the calibrated (PMI) and raw
     distributions (bars when `width` fits them), and its agreement with the labelled samples."""
@@ -270,4 +317,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     if agree is not None:
         out.append("\n")
         out.append_text(agree)
+    if f.opening is not None or f.opening_note:  # a record from before the walk has neither
+        out.append("\n")
+        out.append_text(opening_lines(s, f))
     return out
