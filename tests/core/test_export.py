@@ -285,3 +285,22 @@ def test_a_model_missing_from_the_list_is_said_in_the_models_section() -> None:
     assert f"- {md_inline(gone)}: **no record in this session**" in models
     assert f"its {n} generation(s) cannot be replayed" in models
     assert "no record" not in export(_session(), "md")
+
+
+def test_the_opening_design_beside_a_forced_choice_is_exported_with_its_masses() -> None:
+    from psmlab.core.session.records import ForcedRecord
+
+    s = _session()
+    g = s.generations[0]
+    masses = {"ai": 0.2, "human": 0.05, "mixed": 0.0, "none": 0.05, "cut": 0.0, "unread": 0.7}
+    walked = {"probs": {"ai": 0.8, "human": 0.2}, "masses": masses, "measures": "opening | design"}
+    base = {"model": g.model, "node": g.node, "format": "dialogue", "measures": "P(persona)"}
+    s.forced = [ForcedRecord(**base, result={"probs": {"void": 1.0}}, opening=walked)]
+    md = export(s, "md")
+    line = next(x for x in md.splitlines() if x.startswith("Self-id after"))
+    # The model's own text never reaches the markdown here; what it measures is escaped.
+    assert line.startswith('Self-id after "I\'m": ai 0.80, human 0.20 (opening \\| design;')
+    assert "unread 70.0%" in line and "human 5.0%" in line
+    why = "not walked: the column's prefill starts the answer"
+    s.forced = [ForcedRecord(**base, result={"probs": {"void": 1.0}}, opening_note=why)]
+    assert f'Self-id after "I\'m": {why}' in export(s, "md")
