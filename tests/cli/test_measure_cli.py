@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+from psmlab.core.measure.probes import load_probe_set
 from tests.conftest import run_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
@@ -32,7 +33,7 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
     proc = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert len(data["results"]) == 3
+    assert len(data["results"]) == len(load_probe_set("self-id").items)
     for r in data["results"]:
         assert r["axis"] == "self_id" and set(r["probs"]) == set(r["calibrated"]) == {"ai", "human"}
         assert r["null_question"] == "N/A" and r["aggregation"] == "log-mean-exp"
@@ -57,7 +58,8 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
     mc = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
     assert mc.returncode == 0, mc.stderr
     out = json.loads(mc.stdout)["results"]
-    assert len(out) == 3 and all(r["mode"] == "choice" for r in out)
+    assert len(out) == len(load_probe_set("self-id").items)
+    assert all(r["mode"] == "choice" for r in out)
     for r in out:
         assert abs(sum(r["probs"].values()) - 1) < 1e-9
         assert set(r["position_bias"]) == {"A", "B"} and r["max_position_bias"] >= 0
@@ -289,12 +291,13 @@ def test_probe_shows_progress_with_an_estimate_on_a_terminal_only() -> None:
         out = proc.stdout.read() if proc.stdout else b""
     os.close(master)
     assert proc.returncode == 0, err
-    assert len(json.loads(out)["results"]) == 3  # stdout is the JSON alone
-    seen = re.findall(rb"gemma-3-270m: (\d)/3 \xc2\xb7 \d+ s(, about \d+ s left)?", err)
-    assert [int(d) for d, _ in seen] == [1, 2, 3], err
-    assert all(left for _, left in seen[:2]) and not seen[2][1]
+    n = len(load_probe_set("self-id").items)
+    assert len(json.loads(out)["results"]) == n  # stdout is the JSON alone
+    seen = re.findall(rb"gemma-3-270m: (\d+)/%d \xc2\xb7 \d+ s(, about \d+ s left)?" % n, err)
+    assert [int(d) for d, _ in seen] == list(range(1, n + 1)), err
+    assert all(left for _, left in seen[:-1]) and not seen[-1][1]
     piped = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice", "--json")
-    assert piped.returncode == 0 and "1/3" not in piped.stderr
+    assert piped.returncode == 0 and f"1/{n}" not in piped.stderr
 
 
 def test_one_model_failing_keeps_the_others_results() -> None:
