@@ -298,3 +298,11 @@ def test_a_walk_without_claims_or_without_a_walk_says_so() -> None:
     why = "not walked: the column's prefill starts the answer, and the walk starts it"
     f = Forced(RAW, None, describe(False, False), node="t-1", opening_note=why)
     assert forced_block(_state(f)).plain.splitlines()[-1] == f'self-id after "I\'m": {why}'
+
+
+def test_an_edited_session_with_half_an_opening_record_still_draws() -> None:
+    # A session file is text: a record missing its human share is drawn, not a crash.
+    f = Forced(RAW, None, describe(False, False), node="t-1", opening={"probs": {"ai": 1.0}})
+    assert "ai 1.00 · human 0.00" in forced_block(_state(f)).plain
+    f = Forced(RAW, None, describe(False, False), node="t-1", opening={})
+    assert "no ai or human claim in the walk" in forced_block(_state(f)).plain

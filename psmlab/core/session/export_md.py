@@ -351,7 +351,8 @@ def _opening_line(f: ForcedRecord) -> str:
     if o is None:
         return f'Self-id after "I\'m": {md_inline(f.opening_note or "")}'
     p, m = o.get("probs") or {}, o.get("masses") or {}
-    share = f"ai {p['ai']:.2f}, human {p['human']:.2f}" if p else "no ai or human claim"
+    ai, human = float(p.get("ai", 0.0)), float(p.get("human", 0.0))
+    share = f"ai {ai:.2f}, human {human:.2f}" if ai + human > 0 else "no ai or human claim"
     masses = ", ".join(f"{k} {float(v):.1%}" for k, v in m.items())
     return (
         f'Self-id after "I\'m": {share} ({md_inline(str(o.get("measures", "")))}; masses {masses})'

@@ -243,12 +243,12 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     out.append('self-id after "I\'m": ', style="bold")
     o = f.opening
     if o is None:
-        out.append_text(
-            safe(f.opening_note or "not walked (scored before the walk existed)", "dim")
-        )
+        out.append_text(safe(f.opening_note or "", "dim"))
         return out
     masses = o.get("masses") or {}
-    probs = o.get("probs") or {}
+    # Read defensively: a session file is text anyone may have edited.
+    probs = {k: float((o.get("probs") or {}).get(k, 0.0)) for k in ("ai", "human")}
+    probs = probs if sum(probs.values()) > 0 else {}
     claimed = sum(float(masses.get(k, 0.0)) for k in ("ai", "human", "mixed"))
     if probs:
         out.append_text(safe(f"ai {probs['ai']:.2f} · human {probs['human']:.2f}"))
