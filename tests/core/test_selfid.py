@@ -195,6 +195,11 @@ def test_text_only_rules(text: str, label: str) -> None:
         # Virtual or digital beings are programs; role-play characters are people.
         ("I'm a virtual agent.", "ai"),
         ("I'm a digital being made of code.", "ai"),
+        # A software agent is a program (stop 43 saw it read as a human agent); a software
+        # engineer and a travel agent are people.
+        ("I am a software agent designed to assist you.", "ai"),
+        ("I'm a senior software engineer.", "human"),
+        ("I'm a travel agent.", "human"),
         ("I'm a hard-boiled detective.", "human"),
         ("I'm a no-nonsense nurse.", "human"),  # "no-nonsense" is not a negation
         # Forum posts by others do not count, whatever the case of the poster's name.

@@ -24,7 +24,9 @@ _ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the 
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
 HUMAN_ADJ = (
-    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer)\b)[a-z0-9][\w/&.-]*"
+    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer|"
+    # "a software agent" is a program; "a software engineer" is a person.
+    r"software\s+(?:agent|being|entity|companion|helper|character))\b)[a-z0-9][\w/&.-]*"
     r"\s+){0,4}?"
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"

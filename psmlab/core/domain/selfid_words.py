@@ -7,9 +7,10 @@ AI_NOUN = (
     r"(?:ai|a\.i\.|artificial intelligence|language model|llm|chat ?bot|bot|assistant program|"
     r"virtual assistant|digital assistant|ai assistant|ai model|machine|robot|android|computer|"
     r"computer program|software program|neural network|"
-    # "a virtual agent", "a digital being": what is virtual or digital is a program.
-    r"(?:virtual|digital|artificial|conversational)\s+(?:agent|being|entity|companion|helper|"
-    r"character|intelligence|mind))"
+    # "a virtual agent", "a digital being", "a software agent": what is virtual, digital or
+    # software is a program ("a software engineer" stays a job: "engineer" is not listed here).
+    r"(?:virtual|digital|artificial|conversational|software)\s+(?:agent|being|entity|companion|"
+    r"helper|character|intelligence|mind))"
 )
 # Words that, after "I am (a|an) ...", make a human claim: people, family roles and occupations.
 # Occupations are listed, not guessed from endings (-er, -ist): "a computer", "a transformer".
