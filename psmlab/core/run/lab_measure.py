@@ -122,16 +122,17 @@ class LabInstruments:
                 return None
             transcript = Transcript(tuple(Turn(t.role, t.content) for t in path))
         model = self.pool.get(col.spec, col.steering)
+        fmt = self.format_for(col)
         result = probe_transcript(
             model,
             transcript,
-            self.format_for(col),
+            fmt,
             load_personas()[0],
             system=col.system,
             prefill=col.prefill,
             cancel=cancel,
         )
-        opening, why = _walk_opening(model, transcript, self.format_for(col), col, cancel)
+        opening, why = _walk_opening(model, transcript, fmt, col, cancel)
         with self.lock:  # kept with what was scored, so a reopened session shows it again
             rec = ForcedRecord(
                 model=col.id,

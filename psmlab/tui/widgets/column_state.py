@@ -201,15 +201,18 @@ def settings_note(params: Mapping[str, Any] | None) -> str:
     return f"(samples at {', '.join(parts)}: another distribution)"
 
 
+def _answer_its_turn(s: ColumnState, f: Forced) -> bool:
+    """Whether the column has recorded samples, all answering the turn `f` was computed on."""
+    recs = [x.record for x in s.samples if x.record is not None]
+    return bool(recs) and all(r.node == f.node for r in recs)
+
+
 def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     """Forced choice's top persona against the samples' most frequent archetype label (never
     `unclear`), with whether the samples were drawn from the distribution it scores; None when
     the column has no labelled samples answering the turn the forced choice was computed on."""
-    recs = [x.record for x in s.samples if x.record is not None]
-    if not s.auto or not s.auto[0].n or not recs:
-        return None
-    if any(r.node != f.node for r in recs):
-        return None  # samples of another turn
+    if not s.auto or not s.auto[0].n or not _answer_its_turn(s, f):
+        return None  # no labelled samples, or samples of another turn
     n = s.auto[0].n
     named = [x for x in s.auto if x.label != UNCLEAR and x.k]
     if not named:
@@ -256,10 +259,9 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
         out.append("no ai or human claim in the walk", style="dim")
     # How much the numbers rest on: the walk reads only its likeliest paths (the rest unread).
     out.append_text(safe(f" · {claimed:.0%} of the walk claims (marker rules)", "dim"))
-    recs = [x.record for x in s.samples if x.record is not None]
     counts = {x.label: x.k for x in s.auto_self_id}
     n = s.auto_self_id[0].n if s.auto_self_id else 0
-    if not n or not recs or any(r.node != f.node for r in recs):
+    if not n or not _answer_its_turn(s, f):
         return out
     ai, human = counts.get("ai", 0), counts.get("human", 0)
     mine = "ai" if probs and probs["ai"] > probs["human"] else "human" if probs else None
