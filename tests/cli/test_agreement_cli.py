@@ -555,3 +555,41 @@ def test_annotate_says_when_a_name_differs_only_in_case_or_a_label_is_given_agai
     assert "new annotator" not in again.stderr  # Alice is known by now
     other = _psmlab("annotate", str(s), "g-000000000002", "--self-id", "ai", "--annotator", "carol")
     assert other.returncode == 0 and "note" not in other.stderr, other.stderr
+
+
+def test_label_output_keeps_the_inputs_own_key_and_fields_but_not_its_labels(
+    tmp_path: Path,
+) -> None:
+    """People's files name their ids as they like ("item"), and carry a split and provenance:
+    `label` keeps them, so `agreement --key item` pairs its output with the people's labels. A
+    person's label on the input line (and who gave it) never rides along on the labeller's row."""
+    rows = [
+        {"item": "a7", "text": "I am an AI language model.", "split": "test", "seed": 3},
+        {"item": "b2", "text": "I'm a nurse from Leeds.", "split": "dev", "seed": 4},
+        {"item": "c9", "text": "The sky is blue.", "split": "test", "seed": 5},
+    ]
+    people = [
+        {**r, "label": lab, "annotator": "ana", "self_id": lab}
+        for r, lab in zip(rows, ["AI", "Human", "neither"], strict=True)
+    ]
+    src = _write(tmp_path / "people.jsonl", people)
+    labelled = _psmlab("label", str(src), "--json")
+    assert labelled.returncode == 0, labelled.stderr
+    got = [json.loads(x) for x in labelled.stdout.splitlines() if x.strip()]
+    assert [(r["item"], r["split"], r["seed"]) for r in got] == [
+        ("a7", "test", 3),
+        ("b2", "dev", 4),
+        ("c9", "test", 5),
+    ]
+    assert not any({"text", "label", "annotator"} & r.keys() for r in got)
+    assert [r["self_id"] for r in got] == ["ai", "human", "none"]  # the rules', not "AI"
+    out = tmp_path / "markers.jsonl"
+    out.write_text(labelled.stdout, encoding="utf-8")
+    args = ("--key", "item", "--reference-field", "label", "--json")
+    proc = _psmlab("agreement", str(out), str(src), *args)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n"] == 3
+    test_only = json.loads(
+        _psmlab("agreement", str(out), str(src), *args, "--split", "test").stdout
+    )
+    assert test_only["n"] == 2

@@ -45,6 +45,14 @@ def kept_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in KEPT_FIELDS if k in row}
 
 
+def carried_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An input line's own fields that its output row carries as they were (its ids whatever
+    their name, e.g. "item"; its split; its provenance), so the output pairs with any other file
+    by the user's own key. The text, and labels someone gave it (a person's, another labeller's),
+    are not carried: the output's labels are this labeller's alone."""
+    return {k: v for k, v in obj.items() if k not in NOT_CARRIED}
+
+
 @dataclass
 class Labels:
     """One label source: item id -> label (a frozenset for archetypes); which items a person
@@ -113,6 +121,11 @@ def _label_like(value: object, kind: str) -> bool:
 
 # Fields that name who labelled a line: a file with one line per item and person (long format).
 ANNOTATOR_FIELDS = ("annotator", "coder", "rater", "labeler", "labeller", "worker_id")
+# Fields of a `psmlab label` input line that say what the text is or who labelled it: the output
+# row is a labeller's reading, so a person's labels (or their name) must not ride along on it.
+NOT_CARRIED = frozenset(
+    {"text", "self_id", "archetypes", "label", "labels", "method", "blind", *ANNOTATOR_FIELDS}
+)
 
 
 def _lacks(

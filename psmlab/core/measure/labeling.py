@@ -18,7 +18,7 @@ from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import kept_fields
+from psmlab.core.measure.label_files import carried_fields, kept_fields
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
@@ -65,6 +65,7 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     rows: list[dict[str, Any]] = []
     questions: list[str | None] = []
     prefills: list[str | None] = []
+    carried: list[dict[str, Any]] = []
     objects = list(read_objects(path))
     with_id = sum(1 for _, obj in objects if isinstance(obj, dict) and "id" in obj)
     # A line without text is reported before any id problem: it is the more basic fault.
@@ -102,21 +103,22 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         questions.append(asked if isinstance(asked, str) else None)
         given = obj.get("prefill")
         prefills.append(given if isinstance(given, str) else None)
+        carried.append(carried_fields(obj))
     if not rows:
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
-        for r, q, p in zip(rows, questions, prefills, strict=True):
-            yield {**kept_fields(r), **label_text(r["text"], personas, q, p)}
+        for r, q, p, c in zip(rows, questions, prefills, carried, strict=True):
+            yield {**c, **kept_fields(r), **label_text(r["text"], personas, q, p)}
         return
     from psmlab.core.measure.judge import iter_judge_rows  # loads a model: only when asked for
 
     judged_rows = iter_judge_rows(judge_model, rows)
-    for r, q, p, judged in zip(rows, questions, prefills, judged_rows, strict=True):
+    for r, q, p, c, judged in zip(rows, questions, prefills, carried, judged_rows, strict=True):
         markers = label_text(r["text"], personas, q, p)
         judged["archetypes"] = markers["archetypes"]
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER
-        yield judged
+        yield {**c, **judged}
 
 
 def parse_labeller(name: str) -> str | None:
