@@ -53,7 +53,7 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     what is done is kept when the judge's server goes away). Every line is checked before the
     first is labelled. Label every line of a JSONL file (`"text"`, optionally `"id"`, `"question"`, `"model"`);
     the output keeps `id` (or, when the file has none, `line`: the line's position among the
-    objects, 1, 2, …), `question` and `model`. The question's text (`"question_text"`, as experiment rows give it,
+    objects, 1, 2, …) and the line's other fields (`carried_fields`: not its text or anyone's labels). The question's text (`"question_text"`, as experiment rows give it,
     else `"question"`) informs the labels, and a `"prefill"` (the text the answer was started
     with, as experiment rows record it) is read as context by the rules.
 
