@@ -5,6 +5,7 @@ import json
 from csv import DictReader
 from pathlib import Path
 
+from psmlab.core.domain.quality import agreement
 from psmlab.core.measure import instruments
 from psmlab.core.measure.report import report_md, summary_csv
 from psmlab.core.measure.report_probes import probe_tables
@@ -160,6 +161,30 @@ def test_summary_csv_gives_an_absent_archetype_its_n_and_upper_bound(tmp_path: P
     assert (zero["k"], zero["n"], zero["value"], zero["ci_low"]) == ("0", "5", "0.0", "0.0")
     assert 0.4 < float(zero["ci_high"]) < 0.5  # Wilson upper bound of 0/5: 0.434
     assert "| 5 | 0/5 (≤ 43%) |" in report_md("t", ResultsFile(path), "cmd")
+
+
+def test_summary_csv_gives_each_label_share_its_labellers_measured_kappa(tmp_path: Path) -> None:
+    """Shares carry the labeller's kappa against the gold test split at their own level (self-id
+    or archetypes), as report.md's labeller line does; how turns ended carries none."""
+    rows = [_sample(i, "ai") for i in range(4)]
+    rows[0]["labels"] = ["helpful-assistant"]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    csv_rows = list(DictReader(io.StringIO(summary_csv(ResultsFile(path)))))
+    shipped = {level: agreement("markers", level) for level in ("self_id", "archetypes")}
+    for section, level in (("self_id", "self_id"), ("samples", "archetypes")):
+        got = [r for r in csv_rows if r["section"] == section]
+        m = shipped[level]
+        assert got and m is not None
+        assert {
+            (
+                float(r["labeller_kappa"]),
+                float(r["labeller_kappa_ci_low"]),
+                int(r["labeller_kappa_n"]),
+            )
+            for r in got
+        } == {(m["kappa"], m["ci_low"], m["n"])}
+    assert {r["labeller_kappa"] for r in csv_rows if r["section"] == "turn_end"} == {""}
 
 
 def _walked(item: str, text: str, ai: float, human: float) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
-from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.quality import agreement, labeller_line
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.report_evals import eval_section, eval_tables
@@ -73,10 +73,44 @@ ITEM_RANGE = "lowest and highest item (a range, not an interval)"
 T_ITEMS = "95% t interval over items (0 to 1 with fewer than 2)"
 
 
+# How far the labeller of a row's labels agrees with people (psmlab/resources/labellers.json,
+# the gold test split): Cohen's kappa, its 95% bootstrap interval and n. Empty where the row is
+# not a label share, the labeller was not measured, or several labellers are joined in one row.
+KAPPA_COLUMNS = (
+    "labeller_kappa",
+    "labeller_kappa_ci_low",
+    "labeller_kappa_ci_high",
+    "labeller_kappa_n",
+)
+# Which level of label each section's shares are (the opening design reads self-id classes).
+_LEVEL = {"self_id": "self_id", "probes_opening": "self_id", "samples": "archetypes"}
+
+
+def _kappa_cells(section: str, labeller: str) -> list[object]:
+    level = _LEVEL.get(section)
+    if level is None or not labeller or " + " in labeller:
+        return ["", "", "", ""]
+    by = LABELLER if level == "archetypes" and labeller.startswith("judge:") else labeller
+    m = agreement(by, level)
+    if m is None:
+        return ["", "", "", ""]
+    return [m["kappa"], m["ci_low"], m["ci_high"], m["n"]]
+
+
+class _WithKappa:
+    """A csv writer that appends the labeller's measured kappa to each row it is given."""
+
+    def __init__(self, w: Any) -> None:
+        self._w = w
+
+    def writerow(self, row: list[object]) -> None:
+        self._w.writerow([*row, *_kappa_cells(str(row[0]), str(row[12]))])
+
+
 def summary_csv(results: ResultsFile) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
+    raw = csv.writer(buf, lineterminator="\n")
+    raw.writerow(
         [
             "section",
             "model",
@@ -92,8 +126,10 @@ def summary_csv(results: ResultsFile) -> str:
             "interval",  # what ci_low and ci_high are, row by row
             "labeller",  # who gave the labels counted (samples and self_id rows)
             "note",  # what the report says beside the number (a flag, polarity, position bias)
+            *KAPPA_COLUMNS,
         ]
     )
+    w = _WithKappa(raw)
     by = " + ".join(labellers(results))
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
     # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
