@@ -89,6 +89,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         self.blind = blind
         self._shown: dict[str, Text] = {}  # what each part shows now (see _put)
         self._dist_rows = 0  # lines the labels panel shows now (the footer gets the rest)
+        self._foot_want = 3  # lines the footer would take whole (the panel leaves it up to 3)
         self._fit_header = 0  # the header's height the panels were last fitted below
 
     def compose(self) -> ComposeResult:
@@ -211,17 +212,28 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             answer = max(3, self.content_size.height // 3)
             self._fit_header = header.outer_size.height
             space = self.content_size.height - self._fit_header - answer
-            other = 1 if widget.has_class("col-dist") else self._dist_rows
+            # The panel leaves the footer up to 3 lines: which sample is shown, its label and
+            # a prompt warning read first; a trial at 100x30 had the forced choice's lines push
+            # the label out, leaving "sample 1/1 · seed … (+1 line cut)".
+            # In a short column the panel keeps 3 lines (its heading, the self-id shares, what
+            # it cut) before the footer gets more than one.
+            other = (
+                min(3, self._foot_want, max(1, space - 3))
+                if widget.has_class("col-dist")
+                else self._dist_rows
+            )
             rows = max(1, min(rows, space - other))
         if len(lines) > rows:
-            if rows == 1 and widget.has_class("col-footer"):
-                # Its first line is which sample is shown ("sample 2/3 …"): kept, with how
-                # much was cut (a trial at 120x40 with N=3 saw only "2 lines cut").
-                more = f" (+{len(lines) - 1} line{'s' if len(lines) > 2 else ''} cut)"
-                first = lines[0].copy()
-                first.truncate(max(1, width - len(more)), overflow="ellipsis")
-                first.append(more, style="dim")
-                content = first
+            if widget.has_class("col-footer"):
+                # Its first lines are which sample is shown ("sample 2/3 …") and its label:
+                # kept, the last one saying how much was cut (a trial at 120x40 with N=3 saw
+                # only "2 lines cut"; a line of its own took the label's place).
+                left = len(lines) - rows
+                more = f" (+{left} line{'s' if left > 1 else ''} cut)"
+                last = lines[rows - 1].copy()
+                last.truncate(max(1, width - len(more)), overflow="ellipsis")
+                last.append(more, style="dim")
+                content = Text("\n").join([*lines[: rows - 1], last])
             elif rows == 1:
                 part = "labels panel" if widget.has_class("col-dist") else "sample details"
                 note = f"… {part}: {len(lines)} lines cut"
@@ -366,6 +378,11 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             short = w if len(w) <= width else w[: width - 1] + "…"
             foot.append_text(safe(f"\n⚠ {short}", "yellow"))
         dist = self.query_one(".col-dist", Static)
+        foot_width = self.query_one(".col-footer", Static).content_size.width
+        want = max(1, len(foot.wrap(self.app.console, foot_width or self.content_size.width or 1)))
+        if want != self._foot_want:  # the panel's room changed: fit it again
+            self._foot_want = want
+            self._shown.pop(".col-dist", None)
         if self.blind:
             self._put(
                 ".col-dist",
