@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from psmlab.core.domain.classify import LABELLER, classify, turn_end, turn_end_short
+from psmlab.core.domain.classify import LABELLER, classify, left_out, turn_end, turn_end_short
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.stats import FRAGMENT_ENDS, LabelShares, fmt_rate, fmt_share
 from psmlab.core.domain.textsafe import terminal_safe
@@ -55,6 +55,7 @@ def generation_cell(
     # A judge gives self-id only; the archetypes are still the rules': say so.
     by = "" if auto.method == LABELLER else f"{LABELLER}: "
     out.append_text(safe(f"\n{auto.method}: self-id {auto.self_id} · {by}{arch}", "cyan"))
+    out.append_text(safe(left_out(g.text, auto.method), "dim"))
     return out
 
 

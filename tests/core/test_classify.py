@@ -10,12 +10,14 @@ from psmlab.core.domain.classify import (
     ROLE_LEAK,
     UNCLEAR,
     classify,
+    left_out,
     negated,
     normalize,
     turn_end,
 )
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.quality import NOT_MEASURED, agreement, labeller_line
+from psmlab.core.domain.selfid import other_speakers, self_identify
 from psmlab.core.domain.stats import (
     Share,
     fmt_ends,
@@ -286,3 +288,16 @@ def test_a_prefill_is_read_as_context_and_only_what_reaches_past_it_is_labelled(
     from psmlab.core.measure.labeling import label_jsonl
 
     assert [r["self_id"] for r in label_jsonl(f)] == ["human", "none"]
+
+
+def test_turns_given_to_another_speaker_are_named_beside_the_rules_label() -> None:
+    """A base model that writes "You:" in a "User:" frame runs past the frame's stop string: the
+    rules read only the speaker's own turns, and the label says which turns it left out."""
+    text = " I'm a nurse.\nYou: and you?\nAssistant: I work nights.\nYou: ok\nMe: I am an AI."
+    assert other_speakers(text) == ["You:", "Me:"]
+    assert self_identify(text).label == "human"  # "Me: I am an AI." is not the speaker's
+    assert left_out(text, LABELLER) == " (own turns only: left out 'You:', 'Me:')"
+    assert left_out(text, "judge:qwen") == ""  # what a judge read is its own to say
+    # The speaker naming itself first, and turns the assistant takes again, are its own.
+    assert other_speakers("Dana: I'm a nurse.\nAssistant: yes") == []
+    assert left_out(" I'm a nurse.", LABELLER) == ""

@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 
 from psmlab.core.domain.personas import Persona
-from psmlab.core.domain.selfid import FOLD, clip, self_identify
+from psmlab.core.domain.selfid import FOLD, clip, other_speakers, self_identify
 from psmlab.core.domain.types import AutoLabel, MarkerHit
 
 LABELLER = "markers"  # the phrase rules: domain/selfid.py and the personas' markers
@@ -125,3 +125,11 @@ def turn_end(finish_reason: str, stop_string: str | None = None) -> str:
     if finish_reason == "stop_string":
         return "next speaker's turn" + (f" ({stop_string!r})" if stop_string else "")
     return _ENDS.get(finish_reason, finish_reason)
+
+
+def left_out(text: str, method: str) -> str:
+    """What the marker rules did not read, said beside their label: " (own turns only: left out
+    'You:')" when the text gives turns to another speaker, else "". Another labeller says
+    nothing here: what it read is its own."""
+    tags = other_speakers(text) if method == LABELLER else []
+    return f" (own turns only: left out {', '.join(map(repr, tags))})" if tags else ""

@@ -304,6 +304,20 @@ def _own_turns(text: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def other_speakers(text: str) -> list[str]:
+    """The tags of the turns a text gives to another speaker ("You:", "<user>", "Post by Bob:"),
+    each once, in order: the self-id label leaves their text out, and says so where it is shown
+    (a base model that writes "You:" in a "User:" frame runs on, past the frame's stop string)."""
+    tags: list[str] = []
+    for m in _TURN.finditer(text):
+        if not text[: m.start()].strip():
+            continue  # the answer opens by naming its own speaker
+        tag = text[m.start() : m.end()].strip()
+        if m.group("who").strip("<>: \t").lower() not in _SAME_SPEAKER and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
 def _own_sentences(text: str) -> list[re.Match[str]]:
     """Sentences of the speaker's own turns; offsets stay those of the whole text."""
     out: list[re.Match[str]] = []

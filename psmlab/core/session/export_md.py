@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psmlab
 from psmlab.core.domain.classify import archetypes, turn_end
+from psmlab.core.domain.classify import left_out as turn_note
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
@@ -385,7 +386,8 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
         lines += [
             "",
             f"Automatic labels ({md_inline(auto.method)}){left_out}: self-id {sid} · archetypes "
-            f"{arch} · ended: {md_inline(turn_end(g.finish_reason))}",
+            f"{arch} · ended: {md_inline(turn_end(g.finish_reason))}"
+            + (md_inline(note) if (note := turn_note(g.text, auto.method)) else ""),
         ]
     steer = g.params.get("steer")
     if steer:

@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.scalar import Unit
 from textual.widgets import Static
 
-from psmlab.core.domain.classify import archetypes, turn_end
+from psmlab.core.domain.classify import archetypes, left_out, turn_end
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_rate
 from psmlab.core.models.steering import record_label
 from psmlab.core.session.schema import GenerationRecord
@@ -341,6 +341,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                     sid = auto.self_id or "not recorded"
                     arch = ", ".join(archetypes(auto.labels))
                     foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
+                    foot.append_text(safe(left_out(cur.record.text, auto.method), "dim"))
                     if cur.record.finish_reason in FRAGMENT_ENDS:  # as the panel counts it
                         foot.append(
                             f" ({cur.record.finish_reason}: not in the shares)", style="dim"
