@@ -212,11 +212,11 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             answer = max(3, self.content_size.height // 3)
             self._fit_header = header.outer_size.height
             space = self.content_size.height - self._fit_header - answer
-            # The panel leaves the footer up to 3 lines: which sample is shown, its label and
-            # a prompt warning read first; a trial at 100x30 had the forced choice's lines push
-            # the label out, leaving "sample 1/1 · seed … (+1 line cut)".
-            # In a short column the panel keeps 3 lines (its heading, the self-id shares, what
-            # it cut) before the footer gets more than one.
+            # The panel leaves the footer up to 3 lines (which sample is shown, its label, a
+            # prompt warning: a trial at 100x30 had the forced choice's lines push the label
+            # out, leaving "sample 1/1 · seed … (+1 line cut)"), but in a short column keeps 3
+            # of its own (its heading, the self-id shares, what it cut) before the footer gets
+            # more than one.
             other = (
                 min(3, self._foot_want, max(1, space - 3))
                 if widget.has_class("col-dist")
