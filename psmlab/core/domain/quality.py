@@ -68,6 +68,13 @@ def agreement(
     return _load(path or labellers_file()).get(labeller, {}).get(level)
 
 
+def level_agreement(labeller: str, level: str, path: Path | None = None) -> dict[str, Any] | None:
+    """The measured agreement behind a labeller's labels at one level: a judge gives the self-id
+    label only, so its archetypes are the marker rules' (and so is their kappa)."""
+    by = RULES if level == "archetypes" and labeller.startswith("judge:") else labeller
+    return agreement(by, level, path)
+
+
 def measured_model(labeller: str, path: Path | None = None) -> str | None:
     """The sha256 of the model a judge's agreement was measured with (None: no model recorded,
     as for the marker rules). A judge is named by its model's id, and an id is only a name."""
@@ -111,8 +118,7 @@ def kappa_brief(labeller: str, level: str, path: Path | None = None) -> str:
     """One level's measured agreement in a word or two, for the line its shares are on:
     `κ 0.57`, `κ 0.09 unreliable` or `κ not measured` (a judge's archetypes are the marker
     rules')."""
-    by = RULES if level == "archetypes" and labeller.startswith("judge:") else labeller
-    m = agreement(by, level, path)
+    m = level_agreement(labeller, level, path)
     if m is None:
         return "κ not measured"
     return f"κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")

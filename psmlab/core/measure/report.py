@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
-from psmlab.core.domain.quality import agreement, labeller_line
+from psmlab.core.domain.quality import labeller_line, level_agreement
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.report_evals import eval_section, eval_tables
@@ -90,8 +90,7 @@ def _kappa_cells(section: str, labeller: str) -> list[object]:
     level = _LEVEL.get(section)
     if level is None or not labeller or " + " in labeller:
         return ["", "", "", ""]
-    by = LABELLER if level == "archetypes" and labeller.startswith("judge:") else labeller
-    m = agreement(by, level)
+    m = level_agreement(labeller, level)
     if m is None:
         return ["", "", "", ""]
     return [m["kappa"], m["ci_low"], m["ci_high"], m["n"]]
