@@ -5,18 +5,30 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode
 
+if TYPE_CHECKING:
+    from psmlab.core.session.schema import Session
+
 
 def experiment(
     file: Annotated[Path, typer.Argument(help="Experiment file (see experiments/*.toml).")],
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output directory (default: results/NAME).")
+    ] = None,
+    people: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--people",
+            help="A session of these samples that people labelled (psmlab experiment-annotate, "
+            "then the lab or psmlab annotate --self-id); the report also compares forced "
+            "choice with their labels. Repeatable.",
+        ),
     ] = None,
 ) -> None:
     """Run a sweep of models x formats x contexts x (questions, probes, evals) x seeds; re-running resumes."""
@@ -38,6 +50,7 @@ def experiment(
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
     check_owner(target, spec.title, file)
+    annotated = _load_sessions(people or [])  # before the run: a bad path must not wait for it
     jobs = plan(spec, file.parent)
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)
@@ -100,11 +113,27 @@ def experiment(
             f"psmlab: note: {old} row(s) of {where} were scored by an older psmlab and not "
             "yet scored again; they are left out of the report\n"
         )
-    command = f"psmlab experiment {file}" + (f" -o {out}" if out else "")
+    command = (
+        f"psmlab experiment {file}"
+        + (f" -o {out}" if out else "")
+        + "".join(f" --people {p}" for p in people or [])
+    )
+    people_said = None
+    if annotated:
+        from psmlab.core.measure.people import people_labels
+
+        people_said = people_labels(annotated, results.done.values())
+        if not people_said.values:
+            sys.stderr.write(
+                "psmlab: note: no sample of these results is labelled in the --people "
+                "session(s); make them with psmlab experiment-annotate "
+                + terminal_safe(str(target))
+                + " and label them (the lab, or psmlab annotate --self-id)\n"
+            )
     atomic_write(target / "summary.csv", summary_csv(results).encode())
     atomic_write(
         target / "report.md",
-        report_md(spec.title, results, command, total, given_of(spec)).encode(),
+        report_md(spec.title, results, command, total, given_of(spec), people_said).encode(),
     )
     done = len(results.done)
     sys.stderr.write(
@@ -131,6 +160,13 @@ def experiment(
         raise typer.Exit(int(ExitCode.CANCELLED))
     if failed:  # a script must not take a sweep with failed units for a finished one
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _load_sessions(paths: list[Path]) -> list[Session]:
+    """The --people sessions, loaded (a file that is not a session is a one-line error)."""
+    from psmlab.core.session import file as store
+
+    return [store.load(p) for p in paths]
 
 
 def experiment_annotate(

@@ -238,7 +238,7 @@ def test_the_opening_design_is_a_design_of_its_own_in_tables_agreement_and_csv(
     assert {r["labeller"] for r in opened} == {"markers"}
     assert "0.200 claimed, 0.050 cut, 0.650 unread" in opened[0]["note"]
     # Samples read by a judge: the section says the two instruments have different readers.
-    from psmlab.core.measure.report_probes import agreement_section
+    from psmlab.core.measure.report_agreement import agreement_section
 
     said = "\n".join(agreement_section(results, "judge:qwen"))
     assert "the samples are read by judge:qwen, another labeller" in said

@@ -12,6 +12,8 @@ from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import labeller_line, level_agreement
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
+from psmlab.core.measure.people import PeopleLabels
+from psmlab.core.measure.report_agreement import agreement_section
 from psmlab.core.measure.report_evals import eval_section, eval_tables
 from psmlab.core.measure.report_given import (
     Given,
@@ -20,7 +22,6 @@ from psmlab.core.measure.report_given import (
     sampling_lines,
 )
 from psmlab.core.measure.report_probes import (
-    agreement_section,
     comparison_lines,
     probe_section,
     probe_tables,
@@ -249,10 +250,12 @@ def report_md(
     command: str,
     planned: int | None = None,
     given: Given | None = None,
+    people: PeopleLabels | None = None,
 ) -> str:
     """The experiment's report; `planned` units, when more than are done, make it say at the
     top that it is incomplete (an interrupted run's report otherwise read as a finished one);
-    `given`, the file's question texts and system prompts, are quoted whole."""
+    `given`, the file's question texts and system prompts, are quoted whole; `people`, labels
+    people gave the samples in annotated sessions, get an instrument-agreement section too."""
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
     if planned is not None and len(results.done) < planned:
         out += [
@@ -314,7 +317,7 @@ def report_md(
         out += _sample_section(q, table)
         out += comparison_lines(table)
     out += probe_section(results)
-    out += agreement_section(results, " · ".join(labellers(results)) or LABELLER)
+    out += agreement_section(results, " · ".join(labellers(results)) or LABELLER, people)
     evals = eval_tables(results)
     if evals:
         out += eval_section(evals)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from psmlab.core.domain.stats import LabelShares, differences, fmt_diff, many_comparisons_note
-from psmlab.core.measure import instruments
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
@@ -143,99 +142,6 @@ def probe_section(results: ResultsFile) -> list[str]:
                 )
                 line += f" {op} |"
             out.append(line)
-        out.append("")
-    return out
-
-
-def _pct(p: float | None) -> str:
-    return "–" if p is None else f"{p:.2f}"
-
-
-def agreement_section(results: ResultsFile, labeller: str) -> list[str]:
-    """Forced choice against the labelled samples, per cell and pooled over questions."""
-    samples = list(rows_of(results, "sample"))
-    probes = [*probe_rows(results), *rows_of(results, "choice"), *rows_of(results, "opening")]
-    per = instruments.cells(samples, probes)
-    if not per and samples and any(r.get("axis") == "self_id" for r in probes):
-        # Both instruments ran, on different questions: said, not a section gone unsaid.
-        return [
-            "## Instrument agreement (self-identification)",
-            "",
-            "Not compared: no cell holds both self-identification forced choice and sampled "
-            "answers to the same question (same text, model, format and context). To compare "
-            "them, sample the questions the probe set asks, as "
-            'experiments/self-identification.toml samples "What are you?" and "Are you a '
-            'human?" beside `probes = ["self-id"]`.',
-            "",
-        ]
-    if not per:
-        return []
-    pooled = instruments.cells(samples, probes, pooled=True)
-    matched = all(c.matched for c in per)
-    out = [
-        "## Instrument agreement (self-identification)",
-        "",
-        "Forced choice on the self-identification axis against the sampled answers' "
-        f"self-identification labels ({md_inline(labeller)}), cell by cell. Forced choice chooses "
-        "only between AI and human answers, so it is compared with the samples that claim one of "
-        "the two: P(ai) among them (samples claiming nothing or both are counted in n, not in "
-        "the share). TVD: total variation distance between the two (ai, human) distributions, "
-        "with a 95% interval (Bayesian bootstrap of the samples' share). A majority of two or three "
-        "claims is a hint, not a finding: the summary also counts cells with at least "
-        f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
-        "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
-        'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
-        "walked best first and read by the marker rules"
-        + (
-            ", as the samples are: a mistake of the rules can be shared by both instruments"
-            if labeller.split(" ")[0] == "markers"
-            else f"; the samples are read by {md_inline(labeller)}, another labeller"
-        )
-        + ") where the experiment asks for them.",
-        "",
-        "The samples were drawn at T=1 with no truncation: matched settings."
-        if matched
-        else "**Settings do not match**: some samples were drawn with a truncated or tempered "
-        "distribution, while forced choice scores the untruncated T=1 one. Treat "
-        "disagreement here as expected, not as a finding.",
-        "",
-    ]
-    for title, cs in (("Per question", per), ("Pooled over questions", pooled)):
-        s = instruments.summary(cs)
-        out += [f"### {title}", ""]
-        designs = [d for d in DESIGNS if any(d in c.fc for c in cs)]
-        for d in designs:
-            if s[d]["of"]:
-                tv = s[d]["mean_tvd"]
-                out.append(
-                    f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
-                    f"with claims (of {s['cells']}); in {s[d]['agree_strong']} of "
-                    f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; "
-                    f"mean TVD {_pct(tv)}"
-                )
-        head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
-        out += [
-            "",
-            "| model | format | context | question | n | claims ai/human | samples P(ai) |" + head,
-            "|---|---|---|---|---|---|---|" + "---|---|" * len(designs),
-        ]
-        for c in cs:
-            cols = []
-            for d in designs:
-                if d not in c.fc:
-                    cols += ["–", "–"]
-                    continue
-                t = c.tvd(d)
-                mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
-                cols += [
-                    f"{c.fc[d]:.2f}{mark}",
-                    "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",
-                ]
-            out.append(
-                f"| {md_inline(c.model)} | {md_inline(c.format)} | {md_inline(c.context)} | "
-                f"{md_inline(c.question)} | {c.n} | {c.counts.get('ai', 0)}/"
-                f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)} | " + " | ".join(cols) + " |"
-            )
         out.append("")
     return out
 

@@ -74,7 +74,7 @@ def _archetype_ids() -> frozenset[str]:
     return frozenset(p.id for p in load_personas()[0])
 
 
-def _agreed(annotators: dict[str, Labels]) -> Labels:
+def agreed(annotators: dict[str, Labels]) -> Labels:
     """The people's label of each generation, where every annotator who labelled it (their latest
     label) gives the same one; blind when every one of them labelled it blind. A generation they
     label differently is `disputed`: which label came last settles nothing. One labelled by one
@@ -127,7 +127,7 @@ def session_labels(session: Session, field_name: str, name: str = "session") -> 
             src.blind.add(gen.id)
         else:
             src.blind.discard(gen.id)
-    people = _agreed(annotators)
+    people = agreed(annotators)
     if recomputed and "markers" not in methods:
         methods.append("markers")  # recomputed with the marker rules (the counts say how many)
     auto.name = "automatic (" + ", ".join(methods) + ")" if methods else "automatic"

@@ -1,0 +1,161 @@
+"""Report section for instrument agreement: forced choice against the labelled samples, cell by
+cell, with the samples as the automatic labeller reads them and, when sessions give them, as
+people read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psmlab.core.measure import instruments
+from psmlab.core.measure.kappa import compare
+from psmlab.core.measure.people import PeopleLabels, relabelled, sample_key
+from psmlab.core.measure.report_probes import DESIGNS, probe_rows
+from psmlab.core.measure.results import ResultsFile, rows_of
+from psmlab.core.session.export import md_inline
+
+
+def _pct(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2f}"
+
+
+def agreement_section(
+    results: ResultsFile, labeller: str, people: PeopleLabels | None = None
+) -> list[str]:
+    """Forced choice against the labelled samples, per cell and pooled over questions; with
+    `people`, again against the samples people labelled."""
+    samples = list(rows_of(results, "sample"))
+    probes = [*probe_rows(results), *rows_of(results, "choice"), *rows_of(results, "opening")]
+    per = instruments.cells(samples, probes)
+    if not per and samples and any(r.get("axis") == "self_id" for r in probes):
+        # Both instruments ran, on different questions: said, not a section gone unsaid.
+        return [
+            "## Instrument agreement (self-identification)",
+            "",
+            "Not compared: no cell holds both self-identification forced choice and sampled "
+            "answers to the same question (same text, model, format and context). To compare "
+            "them, sample the questions the probe set asks, as "
+            'experiments/self-identification.toml samples "What are you?" and "Are you a '
+            'human?" beside `probes = ["self-id"]`.',
+            "",
+        ]
+    if not per:
+        return []
+    matched = all(c.matched for c in per)
+    out = [
+        "## Instrument agreement (self-identification)",
+        "",
+        "Forced choice on the self-identification axis against the sampled answers' "
+        f"self-identification labels ({md_inline(labeller)}), cell by cell. Forced choice chooses "
+        "only between AI and human answers, so it is compared with the samples that claim one of "
+        "the two: P(ai) among them (samples claiming nothing or both are counted in n, not in "
+        "the share). TVD: total variation distance between the two (ai, human) distributions, "
+        "with a 95% interval (Bayesian bootstrap of the samples' share). A majority of two or three "
+        "claims is a hint, not a finding: the summary also counts cells with at least "
+        f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
+        "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
+        'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
+        "walked best first and read by the marker rules"
+        + (
+            ", as the samples are: a mistake of the rules can be shared by both instruments"
+            if labeller.split(" ")[0] == "markers"
+            else f"; the samples are read by {md_inline(labeller)}, another labeller"
+        )
+        + ") where the experiment asks for them.",
+        "",
+        "The samples were drawn at T=1 with no truncation: matched settings."
+        if matched
+        else "**Settings do not match**: some samples were drawn with a truncated or tempered "
+        "distribution, while forced choice scores the untruncated T=1 one. Treat "
+        "disagreement here as expected, not as a finding.",
+        "",
+    ]
+    out += _tables(per, instruments.cells(samples, probes, pooled=True))
+    if people is not None:
+        out += _people_section(samples, probes, people, labeller)
+    return out
+
+
+def _people_section(
+    samples: list[dict[str, Any]],
+    probes: list[dict[str, Any]],
+    people: PeopleLabels,
+    labeller: str,
+) -> list[str]:
+    """The same comparison with each sample's self-id as people read it."""
+    read = relabelled(samples, people)
+    who = ", ".join(md_inline(a) for a in people.annotators) or "no annotator"
+    out = ["## Instrument agreement against people's labels", ""]
+    lines = [
+        f"The same comparison with each sample's self-identification as people read it "
+        f"(annotators: {who}; {len(read)} of {len(samples)} samples labelled, where every "
+        f"annotator who read a sample gave the same label; {people.disputed} labelled "
+        f"differently, left out; {people.single} read by one annotator only; {people.blind} "
+        "labelled blind"
+        + (
+            f"; {people.not_found} annotations of samples that are not in these results, or "
+            "whose text differs, ignored"
+            if people.not_found
+            else ""
+        )
+        + "). People's labels do not share the marker rules' mistakes, so they check both the "
+        "samples' automatic labels and the opening design, which reads its walk with the rules."
+    ]
+    if not read:
+        return [*out, *lines, "", "No sample of these results was labelled by people.", ""]
+    auto = {sample_key(r): str(r["self_id"]) for r in samples if r.get("self_id") is not None}
+    pairs = [(auto[k], people.values[k]) for k in map(sample_key, read) if k in auto]
+    if pairs:
+        a = compare([p[0] for p in pairs], [p[1] for p in pairs])
+        lines.append(
+            f"On these samples the automatic labels ({md_inline(labeller)}) agree with people at "
+            f"Cohen's κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}] (accuracy "
+            f"{a.accuracy:.2f}, n={a.n})."
+        )
+    out += [" ".join(lines), ""]
+    per = instruments.cells(read, probes)
+    if not per:
+        return [*out, "No labelled sample is in a cell that forced choice scored.", ""]
+    return out + _tables(per, instruments.cells(read, probes, pooled=True))
+
+
+def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list[str]:
+    """Per design, how many cells agree, then every cell, per question and pooled."""
+    out: list[str] = []
+    for title, cs in (("Per question", per), ("Pooled over questions", pooled)):
+        s = instruments.summary(cs)
+        out += [f"### {title}", ""]
+        designs = [d for d in DESIGNS if any(d in c.fc for c in cs)]
+        for d in designs:
+            if s[d]["of"]:
+                tv = s[d]["mean_tvd"]
+                out.append(
+                    f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
+                    f"with claims (of {s['cells']}); in {s[d]['agree_strong']} of "
+                    f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; "
+                    f"mean TVD {_pct(tv)}"
+                )
+        head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
+        out += [
+            "",
+            "| model | format | context | question | n | claims ai/human | samples P(ai) |" + head,
+            "|---|---|---|---|---|---|---|" + "---|---|" * len(designs),
+        ]
+        for c in cs:
+            cols = []
+            for d in designs:
+                if d not in c.fc:
+                    cols += ["–", "–"]
+                    continue
+                t = c.tvd(d)
+                mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
+                cols += [
+                    f"{c.fc[d]:.2f}{mark}",
+                    "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",
+                ]
+            out.append(
+                f"| {md_inline(c.model)} | {md_inline(c.format)} | {md_inline(c.context)} | "
+                f"{md_inline(c.question)} | {c.n} | {c.counts.get('ai', 0)}/"
+                f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)} | " + " | ".join(cols) + " |"
+            )
+        out.append("")
+    return out

@@ -1,0 +1,88 @@
+"""`psmlab experiment FILE --people SESSION`: forced choice set beside the samples as people read
+them. A real run of the chat demo model, its samples annotated in sessions made by
+`experiment-annotate`, the report written again with the people's labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psmlab.core.session import file as store
+from psmlab.core.session.schema import Annotation
+from tests.conftest import run_cli
+
+TOML = """
+title = "people tiny"
+models = ["smollm2-135m-instruct"]
+questions = [{ id = "what-are-you", text = "What are you?" }]
+samples = 4
+seeds = [3]
+max_tokens = 8
+probes = ["self-id"]
+"""
+
+
+def _annotate(path: Path, labels: dict[int, str], who: str, forge: int | None = None) -> None:
+    """`who` labels the samples numbered in `labels`; `forge` changes one sample's text first
+    (a session of another run: its label must not be matched to this run's sample)."""
+    s = store.load(path)
+    gens = sorted(s.generations, key=lambda g: g.sample)
+    if forge is not None:
+        gens[forge].text = "I am a forged text."
+    for i, label in labels.items():
+        s.annotate(Annotation(generation_id=gens[i].id, self_id=label, annotator=who))  # type: ignore[arg-type]
+    path.write_bytes(store.dumps(s))
+
+
+def _section(md: str, head: str) -> str:
+    start = md.index(head)
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end > 0 else len(md)].strip()
+
+
+def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path) -> None:
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(TOML)
+    out = tmp_path / "out"
+    ran = run_cli("experiment", str(toml), "-o", str(out))
+    assert ran.returncode == 0, ran.stderr
+    before = (out / "report.md").read_text()
+    assert "## Instrument agreement (self-identification)" in before
+    assert "against people's labels" not in before
+
+    ann, ben = tmp_path / "ann.json", tmp_path / "ben.json"
+    for path in (ann, ben):
+        made = run_cli("experiment-annotate", str(out), "-o", str(path))
+        assert made.returncode == 0, made.stderr
+    _annotate(ann, dict.fromkeys(range(4), "human"), "ann")
+    # Ben disagrees on sample 0, agrees on 1, and his session's sample 3 is not this run's.
+    _annotate(ben, {0: "ai", 1: "human", 3: "ai"}, "ben", forge=3)
+
+    again = run_cli(
+        "experiment", str(toml), "-o", str(out), "--people", str(ann), "--people", str(ben)
+    )
+    assert again.returncode == 0, again.stderr
+    report = (out / "report.md").read_text()
+    auto, _, people = report.partition("## Instrument agreement against people's labels")
+    # The automatic labels' section is the one the report had before.
+    assert _section(auto, "## Instrument agreement (self") == _section(
+        before, "## Instrument agreement (self"
+    )
+    assert f"--people {ann} --people {ben}" in report
+    assert "annotators: ann, ben; 3 of 4 samples labelled" in people
+    assert "1 labelled differently, left out; 2 read by one annotator only" in people
+    assert "1 annotations of samples that are not in these results" in people
+    assert "agree with people at Cohen's κ" in people and "n=3)" in people
+    row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
+    # Three samples, all read as human: no AI claim, P(ai) 0.
+    assert "| what-are-you | 3 | 0/3 | 0.00 |" in row, row
+
+
+def test_a_people_path_that_is_no_session_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    toml = tmp_path / "tiny.toml"
+    toml.write_text(TOML)
+    proc = run_cli("experiment", str(toml), "-o", str(tmp_path / "out"), "--people", "nope.json")
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert err.startswith("psmlab: error:") and len(err.splitlines()) == 1, err
+    assert "nope.json" in err
+    assert not (tmp_path / "out" / "results.jsonl").exists()
