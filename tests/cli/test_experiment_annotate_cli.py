@@ -152,3 +152,24 @@ def test_two_experiments_in_one_folder_name_the_mismatch_and_the_fix(tmp_path: P
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert len(store.load(tmp_path / "x.json").generations) == 2
+
+
+def test_the_question_the_rows_recorded_serves_when_the_file_is_gone(tmp_path: Path) -> None:
+    """A report names its file as it was given (relative to where the run started): from
+    elsewhere it is not found, and the question the rows recorded is enough (context "none")."""
+    _, out = _results(tmp_path)
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    rows = [dict(r, question_text="Who are you?") for r in rows if "|none|who|" in r["key"]]
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "report.md").write_text("Produced by `psmlab experiment experiments/gone.toml`.\n")
+    target = tmp_path / "s.json"
+    proc = run_cli("experiment-annotate", str(out), "-o", str(target))
+    assert proc.returncode == 0, proc.stderr
+    s = store.load(target)
+    assert [(t.role, t.content) for t in s.turns] == [("user", "Who are you?")]
+    assert len(s.generations) == 2
+    # Rows of two questions with one id would be ambiguous: still the one-line error.
+    rows[1]["question_text"] = "Who is there?"
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bad = run_cli("experiment-annotate", str(out), "-o", str(tmp_path / "t.json"))
+    assert bad.returncode == 2 and "but not its text" in bad.stderr, bad.stderr

@@ -210,7 +210,14 @@ def session_from_results(
                 "the results were made with",
             )
     question_texts, systems = spec_texts(spec) if spec is not None else ({}, {"none": None})
-    text = question_texts.get(unit) or probe_question(unit)
+    # The rows record the question as it was asked: enough when the file cannot be found (a
+    # report names it relative to where the run was started) and every context is "none".
+    recorded = {r.get("question_text") for r in rows} - {None}
+    text = (
+        question_texts.get(unit)
+        or probe_question(unit)
+        or (str(recorded.pop()) if len(recorded) == 1 else None)
+    )
     if mismatch is not None and (text is None or any(r["context"] not in systems for r in rows)):
         raise UsageError(
             f"the rows of '{unit}' in {results_dir} cannot be matched to one experiment file "
