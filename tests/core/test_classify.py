@@ -301,3 +301,16 @@ def test_turns_given_to_another_speaker_are_named_beside_the_rules_label() -> No
     # The speaker naming itself first, and turns the assistant takes again, are its own.
     assert other_speakers("Dana: I'm a nurse.\nAssistant: yes") == []
     assert left_out(" I'm a nurse.", LABELLER) == ""
+
+
+def test_a_heading_in_the_answer_is_not_another_speakers_turn() -> None:
+    """A chat answer's "Note:" or "Summary:" line heads a part of the same answer: the rules
+    read on past it (they skipped it as another speaker's turn and said they left it out)."""
+    text = "Happy to help with that.\nNote: I am an AI language model, so I may be wrong."
+    assert other_speakers(text) == []
+    assert self_identify(text).label == "ai"
+    assert left_out(text, LABELLER) == ""
+    # A real speaker after a heading is still another speaker.
+    both = "Sure.\nSummary: I'm a nurse in Leeds.\nUser: and you?\nP.S.: I am an AI."
+    assert other_speakers(both) == ["User:"]
+    assert self_identify(both).label == "human"

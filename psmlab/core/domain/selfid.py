@@ -102,6 +102,38 @@ _TURN = re.compile(
     r"[A-Z][A-Z .'-]{1,30}(?=\n))",
 )
 _SAME_SPEAKER = frozenset(["assistant", "ai", "ai assistant", "bot", "chatbot", "model", "gpt"])
+# A line-start "Note:" or "Summary:" heads a part of the same answer, not another speaker's turn
+# (the rules skipped what followed, and the label said it left out 'Note:').
+_NOT_SPEAKERS = frozenset(
+    [
+        "note",
+        "notes",
+        "summary",
+        "example",
+        "examples",
+        "tip",
+        "tips",
+        "warning",
+        "caution",
+        "update",
+        "edit",
+        "disclaimer",
+        "conclusion",
+        "important",
+        "remember",
+        "reminder",
+        "hint",
+        "source",
+        "sources",
+        "reference",
+        "references",
+        "definition",
+        "explanation",
+        "ps",
+        "p.s",
+        "p.s.",
+    ]
+)
 # Sentences end at . ! ? or a line break, but not at the point of "3.5" or "19.22.2026"; a
 # sentence ending in "?" asks, it does not claim.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*", re.MULTILINE)
@@ -292,6 +324,8 @@ def _own_turns(text: str) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     start, keep = 0, True
     for m in _TURN.finditer(text):
+        if _heading(m):
+            continue
         if not text[: m.start()].strip():
             start = m.end()  # "Dana: I'm a nurse" at the very start: the speaker names itself
             continue
@@ -304,14 +338,19 @@ def _own_turns(text: str) -> list[tuple[int, int]]:
     return ranges
 
 
+def _heading(m: re.Match[str]) -> bool:
+    """A turn match that is a heading of the same answer ("Note:"), not a speaker's tag."""
+    return m.group("who").strip("<>: \t").lower() in _NOT_SPEAKERS
+
+
 def other_speakers(text: str) -> list[str]:
     """The tags of the turns a text gives to another speaker ("You:", "<user>", "Post by Bob:"),
     each once, in order: the self-id label leaves their text out, and says so where it is shown
     (a base model that writes "You:" in a "User:" frame runs on, past the frame's stop string)."""
     tags: list[str] = []
     for m in _TURN.finditer(text):
-        if not text[: m.start()].strip():
-            continue  # the answer opens by naming its own speaker
+        if _heading(m) or not text[: m.start()].strip():
+            continue  # a heading of the answer; or the answer opens by naming its own speaker
         tag = text[m.start() : m.end()].strip()
         if m.group("who").strip("<>: \t").lower() not in _SAME_SPEAKER and tag not in tags:
             tags.append(tag)
