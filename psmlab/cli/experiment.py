@@ -5,15 +5,12 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode
-
-if TYPE_CHECKING:
-    from psmlab.core.session.schema import Session
 
 
 def experiment(
@@ -26,8 +23,9 @@ def experiment(
         typer.Option(
             "--people",
             help="A session of these samples that people labelled (psmlab experiment-annotate, "
-            "then the lab or psmlab annotate --self-id); the report also compares forced "
-            "choice with their labels. Repeatable.",
+            "then the lab or psmlab annotate --self-id), or a JSONL file of readings (key, "
+            "sample, self_id, annotator); the report also compares forced choice with "
+            "their labels. Repeatable.",
         ),
     ] = None,
 ) -> None:
@@ -50,7 +48,10 @@ def experiment(
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
     check_owner(target, spec.title, file)
-    annotated = _load_sessions(people or [])  # before the run: a bad path must not wait for it
+    # Read before the run: a bad path must not wait for a sweep to end.
+    from psmlab.core.measure.people import load_readings
+
+    readings = [r for path in people or [] for r in load_readings(path)]
     jobs = plan(spec, file.parent)
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)
@@ -119,10 +120,10 @@ def experiment(
         + "".join(f" --people {p}" for p in people or [])
     )
     people_said = None
-    if annotated:
+    if people:
         from psmlab.core.measure.people import people_labels
 
-        people_said = people_labels(annotated, results.done.values())
+        people_said = people_labels(readings, results.done.values())
         if not people_said.values:
             sys.stderr.write(
                 "psmlab: note: no sample of these results is labelled in the --people "
@@ -160,13 +161,6 @@ def experiment(
         raise typer.Exit(int(ExitCode.CANCELLED))
     if failed:  # a script must not take a sweep with failed units for a finished one
         raise typer.Exit(int(ExitCode.PARTIAL))
-
-
-def _load_sessions(paths: list[Path]) -> list[Session]:
-    """The --people sessions, loaded (a file that is not a session is a one-line error)."""
-    from psmlab.core.session import file as store
-
-    return [store.load(p) for p in paths]
 
 
 def experiment_annotate(

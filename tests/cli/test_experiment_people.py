@@ -4,6 +4,7 @@ them. A real run of the chat demo model, its samples annotated in sessions made 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from psmlab.core.session import file as store
@@ -76,6 +77,30 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     # Three samples, all read as human: no AI claim, P(ai) 0.
     assert "| what-are-you | 3 | 0/3 | 0.00 |" in row, row
 
+    # Ann's readings made elsewhere, as JSONL (key and sample from results.jsonl): the same.
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    samples = [r for r in rows if r.get("kind") == "sample"]
+    lines = [
+        {
+            "key": r["key"],
+            "sample": r["sample"],
+            "text": r["text"],
+            "self_id": "Human",
+            "annotator": "ann",
+        }
+        for r in samples
+    ]
+    lines.append(dict(lines[0], text="not this run's text"))  # not matched: counted, ignored
+    readings = tmp_path / "ann.jsonl"
+    readings.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    third = run_cli(
+        "experiment", str(toml), "-o", str(out), "--people", str(readings), "--people", str(ben)
+    )
+    assert third.returncode == 0, third.stderr
+    again_people = (out / "report.md").read_text().partition("against people's labels")[2]
+    assert "annotators: ann, ben; 3 of 4 samples labelled" in again_people
+    assert "2 annotations of samples that are not in these results" in again_people
+
 
 def test_a_people_path_that_is_no_session_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     toml = tmp_path / "tiny.toml"
@@ -85,4 +110,11 @@ def test_a_people_path_that_is_no_session_is_one_line_before_anything_runs(tmp_p
     err = proc.stderr.strip()
     assert err.startswith("psmlab: error:") and len(err.splitlines()) == 1, err
     assert "nope.json" in err
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"key": "sample|x", "sample": 0, "self_id": "human"}\n{"self_id": "ai"}\n')
+    proc = run_cli("experiment", str(toml), "-o", str(tmp_path / "out"), "--people", str(bad))
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1, err
+    assert f"{bad}:2 is not a reading of an experiment sample" in err
     assert not (tmp_path / "out" / "results.jsonl").exists()

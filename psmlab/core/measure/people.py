@@ -6,7 +6,8 @@ forced-choice designs beside the samples *as people read them*, not only as the 
 do (the opening design reads its walk with the same rules as the samples, so a mistake of the
 rules can be shared by both instruments; people's labels break that tie).
 
-A sample is matched by its experiment provenance (unit key and sample number) and its text must
+Labels made elsewhere come as JSONL, one reading per line (`key`, `sample`, `self_id`,
+`annotator`, optionally `text`). A sample is matched by its experiment provenance (unit key and sample number) and its text must
 be the row's text: a session made from another run of the same file is not matched by accident.
 Several annotators (in one session or several) give one label where all who labelled a sample
 agree, as `psmlab agreement` pools them; a sample they label differently is disputed, left out
@@ -15,11 +16,14 @@ and counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from psmlab.core.measure.label_files import SELF_ID, Labels
+from psmlab.core.domain.jsonl import read_objects
+from psmlab.core.errors import UsageError
+from psmlab.core.measure.label_files import SELF_ID, Labels, normalize
 from psmlab.core.measure.session_labels import agreed, session_labels
 from psmlab.core.session.schema import Session
 
@@ -38,41 +42,89 @@ class PeopleLabels:
     not_found: int = (
         0  # annotated samples that are not rows of these results (or whose text differs)
     )
-    sessions: int = 0
 
 
 def sample_key(row: Mapping[str, Any]) -> SampleKey:
     return (str(row["key"]), int(row.get("sample") or 0))
 
 
-def people_labels(sessions: Iterable[Session], rows: Iterable[Mapping[str, Any]]) -> PeopleLabels:
-    """People's self-id labels of the sample rows, pooled over every annotator of `sessions`."""
+@dataclass(frozen=True)
+class Reading:
+    """One person's self-id label of one experiment sample; `text` None: not checked."""
+
+    annotator: str
+    sample: SampleKey
+    text: str | None
+    self_id: str
+    blind: bool = False
+
+
+def session_readings(session: Session) -> Iterator[Reading | None]:
+    """Each annotator's latest self-id label of each sample of an experiment-annotate session
+    (None for an annotated generation that is no experiment sample)."""
+    gens = {g.id: g for g in session.generations}
+    for name, src in session_labels(session, SELF_ID).annotators.items():
+        for gid, value in src.values.items():
+            exp = (gens[gid].provenance or {}).get("experiment")
+            if not isinstance(exp, dict) or "key" not in exp:
+                yield None
+                continue
+            key = (str(exp["key"]), int(exp.get("sample") or 0))
+            yield Reading(name, key, gens[gid].text, str(value), gid in src.blind)
+
+
+def file_readings(path: Path) -> Iterator[Reading]:
+    """Readings from a JSONL file, one per line: `key` (the unit key of results.jsonl),
+    `sample`, `self_id`, `annotator` (default "people"), optionally `text` (then it must be the
+    sample's) and `blind`. A line without them is a one-line error naming it."""
+    for line, obj in read_objects(path, "people's label file"):
+        where = f"{path}:{line}"
+        if not isinstance(obj, dict) or "key" not in obj or "self_id" not in obj:
+            raise UsageError(
+                f"{where} is not a reading of an experiment sample (it needs key, sample, self_id)",
+                'write one object per line: {"key": "sample|...", "sample": 0, "self_id": '
+                '"human", "annotator": "ann"}, or give a session made by experiment-annotate',
+            )
+        if obj["self_id"] is None:
+            continue  # nobody labelled it
+        text = obj.get("text")
+        yield Reading(
+            str(obj.get("annotator") or "people"),
+            (str(obj["key"]), int(obj.get("sample") or 0)),
+            None if text is None else str(text),
+            normalize(obj["self_id"], SELF_ID, where),
+            bool(obj.get("blind", False)),
+        )
+
+
+def load_readings(path: Path) -> list[Reading | None]:
+    """A session (experiment-annotate's, labelled) or a JSONL file of readings."""
+    from psmlab.core.session import file as store
+
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return list(file_readings(path))
+    return list(session_readings(store.load(path)))
+
+
+def people_labels(
+    readings: Iterable[Reading | None], rows: Iterable[Mapping[str, Any]]
+) -> PeopleLabels:
+    """People's self-id labels of the sample rows, pooled over every annotator: a sample's
+    label where all who read it agree (a later reading by one annotator replaces theirs)."""
     texts = {sample_key(r): r.get("text") for r in rows if r.get("kind") == "sample"}
     merged: dict[str, Labels] = {}
     out = PeopleLabels()
-    for s in sessions:
-        out.sessions += 1
-        where: dict[str, SampleKey | None] = {}
-        for g in s.generations:
-            exp = (g.provenance or {}).get("experiment")
-            if not isinstance(exp, dict) or "key" not in exp:
-                where[g.id] = None
-                continue
-            found = (str(exp["key"]), int(exp.get("sample") or 0))
-            where[g.id] = found if texts.get(found) == g.text else None
-        for name, src in session_labels(s, SELF_ID).annotators.items():
-            mine = merged.setdefault(name, Labels(name, human=True))
-            for gid, value in src.values.items():
-                key = where.get(gid)
-                if key is None:
-                    out.not_found += 1
-                    continue
-                ident = f"{key[0]}#{key[1]}"
-                mine.values[ident] = value
-                if gid in src.blind:
-                    mine.blind.add(ident)
-                else:
-                    mine.blind.discard(ident)
+    for r in readings:
+        if r is None or r.sample not in texts or (r.text is not None and texts[r.sample] != r.text):
+            out.not_found += 1
+            continue
+        mine = merged.setdefault(r.annotator, Labels(r.annotator, human=True))
+        ident = f"{r.sample[0]}#{r.sample[1]}"
+        mine.values[ident] = r.self_id
+        if r.blind:
+            mine.blind.add(ident)
+        else:
+            mine.blind.discard(ident)
     pooled = agreed(merged)
     for ident, value in pooled.values.items():
         unit, _, n = ident.rpartition("#")
