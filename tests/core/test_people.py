@@ -1,0 +1,80 @@
+"""People's readings of experiment samples: pooled where the readers agree, matched by unit,
+number and text; the shipped readings of the two self-identification experiments are whole."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.errors import UsageError
+from psmlab.core.measure.people import Reading, file_readings, people_labels, relabelled
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rows(n: int) -> list[dict]:
+    return [
+        {
+            "key": "sample|m|f|none|q|1",
+            "kind": "sample",
+            "sample": i,
+            "text": f"t{i}",
+            "self_id": "none",
+        }
+        for i in range(n)
+    ]
+
+
+def test_readers_count_where_they_agree_and_unmatched_readings_are_counted() -> None:
+    rows = _rows(4)
+    k = rows[0]["key"]
+    readings = [
+        Reading("ann", (k, 0), "t0", "human"),
+        Reading("ben", (k, 0), "t0", "ai"),  # disputed
+        Reading("ann", (k, 1), "t1", "ai"),
+        Reading("ann", (k, 1), "t1", "human"),  # ann's later reading replaces hers
+        Reading("ben", (k, 1), None, "human"),  # no text given: matched by unit and number
+        Reading("ann", (k, 2), "t2", "none", blind=True),  # one reader of several
+        Reading("ben", (k, 3), "another run's text", "ai"),  # not this run's sample
+        Reading("ben", ("sample|other", 0), None, "ai"),  # not in these results
+        None,  # an annotated generation that is no experiment sample
+    ]
+    got = people_labels(readings, rows)
+    assert got.values == {(k, 1): "human", (k, 2): "none"}
+    assert (got.disputed, got.single, got.blind, got.not_found) == (1, 1, 1, 3)
+    assert got.annotators == ["ann", "ben"]
+    assert [(r["sample"], r["self_id"]) for r in relabelled(rows, got)] == [
+        (1, "human"),
+        (2, "none"),
+    ]
+
+
+def test_a_readings_file_names_its_bad_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.jsonl"
+    f.write_text(
+        '{"key": "k", "sample": 2, "self_id": "Both", "annotator": "ann"}\n{"key": "k", "sample": 3, "self_id": null}\n'
+    )
+    (r,) = file_readings(f)
+    assert (r.annotator, r.sample, r.self_id, r.text) == ("ann", ("k", 2), "mixed", None)
+    f.write_text('{"key": "k", "sample": 0, "self_id": "robot"}\n')
+    with pytest.raises(UsageError, match=r"r.jsonl:1: self_id 'robot' is not one of"):
+        list(file_readings(f))
+
+
+@pytest.mark.parametrize("name", ["self-identification", "self-identification-heldout"])
+def test_the_shipped_readings_read_every_sample_twice(name: str) -> None:
+    path = ROOT / "experiments" / "readings" / f"{name}.jsonl"
+    readings = list(file_readings(path))
+    per_sample = Counter(r.sample for r in readings)
+    assert len(per_sample) == 512 and set(per_sample.values()) == {2}
+    assert len({r.annotator for r in readings}) == 8
+    # Each sample's two readers differ, and every reading carries the text it read.
+    for sample in per_sample:
+        who = [r.annotator for r in readings if r.sample == sample]
+        assert len(set(who)) == 2
+    assert all(r.text is not None for r in readings)
+    cells = {json.dumps(r.sample[0].split("|")[1:4]) for r in readings}
+    assert len(cells) == 8  # two models x four formats, context none
