@@ -78,3 +78,10 @@ def test_the_shipped_readings_read_every_sample_twice(name: str) -> None:
     assert all(r.text is not None for r in readings)
     cells = {json.dumps(r.sample[0].split("|")[1:4]) for r in readings}
     assert len(cells) == 8  # two models x four formats, context none
+
+
+def test_a_sample_number_that_is_no_number_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"key": "k", "sample": "first", "self_id": "ai"}\n')
+    with pytest.raises(UsageError, match=r"r.jsonl:1: sample 'first' is not a sample number"):
+        list(file_readings(f))

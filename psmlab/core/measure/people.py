@@ -7,8 +7,9 @@ do (the opening design reads its walk with the same rules as the samples, so a m
 rules can be shared by both instruments; people's labels break that tie).
 
 Labels made elsewhere come as JSONL, one reading per line (`key`, `sample`, `self_id`,
-`annotator`, optionally `text`). A sample is matched by its experiment provenance (unit key and sample number) and its text must
-be the row's text: a session made from another run of the same file is not matched by accident.
+`annotator`, optionally `text`). A sample is matched by its experiment provenance (unit key and
+sample number) and its text must be the row's text: a session made from another run of the same
+file is not matched by accident.
 Several annotators (in one session or several) give one label where all who labelled a sample
 agree, as `psmlab agreement` pools them; a sample they label differently is disputed, left out
 and counted.
@@ -39,12 +40,12 @@ class PeopleLabels:
     disputed: int = 0
     single: int = 0  # labelled by one of several annotators: one reading, not an agreement
     blind: int = 0
-    not_found: int = (
-        0  # annotated samples that are not rows of these results (or whose text differs)
-    )
+    # Readings of samples that are not rows of these results, or whose text differs.
+    not_found: int = 0
 
 
 def sample_key(row: Mapping[str, Any]) -> SampleKey:
+    """A sample row's place in its run: (unit key, sample number)."""
     return (str(row["key"]), int(row.get("sample") or 0))
 
 
@@ -87,10 +88,17 @@ def file_readings(path: Path) -> Iterator[Reading]:
             )
         if obj["self_id"] is None:
             continue  # nobody labelled it
+        try:
+            number = int(obj.get("sample") or 0)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"{where}: sample {obj.get('sample')!r} is not a sample number",
+                "give the sample's number as results.jsonl has it (0, 1, ...)",
+            ) from None
         text = obj.get("text")
         yield Reading(
             str(obj.get("annotator") or "people"),
-            (str(obj["key"]), int(obj.get("sample") or 0)),
+            (str(obj["key"]), number),
             None if text is None else str(text),
             normalize(obj["self_id"], SELF_ID, where),
             bool(obj.get("blind", False)),
