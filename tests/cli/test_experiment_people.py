@@ -72,7 +72,10 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     assert "annotators: ann, ben; 3 of 4 samples labelled" in people
     assert "1 labelled differently, left out; 2 read by one annotator only" in people
     assert "1 annotations of samples that are not in these results" in people
-    assert "agree with people at Cohen's κ" in people and "n=3)" in people
+    # Three samples are too few for a kappa: the section gives the accuracy and says so.
+    assert (
+        "n=3 (too few, or too alike, for a kappa)" in people and "κ" not in people.split("###")[0]
+    )
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
     # Three samples, all read as human: no AI claim, P(ai) 0.
     assert "| what-are-you | 3 | 0/3 | 0.00 |" in row, row

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from psmlab.core.domain.quality import agreement
 from psmlab.core.measure import instruments
+from psmlab.core.measure.kappa import compare
 from psmlab.core.measure.report import report_md, summary_csv
 from psmlab.core.measure.report_probes import probe_tables
 from psmlab.core.measure.results import ResultsFile, rows_of
@@ -243,3 +244,26 @@ def test_the_opening_design_is_a_design_of_its_own_in_tables_agreement_and_csv(
     said = "\n".join(agreement_section(results, "judge:qwen"))
     assert "the samples are read by judge:qwen, another labeller" in said
     assert "shared by both" in "\n".join(agreement_section(results, "markers"))
+
+
+def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_enough(
+    tmp_path: Path,
+) -> None:
+    from psmlab.core.measure.people import PeopleLabels, sample_key
+    from psmlab.core.measure.report_agreement import agreement_section
+
+    rows = [_sample(i, "ai" if i < 12 else "none") for i in range(24)]
+    rows += [_probe("what-are-you", "What are you?", 0.8, 0.4)]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    # People read the first 12 as ai but two of them as human, and the rest as none.
+    people = PeopleLabels(annotators=["ann"])
+    for i, r in enumerate(rows[:24]):
+        people.values[sample_key(r)] = "human" if i in (0, 1) else r["self_id"]
+    said = "\n".join(agreement_section(ResultsFile(path), "markers", people))
+    expected = compare(
+        [r["self_id"] for r in rows[:24]], ["human"] * 2 + [r["self_id"] for r in rows[2:24]]
+    )
+    assert f"at Cohen's κ {expected.kappa:.2f} [" in said and "accuracy 0.92, n=24" in said
+    # The people's cell: 10 ai and 2 human claims, against raw P(ai) 0.80.
+    assert "| what-are-you | 24 | 10/2 | 0.83 | 0.80 ✓" in said.split("against people")[1]

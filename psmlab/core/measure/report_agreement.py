@@ -4,6 +4,7 @@ people read them."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from psmlab.core.measure import instruments
@@ -12,6 +13,8 @@ from psmlab.core.measure.people import PeopleLabels, relabelled, sample_key
 from psmlab.core.measure.report_probes import DESIGNS, probe_rows
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
+
+MIN_KAPPA_N = 20  # fewer labelled samples give a kappa whose interval says little
 
 
 def _pct(p: float | None) -> str:
@@ -106,11 +109,19 @@ def _people_section(
     pairs = [(auto[k], people.values[k]) for k in map(sample_key, read) if k in auto]
     if pairs:
         a = compare([p[0] for p in pairs], [p[1] for p in pairs])
-        lines.append(
-            f"On these samples the automatic labels ({md_inline(labeller)}) agree with people at "
-            f"Cohen's κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}] (accuracy "
-            f"{a.accuracy:.2f}, n={a.n})."
-        )
+        said = f"accuracy {a.accuracy:.2f}, n={a.n}"
+        if a.n < MIN_KAPPA_N or math.isnan(a.kappa):
+            # Three samples give a kappa of 0 with an interval of [0, 0]: a number, not a finding.
+            lines.append(
+                f"On these samples the automatic labels ({md_inline(labeller)}) agree with "
+                f"people with {said} (too few, or too alike, for a kappa)."
+            )
+        else:
+            lines.append(
+                f"On these samples the automatic labels ({md_inline(labeller)}) agree with "
+                f"people at Cohen's κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}] "
+                f"({said})."
+            )
     out += [" ".join(lines), ""]
     per = instruments.cells(read, probes)
     if not per:
