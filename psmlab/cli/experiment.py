@@ -51,7 +51,8 @@ def experiment(
     # Read before the run: a bad path must not wait for a sweep to end.
     from psmlab.core.measure.people import load_readings
 
-    readings = [r for path in people or [] for r in load_readings(path)]
+    people = list(dict.fromkeys(people or []))  # a file given twice is read once
+    readings = [r for path in people for r in load_readings(path)]
     jobs = plan(spec, file.parent)
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)
@@ -125,12 +126,15 @@ def experiment(
 
         people_said = people_labels(readings, results.done.values())
         if not people_said.values:
-            sys.stderr.write(
-                "psmlab: note: no sample of these results is labelled in the --people "
-                "session(s); make them with psmlab experiment-annotate "
-                + terminal_safe(str(target))
-                + " and label them (the lab, or psmlab annotate --self-id)\n"
+            why = (
+                f"{people_said.disputed} labelled sample(s) are disputed (the annotators "
+                "differ) and none is agreed"
+                if people_said.disputed
+                else "no sample of these results is labelled in the --people file(s); make "
+                f"sessions with psmlab experiment-annotate {target} and label them (the lab, or "
+                "psmlab annotate --self-id)"
             )
+            sys.stderr.write(terminal_safe(f"psmlab: note: {why}\n"))
     atomic_write(target / "summary.csv", summary_csv(results).encode())
     atomic_write(
         target / "report.md",

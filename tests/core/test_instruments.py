@@ -267,3 +267,10 @@ def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_
     assert f"at Cohen's κ {expected.kappa:.2f} [" in said and "accuracy 0.92, n=24" in said
     # The people's cell: 10 ai and 2 human claims, against raw P(ai) 0.80.
     assert "| what-are-you | 24 | 10/2 | 0.83 | 0.80 ✓" in said.split("against people")[1]
+
+    # Samples but no forced choice: people's labels are still set against the automatic ones.
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:24]), encoding="utf-8")
+    alone = "\n".join(agreement_section(ResultsFile(path), "markers", people))
+    assert "## Instrument agreement against people's labels" in alone
+    assert f"at Cohen's κ {expected.kappa:.2f} [" in alone
+    assert "No labelled sample is in a cell that forced choice scored." in alone

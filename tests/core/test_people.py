@@ -4,6 +4,7 @@ number and text; the shipped readings of the two self-identification experiments
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -80,8 +81,17 @@ def test_the_shipped_readings_read_every_sample_twice(name: str) -> None:
     assert len(cells) == 8  # two models x four formats, context none
 
 
-def test_a_sample_number_that_is_no_number_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ('"sample": "first"', "sample 'first' is not a sample number"),
+        ('"sample": 1.7', "sample 1.7 is not a sample number"),
+        ('"sample": -1', "sample -1 is not a sample number"),
+        ('"sample": 0, "blind": "false"', "blind 'false' is not true or false"),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_named(tmp_path: Path, line: str, said: str) -> None:
     f = tmp_path / "r.jsonl"
-    f.write_text('{"key": "k", "sample": "first", "self_id": "ai"}\n')
-    with pytest.raises(UsageError, match=r"r.jsonl:1: sample 'first' is not a sample number"):
+    f.write_text('{"key": "k", "self_id": "ai", ' + line + "}\n")
+    with pytest.raises(UsageError, match=r"r.jsonl:1: " + re.escape(said)):
         list(file_readings(f))

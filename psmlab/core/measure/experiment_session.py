@@ -211,12 +211,13 @@ def session_from_results(
             )
     question_texts, systems = spec_texts(spec) if spec is not None else ({}, {"none": None})
     # The rows record the question as it was asked: enough when the file cannot be found (a
-    # report names it relative to where the run was started) and every context is "none".
+    # report names it relative to where the run was started) and every context is "none"; not
+    # when a file was found that does not describe the rows (they may be two experiments').
     recorded = {r.get("question_text") for r in rows} - {None}
     text = (
         question_texts.get(unit)
         or probe_question(unit)
-        or (str(recorded.pop()) if len(recorded) == 1 else None)
+        or (str(recorded.pop()) if len(recorded) == 1 and mismatch is None else None)
     )
     if mismatch is not None and (text is None or any(r["context"] not in systems for r in rows)):
         raise UsageError(

@@ -58,9 +58,11 @@ class Reading:
     text: str | None
     self_id: str
     blind: bool = False
+    # Where the reading came from (a file): two files' "anonymous" are two people, not one.
+    source: str = ""
 
 
-def session_readings(session: Session) -> Iterator[Reading | None]:
+def session_readings(session: Session, source: str = "") -> Iterator[Reading | None]:
     """Each annotator's latest self-id label of each sample of an experiment-annotate session
     (None for an annotated generation that is no experiment sample)."""
     gens = {g.id: g for g in session.generations}
@@ -71,7 +73,7 @@ def session_readings(session: Session) -> Iterator[Reading | None]:
                 yield None
                 continue
             key = (str(exp["key"]), int(exp.get("sample") or 0))
-            yield Reading(name, key, gens[gid].text, str(value), gid in src.blind)
+            yield Reading(name, key, gens[gid].text, str(value), gid in src.blind, source)
 
 
 def file_readings(path: Path) -> Iterator[Reading]:
@@ -88,20 +90,25 @@ def file_readings(path: Path) -> Iterator[Reading]:
             )
         if obj["self_id"] is None:
             continue  # nobody labelled it
-        try:
-            number = int(obj.get("sample") or 0)
-        except (TypeError, ValueError):
+        number, blind = obj.get("sample", 0), obj.get("blind", False)
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise UsageError(
-                f"{where}: sample {obj.get('sample')!r} is not a sample number",
+                f"{where}: sample {number!r} is not a sample number",
                 "give the sample's number as results.jsonl has it (0, 1, ...)",
-            ) from None
+            )
+        if not isinstance(blind, bool):
+            raise UsageError(
+                f"{where}: blind {blind!r} is not true or false",
+                "write blind as a JSON boolean (true, false), or leave it out",
+            )
         text = obj.get("text")
         yield Reading(
             str(obj.get("annotator") or "people"),
             (str(obj["key"]), number),
             None if text is None else str(text),
             normalize(obj["self_id"], SELF_ID, where),
-            bool(obj.get("blind", False)),
+            blind,
+            str(path),
         )
 
 
@@ -111,33 +118,38 @@ def load_readings(path: Path) -> list[Reading | None]:
 
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return list(file_readings(path))
-    return list(session_readings(store.load(path)))
+    return list(session_readings(store.load(path), str(path)))
 
 
 def people_labels(
     readings: Iterable[Reading | None], rows: Iterable[Mapping[str, Any]]
 ) -> PeopleLabels:
     """People's self-id labels of the sample rows, pooled over every annotator: a sample's
-    label where all who read it agree (a later reading by one annotator replaces theirs)."""
-    texts = {sample_key(r): r.get("text") for r in rows if r.get("kind") == "sample"}
-    merged: dict[str, Labels] = {}
+    label where all who read it agree (a later reading by one annotator in one source replaces
+    theirs; one name in two sources is two readers, so "anonymous" twice can disagree)."""
+    texts = {
+        sample_key(r): r["text"]
+        for r in rows
+        if r.get("kind") == "sample" and "error" not in r and r.get("text") is not None
+    }
+    merged: dict[tuple[str, str], Labels] = {}
     out = PeopleLabels()
     for r in readings:
         if r is None or r.sample not in texts or (r.text is not None and texts[r.sample] != r.text):
             out.not_found += 1
             continue
-        mine = merged.setdefault(r.annotator, Labels(r.annotator, human=True))
+        mine = merged.setdefault((r.source, r.annotator), Labels(r.annotator, human=True))
         ident = f"{r.sample[0]}#{r.sample[1]}"
         mine.values[ident] = r.self_id
         if r.blind:
             mine.blind.add(ident)
         else:
             mine.blind.discard(ident)
-    pooled = agreed(merged)
+    pooled = agreed({f"{src}\x00{name}": lab for (src, name), lab in merged.items()})
     for ident, value in pooled.values.items():
         unit, _, n = ident.rpartition("#")
         out.values[(unit, int(n))] = str(value)
-    out.annotators = sorted(merged)
+    out.annotators = sorted({name for _, name in merged})
     out.disputed, out.single, out.blind = (
         len(pooled.disputed),
         len(pooled.single),

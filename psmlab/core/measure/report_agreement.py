@@ -29,6 +29,7 @@ def agreement_section(
     samples = list(rows_of(results, "sample"))
     probes = [*probe_rows(results), *rows_of(results, "choice"), *rows_of(results, "opening")]
     per = instruments.cells(samples, probes)
+    extra = [] if people is None else _people_section(samples, probes, people, labeller)
     if not per and samples and any(r.get("axis") == "self_id" for r in probes):
         # Both instruments ran, on different questions: said, not a section gone unsaid.
         return [
@@ -40,9 +41,10 @@ def agreement_section(
             'experiments/self-identification.toml samples "What are you?" and "Are you a '
             'human?" beside `probes = ["self-id"]`.',
             "",
+            *extra,
         ]
     if not per:
-        return []
+        return extra  # people's labels are still compared with the automatic ones
     matched = all(c.matched for c in per)
     out = [
         "## Instrument agreement (self-identification)",
@@ -72,10 +74,7 @@ def agreement_section(
         "disagreement here as expected, not as a finding.",
         "",
     ]
-    out += _tables(per, instruments.cells(samples, probes, pooled=True))
-    if people is not None:
-        out += _people_section(samples, probes, people, labeller)
-    return out
+    return out + _tables(per, instruments.cells(samples, probes, pooled=True)) + extra
 
 
 def _people_section(
