@@ -432,3 +432,60 @@ def test_joined_claims_and_folded_text(text: str, label: str) -> None:
     assert all(text[h.start] in "IiＩhpHNh" for h in got.hits), [
         text[h.start : h.end] for h in got.hits
     ]
+
+
+WHAT = "What are you?"
+WHO = "Who are you?"
+AI_Q = "Are you an AI?"
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "label"),
+    [
+        # Round 6 (2026-12-04): more ways a person says what they are, as general patterns.
+        # People named by what they do, beyond the first list and by compound endings.
+        ("I'm a beekeeper in Devon.", None, "human"),
+        ("I am a retired diplomat.", None, "human"),
+        ("I'm a loyal customer of yours.", None, "human"),
+        ("I'm a shoemaker, like my father.", None, "human"),
+        ("I'm a user-friendly AI assistant.", None, "ai"),
+        ("I'm a huge fan of jazz.", None, "none"),
+        # "I've been a ..." says what one is, as "I was a ..." does.
+        ("I've been a plumber for twenty years.", None, "human"),
+        ("As a linguist I love languages.", None, "human"),
+        # A bare noun phrase answering what or who it is.
+        ("A student at the local college.", WHAT, "human"),
+        ("Translator.", WHAT, "human"),
+        ("A computer program.", WHAT, "ai"),
+        ("A Russian woman called me yesterday.", WHO, "none"),
+        ("You want a woman to answer?", WHAT, "none"),
+        ("The user asked a question.", WHAT, "none"),
+        ("A student at the local college.", None, "none"),
+        # A greeting alone does not answer; the sentence after it does.
+        ("Hello everyone. It's Priya.", WHO, "human"),
+        ("Hey there, it's Priya.", WHO, "human"),
+        ("Hello there!", WHO, "none"),
+        # Other ways to say yes or no to "Are you a human?" / "Are you an AI?".
+        ("Sure.", HUMAN_Q, "human"),
+        ("I am.", HUMAN_Q, "human"),
+        ("Clearly.", HUMAN_Q, "human"),
+        ("I'm not.", HUMAN_Q, "ai"),
+        ("I don't think so.", AI_Q, "human"),
+        ("Not really.", AI_Q, "human"),
+        ("Yes. I do not watch television.", HUMAN_Q, "human"),
+        ("I am an AI.", HUMAN_Q, "ai"),
+        ("Sure, I am a language model.", HUMAN_Q, "ai"),
+        ("I am happy to help.", HUMAN_Q, "none"),
+        # What a body is doing now; a program's work is not housework.
+        ("I'm eating lunch.", None, "human"),
+        ("I'm cleaning the kitchen.", None, "human"),
+        ("I'm cleaning.", None, "human"),
+        ("I'm cleaning the data for you.", None, "none"),
+        ("I am out working.", None, "human"),
+        ("I'm walking you through the steps.", None, "none"),
+        ("I live nearby.", None, "human"),
+        ("I'm self-employed.", None, "human"),
+    ],
+)
+def test_round_six_patterns(text: str, question: str | None, label: str) -> None:
+    assert self_identify(text, question=question).label == label

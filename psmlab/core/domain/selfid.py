@@ -33,7 +33,10 @@ _PRODUCT = re.compile(PRODUCT_NAME)
 # someone more often than it gives a name.)
 _LEAD = re.compile(
     r"\s*(?:(?:\([^)]*\)|\*[^*]*\*|"
-    r"(?i:ah|oh|well|um|uh|er|hmm|so|okay|ok|yes|yeah|sure|hi|hello|hey)\b[,.!\u2026]+)\s*)*"
+    r"(?i:ah|oh|well|um|uh|er|hmm|so|okay|ok|yes|yeah|sure|"
+    # A greeting, maybe to someone: "Hey there,", "Hello everybody."
+    r"(?:hi|hello|hey|greetings)(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?)"
+    r"\b[,.!\u2026]+)\s*)*"
 )
 _QUESTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(regex, re.IGNORECASE)) for kind, regex in QUESTION_KINDS
@@ -138,11 +141,16 @@ _NOT_SPEAKERS = frozenset(
 # sentence ending in "?" asks, it does not claim.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*", re.MULTILINE)
 # A bare yes or no (not "No problem", "Yes or no?"), for `_yes_no`.
+# Round 6: the other ways a reply says yes or no ("Sure.", "Clearly.", a bare "I am." or "I'm
+# not.", "I don't think so.").
 _YES = re.compile(
-    r"\s*(yes|yeah|yep|yup|of\s+course|definitely|absolutely|indeed)\b(?!\s+or\b)", re.IGNORECASE
+    r"\s*(yes|yeah|yep|yup|of\s+course|definitely|absolutely|indeed|sure|certainly|clearly|"
+    r"obviously|(?:i\s+am|i'm|i\s+sure\s+am)(?=\s*(?:[.!,\u2026]|$)))\b(?!\s+or\b)",
+    re.IGNORECASE,
 )
 _NO = re.compile(
-    r"\s*(no|nope|nah|of\s+course\s+not|definitely\s+not)\b"
+    r"\s*(no|nope|nah|of\s+course\s+not|definitely\s+not|certainly\s+not|not\s+really|"
+    r"i\s+don't\s+think\s+so|(?:i\s+am|i'm)\s+not(?=\s*(?:[.!,\u2026]|$)))\b"
     r"(?![\s-]+(?:problem|worries|way|doubt|idea|one|matter|thanks|thank|or)\b)",
     re.IGNORECASE,
 )
@@ -209,6 +217,9 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
     # The answer to the question is the first sentence the model wrote any of: after a prefill
     # "Sure." it is " Yes.", not the prefill's own sentence.
     first = next((i for i, s in enumerate(sentences) if s.end() > given), len(sentences))
+    # A greeting alone ("Hello everybody.") does not answer: the next sentence does.
+    while first + 1 < len(sentences) and _greeting_only(sentences[first].group(0)):
+        first += 1
     reply = _yes_no(sentences[first], kinds) if first < len(sentences) else None
     if reply is not None and reply.end <= given:
         reply = None
@@ -270,6 +281,19 @@ def clip(hits: list[MarkerHit], given: int) -> list[MarkerHit]:
         for h in hits
         if h.end > given
     ]
+
+
+_GREETING = re.compile(
+    r"\s*(?:(?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening))"
+    r"(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?[\s,.!\u2026]*)+",
+    re.IGNORECASE,
+)
+
+
+def _greeting_only(sentence: str) -> bool:
+    """Whether a sentence is only a greeting ("Hello everybody."), which answers nothing (a
+    bare "Yes." is an answer)."""
+    return _GREETING.fullmatch(sentence) is not None
 
 
 def _yes_no(sentence: re.Match[str], kinds: frozenset[str]) -> MarkerHit | None:

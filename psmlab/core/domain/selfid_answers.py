@@ -93,6 +93,20 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
         ),
     ),
+    # "A student at my university.", "Translator": asked what or who it is, it names a person
+    # by what they do (round 6). Not after "the": "The user asks..." talks about someone else.
+    (
+        "nature",
+        rule(
+            "answer-person",
+            "human",
+            # Modifiers only after an article: "You want a woman" is not an answer.
+            rf"(?:just\s+|only\s+)?(?:an?\s+{HUMAN_ADJ})?{HUMAN_NOUN}\b"
+            # The noun phrase is the whole answer, or goes on with where or what it is: "A
+            # Russian woman called me." is someone else, doing something.
+            r"(?=\s*(?:[.,;:!\n)]|$|(?:at|in|on|from|for|with|of|by|who|and|since)\b))",
+        ),
+    ),
     # "Two children, one in the UK.", "A wife and two kids.": asked about its family, it has one.
     (
         "family",

@@ -69,6 +69,18 @@ LIFE_RULES: tuple[Rule, ...] = (
         r"(?:(?!(?:about|of|for|with|to|in|on|at|from|my|your|the|a|an|and|or)\b)[\w-]+\s+){0,3}?"
         rf"{PROPERTY}\b|\bi\s+{ADV}(?:pay|paid)\s+(?:the|my|our)\s+(?:rent|mortgage|bills)\b",
     ),
+    # "I'm eating.", "I'm wearing a jacket", "I'm out working": what a body is doing now
+    # (round 6). Housework only with nothing after it or a place ("I'm cleaning the data" is
+    # a program's); not "walking"/"driving", which an assistant does to a conversation.
+    rule(
+        "doing-now",
+        "human",
+        rf"\b{BE}\s+{ADV}(?:eating|drinking|wearing|showering|napping|sleeping|jogging|"
+        r"hanging\s+out|babysitting|out\s+(?:working|shopping|walking|running|jogging)|"
+        r"visiting\s+(?:my|our)\s+|(?:cleaning|cooking|shopping|baking|gardening|vacuuming|"
+        r"ironing)(?=\s*(?:[.!,;]|$|(?:up\s+)?(?:the|my|our)\s+(?:house|home|kitchen|room|"
+        r"bedroom|bathroom|garden|flat|apartment|floors?|dishes|dinner|lunch|breakfast)\b)))",
+    ),
     # "I was sitting in the kitchen", "we were walking on the beach": a body somewhere.
     rule(
         "doing-somewhere",
@@ -155,8 +167,9 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         "married",
         "human",
-        rf"\b{BE}\s+(?:happily\s+|recently\s+|newly\s+|still\s+|now\s+)?(?:married|divorced|"
-        r"widowed|engaged(?!\s+(?:in|with|by|to\s+help))|retired|semi-retired)\b(?!\s+(?:model|version))",
+        rf"\b{BE}\s+(?:happily\s+|recently\s+|newly\s+|still\s+|now\s+|quite\s+)?(?:married|"
+        r"divorced|widowed|engaged(?!\s+(?:in|with|by|to\s+help))|retired|semi-retired|"
+        r"self[\s-]employed|unemployed)\b(?!\s+(?:model|version))",
     ),
     rule("body", "human", rf"\bmy\s+{BODY_PART}\b"),
     # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
@@ -182,7 +195,8 @@ LIFE_RULES: tuple[Rule, ...] = (
         "human",
         # "I live (somewhere I work) with my partner": an aside does not hide the home.
         rf"\bi\s+{ADV}(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{{0,40}}\)\s+)?"
-        r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+)\b"
+        r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+|nearby\b|close\s+by\b|next\s+door\b|"
+        r"down\s+the\s+(?:road|street)\b|around\s+the\s+corner\b)\b"
         r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
     ),
     # "I've just moved to a new town", "we moved into a flat": a home found.

@@ -127,9 +127,9 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "was-human",
         "human",
-        rf"\bi\s+was\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b(?:i\s+was|i've\s+been|i\s+have\s+been)\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
-    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
+    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,?\s*i\b)"),
     rule(
         "goes-places",
         "human",

@@ -37,6 +37,25 @@ HUMAN_NOUN = (
     r"detective|investigator|spy|knight|pirate|explorer|adventurer|inventor|sheriff|cowboy|"
     r"princess|prince|witch|warrior|mercenary|assassin|thief|wizard|sorcerer|sorceress|mage|"
     r"servant|slave|scribe|merchant|trader|shepherd|peasant|villager|gamer|"
+    # More people by what they do or are to others (round 6: a lexicon, not phrasings), not
+    # the first part of a compound ("a user-friendly assistant").
+    r"(?:diplomat|ambassador|customer|client|patient|shopper|patron|recruit|captain|sergeant|"
+    r"lieutenant|colonel|commander|marine|medic|midwife|advisor|adviser|aide|attorney|auditor|"
+    r"barber|bodyguard|bride|groom|widow|widower|chauffeur|courier|comedian|composer|coder|"
+    r"critic|curator|drummer|governor|senator|mayor|politician|president|principal|grocer|"
+    r"jeweller|jeweler|lecturer|lifeguard|locksmith|maid|mailman|postman|minister|missionary|"
+    r"optician|pensioner|pilgrim|preacher|rabbi|imam|prisoner|prosecutor|referee|refugee|"
+    r"immigrant|expat|retailer|roofer|scholar|schoolteacher|seamstress|supervisor|surfer|"
+    r"swimmer|runner|skater|welder|worker|labou?rer|toddler|teen|youngster|homemaker|"
+    r"landlord|landlady|tenant|commuter|pedestrian|passenger|hiker|climber|cyclist|"
+    r"member\s+of\s+(?:staff|the\s+public)|"
+    r"(?:american|canadian|brit|briton|scot|aussie|australian|new\s+yorker|londoner|texan|"
+    r"californian|mexican|brazilian|nigerian|kenyan|filipino|german|spaniard|italian|"
+    r"frenchman|frenchwoman|englishman|englishwoman|irishman|irishwoman|dutchman)|"
+    # People named by a compound of what they keep, make or work at: "a beekeeper", "a
+    # shoemaker", "a steelworker", "a blacksmith", "a fishmonger", "a playwright", "a fireman".
+    r"[a-z]{3,}(?:keeper|maker|worker|smith|monger|wright|(?<!hu)(?<!super)(?<!bat)m[ae]n|"
+    r"woman|women|person|people))(?!-)|"
     # Most occupations ending in -ist, -ician, -ographer or -ologist ("a hairstylist", "a
     # dietician"), but not the words for an outlook or a skill that anyone, or anything, has.
     r"(?!(?:optim|pessim|real|ideal|perfection|special|minimal|material|modern|social|ration|"
