@@ -104,6 +104,11 @@ def experiment(
     results = results or ResultsFile(target / "results.jsonl")
     stale, old = prune_for_report(results, planned)
     where = terminal_safe(f"{target}/results.jsonl")
+    if results.relabelled:
+        sys.stderr.write(
+            f"psmlab: note: {results.relabelled} sample row(s) of {where} were labelled by "
+            "another version of the marker rules; labelled again with these (texts unchanged)\n"
+        )
     if stale:
         sys.stderr.write(
             f"psmlab: note: {stale} row(s) of {where} are units this file no longer plans, or "

@@ -16,13 +16,14 @@ from typing import Any
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.prompt import RenderedPrompt, render
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
-from psmlab.core.measure.labeling import SampleLabeller
+from psmlab.core.measure.labeling import SampleLabeller, relabel_stale
 from psmlab.core.measure.opening import run_opening
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
@@ -57,6 +58,7 @@ def run_experiment(
         repeat_penalty=spec.repeat_penalty,
         max_tokens=spec.max_tokens,
     )
+    results.relabelled = relabel_stale(results, labeller)
     try:
         # Units that failed before (a server that was down) are tried again on a resume.
         todo = [j for j in jobs if needs_rerun(results.done.get(j.key), j.settings)]
@@ -288,6 +290,8 @@ def _run_job(
             label, judged = labeller.label(g.text, text, g.prefill)
             if judged is not None:
                 row["judge"] = judged
+            else:  # which rules: a row labelled by others is labelled again (`relabel_stale`)
+                row["rules"] = rules_fingerprint()
             row.update(
                 question=qid,
                 question_text=text,

@@ -16,6 +16,7 @@ from psmlab.core.domain.classify import LABELLER, ROLE_LEAK, UNCLEAR, classify
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.domain.selfid import self_identify
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.label_files import carried_fields, kept_fields
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
     from psmlab.core.domain.stats import LabelShares
     from psmlab.core.measure.judge import Judge
+    from psmlab.core.measure.results import ResultsFile
     from psmlab.core.session.schema import Session
 
 
@@ -169,6 +171,31 @@ class SampleLabeller:
                 spec = Registry().resolve(str(self.judge_model))
                 self._judge = Judge(self.pool.get(spec))
             return self._judge
+
+
+def relabel_stale(results: ResultsFile, labeller: SampleLabeller) -> int:
+    """Label again, in place, the sample rows the marker rules labelled in another version of
+    them (or before rows recorded theirs): one report, one set of rules. The text is the
+    model's and stays; a judge's labels are the judge's and stay. Returns how many."""
+    if labeller.judge_model is not None:
+        return 0
+    now, n = rules_fingerprint(), 0
+    for row in results.done.values():
+        if row.get("kind") != "sample" or "error" in row or "judge" in row or "text" not in row:
+            continue
+        if row.get("rules") == now:
+            continue
+        label, _ = labeller.label(row["text"], row.get("question_text"), row.get("prefill"))
+        row.update(
+            labels=list(label.labels),
+            self_id=label.self_id,
+            auto_labels=label.to_dict(),
+            rules=now,
+        )
+        n += 1
+    if n:
+        results.rewrite()
+    return n
 
 
 def label_generations(

@@ -32,6 +32,7 @@ from psmlab.core.backends import Backend
 from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.selfid import self_identify
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ModelError, PsmlabError, ScoringCancelled, UsageError
 from psmlab.core.measure.per_model import over_models
@@ -118,6 +119,7 @@ class OpeningResult:
             "mode": "opening",
             "measures": self.measures,
             "labeller": "markers",  # the walk's reader, whoever labels an experiment's samples
+            "rules": rules_fingerprint(),
             "probs": self.probs,
             "masses": self.masses,
             "per_opening": self.per_opening,
@@ -136,6 +138,8 @@ def settings() -> dict[str, Any]:
     # there re-scores walks as a changed constant does.
     return {
         "version": 3,
+        # The rules read every path: walks read by other rules are walked again.
+        "rules": rules_fingerprint(),
         "openings": OPENINGS,
         "depth": DEPTH,
         "top": TOP,

@@ -21,6 +21,7 @@ class ResultsFile:
 
     path: Path
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    relabelled: int = 0  # sample rows labelled again by this run (the rules changed since)
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +38,17 @@ class ResultsFile:
             if good != len(raw):
                 with self.path.open("r+b") as fh:
                     fh.truncate(good)
+
+    def rewrite(self) -> None:
+        """Write `done` as the whole file (rows changed in place), atomically: a kill leaves the
+        old file or the new one, never half of each."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in self.done.values():
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
 
     def append(self, row: dict[str, Any]) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode()

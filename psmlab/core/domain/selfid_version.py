@@ -1,0 +1,40 @@
+"""Which version of the self-identification rules labelled something: a fingerprint of them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from types import ModuleType
+
+from psmlab.core.domain import selfid, selfid_answers, selfid_life, selfid_rules, selfid_words
+
+# Raise when the rules' decision code changes without any pattern changing (the patterns are
+# hashed; the code that weighs their hits is not).
+LOGIC = 6
+
+
+def _patterns(module: ModuleType) -> list[str]:
+    out = []
+    for name, value in sorted(vars(module).items()):
+        if isinstance(value, re.Pattern):
+            out.append(f"{name}\x00{value.pattern}\x00{value.flags}")
+        elif isinstance(value, str) and name.isupper():
+            out.append(f"{name}\x00{value}")
+    return out
+
+
+@lru_cache(maxsize=1)
+def rules_fingerprint() -> str:
+    """12 hex digits that change whenever a rule, a word list or the decision logic does: a
+    row labelled under other rules is labelled again, and a walk read by them walked again."""
+    parts = [f"logic\x00{LOGIC}"]
+    for rule in (*selfid.RULES, *(r for _, r in selfid_answers.ANSWER_RULES)):
+        parts.append(
+            f"{rule.name}\x00{rule.side}\x00{rule.pattern.pattern}\x00{rule.pattern.flags}"
+            f"\x00{rule.strong}{rule.flips}{rule.negative}"
+        )
+    for module in (selfid, selfid_rules, selfid_life, selfid_answers, selfid_words):
+        parts.extend(_patterns(module))
+    parts.extend(f"kind\x00{k}\x00{v}" for k, v in selfid_words.QUESTION_KINDS)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
