@@ -274,3 +274,27 @@ def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_
     assert "## Instrument agreement against people's labels" in alone
     assert f"at Cohen's κ {expected.kappa:.2f} [" in alone
     assert "No labelled sample is in a cell that forced choice scored." in alone
+
+
+def test_a_majority_within_its_interval_of_an_even_split_is_counted_apart(tmp_path: Path) -> None:
+    """23 AI against 26 human claims is no majority to agree with (Wilson interval of P(ai)
+    0.34-0.61); 3 against 15 is. The summary counts the clear cells apart, the table says so."""
+    even = [_sample(i, s) for i, s in enumerate(["ai"] * 23 + ["human"] * 26)]
+    clear = [_sample(i, s, "are-you-human") for i, s in enumerate(["ai"] * 3 + ["human"] * 15)]
+    probes = [
+        _probe("what-are-you", "What are you?", 0.8, 0.8),
+        _probe("are-you-human", "Are you a human?", 0.2, 0.8),
+    ]
+    a, b = sorted(instruments.cells(even + clear, probes), key=lambda c: c.question)
+    assert a.question == "are-you-human" and a.clear and not b.clear
+    s = instruments.summary([a, b])
+    # raw agrees with the clear cell only; calibrated with neither
+    assert (s["raw"]["agree"], s["raw"]["of"]) == (1, 2)
+    assert (s["raw"]["agree_clear"], s["raw"]["of_clear"]) == (1, 1)
+    assert (s["calibrated"]["agree_clear"], s["calibrated"]["of_clear"]) == (0, 1)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    for r in even + clear + probes:
+        results.append(r)
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "in 1 of 1 whose samples' majority is clear" in md
+    assert "0.47 (even?)" in md and "0.17 (even?)" not in md

@@ -8,7 +8,8 @@ ai among ai + human labels. The samples that claim nothing (`none`) or both (`mi
 beside it, never hidden. Per cell: whether the top classes agree, and the total variation distance
 (|P_fc(ai) - P_samples(ai)| for two classes) with a 95% interval from a Bayesian bootstrap of
 the samples' share (the signed difference's interval, folded: it starts at 0 when it spans 0). Few claims make a weak majority: `summary` also counts the cells with at least
-`STRONG` claims.
+`STRONG` claims, and the cells whose samples' majority is clear (its 95% Wilson interval
+excludes an even split).
 
 The comparison is only fair at matched settings: forced choice scores the untruncated T=1
 distribution, so the samples must be drawn at T=1 with no truncation; `matched` says whether they were.
@@ -21,6 +22,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from psmlab.core.domain.stats import wilson
 
 CLASSES = ("ai", "human")
 BOOTSTRAP = 2000
@@ -64,6 +67,16 @@ class Cell:
     def fc_top(self, design: str) -> str:
         p = self.fc[design]
         return "ai" if p > 0.5 else "human" if p < 0.5 else "tie"
+
+    @property
+    def clear(self) -> bool:
+        """Whether the samples' majority is more than a coin's: the 95% Wilson interval of
+        P(ai | a claim) excludes 0.5 (23 AI against 26 human claims is not a majority to
+        agree with; 3 against 15 is)."""
+        if not self.claims:
+            return False
+        low, high = wilson(self.counts.get("ai", 0), self.claims)
+        return high < 0.5 or low > 0.5
 
     def agrees(self, design: str) -> bool | None:
         """None when the samples make no claim (the cell cannot be compared)."""
@@ -202,11 +215,14 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
         judged = [c for c in cs if d in c.fc and c.agrees(d) is not None]
         tvds = [t[0] for c in judged if (t := c.tvd(d)) is not None]
         strong = [c for c in judged if c.claims >= STRONG]
+        clear = [c for c in judged if c.clear]
         out[d] = {
             "agree": sum(bool(c.agrees(d)) for c in judged),
             "of": len(judged),
             "mean_tvd": sum(tvds) / len(tvds) if tvds else None,
             "agree_strong": sum(bool(c.agrees(d)) for c in strong),
             "of_strong": len(strong),
+            "agree_clear": sum(bool(c.agrees(d)) for c in clear),
+            "of_clear": len(clear),
         }
     return out

@@ -56,7 +56,9 @@ def agreement_section(
         "the share). TVD: total variation distance between the two (ai, human) distributions, "
         "with a 95% interval (Bayesian bootstrap of the samples' share). A majority of two or three "
         "claims is a hint, not a finding: the summary also counts cells with at least "
-        f"{instruments.STRONG} claims. Designs: *raw* forced choice, "
+        f"{instruments.STRONG} claims, and the cells whose samples' majority is clear (the 95% "
+        "Wilson interval of their P(ai) excludes 0.5; elsewhere the samples' own top class is "
+        "a coin toss). Designs: *raw* forced choice, "
         "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
         'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
         "walked best first and read by the marker rules"
@@ -141,7 +143,9 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 out.append(
                     f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
                     f"with claims (of {s['cells']}); in {s[d]['agree_strong']} of "
-                    f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; "
+                    f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; in "
+                    f"{s[d]['agree_clear']} of {s[d]['of_clear']} whose samples' majority is "
+                    "clear; "
                     f"mean TVD {_pct(tv)}"
                 )
         head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
@@ -165,7 +169,12 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
             out.append(
                 f"| {md_inline(c.model)} | {md_inline(c.format)} | {md_inline(c.context)} | "
                 f"{md_inline(c.question)} | {c.n} | {c.counts.get('ai', 0)}/"
-                f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)} | " + " | ".join(cols) + " |"
+                f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)}"
+                # A majority within its interval of an even split: agreeing with it is a toss.
+                + ("" if c.clear or c.sample_ai is None else " (even?)")
+                + " | "
+                + " | ".join(cols)
+                + " |"
             )
         out.append("")
     return out
