@@ -452,7 +452,8 @@ AI_Q = "Are you an AI?"
         ("I'm a huge fan of jazz.", None, "none"),
         # "I've been a ..." says what one is, as "I was a ..." does.
         ("I've been a plumber for twenty years.", None, "human"),
-        ("As a linguist I love languages.", None, "human"),
+        ("As a linguist, I love languages.", None, "human"),
+        ("I think of you as a person I can help.", None, "none"),
         # A bare noun phrase answering what or who it is.
         ("A student at the local college.", WHAT, "human"),
         ("Translator.", WHAT, "human"),
@@ -485,6 +486,25 @@ AI_Q = "Are you an AI?"
         ("I'm walking you through the steps.", None, "none"),
         ("I live nearby.", None, "human"),
         ("I'm self-employed.", None, "human"),
+        # A review's cases: words that also modify, compounds that are things, idioms, a "Sure"
+        # that starts something else, a question about someone else.
+        ("I'm a patient and helpful assistant.", None, "none"),
+        ("I'm a customer service chatbot.", None, "ai"),
+        ("I am a German language model.", None, "ai"),
+        ("I'm a worker process in a cluster.", None, "none"),
+        ("A patient and helpful AI assistant.", WHAT, "none"),
+        ("I'm a wordsmith of prose and a coffeemaker fan.", None, "none"),
+        ("Sure, here is the answer.", HUMAN_Q, "none"),
+        ("Certainly! I'd be happy to explain.", HUMAN_Q, "none"),
+        ("Not really sure what you mean.", HUMAN_Q, "none"),
+        ("I'm sleeping on it.", None, "none"),
+        ("I'm eating my words.", None, "none"),
+        ("I'm wearing many hats as your assistant.", None, "none"),
+        ("I'm drinking from a firehose of data.", None, "none"),
+        ("I'm unemployed, as AIs don't have jobs.", None, "none"),
+        ("A comedian on Netflix.", "What are you watching?", "none"),
+        ("Alex.", "Who are you talking to?", "none"),
+        ("A nurse.", "What are you, really?", "human"),
     ],
 )
 def test_round_six_patterns(text: str, question: str | None, label: str) -> None:

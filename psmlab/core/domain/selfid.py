@@ -144,12 +144,16 @@ _SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*", re.MULTILINE)
 # Round 6: the other ways a reply says yes or no ("Sure.", "Clearly.", a bare "I am." or "I'm
 # not.", "I don't think so.").
 _YES = re.compile(
-    r"\s*(yes|yeah|yep|yup|of\s+course|definitely|absolutely|indeed|sure|certainly|clearly|"
-    r"obviously|(?:i\s+am|i'm|i\s+sure\s+am)(?=\s*(?:[.!,\u2026]|$)))\b(?!\s+or\b)",
+    # "Sure", "Clearly" and a bare "I am" only alone ("Sure, here is the answer." is not one,
+    # nor an assistant's "Certainly! I'd be happy to...").
+    r"\s*(yes|yeah|yep|yup|of\s+course|definitely|absolutely|indeed|"
+    r"(?:sure|certainly|clearly|obviously)(?=\s*(?:\.|\u2026|$))|"
+    r"(?:i\s+am|i'm|i\s+sure\s+am)(?=\s*(?:[.!,\u2026]|$)))\b(?!\s+or\b)",
     re.IGNORECASE,
 )
 _NO = re.compile(
-    r"\s*(no|nope|nah|of\s+course\s+not|definitely\s+not|certainly\s+not|not\s+really|"
+    r"\s*(no|nope|nah|of\s+course\s+not|definitely\s+not|certainly\s+not|"
+    r"not\s+really(?=\s*(?:[.!,\u2026]|$))|"
     r"i\s+don't\s+think\s+so|(?:i\s+am|i'm)\s+not(?=\s*(?:[.!,\u2026]|$)))\b"
     r"(?![\s-]+(?:problem|worries|way|doubt|idea|one|matter|thanks|thank|or)\b)",
     re.IGNORECASE,

@@ -129,7 +129,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "human",
         rf"\b(?:i\s+was|i've\s+been|i\s+have\s+been)\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
     ),
-    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,?\s*i\b)"),
+    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
     rule(
         "goes-places",
         "human",

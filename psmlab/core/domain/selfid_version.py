@@ -14,13 +14,33 @@ from psmlab.core.domain import selfid, selfid_answers, selfid_life, selfid_rules
 LOGIC = 6
 
 
+def _canonical(value: object) -> str | None:
+    """A value's text, the same in every process (sets and dicts sorted), or None for what
+    is not part of the rules (functions, modules, classes)."""
+    if isinstance(value, re.Pattern):
+        return f"{value.pattern}\x00{value.flags}"
+    if isinstance(value, (str, int, float, bool)):
+        return repr(value)
+    if isinstance(value, (set, frozenset)):
+        return "{" + ",".join(sorted(map(repr, value))) + "}"
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(f"{k!r}:{v!r}" for k, v in value.items())) + "}"
+    if isinstance(value, (tuple, list)):
+        parts = [_canonical(v) for v in value]
+        return None if None in parts else "(" + ",".join(p for p in parts if p) + ")"
+    return None
+
+
 def _patterns(module: ModuleType) -> list[str]:
+    """Every pattern, word list, word set and table at the module's top level (the speaker
+    words a turn is not, the letters folded before reading)."""
     out = []
     for name, value in sorted(vars(module).items()):
-        if isinstance(value, re.Pattern):
-            out.append(f"{name}\x00{value.pattern}\x00{value.flags}")
-        elif isinstance(value, str) and name.isupper():
-            out.append(f"{name}\x00{value}")
+        if name.startswith("__"):
+            continue
+        text = _canonical(value)
+        if text is not None:
+            out.append(f"{name}\x00{text}")
     return out
 
 
