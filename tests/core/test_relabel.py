@@ -1,4 +1,4 @@
-"""Sample rows labelled by another version of the marker rules are labelled again, in place."""
+"""Sample rows labelled by another version of the marker rules are labelled again (appended)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _row(key: str, text: str, **extra: object) -> dict[str, object]:
     }
 
 
-def test_rows_of_other_rules_are_labelled_again_and_the_file_rewritten(tmp_path: Path) -> None:
+def test_rows_of_other_rules_are_labelled_again_and_appended(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     rows = [
         _row("a", " I'm a beekeeper in Devon.", rules="000000000000"),  # other rules
@@ -39,14 +39,18 @@ def test_rows_of_other_rules_are_labelled_again_and_the_file_rewritten(tmp_path:
     results = ResultsFile(path)
     labeller = SampleLabeller("markers", ModelPool(), load_personas()[0])
     assert relabel_stale(results, labeller) == 2
-    again = {r["key"]: r for r in map(json.loads, path.read_text().splitlines())}
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    # Appended, never rewritten: the five rows as they were, then the two labelled again.
+    assert lines[:5] == rows and [r["key"] for r in lines[5:]] == ["a", "b"]
+    again = ResultsFile(path).done  # the last row of a key is its result
     assert [again[k]["self_id"] for k in "abcde"] == ["human", "human", "none", "none", "none"]
     assert again["a"]["rules"] == again["b"]["rules"] == rules_fingerprint()
-    assert "rules" not in again["c"] and again["a"]["auto_labels"]["self_id"] == "human"
+    assert again["a"]["text"] == rows[0]["text"] and again["a"]["auto_labels"]["self_id"] == "human"
+    assert "rules" not in again["c"] and results.done["b"]["self_id"] == "human"
     # Once labelled by these rules, nothing is done again, and the file is not touched.
-    before = path.stat().st_mtime_ns
+    before = path.read_bytes()
     assert relabel_stale(ResultsFile(path), labeller) == 0
-    assert path.stat().st_mtime_ns == before
+    assert path.read_bytes() == before
 
 
 def test_a_judge_run_keeps_its_labels(tmp_path: Path) -> None:

@@ -174,28 +174,35 @@ class SampleLabeller:
 
 
 def relabel_stale(results: ResultsFile, labeller: SampleLabeller) -> int:
-    """Label again, in place, the sample rows the marker rules labelled in another version of
-    them (or before rows recorded theirs): one report, one set of rules. The text is the
-    model's and stays; a judge's labels are the judge's and stay. Returns how many."""
+    """Label again the sample rows the marker rules labelled in another version of them (or
+    before rows recorded theirs): one report, one set of rules. The relabelled row is appended
+    (the file stays append-only: the old row, its older rows and rows another run appends
+    meanwhile are all kept; the last row of a key is its result). The text is the model's and
+    stays; a judge's labels are the judge's and stay. Returns how many."""
     if labeller.judge_model is not None:
         return 0
-    now, n = rules_fingerprint(), 0
-    for row in results.done.values():
-        if row.get("kind") != "sample" or "error" in row or "judge" in row or "text" not in row:
-            continue
-        if row.get("rules") == now:
-            continue
+    now = rules_fingerprint()
+    stale = [
+        row
+        for row in results.done.values()
+        if row.get("kind") == "sample"
+        and "error" not in row
+        and "judge" not in row
+        and "text" in row
+        and row.get("rules") != now
+    ]
+    for row in stale:
         label, _ = labeller.label(row["text"], row.get("question_text"), row.get("prefill"))
-        row.update(
-            labels=list(label.labels),
-            self_id=label.self_id,
-            auto_labels=label.to_dict(),
-            rules=now,
+        results.append(
+            {
+                **row,
+                "labels": list(label.labels),
+                "self_id": label.self_id,
+                "auto_labels": label.to_dict(),
+                "rules": now,
+            }
         )
-        n += 1
-    if n:
-        results.rewrite()
-    return n
+    return len(stale)
 
 
 def label_generations(

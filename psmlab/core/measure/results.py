@@ -39,17 +39,6 @@ class ResultsFile:
                 with self.path.open("r+b") as fh:
                     fh.truncate(good)
 
-    def rewrite(self) -> None:
-        """Write `done` as the whole file (rows changed in place), atomically: a kill leaves the
-        old file or the new one, never half of each."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in self.done.values():
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-
     def append(self, row: dict[str, Any]) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
