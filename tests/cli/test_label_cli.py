@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from psmlab.core.domain.selfid_version import rules_fingerprint
+
 
 def _psmlab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -33,6 +35,8 @@ def test_label_then_agreement(tmp_path: Path) -> None:
         ("d", "human"),
     ]
     assert all(r["labeller"] == "markers" for r in rows)
+    # Which version of the rules labelled them: a label file can be re-run and compared.
+    assert {r["rules"] for r in rows} == {rules_fingerprint()}
     assert "helpful-assistant" in rows[0]["archetypes"]  # "language model" is its marker
     labels = tmp_path / "labels.jsonl"
     labels.write_text(proc.stdout)

@@ -45,6 +45,7 @@ _PART_OF = (
 )
 # Where a body is or was: "I'm", "I was", "I've been" (not "I'll be": a plan, not a place).
 _BE_AT = rf"(?:i\s+am|i'm|im|i\s+was|i(?:'ve|\s+have)\s+been)(?:\s+{ADVERB})*"
+_BE_BODY = rf"(?:i\s+am|i'm|im)(?:\s+(?!(?:still|just|really|totally)\b){ADVERB})*"
 _DECADE = r"(?:teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|[1-9]0s)"
 
 
@@ -193,7 +194,9 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         "body-state",
         "human",
-        rf"\b(?:{BE}|i\s+feel|i\s+felt|i\s+was)\s+(?:feeling\s+)?{DEGREE}{BODY_STATE}"
+        # The subject's adverbs leave DEGREE's words ("just", "still") to DEGREE: one way to
+        # split "I'm just just ... x", not one per word (quadratic on a long run of them).
+        rf"\b(?:{_BE_BODY}|i\s+feel|i\s+felt|i\s+was)\s+(?:feeling\s+)?{DEGREE}{BODY_STATE}"
         r"(?![\w-])(?!\s+of\b)",
     ),
     rule(

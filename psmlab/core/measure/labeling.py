@@ -42,6 +42,7 @@ def label_text(
         "self_id_hits": [h.model_dump() for h in sid.hits],
         "archetype_hits": [h.model_dump() for h in auto.hits],
         "labeller": LABELLER,
+        "rules": rules_fingerprint(),  # which version of the rules: a label is re-runnable
     }
 
 
