@@ -77,8 +77,8 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
         "n=3 (too few, or too alike, for a kappa)" in people and "κ" not in people.split("###")[0]
     )
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
-    # Three samples, all read as human: no AI claim, P(ai) 0.
-    assert "| what-are-you | 3 | 0/3 | 0.00 |" in row, row
+    # Three samples, all read as human: no AI claim, P(ai) 0, and 3 claims are no clear majority.
+    assert "| what-are-you | 3 | 0/3 | 0.00 (even?) |" in row, row
 
     # Ann's readings made elsewhere, as JSONL (key and sample from results.jsonl): the same.
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
