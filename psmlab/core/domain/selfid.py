@@ -31,11 +31,11 @@ _PRODUCT = re.compile(PRODUCT_NAME)
 # Stage directions and interjections before the answer proper: "(Laughs) ", "*smiles* ",
 # "Ah, 35 years old.", "Well... in Leeds." (Not quote marks: '"Marcum, it is...' addresses
 # someone more often than it gives a name.)
+# A greeting, maybe to someone: "Hey there,", "Hello everybody."
+_HELLO = r"(?:hi|hello|hey|greetings)(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?"
 _LEAD = re.compile(
     r"\s*(?:(?:\([^)]*\)|\*[^*]*\*|"
-    r"(?i:ah|oh|well|um|uh|er|hmm|so|okay|ok|yes|yeah|sure|"
-    # A greeting, maybe to someone: "Hey there,", "Hello everybody."
-    r"(?:hi|hello|hey|greetings)(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?)"
+    rf"(?i:ah|oh|well|um|uh|er|hmm|so|okay|ok|yes|yeah|sure|{_HELLO})"
     r"\b[,.!\u2026]+)\s*)*"
 )
 _QUESTION_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -288,8 +288,8 @@ def clip(hits: list[MarkerHit], given: int) -> list[MarkerHit]:
 
 
 _GREETING = re.compile(
-    r"\s*(?:(?:hi|hello|hey|greetings|good\s+(?:morning|afternoon|evening))"
-    r"(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?[\s,.!\u2026]*)+",
+    rf"\s*(?:(?:{_HELLO}|good\s+(?:morning|afternoon|evening)"
+    r"(?:\s+(?:there|everyone|everybody|all|folks|guys|friends?))?)[\s,.!\u2026]*)+",
     re.IGNORECASE,
 )
 

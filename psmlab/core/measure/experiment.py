@@ -23,7 +23,7 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
-from psmlab.core.measure.labeling import SampleLabeller, relabel_stale
+from psmlab.core.measure.labeling import SampleLabeller, label_fields, relabel_stale
 from psmlab.core.measure.opening import run_opening
 from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import run_probe
@@ -302,9 +302,7 @@ def _run_job(
                 n_tokens=g.n_tokens,
                 finish_reason=g.finish_reason,
                 role_leak=g.role_leak,
-                labels=list(label.labels),
-                self_id=label.self_id,
-                auto_labels=label.to_dict(),
+                **label_fields(label),
                 params=g.params,
                 warnings=list(g.warnings),  # what the prompt held besides the question
             )

@@ -194,16 +194,13 @@ def relabel_stale(results: ResultsFile, labeller: SampleLabeller) -> int:
     ]
     for row in stale:
         label, _ = labeller.label(row["text"], row.get("question_text"), row.get("prefill"))
-        results.append(
-            {
-                **row,
-                "labels": list(label.labels),
-                "self_id": label.self_id,
-                "auto_labels": label.to_dict(),
-                "rules": now,
-            }
-        )
+        results.append({**row, **label_fields(label), "rules": now})
     return len(stale)
+
+
+def label_fields(label: AutoLabel) -> dict[str, Any]:
+    """The fields an experiment's sample row keeps of its labels (written and relabelled alike)."""
+    return {"labels": list(label.labels), "self_id": label.self_id, "auto_labels": label.to_dict()}
 
 
 def label_generations(
