@@ -231,6 +231,13 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
         safe(
             f"automatic labels: {report.auto}; {report.recorded} recorded in the session, "
             f"{report.recomputed} recomputed with the marker rules"
+            + (
+                f" ({report.relabelled} of those recorded had been made by other rules and "
+                "were read again)"
+                if report.relabelled
+                else ""
+            )
+            + f"; rules {report.rules}"
         )
     )
     console.print()

@@ -68,6 +68,7 @@ def annotate(
     from psmlab.core.domain.selfid import SELF_IDS
     from psmlab.core.measure.label_files import SELF_ID, archetype_name, normalize
     from psmlab.core.session.file import open_session, resolve_path
+    from psmlab.core.session.relabel import relabel_note
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
 
     who = annotator or default_annotator()
@@ -136,6 +137,8 @@ def annotate(
         notes = sf.session.annotation_notes(new)
         ann = sf.session.annotate(new)
         sf.save()
+    if relabelled := relabel_note(sf.session):  # saved with the annotation: said, not silent
+        notes.insert(0, relabelled)
     for n in notes:
         _note(n)
     shown = [*([f"self-id {self_id}"] if self_id else []), *labels]

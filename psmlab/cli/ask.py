@@ -175,6 +175,7 @@ def _ask_saved(
     from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.session.append import new_session, next_turn
     from psmlab.core.session.file import open_session, save_target
+    from psmlab.core.session.relabel import relabel_note
 
     save = save_target(save)  # a bare name is a session in the sessions directory
     new = new_session(title, message)
@@ -198,6 +199,8 @@ def _ask_saved(
             sf.session.title = title
         code = _ask(tr, columns, n, seed, json_out, sf, lp, judge, watch)
         sf.save()
+        if note := relabel_note(sf.session):  # saved with the answers: said, not silent
+            sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
     sys.stderr.write(f"psmlab: saved session to {save}\n")
     return code
 

@@ -290,6 +290,7 @@ def export(
     """Export a session as markdown (for people), jsonl (one generation per line), csv (one row per annotation) or loom (the tree as loom's JSON)."""
     from psmlab.core.session.export import export as do_export
     from psmlab.core.session.file import load
+    from psmlab.core.session.relabel import relabel_note
 
     fmt = fmt.lower()  # -f MD is md
     if fmt not in EXPORT_FORMATS:
@@ -309,6 +310,8 @@ def export(
     if out is not None:
         check_out(out, "exporting", "." + fmt)
     s = load(_path(session))
+    if note := relabel_note(s):  # the export shows today's labels: say they changed
+        sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
     end = None
     if branch is not None:
         leaves = s.leaves()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from psmlab.core.domain.selfid_version import rules_fingerprint
+
 
 def _psmlab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -87,7 +89,12 @@ def _session_file(path: Path, annotations: list[dict[str, object]]) -> Path:
                 turn=1,
             )
         )
-        s.auto_labels.append(AutoLabelRecord(labels=["hal-9000"], self_id=auto, generation_id=gid))
+        # Said to be today's rules' labels: a label of other rules would be read again on load.
+        s.auto_labels.append(
+            AutoLabelRecord(
+                labels=["hal-9000"], self_id=auto, generation_id=gid, rules=rules_fingerprint()
+            )
+        )
     for a in annotations:
         s.annotate(Annotation.model_validate(a))
     atomic_write(path, dumps(s))
@@ -110,7 +117,13 @@ def test_a_session_alone_scores_rules_against_people(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["field"] == "self_id" and out["generations"] == 3
     assert out["annotators"] == {"ann": {"items": 3, "blind": 2}, "ben": {"items": 2, "blind": 0}}
-    assert out["automatic"] == {"labeller": "automatic (markers)", "recorded": 3, "recomputed": 0}
+    assert out["automatic"] == {
+        "labeller": "automatic (markers)",
+        "recorded": 3,
+        "recomputed": 0,
+        "relabelled": 0,
+        "rules": rules_fingerprint(),
+    }
     vs_ann = out["automatic_vs_people"][0]
     assert vs_ann["reference"] == "ann" and vs_ann["n"] == 3 and vs_ann["blind"] == {"ann": 2}
     assert abs(vs_ann["accuracy"] - 2 / 3) < 1e-12

@@ -93,3 +93,17 @@ def test_an_annotator_cannot_take_a_name_agreement_reads_as_a_source(tmp_path: P
     assert s.read_bytes() == example.read_bytes()
     ok = run_cli("annotate", str(s), gen, "--self-id", "ai", "--annotator", "alice")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_labels_of_older_rules_are_read_again_said_once_and_the_note_kept(tmp_path: Path) -> None:
+    """The golden session's automatic labels predate the rules' fingerprint: annotating reads
+    them again, says so once on stderr after saving, and the annotation's own --note stays."""
+    s, ids = _session(tmp_path)
+    done = run_cli("annotate", str(s), ids[0], "--note", "my note", "--annotator", "ann")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("read again by today's") == 1, done.stderr
+    assert _annotations(s)[-1]["note"] == "my note"
+    saved = json.loads(s.read_text())["auto_labels"]
+    assert all(a["rules"] for a in saved)  # kept: the next command has nothing to say
+    again = run_cli("annotate", str(s), ids[1], "--note", "n", "--annotator", "ann")
+    assert again.returncode == 0 and "read again" not in again.stderr, again.stderr

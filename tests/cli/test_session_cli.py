@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.session import file as store
 from tests.conftest import run_cli
 
@@ -389,6 +390,8 @@ def test_an_ask_report_opens_with_its_labels_runs_and_prompt_hashes(tmp_path: Pa
     assert [a.self_id for a in s.auto_labels] == [
         g["auto_labels"]["self_id"] for g in report["generations"]
     ]
+    # Labelled by these rules, said so in the report: not read again when it opens.
+    assert s.relabelled == 0 and {a.rules for a in s.auto_labels} == {rules_fingerprint()}
     assert len({g.run for g in s.generations}) == 1  # one run of two samples
     (prompt,) = report["prompts"]
     assert {g.prompt_sha256 for g in s.generations} == {prompt["prompt_sha256"]}

@@ -64,3 +64,56 @@ def test_a_judge_run_keeps_its_labels(tmp_path: Path) -> None:
 def test_the_opening_walk_is_walked_again_under_other_rules() -> None:
     assert settings()["rules"] == rules_fingerprint()
     assert len(rules_fingerprint()) == 12
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+
+
+def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path) -> None:
+    """The shipped example holds labels made before the rules were recorded; loading reads
+    them again as a run today would, keeps a judge's, and saving keeps the new ones."""
+    from psmlab.core.run.lab import Lab
+    from psmlab.core.session import file as store
+    from psmlab.core.session.relabel import relabel_note
+
+    doc = json.loads(EXAMPLE.read_text())
+    labels = doc["auto_labels"]
+    restaurant = next(
+        g["id"] for g in doc["generations"] if "assistant at a restaurant" in g["text"]
+    )
+    mine = next(a for a in labels if a["generation_id"] == restaurant)
+    assert mine["self_id"] == "none" and "rules" not in mine  # as it was recorded
+    judged = next(a for a in labels if a["generation_id"] != restaurant)
+    judged.update(method="judge:somemodel", self_id="mixed")  # a judge's label is the judge's
+    copy = tmp_path / "example.json"
+    copy.write_text(json.dumps(doc))
+
+    session = store.load(copy)
+    assert session.relabelled == len(labels) - 1
+    now = {a.generation_id: a for a in session.auto_labels}
+    assert now[restaurant].self_id == "human"  # "I'm an assistant at a restaurant" (round 6)
+    assert now[restaurant].rules == rules_fingerprint()
+    assert any(h.start >= 0 for h in now[restaurant].self_id_hits)
+    assert now[judged["generation_id"]].self_id == "mixed"
+    assert now[judged["generation_id"]].rules is None
+    note = relabel_note(session)
+    assert note is not None and f"{len(labels) - 1} automatic labels" in note
+
+    # Saved, they are today's: loading again reads nothing again and says nothing.
+    store.atomic_write(copy, store.dumps(session))
+    again = store.load(copy)
+    assert again.relabelled == 0 and relabel_note(again) is None
+    assert {a.generation_id: a.self_id for a in again.auto_labels}[restaurant] == "human"
+
+    # Other rules recorded in the file: read again, and the lab says so when it opens.
+    doc = json.loads(copy.read_text())
+    for a in doc["auto_labels"]:
+        if a.get("rules"):
+            a["rules"] = "000000000000"
+    copy.write_text(json.dumps(doc))
+    lab = Lab.open(copy)
+    try:
+        assert lab.session.relabelled == len(labels) - 1
+        assert any("read again by today's" in w for w in lab.warnings)
+    finally:
+        lab.release()

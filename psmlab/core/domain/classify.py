@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.selfid import FOLD, clip, other_speakers, self_identify
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel, MarkerHit
 
 LABELLER = "markers"  # the phrase rules: domain/selfid.py and the personas' markers
@@ -99,6 +100,7 @@ def classify(
         self_id=sid.label,
         self_id_hits=sid.hits,
         method=LABELLER,
+        rules=rules_fingerprint(),
     )
 
 

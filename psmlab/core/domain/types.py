@@ -136,10 +136,13 @@ class AutoLabel(BaseModel):
     automatic: Literal[True] = True
     self_id: str | None = None
     self_id_hits: tuple[MarkerHit, ...] = ()
+    # Which version of the self-id rules gave the labels (`selfid_version.rules_fingerprint`):
+    # a label of other rules is read again. None: a judge's, or made before it was recorded.
+    rules: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = self.model_dump(mode="json")
-        keys = ("labels", "self_id", "automatic", "method", "hits", "self_id_hits")
+        keys = ("labels", "self_id", "automatic", "method", "hits", "self_id_hits", "rules")
         return {k: d[k] for k in keys}
 
 

@@ -17,6 +17,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.coefficients import Label, krippendorff_alpha
 from psmlab.core.measure.kappa import (
@@ -293,6 +294,9 @@ class SessionAgreement:
     between: list[Agreement]
     alpha: float  # NaN with fewer than two annotators
     alpha_items: int  # items at least two annotators labelled
+    # Of the recorded labels, how many other marker rules had made: read again by today's.
+    relabelled: int = 0
+    rules: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -303,6 +307,8 @@ class SessionAgreement:
                 "labeller": self.auto,
                 "recorded": self.recorded,
                 "recomputed": self.recomputed,
+                "relabelled": self.relabelled,
+                "rules": self.rules,
             },
             "annotators": self.annotators,
             "blind": sum(x["blind"] for x in self.annotators.values()),
@@ -373,4 +379,6 @@ def session_agreement(
         between=between,
         alpha=alpha,
         alpha_items=alpha_items,
+        relabelled=session.relabelled,
+        rules=rules_fingerprint(),
     )

@@ -130,6 +130,8 @@ def _auto_label(row: dict[str, Any], gen_id: str) -> AutoLabelRecord:
     data = dict(recorded) if isinstance(recorded, dict) else {"labels": row.get("labels", [])}
     # Only the fields this psmlab's record has (older and newer runs may carry others).
     kept = {k: v for k, v in data.items() if k in AutoLabelRecord.model_fields}
+    if kept.get("method", "markers") == "markers" and "judge" not in row:
+        kept.setdefault("rules", row.get("rules"))  # rows before the label carried it
     return AutoLabelRecord.model_validate({**kept, "generation_id": gen_id})
 
 

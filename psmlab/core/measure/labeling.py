@@ -225,7 +225,7 @@ def label_generations(
     name = next(iter(judged.values()))["labeller"] if judged else f"judge:{judge}"
     for gid, r in judged.items():
         autos[gid] = autos[gid].model_copy(
-            update={"self_id": r["self_id"], "self_id_hits": (), "method": name}
+            update={"self_id": r["self_id"], "self_id_hits": (), "method": name, "rules": None}
         )
     for m in shares:
         mine = [g for g in generations if g.model == m]
@@ -235,10 +235,11 @@ def label_generations(
     if session is not None:  # the label with what it rests on: its probabilities and prompt
         for rec in session.auto_labels:
             if rec.generation_id in judged:
-                rec.self_id, rec.self_id_hits, rec.method = (
+                rec.self_id, rec.self_id_hits, rec.method, rec.rules = (
                     autos[rec.generation_id].self_id,
                     (),
                     name,
+                    None,
                 )
                 rec.judge = records[rec.generation_id]
     return autos, shares, name, records

@@ -30,6 +30,7 @@ from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import file as store
 from psmlab.core.session.records import title_of
+from psmlab.core.session.relabel import relabel_note
 from psmlab.core.session.schema import (
     Annotation,
     GenerationRecord,
@@ -95,7 +96,7 @@ class Lab(LabInstruments):
     def open(cls, path: Path, *, pool: ModelPool | None = None) -> Lab:
         """Continue a saved session; its models become the columns, with their recorded settings."""
         session = store.load(path)
-        warnings: list[str] = []
+        warnings: list[str] = [note] if (note := relabel_note(session)) else []
         configs = []
         for rec in session.models:
             try:

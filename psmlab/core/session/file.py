@@ -25,6 +25,7 @@ from psmlab.core import paths
 from psmlab.core.domain.tomlfile import first_error
 from psmlab.core.errors import NotASessionError, SessionError, SessionLockedError
 from psmlab.core.session.migrations import detect_version, migrate
+from psmlab.core.session.relabel import relabel_stale
 from psmlab.core.session.schema import SCHEMA_VERSION, Session
 
 sessions_dir = paths.sessions_dir
@@ -192,7 +193,11 @@ def load(path: str | Path) -> Session:
         raise SessionError(
             f"cannot read session file {p}: {exc.strerror}", "check its permissions"
         ) from None
-    return parse(raw, str(p))
+    session = parse(raw, str(p))
+    # Labels are read from the text: ones made by other rules are read again as a run today
+    # would (`session.relabelled` says how many; saving keeps them).
+    relabel_stale(session)
+    return session
 
 
 # --- writing ------------------------------------------------------------------------------------

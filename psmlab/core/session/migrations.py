@@ -60,7 +60,7 @@ def _v0_to_v1(doc: Doc) -> Doc:
         # The labels the report gave each answer (a judge's too): a session's auto_labels.
         auto = g.get("auto_labels")
         if isinstance(auto, dict) and "id" in g:
-            keep = ("labels", "hits", "method", "automatic", "self_id", "self_id_hits")
+            keep = ("labels", "hits", "method", "automatic", "self_id", "self_id_hits", "rules")
             label = {k: auto[k] for k in keep if k in auto}
             label["generation_id"] = g["id"]
             if isinstance(g.get("judge"), dict):

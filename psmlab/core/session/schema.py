@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
@@ -86,6 +86,17 @@ class Session(_Strict):
         description="Fields of the `ask --json` report this session was opened from that a "
         "session has no place for (errors, prompts, timing, labels), kept as they were.",
     )
+
+    # How many automatic labels loading read again under today's rules (never written).
+    _relabelled: int = PrivateAttr(0)
+
+    @property
+    def relabelled(self) -> int:
+        """How many automatic labels of other rules were read again when this was loaded."""
+        return self._relabelled
+
+    def mark_relabelled(self, n: int) -> None:
+        self._relabelled = n
 
     @model_validator(mode="before")
     @classmethod
