@@ -237,7 +237,7 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
                 if report.relabelled
                 else ""
             )
-            + f"; rules {report.rules}"
+            + (f"; rules {report.rules}" if report.rules else "")
         )
     )
     console.print()

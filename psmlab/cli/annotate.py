@@ -137,7 +137,9 @@ def annotate(
         notes = sf.session.annotation_notes(new)
         ann = sf.session.annotate(new)
         sf.save()
-    if relabelled := relabel_note(sf.session):  # saved with the annotation: said, not silent
+    if relabelled := relabel_note(
+        sf.session, saved=True
+    ):  # saved with the annotation: said, not silent
         notes.insert(0, relabelled)
     for n in notes:
         _note(n)

@@ -15,6 +15,7 @@ from psmlab.cli.common import (
     choose_formats,
     choose_steering,
     resolve_specs,
+    say_relabelled,
     stdout_json,
 )
 from psmlab.cli.options import (
@@ -175,7 +176,6 @@ def _ask_saved(
     from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.session.append import new_session, next_turn
     from psmlab.core.session.file import open_session, save_target
-    from psmlab.core.session.relabel import relabel_note
 
     save = save_target(save)  # a bare name is a session in the sessions directory
     new = new_session(title, message)
@@ -197,10 +197,12 @@ def _ask_saved(
                 + "\n"
             )
             sf.session.title = title
-        code = _ask(tr, columns, n, seed, json_out, sf, lp, judge, watch)
-        sf.save()
-        if note := relabel_note(sf.session):  # saved with the answers: said, not silent
-            sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
+        try:
+            code = _ask(tr, columns, n, seed, json_out, sf, lp, judge, watch)
+            sf.save()
+        finally:
+            # The recorder saves after each answer: said even when the run stops part-way.
+            say_relabelled(sf.session, saved=True)
     sys.stderr.write(f"psmlab: saved session to {save}\n")
     return code
 

@@ -176,3 +176,11 @@ def end_progress_line() -> None:
         sys.stderr.write("\n")
         sys.stderr.flush()
         TtyProgress.line_open = False
+
+
+def say_relabelled(session: Any, *, saved: bool) -> None:
+    """On stderr, when loading read the session's automatic labels again by today's rules."""
+    from psmlab.core.session.relabel import relabel_note
+
+    if note := relabel_note(session, saved=saved):
+        sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from psmlab.cli.common import say_relabelled
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode
 
@@ -215,6 +216,7 @@ def experiment_annotate(
         results, unit=unit, blind=blind, experiment_file=experiment_file, on_note=note
     )
     path = write_new(session, out or new_path(session.title))
+    say_relabelled(session, saved=True)
     typer.echo(
         terminal_safe(
             f"{path}: {len(session.generations)} samples in {len(session.models)} columns"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from psmlab.cli.common import choose_formats, resolve_specs, stdout_json
+from psmlab.cli.common import choose_formats, resolve_specs, say_relabelled, stdout_json
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, SessionArg
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
@@ -90,6 +90,7 @@ def adopt(
         # An id typed wrong is a usage error, not a broken session file.
         turn = sf.session.adopt(sf.session.find_generation(generation_id).id, "cli")
         sf.save()
+    say_relabelled(sf.session, saved=True)
     from psmlab.core.session.authorship import given_by
 
     given = given_by(sf.session, turn)
@@ -290,7 +291,6 @@ def export(
     """Export a session as markdown (for people), jsonl (one generation per line), csv (one row per annotation) or loom (the tree as loom's JSON)."""
     from psmlab.core.session.export import export as do_export
     from psmlab.core.session.file import load
-    from psmlab.core.session.relabel import relabel_note
 
     fmt = fmt.lower()  # -f MD is md
     if fmt not in EXPORT_FORMATS:
@@ -310,8 +310,7 @@ def export(
     if out is not None:
         check_out(out, "exporting", "." + fmt)
     s = load(_path(session))
-    if note := relabel_note(s):  # the export shows today's labels: say they changed
-        sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
+    say_relabelled(s, saved=False)  # the export shows today's labels: said
     end = None
     if branch is not None:
         leaves = s.leaves()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli.common import stdout_json
+from psmlab.cli.common import say_relabelled, stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.session.schema import Session
@@ -54,6 +54,7 @@ def tree(
             sf.session.go(go)
             sf.save()
             s = sf.session
+        say_relabelled(s, saved=True)
     rows = outline(s)
     if json_out:
         stdout_json({"head": s.head, "branches": len(s.leaves()), "turns": rows})

@@ -69,20 +69,30 @@ def test_the_opening_walk_is_walked_again_under_other_rules() -> None:
 EXAMPLE = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
 
 
+def _stale_example() -> dict:
+    """The shipped example as it was saved before labels recorded their rules (the fifth round
+    read "I'm an assistant at a restaurant, not a food delivery company." as `none`)."""
+    doc = json.loads(EXAMPLE.read_text())
+    for a in doc["auto_labels"]:
+        a.pop("rules", None)
+        gen = next(g for g in doc["generations"] if g["id"] == a["generation_id"])
+        if "assistant at a restaurant" in gen["text"]:
+            a["self_id"], a["self_id_hits"] = "none", []
+    return doc
+
+
 def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path) -> None:
-    """The shipped example holds labels made before the rules were recorded; loading reads
-    them again as a run today would, keeps a judge's, and saving keeps the new ones."""
+    """The shipped example as it was before labels recorded their rules: loading reads them
+    again as a run today would, keeps a judge's, and saving keeps the new ones."""
     from psmlab.core.run.lab import Lab
     from psmlab.core.session import file as store
     from psmlab.core.session.relabel import relabel_note
 
-    doc = json.loads(EXAMPLE.read_text())
+    doc = _stale_example()
     labels = doc["auto_labels"]
     restaurant = next(
         g["id"] for g in doc["generations"] if "assistant at a restaurant" in g["text"]
     )
-    mine = next(a for a in labels if a["generation_id"] == restaurant)
-    assert mine["self_id"] == "none" and "rules" not in mine  # as it was recorded
     judged = next(a for a in labels if a["generation_id"] != restaurant)
     judged.update(method="judge:somemodel", self_id="mixed")  # a judge's label is the judge's
     copy = tmp_path / "example.json"
@@ -96,13 +106,14 @@ def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path)
     assert any(h.start >= 0 for h in now[restaurant].self_id_hits)
     assert now[judged["generation_id"]].self_id == "mixed"
     assert now[judged["generation_id"]].rules is None
-    note = relabel_note(session)
-    assert note is not None and f"{len(labels) - 1} automatic labels" in note
+    note = relabel_note(session, saved=False)
+    assert note is not None and f"{len(labels)} automatic labels" not in note
+    assert f"{len(labels) - 1} automatic labels" in note and "the file is unchanged" in note
 
     # Saved, they are today's: loading again reads nothing again and says nothing.
     store.atomic_write(copy, store.dumps(session))
     again = store.load(copy)
-    assert again.relabelled == 0 and relabel_note(again) is None
+    assert again.relabelled == 0 and relabel_note(again, saved=True) is None
     assert {a.generation_id: a.self_id for a in again.auto_labels}[restaurant] == "human"
 
     # Other rules recorded in the file: read again, and the lab says so when it opens.
@@ -117,3 +128,36 @@ def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path)
         assert any("read again by today's" in w for w in lab.warnings)
     finally:
         lab.release()
+
+
+def test_commands_say_when_they_read_labels_again(tmp_path: Path) -> None:
+    """export and agreement only read (the file stays as it was); tree --go saves, and says so."""
+    from psmlab.core.session import file as store
+    from tests.conftest import run_cli
+
+    copy = tmp_path / "example.json"
+    copy.write_text(json.dumps(_stale_example()))
+    before = copy.read_bytes()
+    n = len(json.loads(before)["auto_labels"])
+    export = run_cli("export", str(copy))
+    assert export.returncode == 0, export.stderr
+    assert f"{n} automatic labels made by other (or unrecorded)" in export.stderr
+    assert "the file is unchanged" in export.stderr and copy.read_bytes() == before
+    assert "self-id **human**" in export.stdout  # the restaurant assistant, read today
+    annotated = run_cli("annotate", str(copy), "g-113e628f96ca", "--self-id", "human",
+                        "--annotator", "ann")  # fmt: skip
+    assert annotated.returncode == 0 and "the session keeps the new ones" in annotated.stderr
+    doc = json.loads(copy.read_text())
+    for a in doc["auto_labels"]:
+        a["rules"] = "000000000000"
+    copy.write_text(json.dumps(doc))
+    agree = run_cli("agreement", str(copy), "--json")
+    assert agree.returncode == 0, agree.stderr
+    auto = json.loads(agree.stdout)["automatic"]
+    assert (auto["relabelled"], auto["rules"]) == (n, rules_fingerprint())
+    said = " ".join(run_cli("agreement", str(copy)).stdout.split())  # rich wraps lines
+    assert f"({n} of those recorded had been made by other rules and were read again)" in said
+    first = json.loads(run_cli("tree", str(copy), "--json").stdout)["turns"][0]["id"]
+    moved = run_cli("tree", str(copy), "--go", first)
+    assert moved.returncode == 0 and "the session keeps the new ones" in moved.stderr
+    assert store.load(copy).relabelled == 0 and store.load(copy).head == first

@@ -380,5 +380,6 @@ def session_agreement(
         alpha=alpha,
         alpha_items=alpha_items,
         relabelled=session.relabelled,
-        rules=rules_fingerprint(),
+        # Which rules gave the marker labels (none when every label is a judge's).
+        rules=rules_fingerprint() if "markers" in labels.methods else "",
     )

@@ -35,6 +35,7 @@ from psmlab.core.measure.experiment_rows import (
 )
 from psmlab.core.measure.plan import ExperimentSpec, load_experiment
 from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
+from psmlab.core.session.relabel import relabel_stale
 from psmlab.core.session.schema import (
     AutoLabelRecord,
     GenerationRecord,
@@ -315,7 +316,11 @@ def session_from_results(
                 )
             )
             session.auto_labels.append(_auto_label(r, gen_id))
-    return Session.model_validate(session.model_dump())
+    out = Session.model_validate(session.model_dump())
+    # Rows the run labelled with other rules: the session gets today's labels (`relabelled`
+    # says how many; said once the session is written).
+    relabel_stale(out)
+    return out
 
 
 def write_new(session: Session, path: Path) -> Path:

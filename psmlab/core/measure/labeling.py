@@ -159,7 +159,12 @@ class SampleLabeller:
         judge = self._get_judge()
         r = judge.label(text, question)
         auto = auto.model_copy(
-            update={"self_id": r["self_id"], "self_id_hits": (), "method": judge.labeller}
+            update={
+                "self_id": r["self_id"],
+                "self_id_hits": (),
+                "method": judge.labeller,
+                "rules": None,
+            }
         )
         return auto, {k: r[k] for k in ("probs", "logprobs", "judge")}
 

@@ -219,6 +219,8 @@ def dumps(session: Session) -> bytes:
     for rec in data.get("auto_labels", ()):
         if rec.get("judge") is None:  # likewise: written only for a judge's labels
             rec.pop("judge", None)
+        if rec.get("rules") is None:  # likewise: only labels of recorded rules
+            rec.pop("rules", None)
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
 
 

@@ -36,13 +36,14 @@ def relabel_stale(session: Session) -> int:
     return done
 
 
-def relabel_note(session: Session) -> str | None:
-    """What loading did to the session's labels, in one line, or None when nothing."""
+def relabel_note(session: Session, *, saved: bool) -> str | None:
+    """What loading did to the session's labels, in one line, or None when nothing. `saved`:
+    whether the command wrote the session (and the new labels with it) or left the file as it was."""
     n = session.relabelled
     if not n:
         return None
     return (
-        f"{n} automatic label{'s' if n != 1 else ''} had been made by other marker rules and "
+        f"{n} automatic label{'s' if n != 1 else ''} made by other (or unrecorded) marker rules "
         f"{'were' if n != 1 else 'was'} read again by today's (rules {rules_fingerprint()}); "
-        "saving keeps the new ones"
+        + ("the session keeps the new ones" if saved else "the file is unchanged")
     )

@@ -101,6 +101,8 @@ class LabFileActions(LabSending):
             self.lab = new
             self.states = {}
             self.reload()
+            for w in new.warnings:  # as on first opening (labels read again, models moved)
+                self.notify(w, severity="warning", timeout=8)
             self._load_all()
 
         def ask_file() -> None:
