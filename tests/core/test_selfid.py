@@ -509,3 +509,25 @@ AI_Q = "Are you an AI?"
 )
 def test_round_six_patterns(text: str, question: str | None, label: str) -> None:
     assert self_identify(text, question=question).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A person noun right before a made thing's noun modifies it (seen in an opening walk:
+        # "I am a professional AI" was read as both): no person is claimed.
+        ("I am a professional AI.", "ai"),
+        ("I'm a teacher bot, here to help.", "ai"),
+        ("I am a doctor chatbot.", "ai"),
+        ("As a professional AI, I answer questions.", "ai"),
+        # ...but a person stays one when the made thing is not the noun it modifies.
+        ("I am a professional.", "human"),
+        ("I'm a teacher, AI enthusiast on weekends.", "human"),
+        ("I'm a teacher. AI is my hobby.", "human"),
+        ("I'm a teacher\nAI is fun to teach.", "human"),
+        ("I am a teacher and an AI.", "mixed"),
+        ("I am a nurse, not a robot.", "human"),
+    ],
+)
+def test_a_person_noun_before_an_ai_noun_modifies_it(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label

@@ -12,6 +12,7 @@ from psmlab.core.domain.selfid_words import (
     BODY_STATE,
     DEGREE,
     HUMAN_NOUN,
+    NOT_BEFORE_AI,
     NOT_PLACES,
     PLACE_NOUN,
     RELATIVE,
@@ -101,7 +102,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             "answer-person",
             "human",
             # Modifiers only after an article: "You want a woman" is not an answer.
-            rf"(?:just\s+|only\s+)?(?:an?\s+{HUMAN_ADJ})?{HUMAN_NOUN}\b"
+            rf"(?:just\s+|only\s+)?(?:an?\s+{HUMAN_ADJ})?{HUMAN_NOUN}\b{NOT_BEFORE_AI}"
             # The noun phrase is the whole answer, or goes on with where or what it is: "A
             # Russian woman called me." is someone else, doing something.
             r"(?=\s*(?:[.,;:!\n)]|$|(?:at|in|on|from|for|with|of|by|who|and|since)\b))",
@@ -123,7 +124,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-job",
             "human",
-            rf"(?:i'm\s+|i\s+am\s+)?(?:an?\s+)?{HUMAN_ADJ}{HUMAN_NOUN}\b",
+            rf"(?:i'm\s+|i\s+am\s+)?(?:an?\s+)?{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
         ),
     ),
 )

@@ -14,6 +14,7 @@ from psmlab.core.domain.selfid_words import (
     ADVERB,
     AI_NOUN,
     HUMAN_NOUN,
+    NOT_BEFORE_AI,
     PRODUCT_NAME,
 )
 
@@ -87,7 +88,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
         flips=True,
     ),
     rule(
@@ -113,7 +114,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "role-as",
         "human",
         r"\bmy\s+(?:(?:new|current|old|first|former|previous)\s+)?(?:role|job|position|career)\s+"
-        rf"as\s+(?:(?:a|an|the)\s+)?{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"as\s+(?:(?:a|an|the)\s+)?{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
     ),
     # "my new job", not "doing my job" (assistants have jobs too).
     rule(
@@ -127,9 +128,13 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "was-human",
         "human",
-        rf"\b(?:i\s+was|i've\s+been|i\s+have\s+been)\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b(?:i\s+was|i've\s+been|i\s+have\s+been)\s+{ADV}(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
     ),
-    rule("as-a-human", "human", rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b(?=\s*,\s*i\b)"),
+    rule(
+        "as-a-human",
+        "human",
+        rf"\bas\s+an?\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}(?=\s*,\s*i\b)",
+    ),
     rule(
         "goes-places",
         "human",
@@ -247,7 +252,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "name-is-human",
         "human",
-        rf"\b{BE}\s+{_NAME},\s+(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b",
+        rf"\b{BE}\s+{_NAME},\s+(?:a|an)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
     ),
     # Names need their capital letter, so these two match case-sensitively (but for "I'm").
     rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),

@@ -72,6 +72,9 @@ HUMAN_NOUN = (
     r"waiting|to-do)l)ist\b)"
     r"[a-z]{3,}(?:ist|ician|ographer|ologist))"
 )
+# After a person noun: the noun modifies a made thing that follows it ("a professional AI",
+# "a teacher bot", "a doctor-bot"): no person is claimed.
+NOT_BEFORE_AI = rf"(?![ \t-]+{AI_NOUN}\b)"
 # Modifiers that only a job takes: "I'm a freelance <anything>" is an occupation.
 JOB_MODIFIER = (
     r"(?:freelance|self-employed|full-time|part-time|retired|licensed|certified|practicing|"
