@@ -51,7 +51,7 @@ def sessions(
     from psmlab.views import safe
 
     table = Table()
-    for col in ("file", "title", "updated", "models", "turns", "gens", "notes"):
+    for col in ("file", "title", "updated", "models", "turns", "gens", "annotations"):
         table.add_column(col, overflow="fold")
     for p, s, e in rows:
         if s is None:

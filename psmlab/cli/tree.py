@@ -51,7 +51,7 @@ def tree(
         s = load(path)
     else:
         with open_session(path) as sf:
-            sf.session.go(go)
+            sf.session.go(sf.session.find_node(go).id)  # a wrong id: a usage error
             sf.save()
             s = sf.session
         say_relabelled(s, saved=True)

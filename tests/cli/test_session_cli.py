@@ -217,6 +217,12 @@ def test_shipped_example_replays_identically_and_its_export_is_current(tmp_path:
     assert rep.returncode == 0, rep.stderr
     assert data["total"] == data["identical"] == 10
     assert "not at /nonexistent/SmolLM2-135M-Instruct.Q4_1.gguf" in rep.stderr
+    # The report beside the sessions is no session, and no broken one either.
+    (tmp_path / "report.json").write_text(rep.stdout)
+    listed = _ok(run_cli("sessions", "--dir", str(tmp_path))).stdout
+    assert "report.json" not in listed and "unreadable" not in listed, listed
+    opened = run_cli("export", str(tmp_path / "report.json"))
+    assert opened.returncode != 0 and "is a replay report, not a psmlab session" in opened.stderr
     md = _ok(run_cli("export", str(EXAMPLE))).stdout
     assert md == EXAMPLE.with_suffix(".md").read_text()
 
@@ -243,6 +249,8 @@ def test_loom_tree_imports_walks_exports_by_branch_and_round_trips(tmp_path: Pat
     assert back == json.loads(loom.read_text())
     # Moving the session to another turn is saved; a loom file is not opened as a session.
     _ok(run_cli("tree", str(out), "--go", second["id"]))
+    wrong_turn = run_cli("tree", str(out), "--go", "t-zzz")  # a typo is a usage error
+    assert wrong_turn.returncode == 2 and "no turn 't-zzz'" in wrong_turn.stderr
     assert store.load(out).head == second["id"]
     # Looking needs no lock (as export): a session open in the lab is still shown; --go waits.
     with store.open_session(out):

@@ -107,6 +107,13 @@ def parse(raw: bytes, where: str) -> Session:
                 f"{where} is a loom tree, not a psmlab session",
                 f"convert it first: psmlab import {where}",
             )
+    if version == 0 and {"total", "identical", "changed"} <= set(doc):
+        # `psmlab replay -o`'s report lists generations too: another kind of file, not a
+        # damaged session (`psmlab sessions` leaves it out).
+        raise NotASessionError(
+            f"{where} is a replay report, not a psmlab session",
+            "open the session it replayed (psmlab sessions lists them)",
+        )
     if version > SCHEMA_VERSION:
         raise SessionError(
             f"session file {where} has schema version {version}, newer than this psmlab reads "
