@@ -125,7 +125,7 @@ def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path)
     lab = Lab.open(copy)
     try:
         assert lab.session.relabelled == len(labels) - 1
-        assert any("read again by today's" in w for w in lab.warnings)
+        assert any("kept when the session is next saved" in w for w in lab.warnings)
     finally:
         lab.release()
 

@@ -96,7 +96,7 @@ class Lab(LabInstruments):
     def open(cls, path: Path, *, pool: ModelPool | None = None) -> Lab:
         """Continue a saved session; its models become the columns, with their recorded settings."""
         session = store.load(path)
-        warnings: list[str] = [note] if (note := relabel_note(session, saved=True)) else []
+        warnings: list[str] = [note] if (note := relabel_note(session, saved=None)) else []
         configs = []
         for rec in session.models:
             try:

@@ -36,14 +36,21 @@ def relabel_stale(session: Session) -> int:
     return done
 
 
-def relabel_note(session: Session, *, saved: bool) -> str | None:
+def relabel_note(session: Session, *, saved: bool | None) -> str | None:
     """What loading did to the session's labels, in one line, or None when nothing. `saved`:
-    whether the command wrote the session (and the new labels with it) or left the file as it was."""
+    whether the command wrote the session (and the new labels with it), left the file as it
+    was (False), or will write it with its next change (None: the lab)."""
     n = session.relabelled
     if not n:
         return None
     return (
         f"{n} automatic label{'s' if n != 1 else ''} made by other (or unrecorded) marker rules "
         f"{'were' if n != 1 else 'was'} read again by today's (rules {rules_fingerprint()}); "
-        + ("the session keeps the new ones" if saved else "the file is unchanged")
+        + (
+            "the session keeps the new ones"
+            if saved
+            else "the file is unchanged"
+            if saved is False
+            else "kept when the session is next saved"
+        )
     )
