@@ -298,3 +298,35 @@ def test_a_majority_within_its_interval_of_an_even_split_is_counted_apart(tmp_pa
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "in 1 of 1 whose samples' majority is clear" in md
     assert "0.47 (even?)" in md and "0.17 (even?)" not in md
+
+
+def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: Path) -> None:
+    """Samples leaning human in two cells of three: answering "human" everywhere agrees in 2 of
+    3, with a mean TVD of the cells' P(ai); the report sets that beside the designs' counts."""
+    rows = [
+        *[_sample(i, s) for i, s in enumerate(["ai"] * 2 + ["human"] * 8)],  # P(ai) 0.2
+        *[_sample(i, s, "are-you-human") for i, s in enumerate(["ai"] * 3 + ["human"] * 12)],
+        *[_sample(i, s, fmt="dialogue") for i, s in enumerate(["ai"] * 6 + ["human"] * 4)],
+        *[_sample(i, "none", "are-you-human", fmt="dialogue") for i in range(5)],  # no claims
+    ]
+    probes = [
+        _probe("what-are-you", "What are you?", 0.9, 0.1),
+        _probe("are-you-human", "Are you a human?", 0.9, 0.1),
+    ]
+    probes += [
+        {**p, "format": "dialogue", "key": p["key"].replace("|hhh|", "|dialogue|")} for p in probes
+    ]
+    cs = instruments.cells(rows, probes)
+    k = instruments.summary(cs)["constant"]
+    assert (k["class"], k["agree"], k["of"]) == ("human", 2, 3)
+    assert abs(k["mean_tvd"] - (0.2 + 0.2 + 0.6) / 3) < 1e-12
+    flipped = [
+        {**r, "self_id": {"ai": "human", "human": "ai"}.get(r["self_id"], "none")} for r in rows
+    ]
+    assert instruments.summary(instruments.cells(flipped, probes))["constant"]["class"] == "ai"
+    assert instruments.constant_baseline([c for c in cs if c.claims == 0]) is None
+    results = ResultsFile(tmp_path / "results.jsonl")
+    for r in rows + probes:
+        results.append(r)
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "- baseline: answering **human** in every cell agrees in **2 of 3**" in md

@@ -225,4 +225,33 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
             "agree_clear": sum(bool(c.agrees(d)) for c in clear),
             "of_clear": len(clear),
         }
+    out["constant"] = constant_baseline(cs)
     return out
+
+
+def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
+    """What agreeing needs to beat: a "design" that says the same class in every cell (the one
+    most cells' samples lean to) agrees in as many cells as lean that way. When the samples of
+    nearly every cell lean one way, a count of agreeing cells says little; TVD says more."""
+    judged = [c for c in cs if c.sample_top is not None]
+    if not judged:
+        return None
+    tops = [c.sample_top for c in judged]
+    cls = max(CLASSES, key=lambda k: (tops.count(k), k == "human"))  # a tie: either one
+
+    def agree(group: list[Cell]) -> int:
+        return sum(c.sample_top == cls for c in group)
+
+    strong = [c for c in judged if c.claims >= STRONG]
+    clear = [c for c in judged if c.clear]
+    return {
+        "class": cls,
+        "agree": agree(judged),
+        "of": len(judged),
+        "agree_strong": agree(strong),
+        "of_strong": len(strong),
+        "agree_clear": agree(clear),
+        "of_clear": len(clear),
+        # Its distance: P(ai) 1 or 0 against each cell's samples' share.
+        "mean_tvd": sum(abs((cls == "ai") - (c.sample_ai or 0.0)) for c in judged) / len(judged),
+    }

@@ -148,6 +148,14 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                     "clear; "
                     f"mean TVD {_pct(tv)}"
                 )
+        if (k := s.get("constant")) and any(s[d]["of"] for d in designs):
+            out.append(
+                f"- baseline: answering **{k['class']}** in every cell agrees in "
+                f"**{k['agree']} of {k['of']}** (in {k['agree_strong']} of {k['of_strong']} with "
+                f"at least {instruments.STRONG} claims; in {k['agree_clear']} of "
+                f"{k['of_clear']} clear; mean TVD {_pct(k['mean_tvd'])}): a design's count "
+                "means something only above this"
+            )
         head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
         out += [
             "",
