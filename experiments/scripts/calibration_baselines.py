@@ -1,0 +1,139 @@
+"""The calibrated forced choice with Zhao et al.'s (2021) content-free baseline, measured once.
+
+    .venv/bin/python experiments/scripts/calibration_baselines.py MAIN_DIR HELD_DIR
+
+MAIN_DIR and HELD_DIR: the output folders of `psmlab experiment` on
+`experiments/self-identification.toml` and `-heldout.toml` (their `results.jsonl`). For every
+pooled cell (model, format; the two sampled questions weighted by their samples' claims, as the
+report pools), P(ai) of the self-id probe set calibrated against "N/A" alone (the lab's design;
+this column reproduces the report's) and against the mean probability over "N/A", "" and "[MASK]"
+(Zhao et al.'s recipe), each beside the samples' majority as the rules and as the readers
+(`experiments/readings/`, where both readers agree) read them. Y: the top class agrees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from psmlab.core.backends.pool import ModelPool
+from psmlab.core.domain.personas import load_personas
+from psmlab.core.domain.transcript import Transcript
+from psmlab.core.measure.probe_sets import load_probe_set, statements_for
+from psmlab.core.measure.probes import continuation, probe_prompt
+from psmlab.core.models.registry import Registry
+
+NULLS = ["N/A", "", "[MASK]"]
+MODELS = ["gemma-3-270m", "smollm2-135m-instruct"]
+READINGS = Path(__file__).resolve().parents[1] / "readings"
+
+
+def lme(xs: list[float]) -> float:
+    """log of the mean probability."""
+    m = max(xs)
+    return m + math.log(sum(math.exp(x - m) for x in xs) / len(xs))
+
+
+def p_ai(real: dict[str, list[float]], null: dict[str, list[float]]) -> float:
+    cal = {a: lme([x - y for x, y in zip(real[a], null[a], strict=True)]) for a in real}
+    return math.exp(cal["ai"] - lme(list(cal.values())) - math.log(len(cal)))
+
+
+def majorities(results: Path, readings: Path) -> dict[str, dict[tuple[str, str, str], Counter]]:
+    """Per (model, format, question): the samples' self-id counts, by the rules (the last row of
+    each sample) and by the readers (where both agree)."""
+    last = {}
+    for line in results.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if r.get("kind") == "sample":
+            last[(r["key"], r.get("sample"))] = r
+    rules: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
+    for r in last.values():
+        rules[(r["model"], r["format"], r["question"])][r["self_id"]] += 1
+    reads: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for line in readings.read_text(encoding="utf-8").splitlines():
+        x = json.loads(line)
+        reads[(x["key"], x["sample"])].append(x["self_id"])
+    people: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
+    for (key, _sample), said in reads.items():
+        if len(said) == 2 and said[0] == said[1]:
+            _, m, f, _c, q, _seed = key.split("|")
+            people[(m, f, q)][said[0]] += 1
+    return {"rules": rules, "people": people}
+
+
+def main() -> None:
+    files = {
+        "main": (
+            ["dialogue", "hhh", "screenplay", "chatml"],
+            ["what-are-you", "are-you-human"],
+            Path(sys.argv[1]) / "results.jsonl",
+            READINGS / "self-identification.jsonl",
+        ),
+        "held": (
+            ["chatlog", "forum", "human-assistant", "gemma"],
+            ["who-are-you", "are-you-an-ai"],
+            Path(sys.argv[2]) / "results.jsonl",
+            READINGS / "self-identification-heldout.jsonl",
+        ),
+    }
+    items = {it.id: it for it in load_probe_set("self-id").items}
+    personas = load_personas()[0]
+    registry, pool = Registry(), ModelPool()
+    try:
+        for name, (formats, questions, results, readings) in files.items():
+            counts = majorities(results, readings)
+            for m in MODELS:
+                spec = registry.resolve(m)
+                backend = pool.get(spec, None)
+                for f in formats:
+                    fmt = spec.get_format(f)
+                    per_q = {}
+                    for q in questions:
+                        item = items[q]
+                        flat = [
+                            (a, s)
+                            for a, ss in statements_for(item, personas, "self_id").items()
+                            for s in ss
+                        ]
+
+                        def scores(question: str | None, item=item, flat=flat, fmt=fmt, b=backend):
+                            p = probe_prompt(b, Transcript(), item, fmt, question=question)
+                            out: dict[str, list[float]] = defaultdict(list)
+                            got = b.score(p, [continuation(p, s) for _, s in flat])
+                            for (a, _), sc in zip(flat, got, strict=True):
+                                out[a].append(sc.logprob)
+                            return out
+
+                        real = scores(None)
+                        nulls = [scores(n) for n in NULLS]
+                        mean_null = {
+                            a: [lme([n[a][j] for n in nulls]) for j in range(len(real[a]))]
+                            for a in real
+                        }
+                        per_q[q] = (p_ai(real, nulls[0]), p_ai(real, mean_null))
+                    for src, c in counts.items():
+                        w = {q: c[(m, f, q)]["ai"] + c[(m, f, q)]["human"] for q in questions}
+                        ai = sum(c[(m, f, q)]["ai"] for q in questions)
+                        hu = sum(c[(m, f, q)]["human"] for q in questions)
+                        total = sum(w.values()) or 1
+                        na = sum(w[q] * per_q[q][0] for q in questions) / total
+                        zhao = sum(w[q] * per_q[q][1] for q in questions) / total
+                        top = "ai" if ai > hu else "human" if hu > ai else "tie"
+                        print(
+                            f"{name} {src:6s} {m[:6]} {f:16s} claims ai/human {ai:2d}/{hu:2d} "
+                            f"majority {top:5s} | N/A {na:.2f} "
+                            f"{'Y' if ('ai' if na > 0.5 else 'human') == top else '-'} | "
+                            f"3 nulls {zhao:.2f} "
+                            f"{'Y' if ('ai' if zhao > 0.5 else 'human') == top else '-'}",
+                            flush=True,
+                        )
+    finally:
+        pool.close()
+
+
+if __name__ == "__main__":
+    main()
