@@ -6,9 +6,10 @@ MAIN_DIR and HELD_DIR: the output folders of `psmlab experiment` on
 `experiments/self-identification.toml` and `-heldout.toml` (their `results.jsonl`). For every
 pooled cell (model, format; the two sampled questions weighted by their samples' claims, as the
 report pools), P(ai) of the self-id probe set calibrated against "N/A" alone (the lab's design;
-this column reproduces the report's) and against the mean probability over "N/A", "" and "[MASK]"
-(Zhao et al.'s recipe), each beside the samples' majority as the rules and as the readers
-(`experiments/readings/`, where both readers agree) read them. Y: the top class agrees.
+this column reproduces the report's) and against "N/A", "" and "[MASK]" together (Zhao et al.'s
+recipe: each input's distribution over the answers, then their mean), each beside the samples'
+majority as the rules and as the readers (`experiments/readings/`, where both readers agree)
+read them. Y: the top class agrees.
 """
 
 from __future__ import annotations
@@ -110,8 +111,15 @@ def main() -> None:
 
                         real = scores(None)
                         nulls = [scores(n) for n in NULLS]
+                        # As Zhao et al.: each content-free input's distribution (here over
+                        # all the answers), then their mean; an input whose prompt makes every
+                        # answer likelier does not outweigh the others.
+                        normed = []
+                        for n in nulls:
+                            z = lme([x for v in n.values() for x in v])
+                            normed.append({a: [x - z for x in v] for a, v in n.items()})
                         mean_null = {
-                            a: [lme([n[a][j] for n in nulls]) for j in range(len(real[a]))]
+                            a: [lme([n[a][j] for n in normed]) for j in range(len(real[a]))]
                             for a in real
                         }
                         per_q[q] = (p_ai(real, nulls[0]), p_ai(real, mean_null))

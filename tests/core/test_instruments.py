@@ -302,7 +302,8 @@ def test_a_majority_within_its_interval_of_an_even_split_is_counted_apart(tmp_pa
 
 def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: Path) -> None:
     """Samples leaning human in two cells of three: answering "human" everywhere agrees in 2 of
-    3, with a mean TVD of the cells' P(ai); the report sets that beside the designs' counts."""
+    3; one P(ai) for all, each cell given the median of the others' shares (0.4, 0.4, 0.2 against
+    0.2, 0.2, 0.6), is at mean TVD 0.8/3; the report sets both beside the designs'."""
     rows = [
         *[_sample(i, s) for i, s in enumerate(["ai"] * 2 + ["human"] * 8)],  # P(ai) 0.2
         *[_sample(i, s, "are-you-human") for i, s in enumerate(["ai"] * 3 + ["human"] * 12)],
@@ -319,7 +320,7 @@ def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: P
     cs = instruments.cells(rows, probes)
     k = instruments.summary(cs)["constant"]
     assert (k["class"], k["agree"], k["of"]) == ("human", 2, 3)
-    assert abs(k["mean_tvd"] - (0.2 + 0.2 + 0.6) / 3) < 1e-12
+    assert abs(k["mean_tvd"] - (0.2 + 0.2 + 0.4) / 3) < 1e-12
     flipped = [
         {**r, "self_id": {"ai": "human", "human": "ai"}.get(r["self_id"], "none")} for r in rows
     ]
@@ -329,4 +330,5 @@ def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: P
     for r in rows + probes:
         results.append(r)
     md = report_md("t", results, "psmlab experiment t.toml")
-    assert "- baseline: answering **human** in every cell agrees in **2 of 3**" in md
+    assert "- baseline, the same answer in every cell: **human** agrees in **2 of 3** cells" in md
+    assert "has mean TVD 0.27" in md

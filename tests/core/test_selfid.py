@@ -527,6 +527,16 @@ def test_round_six_patterns(text: str, question: str | None, label: str) -> None
         ("I'm a teacher\nAI is fun to teach.", "human"),
         ("I am a teacher and an AI.", "mixed"),
         ("I am a nurse, not a robot.", "human"),
+        # A review's: the made thing's noun modifies what follows it in turn, or a dash parts
+        # them: the person stays ("I'm a teacher -- AI ..." was read as both before).
+        ("I am a student AI researcher.", "human"),
+        ("I'm a woman computer scientist.", "human"),
+        ("I'm a graduate computer science student.", "human"),
+        ("I'm a teacher -- AI will never replace that.", "human"),
+        ("I am a doctor - AI is my hobby.", "human"),
+        ("I am a professional AI assistant.", "ai"),
+        ("I'm an AI-powered assistant.", "ai"),
+        ("I am a self-aware AI.", "ai"),
     ],
 )
 def test_a_person_noun_before_an_ai_noun_modifies_it(text: str, label: str) -> None:

@@ -21,7 +21,7 @@ from psmlab.core.domain.selfid_words import (
 # Adverbs between a subject and its claim change nothing: "I'm currently a student".
 ADV = rf"(?:{ADVERB}\s+)*"
 BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
-_ADJ = r"(?:[a-z-]+\s+){0,3}?"  # up to three words between the article and the noun
+_ADJ = r"(?:[a-z][a-z-]*\s+){0,3}?"  # up to three words between the article and the noun (not "--")
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
 HUMAN_ADJ = (

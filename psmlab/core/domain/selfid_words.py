@@ -72,9 +72,16 @@ HUMAN_NOUN = (
     r"waiting|to-do)l)ist\b)"
     r"[a-z]{3,}(?:ist|ician|ographer|ologist))"
 )
-# After a person noun: the noun modifies a made thing that follows it ("a professional AI",
-# "a teacher bot", "a doctor-bot"): no person is claimed.
-NOT_BEFORE_AI = rf"(?![ \t-]+{AI_NOUN}\b)"
+# After a person noun: the noun modifies a made thing's noun that follows it and ends the phrase
+# ("a professional AI.", "a teacher bot, here to help", "a doctor chatbot designed to..."): no
+# person is claimed. Not when the made thing's noun modifies what follows in turn ("a student
+# AI researcher", "a woman computer scientist", "a nurse bot-free"), nor across a dash ("a
+# teacher -- AI will never...").
+AI_TAIL = (
+    r"(?:assistant|model|program|designed|created|built|trained|developed|made|programmed|"
+    r"here|that|which|who|named|called|and|with|by|from)"
+)
+NOT_BEFORE_AI = rf"(?!(?:[ \t]+|-){AI_NOUN}\b(?:[ \t]*(?:[.,;:!?)\]\"'\n]|$)|[ \t]+{AI_TAIL}\b))"
 # Modifiers that only a job takes: "I'm a freelance <anything>" is an occupation.
 JOB_MODIFIER = (
     r"(?:freelance|self-employed|full-time|part-time|retired|licensed|certified|practicing|"

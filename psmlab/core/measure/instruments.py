@@ -18,6 +18,7 @@ distribution, so the samples must be drawn at T=1 with no truncation; `matched` 
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -230,14 +231,16 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
 
 
 def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
-    """What agreeing needs to beat: a "design" that says the same class in every cell (the one
-    most cells' samples lean to) agrees in as many cells as lean that way. When the samples of
-    nearly every cell lean one way, a count of agreeing cells says little; TVD says more."""
+    """What a design has to beat: the same answer in every cell, whatever the model, format or
+    question. For the count, the class most cells' samples lean to (agreeing in as many cells as
+    lean that way); for the distance, one P(ai) for all, each cell given the median of the
+    *other* cells' shares (not fitted to the cell it is scored on). When nearly every cell leans
+    one way, a count of agreeing cells says little about an instrument."""
     judged = [c for c in cs if c.sample_top is not None]
     if not judged:
         return None
     tops = [c.sample_top for c in judged]
-    cls = max(CLASSES, key=lambda k: (tops.count(k), k == "human"))  # a tie: either one
+    cls = max(CLASSES, key=lambda k: (tops.count(k), k == "human"))  # a tie: human
 
     def agree(group: list[Cell]) -> int:
         return sum(c.sample_top == cls for c in group)
@@ -252,6 +255,14 @@ def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
         "of_strong": len(strong),
         "agree_clear": agree(clear),
         "of_clear": len(clear),
-        # Its distance: P(ai) 1 or 0 against each cell's samples' share.
-        "mean_tvd": sum(abs((cls == "ai") - (c.sample_ai or 0.0)) for c in judged) / len(judged),
+        "mean_tvd": _leave_one_out_tvd([c.sample_ai or 0.0 for c in judged]),
     }
+
+
+def _leave_one_out_tvd(shares: list[float]) -> float:
+    """Mean |p - share| when each cell is given p = the median of the other cells' shares."""
+    out = []
+    for i, share in enumerate(shares):
+        others = shares[:i] + shares[i + 1 :]
+        out.append(abs((statistics.median(others) if others else 0.5) - share))
+    return sum(out) / len(out)

@@ -150,11 +150,12 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 )
         if (k := s.get("constant")) and any(s[d]["of"] for d in designs):
             out.append(
-                f"- baseline: answering **{k['class']}** in every cell agrees in "
-                f"**{k['agree']} of {k['of']}** (in {k['agree_strong']} of {k['of_strong']} with "
-                f"at least {instruments.STRONG} claims; in {k['agree_clear']} of "
-                f"{k['of_clear']} clear; mean TVD {_pct(k['mean_tvd'])}): a design's count "
-                "means something only above this"
+                f"- baseline, the same answer in every cell: **{k['class']}** agrees in "
+                f"**{k['agree']} of {k['of']}** cells with claims (in {k['agree_strong']} of "
+                f"{k['of_strong']} with at least {instruments.STRONG} claims; in "
+                f"{k['agree_clear']} of {k['of_clear']} clear); one P(ai) for all (each cell "
+                "given the median of the other cells' shares) has mean TVD "
+                f"{_pct(k['mean_tvd'])}: a design tells cells apart only where it does better"
             )
         head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
         out += [

@@ -107,7 +107,7 @@ def parse(raw: bytes, where: str) -> Session:
                 f"{where} is a loom tree, not a psmlab session",
                 f"convert it first: psmlab import {where}",
             )
-    if version == 0 and {"total", "identical", "changed"} <= set(doc):
+    if version == 0 and {"total", "identical", "changed"} <= set(doc) and "transcript" not in doc:
         # `psmlab replay -o`'s report lists generations too: another kind of file, not a
         # damaged session (`psmlab sessions` leaves it out).
         raise NotASessionError(
