@@ -15,7 +15,6 @@ read them. Y: the top class agrees.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -24,7 +23,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.measure.probe_sets import load_probe_set, statements_for
-from psmlab.core.measure.probes import continuation, probe_prompt
+from psmlab.core.measure.probes import continuation, distribution, logmeanexp, probe_prompt
 from psmlab.core.models.registry import Registry
 
 NULLS = ["N/A", "", "[MASK]"]
@@ -32,15 +31,10 @@ MODELS = ["gemma-3-270m", "smollm2-135m-instruct"]
 READINGS = Path(__file__).resolve().parents[1] / "readings"
 
 
-def lme(xs: list[float]) -> float:
-    """log of the mean probability."""
-    m = max(xs)
-    return m + math.log(sum(math.exp(x - m) for x in xs) / len(xs))
-
-
 def p_ai(real: dict[str, list[float]], null: dict[str, list[float]]) -> float:
-    cal = {a: lme([x - y for x, y in zip(real[a], null[a], strict=True)]) for a in real}
-    return math.exp(cal["ai"] - lme(list(cal.values())) - math.log(len(cal)))
+    # As the lab's calibrated design: log-mean-exp per class, then the distribution.
+    cal = {a: logmeanexp([x - y for x, y in zip(real[a], null[a], strict=True)]) for a in real}
+    return distribution(cal)["ai"]
 
 
 def majorities(results: Path, readings: Path) -> dict[str, dict[tuple[str, str, str], Counter]]:
@@ -116,10 +110,10 @@ def main() -> None:
                         # answer likelier does not outweigh the others.
                         normed = []
                         for n in nulls:
-                            z = lme([x for v in n.values() for x in v])
+                            z = logmeanexp([x for v in n.values() for x in v])
                             normed.append({a: [x - z for x in v] for a, v in n.items()})
                         mean_null = {
-                            a: [lme([n[a][j] for n in normed]) for j in range(len(real[a]))]
+                            a: [logmeanexp([n[a][j] for n in normed]) for j in range(len(real[a]))]
                             for a in real
                         }
                         per_q[q] = (p_ai(real, nulls[0]), p_ai(real, mean_null))
