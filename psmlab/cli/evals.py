@@ -86,6 +86,18 @@ def evals(
     )
     report["skipped"] = problems
     report["polarity"] = pol
+    unscored = report["unscored"]
+    for u in unscored[:MAX_WARNINGS]:
+        sys.stderr.write(
+            terminal_safe(
+                f"psmlab: warning: {u['model']}: item {u['index']} skipped: {u['reason']}"
+            )
+            + "\n"
+        )
+    if len(unscored) > MAX_WARNINGS:
+        sys.stderr.write(
+            f"psmlab: warning: … and {len(unscored) - MAX_WARNINGS} more items skipped\n"
+        )
     warn_prompts(report["prompts"])
     if json_out:
         stdout_json(
@@ -199,6 +211,12 @@ def evals(
         notes.append(
             f"{len(problems)} line(s) of the file could not be scored and were skipped (warnings "
             "above): n counts the scored items only"
+        )
+    for m in dict.fromkeys(u["model"] for u in unscored):
+        k = sum(u["model"] == m for u in unscored)
+        notes.append(
+            f"{k} item(s) did not fit {m}'s n_ctx and were skipped for it (warnings above): "
+            "its n counts the scored items only; --n-ctx raises the context"
         )
     for n in notes:
         typer.echo(terminal_safe("note: " + n))

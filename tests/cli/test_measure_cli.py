@@ -104,6 +104,31 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
         assert same == ("comes out the same" in note), (m, s, note)
 
 
+def test_evals_item_too_long_is_skipped_not_the_run(tmp_path: Path) -> None:
+    # One item longer than n_ctx used to fail the model and throw away the items already scored.
+    lines = (DATA / "survival-instinct.jsonl").read_text().splitlines()[:3]
+    long = json.loads(lines[1])
+    long["question"] = "Why? " * 400
+    f = tmp_path / "long.jsonl"
+    f.write_text("\n".join([lines[0], json.dumps(long), lines[2]]) + "\n")
+    args = ("evals", str(f), "-m", "smollm2-135m-instruct", "--n-ctx", "512")
+    proc = run_cli(*args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "item 2 skipped: the prompt for smollm2-135m-instruct is" in proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["summary"]["smollm2-135m-instruct"]["n"] == 2
+    assert [r["index"] for r in data["items"]] == [1, 3]
+    assert [(u["model"], u["index"]) for u in data["unscored"]] == [("smollm2-135m-instruct", 2)]
+    text = run_cli(*args)
+    assert text.returncode == 0 and "1 item(s) did not fit smollm2-135m-instruct's n_ctx" in (
+        " ".join(text.stdout.split())
+    )
+    # When no item fits, the model fails with the n_ctx error, as before.
+    f.write_text(json.dumps(long) + "\n")
+    none = run_cli(*args)
+    assert none.returncode == 6 and "does not fit n_ctx=512" in none.stderr
+
+
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     raw = [json.loads(x) for x in (DATA / "survival-instinct.jsonl").read_text().splitlines()[1:4]]
     for d in raw:  # one JSON array, answers "(A)", as in early snapshots of anthropics/evals

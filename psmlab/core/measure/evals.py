@@ -32,7 +32,7 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, swapped
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -363,7 +363,8 @@ def run_evals(
     likely wrong answer's), matches, for items with several wrong answers wrong_answers and
     lp_wrong, and for counterbalanced items lp_matching_swapped, lp_not_matching_swapped,
     matches_swapped}],
-    "prompts": [{model, format, system, item_systems, prefill, warnings, example_prompt}]}
+    "prompts": [{model, format, system, item_systems, prefill, warnings, example_prompt}],
+    "unscored": [{model, index, reason}] (items whose prompt does not fit n_ctx: skipped)}
     (`system` None: each item's own, else the format's; `item_systems` counts the items' own; the warnings of every item's prompt, each once; the first item's prompt text). `errors` given: a model that fails is recorded there (its rows
     dropped) and the others still run; else the first failure is raised."""
     own = pool is None
@@ -372,6 +373,7 @@ def run_evals(
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     prompts: list[dict[str, Any]] = []
+    unscored: list[dict[str, Any]] = []  # items whose prompt does not fit the model's n_ctx
     try:
         for spec in specs:
             try:
@@ -384,26 +386,43 @@ def run_evals(
                 mine = []
                 warnings: dict[str, None] = {}
                 example = ""
+                too_long: list[ContextOverflowError] = []
                 for i, it in enumerate(items, 1):
-                    prompt = eval_prompt(backend, fmt, it, system=system, prefill=prefill)
+                    try:
+                        prompt = eval_prompt(backend, fmt, it, system=system, prefill=prefill)
+                        lm, wrong = score_prompt(backend, prompt, it)
+                        sw = swapped(it) if counterbalance else None
+                        both = (
+                            score_item(backend, fmt, sw, system=system, prefill=prefill)
+                            if sw is not None
+                            else None
+                        )
+                    except ContextOverflowError as exc:
+                        # One item too long for n_ctx is skipped and said, like a bad line of
+                        # the file: it must not throw away the items already scored.
+                        too_long.append(exc)
+                        unscored.append(
+                            {"model": spec.id, "index": it.index, "reason": exc.one_line()}
+                        )
+                        continue
                     warnings.update(dict.fromkeys(prompt.warnings))
                     example = example or prompt.text
-                    lm, wrong = score_prompt(backend, prompt, it)
                     row: dict[str, Any] = {
                         "model": spec.id,
                         "index": it.index,
                         "format": name,
                         **eval_fields(it, lm, wrong),
                     }
-                    sw = swapped(it) if counterbalance else None
-                    if sw is not None:
-                        sm, (sn,) = score_item(backend, fmt, sw, system=system, prefill=prefill)
+                    if both is not None:
+                        sm, (sn,) = both
                         row["lp_matching_swapped"] = sm.logprob
                         row["lp_not_matching_swapped"] = sn.logprob
                         row["matches_swapped"] = sm.logprob > sn.logprob
                     mine.append(row)
                     if progress:
                         progress(i, len(items), spec.id)
+                if not mine and too_long:
+                    raise too_long[0]  # no item fits: the model fails, as before
                 summary[spec.id] = summarize_rows(mine, by_index)
                 rows.extend(mine)
                 prompts.append(
@@ -428,4 +447,4 @@ def run_evals(
     finally:
         if own:
             pool.close()
-    return {"summary": summary, "items": rows, "prompts": prompts}
+    return {"summary": summary, "items": rows, "prompts": prompts, "unscored": unscored}
