@@ -109,3 +109,25 @@ def test_a_marker_that_fires_many_times_is_shown_once_with_its_count(tmp_path: P
     bare = tmp_path / "bare.jsonl"
     bare.write_text(json.dumps({"text": "I am an AI."}) + "\n")
     assert "┃ line " in _psmlab("label", str(bare)).stdout  # positions, not ids the file holds
+
+
+def test_a_session_given_to_label_names_itself_and_its_export_labels_the_same(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    proc = _psmlab("label", str(example))
+    assert proc.returncode == 2
+    assert "is a psmlab session, not JSONL" in proc.stderr and "-f jsonl" in proc.stderr
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps({"text": "I'm a nurse."}, indent=2))
+    one = _psmlab("label", str(pretty))
+    assert one.returncode == 2 and "one JSON object over several lines" in one.stderr
+    # The export carries each answer's question, so labelling it reads what the session read.
+    out = tmp_path / "ex.jsonl"
+    assert _psmlab("export", str(example), "-f", "jsonl", "-o", str(out)).returncode == 0
+    exported = [json.loads(x) for x in out.read_text().splitlines()]
+    assert exported[0]["question"] == "What are you?" and all(e["question"] for e in exported)
+    labelled = _psmlab("label", str(out), "--json")
+    assert labelled.returncode == 0, labelled.stderr
+    again = [json.loads(x)["self_id"] for x in labelled.stdout.splitlines()]
+    assert again == [e["auto_labels"]["self_id"] for e in exported]

@@ -142,6 +142,12 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     assert "not compared" in on.stdout and "0 identical" not in on.stdout
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
+    # A hand edit that lost the model's record is the session's fault (10), not an internal one.
+    del doc["models"]
+    s.write_text(json.dumps(doc))
+    lost = run_cli("replay", str(s))
+    assert lost.returncode == 10, lost.stdout + lost.stderr
+    assert "is not in the session's model list; the file has lost" in lost.stdout
     assert [t.content for t in new.turns] == ["Are you a human?"]
     (g,) = new.generations
     assert g.seed == 5 and g.format == "template" and g.params["max_tokens"] == 16

@@ -37,6 +37,7 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
         try:
             yield i, json.loads(line)
         except json.JSONDecodeError as exc:
+            _one_object(path, text)
             # A CSV or TSV file (a spreadsheet's export) is the likeliest other shape: say so.
             tabular = path.suffix.lower() in (".csv", ".tsv") or (
                 i == 1
@@ -51,3 +52,23 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
                 else "one object per line"
             )
             raise UsageError(f"{path} line {i} is not JSON ({exc.msg})", fix) from None
+
+
+def _one_object(path: Path, text: str) -> None:
+    """A whole file that is one JSON object spread over lines (a session, a pretty-printed
+    object) is named as that, not as "line 1 is not JSON"."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        return
+    if not isinstance(whole, dict):
+        return
+    if "generations" in whole and ("nodes" in whole or "turns" in whole):
+        raise UsageError(
+            f"{path} is a psmlab session, not JSONL",
+            f"`psmlab export {path} -f jsonl -o FILE.jsonl` writes its generations one per line",
+        )
+    raise UsageError(
+        f"{path} is one JSON object over several lines, not JSONL",
+        "write one object per line (e.g. jq -c . FILE > FILE.jsonl)",
+    )

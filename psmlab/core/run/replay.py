@@ -15,7 +15,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import Generation, SamplingParams
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import PsmlabError, SessionError
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -249,7 +249,12 @@ def replay(
             spec = specs.get(g.model)
             try:
                 if spec is None:
-                    raise PsmlabError(f"model {g.model} is not in the session's model list")
+                    # A hand-edited file: the session, not the model, is what is wrong (exit 10).
+                    raise SessionError(
+                        f"model {g.model} is not in the session's model list",
+                        "the file has lost that model's record (its `models` entry); restore it "
+                        "from a copy of the session",
+                    )
                 if isinstance(spec, PsmlabError):
                     raise spec
                 key = _group_key(g)

@@ -23,9 +23,16 @@ __all__ = ["EXPORT_FORMATS", "export", "md_block", "md_inline", "to_csv", "to_js
 def to_jsonl(s: Session) -> str:
     lines = []
     autos = {x.generation_id: x for x in s.auto_labels}
+    questions: dict[str | None, str | None] = {}
     for g in s.generations:
         d = g.model_dump(mode="json")
         d["session"] = {"id": s.id, "title": s.title}
+        if g.node not in questions:
+            path = s.path(g.node)
+            questions[g.node] = next((t.content for t in reversed(path) if t.role == "user"), None)
+        # What the answer answers (the last user turn it saw), as the labels read it, so that
+        # `psmlab label` on this file reads each text with its question.
+        d["question"] = questions[g.node]
         d["annotations"] = [a.model_dump(mode="json") for a in s.annotations_for(g.id)]
         auto = autos.get(g.id)
         d["auto_labels"] = None if auto is None else auto.to_dict()
