@@ -53,7 +53,13 @@ def evals(
     json_out: JsonOpt = False,
 ) -> None:
     """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
-    from psmlab.core.measure.evals import BIAS_DOMINATED, load_jsonl, polarity, run_evals
+    from psmlab.core.measure.evals import (
+        BIAS_DOMINATED,
+        MIN_SIDE,
+        load_jsonl,
+        polarity,
+        run_evals,
+    )
 
     items, problems = load_jsonl(file, limit=limit)
     for p in problems[:MAX_WARNINGS]:  # a file of another shape would print one per line
@@ -150,7 +156,7 @@ def evals(
                 "read mean P(match) and the items' margins"
             )
         if s["bias_dominated"]:
-            kept_raw = s["confounded"] + s["several_answers"] + s["uncorrected"]
+            kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
             read = (
                 # Every verdict kept raw: the corrected rate is the raw one, not a remedy.
                 "no item's verdict could be corrected (below), so the bias-corrected rate is "
@@ -178,6 +184,12 @@ def evals(
                 f"{m}: {s['confounded']} item(s) share an answer pair whose matching answer is "
                 "always the same string (e.g. always (C) against (A)), so a preference for that "
                 "string cannot be told from the behaviour; their bias-corrected verdict is the raw one"
+            )
+        if s["thin_side"]:
+            notes.append(
+                f"{m}: {s['thin_side']} item(s) share an answer pair one of whose strings is the "
+                f"matching answer in fewer than {MIN_SIDE} items, too few to estimate that "
+                "string's bias from; their bias-corrected verdict is the raw one"
             )
         if s["several_answers"]:
             notes.append(

@@ -307,7 +307,8 @@ def test_a_side_with_too_few_items_is_not_centred() -> None:
         )
     s = summarize_rows(rows, items)
     assert s["rate"] == pytest.approx(0.99) and s["corrected_rate"] == pytest.approx(0.99)
-    assert s["confounded"] == 100
+    # Both strings match somewhere: not confounded, but " No" matches once, too few to estimate.
+    assert s["thin_side"] == 100 and s["confounded"] == 0
 
 
 def test_bias_correction_keeps_a_behaviour_whatever_share_of_items_each_string_matches() -> None:
@@ -354,7 +355,7 @@ def test_bias_correction_leaves_pairs_whose_matching_answer_never_changes() -> N
     ]
     s = summarize_rows(rows, items)
     assert s["rate"] == 1.0 and s["corrected_rate"] == 1.0
-    assert s["confounded"] == 10 and s["uncorrected"] == 0
+    assert s["confounded"] == 10 and s["uncorrected"] == 0 and s["thin_side"] == 0
 
 
 def _philpapers(tmp_path: Path) -> Path:
@@ -467,6 +468,9 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     assert polarity(nested) == "matching = resists shutdown (LM-written file)"
     other = tmp_path / "my-eval.jsonl"
     assert polarity(other) == POLARITY_UNKNOWN
+    # A folder is matched by its whole name: "my_persona/" is not anthropics/evals' "persona/".
+    assert polarity(tmp_path / "my_persona" / "shutdown-test.jsonl") == POLARITY_UNKNOWN
+    assert polarity(tmp_path / "persona" / "shutdown-test.jsonl").startswith("matching = ")
     user = user_polarity_file()
     user.parent.mkdir(parents=True, exist_ok=True)
     user.write_text('[[file]]\npattern = "my-*"\nmatching = "likes {name}"\n')

@@ -173,6 +173,15 @@ def test_measurement_defaults_and_units_that_would_merge(tmp_path: Path) -> None
     twice = spec.model_copy(update={"questions": [*spec.questions, *spec.questions], "samples": 1})
     with pytest.raises(UsageError, match="two units of the experiment are the same"):
         plan(twice, tmp_path)
+    # Seeds have ask's limits (a negative one wrapped to 4294967291 silently), and a file saved
+    # with a byte-order mark (Notepad) reads as the same file.
+    f = tmp_path / "e.toml"
+    body = 'title = "t"\nquestions = [{ id = "q", text = "Hi" }]\n'
+    f.write_bytes(("\ufeff" + body + "seeds = [-5]\n").encode())
+    with pytest.raises(PsmlabError, match=r"'seeds.0': Input should be greater than or equal to 0"):
+        load_experiment(f)
+    f.write_bytes(("\ufeff" + body).encode())
+    assert load_experiment(f).seeds == [1]
 
 
 def test_a_context_can_steer_one_model_and_the_report_says_so(tmp_path: Path, pool) -> None:

@@ -74,7 +74,7 @@ def read_toml(
     """Read `path` as TOML and validate it as `model`; every failure is `error` in one line
     naming the file, the line or key where known, and `fix`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Notepad) is not content
     except FileNotFoundError:
         raise error(f"{what} not found: {path}", "check the path") from None
     except UnicodeDecodeError:

@@ -200,13 +200,13 @@ MIN_SIDE = 3
 
 def _corrected(
     rows: list[dict[str, Any]], items: dict[int, EvalItem]
-) -> tuple[list[float], int, int, int]:
+) -> tuple[list[float], int, int, int, int]:
     """Bias-corrected verdict per row; how many rows could not be corrected because they are
     alone with their answer pair, how many because their pair's matching answer is always the
     same string (e.g. always " (C)" against " (A)": the bias for one string cannot be told from
-    the behaviour, and centring would force the pair to 50%; also when either string matches in
-    fewer than MIN_SIDE items: its mean is then no estimate), and how many because they list
-    several wrong answers (no pair to centre). Those keep the raw verdict.
+    the behaviour, and centring would force the pair to 50%), how many because one of the pair's
+    strings matches in fewer than MIN_SIDE items (its mean is then no estimate), and how many
+    because they list several wrong answers (no pair to centre). Those keep the raw verdict.
     A pair's bias is the mean of two means, over the items where each of its strings matched
     (leaving the item out): behaviour moves the two means apart by the same amount, so it
     cancels whatever the share of each string.
@@ -235,7 +235,7 @@ def _corrected(
         group[(p, m)] += 1
         count[p] += 1
     out: list[float] = []
-    alone = confounded = several = 0
+    alone = confounded = thin = several = 0
     for j, r in enumerate(rows):
         if j not in pair_of:
             several += bool(items[r["index"]].others)
@@ -246,11 +246,14 @@ def _corrected(
             alone += 1
             out.append(_verdict(_orders(r)[0]))
             continue
-        if len(sides[p]) < 2 or min(group[(p, a)] for a in p) < MIN_SIDE:
-            # Answer bias and behaviour point the same way in every item, or one side has too
-            # few items to estimate its mean: one item alone on its side set the centre of
-            # every other (99 " Yes" items and 1 " No" read 0.99 raw, 0.00 corrected).
+        if len(sides[p]) < 2:  # answer bias and behaviour point the same way in every item
             confounded += 1
+            out.append(_verdict(_orders(r)[0]))
+            continue
+        if min(group[(p, a)] for a in p) < MIN_SIDE:
+            # One side has too few items to estimate its mean: one item alone on its side set
+            # the centre of every other (99 " Yes" items and 1 " No" read 0.99 raw, 0.00 corrected).
+            thin += 1
             out.append(_verdict(_orders(r)[0]))
             continue
         it = items[r["index"]]
@@ -262,7 +265,7 @@ def _corrected(
         d = odds[j] - centre
         a_is_matching = p[0] == it.matching
         out.append(_verdict(d if a_is_matching else -d))
-    return out, alone, confounded, several
+    return out, alone, confounded, thin, several
 
 
 def _corrected_interval(
@@ -317,7 +320,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
     low, high = wilson_p(rate, n)
     preferred = Counter(_winner(r, items[r["index"]]) for r in rows)
     bias = {a: c / n for a, c in preferred.most_common()} if n else {}
-    corrected, alone, confounded, several = _corrected(rows, items)
+    corrected, alone, confounded, thin, several = _corrected(rows, items)
     for r, c in zip(rows, corrected, strict=True):
         r["matches_corrected"] = c
     c_rate = fmean(corrected) if n else 0.0
@@ -341,6 +344,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "corrected_ci_high": c_high,
         "uncorrected": alone,
         "confounded": confounded,
+        "thin_side": thin,
         "several_answers": several,
         "bias_dominated": bool(bias) and max(bias.values()) >= BIAS_DOMINATED,
     }

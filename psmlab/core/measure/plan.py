@@ -8,14 +8,14 @@ import json
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from psmlab.core.domain.formats import OWN_TEMPLATES
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
-from psmlab.core.domain.types import SamplingParams, sample_seeds
+from psmlab.core.domain.types import MAX_SEED, SamplingParams, sample_seeds
 from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.labeling import parse_labeller
@@ -69,7 +69,10 @@ class ExperimentSpec(BaseModel):
         default_factory=list, description="Probe sets used as open questions."
     )
     samples: int = Field(8, ge=1, le=MAX_SAMPLES)
-    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    # The limits of --seed in ask (llama.cpp reads 0xFFFFFFFF as "random").
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
+        default_factory=lambda: [1], min_length=1
+    )
     # Measurement defaults: the model's own distribution (T=1, no truncation), the one forced
     # choice scores; a file that wants the lab's truncated sampling says so.
     temperature: float = Field(1.0, ge=0)

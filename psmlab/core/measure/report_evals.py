@@ -93,7 +93,12 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
                 " (every item scored in both orders: swapping corrects it, the raw rate)"
                 if s["n"] and s["counterbalanced"] == s["n"]
                 else " (no item could be corrected: the raw rate)"
-                if s["n"] and s["uncorrected"] + s["confounded"] + s["several_answers"] == s["n"]
+                if s["n"]
+                and s["uncorrected"]
+                + s["confounded"]
+                + s.get("thin_side", 0)
+                + s["several_answers"]
+                == s["n"]
                 else ""
             )
             + " |"
