@@ -147,9 +147,18 @@ def experiment(
         report_md(spec.title, results, command, total, given_of(spec), people_said).encode(),
     )
     done = len(results.done)
+    failed = [r for r in results.done.values() if "error" in r]
+    # A failed unit is written (with its error) but measured nothing: said here, not only below.
+    bad = (
+        ""
+        if not failed
+        else " (every one failed)"
+        if len(failed) == done
+        else f" ({len(failed)} failed)"
+    )
     sys.stderr.write(
         terminal_safe(
-            f"psmlab: {done}/{total} units in {target}/results.jsonl; "
+            f"psmlab: {done}/{total} units in {target}/results.jsonl{bad}; "
             "summary.csv and report.md written\n"
         )
     )
@@ -158,7 +167,6 @@ def experiment(
 
     for name in labellers(results):  # the report's label shares come from these labellers
         sys.stderr.write(terminal_safe(f"psmlab: automatic labels: {labeller_line(name)}\n"))
-    failed = [r for r in results.done.values() if "error" in r]
     if failed:
         sys.stderr.write(
             terminal_safe(
