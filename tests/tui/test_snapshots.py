@@ -177,3 +177,20 @@ async def test_a_notification_shows_markup_like_text_as_written(example_app) -> 
             lambda: any("x[/bold]y.json" in str(t.render()) for t in pilot.app.query("Toast")),
             "the toast, text as written",
         )
+
+
+async def test_at_80x24_no_share_in_the_labels_panel_loses_its_interval(example_app) -> None:
+    """A trial at 80x24 saw "self-id (κ 0.59): human 1/2 50%" above "… 9 more lines cut": the
+    share's interval had wrapped onto the line the panel cut. A panel cuts whole shares."""
+    import re
+
+    def panels() -> list[str]:
+        return [str(p.render()) for p in pilot.app.query(".col-dist")]
+
+    async with example_app.run_test(size=(80, 24)) as pilot:
+        await _loaded(pilot)
+        await wait_for(pilot, lambda: all("self-id" in p for p in panels()), "the shares")
+        for text in panels():
+            flat = " ".join(text.split())
+            shares = re.findall(r"\d+/\d+ \d+%( \(| ·|$| …)?", flat)
+            assert shares and all(s == " (" for s in shares), text

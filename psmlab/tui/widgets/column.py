@@ -239,7 +239,14 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                 note = f"… {part}: {len(lines)} lines cut"
                 content = Text(note if len(note) <= width else f"… +{len(lines)}", "dim")
             else:
-                content = cut_note(content, lines, rows - 1, width, self.app.console)
+                content = cut_note(
+                    content,
+                    lines,
+                    rows - 1,
+                    width,
+                    self.app.console,
+                    shares=widget.has_class("col-dist"),
+                )
         if widget.has_class("col-dist"):
             fitted = min(len(lines), rows)
             if fitted != self._dist_rows:  # the footer's room changed: fit it again

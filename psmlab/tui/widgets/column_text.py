@@ -92,23 +92,48 @@ def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
     return out
 
 
-def cut_note(content: Text, wrapped: Lines, rows: int, width: int, console: Console) -> Text:
+def _whole_shares(line: Text, rows: int, width: int, console: Console) -> Text | None:
+    """As many of the line's " · "-separated shares as fit `rows` whole (each with its n and
+    interval), ending in "…" when some are left out; None when not even the first fits."""
+    segments = line.split(" · ")
+    for k in range(len(segments), 0, -1):
+        part = Text(" · ").join(segments[:k])
+        if k < len(segments):
+            part.append(" …", "dim")
+        if len(part.wrap(console, width)) <= rows:
+            return part
+    return None
+
+
+def cut_note(
+    content: Text, wrapped: Lines, rows: int, width: int, console: Console, *, shares: bool = False
+) -> Text:
     """The first `rows` screen lines of `content` and a line saying how many more there are:
     whole lines of the text where they fit (its words stay as written), then as many wrapped
     rows of the next one as are left (in a short column the self-id shares' line would
-    otherwise be dropped whole, leaving rows empty)."""
-    kept, used = [], 0
+    otherwise be dropped whole, leaving rows empty). With `shares` (the labels panel), that
+    next line is cut between shares, never inside one: a trial at 80x24 showed "human 1/2 50%"
+    with its interval on the line cut; where not one share fits below the panel's heading, the
+    heading goes first (the shares' line names its labeller's kappa itself)."""
+    kept: list[Text] = []
     for line in content.split("\n"):
+        used = sum(len(k.wrap(console, width)) for k in kept)
         parts = line.wrap(console, width)
-        if used + len(parts) > rows:
-            if rows > used:
-                kept.append(Text("\n").join(parts[: rows - used]))
-                used = rows
-            break
-        kept.append(line)
-        used += len(parts)
+        if used + len(parts) <= rows:
+            kept.append(line)
+            continue
+        if rows > used and not shares:
+            kept.append(Text("\n").join(parts[: rows - used]))
+        elif shares:
+            part = _whole_shares(line, rows - used, width, console) if rows > used else None
+            if part is None and len(kept) == 1:  # the heading alone above the shares' line
+                kept.pop(0)
+                part = _whole_shares(line, rows, width, console)
+            if part is not None:
+                kept.append(part)
+        break
     out = Text("\n").join(kept)
-    cut = len(wrapped) - used
+    cut = max(1, len(wrapped) - sum(len(k.wrap(console, width)) for k in kept))
     # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
     note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
     out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
