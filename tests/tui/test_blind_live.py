@@ -311,3 +311,32 @@ async def test_a_cancelled_answer_says_so_blind_and_adopting_it_warns(make_lab) 
         )
         line = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)
         assert "✂ cut off: cancelled" in line and "adopted (model hidden)" in line
+
+
+async def test_a_run_that_continues_an_empty_adopted_answer_says_so(make_lab) -> None:
+    """A trial adopted a base model's empty answer and pressed F5: the new run sat under the
+    blank turn with no word of what it continued (the note needed a non-empty prefill)."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        col = _columns(app)[0]
+        m = col.state.model_id
+        assert col.current is not None and col.current.record is not None
+        # An empty answer (the base model went straight to the next speaker's line): made so by
+        # hand here, since which seed gives one depends on the model file.
+        shown = next(g for g in lab.session.generations if g.id == col.current.record.id)
+        shown.text, shown.tokens = "", []
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        adopted = lab.turns[-1]
+        assert adopted.content == ""
+        await pilot.press("r")
+        await wait_for(pilot, lambda: lab.session.generations_at(adopted.id), "the continuation")
+        await settle(pilot, app)
+        head = _text(col, ".col-header")
+        assert col.state.model_id == m and "continues the adopted answer (it was empty)" in head, (
+            head
+        )

@@ -297,17 +297,25 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             # How the turn ended, not a label: a base model starting the next speaker's line
             # is the normal end of its turn.
             head.append_text(safe(f" · {turn_end(rec.finish_reason, rec.stop_string)}", "dim"))
-        if cur is not None and cur.record is not None and cur.record.prefill:
+        given_by = cur.record if cur is not None else None
+        went_on = given_by is not None and given_by.id in (
+            s.continued | s.continued_own | s.continued_plain
+        )
+        if given_by is not None and (given_by.prefill or went_on):
             # Said in words, not by colour alone: the green start is text the model was given.
+            # An empty answer continued is said too: the run sits under that (blank) turn, and
+            # a trial read it as a new run of the turn before, unsaid.
             given = (
                 "continues the edited answer (green)"
-                if cur.record.id in s.continued_own
+                if given_by.id in s.continued_own
                 else "continues the assistant turn (green)"
-                if cur.record.id in s.continued_plain
+                if given_by.id in s.continued_plain
                 else "continues the adopted answer (green)"
-                if cur.record.id in s.continued
+                if given_by.id in s.continued
                 else "prefill given (green)"
             )
+            if not given_by.prefill:
+                given = given.replace("(green)", "(it was empty)")
             head.append_text(safe(f" · {given}", "green"))
         self._put(".col-header", head)
         body = Text()
