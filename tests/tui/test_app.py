@@ -807,6 +807,19 @@ async def test_open_keeps_a_wrong_path_and_the_opened_session_leaves_no_lock(
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.lab_screen.lab.path == other, "the other session")
         assert (sessions / ".other.json.lock").exists()  # held while it is open
+        # Opened with a message typed and not sent, "not kept" as the dialog says: it is not
+        # left in the box to be sent into the other session by Enter.
+        composer = app.query_one("#composer")
+        composer.insert("Who made you?")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
+        assert "not sent" in str(app.screen.query_one(".dialog-title").render())
+        await pilot.click("#leave")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
+        app.screen.query_one(Input).value = str(lab.path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.lab_screen.lab.path == lab.path, "back to the first")
+        assert composer.text == ""
     assert not (sessions / ".other.json.lock").exists()
     lab.release()
 

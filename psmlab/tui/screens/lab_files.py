@@ -100,6 +100,9 @@ class LabFileActions(LabSending):
             self.lab.release()
             self.lab = new
             self.states = {}
+            # The dialog said an unsent message is not kept: left in the box, Enter sent it
+            # into the other session.
+            self.query_one(Composer).clear()
             self.reload()
             for w in new.warnings:  # as on first opening (labels read again, models moved)
                 self.notify(w, severity="warning", timeout=8)
