@@ -700,6 +700,17 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         await pilot.pause()
         foot = str(app.query(ModelColumn).first().query_one(".col-footer").render())
         assert "self-id none 1" in foot and '"self-id none" 1' in foot, foot
+        # A new run streaming (its samples have no answer yet): the labels of the run before,
+        # another turn's, are not counted as "on other samples" of it (a trial saw "2 on other
+        # samples" under a turn nobody had labelled).
+        import dataclasses
+
+        col = app.query(ModelColumn).first()
+        col.state.samples = [dataclasses.replace(x, record=None) for x in col.state.samples]
+        col.refresh_view()
+        await pilot.pause()
+        foot = str(col.query_one(".col-footer").render())
+        assert "labels on this sample" not in foot and "other samples" not in foot, foot
 
 
 async def test_after_editing_a_turn_no_column_says_it_is_generating(make_lab) -> None:

@@ -365,12 +365,18 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                     for p in s.projections.get(cur.record.id, []):
                         foot.append("\n")
                         foot.append_text(monitor_line(p, self.content_size.width))
-        if s.labels and not self.blind:
+        # Only the samples on screen: while a new run streams, the labels of the run before
+        # (another turn's) were counted as "on other samples" of this one.
+        here = {x.record.id for x in s.samples if x.record is not None}
+        of_here = {i: c for i, c in s.labels_of.items() if i in here}
+        if of_here and not self.blind:
             # People's labels of the sample on screen (it sits on that sample's line); the
             # column's other samples are counted apart, never mixed in.
-            mine = s.labels_of.get(cur.record.id) if cur is not None and cur.record else None
+            mine = of_here.get(cur.record.id) if cur is not None and cur.record else None
             said = ", ".join(f"{k} {v}" for k, v in mine.most_common()) if mine else "none"
-            others = sum(s.labels.values()) - sum((mine or Counter()).values())
+            others = sum(sum(c.values()) for c in of_here.values()) - sum(
+                (mine or Counter()).values()
+            )
             rest = f" · {others} on other samples" if others else ""
             foot.append(f"  labels on this sample: {said}{rest}", style="cyan")
         shown = cur.record if cur is not None else None
