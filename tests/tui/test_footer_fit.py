@@ -12,11 +12,18 @@ from psmlab.tui.widgets.transcript import TranscriptView
 
 
 def _keys_in_view(app: PsmlabApp) -> tuple[set[str], set[str]]:
-    """The footer's keys drawn within the screen, and those drawn past its right edge."""
+    """The footer's keys drawn within the screen and clear of the command palette's key
+    (docked on the right, it covered "^a Adopt" and F8 when the transcript had focus), and
+    those drawn past the edge or under it."""
     footer = app.screen.query_one(Footer)
+    keys = list(footer.query("FooterKey"))
+    palette = [k for k in keys if k.has_class("-command-palette")]
+    edge = min([app.size.width, *(k.region.x for k in palette)])
     inside, outside = set(), set()
-    for key in footer.query("FooterKey"):
-        where = inside if key.region.right <= app.size.width and key.region.width else outside
+    for key in keys:
+        if key in palette:
+            continue
+        where = inside if key.region.right <= edge and key.region.width else outside
         where.add(key.key)
     return inside, outside
 
@@ -33,6 +40,17 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER, (target, sorted(FOOTER - inside), sorted(outside))
             assert "a" not in inside | outside  # "Adopt" once: Ctrl+A's (a trial read it twice)
+    # Wide enough, the palette's key is shown too, and still covers none.
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        for target in (ModelColumn, TranscriptView):
+            app.query(target).first().focus()
+            await pilot.pause()
+            inside, outside = _keys_in_view(app)
+            assert inside >= FOOTER and not outside, (target, sorted(outside))
+            palette = app.screen.query_one(Footer).query(".-command-palette")
+            assert palette and palette.first().region.width, target
 
 
 async def test_the_newest_turn_stays_in_view_when_the_terminal_shrinks(make_lab) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header
@@ -27,7 +27,7 @@ from psmlab.core.run.runner import (
     ModelReady,
 )
 from psmlab.core.session.authorship import given_by
-from psmlab.tui.keys import in_lab_words
+from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.forced_view import ForcedView
 from psmlab.tui.states import build_states, count_labels, show_run
@@ -70,6 +70,16 @@ class LabView(ForcedView):
             placeholder="Type a message for every model; Enter sends",
         )
         yield Footer(compact=True)  # fits the most used keys in 80 columns
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below PALETTE_FROM columns the footer leaves out "^p palette" (Ctrl+P still works,
+        F1 says so): docked on the right, it covered the last keys when the transcript's own
+        `e Edit turn` came first (a trial at 80x24 saw "^a Ad▏^p palette" and no F8)."""
+        footer = self.query_one(Footer)
+        show = event.size.width >= PALETTE_FROM
+        if footer.show_command_palette != show:
+            footer.show_command_palette = show
+            footer.refresh(recompose=True)
 
     def on_mount(self) -> None:
         self._build_states()
