@@ -659,6 +659,10 @@ async def test_enter_on_an_empty_box_says_why_nothing_was_sent(make_lab) -> None
 
     app.notify = spy  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
+        # Before any message a column does not offer F5 (which only says to send one first).
+        bodies = lambda: [str(t.render()) for t in app.query(".col-text")]  # noqa: E731
+        await wait_for(pilot, lambda: len(bodies()) == 2, "the columns")
+        assert all("type a message below" in b and "F5" not in b for b in bodies()), bodies()
         composer = app.query_one("#composer")
         composer.focus()
         composer.insert("   \n  ")

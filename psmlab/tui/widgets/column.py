@@ -322,7 +322,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         if s.error:
             body.append_text(safe(s.error, "bold red"))
         elif cur is None:
-            said = "ready: no answer here yet (F5 runs)" if s.status == "ready" else s.status
+            # F5 before any message only says "Send a message first": not offered then.
+            asked = getattr(getattr(self.screen, "lab", None), "turns", True)
+            said = (
+                s.status
+                if s.status != "ready"
+                else "ready: no answer here yet (F5 runs)"
+                if asked
+                else "ready: type a message below (Enter sends it to every model)"
+            )
             body.append_text(safe(said, "dim italic"))
         else:
             if cur.record is not None and cur.record.prefill:
