@@ -279,10 +279,10 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     )
     # With samples of the same turn: their self-id majority (ai 3, human 2 of 8) beside it.
     last = forced_block(_state(f, PURE)).plain.splitlines()[-1]
-    assert last == "vs 8 samples: ai 3/8 claim it (agrees) (same T=1 distribution)"
+    assert last == "vs 8 samples: ai 3/8 38% (14%–69%) claim it (agrees) (same T=1 distribution)"
     human = {**OPENING, "probs": {"ai": 0.3, "human": 0.7}}
     f2 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=human)
-    assert "ai 3/8 claim it (differs)" in forced_block(_state(f2, PURE)).plain
+    assert "ai 3/8 38% (14%–69%) claim it (differs)" in forced_block(_state(f2, PURE)).plain
     # Samples of another turn: no comparison.
     assert "claim it" not in forced_block(_state(f, PURE, turn=2)).plain
 

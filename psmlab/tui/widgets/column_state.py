@@ -14,7 +14,7 @@ from rich.text import Text
 from psmlab.core.domain.classify import LABELLER, UNCLEAR
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.spark import sparkline
-from psmlab.core.domain.stats import Share
+from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.measure.instruments import pure
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
@@ -273,7 +273,8 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     else:
         k = max(ai, human)
         agrees = "agrees" if mine == theirs else "differs"
-        verdict = f"{theirs} {k}/{n} claim it ({agrees})"
+        # With its interval, as every share the lab shows ("ai 1/1 claim it" had none).
+        verdict = f"{theirs} {fmt_share(Share(theirs, k, n))} claim it ({agrees})"
     out.append("\n")
     out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
     out.append_text(safe(verdict))
