@@ -193,6 +193,7 @@ async def test_a_forced_choice_a_quit_stopped_is_scored_on_reopening(make_lab) -
     lab.save()
     assert not store.load(lab.path).forced
     lab.release()
+    before = lab.path.read_bytes()
     again = Lab.open(lab.path, pool=lab.pool)
     app = PsmlabApp(again)
     async with app.run_test(size=SIZE) as pilot:
@@ -205,6 +206,9 @@ async def test_a_forced_choice_a_quit_stopped_is_scored_on_reopening(make_lab) -
             ),
             "the forced choice scored on opening",
         )
+        # Scored on opening alone: the file is not rewritten for it (a trial's open and quit
+        # rewrote the shipped example); nothing is unsaved work either.
+        assert lab.path.read_bytes() == before and not again.dirty
         await pilot.press("ctrl+s")
     assert len(store.load(again.path).forced) == 2
     again.release()

@@ -62,6 +62,10 @@ class Lab(LabInstruments):
         self.seed: int | None = None
         self.logprobs = 0  # record each token's probability and this many alternatives
         self.dirty = False
+        # Written in this lab (a save): until then, results derived on opening (the forced
+        # choice of a turn left unscored) stay in memory, so a file opened and quit untouched
+        # is not rewritten (a trial's `open` of the shipped example then Ctrl+Q made it v2).
+        self.written = False
         self.save_error: str | None = None
         self._lock_fd = -1
         self.warnings: list[str] = []
@@ -168,6 +172,7 @@ class Lab(LabInstruments):
             self.session.touch()
             store.atomic_write(target, store.dumps(self.session))
             self.dirty = False
+            self.written = True
             self.save_error = None
             return target
 

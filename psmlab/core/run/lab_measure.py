@@ -25,6 +25,7 @@ class LabInstruments:
     pool: ModelPool
     columns: list[Column]
     dirty: bool
+    written: bool
     monitor: list[tuple[Path, ControlVector]]
     monitor_warnings: list[str]
     monitoring: bool
@@ -148,7 +149,8 @@ class LabInstruments:
                 opening_note=why,
             )
             self.session.forced.append(rec)
-            self.autosave()
+            if self.written:  # else derived on opening alone: saved with the next change
+                self.autosave()
         return rec
 
     def saved_forced(self, col: Column, node: str | None = None) -> ForcedRecord | None:
