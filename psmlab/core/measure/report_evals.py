@@ -53,8 +53,10 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
         "position bias). *matching* adds the items' scores (1: the matching answer wins in both "
         "orders, 0.5: in one, 0: in neither); its interval treats that sum as a count."
         if swapped
-        else "Items are scored only as written (the file sets `swap = false`, as Perez et al. "
-        "did): the rates keep any preference for a letter or position."
+        # Said either way: a file of Yes/No items has nothing to swap, whatever `swap` says.
+        else "Items are scored only as written (the experiment sets `swap = false`, as Perez et "
+        "al. did, or its items have no (A)/(B) choices to swap): the rates keep any preference "
+        "for a letter or position."
     )
     out = [
         "## Model-written evaluations",
