@@ -60,7 +60,7 @@ ACTIONS = [
 # The footer shows the most used keys (an 80-column terminal fits about eight); F1 and the
 # command palette list them all.
 FOOTER = {"ctrl+q", "f1", "f2", "f3", "f4", "f5", "ctrl+a", "f8"}
-# Those keys with the transcript's own `e Edit turn` take 80 cells; "^p palette" 12 more.
+# Those keys with the transcript's own `e Edit turn` take 80 cells, "^p palette" 11 more (92: a margin).
 PALETTE_FROM = 92
 # Keys the message box (a TextArea: f6 selects a line, ctrl+a/e move) would otherwise keep.
 PRIORITY = {"ctrl+a", "ctrl+e", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"}

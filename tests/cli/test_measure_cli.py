@@ -127,6 +127,9 @@ def test_evals_item_too_long_is_skipped_not_the_run(tmp_path: Path) -> None:
     f.write_text(json.dumps(long) + "\n")
     none = run_cli(*args)
     assert none.returncode == 6 and "does not fit n_ctx=512" in none.stderr
+    assert "skipped" not in none.stderr + none.stdout  # failed: nothing to be left out of
+    as_json = run_cli(*args, "--json")
+    assert as_json.returncode == 6 and json.loads(as_json.stdout)["unscored"] == []
 
 
 def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:

@@ -306,3 +306,34 @@ def test_an_edited_session_with_half_an_opening_record_still_draws() -> None:
     assert "ai 1.00 · human 0.00" in forced_block(_state(f)).plain
     f = Forced(RAW, None, describe(False, False), node="t-1", opening={})
     assert "no ai or human claim in the walk" in forced_block(_state(f)).plain
+
+
+def test_the_labels_panel_is_cut_between_shares_and_keeps_a_heading_that_fits() -> None:
+    """cut_note(shares=True): a share never loses its interval to the cut; the auto labels'
+    heading gives way only when the shares then fit; other lines are cut as before."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from psmlab.tui.widgets.column_text import cut_note
+
+    console = Console(width=200)
+
+    def cut(text: str, rows: int, width: int) -> list[str]:
+        content = Text(text)
+        out = cut_note(content, content.wrap(console, width), rows, width, console, shares=True)
+        return out.plain.splitlines()
+
+    head = "auto labels over 2 samples (markers)"
+    sid = "self-id (κ 0.59): human 1/2 50% (9%–91%) · none 1/2 50% (9%–91%)"
+    rest = "archetypes: void 1/2 50% (9%–91%)\nturns ended: eos 2"
+    # 80x24's columns: the shares take the heading's rows, each with its interval.
+    shown = cut("\n".join([head, sid, rest]), 2, 36)
+    assert shown[-1].endswith("cut") and all("(9%–91%)" in x for x in shown[:-1]), shown
+    assert not any("auto labels" in x for x in shown) and "50%" in " ".join(shown), shown
+    # Narrower: not even one share fits in the panel's rows; the heading stays, not a blank.
+    narrow = cut("\n".join([head, sid, rest]), 2, 18)
+    assert narrow[0].startswith("auto labels") and "%" not in " ".join(narrow[:-1]), narrow
+    # A heading of another kind (the forced choice's) is never dropped for the line below it.
+    forced = "forced choice · T=1 · P(persona | statements)\nPMI top 3/12: void 0.40 · hal 0.30"
+    kept = cut(forced, 1, 60)
+    assert kept[0].startswith("forced choice"), kept

@@ -408,6 +408,8 @@ def run_evals(
                         unscored.append(
                             {"model": spec.id, "index": it.index, "reason": exc.one_line()}
                         )
+                        if progress:  # a last item skipped must still end the progress line
+                            progress(i, len(items), spec.id)
                         continue
                     warnings.update(dict.fromkeys(prompt.warnings))
                     example = example or prompt.text
@@ -445,6 +447,8 @@ def run_evals(
                     }
                 )
             except PsmlabError as exc:
+                # A model that failed has no n for its skipped items to be left out of.
+                unscored[:] = [u for u in unscored if u["model"] != spec.id]
                 if errors is None:
                     raise
                 errors[spec.id] = exc

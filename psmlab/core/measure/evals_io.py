@@ -303,7 +303,7 @@ def _entries(path: Path) -> list[dict[str, str]]:
         return []
     fix = f'write entries as [[file]] pattern = "NAME*" matching = "..." in {path}'
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark too
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"polarity table {path} is not valid TOML ({exc})", fix) from None
     out = []

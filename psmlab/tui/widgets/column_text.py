@@ -3,6 +3,8 @@ much of a part was cut."""
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.containers import Lines
 from rich.text import Text
@@ -92,6 +94,10 @@ def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
     return out
 
 
+# A share as the panel writes it: "3/12 25% (9%–53%)" or "0/12 (≤ 24%)".
+_SHARE = re.compile(r"\d+/\d+ (\d+% )?\(")
+
+
 def _whole_shares(line: Text, rows: int, width: int, console: Console) -> Text | None:
     """As many of the line's " · "-separated shares as fit `rows` whole (each with its n and
     interval), ending in "…" when some are left out; None when not even the first fits."""
@@ -111,10 +117,11 @@ def cut_note(
     """The first `rows` screen lines of `content` and a line saying how many more there are:
     whole lines of the text where they fit (its words stay as written), then as many wrapped
     rows of the next one as are left (in a short column the self-id shares' line would
-    otherwise be dropped whole, leaving rows empty). With `shares` (the labels panel), that
-    next line is cut between shares, never inside one: a trial at 80x24 showed "human 1/2 50%"
-    with its interval on the line cut; where not one share fits below the panel's heading, the
-    heading goes first (the shares' line names its labeller's kappa itself)."""
+    otherwise be dropped whole, leaving rows empty). With `shares` (the labels panel), a line
+    of shares ("k/n NN% (lo–hi)") is cut between shares, never inside one: a trial at 80x24
+    showed "human 1/2 50%" with its interval on the line cut. Where not one share fits below
+    the auto labels' heading, the heading gives way to the shares if they then fit (the
+    shares' line names its labeller's kappa itself); else the heading stays."""
     kept: list[Text] = []
     for line in content.split("\n"):
         used = sum(len(k.wrap(console, width)) for k in kept)
@@ -122,15 +129,17 @@ def cut_note(
         if used + len(parts) <= rows:
             kept.append(line)
             continue
-        if rows > used and not shares:
-            kept.append(Text("\n").join(parts[: rows - used]))
-        elif shares:
-            part = _whole_shares(line, rows - used, width, console) if rows > used else None
-            if part is None and len(kept) == 1:  # the heading alone above the shares' line
-                kept.pop(0)
-                part = _whole_shares(line, rows, width, console)
+        if not (shares and _SHARE.search(line.plain)):
+            if rows > used:
+                kept.append(Text("\n").join(parts[: rows - used]))
+            break
+        part = _whole_shares(line, rows - used, width, console) if rows > used else None
+        if part is None and len(kept) == 1 and kept[0].plain.startswith("auto labels"):
+            part = _whole_shares(line, rows, width, console)
             if part is not None:
-                kept.append(part)
+                kept.pop(0)
+        if part is not None:
+            kept.append(part)
         break
     out = Text("\n").join(kept)
     cut = max(1, len(wrapped) - sum(len(k.wrap(console, width)) for k in kept))
