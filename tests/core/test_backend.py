@@ -152,6 +152,16 @@ def test_scoring_leaves_generation_untouched(smol) -> None:
     assert smol.generate(p, P, 7).tokens == before.tokens
 
 
+def test_a_continuation_past_n_ctx_is_the_context_error(smol) -> None:
+    """Not a model error: `evals` skips such an item as it skips a prompt too long alone."""
+    from psmlab.core.errors import ContextOverflowError
+
+    p = own_template(smol)
+    with pytest.raises(ContextOverflowError, match=f"over n_ctx={smol.n_ctx}"):
+        smol.score(p, [" yes" * (smol.n_ctx + 8)])
+    assert smol.score(p, [" yes"])[0].n_tokens >= 1  # and the model goes on scoring
+
+
 def test_cancel_during_a_long_prompt_leaves_the_cache_consistent(gemma, gemma_spec) -> None:
     from psmlab.core.backends.llama.backend import LlamaBackend
 

@@ -23,7 +23,7 @@ from psmlab.core.backends.stream import (
 )
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
-from psmlab.core.errors import ModelError, ScoringCancelled
+from psmlab.core.errors import ContextOverflowError, ModelError, ScoringCancelled
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -339,9 +339,12 @@ class LlamaBackend:
                 "use a format that starts with BOS or add text before the continuation",
             )
         if len(ctx) + max(len(cont), len(tail)) > self.n_ctx:
-            raise ModelError(
-                f"prompt plus continuation is {len(ctx) + len(cont)} tokens, over n_ctx={self.n_ctx}",
-                "raise n_ctx or shorten the prompt",
+            # The prompt's own overflow error (exit 6): an eval skips such an item like one
+            # whose prompt alone is too long, instead of failing the model.
+            raise ContextOverflowError(
+                f"prompt plus continuation is {len(ctx) + max(len(cont), len(tail))} tokens, "
+                f"over n_ctx={self.n_ctx}",
+                "raise n_ctx (--n-ctx) or shorten the prompt",
             )
         self._prepare(ctx)
         lps = self._logprobs(ctx, cont)
