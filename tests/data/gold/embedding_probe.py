@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from activation_probe import LAMBDAS, fit, names
-from text_probe import GOLD, own_turn, training_rows
+from activation_probe import fit, names
+from text_probe import GOLD, choose, own_turn, predict, training_rows
 
 from psmlab.core.domain.selfid import SELF_IDS, self_identify
 from psmlab.core.measure.coefficients import bootstrap_kappa, cohen_kappa
@@ -70,37 +70,12 @@ def main() -> None:
         f"{model}\ntraining texts {n}; rules on them kappa {cohen_kappa(names(y[:n]), rules[:n]):.3f}"
     )
 
-    def predict(
-        design: str, x: np.ndarray, rl: list[str], w: np.ndarray, b: np.ndarray
-    ) -> list[str]:
-        out = names((x @ w + b).argmax(1))
-        if not design.startswith("rules,"):
-            return out
-        return [
-            o if r == "none" and o in ("none", "human") else r for o, r in zip(out, rl, strict=True)
-        ]
-
     designs: dict[str, np.ndarray] = {}
     for name, e in emb.items():
         designs[name] = np.concatenate([e, question], 1)
         designs[f"{name} +rules"] = np.concatenate([e, question, 3.0 * rules_hot], 1)
         designs[f"rules, {name} decides none/human"] = designs[name]
-    order = np.random.default_rng(0).permutation(n)
-    best: tuple[float, str, float] | None = None
-    for design, x in designs.items():
-        for lam in LAMBDAS:
-            scores = []
-            for fold in np.array_split(order, 5):
-                fit_on = np.setdiff1d(order, fold)
-                w, b = fit(x[fit_on], y[fit_on], lam)
-                pred = predict(design, x[fold], [rules[i] for i in fold], w, b)
-                scores.append(cohen_kappa(names(y[fold]), pred))
-            k = float(np.mean(scores))
-            print(f"{design:34s} L2 {lam:<6g} training 5-fold kappa {k:.3f}", flush=True)
-            if best is None or k > best[0]:
-                best = (k, design, lam)
-    assert best is not None
-    cv, design, lam = best
+    cv, design, lam = choose({d: x[:n] for d, x in designs.items()}, y[:n], rules[:n], width=34)
     x = designs[design]
     w, b = fit(x[:n], y[:n], lam)
     gold, pred = names(y[n:]), predict(design, x[n:], rules[n:], w, b)

@@ -76,6 +76,42 @@ def tokens(text: str) -> set[str]:
     return {*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))}
 
 
+def predict(
+    design: str, x: np.ndarray, rules: list[str], w: np.ndarray, b: np.ndarray
+) -> list[str]:
+    """The fitted reader's labels; in a "rules, ... decides none/human" design, the rules' own
+    label except where they say `none` and the reader says `none` or `human`."""
+    out = names((x @ w + b).argmax(1))
+    if not design.startswith("rules,"):
+        return out
+    return [
+        o if r == "none" and o in ("none", "human") else r for o, r in zip(out, rules, strict=True)
+    ]
+
+
+def choose(
+    designs: dict[str, np.ndarray], y: np.ndarray, rules: list[str], *, width: int
+) -> tuple[float, str, float]:
+    """(5-fold cross-validated kappa, design, L2 strength) of the best design on the training
+    rows `designs[...]`, `y`, `rules` (each design's line printed)."""
+    order = np.random.default_rng(0).permutation(len(y))
+    best: tuple[float, str, float] | None = None
+    for design, x in designs.items():
+        for lam in LAMBDAS:
+            scores = []
+            for fold in np.array_split(order, 5):
+                fit_on = np.setdiff1d(order, fold)
+                w, b = fit(x[fit_on], y[fit_on], lam)
+                pred = predict(design, x[fold], [rules[i] for i in fold], w, b)
+                scores.append(cohen_kappa(names(y[fold]), pred))
+            k = float(np.mean(scores))
+            print(f"{design:{width}s} L2 {lam:<6g} training 5-fold kappa {k:.3f}", flush=True)
+            if best is None or k > best[0]:
+                best = (k, design, lam)
+    assert best is not None
+    return best
+
+
 def main() -> None:
     train = training_rows()
     test = [json.loads(x) for x in (GOLD / "test.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -104,36 +140,12 @@ def main() -> None:
         f"the rules on them: kappa {cohen_kappa(names(ytr), rtr):.3f} (written on them)"
     )
 
-    def predict(design: str, x: np.ndarray, rules: list[str], w: np.ndarray, b: np.ndarray):
-        out = names((x @ w + b).argmax(1))
-        if design != "rules, words decide none/human":
-            return out
-        return [
-            o if r == "none" and o in ("none", "human") else r
-            for o, r in zip(out, rules, strict=True)
-        ]
-
     designs = {
         "words": (xtr, xte),
         "words +rules": (with_rules_tr, with_rules_te),
         "rules, words decide none/human": (xtr, xte),
     }
-    order = np.random.default_rng(0).permutation(len(ytr))
-    best: tuple[float, str, float] | None = None
-    for design, (x, _) in designs.items():
-        for lam in LAMBDAS:
-            scores = []
-            for fold in np.array_split(order, 5):
-                fit_on = np.setdiff1d(order, fold)
-                w, b = fit(x[fit_on], ytr[fit_on], lam)
-                pred = predict(design, x[fold], [rtr[i] for i in fold], w, b)
-                scores.append(cohen_kappa(names(ytr[fold]), pred))
-            k = float(np.mean(scores))
-            print(f"{design:32s} L2 {lam:<6g} training 5-fold kappa {k:.3f}")
-            if best is None or k > best[0]:
-                best = (k, design, lam)
-    assert best is not None
-    cv, design, lam = best
+    cv, design, lam = choose({d: x for d, (x, _) in designs.items()}, ytr, rtr, width=32)
     x, xt = designs[design]
     w, b = fit(x, ytr, lam)
     gold, pred = names(yte), predict(design, xt, rte, w, b)
