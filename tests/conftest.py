@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from psmlab.core.models.registry import ModelSpec, Registry
+
+# Property tests check properties, not speed: no per-example deadline and no "too slow" health
+# check, which a slower or loaded machine fails.
+settings.register_profile("psmlab", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("psmlab")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -129,6 +129,10 @@ class FaultProxy:
     busy: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of completions
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
+    # A 'hang' holds its request until stop(): a test can check the client gave up while the
+    # server still had not answered, an event rather than a time budget.
+    released: threading.Event = field(default_factory=threading.Event)
+    hung: int = 0  # requests being held now
     _srv: ThreadingHTTPServer | None = None
 
     @property
@@ -162,7 +166,11 @@ class FaultProxy:
                     self.wfile.write(data)
                     return
                 if action == "hang":
-                    time.sleep(30)
+                    with proxy.lock:
+                        proxy.hung += 1
+                    proxy.released.wait(300)
+                    with proxy.lock:
+                        proxy.hung -= 1
                     return
                 start = time.monotonic()
                 counted = "completions" in self.path
@@ -201,6 +209,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         if self._srv is not None:
             self._srv.shutdown()
             self._srv.server_close()

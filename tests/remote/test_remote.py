@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -137,22 +136,21 @@ def test_streaming_and_cancellation(gemma_server: Server) -> None:
 
     cancel = threading.Event()
     pieces: list[str] = []
-    t_cancel = [0.0]
 
     def on_event(ev: object) -> None:
         if isinstance(ev, TokenEvent):
             pieces.append(ev.text)
             if len(pieces) == 3:
-                t_cancel[0] = time.monotonic()
                 cancel.set()
 
     big = SamplingParams(max_tokens=1500, temperature=1.0, min_p=0.0)
     result = run(
         tr, [Column(spec, format="hhh", params=big)], seed=2, cancel=cancel, on_event=on_event
     )
-    took = time.monotonic() - t_cancel[0]
     (g,) = result.generations
-    assert g.finish_reason == "cancelled" and took < 3.0
+    # Cancelled, not run to its end: it stopped soon after the cancel (a few tokens streamed
+    # after it, not the 1500 asked for), counted in tokens rather than seconds.
+    assert g.finish_reason == "cancelled" and g.n_tokens < 500, g.n_tokens
     assert g.text == "".join(pieces)  # what streamed is kept
     # The server is still fine afterwards.
     again = run(tr, [Column(spec, format="hhh", params=SamplingParams(max_tokens=4))], seed=3)
@@ -227,17 +225,18 @@ def test_slow_server_times_out(gemma_server: Server, tmp_path: Path) -> None:
             tmp_path / "c.toml",
             {"slow": {"url": proxy.url, "model": "gemma", "timeout": 1.5, "retries": 0}},
         )
-        t0 = time.monotonic()
         proc = run_cli(
             "ask", "Hi", "-m", "slow", "--max-tokens", "4",
             env={"PSMLAB_CONFIG": str(tmp_path / "c.toml")},
         )  # fmt: skip
-        took = time.monotonic() - t0
+        # The client gave up while the server still held the request (it answers only when
+        # the proxy stops): the timeout ended the call, not the server.
+        still_held = proxy.hung
     finally:
         proxy.stop()
     assert proc.returncode == ExitCode.REMOTE, proc.stderr
     assert "did not answer within 1.5 s" in proc.stderr and "raise `timeout`" in proc.stderr
-    assert took < 20
+    assert still_held == 1
 
 
 def test_retries_on_429_and_503(gemma_server: Server, tmp_path: Path) -> None:

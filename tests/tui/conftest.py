@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.app import App
 
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.run.lab import Lab
@@ -26,6 +27,25 @@ def make_lab(demo_pair, pool, tmp_path: Path, monkeypatch):
     yield make
     for lab in labs:
         lab.release()  # the pool is shared: only drop the file locks
+
+
+@pytest.fixture(autouse=True)
+def _record_notices(monkeypatch):
+    """Every notification an app raised, kept for the test: Textual drops one from
+    `app._notifications` after its timeout (5 s), which a slow machine can pass before the
+    test looks, so tests read `notices(app)` instead."""
+    real = App.notify
+
+    def notify(self, message, *args, **kwargs):
+        self.__dict__.setdefault("_psmlab_notices", []).append(str(message))
+        return real(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(App, "notify", notify)
+
+
+def notices(app) -> list[str]:
+    """The messages of every notification `app` raised so far, oldest first."""
+    return list(app.__dict__.get("_psmlab_notices", []))
 
 
 # Waits end on the event they need; this ceiling only stops a hung test, it is no time budget.

@@ -15,7 +15,7 @@ from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.dialogs import Confirm
 from psmlab.tui.screens.inspector import Inspector
 from psmlab.tui.widgets.column import ModelColumn
-from tests.tui.conftest import settle, type_and_send, wait_for
+from tests.tui.conftest import CEILING, notices, settle, type_and_send, wait_for
 
 SIZE = (120, 40)
 
@@ -125,12 +125,14 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         # The first column's answer, chosen explicitly; up again stays on it (the list used to
         # wrap round to "send without adopting", one key from the first answer).
         await pilot.press("up", "up", "up", "enter")
+        await wait_for(pilot, lambda: len(lab.turns) == 3, "the message sent")
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user"]
         assert lab.turns[1].adopted_model == first.state.model_id
         assert lab.turns[1].adopted_how == "send"
         await _send_to_picker(pilot, "And without an answer?")
         await pilot.press("end", "enter")  # the last option: send without adopting
+        await wait_for(pilot, lambda: len(lab.turns) == 4, "the message sent")
         await settle(pilot, app)
         assert [t.role for t in lab.turns] == ["user", "assistant", "user", "user"]
         assert store.load(lab.path).turns[1].adopted_how == "send"
@@ -236,15 +238,19 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         assert lab.blind
         names = sorted(c.display_name for c in app.query(ModelColumn))
         assert names == ["Model A", "Model B"]
-        await pilot.pause()
         # Nothing on screen gives a model away: no id, kind, format, stop string or template text.
         import html
         import re
 
-        svg = app.export_screenshot()
-        rows = re.findall(r"<text[^>]*>(.*?)</text>", svg)
-        screen = "".join(html.unescape(re.sub(r"<[^>]+>", "", r)) for r in rows)
-        screen = screen.replace("\xa0", " ")
+        def on_screen() -> str:
+            svg = app.export_screenshot()
+            rows = re.findall(r"<text[^>]*>(.*?)</text>", svg)
+            return "".join(html.unescape(re.sub(r"<[^>]+>", "", r)) for r in rows).replace(
+                "\xa0", " "
+            )
+
+        await wait_for(pilot, lambda: "Model B" in on_screen(), "the columns drawn blind")
+        screen = on_screen()
         for tell in ("gemma", "smollm", "· base", "· chat", "dialogue", "template", "im_start"):
             assert tell not in screen, tell
         assert "Model A" in screen and "Model B" in screen
@@ -258,7 +264,7 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         await pilot.pause()
         sessions = Path(os.environ["PSMLAB_SESSIONS_DIR"])
         assert not list(sessions.rglob("*.md")) if sessions.exists() else True
-        assert any("leave blind mode" in str(n.message) for n in app._notifications)
+        await wait_for(pilot, lambda: any("leave blind mode" in m for m in notices(app)))
         await pilot.press("l")
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)
@@ -295,9 +301,7 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
             app.screen.dismiss(AnnotationInput([], None, None, None, None, "tester", self_id))
         await wait_for(
             pilot,
-            lambda: any(
-                f"tester labelled {rec.id} before" in str(n.message) for n in app._notifications
-            ),
+            lambda: any(f"tester labelled {rec.id} before" in m for m in notices(app)),
         )
         assert len(lab.session.annotations) == 3
 
@@ -311,8 +315,8 @@ async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         await pilot.press("ctrl+e")
-        await wait_for(pilot, lambda: any("Exported" in str(n.message) for n in app._notifications))
-        first = [str(n.message) for n in app._notifications if "Exported" in str(n.message)]
+        await wait_for(pilot, lambda: any("Exported" in m for m in notices(app)))
+        first = [m for m in notices(app) if "Exported" in m]
         assert first[-1].endswith("the current branch, 1 turn(s)"), first
         lab.edit_turn(0, "Who are you?")
         app.lab_screen.reload()
@@ -322,10 +326,8 @@ async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None
         await wait_for(pilot, lambda: view.option_count == 1, "the edited branch")
         assert "✎ edited" in str(view.get_option_at_index(0).prompt)  # no one wrote it as sent
         await pilot.press("ctrl+e")
-        await wait_for(
-            pilot, lambda: any("more turn" in str(n.message) for n in app._notifications)
-        )
-        (msg,) = [str(n.message) for n in app._notifications if "more turn" in str(n.message)]
+        await wait_for(pilot, lambda: any("more turn" in m for m in notices(app)))
+        (msg,) = [m for m in notices(app) if "more turn" in m]
         assert "the current branch, 1 turn(s); 1 more turn(s)" in msg and "tree section" in msg
         assert "What are you?" in lab.path.with_suffix(".md").read_text()  # the other branch too
 
@@ -359,7 +361,7 @@ async def test_annotate_dialog_validates(make_lab) -> None:
         app.screen.dismiss(AnnotationInput([], None, None, "x", "no such words", "me"))
         await wait_for(
             pilot,
-            lambda: any("not in the generation" in str(n.message) for n in app._notifications),
+            lambda: any("not in the generation" in m for m in notices(app)),
             "the notification",
         )
         assert app.is_running and not lab.session.annotations
@@ -506,11 +508,30 @@ async def test_small_terminal_huge_paste_and_context_overflow(make_lab) -> None:
 
 
 async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
+    import threading
+
+    from psmlab.core.domain.types import TokenEvent
+
     lab = make_lab(max_tokens=300)
-    lab.n_samples = 6  # keep both models busy for a few seconds
+    lab.n_samples = 2
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.lab_screen
+        # Once every column has shown tokens, the run's events wait until the keys were handled
+        # (the models go on decoding meanwhile): however fast the machine, the run is not over
+        # when they are pressed (a fixed length of run was a race a fast machine could lose).
+        go_on = threading.Event()
+        streamed = screen._from_worker
+        seen: set[str] = set()
+
+        def held(ev: object) -> None:
+            streamed(ev)
+            if isinstance(ev, TokenEvent):
+                seen.add(ev.model_id)
+                if len(seen) == len(screen.states):
+                    go_on.wait(CEILING)
+
+        screen._from_worker = held  # type: ignore[method-assign]
         await type_and_send(pilot, "Tell me a long story about a lighthouse keeper.")
         await wait_for(
             pilot,
@@ -518,9 +539,10 @@ async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
             "tokens in every column",
         )
         await pilot.press("h", "e", "l", "l", "o")
-        assert screen.generating, "the models finished before the keys were handled"
+        assert screen.generating
         assert app.query_one("#composer").text == "hello"
         await pilot.press("escape")
+        go_on.set()
         await settle(pilot, app)
 
 
@@ -643,6 +665,7 @@ async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None
         assert sum("run 2/2 · sample 1/1" in x for x in lines) == 2, lines
         ol.highlighted = next(i for i in range(4) if ol.get_option_at_index(i).id == older.id)
         await pilot.press("enter")
+        await wait_for(pilot, lambda: len(lab.turns) == 3, "the message sent")
         await settle(pilot, app)
         assert lab.turns[1].adopted_from == older.id
 
@@ -683,26 +706,30 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         col = app.query(ModelColumn).first()
         rec = col.state.samples[0].record
         lab.annotate(Annotation(generation_id=rec.id, self_id="none", labels=["guardian"]))
+
+        def footer() -> str:
+            return str(app.query(ModelColumn).first().query_one(".col-footer").render())
+
         app.lab_screen.reload()
-        await pilot.pause()
+        await wait_for(pilot, lambda: "guardian" in footer(), "the reading in the footer")
         col = app.query(ModelColumn).first()
-        foot = str(col.query_one(".col-footer").render())
+        foot = footer()
         assert "labels on this sample: " in foot and "guardian 1" in foot, foot
         assert "self-id none 1" in foot and "other samples" not in foot, foot
         # Another sample's labels are not this one's: counted apart.
         other = col.state.samples[1].record
         lab.annotate(Annotation(generation_id=other.id, labels=["skynet"], annotator="bo"))
         app.lab_screen.reload()
-        await pilot.pause()
+        await wait_for(pilot, lambda: "other samples" in footer(), "the other sample's count")
         col = app.query(ModelColumn).first()
-        foot = str(col.query_one(".col-footer").render())
+        foot = footer()
         assert "skynet" not in foot and "· 1 on other samples" in foot, foot
         assert "cancelled" not in foot
         # A free label spelled like a reading is its own count, quoted: never a reading.
         lab.annotate(Annotation(generation_id=rec.id, labels=["self-id none"]))
         app.lab_screen.reload()
-        await pilot.pause()
-        foot = str(app.query(ModelColumn).first().query_one(".col-footer").render())
+        await wait_for(pilot, lambda: '"self-id none"' in footer(), "the free label")
+        foot = footer()
         assert "self-id none 1" in foot and '"self-id none" 1' in foot, foot
         # A new run streaming (its samples have no answer yet): the labels of the run before,
         # another turn's, are not counted as "on other samples" of it (a trial saw "2 on other
@@ -712,8 +739,8 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         col = app.query(ModelColumn).first()
         col.state.samples = [dataclasses.replace(x, record=None) for x in col.state.samples]
         col.refresh_view()
-        await pilot.pause()
-        foot = str(col.query_one(".col-footer").render())
+        await wait_for(pilot, lambda: "guardian" not in footer(), "the new run's footer")
+        foot = footer()
         assert "labels on this sample" not in foot and "other samples" not in foot, foot
 
 
@@ -874,9 +901,7 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         await pilot.press("enter")
         await wait_for(
             pilot,
-            lambda: any(
-                "a part of that path is a file" in str(n.message) for n in app._notifications
-            ),
+            lambda: any("a part of that path is a file" in m for m in notices(app)),
         )
         assert lab.path == first
         # Its own file: a plain save (a trial was told the lab itself held it "in use").
@@ -884,10 +909,8 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
         app.screen.query_one(Input).value = str(first)
         await pilot.press("enter")
-        await wait_for(
-            pilot, lambda: any(f"Saved {first}" in str(n.message) for n in app._notifications)
-        )
-        assert not any("in use" in str(n.message) for n in app._notifications)
+        await wait_for(pilot, lambda: any(f"Saved {first}" in m for m in notices(app)))
+        assert not any("in use" in m for m in notices(app))
         app.lab_screen.action_save_as()
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
         name = tmp_path / "my runs" / "[bold]one"

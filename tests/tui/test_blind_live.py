@@ -7,7 +7,7 @@ from psmlab.tui.app import PsmlabApp
 from psmlab.tui.screens.settings import SettingsDialog
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.transcript import TranscriptView
-from tests.tui.conftest import settle, type_and_send, wait_for
+from tests.tui.conftest import notices, settle, type_and_send, wait_for
 
 SIZE = (160, 45)
 
@@ -300,13 +300,14 @@ async def test_a_cancelled_answer_says_so_blind_and_adopting_it_warns(make_lab) 
         gen.finish_reason = rec.finish_reason = "cancelled"
         col._shown.clear()
         col.refresh_view()
-        await pilot.pause()
-        assert "cancelled: cut off" in _text(col, ".col-footer")
+        await wait_for(
+            pilot, lambda: "cancelled: cut off" in _text(col, ".col-footer"), "the footer"
+        )
         col.focus()
         await pilot.press("a")
         await wait_for(
             pilot,
-            lambda: any("cut off: cancelled" in str(n.message) for n in app._notifications),
+            lambda: any("cut off: cancelled" in m for m in notices(app)),
             "the warning that a fragment was adopted",
         )
         line = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)

@@ -9,6 +9,7 @@ from psmlab.tui.app import PsmlabApp
 from psmlab.tui.keys import FOOTER
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.transcript import TranscriptView
+from tests.tui.conftest import wait_for
 
 
 def _keys_in_view(app: PsmlabApp) -> tuple[set[str], set[str]]:
@@ -36,7 +37,7 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
         for target in (None, ModelColumn, TranscriptView):
             if target is not None:
                 app.query(target).first().focus()
-            await pilot.pause()
+            await wait_for(pilot, lambda: _keys_in_view(app)[0] >= FOOTER, f"keys of {target}")
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER, (target, sorted(FOOTER - inside), sorted(outside))
             assert "a" not in inside | outside  # "Adopt" once: Ctrl+A's (a trial read it twice)
@@ -46,7 +47,7 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
         await pilot.pause()
         for target in (ModelColumn, TranscriptView):
             app.query(target).first().focus()
-            await pilot.pause()
+            await wait_for(pilot, lambda: _keys_in_view(app)[0] >= FOOTER, f"keys of {target}")
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER and not outside, (target, sorted(outside))
             palette = app.screen.query_one(Footer).query(".-command-palette")
@@ -68,9 +69,10 @@ async def test_the_newest_turn_stays_in_view_when_the_terminal_shrinks(make_lab)
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.query_one(TranscriptView)
         app.lab_screen.refresh_transcript()
-        await pilot.pause()
-        assert view.highlighted == 13
+        await wait_for(pilot, lambda: view.highlighted == 13, "the newest turn highlighted")
         await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        await pilot.pause()
-        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
+        await wait_for(
+            pilot,
+            lambda: view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y,
+            "the newest turn scrolled into view",
+        )

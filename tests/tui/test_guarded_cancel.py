@@ -8,7 +8,7 @@ from textual.screen import Screen
 
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.dialogs import Confirm, EditText
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import notices, wait_for
 
 
 class _Host(App[None]):
@@ -143,7 +143,7 @@ async def test_an_edit_to_nothing_is_not_kept() -> None:
         await pilot.press("backspace", "backspace", "ctrl+s")
         await wait_for(
             pilot,
-            lambda: any("empty turn is not kept" in str(n.message) for n in app._notifications),
+            lambda: any("empty turn is not kept" in m for m in notices(app)),
             "the warning",
         )
         assert app.screen is dialog and app.result == []

@@ -10,7 +10,7 @@ from psmlab.tui.keys import in_lab_words
 from psmlab.tui.screens.compare import CompareScreen
 from psmlab.tui.screens.tree import TreeScreen
 from psmlab.tui.widgets.column import ModelColumn
-from tests.tui.conftest import settle, type_and_send, wait_for
+from tests.tui.conftest import notices, settle, type_and_send, wait_for
 
 SIZE = (120, 40)
 
@@ -69,15 +69,12 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         assert "(F3)" in shown and not any("--system" in x for x in panes)
         await pilot.press("escape")
         await pilot.press("right_curly_bracket")
-        await pilot.pause()
-        assert "run 2/2" in _header(col)
+        await wait_for(pilot, lambda: "run 2/2" in _header(col), "the newer run")
         # At an end, } says so and nothing moves (the sample shown stays the one shown).
         col.action_step(1)
         shown = col.state.shown
         await pilot.press("right_curly_bracket")
-        await wait_for(
-            pilot, lambda: any("the newest run" in str(n.message) for n in app._notifications)
-        )
+        await wait_for(pilot, lambda: any("the newest run" in m for m in notices(app)))
         assert "run 2/2" in _header(col) and col.state.shown == shown
 
 
@@ -283,9 +280,6 @@ async def test_one_run_continuing_an_answer_points_to_the_tree_for_the_message_r
         await pilot.press("left_curly_bracket")
         await wait_for(
             pilot,
-            lambda: any(
-                "answered the message are in the tree: F8" in str(n.message)
-                for n in app._notifications
-            ),
+            lambda: any("answered the message are in the tree: F8" in m for m in notices(app)),
             "the hint",
         )

@@ -117,6 +117,9 @@ def test_psmlab_in_tmux_answers_in_both_columns(tmp_path: Path) -> None:
         assert (
             "llama" not in pane.lower() or "llama_" not in pane
         )  # no llama.cpp log lines on screen
+        # The run is over once the forced choice that follows it is saved (an Enter before that
+        # is "Still generating", and no picker comes).
+        _wait_for(name, lambda t: _saved(tmp_path, "forced") >= 2)
         # A second question while the answers are pending: the lab asks which answer continues
         # the conversation and adopts nothing on its own; Esc cancels and keeps the message.
         subprocess.run(["tmux", "send-keys", "-t", name, "Really?", "Enter"], check=True)

@@ -193,13 +193,13 @@ class ChatTemplate:
         try:
             tmpl = _env().from_string(self.source)
             out: list[str] = []
-            size, t0 = 0, time.monotonic()
+            size, t0 = 0, time.thread_time()  # CPU time: a loaded machine is no malicious template
             for chunk in tmpl.generate(
                 messages=messages, bos_token=bos, eos_token=eos, add_generation_prompt=True
             ):
                 out.append(chunk)
                 size += len(chunk)
-                if size > MAX_RENDER_CHARS or time.monotonic() - t0 > MAX_RENDER_SECONDS:
+                if size > MAX_RENDER_CHARS or time.thread_time() - t0 > MAX_RENDER_SECONDS:
                     raise SecurityError(
                         f"rendering went past {MAX_RENDER_CHARS} characters or {MAX_RENDER_SECONDS} s"
                     )

@@ -86,7 +86,9 @@ class RemoteBackend:
     def _server_info(self) -> None:
         """Whatever version information the server gives, best effort (each server differs)."""
         info: dict[str, Any] = {}
-        root = web.Endpoint(self.ep.root, self.ep.api_key_env, timeout=5.0, retries=0)
+        # Best effort, but not cut short on a slow machine: the request's own timeout, at most 30 s.
+        wait = min(self.ep.timeout, 30.0)
+        root = web.Endpoint(self.ep.root, self.ep.api_key_env, timeout=wait, retries=0)
         for path, pick in (
             ("/version", lambda d: {"server_version": d.get("version")}),
             (
@@ -105,7 +107,7 @@ class RemoteBackend:
             ),
         ):
             try:
-                data = web.get_json(root, path, retries=0, timeout=5.0)
+                data = web.get_json(root, path, retries=0, timeout=wait)
             except (RemoteError, ValueError):
                 continue
             if isinstance(data, dict):
