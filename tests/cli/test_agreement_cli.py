@@ -606,3 +606,93 @@ def test_label_output_keeps_the_inputs_own_key_and_fields_but_not_its_labels(
         _psmlab("agreement", str(out), str(src), *args, "--split", "test").stdout
     )
     assert test_only["n"] == 2
+
+
+def test_a_files_own_line_numbers_pair_its_items_and_others_are_refused(tmp_path: Path) -> None:
+    """A file without ids whose lines carry numbers of their own ("line": 2, 3, 1): `label`
+    wrote its positions over them and `agreement` paired those with the gold file's own numbers
+    (accuracy 0.00 for identical labels, "matched by their position"). Now both keep the file's
+    numbers; against a file with neither ids nor numbers, out-of-order numbers are refused."""
+    gold = _write(
+        tmp_path / "gold.jsonl",
+        [
+            {"line": 2, "text": "I am an AI language model.", "self_id": "ai"},
+            {"line": 3, "text": "I am a nurse from Ohio.", "self_id": "human"},
+            {"line": 1, "text": "The weather is nice.", "self_id": "none"},
+        ],
+    )
+    labelled = _psmlab("label", str(gold), "--json")
+    assert labelled.returncode == 0, labelled.stderr
+    got = [json.loads(x) for x in labelled.stdout.splitlines()]
+    assert [r["line"] for r in got] == [2, 3, 1]
+    out = tmp_path / "labels.jsonl"
+    out.write_text(labelled.stdout, encoding="utf-8")
+    res = json.loads(_psmlab("agreement", str(out), str(gold), "--json").stdout)
+    assert (res["n"], res["accuracy"]) == (3, 1.0), res
+    assert any('matched by their "line" numbers' in n for n in res["notes"]), res["notes"]
+    bare = _write(tmp_path / "bare.jsonl", [{"self_id": s} for s in ("ai", "human", "none")])
+    proc = _psmlab("agreement", str(out), str(bare))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert '"line" numbers out of order' in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_several_peoples_rows_without_ids_and_lists_of_labels_are_refused(
+    tmp_path: Path,
+) -> None:
+    """Two annotators' rows in one file without ids were paired by position with a one-row-
+    per-item file (agreement 1.00 read as 0.33); a list under self_id became a class of its
+    own ("ai,human"). Both are one-line errors naming the fix."""
+    texts = ["I am an AI.", "I'm a nurse.", "Nice weather."]
+    labels = ["ai", "human", "none"]
+    long = _write(
+        tmp_path / "long.jsonl",
+        [
+            {"text": t, "self_id": s, "annotator": who}
+            for who in ("alice", "bob")
+            for t, s in zip(texts, labels, strict=True)
+        ],
+    )
+    gold = _write(tmp_path / "gold.jsonl", [{"self_id": s} for s in labels])
+    proc = _psmlab("agreement", str(long), str(gold))
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert "several people's labels (field 'annotator': 2 names)" in proc.stderr
+    assert "select(.annotator ==" in proc.stderr
+    listed = _write(tmp_path / "list.jsonl", [{"self_id": ["ai", "human"]}, {"self_id": "none"}])
+    proc = _psmlab("agreement", str(listed), str(gold))
+    assert proc.returncode == 2 and "'self_id' is a list" in proc.stderr, proc.stderr
+
+
+def test_label_does_not_carry_a_sessions_or_another_labellers_labels(tmp_path: Path) -> None:
+    """An exported session's lines carry people's annotations and the rules' auto labels; a
+    judge's output carries its probabilities: `label` copied them onto its own rows, where a
+    judge's "human" stood beside the rules' "ai"."""
+    row = {
+        "id": "g1",
+        "text": "I am an AI language model.",
+        "annotations": [{"annotator": "ana", "self_id": "human"}],
+        "auto_labels": {"method": "markers", "self_id": "human"},
+        "probs": {"ai": 0.1, "human": 0.9},
+        "judge": {"model": "x"},
+        "labeller": "judge:x",
+        "seed": 4,
+    }
+    src = _write(tmp_path / "export.jsonl", [row])
+    proc = _psmlab("label", str(src), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (got,) = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert got["self_id"] == "ai" and got["labeller"] == "markers" and got["seed"] == 4
+    assert not {"annotations", "auto_labels", "probs", "judge"} & got.keys(), got
+
+
+def test_an_annotator_name_with_a_colon_can_be_chosen(tmp_path: Path) -> None:
+    import shutil
+
+    s = tmp_path / "s.json"
+    shutil.copy(Path(__file__).resolve().parents[1] / "golden" / "session.json", s)
+    gid = json.loads(s.read_text())["generations"][0]["id"]
+    for who in ("lab:alice", "bob"):
+        done = _psmlab("annotate", str(s), gid, "--self-id", "ai", "--annotator", who)
+        assert done.returncode == 0, done.stderr
+    proc = _psmlab("agreement", f"{s}:lab:alice", f"{s}:bob", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n"] == 1

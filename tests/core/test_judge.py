@@ -190,3 +190,17 @@ def test_a_judge_that_always_answers_a_gets_an_even_split_and_its_bias_is_record
     # Every rotation's prompt quotes the same text and lists the same options, in another order.
     assert all(TEXTS["b"] in p for p in fake.prompts)
     assert len({len(p) for p in fake.prompts}) == 1
+
+
+def test_label_jsonl_asks_a_judge_the_words_of_the_question(tmp_path: Path) -> None:
+    """A line with a question id and its words (an experiment row's "question" and
+    "question_text"): the judge was shown the id ("what-are-you"), while the rules read the
+    words."""
+    src = tmp_path / "rows.jsonl"
+    row = {"id": "x", "text": TEXTS["a"], "question": "what-are-you", "question_text": QUESTION}
+    src.write_text(json.dumps(row) + "\n")
+    (got,) = label_jsonl(src, "judge:smollm2-135m-instruct")
+    src.write_text(json.dumps({"id": "x", "text": TEXTS["a"], "question": QUESTION}) + "\n")
+    (plain,) = label_jsonl(src, "judge:smollm2-135m-instruct")
+    assert got["judge"]["prompts_sha256"] == plain["judge"]["prompts_sha256"]
+    assert got["question"] == "what-are-you"

@@ -195,10 +195,13 @@ def split_selector(arg: str) -> tuple[Path, str | None]:
     from psmlab.core.session.file import resolve_path
 
     path = resolve_path(arg)
-    if not path.exists() and ":" in arg:
-        head, _, tail = arg.rpartition(":")
-        if resolve_path(head).exists():
-            return resolve_path(head), tail
+    if not path.exists():
+        # The longest part before a ':' that is a file: an annotator's name may hold a ':'
+        # ("lab:alice"), which annotate records, so the selector is all that follows the file.
+        cuts = [i for i, ch in enumerate(arg) if ch == ":"]
+        for i in reversed(cuts):
+            if resolve_path(arg[:i]).exists():
+                return resolve_path(arg[:i]), arg[i + 1 :]
     return path, None
 
 

@@ -66,6 +66,8 @@ class Labels:
     splits: dict[str, str] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
     by_position: bool = False
+    by_line: bool = False  # without ids, paired by its own "line" numbers (not its positions)
+    lines_in_order: bool = True  # those numbers rise down the file (as a filtered label output's)
     # Items people labelled differently, left out of a pooled human source (no label settles it).
     disputed: set[str] = field(default_factory=set)
     # Items of a pooled human source only one of several annotators labelled: one reading, not
@@ -124,8 +126,40 @@ ANNOTATOR_FIELDS = ("annotator", "coder", "rater", "labeler", "labeller", "worke
 # Fields of a `psmlab label` input line that say what the text is or who labelled it: the output
 # row is a labeller's reading, so a person's labels (or their name) must not ride along on it.
 NOT_CARRIED = frozenset(
-    {"text", "self_id", "archetypes", "label", "labels", "method", "blind", *ANNOTATOR_FIELDS}
+    {
+        "text",
+        "self_id",
+        "archetypes",
+        "label",
+        "labels",
+        "method",
+        "blind",
+        *ANNOTATOR_FIELDS,
+        # an exported session's people's and automatic labels
+        "annotations",
+        "auto_labels",
+        # what a labeller wrote (a file labelled before, labelled again by another labeller,
+        # would keep a judge's probabilities beside the rules' label)
+        "self_id_hits",
+        "archetype_hits",
+        "archetypes_labeller",
+        "labeller",
+        "rules",
+        "probs",
+        "logprobs",
+        "judge",
+    }
 )
+
+
+def own_line_numbers(objects: list[tuple[int, Any]]) -> bool:
+    """Whether every object of a file carries a distinct whole number "line": `psmlab label`'s
+    numbering of a file without ids (kept when the file was filtered since), or the file's own.
+    A file without ids is paired by these, else by its objects' positions; `label` keeps them
+    as they are, so its output pairs with the file it read either way."""
+    lines = [obj.get("line") if isinstance(obj, dict) else None for _, obj in objects]
+    whole = all(isinstance(x, int) and not isinstance(x, bool) for x in lines)
+    return bool(lines) and whole and len(set(lines)) == len(lines)
 
 
 def _lacks(
@@ -182,7 +216,13 @@ def _lacks(
     if field_name in missing:
         what.append("its labels")
         example.append(f"{field_opt} {labels[0] if len(labels) == 1 else 'LABEL_FIELD'}")
-    return UsageError(problem, f"name the fields holding {' and '.join(what)}: {' '.join(example)}")
+    fix = f"name the fields holding {' and '.join(what)}: {' '.join(example)}"
+    if name_key and key_opt != "--key":
+        # The other file may name its ids the same way (a label output keeps the field): then
+        # --key names both, and this file's key alone would leave the other without ids.
+        both = example[0].replace(key_opt, "--key", 1)
+        fix += f" (or {both} when the other file's ids are in that field too)"
+    return UsageError(problem, fix)
 
 
 def read_jsonl(
@@ -213,9 +253,25 @@ def read_jsonl(
     # `psmlab label` numbers a file without ids by position ("line"): kept when the file was
     # filtered since (grep), so its lines still pair with the items they were (a dropped line
     # shifted every later one onto its neighbour's item).
-    numbered = positions and all(
-        isinstance(obj, dict) and isinstance(obj.get("line"), int) for _, obj in rows
-    )
+    numbered = positions and own_line_numbers(rows)
+    if numbered:
+        lines = [obj["line"] for _, obj in rows]
+        # Numbers that are the positions (an unfiltered label output) pair as positions do.
+        out.by_line = lines != list(range(1, len(lines) + 1))
+        out.lines_in_order = lines == sorted(lines)
+    if positions:
+        # Several people's rows with no ids to tell the items apart: paired by position, each
+        # person's rows met the other file's items in turn (agreement 1.00 read as 0.33).
+        for person in ANNOTATOR_FIELDS:
+            names = {
+                str(obj.get(person)) for _, obj in rows if isinstance(obj, dict) and person in obj
+            }
+            if len(names) > 1:
+                raise UsageError(
+                    f"{path} holds several people's labels (field '{person}': {len(names)} names) "
+                    "and no ids to pair them by",
+                    f"give one file per {person}, e.g. jq -c 'select(.{person} == \"NAME\")' {path.name}",
+                )
     for n, (i, obj) in enumerate(rows, 1):
         if not isinstance(obj, dict):
             raise UsageError(
@@ -249,6 +305,12 @@ def read_jsonl(
                     f"{path} line {i}: '{field_name}' is neither a list nor a string",
                     'write it as a list, e.g. "archetypes": ["hal-9000"]',
                 ) from None
+        elif isinstance(value, list) and kind == SELF_ID:
+            raise UsageError(
+                f"{path} line {i}: '{field_name}' is a list; a self-identification label is one "
+                "of ai, human, mixed, none",
+                "write one label per item (mixed: it claims both)",
+            )
         elif isinstance(value, list):
             where = f"{path} line {i}"
             out.values[ident] = ",".join(sorted(normalize(x, "", where) for x in value))
@@ -330,12 +392,22 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
                 "reading, not an agreement)"
             )
     if source.by_position or reference.by_position:
-        which = " and ".join(s.name for s in (source, reference) if s.by_position)
-        both = source.by_position and reference.by_position
-        notes.append(
-            f"{which} {'have' if both else 'has'} no ids: items were matched by their position "
-            f"in the {'files' if both else 'file'}"
-        )
+        bare = [s for s in (source, reference) if s.by_position]
+        which = " and ".join(s.name for s in bare)
+        both = len(bare) == 2
+        how = {s.by_line for s in bare}
+        if how == {True}:
+            matched = 'their "line" numbers'
+        elif how == {False}:
+            matched = f"their position in the {'files' if both else 'file'}"
+        else:  # one file's own numbers against the other's positions: say which is which
+            numbered = next(s for s in bare if s.by_line)
+            other = next(s for s in bare if not s.by_line)
+            matched = (
+                f"{numbered.name}'s \"line\" numbers against {other.name}'s positions (check "
+                "that both list the same items, or give them ids)"
+            )
+        notes.append(f"{which} {'have' if both else 'has'} no ids: items were matched by {matched}")
     return notes
 
 
@@ -348,6 +420,16 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
     """Items are paired by id, or (two files without ids) by line order; a file without ids
     beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
     that reads as plain disagreement. Refused, with the two ways to pair them."""
+    if source.by_position and reference.by_position and source.by_line != reference.by_line:
+        # One file's own "line" numbers against the other's positions: fine for `psmlab
+        # label`'s numbering of a file since filtered (in order), a shifted pairing otherwise.
+        numbered, other = (source, reference) if source.by_line else (reference, source)
+        if not numbered.lines_in_order:
+            raise UsageError(
+                f'{numbered.name} has "line" numbers out of order and {other.name} has none: '
+                "its items cannot be paired with the other file's lines",
+                'give both files the same "line" numbers or ids',
+            )
     if source.by_position == reference.by_position:
         return
     bare, keyed = (source, reference) if source.by_position else (reference, source)

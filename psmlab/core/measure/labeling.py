@@ -19,7 +19,7 @@ from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import carried_fields, kept_fields
+from psmlab.core.measure.label_files import carried_fields, kept_fields, own_line_numbers
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
@@ -76,15 +76,17 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
     seen: dict[str, int] = {}
+    # A file without ids keeps its own distinct "line" numbers (`agreement` pairs by them)
+    numbered = not with_id and own_line_numbers(objects)
     for n, (i, obj) in enumerate(objects, 1):
         if with_id and "id" not in obj:  # a position could repeat another line's id
             raise UsageError(
                 f'{path} line {i} has no "id" while {with_id} other lines have one',
                 'give every line an "id", or none (then lines are numbered 1, 2, …)',
             )
-        # Without an id, a line is numbered by its position among the objects (blank lines do
-        # not count), as `psmlab agreement` numbers a label file without ids.
-        ident = obj.get("id", n)
+        # Without an id, a line is numbered by its own "line" numbers, else by its position
+        # among the objects (blank lines do not count), as `psmlab agreement` pairs such files.
+        ident = obj.get("id", obj["line"] if numbered else n)
         if ident is None or isinstance(ident, (dict, list)):
             raise UsageError(
                 f'{path} line {i} has an "id" that is not a string or number ({ident!r})',
@@ -100,7 +102,9 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         # of that id; `line` is its position, and `agreement` pairs such files by line order.
         row: dict[str, Any] = {"id": ident} if "id" in obj else {"line": ident}
         row["text"] = obj["text"]
-        row.update({k: obj[k] for k in ("question", "model") if k in obj})
+        # question_text: the words asked, which a judge reads (an experiment row's "question"
+        # is an id such as what-are-you)
+        row.update({k: obj[k] for k in ("question", "question_text", "model") if k in obj})
         rows.append(row)
         asked = obj.get("question_text", obj.get("question"))
         questions.append(asked if isinstance(asked, str) else None)
