@@ -95,6 +95,28 @@ def _folder_of_another(tmp: Path) -> list[str]:
     return ["experiment", mine, "-o", str(tmp)]
 
 
+def _folder_of_the_user(tmp: Path) -> list[str]:
+    """-o at a folder of the user's own notes: its report.md and summary.csv were replaced."""
+    out = tmp / "notes"
+    out.mkdir()
+    _write(out, "report.md", "# My lab notes\n")
+    _write(out, "summary.csv", "a,b\n1,2\n")
+    mine = _write(tmp, "mine.toml", 'title = "Mine"\nquestions = [{id="q", text="Hi"}]\n')
+    return ["experiment", mine, "-o", str(out)]
+
+
+def _folder_of_a_namesake(tmp: Path) -> list[str]:
+    """Another experiment.toml, in another folder, still there: not this one moved."""
+    (tmp / "a").mkdir()
+    theirs = _write(
+        tmp / "a", "experiment.toml", 'title = "A"\nquestions = [{id="q", text="Hi"}]\n'
+    )
+    _write(tmp, "report.md", f"# A\n\nProduced by `psmlab experiment {theirs} -o x`.\n")
+    (tmp / "b").mkdir()
+    mine = _write(tmp / "b", "experiment.toml", 'title = "B"\nquestions = [{id="q", text="Hi"}]\n')
+    return ["experiment", mine, "-o", str(tmp)]
+
+
 ASK = ["ask", "What are you?", "--max-tokens", "4"]
 ROWS = [
     # models
@@ -487,6 +509,29 @@ ROWS = [
         lambda t, c: _folder_of_another(t),
         2,
         "holds the results of another experiment (Their_run, made by theirs.toml)",
+    ),
+    Row(
+        "experiment-folder-of-the-user",
+        lambda t, c: _folder_of_the_user(t),
+        2,
+        "holds report.md, summary.csv that psmlab experiment did not write",
+    ),
+    Row(
+        "experiment-folder-of-a-namesake",
+        lambda t, c: _folder_of_a_namesake(t),
+        2,
+        "holds the results of another experiment (A, made by",
+    ),
+    Row(
+        "experiment-out-is-a-file",
+        lambda t, c: [
+            "experiment",
+            _write(t, "mine.toml", 'title = "M"\nquestions = [{id="q", text="Hi"}]\n'),
+            "-o",
+            _write(t, "taken.txt", "mine\n"),
+        ],
+        2,
+        "is a file, not a folder",
     ),
     Row(
         "evals-no-usable-lines",

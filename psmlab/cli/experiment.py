@@ -41,7 +41,11 @@ def experiment(
     )
 
     from psmlab.core.measure.experiment import run_experiment
-    from psmlab.core.measure.experiment_rows import check_owner, given_of
+    from psmlab.core.measure.experiment_rows import (
+        check_owner,
+        eval_notes_as_planned,
+        given_of,
+    )
     from psmlab.core.measure.plan import load_experiment, plan
     from psmlab.core.measure.report import report_md, summary_csv
     from psmlab.core.session.file import atomic_write
@@ -104,6 +108,7 @@ def experiment(
             results = None
     results = results or ResultsFile(target / "results.jsonl")
     stale, old = prune_for_report(results, planned)
+    eval_notes_as_planned(results.done, jobs)
     where = terminal_safe(f"{target}/results.jsonl")
     if results.relabelled:
         sys.stderr.write(

@@ -288,7 +288,14 @@ def test_an_edited_experiment_reports_only_the_units_it_plans(tmp_path: Path) ->
     assert second.returncode == 0, second.stderr
     assert "1 row(s) of" in second.stderr and "no longer plans" in second.stderr
     assert len((out / "results.jsonl").read_text().splitlines()) == 3  # nothing is deleted
-    assert _eval_n((out / "report.md").read_text()) == 2
+    report = (out / "report.md").read_text()
+    assert _eval_n(report) == 2 and "its first 2 items only" in report
+    # The limit removed: the kept rows (scored under it) no longer say the file was cut.
+    toml.write_text(head + f'evals = ["{f.name}"]\n')
+    third = run_cli("experiment", str(toml), "-o", str(out))
+    assert third.returncode == 0, third.stderr
+    report = (out / "report.md").read_text()
+    assert _eval_n(report) == 3 and "items only" not in report, report
 
 
 def test_probe_shows_progress_with_an_estimate_on_a_terminal_only() -> None:

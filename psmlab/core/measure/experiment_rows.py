@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.plan import ExperimentSpec, plan
+from psmlab.core.measure.plan import ExperimentSpec, Job, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report_given import Given
 from psmlab.core.measure.results import changed
@@ -60,6 +60,42 @@ def read_rows(results_dir: Path) -> list[dict[str, Any]]:
             "give an experiment with questions (samples), or re-run its failed units",
         )
     return rows
+
+
+def _ours(results: Path) -> bool:
+    """Whether a results.jsonl is absent or reads as an experiment's rows (its first line an
+    object with a unit "key" and "kind"), as a run stopped before its report leaves it."""
+    try:
+        with results.open(encoding="utf-8") as f:
+            first = f.readline()
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not first.strip():
+        return True
+    try:
+        row = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and "key" in row and "kind" in row
+
+
+def eval_notes_as_planned(done: dict[str, dict[str, Any]], jobs: list[Job]) -> None:
+    """An eval row records how its file was read when it was scored (lines that could not be
+    scored, an eval_limit that left items out); a row kept from an earlier run keeps those of
+    then, and the report said "its first 3 items only" of a file now read whole. Set, in memory
+    (the file keeps its rows as written), to how this run's plan read the file."""
+    for job in jobs:
+        row = done.get(job.key)
+        if job.kind != "eval" or row is None or "error" in row:
+            continue
+        _, _, _, (skipped, limited) = job.payload
+        row["skipped_in_file"] = skipped
+        if limited:
+            row["eval_limit"] = limited
+        else:
+            row.pop("eval_limit", None)
 
 
 def find_experiment_file(results_dir: Path) -> Path | None:
@@ -140,22 +176,47 @@ def probe_question(qid: str) -> str | None:
 
 
 def check_owner(target: Path, title: str, file: Path) -> None:
-    """Refuse to write one experiment's results into the folder of another: its report names
-    another title *and* another file (an edited title or a moved file alone is the same
-    experiment). Rows of the two would mix in one results.jsonl."""
+    """Refuse a folder psmlab cannot write its results to: a file; a folder whose report.md,
+    summary.csv or results.jsonl psmlab did not make (the user's own files there were written
+    over); or the folder of another experiment: its report names another title *and* another
+    file (an edited title or a moved file alone is the same experiment). Rows of the two would
+    mix in one results.jsonl."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"-o {target} is a file, not a folder", "give a folder with -o DIR")
     report = target / "report.md"
     try:
         text = report.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
+        text = None
+    made_by = _PRODUCED_BY.search(text) if text is not None else None
+    if made_by is None:
+        results = target / "results.jsonl"
+        rows_ours = _ours(results)  # also when there is none
+        theirs = [
+            name
+            for name, foreign in (
+                ("report.md", report.exists()),
+                # beside a stopped run's rows, psmlab's own (the report is written last)
+                ("summary.csv", (target / "summary.csv").exists() and not results.exists()),
+                ("results.jsonl", not rows_ours),
+            )
+            if foreign
+        ]
+        if theirs:
+            raise UsageError(
+                f"{target} holds {', '.join(theirs)} that psmlab experiment did not write "
+                "(they would be written over)",
+                "give the experiment a folder of its own with -o DIR",
+            )
         return
-    head = text.split("\n", 1)[0].removeprefix("# ")
-    made_by = _PRODUCED_BY.search(text)
-    if made_by is None or head == md_inline(title):
+    head = text.split("\n", 1)[0].removeprefix("# ") if text else ""
+    if head == md_inline(title):
         return
-    # The same file, or one of the same name (the report records the path as it was given,
-    # relative to wherever that run was started).
+    # The same file, or one of the same name that was moved (the report records the path as it
+    # was given, relative to wherever that run was started): a file of that name that is there
+    # and is not this one is another experiment.
     made = Path(made_by.group(1))
-    if made.resolve() == file.resolve() or made.name == file.name:
+    if made.resolve() == file.resolve() or (made.name == file.name and not made.is_file()):
         return
     raise UsageError(
         f"{target} holds the results of another experiment ({md_plain(head)}, made by "
