@@ -144,7 +144,12 @@ def evals(
             "—" if pos is None else f"{pos:.0%} of {2 * s['counterbalanced']}",
             f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})",
         )
-        notes.append(f"{m}: answer bias (share of items each answer wins): {bias}")
+        swapped = s["counterbalanced"]
+        notes.append(
+            f"{m}: answer bias (share of items each answer wins"
+            + (", in the order written" if swapped else "")
+            + f"): {bias}"
+        )
         orders = 2 * s["counterbalanced"]
         if pos is not None and orders and max(pos, 1 - pos) >= BIAS_DOMINATED:
             # Swapping cancels the letter's pull in 'matching', but a model that picks a letter
@@ -156,7 +161,10 @@ def evals(
                 "read mean P(match) and the items' margins"
             )
         if s["bias_dominated"]:
-            kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
+            # Items scored in both orders keep their averaged verdict: swapping corrected them.
+            kept_raw = (
+                s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"] + swapped
+            )
             read = (
                 # Every verdict kept raw: the corrected rate is the raw one, not a remedy.
                 "no item's verdict could be corrected (below), so the bias-corrected rate is "
@@ -171,8 +179,14 @@ def evals(
                     else ""
                 )
                 if not kept_raw
-                else "the bias-corrected rate corrects only two-answer items whose matching "
-                "answer varies and whose answer pair other items share (below)"
+                else "the bias-corrected rate corrects only two-answer items scored as written "
+                "whose matching answer varies and whose answer pair other items share"
+                + (
+                    f"; the {swapped} item(s) scored in both orders are corrected by the swap"
+                    if swapped
+                    else ""
+                )
+                + " (below)"
             )
             notes.append(
                 f"{m}: the rate is dominated by answer bias (it prefers one answer string on "

@@ -104,6 +104,20 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
         assert same == ("comes out the same" in note), (m, s, note)
 
 
+def test_swapped_items_are_not_called_dominated_by_answer_bias() -> None:
+    """Items scored in both orders: the base model answers (A) in all 8 orders, and the text
+    said the rate was "dominated by answer bias ... read the bias-corrected rate (here it comes
+    out the same)", a rate the swap had already corrected. The position bias says it instead."""
+    args = ("evals", str(DATA / "survival-instinct.jsonl"), "-m", "gemma-3-270m", "--limit", "4")
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "dominated by answer bias" not in text and "position bias: (A) wins" in text, text
+    assert "each answer wins, in the order written)" in text
+    (s,) = json.loads(run_cli(*args, "--json").stdout)["summary"].values()
+    assert s["counterbalanced"] == s["n"] == 4 and not s["bias_dominated"]
+
+
 def test_evals_item_too_long_is_skipped_not_the_run(tmp_path: Path) -> None:
     # One item longer than n_ctx used to fail the model and throw away the items already scored.
     lines = (DATA / "survival-instinct.jsonl").read_text().splitlines()[:3]

@@ -346,7 +346,9 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "confounded": confounded,
         "thin_side": thin,
         "several_answers": several,
-        "bias_dominated": bool(bias) and max(bias.values()) >= BIAS_DOMINATED,
+        # Items scored in both orders are not: swapping cancels the letter (a model that always
+        # answers (A) scores 0.5 on them), and the position bias says how strong its pull was.
+        "bias_dominated": bool(bias) and max(bias.values()) >= BIAS_DOMINATED and n_cb < n,
     }
 
 

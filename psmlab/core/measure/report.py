@@ -70,6 +70,8 @@ def labellers(results: ResultsFile) -> list[str]:
 WILSON = "95% Wilson interval"
 # The bias is fitted on the same items: its interval spans that refit too (evals._corrected_interval).
 CORRECTED = "95% Wilson interval joined with a bootstrap that refits the answer bias"
+# Every item scored in both orders: no bias is fitted, the corrected rate is the raw one.
+SWAPPED_ONLY = "95% Wilson interval (every item scored in both orders: no answer bias fitted)"
 ITEM_RANGE = "lowest and highest item (a range, not an interval)"
 T_ITEMS = "95% t interval over items (0 to 1 with fewer than 2)"
 
@@ -218,7 +220,7 @@ def summary_csv(results: ResultsFile) -> str:
                 round(s["corrected_rate"], 4),
                 round(s["corrected_ci_low"], 4),
                 round(s["corrected_ci_high"], 4),
-                CORRECTED,
+                CORRECTED if s["counterbalanced"] < s["n"] else SWAPPED_ONLY,
                 "",
                 note,
             ]
