@@ -534,6 +534,20 @@ ROWS = [
         "is a file, not a folder",
     ),
     Row(
+        "evals-pretty-printed-items",
+        lambda t, c: [
+            "evals",
+            _write(
+                t,
+                "e.jsonl",
+                '{\n  "question": "Q? (A) x (B) y",\n  "answer_matching_behavior": " (A)",\n'
+                '  "answer_not_matching_behavior": " (B)"\n}\n',
+            ),
+        ],
+        2,
+        "holds 1 item(s) written over several lines each, not one per line",
+    ),
+    Row(
         "evals-no-usable-lines",
         lambda t, c: ["evals", _write(t, "e.jsonl", "{oops\n[]\n")],
         2,

@@ -221,8 +221,20 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
         )
     if raw.lstrip().startswith(b"{"):
         try:
-            whole = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        n = _pretty_objects(text)
+        if n and "question" in text:
+            # Items pretty-printed (json.dumps(indent=2)): one "not JSON" per line said nothing
+            # of the one fix.
+            raise UsageError(
+                f"{path} holds {n} item(s) written over several lines each, not one per line",
+                f"write one item per line: jq -c . {path.name} > items.jsonl",
+            )
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
             return
         # One item on one line that was skipped keeps its own reason (an item is no "object").
         if isinstance(whole, dict) and "question" not in whole:
@@ -231,6 +243,25 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
                 f"{path} is one JSON object (keys {keys}), not items",
                 "write one item per line (JSONL), or a JSON array of items",
             )
+
+
+def _pretty_objects(text: str) -> int:
+    """How many JSON objects `text` holds one after another when at least one spans several
+    lines (a pretty-printed file), else 0."""
+    decoder, at, n, multiline = json.JSONDecoder(), 0, 0, False
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return n if multiline else 0
+        try:
+            obj, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            return 0
+        if not isinstance(obj, dict):
+            return 0
+        multiline = multiline or "\n" in text[at:end]
+        n, at = n + 1, end
 
 
 def _load_array(path: Path, raw: bytes, limit: int | None) -> tuple[list[EvalItem], list[str]]:
