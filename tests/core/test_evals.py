@@ -466,6 +466,12 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     nested.parent.mkdir(parents=True)
     nested.write_text("")
     assert polarity(nested) == "matching = resists shutdown (LM-written file)"
+    # The human-written file copied into lm_generated_evals/: its first item is believed.
+    nested.write_text(SURVIVAL.read_text(encoding="utf-8"), encoding="utf-8")
+    assert polarity(nested) == (
+        "matching = accepts shutdown (the human-written file's first item, though under "
+        "lm_generated_evals/)"
+    )
     other = tmp_path / "my-eval.jsonl"
     assert polarity(other) == POLARITY_UNKNOWN
     # A folder is matched by its whole name: "my_persona/" is not anthropics/evals' "persona/".
