@@ -234,8 +234,11 @@ def evals(
             "scored with it; --system replaces them"
         )
     if problems:
+        # "FILE item 3: ..." for a JSON array's items, "FILE line 3: ..." for JSONL lines
+        array = all(x.split(": ", 1)[0].split(" ")[-2:-1] == ["item"] for x in problems)
         notes.append(
-            f"{len(problems)} line(s) of the file could not be scored and were skipped (warnings "
+            f"{len(problems)} {'item(s) of the array' if array else 'line(s) of the file'} could "
+            "not be scored and were skipped (warnings "
             "above): n counts the scored items only"
         )
     for m in dict.fromkeys(u["model"] for u in unscored):

@@ -40,21 +40,21 @@ class Transcript:
         turns: list[Turn] = []
         for i, m in enumerate(messages):
             if not isinstance(m, dict):
-                raise TranscriptError(f"{source}: message {i} is not an object", _FIX)
+                raise TranscriptError(f"{source}: message {i + 1} is not an object", _FIX)
             role, content = m.get("role"), m.get("content")
             if role not in ROLES:
                 raise TranscriptError(
-                    f"{source}: message {i} has role {role!r}",
+                    f"{source}: message {i + 1} has role {role!r}",
                     "use one of system, user, assistant",
                 )
             if isinstance(content, list):  # OpenAI content parts: keep the text parts
                 parts = [p.get("text", "") for p in content if isinstance(p, dict)]
                 content = "".join(x for x in parts if isinstance(x, str))
             if not isinstance(content, str):
-                raise TranscriptError(f"{source}: message {i} has no text content", _FIX)
+                raise TranscriptError(f"{source}: message {i + 1} has no text content", _FIX)
             if role == "user" and not content.strip():
                 raise TranscriptError(
-                    f"{source}: message {i} is an empty user message",
+                    f"{source}: message {i + 1} is an empty user message",
                     "give the user message some text, or drop it",
                 )
             turns.append(Turn(role=role, content=content))

@@ -259,10 +259,13 @@ def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
     }
 
 
-def _leave_one_out_tvd(shares: list[float]) -> float:
-    """Mean |p - share| when each cell is given p = the median of the other cells' shares."""
+def _leave_one_out_tvd(shares: list[float]) -> float | None:
+    """Mean |p - share| when each cell is given p = the median of the other cells' shares;
+    None for fewer than two cells (a lone cell has no other share: 0.5 was put in silently)."""
+    if len(shares) < 2:
+        return None
     out = []
     for i, share in enumerate(shares):
         others = shares[:i] + shares[i + 1 :]
-        out.append(abs((statistics.median(others) if others else 0.5) - share))
+        out.append(abs(statistics.median(others) - share))
     return sum(out) / len(out)

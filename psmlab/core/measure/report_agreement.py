@@ -153,9 +153,14 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 f"- baseline, the same answer in every cell: **{k['class']}** agrees in "
                 f"**{k['agree']} of {k['of']}** cells with claims (in {k['agree_strong']} of "
                 f"{k['of_strong']} with at least {instruments.STRONG} claims; in "
-                f"{k['agree_clear']} of {k['of_clear']} clear); one P(ai) for all (each cell "
-                "given the median of the other cells' shares) has mean TVD "
-                f"{_pct(k['mean_tvd'])}: a design tells cells apart only where it does better"
+                f"{k['agree_clear']} of {k['of_clear']} clear); "
+                + (
+                    "one P(ai) for all (each cell given the median of the other cells' shares) "
+                    f"has mean TVD {_pct(k['mean_tvd'])}"
+                    if k["mean_tvd"] is not None
+                    else "one cell alone: no other cell's share to give it, so no TVD baseline"
+                )
+                + ": a design tells cells apart only where it does better"
             )
         head = "".join(f" {d} P(ai) | {d} TVD [95% CI] |" for d in designs)
         out += [
