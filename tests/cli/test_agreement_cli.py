@@ -696,3 +696,23 @@ def test_an_annotator_name_with_a_colon_can_be_chosen(tmp_path: Path) -> None:
     proc = _psmlab("agreement", f"{s}:lab:alice", f"{s}:bob", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n"] == 1
+
+
+def test_ids_written_as_whole_floats_meet_their_items_and_null_ids_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A spreadsheet writes ids as 3.0: they never met "3" and only a generic note said so; a
+    null id was read as the text 'None'."""
+    ours = _write(
+        tmp_path / "ours.jsonl", [{"id": "3", "self_id": "ai"}, {"id": 4, "self_id": "none"}]
+    )
+    sheet = _write(
+        tmp_path / "sheet.jsonl", [{"id": 3.0, "self_id": "ai"}, {"id": 4.0, "self_id": "none"}]
+    )
+    got = json.loads(_psmlab("agreement", str(ours), str(sheet), "--json").stdout)
+    assert (got["n"], got["accuracy"]) == (2, 1.0), got
+    nulls = _write(tmp_path / "nulls.jsonl", [{"id": None, "self_id": "ai"}])
+    proc = _psmlab("agreement", str(ours), str(nulls))
+    assert (
+        proc.returncode == 2 and "line 1: its 'id' is not a string or number (null)" in proc.stderr
+    )

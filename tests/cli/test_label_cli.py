@@ -83,14 +83,16 @@ def test_a_file_where_only_some_lines_have_ids_is_refused(tmp_path: Path) -> Non
     mixed.write_text('{"text": "I am an AI."}\n{"id": 1, "text": "I am a nurse."}\n')
     proc = _psmlab("label", str(mixed))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert 'mixed.jsonl line 1 has no "id" while 1 other lines have one' in proc.stderr
+    assert 'mixed.jsonl line 1 has no "id" while 1 other line has one' in proc.stderr
 
 
 def test_repeated_or_null_ids_are_refused_where_they_are_written(tmp_path: Path) -> None:
     # `agreement` would refuse the output later; the input line is the place to say so.
     for body, words in (
-        ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', "line 2 repeats id '1'"),
+        ('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n', 'line 2 repeats id "1"'),
         ('{"id": null, "text": "a"}\n', 'line 1 has an "id" that is not a string or number'),
+        ('{"id": 2.0, "text": "a"}\n{"id": 2, "text": "b"}\n', "line 2 repeats id 2 "),
+        ('{"id": true, "text": "a"}\n', 'line 1 has an "id" that is not a string or number (true)'),
     ):
         f = tmp_path / "ids.jsonl"
         f.write_text(body)

@@ -10,6 +10,7 @@ in one source only and null labels are counted, so a comparison can say what it 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,6 +153,16 @@ NOT_CARRIED = frozenset(
 )
 
 
+def item_id(value: object) -> str | None:
+    """An id as text, the way every label file is matched: 3, 3.0 and "3" are one item (a
+    spreadsheet writes whole numbers as 3.0); None for what is no id (null, true, a list)."""
+    if value is None or isinstance(value, (bool, dict, list)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def own_line_numbers(objects: list[tuple[int, Any]]) -> bool:
     """Whether every object of a file carries a distinct whole number "line": `psmlab label`'s
     numbering of a file without ids (kept when the file was filtered since), or the file's own.
@@ -280,7 +291,12 @@ def read_jsonl(
             )
         if field_name not in obj or (key not in obj and not positions):
             raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
-        ident = (str(obj["line"]) if numbered else str(n)) if positions else str(obj[key])
+        ident = (str(obj["line"]) if numbered else str(n)) if positions else item_id(obj[key])
+        if ident is None:
+            raise UsageError(
+                f"{path} line {i}: its '{key}' is not a string or number ({json.dumps(obj[key])})",
+                f"give every line a '{key}' of its own",
+            )
         if ident in out.values or ident in out.missing:
             who = next((f for f in ANNOTATOR_FIELDS if f in obj), None)
             fix = (

@@ -7,6 +7,7 @@ source.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,12 @@ from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import carried_fields, kept_fields, own_line_numbers
+from psmlab.core.measure.label_files import (
+    carried_fields,
+    item_id,
+    kept_fields,
+    own_line_numbers,
+)
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool
@@ -81,23 +87,25 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     for n, (i, obj) in enumerate(objects, 1):
         if with_id and "id" not in obj:  # a position could repeat another line's id
             raise UsageError(
-                f'{path} line {i} has no "id" while {with_id} other lines have one',
+                f'{path} line {i} has no "id" while {with_id} other '
+                f"line{'s have' if with_id != 1 else ' has'} one",
                 'give every line an "id", or none (then lines are numbered 1, 2, …)',
             )
         # Without an id, a line is numbered by its own "line" numbers, else by its position
         # among the objects (blank lines do not count), as `psmlab agreement` pairs such files.
         ident = obj.get("id", obj["line"] if numbered else n)
-        if ident is None or isinstance(ident, (dict, list)):
+        if item_id(ident) is None:
             raise UsageError(
-                f'{path} line {i} has an "id" that is not a string or number ({ident!r})',
+                f'{path} line {i} has an "id" that is not a string or number ({json.dumps(ident)})',
                 'give every line an "id" of its own, or none',
             )
-        if str(ident) in seen:  # `agreement` matches ids as text: 1 and "1" are one item
+        key = str(item_id(ident))  # `agreement` matches ids as text: 1, 1.0 and "1" are one
+        if key in seen:
             raise UsageError(
-                f"{path} line {i} repeats id {ident!r} (first on line {seen[str(ident)]})",
+                f"{path} line {i} repeats id {json.dumps(ident)} (first on line {seen[key]})",
                 'give every line an "id" of its own, or none',
             )
-        seen[str(ident)] = i
+        seen[key] = i
         # A line without an id gets none: an invented id would pair with some other file's item
         # of that id; `line` is its position, and `agreement` pairs such files by line order.
         row: dict[str, Any] = {"id": ident} if "id" in obj else {"line": ident}
