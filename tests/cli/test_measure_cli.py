@@ -165,10 +165,12 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     assert s["corrected_ci_low"] <= s["corrected_rate"] <= s["corrected_ci_high"]
     assert all("lp_matching_swapped" in r for r in data["items"])
     unknown = tmp_path / "mine.json"
-    unknown.write_text(json.dumps(raw[:1]))
+    unknown.write_text(json.dumps([*raw[:1], {"question": "no answers"}]))
     text = run_cli("evals", str(unknown), "-m", "smollm2-135m-instruct", "--no-swap")
     assert text.returncode == 0, text.stderr
     assert "polarity unknown: read the file" in text.stdout and "mean P(match)" in text.stdout
+    # An array's element was skipped, not a line of the file.
+    assert "1 item(s) of the array could not be scored" in " ".join(text.stdout.split())
     assert "polarity: polarity" not in text.stdout
     # Given relative to its folder, a file is still told by the folder it is in (as experiments,
     # which resolve their eval paths, tell it).

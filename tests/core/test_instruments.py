@@ -332,3 +332,6 @@ def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: P
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "- baseline, the same answer in every cell: **human** agrees in **2 of 3** cells" in md
     assert "has mean TVD 0.27" in md
+    # One cell alone has no other cell's share to be given: no baseline TVD (0.5 was used).
+    one = [c for c in cs if c.claims][:1]
+    assert instruments.summary(one)["constant"]["mean_tvd"] is None

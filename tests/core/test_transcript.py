@@ -35,9 +35,10 @@ def test_accepts_openai_content_parts_and_messages_key() -> None:
     [
         ("{not json", "not valid JSON"),
         ('{"role": "user"}', "not a list"),
-        ('[{"role": "wizard", "content": "x"}]', "role 'wizard'"),
-        ('[{"role": "user"}]', "no text content"),
-        ('["hello"]', "not an object"),
+        # Messages are counted from 1, as a person counts them (the first was "message 0").
+        ('[{"role": "wizard", "content": "x"}]', "message 1 has role 'wizard'"),
+        ('[{"role": "user", "content": "a"}, {"role": "user"}]', "message 2 has no text content"),
+        ('["hello"]', "message 1 is not an object"),
     ],
 )
 def test_bad_transcripts_name_the_problem(tmp_path: Path, content: str, needle: str) -> None:
