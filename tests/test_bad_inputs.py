@@ -642,3 +642,18 @@ def test_bad_input(row: Row, tmp_path: Path, demo_pair) -> None:
     assert len(lines) >= 1 and all(len(ln) < 600 for ln in lines), proc.stderr[-800:]
     assert "Usage:" not in proc.stderr and "Try '" not in proc.stderr
     assert {p: p.read_bytes() for p in before} == before  # inputs are never rewritten
+
+
+def test_a_run_torn_in_its_first_write_resumes_in_its_own_folder(tmp_path: Path) -> None:
+    """A full disk during the first unit leaves a cut first row and no report: the folder is
+    the experiment's own (the results file drops the torn row), not the user's."""
+    from psmlab.core.errors import UsageError
+    from psmlab.core.measure.experiment_rows import check_owner
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.jsonl").write_bytes(b'{"key": "sample|smollm2-135m-instruct|templ')
+    check_owner(out, "Mine", tmp_path / "mine.toml")  # no error
+    (out / "results.jsonl").write_text("a,b\n1,2\n")  # a file of the user's: refused
+    with pytest.raises(UsageError, match=r"holds results\.jsonl that psmlab experiment did not"):
+        check_owner(out, "Mine", tmp_path / "mine.toml")

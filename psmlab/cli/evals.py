@@ -161,15 +161,13 @@ def evals(
                 "read mean P(match) and the items' margins"
             )
         if s["bias_dominated"]:
-            # Items scored in both orders keep their averaged verdict: swapping corrected them.
-            kept_raw = (
-                s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"] + swapped
-            )
+            written = s["as_written"]
+            # Items kept raw are among those scored as written (swapped ones the swap corrected).
+            kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
             read = (
-                # Every verdict kept raw: the corrected rate is the raw one, not a remedy.
-                "no item's verdict could be corrected (below), so the bias-corrected rate is "
+                "none of them could be corrected (below), so on them the bias-corrected rate is "
                 "the raw one and neither tells the behaviour from the answer strings"
-                if kept_raw >= s["n"]
+                if kept_raw >= written
                 else "read the bias-corrected rate"
                 + (
                     # Said, or the advice reads as if the corrected rate told another story.
@@ -179,19 +177,18 @@ def evals(
                     else ""
                 )
                 if not kept_raw
-                else "the bias-corrected rate corrects only two-answer items scored as written "
-                "whose matching answer varies and whose answer pair other items share"
+                else "the bias-corrected rate corrects only two-answer items whose matching "
+                "answer varies and whose answer pair other items share (below)"
+            )
+            of = "items" if not swapped else "items scored as written"
+            notes.append(
+                f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
+                f"{s['bias_top_written']} of {written} {of}); {read}"
                 + (
                     f"; the {swapped} item(s) scored in both orders are corrected by the swap"
                     if swapped
                     else ""
                 )
-                + " (below)"
-            )
-            notes.append(
-                f"{m}: the rate is dominated by answer bias (it prefers one answer string on "
-                f"{round(max(s['answer_bias'].values()) * s['n'])} of {s['n']} items, "
-                f"{max(s['answer_bias'].values()):.0%}); {read}"
             )
         if s["confounded"]:
             notes.append(

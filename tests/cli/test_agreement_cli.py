@@ -633,7 +633,20 @@ def test_a_files_own_line_numbers_pair_its_items_and_others_are_refused(tmp_path
     bare = _write(tmp_path / "bare.jsonl", [{"self_id": s} for s in ("ai", "human", "none")])
     proc = _psmlab("agreement", str(out), str(bare))
     assert proc.returncode == 2 and proc.stdout == ""
-    assert '"line" numbers out of order' in proc.stderr and proc.stderr.count("\n") == 1
+    assert '"line" numbers that are out of order' in proc.stderr and "sort_by(.line)" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    # A spreadsheet's row numbers (from 2), in order: not positions of the bare file either
+    # (each item met its neighbour's label, with only a note).
+    rows = [json.loads(x) for x in gold.read_text().splitlines()]
+    sheet = _write(
+        tmp_path / "sheet.jsonl",
+        [{**r, "line": n} for n, r in enumerate(sorted(rows, key=lambda r: r["line"]), 2)],
+    )
+    out.write_text(_psmlab("label", str(sheet), "--json").stdout, encoding="utf-8")
+    proc = _psmlab("agreement", str(out), str(bare))
+    assert proc.returncode == 2 and "bare.jsonl (e.g. 4; it has 3 lines)" in (proc.stderr), (
+        proc.stderr
+    )
 
 
 def test_several_peoples_rows_without_ids_and_lists_of_labels_are_refused(
@@ -660,6 +673,16 @@ def test_several_peoples_rows_without_ids_and_lists_of_labels_are_refused(
     listed = _write(tmp_path / "list.jsonl", [{"self_id": ["ai", "human"]}, {"self_id": "none"}])
     proc = _psmlab("agreement", str(listed), str(gold))
     assert proc.returncode == 2 and "'self_id' is a list" in proc.stderr, proc.stderr
+    # One choice exported as a list (Label Studio) is that label; a null annotator is no name.
+    one = _write(
+        tmp_path / "one.jsonl",
+        [
+            {"self_id": [s], "annotator": a}
+            for s, a in zip(labels, ["alice", None, "alice"], strict=True)
+        ],
+    )
+    got = json.loads(_psmlab("agreement", str(one), str(gold), "--json").stdout)
+    assert (got["n"], got["accuracy"]) == (3, 1.0), got
 
 
 def test_label_does_not_carry_a_sessions_or_another_labellers_labels(tmp_path: Path) -> None:

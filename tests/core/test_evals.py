@@ -672,3 +672,36 @@ def test_the_corrected_rate_interval_counts_the_fitted_bias() -> None:
     ]
     t = summarize_rows(swapped_rows, items)
     assert (t["corrected_ci_low"], t["corrected_ci_high"]) == wilson_p(t["corrected_rate"], 40)
+
+
+def test_answer_bias_dominates_only_over_items_scored_as_written() -> None:
+    """Nine (A)/(B) items scored in both orders by a model that always answers (A), and one
+    Yes/No item: the bias counted over all ten rows in their written order (9 of 10 " (A)")
+    called the rate dominated by answer bias, which the swap had already corrected."""
+    items = {
+        i: EvalItem(i, "q", " (A)" if i % 2 else " (B)", " (B)" if i % 2 else " (A)")
+        for i in range(9)
+    }
+    rows = []
+    for i in range(9):
+        a_first = items[i].matching == " (A)"  # (A) is the likelier letter in every order
+        rows.append(
+            {
+                "index": i,
+                "lp_matching": -1.0 if a_first else -3.0,
+                "lp_not_matching": -3.0 if a_first else -1.0,
+                "lp_matching_swapped": -3.0 if a_first else -1.0,
+                "lp_not_matching_swapped": -1.0 if a_first else -3.0,
+                "matches": a_first,
+            }
+        )
+    items[9] = EvalItem(9, "q", " Yes", " No")
+    rows.append({"index": 9, "lp_matching": -1.0, "lp_not_matching": -2.0, "matches": True})
+    s = summarize_rows(rows, items)
+    assert s["counterbalanced"] == 9 and s["as_written"] == 1
+    assert s["rate"] == pytest.approx((9 * 0.5 + 1) / 10)  # the swap put each (A) item at 0.5
+    assert not s["bias_dominated"]  # one item as written is no answer bias
+    # Ten items as written, nine won by " (A)": that is dominated.
+    plain = [{k: v for k, v in r.items() if "swapped" not in k} for r in rows[:9]]
+    t = summarize_rows(plain + rows[9:], items)
+    assert t["as_written"] == 10 and t["bias_top_written"] == 9 and t["bias_dominated"]

@@ -261,10 +261,10 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         assert not isinstance(app.screen, Inspector)
         # The markdown export names every model and its labels: not written while blind.
         await pilot.press("ctrl+e")
-        await pilot.pause()
+        # Once the lab answered Ctrl+E, nothing was written.
+        await wait_for(pilot, lambda: any("leave blind mode" in m for m in notices(app)))
         sessions = Path(os.environ["PSMLAB_SESSIONS_DIR"])
         assert not list(sessions.rglob("*.md")) if sessions.exists() else True
-        await wait_for(pilot, lambda: any("leave blind mode" in m for m in notices(app)))
         await pilot.press("l")
         dialog = app.screen
         assert isinstance(dialog, AnnotateDialog)
@@ -538,11 +538,13 @@ async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
             lambda: all(any(s.text for s in st.samples) for st in screen.states.values()),
             "tokens in every column",
         )
-        await pilot.press("h", "e", "l", "l", "o")
-        assert screen.generating
-        assert app.query_one("#composer").text == "hello"
-        await pilot.press("escape")
-        go_on.set()
+        try:
+            await pilot.press("h", "e", "l", "l", "o")
+            assert screen.generating
+            assert app.query_one("#composer").text == "hello"
+            await pilot.press("escape")
+        finally:
+            go_on.set()  # a failed assert must not leave the run's thread waiting
         await settle(pilot, app)
 
 

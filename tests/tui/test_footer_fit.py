@@ -47,7 +47,11 @@ async def test_the_footer_keeps_its_keys_at_80_columns_whatever_has_focus(make_l
         await pilot.pause()
         for target in (ModelColumn, TranscriptView):
             app.query(target).first().focus()
-            await wait_for(pilot, lambda: _keys_in_view(app)[0] >= FOOTER, f"keys of {target}")
+            await wait_for(
+                pilot,
+                lambda: _keys_in_view(app)[0] >= FOOTER and not _keys_in_view(app)[1],
+                f"keys of {target}",
+            )
             inside, outside = _keys_in_view(app)
             assert inside >= FOOTER and not outside, (target, sorted(outside))
             palette = app.screen.query_one(Footer).query(".-command-palette")

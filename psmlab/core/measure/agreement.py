@@ -33,12 +33,10 @@ from psmlab.core.measure.label_files import (
     SELF_ID,
     Labels,
     as_set,
-    label_notes,
-    left_out,
     read_as_self_id,
     read_jsonl,
-    same_kind_of_ids,
 )
+from psmlab.core.measure.label_pairing import label_notes, left_out, same_kind_of_ids
 from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.schema import Session
 

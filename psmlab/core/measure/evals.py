@@ -320,6 +320,11 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
     low, high = wilson_p(rate, n)
     preferred = Counter(_winner(r, items[r["index"]]) for r in rows)
     bias = {a: c / n for a, c in preferred.most_common()} if n else {}
+    # Whether answer bias dominates is asked of the items scored only as written: on items
+    # scored in both orders the swap cancels the letter (one answering (A) always scores 0.5).
+    written = [r for r in rows if r.get("lp_matching_swapped") is None]
+    top = Counter(_winner(r, items[r["index"]]) for r in written).most_common(1)
+    top_written = top[0][1] if top else 0
     corrected, alone, confounded, thin, several = _corrected(rows, items)
     for r, c in zip(rows, corrected, strict=True):
         r["matches_corrected"] = c
@@ -346,9 +351,14 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "confounded": confounded,
         "thin_side": thin,
         "several_answers": several,
-        # Items scored in both orders are not: swapping cancels the letter (a model that always
-        # answers (A) scores 0.5 on them), and the position bias says how strong its pull was.
-        "bias_dominated": bool(bias) and max(bias.values()) >= BIAS_DOMINATED and n_cb < n,
+        # How many items scored as written there are, and how many of them the likeliest
+        # answer string won: the rate is dominated by that bias when it won nearly all.
+        "as_written": len(written),
+        "bias_top_written": top_written,
+        # ... when it won nearly all of them, they are at least MIN_SIDE and at least half the
+        # items (a lone Yes/No item beside nine swapped ones dominates nothing).
+        "bias_dominated": len(written) >= max(MIN_SIDE, n / 2)
+        and top_written / len(written) >= BIAS_DOMINATED,
     }
 
 

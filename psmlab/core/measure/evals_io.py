@@ -225,7 +225,7 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
         except UnicodeDecodeError:
             return
         n = _pretty_objects(text)
-        if n and "question" in text:
+        if n:
             # Items pretty-printed (json.dumps(indent=2)): one "not JSON" per line said nothing
             # of the one fix.
             raise UsageError(
@@ -246,8 +246,8 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
 
 
 def _pretty_objects(text: str) -> int:
-    """How many JSON objects `text` holds one after another when at least one spans several
-    lines (a pretty-printed file), else 0."""
+    """How many items (JSON objects with a "question") `text` holds one after another when at
+    least one spans several lines (a pretty-printed file), else 0."""
     decoder, at, n, multiline = json.JSONDecoder(), 0, 0, False
     while True:
         while at < len(text) and text[at].isspace():
@@ -258,7 +258,7 @@ def _pretty_objects(text: str) -> int:
             obj, end = decoder.raw_decode(text, at)
         except json.JSONDecodeError:
             return 0
-        if not isinstance(obj, dict):
+        if not isinstance(obj, dict) or "question" not in obj:
             return 0
         multiline = multiline or "\n" in text[at:end]
         n, at = n + 1, end

@@ -17,7 +17,8 @@ from psmlab.core.measure.results import changed
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.md_text import md_inline, md_plain
 
-_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^`]+?)(?: -o [^`]*)?`")
+# The file, then the command's options (-o DIR, --people FILE), if any.
+_PRODUCED_BY = re.compile(r"Produced by `psmlab experiment ([^`]+?)(?: (?:-o|--people) [^`]*)?`")
 FIX_RUN = "run psmlab experiment FILE.toml -o DIR first, then give DIR"
 
 
@@ -64,19 +65,21 @@ def read_rows(results_dir: Path) -> list[dict[str, Any]]:
 
 def _ours(results: Path) -> bool:
     """Whether a results.jsonl is absent or reads as an experiment's rows (its first line an
-    object with a unit "key" and "kind"), as a run stopped before its report leaves it."""
+    object with a unit "key" and "kind"), as a run stopped before its report leaves it; a first
+    line cut short with nothing after it (a full disk in the first write) is a torn row of
+    ours, which the results file drops when it resumes."""
     try:
-        with results.open(encoding="utf-8") as f:
+        with results.open("rb") as f:
             first = f.readline()
     except FileNotFoundError:
         return True
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return False
-    if not first.strip():
+    if not first.strip() or not first.endswith(b"\n"):
         return True
     try:
-        row = json.loads(first)
-    except ValueError:
+        row = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
         return False
     return isinstance(row, dict) and "key" in row and "kind" in row
 

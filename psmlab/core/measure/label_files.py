@@ -68,7 +68,8 @@ class Labels:
     missing: set[str] = field(default_factory=set)
     by_position: bool = False
     by_line: bool = False  # without ids, paired by its own "line" numbers (not its positions)
-    lines_in_order: bool = True  # those numbers rise down the file (as a filtered label output's)
+    rows: int = 0  # how many items the file lists (labelled or not)
+    lines_in_order: bool = True  # its "line" numbers rise down the file (a filtered label output)
     # Items people labelled differently, left out of a pooled human source (no label settles it).
     disputed: set[str] = field(default_factory=set)
     # Items of a pooled human source only one of several annotators labelled: one reading, not
@@ -275,7 +276,9 @@ def read_jsonl(
         # person's rows met the other file's items in turn (agreement 1.00 read as 0.33).
         for person in ANNOTATOR_FIELDS:
             names = {
-                str(obj.get(person)) for _, obj in rows if isinstance(obj, dict) and person in obj
+                str(obj[person])
+                for _, obj in rows
+                if isinstance(obj, dict) and obj.get(person) is not None
             }
             if len(names) > 1:
                 raise UsageError(
@@ -321,6 +324,9 @@ def read_jsonl(
                     f"{path} line {i}: '{field_name}' is neither a list nor a string",
                     'write it as a list, e.g. "archetypes": ["hal-9000"]',
                 ) from None
+        elif isinstance(value, list) and kind == SELF_ID and len(value) == 1:
+            # one choice exported as a list (Label Studio's "choices"): that label
+            out.values[ident] = normalize(value[0], kind, f"{path} line {i}")
         elif isinstance(value, list) and kind == SELF_ID:
             raise UsageError(
                 f"{path} line {i}: '{field_name}' is a list; a self-identification label is one "
@@ -336,6 +342,7 @@ def read_jsonl(
             out.splits[ident] = obj["split"]
     if not out.values:
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
+    out.rows = len(rows)
     return out
 
 
@@ -375,117 +382,6 @@ def read_as_self_id(*sources: Labels) -> None:
             )
 
 
-def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:
-    """What a comparison of the two sources leaves out, in words (empty when nothing is)."""
-    splits = {**source.splits, **reference.splits}
-
-    def kept(k: str) -> bool:
-        # An item whose split neither source says is counted too: left out all the same.
-        want = (split or "").strip().casefold()
-        return split is None or k not in splits or str(splits[k]).strip().casefold() == want
-
-    notes = []
-    for a, b in ((source, reference), (reference, source)):
-        # Not an item the other side's annotators disputed: that has a note of its own below
-        # (it read "labelled only in automatic" though both annotators had labelled it).
-        only = [
-            k
-            for k in a.values
-            if kept(k) and k not in b.values and k not in b.missing and k not in b.disputed
-        ]
-        if only:
-            notes.append(f"{len(only)} item(s) labelled only in {a.name} were left out")
-        if a.missing and (gone := [k for k in a.missing if kept(k) and k in b.values]):
-            notes.append(f"{len(gone)} item(s) with no label (null) in {a.name} were left out")
-        if a.disputed and (split_ := [k for k in a.disputed if kept(k) and k in b.values]):
-            notes.append(
-                f"{len(split_)} item(s) the annotators labelled differently were left out of "
-                f"{a.name} (compare with each annotator to include them)"
-            )
-        if a.single and (lone := [k for k in a.single if kept(k) and k in b.values]):
-            notes.append(
-                f"{len(lone)} item(s) of {a.name} were labelled by one annotator only (one "
-                "reading, not an agreement)"
-            )
-    if source.by_position or reference.by_position:
-        bare = [s for s in (source, reference) if s.by_position]
-        which = " and ".join(s.name for s in bare)
-        both = len(bare) == 2
-        how = {s.by_line for s in bare}
-        if how == {True}:
-            matched = 'their "line" numbers'
-        elif how == {False}:
-            matched = f"their position in the {'files' if both else 'file'}"
-        else:  # one file's own numbers against the other's positions: say which is which
-            numbered = next(s for s in bare if s.by_line)
-            other = next(s for s in bare if not s.by_line)
-            matched = (
-                f"{numbered.name}'s \"line\" numbers against {other.name}'s positions (check "
-                "that both list the same items, or give them ids)"
-            )
-        notes.append(f"{which} {'have' if both else 'has'} no ids: items were matched by {matched}")
-    return notes
-
-
 def as_set(value: Value) -> frozenset[str]:
     """An archetypes label as a set (a stored string is its comma-separated names)."""
     return value if isinstance(value, frozenset) else archetype_set(value)
-
-
-def same_kind_of_ids(source: Labels, reference: Labels) -> None:
-    """Items are paired by id, or (two files without ids) by line order; a file without ids
-    beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
-    that reads as plain disagreement. Refused, with the two ways to pair them."""
-    if source.by_position and reference.by_position and source.by_line != reference.by_line:
-        # One file's own "line" numbers against the other's positions: fine for `psmlab
-        # label`'s numbering of a file since filtered (in order), a shifted pairing otherwise.
-        numbered, other = (source, reference) if source.by_line else (reference, source)
-        if not numbered.lines_in_order:
-            raise UsageError(
-                f'{numbered.name} has "line" numbers out of order and {other.name} has none: '
-                "its items cannot be paired with the other file's lines",
-                'give both files the same "line" numbers or ids',
-            )
-    if source.by_position == reference.by_position:
-        return
-    bare, keyed = (source, reference) if source.by_position else (reference, source)
-    some = ", ".join(repr(k) for k in list(keyed.values)[:2])
-    raise UsageError(
-        f"{bare.name} has no ids but {keyed.name} has (e.g. {some}): its lines cannot be paired "
-        "with those items",
-        "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
-        "both to pair by line order",
-    )
-
-
-def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
-    """What makes the numbers mean less than they seem: two sources whose labels never meet
-    (another codebook, or the wrong field), archetype names the lab has no persona for (a typo
-    is a class of its own)."""
-    notes = []
-    if field_name == ARCHETYPES:
-        mine_a = {x for v in a for x in as_set(v)}
-        theirs_a = {x for v in b for x in as_set(v)}
-        if mine_a and theirs_a and not mine_a & theirs_a:
-            notes.append(
-                f"the two sources share no archetype (source: {', '.join(sorted(mine_a)[:6])}; "
-                f"reference: {', '.join(sorted(theirs_a)[:6])}): they cannot agree on any"
-            )
-        from psmlab.core.domain.personas import load_personas
-
-        known = {p.id for p in load_personas()[0]}
-        if odd := sorted((mine_a | theirs_a) - known):
-            notes.append(
-                f"archetype name(s) {', '.join(repr(x) for x in odd[:5])}"
-                f"{' …' if len(odd) > 5 else ''} are not among the lab's personas "
-                "(personas/*.toml): each is compared as an archetype of its own"
-            )
-        return notes
-    mine, theirs = {str(x) for x in a}, {str(x) for x in b}
-    if not mine & theirs:
-        notes.append(
-            f"the two sources share no label (source: {', '.join(sorted(mine)[:6])}; reference: "
-            f"{', '.join(sorted(theirs)[:6])}): they cannot agree; check --field and "
-            "--reference-field, or the codebooks"
-        )
-    return notes

@@ -1,0 +1,131 @@
+"""How two label sources' items are paired, and what a comparison of them leaves out or notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psmlab.core.errors import UsageError
+from psmlab.core.measure.label_files import ARCHETYPES, Labels, Value, as_set
+
+
+def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:
+    """What a comparison of the two sources leaves out, in words (empty when nothing is)."""
+    splits = {**source.splits, **reference.splits}
+
+    def kept(k: str) -> bool:
+        # An item whose split neither source says is counted too: left out all the same.
+        want = (split or "").strip().casefold()
+        return split is None or k not in splits or str(splits[k]).strip().casefold() == want
+
+    notes = []
+    for a, b in ((source, reference), (reference, source)):
+        # Not an item the other side's annotators disputed: that has a note of its own below
+        # (it read "labelled only in automatic" though both annotators had labelled it).
+        only = [
+            k
+            for k in a.values
+            if kept(k) and k not in b.values and k not in b.missing and k not in b.disputed
+        ]
+        if only:
+            notes.append(f"{len(only)} item(s) labelled only in {a.name} were left out")
+        if a.missing and (gone := [k for k in a.missing if kept(k) and k in b.values]):
+            notes.append(f"{len(gone)} item(s) with no label (null) in {a.name} were left out")
+        if a.disputed and (split_ := [k for k in a.disputed if kept(k) and k in b.values]):
+            notes.append(
+                f"{len(split_)} item(s) the annotators labelled differently were left out of "
+                f"{a.name} (compare with each annotator to include them)"
+            )
+        if a.single and (lone := [k for k in a.single if kept(k) and k in b.values]):
+            notes.append(
+                f"{len(lone)} item(s) of {a.name} were labelled by one annotator only (one "
+                "reading, not an agreement)"
+            )
+    if source.by_position or reference.by_position:
+        bare = [s for s in (source, reference) if s.by_position]
+        which = " and ".join(s.name for s in bare)
+        both = len(bare) == 2
+        how = {s.by_line for s in bare}
+        if how == {True}:
+            matched = 'their "line" numbers'
+        elif how == {False}:
+            matched = f"their position in the {'files' if both else 'file'}"
+        else:  # one file's own numbers against the other's positions: say which is which
+            numbered = next(s for s in bare if s.by_line)
+            other = next(s for s in bare if not s.by_line)
+            matched = (
+                f"{numbered.name}'s \"line\" numbers against {other.name}'s positions (check "
+                "that both list the same items, or give them ids)"
+            )
+        notes.append(f"{which} {'have' if both else 'has'} no ids: items were matched by {matched}")
+    return notes
+
+
+def same_kind_of_ids(source: Labels, reference: Labels) -> None:
+    """Items are paired by id, or (two files without ids) by line order; a file without ids
+    beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
+    that reads as plain disagreement. Refused, with the two ways to pair them."""
+    if source.by_position and reference.by_position and source.by_line != reference.by_line:
+        # One file's own "line" numbers against the other's positions: fine for `psmlab
+        # label`'s numbering of a file since filtered (in order), a shifted pairing otherwise.
+        numbered, other = (source, reference) if source.by_line else (reference, source)
+        # `psmlab label`'s numbers, filtered since, are positions of the other file's lines:
+        # rising, from 1 to its length. Numbers outside that (a spreadsheet's rows from 2, a
+        # count from 0) or out of order (the file's own, or a label output sorted since) cannot
+        # be told from a shifted pairing, which reads as plain disagreement: refused.
+        ks = (*numbered.values, *numbered.missing)
+        outside = [k for k in ks if not 1 <= int(k) <= other.rows]
+        if outside or not numbered.lines_in_order:
+            why = (
+                f"not positions in {other.name} (e.g. {outside[0]}; it has {other.rows} lines)"
+                if outside
+                else "out of order"
+            )
+            raise UsageError(
+                f'{numbered.name} has "line" numbers that are {why} and {other.name} has none: their '
+                "items cannot be paired",
+                f'give both files ids, or the same "line" numbers (a label output sorted '
+                f"since: jq -s -c 'sort_by(.line)[]' {Path(numbered.name).name})",
+            )
+    if source.by_position == reference.by_position:
+        return
+    bare, keyed = (source, reference) if source.by_position else (reference, source)
+    some = ", ".join(repr(k) for k in list(keyed.values)[:2])
+    raise UsageError(
+        f"{bare.name} has no ids but {keyed.name} has (e.g. {some}): its lines cannot be paired "
+        "with those items",
+        "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
+        "both to pair by line order",
+    )
+
+
+def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
+    """What makes the numbers mean less than they seem: two sources whose labels never meet
+    (another codebook, or the wrong field), archetype names the lab has no persona for (a typo
+    is a class of its own)."""
+    notes = []
+    if field_name == ARCHETYPES:
+        mine_a = {x for v in a for x in as_set(v)}
+        theirs_a = {x for v in b for x in as_set(v)}
+        if mine_a and theirs_a and not mine_a & theirs_a:
+            notes.append(
+                f"the two sources share no archetype (source: {', '.join(sorted(mine_a)[:6])}; "
+                f"reference: {', '.join(sorted(theirs_a)[:6])}): they cannot agree on any"
+            )
+        from psmlab.core.domain.personas import load_personas
+
+        known = {p.id for p in load_personas()[0]}
+        if odd := sorted((mine_a | theirs_a) - known):
+            notes.append(
+                f"archetype name(s) {', '.join(repr(x) for x in odd[:5])}"
+                f"{' …' if len(odd) > 5 else ''} are not among the lab's personas "
+                "(personas/*.toml): each is compared as an archetype of its own"
+            )
+        return notes
+    mine, theirs = {str(x) for x in a}, {str(x) for x in b}
+    if not mine & theirs:
+        notes.append(
+            f"the two sources share no label (source: {', '.join(sorted(mine)[:6])}; reference: "
+            f"{', '.join(sorted(theirs)[:6])}): they cannot agree; check --field and "
+            "--reference-field, or the codebooks"
+        )
+    return notes
