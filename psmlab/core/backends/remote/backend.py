@@ -86,8 +86,9 @@ class RemoteBackend:
     def _server_info(self) -> None:
         """Whatever version information the server gives, best effort (each server differs)."""
         info: dict[str, Any] = {}
-        # Best effort, but not cut short on a slow machine: the request's own timeout, at most 30 s.
-        wait = min(self.ep.timeout, 30.0)
+        # Best effort: not cut short on a slow machine, nor long on a server that holds unknown
+        # routes open (three paths are asked): the request's own timeout, at most 10 s each.
+        wait = min(self.ep.timeout, 10.0)
         root = web.Endpoint(self.ep.root, self.ep.api_key_env, timeout=wait, retries=0)
         for path, pick in (
             ("/version", lambda d: {"server_version": d.get("version")}),
