@@ -739,3 +739,18 @@ def test_ids_written_as_whole_floats_meet_their_items_and_null_ids_are_refused(
     assert (
         proc.returncode == 2 and "line 1: its 'id' is not a string or number (null)" in proc.stderr
     )
+
+
+def test_items_the_two_files_put_in_different_splits_are_said_with_split(tmp_path: Path) -> None:
+    """The reference's split won in silence: `--split dev` said "choose one of the splits:
+    test" of an item the source called dev."""
+    src = _write(tmp_path / "s.jsonl", [{"id": "a", "self_id": "ai", "split": "dev"}])
+    ref = _write(tmp_path / "r.jsonl", [{"id": "a", "self_id": "ai", "split": "test"}])
+    proc = _psmlab("agreement", str(src), str(ref), "--split", "dev")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "1 shared item(s) are in different splits in the two files (e.g. 'a': dev in" in (
+        proc.stderr
+    )
+    same = _write(tmp_path / "same.jsonl", [{"id": "a", "self_id": "ai", "split": " Test"}])
+    ok = json.loads(_psmlab("agreement", str(same), str(ref), "--split", "test", "--json").stdout)
+    assert ok["n"] == 1

@@ -36,7 +36,12 @@ from psmlab.core.measure.label_files import (
     read_as_self_id,
     read_jsonl,
 )
-from psmlab.core.measure.label_pairing import label_notes, left_out, same_kind_of_ids
+from psmlab.core.measure.label_pairing import (
+    label_notes,
+    left_out,
+    same_kind_of_ids,
+    select_split,
+)
 from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.schema import Session
 
@@ -63,30 +68,7 @@ def compare_labels(
         read_as_self_id(source, reference)
     same_kind_of_ids(source, reference)
     common = [k for k in reference.values if k in source.values]
-    split_note = None  # how many shared items the split kept, and why the rest were left out
-    if split is not None:
-        splits = {**source.splits, **reference.splits}
-        if not splits:
-            raise UsageError(
-                f"--split {split}: neither {source.name} nor {reference.name} has a 'split' field",
-                "drop --split, or give a label file whose lines carry one",
-            )
-        # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing.
-        want = split.strip().casefold()
-        shared = common
-        common = [k for k in common if str(splits.get(k, "")).strip().casefold() == want]
-        other = sum(1 for k in shared if k not in common and k in splits)
-        bare = sum(1 for k in shared if k not in splits)
-        split_note = (
-            f"--split {split}: {len(common)} of {len(shared)} shared items compared"
-            + (f"; {other} in other splits left out" if other else "")
-            + (f"; {bare} with no 'split' field left out" if bare else "")
-        )
-        if not common:
-            have = ", ".join(sorted(set(splits.values())))
-            raise UsageError(
-                f"no shared item is in split '{split}'", f"choose one of the splits: {have}"
-            )
+    common, split_note = select_split(source, reference, common, split)
     if not common:
         ids = [
             f"{x.name} has e.g. {', '.join(repr(k) for k in list(x.values)[:2])}"

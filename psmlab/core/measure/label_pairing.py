@@ -129,3 +129,56 @@ def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:
             "--reference-field, or the codebooks"
         )
     return notes
+
+
+def select_split(
+    source: Labels, reference: Labels, common: list[str], split: str | None
+) -> tuple[list[str], str | None]:
+    """The shared items in `split` (any case and spacing), and a note of how many it kept and
+    why the rest were left out; all of them and no note without a split. Items the two files
+    put in different splits, or no item in it, are a UsageError."""
+    if split is None:
+        return common, None
+    splits = {**source.splits, **reference.splits}
+    if not splits:
+        raise UsageError(
+            f"--split {split}: neither {source.name} nor {reference.name} has a 'split' field",
+            "drop --split, or give a label file whose lines carry one",
+        )
+    # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing.
+    want = split.strip().casefold()
+
+    def fold(x: object) -> str:
+        return str(x).strip().casefold()
+
+    # The two files may put an item in different splits: the reference's won in silence.
+    both = [
+        k
+        for k in common
+        if k in source.splits
+        and k in reference.splits
+        and fold(source.splits[k]) != fold(reference.splits[k])
+    ]
+    if both:
+        k = both[0]
+        raise UsageError(
+            f"--split {split}: {len(both)} shared item(s) are in different splits in the two "
+            f"files (e.g. {k!r}: {source.splits[k]} in {source.name}, "
+            f"{reference.splits[k]} in {reference.name})",
+            "make the files agree on each item's split, or drop --split",
+        )
+    shared = common
+    common = [k for k in common if str(splits.get(k, "")).strip().casefold() == want]
+    other = sum(1 for k in shared if k not in common and k in splits)
+    bare = sum(1 for k in shared if k not in splits)
+    split_note = (
+        f"--split {split}: {len(common)} of {len(shared)} shared items compared"
+        + (f"; {other} in other splits left out" if other else "")
+        + (f"; {bare} with no 'split' field left out" if bare else "")
+    )
+    if not common:
+        have = ", ".join(sorted(set(splits.values())))
+        raise UsageError(
+            f"no shared item is in split '{split}'", f"choose one of the splits: {have}"
+        )
+    return common, split_note
