@@ -534,6 +534,12 @@ ROWS = [
         "is a file, not a folder",
     ),
     Row(
+        "ask-repeat-penalty-out-of-range",
+        lambda t, c: [*ASK, "--repeat-penalty", "0"],
+        2,
+        "--repeat-penalty 0.0 is out of range; give --repeat-penalty a value above 0 and at most 5",
+    ),
+    Row(
         "evals-pretty-printed-items",
         lambda t, c: [
             "evals",

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_SAMPLES
 from psmlab.core.domain.tomlfile import first_error
-from psmlab.core.domain.types import MAX_SEED, SamplingParams
+from psmlab.core.domain.types import MAX_SEED, SamplingParams, param_range
 from psmlab.core.errors import UsageError
 
 ModelOpt = Annotated[
@@ -165,6 +165,9 @@ def sampling_params(**values: Any) -> SamplingParams:
     try:
         return SamplingParams(**values)
     except ValidationError as exc:
-        where, msg = first_error(exc)
+        where, _ = first_error(exc)
         name = "--" + where.replace("_", "-")
-        raise UsageError(f"{name}: {msg}", "see psmlab ask --help") from None
+        raise UsageError(
+            f"{name} {values.get(where)} is out of range",
+            f"give {name} a value {param_range(where)}",
+        ) from None

@@ -25,6 +25,22 @@ class SamplingParams(BaseModel):
     max_tokens: int = Field(128, ge=1, le=100_000)
 
 
+def param_range(name: str) -> str:
+    """A sampling knob's allowed values in words ("above 0, at most 5"), from its field's
+    bounds, for an error that gives the fix rather than the validator's wording."""
+    parts = []
+    for bound in SamplingParams.model_fields[name].metadata:
+        for attr, words in (
+            ("ge", "at least"),
+            ("gt", "above"),
+            ("le", "at most"),
+            ("lt", "below"),
+        ):
+            if (value := getattr(bound, attr, None)) is not None:
+                parts.append(f"{words} {value:g}")
+    return " and ".join(parts) or "of any size"
+
+
 @dataclass(frozen=True)
 class TokenEvent:
     """One streamed piece of text from one model's sample."""

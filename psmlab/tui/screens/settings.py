@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select
 
 from psmlab.core.domain.tomlfile import first_error
-from psmlab.core.domain.types import MAX_SEED, SamplingParams
+from psmlab.core.domain.types import MAX_SEED, SamplingParams, param_range
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models.steering import Steering, layers_text
 from psmlab.core.run.runner import Column
@@ -113,8 +113,11 @@ class SettingsDialog(FormDialog):
         try:
             params = SamplingParams(**values)  # type: ignore[arg-type]
         except ValidationError as exc:
-            where, msg = first_error(exc)
-            err.update(f"{where}: {msg}")
+            where, _ = first_error(exc)
+            # The field's range is the fix; pydantic's wording ("Input should be greater
+            # than 0") only restated the problem.
+            given = values.get(where)
+            err.update(f"{where}: {given} is out of range; give a value {param_range(where)}")
             return
         seed_raw = self.query_one("#seed", Input).value.strip()
         try:
