@@ -59,6 +59,17 @@ def experiment(
     people = list(dict.fromkeys(people or []))  # a file given twice is read once
     readings = [r for path in people for r in load_readings(path)]
     jobs = plan(spec, file.parent)
+    # An eval file's lines that cannot be scored are said before the run, as `psmlab evals`
+    # says them (the report only counts them).
+    skipped = {j.payload[0]: j.payload[3][0] for j in jobs if j.kind == "eval"}
+    for name, k in skipped.items():
+        if k:
+            sys.stderr.write(
+                terminal_safe(
+                    f"psmlab: warning: {name}: {k} line(s) could not be scored and are skipped "
+                    f"(psmlab evals on the file lists them)\n"
+                )
+            )
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)
     from psmlab.core.measure.results import ResultsFile, changed, prune_for_report

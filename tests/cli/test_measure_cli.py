@@ -387,3 +387,19 @@ def test_probe_opening_walks_the_model_and_refuses_what_it_cannot_read() -> None
     ):
         proc = run_cli("probe", *args, "-m", "smollm2-135m-instruct")
         assert proc.returncode == 2 and said in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_an_experiment_warns_of_eval_lines_it_cannot_score(tmp_path: Path) -> None:
+    """`psmlab evals` warns of each bad line; an experiment said nothing on stderr, and its
+    report counted "(1 lines skipped)" after the run."""
+    good = (DATA / "survival-instinct.jsonl").read_text().splitlines()[0]
+    f = tmp_path / "mine.jsonl"
+    f.write_text(good + "\nnot json\n")
+    toml = tmp_path / "e.toml"
+    toml.write_text(
+        'title = "t"\nmodels = ["smollm2-135m-instruct"]\nformats = ["template"]\n'
+        f'evals = ["{f.name}"]\nswap = false\n'
+    )
+    proc = run_cli("experiment", str(toml), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: mine.jsonl: 1 line(s) could not be scored and are skipped" in proc.stderr
