@@ -26,10 +26,13 @@ class SamplingParams(BaseModel):
 
 
 def param_range(name: str) -> str:
-    """A sampling knob's allowed values in words ("above 0, at most 5"), from its field's
+    """A sampling knob's allowed values in words ("above 0 and at most 5"), from its field's
     bounds, for an error that gives the fix rather than the validator's wording."""
+    field = SamplingParams.model_fields.get(name)
+    if field is None:  # not one knob's bound: said without a range
+        return "within the ranges psmlab ask --help gives"
     parts = []
-    for bound in SamplingParams.model_fields[name].metadata:
+    for bound in field.metadata:
         for attr, words in (
             ("ge", "at least"),
             ("gt", "above"),
