@@ -677,14 +677,6 @@ async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None
 async def test_enter_on_an_empty_box_says_why_nothing_was_sent(make_lab) -> None:
     lab = make_lab(max_tokens=4)
     app = PsmlabApp(lab)
-    seen: list[str] = []
-    real = app.notify
-
-    def spy(message: str, **kw: object) -> None:
-        seen.append(message)
-        real(message, **kw)  # type: ignore[arg-type]
-
-    app.notify = spy  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         # Before any message a column does not offer F5 (which only says to send one first).
         bodies = lambda: [str(t.render()) for t in app.query(".col-text")]  # noqa: E731
@@ -694,7 +686,9 @@ async def test_enter_on_an_empty_box_says_why_nothing_was_sent(make_lab) -> None
         composer.focus()
         composer.insert("   \n  ")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("empty one is not sent" in m for m in seen), "a notice")
+        await wait_for(
+            pilot, lambda: any("empty one is not sent" in m for m in notices(app)), "a notice"
+        )
         assert lab.turns == [] and not lab.session.generations
 
 

@@ -145,11 +145,12 @@ def select_split(
             f"--split {split}: neither {source.name} nor {reference.name} has a 'split' field",
             "drop --split, or give a label file whose lines carry one",
         )
-    # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing.
-    want = split.strip().casefold()
 
     def fold(x: object) -> str:
+        # "TEST", "Test " and "test" name one split: a typed flag never silently selects nothing
         return str(x).strip().casefold()
+
+    want = fold(split)
 
     # The two files may put an item in different splits: the reference's won in silence.
     both = [
@@ -168,7 +169,7 @@ def select_split(
             "make the files agree on each item's split, or drop --split",
         )
     shared = common
-    common = [k for k in common if str(splits.get(k, "")).strip().casefold() == want]
+    common = [k for k in common if fold(splits.get(k, "")) == want]
     other = sum(1 for k in shared if k not in common and k in splits)
     bare = sum(1 for k in shared if k not in splits)
     split_note = (
