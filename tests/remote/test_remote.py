@@ -317,6 +317,9 @@ def test_key_never_written_and_replay_warns_on_server_change(
 
     smol_gens = [g for g in data["generations"] if g["model"] == "smol-srv"]
     assert {g["provenance"]["vocab_sha256"] for g in smol_gens} == {file_sha256(smol_spec.path)}
+    # llama-cpp-python's server does not report its n_ctx (2048 here): the config's is recorded
+    # as what it is, an assumption, not as the server's.
+    assert {g["params"]["n_ctx_source"] for g in smol_gens} == {"config"}
     swapped = write_config(
         tmp_path / "swapped.toml",
         {"smol-srv": {"url": rec["smol-srv"]["endpoint"], "model": "smol",

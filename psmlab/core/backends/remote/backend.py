@@ -54,7 +54,10 @@ class RemoteBackend:
         self.model_name = self._resolve_model()
         self._server_info()
         self.vocab, self._vocab_owner = vocab_for(spec)
+        # llama-cpp-python's server does not say its context size (llama.cpp's /props does):
+        # the config's n_ctx is then an assumption, and the record says which it was.
         self.n_ctx = int(self.server.get("n_ctx") or spec.n_ctx)
+        self.n_ctx_source = "server" if self.server.get("n_ctx") else "config"
         self.scorer = EchoScorer(self.ep, self.slot, self.model_name)
         self._server_model: str | None = None
         self.last_fingerprint: str | None = None
@@ -205,7 +208,9 @@ class RemoteBackend:
             prompt=prompt,
             seed=seed,
             sample=sample,
-            params=params_record(params, seed, self.n_ctx, endpoint=self.spec.url),
+            params=params_record(
+                params, seed, self.n_ctx, endpoint=self.spec.url, n_ctx_source=self.n_ctx_source
+            ),
             t0=time.perf_counter(),
             cancel=cancel,
             on_token=on_token,
