@@ -314,10 +314,14 @@ def _ask(
     diffs = self_id_differences(shares)
     watched: dict[str, list[dict[str, Any]]] = {}
     if watch:  # capture loads only when asked for
+        from psmlab.core.domain.textsafe import terminal_safe
         from psmlab.core.inside.monitor import monitor_answers
 
         threads = min(c.spec.n_threads for c in columns)
-        watched = monitor_answers(session, result.generations, watch, threads)
+        monitor_said: list[str] = []
+        watched = monitor_answers(session, result.generations, watch, threads, monitor_said)
+        for w in monitor_said:
+            sys.stderr.write(f"psmlab: warning: {terminal_safe(w)}\n")
     if sf is not None and watched:
         sf.save()
     if json_out:

@@ -193,5 +193,6 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             last = list(w["per_token"])[-1] if w["per_token"] else None
             spark = sparkline(w["per_token"][last]) if last else ""
             steered = " (steered)" if w["steered"] else ""
+            steered += " (built for another model)" if w.get("note") else ""
             table.add_row(safe(g.model), str(g.sample + 1), safe(name + steered), means, spark)
     return table

@@ -117,6 +117,7 @@ def trace(
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
             mark = "  (steered)" if r.steered else ""
+            mark += "  (vector built for another model)" if r.note else ""
             typer.echo(
                 terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers) + mark)
             )

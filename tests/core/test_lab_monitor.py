@@ -31,7 +31,8 @@ def test_a_run_records_one_projection_per_generation_and_vector(
     smol1: ModelSpec, tmp_path: Path
 ) -> None:
     good = _vector(tmp_path / "random.gguf", 1, {"psmlab.archetype": "random"})
-    # Built for another model (its sha256): a warning, and the run is kept all the same.
+    # Built for another model (its sha256): read as steering applies it, with a warning and a
+    # note on each of its numbers; the run is kept all the same.
     other = _vector(tmp_path / "other.gguf", 2, {"psmlab.model_sha256": "ab" * 32})
     path = tmp_path / "lab.json"
     pool = ModelPool()
@@ -47,20 +48,23 @@ def test_a_run_records_one_projection_per_generation_and_vector(
         assert not lab.monitoring
         gens = {g.id: g for g in lab.session.generations}
         assert len(result.generations) == 2 and set(gens) == {g.id for g in result.generations}
-        rows = lab.session.projections
+        rows = [r for r in lab.session.projections if r.vector["archetype"] == "random"]
+        foreign = [r for r in lab.session.projections if r.vector["archetype"] is None]
         assert sorted(r.generation_id for r in rows) == sorted(gens)
+        assert sorted(r.generation_id for r in foreign) == sorted(gens)
+        assert all(r.note and "abababababab" in r.note and r.projection for r in foreign)
         for r in rows:
-            assert r.vector["archetype"] == "random" and r.vector["layers"] == [8]
+            assert r.vector["layers"] == [8] and r.note is None
             assert r.skipped is None and not r.steered
             assert set(r.projection) == {"8"}
             assert len(r.per_token["8"]) == gens[r.generation_id].n_tokens
             assert r.projection["8"] == pytest.approx(np.mean(r.per_token["8"]))
         assert len(lab.monitor_warnings) == 1 and "other.gguf" in lab.monitor_warnings[0]
         saved = load(path)  # autosaved with the projections
-        assert len(saved.projections) == 2
+        assert len(saved.projections) == 4
         # The next run measures only its own answers.
         lab.run()
-        assert len(lab.session.projections) == 4
+        assert len(lab.session.projections) == 8
         assert len({r.generation_id for r in lab.session.projections}) == 4
         lab.close()
     finally:

@@ -48,6 +48,8 @@ class TurnProjection:
     # Per layer, each generated token's projection (the answer's mean is their mean).
     per_token: dict[int, list[float]] = field(default_factory=dict)
     steered: bool = False  # re-read under the control vector the answer was generated with
+    # Measured, but the vector records another model file: its directions may mean nothing here.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class TurnProjection:
             "n_tokens": self.n_tokens,
             "skipped": self.skipped,
             "steered": self.steered,
+            "note": self.note,
             "per_token": {str(L): v for L, v in self.per_token.items()},
         }
 
@@ -93,6 +96,7 @@ def record(session: Session, rows: list[TurnProjection], info: dict[str, Any]) -
                 per_token={str(L): v for L, v in r.per_token.items()},
                 steered=r.steered,
                 skipped=r.skipped,
+                note=r.note,
             )
         )
 
@@ -259,13 +263,14 @@ def measure(
 ) -> list[TurnProjection]:
     """One row per generation in `gens`: its answer re-read with capture on the vector's layers.
 
-    Generations of server models, or of models the vector was not built for, get a row with
-    `skipped` set. If the vector records a model sha256 and no local model among `gens` has
-    it, that is a usage error."""
+    Generations of server models, or of models the vector does not fit (width, layers), get a
+    row with `skipped` set. A vector that records another model file is applied where it fits,
+    as steering applies it (a requantised copy is another file): each such row says so in
+    `note`, and a warning too."""
     warnings = warnings if warnings is not None else []
     adopted = adopted or set()
     units = unit_directions(vector)
-    usable, why = _usable(session, vector, gens, warnings)
+    usable, why, foreign = _usable(session, vector, gens, warnings)
     rows: list[TurnProjection] = []
     opened: dict[str, _Model] = {}
     try:
@@ -303,6 +308,7 @@ def measure(
                     opened[g.model], session, g, units
                 )
                 row.steered = bool(g.params.get("steer")) and row.skipped is None
+                row.note = foreign.get(g.model)
             rows.append(row)
     finally:
         for m in opened.values():
@@ -312,11 +318,12 @@ def measure(
 
 def _usable(
     session: Session, vector: ControlVector, gens: list[GenerationRecord], warnings: list[str]
-) -> tuple[dict[str, ModelSpec], dict[str, str]]:
-    """Which models can be read (local, found again, built for by the vector), and why not."""
+) -> tuple[dict[str, ModelSpec], dict[str, str], dict[str, str]]:
+    """Which models can be read (local, found again), why not, and which of them the vector
+    says it was not built for (read all the same, as steering applies it: the note)."""
     usable: dict[str, ModelSpec] = {}
     why: dict[str, str] = {}
-    seen: list[str] = []
+    foreign: dict[str, str] = {}
     for mid in dict.fromkeys(g.model for g in gens):
         rec = session.model(mid)
         if rec is None:
@@ -333,19 +340,16 @@ def _usable(
             if rec.sha256 and sha != rec.sha256:
                 why[mid] = f"{spec.path} is not the file the session recorded (sha256 differs)"
                 continue
-            seen.append(f"{mid} (sha256 {sha[:12]}…)")
+            usable[mid] = spec
             bad = _mismatch(vector, spec, sha)
             if bad:
-                why[mid] = bad
-            else:
-                usable[mid] = spec
-    if vector.metadata.get(SHA_KEY) and gens and not usable and seen:
-        raise UsageError(
-            f"the vector was built for another model ({vector_label(vector)}); "
-            f"this session's models: {', '.join(seen)}",
-            "build a vector for one of these models (psmlab vectors build -m MODEL)",
-        )
-    return usable, why
+                foreign[mid] = f"{bad}: its directions may mean nothing here"
+                warnings.append(
+                    f"{mid}: {bad}; read all the same, as steering applies it (a requantised "
+                    "copy is another file): its directions may mean nothing here; for a "
+                    "vector of this model, psmlab vectors build -m MODEL"
+                )
+    return usable, why, foreign
 
 
 def monitor_answers(
@@ -353,6 +357,7 @@ def monitor_answers(
     generations: list[Any],
     watch: list[tuple[Path, ControlVector]],
     n_threads: int,
+    warnings: list[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Each answer re-read and projected on each watched vector, kept in the session; by
     generation id, one entry per vector (what `ask --monitor` reports)."""
@@ -362,8 +367,10 @@ def monitor_answers(
     gens = [g for g in session.generations if g.id in ids]
     out: dict[str, list[dict[str, Any]]] = {}
     for path, vec in watch:
-        warnings: list[str] = []
-        rows = measure(session, vec, gens, n_threads=n_threads, warnings=warnings)
+        said: list[str] = []
+        rows = measure(session, vec, gens, n_threads=n_threads, warnings=said)
+        if warnings is not None:
+            warnings.extend(f"monitor {path.name}: {w}" for w in said)
         info = vector_info(vec, path)
         record(session, rows, info)
         for r in rows:
@@ -375,6 +382,7 @@ def monitor_answers(
                     "per_token": {str(L): v for L, v in r.per_token.items()},
                     "steered": r.steered,
                     "skipped": r.skipped,
+                    "note": r.note,
                 }
             )
     return out

@@ -454,6 +454,7 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         last = list(p.per_token)[-1] if p.per_token else None
         spark = f" · per token at L{last}: `{sparkline(p.per_token[last], 40)}`" if last else ""
         how = " (re-read steered)" if p.steered else ""
+        how += f" (not its model's vector: {md_inline(p.note)})" if p.note else ""
         out.append(f"- {name}{how}: {means}{spark}")
     if out:
         out = [

@@ -251,6 +251,9 @@ class ProjectionRecord(_Strict):
     per_token: dict[str, list[float]] = Field(default_factory=dict)
     steered: bool = Field(False, description="Re-read under the answer's own control vector.")
     skipped: str | None = None
+    note: str | None = Field(
+        None, description="Why the numbers may mean little: the vector records another model."
+    )
     created: str = Field(default_factory=now)
 
 

@@ -148,6 +148,8 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
         out.append_text(safe(f" skipped: {short}", "dim"))
         return out
     out.append_text(safe(f" L{layer} {p.projection[layer]:+.2f}"))
+    if p.note:  # the vector records another model file: a number that may mean nothing here
+        out.append(" (another model's vector)", style="yellow")
     values = p.per_token.get(layer) or []
     room = width - out.cell_len - 1 if width > 0 else MONITOR_SPARK
     if values and room >= 4:
