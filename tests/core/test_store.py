@@ -412,3 +412,93 @@ def test_a_bare_name_is_saved_in_the_sessions_directory(
     assert save_target("sub/marta") == Path("sub/marta")  # a path: as given
     (tmp_path / "old").write_text("{}")
     assert save_target("old") == Path("old")  # an existing file of that name is that file
+
+
+@pytest.mark.parametrize("claim", [None, 1])
+def test_a_version_claim_that_the_keys_deny_is_refused_and_the_file_kept(
+    tmp_path: Path, claim: int | None
+) -> None:
+    """A v2 session whose schema_version was deleted was read as `ask --json` output (its turns
+    and annotations put away under `imported`); set to 1, its tree was rebuilt from turns it
+    does not have. Either way the next save wrote the emptied session."""
+    p = tmp_path / "s.json"
+    s = make_session()
+    s.annotate(Annotation(generation_id="g-000000000001", labels=["human-impostor"], annotator="a"))
+    store.save_new(s, p)
+    doc = json.loads(p.read_text())
+    doc.pop("schema_version") if claim is None else doc.update(schema_version=claim)
+    p.write_text(json.dumps(doc))
+    before = p.read_bytes()
+    with pytest.raises(SessionError) as info, store.open_session(p) as sf:
+        sf.save()
+    said = info.value.one_line()
+    assert "nodes" in said and '"schema_version": 2' in said, said
+    assert p.read_bytes() == before
+    # A version-1 file that lost its schema_version is named as one.
+    v1 = json.loads((GOLDEN / "session.json").read_text())
+    v1.pop("schema_version")
+    with pytest.raises(SessionError, match=r'version-1 turns.*"schema_version": 1'):
+        store.parse(json.dumps(v1).encode(), "v1.json")
+
+
+def test_ask_json_output_is_a_session_that_export_o_does_not_write_over(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_bytes((GOLDEN / "ask-v0.json").read_bytes())
+    assert store.holds_session(report)  # it opens as one (version 0)
+    replay_report = tmp_path / "replayed.json"
+    replay_report.write_text(
+        json.dumps({"total": 1, "identical": 1, "changed": 0, "generations": []})
+    )
+    assert not store.holds_session(replay_report)
+
+
+def test_saves_go_through_links_keep_permissions_and_refuse_read_only_files(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "real" / "s.json"
+    real.parent.mkdir()
+    store.save_new(make_session(), real)
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    with store.open_session(link) as sf:
+        sf.session.title = "through the link"
+        sf.save()
+    assert link.is_symlink() and store.load(real).title == "through the link"
+    assert real.stat().st_mode & 0o777 == 0o600  # a private session stays private
+    # One lock, by either name: a writer through the link holds the file's own.
+    with store.open_session(link), pytest.raises(SessionLockedError):
+        store.open_session(real, wait_s=0.1).__enter__()
+    os.chmod(real, 0o444)
+    before = real.read_bytes()
+    with pytest.raises(SessionError, match="read-only") as info:
+        store.open_session(real).__enter__()
+    assert "chmod u+w" in info.value.one_line()
+    with pytest.raises(SessionError, match="read-only"):
+        store.atomic_write(link, b"{}")
+    assert real.read_bytes() == before and real.stat().st_mode & 0o777 == 0o444
+
+
+def test_an_unpaired_surrogate_is_refused_on_reading_naming_where(tmp_path: Path) -> None:
+    """JSON's escape can hold one; no UTF-8 file can, so every save (export, annotate, the
+    answer of `ask --save`) failed with an internal error after the model had run."""
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    doc = json.loads(p.read_text())
+    doc["generations"][1]["text"] = "lone \ud800 surrogate"
+    p.write_text(json.dumps(doc))  # ensure_ascii: written as the escape
+    with pytest.raises(SessionError) as info:
+        store.load(p)
+    assert "generations.1.text" in info.value.one_line() and "surrogate" in info.value.one_line()
+    # A pair (an emoji written as escapes) is text.
+    doc["generations"][1]["text"] = "ok \U0001f600"
+    p.write_text(json.dumps(doc))
+    assert store.load(p).generations[1].text == "ok \U0001f600"
+
+
+def test_a_name_with_glob_characters_leaves_other_sessions_temp_files(tmp_path: Path) -> None:
+    other = tmp_path / ".s1.json.999.tmp"  # another session's save in progress
+    other.write_text("{}")
+    with store.open_session(tmp_path / "s[1].json", create=make_session()) as sf:
+        sf.save()
+    assert other.exists()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +109,7 @@ def parse(raw: bytes, where: str) -> Session:
                 f"{where} is a loom tree, not a psmlab session",
                 f"convert it first: psmlab import {where}",
             )
-    if version == 0 and {"total", "identical", "changed"} <= set(doc) and "transcript" not in doc:
+    if version == 0 and _replay_report(doc):
         # `psmlab replay -o`'s report lists generations too: another kind of file, not a
         # damaged session (`psmlab sessions` leaves it out).
         raise NotASessionError(
@@ -127,6 +129,9 @@ def parse(raw: bytes, where: str) -> Session:
         )
     if version < 0:
         raise SessionError(f"session file {where} has no valid schema_version", _FIX_BROKEN)
+    _check_claimed_version(doc, version, where)
+    if _SURROGATE_ESCAPE.search(raw):  # the walk only where an escape could make one
+        _check_text(doc, where)
     try:
         doc = migrate(doc, SCHEMA_VERSION)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -155,6 +160,67 @@ def parse(raw: bytes, where: str) -> Session:
         ) from None
 
 
+def _check_claimed_version(doc: dict[str, Any], version: int, where: str) -> None:
+    """A document whose keys are another version's than the one it claims (a schema_version
+    deleted or changed by hand): refused. Upgraded as the version it claims, a version-2 tree
+    read as an `ask --json` report (0) lost its turns, and read as version 1 they were gone."""
+    has = "a version-2 tree (nodes)" if "nodes" in doc else None
+    if has is None and version == 0 and "turns" in doc and "transcript" not in doc:
+        has, want = "version-1 turns", 1
+    else:
+        want = 2
+    if has and version < want:
+        claim = "no schema_version" if "schema_version" not in doc else f"schema_version {version}"
+        raise SessionError(
+            f"session file {where} holds {has} but says {claim}",
+            f'the file was left untouched; set "schema_version": {want} in it',
+        )
+
+
+def _loc(path: tuple[Any, ...]) -> str:
+    return ".".join(map(str, path)) or "(top level)"
+
+
+def _lone_surrogate(value: Any, path: tuple[Any, ...] = ()) -> str | None:
+    """Where the document holds a string with an unpaired surrogate (JSON's "\\ud800"
+    escape allows one; no UTF-8 file can hold it, so every save would fail)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _loc(path)
+        return None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for k, v in items:
+        if isinstance(k, str) and _lone_surrogate(k, path) is not None:
+            return _loc((*path, k))
+        found = _lone_surrogate(v, (*path, k))
+        if found is not None:
+            return found
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _check_text(doc: dict[str, Any], where: str) -> None:
+    """A string no UTF-8 file can hold is refused when read, not at the first save (where an
+    answer just made was lost with an internal error)."""
+    loc = _lone_surrogate(doc)
+    if loc is not None:
+        raise SessionError(
+            f"session file {where}: {loc} holds an unpaired surrogate (a \\ud800-\\udfff "
+            "escape), which is not text",
+            f"the file was left untouched; remove that escape from {loc} (or write \\ufffd)",
+        )
+
+
 def _session_like(raw: bytes) -> bool:
     """Whether the file's first JSON value looks like a session (its own keys)."""
     try:
@@ -180,7 +246,18 @@ def holds_session(path: Path) -> bool:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return head.startswith("{") and '"schema_version"' in head
-    return isinstance(doc, dict) and "schema_version" in doc
+    if not isinstance(doc, dict):
+        return False
+    if "schema_version" in doc:
+        return True
+    # `ask --json` output opens as a session (version 0), so it is one to keep too; a replay
+    # report, which lists generations as well, is not.
+    return detect_version(doc) == 0 and not _replay_report(doc)
+
+
+def _replay_report(doc: dict[str, Any]) -> bool:
+    """`psmlab replay -o`'s report: it lists generations too, but it is no session."""
+    return {"total", "identical"} <= set(doc) and "transcript" not in doc
 
 
 _FIX_BROKEN = "the file was left untouched; restore it from a backup or open another session"
@@ -231,13 +308,42 @@ def dumps(session: Session) -> bytes:
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
 
 
+def real_path(path: Path) -> Path:
+    """The file a symlink points to (the path itself otherwise): a save renamed over the link
+    replaced it with a copy, and the file it pointed to never changed."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def refuse_read_only(path: Path) -> None:
+    """A file its owner made read-only is not written over (a rename would, quietly)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
+        raise SessionError(
+            f"{path} is read-only",
+            f"the file was left as it was; make it writable (chmod u+w '{path}') or save to "
+            "another path",
+        )
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename, fsync the directory."""
+    """Temporary file, fsync, rename, fsync the directory; through a symlink, to the file it
+    points to; the file's permissions kept (a private session stays private)."""
+    path = real_path(path)
+    refuse_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = None
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -280,6 +386,8 @@ class SessionFile:
 
 
 def _lock_path(path: Path) -> Path:
+    # Beside the file itself: through a link and by its own path, one lock.
+    path = real_path(path)
     return path.with_name(f".{path.name}.lock")
 
 
@@ -351,10 +459,13 @@ def open_session(
 ) -> Iterator[SessionFile]:
     """Lock, then load (or start `create` if the file does not exist); unlock on exit."""
     p = Path(path)
+    refuse_read_only(p)  # before anything runs: an answer made for it would be lost
     fd = _acquire(p, wait_s)
     sf = SessionFile(p, Session(), fd)
-    # Holding the lock, any temp file beside the session is a killed writer's leftover.
-    for stale in p.parent.glob(f".{p.name}.*.tmp"):
+    # Holding the lock, any temp file beside the session is a killed writer's leftover (its
+    # name escaped: "s[1].json" matched another session's ".s1.json.*.tmp").
+    real = real_path(p)
+    for stale in real.parent.glob(f".{glob.escape(real.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()
     try:
