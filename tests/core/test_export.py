@@ -308,3 +308,40 @@ def test_the_opening_design_beside_a_forced_choice_is_exported_with_its_masses()
     why = "not walked: the column's prefill starts the answer"
     s.forced = [ForcedRecord(**base, result={"probs": {"void": 1.0}}, opening_note=why)]
     assert f'Self-id after "I\'m": {why}' in export(s, "md")
+
+
+def test_a_hand_edited_files_ids_settings_and_keys_cannot_add_html_or_headings() -> None:
+    """Every string from the file goes through an escape, not only the texts: ids, a run, a
+    steering's alpha and sha256, the opening walk's masses, projection layers, a judge's name
+    (a crafted file put <script>, <img onerror> and a "# " heading into the export)."""
+    from psmlab.core.session.records import ForcedRecord, ProjectionRecord
+
+    s = _session()
+    evil = "`<img src=x onerror=alert(1)>`\n# FORGED"
+    g = s.generations[0]
+    s.id = evil
+    g.run = evil
+    g.params["steer"] = {"file": "v.gguf", "layers": [3], "alpha": "<script>a</script>",
+                         "sha256": "`<i>sha</i>`"}  # fmt: skip
+    g.params["temperature"] = "<script>t</script>"
+    walked = {"probs": {"ai": 1.0}, "masses": {"<script>m</script>": 1.0}, "measures": "x"}
+    base = {"model": g.model, "node": g.node, "format": "dialogue", "measures": "P(persona)"}
+    s.forced = [ForcedRecord(**base, id=evil, result={"probs": {"void": 1.0}}, opening=walked)]
+    s.projections = [
+        ProjectionRecord(generation_id=g.id, vector={"file": "v.gguf"},
+                         projection={"3`<u>P</u>": 1.0}, per_token={"3`<u>P</u>": [1.0]})
+    ]  # fmt: skip
+    for a in s.auto_labels:
+        a.method = "judge:<script>j</script>"
+    g.text += " \u202e.IA na ma I"
+    md = export(s, "md")
+    # Read as a renderer reads it (CommonMark with HTML on, as GitHub and site generators
+    # parse it): no HTML gets through, and the headings are the export's own.
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(md)
+    flat = [t for tok in tokens for t in [tok, *(tok.children or [])]]
+    assert not [t.content for t in flat if t.type in ("html_inline", "html_block")]
+    titles = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert not [x for x in titles if "FORGED" in x], titles
+    assert "\u202e" not in md and "\\u202e.IA na ma I" in md  # shown as its escape

@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 
 # C0/C1 control characters except newline and tab, plus DEL: ESC starts terminal escape sequences.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Also the bidi embeddings, overrides and isolates: "\u202e.IA na ma I" is shown as "I am an
+# AI." while the rules (and an annotator's label) read what the text holds.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
 def terminal_safe(text: str) -> str:
-    """Replace control characters with visible escapes (`\\x1b`), keeping newlines and tabs."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Replace control characters with visible escapes (`\\x1b`, `\\u202e`), keeping newlines
+    and tabs."""
+    return _CONTROL.sub(_escape, text)
 
 
 # For text a person edits in the lab: C0 controls and DEL as their Unicode pictures ("␛"), which

@@ -52,6 +52,13 @@ def label_table(s: Session) -> list[str]:
     return out
 
 
+def _labeller_md(method: str) -> str:
+    """The labeller's line, its name made literal (a hand-edited file can name a judge
+    `<script>`): the rest is psmlab's own words and numbers."""
+    line = labeller_line(method)
+    return line.replace(method, md_inline(method), 1) if method else line
+
+
 def auto_label_table(s: Session) -> list[str]:
     """Per model, the automatic labels' shares at both levels, the labeller and its measured
     agreement with people, and beside them how the turns ended."""
@@ -63,7 +70,7 @@ def auto_label_table(s: Session) -> list[str]:
         "",
         "## Automatic labels per model",
         "",
-        " · ".join(labeller_line(m) for m in methods) + ".",
+        " · ".join(_labeller_md(m) for m in methods) + ".",
         "",
         "k/n samples with a 95% Wilson interval; a label absent from all n samples shows the "
         "interval's upper bound. Generations recorded before the self-id axis, and answers "

@@ -70,7 +70,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     forced choice and the prompt warnings."""
     out: list[str] = [f"# {md_inline(s.title)}", ""]
     out.append(
-        f"Session `{s.id}` · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
+        f"Session {md_code(str(s.id))} · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
         f"schema {s.schema_version} · psmlab {psmlab.__version__}"
     )
     out += _models(s)
@@ -106,7 +106,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
         if tree and leaf == s.head:
             name += " (current)"
-        out += ["", f"## {name}: {len(path)} turns, ending at `{leaf}`"]
+        out += ["", f"## {name}: {len(path)} turns, ending at {md_code(str(leaf))}"]
         for i, t in enumerate(path, 1):
             if t.id in written:
                 out += ["", f"Turn {i} ({t.role}) as in branch {written[t.id]}."]
@@ -144,9 +144,9 @@ def _adopted_from_elsewhere(
     shown.add(gen.node)
     return [
         "",
-        f"Turn {i} was adopted from a run that continues turn `{gen.node}`, on another branch "
+        f"Turn {i} was adopted from a run that continues turn {md_code(str(gen.node))}, on another branch "
         "(an answer adopted before, then replaced by its continuation); its runs:",
-        *_answers(s, gen.node, f"turn `{gen.node}`", on_path, in_branches, after),
+        *_answers(s, gen.node, f"turn {md_code(str(gen.node))}", on_path, in_branches, after),
     ]
 
 
@@ -165,7 +165,7 @@ def _models(s: Session) -> list[str]:
     )
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     for m in s.models:
-        sha = f"`{m.sha256[:16]}`" if m.sha256 else "—"
+        sha = f"{md_code(str(m.sha256[:16]))}" if m.sha256 else "—"
         out.append(
             f"| {md_inline(m.id)} | {m.kind} | {md_inline(m.format)} | {md_inline(m.system)} | "
             f"{md_inline(m.prefill)} | {m.n_ctx} | {m.n_threads} | {sha} | "
@@ -176,7 +176,7 @@ def _models(s: Session) -> list[str]:
     for m in s.models:
         line = f"- {md_inline(m.id)}: {md_code(m.path)} (source: {md_inline(m.source)})"
         if m.sha256:
-            line += f", sha256 `{m.sha256}`"
+            line += f", sha256 {md_code(str(m.sha256))}"
         if m.endpoint:
             line += (
                 f", server model {md_inline(m.server_model or m.remote_model or '?')}, "
@@ -211,16 +211,16 @@ def _who(t: TurnRecord, s: Session | None = None) -> str:
             elif cut := s.adopted_cut(t):
                 differs = f"; {cut}"
         who += (
-            f" (adopted from {md_inline(t.adopted_model)}, generation `{t.adopted_from}`"
+            f" (adopted from {md_inline(t.adopted_model)}, generation {md_code(str(t.adopted_from))}"
             f"{_how(t.adopted_how)}{differs})"
         )
     if t.given:
         # The part the model was given is said with the words it was given, not passed as its own.
         what = given_by(s, t) if s is not None else "continues given text"
-        where = f", turn `{t.continued}`" if t.continued else ""
+        where = f", turn {md_code(str(t.continued))}" if t.continued else ""
         who += f" ({what}{where}; the model wrote only what follows {md_inline(_clip(t.given))})"
     if t.edited_from:
-        who += f" (edited by hand from turn `{t.edited_from}`)"
+        who += f" (edited by hand from turn {md_code(str(t.edited_from))})"
     return who
 
 
@@ -238,7 +238,7 @@ def _outline(s: Session, leaves: list[str], head: str | None) -> list[str]:
     for t, depth in s.walk():
         text = " ".join(t.content.split())
         line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
-        line += f" `{t.id}`"
+        line += f" {md_code(str(t.id))}"
         if t.id in number:
             line += f" — branch {number[t.id]}" + (" (current)" if t.id == head else "")
         elif t.id == head:
@@ -320,9 +320,9 @@ def _run_section(
     lines = [
         f"#### {md_inline(model)} · run {k} of {n} · {len(run)} sample{'s' * (len(run) != 1)}",
         "",
-        f"format {md_code(g0.format)} · temperature {p.get('temperature')}, top_p {p.get('top_p')}, "
-        f"top_k {p.get('top_k')}, min_p {p.get('min_p')}, repeat_penalty "
-        f"{p.get('repeat_penalty', 1.0)}, max_tokens {p.get('max_tokens')} · run `{g0.run}`",
+        f"format {md_code(g0.format)} · temperature {_v(p.get('temperature'))}, top_p "
+        f"{_v(p.get('top_p'))}, top_k {_v(p.get('top_k'))}, min_p {_v(p.get('min_p'))}, "
+        f"repeat_penalty {_v(p.get('repeat_penalty', 1.0))}, max_tokens {_v(p.get('max_tokens'))} · run {md_code(str(g0.run))}",
     ]
     if g0.system is not None:
         lines += ["", f"System prompt: {md_inline(g0.system, empty='(removed)')}"]
@@ -365,7 +365,7 @@ def _forced_section(f: ForcedRecord, where: str) -> list[str]:
         f"#### Forced choice · {md_inline(f.model)} · after {where}",
         "",
         f"{md_inline(f.measures)} · format {md_code(f.format)} · "
-        f"{len(lead)} personas, top 5: " + ", ".join(cells) + f" · `{f.id}`",
+        f"{len(lead)} personas, top 5: " + ", ".join(cells) + f" · {md_code(str(f.id))}",
     ]
     if f.system is not None:
         lines += ["", f"System prompt: {md_inline(f.system, empty='(removed)')}"]
@@ -386,7 +386,7 @@ def _opening_line(f: ForcedRecord) -> str:
     p, m = o.get("probs") or {}, o.get("masses") or {}
     ai, human = float(p.get("ai", 0.0)), float(p.get("human", 0.0))
     share = f"ai {ai:.2f}, human {human:.2f}" if ai + human > 0 else "no ai or human claim"
-    masses = ", ".join(f"{k} {float(v):.1%}" for k, v in m.items())
+    masses = ", ".join(f"{md_inline(str(k))} {float(v):.1%}" for k, v in m.items())
     return (
         f'Self-id after "I\'m": {share} ({md_inline(str(o.get("measures", "")))}; masses {masses})'
     )
@@ -398,14 +398,14 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
     )
     head += adopted  # " · adopted", or on another branch than the one exported
     # Format, sampling, system prompt and prefill are the run's, written above it.
-    meta = f"{g.n_tokens} tokens · finish `{g.finish_reason}`"
+    meta = f"{g.n_tokens} tokens · finish {md_code(str(g.finish_reason))}"
     if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
         meta += " · ended: next speaker's turn"
         if g.stop_string:  # an experiment's samples do not record which text began it
             meta += f" (began {md_code(g.stop_string)})"
     if g.timings:
         meta += f" · {fmt_rate(g.timings.tokens_per_s)}"
-    meta += f" · id `{g.id}`"
+    meta += f" · id {md_code(str(g.id))}"
     lines = [head, "", meta]
     lines += ["", md_block(g.text)]
     auto = s.auto_label(g.id)
@@ -427,13 +427,18 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
             "",
             f"Steered: {md_code(Path(str(steer.get('file', ''))).name)} at layers "
             f"{md_inline(','.join(map(str, steer.get('layers') or [])))} × alpha "
-            f"{steer.get('alpha')} (sha256 `{str(steer.get('sha256', ''))[:12]}…`)",
+            f"{md_inline(str(steer.get('alpha')))} (sha256 {md_code(str(steer.get('sha256', ''))[:12] + '…')})",
         ]
     lines += _projection_lines(s, g)
     notes = s.annotations_for(g.id)
     if notes:
         lines += ["", "Annotations:", "", *(_annotation_line(a, g) for a in notes)]
     return lines
+
+
+def _v(value: object) -> str:
+    """A recorded setting as text (a hand-edited file can hold any JSON there)."""
+    return md_inline(str(value))
 
 
 def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
@@ -450,9 +455,13 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         if p.skipped:
             out.append(f"- {name}: not measured ({md_inline(p.skipped)})")
             continue
-        means = ", ".join(f"L{L} {v:+.3f}" for L, v in p.projection.items())
+        means = ", ".join(f"L{md_inline(str(L))} {v:+.3f}" for L, v in p.projection.items())
         last = list(p.per_token)[-1] if p.per_token else None
-        spark = f" · per token at L{last}: `{sparkline(p.per_token[last], 40)}`" if last else ""
+        spark = (
+            f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}`"
+            if last
+            else ""
+        )
         how = " (re-read steered)" if p.steered else ""
         how += f" (not its model's vector: {md_inline(p.note)})" if p.note else ""
         out.append(f"- {name}{how}: {means}{spark}")
