@@ -154,6 +154,33 @@ def test_two_experiments_in_one_folder_name_the_mismatch_and_the_fix(tmp_path: P
     assert len(store.load(tmp_path / "x.json").generations) == 2
 
 
+def test_a_folder_knows_its_experiment_whichever_directory_a_run_started_in(
+    tmp_path: Path,
+) -> None:
+    """The report named the file as typed ("study.toml", run from a/): from the parent folder
+    that named no file, so another experiment of the same file name took the folder over (its
+    rows appended, the report replaced) and the first was then refused from its own folder."""
+    for sub, title in (("a", "Study A"), ("b", "Study B")):
+        (tmp_path / sub).mkdir()
+        text = TINY.format(name=sub, contexts="").replace("one experiment", title)
+        (tmp_path / sub / "study.toml").write_text(text)
+    first = run_cli("experiment", "study.toml", "-o", "../results", cwd=tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert f"Experiment file: `{(tmp_path / 'a' / 'study.toml').resolve()}`." in report
+    rows = (tmp_path / "results" / "results.jsonl").read_bytes()
+    other = run_cli("experiment", "b/study.toml", "-o", "results", cwd=tmp_path)
+    assert other.returncode == 2, other.stderr
+    assert "holds the results of another experiment (Study A" in other.stderr, other.stderr
+    assert (tmp_path / "results" / "results.jsonl").read_bytes() == rows
+    # Its own experiment, from anywhere, goes on; experiment-annotate finds the file too.
+    again = run_cli("experiment", "a/study.toml", "-o", "results", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    from psmlab.core.measure.experiment_rows import find_experiment_file
+
+    assert find_experiment_file(tmp_path / "results") == (tmp_path / "a" / "study.toml").resolve()
+
+
 def test_the_question_the_rows_recorded_serves_when_the_file_is_gone(tmp_path: Path) -> None:
     """A report names its file as it was given (relative to where the run started): from
     elsewhere it is not found, and the question the rows recorded is enough (context "none")."""

@@ -101,14 +101,30 @@ def eval_notes_as_planned(done: dict[str, dict[str, Any]], jobs: list[Job]) -> N
             row.pop("eval_limit", None)
 
 
+# The file named whole ("Experiment file: `/abs/study.toml`."): the command line names it as it
+# was typed, relative to wherever that run was started.
+_EXPERIMENT_FILE = re.compile(r"^Experiment file: (`+) ?(.+?) ?\1\.$", re.M)
+
+
+def recorded_file(report_text: str) -> Path | None:
+    """The experiment file a report names whole (None: a report from before it did)."""
+    m = _EXPERIMENT_FILE.search(report_text)
+    return Path(m.group(2)) if m else None
+
+
 def find_experiment_file(results_dir: Path) -> Path | None:
-    """The experiment file a run's report.md names ("Produced by `psmlab experiment FILE`"), if
-    it is still there (relative to the current directory, as it was given)."""
+    """The experiment file a run's report.md names, if it is still there: the path recorded
+    whole, else the command's ("Produced by `psmlab experiment FILE`", relative to the current
+    directory, as it was given)."""
     report = (results_dir if results_dir.is_dir() else results_dir.parent) / "report.md"
     try:
-        m = _PRODUCED_BY.search(report.read_text(encoding="utf-8"))
+        text = report.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+    whole = recorded_file(text)
+    if whole is not None and whole.is_file():
+        return whole
+    m = _PRODUCED_BY.search(text)
     if m is None:
         return None
     path = Path(m.group(1))
@@ -215,14 +231,15 @@ def check_owner(target: Path, title: str, file: Path) -> None:
     head = text.split("\n", 1)[0].removeprefix("# ") if text else ""
     if head == md_inline(title):
         return
-    # The same file, or one of the same name that was moved (the report records the path as it
-    # was given, relative to wherever that run was started): a file of that name that is there
-    # and is not this one is another experiment.
-    made = Path(made_by.group(1))
+    # The same file, or one of the same name that was moved: a file of that name that is
+    # there and is not this one is another experiment. The path recorded whole is read where
+    # there is one; else the command's, as it was given, relative to wherever that run started
+    # (from another directory it named no file, and another experiment took the folder over).
+    whole = recorded_file(text or "")
+    made = whole if whole is not None else Path(made_by.group(1))
     if made.resolve() == file.resolve() or (made.name == file.name and not made.is_file()):
         return
     raise UsageError(
-        f"{target} holds the results of another experiment ({md_plain(head)}, made by "
-        f"{made_by.group(1)})",
-        "give this one its own folder with -o DIR, or delete that folder to start over",
+        f"{target} holds the results of another experiment ({md_plain(head)}, made by {made})",
+        "give this one its own folder with -o DIR (that folder's results stay as they are)",
     )

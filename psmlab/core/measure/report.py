@@ -28,6 +28,7 @@ from psmlab.core.measure.report_probes import (
 )
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
+from psmlab.core.session.md_text import md_code
 
 
 def bar(share: float, width: int = 10) -> str:
@@ -253,12 +254,16 @@ def report_md(
     planned: int | None = None,
     given: Given | None = None,
     people: PeopleLabels | None = None,
+    spec_file: Path | None = None,
 ) -> str:
-    """The experiment's report; `planned` units, when more than are done, make it say at the
+    """The experiment's report (`spec_file`: the experiment file, named whole so the folder
+    knows its experiment from any directory); `planned` units, when more than are done, make it say at the
     top that it is incomplete (an interrupted run's report otherwise read as a finished one);
     `given`, the file's question texts and system prompts, are quoted whole; `people`, labels
     people gave the samples in annotated sessions, get an instrument-agreement section too."""
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
+    if spec_file is not None:
+        out[-1:] = ["", f"Experiment file: {md_code(str(spec_file.resolve()))}.", ""]
     if planned is not None and len(results.done) < planned:
         out += [
             f"**Incomplete: {len(results.done)} of {planned} planned units are done** (the run "
