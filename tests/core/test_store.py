@@ -412,6 +412,11 @@ def test_a_bare_name_is_saved_in_the_sessions_directory(
     assert save_target("sub/marta") == Path("sub/marta")  # a path: as given
     (tmp_path / "old").write_text("{}")
     assert save_target("old") == Path("old")  # an existing file of that name is that file
+    # A file name of a session in the sessions directory is that session, as `export`,
+    # `adopt` and `tree` read it (a new ./s1.json began beside it and shadowed it).
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "s1.json").write_text("{}")
+    assert save_target("s1.json") == tmp_path / "kept" / "s1.json"
 
 
 @pytest.mark.parametrize("claim", [None, 1])

@@ -46,12 +46,16 @@ def save_target(name: str | Path) -> Path:
     """Where a session named to be saved goes: a bare name without `.json` ("marta") is a
     session's name, kept in the sessions directory as NAME.json (where `psmlab sessions` lists
     it and `psmlab open NAME` finds it); a file name or a path is the file itself. An existing
-    file of that name (with or without `.json`) is that file."""
+    file of that name (with or without `.json`) is that file, found where every command that
+    reads a session finds it: "s1.json" in the sessions directory too (a new ./s1.json began
+    beside it, and from then on shadowed it)."""
     p = Path(name).expanduser()
-    if p.exists() or p.parent != Path(".") or p.suffix.lower() == ".json":
+    if p.exists() or p.parent != Path("."):
         return p
     found = resolve_path(p)  # an existing session of that name
-    return found if found.exists() else sessions_dir() / (p.name + ".json")
+    if found.exists():
+        return found
+    return p if p.suffix.lower() == ".json" else sessions_dir() / (p.name + ".json")
 
 
 def new_path(title: str) -> Path:
