@@ -328,6 +328,39 @@ def test_an_unknown_labeller_fails_before_anything_runs(tmp_path: Path) -> None:
         plan(spec, tmp_path)
 
 
+def test_a_relative_frame_path_is_read_next_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like its models and eval files (it was read from the current directory, so the file
+    broke when run from elsewhere); the unit's format stays as written, so its key and rows do
+    not depend on where it ran. A frame path that names no file says so."""
+    from psmlab.core import paths
+    from psmlab.core.errors import FormatError
+
+    exp = tmp_path / "exp"
+    (exp / "frames").mkdir(parents=True)
+    text = paths.shipped_files("frames", ".toml")["dialogue"].read_text().replace("User:", "Q:")
+    (exp / "frames" / "qa.toml").write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = ExperimentSpec.model_validate(
+        {
+            "title": "t",
+            "models": ["gemma-3-270m"],
+            "formats": ["frames/qa.toml"],
+            "questions": [{"id": "q", "text": "Hi"}],
+            "samples": 1,
+        }
+    )
+    (job,) = plan(spec, exp)
+    assert job.format == "frames/qa.toml" and "frames/qa.toml" in job.key
+    assert job.frame_file == (exp / "frames" / "qa.toml").resolve()
+    assert job.get_format().spec.user.startswith("Q:")  # type: ignore[attr-defined]
+    with pytest.raises(FormatError, match=r"frame file not found: frames/none\.toml"):
+        plan(spec.model_copy(update={"formats": ["frames/none.toml"]}), exp)
+
+
 def test_a_format_one_model_cannot_use_names_the_files_fix_not_a_flag(tmp_path: Path) -> None:
     """formats = ["template"] over the demo pair: the base model has no template. The fix is
     written for the experiment file (formats = ["default"]), not --format, which it lacks."""

@@ -370,8 +370,15 @@ def get_format(name: str, model_template: str | None, *, model_id: str = "model"
     frames = {**_builtin_frame_files(), **_user_frame_files()}
     if name in frames:
         return load_frame(name, frames[name])
-    if name.endswith(".toml") and Path(name).expanduser().is_file():
+    if name.endswith(".toml"):
         p = Path(name).expanduser()
-        return load_frame(p.stem, p)
+        if p.is_file():
+            return load_frame(p.stem, p)
+        # A frame path was meant: "unknown format" sent the user to the list of names.
+        raise FormatError(
+            f"frame file not found: {name}",
+            "check the path (a frame .toml is read from the current directory; in an "
+            "experiment file, next to that file)",
+        )
     known = ", ".join([*template_names(), *frame_names(), SERVER_CHAT])
     raise FormatError(f"unknown format '{name}'", f"choose one of: {known} (or a frame .toml path)")

@@ -167,7 +167,7 @@ def _sample_prompt(job: Job, backend: Any, params: SamplingParams) -> RenderedPr
     _, text, prefill = job.payload
     return render(
         Transcript.of(("user", text)),
-        job.model.get_format(job.format),
+        job.get_format(),
         backend.vocab,
         model_id=job.model.id,
         n_ctx=backend.n_ctx,
@@ -277,7 +277,7 @@ def _run_job(
         except PsmlabError as exc:
             dead[m.id] = exc.one_line()
             raise
-        fmt = m.get_format(job.format)
+        fmt = job.get_format()
         row["provenance"] = backend.provenance()
         if job.kind == "sample":
             qid, text, _ = job.payload

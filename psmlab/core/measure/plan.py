@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from psmlab.core.domain.formats import OWN_TEMPLATES
+from psmlab.core.domain.formats import OWN_TEMPLATES, Format
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.types import MAX_SEED, SamplingParams, sample_seeds
@@ -143,6 +144,21 @@ class Job:
     # What else decides the unit's result (sampling, prompt texts, steering, scoring): a stored
     # row with other settings is not this unit's result, and runs again (`results.needs_rerun`).
     settings: str = ""
+    # A frame .toml the file names relative to itself: read from there, while `format` stays
+    # as written (the unit's key and its rows' format do not depend on where it was run).
+    frame_file: Path | None = None
+
+    def get_format(self) -> Format:
+        return self.model.get_format(str(self.frame_file) if self.frame_file else self.format)
+
+
+def frame_next_to(name: str, base: Path) -> Path | None:
+    """A relative frame path read next to the experiment file, as its eval files and models are
+    (it was read from the current directory, so the file broke when run from elsewhere)."""
+    p = Path(name).expanduser()
+    if not name.endswith(".toml") or p.is_absolute() or not (base / p).is_file():
+        return None
+    return (base / p).resolve()
 
 
 def _model_identity(m: ModelSpec) -> str:
@@ -215,8 +231,9 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     for m in models:
         for f in spec.formats:
             fmt = m.default_format if f == "default" else f
+            frame = frame_next_to(fmt, base)
             try:  # an unknown format fails here, not once per unit after a sweep
-                m.get_format(fmt)
+                m.get_format(str(frame) if frame else fmt)
             except FormatError as exc:
                 if f not in OWN_TEMPLATES:  # e.g. an unknown name: its own error lists the formats
                     raise
@@ -334,6 +351,10 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                         )
                     )
     _check_unique(jobs, spec)
+    frames = {j.format: frame_next_to(j.format, base) for j in jobs}
+    jobs = [
+        dataclasses.replace(j, frame_file=frames[j.format]) if frames[j.format] else j for j in jobs
+    ]
     if not jobs:
         raise UsageError(
             f"experiment '{spec.title}' has nothing to run",
