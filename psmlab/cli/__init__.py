@@ -25,6 +25,7 @@ from psmlab.cli import (
     tui,
     vectors,
 )
+from psmlab.core.domain import personas
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 
@@ -42,6 +43,11 @@ def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"psmlab {psmlab.__version__}")
         raise typer.Exit()
+
+
+def _warn_broken(exc: PsmlabError) -> None:
+    """A persona file that cannot be read, said once by every command that reads personas."""
+    sys.stderr.write(terminal_safe(f"psmlab: warning: {exc.one_line()}") + "\n")
 
 
 @app.callback()
@@ -70,6 +76,8 @@ def _root(
     if debug:
         # A file, not stderr: the TUI owns the terminal, and llama.cpp is chatty.
         logging.basicConfig(level=logging.DEBUG, filename="psmlab-debug.log")
+    if ctx.invoked_subcommand not in (None, "open"):  # the lab owns the terminal
+        personas.on_broken = _warn_broken
     if ctx.invoked_subcommand is None:
         tui.run_lab(model, monitor, blind=blind)
     elif blind:

@@ -131,9 +131,7 @@ def probe(
                     "drop --prefill, or use --item with --prefill",
                 )
             items = tuple(dataclasses.replace(it, prefill=prefill) for it in items)
-    personas, errors = load_personas()
-    for e in errors:
-        sys.stderr.write(f"psmlab: warning: {e.one_line()}\n")
+    personas, _ = load_personas()  # a broken file is said by the hook the CLI sets
     tr = Transcript.load(transcript) if transcript else Transcript()
     specs = resolve_specs(Registry(), model, n_ctx, None)
     chosen = choose_formats(fmt, specs)

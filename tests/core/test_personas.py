@@ -47,3 +47,23 @@ def test_malformed_files_name_file_and_line_and_do_not_stop_others(tmp_path: Pat
     assert len(msgs) == 2
     assert "broken.toml" in msgs[0] and "line 2" in msgs[0]
     assert "extra.toml" in msgs[1] and "line 5" in msgs[1] and "colour" in msgs[1]
+
+
+def test_every_command_that_reads_personas_says_a_file_is_broken_once(tmp_path: Path) -> None:
+    """Only `probe` and `vectors` said it: `label` (and `ask`, `annotate`) labelled without the
+    file's persona and said nothing, as the README promises they do not."""
+    from tests.conftest import run_cli
+
+    mine = tmp_path / "personas"
+    mine.mkdir()
+    (mine / "broken.toml").write_text('id = "broken"\nname = \n')
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"id": "p", "text": "I am a pirate."}\n')
+    env = {"PSMLAB_PERSONAS_DIR": str(mine)}
+    proc = run_cli("label", str(texts), env=env)
+    assert proc.returncode == 0, proc.stderr
+    said = [x for x in proc.stderr.splitlines() if "broken.toml" in x]
+    assert len(said) == 1 and said[0].startswith("psmlab: warning: persona file"), proc.stderr
+    assert "line 2" in said[0], said
+    ok = run_cli("label", str(texts))
+    assert "broken.toml" not in ok.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -75,8 +76,16 @@ def load_persona(path: Path) -> Persona:
     )
 
 
+# Who hears of a broken persona file, once per file and process (the CLI sets it: a warning
+# line). Most callers keep only the personas, so `label`, `ask` and `annotate` said nothing and
+# labelled without the file's persona.
+on_broken: Callable[[PersonaError], None] | None = None
+_told: set[str] = set()
+
+
 def load_personas(dirs: list[Path] | None = None) -> tuple[list[Persona], list[PersonaError]]:
-    """All archetypes; a broken file is reported and skipped, the others still load."""
+    """All archetypes; a broken file is reported (to `on_broken`) and skipped, the others
+    still load."""
     found: dict[str, Persona] = {}
     errors: list[PersonaError] = []
     for d in dirs if dirs is not None else persona_dirs():
@@ -85,6 +94,9 @@ def load_personas(dirs: list[Path] | None = None) -> tuple[list[Persona], list[P
                 p = load_persona(path)
             except PersonaError as exc:
                 errors.append(exc)
+                if on_broken is not None and str(path) not in _told:
+                    _told.add(str(path))
+                    on_broken(exc)
                 continue
             found[p.id] = p  # a user's file with a shipped id replaces the shipped one
     return list(found.values()), errors
