@@ -108,6 +108,42 @@ def _params(g: GenerationRecord) -> SamplingParams:
     return SamplingParams(**kw)
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_record(g: GenerationRecord) -> None:
+    """What replay decodes from must be what the record says: a malformed or contradicting
+    `params` (a hand edit) is said as such, not an internal error, and a seed that is not the
+    one its group was decoded with is not certified "identical"."""
+
+    def bad(what: str) -> SessionError:
+        return SessionError(
+            f"its record is malformed: {what}",
+            "the session file was edited or damaged; restore it from a copy",
+        )
+
+    threads = g.params.get("n_threads")
+    if threads is not None and not _is_int(threads):
+        raise bad(f"params.n_threads is {threads!r}, not a whole number")
+    if "seed" in g.params and g.params["seed"] != g.seed:
+        raise bad(f"its seed {g.seed} is not params.seed {g.params['seed']!r}")
+    par = g.params.get("parallel")
+    if not par:
+        return
+    seeds = par.get("seeds") if isinstance(par, dict) else None
+    seq = par.get("seq") if isinstance(par, dict) else None
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(x) for x in seeds):
+        raise bad("params.parallel.seeds is not a list of whole numbers")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < len(seeds):
+        raise bad(f"params.parallel.seq is {seq!r}, not a place in its {len(seeds)} seeds")
+    if seeds[seq] != g.seed:
+        raise bad(
+            f"its seed {g.seed} is not the one its group was decoded with "
+            f"(params.parallel.seeds[{seq}] = {seeds[seq]})"
+        )
+
+
 def _group_key(g: GenerationRecord) -> tuple[Any, ...] | None:
     """Generations decoded together (one parallel group) share this key; None: decoded alone."""
     par = g.params.get("parallel")
@@ -282,6 +318,7 @@ def replay(
                     )
                 if isinstance(spec, PsmlabError):
                     raise spec
+                _check_record(g)
                 key = _group_key(g)
                 if key is None:
                     _, new = _run_one(
