@@ -214,8 +214,11 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         other = f"##### {md_inline(theirs.model)} · sample {theirs.sample + 1} · seed {theirs.seed}"
         assert f"{head} · adopted\n" in md
         assert f"{other} · adopted on another branch\n" in md
+        # The tables below count every branch's answers: said, with where to see them all.
+        assert f"on all {len(s.leaves())} branches" in md and "export --tree" in md
     whole = export(s, "md", tree=True)
     assert "adopted on another branch" not in whole  # every branch is written there
+    assert "The tables count every answer" not in whole
     # Both answers are written once, under the first branch that holds the message: each says
     # which branch adopted it (a trial read both as adopted on branch 1).
     for gen, turn in ((a, first), (b, second)):
@@ -345,3 +348,15 @@ def test_a_hand_edited_files_ids_settings_and_keys_cannot_add_html_or_headings()
     titles = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
     assert not [x for x in titles if "FORGED" in x], titles
     assert "\u202e" not in md and "\\u202e.IA na ma I" in md  # shown as its escape
+
+
+def test_a_title_ending_in_a_hash_keeps_it() -> None:
+    """A title "Test #" as an ATX heading lost the "#" (read as the closing sequence)."""
+    from markdown_it import MarkdownIt
+
+    s = _session()
+    s.title = "Persona test #"
+    md = export(s, "md")
+    tokens = MarkdownIt("commonmark").parse(md)
+    shown = "".join(t.content for t in tokens[1].children or [])
+    assert tokens[0].type == "heading_open" and shown == "Persona test #", shown

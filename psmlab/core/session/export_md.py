@@ -16,7 +16,7 @@ from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
 from psmlab.core.session.authorship import given_by
 from psmlab.core.session.export_labels import auto_label_table, label_table
-from psmlab.core.session.md_text import md_block, md_code, md_inline
+from psmlab.core.session.md_text import md_block, md_code, md_heading, md_inline
 from psmlab.core.session.schema import (
     Annotation,
     ForcedRecord,
@@ -68,7 +68,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     """The current branch (or the one ending at turn `branch`, or with `tree` every branch), each
     turn followed by its answers: run by run, with the automatic labels and their intervals, the
     forced choice and the prompt warnings."""
-    out: list[str] = [f"# {md_inline(s.title)}", ""]
+    out: list[str] = [f"# {md_heading(s.title)}", ""]
     out.append(
         f"Session {md_code(str(s.id))} · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
         f"schema {s.schema_version} · psmlab {psmlab.__version__}"
@@ -115,7 +115,16 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
             out += ["", f"### Turn {i}: {_who(t, s)}", "", md_block(t.content)]
             out += _answers(s, t.id, f"turn {i}", on_path, in_branches, after)
             out += _adopted_from_elsewhere(s, t, i, path, on_path, in_branches, after, shown)
-    out += ["", "## Labels per model", "", *label_table(s)]
+    out += ["", "## Labels per model", ""]
+    if not tree and len(leaves) > 1:
+        # One branch above, every branch below: the tables counted (and named turns of)
+        # answers the document did not show, unsaid.
+        out += [
+            f"The tables count every answer in the session, on all {len(leaves)} branches "
+            "(the branch above shows its own): `psmlab export --tree` shows them all.",
+            "",
+        ]
+    out += label_table(s)
     out += auto_label_table(s)
     return "\n".join(out).rstrip() + "\n"
 

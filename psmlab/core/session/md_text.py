@@ -20,10 +20,17 @@ def md_inline(text: str | None, *, empty: str = "—") -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+def md_heading(text: str | None) -> str:
+    """md_inline for a heading: a closing run of "#" would be read as the heading's optional
+    closing sequence and dropped ("Test #" showed as "Test")."""
+    s = md_inline(text)
+    return s[:-1] + "\\#" if s.endswith("#") else s
+
+
 def md_plain(md: str) -> str:
     """md_inline's text read back (escapes and entities undone), to quote a report's title in a
     terminal message; a line break md_inline wrote as " ⏎ " stays that mark."""
-    s = re.sub(r"\\([\\`*_\[\]|~])", r"\1", md)
+    s = re.sub(r"\\([\\`*_\[\]|~#])", r"\1", md)
     return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
