@@ -159,8 +159,11 @@ def main() -> None:
     except BrokenPipeError:
         _exit_pipe_closed()
     except PsmlabError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, then the same exit code (scripts read it): not 1
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(int(exc.exit_code))
         # A message may quote a file name or model text: control characters are made visible.
         sys.stderr.write(f"psmlab: error: {terminal_safe(exc.one_line())}\n")
         sys.exit(int(exc.exit_code))

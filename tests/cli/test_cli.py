@@ -212,9 +212,13 @@ def test_a_model_that_fails_to_load_does_not_stop_the_others(tmp_path: Path, dem
     assert err["model"] == "cut0.5" and "could not load" in err["error"]
 
 
-def test_debug_flag_is_accepted() -> None:
-    proc = run_cli("--debug", "formats")
+def test_debug_flag_is_accepted(tmp_path: Path) -> None:
+    proc = run_cli("--debug", "formats", cwd=tmp_path)
     assert proc.returncode == 0 and "dialogue" in proc.stdout
+    # An expected error under --debug: its traceback, and its own exit code (it was 1, the
+    # internal error's, so a script's retry logic changed with the flag).
+    bad = run_cli("--debug", "render", "hi", "-m", str(tmp_path / "none.gguf"), cwd=tmp_path)
+    assert bad.returncode == 3 and "Traceback" in bad.stderr, bad.stderr
 
 
 def test_help_lists_commands() -> None:
