@@ -15,7 +15,12 @@ from psmlab.core.errors import ExitCode
 
 
 def experiment(
-    file: Annotated[Path, typer.Argument(help="Experiment file (see experiments/*.toml).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Experiment file (examples: experiments/*.toml in psmlab's repository)."
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output directory (default: results/NAME).")
     ] = None,

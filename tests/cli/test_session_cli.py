@@ -84,6 +84,9 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     assert len(sess.generations) == 6 and {g.turn for g in sess.generations} == {1, 3}
     again = run_cli("ask", "And now?", "--save", str(s))
     assert again.returncode == 2 and "adopt one first" in again.stderr
+    # It names the ids to adopt (neither ask's table nor psmlab tree shows them).
+    latest = [g for g in sess.generations if g.turn == 3]
+    assert all(g.id in again.stderr for g in latest[:4]), again.stderr
 
     md = _ok(run_cli("export", str(s))).stdout
     assert "# Who answers?" in md and "**human-impostor**" in md and "## Labels per model" in md

@@ -45,8 +45,15 @@ def next_turn(
         # A loom import holds its answers as turns, not generations: the way on is to move to one.
         if answered:
             fix = f"move to one of its {len(answered)} answers: psmlab tree {where} --go ID"
-        elif session.generations_at(head):
-            fix = f"adopt one first: psmlab adopt {where} GENERATION_ID"
+        elif gens := session.generations_at(head):
+            # The ids themselves: neither ask's table nor psmlab tree shows them.
+            some = ", ".join(f"{g.id} ({g.model} sample {g.sample + 1})" for g in gens[:4])
+            more = (
+                f", and {len(gens) - 4} more (psmlab export -f jsonl lists them)"
+                if len(gens) > 4
+                else ""
+            )
+            fix = f"adopt one first: psmlab adopt {where} ID, one of {some}{more}"
         else:
             fix = f"answer it in the lab (psmlab open {where}) or move: psmlab tree {where} --go ID"
         raise UsageError(f"the last turn of {where} is a user message with no adopted answer", fix)
