@@ -77,7 +77,7 @@ def experiment(
             )
     planned = {j.key: j.settings for j in jobs}
     total = len(planned)
-    from psmlab.core.measure.results import ResultsFile, changed, prune_for_report
+    from psmlab.core.measure.results import ResultsFile, changed, needs_rerun, prune_for_report
 
     before = ResultsFile(target / "results.jsonl").done
     redo = sum(
@@ -109,7 +109,9 @@ def experiment(
         def plain(text: str) -> str:
             return escape(terminal_safe(text[:40]))
 
-        task = bar.add_task(plain(spec.title), total=total)
+        # A resume starts where the last run stopped (it showed 0/72 with 55 done).
+        done_before = sum(1 for j in jobs if not needs_rerun(before.get(j.key), j.settings))
+        task = bar.add_task(plain(spec.title), total=total, completed=done_before)
 
         def progress(done: int, _total: int, job: object) -> None:
             what = f"{job.model.id} {job.kind}"  # type: ignore[attr-defined]
