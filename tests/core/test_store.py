@@ -507,3 +507,21 @@ def test_a_name_with_glob_characters_leaves_other_sessions_temp_files(tmp_path: 
     with store.open_session(tmp_path / "s[1].json", create=make_session()) as sf:
         sf.save()
     assert other.exists()
+
+
+def test_a_context_of_no_tokens_is_a_damaged_record(tmp_path: Path) -> None:
+    """n_ctx -5 loaded, and replay said "not enough memory … lower n_ctx"."""
+    from psmlab.core.session.schema import ModelRecord
+
+    p = tmp_path / "s.json"
+    s = make_session()
+    s.models.append(
+        ModelRecord(id="m", kind="base", path="m.gguf", sha256=None, size=1, format="dialogue",
+                    n_ctx=2048, n_threads=1)
+    )  # fmt: skip
+    store.save_new(s, p)
+    doc = json.loads(p.read_text())
+    doc["models"][0]["n_ctx"] = -5
+    p.write_text(json.dumps(doc))
+    with pytest.raises(SessionError, match=r"models\.0\.n_ctx"):
+        store.load(p)

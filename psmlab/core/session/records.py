@@ -96,7 +96,7 @@ class ModelRecord(_Strict):
     steer: dict[str, Any] | None = Field(
         None, description="Control vector of the last run: file, sha256, layers, alpha."
     )
-    n_ctx: int
+    n_ctx: int = Field(ge=1)  # a context of 0 or fewer tokens is a damaged record
     n_threads: int
     backend: str = "llama_cpp"
     llama_cpp_python: str | None = None
