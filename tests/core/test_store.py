@@ -525,3 +525,13 @@ def test_a_context_of_no_tokens_is_a_damaged_record(tmp_path: Path) -> None:
     p.write_text(json.dumps(doc))
     with pytest.raises(SessionError, match=r"models\.0\.n_ctx"):
         store.load(p)
+
+
+def test_an_error_in_an_old_file_says_its_place_is_in_the_upgraded_one() -> None:
+    """A version-1 file has turns, not nodes: "correct nodes.0.role" could not be acted on."""
+    doc = json.loads((GOLDEN / "session.json").read_text())
+    doc["turns"][0]["role"] = "narrator"
+    with pytest.raises(SessionError) as info:
+        store.parse(json.dumps(doc).encode(), "v1.json")
+    said = info.value.one_line()
+    assert "(as upgraded from version 1)" in said and "under turns" in said, said

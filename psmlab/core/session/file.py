@@ -157,6 +157,13 @@ def parse(raw: bytes, where: str) -> Session:
             )
         else:
             fix = f"the file was left untouched; correct {loc or 'it'} or open another session"
+        if version < SCHEMA_VERSION:
+            # The place is in the upgraded document: a version-1 file has `turns`, not `nodes`.
+            fix = (
+                f"the file was left untouched; correct the field of this version-{version} file "
+                f"that {loc or 'it'} is made from (a turn is under turns), or open another session"
+            )
+            loc = f"{loc or '(top level)'} (as upgraded from version {version})"
         raise SessionError(f"session file {where}: {loc or '(top level)'}: {msg}", fix) from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise SessionError(
