@@ -167,7 +167,16 @@ def experiment(
     atomic_write(target / "summary.csv", summary_csv(results).encode())
     atomic_write(
         target / "report.md",
-        report_md(spec.title, results, command, total, given_of(spec), people_said, file).encode(),
+        report_md(
+            spec.title,
+            results,
+            command,
+            total,
+            given_of(spec),
+            people_said,
+            file,
+            left_out=(stale, old),
+        ).encode(),
     )
     done = len(results.done)
     failed = [r for r in results.done.values() if "error" in r]

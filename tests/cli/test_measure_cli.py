@@ -372,6 +372,9 @@ def test_an_edited_experiment_reports_only_the_units_it_plans(tmp_path: Path) ->
     assert len((out / "results.jsonl").read_text().splitlines()) == 3  # nothing is deleted
     report = (out / "report.md").read_text()
     assert _eval_n(report) == 2 and "its first 2 items only" in report
+    assert (
+        "1 row(s) of results.jsonl are units the file no longer plans" in report
+    )  # not only stderr
     # The limit removed: the kept rows (scored under it) no longer say the file was cut.
     toml.write_text(head + f'evals = ["{f.name}"]\n')
     third = run_cli("experiment", str(toml), "-o", str(out))

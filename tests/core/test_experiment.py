@@ -626,3 +626,21 @@ def test_an_experiment_with_opening_walks_and_reports_it(tmp_path: Path, pool, m
         "opening (P(class given an ai or human claim); mass claimed, cut, unread)" in md
         and "*opening* (the model's own" in md
     )
+
+
+def test_the_report_says_when_a_letter_wins_whatever_it_says() -> None:
+    """`psmlab evals` says it; the report's table showed only "100% of 6"."""
+    from psmlab.core.measure.report_evals import eval_section
+
+    s = {
+        "counterbalanced": 3, "n": 3, "answer_bias": {}, "bias_dominated": False,
+        "position_bias": 1.0, "polarity": "matching = x", "skipped": 0, "limited": None,
+        "item_systems": 0, "matching": 1, "rate": 0.5, "ci_low": 0.1, "ci_high": 0.9,
+        "p_matching": 0.5, "p_matching_ci_low": 0.4, "p_matching_ci_high": 0.6,
+        "corrected_rate": 0.5, "corrected_ci_low": 0.1, "corrected_ci_high": 0.9,
+        "uncorrected": 0, "confounded": 0, "thin_side": 0, "several_answers": 0,
+    }  # fmt: skip
+    row = eval_section({("m", "f", "c", "e.jsonl"): s})[-2]
+    assert "100% of 6 (a letter wins whatever it says" in row, row
+    balanced = eval_section({("m", "f", "c", "e.jsonl"): {**s, "position_bias": 0.5}})[-2]
+    assert "50% of 6 |" in balanced and "whatever it says" not in balanced

@@ -255,15 +255,32 @@ def report_md(
     given: Given | None = None,
     people: PeopleLabels | None = None,
     spec_file: Path | None = None,
+    left_out: tuple[int, int] = (0, 0),
 ) -> str:
     """The experiment's report (`spec_file`: the experiment file, named whole so the folder
     knows its experiment from any directory); `planned` units, when more than are done, make it say at the
     top that it is incomplete (an interrupted run's report otherwise read as a finished one);
-    `given`, the file's question texts and system prompts, are quoted whole; `people`, labels
+    `given`, the file's question texts and system prompts, are quoted whole; `left_out`, rows
+    of results.jsonl the report leaves out (unplanned, old scoring); `people`, labels
     people gave the samples in annotated sessions, get an instrument-agreement section too."""
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
     if spec_file is not None:
         out[-1:] = ["", f"Experiment file: {md_code(str(spec_file.resolve()))}.", ""]
+    stale, old = left_out
+    # Said here too, not only on stderr: the report is what is read later.
+    if stale:
+        out += [
+            f"{stale} row(s) of results.jsonl are units the file no longer plans, or plans with "
+            "other settings (it changed since they ran): left out of this report (kept in the "
+            "file).",
+            "",
+        ]
+    if old:
+        out += [
+            f"{old} row(s) of results.jsonl were scored by an older psmlab and not yet scored "
+            "again: left out of this report.",
+            "",
+        ]
     if planned is not None and len(results.done) < planned:
         out += [
             f"**Incomplete: {len(results.done)} of {planned} planned units are done** (the run "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from psmlab.core.measure.evals import EvalItem, summarize_rows
+from psmlab.core.measure.evals import BIAS_DOMINATED, EvalItem, summarize_rows
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
@@ -78,6 +78,9 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
         flag = " (dominated by bias)" if s["bias_dominated"] else ""
         pos = s["position_bias"]
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
+        if pos is not None and s["counterbalanced"] and max(pos, 1 - pos) >= BIAS_DOMINATED:
+            # As `psmlab evals` says it: a letter that wins whatever it names says little.
+            wins += " (a letter wins whatever it says: on these items 'matching' is near 50% by construction)"
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
         # Lines of the file that could not be scored (e.g. no answer fields) are said.
         file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")
