@@ -98,7 +98,7 @@ def test_model_text_cannot_add_headings_html_or_escapes() -> None:
     visible = outside_fences(md)
     headings = [x for x in visible if x.startswith("#")]
     assert headings == [
-        "# Golden \\| &lt;b&gt;export&lt;/b&gt; # test",
+        "# Golden \\| &lt;b&gt;export&lt;/b&gt; \\# test",
         "## Models",
         "## Current branch: 3 turns, ending at `t-c6486eadca80`",
         "### Turn 1: System",
@@ -336,6 +336,11 @@ def test_a_hand_edited_files_ids_settings_and_keys_cannot_add_html_or_headings()
     ]  # fmt: skip
     for a in s.auto_labels:
         a.method = "judge:<script>j</script>"
+    # Text md_inline writes at the start of a line, or of a list item's: "# X" was a heading.
+    g.warnings = ["# FORGED warning", "1. FORGED item"]
+    s.projections[0].vector["archetype"] = "# FORGED arch"
+    s.forced[0].measures = "# FORGED measures"
+    s.models[0].id = "# FORGED model"
     g.text += " \u202e.IA na ma I"
     md = export(s, "md")
     # Read as a renderer reads it (CommonMark with HTML on, as GitHub and site generators
@@ -347,6 +352,7 @@ def test_a_hand_edited_files_ids_settings_and_keys_cannot_add_html_or_headings()
     assert not [t.content for t in flat if t.type in ("html_inline", "html_block")]
     titles = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
     assert not [x for x in titles if "FORGED" in x], titles
+    assert not [t for t in tokens if t.type == "ordered_list_open"]
     assert "\u202e" not in md and "\\u202e.IA na ma I" in md  # shown as its escape
 
 

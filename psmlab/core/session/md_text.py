@@ -7,8 +7,12 @@ import re
 
 from psmlab.core.domain.textsafe import terminal_safe
 
-# Inline text never starts a line, so list and heading markers (- + . #) are harmless mid-line.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# Markdown's own characters, and "#" anywhere (inline text can start a line: "- {model id}" or a
+# warning's "- {text}" took "# X" as a heading inside the list item).
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+# What makes a line a block when it starts it and a space follows: a list item ("- ", "+ ",
+# "1. ", "1) "), a setext underline ("="); a quote's ">" is already "&gt;".
+_LINE_START = re.compile(r"^(\s*)(\d{0,9})([-+=.)])(?=\s|$)")
 
 
 def md_inline(text: str | None, *, empty: str = "—") -> str:
@@ -17,20 +21,30 @@ def md_inline(text: str | None, *, empty: str = "—") -> str:
         return empty
     s = terminal_safe(text).replace("\r", " ").replace("\n", " ⏎ ")
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", s)
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    # The marker's punctuation escaped ("1\\." is text; "\\1." is not an escape).
+    return _LINE_START.sub(_escape_start, s)
+
+
+def _escape_start(m: re.Match[str]) -> str:
+    lead, digits, mark = m.groups()
+    if mark in ".)" and not digits:  # "." or ")" alone starts nothing
+        return m.group(0)
+    if mark in "-+=" and digits:  # "12-" starts nothing either
+        return m.group(0)
+    return f"{lead}{digits}\\{mark}"
 
 
 def md_heading(text: str | None) -> str:
     """md_inline for a heading: a closing run of "#" would be read as the heading's optional
     closing sequence and dropped ("Test #" showed as "Test")."""
-    s = md_inline(text)
-    return s[:-1] + "\\#" if s.endswith("#") else s
+    return md_inline(text.rstrip() if text else text)
 
 
 def md_plain(md: str) -> str:
     """md_inline's text read back (escapes and entities undone), to quote a report's title in a
     terminal message; a line break md_inline wrote as " ⏎ " stays that mark."""
-    s = re.sub(r"\\([\\`*_\[\]|~#])", r"\1", md)
+    s = re.sub(r"\\([\\`*_\[\]|~#\-+=.)])", r"\1", md)
     return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
