@@ -480,7 +480,7 @@ def test_saves_go_through_links_keep_permissions_and_refuse_read_only_files(
         store.open_session(real).__enter__()
     assert "chmod u+w" in info.value.one_line()
     with pytest.raises(SessionError, match="read-only"):
-        store.atomic_write(link, b"{}")
+        store.atomic_write(link, b"{}", session=True)
     assert real.read_bytes() == before and real.stat().st_mode & 0o777 == 0o444
 
 
@@ -535,3 +535,42 @@ def test_an_error_in_an_old_file_says_its_place_is_in_the_upgraded_one() -> None
         store.parse(json.dumps(doc).encode(), "v1.json")
     said = info.value.one_line()
     assert "(as upgraded from version 1)" in said and "under turns" in said, said
+
+
+def test_review_mends_keys_arguments_outputs_and_neighbours_temp_files(tmp_path: Path) -> None:
+    """From a review of the session-file changes."""
+    p = tmp_path / "s.json"
+    store.save_new(make_session(), p)
+    doc = json.loads(p.read_text())
+    # A surrogate in a key: the message names it printably (printing it crashed `sessions`).
+    doc["imported"] = {"x\ud800y": 1}
+    p.write_text(json.dumps(doc))
+    with pytest.raises(SessionError) as info:
+        store.load(p)
+    assert "\\ud800" in info.value.one_line()
+    info.value.one_line().encode("utf-8")  # printable
+    # Text that is no Unicode (an argument that was not UTF-8) is saved as U+FFFD, not lost
+    # with an internal error.
+    s = make_session()
+    s.title = "bad\udcff"
+    assert store.parse(store.dumps(s), "x").title == "bad\ufffd"
+    # An export or a report over a read-only file is written as any tool writes it; only a
+    # session refuses.
+    out = tmp_path / "out.md"
+    out.write_text("old")
+    os.chmod(out, 0o444)
+    store.atomic_write(out, b"new")
+    assert out.read_text() == "new"
+    # JSON with a count called generations is no session (agreement --json's).
+    agr = tmp_path / "agr.json"
+    agr.write_text(json.dumps({"generations": 12, "kappa": 0.5}))
+    assert not store.holds_session(agr)
+    # Another session's save in progress whose name extends this one's is left alone.
+    theirs = tmp_path / ".s.json.bak.json.123.tmp"
+    mine = tmp_path / ".s.json.123.tmp"
+    theirs.write_text("{}")
+    mine.write_text("{}")
+    p.write_bytes(store.dumps(make_session()))
+    with store.open_session(p):
+        pass
+    assert theirs.exists() and not mine.exists()

@@ -170,7 +170,7 @@ class Lab(LabInstruments):
             target = path or self.path or store.new_path(self.session.title)
             self.attach(target)
             self.session.touch()
-            store.atomic_write(target, store.dumps(self.session))
+            store.atomic_write(target, store.dumps(self.session), session=True)
             self.dirty = False
             self.written = True
             self.save_error = None

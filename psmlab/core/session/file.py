@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import stat
 import time
 from collections.abc import Iterator
@@ -161,7 +162,9 @@ def parse(raw: bytes, where: str) -> Session:
             # The place is in the upgraded document: a version-1 file has `turns`, not `nodes`.
             fix = (
                 f"the file was left untouched; correct the field of this version-{version} file "
-                f"that {loc or 'it'} is made from (a turn is under turns), or open another session"
+                f"that {loc or 'it'} is made from"
+                + (" (a turn is under turns)" if version == 1 else " (turns are its transcript)")
+                + ", or open another session"
             )
             loc = f"{loc or '(top level)'} (as upgraded from version {version})"
         raise SessionError(f"session file {where}: {loc or '(top level)'}: {msg}", fix) from None
@@ -181,7 +184,11 @@ def _check_claimed_version(doc: dict[str, Any], version: int, where: str) -> Non
     else:
         want = 2
     if has and version < want:
-        claim = "no schema_version" if "schema_version" not in doc else f"schema_version {version}"
+        claim = (
+            "no schema_version"
+            if "schema_version" not in doc
+            else f"schema_version {json.dumps(doc['schema_version'])}"
+        )
         raise SessionError(
             f"session file {where} holds {has} but says {claim}",
             f'the file was left untouched; set "schema_version": {want} in it',
@@ -189,7 +196,9 @@ def _check_claimed_version(doc: dict[str, Any], version: int, where: str) -> Non
 
 
 def _loc(path: tuple[Any, ...]) -> str:
-    return ".".join(map(str, path)) or "(top level)"
+    # Printable even when a key holds the surrogate (the message itself crashed the printer).
+    text = ".".join(map(str, path)) or "(top level)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _lone_surrogate(value: Any, path: tuple[Any, ...] = ()) -> str | None:
@@ -263,7 +272,12 @@ def holds_session(path: Path) -> bool:
         return True
     # `ask --json` output opens as a session (version 0), so it is one to keep too; a replay
     # report, which lists generations as well, is not.
-    return detect_version(doc) == 0 and not _replay_report(doc)
+    return (
+        detect_version(doc) == 0
+        and isinstance(doc.get("generations"), list)
+        and ("transcript" in doc or "models" in doc)
+        and not _replay_report(doc)
+    )
 
 
 def _replay_report(doc: dict[str, Any]) -> bool:
@@ -316,7 +330,17 @@ def dumps(session: Session) -> bytes:
             rec.pop("judge", None)
         if rec.get("rules") is None:  # likewise: only labels of recorded rules
             rec.pop("rules", None)
-    return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A command-line argument that was not UTF-8 (`--note $'\\xff'`) reaches here as a lone
+        # surrogate, which no file can hold: written as U+FFFD, not an internal error after
+        # the work was done.
+        return _SURROGATE.sub("\ufffd", text).encode()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, only ever unpaired
 
 
 def real_path(path: Path) -> Path:
@@ -334,16 +358,18 @@ def refuse_read_only(path: Path) -> None:
     if stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
         raise SessionError(
             f"{path} is read-only",
-            f"the file was left as it was; make it writable (chmod u+w '{path}') or save to "
-            "another path",
+            f"the file was left as it was; make it writable (chmod u+w {shlex.quote(str(path))}) "
+            "or save to another path",
         )
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, session: bool = False) -> None:
     """Temporary file, fsync, rename, fsync the directory; through a symlink, to the file it
-    points to; the file's permissions kept (a private session stays private)."""
+    points to; the file's permissions kept (a private session stays private). A `session` its
+    owner made read-only is refused (an export or a report is written as any tool writes)."""
     path = real_path(path)
-    refuse_read_only(path)
+    if session:
+        refuse_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -388,7 +414,7 @@ class SessionFile:
 
     def save(self) -> None:
         self.session.touch()
-        atomic_write(self.path, dumps(self.session))
+        atomic_write(self.path, dumps(self.session), session=True)
 
     def close(self) -> None:
         if self._lock_fd >= 0:
@@ -476,9 +502,13 @@ def open_session(
     # Holding the lock, any temp file beside the session is a killed writer's leftover (its
     # name escaped: "s[1].json" matched another session's ".s1.json.*.tmp").
     real = real_path(p)
+    # Only its own pattern: ".a.json.*.tmp" matched ".a.json.bak.json.123.tmp", the save in
+    # progress of another session with its own lock.
+    own = re.compile(rf"\.{re.escape(real.name)}\.\d+\.tmp")
     for stale in real.parent.glob(f".{glob.escape(real.name)}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+        if own.fullmatch(stale.name):
+            with contextlib.suppress(OSError):
+                stale.unlink()
     try:
         if p.exists():
             sf.session = load(p)
