@@ -214,11 +214,17 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
         other = f"##### {md_inline(theirs.model)} · sample {theirs.sample + 1} · seed {theirs.seed}"
         assert f"{head} · adopted\n" in md
         assert f"{other} · adopted on another branch\n" in md
-        # The tables below count every branch's answers: said, with where to see them all.
-        assert f"on all {len(s.leaves())} branches" in md and "export --tree" in md
+        # Every answer the tables count is shown (under the message both branches share).
+        assert "The tables count every answer" not in md
     whole = export(s, "md", tree=True)
     assert "adopted on another branch" not in whole  # every branch is written there
     assert "The tables count every answer" not in whole
+    # Back at the first turn: the tables count answers to turns the branch does not show.
+    s.go(s.nodes[0].id)
+    back = export(s, "md")
+    n = len([g for g in s.generations if g.node != s.nodes[0].id])
+    assert f"The tables count every answer in the session, {n} of them to turns" in back
+    assert "export --tree" in back
     # Both answers are written once, under the first branch that holds the message: each says
     # which branch adopted it (a trial read both as adopted on branch 1).
     for gen, turn in ((a, first), (b, second)):

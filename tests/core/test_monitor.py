@@ -130,6 +130,11 @@ def test_a_vector_for_another_model_is_read_as_steering_applies_it_and_says_so(
     assert [r.projection for r in rows] == [r.projection for r in ref]  # read all the same
     assert all(r.note is None for r in ref)
     assert len(said) == 1 and "read all the same" in said[0] and "vectors build" in said[0], said
+    # Of another width: skipped (its row says why), and not said to be "read all the same".
+    wide = ControlVector({6: np.ones(640, np.float32)}, "llama", {"psmlab.model_sha256": "ab" * 32})
+    said_wide: list[str] = []
+    skipped = trace_session(load(saved), wide, warnings=said_wide)
+    assert all("dimensions" in (r.skipped or "") for r in skipped) and said_wide == []
     path = other.save(tmp_path / "other.gguf")
     res = run_cli("trace", str(saved), "--vector", str(path), "--threads", "1")
     assert res.returncode == 0, res.stderr

@@ -313,6 +313,16 @@ def measure(
     finally:
         for m in opened.values():
             m.close()
+    for mid, note in foreign.items():
+        # Said only of a model it was read on (one whose layers or width do not fit is skipped,
+        # and its row says why).
+        if any(r.model == mid and r.note for r in rows):
+            warnings.append(
+                f"{mid}: {note.removesuffix(': its directions may mean nothing here')}; read all "
+                "the same, as steering applies it (a requantised copy is another file): its "
+                "directions may mean nothing here; for a vector of this model, psmlab vectors "
+                "build -m MODEL"
+            )
     return rows
 
 
@@ -342,13 +352,8 @@ def _usable(
                 continue
             usable[mid] = spec
             bad = _mismatch(vector, spec, sha)
-            if bad:
+            if bad:  # the warning is given by `measure`, once a row of it was read
                 foreign[mid] = f"{bad}: its directions may mean nothing here"
-                warnings.append(
-                    f"{mid}: {bad}; read all the same, as steering applies it (a requantised "
-                    "copy is another file): its directions may mean nothing here; for a "
-                    "vector of this model, psmlab vectors build -m MODEL"
-                )
     return usable, why, foreign
 
 

@@ -103,13 +103,20 @@ def eval_notes_as_planned(done: dict[str, dict[str, Any]], jobs: list[Job]) -> N
 
 # The file named whole ("Experiment file: `/abs/study.toml`."): the command line names it as it
 # was typed, relative to wherever that run was started.
-_EXPERIMENT_FILE = re.compile(r"^Experiment file: (`+) ?(.+?) ?\1\.$", re.M)
+_EXPERIMENT_FILE = re.compile(r"^Experiment file: (`+)(.+?)\1\.$", re.M)
 
 
 def recorded_file(report_text: str) -> Path | None:
     """The experiment file a report names whole (None: a report from before it did)."""
     m = _EXPERIMENT_FILE.search(report_text)
-    return Path(m.group(2)) if m else None
+    if m is None:
+        return None
+    body = m.group(2)
+    # md_code pads both ends with a space only around a backtick at an end: a path's own
+    # trailing space is kept.
+    if len(body) > 2 and body[0] == body[-1] == " " and "`" in (body[1], body[-2]):
+        body = body[1:-1]
+    return Path(body)
 
 
 def find_experiment_file(results_dir: Path) -> Path | None:

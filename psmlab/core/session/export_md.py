@@ -116,12 +116,13 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
             out += _answers(s, t.id, f"turn {i}", on_path, in_branches, after)
             out += _adopted_from_elsewhere(s, t, i, path, on_path, in_branches, after, shown)
     out += ["", "## Labels per model", ""]
-    if not tree and len(leaves) > 1:
-        # One branch above, every branch below: the tables counted (and named turns of)
-        # answers the document did not show, unsaid.
+    off = [] if on_path is None else [g for g in s.generations if g.node and g.node not in on_path]
+    if off:
+        # One branch above, every answer below: the tables counted (and named turns of)
+        # answers the document did not show, unsaid (other branches, or turns past the head).
         out += [
-            f"The tables count every answer in the session, on all {len(leaves)} branches "
-            "(the branch above shows its own): `psmlab export --tree` shows them all.",
+            f"The tables count every answer in the session, {len(off)} of them to turns the "
+            "branch above does not show: `psmlab export --tree` shows them all.",
             "",
         ]
     out += label_table(s)
