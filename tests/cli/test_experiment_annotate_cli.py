@@ -181,6 +181,35 @@ def test_a_folder_knows_its_experiment_whichever_directory_a_run_started_in(
     assert find_experiment_file(tmp_path / "results") == (tmp_path / "a" / "study.toml").resolve()
 
 
+def test_a_frame_next_to_the_experiment_file_runs_annotates_and_replays_from_anywhere(
+    tmp_path: Path,
+) -> None:
+    """formats = ["frames/qa.toml"] was read from the current directory; the session made
+    from its samples recorded it as written, so replay and the lab failed from elsewhere."""
+    from psmlab.core import paths
+
+    exp = tmp_path / "exp"
+    (exp / "frames").mkdir(parents=True)
+    frame = paths.shipped_files("frames", ".toml")["dialogue"].read_text()
+    (exp / "frames" / "qa.toml").write_text(frame.replace("User:", "Q:"))
+    (exp / "study.toml").write_text(
+        'title = "frames"\nmodels = ["gemma-3-270m"]\nformats = ["frames/qa.toml"]\n'
+        'questions = [{ id = "q", text = "What are you?" }]\nsamples = 1\nmax_tokens = 4\n'
+    )
+    ran = run_cli("experiment", "exp/study.toml", "-o", "out", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    made = run_cli("experiment-annotate", str(tmp_path / "out"), "-o", "s.json", cwd=elsewhere)
+    assert made.returncode == 0, made.stderr
+    s = store.load(elsewhere / "s.json")
+    whole = str((exp / "frames" / "qa.toml").resolve())
+    assert {m.format for m in s.models} == {g.format for g in s.generations} == {whole}
+    again = run_cli("replay", "elsewhere/s.json", "--json", cwd=tmp_path)  # another directory
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["identical"] == 1
+
+
 def test_the_question_the_rows_recorded_serves_when_the_file_is_gone(tmp_path: Path) -> None:
     """A report names its file as it was given (relative to where the run started): from
     elsewhere it is not found, and the question the rows recorded is enough (context "none")."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from psmlab.core.measure.experiment_rows import (
     read_rows,
     spec_texts,
 )
-from psmlab.core.measure.plan import ExperimentSpec, load_experiment
+from psmlab.core.measure.plan import ExperimentSpec, frame_next_to, load_experiment
 from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
 from psmlab.core.session.relabel import relabel_stale
 from psmlab.core.session.schema import (
@@ -84,6 +84,12 @@ def _spec_for(model: str, prov: dict[str, Any], registry: Registry | None) -> Mo
         except PsmlabError:
             continue
     return None
+
+
+def _format_for(fmt: str, spec_path: Path | None) -> str:
+    """The format as a session records it: a frame path relative to the experiment file, whole."""
+    frame = frame_next_to(fmt, spec_path.parent) if spec_path is not None else None
+    return str(frame) if frame is not None else fmt
 
 
 def _model_record(
@@ -273,7 +279,12 @@ def session_from_results(
             key=lambda r: (int(r.get("seed", 0)), int(r.get("sample", 0))),
         )
         system = systems[cell.context]
-        session.models.append(_model_record(ids[cell], cell, mine[0], system, registry))
+        # A frame the file names relative to itself is recorded whole: the session is
+        # replayed, monitored and opened from other directories.
+        fmt = _format_for(cell.format, spec_path)
+        session.models.append(
+            _model_record(ids[cell], replace(cell, format=fmt), mine[0], system, registry)
+        )
         for i, r in enumerate(mine):
             gen_id = _generation_id(r)
             experiment = {
@@ -296,7 +307,7 @@ def session_from_results(
                 GenerationRecord(
                     id=gen_id,
                     model=ids[cell],
-                    format=r["format"],
+                    format=fmt,
                     sample=i,
                     seed=int(r.get("seed", 0)),
                     text=r["text"],
