@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,20 +86,31 @@ def import_tree(
 
     from psmlab.core.errors import SessionError, UsageError
     from psmlab.core.session.file import atomic_write, dumps, new_path
-    from psmlab.core.session.loom import detect_loom, from_loom
+    from psmlab.core.session.loom import detect_loom, from_loom, import_notes
 
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{file} does not exist", "give the path of a loom JSON file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{file} is a folder", "give the path of a loom JSON file") from None
+    except RecursionError:
+        raise SessionError(
+            f"{file} nests its nodes deeper than psmlab's JSON reader can read",
+            "save a shallower tree (loom itself cannot save one this deep)",
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SessionError(
             f"{file} is not a JSON file ({exc})", "give a loom JSON save file"
         ) from None
+    if isinstance(doc, dict) and "schema_version" in doc:
+        raise UsageError(
+            f"{file} is a psmlab session, not a loom tree", f"open it: psmlab open {file}"
+        )
     if not isinstance(doc, dict) or not detect_loom(doc):
         raise SessionError(
             f"{file} is not a loom tree (no root node with text and children)",
-            "give a JSON file saved by loom",
+            "give a JSON file saved by socketteer/loom (other looms' files are not read)",
         )
     # The title a psmlab export wrote into the doc wins over the file's name (its own words).
     own = doc.get("psmlab")
@@ -109,8 +121,12 @@ def import_tree(
         raise UsageError(f"{target} already exists", "choose another file with -o")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, dumps(session))
+    branches = len(session.leaves())
     typer.echo(
         terminal_safe(
-            f"imported {len(session.nodes)} turns in {len(session.leaves())} branches into {target}"
+            f"imported {len(session.nodes)} turns in {branches} "
+            f"branch{'es' if branches != 1 else ''} into {target}"
         )
     )
+    for note in import_notes(session):  # what it guessed or cannot show, not left unsaid
+        sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")

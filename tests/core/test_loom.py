@@ -302,3 +302,48 @@ def test_an_answer_to_no_turn_sits_under_an_added_root() -> None:
     assert [c["id"] for c in doc["root"]["children"]] == [s.nodes[0].id, "g-orphan"]
     back = from_loom(doc)
     assert [t.id for t in back.children(None)] == [s.nodes[0].id, "g-orphan"]
+
+
+def test_an_import_says_what_it_guessed_and_what_a_person_edited_in_loom(tmp_path: Path) -> None:
+    """It said only how many turns it read: roles read without loom's provenance, model text a
+    person edited in loom (credited to the model), a hoisted save's hidden branches."""
+    from psmlab.core.session.export_md import to_markdown
+    from psmlab.core.session.loom import import_notes
+    from tests.conftest import run_cli
+
+    doc = {
+        "root": {
+            "id": "r",
+            "text": "Q: What are you?\nA:",
+            "meta": {"source": "prompt"},
+            "masked_head": {"id": "old", "text": "x", "children": []},
+            "children": [
+                {"id": "a", "text": " A cat.", "meta": {"source": "mixed"}, "children": []},
+                {"id": "b", "text": " A dog.", "children": []},
+            ],
+        }
+    }
+    s = from_loom(copy.deepcopy(doc))
+    notes = import_notes(s)
+    assert any(n.startswith("1 loom node records no source") for n in notes), notes
+    assert any(n.startswith("1 turn holds model text a person edited in loom") for n in notes)
+    assert any("saved hoisted (masked_head)" in n for n in notes), notes
+    s.go("a")
+    assert "edited by hand in loom" in to_markdown(s)
+    # A psmlab session exported to loom, an answer edited there, imported again: edited.
+    mine = Session(title="t")
+    q = mine.add_turn(TurnRecord(role="user", content="Hi"))
+    mine.add_turn(TurnRecord(role="assistant", content="Hello.", parent=q.id, adopted_from="g-1"))
+    out = to_loom(mine)
+    answer = out["root"]["children"][0]
+    answer["text"], answer["meta"]["source"] = "Edited.", "mixed"
+    back = from_loom(out)
+    assert "edited by hand in loom" in to_markdown(back)
+    assert not import_notes(from_loom(to_loom(mine)))  # nothing guessed, nothing edited
+    # A folder, or a psmlab session, given to import: one line naming it.
+    folder = run_cli("import", str(tmp_path))
+    assert folder.returncode == 2 and "is a folder" in folder.stderr, folder.stderr
+    sess = tmp_path / "s.json"
+    sess.write_text(json.dumps({"schema_version": 2, "root": {"text": "x", "children": []}}))
+    said = run_cli("import", str(sess))
+    assert "is a psmlab session, not a loom tree" in said.stderr, said.stderr

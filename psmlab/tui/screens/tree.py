@@ -14,6 +14,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from psmlab.core.session.authorship import given_by
+from psmlab.core.session.loom import edited_in_loom
 from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
 from psmlab.views import safe
@@ -108,6 +109,8 @@ class TreeScreen(ModalScreen[str | None]):
                     tail.append_text(safe(f" · {w}", "dim"))
                 if t.edited_from:  # as the transcript says it: no model wrote this text
                     tail.append_text(safe("  ✎ edited", "dim"))
+                elif edited_in_loom(t):
+                    tail.append_text(safe("  ✎ edited in loom", "dim"))
                 elif cut := s.adopted_cut(t, blind=self.blind):
                     tail.append_text(safe(f"  ✂ {cut}", "dim"))
                 if n_gen:

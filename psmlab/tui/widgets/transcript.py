@@ -7,6 +7,7 @@ from textual import events
 from textual.binding import Binding
 from textual.widgets.option_list import Option
 
+from psmlab.core.session.loom import edited_in_loom
 from psmlab.core.session.schema import TurnRecord
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.tui.widgets.lists import StopAtEnds
@@ -72,6 +73,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                 line.append_text(safe(f" · {(given or {})[t.id]}", "dim"))
             if t.edited_from:  # no model wrote this text as it stands
                 line.append_text(safe("  ✎ edited", "dim"))
+            elif edited_in_loom(t):  # nor this: a person changed it in loom
+                line.append_text(safe("  ✎ edited in loom", "dim"))
             elif (cuts or {}).get(t.id):  # an adopted answer stopped short is not a whole one
                 line.append_text(safe(f"  ✂ {(cuts or {})[t.id]}", "dim"))
             self.add_option(Option(line, id=f"turn-{i}"))
