@@ -53,7 +53,7 @@ class LabView(ForcedView):
         self._buf: dict[tuple[str, int], list[str]] = {}
         self._speed: dict[tuple[str, int], float] = {}
         self._buf_lock = threading.Lock()
-        self.personas, _ = load_personas()
+        self.personas, self._persona_errors = load_personas()
         self._last_column: ModelColumn | None = None  # the column the user was in last
 
     # --- layout ---------------------------------------------------------------------------
@@ -92,6 +92,8 @@ class LabView(ForcedView):
         self.query_one(Composer).focus()
         for w in self.lab.warnings:
             self.notify(w, severity="warning", timeout=8)
+        for e in self._persona_errors:  # a broken persona file: labels are made without it
+            self.notify(e.one_line(), severity="warning", timeout=10, markup=False)
         self._load_all()
         self._update_subtitle()
 
