@@ -166,6 +166,43 @@ async def test_which_sample_is_shown_stays_in_view_when_the_footer_is_cut(make_l
             assert not any(cut.search(x) for x in [first, *rest[:-1]]), foot
 
 
+async def test_a_taller_window_shows_the_whole_forced_choice_panel(make_lab) -> None:
+    """An audit at 130x70 with rows to spare still read "… 7 more lines cut" (a fixed 14-line
+    panel): the comparison with the samples and the opening design were never on screen, while
+    the README says a taller window shows the rest. The panel takes what the column leaves
+    it, fitted again on a resize; a short window still cuts it, and says so."""
+    lab = make_lab(max_tokens=16)
+    lab.n_samples = 6
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(130, 30)) as pilot:
+        await type_and_send(pilot, "Are you a human?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: all(st.forced is not None and st.auto_self_id for st in screen.states.values()),
+            "the forced choice and the labels",
+        )
+
+        def panels() -> list[str]:
+            return [str(c.query_one(".col-dist").render()) for c in app.query(ModelColumn)]
+
+        await wait_for(pilot, lambda: all("lines cut" in p for p in panels()), "cut panels")
+        await pilot.resize_terminal(130, 70)
+        # Whole: the comparisons with the samples and the opening design, nothing cut.
+        await wait_for(
+            pilot,
+            lambda: all("lines cut" not in p for p in panels()),
+            "whole panels",
+        )
+        for panel in panels():
+            flat = " ".join(panel.split())
+            assert "vs 6 samples:" in flat and 'self-id after "I\'m":' in flat, panel
+            assert flat.count("vs 6 samples:") == 2, panel  # with the archetypes and the walk
+        await pilot.resize_terminal(130, 30)  # short again: cut again, with its note
+        await wait_for(pilot, lambda: all("lines cut" in p for p in panels()), "cut again")
+
+
 async def test_the_template_warning_fits_its_column(make_lab) -> None:
     """The chat template's warning was cut at every size ('… (a de…'): a column says it in
     words that fit, and F2 shows the text."""
@@ -190,14 +227,16 @@ async def test_the_template_warning_fits_its_column(make_lab) -> None:
         app = PsmlabApp(lab)
 
 
-async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
+async def test_the_picker_highlights_only_a_whole_answer_looked_at(make_lab) -> None:
     """A trial looked last at a cancelled fragment: the picker highlighted it, and one Enter
-    adopted "I'm a chat-". The looked-at answer is the default only when it is whole."""
+    adopted "I'm a chat-"; an audit, having looked at none, had the first column's answer
+    highlighted. The looked-at answer is the default only when it is whole; else nothing is
+    highlighted, Enter does nothing, and the line above the list says so."""
     from textual.widgets import OptionList
 
     from psmlab.tui.screens.adopt_picker import Choice
 
-    def picker(default: str, cut: tuple[bool, ...]) -> AdoptPicker:
+    def picker(default: str | None, cut: tuple[bool, ...]) -> AdoptPicker:
         return AdoptPicker(
             [Choice(f"g{i}", "m", i + 1, 3, f"text {i}", cut=c) for i, c in enumerate(cut)],
             default,
@@ -207,9 +246,10 @@ async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         for default, cut, want in [
             ("g1", (False, False, False), 1),  # whole: the one looked at
-            ("g1", (False, True, False), 0),  # cut off: the first whole answer
-            ("g0", (True, True, False), 2),
-            ("g1", (True, True, True), 0),  # nothing whole: the list's first
+            ("g1", (False, True, False), None),  # cut off: nothing (not the first whole one)
+            ("g0", (True, True, False), None),
+            (None, (False, False, False), None),  # none looked at: nothing, never the first
+            ("g9", (False, False, False), None),  # one looked at that is not listed
         ]:
             screen = picker(default, cut)
             app.push_screen(screen)
@@ -222,9 +262,78 @@ async def test_the_picker_never_preselects_a_cut_off_answer(make_lab) -> None:
                 ),  # focused once its default is set
                 "the picker",
             )
-            assert screen.query_one(OptionList).highlighted == want, (default, cut)
+            ol = screen.query_one(OptionList)
+            said = str(screen.query_one("#enter-does").render())
+            assert ol.highlighted == want, (default, cut)
+            if want is None:
+                assert said.startswith("No answer chosen"), said
+                await pilot.press("enter")  # nothing chosen: nothing happens
+                await pilot.pause()
+                assert app.screen is screen
+            else:
+                assert said == "Enter adopts m · sample 2/3 (looked at last) and sends", said
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab")
+
+
+async def test_the_picker_highlights_no_answer_the_user_has_not_looked_at(make_lab) -> None:
+    """An audit reopened a session whose answers were not adopted and sent a message without
+    entering a column: the picker highlighted the first column's answer (after N=6 at 80x24,
+    an empty one), and an Enter a moment later adopted it. Nothing is highlighted until the
+    user has been in a column since its answers came; the dialog says what Enter does."""
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+    path = lab.path
+    lab.release()
+    again = Lab.open(path, pool=lab.pool)
+    app2 = PsmlabApp(again)
+    try:
+        async with app2.run_test(size=SIZE) as pilot:
+            screen = app2.lab_screen
+            cols = lambda: list(screen.query(ModelColumn))  # noqa: E731
+            await wait_for(
+                pilot,
+                lambda: len(cols()) == 2 and all(c.current and c.current.record for c in cols()),
+                "the reopened answers",
+            )
+            first, second = cols()
+            picker = await _send_to_picker(pilot, "Quick question")
+            ol = picker.query_one("#choices")
+
+            def said() -> str:
+                return str(picker.query_one("#enter-does").render())
+
+            assert ol.highlighted is None and said().startswith("No answer chosen"), said()
+            await pilot.pause(0.6)
+            await pilot.press("enter")  # the audit's second Enter: nothing adopted or sent
+            await pilot.pause(0.2)
+            assert app2.screen is picker and [t.role for t in again.turns] == ["user"]
+            await pilot.press("down")  # the first answer, chosen: Enter says what it does
+            assert ol.get_option_at_index(ol.highlighted).id == first.current.record.id
+            assert said() == f"Enter adopts {first.state.model_id} · sample 1/1 and sends"
+            await pilot.press("escape")
+            # In a column, then back in the message box: its answer is the one highlighted.
+            second.focus()
+            await pilot.pause()
+            picker = await _send_to_picker(pilot, "")  # the message stayed in the box
+            ol = picker.query_one("#choices")
+            looked = second.current.record.id
+            assert ol.get_option_at_index(ol.highlighted).id == looked
+            assert said().endswith("sample 1/1 (looked at last) and sends"), said()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(again.turns) == 3, "the message sent")
+            await settle(pilot, app2)
+            assert again.turns[1].adopted_from == looked
+            # New answers came while the user was in the message box: none of them was looked
+            # at, so again nothing is highlighted.
+            picker = await _send_to_picker(pilot, "And now?")
+            assert picker.query_one("#choices").highlighted is None
+            await pilot.press("escape")
+    finally:
+        again.release()
 
 
 async def test_the_picker_scrolls_to_its_last_choice_on_a_small_screen(make_lab) -> None:
@@ -254,11 +363,16 @@ async def test_the_picker_scrolls_to_its_last_choice_on_a_small_screen(make_lab)
             "the picker",
         )
         ol = screen.query_one(OptionList)
+        dialog = screen.query_one(".dialog")
+        # What Enter does, in two lines here (a long model id), leaves the list whole too.
+        said = str(screen.query_one("#enter-does").render())
+        assert said.startswith("Enter adopts smollm2-135m-instruct · run 1/2 · sample 1/4"), said
+        await pilot.pause()
+        assert ol.region.bottom <= dialog.content_region.bottom, (ol.region, dialog.content_region)
         await pilot.press("end")
         await wait_for(pilot, lambda: ol.highlighted == ol.option_count - 1, "the last choice")
         await pilot.pause()
         # The dialog fits the screen, and the highlighted row is inside the list's window.
-        dialog = screen.query_one(".dialog")
         assert dialog.region.bottom <= 24 and ol.max_scroll_y > 0
         # Not cut off by the dialog: the list's last rows are drawn (they were clipped below).
         assert ol.region.bottom <= dialog.content_region.bottom, (ol.region, dialog.content_region)
@@ -1193,6 +1307,8 @@ async def test_a_second_enter_opens_no_second_picker_and_letters_typed_after_are
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         box = app.query_one(Composer)
+        list(app.query(ModelColumn))[1].focus()  # an answer looked at: the picker's default
+        await pilot.pause()
         await _send_to_picker(pilot, "Next one")
         box.post_message(Composer.Submitted("Next one"))  # the second Enter, queued behind
         box.insert("typed after")  # letters that reached the box before the picker took keys

@@ -306,6 +306,28 @@ def test_a_walk_without_claims_or_without_a_walk_says_so() -> None:
     assert forced_block(_state(f)).plain.splitlines()[-1] == f'self-id after "I\'m": {why}'
 
 
+def test_samples_claiming_both_or_nothing_are_said_to_be_left_out_not_to_claim_nothing() -> None:
+    """An audit's one sample "I'm a human AI …" (self-id mixed: it claims both) read "vs 1
+    sample: no ai or human claim among them": how many were mixed (and none) is said, and that
+    they are not counted in the ai/human split."""
+    f = Forced(RAW, CAL, describe(False, True), node="t-1", opening=OPENING)
+
+    def last(mixed: int, none: int) -> str:
+        st = _state(f, PURE, n=mixed + none)
+        st.auto_self_id = [Share(c, k, mixed + none) for c, k in
+                           (("ai", 0), ("human", 0), ("mixed", mixed), ("none", none))]  # fmt: skip
+        return forced_block(st).plain.splitlines()[-1]
+
+    assert last(1, 0) == (
+        "vs 1 sample: 1 mixed, not counted (no sample claims only ai or only human) "
+        "(same T=1 distribution)"
+    )
+    assert last(1, 2).startswith(
+        "vs 3 samples: 1 mixed and 2 none, not counted (no sample claims only ai or only human)"
+    )
+    assert last(0, 2).startswith("vs 2 samples: 2 none, not counted")
+
+
 def test_an_edited_session_with_half_an_opening_record_still_draws() -> None:
     # A session file is text: a record missing its human share is drawn, not a crash.
     f = Forced(RAW, None, describe(False, False), node="t-1", opening={"probs": {"ai": 1.0}})

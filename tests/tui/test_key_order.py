@@ -69,7 +69,8 @@ def test_every_text_box_of_the_lab_keeps_keys_in_order() -> None:
 
 async def test_lists_stop_at_their_ends() -> None:
     """Up from the first answer in the picker wrapped to "send without adopting"; up from turn
-    1 of the transcript to the last turn (then `e` edited the wrong one)."""
+    1 of the transcript to the last turn (then `e` edited the wrong one); up with nothing
+    highlighted went to the last row."""
     from psmlab.tui.widgets.lists import StopAtEnds
     from psmlab.tui.widgets.transcript import TranscriptView
 
@@ -86,4 +87,9 @@ async def test_lists_stop_at_their_ends() -> None:
         assert ol.highlighted == 0
         await pilot.press("down", "down", "down", "down")
         assert ol.highlighted == 2
+        # Nothing highlighted (the answer picker when no answer was looked at): up starts at
+        # the first row, as down does, not at the last ("send without adopting").
+        ol.highlighted = None
+        await pilot.press("up")
+        assert ol.highlighted == 0
     assert issubclass(TranscriptView, StopAtEnds)

@@ -35,6 +35,7 @@ class Choice:
     def line(self, width: int = 60) -> str:
         head = " ".join(self.text.split())
         head = head if len(head) <= width else head[: width - 1] + "…"
+        head = head or "(empty answer)"  # said: an audit's highlighted row was a blank one
         tag = f" [{self.label}]" if self.label else ""
         run = f"run {self.run}/{self.runs} · " if self.runs > 1 else ""
         return terminal_safe(f"{self.column} · {run}sample {self.index}/{self.of}{tag}: {head}")
@@ -42,16 +43,22 @@ class Choice:
 
 class AdoptPicker(ModalScreen[str | None]):
     """Returns the chosen generation id, WITHOUT (send with no answer), or None (cancelled: the
-    message stays in the box). The highlighted default is the answer the user looked at last
-    (or, when that one was cut off, the first whole answer)."""
+    message stays in the box). Highlighted at first: the answer the user looked at last in its
+    column (`default`), if it is whole and listed; else nothing, and Enter does nothing until
+    a row is chosen. A line above the list says what Enter does."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     # The list scrolls inside the dialog: grown to its options' height, it ran past the bottom
     # of an 80x24 screen, and the highlight moved onto rows nobody could see ("Send without
-    # adopting" among them). 60% of the screen leaves room for the title, padding and border.
+    # adopting" among them). 55% of the screen leaves room for the title, what Enter does (up
+    # to 2 lines: a long model id wraps it at 80 columns), padding and border.
     DEFAULT_CSS = """
     AdoptPicker #choices {
-        max-height: 60vh;
+        max-height: 55vh;
+    }
+    AdoptPicker #enter-does {
+        color: $text-muted;
+        max-height: 2;
     }
     """
 
@@ -71,20 +78,46 @@ class AdoptPicker(ModalScreen[str | None]):
             options.append(Option(Text(without), id=WITHOUT))
         with Vertical(classes="dialog wide"):
             yield Label(
-                "Which answer continues the conversation?  Enter chooses · Esc cancels",
+                "Which answer continues the conversation?  Esc cancels",
                 classes="dialog-title",
                 markup=False,
             )
+            yield Label(Text(self._enter_does(None)), id="enter-does")
             yield StopAtEnds(*options, id="choices")
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
-        # The answer looked at last, unless it was cut off: one reflexive Enter adopted a
-        # cancelled "I'm a chat-". Then the first whole answer (a fragment only if all are).
-        whole = [i for i, c in enumerate(self.choices) if not c.cut]
-        looked = [i for i in whole if self.choices[i].gen_id == self.default]
-        ol.highlighted = (looked or whole or [0])[0]
+        # Only the answer the user looked at last, and only when it is whole: the first
+        # column's answer was the default after reopening a session (nothing looked at), and
+        # an Enter a moment after sending adopted it, once an empty one, unseen; earlier, one
+        # reflexive Enter adopted a cancelled "I'm a chat-" looked at last.
+        looked = [i for i, c in enumerate(self.choices) if c.gen_id == self.default and not c.cut]
+        ol.highlighted = looked[0] if looked else None
+        self._say(ol.highlighted)
         ol.focus()
+
+    def _enter_does(self, index: int | None) -> str:
+        """What Enter does with row `index` highlighted (None: nothing highlighted)."""
+        if index is None:
+            end = " · End: send without one" if self.allow_without else ""
+            return f"No answer chosen: ↓ picks one, then Enter{end}"
+        if index >= len(self.choices):
+            return "Enter sends your message with no answer adopted"
+        c = self.choices[index]
+        run = f"run {c.run}/{c.runs} · " if c.runs > 1 else ""
+        which = terminal_safe(f"{c.column} · {run}sample {c.index}/{c.of}")
+        looked = " (looked at last)" if c.gen_id == self.default and not c.cut else ""
+        then = " and sends" if self.allow_without else ""
+        return f"Enter adopts {which}{looked}{then}"
+
+    def _say(self, index: int | None) -> None:
+        # Text: a model's id (or anything else in the line) is never read as markup.
+        self.query_one("#enter-does", Label).update(Text(self._enter_does(index)))
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # The list as it is now: OptionList highlights its first row when built, and that
+        # message arrives after on_mount took the highlight away.
+        self._say(event.option_list.highlighted)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

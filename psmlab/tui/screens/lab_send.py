@@ -62,25 +62,22 @@ class LabSending(LabView):
         return out
 
     def last_viewed_id(self) -> str | None:
-        """The answer the picker offers first: the sample shown in the column the user was in
-        last, unless it was cut off; then the first whole sample on screen, column by column
-        (it fell back to the oldest run's, an answer not on screen)."""
-        cols = [self._last_column] if self._last_column is not None else []
-        cols += [c for c in self.query(ModelColumn) if c is not self._last_column]
-        for col in cols:
-            cur = col.current if col.is_attached else None
-            rec = cur.record if cur is not None else None
-            if rec is not None and rec.finish_reason not in FRAGMENT_ENDS:
-                return rec.id
-        return None
+        """The answer the picker highlights first: the one shown last in the column the user
+        was in last, while they were in it. None when they were in no column since its answers
+        came (a reopened session): the picker then highlights nothing, where it offered the
+        first column's answer, unseen (an Enter a moment after sending adopted it)."""
+        col = self._last_column
+        return col.looked if col is not None and col.is_attached else None
 
     def watch_focused(self, focused: object) -> None:
-        """Remember the column the user was in last (the answer picker's default)."""
+        """Remember the column the user was in last and the answer it shows (the answer
+        picker's default), as the focus moves (a Focus event came after a quick move on)."""
         f = self.focused
         while f is not None and not isinstance(f, ModelColumn):
             f = f.parent  # type: ignore[assignment]
         if isinstance(f, ModelColumn):
             self._last_column = f
+            f.note_looked()
 
     def _send(self, text: str, pick: str | None) -> None:
         try:

@@ -92,6 +92,9 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         self._dist_rows = 0  # lines the labels panel shows now (the footer gets the rest)
         self._foot_want = 3  # lines the footer would take whole (the panel leaves it up to 3)
         self._fit_header = 0  # the header's height the panels were last fitted below
+        # The answer shown last while the user was in this column (None: an unfinished one):
+        # the answer picker highlights it, and never one the user was not shown here.
+        self.looked: str | None = None
 
     def compose(self) -> ComposeResult:
         yield _Header(classes="col-header")
@@ -117,6 +120,12 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     def _refit(self) -> None:
         self._shown.clear()
         self.refresh_view()
+
+    def note_looked(self) -> None:
+        """The user is in the column (the screen says so as focus moves here, `refresh_view`
+        while it stays): the answer on screen is the one they looked at last."""
+        cur = self.current
+        self.looked = cur.record.id if cur is not None and cur.record is not None else None
 
     @property
     def current(self) -> Sample | None:
@@ -198,13 +207,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         a part taller than that ends in a line saying how much was cut, never silently."""
         limit = widget.styles.max_height
         width = widget.content_size.width or self.content_size.width
-        if limit is None or limit.unit != Unit.CELLS or width <= 0:
+        panel = widget.has_class("col-dist") or widget.has_class("col-footer")
+        capped = limit is not None and limit.unit == Unit.CELLS
+        if (not capped and not panel) or width <= 0:
             return content
-        rows = int(limit.value)
         lines = content.wrap(self.app.console, width)
-        if self.content_size.height and (
-            widget.has_class("col-dist") or widget.has_class("col-footer")
-        ):
+        # The labels panel has no cap of its own: the column's height alone bounds it (below),
+        # so a taller window shows all of it.
+        rows = int(limit.value) if capped and limit is not None else len(lines)
+        if self.content_size.height and panel:
             # Below the header (as last laid out) and a third of the column for the answer (at
             # least 3 lines), the labels panel comes first (leaving the footer a line), then the
             # footer: in a 10-row column the layout would otherwise drop the footer, warnings and
@@ -435,5 +446,8 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             )
             dist.tooltip = s.forced.measures if s.forced else None
         self._put(".col-footer", foot)  # after the panel: it gets the rows the panel leaves
+        # Another sample, run or a finished answer, seen here (a column being removed has no screen).
+        if self.is_attached and self.screen.focused is self:
+            self.note_looked()
         if follow:
             self.query_one(".col-body", VerticalScroll).scroll_end(animate=False)

@@ -279,7 +279,14 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     mine = "ai" if probs and probs["ai"] > probs["human"] else "human" if probs else None
     theirs = "ai" if ai > human else "human" if human > ai else None
     if not ai and not human:
-        verdict = "no ai or human claim among them"
+        # "no ai or human claim among them" was said of a sample claiming both ("I'm a human
+        # AI", mixed): say what they are, and that they are left out of the ai/human split.
+        rest = [f"{counts[c]} {c}" for c in ("mixed", "none") if counts.get(c)]
+        verdict = (
+            f"{' and '.join(rest)}, not counted (no sample claims only ai or only human)"
+            if rest
+            else "no ai or human claim among them"  # an edited file's classes: nothing to say
+        )
     elif theirs is None:
         verdict = f"ai and human tied {ai}/{n} each"
     else:

@@ -11,7 +11,11 @@ class StopAtEnds(OptionList):
     last turn (then `e` edited the wrong one)."""
 
     def action_cursor_up(self) -> None:
-        if self.highlighted != 0:
+        if self.highlighted is None:
+            # Nothing highlighted (the answer picker when no answer was looked at): up starts
+            # at the top as down does; OptionList's went to the last row, "send without adopting".
+            self.action_first()
+        elif self.highlighted != 0:
             super().action_cursor_up()
 
     def action_cursor_down(self) -> None:
