@@ -17,6 +17,8 @@ from psmlab.core.session.schema import Session
 def outline(s: Session) -> list[dict[str, Any]]:
     """Every turn in tree order, with its depth, branch number (at branch ends) and whether it
     lies on the current branch."""
+    from psmlab.core.session.loom import loom_answer_model
+
     leaves = s.leaves()
     current = {t.id for t in s.turns}
     return [
@@ -27,6 +29,8 @@ def outline(s: Session) -> list[dict[str, Any]]:
             "role": t.role,
             "content": t.content,
             "adopted_from": t.adopted_from,
+            # Who wrote it: the adopted model, or a loom answer's model read back.
+            "model": t.adopted_model or loom_answer_model(t),
             "branch": leaves.index(t.id) + 1 if t.id in leaves else None,
             "current": t.id in current,
             "head": t.id == s.head,
@@ -65,6 +69,8 @@ def tree(
         mark = ">" if r["head"] else "*" if r["current"] else " "
         line = f"{mark} {'  ' * r['depth']}{r['role']}: {text[:60]}{'…' if len(text) > 60 else ''}"
         extra = [r["id"]]
+        if r["model"] and not r["adopted_from"]:  # a loom answer psmlab had not adopted
+            extra.append(f"by {r['model']}")
         if r["generations"]:
             n = r["generations"]
             extra.append(f"{n} generation{'s' if n != 1 else ''}")

@@ -340,6 +340,18 @@ def test_an_import_says_what_it_guessed_and_what_a_person_edited_in_loom(tmp_pat
     back = from_loom(out)
     assert "edited by hand in loom" in to_markdown(back)
     assert not import_notes(from_loom(to_loom(mine)))  # nothing guessed, nothing edited
+    # An answer psmlab wrote without adopting it names its model when read back.
+    from psmlab.cli.tree import outline
+
+    out = to_loom(mine)
+    out["root"]["children"].append(
+        {"id": "g-x", "text": "Hi there.", "meta": {"source": "AI"}, "children": [],
+         BLOCK: {"generation": "g-x", "model": "smol", "sample": 0, "adopted": False}}
+    )  # fmt: skip
+    back = from_loom(out)
+    assert [r["model"] for r in outline(back) if r["id"] == "g-x"] == ["smol"]
+    back.go("g-x")
+    assert "an answer of smol not adopted in psmlab" in to_markdown(back)
     # A folder, or a psmlab session, given to import: one line naming it.
     folder = run_cli("import", str(tmp_path))
     assert folder.returncode == 2 and "is a folder" in folder.stderr, folder.stderr

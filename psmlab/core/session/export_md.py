@@ -16,7 +16,7 @@ from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
 from psmlab.core.session.authorship import given_by
 from psmlab.core.session.export_labels import auto_label_table, label_table
-from psmlab.core.session.loom import edited_in_loom
+from psmlab.core.session.loom import edited_in_loom, loom_answer_model
 from psmlab.core.session.md_text import md_block, md_code, md_heading, md_inline
 from psmlab.core.session.schema import (
     Annotation,
@@ -234,6 +234,8 @@ def _who(t: TurnRecord, s: Session | None = None) -> str:
         who += f" (edited by hand from turn {md_code(str(t.edited_from))})"
     elif edited_in_loom(t):
         who += " (edited by hand in loom: not the model's words as it wrote them)"
+    if not t.adopted_from and (model := loom_answer_model(t)):
+        who += f" (an answer of {md_inline(model)} not adopted in psmlab, read back from loom)"
     return who
 
 

@@ -398,6 +398,14 @@ def import_notes(session: Session) -> list[str]:
     return out
 
 
+def loom_answer_model(t: TurnRecord) -> str | None:
+    """The model of an answer psmlab wrote to loom without adopting it, read back (its turn
+    names no model; the loom node's psmlab block does)."""
+    block = (t.meta or {}).get(GEN_KEY)
+    model = block.get("model") if isinstance(block, dict) else None
+    return model if isinstance(model, str) else None
+
+
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'s' if n != 1 else ''}"
 
