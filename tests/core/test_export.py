@@ -11,6 +11,7 @@ from psmlab.core.domain import quality
 from psmlab.core.session import file as store
 from psmlab.core.session.export import export, md_block, md_inline
 from psmlab.core.session.records import ProjectionRecord
+from psmlab.core.session.schema import Session, TurnRecord
 from tests.markdown_tools import outside_fences
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -360,6 +361,12 @@ def test_a_hand_edited_files_ids_settings_and_keys_cannot_add_html_or_headings()
     assert not [x for x in titles if "FORGED" in x], titles
     assert not [t for t in tokens if t.type == "ordered_list_open"]
     assert "\u202e" not in md and "\\u202e.IA na ma I" in md  # shown as its escape
+
+
+def test_a_branch_of_one_turn_is_one_turn() -> None:
+    s = Session(title="t")
+    s.add_turn(TurnRecord(role="user", content="Hi"))
+    assert "## Current branch: 1 turn, ending at" in export(s, "md")
 
 
 def test_a_title_ending_in_a_hash_keeps_it() -> None:

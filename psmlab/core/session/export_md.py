@@ -107,7 +107,8 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
         name = f"Branch {b}" if tree else "Current branch" if leaf == s.head else "Branch"
         if tree and leaf == s.head:
             name += " (current)"
-        out += ["", f"## {name}: {len(path)} turns, ending at {md_code(str(leaf))}"]
+        turns = f"{len(path)} turn{'s' * (len(path) != 1)}"
+        out += ["", f"## {name}: {turns}, ending at {md_code(str(leaf))}"]
         for i, t in enumerate(path, 1):
             if t.id in written:
                 out += ["", f"Turn {i} ({t.role}) as in branch {written[t.id]}."]
