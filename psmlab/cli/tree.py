@@ -83,7 +83,11 @@ def import_tree(
     file: Annotated[Path, typer.Argument(help="A loom tree (socketteer/loom's JSON save file).")],
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Session file to write (default: sessions/<title>.json)."),
+        typer.Option(
+            "-o",
+            "--out",
+            help="Session file to write (a bare name: sessions/NAME.json; default: sessions/<title>.json).",
+        ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", help="The session's title.")] = None,
 ) -> None:
@@ -91,7 +95,7 @@ def import_tree(
     import json
 
     from psmlab.core.errors import SessionError, UsageError
-    from psmlab.core.session.file import atomic_write, dumps, new_path
+    from psmlab.core.session.file import atomic_write, dumps, new_path, save_target
     from psmlab.core.session.loom import detect_loom, from_loom, import_notes
 
     try:
@@ -122,7 +126,9 @@ def import_tree(
     own = doc.get("psmlab")
     named = isinstance(own, dict) and isinstance(own.get("title"), str)
     session = from_loom(doc, title=title or (None if named else file.stem))
-    target = out or new_path(session.title)
+    # A bare name is a session's name, kept in the sessions directory, as `ask --save` keeps
+    # one (it wrote ./NAME with no .json, which `psmlab sessions` does not list).
+    target = save_target(out) if out is not None else new_path(session.title)
     if target.exists():
         raise UsageError(f"{target} already exists", "choose another file with -o")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -359,3 +359,16 @@ def test_an_import_says_what_it_guessed_and_what_a_person_edited_in_loom(tmp_pat
     sess.write_text(json.dumps({"schema_version": 2, "root": {"text": "x", "children": []}}))
     said = run_cli("import", str(sess))
     assert "is a psmlab session, not a loom tree" in said.stderr, said.stderr
+
+
+def test_import_o_with_a_bare_name_is_a_session_in_the_sessions_directory(tmp_path: Path) -> None:
+    """It wrote ./NAME with no .json, which `psmlab sessions` does not list."""
+    from tests.conftest import run_cli
+
+    loom = tmp_path / "t.json"
+    loom.write_text(json.dumps({"root": {"id": "r", "text": "Hi", "children": []}}))
+    kept = tmp_path / "kept"
+    done = run_cli("import", str(loom), "-o", "mine", cwd=tmp_path,
+                   env={"PSMLAB_SESSIONS_DIR": str(kept)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (kept / "mine.json").is_file() and not (tmp_path / "mine").exists()
