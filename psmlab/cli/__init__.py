@@ -54,10 +54,14 @@ def _warn_broken(exc: PsmlabError) -> None:
 def _root(
     ctx: typer.Context,
     model: list[str] | None = typer.Option(
-        None, "-m", "--model", help="Open the lab on these models (repeat). Default: the demo pair."
+        None,
+        "-m",
+        "--model",
+        metavar="MODEL",
+        help="Open the lab on these models (repeat). Default: the demo pair.",
     ),
     monitor: list[Path] | None = typer.Option(
-        None, "--monitor", help=tui.MONITOR_HELP, dir_okay=False
+        None, "--monitor", metavar="FILE", help=tui.MONITOR_HELP, dir_okay=False
     ),
     blind: bool = typer.Option(False, "--blind", help=tui.BLIND_HELP),
     debug: bool = typer.Option(

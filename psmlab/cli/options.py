@@ -19,6 +19,7 @@ ModelOpt = Annotated[
     typer.Option(
         "-m",
         "--model",
+        metavar="MODEL",  # Typer showed <list[str]>
         help="Model id (see `psmlab models`), path to a .gguf, or a server as "
         "http://HOST:PORT/v1#MODEL; add @base/@chat to override its kind. "
         "Repeat for columns. Default: the demo pair.",
@@ -29,6 +30,7 @@ FormatOpt = Annotated[
     typer.Option(
         "-f",
         "--format",
+        metavar="[MODEL=]NAME",
         help="Format for every model (NAME), or for one (MODEL=NAME). See `psmlab formats`.",
     ),
 ]
@@ -54,6 +56,7 @@ SteerOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--steer",
+        metavar="[MODEL=]FILE[:LAYERS][@ALPHA]",
         help="[MODEL=]FILE[:LAYERS][@ALPHA]: add alpha times a control vector (psmlab vectors "
         "build, llama.cpp's cvector-generator, repeng) to a local model's residual stream at "
         "LAYERS (default: all in the file). Without MODEL= it steers every model. Recorded.",
@@ -63,6 +66,7 @@ MonitorOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--monitor",
+        metavar="FILE",
         help="A control vector (e.g. psmlab vectors build … --axis): each answer is re-read and "
         "projected on it, per layer and per token; shown, in --json and saved. Repeatable.",
     ),
