@@ -22,11 +22,16 @@ def annotate(
         str, typer.Argument(help="Generation id (a unique prefix is enough).")
     ],
     label: Annotated[
-        list[str] | None, typer.Option("--label", "-l", help="Persona archetype id (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", metavar="ARCHETYPE", help="Persona archetype id (repeatable)."
+        ),
     ] = None,
     free_label: Annotated[
         list[str] | None,
-        typer.Option("--free-label", help="A label in your own words (repeatable)."),
+        typer.Option(
+            "--free-label", metavar="TEXT", help="A label in your own words (repeatable)."
+        ),
     ] = None,
     self_id: Annotated[
         str | None,

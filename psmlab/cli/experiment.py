@@ -28,6 +28,7 @@ def experiment(
         list[Path] | None,
         typer.Option(
             "--people",
+            metavar="FILE",
             help="A session of these samples that people labelled (psmlab experiment-annotate, "
             "then the lab or psmlab annotate --self-id), or a JSONL file of readings (key, "
             "sample, self_id, annotator); the report also compares forced choice with "

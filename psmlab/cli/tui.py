@@ -66,7 +66,8 @@ def run_lab(
 def open_session(
     session: Annotated[Path, typer.Argument(help="Session file to continue in the lab.")],
     monitor: Annotated[
-        list[Path] | None, typer.Option("--monitor", help=MONITOR_HELP, dir_okay=False)
+        list[Path] | None,
+        typer.Option("--monitor", metavar="FILE", help=MONITOR_HELP, dir_okay=False),
     ] = None,
     blind: Annotated[bool, typer.Option("--blind", help=BLIND_HELP)] = False,
 ) -> None:

@@ -641,6 +641,23 @@ def test_the_report_says_when_a_letter_wins_whatever_it_says() -> None:
         "uncorrected": 0, "confounded": 0, "thin_side": 0, "several_answers": 0,
     }  # fmt: skip
     row = eval_section({("m", "f", "c", "e.jsonl"): s})[-2]
-    assert "100% of 6 (a letter wins whatever it says" in row, row
+    assert "100% of 6 (a letter wins whatever it says: 'matching' is near 50%" in row, row
     balanced = eval_section({("m", "f", "c", "e.jsonl"): {**s, "position_bias": 0.5}})[-2]
     assert "50% of 6 |" in balanced and "whatever it says" not in balanced
+
+
+def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_path: Path) -> None:
+    """A title with '#' in an older report (written unescaped) read as another experiment
+    once the file was renamed: the titles are compared with escapes undone."""
+    from psmlab.core.measure.experiment_rows import check_owner
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text(
+        "# C# study\n\nProduced by `psmlab experiment old.toml`.\n\n"
+        f"Experiment file: `{tmp_path / 'old.toml'}`.\n"
+    )
+    (tmp_path / "old.toml").write_text("")
+    check_owner(out, "C# study", tmp_path / "new.toml")  # no error: the same title
+    with pytest.raises(UsageError, match="another experiment"):
+        check_owner(out, "Another study", tmp_path / "new.toml")

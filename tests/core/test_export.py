@@ -117,6 +117,13 @@ def test_model_text_cannot_add_headings_html_or_escapes() -> None:
 
 def test_escaping_helpers() -> None:
     assert md_inline("a|b\n<x>") == "a\\|b ⏎ &lt;x&gt;"
+    # After "- " (a warning, a model id): a rule, a code block, a list never take the text.
+    from markdown_it import MarkdownIt
+
+    for text in ("---", "-- -", "    - x", "1. item", "+", "= x"):
+        html = MarkdownIt("commonmark").render("- " + md_inline(text))
+        assert "<hr" not in html and "<pre" not in html and "<ol" not in html, (text, html)
+        assert html.count("<li>") == 1 and "<ul>\n<li>" in html and "\\" not in html, html
     block = md_block("x\n````\ny")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
 

@@ -236,7 +236,8 @@ def check_owner(target: Path, title: str, file: Path) -> None:
             )
         return
     head = text.split("\n", 1)[0].removeprefix("# ") if text else ""
-    if head == md_inline(title):
+    # Escapes undone on both sides: a report written before '#' was escaped is the same title.
+    if md_plain(head) == md_plain(md_inline(title)):
         return
     # The same file, or one of the same name that was moved: a file of that name that is
     # there and is not this one is another experiment. The path recorded whole is read where

@@ -80,7 +80,11 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
         if pos is not None and s["counterbalanced"] and max(pos, 1 - pos) >= BIAS_DOMINATED:
             # As `psmlab evals` says it: a letter that wins whatever it names says little.
-            wins += " (a letter wins whatever it says: on these items 'matching' is near 50% by construction)"
+            cb = s["counterbalanced"]
+            # As the CLI says it: of the items scored in both orders only (items never swapped,
+            # several wrong answers or Yes/No, keep their own rate).
+            on = "" if cb == s["n"] else f"on the {cb} of {s['n']} items scored in both orders "
+            wins += f" (a letter wins whatever it says: {on}'matching' is near 50% by construction)"
         pol = s["polarity"].removeprefix("matching = ") or "not recorded"
         # Lines of the file that could not be scored (e.g. no answer fields) are said.
         file = e + (f" ({s['skipped']} lines skipped)" if s["skipped"] else "")

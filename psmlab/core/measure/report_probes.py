@@ -9,6 +9,7 @@ from typing import Any
 from psmlab.core.domain.stats import LabelShares, differences, fmt_diff, many_comparisons_note
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
+from psmlab.core.session.md_text import md_code
 
 DESIGNS = ("raw", "calibrated", "choice", "opening")
 ProbeKey = tuple[str, str, str, str]  # (probe set, model, format, context)
@@ -110,7 +111,7 @@ def probe_section(results: ResultsFile) -> list[str]:
         rows = {k: v for k, v in tables.items() if k[0] == pset}
         first = next(iter(rows.values()))
         out += [
-            f"### Probe set `{md_inline(pset)}` ({first['axis']} axis, {first['n_items']} item(s))",
+            f"### Probe set {md_code(pset)} ({first['axis']} axis, {first['n_items']} item(s))",
             "",
         ]
         walked = any("opening" in e for e in rows.values())

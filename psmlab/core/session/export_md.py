@@ -118,7 +118,12 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
             out += _answers(s, t.id, f"turn {i}", on_path, in_branches, after)
             out += _adopted_from_elsewhere(s, t, i, path, on_path, in_branches, after, shown)
     out += ["", "## Labels per model", ""]
-    off = [] if on_path is None else [g for g in s.generations if g.node and g.node not in on_path]
+    # Not the runs written under an adopted turn they were chosen from (`shown`).
+    off = (
+        []
+        if on_path is None
+        else [g for g in s.generations if g.node and g.node not in on_path and g.node not in shown]
+    )
     if off:
         # One branch above, every answer below: the tables counted (and named turns of)
         # answers the document did not show, unsaid (other branches, or turns past the head).

@@ -12,7 +12,7 @@ from psmlab.core.domain.textsafe import terminal_safe
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 # What makes a line a block when it starts it and a space follows: a list item ("- ", "+ ",
 # "1. ", "1) "), a setext underline ("="); a quote's ">" is already "&gt;".
-_LINE_START = re.compile(r"^(\s*)(\d{0,9})([-+=.)])(?=\s|$)")
+_LINE_START = re.compile(r"^(\s*)(\d{0,9})([-+=.)])")
 
 
 def md_inline(text: str | None, *, empty: str = "—") -> str:
@@ -22,6 +22,9 @@ def md_inline(text: str | None, *, empty: str = "—") -> str:
     s = terminal_safe(text).replace("\r", " ").replace("\n", " ⏎ ")
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD_SPECIAL.sub(r"\\\1", s)
+    # Leading blanks kept as one space (callers join on it): four at a line's start made an
+    # indented code block (showing the escapes below).
+    s = (" " if s[:1] in (" ", "\t") else "") + s.lstrip(" \t")
     # The marker's punctuation escaped ("1\\." is text; "\\1." is not an escape).
     return _LINE_START.sub(_escape_start, s)
 
@@ -32,6 +35,10 @@ def _escape_start(m: re.Match[str]) -> str:
         return m.group(0)
     if mark in "-+=" and digits:  # "12-" starts nothing either
         return m.group(0)
+    rest = m.string[m.end() :]
+    if digits and rest[:1] not in ("", " ", "\t"):  # "0.3.36" is no ordered item
+        return m.group(0)
+    # "-", "+", "=" escaped whatever follows ("- --" was a rule, not a list item's text).
     return f"{lead}{digits}\\{mark}"
 
 
