@@ -54,7 +54,7 @@ def experiment(
     )
     from psmlab.core.measure.plan import load_experiment, plan
     from psmlab.core.measure.report import report_md, summary_csv
-    from psmlab.core.session.file import atomic_write
+    from psmlab.core.session.disk import atomic_write
 
     spec = load_experiment(file)
     target = out or Path("results") / file.stem

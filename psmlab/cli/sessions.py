@@ -130,7 +130,7 @@ def write_out(out: Path, data: bytes) -> None:
     """A regular file (or a new one) is replaced atomically; a symlink (/dev/stdout, also when
     it leads to a redirected file), a device or a pipe someone named is written through, never
     replaced by a file of its own."""
-    from psmlab.core.session.file import atomic_write
+    from psmlab.core.session.disk import atomic_write
 
     if out.is_symlink() or (out.exists() and not out.is_file()):
         try:

@@ -95,7 +95,8 @@ def import_tree(
     import json
 
     from psmlab.core.errors import SessionError, UsageError
-    from psmlab.core.session.file import atomic_write, dumps, new_path, save_target
+    from psmlab.core.session.disk import atomic_write
+    from psmlab.core.session.file import dumps, new_path, save_target
     from psmlab.core.session.loom import detect_loom, from_loom, import_notes
 
     try:

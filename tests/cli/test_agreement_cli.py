@@ -63,7 +63,8 @@ def test_a_bad_line_is_a_one_line_usage_error(tmp_path: Path) -> None:
 
 def _session_file(path: Path, annotations: list[dict[str, object]]) -> Path:
     """A session with three generations, automatic labels recorded for each, and annotations."""
-    from psmlab.core.session.file import atomic_write, dumps
+    from psmlab.core.session.disk import atomic_write
+    from psmlab.core.session.file import dumps
     from psmlab.core.session.schema import (
         Annotation,
         AutoLabelRecord,

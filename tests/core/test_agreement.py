@@ -30,7 +30,8 @@ from psmlab.core.measure.kappa import (
     small_n_note,
 )
 from psmlab.core.measure.session_labels import session_labels
-from psmlab.core.session.file import atomic_write, dumps
+from psmlab.core.session.disk import atomic_write
+from psmlab.core.session.file import dumps
 from psmlab.core.session.schema import (
     Annotation,
     AutoLabelRecord,

@@ -85,6 +85,7 @@ def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path)
     """The shipped example as it was before labels recorded their rules: loading reads them
     again as a run today would, keeps a judge's, and saving keeps the new ones."""
     from psmlab.core.run.lab import Lab
+    from psmlab.core.session import disk
     from psmlab.core.session import file as store
     from psmlab.core.session.relabel import relabel_note
 
@@ -111,7 +112,7 @@ def test_a_sessions_labels_of_other_rules_are_read_again_on_load(tmp_path: Path)
     assert f"{len(labels) - 1} automatic labels" in note and "the file is unchanged" in note
 
     # Saved, they are today's: loading again reads nothing again and says nothing.
-    store.atomic_write(copy, store.dumps(session))
+    disk.atomic_write(copy, store.dumps(session))
     again = store.load(copy)
     assert again.relabelled == 0 and relabel_note(again, saved=True) is None
     assert {a.generation_id: a.self_id for a in again.auto_labels}[restaurant] == "human"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from psmlab.core.errors import SessionError, SessionLockedError, UsageError
+from psmlab.core.session import disk
 from psmlab.core.session import file as store
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
 
@@ -298,7 +299,7 @@ def test_disk_full_while_saving_keeps_the_previous_file(tmp_path: Path, monkeypa
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(store.os, "write", full)
+    monkeypatch.setattr(disk.os, "write", full)
     with pytest.raises(SessionError, match="the disk is full") as info, store.open_session(p) as sf:
         sf.session.title = "changed"
         sf.save()
@@ -329,19 +330,19 @@ def test_export_writes_only_the_requested_file(tmp_path: Path) -> None:
 def test_a_clean_release_leaves_no_lock_file_and_a_waiter_gets_a_fresh_lock(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     lock = tmp_path / ".s.json.lock"
-    fd = store.acquire_lock(path, wait_s=0)
+    fd = disk.acquire_lock(path, wait_s=0)
     assert lock.exists()
     # A waiter that opened the lock file before the holder let go holds the old (unlinked) file:
     # it must not count that as the lock, or two writers could hold "the" lock at once.
     stale = os.open(lock, os.O_RDWR)
-    store.release_lock(path, fd)
+    disk.release_lock(path, fd)
     assert not lock.exists()
-    fresh = store.acquire_lock(path, wait_s=0)
+    fresh = disk.acquire_lock(path, wait_s=0)
     assert lock.exists() and os.fstat(fresh).st_ino == os.stat(lock).st_ino
     assert os.fstat(stale).st_ino != os.stat(lock).st_ino
     with pytest.raises(SessionLockedError):
-        store.acquire_lock(path, wait_s=0)  # the fresh lock is held
-    store.release_lock(path, fresh)
+        disk.acquire_lock(path, wait_s=0)  # the fresh lock is held
+    disk.release_lock(path, fresh)
     os.close(stale)
     with store.open_session(path, create=make_session()) as sf:
         sf.save()
@@ -480,7 +481,7 @@ def test_saves_go_through_links_keep_permissions_and_refuse_read_only_files(
         store.open_session(real).__enter__()
     assert "chmod u+w" in info.value.one_line()
     with pytest.raises(SessionError, match="read-only"):
-        store.atomic_write(link, b"{}", session=True)
+        disk.atomic_write(link, b"{}", session=True)
     assert real.read_bytes() == before and real.stat().st_mode & 0o777 == 0o444
 
 
@@ -559,7 +560,7 @@ def test_review_mends_keys_arguments_outputs_and_neighbours_temp_files(tmp_path:
     out = tmp_path / "out.md"
     out.write_text("old")
     os.chmod(out, 0o444)
-    store.atomic_write(out, b"new")
+    disk.atomic_write(out, b"new")
     assert out.read_text() == "new"
     # JSON with a count called generations is no session (agreement --json's).
     agr = tmp_path / "agr.json"

@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import TabbedContent
 
 from psmlab.core.run.lab import Lab
+from psmlab.core.session import disk
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
 from psmlab.tui.screens.annotate import AnnotateDialog
@@ -41,7 +42,7 @@ def example_app(tmp_path: Path, monkeypatch, demo_pair, pool):
     Path("example.json").write_text(json.dumps(doc))
     # Its labels as today's rules read them, saved: no "read again" notice toast in the pictures
     # (test_relabel covers the notice).
-    store.atomic_write(Path("example.json"), store.dumps(store.load(Path("example.json"))))
+    disk.atomic_write(Path("example.json"), store.dumps(store.load(Path("example.json"))))
     lab = Lab.open(Path("example.json"), pool=pool)
     yield PsmlabApp(lab)
     lab.release()

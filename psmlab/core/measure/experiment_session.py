@@ -336,7 +336,8 @@ def session_from_results(
 
 def write_new(session: Session, path: Path) -> Path:
     """Write a new session file; an existing file (perhaps already annotated) is never replaced."""
-    from psmlab.core.session.file import atomic_write, dumps
+    from psmlab.core.session.disk import atomic_write
+    from psmlab.core.session.file import dumps
 
     if path.exists():
         raise UsageError(

@@ -28,6 +28,7 @@ from psmlab.core.models.steering import Steering
 from psmlab.core.run.lab_measure import LabInstruments
 from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
+from psmlab.core.session import disk
 from psmlab.core.session import file as store
 from psmlab.core.session.records import title_of
 from psmlab.core.session.relabel import relabel_note
@@ -141,7 +142,7 @@ class Lab(LabInstruments):
         """Hold the file's lock from now on, so a second psmlab cannot write it at the same time."""
         if self._lock_fd >= 0 and self.path == path:
             return
-        fd = store.acquire_lock(path, wait_s=0.5)
+        fd = disk.acquire_lock(path, wait_s=0.5)
         if path.exists() and self.path != path:
             try:
                 on_disk = store.load(path)
@@ -159,7 +160,7 @@ class Lab(LabInstruments):
     def release(self) -> None:
         if self._lock_fd >= 0:
             if self.path is not None:
-                store.release_lock(self.path, self._lock_fd)  # no lock file left behind
+                disk.release_lock(self.path, self._lock_fd)  # no lock file left behind
             else:
                 with contextlib.suppress(OSError):
                     os.close(self._lock_fd)
@@ -170,7 +171,7 @@ class Lab(LabInstruments):
             target = path or self.path or store.new_path(self.session.title)
             self.attach(target)
             self.session.touch()
-            store.atomic_write(target, store.dumps(self.session), session=True)
+            disk.atomic_write(target, store.dumps(self.session), session=True)
             self.dirty = False
             self.written = True
             self.save_error = None

@@ -1,21 +1,14 @@
-"""Session files on disk: atomic saves, one writer at a time (a lock file), migrations, clear errors.
+"""Session files: where they live, reading them (migrations, clear errors), writing and opening one.
 
-A save writes a temporary file in the same directory, fsyncs it and renames it over the old one, so
-a crash at any moment leaves either the old or the new session, never half of one. A file that cannot
-be read is reported and never overwritten.
+Saves are atomic and one process writes a session at a time (see `disk`). A file that cannot be
+read is reported and never overwritten.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import glob
 import json
-import os
 import re
-import shlex
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +19,14 @@ from pydantic import ValidationError
 
 from psmlab.core import paths
 from psmlab.core.domain.tomlfile import first_error
-from psmlab.core.errors import NotASessionError, SessionError, SessionLockedError
+from psmlab.core.errors import NotASessionError, SessionError
+from psmlab.core.session.disk import (
+    acquire_lock,
+    atomic_write,
+    clear_stale_temps,
+    refuse_read_only,
+    release_lock,
+)
 from psmlab.core.session.migrations import detect_version, migrate
 from psmlab.core.session.relabel import relabel_stale
 from psmlab.core.session.schema import SCHEMA_VERSION, Session
@@ -343,67 +343,6 @@ def dumps(session: Session) -> bytes:
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, only ever unpaired
 
 
-def real_path(path: Path) -> Path:
-    """The file a symlink points to (the path itself otherwise): a save renamed over the link
-    replaced it with a copy, and the file it pointed to never changed."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
-
-
-def refuse_read_only(path: Path) -> None:
-    """A file its owner made read-only is not written over (a rename would, quietly)."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return
-    if stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
-        raise SessionError(
-            f"{path} is read-only",
-            f"the file was left as it was; make it writable (chmod u+w {shlex.quote(str(path))}) "
-            "or save to another path",
-        )
-
-
-def atomic_write(path: Path, data: bytes, *, session: bool = False) -> None:
-    """Temporary file, fsync, rename, fsync the directory; through a symlink, to the file it
-    points to; the file's permissions kept (a private session stays private). A `session` its
-    owner made read-only is refused (an export or a report is written as any tool writes)."""
-    path = real_path(path)
-    if session:
-        refuse_read_only(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = None
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            if mode is not None:
-                os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
-        raise SessionError(
-            f"could not save {path}: {reason}",
-            "the previous file is intact; free space or choose another path",
-        ) from None
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
 @dataclass
 class SessionFile:
     """A session opened for writing: holds the lock until closed."""
@@ -422,74 +361,6 @@ class SessionFile:
             self._lock_fd = -1
 
 
-def _lock_path(path: Path) -> Path:
-    # Beside the file itself: through a link and by its own path, one lock.
-    path = real_path(path)
-    return path.with_name(f".{path.name}.lock")
-
-
-def acquire_lock(path: Path, wait_s: float) -> int:
-    """Take the session's writer lock (an open fd; closing it releases the lock)."""
-    return _acquire(path, wait_s)
-
-
-def release_lock(path: Path, fd: int) -> None:
-    """Give the lock up and leave no lock file behind: it is unlinked while still held, so a
-    process waiting on the old file notices (see `_acquire`) and takes a fresh one."""
-    with contextlib.suppress(OSError):
-        if os.fstat(fd).st_ino == os.stat(_lock_path(path)).st_ino:
-            os.unlink(_lock_path(path))
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    with contextlib.suppress(OSError):
-        os.close(fd)
-
-
-def _same_file(fd: int, lock: Path) -> bool:
-    """Whether `fd` is still the file at `lock` (a releasing holder unlinks it)."""
-    try:
-        return os.fstat(fd).st_ino == os.stat(lock).st_ino
-    except FileNotFoundError:
-        return False
-
-
-def _acquire(path: Path, wait_s: float) -> int:
-    lock = _lock_path(path)
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:  # a folder that is a file, or not writable: one line, not a crash
-        not_dir = isinstance(exc, FileExistsError | NotADirectoryError)
-        reason = "a part of that path is a file, not a folder" if not_dir else exc.strerror
-        raise SessionError(
-            f"cannot write a session at {path}: {reason}",
-            "choose a path in a folder you can write",
-        ) from None
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            # flock is released by the kernel when a process dies: a crash never leaves a stale lock.
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if not _same_file(fd, lock):  # its holder released it and unlinked it: start over
-                os.close(fd)
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-                continue
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = ""
-                with contextlib.suppress(OSError, ValueError):
-                    holder = f" (pid {int(os.pread(fd, 32, 0) or b'0')})"
-                os.close(fd)
-                raise SessionLockedError(
-                    f"session {path} is in use by another psmlab process{holder}",
-                    "close it there, or copy the file and work on the copy",
-                ) from None
-            time.sleep(0.05)
-
-
 @contextlib.contextmanager
 def open_session(
     path: str | Path, *, create: Session | None = None, wait_s: float = 10.0
@@ -497,18 +368,9 @@ def open_session(
     """Lock, then load (or start `create` if the file does not exist); unlock on exit."""
     p = Path(path)
     refuse_read_only(p)  # before anything runs: an answer made for it would be lost
-    fd = _acquire(p, wait_s)
+    fd = acquire_lock(p, wait_s)
     sf = SessionFile(p, Session(), fd)
-    # Holding the lock, any temp file beside the session is a killed writer's leftover (its
-    # name escaped: "s[1].json" matched another session's ".s1.json.*.tmp").
-    real = real_path(p)
-    # Only its own pattern: ".a.json.*.tmp" matched ".a.json.bak.json.123.tmp", the save in
-    # progress of another session with its own lock.
-    own = re.compile(rf"\.{re.escape(real.name)}\.\d+\.tmp")
-    for stale in real.parent.glob(f".{glob.escape(real.name)}.*.tmp"):
-        if own.fullmatch(stale.name):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+    clear_stale_temps(p)  # holding the lock, any is a killed writer's leftover
     try:
         if p.exists():
             sf.session = load(p)

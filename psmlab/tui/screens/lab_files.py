@@ -11,8 +11,9 @@ from pathlib import Path
 
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
+from psmlab.core.session.disk import atomic_write
 from psmlab.core.session.export import to_markdown
-from psmlab.core.session.file import atomic_write, resolve_path, save_target
+from psmlab.core.session.file import resolve_path, save_target
 from psmlab.tui.screens.dialogs import AskValue, Confirm, EditText
 from psmlab.tui.screens.lab_send import LabSending
 from psmlab.tui.widgets.composer import Composer
