@@ -7,7 +7,7 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -47,12 +47,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode
 from psmlab.core.models.registry import Registry
 from psmlab.core.run.runner import Column
-from psmlab.core.session.records import now, tokens_sha256
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from psmlab.core.domain.stats import Diff
+from psmlab.core.session.records import now
 
 
 def ask(
@@ -307,8 +302,7 @@ def _ask(
         if live_view is not None:
             # The last frame shows the labels the shares count (a judge's, when one labels).
             live_view.relabel(autos)
-    from psmlab.core.domain.classify import LABELLER
-    from psmlab.core.domain.quality import agreement, labeller_line
+    from psmlab.core.domain.quality import labeller_line
     from psmlab.core.domain.stats import self_id_differences
 
     diffs = self_id_differences(shares)
@@ -325,59 +319,22 @@ def _ask(
     if sf is not None and watched:
         sf.save()
     if json_out:
+        from psmlab.core.run.ask_output import ask_document
+
         stdout_json(
-            {
-                "generations": [
-                    {
-                        **g.to_dict(),
-                        "auto_labels": autos[g.id].to_dict(),
-                        **({"judge": judged[g.id]} if g.id in judged else {}),
-                        **({"projections": watched[g.id]} if g.id in watched else {}),
-                    }
-                    for g in result.generations
-                ],
-                # Archetype shares per model (as always), the self-id shares, how turns ended
-                # (never a label), and the labeller with its measured agreement (None: not measured).
-                "labels": {
-                    m: {x.label: x.to_dict() for x in v.archetypes} for m, v in shares.items()
-                },
-                "self_id": {
-                    m: {x.label: x.to_dict() for x in v.self_id} for m, v in shares.items()
-                },
-                "turn_ends": {m: {x.label: x.to_dict() for x in v.ends} for m, v in shares.items()},
-                # Each pair of columns (with n > 1) for each self-id class that occurs: the
-                # difference of shares with a Newcombe 95% interval (no multiple-comparison correction).
-                "differences": [d.to_dict() for d in diffs],
-                "labeller": {
-                    "name": name,
-                    "archetypes": LABELLER,
-                    "agreement": {
-                        "self_id": agreement(name, "self_id"),
-                        "archetypes": agreement(LABELLER, "archetypes"),
-                    },
-                },
-                "errors": [
-                    {"model": m, "error": e.one_line(), "exit_code": int(e.exit_code)}
-                    for m, e in result.errors.items()
-                ],
-                "prompts": [
-                    {
-                        "model": m,
-                        "format": p.format,
-                        "n_tokens": p.n_tokens,
-                        # As a saved session records it: the prompt's tokens, hashed.
-                        "prompt_sha256": tokens_sha256(p.tokens) if p.tokens else None,
-                        "warnings": list(p.warnings),
-                    }
-                    for m, p in result.prompts.items()
-                ],
-                "transcript": tr.to_messages(),
-                "models": [_model_json(c) for c in columns],
-                "seed": result.base_seed,
-                "cancelled": result.cancelled,
-                "created": started_at,  # UTC, when the run began
-                "elapsed_s": round(elapsed, 3),
-            }
+            ask_document(
+                tr,
+                columns,
+                result,
+                autos=autos,
+                judged=judged,
+                watched=watched,
+                shares=shares,
+                diffs=diffs,
+                labeller=name,
+                started_at=started_at,
+                elapsed_s=elapsed,
+            )
         )
     else:
         from psmlab.cli.live import print_result
@@ -385,7 +342,7 @@ def _ask(
         table: Any = None
         # Shares over no finished sample (every one failed or was cut off) are 0/0 rows.
         if n > 1 and any(ls.n for ls in shares.values()):
-            from psmlab.cli.output import shares_table
+            from psmlab.cli.output import differences_table, shares_table
             from psmlab.core.measure.instruments import distribution_words
 
             # A judge's line names the archetypes' labeller (the marker rules) with their kappa;
@@ -400,7 +357,7 @@ def _ask(
             if diffs:
                 from rich.console import Group
 
-                table = Group(table, _differences_table(diffs))
+                table = Group(table, differences_table(diffs))
         if watched:
             from rich.console import Group
 
@@ -429,49 +386,3 @@ def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
     for _, vec in out:
         unit_directions(vec)  # a vector with nothing to project on fails now, not after the run
     return out
-
-
-def _differences_table(diffs: list[Diff]) -> Table:
-    """The differences table under the shares table (model ids are untrusted text), with the
-    many-comparisons note as its caption."""
-    from rich.table import Table
-
-    from psmlab.core.domain.stats import fmt_diff, many_comparisons_note
-    from psmlab.views import safe
-
-    table = Table(
-        title="differences in self-id share (Newcombe 95% interval)",
-        caption=many_comparisons_note(len(diffs)),
-    )
-    for col in ("self-id", "a", "b"):
-        table.add_column(col, overflow="fold")
-    table.add_column("a − b [95% CI]", no_wrap=True)
-    table.add_column("interval", no_wrap=True)
-    for d in diffs:
-        table.add_row(
-            safe(d.label),
-            safe(f"{d.a} {d.k1}/{d.n1}"),
-            safe(f"{d.b} {d.k2}/{d.n2}"),
-            fmt_diff(d),
-            "excludes 0" if d.excludes_zero else "includes 0",
-        )
-    return table
-
-
-def _model_json(c: Column) -> dict[str, object]:
-    """The column as a session model record, so saved `ask --json` output opens as a session."""
-    s = c.spec
-    return {
-        "id": s.id,
-        "kind": s.kind,
-        "path": s.path,
-        "sha256": s.to_dict()["sha256"],
-        "size": s.size,
-        "source": s.source,
-        "format": c.format_name,
-        "system": c.system,
-        "prefill": c.prefill,
-        "n_ctx": s.n_ctx,
-        "n_threads": s.n_threads,
-        "steer": c.steering.record() if c.steering else None,
-    }

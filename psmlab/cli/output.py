@@ -12,7 +12,15 @@ from rich.text import Text
 
 from psmlab.core.domain.classify import LABELLER, classify, left_out, turn_end, turn_end_short
 from psmlab.core.domain.personas import Persona, load_personas
-from psmlab.core.domain.stats import FRAGMENT_ENDS, LabelShares, fmt_rate, fmt_share
+from psmlab.core.domain.stats import (
+    FRAGMENT_ENDS,
+    Diff,
+    LabelShares,
+    fmt_diff,
+    fmt_rate,
+    fmt_share,
+    many_comparisons_note,
+)
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
@@ -195,4 +203,26 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             steered = " (steered)" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""
             table.add_row(safe(g.model), str(g.sample + 1), safe(name + steered), means, spark)
+    return table
+
+
+def differences_table(diffs: list[Diff]) -> Table:
+    """The differences table under the shares table (model ids are untrusted text), with the
+    many-comparisons note as its caption."""
+    table = Table(
+        title="differences in self-id share (Newcombe 95% interval)",
+        caption=many_comparisons_note(len(diffs)),
+    )
+    for col in ("self-id", "a", "b"):
+        table.add_column(col, overflow="fold")
+    table.add_column("a − b [95% CI]", no_wrap=True)
+    table.add_column("interval", no_wrap=True)
+    for d in diffs:
+        table.add_row(
+            safe(d.label),
+            safe(f"{d.a} {d.k1}/{d.n1}"),
+            safe(f"{d.b} {d.k2}/{d.n2}"),
+            fmt_diff(d),
+            "excludes 0" if d.excludes_zero else "includes 0",
+        )
     return table
