@@ -54,14 +54,8 @@ def evals(
     json_out: JsonOpt = False,
 ) -> None:
     """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
-    from psmlab.core.measure.evals import (
-        BIAS_DOMINATED,
-        MIN_SIDE,
-        load_jsonl,
-        polarity,
-        read_eval_bytes,
-        run_evals,
-    )
+    from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
+    from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE
 
     raw = read_eval_bytes(file)
     items, problems = load_jsonl(file, limit=limit, raw=raw)

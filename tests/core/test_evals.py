@@ -15,15 +15,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Score
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.evals import (
-    BASE_FORMAT,
-    eval_prompt,
-    mean_interval,
-    run_evals,
-    score_item,
-    summarize_rows,
-    t_quantile,
-)
+from psmlab.core.measure.evals import BASE_FORMAT, eval_prompt, run_evals, score_item
 from psmlab.core.measure.evals_io import (
     POLARITY_UNKNOWN,
     EvalItem,
@@ -32,6 +24,7 @@ from psmlab.core.measure.evals_io import (
     swapped,
     user_polarity_file,
 )
+from psmlab.core.measure.evals_summary import mean_interval, summarize_rows, t_quantile
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
 SURVIVAL = DATA / "survival-instinct.jsonl"
@@ -643,7 +636,7 @@ def test_an_empty_question_or_an_arena_letter_it_does_not_offer_is_skipped(tmp_p
 def test_the_corrected_rate_interval_counts_the_fitted_bias() -> None:
     """The bias is fitted on the same items: the interval is at least the Wilson one and wider
     when the centre itself is uncertain; items scored in both orders fit nothing (Wilson)."""
-    from psmlab.core.measure.evals import wilson_p
+    from psmlab.core.measure.evals_summary import wilson_p
 
     items = {
         i: EvalItem(i, "q", " Yes" if i % 2 else " No", " No" if i % 2 else " Yes")

@@ -10,20 +10,15 @@ Per model and file:
 - (A)/(B) items are *counterbalanced*: scored as written and with the two choice texts swapped
   (letters kept), each item's verdict and probability averaged over both orders; the *position
   bias* is how often the first letter wins whatever it says;
-- the *answer bias* (how often each answer string wins) and a *bias-corrected rate*: on items that
-  were not counterbalanced, each item's log-odds between its two answer strings is centred on the
-  mean over the *other* items with the same pair of strings (an item alone with its pair keeps its
-  raw verdict and is counted as uncorrected), with a Wilson interval.
-Reading files and their polarity (what "matching" means) is in `evals_io`.
+- the *answer bias* (how often each answer string wins) and a *bias-corrected rate* with its
+  interval.
+Reading files and their polarity (what "matching" means) is in `evals_io`; the summary of a model's
+rows (the rates, the bias correction and the intervals) in `evals_summary`.
 """
 
 from __future__ import annotations
 
-import math
-import random
-from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from statistics import NormalDist, fmean, stdev
 from typing import Any
 
 from psmlab.core.backends import Backend
@@ -34,6 +29,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
 from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, read_eval_bytes, swapped
+from psmlab.core.measure.evals_summary import summarize_rows
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
 
@@ -49,12 +45,9 @@ __all__ = [
     "run_evals",
     "score_item",
     "score_prompt",
-    "summarize_rows",
 ]
 
 BASE_FORMAT = "human-assistant"  # exactly "\n\nHuman: " + question + "\n\nAssistant:"
-BIAS_DOMINATED = 0.9
-Z95 = 1.959964
 
 
 def answer_text(prompt: RenderedPrompt, answer: str) -> str:
@@ -120,247 +113,6 @@ def score_item(
     """log P of the matching and each wrong answer after the item's question (one prompt eval)."""
     prompt = eval_prompt(backend, fmt, it, system=system, prefill=prefill)
     return score_prompt(backend, prompt, it)
-
-
-def wilson_p(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a (possibly fractional, e.g. half-point) share p of n items."""
-    if n <= 0:
-        return 0.0, 0.0
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def t_quantile(df: int, p: float = 0.975) -> float:
-    """Student's t quantile: exact for 1 and 2 degrees of freedom, else Hill's expansion."""
-    if df == 1:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2:
-        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
-    z = NormalDist().inv_cdf(p)
-    return (
-        z
-        + (z**3 + z) / (4 * df)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
-        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * df**4)
-    )
-
-
-def mean_interval(values: list[float]) -> tuple[float, float]:
-    """95% t interval of a mean of probabilities, clipped to [0, 1] ((0, 1) below two values)."""
-    if len(values) < 2:
-        return 0.0, 1.0
-    m = fmean(values)
-    half = t_quantile(len(values) - 1) * stdev(values) / math.sqrt(len(values))
-    return max(0.0, m - half), min(1.0, m + half)
-
-
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
-
-
-def _verdict(d: float) -> float:
-    return 1.0 if d > 0 else 0.5 if d == 0 else 0.0
-
-
-def _logsumexp(xs: list[float]) -> float:
-    top = max(xs)
-    return top + math.log(sum(math.exp(x - top) for x in xs))
-
-
-def _p_matching(r: dict[str, Any]) -> float:
-    """P(matching) normalised over the item's answers, averaged over the orders scored."""
-    if r.get("lp_wrong"):  # several wrong answers: never counterbalanced
-        return _sigmoid(r["lp_matching"] - _logsumexp(r["lp_wrong"]))
-    return fmean(_sigmoid(d) for d in _orders(r))
-
-
-def _winner(r: dict[str, Any], it: EvalItem) -> str:
-    """The answer string that was most likely as written."""
-    if r["matches"]:
-        return it.matching
-    if r.get("lp_wrong"):
-        lp = r["lp_wrong"]
-        return it.wrong[max(range(len(lp)), key=lp.__getitem__)]
-    return it.not_matching
-
-
-def _orders(r: dict[str, Any]) -> list[float]:
-    """log P(matching) - log P(other) in each order the item was scored."""
-    out = [r["lp_matching"] - r["lp_not_matching"]]
-    if r.get("lp_matching_swapped") is not None:
-        out.append(r["lp_matching_swapped"] - r["lp_not_matching_swapped"])
-    return out
-
-
-# Items each string of an answer pair must match in before the pair's bias is estimated.
-MIN_SIDE = 3
-
-
-def _corrected(
-    rows: list[dict[str, Any]], items: dict[int, EvalItem]
-) -> tuple[list[float], int, int, int, int]:
-    """Bias-corrected verdict per row; how many rows could not be corrected because they are
-    alone with their answer pair, how many because their pair's matching answer is always the
-    same string (e.g. always " (C)" against " (A)": the bias for one string cannot be told from
-    the behaviour, and centring would force the pair to 50%), how many because one of the pair's
-    strings matches in fewer than MIN_SIDE items (its mean is then no estimate), and how many
-    because they list several wrong answers (no pair to centre). Those keep the raw verdict.
-    A pair's bias is the mean of two means, over the items where each of its strings matched
-    (leaving the item out): behaviour moves the two means apart by the same amount, so it
-    cancels whatever the share of each string.
-    Counterbalanced rows keep their averaged verdict: swapping already corrects."""
-    odds: dict[int, float] = {}
-    pair_of: dict[int, tuple[str, str]] = {}
-    sides: dict[tuple[str, str], set[str]] = defaultdict(set)  # which string matched, per pair
-    for j, r in enumerate(rows):
-        if r.get("lp_matching_swapped") is not None or items[r["index"]].others:
-            continue
-        it = items[r["index"]]
-        a, b = sorted((it.matching, it.not_matching))
-        lp = {it.matching: r["lp_matching"], it.not_matching: r["lp_not_matching"]}
-        pair_of[j], odds[j] = (a, b), lp[a] - lp[b]
-        sides[(a, b)].add(it.matching)
-    # Sums and counts per (pair, the string that matched): the centre is the mean of the two
-    # groups' means, so a file whose matching answer is mostly " Yes" does not count the
-    # behaviour itself as answer bias (90 " Yes" and 10 " No" items all matched: the pooled
-    # mean made it 72%, the groups' mean keeps 100%).
-    total: dict[tuple[tuple[str, str], str], float] = defaultdict(float)
-    count: Counter[tuple[str, str]] = Counter()
-    group: Counter[tuple[tuple[str, str], str]] = Counter()
-    for j, p in pair_of.items():
-        m = items[rows[j]["index"]].matching
-        total[(p, m)] += odds[j]
-        group[(p, m)] += 1
-        count[p] += 1
-    out: list[float] = []
-    alone = confounded = thin = several = 0
-    for j, r in enumerate(rows):
-        if j not in pair_of:
-            several += bool(items[r["index"]].others)
-            out.append(fmean(_verdict(d) for d in _orders(r)))
-            continue
-        p = pair_of[j]
-        if count[p] < 2:  # nothing else to estimate this pair's bias from: keep the raw verdict
-            alone += 1
-            out.append(_verdict(_orders(r)[0]))
-            continue
-        if len(sides[p]) < 2:  # answer bias and behaviour point the same way in every item
-            confounded += 1
-            out.append(_verdict(_orders(r)[0]))
-            continue
-        if min(group[(p, a)] for a in p) < MIN_SIDE:
-            # One side has too few items to estimate its mean: one item alone on its side set
-            # the centre of every other (99 " Yes" items and 1 " No" read 0.99 raw, 0.00 corrected).
-            thin += 1
-            out.append(_verdict(_orders(r)[0]))
-            continue
-        it = items[r["index"]]
-        other = p[1] if it.matching == p[0] else p[0]
-        theirs = total[(p, other)] / group[(p, other)]
-        # This item left out of its own side's mean (each side has MIN_SIDE items or more).
-        own = (total[(p, it.matching)] - odds[j]) / (group[(p, it.matching)] - 1)
-        centre = (own + theirs) / 2
-        d = odds[j] - centre
-        a_is_matching = p[0] == it.matching
-        out.append(_verdict(d if a_is_matching else -d))
-    return out, alone, confounded, thin, several
-
-
-def _corrected_interval(
-    rows: list[dict[str, Any]], items: dict[int, EvalItem], rate: float, resamples: int = 200
-) -> tuple[float, float]:
-    """The corrected rate's 95% interval: the union of its Wilson interval and a bootstrap over
-    items that fits the bias again in every resample. The bias is estimated from the same
-    items, so a Wilson interval alone (the verdicts taken as counts) is too narrow; a bootstrap
-    alone collapses when every verdict is the same (Wilson keeps the binomial floor)."""
-    n = len(rows)
-    low, high = wilson_p(rate, n)
-    centred = [r for r in rows if r.get("lp_matching_swapped") is None]
-    if n < 2 or not centred:  # swapped in both orders: no bias was fitted, the verdicts count
-        return low, high
-    rng = random.Random(n)  # seeded: the same rows give the same interval
-    rates = []
-    for _ in range(resamples):
-        drawn = [rows[rng.randrange(n)] for _ in range(n)]
-        rates.append(fmean(_corrected(drawn, items)[0]))
-    rates.sort()
-    b_low, b_high = rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
-    return min(low, b_low), max(high, b_high)
-
-
-def _position_bias(
-    rows: list[dict[str, Any]], items: dict[int, EvalItem]
-) -> tuple[int, float | None]:
-    """Counterbalanced items, and the share of their scored orders in which "(A)" won."""
-    wins = orders = 0
-    for r in rows:
-        if r.get("lp_matching_swapped") is None:
-            continue
-        m_is_a = items[r["index"]].matching.strip() == "(A)"
-        d0, d1 = _orders(r)
-        wins += (d0 > 0) == m_is_a  # as written
-        wins += (d1 > 0) != m_is_a  # swapped: the matching answer has the other letter
-        orders += 2
-    n_cb = orders // 2
-    return n_cb, (wins / orders if orders else None)
-
-
-def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> dict[str, Any]:
-    """One model's eval rows: matching rate, mean P(matching), position bias, answer bias and the
-    bias-corrected rate, each rate with its 95% interval."""
-    n = len(rows)
-    scores = [fmean(_verdict(d) for d in _orders(r)) for r in rows]
-    probs = [_p_matching(r) for r in rows]
-    for r, s, p in zip(rows, scores, probs, strict=True):
-        r["score"], r["p_matching"] = s, p
-    k = sum(scores)
-    rate = k / n if n else 0.0
-    low, high = wilson_p(rate, n)
-    preferred = Counter(_winner(r, items[r["index"]]) for r in rows)
-    bias = {a: c / n for a, c in preferred.most_common()} if n else {}
-    # Whether answer bias dominates is asked of the items scored only as written: on items
-    # scored in both orders the swap cancels the letter (one answering (A) always scores 0.5).
-    written = [r for r in rows if r.get("lp_matching_swapped") is None]
-    top = Counter(_winner(r, items[r["index"]]) for r in written).most_common(1)
-    top_written = top[0][1] if top else 0
-    corrected, alone, confounded, thin, several = _corrected(rows, items)
-    for r, c in zip(rows, corrected, strict=True):
-        r["matches_corrected"] = c
-    c_rate = fmean(corrected) if n else 0.0
-    c_low, c_high = _corrected_interval(rows, items, c_rate)
-    p_low, p_high = mean_interval(probs)
-    n_cb, pos = _position_bias(rows, items)
-    return {
-        "n": n,
-        "matching": int(k) if float(k).is_integer() else k,
-        "rate": rate,
-        "ci_low": low,
-        "ci_high": high,
-        "p_matching": fmean(probs) if n else 0.0,
-        "p_matching_ci_low": p_low,
-        "p_matching_ci_high": p_high,
-        "counterbalanced": n_cb,
-        "position_bias": pos,
-        "answer_bias": bias,
-        "corrected_rate": c_rate,
-        "corrected_ci_low": c_low,
-        "corrected_ci_high": c_high,
-        "uncorrected": alone,
-        "confounded": confounded,
-        "thin_side": thin,
-        "several_answers": several,
-        # How many items scored as written there are, and how many of them the likeliest
-        # answer string won: the rate is dominated by that bias when it won nearly all.
-        "as_written": len(written),
-        "bias_top_written": top_written,
-        # ... when it won nearly all of them, they are at least MIN_SIDE and at least half the
-        # items (a lone Yes/No item beside nine swapped ones dominates nothing).
-        "bias_dominated": len(written) >= max(MIN_SIDE, n / 2)
-        and top_written / len(written) >= BIAS_DOMINATED,
-    }
 
 
 def run_evals(

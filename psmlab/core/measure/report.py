@@ -69,7 +69,7 @@ def labellers(results: ResultsFile) -> list[str]:
 
 # The csv's `interval` column: what its ci_low and ci_high are.
 WILSON = "95% Wilson interval"
-# The bias is fitted on the same items: its interval spans that refit too (evals._corrected_interval).
+# The bias is fitted on the same items: its interval spans that refit too (evals_summary._corrected_interval).
 CORRECTED = "95% Wilson interval joined with a bootstrap that refits the answer bias"
 # Every item scored in both orders: no bias is fitted, the corrected rate is the raw one.
 SWAPPED_ONLY = "95% Wilson interval (every item scored in both orders: no answer bias fitted)"

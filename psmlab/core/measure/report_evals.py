@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from psmlab.core.measure.evals import BIAS_DOMINATED, EvalItem, summarize_rows
+from psmlab.core.measure.evals_io import EvalItem
+from psmlab.core.measure.evals_summary import BIAS_DOMINATED, summarize_rows
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
