@@ -144,10 +144,20 @@ def agreement(
         split=split,
         seed=seed,
     )
+    # What was compared, as the command named it (a script reading the JSON cannot see the
+    # command line): the fields, the keys and the bootstrap's seed.
+    fields = {
+        "field": field_name,
+        "reference_field": ref_field or field_name,
+        "key": key,
+        "reference_key": ref_key or key,
+        "split": split,
+        "seed": seed,
+    }
     if json_out:
-        stdout_json(result.to_dict())
+        stdout_json({**fields, **result.to_dict()})
         return
-    _print_agreement(console, result, field_name)
+    _print_agreement(console, result, field_name, ref_field)
 
 
 def _num(x: float) -> str:
@@ -159,7 +169,9 @@ def _interval(ci: tuple[float, float]) -> str:
     return "n/a" if math.isnan(lo) or math.isnan(hi) else f"{_num(lo)} to {_num(hi)}"
 
 
-def _print_agreement(console: Console, result: Agreement, field_name: str) -> None:
+def _print_agreement(
+    console: Console, result: Agreement, field_name: str, ref_field: str | None = None
+) -> None:
     from rich.table import Column, Table
 
     lo, hi = result.kappa_ci
@@ -179,7 +191,9 @@ def _print_agreement(console: Console, result: Agreement, field_name: str) -> No
     )
     console.print(
         safe(
-            f"{result.source} vs {result.reference} (reference) on '{field_name}'{per}: "
+            f"{result.source} vs {result.reference} (reference) on '{field_name}'"
+            + (f" vs '{ref_field}'" if ref_field and ref_field != field_name else "")
+            + f"{per}: "
             f"{n}, accuracy {_num(result.accuracy)}, Cohen's kappa {_num(result.kappa)} "
             f"({ci}), Krippendorff's alpha {_num(result.alpha)}"
         )

@@ -257,10 +257,10 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["n"] == 3 and got["accuracy"] == 1.0, got
-    assert any("1 item(s) with no label (null)" in n for n in got["notes"])
+    assert any("1 item(s) with no label (null, blank or NaN)" in n for n in got["notes"])
     assert any("matched by their position" in n for n in got["notes"])
     table = _psmlab("agreement", str(out), str(people), "--reference-field", "label")
-    assert "note: " in table.stdout and "(null)" in table.stdout
+    assert "note: " in table.stdout and "(null, blank or NaN)" in " ".join(table.stdout.split())
     # A label that is not a self-id class is an error naming it, never a class of its own.
     odd = _write(tmp_path / "odd.jsonl", [{"id": 1, "self_id": "n/a"}])
     bad = _psmlab("agreement", str(out), str(odd))
@@ -469,7 +469,8 @@ def test_one_label_on_both_sides_says_why_kappa_is_undefined(tmp_path: Path) -> 
     assert table.returncode == 0, table.stderr
     text = " ".join(table.stdout.split())
     assert "both sources give all 12 items the label 'ai', so chance agreement is 1" in text
-    assert "too few" not in text and "label more items" not in text
+    # The per-class F1 intervals are still shown: at n=12 they are said to understate too.
+    assert "too few" not in text and "n=12 is small" in text
     out = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)
     assert out["kappa"] is None
     assert any("chance agreement is 1" in n for n in out["notes"]), out["notes"]
@@ -789,3 +790,18 @@ def test_items_the_two_files_put_in_different_splits_are_said_with_split(tmp_pat
     same = _write(tmp_path / "same.jsonl", [{"id": "a", "self_id": "ai", "split": " Test"}])
     ok = json.loads(_psmlab("agreement", str(same), str(ref), "--split", "test", "--json").stdout)
     assert ok["n"] == 1
+
+
+def test_the_output_says_which_fields_and_keys_it_compared(tmp_path: Path) -> None:
+    """A script reading --json could not tell which columns were compared, and the header named
+    only --field, not the reference's field."""
+    rows = [{"id": i, "a": x, "b": x} for i, x in enumerate(["ai", "human", "none", "ai"])]
+    f = _write(tmp_path / "two.jsonl", rows)
+    got = json.loads(
+        _psmlab(
+            "agreement", str(f), str(f), "--field", "b", "--reference-field", "a", "--json"
+        ).stdout
+    )
+    assert (got["field"], got["reference_field"], got["key"], got["seed"]) == ("b", "a", "id", 0)
+    table = _psmlab("agreement", str(f), str(f), "--field", "b", "--reference-field", "a")
+    assert "on 'b' vs 'a'" in " ".join(table.stdout.split())

@@ -344,9 +344,11 @@ def test_an_undefined_kappa_says_one_label_is_used_by_both(tmp_path: Path) -> No
     f = _labels(tmp_path / "same.jsonl", [{"id": f"x{i}", "self_id": "ai"} for i in range(12)])
     r = compare_labels(read_jsonl(f, SELF_ID), read_jsonl(f, SELF_ID), SELF_ID, resamples=100)
     assert math.isnan(r.kappa)
-    (note,) = r.notes
+    note, small = r.notes
     assert "both sources give all 12 items the label 'ai', so chance agreement is 1" in note
-    assert "understates" not in note  # no interval to warn about
+    # No kappa interval, but the per-class F1 intervals are printed: over 12 items they too
+    # look more certain than they are (an audit's n=1 read "1.00 to 1.00" with no word).
+    assert small == small_n_note(12)
     allp = compare_sets([frozenset({"a", "b"})] * 3, [frozenset({"a", "b"})] * 3, resamples=50)
     assert allp.notes and "every archetype (a, b), so chance agreement is 1" in allp.notes[0]
     empty = compare_sets([frozenset()] * 3, [frozenset()] * 3, resamples=50)
@@ -478,9 +480,11 @@ def test_self_id_labels_under_another_field_name_read_the_codebooks_synonyms(
     lx, ly = read_jsonl(x, "c"), read_jsonl(y, "c")
     compare_labels(lx, ly, "c")
     assert lx.values == {"1": "both", "2": "ai"} and ly.values == {"1": "both", "2": "unsure"}
-    # In an archetypes column a blank is no archetype (the empty set), not a missing label.
-    arch = _labels(tmp_path / "a.jsonl", [{"id": 1, "archetypes": ""}])
-    assert read_jsonl(arch, ARCHETYPES).values == {"1": frozenset()}
+    # In an archetypes column a blank is a missing label too ("none" is no archetype).
+    arch = _labels(
+        tmp_path / "a.jsonl", [{"id": 1, "archetypes": ""}, {"id": 2, "archetypes": "none"}]
+    )
+    assert read_jsonl(arch, ARCHETYPES).values == {"2": frozenset()}
 
 
 def test_an_interval_over_resamples_that_mostly_missed_a_rare_class_says_so() -> None:

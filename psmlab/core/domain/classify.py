@@ -32,6 +32,7 @@ _NORMALIZE = str.maketrans({**FOLD, 0x201C: '"', 0x201D: '"'})
 _NEGATION = re.compile(r"(?:not|no|never|nor|neither|cannot|\w*n't)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[.,;:!?()\"\n]")
 _NEGATION_WINDOW = 3  # words before a marker that can negate it
+_LOOK_BACK = 200  # characters read back from a marker for them
 
 
 def normalize(text: str) -> str:
@@ -59,11 +60,18 @@ def _pattern(marker: str) -> re.Pattern[str]:
 def negated(text: str, start: int) -> bool:
     """Is the phrase at `start` negated: a not/no/never/...n't among the three words before it,
     inside its clause? ("I'm not an AI assistant", "no stupid questions", "I would never escape")"""
-    before = text[:start]
+    # Only the text just before it is read (reading all of it made a long text quadratic):
+    # its clause's last words are there, unless the window cut the first of them.
+    low = max(0, start - _LOOK_BACK)
+    before = text[low:start]
     ends = list(_CLAUSE_END.finditer(before))
     clause = before[ends[-1].end() :] if ends else before
-    words = clause.split()[-_NEGATION_WINDOW:]
-    return any(_NEGATION.fullmatch(w.strip("'-")) for w in words)
+    words = clause.split()
+    if not ends and low > 0 and len(words) <= _NEGATION_WINDOW:
+        before = text[:start]  # very long words: read back to the clause's start
+        ends = list(_CLAUSE_END.finditer(before))
+        words = (before[ends[-1].end() :] if ends else before).split()
+    return any(_NEGATION.fullmatch(w.strip("'-")) for w in words[-_NEGATION_WINDOW:])
 
 
 def classify(

@@ -24,15 +24,26 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is not content
     except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}", "give a UTF-8 JSONL file") from None
+        raise UsageError(
+            f"cannot read {what} {path}: it is not UTF-8 ({exc.reason} at byte {exc.start})",
+            "give a UTF-8 JSONL file (from Latin-1 or Windows-1252: iconv -f CP1252 -t UTF-8 "
+            f"{path.name} > {path.stem}-utf8{path.suffix})",
+        ) from None
     # Line ends as a text read gives them (an old Mac's lone CR too); JSON holds no raw CR
     # inside a string, so none is content.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.lstrip().startswith("["):  # one JSON array of objects, as some label files are
         try:
             whole = json.loads(text)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
             whole = None  # a JSONL line that is itself a list: read line by line below
+            first = text.lstrip().split("\n", 1)[0]
+            if not _is_json(first):  # an array over several lines, broken: say where
+                raise UsageError(
+                    f"{path} is a JSON array with an error at line {exc.lineno} "
+                    f"({exc.msg}{_comma(text, exc.pos)})",
+                    "fix that line (JSON allows no comma before ] or })",
+                ) from None
         if isinstance(whole, list):
             yield from enumerate(whole, 1)
             return
@@ -59,7 +70,28 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
                 if tabular
                 else "one object per line"
             )
-            raise UsageError(f"{path} line {i} is not JSON ({exc.msg})", fix) from None
+            raise UsageError(
+                f"{path} line {i} is not JSON ({exc.msg}{_comma(line, exc.pos)})", fix
+            ) from None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _comma(text: str, pos: int) -> str:
+    """A hint when the error sits at a trailing comma, which JSON does not allow and many
+    editors and exporters write: before a closing bracket, or at a line's end."""
+    before, after = text[:pos].rstrip(), text[pos:].lstrip()
+    if before.endswith(",") and after[:1] in ("]", "}", ""):
+        return "; a trailing comma?"
+    if after.startswith(",") and not after[1:].strip():
+        return "; a trailing comma?"
+    return ""
 
 
 def _one_object(path: Path, text: str) -> None:

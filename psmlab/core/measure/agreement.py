@@ -40,6 +40,7 @@ from psmlab.core.measure.label_pairing import (
     label_notes,
     left_out,
     same_kind_of_ids,
+    same_texts,
     select_split,
 )
 from psmlab.core.measure.session_labels import session_labels
@@ -78,6 +79,7 @@ def compare_labels(
             f"{source.name} and {reference.name} share no item ({'; '.join(ids)})",
             "label the same items in both (same ids; a session's ids are its generation ids)",
         )
+    text_notes = same_texts(source, reference, common)
     a = [source.values[k] for k in common]
     b = [reference.values[k] for k in common]
     if field_name == ARCHETYPES:
@@ -102,7 +104,12 @@ def compare_labels(
         if src.human:
             result.blind[src.name] = sum(1 for k in common if k in src.blind)
     # What was left out comes first; the statistics' own notes (kappa undefined, few items) after.
-    result.notes = left_out(source, reference, split) + label_notes(a, b, field_name) + result.notes
+    result.notes = (
+        left_out(source, reference, split)
+        + text_notes
+        + label_notes(a, b, field_name)
+        + result.notes
+    )
     if split_note:
         result.notes.insert(0, split_note)
     return result
@@ -143,12 +150,13 @@ def is_session_file(path: Path) -> bool:
         doc = json.loads(text)
     except ValueError:
         lines = [x for x in text.split("\n") if x.strip()]  # as jsonl.read_objects splits
+        if text.lstrip().startswith("["):
+            return False  # a label array with an error (the label reader names its line)
         try:
-            for x in lines:
-                json.loads(x)
+            json.loads(lines[0] if lines else "")
         except ValueError:
-            return path.suffix == ".json"
-        return False  # every line is JSON: labels, whatever the file's name
+            return path.suffix == ".json"  # a session's first line is "{" alone
+        return False  # a first line that is JSON alone: labels, one bad line further down
     return isinstance(doc, dict) and ("generations" in doc or "schema_version" in doc)
 
 

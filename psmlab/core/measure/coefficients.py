@@ -137,9 +137,10 @@ def krippendorff_alpha(units: Sequence[Sequence[Label | None]]) -> float:
 
 
 def f1_score(tp: int, predicted: int, support: int) -> float:
-    # F1 (= 2 tp / (predicted + support)) needs the class in the reference; a source that never
-    # finds it scores 0.
-    return math.nan if not support else (2 * tp / (predicted + support) if tp else 0.0)
+    # F1 = 2 tp / (predicted + support): 0 for a source that never finds a class, and for one
+    # that finds a class the reference never has (only false positives: scikit-learn's value
+    # too; n/a there left it out of an average of the F1s); undefined where neither has it.
+    return 2 * tp / (predicted + support) if predicted + support else math.nan
 
 
 Table = dict[tuple[Label, Label], int]

@@ -154,7 +154,9 @@ def _statistics_notes(
     """Why kappa is missing (`undefined`: the cause, in words), or that its interval is weak
     (few items, or many resamples where kappa was undefined: `dropped` of `resamples`)."""
     if math.isnan(result.kappa):
-        return [undefined] if result.n else []
+        # The per-class F1 intervals are still printed: over few items they look certain too.
+        small = [small_n_note(result.n)] if 0 < result.n < SMALL_N else []
+        return [undefined, *small] if result.n else []
     if result.n < SMALL_N and not math.isnan(result.kappa_ci[0]):
         return [small_n_note(result.n)]
     if resamples and dropped / resamples >= UNDEFINED_SHARE:

@@ -11,7 +11,9 @@ in one source only and null labels are counted, so a comparison can say what it 
 from __future__ import annotations
 
 import json
+import math
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +81,10 @@ class Labels:
     # Items of a pooled human source only one of several annotators labelled: one reading, not
     # an agreement, so a comparison says how many it holds.
     single: set[str] = field(default_factory=set)
+    rejected: set[str] = field(default_factory=set)  # a person rejected or skipped (Prodigy)
+    # Each item's text, where the file gives one: two files paired by position must hold the
+    # same texts line by line.
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def archetype_name(value: object) -> str:
@@ -96,7 +102,10 @@ def archetype_set(value: object) -> frozenset[str]:
 
 def normalize(value: object, field_name: str, where: str) -> str:
     """One scalar label as compared: case-folded, trimmed; a self-id label checked and mapped."""
-    # JSON true and "True" are one label; numbers keep their JSON spelling.
+    # JSON true and "True" are one label; 3 and 3.0 are one (a spreadsheet writes a column of
+    # whole numbers with a blank in it as floats), as they are one id.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     text = (str(value).lower() if isinstance(value, bool) else str(value)).strip().casefold()
     if field_name != SELF_ID:
         return text
@@ -143,7 +152,21 @@ def _label_like(value: object, kind: str) -> bool:
 
 
 # Fields that name who labelled a line: a file with one line per item and person (long format).
-ANNOTATOR_FIELDS = ("annotator", "coder", "rater", "labeler", "labeller", "worker_id")
+ANNOTATOR_FIELDS = (
+    "annotator",
+    "coder",
+    "rater",
+    "labeler",
+    "labeller",
+    "worker_id",
+    # as labelling tools write them: Prodigy, Label Studio, and spreadsheets of their exports
+    "_annotator_id",
+    "annotator_id",
+    "annotator_name",
+    "completed_by",
+)
+# Prodigy's answers that say the line's label is not the person's reading of the item.
+REJECTED = ("reject", "ignore")
 # Fields of a `psmlab label` input line that say what the text is or who labelled it: the output
 # row is a labeller's reading, so a person's labels (or their name) must not ride along on it.
 NOT_CARRIED = frozenset(
@@ -243,10 +266,13 @@ def _lacks(
     what, example = [], []
     if name_key:
         what.append("its ids")
-        example.append(f"{key_opt} {ids[0] if ids else 'ID_FIELD'}")
+        example.append(f"{key_opt} {shlex.quote(ids[0]) if ids else 'ID_FIELD'}")
     if field_name in missing:
         what.append("its labels")
-        example.append(f"{field_opt} {labels[0] if len(labels) == 1 else 'LABEL_FIELD'}")
+        # Quoted: a spreadsheet's "Self ID" pasted as written was two arguments.
+        example.append(
+            f"{field_opt} {shlex.quote(labels[0]) if len(labels) == 1 else 'LABEL_FIELD'}"
+        )
     fix = f"name the fields holding {' and '.join(what)}: {' '.join(example)}"
     if name_key and key_opt != "--key":
         # The other file may name its ids the same way (a label output keeps the field): then
@@ -321,7 +347,7 @@ def read_jsonl(
                 f"{path} line {i}: its '{key}' is not a string or number ({json.dumps(obj[key])})",
                 f"give every line a '{key}' of its own",
             )
-        if ident in out.values or ident in out.missing:
+        if ident in out.values or ident in out.missing or ident in out.rejected:
             who = next((f for f in ANNOTATOR_FIELDS if f in obj), None)
             fix = (
                 f"the file holds several people's labels (field '{who}'): give one file per "
@@ -330,11 +356,17 @@ def read_jsonl(
                 else "give each item one line"
             )
             raise UsageError(f"{path} line {i} repeats {key} '{ident}'", fix)
+        if obj.get("answer") in REJECTED:
+            # Prodigy's "reject" says the label shown does *not* apply, "ignore" that the person
+            # skipped the item: neither is the label on the line.
+            out.rejected.add(ident)
+            continue
         value = obj[field_name]
-        # A blank is no label, as a null is (a CSV's empty cell converts to ""); in an
-        # archetypes column it is the empty set (no archetype), as before.
-        blank = isinstance(value, str) and not value.strip() and kind != ARCHETYPES
-        if value is None or blank:
+        # A blank is no label, as a null is (a CSV's empty cell converts to ""), in an archetypes
+        # column too (a reader who stopped, or labelled archetypes only where clear): "none" or
+        # [] says no archetype. NaN is what pandas writes for an empty cell.
+        blank = isinstance(value, str) and not value.strip()
+        if value is None or blank or (isinstance(value, float) and math.isnan(value)):
             out.missing.add(ident)
             continue
         if kind == ARCHETYPES:
@@ -361,6 +393,8 @@ def read_jsonl(
             out.values[ident] = normalize(value, kind, f"{path} line {i}")
         if isinstance(obj.get("split"), str):
             out.splits[ident] = obj["split"]
+        if isinstance(obj.get("text"), str):
+            out.texts[ident] = obj["text"]
     if not out.values:
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
     out.rows = len(rows)
@@ -372,7 +406,8 @@ def read_as_self_id(*sources: Labels) -> None:
     codebook's way or as its synonyms ("both", "neither"), are read as self-id: the synonyms
     mapped, so another lab's file compares as the same file named `self_id` would. Decided over
     every source together: one source mapped and the other not would part labels written alike.
-    A source whose labels are mostly such classes but not all is a UsageError naming the others."""
+    A source whose labels are mostly such classes but not all is a UsageError naming the others.
+    Labels among which no source has "ai" or "human" are left as written (another codebook)."""
     mapped = [
         {
             k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
@@ -381,6 +416,10 @@ def read_as_self_id(*sources: Labels) -> None:
         }
         for labels in sources
     ]
+    # Only labels that speak of AI or human are self-identification: a severity scale with
+    # "none", or a preference with "both" and "neither", is compared as written.
+    if not any({"ai", "human"} & set(m.values()) for m in mapped):
+        return
     if all(len(m) == len(x.values) for m, x in zip(mapped, sources, strict=True)) and all(
         set(m.values()) <= set(SELF_IDS) for m in mapped
     ):

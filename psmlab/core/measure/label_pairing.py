@@ -25,12 +25,23 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
         only = [
             k
             for k in a.values
-            if kept(k) and k not in b.values and k not in b.missing and k not in b.disputed
+            if kept(k)
+            and k not in b.values
+            and k not in b.missing
+            and k not in b.disputed
+            and k not in b.rejected
         ]
         if only:
             notes.append(f"{len(only)} item(s) labelled only in {a.name} were left out")
         if a.missing and (gone := [k for k in a.missing if kept(k) and k in b.values]):
-            notes.append(f"{len(gone)} item(s) with no label (null) in {a.name} were left out")
+            notes.append(
+                f"{len(gone)} item(s) with no label (null, blank or NaN) in {a.name} were left out"
+            )
+        if a.rejected and (no := [k for k in a.rejected if kept(k) and k in b.values]):
+            notes.append(
+                f"{len(no)} item(s) of {a.name} whose label a person rejected or skipped "
+                '("answer": "reject" or "ignore") were left out'
+            )
         if a.disputed and (split_ := [k for k in a.disputed if kept(k) and k in b.values]):
             notes.append(
                 f"{len(split_)} item(s) the annotators labelled differently were left out of "
@@ -73,7 +84,7 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
         # rising, from 1 to its length. Numbers outside that (a spreadsheet's rows from 2, a
         # count from 0) or out of order (the file's own, or a label output sorted since) cannot
         # be told from a shifted pairing, which reads as plain disagreement: refused.
-        ks = (*numbered.values, *numbered.missing)
+        ks = (*numbered.values, *numbered.missing, *numbered.rejected)
         outside = [k for k in ks if not 1 <= int(k) <= other.rows]
         if outside or not numbered.lines_in_order:
             why = (
@@ -111,6 +122,37 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
         "keep the items' ids in both (psmlab label keeps a line's \"id\"), or remove them from "
         "both to pair by line order",
     )
+
+
+def _clip(text: str, n: int = 40) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= n else flat[:n] + "…")
+
+
+def same_texts(source: Labels, reference: Labels, common: list[str]) -> list[str]:
+    """Paired items whose texts the two files both give must be the same text (spacing aside).
+    Paired by position, a difference means the lines list other items or another order (a
+    dropped or sorted line shifts every later one onto its neighbour's item, which reads as
+    plain disagreement): refused. Paired by id, it is said (another file's ids may name other
+    items)."""
+    both = [k for k in common if k in source.texts and k in reference.texts]
+    differ = [
+        k for k in both if " ".join(source.texts[k].split()) != " ".join(reference.texts[k].split())
+    ]
+    if not differ:
+        return []
+    k = differ[0]
+    example = f"{_clip(source.texts[k])} against {_clip(reference.texts[k])}"
+    if source.by_position:
+        raise UsageError(
+            f"{source.name} and {reference.name} have no ids, and {len(differ)} of {len(both)} "
+            f"lines paired by position hold different texts (item {k}: {example})",
+            "give both files ids, or list the same items in the same order in both",
+        )
+    return [
+        f"{len(differ)} of {len(both)} paired items have different texts in the two files "
+        f"(id {k!r}: {example}): check that the ids name the same items"
+    ]
 
 
 def label_notes(a: list[Value], b: list[Value], field_name: str) -> list[str]:

@@ -1,0 +1,236 @@
+"""Label files as other people and their tools write them: each once read as another number."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from psmlab.core.domain import selfid
+from psmlab.core.domain.classify import _CLAUSE_END, _NEGATION, negated
+from psmlab.core.errors import UsageError
+from psmlab.core.measure.agreement import (
+    ARCHETYPES,
+    SELF_ID,
+    compare_labels,
+    is_session_file,
+    read_jsonl,
+)
+from psmlab.core.measure.coefficients import f1_score
+from psmlab.core.measure.kappa import compare
+
+TEXTS = ["I am an AI.", "I'm a nurse.", "Nice weather.", "I am a bot.", "I'm Tom, a teacher."]
+GOLD = ["ai", "human", "none", "ai", "human"]
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_labelling_tools_annotator_field_is_several_people(tmp_path: Path) -> None:
+    """Prodigy's `_annotator_id` (Label Studio's `completed_by`) in a file without ids: two
+    readers who agree with gold on every item were paired line by line with it (kappa -0.17)."""
+    for who in ("_annotator_id", "completed_by", "annotator_id"):
+        rows = [
+            {"text": t, "label": g.upper(), who: name}
+            for t, g in zip(TEXTS, GOLD, strict=True)
+            for name in ("alice", "bob")
+        ]
+        f = _write(tmp_path / f"{who}.jsonl", rows)
+        with pytest.raises(UsageError, match="several people's labels") as e:
+            read_jsonl(f, SELF_ID, column="label")
+        assert f"field '{who}'" in str(e.value)
+
+
+def test_files_paired_by_position_must_hold_the_same_texts(tmp_path: Path) -> None:
+    """Both files give each line's text: a dropped or reordered line is refused, not read as
+    disagreement."""
+    gold = _write(
+        tmp_path / "gold.jsonl",
+        [{"text": t, "self_id": g} for t, g in zip(TEXTS, GOLD, strict=True)],
+    )
+    same = _write(
+        tmp_path / "same.jsonl",
+        [{"text": f"  {t} ", "self_id": g} for t, g in zip(TEXTS, GOLD, strict=True)],
+    )
+    ok = compare_labels(read_jsonl(same, SELF_ID), read_jsonl(gold, SELF_ID), SELF_ID)
+    assert ok.kappa == 1.0 and ok.n == 5  # spacing aside, the same texts
+    shifted = _write(
+        tmp_path / "shifted.jsonl",
+        [{"text": t, "self_id": g} for t, g in zip(TEXTS[1:], GOLD[1:], strict=True)],
+    )
+    with pytest.raises(UsageError, match="4 of 4 lines paired by position hold different texts"):
+        compare_labels(read_jsonl(shifted, SELF_ID), read_jsonl(gold, SELF_ID), SELF_ID)
+    # With ids, texts that differ are said (the ids may name other items), not refused.
+    a = _write(tmp_path / "a.jsonl", [{"id": 1, "text": "I am an AI.", "self_id": "ai"}])
+    b = _write(tmp_path / "b.jsonl", [{"id": 1, "text": "I'm a nurse.", "self_id": "ai"}])
+    r = compare_labels(read_jsonl(a, SELF_ID), read_jsonl(b, SELF_ID), SELF_ID)
+    assert any("1 of 1 paired items have different texts" in n for n in r.notes)
+
+
+def test_nan_labels_are_missing_and_whole_floats_are_their_numbers(tmp_path: Path) -> None:
+    """pandas writes NaN for an empty cell (json.dumps writes it as NaN) and a column of whole
+    numbers with a blank as floats: NaN was a class "nan", 3.0 a class apart from 3."""
+    s = tmp_path / "s.jsonl"
+    s.write_text(
+        '{"id": 1, "stance": "pro"}\n{"id": 2, "stance": NaN}\n{"id": 3, "stance": "con"}\n'
+    )
+    r = _write(
+        tmp_path / "r.jsonl",
+        [{"id": 1, "stance": "pro"}, {"id": 2, "stance": "con"}, {"id": 3, "stance": "con"}],
+    )
+    got = compare_labels(read_jsonl(s, "stance"), read_jsonl(r, "stance"), "stance")
+    assert got.n == 2 and got.accuracy == 1.0
+    assert any("1 item(s) with no label (null, blank or NaN)" in n for n in got.notes)
+    ints = _write(tmp_path / "i.jsonl", [{"id": i, "rating": i % 5 + 1} for i in range(10)])
+    mixed = _write(
+        tmp_path / "m.jsonl",
+        [{"id": i, "rating": float(i % 5 + 1) if i % 2 else i % 5 + 1} for i in range(10)],
+    )
+    same = compare_labels(read_jsonl(mixed, "rating"), read_jsonl(ints, "rating"), "rating")
+    assert same.kappa == 1.0 and same.accuracy == 1.0
+
+
+def test_a_blank_archetypes_cell_is_unlabelled_and_none_is_no_archetype(tmp_path: Path) -> None:
+    """As the README says of every label: a reader who stopped left blanks, which counted as
+    "no archetype" against gold (kappa 0.70 for a reader who agreed on every item read)."""
+    f = _write(
+        tmp_path / "a.jsonl",
+        [
+            {"id": 1, "archetypes": ""},
+            {"id": 2, "archetypes": "none"},
+            {"id": 3, "archetypes": []},
+            {"id": 4, "archetypes": "hal-9000"},
+        ],
+    )
+    got = read_jsonl(f, ARCHETYPES)
+    assert got.missing == {"1"}
+    assert got.values == {"2": frozenset(), "3": frozenset(), "4": frozenset({"hal-9000"})}
+
+
+def test_rejected_and_skipped_prodigy_rows_are_left_out_and_said(tmp_path: Path) -> None:
+    rows = [
+        {"id": i, "label": g, "answer": "accept"}
+        for i, g in enumerate(GOLD)
+        if i != 2  # "none" rejected below: the person said it does not apply
+    ] + [
+        {"id": 2, "label": "none", "answer": "reject"},
+        {"id": 9, "label": "ai", "answer": "ignore"},
+    ]
+    f = _write(tmp_path / "prodigy.jsonl", rows)
+    gold = _write(
+        tmp_path / "gold.jsonl",
+        [{"id": i, "self_id": g} for i, g in enumerate(GOLD)] + [{"id": 9, "self_id": "human"}],
+    )
+    got = compare_labels(read_jsonl(f, SELF_ID, column="label"), read_jsonl(gold, SELF_ID), SELF_ID)
+    assert got.n == 4 and got.accuracy == 1.0
+    assert any("2 item(s)" in n and "rejected or skipped" in n for n in got.notes)
+    assert not any("labelled only in" in n for n in got.notes)
+
+
+def test_other_codebooks_with_none_or_both_are_compared_as_written(tmp_path: Path) -> None:
+    """A severity scale with "none" was refused as a bad self-id file; a preference's
+    "neither" and "nothing" merged into "none" without a word."""
+    tox = ["none", "severe", "mild", "none", "mild", "severe"]
+    a = _write(tmp_path / "a.jsonl", [{"id": i, "toxicity": x} for i, x in enumerate(tox)])
+    got = compare_labels(read_jsonl(a, "toxicity"), read_jsonl(a, "toxicity"), "toxicity")
+    assert got.accuracy == 1.0
+    pref = _write(
+        tmp_path / "p.jsonl",
+        [{"id": i, "f": x} for i, x in enumerate(["neither", "nothing", "both"])],
+    )
+    other = _write(
+        tmp_path / "q.jsonl",
+        [{"id": i, "f": x} for i, x in enumerate(["nothing", "neither", "both"])],
+    )
+    lp, lq = read_jsonl(pref, "f"), read_jsonl(other, "f")
+    assert compare_labels(lp, lq, "f").accuracy == pytest.approx(1 / 3)
+    assert lp.values == {"0": "neither", "1": "nothing", "2": "both"}
+    # Labels of AI and human still read as self-id, with the codebook's synonyms.
+    b = _write(tmp_path / "b.jsonl", [{"id": 0, "c": "AI"}, {"id": 1, "c": "Neither"}])
+    lb = read_jsonl(b, "c")
+    compare_labels(lb, read_jsonl(b, "c"), "c")
+    assert lb.values == {"0": "ai", "1": "none"}
+
+
+def test_a_json_label_file_with_a_bad_line_is_no_session(tmp_path: Path) -> None:
+    """It was called a broken session (exit 10, "restore it from a backup"), with no line."""
+    lines = tmp_path / "export.json"
+    lines.write_text('{"id": 1, "self_id": "ai"}\n{"id": 2, "self_id": "human"},\n')
+    array = tmp_path / "array.json"
+    array.write_text('[\n{"id": 1, "self_id": "ai"},\n{"id": 2, "self_id": "human"},\n]\n')
+    broken = tmp_path / "session.json"
+    broken.write_text('{\n "schema_version": 2,\n "generations": [')
+    assert not is_session_file(lines) and not is_session_file(array)
+    assert is_session_file(broken)
+    with pytest.raises(UsageError, match=r"line 2 is not JSON \(Extra data; a trailing comma\?\)"):
+        read_jsonl(lines, SELF_ID)
+    with pytest.raises(UsageError, match=r"JSON array with an error at line 4 .*trailing comma"):
+        read_jsonl(array, SELF_ID)
+
+
+def test_f1_of_a_class_only_the_source_finds_is_zero() -> None:
+    """As scikit-learn has it: the source's only false positives give F1 = 0 (it was n/a, and
+    an average of the F1s left it out)."""
+    assert f1_score(0, 3, 0) == 0.0
+    assert f1_score(0, 0, 0) != f1_score(0, 0, 0)  # nan: neither has the class
+    got = compare(["ai", "mixed", "human"], ["ai", "human", "human"])
+    mixed = next(c for c in got.classes if c.label == "mixed")
+    assert mixed.f1 == 0.0 and mixed.support == 0
+
+
+def _negated_all(text: str, start: int) -> bool:
+    """The reading before it was made linear: the whole text before the marker."""
+    before = text[:start]
+    ends = list(_CLAUSE_END.finditer(before))
+    clause = before[ends[-1].end() :] if ends else before
+    return any(_NEGATION.fullmatch(w.strip("'-")) for w in clause.split()[-3:])
+
+
+def test_negation_reads_only_near_text_and_says_the_same() -> None:
+    rng = random.Random(3)
+    words = ["not", "no", "an", "AI", "I'm", "x" * 150, "y" * 300, ",", ".", "never", "a"]
+    for _ in range(400):
+        text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 12))) + " AI"
+        start = len(text) - 2
+        assert negated(text, start) == _negated_all(text, start), text
+    assert negated("I'm not " + "a" * 300 + " AI", 310)
+
+
+def _quoted_naive(text: str, start: int, end: int) -> bool:
+    """The reading before it counted on an index: the line before the claim, scanned."""
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    inside = before.count('"') % 2 == 1 or before.rfind("\u201c") > before.rfind("\u201d")
+    if not inside:
+        return False
+    close = selfid._QUOTE_CLOSE.match(text, end)
+    if close is None:
+        return False
+    quoted = close.group(0)[:-1].rstrip()
+    after = close.end()
+    if text.startswith(",", after):
+        after += 1
+    elif not quoted.endswith(","):
+        clause = text[after:].lstrip(" \t")
+        if not clause[:1].islower():
+            return False
+    return selfid._ATTRIBUTED.match(text, after) is not None
+
+
+def test_quotes_are_counted_on_an_index_and_say_the_same() -> None:
+    rng = random.Random(5)
+    parts = ['"', "\u201c", "\u201d", "\n", "I am an AI", ", she said.", " x ", "."]
+    for _ in range(500):
+        text = "".join(rng.choice(parts) for _ in range(rng.randrange(1, 14)))
+        for m in re.finditer("I am an AI", text):
+            assert selfid._quoted_for_another(text, m.start(), m.end()) == _quoted_naive(
+                text, m.start(), m.end()
+            ), text
+    claim = 'She wrote "I am an AI," she said.'
+    at = claim.index("I am")
+    assert selfid._quoted_for_another(claim, at, at + 10)
