@@ -201,7 +201,7 @@ def _ask_saved(
     watch: list[tuple[Path, Any]],
 ) -> int:
     from psmlab.core.domain.textsafe import terminal_safe
-    from psmlab.core.session.append import new_session, next_turn
+    from psmlab.core.session.append import check_same_files, new_session, next_turn
     from psmlab.core.session.file import open_session, save_target
 
     save = save_target(save)  # a bare name is a session in the sessions directory
@@ -216,6 +216,7 @@ def _ask_saved(
             first=lambda: build_transcript(message, transcript),
         )
         if sf.session is not new:  # the next turn is asked as the session was, unless told
+            check_same_files(sf.session, [c.spec for c in columns], save)
             columns = _as_the_session_asked(sf.session, columns)
         if title is not None and sf.session is not new and sf.session.title != title:
             # Asked for by name, so done, and said: it was silently ignored on an existing file.

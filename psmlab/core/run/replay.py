@@ -20,6 +20,14 @@ from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import server_changes, spec_for_record
+from psmlab.core.run.replay_checks import (
+    at_recorded_context,
+    check_model_file,
+    check_record,
+    check_settings,
+    check_versions,
+    check_vocab,
+)
 from psmlab.core.session.records import tokens_sha256
 from psmlab.core.session.schema import GenerationRecord, Session, new_id
 
@@ -106,42 +114,6 @@ def _params(g: GenerationRecord) -> SamplingParams:
         # up to the same point.
         kw["max_tokens"] = max(1, g.n_tokens)
     return SamplingParams(**kw)
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _check_record(g: GenerationRecord) -> None:
-    """What replay decodes from must be what the record says: a malformed or contradicting
-    `params` (a hand edit) is said as such, not an internal error, and a seed that is not the
-    one its group was decoded with is not certified "identical"."""
-
-    def bad(what: str) -> SessionError:
-        return SessionError(
-            f"its record is malformed: {what}",
-            "the session file was edited or damaged; restore it from a copy",
-        )
-
-    threads = g.params.get("n_threads")
-    if threads is not None and not _is_int(threads):
-        raise bad(f"params.n_threads is {threads!r}, not a whole number")
-    if "seed" in g.params and g.params["seed"] != g.seed:
-        raise bad(f"its seed {g.seed} is not params.seed {g.params['seed']!r}")
-    par = g.params.get("parallel")
-    if not par:
-        return
-    seeds = par.get("seeds") if isinstance(par, dict) else None
-    seq = par.get("seq") if isinstance(par, dict) else None
-    if not isinstance(seeds, list) or not seeds or not all(_is_int(x) for x in seeds):
-        raise bad("params.parallel.seeds is not a list of whole numbers")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < len(seeds):
-        raise bad(f"params.parallel.seq is {seq!r}, not a place in its {len(seeds)} seeds")
-    if seeds[seq] != g.seed:
-        raise bad(
-            f"its seed {g.seed} is not the one its group was decoded with "
-            f"(params.parallel.seeds[{seq}] = {seeds[seq]})"
-        )
 
 
 def _group_key(g: GenerationRecord) -> tuple[Any, ...] | None:
@@ -245,28 +217,6 @@ def steering_of(g: GenerationRecord) -> Steering | None:
 Progress = Callable[[int, int, ReplayItem], None]
 
 
-def _check_vocab(session: Session, model: str, spec: ModelSpec, warnings: list[str]) -> None:
-    """A server model's local GGUF (its template and tokens) that is not the one its answers
-    were rendered with: said, so a changed prompt is not put down to edited turns."""
-    recorded = next(
-        (
-            g.provenance.get("vocab_sha256")
-            for g in reversed(session.generations)
-            if g.model == model and g.provenance.get("vocab_sha256")
-        ),
-        None,
-    )
-    if not recorded:
-        return
-    now = file_sha256(spec.vocab_path) if spec.vocab_path else None
-    if now != recorded:
-        where = spec.vocab_path or "no local GGUF"
-        warnings.append(
-            f"model {model}: its prompts are rendered now with {where}, not the GGUF they were "
-            f"recorded with (sha256 {(now or '-')[:12]}…, recorded {recorded[:12]}…)"
-        )
-
-
 def replay(
     session: Session,
     *,
@@ -285,7 +235,7 @@ def replay(
             if found.is_remote:
                 # The server's weights cannot be hashed (its id and version are compared); the
                 # local GGUF that renders its prompts can.
-                _check_vocab(session, rec.id, found, report.warnings)
+                check_vocab(session, rec.id, found, report.warnings)
                 continue
             digest = file_sha256(found.path)
             if rec.sha256 and digest != rec.sha256:
@@ -293,8 +243,11 @@ def replay(
                     f"model {rec.id}: {found.path} is not the file the session was recorded with "
                     f"(sha256 {digest[:12]}…, recorded {rec.sha256[:12]}…)"
                 )
+            else:
+                report.warnings.extend(check_model_file(session, rec.id, found.path, digest))
         except PsmlabError as exc:
             specs[rec.id] = exc
+    report.warnings.extend(check_versions(session) + check_settings(session))
     checked: set[str] = set()
     grouped: dict[tuple[Any, ...], list[Generation]] = {}  # parallel groups already decoded
     # Every branch: each generation is re-run after the turns it saw.
@@ -318,7 +271,8 @@ def replay(
                     )
                 if isinstance(spec, PsmlabError):
                     raise spec
-                _check_record(g)
+                check_record(g)
+                spec = at_recorded_context(spec, g)
                 key = _group_key(g)
                 if key is None:
                     _, new = _run_one(

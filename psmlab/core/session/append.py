@@ -7,6 +7,7 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
+from psmlab.core.models.registry import ModelSpec
 from psmlab.core.session.records import title_of
 from psmlab.core.session.schema import Session, TurnRecord
 
@@ -97,3 +98,21 @@ def kept_settings(
         fmt = rec.format
         notes.append(f"{model_id}: the session's format {rec.format} is kept; -f NAME changes it")
     return system, fmt, notes
+
+
+def check_same_files(session: Session, specs: list[ModelSpec], where: Path) -> None:
+    """A model id the session has must still name the same weights: answers of two files under
+    one id could not be told apart (its record was replaced, and replay, trace and the export
+    read every earlier answer as the new file's)."""
+    for spec in specs:
+        rec = session.model(spec.id)
+        if rec is None or rec.endpoint or not rec.sha256 or spec.is_remote:
+            continue
+        now = spec.sha256()
+        if now != rec.sha256:
+            raise UsageError(
+                f"model '{spec.id}' in {where} is {rec.path} (sha256 {rec.sha256[:12]}…), but "
+                f"{spec.path} is another file (sha256 {(now or '?')[:12]}…)",
+                "save to a new session, or give this file an id of its own (a copy or link "
+                "under another name, or an entry in your config file)",
+            )

@@ -37,9 +37,12 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     turn followed by its answers: run by run, with the automatic labels and their intervals, the
     forced choice and the prompt warnings."""
     out: list[str] = [f"# {md_heading(s.title)}", ""]
+    # The versions that made the answers, not only the one exporting them (read as theirs).
+    made = sorted({str(v) for g in s.generations if (v := g.provenance.get("psmlab"))})
     out.append(
         f"Session {md_code(str(s.id))} · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
-        f"schema {s.schema_version} · psmlab {psmlab.__version__}"
+        f"schema {s.schema_version} · exported by psmlab {psmlab.__version__}"
+        + (f" · answers made with psmlab {md_inline(', '.join(made))}" if made else "")
     )
     out += _models(s)
     leaves = s.leaves()

@@ -1,0 +1,88 @@
+"""A session re-run by a colleague: the file, context, library and settings its answers were made
+with are used, or said (an audit's cases, on the real demo models)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def _ok(proc):  # type: ignore[no-untyped-def]
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _ask(session: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli("ask", *args, "--max-tokens", "6", "--save", str(session))
+
+
+def test_another_file_under_a_sessions_model_id_is_refused(tmp_path: Path, demo_pair) -> None:
+    """Two files named tiny.gguf in two folders: the second continued the session under the same
+    id, replacing its record, and replay, trace and the export credited SmolLM's answers to
+    Gemma."""
+    gemma, smol = demo_pair
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "tiny.gguf").symlink_to(smol.path)
+    (tmp_path / "b" / "tiny.gguf").symlink_to(gemma.path)
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "What are you?", "-m", str(tmp_path / "a" / "tiny.gguf"), "--seed", "4"))
+    first = json.loads(s.read_text())["generations"][0]["id"]
+    _ok(run_cli("adopt", str(s), first))
+    before = s.read_bytes()
+    again = _ask(s, "Really?", "-m", str(tmp_path / "b" / "tiny.gguf"), "--seed", "4")
+    assert again.returncode == 2, again.stderr
+    assert "model 'tiny'" in again.stderr and "is another file" in again.stderr
+    assert s.read_bytes() == before  # nothing of the refused run was saved
+    # The same file again (another path to it) continues the session.
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "tiny.gguf").symlink_to(smol.path)
+    _ok(_ask(s, "Really?", "-m", str(tmp_path / "c" / "tiny.gguf"), "--seed", "4"))
+    assert len(json.loads(s.read_text())["generations"]) == 2
+
+
+def test_replay_uses_each_answers_recorded_context(tmp_path: Path) -> None:
+    """Continued with --n-ctx 80, the session's record said 80 and replay decoded the first
+    turn's three-sample group at 80, where it no longer fits: "changed", untouched."""
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "What are you?", "-m", "smollm2-135m-instruct", "-n", "3", "--seed", "11"))
+    doc = json.loads(s.read_text())
+    assert all(g["params"].get("parallel") for g in doc["generations"])
+    # As a later `ask --n-ctx N` leaves it: the model's record at a context where the group
+    # no longer fits (one sample does), the answers at the one they were made with.
+    doc["models"][0]["n_ctx"] = doc["generations"][0]["prompt_tokens"] + 7
+    s.write_text(json.dumps(doc))
+    rep = _ok(run_cli("replay", str(s)))
+    assert "all 3 generations identical" in rep.stdout
+
+
+def test_replay_says_what_the_answers_record_that_it_cannot_use(tmp_path: Path) -> None:
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "Hi", "-m", "smollm2-135m-instruct", "-n", "2", "--seed", "3"))
+    doc = json.loads(s.read_text())
+    doc["models"][0]["sha256"] = None
+    first, second = doc["generations"]
+    first["provenance"]["model_sha256"] = "f" * 64  # an answer of another file
+    first["provenance"]["llama_cpp_python"] = "0.2.90"
+    del second["params"]["top_k"]  # a setting lost from the record
+    s.write_text(json.dumps(doc))
+    rep = run_cli("replay", str(s))
+    err = " ".join(rep.stderr.split())
+    assert "records no sha256" in err
+    assert "1 answer(s) record another file (sha256 ffffffffffff…)" in err
+    assert "made with llama-cpp-python 0.2.90" in err and "another version may give" in err
+    assert "answers record no top_k (1): replayed with the defaults (top_k 40)" in err
+    # The two samples of one group now record different settings: said too.
+    assert "1 parallel group(s) record different settings" in err
+
+
+def test_the_export_names_the_version_that_made_the_answers(tmp_path: Path) -> None:
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "Hi", "-m", "smollm2-135m-instruct", "--seed", "3"))
+    doc = json.loads(s.read_text())
+    doc["generations"][0]["provenance"]["psmlab"] = "0.0.9"
+    s.write_text(json.dumps(doc))
+    md = _ok(run_cli("export", str(s))).stdout
+    assert "exported by psmlab 0.1.0 · answers made with psmlab 0.0.9" in md
