@@ -91,7 +91,7 @@ def probe(
     model prefer, raw and calibrated?"""
     import dataclasses
 
-    from psmlab.core.domain.personas import load_personas
+    from psmlab.core.domain.personas import load_personas, personas_fingerprint
     from psmlab.core.domain.transcript import Transcript
     from psmlab.core.measure.probes import (
         NULL_QUESTION,
@@ -191,6 +191,8 @@ def probe(
                 "summary": summary,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                # The persona files the statements came from (other files, other numbers).
+                "personas": personas_fingerprint(personas),
                 "errors": errors_json(failed),
             }
         )
@@ -274,6 +276,7 @@ def _choice(
     steering: dict[str, Any],
 ) -> None:
     """`probe --choice`: multiple choice with rotated option order, per model and item."""
+    from psmlab.core.domain.personas import personas_fingerprint
     from psmlab.core.measure.choice import choice_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
@@ -286,7 +289,8 @@ def _choice(
         [(r.model, p) for r in results for p in r.prompts], system, None, steering
     )
     rows = [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results]
-    if json_or_nothing(json_out, rows, prompts, specs, failed, done):
+    fp = personas_fingerprint(personas)
+    if json_or_nothing(json_out, rows, prompts, specs, failed, done, fp):
         return
     from rich.console import Console
     from rich.table import Table
@@ -317,6 +321,7 @@ def json_or_nothing(
     specs: list[Any],
     failed: dict[str, PsmlabError],
     done: int,
+    personas: str | None = None,
 ) -> bool:
     """After a per-model design ran: print its prompt warnings, then its JSON (True: nothing more
     to print), or stop when no model gave results; False: the caller prints its tables."""
@@ -327,6 +332,8 @@ def json_or_nothing(
                 "results": rows,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                # The persona files the options came from (None: a design that reads none).
+                "personas": personas,
                 "errors": errors_json(failed),
             }
         )

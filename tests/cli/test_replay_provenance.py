@@ -80,9 +80,38 @@ def test_replay_says_what_the_answers_record_that_it_cannot_use(tmp_path: Path) 
 
 def test_the_export_names_the_version_that_made_the_answers(tmp_path: Path) -> None:
     s = tmp_path / "s.json"
-    _ok(_ask(s, "Hi", "-m", "smollm2-135m-instruct", "--seed", "3"))
+    _ok(_ask(s, "Hi", "-m", "smollm2-135m-instruct", "-n", "2", "--seed", "3"))
     doc = json.loads(s.read_text())
     doc["generations"][0]["provenance"]["psmlab"] = "0.0.9"
     s.write_text(json.dumps(doc))
     md = _ok(run_cli("export", str(s))).stdout
-    assert "exported by psmlab 0.1.0 · answers made with psmlab 0.0.9" in md
+    assert "exported by psmlab 0.1.0 · answers made with psmlab 0.0.9, 0.1.0" in md
+    # Each run says the file, context and library it was made with, and the rules that
+    # labelled it; each sample, that its seed alone does not give its tokens.
+    sha = doc["generations"][0]["provenance"]["model_sha256"]
+    assert f"model sha256 `{sha[:16]}`, n_ctx 4096, llama-cpp-python" in md
+    assert f"rules {doc['auto_labels'][0]['rules']}" in md
+    assert md.count("(decoded in one batch with seeds 3, 4)") == 2
+
+
+def test_results_name_the_persona_files_and_their_kappa_is_the_shipped_sets(
+    tmp_path: Path,
+) -> None:
+    """Another persona set labels other archetypes under the same rules' fingerprint: the
+    outputs could not be told apart, and the shipped set's archetype kappa was quoted."""
+    own = tmp_path / "personas"
+    own.mkdir()
+    (own / "angler.toml").write_text(
+        'id = "angler"\nname = "Angler"\ndescription = "Fishes."\nmarkers = ["a guy"]\n'
+        'identity = ["I am an angler."]\n'
+    )
+    texts = tmp_path / "t.jsonl"
+    texts.write_text('{"id": 1, "text": "I am a guy who fishes."}\n')
+    shipped = _ok(run_cli("label", str(texts), "--json"))
+    mine = _ok(run_cli("label", str(texts), "--json", env={"PSMLAB_PERSONAS_DIR": str(own)}))
+    a, b = json.loads(shipped.stdout), json.loads(mine.stdout)
+    assert a["rules"] == b["rules"] and a["personas"] != b["personas"]
+    assert b["archetypes"] == ["angler"] and a["archetypes"] == []
+    assert "archetypes κ" in shipped.stderr
+    assert "archetypes κ" not in mine.stderr
+    assert f"not measured with these persona files (personas {b['personas']})" in mine.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -100,3 +103,20 @@ def load_personas(dirs: list[Path] | None = None) -> tuple[list[Persona], list[P
                 continue
             found[p.id] = p  # a user's file with a shipped id replaces the shipped one
     return list(found.values()), errors
+
+
+def personas_fingerprint(personas: list[Persona]) -> str:
+    """12 hex digits of what archetype labels and forced choice read from the persona files
+    (ids, markers, identity statements, induce prompts, self-id gates): results made with
+    other persona files are told apart, though the rules' fingerprint is the same."""
+    parts = sorted(
+        json.dumps([p.id, p.markers, p.identity, p.induce, p.self_id], ensure_ascii=False)
+        for p in personas
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def shipped_fingerprint() -> str:
+    """The shipped personas' fingerprint: the set the archetype labels were measured with."""
+    return personas_fingerprint(load_personas([paths.shipped("personas")])[0])

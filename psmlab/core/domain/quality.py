@@ -64,7 +64,10 @@ def _load(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
 def agreement(
     labeller: str, level: str = "self_id", path: Path | None = None
 ) -> dict[str, Any] | None:
-    """A labeller's measured agreement with people at one level, or None when not measured."""
+    """A labeller's measured agreement with people at one level, or None when not measured
+    (archetypes read with other persona files than the shipped ones were not)."""
+    if level == "archetypes" and custom_personas():
+        return None
     return _load(path or labellers_file()).get(labeller, {}).get(level)
 
 
@@ -99,6 +102,10 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
         if level == "archetypes" and labeller.startswith("judge:"):
             # A judge gives the self-id label only; the archetypes stay the marker rules'.
             by, name = RULES, "archetypes (marker rules)"
+        if level == "archetypes" and (own := custom_personas()):
+            # Measured with the shipped persona files: another set labels other archetypes.
+            parts.append(f"{name}: not measured with these persona files ({own})")
+            continue
         m = agreement(by, level, path)
         if m is None:  # said only when some other level was measured (below)
             parts.append(f"{name}: not measured against people")
@@ -112,6 +119,29 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
             text += " (unreliable: interval includes 0)"
         parts.append(text)
     return " · ".join([f"labeller: {labeller}", *(parts if measured else [NOT_MEASURED])])
+
+
+def custom_personas() -> str | None:
+    """The persona files' fingerprint when they are not the shipped set (a user's own, or one
+    replaced), else None: the archetypes' measured agreement is the shipped set's."""
+    from psmlab.core.domain.personas import persona_dirs
+
+    files = tuple(
+        (str(f), f.stat().st_mtime_ns)
+        for d in persona_dirs()
+        if d.is_dir()
+        for f in sorted(d.glob("*.toml"))
+    )
+    return _custom(files)
+
+
+@lru_cache(maxsize=4)
+def _custom(files: tuple[tuple[str, int], ...]) -> str | None:
+    """Read again only when a persona file is added, removed or edited (keyed by their times)."""
+    from psmlab.core.domain.personas import load_personas, personas_fingerprint, shipped_fingerprint
+
+    now = personas_fingerprint(load_personas()[0])
+    return None if now == shipped_fingerprint() else f"personas {now}"
 
 
 def kappa_brief(labeller: str, level: str, path: Path | None = None) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from psmlab.core.domain.classify import LABELLER, ROLE_LEAK, UNCLEAR, classify
 from psmlab.core.domain.jsonl import read_objects
-from psmlab.core.domain.personas import Persona, load_personas
+from psmlab.core.domain.personas import Persona, load_personas, personas_fingerprint
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
@@ -49,6 +49,8 @@ def label_text(
         "archetype_hits": [h.model_dump() for h in auto.hits],
         "labeller": LABELLER,
         "rules": rules_fingerprint(),  # which version of the rules: a label is re-runnable
+        # ... and of the persona files the archetypes were read with
+        "personas": personas_fingerprint(personas),
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
+from psmlab.core.domain.personas import load_personas, personas_fingerprint
 from psmlab.core.domain.quality import agreement
 from psmlab.core.domain.stats import Diff, LabelShares
 from psmlab.core.domain.transcript import Transcript
@@ -50,6 +51,8 @@ def ask_document(
         "labeller": {
             "name": labeller,
             "archetypes": LABELLER,
+            # The persona files the archetypes were read with (their kappa is the shipped set's).
+            "personas": personas_fingerprint(load_personas()[0]),
             "agreement": {
                 "self_id": agreement(labeller, "self_id"),
                 "archetypes": agreement(LABELLER, "archetypes"),

@@ -36,6 +36,17 @@ def run_section(
         f"{_v(p.get('top_p'))}, top_k {_v(p.get('top_k'))}, min_p {_v(p.get('min_p'))}, "
         f"repeat_penalty {_v(p.get('repeat_penalty', 1.0))}, max_tokens {_v(p.get('max_tokens'))} · run {md_code(str(g0.run))}",
     ]
+    # What a reader needs to make the run again, as the run recorded it (the models table says
+    # what the columns use now): the file, its context and the library.
+    made = [
+        f"model sha256 {md_code(str(sha)[:16])}"
+        if (sha := g0.provenance.get("model_sha256"))
+        else None,
+        f"n_ctx {_v(p['n_ctx'])}" if "n_ctx" in p else None,
+        f"llama-cpp-python {_v(v)}" if (v := g0.provenance.get("llama_cpp_python")) else None,
+    ]
+    if any(made):
+        lines[-1] += " · " + ", ".join(x for x in made if x)
     if g0.system is not None:
         lines += ["", f"System prompt: {md_inline(g0.system, empty='(removed)')}"]
     if g0.prefill:
@@ -49,10 +60,13 @@ def run_section(
         sid = " · ".join(f"{x.label} {fmt_share(x)}" for x in ls.self_id) or "not recorded"
         arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
         methods = dict.fromkeys(a.method for a in autos)
+        rules = sorted({a.rules for a in autos if a.rules})
         lines += [
             "",
             f"Automatic labels over this run (n={ls.n}; "
-            f"{md_inline(' · '.join(labeller_line(m) for m in methods))}): self-id "
+            f"{md_inline(' · '.join(labeller_line(m) for m in methods))}"
+            + (f"; rules {md_inline(', '.join(rules))}" if rules else "")
+            + "): self-id "
             f"{md_inline(sid)}; archetypes {md_inline(arch)}; turns ended: "
             f"{md_inline(fmt_ends(ls.ends))}",
         ]
@@ -109,6 +123,10 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
     head = (
         f"##### {md_inline(g.model)} · sample {g.sample + 1} · seed {g.seed}"  # as the lab counts
     )
+    par = g.params.get("parallel")
+    if isinstance(par, dict) and isinstance(par.get("seeds"), list) and len(par["seeds"]) > 1:
+        # Logits depend on the batch: this seed alone gives other tokens.
+        head += f" (decoded in one batch with seeds {md_inline(', '.join(map(str, par['seeds'])))})"
     head += adopted  # " · adopted", or on another branch than the one exported
     # Format, sampling, system prompt and prefill are the run's, written above it.
     meta = f"{g.n_tokens} tokens · finish {md_code(str(g.finish_reason))}"
