@@ -23,6 +23,7 @@ from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, 
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, run_provenance
+from psmlab.core.session.records import now
 
 
 def evals(
@@ -116,6 +117,7 @@ def evals(
                     "swap": not no_swap,
                 },
                 "models": [run_provenance(sp) for sp in specs],
+                "created": now(),  # UTC, when the results were made
                 "errors": errors_json(failed),
             }
         )

@@ -29,6 +29,7 @@ from psmlab.cli.options import (
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, run_provenance
+from psmlab.core.session.records import now
 
 MAX_WARNINGS = 10
 
@@ -191,6 +192,7 @@ def probe(
                 "summary": summary,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                "created": now(),  # UTC, when the results were made
                 # The persona files the statements came from (other files, other numbers).
                 "personas": personas_fingerprint(personas),
                 "errors": errors_json(failed),
@@ -332,6 +334,7 @@ def json_or_nothing(
                 "results": rows,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
+                "created": now(),  # UTC, when the results were made
                 # The persona files the options came from (None: a design that reads none).
                 "personas": personas,
                 "errors": errors_json(failed),

@@ -28,6 +28,8 @@ def test_probe_json_shape_and_summary() -> None:
     assert all(
         len(m["sha256"]) == 64 and m["llama_cpp_python"] and m["psmlab"] for m in models.values()
     )
+    # When, and with which persona files (their statements are what was scored).
+    assert data["created"].endswith("+00:00") and len(data["personas"]) == 12
 
 
 def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
@@ -90,6 +92,7 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     assert [r["index"] for r in data["items"]] == [1, 3, 4, 5]
     (prov,) = data["models"]
     assert prov["id"] == "smollm2-135m-instruct" and len(prov["sha256"]) == 64
+    assert data["created"].endswith("+00:00")
     human = run_cli(
         "evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8"
     )
