@@ -237,7 +237,8 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
     )
     console.print(
         safe(
-            f"{report.session}: {report.generations} generations; annotators: {who}; "
+            f"{report.session}: {report.generations} generation"
+            f"{'s' * (report.generations != 1)}; annotators: {who}; "
             f"{blind} of {labelled} human labels blind"
         )
     )
@@ -264,7 +265,17 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
         console.print(
             safe(
                 f"Krippendorff's alpha over {len(report.annotators)} annotators: "
-                f"{_num(report.alpha)} ({report.alpha_items} generations labelled by two or more)"
+                f"{_num(report.alpha)} ({report.alpha_items} generation"
+                f"{'s' * (report.alpha_items != 1)} labelled by two or more"
+                # Why there is no number: nothing to pair, or one label only (0/0).
+                + (
+                    ""
+                    if not math.isnan(report.alpha)
+                    else "; alpha needs two readings of one generation"
+                    if not report.alpha_items
+                    else "; every label is the same, so alpha is undefined"
+                )
+                + ")"
             )
         )
         if not report.between:

@@ -253,8 +253,9 @@ def replay(
                 why = (
                     # Edited turns, or another template or tokenizer (a server model's local
                     # GGUF swapped): the warnings above say when a file changed.
-                    " (its prompt is not the one recorded: the turns before it were edited, or "
-                    "another template or tokenizer rendered it)"
+                    " (its prompt is not the one recorded: the turns before it, or its own "
+                    "format, system prompt or prefill, were edited, or another template or "
+                    "tokenizer rendered it)"
                     if item.prompt_changed
                     else ""
                 )

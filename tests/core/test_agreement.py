@@ -529,3 +529,21 @@ def test_a_few_odd_values_among_self_id_labels_are_named_not_read_as_new_classes
     mine.write_text("".join(json.dumps(r) + "\n" for r in theirs), encoding="utf-8")
     with pytest.raises(UsageError, match=r"327 of 328 .* but not 'n/a' \(1\)"):
         compare_labels(read_jsonl(mine, "Label", key="sample"), ref, "Label", resamples=50)
+
+
+def test_no_pooled_row_when_no_item_was_read_by_two_annotators(tmp_path: Path) -> None:
+    """Each person read other items: the row named "where the annotators agree" held no
+    agreement at all, only their readings."""
+    s = _session()
+    # alice read g1 alone, bob g3 alone, carol g2 and g4 alone.
+    alone = {"g1": "alice", "g3": "bob", "g2": "carol", "g4": "carol"}
+    s.annotations = [a for a in s.annotations if alone[a.generation_id] == a.annotator]
+    assert {a.annotator for a in s.annotations} == {"alice", "bob", "carol"}
+    path = tmp_path / "s.json"
+    atomic_write(path, dumps(s))
+    report = session_agreement(path, SELF_ID, resamples=50)
+    assert all("where the annotators agree" not in r.reference for r in report.vs_auto)
+    full = tmp_path / "full.json"
+    atomic_write(full, dumps(_session()))
+    report = session_agreement(full, SELF_ID, resamples=50)
+    assert any("where the annotators agree" in r.reference for r in report.vs_auto)

@@ -344,8 +344,9 @@ def session_agreement(
     vs_auto = [
         compare_labels(labels.auto, p, field_name, seed=seed, resamples=resamples) for p in people
     ]
-    # The pooled row needs an item the annotators agree on (they may disagree on every one).
-    if len(people) > 1 and labels.people.values:
+    # The pooled row needs an item two annotators agree on (they may disagree on every one, or
+    # each have read other items: then it is no agreement of people, only their readings).
+    if len(people) > 1 and any(k not in labels.people.single for k in labels.people.values):
         vs_auto.append(
             compare_labels(labels.auto, labels.people, field_name, seed=seed, resamples=resamples)
         )
