@@ -41,7 +41,10 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"psmlab {psmlab.__version__}")
+        from psmlab.core.domain.code_version import code_fingerprint
+
+        # The code's fingerprint too: results record it, and "0.1.0" is every commit's version.
+        typer.echo(f"psmlab {psmlab.__version__} (code {code_fingerprint()})")
         raise typer.Exit()
 
 

@@ -16,7 +16,9 @@ EXAMPLE = ROOT / "sessions" / "example-what-are-you.json"
 def test_version_prints_the_version_and_exits_0() -> None:
     proc = run_cli("--version")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"psmlab {psmlab.__version__}"
+    from psmlab.core.domain.code_version import code_fingerprint
+
+    assert proc.stdout.strip() == f"psmlab {psmlab.__version__} (code {code_fingerprint()})"
     assert proc.stderr == ""
 
 

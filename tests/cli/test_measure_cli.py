@@ -28,7 +28,8 @@ def test_probe_json_shape_and_summary() -> None:
     assert all(
         len(m["sha256"]) == 64 and m["llama_cpp_python"] and m["psmlab"] for m in models.values()
     )
-    # When, and with which persona files (their statements are what was scored).
+    # Which code (every commit is "0.1.0"), when, and with which persona files.
+    assert all(len(m["psmlab_code"]) == 12 for m in models.values())
     assert data["created"].endswith("+00:00") and len(data["personas"]) == 12
 
 

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 import psmlab
+from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.errors import ModelError, UsageError
 
 # The layout llama.cpp's `--control-vector` loader and its cvector-generator use (repeng too).
@@ -82,6 +83,7 @@ def provenance(
     meta: dict[str, Any] = {
         # Who wrote it, with what: a vector nobody can rebuild is no result.
         "psmlab.version": psmlab.__version__,
+        "psmlab.code": code_fingerprint(),
         "psmlab.llama_cpp_python": llama_cpp_version() or "not installed",
         "psmlab.model_sha256": model_sha256,
         "psmlab.layers": [int(x) for x in layers],

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from psmlab.core import paths
+from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.domain.formats import OWN_TEMPLATES, SERVER_CHAT, Format, get_format
 from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
 from psmlab.core.models.config import Kind, load_config
@@ -207,6 +208,7 @@ def run_provenance(spec: ModelSpec) -> dict[str, Any]:
         **spec.to_dict(with_sha=True),
         "llama_cpp_python": llama_cpp_version(),
         "psmlab": psmlab.__version__,
+        "psmlab_code": code_fingerprint(),
     }
 
 

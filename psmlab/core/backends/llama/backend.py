@@ -21,6 +21,7 @@ from psmlab.core.backends.stream import (
     generation_from,
     params_record,
 )
+from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
 from psmlab.core.errors import ContextOverflowError, ModelError, ScoringCancelled
@@ -83,6 +84,7 @@ class LlamaBackend:
             "backend": "llama_cpp",
             "llama_cpp_python": llama_cpp.__version__,
             "psmlab": psmlab.__version__,
+            "psmlab_code": code_fingerprint(),
         }
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from psmlab.core.backends.remote.score import EchoScorer
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
 from psmlab.core.backends.remote.vocab import prompt_text, vocab_for
 from psmlab.core.backends.stream import Piece, SourceReport, generation_from, params_record
+from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import (
     FinishReason,
@@ -143,6 +144,7 @@ class RemoteBackend:
             "vocab_sha256": file_sha256(self.spec.vocab_path) if self.spec.vocab_path else None,
             "llama_cpp_python": None,
             "psmlab": psmlab.__version__,
+            "psmlab_code": code_fingerprint(),
         }
 
     def close(self) -> None:
