@@ -234,3 +234,16 @@ def test_quotes_are_counted_on_an_index_and_say_the_same() -> None:
     claim = 'She wrote "I am an AI," she said.'
     at = claim.index("I am")
     assert selfid._quoted_for_another(claim, at, at + 10)
+
+
+def test_a_label_studio_export_and_an_empty_file_say_what_they_are(tmp_path: Path) -> None:
+    task = {"id": 1, "data": {"text": "hi"}, "annotations": [{"result": [{"value": {}}]}]}
+    ls = tmp_path / "ls.json"
+    ls.write_text(json.dumps([task]))
+    with pytest.raises(UsageError, match="is a Label Studio task") as e:
+        read_jsonl(ls, SELF_ID)
+    assert "JSON-MIN" in e.value.fix
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(UsageError, match="empty.jsonl is empty"):
+        read_jsonl(empty, SELF_ID)

@@ -240,6 +240,15 @@ def _lacks(
             f"open its samples as a session: psmlab experiment-annotate {path.parent}, "
             "annotate it, then psmlab agreement SESSION.json",
         )
+    if isinstance(obj.get("annotations"), list) and isinstance(obj.get("data"), dict):
+        # Label Studio's full export: each task's labels nest in annotations[].result[].
+        return UsageError(
+            f"{path} line {line} is a Label Studio task (its labels are nested in "
+            "annotations[].result[]), not one flat object per item",
+            'export JSON-MIN from Label Studio, or flatten it: jq -c \'if type == "array" then '
+            ".[] else . end | {id, text: .data.text, label: "
+            f".annotations[0].result[0].value.choices[0]}}' {path.name} > labels.jsonl",
+        )
     # A file matched by position needs no key: only what is really absent is named.
     missing = [
         x for x, needed in ((key, not positions), (field_name, True)) if needed and x not in obj
@@ -395,6 +404,8 @@ def read_jsonl(
             out.splits[ident] = obj["split"]
         if isinstance(obj.get("text"), str):
             out.texts[ident] = obj["text"]
+    if not rows:
+        raise UsageError(f"{path} is empty", "give a file of labels, one JSON object per line")
     if not out.values:
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
     out.rows = len(rows)

@@ -82,7 +82,13 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     # A line without text is reported before any id problem: it is the more basic fault.
     for i, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            raise UsageError(f'{path} line {i} has no "text" string', 'give each line a "text"')
+            nested = isinstance(obj, dict) and isinstance(obj.get("data"), dict)
+            where = (
+                ' (a Label Studio task keeps it under "data": export JSON-MIN)' if nested else ""
+            )
+            raise UsageError(
+                f'{path} line {i} has no "text" string{where}', 'give each line a "text"'
+            )
     seen: dict[str, int] = {}
     # A file without ids keeps its own distinct "line" numbers (`agreement` pairs by them)
     numbered = not with_id and own_line_numbers(objects)
