@@ -310,6 +310,9 @@ def report_md(
         out.append("")
     # Who ran it and with which seeds: a report nobody can re-run is not a result.
     versions = sorted({str(p.get("psmlab")) for p in models.values() if p.get("psmlab")})
+    # Which code and which rules: the version stays "0.1.0" across commits and edits.
+    code = sorted({str(p["psmlab_code"]) for p in models.values() if p.get("psmlab_code")})
+    rules = sorted({str(r["rules"]) for r in results.done.values() if r.get("rules")})
     seeds = sorted(
         {int(r["seed"]) for r in results.done.values() if isinstance(r.get("seed"), int)}
     )
@@ -317,6 +320,8 @@ def report_md(
         shown = ", ".join(map(str, seeds[:12])) + (", …" if len(seeds) > 12 else "")
         out += [
             f"psmlab {', '.join(versions) or 'version not recorded'}"
+            + (f" (code {md_inline(', '.join(code))})" if code else "")
+            + (f"; samples labelled by rules {md_inline(', '.join(rules))}" if rules else "")
             + (f"; the units' seeds {shown} ({len(seeds)} in all)" if seeds else "")
             + ".",
             "",
