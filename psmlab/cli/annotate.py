@@ -71,7 +71,7 @@ def annotate(
     """Attach an annotation to a generation (the generation itself is never changed)."""
     from psmlab.core.domain.personas import load_personas
     from psmlab.core.domain.selfid import SELF_IDS
-    from psmlab.core.measure.label_files import SELF_ID, archetype_name, normalize
+    from psmlab.core.measure.label_values import SELF_ID, archetype_name, normalize
     from psmlab.core.session.file import open_session, resolve_path
     from psmlab.core.session.relabel import relabel_note
     from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span

@@ -245,5 +245,5 @@ def test_a_label_studio_export_and_an_empty_file_say_what_they_are(tmp_path: Pat
     assert "JSON-MIN" in e.value.fix
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    with pytest.raises(UsageError, match="empty.jsonl is empty"):
+    with pytest.raises(UsageError, match=r"empty\.jsonl is empty"):
         read_jsonl(empty, SELF_ID)

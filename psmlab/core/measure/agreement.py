@@ -28,14 +28,7 @@ from psmlab.core.measure.kappa import (
     compare_sets,
     none_if_nan,
 )
-from psmlab.core.measure.label_files import (
-    ARCHETYPES,
-    SELF_ID,
-    Labels,
-    as_set,
-    read_as_self_id,
-    read_jsonl,
-)
+from psmlab.core.measure.label_files import read_jsonl
 from psmlab.core.measure.label_pairing import (
     label_notes,
     left_out,
@@ -43,6 +36,7 @@ from psmlab.core.measure.label_pairing import (
     same_texts,
     select_split,
 )
+from psmlab.core.measure.label_values import ARCHETYPES, SELF_ID, Labels, as_set, read_as_self_id
 from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.schema import Session
 

@@ -15,29 +15,20 @@ import math
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.jsonl import read_objects
-from psmlab.core.domain.selfid import SELF_IDS
 from psmlab.core.errors import UsageError
+from psmlab.core.measure.label_values import (
+    ARCHETYPES,
+    SELF_ID,
+    Labels,
+    archetype_set,
+    item_id,
+    normalize,
+)
 
-SELF_ID = "self_id"
-ARCHETYPES = "archetypes"
-# Automatic labels that are not archetypes: no marker fired, how the turn ended, no label.
-NOT_ARCHETYPES = frozenset({"unclear", "role_leak", "none", ""})
-# Words people write for the codebook's classes (after case-folding); nothing else is guessed.
-SELF_ID_SYNONYMS = {
-    "both": "mixed",
-    "ai and human": "mixed",
-    "neither": "none",
-    "no claim": "none",
-    "no-claim": "none",
-    "nothing": "none",
-}
-
-Value = str | frozenset[str]
 # The fields of an input row that every labeller's output row carries over, so a label file
 # pairs with its input (and with a gold set) by the same keys.
 KEPT_FIELDS = ("id", "line", "question", "model")
@@ -54,69 +45,6 @@ def carried_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     by the user's own key. The text, and labels someone gave it (a person's, another labeller's),
     are not carried: the output's labels are this labeller's alone."""
     return {k: v for k, v in obj.items() if k not in NOT_CARRIED}
-
-
-@dataclass
-class Labels:
-    """One label source: item id -> label (a frozenset for archetypes); which items a person
-    labelled blind; and, for a JSONL file, each item's `split` (gold sets: dev, test), the items
-    it left unlabelled (null) and whether its ids are line positions (a file without ids)."""
-
-    name: str
-    values: dict[str, Value] = field(default_factory=dict)
-    blind: set[str] = field(default_factory=set)
-    human: bool = False
-    splits: dict[str, str] = field(default_factory=dict)
-    missing: set[str] = field(default_factory=set)
-    by_position: bool = False
-    by_line: bool = False  # without ids, paired by its own "line" numbers (not its positions)
-    rows: int = 0  # how many items the file lists (labelled or not)
-    lines_in_order: bool = True  # its "line" numbers rise down the file (a filtered label output)
-    # A file without "id" whose ids seem to be in another field ("ID", "item_id"): named in
-    # the error that refuses to pair it by position against a file with ids.
-    id_hint: str | None = None
-    key: str | None = None  # the field a JSONL file's ids were read from (None: a session)
-    # Items people labelled differently, left out of a pooled human source (no label settles it).
-    disputed: set[str] = field(default_factory=set)
-    # Items of a pooled human source only one of several annotators labelled: one reading, not
-    # an agreement, so a comparison says how many it holds.
-    single: set[str] = field(default_factory=set)
-    rejected: set[str] = field(default_factory=set)  # a person rejected or skipped (Prodigy)
-    # Each item's text, where the file gives one: two files paired by position must hold the
-    # same texts line by line.
-    texts: dict[str, str] = field(default_factory=dict)
-
-
-def archetype_name(value: object) -> str:
-    """An archetype as compared: "Helpful Assistant", "helpful_assistant" and "helpful-assistant"
-    are one archetype (a persona's name spelled out is its id), never two classes."""
-    return "-".join(re.split(r"[\s_-]+", str(value).strip().casefold())).strip("-")
-
-
-def archetype_set(value: object) -> frozenset[str]:
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise TypeError
-    return frozenset(archetype_name(x) for x in items) - NOT_ARCHETYPES
-
-
-def normalize(value: object, field_name: str, where: str) -> str:
-    """One scalar label as compared: case-folded, trimmed; a self-id label checked and mapped."""
-    # JSON true and "True" are one label; 3 and 3.0 are one (a spreadsheet writes a column of
-    # whole numbers with a blank in it as floats), as they are one id.
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = (str(value).lower() if isinstance(value, bool) else str(value)).strip().casefold()
-    if field_name != SELF_ID:
-        return text
-    text = SELF_ID_SYNONYMS.get(" ".join(text.split()), text)
-    if text not in SELF_IDS:
-        raise UsageError(
-            f"{where}: self_id {str(value)!r} is not one of {', '.join(SELF_IDS)} "
-            f"(also read: both = mixed, neither = none)",
-            "write one of them, or null for an item nobody labelled",
-        )
-    return text
 
 
 # Field names people give item ids; only used to suggest a --key in an error's fix.
@@ -194,16 +122,6 @@ NOT_CARRIED = frozenset(
         "judge",
     }
 )
-
-
-def item_id(value: object) -> str | None:
-    """An id as text, the way every label file is matched: 3, 3.0 and "3" are one item (a
-    spreadsheet writes whole numbers as 3.0); None for what is no id (null, true, a list)."""
-    if value is None or isinstance(value, (bool, dict, list)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def own_line_numbers(objects: list[tuple[int, Any]]) -> bool:
@@ -410,49 +328,3 @@ def read_jsonl(
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
     out.rows = len(rows)
     return out
-
-
-def read_as_self_id(*sources: Labels) -> None:
-    """Labels under another field name that are all self-identification classes, written the
-    codebook's way or as its synonyms ("both", "neither"), are read as self-id: the synonyms
-    mapped, so another lab's file compares as the same file named `self_id` would. Decided over
-    every source together: one source mapped and the other not would part labels written alike.
-    A source whose labels are mostly such classes but not all is a UsageError naming the others.
-    Labels among which no source has "ai" or "human" are left as written (another codebook)."""
-    mapped = [
-        {
-            k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
-            for k, v in labels.values.items()
-            if isinstance(v, str)
-        }
-        for labels in sources
-    ]
-    # Only labels that speak of AI or human are self-identification: a severity scale with
-    # "none", or a preference with "both" and "neither", is compared as written.
-    if not any({"ai", "human"} & set(m.values()) for m in mapped):
-        return
-    if all(len(m) == len(x.values) for m, x in zip(mapped, sources, strict=True)) and all(
-        set(m.values()) <= set(SELF_IDS) for m in mapped
-    ):
-        for m, labels in zip(mapped, sources, strict=True):
-            labels.values.update(m)
-        return
-    # Mostly self-id classes with a few other values ("N/A" among 327 AI/Human/Both/Neither):
-    # read as free labels, "both" and "neither" became classes of their own and kappa fell from
-    # 1.00 to 0.44 without a word. The odd values are named instead.
-    for m, labels in zip(mapped, sources, strict=True):
-        odd = [v for v in m.values() if v not in SELF_IDS]
-        if odd and len(odd) < len(labels.values) / 2:
-            counts = {v: odd.count(v) for v in dict.fromkeys(odd)}
-            shown = ", ".join(f"'{v}' ({n})" for v, n in list(counts.items())[:4])
-            raise UsageError(
-                f"{labels.name} reads as self-identification ({len(m) - len(odd)} of "
-                f"{len(labels.values)} labels are ai, human, mixed, none or their synonyms) "
-                f"but not {shown}",
-                "write null for an unlabelled item, or one of ai, human, mixed, none",
-            )
-
-
-def as_set(value: Value) -> frozenset[str]:
-    """An archetypes label as a set (a stored string is its comma-separated names)."""
-    return value if isinstance(value, frozenset) else archetype_set(value)

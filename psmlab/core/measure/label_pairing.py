@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import ARCHETYPES, Labels, Value, as_set
+from psmlab.core.measure.label_values import ARCHETYPES, Labels, Value, as_set
 
 
 def left_out(source: Labels, reference: Labels, split: str | None = None) -> list[str]:

@@ -20,12 +20,8 @@ from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import (
-    carried_fields,
-    item_id,
-    kept_fields,
-    own_line_numbers,
-)
+from psmlab.core.measure.label_files import carried_fields, kept_fields, own_line_numbers
+from psmlab.core.measure.label_values import item_id
 
 if TYPE_CHECKING:
     from psmlab.core.backends.pool import ModelPool

@@ -24,7 +24,7 @@ from typing import Any
 
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import SELF_ID, Labels, normalize
+from psmlab.core.measure.label_values import SELF_ID, Labels, normalize
 from psmlab.core.measure.session_labels import agreed, session_labels
 from psmlab.core.session.schema import Session
 

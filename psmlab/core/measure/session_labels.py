@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_files import ARCHETYPES, NOT_ARCHETYPES, SELF_ID, Labels, Value
+from psmlab.core.measure.label_values import ARCHETYPES, NOT_ARCHETYPES, SELF_ID, Labels, Value
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session
 
 SESSION_FIELDS = (SELF_ID, ARCHETYPES)
