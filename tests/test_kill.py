@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from psmlab.core.measure.experiment import run_experiment
-from psmlab.core.measure.plan import load_experiment
+from psmlab.core.measure.experiment_spec import load_experiment
 from psmlab.core.measure.results import ResultsFile
 from psmlab.core.session import file as store
 

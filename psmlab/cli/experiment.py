@@ -52,7 +52,8 @@ def experiment(
         eval_notes_as_planned,
         given_of,
     )
-    from psmlab.core.measure.plan import load_experiment, plan
+    from psmlab.core.measure.experiment_spec import load_experiment
+    from psmlab.core.measure.plan import plan
     from psmlab.core.measure.report import report_md, summary_csv
     from psmlab.core.session.disk import atomic_write
 

@@ -11,7 +11,8 @@ import pytest
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.experiment_rows import given_of
-from psmlab.core.measure.plan import ExperimentSpec, load_experiment, plan
+from psmlab.core.measure.experiment_spec import ExperimentSpec, load_experiment
+from psmlab.core.measure.plan import plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report import ITEM_RANGE, WILSON, report_md, summary_csv
 from psmlab.core.measure.results import ResultsFile, prune_for_report

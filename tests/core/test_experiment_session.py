@@ -14,8 +14,8 @@ from psmlab.core.measure.agreement import session_agreement
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.experiment_rows import find_experiment_file, read_rows
 from psmlab.core.measure.experiment_session import session_from_results, write_new
+from psmlab.core.measure.experiment_spec import load_experiment
 from psmlab.core.measure.kappa import compare
-from psmlab.core.measure.plan import load_experiment
 from psmlab.core.measure.report import report_md
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay

@@ -23,9 +23,10 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
+from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.labeling import SampleLabeller, label_fields, relabel_stale
 from psmlab.core.measure.opening import run_opening
-from psmlab.core.measure.plan import ExperimentSpec, Job, plan
+from psmlab.core.measure.plan import Job, plan
 from psmlab.core.measure.probes import run_probe
 from psmlab.core.measure.results import EVAL_SCORING, ResultsFile, needs_rerun
 

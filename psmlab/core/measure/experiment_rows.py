@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.plan import ExperimentSpec, Job, plan
+from psmlab.core.measure.experiment_spec import ExperimentSpec
+from psmlab.core.measure.plan import Job, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report_given import Given
 from psmlab.core.measure.results import changed
