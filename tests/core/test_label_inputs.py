@@ -133,27 +133,25 @@ def test_rejected_and_skipped_prodigy_rows_are_left_out_and_said(tmp_path: Path)
 
 
 def test_other_codebooks_with_none_or_both_are_compared_as_written(tmp_path: Path) -> None:
-    """A severity scale with "none" was refused as a bad self-id file; a preference's
-    "neither" and "nothing" merged into "none" without a word."""
+    """A severity scale with "none" was refused as a bad self-id file; a preference's "neither"
+    and "nothing", all self-id synonyms, merge into "none" as before, now with a note."""
     tox = ["none", "severe", "mild", "none", "mild", "severe"]
     a = _write(tmp_path / "a.jsonl", [{"id": i, "toxicity": x} for i, x in enumerate(tox)])
     got = compare_labels(read_jsonl(a, "toxicity"), read_jsonl(a, "toxicity"), "toxicity")
     assert got.accuracy == 1.0
-    pref = _write(
-        tmp_path / "p.jsonl",
-        [{"id": i, "f": x} for i, x in enumerate(["neither", "nothing", "both"])],
+    pref = _write(tmp_path / "p.jsonl", [{"id": i, "f": x} for i, x in enumerate(["a", "both"])])
+    assert compare_labels(read_jsonl(pref, "f"), read_jsonl(pref, "f"), "f").accuracy == 1.0
+    merged = _write(
+        tmp_path / "m.jsonl", [{"id": i, "f": x} for i, x in enumerate(["neither", "nothing"])]
     )
-    other = _write(
-        tmp_path / "q.jsonl",
-        [{"id": i, "f": x} for i, x in enumerate(["nothing", "neither", "both"])],
-    )
-    lp, lq = read_jsonl(pref, "f"), read_jsonl(other, "f")
-    assert compare_labels(lp, lq, "f").accuracy == pytest.approx(1 / 3)
-    assert lp.values == {"0": "neither", "1": "nothing", "2": "both"}
-    # Labels of AI and human still read as self-id, with the codebook's synonyms.
+    other = _write(tmp_path / "q.jsonl", [{"id": i, "f": x} for i, x in enumerate(["none"] * 2)])
+    r = compare_labels(read_jsonl(merged, "f"), read_jsonl(other, "f"), "f")
+    assert r.accuracy == 1.0  # a self-id file of the unclear cases reads as before
+    assert any("neither, nothing mapped to mixed or none" in n for n in r.notes), r.notes
+    # Labels of AI and human read as self-id, with the codebook's synonyms, and no note.
     b = _write(tmp_path / "b.jsonl", [{"id": 0, "c": "AI"}, {"id": 1, "c": "Neither"}])
     lb = read_jsonl(b, "c")
-    compare_labels(lb, read_jsonl(b, "c"), "c")
+    assert not any("mapped" in n for n in compare_labels(lb, read_jsonl(b, "c"), "c").notes)
     assert lb.values == {"0": "ai", "1": "none"}
 
 

@@ -59,8 +59,9 @@ def compare_labels(
     seed: int = 0,
 ) -> Agreement:
     """Agreement of two sources over the items both label (the reference is taken as right)."""
-    if field_name not in (SELF_ID, ARCHETYPES):
-        read_as_self_id(source, reference)
+    read_notes = (
+        read_as_self_id(source, reference) if field_name not in (SELF_ID, ARCHETYPES) else []
+    )
     same_kind_of_ids(source, reference)
     common = [k for k in reference.values if k in source.values]
     common, split_note = select_split(source, reference, common, split)
@@ -100,6 +101,7 @@ def compare_labels(
     # What was left out comes first; the statistics' own notes (kappa undefined, few items) after.
     result.notes = (
         left_out(source, reference, split)
+        + read_notes
         + text_notes
         + label_notes(a, b, field_name)
         + result.notes

@@ -99,13 +99,15 @@ def item_id(value: object) -> str | None:
     return str(value)
 
 
-def read_as_self_id(*sources: Labels) -> None:
+def read_as_self_id(*sources: Labels) -> list[str]:
     """Labels under another field name that are all self-identification classes, written the
     codebook's way or as its synonyms ("both", "neither"), are read as self-id: the synonyms
     mapped, so another lab's file compares as the same file named `self_id` would. Decided over
     every source together: one source mapped and the other not would part labels written alike.
-    A source whose labels are mostly such classes but not all is a UsageError naming the others.
-    Labels among which no source has "ai" or "human" are left as written (another codebook)."""
+    A source whose labels are mostly such classes but not all, among them "ai" or "human", is a
+    UsageError naming the others (without them it is another codebook: a severity scale with
+    "none" is compared as written). Returns a note when synonyms were mapped without an "ai" or
+    "human" label in sight (another codebook's "neither" and "nothing" would become one)."""
     mapped = [
         {
             k: SELF_ID_SYNONYMS.get(" ".join(v.split()), v)
@@ -114,16 +116,29 @@ def read_as_self_id(*sources: Labels) -> None:
         }
         for labels in sources
     ]
-    # Only labels that speak of AI or human are self-identification: a severity scale with
-    # "none", or a preference with "both" and "neither", is compared as written.
-    if not any({"ai", "human"} & set(m.values()) for m in mapped):
-        return
+    speaks = any({"ai", "human"} & set(m.values()) for m in mapped)
     if all(len(m) == len(x.values) for m, x in zip(mapped, sources, strict=True)) and all(
         set(m.values()) <= set(SELF_IDS) for m in mapped
     ):
+        renamed = sorted(
+            {
+                str(labels.values[k])
+                for m, labels in zip(mapped, sources, strict=True)
+                for k, v in m.items()
+                if labels.values[k] != v
+            }
+        )
         for m, labels in zip(mapped, sources, strict=True):
             labels.values.update(m)
-        return
+        if renamed and not speaks:
+            return [
+                f"labels read as self-identification classes ({', '.join(renamed)} mapped to "
+                "mixed or none) though none says ai or human: if they are another codebook's, "
+                "they were merged"
+            ]
+        return []
+    if not speaks:
+        return []
     # Mostly self-id classes with a few other values ("N/A" among 327 AI/Human/Both/Neither):
     # read as free labels, "both" and "neither" became classes of their own and kappa fell from
     # 1.00 to 0.44 without a word. The odd values are named instead.
@@ -138,6 +153,7 @@ def read_as_self_id(*sources: Labels) -> None:
                 f"but not {shown}",
                 "write null for an unlabelled item, or one of ai, human, mixed, none",
             )
+    return []
 
 
 def as_set(value: Value) -> frozenset[str]:
