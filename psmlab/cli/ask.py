@@ -354,7 +354,7 @@ def _ask(
                 if len(set(said.values())) == 1
                 else [f"{m}: {w}" for m, w in said.items()]
             )
-            table = shares_table(shares, "\n".join([*where, labeller_line(name)]))
+            table = shares_table(shares, "\n".join([*where, labeller_line(name, now=True)]))
             if diffs:
                 from rich.console import Group
 

@@ -200,7 +200,9 @@ def experiment(
     from psmlab.core.measure.report import labellers
 
     for name in labellers(results):  # the report's label shares come from these labellers
-        sys.stderr.write(terminal_safe(f"psmlab: automatic labels: {labeller_line(name)}\n"))
+        sys.stderr.write(
+            terminal_safe(f"psmlab: automatic labels: {labeller_line(name, now=True)}\n")
+        )
     if failed:
         sys.stderr.write(
             terminal_safe(

@@ -50,10 +50,12 @@ def label(
         # How far these labels can be trusted (the labeller's measured agreement with people,
         # and "unreliable" when its interval includes 0) goes with them, on stderr.
         if first is not None:
-            sys.stderr.write(terminal_safe(f"psmlab: {labeller_line(first['labeller'])}") + "\n")
+            sys.stderr.write(
+                terminal_safe(f"psmlab: {labeller_line(first['labeller'], now=True)}") + "\n"
+            )
         return
     rows = list(labelled)
-    measured = labeller_line(rows[0]["labeller"])
+    measured = labeller_line(rows[0]["labeller"], now=True)
     from rich.console import Console
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)

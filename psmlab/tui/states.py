@@ -113,6 +113,8 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         st.auto, st.auto_self_id, st.ends = ls.archetypes, ls.self_id, ls.ends
         st.cancelled, st.failed = ls.cancelled, ls.failed
         methods = dict.fromkeys(a.method for a in st.auto_labels.values())
-        st.labeller = " · ".join(labeller_line(m) for m in methods) or st.labeller
-        st.labeller_brief = " · ".join(labeller_brief(m) for m in methods) or st.labeller_brief
+        st.labeller = " · ".join(labeller_line(m, now=True) for m in methods) or st.labeller
+        st.labeller_brief = (
+            " · ".join(labeller_brief(m, now=True) for m in methods) or st.labeller_brief
+        )
         st.methods = tuple(methods) or st.methods

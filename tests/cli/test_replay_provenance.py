@@ -115,3 +115,18 @@ def test_results_name_the_persona_files_and_their_kappa_is_the_shipped_sets(
     assert "archetypes κ" in shipped.stderr
     assert "archetypes κ" not in mine.stderr
     assert f"not measured with these persona files (personas {b['personas']})" in mine.stderr
+
+
+def test_an_export_does_not_depend_on_the_persona_files_of_the_machine(tmp_path: Path) -> None:
+    """Recorded labels do not say which persona files made them: the exporting machine's own
+    files changed every run line of the shipped example ("not measured with these")."""
+    own = tmp_path / "personas"
+    own.mkdir()
+    (own / "angler.toml").write_text(
+        'id = "angler"\nname = "Angler"\ndescription = "Fishes."\nmarkers = ["a guy"]\n'
+        'identity = ["I am an angler."]\n'
+    )
+    example = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    plain = _ok(run_cli("export", str(example))).stdout
+    mine = _ok(run_cli("export", str(example), env={"PSMLAB_PERSONAS_DIR": str(own)})).stdout
+    assert plain == mine and "archetypes κ" in plain

@@ -62,20 +62,23 @@ def _load(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def agreement(
-    labeller: str, level: str = "self_id", path: Path | None = None
+    labeller: str, level: str = "self_id", path: Path | None = None, *, now: bool = False
 ) -> dict[str, Any] | None:
-    """A labeller's measured agreement with people at one level, or None when not measured
-    (archetypes read with other persona files than the shipped ones were not)."""
-    if level == "archetypes" and custom_personas():
+    """A labeller's measured agreement with people at one level, or None when not measured.
+    `now`: for labels made now, with this process's persona files, whose archetypes were not
+    measured when those are not the shipped ones (recorded labels do not say which they had)."""
+    if now and level == "archetypes" and custom_personas():
         return None
     return _load(path or labellers_file()).get(labeller, {}).get(level)
 
 
-def level_agreement(labeller: str, level: str, path: Path | None = None) -> dict[str, Any] | None:
+def level_agreement(
+    labeller: str, level: str, path: Path | None = None, *, now: bool = False
+) -> dict[str, Any] | None:
     """The measured agreement behind a labeller's labels at one level: a judge gives the self-id
     label only, so its archetypes are the marker rules' (and so is their kappa)."""
     by = RULES if level == "archetypes" and labeller.startswith("judge:") else labeller
-    return agreement(by, level, path)
+    return agreement(by, level, path, now=now)
 
 
 def measured_model(labeller: str, path: Path | None = None) -> str | None:
@@ -91,10 +94,10 @@ def unreliable(m: dict[str, Any]) -> bool:
     return bool(m["ci_low"] <= 0.0)
 
 
-def labeller_line(labeller: str, path: Path | None = None) -> str:
+def labeller_line(labeller: str, path: Path | None = None, *, now: bool = False) -> str:
     """One line naming the labeller and its measured agreement with people, e.g.
     `labeller: markers · self-id κ 0.84 [0.76, 0.91] vs gold test n=120`, or
-    `labeller: markers · agreement with people: not measured`."""
+    `labeller: markers · agreement with people: not measured` (`now`: see `agreement`)."""
     parts: list[str] = []
     measured = False
     for level, name in LEVELS.items():
@@ -102,7 +105,7 @@ def labeller_line(labeller: str, path: Path | None = None) -> str:
         if level == "archetypes" and labeller.startswith("judge:"):
             # A judge gives the self-id label only; the archetypes stay the marker rules'.
             by, name = RULES, "archetypes (marker rules)"
-        if level == "archetypes" and (own := custom_personas()):
+        if now and level == "archetypes" and (own := custom_personas()):
             # Measured with the shipped persona files: another set labels other archetypes.
             parts.append(f"{name}: not measured with these persona files ({own})")
             continue
@@ -126,17 +129,19 @@ def custom_personas() -> str | None:
     replaced), else None: the archetypes' measured agreement is the shipped set's."""
     from psmlab.core.domain.personas import persona_dirs
 
-    files = tuple(
-        (str(f), f.stat().st_mtime_ns)
-        for d in persona_dirs()
-        if d.is_dir()
-        for f in sorted(d.glob("*.toml"))
-    )
-    return _custom(files)
+    files = []
+    for d in persona_dirs():
+        for f in sorted(d.glob("*.toml")) if d.is_dir() else ():
+            try:
+                st = f.stat()
+            except OSError:  # removed since the glob: read without it
+                continue
+            files.append((str(f), st.st_mtime_ns, st.st_size, st.st_ino))
+    return _custom(tuple(files))
 
 
 @lru_cache(maxsize=4)
-def _custom(files: tuple[tuple[str, int], ...]) -> str | None:
+def _custom(files: tuple[tuple[str, int, int, int], ...]) -> str | None:
     """Read again only when a persona file is added, removed or edited (keyed by their times)."""
     from psmlab.core.domain.personas import load_personas, personas_fingerprint, shipped_fingerprint
 
@@ -144,17 +149,17 @@ def _custom(files: tuple[tuple[str, int], ...]) -> str | None:
     return None if now == shipped_fingerprint() else f"personas {now}"
 
 
-def kappa_brief(labeller: str, level: str, path: Path | None = None) -> str:
+def kappa_brief(labeller: str, level: str, path: Path | None = None, *, now: bool = False) -> str:
     """One level's measured agreement in a word or two, for the line its shares are on:
     `κ 0.57`, `κ 0.09 unreliable` or `κ not measured` (a judge's archetypes are the marker
     rules')."""
-    m = level_agreement(labeller, level, path)
+    m = level_agreement(labeller, level, path, now=now)
     if m is None:
         return "κ not measured"
     return f"κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")
 
 
-def labeller_brief(labeller: str, path: Path | None = None) -> str:
+def labeller_brief(labeller: str, path: Path | None = None, *, now: bool = False) -> str:
     """The labeller and its kappas in a few words, for a narrow column: `markers κ 0.57,
     archetypes κ 0.09 unreliable`, `judge:x κ 0.02 unreliable`, or `markers: not measured`
     (`labeller_line` says it whole)."""
@@ -162,7 +167,7 @@ def labeller_brief(labeller: str, path: Path | None = None) -> str:
     if m is None:
         return f"{labeller}: not measured"
     out = f"{labeller} κ {m['kappa']:.2f}" + (" unreliable" if unreliable(m) else "")
-    a = agreement(labeller, "archetypes", path)
+    a = agreement(labeller, "archetypes", path, now=now)
     if a is not None:  # the archetype shares sit in the same panel: their kappa goes with them
         out += f", archetypes κ {a['kappa']:.2f}" + (" unreliable" if unreliable(a) else "")
     return out

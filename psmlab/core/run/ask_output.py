@@ -55,7 +55,7 @@ def ask_document(
             "personas": personas_fingerprint(load_personas()[0]),
             "agreement": {
                 "self_id": agreement(labeller, "self_id"),
-                "archetypes": agreement(LABELLER, "archetypes"),
+                "archetypes": agreement(LABELLER, "archetypes", now=True),
             },
         },
         "errors": [

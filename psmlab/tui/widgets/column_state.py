@@ -78,8 +78,8 @@ class ColumnState:
     ends: list[Share] = field(default_factory=list)
     cancelled: int = 0  # shown answers cut off by the user, left out of the shares
     failed: int = 0  # shown answers cut off by an error, likewise
-    labeller: str = field(default_factory=lambda: labeller_line(LABELLER))
-    labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER))
+    labeller: str = field(default_factory=lambda: labeller_line(LABELLER, now=True))
+    labeller_brief: str = field(default_factory=lambda: labeller_brief(LABELLER, now=True))
     methods: tuple[str, ...] = (LABELLER,)  # the labellers of the shown shares
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer

@@ -50,9 +50,9 @@ def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
         (one,) = s.methods if narrow and len(s.methods) == 1 else ("",)
         said = one or (s.labeller_brief if narrow else s.labeller)
         out.append_text(safe(f"({said})", "dim"))
-        kappa = {lv: f" ({kappa_brief(one, lv)})" if one else "" for lv in LEVELS}
+        kappa = {lv: f" ({kappa_brief(one, lv, now=True)})" if one else "" for lv in LEVELS}
         if one.startswith("judge:"):  # a judge gives self-id; archetypes are the rules'
-            kappa["archetypes"] = f" (marker rules {kappa_brief(one, 'archetypes')})"
+            kappa["archetypes"] = f" (marker rules {kappa_brief(one, 'archetypes', now=True)})"
         if s.auto_self_id and s.auto_self_id[0].n:
             out.append("\nself-id", style="bold")
             out.append(kappa["self_id"], style="dim")

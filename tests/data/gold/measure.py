@@ -20,7 +20,8 @@ import random
 import sys
 from pathlib import Path
 
-from psmlab.core.domain.personas import load_personas
+from psmlab.core import paths
+from psmlab.core.domain.personas import load_personas, personas_fingerprint
 from psmlab.core.domain.quality import labellers_file
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.measure.judge import judge_rows
@@ -89,7 +90,8 @@ def main() -> None:
     # Archetypes: the rules' against the rows a reader gave archetypes on ([] where none was
     # clear; null where archetypes were not read), each item x archetype one decision.
     read = [r for r in rows if isinstance(r.get("archetypes"), list)]
-    personas = load_personas()[0]
+    # The shipped persona files only: the number is quoted for labels read with them.
+    personas = load_personas([paths.shipped("personas")])[0]
     arche = compare_sets(
         [frozenset(label_text(r["text"], personas, r.get("question"))["archetypes"]) for r in read],
         [frozenset(r["archetypes"]) for r in read],
@@ -98,6 +100,7 @@ def main() -> None:
     )
     arche_entry = entry(arche, args.split)
     arche_entry["decisions"] = arche.decisions
+    arche_entry["personas"] = personas_fingerprint(personas)
     print(json.dumps(table, indent=2))
     print(json.dumps({"markers archetypes": arche_entry}, indent=2))
     if args.write:
