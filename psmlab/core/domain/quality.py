@@ -146,7 +146,10 @@ def _custom(files: tuple[tuple[str, int, int, int], ...]) -> str | None:
     from psmlab.core.domain.personas import load_personas, personas_fingerprint, shipped_fingerprint
 
     now = personas_fingerprint(load_personas()[0])
-    return None if now == shipped_fingerprint() else f"personas {now}"
+    # The set the archetypes' kappa was measured with, as recorded (an edited shipped file is
+    # another set too); the shipped files where the measurement does not say.
+    measured = _load(labellers_file()).get(RULES, {}).get("archetypes", {}).get("personas")
+    return None if now == (measured or shipped_fingerprint()) else f"personas {now}"
 
 
 def kappa_brief(labeller: str, level: str, path: Path | None = None, *, now: bool = False) -> str:
