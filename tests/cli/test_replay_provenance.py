@@ -130,3 +130,24 @@ def test_an_export_does_not_depend_on_the_persona_files_of_the_machine(tmp_path:
     plain = _ok(run_cli("export", str(example))).stdout
     mine = _ok(run_cli("export", str(example), env={"PSMLAB_PERSONAS_DIR": str(own)})).stdout
     assert plain == mine and "archetypes κ" in plain
+
+
+def test_the_lab_does_not_open_another_file_under_a_sessions_model_id(tmp_path: Path) -> None:
+    """The file at the recorded path replaced (a re-downloaded quant of the same name; here the
+    record's sha256 stands for the file as it was): the lab opened it as the column, and its
+    next answer replaced the record, crediting the earlier answers to the new file."""
+    from psmlab.core.run.lab import Lab
+
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "What are you?", "--seed", "4"))  # the demo pair
+    doc = json.loads(s.read_text())
+    doc["models"][0]["sha256"] = "0" * 64
+    s.write_text(json.dumps(doc))
+    lab = Lab.open(s)
+    try:
+        assert [c.spec.id for c in lab.columns] == ["smollm2-135m-instruct"]
+        (said,) = [w for w in lab.warnings if "gemma-3-270m" in w]
+        assert "has changed since the session recorded it" in said
+        assert "not opened as a column" in said
+    finally:
+        lab.close()

@@ -30,6 +30,7 @@ from psmlab.core.run.recorder import SessionRecorder, spec_for_record
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import disk
 from psmlab.core.session import file as store
+from psmlab.core.session.append import other_file
 from psmlab.core.session.records import title_of
 from psmlab.core.session.relabel import relabel_note
 from psmlab.core.session.schema import (
@@ -108,6 +109,14 @@ class Lab(LabInstruments):
                 spec = spec_for_record(rec, warnings)
             except PsmlabError as exc:
                 warnings.append(exc.one_line())
+                continue
+            if problem := other_file(rec, spec):
+                # Not a column: its next answers would replace the record, and every earlier
+                # one would read as the new file's (replay, trace, the export).
+                warnings.append(
+                    f"{problem}: not opened as a column (its answers stay in the session); "
+                    f"put the recorded file back at {rec.path}, or add this one under another id"
+                )
                 continue
             last = [g for g in session.generations if g.model == rec.id]
             params = SamplingParams(

@@ -8,7 +8,7 @@ from pathlib import Path
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import ModelSpec
-from psmlab.core.session.records import title_of
+from psmlab.core.session.records import ModelRecord, title_of
 from psmlab.core.session.schema import Session, TurnRecord
 
 
@@ -100,19 +100,39 @@ def kept_settings(
     return system, fmt, notes
 
 
+def other_file(rec: ModelRecord, spec: ModelSpec) -> str | None:
+    """What is wrong when a session's model id now names other weights (None: the same, or
+    nothing to compare): answers of two files under one id could not be told apart (its record
+    was replaced, and replay, trace and the export read every earlier answer as the new
+    file's). A local model that became a server one, or the reverse, is another model too."""
+    if bool(rec.endpoint) != spec.is_remote:
+        now = spec.url if spec.is_remote else spec.path
+        was = rec.endpoint or rec.path
+        return f"model '{spec.id}' was {was} when the session recorded it, and is {now} now"
+    if rec.endpoint or not rec.sha256:
+        return None
+    now_sha = spec.sha256()
+    if now_sha == rec.sha256:
+        return None
+    if Path(rec.path) == Path(spec.path):
+        return (
+            f"model '{spec.id}': {spec.path} has changed since the session recorded it "
+            f"(sha256 {(now_sha or '?')[:12]}…, recorded {rec.sha256[:12]}…)"
+        )
+    return (
+        f"model '{spec.id}' is {rec.path} in the session (sha256 {rec.sha256[:12]}…), but "
+        f"{spec.path} is another file (sha256 {(now_sha or '?')[:12]}…)"
+    )
+
+
 def check_same_files(session: Session, specs: list[ModelSpec], where: Path) -> None:
-    """A model id the session has must still name the same weights: answers of two files under
-    one id could not be told apart (its record was replaced, and replay, trace and the export
-    read every earlier answer as the new file's)."""
+    """A model id the session has must still name the same weights (`other_file`)."""
     for spec in specs:
         rec = session.model(spec.id)
-        if rec is None or rec.endpoint or not rec.sha256 or spec.is_remote:
-            continue
-        now = spec.sha256()
-        if now != rec.sha256:
+        problem = other_file(rec, spec) if rec is not None else None
+        if problem is not None:
             raise UsageError(
-                f"model '{spec.id}' in {where} is {rec.path} (sha256 {rec.sha256[:12]}…), but "
-                f"{spec.path} is another file (sha256 {(now or '?')[:12]}…)",
+                f"{problem} ({where})",
                 "save to a new session, or give this file an id of its own (a copy or link "
                 "under another name, or an entry in your config file)",
             )
