@@ -245,3 +245,33 @@ def test_a_label_studio_export_and_an_empty_file_say_what_they_are(tmp_path: Pat
     empty.write_text("")
     with pytest.raises(UsageError, match=r"empty\.jsonl is empty"):
         read_jsonl(empty, SELF_ID)
+
+
+def test_reported_claims_are_read_near_the_claim_and_say_the_same() -> None:
+    rng = random.Random(7)
+    parts = ["you", "think", "that", "said", ":", '"', "\u201c", " " * 250, "I'm", "x" * 120, ","]
+    for _ in range(600):
+        s = " ".join(rng.choice(parts) for _ in range(rng.randrange(1, 10))) + " "
+        end = len(s)
+        assert selfid._reported(s, end) == bool(selfid._REPORTED.search(s[:end])), repr(s)
+
+
+def test_a_long_run_on_text_is_read_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A base model stuck in a loop ("I am an AI I am an AI ..."): every claim searched the
+    whole sentence before it and scanned its line for quotes (minutes for 240 KB). Counted, not
+    timed: each search reads a bounded window, and the quote index is built once."""
+    spans: list[int] = []
+    real = selfid._REPORTED
+
+    class Counting:
+        def search(self, s: str, pos: int = 0, endpos: int | None = None):  # type: ignore[no-untyped-def]
+            spans.append((len(s) if endpos is None else endpos) - pos)
+            return real.search(s, pos, len(s) if endpos is None else endpos)
+
+    monkeypatch.setattr(selfid, "_REPORTED", Counting())
+    text = "I am an AI " * 3000
+    before = selfid._marks.cache_info().misses
+    got = selfid.self_identify(text)
+    assert got.label == "ai" and len(spans) >= 3000
+    assert max(spans) <= 200
+    assert selfid._marks.cache_info().misses - before <= 1

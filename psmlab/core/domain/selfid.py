@@ -72,6 +72,16 @@ _ATTRIBUTED = re.compile(
 )
 
 
+def _reported(s: str, end: int) -> bool:
+    """Whether the claim at `end` is reported or supposed ("you think I'm human"), read on the
+    text just before it: searching the whole sentence before each claim made a long run-on
+    sentence quadratic. Four words or more in the window mean no match began before it."""
+    low = max(0, end - 200)
+    if low and len(s[low:end].split()) <= 3:
+        low = 0  # a long run of spaces: the pattern may begin further back
+    return _REPORTED.search(s, low, end) is not None
+
+
 @lru_cache(maxsize=4)
 def _marks(text: str) -> tuple[list[int], list[int], list[int], list[int]]:
     """Where the text's line ends, straight quotes, and curly opening and closing quotes are."""
@@ -265,7 +275,7 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
             for m in rule.pattern.finditer(s):
                 if rule.name in NAME_RULES and _not_a_name(m.group(0).split()[-1]):
                     continue
-                if _REPORTED.search(s[: m.start()]):
+                if _reported(s, m.start()):
                     continue
                 at = sentence.start()
                 if _quoted_for_another(norm, at + m.start(), at + m.end()):
