@@ -568,16 +568,17 @@ def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
                 "matching": " Yes", "not_matching": " No", "lp_matching": -1.0,
                 "lp_not_matching": -2.0, "matches": True, "polarity": "matching = x",
                 "eval_scoring": EVAL_SCORING, "eval_limit": 3, "seed": 5,
-                "provenance": {"psmlab": "9.9", "kind": "chat", "psmlab_code": "c0de"},
+                "provenance": {"psmlab": "9.9", "kind": "chat", "psmlab_code": "c0de" if i else "0ld"},
                 **({"rules": "a1b2"} if i == 0 else {}),
             }
         )  # fmt: skip
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "file.jsonl (its first 3 items only: eval\\_limit)" in md  # markdown-escaped
     assert "(no item could be corrected: the raw rate)" in md
-    # The code's fingerprint and the rules beside the version ("0.1.0" is every commit's).
+    # The code's fingerprint and the rules beside the version ("0.1.0" is every commit's),
+    # over every row: a resumed run made by two versions of the code names both.
     assert (
-        "psmlab 9.9 (code c0de); samples labelled by rules a1b2; the units' seeds 5 (1 in all)."
+        "psmlab 9.9 (code 0ld, c0de); samples labelled by rules a1b2; the units' seeds 5 (1 in all)."
         in md
     )
 

@@ -163,8 +163,14 @@ def test_a_json_label_file_with_a_bad_line_is_no_session(tmp_path: Path) -> None
     array.write_text('[\n{"id": 1, "self_id": "ai"},\n{"id": 2, "self_id": "human"},\n]\n')
     broken = tmp_path / "session.json"
     broken.write_text('{\n "schema_version": 2,\n "generations": [')
+    first = tmp_path / "first.json"
+    first.write_text('{"id": 1, "self_id": "ai"},\n{"id": 2, "self_id": "human"}\n')
     assert not is_session_file(lines) and not is_session_file(array)
+    assert not is_session_file(first)  # the bad line is the first one
     assert is_session_file(broken)
+    one_line = tmp_path / "cut.json"
+    one_line.write_text('{"generations": [{"id": "g1", "text": "I am')
+    assert is_session_file(one_line)  # a compact session, cut short
     with pytest.raises(UsageError, match=r"line 2 is not JSON \(Extra data; a trailing comma\?\)"):
         read_jsonl(lines, SELF_ID)
     with pytest.raises(UsageError, match=r"JSON array with an error at line 4 .*trailing comma"):

@@ -148,11 +148,11 @@ def is_session_file(path: Path) -> bool:
         lines = [x for x in text.split("\n") if x.strip()]  # as jsonl.read_objects splits
         if text.lstrip().startswith("["):
             return False  # a label array with an error (the label reader names its line)
-        try:
-            json.loads(lines[0] if lines else "")
-        except ValueError:
-            return path.suffix == ".json"  # a session's first line is "{" alone
-        return False  # a first line that is JSON alone: labels, one bad line further down
+        first = lines[0].strip() if lines else ""
+        if first == "{" or '"generations"' in first or '"schema_version"' in first:
+            return path.suffix == ".json"  # a session (psmlab writes "{" alone on line 1)
+        # An object on the first line: labels, one bad line somewhere (the reader names it).
+        return not first.startswith("{") and path.suffix == ".json"
     return isinstance(doc, dict) and ("generations" in doc or "schema_version" in doc)
 
 

@@ -117,6 +117,7 @@ NOT_CARRIED = frozenset(
         "archetypes_labeller",
         "labeller",
         "rules",
+        "personas",
         "probs",
         "logprobs",
         "judge",

@@ -137,6 +137,7 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         judged["archetypes"] = markers["archetypes"]
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER
+        judged["personas"] = markers["personas"]  # the archetypes' persona files
         yield {**c, **judged}
 
 

@@ -309,9 +309,13 @@ def report_md(
             )
         out.append("")
     # Who ran it and with which seeds: a report nobody can re-run is not a result.
-    versions = sorted({str(p.get("psmlab")) for p in models.values() if p.get("psmlab")})
-    # Which code and which rules: the version stays "0.1.0" across commits and edits.
-    code = sorted({str(p["psmlab_code"]) for p in models.values() if p.get("psmlab_code")})
+    # Which code and which rules, over every row (a resumed run may hold two): the version
+    # stays "0.1.0" across commits and edits.
+    provs = [
+        r["provenance"] for r in results.done.values() if isinstance(r.get("provenance"), dict)
+    ]
+    versions = sorted({str(p["psmlab"]) for p in provs if p.get("psmlab")})
+    code = sorted({str(p["psmlab_code"]) for p in provs if p.get("psmlab_code")})
     rules = sorted({str(r["rules"]) for r in results.done.values() if r.get("rules")})
     seeds = sorted(
         {int(r["seed"]) for r in results.done.values() if isinstance(r.get("seed"), int)}
