@@ -119,7 +119,7 @@ def test_rejected_and_skipped_prodigy_rows_are_left_out_and_said(tmp_path: Path)
         if i != 2  # "none" rejected below: the person said it does not apply
     ] + [
         {"id": 2, "label": "none", "answer": "reject"},
-        {"id": 9, "label": "ai", "answer": "ignore"},
+        {"id": 9, "answer": "ignore"},  # skipped: no label field at all,
     ]
     f = _write(tmp_path / "prodigy.jsonl", rows)
     gold = _write(

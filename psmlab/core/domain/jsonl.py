@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
         raise UsageError(
             f"cannot read {what} {path}: it is not UTF-8 ({exc.reason} at byte {exc.start})",
             "give a UTF-8 JSONL file (from Latin-1 or Windows-1252: iconv -f CP1252 -t UTF-8 "
-            f"{path.name} > {path.stem}-utf8{path.suffix})",
+            f"{shlex.quote(path.name)} > {shlex.quote(path.stem + '-utf8' + path.suffix)})",
         ) from None
     # Line ends as a text read gives them (an old Mac's lone CR too); JSON holds no raw CR
     # inside a string, so none is content.
@@ -39,10 +40,10 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
             whole = None  # a JSONL line that is itself a list: read line by line below
             first = text.lstrip().split("\n", 1)[0]
             if not _is_json(first):  # an array over several lines, broken: say where
+                comma = _comma(text, exc.pos)
                 raise UsageError(
-                    f"{path} is a JSON array with an error at line {exc.lineno} "
-                    f"({exc.msg}{_comma(text, exc.pos)})",
-                    "fix that line (JSON allows no comma before ] or })",
+                    f"{path} is a JSON array with an error at line {exc.lineno} ({exc.msg}{comma})",
+                    "fix that line" + (" (JSON allows no comma before ] or })" if comma else ""),
                 ) from None
         if isinstance(whole, list):
             yield from enumerate(whole, 1)
@@ -123,5 +124,6 @@ def refuse_utf16(path: Path, raw: bytes) -> None:
     ):
         raise UsageError(
             f"{path} is UTF-16 (as Windows PowerShell's > writes it), not UTF-8",
-            f"convert it: iconv -f UTF-16 -t UTF-8 {path.name} > {path.stem}-utf8{path.suffix}",
+            f"convert it: iconv -f UTF-16 -t UTF-8 {shlex.quote(path.name)} > "
+            f"{shlex.quote(path.stem + '-utf8' + path.suffix)}",
         )

@@ -166,7 +166,8 @@ def _lacks(
             "annotations[].result[]), not one flat object per item",
             'export JSON-MIN from Label Studio, or flatten it: jq -c \'if type == "array" then '
             ".[] else . end | {id, text: .data.text, label: "
-            f".annotations[0].result[0].value.choices[0]}}' {path.name} > labels.jsonl",
+            f".annotations[0].result[0].value.choices[0]}}' {shlex.quote(path.name)} > "
+            "labels.jsonl, then read its field with --field label",
         )
     # A file matched by position needs no key: only what is really absent is named.
     missing = [
@@ -267,7 +268,9 @@ def read_jsonl(
                 f"{path} line {i} is {type(obj).__name__}, not a JSON object",
                 f'write one object per line, e.g. {{"{key}": "x1", "{field_name}": ...}}',
             )
-        if field_name not in obj or (key not in obj and not positions):
+        # A rejected or skipped line (below) often has no label field at all: not an error.
+        rejected = obj.get("answer") in REJECTED
+        if (field_name not in obj and not rejected) or (key not in obj and not positions):
             raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
         ident = (str(obj["line"]) if numbered else str(n)) if positions else item_id(obj[key])
         if ident is None:
@@ -284,7 +287,7 @@ def read_jsonl(
                 else "give each item one line"
             )
             raise UsageError(f"{path} line {i} repeats {key} '{ident}'", fix)
-        if obj.get("answer") in REJECTED:
+        if rejected:
             # Prodigy's "reject" says the label shown does *not* apply, "ignore" that the person
             # skipped the item: neither is the label on the line.
             out.rejected.add(ident)
