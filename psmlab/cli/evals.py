@@ -77,6 +77,7 @@ def evals(
     chosen = choose_formats(fmt, specs)
     steering = choose_steering(steer, specs)
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
+    started = now()  # UTC, when the run began (as ask --json's "created")
     report = run_evals(
         items,
         specs,
@@ -117,7 +118,7 @@ def evals(
                     "swap": not no_swap,
                 },
                 "models": [run_provenance(sp) for sp in specs],
-                "created": now(),  # UTC, when the results were made
+                "created": started,
                 "errors": errors_json(failed),
             }
         )

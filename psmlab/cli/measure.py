@@ -169,6 +169,7 @@ def probe(
         _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
+    started = now()  # UTC, when the run began (as ask --json's "created")
     results = probe_models(
         specs, chosen, items, tr, personas, system=system, normalize=normalize, axis=axis,
         calibrate=calibrate, null_question=null_question, steering=steering,
@@ -192,7 +193,7 @@ def probe(
                 "summary": summary,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
-                "created": now(),  # UTC, when the results were made
+                "created": started,
                 # The persona files the statements came from (other files, other numbers).
                 "personas": personas_fingerprint(personas),
                 "errors": errors_json(failed),
@@ -282,6 +283,7 @@ def _choice(
     from psmlab.core.measure.choice import choice_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
+    started = now()
     results = choice_models(
         specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering,
         progress=TtyProgress.if_tty(), errors=failed,
@@ -292,7 +294,7 @@ def _choice(
     )
     rows = [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results]
     fp = personas_fingerprint(personas)
-    if json_or_nothing(json_out, rows, prompts, specs, failed, done, fp):
+    if json_or_nothing(json_out, rows, prompts, specs, failed, done, fp, started):
         return
     from rich.console import Console
     from rich.table import Table
@@ -324,6 +326,7 @@ def json_or_nothing(
     failed: dict[str, PsmlabError],
     done: int,
     personas: str | None = None,
+    created: str | None = None,
 ) -> bool:
     """After a per-model design ran: print its prompt warnings, then its JSON (True: nothing more
     to print), or stop when no model gave results; False: the caller prints its tables."""
@@ -334,7 +337,7 @@ def json_or_nothing(
                 "results": rows,
                 "prompts": prompts,
                 "models": [run_provenance(sp) for sp in specs],
-                "created": now(),  # UTC, when the results were made
+                "created": created or now(),  # UTC, when the run began
                 # The persona files the options came from (None: a design that reads none).
                 "personas": personas,
                 "errors": errors_json(failed),

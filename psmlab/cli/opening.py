@@ -22,6 +22,9 @@ def opening(
     from psmlab.core.measure.opening import opening_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
+    from psmlab.core.session.records import now
+
+    started = now()  # UTC, when the run began
     results = opening_models(
         specs, chosen, items, tr, system=system, steering=steering,
         progress=TtyProgress.if_tty(), errors=failed,
@@ -29,7 +32,7 @@ def opening(
     done = len({r.model for r in results})
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, None, steering)
     rows = [{**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results]
-    if json_or_nothing(json_out, rows, prompts, specs, failed, done):
+    if json_or_nothing(json_out, rows, prompts, specs, failed, done, None, started):
         return
     from rich.console import Console
     from rich.table import Table

@@ -130,14 +130,16 @@ def test_a_session_sampled_in_parallel_replays_token_identical(
     # decoded the group's and certified it "identical"), or its group cannot be read (an
     # internal error): each is said as a malformed record, and the others still replay.
     doc = load(path)
-    g0, g1, g2 = doc.generations[:3]
+    g0, g1, g2, g3 = doc.generations[:4]
     g0.seed = g0.params["seed"] = 999
     g1.params["parallel"] = {**g1.params["parallel"], "seq": 7}
     g2.params["n_threads"] = "four"
+    g3.params["n_ctx"] = "4096"  # replay decodes at the recorded context: it was ignored
     again = replay(doc, pool=pool)
     errors = {i.id: i.error or "" for i in again.items if i.error}
     assert "not the one its group was decoded with" in errors[g0.id], errors
     assert "params.parallel.seq is 7" in errors[g1.id] and "n_threads" in errors[g2.id], errors
-    assert again.identical == 7 and all(i.error_code == 10 for i in again.items if i.error), (
+    assert "params.n_ctx is '4096'" in errors[g3.id], errors
+    assert again.identical == 6 and all(i.error_code == 10 for i in again.items if i.error), (
         again.to_dict()
     )

@@ -28,9 +28,10 @@ def check_record(g: GenerationRecord) -> None:
             "the session file was edited or damaged; restore it from a copy",
         )
 
-    threads = g.params.get("n_threads")
-    if threads is not None and not _is_int(threads):
-        raise bad(f"params.n_threads is {threads!r}, not a whole number")
+    for name in ("n_threads", "n_ctx"):  # replay decodes with both
+        value = g.params.get(name)
+        if value is not None and not (_is_int(value) and value >= 1):
+            raise bad(f"params.{name} is {value!r}, not a whole number of 1 or more")
     if "seed" in g.params and g.params["seed"] != g.seed:
         raise bad(f"its seed {g.seed} is not params.seed {g.params['seed']!r}")
     par = g.params.get("parallel")
@@ -86,7 +87,8 @@ def check_model_file(session: Session, model: str, path: str, digest: str) -> li
     session's model list keeps one record per id, and may have none)."""
     out = []
     rec = session.model(model)
-    if rec is not None and not rec.sha256:
+    answered = any(g.model == model for g in session.generations)
+    if rec is not None and not rec.sha256 and answered:  # a model that never loaded has none
         out.append(
             f"model {model}: the session records no sha256 for it, so {path} is checked only "
             "against each answer's own record"
