@@ -281,3 +281,20 @@ def test_a_long_run_on_text_is_read_in_bounded_steps(monkeypatch: pytest.MonkeyP
     assert got.label == "ai" and len(spans) >= 3000
     assert max(spans) <= 200
     assert selfid._marks.cache_info().misses - before <= 1
+
+
+def test_one_line_of_other_text_is_said_and_one_sided_texts_are_noted(tmp_path: Path) -> None:
+    """One differing line of many (a cell an export changed) refused the whole comparison; a
+    labeller's output (no texts) beside a people's file was paired with no word of it."""
+    gold = _write(
+        tmp_path / "gold.jsonl",
+        [{"text": t, "self_id": g} for t, g in zip(TEXTS, GOLD, strict=True)],
+    )
+    edited = [dict(text=t, self_id=g) for t, g in zip(TEXTS, GOLD, strict=True)]
+    edited[2]["text"] = "'=Nice weather."
+    one = _write(tmp_path / "one.jsonl", edited)
+    r = compare_labels(read_jsonl(one, SELF_ID), read_jsonl(gold, SELF_ID), SELF_ID)
+    assert r.n == 5 and any("1 of 5 paired items have different texts" in n for n in r.notes)
+    bare = _write(tmp_path / "bare.jsonl", [{"self_id": g} for g in GOLD])
+    r = compare_labels(read_jsonl(bare, SELF_ID), read_jsonl(gold, SELF_ID), SELF_ID)
+    assert any("could not be checked against each other" in n for n in r.notes), r.notes

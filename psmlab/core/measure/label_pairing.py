@@ -131,27 +131,50 @@ def _clip(text: str, n: int = 40) -> str:
 
 def same_texts(source: Labels, reference: Labels, common: list[str]) -> list[str]:
     """Paired items whose texts the two files both give must be the same text (spacing aside).
-    Paired by position, a difference means the lines list other items or another order (a
-    dropped or sorted line shifts every later one onto its neighbour's item, which reads as
-    plain disagreement): refused. Paired by id, it is said (another file's ids may name other
-    items)."""
+    Paired without ids, texts that are shifted (a line's text is its neighbour's in the other
+    file: a dropped or sorted line moves every later one onto another item, which reads as plain
+    disagreement) or differ on most lines are refused; a few that differ are said, as they are
+    for files paired by id (another file's ids may name other items). A pairing without ids
+    that only one side's texts could check is said too."""
     both = [k for k in common if k in source.texts and k in reference.texts]
-    differ = [
-        k for k in both if " ".join(source.texts[k].split()) != " ".join(reference.texts[k].split())
-    ]
+
+    def flat(x: str) -> str:
+        return " ".join(x.split())
+
+    differ = [k for k in both if flat(source.texts[k]) != flat(reference.texts[k])]
+    bare = source.by_position
+    if bare and not both and (source.texts or reference.texts):
+        has = source if source.texts else reference
+        return [
+            f"only {has.name} gives the items' texts: the lines paired without ids could not "
+            "be checked against each other"
+        ]
     if not differ:
         return []
     k = differ[0]
     example = f"{_clip(source.texts[k])} against {_clip(reference.texts[k])}"
-    if source.by_position:
-        raise UsageError(
-            f"{source.name} and {reference.name} have no ids, and {len(differ)} of {len(both)} "
-            f"lines paired by position hold different texts (item {k}: {example})",
-            "give both files ids, or list the same items in the same order in both",
-        )
+    how = 'their "line" numbers' if source.by_line else "position"
+    if bare:
+        ref = {flat(v): key for key, v in reference.texts.items()}
+        shifted = [
+            x
+            for x in differ
+            if (at := ref.get(flat(source.texts[x]))) is not None
+            and x.isdigit()
+            and at.isdigit()
+            and abs(int(at) - int(x)) == 1
+        ]
+        if shifted or len(differ) > len(both) / 2:
+            why = f", {len(shifted)} of them shifted by a line" if shifted else ""
+            raise UsageError(
+                f"{source.name} and {reference.name} have no ids, and {len(differ)} of "
+                f"{len(both)} lines paired by {how} hold different texts{why} (item {k}: "
+                f"{example})",
+                "give both files ids, or list the same items in the same order in both",
+            )
     return [
         f"{len(differ)} of {len(both)} paired items have different texts in the two files "
-        f"(id {k!r}: {example}): check that the ids name the same items"
+        f"({'line' if bare else 'id'} {k!r}: {example}): check that they are the same items"
     ]
 
 
