@@ -151,3 +151,34 @@ def test_the_lab_does_not_open_another_file_under_a_sessions_model_id(tmp_path: 
         assert "not opened as a column" in said
     finally:
         lab.close()
+
+
+def test_settings_changed_in_the_lab_are_kept_in_the_session(tmp_path: Path) -> None:
+    """F3 said "Settings saved", Ctrl+S "Saved", and a reopened session ran the old prefill and
+    max tokens: the settings lived in the column only."""
+    from psmlab.core.domain.types import SamplingParams
+    from psmlab.core.run.lab import Lab
+
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "What are you?", "-m", "smollm2-135m-instruct", "--prefill", "I grew up"))
+    lab = Lab.open(s)
+    try:
+        lab.configure(
+            "smollm2-135m-instruct",
+            prefill=None,
+            system="You are HAL 9000.",
+            params=SamplingParams(max_tokens=20, temperature=0.5),
+        )
+        assert not lab.dirty  # saved at once, as every other change is
+    finally:
+        lab.close()
+    again = Lab.open(s)
+    try:
+        (col,) = again.columns
+        assert col.prefill is None and col.system == "You are HAL 9000."
+        assert col.params.max_tokens == 20 and col.params.temperature == 0.5
+    finally:
+        again.close()
+    # The answers keep what they were made with.
+    doc = json.loads(s.read_text())
+    assert doc["generations"][0]["prefill"] == "I grew up"

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from psmlab.core.backends import quiet_native_logs
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
@@ -119,13 +121,17 @@ class Lab(LabInstruments):
                 )
                 continue
             last = [g for g in session.generations if g.model == rec.id]
-            params = SamplingParams(
-                **{
-                    k: v
-                    for k, v in (last[-1].params if last else {}).items()
-                    if k in SamplingParams.model_fields
-                }
-            )
+            # As the column was left: settings changed since its last run, else that run's.
+            kept = rec.params if rec.params is not None else (last[-1].params if last else {})
+            try:
+                params = SamplingParams(
+                    **{k: v for k, v in kept.items() if k in SamplingParams.model_fields}
+                )
+            except ValidationError:  # a hand-edited file: the defaults, and said
+                warnings.append(
+                    f"{rec.id}: its recorded sampling settings are malformed; the defaults are used"
+                )
+                params = SamplingParams()
             steering = None
             if rec.steer:
                 try:
@@ -377,6 +383,24 @@ class Lab(LabInstruments):
             new = replace(self.columns[i], **changes)  # type: ignore[arg-type]
             self.format_for(new)  # an unknown format fails here, not at the next send
             self.columns[i] = new
+            rec = self.session.model(model_id)
+            if rec is not None:
+                # Kept in the session (said "saved", they were lost at quit, and a reopened
+                # session ran the old prefill): what the record holds, and the sampling
+                # settings until a run records them with its answers.
+                self.session.upsert_model(
+                    rec.model_copy(
+                        update={
+                            "format": new.format_name,
+                            "system": new.system,
+                            "prefill": new.prefill,
+                            "steer": new.steering.record() if new.steering else None,
+                            "params": new.params.model_dump(),
+                        }
+                    )
+                )
+                self.dirty = True
+                self.autosave()
             return new
 
     def close(self) -> None:

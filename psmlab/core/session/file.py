@@ -325,6 +325,9 @@ def dumps(session: Session) -> bytes:
         for key in ("edited_from", "given", "continued"):
             if node.get(key) is None:
                 node.pop(key, None)
+    for m in data.get("models", ()):
+        if m.get("params") is None:  # likewise: only settings changed since the last run
+            m.pop("params", None)
     for rec in data.get("auto_labels", ()):
         if rec.get("judge") is None:  # likewise: written only for a judge's labels
             rec.pop("judge", None)

@@ -98,6 +98,9 @@ class ModelRecord(_Strict):
     )
     n_ctx: int = Field(ge=1)  # a context of 0 or fewer tokens is a damaged record
     n_threads: int
+    # Sampling settings changed in the lab since its last run (None: the last run's, which its
+    # answers record): kept, so a reopened session runs as it was left. Written only when set.
+    params: dict[str, Any] | None = None
     backend: str = "llama_cpp"
     llama_cpp_python: str | None = None
     error: str | None = None
