@@ -125,3 +125,18 @@ def test_every_model_failing_differently_exits_with_the_first_error_not_partial(
     done = SimpleNamespace(model="a", finish_reason="length")
     some = RunResult(generations=[done, cut], errors={"a": RemoteError("closed")})
     assert some.exit_code() == ExitCode.PARTIAL
+
+
+def test_a_columns_prefill_that_cannot_follow_is_its_error_and_the_others_run(
+    pool, demo_pair
+) -> None:
+    """After an adopted answer, one column's prefill cannot follow the assistant turn: it
+    stopped every column (a toast, and no column ran)."""
+    gemma, smol = demo_pair
+    p = SamplingParams(max_tokens=4)
+    adopted = Transcript.of(("user", "What are you?"), ("assistant", "I am"))
+    columns = [Column(gemma, params=p), Column(smol, params=p, prefill="I grew up")]
+    result = run(adopted, columns, n=1, seed=3, pool=pool)
+    assert [g.model for g in result.generations] == [gemma.id]
+    assert set(result.errors) == {smol.id}
+    assert "prefill" in result.errors[smol.id].one_line()

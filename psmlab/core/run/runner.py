@@ -131,9 +131,11 @@ def validate(transcript: Transcript, columns: list[Column]) -> dict[str, PsmlabE
         raise TranscriptError("the transcript is empty", "give a message or --transcript FILE")
     bad: dict[str, PsmlabError] = {}
     for c in columns:
-        split_prefill(transcript, c.prefill)
-        # A header read, not a model load: unknown formats fail before anything slow starts.
+        # A header read, not a model load: unknown formats fail before anything slow starts. A
+        # column's own prefill that cannot follow the transcript is that column's error too:
+        # it stopped every column (an adopted answer, then F5, ran none).
         try:
+            split_prefill(transcript, c.prefill)
             c.spec.get_format(c.format_name)
         except PsmlabError as exc:
             bad[c.spec.id] = exc
