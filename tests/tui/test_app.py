@@ -1337,3 +1337,19 @@ async def test_f4_from_the_message_box_acts_on_the_column_looked_at_last(make_la
         await pilot.press("f4")
         await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
         assert app.lab_screen.display_name(second.state.model_id) in app.screen.target
+
+
+async def test_the_picker_shows_an_answer_as_adopting_it_writes_it(make_lab) -> None:
+    """A prefilled answer was listed without its prefill ("in a small town…"), while adopting
+    it wrote "I grew up in a small town…" into the transcript."""
+    lab = make_lab(max_tokens=4)
+    smol = lab.columns[1].id
+    lab.configure(smol, prefill="I grew up")
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Where are you from?")
+        await settle(pilot, app)
+        picker = await _send_to_picker(pilot, "Really?")
+        rows = [c for c in picker.choices if c.column == smol]
+        assert rows and all(c.text.startswith("I grew up") for c in rows), rows
+        await pilot.press("escape")

@@ -371,3 +371,20 @@ async def test_a_columns_error_names_no_model_blind(make_lab, demo_pair, tmp_pat
         said = {c.state.model_id: " ".join(_text(c, ".col-text").split()) for c in _columns(app)}
         assert "does not fit n_ctx" in said[demo_pair[0].id], said
         assert "could not load" in said["broken-smol"], said
+
+
+async def test_going_blind_says_which_settings_tell_the_columns_apart(make_lab) -> None:
+    """A prefill set on one model before going blind shows in its column ("prefill given",
+    green text, rows starting mid-sentence in the picker) and names it: said at Ctrl+B."""
+    lab = make_lab(max_tokens=4)
+    smol = lab.columns[1].id
+    lab.configure(smol, prefill="I grew up")
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, True)
+        said = [n for n in notices(app) if "differ in" in n]
+        assert said and "prefill" in said[0] and "system prompt" not in said[0], notices(app)
+        await pilot.press("ctrl+b")  # off: nothing more to say
+        await _shown(pilot, app, False)
+        assert len([n for n in notices(app) if "differ in" in n]) == 1

@@ -98,6 +98,18 @@ def pick_seed() -> int:
     return random.SystemRandom().randint(1, 2**31 - 1)
 
 
+def differing_settings(columns: list[Column]) -> list[str]:
+    """The settings that differ between columns (system prompt, prefill, steering, sampling):
+    each shows in its column (a prefill in green, "steered") and tells blind columns apart."""
+    seen: dict[str, set[object]] = {
+        "system prompt": {c.system for c in columns},
+        "prefill": {c.prefill for c in columns},
+        "steering": {c.steering.key if c.steering else None for c in columns},
+        "sampling settings": {c.params.model_dump_json() for c in columns},
+    }
+    return [name for name, values in seen.items() if len(values) > 1]
+
+
 def render_prompts(
     transcript: Transcript, columns: list[Column], *, reserve: int = 0
 ) -> list[RenderedPrompt]:

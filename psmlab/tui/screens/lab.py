@@ -18,7 +18,7 @@ from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
-from psmlab.core.run.runner import Column
+from psmlab.core.run.runner import Column, differing_settings
 from psmlab.core.session.schema import Annotation, default_annotator, quote_span
 from psmlab.tui.keys import (
     ACTIONS,
@@ -224,6 +224,13 @@ class LabScreen(LabFileActions):
             if self.lab.blind
             else "Blind mode off"
         )
+        if self.lab.blind and (tells := differing_settings(self.lab.columns)):
+            # Set per model before going blind: each shows in its column and names it.
+            self.notify(
+                f"The columns differ in {', '.join(tells)}, which shows in them and can tell "
+                "the models apart",
+                severity="warning",
+            )
 
     def action_inspect(self) -> None:
         """What to show is read here, on the main thread; the prompts render in a worker."""

@@ -56,9 +56,9 @@ class LabSending(LabView):
                         label = " · ".join(t for t in (label, rec.finish_reason) if t)
                     name = self.display_name(m)
                     cut = rec.finish_reason in FRAGMENT_ENDS
-                    out.append(
-                        Choice(rec.id, name, i, len(run), rec.text, label, r, len(runs), cut)
-                    )
+                    # The whole answer, prefill and all: what adopting it puts in the transcript.
+                    text = rec.full_text
+                    out.append(Choice(rec.id, name, i, len(run), text, label, r, len(runs), cut))
         return out
 
     def last_viewed_id(self) -> str | None:
