@@ -69,9 +69,13 @@ COLUMN_KEYS = [
     (
         "a / r / l",
         "in a column: adopt / regenerate this column / annotate (other letters, and these "
-        "before there is an answer or a message, go to the message box)",
+        "and p before there is an answer or a message, go to the message box)",
     ),
     ("i / s", "in a column: prompt inspector (F2) / settings (F3)"),
+    (
+        "p",
+        "in a column: its labels panel and sample details whole, scrollable (a short window cuts them)",
+    ),
     ("↑ ↓ pgup pgdn", "in a column: scroll the answer"),
     ("← → or [ ]", "in a column: previous / next sample"),
     ("{ }", "in a column: previous / next run (every generation of a turn is kept)"),

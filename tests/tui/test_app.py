@@ -1353,3 +1353,33 @@ async def test_the_picker_shows_an_answer_as_adopting_it_writes_it(make_lab) -> 
         rows = [c for c in picker.choices if c.column == smol]
         assert rows and all(c.text.startswith("I grew up") for c in rows), rows
         await pilot.press("escape")
+
+
+async def test_p_in_a_column_shows_the_panel_a_short_window_cuts(make_lab) -> None:
+    """At 80x24 the forced choice, the archetypes and the labeller's name fell into "… 21 more
+    lines cut", which no key reached (only a mouse tooltip or a bigger window)."""
+    from psmlab.tui.screens.dialogs import TextScreen
+
+    lab = make_lab(max_tokens=8)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: all(st.forced is not None for st in screen.states.values()),
+            "the forced choice",
+        )
+        first = next(iter(app.query(ModelColumn)))
+        await wait_for(
+            pilot, lambda: "(p: all)" in str(first.query_one(".col-dist").render()), "a cut panel"
+        )
+        first.focus()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), "the whole panel")
+        body = " ".join(str(app.screen.body).split())
+        assert "forced choice ·" in body and "archetypes" in body and "markers" in body, body
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, TextScreen), "closed")

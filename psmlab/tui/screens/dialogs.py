@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -221,3 +222,22 @@ class HelpScreen(ModalScreen[None]):
             yield Label(
                 "Ctrl+P opens the command palette with every action.  Esc closes.", markup=False
             )
+
+
+class TextScreen(ModalScreen[None]):
+    """A part of the lab shown whole and scrollable (a column's labels panel, which a short
+    window cuts)."""
+
+    BINDINGS = [Binding("escape,q,p", "dismiss(None)", "Close")]
+
+    def __init__(self, title: str, body: Text) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, markup=False)
+            with VerticalScroll():
+                yield Static(self.body)
+            yield Label("↑ ↓ pgup pgdn scroll.  Esc closes.", markup=False)

@@ -59,6 +59,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         Binding("l", "screen.annotate", "Label", show=False),
         Binding("i", "screen.inspect", "Inspect", show=False),
         Binding("s", "screen.settings", "Settings", show=False),
+        Binding("p", "panel", "Whole panel", show=False),
         Binding("comma", "token(-1)", "Prev token", show=False),
         Binding("full_stop", "token(1)", "Next token", show=False),
         # The answer scrolls from the column itself: its body is not a second Tab stop.
@@ -75,7 +76,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         """The column key would only say it cannot act (no answer to adopt or label, no message
         to answer): then it is a letter of a message, never neither ('are you sure?' typed into
         a fresh column lost its 'ar')."""
-        if key in ("a", "l"):  # no sample yet (a sample streaming still gets the key's word)
+        if key in ("a", "l", "p"):  # no sample yet (a sample streaming still gets the key's word)
             return not self.state.samples
         if key == "r":
             return not getattr(getattr(self.screen, "lab", None), "turns", True)
@@ -193,6 +194,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         # cleared by the update); a part not laid out yet always gets a layout.
         if not width or widget.get_content_height(widget.size, widget.size, width) != height:
             widget.refresh(layout=True)
+
+    def action_panel(self) -> None:
+        """The labels panel and the sample's details whole, scrollable: a short window cuts
+        them ("… 21 more lines cut"), and they held the forced choice and the archetypes."""
+        from psmlab.tui.screens.dialogs import TextScreen
+
+        parts = [self._shown.get(p) for p in (".col-dist", ".col-footer")]
+        body = Text("\n\n").join(p for p in parts if p is not None and p.plain.strip())
+        self.app.push_screen(TextScreen(f"{self.display_name}: labels and details", body))
 
     def header_resized(self, height: int) -> None:
         """The panels below were fitted to the header's height (_fit): once a taller or shorter

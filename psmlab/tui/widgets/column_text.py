@@ -145,5 +145,9 @@ def cut_note(
     cut = max(1, len(wrapped) - sum(len(k.wrap(console, width)) for k in kept))
     # One line, or it would wrap and be cut itself: in a 14-cell column only "… +12".
     note = f"… {cut} more line{'s' if cut != 1 else ''} cut"
+    # p opens the whole panel: a short window cut the forced choice and the archetypes, and the
+    # keyboard had no way to them.
+    if len(note) + 11 <= width:
+        note += " (p: all)"
     out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
     return out
