@@ -127,7 +127,9 @@ def annotate(
                     f"give a range inside 0:{len(g.full_text)}, or --quote TEXT",
                 )
         elif quote:
-            span = quote_span(g.full_text, quote, what="the --quote text")
+            span = quote_span(
+                g.full_text, quote, what="the --quote text", given=len(g.prefill or "")
+            )
         new = Annotation(
             generation_id=g.id,
             labels=labels,

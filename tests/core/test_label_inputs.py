@@ -298,3 +298,17 @@ def test_one_line_of_other_text_is_said_and_one_sided_texts_are_noted(tmp_path: 
     bare = _write(tmp_path / "bare.jsonl", [{"self_id": g} for g in GOLD])
     r = compare_labels(read_jsonl(bare, SELF_ID), read_jsonl(gold, SELF_ID), SELF_ID)
     assert any("could not be checked against each other" in n for n in r.notes), r.notes
+
+
+def test_evidence_in_the_prefill_alone_is_refused() -> None:
+    """A prefill "I grew up" quoted as the evidence of a human claim: the user's own words,
+    stored as the model's."""
+    from psmlab.core.session.records import quote_span
+
+    text = "I grew up in a small town; I grew up fast."
+    given = len("I grew up")
+    with pytest.raises(UsageError, match="in the prefill only"):
+        quote_span("I grew up in a town.", "I grew up", given=given)
+    # A later occurrence the model wrote counts, as does a quote reaching past the prefill.
+    assert quote_span(text, "I grew up", given=given).start == text.index("; I grew up") + 2
+    assert quote_span(text, "I grew up in", given=given).start == 0

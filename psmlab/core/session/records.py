@@ -264,11 +264,20 @@ def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:
     return hashlib.sha256(",".join(map(str, tokens)).encode()).hexdigest()
 
 
-def quote_span(text: str, quote: str, *, what: str = "the quoted text") -> Span:
-    """Evidence given as a quote: the span of its first occurrence in the generation's text."""
+def quote_span(text: str, quote: str, *, what: str = "the quoted text", given: int = 0) -> Span:
+    """Evidence given as a quote: the span of its first occurrence in the generation's text
+    that reaches past the first `given` characters (the prefill: text the model was given, not
+    its words, which evidence of what the model claims cannot rest on)."""
     at = text.find(quote) if quote else -1
     if at < 0:
         raise UsageError(f"{what} is not in the generation", "copy it exactly")
+    while at >= 0 and at + len(quote) <= given:
+        at = text.find(quote, at + 1)
+    if at < 0:
+        raise UsageError(
+            f"{what} is in the prefill only: text the model was given, not its words",
+            "quote what the model wrote after it",
+        )
     return Span(start=at, end=at + len(quote))
 
 

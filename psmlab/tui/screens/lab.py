@@ -16,6 +16,7 @@ from textual.binding import Binding
 from psmlab.core.domain.formats import list_formats
 from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt
+from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column, differing_settings
@@ -306,13 +307,26 @@ class LabScreen(LabFileActions):
             self.notify("Nothing finished to annotate in this column", severity="warning")
             return
         rec = cur.record
+        if rec.finish_reason in FRAGMENT_ENDS and not rec.text.strip():
+            # Cut off before a word: the dialog showed only the prefill, the user's own text.
+            self.notify(
+                "This sample has nothing the model wrote (it was cut off before a word): "
+                "nothing of the model's to annotate",
+                severity="warning",
+            )
+            return
 
         def done(r: AnnotationInput | None) -> None:
             if r is None:
                 return
             try:
                 span = (
-                    quote_span(rec.full_text, r.quote, what="the evidence text")
+                    quote_span(
+                        rec.full_text,
+                        r.quote,
+                        what="the evidence text",
+                        given=len(rec.prefill or ""),
+                    )
                     if r.quote
                     else None
                 )
