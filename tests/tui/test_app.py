@@ -1260,6 +1260,8 @@ async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:
         await pilot.press("enter")  # the Enter of a message begun with d: Cancel, kept
         await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab again")
         assert len(lab.turns) == turns
+        # Said: a Cancel by Enter read as a Delete that did nothing (an audit).
+        assert any("not deleted" in n for n in notices(app)), notices(app)
 
 
 async def test_a_forced_choice_stays_when_another_column_continues_the_adopted_answer(
@@ -1383,3 +1385,24 @@ async def test_p_in_a_column_shows_the_panel_a_short_window_cuts(make_lab) -> No
         assert "forced choice ·" in body and "archetypes" in body and "markers" in body, body
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TextScreen), "closed")
+
+
+async def test_the_settings_refuse_max_tokens_no_prompt_can_fit(make_lab) -> None:
+    """40128 typed by mistake was "Settings saved"; the run then failed on n_ctx."""
+    from psmlab.tui.screens.settings import SettingsDialog
+
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        first = next(iter(app.query(ModelColumn)))
+        first.focus()
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsDialog), "the settings")
+        box = app.screen.query_one("#max_tokens")
+        box.value = "40128"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsDialog)
+        err = str(app.screen.query_one("#error").render())
+        assert "does not fit this model's context" in err, err
+        await pilot.press("escape")

@@ -214,6 +214,8 @@ class LabFileActions(LabSending):
                 self.lab.edit_turn(i, None)
                 self.reload()
                 self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
+            else:  # Enter presses Cancel: said, or it read as a Delete that did nothing
+                self.notify(f"Turn {i + 1} not deleted")
 
         self.app.push_screen(
             # Cancel is what Enter presses: a message typed into the transcript that began

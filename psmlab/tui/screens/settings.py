@@ -121,6 +121,13 @@ class SettingsDialog(FormDialog):
             given = values.get(where)
             err.update(f"{where}: {given} is out of range; give a value {param_range(where)}")
             return
+        n_ctx = self.col.spec.n_ctx
+        if params.max_tokens >= n_ctx:  # no prompt would leave room: said now, not at F5
+            err.update(
+                f"max_tokens: {params.max_tokens} does not fit this model's context of {n_ctx} "
+                "tokens with any prompt; give fewer"
+            )
+            return
         seed_raw = self.query_one("#seed", Input).value.strip()
         try:
             seed = int(seed_raw) if seed_raw else None
