@@ -1406,3 +1406,31 @@ async def test_the_settings_refuse_max_tokens_no_prompt_can_fit(make_lab) -> Non
         err = str(app.screen.query_one("#error").render())
         assert "does not fit this model's context" in err, err
         await pilot.press("escape")
+
+
+async def test_a_run_that_never_started_claims_no_run(make_lab) -> None:
+    """Every column's prefill could not follow an adopted answer: the run failed before it
+    began, and both headers claimed a run over "no answer here yet", the run they had shown
+    gone from view."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        cols = list(app.query(ModelColumn))
+        cols[0].focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adopted answer")
+        for c in lab.columns:
+            lab.configure(c.id, prefill="I am")
+        await pilot.press("f5")
+        await wait_for(
+            pilot, lambda: any("prefill" in n for n in notices(app)), "the run's error said"
+        )
+        await settle(pilot, app)
+        for c in app.query(ModelColumn):
+            # The runs there are (those the adopted answer was chosen from), shown again.
+            runs = lab.runs(c.state.model_id)
+            assert c.state.run_count == len(runs) == 1
+            assert [s.record.id for s in c.state.samples if s.record] == [g.id for g in runs[0]]
+            assert "no answer here yet" not in str(c.query_one(".col-dist").render())
