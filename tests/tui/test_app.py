@@ -965,7 +965,7 @@ async def test_the_footer_counts_a_persons_self_id_reading(make_lab) -> None:
         await wait_for(pilot, lambda: "other samples" in footer(), "the other sample's count")
         col = app.query(ModelColumn).first()
         foot = footer()
-        assert "skynet" not in foot and "· 1 on other samples" in foot, foot
+        assert "skynet" not in foot and "· 1 label on other samples" in foot, foot
         assert "cancelled" not in foot
         # A free label spelled like a reading is its own count, quoted: never a reading.
         lab.annotate(Annotation(generation_id=rec.id, labels=["self-id none"]))

@@ -413,7 +413,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             others = sum(sum(c.values()) for c in of_here.values()) - sum(
                 (mine or Counter()).values()
             )
-            rest = f" · {others} on other samples" if others else ""
+            rest = f" · {others} label{'s' * (others != 1)} on other samples" if others else ""
             foot.append(f"  labels on this sample: {said}{rest}", style="cyan")
         shown = cur.record if cur is not None else None
         toks = shown.token_logprobs if shown is not None else None
