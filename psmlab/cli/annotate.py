@@ -126,6 +126,15 @@ def annotate(
                     f"--evidence {evidence} ends past the text ({len(g.full_text)} characters)",
                     f"give a range inside 0:{len(g.full_text)}, or --quote TEXT",
                 )
+            prefilled = len(g.prefill or "")
+            if (
+                prefilled and span.end <= prefilled
+            ):  # as --quote: the user's own words, not the model's
+                raise UsageError(
+                    f"--evidence {evidence} is in the prefill only (0:{prefilled}): text the model "
+                    "was given, not its words",
+                    f"give a range reaching past {prefilled}, where the model's text begins",
+                )
         elif quote:
             span = quote_span(
                 g.full_text, quote, what="the --quote text", given=len(g.prefill or "")

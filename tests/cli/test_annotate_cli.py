@@ -107,3 +107,19 @@ def test_labels_of_older_rules_are_read_again_said_once_and_the_note_kept(tmp_pa
     assert all(a["rules"] for a in saved)  # kept: the next command has nothing to say
     again = run_cli("annotate", str(s), ids[1], "--note", "n", "--annotator", "ann")
     assert again.returncode == 0 and "read again" not in again.stderr, again.stderr
+
+
+def test_evidence_in_the_prefill_alone_is_refused(tmp_path: Path) -> None:
+    """A span (or quote) of the prefill only is the user's own text, not the model's claim."""
+    s, ids = _session(tmp_path)
+    doc = json.loads(s.read_text())
+    g = doc["generations"][0]
+    g["prefill"] = "I grew up"
+    s.write_text(json.dumps(doc))
+    untouched = s.read_bytes()
+    for how in (("--evidence", "0:9"), ("--quote", "I grew up")):
+        got = run_cli("annotate", str(s), ids[0], "--self-id", "human", *how)
+        assert got.returncode == 2 and "in the prefill only" in got.stderr, got.stderr
+    assert s.read_bytes() == untouched
+    ok = run_cli("annotate", str(s), ids[0], "--self-id", "human", "--evidence", "0:12")
+    assert ok.returncode == 0, ok.stderr

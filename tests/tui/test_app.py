@@ -1434,3 +1434,26 @@ async def test_a_run_that_never_started_claims_no_run(make_lab) -> None:
             assert c.state.run_count == len(runs) == 1
             assert [s.record.id for s in c.state.samples if s.record] == [g.id for g in runs[0]]
             assert "no answer here yet" not in str(c.query_one(".col-dist").render())
+
+
+async def test_a_column_that_failed_before_a_word_claims_no_new_run(make_lab) -> None:
+    """One column's prefill could not follow the adopted answer: the other ran, and the failed
+    one's header said "run 1/1" over its error (a run that never was)."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        cols = list(app.query(ModelColumn))
+        cols[0].focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adopted answer")
+        failing = lab.columns[1].id
+        lab.configure(failing, prefill="I am")
+        await pilot.press("f5")
+        await settle(pilot, app)
+        st = app.lab_screen.states[failing]
+        assert st.error and "prefill" in st.error
+        assert st.run_count == len(lab.runs(failing))  # the runs there are, no more
+        other = app.lab_screen.states[lab.columns[0].id]
+        assert any(s.record is not None for s in other.samples)  # the other column ran

@@ -112,7 +112,7 @@ class Lab(LabInstruments):
             except PsmlabError as exc:
                 warnings.append(exc.one_line())
                 continue
-            if problem := other_file(rec, spec):
+            if problem := other_file(rec, spec, quick=True):
                 # Not a column: its next answers would replace the record, and every earlier
                 # one would read as the new file's (replay, trace, the export).
                 warnings.append(
@@ -127,9 +127,12 @@ class Lab(LabInstruments):
                 params = SamplingParams(
                     **{k: v for k, v in kept.items() if k in SamplingParams.model_fields}
                 )
-            except ValidationError:  # a hand-edited file: the defaults, and said
+            except ValidationError as exc:  # a hand-edited file: the defaults, and said
+                where = ".".join(str(x) for x in exc.errors()[0]["loc"])
+                field = "models[].params" if rec.params is not None else "its last answer's params"
                 warnings.append(
-                    f"{rec.id}: its recorded sampling settings are malformed; the defaults are used"
+                    f"{rec.id}: {field} has a malformed {where}; the default settings are used "
+                    "(F3 sets them)"
                 )
                 params = SamplingParams()
             steering = None

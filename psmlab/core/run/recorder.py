@@ -105,6 +105,11 @@ class SessionRecorder:
                 self.on_change()
         elif isinstance(ev, ModelFailed):
             col = self.columns[ev.model_id]
-            self.session.upsert_model(self._model_record(col, {}, {}, ev.error.one_line()))
+            rec = self._model_record(col, {}, {}, ev.error.one_line())
+            was = self.session.model(ev.model_id)
+            if was is not None and was.params is not None:
+                # No answer recorded the settings the lab kept for its next run: still kept.
+                rec = rec.model_copy(update={"params": was.params})
+            self.session.upsert_model(rec)
             if self.on_change:
                 self.on_change()

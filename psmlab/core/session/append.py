@@ -7,6 +7,7 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
+from psmlab.core.models.hashing import cached_sha256
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.session.records import ModelRecord, title_of
 from psmlab.core.session.schema import Session, TurnRecord
@@ -100,7 +101,7 @@ def kept_settings(
     return system, fmt, notes
 
 
-def other_file(rec: ModelRecord, spec: ModelSpec) -> str | None:
+def other_file(rec: ModelRecord, spec: ModelSpec, *, quick: bool = False) -> str | None:
     """What is wrong when a session's model id now names other weights (None: the same, or
     nothing to compare): answers of two files under one id could not be told apart (its record
     was replaced, and replay, trace and the export read every earlier answer as the new
@@ -111,6 +112,16 @@ def other_file(rec: ModelRecord, spec: ModelSpec) -> str | None:
         return f"model '{spec.id}' was {was} when the session recorded it, and is {now} now"
     if rec.endpoint or not rec.sha256:
         return None
+    if quick and cached_sha256(spec.path) is None:
+        # Not hashed on this machine yet (opening a session must not read GBs on the UI
+        # thread): told apart by size; replay hashes it.
+        size = Path(spec.path).stat().st_size if Path(spec.path).exists() else -1
+        if size == rec.size:
+            return None
+        return (
+            f"model '{spec.id}': {spec.path} is not the file the session recorded "
+            f"({size} bytes, recorded {rec.size})"
+        )
     now_sha = spec.sha256()
     if now_sha == rec.sha256:
         return None

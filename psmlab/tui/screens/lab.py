@@ -263,6 +263,9 @@ class LabScreen(LabFileActions):
         self.app.push_screen(Inspector(prompts, at))
 
     def action_settings(self) -> None:
+        if self.generating:  # the running answers would record the settings they were made with
+            self.notify("Still generating: Esc cancels, then F3", severity="warning")
+            return
         if self.lab.blind:  # the format, system prompt and steering name the model's kind
             self.notify(
                 "Settings show each column's format and prompt: leave blind mode (Ctrl+B) first",

@@ -377,17 +377,18 @@ class LabView(ForcedView):
         self.generating = False
         if msg.error:
             self.notify(msg.error, severity="error", timeout=10)
-            # Nothing ran: the run counted for each column ("run 1/1" over "no answer here
-            # yet") is taken back, and the newest real run, if any, shown again.
-            for m, st in self.states.items():
-                if any(x.record is not None or x.text for x in st.samples):
-                    continue
-                runs = self.lab.runs(m)
-                if runs:
-                    show_run(st, runs, len(runs) - 1)
-                    st.run_count = len(runs)
-                else:
-                    st.run_count = st.run_no = 0
+        # A column that recorded nothing (the run never began, or it failed before a word):
+        # the run counted for it ("run 1/1" over "no answer here yet") is taken back, and its
+        # newest real run, if any, shown again; its error stays said.
+        for m, st in self.states.items():
+            if any(x.record is not None or x.text for x in st.samples):
+                continue
+            runs = self.lab.runs(m)
+            if runs:
+                show_run(st, runs, len(runs) - 1)
+                st.run_count = len(runs)
+            else:
+                st.run_count = st.run_no = 0
         if self.lab.save_error:
             self.notify(f"autosave failed: {self.lab.save_error}", severity="error", timeout=10)
         for w in self.lab.monitor_warnings:

@@ -122,7 +122,9 @@ class SettingsDialog(FormDialog):
             err.update(f"{where}: {given} is out of range; give a value {param_range(where)}")
             return
         n_ctx = self.col.spec.n_ctx
-        if params.max_tokens >= n_ctx:  # no prompt would leave room: said now, not at F5
+        # No prompt would leave room: said now, not at F5 (a server's own context may differ
+        # from the one configured for it: its server says).
+        if not self.col.spec.is_remote and params.max_tokens >= n_ctx:
             err.update(
                 f"max_tokens: {params.max_tokens} does not fit this model's context of {n_ctx} "
                 "tokens with any prompt; give fewer"
