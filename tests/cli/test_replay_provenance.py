@@ -183,3 +183,25 @@ def test_settings_changed_in_the_lab_are_kept_in_the_session(tmp_path: Path) -> 
     # The answers keep what they were made with.
     doc = json.loads(s.read_text())
     assert doc["generations"][0]["prefill"] == "I grew up"
+
+
+def test_recorded_persona_files_decide_whether_the_archetype_kappa_is_quoted(
+    tmp_path: Path,
+) -> None:
+    """An experiment run with its own persona files said "not measured" on stderr while its
+    report and summary.csv quoted the shipped set's archetype kappa: the rows now record the
+    persona files, and the report reads them."""
+    from psmlab.core.domain.classify import LABELLER
+    from psmlab.core.domain.quality import labeller_line, level_agreement, measured_personas
+    from psmlab.core.measure.report import made_with
+    from psmlab.core.measure.results import ResultsFile
+
+    theirs = labeller_line(LABELLER, personas={"0123456789ab"})
+    assert "archetypes: not measured with these persona files (personas 0123456789ab)" in theirs
+    assert level_agreement(LABELLER, "archetypes", personas={"0123456789ab"}) is None
+    ours = labeller_line(LABELLER, personas={measured_personas()})
+    assert "archetypes κ" in ours
+    results = ResultsFile(tmp_path / "results.jsonl")
+    results.append({"key": "s|1", "kind": "sample", "personas": "0123456789ab"})
+    results.append({"key": "s|2", "kind": "sample"})  # a row from before: not recorded
+    assert made_with(results) == {"0123456789ab"}

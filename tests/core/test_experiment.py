@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from psmlab.core.domain.quality import measured_personas
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.experiment_rows import given_of
@@ -313,6 +314,8 @@ def test_an_experiment_can_name_a_judge_labeller_and_the_report_says_so(
         assert r["self_id"] == max(probs, key=probs.__getitem__)
         assert r["auto_labels"]["method"] == "judge:smollm2-135m-instruct"
         assert r["auto_labels"]["self_id_hits"] == []  # the rules' hits are not the judge's
+        # The persona files the rules read the archetypes with (the report's kappa rests on it).
+        assert r["personas"] == measured_personas()
     report = report_md(spec.title, res, "psmlab experiment judged.toml")
     assert "judge:smollm2-135m-instruct" in report
 

@@ -62,23 +62,52 @@ def _load(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def agreement(
-    labeller: str, level: str = "self_id", path: Path | None = None, *, now: bool = False
+    labeller: str,
+    level: str = "self_id",
+    path: Path | None = None,
+    *,
+    now: bool = False,
+    personas: set[str] | None = None,
 ) -> dict[str, Any] | None:
     """A labeller's measured agreement with people at one level, or None when not measured.
-    `now`: for labels made now, with this process's persona files, whose archetypes were not
-    measured when those are not the shipped ones (recorded labels do not say which they had)."""
-    if now and level == "archetypes" and custom_personas():
+    Archetypes read with other persona files than the ones their kappa was measured with were
+    not: `personas`, the fingerprints labels recorded; `now`, labels made now with this
+    process's persona files (other recorded labels do not say which they had)."""
+    if level == "archetypes" and other_personas(now=now, personas=personas):
         return None
     return _load(path or labellers_file()).get(labeller, {}).get(level)
 
 
+def other_personas(*, now: bool = False, personas: set[str] | None = None) -> str | None:
+    """ "personas FP" when the labels' persona files are not those the archetypes' kappa was
+    measured with (`personas` recorded, else this process's when `now`), else None."""
+    if personas:
+        odd = sorted(p for p in personas if p != measured_personas())
+        return f"personas {', '.join(odd)}" if odd else None
+    return custom_personas() if now else None
+
+
+def measured_personas() -> str:
+    """The persona files the archetypes' kappa was measured with, as recorded (an edited
+    shipped file is another set); the shipped files where the measurement does not say."""
+    from psmlab.core.domain.personas import shipped_fingerprint
+
+    got = _load(labellers_file()).get(RULES, {}).get("archetypes", {}).get("personas")
+    return str(got) if got else shipped_fingerprint()
+
+
 def level_agreement(
-    labeller: str, level: str, path: Path | None = None, *, now: bool = False
+    labeller: str,
+    level: str,
+    path: Path | None = None,
+    *,
+    now: bool = False,
+    personas: set[str] | None = None,
 ) -> dict[str, Any] | None:
     """The measured agreement behind a labeller's labels at one level: a judge gives the self-id
     label only, so its archetypes are the marker rules' (and so is their kappa)."""
     by = RULES if level == "archetypes" and labeller.startswith("judge:") else labeller
-    return agreement(by, level, path, now=now)
+    return agreement(by, level, path, now=now, personas=personas)
 
 
 def measured_model(labeller: str, path: Path | None = None) -> str | None:
@@ -94,7 +123,9 @@ def unreliable(m: dict[str, Any]) -> bool:
     return bool(m["ci_low"] <= 0.0)
 
 
-def labeller_line(labeller: str, path: Path | None = None, *, now: bool = False) -> str:
+def labeller_line(
+    labeller: str, path: Path | None = None, *, now: bool = False, personas: set[str] | None = None
+) -> str:
     """One line naming the labeller and its measured agreement with people, e.g.
     `labeller: markers · self-id κ 0.84 [0.76, 0.91] vs gold test n=120`, or
     `labeller: markers · agreement with people: not measured` (`now`: see `agreement`)."""
@@ -105,7 +136,7 @@ def labeller_line(labeller: str, path: Path | None = None, *, now: bool = False)
         if level == "archetypes" and labeller.startswith("judge:"):
             # A judge gives the self-id label only; the archetypes stay the marker rules'.
             by, name = RULES, "archetypes (marker rules)"
-        if now and level == "archetypes" and (own := custom_personas()):
+        if level == "archetypes" and (own := other_personas(now=now, personas=personas)):
             # Measured with the shipped persona files: another set labels other archetypes.
             parts.append(f"{name}: not measured with these persona files ({own})")
             continue
@@ -143,13 +174,10 @@ def custom_personas() -> str | None:
 @lru_cache(maxsize=4)
 def _custom(files: tuple[tuple[str, int, int, int], ...]) -> str | None:
     """Read again only when a persona file is added, removed or edited (keyed by their times)."""
-    from psmlab.core.domain.personas import load_personas, personas_fingerprint, shipped_fingerprint
+    from psmlab.core.domain.personas import load_personas, personas_fingerprint
 
     now = personas_fingerprint(load_personas()[0])
-    # The set the archetypes' kappa was measured with, as recorded (an edited shipped file is
-    # another set too); the shipped files where the measurement does not say.
-    measured = _load(labellers_file()).get(RULES, {}).get("archetypes", {}).get("personas")
-    return None if now == (measured or shipped_fingerprint()) else f"personas {now}"
+    return None if now == measured_personas() else f"personas {now}"
 
 
 def kappa_brief(labeller: str, level: str, path: Path | None = None, *, now: bool = False) -> str:

@@ -293,6 +293,9 @@ def _run_job(
                 row["judge"] = judged
             else:  # which rules: a row labelled by others is labelled again (`relabel_stale`)
                 row["rules"] = rules_fingerprint()
+            # The persona files its archetypes were read with: the report quotes their kappa
+            # only for the set it was measured with.
+            row["personas"] = labeller.personas_fingerprint
             row.update(
                 question=qid,
                 question_text=text,

@@ -162,6 +162,7 @@ class SampleLabeller:
     def __init__(self, name: str, pool: ModelPool, personas: list[Persona]) -> None:
         self.judge_model = parse_labeller(name)
         self.pool, self.personas = pool, personas
+        self.personas_fingerprint = personas_fingerprint(personas)
         self._judge: Judge | None = None
         self._lock = threading.Lock()  # experiment lanes label from several threads
 

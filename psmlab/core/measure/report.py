@@ -90,11 +90,17 @@ KAPPA_COLUMNS = (
 _LEVEL = {"self_id": "self_id", "probes_opening": "self_id", "samples": "archetypes"}
 
 
-def _kappa_cells(section: str, labeller: str) -> list[object]:
+def made_with(results: ResultsFile) -> set[str] | None:
+    """The persona files the sample rows' archetypes were read with (None: not recorded)."""
+    got = {str(r["personas"]) for r in rows_of(results, "sample") if r.get("personas")}
+    return got or None
+
+
+def _kappa_cells(section: str, labeller: str, personas: set[str] | None = None) -> list[object]:
     level = _LEVEL.get(section)
     if level is None or not labeller or " + " in labeller:
         return ["", "", "", ""]
-    m = level_agreement(labeller, level)
+    m = level_agreement(labeller, level, personas=personas)
     if m is None:
         return ["", "", "", ""]
     return [m["kappa"], m["ci_low"], m["ci_high"], m["n"]]
@@ -103,11 +109,13 @@ def _kappa_cells(section: str, labeller: str) -> list[object]:
 class _WithKappa:
     """A csv writer that appends the labeller's measured kappa to each row it is given."""
 
-    def __init__(self, w: Any) -> None:
+    def __init__(self, w: Any, personas: set[str] | None = None) -> None:
         self._w = w
+        self._personas = personas
 
     def writerow(self, row: list[object]) -> None:
-        self._w.writerow([*row, *_kappa_cells(str(row[0]), str(row[12]))])
+        cells = _kappa_cells(str(row[0]), str(row[12]), self._personas)
+        self._w.writerow([*row, *cells])
 
 
 def summary_csv(results: ResultsFile) -> str:
@@ -132,7 +140,7 @@ def summary_csv(results: ResultsFile) -> str:
             *KAPPA_COLUMNS,
         ]
     )
-    w = _WithKappa(raw)
+    w = _WithKappa(raw, made_with(results))
     by = " + ".join(labellers(results))
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
     # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
@@ -339,7 +347,8 @@ def report_md(
         out += [
             "## Automatic labels",
             "",
-            " · ".join(labeller_line(x) for x in labellers(results)) + ".",
+            " · ".join(labeller_line(x, personas=made_with(results)) for x in labellers(results))
+            + ".",
             "",
             "Each cell is k/n samples with a 95% Wilson interval; a label absent from all n samples "
             "shows the interval's upper bound (≤), not 0%. How a turn ended is reported beside "
