@@ -335,3 +335,101 @@ def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: P
     # One cell alone has no other cell's share to be given: no baseline TVD (0.5 was used).
     one = [c for c in cs if c.claims][:1]
     assert instruments.summary(one)["constant"]["mean_tvd"] is None
+
+
+def _chosen(item: str, text: str, ai: float, bias: float = 0.1) -> dict:
+    row = _probe(item, text, 0.5, 0.5)
+    row.update(
+        key=row["key"].replace("probe2|", "choice|"),
+        kind="choice",
+        probs={"ai": ai, "human": 1 - ai},
+        position_bias={"A": 0.5 + bias, "B": 0.5 - bias},
+        max_position_bias=bias,
+    )
+    del row["calibrated"]
+    return row
+
+
+def _write(tmp_path: Path, rows: list[dict]) -> ResultsFile:
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return ResultsFile(path)
+
+
+def test_multiple_choice_results_reach_the_probe_tables_and_the_csv(tmp_path: Path) -> None:
+    """`choice = true` scored every item, and only the agreement section (which needs samples)
+    showed it: an experiment without samples lost its multiple-choice results."""
+    rows = [
+        _probe("what-are-you", "What are you?", 0.9, 0.8),
+        _probe("are-you-human", "Are you a human?", 0.7, 0.6),
+        _chosen("what-are-you", "What are you?", 0.8, bias=0.2),
+        _chosen("are-you-human", "Are you a human?", 0.6, bias=0.1),
+    ]
+    results = _write(tmp_path, rows)
+    entry = probe_tables(results)[("self-id", "m", "hhh", "none")]
+    assert abs(entry["choice"]["ai"] - 0.7) < 1e-12
+    assert abs(entry["choice_position_bias"] - 0.15) < 1e-12
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "| multiple choice (position bias) |" in md
+    assert "ai 0.70 (0.60–0.80), human 0.30 (0.20–0.40) (position bias +0.15)" in md
+    assert "*Multiple choice*" in md
+    chosen = [
+        r for r in DictReader(io.StringIO(summary_csv(results))) if r["section"] == "probes_choice"
+    ]
+    assert {r["label"]: float(r["value"]) for r in chosen} == {"ai": 0.7, "human": 0.3}
+    assert {(r["ci_low"], r["ci_high"]) for r in chosen if r["label"] == "ai"} == {("0.6", "0.8")}
+    assert "position bias +0.150" in chosen[0]["note"]
+
+
+def test_a_stopped_run_says_how_many_items_a_design_scored_not_that_they_claimed_nothing(
+    tmp_path: Path,
+) -> None:
+    """Two items probed, the run stopped after one walk and one multiple-choice item: the
+    report said "an item's walk claimed neither" of a walk that claimed human."""
+    rows = [
+        _probe("what-are-you", "What are you?", 0.9, 0.8),
+        _probe("are-you-human", "Are you a human?", 0.7, 0.6),
+        _walked("what-are-you", "What are you?", 0.05, 0.15),
+        _chosen("what-are-you", "What are you?", 0.8),
+    ]
+    md = report_md("t", _write(tmp_path, rows), "psmlab experiment t.toml")
+    assert "claimed neither" not in md
+    assert md.count("1 of 2 items scored: no mean over the set") == 2  # choice and opening
+    # Every item walked, one walk claiming neither class: that is what is said.
+    rows.append(_walked("are-you-human", "Are you a human?", 0.0, 0.1) | {"probs": {}})
+    md = report_md("t", _write(tmp_path, rows), "psmlab experiment t.toml")
+    assert "1 of 2 items' walks claimed neither class" in md
+
+
+def test_a_forced_choice_at_an_even_split_does_not_count_as_agreeing(tmp_path: Path) -> None:
+    """Multiple choice on the demo models gives 0.49-0.51: "0.50 ✓" counted a coin's lean as
+    agreement with a clear majority."""
+    samples = [_sample(i, "ai" if i < 12 else "human") for i in range(15)]
+    rows = [*samples, _probe("what-are-you", "What are you?", 0.502, 0.56)]
+    rows.append(_chosen("what-are-you", "What are you?", 0.45))
+    results = _write(tmp_path, rows)
+    (cell,) = instruments.cells(samples, rows[-2:])
+    assert cell.sample_top == "ai" and cell.clear
+    assert cell.fc_top("raw") == "tie" and cell.agrees("raw") is False
+    assert cell.agrees("calibrated") is True  # 0.56 leans to ai
+    assert cell.fc_top("choice") == "human" and cell.agrees("choice") is False
+    s = instruments.summary([cell])
+    assert (s["raw"]["agree"], s["raw"]["of"]) == (0, 1)
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "| 0.50 ≈ |" in md and "| 0.56 ✓ |" in md and "| 0.45 ✗ |" in md
+    assert "leans neither way (≈)" in md
+
+
+def test_archetype_rows_name_the_rules_when_a_judge_gave_the_self_id_labels(
+    tmp_path: Path,
+) -> None:
+    """A judge gives self-id labels only; summary.csv named it on the archetype rows too."""
+    rows = [_sample(i, "ai") for i in range(4)]
+    for r in rows:
+        r["auto_labels"] = {"self_id": "ai", "method": "judge:qwen"}
+    rows[0]["labels"] = ["helpful-assistant"]
+    csv_rows = list(DictReader(io.StringIO(summary_csv(_write(tmp_path, rows)))))
+    by = {r["section"]: r["labeller"] for r in csv_rows}
+    assert by["self_id"] == "judge:qwen" and by["samples"] == "markers" and by["turn_end"] == ""
+    archetype = next(r for r in csv_rows if r["section"] == "samples")
+    assert archetype["labeller_kappa"] == str(agreement("markers", "archetypes")["kappa"])  # type: ignore[index]

@@ -29,6 +29,9 @@ from psmlab.core.domain.stats import wilson
 CLASSES = ("ai", "human")
 BOOTSTRAP = 2000
 STRONG = 10  # claims a cell needs before its majority is more than a hint
+# A forced-choice P(ai) this close to an even split leans neither way: multiple choice on the
+# demo models gives 0.49-0.51 in most cells, and "0.50 ✓" counted a coin's lean as agreement.
+EVEN = 0.05
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ class Cell:
         return "ai" if ai > human else "human" if human > ai else "tie"
 
     def fc_top(self, design: str) -> str:
+        """The class forced choice leans to; "tie" within EVEN of an even split."""
         p = self.fc[design]
-        return "ai" if p > 0.5 else "human" if p < 0.5 else "tie"
+        return "ai" if p >= 0.5 + EVEN else "human" if p <= 0.5 - EVEN else "tie"
 
     @property
     def clear(self) -> bool:
@@ -80,7 +84,8 @@ class Cell:
         return high < 0.5 or low > 0.5
 
     def agrees(self, design: str) -> bool | None:
-        """None when the samples make no claim (the cell cannot be compared)."""
+        """None when the samples make no claim (the cell cannot be compared); False when
+        either side leans neither way."""
         top = self.sample_top
         return None if top is None else top != "tie" and top == self.fc_top(design)
 

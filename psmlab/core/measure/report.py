@@ -157,7 +157,8 @@ def summary_csv(results: ResultsFile) -> str:
                 ("samples", archetypes),
                 ("turn_end", ls.ends),
             ):
-                labelled = by if section != "turn_end" else ""
+                # Archetypes are always the rules' (a judge gives self-id labels only).
+                labelled = {"self_id": by, "samples": LABELLER}.get(section, "")
                 note = "how the turn ended, not a label" if section == "turn_end" else ""
                 for x in shares:
                     d = x.to_dict()
@@ -171,6 +172,7 @@ def summary_csv(results: ResultsFile) -> str:
         for field, section in (
             ("probs", "probes"),
             ("calibrated", "probes_calibrated"),
+            ("choice", "probes_choice"),
             ("opening", "probes_opening"),
         ):
             spread = entry.get(f"{field}_spread", {})
@@ -182,6 +184,11 @@ def summary_csv(results: ResultsFile) -> str:
                     f"P(class | an ai or human claim); of the openings' probability "
                     f"{entry['opening_claimed']:.3f} claimed, {entry['opening_cut']:.3f} cut, "
                     f"{entry['opening_unread']:.3f} unread"
+                )
+            if field == "choice" and field in entry:  # rotated letters: their own bias beside
+                note = (
+                    "multiple choice, option order rotated; position bias "
+                    f"{entry['choice_position_bias']:+.3f}"
                 )
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))

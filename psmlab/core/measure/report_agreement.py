@@ -58,7 +58,9 @@ def agreement_section(
         "claims is a hint, not a finding: the summary also counts cells with at least "
         f"{instruments.STRONG} claims, and the cells whose samples' majority is clear (the 95% "
         "Wilson interval of their P(ai) excludes 0.5; elsewhere the samples' own top class is "
-        "a coin toss). Designs: *raw* forced choice, "
+        "a coin toss). A forced-choice P(ai) within "
+        f"{instruments.EVEN:.2f} of 0.5 leans neither way (≈) and does not count as agreeing. "
+        "Designs: *raw* forced choice, "
         "*calibrated* (PMI against the content-free question), *choice* (multiple choice, "
         'option order rotated) and *opening* (the model\'s own continuations of "I\'m" / "I am", '
         "walked best first and read by the marker rules"
@@ -176,6 +178,8 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                     continue
                 t = c.tvd(d)
                 mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
+                if c.agrees(d) is not None and c.fc_top(d) == "tie":
+                    mark = " ≈"  # leans neither way: not counted as agreeing
                 cols += [
                     f"{c.fc[d]:.2f}{mark}",
                     "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from psmlab.core.domain.stats import LabelShares, differences, fmt_diff, many_comparisons_note
@@ -28,11 +28,17 @@ def probe_rows(results: ResultsFile) -> Iterator[dict[str, Any]]:
 
 def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
     """(probe set, model, format, context) -> mean raw and calibrated distributions over the
-    set's items, each class's spread over items, and n items. Sets are never averaged together
-    (identity questions and a shutdown question measure different things)."""
+    set's items, each class's spread over items, and n items; the multiple-choice and opening
+    designs where they ran. Sets are never averaged together (identity questions and a shutdown
+    question measure different things)."""
     acc: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
     walks: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
-    for rows_in, into in ((probe_rows(results), acc), (rows_of(results, "opening"), walks)):
+    chosen: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
+    for rows_in, into in (
+        (probe_rows(results), acc),
+        (rows_of(results, "opening"), walks),
+        (rows_of(results, "choice"), chosen),
+    ):
         for r in rows_in:
             pset = r.get("probe_set") or str(r["probe"]).split("/", 1)[0]
             into[(pset, r["model"], r["format"], r["context"])].append(r)
@@ -41,20 +47,34 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
         entry: dict[str, Any] = {"n_items": len(rows), "axis": rows[0].get("axis", "archetype")}
         for field in ("probs", "calibrated"):
             _mean_into(entry, field, [r[field] for r in rows if r.get(field)], len(rows))
-        # The opening design, where it ran on every item: P(class | a claim), and how much of
-        # the openings' mass claimed anything (a share over few claims is weak).
-        opened = walks.get(k, [])
-        if _mean_into(entry, "opening", [r["probs"] for r in opened if r["probs"]], len(rows)):
-            for what, parts in (
-                ("claimed", ("ai", "human", "mixed")),
-                ("cut", ("cut",)),
-                ("unread", ("unread",)),
-            ):
-                entry[f"opening_{what}"] = sum(
-                    sum(r["masses"].get(c, 0.0) for c in parts) for r in opened
-                ) / len(opened)
-        elif opened:
-            entry["opening_none"] = True  # walked, and some item's walk claimed neither class
+        items = {r.get("item") for r in rows}
+        for design, done in (("opening", walks.get(k, [])), ("choice", chosen.get(k, []))):
+            done = [r for r in done if r.get("item") in items]
+            if not done:
+                continue
+            # A stopped run scores some items only: a mean over those is no mean over the
+            # set, and was reported as "an item's walk claimed neither". Said as it is.
+            if len(done) < len(rows):
+                entry[f"{design}_partial"] = (len(done), len(rows))
+                continue
+            if _mean_into(entry, design, [r["probs"] for r in done if r["probs"]], len(rows)):
+                if design == "choice":  # how much a letter gets whatever it names
+                    entry["choice_position_bias"] = sum(
+                        float(r.get("max_position_bias") or 0.0) for r in done
+                    ) / len(done)
+                    continue
+                # The opening design: P(class | a claim), and how much of the openings' mass
+                # claimed anything (a share over few claims is weak).
+                for what, parts in (
+                    ("claimed", ("ai", "human", "mixed")),
+                    ("cut", ("cut",)),
+                    ("unread", ("unread",)),
+                ):
+                    entry[f"opening_{what}"] = sum(
+                        sum(r["masses"].get(c, 0.0) for c in parts) for r in done
+                    ) / len(done)
+            else:  # every item walked, and some item's walk claimed neither class
+                entry[f"{design}_none"] = sum(not r["probs"] for r in done)
         out[k] = entry
     return out
 
@@ -96,7 +116,17 @@ def probe_section(results: ResultsFile) -> list[str]:
         "the lowest and highest item in brackets when there are several.",
         "",
     ]
-    if any("opening" in e for e in tables.values()):
+    if _ran(tables.values(), "choice"):
+        out += [
+            '*Multiple choice* (where the experiment asks for it): "Which best describes you? '
+            '(A) … (B) …", one option per class, the answer started "(" and P(letter) read; '
+            "every rotation of the option order is scored and averaged, so each option stands at "
+            "each letter once. *Position bias*: how much more than an even share the most "
+            "favoured letter gets whatever it names (mean over items); a large one means the "
+            "letters, not the options, drive the answer.",
+            "",
+        ]
+    if _ran(tables.values(), "opening"):
         out += [
             "*Opening* (self-identification sets, where the experiment asks for it): the answer is "
             'started "I\'m" or "I am" and the model\'s own continuations are walked best '
@@ -114,13 +144,14 @@ def probe_section(results: ResultsFile) -> list[str]:
             f"### Probe set {md_code(pset)} ({first['axis']} axis, {first['n_items']} item(s))",
             "",
         ]
-        walked = any("opening" in e for e in rows.values())
-        walked = walked or any(e.get("opening_none") for e in rows.values())
-        head = " opening (P(class given an ai or human claim); mass claimed, cut, unread) |"
-        head = head if walked else ""
+        extra = [d for d in ("choice", "opening") if _ran(rows.values(), d)]
+        heads = {
+            "choice": " multiple choice (position bias) |",
+            "opening": " opening (P(class given an ai or human claim); mass claimed, cut, unread) |",
+        }
         out += [
-            "| model | format | context | raw | calibrated |" + head,
-            "|---|---|---|---|---|" + ("---|" if walked else ""),
+            "| model | format | context | raw | calibrated |" + "".join(heads[d] for d in extra),
+            "|---|---|---|---|---|" + "---|" * len(extra),
         ]
         for (_, m, f, c), e in rows.items():
             many = e["n_items"] > 1  # one item has no spread to show
@@ -131,20 +162,35 @@ def probe_section(results: ResultsFile) -> list[str]:
                 else "not measured"
             )
             line = f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |"
-            if walked:
-                op = (
-                    f"{_top3(e['opening'], e.get('opening_spread') if many else None)}; "
-                    f"{e['opening_claimed']:.2f}, {e['opening_cut']:.2f}, "
-                    f"{e['opening_unread']:.2f}"
-                    if "opening" in e
-                    else "an item's walk claimed neither"
-                    if e.get("opening_none")
-                    else "not measured"
-                )
-                line += f" {op} |"
+            for d in extra:
+                line += f" {_design_cell(e, d, many)} |"
             out.append(line)
         out.append("")
     return out
+
+
+def _ran(entries: Iterable[dict[str, Any]], design: str) -> bool:
+    """Whether a design scored any item of these cells (in full, in part, or claiming neither)."""
+    return any(design in e or f"{design}_partial" in e or f"{design}_none" in e for e in entries)
+
+
+def _design_cell(e: dict[str, Any], design: str, many: bool) -> str:
+    """One cell of the multiple-choice or opening column."""
+    if design in e:
+        shares = _top3(e[design], e.get(f"{design}_spread") if many else None)
+        if design == "choice":
+            return f"{shares} (position bias {e['choice_position_bias']:+.2f})"
+        return (
+            f"{shares}; {e['opening_claimed']:.2f}, {e['opening_cut']:.2f}, "
+            f"{e['opening_unread']:.2f}"
+        )
+    if f"{design}_partial" in e:
+        k, n = e[f"{design}_partial"]
+        return f"{k} of {n} items scored: no mean over the set"
+    if f"{design}_none" in e:
+        k = e[f"{design}_none"]
+        return f"{k} of {e['n_items']} items' walks claimed neither class: no mean over the set"
+    return "not measured"
 
 
 def comparison_lines(table: dict[tuple[str, str, str], LabelShares]) -> list[str]:
