@@ -134,3 +134,33 @@ def test_ask_save_keeps_finished_generations_when_killed(tmp_path: Path) -> None
     assert 3 <= len(sess.generations) < 40
     assert all(g.finish_reason != "cancelled" and g.tokens for g in sess.generations)
     assert [g.seed for g in sess.generations] == list(range(1, 1 + len(sess.generations)))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3 * CEILING)
+def test_sigterm_writes_the_report_and_a_second_run_meanwhile_is_refused(tmp_path: Path) -> None:
+    """A scheduler's SIGTERM left the report of an earlier run (or none) beside new rows; a
+    second run into the same folder appended to one results.jsonl at once with the first."""
+    import signal
+
+    from tests.conftest import run_cli
+
+    exp = tmp_path / "term.toml"
+    exp.write_text(EXPERIMENT.replace('probes = ["shutdown"]', 'probes = ["shutdown", "identity"]'))
+    out = tmp_path / "run"
+    child = _spawn(["experiment", str(exp), "-o", str(out)], tmp_path)
+    _wait_until(
+        lambda: _lines(out / "results.jsonl") > 0 or child.poll() is not None,
+        "the child to finish a unit",
+    )
+    assert child.poll() is None, "the run ended before it could be stopped"
+    second = run_cli("experiment", str(exp), "-o", str(out), cwd=tmp_path)
+    assert second.returncode == 11, second.stderr[-500:]
+    assert "is in use by another psmlab experiment run (pid" in second.stderr
+    assert child.poll() is None, "the run ended before it could be stopped"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=CEILING) == 130
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "**Incomplete:" in report and "planned units are done" in report
+    assert (out / "summary.csv").is_file()
+    assert not (out / ".results.jsonl.lock").exists()  # released, not left behind

@@ -671,3 +671,80 @@ def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_
     check_owner(out, "C# study", tmp_path / "new.toml")  # no error: the same title
     with pytest.raises(UsageError, match="another experiment"):
         check_owner(out, "Another study", tmp_path / "new.toml")
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (
+            'questions = [{ id = "q", text = "Hi" }, { id = "q", text = "Hello" }]',
+            "line 2, 'questions': question id 'q' is given twice",
+        ),
+        (
+            'contexts = [{ name = "none" }, { name = "none", system = "Be brief." }]',
+            "'contexts': context name 'none' is given twice",
+        ),
+        ('probes = ["self-id", "self-id"]', "line 2, 'probes': probe 'self-id' is given twice"),
+        ("seeds = [1, 1]", "line 2, 'seeds': seed 1 is given twice"),
+        ('samples = "3"', "line 2, 'samples': "),
+        ('choice = "yes"', "line 2, 'choice': "),
+        ("max_tokens = 48.0", "line 2, 'max_tokens': "),
+    ],
+)
+def test_an_entry_given_twice_or_a_value_of_another_type_is_refused_by_name(
+    tmp_path: Path, line: str, said: str
+) -> None:
+    """A question id given twice was refused by a unit key ("sample|m|f|c|q|1"); a quoted
+    "3" was read as 3 samples and "yes" as true."""
+    f = tmp_path / "e.toml"
+    f.write_text(f'title = "t"\n{line}\n')
+    if "questions" not in line:
+        f.write_text(f.read_text() + 'questions = [{ id = "x", text = "Hi" }]\n')
+    with pytest.raises(UsageError) as err:
+        load_experiment(f)
+    assert said in err.value.problem, err.value.problem
+    # Numbers TOML writes as integers are still floats where a float is asked for.
+    f.write_text(
+        'title = "t"\ntemperature = 1\ntop_p = 1\nquestions = [{ id = "x", text = "Hi" }]\n'
+    )
+    assert load_experiment(f).temperature == 1.0
+
+
+def test_a_folder_is_one_experiments_from_its_first_row_and_one_run_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """A run stopped before its report left no report.md to tell its folder by: another
+    experiment took it over. Two runs at once appended to one results.jsonl."""
+    from psmlab.core.errors import SessionLockedError
+    from psmlab.core.measure.experiment_rows import OWNER, check_owner, claim_folder
+    from psmlab.core.session.disk import release_lock
+
+    out = tmp_path / "out"
+    mine, other = tmp_path / "mine.toml", tmp_path / "other.toml"
+    mine.write_text("")
+    other.write_text("")
+    fd = claim_folder(out, "Mine", mine)
+    try:
+        assert json.loads((out / OWNER).read_text()) == {
+            "file": str(mine.resolve()),
+            "title": "Mine",
+        }
+        with pytest.raises(
+            SessionLockedError, match=r"in use by another psmlab experiment run \(pid"
+        ):
+            claim_folder(out, "Mine", mine)
+    finally:
+        release_lock(out / "results.jsonl", fd)
+    (out / "results.jsonl").write_text('{"key": "sample|m|f|c|q|1", "kind": "sample"}\n')
+    with pytest.raises(UsageError, match=r"holds the results of another experiment \(Mine"):
+        check_owner(out, "Theirs", other)
+    check_owner(out, "Mine, retitled", mine)  # the same file
+    check_owner(out, "Mine", other)  # the same title (as a report's is judged)
+    moved = tmp_path / "sub" / "mine.toml"
+    mine.unlink()
+    check_owner(out, "Renamed too", moved)  # the file moved: its name is the same
+    fd = claim_folder(out, "Renamed too", moved)  # free again, and the record follows
+    release_lock(out / "results.jsonl", fd)
+    assert json.loads((out / OWNER).read_text())["file"] == str(moved.resolve())
+    with pytest.raises(UsageError, match="is a file, not a folder"):
+        claim_folder(mine.parent / "other.toml", "Mine", moved)

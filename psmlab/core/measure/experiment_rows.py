@@ -210,6 +210,7 @@ def check_owner(target: Path, title: str, file: Path) -> None:
     mix in one results.jsonl."""
     if target.exists() and not target.is_dir():
         raise UsageError(f"-o {target} is a file, not a folder", "give a folder with -o DIR")
+    _check_owner_record(target, title, file)
     report = target / "report.md"
     try:
         text = report.read_text(encoding="utf-8")
@@ -252,3 +253,53 @@ def check_owner(target: Path, title: str, file: Path) -> None:
         f"{target} holds the results of another experiment ({md_plain(head)}, made by {made})",
         "give this one its own folder with -o DIR (that folder's results stay as they are)",
     )
+
+
+# Written when a run starts, before its first row: a run stopped before its report leaves no
+# report.md to tell its folder's experiment by, and another experiment took the folder over.
+OWNER = "experiment.json"
+
+
+def _check_owner_record(target: Path, title: str, file: Path) -> None:
+    """The owner record's experiment against this one, by the rule the report's is judged by:
+    another title *and* another file that is still there."""
+    try:
+        rec = json.loads((target / OWNER).read_text(encoding="utf-8"))
+        made, head = Path(str(rec["file"])), str(rec["title"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return  # none (a folder from before it was written), or not ours: the report decides
+    if head == title or made.resolve() == file.resolve():
+        return
+    if made.name == file.name and not made.is_file():
+        return  # the file was moved
+    raise UsageError(
+        f"{target} holds the results of another experiment ({head}, made by {made})",
+        "give this one its own folder with -o DIR (that folder's results stay as they are)",
+    )
+
+
+def claim_folder(target: Path, title: str, file: Path) -> int:
+    """Make `target` this run's: refuse another experiment's folder (`check_owner`), take its
+    writer lock (an open fd; the kernel frees it if the run dies), so two runs never append
+    to one results.jsonl at once, and record whose folder it is."""
+    from psmlab.core.errors import SessionLockedError
+    from psmlab.core.session.disk import acquire_lock, atomic_write
+
+    check_owner(target, title, file)
+    try:
+        fd = acquire_lock(target / "results.jsonl", wait_s=0)
+    except SessionLockedError as exc:
+        holder = re.search(r"\(pid \d+\)", exc.problem)
+        raise SessionLockedError(
+            f"{target} is in use by another psmlab experiment run"
+            + (f" {holder.group(0)}" if holder else ""),
+            "wait for it to finish, or give this run its own folder with -o DIR",
+        ) from None
+    except PsmlabError as exc:  # a part of the path is a file, or not writable
+        raise UsageError(
+            f"cannot write results to {target}: {exc.problem.rsplit(': ', 1)[-1]}",
+            "give a folder you can write with -o DIR",
+        ) from None
+    record = {"file": str(file.resolve()), "title": title}
+    atomic_write(target / OWNER, (json.dumps(record, ensure_ascii=False) + "\n").encode())
+    return fd

@@ -6,7 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from psmlab.core.domain.limits import MAX_SAMPLES
 from psmlab.core.domain.tomlfile import read_toml
@@ -40,6 +49,7 @@ class Context(BaseModel):
 
 
 class ExperimentSpec(BaseModel):
+    # Strict numbers and booleans: a quoted "3" was read as 3 samples and "yes" as true.
     model_config = ConfigDict(extra="forbid")
     title: str
     models: list[str] = Field(
@@ -55,19 +65,19 @@ class ExperimentSpec(BaseModel):
     question_sets: list[str] = Field(
         default_factory=list, description="Probe sets used as open questions."
     )
-    samples: int = Field(8, ge=1, le=MAX_SAMPLES)
+    samples: StrictInt = Field(8, ge=1, le=MAX_SAMPLES)
     # The limits of --seed in ask (llama.cpp reads 0xFFFFFFFF as "random").
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
+    seeds: list[Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]] = Field(
         default_factory=lambda: [1], min_length=1
     )
     # Measurement defaults: the model's own distribution (T=1, no truncation), the one forced
     # choice scores; a file that wants the lab's truncated sampling says so.
-    temperature: float = Field(1.0, ge=0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    top_k: int = Field(0, ge=0)
-    min_p: float = Field(0.0, ge=0.0, le=1.0)
-    repeat_penalty: float = Field(1.0, gt=0.0, le=5.0)
-    max_tokens: int = Field(64, ge=1)
+    temperature: StrictFloat = Field(1.0, ge=0)
+    top_p: StrictFloat = Field(1.0, gt=0.0, le=1.0)
+    top_k: StrictInt = Field(0, ge=0)
+    min_p: StrictFloat = Field(0.0, ge=0.0, le=1.0)
+    repeat_penalty: StrictFloat = Field(1.0, gt=0.0, le=5.0)
+    max_tokens: StrictInt = Field(64, ge=1)
     probes: list[str] = Field(default_factory=list)
 
     @field_validator("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
@@ -82,18 +92,18 @@ class ExperimentSpec(BaseModel):
         return v
 
     evals: list[str] = Field(default_factory=list, description="JSONL paths, relative to the file.")
-    eval_limit: int | None = Field(None, ge=1)
-    swap: bool = Field(
+    eval_limit: StrictInt | None = Field(None, ge=1)
+    swap: StrictBool = Field(
         True,
         description="Also score (A)/(B) eval items with their choices swapped (counterbalanced); "
         "false: only as written, as Perez et al. did (like psmlab evals --no-swap).",
     )
-    normalize: bool = False
-    choice: bool = Field(
+    normalize: StrictBool = False
+    choice: StrictBool = Field(
         False,
         description="Also ask each probe item as multiple choice (rotated options, by letter).",
     )
-    opening: bool = Field(
+    opening: StrictBool = Field(
         False,
         description="Also score each self-identification probe item by the opening design (the "
         'model\'s own continuations of "I\'m" / "I am", read by the marker rules); local models '
@@ -104,6 +114,24 @@ class ExperimentSpec(BaseModel):
         description="Who gives the samples' self-id labels: markers (the phrase rules) or "
         "judge:MODEL (a registry id or .gguf path); archetypes are always the rules'.",
     )
+
+    @field_validator(
+        "questions", "contexts", "models", "formats", "probes", "question_sets", "evals", "seeds"
+    )
+    @classmethod
+    def _distinct(cls, v: list[Any], info: Any) -> list[Any]:
+        """An entry given twice made two units with one key: the error named a unit key
+        ("sample|m|f|c|q|1"), not the entry; said here, when the file is read."""
+        what, names = {
+            "questions": ("question id", lambda: [q.id for q in v]),
+            "contexts": ("context name", lambda: [c.name for c in v]),
+        }.get(info.field_name, (info.field_name.rstrip("s").replace("_", " "), lambda: v))
+        seen: set[Any] = set()
+        for x in names():
+            if x in seen:
+                raise ValueError(f"{what} {x!r} is given twice (each runs once)")
+            seen.add(x)
+        return v
 
 
 def load_experiment(path: Path) -> ExperimentSpec:
