@@ -22,6 +22,8 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     msg = str(err["msg"])
     # A validator's own ValueError says what is wrong; pydantic's prefix only says it was raised.
     msg = msg.removeprefix("Value error, ")
+    if err["type"] in ("int_type", "float_type", "bool_type") and isinstance(err.get("input"), str):
+        msg += f" (it is the text {err['input']!r}: write it without quotes)"
     return ".".join(str(x) for x in err["loc"]), msg
 
 
