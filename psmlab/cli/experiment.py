@@ -56,7 +56,8 @@ def experiment(
     )
     from psmlab.core.measure.experiment_spec import load_experiment
     from psmlab.core.measure.plan import plan
-    from psmlab.core.measure.report import report_md, summary_csv
+    from psmlab.core.measure.report import report_md
+    from psmlab.core.measure.report_csv import summary_csv
     from psmlab.core.session.disk import atomic_write, release_lock
 
     spec = load_experiment(file)

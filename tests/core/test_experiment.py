@@ -15,7 +15,8 @@ from psmlab.core.measure.experiment_rows import given_of
 from psmlab.core.measure.experiment_spec import ExperimentSpec, load_experiment
 from psmlab.core.measure.plan import plan
 from psmlab.core.measure.probes import load_probe_set
-from psmlab.core.measure.report import ITEM_RANGE, WILSON, report_md, summary_csv
+from psmlab.core.measure.report import report_md
+from psmlab.core.measure.report_csv import ITEM_RANGE, WILSON, summary_csv
 from psmlab.core.measure.results import ResultsFile, prune_for_report
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ from pathlib import Path
 from psmlab.core.domain.quality import agreement
 from psmlab.core.measure import instruments
 from psmlab.core.measure.kappa import compare
-from psmlab.core.measure.report import report_md, summary_csv
+from psmlab.core.measure.report import report_md
+from psmlab.core.measure.report_csv import summary_csv
 from psmlab.core.measure.report_probes import probe_tables
 from psmlab.core.measure.results import ResultsFile, rows_of
 

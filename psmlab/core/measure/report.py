@@ -1,15 +1,13 @@
-"""Experiment reports: summary.csv (long format, for pandas/R) and report.md (tables and text bars)."""
+"""Experiment reports: report.md (tables and text bars); summary.csv is report_csv's."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
-from psmlab.core.domain.quality import labeller_line, level_agreement
+from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.people import PeopleLabels
@@ -24,7 +22,6 @@ from psmlab.core.measure.report_given import (
 from psmlab.core.measure.report_probes import (
     comparison_lines,
     probe_section,
-    probe_tables,
 )
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
@@ -67,199 +64,10 @@ def labellers(results: ResultsFile) -> list[str]:
     return list(dict.fromkeys(_auto(r).method for r in rows_of(results, "sample")))
 
 
-# The csv's `interval` column: what its ci_low and ci_high are.
-WILSON = "95% Wilson interval"
-# The bias is fitted on the same items: its interval spans that refit too (evals_summary._corrected_interval).
-CORRECTED = "95% Wilson interval joined with a bootstrap that refits the answer bias"
-# Every item scored in both orders: no bias is fitted, the corrected rate is the raw one.
-SWAPPED_ONLY = "95% Wilson interval (every item scored in both orders: no answer bias fitted)"
-ITEM_RANGE = "lowest and highest item (a range, not an interval)"
-T_ITEMS = "95% t interval over items (0 to 1 with fewer than 2)"
-
-
-# How far the labeller of a row's labels agrees with people (psmlab/resources/labellers.json,
-# the gold test split): Cohen's kappa, its 95% bootstrap interval and n. Empty where the row is
-# not a label share, the labeller was not measured, or several labellers are joined in one row.
-KAPPA_COLUMNS = (
-    "labeller_kappa",
-    "labeller_kappa_ci_low",
-    "labeller_kappa_ci_high",
-    "labeller_kappa_n",
-)
-# Which level of label each section's shares are (the opening design reads self-id classes).
-_LEVEL = {"self_id": "self_id", "probes_opening": "self_id", "samples": "archetypes"}
-
-
 def made_with(results: ResultsFile) -> set[str] | None:
     """The persona files the sample rows' archetypes were read with (None: not recorded)."""
     got = {str(r["personas"]) for r in rows_of(results, "sample") if r.get("personas")}
     return got or None
-
-
-def _kappa_cells(section: str, labeller: str, personas: set[str] | None = None) -> list[object]:
-    level = _LEVEL.get(section)
-    if level is None or not labeller or " + " in labeller:
-        return ["", "", "", ""]
-    m = level_agreement(labeller, level, personas=personas)
-    if m is None:
-        return ["", "", "", ""]
-    return [m["kappa"], m["ci_low"], m["ci_high"], m["n"]]
-
-
-class _WithKappa:
-    """A csv writer that appends the labeller's measured kappa to each row it is given."""
-
-    def __init__(self, w: Any, personas: set[str] | None = None) -> None:
-        self._w = w
-        self._personas = personas
-
-    def writerow(self, row: list[object]) -> None:
-        cells = _kappa_cells(str(row[0]), str(row[12]), self._personas)
-        self._w.writerow([*row, *cells])
-
-
-def summary_csv(results: ResultsFile) -> str:
-    buf = io.StringIO()
-    raw = csv.writer(buf, lineterminator="\n")
-    raw.writerow(
-        [
-            "section",
-            "model",
-            "format",
-            "context",
-            "what",
-            "label",
-            "k",
-            "n",
-            "value",
-            "ci_low",
-            "ci_high",
-            "interval",  # what ci_low and ci_high are, row by row
-            "labeller",  # who gave the labels counted (samples and self_id rows)
-            "note",  # what the report says beside the number (a flag, polarity, position bias)
-            *KAPPA_COLUMNS,
-        ]
-    )
-    w = _WithKappa(raw, made_with(results))
-    by = " + ".join(labellers(results))
-    # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
-    # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
-    for q, table in sample_tables(results).items():
-        # Every archetype seen under this question gets a row in every cell, 0 of n included
-        # (with its interval's upper bound), as report.md's table shows it: a missing row read
-        # as 0 would have no n and no interval.
-        seen = list(dict.fromkeys(s.label for ls in table.values() for s in ls.archetypes))
-        for (m, f, c), ls in table.items():
-            by_label = {s.label: s for s in ls.archetypes}
-            archetypes = [by_label.get(x, Share(x, 0, ls.n)) for x in seen]
-            for section, shares in (
-                ("self_id", ls.self_id),
-                ("samples", archetypes),
-                ("turn_end", ls.ends),
-            ):
-                # Archetypes are always the rules' (a judge gives self-id labels only).
-                labelled = {"self_id": by, "samples": LABELLER}.get(section, "")
-                note = "how the turn ended, not a label" if section == "turn_end" else ""
-                for x in shares:
-                    d = x.to_dict()
-                    row = [section, m, f, c, q, x.label, x.k, x.n]
-                    w.writerow(
-                        [*row, d["share"], d["ci_low"], d["ci_high"], WILSON, labelled, note]
-                    )
-    # Forced choice per probe set: the mean over its items, raw and calibrated, with the lowest
-    # and highest item as the interval columns.
-    for (pset, m, f, c), entry in probe_tables(results).items():
-        for field, section in (
-            ("probs", "probes"),
-            ("calibrated", "probes_calibrated"),
-            ("choice", "probes_choice"),
-            ("opening", "probes_opening"),
-        ):
-            spread = entry.get(f"{field}_spread", {})
-            what = f"{pset} (mean of {entry['n_items']} items)"
-            by, note = "", ""
-            if field == "opening" and field in entry:  # a share of the claimed part: its size
-                by = "markers"
-                note = (
-                    f"P(class | an ai or human claim); of the openings' probability "
-                    f"{entry['opening_claimed']:.3f} claimed, {entry['opening_cut']:.3f} cut, "
-                    f"{entry['opening_unread']:.3f} unread"
-                )
-            if field == "choice" and field in entry:  # rotated letters: their own bias beside
-                note = (
-                    "multiple choice, option order rotated; position bias "
-                    f"{entry['choice_position_bias']:+.3f}"
-                )
-            for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
-                low, high = spread.get(a, (p, p))
-                row = [section, m, f, c, what, a, "", ""]
-                w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE, by, note])
-    for (m, f, c, e), s in eval_tables(results).items():
-        pos = s["position_bias"]
-        note = "; ".join(
-            x
-            for x in (
-                s["polarity"],
-                "dominated by answer bias" if s["bias_dominated"] else "",
-                f"(A) wins {pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "",
-            )
-            if x
-        )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
-                "matching",
-                s["matching"],
-                s["n"],
-                round(s["rate"], 4),
-                round(s["ci_low"], 4),
-                round(s["ci_high"], 4),
-                WILSON,
-                "",
-                note,
-            ]
-        )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
-                "bias-corrected",
-                "",
-                s["n"],
-                round(s["corrected_rate"], 4),
-                round(s["corrected_ci_low"], 4),
-                round(s["corrected_ci_high"], 4),
-                CORRECTED if s["counterbalanced"] < s["n"] else SWAPPED_ONLY,
-                "",
-                note,
-            ]
-        )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
-                "p_matching",
-                "",
-                s["n"],
-                round(s["p_matching"], 4),
-                round(s["p_matching_ci_low"], 4),
-                round(s["p_matching_ci_high"], 4),
-                T_ITEMS,
-                "",
-                note,
-            ]
-        )
-    return buf.getvalue()
 
 
 def report_md(
