@@ -289,6 +289,11 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     human = {**OPENING, "probs": {"ai": 0.3, "human": 0.7}}
     f2 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=human)
     assert "ai 3/8 38% (14%–69%) claim it (differs)" in forced_block(_state(f2, PURE)).plain
+    # A walk at an even split leans neither way, as the experiment report reads it.
+    even = {**OPENING, "probs": {"ai": 0.52, "human": 0.48}}
+    f3 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=even)
+    said = forced_block(_state(f3, PURE)).plain
+    assert "ai 3/8 38% (14%–69%) claim it (the walk leans neither way)" in said
     # Samples of another turn: no comparison.
     assert "claim it" not in forced_block(_state(f, PURE, turn=2)).plain
 

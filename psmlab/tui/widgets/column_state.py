@@ -16,7 +16,7 @@ from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.errors import ContextOverflowError, PsmlabError
-from psmlab.core.measure.instruments import pure
+from psmlab.core.measure.instruments import EVEN, pure
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
 
@@ -276,7 +276,9 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     if not n or not _answer_its_turn(s, f):
         return out
     ai, human = counts.get("ai", 0), counts.get("human", 0)
-    mine = "ai" if probs and probs["ai"] > probs["human"] else "human" if probs else None
+    # As the experiment report reads it: within EVEN of an even split the walk leans neither way.
+    p_ai = probs["ai"] / (probs["ai"] + probs["human"]) if probs else 0.5
+    mine = "ai" if p_ai >= 0.5 + EVEN else "human" if p_ai <= 0.5 - EVEN else None
     theirs = "ai" if ai > human else "human" if human > ai else None
     if not ai and not human:
         # "no ai or human claim among them" was said of a sample claiming both ("I'm a human
@@ -291,7 +293,13 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
         verdict = f"ai and human tied {ai}/{n} each"
     else:
         k = max(ai, human)
-        agrees = "agrees" if mine == theirs else "differs"
+        agrees = (
+            "the walk leans neither way"
+            if probs and mine is None
+            else "agrees"
+            if mine == theirs
+            else "differs"
+        )
         # With its interval, as every share the lab shows ("ai 1/1 claim it" had none).
         verdict = f"{theirs} {fmt_share(Share(theirs, k, n))} claim it ({agrees})"
     out.append("\n")
