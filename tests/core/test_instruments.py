@@ -434,3 +434,27 @@ def test_archetype_rows_name_the_rules_when_a_judge_gave_the_self_id_labels(
     assert by["self_id"] == "judge:qwen" and by["samples"] == "markers" and by["turn_end"] == ""
     archetype = next(r for r in csv_rows if r["section"] == "samples")
     assert archetype["labeller_kappa"] == str(agreement("markers", "archetypes")["kappa"])  # type: ignore[index]
+
+
+def test_the_people_section_gives_a_kappa_at_any_n_as_psmlab_agreement_does(
+    tmp_path: Path,
+) -> None:
+    """Eight samples: the report said "too few for a kappa" where `psmlab agreement` on the
+    same labels prints one with its interval; both now print it, the report with the warning."""
+    from psmlab.core.measure.people import PeopleLabels, sample_key
+    from psmlab.core.measure.report_agreement import agreement_section
+
+    rows = [_sample(i, "ai" if i < 4 else "human") for i in range(8)]
+    people = PeopleLabels(annotators=["ann"])
+    for i, r in enumerate(rows):
+        people.values[sample_key(r)] = "human" if i == 0 else r["self_id"]
+    said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))
+    a = compare([r["self_id"] for r in rows], ["human"] + [r["self_id"] for r in rows[1:]])
+    assert f"κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}]" in said
+    assert "fewer than 20 samples: read the interval, not the point" in said
+    # One label on both sides: no kappa, and why.
+    for r in rows:
+        r["self_id"] = "ai"
+        people.values[sample_key(r)] = "ai"
+    said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))
+    assert "too alike for a kappa: one label on a side" in said and "κ" not in said

@@ -113,17 +113,28 @@ def _people_section(
     if pairs:
         a = compare([p[0] for p in pairs], [p[1] for p in pairs])
         said = f"accuracy {a.accuracy:.2f}, n={a.n}"
-        if a.n < MIN_KAPPA_N or math.isnan(a.kappa):
-            # Three samples give a kappa of 0 with an interval of [0, 0]: a number, not a finding.
+        if math.isnan(a.kappa) or math.isnan(a.kappa_ci[0]):
+            # One label on both sides: kappa is undefined (psmlab agreement says the same).
             lines.append(
                 f"On these samples the automatic labels ({md_inline(labeller)}) agree with "
-                f"people with {said} (too few, or too alike, for a kappa)."
+                f"people with {said} (too alike for a kappa: one label on a side)."
             )
         else:
+            # Printed at any n, as psmlab agreement prints it; the interval says how little a
+            # few samples pin it down ("too few for a kappa" here, a kappa there, read as two
+            # findings).
+            weak = [
+                *(
+                    [f"fewer than {MIN_KAPPA_N} samples: read the interval, not the point"]
+                    if a.n < MIN_KAPPA_N
+                    else []
+                ),
+                *(["the interval includes 0: no better than chance"] if a.unreliable else []),
+            ]
             lines.append(
                 f"On these samples the automatic labels ({md_inline(labeller)}) agree with "
                 f"people at Cohen's κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}] "
-                f"({said})."
+                f"({said}" + "".join(f"; {w}" for w in weak) + ")."
             )
     out += [" ".join(lines), ""]
     per = instruments.cells(read, probes)
