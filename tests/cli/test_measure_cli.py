@@ -379,6 +379,11 @@ def test_an_edited_experiment_reports_only_the_units_it_plans(tmp_path: Path) ->
     assert (
         "1 row(s) of results.jsonl are units the file no longer plans" in report
     )  # not only stderr
+    # and which one: its unit key
+    assert (
+        f"left out of this report (kept in the file): `eval|smollm2-135m-instruct|template|none|{f.name}|3`."
+        in report
+    ), report
     # The limit removed: the kept rows (scored under it) no longer say the file was cut.
     toml.write_text(head + f'evals = ["{f.name}"]\n')
     third = run_cli("experiment", str(toml), "-o", str(out))

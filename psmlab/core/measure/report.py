@@ -90,18 +90,25 @@ def report_md(
     if spec_file is not None:
         out[-1:] = ["", f"Experiment file: {md_code(str(spec_file.resolve()))}.", ""]
     stale, old = left_out
-    # Said here too, not only on stderr: the report is what is read later.
+
+    # Which rows, not only how many: the first few keys (results.jsonl holds every one).
+    def named(keys: list[str]) -> str:
+        if not keys:
+            return ""
+        more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+        return ": " + ", ".join(md_code(k) for k in keys[:3]) + more
+
     if stale:
         out += [
             f"{stale} row(s) of results.jsonl are units the file no longer plans, or plans with "
             "other settings (it changed since they ran): left out of this report (kept in the "
-            "file).",
+            f"file){named(results.left_out[0])}.",
             "",
         ]
     if old:
         out += [
             f"{old} row(s) of results.jsonl were scored by an older psmlab and not yet scored "
-            "again: left out of this report.",
+            f"again: left out of this report{named(results.left_out[1])}.",
             "",
         ]
     if planned is not None and len(results.done) < planned:

@@ -22,6 +22,8 @@ class ResultsFile:
     path: Path
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
     relabelled: int = 0  # sample rows labelled again by this run (the rules changed since)
+    # Unit keys prune_for_report left out: (no longer planned or changed, of an older scoring).
+    left_out: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +101,7 @@ def prune_for_report(results: ResultsFile, planned: Mapping[str, str]) -> tuple[
     ]
     for k in stale + old:
         del results.done[k]
+    results.left_out = (stale, old)
     return len(stale), len(old)
 
 
