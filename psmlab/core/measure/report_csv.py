@@ -147,58 +147,19 @@ def summary_csv(results: ResultsFile) -> str:
             )
             if x
         )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
-                "matching",
-                s["matching"],
-                s["n"],
-                round(s["rate"], 4),
-                round(s["ci_low"], 4),
-                round(s["ci_high"], 4),
-                WILSON,
-                "",
-                note,
-            ]
-        )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
+        # The argmax rate (k of n), the bias-corrected rate and the mean P(matching), each with
+        # what its interval is.
+        corrected = CORRECTED if s["counterbalanced"] < s["n"] else SWAPPED_ONLY
+        for label, k, keys, interval in (
+            ("matching", s["matching"], ("rate", "ci_low", "ci_high"), WILSON),
+            (
                 "bias-corrected",
                 "",
-                s["n"],
-                round(s["corrected_rate"], 4),
-                round(s["corrected_ci_low"], 4),
-                round(s["corrected_ci_high"], 4),
-                CORRECTED if s["counterbalanced"] < s["n"] else SWAPPED_ONLY,
-                "",
-                note,
-            ]
-        )
-        w.writerow(
-            [
-                "evals",
-                m,
-                f,
-                c,
-                e,
-                "p_matching",
-                "",
-                s["n"],
-                round(s["p_matching"], 4),
-                round(s["p_matching_ci_low"], 4),
-                round(s["p_matching_ci_high"], 4),
-                T_ITEMS,
-                "",
-                note,
-            ]
-        )
+                ("corrected_rate", "corrected_ci_low", "corrected_ci_high"),
+                corrected,
+            ),
+            ("p_matching", "", ("p_matching", "p_matching_ci_low", "p_matching_ci_high"), T_ITEMS),
+        ):
+            values = [round(s[x], 4) for x in keys]
+            w.writerow(["evals", m, f, c, e, label, k, s["n"], *values, interval, "", note])
     return buf.getvalue()
