@@ -458,3 +458,41 @@ def test_the_people_section_gives_a_kappa_at_any_n_as_psmlab_agreement_does(
         people.values[sample_key(r)] = "ai"
     said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))
     assert "too alike for a kappa: one label on a side" in said and "κ" not in said
+
+
+def test_multiple_choice_is_reported_when_every_ordinary_probe_of_the_cell_failed(
+    tmp_path: Path,
+) -> None:
+    """A server without prompt log-probabilities fails the ordinary probes but answers the
+    letters: the multiple-choice results vanished with the failed probes."""
+    failed = [
+        {
+            "key": f"probe2|m|hhh|none|self-id/{i}",
+            "kind": "probe",
+            "model": "m",
+            "format": "hhh",
+            "context": "none",
+            "error": "the server gives no prompt log-probabilities",
+        }
+        for i in ("what-are-you", "are-you-human")
+    ]
+    rows = [
+        *failed,
+        _chosen("what-are-you", "What are you?", 0.8),
+        _chosen("are-you-human", "Are you a human?", 0.6),
+    ]
+    results = _write(tmp_path, rows)
+    entry = probe_tables(results)[("self-id", "m", "hhh", "none")]
+    assert (
+        entry["n_items"] == 2 and "probs" not in entry and abs(entry["choice"]["ai"] - 0.7) < 1e-12
+    )
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "| m | hhh | none | not measured | not measured | ai 0.70 (0.60–0.80)" in md
+    # One choice unit failed too: k of n, in the report and as a csv row of its own.
+    rows[-1] = {**failed[0], "key": "choice|m|hhh|none|self-id/are-you-human", "kind": "choice"}
+    results = _write(tmp_path, rows)
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "| not measured | not measured | 1 of 2 items scored: no mean over the set |" in md
+    csv_rows = list(DictReader(io.StringIO(summary_csv(results))))
+    (partial,) = [r for r in csv_rows if r["section"] == "probes_choice"]
+    assert partial["value"] == "" and partial["note"] == "1 of 2 items scored: no mean over the set"

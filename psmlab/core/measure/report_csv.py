@@ -132,6 +132,11 @@ def summary_csv(results: ResultsFile) -> str:
                     "multiple choice, option order rotated; position bias "
                     f"{entry['choice_position_bias']:+.3f}"
                 )
+            if f"{field}_partial" in entry:  # no mean over the set: said, not a missing row
+                k, n = entry[f"{field}_partial"]
+                row = [section, m, f, c, what, "", "", ""]
+                note = f"{k} of {n} items scored: no mean over the set"
+                w.writerow([*row, "", "", "", "", by, note])
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))
                 row = [section, m, f, c, what, a, "", ""]

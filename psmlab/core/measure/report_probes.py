@@ -31,33 +31,50 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
     set's items, each class's spread over items, and n items; the multiple-choice and opening
     designs where they ran. Sets are never averaged together (identity questions and a shutdown
     question measure different things)."""
-    acc: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
-    walks: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
-    chosen: dict[ProbeKey, list[dict[str, Any]]] = defaultdict(list)
-    for rows_in, into in (
-        (probe_rows(results), acc),
-        (rows_of(results, "opening"), walks),
-        (rows_of(results, "choice"), chosen),
+    by: dict[str, dict[ProbeKey, list[dict[str, Any]]]] = {
+        "probe": defaultdict(list),
+        "opening": defaultdict(list),
+        "choice": defaultdict(list),
+    }
+    for kind, rows_in in (
+        ("probe", probe_rows(results)),
+        ("opening", rows_of(results, "opening")),
+        ("choice", rows_of(results, "choice")),
     ):
         for r in rows_in:
-            pset = r.get("probe_set") or str(r["probe"]).split("/", 1)[0]
-            into[(pset, r["model"], r["format"], r["context"])].append(r)
+            pset, _ = _set_item(r)
+            by[kind][(pset, r["model"], r["format"], r["context"])].append(r)
+    # The set's items as the run met them, in every design, failed units too: a cell whose
+    # ordinary probes all failed (a server without prompt log-probabilities) still has its
+    # multiple choice, and a mean is only a mean over the set when every item is in it.
+    items: dict[ProbeKey, dict[str, None]] = defaultdict(dict)
+    for r in results.done.values():
+        if r.get("kind") in by:
+            pset, item = _set_item(r)
+            items[(pset, r["model"], r["format"], r["context"])][item] = None
     out: dict[ProbeKey, dict[str, Any]] = {}
-    for k, rows in acc.items():
-        entry: dict[str, Any] = {"n_items": len(rows), "axis": rows[0].get("axis", "archetype")}
+    for k, universe in items.items():
+        scored = [r for kind in by for r in by[kind].get(k, [])]
+        if not scored:
+            continue  # every unit of the cell failed: the Errors section lists them
+        n = len(universe)
+        entry: dict[str, Any] = {"n_items": n, "axis": scored[0].get("axis", "archetype")}
+        rows = by["probe"].get(k, [])
         for field in ("probs", "calibrated"):
-            _mean_into(entry, field, [r[field] for r in rows if r.get(field)], len(rows))
-        items = {r.get("item") for r in rows}
-        for design, done in (("opening", walks.get(k, [])), ("choice", chosen.get(k, []))):
-            done = [r for r in done if r.get("item") in items]
+            _mean_into(entry, field, [r[field] for r in rows if r.get(field)], n)
+        if rows and len(rows) < n:
+            entry["probs_partial"] = (len(rows), n)
+        for design in ("opening", "choice"):
+            done = by[design].get(k, [])
             if not done:
                 continue
-            # A stopped run scores some items only: a mean over those is no mean over the
-            # set, and was reported as "an item's walk claimed neither". Said as it is.
-            if len(done) < len(rows):
-                entry[f"{design}_partial"] = (len(done), len(rows))
+            # A design that scored some items only (a stopped run, a failed unit, a prefilled
+            # item, which is not walked): a mean over those is no mean over the set, and was
+            # reported as "an item's walk claimed neither". Said as it is.
+            if len(done) < n:
+                entry[f"{design}_partial"] = (len(done), n)
                 continue
-            if _mean_into(entry, design, [r["probs"] for r in done if r["probs"]], len(rows)):
+            if _mean_into(entry, design, [r["probs"] for r in done if r["probs"]], n):
                 if design == "choice":  # how much a letter gets whatever it names
                     entry["choice_position_bias"] = sum(
                         float(r.get("max_position_bias") or 0.0) for r in done
@@ -77,6 +94,16 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
                 entry[f"{design}_none"] = sum(not r["probs"] for r in done)
         out[k] = entry
     return out
+
+
+def _set_item(r: dict[str, Any]) -> tuple[str, str]:
+    """A probe, choice or opening row's (probe set, item): from its fields, or from its unit key
+    ("kind|model|format|context|SET/ITEM"), which a failed unit's row has alone."""
+    if r.get("probe_set") and r.get("item") is not None:
+        return str(r["probe_set"]), str(r["item"])
+    whole = str(r.get("probe") or r["key"].rsplit("|", 1)[-1])
+    pset, _, item = whole.partition("/")
+    return pset, item
 
 
 def _mean_into(entry: dict[str, Any], field: str, dists: list[dict[str, float]], n: int) -> bool:
@@ -113,7 +140,9 @@ def probe_section(results: ResultsFile) -> list[str]:
         "log-mean-exp, so more paraphrases give no bonus. *Calibrated*: each answer's "
         'log-probability minus its log-probability after a content-free question ("N/A") in '
         "the same format and context (PMI). Each cell is the mean over the set's items, with "
-        "the lowest and highest item in brackets when there are several.",
+        "the lowest and highest item in brackets when there are several. A design that did "
+        "not score every item of the set (a stopped run, a failed unit, or a prefilled item, "
+        "which is not walked) shows how many it scored, not a mean.",
         "",
     ]
     if _ran(tables.values(), "choice"):
@@ -155,7 +184,11 @@ def probe_section(results: ResultsFile) -> list[str]:
         ]
         for (_, m, f, c), e in rows.items():
             many = e["n_items"] > 1  # one item has no spread to show
-            raw = _top3(e["probs"], e.get("probs_spread") if many else None) if "probs" in e else ""
+            raw = (
+                _top3(e["probs"], e.get("probs_spread") if many else None)
+                if "probs" in e
+                else _partial(e.get("probs_partial"))
+            )
             cal = (
                 _top3(e["calibrated"], e.get("calibrated_spread") if many else None)
                 if "calibrated" in e
@@ -174,6 +207,15 @@ def _ran(entries: Iterable[dict[str, Any]], design: str) -> bool:
     return any(design in e or f"{design}_partial" in e or f"{design}_none" in e for e in entries)
 
 
+def _partial(scored: tuple[int, int] | None) -> str:
+    """A design that did not score every item of the set (see the Errors section, or the
+    incomplete run): no mean over it."""
+    if scored is None:
+        return "not measured"
+    k, n = scored
+    return f"{k} of {n} items scored: no mean over the set"
+
+
 def _design_cell(e: dict[str, Any], design: str, many: bool) -> str:
     """One cell of the multiple-choice or opening column."""
     if design in e:
@@ -185,8 +227,7 @@ def _design_cell(e: dict[str, Any], design: str, many: bool) -> str:
             f"{e['opening_unread']:.2f}"
         )
     if f"{design}_partial" in e:
-        k, n = e[f"{design}_partial"]
-        return f"{k} of {n} items scored: no mean over the set"
+        return _partial(e[f"{design}_partial"])
     if f"{design}_none" in e:
         k = e[f"{design}_none"]
         return f"{k} of {e['n_items']} items' walks claimed neither class: no mean over the set"
