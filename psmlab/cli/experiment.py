@@ -70,10 +70,18 @@ def experiment(
     check_owner(target, spec.title, file)  # before the plan reads every model and eval file
     jobs = plan(spec, file.parent)
     fd = claim_folder(target, spec.title, file)
+    if fd is None:
+        sys.stderr.write(
+            terminal_safe(
+                f"psmlab: warning: {target} cannot be locked (its filesystem refuses locks): "
+                "run one experiment into it at a time\n"
+            )
+        )
     # A SIGTERM (a scheduler's, `kill`) stops the run as Ctrl+C does: the report is written
     # for what is done, not left from an earlier run.
+    term = _Term()
     main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    old_term = signal.signal(signal.SIGTERM, term) if main else None
     try:
         # An eval file's lines that cannot be scored are said before the run, as `psmlab evals`
         # says them (the report only counts them).
@@ -135,6 +143,7 @@ def experiment(
             except KeyboardInterrupt:
                 cancel.set()
                 results = None
+            term.armed = False  # from here a SIGTERM must not cut the report short
         results = results or ResultsFile(target / "results.jsonl")
         stale, old = prune_for_report(results, planned)
         eval_notes_as_planned(results.done, jobs)
@@ -228,11 +237,22 @@ def experiment(
     finally:
         if main:
             signal.signal(signal.SIGTERM, old_term)
-        release_lock(target / "results.jsonl", fd)
+        if fd is not None:
+            release_lock(target / "results.jsonl", fd)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class _Term:
+    """SIGTERM as Ctrl+C while units run, once: a second one while the run stops, or one
+    while the report is written, is ignored (it left a new summary.csv beside an old
+    report.md, and a worker still writing after the pool was closed)."""
+
+    def __init__(self) -> None:
+        self.armed = True
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
 
 
 def experiment_annotate(

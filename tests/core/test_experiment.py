@@ -691,7 +691,9 @@ def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_
             'samples = "3"',
             "line 2, 'samples': Input should be a valid integer (it is the text '3': write it without quotes)",
         ),
-        ('choice = "yes"', "line 2, 'choice': "),
+        ('choice = "yes"', "(it is the text 'yes': write true or false, without quotes)"),
+        ('choice = "true"', "(it is the text 'true': write it without quotes)"),
+        ('samples = "all"', "(it is the text 'all': write a whole number, without quotes)"),
         ("max_tokens = 48.0", "line 2, 'max_tokens': "),
     ],
 )
@@ -729,16 +731,16 @@ def test_a_folder_is_one_experiments_from_its_first_row_and_one_run_at_a_time(
     other.write_text("")
     fd = claim_folder(out, "Mine", mine)
     try:
-        assert json.loads((out / OWNER).read_text()) == {
-            "file": str(mine.resolve()),
-            "title": "Mine",
-        }
+        rec = json.loads((out / OWNER).read_text())
+        assert (rec["file"], rec["title"]) == (str(mine.resolve()), "Mine")
         with pytest.raises(
             SessionLockedError, match=r"in use by another psmlab experiment run \(pid"
         ):
             claim_folder(out, "Mine", mine)
     finally:
+        assert fd is not None
         release_lock(out / "results.jsonl", fd)
+    check_owner(out, "Theirs", other)  # no rows yet: nothing of two experiments can mix
     (out / "results.jsonl").write_text('{"key": "sample|m|f|c|q|1", "kind": "sample"}\n')
     with pytest.raises(UsageError, match=r"holds the results of another experiment \(Mine"):
         check_owner(out, "Theirs", other)
@@ -747,8 +749,43 @@ def test_a_folder_is_one_experiments_from_its_first_row_and_one_run_at_a_time(
     moved = tmp_path / "sub" / "mine.toml"
     mine.unlink()
     check_owner(out, "Renamed too", moved)  # the file moved: its name is the same
+    link = tmp_path / "current.toml"  # and through a link to it, by the target's name
+    moved.parent.mkdir()
+    moved.write_text("")
+    link.symlink_to(moved)
+    check_owner(out, "Renamed too", link)
     fd = claim_folder(out, "Renamed too", moved)  # free again, and the record follows
+    assert fd is not None
     release_lock(out / "results.jsonl", fd)
     assert json.loads((out / OWNER).read_text())["file"] == str(moved.resolve())
     with pytest.raises(UsageError, match="is a file, not a folder"):
-        claim_folder(mine.parent / "other.toml", "Mine", moved)
+        claim_folder(other, "Mine", moved)
+    # A file of that name psmlab did not write is never written over.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / OWNER).write_text('{"lr": 0.001}')
+    with pytest.raises(UsageError, match=f"holds {OWNER} that psmlab experiment did not write"):
+        claim_folder(theirs, "Mine", moved)
+    assert (theirs / OWNER).read_text() == '{"lr": 0.001}'
+    assert not (theirs / ".results.jsonl.lock").exists()
+
+
+def test_a_filesystem_that_refuses_locks_runs_unlocked_with_the_fd_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock refused with ENOSYS (Lustre without flock, NFS without lockd) was an internal
+    error before the run began."""
+    import errno
+    import fcntl
+    import os
+
+    from psmlab.core.measure.experiment_rows import claim_folder
+
+    def refuse(fd: int, op: int) -> None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    opened = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    (tmp_path / "e.toml").write_text("")
+    assert claim_folder(tmp_path / "out", "t", tmp_path / "e.toml") is None
+    assert len(os.listdir("/proc/self/fd")) == opened  # no fd left open

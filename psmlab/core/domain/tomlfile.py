@@ -16,14 +16,40 @@ from psmlab.core.errors import PsmlabError
 M = TypeVar("M", bound=BaseModel)
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+# A value a strict field refuses as text: what to write instead (without quotes only when the
+# text is one; `choice = yes` is no TOML either).
+_WRITE = {
+    "int_type": lambda t: (
+        "write it without quotes"
+        if t.strip().lstrip("+-").isdigit()
+        else "write a whole number, without quotes"
+    ),
+    "float_type": lambda t: "write it without quotes" if _number(t) else "write a number",
+    "bool_type": lambda t: (
+        "write it without quotes"
+        if t.strip() in ("true", "false")
+        else "write true or false, without quotes"
+    ),
+}
+
+
 def first_error(exc: ValidationError) -> tuple[str, str]:
     """(dotted location, message) of a validation error's first problem."""
     err = exc.errors()[0]
     msg = str(err["msg"])
     # A validator's own ValueError says what is wrong; pydantic's prefix only says it was raised.
     msg = msg.removeprefix("Value error, ")
-    if err["type"] in ("int_type", "float_type", "bool_type") and isinstance(err.get("input"), str):
-        msg += f" (it is the text {err['input']!r}: write it without quotes)"
+    given = err.get("input")
+    if err["type"] in _WRITE and isinstance(given, str):
+        msg += f" (it is the text {given!r}: {_WRITE[err['type']](given)})"
     return ".".join(str(x) for x in err["loc"]), msg
 
 

@@ -257,35 +257,60 @@ def check_owner(target: Path, title: str, file: Path) -> None:
 
 # Written when a run starts, before its first row: a run stopped before its report leaves no
 # report.md to tell its folder's experiment by, and another experiment took the folder over.
-OWNER = "experiment.json"
+# A name of psmlab's own, marked inside too: a user's experiment.json was written over.
+OWNER = "psmlab-experiment.json"
+_MARK = "psmlab experiment folder"
+
+
+def _owner_record(target: Path) -> dict[str, Any] | None:
+    """The folder's owner record; None when there is none; raises when a file of that name is
+    not psmlab's (it would be written over)."""
+    path = target / OWNER
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        rec = None
+    if not isinstance(rec, dict) or rec.get("psmlab") != _MARK:
+        raise UsageError(
+            f"{target} holds {OWNER} that psmlab experiment did not write (it would be written "
+            "over)",
+            "give the experiment a folder of its own with -o DIR",
+        )
+    return rec
 
 
 def _check_owner_record(target: Path, title: str, file: Path) -> None:
     """The owner record's experiment against this one, by the rule the report's is judged by:
-    another title *and* another file that is still there."""
-    try:
-        rec = json.loads((target / OWNER).read_text(encoding="utf-8"))
-        made, head = Path(str(rec["file"])), str(rec["title"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return  # none (a folder from before it was written), or not ours: the report decides
+    another title *and* another file that is still there. A folder without rows is nobody's
+    yet (a run killed before its first unit): nothing of two experiments can mix in it."""
+    rec = _owner_record(target)
+    results = target / "results.jsonl"
+    if rec is None or not results.is_file() or not results.stat().st_size:
+        return
+    made, head = Path(str(rec.get("file"))), str(rec.get("title"))
     if head == title or made.resolve() == file.resolve():
         return
-    if made.name == file.name and not made.is_file():
-        return  # the file was moved
+    # The file was moved (by the name it was given, or a link's target's name).
+    if made.name in (file.name, file.resolve().name) and not made.is_file():
+        return
     raise UsageError(
         f"{target} holds the results of another experiment ({head}, made by {made})",
         "give this one its own folder with -o DIR (that folder's results stay as they are)",
     )
 
 
-def claim_folder(target: Path, title: str, file: Path) -> int:
-    """Make `target` this run's: refuse another experiment's folder (`check_owner`), take its
-    writer lock (an open fd; the kernel frees it if the run dies), so two runs never append
-    to one results.jsonl at once, and record whose folder it is."""
+def claim_folder(target: Path, title: str, file: Path) -> int | None:
+    """Make `target` this run's: take its writer lock (an open fd; the kernel frees it if the
+    run dies), so two runs never append to one results.jsonl at once; under it, refuse another
+    experiment's folder (`check_owner`) and record whose folder it is. None: the filesystem
+    refuses locks (some network and cluster filesystems): the run goes on unlocked."""
     from psmlab.core.errors import SessionLockedError
-    from psmlab.core.session.disk import acquire_lock, atomic_write
+    from psmlab.core.session.disk import acquire_lock, atomic_write, release_lock
 
-    check_owner(target, title, file)
+    check_owner(target, title, file)  # a foreign folder is refused before anything is made
+    fd: int | None
     try:
         fd = acquire_lock(target / "results.jsonl", wait_s=0)
     except SessionLockedError as exc:
@@ -300,6 +325,14 @@ def claim_folder(target: Path, title: str, file: Path) -> int:
             f"cannot write results to {target}: {exc.problem.rsplit(': ', 1)[-1]}",
             "give a folder you can write with -o DIR",
         ) from None
-    record = {"file": str(file.resolve()), "title": title}
-    atomic_write(target / OWNER, (json.dumps(record, ensure_ascii=False) + "\n").encode())
+    except OSError:  # flock itself refused (ENOLCK, ENOSYS, EOPNOTSUPP)
+        fd = None
+    try:
+        check_owner(target, title, file)  # again, under the lock: another run may have begun
+        record = {"psmlab": _MARK, "file": str(file.resolve()), "title": title}
+        atomic_write(target / OWNER, (json.dumps(record, ensure_ascii=False) + "\n").encode())
+    except BaseException:
+        if fd is not None:
+            release_lock(target / "results.jsonl", fd)
+        raise
     return fd

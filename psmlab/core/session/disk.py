@@ -66,9 +66,11 @@ def atomic_write(path: Path, data: bytes, *, session: bool = False) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # an interrupt too: no temporary file left behind
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if not isinstance(exc, OSError):
+            raise
         reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror
         raise SessionError(
             f"could not save {path}: {reason}",
@@ -157,3 +159,6 @@ def acquire_lock(path: Path, wait_s: float) -> int:
                     "close it there, or copy the file and work on the copy",
                 ) from None
             time.sleep(0.05)
+        except OSError:  # flock refused outright (a filesystem without locks): no fd left open
+            os.close(fd)
+            raise
