@@ -687,6 +687,7 @@ def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_
         ),
         ('probes = ["self-id", "self-id"]', "line 2, 'probes': probe 'self-id' is given twice"),
         ("seeds = [1, 1]", "line 2, 'seeds': seed 1 is given twice"),
+        ('evals = ["a.jsonl", "./a.jsonl"]', "line 2, 'evals': eval 'a.jsonl' is given twice"),
         (
             'samples = "3"',
             "line 2, 'samples': Input should be a valid integer (it is the text '3': write it without quotes)",

@@ -417,7 +417,11 @@ def test_a_forced_choice_at_an_even_split_does_not_count_as_agreeing(tmp_path: P
     s = instruments.summary([cell])
     assert (s["raw"]["agree"], s["raw"]["of"]) == (0, 1)
     md = report_md("t", results, "psmlab experiment t.toml")
-    assert "| 0.50 ≈ |" in md and "| 0.56 ✓ |" in md and "| 0.45 ✗ |" in md
+    assert "| 0.50 ≈ |" in md and "| 0.56 ✓ |" in md and "| 0.450 ✗ |" in md
+    assert (
+        "raw: top class agrees in **0 of 1** cells with claims (of 1; it leans neither way in 1)"
+        in md
+    )
     assert "leans neither way (≈)" in md
 
 

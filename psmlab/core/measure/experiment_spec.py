@@ -3,6 +3,7 @@ seeds, with the measurement defaults (T=1, no truncation) and the lab's own limi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,6 +129,8 @@ class ExperimentSpec(BaseModel):
         }.get(info.field_name, (info.field_name.rstrip("s").replace("_", " "), lambda: v))
         seen: set[Any] = set()
         for x in names():
+            if info.field_name in ("evals", "models") and not str(x).startswith("http"):
+                x = os.path.normpath(x)  # "./a.jsonl" is "a.jsonl": scored twice
             if x in seen:
                 raise ValueError(f"{what} {x!r} is given twice (each runs once)")
             seen.add(x)

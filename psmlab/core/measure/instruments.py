@@ -240,6 +240,9 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
         out[d] = {
             "agree": sum(bool(c.agrees(d)) for c in judged),
             "of": len(judged),
+            # cells where forced choice leans neither way (within EVEN of 0.5): not agreeing,
+            # and no contradiction either
+            "even": sum(c.fc_top(d) == "tie" for c in judged),
             "mean_tvd": sum(tvds) / len(tvds) if tvds else None,
             "agree_strong": sum(bool(c.agrees(d)) for c in strong),
             "of_strong": len(strong),

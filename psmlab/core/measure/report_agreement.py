@@ -155,7 +155,9 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 tv = s[d]["mean_tvd"]
                 out.append(
                     f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
-                    f"with claims (of {s['cells']}); in {s[d]['agree_strong']} of "
+                    f"with claims (of {s['cells']}"
+                    + (f"; it leans neither way in {s[d]['even']}" if s[d]["even"] else "")
+                    + f"); in {s[d]['agree_strong']} of "
                     f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; in "
                     f"{s[d]['agree_clear']} of {s[d]['of_clear']} whose samples' majority is "
                     "clear; "
@@ -191,8 +193,10 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
                 if c.agrees(d) is not None and c.fc_top(d) == "tie":
                     mark = " ≈"  # leans neither way: not counted as agreeing
+                # Three decimals near the band's edge: "0.55 ≈" (0.549) beside "0.55 ✓" (0.55).
+                near = abs(abs(c.fc[d] - 0.5) - instruments.EVEN) < 0.005
                 cols += [
-                    f"{c.fc[d]:.2f}{mark}",
+                    f"{c.fc[d]:.3f}{mark}" if near else f"{c.fc[d]:.2f}{mark}",
                     "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",
                 ]
             out.append(
