@@ -9,7 +9,8 @@ report pools), P(ai) of the self-id probe set calibrated against "N/A" alone (th
 this column reproduces the report's) and against "N/A", "" and "[MASK]" together (Zhao et al.'s
 recipe: each input's distribution over the answers, then their mean), each beside the samples'
 majority as the rules and as the readers (`experiments/readings/`, where both readers agree)
-read them. Y: the top class agrees.
+read them. Y: the top class agrees; ≈: P(ai) within 0.05 of 0.5, leaning neither way (as the
+report reads it, not counted as agreeing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.transcript import Transcript
+from psmlab.core.measure.instruments import EVEN
 from psmlab.core.measure.probe_sets import load_probe_set, statements_for
 from psmlab.core.measure.probes import continuation, distribution, logmeanexp, probe_prompt
 from psmlab.core.models.registry import Registry
@@ -125,12 +127,16 @@ def main() -> None:
                         na = sum(w[q] * per_q[q][0] for q in questions) / total
                         zhao = sum(w[q] * per_q[q][1] for q in questions) / total
                         top = "ai" if ai > hu else "human" if hu > ai else "tie"
+
+                        def mark(p: float, top: str = top) -> str:
+                            # As the report reads it: within EVEN of 0.5, a lean of neither.
+                            lean = "ai" if p >= 0.5 + EVEN else "human" if p <= 0.5 - EVEN else "-"
+                            return "Y" if lean == top else "≈" if lean == "-" else "-"
+
                         print(
                             f"{name} {src:6s} {m[:6]} {f:16s} claims ai/human {ai:2d}/{hu:2d} "
-                            f"majority {top:5s} | N/A {na:.2f} "
-                            f"{'Y' if ('ai' if na > 0.5 else 'human') == top else '-'} | "
-                            f"3 nulls {zhao:.2f} "
-                            f"{'Y' if ('ai' if zhao > 0.5 else 'human') == top else '-'}",
+                            f"majority {top:5s} | N/A {na:.2f} {mark(na)} | "
+                            f"3 nulls {zhao:.2f} {mark(zhao)}",
                             flush=True,
                         )
     finally:
