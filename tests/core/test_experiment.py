@@ -790,3 +790,18 @@ def test_a_filesystem_that_refuses_locks_runs_unlocked_with_the_fd_closed(
     (tmp_path / "e.toml").write_text("")
     assert claim_folder(tmp_path / "out", "t", tmp_path / "e.toml") is None
     assert len(os.listdir("/proc/self/fd")) == opened  # no fd left open
+    assert not (tmp_path / "out" / ".results.jsonl.lock").exists()
+
+
+def test_a_failed_units_row_says_its_format_context_set_and_item(tmp_path: Path) -> None:
+    """A unit that failed in a lane with a bug wrote key, kind and model only: the report then
+    crashed on its missing format, and a failed probe's item was read from its key, which an
+    item id with "|" in it cannot be parsed from."""
+    from psmlab.core.measure.experiment import _base_row
+
+    spec = ExperimentSpec.model_validate({"title": "t", "probes": ["self-id"], "choice": True})
+    jobs = plan(spec, tmp_path)
+    for job in (j for j in jobs if j.kind in ("probe", "choice")):
+        row = _base_row(job)
+        assert {"format", "context", "settings", "probe_set", "item", "axis"} <= set(row)
+        assert row["key"].endswith(f"{row['probe_set']}/{row['item']}")

@@ -423,6 +423,14 @@ def test_a_forced_choice_at_an_even_split_does_not_count_as_agreeing(tmp_path: P
         in md
     )
     assert "leans neither way (≈)" in md
+    from psmlab.core.measure.report_agreement import _shown
+
+    # Near the band's edge, rounded to the side it was read on: never "0.550 ≈" beside "0.550 ✓".
+    assert (_shown(0.5496, "tie"), _shown(0.5504, "ai"), _shown(0.4504, "tie")) == (
+        "0.549",
+        "0.551",
+        "0.451",
+    )
 
 
 def test_archetype_rows_name_the_rules_when_a_judge_gave_the_self_id_labels(
@@ -455,13 +463,13 @@ def test_the_people_section_gives_a_kappa_at_any_n_as_psmlab_agreement_does(
     said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))
     a = compare([r["self_id"] for r in rows], ["human"] + [r["self_id"] for r in rows[1:]])
     assert f"κ {a.kappa:.2f} [{a.kappa_ci[0]:.2f}, {a.kappa_ci[1]:.2f}]" in said
-    assert "fewer than 20 samples: read the interval, not the point" in said
+    assert "fewer than 30 samples: read the interval, not the point" in said
     # One label on both sides: no kappa, and why.
     for r in rows:
         r["self_id"] = "ai"
         people.values[sample_key(r)] = "ai"
     said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))
-    assert "too alike for a kappa: one label on a side" in said and "κ" not in said
+    assert "no kappa: both give every sample the same label" in said and "κ" not in said
 
 
 def test_multiple_choice_is_reported_when_every_ordinary_probe_of_the_cell_failed(
@@ -500,3 +508,33 @@ def test_multiple_choice_is_reported_when_every_ordinary_probe_of_the_cell_faile
     csv_rows = list(DictReader(io.StringIO(summary_csv(results))))
     (partial,) = [r for r in csv_rows if r["section"] == "probes_choice"]
     assert partial["value"] == "" and partial["note"] == "1 of 2 items scored: no mean over the set"
+
+
+def test_a_cell_short_of_the_sets_items_and_a_bare_failed_row_are_said_not_averaged(
+    tmp_path: Path,
+) -> None:
+    """A stopped run that reached one item of the second model's cell showed a mean over that
+    item as the set's; a failed row of an older run (key, kind, model and error only) crashed
+    the report with KeyError 'format'."""
+    rows = [
+        _probe("what-are-you", "What are you?", 0.9, 0.8),
+        _probe("are-you-human", "Are you a human?", 0.7, 0.6),
+        {**_probe("what-are-you", "What are you?", 0.2, 0.3), "model": "m2"},
+        {"key": "choice|m2|hhh|none|self-id/x", "kind": "choice", "model": "m2", "error": "bug"},
+    ]
+    rows[2]["key"] = rows[2]["key"].replace("|m|", "|m2|")
+    rows[1]["calibrated"] = None  # scored raw, not calibrated, on one item
+    results = _write(tmp_path, rows)
+    tables = probe_tables(results)
+    m2 = tables[("self-id", "m2", "hhh", "none")]
+    assert m2["n_items"] == 2 and "probs" not in m2 and m2["probs_partial"] == (1, 2)
+    m = tables[("self-id", "m", "hhh", "none")]
+    assert "probs" in m and m["calibrated_partial"] == (1, 2)
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert (
+        "| m | hhh | none | ai 0.80 (0.70–0.90), human 0.20 (0.10–0.30) | 1 of 2 items scored" in md
+    )
+    assert "| m2 | hhh | none | 1 of 2 items scored: no mean over the set |" in md
+    csv_rows = list(DictReader(io.StringIO(summary_csv(results))))
+    (short,) = [r for r in csv_rows if r["model"] == "m2" and r["section"] == "probes"]
+    assert (short["k"], short["n"], short["what"]) == ("1", "2", "self-id (2 items)")

@@ -294,6 +294,10 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     f3 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=even)
     said = forced_block(_state(f3, PURE)).plain
     assert "ai 3/8 38% (14%–69%) claim it (the walk leans neither way)" in said
+    none = {**OPENING, "probs": {"ai": 0.0, "human": 0.0}}
+    f4 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=none)
+    said = forced_block(_state(f4, PURE)).plain
+    assert "claim it (the walk made no ai or human claim)" in said, said
     # Samples of another turn: no comparison.
     assert "claim it" not in forced_block(_state(f, PURE, turn=2)).plain
 

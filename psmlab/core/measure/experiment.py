@@ -220,8 +220,9 @@ def _run_lanes(
             try:
                 row = _run_job(job, pool, params, labeller, spec, dead)
             except Exception as exc:  # a bug must not silently stop this lane's other units
-                row = {"key": job.key, "kind": job.kind, "model": job.model.id}
-                row["error"] = f"internal error: {type(exc).__name__}: {exc}"
+                # The unit's fields as a failed row has them (a report groups rows by model,
+                # format and context, and a failed probe by its set and item).
+                row = {**_base_row(job), "error": f"internal error: {type(exc).__name__}: {exc}"}
             with lock:
                 results.append(row)
                 count[0] += 1
@@ -257,17 +258,7 @@ def _run_job(
 ) -> dict[str, Any]:
     """One unit's result row; a sample decoded with others comes in as `gen` (or its error)."""
     m = job.model
-    row: dict[str, Any] = {
-        "key": job.key,
-        "kind": job.kind,
-        "model": m.id,
-        "kind_of_model": m.kind,
-        "format": job.format,
-        "context": job.context.name,
-        "settings": job.settings,  # which settings made it (`results.needs_rerun`)
-    }
-    if job.steering is not None:
-        row["steer"] = job.steering.record()
+    row = _base_row(job)
     dead = {} if dead is None else dead
     if m.id in dead:  # a model that could not be loaded is not retried for every unit
         row.update(error=dead[m.id])
@@ -393,6 +384,27 @@ def _run_job(
                 )
     except PsmlabError as exc:
         row.update(error=exc.one_line())
+    return row
+
+
+def _base_row(job: Job) -> dict[str, Any]:
+    """What every row of a unit says, a failed one too: the unit, its model, format, context and
+    settings; a probe, opening or choice unit's set and item (a failed one was told from its
+    key, which an item id with "|" in it cannot be parsed from)."""
+    row: dict[str, Any] = {
+        "key": job.key,
+        "kind": job.kind,
+        "model": job.model.id,
+        "kind_of_model": job.model.kind,
+        "format": job.format,
+        "context": job.context.name,
+        "settings": job.settings,  # which settings made it (`results.needs_rerun`)
+    }
+    if job.steering is not None:
+        row["steer"] = job.steering.record()
+    if job.kind in ("probe", "opening", "choice"):
+        name, item, axis, _ = job.payload
+        row.update(_item_fields(name, item, axis))
     return row
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -307,7 +308,12 @@ def claim_folder(target: Path, title: str, file: Path) -> int | None:
     experiment's folder (`check_owner`) and record whose folder it is. None: the filesystem
     refuses locks (some network and cluster filesystems): the run goes on unlocked."""
     from psmlab.core.errors import SessionLockedError
-    from psmlab.core.session.disk import acquire_lock, atomic_write, release_lock
+    from psmlab.core.session.disk import (
+        LocksRefusedError,
+        acquire_lock,
+        atomic_write,
+        release_lock,
+    )
 
     check_owner(target, title, file)  # a foreign folder is refused before anything is made
     fd: int | None
@@ -320,13 +326,15 @@ def claim_folder(target: Path, title: str, file: Path) -> int | None:
             + (f" {holder.group(0)}" if holder else ""),
             "wait for it to finish, or give this run its own folder with -o DIR",
         ) from None
+    except LocksRefusedError:  # flock itself refused (ENOLCK, ENOSYS, EOPNOTSUPP)
+        fd = None
+        with contextlib.suppress(OSError):
+            (target / ".results.jsonl.lock").unlink()  # made to be locked, and never was
     except PsmlabError as exc:  # a part of the path is a file, or not writable
         raise UsageError(
             f"cannot write results to {target}: {exc.problem.rsplit(': ', 1)[-1]}",
             "give a folder you can write with -o DIR",
         ) from None
-    except OSError:  # flock itself refused (ENOLCK, ENOSYS, EOPNOTSUPP)
-        fd = None
     try:
         check_owner(target, title, file)  # again, under the lock: another run may have begun
         record = {"psmlab": _MARK, "file": str(file.resolve()), "title": title}

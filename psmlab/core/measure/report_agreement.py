@@ -8,13 +8,14 @@ import math
 from typing import Any
 
 from psmlab.core.measure import instruments
-from psmlab.core.measure.kappa import compare
+from psmlab.core.measure.kappa import SMALL_N, compare
 from psmlab.core.measure.people import PeopleLabels, relabelled, sample_key
 from psmlab.core.measure.report_probes import DESIGNS, probe_rows
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
-MIN_KAPPA_N = 20  # fewer labelled samples give a kappa whose interval says little
+# Fewer labelled samples give a kappa whose interval says little: psmlab agreement's bound.
+MIN_KAPPA_N = SMALL_N
 
 
 def _pct(p: float | None) -> str:
@@ -117,7 +118,7 @@ def _people_section(
             # One label on both sides: kappa is undefined (psmlab agreement says the same).
             lines.append(
                 f"On these samples the automatic labels ({md_inline(labeller)}) agree with "
-                f"people with {said} (too alike for a kappa: one label on a side)."
+                f"people with {said} (no kappa: both give every sample the same label)."
             )
         else:
             # Printed at any n, as psmlab agreement prints it; the interval says how little a
@@ -193,10 +194,8 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 mark = {True: " ✓", False: " ✗", None: ""}[c.agrees(d)]
                 if c.agrees(d) is not None and c.fc_top(d) == "tie":
                     mark = " ≈"  # leans neither way: not counted as agreeing
-                # Three decimals near the band's edge: "0.55 ≈" (0.549) beside "0.55 ✓" (0.55).
-                near = abs(abs(c.fc[d] - 0.5) - instruments.EVEN) < 0.005
                 cols += [
-                    f"{c.fc[d]:.3f}{mark}" if near else f"{c.fc[d]:.2f}{mark}",
+                    f"{_shown(c.fc[d], c.fc_top(d))}{mark}",
                     "no claims" if t is None else f"{t[0]:.2f} [{t[1]:.2f}, {t[2]:.2f}]",
                 ]
             out.append(
@@ -211,3 +210,15 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
             )
         out.append("")
     return out
+
+
+def _shown(p: float, top: str) -> str:
+    """P(ai) for a table cell: two decimals, three near the band's edge, rounded to the side
+    `fc_top` read it on ("0.55 ≈" for 0.549 beside "0.55 ✓" for 0.55, and 0.5496 showed
+    "0.550 ≈")."""
+    if abs(abs(p - 0.5) - instruments.EVEN) >= 0.005:
+        return f"{p:.2f}"
+    toward_half = top == "tie"
+    down = toward_half == (p > 0.5)
+    q = (math.floor if down else math.ceil)(round(p * 1000, 6)) / 1000
+    return f"{q:.3f}"

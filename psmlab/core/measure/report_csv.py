@@ -134,7 +134,7 @@ def summary_csv(results: ResultsFile) -> str:
                 )
             if f"{field}_partial" in entry:  # no mean over the set: said, not a missing row
                 k, n = entry[f"{field}_partial"]
-                row = [section, m, f, c, what, "", "", ""]
+                row = [section, m, f, c, f"{pset} ({n} items)", "", k, n]
                 note = f"{k} of {n} items scored: no mean over the set"
                 w.writerow([*row, "", "", "", "", by, note])
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):

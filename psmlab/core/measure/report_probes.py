@@ -44,26 +44,33 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
         for r in rows_in:
             pset, _ = _set_item(r)
             by[kind][(pset, r["model"], r["format"], r["context"])].append(r)
-    # The set's items as the run met them, in every design, failed units too: a cell whose
-    # ordinary probes all failed (a server without prompt log-probabilities) still has its
-    # multiple choice, and a mean is only a mean over the set when every item is in it.
-    items: dict[ProbeKey, dict[str, None]] = defaultdict(dict)
+    # The set's items as the run met them, in every cell and design, failed units too: a cell
+    # whose ordinary probes all failed (a server without prompt log-probabilities) still has its
+    # multiple choice, a cell a stopped run reached one item of is short of the set, and a mean
+    # is only a mean over the set when every item is in it.
+    items: dict[str, dict[str, None]] = defaultdict(dict)
+    cells: dict[ProbeKey, None] = {}
     for r in results.done.values():
-        if r.get("kind") in by:
+        if r.get("kind") in by and all(
+            r.get(f) is not None for f in ("model", "format", "context")
+        ):
             pset, item = _set_item(r)
-            items[(pset, r["model"], r["format"], r["context"])][item] = None
+            items[pset][item] = None
+            cells[(pset, r["model"], r["format"], r["context"])] = None
     out: dict[ProbeKey, dict[str, Any]] = {}
-    for k, universe in items.items():
+    for k in cells:
         scored = [r for kind in by for r in by[kind].get(k, [])]
         if not scored:
             continue  # every unit of the cell failed: the Errors section lists them
-        n = len(universe)
+        n = len(items[k[0]])
         entry: dict[str, Any] = {"n_items": n, "axis": scored[0].get("axis", "archetype")}
         rows = by["probe"].get(k, [])
         for field in ("probs", "calibrated"):
             _mean_into(entry, field, [r[field] for r in rows if r.get(field)], n)
-        if rows and len(rows) < n:
-            entry["probs_partial"] = (len(rows), n)
+        for field in ("probs", "calibrated"):
+            k_field = sum(bool(r.get(field)) for r in rows)
+            if k_field and k_field < n:
+                entry[f"{field}_partial"] = (k_field, n)
         for design in ("opening", "choice"):
             done = by[design].get(k, [])
             if not done:
@@ -192,7 +199,7 @@ def probe_section(results: ResultsFile) -> list[str]:
             cal = (
                 _top3(e["calibrated"], e.get("calibrated_spread") if many else None)
                 if "calibrated" in e
-                else "not measured"
+                else _partial(e.get("calibrated_partial"))
             )
             line = f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |"
             for d in extra:

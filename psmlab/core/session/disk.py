@@ -123,6 +123,14 @@ def _same_file(fd: int, lock: Path) -> bool:
         return False
 
 
+# What flock says on a filesystem without locks (NFS without lockd, Lustre mounted noflock).
+NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
+class LocksRefusedError(SessionError):
+    """The filesystem refuses flock: nothing to wait for, and nothing another process holds."""
+
+
 def acquire_lock(path: Path, wait_s: float) -> int:
     """Take the session's writer lock (an open fd; closing it releases the lock)."""
     lock = _lock_path(path)
@@ -141,13 +149,6 @@ def acquire_lock(path: Path, wait_s: float) -> int:
         try:
             # flock is released by the kernel when a process dies: a crash never leaves a stale lock.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if not _same_file(fd, lock):  # its holder released it and unlinked it: start over
-                os.close(fd)
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-                continue
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            return fd
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 holder = ""
@@ -159,6 +160,19 @@ def acquire_lock(path: Path, wait_s: float) -> int:
                     "close it there, or copy the file and work on the copy",
                 ) from None
             time.sleep(0.05)
-        except OSError:  # flock refused outright (a filesystem without locks): no fd left open
+            continue
+        except OSError as exc:
             os.close(fd)
+            if exc.errno in NO_LOCKS:
+                raise LocksRefusedError(
+                    f"{path.parent} refuses file locks ({exc.strerror})",
+                    "run one psmlab process on it at a time",
+                ) from None
             raise
+        if not _same_file(fd, lock):  # its holder released it and unlinked it: start over
+            os.close(fd)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        return fd

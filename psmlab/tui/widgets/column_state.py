@@ -294,8 +294,10 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     else:
         k = max(ai, human)
         agrees = (
-            "the walk leans neither way"
-            if probs and mine is None
+            "the walk made no ai or human claim"
+            if not probs
+            else "the walk leans neither way"
+            if mine is None
             else "agrees"
             if mine == theirs
             else "differs"
