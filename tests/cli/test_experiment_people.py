@@ -72,9 +72,10 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     assert "annotators: ann, ben; 3 of 4 samples labelled" in people
     assert "1 labelled differently, left out; 2 read by one annotator only" in people
     assert "1 annotations of samples that are not in these results" in people
-    # Three samples are too few for a kappa: the section gives the accuracy and says so.
+    # Three samples: the kappa as psmlab agreement prints it, with why it says little.
     assert (
-        "n=3 (too few, or too alike, for a kappa)" in people and "κ" not in people.split("###")[0]
+        "at Cohen's κ 0.00 [0.00, 0.00] (accuracy 0.00, n=3; fewer than 30 samples: read the "
+        "interval, not the point; the interval includes 0: no better than chance)" in people
     )
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
     # Three samples, all read as human: no AI claim, P(ai) 0, and 3 claims are no clear majority.
