@@ -316,7 +316,6 @@ def _run_job(
                 null_question=null_question,
             )
             row.update(
-                **_item_fields(name, item, axis),
                 probs=r.probs,
                 logprobs=r.logprobs,
                 top=r.top,
@@ -331,10 +330,9 @@ def _run_job(
                 warnings=list(r.prompt.warnings) if r.prompt else [],
             )
         elif job.kind == "opening":
-            name, item, axis, _ = job.payload
+            item = job.payload[1]
             op = run_opening(backend, Transcript(), item, fmt, system=job.context.system)
             row.update(
-                **_item_fields(name, item, axis),
                 **{k: v for k, v in op.to_dict().items() if k not in ("model", "item")},
                 warnings=list(op.prompt.warnings) if op.prompt else [],
             )
@@ -350,7 +348,6 @@ def _run_job(
                 system=job.context.system,
             )
             row.update(
-                **_item_fields(name, item, axis),
                 **{k: v for k, v in ch.to_dict().items() if k not in ("model", "item")},
                 warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )

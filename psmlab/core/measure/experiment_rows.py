@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -328,8 +327,6 @@ def claim_folder(target: Path, title: str, file: Path) -> int | None:
         ) from None
     except LocksRefusedError:  # flock itself refused (ENOLCK, ENOSYS, EOPNOTSUPP)
         fd = None
-        with contextlib.suppress(OSError):
-            (target / ".results.jsonl.lock").unlink()  # made to be locked, and never was
     except PsmlabError as exc:  # a part of the path is a file, or not writable
         raise UsageError(
             f"cannot write results to {target}: {exc.problem.rsplit(': ', 1)[-1]}",

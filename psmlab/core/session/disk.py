@@ -164,6 +164,8 @@ def acquire_lock(path: Path, wait_s: float) -> int:
         except OSError as exc:
             os.close(fd)
             if exc.errno in NO_LOCKS:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)  # made to be locked, and never was
                 raise LocksRefusedError(
                     f"{path.parent} refuses file locks ({exc.strerror})",
                     "run one psmlab process on it at a time",
