@@ -210,3 +210,26 @@ def test_token_logprobs_match_full_logits_and_greedy_picks_the_top(smol) -> None
             ref.eval([t.token])
     finally:
         ref.close()
+
+
+def test_a_closed_model_refuses_every_call_instead_of_crashing(smol_spec) -> None:
+    """A worker still running when a stopped run closes its pool used to reach a freed llama.cpp
+    context (a segfault, measured: exit 139); every call now raises a ModelError, and close twice
+    is harmless."""
+    from psmlab.core.backends.llama.backend import LlamaBackend
+    from psmlab.core.errors import ModelError
+
+    b = LlamaBackend(smol_spec)
+    p = own_template(b)
+    b.close()
+    b.close()
+    calls = [
+        lambda: b.score(p, [" I am an AI."]),
+        lambda: b.generate(p, P, 1),
+        lambda: b.generate_many(p, P, [1, 2]),
+        lambda: b.next_logprobs(p, " I", [], 5),
+        b.reset_cache,
+    ]
+    for call in calls:
+        with pytest.raises(ModelError, match="was closed"):
+            call()

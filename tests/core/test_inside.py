@@ -63,6 +63,16 @@ def test_prompt_split_over_ubatches_is_concatenated(smol_spec: ModelSpec) -> Non
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-2)
 
 
+def test_a_closed_reader_refuses_to_evaluate(smol_spec: ModelSpec) -> None:
+    """A freed llama.cpp context crashes the process; a closed reader says it was closed."""
+    cap = Capture(smol_spec.path, [10], n_threads=1)
+    cap.close()
+    cap.close()
+    for call in (lambda: cap.trace_prompt([1, 2, 3]), lambda: cap.generate([1, 2], 4)):
+        with pytest.raises(UsageError, match="was closed"):
+            call()
+
+
 def test_averages_over_prompt_response_and_token_ranges(smol_cap: Capture) -> None:
     tr = smol_cap.generate(smol_cap.tokenize(TEXT), 6)
     n = len(tr.tokens)

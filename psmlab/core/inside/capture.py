@@ -324,6 +324,8 @@ class Capture:
         return (self.n_layer - 1) in self.layers
 
     def _check_fits(self, n: int) -> None:
+        if getattr(self, "ctx", None) is None:  # closed: llama.cpp would crash on a freed context
+            raise UsageError("this activation reader was closed", "open a new one")
         if n > self.n_ctx:
             raise UsageError(
                 f"{n} tokens do not fit the capture context (n_ctx={self.n_ctx})",

@@ -202,12 +202,15 @@ def _run_lanes(
     cancel: threading.Event | None,
     on_progress: Progress | None,
     dead: dict[str, str],
+    *,
+    stop: threading.Event | None = None,
 ) -> None:
-    """Every lane at once, each with as many workers as its server allows (`concurrency`)."""
+    """Every lane at once, each with as many workers as its server allows (`concurrency`).
+    `stop` is set when a Ctrl+C lands (in this thread): the workers start nothing more."""
     lock = threading.Lock()
     count = [finished]
-
-    stop = threading.Event()  # Ctrl+C lands in this thread; the workers must stop too
+    stop = stop or threading.Event()
+    gone = threading.Event()  # a second Ctrl+C: nothing more is written
 
     def worker(q: list[Job]) -> None:
         while True:
@@ -224,13 +227,15 @@ def _run_lanes(
                 # format and context, and a failed probe by its set and item).
                 row = {**_base_row(job), "error": f"internal error: {type(exc).__name__}: {exc}"}
             with lock:
+                if gone.is_set():
+                    return
                 results.append(row)
                 count[0] += 1
                 if on_progress:
                     on_progress(count[0], total, job)
 
     threads = [
-        threading.Thread(target=worker, args=(q,), daemon=True)
+        threading.Thread(target=worker, args=(q,), daemon=True, name="psmlab-lane")
         for q, width in lanes.values()
         for _ in range(width)
     ]
@@ -241,8 +246,14 @@ def _run_lanes(
             t.join()
     except KeyboardInterrupt:
         stop.set()  # units in flight finish and are written; nothing else starts
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.join()
+        except KeyboardInterrupt:
+            # A second Ctrl+C stops the wait. The units still in flight are not written (their
+            # models are closed under them next, and would fail them): a resume runs them again.
+            with lock:
+                gone.set()
         raise
 
 

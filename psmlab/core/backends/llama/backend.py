@@ -6,6 +6,7 @@ import codecs
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import llama_cpp
@@ -45,6 +46,7 @@ class LlamaBackend:
         read_gguf(spec.path)
         self.spec = spec
         self.lock = threading.Lock()
+        self._closed = False
         t0 = time.perf_counter()
         with quiet.capture_errors():
             try:
@@ -89,11 +91,25 @@ class LlamaBackend:
 
     def close(self) -> None:
         with self.lock:
+            if self._closed:
+                return
+            self._closed = True
             self.vocab.invalidate()
             if self._par is not None:
                 self._par.close()
                 self._par = None
             self.llm.close()
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        """The model, held for one call; a closed model is an error, not a freed context (llama.cpp
+        crashes the process on one: a worker still running when a stopped run closes its pool)."""
+        with self.lock:
+            if self._closed:
+                raise ModelError(
+                    f"{self.spec.id} was closed while a unit still ran", "run the command again"
+                )
+            yield
 
     # --- the KV cache -----------------------------------------------------------------------
 
@@ -118,7 +134,7 @@ class LlamaBackend:
 
     def reset_cache(self) -> None:
         """Forget the KV cache (benchmarks start cold; results never depend on it)."""
-        with self.lock:
+        with self.using():
             self.llm.n_tokens = 0
             self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._canon = ()
@@ -170,7 +186,7 @@ class LlamaBackend:
         if not prompt.tokens:
             raise ModelError("the rendered prompt is empty", "add a message to the transcript")
         extra = {"steer": steering.record()} if steering is not None else {}
-        with self.lock:
+        with self.using():
             self._use_steering(steering)
             threads = self._set_threads(n_threads)
             report = SourceReport()
@@ -323,7 +339,7 @@ class LlamaBackend:
     ) -> list[Score]:
         """log P(continuation | prompt) for each continuation; the prompt is evaluated once."""
         out = []
-        with self.lock:
+        with self.using():
             self._use_steering(steering)
             for c in continuations:
                 if cancel is not None and cancel.is_set():
@@ -369,7 +385,7 @@ class LlamaBackend:
         """The k likeliest next tokens after prompt + opening + `path` (tokens the model wrote
         after the opening): (token, its text, log-probability, whether it ends the turn). The
         prompt and opening stay cached, so walking many paths evaluates only their tokens."""
-        with self.lock:
+        with self.using():
             self._use_steering(steering)
             ctx, cont, tail = self._split_continuation(prompt, opening)
             if tail:  # the opening merged with the prompt's last token: no clean place to walk from

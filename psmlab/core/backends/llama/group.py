@@ -35,7 +35,7 @@ def generate_group(
     batch). A cancel while the prompt is read ends every sample as cancelled, with no text."""
     group = [seeds[i] for i in idx]
     extra: dict[str, Any] = {"steer": steering.record()} if steering is not None else {}
-    with be.lock:
+    with be.using():
         threads = be._set_threads(n_threads)
         if be._par is None:
             be._par = parallel.ParallelContext(be.llm, threads)

@@ -1,0 +1,91 @@
+"""Lanes that run at once (servers, or a server beside the CPU): what Ctrl+C and a second
+Ctrl+C leave in results.jsonl. The units are scripted (blocking on events we release); the
+real lanes are run by the remote tests."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from psmlab.core.measure import experiment
+from psmlab.core.measure.results import ResultsFile
+
+CEILING = 120.0  # a guard against a hang, not a time budget: every wait ends on its event
+
+
+@dataclass
+class _Job:
+    key: str
+
+
+def _wait(cond: Any, what: str) -> None:
+    gate = threading.Event()
+    for _ in range(int(CEILING / 0.01)):
+        if cond():
+            return
+        gate.wait(0.01)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_second_ctrl_c_stops_waiting_and_nothing_is_written_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: set[str] = set()
+    release = {k: threading.Event() for k in ("a1", "b1", "b2")}
+    returned: set[str] = set()
+
+    def unit(job: _Job, *args: Any, **kw: Any) -> dict[str, Any]:
+        started.add(job.key)
+        assert release[job.key].wait(CEILING)
+        returned.add(job.key)
+        return {"key": job.key, "kind": "sample", "text": "x"}
+
+    monkeypatch.setattr(experiment, "_run_job", unit)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    stop = threading.Event()
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()  # the signals below land in this thread
+
+    def user() -> None:
+        _wait(lambda: started == {"a1", "b1"}, "both lanes to start a unit")
+        signal.pthread_kill(main, signal.SIGINT)  # the first Ctrl+C: finish what runs
+        _wait(stop.is_set, "the first Ctrl+C to be taken")
+        release["a1"].set()
+        _wait(lambda: "a1" in results.done, "the unit in flight to be written")
+        signal.pthread_kill(main, signal.SIGINT)  # the second: stop waiting for b1
+
+    helper = threading.Thread(target=user)
+    helper.start()
+    lanes = {
+        "server:a": ([_Job("a1")], 1),
+        "server:b": ([_Job("b1"), _Job("b2")], 1),
+    }
+    with pytest.raises(KeyboardInterrupt):
+        experiment._run_lanes(
+            lanes,
+            3,
+            0,
+            None,
+            None,
+            None,
+            None,
+            results,
+            None,
+            None,
+            {},
+            stop=stop,  # type: ignore[arg-type]
+        )
+    helper.join()
+    release["b1"].set()  # the abandoned unit ends after the run stopped waiting for it
+    _wait(lambda: "b1" in returned, "the abandoned unit to return")
+    _wait(
+        lambda: not any(t.name == "psmlab-lane" for t in threading.enumerate()),
+        "the lane workers to end",
+    )
+    assert "b2" not in started  # nothing starts after the first Ctrl+C
+    assert list(ResultsFile(tmp_path / "results.jsonl").done) == ["a1"]  # b1 was not written
