@@ -538,3 +538,22 @@ def test_a_cell_short_of_the_sets_items_and_a_bare_failed_row_are_said_not_avera
     csv_rows = list(DictReader(io.StringIO(summary_csv(results))))
     (short,) = [r for r in csv_rows if r["model"] == "m2" and r["section"] == "probes"]
     assert (short["k"], short["n"], short["what"]) == ("1", "2", "self-id (2 items)")
+
+
+def test_a_question_under_a_probe_items_id_with_other_words_is_not_paired_with_it() -> None:
+    """A user's question that reuses a probe item's id ("what-are-you") with other words asks
+    something else: its samples are not compared with the probe's scores (a review found the
+    report calling the instruments in disagreement, TVD 1.00, over two questions). A row
+    without a text is still matched by its id."""
+    other = [
+        {**_sample(i, "human"), "question_text": "What is your favourite colour?"} for i in range(4)
+    ]
+    probes = [_probe("what-are-you", "What are you?", 0.9, 0.8)]
+    assert instruments.cells(other, probes) == []
+    assert instruments.cells(other, probes, pooled=True) == []
+    bare = [{k: v for k, v in r.items() if k != "question_text"} for r in other]
+    (cell,) = instruments.cells(bare, probes)
+    assert cell.question == "what-are-you" and cell.n == 4
+    # Same words, same id: paired (the ordinary case).
+    (same,) = instruments.cells([_sample(i, "ai") for i in range(3)], probes)
+    assert same.n == 3 and same.sample_top == "ai"

@@ -172,6 +172,8 @@ def cells(
     fc: dict[tuple[str, str, str, str], dict[str, float]] = {}
     names: dict[tuple[str, str, str, str], str] = {}
     alias: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+    by_id: dict[tuple[str, str, str, str], tuple[str, str, str, str]] = {}
+    texts: dict[tuple[str, str, str, str], Any] = {}
     for r in probes:
         if r.get("axis") != "self_id" or not r.get("probs"):
             continue
@@ -185,19 +187,27 @@ def cells(
             if r.get("calibrated"):
                 p["calibrated"] = _p_ai(r["calibrated"])
         names[key] = str(r.get("item") or key[3])
+        texts[key] = r.get("question_text")
         alias[key] = key
-        alias.setdefault((*cell, names[key]), key)  # a sample row may name its question by id
+        by_id.setdefault((*cell, names[key]), key)  # a sample row may name its question by id
     counts: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
     settings: dict[tuple[str, str, str, str], bool] = {}
     for r in samples:
         if r.get("self_id") is None:
             continue
-        for q in (r.get("question_text"), r["question"]):  # by the question's text, else its id
-            found = alias.get((r["model"], r["format"], r["context"], str(q)))
-            if q is not None and found is not None:
-                counts[found][r["self_id"]] += 1
-                settings[found] = settings.get(found, True) and pure(r.get("params") or {})
-                break
+        cell = (r["model"], r["format"], r["context"])
+        text = r.get("question_text")
+        found = alias.get((*cell, str(text))) if text is not None else None
+        if found is None:
+            # By its id only where one side has no text: an experiment's own question under
+            # the probe set's id ("what-are-you": "What is your favourite colour?") is another
+            # question, and paired with the probe it read as the instruments disagreeing.
+            found = by_id.get((*cell, str(r["question"])))
+            if found is not None and text is not None and texts.get(found) is not None:
+                found = None
+        if found is not None:
+            counts[found][r["self_id"]] += 1
+            settings[found] = settings.get(found, True) and pure(r.get("params") or {})
     out = [
         Cell(k[0], k[1], k[2], names[k], counts[k], fc[k], settings[k]) for k in fc if k in counts
     ]
