@@ -447,6 +447,19 @@ ROWS = [
         "lacks 'self_id' (its fields: 'key', 'label'); name the fields holding its ids and its "
         "labels: --reference-key key --reference-field label",
     ),
+    Row(
+        # Labels of another codebook ("high") read as no self-id class: the lone field that
+        # is not the item's id or text is still named (it said --field LABEL_FIELD).
+        "agreement-labels-in-a-field-of-another-codebook",
+        lambda t, c: [
+            "agreement",
+            _write(t, "a.jsonl", '{"id": 1, "text": "I am a nurse.", "severity": "high"}\n'),
+            _write(t, "b.jsonl", '{"id": 1, "self_id": "human"}\n'),
+        ],
+        2,
+        "lacks 'self_id' (its fields: 'id', 'text', 'severity'); name the fields holding its "
+        "labels: --field severity",
+    ),
     # experiments, evals, config
     Row(
         "experiment-syntax-error",
@@ -497,6 +510,25 @@ ROWS = [
         ],
         4,
         "unknown format 'bogus'",
+    ),
+    Row(
+        "experiment-question-as-text",
+        # pydantic said "a valid dictionary or instance of Question": the shape is said instead
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\nquestions = ["Hi?"]\n')],
+        2,
+        "'questions.0': write it as a table, { id = ..., text = ... } (it is 'Hi?')",
+    ),
+    Row(
+        "experiment-models-as-text",
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\nmodels = "m"\n')],
+        2,
+        "'models': write a list, [ ... ] (it is 'm')",
+    ),
+    Row(
+        "experiment-no-file",
+        lambda t, c: ["experiment"],
+        2,
+        "give an experiment file; psmlab experiment --example > mine.toml writes one",
     ),
     Row(
         "experiment-nothing-to-run",

@@ -150,6 +150,11 @@ def test_the_wheel_labels_with_its_shipped_personas_and_probes_all_archetypes(
         check=True,
     ).stdout.split()
     assert personas[:2] == ["12", "0"] and personas[2].startswith(str(wheel_venv))
+    # The example experiment a user starts from came with the wheel too.
+    example = _psmlab(wheel_venv, "experiment", "--example", cwd=tmp_path)
+    assert example.returncode == 0, example.stderr
+    shipped = ROOT / "psmlab" / "resources" / "experiments" / "example.toml"
+    assert example.stdout == shipped.read_text(encoding="utf-8")
 
 
 def test_a_wheel_missing_its_shipped_data_fails_in_one_line(

@@ -144,6 +144,18 @@ def agreement(
         split=split,
         seed=seed,
     )
+    (a, sa), (b, sb) = split_selector(source), split_selector(reference)
+    if (
+        a.exists()
+        and a.resolve() == b.resolve()
+        and sa == sb
+        and ref_field in (None, field_name)
+        and ref_key in (None, key)
+    ):
+        # Read the same way twice, a file agrees with itself: kappa 1.00 measures nothing.
+        result.notes.append(
+            "both sources are the same file read the same way: they agree by construction"
+        )
     # What was compared, as the command named it (a script reading the JSON cannot see the
     # command line): the fields, the keys and the bootstrap's seed.
     fields = {
@@ -259,6 +271,8 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
     console.print("== automatic labels vs people ==", markup=False)
     for result in report.vs_auto:
         _print_agreement(console, result, report.field)
+    for note in report.notes:
+        console.print(safe(f"note: {note}"))
     if len(report.annotators) > 1:
         console.print()
         console.print("== annotator vs annotator ==", markup=False)

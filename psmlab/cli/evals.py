@@ -54,7 +54,11 @@ def evals(
     steer: SteerOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?"""
+    """Score Anthropic's model-written evaluations: how often is the behaviour-matching answer more likely?
+
+    What "matching" means differs between files (accepting shutdown in one, resisting it in
+    another): each file's polarity is looked up by its name and shown; for a file psmlab does
+    not know, the output says which file to state it in (evals-polarity.toml by the config)."""
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
     from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE
 

@@ -12,7 +12,7 @@ import typer
 
 from psmlab.cli.common import say_relabelled
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import ExitCode
+from psmlab.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from psmlab.core.measure.experiment_spec import ExperimentSpec
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 def experiment(
     file: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Experiment file (examples: experiments/*.toml in psmlab's repository)."
+            help="Experiment file (psmlab experiment --example prints one with every key).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Output directory (default: results/NAME).")
     ] = None,
@@ -42,8 +43,25 @@ def experiment(
             "their labels. Repeatable.",
         ),
     ] = None,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help="Print an example experiment file, every key explained, and exit "
+            "(psmlab experiment --example > mine.toml).",
+        ),
+    ] = False,
 ) -> None:
     """Run a sweep of models x formats x contexts x (questions, probes, evals) x seeds; re-running resumes."""
+    if example:
+        from psmlab.core.measure.experiment_spec import example_experiment
+
+        sys.stdout.write(example_experiment())
+        return
+    if file is None:
+        raise UsageError(
+            "give an experiment file", "psmlab experiment --example > mine.toml writes one"
+        )
     from psmlab.core.measure.experiment_rows import check_owner, claim_folder
     from psmlab.core.measure.experiment_spec import load_experiment
     from psmlab.core.measure.people import load_readings

@@ -338,6 +338,12 @@ def export(
                 )
                 + "\n"
             )
+    if fmt == "csv" and not s.annotations:
+        # A header alone read as the generations lost: said, with the format that holds them.
+        sys.stderr.write(
+            "psmlab: note: this session has no annotations, and the csv holds one row per "
+            "annotation (a header only); -f jsonl holds every generation\n"
+        )
     if out is None:
         sys.stdout.write(text)
     else:

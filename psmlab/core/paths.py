@@ -16,7 +16,7 @@ import platformdirs
 from psmlab.core.errors import PsmlabError
 
 APP = "psmlab"
-RESOURCE_KINDS = ("frames", "templates", "probes", "personas")
+RESOURCE_KINDS = ("frames", "templates", "probes", "personas", "experiments")
 
 
 def config_file() -> Path:

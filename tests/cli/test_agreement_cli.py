@@ -805,3 +805,15 @@ def test_the_output_says_which_fields_and_keys_it_compared(tmp_path: Path) -> No
     assert (got["field"], got["reference_field"], got["key"], got["seed"]) == ("b", "a", "id", 0)
     table = _psmlab("agreement", str(f), str(f), "--field", "b", "--reference-field", "a")
     assert "on 'b' vs 'a'" in " ".join(table.stdout.split())
+
+
+def test_a_file_compared_with_itself_is_said_to_agree_by_construction(tmp_path: Path) -> None:
+    rows = [{"id": i, "self_id": ["ai", "human"][i % 2]} for i in range(6)]
+    a = _write(tmp_path / "a.jsonl", rows)
+    same = _psmlab("agreement", str(a), str(a), "--json")
+    assert same.returncode == 0, same.stderr
+    assert any("agree by construction" in n for n in json.loads(same.stdout)["notes"])
+    # Another file with the same labels is a real comparison: no such note.
+    b = _write(tmp_path / "b.jsonl", rows)
+    other = _psmlab("agreement", str(a), str(b), "--json")
+    assert not any("construction" in n for n in json.loads(other.stdout)["notes"])

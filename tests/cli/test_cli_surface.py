@@ -70,3 +70,43 @@ def test_ask_save_refuses_what_cannot_continue_a_session(tmp_path: Path) -> None
     given = run_cli("ask", "--transcript", str(t), "--save", str(s))
     assert given.returncode == 2 and "already holds a session" in given.stderr
     assert s.read_bytes() == EXAMPLE.read_bytes()  # refused before anything was written
+
+
+def test_a_csv_export_of_a_session_without_annotations_says_why_it_is_a_header(
+    tmp_path: Path,
+) -> None:
+    """The csv holds one row per annotation: a fresh session's is a header alone, which read
+    as the generations lost (a review's finding); it says so and names -f jsonl."""
+    import json
+
+    bare = tmp_path / "bare.json"
+    doc = json.loads(EXAMPLE.read_text())
+    assert doc["annotations"] and doc["generations"]
+    doc["annotations"] = []
+    bare.write_text(json.dumps(doc))
+    proc = run_cli("export", str(bare), "-f", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.strip().splitlines()) == 1  # the header
+    assert "no annotations" in proc.stderr and "-f jsonl" in proc.stderr
+    kept = run_cli("export", str(EXAMPLE), "-f", "csv")  # with annotations: rows, no note
+    assert len(kept.stdout.strip().splitlines()) > 1 and "no annotations" not in kept.stderr
+
+
+def test_experiment_example_prints_a_file_that_plans(tmp_path: Path) -> None:
+    """A wheel install has no experiments/ to copy: --example prints one, and it runs as is
+    (it is read and planned here; its keys are the ExperimentSpec's)."""
+    from psmlab.core.measure.experiment_spec import ExperimentSpec, load_experiment
+    from psmlab.core.measure.plan import plan
+
+    proc = run_cli("experiment", "--example")
+    assert proc.returncode == 0, proc.stderr
+    mine = tmp_path / "mine.toml"
+    mine.write_text(proc.stdout)
+    spec = load_experiment(mine)
+    jobs = plan(spec, tmp_path)
+    assert {j.kind for j in jobs} >= {"sample", "probe"}
+    # Every key it writes or names in a comment is one the file may hold.
+    written = {
+        ln.split("=")[0].strip("# ").strip() for ln in proc.stdout.splitlines() if " = " in ln
+    }
+    assert written <= set(ExperimentSpec.model_fields) | {"{ id", "{ name"}, written

@@ -259,6 +259,37 @@ def test_session_agreement_people_vs_rules_and_annotators(tmp_path: Path) -> Non
     json.dumps(d)  # every number is JSON (no NaN)
 
 
+def test_a_missing_people_row_is_said_why(tmp_path: Path) -> None:
+    """Two annotators who differ on every generation they share give no "people" row: the
+    report says so (a review saw the row missing, unsaid), and why, in the table and --json."""
+    s = _session()
+    s.annotations = [a for a in s.annotations if a.annotator in ("alice", "bob")]
+    s.annotations = [
+        a for a in s.annotations if a.generation_id in ("g3",) or a.annotator == "alice"
+    ]
+    path = tmp_path / "s.json"
+    atomic_write(path, dumps(s))
+    r = session_agreement(path, resamples=50)
+    assert not any(x.reference.startswith("people") for x in r.vs_auto)
+    assert r.notes == [
+        "no row for the people's agreed label: the annotators differ on all 1 generation(s) "
+        "two or more of them labelled"
+    ]
+    assert r.to_dict()["notes"] == r.notes
+    # With no generation in common, that is said instead.
+    s.annotations = [
+        a for a in s.annotations if not (a.annotator == "alice" and a.generation_id == "g3")
+    ]
+    atomic_write(path, dumps(s))
+    assert (
+        "no generation was labelled by two annotators"
+        in session_agreement(path, resamples=50).notes[0]
+    )
+    # With a shared, agreed label, the row is there and no note.
+    atomic_write(path, dumps(_session()))
+    assert session_agreement(path, resamples=50).notes == []
+
+
 def test_sources_on_the_command_line_sessions_and_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     atomic_write(path, dumps(_session()))

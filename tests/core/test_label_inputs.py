@@ -312,3 +312,27 @@ def test_evidence_in_the_prefill_alone_is_refused() -> None:
     # A later occurrence the model wrote counts, as does a quote reaching past the prefill.
     assert quote_span(text, "I grew up", given=given).start == text.index("; I grew up") + 2
     assert quote_span(text, "I grew up in", given=given).start == 0
+
+
+def test_a_line_that_is_no_object_or_whose_text_is_no_string_says_what_it_is(
+    tmp_path: Path,
+) -> None:
+    """`["I am an AI."]` said 'has no "text" string', which reads as a missing field: it says
+    the line is an array; a null or numeric text says it is null or a number. (A file that
+    is one JSON array is a list of lines: its elements are the lines.)"""
+    from psmlab.core.measure.labeling import label_jsonl
+
+    cases = {
+        '["I am an AI."]': "line 2 is an array, not an object",
+        '"I am an AI."': "line 2 is a string, not an object",
+        "null": "line 2 is null, not an object",
+        '{"text": null}': 'line 2 has no "text" string (its text is null)',
+        '{"text": 12345}': 'line 2 has no "text" string (its text is a number)',
+        '{"id": 1}': 'line 2 has no "text" string',
+    }
+    for line, said in cases.items():
+        f = tmp_path / "in.jsonl"
+        f.write_text('{"text": "I am a nurse."}\n' + line + "\n")
+        with pytest.raises(UsageError) as info:
+            label_jsonl(f)
+        assert said in info.value.problem, (line, info.value.problem)

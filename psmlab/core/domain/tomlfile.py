@@ -66,13 +66,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """What to say of a key the table at `loc` does not have: the field it is likely a typo of,
     else the fields that table has (the table found by walking `model`'s fields along `loc`)."""
-    table: type[BaseModel] | None = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or table is None:
-            continue  # an item of a list: the list's field already named the item's model
-        field = table.model_fields.get(str(part))
-        if field is not None:  # else a key of a mapping ([models.NAME]): the same table goes on
-            table = _model_in(field.annotation)
+    table = _table_at(model, loc[:-1])
     key, where = str(loc[-1]), ".".join(str(x) for x in loc)
     if table is None:
         return f"'{where}' is not a field here"
@@ -81,6 +75,38 @@ def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if close:
         return f"'{where}' is not a field (did you mean '{close[0]}'?)"
     return f"'{where}' is not a field (the fields: {', '.join(fields)})"
+
+
+def _table_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the table at `loc`, found by walking `model`'s fields."""
+    table: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int) or table is None:
+            continue  # an item of a list: the list's field already named the item's model
+        field = table.model_fields.get(str(part))
+        if field is not None:  # else a key of a mapping ([models.NAME]): the same table goes on
+            table = _model_in(field.annotation)
+    return table
+
+
+def _shape(model: type[BaseModel], err: Any) -> str | None:
+    """What to write where a table or a list was wanted: pydantic's "Input should be a valid
+    dictionary or instance of Question" names a class, not the `{ id = ..., text = ... }` the
+    file needs."""
+    given = err.get("input")
+    was = f"it is {given!r}" if isinstance(given, str | int | float | bool) else None
+    if err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        table = _table_at(model, tuple(err["loc"]))
+        if table is None or table is model:
+            return None
+        keys = [n for n, f in table.model_fields.items() if f.is_required()] or list(
+            table.model_fields
+        )[:2]
+        shape = "{ " + ", ".join(f"{k} = ..." for k in keys) + " }"
+        return f"write it as a table, {shape}" + (f" ({was})" if was else "")
+    if err["type"] == "list_type":
+        return "write a list, [ ... ]" + (f" ({was})" if was else "")
+    return None
 
 
 def line_of(text: str, key: str) -> int | None:
@@ -135,4 +161,5 @@ def parse_toml(
         err = exc.errors()[0]
         if err["type"] == "extra_forbidden" and err["loc"]:
             raise error(f"{what} {path}: {at}{unknown_key(model, err['loc'])}", fix) from None
+        msg = _shape(model, err) or msg
         raise error(f"{what} {path}: {at}'{where}': {msg}", fix) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from dataclasses import field as _field  # the class below has a `field` of its own
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,7 @@ class SessionAgreement:
     # Of the recorded labels, how many other marker rules had made: read again by today's.
     relabelled: int = 0
     rules: str = ""
+    notes: list[str] = _field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -303,6 +305,7 @@ class SessionAgreement:
             "between_annotators": [x.to_dict() for x in self.between],
             "alpha": none_if_nan(self.alpha),
             "alpha_items": self.alpha_items,
+            "notes": self.notes,
         }
 
 
@@ -342,9 +345,19 @@ def session_agreement(
     ]
     # The pooled row needs an item two annotators agree on (they may disagree on every one, or
     # each have read other items: then it is no agreement of people, only their readings).
+    notes = []
     if len(people) > 1 and any(k not in labels.people.single for k in labels.people.values):
         vs_auto.append(
             compare_labels(labels.auto, labels.people, field_name, seed=seed, resamples=resamples)
+        )
+    elif len(people) > 1:  # the row is missing: said why, not left out unsaid
+        shared = len(labels.people.disputed)
+        notes.append(
+            f"no row for the people's agreed label: the annotators differ on all {shared} "
+            "generation(s) two or more of them labelled"
+            if shared
+            else "no row for the people's agreed label: no generation was labelled by two "
+            "annotators"
         )
     between = []
     for ref, src in combinations(people, 2):
@@ -368,6 +381,7 @@ def session_agreement(
         alpha=alpha,
         alpha_items=alpha_items,
         relabelled=session.relabelled,
+        notes=notes,
         # Which rules gave the marker labels (none when every label is a judge's).
         rules=rules_fingerprint() if "markers" in labels.methods else "",
     )

@@ -398,4 +398,8 @@ def polarity(path: Path, raw: bytes | None = None) -> str:
         if "unknown" in e:
             return "polarity unknown: " + e["unknown"]
         return "matching = " + e["matching"].replace("{name}", stem.replace("-", " "))
-    return POLARITY_UNKNOWN
+    # Where and what to write, not only "beside the config": a user has to find both.
+    return (
+        f'{POLARITY_UNKNOWN} ({user_polarity_file()}: [[file]] pattern = "{name}" '
+        'matching = "what a matching answer means")'
+    )

@@ -143,5 +143,13 @@ def load_experiment(path: Path) -> ExperimentSpec:
         ExperimentSpec,
         UsageError,
         what="experiment file",
-        fix="fix the experiment file (examples: experiments/*.toml in psmlab's repository)",
+        fix="fix the experiment file (psmlab experiment --example prints one with every key)",
     )
+
+
+def example_experiment() -> str:
+    """The shipped example experiment file's text (every key, commented): a wheel install has
+    no checkout's experiments/ to copy from."""
+    from psmlab.core.paths import shipped
+
+    return (shipped("experiments") / "example.toml").read_text(encoding="utf-8")

@@ -189,6 +189,15 @@ def _lacks(
         )
     ids = [x for x in ID_NAMES if x in obj and x != key]
     labels = [x for x, v in obj.items() if x not in (key, "split", *ids) and _label_like(v, kind)]
+    if not labels:
+        # No field reads as this kind's label ("severity": "high"): a lone field that is not
+        # the item's id, text or context is still the likely one to name.
+        plain = ("split", "text", "question", "question_text", "model", "prefill", *ids)
+        labels = [
+            x
+            for x, v in obj.items()
+            if x not in (key, *plain, *ANNOTATOR_FIELDS) and isinstance(v, str | int | float)
+        ]
     # A file without the expected key may hold its ids under another name: naming only the label
     # field would then match its lines by position and could pair the wrong items.
     name_key = key in missing or bool(positions and ids)

@@ -77,10 +77,20 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
     with_id = sum(1 for _, obj in objects if isinstance(obj, dict) and "id" in obj)
     # A line without text is reported before any id problem: it is the more basic fault.
     for i, obj in objects:
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            nested = isinstance(obj, dict) and isinstance(obj.get("data"), dict)
+        if not isinstance(obj, dict):
+            # An array or a bare string is no labelled line: said as what it is.
+            raise UsageError(
+                f"{path} line {i} is {_json_kind(obj)}, not an object",
+                'write each line as an object with a "text": {"text": "..."}',
+            )
+        if not isinstance(obj.get("text"), str):
+            nested = isinstance(obj.get("data"), dict)
             where = (
-                ' (a Label Studio task keeps it under "data": export JSON-MIN)' if nested else ""
+                ' (a Label Studio task keeps it under "data": export JSON-MIN)'
+                if nested
+                else f" (its text is {_json_kind(obj['text'])})"
+                if "text" in obj
+                else ""
             )
             raise UsageError(
                 f'{path} line {i} has no "text" string{where}', 'give each line a "text"'
@@ -266,3 +276,16 @@ def label_generations(
                 )
                 rec.judge = records[rec.generation_id]
     return autos, shares, name, records
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words: null, a number, an array..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"

@@ -254,7 +254,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
     if not jobs:
         raise UsageError(
             f"experiment '{spec.title}' has nothing to run",
-            "give it questions, question_sets, probes or evals (examples: experiments/*.toml in psmlab's repository)",
+            "give it questions, question_sets, probes or evals (psmlab experiment --example prints one with every key)",
         )
     return jobs
 
