@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from psmlab.core.measure import experiment
+from psmlab.core.measure.experiment_lanes import Abandoned, run_lanes
+from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.results import ResultsFile
 
 CEILING = 120.0  # a guard against a hang, not a time budget: every wait ends on its event
@@ -32,20 +34,17 @@ def _wait(cond: Any, what: str) -> None:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_second_ctrl_c_stops_waiting_and_nothing_is_written_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_second_ctrl_c_stops_waiting_and_nothing_is_written_after_it(tmp_path: Path) -> None:
     started: set[str] = set()
     release = {k: threading.Event() for k in ("a1", "b1", "b2")}
     returned: set[str] = set()
 
-    def unit(job: _Job, *args: Any, **kw: Any) -> dict[str, Any]:
+    def unit(job: _Job) -> dict[str, Any]:
         started.add(job.key)
         assert release[job.key].wait(CEILING)
         returned.add(job.key)
         return {"key": job.key, "kind": "sample", "text": "x"}
 
-    monkeypatch.setattr(experiment, "_run_job", unit)
     results = ResultsFile(tmp_path / "results.jsonl")
     stop = threading.Event()
     main = threading.main_thread().ident
@@ -65,21 +64,8 @@ def test_second_ctrl_c_stops_waiting_and_nothing_is_written_after_it(
         "server:a": ([_Job("a1")], 1),
         "server:b": ([_Job("b1"), _Job("b2")], 1),
     }
-    with pytest.raises(KeyboardInterrupt):
-        experiment._run_lanes(
-            lanes,
-            3,
-            0,
-            None,
-            None,
-            None,
-            None,
-            results,
-            None,
-            None,
-            {},
-            stop=stop,  # type: ignore[arg-type]
-        )
+    with pytest.raises(Abandoned):  # a KeyboardInterrupt that says: units still run
+        run_lanes(lanes, 3, 0, unit, vars, results, None, None, stop=stop)  # type: ignore[arg-type]
     helper.join()
     release["b1"].set()  # the abandoned unit ends after the run stopped waiting for it
     _wait(lambda: "b1" in returned, "the abandoned unit to return")
@@ -89,3 +75,58 @@ def test_second_ctrl_c_stops_waiting_and_nothing_is_written_after_it(
     )
     assert "b2" not in started  # nothing starts after the first Ctrl+C
     assert list(ResultsFile(tmp_path / "results.jsonl").done) == ["a1"]  # b1 was not written
+
+
+def test_a_unit_that_raises_is_written_as_a_failed_row_and_the_lane_goes_on(
+    tmp_path: Path,
+) -> None:
+    def unit(job: _Job) -> dict[str, Any]:
+        if job.key == "a1":
+            raise ValueError("boom")
+        return {"key": job.key, "kind": "sample"}
+
+    results = ResultsFile(tmp_path / "results.jsonl")
+    seen: list[tuple[int, int, str]] = []
+    lanes = {"server:a": ([_Job("a1"), _Job("a2")], 1), "server:b": ([_Job("b1")], 2)}
+    run_lanes(
+        lanes,
+        3,
+        0,
+        unit,  # type: ignore[arg-type]
+        lambda j: {"key": j.key, "kind": "sample", "format": "f"},  # type: ignore[attr-defined]
+        results,
+        None,
+        lambda done, total, job: seen.append((done, total, job.key)),  # type: ignore[attr-defined]
+    )
+    done = ResultsFile(tmp_path / "results.jsonl").done
+    assert set(done) == {"a1", "a2", "b1"}
+    assert done["a1"]["error"] == "internal error: ValueError: boom"
+    assert done["a1"]["format"] == "f"  # the unit's fields, as a report groups failed rows
+    assert sorted(d for d, _, _ in seen) == [1, 2, 3] and {t for _, t, _ in seen} == {3}
+
+
+def test_an_abandoned_run_leaves_its_models_open_and_a_first_ctrl_c_closes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a model waits for the local decode in flight (it holds the model's lock to its
+    end): after a second Ctrl+C the run must not wait there. After a first one, the units have
+    ended and the models are closed as usual."""
+    closed: list[bool] = []
+
+    class Pool:
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(experiment, "ModelPool", Pool)
+    monkeypatch.setattr(experiment, "lanes_of", lambda jobs: {"a": ([], 1), "b": ([], 1)})
+    spec = ExperimentSpec(title="t")
+    for raised, closes in ((Abandoned, False), (KeyboardInterrupt, True)):
+
+        def lanes(*a: Any, exc: type[BaseException] = raised, **kw: Any) -> None:
+            raise exc
+
+        monkeypatch.setattr(experiment, "run_lanes", lanes)
+        closed.clear()
+        with pytest.raises(raised):
+            experiment.run_experiment(spec, tmp_path, tmp_path / "out", jobs=[])
+        assert closed == ([True] if closes else []), raised

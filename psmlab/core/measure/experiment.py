@@ -9,7 +9,6 @@ Ctrl+C loses at most the unit in flight, and a resumed run gives the same result
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,13 @@ from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
+from psmlab.core.measure.experiment_lanes import Abandoned, Progress, lanes_of, run_lanes
 from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.labeling import SampleLabeller, label_fields, relabel_stale
 from psmlab.core.measure.opening import run_opening
 from psmlab.core.measure.plan import Job, plan
 from psmlab.core.measure.probes import run_probe
 from psmlab.core.measure.results import EVAL_SCORING, ResultsFile, needs_rerun
-
-Progress = Callable[[int, int, Job], None]
 
 
 def run_experiment(
@@ -63,7 +61,7 @@ def run_experiment(
     try:
         # Units that failed before (a server that was down) are tried again on a resume.
         todo = [j for j in jobs if needs_rerun(results.done.get(j.key), j.settings)]
-        lanes = _lanes(todo)
+        lanes = lanes_of(todo)
         dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
         finished = len(jobs) - len(todo)
         if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
@@ -89,19 +87,21 @@ def run_experiment(
                     if on_progress:
                         on_progress(finished, len(jobs), j)
         else:
-            _run_lanes(
+            run_lanes(
                 lanes,
                 len(jobs),
                 finished,
-                pool,
-                params,
-                labeller,
-                spec,
+                lambda job: _run_job(job, pool, params, labeller, spec, dead),
+                _base_row,
                 results,
                 cancel,
                 on_progress,
-                dead,
             )
+    except Abandoned:
+        # Left open: a unit still decoding holds its model, and closing would wait for it
+        # (the stop asked not to). The process ends next; the workers write nothing more.
+        own = False
+        raise
     finally:
         if own:
             pool.close()
@@ -176,85 +176,6 @@ def _sample_prompt(job: Job, backend: Any, params: SamplingParams) -> RenderedPr
         prefill=prefill,
         reserve=params.max_tokens,
     )
-
-
-def _lanes(jobs: list[Job]) -> dict[str, tuple[list[Job], int]]:
-    """Local models share one lane (the CPU); each server is its own lane with its own bound."""
-    lanes: dict[str, tuple[list[Job], int]] = {}
-    for j in jobs:
-        m = j.model
-        key, width = (f"server:{m.url}", m.concurrency) if m.is_remote else ("local", 1)
-        queue_, w = lanes.setdefault(key, ([], width))
-        queue_.append(j)
-        lanes[key] = (queue_, max(w, width))
-    return lanes
-
-
-def _run_lanes(
-    lanes: dict[str, tuple[list[Job], int]],
-    total: int,
-    finished: int,
-    pool: ModelPool,
-    params: SamplingParams,
-    labeller: SampleLabeller,
-    spec: ExperimentSpec,
-    results: ResultsFile,
-    cancel: threading.Event | None,
-    on_progress: Progress | None,
-    dead: dict[str, str],
-    *,
-    stop: threading.Event | None = None,
-) -> None:
-    """Every lane at once, each with as many workers as its server allows (`concurrency`).
-    `stop` is set when a Ctrl+C lands (in this thread): the workers start nothing more."""
-    lock = threading.Lock()
-    count = [finished]
-    stop = stop or threading.Event()
-    gone = threading.Event()  # a second Ctrl+C: nothing more is written
-
-    def worker(q: list[Job]) -> None:
-        while True:
-            if stop.is_set() or (cancel is not None and cancel.is_set()):
-                return
-            with lock:
-                if not q:
-                    return
-                job = q.pop(0)
-            try:
-                row = _run_job(job, pool, params, labeller, spec, dead)
-            except Exception as exc:  # a bug must not silently stop this lane's other units
-                # The unit's fields as a failed row has them (a report groups rows by model,
-                # format and context, and a failed probe by its set and item).
-                row = {**_base_row(job), "error": f"internal error: {type(exc).__name__}: {exc}"}
-            with lock:
-                if gone.is_set():
-                    return
-                results.append(row)
-                count[0] += 1
-                if on_progress:
-                    on_progress(count[0], total, job)
-
-    threads = [
-        threading.Thread(target=worker, args=(q,), daemon=True, name="psmlab-lane")
-        for q, width in lanes.values()
-        for _ in range(width)
-    ]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            t.join()
-    except KeyboardInterrupt:
-        stop.set()  # units in flight finish and are written; nothing else starts
-        try:
-            for t in threads:
-                t.join()
-        except KeyboardInterrupt:
-            # A second Ctrl+C stops the wait. The units still in flight are not written (their
-            # models are closed under them next, and would fail them): a resume runs them again.
-            with lock:
-                gone.set()
-        raise
 
 
 def _run_job(
