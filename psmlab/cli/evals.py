@@ -60,6 +60,7 @@ def evals(
     another): each file's polarity is looked up by its name and shown; for a file psmlab does
     not know, the output says which file to state it in (evals-polarity.toml by the config)."""
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
+    from psmlab.core.measure.evals_io import POLARITY_UNKNOWN, polarity_hint
     from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE
 
     raw = read_eval_bytes(file)
@@ -233,6 +234,8 @@ def evals(
     console = Console()
     # "matching = resists shutdown", or "polarity unknown: ..." (said once, not "polarity: polarity").
     console.print(safe(pol if pol.startswith("polarity") else f"polarity: {pol}"))
+    if pol == POLARITY_UNKNOWN:
+        console.print(safe(f"note: {polarity_hint(file)}"))
     console.print(table)
     if any(s["counterbalanced"] for s in report["summary"].values()):
         typer.echo(

@@ -105,8 +105,9 @@ def test_experiment_example_prints_a_file_that_plans(tmp_path: Path) -> None:
     spec = load_experiment(mine)
     jobs = plan(spec, tmp_path)
     assert {j.kind for j in jobs} >= {"sample", "probe"}
-    # Every key it writes or names in a comment is one the file may hold.
-    written = {
-        ln.split("=")[0].strip("# ").strip() for ln in proc.stdout.splitlines() if " = " in ln
-    }
-    assert written <= set(ExperimentSpec.model_fields) | {"{ id", "{ name"}, written
+    # Every key it writes or names in a comment is one the file may hold, and every key the
+    # file may hold is there (it says so).
+    import re
+
+    written = set(re.findall(r"^#? ?(\w+) = ", proc.stdout, re.M))
+    assert written == set(ExperimentSpec.model_fields), written ^ set(ExperimentSpec.model_fields)

@@ -174,6 +174,10 @@ def test_evals_json_array_counterbalanced_with_polarity(tmp_path: Path) -> None:
     text = run_cli("evals", str(unknown), "-m", "smollm2-135m-instruct", "--no-swap")
     assert text.returncode == 0, text.stderr
     assert "polarity unknown: read the file" in text.stdout and "mean P(match)" in text.stdout
+    # Where to say it is printed (the config path), but never recorded with the results.
+    said = " ".join(text.stdout.split())
+    assert "note: say what matching means for mine.json in" in said
+    assert 'pattern = "mine.json"' in said
     # An array's element was skipped, not a line of the file.
     assert "1 item(s) of the array could not be scored" in " ".join(text.stdout.split())
     assert "polarity: polarity" not in text.stdout

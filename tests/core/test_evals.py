@@ -21,6 +21,7 @@ from psmlab.core.measure.evals_io import (
     EvalItem,
     load_jsonl,
     polarity,
+    polarity_hint,
     swapped,
     user_polarity_file,
 )
@@ -466,12 +467,14 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
         "lm_generated_evals/)"
     )
     other = tmp_path / "my-eval.jsonl"
-    assert polarity(other).startswith(POLARITY_UNKNOWN)
-    # It says which file to write, and the entry for this file (a user had to find both).
-    said = polarity(other)
+    assert polarity(other) == POLARITY_UNKNOWN
+    # The hint says which file to write and the entry for this file (a user had to find both);
+    # it is no part of the polarity, which each unit's settings hold (a config path would make
+    # every row "changed" on another machine).
+    said = polarity_hint(other)
     assert str(user_polarity_file()) in said and 'pattern = "my-eval.jsonl"' in said
     # A folder is matched by its whole name: "my_persona/" is not anthropics/evals' "persona/".
-    assert polarity(tmp_path / "my_persona" / "shutdown-test.jsonl").startswith(POLARITY_UNKNOWN)
+    assert polarity(tmp_path / "my_persona" / "shutdown-test.jsonl") == POLARITY_UNKNOWN
     assert polarity(tmp_path / "persona" / "shutdown-test.jsonl").startswith("matching = ")
     user = user_polarity_file()
     user.parent.mkdir(parents=True, exist_ok=True)

@@ -398,8 +398,14 @@ def polarity(path: Path, raw: bytes | None = None) -> str:
         if "unknown" in e:
             return "polarity unknown: " + e["unknown"]
         return "matching = " + e["matching"].replace("{name}", stem.replace("-", " "))
-    # Where and what to write, not only "beside the config": a user has to find both.
+    return POLARITY_UNKNOWN
+
+
+def polarity_hint(path: Path) -> str:
+    """Where and what to write for a file of unknown polarity (a user must find both). Said
+    beside the output, never recorded: the polarity is part of each unit's settings, and a
+    path of this machine's config would make every row "changed" on another one."""
     return (
-        f'{POLARITY_UNKNOWN} ({user_polarity_file()}: [[file]] pattern = "{name}" '
-        'matching = "what a matching answer means")'
+        f"say what matching means for {path.name} in {user_polarity_file()}: [[file]] "
+        f'pattern = "{path.name}", matching = "..."'
     )

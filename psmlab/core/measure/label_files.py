@@ -196,7 +196,9 @@ def _lacks(
         labels = [
             x
             for x, v in obj.items()
-            if x not in (key, *plain, *ANNOTATOR_FIELDS) and isinstance(v, str | int | float)
+            if x not in (key, *plain, *ANNOTATOR_FIELDS)
+            # a label is a word or two ("high", "very low") or a number, not a sentence
+            and (isinstance(v, int | float) or (isinstance(v, str) and len(v.split()) <= 2))
         ]
     # A file without the expected key may hold its ids under another name: naming only the label
     # field would then match its lines by position and could pair the wrong items.

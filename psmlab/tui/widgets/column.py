@@ -252,7 +252,13 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         cur = self.current
         self._put(".col-header", header_text(s, cur, self.display_name, self.blind))
         # F5 before any message only says "Send a message first": not offered then.
-        asked = cur is not None or bool(getattr(getattr(self.screen, "lab", None), "turns", True))
+        # Read only when the column shows neither an answer nor an error, as before the split
+        # (a column being removed has no screen).
+        asked = (
+            cur is not None
+            or bool(s.error)
+            or bool(getattr(getattr(self.screen, "lab", None), "turns", True))
+        )
         self._put(".col-text", body_text(s, cur, self.blind, asked))
         foot = footer_text(s, cur, self.blind, self.content_size.width)
         dist = self.query_one(".col-dist", Static)
