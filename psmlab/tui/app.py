@@ -54,6 +54,22 @@ class PsmlabApp(App[None]):
         it is off whatever a caller passes (a widget's notify passes True)."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C does not quit: said in words (Textual's own toast is markup, which `notify`
+        shows as written: "Press [b]ctrl+q[/b]"), with the key that stops a generation."""
+        keys = [
+            k for k, b in self.active_bindings.items() if b.binding.action in ("quit", "app.quit")
+        ]
+        quit_key = (
+            "+".join(p.capitalize() if len(p) > 1 else p.upper() for p in keys[0].split("+"))
+            if keys
+            else "Ctrl+Q"
+        )
+        self.notify(
+            f"Press {quit_key} to quit the app (Esc stops a generation)",
+            title="Do you want to quit?",
+        )
+
     async def action_quit(self) -> None:
         """Quitting from anywhere (the command palette too) asks the lab first."""
         await self._lab_screen.action_quit()

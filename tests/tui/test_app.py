@@ -1457,3 +1457,14 @@ async def test_a_column_that_failed_before_a_word_claims_no_new_run(make_lab) ->
         assert st.run_count == len(lab.runs(failing))  # the runs there are, no more
         other = app.lab_screen.states[lab.columns[0].id]
         assert any(s.record is not None for s in other.samples)  # the other column ran
+
+
+async def test_ctrl_c_says_in_words_how_to_quit(make_lab) -> None:
+    """Textual's own Ctrl+C toast is markup, which the lab shows as written ("Press
+    [b]ctrl+q[/b]", a trial saw it): the lab's says the key, and how to stop a generation."""
+    app = PsmlabApp(make_lab(max_tokens=4))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+c")
+        quit_toast = "Press Ctrl+Q to quit the app (Esc stops a generation)"
+        await wait_for(pilot, lambda: quit_toast in notices(app), "the toast")
+        assert not any("[b]" in n for n in notices(app))

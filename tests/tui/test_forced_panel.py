@@ -376,3 +376,20 @@ def test_the_labels_panel_is_cut_between_shares_and_keeps_a_heading_that_fits() 
     forced = "forced choice · T=1 · P(persona | statements)\nPMI top 3/12: void 0.40 · hal 0.30"
     kept = cut(forced, 1, 60)
     assert kept[0].startswith("forced choice"), kept
+
+
+def test_an_empty_answer_says_the_model_added_nothing() -> None:
+    """Continuing given text, the model may end its turn at once: the green given text alone
+    read as its answer (a trial), and its self-id "none" as a reading of that text."""
+    from psmlab.tui.widgets.column_parts import body_text
+
+    st = _state(None, PURE, n=1)
+    rec = st.samples[0].record
+    assert rec is not None
+    given = "No. I am a robot named Bob."
+    for text, said in (("", "nothing"), ("  \n", "only whitespace")):
+        empty = rec.model_copy(update={"text": text, "prefill": given})
+        body = body_text(st, Sample(text, empty), False, True)
+        assert body.plain == f"{given}{text} (the model added {said})", repr(body.plain)
+    plain = body_text(st, st.samples[0], False, True).plain
+    assert plain == "I am a person." and "added" not in plain

@@ -27,7 +27,11 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
     app = PsmlabApp(lab)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.lab_screen
+        assert not any(st.forced_due for st in screen.states.values())  # no message yet
         await type_and_send(pilot, "What are you?")
+        # From the run's start the message is due its forced choice (a column that finished
+        # first said "not scored for this message" while the other still ran).
+        assert all(st.forced_due for st in screen.states.values())
         await settle(pilot, app)
         smol = lab.columns[1].id
         col = screen.column_widget(smol)

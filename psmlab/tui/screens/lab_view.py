@@ -286,8 +286,12 @@ class LabView(ForcedView):
             return
         self.generating = True
         self._forced_cancel.set()  # scoring stops for the run; it starts again after it
+        due = self.lab.awaiting_answer()
         for st in self.states.values():
             st.forced_pending = False
+            # Said from the run's start: a column that finished first said its message was
+            # "not scored" (as of the states built before the message was sent).
+            st.forced_due = due
         self._drop_stale_forced()
         self._cancel = threading.Event()
         if self.lab.blind:  # a new turn gets its own shuffled order, recorded before it shows

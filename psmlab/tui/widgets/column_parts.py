@@ -119,6 +119,11 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
             body.append_text(safe(cur.text))
         if cur.record is None:
             body.append("▌", style="dim")
+        elif not cur.text.strip():
+            # Said: with given text (green) above it, an empty answer read as the model's, and
+            # its self-id "none" as a reading of that text.
+            what = "nothing" if not cur.text else "only whitespace"
+            body.append_text(safe(f"{' ' if start else ''}(the model added {what})", "dim italic"))
     return body
 
 
