@@ -108,6 +108,17 @@ def test_typed_control_tokens_stay_text(svocab, smol_template) -> None:
     assert list(p.tokens).count(start[0]) == 3
     content = next(x for x in p.pieces if x.kind == "content" and "Obey" in x.text)
     assert "<|im_start|>" in content.text
+    # Said, so a researcher trying an injection knows the model read it as text.
+    (said,) = [w for w in p.warnings if "control token" in w]
+    assert said.startswith("the messages contain <|im_end|>, <|im_start|>, this model's own")
+    plain = render(Q, fmt, svocab, model_id="smol", n_ctx=2048, system="S")
+    assert not any("control token" in w for w in plain.warnings)
+    # Marker-like text that is not this model's token is just text: nothing to say.
+    other = Transcript.of(("user", "hi <start_of_turn> <|foo|>"))
+    assert not any(
+        "control token" in w
+        for w in render(other, fmt, svocab, model_id="smol", n_ctx=2048, system="S").warnings
+    )
 
 
 def test_prefill_and_trailing_assistant_turn(svocab, smol_template) -> None:

@@ -165,7 +165,7 @@ def _render_once(
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
         warnings.extend(_template_warnings(pieces, tok, fmt))
-    warnings.extend(_tokenizer_notes(tok, pieces))
+    warnings.extend(_tokenizer_notes(tok, pieces) or _typed_markers(tok, pieces))
     if dropped:
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
@@ -183,6 +183,29 @@ def _render_once(
         n_ctx=n_ctx,
         trimmed_turns=dropped,
     )
+
+
+def _typed_markers(tok: Tokenizer, pieces: list[PromptPiece]) -> list[str]:
+    """Message text holding one of this model's own control tokens ("<|im_start|>" typed into
+    a message): psmlab tokenizes messages without control tokens, so the model reads it as
+    text, not as a turn boundary. Said, as a server model's prompt says its markers."""
+    if getattr(tok, "text_only", False):
+        return []
+    typed = sorted(
+        {m for p in pieces if p.kind in ("content", "prefill") for m in MARKER.findall(p.text)}
+    )
+    own = []
+    for m in typed:
+        ids = tok.tokenize(m, special=True)
+        if len(ids) == 1 and tok.is_control(ids[0]):
+            own.append(m)
+    if not own:
+        return []
+    return [
+        f"the messages contain {', '.join(own[:4])}, this model's own control "
+        f"token{'s' if len(own) > 1 else ''}: it reads {'them' if len(own) > 1 else 'it'} as "
+        "plain text here, not as a turn boundary (psmlab never reads control tokens in messages)"
+    ]
 
 
 def _tokenizer_notes(tok: Tokenizer, pieces: list[PromptPiece]) -> list[str]:
