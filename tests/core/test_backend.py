@@ -229,7 +229,38 @@ def test_a_closed_model_refuses_every_call_instead_of_crashing(smol_spec) -> Non
         lambda: b.generate_many(p, P, [1, 2]),
         lambda: b.next_logprobs(p, " I", [], 5),
         b.reset_cache,
+        lambda: own_template(b),  # its tokenizer too
     ]
     for call in calls:
         with pytest.raises(ModelError, match="was closed"):
             call()
+
+
+def test_a_closed_pool_refuses_to_load_again_and_a_lab_closes_only_its_own(
+    smol_spec, tmp_path
+) -> None:
+    """A stopped run's worker asking its closed pool for a model loaded it again, and the copy
+    stayed in memory until the process ended; a lab given a shared pool closed it for everyone
+    who shared it (a second session opened in the app)."""
+    from psmlab.core.backends.pool import ModelPool
+    from psmlab.core.errors import ModelError
+    from psmlab.core.run.lab import Lab
+
+    pool = ModelPool()
+    shared = pool.get(smol_spec)
+    prompt = own_template(shared)
+    lab = Lab([smol_spec], pool=pool, path=tmp_path / "s.json")
+    lab.close()
+    assert pool.get(smol_spec) is shared  # still open for its owner
+    assert shared.score(prompt, [" I am an AI."])
+    pool.close()
+    pool.close()
+    with pytest.raises(ModelError, match="after its run's models were closed"):
+        pool.get(smol_spec)
+    with pytest.raises(ModelError, match="was closed"):
+        shared.score(prompt, [" I am an AI."])
+    own = Lab([smol_spec], path=tmp_path / "t.json")
+    mine = own.pool.get(smol_spec)
+    own.close()
+    with pytest.raises(ModelError, match="was closed"):
+        mine.score(prompt, [" I am an AI."])

@@ -61,6 +61,9 @@ class Lab(LabInstruments):
         self.session = session or Session(title="untitled lab")
         self.path = path
         self.pool = pool or ModelPool()
+        # A pool given is shared (a second session open in the app, a test's loaded models):
+        # its owner closes it, not this lab.
+        self._owns_pool = pool is None
         self.lock = threading.RLock()
         self.n_samples = 1
         self.seed: int | None = None
@@ -407,5 +410,7 @@ class Lab(LabInstruments):
             return new
 
     def close(self) -> None:
+        """Give up the session's lock and close the models, if this lab loaded them."""
         self.release()
-        self.pool.close()
+        if self._owns_pool:
+            self.pool.close()

@@ -36,7 +36,8 @@ class Vocab:
 
     def _ptr(self) -> Any:
         if self._vocab is None:
-            raise RuntimeError("this model has been closed")
+            # A ModelError, as every other call on a closed model: front ends show it in one line.
+            raise ModelError("this model was closed", "run the command again")
         return self._vocab
 
     @property
