@@ -215,6 +215,40 @@ async def test_a_forced_choice_a_quit_stopped_is_scored_on_reopening(make_lab) -
     again.release()
 
 
+async def test_moving_to_a_message_left_unscored_scores_it(make_lab) -> None:
+    """A trial continued (F8) from a message whose scoring a later run had stopped: the panel
+    said "scored once every column's run is over" of runs long over, for a minute and more."""
+    lab = make_lab(max_tokens=4)
+    lab.send("Are you a human?")
+    first = lab.session.head
+    gen = lab.run().generations[0]  # runs without the lab screen: no forced choice after them
+    lab.send("Where do you work?", adopt=gen.id)
+    lab.run()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: all(st.forced is not None for st in screen.states.values()),
+            "the shown message's forced choice",
+        )
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
+        tree = app.screen.query_one("#turn-tree")
+        node = next(n for n in tree.root.children if n.data == first)
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: lab.session.head == first, "the move to the first message")
+        await wait_for(
+            pilot,
+            lambda: all(
+                st.forced is not None and st.forced.node == first for st in screen.states.values()
+            ),
+            "the first message's forced choice, scored after the move",
+        )
+    assert {f.node for f in lab.session.forced} >= {first}
+
+
 async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_header(
     make_lab,
 ) -> None:

@@ -142,6 +142,10 @@ class LabView(ForcedView):
         self._mount_columns()
         self.refresh_transcript()
         self._update_subtitle()
+        # Moved to a message whose runs are over but never scored (a new run, a quit or a move
+        # stopped its scoring): the panel promises a score once the runs are over, so score it.
+        if all(st.status != "loading model…" for st in self.states.values()):
+            self._score_what_was_left()
 
     def display_name(self, model_id: str) -> str:
         if not self.lab.blind:
