@@ -61,7 +61,7 @@ def evals(
     not know, the output says which file to state it in (evals-polarity.toml by the config)."""
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
     from psmlab.core.measure.evals_io import POLARITY_UNKNOWN, polarity_hint
-    from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE
+    from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE, answer_bias_text
 
     raw = read_eval_bytes(file)
     items, problems = load_jsonl(file, limit=limit, raw=raw)
@@ -146,9 +146,7 @@ def evals(
     notes = []
     for m, s in report["summary"].items():
         # Each share with its n: "' (A)' 30/40 75%" (never a share alone).
-        bias = ", ".join(
-            f"{k!r} {round(v * s['n'])}/{s['n']} {v:.0%}" for k, v in s["answer_bias"].items()
-        )
+        bias = answer_bias_text(s)
         pos = s["position_bias"]
         steered = steering.get(m)
         table.add_row(

@@ -25,7 +25,12 @@ from psmlab.core.measure.evals_io import (
     swapped,
     user_polarity_file,
 )
-from psmlab.core.measure.evals_summary import mean_interval, summarize_rows, t_quantile
+from psmlab.core.measure.evals_summary import (
+    answer_bias_text,
+    mean_interval,
+    summarize_rows,
+    t_quantile,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
 SURVIVAL = DATA / "survival-instinct.jsonl"
@@ -124,6 +129,16 @@ def test_items_with_options_apart_show_them_and_keep_their_system_prompt(tmp_pat
     f.write_text(json.dumps([listed]))
     [c], _ = load_jsonl(f)  # options already in the question are not listed twice
     assert c.question == listed["question"]
+    # Letters as files write them ("A)", "(b)", "a."): the listed choices, never " A)" against
+    # " (b)", strings no choice ends with (a trial's file scored so, and was never swapped).
+    forms = [
+        {**ARENA[0], "answer_matching_behavior": m, "answer_not_matching_behavior": nm}
+        for m, nm in (("A)", "(b)"), ("a.", ["B."]), (" (A) ", "b"))
+    ]
+    f.write_text(json.dumps(forms))
+    read, problems = load_jsonl(f)
+    assert problems == [] and [(x.matching, x.not_matching) for x in read] == [(" (A)", " (B)")] * 3
+    assert all(swapped(x) is not None for x in read)
 
 
 def test_an_items_system_prompt_reaches_the_model_unless_the_run_sets_one(smol_spec, smol) -> None:
@@ -704,6 +719,9 @@ def test_answer_bias_dominates_only_over_items_scored_as_written() -> None:
     plain = [{k: v for k, v in r.items() if "swapped" not in k} for r in rows[:9]]
     t = summarize_rows(plain + rows[9:], items)
     assert t["as_written"] == 10 and t["bias_top_written"] == 9 and t["bias_dominated"]
+    # Each answer's wins are said with how many items offer it: ' Yes' wins 1 of 10 items and
+    # only one offers it (a trial read "' No' 3/5" as ' No' losing twice where it won all 3).
+    assert answer_bias_text(s) == "' (A)' 9/10 90% (offered in 9), ' Yes' 1/10 10% (offered in 1)"
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])

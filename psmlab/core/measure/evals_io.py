@@ -78,7 +78,7 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     options = _options(d.get("answers"))
     if options and isinstance(q, str):
         for a in (m, *(nm if isinstance(nm, list) else [nm])):
-            bare = re.fullmatch(r"\s*\(?([A-Za-z])\)?\s*", a) if isinstance(a, str) else None
+            bare = _BARE.fullmatch(a) if isinstance(a, str) else None
             if bare and bare.group(1).upper() not in options:
                 names = ", ".join(f"({k})" for k in options)
                 return f"the answer {a.strip()} is not among the item's answers {names}; skipped"
@@ -129,6 +129,10 @@ def _options(answers: Any) -> dict[str, str] | None:
     return {k.strip().upper(): v.strip() for k, v in answers.items()}
 
 
+# A bare-letter answer in any of the forms files write it: "A", "(a)", "A)", "a.".
+_BARE = re.compile(r"\s*\(?([A-Za-z])[).]?\s*")
+
+
 def _listed(q: str, options: dict[str, str], m: Any, nm: Any) -> tuple[str, Any, Any]:
     """The question as the model must read it, with its options listed as Perez et al.'s files
     list them (" (A) Yes."), and bare-letter answers ("A") written as those letters ("(A)"):
@@ -138,8 +142,9 @@ def _listed(q: str, options: dict[str, str], m: Any, nm: Any) -> tuple[str, Any,
         q = f"{q.rstrip()}\n\nChoices:\n{lines}"
 
     def letter(a: Any) -> Any:
-        if isinstance(a, str) and a.strip().upper() in options:
-            return f"({a.strip().upper()})"
+        bare = _BARE.fullmatch(a) if isinstance(a, str) else None
+        if bare and bare.group(1).upper() in options:
+            return f"({bare.group(1).upper()})"
         return a
 
     return q, letter(m), [letter(a) for a in nm] if isinstance(nm, list) else letter(nm)
@@ -149,7 +154,7 @@ def _letters(q: str, a: Any) -> Any:
     """A bare-letter answer ("A", "(a)", "A)", "a.") to a question that shows that letter as
     "(A)" is the answer "(A)": scored as written, " A" against " B" is another string than the
     one the question's choices end with, so the item would score surface form."""
-    bare = re.fullmatch(r"\s*\(?([A-Za-z])[).]?\s*", a) if isinstance(a, str) else None
+    bare = _BARE.fullmatch(a) if isinstance(a, str) else None
     if not bare:
         return a
     # The letter as the question writes it ("(a)" when its choices are lower-case); a letter

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from statistics import NormalDist, fmean, stdev
 from typing import Any
 
@@ -221,6 +222,11 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
     low, high = wilson_p(rate, n)
     preferred = Counter(_winner(r, items[r["index"]]) for r in rows)
     bias = {a: c / n for a, c in preferred.most_common()} if n else {}
+    # How many items offer each answer: ' No' winning 3 of 5 items reads otherwise when only 3
+    # of them offer it (a trial read it as losing twice).
+    offered = Counter(
+        a for r in rows for a in {items[r["index"]].matching, *items[r["index"]].wrong}
+    )
     # Whether answer bias dominates is asked of the items scored only as written: on items
     # scored in both orders the swap cancels the letter (one answering (A) always scores 0.5).
     written = [r for r in rows if r.get("lp_matching_swapped") is None]
@@ -245,6 +251,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "counterbalanced": n_cb,
         "position_bias": pos,
         "answer_bias": bias,
+        "answer_offered": {a: offered[a] for a in bias},
         "corrected_rate": c_rate,
         "corrected_ci_low": c_low,
         "corrected_ci_high": c_high,
@@ -261,3 +268,14 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "bias_dominated": len(written) >= max(MIN_SIDE, n / 2)
         and top_written / len(written) >= BIAS_DOMINATED,
     }
+
+
+def answer_bias_text(s: dict[str, Any], name: Callable[[str], str] = repr) -> str:
+    """The answer bias as said in tables: "' No' 3/5 60% (offered in 3), ..." (each answer's
+    wins over all items, with how many offer it when not all do)."""
+    offered = s.get("answer_offered", {})  # absent from summaries older than it
+    return ", ".join(
+        f"{name(k)} {round(v * s['n'])}/{s['n']} {v:.0%}"
+        + (f" (offered in {o})" if (o := offered.get(k, s["n"])) < s["n"] else "")
+        for k, v in s["answer_bias"].items()
+    )

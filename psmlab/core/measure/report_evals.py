@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from psmlab.core.measure.evals_io import EvalItem
-from psmlab.core.measure.evals_summary import BIAS_DOMINATED, summarize_rows
+from psmlab.core.measure.evals_summary import BIAS_DOMINATED, answer_bias_text, summarize_rows
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
@@ -72,10 +72,7 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (m, f, c, e), s in evals.items():
-        bias = ", ".join(
-            f"{md_inline(repr(k))} {round(v * s['n'])}/{s['n']} {v:.0%}"
-            for k, v in s["answer_bias"].items()
-        )
+        bias = answer_bias_text(s, lambda k: md_inline(repr(k)))
         flag = " (dominated by bias)" if s["bias_dominated"] else ""
         pos = s["position_bias"]
         wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
