@@ -25,6 +25,7 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models.registry import ModelSpec
+from psmlab.core.session.records import added_note
 from psmlab.views import safe
 
 
@@ -200,7 +201,8 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             means = "  ".join(f"L{L} {x:+.2f}" for L, x in w["projection"].items())
             last = list(w["per_token"])[-1] if w["per_token"] else None
             spark = sparkline(w["per_token"][last]) if last else ""
-            steered = " (steered)" if w["steered"] else ""
+            added = added_note(w.get("added") or {})
+            steered = f" (steered{'; ' + added if added else ''})" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""
             table.add_row(safe(g.model), str(g.sample + 1), safe(name + steered), means, spark)
     return table

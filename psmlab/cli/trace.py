@@ -13,6 +13,7 @@ from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
+from psmlab.core.session.records import added_note
 
 
 def trace(
@@ -110,13 +111,18 @@ def trace(
     )
     typer.echo(head)
     if any(r.steered for r in rows):
-        typer.echo("(steered): the answer was re-read under the control vector it was made with")
+        typer.echo(
+            "(steered): the answer was re-read under the control vector it was made with; at a "
+            "layer the vector is added to, its own part is said (subtract it to compare)"
+        )
     for r in rows:
         lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
-            mark = "  (steered)" if r.steered else ""
+            mark = (
+                f"  (steered{'; ' + added_note(r.added) if r.added else ''})" if r.steered else ""
+            )
             mark += "  (vector built for another model)" if r.note else ""
             typer.echo(
                 terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers) + mark)

@@ -133,10 +133,16 @@ def test_a_steered_session_replays_identically_and_is_traced_steered(
     unsteered = float(plain[12][n:].astype(np.float64).mean(axis=0) @ unit)
     assert rows[1].projection[12] == pytest.approx(by_hand, rel=1e-5, abs=1e-6)
     assert abs(rows[1].projection[12] - unsteered) > 1.0  # the vector adds ~2 x 6 along itself
+    # That part is said: alpha x the vector's length, added to every token read at L12 (a trial
+    # read a steered +50 against unsteered -2, 42 of it the vector itself, as the model's shift).
+    norm = float(np.linalg.norm(vec.directions[12].astype(np.float64)))
+    assert all(r.added == {12: pytest.approx(2.0 * norm, rel=1e-5)} for r in rows)
+    assert rows[1].to_dict()["added"] == {"12": rows[1].added[12]}
     # So the drift between steered ends holds what steering added: said beside it (a trial read
     # two steerings at other layers as the persona drifting).
     res = run_cli("trace", str(path), "--vector", str(vector), "--threads", "1")
     assert res.returncode == 0, res.stderr
     assert "note: an end of the drift was steered" in res.stdout, res.stdout
+    assert f"(steered; the vector itself adds L12 {2.0 * norm:+.2f})" in res.stdout, res.stdout
     doc = json.loads(run_cli("trace", str(path), "--vector", str(vector), "--json").stdout)
     assert "includes what steering added" in doc["drift_note"]

@@ -888,8 +888,11 @@ async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
         col.focus()
         await pilot.press("full_stop", "full_stop")
         assert col.state.cursor == 1
-        foot = str(col.query_one(".col-footer").render())
+        foot = " ".join(str(col.query_one(".col-footer").render()).split())
         assert "token " in foot and "top:" in foot
+        # Which distribution the probability is of (the samples came from a truncated one).
+        assert "p(T=1)=" in foot, foot
+        assert "token probs" in app.lab_screen.sub_title
 
 
 async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None:

@@ -48,6 +48,9 @@ class TurnProjection:
     # Per layer, each generated token's projection (the answer's mean is their mean).
     per_token: dict[int, list[float]] = field(default_factory=dict)
     steered: bool = False  # re-read under the control vector the answer was generated with
+    # Per steered layer, the part of each token's value that is the control vector itself
+    # (llama.cpp adds it to l_out, which is what is read): +alpha x its component on the unit.
+    added: dict[int, float] = field(default_factory=dict)
     # Measured, but the vector records another model file: its directions may mean nothing here.
     note: str | None = None
 
@@ -63,6 +66,7 @@ class TurnProjection:
             "n_tokens": self.n_tokens,
             "skipped": self.skipped,
             "steered": self.steered,
+            "added": {str(L): v for L, v in self.added.items()},
             "note": self.note,
             "per_token": {str(L): v for L, v in self.per_token.items()},
         }
@@ -95,6 +99,7 @@ def record(session: Session, rows: list[TurnProjection], info: dict[str, Any]) -
                 projection={str(L): v for L, v in r.projection.items()},
                 per_token={str(L): v for L, v in r.per_token.items()},
                 steered=r.steered,
+                added={str(L): v for L, v in r.added.items()},
                 skipped=r.skipped,
                 note=r.note,
             )
@@ -167,16 +172,17 @@ class _Model:
 
 def _project(
     model: _Model, session: Session, g: GenerationRecord, units: dict[int, np.ndarray]
-) -> tuple[dict[int, float], dict[int, list[float]], str | None]:
-    """The answer's per-layer projection and per-token projections, or why there are none.
+) -> tuple[dict[int, float], dict[int, list[float]], str | None, dict[int, float]]:
+    """The answer's per-layer projection and per-token projections, or why there are none,
+    and per steered layer the part of each value that is the added vector itself.
 
     The answer is re-read under the control vector it was generated with (if any): the trace of
     a steered conversation is the steered model's, not the plain one's."""
     if not g.tokens:
-        return {}, {}, "no generated token ids recorded"
+        return {}, {}, "no generated token ids recorded", {}
     fmt = model.spec.get_format(g.format)
     if fmt.kind == "server":
-        return {}, {}, f"format {fmt.name} hides the prompt"
+        return {}, {}, f"format {fmt.name} hides the prompt", {}
     history = session.history_of(g)
     # As replay does: a partial assistant turn in the history is itself the prefill.
     prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
@@ -192,15 +198,24 @@ def _project(
     )
     toks = list(prompt.tokens)
     if g.prompt_sha256 and tokens_sha256(toks) != g.prompt_sha256:
-        return {}, {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)"
+        return {}, {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)", {}
     if len(toks) + len(g.tokens) > model.cap.n_ctx:
-        return {}, {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}"
+        return {}, {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}", {}
     rec = g.params.get("steer")
+    added: dict[int, float] = {}
     if rec:
         try:
-            steer.apply(model.cap, Steering.from_record(rec).directions())
+            dirs = Steering.from_record(rec).directions()
+            steer.apply(model.cap, dirs)
         except PsmlabError as exc:
-            return {}, {}, f"cannot re-apply its steering: {exc.one_line()}"
+            return {}, {}, f"cannot re-apply its steering: {exc.one_line()}", {}
+        # Part of every value read at a steered layer: said beside it, so a steered answer's
+        # +50 is not read as the model's own shift when +42 of it is the vector.
+        added = {
+            L: float(np.asarray(dirs[L], dtype=np.float64) @ u)
+            for L, u in units.items()
+            if L in dirs
+        }
     try:
         trace = model.cap.trace_prompt(toks + list(g.tokens))
     finally:
@@ -215,8 +230,8 @@ def _project(
     if not all(math.isfinite(x) for v in (proj.values(), *per_token.values()) for x in v):
         # Overflowed activations: a NaN stored is a session file that is not JSON and a
         # crashed sparkline; said instead, like any other answer that cannot be read.
-        return {}, {}, "its activations are not finite numbers (NaN or inf): nothing to project"
-    return proj, per_token, None
+        return {}, {}, "its activations are not finite numbers (NaN or inf): nothing to project", {}
+    return proj, per_token, None, added
 
 
 def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
@@ -304,7 +319,7 @@ def measure(
             if g.model in why:
                 row.skipped = why[g.model]
             else:
-                row.projection, row.per_token, row.skipped = _project(
+                row.projection, row.per_token, row.skipped, row.added = _project(
                     opened[g.model], session, g, units
                 )
                 row.steered = bool(g.params.get("steer")) and row.skipped is None
@@ -386,6 +401,7 @@ def monitor_answers(
                     "projection": {str(L): v for L, v in r.projection.items()},
                     "per_token": {str(L): v for L, v in r.per_token.items()},
                     "steered": r.steered,
+                    "added": {str(L): v for L, v in r.added.items()},
                     "skipped": r.skipped,
                     "note": r.note,
                 }

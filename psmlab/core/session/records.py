@@ -253,6 +253,11 @@ class ProjectionRecord(_Strict):
     projection: dict[str, float] = Field(default_factory=dict, description="Layer -> mean.")
     per_token: dict[str, list[float]] = Field(default_factory=dict)
     steered: bool = Field(False, description="Re-read under the answer's own control vector.")
+    added: dict[str, float] = Field(
+        default_factory=dict,
+        description="Steered: per layer the vector adds to, the part of every token's value "
+        "that is the added vector itself (subtract it to compare with unsteered answers).",
+    )
     skipped: str | None = None
     note: str | None = Field(
         None, description="Why the numbers may mean little: the vector records another model."
@@ -296,3 +301,11 @@ def default_annotator() -> str:
     except ConfigError:  # a broken config is reported where models are read, not here
         name = ""
     return name or "anonymous"
+
+
+def added_note(added: dict[str, float] | dict[int, float]) -> str:
+    """How much of a steered answer's value at each layer is the control vector itself:
+    "the vector itself adds L12 +42.21" (empty when none was added at a layer read)."""
+    if not added:
+        return ""
+    return "the vector itself adds " + ", ".join(f"L{L} {v:+.2f}" for L, v in added.items())

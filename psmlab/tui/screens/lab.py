@@ -187,6 +187,7 @@ class LabScreen(LabFileActions):
             st.cursor = None
         for m in self.states:
             self._refresh(m)
+        self._update_subtitle()
         self.notify(
             "Token probabilities on: recorded from the next run; low-probability tokens are "
             "coloured; in a column , and . move the token cursor"

@@ -227,6 +227,8 @@ class LabView(ForcedView):
         parts = [f"N={self.lab.n_samples}"]
         if self.lab.blind:
             parts.append("BLIND")
+        if self.lab.logprobs:  # F7: said while on, not only in the toast that turned it on
+            parts.append("token probs")
         if self.lab.monitoring:  # the answers are in; their projections are being measured
             parts.append("MEASURING")
         elif self.lab.monitor:

@@ -168,13 +168,15 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
         foot.append(f"  labels on this sample: {said}{rest}", style="cyan")
     shown = cur.record if cur is not None else None
     toks = shown.token_logprobs if shown is not None else None
-    if s.cursor is not None and toks and s.cursor < len(toks) and not blind:
+    if shown is not None and s.cursor is not None and toks and s.cursor < len(toks) and not blind:
         t = toks[s.cursor]
         alts = ", ".join(f"{a!r} {math.exp(lp):.2f}" for a, lp in t.top)
+        # Which distribution: a local model's own (T=1, untruncated, read from the logits it
+        # sampled from), not the truncated one its sampler drew from; a server's, as it says.
+        of = "p(server)" if shown.provenance.get("endpoint") else "p(T=1)"
         foot.append_text(
-            safe(f"\ntoken {t.text!r} p={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
+            safe(f"\ntoken {t.text!r} {of}={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
         )
-        assert shown is not None
         for p in s.projections.get(shown.id, []):
             at = token_value(p, s.cursor)
             if at is not None:

@@ -148,6 +148,8 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
         out.append_text(safe(f" skipped: {short}", "dim"))
         return out
     out.append_text(safe(f" L{layer} {p.projection[layer]:+.2f}"))
+    if layer in p.added:  # steered at this layer: part of the value is the vector itself
+        out.append_text(safe(f" (the vector's own {p.added[layer]:+.2f})", "magenta"))
     if p.note:  # the vector records another model file: a number that may mean nothing here
         out.append(" (another model's vector)", style="yellow")
     values = p.per_token.get(layer) or []
