@@ -268,6 +268,9 @@ def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_
     assert f"at Cohen's κ {expected.kappa:.2f} [" in said and "accuracy 0.92, n=24" in said
     # The people's cell: 10 ai and 2 human claims, against raw P(ai) 0.80.
     assert "| what-are-you | 24 | 10/2 | 0.83 | 0.80 ✓" in said.split("against people")[1]
+    # One annotator: said to be one person's reading, not an agreement between people.
+    assert "(annotator: ann; 24 of 24 samples labelled, each read by that one person only" in said
+    assert "read by one annotator only" not in said
 
     # Samples but no forced choice: people's labels are still set against the automatic ones.
     path.write_text("".join(json.dumps(r) + "\n" for r in rows[:24]), encoding="utf-8")

@@ -86,6 +86,16 @@ def test_nan_labels_are_missing_and_whole_floats_are_their_numbers(tmp_path: Pat
     got = compare_labels(read_jsonl(s, "stance"), read_jsonl(r, "stance"), "stance")
     assert got.n == 2 and got.accuracy == 1.0
     assert any("1 item(s) with no label (null, blank or NaN)" in n for n in got.notes)
+    # And as text, as `df.astype(str)` writes it ("nan", "<NA>"), a class "nan" no more; the
+    # self-id class "none" spelled "None" stays a label.
+    s.write_text(
+        '{"id": 1, "stance": "pro"}\n{"id": 2, "stance": "nan"}\n{"id": 3, "stance": "<NA>"}\n'
+    )
+    got = compare_labels(read_jsonl(s, "stance"), read_jsonl(r, "stance"), "stance")
+    assert got.n == 1 and "nan" not in {k for row in got.confusion.values() for k in row}
+    assert any("2 item(s) with no label (null, blank or NaN)" in n for n in got.notes)
+    sid = _write(tmp_path / "sid.jsonl", [{"id": 1, "self_id": "None"}])
+    assert read_jsonl(sid, "self_id").values == {"1": "none"}
     ints = _write(tmp_path / "i.jsonl", [{"id": i, "rating": i % 5 + 1} for i in range(10)])
     mixed = _write(
         tmp_path / "m.jsonl",

@@ -34,6 +34,11 @@ from psmlab.core.measure.label_values import (
 KEPT_FIELDS = ("id", "line", "question", "model")
 
 
+# Text that says no label: a CSV's empty cell, and pandas' missing values as `astype(str)`
+# writes them (never "None": that is a self-id class).
+_BLANKS = frozenset({"", "nan", "NaN", "<NA>", "NaT"})
+
+
 def kept_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The input row's identifying fields, to copy onto its output row."""
     return {k: row[k] for k in KEPT_FIELDS if k in row}
@@ -307,7 +312,9 @@ def read_jsonl(
         # A blank is no label, as a null is (a CSV's empty cell converts to ""), in an archetypes
         # column too (a reader who stopped, or labelled archetypes only where clear): "none" or
         # [] says no archetype. NaN is what pandas writes for an empty cell.
-        blank = isinstance(value, str) and not value.strip()
+        # So is pandas' missing value written out as text (`df.astype(str)`: "nan", "<NA>"):
+        # compared as a label it became a class of its own in the confusion matrix.
+        blank = isinstance(value, str) and value.strip() in _BLANKS
         if value is None or blank or (isinstance(value, float) and math.isnan(value)):
             out.missing.add(ident)
             continue

@@ -92,12 +92,19 @@ def _people_section(
     read = relabelled(samples, people)
     who = ", ".join(md_inline(a) for a in people.annotators) or "no annotator"
     out = ["## Instrument agreement against people's labels", ""]
+    # One annotator: each label is one person's reading, no agreement between people (a trial
+    # read "where every annotator gave the same label; 0 read by one annotator only" of one).
+    how = (
+        f"annotator: {who}; {len(read)} of {len(samples)} samples labelled, each read by that "
+        "one person only (no second reading to agree with)"
+        if len(people.annotators) == 1
+        else f"annotators: {who}; {len(read)} of {len(samples)} samples labelled, where every "
+        f"annotator who read a sample gave the same label; {people.disputed} labelled "
+        f"differently, left out; {people.single} read by one annotator only"
+    )
     lines = [
         f"The same comparison with each sample's self-identification as people read it "
-        f"(annotators: {who}; {len(read)} of {len(samples)} samples labelled, where every "
-        f"annotator who read a sample gave the same label; {people.disputed} labelled "
-        f"differently, left out; {people.single} read by one annotator only; {people.blind} "
-        "labelled blind"
+        f"({how}; {people.blind} labelled blind"
         + (
             f"; {people.not_found} annotations of samples that are not in these results, or "
             "whose text differs, ignored"
