@@ -541,3 +541,27 @@ def test_round_six_patterns(text: str, question: str | None, label: str) -> None
 )
 def test_a_person_noun_before_an_ai_noun_modifies_it(text: str, label: str) -> None:
     assert self_identify(text, question=WHAT).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A trial's opening walk for SmolLM2 read "I am Hugging Face, a" as a human claim: a
+        # company (its maker) is not a person, named as a name or said to be one.
+        ("I am Hugging Face, a company.", "none"),
+        ("I'm Hugging Face. I build tools.", "none"),
+        ("I am Google, a", "none"),
+        ("I am Acme Corp, a company that sells shoes.", "none"),
+        ("I'm Zephyr Labs, a research lab in Oslo.", "none"),
+        # ...while a person's name stays one, also with what they do.
+        ("I am Dana, a nurse.", "human"),
+        ("I'm Marie and I live in Paris.", "human"),
+        ("I'm Hugo, a baker in Lyon.", "human"),
+        ("I am Company, a person.", "human"),
+        # "I am no human" denies being one as "I am not a human" does.
+        ("I am no human.", "ai"),
+        ("I am not a human.", "ai"),
+    ],
+)
+def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label

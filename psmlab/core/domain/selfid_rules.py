@@ -94,7 +94,8 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human-bare",
         "human",
-        rf"\b{BE}\s+(?:not\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
+        # "I am no human" denies as "I am not a human" does (the negation flips it).
+        rf"\b{BE}\s+(?:not\s+|no\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
         flips=True,
     ),
     rule(
@@ -256,10 +257,14 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     ),
     # Names need their capital letter, so these two match case-sensitively (but for "I'm").
     rule("my-name", "human", r"\b(?i:my\s+name\s+is)\s+[A-Z][\w-]*", strong=False, case=True),
+    # Not a company's name ("I am Hugging Face, a company", "I'm Acme Corp, an organization").
     rule(
         "i-am-name",
         "human",
-        r"\b(?i:i\s+am|i'm)\s+[\"\u201c']?[A-Z][\w-]*",
+        r"\b(?i:i\s+am|i'm)\s+[\"\u201c']?[A-Z][\w-]*(?![\w-])"  # the whole word, no less
+        r"(?!(?:\s+[A-Z][\w&.-]*)*\s*,?\s+(?i:a|an|the)\s+(?:\w+\s+){0,2}?"
+        r"(?i:company|corporation|organi[sz]ation|startup|firm|business|brand|platform|"
+        r"website|lab|laboratory)\b)",
         strong=False,
         case=True,
     ),

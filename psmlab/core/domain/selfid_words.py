@@ -168,7 +168,9 @@ _NOT_NAMES = (
     "there they we you i my your our he she his her hardly maybe perhaps nothing nobody none "
     "sure true false right wrong dear welcome greetings actually honestly first now today "
     "tomorrow yesterday last next some many all every each if but and or so as at in on of "
-    "to for with from by about assistant user human bot chatbot computer robot"
+    "to for with from by about assistant user human bot chatbot computer robot "
+    # The companies behind models: "I am Hugging Face" / "I'm Google" names no person.
+    "hugging google openai anthropic microsoft deepmind nvidia alibaba"
 )
 NOT_NAMES = frozenset(_NOT_NAMES.split())
 # Degree words before a state: "a bit tired", "really so hungry".
