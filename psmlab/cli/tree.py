@@ -29,6 +29,9 @@ def outline(s: Session) -> list[dict[str, Any]]:
             "role": t.role,
             "content": t.content,
             "adopted_from": t.adopted_from,
+            # A person changed its text (the turn it is an edited copy of): said, as the lab's
+            # tree says "✎ edited", or a hand-edited answer reads as the model's.
+            "edited_from": t.edited_from,
             # Who wrote it: the adopted model, or a loom answer's model read back.
             "model": t.adopted_model or loom_answer_model(t),
             "branch": leaves.index(t.id) + 1 if t.id in leaves else None,
@@ -69,6 +72,8 @@ def tree(
         mark = ">" if r["head"] else "*" if r["current"] else " "
         line = f"{mark} {'  ' * r['depth']}{r['role']}: {text[:60]}{'…' if len(text) > 60 else ''}"
         extra = [r["id"]]
+        if r["edited_from"]:
+            extra.append(f"edited by hand from {r['edited_from']}")
         if r["model"] and not r["adopted_from"]:  # a loom answer psmlab had not adopted
             extra.append(f"by {r['model']}")
         if r["generations"]:

@@ -181,6 +181,13 @@ def test_an_edited_turn_says_it_was_edited_wherever_it_is_written(tmp_path: Path
     assert store.load(p).turns[1].edited_from == adopted.id
     md = export(s, "md")
     assert f"Assistant (edited by hand from turn `{adopted.id}`)" in md
+    # And in the tree outlines (the export's, `psmlab tree`'s), which a trial found unmarked.
+    outline = export(s, "md", tree=True).split("## Tree", 1)[1]
+    assert f"`{edited.id}` (edited by hand from `{adopted.id}`)" in outline
+    from psmlab.cli.tree import outline as cli_outline
+
+    rows = {r["id"]: r for r in cli_outline(s)}
+    assert rows[edited.id]["edited_from"] == adopted.id and rows[adopted.id]["edited_from"] is None
     doc = to_loom(s)
     sources = {n["id"]: n["meta"]["source"] for n in _loom_nodes(doc["root"])}
     assert sources[edited.id] == "mixed" and sources[adopted.id] == "AI"

@@ -233,6 +233,8 @@ def _outline(s: Session, leaves: list[str], head: str | None) -> list[str]:
         text = " ".join(t.content.split())
         line = f"{'  ' * depth}- {t.role}: {md_inline(text[:70] + ('…' if len(text) > 70 else ''))}"
         line += f" {md_code(str(t.id))}"
+        if t.edited_from:  # as the lab's tree and the turn itself say it
+            line += f" (edited by hand from {md_code(t.edited_from)})"
         if t.id in number:
             line += f" — branch {number[t.id]}" + (" (current)" if t.id == head else "")
         elif t.id == head:
