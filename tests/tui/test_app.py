@@ -1129,6 +1129,8 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         for bad, said in (
             (str(taken), "exists: give a new file name"),
             ("", "give a file name"),
+            # A markdown name was saved as "X.md.json": the markdown is Ctrl+E's.
+            ("sessions/X.md", "a session is saved as JSON: name it X.json (Ctrl+E"),
         ):
             app.lab_screen.action_save_as()
             await wait_for(
@@ -1155,6 +1157,7 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         app.screen.query_one(Input).value = str(first)
         await pilot.press("enter")
         await wait_for(pilot, lambda: any(f"Saved {first}" in m for m in notices(app)))
+        assert any("is this session's own file: saved there" in m for m in notices(app))
         assert not any("in use" in m for m in notices(app))
         app.lab_screen.action_save_as()
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))

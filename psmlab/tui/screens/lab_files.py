@@ -44,6 +44,13 @@ class LabFileActions(LabSending):
         def check(v: str) -> str | None:
             if not v.strip():
                 return "give a file name, e.g. sessions/my-run.json"
+            given = Path(v.strip())
+            if given.suffix.lower() in (".md", ".markdown", ".txt", ".csv", ".jsonl", ".html"):
+                # Saved as "X.md.json" it was neither the markdown asked for nor a name asked for.
+                return (
+                    f"a session is saved as JSON: name it {given.stem}.json "
+                    "(Ctrl+E exports the markdown)"
+                )
             t = target_of(v)
             if t.exists() and (self.lab.path is None or t.resolve() != self.lab.path.resolve()):
                 return f"{t} exists: give a new file name (the lab never overwrites one)"
@@ -55,6 +62,7 @@ class LabFileActions(LabSending):
             target = target_of(v)
             if self.lab.path is not None and target.resolve() == self.lab.path.resolve():
                 self.action_save()  # its own file (it holds the lock): a plain save, not "in use"
+                self.notify(f"{target} is this session's own file: saved there, nothing copied")
                 return
             try:
                 path = self.lab.save(target)
