@@ -28,14 +28,39 @@ from tests.tui.conftest import wait_for
 class _Host(App[None]):
     """Just the dialog, on no models: what it returns is kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str = "I'm a teacher.") -> None:
         super().__init__()
+        self.text = text
         self.result: list[AnnotationInput | None] = []
 
     def on_mount(self) -> None:
-        self.push_screen(
-            AnnotateDialog("sample 1", "I'm a teacher.", [], "tester"), self.result.append
-        )
+        self.push_screen(AnnotateDialog("sample 1", self.text, [], "tester"), self.result.append)
+
+
+async def test_a_long_text_is_shown_whole_and_said_to_go_on() -> None:
+    """A trial's two-paragraph answer showed only its first lines, with no mark of the rest:
+    the labeller labels what they read."""
+    from textual.containers import VerticalScroll
+    from textual.widgets import Label
+
+    text = "\n".join(f"line {i} of what the model said" for i in range(1, 21))
+    app = _Host(text)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        more = dialog.query_one("#excerpt-more", Label)
+        await wait_for(pilot, lambda: bool(more.display), "the note that the text goes on")
+        assert "the text goes on" in str(more.render())
+        box = dialog.query_one("#excerpt", VerticalScroll)
+        await pilot.press("shift+tab")  # from the first question back to the text
+        assert dialog.focused is box
+        await pilot.press("end")
+        await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y > 0, "the text's end")
+    short = _Host()
+    async with short.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(short.screen, AnnotateDialog), "the dialog")
+        await pilot.pause()
+        assert not short.screen.query_one("#excerpt-more", Label).display  # nothing more
 
 
 def _glyphs(dialog: AnnotateDialog) -> dict[str, str]:

@@ -99,8 +99,14 @@ class AnnotateDialog(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="annotate"):
             yield Label(f"Annotate {self.target}", classes="dialog-title", markup=False)
-            yield Static(safe(self.text), classes="excerpt")
-            with VerticalScroll():
+            # The whole text, scrollable: a labeller who sees only its first lines labels
+            # them (a trial's two-paragraph answer lost its second to a cut without a mark).
+            with VerticalScroll(classes="excerpt", id="excerpt"):
+                yield Static(safe(self.text))
+            yield Label("", id="excerpt-more", classes="field-label")
+            # Not a focus stop of its own: it scrolls to the field in focus, and Shift+Tab from
+            # the first question reaches the text in one press.
+            with VerticalScroll(can_focus=False):
                 yield Label(
                     "Self-identification: what does it claim the speaker is?",
                     markup=False,
@@ -145,6 +151,17 @@ class AnnotateDialog(FormDialog):
     def on_mount(self) -> None:
         # The first question, ready for the arrow keys (Tab moves on to the archetypes).
         self.query_one("#self-id", SelfIdChoice).focus()
+        self.call_after_refresh(self._say_more)
+
+    def _say_more(self) -> None:
+        """Under a text longer than its box, that it goes on and how to read the rest."""
+        box = self.query_one("#excerpt", VerticalScroll)
+        more = self.query_one("#excerpt-more", Label)
+        more.display = box.max_scroll_y > 0
+        if more.display:
+            more.update(
+                f"… the text goes on ({box.max_scroll_y} more lines): Shift+Tab to it, ↑ ↓ to read"
+            )
 
     def _value(self, wid: str) -> str:
         return self.query_one(f"#{wid}", Input).value.strip()
