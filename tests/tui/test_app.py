@@ -276,6 +276,38 @@ async def test_the_picker_highlights_only_a_whole_answer_looked_at(make_lab) -> 
             await wait_for(pilot, lambda: app.screen is app.lab_screen, "the lab")
 
 
+async def test_the_picker_falls_back_on_the_answer_looked_at_before_a_cut_one(make_lab) -> None:
+    """A trial looked at sample 2 of one column, then Tabbed through another whose shown answer
+    was cancelled on the way to the message box: the picker highlighted nothing. The answer
+    looked at before the cut one is the default then."""
+    from dataclasses import replace
+
+    lab = make_lab(max_tokens=4)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        first, second = list(app.query(ModelColumn))
+        first.focus()
+        await pilot.press("right")  # its sample 2
+        await pilot.pause()
+        looked = first.current.record.id
+        second.focus()  # passed through on the way to the message box
+        await pilot.pause()
+        passed = second.current.record.id
+        app.query_one("#composer").focus()
+        await pilot.pause()
+        choices = screen.adoptable()
+        assert screen.last_viewed_id(choices) == passed  # whole: the one looked at last
+        # The passed-through column's answer cut off (cancelled): the one looked at before it.
+        cut = [replace(c, cut=c.gen_id == passed) for c in choices]
+        assert screen.last_viewed_id(cut) == looked
+        gone = [replace(c, cut=c.gen_id in (passed, looked)) for c in choices]
+        assert screen.last_viewed_id(gone) is None  # never an answer nobody looked at
+
+
 async def test_the_picker_highlights_no_answer_the_user_has_not_looked_at(make_lab) -> None:
     """An audit reopened a session whose answers were not adopted and sent a message without
     entering a column: the picker highlighted the first column's answer (after N=6 at 80x24,

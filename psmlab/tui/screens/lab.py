@@ -153,7 +153,7 @@ class LabScreen(LabFileActions):
                     self._adopt(pick, "picker-blind" if self.lab.blind else "picker")
 
             self.app.push_screen(
-                AdoptPicker(choices, self.last_viewed_id(), allow_without=False), chosen
+                AdoptPicker(choices, self.last_viewed_id(choices), allow_without=False), chosen
             )
             return
         cur = self.current_sample()

@@ -34,7 +34,7 @@ class LabSending(LabView):
                     self._send(msg.text, pick)
 
             self._picking = True
-            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id()), chosen)
+            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id(choices)), chosen)
             return
         self._send(msg.text, None)
 
@@ -61,13 +61,16 @@ class LabSending(LabView):
                     out.append(Choice(rec.id, name, i, len(run), text, label, r, len(runs), cut))
         return out
 
-    def last_viewed_id(self) -> str | None:
+    def last_viewed_id(self, choices: list[Choice]) -> str | None:
         """The answer the picker highlights first: the one shown last in the column the user
-        was in last, while they were in it. None when they were in no column since its answers
-        came (a reopened session): the picker then highlights nothing, where it offered the
-        first column's answer, unseen (an Enter a moment after sending adopted it)."""
+        was in last, while they were in it; if that one cannot be adopted (cancelled, cut),
+        the one they looked at before it, and so on. None when they were in no column since
+        its answers came (a reopened session): the picker then highlights nothing, where it
+        offered the first column's answer, unseen (an Enter a moment after sending adopted it)."""
         col = self._last_column
-        return col.looked if col is not None and col.is_attached else None
+        last = [col.looked] if col is not None and col.is_attached and col.looked else []
+        whole = {c.gen_id for c in choices if not c.cut}
+        return next((g for g in [*last, *reversed(self._looks)] if g in whole), None)
 
     def watch_focused(self, focused: object) -> None:
         """Remember the column the user was in last and the answer it shows (the answer
@@ -76,6 +79,9 @@ class LabSending(LabView):
         while f is not None and not isinstance(f, ModelColumn):
             f = f.parent  # type: ignore[assignment]
         if isinstance(f, ModelColumn):
+            was = self._last_column
+            if was is not None and was is not f and was.looked:
+                self._looks = [*self._looks[-31:], was.looked]  # a few are plenty
             self._last_column = f
             f.note_looked()
 

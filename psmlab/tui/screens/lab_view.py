@@ -55,6 +55,11 @@ class LabView(ForcedView):
         self._buf_lock = threading.Lock()
         self.personas, self._persona_errors = load_personas()
         self._last_column: ModelColumn | None = None  # the column the user was in last
+        # The answers shown in columns the user left, oldest first: the picker's default falls
+        # back on them when the last column's answer cannot be adopted (a trial looked at
+        # sample 3 of one column, Tabbed through another whose answer was cancelled, and the
+        # picker highlighted nothing).
+        self._looks: list[str] = []
 
     # --- layout ---------------------------------------------------------------------------
 
