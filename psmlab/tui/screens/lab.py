@@ -158,7 +158,14 @@ class LabScreen(LabFileActions):
             return
         cur = self.current_sample()
         if cur is None or cur.record is None:
-            self.notify("Nothing finished to adopt in this column", severity="warning")
+            # While a run streams the column shows it: its earlier runs' answers are there,
+            # one `{` away, once the run ends (a trial read "nothing finished" of them).
+            self.notify(
+                "Still generating: Esc cancels (earlier runs' answers: { once it ends)"
+                if self.generating
+                else "Nothing finished to adopt in this column",
+                severity="warning",
+            )
             return
         self._adopt(cur.record.id, "key-blind" if self.lab.blind else "key")
 
