@@ -221,7 +221,12 @@ def experiment_annotate(
     ],
     out: Annotated[
         Path | None,
-        typer.Option("-o", "--out", help="Session file to write (default: in the sessions dir)."),
+        typer.Option(
+            "-o",
+            "--out",
+            help="Session file to write (a bare name: sessions/NAME.json; default: in the "
+            "sessions dir).",
+        ),
     ] = None,
     unit: Annotated[
         str | None,
@@ -249,7 +254,7 @@ def experiment_annotate(
     """Turn an experiment's samples of one question into a session to annotate in the lab
     (psmlab open SESSION), then score the automatic labels with psmlab agreement SESSION."""
     from psmlab.core.measure.experiment_session import session_from_results, write_new
-    from psmlab.core.session.file import new_path
+    from psmlab.core.session.file import new_path, save_target
 
     def note(text: str) -> None:
         sys.stderr.write(terminal_safe(f"psmlab: note: {text}\n"))
@@ -257,7 +262,8 @@ def experiment_annotate(
     session = session_from_results(
         results, unit=unit, blind=blind, experiment_file=experiment_file, on_note=note
     )
-    path = write_new(session, out or new_path(session.title))
+    # Named as `ask --save` names a session: a bare name is sessions/NAME.json.
+    path = write_new(session, save_target(out) if out is not None else new_path(session.title))
     say_relabelled(session, saved=True)
     typer.echo(
         terminal_safe(

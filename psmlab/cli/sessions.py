@@ -153,16 +153,21 @@ def replay(
         typer.Option(
             "-o",
             "--out",
-            help="With -m: the new session file. Without: write the JSON report here.",
+            help="With -m: the new session (a bare name: sessions/NAME.json). Without: write "
+            "the JSON report here.",
         ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Re-run every recorded generation and compare token for token (or run the transcript on -m models)."""
     from psmlab.core.run import replay as rp
-    from psmlab.core.session.file import load, new_path, save_new
+    from psmlab.core.session.file import load, new_path, save_new, save_target
 
     sess = load(_path(session))
+    if out is not None and model:
+        # A new session: named as `ask --save` and `import -o` name one (a bare name is
+        # sessions/NAME.json, where `psmlab sessions` lists it; it was written as ./NAME).
+        out = save_target(out)
     if out is not None and out.suffix and out.suffix.lower() != ".json":
         # Both writes are JSON (a report, or a session with -m): x.md would hold JSON.
         raise UsageError(

@@ -82,6 +82,15 @@ def test_a_unit_becomes_a_session(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert sorted(m.id for m in store.load(blind).models) == ["Model A", "Model B"]
+    # A bare name is a session's name (sessions/NAME.json), as for `ask --save` and `replay -o`
+    # (it was refused: "ea1 does not end in .json").
+    env = {"PSMLAB_SESSIONS_DIR": str(tmp_path / "sessions")}
+    proc = run_cli(
+        "experiment-annotate", str(out), "--unit", "who", "--experiment", str(toml),
+        "-o", "ea1", env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert store.load(tmp_path / "sessions" / "ea1.json").title == "hand · who"
 
 
 def test_bad_inputs_are_one_line_errors_with_the_fix(tmp_path: Path) -> None:

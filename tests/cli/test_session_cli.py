@@ -145,6 +145,16 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     assert "not compared" in on.stdout and "0 identical" not in on.stdout
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
+    # A bare name is a session's name, as `ask --save` reads it: sessions/NAME.json (a trial's
+    # `-o s2g` wrote ./s2g, which `psmlab sessions` does not list).
+    env = {"PSMLAB_SESSIONS_DIR": str(tmp_path / "sessions")}
+    _ok(
+        run_cli("replay", str(s), "-m", "smollm2-135m-instruct", "-o", "s2g", env=env, cwd=tmp_path)
+    )
+    assert not (tmp_path / "s2g").exists()
+    assert [m.id for m in store.load(tmp_path / "sessions" / "s2g.json").models] == [
+        "smollm2-135m-instruct"
+    ]
     # A hand edit that lost the model's record is the session's fault (10), not an internal one.
     del doc["models"]
     s.write_text(json.dumps(doc))
