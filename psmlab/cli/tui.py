@@ -56,7 +56,12 @@ def run_lab(
             f"{len(specs)} models is more columns than fit", f"open at most {MAX_LAB_COLUMNS}"
         )
     if len({s.id for s in specs}) != len(specs):
-        raise UsageError("the same model was given twice", "pass each model once")
+        raise UsageError(
+            "the same model was given twice",
+            # The way to a model beside itself (steered and not, two settings) is two names.
+            "pass each model once; to set one model beside itself, give its file a second "
+            "name in the config ([models.NAME] path = ...)",
+        )
     lab = Lab(specs)
     lab.session.blind = blind  # a new lab: nothing to save yet, so not "unsaved work"
     _monitor(lab, monitor)

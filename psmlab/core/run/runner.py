@@ -218,7 +218,12 @@ def stream(
     bad = validate(transcript, columns)
     ids = [c.spec.id for c in columns]
     if len(set(ids)) != len(ids):
-        raise UsageError("the same model was given twice", "pass each model once")
+        raise UsageError(
+            "the same model was given twice",
+            # The way to a model beside itself (steered and not, two settings) is two names.
+            "pass each model once; to set one model beside itself, give its file a second "
+            "name in the config ([models.NAME] path = ...)",
+        )
     pool = pool or ModelPool()
     cancel = cancel or threading.Event()
     events: queue.Queue[Event | None] = queue.Queue()
