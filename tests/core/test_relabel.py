@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.selfid_version import rules_fingerprint
@@ -56,9 +58,19 @@ def test_rows_of_other_rules_are_labelled_again_and_appended(tmp_path: Path) -> 
 def test_a_judge_run_keeps_its_labels(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps(_row("a", " I'm a beekeeper.", rules="0")) + "\n")
-    judge = SampleLabeller("judge:some-model", ModelPool(), load_personas()[0])
+    judge = SampleLabeller("judge:smollm2-135m-instruct", ModelPool(), load_personas()[0])
     assert relabel_stale(ResultsFile(path), judge) == 0
     assert json.loads(path.read_text())["self_id"] == "none"
+
+
+def test_an_unknown_judge_is_refused_by_the_name_it_was_given_as() -> None:
+    """`labeller = "judge:nosuch"` stopped a run at its first sample with "unknown model
+    'nosuch'", not saying where the name came from."""
+    from psmlab.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^labeller 'judge:nosuch': ") as got:
+        SampleLabeller("judge:nosuch", ModelPool(), load_personas()[0])
+    assert got.value.fix  # the registry's fix (psmlab models lists them) comes with it
 
 
 def test_the_opening_walk_is_walked_again_under_other_rules() -> None:

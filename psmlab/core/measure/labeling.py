@@ -19,7 +19,7 @@ from psmlab.core.domain.personas import Persona, load_personas, personas_fingerp
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.label_files import carried_fields, kept_fields, own_line_numbers
 from psmlab.core.measure.label_values import item_id
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from psmlab.core.domain.stats import LabelShares
     from psmlab.core.measure.judge import Judge
     from psmlab.core.measure.results import ResultsFile
+    from psmlab.core.models.registry import ModelSpec
     from psmlab.core.session.schema import Session
 
 
@@ -175,6 +176,16 @@ class SampleLabeller:
         self.personas_fingerprint = personas_fingerprint(personas)
         self._judge: Judge | None = None
         self._lock = threading.Lock()  # experiment lanes label from several threads
+        self._spec: ModelSpec | None = None
+        if self.judge_model is not None:
+            # Named now, not at the first sample: an unknown judge stopped the run later, in
+            # words that did not say the name came from `labeller`.
+            from psmlab.core.models.registry import Registry
+
+            try:
+                self._spec = Registry().resolve(str(self.judge_model))
+            except PsmlabError as exc:
+                raise UsageError(f"labeller {name!r}: {exc.problem}", exc.fix) from None
 
     def label(
         self, text: str, question: str | None, prefill: str | None = None
@@ -200,10 +211,9 @@ class SampleLabeller:
         with self._lock:
             if self._judge is None:
                 from psmlab.core.measure.judge import Judge  # loads a model: only when named
-                from psmlab.core.models.registry import Registry
 
-                spec = Registry().resolve(str(self.judge_model))
-                self._judge = Judge(self.pool.get(spec))
+                assert self._spec is not None  # resolved with the judge's name
+                self._judge = Judge(self.pool.get(self._spec))
             return self._judge
 
 
