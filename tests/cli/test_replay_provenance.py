@@ -89,6 +89,11 @@ def test_the_export_names_the_version_that_made_the_answers(tmp_path: Path) -> N
     # With the code fingerprint too: "0.1.0" stays the same across commits and edits.
     code = doc["generations"][0]["provenance"]["psmlab_code"]
     assert f"0.0.9, 0.1.0 (code {code})" in md
+    # An older answer that records no code is counted, or the fingerprint reads as all of them.
+    del doc["generations"][0]["provenance"]["psmlab_code"]
+    s.write_text(json.dumps(doc))
+    older = _ok(run_cli("export", str(s))).stdout
+    assert f"(code {code}; 1 of 2 answers record no code)" in older
     # Each run says the file, context and library it was made with, and the rules that
     # labelled it; each sample, that its seed alone does not give its tokens.
     sha = doc["generations"][0]["provenance"]["model_sha256"]

@@ -258,7 +258,7 @@ def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_
     path = tmp_path / "results.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     # People read the first 12 as ai but two of them as human, and the rest as none.
-    people = PeopleLabels(annotators=["ann"])
+    people = PeopleLabels(annotators=["ann"], readers=1)
     for i, r in enumerate(rows[:24]):
         people.values[sample_key(r)] = "human" if i in (0, 1) else r["self_id"]
     said = "\n".join(agreement_section(ResultsFile(path), "markers", people))
@@ -271,6 +271,24 @@ def test_the_people_section_gives_the_rules_kappa_against_people_when_there_are_
     # One annotator: said to be one person's reading, not an agreement between people.
     assert "(annotator: ann; 24 of 24 samples labelled, each read by that one person only" in said
     assert "read by one annotator only" not in said
+    # One name in two sources is two readers (two sessions of an unnamed "anonymous"): their
+    # disagreements are said, never "one person's reading".
+    from psmlab.core.measure.people import Reading, people_labels
+
+    texted = [{**r, "text": "I am."} for r in rows]  # readings are matched to sample texts
+    two = people_labels(
+        [
+            Reading("anonymous", sample_key(r), None, "ai", source=src)
+            for r in rows[:2]
+            for src in ("a.json", "b.json")
+        ]
+        + [Reading("anonymous", sample_key(rows[2]), None, "human", source="a.json")]
+        + [Reading("anonymous", sample_key(rows[2]), None, "ai", source="b.json")],
+        texted,
+    )
+    assert (two.annotators, two.readers, two.disputed) == (["anonymous"], 2, 1)
+    said2 = "\n".join(agreement_section(ResultsFile(path), "markers", two))
+    assert "1 labelled differently, left out" in said2 and "that one person" not in said2
 
     # Samples but no forced choice: people's labels are still set against the automatic ones.
     path.write_text("".join(json.dumps(r) + "\n" for r in rows[:24]), encoding="utf-8")
@@ -460,7 +478,7 @@ def test_the_people_section_gives_a_kappa_at_any_n_as_psmlab_agreement_does(
     from psmlab.core.measure.report_agreement import agreement_section
 
     rows = [_sample(i, "ai" if i < 4 else "human") for i in range(8)]
-    people = PeopleLabels(annotators=["ann"])
+    people = PeopleLabels(annotators=["ann"], readers=1)
     for i, r in enumerate(rows):
         people.values[sample_key(r)] = "human" if i == 0 else r["self_id"]
     said = "\n".join(agreement_section(_write(tmp_path, rows), "markers", people))

@@ -66,11 +66,20 @@ def test_a_judge_run_keeps_its_labels(tmp_path: Path) -> None:
 def test_an_unknown_judge_is_refused_by_the_name_it_was_given_as() -> None:
     """`labeller = "judge:nosuch"` stopped a run at its first sample with "unknown model
     'nosuch'", not saying where the name came from."""
-    from psmlab.core.errors import UsageError
+    from psmlab.core.errors import ModelError
+    from psmlab.core.measure.experiment_spec import ExperimentSpec
+    from psmlab.core.measure.plan import plan
 
-    with pytest.raises(UsageError, match=r"^labeller 'judge:nosuch': ") as got:
+    with pytest.raises(ModelError, match=r"^labeller 'judge:nosuch': unknown model") as got:
         SampleLabeller("judge:nosuch", ModelPool(), load_personas()[0])
     assert got.value.fix  # the registry's fix (psmlab models lists them) comes with it
+    # And where `psmlab experiment` meets it first, planning the run (its class, so its exit
+    # code, kept: an unknown model is a model error).
+    spec = ExperimentSpec.model_validate(
+        {"title": "t", "models": ["gemma-3-270m"], "labeller": "judge:nosuch"}
+    )
+    with pytest.raises(ModelError, match=r"^labeller 'judge:nosuch': unknown model"):
+        plan(spec, Path("."))
 
 
 def test_the_opening_walk_is_walked_again_under_other_rules() -> None:

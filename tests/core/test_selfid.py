@@ -558,9 +558,17 @@ def test_a_person_noun_before_an_ai_noun_modifies_it(text: str, label: str) -> N
         ("I'm Marie and I live in Paris.", "human"),
         ("I'm Hugo, a baker in Lyon.", "human"),
         ("I am Company, a person.", "human"),
-        # "I am no human" denies being one as "I am not a human" does.
+        # A company word that says what a person does is no company (a review's cases).
+        ("I'm Tom, a lab assistant.", "human"),
+        ("I'm Emily, the lab manager.", "human"),
+        ("I'm Lee, the company founder.", "human"),
+        ("I'm Maria, the company's accountant.", "human"),
+        ("I'm Ken, a firm believer in kindness.", "human"),
+        # "I am no human" denies being one as "I am not a human" does...
         ("I am no human.", "ai"),
         ("I am not a human.", "ai"),
+        # ...and "no human rights lawyer" claims nothing.
+        ("I'm no human rights lawyer, but this seems unfair.", "none"),
     ],
 )
 def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) -> None:

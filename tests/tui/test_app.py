@@ -1162,7 +1162,7 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
             (str(taken), "exists: give a new file name"),
             ("", "give a file name"),
             # A markdown name was saved as "X.md.json": the markdown is Ctrl+E's.
-            ("sessions/X.md", "a session is saved as JSON: name it X.json (Ctrl+E"),
+            ("sessions/X.md", "a session is saved as JSON: name it sessions/X.json (Ctrl+E"),
         ):
             app.lab_screen.action_save_as()
             await wait_for(

@@ -95,7 +95,8 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "i-am-human-bare",
         "human",
         # "I am no human" denies as "I am not a human" does (the negation flips it).
-        rf"\b{BE}\s+(?:not\s+|no\s+)?(?:a\s+)?(?:human|real person|mortal)\b",
+        # ("I'm no human rights lawyer" says nothing of being human.)
+        rf"\b{BE}\s+(?:not\s+|no\s+)?(?:a\s+)?(?:human|real person|mortal)\b(?![\s-]+rights\b)",
         flips=True,
     ),
     rule(
@@ -264,7 +265,10 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         r"\b(?i:i\s+am|i'm)\s+[\"\u201c']?[A-Z][\w-]*(?![\w-])"  # the whole word, no less
         r"(?!(?:\s+[A-Z][\w&.-]*)*\s*,?\s+(?i:a|an|the)\s+(?:\w+\s+){0,2}?"
         r"(?i:company|corporation|organi[sz]ation|startup|firm|business|brand|platform|"
-        r"website|lab|laboratory)\b)",
+        r"website|lab|laboratory)"
+        # ...as what the name is, the phrase ending there: "a lab assistant", "the company's
+        # accountant", "a firm believer" are people.
+        r"(?:\s*(?:[.,;:!?)]|$)|\s+(?i:that|which|in|based|from|founded|of|for|with|and|who)\b))",
         strong=False,
         case=True,
     ),

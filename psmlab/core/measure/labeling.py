@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from psmlab.core.domain.stats import LabelShares
     from psmlab.core.measure.judge import Judge
     from psmlab.core.measure.results import ResultsFile
-    from psmlab.core.models.registry import ModelSpec
+    from psmlab.core.models.registry import ModelSpec, Registry
     from psmlab.core.session.schema import Session
 
 
@@ -165,6 +165,22 @@ def parse_labeller(name: str) -> str | None:
     )
 
 
+def resolve_judge(name: str, registry: Registry) -> ModelSpec:
+    """The judge model a labeller name ("judge:MODEL") names; an error says the name came from
+    the labeller (its class kept: a broken config stays a config error, with its exit code)."""
+    model = parse_labeller(name)
+    if model is None:
+        raise UsageError(f"labeller {name!r} names no judge model", "write judge:MODEL")
+    try:
+        return registry.resolve(model)
+    except PsmlabError as exc:
+        try:
+            named = type(exc)(f"labeller {name!r}: {exc.problem}", exc.fix)
+        except TypeError:  # an error class with other fields: said as a usage error
+            named = UsageError(f"labeller {name!r}: {exc.problem}", exc.fix)
+        raise named from None
+
+
 class SampleLabeller:
     """The labeller a run names (an experiment's `labeller`): the marker rules, or a judge model
     for the self-id label, with the rules' archetypes beside it. The judge is loaded into `pool`
@@ -182,10 +198,7 @@ class SampleLabeller:
             # words that did not say the name came from `labeller`.
             from psmlab.core.models.registry import Registry
 
-            try:
-                self._spec = Registry().resolve(str(self.judge_model))
-            except PsmlabError as exc:
-                raise UsageError(f"labeller {name!r}: {exc.problem}", exc.fix) from None
+            self._spec = resolve_judge(name, Registry())
 
     def label(
         self, text: str, question: str | None, prefill: str | None = None

@@ -37,6 +37,8 @@ class PeopleLabels:
 
     values: dict[SampleKey, str] = field(default_factory=dict)
     annotators: list[str] = field(default_factory=list)
+    # Readers: one name in two sources is two ("anonymous" in two sessions can disagree).
+    readers: int = 0
     disputed: int = 0
     single: int = 0  # labelled by one of several annotators: one reading, not an agreement
     blind: int = 0
@@ -150,6 +152,7 @@ def people_labels(
         unit, _, n = ident.rpartition("#")
         out.values[(unit, int(n))] = str(value)
     out.annotators = sorted({name for _, name in merged})
+    out.readers = len(merged)
     out.disputed, out.single, out.blind = (
         len(pooled.disputed),
         len(pooled.single),

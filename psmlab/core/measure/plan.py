@@ -17,7 +17,7 @@ from psmlab.core.domain.types import sample_seeds
 from psmlab.core.errors import FormatError, UsageError
 from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.experiment_spec import Context, ExperimentSpec
-from psmlab.core.measure.labeling import parse_labeller
+from psmlab.core.measure.labeling import parse_labeller, resolve_judge
 from psmlab.core.measure.opening import settings as opening_settings
 from psmlab.core.measure.probes import check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
@@ -90,7 +90,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
             'add probes = ["self-id"], or drop opening',
         )
     if judge is not None:
-        registry.resolve(judge)
+        resolve_judge(spec.labeller, registry)  # refused by the name it was given as
     questions = [(q.id, q.text, q.prefill) for q in spec.questions]
     for name in spec.question_sets:
         questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in load_probe_set(name).items]

@@ -97,7 +97,7 @@ def _people_section(
     how = (
         f"annotator: {who}; {len(read)} of {len(samples)} samples labelled, each read by that "
         "one person only (no second reading to agree with)"
-        if len(people.annotators) == 1
+        if people.readers == 1
         else f"annotators: {who}; {len(read)} of {len(samples)} samples labelled, where every "
         f"annotator who read a sample gave the same label; {people.disputed} labelled "
         f"differently, left out; {people.single} read by one annotator only"

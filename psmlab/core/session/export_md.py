@@ -41,11 +41,23 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     made = sorted({str(v) for g in s.generations if (v := g.provenance.get("psmlab"))})
     # And the code fingerprint: the version stays "0.1.0" across commits and edits.
     code = sorted({str(v) for g in s.generations if (v := g.provenance.get("psmlab_code"))})
+    # Older answers record none: said, or the fingerprint reads as if it covered them all.
+    uncoded = sum(
+        1
+        for g in s.generations
+        if g.provenance.get("psmlab") and not g.provenance.get("psmlab_code")
+    )
     out.append(
         f"Session {md_code(str(s.id))} · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
         f"schema {s.schema_version} · exported by psmlab {psmlab.__version__}"
         + (f" · answers made with psmlab {md_inline(', '.join(made))}" if made else "")
-        + (f" (code {md_inline(', '.join(code))})" if made and code else "")
+        + (
+            f" (code {md_inline(', '.join(code))}"
+            + (f"; {uncoded} of {len(s.generations)} answers record no code" if uncoded else "")
+            + ")"
+            if made and code
+            else ""
+        )
     )
     out += _models(s)
     leaves = s.leaves()

@@ -48,7 +48,7 @@ class LabFileActions(LabSending):
             if given.suffix.lower() in (".md", ".markdown", ".txt", ".csv", ".jsonl", ".html"):
                 # Saved as "X.md.json" it was neither the markdown asked for nor a name asked for.
                 return (
-                    f"a session is saved as JSON: name it {given.stem}.json "
+                    f"a session is saved as JSON: name it {given.with_suffix('.json')} "
                     "(Ctrl+E exports the markdown)"
                 )
             t = target_of(v)
@@ -62,7 +62,8 @@ class LabFileActions(LabSending):
             target = target_of(v)
             if self.lab.path is not None and target.resolve() == self.lab.path.resolve():
                 self.action_save()  # its own file (it holds the lock): a plain save, not "in use"
-                self.notify(f"{target} is this session's own file: saved there, nothing copied")
+                if not self.lab.dirty and not self.lab.save_error:  # a failed save says so itself
+                    self.notify(f"{target} is this session's own file: saved there, nothing copied")
                 return
             try:
                 path = self.lab.save(target)
