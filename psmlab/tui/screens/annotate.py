@@ -159,8 +159,9 @@ class AnnotateDialog(FormDialog):
         more = self.query_one("#excerpt-more", Label)
         more.display = box.max_scroll_y > 0
         if more.display:
+            n = box.max_scroll_y
             more.update(
-                f"… the text goes on ({box.max_scroll_y} more lines): Shift+Tab to it, ↑ ↓ to read"
+                f"… the text goes on ({n} more line{'s' * (n != 1)}): Shift+Tab to it, ↑ ↓ to read"
             )
 
     def _value(self, wid: str) -> str:

@@ -315,7 +315,12 @@ class LabScreen(LabFileActions):
     def action_annotate(self) -> None:
         cur = self.current_sample()
         if cur is None or cur.record is None:
-            self.notify("Nothing finished to annotate in this column", severity="warning")
+            self.notify(
+                "Still generating: Esc cancels, then l annotates what streamed"
+                if self.generating
+                else "Nothing finished to annotate in this column",
+                severity="warning",
+            )
             return
         rec = cur.record
         if rec.finish_reason in FRAGMENT_ENDS and not rec.text.strip():
