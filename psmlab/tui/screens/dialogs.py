@@ -150,6 +150,8 @@ class AskValue(ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield OrderedInput(self.value, placeholder=self.placeholder, id="value")
             yield Label("", id="error", classes="error", markup=False)
+            # Said: a trial found no word of how to leave the field (it has no buttons).
+            yield Label("Enter sets it · Esc cancels", classes="field-label", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         err = self.check(event.value) if self.check else None
