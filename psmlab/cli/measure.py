@@ -281,6 +281,7 @@ def _choice(
     """`probe --choice`: multiple choice with rotated option order, per model and item."""
     from psmlab.core.domain.personas import personas_fingerprint
     from psmlab.core.measure.choice import choice_models
+    from psmlab.core.measure.instruments import EVEN
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
     started = now()
@@ -312,6 +313,14 @@ def _choice(
         for c, p in sorted(r.probs.items(), key=lambda kv: -kv[1]):
             table.add_row(safe(f"{c}: {r.options[c]}"), f"{p:.3f}", _bar(p))
         console.print(table)
+        even = 1 / len(r.probs) if r.probs else 0.0
+        if r.probs and max(r.probs.values()) - even < EVEN:
+            # As the experiment report reads a lean this small: none (a trial read the first
+            # row, 0.107 against an even 0.083, as the model's choice).
+            console.print(
+                f"  every option is within {EVEN:.2f} of an even split (1/{len(r.probs)} = "
+                f"{even:.3f}): it leans to no option; see the position bias"
+            )
         bias = "  ".join(f"{x} {p:.2f}" for x, p in r.position_bias.items())
         k = len(r.position_bias)
         console.print(safe(f"  position bias (mean P per letter, even = {1 / k:.2f}): {bias}"))

@@ -67,6 +67,13 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
     for r in out:
         assert abs(sum(r["probs"].values()) - 1) < 1e-9
         assert set(r["position_bias"]) == {"A", "B"} and r["max_position_bias"] >= 0
+    # The demo base model picks a letter, not an option (0.49-0.51): the table says it leans
+    # to no option where a lean that small would otherwise read as its choice.
+    table = run_cli("probe", "--set", "self-id", "-m", "gemma-3-270m", "--choice")
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    near = [r for r in out if max(r["probs"].values()) - 0.5 < 0.05]
+    assert text.count("it leans to no option") == len(near) > 0, text
 
 
 def test_probe_set_for_sampling_and_bad_options() -> None:
