@@ -23,6 +23,7 @@ class ForcedView(Screen[None]):
     lab: Lab
     states: dict[str, ColumnState]
     _forced_cancel: threading.Event
+    generating: bool
 
     def _refresh(self, model_id: str, *, follow: bool = False) -> None:
         raise NotImplementedError
@@ -58,6 +59,25 @@ class ForcedView(Screen[None]):
         self._forced_choice(
             self.lab, list(self.lab.columns), cancel, self._transcript_key(), self.lab.session.head
         )
+
+    def _score_what_was_left(self) -> None:
+        """A forced choice a quit (or a new session) stopped before it finished is scored once the
+        models are loaded again: the panel said "scored once every column's run is over" of
+        runs long over, and nothing scored it."""
+        if self.generating or not self.lab.awaiting_answer():
+            return
+        shown = self.lab.session.generations_at(self.lab.shown_node())
+        if any("experiment" in g.provenance for g in shown):
+            return  # samples to annotate: not the annotator's file to score into, unasked
+        done = [
+            st
+            for st in self.states.values()
+            if st.status != "failed"
+            and st.samples
+            and all(x.record is not None for x in st.samples)
+        ]
+        if any(st.forced is None and not st.forced_error and not st.forced_pending for st in done):
+            self._start_forced_choice()  # the ones scored before come back from the session
 
     @work(thread=True, group="forced", exclusive=True)
     def _forced_choice(

@@ -269,25 +269,6 @@ class LabView(ForcedView):
         if all(x.status != "loading model…" for x in self.states.values()):
             self._score_what_was_left()
 
-    def _score_what_was_left(self) -> None:
-        """A forced choice a quit (or a new session) stopped before it finished is scored once the
-        models are loaded again: the panel said "scored once every column's run is over" of
-        runs long over, and nothing scored it."""
-        if self.generating or not self.lab.awaiting_answer():
-            return
-        shown = self.lab.session.generations_at(self.lab.shown_node())
-        if any("experiment" in g.provenance for g in shown):
-            return  # samples to annotate: not the annotator's file to score into, unasked
-        done = [
-            st
-            for st in self.states.values()
-            if st.status != "failed"
-            and st.samples
-            and all(x.record is not None for x in st.samples)
-        ]
-        if any(st.forced is None and not st.forced_error and not st.forced_pending for st in done):
-            self._start_forced_choice()  # the ones scored before come back from the session
-
     def start_run(self, only: list[str] | None = None) -> None:
         if self.generating:
             self.notify("Still generating: Esc cancels", severity="warning")
