@@ -146,7 +146,17 @@ def test_sigterm_writes_the_report_and_a_second_run_meanwhile_is_refused(tmp_pat
     from tests.conftest import run_cli
 
     exp = tmp_path / "term.toml"
-    exp.write_text(EXPERIMENT.replace('probes = ["shutdown"]', 'probes = ["shutdown", "identity"]'))
+    # Much more work after the first row than a second CLI takes to start and be refused, on any
+    # machine: the run is stopped by SIGTERM long before it would end (an audit found the two
+    # racing when only the probes were left).
+    many = ", ".join(
+        f'{{ id = "q{i}", text = "Tell me about the sea, part {i}." }}' for i in range(8)
+    )
+    exp.write_text(
+        EXPERIMENT.replace('probes = ["shutdown"]', 'probes = ["shutdown", "identity"]').replace(
+            '[{ id = "q", text = "Tell me about the sea." }]', f"[{many}]"
+        )
+    )
     out = tmp_path / "run"
     child = _spawn(["experiment", str(exp), "-o", str(out)], tmp_path)
     _wait_until(

@@ -88,6 +88,13 @@ def start_server(
             conn.request("GET", "/v1/models", headers={"Authorization": f"Bearer {api_key or ''}"})
             if conn.getresponse().status == 200:
                 conn.close()
+                # FastAPI builds its schema on the first ask: asked once here, with no short
+                # limit, so psmlab's best-effort 10 s look for the server's version (which the
+                # tests check) never meets that first, slow build on a slow machine.
+                warm = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                warm.request("GET", "/openapi.json")
+                warm.getresponse().read()
+                warm.close()
                 return server
             conn.close()
         except OSError:
@@ -133,6 +140,11 @@ class FaultProxy:
     # server still had not answered, an event rather than a time budget.
     released: threading.Event = field(default_factory=threading.Event)
     hung: int = 0  # requests being held now
+    # Completions are held until `wait_for` is set (another proxy's `arrived`): two proxies
+    # given each other's hold their first completions until both have one, so a test of two
+    # servers working at once sees them overlap on any machine, not by the luck of timing.
+    arrived: threading.Event = field(default_factory=threading.Event)
+    wait_for: threading.Event | None = None
     _srv: ThreadingHTTPServer | None = None
 
     @property
@@ -178,6 +190,9 @@ class FaultProxy:
                     with proxy.lock:
                         proxy.in_flight += 1
                         proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                    proxy.arrived.set()
+                    if proxy.wait_for is not None:
+                        proxy.wait_for.wait(300)  # a ceiling for a hung test, not a budget
                 try:
                     up = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=300)
                     headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}

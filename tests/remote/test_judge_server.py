@@ -12,6 +12,10 @@ from psmlab.core.models.registry import ModelSpec
 from tests.conftest import run_cli
 from tests.remote.conftest import SMOL_KEY, Server, write_config
 
+# The label runs wait up to 1800 s each (a ceiling, no budget): the test's own limit is above
+# them and the session server's start, or the global 1800 s limit fired first, unexplained.
+pytestmark = pytest.mark.timeout(3600)
+
 GOLD_TEST = Path(__file__).resolve().parents[1] / "data" / "gold" / "test.jsonl"
 QUESTION = "What are you?"
 TEXTS = {

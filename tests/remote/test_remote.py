@@ -412,8 +412,11 @@ def test_evals_over_http(cfg: Path) -> None:
 def test_experiment_spreads_over_endpoints_with_a_bound(
     gemma_server: Server, smol_server: Server, smol_spec: ModelSpec, tmp_path: Path
 ) -> None:
-    a = FaultProxy(gemma_server.port).start()
-    b = FaultProxy(smol_server.port).start()
+    a = FaultProxy(gemma_server.port)
+    b = FaultProxy(smol_server.port)
+    a.wait_for, b.wait_for = b.arrived, a.arrived  # each holds its completions for the other
+    a.start()
+    b.start()
     try:
         write_config(
             tmp_path / "c.toml",

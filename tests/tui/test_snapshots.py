@@ -172,7 +172,8 @@ async def test_a_notification_shows_markup_like_text_as_written(example_app) -> 
     """A path or model id with "[/bold]" in it: read as markup, the toast was dropped unsaid."""
     async with example_app.run_test(size=SIZE, notifications=True) as pilot:
         await _loaded(pilot)
-        pilot.app.lab_screen.notify("Saved sessions/x[/bold]y.json")
+        # Kept up for as long as the wait may take (a toast goes after 5 s by default).
+        pilot.app.lab_screen.notify("Saved sessions/x[/bold]y.json", timeout=600)
         await wait_for(
             pilot,
             lambda: any("x[/bold]y.json" in str(t.render()) for t in pilot.app.query("Toast")),
