@@ -44,6 +44,18 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def wait_idle(self, api_key: str | None = None) -> None:
+        """Return once the server has answered a one-token completion: work an earlier test
+        left running is done, so a short client timeout measures only the request it is for."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        body = json.dumps({"prompt": "Hi", "max_tokens": 1})
+        conn.request("POST", "/v1/completions", body=body, headers=headers)
+        conn.getresponse().read()
+        conn.close()
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)

@@ -219,6 +219,9 @@ def test_stream_cut_short_is_an_error_not_an_answer(gemma_spec: ModelSpec, tmp_p
 
 
 def test_slow_server_times_out(gemma_server: Server, tmp_path: Path) -> None:
+    # Every call through the proxy has 1.5 s: with an earlier test's work still running on the
+    # server, a setup call could time out before the hung completion is reached.
+    gemma_server.wait_idle()
     proxy = FaultProxy(gemma_server.port, script=["hang"]).start()
     try:
         write_config(
