@@ -38,6 +38,19 @@ def label(
     from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.measure.labeling import iter_label_jsonl
 
+    if not file.exists():
+        # A session's name, as every session command takes it: said as the session it is
+        # (a trial got "file not found: s1" where `sessions/s1.json` was found elsewhere).
+        from psmlab.core.errors import UsageError
+        from psmlab.core.session.file import resolve_path
+
+        found = resolve_path(file)
+        if found != file and found.exists():
+            raise UsageError(
+                f"{file} is not a file here; the session {found} is, and label reads JSONL",
+                f"`psmlab export {found} -f jsonl -o FILE.jsonl` writes its generations one "
+                "per line to label (`psmlab agreement` reads the session itself)",
+            )
     labelled = iter_label_jsonl(file, labeller)
     if json_out:
         # A line as soon as it is labelled: a judge takes seconds a text, and what is done is

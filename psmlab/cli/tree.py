@@ -142,7 +142,7 @@ def import_tree(
     branches = len(session.leaves())
     typer.echo(
         terminal_safe(
-            f"imported {len(session.nodes)} turns in {branches} "
+            f"imported {len(session.nodes)} turn{'s' * (len(session.nodes) != 1)} in {branches} "
             f"branch{'es' if branches != 1 else ''} into {target}"
         )
     )

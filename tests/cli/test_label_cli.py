@@ -120,6 +120,15 @@ def test_a_session_given_to_label_names_itself_and_its_export_labels_the_same(
     proc = _psmlab("label", str(example))
     assert proc.returncode == 2
     assert "is a psmlab session, not JSONL" in proc.stderr and "-f jsonl" in proc.stderr
+    # By its name, as every session command takes it: said to be that session, with the export.
+    from tests.conftest import run_cli
+
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    (sessions / "s1.json").write_bytes(example.read_bytes())
+    named = run_cli("label", "s1", env={"PSMLAB_SESSIONS_DIR": str(sessions)}, cwd=tmp_path)
+    assert named.returncode == 2 and named.stderr.count("\n") == 1, named.stderr
+    assert f"the session {sessions / 's1.json'} is, and label reads JSONL" in named.stderr
     pretty = tmp_path / "pretty.json"
     pretty.write_text(json.dumps({"text": "I'm a nurse."}, indent=2))
     one = _psmlab("label", str(pretty))

@@ -98,7 +98,9 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     assert len(jsonl.read_text().splitlines()) == 6
     # A loom tree cannot hold annotations or labels: said (a trial lost them without a word).
     loom = _ok(run_cli("export", str(s), "-f", "loom", "-o", str(tmp_path / "lab.loom.json")))
-    assert "a loom tree holds the turns and answers, not 3 annotation(s)" in loom.stderr
+    said = " ".join(loom.stderr.split())
+    assert "a loom tree holds the turns and answers, not how its 6 answer(s) were made" in said
+    assert "nothing to replay in an import of it); 3 annotation(s)" in said
 
     rep = _ok(run_cli("replay", str(s), "--json"))
     data = json.loads(rep.stdout)
@@ -399,6 +401,13 @@ def test_the_next_ask_keeps_the_sessions_system_prompt_and_format_and_says_so(
     assert "is kept" not in plain.stderr
     last = store.load(s).generations[-1]
     assert not last.system and last.format == "dialogue"
+    # The next turn keeps "none", said once and plainly (it said "kept (''); --system '' asks
+    # with none": the same thing twice).
+    _ok(run_cli("adopt", str(s), last.id))
+    none = _ok(run_cli("ask", "Bye.", *base, "-f", "dialogue"))
+    said = " ".join(none.stderr.split())
+    assert "the session asked with no system prompt (--system ''), and so does this turn" in said
+    assert "kept ('')" not in said
 
 
 def test_the_next_ask_without_models_asks_the_sessions_own(tmp_path: Path) -> None:

@@ -86,7 +86,12 @@ def kept_settings(
         short = " ".join(rec.system.split())
         short = short if len(short) <= 60 else short[:59] + "…"
         notes.append(
-            f"{model_id}: the session's system prompt is kept ({short!r}); "
+            # An empty one is kept as "none" (the template's own default stays out), said so:
+            # "kept (''); --system '' asks with none" said the same thing twice.
+            f"{model_id}: the session asked with no system prompt (--system ''), and so does "
+            "this turn; --system TEXT asks with one"
+            if not short
+            else f"{model_id}: the session's system prompt is kept ({short!r}); "
             "--system '' asks with none, --system TEXT with another"
         )
     # Steering is not kept: a run under a vector is asked for by name, each time.

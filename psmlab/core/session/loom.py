@@ -426,6 +426,12 @@ def not_in_loom(session: Session) -> list[str]:
     """What a loom export leaves out, in words: loom holds a tree of texts, not the session's
     annotations, the models and how they were asked, or what was measured (empty: nothing)."""
     out = []
+    if session.generations:
+        # An import of it has no generation to replay (a trial found replay "nothing to replay").
+        out.append(
+            f"how its {len(session.generations)} answer(s) were made (models, seeds, settings, "
+            "token ids: nothing to replay in an import of it)"
+        )
     if session.annotations:
         out.append(f"{len(session.annotations)} annotation(s)")
     asked = [m.id for m in session.models if m.system]
