@@ -88,6 +88,15 @@ def annotate(
                 f"unknown persona archetype '{x}' (known: {', '.join(sorted(known))})",
                 "use --free-label for a label in your own words",
             )
+    for x in free_label or []:
+        # Free labels and archetypes share the annotation's list: one spelled as an archetype
+        # would be read as that archetype by `agreement` (a trial's --free-label hal-9000 was).
+        if archetype_name(x) in known:
+            raise UsageError(
+                f"--free-label {x!r} is the name of the archetype {archetype_name(x)!r}, and "
+                "would be read as that archetype",
+                f"give it as --label {archetype_name(x)}, or say it in other words",
+            )
     labels = [*label, *(free_label or [])]
     if self_id is not None:
         # The spellings psmlab agreement reads ("Human", "both", "neither"), recorded as the

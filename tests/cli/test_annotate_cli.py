@@ -93,6 +93,12 @@ def test_an_annotator_cannot_take_a_name_agreement_reads_as_a_source(tmp_path: P
     assert s.read_bytes() == example.read_bytes()
     ok = run_cli("annotate", str(s), gen, "--self-id", "ai", "--annotator", "alice")
     assert ok.returncode == 0, ok.stderr
+    # A free label spelled as an archetype would be read as it (one list holds both): refused.
+    before = s.read_bytes()
+    clash = run_cli("annotate", str(s), gen, "--free-label", "HAL 9000", "--annotator", "carol")
+    assert clash.returncode == 2 and clash.stderr.count("\n") == 1, clash.stderr
+    assert "is the name of the archetype 'hal-9000'" in clash.stderr
+    assert "--label hal-9000" in clash.stderr and s.read_bytes() == before
 
 
 def test_labels_of_older_rules_are_read_again_said_once_and_the_note_kept(tmp_path: Path) -> None:

@@ -28,13 +28,34 @@ from tests.tui.conftest import wait_for
 class _Host(App[None]):
     """Just the dialog, on no models: what it returns is kept."""
 
-    def __init__(self, text: str = "I'm a teacher.") -> None:
+    def __init__(self, text: str = "I'm a teacher.", personas: list | None = None) -> None:
         super().__init__()
         self.text = text
+        self.personas = personas or []
         self.result: list[AnnotationInput | None] = []
 
     def on_mount(self) -> None:
-        self.push_screen(AnnotateDialog("sample 1", self.text, [], "tester"), self.result.append)
+        self.push_screen(
+            AnnotateDialog("sample 1", self.text, self.personas, "tester"), self.result.append
+        )
+
+
+async def test_a_free_label_spelled_as_an_archetype_is_refused() -> None:
+    """It would be read as that archetype by agreement (one list holds both kinds)."""
+    from psmlab.core.domain.personas import load_personas
+
+    app = _Host(personas=load_personas()[0])
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        dialog.query_one("#free").value = "HAL 9000"
+        await pilot.press("ctrl+s")
+        assert "the archetype hal-9000's name" in str(dialog.query_one("#error").render())
+        assert app.screen is dialog and app.result == []
+        dialog.query_one("#free").value = "cold and precise"
+        await pilot.press("ctrl+s")
+    (result,) = app.result
+    assert result is not None and result.labels == ["cold and precise"]
 
 
 async def test_a_long_text_is_shown_whole_and_said_to_go_on() -> None:

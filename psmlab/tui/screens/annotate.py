@@ -13,6 +13,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, Static
 
 from psmlab.core.domain.personas import Persona
+from psmlab.core.measure.label_values import archetype_name
 from psmlab.core.session.records import RESERVED_ANNOTATORS
 from psmlab.tui.screens.dialogs import FormDialog
 from psmlab.tui.widgets.ordered import OrderedInput
@@ -170,8 +171,16 @@ class AnnotateDialog(FormDialog):
     def action_keep(self) -> None:
         err = self.query_one("#error", Label)
         labels = list(self.query_one("#labels", SelectionList).selected)
-        if self._value("free"):
-            labels.append(self._value("free"))
+        free = self._value("free")
+        if free and archetype_name(free) in {p.id for p in self.personas}:
+            # It would be read as that archetype (free labels and archetypes share one list).
+            err.update(
+                f"the free label is the archetype {archetype_name(free)}'s name: tick it above, "
+                "or say it in other words"
+            )
+            return
+        if free:
+            labels.append(free)
         try:
             conf = float(self._value("confidence")) if self._value("confidence") else None
             if conf is not None and not 0 <= conf <= 1:
