@@ -6,7 +6,7 @@ from psmlab.core.backends.llama.vocab import VocabOnly
 from psmlab.core.domain.formats import frame_names, get_format, list_formats
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ContextOverflowError, FormatError, TranscriptError
+from psmlab.core.errors import ContextOverflowError, FormatError, ModelError, TranscriptError
 from psmlab.core.models.gguf import read_gguf
 
 Q = Transcript.of(("user", "What are you?"))
@@ -218,6 +218,7 @@ def test_closed_vocab_raises_instead_of_crashing(gemma_spec) -> None:
     v = VocabOnly(gemma_spec)
     vocab = v.vocab
     v.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    # A ModelError, as every call on a closed model (front ends print it in one line).
+    with pytest.raises(ModelError, match="was closed"):
         vocab.tokenize("hello", special=False)
     assert VocabOnly(gemma_spec).vocab.tokenize("hello", special=False)  # owner kept alive
