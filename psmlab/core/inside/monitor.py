@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from psmlab.core.backends.llama import steer
-from psmlab.core.backends.llama.vocab import Vocab
-from psmlab.core.domain.prompt import render
-from psmlab.core.domain.stats import FRAGMENT_ENDS
-from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import LayerError, PsmlabError, UsageError
-from psmlab.core.inside.capture import Capture
+from psmlab.core.inside.reading import Model, Skip, project
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
-from psmlab.core.models.steering import VECTOR_SHA, Steering
+from psmlab.core.models.steering import VECTOR_SHA
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (
     GenerationRecord,
     ProjectionRecord,
     Session,
-    tokens_sha256,
 )
 
 SHA_KEY = VECTOR_SHA  # the model file a psmlab vector was built on
@@ -148,92 +141,6 @@ def _mismatch(vector: ControlVector, spec: ModelSpec, sha: str) -> str | None:
     return None
 
 
-def _reserve(g: GenerationRecord) -> int:
-    """The tokens replay reserves when rendering (the recorded max_tokens; a cancelled or
-    error-cut answer's length)."""
-    if g.finish_reason in FRAGMENT_ENDS:
-        return max(1, g.n_tokens)
-    return int(g.params.get("max_tokens") or SamplingParams().max_tokens)
-
-
-class _Model:
-    """One local model opened for capture on the vector's layers."""
-
-    def __init__(self, spec: ModelSpec, layers: list[int], n_threads: int) -> None:
-        self.spec = spec
-        self.cap = Capture(spec.path, layers, n_ctx=spec.n_ctx, n_threads=n_threads)
-        self.vocab = Vocab(self.cap._vocab, self.cap)
-        self.n_ctx = min(spec.n_ctx, self.cap.n_ctx)
-
-    def close(self) -> None:
-        self.vocab.invalidate()
-        self.cap.close()
-
-
-def _project(
-    model: _Model, session: Session, g: GenerationRecord, units: dict[int, np.ndarray]
-) -> tuple[dict[int, float], dict[int, list[float]], str | None, dict[int, float]]:
-    """The answer's per-layer projection and per-token projections, or why there are none,
-    and per steered layer the part of each value that is the added vector itself.
-
-    The answer is re-read under the control vector it was generated with (if any): the trace of
-    a steered conversation is the steered model's, not the plain one's."""
-    if not g.tokens:
-        return {}, {}, "no generated token ids recorded", {}
-    fmt = model.spec.get_format(g.format)
-    if fmt.kind == "server":
-        return {}, {}, f"format {fmt.name} hides the prompt", {}
-    history = session.history_of(g)
-    # As replay does: a partial assistant turn in the history is itself the prefill.
-    prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
-    prompt = render(
-        history,
-        fmt,
-        model.vocab,
-        model_id=model.spec.id,
-        n_ctx=model.n_ctx,
-        system=g.system,
-        prefill=prefill,
-        reserve=_reserve(g),
-    )
-    toks = list(prompt.tokens)
-    if g.prompt_sha256 and tokens_sha256(toks) != g.prompt_sha256:
-        return {}, {}, "the re-rendered prompt differs from the recorded one (prompt_sha256)", {}
-    if len(toks) + len(g.tokens) > model.cap.n_ctx:
-        return {}, {}, f"{len(toks) + len(g.tokens)} tokens exceed n_ctx={model.cap.n_ctx}", {}
-    rec = g.params.get("steer")
-    added: dict[int, float] = {}
-    if rec:
-        try:
-            dirs = Steering.from_record(rec).directions()
-            steer.apply(model.cap, dirs)
-        except PsmlabError as exc:
-            return {}, {}, f"cannot re-apply its steering: {exc.one_line()}", {}
-        # Part of every value read at a steered layer: said beside it, so a steered answer's
-        # +50 is not read as the model's own shift when +42 of it is the vector.
-        added = {
-            L: float(np.asarray(dirs[L], dtype=np.float64) @ u)
-            for L, u in units.items()
-            if L in dirs
-        }
-    try:
-        trace = model.cap.trace_prompt(toks + list(g.tokens))
-    finally:
-        if rec:
-            steer.clear(model.cap)
-    n = len(toks)
-    means = trace.mean(n, None)  # the generated tokens' rows (trace_prompt sees one prompt)
-    per_token = {
-        L: [float(x) for x in trace.acts[L][n:].astype(np.float64) @ u] for L, u in units.items()
-    }
-    proj = {L: float(means[L] @ u) for L, u in units.items()}
-    if not all(math.isfinite(x) for v in (proj.values(), *per_token.values()) for x in v):
-        # Overflowed activations: a NaN stored is a session file that is not JSON and a
-        # crashed sparkline; said instead, like any other answer that cannot be read.
-        return {}, {}, "its activations are not finite numbers (NaN or inf): nothing to project", {}
-    return proj, per_token, None, added
-
-
 def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
     """Per layer, the vector's direction scaled to length 1 (float64). A layer whose direction
     is zero (llama.cpp's files hold zeros for layers they do not steer) has nothing to project
@@ -287,7 +194,7 @@ def measure(
     units = unit_directions(vector)
     usable, why, foreign = _usable(session, vector, gens, warnings)
     rows: list[TurnProjection] = []
-    opened: dict[str, _Model] = {}
+    opened: dict[str, Model] = {}
     try:
         for g in gens:
             row = TurnProjection(
@@ -295,7 +202,7 @@ def measure(
             )
             if g.model not in why and g.model not in opened:
                 try:
-                    opened[g.model] = m = _Model(usable[g.model], sorted(units), n_threads)
+                    opened[g.model] = m = Model(usable[g.model], sorted(units), n_threads)
                 except LayerError as exc:  # a layer this model does not have
                     # Monitoring cannot choose layers: the vector's are the ones read, so the
                     # way out is a vector built for this model, not "pick layers".
@@ -319,10 +226,13 @@ def measure(
             if g.model in why:
                 row.skipped = why[g.model]
             else:
-                row.projection, row.per_token, row.skipped, row.added = _project(
-                    opened[g.model], session, g, units
-                )
-                row.steered = bool(g.params.get("steer")) and row.skipped is None
+                try:
+                    r = project(opened[g.model], session, g, units)
+                except Skip as skip:
+                    row.skipped = str(skip)
+                else:
+                    row.projection, row.per_token, row.added = r.projection, r.per_token, r.added
+                    row.steered = bool(g.params.get("steer"))
                 row.note = foreign.get(g.model)
             rows.append(row)
     finally:
