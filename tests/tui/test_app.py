@@ -729,6 +729,12 @@ async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
             await pilot.press("h", "e", "l", "l", "o")
             assert screen.generating
             assert app.query_one("#composer").text == "hello"
+            # Keys that would change what the run records say why they wait, and what then.
+            await pilot.press("f3", "ctrl+o")
+            said = notices(app)
+            assert "Still generating: Esc cancels, then F3" in said, said
+            assert "Still generating: Esc cancels, then Ctrl+O opens" in said, said
+            assert app.screen is screen, "a dialog opened mid-run"
             await pilot.press("escape")
         finally:
             go_on.set()  # a failed assert must not leave the run's thread waiting

@@ -74,8 +74,7 @@ class LabScreen(LabFileActions):
 
     def action_tree(self) -> None:
         """The whole tree; choosing a turn continues from it (the branch it ends stays)."""
-        if self.generating:
-            self.notify("Still generating: Esc cancels", severity="warning")
+        if self.busy():
             return
 
         def done(node: str | None) -> None:
@@ -271,8 +270,7 @@ class LabScreen(LabFileActions):
         self.app.push_screen(Inspector(prompts, at))
 
     def action_settings(self) -> None:
-        if self.generating:  # the running answers would record the settings they were made with
-            self.notify("Still generating: Esc cancels, then F3", severity="warning")
+        if self.busy("F3"):  # the running answers would record the settings they were made with
             return
         if self.lab.blind:  # the format, system prompt and steering name the model's kind
             self.notify(

@@ -79,10 +79,9 @@ class LabFileActions(LabSending):
         )
 
     def action_open(self) -> None:
-        if self.generating:
-            # The run streams into the columns: switched under it, the new session's column
-            # showed the old session's answer mid-stream.
-            self.notify("Still generating: Esc cancels, then Ctrl+O opens", severity="warning")
+        # The run streams into the columns: switched under it, the new session's column showed
+        # the old session's answer mid-stream.
+        if self.busy("Ctrl+O opens"):
             return
         opened: dict[str, Lab] = {}
 
@@ -195,8 +194,7 @@ class LabFileActions(LabSending):
         i = self._selected_turn()
         if i is None:
             return
-        if self.generating:
-            self.notify("Still generating: Esc cancels, then e edits", severity="warning")
+        if self.busy("e edits"):
             return
 
         def done(v: str | None) -> None:
@@ -214,8 +212,7 @@ class LabFileActions(LabSending):
         i = self._selected_turn()
         if i is None:
             return
-        if self.generating:  # said, as the footer offers the key
-            self.notify("Still generating: Esc cancels, then d deletes", severity="warning")
+        if self.busy("d deletes"):  # said, as the footer offers the key
             return
 
         def done(v: str | None) -> None:

@@ -20,8 +20,7 @@ class LabSending(LabView):
     def send(self, msg: Composer.Submitted) -> None:
         """Send to every model. When the last message still waits for its answer, the user picks
         which answer continues the conversation (or none): nothing is ever adopted by default."""
-        if self.generating:
-            self.notify("Still generating: Esc cancels", severity="warning")
+        if self.busy():
             return
         if self._picking:  # Enter pressed twice: one picker (two stacked, the second stale)
             return

@@ -269,9 +269,17 @@ class LabView(ForcedView):
         if all(x.status != "loading model…" for x in self.states.values()):
             self._score_what_was_left()
 
-    def start_run(self, only: list[str] | None = None) -> None:
+    def busy(self, then: str = "") -> bool:
+        """While a run streams, say so (and what the key does once it ends): the footer offers
+        the key, so it is never silent."""
         if self.generating:
-            self.notify("Still generating: Esc cancels", severity="warning")
+            self.notify(
+                f"Still generating: Esc cancels{then and ', then ' + then}", severity="warning"
+            )
+        return self.generating
+
+    def start_run(self, only: list[str] | None = None) -> None:
+        if self.busy():
             return
         if not self.lab.turns:
             self.notify("Send a message first", severity="warning")
