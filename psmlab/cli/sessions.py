@@ -333,7 +333,7 @@ def export(
             end = s.find_node(branch).id
     text = do_export(s, fmt, tree=tree, branch=end)
     if fmt == "loom":
-        from psmlab.core.session.loom import not_in_loom
+        from psmlab.core.session.loom_notes import not_in_loom
 
         if lost := not_in_loom(s):  # said, not dropped without a word
             sys.stderr.write(

@@ -17,7 +17,7 @@ from psmlab.core.session.schema import Session
 def outline(s: Session) -> list[dict[str, Any]]:
     """Every turn in tree order, with its depth, branch number (at branch ends) and whether it
     lies on the current branch."""
-    from psmlab.core.session.loom import loom_answer_model
+    from psmlab.core.session.loom_notes import loom_answer_model
 
     leaves = s.leaves()
     current = {t.id for t in s.turns}
@@ -102,7 +102,8 @@ def import_tree(
     from psmlab.core.errors import SessionError, UsageError
     from psmlab.core.session.disk import atomic_write
     from psmlab.core.session.file import dumps, new_path, save_target
-    from psmlab.core.session.loom import detect_loom, from_loom, import_notes
+    from psmlab.core.session.loom import detect_loom, from_loom
+    from psmlab.core.session.loom_notes import import_notes
 
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))

@@ -308,7 +308,7 @@ def test_an_import_says_what_it_guessed_and_what_a_person_edited_in_loom(tmp_pat
     """It said only how many turns it read: roles read without loom's provenance, model text a
     person edited in loom (credited to the model), a hoisted save's hidden branches."""
     from psmlab.core.session.export_md import to_markdown
-    from psmlab.core.session.loom import import_notes
+    from psmlab.core.session.loom_notes import import_notes
     from tests.conftest import run_cli
 
     doc = {

@@ -10,7 +10,7 @@ import psmlab
 from psmlab.core.session.authorship import given_by
 from psmlab.core.session.export_labels import auto_label_table, label_table
 from psmlab.core.session.export_runs import forced_section, run_section
-from psmlab.core.session.loom import edited_in_loom, loom_answer_model
+from psmlab.core.session.loom_notes import edited_in_loom, loom_answer_model
 from psmlab.core.session.md_text import md_block, md_code, md_heading, md_inline
 from psmlab.core.session.schema import (
     Session,

@@ -131,7 +131,7 @@ def from_loom(doc: dict, *, title: str | None = None) -> Session:
         record, loom_id = _record(node, parent, loom_parent, where, by_loom_id)
         if loom_parent is not None and node.get("parent_id", loom_parent) != loom_parent:
             wrong.append((loom_id, node["parent_id"], loom_parent))
-        if not nodes and wrapped and (_is_loom(record) or extras):
+        if not nodes and wrapped and (is_loom(record) or extras):
             meta = dict(record.meta or {})
             meta[DOC_KEY] = extras
             if "selected_node_id" not in doc:
@@ -227,7 +227,7 @@ def _first_leaf(nodes: list[TurnRecord]) -> str:
     return at
 
 
-def _is_loom(t: TurnRecord) -> bool:
+def is_loom(t: TurnRecord) -> bool:
     return bool(t.source and t.source.startswith("loom:"))
 
 
@@ -338,7 +338,7 @@ def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
     meta.pop(DOC_KEY, None)
     meta.pop(UNSELECTED_KEY, None)
     adopted = {k: getattr(t, k) for k in _ADOPTED if getattr(t, k) is not None}
-    if _is_loom(t):
+    if is_loom(t):
         answer = meta.pop(GEN_KEY, None)
         fields = {k: v for k, v in meta.items() if k != ID_KEY}
         if "parent_id" in fields and loom_parent is not None:
@@ -361,86 +361,3 @@ def _node_out(t: TurnRecord, loom_parent: Any, loom_id: Any) -> dict[str, Any]:
     if block:
         node[BLOCK] = block
     return node
-
-
-def import_notes(session: Session) -> list[str]:
-    """What an import guessed or cannot show, in words (it said only how many turns it read):
-    roles read without loom's provenance, model text a person edited in loom, a hoisted save's
-    hidden branches, loom fields kept for the export but not shown."""
-    loomed = [t for t in session.nodes if _is_loom(t)]
-    out = []
-    guessed = [
-        t
-        for t in loomed
-        if not isinstance((t.meta or {}).get("meta"), dict)
-        or (t.meta or {})["meta"].get("source") not in ("prompt", "AI", "mixed")
-    ]
-    guessed = [t for t in guessed if "generation" not in (t.meta or {})]
-    if guessed:
-        out.append(
-            f"{_count(len(guessed), 'loom node')} record{'s' * (len(guessed) == 1)} no source "
-            "(loom's meta.source): read as assistant turns, a root as the user's"
-        )
-    mixed = [t for t in loomed if edited_in_loom(t)]
-    if mixed:
-        out.append(
-            f"{_count(len(mixed), 'turn')} hold{'s' * (len(mixed) == 1)} model text a person "
-            "edited in loom "
-            "(meta.source mixed): shown as edited by hand, not as a model's words"
-        )
-    hoisted = sum(1 for t in loomed if "masked_head" in (t.meta or {}))
-    if hoisted:
-        out.append(
-            "the tree was saved hoisted (masked_head): the branches outside the hoisted subtree "
-            "are kept for export -f loom but not shown; unhoist it in loom and save again to "
-            "see them"
-        )
-    return out
-
-
-def loom_answer_model(t: TurnRecord) -> str | None:
-    """The model of an answer psmlab wrote to loom without adopting it, read back (its turn
-    names no model; the loom node's psmlab block does)."""
-    block = (t.meta or {}).get(GEN_KEY)
-    model = block.get("model") if isinstance(block, dict) else None
-    return model if isinstance(model, str) else None
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}{'s' if n != 1 else ''}"
-
-
-def edited_in_loom(t: TurnRecord) -> bool:
-    """An assistant turn loom marks as model text a person changed (meta.source "mixed"), or a
-    psmlab turn a person edited in loom (psmlab wrote it as "AI")."""
-    meta = t.meta or {}
-    loom_meta = meta.get("meta")
-    if isinstance(loom_meta, dict) and loom_meta.get("source") == "mixed" and not t.edited_from:
-        return True
-    fields = meta.get(FIELDS_KEY)
-    changed = fields.get("meta") if isinstance(fields, dict) else None
-    return isinstance(changed, dict) and changed.get("source") == "mixed" and not t.edited_from
-
-
-def not_in_loom(session: Session) -> list[str]:
-    """What a loom export leaves out, in words: loom holds a tree of texts, not the session's
-    annotations, the models and how they were asked, or what was measured (empty: nothing)."""
-    out = []
-    if session.generations:
-        # An import of it has no generation to replay (a trial found replay "nothing to replay").
-        out.append(
-            f"how its {len(session.generations)} answer(s) were made (models, seeds, settings, "
-            "token ids: nothing to replay in an import of it)"
-        )
-    if session.annotations:
-        out.append(f"{len(session.annotations)} annotation(s)")
-    asked = [m.id for m in session.models if m.system]
-    if asked:
-        out.append(f"the system prompt of {', '.join(asked)}")
-    if session.auto_labels:
-        out.append(f"{len(session.auto_labels)} automatic label(s)")
-    if session.forced:
-        out.append(f"{len(session.forced)} forced-choice result(s)")
-    if session.projections:
-        out.append(f"{len(session.projections)} projection(s)")
-    return out

@@ -14,7 +14,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from psmlab.core.session.authorship import given_by
-from psmlab.core.session.loom import edited_in_loom
+from psmlab.core.session.loom_notes import edited_in_loom
 from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
 from psmlab.views import safe

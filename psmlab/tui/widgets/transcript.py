@@ -7,7 +7,7 @@ from textual import events
 from textual.binding import Binding
 from textual.widgets.option_list import Option
 
-from psmlab.core.session.loom import edited_in_loom
+from psmlab.core.session.loom_notes import edited_in_loom
 from psmlab.core.session.schema import TurnRecord
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.tui.widgets.lists import StopAtEnds
