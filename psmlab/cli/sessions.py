@@ -106,7 +106,7 @@ def adopt(
 def check_out(out: Path, doing: str, suffix: str) -> None:
     """Refuse an `-o` that would lose something (a session, the one read or another, replaced
     by an export or a report), name a folder, or lie under a file."""
-    from psmlab.core.session.file import holds_session
+    from psmlab.core.session.parse import holds_session
 
     if out.is_dir():
         raise UsageError(

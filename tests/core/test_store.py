@@ -14,6 +14,7 @@ import pytest
 from psmlab.core.errors import SessionError, SessionLockedError, UsageError
 from psmlab.core.session import disk
 from psmlab.core.session import file as store
+from psmlab.core.session.parse import holds_session
 from psmlab.core.session.schema import Annotation, GenerationRecord, Session, TurnRecord
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -450,12 +451,12 @@ def test_a_version_claim_that_the_keys_deny_is_refused_and_the_file_kept(
 def test_ask_json_output_is_a_session_that_export_o_does_not_write_over(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     report.write_bytes((GOLDEN / "ask-v0.json").read_bytes())
-    assert store.holds_session(report)  # it opens as one (version 0)
+    assert holds_session(report)  # it opens as one (version 0)
     replay_report = tmp_path / "replayed.json"
     replay_report.write_text(
         json.dumps({"total": 1, "identical": 1, "changed": 0, "generations": []})
     )
-    assert not store.holds_session(replay_report)
+    assert not holds_session(replay_report)
 
 
 def test_saves_go_through_links_keep_permissions_and_refuse_read_only_files(
@@ -565,7 +566,7 @@ def test_review_mends_keys_arguments_outputs_and_neighbours_temp_files(tmp_path:
     # JSON with a count called generations is no session (agreement --json's).
     agr = tmp_path / "agr.json"
     agr.write_text(json.dumps({"generations": 12, "kappa": 0.5}))
-    assert not store.holds_session(agr)
+    assert not holds_session(agr)
     # Another session's save in progress whose name extends this one's is left alone.
     theirs = tmp_path / ".s.json.bak.json.123.tmp"
     mine = tmp_path / ".s.json.123.tmp"
