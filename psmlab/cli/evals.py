@@ -60,7 +60,7 @@ def evals(
     another): each file's polarity is looked up by its name and shown; for a file psmlab does
     not know, the output says which file to state it in (evals-polarity.toml by the config)."""
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
-    from psmlab.core.measure.evals_io import POLARITY_UNKNOWN, polarity_hint
+    from psmlab.core.measure.evals_polarity import POLARITY_UNKNOWN, polarity_hint
     from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE, answer_bias_text
 
     raw = read_eval_bytes(file)

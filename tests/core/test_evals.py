@@ -16,13 +16,11 @@ from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Score
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.evals import BASE_FORMAT, eval_prompt, run_evals, score_item
-from psmlab.core.measure.evals_io import (
+from psmlab.core.measure.evals_io import EvalItem, load_jsonl, swapped
+from psmlab.core.measure.evals_polarity import (
     POLARITY_UNKNOWN,
-    EvalItem,
-    load_jsonl,
     polarity,
     polarity_hint,
-    swapped,
     user_polarity_file,
 )
 from psmlab.core.measure.evals_summary import (

@@ -28,7 +28,8 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Score
 from psmlab.core.errors import ContextOverflowError, PsmlabError
-from psmlab.core.measure.evals_io import EvalItem, load_jsonl, polarity, read_eval_bytes, swapped
+from psmlab.core.measure.evals_io import EvalItem, load_jsonl, read_eval_bytes, swapped
+from psmlab.core.measure.evals_polarity import polarity
 from psmlab.core.measure.evals_summary import summarize_rows
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
