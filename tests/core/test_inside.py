@@ -85,6 +85,20 @@ def test_averages_over_prompt_response_and_token_ranges(smol_cap: Capture) -> No
         mean_rows(tr.acts, 5, 5)
 
 
+def test_the_response_mean_leaves_out_the_end_of_generation_row(smol_cap: Capture) -> None:
+    """A recorded answer holds no EOS token, so monitoring averages without it; a vector's
+    build averaged it in (a trial: -2.87 against -2.50 on one answer's projection)."""
+    toks = smol_cap.tokenize(
+        "<|im_start|>user\nSay hello in one word.<|im_end|>\n<|im_start|>assistant\n", special=True
+    )
+    tr = smol_cap.generate(toks, 64)
+    assert tr.finish == "eos", tr.generated  # SmolLM2 answers this briefly
+    a = tr.acts[10].astype(np.float64)
+    assert len(tr.generated) > 1 and a.shape[0] == len(tr.tokens)  # the EOS row was read
+    np.testing.assert_allclose(tr.response_mean()[10], a[tr.n_prompt : -1].mean(0), rtol=1e-12)
+    assert not np.allclose(tr.response_mean()[10], a[tr.n_prompt :].mean(0))
+
+
 # --- (b) capture changes nothing --------------------------------------------------------------
 
 

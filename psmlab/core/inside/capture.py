@@ -86,8 +86,13 @@ class Trace:
         return self.mean(0, self.n_prompt)
 
     def response_mean(self) -> dict[int, np.ndarray]:
-        """Mean over the generated tokens' positions (the persona-vectors 'response average')."""
-        return self.mean(self.n_prompt, None)
+        """Mean over the generated tokens' positions (the persona-vectors 'response average'),
+        the end-of-generation token's row left out: a recorded answer holds no such token, so
+        monitoring and `trace` average without it, and a vector built with it measured other
+        rows than the ones it is read on (an EOS row sat far from the answer's mean). An answer
+        that is nothing but that token keeps its row: there is no other."""
+        end = -1 if self.finish == "eos" and len(self.tokens) - self.n_prompt > 1 else None
+        return self.mean(self.n_prompt, end)
 
 
 def mean_rows(
