@@ -104,7 +104,8 @@ def trace(
     )
     typer.echo(
         "value: mean projection of the answer's residual stream at layer L (l_out-L) on the unit "
-        "vector, over its n generated tokens; * = the adopted answer of that turn"
+        "vector, over its n generated tokens; turn: the answer's place in the transcript, numbered "
+        "as adopt and export number it; * = the adopted answer of that turn"
     )
     head = f"{'turn':>4}   {'model':<24} {'sample':>6} {'n':>5} " + " ".join(
         f"{'L' + str(L):>9}" for L in layers
@@ -116,7 +117,7 @@ def trace(
             "layer the vector is added to, its own part is said (subtract it to compare)"
         )
     for r in rows:
-        lead = f"{r.turn:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
+        lead = f"{r.turn + 1:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
@@ -135,7 +136,7 @@ def trace(
     else:
         adopted = sorted((r for r in rows if r.adopted and not r.skipped), key=lambda r: r.turn)
         typer.echo(
-            f"drift (last adopted minus first, turn {adopted[0].turn} -> {adopted[-1].turn}): "
+            f"drift (last adopted minus first, turn {adopted[0].turn + 1} -> {adopted[-1].turn + 1}): "
             + "  ".join(f"L{L} {d[L]:+.3f}" for L in layers)
         )
         if drift_note:

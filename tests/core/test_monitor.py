@@ -159,6 +159,12 @@ def test_cli_prints_the_trace_and_json(saved: Path, vector: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "mean projection" in res.stdout and "L14" in res.stdout
     assert res.stdout.strip().splitlines()[-1].startswith("drift (last adopted minus first")
+    # Turns numbered as adopt and the export number them (a trial read "adopted as turn 2"
+    # and "4", then trace's "turn 1 -> 3" for the same answers).
+    sess = load(saved)
+    path = sess.path(sess.head)
+    placed = [i + 1 for i, t in enumerate(path) if t.adopted_from]
+    assert f"turn {placed[0]} -> {placed[-1]})" in res.stdout.strip().splitlines()[-1], res.stdout
     res = run_cli("trace", str(saved), "--vector", str(vector), "--threads", "1", "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
