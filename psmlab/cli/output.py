@@ -25,7 +25,7 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models.registry import ModelSpec
-from psmlab.core.session.records import added_note
+from psmlab.core.session.records import added_note, reference_note
 from psmlab.views import safe
 
 
@@ -183,9 +183,15 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
 
     table = Table(
         title="projection on the monitored vectors (l_out-L per generated token on the unit "
-        "vector; mean, and per token at the last layer)",
+        "vector; mean, and per token at the vector's last layer)",
     )
-    for col in ("model", "sample", "vector", "mean per layer", "per token (last layer)"):
+    for col in (
+        "model",
+        "sample",
+        "vector",
+        "mean per layer",
+        "per token (the vector's last layer)",
+    ):
         table.add_column(col, overflow="fold")
     for g in generations:
         for w in watched.get(g.id, []):
@@ -199,6 +205,8 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
                 table.add_row(safe(g.model), str(g.sample + 1), safe(name), safe(w["skipped"]), "")
                 continue
             means = "  ".join(f"L{L} {x:+.2f}" for L, x in w["projection"].items())
+            ref = reference_note(v, list(w["projection"]))
+            means += f" ({ref})" if ref else ""
             last = list(w["per_token"])[-1] if w["per_token"] else None
             spark = sparkline(w["per_token"][last]) if last else ""
             added = added_note(w.get("added") or {})

@@ -13,7 +13,7 @@ from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
-from psmlab.core.session.records import added_note
+from psmlab.core.session.records import added_note, reference_note
 
 
 def trace(
@@ -107,6 +107,9 @@ def trace(
         "vector, over its n generated tokens; turn: the answer's place in the transcript, numbered "
         "as adopt and export number it; * = the adopted answer of that turn"
     )
+    ref = reference_note(vector_info(vec, vector), layers)
+    if ref:
+        typer.echo(f"its build's {ref} (answers' means: a value is read against these)")
     head = f"{'turn':>4}   {'model':<24} {'sample':>6} {'n':>5} " + " ".join(
         f"{'L' + str(L):>9}" for L in layers
     )

@@ -121,9 +121,9 @@ def build(
 ) -> None:
     """Contrast answers under each archetype's inducing prompt with the default's, on neutral
     questions; write one control vector per archetype and test it on held-out questions."""
-    import numpy as np
 
     from psmlab.core.domain.personas import load_personas
+    from psmlab.core.inside import vector_checks as C
     from psmlab.core.inside import vectors as V
 
     wanted = _layers(layers)
@@ -166,20 +166,13 @@ def build(
     for aid, vec in built.vectors().items():
         ind = built.inductions[aid]
         control = V.shuffled_auroc(
-            built.induced[aid], built.default, held.induced[aid], held.default
-        )
+            built.induced[aid], built.default, held.induced[aid], held.default,
+            n_perm=C.N_PERM, seed=C.PERM_SEED,
+        )  # fmt: skip
         table = V.separation(vec, held.induced[aid], held.default)
-        # Saved with the vector: how well it separated held-out answers, and the chance level.
-        held_out = {
-            str(x.layer): {
-                "auroc": x.auroc,
-                "gap": x.gap,
-                "shuffled_auroc_mean": control[x.layer][0],
-                "shuffled_auroc_sd": control[x.layer][1],
-                "n_questions_each_way": len(qt),
-            }
-            for x in table
-        }
+        # Saved with the vector: how well it separated held-out answers, the chance level, and
+        # the means a projection on it is read against.
+        held_out = C.held_out_record(table, control, len(qt))
         prompts = {
             "induce": ind.prompt,
             "derived": ind.derived,
@@ -196,21 +189,17 @@ def build(
         )  # fmt: skip
         how = "derived from name + description" if ind.derived else "from the persona file"
         typer.echo(f"\n{aid} -> {path}  (inducing prompt {how})")
-        typer.echo(
-            f"  held-out projections ({len(qt)} questions each way); shuffled: AUROC of vectors "
-            "built with induced/default labels shuffled (200 permutations, mean ± sd)"
+        _separation_table(
+            table, control, held_out, f"{len(qt)} questions each way", ("induced", "default")
         )
-        typer.echo("  layer      norm   induced   default       gap  AUROC  shuffled")
-        for s in table:
-            mean, sd = control[s.layer]
-            typer.echo(
-                f"  {s.layer:>5} {s.norm:>9.2f} {s.induced:>9.2f} {s.default:>9.2f} "
-                f"{s.gap:>9.2f}  {s.auroc:.2f}   {mean:.2f} ± {sd:.2f}"
-            )
     if axis_file is not None:
         md, ma = built.means_default(), built.means_by_archetype()
         ax = V.assistant_axis(md, ma)
         cos = V.pc1_cosine(ax, md, ma)
+        # Its sign and separation tested as a persona vector's are: held-out default answers
+        # against the archetypes' (a trial steered "towards the Assistant" into humans).
+        table, control = C.axis_check(ax, built.default, built.induced, held.default, held.induced)
+        held_out = C.held_out_record(table, control, len(qt), high="assistant", low="personas")
         prompts = {
             "archetypes": {a: built.inductions[a].to_dict() for a in ids},
             "default_system": None,
@@ -225,14 +214,58 @@ def build(
             method="mean(default) - mean over archetypes of mean(induced), response-averaged "
             "l_out, greedy",
             pc1_abs_cosine=json.dumps({str(L): cos[L] for L in sorted(ax)}, sort_keys=True),
-            **common,
+            held_out=json.dumps(held_out, sort_keys=True), **common,
         )  # fmt: skip
         typer.echo(f"\nassistant axis (default minus mean of {len(ids)} archetype(s)) -> {path}")
-        if len(ids) == 1:
-            typer.echo("  (one archetype: PC1 of two points is the axis itself, so |cos| = 1)")
-        typer.echo("  layer      norm  |cos PC1|")
+        _separation_table(
+            table, control, held_out,
+            f"{len(qt)} questions: {len(qt)} default answers, {len(qt) * len(ids)} archetypes'",
+            ("assistant", "personas"),
+        )  # fmt: skip
+        typer.echo("  layer  |cos PC1| (the axis against the first principal component)")
         for L in sorted(ax):
-            typer.echo(f"  {L:>5} {float(np.linalg.norm(ax[L])):>9.2f}  {cos[L]:.3f}")
+            typer.echo(f"  {L:>5}  {cos[L]:.3f}")
+        typer.echo(f"  note: {_pc1_note(len(ids))}")
+
+
+def _pc1_note(n_archetypes: int) -> str:
+    """What |cos PC1| can say with this many archetypes (PC1 of k + 1 points)."""
+    if n_archetypes == 1:
+        return "one archetype: PC1 of two points is the axis itself, so |cos| = 1"
+    if n_archetypes < 4:
+        return (
+            f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes): "
+            "|cos| near 1 says little; build with more archetypes for a test of it"
+        )
+    return f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes)"
+
+
+def _separation_table(
+    table: list[Any],
+    control: dict[int, tuple[float, float]],
+    held_out: dict[str, dict[str, Any]],
+    counts: str,
+    names: tuple[str, str],
+) -> None:
+    """The held-out test of one vector or axis, and a note for each layer that fails it."""
+    from psmlab.core.inside.vector_checks import N_PERM, verdict
+
+    high, low = names
+    typer.echo(
+        f"  held-out projections ({counts}); shuffled: AUROC of vectors "
+        f"built with {high}/{low} labels shuffled ({N_PERM} permutations, mean ± sd)"
+    )
+    typer.echo(f"  layer      norm {high:>9} {low:>9}       gap  AUROC  shuffled")
+    for s in table:
+        mean, sd = control[s.layer]
+        typer.echo(
+            f"  {s.layer:>5} {s.norm:>9.2f} {s.induced:>9.2f} {s.default:>9.2f} "
+            f"{s.gap:>9.2f}  {s.auroc:.2f}   {mean:.2f} ± {sd:.2f}"
+        )
+    for s in table:
+        why = verdict(held_out[str(s.layer)])
+        if why:
+            typer.echo(f"  warning: layer {s.layer} {why}: its projections do not measure {high}")
 
 
 @app.command("show")
@@ -244,6 +277,7 @@ def show(
     and (psmlab's) how well it separated held-out answers; any llama.cpp control vector reads."""
     import numpy as np
 
+    from psmlab.core.inside.vector_checks import held_of, reference, verdict
     from psmlab.core.models.cvec import read_cvec
     from psmlab.core.models.hashing import file_sha256
 
@@ -284,6 +318,13 @@ def show(
                 },
                 "model_hint": vec.model_hint,
                 "metadata": meta,
+                # A layer that separates held-out answers the wrong way, or no better than
+                # shuffled labels: its projections do not measure what the file is named for.
+                "warnings": [
+                    f"layer {L} {why}"
+                    for L, h in sorted(held_of(meta).items(), key=lambda x: str(x[0]))
+                    if isinstance(h, dict) and (why := verdict(h))
+                ],
             }
         )
     if json_out:
@@ -318,18 +359,32 @@ def show(
                     f"{m.get('psmlab.llama_cpp_python')}; n={m.get('psmlab.n')} build questions"
                 )
             )
-        held = m.get("psmlab.held_out") or {}
-        held = held if isinstance(held, dict) else {}
-        typer.echo("  layer      norm" + ("  held-out AUROC  shuffled" if held else ""))
+        held = held_of(m)
+        pc1 = m.get("psmlab.pc1_abs_cosine")
+        pc1 = pc1 if isinstance(pc1, dict) else {}
+        ref = reference(held)
+        sides = " / ".join(next(iter(ref.values()))) if ref else ""
+        typer.echo(
+            "  layer      norm"
+            + ("  held-out AUROC  shuffled" if held else "")
+            + (f"  held-out means ({sides})" if ref else "")
+            + ("  |cos PC1|" if pc1 else "")
+        )
         for L in d["layers"]:
             h = held.get(str(L))
             try:
                 tail = (
-                    f"  {h['auroc']:.2f} (n={h['n_questions_each_way']} each way)  "
+                    f"  {h['auroc']:.2f} ({h['n_questions_each_way']} questions)  "
                     f"{h['shuffled_auroc_mean']:.2f} ± {h['shuffled_auroc_sd']:.2f}"
                     if h
                     else ""
                 )
             except (TypeError, KeyError, ValueError):
                 tail = "  (its held-out record is unreadable)"
+            if str(L) in ref:
+                tail += "  " + " / ".join(f"{v:.2f}" for v in ref[str(L)].values())
+            if isinstance(pc1.get(str(L)), (int, float)):
+                tail += f"  {pc1[str(L)]:.3f}"
             typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{tail}")
+        for w in d["warnings"]:
+            typer.echo(f"  warning: {w}")

@@ -57,7 +57,13 @@ def vector(smol1: ModelSpec, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for L in LAYERS:
         v = rng.standard_normal(576)
         dirs[L] = (v / np.linalg.norm(v)).astype(np.float32)
-    meta = {"psmlab.model_sha256": smol1.sha256() or "", "psmlab.archetype": "random"}
+    # The build's held-out means (what a reading is set against), as `vectors build` writes.
+    held = {str(L): {"induced_mean": 1.5 + L, "default_mean": -2.25 - L} for L in LAYERS}
+    meta = {
+        "psmlab.model_sha256": smol1.sha256() or "",
+        "psmlab.archetype": "random",
+        "psmlab.held_out": json.dumps(held),
+    }
     out = tmp_path_factory.mktemp("vec") / "random.gguf"
     return write_cvec(out, dirs, model_hint=smol1.architecture or "", metadata=meta)
 
@@ -158,6 +164,8 @@ def test_cli_prints_the_trace_and_json(saved: Path, vector: Path) -> None:
     res = run_cli("trace", str(saved), "--vector", str(vector), "--threads", "1")
     assert res.returncode == 0, res.stderr
     assert "mean projection" in res.stdout and "L14" in res.stdout
+    # A value is shown with the build's held-out means (its layer's offset is in both).
+    assert "its build's held out: L6 induced +7.50, default -8.25; L14 induced +15.50" in res.stdout
     assert res.stdout.strip().splitlines()[-1].startswith("drift (last adopted minus first")
     # Turns numbered as adopt and the export number them (a trial read "adopted as turn 2"
     # and "4", then trace's "turn 1 -> 3" for the same answers).
@@ -205,3 +213,19 @@ def test_a_layer_the_model_lacks_skips_its_answers_naming_the_layer(saved: Path)
     assert why.startswith("layer 40 does not exist in this model (30 layers)"), why
     # The file records no model: that it was built for another is not claimed (a guess).
     assert "built for another model" not in why, why
+
+
+def test_the_lab_line_and_the_export_say_the_held_out_means(saved: Path, vector: Path) -> None:
+    """A monitored value is shown beside the means its build's held-out answers read there."""
+    from psmlab.core.inside.monitor import record, vector_info
+    from psmlab.core.session.export_md import to_markdown
+    from psmlab.tui.widgets.column_state import monitor_line
+
+    session = load(saved)
+    vec = read_cvec(vector)
+    record(session, trace_session(session, vec, n_threads=1), vector_info(vec, vector))
+    p = session.projections[0]
+    assert p.vector["reference"]["14"] == {"induced": 15.5, "default": -16.25}
+    line = monitor_line(p, 200).plain
+    assert "L14 " in line and "(held out: induced +15.50, default -16.25)" in line, line
+    assert "held out: L6 induced +7.50, default -8.25; L14 induced +15.50" in to_markdown(session)

@@ -177,6 +177,12 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     held = json.loads(cv.metadata["psmlab.held_out"])
     assert set(held) == {"6", "20"} and 0.0 <= held["6"]["auroc"] <= 1.0
     assert held["6"]["n_questions_each_way"] == 2 and "shuffled_auroc_mean" in held["6"]
+    # With the held-out means a projection is read against (a value alone carries the layer's
+    # offset: -28 read as anti-HAL when the default answers sit at -27), and how the control
+    # was drawn.
+    h6 = held["6"]
+    assert h6["induced_mean"] - h6["default_mean"] == pytest.approx(h6["gap"], abs=1e-9)
+    assert h6["shuffled_permutations"] == 200 and h6["shuffled_seed"] == 0
     assert "coarse" in res.stdout
     # The axis says what it is: default minus the archetypes (its file said the opposite).
     axis = read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf")
@@ -185,6 +191,14 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     ap = json.loads(axis.metadata["psmlab.prompts"])
     assert ap["test_questions"] and "SmolLM" in ap["default_warnings"][0]
     assert set(json.loads(axis.metadata["psmlab.pc1_abs_cosine"])) == {"6", "20"}
+    # The axis is tested as a vector is: held-out default answers against the archetypes'.
+    ah = json.loads(axis.metadata["psmlab.held_out"])
+    assert set(ah) == {"6", "20"} and 0.0 <= ah["6"]["auroc"] <= 1.0
+    assert ah["6"]["assistant_mean"] - ah["6"]["personas_mean"] == pytest.approx(ah["6"]["gap"])
+    assert "assistant  personas" in res.stdout and "one archetype: PC1 of two points" in res.stdout
+    shown_axis = run_cli("vectors", "show", str(out / "assistant-axis.smollm2-135m-instruct.gguf"))
+    assert "held-out means (assistant / personas)" in shown_axis.stdout, shown_axis.stdout
+    assert "|cos PC1|" in shown_axis.stdout
     shown = run_cli("vectors", "show", str(f))
     assert shown.returncode == 0 and "held-out AUROC" in shown.stdout and "method:" in shown.stdout
     doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
@@ -255,3 +269,31 @@ def test_show_reads_a_file_whose_records_are_damaged_and_norms_do_not_overflow(
     # The monitor's unit direction is the direction (every projection was 0.0 on it).
     (u,) = unit_directions(read_cvec(huge)).values()
     assert np.allclose(u, 1 / 576**0.5)
+
+
+def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None:
+    """A vector whose held-out induced answers project below the default ones (a trial: AUROC
+    0.25, gap -53.6) was written and shown with no word; so was one no better than chance."""
+    from psmlab.core.inside.vector_checks import reference, verdict
+    from psmlab.core.models.cvec import write_cvec
+
+    ok = {"auroc": 0.9, "gap": 3.0, "shuffled_auroc_mean": 0.5, "shuffled_auroc_sd": 0.1}
+    assert verdict(ok) is None
+    assert "wrong way" in (verdict({**ok, "auroc": 0.25, "gap": -53.6}) or "")
+    assert "wrong way" in (verdict({**ok, "gap": -0.1}) or "")
+    assert "no better than shuffled" in (verdict({**ok, "auroc": 0.65}) or "")
+    assert verdict({"auroc": "x"}) is None  # unreadable: said as such elsewhere
+    rec = {**ok, "induced_mean": -20.18, "default_mean": -27.48, "n_questions_each_way": 8}
+    assert reference({"6": rec}) == {"6": {"induced": -20.18, "default": -27.48}}
+    v = np.full(576, 0.1, dtype=np.float32)
+    held = {"6": {**rec, "auroc": 0.25, "gap": -53.6}, "12": rec}
+    f = write_cvec(
+        tmp_path / "w.gguf", {6: v, 12: v}, metadata={"psmlab.held_out": json.dumps(held)}
+    )
+    shown = run_cli("vectors", "show", str(f))
+    assert shown.returncode == 0, shown.stderr
+    assert "warning: layer 6 separates held-out answers the wrong way" in shown.stdout, shown.stdout
+    assert "layer 12" not in shown.stdout.split("warning:", 1)[1]
+    assert "held-out means (induced / default)" in shown.stdout
+    doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
+    assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith("layer 6 ")

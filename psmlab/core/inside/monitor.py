@@ -10,6 +10,7 @@ import numpy as np
 
 from psmlab.core.errors import LayerError, PsmlabError, UsageError
 from psmlab.core.inside.reading import Model, Skip, project
+from psmlab.core.inside.vector_checks import held_of, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
@@ -73,6 +74,8 @@ def vector_info(vector: ControlVector, path: str | Path) -> dict[str, Any]:
         "archetype": vector.metadata.get("psmlab.archetype"),
         "model": vector_label(vector),
         "layers": sorted(unit_directions(vector)),  # the layers projected on (zero ones are not)
+        # Per layer, the held-out answer means its build measured (what a value is read against).
+        "reference": reference(held_of(vector.metadata)),
     }
 
 

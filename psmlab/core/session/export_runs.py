@@ -14,7 +14,7 @@ from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
 from psmlab.core.session.md_text import md_block, md_code, md_inline
-from psmlab.core.session.records import added_note
+from psmlab.core.session.records import added_note, reference_note
 from psmlab.core.session.schema import Annotation, ForcedRecord, GenerationRecord, Session
 
 
@@ -197,6 +197,8 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         added = added_note(p.added)
         how = f" (re-read steered{'; ' + md_inline(added) if added else ''})" if p.steered else ""
         how += f" (not its model's vector: {md_inline(p.note)})" if p.note else ""
+        ref = reference_note(p.vector, list(p.projection))
+        spark += f" ({md_inline(ref)})" if ref else ""
         out.append(f"- {name}{how}: {means}{spark}")
     if out:
         out = [

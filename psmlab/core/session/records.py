@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -309,3 +310,24 @@ def added_note(added: dict[str, float] | dict[int, float]) -> str:
     if not added:
         return ""
     return "the vector itself adds " + ", ".join(f"L{L} {v:+.2f}" for L, v in added.items())
+
+
+def reference_note(vector: dict[str, Any], layers: Sequence[str | int] | None = None) -> str:
+    """The held-out answer means a projection on this vector is read against, as its build
+    measured them: "held out: L6 default -27.48, induced -20.18" (empty when the file records
+    none). A value alone carries its layer's offset: -28 read as "anti-HAL" when the default
+    answers sit at -27."""
+    ref = vector.get("reference")
+    if not isinstance(ref, dict):
+        return ""
+    keys = [str(L) for L in layers] if layers is not None else list(ref)
+    parts = []
+    for L in keys:
+        sides = ref.get(L)
+        if isinstance(sides, dict) and sides:
+            parts.append(f"L{L} " + ", ".join(f"{k} {v:+.2f}" for k, v in sides.items() if _num(v)))
+    return "held out: " + "; ".join(parts) if parts else ""
+
+
+def _num(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -17,6 +17,7 @@ from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.measure.instruments import EVEN, pure
+from psmlab.core.session.records import reference_note
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
 
@@ -152,6 +153,9 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
         out.append_text(safe(f" (the vector's own {p.added[layer]:+.2f})", "magenta"))
     if p.note:  # the vector records another model file: a number that may mean nothing here
         out.append(" (another model's vector)", style="yellow")
+    ref = reference_note(p.vector, [layer]).removeprefix("held out: ").removeprefix(f"L{layer} ")
+    if ref:  # what its build's held-out answers read at this layer: the scale of the value
+        out.append_text(safe(f" (held out: {ref})", "dim"))
     values = p.per_token.get(layer) or []
     room = width - out.cell_len - 1 if width > 0 else MONITOR_SPARK
     if values and room >= 4:

@@ -1,0 +1,111 @@
+"""How well a built vector separates held-out answers, as recorded in its file and said of it: the
+held-out means it is read against, the shuffled-label control, and a warning when it fails."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psmlab.core.inside.vectors import Means, Separation, separation, shuffled_auroc
+
+N_PERM = 200  # shuffled-label vectors per layer (the control's permutations)
+PERM_SEED = 0
+
+
+def held_out_record(
+    table: Sequence[Separation],
+    control: Mapping[int, tuple[float, float]],
+    n_each: int,
+    *,
+    high: str = "induced",
+    low: str = "default",
+) -> dict[str, dict[str, Any]]:
+    """Per layer (as text, for the file's JSON): AUROC, gap, the two held-out means a reading is
+    set against (`{high}_mean`, `{low}_mean`: a value means little without them, as every layer
+    carries its own offset), the shuffled control and how it was drawn."""
+    return {
+        str(x.layer): {
+            "auroc": x.auroc,
+            "gap": x.gap,
+            f"{high}_mean": x.induced,
+            f"{low}_mean": x.default,
+            "shuffled_auroc_mean": control[x.layer][0],
+            "shuffled_auroc_sd": control[x.layer][1],
+            "shuffled_permutations": N_PERM,
+            "shuffled_seed": PERM_SEED,
+            "n_questions_each_way": n_each,
+        }
+        for x in table
+    }
+
+
+def axis_check(
+    axis: Means,
+    build_default: Sequence[Means],
+    build_induced: Mapping[str, Sequence[Means]],
+    test_default: Sequence[Means],
+    test_induced: Mapping[str, Sequence[Means]],
+) -> tuple[list[Separation], dict[int, tuple[float, float]]]:
+    """The assistant axis on held-out answers: default answers (the Assistant) against every
+    archetype's answers pooled, so AUROC > 0.5 means it points towards the Assistant as its
+    metadata says; and the same test of axes built with those labels shuffled."""
+    pooled_build = [m for runs in build_induced.values() for m in runs]
+    pooled_test = [m for runs in test_induced.values() for m in runs]
+    table = separation(axis, test_default, pooled_test)
+    control = shuffled_auroc(
+        build_default, pooled_build, test_default, pooled_test, n_perm=N_PERM, seed=PERM_SEED
+    )
+    return table, control
+
+
+def verdict(h: Mapping[str, Any]) -> str | None:
+    """What a researcher must know before reading a layer's projections (None: it separates):
+    a vector that separates the wrong way, or no better than shuffled labels (mean + 2 sd)."""
+    try:
+        auroc, gap = float(h["auroc"]), float(h["gap"])
+        mean, sd = float(h["shuffled_auroc_mean"]), float(h["shuffled_auroc_sd"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if gap < 0 or auroc < 0.5:
+        return f"separates held-out answers the wrong way (gap {gap:+.2f}, AUROC {auroc:.2f})"
+    if auroc <= mean + 2 * sd:
+        return (
+            f"separates held-out answers no better than shuffled labels (AUROC {auroc:.2f}, "
+            f"shuffled {mean:.2f} ± {sd:.2f})"
+        )
+    return None
+
+
+def held_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """A vector file's held-out record, read from its metadata (JSON text or already parsed;
+    empty for a file that has none or whose record is not JSON)."""
+    held = metadata.get("psmlab.held_out")
+    if isinstance(held, str):
+        try:
+            held = json.loads(held)
+        except json.JSONDecodeError:
+            return {}
+    return held if isinstance(held, dict) else {}
+
+
+def reference(held: Any) -> dict[str, dict[str, float]]:
+    """Per layer, the held-out means a projection is read against ({"default": …, "induced": …}
+    or the axis's {"assistant": …, "personas": …}); empty for a file that records none."""
+    out: dict[str, dict[str, float]] = {}
+    if not isinstance(held, dict):
+        return out
+    for layer, h in held.items():
+        if not isinstance(h, dict):
+            continue
+        means = {
+            k.removesuffix("_mean"): float(v)
+            for k, v in h.items()
+            if k.endswith("_mean")
+            and not k.startswith("shuffled")
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+        }
+        if len(means) == 2:
+            out[str(layer)] = means
+    return out
