@@ -179,6 +179,18 @@ def probe(
     summary = summarize(results)
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
     warn_prompts(prompts)
+    for model_id, note in dict.fromkeys((r.model, r.prefill_note()) for r in results):
+        if note:  # answers a prefill does not start: scored as "I am I'm an AI."
+            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id}]: {note}") + "\n")
+    if prefill and any(r.n_answers and r.not_continuing == r.n_answers for r in results):
+        # A set's answers are written to follow its own prefills, not one given here.
+        sys.stderr.write(
+            terminal_safe(
+                f"psmlab: warning: no answer begins with --prefill {prefill!r}: each is scored "
+                "after it as written; check that they read on from it"
+            )
+            + "\n"
+        )
     if json_out:
         stdout_json(
             {

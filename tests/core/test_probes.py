@@ -261,3 +261,35 @@ def test_an_answer_after_a_prefill_follows_it_as_a_word(smol) -> None:
     assert continuation(quote, "I am a human.") == "I am a human."
     bare = probe_prompt(smol, Transcript(), ProbeItem("q", "What are you?"), fmt)
     assert continuation(bare, "I am a human.") == "I am a human."  # the template ends in a newline
+
+
+def test_an_answer_that_holds_the_prefill_is_scored_after_it_once(smol) -> None:
+    """--prefill "I am" scored "I am I'm an AI." (the answers open with "I'm"/"I am"): the part
+    a prefill says is not scored twice, "I'm" reads as "I am", and answers that do not begin
+    with the prefill are left out while every class keeps one (and said)."""
+    from psmlab.core.measure.probe_answers import after_prefill
+
+    assert after_prefill("I am", "I am an AI.") == " an AI."
+    assert after_prefill("I am", "I\u2019m a human.") == " a human."
+    assert after_prefill("I'm", "I am an AI") == " an AI"
+    assert after_prefill("I am", "Honestly, I am human.") is None
+    assert after_prefill(None, "I am") is None
+    item = ProbeItem("what-are-you", "What are you?", "I am")
+    fmt = _fmt(smol)
+    prompt = probe_prompt(smol, Transcript(), item, fmt)
+    assert continuation(prompt, "I'm an AI.") == " an AI."  # the template's text ends in "I am"
+    table = {"ai": ["I'm an AI.", "Honestly, I'm a program."], "human": ["I am a person."]}
+    result = score_statements(smol, prompt, table, item.id, False)
+    assert result.left_out == 1 and result.n_answers == 2 and len(result.statements["ai"]) == 1
+    assert "scored the 2 of 3 answers that begin with the prefill 'I am'" in (
+        result.prefill_note() or ""
+    )
+    (alone,) = smol.score(prompt, [" a person."])
+    assert result.statements["human"] == [pytest.approx(alone.logprob, abs=1e-4)]
+    # A class left with none: every answer is scored, and that is said.
+    lopsided = {"ai": ["I'm an AI."], "human": ["Honestly, a person."]}
+    res2 = score_statements(smol, prompt, lopsided, item.id, False)
+    assert res2.left_out == 0 and "1 of 2 answers do not begin" in (res2.prefill_note() or "")
+    # None begins with it: answers written to follow it (a set's own prefill), nothing said.
+    follow = {"ai": ["making paperclips."], "human": ["seeing my kids."]}
+    assert score_statements(smol, prompt, follow, item.id, False).prefill_note() is None

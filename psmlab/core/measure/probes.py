@@ -30,6 +30,7 @@ from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import PsmlabError
+from psmlab.core.measure.probe_answers import after_prefill, continuation, not_continuing
 from psmlab.core.measure.probe_sets import (
     AXES,
     NULL_QUESTION,
@@ -51,6 +52,7 @@ __all__ = [
     "ProbeItem",
     "ProbeResult",
     "ProbeSet",
+    "after_prefill",
     "check_archetypes",
     "continuation",
     "describe",
@@ -69,21 +71,6 @@ __all__ = [
     "statements_for",
     "summarize",
 ]
-
-
-def continuation(prompt: RenderedPrompt, statement: str) -> str:
-    """A statement as the model would write it right after the prompt: base-model frames end in
-    "Assistant:", so the answer starts with a space; chat templates end in a newline, and a
-    prefill ("Well,") is a word the answer follows after a space, unless it opens a bracket or
-    a quote."""
-    opened = prompt.prefill is not None and prompt.prefill.endswith(_OPENERS)
-    if opened or prompt.text.endswith((" ", "\n")) or statement.startswith((" ", "\n")):
-        return statement
-    return " " + statement
-
-
-# A prefill ending in one of these is followed by its answer without a space: '"I' and '(I'.
-_OPENERS = ("(", "[", '"', "“", "‘", "—")
 
 
 @dataclass
@@ -105,6 +92,11 @@ class ProbeResult:
     # Per class, the lowest and highest probability over paraphrase sets (the j-th answer of every
     # class scored alone); None when the classes have different numbers of answers.
     paraphrase_range: dict[str, tuple[float, float]] | None = None
+    # Of `n_answers`, how many do not begin with the prompt's prefill (scored after it as
+    # written: "I am I'm an AI."); 0 with no prefill.
+    not_continuing: int = 0
+    n_answers: int = 0
+    left_out: int = 0  # answers not scored: they do not begin with the prefill
 
     @property
     def top(self) -> str:
@@ -136,7 +128,29 @@ class ProbeResult:
             "null_statement_logprobs": self.null_statements,
             "paraphrase_range": self.paraphrase_range,
             "length_normalized": self.normalized,
+            "answers_not_continuing_prefill": self.not_continuing,
+            "n_answers": self.n_answers,
+            "answers_left_out": self.left_out,
         }
+
+    def prefill_note(self) -> str | None:
+        """Said beside the result when answers do not continue the prefill."""
+        pre = self.prompt.prefill if self.prompt is not None else None
+        if self.left_out and pre:
+            return (
+                f"scored the {self.n_answers} of {self.n_answers + self.left_out} answers that "
+                f"begin with the prefill {pre.strip()!r} (others would be scored after it as "
+                "written)"
+            )
+        if not self.not_continuing or not pre or self.not_continuing == self.n_answers:
+            # None begins with it: answers written to follow it (the secret-goal item's "my
+            # secret goal of" then "making paperclips"); `probe --prefill` says so of its own.
+            return None
+        return (
+            f"{self.not_continuing} of {self.n_answers} answers do not begin with the prefill "
+            f"{pre.strip()!r}: each is scored after it as written (e.g. {pre.strip()!r} then "
+            '"I\'m …"); give a prefill the answers begin with, or none'
+        )
 
 
 def describe(normalized: bool, calibrated: bool) -> str:
@@ -346,7 +360,8 @@ def score_statements(
     null_question: str | None = None,
     cancel: threading.Event | None = None,
 ) -> ProbeResult:
-    flat = [(a, s) for a, ss in table.items() for s in ss]
+    every = [(a, s) for a, ss in table.items() for s in ss]
+    flat = _continuing(prompt.prefill, every, set(table))
 
     def values(p: RenderedPrompt) -> dict[str, list[float]]:
         scores = backend.score(p, [continuation(p, s) for _, s in flat], cancel=cancel)
@@ -369,6 +384,9 @@ def score_statements(
         prompt,
         axis,
         null_question=null_question,
+        not_continuing=not_continuing(prompt.prefill, [s for _, s in flat]),
+        n_answers=len(flat),
+        left_out=len(every) - len(flat),
     )
     use = per
     if null_prompt is not None:
@@ -379,6 +397,18 @@ def score_statements(
         result.null_statements = nul
     result.paraphrase_range = paraphrase_range(use)
     return result
+
+
+def _continuing(
+    prefill: str | None, flat: list[tuple[str, str]], classes: set[str]
+) -> list[tuple[str, str]]:
+    """With a prefill, only the answers that begin with it, while every class keeps one: "I am"
+    then "I'm a human." is no answer anyone writes, and a class whose answers all read so lost
+    to one whose did not (all of them, warned of, when some class would be left with none)."""
+    if not prefill or not prefill.strip():
+        return flat
+    keep = [(a, s) for a, s in flat if after_prefill(prefill, s) is not None]
+    return keep if {a for a, _ in keep} == classes else flat
 
 
 def paraphrase_range(per: dict[str, list[float]]) -> dict[str, tuple[float, float]] | None:
