@@ -31,6 +31,13 @@ def sessions(
     """List saved sessions: title, date, models, generations, annotations."""
     from psmlab.core.session.file import list_sessions, sessions_dir, summary
 
+    if directory is not None and not directory.is_dir():
+        # A mistyped folder read as "no sessions", exit 0.
+        raise UsageError(
+            f"{directory} "
+            + ("is a file, not a folder" if directory.exists() else "does not exist"),
+            "pass the folder sessions are saved in (default: psmlab sessions with no --dir)",
+        )
     rows = list_sessions(directory)
     if json_out:
         stdout_json(
@@ -43,7 +50,10 @@ def sessions(
         )
         return
     if not rows:
-        typer.echo(f"no sessions in {directory or sessions_dir()}")
+        where = directory or sessions_dir()
+        # The default folder (or PSMLAB_SESSIONS_DIR) is made at the first save.
+        yet = "" if where.is_dir() else " (the folder does not exist yet)"
+        typer.echo(terminal_safe(f"no sessions in {where}{yet}"))
         return
     from rich.console import Console
     from rich.table import Table

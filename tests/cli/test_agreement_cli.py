@@ -49,7 +49,7 @@ def test_agreement_json_and_table(tmp_path: Path) -> None:
     text = " ".join(single.stdout.split())
     assert "kappa n/a (no interval)" in text
     assert "both sources give the one item the label 'human'" in text
-    assert "no better than chance" not in text and "interval n/a" not in text
+    assert "told from chance" not in text and "interval n/a" not in text
 
 
 def test_a_bad_line_is_a_one_line_usage_error(tmp_path: Path) -> None:

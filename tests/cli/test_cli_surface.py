@@ -111,3 +111,16 @@ def test_experiment_example_prints_a_file_that_plans(tmp_path: Path) -> None:
 
     written = set(re.findall(r"^#? ?(\w+) = ", proc.stdout, re.M))
     assert written == set(ExperimentSpec.model_fields), written ^ set(ExperimentSpec.model_fields)
+
+
+def test_sessions_in_a_folder_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    """`sessions --dir` with a mistyped folder (or a file) said "no sessions in X", exit 0."""
+    missing = run_cli("sessions", "--dir", str(tmp_path / "sesions"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr, missing.stderr
+    assert missing.stderr.count("\n") == 1
+    f = tmp_path / "notes.txt"
+    f.write_text("x")
+    assert "is a file, not a folder" in run_cli("sessions", "--dir", str(f)).stderr
+    empty = run_cli("sessions", "--dir", str(tmp_path))
+    assert empty.returncode == 0 and "no sessions in" in empty.stdout
+    assert "does not exist yet" not in empty.stdout

@@ -75,7 +75,7 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     # Three samples: the kappa as psmlab agreement prints it, with why it says little.
     assert (
         "at Cohen's κ 0.00 [0.00, 0.00] (accuracy 0.00, n=3; fewer than 30 samples: read the "
-        "interval, not the point; the interval includes 0: no better than chance)" in people
+        "interval, not the point; the interval includes 0: it cannot be told from chance)" in people
     )
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
     # Three samples, all read as human: no AI claim, P(ai) 0, and 3 claims are no clear majority.

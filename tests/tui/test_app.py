@@ -735,6 +735,13 @@ async def test_keys_are_handled_while_two_models_stream(make_lab) -> None:
             assert "Still generating: Esc cancels, then F3" in said, said
             assert "Still generating: Esc cancels, then Ctrl+O opens" in said, said
             assert app.screen is screen, "a dialog opened mid-run"
+            # Quitting mid-run asks first (it stopped the run unasked); Esc keeps it going.
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the quit question")
+            assert "still generating" in app.screen.question, app.screen.question
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, "the question closed")
+            assert screen.generating and app.is_running
             await pilot.press("escape")
         finally:
             go_on.set()  # a failed assert must not leave the run's thread waiting
@@ -1517,3 +1524,48 @@ async def test_ctrl_c_says_in_words_how_to_quit(make_lab) -> None:
         quit_toast = "Press Ctrl+Q to quit the app (Esc stops a generation)"
         await wait_for(pilot, lambda: quit_toast in notices(app), "the toast")
         assert not any("[b]" in n for n in notices(app))
+
+
+async def test_sending_after_continuations_asks_which_stands_in_the_turn(make_lab) -> None:
+    """After an adoption, F5 made each column continue the adopted answer; sending then went
+    on from the turn as it was and dropped the continuations, with no picker and no word.
+    And a message whose runs were left behind (nothing to adopt) refused to send, naming a
+    "send without one" it offered nowhere."""
+    lab = make_lab(max_tokens=8)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        first = next(iter(app.query(ModelColumn)))
+        first.focus()
+        await pilot.press("ctrl+a")  # adopt the first column's answer
+        await wait_for(pilot, lambda: len(lab.turns) == 2, "the adoption")
+        adopted = lab.turns[1]
+        await pilot.press("f5")  # each column continues the adopted answer
+        await wait_for(pilot, lambda: lab.continued_at_head(), "runs at the adopted turn")
+        await settle(pilot, app)
+        picker = await _send_to_picker(pilot, "Go on.")
+        assert picker.continuing and [t.role for t in lab.turns] == ["user", "assistant"]
+        conts = {g.id for g in lab.session.generations_at(adopted.id)}
+        assert picker.choices and {c.gen_id for c in picker.choices} <= conts
+        chosen = picker.choices[0].gen_id
+        assert chosen in conts
+        ol = picker.query_one("#choices")
+        ol.highlighted = 0
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(lab.turns) == 3, "the message sent")
+        await settle(pilot, app)
+        # The continuation stands in the turn's place (a branch: the turn as it was is kept).
+        assert lab.turns[1].adopted_from == chosen and lab.turns[1].id != adopted.id
+        assert any(t.id == adopted.id for t in lab.session.nodes)
+        assert lab.turns[2].content == "Go on."
+        # A user message edited after its runs has nothing to adopt: the picker offers only
+        # two user turns in a row, and sending goes on when that is chosen.
+        lab.edit_turn(2, "Go on, please.")
+        app.lab_screen.refresh_transcript()
+        await settle(pilot, app)
+        picker = await _send_to_picker(pilot, "Hello?")
+        assert picker.choices == [] and not picker.continuing
+        await pilot.press("end", "enter")
+        await wait_for(pilot, lambda: len(lab.turns) == 4, "the message sent")
+        assert [t.role for t in lab.turns][-2:] == ["user", "user"]

@@ -214,6 +214,15 @@ class Lab(LabInstruments):
     def awaiting_answer(self) -> bool:
         return bool(self.turns) and self.turns[-1].role == "user"
 
+    def continued_at_head(self) -> bool:
+        """The head is an assistant turn the columns continued (runs made at it)."""
+        head = self.session.head
+        return (
+            head is not None
+            and self.session.node(head).role == "assistant"
+            and bool(self.session.generations_at(head))
+        )
+
     def send(
         self,
         message: str,
@@ -235,6 +244,15 @@ class Lab(LabInstruments):
                     raise UsageError(
                         "the last user message has no adopted answer",
                         "choose an answer to adopt, or send without one",
+                    )
+                adopted = self.adopt(adopt, how=how)
+            elif adopt is not None:
+                # A continuation of the assistant turn at the head, chosen to stand in its
+                # place (the turn as it was stays in the tree).
+                if self.session.generation(adopt).node != self.session.head:
+                    raise UsageError(
+                        "that answer does not continue the last turn",
+                        "choose one of the answers shown, or send without one",
                     )
                 adopted = self.adopt(adopt, how=how)
             if self.session.title == "untitled lab":

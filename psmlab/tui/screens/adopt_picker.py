@@ -63,18 +63,30 @@ class AdoptPicker(ModalScreen[str | None]):
     """
 
     def __init__(
-        self, choices: list[Choice], default: str | None, *, allow_without: bool = True
+        self,
+        choices: list[Choice],
+        default: str | None,
+        *,
+        allow_without: bool = True,
+        continuing: bool = False,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.choices = choices
         self.default = default
         self.allow_without = allow_without
+        # The head is an assistant turn the columns continued: a choice stands in its place,
+        # "without" keeps it as it is.
+        self.continuing = continuing
 
     def compose(self) -> ComposeResult:
         # Text, not a markup string: sample text is untrusted model output.
         options = [Option(Text(c.line()), id=c.gen_id) for c in self.choices]
         if self.allow_without:
-            without = "Send without adopting an answer (two user turns in a row)"
+            without = (
+                "Send after the assistant turn as it is (its continuations stay in the tree)"
+                if self.continuing
+                else "Send without adopting an answer (two user turns in a row)"
+            )
             options.append(Option(Text(without), id=WITHOUT))
         with Vertical(classes="dialog wide"):
             yield Label(
@@ -102,6 +114,8 @@ class AdoptPicker(ModalScreen[str | None]):
             end = " · End: send without one" if self.allow_without else ""
             return f"No answer chosen: ↓ picks one, then Enter{end}"
         if index >= len(self.choices):
+            if self.continuing:
+                return "Enter sends your message after the assistant turn as it is"
             return "Enter sends your message with no answer adopted"
         c = self.choices[index]
         run = f"run {c.run}/{c.runs} · " if c.runs > 1 else ""

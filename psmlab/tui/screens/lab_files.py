@@ -130,7 +130,10 @@ class LabFileActions(LabSending):
         unsent message (the message box is not part of the session: leaving loses it)."""
         unsaved = self.lab.dirty or self.lab.save_error
         unsent = bool(self.query_one(Composer).text.strip())
-        if not (unsaved or unsent):
+        # A run streaming: Ctrl+Q a moment after F5 stopped it unasked (its answers cut,
+        # marked cancelled, a forced choice not scored).
+        running = self.generating
+        if not (unsaved or unsent or running):
             go()
             return
 
@@ -142,15 +145,20 @@ class LabFileActions(LabSending):
             elif v == "leave":
                 go()
 
-        lost = "The message box holds a message you have not sent (it is not kept)."
+        lost = "The message box holds a message you have not sent (it is not kept)." * unsent
+        stop = (
+            "The models are still generating: this stops them (what streamed is kept, marked "
+            "cancelled)."
+        ) * running
+        said = " ".join(x for x in (stop, lost) if x)
         if not unsaved:
             choices = [("leave", f"{what.capitalize()} anyway"), ("cancel", "Cancel")]
-            # Enter pressed by reflex keeps the message: Cancel is the default here.
-            self.app.push_screen(Confirm(lost, choices, default="cancel"), done)
+            # Enter pressed by reflex keeps the message (and the run): Cancel is the default.
+            self.app.push_screen(Confirm(said, choices, default="cancel"), done)
             return
         self.app.push_screen(
             Confirm(
-                "There is unsaved work." + (f" {lost}" if unsent else ""),
+                "There is unsaved work." + (f" {said}" if said else ""),
                 [
                     ("save", f"Save and {what}"),
                     ("leave", f"{what.capitalize()} without saving"),

@@ -25,15 +25,21 @@ class LabSending(LabView):
         if self._picking:  # Enter pressed twice: one picker (two stacked, the second stale)
             return
         choices = self.adoptable()
-        if self.lab.awaiting_answer() and choices:
+        # The columns continued the assistant turn at the head (F5 after an edit or adoption):
+        # which continuation, if any, stands in its place is asked too (they were dropped).
+        continuing = self.lab.continued_at_head() and bool(choices)
+        # A message with no answer to adopt (its text edited after its runs) asks as well: the
+        # only way on is two user turns in a row, and sending refused with no picker to say so.
+        if self.lab.awaiting_answer() or continuing:
 
             def chosen(pick: str | None) -> None:
                 self._picking = False
                 if pick is not None:  # None: cancelled, the message stays in the box
-                    self._send(msg.text, pick)
+                    self._send(msg.text, pick, continuing=continuing)
 
             self._picking = True
-            self.app.push_screen(AdoptPicker(choices, self.last_viewed_id(choices)), chosen)
+            picker = AdoptPicker(choices, self.last_viewed_id(choices), continuing=continuing)
+            self.app.push_screen(picker, chosen)
             return
         self._send(msg.text, None)
 
@@ -84,13 +90,13 @@ class LabSending(LabView):
             self._last_column = f
             f.note_looked()
 
-    def _send(self, text: str, pick: str | None) -> None:
+    def _send(self, text: str, pick: str | None, *, continuing: bool = False) -> None:
         try:
             adopted = self.lab.send(
                 text,
                 adopt=None if pick in (None, WITHOUT) else pick,
                 how="send-blind" if self.lab.blind else "send",
-                without_answer=pick == WITHOUT,
+                without_answer=pick == WITHOUT and not continuing,
             )
         except PsmlabError as exc:
             self.notify(exc.one_line(), severity="error")
@@ -100,7 +106,11 @@ class LabSending(LabView):
                 f"Adopted {self.display_name(adopted.adopted_model)}'s answer into the history"
             )
         elif pick == WITHOUT:
-            self.notify("Sent without adopting an answer")
+            self.notify(
+                "Sent after the assistant turn as it was (its continuations stay in the tree)"
+                if continuing
+                else "Sent without adopting an answer"
+            )
         self._take_sent(text)
         self.refresh_transcript()
         self.start_run()
