@@ -217,7 +217,9 @@ def _print_agreement(
     for note in result.notes:
         console.print(safe(f"note: {note}"))
     if not math.isnan(result.kappa) and not math.isnan(lo) and result.unreliable:
-        console.print("the interval includes 0: on these items it cannot be told from chance", markup=False)
+        console.print(
+            "the interval includes 0: on these items it cannot be told from chance", markup=False
+        )
     first = "archetype" if result.comparison != "label" else "class"
     table = Table(first, "precision", "recall", "F1", "F1 95% CI", "support (reference)")
     for c in result.classes:

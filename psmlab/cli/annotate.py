@@ -148,6 +148,13 @@ def annotate(
             span = quote_span(
                 g.full_text, quote, what="the --quote text", given=len(g.prefill or "")
             )
+            times = g.full_text.count(quote, span.start)
+            if times > 1:  # the first is kept: said, so a person can choose another
+                _note(
+                    f"--quote {quote!r} occurs {times} times in the answer; the first "
+                    f"({span.start}:{span.end}) is recorded: quote more words, or give "
+                    "--evidence START:END, to choose another"
+                )
         new = Annotation(
             generation_id=g.id,
             labels=labels,

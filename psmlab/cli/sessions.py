@@ -134,6 +134,47 @@ def check_out(out: Path, doing: str, suffix: str) -> None:
             if out.suffix != suffix
             else "give -o a new file name",
         )
+    if _foreign(out, suffix):
+        # An eval file replaced by markdown, exit 0 (a trial's): what this command wrote
+        # before (the same kind of file) is written over; anything else is not.
+        raise UsageError(
+            f"-o {out} exists and is not {_KINDS.get(suffix, 'a ' + suffix + ' file')} psmlab "
+            f"wrote: {doing} over it would replace it",
+            "give -o a new file name, or remove the file first",
+        )
+
+
+_KINDS = {
+    ".md": "a markdown export",
+    ".csv": "a csv export",
+    ".jsonl": "a jsonl export",
+    ".loom": "a loom tree",
+    ".json": "a replay report",
+}
+
+
+def _foreign(out: Path, suffix: str) -> bool:
+    """An existing, non-empty regular file that is not of the kind about to be written: another
+    suffix (a loom tree may be .json), or for a replay report a JSON file that is not one."""
+    import json
+
+    from psmlab.core.session.loom import detect_loom
+    from psmlab.core.session.parse import replay_report
+
+    if out.is_symlink() or not out.is_file() or out.stat().st_size == 0:
+        return False
+    ok = (".json", ".loom") if suffix == ".loom" else (suffix,)
+    if out.suffix.lower() not in ok:
+        return True
+    if suffix not in (".json", ".loom"):
+        return False
+    try:
+        doc = json.loads(out.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return True
+    if not isinstance(doc, dict):
+        return True
+    return not (detect_loom(doc) if suffix == ".loom" else replay_report(doc))
 
 
 def write_out(out: Path, data: bytes) -> None:

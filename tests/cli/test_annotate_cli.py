@@ -129,3 +129,18 @@ def test_evidence_in_the_prefill_alone_is_refused(tmp_path: Path) -> None:
     assert s.read_bytes() == untouched
     ok = run_cli("annotate", str(s), ids[0], "--self-id", "human", "--evidence", "0:12")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_quote_found_more_than_once_says_which_one_is_recorded(tmp_path: Path) -> None:
+    """`--quote I` on an answer with three "I"s stored the first without a word."""
+    s, ids = _session(tmp_path)
+    doc = json.loads(s.read_text())
+    g = next(g for g in doc["generations"] if g["id"] == ids[0])
+    g["text"], g["prefill"] = "I think I am what I am.", None
+    s.write_text(json.dumps(doc))
+    got = run_cli("annotate", str(s), ids[0], "--self-id", "none", "--quote", "I am")
+    assert got.returncode == 0, got.stderr
+    assert "occurs 2 times" in got.stderr and "(8:12)" in got.stderr, got.stderr
+    assert _annotations(s)[-1]["evidence"] == {"start": 8, "end": 12}
+    once = run_cli("annotate", str(s), ids[0], "--self-id", "none", "--quote", "I think")
+    assert once.returncode == 0 and "occurs" not in once.stderr, once.stderr

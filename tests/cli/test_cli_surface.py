@@ -124,3 +124,28 @@ def test_sessions_in_a_folder_that_is_not_there_is_an_error(tmp_path: Path) -> N
     empty = run_cli("sessions", "--dir", str(tmp_path))
     assert empty.returncode == 0 and "no sessions in" in empty.stdout
     assert "does not exist yet" not in empty.stdout
+
+
+def test_export_and_replay_write_over_only_what_they_wrote(tmp_path: Path) -> None:
+    """`export -o evcopy.json` replaced an eval file with markdown, exit 0; so did a replay
+    report. What the same command wrote before (a re-export) is still written over."""
+    example = EXAMPLE
+    ev = tmp_path / "ev.json"
+    ev.write_text('[{"question": "q"}]')
+    for args in (
+        ("export", str(example), "-o", str(ev)),
+        ("export", str(example), "-f", "loom", "-o", str(ev)),
+        ("export", str(example), "-f", "csv", "-o", str(tmp_path / "notes.txt")),
+        ("replay", str(example), "-o", str(ev)),  # refused before any answer is made again
+    ):
+        if args[-1].endswith("notes.txt"):
+            (tmp_path / "notes.txt").write_text("mine")
+        res = run_cli(*args)
+        assert res.returncode == 2 and "exists and is not a" in res.stderr, res.stderr
+        assert res.stderr.count("\n") == 1
+    assert ev.read_text() == '[{"question": "q"}]'
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    md, tree = tmp_path / "s.md", tmp_path / "s.loom.json"
+    for _ in range(2):  # the second time over its own earlier file
+        assert run_cli("export", str(example), "-o", str(md)).returncode == 0
+        assert run_cli("export", str(example), "-f", "loom", "-o", str(tree)).returncode == 0

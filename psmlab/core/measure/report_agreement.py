@@ -137,7 +137,11 @@ def _people_section(
                     if a.n < MIN_KAPPA_N
                     else []
                 ),
-                *(["the interval includes 0: it cannot be told from chance"] if a.unreliable else []),
+                *(
+                    ["the interval includes 0: it cannot be told from chance"]
+                    if a.unreliable
+                    else []
+                ),
             ]
             lines.append(
                 f"On these samples the automatic labels ({md_inline(labeller)}) agree with "

@@ -63,7 +63,7 @@ def parse(raw: bytes, where: str) -> Session:
                 f"{where} is a loom tree, not a psmlab session",
                 f"convert it first: psmlab import {where}",
             )
-    if version == 0 and _replay_report(doc):
+    if version == 0 and replay_report(doc):
         # `psmlab replay -o`'s report lists generations too: another kind of file, not a
         # damaged session (`psmlab sessions` leaves it out).
         raise NotASessionError(
@@ -225,11 +225,11 @@ def holds_session(path: Path) -> bool:
         detect_version(doc) == 0
         and isinstance(doc.get("generations"), list)
         and ("transcript" in doc or "models" in doc)
-        and not _replay_report(doc)
+        and not replay_report(doc)
     )
 
 
-def _replay_report(doc: dict[str, Any]) -> bool:
+def replay_report(doc: dict[str, Any]) -> bool:
     """`psmlab replay -o`'s report: it lists generations too, but it is no session."""
     return {"total", "identical"} <= set(doc) and "transcript" not in doc
 
