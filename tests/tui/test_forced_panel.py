@@ -144,6 +144,29 @@ def test_scoring_and_scores_of_earlier_settings_say_so() -> None:
     assert "earlier settings" not in lines
 
 
+def test_an_earlier_run_of_other_settings_is_not_set_beside_the_newest_score() -> None:
+    """A trial set a system prompt and ran again, then went back to run 1 ({): it showed the
+    score made with the new prompt, compared with run 1's samples as if it were theirs."""
+    f = Forced(
+        RAW,
+        CAL,
+        describe(False, True),
+        node="t-1",
+        scored_with=("chatml", "Be a pirate.", None, None),
+    )
+    st = _state(f, PURE)  # run 1's samples: no system prompt
+    st.system = "Be a pirate."  # the column's settings now: the score's
+    text = forced_block(st).plain
+    assert "scored with other settings than this run's: not compared with it" in text, text
+    assert "vs 8 samples" not in text and "earlier settings" not in text
+    # The run the score was made with: compared as before.
+    for x in st.samples:
+        assert x.record is not None
+        x.record = x.record.model_copy(update={"system": "Be a pirate."})
+    text = forced_block(st).plain
+    assert "other settings than this run" not in text and "vs 8 samples" in text
+
+
 class _Host(App[None]):
     def __init__(self, state: ColumnState) -> None:
         super().__init__()

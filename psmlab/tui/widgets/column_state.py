@@ -17,6 +17,7 @@ from psmlab.core.domain.spark import sparkline
 from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.measure.instruments import EVEN, pure
+from psmlab.core.models.steering import record_label
 from psmlab.core.session.records import reference_note
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
@@ -103,6 +104,15 @@ class ColumnState:
     continued_plain: set[str] = field(default_factory=set)  # a turn no adoption is recorded for
     # Projections of the shown samples on monitored control vectors, by generation id.
     projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
+
+
+def _run_settings(s: ColumnState) -> tuple[str, str | None, str | None, str | None] | None:
+    """The shown run's format, system prompt, prefill and steering label, as a forced choice
+    records what it was scored with (None: no finished sample, or one that continued a turn)."""
+    g = next((x.record for x in s.samples if x.record is not None), None)
+    if g is None or g.id in s.continued:
+        return None
+    return (g.format, g.system, g.prefill, record_label(g.params.get("steer")))
 
 
 def pending(made: GenerationRecord, s: ColumnState) -> list[str]:
@@ -348,12 +358,19 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         # The settings changed since: these numbers describe the old ones until rescored.
         late = "rescoring…" if s.forced_pending else "rescored after the next run"
         out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
+    # An earlier run of other settings ({ / }) showed the score of the newest ones, set beside
+    # its own samples as if it were theirs.
+    other_run = _run_settings(s) not in (None, f.scored_with) and f.scored_with is not None
+    if other_run:
+        out.append_text(
+            safe("\nscored with other settings than this run's: not compared with it", "yellow")
+        )
     if f.calibrated:
         out.append("\n")
         out.append_text(_dist_line("PMI", f.calibrated, width))
     out.append("\n")
     out.append_text(_dist_line("raw", f.probs, width))
-    agree = agreement_line(s, f)
+    agree = None if other_run else agreement_line(s, f)
     if agree is not None:
         out.append("\n")
         out.append_text(agree)
