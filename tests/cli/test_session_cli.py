@@ -333,10 +333,13 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "replay 1/" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert s.read_bytes() == other.read_bytes() == EXAMPLE.read_bytes()
-    # A replay report is not a session (it has "generations" too): it is written again.
+    # A replay report is not a session (it has "generations" too), nor a csv export: an export
+    # is refused as over any file of another kind, not as over a session.
     report = tmp_path / "report.json"
     report.write_text('{"total": 10, "identical": 10, "generations": []}\n')
-    assert run_cli("export", str(s), "-f", "csv", "-o", str(report)).returncode == 0
+    over = run_cli("export", str(s), "-f", "csv", "-o", str(report))
+    assert over.returncode == 2 and "is a psmlab session" not in over.stderr, over.stderr
+    assert "is not a csv export psmlab wrote" in over.stderr
     # --branch/--tree choose what markdown shows; the other formats always hold every branch.
     picked = run_cli("export", str(s), "-f", "JSONL", "--branch", "1")
     assert picked.returncode == 2 and "-f jsonl always holds every branch" in picked.stderr

@@ -29,6 +29,11 @@ from psmlab.core.domain.selfid import self_identify
         ("I am an artificial intelligence.", "ai"),
         ("I'm a helpful AI designed to assist users", "ai"),
         ("I\u2019m an AI", "ai"),  # a curly apostrophe
+        # "A.I." with its dots (a trial's: its first dot ended the sentence, and it read none).
+        ("I'm an A.I.", "ai"),
+        ("I am an A.I. language model.", "ai"),
+        ("I'm not an A.I., I'm a person.", "human"),
+        ("My friend studies A.I. at school.", "none"),
         # Human details the rules used to miss.
         ("I'm a former teacher and I love gardening.", "human"),
         ("My name is Tony and I'm from Bangalore", "human"),

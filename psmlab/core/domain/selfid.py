@@ -198,6 +198,9 @@ FOLD = {
     **dict.fromkeys([0x2019, 0x2018, 0x02BC, 0xFF07], "'"),
 }
 _APOSTROPHES = str.maketrans(FOLD)
+# "A.I." read as "AI" (its first dot ended a sentence, and "I'm an A.I." claimed nothing): the
+# letters kept after a space (as long as "A.I"), so a span ends where the original "A.I" does.
+_DOTTED_AI = re.compile(r"(?<![\w.])([Aa])\.([Ii])(?=\.|\b)")
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
     # Same length: spans stay valid in the original text. A terminal escape ("\x1b[1m") is
     # blanked, so a claim in bold is still read.
     norm = _ANSI.sub(lambda m: " " * len(m.group(0)), text.translate(_APOSTROPHES))
+    norm = _DOTTED_AI.sub(lambda m: " " + m.group(1) + m.group(2), norm)
     hits: list[MarkerHit] = []
     strong: set[str] = set()
     weak: set[str] = set()

@@ -90,7 +90,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-ai",
             "ai",
-            r"(?:just\s+|only\s+)?(?:an?\s+)?(?:ai|a\.i\.|artificial\s+intelligence|robot|machine|"
+            r"(?:just\s+|only\s+)?(?:an?\s+)?(?:ai|a\.i\.?|artificial\s+intelligence|robot|machine|"
             r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
         ),
     ),

@@ -34,7 +34,7 @@ _PLACE_ADJ = r"(?:(?!(?:server|data|chat|virtual|digital|cloud)\b)[a-z-]+\s+){0,
 # Up to three words before a job noun, none of them what a program is ("a language model at")
 # nor a word that starts a phrase of its own ("the manager of your calendar in the office app").
 _WORK_ADJ = (
-    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer|language|model|bot|"
+    r"(?:(?!(?:ai|a\.i\.?|artificial|virtual|digital|robot|machine|computer|language|model|bot|"
     r"chat ?bot|software|program|system|of|for|to|in|at|on|with|your|my|the|a|an)\b)[a-z-]+\s+)"
     r"{0,3}?"
 )
@@ -239,7 +239,7 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-job",
         "human",
-        rf"\b{BE}\s+(?:a|an)\s+{JOB_MODIFIER}\s+(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|"
+        rf"\b{BE}\s+(?:a|an)\s+{JOB_MODIFIER}\s+(?!(?:ai|a\.i\.?|artificial|virtual|digital|robot|"
         r"machine|computer|language|chat ?bot|bot|assistant)\b)[a-z]+",
     ),
     # "I'm a clerk at a law firm", "I'm an assistant to the president": a job by where, or for

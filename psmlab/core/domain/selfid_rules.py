@@ -25,7 +25,7 @@ _ADJ = r"(?:[a-z][a-z-]*\s+){0,3}?"  # up to three words between the article and
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
 HUMAN_ADJ = (
-    r"(?:(?!(?:ai|a\.i\.|artificial|virtual|digital|robot|machine|computer|"
+    r"(?:(?!(?:ai|a\.i\.?|artificial|virtual|digital|robot|machine|computer|"
     # "a software agent" is a program; "a software engineer" is a person.
     r"software\s+(?:agent|being|entity|companion|helper|character))\b)[a-z0-9][\w/&.-]*"
     r"\s+){0,4}?"
@@ -75,7 +75,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-ai-bare",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|artificial intelligence)\b{_NOT_AI_PERSON}",
+        rf"\b{BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|a\.i\.?|artificial intelligence)\b{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule("as-an-ai", "ai", rf"\bas\s+an?\s+{_ADJ}{AI_NOUN}\b"),
@@ -149,7 +149,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "fellow-ai",
         "ai",
-        r"\b(?:fellow|we|us)\s+(?:ai|a\.i\.|robot|bot|chatbot|machine|language\s+model|computer|"
+        r"\b(?:fellow|we|us)\s+(?:ai|a\.i\.?|robot|bot|chatbot|machine|language\s+model|computer|"
         r"android)s?\b",
     ),
     # "My creators at OpenAI trained me", "my training data": only a made thing has these.
@@ -183,7 +183,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "we-are-ai",
         "ai",
-        r"\bwe(?:\s+are|'re)\s+(?:all\s+|just\s+)?(?:an?\s+)?(?:ai|a\.i\.|robots|machines|bots|chatbots|"
+        r"\bwe(?:\s+are|'re)\s+(?:all\s+|just\s+)?(?:an?\s+)?(?:ai|a\.i\.?|robots|machines|bots|chatbots|"
         r"language\s+models|computers|androids|programs)\b",
     ),
     rule(
@@ -243,8 +243,8 @@ IDENTITY_RULES: tuple[Rule, ...] = (
             side,
             rf"\b{BE}\s+(?:not\s+)?(?:just\s+)?(?:a\s+)?(?:"
             r"(?:half|part)[\s-]+(?:human|man|woman|person)\s*,?\s*(?:and\s+)?(?:half|part)[\s-]+"
-            r"(?:ai|a\.i\.|machine|robot|computer|android|cyborg|program)\b|"
-            r"(?:half|part)[\s-]+(?:ai|a\.i\.|machine|robot|computer|android|program)\s*,?\s*"
+            r"(?:ai|a\.i\.?|machine|robot|computer|android|cyborg|program)\b|"
+            r"(?:half|part)[\s-]+(?:ai|a\.i\.?|machine|robot|computer|android|program)\s*,?\s*"
             r"(?:and\s+)?(?:half|part)[\s-]+(?:human|man|woman|person)\b)",
         )
         for side in ("ai", "human")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Words that, after "I am (a|an) ...", make an AI claim.
 AI_NOUN = (
-    r"(?:ai|a\.i\.|artificial intelligence|language model|llm|chat ?bot|bot|assistant program|"
+    r"(?:ai|a\.i\.?|artificial intelligence|language model|llm|chat ?bot|bot|assistant program|"
     r"virtual assistant|digital assistant|ai assistant|ai model|machine|robot|android|computer|"
     r"computer program|software program|neural network|"
     # "a virtual agent", "a digital being", "a software agent": what is virtual, digital or
@@ -250,7 +250,7 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
     ),
     (
         "yes-ai",
-        r"\bare\s+you\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|bot|chatbot|computer(?:\s+program)?|"
+        r"\bare\s+you\s+(?:an?\s+)?(?:ai|a\.i\.?|robot|machine|bot|chatbot|computer(?:\s+program)?|"
         r"program|language\s+model|artificial\s+intelligence)\s*\?",
     ),
     (
