@@ -306,23 +306,30 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
         lines[-1]
         == 'self-id after "I\'m": ai 0.85 · human 0.15 · 25% of the walk claims (marker rules)'
     )
-    # With samples of the same turn: their self-id majority (ai 3, human 2 of 8) beside it.
+    # With samples of the same turn: their self-id majority (ai 3, human 2 of 8) beside it,
+    # among their claims as the walk's share is among its own (1/3 beside 0.59 counted samples
+    # that claim nothing).
     last = forced_block(_state(f, PURE)).plain.splitlines()[-1]
-    assert last == "vs 8 samples: ai 3/8 38% (14%–69%) claim it (agrees) (same T=1 distribution)"
+    assert last == (
+        "vs 8 samples: ai 3/5 60% (23%–88%) of their ai or human claims (agrees); 3 without one "
+        "not counted (same T=1 distribution)"
+    )
     human = {**OPENING, "probs": {"ai": 0.3, "human": 0.7}}
     f2 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=human)
-    assert "ai 3/8 38% (14%–69%) claim it (differs)" in forced_block(_state(f2, PURE)).plain
+    assert "ai 3/5 60% (23%–88%) of their ai or human claims (differs)" in (
+        forced_block(_state(f2, PURE)).plain
+    )
     # A walk at an even split leans neither way, as the experiment report reads it.
     even = {**OPENING, "probs": {"ai": 0.52, "human": 0.48}}
     f3 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=even)
     said = forced_block(_state(f3, PURE)).plain
-    assert "ai 3/8 38% (14%–69%) claim it (the walk leans neither way)" in said
+    assert "ai 3/5 60% (23%–88%) of their ai or human claims (the walk leans neither way)" in said
     none = {**OPENING, "probs": {"ai": 0.0, "human": 0.0}}
     f4 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=none)
     said = forced_block(_state(f4, PURE)).plain
-    assert "claim it (the walk made no ai or human claim)" in said, said
+    assert "claims (the walk made no ai or human claim)" in said, said
     # Samples of another turn: no comparison.
-    assert "claim it" not in forced_block(_state(f, PURE, turn=2)).plain
+    assert "vs 8 samples" not in forced_block(_state(f, PURE, turn=2)).plain
 
 
 def test_a_walk_without_claims_or_without_a_walk_says_so() -> None:

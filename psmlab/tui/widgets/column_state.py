@@ -306,7 +306,7 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
             else "no ai or human claim among them"  # an edited file's classes: nothing to say
         )
     elif theirs is None:
-        verdict = f"ai and human tied {ai}/{n} each"
+        verdict = f"ai and human tied, {ai} claims each"
     else:
         k = max(ai, human)
         agrees = (
@@ -318,8 +318,15 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
             if mine == theirs
             else "differs"
         )
-        # With its interval, as every share the lab shows ("ai 1/1 claim it" had none).
-        verdict = f"{theirs} {fmt_share(Share(theirs, k, n))} claim it ({agrees})"
+        # Among the samples that claim ai or human, as the walk's share is among its claims
+        # (a trial read the walk's 0.59 beside 1/3 that counted two samples claiming nothing);
+        # with its interval, as every share the lab shows.
+        verdict = (
+            f"{theirs} {fmt_share(Share(theirs, k, ai + human))} of their ai or human claims "
+            f"({agrees})"
+        )
+    if (ai or human) and n - ai - human:
+        verdict += f"; {n - ai - human} without one not counted"
     out.append("\n")
     out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
     out.append_text(safe(verdict))
