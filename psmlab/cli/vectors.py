@@ -152,7 +152,16 @@ def build(
         held = V.collect(r, chosen, qt, max_tokens=max_tokens)
     for f in files.values():
         f.parent.mkdir(parents=True, exist_ok=True)  # only once the model ran
-    common: dict[str, Any] = {"model": spec.id, "format": fmt_name, "max_tokens": max_tokens}
+    common: dict[str, Any] = {
+        "model": spec.id,
+        "format": fmt_name,
+        "max_tokens": max_tokens,
+        # What else the answers were made with (greedy decoding: no seed to record).
+        "n_ctx": r.cap.n_ctx,
+        "n_batch": r.cap.n_batch,
+        "n_threads": spec.n_threads,
+        "decoding": "greedy",
+    }
     typer.echo(
         f"{spec.id} ({fmt_name}), layers {','.join(map(str, r.layers))}: "
         f"{len(qb)} build and {len(qt)} held-out questions, {max_tokens} tokens each"

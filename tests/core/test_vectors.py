@@ -183,6 +183,8 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     h6 = held["6"]
     assert h6["induced_mean"] - h6["default_mean"] == pytest.approx(h6["gap"], abs=1e-9)
     assert h6["shuffled_permutations"] == 200 and h6["shuffled_seed"] == 0
+    assert cv.metadata["psmlab.n_ctx"] > 0 and cv.metadata["psmlab.n_threads"] == 2
+    assert cv.metadata["psmlab.decoding"] == "greedy" and cv.metadata["psmlab.n_batch"] > 0
     assert "coarse" in res.stdout
     # The axis says what it is: default minus the archetypes (its file said the opposite).
     axis = read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf")
