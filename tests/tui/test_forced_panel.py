@@ -167,6 +167,16 @@ def test_an_earlier_run_of_other_settings_is_not_set_beside_the_newest_score() -
     assert "other settings than this run" not in text and "vs 8 samples" in text
 
 
+def test_a_score_shown_over_continuations_says_it_is_the_message_before() -> None:
+    """A column whose run continued the adopted answer showed the message's forced choice
+    with no word, where the other column said it scores no continued answer."""
+    st = _state(_forced(), PURE)
+    assert "continue an answer" not in forced_block(st).plain
+    st.continued = {x.record.id for x in st.samples if x.record is not None}
+    text = forced_block(st).plain
+    assert "scored for the message before: these samples continue an answer" in text, text
+
+
 class _Host(App[None]):
     def __init__(self, state: ColumnState) -> None:
         super().__init__()

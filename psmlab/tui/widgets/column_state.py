@@ -365,6 +365,12 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         # The settings changed since: these numbers describe the old ones until rescored.
         late = "rescoring…" if s.forced_pending else "rescored after the next run"
         out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
+    if s.samples and all(x.record is not None and x.record.id in s.continued for x in s.samples):
+        # Shown over a run that continued the adopted answer, it read as that run's (the other
+        # column said "not scored for a continued answer" of the same kind of run).
+        out.append_text(
+            safe("\nscored for the message before: these samples continue an answer", "yellow")
+        )
     # An earlier run of other settings ({ / }) showed the score of the newest ones, set beside
     # its own samples as if it were theirs.
     other_run = _run_settings(s) not in (None, f.scored_with) and f.scored_with is not None
