@@ -208,7 +208,10 @@ def build(
         # Its sign and separation tested as a persona vector's are: held-out default answers
         # against the archetypes' (a trial steered "towards the Assistant" into humans).
         table, control = C.axis_check(ax, built.default, built.induced, held.default, held.induced)
-        held_out = C.held_out_record(table, control, len(qt), high="assistant", low="personas")
+        held_out = C.held_out_record(
+            table, control, len(qt), high="assistant", low="personas",
+            n_high=len(held.default), n_low=sum(len(v) for v in held.induced.values()),
+        )  # fmt: skip
         prompts = {
             "archetypes": {a: built.inductions[a].to_dict() for a in ids},
             "default_system": None,

@@ -279,11 +279,22 @@ def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None
     from psmlab.core.inside.vector_checks import reference, verdict
     from psmlab.core.models.cvec import write_cvec
 
-    ok = {"auroc": 0.9, "gap": 3.0, "shuffled_auroc_mean": 0.5, "shuffled_auroc_sd": 0.1}
+    ok = {"auroc": 0.9, "gap": 3.0, "n_questions_each_way": 12}
     assert verdict(ok) is None
     assert "wrong way" in (verdict({**ok, "auroc": 0.25, "gap": -53.6}) or "")
     assert "wrong way" in (verdict({**ok, "gap": -0.1}) or "")
-    assert "no better than shuffled" in (verdict({**ok, "auroc": 0.65}) or "")
+    # Chance gives 0.65 of 12 against 12 at p = 0.10 (Mann-Whitney; by hand: sd of AUROC
+    # sqrt(25 / 1728) = 0.1203, z = 1.247); 0.75 it gives at p = 0.019.
+    said = verdict({**ok, "auroc": 0.65}) or ""
+    assert "no better than chance can" in said and "p = 0.11" in said, said
+    assert verdict({**ok, "auroc": 0.75}) is None
+    # The axis pools the archetypes' answers: with 12 against 36, chance gives 0.65 at p = 0.06
+    # and 0.70 at p = 0.02.
+    assert verdict({**ok, "auroc": 0.65, "n_positive": 12, "n_negative": 36}) is not None
+    assert verdict({**ok, "auroc": 0.70, "n_positive": 12, "n_negative": 36}) is None
+    # A real 0.99 is not warned of, however wide the shuffled control (a trial's 0.48 ± 0.32).
+    wide = {**ok, "auroc": 0.99, "shuffled_auroc_mean": 0.48, "shuffled_auroc_sd": 0.32}
+    assert verdict(wide) is None
     assert verdict({"auroc": "x"}) is None  # unreadable: said as such elsewhere
     rec = {**ok, "induced_mean": -20.18, "default_mean": -27.48, "n_questions_each_way": 8}
     assert reference({"6": rec}) == {"6": {"induced": -20.18, "default": -27.48}}
