@@ -90,7 +90,9 @@ class AdoptPicker(ModalScreen[str | None]):
             options.append(Option(Text(without), id=WITHOUT))
         with Vertical(classes="dialog wide"):
             yield Label(
-                "Which answer continues the conversation?  Esc cancels",
+                "Which continuation stands in the assistant turn?  Esc cancels"
+                if self.continuing
+                else "Which answer continues the conversation?  Esc cancels",
                 classes="dialog-title",
                 markup=False,
             )
