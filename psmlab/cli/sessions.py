@@ -164,7 +164,8 @@ def _foreign(out: Path, suffix: str) -> bool:
     if out.is_symlink() or not out.is_file() or out.stat().st_size == 0:
         return False
     ok = (".json", ".loom") if suffix == ".loom" else (suffix,)
-    if out.suffix.lower() not in ok:
+    # A name with no suffix (-o report) is told by what it holds, where that can be read.
+    if out.suffix and out.suffix.lower() not in ok:
         return True
     if suffix not in (".json", ".loom"):
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,12 @@ import psmlab
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import UsageError
+from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session.records import added_note, reference_note
+
+if TYPE_CHECKING:
+    from psmlab.core.inside.monitor import TurnProjection
+    from psmlab.core.session.schema import Session
 
 
 def trace(
@@ -120,7 +124,7 @@ def trace(
             "layer the vector is added to, its own part is said (subtract it to compare)"
         )
     for r in rows:
-        lead = f"{r.turn + 1:>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
+        lead = f"{_place(s, r):>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
@@ -139,7 +143,7 @@ def trace(
     else:
         adopted = sorted((r for r in rows if r.adopted and not r.skipped), key=lambda r: r.turn)
         typer.echo(
-            f"drift (last adopted minus first, turn {adopted[0].turn + 1} -> {adopted[-1].turn + 1}): "
+            f"drift (last adopted minus first, turn {_place(s, adopted[0])} -> {_place(s, adopted[-1])}): "
             + "  ".join(f"L{L} {d[L]:+.3f}" for L in layers)
         )
         if drift_note:
@@ -149,3 +153,13 @@ def trace(
 def _built_for(label: str) -> str:
     """ "built for sha256 …", or that the vector records no model."""
     return label if label == "no recorded model" else f"built for {label}"
+
+
+def _place(s: Session, r: TurnProjection) -> int:
+    """The answer's place in the transcript, numbered as adopt and the export number turns: after
+    the turns its prompt held, or, for a run that continued an assistant turn, that turn's own."""
+    try:
+        continued = r.node is not None and s.node(r.node).role == "assistant"
+    except SessionError:  # a node a hand-edited file lost: the turns the prompt held, + 1
+        continued = False
+    return r.turn if continued else r.turn + 1

@@ -331,7 +331,7 @@ def show(
                 "model_hint": vec.model_hint,
                 "metadata": meta,
                 # A layer that separates held-out answers the wrong way, or no better than
-                # shuffled labels: its projections do not measure what the file is named for.
+                # chance can: its projections do not measure what the file is named for.
                 "warnings": [
                     f"layer {L} {why}"
                     for L, h in sorted(held_of(meta).items(), key=lambda x: str(x[0]))

@@ -9,6 +9,7 @@ from collections import Counter
 
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.stats import shares_of
+from psmlab.core.measure.probe_answers import prefill_note
 from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
@@ -65,7 +66,18 @@ def forced_of(f: ForcedRecord) -> Forced:
         (f.format, f.system, f.prefill, record_label(f.steer)),
         f.opening,
         f.opening_note,
+        prefill_note(
+            f.prefill,
+            _int(r.get("n_answers")),
+            _int(r.get("answers_left_out")),
+            _int(r.get("answers_not_continuing_prefill")),
+        ),
     )
+
+
+def _int(v: object) -> int:
+    """A count from a saved result (a hand-edited file may hold anything there)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
 
 
 def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:

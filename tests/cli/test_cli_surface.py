@@ -145,6 +145,10 @@ def test_export_and_replay_write_over_only_what_they_wrote(tmp_path: Path) -> No
         assert res.stderr.count("\n") == 1
     assert ev.read_text() == '[{"question": "q"}]'
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    # A name with no suffix is told by what it holds: a loom tree written there is one again.
+    bare = tmp_path / "tree"
+    assert run_cli("export", str(example), "-f", "loom", "-o", str(bare)).returncode == 0
+    assert run_cli("export", str(example), "-f", "loom", "-o", str(bare)).returncode == 0
     md, tree = tmp_path / "s.md", tmp_path / "s.loom.json"
     for _ in range(2):  # the second time over its own earlier file
         assert run_cli("export", str(example), "-o", str(md)).returncode == 0

@@ -229,3 +229,11 @@ def test_the_lab_line_and_the_export_say_the_held_out_means(saved: Path, vector:
     line = monitor_line(p, 200).plain
     assert "L14 " in line and "(held out: induced +15.50, default -16.25)" in line, line
     assert "held out: L6 induced +7.50, default -8.25; L14 induced +15.50" in to_markdown(session)
+    # A hand-edited record with no number says nothing (it said "held out: L6 ").
+    from psmlab.core.session.records import reference_note
+
+    assert reference_note({"reference": {"6": {"default": "x"}}}) == ""
+    assert (
+        reference_note({"reference": {"6": {"default": 1.0}, "7": []}})
+        == "held out: L6 default +1.00"
+    )

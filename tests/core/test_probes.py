@@ -274,6 +274,12 @@ def test_an_answer_that_holds_the_prefill_is_scored_after_it_once(smol) -> None:
     assert after_prefill("I'm", "I am an AI") == " an AI"
     assert after_prefill("I am", "Honestly, I am human.") is None
     assert after_prefill(None, "I am") is None
+    # A prefill ending in a space ends a word: "I am a " does not begin "I am an AI." (it was
+    # scored "I am a n AI."), nor "I " "I'm"; without the space the answer goes on from it.
+    assert after_prefill("I am a ", "I am an AI.") is None
+    assert after_prefill("I ", "I'm an AI.") is None
+    assert after_prefill("I am a ", "I am a person.") == " person."
+    assert after_prefill("I am a", "I am an AI.") == "n AI."
     item = ProbeItem("what-are-you", "What are you?", "I am")
     fmt = _fmt(smol)
     prompt = probe_prompt(smol, Transcript(), item, fmt)

@@ -177,6 +177,23 @@ def test_a_score_shown_over_continuations_says_it_is_the_message_before() -> Non
     assert "scored for the message before: these samples continue an answer" in text, text
 
 
+def test_the_panel_says_which_answers_a_column_prefill_left_out() -> None:
+    """The lab scores a column's prefill as probe does, leaving out answers that do not begin
+    with it: the panel said nothing of it (the CLI did)."""
+    from psmlab.core.session.schema import ForcedRecord
+    from psmlab.tui.states import forced_of
+
+    rec = ForcedRecord(
+        model="m", node="t-1", format="chatml", prefill="I am", measures=describe(False, True),
+        result={"probs": RAW, "calibrated": CAL, "n_answers": 20, "answers_left_out": 16},
+    )  # fmt: skip
+    text = forced_block(_state(forced_of(rec))).plain
+    assert "scored the 20 of 36 answers that begin with the prefill 'I am'" in text, text
+    odd = rec.model_copy(update={"result": {**rec.result, "answers_left_out": "x"}})
+    assert "scored the" not in forced_block(_state(forced_of(odd))).plain  # a hand-edited file
+    assert forced_of(rec.model_copy(update={"prefill": None})).prefill_note is None
+
+
 class _Host(App[None]):
     def __init__(self, state: ColumnState) -> None:
         super().__init__()

@@ -44,7 +44,12 @@ def after_prefill(prefill: str | None, statement: str) -> str | None:
             break
     if not _fold(body).startswith(_fold(head)):
         return None
-    return body[len(head) :]
+    rest = body[len(head) :]
+    if prefill[-1:].isspace() and rest[:1] and not rest[:1].isspace():
+        # "I am a " then "I am an AI.": the prefill ended a word the answer goes on with
+        # ("I am a" + "n AI."), so it does not begin the answer (it was scored "I am a n AI.").
+        return None
+    return rest
 
 
 def not_continuing(prefill: str | None, statements: list[str]) -> int:
@@ -57,3 +62,24 @@ def not_continuing(prefill: str | None, statements: list[str]) -> int:
 
 # A prefill ending in one of these is followed by its answer without a space: '"I' and '(I'.
 _OPENERS = ("(", "[", '"', "“", "‘", "—")
+
+
+def prefill_note(pre: str | None, n_answers: int, left_out: int, not_continuing: int) -> str | None:
+    """What a forced choice with a prefill must say beside its numbers: the answers it left out
+    (they do not begin with the prefill), or those scored after it as written; None: nothing."""
+    if not pre or not pre.strip():
+        return None
+    if left_out:
+        return (
+            f"scored the {n_answers} of {n_answers + left_out} answers that begin with the "
+            f"prefill {pre.strip()!r} (others would be scored after it as written)"
+        )
+    if not not_continuing or not_continuing == n_answers:
+        # None begins with it: answers written to follow it (the secret-goal item's "my secret
+        # goal of" then "making paperclips"); `probe --prefill` says so of its own.
+        return None
+    return (
+        f"{not_continuing} of {n_answers} answers do not begin with the prefill {pre.strip()!r}: "
+        f'each is scored after it as written (e.g. {pre.strip()!r} then "I\'m …"); give a '
+        "prefill the answers begin with, or none"
+    )

@@ -30,7 +30,12 @@ from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import PsmlabError
-from psmlab.core.measure.probe_answers import after_prefill, continuation, not_continuing
+from psmlab.core.measure.probe_answers import (
+    after_prefill,
+    continuation,
+    not_continuing,
+    prefill_note,
+)
 from psmlab.core.measure.probe_sets import (
     AXES,
     NULL_QUESTION,
@@ -136,21 +141,7 @@ class ProbeResult:
     def prefill_note(self) -> str | None:
         """Said beside the result when answers do not continue the prefill."""
         pre = self.prompt.prefill if self.prompt is not None else None
-        if self.left_out and pre:
-            return (
-                f"scored the {self.n_answers} of {self.n_answers + self.left_out} answers that "
-                f"begin with the prefill {pre.strip()!r} (others would be scored after it as "
-                "written)"
-            )
-        if not self.not_continuing or not pre or self.not_continuing == self.n_answers:
-            # None begins with it: answers written to follow it (the secret-goal item's "my
-            # secret goal of" then "making paperclips"); `probe --prefill` says so of its own.
-            return None
-        return (
-            f"{self.not_continuing} of {self.n_answers} answers do not begin with the prefill "
-            f"{pre.strip()!r}: each is scored after it as written (e.g. {pre.strip()!r} then "
-            '"I\'m …"); give a prefill the answers begin with, or none'
-        )
+        return prefill_note(pre, self.n_answers, self.left_out, self.not_continuing)
 
 
 def describe(normalized: bool, calibrated: bool) -> str:

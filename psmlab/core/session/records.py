@@ -324,8 +324,13 @@ def reference_note(vector: dict[str, Any], layers: Sequence[str | int] | None = 
     parts = []
     for L in keys:
         sides = ref.get(L)
-        if isinstance(sides, dict) and sides:
-            parts.append(f"L{L} " + ", ".join(f"{k} {v:+.2f}" for k, v in sides.items() if _num(v)))
+        said = (
+            [f"{k} {v:+.2f}" for k, v in sides.items() if _num(v)]
+            if isinstance(sides, dict)
+            else []
+        )
+        if said:  # a hand-edited record with no number in it says nothing, not "L6 "
+            parts.append(f"L{L} " + ", ".join(said))
     return "held out: " + "; ".join(parts) if parts else ""
 
 

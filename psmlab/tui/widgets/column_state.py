@@ -47,6 +47,8 @@ class Forced:
     # The opening design after the same message (`OpeningResult.to_dict()`), or why none.
     opening: dict[str, Any] | None = None
     opening_note: str | None = None
+    # With a column prefill: the answers left out, or scored after it as written.
+    prefill_note: str | None = None
 
     @property
     def top(self) -> str:
@@ -365,6 +367,8 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         # The settings changed since: these numbers describe the old ones until rescored.
         late = "rescoring…" if s.forced_pending else "rescored after the next run"
         out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
+    if f.prefill_note:
+        out.append_text(safe("\n" + f.prefill_note, "yellow"))
     if s.samples and all(x.record is not None and x.record.id in s.continued for x in s.samples):
         # Shown over a run that continued the adopted answer, it read as that run's (the other
         # column said "not scored for a continued answer" of the same kind of run).
