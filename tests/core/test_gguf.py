@@ -41,6 +41,18 @@ def test_truncated_header_is_reported(tmp_path: Path, smol_spec) -> None:
         read_gguf(p)
 
 
+def test_cut_off_weights_are_found_from_the_header(tmp_path: Path, gemma_spec, smol_spec) -> None:
+    # The whole demo files end exactly where their last tensor does: the sizes per type are right.
+    for spec in (gemma_spec, smol_spec):
+        read_gguf(spec.path, weights=True)
+    whole = Path(smol_spec.path).read_bytes()
+    p = tmp_path / "cut.gguf"
+    p.write_bytes(whole[:-1])  # one byte short: inside the last tensor
+    read_gguf(p)  # the header alone is whole (listing, vocabulary)
+    with pytest.raises(ModelError, match=f"cut off: its tensors need {len(whole):,} bytes"):
+        read_gguf(p, weights=True)
+
+
 def test_nested_arrays_are_refused(tmp_path: Path) -> None:
     import struct
 

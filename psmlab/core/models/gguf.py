@@ -29,6 +29,17 @@ _SCALARS: dict[int, str] = {
 }
 # Arrays longer than this are skipped, not decoded (token lists have 50k-260k entries).
 _KEEP_ARRAY = 64
+# ggml tensor type -> (elements per block, bytes per block), as gguf-py's GGML_QUANT_SIZES: enough
+# to find where a file's tensor data must end, so a truncated download is named before llama.cpp
+# loads it (its own message comes late, and long). A type not listed is checked by its offset only.
+_TYPE_SIZES: dict[int, tuple[int, int]] = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
+    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
+    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
+    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
+    39: (32, 17), 40: (64, 36), 41: (128, 18),
+}  # fmt: skip
 
 
 @dataclass
@@ -133,8 +144,12 @@ class _Reader:
 _FIX_BAD = "check that the file is a GGUF model and download it again if it is damaged"
 
 
-def read_gguf(path: str | Path) -> GGUFInfo:
-    """Parse the GGUF header and key/value metadata; raise ModelError naming the problem."""
+def read_gguf(path: str | Path, *, weights: bool = False) -> GGUFInfo:
+    """Parse the GGUF header and key/value metadata; raise ModelError naming the problem.
+
+    `weights`: also check that the tensor data the header lists is all in the file (a cut-off
+    download), for callers about to load the weights; listing or reading the vocabulary needs
+    only the header."""
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelError(f"model file not found: {p}", "check the path (or run `psmlab models`)")
@@ -152,14 +167,14 @@ def read_gguf(path: str | Path) -> GGUFInfo:
                     "psmlab runs llama.cpp GGUF models; convert the model to GGUF first",
                 )
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _parse(_Reader(buf, p), p)
+                return _parse(_Reader(buf, p), p, weights)
     except PermissionError:
         raise ModelError(
             f"cannot read {p}: permission denied", "fix the file permissions"
         ) from None
 
 
-def _parse(r: _Reader, p: Path) -> GGUFInfo:
+def _parse(r: _Reader, p: Path, weights: bool) -> GGUFInfo:
     r.pos = 4
     version = r.scalar("<I")
     if version not in (2, 3):
@@ -173,4 +188,33 @@ def _parse(r: _Reader, p: Path) -> GGUFInfo:
         key = r.string()
         vtype = r.scalar("<I")
         info.metadata[key] = r.value(vtype, key, info)
+    if weights:
+        _check_tensor_data(r, p, info)
     return info
+
+
+def _check_tensor_data(r: _Reader, p: Path, info: GGUFInfo) -> None:
+    """Raise ModelError when the tensor data the header describes runs past the end of the file."""
+    end = 0
+    for _ in range(info.n_tensors):
+        r.skip_string()
+        n_dims = r.scalar("<I")
+        if n_dims > 16:
+            raise ModelError(f"{p} has an implausible GGUF tensor ({n_dims} dimensions)", _FIX_BAD)
+        elements = 1
+        for _ in range(n_dims):
+            elements *= r.scalar("<Q")
+        ttype = r.scalar("<I")
+        offset = r.scalar("<Q")
+        block, size = _TYPE_SIZES.get(ttype, (1, 0))
+        end = max(end, offset + -(-elements // block) * size)
+    align = info.metadata.get("general.alignment")
+    align = align if isinstance(align, int) and align > 0 else 32
+    data_start = -(-r.pos // align) * align
+    have = len(r.buf)
+    if info.n_tensors and data_start + end > have:
+        raise ModelError(
+            f"{p} is cut off: its tensors need {data_start + end:,} bytes but the file has "
+            f"{have:,}",
+            "download the file again; the copy on disk is incomplete",
+        )

@@ -43,7 +43,10 @@ class LlamaBackend:
 
     def __init__(self, spec: ModelSpec, *, n_batch: int = N_BATCH) -> None:
         quiet.install()
-        read_gguf(spec.path)
+        try:
+            read_gguf(spec.path, weights=True)
+        except ModelError as exc:  # said as a load failure: the other columns go on
+            raise ModelError(f"could not load {spec.id}: {exc.problem}", exc.fix) from None
         self.spec = spec
         self.lock = threading.Lock()
         self._closed = False
