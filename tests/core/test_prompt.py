@@ -132,6 +132,25 @@ def test_prefill_and_trailing_assistant_turn(svocab, smol_template) -> None:
         render(Q.with_turn("assistant", "x"), fmt, svocab, model_id="smol", n_ctx=2048, prefill="y")
 
 
+def test_an_answer_begun_with_no_message_keeps_the_templates_default_system_prompt(
+    svocab, smol_template
+) -> None:
+    # SmolLM2's template puts its default system prompt before the first message, in its loop:
+    # an answer begun alone is rendered as that message, cut where its text starts.
+    fmt = get_format("template", smol_template, model_id="smol")
+    lone = render(Transcript.of(("assistant", "I am")), fmt, svocab, model_id="smol", n_ctx=2048)
+    assert lone.text == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+        "<|im_end|>\n<|im_start|>assistant\nI am"
+    )
+    assert lone.pieces[-1].kind == "prefill" and any("default system" in w for w in lone.warnings)
+    own = render(
+        Transcript.of(("assistant", "I am")), fmt, svocab, model_id="smol", n_ctx=2048, system="S"
+    )
+    assert own.text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>assistant\nI am"
+    assert [p.kind for p in own.pieces if p.text == "S"] == ["content"]  # the user's, not format
+
+
 def test_template_that_refuses_roles_is_a_format_error(gvocab) -> None:
     two_users = Transcript.of(("user", "a"), ("user", "b"))
     with pytest.raises(FormatError, match="alternate"):

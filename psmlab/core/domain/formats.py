@@ -188,14 +188,16 @@ class ChatTemplate:
         what = "the model's own chat template" if self.origin == "gguf" else f"built-in {self.name}"
         return what + (", with an empty system turn" if self.empty_system else "")
 
-    def render_messages(self, messages: list[dict[str, str]], bos: str, eos: str) -> str:
+    def render_messages(
+        self, messages: list[dict[str, str]], bos: str, eos: str, *, generation: bool = True
+    ) -> str:
         """The template applied to plain role/content messages (no segment marking)."""
         try:
             tmpl = _env().from_string(self.source)
             out: list[str] = []
             size, t0 = 0, time.thread_time()  # CPU time: a loaded machine is no malicious template
             for chunk in tmpl.generate(
-                messages=messages, bos_token=bos, eos_token=eos, add_generation_prompt=True
+                messages=messages, bos_token=bos, eos_token=eos, add_generation_prompt=generation
             ):
                 out.append(chunk)
                 size += len(chunk)
@@ -226,13 +228,37 @@ class ChatTemplate:
         msgs = [{"role": t.role, "content": t.content} for t in turns]
         if self.empty_system and (not msgs or msgs[0]["role"] != "system"):
             msgs.insert(0, {"role": "system", "content": ""})
-        text = self.render_messages(msgs, bos, eos)
         marked = [{"role": m["role"], "content": f"\ue000{i}\ue001"} for i, m in enumerate(msgs)]
-        skeleton = self.render_messages(marked, bos, eos)
+        lone = self._lone_answer(msgs, marked, bos, eos) if prefill else None
+        if lone:
+            text, skeleton = lone
+        else:
+            text = self.render_messages(msgs, bos, eos)
+            skeleton = self.render_messages(marked, bos, eos)
         segs = self._trace(text, skeleton, msgs)
         if prefill:
             segs.append(Segment(prefill, "prefill"))
         return [s for s in segs if s.text]
+
+    def _lone_answer(
+        self, msgs: list[dict[str, str]], marked: list[dict[str, str]], bos: str, eos: str
+    ) -> tuple[str, str] | None:
+        """An answer begun with no message before it (at most a system turn): the template's
+        loop never runs for an empty list, so what it puts before the first message (SmolLM2's
+        default system prompt) would be missing. Render the answer as a message instead and cut
+        the prompt where its text begins, as a chat app continuing that message would; None
+        where the template refuses or changes it (then the generation prompt is used)."""
+        if any(m["role"] != "system" for m in msgs):
+            return None
+        answer = {"role": "assistant", "content": _LONE}
+        try:
+            text = self.render_messages([*msgs, answer], bos, eos, generation=False)
+            skeleton = self.render_messages([*marked, answer], bos, eos, generation=False)
+        except FormatError:
+            return None
+        if text.count(_LONE) != 1 or skeleton.count(_LONE) != 1:
+            return None
+        return text[: text.index(_LONE)], skeleton[: skeleton.index(_LONE)]
 
     def _trace(self, text: str, skeleton: str, msgs: list[dict[str, str]]) -> list[Segment]:
         """Find each message's text in the rendered prompt by walking the skeleton's pieces."""
@@ -270,6 +296,9 @@ class ChatTemplate:
             "use --format chatml (or another built-in) or a frame such as dialogue",
         )
 
+
+# Stands in for a lone answer's text while a template renders it (a private-use character).
+_LONE = "\ue002"
 
 SERVER_CHAT = "server-chat"
 
