@@ -92,7 +92,11 @@ def trace(
                     "llama_cpp_python": llama_cpp_version(),
                 },
                 "value": "mean over the answer's generated tokens of l_out-L projected on the unit vector",
-                "rows": [r.to_dict() for r in rows],
+                # `turn`: the answer's place in the transcript, numbered as the text output, adopt
+                # and the export number it; `prompt_turns`: how many turns its prompt held.
+                "rows": [
+                    {**r.to_dict(), "turn": _place(s, r), "prompt_turns": r.turn} for r in rows
+                ],
                 "drift": None if d is None else {str(L): v for L, v in d.items()},
                 "drift_note": drift_note,
                 "warnings": warnings,

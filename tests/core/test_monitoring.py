@@ -146,3 +146,10 @@ def test_a_steered_session_replays_identically_and_is_traced_steered(
     assert f"(steered; the vector itself adds L12 {2.0 * norm:+.2f})" in res.stdout, res.stdout
     doc = json.loads(run_cli("trace", str(path), "--vector", str(vector), "--json").stdout)
     assert "includes what steering added" in doc["drift_note"]
+    # Turns numbered as the text output, adopt and the export number them (the answers are the
+    # transcript's 2nd and 4th turns), with how many turns each prompt held beside.
+    assert [(r["turn"], r["prompt_turns"]) for r in doc["rows"]] == [(2, 1), (4, 3)]
+    assert [line.split()[0] for line in res.stdout.splitlines() if "smol" in line[:30]][:2] == [
+        "2",
+        "4",
+    ], res.stdout
