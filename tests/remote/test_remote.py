@@ -74,6 +74,7 @@ def test_http_matches_in_process_for_the_same_seed(cfg: Path) -> None:
             prov = next(g["provenance"] for g in d["generations"] if g["model"] == remote)
             assert prov["backend"] == "openai" and prov["endpoint"].startswith("http://127.0.0.1:")
             assert prov["server_version"] and prov["model_sha256"] is None
+            assert prov["model_size"] is None  # on the server: not known here (it said 0)
         assert len(texts) > 1  # two seeds, not one answer repeated
 
 
@@ -307,6 +308,9 @@ def test_key_never_written_and_replay_warns_on_server_change(
     md = tmp_path / "s.md"
     assert run_cli("export", str(sess), "-o", str(md)).returncode == 0
     assert "server model smol, server version 0.3.36" in md.read_text()
+    # psmlab's threads render a server model's prompt; they do not run it: the table says server.
+    row = next(line for line in md.read_text().splitlines() if line.startswith("| smol-srv |"))
+    assert row.count("| server |") == 2, row
     assert (log_dir / "psmlab-debug.log").stat().st_size > 0
     for f in [sess, md, log_dir / "psmlab-debug.log"]:
         assert SMOL_KEY not in f.read_text(errors="replace"), f

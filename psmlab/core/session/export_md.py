@@ -170,7 +170,7 @@ def _models(s: Session) -> list[str]:
         sha = f"{md_code(str(m.sha256[:16]))}" if m.sha256 else "—"
         out.append(
             f"| {md_inline(m.id)} | {m.kind} | {md_inline(m.format)} | {md_inline(m.system)} | "
-            f"{md_inline(m.prefill)} | {m.n_ctx} | {m.n_threads} | {sha} | "
+            f"{md_inline(m.prefill)} | {m.n_ctx} | {'server' if m.endpoint else m.n_threads} | {sha} | "
             f"{'server' if m.endpoint else f'{m.size / 1e6:.0f} MB'} | "
             f"{md_inline(m.llama_cpp_python)} |"
         )

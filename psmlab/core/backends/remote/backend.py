@@ -129,7 +129,7 @@ class RemoteBackend:
             "model_id": self.spec.id,
             "model_path": self.spec.path,
             "model_sha256": None,
-            "model_size": 0,
+            "model_size": None,  # the weights are on the server; their size is not known here
             "kind": self.spec.kind,
             "backend": "openai",
             "endpoint": self.spec.url,
