@@ -151,9 +151,8 @@ class Capture:
             params = type(model.context_params).from_buffer_copy(model.context_params)
         else:
             path = Path(model).expanduser()
-            read_gguf(
-                path, weights=True
-            )  # clear errors for missing, empty, non-GGUF, cut-off files
+            # Clear errors for missing, empty, non-GGUF and cut-off files.
+            read_gguf(path, weights=True)
             mparams = llama_cpp.llama_model_default_params()
             with quiet.capture_errors():
                 model_ptr = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
