@@ -17,10 +17,8 @@ count: the result is a score, not a probability, and is labelled so.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from psmlab.core.backends import Backend
@@ -34,7 +32,15 @@ from psmlab.core.measure.probe_answers import (
     after_prefill,
     continuation,
     not_continuing,
-    prefill_note,
+)
+from psmlab.core.measure.probe_result import (
+    ProbeResult,
+    describe,
+    distribution,
+    logmeanexp,
+    logsumexp,
+    paraphrase_range,
+    summarize,
 )
 from psmlab.core.measure.probe_sets import (
     AXES,
@@ -50,7 +56,8 @@ from psmlab.core.measure.probe_sets import (
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.models.steering import Steering
 
-# The sets and their answers live in probe_sets.py; re-exported here, where callers import them.
+# The sets and their answers live in probe_sets.py, the result and its arithmetic in
+# probe_result.py; re-exported here, where callers import them.
 __all__ = [
     "AXES",
     "NULL_QUESTION",
@@ -76,98 +83,6 @@ __all__ = [
     "statements_for",
     "summarize",
 ]
-
-
-@dataclass
-class ProbeResult:
-    model: str
-    item: str
-    probs: dict[str, float]
-    logprobs: dict[str, float]
-    statements: dict[str, list[float]] = field(default_factory=dict)
-    normalized: bool = False
-    # The prompt the statements were scored after (its format, system text, prefill, warnings).
-    prompt: RenderedPrompt | None = field(default=None, repr=False, compare=False)
-    axis: str = "archetype"
-    # PMI: each answer's log-probability minus its log-probability after the content-free question.
-    calibrated: dict[str, float] | None = None
-    calibrated_logprobs: dict[str, float] | None = None
-    null_statements: dict[str, list[float]] | None = None
-    null_question: str | None = None
-    # Per class, the lowest and highest probability over paraphrase sets (the j-th answer of every
-    # class scored alone); None when the classes have different numbers of answers.
-    paraphrase_range: dict[str, tuple[float, float]] | None = None
-    # Of `n_answers`, how many do not begin with the prompt's prefill (scored after it as
-    # written: "I am I'm an AI."); 0 with no prefill.
-    not_continuing: int = 0
-    n_answers: int = 0
-    left_out: int = 0  # answers not scored: they do not begin with the prefill
-
-    @property
-    def top(self) -> str:
-        return max(self.probs, key=lambda k: self.probs[k])
-
-    @property
-    def top_calibrated(self) -> str | None:
-        c = self.calibrated
-        return max(c, key=lambda k: c[k]) if c else None
-
-    @property
-    def measures(self) -> str:
-        """What the numbers are, in one line (shown with them)."""
-        return describe(self.normalized, self.calibrated is not None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "item": self.item,
-            "axis": self.axis,
-            "measures": self.measures,
-            "aggregation": "log-mean-exp",
-            "probs": self.probs,
-            "logprobs": self.logprobs,
-            "calibrated": self.calibrated,
-            "calibrated_logprobs": self.calibrated_logprobs,
-            "null_question": self.null_question,
-            "statement_logprobs": self.statements,
-            "null_statement_logprobs": self.null_statements,
-            "paraphrase_range": self.paraphrase_range,
-            "length_normalized": self.normalized,
-            "answers_not_continuing_prefill": self.not_continuing,
-            "n_answers": self.n_answers,
-            "answers_left_out": self.left_out,
-        }
-
-    def prefill_note(self) -> str | None:
-        """Said beside the result when answers do not continue the prefill."""
-        pre = self.prompt.prefill if self.prompt is not None else None
-        return prefill_note(pre, self.n_answers, self.left_out, self.not_continuing)
-
-
-def describe(normalized: bool, calibrated: bool) -> str:
-    """What a forced-choice distribution measures (the TUI, the CLI and reports show it)."""
-    what = (
-        "softmax of per-token mean log-probs (a score, not a probability)"
-        if normalized
-        else "P(class | one of these answers)"
-    )
-    cal = ", calibrated by a content-free question (PMI)" if calibrated else ""
-    return f"forced choice: {what}{cal}, under the untruncated T=1 distribution"
-
-
-def logsumexp(xs: list[float]) -> float:
-    top = max(xs)
-    return top + math.log(sum(math.exp(x - top) for x in xs))
-
-
-def logmeanexp(xs: list[float]) -> float:
-    """log of the mean probability: paraphrases count once as a set, whatever their number."""
-    return logsumexp(xs) - math.log(len(xs))
-
-
-def distribution(per_archetype: dict[str, float]) -> dict[str, float]:
-    z = logsumexp(list(per_archetype.values()))
-    return {k: math.exp(v - z) for k, v in per_archetype.items()}
 
 
 def probe_prompt(
@@ -400,44 +315,3 @@ def _continuing(
         return flat
     keep = [(a, s) for a, s in flat if after_prefill(prefill, s) is not None]
     return keep if {a for a, _ in keep} == classes else flat
-
-
-def paraphrase_range(per: dict[str, list[float]]) -> dict[str, tuple[float, float]] | None:
-    """Per class, min and max probability over the paraphrase sets (answer j of every class)."""
-    counts = {len(v) for v in per.values()}
-    if len(counts) != 1 or counts == {1} or len(per) < 2:
-        return None
-    dists = [distribution({a: v[j] for a, v in per.items()}) for j in range(counts.pop())]
-    return {a: (min(d[a] for d in dists), max(d[a] for d in dists)) for a in per}
-
-
-def summarize(results: list[ProbeResult]) -> dict[str, dict[str, Any]]:
-    """Per model: the mean distribution over items (raw and, where measured, calibrated), its top
-    class, and each class's spread over items (lowest and highest item probability)."""
-    out: dict[str, dict[str, Any]] = {}
-    for model in dict.fromkeys(r.model for r in results):
-        rs = [r for r in results if r.model == model]
-        keys = list(dict.fromkeys(k for r in rs for k in r.probs))
-        mean = {k: sum(r.probs.get(k, 0.0) for r in rs) / len(rs) for k in keys}
-        spread = {
-            k: (min(r.probs.get(k, 0.0) for r in rs), max(r.probs.get(k, 0.0) for r in rs))
-            for k in keys
-        }
-        entry: dict[str, Any] = {
-            "top": max(mean, key=lambda k: mean[k]),
-            "probs": mean,
-            "spread": spread,
-            "n_items": len(rs),
-            "measures": rs[0].measures,
-        }
-        cals = [r.calibrated for r in rs if r.calibrated is not None]
-        if len(cals) == len(rs):
-            cmean = {k: sum(c.get(k, 0.0) for c in cals) / len(cals) for k in keys}
-            entry["calibrated"] = cmean
-            entry["top_calibrated"] = max(cmean, key=lambda k: cmean[k])
-            entry["calibrated_spread"] = {
-                k: (min(c.get(k, 0.0) for c in cals), max(c.get(k, 0.0) for c in cals))
-                for k in keys
-            }
-        out[model] = entry
-    return out
