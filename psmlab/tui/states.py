@@ -39,12 +39,23 @@ def build_states(
         runs = lab.runs(c.id)
         st.run_count = len(runs)
         show_run(st, runs, len(runs) - 1)
-        f = lab.forced_for(c.id)  # scored for the shown message (also after an adoption)
-        if f is not None:
-            st.forced, st.forced_on = forced_of(f), key
+        show_forced(lab, st, runs, key)
         states[c.id] = st
     count_labels(lab, states)
     return states
+
+
+def show_forced(
+    lab: Lab,
+    st: ColumnState,
+    runs: list[list[GenerationRecord]],
+    key: tuple[tuple[str, str], ...],
+) -> None:
+    """The saved forced choice for the shown message (also after an adoption), the one scored
+    with the shown run's settings where there is one."""
+    f = lab.forced_for(st.model_id, runs[st.run_no] if runs else [])
+    if f is not None:
+        st.forced, st.forced_on = forced_of(f), key
 
 
 def set_next(st: ColumnState, c: Column) -> None:

@@ -139,6 +139,34 @@ def test_a_reopened_session_keeps_the_number_of_samples_per_run(
     again.release()
 
 
+def test_each_run_is_shown_the_forced_choice_scored_with_its_settings(
+    demo_pair, pool, tmp_path: Path
+) -> None:
+    # A trial: runs without a prefill, with one, without again; reopened, every run showed the
+    # newest score (the prefill's) where the file held one made with the runs' own settings.
+    smol = demo_pair[1]
+    path = tmp_path / "s.json"
+    lab = Lab([smol], pool=pool, params=SamplingParams(max_tokens=2), path=path)
+    lab.send("Are you a human?")
+    col = smol.id
+    for prefill in (None, "I am", None):
+        lab.configure(col, prefill=prefill)
+        lab.run()
+        if lab.saved_forced(lab.column(col)) is None:  # as the lab does: scored once
+            lab.forced_choice(lab.column(col))
+    plain, prefilled = lab.session.forced
+    assert (plain.prefill, prefilled.prefill) == (None, "I am")
+    lab.save()
+    lab.close()
+    again = Lab.open(path, pool=pool)
+    runs = again.runs(col)
+    shown = [again.forced_for(col, r) for r in runs]
+    assert [f.id if f else None for f in shown] == [plain.id, prefilled.id, plain.id]
+    again.configure(col, prefill="I am")  # no run beside it: the column's settings decide
+    assert (again.forced_for(col) or plain).id == prefilled.id
+    again.release()
+
+
 def test_forced_choice_scores_the_message_a_run_answered_even_after_an_adoption(
     demo_pair, pool, tmp_path: Path
 ) -> None:

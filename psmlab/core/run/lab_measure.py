@@ -4,6 +4,7 @@ for the pending user message. A mixin of `Lab`, which holds the state these meth
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ from psmlab.core.backends import Backend
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import PsmlabError, ScoringCancelled
+from psmlab.core.errors import PsmlabError, ScoringCancelled, SessionError
 from psmlab.core.models.cvec import ControlVector, read_cvec
+from psmlab.core.models.steering import record_label
 from psmlab.core.run.runner import Column
-from psmlab.core.session.schema import ForcedRecord, Session
+from psmlab.core.session.schema import ForcedRecord, GenerationRecord, Session
 
 
 class LabInstruments:
@@ -170,13 +172,47 @@ class LabInstruments:
                 None,
             )
 
-    def forced_for(self, model_id: str) -> ForcedRecord | None:
-        """The newest forced choice a column recorded for the shown turn."""
+    def forced_for(
+        self, model_id: str, run: Sequence[GenerationRecord] = ()
+    ) -> ForcedRecord | None:
+        """The forced choice to show for the shown turn beside `run` (a run's samples): the
+        newest scored with that run's format, system prompt, prefill and steering, else with the
+        column's settings now, else the newest. A reopened session showed the newest for every
+        run, one scored with a prefill the shown runs were made without."""
         node = self.shown_node()
-        return next(
-            (f for f in reversed(self.session.forced) if f.model == model_id and f.node == node),
-            None,
-        )
+        with self.lock:
+            saved = [f for f in self.session.forced if f.model == model_id and f.node == node]
+        if not saved:
+            return None
+        # A run that continued an assistant turn was scored as the message before it: no match.
+        made = next((g for g in run if not self._continues(g)), None)
+        col = next((c for c in self.columns if c.id == model_id), None)
+        wanted = []
+        if made is not None:
+            steer = record_label(made.params.get("steer"))
+            wanted.append((made.format, made.system, made.prefill, steer))
+        if col is not None:
+            steer = record_label(col.steering.record()) if col.steering else None
+            wanted.append((col.format_name, col.system, col.prefill, steer))
+        for want in wanted:
+            match = next(
+                (
+                    f
+                    for f in reversed(saved)
+                    if (f.format, f.system, f.prefill, record_label(f.steer)) == want
+                ),
+                None,
+            )
+            if match is not None:
+                return match
+        return saved[-1]
+
+    def _continues(self, g: GenerationRecord) -> bool:
+        """`g` continued an assistant turn (F5 on an adopted or edited answer)."""
+        try:
+            return g.node is not None and self.session.node(g.node).role == "assistant"
+        except SessionError:  # a node a hand-edited file lost
+            return False
 
 
 def _walk_opening(

@@ -30,7 +30,7 @@ from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.forced_view import ForcedView
-from psmlab.tui.states import build_states, count_labels, show_run
+from psmlab.tui.states import build_states, count_labels, show_forced, show_run
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
 from psmlab.tui.widgets.composer import Composer
@@ -124,6 +124,8 @@ class LabView(ForcedView):
             self.notify(f"Run {st.run_no + 1} of {len(runs)} is the {end} run here")
             return
         show_run(st, runs, k)
+        if not st.forced_pending:  # the score made with this run's settings, if one was
+            show_forced(self.lab, st, runs, self._transcript_key())
         self._count_labels()
         self._refresh(model_id)
 
