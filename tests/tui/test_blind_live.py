@@ -388,3 +388,27 @@ async def test_going_blind_says_which_settings_tell_the_columns_apart(make_lab) 
         await pilot.press("ctrl+b")  # off: nothing more to say
         await _shown(pilot, app, False)
         assert len([n for n in notices(app) if "differ in" in n]) == 1
+
+
+async def test_going_blind_takes_down_notices_that_name_a_model(make_lab) -> None:
+    """A trial adopted an answer and pressed Ctrl+B within seconds: "Adopted
+    smollm2-135m-instruct's answer" stayed on screen over the columns named Model A and B."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        smol = _columns(app)[1]
+        smol.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: len(lab.turns) == 2, "the adopted answer")
+
+        def on_screen() -> list[str]:
+            return [n.message for n in app._notifications]
+
+        assert any(smol.state.model_id in m for m in on_screen()), on_screen()
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, blind=True)
+        assert on_screen() and not any(
+            m.id in text for text in on_screen() for m in lab.session.models
+        ), on_screen()

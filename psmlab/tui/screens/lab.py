@@ -221,6 +221,8 @@ class LabScreen(LabFileActions):
 
     def action_blind(self) -> None:
         self.lab.blind = not self.lab.blind
+        if self.lab.blind:  # a notice still on screen may name a model ("Adopted smollm2's…")
+            self.app.clear_notifications()
         self.order = self.lab.column_order()  # blind: this turn's recorded shuffle
         self._arrange_columns()
         self.refresh_transcript()
