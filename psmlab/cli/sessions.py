@@ -155,7 +155,8 @@ _KINDS = {
 
 def _foreign(out: Path, suffix: str) -> bool:
     """An existing, non-empty regular file that is not of the kind about to be written: another
-    suffix (a loom tree may be .json), or for a replay report a JSON file that is not one."""
+    suffix (a loom tree may be .json), or a file of that suffix psmlab did not write (told by
+    what it holds: an eval file is a .jsonl too, and a trial's was replaced by an export)."""
     import json
 
     from psmlab.core.session.loom import detect_loom
@@ -168,7 +169,7 @@ def _foreign(out: Path, suffix: str) -> bool:
     if out.suffix and out.suffix.lower() not in ok:
         return True
     if suffix not in (".json", ".loom"):
-        return False
+        return not _an_export(out, suffix)
     try:
         doc = json.loads(out.read_bytes().decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -176,6 +177,34 @@ def _foreign(out: Path, suffix: str) -> bool:
     if not isinstance(doc, dict):
         return True
     return not (detect_loom(doc) if suffix == ".loom" else replay_report(doc))
+
+
+# What the first part of each export holds (export_md's header, export's csv columns and jsonl
+# rows): enough to tell a file psmlab wrote from one a person or another tool did.
+_CSV_HEAD = "session_id,session_title,annotation_id,generation_id,"
+_JSONL_KEYS = {"id", "session", "node", "run", "model", "sample", "seed", "text"}
+
+
+def _an_export(out: Path, suffix: str) -> bool:
+    """`out` holds an export of the kind `suffix` names (markdown, csv or jsonl)."""
+    import json
+
+    try:
+        with out.open("rb") as f:
+            head = f.read(1 << 16).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False
+    if suffix == ".md":
+        return head.startswith("# ") and " · exported by psmlab " in head[:4096]
+    if suffix == ".csv":
+        return head.startswith(_CSV_HEAD)
+    if suffix == ".jsonl":
+        try:
+            row = json.loads(head.split("\n", 1)[0])
+        except json.JSONDecodeError:
+            return False
+        return isinstance(row, dict) and row.keys() >= _JSONL_KEYS
+    return False
 
 
 def write_out(out: Path, data: bytes) -> None:

@@ -153,3 +153,31 @@ def test_export_and_replay_write_over_only_what_they_wrote(tmp_path: Path) -> No
     for _ in range(2):  # the second time over its own earlier file
         assert run_cli("export", str(example), "-o", str(md)).returncode == 0
         assert run_cli("export", str(example), "-f", "loom", "-o", str(tree)).returncode == 0
+
+
+def test_export_writes_over_no_file_of_its_own_suffix_that_it_did_not_write(
+    tmp_path: Path,
+) -> None:
+    """A trial's `export -f jsonl -o ev.jsonl` replaced a 953-line eval file (and `-o notes.md`
+    a person's notes, `-o results.jsonl` an experiment's rows): the suffix was all it checked."""
+    mine = {
+        "ev.jsonl": '{"question": "Is it ok?", "answer_matching_behavior": " (A)"}\n',
+        "results.jsonl": '{"key": "k", "sample": 0, "model": "m", "text": "t", "seed": 1}\n',
+        "notes.md": "# My notes\n\nnothing exported here\n",
+        "people.csv": "id,self_id\n1,ai\n",
+    }
+    kinds = {".jsonl": "jsonl", ".md": "md", ".csv": "csv"}
+    for name, body in mine.items():
+        (tmp_path / name).write_text(body)
+        fmt = kinds[Path(name).suffix]
+        res = run_cli("export", str(EXAMPLE), "-f", fmt, "-o", str(tmp_path / name))
+        assert res.returncode == 2 and "exists and is not a" in res.stderr, res.stderr
+        assert (tmp_path / name).read_text() == body
+    for fmt in kinds.values():  # its own earlier export is written over, as before
+        out = tmp_path / f"again.{fmt}"
+        for _ in range(2):
+            res = run_cli("export", str(EXAMPLE), "-f", fmt, "-o", str(out))
+            assert res.returncode == 0, res.stderr
+    tree = tmp_path / "tree.md"
+    for _ in range(2):
+        assert run_cli("export", str(EXAMPLE), "--tree", "-o", str(tree)).returncode == 0
