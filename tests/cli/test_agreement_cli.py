@@ -683,6 +683,15 @@ def test_a_files_own_line_numbers_pair_its_items_and_others_are_refused(tmp_path
     assert proc.returncode == 2 and "bare.jsonl (e.g. 4; it has 3 lines)" in (proc.stderr), (
         proc.stderr
     )
+    # Numbers 1..n in order are numbers all the same: a file sorted otherwise pairs with it
+    # by number (a trial's was refused: "out of order and a4.jsonl has none").
+    ordered = _write(
+        tmp_path / "ordered.jsonl", sorted(rows, key=lambda r: r["line"])
+    )  # lines 1, 2, 3
+    for a, b in ((gold, ordered), (ordered, gold)):
+        res = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)
+        assert (res["n"], res["accuracy"]) == (3, 1.0), res
+        assert any('matched by their "line" numbers' in n for n in res["notes"]), res["notes"]
 
 
 def test_several_peoples_rows_without_ids_and_lists_of_labels_are_refused(

@@ -259,6 +259,7 @@ def read_jsonl(
     # shifted every later one onto its neighbour's item).
     numbered = positions and own_line_numbers(rows)
     if numbered:
+        out.own_lines = True
         lines = [obj["line"] for _, obj in rows]
         # Numbers that are the positions (an unfiltered label output) pair as positions do.
         out.by_line = lines != list(range(1, len(lines) + 1))

@@ -80,6 +80,12 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
         # One file's own "line" numbers against the other's positions: fine for `psmlab
         # label`'s numbering of a file since filtered (in order), a shifted pairing otherwise.
         numbered, other = (source, reference) if source.by_line else (reference, source)
+        if other.own_lines:
+            # Its numbers are its positions (an unfiltered label output): its items are keyed
+            # by them all the same, so the two pair by number, in any order (a trial's hand
+            # file, sorted otherwise, was refused as having "none").
+            other.by_line = True
+            return
         # `psmlab label`'s numbers, filtered since, are positions of the other file's lines:
         # rising, from 1 to its length. Numbers outside that (a spreadsheet's rows from 2, a
         # count from 0) or out of order (the file's own, or a label output sorted since) cannot

@@ -42,6 +42,7 @@ class Labels:
     by_line: bool = False  # without ids, paired by its own "line" numbers (not its positions)
     rows: int = 0  # how many items the file lists (labelled or not)
     lines_in_order: bool = True  # its "line" numbers rise down the file (a filtered label output)
+    own_lines: bool = False  # every line has a distinct "line" number (those numbers are its ids)
     # A file without "id" whose ids seem to be in another field ("ID", "item_id"): named in
     # the error that refuses to pair it by position against a file with ids.
     id_hint: str | None = None
