@@ -203,6 +203,22 @@ def test_samples_an_edited_file_no_longer_plans_are_left_out(tiny_run, tmp_path:
     s = session_from_results(out, experiment_file=edited, on_note=notes.append)
     assert len(s.generations) == 4  # 2 models x 1 unchanged context x 2 samples
     assert len(notes) == 1 and "4 sample(s)" in notes[0] and "no longer plans" in notes[0]
+    # One context taken out of the file (a trial's): its samples are left out as well, given
+    # or found through the report (it was refused: the file "has no context 'hal'").
+    cut = tmp_path / "cut.toml"
+    cut.write_text(TINY.replace(', { name = "hal", system = "You are HAL 9000." }', ""))
+    assert "hal" not in cut.read_text()
+    notes.clear()
+    s = session_from_results(out, experiment_file=cut, on_note=notes.append)
+    assert len(s.generations) == 4 and {g.params.get("system") for g in s.generations} == {None}
+    assert len(notes) == 1 and "4 sample(s)" in notes[0]
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "results.jsonl").write_bytes((out / "results.jsonl").read_bytes())
+    (moved / "report.md").write_text((out / "report.md").read_text().replace(str(toml), str(cut)))
+    notes.clear()
+    assert len(session_from_results(moved, on_note=notes.append).generations) == 4
+    assert len(notes) == 1 and "no longer plans" in notes[0]
     # The file the results were made with plans them all: nothing left out, nothing said.
     notes.clear()
     assert (

@@ -186,9 +186,13 @@ def session_from_results(
     # Why the file report.md names cannot be used: then a missing question text or system prompt
     # is that mismatch (often a folder holding two experiments' rows), not the results' fault.
     mismatch: str | None = None
+    # A file edited since the run (a context taken out) describes the rows it still plans:
+    # those are kept, and the rest left out with a note, as its report leaves them out.
+    notes: list[str] = []
     if experiment_file is not None:
         spec = load_experiment(experiment_file)
-        gap = covers(spec, rows)
+        planned = planned_rows(rows, spec, experiment_file, registry, notes.append)
+        gap = covers(spec, planned or rows)
         if gap is not None:
             raise UsageError(
                 f"{experiment_file} does not describe these results (it has no {gap})",
@@ -202,7 +206,10 @@ def session_from_results(
             except PsmlabError as exc:
                 candidate = None
                 mismatch = f"report.md names {found}, which does not load: {exc.problem}"
-            gap = covers(candidate, rows) if candidate is not None else None
+            gap = None
+            if candidate is not None:
+                planned = planned_rows(rows, candidate, found, registry, notes.append)
+                gap = covers(candidate, planned or rows)
             if candidate is not None and gap is None:
                 spec, spec_path = candidate, found
             elif gap is not None:
@@ -212,7 +219,9 @@ def session_from_results(
                 )
 
     if spec is not None and spec_path is not None:
-        rows = planned_rows(rows, spec, spec_path, registry, on_note or (lambda _: None))
+        rows = planned
+        for n in notes:
+            (on_note or (lambda _: None))(n)
         if not rows:
             raise UsageError(
                 f"{spec_path} no longer plans any of the samples of '{unit}' in {results_dir}",
