@@ -339,10 +339,15 @@ def test_a_line_that_is_no_object_or_whose_text_is_no_string_says_what_it_is(
         '{"text": null}': 'line 2 has no "text" string (its text is null)',
         '{"text": 12345}': 'line 2 has no "text" string (its text is a number)',
         '{"id": 1}': 'line 2 has no "text" string',
+        # Context that is no text was dropped unsaid (a trial's "prefill": 123).
+        '{"text": "x", "prefill": 123}': 'line 2 has a "prefill" that is a number, not text',
+        '{"text": "x", "question": ["q"]}': 'line 2 has a "question" that is an array, not text',
     }
     for line, said in cases.items():
         f = tmp_path / "in.jsonl"
         f.write_text('{"text": "I am a nurse."}\n' + line + "\n")
         with pytest.raises(UsageError) as info:
-            label_jsonl(f)
+            list(label_jsonl(f))
         assert said in info.value.problem, (line, info.value.problem)
+    f.write_text('{"text": "I am a nurse.", "prefill": null, "question": null}\n')
+    assert [r["self_id"] for r in label_jsonl(f)] == ["human"]  # null: no context given

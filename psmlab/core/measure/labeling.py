@@ -96,6 +96,13 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
             raise UsageError(
                 f'{path} line {i} has no "text" string{where}', 'give each line a "text"'
             )
+        for name in ("prefill", "question", "question_text"):
+            # Read as context of the text: one that is no text (a number) was dropped unsaid.
+            if obj.get(name) is not None and not isinstance(obj[name], str):
+                raise UsageError(
+                    f'{path} line {i} has a "{name}" that is {_json_kind(obj[name])}, not text',
+                    f'write it as a string ("{name}": "..."), or leave it out',
+                )
     seen: dict[str, int] = {}
     # A file without ids keeps its own distinct "line" numbers (`agreement` pairs by them)
     numbered = not with_id and own_line_numbers(objects)
