@@ -1278,6 +1278,28 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         assert not lab.session.generations and not lab.turns
 
 
+async def test_a_paste_into_a_column_or_the_transcript_goes_to_the_message_box(make_lab) -> None:
+    """A trial's bracketed paste with a column (or the transcript) focused was dropped, while a
+    typed letter went to the box: the paste goes there too, markup and newlines as they are."""
+    from textual import events
+
+    from psmlab.tui.widgets.composer import Composer
+    from psmlab.tui.widgets.transcript import TranscriptView
+
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(Composer)
+        for widget in (app.query(ModelColumn).first(), app.query_one(TranscriptView)):
+            box.clear()
+            widget.focus()
+            await pilot.pause()
+            widget.post_message(events.Paste("pasted [red]one\nand two"))
+            await wait_for(pilot, lambda: box.text == "pasted [red]one\nand two", "the paste")
+            assert box.has_focus
+        assert not lab.session.generations and not lab.turns  # pasted, not sent
+
+
 async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:
     """A trial typed "good" + Enter with the transcript focused: g and o did nothing, d opened
     the delete dialog and Enter deleted the turn. Letters that are none of its keys start a

@@ -68,6 +68,19 @@ class TypingStartsMessage:
         screen.set_focus(box)
         box.insert(event.character)
 
+    async def on_paste(self, event: events.Paste) -> None:
+        """A paste here goes to the message box, as a typed letter does: it was dropped (a
+        trial's bracketed paste into a focused column left the box empty)."""
+        screen = cast(Widget, self).screen
+        boxes = screen.query(Composer)
+        if not boxes or not event.text:
+            return
+        event.stop()
+        event.prevent_default()
+        box = boxes.first()
+        screen.set_focus(box)
+        box.insert(event.text)
+
     def nothing_to_act_on(self, key: str) -> bool:
         """The key would only say it cannot act: then it is a letter of a message."""
         return False
