@@ -350,7 +350,16 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     even = {**OPENING, "probs": {"ai": 0.52, "human": 0.48}}
     f3 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=even)
     said = forced_block(_state(f3, PURE)).plain
-    assert "ai 3/5 60% (23%–88%) of their ai or human claims (the walk leans neither way)" in said
+    assert (
+        "ai 3/5 60% (23%–88%) of their ai or human claims (the walk leans neither way: within "
+        "0.05 of an even split)" in said
+    )
+    # Either side of that edge, a third decimal shows which (a trial saw 0.55 twice, read
+    # "differs" once and "leans neither way" once: the values were 0.5507 and 0.5479).
+    for p_human, shown, verdict in ((0.5507, "0.551", "(differs)"), (0.5479, "0.548", "neither")):
+        edge = {**OPENING, "probs": {"ai": 1 - p_human, "human": p_human}}
+        said = forced_block(_state(Forced(RAW, CAL, "", node="t-1", opening=edge), PURE)).plain
+        assert f"· human {shown} ·" in said and verdict in said, said
     none = {**OPENING, "probs": {"ai": 0.0, "human": 0.0}}
     f4 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=none)
     said = forced_block(_state(f4, PURE)).plain

@@ -268,6 +268,12 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     return out
 
 
+def _edge(p: float) -> str:
+    """A share of the walk, with a third decimal where two would hide which side of the
+    "leans neither way" edge it is on (0.5507 and 0.5479 both read 0.55 and got two verdicts)."""
+    return f"{p:.3f}" if abs(abs(round(p, 2) - 0.5) - EVEN) < 1e-9 else f"{p:.2f}"
+
+
 def opening_lines(s: ColumnState, f: Forced) -> Text:
     """The opening design beside the archetype statements: what the model's own continuations
     of "I'm" / "I am" claim (P among ai and human claims, and how much of the walk claimed at
@@ -284,7 +290,7 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     probs = probs if sum(probs.values()) > 0 else {}
     claimed = sum(float(masses.get(k, 0.0)) for k in ("ai", "human", "mixed"))
     if probs:
-        out.append_text(safe(f"ai {probs['ai']:.2f} · human {probs['human']:.2f}"))
+        out.append_text(safe(f"ai {_edge(probs['ai'])} · human {_edge(probs['human'])}"))
     else:
         out.append("no ai or human claim in the walk", style="dim")
     # How much the numbers rest on: the walk reads only its likeliest paths (the rest unread).
@@ -314,7 +320,7 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
         agrees = (
             "the walk made no ai or human claim"
             if not probs
-            else "the walk leans neither way"
+            else f"the walk leans neither way: within {EVEN} of an even split"
             if mine is None
             else "agrees"
             if mine == theirs
