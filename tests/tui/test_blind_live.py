@@ -412,3 +412,39 @@ async def test_going_blind_takes_down_notices_that_name_a_model(make_lab) -> Non
         assert on_screen() and not any(
             m.id in text for text in on_screen() for m in lab.session.models
         ), on_screen()
+
+
+async def test_blind_columns_are_said_ready_together(make_lab) -> None:
+    """Blind, a trial saw Model A "ready…" while Model B still said "loading model…": which
+    loads first tells the smaller model. Loads are said once every column has loaded."""
+    from psmlab.tui.messages import ModelLoaded
+
+    lab = make_lab()
+    lab.blind = True
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await _shown(pilot, app, blind=True)
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: all(st.status == "ready" for st in screen.states.values()),
+            "both columns ready",
+        )
+        first, second = list(screen.states)
+        for st in screen.states.values():  # as at start: both still loading
+            st.status = "loading model…"
+        screen.post_message(ModelLoaded(first, None, 0.1))
+        await pilot.pause()
+        assert [st.status for st in screen.states.values()] == ["loading model…"] * 2
+        screen.post_message(ModelLoaded(second, None, 0.2))
+        await wait_for(
+            pilot,
+            lambda: all(st.status == "ready" for st in screen.states.values()),
+            "both said ready at once",
+        )
+        lab.blind = False  # named: each is said as it loads
+        for st in screen.states.values():
+            st.status = "loading model…"
+        screen.post_message(ModelLoaded(first, None, 0.1))
+        await wait_for(pilot, lambda: screen.states[first].status == "ready", "the first")
+        assert screen.states[second].status == "loading model…"

@@ -50,6 +50,7 @@ class LabView(ForcedView):
         self._picking = False  # an answer picker is open (or opening) for a sent message
         self._cancel = threading.Event()
         self._forced_cancel = threading.Event()
+        self._loaded: dict[str, ModelLoaded] = {}  # blind: loads said once all are in
         self._buf: dict[tuple[str, int], list[str]] = {}
         self._speed: dict[tuple[str, int], float] = {}
         self._buf_lock = threading.Lock()
@@ -262,12 +263,24 @@ class LabView(ForcedView):
             self.post_message(ModelLoaded(col.id, exc.one_line(), error_blind=blind_error(exc)))
 
     def on_model_loaded(self, msg: ModelLoaded) -> None:
-        st = self.states.get(msg.model_id)
-        if st is None:
+        if msg.model_id not in self.states:
             return
-        st.error, st.error_blind = msg.error, msg.error_blind
-        st.status = "ready" if msg.error is None else "failed"
-        self._refresh(msg.model_id)
+        self._loaded[msg.model_id] = msg
+        waiting = [
+            m
+            for m, x in self.states.items()
+            if x.status == "loading model…" and m not in self._loaded
+        ]
+        if self.lab.blind and waiting:
+            return  # blind: the column ready first would be the smaller model
+        for done in self._loaded.values():
+            st = self.states.get(done.model_id)
+            if st is None:
+                continue
+            st.error, st.error_blind = done.error, done.error_blind
+            st.status = "ready" if done.error is None else "failed"
+            self._refresh(done.model_id)
+        self._loaded.clear()
         if all(x.status != "loading model…" for x in self.states.values()):
             self._score_what_was_left()
 
