@@ -1461,6 +1461,9 @@ async def test_p_in_a_column_shows_the_panel_a_short_window_cuts(make_lab) -> No
         await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), "the whole panel")
         body = " ".join(str(app.screen.body).split())
         assert "forced choice ·" in body and "archetypes" in body and "markers" in body, body
+        # The labeller whole, with what its kappa was measured against and on how many texts
+        # (the column's brief "self-id (κ 0.59)" said neither, even at 120x40).
+        assert "self-id κ" in body and "vs gold test n=" in body, body
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TextScreen), "closed")
 

@@ -170,6 +170,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         from psmlab.tui.screens.dialogs import TextScreen
 
         parts = [self._shown.get(p) for p in (".col-dist", ".col-footer")]
+        if not self.blind and parts[0] is not None:
+            # Said whole here: a column said its labeller in brief ("self-id (κ 0.59)"),
+            # without what the kappa was measured against or on how many texts.
+            parts[0] = distribution_text(self.state, 1 << 16, short=False)
         body = Text("\n\n").join(p for p in parts if p is not None and p.plain.strip())
         self.app.push_screen(TextScreen(f"{self.display_name}: labels and details", body))
 
