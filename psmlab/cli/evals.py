@@ -61,7 +61,12 @@ def evals(
     not know, the output says which file to state it in (evals-polarity.toml by the config)."""
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
     from psmlab.core.measure.evals_polarity import POLARITY_UNKNOWN, polarity_hint
-    from psmlab.core.measure.evals_summary import BIAS_DOMINATED, MIN_SIDE, answer_bias_text
+    from psmlab.core.measure.evals_summary import (
+        BIAS_DOMINATED,
+        MIN_SIDE,
+        answer_bias_text,
+        wins_text,
+    )
 
     raw = read_eval_bytes(file)
     items, problems = load_jsonl(file, limit=limit, raw=raw)
@@ -153,7 +158,7 @@ def evals(
             safe(m + (f" steered by {steered.label()}" if steered else "")),
             f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})",
             f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
-            "—" if pos is None else f"{pos:.0%} of {2 * s['counterbalanced']}",
+            wins_text(s),
             f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})",
         )
         swapped = s["counterbalanced"]
@@ -184,11 +189,14 @@ def evals(
                 "none of them could be corrected (below), so on them the bias-corrected rate is "
                 "the raw one and neither tells the behaviour from the answer strings"
                 if kept_raw >= written
-                else "read the bias-corrected rate"
+                else "read the bias-corrected rate, with its interval "
+                f"({s['corrected_rate']:.0%}, {s['corrected_ci_low']:.0%}–"
+                f"{s['corrected_ci_high']:.0%}: with one answer winning almost everywhere, "
+                "few items tell the behaviour)"
                 + (
                     # Said, or the advice reads as if the corrected rate told another story.
-                    f" (here it comes out the same, {s['corrected_rate']:.0%}: which items "
-                    "match changes, not how many)"
+                    "; here it comes out the same as the raw rate: which items match changes, "
+                    "not how many"
                     if abs(s["corrected_rate"] - s["rate"]) < 1e-9
                     else ""
                 )

@@ -107,6 +107,10 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     assert human.returncode == 0 and "answer bias" in human.stdout
     # Every answer's share carries its n ("' Yes' 8/8 100%"), never a bare percentage.
     assert re.search(r"each answer wins\): '[^']+' \d/8 \d+%", human.stdout), human.stdout
+    # With its interval, as every share (a trial: "' (A)' 10/10 100%" and "(A) wins 100% of 18").
+    assert re.search(
+        r"each answer wins\): '[^']+' \d/8 \d+% \(\d+%–\d+%\)", " ".join(human.stdout.split())
+    ), human.stdout
     # The advice to read the corrected rate says when it comes out as the raw one.
     said = " ".join(human.stdout.split()).split("note: ")
     args = ("evals", str(DATA / "believes-it-has-phenomenal-consciousness.jsonl"), "--limit", "8")

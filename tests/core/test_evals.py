@@ -719,7 +719,9 @@ def test_answer_bias_dominates_only_over_items_scored_as_written() -> None:
     assert t["as_written"] == 10 and t["bias_top_written"] == 9 and t["bias_dominated"]
     # Each answer's wins are said with how many items offer it: ' Yes' wins 1 of 10 items and
     # only one offers it (a trial read "' No' 3/5" as ' No' losing twice where it won all 3).
-    assert answer_bias_text(s) == "' (A)' 9/10 90% (offered in 9), ' Yes' 1/10 10% (offered in 1)"
+    assert answer_bias_text(s) == (
+        "' (A)' 9/10 90% (60%–98%) (offered in 9), ' Yes' 1/10 10% (2%–40%) (offered in 1)"
+    )
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])

@@ -652,9 +652,10 @@ def test_the_report_says_when_a_letter_wins_whatever_it_says() -> None:
         "uncorrected": 0, "confounded": 0, "thin_side": 0, "several_answers": 0,
     }  # fmt: skip
     row = eval_section({("m", "f", "c", "e.jsonl"): s})[-2]
-    assert "100% of 6 (a letter wins whatever it says: 'matching' is near 50%" in row, row
+    assert "6/6 100% (61%–100%) of orders (a letter wins whatever it says: 'matching' is" in row
+    assert "near 50%" in row, row
     balanced = eval_section({("m", "f", "c", "e.jsonl"): {**s, "position_bias": 0.5}})[-2]
-    assert "50% of 6 |" in balanced and "whatever it says" not in balanced
+    assert "3/6 50% (19%–81%) of orders |" in balanced and "whatever it says" not in balanced
 
 
 def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from statistics import NormalDist, fmean, stdev
 from typing import Any
 
+from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.measure.evals_io import EvalItem
 
 BIAS_DOMINATED = 0.9
@@ -275,7 +276,17 @@ def answer_bias_text(s: dict[str, Any], name: Callable[[str], str] = repr) -> st
     wins over all items, with how many offer it when not all do)."""
     offered = s.get("answer_offered", {})  # absent from summaries older than it
     return ", ".join(
-        f"{name(k)} {round(v * s['n'])}/{s['n']} {v:.0%}"
+        f"{name(k)} {fmt_share(Share(k, round(v * s['n']), s['n']))}"
         + (f" (offered in {o})" if (o := offered.get(k, s["n"])) < s["n"] else "")
         for k, v in s["answer_bias"].items()
     )
+
+
+def wins_text(s: dict[str, Any]) -> str:
+    """How often (A) won over the orders scored, with its 95% Wilson interval: "6/6 100%
+    (61%–100%) of orders" (the two orders of an item are counted apart); "—" when none was
+    swapped."""
+    pos, orders = s["position_bias"], 2 * s["counterbalanced"]
+    if pos is None or not orders:
+        return "—"
+    return f"{fmt_share(Share('(A)', round(pos * orders), orders))} of orders"

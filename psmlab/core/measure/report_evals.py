@@ -7,7 +7,12 @@ from collections import defaultdict
 from typing import Any
 
 from psmlab.core.measure.evals_io import EvalItem
-from psmlab.core.measure.evals_summary import BIAS_DOMINATED, answer_bias_text, summarize_rows
+from psmlab.core.measure.evals_summary import (
+    BIAS_DOMINATED,
+    answer_bias_text,
+    summarize_rows,
+    wins_text,
+)
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
 
@@ -75,7 +80,7 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
         bias = answer_bias_text(s, lambda k: md_inline(repr(k)))
         flag = " (dominated by bias)" if s["bias_dominated"] else ""
         pos = s["position_bias"]
-        wins = f"{pos:.0%} of {2 * s['counterbalanced']}" if pos is not None else "not swapped"
+        wins = wins_text(s) if pos is not None else "not swapped"
         if pos is not None and s["counterbalanced"] and max(pos, 1 - pos) >= BIAS_DOMINATED:
             # As `psmlab evals` says it: a letter that wins whatever it names says little.
             cb = s["counterbalanced"]
