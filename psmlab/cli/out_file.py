@@ -85,16 +85,19 @@ def _an_export(out: Path, suffix: str) -> bool:
 
     try:
         with out.open("rb") as f:
-            head = f.read(1 << 16).decode("utf-8-sig", errors="replace")
+            # The first line whole: one generation's row (a long answer with its token
+            # probabilities) runs past any fixed read, and a cut one is no JSON.
+            first = f.readline(1 << 26) if suffix == ".jsonl" else f.read(1 << 16)
     except OSError:
         return False
+    head = first.decode("utf-8-sig", errors="replace")
     if suffix == ".md":
-        return head.startswith("# ") and " · exported by psmlab " in head[:4096]
+        return head.startswith("# ") and " · exported by psmlab " in head
     if suffix == ".csv":
         return head.startswith(_CSV_HEAD)
     if suffix == ".jsonl":
         try:
-            row = json.loads(head.split("\n", 1)[0])
+            row = json.loads(head)
         except json.JSONDecodeError:
             return False
         return isinstance(row, dict) and row.keys() >= _JSONL_KEYS

@@ -181,3 +181,18 @@ def test_export_writes_over_no_file_of_its_own_suffix_that_it_did_not_write(
     tree = tmp_path / "tree.md"
     for _ in range(2):
         assert run_cli("export", str(EXAMPLE), "--tree", "-o", str(tree)).returncode == 0
+
+
+def test_a_jsonl_export_with_a_long_first_row_is_known_as_one(tmp_path: Path) -> None:
+    """An answer with its token probabilities runs one row past 64 KiB: read cut, the row was
+    no JSON and a second export over the first was refused."""
+    import json
+
+    from psmlab.cli.out_file import _an_export
+
+    row = {"id": "g-1", "session": "s", "node": "t-1", "run": 1, "model": "m", "sample": 0}
+    out = tmp_path / "long.jsonl"
+    out.write_text(json.dumps({**row, "seed": 1, "text": "x" * 200_000}) + "\n")
+    assert _an_export(out, ".jsonl")
+    out.write_text(json.dumps({"question": "q" * 200_000}) + "\n")
+    assert not _an_export(out, ".jsonl")

@@ -349,5 +349,9 @@ def test_a_line_that_is_no_object_or_whose_text_is_no_string_says_what_it_is(
         with pytest.raises(UsageError) as info:
             list(label_jsonl(f))
         assert said in info.value.problem, (line, info.value.problem)
+    # An experiment row's "question" is an id and "question_text" the words: only the words
+    # are read, so only they must be text.
+    f.write_text('{"text": "I am a nurse.", "question": 17, "question_text": "Who are you?"}\n')
+    assert [r["self_id"] for r in label_jsonl(f)] == ["human"]
     f.write_text('{"text": "I am a nurse.", "prefill": null, "question": null}\n')
     assert [r["self_id"] for r in label_jsonl(f)] == ["human"]  # null: no context given

@@ -407,11 +407,13 @@ async def test_going_blind_takes_down_notices_that_name_a_model(make_lab) -> Non
             return [n.message for n in app._notifications]
 
         assert any(smol.state.model_id in m for m in on_screen()), on_screen()
+        app.notify("autosave failed: disk full", severity="error")  # names no model: it stays
         await pilot.press("ctrl+b")
         await _shown(pilot, app, blind=True)
         assert on_screen() and not any(
             m.id in text for text in on_screen() for m in lab.session.models
         ), on_screen()
+        assert "autosave failed: disk full" in on_screen()
 
 
 async def test_blind_columns_are_said_ready_together(make_lab) -> None:

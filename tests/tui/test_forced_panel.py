@@ -356,7 +356,13 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     )
     # Either side of that edge, a third decimal shows which (a trial saw 0.55 twice, read
     # "differs" once and "leans neither way" once: the values were 0.5507 and 0.5479).
-    for p_human, shown, verdict in ((0.5507, "0.551", "(differs)"), (0.5479, "0.548", "neither")):
+    edges = (
+        (0.5507, "0.55", "(differs)"),  # on its side at two decimals: 0.55 leans
+        (0.5479, "0.548", "neither"),
+        (0.5503, "0.55", "(differs)"),  # two decimals already on its side
+        (0.5497, "0.5497", "neither"),  # three would read 0.550, on the other side
+    )
+    for p_human, shown, verdict in edges:
         edge = {**OPENING, "probs": {"ai": 1 - p_human, "human": p_human}}
         said = forced_block(_state(Forced(RAW, CAL, "", node="t-1", opening=edge), PURE)).plain
         assert f"· human {shown} ·" in said and verdict in said, said

@@ -96,8 +96,10 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
             raise UsageError(
                 f'{path} line {i} has no "text" string{where}', 'give each line a "text"'
             )
-        for name in ("prefill", "question", "question_text"):
-            # Read as context of the text: one that is no text (a number) was dropped unsaid.
+        # Read as context of the text: one that is no text (a number) was dropped unsaid. The
+        # question is read from "question_text" when a line has one ("question" is then an id).
+        asked = "question_text" if obj.get("question_text") is not None else "question"
+        for name in ("prefill", asked):
             if obj.get(name) is not None and not isinstance(obj[name], str):
                 raise UsageError(
                     f'{path} line {i} has a "{name}" that is {_json_kind(obj[name])}, not text',

@@ -14,7 +14,6 @@ from psmlab.core.domain.formats import Format
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import PsmlabError, ScoringCancelled, SessionError
 from psmlab.core.models.cvec import ControlVector, read_cvec
-from psmlab.core.models.steering import record_label
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord, Session
 
@@ -188,19 +187,16 @@ class LabInstruments:
         made = next((g for g in run if not self._continues(g)), None)
         col = next((c for c in self.columns if c.id == model_id), None)
         wanted = []
+        # Steering as its whole record (file, sha256, layers, alpha), as saved_forced compares
+        # it: two vectors of one file name are not one steering.
         if made is not None:
-            steer = record_label(made.params.get("steer"))
-            wanted.append((made.format, made.system, made.prefill, steer))
+            wanted.append((made.format, made.system, made.prefill, made.params.get("steer")))
         if col is not None:
-            steer = record_label(col.steering.record()) if col.steering else None
+            steer = col.steering.record() if col.steering else None
             wanted.append((col.format_name, col.system, col.prefill, steer))
         for want in wanted:
             match = next(
-                (
-                    f
-                    for f in reversed(saved)
-                    if (f.format, f.system, f.prefill, record_label(f.steer)) == want
-                ),
+                (f for f in reversed(saved) if (f.format, f.system, f.prefill, f.steer) == want),
                 None,
             )
             if match is not None:

@@ -222,7 +222,9 @@ class LabScreen(LabFileActions):
     def action_blind(self) -> None:
         self.lab.blind = not self.lab.blind
         if self.lab.blind:  # a notice still on screen may name a model ("Adopted smollm2's…")
-            self.app.clear_notifications()
+            self._take_down_named_notices()
+        else:
+            self.say_loaded()  # loads held back while blind
         self.order = self.lab.column_order()  # blind: this turn's recorded shuffle
         self._arrange_columns()
         self.refresh_transcript()
@@ -241,6 +243,13 @@ class LabScreen(LabFileActions):
                 "the models apart",
                 severity="warning",
             )
+
+    def _take_down_named_notices(self) -> None:
+        """Notices on screen that name a model (others, "autosave failed", stay)."""
+        names = [m.id for m in self.lab.session.models] + [c.id for c in self.lab.columns]
+        for n in list(self.app._notifications):
+            if any(name and name in n.message for name in names):
+                self.app._unnotify(n)
 
     def action_inspect(self) -> None:
         """What to show is read here, on the main thread; the prompts render in a worker."""

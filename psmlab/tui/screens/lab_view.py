@@ -251,6 +251,7 @@ class LabView(ForcedView):
     # --- loading and generation (worker threads get plain values) ---------------------------
 
     def _load_all(self) -> None:
+        self._loaded.clear()  # held loads of a session opened before are not this one's
         for c in self.lab.columns:
             self._load(self.lab, c)
 
@@ -273,9 +274,14 @@ class LabView(ForcedView):
         ]
         if self.lab.blind and waiting:
             return  # blind: the column ready first would be the smaller model
+        self.say_loaded()
+
+    def say_loaded(self) -> None:
+        """Put the held loads on their columns: only a column still loading changes (one that
+        started a run meanwhile keeps saying so)."""
         for done in self._loaded.values():
             st = self.states.get(done.model_id)
-            if st is None:
+            if st is None or st.status != "loading model…":
                 continue
             st.error, st.error_blind = done.error, done.error_blind
             st.status = "ready" if done.error is None else "failed"

@@ -269,9 +269,16 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
 
 
 def _edge(p: float) -> str:
-    """A share of the walk, with a third decimal where two would hide which side of the
+    """A share of the walk, with as many decimals as it takes to show which side of the
     "leans neither way" edge it is on (0.5507 and 0.5479 both read 0.55 and got two verdicts)."""
-    return f"{p:.3f}" if abs(abs(round(p, 2) - 0.5) - EVEN) < 1e-9 else f"{p:.2f}"
+
+    def leans(x: float) -> bool:  # as the verdict reads it (ai share: ai; human share: human)
+        return x >= 0.5 + EVEN or x <= 0.5 - EVEN
+
+    for d in (2, 3, 4, 5):
+        if leans(round(p, d)) == leans(p):
+            return f"{p:.{d}f}"
+    return f"{p:.6f}"
 
 
 def opening_lines(s: ColumnState, f: Forced) -> Text:
