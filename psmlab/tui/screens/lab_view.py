@@ -20,7 +20,6 @@ from psmlab.core.domain.types import TokenEvent
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import (
-    Column,
     GenerationDone,
     ModelFailed,
     ModelLoading,
@@ -29,7 +28,7 @@ from psmlab.core.run.runner import (
 from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
-from psmlab.tui.screens.forced_view import ForcedView
+from psmlab.tui.screens.lab_loading import LoadingView
 from psmlab.tui.states import build_states, count_labels, show_forced, show_run
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
@@ -37,7 +36,7 @@ from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView
 
 
-class LabView(ForcedView):
+class LabView(LoadingView):
     """Layout, column states and the worker threads; the keys' actions are in `screens.lab`."""
 
     def __init__(self, lab: Lab) -> None:
@@ -249,46 +248,6 @@ class LabView(ForcedView):
         self.sub_title = " · ".join(parts)
 
     # --- loading and generation (worker threads get plain values) ---------------------------
-
-    def _load_all(self) -> None:
-        self._loaded.clear()  # held loads of a session opened before are not this one's
-        for c in self.lab.columns:
-            self._load(self.lab, c)
-
-    @work(thread=True, group="load")
-    def _load(self, lab: Lab, col: Column) -> None:
-        try:
-            model = lab.pool.get(col.spec)
-            self.post_message(ModelLoaded(col.id, None, model.load_s))
-        except PsmlabError as exc:
-            self.post_message(ModelLoaded(col.id, exc.one_line(), error_blind=blind_error(exc)))
-
-    def on_model_loaded(self, msg: ModelLoaded) -> None:
-        if msg.model_id not in self.states:
-            return
-        self._loaded[msg.model_id] = msg
-        waiting = [
-            m
-            for m, x in self.states.items()
-            if x.status == "loading model…" and m not in self._loaded
-        ]
-        if self.lab.blind and waiting:
-            return  # blind: the column ready first would be the smaller model
-        self.say_loaded()
-
-    def say_loaded(self) -> None:
-        """Put the held loads on their columns: only a column still loading changes (one that
-        started a run meanwhile keeps saying so)."""
-        for done in self._loaded.values():
-            st = self.states.get(done.model_id)
-            if st is None or st.status != "loading model…":
-                continue
-            st.error, st.error_blind = done.error, done.error_blind
-            st.status = "ready" if done.error is None else "failed"
-            self._refresh(done.model_id)
-        self._loaded.clear()
-        if all(x.status != "loading model…" for x in self.states.values()):
-            self._score_what_was_left()
 
     def busy(self, then: str = "") -> bool:
         """While a run streams, say so (and what the key does once it ends): the footer offers
