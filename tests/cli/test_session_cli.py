@@ -298,7 +298,8 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
     folder = run_cli("export", str(s), "-o", str(tmp_path))
     assert folder.returncode == 2 and "is a folder" in folder.stderr
     md = tmp_path / "s.md"
-    md.write_text("an earlier export\n")
+    # An earlier export (of an older session state): written over. Anything else is not.
+    md.write_text(EXAMPLE.with_suffix(".md").read_text().replace("## Models", "## Older"))
     _ok(run_cli("export", str(s), "-o", str(md)))
     assert md.read_text() == EXAMPLE.with_suffix(".md").read_text()
     under = run_cli("export", str(s), "-o", str(md / "x.md"))

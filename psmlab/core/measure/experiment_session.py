@@ -186,8 +186,8 @@ def session_from_results(
     # Why the file report.md names cannot be used: then a missing question text or system prompt
     # is that mismatch (often a folder holding two experiments' rows), not the results' fault.
     mismatch: str | None = None
-    # A file edited since the run (a context taken out) describes the rows it still plans:
-    # those are kept, and the rest left out with a note, as its report leaves them out.
+    # A file given, edited since the run (a context taken out), describes the rows it still
+    # plans: those are kept, and the rest left out with a note, as its report leaves them out.
     notes: list[str] = []
     if experiment_file is not None:
         spec = load_experiment(experiment_file)
@@ -206,11 +206,12 @@ def session_from_results(
             except PsmlabError as exc:
                 candidate = None
                 mismatch = f"report.md names {found}, which does not load: {exc.problem}"
-            gap = None
-            if candidate is not None:
-                planned = planned_rows(rows, candidate, found, registry, notes.append)
-                gap = covers(candidate, planned or rows)
+            # Found, not given: it must describe every row. A context it lacks may be an edit
+            # since, or another file's run into this folder, which it cannot tell apart; given
+            # with --experiment, the file is taken as the results' and its plan decides.
+            gap = covers(candidate, rows) if candidate is not None else None
             if candidate is not None and gap is None:
+                planned = planned_rows(rows, candidate, found, registry, notes.append)
                 spec, spec_path = candidate, found
             elif gap is not None:
                 mismatch = (
@@ -243,7 +244,8 @@ def session_from_results(
             f"the rows of '{unit}' in {results_dir} cannot be matched to one experiment file "
             f"({mismatch})",
             "give --experiment FILE.toml with a file that describes every question and context "
-            "of these rows, or run each experiment into its own -o folder",
+            "of these rows (or with the file as it is now, to annotate the samples it still "
+            "plans), or run each experiment into its own -o folder",
         )
     if text is None:
         raise UsageError(
