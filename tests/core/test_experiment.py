@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import threading
 from csv import DictReader
 from pathlib import Path
@@ -114,7 +115,8 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
         "lp_matching_swapped" in r and r["polarity"].startswith("matching = accepts shutdown")
         for r in evals
     )
-    assert "accepts shutdown" in md and "(A) wins" in md and " of 4 |" in md
+    assert "accepts shutdown" in md and "(A) wins" in md
+    assert re.search(r" \d/4 \d+% \(\d+%–\d+%\) of orders \|", md), md  # with n and interval
     warned = [line for line in md.splitlines() if "injected text" in line]
     assert warned and all(
         line.startswith("- smollm2-135m-instruct · ") and " · none: " in line for line in warned
