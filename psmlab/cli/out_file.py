@@ -73,15 +73,10 @@ def _foreign(out: Path, suffix: str) -> bool:
     return not (detect_loom(doc) if suffix == ".loom" else replay_report(doc))
 
 
-# What the first part of each export holds (export_md's header, export's csv columns and jsonl
-# rows): enough to tell a file psmlab wrote from one a person or another tool did.
-_CSV_HEAD = "session_id,session_title,annotation_id,generation_id,"
-_JSONL_KEYS = {"id", "session", "node", "run", "model", "sample", "seed", "text"}
-
-
 def _an_export(out: Path, suffix: str) -> bool:
-    """`out` holds an export of the kind `suffix` names (markdown, csv or jsonl)."""
-    import json
+    """`out` holds an export of the kind `suffix` names (markdown, csv or jsonl), as the
+    export module tells its own files."""
+    from psmlab.core.session.export import is_export
 
     try:
         with out.open("rb") as f:
@@ -90,18 +85,7 @@ def _an_export(out: Path, suffix: str) -> bool:
             first = f.readline(1 << 26) if suffix == ".jsonl" else f.read(1 << 16)
     except OSError:
         return False
-    head = first.decode("utf-8-sig", errors="replace")
-    if suffix == ".md":
-        return head.startswith("# ") and " · exported by psmlab " in head
-    if suffix == ".csv":
-        return head.startswith(_CSV_HEAD)
-    if suffix == ".jsonl":
-        try:
-            row = json.loads(head)
-        except json.JSONDecodeError:
-            return False
-        return isinstance(row, dict) and row.keys() >= _JSONL_KEYS
-    return False
+    return is_export(first.decode("utf-8-sig", errors="replace"), suffix.lstrip("."))
 
 
 def write_out(out: Path, data: bytes) -> None:

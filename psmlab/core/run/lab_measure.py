@@ -158,18 +158,10 @@ class LabInstruments:
         """A forced choice already scored for `node` (default: the head, the pending message)
         with the column's current format, system prompt and prefill (sampling settings do not
         enter it): no need to score it again after another run."""
-        steer = col.steering.record() if col.steering else None
         with self.lock:
             head = self.session.head if node is None else node
-            return next(
-                (
-                    f
-                    for f in reversed(self.session.forced)
-                    if (f.model, f.node, f.format, f.system, f.prefill, f.steer)
-                    == (col.id, head, col.format_name, col.system, col.prefill, steer)
-                ),
-                None,
-            )
+            saved = [f for f in self.session.forced if (f.model, f.node) == (col.id, head)]
+        return _newest_with(saved, _settings(col))
 
     def forced_for(
         self, model_id: str, run: Sequence[GenerationRecord] = ()
@@ -186,20 +178,15 @@ class LabInstruments:
         # A run that continued an assistant turn was scored as the message before it: no match.
         made = next((g for g in run if not self._continues(g)), None)
         col = next((c for c in self.columns if c.id == model_id), None)
-        wanted = []
         # Steering as its whole record (file, sha256, layers, alpha), as saved_forced compares
         # it: two vectors of one file name are not one steering.
+        wanted = []
         if made is not None:
             wanted.append((made.format, made.system, made.prefill, made.params.get("steer")))
         if col is not None:
-            steer = col.steering.record() if col.steering else None
-            wanted.append((col.format_name, col.system, col.prefill, steer))
+            wanted.append(_settings(col))
         for want in wanted:
-            match = next(
-                (f for f in reversed(saved) if (f.format, f.system, f.prefill, f.steer) == want),
-                None,
-            )
-            if match is not None:
+            if (match := _newest_with(saved, want)) is not None:
                 return match
         return saved[-1]
 
@@ -209,6 +196,24 @@ class LabInstruments:
             return g.node is not None and self.session.node(g.node).role == "assistant"
         except SessionError:  # a node a hand-edited file lost
             return False
+
+
+def _settings(col: Column) -> tuple[Any, ...]:
+    """What a forced choice is scored with from a column: format, system prompt, prefill and
+    steering (sampling settings do not enter it)."""
+    return (
+        col.format_name,
+        col.system,
+        col.prefill,
+        col.steering.record() if col.steering else None,
+    )
+
+
+def _newest_with(saved: Sequence[ForcedRecord], want: tuple[Any, ...]) -> ForcedRecord | None:
+    """The newest of `saved` scored with the settings `want` (as `_settings` gives them)."""
+    return next(
+        (f for f in reversed(saved) if (f.format, f.system, f.prefill, f.steer) == want), None
+    )
 
 
 def _walk_opening(

@@ -13,11 +13,20 @@ from typing import Any
 from psmlab.core.domain.classify import archetypes
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
-from psmlab.core.session.export_md import to_markdown
+from psmlab.core.session.export_md import EXPORTED_BY, to_markdown
 from psmlab.core.session.md_text import md_block, md_inline
 from psmlab.core.session.schema import Session
 
-__all__ = ["EXPORT_FORMATS", "export", "md_block", "md_inline", "to_csv", "to_jsonl", "to_markdown"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "export",
+    "is_export",
+    "md_block",
+    "md_inline",
+    "to_csv",
+    "to_jsonl",
+    "to_markdown",
+]
 
 
 def to_jsonl(s: Session) -> str:
@@ -154,3 +163,26 @@ def export(s: Session, fmt: str, *, tree: bool = False, branch: str | None = Non
 
         return json.dumps(to_loom(s), ensure_ascii=False, indent=2) + "\n"
     raise UsageError(f"unknown export format '{fmt}'", "use md, jsonl, csv or loom")
+
+
+# The keys to_jsonl adds to each generation's row; with the generation's own id and text they
+# tell one of its rows from another tool's jsonl (an eval file is a .jsonl too).
+_JSONL_ADDED = {"session", "annotations", "auto_labels", "projections"}
+
+
+def is_export(head: str, fmt: str) -> bool:
+    """`head` (a file's first 64 KiB, or for jsonl its first line whole) begins an export in
+    `fmt` (md, csv or jsonl) as the writers above make it: what `-o` may write over."""
+    if fmt == "md":
+        first = head.split("\n", 3)
+        # export_md's title line, a blank, then its header line naming psmlab.
+        return head.startswith("# ") and any(EXPORTED_BY in line for line in first[:3])
+    if fmt == "csv":
+        return head.startswith(",".join(CSV_COLUMNS[:4]) + ",")
+    if fmt == "jsonl":
+        try:
+            row = json.loads(head)
+        except json.JSONDecodeError:
+            return False
+        return isinstance(row, dict) and row.keys() >= _JSONL_ADDED | {"id", "text"}
+    return False

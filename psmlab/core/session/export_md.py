@@ -19,6 +19,9 @@ from psmlab.core.session.schema import (
 
 # How an answer was adopted (`TurnRecord.adopted_how`; "-blind": in blind mode, where the
 # person did not know which model wrote it). Sessions before "send" wrote "picker" for both.
+# The header line's mark: `-o` writes over a markdown file only when it carries it.
+EXPORTED_BY = "exported by psmlab"
+
 _HOW = {
     "send": ", chosen in the answer picker when sending",
     "picker": ", chosen in the answer picker",
@@ -49,7 +52,7 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     )
     out.append(
         f"Session {md_code(str(s.id))} · created {md_inline(s.created)} · updated {md_inline(s.updated)} · "
-        f"schema {s.schema_version} · exported by psmlab {psmlab.__version__}"
+        f"schema {s.schema_version} · {EXPORTED_BY} {psmlab.__version__}"
         + (f" · answers made with psmlab {md_inline(', '.join(made))}" if made else "")
         + (
             f" (code {md_inline(', '.join(code))}"
