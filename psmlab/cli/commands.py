@@ -33,6 +33,15 @@ def models(json_out: JsonOpt = False) -> None:
         err_console().print(f"note: {registry.demo_error.one_line()}", markup=False, soft_wrap=True)
     for e in registry.entry_errors.values():
         err_console().print(f"warning: {e.one_line()}", markup=False, soft_wrap=True)
+    if not registry.config_path.exists():
+        # Said, not silent: a PSMLAB_CONFIG with a typo read as an empty config, and the
+        # models listed there went missing with no word.
+        err_console().print(
+            f"note: no config file at {registry.config_path}: only the demo models "
+            "(add yours there, see README 'Models')",
+            markup=False,
+            soft_wrap=True,
+        )
     if json_out:
         stdout_json({"models": [s.to_dict(with_sha=True) for s in specs]})
     elif specs:

@@ -130,6 +130,10 @@ def test_models_and_formats_list(tmp_path: Path, demo_pair) -> None:
         ("gemma-3-270m", "dialogue"),
         ("smollm2-135m-instruct", "template"),
     }
+    # A config path naming no file (a typo) is said, not read as an empty config in silence.
+    typo = run_cli("models", env={"PSMLAB_CONFIG": str(tmp_path / "confg.toml")})
+    assert f"no config file at {tmp_path / 'confg.toml'}" in typo.stderr
+    assert "no config file" not in run_cli("models", env={"PSMLAB_CONFIG": str(cfg)}).stderr
     fmts = _json(run_cli("formats", "--json"))["formats"]
     assert {"template", "chatml", "dialogue", "hhh", "forum", "screenplay", "chatlog"} <= {
         f["name"] for f in fmts
