@@ -72,8 +72,10 @@ def label(
     from rich.console import Console
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)
-    table.caption = safe(measured)
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    # Below the table at full width: as its caption it was folded to a narrow table's width.
+    console.print(safe(measured), soft_wrap=True)
 
 
 def _markers_table(rows: list[dict[str, Any]]) -> Any:

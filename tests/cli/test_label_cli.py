@@ -51,6 +51,9 @@ def test_label_then_agreement(tmp_path: Path) -> None:
     table = _psmlab("label", str(src))
     assert table.returncode == 0 and "labeller: markers" in table.stdout
     assert "self-id κ" in table.stdout
+    # The measure line is one line below the table, not a caption folded to the table's width.
+    last = table.stdout.splitlines()[-1]
+    assert last.startswith("labeller: markers · self-id κ") and "archetypes κ" in last
     # A judge measured no better than chance is flagged where its labels are shown.
     one = tmp_path / "one.jsonl"
     one.write_text(json.dumps({"id": "a", "text": texts["a"]}) + "\n")
