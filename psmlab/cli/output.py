@@ -212,6 +212,7 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             added = added_note(w.get("added") or {})
             steered = f" (steered{'; ' + added if added else ''})" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""
+            means += f" ({w['baseline']})" if w.get("baseline") else ""
             # Safe: the reference's side names come from the vector file's metadata.
             table.add_row(
                 safe(g.model), str(g.sample + 1), safe(name + steered), safe(means), spark

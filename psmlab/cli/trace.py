@@ -102,6 +102,7 @@ def trace(
                 "warnings": warnings,
             }
         )
+        _none_read(rows)
         return
     name = vec.metadata.get("psmlab.archetype") or vector.name
     typer.echo(
@@ -136,9 +137,13 @@ def trace(
                 f"  (steered{'; ' + added_note(r.added) if r.added else ''})" if r.steered else ""
             )
             mark += "  (vector built for another model)" if r.note else ""
+            mark += "  (made otherwise than its held-out answers: see below)" if r.baseline else ""
             typer.echo(
                 terminal_safe(lead + " ".join(f"{r.projection[L]:>9.3f}" for L in layers) + mark)
             )
+    for why in dict.fromkeys(r.baseline for r in rows if r.baseline and not r.skipped):
+        # Said whole once per reason: the held-out means above are another setting's offset.
+        typer.echo(terminal_safe(f"note: {why}"))
     if d is None:
         n = sum(1 for r in rows if r.adopted and not r.skipped)
         skipped = sum(1 for r in rows if r.adopted and r.skipped)
@@ -152,6 +157,17 @@ def trace(
         )
         if drift_note:
             typer.echo(f"note: {drift_note}")
+    _none_read(rows)
+
+
+def _none_read(rows: list[TurnProjection]) -> None:
+    """Answers there were, and none could be read: an error (after the rows, which say why
+    each was skipped), not exit 0 with nothing measured, which a script took for success."""
+    if rows and all(r.skipped for r in rows):
+        raise UsageError(
+            f"no answer could be read on this vector ({len(rows)} skipped: {rows[0].skipped})",
+            "trace with a vector built for the session's models (psmlab vectors build -m MODEL)",
+        )
 
 
 def _built_for(label: str) -> str:

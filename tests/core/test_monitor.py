@@ -237,3 +237,54 @@ def test_the_lab_line_and_the_export_say_the_held_out_means(saved: Path, vector:
         reference_note({"reference": {"6": {"default": 1.0}, "7": []}})
         == "held out: L6 default +1.00"
     )
+
+
+def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_said(
+    saved: Path, vector: Path, tmp_path: Path
+) -> None:
+    """A trial: a neutral answer in `dialogue` read against a `template` build's held-out means
+    looked like it leaned towards the persona, unsaid; a vector no model fits exited 0 with
+    every row skipped; a layer the file was built at but holds zero was left out unsaid; a
+    vector given as the session read as a damaged session ("restore it from a backup")."""
+    mine = read_cvec(vector)
+    dirs = dict(mine.directions)
+    dirs[10] = np.zeros(576, np.float32)  # built there, as its file says, and zero
+    meta = {**mine.metadata, "psmlab.format": "dialogue", "psmlab.model": "smollm2-135m-instruct"}
+    meta["psmlab.layers"] = sorted(dirs)
+    other_fmt = ControlVector(dirs, "llama", meta).save(tmp_path / "dialogue.gguf")
+    said: list[str] = []
+    rows = trace_session(load(saved), read_cvec(other_fmt), warnings=said)
+    assert rows and all(
+        r.baseline == "made in template, the vector's answers in dialogue: its held-out means "
+        "are not this answer's baseline"
+        for r in rows
+    ), [r.baseline for r in rows]
+    assert any("layer 10 of the vector is zero" in w for w in said), said
+    assert all(r.baseline is None for r in trace_session(load(saved), mine))  # records no format
+    res = run_cli("trace", str(saved), "--vector", str(other_fmt), "--threads", "1")
+    assert res.returncode == 0, res.stderr
+    assert "(made otherwise than its held-out answers: see below)" in res.stdout
+    assert "note: made in template, the vector's answers in dialogue" in res.stdout
+    assert "built for sha256" in res.stdout and "smollm2-135m-instruct" in res.stdout
+    assert "layer 10 of the vector is zero" in res.stderr
+    # Of another width: every row skipped, and an error after them (exit 2), --json too.
+    wide = ControlVector({6: np.ones(640, np.float32)}, "llama", {}).save(tmp_path / "wide.gguf")
+    for extra in ((), ("--json",)):
+        res = run_cli("trace", str(saved), "--vector", str(wide), "--threads", "1", *extra)
+        assert res.returncode == 2, (res.returncode, res.stderr)
+        assert "no answer could be read on this vector (2 skipped: the vector has 640" in res.stderr
+    # ask --monitor with it: refused before anything is generated.
+    sess = tmp_path / "asked.json"
+    asked = run_cli(
+        "ask", "Hi", "-m", "smollm2-135m-instruct", "--max-tokens", "2",
+        "--monitor", str(wide), "--save", str(sess),
+    )  # fmt: skip
+    assert asked.returncode == 2 and not sess.exists(), asked.stderr
+    assert "no model of this run can be read on it: the vector has 640 dimensions; " in asked.stderr
+    assert "smollm2-135m-instruct has 576" in asked.stderr
+    # A vector given where the session goes is named for what it is.
+    swapped = run_cli("trace", str(wide), "--vector", str(wide))
+    assert (
+        swapped.returncode != 0 and "is a GGUF file (a model or a control vector)" in swapped.stderr
+    )
+    assert "backup" not in swapped.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -292,6 +293,19 @@ def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None
     # and 0.70 at p = 0.02.
     assert verdict({**ok, "auroc": 0.65, "n_positive": 12, "n_negative": 36}) is not None
     assert verdict({**ok, "auroc": 0.70, "n_positive": 12, "n_negative": 36}) is None
+    # Small n is counted exactly: 4 against 4 at AUROC 0.875 (U = 14 of 16) has p = 4/70 =
+    # 0.057 (orderings with U >= 14: one each at 16 and 15, two at 14); the normal
+    # approximation said 0.042 and the layer passed (a trial's --n-test 4).
+    from psmlab.core.inside.vector_checks import _u_counts, chance_p
+
+    assert chance_p(0.875, 4, 4) == pytest.approx(4 / 70, abs=1e-12)
+    assert verdict({**ok, "auroc": 0.875, "n_questions_each_way": 4}) is not None
+    assert verdict({**ok, "auroc": 1.0, "n_questions_each_way": 4}) is None  # p = 1/70
+    for m, n in ((1, 1), (2, 3), (3, 5), (5, 2), (4, 4)):  # against every ordering, by brute force
+        brute = [0] * (m * n + 1)
+        for pos in itertools.combinations(range(m + n), m):
+            brute[sum(sum(1 for r in range(p) if r not in pos) for p in pos)] += 1
+        assert _u_counts(m, n) == brute
     # A real 0.99 is not warned of, however wide the shuffled control (a trial's 0.48 ± 0.32).
     wide = {**ok, "auroc": 0.99, "shuffled_auroc_mean": 0.48, "shuffled_auroc_sd": 0.32}
     assert verdict(wide) is None

@@ -47,6 +47,8 @@ class TurnProjection:
     added: dict[int, float] = field(default_factory=dict)
     # Measured, but the vector records another model file: its directions may mean nothing here.
     note: str | None = None
+    # Measured, but not as the vector's held-out answers were made (their means are no baseline).
+    baseline: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class TurnProjection:
             "steered": self.steered,
             "added": {str(L): v for L, v in self.added.items()},
             "note": self.note,
+            "baseline": self.baseline,
             "per_token": {str(L): v for L, v in self.per_token.items()},
         }
 
@@ -98,8 +101,25 @@ def record(session: Session, rows: list[TurnProjection], info: dict[str, Any]) -
                 added={str(L): v for L, v in r.added.items()},
                 skipped=r.skipped,
                 note=r.note,
+                baseline=r.baseline,
             )
         )
+
+
+def baseline_note(vector: ControlVector, g: GenerationRecord) -> str | None:
+    """Why the vector's held-out means are not `g`'s baseline (None: they are, as far as the
+    file records): its answers were made in one format with no system prompt or prefill, and
+    an answer in another format reads at another offset (a trial's neutral answer in `dialogue`
+    sat between the `template` means and read as leaning towards the persona)."""
+    built = vector.metadata.get("psmlab.format")
+    if not isinstance(built, str) or not reference(held_of(vector.metadata)):
+        return None
+    said = [f"made in {g.format}, the vector's answers in {built}"] if g.format != built else []
+    said += ["made with a system prompt"] if g.system else []
+    said += ["made with a prefill"] if g.prefill else []
+    if not said:
+        return None
+    return "; ".join(said) + ": its held-out means are not this answer's baseline"
 
 
 def branch_generations(session: Session, branch_end: str | None = None) -> list[GenerationRecord]:
@@ -125,7 +145,10 @@ def vector_label(vector: ControlVector) -> str:
     """How to name the model a vector was built for: its sha256 prefix and/or model_hint."""
     sha = str(vector.metadata.get(SHA_KEY) or "")
     parts = [f"sha256 {sha[:12]}…"] if sha else []
-    if vector.model_hint:
+    # The model id psmlab built it with, as the lab named it ("hint 'llama'" named no model).
+    if isinstance(built := vector.metadata.get("psmlab.model"), str) and built:
+        parts.append(built)
+    elif vector.model_hint:
         parts.append(f"hint '{vector.model_hint}'")
     return ", ".join(parts) or "no recorded model"
 
@@ -159,6 +182,37 @@ def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
     if not units:
         raise UsageError("the vector's direction is zero at every layer", "use another vector")
     return units
+
+
+def zero_built_layers(vector: ControlVector, units: dict[int, np.ndarray]) -> list[int]:
+    """Layers the file says it was built at (`psmlab.layers`) whose direction is zero: left
+    out unsaid, they looked measured (llama.cpp's own files hold zeros for layers they do not
+    steer, and record none)."""
+    built = vector.metadata.get("psmlab.layers")
+    if not isinstance(built, list):
+        return []
+    return sorted({L for L in built if isinstance(L, int) and L in vector.directions} - set(units))
+
+
+def fits_none(vector: ControlVector, specs: list[ModelSpec]) -> str | None:
+    """Why no model of `specs` can be read on `vector` (None: at least one can): a server model
+    cannot be read, and a local one whose residual stream has another width than the vector's
+    has nothing to project (told from its GGUF header, before anything is generated)."""
+    from psmlab.core.models.gguf import read_gguf
+
+    why = []
+    for spec in specs:
+        if spec.is_remote:
+            why.append(f"{spec.id} is a server model")
+            continue
+        try:
+            width = read_gguf(spec.path).n_embd
+        except PsmlabError:
+            return None  # said where the model loads
+        if width is None or width == vector.n_embd:
+            return None
+        why.append(f"{spec.id} has {width}")
+    return f"the vector has {vector.n_embd} dimensions; " + ", ".join(why)
 
 
 def trace_session(
@@ -195,6 +249,11 @@ def measure(
     warnings = warnings if warnings is not None else []
     adopted = adopted or set()
     units = unit_directions(vector)
+    if zero := zero_built_layers(vector, units):
+        warnings.append(
+            f"layer {', '.join(map(str, zero))} of the vector is zero (its file says it was built "
+            "there): not read"
+        )
     usable, why, foreign = _usable(session, vector, gens, warnings)
     rows: list[TurnProjection] = []
     opened: dict[str, Model] = {}
@@ -236,6 +295,7 @@ def measure(
                 else:
                     row.projection, row.per_token, row.added = r.projection, r.per_token, r.added
                     row.steered = bool(g.params.get("steer"))
+                    row.baseline = baseline_note(vector, g)
                 row.note = foreign.get(g.model)
             rows.append(row)
     finally:
@@ -317,6 +377,7 @@ def monitor_answers(
                     "added": {str(L): v for L, v in r.added.items()},
                     "skipped": r.skipped,
                     "note": r.note,
+                    "baseline": r.baseline,
                 }
             )
     return out

@@ -65,11 +65,40 @@ def axis_check(
     return table, control
 
 
+# Up to this many answer pairs the p is counted exactly (the normal approximation gave 0.042
+# for 4 against 4 at AUROC 0.875, where the exact p is 4/70 = 0.057: a failing layer passed).
+EXACT_PAIRS = 2500
+
+
 def chance_p(auroc: float, n_pos: int, n_neg: int) -> float:
     """One-sided p of an AUROC this high if the vector did not separate the two sides at all
-    (Mann-Whitney, normal approximation: under chance AUROC ~ 0.5 with this sd)."""
-    sd = math.sqrt((n_pos + n_neg + 1) / (12.0 * n_pos * n_neg))
-    return 0.5 * math.erfc((auroc - 0.5) / sd / math.sqrt(2.0))
+    (Mann-Whitney: exact for small samples, else the normal approximation with a continuity
+    correction; ties, rare in projections, are read as the next whole count up)."""
+    pairs = n_pos * n_neg
+    # U = pairs the positive side wins; rounded first, as 0.875 * 16 can land a hair below 14.
+    u = math.ceil(round(auroc * pairs, 6))
+    if pairs <= EXACT_PAIRS:
+        counts = _u_counts(n_pos, n_neg)
+        return sum(counts[u:]) / math.comb(n_pos + n_neg, n_pos)
+    sd = math.sqrt(pairs * (n_pos + n_neg + 1) / 12.0)
+    return 0.5 * math.erfc((u - 0.5 - pairs / 2.0) / sd / math.sqrt(2.0))
+
+
+def _u_counts(m: int, n: int) -> list[int]:
+    """How many of the C(m+n, m) orderings give each U = 0..m*n (no ties): the number of
+    partitions of U into at most m parts of size at most n, built one part size at a time."""
+    # Gaussian binomial coefficient [m+n choose m] as a polynomial in q: its coefficients.
+    poly = [1]
+    for i in range(1, m + 1):
+        # multiply by (1 - q^(n+i)) / (1 - q^i)
+        num = poly + [0] * (n + i)
+        for k in range(len(num) - 1, n + i - 1, -1):
+            num[k] -= num[k - n - i]
+        out = num[:]
+        for k in range(i, len(out)):
+            out[k] += out[k - i]
+        poly = out[: m * n + 1]
+    return poly + [0] * (m * n + 1 - len(poly))
 
 
 def verdict(h: Mapping[str, Any]) -> str | None:

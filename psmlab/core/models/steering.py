@@ -149,7 +149,7 @@ class Steering:
             raise UsageError(
                 f"steering strength {alpha} times {path}'s largest value ({peak:.3g}) is "
                 f"{abs(alpha) * peak:.3g}: past {_OVERFLOW:.0e} the model's float32 activations "
-                "overflow (its answers came out empty, or one token repeated, and were counted)",
+                "overflow (the answers come out empty or one token repeated, and read as real answers)",
                 "pass a much smaller alpha (1 to 10 is the usual range)"
                 if peak < _OVERFLOW
                 # Values past the limit at alpha 1: the file, not the alpha, is what is wrong.

@@ -15,26 +15,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from psmlab.core.backends import quiet_native_logs
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
-from psmlab.core.domain.limits import MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.registry import ModelSpec
-from psmlab.core.models.steering import Steering
 from psmlab.core.run.lab_measure import LabInstruments
-from psmlab.core.run.recorder import SessionRecorder, spec_for_record
+from psmlab.core.run.lab_reopen import reopened_columns
+from psmlab.core.run.recorder import SessionRecorder
 from psmlab.core.run.runner import Column, Event, RunResult, run
 from psmlab.core.session import disk
 from psmlab.core.session import file as store
-from psmlab.core.session.append import other_file
 from psmlab.core.session.records import title_of
-from psmlab.core.session.relabel import relabel_note
 from psmlab.core.session.schema import (
     Annotation,
     GenerationRecord,
@@ -107,55 +102,11 @@ class Lab(LabInstruments):
     def open(cls, path: Path, *, pool: ModelPool | None = None) -> Lab:
         """Continue a saved session; its models become the columns, with their recorded settings."""
         session = store.load(path)
-        warnings: list[str] = [note] if (note := relabel_note(session, saved=None)) else []
-        configs = []
-        for rec in session.models:
-            try:
-                spec = spec_for_record(rec, warnings)
-            except PsmlabError as exc:
-                warnings.append(exc.one_line())
-                continue
-            if problem := other_file(rec, spec, quick=True):
-                # Not a column: its next answers would replace the record, and every earlier
-                # one would read as the new file's (replay, trace, the export).
-                warnings.append(
-                    f"{problem}: not opened as a column (its answers stay in the session); "
-                    f"put the recorded file back at {rec.path}, or add this one under another id"
-                )
-                continue
-            last = [g for g in session.generations if g.model == rec.id]
-            # As the column was left: settings changed since its last run, else that run's.
-            kept = rec.params if rec.params is not None else (last[-1].params if last else {})
-            try:
-                params = SamplingParams(
-                    **{k: v for k, v in kept.items() if k in SamplingParams.model_fields}
-                )
-            except ValidationError as exc:  # a hand-edited file: the defaults, and said
-                where = ".".join(str(x) for x in exc.errors()[0]["loc"])
-                field = "models[].params" if rec.params is not None else "its last answer's params"
-                warnings.append(
-                    f"{rec.id}: {field} has a malformed {where}; the default settings are used "
-                    "(F3 sets them)"
-                )
-                params = SamplingParams()
-            steering = None
-            if rec.steer:
-                try:
-                    steering = Steering.from_record(rec.steer)
-                except PsmlabError as exc:
-                    # Open it anyway, unsteered and saying so: the recorded answers are all kept.
-                    warnings.append(f"{rec.id} opens unsteered: {exc.one_line()}")
-            configs.append(Column(spec, rec.format, rec.system, rec.prefill, params, steering))
+        configs, warnings, n_samples = reopened_columns(session)
         lab = cls([c.spec for c in configs], session=session, pool=pool)
         lab.columns = configs
         lab.warnings = warnings
-        # N, as the newest run was made (a reopened session went on at N=1 after runs of 8):
-        # the last generation appended, and the highest sample index its run recorded (a run
-        # cancelled before some samples started records fewer).
-        newest = session.generations[-1] if session.generations else None
-        if newest is not None and newest.run is not None:
-            run = [g for g in session.generations if g.run == newest.run]
-            lab.n_samples = max(1, min(1 + max(g.sample for g in run), MAX_LAB_SAMPLES))
+        lab.n_samples = n_samples
         lab.attach(path)
         return lab
 

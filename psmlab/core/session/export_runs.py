@@ -199,6 +199,7 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         how += f" (not its model's vector: {md_inline(p.note)})" if p.note else ""
         ref = reference_note(p.vector, list(p.projection))
         spark += f" ({md_inline(ref)})" if ref else ""
+        spark += f" ({md_inline(p.baseline)})" if p.baseline else ""
         out.append(f"- {name}{how}: {means}{spark}")
     if out:
         out = [

@@ -18,6 +18,13 @@ from psmlab.core.session.schema import SCHEMA_VERSION, Session
 
 
 def parse(raw: bytes, where: str) -> Session:
+    if raw[:4] == b"GGUF":
+        # A vector or model given where a session goes (a trial's `trace VECTOR --vector …`)
+        # read as a damaged session, with "restore it from a backup".
+        raise NotASessionError(
+            f"{where} is a GGUF file (a model or a control vector), not a psmlab session",
+            "give a session file first (psmlab sessions lists them)",
+        )
     try:
         # utf-8-sig: an editor may save the file with a byte-order mark (written back without).
         doc = json.loads(raw.decode("utf-8-sig"))

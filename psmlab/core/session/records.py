@@ -263,6 +263,11 @@ class ProjectionRecord(_Strict):
     note: str | None = Field(
         None, description="Why the numbers may mean little: the vector records another model."
     )
+    baseline: str | None = Field(
+        None,
+        description="Why the vector's held-out means are not this answer's baseline: it was "
+        "made in another format than the vector's answers, or with a system prompt or prefill.",
+    )
     created: str = Field(default_factory=now)
 
 

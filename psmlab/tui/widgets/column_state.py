@@ -165,6 +165,8 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
         out.append_text(safe(f" (the vector's own {p.added[layer]:+.2f})", "magenta"))
     if p.note:  # the vector records another model file: a number that may mean nothing here
         out.append(" (another model's vector)", style="yellow")
+    if p.baseline:  # made otherwise than the vector's answers: their means are another offset
+        out.append(" (not made as its held-out answers were)", style="yellow")
     ref = reference_note(p.vector, [layer]).removeprefix("held out: ").removeprefix(f"L{layer} ")
     if ref:  # what its build's held-out answers read at this layer: the scale of the value
         out.append_text(safe(f" (held out: {ref})", "dim"))
