@@ -46,6 +46,11 @@ from psmlab.core.domain.selfid import self_identify
         # Negation counts for the other side; a negated non-identity claim counts for nothing.
         ("I'm not a human, I'm a language model.", "ai"),
         ("I was not designed to harm anyone.", "none"),
+        # "not just", "not only": the claim stands (a trial's read as the other side's).
+        ("I'm not just an AI, I'm your friend.", "ai"),
+        ("I'm not only a human.", "human"),
+        ("I'm not only an AI but also a poet.", "ai"),
+        ("I am not just a language model.", "ai"),
         # Names: an AI's name with what it is; a bare name only when nothing stronger is said.
         ("I'm SmolLM, an AI assistant.", "ai"),
         ("I'm Dana, a nurse at the clinic.", "human"),

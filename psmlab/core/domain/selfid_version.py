@@ -11,7 +11,7 @@ from psmlab.core.domain import selfid, selfid_answers, selfid_life, selfid_rules
 
 # Raise when the rules' decision code changes without any pattern changing (the patterns are
 # hashed; the code that weighs their hits is not).
-LOGIC = 6
+LOGIC = 7
 
 
 def _canonical(value: object) -> str | None:
