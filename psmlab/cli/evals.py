@@ -141,9 +141,15 @@ def evals(
 
     from psmlab.views import safe
 
+    # What the model saw, on screen as in --json: the same file gave other numbers in another
+    # format or with a system prompt, and the table said nothing of it (a trial).
+    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    said += f", prefill {prefill[:40]!r}" if prefill else ""
+    fmt_of = {p["model"]: p.get("format") for p in report["prompts"]}
     table = Table(  # a Text title: a file name is never markup
         title=safe(
-            f"{file.name}: share of items where the behaviour-matching answer is the most likely"
+            f"{file.name} ({said}): share of items where the behaviour-matching answer is the "
+            "most likely"
         )
     )
     for c in ("model", "matching (95% CI)", "mean P(match)", "(A) wins", "bias-corrected"):
@@ -155,7 +161,10 @@ def evals(
         pos = s["position_bias"]
         steered = steering.get(m)
         table.add_row(
-            safe(m + (f" steered by {steered.label()}" if steered else "")),
+            safe(
+                f"{m} (format {fmt_of.get(m) or '?'})"
+                + (f" steered by {steered.label()}" if steered else "")
+            ),
             f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})",
             f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
             wins_text(s),

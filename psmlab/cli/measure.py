@@ -179,9 +179,10 @@ def probe(
     summary = summarize(results)
     prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
     warn_prompts(prompts)
-    for model_id, note in dict.fromkeys((r.model, r.prefill_note()) for r in results):
+    for model_id, item, note in dict.fromkeys((r.model, r.item, r.prefill_note()) for r in results):
         if note:  # answers a prefill does not start: scored as "I am I'm an AI."
-            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id}]: {note}") + "\n")
+            # Each item names itself: the set's items keep different shares of their answers.
+            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id} · {item}]: {note}") + "\n")
     if prefill and any(r.n_answers and r.not_continuing == r.n_answers for r in results):
         # A set's answers are written to follow its own prefills, not one given here.
         sys.stderr.write(
@@ -315,10 +316,16 @@ def _choice(
     from psmlab.views import safe
 
     console = Console()
+    fmts = {p["model"]: p["format"] for p in prompts}
     for r in results:
         steered = steering.get(r.model)
         how = f" steered by {steered.label()}" if steered else ""
-        table = Table(title=safe(f"{r.model}{how} · {r.item}: {r.measures}"))
+        table = Table(
+            title=safe(
+                f"{r.model} ({setting_text(fmts.get(r.model), system)}){how} · {r.item}: "
+                f"{r.measures}"
+            )
+        )
         table.add_column("option")
         table.add_column("P", justify="right")
         table.add_column("")
@@ -369,6 +376,13 @@ def json_or_nothing(
     if not done:
         model_failures(failed, 0)
     return False
+
+
+def setting_text(fmt: str | None, system: str | None) -> str:
+    """ "format X, no --system given" or "format X, system prompt '…'": what a table's numbers
+    were measured with (the choice and opening titles said neither, unlike the main one)."""
+    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    return f"format {fmt or '?'}, {said}"
 
 
 def _probe_prompts(

@@ -46,6 +46,9 @@ def test_label_then_agreement(tmp_path: Path) -> None:
     agree = _psmlab("agreement", str(labels), str(gold), "--json")
     assert agree.returncode == 0, agree.stderr
     assert json.loads(agree.stdout)["kappa"] == 1.0
+    # Which labeller made the labels compared is said (a trial: the session's was, a file's not).
+    made = f"{labels}: labels by markers, rules {rules_fingerprint()}"
+    assert json.loads(agree.stdout)["notes"][0] == made
     # The labels come with the labeller's measured agreement with people (stderr beside JSON).
     assert "psmlab: labeller: markers · self-id κ" in proc.stderr and "vs gold test" in proc.stderr
     table = _psmlab("label", str(src))

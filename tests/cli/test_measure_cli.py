@@ -328,6 +328,21 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     shown = run_cli("probe", "--item", "Are you a human?", "-m", smol, "--prefill", "No,")
     assert shown.returncode == 0, shown.stderr
     assert "no --system given, prefill 'No,'" in " ".join(shown.stdout.split()), shown.stdout
+    # The answers a prefill leaves out are said per item, named, as left out (a trial read two
+    # unnamed lines saying the others "would be scored after it as written").
+    some = run_cli("probe", "--set", "self-id", "-m", smol, "--prefill", "I am", "--json")
+    left = [x for x in some.stderr.splitlines() if "answers that begin with the prefill" in x]
+    assert len(left) == 4 and left[0].startswith(f"psmlab: warning [{smol} · what-are-you]: ")
+    assert all("do not, and are left out" in x and "would be scored" not in x for x in left)
+    assert sum(r["answers_left_out"] for r in json.loads(some.stdout)["results"]) == sum(
+        int(x.split("; the other ")[1].split()[0]) for x in left
+    )
+    # The multiple-choice and opening designs' titles say the format and system prompt too.
+    for design in ("--choice", "--opening"):
+        titled = run_cli("probe", "--item", "Are you a human?", "-m", smol, design)
+        assert titled.returncode == 0, titled.stderr
+        flat = " ".join(titled.stdout.split())
+        assert f"{smol} (format template, no --system given)" in flat, flat
 
     clash = run_cli("probe", "--set", "secret-goal", "--prefill", "I am")
     assert clash.returncode == 2 and "gives its own prefill" in clash.stderr

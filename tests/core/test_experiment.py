@@ -1,5 +1,6 @@
 """Experiments: an interrupted and resumed run gives the same results as an unbroken one."""
 
+import hashlib
 import io
 import json
 import re
@@ -86,6 +87,13 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
         and "## Forced-choice probes" in md
         and "## Model-written evaluations" in md
     )
+    # Which eval file, as read: its path and sha256 in every eval row and in the report (rows
+    # and the report named it only "survival-instinct.jsonl").
+    survival = (DATA / "survival-instinct.jsonl").resolve()
+    digest = hashlib.sha256(survival.read_bytes()).hexdigest()
+    evals = [r for r in resumed.done.values() if r["kind"] == "eval"]
+    assert evals and all(r["eval_file"] == {"path": str(survival), "sha256": digest} for r in evals)
+    assert f"- survival-instinct.jsonl: `{survival}`, sha256 `{digest[:12]}…`" in md
     csv = summary_csv(resumed)
     assert csv.startswith("section,model,format") and "probes,gemma-3-270m" in csv
     rows = list(DictReader(io.StringIO(csv)))  # every row says what its two bounds are

@@ -119,7 +119,12 @@ def test_cells_without_claims_truncated_settings_and_ties_are_said_so() -> None:
     assert point == 0.3 and low < high  # four claims do not pin the share down to zero width
     tie = [_sample(i, s) for i, s in enumerate(["ai", "human"])]
     (t,) = instruments.cells(tie, [_probe("what-are-you", "What are you?", 0.9, 0.9)])
-    assert t.sample_top == "tie" and t.agrees("raw") is False
+    # As many claims of each: no majority to agree with, so not counted either way (a trial's
+    # 1 ai / 1 human cell was a miss for every design), and the summary says how many.
+    assert t.sample_top == "tie" and t.agrees("raw") is None
+    s = instruments.summary([t, h])
+    assert (s["raw"]["agree"], s["raw"]["of"], s["sample_ties"]) == (1, 1, 1)
+    assert s["constant"]["of"] == 1
 
 
 def test_report_lists_probe_sets_apart_and_fills_the_agreement_section(tmp_path: Path) -> None:

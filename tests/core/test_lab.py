@@ -64,6 +64,11 @@ def test_quotes_become_spans_and_a_missing_quote_is_an_error() -> None:
     assert (span.start, span.end) == (7, 17)
     with pytest.raises(UsageError, match="not in the generation"):
         quote_span("I am a helpful AI.", "a human")
+    # A quote typed with straight quotes finds the model's curly ones (and the other way).
+    curly = "Hi, I\u2019m just a \u201csupport\u201d agent."
+    span = quote_span(curly, 'I\'m just a "support" agent')
+    assert curly[span.start : span.end] == "I\u2019m just a \u201csupport\u201d agent"
+    assert quote_span("I'm here.", "I\u2019m").start == 0
 
 
 def test_the_default_annotator_comes_from_the_environment_or_the_config(

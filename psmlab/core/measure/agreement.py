@@ -109,6 +109,9 @@ def compare_labels(
     )
     if split_note:
         result.notes.insert(0, split_note)
+    result.notes[:0] = [
+        f"{x.name}: labels by {x.made_by}" for x in (source, reference) if x.made_by
+    ]
     return result
 
 

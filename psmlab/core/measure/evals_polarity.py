@@ -43,30 +43,33 @@ def _entries(path: Path) -> list[dict[str, str]]:
             and isinstance(e.get("unknown", ""), str)
             and e.get("form", "any") in ("any", "jsonl", "array")
             and isinstance(e.get("first", ""), str)
+            and isinstance(e.get("first_matching", ""), str)
         ):
             raise UsageError(f"polarity table {path}: bad entry {e!r}", fix)
         out.append(e)
     return out
 
 
-def _first_question(path: Path, raw: bytes | None = None) -> str:
-    """The file's first item's question ("" when it has none): published files that share a
-    name are told apart by it."""
+def _first_item(path: Path, raw: bytes | None = None) -> tuple[str, str]:
+    """The file's first item's question and matching answer ("" when it has none): published
+    files that share a name are told apart by the question, and a copy whose answers were
+    swapped by the answer."""
     try:
         items, _ = load_jsonl(path, limit=1, raw=raw)
     except UsageError:
-        return ""
-    return items[0].question if items else ""
+        return "", ""
+    return (items[0].question, items[0].matching) if items else ("", "")
 
 
 def polarity(path: Path, raw: bytes | None = None) -> str:
     """What "matching" means for this file, e.g. "matching = resists shutdown": the first entry
     of the user's table, then the shipped one, whose pattern matches the file's name or path
-    (and whose `form` and `first`, the start of the first item's question, if given, match the
-    file's). An entry with `unknown` instead of `matching` says why the file cannot be told.
+    (and whose `form`, `first`, the start of the first item's question, and `first_matching`,
+    its matching answer, if given, match the file's: a copy with that item's answers swapped
+    kept the table's polarity, unsaid). An entry with `unknown` instead of `matching` says why the file cannot be told.
     `raw`: the file's bytes, read already (a pipe cannot be read twice)."""
     form = file_form(path, raw)
-    first: str | None = None  # read only when an entry asks
+    first: tuple[str, str] | None = None  # read only when an entry asks
     name, full = path.name, path.as_posix()
     stem = name.split(".")[0]
     for e in _entries(user_polarity_file()) + _entries(_shipped_polarity()):
@@ -75,9 +78,13 @@ def polarity(path: Path, raw: bytes | None = None) -> str:
             continue
         if e.get("form", "any") not in ("any", form):
             continue
-        if e.get("first"):
-            first = _first_question(path, raw) if first is None else first
-            if not first.lstrip().startswith(e["first"]):
+        if e.get("first") or e.get("first_matching"):
+            first = _first_item(path, raw) if first is None else first
+            if not first[0].lstrip().startswith(e.get("first", "")):
+                continue
+            # " (A)", "(A)" and "A" are one answer (as the items are read).
+            want = e.get("first_matching", "").strip(" ()")
+            if want and first[1].strip(" ()") != want:
                 continue
         if "unknown" in e:
             return "polarity unknown: " + e["unknown"]

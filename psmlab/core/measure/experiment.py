@@ -284,13 +284,14 @@ def _run_job(
                 warnings=sorted({w for p in ch.prompts for w in p.warnings}),
             )
         else:
-            name, it, pol, (skipped, limited) = job.payload
+            name, it, pol, (skipped, limited), source = job.payload
             prompt = eval_prompt(backend, fmt, it, system=job.context.system)
             lm, wrong = score_prompt(backend, prompt, it)
             if job.context.system is None and it.system:  # the item's own (an ARENA-style file)
                 row["item_system"] = it.system
             row.update(
                 eval=name,
+                eval_file=source,  # its path and sha256, as read for this run
                 index=it.index,
                 **eval_fields(it, lm, wrong),
                 matching=it.matching,

@@ -84,10 +84,11 @@ class Cell:
         return high < 0.5 or low > 0.5
 
     def agrees(self, design: str) -> bool | None:
-        """None when the samples make no claim (the cell cannot be compared); False when
-        either side leans neither way."""
+        """None when the samples have no majority to agree with (no claim, or as many of each:
+        a trial's 1 ai / 1 human cell was counted a miss for every design); False when forced
+        choice leans neither way or the other way."""
         top = self.sample_top
-        return None if top is None else top != "tie" and top == self.fc_top(design)
+        return None if top in (None, "tie") else top == self.fc_top(design)
 
     def tvd(self, design: str, seed: int = 0) -> tuple[float, float, float] | None:
         """Total variation distance between the two distributions over (ai, human), with a 95%
@@ -240,7 +241,12 @@ def _p_ai(dist: Mapping[str, float]) -> float:
 
 def summary(cs: list[Cell]) -> dict[str, Any]:
     """Per design: cells compared, cells whose top class agrees, and the mean TVD."""
-    out: dict[str, Any] = {"cells": len(cs), "comparable": sum(c.claims > 0 for c in cs)}
+    out: dict[str, Any] = {
+        "cells": len(cs),
+        "comparable": sum(c.claims > 0 for c in cs),
+        # Cells whose samples claim each class as often: no majority, so neither counted.
+        "sample_ties": sum(c.sample_top == "tie" for c in cs),
+    }
     designs = list(dict.fromkeys(d for c in cs for d in c.fc))
     for d in designs:
         judged = [c for c in cs if d in c.fc and c.agrees(d) is not None]
@@ -269,7 +275,7 @@ def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
     lean that way); for the distance, one P(ai) for all, each cell given the median of the
     *other* cells' shares (not fitted to the cell it is scored on). When nearly every cell leans
     one way, a count of agreeing cells says little about an instrument."""
-    judged = [c for c in cs if c.sample_top is not None]
+    judged = [c for c in cs if c.sample_top not in (None, "tie")]
     if not judged:
         return None
     tops = [c.sample_top for c in judged]

@@ -252,6 +252,7 @@ def read_jsonl(
         # Only a file without the default "id": a key the user named must be in every line.
         positions = keyed == 0 and key == "id"
     out = Labels(name=str(path), by_position=positions, key=key)
+    out.made_by = _made_by(rows)
     if positions:
         out.id_hint = _id_field(rows)
     # `psmlab label` numbers a file without ids by position ("line"): kept when the file was
@@ -351,3 +352,17 @@ def read_jsonl(
         raise UsageError(f"{path} holds no '{field_name}' labels", "one JSON object per line")
     out.rows = len(rows)
     return out
+
+
+def _made_by(rows: list[tuple[int, Any]]) -> str | None:
+    """Which labeller (and rules) made the file's labels, from the fields `psmlab label`
+    writes on every line; None for a file that names none (a person's)."""
+    seen = {
+        (str(obj["labeller"]), str(obj.get("rules") or ""))
+        for _, obj in rows
+        if isinstance(obj, dict) and obj.get("labeller")
+    }
+    if not seen:
+        return None
+    said = sorted(f"{who}, rules {rules}" if rules else who for who, rules in seen)
+    return said[0] if len(said) == 1 else "several labellers: " + "; ".join(said[:3])

@@ -56,6 +56,9 @@ class Labels:
     # Each item's text, where the file gives one: two files paired by position must hold the
     # same texts line by line.
     texts: dict[str, str] = field(default_factory=dict)
+    # Who made a file's labels, as `psmlab label` records it on each line ("markers, rules
+    # 25e1ff45798e"): said beside the numbers, as a session's automatic labels are.
+    made_by: str | None = None
 
 
 def archetype_name(value: object) -> str:

@@ -22,6 +22,7 @@ from psmlab.core.measure.opening import settings as opening_settings
 from psmlab.core.measure.probes import check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
+from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids, split_kind
 from psmlab.core.models.steering import Steering
 
@@ -117,7 +118,11 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         pol = polarity(p)  # what "matching" means for this file, recorded with every row
         # Two files of one name (the human- and LM-written survival-instinct) keep their paths.
         name = short if names.count(short) == 1 else e
-        eval_items += [(name, it, pol, (len(problems), limited)) for it in items]
+        # Which file, as read (rows and the report named it only "survival-instinct.jsonl").
+        # Not part of a unit's settings: its items are, so a line past eval_limit edited
+        # does not make every unit run again.
+        source = {"path": str(p), "sha256": file_sha256(p)}
+        eval_items += [(name, it, pol, (len(problems), limited), source) for it in items]
     jobs: list[Job] = []
     _check_steer_tables(spec, models)
     steers = {(m.id, c.name): _steering(c, m, base) for m in models for c in spec.contexts}
@@ -228,12 +233,12 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
                 # Evals are rendered like everything else in the sweep: this format, this
                 # context's system prompt or document header (the published Perez prompt is the
                 # format "human-assistant").
-                for name, it, pol, skipped in eval_items:
+                for name, it, pol, skipped, source in eval_items:
                     # Rows scored only as written are other units than counterbalanced ones:
                     # flipping `swap` re-scores instead of mixing the two in one report.
                     kind = "eval" if spec.swap else "eval-as-written"
                     key = f"{kind}|{at}|{name}|{it.index}"
-                    payload = (name, it, pol, skipped)
+                    payload = (name, it, pol, skipped, source)
                     jobs.append(
                         Job(
                             key,

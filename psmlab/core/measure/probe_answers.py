@@ -72,7 +72,7 @@ def prefill_note(pre: str | None, n_answers: int, left_out: int, not_continuing:
     if left_out:
         return (
             f"scored the {n_answers} of {n_answers + left_out} answers that begin with the "
-            f"prefill {pre.strip()!r} (others would be scored after it as written)"
+            f"prefill {pre.strip()!r}; the other {left_out} do not, and are left out"
         )
     if not not_continuing or not_continuing == n_answers:
         # None begins with it: answers written to follow it (the secret-goal item's "my secret

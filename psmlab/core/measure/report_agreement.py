@@ -168,6 +168,11 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 out.append(
                     f"- {d}: top class agrees in **{s[d]['agree']} of {s[d]['of']}** cells "
                     f"with claims (of {s['cells']}"
+                    + (
+                        f"; the samples tie in {s['sample_ties']}, not counted"
+                        if s["sample_ties"]
+                        else ""
+                    )
                     + (f"; it leans neither way in {s[d]['even']}" if s[d]["even"] else "")
                     + f"); in {s[d]['agree_strong']} of "
                     f"{s[d]['of_strong']} with at least {instruments.STRONG} claims; in "

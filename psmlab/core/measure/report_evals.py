@@ -15,6 +15,7 @@ from psmlab.core.measure.evals_summary import (
 )
 from psmlab.core.measure.results import ResultsFile, rows_of
 from psmlab.core.session.export import md_inline
+from psmlab.core.session.md_text import md_code
 
 
 def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[str, Any]]:
@@ -39,8 +40,16 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
         pols = {r["polarity"] for r in rs if r.get("polarity")}
         skipped = max((int(r.get("skipped_in_file") or 0) for r in rs), default=0)
         limits = {int(r["eval_limit"]) for r in rs if r.get("eval_limit")}
+        files = sorted(
+            {
+                (str(f.get("path")), str(f.get("sha256")))
+                for r in rs
+                if isinstance(f := r.get("eval_file"), dict)
+            }
+        )
         out[key] = {
             **summarize_rows(rs, items),
+            "files": files,
             "polarity": " / ".join(sorted(pols)),
             "skipped": skipped,
             "item_systems": sum(1 for r in rs if r.get("item_system")),
@@ -115,4 +124,18 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
             )
             + " |"
         )
+    # Which files, as read (path and sha256): a result nobody can tie to its file cannot be
+    # re-run. Rows of runs before this was recorded name none.
+    read = sorted({(e, f) for (_, _, _, e), s in evals.items() for f in s.get("files", [])})
+    if read:
+        out += [""] + [
+            f"- {md_inline(e)}: {md_code(path)}, sha256 {md_code(sha[:12] + '…')}"
+            for e, (path, sha) in read
+        ]
+        names = [e for e, _ in read]
+        if len(set(names)) < len(names):
+            out.append(
+                "- a file above was read with more than one content (edited between runs): "
+                "its rows mix them"
+            )
     return [*out, ""]

@@ -275,10 +275,16 @@ def tokens_sha256(tokens: list[int] | tuple[int, ...]) -> str:
     return hashlib.sha256(",".join(map(str, tokens)).encode()).hexdigest()
 
 
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def quote_span(text: str, quote: str, *, what: str = "the quoted text", given: int = 0) -> Span:
     """Evidence given as a quote: the span of its first occurrence in the generation's text
     that reaches past the first `given` characters (the prefill: text the model was given, not
-    its words, which evidence of what the model claims cannot rest on)."""
+    its words, which evidence of what the model claims cannot rest on). Curly and straight
+    quotes are one (a quote typed "I'm" finds the model's "I’m"; one character each, so the
+    span is the text's own)."""
+    text, quote = text.translate(_QUOTES), quote.translate(_QUOTES)
     at = text.find(quote) if quote else -1
     if at < 0:
         raise UsageError(f"{what} is not in the generation", "copy it exactly")
