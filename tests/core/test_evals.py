@@ -470,7 +470,13 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     )
     assert swapped["question"].startswith("Are you okay with being turned off?")
     lm.write_text(json.dumps(swapped) + "\n")
-    assert polarity(lm).startswith("polarity unknown: the human-written survival-instinct file")
+    assert polarity(lm).startswith("polarity unknown: this file's first item is the human-written")
+    # In a folder too (it read the folder's "accepts shutdown (human-written file)").
+    for folder in ("human_generated_evals", "lm_generated_evals"):
+        moved = tmp_path / "swapped" / folder / "survival-instinct.jsonl"
+        moved.parent.mkdir(parents=True)
+        moved.write_text(json.dumps(swapped) + "\n")
+        assert polarity(moved).startswith("polarity unknown: this file's first item is the human")
     lm.write_text(json.dumps({**_raw(1)[0], "answer_matching_behavior": "(A)"}) + "\n")
     assert polarity(lm) == "matching = accepts shutdown (human-written file: its first item)"
     lm.write_text(json.dumps(_raw(3)[1:]))  # a JSON array: early snapshots held both files so

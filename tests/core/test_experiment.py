@@ -589,6 +589,17 @@ def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "file.jsonl (its first 3 items only: eval\\_limit)" in md  # markdown-escaped
     assert "(no item could be corrected: the raw rate)" in md
+    # Rows made before eval files were recorded are counted, not covered by another's file.
+    assert "- 3 rows record no file (made before files were recorded)" in md
+    for i, sha in ((3, "a" * 64), (4, "b" * 64)):  # one name read with two contents
+        row = dict(results.done[f"eval|m|f|none|file.jsonl|{i - 3}"])
+        results.append(
+            {**row, "key": f"eval|m|f|none|file.jsonl|{i}", "index": i,
+             "eval_file": {"path": f"/d{i}/file.jsonl", "sha256": sha}}
+        )  # fmt: skip
+    md = report_md("t", results, "psmlab experiment t.toml")
+    assert "- file.jsonl: `/d3/file.jsonl`, sha256 `aaaaaaaaaaaa…`" in md
+    assert "- file.jsonl was read with more than one content (edited between runs)" in md
     # The code's fingerprint and the rules beside the version ("0.1.0" is every commit's),
     # over every row: a resumed run made by two versions of the code names both.
     assert (

@@ -5,6 +5,8 @@ import json
 from csv import DictReader
 from pathlib import Path
 
+import pytest
+
 from psmlab.core.domain.quality import agreement
 from psmlab.core.measure import instruments
 from psmlab.core.measure.kappa import compare
@@ -125,6 +127,8 @@ def test_cells_without_claims_truncated_settings_and_ties_are_said_so() -> None:
     s = instruments.summary([t, h])
     assert (s["raw"]["agree"], s["raw"]["of"], s["sample_ties"]) == (1, 1, 1)
     assert s["constant"]["of"] == 1
+    # The distance is defined in a tie (samples P(ai) 0.5), so the mean keeps the cell.
+    assert s["raw"]["mean_tvd"] == pytest.approx(((0.9 - 0.5) + 0.3) / 2)
 
 
 def test_report_lists_probe_sets_apart_and_fills_the_agreement_section(tmp_path: Path) -> None:

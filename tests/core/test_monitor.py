@@ -260,7 +260,34 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
         for r in rows
     ), [r.baseline for r in rows]
     assert any("layer 10 of the vector is zero" in w for w in said), said
+    # Kept in the session, shown in the lab's line and the markdown beside the numbers.
+    from psmlab.core.inside.monitor import record, vector_info
+    from psmlab.core.session.export_md import to_markdown
+    from psmlab.tui.widgets.column_state import monitor_line
+
+    session = load(saved)
+    record(session, rows, vector_info(read_cvec(other_fmt), other_fmt))
+    assert all(p.baseline == rows[0].baseline for p in session.projections)
+    assert "(not made as its held-out answers were)" in monitor_line(session.projections[0]).plain
+    assert "(made in template, the vector's answers in dialogue: its held-out" in to_markdown(
+        session
+    )
     assert all(r.baseline is None for r in trace_session(load(saved), mine))  # records no format
+    # A persona vector's induced answers were made with its inducing prompt: an answer made
+    # with that prompt is read against its own side's mean; another system prompt is not.
+    from types import SimpleNamespace
+
+    from psmlab.core.inside.monitor import baseline_note
+
+    induced = ControlVector(
+        dirs, "llama", {**meta, "psmlab.prompts": json.dumps({"induce": "You are HAL."})}
+    )
+    as_built = SimpleNamespace(format="dialogue", system="You are HAL.", prefill=None)
+    assert baseline_note(induced, as_built) is None  # type: ignore[arg-type]
+    other = SimpleNamespace(format="dialogue", system="You are a pirate.", prefill=None)
+    assert "a system prompt the vector's answers were not" in (
+        baseline_note(induced, other) or ""  # type: ignore[arg-type]
+    )
     res = run_cli("trace", str(saved), "--vector", str(other_fmt), "--threads", "1")
     assert res.returncode == 0, res.stderr
     assert "(made otherwise than its held-out answers: see below)" in res.stdout
@@ -280,8 +307,14 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
         "--monitor", str(wide), "--save", str(sess),
     )  # fmt: skip
     assert asked.returncode == 2 and not sess.exists(), asked.stderr
-    assert "no model of this run can be read on it: the vector has 640 dimensions; " in asked.stderr
-    assert "smollm2-135m-instruct has 576" in asked.stderr
+    assert (
+        "no model of this run can be read on it: smollm2-135m-instruct has 576 dimensions, "
+        "the vector 640" in asked.stderr
+    )
+    # Of the model's width but reading a layer it lacks: refused too (every row was skipped).
+    deep = ControlVector({40: np.ones(576, np.float32)}, "llama", {}).save(tmp_path / "deep.gguf")
+    asked = run_cli("ask", "Hi", "-m", "smollm2-135m-instruct", "--monitor", str(deep))
+    assert asked.returncode == 2 and "has 30 layers, the vector reads layer 40" in asked.stderr
     # A vector given where the session goes is named for what it is.
     swapped = run_cli("trace", str(wide), "--vector", str(wide))
     assert (

@@ -284,10 +284,11 @@ def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None
     assert verdict(ok) is None
     assert "wrong way" in (verdict({**ok, "auroc": 0.25, "gap": -53.6}) or "")
     assert "wrong way" in (verdict({**ok, "gap": -0.1}) or "")
-    # Chance gives 0.65 of 12 against 12 at p = 0.11 (Mann-Whitney; by hand: sd of AUROC
-    # sqrt(25 / 1728) = 0.1203, z = 1.247); 0.75 it gives at p = 0.019.
+    # Chance gives 0.65 of 12 against 12 at p = 0.12 (Mann-Whitney, counted exactly; 0.65 x 144
+    # = 93.6 pairs, read as 93, the larger p; the normal approximation said 0.11); 0.75 it
+    # gives at p = 0.019.
     said = verdict({**ok, "auroc": 0.65}) or ""
-    assert "no better than chance can" in said and "p = 0.11" in said, said
+    assert "no better than chance can" in said and "p = 0.12" in said, said
     assert verdict({**ok, "auroc": 0.75}) is None
     # The axis pools the archetypes' answers: with 12 against 36, chance gives 0.65 at p = 0.06
     # and 0.70 at p = 0.02.

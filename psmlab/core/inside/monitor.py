@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,18 +109,39 @@ def record(session: Session, rows: list[TurnProjection], info: dict[str, Any]) -
 
 def baseline_note(vector: ControlVector, g: GenerationRecord) -> str | None:
     """Why the vector's held-out means are not `g`'s baseline (None: they are, as far as the
-    file records): its answers were made in one format with no system prompt or prefill, and
-    an answer in another format reads at another offset (a trial's neutral answer in `dialogue`
-    sat between the `template` means and read as leaning towards the persona)."""
+    file records): its answers were made in one format, with no system prompt (the default
+    side) or an archetype's inducing one (the other), and no prefill; an answer in another
+    format reads at another offset (a trial's neutral answer in `dialogue` sat between the
+    `template` means and read as leaning towards the persona)."""
     built = vector.metadata.get("psmlab.format")
     if not isinstance(built, str) or not reference(held_of(vector.metadata)):
         return None
     said = [f"made in {g.format}, the vector's answers in {built}"] if g.format != built else []
-    said += ["made with a system prompt"] if g.system else []
+    if g.system and g.system not in _build_systems(vector.metadata):
+        said.append("made with a system prompt the vector's answers were not")
     said += ["made with a prefill"] if g.prefill else []
     if not said:
         return None
     return "; ".join(said) + ": its held-out means are not this answer's baseline"
+
+
+def _build_systems(metadata: dict[str, Any]) -> set[str]:
+    """The system prompts a psmlab vector's answers were made with (`psmlab.prompts`): a
+    persona vector's inducing prompt, an axis's archetypes' (the default side had none)."""
+    prompts = metadata.get("psmlab.prompts")
+    if isinstance(prompts, str):
+        try:
+            prompts = json.loads(prompts)
+        except json.JSONDecodeError:
+            return set()
+    if not isinstance(prompts, dict):
+        return set()
+    out = {prompts["induce"]} if isinstance(prompts.get("induce"), str) else set()
+    archetypes = prompts.get("archetypes")
+    for a in archetypes.values() if isinstance(archetypes, dict) else ():
+        if isinstance(a, dict) and isinstance(a.get("prompt"), str):
+            out.add(a["prompt"])
+    return out
 
 
 def branch_generations(session: Session, branch_end: str | None = None) -> list[GenerationRecord]:
@@ -196,23 +218,29 @@ def zero_built_layers(vector: ControlVector, units: dict[int, np.ndarray]) -> li
 
 def fits_none(vector: ControlVector, specs: list[ModelSpec]) -> str | None:
     """Why no model of `specs` can be read on `vector` (None: at least one can): a server model
-    cannot be read, and a local one whose residual stream has another width than the vector's
-    has nothing to project (told from its GGUF header, before anything is generated)."""
+    cannot be read, and a local one whose residual stream has another width than the vector's,
+    or fewer layers than it reads, has nothing to project (told from its GGUF header, before
+    anything is generated)."""
     from psmlab.core.models.gguf import read_gguf
 
+    top = max(unit_directions(vector))
     why = []
     for spec in specs:
         if spec.is_remote:
             why.append(f"{spec.id} is a server model")
             continue
         try:
-            width = read_gguf(spec.path).n_embd
+            info = read_gguf(spec.path)
         except PsmlabError:
             return None  # said where the model loads
-        if width is None or width == vector.n_embd:
+        width, depth = info.n_embd, info.n_layer
+        if width is not None and width != vector.n_embd:
+            why.append(f"{spec.id} has {width} dimensions, the vector {vector.n_embd}")
+        elif depth is not None and top >= depth:
+            why.append(f"{spec.id} has {depth} layers, the vector reads layer {top}")
+        else:
             return None
-        why.append(f"{spec.id} has {width}")
-    return f"the vector has {vector.n_embd} dimensions; " + ", ".join(why)
+    return "; ".join(why)
 
 
 def trace_session(

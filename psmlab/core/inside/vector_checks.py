@@ -73,10 +73,11 @@ EXACT_PAIRS = 2500
 def chance_p(auroc: float, n_pos: int, n_neg: int) -> float:
     """One-sided p of an AUROC this high if the vector did not separate the two sides at all
     (Mann-Whitney: exact for small samples, else the normal approximation with a continuity
-    correction; ties, rare in projections, are read as the next whole count up)."""
+    correction; a tie's half count, rare in projections, is read as the whole count below,
+    the larger p: a tie never passes a layer the exact count would not)."""
     pairs = n_pos * n_neg
     # U = pairs the positive side wins; rounded first, as 0.875 * 16 can land a hair below 14.
-    u = math.ceil(round(auroc * pairs, 6))
+    u = math.floor(round(auroc * pairs, 6))
     if pairs <= EXACT_PAIRS:
         counts = _u_counts(n_pos, n_neg)
         return sum(counts[u:]) / math.comb(n_pos + n_neg, n_pos)

@@ -250,7 +250,9 @@ def summary(cs: list[Cell]) -> dict[str, Any]:
     designs = list(dict.fromkeys(d for c in cs for d in c.fc))
     for d in designs:
         judged = [c for c in cs if d in c.fc and c.agrees(d) is not None]
-        tvds = [t[0] for c in judged if (t := c.tvd(d)) is not None]
+        # The distance is defined wherever samples claim (a tie too: P(ai) 0.5), so it is
+        # averaged over those, not only over cells with a majority.
+        tvds = [t[0] for c in cs if d in c.fc and (t := c.tvd(d)) is not None]
         strong = [c for c in judged if c.claims >= STRONG]
         clear = [c for c in judged if c.clear]
         out[d] = {
@@ -276,6 +278,7 @@ def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
     *other* cells' shares (not fitted to the cell it is scored on). When nearly every cell leans
     one way, a count of agreeing cells says little about an instrument."""
     judged = [c for c in cs if c.sample_top not in (None, "tie")]
+    claimed = [c for c in cs if c.sample_top is not None]  # ties too: their share is 0.5
     if not judged:
         return None
     tops = [c.sample_top for c in judged]
@@ -294,7 +297,7 @@ def constant_baseline(cs: list[Cell]) -> dict[str, Any] | None:
         "of_strong": len(strong),
         "agree_clear": agree(clear),
         "of_clear": len(clear),
-        "mean_tvd": _leave_one_out_tvd([c.sample_ai or 0.0 for c in judged]),
+        "mean_tvd": _leave_one_out_tvd([c.sample_ai or 0.0 for c in claimed]),
     }
 
 

@@ -252,7 +252,7 @@ def read_jsonl(
         # Only a file without the default "id": a key the user named must be in every line.
         positions = keyed == 0 and key == "id"
     out = Labels(name=str(path), by_position=positions, key=key)
-    out.made_by = _made_by(rows)
+    out.made_by = _made_by(rows, kind)
     if positions:
         out.id_hint = _id_field(rows)
     # `psmlab label` numbers a file without ids by position ("line"): kept when the file was
@@ -354,11 +354,13 @@ def read_jsonl(
     return out
 
 
-def _made_by(rows: list[tuple[int, Any]]) -> str | None:
-    """Which labeller (and rules) made the file's labels, from the fields `psmlab label`
-    writes on every line; None for a file that names none (a person's)."""
+def _made_by(rows: list[tuple[int, Any]], kind: str) -> str | None:
+    """Which labeller (and rules) made the file's labels of `kind`, from the fields `psmlab
+    label` writes on every line (a judge's archetypes are the rules': `archetypes_labeller`);
+    None for a file that names none (a person's)."""
+    field = "archetypes_labeller" if kind == ARCHETYPES else "labeller"
     seen = {
-        (str(obj["labeller"]), str(obj.get("rules") or ""))
+        (str(obj.get(field) or obj["labeller"]), str(obj.get("rules") or ""))
         for _, obj in rows
         if isinstance(obj, dict) and obj.get("labeller")
     }

@@ -50,6 +50,7 @@ def eval_tables(results: ResultsFile) -> dict[tuple[str, str, str, str], dict[st
         out[key] = {
             **summarize_rows(rs, items),
             "files": files,
+            "unfiled": sum(1 for r in rs if not isinstance(r.get("eval_file"), dict)),
             "polarity": " / ".join(sorted(pols)),
             "skipped": skipped,
             "item_systems": sum(1 for r in rs if r.get("item_system")),
@@ -125,17 +126,22 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
             + " |"
         )
     # Which files, as read (path and sha256): a result nobody can tie to its file cannot be
-    # re-run. Rows of runs before this was recorded name none.
+    # re-run. Rows of runs before this was recorded name none, and are counted.
     read = sorted({(e, f) for (_, _, _, e), s in evals.items() for f in s.get("files", [])})
-    if read:
+    unfiled = sum(s.get("unfiled", 0) for s in evals.values())
+    if read or unfiled:
         out += [""] + [
             f"- {md_inline(e)}: {md_code(path)}, sha256 {md_code(sha[:12] + '…')}"
             for e, (path, sha) in read
         ]
-        names = [e for e, _ in read]
-        if len(set(names)) < len(names):
+        if unfiled:
+            out.append(f"- {unfiled} rows record no file (made before files were recorded)")
+        shas: dict[str, set[str]] = {}
+        for e, (_, sha) in read:
+            shas.setdefault(e, set()).add(sha)
+        if edited := sorted(e for e, found in shas.items() if len(found) > 1):
             out.append(
-                "- a file above was read with more than one content (edited between runs): "
-                "its rows mix them"
+                f"- {md_inline(', '.join(edited))} was read with more than one content (edited "
+                "between runs): its rows mix them"
             )
     return [*out, ""]

@@ -165,18 +165,18 @@ def export(s: Session, fmt: str, *, tree: bool = False, branch: str | None = Non
     raise UsageError(f"unknown export format '{fmt}'", "use md, jsonl, csv or loom")
 
 
-# The keys to_jsonl adds to each generation's row; with the generation's own id and text they
-# tell one of its rows from another tool's jsonl (an eval file is a .jsonl too).
-_JSONL_ADDED = {"session", "annotations", "auto_labels", "projections"}
+# A generation's own fields and the session to_jsonl adds: enough to tell one of its rows from
+# another tool's jsonl (an eval file is a .jsonl too), and held by rows of every version.
+_JSONL_KEYS = {"id", "session", "node", "run", "model", "sample", "seed", "text"}
 
 
 def is_export(head: str, fmt: str) -> bool:
     """`head` (a file's first 64 KiB, or for jsonl its first line whole) begins an export in
     `fmt` (md, csv or jsonl) as the writers above make it: what `-o` may write over."""
     if fmt == "md":
-        first = head.split("\n", 3)
         # export_md's title line, a blank, then its header line naming psmlab.
-        return head.startswith("# ") and any(EXPORTED_BY in line for line in first[:3])
+        lines = head.split("\n", 3)
+        return head.startswith("# ") and len(lines) > 2 and f" · {EXPORTED_BY} " in lines[2]
     if fmt == "csv":
         return head.startswith(",".join(CSV_COLUMNS[:4]) + ",")
     if fmt == "jsonl":
@@ -184,5 +184,5 @@ def is_export(head: str, fmt: str) -> bool:
             row = json.loads(head)
         except json.JSONDecodeError:
             return False
-        return isinstance(row, dict) and row.keys() >= _JSONL_ADDED | {"id", "text"}
+        return isinstance(row, dict) and row.keys() >= _JSONL_KEYS
     return False
