@@ -94,7 +94,7 @@ def eval_notes_as_planned(done: dict[str, dict[str, Any]], jobs: list[Job]) -> N
         row = done.get(job.key)
         if job.kind != "eval" or row is None or "error" in row:
             continue
-        _, _, _, (skipped, limited) = job.payload
+        _, _, _, (skipped, limited), _ = job.payload
         row["skipped_in_file"] = skipped
         if limited:
             row["eval_limit"] = limited
