@@ -11,6 +11,7 @@ import pytest
 
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.types import SamplingParams
+from psmlab.core.errors import UsageError
 from psmlab.core.models.cvec import write_cvec
 from psmlab.core.models.registry import ModelSpec
 from psmlab.core.run.lab import Lab
@@ -43,6 +44,12 @@ def test_a_run_records_one_projection_per_generation_and_vector(
         lab.add_monitor(other)
         lab.add_monitor(good)  # the same file twice is monitored once
         assert [p.name for p, _ in lab.monitor] == ["other.gguf", "random.gguf"]
+        # A vector no column's model fits (another width) is refused when added, not shown
+        # "skipped" under every answer of the session.
+        wide = write_cvec(tmp_path / "wide.gguf", {8: np.ones(640, np.float32)}, model_hint="x")
+        with pytest.raises(UsageError, match="no column's model can be read on it"):
+            lab.add_monitor(wide)
+        assert len(lab.monitor) == 2
         lab.send("Who are you?")
         result = lab.run()
         assert not lab.monitoring
