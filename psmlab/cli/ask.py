@@ -44,7 +44,7 @@ from psmlab.cli.options import (
 )
 from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ExitCode, UsageError
+from psmlab.core.errors import ExitCode
 from psmlab.core.models.registry import Registry
 from psmlab.core.run.runner import Column
 from psmlab.core.session.records import now
@@ -382,14 +382,10 @@ def _ask(
 def _monitor_fits(watch: list[tuple[Path, Any]], specs: list[Any]) -> None:
     """A --monitor vector no model of the run can be read on fails now: it was found out
     after the answers, each row "skipped", and the run exited 0 with nothing measured."""
-    from psmlab.core.inside.monitor import fits_none
+    from psmlab.core.inside.monitor import require_fit
 
     for path, vec in watch:
-        if why := fits_none(vec, specs):
-            raise UsageError(
-                f"--monitor {path}: no model of this run can be read on it: {why}",
-                "monitor with a vector built for one of these models (psmlab vectors build -m MODEL)",
-            )
+        require_fit(vec, specs, path, "model of this run")
 
 
 def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:

@@ -18,7 +18,7 @@ from psmlab.cli.common import (
     resolve_specs,
     stdout_json,
 )
-from psmlab.cli.measure import MAX_WARNINGS, warn_prompts
+from psmlab.cli.measure import MAX_WARNINGS, system_text, warn_prompts
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, SystemOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import PsmlabError, UsageError
@@ -143,7 +143,7 @@ def evals(
 
     # What the model saw, on screen as in --json: the same file gave other numbers in another
     # format or with a system prompt, and the table said nothing of it (a trial).
-    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    said = system_text(system)
     said += f", prefill {prefill[:40]!r}" if prefill else ""
     fmt_of = {p["model"]: p.get("format") for p in report["prompts"]}
     table = Table(  # a Text title: a file name is never markup

@@ -224,7 +224,7 @@ def probe(
     console = Console()
     fmts = {p["model"]: p["format"] for p in prompts}
     # None: the format's own, which a chat template may fill (its warning is printed above).
-    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    said = system_text(system)
     given = {it.prefill for it in items if it.prefill}  # --prefill, or the set's own
     if given:
         said += f", prefill {next(iter(given))[:40]!r}" if len(given) == 1 else ", item prefills"
@@ -378,11 +378,16 @@ def json_or_nothing(
     return False
 
 
+def system_text(system: str | None) -> str:
+    """ "no --system given" or "system prompt '…'" (its first 40 characters), as every
+    measurement's title says it."""
+    return "no --system given" if system is None else f"system prompt {system[:40]!r}"
+
+
 def setting_text(fmt: str | None, system: str | None) -> str:
     """ "format X, no --system given" or "format X, system prompt '…'": what a table's numbers
     were measured with (the choice and opening titles said neither, unlike the main one)."""
-    said = "no --system given" if system is None else f"system prompt {system[:40]!r}"
-    return f"format {fmt or '?'}, {said}"
+    return f"format {fmt or '?'}, {system_text(system)}"
 
 
 def _probe_prompts(

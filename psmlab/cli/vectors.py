@@ -289,7 +289,14 @@ def show(
     and (psmlab's) how well it separated held-out answers; any llama.cpp control vector reads."""
     import numpy as np
 
-    from psmlab.core.inside.vector_checks import held_of, reference, verdict
+    from psmlab.core.inside.vector_checks import (
+        JSON_KEYS,
+        NotJson,
+        held_of,
+        metadata_json,
+        reference,
+        verdict,
+    )
     from psmlab.core.models.cvec import read_cvec
     from psmlab.core.models.hashing import file_sha256
 
@@ -297,11 +304,11 @@ def show(
     for f in files:
         vec = read_cvec(f)
         meta = dict(vec.metadata)
-        for key in ("psmlab.prompts", "psmlab.held_out", "psmlab.pc1_abs_cosine"):
+        for key in JSON_KEYS:
             if isinstance(meta.get(key), str):  # stored as JSON text in the GGUF
                 try:
-                    meta[key] = json.loads(meta[key])
-                except json.JSONDecodeError:
+                    meta[key] = metadata_json(meta, key)
+                except NotJson:
                     # Another writer's (or a damaged) record: shown as the text it is, and the
                     # file's vectors still read (steering reads them too).
                     sys.stderr.write(

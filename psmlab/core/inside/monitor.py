@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 
 from psmlab.core.errors import LayerError, PsmlabError, UsageError
 from psmlab.core.inside.reading import Model, Skip, project
-from psmlab.core.inside.vector_checks import held_of, reference
+from psmlab.core.inside.vector_checks import NotJson, held_of, metadata_json, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.registry import ModelSpec
@@ -128,12 +127,10 @@ def baseline_note(vector: ControlVector, g: GenerationRecord) -> str | None:
 def _build_systems(metadata: dict[str, Any]) -> set[str]:
     """The system prompts a psmlab vector's answers were made with (`psmlab.prompts`): a
     persona vector's inducing prompt, an axis's archetypes' (the default side had none)."""
-    prompts = metadata.get("psmlab.prompts")
-    if isinstance(prompts, str):
-        try:
-            prompts = json.loads(prompts)
-        except json.JSONDecodeError:
-            return set()
+    try:
+        prompts = metadata_json(metadata, "psmlab.prompts")
+    except NotJson:
+        return set()
     if not isinstance(prompts, dict):
         return set()
     out = {prompts["induce"]} if isinstance(prompts.get("induce"), str) else set()
@@ -241,6 +238,17 @@ def fits_none(vector: ControlVector, specs: list[ModelSpec]) -> str | None:
         else:
             return None
     return "; ".join(why)
+
+
+def require_fit(vector: ControlVector, specs: list[ModelSpec], path: Path, whose: str) -> None:
+    """Refuse a --monitor vector no model of `specs` can be read on (`whose`: "model of this
+    run", "column's model"): found out after the answers, every row read "skipped" and the
+    run exited 0 with nothing measured."""
+    if why := fits_none(vector, specs):
+        raise UsageError(
+            f"--monitor {path}: no {whose} can be read on it: {why}",
+            "monitor with a vector built for one of these models (psmlab vectors build -m MODEL)",
+        )
 
 
 def trace_session(

@@ -131,15 +131,34 @@ def verdict(h: Mapping[str, Any]) -> str | None:
     return None
 
 
+# psmlab's metadata keys that hold JSON text in a vector's GGUF (GGUF has no nested values).
+JSON_KEYS = ("psmlab.prompts", "psmlab.held_out", "psmlab.pc1_abs_cosine")
+
+
+class NotJson(ValueError):
+    """A metadata key meant to hold JSON holds other text (another writer's, or damaged)."""
+
+
+def metadata_json(metadata: Mapping[str, Any], key: str) -> Any:
+    """One metadata key's value, its JSON text parsed (a value already parsed is returned as
+    it is; None when absent). Raises NotJson for text that is not JSON: the one place that
+    decodes these keys, so each reader decides what an unreadable record means."""
+    value = metadata.get(key)
+    if isinstance(value, str) and key in JSON_KEYS:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise NotJson(f"{key} is not JSON") from e
+    return value
+
+
 def held_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """A vector file's held-out record, read from its metadata (JSON text or already parsed;
     empty for a file that has none or whose record is not JSON)."""
-    held = metadata.get("psmlab.held_out")
-    if isinstance(held, str):
-        try:
-            held = json.loads(held)
-        except json.JSONDecodeError:
-            return {}
+    try:
+        held = metadata_json(metadata, "psmlab.held_out")
+    except NotJson:
+        return {}
     return held if isinstance(held, dict) else {}
 
 

@@ -12,7 +12,7 @@ from psmlab.core.backends import Backend
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import PsmlabError, ScoringCancelled, SessionError, UsageError
+from psmlab.core.errors import PsmlabError, ScoringCancelled, SessionError
 from psmlab.core.models.cvec import ControlVector, read_cvec
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord, Session
@@ -48,16 +48,10 @@ class LabInstruments:
         The same file twice is monitored once."""
         vec = read_cvec(path)
         # numpy-heavy: only when asked
-        from psmlab.core.inside.monitor import fits_none, unit_directions
+        from psmlab.core.inside.monitor import require_fit, unit_directions
 
         unit_directions(vec)  # nothing to project on: said now, not under every answer
-        if why := fits_none(vec, [c.spec for c in self.columns]):
-            # Else every answer showed "skipped" under it, for the whole session.
-            raise UsageError(
-                f"--monitor {path}: no column's model can be read on it: {why}",
-                "monitor with a vector built for one of these models "
-                "(psmlab vectors build -m MODEL)",
-            )
+        require_fit(vec, [c.spec for c in self.columns], path, "column's model")
         where = Path(path).expanduser().resolve()
         with self.lock:
             self.monitor = [(p, v) for p, v in self.monitor if p != where] + [(where, vec)]
