@@ -382,7 +382,7 @@ def _ask(
 def _monitor_fits(watch: list[tuple[Path, Any]], specs: list[Any]) -> None:
     """A --monitor vector no model of the run can be read on fails now: it was found out
     after the answers, each row "skipped", and the run exited 0 with nothing measured."""
-    from psmlab.core.inside.monitor import require_fit
+    from psmlab.core.inside.fit import require_fit
 
     for path, vec in watch:
         require_fit(vec, specs, path, "model of this run")
@@ -390,7 +390,7 @@ def _monitor_fits(watch: list[tuple[Path, Any]], specs: list[Any]) -> None:
 
 def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
     """The --monitor control vectors, read now (a bad file fails before anything runs)."""
-    from psmlab.core.inside.monitor import unit_directions
+    from psmlab.core.inside.fit import unit_directions
     from psmlab.core.models.cvec import read_cvec
 
     out = [(p, read_cvec(p)) for p in paths or []]

@@ -35,13 +35,8 @@ def trace(
 ) -> None:
     """Print, per turn and model, the mean projection of each answer's residual stream on the
     vector's unit direction per layer (* marks adopted answers), and the drift along the branch."""
-    from psmlab.core.inside.monitor import (
-        drift,
-        trace_session,
-        unit_directions,
-        vector_info,
-        vector_label,
-    )
+    from psmlab.core.inside.fit import unit_directions, vector_label
+    from psmlab.core.inside.monitor import drift, trace_session, vector_info
     from psmlab.core.models.cvec import llama_cpp_version, read_cvec
     from psmlab.core.models.registry import default_threads
     from psmlab.core.session.file import load, resolve_path

@@ -277,7 +277,7 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
     # with that prompt is read against its own side's mean; another system prompt is not.
     from types import SimpleNamespace
 
-    from psmlab.core.inside.monitor import baseline_note
+    from psmlab.core.inside.fit import baseline_note
 
     induced = ControlVector(
         dirs, "llama", {**meta, "psmlab.prompts": json.dumps({"induce": "You are HAL."})}

@@ -350,7 +350,7 @@ def test_a_vector_with_a_nan_and_a_strength_that_overflows_are_refused_before_an
 def test_a_monitored_vector_skips_zero_layers_and_refuses_one_with_nothing_to_project_on(
     tmp_path: Path,
 ) -> None:
-    from psmlab.core.inside.monitor import unit_directions
+    from psmlab.core.inside.fit import unit_directions
     from psmlab.core.models.cvec import read_cvec
 
     v = np.ones(576, dtype=np.float32)

@@ -255,7 +255,7 @@ def test_show_reads_a_file_whose_records_are_damaged_and_norms_do_not_overflow(
     """`vectors show` was an internal error on a psmlab record that is not JSON, or a held-out
     AUROC that is not a number (steering read the same files); a direction of values near 1e20
     had a float32 norm of inf, printed as `Infinity` in --json (not JSON)."""
-    from psmlab.core.inside.monitor import unit_directions
+    from psmlab.core.inside.fit import unit_directions
     from psmlab.core.models.cvec import write_cvec
 
     v = np.full(576, 0.1, dtype=np.float32)

@@ -48,7 +48,7 @@ class LabInstruments:
         The same file twice is monitored once."""
         vec = read_cvec(path)
         # numpy-heavy: only when asked
-        from psmlab.core.inside.monitor import require_fit, unit_directions
+        from psmlab.core.inside.fit import require_fit, unit_directions
 
         unit_directions(vec)  # nothing to project on: said now, not under every answer
         require_fit(vec, [c.spec for c in self.columns], path, "column's model")
