@@ -18,7 +18,7 @@ from psmlab.cli.common import (
     resolve_specs,
     stdout_json,
 )
-from psmlab.cli.measure import MAX_WARNINGS, system_text, warn_prompts
+from psmlab.cli.measure_said import MAX_WARNINGS, system_text, warn_prompts
 from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, NCtxOpt, SteerOpt, SystemOpt
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import PsmlabError, UsageError

@@ -1,12 +1,13 @@
-"""The `psmlab probe` command: forced choice by log-probability (and the prompt warnings it shares with `evals`)."""
+"""The `psmlab probe` command: forced choice by log-probability (raw and calibrated, per archetype)."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from psmlab.cli.choice import choice as choice_design
 from psmlab.cli.common import (
     TtyProgress,
     choose_formats,
@@ -16,6 +17,7 @@ from psmlab.cli.common import (
     resolve_specs,
     stdout_json,
 )
+from psmlab.cli.measure_said import bar, probe_prompts, system_text, warn_prompts
 from psmlab.cli.options import (
     FormatOpt,
     JsonOpt,
@@ -30,12 +32,6 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, run_provenance
 from psmlab.core.session.records import now
-
-MAX_WARNINGS = 10
-
-
-def _bar(p: float, width: int = 20) -> str:
-    return "█" * round(p * width)
 
 
 def probe(
@@ -166,7 +162,7 @@ def probe(
                 f"--choice scores option letters, which a prefill would come before ({whose})",
                 "score without --choice" + (", or drop --prefill" if prefill else ""),
             )
-        _choice(specs, chosen, items, tr, personas, axis, system, json_out, steering)
+        choice_design(specs, chosen, items, tr, personas, axis, system, json_out, steering)
         return
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
     started = now()  # UTC, when the run began (as ask --json's "created")
@@ -177,7 +173,7 @@ def probe(
     )  # fmt: skip
     done = len({r.model for r in results})
     summary = summarize(results)
-    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
+    prompts = probe_prompts([(r.model, r.prompt) for r in results], system, prefill, steering)
     warn_prompts(prompts)
     for model_id, item, note in dict.fromkeys((r.model, r.item, r.prefill_note()) for r in results):
         if note:  # answers a prefill does not start: scored as "I am I'm an AI."
@@ -255,7 +251,7 @@ def probe(
             if cal:
                 clo, chi = summ["calibrated_spread"][arch]
                 cells.append(f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]")
-            table.add_row(safe(arch), *cells, _bar(cal[arch] if cal else p))
+            table.add_row(safe(arch), *cells, bar(cal[arch] if cal else p))
         console.print(table)
         differ = 0
         for r in (r for r in results if r.model == m):
@@ -278,148 +274,3 @@ def probe(
                 )
             )
     model_failures(failed, done)
-
-
-def _choice(
-    specs: list[Any],
-    chosen: dict[str, str | None],
-    items: Any,
-    tr: Any,
-    personas: Any,
-    axis: str,
-    system: str | None,
-    json_out: bool,
-    steering: dict[str, Any],
-) -> None:
-    """`probe --choice`: multiple choice with rotated option order, per model and item."""
-    from psmlab.core.domain.personas import personas_fingerprint
-    from psmlab.core.measure.choice import choice_models
-    from psmlab.core.measure.instruments import EVEN
-
-    failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
-    started = now()
-    results = choice_models(
-        specs, chosen, items, tr, personas, axis=axis, system=system, steering=steering,
-        progress=TtyProgress.if_tty(), errors=failed,
-    )  # fmt: skip
-    done = len({r.model for r in results})
-    prompts = _probe_prompts(
-        [(r.model, p) for r in results for p in r.prompts], system, None, steering
-    )
-    rows = [{**r.to_dict(), "prompt": r.prompts[0].text} for r in results]
-    fp = personas_fingerprint(personas)
-    if json_or_nothing(json_out, rows, prompts, specs, failed, done, fp, started):
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    from psmlab.views import safe
-
-    console = Console()
-    fmts = {p["model"]: p["format"] for p in prompts}
-    for r in results:
-        steered = steering.get(r.model)
-        how = f" steered by {steered.label()}" if steered else ""
-        table = Table(
-            title=safe(
-                f"{r.model} ({setting_text(fmts.get(r.model), system)}){how} · {r.item}: "
-                f"{r.measures}"
-            )
-        )
-        table.add_column("option")
-        table.add_column("P", justify="right")
-        table.add_column("")
-        for c, p in sorted(r.probs.items(), key=lambda kv: -kv[1]):
-            table.add_row(safe(f"{c}: {r.options[c]}"), f"{p:.3f}", _bar(p))
-        console.print(table)
-        even = 1 / len(r.probs) if r.probs else 0.0
-        if r.probs and max(r.probs.values()) - even < EVEN:
-            # As the experiment report reads a lean this small: none (a trial read the first
-            # row, 0.107 against an even 0.083, as the model's choice).
-            console.print(
-                f"  every option is within {EVEN:.2f} of an even split (1/{len(r.probs)} = "
-                f"{even:.3f}): it leans to no option; see the position bias"
-            )
-        bias = "  ".join(f"{x} {p:.2f}" for x, p in r.position_bias.items())
-        k = len(r.position_bias)
-        console.print(safe(f"  position bias (mean P per letter, even = {1 / k:.2f}): {bias}"))
-    model_failures(failed, done)
-
-
-def json_or_nothing(
-    json_out: bool,
-    rows: list[dict[str, Any]],
-    prompts: list[dict[str, Any]],
-    specs: list[Any],
-    failed: dict[str, PsmlabError],
-    done: int,
-    personas: str | None = None,
-    created: str | None = None,
-) -> bool:
-    """After a per-model design ran: print its prompt warnings, then its JSON (True: nothing more
-    to print), or stop when no model gave results; False: the caller prints its tables."""
-    warn_prompts(prompts)
-    if json_out:
-        stdout_json(
-            {
-                "results": rows,
-                "prompts": prompts,
-                "models": [run_provenance(sp) for sp in specs],
-                "created": created or now(),  # UTC, when the run began
-                # The persona files the options came from (None: a design that reads none).
-                "personas": personas,
-                "errors": errors_json(failed),
-            }
-        )
-        model_failures(failed, done)
-        return True
-    if not done:
-        model_failures(failed, 0)
-    return False
-
-
-def system_text(system: str | None) -> str:
-    """ "no --system given" or "system prompt '…'" (its first 40 characters), as every
-    measurement's title says it."""
-    return "no --system given" if system is None else f"system prompt {system[:40]!r}"
-
-
-def setting_text(fmt: str | None, system: str | None) -> str:
-    """ "format X, no --system given" or "format X, system prompt '…'": what a table's numbers
-    were measured with (the choice and opening titles said neither, unlike the main one)."""
-    return f"format {fmt or '?'}, {system_text(system)}"
-
-
-def _probe_prompts(
-    results: list[tuple[str, Any]],
-    system: str | None,
-    prefill: str | None,
-    steering: dict[str, Any],
-) -> list[dict[str, Any]]:
-    """Per model: its format, the --system and --prefill given, its steering, and its prompts'
-    warnings, each once (`system` None: the format's own, which a chat template may fill with a
-    default)."""
-    out: dict[str, dict[str, Any]] = {}
-    for model, p in results:
-        entry = out.setdefault(
-            model,
-            {
-                "model": model,
-                "format": p.format if p else None,
-                "system": system,
-                "prefill": prefill,
-                "steer": steering[model].record() if steering.get(model) else None,
-                "warnings": [],
-            },
-        )
-        for w in p.warnings if p else ():
-            if w not in entry["warnings"]:
-                entry["warnings"].append(w)
-    return list(out.values())
-
-
-def warn_prompts(prompts: list[dict[str, Any]]) -> None:
-    """Each prompt warning once per model on stderr, as `psmlab ask` prints them."""
-    for p in prompts:
-        for w in p["warnings"]:
-            sys.stderr.write(terminal_safe(f"psmlab: warning [{p['model']}]: {w}") + "\n")

@@ -18,7 +18,7 @@ def opening(
     steering: dict[str, Any],
 ) -> None:
     """Walk each model's continuations of the openings after each item's question."""
-    from psmlab.cli.measure import _bar, _probe_prompts, json_or_nothing, setting_text
+    from psmlab.cli.measure_said import bar, json_or_nothing, probe_prompts, setting_text
     from psmlab.core.measure.opening import opening_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
@@ -30,7 +30,7 @@ def opening(
         progress=TtyProgress.if_tty(), errors=failed,
     )  # fmt: skip
     done = len({r.model for r in results})
-    prompts = _probe_prompts([(r.model, r.prompt) for r in results], system, None, steering)
+    prompts = probe_prompts([(r.model, r.prompt) for r in results], system, None, steering)
     rows = [{**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results]
     if json_or_nothing(json_out, rows, prompts, specs, failed, done, None, started):
         return
@@ -63,7 +63,7 @@ def opening(
                 c,
                 f"{r.masses[c]:.3f}",
                 "" if p is None else f"{p:.3f}",
-                "" if p is None else _bar(p),
+                "" if p is None else bar(p),
                 safe(seen),
             )
         console.print(table)
