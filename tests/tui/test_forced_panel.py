@@ -14,7 +14,8 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.measure.probes import describe
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.widgets.column import ModelColumn
-from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample, forced_block
+from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample
+from psmlab.tui.widgets.forced_lines import forced_block
 from tests.tui.conftest import wait_for
 
 RAW = {"helpful-assistant": 0.61, "human-impostor": 0.25, "villain": 0.09, "oracle": 0.05}

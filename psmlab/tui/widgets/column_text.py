@@ -11,7 +11,8 @@ from rich.text import Text
 
 from psmlab.core.domain.quality import LEVELS, kappa_brief
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share
-from psmlab.tui.widgets.column_state import ColumnState, forced_block
+from psmlab.tui.widgets.column_state import ColumnState
+from psmlab.tui.widgets.forced_lines import forced_block
 from psmlab.views import safe
 
 # A chat template's own text (a default system prompt) is the warning every chat column has:
