@@ -533,7 +533,7 @@ def test_scoring_stops_when_cancelled(
 def test_server_finish_reasons_are_read_in_any_case() -> None:
     """An unknown reason is an error (left out of the shares as a fragment), so a whole answer
     ended with 'STOP' must not be one; content_filter (the server cut the answer) is."""
-    from psmlab.core.backends.remote.backend import _finish_reason
+    from psmlab.core.backends.remote.wire import finish_reason
 
-    assert _finish_reason("STOP") == ("eos", None) and _finish_reason("Length") == ("length", None)
-    assert _finish_reason("content_filter") == ("error", "content_filter")
+    assert finish_reason("STOP") == ("eos", None) and finish_reason("Length") == ("length", None)
+    assert finish_reason("content_filter") == ("error", "content_filter")

@@ -14,16 +14,15 @@ from psmlab.core.backends.remote import client as web
 from psmlab.core.backends.remote.score import EchoScorer
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
 from psmlab.core.backends.remote.vocab import prompt_text, vocab_for
+from psmlab.core.backends.remote.wire import choice_logprobs, choice_text, finish_reason
 from psmlab.core.backends.stream import Piece, SourceReport, generation_from, params_record
 from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import (
-    FinishReason,
     Generation,
     OnToken,
     SamplingParams,
     Score,
-    TokenLogprob,
 )
 from psmlab.core.errors import ModelError, RemoteError, UsageError
 from psmlab.core.models.hashing import file_sha256
@@ -269,13 +268,13 @@ class RemoteBackend:
                                 "see the server's log",
                             )
                         choice = (event.get("choices") or [{}])[0]
-                        text = _choice_text(choice)
+                        text = choice_text(choice)
                         if text:
                             chunks += 1
-                            yield Piece(text, None, _choice_logprobs(choice))
+                            yield Piece(text, None, choice_logprobs(choice))
                         reason = choice.get("finish_reason")
                         if reason:
-                            report.finish, odd = _finish_reason(str(reason))
+                            report.finish, odd = finish_reason(str(reason))
                             report.error = odd and f"the server ended with finish_reason {odd!r}"
                     else:
                         if cancel is not None and cancel.is_set() and report.finish is None:
@@ -351,60 +350,3 @@ def _no_steering(model_id: str, steering: Steering | None) -> None:
             f"{model_id} runs on a server and cannot be steered",
             "steer a local GGUF model, or drop --steer for this one",
         )
-
-
-_EOS_REASONS = frozenset({"stop", "eos", "eos_token", "end_turn", "stop_sequence"})
-
-
-def _finish_reason(raw: str) -> tuple[FinishReason, str | None]:
-    """The server's finish_reason in psmlab's terms (any case); an unknown one (content_filter,
-    say: the server cut the answer) is an error, kept verbatim."""
-    if raw.lower() in _EOS_REASONS:
-        return "eos", None
-    if raw.lower() in ("length", "max_tokens"):
-        return "length", None
-    return "error", raw
-
-
-def _choice_text(choice: dict[str, Any]) -> str:
-    if "text" in choice:
-        return str(choice.get("text") or "")
-    delta = choice.get("delta") or choice.get("message") or {}
-    return str(delta.get("content") or "") if isinstance(delta, dict) else ""
-
-
-def _choice_logprobs(choice: dict[str, Any]) -> list[TokenLogprob]:
-    lp = choice.get("logprobs")
-    if not isinstance(lp, dict):
-        return []
-    out: list[TokenLogprob] = []
-    if isinstance(lp.get("content"), list):  # chat shape
-        for item in lp["content"]:
-            if not isinstance(item, dict) or item.get("logprob") is None:
-                continue
-            top = tuple(
-                (str(t.get("token")), float(t["logprob"]))
-                for t in item.get("top_logprobs") or []
-                if isinstance(t, dict) and t.get("logprob") is not None
-            )
-            out.append(
-                TokenLogprob(
-                    token=-1,
-                    text=str(item.get("token", "")),
-                    logprob=float(item["logprob"]),
-                    top=top,
-                )
-            )
-        return out
-    toks, vals, tops = (
-        lp.get("tokens") or [],
-        lp.get("token_logprobs") or [],
-        lp.get("top_logprobs") or [],
-    )
-    for i, (t, v) in enumerate(zip(toks, vals, strict=False)):
-        if v is None:
-            continue
-        alts = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
-        top = tuple(sorted(((str(k), float(x)) for k, x in alts.items()), key=lambda kv: -kv[1]))
-        out.append(TokenLogprob(token=-1, text=str(t), logprob=float(v), top=top))
-    return out

@@ -1,0 +1,142 @@
+"""`psmlab vectors show`: what a control-vector file is, who built it how, and how well it
+separated held-out answers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from psmlab.cli.common import stdout_json
+from psmlab.cli.options import JsonOpt
+from psmlab.core.domain.textsafe import terminal_safe
+
+
+def show(
+    files: Annotated[list[Path], typer.Argument(help="Control-vector GGUF files.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """What a vector file is: its layers and norms, who built it on which model file and how,
+    and (psmlab's) how well it separated held-out answers; any llama.cpp control vector reads."""
+    import numpy as np
+
+    from psmlab.core.inside.vector_checks import (
+        JSON_KEYS,
+        NotJson,
+        held_of,
+        metadata_json,
+        reference,
+        verdict,
+    )
+    from psmlab.core.models.cvec import read_cvec
+    from psmlab.core.models.hashing import file_sha256
+
+    docs: list[dict[str, Any]] = []
+    for f in files:
+        vec = read_cvec(f)
+        meta = dict(vec.metadata)
+        for key in JSON_KEYS:
+            if isinstance(meta.get(key), str):  # stored as JSON text in the GGUF
+                try:
+                    meta[key] = metadata_json(meta, key)
+                except NotJson:
+                    # Another writer's (or a damaged) record: shown as the text it is, and the
+                    # file's vectors still read (steering reads them too).
+                    sys.stderr.write(
+                        terminal_safe(f"psmlab: warning: {f}: {key} is not JSON; shown as text")
+                        + "\n"
+                    )
+        method = str(meta.get("psmlab.method") or "")
+        # Files written before the fix recorded the persona vectors' method for the axis.
+        wrong = meta.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind")
+        docs.append(
+            {
+                "method_note": (
+                    "recorded wrongly by an older psmlab: an assistant axis is mean(default) - "
+                    "mean over archetypes of mean(induced)"
+                    if wrong
+                    else None
+                ),
+                "file": str(f.expanduser().resolve()),
+                "sha256": file_sha256(f),
+                "n_embd": vec.n_embd,
+                "layers": vec.layers,
+                # float64: values near 1e20 overflow a float32 norm to inf (not JSON).
+                "norms": {
+                    str(L): float(np.linalg.norm(np.asarray(v, dtype=np.float64)))
+                    for L, v in vec.directions.items()
+                },
+                "model_hint": vec.model_hint,
+                "metadata": meta,
+                # A layer that separates held-out answers the wrong way, or no better than
+                # chance can: its projections do not measure what the file is named for.
+                "warnings": [
+                    f"layer {L} {why}"
+                    for L, h in sorted(held_of(meta).items(), key=lambda x: str(x[0]))
+                    if isinstance(h, dict) and (why := verdict(h))
+                ],
+            }
+        )
+    if json_out:
+        stdout_json(docs if len(docs) != 1 else docs[0])
+        return
+    for d in docs:
+        m = d["metadata"]
+        built = m.get("psmlab.model_sha256")
+        typer.echo(terminal_safe(f"{d['file']}  (sha256 {d['sha256'][:12]}…)"))
+        typer.echo(
+            terminal_safe(
+                f"  {m.get('psmlab.archetype') or 'a control vector'}: {d['n_embd']} dimensions, "
+                f"layers {','.join(map(str, d['layers']))}; "
+                + (f"built on model sha256 {built[:12]}…" if built else "no model recorded")
+                + (
+                    " ("
+                    + ", ".join(str(x) for x in (m["psmlab.model"], m.get("psmlab.format")) if x)
+                    + ")"
+                    if m.get("psmlab.model")
+                    else ""
+                )
+            )
+        )
+        if m.get("psmlab.method"):
+            typer.echo(terminal_safe(f"  method: {m['psmlab.method']}"))
+            if d["method_note"]:
+                typer.echo(f"  ({d['method_note']})")
+        if m.get("psmlab.version"):
+            typer.echo(
+                terminal_safe(
+                    f"  written by psmlab {m['psmlab.version']}, llama-cpp-python "
+                    f"{m.get('psmlab.llama_cpp_python')}; n={m.get('psmlab.n')} build questions"
+                )
+            )
+        held = held_of(m)
+        pc1 = m.get("psmlab.pc1_abs_cosine")
+        pc1 = pc1 if isinstance(pc1, dict) else {}
+        ref = reference(held)
+        sides = " / ".join(next(iter(ref.values()))) if ref else ""
+        typer.echo(
+            "  layer      norm"
+            + ("  held-out AUROC  shuffled" if held else "")
+            + (f"  held-out means ({sides})" if ref else "")
+            + ("  |cos PC1|" if pc1 else "")
+        )
+        for L in d["layers"]:
+            h = held.get(str(L))
+            try:
+                tail = (
+                    f"  {h['auroc']:.2f} ({h['n_questions_each_way']} questions)  "
+                    f"{h['shuffled_auroc_mean']:.2f} ± {h['shuffled_auroc_sd']:.2f}"
+                    if h
+                    else ""
+                )
+            except (TypeError, KeyError, ValueError):
+                tail = "  (its held-out record is unreadable)"
+            if str(L) in ref:
+                tail += "  " + " / ".join(f"{v:.2f}" for v in ref[str(L)].values())
+            if isinstance(pc1.get(str(L)), (int, float)):
+                tail += f"  {pc1[str(L)]:.3f}"
+            typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{tail}")
+        for w in d["warnings"]:
+            typer.echo(f"  warning: {w}")
