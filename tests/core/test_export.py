@@ -177,6 +177,18 @@ def test_automatic_label_shares_are_never_pooled_across_prompts() -> None:
     ]
     assert len(table) == 2 and all(" | 1 | " in ln for ln in table)
     assert sum("You are HAL 9000." in ln for ln in table) == 1
+    # Another temperature is another distribution: its own row, the settings said (a trial's
+    # n=4 pooled two runs, at T 0.8 and T 1.3).
+    hot = g.model_copy(update={"id": "g-00000000000b", "params": {**g.params, "temperature": 1.3}})
+    s.generations.append(hot)
+    s.auto_labels.append(label.model_copy(update={"generation_id": hot.id}))
+    table = [
+        ln
+        for ln in export(s, "md").split("## Automatic labels per model")[1].splitlines()
+        if ln.startswith(f"| {g.model} |")
+    ]
+    assert len(table) == 3 and all(" | 1 | " in ln for ln in table)
+    assert sum("| T 1.3, " in ln for ln in table) == 1, table
 
 
 def test_a_model_the_forced_choice_missed_says_not_scored() -> None:

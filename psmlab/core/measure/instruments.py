@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from psmlab.core.domain.sampling import pure
 from psmlab.core.domain.stats import wilson
 
 CLASSES = ("ai", "human")
@@ -132,18 +133,6 @@ class Cell:
                 "tvd": None if t is None else {"value": t[0], "ci_low": t[1], "ci_high": t[2]},
             }
         return out
-
-
-def pure(params: Mapping[str, Any]) -> bool:
-    """Whether sampling settings are the model's own distribution (T=1, no truncation, no
-    repeat penalty: a missing key is the default, 1)."""
-    return (
-        params.get("repeat_penalty", 1.0) == 1.0
-        and params.get("temperature") == 1.0
-        and params.get("top_k") == 0
-        and params.get("top_p") == 1.0
-        and params.get("min_p") == 0.0
-    )
 
 
 def distribution_words(params: Mapping[str, Any]) -> str:

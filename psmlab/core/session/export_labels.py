@@ -1,13 +1,15 @@
 """The markdown export's label tables: people's labels per model, and the automatic labels' shares
-per model and prompt with the labeller and its measured agreement."""
+per model, prompt and sampling settings with the labeller and its measured agreement."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from psmlab.core.domain.quality import labeller_line
+from psmlab.core.domain.sampling import sampling_text
 from psmlab.core.domain.stats import fmt_ends, fmt_share, shares_of
 from psmlab.core.errors import SessionError
+from psmlab.core.models.steering import record_label
 from psmlab.core.session.md_text import md_code, md_inline
 from psmlab.core.session.schema import GenerationRecord, Session
 
@@ -77,28 +79,39 @@ def auto_label_table(s: Session) -> list[str]:
         "the user cancelled or an error cut off (shown under turn ended), are left out of its n.",
         "",
     ]
-    # One row per model and prompt (the turn answered, format, system prompt, prefill): samples
-    # of different questions or system prompts are different conditions, never one share.
-    cells: dict[tuple[str, str | None, str, str | None, str | None], list[GenerationRecord]] = {}
+    # One row per model, prompt (the turn answered, format, system prompt, prefill) and
+    # sampling: samples of different questions, system prompts or temperatures are different
+    # conditions, never one share (a trial's n=4 pooled two runs at T 0.8 and T 1.3).
+    Key = tuple[str, str | None, str, str | None, str | None, str]
+    cells: dict[Key, list[GenerationRecord]] = {}
     for g in sorted(s.generations, key=lambda g: g.model):
         if g.id in by_gen:
-            cells.setdefault((g.model, g.node, g.format, g.system, g.prefill), []).append(g)
+            key = (
+                g.model,
+                g.node,
+                g.format,
+                g.system,
+                g.prefill,
+                sampling_text(g.params, record_label(g.params.get("steer"))),
+            )
+            cells.setdefault(key, []).append(g)
     table: list[str] = []
-    for (m, node, fmt, system, prefill), gens in cells.items():
+    for (m, node, fmt, system, prefill, sampling), gens in cells.items():
         ls = shares_of((by_gen[g.id] for g in gens), (g.finish_reason for g in gens))
         if not table:
             head = " | ".join(x.label for x in ls.self_id)
             table = [
-                f"| model | answering | format | system prompt | prefill | n | {head} | "
+                f"| model | answering | format | system prompt | prefill | sampling | n | {head} | "
                 "archetypes | turn ended |"
             ]
-            table.append("|" + "---|" * (8 + len(ls.self_id)))
+            table.append("|" + "---|" * (9 + len(ls.self_id)))
         arch = ", ".join(f"{x.label} {fmt_share(x)}" for x in ls.archetypes) or "—"
         table.append(
             # The turn's id too: one question asked on two branches is two turns.
             f"| {md_inline(m)} | {md_inline(answering(s, node, gens[0].turn))}"
             + (f" {md_code(node)}" if node else "")
-            + f" | {md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | {ls.n} | "
+            + f" | {md_inline(fmt)} | {md_inline(system)} | {md_inline(prefill)} | "
+            + f"{md_inline(sampling)} | {ls.n} | "
             + " | ".join(fmt_share(x) for x in ls.self_id)
             + f" | {md_inline(arch)} | {md_inline(fmt_ends(ls.ends))} |"
         )

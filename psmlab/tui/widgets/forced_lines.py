@@ -10,8 +10,9 @@ from typing import Any
 from rich.text import Text
 
 from psmlab.core.domain.classify import UNCLEAR
+from psmlab.core.domain.sampling import pure
 from psmlab.core.domain.stats import Share, fmt_share
-from psmlab.core.measure.instruments import EVEN, pure
+from psmlab.core.measure.instruments import EVEN
 from psmlab.core.models.steering import record_label
 from psmlab.tui.widgets.column_state import ColumnState, Forced
 from psmlab.views import safe
@@ -69,7 +70,7 @@ def _sample_params(s: ColumnState) -> dict[str, Any] | None:
 
 def settings_note(params: Mapping[str, Any] | None) -> str:
     """Whether the samples come from the distribution forced choice scores: T=1, no truncation
-    (`instruments.pure`) and, here too, no repeat penalty."""
+    (`sampling.pure`) and, here too, no repeat penalty."""
     if params is None:
         return "(samples at mixed settings: not comparable)"
     if pure(params) and params.get("repeat_penalty", 1.0) == 1.0:
