@@ -112,7 +112,8 @@ async def test_sending_with_an_answer_pending_asks_which_answer_continues(make_l
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         first, second = list(app.query(ModelColumn))
-        second.focus()  # the answer looked at last: the picker's default
+        second.focus()
+        await pilot.press("down")  # in the column, reading: the picker's default
         picker = await _send_to_picker(pilot, "Really?")
         assert [t.role for t in lab.turns] == ["user"]  # nothing adopted without a choice
         ol = picker.query_one("#choices")
@@ -279,7 +280,8 @@ async def test_the_picker_highlights_only_a_whole_answer_looked_at(make_lab) -> 
 async def test_the_picker_falls_back_on_the_answer_looked_at_before_a_cut_one(make_lab) -> None:
     """A trial looked at sample 2 of one column, then Tabbed through another whose shown answer
     was cancelled on the way to the message box: the picker highlighted nothing. The answer
-    looked at before the cut one is the default then."""
+    looked at before the cut one is the default then. A column only passed through on the way
+    is not looked at (a later trial's picker offered such an answer "looked at last")."""
     from dataclasses import replace
 
     lab = make_lab(max_tokens=4)
@@ -300,6 +302,11 @@ async def test_the_picker_falls_back_on_the_answer_looked_at_before_a_cut_one(ma
         app.query_one("#composer").focus()
         await pilot.pause()
         choices = screen.adoptable()
+        assert screen.last_viewed_id(choices) == looked  # passing through is not looking
+        second.focus()
+        await pilot.press("down")  # in the column, reading it
+        app.query_one("#composer").focus()
+        await pilot.pause()
         assert screen.last_viewed_id(choices) == passed  # whole: the one looked at last
         # The passed-through column's answer cut off (cancelled): the one looked at before it.
         cut = [replace(c, cut=c.gen_id == passed) for c in choices]
@@ -347,8 +354,16 @@ async def test_the_picker_highlights_no_answer_the_user_has_not_looked_at(make_l
             assert ol.get_option_at_index(ol.highlighted).id == first.current.record.id
             assert said() == f"Enter adopts {first.state.model_id} · sample 1/1 and sends"
             await pilot.press("escape")
-            # In a column, then back in the message box: its answer is the one highlighted.
+            # Passed through on Tab: still nothing highlighted.
             second.focus()
+            await pilot.pause()
+            picker = await _send_to_picker(pilot, "")  # the message stayed in the box
+            assert picker.query_one("#choices").highlighted is None
+            await pilot.press("escape")
+            # In a column, acting there, then back in the message box: its answer is the one
+            # highlighted.
+            second.focus()
+            await pilot.press("down")
             await pilot.pause()
             picker = await _send_to_picker(pilot, "")  # the message stayed in the box
             ol = picker.query_one("#choices")
@@ -1387,7 +1402,8 @@ async def test_a_second_enter_opens_no_second_picker_and_letters_typed_after_are
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         box = app.query_one(Composer)
-        list(app.query(ModelColumn))[1].focus()  # an answer looked at: the picker's default
+        list(app.query(ModelColumn))[1].focus()
+        await pilot.press("down")  # an answer looked at: the picker's default
         await pilot.pause()
         await _send_to_picker(pilot, "Next one")
         box.post_message(Composer.Submitted("Next one"))  # the second Enter, queued behind

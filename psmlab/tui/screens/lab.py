@@ -70,6 +70,7 @@ class LabScreen(LabFileActions):
     def action_step_run(self, delta: int) -> None:
         col = self.focused_column()
         if col is not None:
+            col.engaged = col.engaged or col.has_focus  # a run stepped to here is looked at
             self.step_run(col.state.model_id, delta)
 
     def action_tree(self) -> None:

@@ -83,6 +83,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         # The answer shown last while the user was in this column (None: an unfinished one):
         # the answer picker highlights it, and never one the user was not shown here.
         self.looked: str | None = None
+        # Whether the user acted in the column since focus came (a key of its own, a click, a
+        # scroll): focus that only passes through on Tab is not looking (a trial Tabbed past
+        # a column and the picker offered its answer "looked at last").
+        self.engaged = False
 
     def compose(self) -> ComposeResult:
         yield _Header(classes="col-header")
@@ -110,8 +114,11 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         self.refresh_view()
 
     def note_looked(self) -> None:
-        """The user is in the column (the screen says so as focus moves here, `refresh_view`
-        while it stays): the answer on screen is the one they looked at last."""
+        """The user is in the column and has acted in it (the screen says so as focus moves
+        here, `refresh_view` while it stays): the answer on screen is the one they looked at
+        last. Focus alone, passing through, changes nothing."""
+        if not self.engaged:
+            return
         cur = self.current
         self.looked = cur.record.id if cur is not None and cur.record is not None else None
 
@@ -120,13 +127,34 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         s = self.state
         return s.samples[s.shown] if 0 <= s.shown < len(s.samples) else None
 
+    def engage(self) -> None:
+        """The user acts in the column: what it shows now is looked at."""
+        self.engaged = True
+        self.note_looked()
+
+    def on_blur(self) -> None:
+        # A later visit looks again only when the user acts then: a column Tabbed past after
+        # new answers came never offers them as looked at.
+        self.engaged = False
+
+    def on_click(self) -> None:
+        self.engage()
+
+    def on_mouse_scroll_down(self) -> None:
+        self.engage()
+
+    def on_mouse_scroll_up(self) -> None:
+        self.engage()
+
     def action_step(self, delta: int) -> None:
+        self.engaged = True  # refresh_view notes the sample stepped to
         n = len(self.state.samples)
         if n:
             self.state.shown = (self.state.shown + delta) % n
             self.refresh_view()
 
     def action_token(self, delta: int) -> None:
+        self.engage()
         if self.blind:
             self.app.notify(
                 "Tokens are hidden in blind mode: their boundaries name the tokenizer "
@@ -146,6 +174,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         self.refresh_view()
 
     def action_scroll_body(self, lines: int) -> None:
+        self.engage()
         self.query_one(".col-body", VerticalScroll).scroll_relative(y=lines, animate=False)
 
     def _put(self, selector: str, content: Text) -> None:
@@ -167,6 +196,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
     def action_panel(self) -> None:
         """The labels panel and the sample's details whole, scrollable: a short window cuts
         them ("… 21 more lines cut"), and they held the forced choice and the archetypes."""
+        self.engage()
         from psmlab.tui.screens.dialogs import TextScreen
 
         parts = [self._shown.get(p) for p in (".col-dist", ".col-footer")]
