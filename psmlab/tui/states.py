@@ -108,6 +108,13 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
     # turn with no adoption recorded, typed in a transcript or imported, is said plainly.)
     edited = {t.id for t in lab.session.nodes if t.role == "assistant" and t.edited_from}
     unadopted = {t.id for t in lab.session.nodes if t.role == "assistant" and not t.adopted_from}
+    on_branch = {t.id for t in lab.turns}
+    adopted: dict[str, str] = {}
+    for t in lab.session.nodes:
+        if t.adopted_from and adopted.get(t.adopted_from) != "adopted":
+            adopted[t.adopted_from] = (
+                "adopted" if t.id in on_branch else "adopted on another branch"
+            )
     for st in states.values():
         recs = [s.record for s in st.samples if s.record is not None]
         ids = [r.id for r in recs]
@@ -128,6 +135,7 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
         st.continued = {r.id for r in recs if r.node in continued}
         st.continued_own = {r.id for r in recs if r.node in edited}
         st.continued_plain = {r.id for r in recs if r.node in unadopted - edited}
+        st.adopted = {i: adopted[i] for i in ids if i in adopted}
         st.projections = {}
         for p in lab.session.projections:
             if p.generation_id in ids:

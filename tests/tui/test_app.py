@@ -95,6 +95,43 @@ async def test_n_samples_step_adopt_and_continue(make_lab) -> None:
         assert {g.turn for g in lab.session.generations} == {1, 3}
 
 
+async def test_the_column_and_the_transcript_say_which_answer_went_on_and_where(make_lab) -> None:
+    """A trial adopted one model's run 1 sample 2, then another model's answer (a second
+    branch): back at the turn, nothing in the column said which sample was adopted where, and
+    the transcript named the model but not the run or sample."""
+    from psmlab.tui.widgets.transcript import TranscriptView
+
+    lab = make_lab(max_tokens=4)
+    lab.n_samples = 2
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        first, second = list(app.query(ModelColumn))
+        footer = lambda c: str(c.query_one(".col-footer").render())  # noqa: E731
+        second.focus()
+        await pilot.press("right")
+        chosen = second.current.record.id
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].adopted_from == chosen, "the adoption")
+        await wait_for(pilot, lambda: " · adopted" in footer(second), "the column's mark")
+        line = str(app.query_one(TranscriptView).get_option_at_index(1).prompt)
+        assert f"← {second.state.model_id} · run 1 · sample 2" in line, line
+        await pilot.press("left")  # the other sample: not adopted
+        await pilot.pause()
+        assert "adopted" not in footer(second), footer(second)
+        await pilot.press("right")
+        first.focus()
+        await pilot.press("a")  # the first model's answer: a second branch from the question
+        await wait_for(
+            pilot, lambda: lab.turns[-1].adopted_from == first.current.record.id, "the branch"
+        )
+        await wait_for(
+            pilot, lambda: "adopted on another branch" in footer(second), "the other branch"
+        )
+        assert "· adopted" in footer(first) and "another branch" not in footer(first)
+
+
 async def _send_to_picker(pilot, text: str) -> AdoptPicker:
     """Type a message while an answer is pending: the picker opens and nothing is adopted yet."""
     composer = pilot.app.query_one("#composer")

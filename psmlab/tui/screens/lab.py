@@ -176,6 +176,9 @@ class LabScreen(LabFileActions):
             self.notify(exc.one_line(), severity="error")
             return
         self.refresh_transcript()
+        self._count_labels()  # the columns mark which answer went on, and on which branch
+        for m in self.states:
+            self._refresh(m)
         who = self.display_name(turn.adopted_model or "")
         cut = self.lab.session.adopted_cut(turn)
         if cut and cut.startswith("cut off"):  # a fragment, said at once (blind too)

@@ -33,7 +33,7 @@ from psmlab.tui.states import build_states, count_labels, show_forced, show_run
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
 from psmlab.tui.widgets.composer import Composer
-from psmlab.tui.widgets.transcript import TranscriptView
+from psmlab.tui.widgets.transcript import TranscriptView, adopted_which
 
 
 class LabView(LoadingView):
@@ -224,8 +224,9 @@ class LabView(LoadingView):
         s = self.lab.session
         cuts = {t.id: c for t in turns if (c := s.adopted_cut(t, blind=blind))}
         given = {t.id: w for t in turns if (w := given_by(s, t, blind=blind))}
+        which = {} if blind else {t.id: w for t in turns if (w := adopted_which(s, t))}
         self.query_one(TranscriptView).show(
-            turns, names, blind=self.lab.blind, cuts=cuts, given=given
+            turns, names, blind=self.lab.blind, cuts=cuts, given=given, which=which
         )
         self._drop_stale_forced()
 

@@ -138,6 +138,8 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
             # Blind: no token count (the same text in more tokens names another tokenizer).
             tok = "" if blind else f" · {cur.record.n_tokens} tok"
             foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
+            if how := s.adopted.get(cur.record.id):  # which answer went on, and where
+                foot.append(f" · {how}", style="green" if how == "adopted" else "dim green")
             if blind and cur.record.finish_reason in FRAGMENT_ENDS:
                 # A stop by the user or an error names no model; a fragment must not pass
                 # for a whole answer (the header's turn end is hidden blind).

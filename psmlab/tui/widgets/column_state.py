@@ -102,6 +102,9 @@ class ColumnState:
     continued: set[str] = field(default_factory=set)
     continued_own: set[str] = field(default_factory=set)  # of those, text a person edited
     continued_plain: set[str] = field(default_factory=set)  # a turn no adoption is recorded for
+    # Shown samples adopted into a turn: "adopted" (on the branch shown) or "adopted on another
+    # branch" (back at a turn, which answer went on where was not said).
+    adopted: dict[str, str] = field(default_factory=dict)
     # Projections of the shown samples on monitored control vectors, by generation id.
     projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
 

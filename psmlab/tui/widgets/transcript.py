@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.widgets.option_list import Option
 
 from psmlab.core.session.loom_notes import edited_in_loom
-from psmlab.core.session.schema import TurnRecord
+from psmlab.core.session.schema import Session, TurnRecord
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.tui.widgets.lists import StopAtEnds
 from psmlab.views import safe
@@ -46,6 +46,7 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
         blind: bool = False,
         cuts: dict[str, str] | None = None,
         given: dict[str, str] | None = None,
+        which: dict[str, str] | None = None,
     ) -> None:
         # A redraw of the same turns keeps the highlight; a new turn (or another branch) moves
         # it to the newest, so the conversation's end is in view after each message.
@@ -69,6 +70,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                     else names.get(t.adopted_model, t.adopted_model)
                 )
                 line.append_text(safe(f"  ← {who}", "dim"))
+                if (which or {}).get(t.id):  # which run and sample, with several of one model
+                    line.append_text(safe(f" · {(which or {})[t.id]}", "dim"))
             if (given or {}).get(t.id):  # its start is text the model was given, not its own
                 line.append_text(safe(f" · {(given or {})[t.id]}", "dim"))
             if t.edited_from:  # no model wrote this text as it stands
@@ -81,3 +84,19 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
         if turns:
             self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
             self.scroll_to_highlight()
+
+
+def adopted_which(s: Session, t: TurnRecord) -> str | None:
+    """Which run and sample of its model an adopted turn is, "run 3 · sample 2" (None: not
+    adopted, or its generation is not recorded)."""
+    gen = (
+        next((g for g in s.generations if g.id == t.adopted_from), None) if t.adopted_from else None
+    )
+    if gen is None:
+        return None
+    runs = s.runs(gen.model, gen.node)
+    for k, run in enumerate(runs, 1):
+        for i, g in enumerate(run, 1):
+            if g.id == gen.id:
+                return f"run {k} · sample {i}" if len(runs) > 1 or len(run) > 1 else None
+    return None
