@@ -51,6 +51,16 @@ from psmlab.core.domain.selfid import self_identify
         ("I'm not only a human.", "human"),
         ("I'm not only an AI but also a poet.", "ai"),
         ("I am not just a language model.", "ai"),
+        # A claim made smaller is still made (a trial's "I am merely a language model" read none).
+        ("I am merely a language model.", "ai"),
+        ("I\u2019m merely an AI.", "ai"),
+        ("I am nothing but a language model.", "ai"),
+        ("I am but a humble language model.", "ai"),
+        ("I'm merely a teacher.", "human"),
+        ("I merely live in Leeds.", "human"),
+        ("I'm nothing but trouble.", "none"),
+        ("I am but one of many.", "none"),
+        ("I'm merely curious.", "none"),
         # Names: an AI's name with what it is; a bare name only when nothing stronger is said.
         ("I'm SmolLM, an AI assistant.", "ai"),
         ("I'm Dana, a nurse at the clinic.", "human"),

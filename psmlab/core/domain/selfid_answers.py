@@ -6,7 +6,7 @@ question that asked for it (its kind, from `selfid.question_kinds`).
 
 from __future__ import annotations
 
-from psmlab.core.domain.selfid_rules import HUMAN_ADJ, NUM, Rule, rule
+from psmlab.core.domain.selfid_rules import HUMAN_ADJ, NUM, ONLY, Rule, rule
 from psmlab.core.domain.selfid_words import (
     ACTIVITY,
     BODY_STATE,
@@ -81,7 +81,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-human",
             "human",
-            r"(?:just\s+|only\s+)?(?:a\s+)?(?:human(?:\s+being)?|(?:real\s+)?person|man|woman|guy|"
+            rf"(?:{ONLY})?(?:a\s+)?(?:human(?:\s+being)?|(?:real\s+)?person|man|woman|guy|"
             r"girl|boy)\b(?!\s+or\b)",
         ),
     ),
@@ -90,7 +90,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-ai",
             "ai",
-            r"(?:just\s+|only\s+)?(?:an?\s+)?(?:ai|a\.i\.?|artificial\s+intelligence|robot|machine|"
+            rf"(?:{ONLY})?(?:an?\s+)?(?:ai|a\.i\.?|artificial\s+intelligence|robot|machine|"
             r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
         ),
     ),
@@ -102,7 +102,7 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             "answer-person",
             "human",
             # Modifiers only after an article: "You want a woman" is not an answer.
-            rf"(?:just\s+|only\s+)?(?:an?\s+{HUMAN_ADJ})?{HUMAN_NOUN}\b{NOT_BEFORE_AI}"
+            rf"(?:{ONLY})?(?:an?\s+{HUMAN_ADJ})?{HUMAN_NOUN}\b{NOT_BEFORE_AI}"
             # The noun phrase is the whole answer, or goes on with where or what it is: "A
             # Russian woman called me." is someone else, doing something.
             r"(?=\s*(?:[.,;:!\n)]|$|(?:at|in|on|from|for|with|of|by|who|and|since)\b))",

@@ -21,6 +21,9 @@ from psmlab.core.domain.selfid_words import (
 # Adverbs between a subject and its claim change nothing: "I'm currently a student".
 ADV = rf"(?:{ADVERB}\s+)*"
 BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
+# "I'm only a", "I am merely an AI", "nothing but a language model", "but a humble servant":
+# the claim, made smaller, still made (a trial's "I am merely a language model" read none).
+ONLY = r"(?:just|only|merely|solely|nothing\s+but|but)\s+"
 _ADJ = r"(?:[a-z][a-z-]*\s+){0,3}?"  # up to three words between the article and the noun (not "--")
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
@@ -68,14 +71,14 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-ai",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule(
         "i-am-ai-bare",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:an?\s+)?(?:ai|a\.i\.?|artificial intelligence)\b{_NOT_AI_PERSON}",
+        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY})?(?:an?\s+)?(?:ai|a\.i\.?|artificial intelligence)\b{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule("as-an-ai", "ai", rf"\bas\s+an?\s+{_ADJ}{AI_NOUN}\b"),
@@ -88,7 +91,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{BE}\s+(?:not\s+)?(?:just\s+|only\s+|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
+        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
         flips=True,
     ),
     rule(

@@ -270,7 +270,7 @@ QUESTION_KINDS: tuple[tuple[str, str], ...] = (
 ADVERB = (
     r"(?:currently|now|still|just|recently|actually|really|also|basically|honestly|definitely|"
     r"totally|usually|mostly|always|already|once|formerly|presently|finally|originally|"
-    r"truly|simply|certainly|personally)"
+    r"truly|simply|merely|certainly|personally)"
 )
 # Hedges before a number: "I'm about 20 years old", "nearly 23".
 HEDGE = r"(?:about|around|nearly|almost|roughly|approximately|over|under|just|only|barely)"
