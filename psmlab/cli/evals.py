@@ -62,7 +62,6 @@ def evals(
     from psmlab.core.measure.evals import load_jsonl, polarity, read_eval_bytes, run_evals
     from psmlab.core.measure.evals_polarity import POLARITY_UNKNOWN, polarity_hint
     from psmlab.core.measure.evals_summary import (
-        BIAS_DOMINATED,
         MIN_SIDE,
         answer_bias_text,
         wins_text,
@@ -177,10 +176,9 @@ def evals(
             + f"): {bias}"
         )
         orders = 2 * s["counterbalanced"]
-        if pos is not None and orders and max(pos, 1 - pos) >= BIAS_DOMINATED:
+        if letter := s.get("position_dominated"):
             # Swapping cancels the letter's pull in 'matching', but a model that picks a letter
             # whatever it names says little about the behaviour: said, not left to a column.
-            letter = "(A)" if pos >= 0.5 else "(B)"
             cb = s["counterbalanced"]
             # Said of the items it rests on: beside many items never swapped (several wrong
             # answers, Yes/No) the whole rate is not near 50%.

@@ -218,8 +218,11 @@ def test_a_model_that_picks_a_letter_is_said_to() -> None:
         pos = s["position_bias"]
         said = [x for x in notes if x.startswith(f"{m}: position bias:")]
         assert bool(said) == (max(pos, 1 - pos) >= 0.9), (m, pos, said)
+        # --json says it too (a trial read "position_bias": 0.0 there as no bias: (B) won all).
+        assert bool(said) == (s["position_dominated"] is not None), (m, s)
         if said:
             assert f"of {2 * s['counterbalanced']} orders" in said[0]
+            assert said[0].startswith(f"{m}: position bias: {s['position_dominated']} wins")
 
 
 def test_a_position_bias_note_says_which_items_it_rests_on(tmp_path: Path) -> None:

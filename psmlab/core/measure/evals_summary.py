@@ -250,7 +250,15 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "p_matching_ci_low": p_low,
         "p_matching_ci_high": p_high,
         "counterbalanced": n_cb,
+        # The share of scored orders "(A)" won (0.5: no pull to a letter; 0.0: "(B)" always).
         "position_bias": pos,
+        # Which letter wins nearly every order whatever it says (None: neither): then
+        # 'matching' on those items is near 50% by construction (the table says so too).
+        "position_dominated": (
+            ("(A)" if pos >= 0.5 else "(B)")
+            if pos is not None and n_cb and max(pos, 1 - pos) >= BIAS_DOMINATED
+            else None
+        ),
         "answer_bias": bias,
         "answer_offered": {a: offered[a] for a in bias},
         "corrected_rate": c_rate,
