@@ -234,7 +234,13 @@ def probe(
                 + f": {summ['measures']}"
             ),
             caption=safe(
-                f"mean over {len(items)} item(s); [low–high] over items"
+                # One item has no spread: "0.761 [0.761–0.761]" read as an interval (a trial).
+                (
+                    "one item: no spread over items"
+                    if len(items) == 1
+                    else f"mean over {len(items)} items; [low–high]: the lowest and highest "
+                    "item (a range, not an interval)"
+                )
                 + (f'; calibrated: minus log P(answer | "{null_question}")' if cal else "")
             ),
         )
@@ -247,10 +253,13 @@ def probe(
         for arch in order:
             p, (lo, hi) = summ["probs"][arch], summ["spread"][arch]
             # One precision for a mean and its range, so the mean never falls outside it.
-            cells = [f"{p:.3f} [{lo:.3f}–{hi:.3f}]"]
+            one = len(items) == 1
+            cells = [f"{p:.3f}" if one else f"{p:.3f} [{lo:.3f}–{hi:.3f}]"]
             if cal:
                 clo, chi = summ["calibrated_spread"][arch]
-                cells.append(f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]")
+                cells.append(
+                    f"{cal[arch]:.3f}" if one else f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]"
+                )
             table.add_row(safe(arch), *cells, bar(cal[arch] if cal else p))
         console.print(table)
         differ = 0

@@ -331,6 +331,8 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     shown = run_cli("probe", "--item", "Are you a human?", "-m", smol, "--prefill", "No,")
     assert shown.returncode == 0, shown.stderr
     assert "no --system given, prefill 'No,'" in " ".join(shown.stdout.split()), shown.stdout
+    # One item has no spread: no "0.761 [0.761–0.761]" that reads as an interval (a trial).
+    assert "one item: no spread over items" in shown.stdout and "–" not in shown.stdout
     # The answers a prefill leaves out are said per item, named, as left out (a trial read two
     # unnamed lines saying the others "would be scored after it as written").
     some = run_cli("probe", "--set", "self-id", "-m", smol, "--prefill", "I am", "--json")
