@@ -281,7 +281,13 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
         console.print(
             safe(
                 f"Krippendorff's alpha over {len(report.annotators)} annotators: "
-                f"{_num(report.alpha)} ({report.alpha_items} generation"
+                f"{_num(report.alpha)}"
+                + (
+                    ""
+                    if math.isnan(report.alpha)
+                    else f", 95% bootstrap interval {_interval(report.alpha_ci)}"
+                )
+                + f" ({report.alpha_items} generation"
                 f"{'s' * (report.alpha_items != 1)} labelled by two or more"
                 # Why there is no number: nothing to pair, or one label only (0/0).
                 + (

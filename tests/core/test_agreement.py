@@ -21,7 +21,12 @@ from psmlab.core.measure.agreement import (
     session_agreement,
     split_selector,
 )
-from psmlab.core.measure.coefficients import bootstrap_kappa, cohen_kappa, krippendorff_alpha
+from psmlab.core.measure.coefficients import (
+    bootstrap_alpha,
+    bootstrap_kappa,
+    cohen_kappa,
+    krippendorff_alpha,
+)
 from psmlab.core.measure.kappa import (
     PER_ARCHETYPE,
     SMALL_N,
@@ -68,6 +73,27 @@ def test_alpha_with_missing_labels_and_four_coders_matches_krippendorff() -> Non
     ]
     units = list(zip(*rows, strict=True))
     assert krippendorff_alpha(units) == pytest.approx(0.743, abs=5e-4)
+
+
+def test_alphas_interval_holds_it_and_ignores_order_and_unpaired_items() -> None:
+    rng = random.Random(3)
+    classes = ["ai", "human", "none"]
+    units = []
+    for _ in range(60):
+        truth = rng.choice(classes)
+        units.append([truth if rng.random() < 0.8 else rng.choice(classes) for _ in range(3)])
+    groups = [[u] for u in units]
+    alpha = krippendorff_alpha(units)
+    lo, hi = bootstrap_alpha(groups)
+    assert lo < alpha < hi and hi - lo < 0.5
+    # The same items in another order, and items one coder alone labelled, change nothing.
+    shuffled = groups[:]
+    rng.shuffle(shuffled)
+    lonely = [[["ai", None, None]], [[None, None, "none"]]]
+    assert bootstrap_alpha(shuffled + lonely) == (lo, hi)
+    # Perfect agreement: the interval is the point.
+    same = [[[c, c]] for c in classes * 5]
+    assert bootstrap_alpha(same) == (1.0, 1.0)
 
 
 def test_random_labels_give_kappa_near_zero() -> None:
@@ -254,6 +280,10 @@ def test_session_agreement_people_vs_rules_and_annotators(tmp_path: Path) -> Non
     ]
     assert r.alpha == pytest.approx(krippendorff_alpha(units), abs=1e-12)
     assert r.alpha_items == 4
+    # Alpha has its interval (a trial saw it printed alone): items resampled whole.
+    lo, hi = r.alpha_ci
+    assert lo <= r.alpha <= hi and lo < hi
+    assert r.to_dict()["alpha_ci95"] == [lo, hi]
     d = r.to_dict()
     assert d["blind"] == 5 and d["automatic"]["recomputed"] == 2
     json.dumps(d)  # every number is JSON (no NaN)

@@ -20,7 +20,7 @@ from typing import Any
 
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.coefficients import Label, krippendorff_alpha
+from psmlab.core.measure.coefficients import Label, bootstrap_alpha, krippendorff_alpha
 from psmlab.core.measure.kappa import (
     ABSENT,
     PRESENT,
@@ -285,6 +285,8 @@ class SessionAgreement:
     between: list[Agreement]
     alpha: float  # NaN with fewer than two annotators
     alpha_items: int  # items at least two annotators labelled
+    # alpha's 95% percentile bootstrap interval over those items (NaN: none, or undefined)
+    alpha_ci: tuple[float, float] = (math.nan, math.nan)
     # Of the recorded labels, how many other marker rules had made: read again by today's.
     relabelled: int = 0
     rules: str = ""
@@ -308,13 +310,18 @@ class SessionAgreement:
             "between_annotators": [x.to_dict() for x in self.between],
             "alpha": none_if_nan(self.alpha),
             "alpha_items": self.alpha_items,
+            "alpha_ci95": [none_if_nan(x) for x in self.alpha_ci],
             "notes": self.notes,
         }
 
 
-def _alpha(annotators: list[Labels], field_name: str) -> tuple[float, int]:
+def _alpha(
+    annotators: list[Labels], field_name: str, *, seed: int = 0, resamples: int = 2000
+) -> tuple[float, int, tuple[float, float]]:
+    """Krippendorff's alpha over the annotators, how many items two or more of them labelled,
+    and alpha's 95% bootstrap interval over those items (an alpha printed alone, a trial)."""
     items = sorted({k for a in annotators for k in a.values})
-    units: list[list[Label | None]] = []
+    groups: list[list[list[Label | None]]] = []
     pairable = 0
     universe = sorted(
         {x for a in annotators for v in a.values.values() for x in as_set(v)}
@@ -325,13 +332,17 @@ def _alpha(annotators: list[Labels], field_name: str) -> tuple[float, int]:
         got = [a.values.get(k) for a in annotators]
         pairable += sum(v is not None for v in got) >= 2
         if field_name == ARCHETYPES:
-            for x in universe:
-                units.append(
+            groups.append(
+                [
                     [None if v is None else (PRESENT if x in as_set(v) else ABSENT) for v in got]
-                )
+                    for x in universe
+                ]
+            )
         else:
-            units.append(list(got))
-    return krippendorff_alpha(units), pairable
+            groups.append([list(got)])
+    alpha = krippendorff_alpha([u for g in groups for u in g])
+    ci = bootstrap_alpha(groups, seed=seed, resamples=resamples)
+    return alpha, pairable, ci
 
 
 def session_agreement(
@@ -368,7 +379,11 @@ def session_agreement(
             between.append(compare_labels(src, ref, field_name, seed=seed, resamples=resamples))
         except PsmlabError:
             continue  # these two labelled no generation in common
-    alpha, alpha_items = _alpha(people, field_name) if len(people) > 1 else (math.nan, 0)
+    alpha, alpha_items, alpha_ci = (
+        _alpha(people, field_name, seed=seed, resamples=resamples)
+        if len(people) > 1
+        else (math.nan, 0, (math.nan, math.nan))
+    )
     return SessionAgreement(
         session=str(path),
         field=field_name,
@@ -383,6 +398,7 @@ def session_agreement(
         between=between,
         alpha=alpha,
         alpha_items=alpha_items,
+        alpha_ci=alpha_ci,
         relabelled=session.relabelled,
         notes=notes,
         # Which rules gave the marker labels (none when every label is a judge's).

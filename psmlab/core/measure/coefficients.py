@@ -136,6 +136,29 @@ def krippendorff_alpha(units: Sequence[Sequence[Label | None]]) -> float:
     return 1.0 - (n - 1) * disagree / expected
 
 
+def bootstrap_alpha(
+    groups: Sequence[Sequence[Sequence[Label | None]]],
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Krippendorff's alpha, items resampled with replacement.
+    `groups` holds per item its units (one for a single label, one per archetype for a set of
+    them): an item is drawn whole. Items fewer than two coders labelled add nothing and are
+    left out before drawing; the order the items came in never changes the interval."""
+    kept = sorted(
+        (g for g in groups if any(sum(v is not None for v in u) >= 2 for u in g)), key=repr
+    )
+    return _bootstrap(
+        len(kept),
+        lambda idx: krippendorff_alpha([u for i in idx for u in kept[i]]),
+        resamples=resamples,
+        seed=seed,
+        level=level,
+    )
+
+
 def f1_score(tp: int, predicted: int, support: int) -> float:
     # F1 = 2 tp / (predicted + support): 0 for a source that never finds a class, and for one
     # that finds a class the reference never has (only false positives: scikit-learn's value
