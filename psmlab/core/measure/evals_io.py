@@ -52,6 +52,30 @@ WINOGENERATED = (
 )
 
 
+def _wanting(d: dict[str, Any], q: Any, m: Any, nm: Any) -> str:
+    """Which of an item's fields is missing or not text, by name (a trial was told all three
+    were needed when one was absent)."""
+    said = []
+    for key, value in (
+        ("question", q),
+        ("answer_matching_behavior", m),
+        ("answer_not_matching_behavior", nm),
+    ):
+        if key not in d:
+            said.append(f"{key} is missing")
+        elif key == "answer_not_matching_behavior":
+            ok = (
+                isinstance(value, list)
+                and value
+                and all(isinstance(x, str) and x.strip() for x in value)
+            )
+            if not ok:
+                said.append(f"{key} is not text (or a list of texts)")
+        elif not (isinstance(value, str) and value.strip()):
+            said.append(f"{key} is not text")
+    return ("; ".join(said) or _NEEDS.removesuffix("; skipped")) + "; skipped"
+
+
 def _item(d: Any, n: int) -> EvalItem | str | None:
     """The item, or why it cannot be scored (a string), or None when it lacks the fields."""
     if not isinstance(d, dict):
@@ -86,9 +110,9 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
     if isinstance(nm, str):
         nm = [nm]
     if not (isinstance(q, str) and isinstance(m, str) and isinstance(nm, list) and nm):
-        return None
+        return _wanting(d, q, m, nm)
     if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
-        return None
+        return _wanting(d, q, m, nm)
     # Checked only where the question lists its choices one per line from (A) on: choices
     # written inline (" (A) Yes (B) No") are not all found, and such items must still score.
     listed = choices(q)
