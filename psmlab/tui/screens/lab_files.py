@@ -235,7 +235,9 @@ class LabFileActions(LabSending):
             # Cancel is what Enter presses: a message typed into the transcript that began
             # with d opened this, and its Enter deleted the turn.
             Confirm(
-                f"Delete turn {i + 1}?",
+                # Said before, not only after: nothing recorded is lost (a trial asked).
+                f"Delete turn {i + 1}? The conversation goes back to before it; the turn, its "
+                "answers and anything after them stay in the tree (F8).",
                 [("delete", "Delete"), ("cancel", "Cancel")],
                 default="cancel",
             ),

@@ -42,7 +42,9 @@ def _dist_line(name: str, d: Mapping[str, float], width: int) -> Text:
         out.append_text(
             safe(
                 " · ".join(
-                    f"{a} {p:.2f}" + (f" {'█' * round(p * BAR)}" if bars else "") for a, p in top
+                    # No bar at all below half a block: "skynet 0.01  · …" had a stray space.
+                    f"{a} {p:.2f}" + (f" {'█' * round(p * BAR)}" if bars and round(p * BAR) else "")
+                    for a, p in top
                 )
             )
         )
