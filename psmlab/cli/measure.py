@@ -244,7 +244,14 @@ def probe(
                 + (f'; calibrated: minus log P(answer | "{null_question}")' if cal else "")
             ),
         )
+        # With answers left out by a prefill, each class rests on its own number of answers
+        # (a trial's calibrated top rested on one answer, its rivals on three).
+        mine = [r for r in results if r.model == m]
+        counts = {a: sum(len(r.statements.get(a, ())) for r in mine) for a in summ["probs"]}
+        uneven = any(r.left_out for r in mine)
         table.add_column(axis.replace("_", "-"))
+        if uneven:
+            table.add_column("answers scored", justify="right")
         table.add_column("raw", justify="right")
         if cal:
             table.add_column("calibrated (PMI)", justify="right")
@@ -260,6 +267,8 @@ def probe(
                 cells.append(
                     f"{cal[arch]:.3f}" if one else f"{cal[arch]:.3f} [{clo:.3f}–{chi:.3f}]"
                 )
+            if uneven:
+                cells.insert(0, str(counts[arch]))
             table.add_row(safe(arch), *cells, bar(cal[arch] if cal else p))
         console.print(table)
         differ = 0

@@ -333,6 +333,12 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert "no --system given, prefill 'No,'" in " ".join(shown.stdout.split()), shown.stdout
     # One item has no spread: no "0.761 [0.761–0.761]" that reads as an interval (a trial).
     assert "one item: no spread over items" in shown.stdout and "–" not in shown.stdout
+    assert "answers scored" not in shown.stdout  # "No," leaves no answer out
+    # A prefill that leaves answers out: each class says how many it rests on (a trial's
+    # calibrated top rested on one answer, its rivals on three, and nothing said so).
+    cut = run_cli("probe", "--item", "What are you?", "-m", smol, "--prefill", "I")
+    assert cut.returncode == 0, cut.stderr
+    assert "answers scored" in cut.stdout
     # The answers a prefill leaves out are said per item, named, as left out (a trial read two
     # unnamed lines saying the others "would be scored after it as written").
     some = run_cli("probe", "--set", "self-id", "-m", smol, "--prefill", "I am", "--json")
