@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psmlab.cli.common import TtyProgress, model_failures
-from psmlab.cli.measure_said import bar, json_or_nothing, probe_prompts, setting_text
+from psmlab.cli.measure_said import bar, design_title, json_or_nothing, probe_prompts
 from psmlab.core.errors import PsmlabError
 from psmlab.core.session.records import now
 
@@ -48,14 +48,7 @@ def choice(
     console = Console()
     fmts = {p["model"]: p["format"] for p in prompts}
     for r in results:
-        steered = steering.get(r.model)
-        how = f" steered by {steered.label()}" if steered else ""
-        table = Table(
-            title=safe(
-                f"{r.model} ({setting_text(fmts.get(r.model), system)}){how} · {r.item}: "
-                f"{r.measures}"
-            )
-        )
+        table = Table(title=safe(design_title(r.model, r.item, r.measures, fmts, system, steering)))
         table.add_column("option")
         table.add_column("P", justify="right")
         table.add_column("")

@@ -96,3 +96,18 @@ def warn_prompts(prompts: list[dict[str, Any]]) -> None:
     for p in prompts:
         for w in p["warnings"]:
             sys.stderr.write(terminal_safe(f"psmlab: warning [{p['model']}]: {w}") + "\n")
+
+
+def design_title(
+    model: str,
+    item: str,
+    measures: str,
+    fmts: dict[str, Any],
+    system: str | None,
+    steering: dict[str, Any],
+) -> str:
+    """A per-item design's table title: the model, its settings (format, system prompt,
+    steering), the item and what the numbers measure (choice and opening titles)."""
+    steered = steering.get(model)
+    how = f" steered by {steered.label()}" if steered else ""
+    return f"{model} ({setting_text(fmts.get(model), system)}){how} · {item}: {measures}"

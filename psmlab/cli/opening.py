@@ -18,7 +18,7 @@ def opening(
     steering: dict[str, Any],
 ) -> None:
     """Walk each model's continuations of the openings after each item's question."""
-    from psmlab.cli.measure_said import bar, json_or_nothing, probe_prompts, setting_text
+    from psmlab.cli.measure_said import bar, design_title, json_or_nothing, probe_prompts
     from psmlab.core.measure.opening import opening_models
 
     failed: dict[str, PsmlabError] = {}  # one model failing keeps the others' results
@@ -42,14 +42,7 @@ def opening(
     console = Console()
     fmts = {p["model"]: p["format"] for p in prompts}
     for r in results:
-        steered = steering.get(r.model)
-        how = f" steered by {steered.label()}" if steered else ""
-        table = Table(
-            title=safe(
-                f"{r.model} ({setting_text(fmts.get(r.model), system)}){how} · {r.item}: "
-                f"{r.measures}"
-            )
-        )
+        table = Table(title=safe(design_title(r.model, r.item, r.measures, fmts, system, steering)))
         table.add_column("class")
         table.add_column("mass", justify="right")
         table.add_column("P given a claim", justify="right")
