@@ -17,7 +17,8 @@ from psmlab.core.domain.classify import (
 )
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.quality import NOT_MEASURED, agreement, labeller_line
-from psmlab.core.domain.selfid import other_speakers, self_identify
+from psmlab.core.domain.selfid import self_identify
+from psmlab.core.domain.selfid_speaker import other_speakers
 from psmlab.core.domain.stats import (
     Share,
     fmt_ends,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.domain import selfid
+from psmlab.core.domain import selfid, selfid_speaker
 from psmlab.core.domain.classify import _CLAUSE_END, _NEGATION, negated
 from psmlab.core.errors import UsageError
 from psmlab.core.measure.agreement import (
@@ -222,7 +222,7 @@ def _quoted_naive(text: str, start: int, end: int) -> bool:
     inside = before.count('"') % 2 == 1 or before.rfind("\u201c") > before.rfind("\u201d")
     if not inside:
         return False
-    close = selfid._QUOTE_CLOSE.match(text, end)
+    close = selfid_speaker._QUOTE_CLOSE.match(text, end)
     if close is None:
         return False
     quoted = close.group(0)[:-1].rstrip()
@@ -233,7 +233,7 @@ def _quoted_naive(text: str, start: int, end: int) -> bool:
         clause = text[after:].lstrip(" \t")
         if not clause[:1].islower():
             return False
-    return selfid._ATTRIBUTED.match(text, after) is not None
+    return selfid_speaker._ATTRIBUTED.match(text, after) is not None
 
 
 def test_quotes_are_counted_on_an_index_and_say_the_same() -> None:
@@ -242,12 +242,12 @@ def test_quotes_are_counted_on_an_index_and_say_the_same() -> None:
     for _ in range(500):
         text = "".join(rng.choice(parts) for _ in range(rng.randrange(1, 14)))
         for m in re.finditer("I am an AI", text):
-            assert selfid._quoted_for_another(text, m.start(), m.end()) == _quoted_naive(
+            assert selfid_speaker.quoted_for_another(text, m.start(), m.end()) == _quoted_naive(
                 text, m.start(), m.end()
             ), text
     claim = 'She wrote "I am an AI," she said.'
     at = claim.index("I am")
-    assert selfid._quoted_for_another(claim, at, at + 10)
+    assert selfid_speaker.quoted_for_another(claim, at, at + 10)
 
 
 def test_a_label_studio_export_and_an_empty_file_say_what_they_are(tmp_path: Path) -> None:
@@ -269,7 +269,9 @@ def test_reported_claims_are_read_near_the_claim_and_say_the_same() -> None:
     for _ in range(600):
         s = " ".join(rng.choice(parts) for _ in range(rng.randrange(1, 10))) + " "
         end = len(s)
-        assert selfid._reported(s, end) == bool(selfid._REPORTED.search(s[:end])), repr(s)
+        assert selfid_speaker.reported(s, end) == bool(selfid_speaker._REPORTED.search(s[:end])), (
+            repr(s)
+        )
 
 
 def test_a_long_run_on_text_is_read_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,20 +279,20 @@ def test_a_long_run_on_text_is_read_in_bounded_steps(monkeypatch: pytest.MonkeyP
     whole sentence before it and scanned its line for quotes (minutes for 240 KB). Counted, not
     timed: each search reads a bounded window, and the quote index is built once."""
     spans: list[int] = []
-    real = selfid._REPORTED
+    real = selfid_speaker._REPORTED
 
     class Counting:
         def search(self, s: str, pos: int = 0, endpos: int | None = None):  # type: ignore[no-untyped-def]
             spans.append((len(s) if endpos is None else endpos) - pos)
             return real.search(s, pos, len(s) if endpos is None else endpos)
 
-    monkeypatch.setattr(selfid, "_REPORTED", Counting())
+    monkeypatch.setattr(selfid_speaker, "_REPORTED", Counting())
     text = "I am an AI " * 3000
-    before = selfid._marks.cache_info().misses
+    before = selfid_speaker._marks.cache_info().misses
     got = selfid.self_identify(text)
     assert got.label == "ai" and len(spans) >= 3000
     assert max(spans) <= 200
-    assert selfid._marks.cache_info().misses - before <= 1
+    assert selfid_speaker._marks.cache_info().misses - before <= 1
 
 
 def test_one_line_of_other_text_is_said_and_one_sided_texts_are_noted(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ import re
 from functools import lru_cache
 
 from psmlab.core.domain.personas import Persona
-from psmlab.core.domain.selfid import FOLD, clip, other_speakers, self_identify
+from psmlab.core.domain.selfid import FOLD, clip, self_identify
+from psmlab.core.domain.selfid_speaker import other_speakers
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel, MarkerHit
 

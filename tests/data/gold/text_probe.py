@@ -31,7 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from activation_probe import LAMBDAS, fit, names
 
-from psmlab.core.domain.selfid import SELF_IDS, other_speakers, self_identify
+from psmlab.core.domain.selfid import SELF_IDS, self_identify
+from psmlab.core.domain.selfid_speaker import other_speakers
 from psmlab.core.measure.coefficients import bootstrap_kappa, cohen_kappa
 
 GOLD = Path(__file__).resolve().parent
