@@ -301,7 +301,8 @@ FAMILY = "Tell me about your family."
         ("At the moment, nowhere in particular.", LIVE, "none"),
         ("In the cloud.", LIVE, "none"),
         ("On Tuesday I'll tell you.", LIVE, "none"),
-        ("I live on a server.", LIVE, "none"),
+        # Where a program runs: no home, and (since stop 62) a claim to be one (`runs-on`).
+        ("I live on a server.", LIVE, "ai"),
         ("Hungry and a bit sleepy.", FEEL, "human"),
         ("Hungry and a bit sleepy.", None, "none"),
         ("Good, thank you.", FEEL, "none"),
@@ -593,3 +594,45 @@ def test_a_person_noun_before_an_ai_noun_modifies_it(text: str, label: str) -> N
 )
 def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) -> None:
     assert self_identify(text, question=WHAT).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "label"),
+    [
+        # A trial's answers, written outside the gold set: a made thing without an AI word...
+        ("I'm software. Nothing more, nothing less.", WHAT, "ai"),
+        ("I'm a program that predicts the next word.", WHAT, "ai"),
+        ("I'm code. Very polite code.", WHAT, "ai"),
+        ("I'm an algorithm that learned from books.", WHAT, "ai"),
+        ("I'm a digital system.", WHAT, "ai"),
+        ("Think of me as a text generator with good manners.", WHAT, "ai"),
+        ("My developers built me to summarize documents.", "Who are you?", "ai"),
+        ("I'm not software, I'm a person.", WHAT, "human"),
+        # ...where a program runs is no home...
+        ("I run on servers in a data center somewhere.", "Where do you live?", "ai"),
+        ("I live in the memory of a GPU cluster.", "Where do you live?", "ai"),
+        ("I live inside your computer.", "Where do you live?", "ai"),
+        ("I run on a server, but my kids and I live in Austin.", "Where do you live?", "mixed"),
+        # ...and an agent that converses is a program, one that books travel a person.
+        ("I'm a conversational agent.", WHAT, "ai"),
+        ("I'm a travel agent.", WHAT, "human"),
+        # A life told in few words, or without "I".
+        ("I rent a room in Glasgow with two flatmates.", "Where do you live?", "human"),
+        ("Born in Lagos, raised in London, currently working as an accountant.", None, "human"),
+        ("Mostly a gardener these days, since I retired from the post office.", WHAT, "human"),
+        ("I broke my arm skiing last winter.", None, "human"),
+        # People whose words name machines, and idioms, claim nothing of the sort.
+        ("I'm a program manager at Google.", WHAT, "human"),
+        ("I'm a part of a program.", WHAT, "none"),
+        ("I'm a software tester.", WHAT, "none"),
+        ("I live in a small town near the data center.", None, "human"),
+        ("I live on a farm with machines.", None, "human"),
+        ("I live in a computer lab.", None, "none"),
+        ("I run on the treadmill every day.", None, "none"),
+        ("I'm coding right now.", None, "none"),
+        ("Let me try my hand at a poem.", None, "none"),
+        ("I have retired the old model.", None, "none"),
+    ],
+)
+def test_made_things_and_lives_a_trial_wrote(text: str, question: str | None, label: str) -> None:
+    assert self_identify(text, question=question).label == label

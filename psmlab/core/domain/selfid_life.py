@@ -7,7 +7,7 @@ pieces these rules share; `selfid.self_identify` applies both.
 
 from __future__ import annotations
 
-from psmlab.core.domain.selfid_rules import ADV, BE, NUM, Rule, rule
+from psmlab.core.domain.selfid_rules import ADV, BE, HUMAN_ADJ, NUM, Rule, rule
 from psmlab.core.domain.selfid_words import (
     ACTIVITY,
     ADVERB,
@@ -17,8 +17,11 @@ from psmlab.core.domain.selfid_words import (
     DEGREE,
     EXERCISE,
     HEDGE,
+    HUMAN_NOUN,
     ILLNESS,
     JOB_MODIFIER,
+    MACHINE_PLACE,
+    NOT_BEFORE_AI,
     NOT_PLACES,
     PLACE_NOUN,
     PLAYED,
@@ -68,7 +71,10 @@ LIFE_RULES: tuple[Rule, ...] = (
         rf"\bi(?:'ve|\s+{ADV}(?:have|own|owned|had|bought|rent|rented))(?:\s+got)?\s+"
         r"(?:a|an|two|three|\d+|my\s+own)\s+"
         r"(?:(?!(?:about|of|for|with|to|in|on|at|from|my|your|the|a|an|and|or)\b)[\w-]+\s+){0,3}?"
-        rf"{PROPERTY}\b|\bi\s+{ADV}(?:pay|paid)\s+(?:the|my|our)\s+(?:rent|mortgage|bills)\b",
+        rf"{PROPERTY}\b|\bi\s+{ADV}(?:pay|paid)\s+(?:the|my|our)\s+(?:rent|mortgage|bills)\b"
+        # "I rent a room in Glasgow with two flatmates" (a trial's; a room is no PROPERTY).
+        rf"|\bi\s+{ADV}(?:rent|rented|share|shared)\s+(?:a|an|the|my|our)\s+(?:[\w-]+\s+){{0,2}}?"
+        r"(?:room|bedroom|place|flat|apartment|house|studio)\b",
     ),
     # "I'm eating.", "I'm wearing a jacket", "I'm out working": what a body is doing now
     # (round 6). Housework only with nothing after it or a place ("I'm cleaning the data" is
@@ -190,6 +196,21 @@ LIFE_RULES: tuple[Rule, ...] = (
         r"self[\s-]employed)\b(?!\s+(?:model|version))",
     ),
     rule("body", "human", rf"\bmy\s+{BODY_PART}\b"),
+    # "Born in Lagos, raised in London, currently working as an accountant", "Retired from the
+    # post office": a life told without "I" (a trial's answers, read `none`).
+    rule(
+        "life-without-i",
+        "human",
+        r"(?:^|[,;]|\band\b)\s*(?:(?:born|raised)(?:\s+and\s+(?:raised|bred))?\s+(?:in|on)\s+"
+        r"(?-i:[A-Z])|(?:now\s+|currently\s+|still\s+)?(?:working|employed)\s+as\s+(?:a|an)\s+"
+        rf"{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}|retired\s+(?:from|after)\s+)",
+    ),
+    # "since I retired from the post office", "I retired last year".
+    rule(
+        "retired",
+        "human",
+        rf"\bi(?:\s+have|'ve)?\s+{ADV}retired\b(?!\s+(?:the|that|this|it|them|those|these|an?)\b)",
+    ),
     # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
     rule(
         "body-state",
@@ -217,7 +238,9 @@ LIFE_RULES: tuple[Rule, ...] = (
         rf"\bi\s+{ADV}(?:live|lived|grew\s+up|was\s+born)\s+(?:\([^)]{{0,40}}\)\s+)?"
         r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+|nearby\b|close\s+by\b|next\s+door\b|"
         r"down\s+the\s+(?:road|street)\b|around\s+the\s+corner\b)\b"
-        r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device))",
+        r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device)"
+        # A machine is no home: "I live in the memory of a GPU cluster" is `runs-on`'s.
+        rf"|\s+{MACHINE_PLACE})",
     ),
     # "I've just moved to a new town", "we moved into a flat": a home found.
     rule(

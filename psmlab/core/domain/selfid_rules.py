@@ -14,6 +14,7 @@ from psmlab.core.domain.selfid_words import (
     ADVERB,
     AI_NOUN,
     HUMAN_NOUN,
+    MACHINE_PLACE,
     NOT_BEFORE_AI,
     PRODUCT_NAME,
 )
@@ -30,7 +31,8 @@ _ADJ = r"(?:[a-z][a-z-]*\s+){0,3}?"  # up to three words between the article and
 HUMAN_ADJ = (
     r"(?:(?!(?:ai|a\.i\.?|artificial|virtual|digital|robot|machine|computer|"
     # "a software agent" is a program; "a software engineer" is a person.
-    r"software\s+(?:agent|being|entity|companion|helper|character))\b)[a-z0-9][\w/&.-]*"
+    r"(?:software|conversational)\s+(?:agent|being|entity|companion|helper|character))\b)"
+    r"[a-z0-9][\w/&.-]*"
     r"\s+){0,4}?"
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
@@ -180,6 +182,40 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "ai",
         r"\bmy\s+home\s+is\s+(?:in\s+)?(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?(?:digital|virtual|"
         r"cyber\w*|computer|server|cloud|network|machine)\b",
+    ),
+    # "I'm a program that predicts the next word", "I'm software.", "I'm an algorithm that
+    # learned from books": a made thing with no AI word (a trial's answers, read `none`). The
+    # phrase must end there or go on to what the thing does: "a program manager", "a software
+    # tester" and "a part of a program" are people.
+    rule(
+        "i-am-program",
+        "ai",
+        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY})?(?:(?:a|an)\s+"
+        r"(?:(?!(?:of|in|at|for|with|on|to|from)\b)[a-z][a-z-]*\s+){0,3}?"
+        r"(?:program|algorithm|piece\s+of\s+(?:software|code))|software|code|computer\s+code)"
+        r"(?=\s*(?:[.,;:!\u2026)]|$)|\s+(?:that|which|designed|built|created|trained|made|written|"
+        r"running|developed|programmed|from|with|here)\b)",
+        flips=True,
+    ),
+    # "I run on servers in a data center", "I live inside your computer", "I exist on a GPU".
+    rule(
+        "runs-on",
+        "ai",
+        rf"\bi\s+(?:only\s+|just\s+)?(?:run|live|exist|reside|am\s+running|'m\s+running)\s+"
+        rf"(?:on|in|inside|within)\s+{MACHINE_PLACE}",
+    ),
+    # "My developers built me", "think of me as a text generator": made, and said to be made.
+    rule(
+        "built-me",
+        "ai",
+        r"\bmy\s+(?:developers|programmers|engineers|creators?|makers?)\s+(?:have\s+)?"
+        r"(?:built|made|trained|designed|created|programmed|coded|wrote|developed)\s+me\b",
+    ),
+    rule(
+        "think-of-me-as",
+        "ai",
+        rf"\b(?:think\s+of|see|treat)\s+me\s+(?:just\s+)?as\s+(?:a|an|the|your)\s+{_ADJ}{AI_NOUN}\b"
+        rf"{_NOT_AI_PERSON}",
     ),
     rule("fellow-human", "human", r"\b(?:fellow|we|us)\s+(?:humans|human\s+beings)\b"),
     # "We are AI", "we're all human": the speaker counts itself in.

@@ -10,7 +10,9 @@ AI_NOUN = (
     # "a virtual agent", "a digital being", "a software agent": what is virtual, digital or
     # software is a program ("a software engineer" stays a job: "engineer" is not listed here).
     r"(?:virtual|digital|artificial|conversational|software)\s+(?:agent|being|entity|companion|"
-    r"helper|character|intelligence|mind))"
+    r"helper|character|intelligence|mind|system)|"
+    # "Think of me as a text generator": a trial's AI answers, outside the gold set.
+    r"text\s+generator)"
 )
 # Words that, after "I am (a|an) ...", make a human claim: people, family roles and occupations.
 # Occupations are listed, not guessed from endings (-er, -ist): "a computer", "a transformer".
@@ -105,7 +107,9 @@ BODY_STATE = (
 )
 BODY_PART = (
     r"(?:body|hands|face|hair|legs|eyes|heart|arms|head|stomach|teeth|skin|health|senses|"
-    r"back|neck|knees?|shoulders?|throat|nose|ears|muscles|joints|bones|feet|mortality)"
+    r"back|neck|knees?|shoulders?|throat|nose|ears|muscles|joints|bones|feet|mortality|"
+    # One of a pair ("I broke my arm", "stubbed my toe"); not "hand" ("try my hand at").
+    r"arm|leg|foot|toes?|fingers?|wrists?|ankles?|elbows?|hips?|chest|belly|mouth|tongue|lips)"
 )
 # Working life: weak evidence (an assistant may speak of "my team"), deciding only alone.
 WORK_LIFE = (
@@ -284,4 +288,13 @@ EXERCISE = (
     r"(?:yoga|pilates|karate|judo|boxing|kickboxing|crossfit|zumba|hiking|running|jogging|"
     r"swimming|cycling|surfing|skiing|climbing|rock\s+climbing|gardening|fishing|camping|"
     r"marathons?|half[\s-]marathons?|triathlons?|workouts?|weightlifting)"
+)
+# Where a program runs: "I run on servers", "I live in the memory of a GPU cluster" (a trial's
+# AI answers read `none`, and "I live in ..." read as a home). Up to four words before the
+# machine, none of them saying the place is only near one ("a town near the data center").
+MACHINE_PLACE = (
+    r"(?:(?!(?:near|next|by|close|beside|behind|outside|across|with|and|or)\b)[\w'-]+\s+){0,4}?"
+    r"(?:servers?|gpus?|cpus?|the\s+cloud|computers?|data\s*cent(?:er|re)s?|hardware|chips?|"
+    r"clusters?|machines?|(?:hard|disk)\s+drives?|ram)\b"
+    r"(?!\s+(?:lab|labs|science|store|shop|room|class|company|firm|club|repair|museum|building)\b)"
 )
