@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -826,3 +827,88 @@ def test_a_file_compared_with_itself_is_said_to_agree_by_construction(tmp_path: 
     b = _write(tmp_path / "b.jsonl", rows)
     other = _psmlab("agreement", str(a), str(b), "--json")
     assert not any("construction" in n for n in json.loads(other.stdout)["notes"])
+
+
+def test_files_made_by_other_tools_follow_their_hints_to_a_comparison(tmp_path: Path) -> None:
+    """A trial's spreadsheet and Label Studio files: each hint, followed as written, gives a file
+    that compares (a BOM kept the "id" column from being found; a TSV became one column; the
+    Label Studio flattening kept task ids and one annotator; numeric annotators were quoted)."""
+    texts = ["I am an AI.", "I'm a nurse.", "Nice weather."]
+    ours = _write(
+        tmp_path / "ours.jsonl",
+        [{"id": str(i), "self_id": s} for i, s in enumerate(["ai", "human", "none"], 1)],
+    )
+    # Excel's "CSV UTF-8" and a TSV: the hint's converter, run as printed.
+    for name, sep in (("sheet.csv", ","), ("sheet.tsv", "\t")):
+        table = tmp_path / name
+        rows = [sep.join(["id", "text", "Label"])] + [
+            sep.join([str(i), t if sep == "\t" else f'"{t}"', lab])
+            for i, (t, lab) in enumerate(zip(texts, ["AI", "Human", "Neither"], strict=True), 1)
+        ]
+        table.write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+        proc = _psmlab("agreement", str(ours), str(table))
+        assert proc.returncode == 2 and "csv.DictReader" in proc.stderr, proc.stderr
+        code = re.search(r'python -c "([^"]+)"', proc.stderr)
+        assert code is not None, proc.stderr
+        made = subprocess.run(
+            [sys.executable, "-c", code.group(1), str(table)], capture_output=True, text=True
+        )
+        assert made.returncode == 0, made.stderr
+        (tmp_path / "sheet.jsonl").write_text(made.stdout)
+        proc = _psmlab(
+            "agreement", str(ours), str(tmp_path / "sheet.jsonl"), "--reference-field", "Label"
+        )
+        assert proc.returncode == 0 and "n=3, accuracy 1.00" in proc.stdout, proc.stderr
+    # A bad value is named by the field it is in.
+    bad = _write(tmp_path / "bad.jsonl", [{"id": "1", "label": "AI"}, {"id": "2", "label": "N/A"}])
+    proc = _psmlab("agreement", str(ours), str(bad), "--reference-field", "label")
+    assert "bad.jsonl line 2: label 'N/A' is not one of" in proc.stderr, proc.stderr
+    # Label Studio's full export, two annotators with numeric ids.
+    tasks = [
+        {
+            "id": 1000 + i,
+            "data": {"id": str(i), "text": t},
+            "annotations": [
+                {"completed_by": who, "result": [{"value": {"choices": [lab]}}]} for who in (1, 2)
+            ],
+        }
+        for i, (t, lab) in enumerate(zip(texts, ["AI", "Human", "Neither"], strict=True), 1)
+    ]
+    ls = tmp_path / "ls.json"
+    ls.write_text(json.dumps(tasks))
+    proc = _psmlab("agreement", str(ours), str(ls))
+    assert proc.returncode == 2 and ".data.id // .id" in proc.stderr, proc.stderr
+    assert ".annotations[] |" in proc.stderr and "--reference-field label" in proc.stderr
+    # What the jq program makes (one line per annotation), written here without jq.
+    flat = _write(
+        tmp_path / "flat.jsonl",
+        [
+            {"id": t["data"]["id"], "annotator": a["completed_by"], "label": lab}
+            for t in tasks
+            for a in t["annotations"]
+            for lab in a["result"][0]["value"]["choices"]
+        ],
+    )
+    proc = _psmlab("agreement", str(ours), str(flat), "--reference-field", "label")
+    assert "select(.annotator == 1)" in proc.stderr, proc.stderr
+
+
+def test_a_label_output_without_ids_keeps_its_texts_so_a_dropped_line_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A trial labelled 20 texts without ids and compared the output with people's 19 lines (one
+    dropped): the output had no texts, so the shifted pairing got only a note (κ 0.05)."""
+    texts = [f"I am an AI number {i}." if i % 2 else f"I'm a nurse in town {i}." for i in range(8)]
+    src = _write(tmp_path / "texts.jsonl", [{"text": t} for t in texts])
+    proc = _psmlab("label", str(src), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "labels.jsonl"
+    out.write_text(proc.stdout)
+    assert [json.loads(x)["text"] for x in proc.stdout.splitlines()] == texts
+    people = [{"text": t, "label": "ai" if i % 2 else "human"} for i, t in enumerate(texts)]
+    dropped = _write(tmp_path / "people.jsonl", people[:3] + people[4:])
+    proc = _psmlab("agreement", str(out), str(dropped), "--reference-field", "label")
+    assert proc.returncode == 2 and "shifted by a line" in proc.stderr, proc.stderr
+    whole = _write(tmp_path / "whole.jsonl", people)
+    proc = _psmlab("agreement", str(out), str(whole), "--reference-field", "label")
+    assert proc.returncode == 0 and "accuracy 1.00" in proc.stdout, proc.stderr

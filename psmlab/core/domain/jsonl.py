@@ -64,10 +64,16 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
                 and not line.lstrip().startswith(("{", "["))
                 and ("," in line or "\t" in line)
             )
+            # A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would become part
+            # of the first column's name ("\ufeffid"); a TSV needs its tab (a trial's
+            # conversions by the comma-only hint made one column of every field).
+            tab = path.suffix.lower() == ".tsv" or (i == 1 and "\t" in line and "," not in line)
             fix = (
                 "psmlab reads JSONL, one JSON object per line: convert the table, e.g. "
-                'python -c "import csv,json,sys; [print(json.dumps(r)) for r in '
-                'csv.DictReader(sys.stdin)]" < FILE.csv > FILE.jsonl'
+                'python -c "import csv,json,sys; [print(json.dumps(r)) for r in csv.DictReader('
+                "open(sys.argv[1], encoding='utf-8-sig', newline='')"
+                + (", delimiter='\\t'" if tab else "")
+                + f')]" {shlex.quote(path.name)} > {shlex.quote(path.stem + ".jsonl")}'
                 if tabular
                 else "one object per line"
             )

@@ -52,6 +52,15 @@ def carried_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in NOT_CARRIED}
 
 
+def _first_name(rows: list[tuple[int, Any]], person: str) -> str:
+    """The first annotator's name as jq reads it: Label Studio's annotators are numbers, and a
+    hint that quoted one ("1") selected nothing."""
+    names = (
+        obj[person] for _, obj in rows if isinstance(obj, dict) and obj.get(person) is not None
+    )
+    return json.dumps(next(names, "NAME"))
+
+
 # Field names people give item ids; only used to suggest a --key in an error's fix.
 ID_NAMES = ("id", "key", "uid", "item", "item_id", "generation_id", "gid", "_id")
 
@@ -169,10 +178,12 @@ def _lacks(
         return UsageError(
             f"{path} line {line} is a Label Studio task (its labels are nested in "
             "annotations[].result[]), not one flat object per item",
-            'export JSON-MIN from Label Studio, or flatten it: jq -c \'if type == "array" then '
-            ".[] else . end | {id, text: .data.text, label: "
-            f".annotations[0].result[0].value.choices[0]}}' {shlex.quote(path.name)} > "
-            "labels.jsonl, then read its field with --field label",
+            # One line per annotation, the item's own id (data.id, not the task's): a trial's
+            # flattening kept the task ids and the first annotator only.
+            'export JSON-MIN from Label Studio, or flatten it, one line per annotation: jq -c \'if type == "array" then .[] else . end '
+            "| (.data.id // .id) as $id | .data.text as $t | .annotations[] | {id: $id, text: $t, "
+            "annotator: .completed_by, label: .result[0].value.choices[0]}' "
+            f"{shlex.quote(path.name)} > labels.jsonl, then name its field: {field_opt} label",
         )
     # A file matched by position needs no key: only what is really absent is named.
     missing = [
@@ -278,7 +289,8 @@ def read_jsonl(
                 raise UsageError(
                     f"{path} holds several people's labels (field '{person}': {len(names)} names) "
                     "and no ids to pair them by",
-                    f"give one file per {person}, e.g. jq -c 'select(.{person} == \"NAME\")' {path.name}",
+                    f"give one file per {person}, e.g. "
+                    f"jq -c 'select(.{person} == {_first_name(rows, person)})' {path.name}",
                 )
     for n, (i, obj) in enumerate(rows, 1):
         if not isinstance(obj, dict):
@@ -300,7 +312,7 @@ def read_jsonl(
             who = next((f for f in ANNOTATOR_FIELDS if f in obj), None)
             fix = (
                 f"the file holds several people's labels (field '{who}'): give one file per "
-                f"{who}, e.g. jq -c 'select(.{who} == \"NAME\")' {path.name}"
+                f"{who}, e.g. jq -c 'select(.{who} == {_first_name(rows, who)})' {path.name}"
                 if who
                 else "give each item one line"
             )
@@ -330,7 +342,7 @@ def read_jsonl(
                 ) from None
         elif isinstance(value, list) and kind == SELF_ID and len(value) == 1:
             # one choice exported as a list (Label Studio's "choices"): that label
-            out.values[ident] = normalize(value[0], kind, f"{path} line {i}")
+            out.values[ident] = normalize(value[0], kind, f"{path} line {i}", field_name)
         elif isinstance(value, list) and kind == SELF_ID:
             raise UsageError(
                 f"{path} line {i}: '{field_name}' is a list; a self-identification label is one "
@@ -341,7 +353,7 @@ def read_jsonl(
             where = f"{path} line {i}"
             out.values[ident] = ",".join(sorted(normalize(x, "", where) for x in value))
         else:
-            out.values[ident] = normalize(value, kind, f"{path} line {i}")
+            out.values[ident] = normalize(value, kind, f"{path} line {i}", field_name)
         if isinstance(obj.get("split"), str):
             out.splits[ident] = obj["split"]
         if isinstance(obj.get("text"), str):

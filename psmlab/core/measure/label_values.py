@@ -74,7 +74,7 @@ def archetype_set(value: object) -> frozenset[str]:
     return frozenset(archetype_name(x) for x in items) - NOT_ARCHETYPES
 
 
-def normalize(value: object, field_name: str, where: str) -> str:
+def normalize(value: object, field_name: str, where: str, written: str | None = None) -> str:
     """One scalar label as compared: case-folded, trimmed; a self-id label checked and mapped."""
     # JSON true and "True" are one label; 3 and 3.0 are one (a spreadsheet writes a column of
     # whole numbers with a blank in it as floats), as they are one id.
@@ -86,7 +86,8 @@ def normalize(value: object, field_name: str, where: str) -> str:
     text = SELF_ID_SYNONYMS.get(" ".join(text.split()), text)
     if text not in SELF_IDS:
         raise UsageError(
-            f"{where}: self_id {str(value)!r} is not one of {', '.join(SELF_IDS)} "
+            # Named as the file names it: a trial's "label" field was called self_id.
+            f"{where}: {written or SELF_ID} {str(value)!r} is not one of {', '.join(SELF_IDS)} "
             f"(also read: both = mixed, neither = none)",
             "write one of them, or null for an item nobody labelled",
         )

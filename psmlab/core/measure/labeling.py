@@ -147,7 +147,12 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         raise UsageError(f"{path} holds no lines to label", 'one JSON object with "text" per line')
     if judge_model is None:
         for r, q, p, c in zip(rows, questions, prefills, carried, strict=True):
-            yield {**c, **kept_fields(r), **label_text(r["text"], personas, q, p)}
+            yield {
+                **c,
+                **kept_fields(r),
+                **_text_when_unkeyed(r),
+                **label_text(r["text"], personas, q, p),
+            }
         return
     from psmlab.core.measure.judge import iter_judge_rows  # loads a model: only when asked for
 
@@ -158,7 +163,14 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
         judged["archetype_hits"] = markers["archetype_hits"]
         judged["archetypes_labeller"] = LABELLER
         judged["personas"] = markers["personas"]  # the archetypes' persona files
-        yield {**c, **judged}
+        yield {**c, **judged, **_text_when_unkeyed(r)}
+
+
+def _text_when_unkeyed(row: dict[str, Any]) -> dict[str, Any]:
+    """A line without an id keeps its text: `agreement` pairs such files by line, and the texts
+    are then the only check that a dropped or sorted line did not shift every later pair (a
+    trial's output, 20 lines against people's 19, paired shifted with only a note)."""
+    return {"text": row["text"]} if "line" in row else {}
 
 
 def parse_labeller(name: str) -> str | None:
