@@ -208,6 +208,7 @@ def _print_agreement(
             + f"{per}: "
             f"{n}, accuracy {_num(result.accuracy)}, Cohen's kappa {_num(result.kappa)} "
             f"({ci}), Krippendorff's alpha {_num(result.alpha)}"
+            + ("" if math.isnan(result.alpha) else f" ({_interval(result.alpha_ci)})")
         )
     )
     for who, k in result.blind.items():

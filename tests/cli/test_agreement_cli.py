@@ -631,7 +631,9 @@ def test_label_output_keeps_the_inputs_own_key_and_fields_but_not_its_labels(
         ("b2", "dev", 4),
         ("c9", "test", 5),
     ]
-    assert not any({"text", "label", "annotator"} & r.keys() for r in got)
+    assert not any({"label", "annotator"} & r.keys() for r in got)
+    # Without an "id" the text rides along (the pairing's one check), unchanged.
+    assert [r["text"] for r in got] == [r["text"] for r in rows]
     assert [r["self_id"] for r in got] == ["ai", "human", "none"]  # the rules', not "AI"
     out = tmp_path / "markers.jsonl"
     out.write_text(labelled.stdout, encoding="utf-8")

@@ -608,3 +608,25 @@ def test_no_pooled_row_when_no_item_was_read_by_two_annotators(tmp_path: Path) -
     atomic_write(full, dumps(_session()))
     report = session_agreement(full, SELF_ID, resamples=50)
     assert any("where the annotators agree" in r.reference for r in report.vs_auto)
+
+
+def test_alpha_from_a_pair_table_is_alpha_and_comes_with_an_interval() -> None:
+    """Two sources' alpha gets the interval kappa has (it was printed bare), read per resample
+    from the same pair tables: the table's alpha must be krippendorff_alpha's, to 1e-9."""
+    from collections import Counter
+
+    from psmlab.core.measure.coefficients import alpha_of
+
+    rng = random.Random(3)
+    for _ in range(200):
+        n = rng.randint(2, 40)
+        k = rng.randint(1, 4)
+        pairs = [(rng.randrange(k), rng.randrange(k)) for _ in range(n)]
+        got, want = alpha_of(Counter(pairs)), krippendorff_alpha(pairs)
+        assert (math.isnan(got) and math.isnan(want)) or abs(got - want) < 1e-9
+    a = ["ai", "human", "none", "ai", "mixed", "human"] * 8
+    b = ["ai", "human", "none", "human", "mixed", "human"] * 8
+    r = compare(a, b, resamples=500)
+    lo, hi = r.alpha_ci
+    assert lo < r.alpha < hi and r.to_dict()["alpha_ci95"] == [lo, hi]
+    assert r.kappa_ci == bootstrap_kappa(a, b, resamples=500)  # kappa's draws unchanged

@@ -200,6 +200,24 @@ def kappa_of(table: Table) -> float:
     return (observed - expected) / (1.0 - expected)
 
 
+def alpha_of(table: Table) -> float:
+    """Krippendorff's alpha (nominal) of two coders from a pair table: krippendorff_alpha of the
+    same pairs, so a resample's alpha is read from the table as its kappa is."""
+    totals: Counter[Label] = Counter()
+    disagree = 0
+    for (s, r), c in table.items():
+        totals[s] += c
+        totals[r] += c
+        disagree += 2 * c if s != r else 0  # each unit's two ordered pairs of values
+    n = sum(totals.values())
+    if n <= 1:
+        return math.nan
+    expected = n * n - sum(v * v for v in totals.values())
+    if expected == 0:
+        return math.nan
+    return 1.0 - (n - 1) * disagree / expected
+
+
 def f1_of(label: Label) -> Callable[[Table], float]:
     """F1 of one class over a resample's pair table."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from psmlab.core.measure.coefficients import (
     Table,
+    alpha_of,
     bootstrap_many,
     cohen_kappa,
     f1_of,
@@ -69,6 +70,9 @@ class Agreement:
     # confusion[reference label][source label] = count
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     alpha: float = math.nan  # Krippendorff's alpha (nominal) over the same decisions
+    # Its bootstrap 95% interval, from the same resamples as kappa's (a trial saw alpha printed
+    # bare beside an interval for kappa).
+    alpha_ci: tuple[float, float] = (math.nan, math.nan)
     # "label": one label per item; PER_ARCHETYPE: each item x archetype is a present/absent
     # decision (kappa, alpha and the confusion pool them; `classes` holds one row per archetype).
     comparison: str = "label"
@@ -105,6 +109,7 @@ class Agreement:
             "kappa_ci95": [none_if_nan(x) for x in self.kappa_ci],
             "unreliable": self.unreliable,
             "alpha": none_if_nan(self.alpha),
+            "alpha_ci95": [none_if_nan(x) for x in self.alpha_ci],
             "blind": self.blind,
             "notes": self.notes,
             "classes": [_class_dict(c) for c in self.classes],
@@ -191,9 +196,9 @@ def compare(
     # takes them, so the kappa interval is the one bootstrap_kappa gives).
     pairs = sorted(zip(source, reference, strict=True), key=repr)
     dropped: list[int] = []
-    kappa_ci, *f1_cis = bootstrap_many(
+    kappa_ci, alpha_ci, *f1_cis = bootstrap_many(
         n,
-        [kappa_of, *(f1_of(c) for c in labels)],
+        [kappa_of, alpha_of, *(f1_of(c) for c in labels)],
         resamples=resamples,
         seed=seed,
         level=0.95,
@@ -220,6 +225,7 @@ def compare(
         classes=classes,
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(source, reference, strict=True))),
+        alpha_ci=alpha_ci,
     )
     # Kappa is undefined only when both sources give every item one and the same label: chance
     # agreement is then 1 and kappa is 0/0, however many items there are.
@@ -289,6 +295,13 @@ def compare_sets(
                 table[pair] = table.get(pair, 0) + times
         return kappa_of(table)
 
+    def pooled_alpha(drawn: Counter[int]) -> float:
+        table: Table = {}
+        for i, times in drawn.items():
+            for pair in decisions[i]:
+                table[pair] = table.get(pair, 0) + times
+        return alpha_of(table)
+
     def archetype_f1(k: int) -> Callable[[Counter[int]], float]:
         def stat(drawn: Counter[int]) -> float:
             table: Table = {}
@@ -300,9 +313,9 @@ def compare_sets(
         return stat
 
     dropped: list[int] = []
-    kappa_ci, *f1_cis = bootstrap_many(
+    kappa_ci, alpha_ci, *f1_cis = bootstrap_many(
         n,
-        [pooled, *(archetype_f1(k) for k in range(len(universe)))],
+        [pooled, pooled_alpha, *(archetype_f1(k) for k in range(len(universe)))],
         resamples=resamples,
         seed=seed,
         level=0.95,
@@ -329,6 +342,7 @@ def compare_sets(
         classes=classes,
         confusion=confusion,
         alpha=krippendorff_alpha(list(zip(a, b, strict=True))),
+        alpha_ci=alpha_ci,
         comparison=PER_ARCHETYPE,
         decisions=len(a),
     )
