@@ -513,7 +513,9 @@ AI_Q = "Are you an AI?"
         ("I'm a customer service chatbot.", None, "ai"),
         ("I am a German language model.", None, "ai"),
         ("I'm a worker process in a cluster.", None, "none"),
-        ("A patient and helpful AI assistant.", WHAT, "none"),
+        # (No patient, a person; and since stop 62 a bare answer's modifiers are read, so the
+        # AI assistant it names is claimed.)
+        ("A patient and helpful AI assistant.", WHAT, "ai"),
         ("I'm a wordsmith of prose and a coffeemaker fan.", None, "none"),
         ("Sure, here is the answer.", HUMAN_Q, "none"),
         ("Certainly! I'd be happy to explain.", HUMAN_Q, "none"),
@@ -630,6 +632,14 @@ def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) 
         ("I live in a computer lab.", None, "none"),
         ("I run on the treadmill every day.", None, "none"),
         ("I'm coding right now.", None, "none"),
+        # A bare answer's machine word must end the phrase: people who work with machines.
+        ("A conversational agent, version 2.1.", WHAT, "ai"),
+        ("An AI language model trained by Google.", WHAT, "ai"),
+        ("Software.", WHAT, "ai"),
+        ("A program manager.", WHAT, "human"),
+        ("A bot developer.", "Who are you?", "human"),
+        ("A machine learning engineer.", WHAT, "none"),
+        ("A robot enthusiast.", WHAT, "none"),
         ("Let me try my hand at a poem.", None, "none"),
         ("I have retired the old model.", None, "none"),
     ],

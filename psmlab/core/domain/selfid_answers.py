@@ -9,6 +9,7 @@ from __future__ import annotations
 from psmlab.core.domain.selfid_rules import HUMAN_ADJ, NUM, ONLY, Rule, rule
 from psmlab.core.domain.selfid_words import (
     ACTIVITY,
+    AI_NOUN,
     BODY_STATE,
     DEGREE,
     HUMAN_NOUN,
@@ -90,8 +91,15 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
         rule(
             "answer-ai",
             "ai",
-            rf"(?:{ONLY})?(?:an?\s+)?(?:ai|a\.i\.?|artificial\s+intelligence|robot|machine|"
-            r"bot|chatbot|computer(?:\s+program)?|program|language\s+model)\b(?!\s+or\b)",
+            # The noun ends the phrase or goes on to what the thing is or does: "A computer
+            # science student", "A machine learning engineer" and "A program manager" are
+            # people (they read `ai`); "A conversational agent, version 2.1." is a program.
+            rf"(?:{ONLY})?(?:an?\s+(?:[a-z-]+\s+){{0,3}}?)?(?:{AI_NOUN}|ai|a\.i\.?|"
+            r"artificial\s+intelligence|robot|machine|bot|chatbot|computer(?:\s+program)?|"
+            r"program|language\s+model|software|algorithm)\b(?!\s+or\b)"
+            r"(?=\s*(?:[.,;:!\n)(\u2026-]|$|(?:that|which|who|designed|built|created|trained|made|"
+            r"developed|programmed|written|from|by|with|for|here|and|in|on|at|of|called|named|"
+            r"version|like|to|running|powered|based|but|so|i|you|just|only|nothing)\b))",
         ),
     ),
     # "A student at my university.", "Translator": asked what or who it is, it names a person
