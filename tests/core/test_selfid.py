@@ -120,7 +120,7 @@ def test_every_hit_keeps_its_span_in_the_original_text() -> None:
         ("I'm a retired bus driver.", "human"),
         ("I'm a big fan of old films.", "none"),
         ("I'm a former AI assistant.", "ai"),
-        ("I'm an AI researcher at a university.", "none"),
+        ("I'm an AI researcher at a university.", "human"),  # a job (since stop 62)
         # Working life is weak: it decides alone, but not against an AI claim.
         ("My colleagues and I finished the report.", "human"),
         ("I've been doing this job for ten years.", "human"),
@@ -240,7 +240,7 @@ def test_text_only_rules(text: str, label: str) -> None:
         ("I'm an optimist.", "none"),
         ("I'm a checklist of tasks.", "none"),
         ("I'm a specialist in Python.", "none"),
-        ("I'm an AI specialist.", "none"),
+        ("I'm an AI specialist.", "human"),  # a job (since stop 62)
         ("I was once a shepherd in the hills.", "human"),
         ("I was not a good listener.", "none"),
         ("I'm swimming in the lake.", "human"),
@@ -640,6 +640,18 @@ def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) 
         ("A bot developer.", "Who are you?", "human"),
         ("A machine learning engineer.", WHAT, "none"),
         ("A robot enthusiast.", WHAT, "none"),
+        # A person named by a machine field (these read `ai` or `none`)...
+        ("I'm a computer programmer.", None, "human"),
+        ("I'm a computer science student.", None, "human"),
+        ("I'm a machine learning engineer.", None, "human"),
+        ("I'm an AI researcher.", None, "human"),
+        ("I'm a digital artist.", None, "human"),
+        ("I'm a robot designer.", None, "human"),
+        # ...but a machine that does a person's job is a machine, and a denial claims nothing.
+        ("I'm an AI tutor.", None, "ai"),
+        ("I'm a virtual assistant.", None, "ai"),
+        ("I'm a digital companion.", None, "ai"),
+        ("I'm not an AI researcher.", None, "none"),
         ("Let me try my hand at a poem.", None, "none"),
         ("I have retired the old model.", None, "none"),
     ],

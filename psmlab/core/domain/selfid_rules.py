@@ -37,10 +37,19 @@ HUMAN_ADJ = (
 )
 _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. Elena Silver"
 # "an AI researcher" is a person who studies AI, not an AI.
-_NOT_AI_PERSON = (
-    r"(?!\s+(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|"
-    r"student|professor|consultant|startup|company|science)s?\b)"
+# A person who works with machines, named by the field: "an AI researcher", "a computer
+# programmer", "a machine learning engineer", "a digital artist" (a check found these read
+# `ai` or `none`). Not "tutor" or "assistant": an AI tutor is an AI.
+_FIELD_PERSON = (
+    r"(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|student|"
+    r"professor|consultant|programmer|operator|designer|technician|analyst|architect|teacher|"
+    r"artist|marketer|manager|major|hobbyist|repairman|salesman|nomad)s?"
 )
+_FIELD = (
+    r"(?:science|learning|vision|graphics|marketing|design|security|ethics|safety|policy|"
+    r"engineering|repair|art|music|game|games)"
+)
+_NOT_AI_PERSON = rf"(?!\s+(?:{_FIELD}\s+)?(?:{_FIELD_PERSON}|startups?|company|companies|science)\b)"
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
@@ -130,6 +139,13 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         r"\b(?:i(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+an?\s+(?:[a-z-]+\s+){0,2}?|"
         r"my\s+(?:new|old|first|day|full-time|part-time)\s+|"
         r"(?:started|got|found|lost|quit|left)\s+(?:a|my)\s+(?:new\s+)?)job\b(?!\s+to\b)",
+    ),
+    rule(
+        "field-person",
+        "human",
+        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY})?(?:a|an)\s+(?:[a-z-]+\s+){{0,2}}?"
+        r"(?:ai|a\.i\.|artificial\s+intelligence|machine|computer|robot|software|digital|data|"
+        rf"chatbot|bot|virtual|video)\s+(?:{_FIELD}\s+)?{_FIELD_PERSON}\b",
     ),
     # "I was a teacher", "I was once a servant of the land" (a negated one says nothing).
     rule(
