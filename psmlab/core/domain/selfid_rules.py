@@ -49,7 +49,9 @@ _FIELD = (
     r"(?:science|learning|vision|graphics|marketing|design|security|ethics|safety|policy|"
     r"engineering|repair|art|music|game|games)"
 )
-_NOT_AI_PERSON = rf"(?!\s+(?:{_FIELD}\s+)?(?:{_FIELD_PERSON}|startups?|company|companies|science)\b)"
+_NOT_AI_PERSON = (
+    rf"(?!\s+(?:{_FIELD}\s+)?(?:{_FIELD_PERSON}|startups?|company|companies|science)\b)"
+)
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
