@@ -241,3 +241,46 @@ def test_closed_vocab_raises_instead_of_crashing(gemma_spec) -> None:
     with pytest.raises(ModelError, match="was closed"):
         vocab.tokenize("hello", special=False)
     assert VocabOnly(gemma_spec).vocab.tokenize("hello", special=False)  # owner kept alive
+
+
+_MISTRAL = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }}"
+    "[/INST]{% elif m['role'] == 'assistant' %} {{ m['content'] }}{{ eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+
+
+def test_a_template_that_drops_the_system_prompt_or_the_history_says_so(gvocab) -> None:
+    """A trial's Phi-3-like template (no system role) and one rendering messages[-1] only: the
+    prompt silently lacked what the records said the model saw."""
+    from psmlab.core.domain.formats import ChatTemplate
+
+    tr = Transcript.of(("user", "Hello"), ("assistant", "Good afternoon."), ("user", "Bye"))
+    no_system = ChatTemplate(name="phi-like", origin="builtin", source=_MISTRAL)
+    p = render(tr, no_system, gvocab, model_id="g", n_ctx=512, system="You are HAL 9000.")
+    assert "HAL" not in p.text
+    assert any("leaves the system prompt out" in w for w in p.warnings), p.warnings
+    last = ChatTemplate(
+        name="last-only",
+        origin="builtin",
+        source="{{ messages[-1]['content'] }}{% if add_generation_prompt %}\nA:{% endif %}",
+    )
+    p = render(tr, last, gvocab, model_id="g", n_ctx=512)
+    assert any("leaves out 2 earlier messages (user, assistant)" in w for w in p.warnings)
+    # A template that keeps everything says nothing of the kind, nor does Mistral's "[INST]"
+    # read as injected text.
+    p = render(tr, no_system, gvocab, model_id="g", n_ctx=512)
+    assert p.warnings == (), p.warnings
+
+
+def test_a_prefill_continues_after_the_space_the_template_puts_before_an_answer(gvocab) -> None:
+    from psmlab.core.domain.formats import ChatTemplate
+
+    tr = Transcript.of(("user", "Hello"), ("assistant", "Good afternoon."), ("user", "Bye"))
+    mistral = ChatTemplate(name="mistral-like", origin="builtin", source=_MISTRAL)
+    p = render(tr, mistral, gvocab, model_id="g", n_ctx=512, prefill="I am")
+    assert p.text.endswith("[INST] Bye[/INST] I am"), p.text
+    p = render(tr, mistral, gvocab, model_id="g", n_ctx=512, prefill=" I am")
+    assert p.text.endswith("[INST] Bye[/INST] I am"), p.text  # never two spaces
+    chatml = render(tr, get_format("chatml", None), gvocab, model_id="g", n_ctx=512, prefill="I")
+    assert chatml.text.endswith("<|im_start|>assistant\nI")

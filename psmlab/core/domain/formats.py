@@ -172,6 +172,8 @@ class ChatTemplate:
         else:
             text = self.render_messages(msgs, bos, eos)
             skeleton = self.render_messages(marked, bos, eos)
+            if prefill:
+                text, skeleton = self._answer_lead(msgs, marked, bos, eos, text, skeleton, prefill)
         segs = self._trace(text, skeleton, msgs)
         if prefill:
             segs.append(Segment(prefill, "prefill"))
@@ -196,6 +198,33 @@ class ChatTemplate:
         if text.count(_LONE) != 1 or skeleton.count(_LONE) != 1:
             return None
         return text[: text.index(_LONE)], skeleton[: skeleton.index(_LONE)]
+
+    def _answer_lead(
+        self,
+        msgs: list[dict[str, str]],
+        marked: list[dict[str, str]],
+        bos: str,
+        eos: str,
+        text: str,
+        skeleton: str,
+        prefill: str,
+    ) -> tuple[str, str]:
+        """The generation prompt, with the space the template puts before an answer's text: a
+        Mistral-style template writes "[/INST]" + " " + content, so a prefill continues after
+        that space (a trial's prompt read "[/INST]I am"). Only whitespace is added, and none
+        when the prefill brings its own."""
+        answer = {"role": "assistant", "content": _LONE}
+        try:
+            full = self.render_messages([*msgs, answer], bos, eos, generation=False)
+        except FormatError:
+            return text, skeleton
+        if full.count(_LONE) != 1:
+            return text, skeleton
+        lead = full[: full.index(_LONE)]
+        extra = lead[len(text) :]
+        if not lead.startswith(text) or not extra or extra.strip() or prefill[:1].isspace():
+            return text, skeleton
+        return text + extra, skeleton + extra
 
     def _trace(self, text: str, skeleton: str, msgs: list[dict[str, str]]) -> list[Segment]:
         """Find each message's text in the rendered prompt by walking the skeleton's pieces."""

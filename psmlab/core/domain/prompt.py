@@ -9,6 +9,7 @@ any text by llama.cpp itself, exactly as Hugging Face tokenizers do.)
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,7 @@ from psmlab.core.errors import ContextOverflowError, TranscriptError
 PieceKind = Literal["bos", "special", "format", "content", "prefill"]
 _ROLE_WORDS = re.compile(r"\b(system|user|assistant|model|human|ai)\b", re.I)
 MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
+_BRACKET_MARKER = re.compile(r"\[/?[A-Z][A-Z_]*\]|<</?SYS>>")
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ def _render_once(
         pieces.insert(0, PromptPiece(tok.piece(tok.bos_id), "bos"))
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
-        warnings.extend(_template_warnings(pieces, tok, fmt))
+        lost = _left_out(turns, pieces)
+        warnings.extend(_template_warnings(pieces, tok, fmt, system_lost="system" in lost))
+        warnings.extend(_left_out_warnings(lost, fmt))
     warnings.extend(_tokenizer_notes(tok, pieces) or _typed_markers(tok, pieces))
     if dropped:
         warnings.append(
@@ -292,11 +296,50 @@ def _tokenize_pieces(pieces: list[PromptPiece], tok: Tokenizer) -> list[int]:
     return tokens
 
 
-def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTemplate) -> list[str]:
+def _left_out(turns: list[Turn], pieces: list[PromptPiece]) -> list[str]:
+    """The roles of the messages a chat template did not put in the prompt at all (Phi-3's
+    template drops the system turn; one rendering messages[-1] drops the history): records and
+    reports would otherwise say the model saw them (a trial's experiment compared a context
+    with none, word for word the same samples)."""
+    shown = Counter(p.text.strip() for p in pieces if p.kind == "content")
+    lost: list[str] = []
+    for t in turns:
+        text = t.content.strip()
+        if not text:
+            continue
+        if shown[text] > 0:
+            shown[text] -= 1
+        else:
+            lost.append(t.role)
+    return lost
+
+
+def _left_out_warnings(lost: list[str], fmt: ChatTemplate) -> list[str]:
+    out = []
+    if "system" in lost:
+        out.append(
+            f"{fmt.label} leaves the system prompt out: the model never sees it; use a format "
+            "that keeps it (e.g. -f chatml) or put it in the first message"
+        )
+    turns = [r for r in lost if r != "system"]
+    if turns:
+        out.append(
+            f"{fmt.label} leaves out {len(turns)} earlier message{'s' * (len(turns) != 1)} "
+            f"({', '.join(turns)}): the model sees only the rest; use a format that keeps the "
+            "history (e.g. -f chatml)"
+        )
+    return out
+
+
+def _template_warnings(
+    pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTemplate, *, system_lost: bool = False
+) -> list[str]:
     out: list[str] = []
     injected = []
     for line in "".join(p.text for p in pieces if p.kind == "format").splitlines():
-        words = _ROLE_WORDS.sub(" ", MARKER.sub(" ", line)).split()
+        # Mistral's "[INST]" and Llama 2's "<<SYS>>" are markers too, and a lone "<" no word.
+        bare = _BRACKET_MARKER.sub(" ", MARKER.sub(" ", line))
+        words = [w for w in _ROLE_WORDS.sub(" ", bare).split() if any(c.isalnum() for c in w)]
         if len(words) >= 3:
             injected.append(line.strip())
     if injected:
@@ -304,9 +347,11 @@ def _template_warnings(pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTempl
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
         own = fmt.origin == "gguf" and not fmt.empty_system
         none = f", or the format {EMPTY_SYSTEM} for none" if own else ""
+        # A template that drops the system prompt keeps its own: --system cannot replace it.
+        fix = "" if system_lost else f"; set --system to choose your own{none}"
         out.append(
             f"the chat template injected text that is not in the transcript (a default system "
-            f'prompt?): "{snippet}"; set --system to choose your own{none}'
+            f'prompt?): "{snippet}"{fix}'
         )
     plain_markers = sorted(
         {m for p in pieces if p.kind == "format" for m in MARKER.findall(p.text)}
