@@ -154,6 +154,30 @@ ROWS = [
         3,
         "half.gguf is cut off: its tensors need",  # named by psmlab, not llama.cpp's long words
     ),
+    # `render` loads the vocabulary only: the same clear words, and no "Exception ignored" noise
+    # from a half-made loader (a trial saw both).
+    Row(
+        "render-truncated-tensors",
+        lambda t, c: [
+            "render",
+            "hi",
+            "-m",
+            _write(t, "half.gguf", Path(_smol(c)).read_bytes()[:30_000_000]),
+        ],
+        3,
+        "half.gguf is cut off: its tensors need",
+    ),
+    Row(
+        "render-unknown-architecture",
+        lambda t, c: [
+            "render",
+            "hi",
+            "-m",
+            _gguf_with(t, c, "arch", **{"general.architecture": "frobnicator"}),
+        ],
+        3,
+        "unknown model architecture",
+    ),
     Row(
         "model-unknown-architecture",
         lambda t, c: [
@@ -676,6 +700,7 @@ def test_bad_input(row: Row, tmp_path: Path, demo_pair) -> None:
     assert proc.returncode == row.code, (proc.returncode, proc.stderr[-800:])
     assert row.needle in proc.stderr, proc.stderr[-800:]
     assert "Traceback" not in proc.stderr + proc.stdout
+    assert "Exception ignored" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("psmlab: error")]
     assert len(lines) >= 1 and all(len(ln) < 600 for ln in lines), proc.stderr[-800:]
     assert "Usage:" not in proc.stderr and "Try '" not in proc.stderr

@@ -111,6 +111,9 @@ class VocabOnly:
     """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
 
     def __init__(self, spec: ModelSpec) -> None:
+        self._model = (
+            None  # set first: a load that fails must still close cleanly (no __del__ noise)
+        )
         quiet.install()
         path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
         read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
@@ -119,6 +122,9 @@ class VocabOnly:
         with quiet.capture_errors():
             model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
             if not model:
+                # A file cut short says so, as a full load does (`render` gave llama.cpp's own
+                # message where `ask` said how many bytes were missing).
+                read_gguf(path, weights=True)
                 raise load_error(spec, RuntimeError("load failed"))
         self._model = model
         self.spec = spec
