@@ -251,7 +251,7 @@ ROWS = [
             _gguf_with(t, c, "syntax", **{"tokenizer.chat_template": "{% for %}"}),
         ],
         4,
-        "refused the transcript",
+        "the chat template of syntax is broken",
     ),
     Row("format-unknown", lambda t, c: [*ASK, "-f", "sonnet"], 4, "unknown format 'sonnet'"),
     # One model's format is checked before the other model runs, not after.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -102,6 +103,9 @@ def experiment(
             release_lock(target / "results.jsonl", fd)
 
 
+_TEMPLATE_FAILS = re.compile(r"chat template .*(?:is broken|refused the transcript)")
+
+
 def _say(level: str, text: str) -> None:
     sys.stderr.write(terminal_safe(f"psmlab: {level + ': ' if level else ''}{text}\n"))
 
@@ -189,10 +193,18 @@ def _report(
     for name in labellers(results):  # the report's label shares come from these labellers
         _say("", f"automatic labels: {labeller_line(name, now=True)}")
     if failed:
+        # A prompt no format can make fails the same way every time: retrying is no fix.
+        fixed = [f for f in failed if _TEMPLATE_FAILS.search(str(f.get("error", "")))]
+        again = (
+            f"; {len(fixed)} of them failed on a chat template, which fails again: set "
+            'another format for that model in the file (e.g. formats = ["chatml"])'
+            if fixed
+            else ""
+        )
         _say(
             "",
             f"{len(failed)} unit(s) failed (first: {failed[0]['error']}); run the same command "
-            "again to retry them",
+            f"again to retry them{again}",
         )
     if len(results.done) < total:
         _say("", "interrupted; run the same command again to resume")

@@ -284,3 +284,17 @@ def test_a_prefill_continues_after_the_space_the_template_puts_before_an_answer(
     assert p.text.endswith("[INST] Bye[/INST] I am"), p.text  # never two spaces
     chatml = render(tr, get_format("chatml", None), gvocab, model_id="g", n_ctx=512, prefill="I")
     assert chatml.text.endswith("<|im_start|>assistant\nI")
+
+
+def test_a_broken_template_is_said_to_be_broken_not_the_transcript(gvocab) -> None:
+    """A template with a syntax error or an unknown filter was said to have "refused the
+    transcript", with a fix to change it (no transcript renders with such a template)."""
+    from psmlab.core.domain.formats import ChatTemplate
+
+    for source in ("{% for m in messages %}{{ m['content'] }}", "{{ messages | nosuchfilter }}"):
+        broken = ChatTemplate(name="broken", origin="builtin", source=source)
+        with pytest.raises(
+            FormatError, match=r"chat template 'broken' is broken: .*\(line 1\)"
+        ) as e:
+            render(Q, broken, gvocab, model_id="g", n_ctx=512)
+        assert "change the transcript" not in e.value.fix and "F3 in the lab" in e.value.fix

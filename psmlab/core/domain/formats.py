@@ -96,6 +96,9 @@ def _fill(template: str, content: str) -> list[Segment]:
 _SENTINEL = re.compile("\ue000(\\d+)\ue001")
 
 
+# How to choose another format, in both places one is chosen.
+_ANOTHER = "pick another format (e.g. chatml or dialogue: -f on the command line, F3 in the lab)"
+
 # The model's own template, as it is and with an empty system turn (no default system prompt).
 EMPTY_SYSTEM = "template-empty-system"
 OWN_TEMPLATES = ("template", EMPTY_SYSTEM)
@@ -146,17 +149,26 @@ class ChatTemplate:
         except SecurityError as exc:
             raise FormatError(
                 f"{self.label} was stopped by the sandbox: {exc}",
-                "the template may be malicious or broken; pick another --format (e.g. chatml)",
+                f"the template may be malicious or broken; {_ANOTHER}",
+            ) from None
+        except jinja2.exceptions.TemplateSyntaxError as exc:
+            # The template itself cannot be read (a syntax error, an unknown filter): no
+            # transcript would render, and a retry never helps (a trial was told to change it).
+            where = f" (line {exc.lineno})" if exc.lineno else ""
+            raise FormatError(
+                f"{self.label} is broken: {(exc.message or str(exc)).rstrip('.')}{where}; no transcript renders "
+                "with it",
+                _ANOTHER,
             ) from None
         except jinja2.exceptions.TemplateError as exc:
             raise FormatError(
                 f"{self.label} refused the transcript: {exc}",
-                "change the transcript (e.g. make roles alternate user/assistant) or pick another --format",
+                f"change the transcript (e.g. make roles alternate user/assistant) or {_ANOTHER}",
             ) from None
         except Exception as exc:  # a template is untrusted code: any failure is a format error
             raise FormatError(
                 f"{self.label} failed: {type(exc).__name__}: {exc}",
-                "pick another --format (e.g. chatml or dialogue)",
+                _ANOTHER,
             ) from None
 
     def render(
