@@ -142,3 +142,50 @@ def test_a_number_given_to_tell_two_files_apart_never_takes_another_models_id(
     got = [s.id for s in models.distinct_ids(specs)]
     assert len(set(got)) == 3 and got[2] == "model-2"
     assert sorted(got[:2]) == ["model", "model-3"]
+
+
+def test_a_split_gguf_is_hashed_whole_and_a_swapped_file_is_hashed_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A trial's split GGUF recorded the first part's size and sha256 only (a changed second
+    part went unnoticed by replay), and a file replaced by another of the same size and mtime
+    kept the old digest."""
+    import hashlib
+    import os
+
+    monkeypatch.setenv("PSMLAB_CACHE_DIR", str(tmp_path / "c"))
+    one, two = tmp_path / "m-00001-of-00002.gguf", tmp_path / "m-00002-of-00002.gguf"
+    one.write_bytes(b"first part ")
+    two.write_bytes(b"second part")
+    whole = hashlib.sha256(b"first part second part").hexdigest()
+    assert hashing.file_sha256(one) == whole and hashing.total_size(one) == 22
+    assert models._id_from_path(one) == "m"
+    st = two.stat()
+    two.write_bytes(b"SECOND part")  # same size; the mtime set back as it was
+    os.utime(two, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert hashing.cached_sha256(one) is None
+    assert hashing.file_sha256(one) == hashlib.sha256(b"first part SECOND part").hexdigest()
+    # One file swapped for another of the same size and mtime (touch -r, then mv).
+    f, other = tmp_path / "x.gguf", tmp_path / "y.gguf"
+    f.write_bytes(b"abc")
+    first = hashing.file_sha256(f)
+    other.write_bytes(b"xyz")
+    st = f.stat()
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    other.replace(f)
+    assert hashing.file_sha256(f) == hashlib.sha256(b"xyz").hexdigest() != first
+
+
+def test_a_relative_path_in_the_config_is_read_next_to_it(
+    tmp_path: Path, smol_spec, monkeypatch
+) -> None:
+    """A trial's `path = "m/x.gguf"` worked only when run from the config's folder."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "tiny.gguf").symlink_to(smol_spec.path)
+    cfg = tmp_path / "conf" / "config.toml"
+    cfg.parent.mkdir()
+    (cfg.parent / "m").symlink_to(tmp_path / "m")
+    cfg.write_text('[models.tiny]\npath = "m/tiny.gguf"\n')
+    monkeypatch.chdir(tmp_path / "m")  # a folder with no m/ in it
+    reg = Registry(cfg)
+    assert reg.resolve("tiny").id == "tiny" and not reg.entry_errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from psmlab.core.models.config import Kind, load_config
 from psmlab.core.models.cvec import llama_cpp_version
 from psmlab.core.models.demo import DEMO, DEMO_INSTALL_HINT, GEMMA_ID, SMOLLM_ID
 from psmlab.core.models.gguf import GGUFInfo, read_gguf
-from psmlab.core.models.hashing import cached_sha256, file_sha256
+from psmlab.core.models.hashing import cached_sha256, file_sha256, total_size
 
 DEFAULT_N_CTX = 4096
 
@@ -128,7 +129,7 @@ def spec_from_path(
         id=model_id or _id_from_path(p),
         kind=kind or detected,  # type: ignore[arg-type]
         path=str(p.resolve()),
-        size=p.stat().st_size,
+        size=total_size(p),  # a split GGUF's parts together, as its sha256 reads them
         has_chat_template=info.chat_template is not None,
         source=source,
         architecture=info.architecture,
@@ -242,7 +243,8 @@ def _trained_ctx(info: GGUFInfo) -> int | None:
 
 
 def _id_from_path(p: Path) -> str:
-    return p.name.removesuffix(".gguf").lower()
+    # A split GGUF's first part names the model: "x-00001-of-00003.gguf" is "x".
+    return re.sub(r"-00001-of-\d{5}$", "", p.name.removesuffix(".gguf")).lower()
 
 
 def demo_models() -> tuple[list[ModelSpec], DemoMissingError | None]:
@@ -292,7 +294,7 @@ class Registry:
                         n_ctx=entry.n_ctx,
                         fmt=entry.format,
                         api_key_env=entry.api_key_env,
-                        gguf=entry.gguf,
+                        gguf=self._beside_config(entry.gguf) if entry.gguf else None,
                         timeout=entry.timeout,
                         retries=entry.retries,
                         concurrency=entry.concurrency,
@@ -301,7 +303,7 @@ class Registry:
                     continue
                 assert entry.path is not None
                 specs[name] = spec_from_path(
-                    entry.path,
+                    self._beside_config(entry.path),
                     model_id=name,
                     source=f"config:{self.config_path}",
                     kind=entry.kind,
@@ -315,6 +317,16 @@ class Registry:
                     f"config model '{name}' ({self.config_path}): {exc.problem}", exc.fix
                 )
         return specs
+
+    def _beside_config(self, path: str) -> str:
+        """A relative path in the config file is read next to it, as an experiment file's paths
+        are (a trial's `path = "m/x.gguf"` was lost when run from another folder); the current
+        folder still serves where the file has no such neighbour."""
+        p = Path(path).expanduser()
+        if p.is_absolute():
+            return str(p)
+        beside = self.config_path.parent / p
+        return str(beside) if beside.exists() or not p.exists() else str(p)
 
     def all(self) -> list[ModelSpec]:
         if self._specs is None:
