@@ -298,3 +298,12 @@ def test_a_broken_template_is_said_to_be_broken_not_the_transcript(gvocab) -> No
         ) as e:
             render(Q, broken, gvocab, model_id="g", n_ctx=512)
         assert "change the transcript" not in e.value.fix and "F3 in the lab" in e.value.fix
+
+
+def test_an_n_ctx_past_the_trained_length_is_warned_of(svocab, smol_spec) -> None:
+    trained = smol_spec.trained_ctx
+    assert trained and svocab.trained_ctx == trained
+    within = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=trained)
+    assert not any("trained on" in w for w in within.warnings)
+    past = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=trained + 1)
+    assert any(f"past the {trained} tokens this model was trained on" in w for w in past.warnings)

@@ -174,6 +174,15 @@ def _render_once(
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
         )
+    trained = getattr(tok, "trained_ctx", None)
+    if isinstance(trained, int) and 0 < trained < n_ctx:
+        # llama.cpp runs past the trained length without a word; the text there is not the
+        # model's own distribution (a trial's --n-ctx 1024 on a 256-token model said nothing).
+        warnings.append(
+            f"n_ctx={n_ctx} is past the {trained} tokens this model was trained on: text "
+            f"beyond them is out of its distribution; set n_ctx to {trained} or less (--n-ctx, "
+            "or n_ctx in the model's config entry)"
+        )
     return RenderedPrompt(
         model_id=model_id,
         format=fmt.name,

@@ -30,6 +30,12 @@ class Vocab:
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
 
+    @property
+    def trained_ctx(self) -> int | None:
+        """The context length the model was trained on (its GGUF says), when its owner knows."""
+        trained = getattr(getattr(self._owner, "spec", None), "trained_ctx", None)
+        return trained if isinstance(trained, int) else None
+
     def invalidate(self) -> None:
         """The model was freed: any further use is an error, not a crash."""
         self._vocab = None
@@ -111,9 +117,8 @@ class VocabOnly:
     """Just the vocabulary (no weights, no context): fast, for rendering and counting tokens."""
 
     def __init__(self, spec: ModelSpec) -> None:
-        self._model = (
-            None  # set first: a load that fails must still close cleanly (no __del__ noise)
-        )
+        # Set first: a load that fails must still close cleanly (no __del__ noise).
+        self._model = None
         quiet.install()
         path = spec.vocab_path or spec.path  # a server model's local copy, if it has one
         read_gguf(path)  # clear errors for missing, empty, non-GGUF and truncated files
