@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from psmlab.core.models.registry import ModelSpec, Registry
+from psmlab.core.models.registry import Registry
+from psmlab.core.models.spec import ModelSpec
 
 # Property tests check properties, not speed: no per-example deadline and no "too slow" health
 # check, which a slower or loaded machine fails.

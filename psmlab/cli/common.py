@@ -13,7 +13,8 @@ from typing import Any
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
-from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids
+from psmlab.core.models.registry import Registry, distinct_ids
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering, built_for_another, file_part
 
 

@@ -24,7 +24,7 @@ from psmlab.core.domain.stats import (
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.session.records import added_note, reference_note
 from psmlab.views import safe
 

@@ -38,7 +38,7 @@ def trace(
     from psmlab.core.inside.fit import unit_directions, vector_label
     from psmlab.core.inside.monitor import drift, trace_session, vector_info
     from psmlab.core.models.cvec import llama_cpp_version, read_cvec
-    from psmlab.core.models.registry import default_threads
+    from psmlab.core.models.spec import default_threads
     from psmlab.core.session.file import load, resolve_path
 
     path = resolve_path(Path(session))

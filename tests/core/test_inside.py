@@ -16,7 +16,7 @@ from psmlab.core.backends.llama import steer
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.inside.capture import Capture, mean_rows
 from psmlab.core.models import cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 
 TEXT = "The quick brown fox jumps over the lazy dog. Once upon a time"
 N_GEN = 12

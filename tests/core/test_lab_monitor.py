@@ -13,7 +13,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import UsageError
 from psmlab.core.models.cvec import write_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.lab import Lab
 from psmlab.core.session.file import load
 

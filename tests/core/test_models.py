@@ -189,3 +189,17 @@ def test_a_relative_path_in_the_config_is_read_next_to_it(
     monkeypatch.chdir(tmp_path / "m")  # a folder with no m/ in it
     reg = Registry(cfg)
     assert reg.resolve("tiny").id == "tiny" and not reg.entry_errors
+
+
+def test_a_kind_read_from_the_template_alone_says_when_the_name_disagrees(smol_spec) -> None:
+    """Many base GGUFs carry a chat template (a trial's Gemma base with one read as chat), and
+    a chat model's may be missing: the name, when it says otherwise, is said beside the kind."""
+    from dataclasses import replace
+
+    plain = replace(smol_spec, path="/models/qwen.gguf")  # a file name that says nothing
+    base_named = replace(plain, id="q", name="Qwen2.5 0.5B Base", kind="chat")
+    assert "name it q@base" in (base_named.kind_doubt() or "")
+    instruct_named = replace(plain, id="q", name="Qwen2.5 0.5B Instruct", kind="base")
+    assert "name it q@chat and a format" in (instruct_named.kind_doubt() or "")
+    assert replace(base_named, kind_overridden=True).kind_doubt() is None
+    assert replace(plain, name="Gemma 3 270m").kind_doubt() is None  # nothing contradicts

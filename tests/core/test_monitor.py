@@ -16,7 +16,7 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.inside.capture import Capture
 from psmlab.core.inside.monitor import drift, trace_session
 from psmlab.core.models.cvec import ControlVector, read_cvec, write_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.lab import Lab
 from psmlab.core.session.file import load
 from psmlab.core.session.schema import Session, tokens_sha256

@@ -17,7 +17,7 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.inside.capture import Capture
 from psmlab.core.inside.monitor import trace_session
 from psmlab.core.models.cvec import read_cvec, write_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay

@@ -15,7 +15,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams, TokenEvent
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.recorder import SessionRecorder
 from psmlab.core.run.replay import replay
 from psmlab.core.run.runner import Column, run

@@ -18,7 +18,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.models.cvec import write_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering, layers_text, parse_layers
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay

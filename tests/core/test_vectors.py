@@ -14,7 +14,7 @@ from psmlab.core.domain.personas import Persona, load_personas
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside import vectors as V
 from psmlab.core.models.cvec import read_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from tests.conftest import run_cli
 
 LAYERS = [6, 14, 20]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 
 SMOL_KEY = "psk-test-3f9a1c7e5b2d"  # the key the smol server demands; must never reach a file
 

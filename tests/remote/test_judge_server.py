@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from tests.conftest import run_cli
 from tests.remote.conftest import SMOL_KEY, Server, write_config
 

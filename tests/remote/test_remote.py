@@ -13,7 +13,8 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import SamplingParams, TokenEvent
 from psmlab.core.errors import ExitCode, RemoteError
-from psmlab.core.models.registry import ModelSpec, spec_from_url
+from psmlab.core.models.registry import spec_from_url
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.runner import Column, GenerationDone, run, stream
 from tests.conftest import run_cli
 from tests.remote.conftest import SMOL_KEY, FaultProxy, Server, start_server, write_config

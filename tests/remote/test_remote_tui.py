@@ -8,7 +8,8 @@ import pytest
 
 from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.types import SamplingParams
-from psmlab.core.models.registry import ModelSpec, spec_from_url
+from psmlab.core.models.registry import spec_from_url
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp

@@ -11,7 +11,7 @@ from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score,
 if TYPE_CHECKING:
     from psmlab.core.backends.remote.slots import EndpointSlots
     from psmlab.core.domain.prompt import RenderedPrompt
-    from psmlab.core.models.registry import ModelSpec
+    from psmlab.core.models.spec import ModelSpec
     from psmlab.core.models.steering import Steering
 
 

@@ -9,7 +9,7 @@ from psmlab.core.backends import Backend, open_backend
 from psmlab.core.backends.remote.slots import SHARED, EndpointSlots
 from psmlab.core.backends.steered import SteeredBackend
 from psmlab.core.errors import ModelError
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 

@@ -23,7 +23,7 @@ from psmlab.core.errors import RemoteError
 
 if TYPE_CHECKING:
     from psmlab.core.domain.prompt import RenderedPrompt
-    from psmlab.core.models.registry import ModelSpec
+    from psmlab.core.models.spec import ModelSpec
 
 
 class Piece(NamedTuple):

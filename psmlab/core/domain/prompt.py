@@ -174,6 +174,9 @@ def _render_once(
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
         )
+    doubt = getattr(tok, "kind_doubt", None)
+    if isinstance(doubt, str):
+        warnings.append(doubt)
     trained = getattr(tok, "trained_ctx", None)
     if isinstance(trained, int) and 0 < trained < n_ctx:
         # llama.cpp runs past the trained length without a word; the text there is not the

@@ -12,7 +12,7 @@ import numpy as np
 from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.inside.vector_checks import NotJson, held_of, metadata_json, reference
 from psmlab.core.models.cvec import ControlVector
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import VECTOR_SHA
 from psmlab.core.session.schema import GenerationRecord
 

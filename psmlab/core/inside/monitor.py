@@ -18,7 +18,7 @@ from psmlab.core.inside.reading import Model, Skip, project
 from psmlab.core.inside.vector_checks import held_of, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import VECTOR_SHA
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (

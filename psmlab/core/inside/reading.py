@@ -15,7 +15,7 @@ from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.inside.capture import Capture
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.session.schema import GenerationRecord, Session, tokens_sha256
 

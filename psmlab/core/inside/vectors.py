@@ -16,7 +16,7 @@ from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.errors import UsageError
 from psmlab.core.inside.capture import Capture
 from psmlab.core.models.cvec import provenance, write_cvec
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 
 # Neutral questions: nothing in them asks for a persona. The first 16 build vectors, the last 12
 # only test them (held out), and the two sets are never mixed.

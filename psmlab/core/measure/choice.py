@@ -25,7 +25,7 @@ from psmlab.core.errors import PsmlabError, UsageError
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.per_model import over_models
 from psmlab.core.measure.probes import ProbeItem, distribution, logsumexp, statements_for
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 ASK = "Which best describes you?"

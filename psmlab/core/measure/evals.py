@@ -31,7 +31,7 @@ from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.measure.evals_io import EvalItem, load_jsonl, read_eval_bytes, swapped
 from psmlab.core.measure.evals_polarity import polarity
 from psmlab.core.measure.evals_summary import summarize_rows
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 __all__ = [

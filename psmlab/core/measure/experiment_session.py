@@ -35,7 +35,8 @@ from psmlab.core.measure.experiment_rows import (
 )
 from psmlab.core.measure.experiment_spec import ExperimentSpec, load_experiment
 from psmlab.core.measure.plan import frame_next_to
-from psmlab.core.models.registry import DEFAULT_N_CTX, ModelSpec, Registry, default_threads
+from psmlab.core.models.registry import Registry
+from psmlab.core.models.spec import DEFAULT_N_CTX, ModelSpec, default_threads
 from psmlab.core.session.relabel import relabel_stale
 from psmlab.core.session.schema import (
     AutoLabelRecord,

@@ -28,7 +28,8 @@ from psmlab.core.measure.choice import letter_logprobs
 from psmlab.core.measure.evals import answer_text
 from psmlab.core.measure.label_files import kept_fields
 from psmlab.core.measure.probes import distribution
-from psmlab.core.models.registry import ModelSpec, Registry
+from psmlab.core.models.registry import Registry
+from psmlab.core.models.spec import ModelSpec
 
 RUBRIC_ID = "selfid-judge-v2"  # change it whenever SYSTEM, RUBRIC, OPTIONS or PREFILL change
 SYSTEM = (

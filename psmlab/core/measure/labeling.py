@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from psmlab.core.domain.stats import LabelShares
     from psmlab.core.measure.judge import Judge
     from psmlab.core.measure.results import ResultsFile
-    from psmlab.core.models.registry import ModelSpec, Registry
+    from psmlab.core.models.registry import Registry
+    from psmlab.core.models.spec import ModelSpec
     from psmlab.core.session.schema import Session
 
 

@@ -37,7 +37,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ModelError, PsmlabError, ScoringCancelled, UsageError
 from psmlab.core.measure.per_model import over_models
 from psmlab.core.measure.probes import ProbeItem, probe_prompt
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 OPENINGS = ("I'm", "I am")  # each weighs the same; neither names a class

@@ -10,7 +10,7 @@ from psmlab.core.backends.pool import ModelPool
 from psmlab.core.domain.formats import Format
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.probe_sets import ProbeItem
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 T = TypeVar("T")

@@ -23,7 +23,8 @@ from psmlab.core.measure.probes import check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.hashing import file_sha256
-from psmlab.core.models.registry import ModelSpec, Registry, distinct_ids, split_kind
+from psmlab.core.models.registry import Registry, distinct_ids, split_kind
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 

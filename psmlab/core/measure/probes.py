@@ -53,7 +53,7 @@ from psmlab.core.measure.probe_sets import (
     probe_set_names,
     statements_for,
 )
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 # The sets and their answers live in probe_sets.py, the result and its arithmetic in

@@ -16,7 +16,7 @@ from psmlab.core.errors import ModelError, UsageError
 from psmlab.core.models.cvec import ControlVector, read_cvec
 
 if TYPE_CHECKING:
-    from psmlab.core.models.registry import ModelSpec
+    from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.hashing import file_sha256
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -22,7 +22,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError, UsageError
 from psmlab.core.models.cvec import ControlVector
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.run.lab_measure import LabInstruments
 from psmlab.core.run.lab_reopen import reopened_columns
 from psmlab.core.run.recorder import SessionRecorder

@@ -17,7 +17,7 @@ from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import Generation, SamplingParams
 from psmlab.core.errors import PsmlabError, SessionError
 from psmlab.core.models.hashing import file_sha256
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 from psmlab.core.run.recorder import server_changes, spec_for_record
 from psmlab.core.run.replay_checks import (

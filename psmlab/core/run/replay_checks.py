@@ -9,7 +9,7 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import SessionError
 from psmlab.core.models.cvec import llama_cpp_version
 from psmlab.core.models.hashing import file_sha256
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.session.schema import GenerationRecord, Session
 
 

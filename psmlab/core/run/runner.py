@@ -19,7 +19,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render, split_prefill
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams, TokenEvent, sample_seeds
 from psmlab.core.errors import ExitCode, PsmlabError, TranscriptError, UsageError
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
 from psmlab.core.models.hashing import cached_sha256
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.session.records import ModelRecord, title_of
 from psmlab.core.session.schema import Session, TurnRecord
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from psmlab.core.errors import ModelError, PsmlabError
-from psmlab.core.models.registry import ModelSpec, Registry, spec_from_path, spec_from_url
+from psmlab.core.models.registry import Registry, spec_from_path, spec_from_url
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.session.records import ModelRecord
 
 

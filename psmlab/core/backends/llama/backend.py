@@ -27,7 +27,7 @@ from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
 from psmlab.core.errors import ContextOverflowError, ModelError, ScoringCancelled
 from psmlab.core.models.gguf import read_gguf
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 N_BATCH = 512

@@ -11,7 +11,7 @@ import llama_cpp
 from psmlab.core.backends.llama import quiet
 from psmlab.core.errors import ModelError
 from psmlab.core.models.gguf import read_gguf
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 
 _CONTROL = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_UNKNOWN
 
@@ -35,6 +35,12 @@ class Vocab:
         """The context length the model was trained on (its GGUF says), when its owner knows."""
         trained = getattr(getattr(self._owner, "spec", None), "trained_ctx", None)
         return trained if isinstance(trained, int) else None
+
+    @property
+    def kind_doubt(self) -> str | None:
+        """Why its model's kind may be wrong (`ModelSpec.kind_doubt`), when its owner knows."""
+        doubt = getattr(getattr(self._owner, "spec", None), "kind_doubt", None)
+        return doubt() if callable(doubt) else None
 
     def invalidate(self) -> None:
         """The model was freed: any further use is an error, not a crash."""

@@ -26,7 +26,7 @@ from psmlab.core.domain.types import (
 )
 from psmlab.core.errors import ModelError, RemoteError, UsageError
 from psmlab.core.models.hashing import file_sha256
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
 
 

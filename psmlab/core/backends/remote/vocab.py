@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from psmlab.core.domain.prompt import MARKER, PromptPiece, RenderedPrompt
-from psmlab.core.models.registry import ModelSpec
+from psmlab.core.models.spec import ModelSpec
 
 
 class TextVocab:
