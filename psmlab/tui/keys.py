@@ -106,6 +106,9 @@ PALETTE_EXTRA = [
 
 # The core's messages name the command line's options; in the lab the same choice is a key.
 _OPTION_WORDS = (
+    ("(e.g. chatml or dialogue: -f on the command line, F3 in the lab)", "(F3: e.g. chatml)"),
+    ("(e.g. -f chatml)", "(F3: e.g. chatml)"),
+    ("(--n-ctx, or n_ctx in the model's config entry)", "(n_ctx in the model's config entry)"),
     ("drop --prefill or", "clear the prefill (F3) or drop"),
     ("--prefill", "the prefill (F3)"),
     ("set --system", "set a system prompt (F3)"),
