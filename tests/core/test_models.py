@@ -198,8 +198,43 @@ def test_a_kind_read_from_the_template_alone_says_when_the_name_disagrees(smol_s
 
     plain = replace(smol_spec, path="/models/qwen.gguf")  # a file name that says nothing
     base_named = replace(plain, id="q", name="Qwen2.5 0.5B Base", kind="chat")
-    assert "name it q@base" in (base_named.kind_doubt() or "")
+    assert "give it as -m q@base" in (base_named.kind_doubt() or "")
     instruct_named = replace(plain, id="q", name="Qwen2.5 0.5B Instruct", kind="base")
-    assert "name it q@chat and a format" in (instruct_named.kind_doubt() or "")
+    assert "give it as -m q@chat and a format" in (instruct_named.kind_doubt() or "")
     assert replace(base_named, kind_overridden=True).kind_doubt() is None
     assert replace(plain, name="Gemma 3 270m").kind_doubt() is None  # nothing contradicts
+
+
+def test_a_split_models_record_is_checked_whole_and_a_missing_part_is_never_hashed_empty(
+    tmp_path: Path, monkeypatch, smol_spec
+) -> None:
+    """A review: reopening a session checked a split model's part 1 against the recorded size
+    of all its parts (the column was dropped as another file), and a split model whose first
+    part is gone was hashed as empty input."""
+    from dataclasses import replace
+
+    from psmlab.core.session.append import other_file
+    from psmlab.core.session.records import ModelRecord
+
+    monkeypatch.setenv("PSMLAB_CACHE_DIR", str(tmp_path / "c"))
+    one, two = tmp_path / "m-00001-of-00002.gguf", tmp_path / "m-00002-of-00002.gguf"
+    one.write_bytes(b"x" * 1000)
+    two.write_bytes(b"y" * 500)
+    rec = ModelRecord(
+        id="m",
+        kind="base",
+        path=str(one),
+        sha256="0" * 64,
+        size=1500,
+        format="dialogue",
+        n_ctx=8,
+        n_threads=1,
+    )
+    spec = replace(smol_spec, id="m", path=str(one), size=hashing.total_size(one))
+    assert other_file(rec, spec, quick=True) is None  # not hashed here yet: told by its size
+    wrong = rec.model_copy(update={"size": 1000})
+    assert "(1500 bytes, recorded 1000)" in (other_file(wrong, spec, quick=True) or "")
+    gone = tmp_path / "g-00001-of-00002.gguf"
+    (tmp_path / "g-00002-of-00002.gguf").write_bytes(b"z")
+    with pytest.raises(FileNotFoundError):
+        hashing.file_sha256(gone)

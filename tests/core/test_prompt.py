@@ -267,6 +267,10 @@ def test_a_template_that_drops_the_system_prompt_or_the_history_says_so(gvocab) 
     )
     p = render(tr, last, gvocab, model_id="g", n_ctx=512)
     assert any("leaves out 2 earlier messages (user, assistant)" in w for w in p.warnings)
+    # Known by position, not by text: a system prompt worded as a message is still the one lost.
+    p = render(tr, no_system, gvocab, model_id="g", n_ctx=512, system="Bye")
+    assert any("leaves the system prompt out" in w for w in p.warnings), p.warnings
+    assert not any("earlier message" in w for w in p.warnings), p.warnings
     # A template that keeps everything says nothing of the kind, nor does Mistral's "[INST]"
     # read as injected text.
     p = render(tr, no_system, gvocab, model_id="g", n_ctx=512)

@@ -652,6 +652,17 @@ def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) 
         ("I'm a virtual assistant.", None, "ai"),
         ("I'm a digital companion.", None, "ai"),
         ("I'm not an AI researcher.", None, "none"),
+        # A review's cases: a fan of AI, someone else's life, things said of a machine.
+        ("A huge fan of AI.", WHAT, "none"),
+        ("A mom who loves AI.", WHAT, "human"),
+        ("I'm an AI. My creator, born in Ohio and raised in Texas, trained me.", None, "ai"),
+        ("Ada Lovelace, born in London, worked with Babbage.", None, "none"),
+        ("Our CEO, retired from the navy, founded the lab.", None, "none"),
+        ("I live in a computer-free house.", None, "human"),
+        ("I live on chips and salsa.", None, "human"),  # a body's diet, and no machine
+        ("I live in a city full of machines.", None, "human"),
+        ("My engineers built me a deck.", None, "none"),
+        ("I'm not a program that stores your data.", None, "none"),
         ("Let me try my hand at a poem.", None, "none"),
         ("I have retired the old model.", None, "none"),
     ],

@@ -31,6 +31,9 @@ class Segment:
 
     text: str
     kind: SegmentKind
+    # For a chat template's message text: which message it is (`ChatTemplate.render`'s list,
+    # an inserted empty system turn included), so a message left out is known by position.
+    index: int | None = None
 
 
 class FrameSpec(BaseModel):
@@ -258,7 +261,7 @@ class ChatTemplate:
             ):
                 end = pos + len(cand)
                 if text.startswith(cand, pos) and text.startswith(nxt, end):
-                    segs.append(Segment(cand, "content"))
+                    segs.append(Segment(cand, "content", idxs[n]))
                     pos = end
                     break
             else:

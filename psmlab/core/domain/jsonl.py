@@ -73,7 +73,7 @@ def read_objects(path: Path, what: str = "file") -> Iterator[tuple[int, Any]]:
                 'python -c "import csv,json,sys; [print(json.dumps(r)) for r in csv.DictReader('
                 "open(sys.argv[1], encoding='utf-8-sig', newline='')"
                 + (", delimiter='\\t'" if tab else "")
-                + f')]" {shlex.quote(path.name)} > {shlex.quote(path.stem + ".jsonl")}'
+                + f')]" {shlex.quote(str(path))} > {shlex.quote(str(path.with_suffix(".jsonl")))}'
                 if tabular
                 else "one object per line"
             )

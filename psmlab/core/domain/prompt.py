@@ -9,7 +9,6 @@ any text by llama.cpp itself, exactly as Hugging Face tokenizers do.)
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -166,7 +165,7 @@ def _render_once(
         pieces.insert(0, PromptPiece(tok.piece(tok.bos_id), "bos"))
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
-        lost = _left_out(turns, pieces)
+        lost = _left_out(turns, segments, fmt)
         warnings.extend(_template_warnings(pieces, tok, fmt, system_lost="system" in lost))
         warnings.extend(_left_out_warnings(lost, fmt))
     warnings.extend(_tokenizer_notes(tok, pieces) or _typed_markers(tok, pieces))
@@ -308,22 +307,16 @@ def _tokenize_pieces(pieces: list[PromptPiece], tok: Tokenizer) -> list[int]:
     return tokens
 
 
-def _left_out(turns: list[Turn], pieces: list[PromptPiece]) -> list[str]:
+def _left_out(turns: list[Turn], segments: list[Segment], fmt: ChatTemplate) -> list[str]:
     """The roles of the messages a chat template did not put in the prompt at all (Phi-3's
     template drops the system turn; one rendering messages[-1] drops the history): records and
     reports would otherwise say the model saw them (a trial's experiment compared a context
     with none, word for word the same samples)."""
-    shown = Counter(p.text.strip() for p in pieces if p.kind == "content")
-    lost: list[str] = []
-    for t in turns:
-        text = t.content.strip()
-        if not text:
-            continue
-        if shown[text] > 0:
-            shown[text] -= 1
-        else:
-            lost.append(t.role)
-    return lost
+    # Known by position, not text (a system prompt worded as the question was matched to it).
+    # The template was given an empty system turn first where `empty_system` adds one.
+    offset = 1 if fmt.empty_system and (not turns or turns[0].role != "system") else 0
+    shown = {s.index - offset for s in segments if s.kind == "content" and s.index is not None}
+    return [t.role for i, t in enumerate(turns) if t.content.strip() and i not in shown]
 
 
 def _left_out_warnings(lost: list[str], fmt: ChatTemplate) -> list[str]:

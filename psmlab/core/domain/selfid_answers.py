@@ -94,7 +94,10 @@ ANSWER_RULES: tuple[tuple[str | None, Rule], ...] = (
             # The noun ends the phrase or goes on to what the thing is or does: "A computer
             # science student", "A machine learning engineer" and "A program manager" are
             # people (they read `ai`); "A conversational agent, version 2.1." is a program.
-            rf"(?:{ONLY})?(?:an?\s+(?:[a-z-]+\s+){{0,3}}?)?(?:{AI_NOUN}|ai|a\.i\.?|"
+            # The words before the noun modify it: not "A huge fan of AI", "A mom who loves AI".
+            rf"(?:{ONLY})?(?:an?\s+(?:(?!(?:of|who|that|which|with|for|about|in|on|at|from|"
+            r"loves?|hates?|likes?|studies|builds?|uses?|fears?)\b)[a-z-]+\s+){0,3}?)?"
+            rf"(?:{AI_NOUN}|ai|a\.i\.?|"
             r"artificial\s+intelligence|robot|machine|bot|chatbot|computer(?:\s+program)?|"
             r"program|language\s+model|software|algorithm)\b(?!\s+or\b)"
             r"(?=\s*(?:[.,;:!\n)(\u2026-]|$|(?:that|which|who|designed|built|created|trained|made|"

@@ -32,6 +32,14 @@ from psmlab.core.domain.selfid_words import (
     WORKPLACE,
 )
 
+# A clause of a life told without "I": "Born in Lagos", "raised in London", "currently working
+# as an accountant", "retired from the post office".
+_LIFE_CLAUSE = (
+    r"(?:(?:born|raised)(?:\s+and\s+(?:raised|bred))?\s+(?:in|on)\s+(?-i:[A-Z])|"
+    r"(?:now\s+|currently\s+|still\s+)?(?:working|employed)\s+as\s+(?:a|an)\s+"
+    rf"{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}|retired\s+(?:from|after)\s+)"
+)
+
 # Up to two words before a place noun, none of them a machine's place ("the server room").
 _PLACE_ADJ = r"(?:(?!(?:server|data|chat|virtual|digital|cloud)\b)[a-z-]+\s+){0,2}?"
 # Up to three words before a job noun, none of them what a program is ("a language model at")
@@ -201,15 +209,17 @@ LIFE_RULES: tuple[Rule, ...] = (
     rule(
         "life-without-i",
         "human",
-        r"(?:^|[,;]|\band\b)\s*(?:(?:born|raised)(?:\s+and\s+(?:raised|bred))?\s+(?:in|on)\s+"
-        r"(?-i:[A-Z])|(?:now\s+|currently\s+|still\s+)?(?:working|employed)\s+as\s+(?:a|an)\s+"
-        rf"{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}|retired\s+(?:from|after)\s+)",
+        # From the sentence's start, clause after clause: "Ada Lovelace, born in London, ..."
+        # and "My creator, born in Ohio, ..." tell someone else's life.
+        rf"^\s*(?:{_LIFE_CLAUSE}[^,;]*[,;]\s*(?:and\s+)?)*{_LIFE_CLAUSE}",
     ),
-    # "since I retired from the post office", "I retired last year".
+    # "since I retired from the post office", "I retired last year" (not "I retired my old
+    # laptop").
     rule(
         "retired",
         "human",
-        rf"\bi(?:\s+have|'ve)?\s+{ADV}retired\b(?!\s+(?:the|that|this|it|them|those|these|an?)\b)",
+        rf"\bi(?:\s+have|'ve)?\s+{ADV}retired\b"
+        r"(?!\s+(?:the|that|this|it|them|those|these|an?|my|his|her|our|their|him|us|some)\b)",
     ),
     # A body's state, not a mood: "I'm a bit tired", "I feel sick" ("tired of" is a mood).
     rule(
@@ -239,6 +249,7 @@ LIFE_RULES: tuple[Rule, ...] = (
         r"(?:in|on|at|by|near|outside|with\s+(?:my|our|a)\s+|nearby\b|close\s+by\b|next\s+door\b|"
         r"down\s+the\s+(?:road|street)\b|around\s+the\s+corner\b)\b"
         r"(?!\s+(?:the\s+cloud|the\s+internet|cyberspace|a\s+computer|a\s+server|your\s+device)"
+        r"\b(?!-)"
         # A machine is no home: "I live in the memory of a GPU cluster" is `runs-on`'s.
         rf"|\s+{MACHINE_PLACE})",
     ),

@@ -213,7 +213,6 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         r"(?:program|algorithm|piece\s+of\s+(?:software|code))|software|code|computer\s+code)"
         r"(?=\s*(?:[.,;:!\u2026)]|$)|\s+(?:that|which|designed|built|created|trained|made|written|"
         r"running|developed|programmed|from|with|here)\b)",
-        flips=True,
     ),
     # "I run on servers in a data center", "I live inside your computer", "I exist on a GPU".
     rule(
@@ -227,7 +226,9 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "built-me",
         "ai",
         r"\bmy\s+(?:developers|programmers|engineers|creators?|makers?)\s+(?:have\s+)?"
-        r"(?:built|made|trained|designed|created|programmed|coded|wrote|developed)\s+me\b",
+        r"(?:built|made|trained|designed|created|programmed|coded|wrote|developed)\s+me\b"
+        # ...as what it is ("to summarise", "."), not for it ("built me a deck", "made me laugh").
+        r"(?=\s*(?:[.,;:!)]|$|(?:to|for|as|with|in|from|using|on|and|so|at|over)\b))",
     ),
     rule(
         "think-of-me-as",

@@ -293,8 +293,10 @@ EXERCISE = (
 # AI answers read `none`, and "I live in ..." read as a home). Up to four words before the
 # machine, none of them saying the place is only near one ("a town near the data center").
 MACHINE_PLACE = (
-    r"(?:(?!(?:near|next|by|close|beside|behind|outside|across|with|and|or)\b)[\w'-]+\s+){0,4}?"
-    r"(?:servers?|gpus?|cpus?|the\s+cloud|computers?|data\s*cent(?:er|re)s?|hardware|chips?|"
-    r"clusters?|machines?|(?:hard|disk)\s+drives?|ram)\b"
+    r"(?:(?!(?:near|next|by|close|beside|behind|outside|across|with|and|or|full|filled|lots|"
+    r"plenty)\b)[\w'-]+\s+){0,4}?"
+    # (Not "chips", "RAM": "I live on chips and salsa", "I live in Ram, Israel".)
+    r"(?:servers?|gpus?|cpus?|the\s+cloud|computers?|data\s*cent(?:er|re)s?|hardware|"
+    r"clusters?|machines?|(?:hard|disk)\s+drives?)\b(?!-)"
     r"(?!\s+(?:lab|labs|science|store|shop|room|class|company|firm|club|repair|museum|building)\b)"
 )

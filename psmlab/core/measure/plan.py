@@ -22,7 +22,7 @@ from psmlab.core.measure.opening import settings as opening_settings
 from psmlab.core.measure.probes import check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
-from psmlab.core.models.hashing import file_sha256
+from psmlab.core.models.hashing import file_sha256, total_size
 from psmlab.core.models.registry import Registry, distinct_ids, split_kind
 from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -66,7 +66,7 @@ def _model_identity(m: ModelSpec) -> str:
     if m.is_remote:
         return m.id
     try:
-        return f"{m.id}:{Path(m.path).stat().st_size}"
+        return f"{m.id}:{total_size(m.path)}"  # a split GGUF's parts together
     except OSError:
         return m.id
 

@@ -37,8 +37,8 @@ def parts(path: Path) -> list[Path]:
     ("x-00001-of-00003.gguf") every part in order (those that exist; llama.cpp refuses a model
     with one missing, with its own words)."""
     m = _SPLIT.match(path.name)
-    if m is None or int(m["i"]) != 1:
-        return [path]
+    if m is None or int(m["i"]) != 1 or not path.exists():
+        return [path]  # a missing file is said missing by its stat, never hashed as empty
     n = int(m["n"])
     found = [path.with_name(f"{m['stem']}-{i:05d}-of-{n:05d}.gguf") for i in range(1, n + 1)]
     return [x for x in found if x.exists()]

@@ -74,9 +74,11 @@ class ModelSpec:
             return None
         why = "its GGUF has a chat template" if self.kind == "chat" else "it has no chat template"
         fmt = " and a format (e.g. -f chatml)" if says == "chat" else ""
+        # A model given by its path is named by that path again (its id resolves nowhere).
+        ref = self.path if self.source == "path" else self.id
         return (
             f"{self.id} is read as a {self.kind} model ({why}), but its name says {says} "
-            f"({named.strip()!r}): if it is one, name it {self.id}@{says}{fmt}"
+            f"({named.strip()!r}): if it is one, give it as -m {ref}@{says}{fmt}"
         )
 
     def chat_template(self) -> str | None:

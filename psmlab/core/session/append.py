@@ -7,7 +7,7 @@ from pathlib import Path
 
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import UsageError
-from psmlab.core.models.hashing import cached_sha256
+from psmlab.core.models.hashing import cached_sha256, total_size
 from psmlab.core.models.spec import ModelSpec
 from psmlab.core.session.records import ModelRecord, title_of
 from psmlab.core.session.schema import Session, TurnRecord
@@ -120,7 +120,7 @@ def other_file(rec: ModelRecord, spec: ModelSpec, *, quick: bool = False) -> str
     if quick and cached_sha256(spec.path) is None:
         # Not hashed on this machine yet (opening a session must not read GBs on the UI
         # thread): told apart by size; replay hashes it.
-        size = Path(spec.path).stat().st_size if Path(spec.path).exists() else -1
+        size = total_size(spec.path) if Path(spec.path).exists() else -1  # a split GGUF whole
         if size == rec.size:
             return None
         return (
