@@ -288,19 +288,18 @@ def compare_sets(
         else [[] for _ in range(n)]
     )
 
-    def pooled(drawn: Counter[int]) -> float:
+    def pooled_table(drawn: Counter[int]) -> Table:
         table: Table = {}
         for i, times in drawn.items():
             for pair in decisions[i]:
                 table[pair] = table.get(pair, 0) + times
-        return kappa_of(table)
+        return table
+
+    def pooled(drawn: Counter[int]) -> float:
+        return kappa_of(pooled_table(drawn))
 
     def pooled_alpha(drawn: Counter[int]) -> float:
-        table: Table = {}
-        for i, times in drawn.items():
-            for pair in decisions[i]:
-                table[pair] = table.get(pair, 0) + times
-        return alpha_of(table)
+        return alpha_of(pooled_table(drawn))
 
     def archetype_f1(k: int) -> Callable[[Counter[int]], float]:
         def stat(drawn: Counter[int]) -> float:
