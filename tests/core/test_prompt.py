@@ -306,8 +306,20 @@ def test_a_broken_template_is_said_to_be_broken_not_the_transcript(gvocab) -> No
 
 def test_an_n_ctx_past_the_trained_length_is_warned_of(svocab, smol_spec) -> None:
     trained = smol_spec.trained_ctx
-    assert trained and svocab.trained_ctx == trained
-    within = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=trained)
+    assert trained
+    kw = {"model_id": "s", "model": smol_spec}
+    within = render(Q, get_format("chatml", None), svocab, n_ctx=trained, **kw)
     assert not any("trained on" in w for w in within.warnings)
-    past = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=trained + 1)
+    past = render(Q, get_format("chatml", None), svocab, n_ctx=trained + 1, **kw)
     assert any(f"past the {trained} tokens this model was trained on" in w for w in past.warnings)
+
+
+def test_a_kind_the_name_contradicts_is_warned_of_with_every_prompt(svocab, smol_spec) -> None:
+    """The model's own facts reach a prompt as its spec, an explicit argument (they once came
+    through the vocabulary's owner, a side channel a vocabulary without one lost)."""
+    from dataclasses import replace
+
+    as_base = replace(smol_spec, kind="base", detected_kind="base")
+    prompt = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=512, model=as_base)
+    assert any("its name says chat" in w for w in prompt.warnings)
+    assert smol_spec.kind_doubt() is None

@@ -188,7 +188,7 @@ class ChatTemplate:
             text = self.render_messages(msgs, bos, eos)
             skeleton = self.render_messages(marked, bos, eos)
             if prefill:
-                text, skeleton = self._answer_lead(msgs, marked, bos, eos, text, skeleton, prefill)
+                text, skeleton = self._answer_lead(msgs, bos, eos, text, skeleton, prefill)
         segs = self._trace(text, skeleton, msgs)
         if prefill:
             segs.append(Segment(prefill, "prefill"))
@@ -204,20 +204,13 @@ class ChatTemplate:
         where the template refuses or changes it (then the generation prompt is used)."""
         if any(m["role"] != "system" for m in msgs):
             return None
-        answer = {"role": "assistant", "content": _LONE}
-        try:
-            text = self.render_messages([*msgs, answer], bos, eos, generation=False)
-            skeleton = self.render_messages([*marked, answer], bos, eos, generation=False)
-        except FormatError:
-            return None
-        if text.count(_LONE) != 1 or skeleton.count(_LONE) != 1:
-            return None
-        return text[: text.index(_LONE)], skeleton[: skeleton.index(_LONE)]
+        text = self._before_answer(msgs, bos, eos)
+        skeleton = self._before_answer(marked, bos, eos) if text is not None else None
+        return (text, skeleton) if text is not None and skeleton is not None else None
 
     def _answer_lead(
         self,
         msgs: list[dict[str, str]],
-        marked: list[dict[str, str]],
         bos: str,
         eos: str,
         text: str,
@@ -228,18 +221,24 @@ class ChatTemplate:
         Mistral-style template writes "[/INST]" + " " + content, so a prefill continues after
         that space (a trial's prompt read "[/INST]I am"). Only whitespace is added, and none
         when the prefill brings its own."""
+        lead = self._before_answer(msgs, bos, eos)
+        if lead is None or not lead.startswith(text) or prefill[:1].isspace():
+            return text, skeleton
+        extra = lead[len(text) :]
+        if not extra or extra.strip():
+            return text, skeleton
+        return text + extra, skeleton + extra
+
+    def _before_answer(self, msgs: list[dict[str, str]], bos: str, eos: str) -> str | None:
+        """The prompt up to where an assistant message after `msgs` begins its text (rendered as
+        a finished message, not a generation prompt); None where the template refuses it or
+        does not write the text exactly once."""
         answer = {"role": "assistant", "content": _LONE}
         try:
             full = self.render_messages([*msgs, answer], bos, eos, generation=False)
         except FormatError:
-            return text, skeleton
-        if full.count(_LONE) != 1:
-            return text, skeleton
-        lead = full[: full.index(_LONE)]
-        extra = lead[len(text) :]
-        if not lead.startswith(text) or not extra or extra.strip() or prefill[:1].isspace():
-            return text, skeleton
-        return text + extra, skeleton + extra
+            return None
+        return full[: full.index(_LONE)] if full.count(_LONE) == 1 else None
 
     def _trace(self, text: str, skeleton: str, msgs: list[dict[str, str]]) -> list[Segment]:
         """Find each message's text in the rendered prompt by walking the skeleton's pieces."""

@@ -8,19 +8,23 @@ any text by llama.cpp itself, exactly as Hugging Face tokenizers do.)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
-from psmlab.core.domain.formats import EMPTY_SYSTEM, ChatTemplate, Format, Segment, ServerChat
+from psmlab.core.domain.formats import ChatTemplate, Format, Segment, ServerChat
+from psmlab.core.domain.prompt_warnings import (
+    left_out,
+    left_out_warnings,
+    model_warnings,
+    template_warnings,
+    tokenizer_notes,
+    typed_markers,
+)
 from psmlab.core.domain.transcript import Transcript, Turn
-from psmlab.core.domain.types import Tokenizer
+from psmlab.core.domain.types import ModelFacts, Tokenizer
 from psmlab.core.errors import ContextOverflowError, TranscriptError
 
 PieceKind = Literal["bos", "special", "format", "content", "prefill"]
-_ROLE_WORDS = re.compile(r"\b(system|user|assistant|model|human|ai)\b", re.I)
-MARKER = re.compile(r"<\|?[A-Za-z_][A-Za-z0-9_]*\|?>")
-_BRACKET_MARKER = re.compile(r"\[/?[A-Z][A-Z_]*\]|<</?SYS>>")
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,18 @@ def render(
     *,
     model_id: str,
     n_ctx: int,
+    model: ModelFacts | None = None,
     system: str | None = None,
     prefill: str | None = None,
     reserve: int = 0,
 ) -> RenderedPrompt:
-    """Render and tokenize; drop the oldest turns if the prompt plus `reserve` exceeds `n_ctx`."""
+    """Render and tokenize; drop the oldest turns if the prompt plus `reserve` exceeds `n_ctx`.
+    `model` (its spec) adds what the model itself warns of: a doubtful kind, a context past
+    its trained length."""
     turns, prefill = split_prefill(transcript.with_system(system), prefill)
     dropped = 0
     while True:
-        prompt = _render_once(turns, fmt, tok, model_id, n_ctx, prefill, dropped)
+        prompt = _render_once(turns, fmt, tok, model_id, n_ctx, prefill, dropped, model)
         if prompt.n_tokens + reserve <= n_ctx:
             return prompt
         # Drop the oldest non-system turn (a user turn takes its answer with it), but never the
@@ -142,6 +149,7 @@ def _render_once(
     n_ctx: int,
     prefill: str | None,
     dropped: int,
+    model: ModelFacts | None,
 ) -> RenderedPrompt:
     warnings: list[str] = []
     if isinstance(fmt, ServerChat):
@@ -165,26 +173,16 @@ def _render_once(
         pieces.insert(0, PromptPiece(tok.piece(tok.bos_id), "bos"))
     tokens.extend(_tokenize_pieces(pieces, tok))
     if isinstance(fmt, ChatTemplate):
-        lost = _left_out(turns, segments, fmt)
-        warnings.extend(_template_warnings(pieces, tok, fmt, system_lost="system" in lost))
-        warnings.extend(_left_out_warnings(lost, fmt))
-    warnings.extend(_tokenizer_notes(tok, pieces) or _typed_markers(tok, pieces))
+        lost = left_out(turns, segments, fmt)
+        warnings.extend(template_warnings(pieces, tok, fmt, system_lost="system" in lost))
+        warnings.extend(left_out_warnings(lost, fmt))
+    warnings.extend(tokenizer_notes(tok, pieces) or typed_markers(tok, pieces))
     if dropped:
         warnings.append(
             f"the transcript was trimmed to fit n_ctx={n_ctx}: the {dropped} oldest turn(s) were dropped"
         )
-    doubt = getattr(tok, "kind_doubt", None)
-    if isinstance(doubt, str):
-        warnings.append(doubt)
-    trained = getattr(tok, "trained_ctx", None)
-    if isinstance(trained, int) and 0 < trained < n_ctx:
-        # llama.cpp runs past the trained length without a word; the text there is not the
-        # model's own distribution (a trial's --n-ctx 1024 on a 256-token model said nothing).
-        warnings.append(
-            f"n_ctx={n_ctx} is past the {trained} tokens this model was trained on: text "
-            f"beyond them is out of its distribution; set n_ctx to {trained} or less (--n-ctx, "
-            "or n_ctx in the model's config entry)"
-        )
+    if model is not None:
+        warnings.extend(model_warnings(model, n_ctx))
     return RenderedPrompt(
         model_id=model_id,
         format=fmt.name,
@@ -198,35 +196,6 @@ def _render_once(
         n_ctx=n_ctx,
         trimmed_turns=dropped,
     )
-
-
-def _typed_markers(tok: Tokenizer, pieces: list[PromptPiece]) -> list[str]:
-    """Message text holding one of this model's own control tokens ("<|im_start|>" typed into
-    a message): psmlab tokenizes messages without control tokens, so the model reads it as
-    text, not as a turn boundary. Said, as a server model's prompt says its markers."""
-    if getattr(tok, "text_only", False):
-        return []
-    typed = sorted(
-        {m for p in pieces if p.kind in ("content", "prefill") for m in MARKER.findall(p.text)}
-    )
-    own = []
-    for m in typed:
-        ids = tok.tokenize(m, special=True)
-        if len(ids) == 1 and tok.is_control(ids[0]):
-            own.append(m)
-    if not own:
-        return []
-    return [
-        f"the messages contain {', '.join(own[:4])}, this model's own control "
-        f"token{'s' if len(own) > 1 else ''}: it reads {'them' if len(own) > 1 else 'it'} as "
-        "plain text here, not as a turn boundary (psmlab never reads control tokens in messages)"
-    ]
-
-
-def _tokenizer_notes(tok: Tokenizer, pieces: list[PromptPiece]) -> list[str]:
-    """A server model's tokenizer adds its caveats (who tokenizes, markers in message text)."""
-    notes = getattr(tok, "prompt_notes", None)
-    return list(notes(pieces)) if notes is not None else []
 
 
 def _render_server_chat(
@@ -243,7 +212,7 @@ def _render_server_chat(
         f"format {fmt.name}: the server applies its own chat template to these messages, so the "
         "exact prompt text the model sees is not visible to psmlab"
     ]
-    warnings.extend(_tokenizer_notes(tok, pieces))
+    warnings.extend(tokenizer_notes(tok, pieces))
     return RenderedPrompt(
         model_id=model_id,
         format=fmt.name,
@@ -305,68 +274,6 @@ def _tokenize_pieces(pieces: list[PromptPiece], tok: Tokenizer) -> list[int]:
             run.append(p.text)
     flush()
     return tokens
-
-
-def _left_out(turns: list[Turn], segments: list[Segment], fmt: ChatTemplate) -> list[str]:
-    """The roles of the messages a chat template did not put in the prompt at all (Phi-3's
-    template drops the system turn; one rendering messages[-1] drops the history): records and
-    reports would otherwise say the model saw them (a trial's experiment compared a context
-    with none, word for word the same samples)."""
-    # Known by position, not text (a system prompt worded as the question was matched to it).
-    # The template was given an empty system turn first where `empty_system` adds one.
-    offset = 1 if fmt.empty_system and (not turns or turns[0].role != "system") else 0
-    shown = {s.index - offset for s in segments if s.kind == "content" and s.index is not None}
-    return [t.role for i, t in enumerate(turns) if t.content.strip() and i not in shown]
-
-
-def _left_out_warnings(lost: list[str], fmt: ChatTemplate) -> list[str]:
-    out = []
-    if "system" in lost:
-        out.append(
-            f"{fmt.label} leaves the system prompt out: the model never sees it; use a format "
-            "that keeps it (e.g. -f chatml) or put it in the first message"
-        )
-    turns = [r for r in lost if r != "system"]
-    if turns:
-        out.append(
-            f"{fmt.label} leaves out {len(turns)} earlier message{'s' * (len(turns) != 1)} "
-            f"({', '.join(turns)}): the model sees only the rest; use a format that keeps the "
-            "history (e.g. -f chatml)"
-        )
-    return out
-
-
-def _template_warnings(
-    pieces: list[PromptPiece], tok: Tokenizer, fmt: ChatTemplate, *, system_lost: bool = False
-) -> list[str]:
-    out: list[str] = []
-    injected = []
-    for line in "".join(p.text for p in pieces if p.kind == "format").splitlines():
-        # Mistral's "[INST]" and Llama 2's "<<SYS>>" are markers too, and a lone "<" no word.
-        bare = _BRACKET_MARKER.sub(" ", MARKER.sub(" ", line))
-        words = [w for w in _ROLE_WORDS.sub(" ", bare).split() if any(c.isalnum() for c in w)]
-        if len(words) >= 3:
-            injected.append(line.strip())
-    if injected:
-        snippet = " / ".join(injected)
-        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
-        own = fmt.origin == "gguf" and not fmt.empty_system
-        none = f", or the format {EMPTY_SYSTEM} for none" if own else ""
-        # A template that drops the system prompt keeps its own: --system cannot replace it.
-        fix = "" if system_lost else f"; set --system to choose your own{none}"
-        out.append(
-            f"the chat template injected text that is not in the transcript (a default system "
-            f'prompt?): "{snippet}"{fix}'
-        )
-    plain_markers = sorted(
-        {m for p in pieces if p.kind == "format" for m in MARKER.findall(p.text)}
-    )
-    if plain_markers and not getattr(tok, "text_only", False):
-        out.append(
-            f"format {fmt.name} uses markers this model does not know as control tokens "
-            f"({', '.join(plain_markers[:4])}): it reads them as plain text"
-        )
-    return out
 
 
 def _template_stop(fmt: ChatTemplate, bos: str, eos: str) -> list[str]:

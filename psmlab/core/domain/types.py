@@ -179,6 +179,14 @@ class Tokenizer(Protocol):
     def piece(self, token: int) -> str: ...
 
 
+class ModelFacts(Protocol):
+    """What a prompt warns about from the model itself, beside its vocabulary (a `ModelSpec`)."""
+
+    @property
+    def trained_ctx(self) -> int | None: ...
+    def kind_doubt(self) -> str | None: ...
+
+
 OnToken = Callable[[TokenEvent], None]
 
 

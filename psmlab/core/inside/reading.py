@@ -76,6 +76,7 @@ def project(
         fmt,
         model.vocab,
         model_id=model.spec.id,
+        model=model.spec,
         n_ctx=model.n_ctx,
         system=g.system,
         prefill=prefill,

@@ -140,6 +140,7 @@ class Responder:
             self.format,
             self.vocab,
             model_id=self.spec.id,
+            model=self.spec,
             n_ctx=self.cap.n_ctx,
             system=system,
         )

@@ -131,6 +131,7 @@ def run_choice(
             fmt,
             backend.vocab,
             model_id=backend.spec.id,
+            model=backend.spec,
             n_ctx=backend.n_ctx,
             system=system,
             prefill=PREFILL,

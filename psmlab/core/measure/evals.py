@@ -72,6 +72,7 @@ def eval_prompt(
         fmt,
         backend.vocab,
         model_id=backend.spec.id,
+        model=backend.spec,
         n_ctx=backend.n_ctx,
         system=system if system is not None else it.system,
         prefill=prefill,

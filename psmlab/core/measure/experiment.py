@@ -171,6 +171,7 @@ def _sample_prompt(job: Job, backend: Any, params: SamplingParams) -> RenderedPr
         job.get_format(),
         backend.vocab,
         model_id=job.model.id,
+        model=job.model,
         n_ctx=backend.n_ctx,
         system=job.context.system,
         prefill=prefill,

@@ -183,6 +183,7 @@ class Judge:
                 self.format,
                 self.backend.vocab,
                 model_id=self.spec.id,
+                model=self.spec,
                 n_ctx=self.backend.n_ctx,
                 system=SYSTEM,
                 prefill=PREFILL,

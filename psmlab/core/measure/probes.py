@@ -102,6 +102,7 @@ def probe_prompt(
         fmt,
         backend.vocab,
         model_id=backend.spec.id,
+        model=backend.spec,
         n_ctx=backend.n_ctx,
         system=system,
         prefill=item.prefill,
@@ -234,7 +235,11 @@ def probe_transcript(
     """Forced choice for the current conversation: each archetype's identity statements as the
     assistant's next answer (the lab's distribution panel). Calibrated when the conversation ends
     with a user message: that message is swapped for the content-free question."""
-    kw: dict[str, Any] = {"model_id": backend.spec.id, "n_ctx": backend.n_ctx}
+    kw: dict[str, Any] = {
+        "model_id": backend.spec.id,
+        "model": backend.spec,
+        "n_ctx": backend.n_ctx,
+    }
     prompt = render(transcript, fmt, backend.vocab, system=system, prefill=prefill, **kw)
     null = None
     turns = transcript.turns

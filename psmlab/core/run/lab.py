@@ -335,6 +335,7 @@ class Lab(LabInstruments):
             self.format_for(col),
             model.vocab,
             model_id=col.id,
+            model=col.spec,
             n_ctx=model.n_ctx,
             system=col.system,
             prefill=col.prefill,

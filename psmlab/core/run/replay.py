@@ -174,6 +174,7 @@ def _prompt_for(
         spec.get_format(fmt_name),
         model.vocab,
         model_id=spec.id,
+        model=spec,
         n_ctx=model.n_ctx,
         system=g.system,
         prefill=prefill,

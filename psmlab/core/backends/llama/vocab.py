@@ -30,18 +30,6 @@ class Vocab:
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
 
-    @property
-    def trained_ctx(self) -> int | None:
-        """The context length the model was trained on (its GGUF says), when its owner knows."""
-        trained = getattr(getattr(self._owner, "spec", None), "trained_ctx", None)
-        return trained if isinstance(trained, int) else None
-
-    @property
-    def kind_doubt(self) -> str | None:
-        """Why its model's kind may be wrong (`ModelSpec.kind_doubt`), when its owner knows."""
-        doubt = getattr(getattr(self._owner, "spec", None), "kind_doubt", None)
-        return doubt() if callable(doubt) else None
-
     def invalidate(self) -> None:
         """The model was freed: any further use is an error, not a crash."""
         self._vocab = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psmlab.core.domain.prompt import MARKER, PromptPiece, RenderedPrompt
+from psmlab.core.domain.prompt import PromptPiece, RenderedPrompt
+from psmlab.core.domain.prompt_warnings import MARKER
 from psmlab.core.models.spec import ModelSpec
 
 
