@@ -720,3 +720,28 @@ def test_a_run_torn_in_its_first_write_resumes_in_its_own_folder(tmp_path: Path)
     (out / "results.jsonl").write_text("a,b\n1,2\n")  # a file of the user's: refused
     with pytest.raises(UsageError, match=r"holds results\.jsonl that psmlab experiment did not"):
         check_owner(out, "Mine", tmp_path / "mine.toml")
+
+
+def test_an_experiments_units_that_fail_on_a_template_are_said_to_fail_again(
+    tmp_path: Path, demo_pair
+) -> None:
+    """A unit whose chat template refuses its prompt records the error's kind ("format"): the
+    command says a retry fails again and names the fix (it once read the error's words)."""
+    model = _gguf_with(
+        tmp_path,
+        {"smol": demo_pair[1].path},
+        "refuses",
+        **{"tokenizer.chat_template": "{{ raise_exception('no') }}"},
+    )
+    exp = tmp_path / "e.toml"
+    exp.write_text(
+        f'title = "t"\nmodels = ["{model}", "{DEMO_SMOL}"]\nformats = ["template"]\n'
+        'questions = [{ id = "q", text = "What are you?" }]\n'
+        "samples = 1\nseeds = [1]\nmax_tokens = 4\n"
+    )
+    proc = run_cli("experiment", str(exp), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 9, proc.stderr[-800:]
+    assert "1 of them failed on a chat template, which fails again" in proc.stderr
+    rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    kinds = sorted(r.get("error_kind", "-") for r in rows)
+    assert kinds == ["-", "format"], rows

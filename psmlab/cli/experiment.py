@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import sys
 import threading
@@ -103,9 +102,6 @@ def experiment(
             release_lock(target / "results.jsonl", fd)
 
 
-_TEMPLATE_FAILS = re.compile(r"chat template .*(?:is broken|refused the transcript)")
-
-
 def _say(level: str, text: str) -> None:
     sys.stderr.write(terminal_safe(f"psmlab: {level + ': ' if level else ''}{text}\n"))
 
@@ -194,7 +190,7 @@ def _report(
         _say("", f"automatic labels: {labeller_line(name, now=True)}")
     if failed:
         # A prompt no format can make fails the same way every time: retrying is no fix.
-        fixed = [f for f in failed if _TEMPLATE_FAILS.search(str(f.get("error", "")))]
+        fixed = [f for f in failed if f.get("error_kind") == "format"]
         again = (
             f"; {len(fixed)} of them failed on a chat template, which fails again: set "
             'another format for that model in the file (e.g. formats = ["chatml"])'

@@ -62,7 +62,7 @@ def run_experiment(
         # Units that failed before (a server that was down) are tried again on a resume.
         todo = [j for j in jobs if needs_rerun(results.done.get(j.key), j.settings)]
         lanes = lanes_of(todo)
-        dead: dict[str, str] = {}  # model id -> why it could not be loaded in this run
+        dead: dict[str, PsmlabError] = {}  # model id -> why it could not be loaded in this run
         finished = len(jobs) - len(todo)
         if len(lanes) <= 1 and all(w == 1 for _, w in lanes.values()):
             # One lane, one worker: run in this thread, exactly in plan order.
@@ -136,7 +136,7 @@ def _run_batch(
     params: SamplingParams,
     labeller: SampleLabeller,
     spec: ExperimentSpec,
-    dead: dict[str, str],
+    dead: dict[str, PsmlabError],
 ) -> list[dict[str, Any]]:
     """Rows for a batch from `_batches`, in its order."""
     if len(batch) == 1:
@@ -148,13 +148,13 @@ def _run_batch(
 
 
 def _sample_together(
-    batch: list[Job], pool: ModelPool, params: SamplingParams, dead: dict[str, str]
+    batch: list[Job], pool: ModelPool, params: SamplingParams, dead: dict[str, PsmlabError]
 ) -> list[Generation | PsmlabError]:
     """The batch's samples, decoded together; an error stands in for each sample it cost."""
     j = batch[0]
     try:
         if j.model.id in dead:
-            raise PsmlabError(dead[j.model.id])
+            raise dead[j.model.id]
         backend = pool.get(j.model, j.steering)
         gens = backend.generate_many(
             _sample_prompt(j, backend, params), params, [x.seed for x in batch]
@@ -185,7 +185,7 @@ def _run_job(
     params: SamplingParams,
     labeller: SampleLabeller,
     spec: ExperimentSpec,
-    dead: dict[str, str] | None = None,
+    dead: dict[str, PsmlabError] | None = None,
     *,
     gen: Generation | PsmlabError | None = None,
 ) -> dict[str, Any]:
@@ -194,13 +194,13 @@ def _run_job(
     row = _base_row(job)
     dead = {} if dead is None else dead
     if m.id in dead:  # a model that could not be loaded is not retried for every unit
-        row.update(error=dead[m.id])
+        row.update(_failed(dead[m.id]))
         return row
     try:
         try:
             backend = pool.get(m, job.steering)
         except PsmlabError as exc:
-            dead[m.id] = exc.one_line()
+            dead[m.id] = exc
             raise
         fmt = job.get_format()
         row["provenance"] = backend.provenance()
@@ -314,8 +314,14 @@ def _run_job(
                     matches_swapped=sm.logprob > sn.logprob,
                 )
     except PsmlabError as exc:
-        row.update(error=exc.one_line())
+        row.update(_failed(exc))
     return row
+
+
+def _failed(exc: PsmlabError) -> dict[str, str]:
+    """A failed unit's fields: its error and the error's kind ("format": a chat template that
+    fails again on a retry; "model", "context", ...), which a front end reads, never the words."""
+    return {"error": exc.one_line(), "error_kind": exc.exit_code.name.lower()}
 
 
 def _base_row(job: Job) -> dict[str, Any]:
