@@ -44,9 +44,13 @@ class ForcedChoice(Message):
         forced: Forced | None,
         error: str | None = None,
         turns: tuple[tuple[str, str], ...] = (),
+        error_with: tuple[str, str | None, str | None, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.model_id = model_id
         self.forced = forced
         self.error = error  # why there is none (e.g. a server without prompt log-probabilities)
         self.turns = turns
+        # The settings (format, system, prefill, steering) the error came with: a broken
+        # template's error is not the next format's.
+        self.error_with = error_with

@@ -323,3 +323,14 @@ def test_a_kind_the_name_contradicts_is_warned_of_with_every_prompt(svocab, smol
     prompt = render(Q, get_format("chatml", None), svocab, model_id="s", n_ctx=512, model=as_base)
     assert any("its name says chat" in w for w in prompt.warnings)
     assert smol_spec.kind_doubt() is None
+    # A template of the model's own that fails says it too (it came only with a prompt that
+    # rendered: a base GGUF carrying a broken template was told only to pick another format).
+    from psmlab.core.domain.formats import ChatTemplate
+
+    refuses = ChatTemplate(name="template", origin="gguf", source="{{ raise_exception('no') }}")
+    with pytest.raises(FormatError) as e:
+        render(Q, refuses, svocab, model_id="s", n_ctx=512, model=as_base)
+    assert "refused the transcript" in e.value.problem and "its name says chat" in e.value.fix
+    with pytest.raises(FormatError) as e:
+        render(Q, refuses, svocab, model_id="s", n_ctx=512, model=smol_spec)
+    assert "name says" not in e.value.fix

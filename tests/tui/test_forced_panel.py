@@ -125,6 +125,21 @@ def test_unavailable_says_why() -> None:
     )
 
 
+def test_an_error_of_earlier_settings_says_so() -> None:
+    """A broken template's error stayed under a fixed format's cancelled run, read as the new
+    format's: it says which settings it came with until the next run scores again."""
+    err = "chat template of m is broken: unexpected end (line 1)"
+    old = ("template", None, None, None)
+    st = ColumnState("m", "chat", "chatml", forced_error=err, forced_error_with=old)
+    lines = forced_block(st).plain.splitlines()
+    assert lines == [
+        f"forced choice: unavailable: {err}",
+        "with the earlier settings (scored again after the next run)",
+    ]
+    same = ColumnState("m", "chat", "template", forced_error=err, forced_error_with=old)
+    assert forced_block(same).plain == f"forced choice: unavailable: {err}"
+
+
 def test_scoring_and_scores_of_earlier_settings_say_so() -> None:
     st = ColumnState("m", "chat", "chatml", forced_pending=True)
     assert forced_block(st).plain == "forced choice: scoring the pending message…"

@@ -22,7 +22,7 @@ from psmlab.core.domain.prompt_warnings import (
 )
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import ModelFacts, Tokenizer
-from psmlab.core.errors import ContextOverflowError, TranscriptError
+from psmlab.core.errors import ContextOverflowError, FormatError, TranscriptError
 
 PieceKind = Literal["bos", "special", "format", "content", "prefill"]
 
@@ -113,7 +113,15 @@ def render(
     turns, prefill = split_prefill(transcript.with_system(system), prefill)
     dropped = 0
     while True:
-        prompt = _render_once(turns, fmt, tok, model_id, n_ctx, prefill, dropped, model)
+        try:
+            prompt = _render_once(turns, fmt, tok, model_id, n_ctx, prefill, dropped, model)
+        except FormatError as exc:
+            # A template that fails on a model whose name says it is base (a base GGUF carrying
+            # a chat template): the kind, said with every prompt, came only with one that rendered.
+            doubt = model.kind_doubt() if model is not None else None
+            if doubt is None or not isinstance(fmt, ChatTemplate) or fmt.origin != "gguf":
+                raise
+            raise FormatError(exc.problem, f"{exc.fix}; {doubt}") from None
         if prompt.n_tokens + reserve <= n_ctx:
             return prompt
         # Drop the oldest non-system turn (a user turn takes its answer with it), but never the

@@ -105,11 +105,20 @@ class ForcedView(Screen[None]):
             except ScoringCancelled:
                 return
             except PsmlabError as exc:
-                self.post_message(ForcedChoice(c.id, None, exc.problem, turns=key))
+                with_ = (
+                    c.format_name,
+                    c.system,
+                    c.prefill,
+                    c.steering.label() if c.steering else None,
+                )
+                self.post_message(
+                    ForcedChoice(c.id, None, exc.problem, turns=key, error_with=with_)
+                )
 
     def on_forced_choice(self, msg: ForcedChoice) -> None:
         st = self.states.get(msg.model_id)
         if st is not None and msg.turns == self._transcript_key():  # else computed on an old one
             st.forced, st.forced_error, st.forced_on = msg.forced, msg.error, msg.turns
+            st.forced_error_with = msg.error_with
             st.forced_pending = False
             self._refresh(msg.model_id)

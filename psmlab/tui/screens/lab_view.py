@@ -355,6 +355,7 @@ class LabView(LoadingView):
         elif isinstance(ev, ModelFailed):
             st = self.states[ev.model_id]
             st.error, st.error_blind = in_lab_words(ev.error.one_line()), blind_error(ev.error)
+            st.error_format = st.format  # set to the run's own when the run began
             self._refresh(ev.model_id)
 
     def on_run_finished(self, msg: RunFinished) -> None:

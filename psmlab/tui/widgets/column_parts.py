@@ -33,12 +33,15 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
     made = cur.record if cur is not None else None
     if not blind:
         # The format the shown answer was made with, never a setting chosen since.
-        head.append_text(safe(f" · {s.kind} · {made.format if made else s.format}", "dim"))
+        # Over an error, the failed run's format (a trial read a newly chosen one as failing).
+        shown = made.format if made else s.error_format if s.error and s.error_format else s.format
+        head.append_text(safe(f" · {s.kind} · {shown}", "dim"))
     if s.run_count:
         head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
     # What the next run changes, said once: "next run: chatml; unsteered; system changed".
     nexts: list[str] = []
-    if made is not None and not blind and made.format != s.format:
+    was = made.format if made is not None else s.error_format if s.error else None
+    if was is not None and not blind and was != s.format:
         nexts.append(s.format)
     # Steering: the shown answer's (as recorded), else the column's; blind: no file name.
     made_steer = record_label(made.params.get("steer")) if made is not None else s.steer

@@ -65,6 +65,8 @@ class ColumnState:
     # The error as blind mode shows it: what failed and what to do, not the message (which
     # names the model, its file, or its tokenizer's count of the prompt).
     error_blind: str | None = None
+    # The format of the run that failed: a format chosen since is the next run's, not the error's.
+    error_format: str | None = None
     samples: list[Sample] = field(default_factory=list)
     shown: int = 0
     # Runs: every generation of the shown turn is kept; `run_no` is the one on screen (0-based).
@@ -86,6 +88,8 @@ class ColumnState:
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
+    # The settings (format, system, prefill, steering) that error came with.
+    forced_error_with: tuple[str, str | None, str | None, str | None] | None = None
     forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
     forced_pending: bool = False  # being (re)scored now, after the last run
     # The lab scores a message while it waits for its answer: an answered one (adopted, or

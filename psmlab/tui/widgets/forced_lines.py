@@ -214,6 +214,12 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         elif s.forced_error:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
+            if s.forced_error_with not in (None, (s.format, s.system, s.prefill, s.steer)):
+                # A broken template's error stayed under a new format's cancelled run, as if
+                # the new one were broken too.
+                out.append_text(
+                    safe("\nwith the earlier settings (scored again after the next run)", "yellow")
+                )
         elif s.samples and all(x.record is not None for x in s.samples):  # say so, not a blank
             # Short: why is in the README and the export (a new message or quitting stops it).
             continued = all(x.record is not None and x.record.id in s.continued for x in s.samples)

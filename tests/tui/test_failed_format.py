@@ -1,0 +1,45 @@
+"""A run that failed on its chat template, then a format chosen for the next run: the column says
+which format failed and which comes next, on the real demo model with a broken template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psmlab.core.models.registry import spec_from_path
+from psmlab.tui.app import PsmlabApp
+from tests.gguf_tools import rewrite_strings
+from psmlab.tui.widgets.forced_lines import forced_block
+from tests.tui.conftest import settle, type_and_send, wait_for
+
+SIZE = (120, 40)
+
+
+async def test_a_failed_runs_format_stays_its_own_after_a_new_one_is_chosen(
+    make_lab, demo_pair, tmp_path: Path
+) -> None:
+    broken = rewrite_strings(
+        demo_pair[1].path, tmp_path / "broken.gguf", {"tokenizer.chat_template": "{% for %}"}
+    )
+    lab = make_lab(max_tokens=4, specs=[spec_from_path(str(broken))])
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        mid = lab.columns[0].id
+        col = screen.column_widget(mid)
+        assert col is not None and screen.states[mid].error
+        header = lambda: str(col.query_one(".col-header").render())  # noqa: E731
+        assert "· template" in header() and "next run" not in header()
+        st = screen.states[mid]
+        await wait_for(pilot, lambda: st.forced_error is not None, "the forced choice's error")
+        assert "earlier settings" not in forced_block(st).plain
+        lab.configure(mid, format="chatml")  # as F3 does
+        screen.states[mid].format = "chatml"
+        screen._refresh(mid)
+        await pilot.pause()
+        # The error is the template's: the header named chatml over it, as if chatml failed.
+        assert "is broken" in screen.states[mid].error
+        assert "· template" in header() and "next run: chatml" in header(), header()
+        # Likewise the forced choice's error is the old format's until the next run.
+        assert "with the earlier settings" in forced_block(st).plain
