@@ -16,8 +16,8 @@ from psmlab.views import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from psmlab.core.measure.agreement import SessionAgreement
     from psmlab.core.measure.kappa import Agreement
+    from psmlab.core.measure.session_agreement import SessionAgreement
 
 
 def agreement(
@@ -81,9 +81,9 @@ def agreement(
         is_session_file,
         lone_selector_error,
         open_source,
-        session_agreement,
         split_selector,
     )
+    from psmlab.core.measure.session_agreement import session_agreement
 
     console = Console(highlight=False)
     if reference is None:

@@ -18,7 +18,6 @@ from psmlab.core.measure.agreement import (
     lone_selector_error,
     open_source,
     read_jsonl,
-    session_agreement,
     split_selector,
 )
 from psmlab.core.measure.coefficients import (
@@ -34,6 +33,7 @@ from psmlab.core.measure.kappa import (
     compare_sets,
     small_n_note,
 )
+from psmlab.core.measure.session_agreement import session_agreement
 from psmlab.core.measure.session_labels import session_labels
 from psmlab.core.session.disk import atomic_write
 from psmlab.core.session.file import dumps

@@ -10,8 +10,8 @@ from pathlib import Path
 from textual.app import App
 
 from psmlab.core.domain.selfid_version import rules_fingerprint
-from psmlab.core.measure.agreement import session_agreement
 from psmlab.core.measure.experiment_session import session_from_results, write_new
+from psmlab.core.measure.session_agreement import session_agreement
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp

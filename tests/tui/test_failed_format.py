@@ -7,8 +7,8 @@ from pathlib import Path
 
 from psmlab.core.models.registry import spec_from_path
 from psmlab.tui.app import PsmlabApp
-from tests.gguf_tools import rewrite_strings
 from psmlab.tui.widgets.forced_lines import forced_block
+from tests.gguf_tools import rewrite_strings
 from tests.tui.conftest import settle, type_and_send, wait_for
 
 SIZE = (120, 40)
