@@ -73,8 +73,9 @@ def annotate(
     from psmlab.core.domain.selfid import SELF_IDS
     from psmlab.core.measure.label_values import SELF_ID, archetype_name, normalize
     from psmlab.core.session.file import open_session, resolve_path
+    from psmlab.core.session.records import quote_evidence
     from psmlab.core.session.relabel import relabel_note
-    from psmlab.core.session.schema import Annotation, Span, default_annotator, quote_span
+    from psmlab.core.session.schema import Annotation, Span, default_annotator
 
     who = annotator or default_annotator()
     personas, _ = load_personas()
@@ -145,16 +146,11 @@ def annotate(
                     f"give a range reaching past {prefilled}, where the model's text begins",
                 )
         elif quote:
-            span = quote_span(
+            span, again = quote_evidence(
                 g.full_text, quote, what="the --quote text", given=len(g.prefill or "")
             )
-            times = g.full_text.count(quote, span.start)
-            if times > 1:  # the first is kept: said, so a person can choose another
-                _note(
-                    f"--quote {quote!r} occurs {times} times in the answer; the first "
-                    f"({span.start}:{span.end}) is recorded: quote more words, or give "
-                    "--evidence START:END, to choose another"
-                )
+            if again:  # the first is kept: said, so a person can choose another
+                _note(f"{again} (or give --evidence START:END)")
         new = Annotation(
             generation_id=g.id,
             labels=labels,

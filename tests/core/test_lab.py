@@ -59,6 +59,15 @@ def test_sending_adopts_only_the_answer_it_is_given(demo_pair, pool, tmp_path: P
     lab.close()
 
 
+def test_a_quote_found_again_says_the_first_is_recorded() -> None:
+    from psmlab.core.session.records import quote_evidence
+
+    span, note = quote_evidence("I think I’m what I'm.", "I'm", given=1)
+    assert (span.start, span.end) == (8, 11)  # curly and straight are one, in the count too
+    assert note is not None and "occurs 2 times" in note and "(8:11)" in note
+    assert quote_evidence("I think I am.", "think")[1] is None
+
+
 def test_quotes_become_spans_and_a_missing_quote_is_an_error() -> None:
     span = quote_span("I am a helpful AI.", "helpful AI")
     assert (span.start, span.end) == (7, 17)

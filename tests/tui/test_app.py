@@ -542,6 +542,12 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
             lambda: any(f"tester labelled {rec.id} before" in m for m in notices(app)),
         )
         assert len(lab.session.annotations) == 3
+        # A quote found twice: the first is recorded and said so, as `psmlab annotate` says.
+        text = rec.full_text[len(rec.prefill or "") :]
+        again = max(text, key=text.count)  # 24 tokens: some character occurs twice
+        await pilot.press("l")
+        app.screen.dismiss(AnnotationInput([], None, None, None, again, "tester"))
+        await wait_for(pilot, lambda: any("times in the answer" in m for m in notices(app)))
 
 
 async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None:

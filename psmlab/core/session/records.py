@@ -298,6 +298,21 @@ def quote_span(text: str, quote: str, *, what: str = "the quoted text", given: i
     return Span(start=at, end=at + len(quote))
 
 
+def quote_evidence(
+    text: str, quote: str, *, what: str = "the quoted text", given: int = 0
+) -> tuple[Span, str | None]:
+    """`quote_span`, and a note when the quote occurs again after it (the first is recorded;
+    curly and straight quotes are one here too): the lab recorded the first unsaid."""
+    span = quote_span(text, quote, what=what, given=given)
+    times = text.translate(_QUOTES).count(quote.translate(_QUOTES), span.start)
+    if times < 2:
+        return span, None
+    return span, (
+        f"{what} {quote!r} occurs {times} times in the answer; the first "
+        f"({span.start}:{span.end}) is recorded: quote more words to choose another"
+    )
+
+
 def default_annotator() -> str:
     """Who annotates when nobody says: `PSMLAB_ANNOTATOR`, else `annotator` in the config file,
     else "anonymous". Never the login name: on a shared box or in a container ("root") it names

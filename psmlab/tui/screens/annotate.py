@@ -14,7 +14,12 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, 
 
 from psmlab.core.domain.personas import Persona
 from psmlab.core.measure.label_values import archetype_name
-from psmlab.core.session.records import RESERVED_ANNOTATORS
+from psmlab.core.session.records import (
+    RESERVED_ANNOTATORS,
+    Annotation,
+    GenerationRecord,
+    quote_evidence,
+)
 from psmlab.tui.screens.dialogs import FormDialog
 from psmlab.tui.widgets.ordered import OrderedInput
 from psmlab.views import safe
@@ -31,6 +36,28 @@ class AnnotationInput:
     quote: str | None
     annotator: str
     self_id: SelfId | None = None  # None: unset
+
+    def annotation(self, rec: GenerationRecord) -> tuple[Annotation, list[str]]:
+        """The annotation of `rec` this input makes, and what to say of it (a quote that occurs
+        again: the first is recorded, as `psmlab annotate` says)."""
+        span, again = (
+            quote_evidence(
+                rec.full_text, self.quote, what="the evidence text", given=len(rec.prefill or "")
+            )
+            if self.quote
+            else (None, None)
+        )
+        given = Annotation(
+            generation_id=rec.id,
+            labels=self.labels,
+            confidence=self.confidence,
+            rating=self.rating,
+            note=self.note,
+            evidence=span,
+            annotator=self.annotator,
+            self_id=self.self_id,
+        )
+        return given, [again] if again else []
 
 
 # The self-identification axis: what does the continuation claim the speaker is?

@@ -20,7 +20,7 @@ from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column, differing_settings
-from psmlab.core.session.schema import Annotation, default_annotator, quote_span
+from psmlab.core.session.schema import default_annotator
 from psmlab.tui.keys import (
     ACTIONS,
     COLUMN_KEYS,
@@ -349,27 +349,8 @@ class LabScreen(LabFileActions):
             if r is None:
                 return
             try:
-                span = (
-                    quote_span(
-                        rec.full_text,
-                        r.quote,
-                        what="the evidence text",
-                        given=len(rec.prefill or ""),
-                    )
-                    if r.quote
-                    else None
-                )
-                given = Annotation(
-                    generation_id=rec.id,
-                    labels=r.labels,
-                    confidence=r.confidence,
-                    rating=r.rating,
-                    note=r.note,
-                    evidence=span,
-                    annotator=r.annotator,
-                    self_id=r.self_id,
-                )
-                notes = self.lab.session.annotation_notes(given)
+                given, notes = r.annotation(rec)
+                notes += self.lab.session.annotation_notes(given)
                 self.lab.annotate(given)
             except PsmlabError as exc:
                 self.notify(exc.one_line(), severity="error")
