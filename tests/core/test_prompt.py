@@ -198,6 +198,8 @@ def test_templates_get_the_real_eos_token(gvocab) -> None:
     tr = Transcript.of(("user", "Hi"), ("assistant", "Hello"), ("user", "Bye"))
     p = render(tr, mistral, gvocab, model_id="g", n_ctx=512)
     assert "Hello<eos>[INST] Bye" in p.text
+    # Its role-leak stop is the user header: one beginning with the EOS text never matched.
+    assert p.stop == ("[INST]",)
     assert [x.text for x in p.pieces if x.kind == "special"] == ["<bos>", "<eos>"]
 
 

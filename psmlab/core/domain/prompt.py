@@ -297,6 +297,10 @@ def _template_stop(fmt: ChatTemplate, bos: str, eos: str) -> list[str]:
     if not lines:
         return []
     line = lines[-1]
+    # "</s>[INST]": the end-of-sequence text ends generation by itself, so a stop string that
+    # begins with it is never seen as text (Mistral's); the header after it is.
+    if eos and line.startswith(eos):
+        line = line[len(eos) :].strip()
     # "<|eot_id|><|start_header_id|>user..." -> start at the marker that opens the user header:
     # the end-of-turn marker before it ends generation by itself and would never be seen as text.
     at = line.lower().rfind("user")
