@@ -108,6 +108,7 @@ def test_a_unit_that_raises_is_written_as_a_failed_row_and_the_lane_goes_on(
     done = ResultsFile(tmp_path / "results.jsonl").done
     assert set(done) == {"a1", "a2", "b1"}
     assert done["a1"]["error"] == "internal error: ValueError: boom"
+    assert done["a1"]["error_kind"] == "internal"  # read by front ends, never the words
     assert done["a1"]["format"] == "f"  # the unit's fields, as a report groups failed rows
     assert sorted(d for d, _, _ in seen) == [1, 2, 3] and {t for _, t, _ in seen} == {3}
 

@@ -59,7 +59,11 @@ def run_lanes(
             except Exception as exc:  # a bug must not silently stop this lane's other units
                 # The unit's fields as a failed row has them (a report groups rows by model,
                 # format and context, and a failed probe by its set and item).
-                row = {**base_row(job), "error": f"internal error: {type(exc).__name__}: {exc}"}
+                row = {
+                    **base_row(job),
+                    "error": f"internal error: {type(exc).__name__}: {exc}",
+                    "error_kind": "internal",
+                }
             with lock:
                 if gone.is_set():
                     return
