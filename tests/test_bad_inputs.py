@@ -744,4 +744,4 @@ def test_an_experiments_units_that_fail_on_a_template_are_said_to_fail_again(
     assert "1 of them failed on a chat template, which fails again" in proc.stderr
     rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     kinds = sorted(r.get("error_kind", "-") for r in rows)
-    assert kinds == ["-", "format"], rows
+    assert kinds == ["-", "template"], rows

@@ -190,7 +190,7 @@ def _report(
         _say("", f"automatic labels: {labeller_line(name, now=True)}")
     if failed:
         # A prompt no format can make fails the same way every time: retrying is no fix.
-        fixed = [f for f in failed if f.get("error_kind") == "format"]
+        fixed = [f for f in failed if f.get("error_kind") == "template"]
         again = (
             f"; {len(fixed)} of them failed on a chat template, which fails again: set "
             'another format for that model in the file (e.g. formats = ["chatml"])'

@@ -49,6 +49,11 @@ class FormatError(PsmlabError):
     exit_code = ExitCode.FORMAT
 
 
+class TemplateError(FormatError):
+    """A chat template that cannot render (broken, or refusing the transcript): deterministic,
+    so a retry fails again; another format is the fix."""
+
+
 class TranscriptError(PsmlabError):
     exit_code = ExitCode.TRANSCRIPT
 

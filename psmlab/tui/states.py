@@ -34,7 +34,6 @@ def build_states(
         st.forced_due = lab.awaiting_answer()
         if was is not None and was.status == "failed":
             st.error, st.error_blind = was.error, was.error_blind
-            st.error_format = was.error_format
         st.shade = was.shade if was else False
         set_next(st, c)
         runs = lab.runs(c.id)

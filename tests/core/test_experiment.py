@@ -827,3 +827,16 @@ def test_a_failed_units_row_says_its_format_context_set_and_item(tmp_path: Path)
         row = _base_row(job)
         assert {"format", "context", "settings", "probe_set", "item", "axis"} <= set(row)
         assert row["key"].endswith(f"{row['probe_set']}/{row['item']}")
+
+
+def test_a_failed_units_kind_says_whether_a_retry_can_help() -> None:
+    """Only a chat template that cannot render fails the same way again ("template"); another
+    format error (a server format given a prefill, a sandbox stop) and a judge's failure
+    ("labeller") are not said to, nor pointed at the sampled model's format."""
+    from psmlab.core.errors import FormatError, ModelError, TemplateError
+    from psmlab.core.measure.experiment import _failed
+
+    assert _failed(TemplateError("chat template x is broken"))["error_kind"] == "template"
+    assert _failed(FormatError("format server-chat cannot prefill"))["error_kind"] == "format"
+    assert _failed(ModelError("gone"))["error_kind"] == "model"
+    assert _failed(TemplateError("judge's template"), "labeller")["error_kind"] == "labeller"

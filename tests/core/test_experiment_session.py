@@ -10,13 +10,13 @@ import pytest
 
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.agreement import session_agreement
 from psmlab.core.measure.experiment import run_experiment
 from psmlab.core.measure.experiment_rows import find_experiment_file, read_rows
 from psmlab.core.measure.experiment_session import session_from_results, write_new
 from psmlab.core.measure.experiment_spec import load_experiment
 from psmlab.core.measure.kappa import compare
 from psmlab.core.measure.report import report_md
+from psmlab.core.measure.session_agreement import session_agreement
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay
 from psmlab.core.session import file as store

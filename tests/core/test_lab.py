@@ -66,6 +66,8 @@ def test_a_quote_found_again_says_the_first_is_recorded() -> None:
     assert (span.start, span.end) == (8, 11)  # curly and straight are one, in the count too
     assert note is not None and "occurs 2 times" in note and "(8:11)" in note
     assert quote_evidence("I think I am.", "think")[1] is None
+    assert "occurs 2 times" in (quote_evidence("ha ha ha", "ha ha")[1] or "")  # overlapping
+    assert quote_evidence("I am. I am.", "I am", given=6)[1] is None  # the first is the prefill's
 
 
 def test_quotes_become_spans_and_a_missing_quote_is_an_error() -> None:

@@ -198,9 +198,17 @@ def test_templates_get_the_real_eos_token(gvocab) -> None:
     tr = Transcript.of(("user", "Hi"), ("assistant", "Hello"), ("user", "Bye"))
     p = render(tr, mistral, gvocab, model_id="g", n_ctx=512)
     assert "Hello<eos>[INST] Bye" in p.text
-    # Its role-leak stop is the user header: one beginning with the EOS text never matched.
-    assert p.stop == ("[INST]",)
     assert [x.text for x in p.pieces if x.kind == "special"] == ["<bos>", "<eos>"]
+    # Its role-leak stop is the user header: one beginning with the EOS text never matched,
+    # nor one beginning with BOS after it (Llama 2 writes "</s><s>[INST]").
+    assert p.stop == ("[INST]",)
+    llama2 = ChatTemplate(
+        name="llama2-like",
+        origin="builtin",
+        source=mistral.source.replace("eos_token }}", "eos_token }}{{ bos_token }}"),
+    )
+    p = render(tr, llama2, gvocab, model_id="g", n_ctx=512)
+    assert "Hello<eos><bos>[INST] Bye" in p.text and p.stop == ("[INST]",)
 
 
 def test_later_system_turns_are_kept_and_system_option_sets_the_first(gvocab) -> None:

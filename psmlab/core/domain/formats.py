@@ -20,7 +20,7 @@ from psmlab.core import paths
 from psmlab.core.domain.jinja_sandbox import MAX_RENDER_CHARS, MAX_RENDER_SECONDS, template_env
 from psmlab.core.domain.tomlfile import read_toml
 from psmlab.core.domain.transcript import Turn
-from psmlab.core.errors import FormatError
+from psmlab.core.errors import FormatError, TemplateError
 
 SegmentKind = Literal["format", "content", "prefill"]
 
@@ -158,18 +158,18 @@ class ChatTemplate:
             # The template itself cannot be read (a syntax error, an unknown filter): no
             # transcript would render, and a retry never helps (a trial was told to change it).
             where = f" (line {exc.lineno})" if exc.lineno else ""
-            raise FormatError(
+            raise TemplateError(
                 f"{self.label} is broken: {(exc.message or str(exc)).rstrip('.')}{where}; no transcript renders "
                 "with it",
                 _ANOTHER,
             ) from None
         except jinja2.exceptions.TemplateError as exc:
-            raise FormatError(
+            raise TemplateError(
                 f"{self.label} refused the transcript: {exc}",
                 f"change the transcript (e.g. make roles alternate user/assistant) or {_ANOTHER}",
             ) from None
         except Exception as exc:  # a template is untrusted code: any failure is a format error
-            raise FormatError(
+            raise TemplateError(
                 f"{self.label} failed: {type(exc).__name__}: {exc}",
                 _ANOTHER,
             ) from None
@@ -269,8 +269,8 @@ class ChatTemplate:
             raise self._untraceable()
         return segs
 
-    def _untraceable(self) -> FormatError:
-        return FormatError(
+    def _untraceable(self) -> TemplateError:
+        return TemplateError(
             f"{self.label} changes message text in a way psmlab cannot trace, "
             "so user text cannot be kept apart from control tokens",
             "use --format chatml (or another built-in) or a frame such as dialogue",

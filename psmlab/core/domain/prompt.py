@@ -121,7 +121,7 @@ def render(
             doubt = model.kind_doubt() if model is not None else None
             if doubt is None or not isinstance(fmt, ChatTemplate) or fmt.origin != "gguf":
                 raise
-            raise FormatError(exc.problem, f"{exc.fix}; {doubt}") from None
+            raise type(exc)(exc.problem, f"{exc.fix}; {doubt}") from None
         if prompt.n_tokens + reserve <= n_ctx:
             return prompt
         # Drop the oldest non-system turn (a user turn takes its answer with it), but never the
@@ -297,10 +297,12 @@ def _template_stop(fmt: ChatTemplate, bos: str, eos: str) -> list[str]:
     if not lines:
         return []
     line = lines[-1]
-    # "</s>[INST]": the end-of-sequence text ends generation by itself, so a stop string that
-    # begins with it is never seen as text (Mistral's); the header after it is.
-    if eos and line.startswith(eos):
-        line = line[len(eos) :].strip()
+    # "</s>[INST]" (Mistral), "</s><s>[INST]" (Llama 2): the end-of-sequence text ends
+    # generation by itself and BOS is never generated, so a stop string that begins with them
+    # is never seen as text; the header after them is.
+    marks = [m for m in (eos, bos) if m]
+    while any(line.startswith(m) for m in marks):
+        line = line[len(next(m for m in marks if line.startswith(m))) :].strip()
     # "<|eot_id|><|start_header_id|>user..." -> start at the marker that opens the user header:
     # the end-of-turn marker before it ends generation by itself and would never be seen as text.
     at = line.lower().rfind("user")

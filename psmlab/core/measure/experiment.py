@@ -18,7 +18,7 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import PsmlabError, TemplateError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
@@ -212,7 +212,11 @@ def _run_job(
                 _sample_prompt(job, backend, params), params, job.seed, sample=job.sample
             )
             # How the turn ended is not a label; the question is what the text answers.
-            label, judged = labeller.label(g.text, text, g.prefill)
+            try:
+                label, judged = labeller.label(g.text, text, g.prefill)
+            except PsmlabError as exc:  # the judge's failure, not the sampled model's
+                row.update(_failed(exc, "labeller"))
+                return row
             if judged is not None:
                 row["judge"] = judged
             else:  # which rules: a row labelled by others is labelled again (`relabel_stale`)
@@ -318,10 +322,12 @@ def _run_job(
     return row
 
 
-def _failed(exc: PsmlabError) -> dict[str, str]:
-    """A failed unit's fields: its error and the error's kind ("format": a chat template that
-    fails again on a retry; "model", "context", ...), which a front end reads, never the words."""
-    return {"error": exc.one_line(), "error_kind": exc.exit_code.name.lower()}
+def _failed(exc: PsmlabError, kind: str | None = None) -> dict[str, str]:
+    """A failed unit's fields: its error and the error's kind, which a front end reads, never
+    the words: "template" (a chat template that cannot render: a retry fails again),
+    "labeller" (the judge failed, not the model), else by exit code ("model", "format", ...)."""
+    kind = kind or ("template" if isinstance(exc, TemplateError) else exc.exit_code.name.lower())
+    return {"error": exc.one_line(), "error_kind": kind}
 
 
 def _base_row(job: Job) -> dict[str, Any]:

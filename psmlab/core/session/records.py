@@ -304,7 +304,11 @@ def quote_evidence(
     """`quote_span`, and a note when the quote occurs again after it (the first is recorded;
     curly and straight quotes are one here too): the lab recorded the first unsaid."""
     span = quote_span(text, quote, what=what, given=given)
-    times = text.translate(_QUOTES).count(quote.translate(_QUOTES), span.start)
+    # Every place it could be (overlapping: "ha ha" twice in "ha ha ha") past the prefill.
+    plain, q = text.translate(_QUOTES), quote.translate(_QUOTES)
+    times = sum(
+        plain.startswith(q, i) and i + len(q) > given for i in range(span.start, len(plain))
+    )
     if times < 2:
         return span, None
     return span, (

@@ -43,6 +43,7 @@ class ForcedView(Screen[None]):
         for m, st in self.states.items():
             if (st.forced is not None or st.forced_error) and st.forced_on != key:
                 st.forced, st.forced_error, st.forced_on = None, None, ()
+                st.forced_error_with = None
                 st.forced_pending = False
                 self._refresh(m)
 

@@ -288,6 +288,7 @@ class LabView(LoadingView):
                 st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
                 st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
+                st.error_blind = st.error_format = None
                 # The shares are the shown run's: the run before's stayed on screen under the
                 # new run's streaming text as if they were its own (a trial read "human 3/3").
                 st.auto, st.auto_self_id, st.ends = [], [], []
