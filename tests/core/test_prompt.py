@@ -243,6 +243,14 @@ def test_llama3_role_leak_stop_starts_at_the_user_header(gvocab) -> None:
     assert p.stop == ("<|start_header_id|>user<|end_header_id|>",)
 
 
+def test_a_bos_that_is_the_turn_marker_stays_in_the_stop(svocab, smol_template) -> None:
+    """SmolLM2's BOS is "<|im_start|>": stripped as a BOS, the stop was "user", which ended
+    any answer at the word."""
+    for fmt in (get_format("chatml", None), get_format("template", smol_template)):
+        p = render(Q, fmt, svocab, model_id="s", n_ctx=512)
+        assert p.stop == ("<|im_start|>user",), (fmt.name, p.stop)
+
+
 def test_closed_vocab_raises_instead_of_crashing(gemma_spec) -> None:
     v = VocabOnly(gemma_spec)
     vocab = v.vocab

@@ -298,11 +298,13 @@ def _template_stop(fmt: ChatTemplate, bos: str, eos: str) -> list[str]:
         return []
     line = lines[-1]
     # "</s>[INST]" (Mistral), "</s><s>[INST]" (Llama 2): the end-of-sequence text ends
-    # generation by itself and BOS is never generated, so a stop string that begins with them
-    # is never seen as text; the header after them is.
-    marks = [m for m in (eos, bos) if m]
-    while any(line.startswith(m) for m in marks):
-        line = line[len(next(m for m in marks if line.startswith(m))) :].strip()
+    # generation by itself, so a stop string that begins with it is never seen as text; the
+    # header after it is (and a BOS right after an EOS goes with it). A BOS alone stays: it
+    # can be the turn marker itself (SmolLM2's BOS is "<|im_start|>").
+    if eos and line.startswith(eos):
+        line = line[len(eos) :].strip()
+        if bos and line.startswith(bos):
+            line = line[len(bos) :].strip()
     # "<|eot_id|><|start_header_id|>user..." -> start at the marker that opens the user header:
     # the end-of-turn marker before it ends generation by itself and would never be seen as text.
     at = line.lower().rfind("user")
