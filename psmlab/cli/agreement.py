@@ -14,6 +14,8 @@ from psmlab.core.errors import UsageError
 from psmlab.views import safe
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from psmlab.core.measure.kappa import Agreement
@@ -99,6 +101,11 @@ def agreement(
             if not is_jsonl(path):  # a report, a CSV, a TOML: neither kind of source
                 raise UsageError(
                     f"{source} is neither a session nor a JSONL label file",
+                    "give a session (.json) alone, or two label sources",
+                )
+            if _json_but_no_session(path):  # "{}" named .json was called a label file
+                raise UsageError(
+                    f"{source} holds JSON but not a psmlab session (no schema_version or turns)",
                     "give a session (.json) alone, or two label sources",
                 )
             raise UsageError(
@@ -305,3 +312,18 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
             console.print("no two annotators labelled the same generation", markup=False)
         for result in report.between:
             _print_agreement(console, result, report.field)
+
+
+def _json_but_no_session(path: Path) -> bool:
+    """A `.json` file holding one JSON object with nothing of a label line in it: a session was
+    meant (a label line has its text, an id or a label)."""
+    import json
+
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    fields = {"id", "text", "self_id", "label", "labels", "archetypes", "key"}
+    return isinstance(doc, dict) and not fields & set(doc)

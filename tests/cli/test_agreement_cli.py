@@ -565,6 +565,10 @@ def test_files_of_another_kind_are_named_for_what_they_are(tmp_path: Path) -> No
     one = _psmlab("agreement", str(csv))
     assert one.returncode == 2
     assert "is neither a session nor a JSONL label file" in one.stderr, one.stderr
+    # A JSON object that is no session was called "a JSONL label file" (what export says of it).
+    (tmp_path / "empty.json").write_text("{}\n")
+    empty = _psmlab("agreement", str(tmp_path / "empty.json"))
+    assert empty.returncode == 2 and "holds JSON but not a psmlab session" in empty.stderr
     out = tmp_path / "out"
     out.mkdir()
     row = {

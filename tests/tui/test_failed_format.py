@@ -43,3 +43,30 @@ async def test_a_failed_runs_format_stays_its_own_after_a_new_one_is_chosen(
         assert "· template" in header() and "next run: chatml" in header(), header()
         # Likewise the forced choice's error is the old format's until the next run.
         assert "with the earlier settings" in forced_block(st).plain
+
+
+async def test_an_unexpected_error_in_the_forced_choice_stays_in_its_panel(
+    make_lab, monkeypatch
+) -> None:
+    """A trial's half-upgraded install raised a TypeError in the forced-choice worker: the whole
+    lab closed. It is that column's panel's error now, and the lab goes on."""
+    from psmlab.core.run.lab_measure import LabInstruments
+
+    def broken(*args, **kwargs):
+        raise TypeError("render() got an unexpected keyword argument 'model'")
+
+    monkeypatch.setattr(LabInstruments, "forced_choice", broken)
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        await wait_for(
+            pilot,
+            lambda: all(st.forced_error for st in screen.states.values()),
+            "each column's forced-choice error",
+        )
+        for st in screen.states.values():
+            assert "internal error: TypeError" in forced_block(st).plain
+        assert app.is_running and app.screen is screen

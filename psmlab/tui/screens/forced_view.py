@@ -105,16 +105,17 @@ class ForcedView(Screen[None]):
                 self.post_message(ForcedChoice(c.id, forced_of(r), turns=key))
             except ScoringCancelled:
                 return
-            except PsmlabError as exc:
-                with_ = (
-                    c.format_name,
-                    c.system,
-                    c.prefill,
-                    c.steering.label() if c.steering else None,
+            except Exception as exc:
+                # Any failure is this column's panel's, never the lab's: an unexpected one (a
+                # bug, a half-upgraded install) closed the whole app from this worker.
+                why = (
+                    exc.problem
+                    if isinstance(exc, PsmlabError)
+                    else f"internal error: {type(exc).__name__}: {exc}"
                 )
-                self.post_message(
-                    ForcedChoice(c.id, None, exc.problem, turns=key, error_with=with_)
-                )
+                steer = c.steering.label() if c.steering else None
+                with_ = (c.format_name, c.system, c.prefill, steer)
+                self.post_message(ForcedChoice(c.id, None, why, turns=key, error_with=with_))
 
     def on_forced_choice(self, msg: ForcedChoice) -> None:
         st = self.states.get(msg.model_id)
