@@ -70,3 +70,37 @@ async def test_an_unexpected_error_in_the_forced_choice_stays_in_its_panel(
         for st in screen.states.values():
             assert "internal error: TypeError" in forced_block(st).plain
         assert app.is_running and app.screen is screen
+
+
+async def test_a_session_none_of_whose_models_opens_says_where_its_answers_are(
+    demo_pair, pool, tmp_path: Path, monkeypatch
+) -> None:
+    """A trial's session whose one model file changed opened to a blank lab once the notice
+    went: the columns' place says why and where the recorded answers are."""
+    import shutil
+
+    from psmlab.core.run.lab import Lab
+    from psmlab.core.session import file as store
+
+    monkeypatch.setenv("PSMLAB_SESSIONS_DIR", str(tmp_path / "sessions"))
+    model = tmp_path / "smol.gguf"
+    shutil.copyfile(demo_pair[1].path, model)
+    from psmlab.core.domain.types import SamplingParams
+
+    lab = Lab([spec_from_path(str(model))], pool=pool, params=SamplingParams(max_tokens=2))
+    lab.send("What are you?")
+    lab.run()  # an answer: the model is recorded in the session
+    path = tmp_path / "s.json"
+    lab.save(path)
+    lab.release()
+    with model.open("ab") as f:
+        f.write(b"X")  # the recorded file has changed
+    again = Lab.open(path, pool=pool)
+    assert not again.columns and any("not opened as a column" in w for w in again.warnings)
+    app = PsmlabApp(again)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        said = str(app.lab_screen.query_one("#no-columns").render())
+        assert "No model column" in said and "s.json" in said
+    again.release()
+    assert store.load(path).turns  # the file is as it was

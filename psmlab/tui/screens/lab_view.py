@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 
+from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
 from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.types import TokenEvent
@@ -34,6 +35,7 @@ from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView, adopted_which
+from psmlab.views import safe
 
 
 class LabView(LoadingView):
@@ -164,6 +166,11 @@ class LabView(LoadingView):
     def _mount_columns(self) -> None:
         box = self.query_one("#columns", Horizontal)
         box.remove_children()
+        if not self.order:
+            # A session none of whose models opened (a file changed or moved): the notice said
+            # why and went; a blank screen said nothing of the answers kept in the file.
+            box.mount(Static(no_columns_text(self.lab.path), id="no-columns"))
+            return
         box.mount_all(
             [
                 ModelColumn(self.states[m], self.display_name(m), blind=self.lab.blind)
@@ -402,3 +409,14 @@ class LabView(LoadingView):
 
     def _count_labels(self) -> None:
         count_labels(self.lab, self.states)
+
+
+def no_columns_text(path: object) -> Text:
+    """What the lab says where the columns would be when no model of the session opened."""
+    where = str(path) if path else "the session file"
+    return safe(
+        "No model column: none of this session's models could be opened (the notice said "
+        f"why). Its recorded answers are kept in {where}: psmlab export and psmlab tree show "
+        "them; put the model files back and open it again.",
+        "dim italic",
+    )
