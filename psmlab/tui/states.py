@@ -149,3 +149,18 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
             " · ".join(labeller_brief(m, now=True) for m in methods) or st.labeller_brief
         )
         st.methods = tuple(methods) or st.methods
+
+
+def one_run_here(lab: Lab, n_runs: int) -> str:
+    """Why { and } have nowhere to go. Continuing an adopted answer, the runs that answered
+    the message are a turn up, in the tree (a trial read "only one run" as the others gone)."""
+    shown = lab.shown_node()
+    turn = lab.session.node(shown) if shown is not None else None
+    if turn is not None and turn.role == "assistant" and not n_runs:
+        return "No run continues this answer yet: F5 or r runs one"
+    if turn is not None and turn.role == "assistant":
+        return (
+            "Only one run continues this answer (F5 or r adds one); the runs that "
+            "answered the message are in the tree: F8"
+        )
+    return "Only one run here: F5 or r adds one"

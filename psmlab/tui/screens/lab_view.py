@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 
-from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -30,12 +29,12 @@ from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.lab_loading import LoadingView
-from psmlab.tui.states import build_states, count_labels, show_forced, show_run
+from psmlab.tui.states import build_states, count_labels, one_run_here, show_forced, show_run
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
+from psmlab.tui.widgets.column_text import no_columns_text
 from psmlab.tui.widgets.composer import Composer
 from psmlab.tui.widgets.transcript import TranscriptView, adopted_which
-from psmlab.views import safe
 
 
 class LabView(LoadingView):
@@ -114,7 +113,7 @@ class LabView(LoadingView):
         runs = self.lab.runs(model_id)
         if self.generating or len(runs) < 2:
             self.notify(
-                "Still generating" if self.generating else self._one_run_here(len(runs)),
+                "Still generating" if self.generating else one_run_here(self.lab, len(runs)),
                 severity="warning",
             )
             return
@@ -130,20 +129,6 @@ class LabView(LoadingView):
             show_forced(self.lab, st, runs, self._transcript_key())
         self._count_labels()
         self._refresh(model_id)
-
-    def _one_run_here(self, n_runs: int) -> str:
-        """Why { and } have nowhere to go. Continuing an adopted answer, the runs that answered
-        the message are a turn up, in the tree (a trial read "only one run" as the others gone)."""
-        shown = self.lab.shown_node()
-        turn = self.lab.session.node(shown) if shown is not None else None
-        if turn is not None and turn.role == "assistant" and not n_runs:
-            return "No run continues this answer yet: F5 or r runs one"
-        if turn is not None and turn.role == "assistant":
-            return (
-                "Only one run continues this answer (F5 or r adds one); the runs that "
-                "answered the message are in the tree: F8"
-            )
-        return "Only one run here: F5 or r adds one"
 
     def reload(self) -> None:
         """Everything from the lab again: after moving in the tree or opening a session."""
@@ -395,6 +380,13 @@ class LabView(LoadingView):
         self._count_labels()
         for m in self.states:
             self._refresh(m)
+        # One full layout of every column as the run ends, whatever the parts' measures said: a
+        # trial twice saw a finished answer cut to its first line (or blank) until Tab redrew it
+        # (not reproduced here; `_put` skips a layout when a part's height looks unchanged).
+        for col in self.query(ModelColumn):
+            col.refresh(layout=True)
+            for part in col.query(".col-text"):
+                part.refresh(layout=True)
         self._update_subtitle()
         self._start_forced_choice()
 
@@ -409,14 +401,3 @@ class LabView(LoadingView):
 
     def _count_labels(self) -> None:
         count_labels(self.lab, self.states)
-
-
-def no_columns_text(path: object) -> Text:
-    """What the lab says where the columns would be when no model of the session opened."""
-    where = str(path) if path else "the session file"
-    return safe(
-        "No model column: none of this session's models could be opened (the notice said "
-        f"why). Its recorded answers are kept in {where}: psmlab export and psmlab tree show "
-        "them; put the model files back and open it again.",
-        "dim italic",
-    )

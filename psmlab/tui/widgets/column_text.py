@@ -152,3 +152,14 @@ def cut_note(
         note += " (p: all)"
     out.append("\n" + (note if len(note) <= width else f"… +{cut}"), "dim")
     return out
+
+
+def no_columns_text(path: object) -> Text:
+    """What the lab says where the columns would be when no model of the session opened."""
+    where = str(path) if path else "the session file"
+    return safe(
+        "No model column: none of this session's models could be opened (the notice said "
+        f"why). Its recorded answers are kept in {where}: psmlab export and psmlab tree show "
+        "them; put the model files back and open it again.",
+        "dim italic",
+    )
