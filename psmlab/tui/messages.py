@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from psmlab.core.run.runner import Event, RunResult
-from psmlab.tui.widgets.column_state import Forced
+from psmlab.tui.widgets.column_state import Forced, Settings
 
 
 class LabEvent(Message):
@@ -44,7 +44,7 @@ class ForcedChoice(Message):
         forced: Forced | None,
         error: str | None = None,
         turns: tuple[tuple[str, str], ...] = (),
-        error_with: tuple[str, str | None, str | None, str | None] | None = None,
+        error_with: Settings | None = None,
     ) -> None:
         super().__init__()
         self.model_id = model_id

@@ -14,7 +14,7 @@ from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
-from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample
+from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample, Settings
 
 
 def build_states(
@@ -60,9 +60,13 @@ def show_forced(
 
 def set_next(st: ColumnState, c: Column) -> None:
     """The column's settings for its next run, which the header compares with the shown run's."""
-    st.format = c.format_name
-    st.steer = c.steering.label() if c.steering else None
-    st.system, st.prefill, st.params = c.system, c.prefill, c.params.model_dump()
+    st.format, st.system, st.prefill, st.steer = settings_of(c)
+    st.params = c.params.model_dump()
+
+
+def settings_of(c: Column) -> Settings:
+    """The column's settings now, as a forced choice scored for its next run records them."""
+    return Settings(c.format_name, c.system, c.prefill, c.steering.label() if c.steering else None)
 
 
 def forced_of(f: ForcedRecord) -> Forced:
@@ -74,7 +78,7 @@ def forced_of(f: ForcedRecord) -> Forced:
         f.measures,
         bool(r.get("length_normalized")),
         f.node,
-        (f.format, f.system, f.prefill, record_label(f.steer)),
+        Settings(f.format, f.system, f.prefill, record_label(f.steer)),
         f.opening,
         f.opening_note,
         prefill_note(

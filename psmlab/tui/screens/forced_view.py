@@ -13,7 +13,7 @@ from psmlab.core.errors import PsmlabError, ScoringCancelled
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.tui.messages import ForcedChoice
-from psmlab.tui.states import forced_of
+from psmlab.tui.states import forced_of, settings_of
 from psmlab.tui.widgets.column_state import ColumnState
 
 
@@ -113,8 +113,7 @@ class ForcedView(Screen[None]):
                     if isinstance(exc, PsmlabError)
                     else f"internal error: {type(exc).__name__}: {exc}"
                 )
-                steer = c.steering.label() if c.steering else None
-                with_ = (c.format_name, c.system, c.prefill, steer)
+                with_ = settings_of(c)
                 self.post_message(ForcedChoice(c.id, None, why, turns=key, error_with=with_))
 
     def on_forced_choice(self, msg: ForcedChoice) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 
@@ -31,6 +31,16 @@ class Sample:
     given: str | None = None
 
 
+class Settings(NamedTuple):
+    """What a run or a forced choice was made with, as the panel compares them: the format, the
+    system prompt, the prefill and the steering's short label (`Steering.label()`)."""
+
+    format: str
+    system: str | None
+    prefill: str | None
+    steer: str | None
+
+
 @dataclass(frozen=True)
 class Forced:
     """The forced choice for the pending answer, with what it measures (`ProbeResult.measures`)."""
@@ -40,8 +50,7 @@ class Forced:
     measures: str  # the core's one-line description (the panel's tooltip shows it whole)
     normalized: bool = False  # length-normalised: a score, not a probability
     node: str | None = None  # the pending user turn it was computed after
-    # The column's settings it was scored with: format, system prompt, prefill, steering label.
-    scored_with: tuple[str, str | None, str | None, str | None] | None = None
+    scored_with: Settings | None = None  # the column's settings it was scored with
     # The opening design after the same message (`OpeningResult.to_dict()`), or why none.
     opening: dict[str, Any] | None = None
     opening_note: str | None = None
@@ -88,8 +97,7 @@ class ColumnState:
     auto_labels: dict[str, AutoLabelRecord] = field(default_factory=dict)  # by generation id
     forced: Forced | None = None  # forced choice for the pending answer
     forced_error: str | None = None  # why the forced choice could not be computed
-    # The settings (format, system, prefill, steering) that error came with.
-    forced_error_with: tuple[str, str | None, str | None, str | None] | None = None
+    forced_error_with: Settings | None = None  # the settings that error came with
     forced_on: tuple[tuple[str, str], ...] = ()  # the transcript (role, text) it was computed on
     forced_pending: bool = False  # being (re)scored now, after the last run
     # The lab scores a message while it waits for its answer: an answered one (adopted, or
@@ -111,6 +119,11 @@ class ColumnState:
     adopted: dict[str, str] = field(default_factory=dict)
     # Projections of the shown samples on monitored control vectors, by generation id.
     projections: dict[str, list[ProjectionRecord]] = field(default_factory=dict)
+
+    @property
+    def next_settings(self) -> Settings:
+        """The settings the column's next run (and its forced choice) will use."""
+        return Settings(self.format, self.system, self.prefill, self.steer)
 
 
 def pending(made: GenerationRecord, s: ColumnState) -> list[str]:

@@ -14,17 +14,17 @@ from psmlab.core.domain.sampling import pure
 from psmlab.core.domain.stats import Share, fmt_share
 from psmlab.core.measure.instruments import EVEN
 from psmlab.core.models.steering import record_label
-from psmlab.tui.widgets.column_state import ColumnState, Forced
+from psmlab.tui.widgets.column_state import ColumnState, Forced, Settings
 from psmlab.views import safe
 
 
-def _run_settings(s: ColumnState) -> tuple[str, str | None, str | None, str | None] | None:
+def _run_settings(s: ColumnState) -> Settings | None:
     """The shown run's format, system prompt, prefill and steering label, as a forced choice
     records what it was scored with (None: no finished sample, or one that continued a turn)."""
     g = next((x.record for x in s.samples if x.record is not None), None)
     if g is None or g.id in s.continued:
         return None
-    return (g.format, g.system, g.prefill, record_label(g.params.get("steer")))
+    return Settings(g.format, g.system, g.prefill, record_label(g.params.get("steer")))
 
 
 BAR = 8  # a probability of 1 is this many blocks
@@ -214,7 +214,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         elif s.forced_error:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
-            if s.forced_error_with not in (None, (s.format, s.system, s.prefill, s.steer)):
+            if s.forced_error_with not in (None, s.next_settings):
                 # A broken template's error stayed under a new format's cancelled run, as if
                 # the new one were broken too.
                 out.append_text(
@@ -236,7 +236,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     out.append_text(safe(forced_header(f), "dim"))
     if f.scored_with is not None and f.scored_with[3]:
         out.append_text(safe(f" · steered {f.scored_with[3]}", "magenta"))
-    if f.scored_with is not None and f.scored_with != (s.format, s.system, s.prefill, s.steer):
+    if f.scored_with is not None and f.scored_with != s.next_settings:
         # The settings changed since: these numbers describe the old ones until rescored.
         late = "rescoring…" if s.forced_pending else "rescored after the next run"
         out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
