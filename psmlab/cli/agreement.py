@@ -14,8 +14,6 @@ from psmlab.core.errors import UsageError
 from psmlab.views import safe
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from rich.console import Console
 
     from psmlab.core.measure.kappa import Agreement
@@ -79,10 +77,10 @@ def agreement(
 
     from psmlab.core.measure.agreement import (
         compare_labels,
-        is_jsonl,
         is_session_file,
         lone_selector_error,
         open_source,
+        source_kind,
         split_selector,
     )
     from psmlab.core.measure.session_agreement import session_agreement
@@ -97,13 +95,14 @@ def agreement(
             if not is_session_file(path):  # FILE.jsonl:NAME: the suffix is the mistake
                 open_source(source, field_name, key)
             raise lone_selector_error(path, selector)
-        if not is_session_file(path):
-            if not is_jsonl(path):  # a report, a CSV, a TOML: neither kind of source
+        kind = source_kind(path)
+        if kind != "session":
+            if kind == "neither":  # a report, a CSV, a TOML: neither kind of source
                 raise UsageError(
                     f"{source} is neither a session nor a JSONL label file",
                     "give a session (.json) alone, or two label sources",
                 )
-            if _json_but_no_session(path):  # "{}" named .json was called a label file
+            if kind == "json":  # "{}" named .json was called a label file
                 raise UsageError(
                     f"{source} holds JSON but not a psmlab session (no schema_version or turns)",
                     "give a session (.json) alone, or two label sources",
@@ -312,18 +311,3 @@ def _print_session(console: Console, report: SessionAgreement) -> None:
             console.print("no two annotators labelled the same generation", markup=False)
         for result in report.between:
             _print_agreement(console, result, report.field)
-
-
-def _json_but_no_session(path: Path) -> bool:
-    """A `.json` file holding one JSON object with nothing of a label line in it: a session was
-    meant (a label line has its text, an id or a label)."""
-    import json
-
-    if path.suffix.lower() != ".json":
-        return False
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    fields = {"id", "text", "self_id", "label", "labels", "archetypes", "key"}
-    return isinstance(doc, dict) and not fields & set(doc)

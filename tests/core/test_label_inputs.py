@@ -357,3 +357,30 @@ def test_a_line_that_is_no_object_or_whose_text_is_no_string_says_what_it_is(
     assert [r["self_id"] for r in label_jsonl(f)] == ["human"]
     f.write_text('{"text": "I am a nurse.", "prefill": null, "question": null}\n')
     assert [r["self_id"] for r in label_jsonl(f)] == ["human"]  # null: no context given
+
+
+def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
+    """One reading of a file says session, labels, JSON that is neither, or something else."""
+    from psmlab.core.measure.agreement import source_kind
+
+    files = {
+        "empty.json": "{}",
+        "other.json": '{"title": "notes"}',
+        "one.json": '{"id": "a", "self_id": "ai"}',  # one label line named .json
+        "array.json": '[{"id": "a", "self_id": "ai"}]',
+        "lab.jsonl": '{"id": "a", "self_id": "ai"}\n{"id": "b", "self_id": "human"}\n',
+        "s.json": '{\n"schema_version": 9, "turns": []}',
+        "r.toml": "x = 1\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    got = {name: source_kind(tmp_path / name) for name in files}
+    assert got == {
+        "empty.json": "json",
+        "other.json": "json",
+        "one.json": "labels",
+        "array.json": "labels",
+        "lab.jsonl": "labels",
+        "s.json": "session",
+        "r.toml": "neither",
+    }

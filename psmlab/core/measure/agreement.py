@@ -161,6 +161,24 @@ def is_jsonl(path: Path) -> bool:
     return bool(lines)
 
 
+def source_kind(path: Path) -> str:
+    """What a file given as a label source holds: "session", "labels" (JSONL or a JSON array),
+    "json" (one JSON object with nothing of a label line: a session was meant, but it is not
+    one), or "neither" (a report, a CSV, a TOML)."""
+    if is_session_file(path):
+        return "session"
+    if not is_jsonl(path):
+        return "neither"
+    if path.suffix.lower() == ".json":
+        # "{}" named .json read as a one-line label file: a label line has its text, an id or
+        # a label.
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))  # is_jsonl read it already
+        fields = {"id", "text", "self_id", "label", "labels", "archetypes", "key"}
+        if isinstance(doc, dict) and not fields & set(doc):
+            return "json"
+    return "labels"
+
+
 def load_session(path: Path) -> Session:
     from psmlab.core.session.file import load
 
