@@ -834,9 +834,12 @@ def test_a_failed_units_kind_says_whether_a_retry_can_help() -> None:
     format error (a server format given a prefill, a sandbox stop) and a judge's failure
     ("labeller") are not said to, nor pointed at the sampled model's format."""
     from psmlab.core.errors import FormatError, ModelError, TemplateError
-    from psmlab.core.measure.experiment import _failed
+    from psmlab.core.measure.experiment_lanes import failed_fields as failed
 
-    assert _failed(TemplateError("chat template x is broken"))["error_kind"] == "template"
-    assert _failed(FormatError("format server-chat cannot prefill"))["error_kind"] == "format"
-    assert _failed(ModelError("gone"))["error_kind"] == "model"
-    assert _failed(TemplateError("judge's template"), "labeller")["error_kind"] == "labeller"
+    assert failed(TemplateError("chat template x is broken"))["error_kind"] == "template"
+    assert failed(FormatError("format server-chat cannot prefill"))["error_kind"] == "format"
+    assert failed(ModelError("gone"))["error_kind"] == "model"
+    assert failed(TemplateError("judge's template"), "labeller")["error_kind"] == "labeller"
+    # Not a psmlab error: a bug, said as one whatever kind the caller guessed.
+    bug = failed(KeyError("probs"), "labeller")
+    assert bug == {"error": "internal error: KeyError: 'probs'", "error_kind": "internal"}

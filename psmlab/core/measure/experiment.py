@@ -18,11 +18,17 @@ from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.domain.types import Generation, SamplingParams
-from psmlab.core.errors import PsmlabError, TemplateError
+from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.choice import run_choice
 from psmlab.core.measure.evals import eval_fields, eval_prompt, score_item, score_prompt
 from psmlab.core.measure.evals_io import swapped
-from psmlab.core.measure.experiment_lanes import Abandoned, Progress, lanes_of, run_lanes
+from psmlab.core.measure.experiment_lanes import (
+    Abandoned,
+    Progress,
+    failed_fields,
+    lanes_of,
+    run_lanes,
+)
 from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.labeling import SampleLabeller, label_fields, relabel_stale
 from psmlab.core.measure.opening import run_opening
@@ -194,7 +200,7 @@ def _run_job(
     row = _base_row(job)
     dead = {} if dead is None else dead
     if m.id in dead:  # a model that could not be loaded is not retried for every unit
-        row.update(_failed(dead[m.id]))
+        row.update(failed_fields(dead[m.id]))
         return row
     try:
         try:
@@ -215,7 +221,7 @@ def _run_job(
             try:
                 label, judged = labeller.label(g.text, text, g.prefill)
             except PsmlabError as exc:  # the judge's failure, not the sampled model's
-                row.update(_failed(exc, "labeller"))
+                row.update(failed_fields(exc, "labeller"))
                 return row
             if judged is not None:
                 row["judge"] = judged
@@ -318,16 +324,8 @@ def _run_job(
                     matches_swapped=sm.logprob > sn.logprob,
                 )
     except PsmlabError as exc:
-        row.update(_failed(exc))
+        row.update(failed_fields(exc))
     return row
-
-
-def _failed(exc: PsmlabError, kind: str | None = None) -> dict[str, str]:
-    """A failed unit's fields: its error and the error's kind, which a front end reads, never
-    the words: "template" (a chat template that cannot render: a retry fails again),
-    "labeller" (the judge failed, not the model), else by exit code ("model", "format", ...)."""
-    kind = kind or ("template" if isinstance(exc, TemplateError) else exc.exit_code.name.lower())
-    return {"error": exc.one_line(), "error_kind": kind}
 
 
 def _base_row(job: Job) -> dict[str, Any]:

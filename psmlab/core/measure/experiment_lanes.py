@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from psmlab.core.errors import PsmlabError, TemplateError
 from psmlab.core.measure.plan import Job
 from psmlab.core.measure.results import ResultsFile
 
@@ -59,11 +60,7 @@ def run_lanes(
             except Exception as exc:  # a bug must not silently stop this lane's other units
                 # The unit's fields as a failed row has them (a report groups rows by model,
                 # format and context, and a failed probe by its set and item).
-                row = {
-                    **base_row(job),
-                    "error": f"internal error: {type(exc).__name__}: {exc}",
-                    "error_kind": "internal",
-                }
+                row = {**base_row(job), **failed_fields(exc)}
             with lock:
                 if gone.is_set():
                     return
@@ -100,3 +97,14 @@ def run_lanes(
 class Abandoned(KeyboardInterrupt):
     """A second Ctrl+C: units still run on their models (a local decode holds its model's lock
     to its end, so closing the models would wait for them); the caller must not close them."""
+
+
+def failed_fields(exc: Exception, kind: str | None = None) -> dict[str, str]:
+    """A failed unit's fields: its error and the error's kind, which a front end reads, never
+    the words: "template" (a chat template that cannot render: a retry fails again),
+    "labeller" (the judge failed, not the model), "internal" (not a psmlab error: a bug), else
+    by exit code ("model", "format", ...)."""
+    if not isinstance(exc, PsmlabError):
+        return {"error": f"internal error: {type(exc).__name__}: {exc}", "error_kind": "internal"}
+    kind = kind or ("template" if isinstance(exc, TemplateError) else exc.exit_code.name.lower())
+    return {"error": exc.one_line(), "error_kind": kind}
