@@ -47,6 +47,13 @@ def test_csv_matches_golden_file_and_defuses_formulas() -> None:
     assert (
         rows[0]["evidence_text"] == "I am a human." and rows[1]["labels"] == "void;my *own* label"
     )
+    # How the turn ended in words, beside the labels: a base frame's answer that stopped at the
+    # next speaker's line is not a flagged "role leak".
+    assert "role_leak" not in rows[0]
+    assert [r["turn_ended"] for r in rows] == [
+        {"stop_string": "next speaker"}.get(r["finish_reason"], r["finish_reason"]) for r in rows
+    ]
+    assert rows[0]["turn_ended"] == "next speaker"
     # The automatic labels beside each person's: old `role_leak` labels are left out.
     assert [r["auto_labels"] for r in rows] == ["human-impostor", "human-impostor", "unclear"]
     assert [r["auto_self_id"] for r in rows] == ["", "", "none"]

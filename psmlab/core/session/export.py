@@ -10,7 +10,7 @@ import io
 import json
 from typing import Any
 
-from psmlab.core.domain.classify import archetypes
+from psmlab.core.domain.classify import archetypes, turn_end_short
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.session.export_md import EXPORTED_BY, to_markdown
@@ -68,7 +68,10 @@ CSV_COLUMNS = [
     "seed",
     "temperature",
     "finish_reason",
-    "role_leak",
+    # How the turn ended in the lab's words (eos, length, next speaker, cancelled), not a bool
+    # "role_leak": a base-model frame's answer ends at the next speaker's line normally, and a
+    # filter on the bool dropped those.
+    "turn_ended",
     "labels",
     "self_id",
     "auto_self_id",
@@ -122,7 +125,7 @@ def to_csv(s: Session) -> str:
             g.seed,
             g.params.get("temperature"),
             g.finish_reason,
-            g.role_leak,
+            turn_end_short(g.finish_reason),
             ";".join(a.labels),
             a.self_id or "",
             (auto.self_id or "") if auto else "",
