@@ -182,7 +182,7 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
     from psmlab.core.domain.spark import sparkline
 
     table = Table(
-        title="projection on the monitored vectors (l_out-L per generated token on the unit "
+        title="projection on the monitored vectors (l_out-L per answer token on the unit "
         "vector; mean, and per token at the vector's last layer)",
     )
     for col in (

@@ -86,7 +86,8 @@ def trace(
                     "psmlab": psmlab.__version__,
                     "llama_cpp_python": llama_cpp_version(),
                 },
-                "value": "mean over the answer's generated tokens of l_out-L projected on the unit vector",
+                "value": "mean over the answer's tokens (a stop string's left out) of l_out-L "
+                "projected on the unit vector",
                 # `turn`: the answer's place in the transcript, numbered as the text output, adopt
                 # and the export number it; `prompt_turns`: how many turns its prompt held.
                 "rows": [
@@ -108,7 +109,7 @@ def trace(
     )
     typer.echo(
         "value: mean projection of the answer's residual stream at layer L (l_out-L) on the unit "
-        "vector, over its n generated tokens; turn: the answer's place in the transcript, numbered "
+        "vector, over its n answer tokens (a stop string's left out); turn: the answer's place in the transcript, numbered "
         "as adopt and export number it; * = the adopted answer of that turn"
     )
     ref = reference_note(vector_info(vec, vector), layers)

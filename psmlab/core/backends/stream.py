@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 import threading
 import time
@@ -71,6 +72,22 @@ def find_stop(text: str, stops: list[str], start: int) -> tuple[int, str | None]
         if i != -1 and i < best:
             best, hit = i, s
     return best, hit
+
+
+def answer_token_count(pieces: Sequence[bytes], stops: Sequence[str]) -> int:
+    """How many of a generation's leading tokens carry its answer: the stream decodes `pieces`
+    (each token's bytes) as it did and cuts at the first stop string; the tokens after the ones
+    that hold the text before it (a base frame's "\nUser:", the next speaker's line) are not
+    the answer. A token holding both answer and stop text counts as the answer's."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    ends, text = [], ""
+    for b in pieces:
+        text += decoder.decode(b)
+        ends.append(len(text))
+    cut, hit = find_stop(text, list(stops), 0)
+    if hit is None:
+        return len(pieces)
+    return next((k + 1 for k, end in enumerate(ends) if end >= cut), 0) if cut else 0
 
 
 def holdback(text: str, stops: list[str]) -> int:

@@ -85,14 +85,19 @@ class Trace:
     def prompt_mean(self) -> dict[int, np.ndarray]:
         return self.mean(0, self.n_prompt)
 
-    def response_mean(self) -> dict[int, np.ndarray]:
+    def response_mean(self, n_answer: int | None = None) -> dict[int, np.ndarray]:
         """Mean over the generated tokens' positions (the persona-vectors 'response average'),
         the end-of-generation token's row left out: a recorded answer holds no such token, so
         monitoring and `trace` average without it, and a vector built with it measured other
         rows than the ones it is read on (an EOS row sat far from the answer's mean). An answer
-        that is nothing but that token keeps its row: there is no other."""
-        end = -1 if self.finish == "eos" and len(self.tokens) - self.n_prompt > 1 else None
-        return self.mean(self.n_prompt, end)
+        that is nothing but that token keeps its row: there is no other. `n_answer`: only the
+        first so many (the tokens before a stop string; at least one row is kept)."""
+        n_gen = len(self.tokens) - self.n_prompt
+        if self.finish == "eos" and n_gen > 1:
+            n_gen -= 1
+        if n_answer is not None:
+            n_gen = min(n_gen, max(1, n_answer))
+        return self.mean(self.n_prompt, self.n_prompt + n_gen)
 
 
 def mean_rows(

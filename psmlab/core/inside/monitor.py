@@ -207,6 +207,7 @@ def measure(
                     row.skipped = str(skip)
                 else:
                     row.projection, row.per_token, row.added = r.projection, r.per_token, r.added
+                    row.n_tokens = r.n_tokens
                     row.steered = bool(g.params.get("steer"))
                     row.baseline = baseline_note(vector, g)
                 row.note = foreign.get(g.model)

@@ -10,6 +10,7 @@ import numpy as np
 
 from psmlab.core.backends.llama import steer
 from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.backends.stream import answer_token_count
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import SamplingParams
@@ -54,6 +55,7 @@ class Reading:
     projection: dict[int, float]
     per_token: dict[int, list[float]]
     added: dict[int, float]
+    n_tokens: int  # the answer's tokens read (a stop string's are not the answer's)
 
 
 def project(
@@ -107,14 +109,29 @@ def project(
     finally:
         if rec:
             steer.clear(model.cap)
-    n = len(toks)
-    means = trace.mean(n, None)  # the generated tokens' rows (trace_prompt sees one prompt)
+    n, k = len(toks), answer_tokens(model, g)
+    # The answer's rows (trace_prompt sees one prompt): a base frame's recorded tokens go on
+    # into the next speaker's "\nUser:", whose rows sat far out and moved the mean (a trial:
+    # +157 with them, +82 without).
+    means = trace.mean(n, n + k)
     per_token = {
-        L: [float(x) for x in trace.acts[L][n:].astype(np.float64) @ u] for L, u in units.items()
+        L: [float(x) for x in trace.acts[L][n : n + k].astype(np.float64) @ u]
+        for L, u in units.items()
     }
     proj = {L: float(means[L] @ u) for L, u in units.items()}
     if not all(math.isfinite(x) for v in (proj.values(), *per_token.values()) for x in v):
         # Overflowed activations: a NaN stored is a session file that is not JSON and a
         # crashed sparkline; said instead, like any other answer that cannot be read.
         raise Skip("its activations are not finite numbers (NaN or inf): nothing to project")
-    return Reading(proj, per_token, added)
+    return Reading(proj, per_token, added, k)
+
+
+def answer_tokens(model: Model, g: GenerationRecord) -> int:
+    """How many of `g`'s recorded tokens are its answer: those before the stop string it ended
+    at (all of them for any other end); `Skip` when none are."""
+    if g.finish_reason != "stop_string" or not g.stop_string:
+        return len(g.tokens)
+    k = answer_token_count([model.vocab.piece_bytes(t) for t in g.tokens], [g.stop_string])
+    if k == 0:
+        raise Skip(f"no answer to read: it began with the stop string {g.stop_string!r}")
+    return k

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from psmlab.core.backends.llama.vocab import Vocab
+from psmlab.core.backends.stream import answer_token_count
 from psmlab.core.domain.personas import Persona
 from psmlab.core.domain.prompt import RenderedPrompt, render
 from psmlab.core.domain.transcript import Transcript, Turn
@@ -151,9 +152,16 @@ class Responder:
         """Per question, the response-averaged activation of each layer (greedy answer)."""
         if max_tokens < 1:
             raise UsageError(f"max_tokens is {max_tokens}", "generate at least one token")
-        return [
-            self.cap.generate(self.tokens(q, system), max_tokens).response_mean() for q in questions
-        ]
+        return [self._answer_mean(self._render(q, system), max_tokens) for q in questions]
+
+    def _answer_mean(self, prompt: RenderedPrompt, max_tokens: int) -> Means:
+        """The greedy answer's mean, over the tokens before the format's stop strings: the
+        decode goes on past them (a base frame's model writes the next "\nUser:" line itself),
+        and an answer in the lab or `ask` ends there, so those rows are not the answer's."""
+        trace = self.cap.generate(list(prompt.tokens), max_tokens)
+        gen = trace.generated[:-1] if trace.finish == "eos" else trace.generated
+        k = answer_token_count([self.vocab.piece_bytes(t) for t in gen], prompt.stop)
+        return trace.response_mean(k)
 
 
 def mean_of(items: Sequence[Means]) -> Means:
@@ -351,5 +359,8 @@ def save_vectors(
     **extra: Any,
 ) -> Path:
     """One control-vector GGUF (llama.cpp's layout) with psmlab's provenance (`extra` too)."""
+    # Which rows an answer's mean is over: vectors built before the stop strings were honoured
+    # averaged a base frame's next "\nUser:" line in (this key tells them apart).
+    extra.setdefault("answer_rows", "greedy answer tokens before the format's stop strings, no EOS")
     meta = provenance(model_sha256=model_sha256, layers=layers, n=n, prompts=prompts, **extra)
     return write_cvec(path, {L: vectors[L] for L in layers}, model_hint=model_hint, metadata=meta)

@@ -204,7 +204,7 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
     if out:
         out = [
             "",
-            "Projections (l_out-L of each generated token on the unit vector; mean):",
+            "Projections (l_out-L of each answer token on the unit vector; mean):",
             "",
             *out,
         ]

@@ -242,14 +242,16 @@ class ForcedRecord(_Strict):
 
 class ProjectionRecord(_Strict):
     """One answer re-read with capture and projected on a control vector's unit direction, per
-    layer (the mean over its generated tokens, and each token's value)."""
+    layer (the mean over its answer tokens, and each token's value; a stop string's tokens,
+    which a base frame's answer was cut at, are not the answer's)."""
 
     generation_id: str
     vector: dict[str, Any] = Field(
         description="The control vector: file, sha256, archetype (if psmlab built it), layers."
     )
     measures: str = (
-        "l_out-L of each generated token projected on the unit vector; projection = their mean"
+        "l_out-L of each answer token (a stop string's left out) projected on the unit vector; "
+        "projection = their mean"
     )
     projection: dict[str, float] = Field(default_factory=dict, description="Layer -> mean.")
     per_token: dict[str, list[float]] = Field(default_factory=dict)
