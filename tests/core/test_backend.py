@@ -181,13 +181,24 @@ def test_cancel_during_a_long_prompt_leaves_the_cache_consistent(gemma, gemma_sp
         fresh.close()
 
 
-def test_a_continuation_that_merges_with_the_prompt_is_scored_as_a_ratio(gemma) -> None:
+def test_a_continuation_that_merges_with_the_prompt_is_scored_with_the_merged_characters(
+    gemma, smol
+) -> None:
     p = render(Q, get_format("forum", None), gemma.vocab, model_id="g", n_ctx=gemma.n_ctx)
     assert p.text.endswith("Post by Assistant:\n")
     plain, merged = gemma.score(p, ["Hello there", "\nHello there"])
     # "\n" + "\n" is one token: the second continuation re-tokenizes the prompt's end.
-    assert not plain.merged and merged.merged
+    assert not plain.merged and merged.merged and merged.merged_with == "\n"
     assert plain.logprob < 0 and merged.logprob < 0 and merged.n_tokens >= 2
+    # A prefill ending in a space, then "(A)": the tokens " (", "A", ")" after "Answer:" are
+    # scored, exactly as " (A)" after a prefill without the space. (Subtracting the prompt's
+    # own lone " " token, as before, gave log-probabilities above 0: a trial's +2.7.)
+    spaced = own_template(smol, prefill="Answer: ")
+    (a,) = smol.score(spaced, ["(A)"])
+    (b,) = smol.score(own_template(smol, prefill="Answer:"), [" (A)"])
+    assert a.merged and a.merged_with == " " and not b.merged
+    assert a.logprob == pytest.approx(b.logprob, abs=1e-9) and a.logprob < 0
+    assert a.n_tokens == b.n_tokens and a.token_logprobs == pytest.approx(b.token_logprobs)
 
 
 def test_token_logprobs_match_full_logits_and_greedy_picks_the_top(smol) -> None:

@@ -352,3 +352,14 @@ def test_a_kind_the_name_contradicts_is_warned_of_with_every_prompt(svocab, smol
     with pytest.raises(FormatError) as e:
         render(Q, refuses, svocab, model_id="s", n_ctx=512, model=smol_spec)
     assert "name says" not in e.value.fix
+
+
+def test_a_prefill_ending_in_a_space_is_warned_of() -> None:
+    """Words bring their own space: a prefill "Answer: " leaves the model at a boundary text
+    seldom has, and a scored answer takes the space into its first token."""
+    from psmlab.core.domain.prompt_warnings import prefill_warnings
+
+    (w,) = prefill_warnings("Answer: ")
+    assert "'Answer: ' ends in a space" in w and "drop the trailing space" in w
+    assert prefill_warnings("Answer:") == prefill_warnings("Line\n") == []
+    assert prefill_warnings(None) == prefill_warnings("  ") == []  # all space: nothing to drop

@@ -531,6 +531,36 @@ def test_scoring_stops_when_cancelled(
     remote.close()
 
 
+def test_a_merged_answer_is_scored_with_the_merged_characters_on_a_server_as_locally(
+    smol_server: Server, smol_spec: ModelSpec, smol, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefill ending in a space, then "(A)": both paths score " (A)" after "Answer:" (the
+    space merges into the answer's first token), a log-probability below 0, said as merged."""
+    monkeypatch.setenv("SMOL_KEY_T", SMOL_KEY)
+    from psmlab.core.backends.remote.backend import RemoteBackend
+    from psmlab.core.domain.prompt import render
+
+    remote = RemoteBackend(
+        _remote(smol_server.url, "smol", gguf=smol_spec.path, api_key_env="SMOL_KEY_T")
+    )
+    tr = Transcript.of(("user", "Choose: (A) yes (B) no"))
+    got = []
+    for backend in (smol, remote):
+        prompt = render(
+            tr,
+            smol_spec.get_format("chatml"),
+            backend.vocab,
+            model_id="m",
+            n_ctx=2048,
+            prefill="Answer: ",
+        )
+        (sc,) = backend.score(prompt, ["(A)"])
+        assert sc.merged and sc.merged_with == " " and sc.logprob < 0, sc
+        got.append(sc.logprob)
+    remote.close()
+    assert abs(got[0] - got[1]) < 0.25, got
+
+
 def test_server_finish_reasons_are_read_in_any_case() -> None:
     """An unknown reason is an error (left out of the shares as a fragment), so a whole answer
     ended with 'STOP' must not be one; content_filter (the server cut the answer) is."""

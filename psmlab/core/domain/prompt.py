@@ -16,6 +16,7 @@ from psmlab.core.domain.prompt_warnings import (
     left_out,
     left_out_warnings,
     model_warnings,
+    prefill_warnings,
     template_warnings,
     tokenizer_notes,
     typed_markers,
@@ -191,6 +192,7 @@ def _render_once(
         )
     if model is not None:
         warnings.extend(model_warnings(model, n_ctx))
+    warnings.extend(prefill_warnings(prefill))
     return RenderedPrompt(
         model_id=model_id,
         format=fmt.name,

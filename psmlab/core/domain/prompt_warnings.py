@@ -126,3 +126,16 @@ def template_warnings(
             f"({', '.join(plain_markers[:4])}): it reads them as plain text"
         )
     return out
+
+
+def prefill_warnings(prefill: str | None) -> list[str]:
+    """A prefill that ends in a space: words carry their space at their start, so the model
+    goes on from a token boundary text seldom has (its next words can go odd), and a scored
+    answer's first token takes the space in (`Score.merged`)."""
+    if not prefill or not prefill.endswith((" ", "\t")) or not prefill.strip():
+        return []
+    return [
+        f"the prefill {prefill!r} ends in a space: the model's next word usually brings its own, "
+        "so it goes on from an unusual token boundary, and forced choice scores each answer with "
+        "that space as its first character; drop the trailing space unless you mean it"
+    ]

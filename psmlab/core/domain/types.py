@@ -128,9 +128,13 @@ class Score:
     logprob: float
     n_tokens: int
     token_logprobs: tuple[float, ...]
-    # True when the continuation merged with the prompt's last token: then logprob is
-    # log P(prompt + continuation) - log P(prompt), each under its own tokenization.
+    # True when the continuation merged with the prompt's last token(s) (a prefill ending in a
+    # space, then "(A)": the tokens " (", "A", ")"): logprob is then of `merged_with` + the
+    # continuation after the prompt before them, as the model would write both. (The prompt's own
+    # tokenization of its end is no event the model sees: a lone " " token is unlikely, and
+    # subtracting it gave log-probabilities above 0.)
     merged: bool = False
+    merged_with: str = ""
 
 
 class MarkerHit(BaseModel):

@@ -371,10 +371,17 @@ class LlamaBackend:
         lps = self._logprobs(ctx, cont)
         if not tail:
             return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
-        # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
-        # minus log P(prompt), each under its own tokenization, from the last shared token.
-        base = self._logprobs(ctx, tail)
-        return Score(continuation, float(sum(lps) - sum(base)), len(cont), tuple(lps), merged=True)
+        # The continuation merged with the prompt's last token(s): its tokens from the last
+        # shared one are scored, the prompt's merged characters with it (see `Score.merged`).
+        with_ = b"".join(self.vocab.piece_bytes(t, special=False) for t in tail)
+        return Score(
+            continuation,
+            float(sum(lps)),
+            len(cont),
+            tuple(lps),
+            merged=True,
+            merged_with=with_.decode("utf-8", errors="replace"),
+        )
 
     def next_logprobs(
         self,

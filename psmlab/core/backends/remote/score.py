@@ -50,7 +50,6 @@ class EchoScorer:
         self._check_echo()
         text = prompt_text(prompt)
         self._verify(text)
-        base: tuple[list[tuple[int, float | None]], int] | None = None
         out = []
         for cont in continuations:
             if cancel is not None and cancel.is_set():
@@ -67,30 +66,19 @@ class EchoScorer:
                 lps = [lp or 0.0 for o, lp in full if cut <= o < end]
                 out.append(Score(cont, float(sum(lps)), len(lps), tuple(lps)))
                 continue
-            # A token that begins in the prompt and ends in the continuation: they merged.
-            # Then log P(prompt + continuation) - log P(prompt) from that token on, as locally.
+            # A token that begins in the prompt and ends in the continuation: they merged. Its
+            # tokens from that one on are scored, the prompt's merged characters with them, as
+            # locally (see `Score.merged`).
             start = max(o for o in offsets if o < cut)
-            if base is None:
-                base = self._echo(text)
-            b_full, b_end = base
-            b_start = b_end - (cut - start)
             joint = [lp for o, lp in full if start <= o < end]
-            alone = [lp for o, lp in b_full if b_start <= o < b_end]
-            if any(v is None for v in joint + alone):
+            if any(v is None for v in joint):
                 raise ModelError(
                     "cannot score: the continuation merges with the prompt's first token",
                     "add text before the continuation",
                 )
             j = [float(v or 0.0) for v in joint]
-            out.append(
-                Score(
-                    cont,
-                    sum(j) - sum(float(v or 0.0) for v in alone),
-                    len(j),
-                    tuple(j),
-                    merged=True,
-                )
-            )
+            merged_with = text[len(text) - (cut - start) :]
+            out.append(Score(cont, sum(j), len(j), tuple(j), merged=True, merged_with=merged_with))
         return out
 
     def _verify(self, text: str) -> None:
