@@ -162,7 +162,9 @@ def _none_read(rows: list[TurnProjection]) -> None:
     if rows and all(r.skipped for r in rows):
         raise UsageError(
             f"no answer could be read on this vector ({len(rows)} skipped: {rows[0].skipped})",
-            "trace with a vector built for the session's models (psmlab vectors build -m MODEL)",
+            # The session's own files gone or changed: another vector would not help.
+            rows[0].skip_fix
+            or "trace with a vector built for the session's models (psmlab vectors build -m MODEL)",
         )
 
 

@@ -153,3 +153,29 @@ def test_a_steered_session_replays_identically_and_is_traced_steered(
         "2",
         "4",
     ], res.stdout
+
+
+def test_a_session_whose_steering_file_is_gone_says_to_restore_it_not_to_build_another(
+    smol1: ModelSpec, vector: Path, tmp_path: Path
+) -> None:
+    """Every answer skipped because its own steering vector is gone: the fix is that file, not
+    "a vector built for the session's models" (a trial was told to build the one it gave)."""
+    steering = tmp_path / "steer.gguf"
+    steering.write_bytes(vector.read_bytes())
+    path = tmp_path / "s.json"
+    pool = ModelPool()
+    try:
+        lab = Lab([smol1], pool=pool, params=SamplingParams(max_tokens=4), path=path)
+        lab.configure(smol1.id, steering=Steering.load(steering, alpha=2.0, layers=[12]))
+        lab.send("Who are you?")
+        lab.run()
+        lab.save()
+        lab.close()
+    finally:
+        pool.close()
+    steering.unlink()
+    proc = run_cli("trace", str(path), "--vector", str(vector))
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()[-1]
+    assert "cannot re-apply its steering" in err and f"recorded at {steering}" in err, err
+    assert "vectors build" not in err

@@ -42,6 +42,7 @@ class TurnProjection:
     projection: dict[int, float] = field(default_factory=dict)
     n_tokens: int = 0
     skipped: str | None = None
+    skip_fix: str | None = None  # what to do when skipping is not the vector's fault
     # Per layer, each generated token's projection (the answer's mean is their mean).
     per_token: dict[int, list[float]] = field(default_factory=dict)
     steered: bool = False  # re-read under the control vector the answer was generated with
@@ -167,7 +168,7 @@ def measure(
             f"layer {', '.join(map(str, zero))} of the vector is zero (its file says it was built "
             "there): not read"
         )
-    usable, why, foreign = _usable(session, vector, gens, warnings)
+    usable, why, foreign, fixes = _usable(session, vector, gens, warnings)
     rows: list[TurnProjection] = []
     opened: dict[str, Model] = {}
     try:
@@ -199,12 +200,12 @@ def measure(
                             f"the vector has {vector.n_embd} dimensions, the model {m.cap.n_embd}"
                         )
             if g.model in why:
-                row.skipped = why[g.model]
+                row.skipped, row.skip_fix = why[g.model], fixes.get(g.model)
             else:
                 try:
                     r = project(opened[g.model], session, g, units)
                 except Skip as skip:
-                    row.skipped = str(skip)
+                    row.skipped, row.skip_fix = str(skip), skip.fix
                 else:
                     row.projection, row.per_token, row.added = r.projection, r.per_token, r.added
                     row.n_tokens = r.n_tokens
@@ -230,33 +231,38 @@ def measure(
 
 def _usable(
     session: Session, vector: ControlVector, gens: list[GenerationRecord], warnings: list[str]
-) -> tuple[dict[str, ModelSpec], dict[str, str], dict[str, str]]:
-    """Which models can be read (local, found again), why not, and which of them the vector
-    says it was not built for (read all the same, as steering applies it: the note)."""
+) -> tuple[dict[str, ModelSpec], dict[str, str], dict[str, str], dict[str, str]]:
+    """Which models can be read (local, found again), why not, which of them the vector says
+    it was not built for (read all the same, as steering applies it: the note), and what to do
+    where the session's own files are at fault (no other vector would help)."""
     usable: dict[str, ModelSpec] = {}
     why: dict[str, str] = {}
     foreign: dict[str, str] = {}
+    fixes: dict[str, str] = {}
     for mid in dict.fromkeys(g.model for g in gens):
         rec = session.model(mid)
         if rec is None:
             why[mid] = "the model is not in the session's model list"
         elif rec.endpoint:
             why[mid] = "a server model: psmlab cannot read its activations"
+            fixes[mid] = "read a session made with the model's GGUF file (-m FILE.gguf)"
         else:
             try:
                 spec = spec_for_record(rec, warnings)
                 sha = spec.sha256() or ""
             except (PsmlabError, OSError) as exc:
                 why[mid] = exc.one_line() if isinstance(exc, PsmlabError) else str(exc)
+                fixes[mid] = f"put the model file back at {rec.path}"
                 continue
             if rec.sha256 and sha != rec.sha256:
                 why[mid] = f"{spec.path} is not the file the session recorded (sha256 differs)"
+                fixes[mid] = f"put the recorded model file back at {spec.path}"
                 continue
             usable[mid] = spec
             bad = mismatch(vector, spec, sha)
             if bad:  # the warning is given by `measure`, once a row of it was read
                 foreign[mid] = f"{bad}: its directions may mean nothing here"
-    return usable, why, foreign
+    return usable, why, foreign, fixes
 
 
 def monitor_answers(

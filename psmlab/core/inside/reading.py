@@ -43,8 +43,18 @@ class Model:
         self.cap.close()
 
 
+def _file_of(rec: object) -> str:
+    """The file a steering record names (a hand-edited record may hold anything)."""
+    return str(rec.get("file")) if isinstance(rec, dict) else repr(rec)
+
+
 class Skip(Exception):
-    """Why an answer has no projection (said in its row, not raised to the caller)."""
+    """Why an answer has no projection (said in its row, not raised to the caller), and what
+    to do when it is not the vector's fault (`fix`)."""
+
+    def __init__(self, why: str, fix: str | None = None) -> None:
+        super().__init__(why)
+        self.fix = fix
 
 
 @dataclass
@@ -96,7 +106,11 @@ def project(
             dirs = Steering.from_record(rec).directions()
             steer.apply(model.cap, dirs)
         except PsmlabError as exc:
-            raise Skip(f"cannot re-apply its steering: {exc.one_line()}") from exc
+            raise Skip(
+                f"cannot re-apply its steering: {exc.problem}",
+                f"restore the steering vector recorded at {_file_of(rec)}: the answers were "
+                "made with it",
+            ) from exc
         # Part of every value read at a steered layer: said beside it, so a steered answer's
         # +50 is not read as the model's own shift when +42 of it is the vector.
         added = {
