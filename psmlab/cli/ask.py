@@ -394,6 +394,6 @@ def _vectors(paths: list[Path] | None) -> list[tuple[Path, Any]]:
     from psmlab.core.models.cvec import read_cvec
 
     out = [(p, read_cvec(p)) for p in paths or []]
-    for _, vec in out:
-        unit_directions(vec)  # a vector with nothing to project on fails now, not after the run
+    for p, vec in out:
+        unit_directions(vec, p)  # a vector with nothing to project on fails now, not after the run
     return out

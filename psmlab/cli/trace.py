@@ -44,6 +44,7 @@ def trace(
     path = resolve_path(Path(session))
     s = load(path)
     vec = read_cvec(vector)
+    unit_directions(vec, vector)  # nothing to project on: said naming the file
     branch_end = None
     if branch is not None:
         leaves = s.leaves()

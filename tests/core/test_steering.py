@@ -359,8 +359,11 @@ def test_a_monitored_vector_skips_zero_layers_and_refuses_one_with_nothing_to_pr
     none = read_cvec(write_cvec(tmp_path / "none.gguf", {3: np.zeros(576, np.float32)}))
     with pytest.raises(UsageError, match="zero at every layer"):
         unit_directions(none)
-    r = run_cli("ask", "Hi", "--max-tokens", "2", "--monitor", str(tmp_path / "none.gguf"))
+    # Of two monitored vectors, the one with nothing to project on is named.
+    both = ["--monitor", str(tmp_path / "some.gguf"), "--monitor", str(tmp_path / "none.gguf")]
+    r = run_cli("ask", "Hi", "--max-tokens", "2", *both)
     assert r.returncode == 2 and "zero at every layer" in r.stderr and not r.stdout.strip()
+    assert "none.gguf: the vector's direction" in r.stderr and "some.gguf" not in r.stderr
 
 
 def test_a_sparkline_draws_a_gap_for_a_value_that_is_not_a_number() -> None:

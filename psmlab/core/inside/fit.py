@@ -78,10 +78,11 @@ def mismatch(vector: ControlVector, spec: ModelSpec, sha: str) -> str | None:
     return None
 
 
-def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
+def unit_directions(vector: ControlVector, name: object = None) -> dict[int, np.ndarray]:
     """Per layer, the vector's direction scaled to length 1 (float64). A layer whose direction
     is zero (llama.cpp's files hold zeros for layers they do not steer) has nothing to project
-    on and is left out; a vector with no other layer is a UsageError."""
+    on and is left out; a vector with no other layer is a UsageError (naming the file `name`:
+    one of several monitored vectors went unnamed)."""
     units: dict[int, np.ndarray] = {}
     for L, v in vector.directions.items():
         # In float64: a float32 norm of values near 1e20 overflows, and every projection on
@@ -91,7 +92,10 @@ def unit_directions(vector: ControlVector) -> dict[int, np.ndarray]:
         if n > 0.0:
             units[L] = v64 / n
     if not units:
-        raise UsageError("the vector's direction is zero at every layer", "use another vector")
+        which = f"{name}: " if name is not None else ""
+        raise UsageError(
+            f"{which}the vector's direction is zero at every layer", "use another vector"
+        )
     return units
 
 

@@ -50,7 +50,7 @@ class LabInstruments:
         # numpy-heavy: only when asked
         from psmlab.core.inside.fit import require_fit, unit_directions
 
-        unit_directions(vec)  # nothing to project on: said now, not under every answer
+        unit_directions(vec, path)  # nothing to project on: said now, not under every answer
         require_fit(vec, [c.spec for c in self.columns], path, "column's model")
         where = Path(path).expanduser().resolve()
         with self.lock:
