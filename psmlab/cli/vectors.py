@@ -28,14 +28,15 @@ app = typer.Typer(
 
 
 def _layers(text: str) -> list[int]:
+    """--layers as --steer FILE:LAYERS takes them: 6,10,14, 10-14 or 6,10-14."""
+    from psmlab.core.models.steering import parse_layers
+
     try:
-        out = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise UsageError(
-            f"--layers {text!r} is not a list of numbers", "e.g. --layers 6,10,14"
-        ) from None
+        out = list(parse_layers(text.replace(" ", "")))
+    except UsageError as exc:
+        raise UsageError(f"--layers: {exc.problem}", "e.g. --layers 6,10,14 or 6-14") from None
     if not out:
-        raise UsageError("--layers is empty", "e.g. --layers 6,10,14")
+        raise UsageError("--layers is empty", "e.g. --layers 6,10,14 or 6-14")
     return out
 
 
@@ -98,7 +99,9 @@ def build(
         Path | None,
         typer.Option("-o", "--out", help="A directory, or a .gguf file when one archetype."),
     ] = None,
-    layers: Annotated[str, typer.Option("--layers", help="Comma-separated layers.")] = "6,10,14",
+    layers: Annotated[
+        str, typer.Option("--layers", help="Layers: 6,10,14, a range 6-14, or both (6,10-14).")
+    ] = "6,10,14",
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="Greedy tokens per answer.")
     ] = 32,
@@ -278,7 +281,10 @@ def _separation_table(
     for s in table:
         why = verdict(held_out[str(s.layer)])
         if why:
-            typer.echo(f"  warning: layer {s.layer} {why}: its projections do not measure {high}")
+            typer.echo(
+                f"  warning: layer {s.layer} {why}: its projections do not tell {high} answers "
+                f"from {low} ones"
+            )
 
 
 # Registered here, written in its own module: `vectors` keeps one Typer group.

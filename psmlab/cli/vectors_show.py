@@ -12,6 +12,7 @@ import typer
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt
 from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.errors import PsmlabError
 
 
 def show(
@@ -27,15 +28,20 @@ def show(
         NotJson,
         held_of,
         metadata_json,
-        reference,
         verdict,
     )
     from psmlab.core.models.cvec import read_cvec
     from psmlab.core.models.hashing import file_sha256
 
     docs: list[dict[str, Any]] = []
+    failed: list[PsmlabError] = []
     for f in files:
-        vec = read_cvec(f)
+        try:
+            vec = read_cvec(f)
+        except PsmlabError as exc:
+            # The others are still shown (a bad file among good ones printed nothing at all).
+            failed.append(exc)
+            continue
         meta = dict(vec.metadata)
         for key in JSON_KEYS:
             if isinstance(meta.get(key), str):  # stored as JSON text in the GGUF
@@ -80,8 +86,20 @@ def show(
             }
         )
     if json_out:
-        stdout_json(docs if len(docs) != 1 else docs[0])
-        return
+        if docs:
+            stdout_json(docs if len(files) != 1 else docs[0])
+    else:
+        _print(docs)
+    for bad in failed[:-1]:
+        sys.stderr.write(terminal_safe(f"psmlab: error: {bad.one_line()}") + "\n")
+    if failed:
+        raise failed[-1]
+
+
+def _print(docs: list[dict[str, Any]]) -> None:
+    """Each file's description, as text."""
+    from psmlab.core.inside.vector_checks import held_of, reference
+
     for d in docs:
         m = d["metadata"]
         built = m.get("psmlab.model_sha256")

@@ -84,6 +84,10 @@ def test_spelling_of_steer(vector: Path) -> None:
     ):
         with pytest.raises(UsageError, match=said):
             Steering.parse(f"{vector}{spec}")
+    # Where no --steer was typed (the lab's field, an experiment's context), none is named.
+    with pytest.raises(UsageError, match="'x' in the steer of context 'c' ") as e:
+        Steering.parse(f"{vector}@x", where="the steer of context 'c'")
+    assert "--steer" not in e.value.one_line()
     with pytest.raises(ModelError, match="not the control vector that was recorded"):
         Steering.from_record({**rec, "sha256": "0" * 64})
 

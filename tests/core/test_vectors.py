@@ -325,3 +325,31 @@ def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None
     assert "held-out means (induced / default)" in shown.stdout
     doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
     assert len(doc["warnings"]) == 1 and doc["warnings"][0].startswith("layer 6 ")
+
+
+def test_build_layers_are_written_as_steering_layers_are() -> None:
+    """`--layers 3-5` was refused while `--steer FILE:3-5` took it."""
+    from psmlab.cli.vectors import _layers
+
+    assert _layers("3-5") == [3, 4, 5] and _layers("6, 10-12") == [6, 10, 11, 12]
+    with pytest.raises(PsmlabError, match="--layers: layer range '5-3' runs backwards"):
+        _layers("5-3")
+    with pytest.raises(PsmlabError, match="--layers: 'x' is not a layer list"):
+        _layers("x")
+
+
+def test_show_describes_the_good_files_beside_a_bad_one(tmp_path: Path) -> None:
+    """`vectors show good.gguf bad.gguf` printed nothing for the good file."""
+    import numpy as np
+
+    from psmlab.core.models.cvec import write_cvec
+    from tests.conftest import run_cli
+
+    good = write_cvec(tmp_path / "good.gguf", {3: np.ones(8, np.float32)})
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    r = run_cli("vectors", "show", str(good), str(bad))
+    assert r.returncode != 0 and "good.gguf" in r.stdout and "8 dimensions" in r.stdout
+    assert "bad.gguf is not a GGUF file" in r.stderr and "good.gguf" not in r.stderr
+    j = run_cli("vectors", "show", str(good), str(bad), "--json")
+    assert j.returncode != 0 and [d["n_embd"] for d in json.loads(j.stdout)] == [8]

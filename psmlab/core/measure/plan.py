@@ -297,7 +297,7 @@ def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
             f"context '{c.name}' steers {m.id}, which runs on a server and cannot be steered",
             "give the context a steer table that names local models only",
         )
-    st = Steering.parse(text, base=base)
+    st = Steering.parse(text, base=base, where=f"the steer of context '{c.name}'")
     # A vector of another width, or layers the model lacks, fail every unit of the sweep: said
     # here, before anything runs (retrying would never help).
     width, depth = _shape(m.path)

@@ -90,9 +90,10 @@ class Steering:
     vector: ControlVector | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str, base: Path | None = None) -> Steering:
+    def parse(cls, text: str, base: Path | None = None, *, where: str = "--steer") -> Steering:
         """`FILE[:LAYERS][@ALPHA]` (a relative FILE under `base`, if given); the file is read and
-        hashed now, so a bad one fails early."""
+        hashed now, so a bad one fails early. `where` names the text's place in errors (the
+        lab's steer field and an experiment's context have no --steer)."""
         raw = text.strip()
         if _under(raw, base).is_file():
             # The whole text names a file ("v@2/hal.gguf", "h@l.gguf"): that file, every layer,
@@ -105,7 +106,7 @@ class Steering:
                 alpha = float(tail)
             except ValueError:
                 raise UsageError(
-                    f"'{tail}' in --steer '{text}' is not a number", _FIX_STEER
+                    f"'{tail}' in {where} '{text}' is not a number", _FIX_STEER
                 ) from None
             raw = body
         layers: tuple[int, ...] = ()
@@ -116,13 +117,13 @@ class Steering:
             # "hal.gguf:-1", "hal.gguf:a,b", "hal.gguf:@2": the file is there, the layers are not
             # a layer list (not a missing file called "hal.gguf:-1").
             raise UsageError(
-                f"'{spec}' in --steer '{text}' is not a layer list"
+                f"'{spec}' in {where} '{text}' is not a layer list"
                 if spec
-                else f"--steer '{text}' has no layers after ':'",
+                else f"{where} '{text}' has no layers after ':'",
                 "write layers as 10, 10-14 or 6,10,14 (FILE:LAYERS@ALPHA)",
             )
         if not raw:
-            raise UsageError(f"--steer '{text}' names no file", _FIX_STEER)
+            raise UsageError(f"{where} '{text}' names no file", _FIX_STEER)
         return cls.load(_under(raw, base), alpha=alpha, layers=layers)
 
     @classmethod

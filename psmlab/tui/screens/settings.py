@@ -145,7 +145,7 @@ class SettingsDialog(FormDialog):
             return
         if steer_raw != steer_text(steering):  # unchanged: the vector already read is kept
             try:
-                steering = Steering.parse(steer_raw) if steer_raw else None
+                steering = Steering.parse(steer_raw, where="this field") if steer_raw else None
             except PsmlabError as exc:
                 err.update(f"steer: {exc.one_line()}")
                 return
