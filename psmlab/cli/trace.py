@@ -92,7 +92,13 @@ def trace(
                 # `turn`: the answer's place in the transcript, numbered as the text output, adopt
                 # and the export number it; `prompt_turns`: how many turns its prompt held.
                 "rows": [
-                    {**r.to_dict(), "turn": _place(s, r), "prompt_turns": r.turn} for r in rows
+                    {
+                        **r.to_dict(),
+                        "turn": _place(s, r),
+                        "prompt_turns": r.turn,
+                        "run": _run_no(s, r),
+                    }
+                    for r in rows
                 ],
                 "drift": None if d is None else {str(L): v for L, v in d.items()},
                 "drift_note": drift_note,
@@ -110,13 +116,14 @@ def trace(
     )
     typer.echo(
         "value: mean projection of the answer's residual stream at layer L (l_out-L) on the unit "
-        "vector, over its n answer tokens (a stop string's left out); turn: the answer's place in the transcript, numbered "
-        "as adopt and export number it; * = the adopted answer of that turn"
+        "vector, over its n answer tokens (a stop string's left out); turn: the answer's place "
+        "in the transcript, numbered as adopt and export number it; run: which of the model's "
+        "runs at that turn (as the lab's run 2/3); * = the adopted answer of that turn"
     )
     ref = reference_note(vector_info(vec, vector), layers)
     if ref:
         typer.echo(f"its build's {ref} (answers' means: a value is read against these)")
-    head = f"{'turn':>4}   {'model':<24} {'sample':>6} {'n':>5} " + " ".join(
+    head = f"{'turn':>4}   {'model':<24} {'run':>3} {'sample':>6} {'n':>5} " + " ".join(
         f"{'L' + str(L):>9}" for L in layers
     )
     typer.echo(head)
@@ -126,7 +133,10 @@ def trace(
             "layer the vector is added to, its own part is said (subtract it to compare)"
         )
     for r in rows:
-        lead = f"{_place(s, r):>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} {r.sample + 1:>6} {r.n_tokens:>5} "
+        lead = (
+            f"{_place(s, r):>4} {'*' if r.adopted else ' '} {r.model[:24]:<24} "
+            f"{_run_no(s, r):>3} {r.sample + 1:>6} {r.n_tokens:>5} "
+        )
         if r.skipped:
             typer.echo(terminal_safe(lead + f"skipped: {r.skipped}"))
         else:
@@ -172,6 +182,13 @@ def _none_read(rows: list[TurnProjection]) -> None:
 def _built_for(label: str) -> str:
     """ "built for sha256 …", or that the vector records no model."""
     return label if label == "no recorded model" else f"built for {label}"
+
+
+def _run_no(s: Session, r: TurnProjection) -> int:
+    """Which of its model's runs at that turn the answer is, from 1 as the lab's "run 2/3" says
+    (two runs' rows read the same without it)."""
+    runs = s.runs(r.model, r.node)
+    return next((i + 1 for i, run in enumerate(runs) if any(g.id == r.generation for g in run)), 0)
 
 
 def _place(s: Session, r: TurnProjection) -> int:

@@ -321,3 +321,29 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
         swapped.returncode != 0 and "is a GGUF file (a model or a control vector)" in swapped.stderr
     )
     assert "backup" not in swapped.stderr
+
+
+def test_two_runs_of_one_turn_are_told_apart_by_their_run(
+    smol1: ModelSpec, vector: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs' rows read the same ("2 smollm2 1 13 ...") until each said which run it is."""
+    monkeypatch.setenv("PSMLAB_CONFIG", str(tmp_path / "config.toml"))
+    path = tmp_path / "runs.json"
+    pool = ModelPool()
+    try:
+        lab = Lab([smol1], pool=pool, params=SamplingParams(max_tokens=4), path=path)
+        lab.send("Who are you?")
+        lab.run()
+        lab.run()
+        lab.save()
+        lab.close()
+    finally:
+        pool.close()
+    res = run_cli("trace", str(path), "--vector", str(vector), "--threads", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [r["run"] for r in json.loads(res.stdout)["rows"]] == [1, 2]
+    text = run_cli("trace", str(path), "--vector", str(vector), "--threads", "1").stdout
+    head = next(x for x in text.splitlines() if x.lstrip().startswith("turn"))
+    assert head.split()[:4] == ["turn", "model", "run", "sample"]
+    rows = [x.split() for x in text.splitlines() if smol1.id in x and "vector" not in x]
+    assert [r[2] for r in rows] == ["1", "2"], text
