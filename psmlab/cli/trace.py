@@ -171,10 +171,13 @@ def _none_read(rows: list[TurnProjection]) -> None:
     """Answers there were, and none could be read: an error (after the rows, which say why
     each was skipped), not exit 0 with nothing measured, which a script took for success."""
     if rows and all(r.skipped for r in rows):
+        # The session's own files at fault for every row: that fix; else the vector's.
+        fixes = {r.skip_fix for r in rows}
+        fix = fixes.pop() if len(fixes) == 1 else None
         raise UsageError(
             f"no answer could be read on this vector ({len(rows)} skipped: {rows[0].skipped})",
             # The session's own files gone or changed: another vector would not help.
-            rows[0].skip_fix
+            fix
             or "trace with a vector built for the session's models (psmlab vectors build -m MODEL)",
         )
 

@@ -12,7 +12,7 @@ import typer
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import PsmlabError
+from psmlab.core.errors import PsmlabError, UsageError
 
 
 def show(
@@ -41,6 +41,9 @@ def show(
         except PsmlabError as exc:
             # The others are still shown (a bad file among good ones printed nothing at all).
             failed.append(exc)
+            continue
+        except OSError as exc:  # unreadable (permissions, a folder): likewise
+            failed.append(UsageError(f"cannot read {f}: {exc.strerror or exc}", "check the path"))
             continue
         meta = dict(vec.metadata)
         for key in JSON_KEYS:

@@ -193,12 +193,16 @@ def test_a_continuation_that_merges_with_the_prompt_is_scored_with_the_merged_ch
     # A prefill ending in a space, then "(A)": the tokens " (", "A", ")" after "Answer:" are
     # scored, exactly as " (A)" after a prefill without the space. (Subtracting the prompt's
     # own lone " " token, as before, gave log-probabilities above 0: a trial's +2.7.)
+    # Every answer alike, whether it merges with the space (" (" is one token) or not (a
+    # digit): scored from before the space, so a mixed set is ranked fairly (a review saw "42"
+    # beat "Yes" after "Answer: " and lose after "Answer:").
     spaced = own_template(smol, prefill="Answer: ")
-    (a,) = smol.score(spaced, ["(A)"])
-    (b,) = smol.score(own_template(smol, prefill="Answer:"), [" (A)"])
-    assert a.merged and a.merged_with == " " and not b.merged
-    assert a.logprob == pytest.approx(b.logprob, abs=1e-9) and a.logprob < 0
-    assert a.n_tokens == b.n_tokens and a.token_logprobs == pytest.approx(b.token_logprobs)
+    got = smol.score(spaced, ["(A)", "42", "Yes"])
+    want = smol.score(own_template(smol, prefill="Answer:"), [" (A)", " 42", " Yes"])
+    for a, b in zip(got, want, strict=True):
+        assert a.merged and a.merged_with == " " and not b.merged
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-9) and a.logprob < 0
+        assert a.n_tokens == b.n_tokens and a.token_logprobs == pytest.approx(b.token_logprobs)
 
 
 def test_token_logprobs_match_full_logits_and_greedy_picks_the_top(smol) -> None:

@@ -368,6 +368,7 @@ def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
         "other.json": '{"title": "notes"}',
         "one.json": '{"id": "a", "self_id": "ai"}',  # one label line named .json
         "array.json": '[{"id": "a", "self_id": "ai"}]',
+        "lines.json": '{"id": "a", "self_id": "ai"}\n{"id": "b", "self_id": "human"}\n',
         "lab.jsonl": '{"id": "a", "self_id": "ai"}\n{"id": "b", "self_id": "human"}\n',
         "s.json": '{\n"schema_version": 9, "turns": []}',
         "r.toml": "x = 1\n",
@@ -380,6 +381,7 @@ def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
         "other.json": "json",
         "one.json": "labels",
         "array.json": "labels",
+        "lines.json": "labels",  # JSONL named .json (a review: an internal error)
         "lab.jsonl": "labels",
         "s.json": "session",
         "r.toml": "neither",

@@ -132,7 +132,7 @@ def prefill_warnings(prefill: str | None) -> list[str]:
     """A prefill that ends in a space: words carry their space at their start, so the model
     goes on from a token boundary text seldom has (its next words can go odd), and a scored
     answer's first token takes the space in (`Score.merged`)."""
-    if not prefill or not prefill.endswith((" ", "\t")) or not prefill.strip():
+    if not prefill or not prefill.endswith((" ", "\t")):
         return []
     return [
         f"the prefill {prefill!r} ends in a space: the model's next word usually brings its own, "

@@ -128,11 +128,12 @@ class Score:
     logprob: float
     n_tokens: int
     token_logprobs: tuple[float, ...]
-    # True when the continuation merged with the prompt's last token(s) (a prefill ending in a
-    # space, then "(A)": the tokens " (", "A", ")"): logprob is then of `merged_with` + the
-    # continuation after the prompt before them, as the model would write both. (The prompt's own
-    # tokenization of its end is no event the model sees: a lone " " token is unlikely, and
-    # subtracting it gave log-probabilities above 0.)
+    # True when the continuation was scored with some of the prompt's last characters
+    # (`merged_with`). A prompt ending in spaces (a prefill "Answer: ") is scored from before
+    # them for every continuation: log P(spaces + continuation | the prompt before them), as
+    # the model writes a word with its space. Any other merge (the prompt's last token re-
+    # tokenized with the continuation's first): log P(prompt + continuation) - log P(prompt),
+    # each under its own tokenization, from the last shared token.
     merged: bool = False
     merged_with: str = ""
 

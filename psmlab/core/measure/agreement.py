@@ -172,7 +172,10 @@ def source_kind(path: Path) -> str:
     if path.suffix.lower() == ".json":
         # "{}" named .json read as a one-line label file: a label line has its text, an id or
         # a label.
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))  # is_jsonl read it already
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        except ValueError:  # several label lines: JSONL named .json, not one document
+            return "labels"
         fields = {"id", "text", "self_id", "label", "labels", "archetypes", "key"}
         if isinstance(doc, dict) and not fields & set(doc):
             return "json"

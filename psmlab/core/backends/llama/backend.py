@@ -351,7 +351,7 @@ class LlamaBackend:
         return out
 
     def _score_one(self, prompt: RenderedPrompt, continuation: str) -> Score:
-        ctx, cont, tail = self._split_continuation(prompt, continuation)
+        ctx, cont, tail, spaces = self._split_continuation(prompt, continuation)
         if not cont and not tail:
             return Score(continuation, 0.0, 0, ())
         if not ctx:
@@ -369,14 +369,24 @@ class LlamaBackend:
             )
         self._prepare(ctx)
         lps = self._logprobs(ctx, cont)
+        if spaces:  # scored from before the prompt's trailing spaces (see split_continuation)
+            return Score(
+                continuation,
+                float(sum(lps)),
+                len(cont),
+                tuple(lps),
+                merged=True,
+                merged_with=spaces,
+            )
         if not tail:
             return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
-        # The continuation merged with the prompt's last token(s): its tokens from the last
-        # shared one are scored, the prompt's merged characters with it (see `Score.merged`).
+        # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
+        # minus log P(prompt), each under its own tokenization, from the last shared token.
+        base = self._logprobs(ctx, tail)
         with_ = b"".join(self.vocab.piece_bytes(t, special=False) for t in tail)
         return Score(
             continuation,
-            float(sum(lps)),
+            float(sum(lps) - sum(base)),
             len(cont),
             tuple(lps),
             merged=True,
@@ -397,7 +407,7 @@ class LlamaBackend:
         prompt and opening stay cached, so walking many paths evaluates only their tokens."""
         with self.using():
             self._use_steering(steering)
-            ctx, cont, tail = self._split_continuation(prompt, opening)
+            ctx, cont, tail, _ = self._split_continuation(prompt, opening)
             if tail:  # the opening merged with the prompt's last token: no clean place to walk from
                 raise ModelError(
                     f"the opening {opening!r} merges with the end of {prompt.format}'s prompt",
@@ -418,7 +428,7 @@ class LlamaBackend:
 
     def _split_continuation(
         self, prompt: RenderedPrompt, continuation: str
-    ) -> tuple[list[int], list[int], list[int]]:
+    ) -> tuple[list[int], list[int], list[int], str]:
         return scoring.split_continuation(self.vocab, prompt, continuation)
 
 

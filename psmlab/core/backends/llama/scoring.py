@@ -84,10 +84,16 @@ def next_top(
 
 def split_continuation(
     vocab: Vocab, prompt: RenderedPrompt, continuation: str
-) -> tuple[list[int], list[int], list[int]]:
+) -> tuple[list[int], list[int], list[int], str]:
     """Tokenize the prompt's last text run together with the continuation, as the model would
     see them in one document. Returns (context, continuation tokens, prompt tokens that the
-    continuation re-tokenized; empty unless the two merged at the boundary)."""
+    continuation re-tokenized, the prompt's characters scored with the continuation).
+
+    A prompt ending in spaces (a prefill "Answer: ") is scored from before them, for every
+    continuation alike, as lm-evaluation-harness moves them: the model writes a word with its
+    space, so "(A)" merges with it (" (" is one token) while "42" may not, and scoring some
+    after the prompt's lone space token and others before it ranked them unfairly. Any other
+    merge leaves the re-tokenized prompt tokens (third) for the caller to subtract."""
     run: list[str] = []
     for p in reversed(prompt.pieces):
         if p.kind in ("special", "bos"):
@@ -97,12 +103,18 @@ def split_continuation(
     tail_tokens = vocab.tokenize(tail, special=False)
     joint = vocab.tokenize(tail + continuation, special=False)
     head = list(prompt.tokens[: len(prompt.tokens) - len(tail_tokens)])
+    bare = tail.rstrip(" ")
+    if bare != tail and bare:
+        anchor = vocab.tokenize(bare, special=False)
+        n = len(anchor)
+        if tail_tokens[:n] == anchor == joint[:n]:
+            return head + anchor, joint[n:], [], tail[len(bare) :]
     common = 0
     for a, b in zip(tail_tokens, joint, strict=False):
         if a != b:
             break
         common += 1
-    return head + joint[:common], joint[common:], tail_tokens[common:]
+    return head + joint[:common], joint[common:], tail_tokens[common:], ""
 
 
 def reusable(canon: Sequence[int], target: Sequence[int], n_batch: int) -> int:

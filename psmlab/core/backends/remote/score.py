@@ -50,7 +50,11 @@ class EchoScorer:
         self._check_echo()
         text = prompt_text(prompt)
         self._verify(text)
+        base: tuple[list[tuple[int, float | None]], int] | None = None
         out = []
+        # A prompt ending in spaces is scored from before them for every continuation, as
+        # locally (`scoring.split_continuation`): the model writes a word with its space.
+        spaces = len(text) - len(text.rstrip(" ")) if text.strip(" ") else 0
         for cont in continuations:
             if cancel is not None and cancel.is_set():
                 raise ScoringCancelled("scoring was cancelled")
@@ -62,23 +66,48 @@ class EchoScorer:
             # text, but the continuation is plain text and is the last thing in the prompt.
             cut = end - len(cont)
             offsets = [o for o, _ in full]
+            if spaces and (cut - spaces) in offsets:
+                lps = [lp or 0.0 for o, lp in full if cut - spaces <= o < end]
+                out.append(
+                    Score(
+                        cont,
+                        float(sum(lps)),
+                        len(lps),
+                        tuple(lps),
+                        merged=True,
+                        merged_with=text[len(text) - spaces :],
+                    )
+                )
+                continue
             if cut in offsets or not any(o < cut for o in offsets):
                 lps = [lp or 0.0 for o, lp in full if cut <= o < end]
                 out.append(Score(cont, float(sum(lps)), len(lps), tuple(lps)))
                 continue
-            # A token that begins in the prompt and ends in the continuation: they merged. Its
-            # tokens from that one on are scored, the prompt's merged characters with them, as
-            # locally (see `Score.merged`).
+            # A token that begins in the prompt and ends in the continuation: they merged.
+            # Then log P(prompt + continuation) - log P(prompt) from that token on, as locally.
             start = max(o for o in offsets if o < cut)
+            if base is None:
+                base = self._echo(text)
+            b_full, b_end = base
+            b_start = b_end - (cut - start)
             joint = [lp for o, lp in full if start <= o < end]
-            if any(v is None for v in joint):
+            alone = [lp for o, lp in b_full if b_start <= o < b_end]
+            if any(v is None for v in joint + alone):
                 raise ModelError(
                     "cannot score: the continuation merges with the prompt's first token",
                     "add text before the continuation",
                 )
             j = [float(v or 0.0) for v in joint]
-            merged_with = text[len(text) - (cut - start) :]
-            out.append(Score(cont, sum(j), len(j), tuple(j), merged=True, merged_with=merged_with))
+            out.append(
+                Score(
+                    cont,
+                    sum(j) - sum(float(v or 0.0) for v in alone),
+                    len(j),
+                    tuple(j),
+                    merged=True,
+                    merged_with=text[len(text) - (cut - start) :],
+                )
+            )
         return out
 
     def _verify(self, text: str) -> None:
