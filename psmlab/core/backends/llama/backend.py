@@ -14,7 +14,7 @@ import llama_cpp
 import psmlab
 from psmlab.core.backends.llama import group as group_run
 from psmlab.core.backends.llama import parallel, quiet, scoring, steer
-from psmlab.core.backends.llama.scoring import reusable
+from psmlab.core.backends.llama.prefix import CanonicalPrefix, PrefillCancelled
 from psmlab.core.backends.llama.vocab import Vocab, load_error
 from psmlab.core.backends.stream import (
     Piece,
@@ -25,7 +25,7 @@ from psmlab.core.backends.stream import (
 from psmlab.core.domain.code_version import code_fingerprint
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, Score, TokenLogprob
-from psmlab.core.errors import ContextOverflowError, ModelError, ScoringCancelled
+from psmlab.core.errors import ModelError, ScoringCancelled
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import Steering
@@ -70,7 +70,7 @@ class LlamaBackend:
         # llama.cpp may round the context up (to 256); llama-cpp-python's buffers keep the asked size.
         self.n_ctx = min(self.llm.n_ctx(), spec.n_ctx)
         self.n_threads = spec.n_threads
-        self._canon: tuple[int, ...] = ()  # tokens in the KV cache, evaluated the canonical way
+        self._prefix = CanonicalPrefix(self.n_batch)  # what the KV cache holds
         self._sha: str | None = None
         self._steer_key: tuple[str, tuple[int, ...], float] | None = None  # the vector applied now
         self._par: parallel.ParallelContext | None = None  # made on the first parallel sampling
@@ -118,32 +118,26 @@ class LlamaBackend:
 
     def _prepare(self, tokens: Sequence[int], cancel: threading.Event | None = None) -> int:
         """Leave exactly tokens[:-1] in the KV cache, evaluated canonically; return tokens evaluated."""
-        target = tuple(tokens[:-1])
-        keep = reusable(self._canon, target, self.n_batch)
         llm = self.llm
-        llm.n_tokens = keep
-        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-        # If evaluation fails or is cancelled part way, the cache holds only what is recorded here.
-        self._canon = target[:keep]
-        for i in range(keep, len(target), self.n_batch):
-            if cancel is not None and cancel.is_set():
-                raise _Cancelled
-            # One aligned chunk per call: the same batches as a fresh evaluation, and a chance to
-            # cancel a long prompt between chunks.
-            llm.eval(list(target[i : i + self.n_batch]))
-            self._canon = target[: i + self.n_batch]
-        self._canon = target
-        return len(target) - keep + 1
+
+        def drop_from(keep: int) -> None:
+            llm.n_tokens = keep
+            llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+
+        def evaluate(pos: int, chunk: Sequence[int]) -> None:
+            llm.eval(list(chunk))  # appends at llm.n_tokens, which is `pos`
+
+        return self._prefix.fill(tokens, drop_from=drop_from, evaluate=evaluate, cancel=cancel) + 1
 
     def reset_cache(self) -> None:
         """Forget the KV cache (benchmarks start cold; results never depend on it)."""
         with self.using():
             self.llm.n_tokens = 0
             self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-            self._canon = ()
+            self._prefix.forget()
             if self._par is not None:
                 self._par.prepare([0], None)  # empties every sequence
-                self._par.canon = ()
+                self._par.prefix.forget()
 
     def _use_steering(self, steering: Steering | None) -> None:
         """Apply `steering` (None: none) before a call. The KV cache was computed under the old
@@ -156,7 +150,7 @@ class LlamaBackend:
         self._steer_key = key
         self.llm.n_tokens = 0
         self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        self._canon = ()
+        self._prefix.forget()
 
     def _set_threads(self, n_threads: int | None) -> int:
         n = n_threads or self.spec.n_threads
@@ -196,7 +190,7 @@ class LlamaBackend:
             t0 = time.perf_counter()
             try:
                 report.evaluated = self._prepare(prompt.tokens, cancel)
-            except _Cancelled:
+            except PrefillCancelled:
                 # Nothing sampled, and no timings: an empty stream that ends cancelled.
                 report.finish = "cancelled"
                 pieces: Iterator[Piece] = iter(())
@@ -354,44 +348,11 @@ class LlamaBackend:
         ctx, cont, tail, spaces = self._split_continuation(prompt, continuation)
         if not cont and not tail:
             return Score(continuation, 0.0, 0, ())
-        if not ctx:
-            raise ModelError(
-                "cannot score: the prompt gives the model no token to condition on",
-                "use a format that starts with BOS or add text before the continuation",
-            )
-        if len(ctx) + max(len(cont), len(tail)) > self.n_ctx:
-            # The prompt's own overflow error (exit 6): an eval skips such an item like one
-            # whose prompt alone is too long, instead of failing the model.
-            raise ContextOverflowError(
-                f"prompt plus continuation is {len(ctx) + max(len(cont), len(tail))} tokens, "
-                f"over n_ctx={self.n_ctx}",
-                "raise n_ctx (--n-ctx) or shorten the prompt",
-            )
+        scoring.check_fits(ctx, len(cont), len(tail), self.n_ctx)
         self._prepare(ctx)
         lps = self._logprobs(ctx, cont)
-        if spaces:  # scored from before the prompt's trailing spaces (see split_continuation)
-            return Score(
-                continuation,
-                float(sum(lps)),
-                len(cont),
-                tuple(lps),
-                merged=True,
-                merged_with=spaces,
-            )
-        if not tail:
-            return Score(continuation, float(sum(lps)), len(cont), tuple(lps))
-        # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
-        # minus log P(prompt), each under its own tokenization, from the last shared token.
-        base = self._logprobs(ctx, tail)
-        with_ = b"".join(self.vocab.piece_bytes(t, special=False) for t in tail)
-        return Score(
-            continuation,
-            float(sum(lps) - sum(base)),
-            len(cont),
-            tuple(lps),
-            merged=True,
-            merged_with=with_.decode("utf-8", errors="replace"),
-        )
+        base = self._logprobs(ctx, tail) if tail and not spaces else []
+        return scoring.make_score(self.vocab, continuation, lps, tail, base, spaces)
 
     def next_logprobs(
         self,
@@ -430,7 +391,3 @@ class LlamaBackend:
         self, prompt: RenderedPrompt, continuation: str
     ) -> tuple[list[int], list[int], list[int], str]:
         return scoring.split_continuation(self.vocab, prompt, continuation)
-
-
-class _Cancelled(Exception):
-    """Cancelled while evaluating the prompt."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from psmlab.core.backends.llama import parallel
+from psmlab.core.backends.llama.prefix import PrefillCancelled
 from psmlab.core.backends.stream import SourceReport, StreamBuilder, params_record
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.types import Generation, OnToken, SamplingParams, TokenLogprob
@@ -72,7 +73,7 @@ def generate_group(
         try:
             try:
                 evaluated = par.prepare(prompt.tokens, cancel)
-            except parallel.Cancelled:
+            except PrefillCancelled:
                 for lane in lanes:
                     lane.builder.report.finish = "cancelled"
                     lane.builder.report.tail = None

@@ -20,7 +20,7 @@ from typing import Any
 import llama_cpp
 
 from psmlab.core.backends.llama import quiet, steer
-from psmlab.core.backends.llama.scoring import reusable
+from psmlab.core.backends.llama.prefix import CanonicalPrefix
 from psmlab.core.backends.stream import Piece, StreamBuilder
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError
@@ -89,7 +89,7 @@ class ParallelContext:
         self._mem = llama_cpp.llama_get_memory(ctx)
         self._batch = llama_cpp.llama_batch_init(max(self.n_batch, MAX_SEQ), 0, MAX_SEQ)
         self._live = True
-        self.canon: tuple[int, ...] = ()  # sequence 0's cached prompt, evaluated canonically
+        self.prefix = CanonicalPrefix(self.n_batch)  # sequence 0's cached prompt
         self.steer_key: Any = None
 
     def close(self) -> None:
@@ -119,7 +119,7 @@ class ParallelContext:
         steer.apply(self.ctx, directions)
         self.steer_key = key
         llama_cpp.llama_memory_clear(self._mem, True)
-        self.canon = ()
+        self.prefix.forget()
 
     def sampler(self, params: SamplingParams, seed: int) -> Any:
         """The chain `Llama.generate` builds (penalties, top-k, typical, top-p, min-p, temperature,
@@ -166,22 +166,18 @@ class ParallelContext:
             )
 
     def prepare(self, tokens: Sequence[int], cancel: threading.Event | None) -> int:
-        """Leave exactly tokens[:-1] in sequence 0 and nothing else; return tokens evaluated.
-        Chunks are aligned to position 0, as LlamaBackend._prepare does."""
-        target = tuple(tokens[:-1])
-        keep = reusable(self.canon, target, self.n_batch)
-        for s in range(1, MAX_SEQ):
-            llama_cpp.llama_memory_seq_rm(self._mem, s, -1, -1)
-        llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1)
-        self.canon = target[:keep]
-        for i in range(keep, len(target), self.n_batch):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled
-            chunk = target[i : i + self.n_batch]
-            self._decode([(t, i + j, 0, j == len(chunk) - 1) for j, t in enumerate(chunk)])
-            self.canon = target[: i + self.n_batch]
-        self.canon = target
-        return len(target) - keep
+        """Leave exactly tokens[:-1] in sequence 0 and nothing else; return tokens evaluated
+        (the same canonical chunks as LlamaBackend's cache; PrefillCancelled when cancelled)."""
+
+        def drop_from(keep: int) -> None:
+            for seq in range(1, MAX_SEQ):
+                llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            llama_cpp.llama_memory_seq_rm(self._mem, 0, keep, -1)
+
+        def evaluate(pos: int, chunk: Sequence[int]) -> None:
+            self._decode([(t, pos + j, 0, j == len(chunk) - 1) for j, t in enumerate(chunk)])
+
+        return self.prefix.fill(tokens, drop_from=drop_from, evaluate=evaluate, cancel=cancel)
 
     def run(
         self,
@@ -231,7 +227,3 @@ def new_lane(seq: int, builder: StreamBuilder, sampler: Any) -> Lane:
 
 def free_sampler(sampler: Any) -> None:
     llama_cpp.llama_sampler_free(sampler)
-
-
-class Cancelled(Exception):
-    """Cancelled while evaluating the shared prompt."""

@@ -1,6 +1,6 @@
 """Reading llama.cpp logits: per-token log-probabilities, the top-k alternatives, scoring a
-continuation as the model would tokenize it in one document, and which cached prompt tokens a
-canonical evaluation may keep (shared by the single and the parallel context)."""
+continuation as the model would tokenize it in one document (shared by the single and the
+parallel context)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.domain.prompt import RenderedPrompt
-from psmlab.core.domain.types import TokenLogprob
+from psmlab.core.domain.types import Score, TokenLogprob
+from psmlab.core.errors import ContextOverflowError, ModelError
 
 
 def logits_row(ctx: Any, n_vocab: int, i: int) -> tuple[np.ndarray, float]:
@@ -117,14 +118,47 @@ def split_continuation(
     return head + joint[:common], joint[common:], tail_tokens[common:], ""
 
 
-def reusable(canon: Sequence[int], target: Sequence[int], n_batch: int) -> int:
-    """How many cached tokens a canonical evaluation of `target` may keep from `canon`."""
-    common = 0
-    for a, b in zip(canon, target, strict=False):
-        if a != b:
-            break
-        common += 1
-    if common == len(target) == len(canon):
-        return common
-    # Only whole aligned chunks are reusable: a partial chunk was evaluated as a smaller batch.
-    return (common // n_batch) * n_batch
+def check_fits(ctx: Sequence[int], n_cont: int, n_tail: int, n_ctx: int) -> None:
+    """A continuation can be scored: there is a token to condition on, and it fits n_ctx."""
+    if not ctx:
+        raise ModelError(
+            "cannot score: the prompt gives the model no token to condition on",
+            "use a format that starts with BOS or add text before the continuation",
+        )
+    if len(ctx) + max(n_cont, n_tail) > n_ctx:
+        # The prompt's own overflow error (exit 6): an eval skips such an item like one whose
+        # prompt alone is too long, instead of failing the model.
+        raise ContextOverflowError(
+            f"prompt plus continuation is {len(ctx) + max(n_cont, n_tail)} tokens, "
+            f"over n_ctx={n_ctx}",
+            "raise n_ctx (--n-ctx) or shorten the prompt",
+        )
+
+
+def make_score(
+    vocab: Vocab,
+    continuation: str,
+    lps: Sequence[float],
+    tail: Sequence[int],
+    base: Sequence[float],
+    spaces: str,
+) -> Score:
+    """The Score of a split continuation (see split_continuation): `lps` its tokens'
+    log-probabilities, `base` those of the prompt tokens it re-tokenized (`tail`)."""
+    if spaces:  # scored from before the prompt's trailing spaces
+        return Score(
+            continuation, float(sum(lps)), len(lps), tuple(lps), merged=True, merged_with=spaces
+        )
+    if not tail:
+        return Score(continuation, float(sum(lps)), len(lps), tuple(lps))
+    # The continuation merged with the prompt's last token(s): log P(prompt + continuation)
+    # minus log P(prompt), each under its own tokenization, from the last shared token.
+    with_ = b"".join(vocab.piece_bytes(t, special=False) for t in tail)
+    return Score(
+        continuation,
+        float(sum(lps) - sum(base)),
+        len(lps),
+        tuple(lps),
+        merged=True,
+        merged_with=with_.decode("utf-8", errors="replace"),
+    )
