@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
 from psmlab.core.errors import SessionError, UsageError
+from psmlab.core.session import tree
 from psmlab.core.session.consistency import check_consistent
 from psmlab.core.session.hand_edits import hand_written
 from psmlab.core.session.records import (
@@ -149,13 +150,7 @@ class Session(_Strict):
 
     def path(self, node_id: str | None) -> list[TurnRecord]:
         """The turns from the first one down to `node_id` (empty for None)."""
-        by_id = {n.id: n for n in self.nodes}
-        out: list[TurnRecord] = []
-        at = by_id.get(node_id) if node_id is not None else None
-        while at is not None:
-            out.append(at)
-            at = by_id.get(at.parent) if at.parent is not None else None
-        return out[::-1]
+        return tree.path_to(self.nodes, node_id)
 
     @property
     def turns(self) -> list[TurnRecord]:
@@ -163,31 +158,13 @@ class Session(_Strict):
         return self.path(self.head)
 
     def walk(self) -> Iterator[tuple[TurnRecord, int]]:
-        """Every turn in tree order (depth first, children in the order they were made), with its
-        depth."""
-        kids: dict[str | None, list[TurnRecord]] = {}
-        for n in self.nodes:
-            kids.setdefault(n.parent, []).append(n)
-        stack = [(t, 0) for t in reversed(kids.get(None, []))]
-        while stack:  # not recursion: an imported tree may be deeper than Python's stack
-            t, depth = stack.pop()
-            yield t, depth
-            stack.extend((k, depth + 1) for k in reversed(kids.get(t.id, [])))
+        """Every turn in tree order (depth first, children in the order they were made), with
+        its depth."""
+        return tree.walk(self.nodes)
 
     def leaves(self) -> list[str]:
-        """Every branch, named by its last turn, in the order the branches were made: a turn
-        added to a turn's first child's line goes on that branch, any other starts a new one.
-        (Ordered by their last turns, branches were renumbered whenever an older one grew.)"""
-        started: dict[str, int] = {}  # turn id -> the number of the branch it lies on
-        first_child: dict[str, str] = {}
-        count = 0
-        for n in self.nodes:  # in the order the turns were made
-            if n.parent in started and first_child.setdefault(n.parent, n.id) == n.id:
-                started[n.id] = started[n.parent]
-            else:
-                started[n.id], count = count, count + 1
-        parents = {n.parent for n in self.nodes}
-        return sorted((n.id for n in self.nodes if n.id not in parents), key=started.__getitem__)
+        """Every branch, named by its last turn, in the order the branches were made."""
+        return tree.leaves(self.nodes)
 
     def branch_of(self, node_id: str | None) -> str | None:
         """The branch a turn lies on: its newest descendant that ends a branch (itself if a leaf)."""

@@ -1,0 +1,48 @@
+"""Reading a session's turn tree (turns point at their parents): a branch's path, tree order, the
+branches in the order they were made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from psmlab.core.session.records import TurnRecord
+
+
+def path_to(nodes: Sequence[TurnRecord], node_id: str | None) -> list[TurnRecord]:
+    """The turns from the first one down to `node_id` (empty for None)."""
+    by_id = {n.id: n for n in nodes}
+    out: list[TurnRecord] = []
+    at = by_id.get(node_id) if node_id is not None else None
+    while at is not None:
+        out.append(at)
+        at = by_id.get(at.parent) if at.parent is not None else None
+    return out[::-1]
+
+
+def walk(nodes: Sequence[TurnRecord]) -> Iterator[tuple[TurnRecord, int]]:
+    """Every turn in tree order (depth first, children in the order they were made), with its
+    depth."""
+    kids: dict[str | None, list[TurnRecord]] = {}
+    for n in nodes:
+        kids.setdefault(n.parent, []).append(n)
+    stack = [(t, 0) for t in reversed(kids.get(None, []))]
+    while stack:  # not recursion: an imported tree may be deeper than Python's stack
+        t, depth = stack.pop()
+        yield t, depth
+        stack.extend((k, depth + 1) for k in reversed(kids.get(t.id, [])))
+
+
+def leaves(nodes: Sequence[TurnRecord]) -> list[str]:
+    """Every branch, named by its last turn, in the order the branches were made: a turn added
+    to a turn's first child's line goes on that branch, any other starts a new one. (Ordered by
+    their last turns, branches were renumbered whenever an older one grew.)"""
+    started: dict[str, int] = {}  # turn id -> the number of the branch it lies on
+    first_child: dict[str, str] = {}
+    count = 0
+    for n in nodes:  # in the order the turns were made
+        if n.parent in started and first_child.setdefault(n.parent, n.id) == n.id:
+            started[n.id] = started[n.parent]
+        else:
+            started[n.id], count = count, count + 1
+    parents = {n.parent for n in nodes}
+    return sorted((n.id for n in nodes if n.id not in parents), key=started.__getitem__)
