@@ -60,8 +60,17 @@ def show(
         method = str(meta.get("psmlab.method") or "")
         # Files written before the fix recorded the persona vectors' method for the axis.
         wrong = meta.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind")
+        # Built by psmlab before answers were cut at the format's stop strings: a base-model
+        # frame's answers ran on into the next speaker's line, and its means averaged that in.
+        old_rows = bool(method) and meta.get("psmlab.version") and "psmlab.answer_rows" not in meta
         docs.append(
             {
+                "rows_note": (
+                    "built before psmlab cut answers at the format's stop strings: in a base "
+                    "model's frame its answers ran on into the next speaker's line; rebuild it"
+                    if old_rows
+                    else None
+                ),
                 "method_note": (
                     "recorded wrongly by an older psmlab: an assistant axis is mean(default) - "
                     "mean over archetypes of mean(induced)"
@@ -123,8 +132,9 @@ def _print(docs: list[dict[str, Any]]) -> None:
         )
         if m.get("psmlab.method"):
             typer.echo(terminal_safe(f"  method: {m['psmlab.method']}"))
-            if d["method_note"]:
-                typer.echo(f"  ({d['method_note']})")
+            for note in (d["method_note"], d["rows_note"]):
+                if note:
+                    typer.echo(f"  ({note})")
         if m.get("psmlab.version"):
             typer.echo(
                 terminal_safe(

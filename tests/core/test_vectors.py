@@ -150,7 +150,22 @@ def test_show_says_an_old_axis_file_recorded_the_wrong_method(tmp_path: Path) ->
         tmp_path / "hal.gguf", v, "ab" * 32, [6], 2, {}, archetype="hal-9000",
         method="mean(induced) - mean(default) of response-averaged l_out, greedy",
     )  # fmt: skip
-    assert "recorded wrongly" not in run_cli("vectors", "show", str(new)).stdout
+    shown_new = run_cli("vectors", "show", str(new)).stdout
+    assert "recorded wrongly" not in shown_new and "rebuild it" not in shown_new, shown_new
+    # A file psmlab built before answers were cut at stop strings says so (its base-frame means
+    # averaged the user's next line in); another tool's file (no psmlab method) does not.
+    from psmlab.core.models.cvec import write_cvec
+
+    built = {"psmlab.version": "0.9", "psmlab.method": "mean(induced) - mean(default)"}
+    older = write_cvec(tmp_path / "older.gguf", v, metadata=built)
+    shown_old = run_cli("vectors", "show", str(older))
+    assert "ran on into the next speaker's line; rebuild it" in shown_old.stdout, shown_old.stdout
+    assert (
+        "rebuild it"
+        in json.loads(run_cli("vectors", "show", str(older), "--json").stdout)["rows_note"]
+    )
+    other = write_cvec(tmp_path / "other.gguf", v, metadata={})
+    assert "rebuild it" not in run_cli("vectors", "show", str(other)).stdout
 
 
 def test_cli_vectors_build(tmp_path: Path) -> None:
@@ -313,10 +328,15 @@ def test_a_layer_that_separates_the_wrong_way_is_flagged(tmp_path: Path) -> None
     assert verdict({"auroc": "x"}) is None  # unreadable: said as such elsewhere
     rec = {**ok, "induced_mean": -20.18, "default_mean": -27.48, "n_questions_each_way": 8}
     assert reference({"6": rec}) == {"6": {"induced": -20.18, "default": -27.48}}
+    assert list(reference({"6": dict(sorted(rec.items()))})["6"]) == ["induced", "default"]
     v = np.full(576, 0.1, dtype=np.float32)
     held = {"6": {**rec, "auroc": 0.25, "gap": -53.6}, "12": rec}
     f = write_cvec(
-        tmp_path / "w.gguf", {6: v, 12: v}, metadata={"psmlab.held_out": json.dumps(held)}
+        # Sorted keys, as `vectors build` writes them ("default_mean" first): still shown in the
+        # order the build prints, the side the vector points to first.
+        tmp_path / "w.gguf",
+        {6: v, 12: v},
+        metadata={"psmlab.held_out": json.dumps(held, sort_keys=True)},
     )
     shown = run_cli("vectors", "show", str(f))
     assert shown.returncode == 0, shown.stderr

@@ -152,6 +152,9 @@ def metadata_json(metadata: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+_HIGH = ("induced", "assistant")  # the side a vector or the axis points to
+
+
 def held_of(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """A vector file's held-out record, read from its metadata (JSON text or already parsed;
     empty for a file that has none or whose record is not JSON)."""
@@ -180,5 +183,7 @@ def reference(held: Any) -> dict[str, dict[str, float]]:
             and not isinstance(v, bool)
         }
         if len(means) == 2:
-            out[str(layer)] = means
+            # The side the vector points to first, as `vectors build` prints them: the file's
+            # JSON is written with sorted keys, which put "default" before "induced".
+            out[str(layer)] = dict(sorted(means.items(), key=lambda kv: kv[0] not in _HIGH))
     return out
