@@ -168,3 +168,22 @@ def one_run_here(lab: Lab, n_runs: int) -> str:
             "answered the message are in the tree: F8"
         )
     return "Only one run here: F5 or r adds one"
+
+
+def subtitle(lab: Lab) -> str:
+    """The lab's subtitle: the session's state first (a narrow terminal cuts the end, the path)."""
+    parts = [f"N={lab.n_samples}"]
+    if lab.blind:
+        parts.append("BLIND")
+    if lab.logprobs:  # F7: said while on, not only in the toast that turned it on
+        parts.append("token probs")
+    if lab.monitoring:  # the answers are in; their projections are being measured
+        parts.append("MEASURING")
+    elif lab.monitor:
+        parts.append(f"monitor ×{len(lab.monitor)}")
+    if lab.save_error:
+        parts.append("SAVE FAILED")
+    elif lab.dirty:
+        parts.append("UNSAVED")
+    parts.append(str(lab.path) if lab.path else "not saved yet")
+    return " · ".join(parts)

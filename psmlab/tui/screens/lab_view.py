@@ -29,7 +29,14 @@ from psmlab.core.session.authorship import given_by
 from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.lab_loading import LoadingView
-from psmlab.tui.states import build_states, count_labels, one_run_here, show_forced, show_run
+from psmlab.tui.states import (
+    build_states,
+    count_labels,
+    one_run_here,
+    show_forced,
+    show_run,
+    subtitle,
+)
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.column_state import ColumnState, Sample, blind_error
 from psmlab.tui.widgets.column_text import no_columns_text
@@ -223,22 +230,7 @@ class LabView(LoadingView):
         self._drop_stale_forced()
 
     def _update_subtitle(self) -> None:
-        # The session's state first: a narrow terminal cuts the end of the title, the path.
-        parts = [f"N={self.lab.n_samples}"]
-        if self.lab.blind:
-            parts.append("BLIND")
-        if self.lab.logprobs:  # F7: said while on, not only in the toast that turned it on
-            parts.append("token probs")
-        if self.lab.monitoring:  # the answers are in; their projections are being measured
-            parts.append("MEASURING")
-        elif self.lab.monitor:
-            parts.append(f"monitor ×{len(self.lab.monitor)}")
-        if self.lab.save_error:
-            parts.append("SAVE FAILED")
-        elif self.lab.dirty:
-            parts.append("UNSAVED")
-        parts.append(str(self.lab.path) if self.lab.path else "not saved yet")
-        self.sub_title = " · ".join(parts)
+        self.sub_title = subtitle(self.lab)
 
     # --- loading and generation (worker threads get plain values) ---------------------------
 
