@@ -701,6 +701,49 @@ def test_a_files_own_line_numbers_pair_its_items_and_others_are_refused(tmp_path
         assert any('matched by their "line" numbers' in n for n in res["notes"]), res["notes"]
 
 
+def test_line_numbers_written_as_text_pair_and_a_shifted_numbering_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A trial: a spreadsheet copy of a label output, rows shuffled and "line" saved as text
+    ("2"), was paired by position (kappa -0.25 for 0.86); the same rows numbered from 2 (the
+    sheet's rows) beside a label output's 1..n paired each item with its neighbour (-0.22)."""
+    texts = ["I am an AI language model.", "I am a nurse from Ohio.", "Nice weather.", "I'm a bot."]
+    src = _write(tmp_path / "texts.jsonl", [{"text": t} for t in texts])
+    labelled = _psmlab("label", str(src), "--json")
+    assert labelled.returncode == 0, labelled.stderr
+    out = tmp_path / "labels.jsonl"
+    out.write_text(labelled.stdout, encoding="utf-8")
+    mine = [json.loads(x)["self_id"] for x in labelled.stdout.splitlines()]
+    assert mine == ["ai", "human", "none", "ai"]
+    as_text = _write(
+        tmp_path / "sheet.jsonl",
+        [{"line": str(n), "label": mine[n - 1]} for n in (3, 1, 4, 2)],  # no texts, shuffled
+    )
+    res = json.loads(
+        _psmlab("agreement", str(out), str(as_text), "--reference-field", "label", "--json").stdout
+    )
+    assert (res["n"], res["accuracy"]) == (4, 1.0), res
+    assert any('matched by their "line" numbers' in n for n in res["notes"]), res["notes"]
+    shifted = _write(
+        tmp_path / "rows.jsonl", [{"line": n + 1, "label": mine[n - 1]} for n in (1, 2, 3, 4)]
+    )
+    proc = _psmlab("agreement", str(out), str(shifted), "--reference-field", "label")
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout
+    assert (
+        "run 1-4 and " in proc.stderr
+        and "rows.jsonl's 2-5" in proc.stderr
+        and "'.line -= 1' rows.jsonl" in (proc.stderr)
+    )
+    assert proc.stderr.count("\n") == 1
+    # Numbered alike, the same file pairs.
+    fixed = _write(tmp_path / "fixed.jsonl", [{**r, "line": r["line"] - 1} for r in map(
+        json.loads, shifted.read_text().splitlines())])  # fmt: skip
+    res = json.loads(
+        _psmlab("agreement", str(out), str(fixed), "--reference-field", "label", "--json").stdout
+    )
+    assert (res["n"], res["accuracy"]) == (4, 1.0), res
+
+
 def test_several_peoples_rows_without_ids_and_lists_of_labels_are_refused(
     tmp_path: Path,
 ) -> None:

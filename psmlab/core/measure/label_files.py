@@ -144,9 +144,24 @@ def own_line_numbers(objects: list[tuple[int, Any]]) -> bool:
     numbering of a file without ids (kept when the file was filtered since), or the file's own.
     A file without ids is paired by these, else by its objects' positions; `label` keeps them
     as they are, so its output pairs with the file it read either way."""
-    lines = [obj.get("line") if isinstance(obj, dict) else None for _, obj in objects]
-    whole = all(isinstance(x, int) and not isinstance(x, bool) for x in lines)
+    lines = [line_number(obj.get("line")) if isinstance(obj, dict) else None for _, obj in objects]
+    whole = all(x is not None for x in lines)
     return bool(lines) and whole and len(set(lines)) == len(lines)
+
+
+def line_number(value: object) -> int | None:
+    """A "line" field as a whole number: 3, 3.0 and "3" are line 3, as they are one id (a
+    spreadsheet saved as JSONL writes its numbers as text; read as none, the file was paired
+    by position, each row with another item); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        return int(value.strip())
+    return None
 
 
 def _lacks(
@@ -272,7 +287,7 @@ def read_jsonl(
     numbered = positions and own_line_numbers(rows)
     if numbered:
         out.own_lines = True
-        lines = [obj["line"] for _, obj in rows]
+        lines = [line_number(obj["line"]) or 0 for _, obj in rows]  # each is one (numbered)
         # Numbers that are the positions (an unfiltered label output) pair as positions do.
         out.by_line = lines != list(range(1, len(lines) + 1))
         out.lines_in_order = lines == sorted(lines)
@@ -302,7 +317,11 @@ def read_jsonl(
         rejected = obj.get("answer") in REJECTED
         if (field_name not in obj and not rejected) or (key not in obj and not positions):
             raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
-        ident = (str(obj["line"]) if numbered else str(n)) if positions else item_id(obj[key])
+        ident = (
+            (str(line_number(obj["line"])) if numbered else str(n))
+            if positions
+            else item_id(obj[key])
+        )
         if ident is None:
             raise UsageError(
                 f"{path} line {i}: its '{key}' is not a string or number ({json.dumps(obj[key])})",

@@ -76,6 +76,8 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
     """Items are paired by id, or (two files without ids) by line order; a file without ids
     beside one with ids would pair line 1 with whatever item has id "1", a shifted comparison
     that reads as plain disagreement. Refused, with the two ways to pair them."""
+    if source.own_lines and reference.own_lines:
+        _not_shifted(source, reference)
     if source.by_position and reference.by_position and source.by_line != reference.by_line:
         # One file's own "line" numbers against the other's positions: fine for `psmlab
         # label`'s numbering of a file since filtered (in order), a shifted pairing otherwise.
@@ -269,3 +271,31 @@ def select_split(
             f"no shared item is in split '{split}'", f"choose one of the splits: {have}"
         )
     return common, split_note
+
+
+def _not_shifted(source: Labels, reference: Labels) -> None:
+    """Two files paired by their "line" numbers, whose numbers are the same run shifted (rows
+    2-11 of a spreadsheet, counted from its header, against a label output's 1-10): paired as
+    they stand, each item met its neighbour's label and the result read as plain disagreement
+    (a trial: kappa -0.22 where it was 0.86). Refused, unless their texts agree as numbered."""
+
+    def numbers(x: Labels) -> set[int]:
+        return {int(k) for k in (*x.values, *x.missing, *x.rejected)}
+
+    a, b = numbers(source), numbers(reference)
+    if not a or not b or a == b or len(a) != len(b):
+        return
+    shift = min(a) - min(b)
+    if {n + shift for n in b} != a:
+        return
+    same = [k for k in source.texts if k in reference.texts]
+    if same and all(source.texts[k] == reference.texts[k] for k in same):
+        return  # their texts say the numbers are right
+    raise UsageError(
+        f"{source.name}'s \"line\" numbers run {min(a)}-{max(a)} and {reference.name}'s "
+        f"{min(b)}-{max(b)}: the same {len(a)} lines numbered {abs(shift)} apart (a "
+        "spreadsheet's rows counted from its header?), so each item would meet its "
+        "neighbour's label",
+        "number both files' lines alike, e.g. jq -c '.line -= "
+        f"{abs(shift)}' {Path((source if shift > 0 else reference).name).name}, or give both ids",
+    )

@@ -20,7 +20,12 @@ from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import PsmlabError, UsageError
-from psmlab.core.measure.label_files import carried_fields, kept_fields, own_line_numbers
+from psmlab.core.measure.label_files import (
+    carried_fields,
+    kept_fields,
+    line_number,
+    own_line_numbers,
+)
 from psmlab.core.measure.label_values import item_id
 
 if TYPE_CHECKING:
@@ -118,7 +123,7 @@ def iter_label_jsonl(path: Path, labeller: str = LABELLER) -> Iterator[dict[str,
             )
         # Without an id, a line is numbered by its own "line" numbers, else by its position
         # among the objects (blank lines do not count), as `psmlab agreement` pairs such files.
-        ident = obj.get("id", obj["line"] if numbered else n)
+        ident = obj.get("id", line_number(obj["line"]) if numbered else n)
         if item_id(ident) is None:
             raise UsageError(
                 f'{path} line {i} has an "id" that is not a string or number ({json.dumps(ident)})',
