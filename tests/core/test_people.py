@@ -65,6 +65,37 @@ def test_a_readings_file_names_its_bad_line(tmp_path: Path) -> None:
         list(file_readings(f))
 
 
+def test_one_readers_two_different_readings_in_a_file_are_refused(tmp_path: Path) -> None:
+    """A trial: carol's "ai" on a later line silently replaced her "human" for sample 0 (kappa
+    0.20 for 0.50). A file's lines are no record of time: refused, naming both lines; the same
+    reading twice, or two readers, is fine."""
+    f = tmp_path / "r.jsonl"
+    line = '{{"key": "k", "sample": 0, "self_id": "{}", "annotator": "{}"}}\n'
+    f.write_text(line.format("human", "carol") + line.format("human", "dan") * 2)
+    assert [r.annotator for r in file_readings(f)] == ["carol", "dan", "dan"]
+    f.write_text(
+        line.format("human", "carol") + line.format("ai", "dan") + line.format("ai", "carol")
+    )
+    with pytest.raises(
+        UsageError,
+        match=r"r.jsonl:3: annotator 'carol' reads sample 0 of 'k' as ai, and as human on line 1",
+    ):
+        list(file_readings(f))
+
+
+def test_readings_that_match_no_sample_are_said_to_be_unmatched() -> None:
+    """A JSONL of readings whose keys match nothing was told to make sessions, as if it held
+    no readings at all."""
+    from psmlab.core.measure.experiment_notes import people_note
+
+    rows = _rows(2)
+    got = people_labels([Reading("ann", ("sample|typo", 0), None, "ai")], rows)
+    note = people_note(got, Path("out"))
+    assert note is not None and "none of their 1 reading(s) matched one" in note, note
+    assert "fix the readings' keys" in note
+    assert "reading(s) matched" not in (people_note(people_labels([], rows), Path("out")) or "")
+
+
 @pytest.mark.parametrize("name", ["self-identification", "self-identification-heldout"])
 def test_the_shipped_readings_read_every_sample_twice(name: str) -> None:
     path = ROOT / "experiments" / "readings" / f"{name}.jsonl"

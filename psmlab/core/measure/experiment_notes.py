@@ -80,10 +80,17 @@ def people_note(said: PeopleLabels, target: Path) -> str | None:
             f"{said.disputed} labelled sample(s) are disputed (the annotators differ) and none "
             "is agreed"
         )
+    unmatched = (
+        f" (none of their {said.not_found} reading(s) matched one: a JSONL line names a sample "
+        "by the `key` and `sample` number results.jsonl gives it, and its `text`, if given, "
+        "must be the sample's)"
+        if said.not_found
+        else ""
+    )
     return (
-        "no sample of these results is labelled in the --people file(s); make sessions with "
-        f"psmlab experiment-annotate {target} and label them (the lab, or psmlab annotate "
-        "--self-id)"
+        f"no sample of these results is labelled in the --people file(s){unmatched}; label "
+        f"them in sessions made with psmlab experiment-annotate {target} (the lab, or psmlab "
+        "annotate --self-id), or fix the readings' keys"
     )
 
 

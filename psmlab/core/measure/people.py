@@ -82,6 +82,7 @@ def file_readings(path: Path) -> Iterator[Reading]:
     """Readings from a JSONL file, one per line: `key` (the unit key of results.jsonl),
     `sample`, `self_id`, `annotator` (default "people"), optionally `text` (then it must be the
     sample's) and `blind`. A line without them is a one-line error naming it."""
+    seen: dict[tuple[str, str, int], tuple[int, str]] = {}  # who read which sample: line, label
     for line, obj in read_objects(path, "people's label file"):
         where = f"{path}:{line}"
         if not isinstance(obj, dict) or "key" not in obj or "self_id" not in obj:
@@ -104,14 +105,23 @@ def file_readings(path: Path) -> Iterator[Reading]:
                 "write blind as a JSON boolean (true, false), or leave it out",
             )
         text = obj.get("text")
-        yield Reading(
+        who, label = (
             str(obj.get("annotator") or "people"),
-            (str(obj["key"]), number),
-            None if text is None else str(text),
             normalize(obj["self_id"], SELF_ID, where),
-            blind,
-            str(path),
         )
+        # A file's lines are no record of time: a second, different reading by the same person
+        # is not taken as a correction (the later line won, unsaid).
+        first = seen.setdefault((who, str(obj["key"]), number), (line, str(label)))
+        if first[1] != str(label):
+            raise UsageError(
+                f"{where}: annotator '{who}' reads sample {number} of {obj['key']!r} as {label}, "
+                f"and as {first[1]} on line {first[0]}",
+                "keep one reading per annotator and sample (or name the two readers apart)",
+            )
+        yield Reading(
+            who, (str(obj["key"]), number), None if text is None else str(text), label, blind,
+            str(path),
+        )  # fmt: skip
 
 
 def load_readings(path: Path) -> list[Reading | None]:
