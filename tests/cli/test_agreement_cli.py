@@ -371,6 +371,22 @@ def test_archetype_names_are_read_one_way_and_unknown_ones_are_said(tmp_path: Pa
     assert f1["hal-9000"] == 1.0 and f1["human-impostor"] == 1.0, f1
     assert "helpful assistant" not in f1 and "human_impostor" not in f1
     assert [n for n in got["notes"] if "'helpfull-assistant'" in n and "personas" in n], got
+    # The personas' display names, as a labelling tool's choices show them (a trial: each was
+    # "not among the lab's personas", a class of its own).
+    named = _write(
+        tmp_path / "named.jsonl",
+        [
+            {"id": 1, "archetypes": ["Helpful AI assistant"]},
+            {"id": 2, "archetypes": ["HAL-9000-like", "Human impostor"]},
+            {"id": 3, "archetypes": ["Benevolent guardian mind"]},
+        ],
+    )
+    c = _write(tmp_path / "c.jsonl", [*[json.loads(x) for x in b.read_text().splitlines()][:2],
+        {"id": 3, "archetypes": ["guardian"]}])  # fmt: skip
+    got = json.loads(
+        _psmlab("agreement", str(named), str(c), "--field", "archetypes", "--json").stdout
+    )
+    assert got["accuracy"] == 1.0 and not [n for n in got["notes"] if "personas" in n], got
 
 
 def test_label_sets_that_never_meet_are_said(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ codebook's synonyms, archetype names), item ids, and a source of labels (`Labels
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -71,7 +72,20 @@ def archetype_set(value: object) -> frozenset[str]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise TypeError
-    return frozenset(archetype_name(x) for x in items) - NOT_ARCHETYPES
+    names = _persona_names()
+    return frozenset(names.get(n, n) for n in map(archetype_name, items)) - NOT_ARCHETYPES
+
+
+@functools.cache
+def _persona_names() -> dict[str, str]:
+    """Each persona's display name, as compared, to its id: a labelling tool's choices are often
+    the names people read ("Helpful AI assistant", "HAL-9000-like"), not the ids."""
+    from psmlab.core.domain.personas import load_personas
+
+    personas = load_personas()[0]
+    ids = {p.id for p in personas}
+    # A name that is another persona's id stays that persona's.
+    return {k: p.id for p in personas if (k := archetype_name(p.name)) not in ids}
 
 
 def normalize(value: object, field_name: str, where: str, written: str | None = None) -> str:
