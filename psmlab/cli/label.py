@@ -93,7 +93,7 @@ def _markers_table(rows: list[dict[str, Any]]) -> Any:
         counts = Counter(h["marker"] for h in r["self_id_hits"])
         spans = [m if k == 1 else f"{m} ×{k}" for m, k in counts.items()]
         table.add_row(
-            safe(str(r.get("id", r.get("line")))),
+            _id_cell(r),
             r["self_id"],
             safe(", ".join(r["archetypes"])),
             safe(", ".join(spans)),
@@ -119,12 +119,18 @@ def _judge_table(rows: list[dict[str, Any]]) -> Any:
     for r in rows:
         cut = " (text cut)" if r["judge"]["truncated"] else ""
         table.add_row(
-            safe(str(r.get("id", r.get("line")))),
+            _id_cell(r),
             r["self_id"] + cut,
             *[f"{r['probs'][o]:.2f}" for o in options],
             safe(", ".join(r["archetypes"])),
         )
     return table
+
+
+def _id_cell(row: dict[str, Any]) -> Any:
+    """A row's id on one line: an id holding a newline read as two rows of the table."""
+    ident = str(row.get("id", row.get("line")))
+    return safe(ident.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def _id_header(rows: list[dict[str, Any]]) -> str:

@@ -117,6 +117,11 @@ def test_a_marker_that_fires_many_times_is_shown_once_with_its_count(tmp_path: P
     bare = tmp_path / "bare.jsonl"
     bare.write_text(json.dumps({"text": "I am an AI."}) + "\n")
     assert "┃ line " in _psmlab("label", str(bare)).stdout  # positions, not ids the file holds
+    # An id holding a newline stays on its row (it read as two rows of the table).
+    nl = tmp_path / "nl.jsonl"
+    nl.write_text(json.dumps({"id": "a\nb", "text": "I am an AI."}) + "\n")
+    shown = _psmlab("label", str(nl)).stdout
+    assert "│ a\\nb │ ai " in shown, shown
 
 
 def test_a_session_given_to_label_names_itself_and_its_export_labels_the_same(

@@ -96,6 +96,16 @@ def test_nan_labels_are_missing_and_whole_floats_are_their_numbers(tmp_path: Pat
     assert any("2 item(s) with no label (null, blank or NaN)" in n for n in got.notes)
     sid = _write(tmp_path / "sid.jsonl", [{"id": 1, "self_id": "None"}])
     assert read_jsonl(sid, "self_id").values == {"1": "none"}
+    # "null" written as text, and an empty list of choices (doccano's "label": []), are no
+    # label: the first was refused with a fix asking for null, the second as "a list".
+    gaps = _write(
+        tmp_path / "gaps.jsonl",
+        [{"id": 1, "self_id": "null"}, {"id": 2, "self_id": []}, {"id": 3, "self_id": ["AI"]}],
+    )
+    read = read_jsonl(gaps, "self_id")
+    assert read.values == {"3": "ai"} and read.missing == {"1", "2"}
+    none_of = _write(tmp_path / "arch.jsonl", [{"id": 1, "archetypes": []}])
+    assert read_jsonl(none_of, "archetypes").values == {"1": frozenset()}  # [] is no archetype
     ints = _write(tmp_path / "i.jsonl", [{"id": i, "rating": i % 5 + 1} for i in range(10)])
     mixed = _write(
         tmp_path / "m.jsonl",

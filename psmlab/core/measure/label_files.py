@@ -36,7 +36,9 @@ KEPT_FIELDS = ("id", "line", "question", "model")
 
 # Text that says no label: a CSV's empty cell, and pandas' missing values as `astype(str)`
 # writes them (never "None": that is a self-id class).
-_BLANKS = frozenset({"", "nan", "NaN", "<NA>", "NaT"})
+# "null" as text: a converter's JSON null written out (the error asked for null, which the
+# person had written). Not "None": in a self-id column that is the class none.
+_BLANKS = frozenset({"", "nan", "NaN", "<NA>", "NaT", "null", "NULL"})
 
 
 def kept_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -348,7 +350,10 @@ def read_jsonl(
         # So is pandas' missing value written out as text (`df.astype(str)`: "nan", "<NA>"):
         # compared as a label it became a class of its own in the confusion matrix.
         blank = isinstance(value, str) and value.strip() in _BLANKS
-        if value is None or blank or (isinstance(value, float) and math.isnan(value)):
+        # An empty list of choices (doccano, Label Studio) is no label, but for archetypes,
+        # where [] says the item has none.
+        no_choice = value == [] and kind != ARCHETYPES
+        if value is None or blank or no_choice or (isinstance(value, float) and math.isnan(value)):
             out.missing.add(ident)
             continue
         if kind == ARCHETYPES:
