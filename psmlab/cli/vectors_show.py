@@ -23,6 +23,7 @@ def show(
     and (psmlab's) how well it separated held-out answers; any llama.cpp control vector reads."""
     import numpy as np
 
+    from psmlab.core.domain.formats import template_names
     from psmlab.core.inside.vector_checks import (
         JSON_KEYS,
         NotJson,
@@ -62,7 +63,10 @@ def show(
         wrong = meta.get("psmlab.archetype") == "assistant-axis" and method.startswith("mean(ind")
         # Built by psmlab before answers were cut at the format's stop strings: a base-model
         # frame's answers ran on into the next speaker's line, and its means averaged that in.
-        old_rows = bool(method) and meta.get("psmlab.version") and "psmlab.answer_rows" not in meta
+        # A chat template's answers end at its end-of-turn token, which was never averaged in.
+        chat = meta.get("psmlab.format") in template_names()
+        old_rows = method and meta.get("psmlab.version") and "psmlab.answer_rows" not in meta
+        old_rows = bool(old_rows) and not chat
         docs.append(
             {
                 "rows_note": (

@@ -748,9 +748,16 @@ def test_line_numbers_written_as_text_pair_and_a_shifted_numbering_is_refused(
     assert (
         "run 1-4 and " in proc.stderr
         and "rows.jsonl's 2-5" in proc.stderr
-        and "'.line -= 1' rows.jsonl" in (proc.stderr)
+        and "'.line |= (tonumber - 1)' rows.jsonl" in (proc.stderr)
     )
     assert proc.stderr.count("\n") == 1
+    # Two readers' overlapping blocks of one file (1-5 and 4-8) are no shift: paired by number.
+    first = _write(tmp_path / "first.jsonl", [{"line": n, "label": "ai"} for n in range(1, 6)])
+    later = _write(tmp_path / "later.jsonl", [{"line": n, "label": "ai"} for n in range(4, 9)])
+    res = json.loads(
+        _psmlab("agreement", str(first), str(later), "--field", "label", "--json").stdout
+    )
+    assert (res["n"], res["accuracy"]) == (2, 1.0), res
     # Numbered alike, the same file pairs.
     fixed = _write(tmp_path / "fixed.jsonl", [{**r, "line": r["line"] - 1} for r in map(
         json.loads, shifted.read_text().splitlines())])  # fmt: skip

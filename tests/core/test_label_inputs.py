@@ -396,3 +396,27 @@ def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
         "s.json": "session",
         "r.toml": "neither",
     }
+
+
+def test_persona_display_names_follow_the_persona_folders_of_the_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A persona's display name is read as its id, from the personas found now: a review
+    showed the map frozen for the process, so a user persona added by a config pointed
+    elsewhere ("Robo Friend", id robo) became a class "robo-friend" of its own."""
+    from psmlab.core.measure.label_values import archetype_set
+
+    assert archetype_set(["HAL-9000-like", "Helpful AI assistant"]) == {
+        "hal-9000",
+        "helpful-assistant",
+    }
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "robo.toml").write_text(
+        'id = "robo"\nname = "Robo Friend"\ndescription = "A friendly robot."\n'
+        'markers = ["beep"]\nidentity = ["I am a robot friend."]\n',
+        encoding="utf-8",
+    )
+    assert archetype_set(["Robo Friend"]) == {"robo-friend"}  # not a persona yet
+    monkeypatch.setenv("PSMLAB_PERSONAS_DIR", str(mine))
+    assert archetype_set(["Robo Friend"]) == {"robo"}

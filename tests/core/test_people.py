@@ -81,6 +81,10 @@ def test_one_readers_two_different_readings_in_a_file_are_refused(tmp_path: Path
         match=r"r.jsonl:3: annotator 'carol' reads sample 0 of 'k' as ai, and as human on line 1",
     ):
         list(file_readings(f))
+    # With two texts, two runs' samples: each reading stands (only this run's will match).
+    two = '{{"key": "k", "sample": 0, "self_id": "{}", "annotator": "carol", "text": "{}"}}\n'
+    f.write_text(two.format("human", "run one") + two.format("ai", "run two"))
+    assert [r.self_id for r in file_readings(f)] == ["human", "ai"]
 
 
 def test_readings_that_match_no_sample_are_said_to_be_unmatched() -> None:

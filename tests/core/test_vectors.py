@@ -164,6 +164,8 @@ def test_show_says_an_old_axis_file_recorded_the_wrong_method(tmp_path: Path) ->
         "rebuild it"
         in json.loads(run_cli("vectors", "show", str(older), "--json").stdout)["rows_note"]
     )
+    chat = write_cvec(tmp_path / "chat.gguf", v, metadata={**built, "psmlab.format": "chatml"})
+    assert "rebuild it" not in run_cli("vectors", "show", str(chat)).stdout  # ends at its EOT
     other = write_cvec(tmp_path / "other.gguf", v, metadata={})
     assert "rebuild it" not in run_cli("vectors", "show", str(other)).stdout
 

@@ -83,7 +83,8 @@ def people_note(said: PeopleLabels, target: Path) -> str | None:
     unmatched = (
         f" (none of their {said.not_found} reading(s) matched one: a JSONL line names a sample "
         "by the `key` and `sample` number results.jsonl gives it, and its `text`, if given, "
-        "must be the sample's)"
+        "must be the sample's; a session's answer must be one of this run's samples, with its "
+        "text)"
         if said.not_found
         else ""
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from psmlab.core.domain.selfid import SELF_IDS
 from psmlab.core.errors import UsageError
@@ -76,13 +77,28 @@ def archetype_set(value: object) -> frozenset[str]:
     return frozenset(names.get(n, n) for n in map(archetype_name, items)) - NOT_ARCHETYPES
 
 
-@functools.cache
 def _persona_names() -> dict[str, str]:
     """Each persona's display name, as compared, to its id: a labelling tool's choices are often
-    the names people read ("Helpful AI assistant", "HAL-9000-like"), not the ids."""
+    the names people read ("Helpful AI assistant", "HAL-9000-like"), not the ids. Read again
+    when the persona folders or their files change (a config pointed elsewhere in a process)."""
+    from psmlab.core.domain.personas import persona_dirs
+
+    stamp = []
+    for d in persona_dirs():
+        try:
+            stamp.append(
+                (str(d), tuple((f.name, f.stat().st_mtime_ns) for f in sorted(d.glob("*.toml"))))
+            )
+        except OSError:
+            stamp.append((str(d), ()))
+    return _names_of(tuple(stamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _names_of(stamp: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]) -> dict[str, str]:
     from psmlab.core.domain.personas import load_personas
 
-    personas = load_personas()[0]
+    personas = load_personas([Path(d) for d, _ in stamp])[0]
     ids = {p.id for p in personas}
     # A name that is another persona's id stays that persona's.
     return {k: p.id for p in personas if (k := archetype_name(p.name)) not in ids}

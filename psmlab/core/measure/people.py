@@ -82,7 +82,9 @@ def file_readings(path: Path) -> Iterator[Reading]:
     """Readings from a JSONL file, one per line: `key` (the unit key of results.jsonl),
     `sample`, `self_id`, `annotator` (default "people"), optionally `text` (then it must be the
     sample's) and `blind`. A line without them is a one-line error naming it."""
-    seen: dict[tuple[str, str, int], tuple[int, str]] = {}  # who read which sample: line, label
+    seen: dict[
+        tuple[str, str, int, str | None], tuple[int, str]
+    ] = {}  # who read which sample: line, label
     for line, obj in read_objects(path, "people's label file"):
         where = f"{path}:{line}"
         if not isinstance(obj, dict) or "key" not in obj or "self_id" not in obj:
@@ -111,7 +113,9 @@ def file_readings(path: Path) -> Iterator[Reading]:
         )
         # A file's lines are no record of time: a second, different reading by the same person
         # is not taken as a correction (the later line won, unsaid).
-        first = seen.setdefault((who, str(obj["key"]), number), (line, str(label)))
+        # Two texts are two runs' samples (only this run's is matched later): not one reread.
+        said = (who, str(obj["key"]), number, None if text is None else str(text))
+        first = seen.setdefault(said, (line, str(label)))
         if first[1] != str(label):
             raise UsageError(
                 f"{where}: annotator '{who}' reads sample {number} of {obj['key']!r} as {label}, "
