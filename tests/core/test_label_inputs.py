@@ -420,3 +420,22 @@ def test_persona_display_names_follow_the_persona_folders_of_the_moment(
     assert archetype_set(["Robo Friend"]) == {"robo-friend"}  # not a persona yet
     monkeypatch.setenv("PSMLAB_PERSONAS_DIR", str(mine))
     assert archetype_set(["Robo Friend"]) == {"robo"}
+
+
+def test_doccanos_user_field_names_people_but_a_users_message_does_not(tmp_path: Path) -> None:
+    """doccano writes who labelled a line as "user": two people's rows without ids were paired
+    by position (kappa 0.00, notes only). A "user" field holding the user's message is no name."""
+    people = _write(
+        tmp_path / "people.jsonl",
+        [{"self_id": s, "user": u} for s in ("ai", "human") for u in (1, 2)],
+    )
+    with pytest.raises(UsageError, match=r"several people's labels \(field 'user': 2 names\)"):
+        read_jsonl(people, SELF_ID)
+    chat = _write(
+        tmp_path / "chat.jsonl",
+        [
+            {"self_id": "ai", "user": "What are you?"},
+            {"self_id": "human", "user": "Are you a human?"},
+        ],
+    )
+    assert read_jsonl(chat, SELF_ID).values == {"1": "ai", "2": "human"}

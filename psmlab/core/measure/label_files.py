@@ -109,6 +109,15 @@ ANNOTATOR_FIELDS = (
     "annotator_name",
     "completed_by",
 )
+
+
+def _a_name(value: object) -> bool:
+    """A value that could name a person: a number, or one word (not a message)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and len(value.split()) == 1)
+
+
 # Prodigy's answers that say the line's label is not the person's reading of the item.
 REJECTED = ("reject", "ignore")
 # Fields of a `psmlab label` input line that say what the text is or who labelled it: the output
@@ -296,12 +305,13 @@ def read_jsonl(
     if positions:
         # Several people's rows with no ids to tell the items apart: paired by position, each
         # person's rows met the other file's items in turn (agreement 1.00 read as 0.33).
-        for person in ANNOTATOR_FIELDS:
-            names = {
-                str(obj[person])
-                for _, obj in rows
-                if isinstance(obj, dict) and obj.get(person) is not None
-            }
+        for person in (*ANNOTATOR_FIELDS, "user"):
+            said = [obj[person] for _, obj in rows if isinstance(obj, dict) and obj.get(person)]
+            names = {str(x) for x in said}
+            # doccano's "user" is a person's number or name; elsewhere "user" may be the user's
+            # message (a sentence), which names nobody.
+            if person == "user" and not all(_a_name(x) for x in said):
+                continue
             if len(names) > 1:
                 raise UsageError(
                     f"{path} holds several people's labels (field '{person}': {len(names)} names) "
