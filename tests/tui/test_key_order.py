@@ -93,3 +93,36 @@ async def test_lists_stop_at_their_ends() -> None:
         await pilot.press("up")
         assert ol.highlighted == 0
     assert issubclass(TranscriptView, StopAtEnds)
+
+
+async def test_a_last_item_taller_than_its_list_can_be_read_to_its_end() -> None:
+    """A trial: a last turn taller than the transcript showed only its top; Down, PageDown and
+    End did nothing, so its end ("← smollm2 · cut at max tokens") could not be read."""
+    from psmlab.tui.widgets.lists import StopAtEnds
+
+    tall = "\n".join(f"line {i}" for i in range(40)) + "\nTHE END"
+
+    class Lists(App):
+        CSS = "StopAtEnds { height: 10; }"
+
+        def compose(self) -> ComposeResult:
+            yield StopAtEnds("one", tall)
+
+    app = Lists()
+    async with app.run_test(size=(60, 20)) as pilot:
+        ol = app.query_one(StopAtEnds)
+        ol.focus()
+        ol.highlighted = 0
+        await pilot.press("down")
+        await wait_for(pilot, lambda: ol.highlighted == 1, "the last item")
+        top = ol.scroll_y
+        assert ol.max_scroll_y > top, "the item fits: nothing to test"
+        await pilot.press("down")
+        await wait_for(pilot, lambda: ol.scroll_y > top, "Down to read on")
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: ol.scroll_y > top + 1, "PageDown to read on")
+        await pilot.press("up", "home")  # back to the first item, the list's top
+        await wait_for(pilot, lambda: ol.highlighted == 0 and ol.scroll_y == 0, "Home")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: ol.scroll_y == ol.max_scroll_y, "End to the very end")
+        assert ol.highlighted == 1
