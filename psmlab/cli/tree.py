@@ -67,6 +67,8 @@ def tree(
     if json_out:
         stdout_json({"head": s.head, "branches": len(s.leaves()), "turns": rows})
         return
+    if not rows:  # printed nothing, as if the command had failed to read it
+        typer.echo(terminal_safe(f"{path}: no turns yet ({s.title})"))
     for r in rows:
         text = " ".join(r["content"].split())
         mark = ">" if r["head"] else "*" if r["current"] else " "

@@ -473,3 +473,25 @@ def test_a_turn_edited_in_the_file_is_not_passed_off_as_the_models(tmp_path: Pat
     assert "its prompt is not the one recorded" in line, line
     data = json.loads(run_cli("replay", str(s), "--json").stdout)
     assert [g["prompt_changed"] for g in data["generations"]] == [False, True]
+
+
+def test_a_cut_down_session_file_is_refused_and_an_empty_one_says_so(tmp_path: Path) -> None:
+    """A trial: `{"schema_version": 2}` opened as "another session", and export printed an id
+    and dates invented on the spot as the session's; `tree` of a session without turns printed
+    nothing at all."""
+    from psmlab.tui.widgets.column_text import no_columns_text
+
+    cut = tmp_path / "cut.json"
+    cut.write_text('{"schema_version": 2}')
+    for cmd in ("export", "tree", "open"):
+        proc = run_cli(cmd, str(cut))
+        assert proc.returncode == 10 and proc.stdout == "", (cmd, proc.stdout)
+        assert "has no 'id' or 'created': it is not a whole session" in proc.stderr, proc.stderr
+    assert cut.read_text() == '{"schema_version": 2}'
+    empty = tmp_path / "empty.json"
+    stamp = "2026-12-06T00:00:00+00:00"
+    empty.write_text(json.dumps({"schema_version": 2, "id": "x", "created": stamp}))
+    shown = _ok(run_cli("tree", str(empty)))
+    assert "no turns yet" in shown.stdout, shown.stdout
+    assert "records no model" in no_columns_text(empty, 0).plain
+    assert "the notice said why" in no_columns_text(empty, 2).plain

@@ -91,6 +91,14 @@ def parse(raw: bytes, where: str) -> Session:
     if version < 0:
         raise SessionError(f"session file {where} has no valid schema_version", _FIX_BROKEN)
     _check_claimed_version(doc, version, where)
+    if version == SCHEMA_VERSION and (lack := [k for k in ("id", "created") if k not in doc]):
+        # Every saved session has both: without them a cut-down file opened with an invented
+        # id and dates (an export printed them as the session's) or read as "another session".
+        raise SessionError(
+            f"session file {where} has no {' or '.join(repr(k) for k in lack)}: it is not a "
+            "whole session",
+            _FIX_BROKEN,
+        )
     if _SURROGATE_ESCAPE.search(raw):  # the walk only where an escape could make one
         _check_text(doc, where)
     try:

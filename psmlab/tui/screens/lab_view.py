@@ -161,7 +161,8 @@ class LabView(LoadingView):
         if not self.order:
             # A session none of whose models opened (a file changed or moved): the notice said
             # why and went; a blank screen said nothing of the answers kept in the file.
-            box.mount(Static(no_columns_text(self.lab.path), id="no-columns"))
+            said = no_columns_text(self.lab.path, len(self.lab.session.models))
+            box.mount(Static(said, id="no-columns"))
             return
         box.mount_all(
             [

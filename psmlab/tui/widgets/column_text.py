@@ -154,9 +154,16 @@ def cut_note(
     return out
 
 
-def no_columns_text(path: object) -> Text:
-    """What the lab says where the columns would be when no model of the session opened."""
+def no_columns_text(path: object, recorded: int = 1) -> Text:
+    """What the lab says where the columns would be when no model of the session opened (or it
+    records none: a cut-down file was told "the notice said why", and no notice came)."""
     where = str(path) if path else "the session file"
+    if not recorded:
+        return safe(
+            f"No model column: {where} records no model, so there is nothing to continue. "
+            "Start a session on models with psmlab -m MODEL (psmlab models lists them).",
+            "dim italic",
+        )
     return safe(
         "No model column: none of this session's models could be opened (the notice said "
         f"why). Its recorded answers are kept in {where}: psmlab export and psmlab tree show "
