@@ -889,8 +889,25 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
         assert (g.format, g.prefill, g.seed, g.params["temperature"]) == ("hhh", "I am", 123, 0.0)
         app.query_one("#transcript").focus()
         await pilot.press("d")
+        # Its answers hang on the turn: said to stay, and they do (a trial was promised that of
+        # a last turn nothing hangs on, which is removed).
+        from psmlab.tui.screens.dialogs import Confirm
+
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the delete dialog")
+        assert "its answers and anything after them stay in the tree" in app.screen.question
+        asked = lab.session.nodes[0].id
         await pilot.click("#delete")
-        assert lab.turns == []
+        assert lab.turns == [] and [n.id for n in lab.session.nodes] == [asked]
+        from psmlab.core.session.schema import TurnRecord
+
+        lab.session.add_turn(TurnRecord(role="user", content="A message never answered"))
+        app.lab_screen.reload()
+        app.query_one("#transcript").focus()
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the delete dialog")
+        assert "nothing was recorded after the turn, so it is removed" in app.screen.question
+        await pilot.click("#delete")
+        assert [n.id for n in lab.session.nodes] == [asked]
 
 
 async def test_settings_show_a_sessions_control_characters_inert(make_lab) -> None:

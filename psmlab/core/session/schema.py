@@ -248,7 +248,7 @@ class Session(_Strict):
         old = path[index]
         if content is None:
             self.head = old.parent
-            if not self._referenced(old.id):
+            if not self.referenced(old.id):
                 self.nodes = [n for n in self.nodes if n.id != old.id]
         else:
             if not content.strip():
@@ -259,7 +259,9 @@ class Session(_Strict):
             self.add_turn(edited, old.parent, at_head=False)
         self.touch()
 
-    def _referenced(self, node_id: str) -> bool:
+    def referenced(self, node_id: str) -> bool:
+        """Whether anything hangs on a turn (turns after it, answers to it, scores, a column
+        order): a delete keeps such a turn in the tree, and removes one with nothing."""
         return (
             bool(self.children(node_id))
             or any(g.node == node_id for g in self.generations)

@@ -223,11 +223,28 @@ class LabFileActions(LabSending):
         if self.busy("d deletes"):  # said, as the footer offers the key
             return
 
+        turn = self.lab.turns[i]
+        # Said as it will be: a last turn nothing hangs on is removed, not kept (a trial read
+        # "stays in the tree" and found the adopted answer's turn gone).
+        kept = self.lab.session.referenced(turn.id)
+        if kept:
+            fate = "the turn, its answers and anything after them stay in the tree (F8)."
+        elif turn.adopted_from:
+            fate = (
+                "nothing hangs on the turn, so it is removed; the answer it adopted stays among "
+                f"the answers to turn {i} (F8)."
+            )
+        else:
+            fate = "nothing was recorded after the turn, so it is removed."
+
         def done(v: str | None) -> None:
             if v == "delete":
                 self.lab.edit_turn(i, None)
                 self.reload()
-                self.notify(f"Back to before turn {i + 1}; anything recorded after it is kept (F8)")
+                self.notify(
+                    f"Back to before turn {i + 1}"
+                    + ("; anything recorded after it is kept (F8)" if kept else "; it was removed")
+                )
             else:  # Enter presses Cancel: said, or it read as a Delete that did nothing
                 self.notify(f"Turn {i + 1} not deleted")
 
@@ -236,8 +253,7 @@ class LabFileActions(LabSending):
             # with d opened this, and its Enter deleted the turn.
             Confirm(
                 # Said before, not only after: nothing recorded is lost (a trial asked).
-                f"Delete turn {i + 1}? The conversation goes back to before it; the turn, its "
-                "answers and anything after them stay in the tree (F8).",
+                f"Delete turn {i + 1}? The conversation goes back to before it; {fate}",
                 [("delete", "Delete"), ("cancel", "Cancel")],
                 default="cancel",
             ),
