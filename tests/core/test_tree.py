@@ -271,8 +271,19 @@ def test_a_branch_export_keeps_the_runs_an_adopted_continuation_was_chosen_from(
     md = export(s, "md")
     body = md.split("## Current branch", 1)[1]
     assert f"was adopted from a run that continues turn `{first.id}`, on another branch" in body
+    assert "(an answer adopted before, then replaced by its continuation)" in body
     for k in range(3):
         assert f"part {k} of the human ecosystem" in body, k
     assert "greeter" in body.split("## Labels per model")[0]
     # The whole tree writes that branch as its own, once.
     assert export(s, "md", tree=True).count("part 0 of the human ecosystem") == 1
+    # A turn edited by hand, continued, its continuation adopted: said as what it was (a trial's
+    # export called it "an answer adopted before").
+    s.go(first.id)
+    s.edit_turn(1, "No, I'm a teacher.")
+    edited = s.turns[1]
+    h = _gen(s, "g-e", " I teach math.")
+    h.prefill = edited.content
+    s.adopt("g-e", "key")
+    body = export(s, "md").split("## Current branch", 1)[1]
+    assert f"continues turn `{edited.id}`, on another branch (a turn edited by hand, then " in body

@@ -147,10 +147,20 @@ def _adopted_from_elsewhere(
     if gen is None or gen.node is None or gen.node in {x.id for x in path} or gen.node in shown:
         return []
     shown.add(gen.node)
+    # What the continued turn was, as the record says (a trial's was edited by hand, and the
+    # export called it "an answer adopted before").
+    was = next((n for n in s.nodes if n.id == gen.node), None)
+    what = (
+        "a turn edited by hand, then replaced by its continuation"
+        if was is not None and was.edited_from
+        else "an answer adopted before, then replaced by its continuation"
+        if was is not None and was.adopted_from
+        else "a turn since replaced by its continuation"
+    )
     return [
         "",
-        f"Turn {i} was adopted from a run that continues turn {md_code(str(gen.node))}, on another branch "
-        "(an answer adopted before, then replaced by its continuation); its runs:",
+        f"Turn {i} was adopted from a run that continues turn {md_code(str(gen.node))}, on another "
+        f"branch ({what}); its runs:",
         *_answers(s, gen.node, f"turn {md_code(str(gen.node))}", on_path, in_branches, after),
     ]
 
