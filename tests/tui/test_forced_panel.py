@@ -181,6 +181,15 @@ def test_an_earlier_run_of_other_settings_is_not_set_beside_the_newest_score() -
         x.record = x.record.model_copy(update={"system": "Be a pirate."})
     text = forced_block(st).plain
     assert "other settings than this run" not in text and "vs 8 samples" in text
+    # The opening design's walk is not set beside them either (a trial: "vs 1 sample: …" right
+    # under "not compared with it", until rescoring finished).
+    w = Forced(RAW, CAL, describe(False, True), node="t-1", opening=OPENING,
+               scored_with=("chatml", "Be a pirate.", None, None))  # fmt: skip
+    other = _state(w, PURE)
+    other.system = "Be a pirate."
+    text = forced_block(other).plain
+    assert "not compared with it" in text and 'self-id after "I\'m"' in text, text
+    assert "vs 8 samples" not in text, text
 
 
 def test_a_score_shown_over_continuations_says_it_is_the_message_before() -> None:

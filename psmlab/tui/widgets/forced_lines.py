@@ -135,10 +135,11 @@ def _edge(p: float) -> str:
     return f"{p:.6f}"
 
 
-def opening_lines(s: ColumnState, f: Forced) -> Text:
+def opening_lines(s: ColumnState, f: Forced, *, compare: bool = True) -> Text:
     """The opening design beside the archetype statements: what the model's own continuations
     of "I'm" / "I am" claim (P among ai and human claims, and how much of the walk claimed at
-    all), and the samples' self-identification majority when they answer the same turn."""
+    all), and the samples' self-identification majority when they answer the same turn (not
+    when `compare` is off: the run on view was made with other settings than the score's)."""
     out = Text()
     out.append('self-id after "I\'m": ', style="bold")
     o = f.opening
@@ -158,7 +159,7 @@ def opening_lines(s: ColumnState, f: Forced) -> Text:
     out.append_text(safe(f" · {claimed:.0%} of the walk claims (marker rules)", "dim"))
     counts = {x.label: x.k for x in s.auto_self_id}
     n = s.auto_self_id[0].n if s.auto_self_id else 0
-    if not n or not _answer_its_turn(s, f):
+    if not n or not compare or not _answer_its_turn(s, f):
         return out
     ai, human = counts.get("ai", 0), counts.get("human", 0)
     # As the experiment report reads it: within EVEN of an even split the walk leans neither way.
@@ -266,5 +267,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         out.append_text(agree)
     if f.opening is not None or f.opening_note:  # a record from before the walk has neither
         out.append("\n")
-        out.append_text(opening_lines(s, f))
+        # Not set beside samples of other settings either (it compared them under a line
+        # saying it did not).
+        out.append_text(opening_lines(s, f, compare=not other_run))
     return out
