@@ -431,6 +431,13 @@ def test_doccanos_user_field_names_people_but_a_users_message_does_not(tmp_path:
     )
     with pytest.raises(UsageError, match=r"several people's labels \(field 'user': 2 names\)"):
         read_jsonl(people, SELF_ID)
+    # Annotator 0 is a name too (a truthiness test dropped it: 0 and 1 read as one person).
+    zero = _write(
+        tmp_path / "zero.jsonl",
+        [{"self_id": s, "annotator": u} for s in ("ai", "human") for u in (0, 1)],
+    )
+    with pytest.raises(UsageError, match=r"field 'annotator': 2 names"):
+        read_jsonl(zero, SELF_ID)
     chat = _write(
         tmp_path / "chat.jsonl",
         [

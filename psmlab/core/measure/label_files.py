@@ -306,7 +306,11 @@ def read_jsonl(
         # Several people's rows with no ids to tell the items apart: paired by position, each
         # person's rows met the other file's items in turn (agreement 1.00 read as 0.33).
         for person in (*ANNOTATOR_FIELDS, "user"):
-            said = [obj[person] for _, obj in rows if isinstance(obj, dict) and obj.get(person)]
+            said = [
+                obj[person]
+                for _, obj in rows
+                if isinstance(obj, dict) and obj.get(person) is not None
+            ]
             names = {str(x) for x in said}
             # doccano's "user" is a person's number or name; elsewhere "user" may be the user's
             # message (a sentence), which names nobody.

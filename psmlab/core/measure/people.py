@@ -82,9 +82,8 @@ def file_readings(path: Path) -> Iterator[Reading]:
     """Readings from a JSONL file, one per line: `key` (the unit key of results.jsonl),
     `sample`, `self_id`, `annotator` (default "people"), optionally `text` (then it must be the
     sample's) and `blind`. A line without them is a one-line error naming it."""
-    seen: dict[
-        tuple[str, str, int, str | None], tuple[int, str]
-    ] = {}  # who read which sample: line, label
+    # Who read which sample (and its text): the line and label of their first reading.
+    seen: dict[tuple[str, str, int, str | None], tuple[int, str]] = {}
     for line, obj in read_objects(path, "people's label file"):
         where = f"{path}:{line}"
         if not isinstance(obj, dict) or "key" not in obj or "self_id" not in obj:
