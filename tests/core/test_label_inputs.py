@@ -422,6 +422,30 @@ def test_persona_display_names_follow_the_persona_folders_of_the_moment(
     assert archetype_set(["Robo Friend"]) == {"robo"}
 
 
+def test_a_label_file_reads_the_persona_names_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Display names are read once per file: reading 300 archetype labels listed and stat'ed
+    every persona file 300 times. The names still apply to every row."""
+    from psmlab.core.measure import label_files, label_values
+
+    calls = []
+    real = label_values.persona_names
+
+    def counted() -> dict[str, str]:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(label_files, "persona_names", counted)
+    f = _write(
+        tmp_path / "a.jsonl",
+        [{"id": str(i), "archetypes": ["HAL-9000-like"]} for i in range(300)],
+    )
+    got = read_jsonl(f, ARCHETYPES)
+    assert len(calls) == 1
+    assert set(got.values.values()) == {frozenset({"hal-9000"})}
+
+
 def test_doccanos_user_field_names_people_but_a_users_message_does_not(tmp_path: Path) -> None:
     """doccano writes who labelled a line as "user": two people's rows without ids were paired
     by position (kappa 0.00, notes only). A "user" field holding the user's message is no name."""

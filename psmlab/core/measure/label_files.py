@@ -27,6 +27,7 @@ from psmlab.core.measure.label_values import (
     archetype_set,
     item_id,
     normalize,
+    persona_names,
 )
 
 # The fields of an input row that every labeller's output row carries over, so a label file
@@ -155,7 +156,15 @@ def own_line_numbers(objects: list[tuple[int, Any]]) -> bool:
     numbering of a file without ids (kept when the file was filtered since), or the file's own.
     A file without ids is paired by these, else by its objects' positions; `label` keeps them
     as they are, so its output pairs with the file it read either way."""
-    lines = [line_number(obj.get("line")) if isinstance(obj, dict) else None for _, obj in objects]
+    return _distinct_whole(line_numbers(objects))
+
+
+def line_numbers(objects: list[tuple[int, Any]]) -> list[int | None]:
+    """Each object's "line" as a whole number (None where it has none), worked out once."""
+    return [line_number(obj.get("line")) if isinstance(obj, dict) else None for _, obj in objects]
+
+
+def _distinct_whole(lines: list[int | None]) -> bool:
     whole = all(x is not None for x in lines)
     return bool(lines) and whole and len(set(lines)) == len(lines)
 
@@ -295,10 +304,11 @@ def read_jsonl(
     # `psmlab label` numbers a file without ids by position ("line"): kept when the file was
     # filtered since (grep), so its lines still pair with the items they were (a dropped line
     # shifted every later one onto its neighbour's item).
-    numbered = positions and own_line_numbers(rows)
+    numbers = line_numbers(rows)
+    numbered = positions and _distinct_whole(numbers)
     if numbered:
         out.own_lines = True
-        lines = [line_number(obj["line"]) or 0 for _, obj in rows]  # each is one (numbered)
+        lines = [x or 0 for x in numbers]  # each is one (numbered)
         # Numbers that are the positions (an unfiltered label output) pair as positions do.
         out.by_line = lines != list(range(1, len(lines) + 1))
         out.lines_in_order = lines == sorted(lines)
@@ -323,6 +333,9 @@ def read_jsonl(
                     f"give one file per {person}, e.g. "
                     f"jq -c 'select(.{person} == {_first_name(rows, person)})' {path.name}",
                 )
+    # Persona display names are read once per file (not once per row: a file of thousands of
+    # archetype labels listed and stat'ed every persona file for each).
+    display: dict[str, str] | None = None
     for n, (i, obj) in enumerate(rows, 1):
         if not isinstance(obj, dict):
             raise UsageError(
@@ -333,11 +346,7 @@ def read_jsonl(
         rejected = obj.get("answer") in REJECTED
         if (field_name not in obj and not rejected) or (key not in obj and not positions):
             raise _lacks(path, i, obj, kind, field_name, key, positions, keyed, options, labelled)
-        ident = (
-            (str(line_number(obj["line"])) if numbered else str(n))
-            if positions
-            else item_id(obj[key])
-        )
+        ident = (str(numbers[n - 1]) if numbered else str(n)) if positions else item_id(obj[key])
         if ident is None:
             raise UsageError(
                 f"{path} line {i}: its '{key}' is not a string or number ({json.dumps(obj[key])})",
@@ -372,7 +381,8 @@ def read_jsonl(
             continue
         if kind == ARCHETYPES:
             try:
-                out.values[ident] = archetype_set(value)
+                display = persona_names() if display is None else display
+                out.values[ident] = archetype_set(value, display)
             except TypeError:
                 raise UsageError(
                     f"{path} line {i}: '{field_name}' is neither a list nor a string",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,15 +70,17 @@ def archetype_name(value: object) -> str:
     return "-".join(re.split(r"[\s_-]+", str(value).strip().casefold())).strip("-")
 
 
-def archetype_set(value: object) -> frozenset[str]:
+def archetype_set(value: object, names: Mapping[str, str] | None = None) -> frozenset[str]:
+    """An archetypes label as a set of ids; `names` maps display names to ids (the persona
+    folders' as they are now when not given: a caller reading many labels passes it once)."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise TypeError
-    names = _persona_names()
+    names = persona_names() if names is None else names
     return frozenset(names.get(n, n) for n in map(archetype_name, items)) - NOT_ARCHETYPES
 
 
-def _persona_names() -> dict[str, str]:
+def persona_names() -> dict[str, str]:
     """Each persona's display name, as compared, to its id: a labelling tool's choices are often
     the names people read ("Helpful AI assistant", "HAL-9000-like"), not the ids. Read again
     when the persona folders or their files change (a config pointed elsewhere in a process)."""
