@@ -66,11 +66,19 @@ def test_editing_a_turn_forks_and_deleting_moves_back() -> None:
     assert s.history_of(s.generation("g-1")).turns[0].content == "Hi"
     s.go(s.leaves()[0])
     assert [t.content for t in s.turns] == ["Hi", "x"]
+    assert s.delete_outcome(1) == "kept"  # what the lab says before it deletes
     s.edit_turn(1, None)  # the last turn, answered: the session moves back, the turn stays
     assert [t.content for t in s.turns] == ["Hi"] and len(s.nodes) == 3
     s.add_turn(TurnRecord(role="user", content="typo"))
+    assert s.delete_outcome(1) == "removed"
     s.edit_turn(1, None)  # nothing refers to it: simply removed
     assert len(s.nodes) == 3 and [t.content for t in s.turns] == ["Hi"]
+    # An adopted answer's turn with nothing after it is removed; its answer stays with "x".
+    s.adopt("g-1")
+    assert [t.content for t in s.turns] == ["Hi", "x", "hello"]
+    assert s.delete_outcome(2) == "removed, answer kept"
+    s.edit_turn(2, None)
+    assert [t.content for t in s.turns] == ["Hi", "x"] and s.generation("g-1").node == s.head
     with pytest.raises(SessionError, match="there is no turn 5"):
         s.edit_turn(4, "x")
 

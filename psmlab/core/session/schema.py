@@ -247,8 +247,9 @@ class Session(_Strict):
             raise SessionError(f"there is no turn {index + 1}", f"turns run from 1 to {len(path)}")
         old = path[index]
         if content is None:
+            gone = self.delete_outcome(index) != "kept"
             self.head = old.parent
-            if not self.referenced(old.id):
+            if gone:
                 self.nodes = [n for n in self.nodes if n.id != old.id]
         else:
             if not content.strip():
@@ -259,15 +260,19 @@ class Session(_Strict):
             self.add_turn(edited, old.parent, at_head=False)
         self.touch()
 
-    def referenced(self, node_id: str) -> bool:
-        """Whether anything hangs on a turn (turns after it, answers to it, scores, a column
-        order): a delete keeps such a turn in the tree, and removes one with nothing."""
-        return (
-            bool(self.children(node_id))
-            or any(g.node == node_id for g in self.generations)
-            or any(f.node == node_id for f in self.forced)
-            or node_id in self.column_orders
-        )
+    def delete_outcome(self, index: int) -> Literal["kept", "removed", "removed, answer kept"]:
+        """What deleting turn `index` of the current branch does, as the lab says it before: a
+        turn anything hangs on (turns after it, answers to it, scores, a column order) stays in
+        the tree; one with nothing is removed (an answer it adopted stays with the turn before)."""
+        turn = self.turns[index]
+        if (
+            self.children(turn.id)
+            or any(g.node == turn.id for g in self.generations)
+            or any(f.node == turn.id for f in self.forced)
+            or turn.id in self.column_orders
+        ):
+            return "kept"
+        return "removed, answer kept" if turn.adopted_from else "removed"
 
     def _generation_hits(self, gen_id: str) -> list[GenerationRecord]:
         """The generation with this id, else those it is a prefix of (as with git commit ids)."""

@@ -223,13 +223,13 @@ class LabFileActions(LabSending):
         if self.busy("d deletes"):  # said, as the footer offers the key
             return
 
-        turn = self.lab.turns[i]
         # Said as it will be: a last turn nothing hangs on is removed, not kept (a trial read
         # "stays in the tree" and found the adopted answer's turn gone).
-        kept = self.lab.session.referenced(turn.id)
+        outcome = self.lab.session.delete_outcome(i)
+        kept = outcome == "kept"
         if kept:
             fate = "the turn, its answers and anything after them stay in the tree (F8)."
-        elif turn.adopted_from:
+        elif outcome == "removed, answer kept":
             fate = (
                 "nothing hangs on the turn, so it is removed; the answer it adopted stays among "
                 f"the answers to turn {i} (F8)."
