@@ -274,6 +274,30 @@ async def test_the_panel_says_scoring_and_counts_cancelled_answers_apart() -> No
         assert "forced choice: scoring the pending message…" in text
 
 
+async def test_blind_mode_still_says_the_forced_choice_is_being_scored() -> None:
+    """Blind, the panel is hidden, and with it "scoring…": a trial's quick next message left
+    the turn unscored with nothing on screen to say wait. The scores themselves stay hidden."""
+    st = _state(_forced(), PURE)
+    st.forced_pending = True
+
+    class Blind(_Host):
+        def compose(self) -> ComposeResult:
+            yield ModelColumn(self.state, "m", blind=True)
+
+    app = Blind(st)
+    async with app.run_test(size=(120, 24)) as pilot:
+        col = app.query_one(ModelColumn)
+        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+        text = str(col.query_one(".col-dist").render())
+        assert "hidden in blind mode" in text
+        assert "forced choice: scoring the pending message…" in text
+        assert "calibrated" not in text and "human" not in text  # nothing measured shown
+        st.forced_pending = False
+        col.refresh_view()
+        await pilot.pause()
+        assert "scoring" not in str(col.query_one(".col-dist").render())
+
+
 def test_answers_without_a_forced_choice_say_it_was_not_scored() -> None:
     """Scoring stopped (a new message, quitting): a blank panel under answers would read as if
     there were nothing to measure."""

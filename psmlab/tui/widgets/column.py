@@ -302,10 +302,12 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             self._foot_want = want
             self._shown.pop(".col-dist", None)
         if self.blind:
-            self._put(
-                ".col-dist",
-                Text("labels and forced choice hidden in blind mode (Ctrl+B reveals)", "dim"),
-            )
+            hidden = Text("labels and forced choice hidden in blind mode (Ctrl+B reveals)", "dim")
+            if s.forced_pending:
+                # Said even blind (every column is scored, whatever its model): hidden, a quick
+                # next message stopped the scoring with nothing on screen to say wait.
+                hidden.append("\nforced choice: scoring the pending message…", "dim italic")
+            self._put(".col-dist", hidden)
             dist.tooltip = None
         else:
             self._put(
