@@ -65,8 +65,9 @@ def show(
         # frame's answers ran on into the next speaker's line, and its means averaged that in.
         # A chat template's answers end at its end-of-turn token, which was never averaged in.
         chat = meta.get("psmlab.format") in template_names()
-        old_rows = method and meta.get("psmlab.version") and "psmlab.answer_rows" not in meta
-        old_rows = bool(old_rows) and not chat
+        old_rows = bool(
+            method and meta.get("psmlab.version") and "psmlab.answer_rows" not in meta and not chat
+        )
         docs.append(
             {
                 "rows_note": (
