@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from textual.app import App
+from textual.widgets import Label
 
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.measure.experiment_session import session_from_results, write_new
@@ -98,7 +99,7 @@ async def test_self_id_is_chosen_by_keyboard_and_shown_as_text() -> None:
         assert isinstance(dialog, AnnotateDialog)
         choice = dialog.query_one("#self-id", SelfIdChoice)
         labels = [str(b.label) for b in dialog.query(SelfIdButton)]
-        assert labels == ["ai", "human", "mixed (both)", "none (no claim)", "unset"]
+        assert labels == ["ai", "human", "mixed", "none", "unset"]
         assert choice.choice is None and _glyphs(dialog)["unset"] == "●"
         assert dialog.focused is choice  # the first field: ready for the arrow keys
         # Nothing chosen and nothing written: the dialog says what is missing.
@@ -198,3 +199,26 @@ async def test_experiment_samples_annotated_blind_in_the_lab(
     # the file, and saving the annotation kept those labels.
     assert report.recomputed == 0 and report.relabelled == 0 and report.recorded == 4
     assert {a.rules for a in store.load(path).auto_labels} == {rules_fingerprint()}
+
+
+async def test_the_self_id_row_fits_an_80_column_terminal() -> None:
+    """With the lab's own styles at 80x24, every choice shows whole (a trial read "un" for
+    unset: the row ran past the dialog), and the question says what mixed and none mean."""
+    import psmlab.tui.app
+
+    class Styled(_Host):
+        CSS_PATH = str(Path(psmlab.tui.app.__file__).parent / PsmlabApp.CSS_PATH)
+
+    app = Styled()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        choice = dialog.query_one("#self-id", SelfIdChoice)
+        await wait_for(pilot, lambda: choice.region.width > 0, "the layout")
+        room = choice.scrollable_content_region
+        assert room.width < 80  # the dialog's own width, not the terminal's
+        for b in dialog.query(SelfIdButton):
+            assert b.region.right <= room.right, (str(b.label), b.region, room)
+        said = [str(x.render()) for x in dialog.query(Label)]
+        question = next(x for x in said if x.startswith("Self-identification"))
+        assert "mixed: both" in question and "none: no claim" in question

@@ -64,8 +64,10 @@ class AnnotationInput:
 SELF_ID_CHOICES: tuple[tuple[SelfId | None, str], ...] = (
     ("ai", "ai"),
     ("human", "human"),
-    ("mixed", "mixed (both)"),
-    ("none", "none (no claim)"),
+    # Short, so the row fits an 80-column terminal (with "(both)" and "(no claim)" it cut
+    # "unset" to "un"); the question above says what mixed and none mean.
+    ("mixed", "mixed"),
+    ("none", "none"),
     (None, "unset"),
 )
 
@@ -136,7 +138,8 @@ class AnnotateDialog(FormDialog):
             # the first question reaches the text in one press.
             with VerticalScroll(can_focus=False):
                 yield Label(
-                    "Self-identification: what does it claim the speaker is?",
+                    "Self-identification: what does it claim the speaker is? "
+                    "(mixed: both; none: no claim)",
                     markup=False,
                     classes="field-label",
                 )
