@@ -110,6 +110,14 @@ def same_kind_of_ids(source: Labels, reference: Labels) -> None:
         return
     bare, keyed = (source, reference) if source.by_position else (reference, source)
     some = ", ".join(repr(k) for k in list(keyed.values)[:2])
+    if bare.id_hint is not None and bare.id_hint.startswith("meta."):
+        # Prodigy keeps an item's own id in "meta": --key reads top-level fields only.
+        name = shlex.quote(Path(bare.name).name)
+        raise UsageError(
+            f'{bare.name} has no "id" field but {keyed.name} has ids (e.g. {some}); its ids '
+            f"look to be in {bare.id_hint}",
+            f"lift them to the top: jq -c '. + {{id: .{bare.id_hint}}}' {name} > with-ids.jsonl",
+        )
     if bare.id_hint is not None:
         # A spreadsheet's "ID" column: the ids are there, under a name not looked for.
         field = shlex.quote(bare.id_hint)

@@ -1,0 +1,205 @@
+"""What a label file that cannot be read is, said so its maker can fix it: the field it lacks,
+the fields that likely hold its ids and labels, or the labelling tool whose export it is (Label
+Studio, doccano, Prodigy, a whole-file {id: label} map) with the jq that flattens it to one
+object per item."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from psmlab.core.errors import UsageError
+from psmlab.core.measure.label_values import ARCHETYPES, SELF_ID, normalize
+
+# Field names people give item ids; only used to suggest a --key in an error's fix.
+ID_NAMES = ("id", "key", "uid", "item", "item_id", "generation_id", "gid", "_id")
+
+
+def id_field(rows: list[tuple[int, Any]]) -> str | None:
+    """A field on every line whose name reads as an id in any case or spelling ("ID",
+    "Item ID", "itemId"), e.g. a spreadsheet's column: likely the ids the file was meant to
+    be paired by. Else one in every line's "meta" (Prodigy's), as "meta.NAME"."""
+    objs = [obj for _, obj in rows if isinstance(obj, dict)]
+    if not objs or len(objs) != len(rows):
+        return None
+    names = {re.sub(r"[\s_-]+", "", x) for x in ID_NAMES}
+    top = next(
+        (k for k in objs[0] if re.sub(r"[\s_-]+", "", k.casefold()) in names
+         and all(k in o for o in objs)),
+        None,
+    )  # fmt: skip
+    if top is not None or not all(isinstance(o.get("meta"), dict) for o in objs):
+        return top
+    inner = next((k for k in ID_NAMES if all(k in o["meta"] for o in objs)), None)
+    return None if inner is None else f"meta.{inner}"
+
+
+def label_like(value: object, kind: str) -> bool:
+    """Whether a value could be a `kind` label: a fix suggests only fields that could be."""
+    if kind == ARCHETYPES:
+        return isinstance(value, list)  # any text could be a comma-separated list: no guess
+    if kind != SELF_ID:
+        return value is not None and not isinstance(value, dict)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]  # one choice as a list (Prodigy's "accept", Label Studio's choices)
+    try:
+        normalize(value, SELF_ID, "")  # a list or object never reads as a self-id class
+    except UsageError:
+        return False
+    return True
+
+
+# Fields that name who labelled a line: a file with one line per item and person (long format).
+ANNOTATOR_FIELDS = (
+    "annotator",
+    "coder",
+    "rater",
+    "labeler",
+    "labeller",
+    "worker_id",
+    # as labelling tools write them: Prodigy, Label Studio, and spreadsheets of their exports
+    "_annotator_id",
+    "annotator_id",
+    "annotator_name",
+    "completed_by",
+)
+
+
+def lacks(
+    path: Path,
+    line: int,
+    obj: dict[str, object],
+    kind: str,
+    field_name: str,
+    key: str,
+    positions: bool,
+    keyed: int,
+    options: tuple[str, str],
+    labelled: int = 0,
+    lines: int = 0,
+) -> UsageError:
+    """The error for a line without its label field or id: exactly what it lacks, the fields it
+    has, and the options (this file's own: --key/--field or --reference-key/--reference-field)
+    that would read them, with the likeliest fields as an example."""
+    key_opt, field_opt = options
+    if {"key", "kind", "model", "format"} <= set(obj):
+        # An experiment's own rows: labelled by opening its samples as a session, not by
+        # editing the file the experiment resumes from.
+        return UsageError(
+            f"{path} is an experiment's results file, not a label file",
+            f"open its samples as a session: psmlab experiment-annotate {path.parent}, "
+            "annotate it, then psmlab agreement SESSION.json",
+        )
+    tool = _tool_export(path, line, obj, kind, key, field_opt, lines)
+    if tool is not None:
+        return tool
+    # A file matched by position needs no key: only what is really absent is named.
+    missing = [
+        x for x, needed in ((key, not positions), (field_name, True)) if needed and x not in obj
+    ]
+    has = ", ".join(repr(x) for x in obj) or "none"
+    problem = (
+        f"{path} line {line} lacks {' and '.join(repr(x) for x in missing)} (its fields: {has})"
+    )
+    if missing == [key] and keyed:
+        # Some lines have the key, this one not: ids cannot be half there.
+        return UsageError(
+            problem, f"give every line the field '{key}', or none (then lines match by position)"
+        )
+    if missing == [field_name] and labelled:
+        # Other lines carry the field: this item is unlabelled, not a file of another shape.
+        return UsageError(
+            problem, f'write "{field_name}": null on a line whose item has no label (left out)'
+        )
+    ids = [x for x in ID_NAMES if x in obj and x != key]
+    labels = [x for x, v in obj.items() if x not in (key, "split", *ids) and label_like(v, kind)]
+    if not labels:
+        # No field reads as this kind's label ("severity": "high"): a lone field that is not
+        # the item's id, text or context is still the likely one to name.
+        plain = ("split", "text", "question", "question_text", "model", "prefill", *ids)
+        labels = [
+            x
+            for x, v in obj.items()
+            if x not in (key, *plain, *ANNOTATOR_FIELDS)
+            # a label is a word or two ("high", "very low") or a number, not a sentence
+            and (isinstance(v, int | float) or (isinstance(v, str) and len(v.split()) <= 2))
+        ]
+    # A file without the expected key may hold its ids under another name: naming only the label
+    # field would then match its lines by position and could pair the wrong items.
+    name_key = key in missing or bool(positions and ids)
+    what, example = [], []
+    if name_key:
+        what.append("its ids")
+        example.append(f"{key_opt} {shlex.quote(ids[0]) if ids else 'ID_FIELD'}")
+    if field_name in missing:
+        what.append("its labels")
+        # Quoted: a spreadsheet's "Self ID" pasted as written was two arguments.
+        example.append(
+            f"{field_opt} {shlex.quote(labels[0]) if len(labels) == 1 else 'LABEL_FIELD'}"
+        )
+    fix = f"name the fields holding {' and '.join(what)}: {' '.join(example)}"
+    if name_key and key_opt != "--key":
+        # The other file may name its ids the same way (a label output keeps the field): then
+        # --key names both, and this file's key alone would leave the other without ids.
+        both = example[0].replace(key_opt, "--key", 1)
+        fix += f" (or {both} when the other file's ids are in that field too)"
+    return UsageError(problem, fix)
+
+
+def _tool_export(
+    path: Path, line: int, obj: dict[str, Any], kind: str, key: str, field_opt: str, lines: int
+) -> UsageError | None:
+    """A labelling tool's export that is not one flat object per item, with the jq that makes
+    it one (the generic error named --field, which cannot reach a nested or keyed label)."""
+    name = shlex.quote(path.name)
+    then = f"> labels.jsonl, then name its field: {field_opt} label"
+    anns = obj.get("annotations")
+    if isinstance(anns, list) and isinstance(obj.get("data"), dict):
+        # Label Studio's full export: each task's labels nest in annotations[].result[].
+        return UsageError(
+            f"{path} line {line} is a Label Studio task (its labels are nested in "
+            "annotations[].result[]), not one flat object per item",
+            # One line per annotation, the item's own id (data.id, not the task's): a trial's
+            # flattening kept the task ids and the first annotator only.
+            'export JSON-MIN from Label Studio, or flatten it, one line per annotation: jq -c \'if type == "array" then .[] else . end '
+            "| (.data.id // .id) as $id | .data.text as $t | .annotations[] | {id: $id, text: $t, "
+            "annotator: .completed_by, label: .result[0].value.choices[0]}' "
+            f"{name} {then}",
+        )
+    if isinstance(anns, list) and anns and all(isinstance(a, dict) and "label" in a for a in anns):
+        # doccano before 1.2: one line per item, each person's label nested with their user.
+        return UsageError(
+            f"{path} line {line} is a doccano item (its labels are nested in "
+            "annotations[].label), not one flat object per item",
+            "flatten it, one line per annotation: jq -c '.id as $id | .text as $t | "
+            ".annotations[] | {id: $id, text: $t, annotator: .user, label: .label}' "
+            f"{name} {then} (a number there is doccano's label id: map it to the label's name)",
+        )
+    meta = obj.get("meta")
+    if isinstance(meta, dict) and ("answer" in obj or "accept" in obj):
+        # Prodigy: the item's own id, if any, is in meta; a choice's labels in "accept".
+        ident = next((k for k in ID_NAMES if k in meta), None)
+        lift = f"jq -c '. + {{id: .meta.{ident}}}' {name} > labels.jsonl, then " if ident else ""
+        label = "accept" if isinstance(obj.get("accept"), list) else "label"
+        return UsageError(
+            f"{path} line {line} is a Prodigy task (its labels are in '{label}'"
+            + (f", its id in meta.{ident})" if ident else ")"),
+            f"{lift}name its field: {field_opt} {label}",
+        )
+    values = [v for k, v in obj.items() if k != key]
+    if (
+        lines == 1
+        and len(obj) > 1
+        and not set(obj) & {"text", *ID_NAMES}
+        and all(label_like(v, kind) for v in values)
+    ):
+        # The whole file, one line, as a map from item to label: a line is one item, not one
+        # field (a file of rows with several people's label fields is not this).
+        return UsageError(
+            f"{path} line {line} reads as a map of {len(obj)} items to their labels "
+            f"(e.g. {next(iter(obj))!r}), not one object per item",
+            f"jq -c 'to_entries[] | {{id: .key, label: .value}}' {name} {then}",
+        )
+    return None
