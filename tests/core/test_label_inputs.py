@@ -369,8 +369,11 @@ def test_a_line_that_is_no_object_or_whose_text_is_no_string_says_what_it_is(
     assert [r["self_id"] for r in label_jsonl(f)] == ["human"]  # null: no context given
 
 
-def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
-    """One reading of a file says session, labels, JSON that is neither, or something else."""
+def test_source_kind_names_what_a_lone_file_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One reading of a file says session, labels, JSON that is neither, or something else
+    (it was read up to three times: a large session or label file, three times over)."""
     from psmlab.core.measure.agreement import source_kind
 
     files = {
@@ -385,7 +388,16 @@ def test_source_kind_names_what_a_lone_file_holds(tmp_path: Path) -> None:
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    reads: list[str] = []
+    real = Path.read_text
+
+    def counted(self: Path, *a: object, **k: object) -> str:
+        reads.append(self.name)
+        return real(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counted)
     got = {name: source_kind(tmp_path / name) for name in files}
+    assert sorted(reads) == sorted(files)  # each once
     assert got == {
         "empty.json": "json",
         "other.json": "json",

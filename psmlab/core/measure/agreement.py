@@ -127,14 +127,22 @@ def compare_files(
 # --- sessions -----------------------------------------------------------------------------------
 
 
-def is_session_file(path: Path) -> bool:
+def _text(path: Path) -> str | None:
+    """The file's text (label files may start with a BOM); None when it cannot be read as text."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_session_file(path: Path, text: str | None = None) -> bool:
     """A session (one JSON object with generations) rather than JSONL labels, judged by content:
-    a session named `.json` that is broken is still a session (its loader says what is wrong)."""
+    a session named `.json` that is broken is still a session (its loader says what is wrong).
+    `text`: the file's text when the caller has read it already."""
     if not path.is_file():
         return path.suffix == ".json"
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # label files may start with a BOM
-    except (OSError, UnicodeDecodeError):
+    text = _text(path) if text is None else text
+    if text is None:
         return path.suffix == ".json"
     try:
         doc = json.loads(text)
@@ -150,13 +158,16 @@ def is_session_file(path: Path) -> bool:
     return isinstance(doc, dict) and ("generations" in doc or "schema_version" in doc)
 
 
-def is_jsonl(path: Path) -> bool:
+def is_jsonl(path: Path, text: str | None = None) -> bool:
     """Every non-blank line of the file is JSON (what a label file is)."""
+    text = _text(path) if text is None else text
+    if text is None:
+        return False
+    lines = [x for x in text.split("\n") if x.strip()]
     try:
-        lines = [x for x in path.read_text(encoding="utf-8-sig").split("\n") if x.strip()]
         for x in lines:
             json.loads(x)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except ValueError:
         return False
     return bool(lines)
 
@@ -164,16 +175,17 @@ def is_jsonl(path: Path) -> bool:
 def source_kind(path: Path) -> str:
     """What a file given as a label source holds: "session", "labels" (JSONL or a JSON array),
     "json" (one JSON object with nothing of a label line: a session was meant, but it is not
-    one), or "neither" (a report, a CSV, a TOML)."""
-    if is_session_file(path):
+    one), or "neither" (a report, a CSV, a TOML). The file is read once."""
+    text = _text(path) if path.is_file() else None
+    if is_session_file(path, text):
         return "session"
-    if not is_jsonl(path):
+    if text is None or not is_jsonl(path, text):
         return "neither"
     if path.suffix.lower() == ".json":
         # "{}" named .json read as a one-line label file: a label line has its text, an id or
         # a label.
         try:
-            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+            doc = json.loads(text)
         except ValueError:  # several label lines: JSONL named .json, not one document
             return "labels"
         fields = {"id", "text", "self_id", "label", "labels", "archetypes", "key"}
