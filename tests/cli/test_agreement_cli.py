@@ -950,18 +950,19 @@ def test_files_made_by_other_tools_follow_their_hints_to_a_comparison(tmp_path: 
     ls.write_text(json.dumps(tasks))
     proc = _psmlab("agreement", str(ours), str(ls))
     assert proc.returncode == 2 and ".data.id // .id" in proc.stderr, proc.stderr
-    assert ".annotations[] |" in proc.stderr and "--reference-field label" in proc.stderr
+    # The labels land in the field the command reads: the same command reads the new file.
+    assert ".annotations[] |" in proc.stderr and '"self_id": .result[0]' in proc.stderr
     # What the jq program makes (one line per annotation), written here without jq.
     flat = _write(
         tmp_path / "flat.jsonl",
         [
-            {"id": t["data"]["id"], "annotator": a["completed_by"], "label": lab}
+            {"id": t["data"]["id"], "annotator": a["completed_by"], "self_id": lab}
             for t in tasks
             for a in t["annotations"]
             for lab in a["result"][0]["value"]["choices"]
         ],
     )
-    proc = _psmlab("agreement", str(ours), str(flat), "--reference-field", "label")
+    proc = _psmlab("agreement", str(ours), str(flat))
     assert "select(.annotator == 1)" in proc.stderr, proc.stderr
 
 

@@ -1,5 +1,6 @@
 """Labelling tools' exports that are not one flat object per item: each is named, and the jq its
-error gives (done here in Python, as jq would) makes a file that pairs with the gold set."""
+error gives (done here in Python, as jq would) makes a file that pairs with the gold set as the
+same command reads it. Flat files are never taken for one."""
 
 from __future__ import annotations
 
@@ -27,51 +28,72 @@ def _gold(tmp: Path) -> Path:
     )
 
 
-def _kappa(tmp: Path, rows: list[dict[str, Any]], field: str) -> float | None:
+def _kappa(tmp: Path, rows: list[dict[str, Any]]) -> float | None:
+    """The flattened rows read as the command that refused the export reads its file."""
     flat = _write(tmp / "flat.jsonl", rows)
     got = compare_labels(
-        read_jsonl(_gold(tmp), SELF_ID),
-        read_jsonl(flat, SELF_ID, column=field, options=REF),
-        SELF_ID,
+        read_jsonl(_gold(tmp), SELF_ID), read_jsonl(flat, SELF_ID, options=REF), SELF_ID
     )
     return got.kappa
 
 
 def test_an_old_doccano_export_is_named_with_its_flattening(tmp_path: Path) -> None:
     """doccano before 1.2 nests each person's label in annotations[]: the error named
-    --reference-field, which cannot reach it."""
+    --reference-field, which cannot reach it. Two users per item: one user's file."""
     rows = [
-        {"id": k, "text": t, "annotations": [{"label": s, "user": 1}], "meta": {}}
+        {"id": k, "text": t, "annotations": [{"label": s, "user": 1}, {"label": s, "user": 2}]}
         for k, (t, s) in GOLD.items()
     ]
     f = _write(tmp_path / "doccano.jsonl", rows)
     with pytest.raises(UsageError, match="is a doccano item") as e:
         read_jsonl(f, SELF_ID, options=REF)
-    assert ".annotations[] | {id: $id, text: $t, annotator: .user, label: .label}" in e.value.fix
-    assert "--reference-field label" in e.value.fix
+    fix = e.value.fix
+    assert '.annotations[] | select(.user == 1) | {id: $id, text: $t, "self_id": .label}' in fix
+    assert "label ids" not in fix  # its labels are names
     flat = [
-        {"id": r["id"], "text": r["text"], "annotator": a["user"], "label": a["label"]}
+        {"id": r["id"], "text": r["text"], "self_id": a["label"]}
         for r in rows
         for a in r["annotations"]
+        if a["user"] == 1
     ]
-    assert _kappa(tmp_path, flat, "label") == 1.0
+    assert _kappa(tmp_path, flat) == 1.0
+    numbered = _write(tmp_path / "n.jsonl", [{"id": 1, "annotations": [{"label": 3, "user": 1}]}])
+    with pytest.raises(UsageError, match="is a doccano item") as e:
+        read_jsonl(numbered, SELF_ID, options=REF)
+    assert "select" not in e.value.fix and "doccano's label ids" in e.value.fix
 
 
 def test_a_whole_file_map_of_ids_to_labels_is_named_with_its_flattening(tmp_path: Path) -> None:
     f = _write(tmp_path / "map.jsonl", [{k: s for k, (_, s) in GOLD.items()}])
-    with pytest.raises(UsageError, match="reads as a map of 3 items to their labels") as e:
+    with pytest.raises(UsageError, match="one line that reads as a map of 3 items to their") as e:
         read_jsonl(f, SELF_ID, options=REF)
-    assert "to_entries[] | {id: .key, label: .value}" in e.value.fix
-    flat = [{"id": k, "label": s} for k, (_, s) in GOLD.items()]
-    assert _kappa(tmp_path, flat, "label") == 1.0
-    # Several lines of several readers' label fields are not a map: the fields are named.
-    wide = _write(tmp_path / "wide.jsonl", [{"a": "ai", "b": "human"}, {"a": "none", "b": "ai"}])
-    with pytest.raises(UsageError, match="lacks 'self_id'") as e:
-        read_jsonl(wide, SELF_ID, options=REF)
-    assert "reads as a map" not in str(e.value)
+    assert 'to_entries[] | {id: .key, "self_id": .value}' in e.value.fix
+    # One item's three readers on one line look the same: that reading is offered too.
+    assert "if it is one item's labels, name one field: --reference-field x1" in e.value.fix
+    assert _kappa(tmp_path, [{"id": k, "self_id": s} for k, (_, s) in GOLD.items()]) == 1.0
 
 
-def test_a_prodigy_task_names_its_accept_field_and_its_ids_in_meta(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("rows", "key", "field"),
+    [
+        # a review: each of these one-line flat files was called a map
+        ([{"name": "g1", "Self ID": "ai"}], "name", "self_id"),
+        ([{"line": 1, "sev": "high"}], "id", "severity"),
+        ([{"annotator": "a", "x": "ai", "y": "human"}], "id", "self_id"),
+        # several readers' label fields over several lines
+        ([{"a": "ai", "b": "human", "c": "ai"}, {"a": "none", "b": "ai", "c": "ai"}], "id", "self_id"),
+    ],
+)  # fmt: skip
+def test_flat_files_are_not_taken_for_a_map(
+    tmp_path: Path, rows: list[dict[str, Any]], key: str, field: str
+) -> None:
+    f = _write(tmp_path / "flat.jsonl", rows)
+    with pytest.raises(UsageError, match=f"lacks '{field}'") as e:
+        read_jsonl(f, field, key, options=REF)
+    assert "map" not in str(e.value) + e.value.fix
+
+
+def test_a_prodigy_task_is_lifted_to_its_ids_and_labels(tmp_path: Path) -> None:
     """Prodigy keeps the item's id in meta and a choice's label in "accept" (a list of one):
     the error suggested --reference-field answer, which holds "accept"."""
     rows = [
@@ -81,11 +103,34 @@ def test_a_prodigy_task_names_its_accept_field_and_its_ids_in_meta(tmp_path: Pat
     f = _write(tmp_path / "prodigy.jsonl", rows)
     with pytest.raises(UsageError, match="is a Prodigy task") as e:
         read_jsonl(f, SELF_ID, options=REF)
-    assert "jq -c '. + {id: .meta.id}'" in e.value.fix and "--reference-field accept" in e.value.fix
+    assert """jq -c '. + {id: .meta.id, "self_id": .accept}'""" in e.value.fix
+    lifted = [{**r, "id": r["meta"]["id"], "self_id": r["accept"]} for r in rows]
+    assert _kappa(tmp_path, lifted) == 1.0
     # Named the field but not the ids: refused against a file with ids, saying where they are.
     labels = read_jsonl(f, SELF_ID, column="accept", options=REF)
     with pytest.raises(UsageError, match=r"look to be in meta\.id") as e:
         compare_labels(read_jsonl(_gold(tmp_path), SELF_ID), labels, SELF_ID)
     assert "jq -c '. + {id: .meta.id}'" in e.value.fix
-    lifted = [{**r, "id": r["meta"]["id"]} for r in rows]
-    assert _kappa(tmp_path, lifted, "accept") == 1.0
+
+
+def test_flat_files_with_meta_or_an_answer_are_not_prodigy_tasks(tmp_path: Path) -> None:
+    """A review: a flat file's "answer" (the model's text) and "meta" made it a Prodigy task,
+    and the fix named a field it lacks; a line without the field among lines with it is an
+    unlabelled item, said so, whatever the file's shape."""
+    flat = _write(
+        tmp_path / "flat.jsonl",
+        [{"id": "g1", "answer": "I am an AI model.", "meta": {"model": "gpt2"}, "Self ID": "ai"}],
+    )
+    with pytest.raises(UsageError, match="lacks 'self_id'") as e:
+        read_jsonl(flat, SELF_ID, options=REF)
+    assert "Prodigy" not in str(e.value) and "'Self ID'" in e.value.fix
+    some = _write(
+        tmp_path / "some.jsonl",
+        [
+            {"id": "g1", "meta": {"id": "g1"}, "accept": ["ai"], "answer": "accept"},
+            {"id": "g2", "meta": {"id": "g2"}, "answer": "accept"},
+        ],
+    )
+    with pytest.raises(UsageError, match="line 2 lacks 'accept'") as e:
+        read_jsonl(some, SELF_ID, column="accept", options=REF)
+    assert '"accept": null' in e.value.fix

@@ -5,6 +5,7 @@ object per item."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -92,9 +93,6 @@ def lacks(
             f"open its samples as a session: psmlab experiment-annotate {path.parent}, "
             "annotate it, then psmlab agreement SESSION.json",
         )
-    tool = _tool_export(path, line, obj, kind, key, field_opt, lines)
-    if tool is not None:
-        return tool
     # A file matched by position needs no key: only what is really absent is named.
     missing = [
         x for x, needed in ((key, not positions), (field_name, True)) if needed and x not in obj
@@ -113,6 +111,11 @@ def lacks(
         return UsageError(
             problem, f'write "{field_name}": null on a line whose item has no label (left out)'
         )
+    # Not flat: a labelling tool's export (checked after the above, which say a line differs
+    # from the file's others: a tool's file is one shape throughout).
+    tool = _tool_export(path, line, obj, kind, field_name, key, lines, field_opt)
+    if tool is not None:
+        return tool
     ids = [x for x in ID_NAMES if x in obj and x != key]
     labels = [x for x, v in obj.items() if x not in (key, "split", *ids) and label_like(v, kind)]
     if not labels:
@@ -149,57 +152,88 @@ def lacks(
 
 
 def _tool_export(
-    path: Path, line: int, obj: dict[str, Any], kind: str, key: str, field_opt: str, lines: int
+    path: Path,
+    line: int,
+    obj: dict[str, Any],
+    kind: str,
+    field_name: str,
+    key: str,
+    lines: int,
+    field_opt: str,
 ) -> UsageError | None:
     """A labelling tool's export that is not one flat object per item, with the jq that makes
-    it one (the generic error named --field, which cannot reach a nested or keyed label)."""
-    name = shlex.quote(path.name)
-    then = f"> labels.jsonl, then name its field: {field_opt} label"
+    it one (the generic error named --field, which cannot reach a nested or keyed label). The
+    jq writes the labels under the field this command reads (`field_name`), so the same
+    command then reads the flattened file with no other option."""
+    out = json.dumps(field_name)  # a jq object key: quoted, as a spreadsheet's may hold spaces
+
+    def jq(program: str) -> str:
+        return f"jq -c {shlex.quote(program)} {shlex.quote(path.name)} > labels.jsonl"
+
+    then = ", then give labels.jsonl in its place"
     anns = obj.get("annotations")
     if isinstance(anns, list) and isinstance(obj.get("data"), dict):
         # Label Studio's full export: each task's labels nest in annotations[].result[].
+        # One line per annotation, the item's own id (data.id, not the task's): a trial's
+        # flattening kept the task ids and the first annotator only.
         return UsageError(
             f"{path} line {line} is a Label Studio task (its labels are nested in "
             "annotations[].result[]), not one flat object per item",
-            # One line per annotation, the item's own id (data.id, not the task's): a trial's
-            # flattening kept the task ids and the first annotator only.
-            'export JSON-MIN from Label Studio, or flatten it, one line per annotation: jq -c \'if type == "array" then .[] else . end '
-            "| (.data.id // .id) as $id | .data.text as $t | .annotations[] | {id: $id, text: $t, "
-            "annotator: .completed_by, label: .result[0].value.choices[0]}' "
-            f"{name} {then}",
+            "export JSON-MIN from Label Studio, or flatten it, one line per annotation: "
+            + jq(
+                'if type == "array" then .[] else . end | (.data.id // .id) as $id | .data.text '
+                "as $t | .annotations[] | {id: $id, text: $t, annotator: .completed_by, "
+                f"{out}: .result[0].value.choices[0]}}"
+            )
+            + then,
         )
     if isinstance(anns, list) and anns and all(isinstance(a, dict) and "label" in a for a in anns):
         # doccano before 1.2: one line per item, each person's label nested with their user.
+        users = list(dict.fromkeys(json.dumps(a.get("user")) for a in anns))
+        one = f" | select(.user == {users[0]})" if len(users) > 1 else ""
+        numbers = any(isinstance(a["label"], int) for a in anns)
         return UsageError(
             f"{path} line {line} is a doccano item (its labels are nested in "
             "annotations[].label), not one flat object per item",
-            "flatten it, one line per annotation: jq -c '.id as $id | .text as $t | "
-            ".annotations[] | {id: $id, text: $t, annotator: .user, label: .label}' "
-            f"{name} {then} (a number there is doccano's label id: map it to the label's name)",
-        )
+            ("flatten one user's labels (one file per user): " if one else "flatten it: ")
+            + jq(f".id as $id | .text as $t | .annotations[]{one} | {{id: $id, text: $t, {out}: .label}}")
+            + then
+            + (" (its labels are doccano's label ids: map them to the labels' names)" if numbers else ""),
+        )  # fmt: skip
     meta = obj.get("meta")
-    if isinstance(meta, dict) and ("answer" in obj or "accept" in obj):
-        # Prodigy: the item's own id, if any, is in meta; a choice's labels in "accept".
+    choices = isinstance(obj.get("accept"), list)
+    if (
+        isinstance(meta, dict)
+        and obj.get("answer") in ("accept", "reject", "ignore")
+        and (choices or "label" in obj)
+    ):
+        # Prodigy: the item's own id, if any, is in meta; a choice's labels in "accept", a
+        # binary task's in "label" (its answer says whether it applies: kept, and read).
         ident = next((k for k in ID_NAMES if k in meta), None)
-        lift = f"jq -c '. + {{id: .meta.{ident}}}' {name} > labels.jsonl, then " if ident else ""
-        label = "accept" if isinstance(obj.get("accept"), list) else "label"
+        lift = f"id: .meta.{ident}, " if ident and key not in obj else ""
+        label = "accept" if choices else "label"
         return UsageError(
             f"{path} line {line} is a Prodigy task (its labels are in '{label}'"
-            + (f", its id in meta.{ident})" if ident else ")"),
-            f"{lift}name its field: {field_opt} {label}",
+            + (f", its ids in meta.{ident})" if lift else ")"),
+            jq(f". + {{{lift}{out}: .{label}}}") + then,
         )
-    values = [v for k, v in obj.items() if k != key]
     if (
         lines == 1
-        and len(obj) > 1
-        and not set(obj) & {"text", *ID_NAMES}
-        and all(label_like(v, kind) for v in values)
+        and len(obj) > 2
+        and kind == SELF_ID
+        and key not in obj
+        and not set(obj) & {"text", "line", *ID_NAMES, *ANNOTATOR_FIELDS}
+        and all(label_like(v, kind) and not isinstance(v, list) for v in obj.values())
     ):
         # The whole file, one line, as a map from item to label: a line is one item, not one
-        # field (a file of rows with several people's label fields is not this).
+        # field. One item's several label fields (readers'), on one line, look the same: both
+        # readings are offered.
+        first = next(iter(obj))
         return UsageError(
-            f"{path} line {line} reads as a map of {len(obj)} items to their labels "
-            f"(e.g. {next(iter(obj))!r}), not one object per item",
-            f"jq -c 'to_entries[] | {{id: .key, label: .value}}' {name} {then}",
+            f"{path} is one line that reads as a map of {len(obj)} items to their labels "
+            f"(e.g. {first!r}), not one object per item",
+            jq(f"to_entries[] | {{id: .key, {out}: .value}}")
+            + then
+            + f" (or, if it is one item's labels, name one field: {field_opt} {shlex.quote(first)})",
         )
     return None
