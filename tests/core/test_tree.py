@@ -81,6 +81,9 @@ def test_editing_a_turn_forks_and_deleting_moves_back() -> None:
     assert [t.content for t in s.turns] == ["Hi", "x"] and s.generation("g-1").node == s.head
     with pytest.raises(SessionError, match="there is no turn 5"):
         s.edit_turn(4, "x")
+    for i in (4, -1):  # a review: -1 read the last turn, 4 raised a bare IndexError
+        with pytest.raises(SessionError, match=f"there is no turn {i + 1}"):
+            s.delete_outcome(i)
 
 
 def test_runs_group_a_columns_samples_per_press() -> None:

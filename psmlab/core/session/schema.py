@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from psmlab.core.domain.transcript import Transcript, Turn
 from psmlab.core.domain.types import Generation
 from psmlab.core.errors import SessionError, UsageError
-from psmlab.core.session import tree
+from psmlab.core.session import lookup, tree
 from psmlab.core.session.consistency import check_consistent
 from psmlab.core.session.hand_edits import hand_written
 from psmlab.core.session.records import (
@@ -242,10 +242,7 @@ class Session(_Strict):
         an edit makes a sibling with the new text and moves there (later turns stay on the old
         branch); a delete moves back to the turn before it. Nothing recorded is lost, except a
         last turn that nothing refers to, which is simply removed."""
-        path = self.turns
-        if not 0 <= index < len(path):
-            raise SessionError(f"there is no turn {index + 1}", f"turns run from 1 to {len(path)}")
-        old = path[index]
+        old = self._turn_at(index)
         if content is None:
             gone = self.delete_outcome(index) != "kept"
             self.head = old.parent
@@ -260,11 +257,18 @@ class Session(_Strict):
             self.add_turn(edited, old.parent, at_head=False)
         self.touch()
 
+    def _turn_at(self, index: int) -> TurnRecord:
+        """Turn `index` (from 0) of the current branch; an index past it is a one-line error."""
+        path = self.turns
+        if not 0 <= index < len(path):
+            raise SessionError(f"there is no turn {index + 1}", f"turns run from 1 to {len(path)}")
+        return path[index]
+
     def delete_outcome(self, index: int) -> Literal["kept", "removed", "removed, answer kept"]:
         """What deleting turn `index` of the current branch does, as the lab says it before: a
         turn anything hangs on (turns after it, answers to it, scores, a column order) stays in
         the tree; one with nothing is removed (an answer it adopted stays with the turn before)."""
-        turn = self.turns[index]
+        turn = self._turn_at(index)
         if (
             self.children(turn.id)
             or any(g.node == turn.id for g in self.generations)
@@ -274,45 +278,13 @@ class Session(_Strict):
             return "kept"
         return "removed, answer kept" if turn.adopted_from else "removed"
 
-    def _generation_hits(self, gen_id: str) -> list[GenerationRecord]:
-        """The generation with this id, else those it is a prefix of (as with git commit ids)."""
-        exact = [g for g in self.generations if g.id == gen_id]
-        return exact or [g for g in self.generations if g.id.startswith(gen_id)]
-
     def generation(self, gen_id: str) -> GenerationRecord:
-        hits = self._generation_hits(gen_id)
-        if len(hits) == 1:
-            return hits[0]
-        # An id the session itself holds (an adoption, an annotation) that names nothing: the
-        # file is inconsistent. Ids a person types go through `find_generation`.
-        raise SessionError(
-            f"no generation '{gen_id}' in session '{self.title}'"
-            + (" (the prefix is ambiguous)" if hits else ""),
-            "list ids with psmlab export SESSION --format jsonl",
-        )
+        """The generation an id the session holds names (a unique prefix is enough)."""
+        return lookup.stored(self.generations, gen_id, self.title)
 
     def find_generation(self, gen_id: str) -> GenerationRecord:
-        """The generation a person named (a unique prefix is enough). An unknown or ambiguous id
-        is their mistake, a usage error (exit 2), not a broken session file (exit 10)."""
-        hits = self._generation_hits(gen_id)
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            raise UsageError(
-                f"no generation '{gen_id}' in session '{self.title}'"
-                + (
-                    ""
-                    if self.generations
-                    else " (it holds none: its turns were written or imported)"
-                ),
-                "list ids with psmlab export SESSION --format jsonl",
-            )
-        shown = ", ".join(g.id for g in hits[:4]) + (", ..." if len(hits) > 4 else "")
-        raise UsageError(
-            f"generation id '{gen_id}' is ambiguous in session '{self.title}': "
-            f"{len(hits)} generations start with it ({shown})",
-            "give more of the id",
-        )
+        """The generation a person named (a unique prefix is enough)."""
+        return lookup.named(self.generations, gen_id, self.title)
 
     def model(self, model_id: str) -> ModelRecord | None:
         return next((m for m in self.models if m.id == model_id), None)
