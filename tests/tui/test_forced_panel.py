@@ -277,7 +277,7 @@ async def test_the_panel_says_scoring_and_counts_cancelled_answers_apart() -> No
 async def test_blind_mode_still_says_the_forced_choice_is_being_scored() -> None:
     """Blind, the panel is hidden, and with it "scoring…": a trial's quick next message left
     the turn unscored with nothing on screen to say wait. The scores themselves stay hidden."""
-    st = _state(_forced(), PURE)
+    st = _state(None, PURE)
     st.forced_pending = True
 
     class Blind(_Host):
@@ -292,6 +292,11 @@ async def test_blind_mode_still_says_the_forced_choice_is_being_scored() -> None
         assert "hidden in blind mode" in text
         assert "forced choice: scoring the pending message…" in text
         assert "calibrated" not in text and "human" not in text  # nothing measured shown
+        st.forced = _forced()  # a score there already, made again with new settings
+        col.refresh_view()
+        await pilot.pause()
+        text = str(col.query_one(".col-dist").render())
+        assert "forced choice: rescoring…" in text and "calibrated" not in text
         st.forced_pending = False
         col.refresh_view()
         await pilot.pause()

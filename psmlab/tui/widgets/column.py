@@ -306,7 +306,8 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             if s.forced_pending:
                 # Said even blind (every column is scored, whatever its model): hidden, a quick
                 # next message stopped the scoring with nothing on screen to say wait.
-                hidden.append("\nforced choice: scoring the pending message…", "dim italic")
+                doing = "rescoring…" if s.forced else "scoring the pending message…"
+                hidden.append(f"\nforced choice: {doing}", "dim italic")
             self._put(".col-dist", hidden)
             dist.tooltip = None
         else:
