@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.agreement import SELF_ID, compare_labels, read_jsonl
+from psmlab.core.measure.agreement import ARCHETYPES, SELF_ID, compare_labels, read_jsonl
 
 GOLD = {"x1": ("I am an AI.", "ai"), "x2": ("I am Tony.", "human"), "x3": ("Both.", "mixed")}
 REF = ("--reference-key", "--reference-field")
@@ -48,29 +48,66 @@ def test_an_old_doccano_export_is_named_with_its_flattening(tmp_path: Path) -> N
     with pytest.raises(UsageError, match="is a doccano item") as e:
         read_jsonl(f, SELF_ID, options=REF)
     fix = e.value.fix
-    assert '.annotations[] | select(.user == 1) | {id: $id, text: $t, "self_id": .label}' in fix
+    program = '{"id": .id, text: .text, "self_id": [.annotations[] | select(.user == 1) | .label]}'
+    assert program in fix
+    # Written beside the export, never over it (`> labels.jsonl` emptied a file of that name).
+    assert f"{f} > {tmp_path / 'doccano.flat.jsonl'}" in fix
     assert "label ids" not in fix  # its labels are names
     flat = [
-        {"id": r["id"], "text": r["text"], "self_id": a["label"]}
+        {"id": r["id"], "text": r["text"], "self_id": [a["label"] for a in r["annotations"] if a["user"] == 1]}
         for r in rows
-        for a in r["annotations"]
-        if a["user"] == 1
-    ]
+    ]  # fmt: skip
     assert _kappa(tmp_path, flat) == 1.0
-    numbered = _write(tmp_path / "n.jsonl", [{"id": 1, "annotations": [{"label": 3, "user": 1}]}])
+    numbered = _write(tmp_path / "n.jsonl", [{"id": 1, "annotations": [{"label": 3}]}])
     with pytest.raises(UsageError, match="is a doccano item") as e:
         read_jsonl(numbered, SELF_ID, options=REF)
     assert "select" not in e.value.fix and "doccano's label ids" in e.value.fix
+
+
+def test_doccano_archetypes_are_one_list_per_item_and_none_is_none(tmp_path: Path) -> None:
+    """A review: one line per annotation repeated an item that had two archetypes, and an item
+    nobody gave one was dropped, not read as having none."""
+    rows = [
+        {"id": "a", "annotations": [{"label": "hal-9000", "user": 1}, {"label": "skynet", "user": 1}]},
+        {"id": "b", "annotations": []},
+    ]  # fmt: skip
+    f = _write(tmp_path / "d.jsonl", rows)
+    with pytest.raises(UsageError, match="is a doccano item") as e:
+        read_jsonl(f, ARCHETYPES, options=REF)
+    assert '"archetypes": [.annotations[] | select(.user == 1) | .label]' in e.value.fix
+    flat = _write(
+        tmp_path / "d.flat.jsonl",
+        [{"id": "a", "archetypes": ["hal-9000", "skynet"]}, {"id": "b", "archetypes": []}],
+    )
+    assert read_jsonl(flat, ARCHETYPES).values == {
+        "a": frozenset({"hal-9000", "skynet"}),
+        "b": frozenset(),
+    }
+
+
+def test_label_studio_archetypes_keep_every_choice(tmp_path: Path) -> None:
+    task = {"id": 9, "data": {"id": "a"}, "annotations": [{"completed_by": 1, "result": []}]}
+    f = tmp_path / "ls.json"
+    f.write_text(json.dumps([task]))
+    with pytest.raises(UsageError, match="is a Label Studio task") as e:
+        read_jsonl(f, ARCHETYPES, options=REF)
+    assert '"archetypes": [.result[]?.value.choices[]?]' in e.value.fix
+    with pytest.raises(UsageError, match="is a Label Studio task") as e:
+        read_jsonl(f, SELF_ID, "item", options=REF)
+    assert '{"item": $id' in e.value.fix and '"self_id": .result[0].value.choices[0]' in e.value.fix
 
 
 def test_a_whole_file_map_of_ids_to_labels_is_named_with_its_flattening(tmp_path: Path) -> None:
     f = _write(tmp_path / "map.jsonl", [{k: s for k, (_, s) in GOLD.items()}])
     with pytest.raises(UsageError, match="one line that reads as a map of 3 items to their") as e:
         read_jsonl(f, SELF_ID, options=REF)
-    assert 'to_entries[] | {id: .key, "self_id": .value}' in e.value.fix
+    assert 'to_entries[] | {"id": .key, "self_id": .value}' in e.value.fix
     # One item's three readers on one line look the same: that reading is offered too.
     assert "if it is one item's labels, name one field: --reference-field x1" in e.value.fix
     assert _kappa(tmp_path, [{"id": k, "self_id": s} for k, (_, s) in GOLD.items()]) == 1.0
+    with pytest.raises(UsageError, match="reads as a map") as e:
+        read_jsonl(f, SELF_ID, "item", options=REF)
+    assert '{"item": .key, "self_id": .value}' in e.value.fix  # the key the command reads
 
 
 @pytest.mark.parametrize(
@@ -103,7 +140,10 @@ def test_a_prodigy_task_is_lifted_to_its_ids_and_labels(tmp_path: Path) -> None:
     f = _write(tmp_path / "prodigy.jsonl", rows)
     with pytest.raises(UsageError, match="is a Prodigy task") as e:
         read_jsonl(f, SELF_ID, options=REF)
-    assert """jq -c '. + {id: .meta.id, "self_id": .accept}'""" in e.value.fix
+    assert """jq -c '. + {"id": .meta."id", "self_id": .accept}'""" in e.value.fix
+    with pytest.raises(UsageError, match=r"its ids in meta\.id") as e:
+        read_jsonl(f, SELF_ID, "item", options=REF)
+    assert '{"item": .meta."id", "self_id": .accept}' in e.value.fix  # --key item's field
     lifted = [{**r, "id": r["meta"]["id"], "self_id": r["accept"]} for r in rows]
     assert _kappa(tmp_path, lifted) == 1.0
     # Named the field but not the ids: refused against a file with ids, saying where they are.

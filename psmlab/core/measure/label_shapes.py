@@ -163,40 +163,47 @@ def _tool_export(
 ) -> UsageError | None:
     """A labelling tool's export that is not one flat object per item, with the jq that makes
     it one (the generic error named --field, which cannot reach a nested or keyed label). The
-    jq writes the labels under the field this command reads (`field_name`), so the same
-    command then reads the flattened file with no other option."""
-    out = json.dumps(field_name)  # a jq object key: quoted, as a spreadsheet's may hold spaces
+    jq writes the ids under the key and the labels under the field this command reads, to a
+    new file beside the export, so the same command then reads that file with no other option."""
+    out, ident = json.dumps(field_name), json.dumps(key)  # jq object keys: quoted, may hold spaces
+    flat = path.with_name(f"{path.stem}.flat.jsonl")  # never the export itself (`>` empties it)
 
     def jq(program: str) -> str:
-        return f"jq -c {shlex.quote(program)} {shlex.quote(path.name)} > labels.jsonl"
+        return f"jq -c {shlex.quote(program)} {shlex.quote(str(path))} > {shlex.quote(str(flat))}"
 
-    then = ", then give labels.jsonl in its place"
+    then = f", then give {shlex.quote(str(flat))} in its place"
     anns = obj.get("annotations")
     if isinstance(anns, list) and isinstance(obj.get("data"), dict):
         # Label Studio's full export: each task's labels nest in annotations[].result[].
         # One line per annotation, the item's own id (data.id, not the task's): a trial's
-        # flattening kept the task ids and the first annotator only.
+        # flattening kept the task ids and the first annotator only. Archetypes: every choice
+        # of every result ([] is none, not a missing label).
+        label = (
+            "[.result[]?.value.choices[]?]" if kind == ARCHETYPES else ".result[0].value.choices[0]"
+        )
         return UsageError(
             f"{path} line {line} is a Label Studio task (its labels are nested in "
             "annotations[].result[]), not one flat object per item",
             "export JSON-MIN from Label Studio, or flatten it, one line per annotation: "
             + jq(
                 'if type == "array" then .[] else . end | (.data.id // .id) as $id | .data.text '
-                "as $t | .annotations[] | {id: $id, text: $t, annotator: .completed_by, "
-                f"{out}: .result[0].value.choices[0]}}"
+                f"as $t | .annotations[] | {{{ident}: $id, text: $t, annotator: .completed_by, "
+                f"{out}: {label}}}"
             )
             + then,
         )
     if isinstance(anns, list) and anns and all(isinstance(a, dict) and "label" in a for a in anns):
-        # doccano before 1.2: one line per item, each person's label nested with their user.
-        users = list(dict.fromkeys(json.dumps(a.get("user")) for a in anns))
-        one = f" | select(.user == {users[0]})" if len(users) > 1 else ""
+        # doccano before 1.2: one line per item, each person's labels nested with their user.
+        # One line per item of one user's labels, as a list: one label is that label, none is
+        # unlabelled (no archetype, for archetypes), several are archetypes.
+        user = next((a["user"] for a in anns if "user" in a), None)
+        one = "" if user is None else f" | select(.user == {json.dumps(user)})"
         numbers = any(isinstance(a["label"], int) for a in anns)
         return UsageError(
             f"{path} line {line} is a doccano item (its labels are nested in "
             "annotations[].label), not one flat object per item",
             ("flatten one user's labels (one file per user): " if one else "flatten it: ")
-            + jq(f".id as $id | .text as $t | .annotations[]{one} | {{id: $id, text: $t, {out}: .label}}")
+            + jq(f"{{{ident}: .id, text: .text, {out}: [.annotations[]{one} | .label]}}")
             + then
             + (" (its labels are doccano's label ids: map them to the labels' names)" if numbers else ""),
         )  # fmt: skip
@@ -209,12 +216,12 @@ def _tool_export(
     ):
         # Prodigy: the item's own id, if any, is in meta; a choice's labels in "accept", a
         # binary task's in "label" (its answer says whether it applies: kept, and read).
-        ident = next((k for k in ID_NAMES if k in meta), None)
-        lift = f"id: .meta.{ident}, " if ident and key not in obj else ""
+        inner = next((k for k in (key, *ID_NAMES) if k in meta), None)
+        lift = f"{ident}: .meta.{json.dumps(inner)}, " if inner and key not in obj else ""
         label = "accept" if choices else "label"
         return UsageError(
             f"{path} line {line} is a Prodigy task (its labels are in '{label}'"
-            + (f", its ids in meta.{ident})" if lift else ")"),
+            + (f", its ids in meta.{inner})" if lift else ")"),
             jq(f". + {{{lift}{out}: .{label}}}") + then,
         )
     if (
@@ -232,7 +239,7 @@ def _tool_export(
         return UsageError(
             f"{path} is one line that reads as a map of {len(obj)} items to their labels "
             f"(e.g. {first!r}), not one object per item",
-            jq(f"to_entries[] | {{id: .key, {out}: .value}}")
+            jq(f"to_entries[] | {{{ident}: .key, {out}: .value}}")
             + then
             + f" (or, if it is one item's labels, name one field: {field_opt} {shlex.quote(first)})",
         )
