@@ -123,6 +123,23 @@ app.command("open")(tui.open_session)
 app.add_typer(vectors.app, name="vectors")
 
 
+def _fix_for(problem: str, where: str, ctx: object) -> str:
+    """The fix for click's usage error: a session file given where a command goes (`psmlab
+    X.json`, as `vim X` opens X) is opened with `psmlab open`; else the command's help."""
+    import re
+    import shlex
+
+    named = re.fullmatch(r"No such command '(.*)'", problem)
+    top = ctx is None or getattr(ctx, "parent", None) is None  # no command was chosen yet
+    if (
+        top
+        and named
+        and (named.group(1).lower().endswith(".json") or Path(named.group(1)).is_file())
+    ):
+        return f"to open a session in the lab: psmlab open {shlex.quote(named.group(1))}"
+    return f"see '{where} --help'"
+
+
 def main() -> None:
     """Entry point: expected errors print one line and exit with their code; no tracebacks."""
     debug = "--debug" in sys.argv
@@ -147,7 +164,8 @@ def main() -> None:
             else:
                 problem = msg.rstrip(".")
                 sys.stderr.write(
-                    terminal_safe(f"psmlab: error: {problem}; see '{where} --help'") + "\n"
+                    terminal_safe(f"psmlab: error: {problem}; {_fix_for(problem, where, ctx)}")
+                    + "\n"
                 )
             sys.exit(int(ExitCode.USAGE))
         except typer.Abort:  # Ctrl+C at a prompt

@@ -196,3 +196,13 @@ def test_a_jsonl_export_with_a_long_first_row_is_known_as_one(tmp_path: Path) ->
     assert _an_export(out, ".jsonl")
     out.write_text(json.dumps({"question": "q" * 200_000}) + "\n")
     assert not _an_export(out, ".jsonl")
+
+
+def test_a_session_given_where_a_command_goes_is_told_to_use_open(tmp_path: Path) -> None:
+    """A trial typed `psmlab sessions/x.json` (as `vim FILE` opens a file) and read only
+    "No such command … see 'psmlab --help'"."""
+    proc = run_cli(str(EXAMPLE))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(f"to open a session in the lab: psmlab open {EXAMPLE}")
+    other = run_cli("exprot", str(EXAMPLE))  # a mistyped command keeps its usual fix
+    assert other.returncode == 2 and "psmlab --help'" in other.stderr and "open" not in other.stderr
