@@ -895,6 +895,12 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
 
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the delete dialog")
         assert "its answers and anything after them stay in the tree" in app.screen.question
+        # Drawn as what Enter presses: Cancel (a trial read the primary Delete as the default).
+        from textual.widgets import Button
+
+        assert app.screen.query_one("#cancel", Button).variant == "primary"
+        assert app.screen.query_one("#delete", Button).variant == "default"
+        assert app.screen.focused is app.screen.query_one("#cancel", Button)
         asked = lab.session.nodes[0].id
         await pilot.click("#delete")
         assert lab.turns == [] and [n.id for n in lab.session.nodes] == [asked]

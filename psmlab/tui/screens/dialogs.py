@@ -114,10 +114,11 @@ class Confirm(ModalScreen[str]):
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="dialog-title", markup=False)
             with Horizontal(classes="buttons"):
+                # The button Enter presses is the one drawn as such: a trial read a primary
+                # Delete as the default, pressed Enter, and got Cancel.
+                pressed = self.default or self.choices[0][0]
                 for key, text in self.choices:
-                    yield Button(
-                        text, id=key, variant="primary" if key == self.choices[0][0] else "default"
-                    )
+                    yield Button(text, id=key, variant="primary" if key == pressed else "default")
 
     def on_mount(self) -> None:
         if self.default is not None:
