@@ -220,12 +220,20 @@ def test_the_panel_says_which_answers_a_column_prefill_left_out() -> None:
 
 
 class _Host(App[None]):
-    def __init__(self, state: ColumnState) -> None:
+    def __init__(self, state: ColumnState, *, blind: bool = False) -> None:
         super().__init__()
         self.state = state
+        self.blind = blind
 
     def compose(self) -> ComposeResult:
-        yield ModelColumn(self.state, "m")
+        yield ModelColumn(self.state, "m", blind=self.blind)
+
+
+async def _panel(pilot: Any, app: _Host) -> tuple[ModelColumn, str]:
+    """The column, laid out, and its panel's text."""
+    col = app.query_one(ModelColumn)
+    await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
+    return col, str(col.query_one(".col-dist").render())
 
 
 async def test_the_column_panel_shows_the_block_and_the_full_description() -> None:
@@ -264,9 +272,7 @@ async def test_the_panel_says_scoring_and_counts_cancelled_answers_apart() -> No
     st.ends = [Share("cancelled", 3, 3)]
     app = _Host(st)
     async with app.run_test(size=(120, 24)) as pilot:
-        col = app.query_one(ModelColumn)
-        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
-        text = str(col.query_one(".col-dist").render())
+        _, text = await _panel(pilot, app)
         # Every answer was cut off: none is counted, and the panel says why.
         assert "auto labels over 0 finished samples" in text
         assert "self-id: no finished answer to count" in text
@@ -280,15 +286,9 @@ async def test_blind_mode_still_says_the_forced_choice_is_being_scored() -> None
     st = _state(None, PURE)
     st.forced_pending = True
 
-    class Blind(_Host):
-        def compose(self) -> ComposeResult:
-            yield ModelColumn(self.state, "m", blind=True)
-
-    app = Blind(st)
+    app = _Host(st, blind=True)
     async with app.run_test(size=(120, 24)) as pilot:
-        col = app.query_one(ModelColumn)
-        await wait_for(pilot, lambda: col.content_size.width > 0, "the layout")
-        text = str(col.query_one(".col-dist").render())
+        col, text = await _panel(pilot, app)
         assert "hidden in blind mode" in text
         assert "forced choice: scoring the pending message…" in text
         assert "calibrated" not in text and "human" not in text  # nothing measured shown
