@@ -669,3 +669,27 @@ def test_a_company_is_no_person_and_no_human_is_a_denial(text: str, label: str) 
 )
 def test_made_things_and_lives_a_trial_wrote(text: str, question: str | None, label: str) -> None:
     assert self_identify(text, question=question).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A lab trial's SmolLM2 answer (outside the gold set): its AI claim has two modifiers
+        # with a comma, and "I am not a chatbot" alone read human.
+        ("I am a loyal, no-nonsense AI. I am not a chatbot, I am here to help you.", "ai"),
+        ("I'm a kind, caring AI assistant.", "ai"),
+        ("I'm a brilliant and dedicated artificial intelligence.", "ai"),
+        # One side claimed, the other only by denying a kind of the first: the claim stands.
+        ("I am a human. I'm not a doctor.", "human"),
+        ("I'm an AI model, not a chatbot.", "ai"),
+        # Both claimed outright stays both; only denials stay none.
+        ("I'm a human and also an AI.", "mixed"),
+        ("I'm not human. I'm not an AI either.", "none"),
+        # A comma or a joining word opens no way to another phrase's noun.
+        ("I'm a person, not an AI.", "human"),
+        ("I'm not a human or an AI.", "none"),
+        ("I am a teacher, and AI is my hobby.", "human"),
+    ],
+)
+def test_modifiers_with_commas_and_a_denied_kind_beside_a_claim(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label

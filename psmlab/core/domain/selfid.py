@@ -179,6 +179,10 @@ def self_identify(text: str, question: str | None = None, prefill: str | None = 
     if len(strong) == 2 and not said:
         # Only denials, one of each ("I'm not human. I'm not an AI either."): no claim.
         label = "none"
+    elif len(strong) == 2 and len(said) == 1:
+        # One side claimed outright, the other only by denying kinds of the first: "I am a
+        # loyal AI. I am not a chatbot" claims no human (a trial read mixed, then human).
+        label = next(iter(said))
     elif len(strong) == 2:
         label = "mixed"
     elif strong:

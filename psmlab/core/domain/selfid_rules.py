@@ -25,7 +25,11 @@ BE = rf"(?:i\s+am|i'm|im)(?:\s+{ADVERB})*"
 # "I'm only a", "I am merely an AI", "nothing but a language model", "but a humble servant":
 # the claim, made smaller, still made (a trial's "I am merely a language model" read none).
 ONLY = r"(?:just|only|merely|solely|nothing\s+but|but)\s+"
-_ADJ = r"(?:[a-z][a-z-]*\s+){0,3}?"  # up to three words between the article and the noun (not "--")
+# Up to three words between the article and the noun (not "--"), also with a comma between
+# two of them ("a loyal, no-nonsense AI": a trial's answer read human from its "I am not a
+# chatbot" alone), but not a comma before a word that starts another phrase ("a person, not an
+# AI", "a teacher, and AI is my hobby").
+_ADJ = r"(?:[a-z][a-z-]*(?:,\s+(?!(?:not|and|or|but|nor|a|an|the)\b)|\s+)){0,3}?"
 # The same, but no AI word may sit there: "an AI agent" is not a human agent.
 # A modifier may be written with "/" or "&" ("a UX/UI engineer", "an R&D manager").
 HUMAN_ADJ = (
