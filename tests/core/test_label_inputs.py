@@ -388,6 +388,10 @@ def test_source_kind_names_what_a_lone_file_holds(
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    # Not text: read once too (it was read again when found undecodable).
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00 not utf-8 \xff")
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00 not utf-8 \xff")
+    files |= {"bin.json": "", "bin.jsonl": ""}
     reads: list[str] = []
     real = Path.read_text
 
@@ -407,6 +411,8 @@ def test_source_kind_names_what_a_lone_file_holds(
         "lab.jsonl": "labels",
         "s.json": "session",
         "r.toml": "neither",
+        "bin.json": "session",  # its loader says what is wrong with it
+        "bin.jsonl": "neither",
     }
 
 

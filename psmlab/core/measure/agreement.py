@@ -135,13 +135,21 @@ def _text(path: Path) -> str | None:
         return None
 
 
-def is_session_file(path: Path, text: str | None = None) -> bool:
+class _Unread:
+    """ "Not read yet", apart from None ("read, and not text"): a caller that found the file
+    undecodable passes None, and it is not read again."""
+
+
+_UNREAD = _Unread()
+
+
+def is_session_file(path: Path, text: str | _Unread | None = _UNREAD) -> bool:
     """A session (one JSON object with generations) rather than JSONL labels, judged by content:
     a session named `.json` that is broken is still a session (its loader says what is wrong).
-    `text`: the file's text when the caller has read it already."""
+    `text`: the file's text when the caller has read it already (None: it is not text)."""
     if not path.is_file():
         return path.suffix == ".json"
-    text = _text(path) if text is None else text
+    text = _text(path) if isinstance(text, _Unread) else text
     if text is None:
         return path.suffix == ".json"
     try:

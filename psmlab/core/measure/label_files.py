@@ -26,6 +26,7 @@ from psmlab.core.measure.label_values import (
     archetype_set,
     item_id,
     normalize,
+    one_choice,
     persona_names,
 )
 
@@ -252,9 +253,8 @@ def read_jsonl(
                     f"{path} line {i}: '{field_name}' is neither a list nor a string",
                     'write it as a list, e.g. "archetypes": ["hal-9000"]',
                 ) from None
-        elif isinstance(value, list) and kind == SELF_ID and len(value) == 1:
-            # one choice exported as a list (Label Studio's "choices"): that label
-            out.values[ident] = normalize(value[0], kind, f"{path} line {i}", field_name)
+        elif kind == SELF_ID and one_choice(value) is not value:
+            out.values[ident] = normalize(one_choice(value), kind, f"{path} line {i}", field_name)
         elif isinstance(value, list) and kind == SELF_ID:
             raise UsageError(
                 f"{path} line {i}: '{field_name}' is a list; a self-identification label is one "

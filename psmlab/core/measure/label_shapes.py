@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_values import ARCHETYPES, SELF_ID, normalize
+from psmlab.core.measure.label_values import ARCHETYPES, SELF_ID, normalize, one_choice
 
 # Field names people give item ids; only used to suggest a --key in an error's fix.
 ID_NAMES = ("id", "key", "uid", "item", "item_id", "generation_id", "gid", "_id")
@@ -43,10 +43,8 @@ def label_like(value: object, kind: str) -> bool:
         return isinstance(value, list)  # any text could be a comma-separated list: no guess
     if kind != SELF_ID:
         return value is not None and not isinstance(value, dict)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]  # one choice as a list (Prodigy's "accept", Label Studio's choices)
     try:
-        normalize(value, SELF_ID, "")  # a list or object never reads as a self-id class
+        normalize(one_choice(value), SELF_ID, "")  # a list or object never reads as a self-id class
     except UsageError:
         return False
     return True

@@ -127,6 +127,12 @@ def normalize(value: object, field_name: str, where: str, written: str | None = 
     return text
 
 
+def one_choice(value: object) -> object:
+    """A one-item list as its item: labelling tools export a single choice as a list (Prodigy's
+    "accept", Label Studio's "choices"), and one chosen label is that label; else the value."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
 def item_id(value: object) -> str | None:
     """An id as text, the way every label file is matched: 3, 3.0 and "3" are one item (a
     spreadsheet writes whole numbers as 3.0); None for what is no id (null, true, a list)."""
