@@ -18,7 +18,7 @@ from typing import Any
 
 from psmlab.core.domain.jsonl import read_objects
 from psmlab.core.errors import UsageError
-from psmlab.core.measure.label_shapes import ANNOTATOR_FIELDS, id_field, lacks
+from psmlab.core.measure.label_shapes import ANNOTATOR_FIELDS, FileReading, id_field, lacks
 from psmlab.core.measure.label_values import (
     ARCHETYPES,
     SELF_ID,
@@ -196,6 +196,9 @@ def read_jsonl(
                     f"give one file per {person}, e.g. "
                     f"jq -c 'select(.{person} == {_first_name(rows, person)})' {path.name}",
                 )
+    reading = FileReading(
+        path, kind, field_name, key, positions, options, keyed, labelled, len(rows)
+    )
     # Persona display names are read once per file (not once per row: a file of thousands of
     # archetype labels listed and stat'ed every persona file for each).
     display: dict[str, str] | None = None
@@ -208,9 +211,7 @@ def read_jsonl(
         # A rejected or skipped line (below) often has no label field at all: not an error.
         rejected = obj.get("answer") in REJECTED
         if (field_name not in obj and not rejected) or (key not in obj and not positions):
-            raise lacks(
-                path, i, obj, kind, field_name, key, positions, keyed, options, labelled, len(rows)
-            )
+            raise lacks(reading, i, obj)
         ident = (str(numbers[n - 1]) if numbered else str(n)) if positions else item_id(obj[key])
         if ident is None:
             raise UsageError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,23 +67,29 @@ ANNOTATOR_FIELDS = (
 )
 
 
-def lacks(
-    path: Path,
-    line: int,
-    obj: dict[str, object],
-    kind: str,
-    field_name: str,
-    key: str,
-    positions: bool,
-    keyed: int,
-    options: tuple[str, str],
-    labelled: int = 0,
-    lines: int = 0,
-) -> UsageError:
+@dataclass(frozen=True)
+class FileReading:
+    """How a label file is being read, and what its lines share: what an error about one line
+    weighs (are ids or labels on other lines?) and the options its fix names."""
+
+    path: Path
+    kind: str  # the label question: self_id, archetypes or another field
+    field_name: str  # the field the labels are read from
+    key: str
+    positions: bool  # items are paired by their position, not an id
+    options: tuple[str, str]  # this file's own options: --key/--field or --reference-…
+    keyed: int = 0  # lines that have the key
+    labelled: int = 0  # lines that have the label field
+    lines: int = 0
+
+
+def lacks(reading: FileReading, line: int, obj: dict[str, object]) -> UsageError:
     """The error for a line without its label field or id: exactly what it lacks, the fields it
     has, and the options (this file's own: --key/--field or --reference-key/--reference-field)
     that would read them, with the likeliest fields as an example."""
-    key_opt, field_opt = options
+    path, kind, field_name, key = reading.path, reading.kind, reading.field_name, reading.key
+    positions, keyed, labelled = reading.positions, reading.keyed, reading.labelled
+    key_opt, field_opt = reading.options
     if {"key", "kind", "model", "format"} <= set(obj):
         # An experiment's own rows: labelled by opening its samples as a session, not by
         # editing the file the experiment resumes from.
@@ -111,7 +118,7 @@ def lacks(
         )
     # Not flat: a labelling tool's export (checked after the above, which say a line differs
     # from the file's others: a tool's file is one shape throughout).
-    tool = _tool_export(path, line, obj, kind, field_name, key, lines, field_opt)
+    tool = _tool_export(reading, line, obj)
     if tool is not None:
         return tool
     ids = [x for x in ID_NAMES if x in obj and x != key]
@@ -149,20 +156,13 @@ def lacks(
     return UsageError(problem, fix)
 
 
-def _tool_export(
-    path: Path,
-    line: int,
-    obj: dict[str, Any],
-    kind: str,
-    field_name: str,
-    key: str,
-    lines: int,
-    field_opt: str,
-) -> UsageError | None:
+def _tool_export(reading: FileReading, line: int, obj: dict[str, Any]) -> UsageError | None:
     """A labelling tool's export that is not one flat object per item, with the jq that makes
     it one (the generic error named --field, which cannot reach a nested or keyed label). The
     jq writes the ids under the key and the labels under the field this command reads, to a
     new file beside the export, so the same command then reads that file with no other option."""
+    path, kind, field_name, key = reading.path, reading.kind, reading.field_name, reading.key
+    lines, field_opt = reading.lines, reading.options[1]
     out, ident = json.dumps(field_name), json.dumps(key)  # jq object keys: quoted, may hold spaces
     flat = path.with_name(f"{path.stem}.flat.jsonl")  # never the export itself (`>` empties it)
 
