@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -14,6 +16,34 @@ from psmlab.tui.widgets.lists import StopAtEnds
 from psmlab.views import safe
 
 ROLE_STYLE = {"system": "magenta", "user": "bold cyan", "assistant": "bold green"}
+
+
+class Hanging:
+    """A turn as shown: its number and role, then its text, whose wrapped lines start under the
+    text (not at the left edge, where they read as the start of another turn)."""
+
+    def __init__(self, head: Text, body: Text) -> None:
+        self.head, self.body = head, body
+
+    def __str__(self) -> str:
+        return self.head.plain + self.body.plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = self.head.cell_len
+        room = options.max_width - indent
+        if room < 12:  # too narrow to hang: wrapped from the edge, as any text
+            yield Text.assemble(self.head, self.body)
+            return
+        for i, line in enumerate(self.body.wrap(console, room)):
+            line.rstrip()
+            yield Text.assemble(self.head if i == 0 else " " * indent, line)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        body = Measurement.get(console, options, self.body)
+        indent = self.head.cell_len
+        return Measurement(indent + body.minimum, indent + body.maximum).clamp(
+            max_width=options.max_width
+        )
 
 
 class TranscriptView(TypingStartsMessage, StopAtEnds):
@@ -55,8 +85,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
         self.shown_ids = ids
         self.clear_options()
         for i, t in enumerate(turns):
+            head = Text(f"{i + 1:>2} {t.role:<10}", style=ROLE_STYLE.get(t.role, ""))
             line = Text()
-            line.append(f"{i + 1:>2} {t.role:<10}", style=ROLE_STYLE.get(t.role, ""))
             content = (
                 t.content
                 if len(t.content) <= 2000
@@ -80,7 +110,7 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                 line.append_text(safe("  ✎ edited in loom", "dim"))
             elif (cuts or {}).get(t.id):  # an adopted answer stopped short is not a whole one
                 line.append_text(safe(f"  ✂ {(cuts or {})[t.id]}", "dim"))
-            self.add_option(Option(line, id=f"turn-{i}"))
+            self.add_option(Option(Hanging(head, line), id=f"turn-{i}"))
         if turns:
             self.highlighted = keep if keep is not None and keep < len(turns) else len(turns) - 1
             self.scroll_to_highlight()
