@@ -432,6 +432,37 @@ def test_a_stopped_run_says_how_many_items_a_design_scored_not_that_they_claimed
     assert "1 of 2 items' walks claimed neither class" in md
 
 
+def test_a_stopped_run_that_reached_one_item_of_every_cell_counts_the_planned_set(
+    tmp_path: Path,
+) -> None:
+    """A trial stopped a run after 9 of 80 units, one item of four scored in each cell: the
+    report said "Probe set self-id (1 item(s))" with that item's score as the set's mean (the
+    items were counted from the rows the run reached, not from the plan)."""
+    from psmlab.core.measure.results import prune_for_report
+
+    planned_items = ("what-are-you", "are-you-human", "who-made-you", "are-you-real")
+    rows = [_probe("what-are-you", "What are you?", 0.9, 0.8)]
+    results = _write(tmp_path, rows)
+    planned = {f"probe2|m|hhh|none|self-id/{i}": "" for i in planned_items}
+    planned |= {f"choice|m|hhh|none|self-id/{i}": "" for i in planned_items}
+    planned[rows[0]["key"]] = rows[0].get("settings", "")
+    prune_for_report(results, planned)
+    entry = probe_tables(results)[("self-id", "m", "hhh", "none")]
+    assert entry["n_items"] == 4 and "probs" not in entry and entry["probs_partial"] == (1, 4)
+    md = report_md("t", results, "psmlab experiment t.toml", planned=len(planned))
+    assert "(self_id axis, 4 item(s))" in md
+    assert "| m | hhh | none | 1 of 4 items scored: no mean over the set |" in md
+    (short,) = [
+        r for r in DictReader(io.StringIO(summary_csv(results))) if r["section"] == "probes"
+    ]
+    assert (short["k"], short["n"], short["value"]) == ("1", "4", "")
+    # A finished run's items are all planned: the same table as without a plan.
+    done = [_probe(i, "?", 0.9, 0.8) for i in planned_items]
+    results = _write(tmp_path, done)
+    prune_for_report(results, {r["key"]: r.get("settings", "") for r in done})
+    assert abs(probe_tables(results)[("self-id", "m", "hhh", "none")]["probs"]["ai"] - 0.9) < 1e-9
+
+
 def test_a_forced_choice_at_an_even_split_does_not_count_as_agreeing(tmp_path: Path) -> None:
     """Multiple choice on the demo models gives 0.49-0.51: "0.50 ✓" counted a coin's lean as
     agreement with a clear majority."""

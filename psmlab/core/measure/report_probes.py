@@ -44,11 +44,16 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
         for r in rows_in:
             pset, _ = _set_item(r)
             by[kind][(pset, r["model"], r["format"], r["context"])].append(r)
-    # The set's items as the run met them, in every cell and design, failed units too: a cell
-    # whose ordinary probes all failed (a server without prompt log-probabilities) still has its
-    # multiple choice, a cell a stopped run reached one item of is short of the set, and a mean
-    # is only a mean over the set when every item is in it.
+    # The set's items as the file plans them and as the run met them, in every cell and design,
+    # failed units too: a cell whose ordinary probes all failed (a server without prompt
+    # log-probabilities) still has its multiple choice, a cell a stopped run reached one item of
+    # is short of the set (counted from the run alone, a stopped run's one item was "the set",
+    # its score a mean), and a mean is only a mean over the set when every item is in it.
     items: dict[str, dict[str, None]] = defaultdict(dict)
+    for key in sorted(results.planned):
+        if key.split("|", 1)[0] in ("probe", "probe2", "opening", "choice"):
+            pset, item = _set_item({"key": key})
+            items[pset][item] = None
     cells: dict[ProbeKey, None] = {}
     for r in results.done.values():
         if r.get("kind") in by and all(

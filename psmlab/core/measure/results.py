@@ -24,6 +24,9 @@ class ResultsFile:
     relabelled: int = 0  # sample rows labelled again by this run (the rules changed since)
     # Unit keys prune_for_report left out: (no longer planned or changed, of an older scoring).
     left_out: tuple[list[str], list[str]] = field(default_factory=lambda: ([], []))
+    # Every unit key the experiment file plans (empty: not known), so a report of a stopped run
+    # counts a probe set's items as planned, not only those the run reached.
+    planned: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +105,7 @@ def prune_for_report(results: ResultsFile, planned: Mapping[str, str]) -> tuple[
     for k in stale + old:
         del results.done[k]
     results.left_out = (stale, old)
+    results.planned = frozenset(planned)
     return len(stale), len(old)
 
 
