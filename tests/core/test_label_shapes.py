@@ -174,3 +174,21 @@ def test_flat_files_with_meta_or_an_answer_are_not_prodigy_tasks(tmp_path: Path)
     with pytest.raises(UsageError, match="line 2 lacks 'accept'") as e:
         read_jsonl(some, SELF_ID, column="accept", options=REF)
     assert '"accept": null' in e.value.fix
+
+
+def test_self_identification_labels_are_not_offered_as_archetypes(tmp_path: Path) -> None:
+    """A trial compared archetypes with a file of self-id labels: the fix named
+    --reference-field self_id, which compared 'ai' as an archetype (κ -0.14)."""
+    for field, fix in (
+        ("self_id", "(--field self_id)"),
+        ("label", "(--field self_id --reference-field label)"),
+    ):
+        path = _write(tmp_path / f"{field}.jsonl", [{"id": "x1", field: "ai"}])
+        with pytest.raises(UsageError, match="holds no archetype labels") as e:
+            read_jsonl(path, ARCHETYPES, options=REF)
+        assert f"'{field}' holds self-identification labels" in e.value.problem
+        assert e.value.fix.endswith(fix)
+    # An archetype written as text is still offered.
+    path = _write(tmp_path / "persona.jsonl", [{"id": "x1", "persona": "hal-9000"}])
+    with pytest.raises(UsageError, match="--reference-field persona"):
+        read_jsonl(path, ARCHETYPES, options=REF)

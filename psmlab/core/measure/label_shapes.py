@@ -134,6 +134,26 @@ def lacks(reading: FileReading, line: int, obj: dict[str, object]) -> UsageError
             # a label is a word or two ("high", "very low") or a number, not a sentence
             and (isinstance(v, int | float) or (isinstance(v, str) and len(v.split()) <= 2))
         ]
+    if kind == ARCHETYPES and field_name in missing:
+        # Self-identification labels are no archetypes: named as the archetype field, a file of
+        # "self_id": "ai" was compared as archetype "ai" (κ -0.14, "they share no archetype").
+        selfid = [x for x in labels if x == SELF_ID or label_like(obj[x], SELF_ID)]
+        labels = [x for x in labels if x not in selfid]
+        if selfid and not labels:
+            return UsageError(
+                f"{path} holds no archetype labels ('{selfid[0]}' holds self-identification "
+                f"labels: ai, human, mixed, none)",
+                'give a file whose lines list archetypes (e.g. "archetypes": ["hal-9000"]), or '
+                "compare self-identification instead (--field self_id"
+                + (
+                    ""
+                    if selfid[0] == SELF_ID
+                    else f" {field_opt} {shlex.quote(selfid[0])}"
+                    if field_opt != "--field"  # --field names the question and both files' field
+                    else f", with the field '{selfid[0]}' renamed self_id"
+                )
+                + ")",
+            )
     # A file without the expected key may hold its ids under another name: naming only the label
     # field would then match its lines by position and could pair the wrong items.
     name_key = key in missing or bool(positions and ids)
