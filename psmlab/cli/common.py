@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,20 @@ class TtyProgress:
     # part-way): an error printed next must start on a line of its own.
     line_open = False
     shown: str | None = None
+
+
+def counter(progress: TtyProgress | None, total: int, what: str) -> Callable[[], None]:
+    """A tick for a core loop that reports each step and not its count: shown as `progress`
+    shows `done/total` (nothing when there is no terminal)."""
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, what)
+
+    return tick
 
 
 def end_progress_line() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from psmlab.cli.common import resolve_specs
+from psmlab.cli.common import TtyProgress, counter, resolve_specs
 from psmlab.cli.options import ThreadsOpt
 from psmlab.cli.vectors_show import show
 from psmlab.core.domain.textsafe import terminal_safe
@@ -152,8 +152,16 @@ def build(
         default_warnings = r.warnings(qb[0], None)
         for w in default_warnings:
             sys.stderr.write(f"psmlab: warning: {terminal_safe(w)}\n")
-        built = V.collect(r, chosen, qb, max_tokens=max_tokens)
-        held = V.collect(r, chosen, qt, max_tokens=max_tokens)
+        # Dozens of greedy answers, each read with capture (minutes on a busy CPU): said before
+        # they start, and counted on a terminal (a trial waited 23 minutes on a silent build).
+        total = (1 + len(chosen)) * (len(qb) + len(qt))
+        sys.stderr.write(
+            f"psmlab: {total} greedy answers of up to {max_tokens} tokens "
+            f"({1 + len(chosen)} conditions × {len(qb)} build + {len(qt)} held-out questions)\n"
+        )
+        tick = counter(TtyProgress.if_tty(), total, f"{spec.id} answers")
+        built = V.collect(r, chosen, qb, max_tokens=max_tokens, on_answer=tick)
+        held = V.collect(r, chosen, qt, max_tokens=max_tokens, on_answer=tick)
     for f in files.values():
         f.parent.mkdir(parents=True, exist_ok=True)  # only once the model ran
     common: dict[str, Any] = {

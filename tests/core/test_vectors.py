@@ -30,9 +30,13 @@ def archetypes() -> list[Persona]:
 
 @pytest.fixture(scope="module")
 def runs(smol_spec: ModelSpec, archetypes: list[Persona]) -> tuple[V.Collected, V.Collected]:
+    answered: list[None] = []
     with V.Responder(smol_spec, LAYERS, n_threads=2) as r:
-        built = V.collect(r, archetypes, V.BUILD_QUESTIONS[:4], max_tokens=N_GEN)
+        tick = lambda: answered.append(None)  # noqa: E731
+        built = V.collect(r, archetypes, V.BUILD_QUESTIONS[:4], max_tokens=N_GEN, on_answer=tick)
         held = V.collect(r, archetypes, V.TEST_QUESTIONS[:3], max_tokens=N_GEN)
+    # Each answer is counted as it is made (a build's progress): three conditions, four questions.
+    assert len(answered) == (1 + len(archetypes)) * 4
     return built, held
 
 
@@ -187,6 +191,8 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     # What the template put in the default prompt is said and recorded (SmolLM2's own system
     # prompt is part of what the vector contrasts with), with who wrote the file.
     assert "injected text" in res.stderr
+    # What the build will do is said before it starts (a trial waited on a silent build).
+    assert "8 greedy answers of up to 6 tokens (2 conditions × 2 build + 2 held-out" in res.stderr
     prompts = json.loads(cv.metadata["psmlab.prompts"])
     assert prompts["default_system"] is None and "SmolLM" in prompts["default_warnings"][0]
     assert cv.metadata["psmlab.version"] and cv.metadata["psmlab.llama_cpp_python"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,12 +147,22 @@ class Responder:
         )
 
     def response_means(
-        self, questions: Sequence[str], system: str | None, max_tokens: int
+        self,
+        questions: Sequence[str],
+        system: str | None,
+        max_tokens: int,
+        on_answer: Callable[[], None] | None = None,
     ) -> list[Means]:
-        """Per question, the response-averaged activation of each layer (greedy answer)."""
+        """Per question, the response-averaged activation of each layer (greedy answer);
+        `on_answer` is called after each (a build answers dozens: progress is shown)."""
         if max_tokens < 1:
             raise UsageError(f"max_tokens is {max_tokens}", "generate at least one token")
-        return [self._answer_mean(self._render(q, system), max_tokens) for q in questions]
+        out = []
+        for q in questions:
+            out.append(self._answer_mean(self._render(q, system), max_tokens))
+            if on_answer is not None:
+                on_answer()
+        return out
 
     def _answer_mean(self, prompt: RenderedPrompt, max_tokens: int) -> Means:
         """The greedy answer's mean, over the tokens before the format's stop strings: the
@@ -203,16 +213,18 @@ def collect(
     questions: Sequence[str],
     *,
     max_tokens: int = 32,
+    on_answer: Callable[[], None] | None = None,
 ) -> Collected:
-    """Answer every question once with no system prompt and once under each inducing prompt."""
+    """Answer every question once with no system prompt and once under each inducing prompt
+    (`on_answer`: called after each answer)."""
     if not archetypes:
         raise UsageError("no archetypes given", "name at least one, e.g. hal-9000")
     if not questions:
         raise UsageError("no questions given", "pass at least one question")
     inductions = {p.id: inducing_prompt(p) for p in archetypes}
-    default = responder.response_means(questions, None, max_tokens)
+    default = responder.response_means(questions, None, max_tokens, on_answer)
     induced = {
-        aid: responder.response_means(questions, ind.prompt, max_tokens)
+        aid: responder.response_means(questions, ind.prompt, max_tokens, on_answer)
         for aid, ind in inductions.items()
     }
     return Collected(responder.layers, tuple(questions), default, induced, inductions)
