@@ -533,7 +533,7 @@ ROWS = [
             ),
         ],
         4,
-        "unknown format 'bogus'",
+        "formats list an unknown format 'bogus'; in the experiment file choose one of: default ",
     ),
     Row(
         "experiment-question-as-text",

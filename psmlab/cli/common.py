@@ -76,6 +76,18 @@ def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str
     return chosen
 
 
+def _parse_steer(given: str, spec: str) -> Steering:
+    """`spec` (the FILE[:LAYERS][@ALPHA] part of the flag's value `given`) parsed; an error
+    quotes the flag as given and names its MODEL= form (it quoted the part after "MODEL=")."""
+    try:
+        return Steering.parse(spec)
+    except PsmlabError as exc:  # changed in place: its class (and exit code) stays
+        exc.problem = exc.problem.replace(f"--steer '{spec}'", f"--steer '{given}'")
+        exc.fix = exc.fix.replace("write FILE[:LAYERS]", "write [MODEL=]FILE[:LAYERS]")
+        exc.args = (exc.one_line(),)
+        raise
+
+
 def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, Steering | None]:
     """`--steer FILE[:LAYERS][@ALPHA]` steers all models; `--steer MODEL=...` one of them."""
     chosen: dict[str, Steering | None] = {s.id: None for s in specs}
@@ -93,13 +105,13 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
             if model in named:
                 raise UsageError(f"--steer names {model} twice", "give one vector per model")
             named.add(model)
-            chosen[model] = Steering.parse(rest)
+            chosen[model] = _parse_steer(v, rest)
         else:
             if named or any(chosen.values()):
                 raise UsageError(
                     f"--steer {v}: another --steer already applies", "give one vector per model"
                 )
-            one = Steering.parse(v)
+            one = _parse_steer(v, v)
             chosen = {k: one for k in chosen}
     by_id = {sp.id: sp for sp in specs}
     for mid, st in chosen.items():

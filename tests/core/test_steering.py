@@ -399,3 +399,18 @@ def test_a_direction_without_a_layer_is_refused_as_llama_cpp_refuses_it(
         read_cvec(out)
     with pytest.raises(ModelError, match="is a folder, not a control-vector file"):
         read_cvec(tmp_path)
+
+
+def test_a_per_model_steer_error_quotes_the_flag_as_given(vector: Path, smol_spec) -> None:
+    """A trial's `--steer smollm2=v.gguf:12@abc` was quoted as 'v.gguf:12@abc', and the fix
+    left out the MODEL= form it had used."""
+    from psmlab.cli.common import choose_steering
+
+    spec = smol_spec
+    given = f"{spec.id}={vector}:12@abc"
+    with pytest.raises(UsageError) as err:
+        choose_steering([given], [spec])
+    assert f"--steer '{given}'" in err.value.problem
+    assert "[MODEL=]FILE[:LAYERS][@ALPHA]" in err.value.fix and "abc" in str(err.value)
+    with pytest.raises(ModelError, match="not found"):  # its own class (exit code) kept
+        choose_steering([f"{spec.id}=/nonexistent/v.gguf@2"], [spec])

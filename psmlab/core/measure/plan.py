@@ -137,8 +137,19 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
             try:  # an unknown format fails here, not once per unit after a sweep
                 m.get_format(str(frame) if frame else fmt)
             except FormatError as exc:
-                if f not in OWN_TEMPLATES:  # e.g. an unknown name: its own error lists the formats
-                    raise
+                if f not in OWN_TEMPLATES:
+                    # An unknown name: its own error lists the formats, but not the file's
+                    # "default", nor that the experiment file is where it is written.
+                    raise FormatError(
+                        f"the experiment's formats list an unknown format '{f}'"
+                        if exc.problem.startswith("unknown format")
+                        else f"the experiment's formats list '{f}': {exc.problem}",
+                        exc.fix.replace(
+                            "choose one of: ",
+                            "in the experiment file choose one of: default (each model's own), ",
+                            1,
+                        ),
+                    ) from None
                 # The format's own fix names --format, a flag an experiment file does not have.
                 raise FormatError(
                     f"the experiment's formats list '{f}', but {exc.problem}",
