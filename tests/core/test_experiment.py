@@ -393,6 +393,18 @@ def test_a_format_one_model_cannot_use_names_the_files_fix_not_a_flag(tmp_path: 
     with pytest.raises(FormatError) as typo:  # another problem keeps its own error and fix
         plan(spec.model_copy(update={"formats": ["chatmll"]}), tmp_path)
     assert "chatmll" in typo.value.one_line() and 'formats = ["default"]' not in str(typo.value)
+    assert "formats list an unknown format 'chatmll'" in typo.value.problem
+    assert typo.value.fix.startswith("in the experiment file choose one of: default")
+    # "default" with a model whose own format is a typo (a config's): that typo is named, not
+    # the file's "default" (a review: "formats list an unknown format 'default'").
+    from psmlab.core.models.registry import Registry
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[models.srv]\nurl = "http://127.0.0.1:9/v1"\nkind = "chat"\nformat = "chatm"\n')
+    only = spec.model_copy(update={"models": ["srv"], "formats": ["default"]})
+    with pytest.raises(FormatError) as own:
+        plan(only, tmp_path, Registry(cfg, include_demo=False))
+    assert "'chatm'" in own.value.problem and "'default'" not in own.value.problem
 
 
 def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:

@@ -188,6 +188,15 @@ def test_self_identification_labels_are_not_offered_as_archetypes(tmp_path: Path
             read_jsonl(path, ARCHETYPES, options=REF)
         assert f"'{field}' holds self-identification labels" in e.value.problem
         assert e.value.fix.endswith(fix)
+    # "none" is no archetype as much as no claim: a list of archetypes starting with it is
+    # offered as the field (a review: it was said to hold self-identification labels).
+    path = _write(
+        tmp_path / "tags.jsonl",
+        [{"id": "x1", "tags": ["none"]}, {"id": "x2", "tags": ["hal-9000"]}],
+    )
+    with pytest.raises(UsageError, match="--reference-field tags") as e:
+        read_jsonl(path, ARCHETYPES, options=REF)
+    assert "no archetype labels" not in str(e.value)
     # An archetype written as text is still offered.
     path = _write(tmp_path / "persona.jsonl", [{"id": "x1", "persona": "hal-9000"}])
     with pytest.raises(UsageError, match="--reference-field persona"):

@@ -137,7 +137,15 @@ def lacks(reading: FileReading, line: int, obj: dict[str, object]) -> UsageError
     if kind == ARCHETYPES and field_name in missing:
         # Self-identification labels are no archetypes: named as the archetype field, a file of
         # "self_id": "ai" was compared as archetype "ai" (κ -0.14, "they share no archetype").
-        selfid = [x for x in labels if x == SELF_ID or label_like(obj[x], SELF_ID)]
+        # "none" is an archetype label too (no archetype): only ai, human or mixed tell.
+        selfid = [
+            x
+            for x in labels
+            if x == SELF_ID
+            or (
+                label_like(obj[x], SELF_ID) and normalize(one_choice(obj[x]), SELF_ID, "") != "none"
+            )
+        ]
         labels = [x for x in labels if x not in selfid]
         if selfid and not labels:
             return UsageError(

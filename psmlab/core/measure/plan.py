@@ -137,6 +137,8 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
             try:  # an unknown format fails here, not once per unit after a sweep
                 m.get_format(str(frame) if frame else fmt)
             except FormatError as exc:
+                if f == "default":  # the model's own (a config's typo): its error names it
+                    raise
                 if f not in OWN_TEMPLATES:
                     # An unknown name: its own error lists the formats, but not the file's
                     # "default", nor that the experiment file is where it is written.
