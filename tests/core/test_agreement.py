@@ -569,7 +569,10 @@ def test_the_people_label_counts_items_only_one_annotator_read() -> None:
     assert labels.people.values["g1"] == "ai" and labels.people.single == {"g1"}
     r = compare_labels(labels.auto, labels.people, SELF_ID, resamples=100)
     assert any("1 item(s) of people" in x and "one annotator only" in x for x in r.notes)
-    assert session_labels(_session(), SELF_ID).people.single == set()
+    # Its name says so too (a trial read "where the annotators agree" of such a row).
+    assert labels.people.name == "people (where the annotators agree, or one read it)"
+    everyone = session_labels(_session(), SELF_ID).people
+    assert everyone.single == set() and everyone.name == "people (where the annotators agree)"
 
 
 def test_a_few_odd_values_among_self_id_labels_are_named_not_read_as_new_classes(

@@ -234,6 +234,20 @@ def test_a_self_id_item_without_answers_is_a_clear_error(tmp_path: Path, monkeyp
         load_probe_set("bare")
 
 
+def test_an_item_id_with_a_bar_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """'|' parts an experiment's unit keys: an item "ai|human" was read back as another set's
+    item "human" (a review), and a stopped run's report miscounted the set."""
+    from psmlab.core import paths
+    from psmlab.core.errors import UsageError
+
+    (tmp_path / "bar.toml").write_text(
+        '[[items]]\nid = "ai|human"\nquestion = "What are you?"\n', encoding="utf-8"
+    )
+    monkeypatch.setattr(paths, "user_probes_dir", lambda: tmp_path)
+    with pytest.raises(UsageError, match=r"'items.0.id': an item id is a name without '\|'"):
+        load_probe_set("bar")
+
+
 def test_a_class_that_names_no_persona_is_refused_not_dropped(tmp_path: Path, monkeypatch) -> None:
     """A typo ("hal9000") was dropped from the distribution, which then looked complete."""
     from psmlab.core import paths

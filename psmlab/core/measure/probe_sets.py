@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from psmlab.core import paths
 from psmlab.core.domain.personas import Persona, load_personas
@@ -33,6 +33,15 @@ class _Item(BaseModel):
         description='Openings that fit the question ("Honestly, "), each put before every '
         'persona identity statement to make paraphrases; "" keeps the statement as written.',
     )
+
+    @field_validator("id")
+    @classmethod
+    def _no_bar(cls, v: str) -> str:
+        # '|' parts an experiment's unit key ("probe2|model|format|context|SET/ITEM"): an item
+        # "ai|human" was read back as another set's item, and a stopped run's report miscounted.
+        if "|" in v or not v.strip():
+            raise ValueError(f"an item id is a name without '|' (it is {v!r})")
+        return v
 
 
 class _Set(BaseModel):

@@ -91,6 +91,10 @@ def agreed(annotators: dict[str, Labels]) -> Labels:
             people.single.add(gid)
         if all(gid in a.blind for a in who):
             people.blind.add(gid)
+    if people.single:
+        # Named as it is: items one person read are in it, not only agreed ones (a trial read
+        # "where the annotators agree" of a row that held such items; only a note said so).
+        people.name = "people (where the annotators agree, or one read it)"
     return people
 
 
