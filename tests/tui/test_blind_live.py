@@ -7,7 +7,7 @@ from psmlab.tui.app import PsmlabApp
 from psmlab.tui.screens.settings import SettingsDialog
 from psmlab.tui.widgets.column import ModelColumn
 from psmlab.tui.widgets.transcript import TranscriptView
-from tests.tui.conftest import notices, settle, type_and_send, wait_for
+from tests.tui.conftest import CEILING, notices, settle, type_and_send, wait_for
 
 SIZE = (160, 45)
 
@@ -450,3 +450,58 @@ async def test_blind_columns_are_said_ready_together(make_lab) -> None:
         screen.post_message(ModelLoaded(first, None, 0.1))
         await wait_for(pilot, lambda: screen.states[first].status == "ready", "the first")
         assert screen.states[second].status == "loading model…"
+
+
+async def test_blind_answers_show_together_when_the_run_ends(make_lab) -> None:
+    """Blind, the smaller model's column streamed faster and finished first, which names it
+    (noted at stop 67): each column's answer is held, and said to be, until the run ends."""
+    import threading
+
+    from psmlab.core.run.runner import GenerationDone
+
+    lab = make_lab(max_tokens=6)
+    lab.blind = True
+    app = PsmlabApp(lab)
+    release = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        real = screen._from_worker
+
+        def gated(ev: object) -> None:
+            real(ev)
+            if isinstance(ev, GenerationDone):
+                # The run's thread stops after the first answer (a model run first and fast),
+                # until the test has looked; the ceiling only keeps a failing test from hanging.
+                release.wait(timeout=CEILING)
+
+        screen._from_worker = gated  # read when the run starts
+        try:
+            await _shown(pilot, app, blind=True)
+            await type_and_send(pilot, "What are you?")
+            states = list(screen.states.values())
+            await wait_for(
+                pilot,
+                lambda: any(x.record is not None for st in states for x in st.samples),
+                "one column's finished answer",
+            )
+            await pilot.pause()
+            done = next(st for st in states if any(x.record for x in st.samples))
+            text = " ".join(done.samples[0].text.split())[:20]
+            assert screen.generating and all(st.running for st in states)
+            for c in _columns(app):
+                body = " ".join(_text(c, ".col-text").split())
+                assert "show together when the run ends" in body, body
+                assert "seed" not in _text(c, ".col-footer")  # a finished answer's footer
+                if c.state is done and text:
+                    assert text not in body, body
+        finally:
+            release.set()
+        await settle(pilot, app)
+        await pilot.pause()
+        for c in _columns(app):
+            assert not c.state.running
+            body = _text(c, ".col-text")
+            assert "show together" not in body, body
+            assert "seed" in _text(c, ".col-footer")
+        col = next(c for c in _columns(app) if c.state is done)
+        assert text in " ".join(_text(col, ".col-text").split())

@@ -254,8 +254,8 @@ def read_jsonl(
                     f"{path} line {i}: '{field_name}' is neither a list nor a string",
                     'write it as a list, e.g. "archetypes": ["hal-9000"]',
                 ) from None
-        elif kind == SELF_ID and one_choice(value) is not value:
-            out.values[ident] = normalize(one_choice(value), kind, f"{path} line {i}", field_name)
+        elif kind == SELF_ID and (one := one_choice(value)) is not value:
+            out.values[ident] = normalize(one, kind, f"{path} line {i}", field_name)
         elif isinstance(value, list) and kind == SELF_ID:
             raise UsageError(
                 f"{path} line {i}: '{field_name}' is a list; a self-identification label is one "

@@ -273,6 +273,7 @@ class LabView(LoadingView):
                 st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
                 st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
+                st.running = True
                 st.error_blind = st.error_format = None
                 # The shares are the shown run's: the run before's stayed on screen under the
                 # new run's streaming text as if they were its own (a trial read "human 3/3").
@@ -366,6 +367,7 @@ class LabView(LoadingView):
         for w in self.lab.monitor_warnings:
             self.notify(w, severity="warning", timeout=8)
         for st in self.states.values():  # samples that never started (cancelled) are dropped
+            st.running = False  # blind: every column's answers show now, together
             if st.status != "failed":
                 st.status = "ready"  # not "generating…" over a turn that has no answers yet
             st.samples = [s for s in st.samples if s.record is not None or s.text] or st.samples[:0]

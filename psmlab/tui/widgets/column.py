@@ -117,10 +117,15 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         """The user is in the column and has acted in it (the screen says so as focus moves
         here, `refresh_view` while it stays): the answer on screen is the one they looked at
         last. Focus alone, passing through, changes nothing."""
-        if not self.engaged:
+        if not self.engaged or self.held:  # a held answer is not on screen
             return
         cur = self.current
         self.looked = cur.record.id if cur is not None and cur.record is not None else None
+
+    @property
+    def held(self) -> bool:
+        """Blind, during a run: the answers wait until every column's run has ended."""
+        return self.blind and self.state.running
 
     @property
     def current(self) -> Sample | None:
@@ -284,6 +289,9 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             return
         s = self.state
         cur = self.current
+        if cur is not None and self.held:
+            # Blind while the run goes on: nothing of the answer, nor that it has finished.
+            cur = Sample(given=cur.record.prefill if cur.record is not None else cur.given)
         self._put(".col-header", header_text(s, cur, self.display_name, self.blind))
         # F5 before any message only says "Send a message first": not offered then.
         # Read only when the column shows neither an answer nor an error, as before the split

@@ -120,7 +120,10 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
             body.append_text(safe(cur.text.lstrip()))
         else:
             body.append_text(safe(cur.text))
-        if cur.record is None:
+        if cur.record is None and blind and s.running:  # held (`ModelColumn.held`)
+            held = "blind: every column's answers show together when the run ends"
+            body.append_text(safe(f"{' ' if start else ''}writing… ({held})", "dim italic"))
+        elif cur.record is None:
             body.append("▌", style="dim")
         elif not cur.text.strip():
             # Said: with given text (green) above it, an empty answer read as the model's, and

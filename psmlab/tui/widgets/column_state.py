@@ -78,6 +78,9 @@ class ColumnState:
     error_format: str | None = None
     samples: list[Sample] = field(default_factory=list)
     shown: int = 0
+    # A run is going on in this column: blind, its answers are held until every column's run
+    # has ended (which column finished first, or streamed faster, names the smaller model).
+    running: bool = False
     # Runs: every generation of the shown turn is kept; `run_no` is the one on screen (0-based).
     run_no: int = 0
     run_count: int = 0
