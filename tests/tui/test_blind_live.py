@@ -505,3 +505,91 @@ async def test_blind_answers_show_together_when_the_run_ends(make_lab) -> None:
             assert "seed" in _text(c, ".col-footer")
         col = next(c for c in _columns(app) if c.state is done)
         assert text in " ".join(_text(col, ".col-text").split())
+
+
+def _gate_forced(lab, blocked: str, release, *, until_cancel: bool = False):
+    """Hold the forced choice of column `blocked` (its first scoring only) until `release` is
+    set, or, `until_cancel`, until the lab stops the scoring, as a new run does."""
+    from psmlab.core.errors import ScoringCancelled
+
+    real = lab.forced_choice
+    held: list[str] = []
+
+    def gated(c, cancel=None, node=None):
+        if c.id == blocked and not held:
+            held.append(c.id)
+            if until_cancel:
+                (cancel or release).wait(timeout=CEILING)
+                raise ScoringCancelled("stopped", "")
+            release.wait(timeout=CEILING)
+        return real(c, cancel, node)
+
+    lab.forced_choice = gated
+
+
+async def test_blind_columns_say_scoring_until_the_last_is_scored(make_lab) -> None:
+    """Blind, the columns are scored one by one and "scoring…" left the first one done: which
+    column lost it first named the faster model. Every column says it until the last is done."""
+    import threading
+
+    lab = make_lab(max_tokens=4)
+    lab.blind = True
+    release = threading.Event()
+    second = lab.columns[1].id
+    _gate_forced(lab, second, release)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        try:
+            await type_and_send(pilot, "What are you?")
+            await settle(pilot, app)
+            first = screen.states[lab.columns[0].id]
+            await wait_for(pilot, lambda: first.forced is not None, "the first column's score")
+            await pilot.pause()
+            assert screen.states[second].forced_pending
+            for c in _columns(app):
+                assert "forced choice: scoring…" in _text(c, ".col-dist"), c.state.model_id
+        finally:
+            release.set()
+        await wait_for(
+            pilot, lambda: not any(st.forced_pending for st in screen.states.values()), "scores"
+        )
+        await pilot.pause()
+        for c in _columns(app):
+            assert "scoring" not in _text(c, ".col-dist")
+
+
+async def test_a_continued_run_scores_the_message_a_run_stopped_scoring(make_lab) -> None:
+    """A trial adopted an answer while one column's forced choice was still being scored and
+    pressed F5: the run stopped it, and that column said "not scored for a continued answer"
+    beside the other's "scored for the message before". The message before is scored then."""
+    import threading
+
+    lab = make_lab(max_tokens=4)
+    stopped = threading.Event()
+    second = lab.columns[1].id
+    _gate_forced(lab, second, stopped, until_cancel=True)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        try:
+            await type_and_send(pilot, "What are you?")
+            await settle(pilot, app)
+            first = screen.states[lab.columns[0].id]
+            await wait_for(pilot, lambda: first.forced is not None, "the first column's score")
+            cols = _columns(app)
+            next(c for c in cols if c.state is first).focus()
+            await pilot.press("ctrl+a")
+            await wait_for(pilot, lambda: len(lab.turns) == 2, "the adoption")
+            await pilot.press("f5")  # each column continues it; the second's scoring stops
+            await wait_for(pilot, lambda: lab.continued_at_head(), "runs at the adopted turn")
+            await settle(pilot, app)
+        finally:
+            stopped.set()
+        late = screen.states[second]
+        await wait_for(pilot, lambda: late.forced is not None, "the stopped column's score")
+        await pilot.pause()
+        col = next(c for c in _columns(app) if c.state is late)
+        dist = _text(col, ".col-dist")
+        assert "scored for the message before" in dist, dist
+        assert "not scored for a continued answer" not in dist

@@ -53,13 +53,24 @@ class ForcedView(Screen[None]):
         compete with the answers. The event is made here, on the main thread, for that reason."""
         self._forced_cancel.set()
         self._forced_cancel = cancel = threading.Event()
+        node = self.lab.session.head
         if self.lab.awaiting_answer():
             for m, st in self.states.items():
                 st.forced_pending = True
                 self._refresh(m)
-        self._forced_choice(
-            self.lab, list(self.lab.columns), cancel, self._transcript_key(), self.lab.session.head
-        )
+        elif node is not None and self.lab.continued_at_head():
+            # The runs continued an adopted answer, which is not scored: the message it answered
+            # is, for a column whose scoring of it this run stopped (beside the others' "scored
+            # for the message before", a trial read "not scored for a continued answer").
+            parent = self.lab.session.node(node).parent
+            if parent is None or self.lab.session.node(parent).role != "user":
+                return
+            node = parent
+            for m, st in self.states.items():
+                if st.forced is None and not st.forced_error:
+                    st.forced_pending = True
+                    self._refresh(m)
+        self._forced_choice(self.lab, list(self.lab.columns), cancel, self._transcript_key(), node)
 
     def _score_what_was_left(self) -> None:
         """A forced choice a quit (or a new session) stopped before it finished is scored once the
@@ -122,4 +133,7 @@ class ForcedView(Screen[None]):
             st.forced, st.forced_error, st.forced_on = msg.forced, msg.error, msg.turns
             st.forced_error_with = msg.error_with
             st.forced_pending = False
-            self._refresh(msg.model_id)
+            # Blind, every column says "scoring" until the last is scored (`ModelColumn`): the
+            # first done would name the faster model.
+            for m in self.states if self.lab.blind else [msg.model_id]:
+                self._refresh(m)

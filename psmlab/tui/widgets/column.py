@@ -122,6 +122,13 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
         cur = self.current
         self.looked = cur.record.id if cur is not None and cur.record is not None else None
 
+    def _scoring_any(self) -> bool:
+        """Some column's forced choice is being scored (this one's, or, on a lab screen, any)."""
+        states = getattr(self.screen, "states", None) if self.is_attached else None
+        if isinstance(states, dict):
+            return any(st.forced_pending for st in states.values())
+        return self.state.forced_pending
+
     @property
     def held(self) -> bool:
         """Blind, during a run: the answers wait until every column's run has ended."""
@@ -311,11 +318,12 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             self._shown.pop(".col-dist", None)
         if self.blind:
             hidden = Text("labels and forced choice hidden in blind mode (Ctrl+B reveals)", "dim")
-            if s.forced_pending:
+            if self._scoring_any():
                 # Said even blind (every column is scored, whatever its model): hidden, a quick
-                # next message stopped the scoring with nothing on screen to say wait.
-                doing = "rescoring…" if s.forced else "scoring the pending message…"
-                hidden.append(f"\nforced choice: {doing}", "dim italic")
+                # next message stopped the scoring with nothing on screen to say wait. Said in
+                # every column until the last is scored: the columns are scored one by one, and
+                # the first one done would name the faster model.
+                hidden.append("\nforced choice: scoring…", "dim italic")
             self._put(".col-dist", hidden)
             dist.tooltip = None
         else:

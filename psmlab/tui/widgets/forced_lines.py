@@ -209,9 +209,17 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     distributions (bars when `width` fits them), and its agreement with the labelled samples."""
     out = Text()
     f = s.forced
+    continued = bool(s.samples) and all(
+        x.record is not None and x.record.id in s.continued for x in s.samples
+    )
     if f is None:
         if s.forced_pending:
-            out.append("forced choice: scoring the pending message…", style="dim italic")
+            what = (
+                "the message before (these samples continue an answer)"
+                if continued
+                else ("the pending message")
+            )
+            out.append(f"forced choice: scoring {what}…", style="dim italic")
         elif s.forced_error:
             out.append("forced choice: unavailable: ", style="bold dim")
             out.append_text(safe(s.forced_error, "dim"))
@@ -223,7 +231,6 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
                 )
         elif s.samples and all(x.record is not None for x in s.samples):  # say so, not a blank
             # Short: why is in the README and the export (a new message or quitting stops it).
-            continued = all(x.record is not None and x.record.id in s.continued for x in s.samples)
             out.append(
                 "forced choice: not scored for a continued answer (only after a user message)"
                 if continued
@@ -243,7 +250,7 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
     if f.prefill_note:
         out.append_text(safe("\n" + f.prefill_note, "yellow"))
-    if s.samples and all(x.record is not None and x.record.id in s.continued for x in s.samples):
+    if continued:
         # Shown over a run that continued the adopted answer, it read as that run's (the other
         # column said "not scored for a continued answer" of the same kind of run).
         out.append_text(
