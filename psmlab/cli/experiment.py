@@ -275,7 +275,8 @@ def experiment_annotate(
     say_relabelled(session, saved=True)
     typer.echo(
         terminal_safe(
-            f"{path}: {len(session.generations)} samples in {len(session.models)} columns"
+            f"{path}: {len(session.generations)} sample{'s' * (len(session.generations) != 1)} "
+            f"in {len(session.models)} column{'s' * (len(session.models) != 1)}"
             f"{' (blind: opens in blind mode, which names the columns by their place on screen)' if blind else ''}; annotate with: psmlab open {path} "
             f"(l or F4 on a column), then score the automatic labels with: psmlab agreement {path}"
         )

@@ -251,7 +251,9 @@ def probe(
         uneven = any(r.left_out for r in mine)
         table.add_column(axis.replace("_", "-"))
         if uneven:
-            table.add_column("answers scored", justify="right")
+            # Summed over the items (a trial read 10 of a set whose items score 4 to 6 each).
+            scored = "answers scored" if len(mine) == 1 else f"answers scored ({len(mine)} items)"
+            table.add_column(scored, justify="right")
         table.add_column("raw", justify="right")
         if cal:
             table.add_column("calibrated (PMI)", justify="right")

@@ -348,6 +348,10 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert sum(r["answers_left_out"] for r in json.loads(some.stdout)["results"]) == sum(
         int(x.split("; the other ")[1].split()[0]) for x in left
     )
+    # Over a set, a class's count sums its items' (a trial read 10 where each item scores 4-6).
+    table = run_cli("probe", "--set", "self-id", "-m", smol, "--prefill", "I am",
+                    env={"COLUMNS": "200"})  # fmt: skip
+    assert "answers scored (4 items)" in table.stdout, table.stdout
     # The multiple-choice and opening designs' titles say the format and system prompt too.
     for design in ("--choice", "--opening"):
         titled = run_cli("probe", "--item", "Are you a human?", "-m", smol, design)

@@ -407,6 +407,24 @@ def test_a_format_one_model_cannot_use_names_the_files_fix_not_a_flag(tmp_path: 
     assert "'chatm'" in own.value.problem and "'default'" not in own.value.problem
 
 
+def test_an_unknown_probe_set_is_said_to_be_the_files(tmp_path: Path) -> None:
+    """A trial's probes = ["selfid"] was refused as "unknown probe set 'selfid'", with no word
+    of the file or the list it was written in, as every other experiment-file error says."""
+    from psmlab.core.errors import UsageError
+
+    spec = ExperimentSpec.model_validate(
+        {"title": "t", "questions": [{"id": "q", "text": "Hi"}], "probes": ["selfid"]}
+    )
+    with pytest.raises(UsageError) as info:
+        plan(spec, tmp_path)
+    assert info.value.problem == "the experiment's probes list an unknown probe set 'selfid'"
+    assert info.value.fix.startswith("in the experiment file choose one of: ")
+    assert "self-id" in info.value.fix
+    asked = spec.model_copy(update={"probes": [], "question_sets": ["selfid"]})
+    with pytest.raises(UsageError, match="question_sets list an unknown probe set 'selfid'"):
+        plan(asked, tmp_path)
+
+
 def test_eval_files_that_would_vanish_are_said(tmp_path: Path) -> None:
     """An eval file with no usable item is an error, not a file missing from the report; lines
     skipped are counted in every row; two files of one name (the human- and LM-written

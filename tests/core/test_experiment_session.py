@@ -73,6 +73,7 @@ def test_samples_become_a_session_with_provenance(tiny_run, pool, tmp_path: Path
         exp = g.provenance["experiment"]
         row = rows[exp["key"]]
         assert g.text == row["text"] and g.seed == row["seed"] and g.params == row["params"]
+        assert g.prompt_tokens is None  # the rows keep no prompt: not recorded, not 0 tokens
         assert g.provenance["model_sha256"] == row["provenance"]["model_sha256"]
         assert (exp["model"], exp["format"], exp["context"], exp["question"]) == (
             row["model"],

@@ -283,6 +283,9 @@ def test_a_branch_export_keeps_the_runs_an_adopted_continuation_was_chosen_from(
     body = md.split("## Current branch", 1)[1]
     assert f"was adopted from a run that continues turn `{first.id}`, on another branch" in body
     assert "(an answer adopted before, then replaced by its continuation)" in body
+    # The run's given start is the adopted answer, said as the lab says it, not as a setting.
+    assert "Continues the adopted answer (its text was given): `Yes, I'm a human.`" in md
+    assert "Prefill: `Yes, I'm a human.`" not in md
     for k in range(3):
         assert f"part {k} of the human ecosystem" in body, k
     assert "greeter" in body.split("## Labels per model")[0]
@@ -298,3 +301,4 @@ def test_a_branch_export_keeps_the_runs_an_adopted_continuation_was_chosen_from(
     s.adopt("g-e", "key")
     body = export(s, "md").split("## Current branch", 1)[1]
     assert f"continues turn `{edited.id}`, on another branch (a turn edited by hand, then " in body
+    assert "Continues the edited answer (its text was given): `No, I'm a teacher.`" in body

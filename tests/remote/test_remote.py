@@ -276,7 +276,7 @@ def test_invalid_and_missing_api_key(cfg: Path) -> None:
     )
     assert "not-the-key" not in wrong.stderr + wrong.stdout
     pasted = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": "\u201csk-pasted-123\u201d"})
-    assert pasted.returncode == ExitCode.REMOTE
+    assert pasted.returncode == ExitCode.CONFIG  # this machine's setting, not the server
     assert "holds characters an API key cannot have" in pasted.stderr
     assert "sk-pasted-123" not in pasted.stderr + pasted.stdout
     crlf = run_cli(
@@ -284,7 +284,7 @@ def test_invalid_and_missing_api_key(cfg: Path) -> None:
     )
     assert crlf.returncode == 0, crlf.stderr  # a key from a CRLF .env file still works
     missing = run_cli("ask", "Hi", "-m", "smol-srv", env={"SMOL_KEY": ""})
-    assert missing.returncode == ExitCode.REMOTE
+    assert missing.returncode == ExitCode.CONFIG
     assert "the environment variable SMOL_KEY" in missing.stderr and "is not set" in missing.stderr
 
 
@@ -568,3 +568,23 @@ def test_server_finish_reasons_are_read_in_any_case() -> None:
 
     assert finish_reason("STOP") == ("eos", None) and finish_reason("Length") == ("length", None)
     assert finish_reason("content_filter") == ("error", "content_filter")
+
+
+def test_a_prompt_too_long_for_the_servers_context_names_its_size(
+    gemma_server: Server, tmp_path: Path
+) -> None:
+    """A trial's server ran with 2048 tokens of context while psmlab assumed 4096 (the config's
+    default; llama-cpp-python's server does not say its own): its 400 came with only "the server
+    rejected a parameter", and the export gave the assumed n_ctx as if it were the server's."""
+    url = f"{gemma_server.url}#gemma"
+    long = "word " * 2600  # about 2600 tokens: more than the server's 2048, less than 4096
+    proc = run_cli("ask", long, "-m", url, "--max-tokens", "4")
+    assert proc.returncode == ExitCode.REMOTE, proc.stderr
+    assert "the server's context is 2048 tokens: set n_ctx = 2048" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    session = tmp_path / "s.json"
+    ok = run_cli("ask", "Hi", "-m", url, "--max-tokens", "4", "--save", str(session))
+    assert ok.returncode == 0, ok.stderr
+    out = tmp_path / "s.md"
+    assert run_cli("export", str(session), "-o", str(out)).returncode == 0
+    assert "n_ctx 4096 (the config's: the server does not say)" in out.read_text()

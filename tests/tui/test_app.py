@@ -1270,7 +1270,7 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
             from textual.widgets import Label
 
             hints = [str(x.render()) for x in app.screen.query(Label)]
-            assert "Enter sets it · Esc cancels" in hints, hints
+            assert "Enter saves it there · Esc cancels" in hints, hints
             await pilot.press("escape")
         # A folder that is a file: one line, the lab goes on in its old file.
         app.lab_screen.action_save_as()

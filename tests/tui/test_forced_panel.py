@@ -520,3 +520,46 @@ def test_an_empty_answer_says_the_model_added_nothing() -> None:
         assert body.plain == f"{given}{text} (the model added {said})", repr(body.plain)
     plain = body_text(st, st.samples[0], False, True).plain
     assert plain == "I am a person." and "added" not in plain
+
+
+async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on_the_answer() -> (
+    None
+):
+    """A trial continued an adopted answer in a dialogue frame: the footer said "3 tok" beside
+    "the model added only whitespace", and F7's cursor sat on "token ':'": two of the three
+    were the next speaker's "User:", recorded (replay needs them) but not the answer's."""
+    from psmlab.core.domain.types import TokenLogprob
+    from psmlab.tui.widgets.column_parts import token_count
+
+    toks = [
+        TokenLogprob(token=k, text=t, logprob=-0.1) for k, t in enumerate(["\n\n", "User", ":"])
+    ]
+    rec = _record(0, {}).model_copy(
+        update={
+            "text": "\n",
+            "n_tokens": 3,
+            "finish_reason": "stop_string",
+            "stop_string": "\nUser:",
+            "token_logprobs": toks,
+        }
+    )
+    assert token_count(rec) == "1 tok + 2 of the stop string"
+    assert token_count(rec.model_copy(update={"token_logprobs": None})) == (
+        "3 tok with the stop string"
+    )
+    assert token_count(_record(1, {})) == "5 tok"
+    st = ColumnState("m", "base", "dialogue", status="ready", samples=[Sample(rec.text, rec)])
+    app = _Host(st)
+    async with app.run_test(size=(120, 24)) as pilot:
+        col, _ = await _panel(pilot, app)
+        col.focus()
+        for _ in range(4):
+            col.action_token(1)
+        assert st.cursor == 0  # the one token that holds the answer's "\n"
+        await pilot.pause()
+        foot = str(col.query_one(".col-footer").render())
+        assert "1 tok + 2 of the stop string" in foot and "token '\\n\\n'" in foot, foot
+        empty = rec.model_copy(update={"text": ""})
+        st.samples, st.cursor = [Sample("", empty)], None
+        col.action_token(1)
+        assert st.cursor is None  # nothing of its own to stand on

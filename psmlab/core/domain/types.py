@@ -92,7 +92,8 @@ class Continuation(BaseModel):
     params: dict[str, Any]
     tokens: tuple[int, ...] = ()
     stop_string: str | None = None
-    prompt_tokens: int = 0
+    # None: not recorded (an experiment's rows keep no prompt; a session made from them said 0).
+    prompt_tokens: int | None = None
     prefill: str | None = None
     timings: Timings | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)

@@ -19,7 +19,7 @@ from psmlab.core.measure.evals import load_jsonl, polarity
 from psmlab.core.measure.experiment_spec import Context, ExperimentSpec
 from psmlab.core.measure.labeling import parse_labeller, resolve_judge
 from psmlab.core.measure.opening import settings as opening_settings
-from psmlab.core.measure.probes import check_archetypes, load_probe_set
+from psmlab.core.measure.probes import ProbeSet, check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
 from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.hashing import file_sha256, total_size
@@ -76,6 +76,20 @@ def _fingerprint(**parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _probe_set(name: str, field: str) -> ProbeSet:
+    """A probe set the experiment file names in `field`; an unknown name is said to be the
+    file's (a trial's typo "selfid" was refused as if typed on a command line)."""
+    try:
+        return load_probe_set(name)
+    except UsageError as exc:
+        if not exc.problem.startswith("unknown probe set"):
+            raise
+        raise UsageError(
+            f"the experiment's {field} list an unknown probe set '{name}'",
+            exc.fix.replace("choose one of: ", "in the experiment file choose one of: ", 1),
+        ) from None
+
+
 def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> list[Job]:
     """Every unit of work, in a fixed order (grouped by model so each loads once)."""
     registry = registry or Registry()
@@ -86,7 +100,7 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         else registry.default_pair()
     )
     judge = parse_labeller(spec.labeller)  # a bad labeller or judge fails before any unit runs
-    if spec.opening and not any(load_probe_set(p).axis == "self_id" for p in spec.probes):
+    if spec.opening and not any(_probe_set(p, "probes").axis == "self_id" for p in spec.probes):
         raise UsageError(
             "opening = true walks self-identification probe items, and no probe set here has one",
             'add probes = ["self-id"], or drop opening',
@@ -95,10 +109,11 @@ def plan(spec: ExperimentSpec, base: Path, registry: Registry | None = None) -> 
         resolve_judge(spec.labeller, registry)  # refused by the name it was given as
     questions = [(q.id, q.text, q.prefill) for q in spec.questions]
     for name in spec.question_sets:
-        questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in load_probe_set(name).items]
+        asked = _probe_set(name, "question_sets").items
+        questions += [(f"{name}/{i.id}", i.question, i.prefill) for i in asked]
     probe_items = []
     for name in spec.probes:
-        ps = load_probe_set(name)
+        ps = _probe_set(name, "probes")
         check_archetypes(ps)  # scored here: a class naming no persona fails before any unit
         probe_items += [(name, i, ps.axis, ps.null_question) for i in ps.items]
     eval_items = []

@@ -43,7 +43,11 @@ def run_section(
         f"model sha256 {md_code(str(sha)[:16])}"
         if (sha := g0.provenance.get("model_sha256"))
         else None,
-        f"n_ctx {_v(p['n_ctx'])}" if "n_ctx" in p else None,
+        # A server that does not say its context leaves the config's n_ctx an assumption.
+        f"n_ctx {_v(p['n_ctx'])}"
+        + (" (the config's: the server does not say)" * (p.get("n_ctx_source") == "config"))
+        if "n_ctx" in p
+        else None,
         f"llama-cpp-python {_v(v)}" if (v := g0.provenance.get("llama_cpp_python")) else None,
     ]
     if any(made):
@@ -51,7 +55,20 @@ def run_section(
     if g0.system is not None:
         lines += ["", f"System prompt: {md_inline(g0.system, empty='(removed)')}"]
     if g0.prefill:
-        lines += ["", f"Prefill: {md_code(g0.prefill)}"]
+        # A run that continued an assistant turn was given that turn's text: the lab says
+        # "continues the adopted answer", and "Prefill" read as a setting (a trial).
+        turn = next((t for t in s.nodes if t.id == g0.node), None)
+        if turn is not None and turn.role == "assistant":
+            what = (
+                "the edited answer"
+                if turn.edited_from
+                else "the adopted answer"
+                if turn.adopted_from
+                else "the assistant turn"
+            )
+            lines += ["", f"Continues {what} (its text was given): {md_code(g0.prefill)}"]
+        else:
+            lines += ["", f"Prefill: {md_code(g0.prefill)}"]
     warnings = list(dict.fromkeys(w for g in run for w in g.warnings))
     if warnings:
         lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in warnings)]

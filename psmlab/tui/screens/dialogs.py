@@ -139,12 +139,14 @@ class AskValue(ModalScreen[str | None]):
         value: str = "",
         check: Callable[[str], str | None] | None = None,
         placeholder: str = "",
+        enter: str = "sets it",
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.value = value
         self.check = check
         self.placeholder = placeholder
+        self.enter = enter  # what Enter does, said under the field
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -152,7 +154,7 @@ class AskValue(ModalScreen[str | None]):
             yield OrderedInput(self.value, placeholder=self.placeholder, id="value")
             yield Label("", id="error", classes="error", markup=False)
             # Said: a trial found no word of how to leave the field (it has no buttons).
-            yield Label("Enter sets it · Esc cancels", classes="field-label", markup=False)
+            yield Label(f"Enter {self.enter} · Esc cancels", classes="field-label", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         err = self.check(event.value) if self.check else None

@@ -74,7 +74,12 @@ class LabFileActions(LabSending):
             self.notify(f"Saved as {path}; the lab goes on in this file")
 
         self.app.push_screen(
-            AskValue("Save the session as", check=check, placeholder="sessions/my-run.json"),
+            AskValue(
+                "Save the session as",
+                check=check,
+                placeholder="sessions/my-run.json",
+                enter="saves it there",
+            ),
             done,
         )
 
@@ -120,7 +125,13 @@ class LabFileActions(LabSending):
 
         def ask_file() -> None:
             self.app.push_screen(
-                AskValue("Open session file", check=check, placeholder="sessions/….json"), done
+                AskValue(
+                    "Open session file",
+                    check=check,
+                    placeholder="sessions/….json",
+                    enter="opens it",
+                ),
+                done,
             )
 
         self._then_leave(ask_file, "open another")

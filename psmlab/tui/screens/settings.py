@@ -95,7 +95,7 @@ class SettingsDialog(FormDialog):
                                 tooltip=name,
                                 placeholder=name,
                             )
-                yield Label("seed of sample 0 (empty: random, recorded)")
+                yield Label("seed of sample 1 (the next samples +1, +2…; empty: random, recorded)")
                 yield OrderedInput("" if self.seed is None else str(self.seed), id="seed")
             yield from self.buttons()
 

@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.scalar import Unit
 from textual.widgets import Static
 
-from psmlab.tui.widgets.column_parts import body_text, footer_text, header_text
+from psmlab.tui.widgets.column_parts import answer_tokens, body_text, footer_text, header_text
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
@@ -181,8 +181,17 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
                 "No token probabilities for this sample (F7 records them)", severity="warning"
             )
             return
+        # The answer's own tokens: the stop string's after them are not on screen (a trial's
+        # cursor sat on "token ':'" of the next speaker's "User:").
+        k = answer_tokens(cur.record) if cur is not None and cur.record is not None else 0
+        if k == 0:
+            self.app.notify(
+                "This answer has no token of its own: its tokens are the stop string's",
+                severity="warning",
+            )
+            return
         at = -1 if self.state.cursor is None else self.state.cursor
-        self.state.cursor = max(0, min(len(toks) - 1, at + delta))
+        self.state.cursor = max(0, min(k - 1, at + delta))
         self.refresh_view()
 
     def action_scroll_body(self, lines: int) -> None:

@@ -142,7 +142,7 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
         foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
         if cur is not None and cur.record is not None:
             # Blind: no token count (the same text in more tokens names another tokenizer).
-            tok = "" if blind else f" · {cur.record.n_tokens} tok"
+            tok = "" if blind else f" · {token_count(cur.record)}"
             foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
             if how := s.adopted.get(cur.record.id):  # which answer went on, and where
                 foot.append(f" · {how}", style="green" if how == "adopted" else "dim green")
@@ -197,6 +197,32 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
         short = w if len(w) <= room else w[: room - 1] + "…"
         foot.append_text(safe(f"\n⚠ {short}", "yellow"))
     return foot
+
+
+def answer_tokens(rec: GenerationRecord) -> int:
+    """How many of the recorded tokens hold the answer's text: after a stop string the rest are
+    its tokens (recorded, for replay), which the answer on screen does not show. All of them
+    when no token texts are recorded (F7 records them) or no stop string ended it."""
+    toks = rec.token_logprobs or []
+    if rec.finish_reason != "stop_string" or not toks:
+        return len(toks) if toks else rec.n_tokens
+    budget, k = len(rec.text), 0
+    for t in toks:
+        if budget <= 0:
+            break
+        k, budget = k + 1, budget - len(t.text)
+    return k
+
+
+def token_count(rec: GenerationRecord) -> str:
+    """`26 tok`, or with a stop string what of it is the stop's: a trial read "3 tok" beside "the
+    model added only whitespace" (two were the next speaker's "User:")."""
+    if rec.finish_reason != "stop_string":
+        return f"{rec.n_tokens} tok"
+    if not rec.token_logprobs:
+        return f"{rec.n_tokens} tok with the stop string"
+    k = answer_tokens(rec)
+    return f"{k} tok + {rec.n_tokens - k} of the stop string"
 
 
 def shaded(rec: GenerationRecord, cursor: int | None, blind: bool) -> Text:

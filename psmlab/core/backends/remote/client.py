@@ -10,6 +10,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from psmlab.core.errors import RemoteError
+from psmlab.core.errors import ConfigError, RemoteError
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 30.0
@@ -41,15 +42,16 @@ class Endpoint:
         if not self.api_key_env:
             return None
         value = os.environ.get(self.api_key_env, "")
+        # Not the server's failure: this machine's setting (exit 7, as a config error is).
         if not value:
-            raise RemoteError(
+            raise ConfigError(
                 f"the environment variable {self.api_key_env} (the API key for {self.url}) is not set",
                 f"export {self.api_key_env}=... before starting psmlab",
             )
         value = value.strip()  # a key read from a CRLF .env file ends in "\r"
         # The message names the variable only: an exception quoting the header would carry the key.
         if not value.isprintable() or not value.isascii():
-            raise RemoteError(
+            raise ConfigError(
                 f"the environment variable {self.api_key_env} holds characters an API key cannot "
                 "have (control characters or non-ASCII, e.g. pasted curly quotes)",
                 f"set {self.api_key_env} to the bare key",
@@ -279,7 +281,7 @@ def request(
                 if status not in RETRY_STATUS:
                     raise RemoteError(
                         f"{ep.url}{path} answered {status}: {detail}",
-                        _fix_for(status),
+                        _fix_for(status, detail),
                         status=status,
                     )
                 last, last_status = f"{ep.url}{path} answered {status}: {detail}", status
@@ -306,9 +308,28 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _fix_for(status: int) -> str:
+# A server's "too long" (OpenAI, vLLM and llama-cpp-python's server; llama.cpp's own), with
+# its context size where it says it.
+_CONTEXT_SAID = re.compile(
+    r"maximum context length is (\d+)|context window of (\d+)|context (?:size|length)|n_ctx",
+    re.IGNORECASE,
+)
+
+
+def _fix_for(status: int, detail: str = "") -> str:
     if status == 404:
         return "check the url (it usually ends in /v1) and the model name after #"
+    if status in (400, 422) and (m := _CONTEXT_SAID.search(detail)):
+        # psmlab trims and refuses by the context it knows: a server that does not say its
+        # own leaves the config's n_ctx (4096 by default) an assumption.
+        size = m.group(1) or m.group(2)
+        return (
+            f"the server's context is {size} tokens: set n_ctx = {size} in this model's config "
+            "entry (psmlab then says a prompt is too long before sending it), or shorten the prompt"
+            if size
+            else "the prompt and answer do not fit the server's context: set n_ctx in this "
+            "model's config entry to the server's, or shorten the prompt"
+        )
     if status in (400, 422):
         return "the server rejected a parameter; see its message"
     return "see the server's log"
