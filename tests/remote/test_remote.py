@@ -588,3 +588,21 @@ def test_a_prompt_too_long_for_the_servers_context_names_its_size(
     out = tmp_path / "s.md"
     assert run_cli("export", str(session), "-o", str(out)).returncode == 0
     assert "n_ctx 4096 (the config's: the server does not say)" in out.read_text()
+
+
+def test_a_servers_400_names_the_context_fix_only_when_it_is_about_the_context() -> None:
+    """vLLM, OpenAI and llama-cpp-python say "maximum context length is N", llama.cpp's server
+    "exceeds the available context size"; either the prompt or max tokens can be too long. A
+    400 that is about something else keeps the general fix (a review: "n_ctx" matched any)."""
+    from psmlab.core.backends.remote.client import _fix_for
+
+    vllm = (
+        "This model's maximum context length is 2048 tokens. However, you requested 2100 "
+        "tokens (100 in the messages, 2000 in the completion)."
+    )
+    assert _fix_for(400, vllm).startswith("the server's context is 2048 tokens: set n_ctx = 2048")
+    assert "lower max tokens" in _fix_for(400, vllm)
+    said = _fix_for(400, "the request exceeds the available context size, try increasing it")
+    assert said.startswith("the prompt and answer do not fit the server's context")
+    other = _fix_for(400, "n_ctx_per_seq must be set; invalid value for 'top_k'")
+    assert other == "the server rejected a parameter; see its message"

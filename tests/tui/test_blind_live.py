@@ -494,6 +494,15 @@ async def test_blind_answers_show_together_when_the_run_ends(make_lab) -> None:
                 assert "seed" not in _text(c, ".col-footer")  # a finished answer's footer
                 if c.state is done and text:
                     assert text not in body, body
+            # Nor can a held answer be adopted or read in the annotation dialog unseen; every
+            # column says to wait alike (only the slower one said so, naming the faster).
+            for c in _columns(app):
+                c.focus()
+                await pilot.press("ctrl+a")
+                await pilot.press("l")
+            await pilot.pause()
+            assert len(lab.turns) == 1 and app.screen is screen
+            assert len([n for n in notices(app) if n.startswith("Still generating")]) == 4
         finally:
             release.set()
         await settle(pilot, app)
@@ -593,3 +602,31 @@ async def test_a_continued_run_scores_the_message_a_run_stopped_scoring(make_lab
         dist = _text(col, ".col-dist")
         assert "scored for the message before" in dist, dist
         assert "not scored for a continued answer" not in dist
+
+
+async def test_a_transcript_changed_while_scoring_stops_saying_scoring(make_lab) -> None:
+    """A review: blind, every column says "scoring…" while any column's forced choice is
+    scored; a turn edited meanwhile left the stale scoring's "pending" set, so every column
+    said it until the next run. The scoring of a transcript no longer there is stopped."""
+    import threading
+
+    lab = make_lab(max_tokens=4)
+    lab.blind = True
+    release = threading.Event()
+    second = lab.columns[1].id
+    _gate_forced(lab, second, release)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        try:
+            await type_and_send(pilot, "What are you?")
+            await settle(pilot, app)
+            await wait_for(pilot, lambda: screen.states[second].forced_pending, "the scoring")
+            lab.edit_turn(0, "Who are you?")
+            screen.refresh_transcript()
+            await pilot.pause()
+            assert not any(st.forced_pending for st in screen.states.values())
+            for c in _columns(app):
+                assert "scoring" not in _text(c, ".col-dist"), c.state.model_id
+        finally:
+            release.set()

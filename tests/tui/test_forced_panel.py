@@ -548,6 +548,20 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
         "3 tok with the stop string"
     )
     assert token_count(_record(1, {})) == "5 tok"
+    # A character split over byte tokens reads "\ufffd" in each (a review: counting by the
+    # answer's characters gave "2 tok + 7 of the stop string" for six tokens of "你好").
+    split = [TokenLogprob(token=k, text="\ufffd", logprob=-0.1) for k in range(6)]
+    nl = TokenLogprob(token=9, text="\n", logprob=-0.1)
+    wide = rec.model_copy(
+        update={"text": "你好", "n_tokens": 9, "token_logprobs": [*split, nl, *toks[1:]]}
+    )
+    assert token_count(wide.model_copy(update={"token_logprobs": split + toks})) == (
+        "7 tok + 2 of the stop string"  # "\n\n" starts before the stop: it holds the "\n"
+    )
+    assert token_count(wide) == "6 tok + 3 of the stop string"
+    # Token texts recorded for some tokens only: where the answer ends is not known.
+    short = rec.model_copy(update={"n_tokens": 5, "token_logprobs": toks[:1]})
+    assert token_count(short) == "5 tok with the stop string"
     st = ColumnState("m", "base", "dialogue", status="ready", samples=[Sample(rec.text, rec)])
     app = _Host(st)
     async with app.run_test(size=(120, 24)) as pilot:
@@ -559,7 +573,8 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
         await pilot.pause()
         foot = str(col.query_one(".col-footer").render())
         assert "1 tok + 2 of the stop string" in foot and "token '\\n\\n'" in foot, foot
-        empty = rec.model_copy(update={"text": ""})
+        stop = [TokenLogprob(token=k, text=t, logprob=-0.1) for k, t in enumerate(["\nUser", ":"])]
+        empty = rec.model_copy(update={"text": "", "n_tokens": 2, "token_logprobs": stop})
         st.samples, st.cursor = [Sample("", empty)], None
         col.action_token(1)
         assert st.cursor is None  # nothing of its own to stand on

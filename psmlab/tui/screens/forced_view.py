@@ -23,6 +23,7 @@ class ForcedView(Screen[None]):
     lab: Lab
     states: dict[str, ColumnState]
     _forced_cancel: threading.Event
+    _forced_key: tuple[tuple[str, str], ...] | None  # the transcript the scoring is of
     generating: bool
 
     def _refresh(self, model_id: str, *, follow: bool = False) -> None:
@@ -40,6 +41,15 @@ class ForcedView(Screen[None]):
         """A forced choice answers one message: once the transcript up to it changed (a message
         sent, a turn edited or deleted) it is no longer shown. Adopting an answer keeps it."""
         key = self._transcript_key()
+        if self._forced_key is not None and key != self._forced_key:
+            # The scoring under way is of a transcript no longer there: stopped, and said to be
+            # (its result would be dropped, and "scoring…" stay, in every column when blind).
+            self._forced_cancel.set()
+            self._forced_key = key
+            for st in self.states.values():
+                st.forced_pending = False
+            for m in self.states:  # once all are cleared: blind, each says if any is pending
+                self._refresh(m)
         for m, st in self.states.items():
             if (st.forced is not None or st.forced_error) and st.forced_on != key:
                 st.forced, st.forced_error, st.forced_on = None, None, ()
@@ -53,6 +63,7 @@ class ForcedView(Screen[None]):
         compete with the answers. The event is made here, on the main thread, for that reason."""
         self._forced_cancel.set()
         self._forced_cancel = cancel = threading.Event()
+        self._forced_key = self._transcript_key()
         node = self.lab.session.head
         if self.lab.awaiting_answer():
             for m, st in self.states.items():
@@ -66,10 +77,11 @@ class ForcedView(Screen[None]):
             if parent is None or self.lab.session.node(parent).role != "user":
                 return
             node = parent
-            for m, st in self.states.items():
+            for st in self.states.values():
                 if st.forced is None and not st.forced_error:
                     st.forced_pending = True
-                    self._refresh(m)
+            for m in self.states:  # every column: blind, each says "scoring…" while any is
+                self._refresh(m)
         self._forced_choice(self.lab, list(self.lab.columns), cancel, self._transcript_key(), node)
 
     def _score_what_was_left(self) -> None:

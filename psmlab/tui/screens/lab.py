@@ -143,6 +143,8 @@ class LabScreen(LabFileActions):
         """Adopt the answer shown in the focused column; from outside a column, pick one (never
         the first column's by default)."""
         if self.focused_column(default=False) is None:
+            if self.lab.blind and self.busy():  # the answers are held until the run ends
+                return
             choices = self.adoptable()
             if not choices:
                 self.notify("Nothing finished to adopt", severity="warning")
@@ -157,7 +159,9 @@ class LabScreen(LabFileActions):
             )
             return
         cur = self.current_sample()
-        if cur is None or cur.record is None:
+        # Blind, a finished answer is held until the run ends (`ModelColumn.held`): adopting it
+        # unseen, or being told only in the slower column to wait, named the faster model.
+        if cur is None or cur.record is None or self._held():
             # While a run streams the column shows it: its earlier runs' answers are there,
             # one `{` away, once the run ends (a trial read "nothing finished" of them).
             self.notify(
@@ -327,7 +331,7 @@ class LabScreen(LabFileActions):
 
     def action_annotate(self) -> None:
         cur = self.current_sample()
-        if cur is None or cur.record is None:
+        if cur is None or cur.record is None or self._held():
             self.notify(
                 "Still generating: Esc cancels, then l annotates what streamed"
                 if self.generating

@@ -57,6 +57,7 @@ class LabView(LoadingView):
         self._picking = False  # an answer picker is open (or opening) for a sent message
         self._cancel = threading.Event()
         self._forced_cancel = threading.Event()
+        self._forced_key: tuple[tuple[str, str], ...] | None = None  # what is being scored
         self._loaded: dict[str, ModelLoaded] = {}  # blind: loads said once all are in
         self._buf: dict[tuple[str, int], list[str]] = {}
         self._speed: dict[tuple[str, int], float] = {}
@@ -210,6 +211,10 @@ class LabView(LoadingView):
         cols = list(self.query(ModelColumn))
         return cols[0] if cols else None
 
+    def _held(self) -> bool:
+        """Blind during a run: every column's answers are held until it ends."""
+        return self.lab.blind and self.generating
+
     def current_sample(self) -> Sample | None:
         """The sample shown in the focused column (else the first column), if any."""
         col = self.focused_column()
@@ -279,7 +284,7 @@ class LabView(LoadingView):
                 # new run's streaming text as if they were its own (a trial read "human 3/3").
                 st.auto, st.auto_self_id, st.ends = [], [], []
                 st.cancelled = st.failed = 0
-                self._refresh(m)
+            self._refresh(m)  # every column: the scoring stopped for all (said blind in each)
         self._generate(self.lab, only, self._cancel)
 
     @work(thread=True, group="gen")

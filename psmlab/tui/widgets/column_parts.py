@@ -202,15 +202,22 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
 def answer_tokens(rec: GenerationRecord) -> int:
     """How many of the recorded tokens hold the answer's text: after a stop string the rest are
     its tokens (recorded, for replay), which the answer on screen does not show. All of them
-    when no token texts are recorded (F7 records them) or no stop string ended it."""
+    when no token texts are recorded (F7 records them), not all were, or no stop string ended
+    it. Counted where the stop string starts in the tokens' own texts, as the stream cut it
+    (`stream.answer_token_count`): a character split over byte tokens reads as "\ufffd" in each,
+    so the answer's length in characters does not count its tokens."""
     toks = rec.token_logprobs or []
-    if rec.finish_reason != "stop_string" or not toks:
-        return len(toks) if toks else rec.n_tokens
-    budget, k = len(rec.text), 0
-    for t in toks:
-        if budget <= 0:
+    if not toks:
+        return rec.n_tokens
+    joined = "".join(t.text for t in toks)
+    at = joined.find(rec.stop_string) if rec.stop_string else -1
+    if rec.finish_reason != "stop_string" or len(toks) != rec.n_tokens or at < 0:
+        return len(toks)
+    k, start = 0, 0
+    for t in toks:  # a token that starts before the stop string holds some of the answer
+        if start >= at:
             break
-        k, budget = k + 1, budget - len(t.text)
+        k, start = k + 1, start + len(t.text)
     return k
 
 
@@ -219,9 +226,10 @@ def token_count(rec: GenerationRecord) -> str:
     model added only whitespace" (two were the next speaker's "User:")."""
     if rec.finish_reason != "stop_string":
         return f"{rec.n_tokens} tok"
-    if not rec.token_logprobs:
-        return f"{rec.n_tokens} tok with the stop string"
+    toks = rec.token_logprobs or []
     k = answer_tokens(rec)
+    if not toks or k == len(toks):  # where the answer ends in its tokens is not known here
+        return f"{rec.n_tokens} tok with the stop string"
     return f"{k} tok + {rec.n_tokens - k} of the stop string"
 
 

@@ -311,7 +311,7 @@ def _reason(exc: BaseException) -> str:
 # A server's "too long" (OpenAI, vLLM and llama-cpp-python's server; llama.cpp's own), with
 # its context size where it says it.
 _CONTEXT_SAID = re.compile(
-    r"maximum context length is (\d+)|context window of (\d+)|context (?:size|length)|n_ctx",
+    r"maximum context length is (\d+)|context window of (\d+)|exceeds the available context",
     re.IGNORECASE,
 )
 
@@ -323,12 +323,14 @@ def _fix_for(status: int, detail: str = "") -> str:
         # psmlab trims and refuses by the context it knows: a server that does not say its
         # own leaves the config's n_ctx (4096 by default) an assumption.
         size = m.group(1) or m.group(2)
+        # The prompt and the answer's max tokens together: either can be what does not fit.
         return (
             f"the server's context is {size} tokens: set n_ctx = {size} in this model's config "
-            "entry (psmlab then says a prompt is too long before sending it), or shorten the prompt"
+            "entry (psmlab then says a prompt is too long before sending it), or shorten the "
+            "prompt or lower max tokens"
             if size
             else "the prompt and answer do not fit the server's context: set n_ctx in this "
-            "model's config entry to the server's, or shorten the prompt"
+            "model's config entry to the server's, or shorten the prompt or lower max tokens"
         )
     if status in (400, 422):
         return "the server rejected a parameter; see its message"
