@@ -224,12 +224,12 @@ def answer_tokens(rec: GenerationRecord) -> int:
 def token_count(rec: GenerationRecord) -> str:
     """`26 tok`, or with a stop string what of it is the stop's: a trial read "3 tok" beside "the
     model added only whitespace" (two were the next speaker's "User:")."""
-    if rec.finish_reason != "stop_string":
-        return f"{rec.n_tokens} tok"
     toks = rec.token_logprobs or []
     k = answer_tokens(rec)
-    if not toks or k == len(toks):  # where the answer ends in its tokens is not known here
-        return f"{rec.n_tokens} tok with the stop string"
+    if rec.finish_reason != "stop_string" or not toks or k == len(toks):
+        # Where the answer ends in its tokens is not known here (the header's turn end says
+        # a stop string ended it; a longer footer cut the labels from a small terminal).
+        return f"{rec.n_tokens} tok"
     return f"{k} tok + {rec.n_tokens - k} of the stop string"
 
 
