@@ -602,6 +602,12 @@ async def test_a_continued_run_scores_the_message_a_run_stopped_scoring(make_lab
         dist = _text(col, ".col-dist")
         assert "scored for the message before" in dist, dist
         assert "not scored for a continued answer" not in dist
+        # The picker's labels of the continuations read what the model added, not the given
+        # start shown with it (a trial read "[none]" beside "No, I'm an AI assistant…").
+        conts = [c for c in screen.adoptable() if c.label and c.text != ""]
+        assert conts and all(
+            c.label == "added nothing" or c.label.endswith(" in what it added") for c in conts
+        ), [c.label for c in conts]
 
 
 async def test_a_transcript_changed_while_scoring_stops_saying_scoring(make_lab) -> None:
@@ -630,3 +636,39 @@ async def test_a_transcript_changed_while_scoring_stops_saying_scoring(make_lab)
                 assert "scoring" not in _text(c, ".col-dist"), c.state.model_id
         finally:
             release.set()
+
+
+async def test_cancelling_blind_says_how_far_each_column_got_can_tell(make_lab) -> None:
+    """A trial pressed Esc mid-run, blind: one column's samples were all cut off, the other's
+    finished, which tells the faster model. Hiding them would lose them: it is said."""
+    import threading
+
+    from psmlab.core.run.runner import GenerationDone
+
+    lab = make_lab(max_tokens=6)
+    lab.blind = True
+    app = PsmlabApp(lab)
+    release = threading.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.lab_screen
+        real = screen._from_worker
+
+        def gated(ev: object) -> None:
+            real(ev)
+            if isinstance(ev, GenerationDone):
+                release.wait(timeout=CEILING)  # the run goes on only once Esc was pressed
+
+        screen._from_worker = gated
+        try:
+            await _shown(pilot, app, blind=True)
+            await type_and_send(pilot, "What are you?")
+            await wait_for(pilot, lambda: screen.generating, "the run")
+            await pilot.press("escape")
+            await wait_for(
+                pilot,
+                lambda: any("how far each column got" in n for n in notices(app)),
+                "the cancel notice",
+            )
+        finally:
+            release.set()
+        await settle(pilot, app)

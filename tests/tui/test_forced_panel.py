@@ -520,6 +520,12 @@ def test_an_empty_answer_says_the_model_added_nothing() -> None:
         assert body.plain == f"{given}{text} (the model added {said})", repr(body.plain)
     plain = body_text(st, st.samples[0], False, True).plain
     assert plain == "I am a person." and "added" not in plain
+    # Ended at once by the stop string (the next speaker's line, which the footer's token count
+    # holds: a trial read "3 tok" beside "added nothing"); blind, how a turn ended is hidden.
+    stopped = rec.model_copy(update={"text": "", "prefill": given, "finish_reason": "stop_string"})
+    said = body_text(st, Sample("", stopped), False, True).plain
+    assert said.endswith("(the model added nothing before the stop string)"), said
+    assert "stop" not in body_text(st, Sample("", stopped), True, True).plain
 
 
 async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on_the_answer() -> (

@@ -129,7 +129,14 @@ class LabScreen(LabFileActions):
     def action_cancel(self) -> None:
         if self.generating:
             self._cancel.set()
-            self.notify("Cancelling: what streamed is kept")
+            # Blind: the held answers show as they were cut, and how far each column got can
+            # tell the faster model (hiding them would lose them): said, not hidden.
+            held = (
+                " (blind: how far each column got shows, which can tell the models apart)"
+                if self.lab.blind
+                else ""
+            )
+            self.notify(f"Cancelling: what streamed is kept{held}")
 
     def action_regenerate_all(self) -> None:
         self.start_run()

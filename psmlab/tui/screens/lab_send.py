@@ -55,6 +55,10 @@ class LabSending(LabView):
                     auto = autos.get(rec.id)
                     # Blind: no label (the columns hide them too); a cut-off answer always says so.
                     label = (auto.self_id or "") if auto is not None and not self.lab.blind else ""
+                    if label and rec.prefill:
+                        # Read from what the model added, not the given start shown with it (a
+                        # trial read "[none]" beside "No, I'm an AI assistant…").
+                        label = f"{label} in what it added" if rec.text.strip() else "added nothing"
                     if rec.finish_reason in FRAGMENT_ENDS:
                         if not rec.text.strip():
                             continue  # cancelled before a word: nothing to adopt

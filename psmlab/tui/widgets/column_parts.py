@@ -129,6 +129,10 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
             # Said: with given text (green) above it, an empty answer read as the model's, and
             # its self-id "none" as a reading of that text.
             what = "nothing" if not cur.text else "only whitespace"
+            if cur.record.finish_reason == "stop_string" and not blind:
+                # Its tokens (the footer's count) are the next speaker's line it went on to;
+                # blind, how a turn ended is hidden (a stop string names a base frame).
+                what += " before the stop string"
             body.append_text(safe(f"{' ' if start else ''}(the model added {what})", "dim italic"))
     return body
 
