@@ -452,12 +452,25 @@ async def test_blind_columns_are_said_ready_together(make_lab) -> None:
         assert screen.states[second].status == "loading model…"
 
 
+def _hold_after_first_answer(screen, release) -> None:
+    """The run's thread stops after the first finished answer (a model run first and fast)
+    until `release` is set; the ceiling only keeps a failing test from hanging."""
+    from psmlab.core.run.runner import GenerationDone
+
+    real = screen._from_worker
+
+    def gated(ev: object) -> None:
+        real(ev)
+        if isinstance(ev, GenerationDone):
+            release.wait(timeout=CEILING)
+
+    screen._from_worker = gated  # read when a run starts
+
+
 async def test_blind_answers_show_together_when_the_run_ends(make_lab) -> None:
     """Blind, the smaller model's column streamed faster and finished first, which names it
     (noted at stop 67): each column's answer is held, and said to be, until the run ends."""
     import threading
-
-    from psmlab.core.run.runner import GenerationDone
 
     lab = make_lab(max_tokens=6)
     lab.blind = True
@@ -465,16 +478,7 @@ async def test_blind_answers_show_together_when_the_run_ends(make_lab) -> None:
     release = threading.Event()
     async with app.run_test(size=SIZE) as pilot:
         screen = app.lab_screen
-        real = screen._from_worker
-
-        def gated(ev: object) -> None:
-            real(ev)
-            if isinstance(ev, GenerationDone):
-                # The run's thread stops after the first answer (a model run first and fast),
-                # until the test has looked; the ceiling only keeps a failing test from hanging.
-                release.wait(timeout=CEILING)
-
-        screen._from_worker = gated  # read when the run starts
+        _hold_after_first_answer(screen, release)
         try:
             await _shown(pilot, app, blind=True)
             await type_and_send(pilot, "What are you?")
@@ -643,22 +647,13 @@ async def test_cancelling_blind_says_how_far_each_column_got_can_tell(make_lab) 
     finished, which tells the faster model. Hiding them would lose them: it is said."""
     import threading
 
-    from psmlab.core.run.runner import GenerationDone
-
     lab = make_lab(max_tokens=6)
     lab.blind = True
     app = PsmlabApp(lab)
     release = threading.Event()
     async with app.run_test(size=SIZE) as pilot:
         screen = app.lab_screen
-        real = screen._from_worker
-
-        def gated(ev: object) -> None:
-            real(ev)
-            if isinstance(ev, GenerationDone):
-                release.wait(timeout=CEILING)  # the run goes on only once Esc was pressed
-
-        screen._from_worker = gated
+        _hold_after_first_answer(screen, release)  # the run goes on once Esc was pressed
         try:
             await _shown(pilot, app, blind=True)
             await type_and_send(pilot, "What are you?")
