@@ -577,6 +577,11 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
         await pilot.pause()
         foot = str(col.query_one(".col-footer").render())
         assert "1 tok + 2 of the stop string" in foot and "token '\\n\\n'" in foot, foot
+        # Newlines take no cell, so a reversed one showed nowhere: a mark stands in for it.
+        from psmlab.tui.widgets.column_parts import shaded
+
+        assert shaded(rec, 0, False).plain == "↵\n"
+        assert shaded(rec, None, False).plain == "\n"
         stop = [TokenLogprob(token=k, text=t, logprob=-0.1) for k, t in enumerate(["\nUser", ":"])]
         empty = rec.model_copy(update={"text": "", "n_tokens": 2, "token_logprobs": stop})
         st.samples, st.cursor = [Sample("", empty)], None

@@ -250,6 +250,11 @@ def shaded(rec: GenerationRecord, cursor: int | None, blind: bool) -> Text:
         style = "" if p >= 0.5 else "yellow" if p >= 0.1 else "bold red"
         if i == cursor:
             style += " reverse"
+            if "\n" in piece and not piece.strip():
+                # Newlines alone take no cell: reversed, the cursor was nowhere on screen (a
+                # trial). A mark stands for it, then the newlines themselves.
+                out.append_text(safe("↵", style.strip()))
+                style = ""
         out.append_text(safe(piece, style.strip()))
         if budget <= 0:
             break
