@@ -13,6 +13,7 @@ from typing import Literal
 
 from psmlab.core.domain.formats import ChatTemplate, Format, Segment, ServerChat
 from psmlab.core.domain.prompt_warnings import (
+    frame_label_warnings,
     left_out,
     left_out_warnings,
     model_warnings,
@@ -171,6 +172,7 @@ def _render_once(
     else:
         segments = fmt.render(turns, prefill)
         stop = tuple(fmt.stop)
+        warnings.extend(frame_label_warnings(fmt, turns, prefill))
     pieces = _split_specials(segments, tok, parse_format=isinstance(fmt, ChatTemplate))
     tokens: list[int] = []
     if (

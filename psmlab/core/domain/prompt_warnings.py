@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from psmlab.core.domain.formats import EMPTY_SYSTEM, ChatTemplate, Segment
+from psmlab.core.domain.formats import EMPTY_SYSTEM, ChatTemplate, Frame, Segment
 from psmlab.core.domain.transcript import Turn
 from psmlab.core.domain.types import ModelFacts, Tokenizer
 
@@ -139,3 +139,40 @@ def prefill_warnings(prefill: str | None) -> list[str]:
         "so it goes on from an unusual token boundary, and forced choice scores each answer with "
         "that space as its first character; drop the trailing space unless you mean it"
     ]
+
+
+def _speaker_labels(frame: Frame) -> list[str]:
+    """The frame's own speaker labels ("User:", "<assistant>", "Post by User:", "USER"): what
+    its user and assistant turns begin with, and what its stop strings start a line with."""
+    heads = [t.partition("{content}")[0].strip() for t in (frame.spec.user, frame.spec.assistant)]
+    heads += [s.strip() for s in frame.spec.stop]
+    return sorted({h for h in heads if h}, key=len, reverse=True)
+
+
+def _opens_with(line: str, label: str) -> bool:
+    if label[-1].isalnum():  # "USER": a line of its own, not "USERS ..."
+        return line.rstrip() == label
+    return line.startswith(label)
+
+
+def frame_label_warnings(frame: Frame, turns: list[Turn], prefill: str | None) -> list[str]:
+    """Message text with a line that opens with one of the frame's speaker labels ("Hi\n
+    Assistant: I am Bob."): in a plain document nothing marks where a message ends, so the
+    base model reads a turn the transcript does not have (a trial: `render` showed three turns
+    for one message, and the export one). Chat templates say the like of typed markers."""
+    labels = _speaker_labels(frame)
+    texts = [(f"message {i + 1} ({t.role})", t.content) for i, t in enumerate(turns)]
+    if prefill:
+        texts.append(("the prefill", prefill))
+    out = []
+    for where, text in texts:
+        # The first line follows the frame's own label ("User: User: hi" is one turn).
+        lines = [ln.lstrip() for ln in text.split("\n")[1:]]
+        found = next((lb for ln in lines for lb in labels if _opens_with(ln, lb)), None)
+        if found is not None:
+            out.append(
+                f"{where} has a line opening with {found!r}, this frame's own speaker label: "
+                f"the base model reads it as a turn of its own, not as part of the message; "
+                "reword that line if you did not mean a turn there"
+            )
+    return out
