@@ -590,6 +590,21 @@ ROWS = [
         "is a file, not a folder",
     ),
     Row(
+        # Found when the file was written, after every generation ran (an internal error).
+        "vectors-out-cannot-be-written",
+        lambda t, c: [
+            "vectors",
+            "build",
+            "hal-9000",
+            "-m",
+            "smollm2-135m-instruct",
+            "-o",
+            "/proc/psmlab-vectors",
+        ],
+        2,
+        "-o /proc/psmlab-vectors: cannot write there",
+    ),
+    Row(
         "ask-repeat-penalty-out-of-range",
         lambda t, c: [*ASK, "--repeat-penalty", "0"],
         2,

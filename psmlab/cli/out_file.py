@@ -104,3 +104,21 @@ def write_out(out: Path, data: bytes) -> None:
             ) from None
     else:
         atomic_write(out, data)
+
+
+def check_folder(folder: Path, named: Path | None = None) -> None:
+    """Make the folder a long run writes into, and write a file there, before the run: a folder
+    that cannot be made or written (a trial's /proc/v9) failed as an internal error after
+    every generation ran."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        there = "there" if named is None else f"in {folder}"
+        raise UsageError(
+            f"-o {named or folder}: cannot write {there} ({e.strerror or e})",
+            "pass -o a folder you can write to",
+        ) from None

@@ -143,7 +143,10 @@ def replay(
         raise UsageError(
             f"-o {out}: replay writes JSON ({'a session' if model else 'its report'}), "
             f"not {out.suffix}",
-            f"give -o a .json name, e.g. -o {out.with_suffix('.json')}"
+            # Not NAME.json for a report: a bare NAME.json names the session (a trial followed
+            # the hint, and `export s7.json` then read the report, not sessions/s7.json).
+            f"give -o a .json name, e.g. -o "
+            f"{out.with_suffix('.json') if model else out.with_name(out.stem + '-replay.json')}"
             + ("" if model else "; psmlab export SESSION -o FILE.md writes markdown"),
         )
     if out is not None and model and out.exists():  # found now, not after every generation ran

@@ -11,6 +11,7 @@ import typer
 
 from psmlab.cli.common import TtyProgress, counter, resolve_specs
 from psmlab.cli.options import ThreadsOpt
+from psmlab.cli.out_file import check_folder
 from psmlab.cli.vectors_show import show
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
@@ -55,6 +56,7 @@ def _targets(
         for d in out.parents:  # mkdir would fail under a file only after the model ran
             if d.exists() and not d.is_dir():
                 raise UsageError(f"-o {out}: {d} is a file, not a folder", "pass another path")
+        check_folder(out.parent, out)
         return {ids[0]: out}, None
     folder = out if out is not None else Path(".")
     if folder.suffix == ".gguf" and not folder.is_dir():
@@ -70,6 +72,7 @@ def _targets(
                 "pass a directory, or a .gguf path that does not exist yet",
             )
 
+    check_folder(folder)
     files = {a: folder / f"{a}.{model_id}.gguf" for a in ids}
     return files, (folder / f"assistant-axis.{model_id}.gguf" if axis else None)
 

@@ -364,7 +364,9 @@ def test_replay_refuses_to_write_json_under_another_name(tmp_path: Path) -> None
         proc = run_cli("replay", str(s), *extra, "-o", str(out))
         assert proc.returncode == 2, proc.stderr
         (line,) = proc.stderr.strip().splitlines()
-        assert "replay writes JSON" in line and "report.json" in line
+        # A report is not named as the session would be: a bare NAME.json is the session.
+        hint = "-o " + str(out.with_name("report.json" if extra else "report-replay.json"))
+        assert "replay writes JSON" in line and hint in line, line
         assert not out.exists()
     assert s.read_bytes() == EXAMPLE.read_bytes()
 
