@@ -278,6 +278,16 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     few = _write(tmp_path / "few.jsonl", [{"self_id": "ai"}, {"self_id": "human"}])
     part = json.loads(_psmlab("agreement", str(out), str(few), "--json").stdout)
     assert part["n"] == 2 and any("2 item(s) labelled only in" in n for n in part["notes"])
+    # Paired by line, a shorter file is a guess that its lines are the first ones (a trial's
+    # missing middle line shifted every pair after it): said.
+    assert any(
+        n.endswith(
+            "has 4 lines and " + str(few) + " 2: the first 2 were paired line by line; "
+            "if a line is missing before the end, every pair after it is shifted (give "
+            "both files ids to pair them by item)"
+        )
+        for n in part["notes"]
+    ), part["notes"]
 
 
 # --- defects found in a user trial ----------------------------------------------------------------

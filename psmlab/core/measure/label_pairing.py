@@ -69,6 +69,18 @@ def left_out(source: Labels, reference: Labels, split: str | None = None) -> lis
                 "that both list the same items, or give them ids)"
             )
         notes.append(f"{which} {'have' if both else 'has'} no ids: items were matched by {matched}")
+        if both and how == {False} and source.rows != reference.rows:
+            # Fine for a reference that labels the first lines only; a line missing anywhere
+            # else shifts every pair after it, which reads as plain disagreement (a trial's
+            # 3 lines against 2 read as kappa -0.33, said only as one item "left out").
+            (short, k), (long_, m) = sorted(
+                ((source.name, source.rows), (reference.name, reference.rows)), key=lambda x: x[1]
+            )
+            notes.append(
+                f"{long_} has {m} lines and {short} {k}: the first {k} were paired line by "
+                f"line; if a line is missing before the end, every pair after it is shifted "
+                "(give both files ids to pair them by item)"
+            )
     return notes
 
 
