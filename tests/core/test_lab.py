@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -152,7 +153,15 @@ def test_a_reopened_session_keeps_the_number_of_samples_per_run(
     lab.release()
     again = Lab.open(path, pool=pool)
     assert again.n_samples == 3  # not back to 1: the next run is made as the last one was
+    assert again.seed is None and "seed" not in json.loads(path.read_text())  # random: unsaid
+    # A seed fixed in F3 is kept too (a trial's reopened session ran with a random one).
+    again.seed = 7
     again.release()
+    fixed = Lab.open(path, pool=pool)
+    assert fixed.seed == 7
+    fixed.run()
+    assert [g.seed for g in fixed.session.generations[-3:]] == [7, 8, 9]
+    fixed.release()
 
 
 def test_each_run_is_shown_the_forced_choice_scored_with_its_settings(

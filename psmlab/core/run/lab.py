@@ -61,7 +61,6 @@ class Lab(LabInstruments):
         self._owns_pool = pool is None
         self.lock = threading.RLock()
         self.n_samples = 1
-        self.seed: int | None = None
         self.logprobs = 0  # record each token's probability and this many alternatives
         self.dirty = False
         # Written in this lab (a save): until then, results derived on opening (the forced
@@ -87,6 +86,21 @@ class Lab(LabInstruments):
         with self.lock:
             if self.session.blind != on:
                 self.session.blind = on
+                self._mark_changed()
+                if self.path is not None:
+                    self.autosave()
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of sample 1 for the next runs (None: random): kept in the session, as the
+        columns' settings are, so a reopened session runs as it was left."""
+        return self.session.seed
+
+    @seed.setter
+    def seed(self, seed: int | None) -> None:
+        with self.lock:
+            if self.session.seed != seed:
+                self.session.seed = seed
                 self._mark_changed()
                 if self.path is not None:
                     self.autosave()

@@ -95,6 +95,8 @@ def dumps(session: Session) -> bytes:
         # Written only when on: a session that was never blind still opens in a psmlab from
         # before the field (schema 2 refuses keys it does not know).
         data.pop("blind", None)
+    if data.get("seed") is None:  # likewise: only a seed fixed in the lab (F3)
+        data.pop("seed", None)
     if data.get("imported") is None:  # likewise: only sessions opened from `ask --json` output
         data.pop("imported", None)
     for node in data.get("nodes", ()):

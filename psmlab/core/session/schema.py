@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, model_validator
 
 from psmlab.core.domain.transcript import Transcript, Turn
-from psmlab.core.domain.types import Generation
+from psmlab.core.domain.types import MAX_SEED, Generation
 from psmlab.core.errors import SessionError, UsageError
 from psmlab.core.session import lookup, tree
 from psmlab.core.session.consistency import check_consistent
@@ -81,6 +81,9 @@ class Session(_Strict):
     # Blind mode was on when the session was last saved: it opens blind again, so reopening
     # (or opening it from another session) never shows the names before Ctrl+B.
     blind: bool = False
+    # The seed of sample 1 that F3 fixed for the lab's next runs (None: random, recorded with
+    # each answer): kept, so a reopened session runs as it was left.
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     # A session opened from `psmlab ask --json` output keeps the report's other fields here.
     imported: dict[str, Any] | None = Field(
         None,
