@@ -1676,3 +1676,17 @@ async def test_sending_after_continuations_asks_which_stands_in_the_turn(make_la
         await pilot.press("end", "enter")
         await wait_for(pilot, lambda: len(lab.turns) == 4, "the message sent")
         assert [t.role for t in lab.turns][-2:] == ["user", "user"]
+
+
+def test_a_continuations_picker_row_shows_what_it_added_after_a_short_given_start() -> None:
+    """A trial's nine continuations of one adopted answer read alike: each row showed the
+    given start, and what each model added was cut off behind it."""
+    from psmlab.tui.screens.adopt_picker import Choice
+
+    given = "(Grimly) Ah, you are. A bounty hunter, a true hero. I've seen many of your kind."
+    c = Choice("g1", "gemma-3-270m", 1, 3, given + " I am an old\nrobot.", "ai", given=given)
+    assert c.line() == (
+        "gemma-3-270m · sample 1/3 [ai]: «(Grimly) Ah, you …» + I am an old robot."
+    ), c.line()
+    assert Choice("g2", "m", 1, 1, given, given=given).line().endswith("» + (nothing)")
+    assert Choice("g3", "m", 1, 1, "I am Bob.").line() == "m · sample 1/1: I am Bob."

@@ -31,14 +31,25 @@ class Choice:
     run: int = 1  # which run of the column at this turn (1-based), of `runs`
     runs: int = 1
     cut: bool = False  # cut off (cancelled, or an error): never the answer Enter takes by default
+    given: str = ""  # the start it was given to continue (`text` begins with it)
 
     def line(self, width: int = 60) -> str:
-        head = " ".join(self.text.split())
-        head = head if len(head) <= width else head[: width - 1] + "…"
+        head = _clip(self.text, width)
+        if self.given and self.text.startswith(self.given):
+            # What each model added is what tells continuations apart: shown after a short
+            # given start, not cut off behind it (a trial's nine rows read alike).
+            given = _clip(self.given, 18)
+            added = _clip(self.text[len(self.given) :], max(12, width - len(given) - 4))
+            head = f"«{given}» + {added or '(nothing)'}"
         head = head or "(empty answer)"  # said: an audit's highlighted row was a blank one
         tag = f" [{self.label}]" if self.label else ""
         run = f"run {self.run}/{self.runs} · " if self.runs > 1 else ""
         return terminal_safe(f"{self.column} · {run}sample {self.index}/{self.of}{tag}: {head}")
+
+
+def _clip(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 class AdoptPicker(ModalScreen[str | None]):

@@ -67,7 +67,20 @@ class LabSending(LabView):
                     cut = rec.finish_reason in FRAGMENT_ENDS
                     # The whole answer, prefill and all: what adopting it puts in the transcript.
                     text = rec.full_text
-                    out.append(Choice(rec.id, name, i, len(run), text, label, r, len(runs), cut))
+                    out.append(
+                        Choice(
+                            rec.id,
+                            name,
+                            i,
+                            len(run),
+                            text,
+                            label,
+                            r,
+                            len(runs),
+                            cut,
+                            rec.prefill or "",
+                        )
+                    )
         return out
 
     def last_viewed_id(self, choices: list[Choice]) -> str | None:
