@@ -83,6 +83,25 @@ def test_jsonl_has_one_generation_per_line_with_its_annotations() -> None:
     assert again[1]["projections"][0]["projection"] == {"6": 1.5}
 
 
+def test_a_continuations_given_start_is_its_own_csv_column_and_evidence_quotes_are_written() -> (
+    None
+):
+    """A trial's csv credited the given start (another model's words) to the model continuing
+    it, with no column saying where its own part begins; the jsonl's evidence offsets count
+    over the given start and the text, so `text[start:end]` read nothing."""
+    s = _session()
+    g = s.generations[0]
+    s.generations[0] = g.model_copy(update={"prefill": "Well, ", "text": g.text.lstrip()})
+    rows = list(csv.DictReader(io.StringIO(export(s, "csv"))))
+    assert rows[0]["given"] == "Well, " and rows[0]["text"].startswith("Well, I am a human.")
+    assert rows[2]["given"] == "I am" and rows[2]["text"].startswith("I am")  # as recorded
+    first = json.loads(export(s, "jsonl").splitlines()[0])
+    (quoted,) = [a for a in first["annotations"] if a["evidence"]]
+    ev = quoted["evidence"]
+    assert quoted["evidence_text"] == (first["prefill"] + first["text"])[ev["start"] : ev["end"]]
+    assert quoted["evidence_text"] == rows[0]["evidence_text"]
+
+
 def test_markdown_automatic_labels_name_the_labeller_and_leave_role_leak_out(
     _unmeasured_labellers: Path,
 ) -> None:

@@ -42,7 +42,7 @@ def to_jsonl(s: Session) -> str:
         # What the answer answers (the last user turn it saw), as the labels read it, so that
         # `psmlab label` on this file reads each text with its question.
         d["question"] = questions[g.node]
-        d["annotations"] = [a.model_dump(mode="json") for a in s.annotations_for(g.id)]
+        d["annotations"] = [_annotation(a, g.full_text) for a in s.annotations_for(g.id)]
         auto = autos.get(g.id)
         d["auto_labels"] = None if auto is None else auto.to_dict()
         # Its readings on monitored control vectors, as the markdown export shows them.
@@ -51,6 +51,16 @@ def to_jsonl(s: Session) -> str:
         ]
         lines.append(json.dumps(d, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _annotation(a: Any, full_text: str) -> dict[str, Any]:
+    """An annotation as the jsonl holds it: its evidence's offsets count from the start of the
+    whole answer (`prefill` then `text`), so the quoted text is written beside them (a trial
+    read `text[528:543]`, empty, on a continuation of a given start)."""
+    d: dict[str, Any] = a.model_dump(mode="json")
+    if a.evidence is not None:
+        d["evidence_text"] = full_text[a.evidence.start : a.evidence.end]
+    return d
 
 
 CSV_COLUMNS = [
@@ -86,6 +96,10 @@ CSV_COLUMNS = [
     "evidence_end",
     "evidence_text",
     "created",
+    # The start the model was given to continue (an adopted or edited answer, a prefill):
+    # `text` begins with it, and what the model wrote follows (a trial read another model's
+    # words in `text` credited to this one).
+    "given",
     "text",
 ]
 
@@ -140,6 +154,7 @@ def to_csv(s: Session) -> str:
             ev.end if ev else "",
             g.full_text[ev.start : ev.end] if ev else "",
             a.created,
+            g.prefill or "",
             g.full_text,
         ]
         w.writerow([_cell(v) for v in row])
