@@ -215,3 +215,23 @@ def test_forced_choice_scores_the_message_a_run_answered_even_after_an_adoption(
     r2 = lab.forced_choice(dataclasses.replace(lab.columns[0], prefill="Well,"), node=asked)
     assert r2 is not None and r2.opening is None and "prefill" in (r2.opening_note or "")
     lab.close()
+
+
+def test_a_failed_save_as_leaves_the_lab_in_its_own_file(demo_pair, pool, tmp_path: Path) -> None:
+    """A save to another file that fails after its lock was taken (here: a read-only copy of
+    the same session) moved the lab there all the same: every autosave after it failed."""
+    from psmlab.core.errors import SessionError
+
+    smol = demo_pair[1]
+    first = tmp_path / "s.json"
+    lab = Lab([smol], pool=pool, path=first)
+    lab.save()
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(first.read_bytes())
+    copy.chmod(0o444)
+    with pytest.raises(SessionError, match="is read-only"):
+        lab.save(copy)
+    assert lab.path == first
+    lab.seed = 3  # a change: autosaved to its own file
+    assert json.loads(first.read_text())["seed"] == 3
+    lab.release()

@@ -419,6 +419,12 @@ def test_a_bare_name_is_saved_in_the_sessions_directory(
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "s1.json").write_text("{}")
     assert save_target("s1.json") == tmp_path / "kept" / "s1.json"
+    # A folder's name is neither a file nor a session's name (a trial's "adir" was written as
+    # ./adir.json, which no command that takes a name finds).
+    (tmp_path / "adir").mkdir()
+    for name in ("adir", "adir/"):
+        with pytest.raises(UsageError, match="adir is a folder, not a session file"):
+            save_target(name)
 
 
 @pytest.mark.parametrize("claim", [None, 1])

@@ -1272,16 +1272,25 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
             hints = [str(x.render()) for x in app.screen.query(Label)]
             assert "Enter saves it there · Esc cancels" in hints, hints
             await pilot.press("escape")
-        # A folder that is a file: one line, the lab goes on in its old file.
-        app.lab_screen.action_save_as()
-        await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))
-        app.screen.query_one(Input).value = str(tmp_path / "afile" / "x")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: any("a part of that path is a file" in m for m in notices(app)),
-        )
-        assert lab.path == first
+        # A path that cannot be written (a folder that is a file) or a folder's name: said in
+        # the dialog, the typed path kept to correct (a trial's "Permission denied" came as a
+        # toast, the dialog and the path gone); the lab goes on in its old file.
+        (tmp_path / "adir").mkdir()
+        for bad, said in (
+            (str(tmp_path / "afile" / "x"), "a part of that path is a file"),
+            (str(tmp_path / "adir"), "is a folder, not a session file"),
+        ):
+            app.lab_screen.action_save_as()
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input)
+            )
+            app.screen.query_one(Input).value = bad
+            await pilot.press("enter")
+            assert isinstance(app.screen, AskValue), bad
+            assert said in str(app.screen.query_one("#error").render())
+            assert app.screen.query_one(Input).value == bad
+            await pilot.press("escape")
+        assert lab.path == first and not (tmp_path / "adir.json").exists()
         # Its own file: a plain save (a trial was told the lab itself held it "in use").
         app.lab_screen.action_save_as()
         await wait_for(pilot, lambda: isinstance(app.screen, AskValue) and app.screen.query(Input))

@@ -155,9 +155,18 @@ class Lab(LabInstruments):
     def save(self, path: Path | None = None) -> Path:
         with self.lock:
             target = path or self.path or store.new_path(self.session.title)
+            before = self.path
             self.attach(target)
             self.session.touch()
-            disk.atomic_write(target, store.dumps(self.session), session=True)
+            try:
+                disk.atomic_write(target, store.dumps(self.session), session=True)
+            except PsmlabError:
+                if before is not None and before != target:
+                    # A save-as that failed: the lab goes on in its own file, whose autosaves
+                    # would otherwise all fail at the new path.
+                    with contextlib.suppress(PsmlabError):
+                        self.attach(before)
+                raise
             self.dirty = False
             self.written = True
             self.save_error = None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core import paths
-from psmlab.core.errors import NotASessionError, SessionError
+from psmlab.core.errors import NotASessionError, SessionError, UsageError
 from psmlab.core.session.disk import (
     acquire_lock,
     atomic_write,
@@ -34,6 +34,13 @@ sessions_dir = paths.sessions_dir
 def resolve_path(name: str | Path) -> Path:
     """A path as given, or a bare name looked up in the sessions directory."""
     p = Path(name).expanduser()
+    if p.is_dir():
+        # "adir" beside a folder of that name was written as ./adir.json, where no command
+        # that takes a session's name looks (a trial); "adir/" said "adir.json exists".
+        raise UsageError(
+            f"{p} is a folder, not a session file",
+            f"name a file in it ({p / 'my-run.json'}) or a session ({sessions_dir() / p.name}.json)",
+        )
     if p.exists() or p.parent != Path("."):
         return p
     cand = sessions_dir() / (p.name if p.suffix == ".json" else p.name + ".json")
@@ -48,6 +55,13 @@ def save_target(name: str | Path) -> Path:
     reads a session finds it: "s1.json" in the sessions directory too (a new ./s1.json began
     beside it, and from then on shadowed it)."""
     p = Path(name).expanduser()
+    if p.is_dir():
+        # "adir" beside a folder of that name was written as ./adir.json, where no command
+        # that takes a session's name looks (a trial); "adir/" said "adir.json exists".
+        raise UsageError(
+            f"{p} is a folder, not a session file",
+            f"name a file in it ({p / 'my-run.json'}) or a session ({sessions_dir() / p.name}.json)",
+        )
     if p.exists() or p.parent != Path("."):
         return p
     found = resolve_path(p)  # an existing session of that name

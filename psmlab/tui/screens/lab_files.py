@@ -41,7 +41,12 @@ class LabFileActions(LabSending):
             t = save_target(v.strip())
             return t if t.suffix.lower() == ".json" else t.with_name(t.name + ".json")
 
+        saved: dict[str, Path] = {}
+
         def check(v: str) -> str | None:
+            """Saved here, so a path that cannot be written is said in the dialog and the
+            typed path stays to be corrected (a trial's "Permission denied" came as a toast,
+            the dialog gone)."""
             if not v.strip():
                 return "give a file name, e.g. sessions/my-run.json"
             given = Path(v.strip())
@@ -51,24 +56,30 @@ class LabFileActions(LabSending):
                     f"a session is saved as JSON: name it {given.with_suffix('.json')} "
                     "(Ctrl+E exports the markdown)"
                 )
-            t = target_of(v)
-            if t.exists() and (self.lab.path is None or t.resolve() != self.lab.path.resolve()):
+            try:
+                t = target_of(v)
+            except PsmlabError as exc:  # a folder of that name
+                return exc.one_line()
+            own = self.lab.path is not None and t.resolve() == self.lab.path.resolve()
+            if t.exists() and not own:
                 return f"{t} exists: give a new file name (the lab never overwrites one)"
+            if own:
+                return None  # its own file (it holds the lock): a plain save, in `done`
+            try:
+                saved[v] = self.lab.save(t)
+            except PsmlabError as exc:
+                return exc.one_line()
             return None
 
         def done(v: str | None) -> None:
             if not v:
                 return
-            target = target_of(v)
-            if self.lab.path is not None and target.resolve() == self.lab.path.resolve():
-                self.action_save()  # its own file (it holds the lock): a plain save, not "in use"
+            path = saved.pop(v, None)
+            if path is None:
+                target = target_of(v)
+                self.action_save()
                 if not self.lab.dirty and not self.lab.save_error:  # a failed save says so itself
                     self.notify(f"{target} is this session's own file: saved there, nothing copied")
-                return
-            try:
-                path = self.lab.save(target)
-            except PsmlabError as exc:
-                self.notify(exc.one_line(), severity="error")
                 return
             self._update_subtitle()
             self.notify(f"Saved as {path}; the lab goes on in this file")
