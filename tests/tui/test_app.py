@@ -1699,3 +1699,20 @@ def test_a_continuations_picker_row_shows_what_it_added_after_a_short_given_star
     ), c.line()
     assert Choice("g2", "m", 1, 1, given, given=given).line().endswith("» + (nothing)")
     assert Choice("g3", "m", 1, 1, "I am Bob.").line() == "m · sample 1/1: I am Bob."
+
+
+async def test_compare_with_one_run_and_one_column_says_why(make_lab, demo_pair) -> None:
+    """`c` compares one run with the next column's; with no other column a trial read "Only
+    one run" as the README's promise broken: it says why now."""
+    lab = make_lab(max_tokens=2, specs=[demo_pair[1]])
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Hi")
+        await settle(pilot, app)
+        app.query(ModelColumn).first().focus()
+        app.lab_screen.action_compare()
+        await wait_for(
+            pilot,
+            lambda: any("Only one run and no other column: F5 or r" in m for m in notices(app)),
+            "the notice",
+        )

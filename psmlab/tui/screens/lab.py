@@ -119,7 +119,16 @@ class LabScreen(LabFileActions):
             other = self.order[(self.order.index(m) + 1) % len(self.order)]
             theirs = self.lab.runs(other)
             if other == m or not theirs:
-                self.notify("Only one run: F5 or r makes another to compare", severity="warning")
+                # Said why the next column is not compared (the README's "with the next
+                # column" read as broken to a trial whose next column had no run here).
+                why = (
+                    "and no other column"
+                    if other == m
+                    else f"and the next column ({self.display_name(other)}) has none here"
+                )
+                self.notify(
+                    f"Only one run {why}: F5 or r makes another to compare", severity="warning"
+                )
                 return
             st = self.states[other]
             j = min(st.run_no, len(theirs) - 1)
