@@ -14,6 +14,7 @@ from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
+from psmlab.core.session.tree import adoptions
 from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample, Settings
 
 
@@ -112,13 +113,9 @@ def count_labels(lab: Lab, states: dict[str, ColumnState]) -> None:
     # turn with no adoption recorded, typed in a transcript or imported, is said plainly.)
     edited = {t.id for t in lab.session.nodes if t.role == "assistant" and t.edited_from}
     unadopted = {t.id for t in lab.session.nodes if t.role == "assistant" and not t.adopted_from}
-    on_branch = {t.id for t in lab.turns}
-    adopted: dict[str, str] = {}
-    for t in lab.session.nodes:
-        if t.adopted_from and adopted.get(t.adopted_from) != "adopted":
-            adopted[t.adopted_from] = (
-                "adopted" if t.id in on_branch else "adopted on another branch"
-            )
+    head = lab.session.head
+    after = {t.id for t in lab.session.nodes if head is not None and t.parent == head}
+    adopted = adoptions(lab.session.nodes, {t.id for t in lab.turns}, after)
     for st in states.values():
         recs = [s.record for s in st.samples if s.record is not None]
         ids = [r.id for r in recs]

@@ -302,3 +302,21 @@ def test_a_branch_export_keeps_the_runs_an_adopted_continuation_was_chosen_from(
     body = export(s, "md").split("## Current branch", 1)[1]
     assert f"continues turn `{edited.id}`, on another branch (a turn edited by hand, then " in body
     assert "Continues the edited answer (its text was given): `No, I'm a teacher.`" in body
+
+
+def test_where_an_answer_was_adopted_is_said_from_the_branch_shown() -> None:
+    """Gone back to a message, its answers adopted right after it were "on another branch" in
+    the lab and "on a branch that goes on from here" in the export (a trial): one rule now."""
+    from psmlab.core.session.tree import adoptions
+
+    q = TurnRecord(id="t-q", role="user", content="What are you?")
+    a1 = TurnRecord(id="t-a1", parent="t-q", role="assistant", content="AI.", adopted_from="g1")
+    a2 = TurnRecord(id="t-a2", parent="t-q", role="assistant", content="Bob.", adopted_from="g2")
+    nodes = [q, a1, a2]
+    on_a1 = adoptions(nodes, {"t-q", "t-a1"}, set())
+    assert on_a1 == {"g1": "adopted", "g2": "adopted on another branch"}
+    at_q = adoptions(nodes, {"t-q"}, {"t-a1", "t-a2"})
+    assert set(at_q.values()) == {"adopted on a branch that goes on from here"}
+    # One answer adopted on two branches: on this one wins, whichever came first.
+    a3 = TurnRecord(id="t-a3", parent="t-q", role="assistant", content="AI.", adopted_from="g1")
+    assert adoptions([q, a3, a1], {"t-q", "t-a1"}, set())["g1"] == "adopted"

@@ -16,6 +16,7 @@ from psmlab.core.session.schema import (
     Session,
     TurnRecord,
 )
+from psmlab.core.session.tree import adoptions
 
 # How an answer was adopted (`TurnRecord.adopted_how`; "-blind": in blind mode, where the
 # person did not know which model wrote it). Sessions before "send" wrote "picker" for both.
@@ -293,15 +294,8 @@ def _answers(
                 if nums
                 else " · adopted"
             )
-    for t in s.nodes:
-        if on_path is not None and t.adopted_from and adopted.get(t.adopted_from) != " · adopted":
-            adopted[t.adopted_from] = (
-                " · adopted"
-                if t.id in on_path
-                else " · adopted on a branch that goes on from here"
-                if t.id in after
-                else " · adopted on another branch"
-            )
+    else:
+        adopted = {g: f" · {at}" for g, at in adoptions(s.nodes, on_path, after).items()}
     lines: list[str] = []
     for model in dict.fromkeys(g.model for g in gens):
         runs = s.runs(model, node)

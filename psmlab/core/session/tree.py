@@ -46,3 +46,29 @@ def leaves(nodes: Sequence[TurnRecord]) -> list[str]:
             started[n.id], count = count, count + 1
     parents = {n.parent for n in nodes}
     return sorted((n.id for n in nodes if n.id not in parents), key=started.__getitem__)
+
+
+ADOPTED = "adopted"
+ADOPTED_AFTER = "adopted on a branch that goes on from here"
+ADOPTED_ELSEWHERE = "adopted on another branch"
+
+
+def adoptions(
+    nodes: Sequence[TurnRecord], on_path: set[str], after: set[str] | frozenset[str]
+) -> dict[str, str]:
+    """Where each adopted answer (by generation id) was adopted, seen from one branch (the
+    turns `on_path`): on it, on a branch that goes on from its end (`after`: the turns right
+    after it; gone back to a message, its answers are adopted there), or elsewhere. The lab
+    and the export say it alike (a trial read "another branch" on screen and "a branch that
+    goes on from here" in the export)."""
+    out: dict[str, str] = {}
+    for t in nodes:
+        if t.adopted_from and out.get(t.adopted_from) != ADOPTED:
+            out[t.adopted_from] = (
+                ADOPTED
+                if t.id in on_path
+                else ADOPTED_AFTER
+                if t.id in after
+                else ADOPTED_ELSEWHERE
+            )
+    return out
