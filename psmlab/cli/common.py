@@ -16,7 +16,7 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, distinct_ids
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import Steering, built_for_another, file_part
+from psmlab.core.models.steering import Steering, built_for_another, file_part, too_strong
 
 
 def stdout_json(data: object) -> None:
@@ -118,6 +118,9 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
         why = built_for_another(st, by_id[mid]) if st is not None else None
         if why:
             sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
+    strong = {why for st in chosen.values() if st is not None and (why := too_strong(st))}
+    for why in sorted(strong):  # once, when one vector steers every model
+        sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
     return chosen
 
 

@@ -331,6 +331,24 @@ def test_two_columns_on_one_file_steer_differently(
         warned.stderr
     )
     assert "built on another model" not in both.stderr  # no sha256 recorded: nothing to say
+    assert "past the usual" not in both.stderr  # @2: the usual range
+    # Past the usual range: used (it may be the experiment), once, with a warning that its
+    # answers are often broken text counted as answers (a trial's @1000, exit 0, unsaid).
+    strong = run_cli(
+        "ask",
+        *common,
+        "-m",
+        "plain",
+        "-m",
+        "pushed",
+        "--steer",
+        f"{vector}@30",
+        "--max-tokens",
+        "2",
+        env=env,
+    )
+    assert strong.returncode == 0, strong.stderr
+    assert strong.stderr.count("steering strength 30 is past the usual 1 to 10") == 1, strong.stderr
 
 
 def test_a_vector_with_a_nan_and_a_strength_that_overflows_are_refused_before_anything_runs(

@@ -226,6 +226,22 @@ def record_label(rec: Mapping[str, Any] | None) -> str | None:
         return "?"
 
 
+USUAL_ALPHA = 10.0  # past it, answers are seldom text (a trial: @30 gave " Wait! ?  ?. . Then")
+
+
+def too_strong(steering: Steering) -> str | None:
+    """A warning for a strength past the usual range: the answers are mostly broken text, and
+    the labels read them as answers all the same (a trial's @1000 gave "mass early early…",
+    labelled self-id none, exit 0). Strong steering may be the experiment: said, not refused."""
+    if abs(steering.alpha) <= USUAL_ALPHA:
+        return None
+    return (
+        f"steering strength {steering.alpha:g} is past the usual 1 to {USUAL_ALPHA:g}: answers "
+        "this strongly steered are often broken text, which the labels count as answers; "
+        "read them before their shares (a smaller alpha unless this is the experiment)"
+    )
+
+
 def built_for_another(steering: Steering, spec: ModelSpec) -> str | None:
     """A warning when the vector records that it was built on another model file (its sha256):
     steering another model may be the experiment, but its directions may mean nothing there."""
