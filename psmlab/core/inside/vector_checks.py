@@ -113,8 +113,15 @@ def verdict(h: Mapping[str, Any]) -> str | None:
         auroc, gap = float(h["auroc"]), float(h["gap"])
     except (KeyError, TypeError, ValueError):
         return None
-    if gap < 0 or auroc < 0.5:
+    if auroc < 0.5:
         return f"separates held-out answers the wrong way (gap {gap:+.2f}, AUROC {auroc:.2f})"
+    if gap < 0:
+        # Ranked at chance or better, yet lower on average: not "the wrong way" (a trial read
+        # that beside AUROC 0.50), and not a vector to read either.
+        return (
+            f"does not separate held-out answers: on average they project the wrong way (gap "
+            f"{gap:+.2f}), AUROC {auroc:.2f}"
+        )
     try:
         n_pos = int(h.get("n_positive") or h["n_questions_each_way"])
         n_neg = int(h.get("n_negative") or h["n_questions_each_way"])
