@@ -16,7 +16,13 @@ from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
 from psmlab.core.models.registry import Registry, distinct_ids
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import Steering, built_for_another, file_part, too_strong
+from psmlab.core.models.steering import (
+    Steering,
+    built_for_another,
+    file_part,
+    misfit,
+    too_strong,
+)
 
 
 def stdout_json(data: object) -> None:
@@ -114,6 +120,13 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
             one = _parse_steer(v, v)
             chosen = {k: one for k in chosen}
     by_id = {sp.id: sp for sp in specs}
+    for mid, st in chosen.items():
+        if st is not None and (bad := misfit(st, by_id[mid])):
+            raise UsageError(
+                f"--steer: {bad}",
+                f"steer only the models it was built for (--steer MODEL=FILE), or build one "
+                f"for {mid} (psmlab vectors build -m {mid})",
+            )
     for mid, st in chosen.items():
         why = built_for_another(st, by_id[mid]) if st is not None else None
         if why:

@@ -432,3 +432,35 @@ def test_a_per_model_steer_error_quotes_the_flag_as_given(vector: Path, smol_spe
     assert "[MODEL=]FILE[:LAYERS][@ALPHA]" in err.value.fix and "abc" in str(err.value)
     with pytest.raises(ModelError, match="not found"):  # its own class (exit code) kept
         choose_steering([f"{spec.id}=/nonexistent/v.gguf@2"], [spec])
+
+
+def test_a_vector_of_another_width_or_depth_is_refused_before_anything_runs(
+    vector: Path, tmp_path: Path
+) -> None:
+    """A trial's SmolLM2 vector (576 values) steering the demo pair failed on Gemma (640) only
+    once Gemma ran, exit 9; it is told from the GGUF header now, before any model loads."""
+    r = run_cli(
+        "ask",
+        "Hi",
+        "-m",
+        "smollm2-135m-instruct",
+        "-m",
+        "gemma-3-270m",
+        "--steer",
+        f"{vector}@2",
+        "--max-tokens",
+        "2",
+    )
+    assert r.returncode == 2, r.stderr
+    assert "directions have 576 values; gemma-3-270m needs 640" in r.stderr, r.stderr
+    assert "--steer smollm2-135m-instruct=FILE" not in r.stderr and "MODEL=FILE" in r.stderr
+    deep = write_cvec(
+        tmp_path / "deep.gguf", {90: np.ones(576, dtype=np.float32)}, model_hint="llama"
+    )
+    r = run_cli(
+        "ask", "Hi", "-m", "smollm2-135m-instruct", "--steer", f"{deep}@1", "--max-tokens", "2"
+    )
+    assert (
+        r.returncode == 2
+        and "deep.gguf steers layer 90; smollm2-135m-instruct has layers 1.." in (r.stderr)
+    ), r.stderr

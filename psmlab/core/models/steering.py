@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from psmlab.core.errors import ModelError, UsageError
+from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.models.cvec import ControlVector, read_cvec
 
 if TYPE_CHECKING:
@@ -240,6 +240,30 @@ def too_strong(steering: Steering) -> str | None:
         "this strongly steered are often broken text, which the labels count as answers; "
         "read them before their shares (a smaller alpha unless this is the experiment)"
     )
+
+
+def misfit(steering: Steering, spec: ModelSpec) -> str | None:
+    """Why the vector cannot steer this local model, told from its GGUF header before anything
+    runs (None: it fits, or the header cannot tell): directions of another width, or layers the
+    model lacks (a trial's 576-value vector failed on the 640-wide model only once it ran)."""
+    from psmlab.core.models.gguf import read_gguf
+
+    if spec.is_remote or steering.vector is None:
+        return None
+    try:
+        info = read_gguf(spec.path)
+    except PsmlabError:
+        return None  # said where the model loads
+    name = Path(steering.path).name
+    if info.n_embd and steering.vector.n_embd != info.n_embd:
+        return f"{name}'s directions have {steering.vector.n_embd} values; {spec.id} needs {info.n_embd}"
+    depth = info.n_layer
+    if depth and any(not 1 <= L < depth for L in steering.chosen):
+        return (
+            f"{name} steers layer {max(steering.chosen)}; {spec.id} has layers 1..{depth - 1} "
+            "for control vectors"
+        )
+    return None
 
 
 def built_for_another(steering: Steering, spec: ModelSpec) -> str | None:
