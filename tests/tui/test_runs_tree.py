@@ -321,3 +321,60 @@ async def test_one_run_continuing_an_answer_points_to_the_tree_for_the_message_r
             lambda: any("answered the message are in the tree: F8" in m for m in notices(app)),
             "the hint",
         )
+
+
+async def test_a_long_turn_in_the_tree_is_cut_before_its_marks_and_a_leaf_has_no_arrow(
+    make_lab,
+) -> None:
+    """A trial at 80 and 120 columns saw an adopted answer's row end in "I am Ela…": the row was
+    cut from the right, so who wrote the turn was the first thing lost. Leaf turns showed ▶/▼
+    as if a branch were folded under them."""
+    from psmlab.tui.screens.tree import TurnTree
+
+    lab = make_lab(max_tokens=3)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.lab_screen
+        await type_and_send(pilot, "Are you a human?")
+        await settle(pilot, app)
+        smol = lab.columns[1].id
+        col = screen.column_widget(smol)
+        assert col is not None
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        long = "Yes, I am a human. Well, actually, I'm a part of a different realm. " * 3
+        lab.edit_turn(1, long.strip())
+        screen.refresh_transcript()
+        screen.start_run([smol])  # continues the edited text, cut again at 3 tokens
+        await settle(pilot, app)
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: len(lab.session.nodes) == 4, "the continuation adopted")
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
+        tree = app.screen.query_one(TurnTree)
+        await wait_for(pilot, lambda: tree.last_line >= 3, "the turns in the tree")
+        await pilot.pause()
+
+        def rows() -> list[str]:
+            return [tree.render_line(y).text.rstrip() for y in range(tree.last_line + 1)]
+
+        name = lab.turns[-1].adopted_model
+        width = tree.scrollable_content_region.width
+        cont = next(r for r in rows() if "»" in r)  # the adopted continuation, where you are
+        # Too narrow for all the marks: the message is a lone "…", the marks are cut last.
+        assert f"assistant: …  ← {name} · continues edited" in cont and cont.endswith("…"), cont
+        assert all(len(r) <= width for r in rows()), (rows(), width)
+        await pilot.resize_terminal(120, 30)
+        await wait_for(
+            pilot,
+            lambda: any("» " in r and r.endswith("✂ cut at max tokens") for r in rows()),
+            "the whole marks at 120 columns",
+        )
+        cont = next(r for r in rows() if "»" in r)
+        assert "assistant: Yes, I am" in cont and f"…  ← {name} · continues edited" in cont, cont
+        user = tree.root.children[0]
+        assert user.allow_expand and len(user.children) == 3
+        assert [n.allow_expand for n in user.children] == [False] * 3  # nothing below them
+        assert not any("▶" in r for r in rows()[2:]), rows()

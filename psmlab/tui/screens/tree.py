@@ -36,24 +36,20 @@ class TurnTree(Tree[str]):
         depth, up = 0, node.parent
         while up is not None:
             depth, up = depth + 1, up.parent
-        # The tree's guides take guide_depth cells a level; its expand icon takes two.
+        # The tree's guides take guide_depth cells a level; its expand icon (a branch's only) two.
         width = self.scrollable_content_region.width
-        room = max(4, width - depth * self.guide_depth - 2)
-        keep = room - head.cell_len - tail.cell_len
+        room = max(4, width - depth * self.guide_depth - (2 if node.allow_expand else 0))
         label = head.copy()
         # Measured as drawn: safe() shows a control character as a wider escape.
-        if not width or keep >= safe(message).cell_len:  # (0 wide: not laid out yet)
-            label.append_text(safe(message))
-        elif keep >= 8:
-            cut = safe(message)
-            cut.truncate(keep, overflow="ellipsis")  # by cells: wide characters count twice
-            label.append_text(cut)
-        else:  # too narrow for the marks too: the row itself ends in "…"
-            label.append_text(safe(message))
-            label.append_text(tail)
-            label.truncate(room, overflow="ellipsis")
-            return self._with_icon(node, label, base_style, style)
+        text = safe(message)
+        keep = room - head.cell_len - tail.cell_len
+        if width and keep < text.cell_len:  # (0 wide: not laid out yet)
+            # The message gives way first, down to a lone "…": the marks say who wrote the turn.
+            text.truncate(max(1, keep), overflow="ellipsis")  # by cells: wide ones count twice
+        label.append_text(text)
         label.append_text(tail)
+        if width:  # too narrow for the marks too: they are cut last, so the row ends in "…"
+            label.truncate(room, overflow="ellipsis")
         return self._with_icon(node, label, base_style, style)
 
     def _with_icon(self, node: TreeNode[str], label: Text, base_style: Style, style: Style) -> Text:
@@ -117,7 +113,13 @@ class TreeScreen(ModalScreen[str | None]):
                     tail.append(f"  ({n_gen} answer{'s' * (n_gen != 1)})", style="dim")
                 tree.rows[t.id] = (lead, text, tail)
                 label = lead + safe(text) + tail
-                kid = parent.add(label, data=t.id, expand=t.id in on_branch)
+                # A turn with nothing after it is a leaf: no ▶/▼ as if a branch were folded there.
+                kid = parent.add(
+                    label,
+                    data=t.id,
+                    expand=t.id in on_branch,
+                    allow_expand=bool(s.children(t.id)),
+                )
                 if t.id == s.head:
                     head = kid
                 add(kid, t.id)
