@@ -320,3 +320,19 @@ def test_where_an_answer_was_adopted_is_said_from_the_branch_shown() -> None:
     # One answer adopted on two branches: on this one wins, whichever came first.
     a3 = TurnRecord(id="t-a3", parent="t-q", role="assistant", content="AI.", adopted_from="g1")
     assert adoptions([q, a3, a1], {"t-q", "t-a1"}, set())["g1"] == "adopted"
+
+
+def test_an_edited_answer_says_whose_answer_it_was_and_a_blind_one_does_not() -> None:
+    """Editing an adopted answer dropped its model's name: the mark keeps it now."""
+    from psmlab.core.session.authorship import edited_note
+
+    q = TurnRecord(id="t-q", role="user", content="Hi")
+    a = TurnRecord(id="t-a", parent="t-q", role="assistant", content="AI.", adopted_model="gem")
+    e1 = TurnRecord(id="t-e1", parent="t-q", role="assistant", content="A!", edited_from="t-a")
+    e2 = TurnRecord(id="t-e2", parent="t-q", role="assistant", content="B!", edited_from="t-e1")
+    typed = TurnRecord(id="t-t", parent="t-q", role="assistant", content="C", edited_from="t-q")
+    s = Session(nodes=[q, a, e1, e2, typed])
+    assert edited_note(s, a) is None
+    assert edited_note(s, e1) == edited_note(s, e2) == "✎ edited from gem's answer"
+    assert edited_note(s, e2, blind=True) == "✎ edited from an adopted answer"
+    assert edited_note(s, typed) == "✎ edited"

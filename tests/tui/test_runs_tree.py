@@ -281,7 +281,8 @@ async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_
         lab.edit_turn(1, lab.turns[1].content + " and more")
         screen.refresh_transcript()
         await pilot.pause()
-        assert "✎ edited" in str(view.get_option_at_index(1).prompt)
+        # Whose answer was changed is kept with the mark (the credit went with the edit).
+        assert f"✎ edited from {smol}'s answer" in str(view.get_option_at_index(1).prompt)
         screen.start_run([smol])
         await settle(pilot, app)
         assert "continues the edited answer" in str(col.query_one(".col-header").render())
@@ -290,7 +291,7 @@ async def test_cut_and_edited_answers_say_so_in_the_transcript_the_tree_and_the_
         rows = app.screen.query_one("#turn-tree").rows
         tails = {k: str(v[2]) for k, v in rows.items()}
         edited = lab.turns[1].id
-        assert "✎ edited" in tails[edited]
+        assert f"✎ edited from {smol}'s answer" in tails[edited]
         cut_turn = next(t for t in lab.session.nodes if t.adopted_from == rec.id)
         assert "✂ cut at max tokens" in tails[cut_turn.id]
 

@@ -25,7 +25,7 @@ from psmlab.core.run.runner import (
     ModelLoading,
     ModelReady,
 )
-from psmlab.core.session.authorship import given_by
+from psmlab.core.session.authorship import edited_note, given_by
 from psmlab.tui.keys import PALETTE_FROM, in_lab_words
 from psmlab.tui.messages import LabEvent, ModelLoaded, RunFinished
 from psmlab.tui.screens.lab_loading import LoadingView
@@ -230,8 +230,9 @@ class LabView(LoadingView):
         cuts = {t.id: c for t in turns if (c := s.adopted_cut(t, blind=blind))}
         given = {t.id: w for t in turns if (w := given_by(s, t, blind=blind))}
         which = {} if blind else {t.id: w for t in turns if (w := adopted_which(s, t))}
+        edits = {t.id: w for t in turns if (w := edited_note(s, t, blind=blind))}
         self.query_one(TranscriptView).show(
-            turns, names, blind=self.lab.blind, cuts=cuts, given=given, which=which
+            turns, names, blind=self.lab.blind, cuts=cuts, given=given, which=which, edits=edits
         )
         self._drop_stale_forced()
 

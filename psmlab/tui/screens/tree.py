@@ -13,8 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from psmlab.core.session.authorship import given_by
-from psmlab.core.session.loom_notes import edited_in_loom
+from psmlab.core.session.authorship import edited_note, given_by
 from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
 from psmlab.views import safe
@@ -103,10 +102,8 @@ class TreeScreen(ModalScreen[str | None]):
                     tail.append_text(safe(f"  ← {t.adopted_model}", "dim"))
                 if w := given_by(s, t, blind=self.blind):  # as the transcript says it
                     tail.append_text(safe(f" · {w}", "dim"))
-                if t.edited_from:  # as the transcript says it: no model wrote this text
-                    tail.append_text(safe("  ✎ edited", "dim"))
-                elif edited_in_loom(t):
-                    tail.append_text(safe("  ✎ edited in loom", "dim"))
+                if edit := edited_note(s, t, blind=self.blind):  # as the transcript says it
+                    tail.append_text(safe(f"  {edit}", "dim"))
                 elif cut := s.adopted_cut(t, blind=self.blind):
                     tail.append_text(safe(f"  ✂ {cut}", "dim"))
                 if n_gen:

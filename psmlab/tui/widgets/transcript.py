@@ -9,7 +9,6 @@ from textual import events
 from textual.binding import Binding
 from textual.widgets.option_list import Option
 
-from psmlab.core.session.loom_notes import edited_in_loom
 from psmlab.core.session.schema import Session, TurnRecord
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 from psmlab.tui.widgets.lists import StopAtEnds
@@ -77,6 +76,7 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
         cuts: dict[str, str] | None = None,
         given: dict[str, str] | None = None,
         which: dict[str, str] | None = None,
+        edits: dict[str, str] | None = None,
     ) -> None:
         # A redraw of the same turns keeps the highlight; a new turn (or another branch) moves
         # it to the newest, so the conversation's end is in view after each message.
@@ -104,10 +104,8 @@ class TranscriptView(TypingStartsMessage, StopAtEnds):
                     line.append_text(safe(f" · {(which or {})[t.id]}", "dim"))
             if (given or {}).get(t.id):  # its start is text the model was given, not its own
                 line.append_text(safe(f" · {(given or {})[t.id]}", "dim"))
-            if t.edited_from:  # no model wrote this text as it stands
-                line.append_text(safe("  ✎ edited", "dim"))
-            elif edited_in_loom(t):  # nor this: a person changed it in loom
-                line.append_text(safe("  ✎ edited in loom", "dim"))
+            if (edits or {}).get(t.id):  # no model wrote this text as it stands
+                line.append_text(safe(f"  {(edits or {})[t.id]}", "dim"))
             elif (cuts or {}).get(t.id):  # an adopted answer stopped short is not a whole one
                 line.append_text(safe(f"  ✂ {(cuts or {})[t.id]}", "dim"))
             self.add_option(Option(Hanging(head, line), id=f"turn-{i}"))
