@@ -610,8 +610,10 @@ async def test_a_continued_run_scores_the_message_a_run_stopped_scoring(make_lab
         # start shown with it (a trial read "[none]" beside "No, I'm an AI assistant…").
         conts = [c for c in screen.adoptable() if c.label and c.text != ""]
         assert conts and all(
-            c.label == "added nothing" or c.label.endswith(" in what it added") for c in conts
-        ), [c.label for c in conts]
+            c.label == "added nothing"
+            or (c.label.startswith("markers: ") and c.label.endswith(" in what it added"))
+            for c in conts
+        ), [c.label for c in conts]  # whose reading is said: a bare "[human]" read as a person's
 
 
 async def test_a_transcript_changed_while_scoring_stops_saying_scoring(make_lab) -> None:

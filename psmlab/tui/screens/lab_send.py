@@ -59,6 +59,9 @@ class LabSending(LabView):
                         # Read from what the model added, not the given start shown with it (a
                         # trial read "[none]" beside "No, I'm an AI assistant…").
                         label = f"{label} in what it added" if rec.text.strip() else "added nothing"
+                    if label and auto is not None and label != "added nothing":
+                        # Whose reading: a bare "[human]" read as a person's (a trial).
+                        label = f"{auto.method.split(':')[0]}: {label}"
                     if rec.finish_reason in FRAGMENT_ENDS:
                         if not rec.text.strip():
                             continue  # cancelled before a word: nothing to adopt
