@@ -14,6 +14,7 @@ from typing import Any
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
+from psmlab.core.inside.vector_checks import steering_doubts
 from psmlab.core.models.registry import Registry, distinct_ids
 from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import (
@@ -132,6 +133,7 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
         if why:
             sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
     strong = {why for st in chosen.values() if st is not None and (why := too_strong(st))}
+    strong |= {why for st in chosen.values() if st is not None for why in steering_doubts(st)}
     for why in sorted(strong):  # once, when one vector steers every model
         sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
     return chosen

@@ -464,3 +464,22 @@ def test_a_vector_of_another_width_or_depth_is_refused_before_anything_runs(
         r.returncode == 2
         and "deep.gguf steers layer 90; smollm2-135m-instruct has layers 1.." in (r.stderr)
     ), r.stderr
+
+
+def test_steering_with_a_layer_that_failed_its_held_out_test_is_warned_of(tmp_path: Path) -> None:
+    """`build` and `vectors show` warned of a layer that separates held-out answers the wrong
+    way; steering with it said nothing (a trial)."""
+    held = {"12": {"auroc": 0.25, "gap": -5.0, "n_questions_each_way": 12}}
+    held["8"] = {"auroc": 0.95, "gap": 5.0, "n_questions_each_way": 12}
+    f = write_cvec(
+        tmp_path / "bad.gguf",
+        {8: np.ones(576, dtype=np.float32), 12: np.ones(576, dtype=np.float32)},
+        model_hint="llama",
+        metadata={"psmlab.held_out": json.dumps(held)},
+    )
+    common = ("ask", "Hi", "-m", "smollm2-135m-instruct", "--max-tokens", "2")
+    r = run_cli(*common, "--steer", f"{f}:8,12@1")
+    assert r.returncode == 0, r.stderr
+    assert "bad.gguf layer 12 separates held-out answers the wrong way" in r.stderr, r.stderr
+    assert "layer 8" not in r.stderr  # it passed
+    assert "held-out" not in run_cli(*common, "--steer", f"{f}:8@1").stderr

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from psmlab.core.inside.vectors import Means, Separation, separation, shuffled_auroc
+from psmlab.core.models.steering import Steering
 
 N_PERM = 200  # shuffled-label vectors per layer (the control's permutations)
 PERM_SEED = 0
@@ -194,3 +196,16 @@ def reference(held: Any) -> dict[str, dict[str, float]]:
             # JSON is written with sorted keys, which put "default" before "induced".
             out[str(layer)] = dict(sorted(means.items(), key=lambda kv: kv[0] not in _HIGH))
     return out
+
+
+def steering_doubts(st: Steering) -> list[str]:
+    """The steered layers whose held-out test the vector's file records as failed: `build` and
+    `vectors show` said so, and steering with it said nothing (a trial)."""
+    held = held_of(st.vector.metadata) if st.vector is not None else {}
+    name = Path(st.path).name
+    return [
+        f"{name} layer {L} {why} (its held-out test): steering there may not move answers "
+        "toward what the file is named for"
+        for L in st.chosen
+        if isinstance(h := held.get(str(L)), dict) and (why := verdict(h))
+    ]

@@ -18,6 +18,7 @@ from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES, MAX_LAB_SAMPLES
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
+from psmlab.core.inside.vector_checks import steering_doubts
 from psmlab.core.models.steering import too_strong
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column, differing_settings
@@ -341,8 +342,10 @@ class LabScreen(LabFileActions):
             self.notify(
                 f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run"
             )
-            if r.steering is not None and (why := too_strong(r.steering)):
-                self.notify(why, severity="warning", timeout=10, markup=False)
+            if r.steering is not None:
+                doubts = [w for w in (too_strong(r.steering),) if w] + steering_doubts(r.steering)
+                for why in doubts:
+                    self.notify(why, severity="warning", timeout=10, markup=False)
 
         self.app.push_screen(
             SettingsDialog(cfg, self.display_name(cfg.id), formats, self.lab.seed), done
