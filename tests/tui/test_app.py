@@ -639,6 +639,23 @@ async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
         # not the command line's --system (a trial had no --system to set).
         (warning,) = again.prompts[1][1].warnings
         assert "set a system prompt (F3)" in warning and "--" not in warning
+        assert "made from, and the one the next run sends" in again.hints[1]
+        await pilot.press("escape")
+        # After a settings change, the answer on screen was made from its own prompt: shown,
+        # with the next run's beside it (a trial read the next run's as the shown run's).
+        await wait_for(pilot, lambda: not isinstance(app.screen, Inspector), "the lab")
+        smol = lab.column_order()[1]
+        lab.configure(smol, system="You are a cat.")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, Inspector), "the inspector once more")
+        third = app.screen
+        assert isinstance(third, Inspector)
+        names = [n for n, _ in third.prompts]
+        assert names[1:] == [smol, f"{smol} · next run"], names
+        made, nxt = (p.text for _, p in third.prompts[1:])  # type: ignore[union-attr]
+        assert "You are a cat." in nxt and "You are a cat." not in made
+        assert "SmolLM" in made  # the template's default system prompt, which it warned of
+        assert third.focus_index == 1
         await pilot.press("escape")
 
 

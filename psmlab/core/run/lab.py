@@ -365,6 +365,15 @@ class Lab(LabInstruments):
             reserve=col.params.max_tokens,
         )
 
+    def render_made(self, gen_id: str) -> RenderedPrompt:
+        """Exactly what the model received for a recorded answer (its turn, format, system
+        prompt and prefill as recorded), which the column's settings may since have changed."""
+        from psmlab.core.run.replay import made_prompt
+
+        g = self.session.generation(gen_id)
+        col = self.column(g.model)
+        return made_prompt(self.pool.get(col.spec), col.spec, self.session, g)
+
     def column(self, model_id: str) -> Column:
         """The open column of this model."""
         return self.columns[self._index(model_id)]

@@ -182,6 +182,14 @@ def _prompt_for(
     )
 
 
+def made_prompt(
+    model: Any, spec: ModelSpec, session: Session, g: GenerationRecord
+) -> RenderedPrompt:
+    """The prompt a recorded answer was made from, rendered again from its record (the lab's
+    inspector shows it for the answer on screen; replay compares the tokens it gives)."""
+    return _prompt_for(model, spec, session, g, g.format, _params(g))
+
+
 def _run_one(
     pool: ModelPool,
     spec: ModelSpec,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -11,6 +15,10 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from psmlab.core.domain.prompt import RenderedPrompt
 from psmlab.core.domain.textsafe import terminal_safe
+from psmlab.core.errors import PsmlabError
+from psmlab.core.run.lab import Lab
+from psmlab.core.run.runner import Column
+from psmlab.tui.keys import in_lab_words
 from psmlab.views import prompt_diff, prompt_view
 
 
@@ -19,15 +27,79 @@ def plain(text: str) -> Content:
     return Content(terminal_safe(text))
 
 
+NEXT_RUN = (
+    "The prompt the next run sends, with the column's settings now (an answer made with other "
+    "settings says so in its header; F9 compares runs). Esc closes; ←/→ switch tabs."
+)
+
+
+MADE = (
+    "The prompt the answer on screen was made from (its format, system prompt and prefill as "
+    "recorded); the next run's differs: its own tab. Esc closes; ←/→ switch tabs."
+)
+MADE_AND_NEXT = (
+    "The prompt the answer on screen was made from, and the one the next run sends. Esc "
+    "closes; ←/→ switch tabs."
+)
+
+Prompt = RenderedPrompt | str  # a prompt, or why it cannot be rendered
+
+
+def _in_words(get: Callable[[Any], RenderedPrompt], arg: Any) -> Prompt:
+    try:
+        p = get(arg)
+    except PsmlabError as exc:
+        return in_lab_words(exc.one_line())
+    return dataclasses.replace(p, warnings=tuple(in_lab_words(w) for w in p.warnings))
+
+
+def inspector_prompts(
+    lab: Lab, columns: list[tuple[str, Column, str | None, bool]]
+) -> tuple[list[tuple[str, Prompt]], int, list[str]]:
+    """The inspector's tabs (name, prompt), the focused column's tab and each tab's hint, for
+    columns given as (name, column, the id of the answer it shows, focused). A column showing an
+    answer shows the prompt that answer was made from (a trial read the next run's, after a
+    settings change, as the one the shown run's warning spoke of), and the next run's beside
+    it when that differs."""
+    prompts: list[tuple[str, Prompt]] = []
+    hints: list[str] = []
+    at = 0
+    for name, c, made, focused in columns:
+        if focused:
+            at = len(prompts)
+        nxt = _in_words(lab.render, c)
+        if made is None:
+            prompts.append((name, nxt))
+            hints.append(NEXT_RUN)
+            continue
+        was = _in_words(lab.render_made, made)
+        if isinstance(was, RenderedPrompt) and isinstance(nxt, RenderedPrompt):
+            same = was.text == nxt.text
+        else:
+            same = was == nxt
+        prompts.append((name, was))
+        hints.append(MADE_AND_NEXT if same else MADE)
+        if not same:
+            prompts.append((f"{name} · next run", nxt))
+            hints.append(NEXT_RUN)
+    return prompts, at, hints
+
+
 class Inspector(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss(None)", "Close")]
 
     def __init__(
-        self, prompts: list[tuple[str, RenderedPrompt | str]], focus_index: int = 0
+        self,
+        prompts: list[tuple[str, RenderedPrompt | str]],
+        focus_index: int = 0,
+        hints: list[str] | None = None,
     ) -> None:
         super().__init__(classes="dialog-screen")
         self.prompts = prompts
         self.focus_index = focus_index
+        # What each tab's prompt is: the one an answer on screen was made from, or the next
+        # run's (after a settings change they differ).
+        self.hints = hints or [NEXT_RUN] * len(prompts)
 
     def compose(self) -> ComposeResult:
         ok = [(n, p) for n, p in self.prompts if isinstance(p, RenderedPrompt)]
@@ -37,13 +109,7 @@ class Inspector(ModalScreen[None]):
                 with TabPane(plain(name), id=f"prompt-{i}"), VerticalScroll():
                     # Rendered from the column's settings now: after a settings change it is
                     # not the prompt the answer on screen was made from.
-                    yield Static(
-                        "The prompt the next run sends, with the column's settings now (an "
-                        "answer made with other settings says so in its header; F9 compares "
-                        "runs). Esc closes; ←/→ switch tabs.",
-                        classes="hint",
-                        markup=False,
-                    )
+                    yield Static(self.hints[i], classes="hint", markup=False)
                     if isinstance(p, RenderedPrompt):
                         yield Static(prompt_view(p, name=name), classes="prompt")
                     else:

@@ -6,7 +6,6 @@ edit, delete and quit in `screens.lab_files`: each calls `psmlab.core.run.lab.La
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
 from textual import work
@@ -29,13 +28,12 @@ from psmlab.tui.keys import (
     FOOTER,
     PALETTE_EXTRA,
     PRIORITY,
-    in_lab_words,
 )
 from psmlab.tui.screens.adopt_picker import AdoptPicker
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.compare import CompareScreen, RunView
 from psmlab.tui.screens.dialogs import AskValue, HelpScreen
-from psmlab.tui.screens.inspector import Inspector
+from psmlab.tui.screens.inspector import Inspector, inspector_prompts
 from psmlab.tui.screens.lab_files import LabFileActions
 from psmlab.tui.screens.settings import SettingsDialog, SettingsResult
 from psmlab.tui.screens.tree import TreeScreen
@@ -287,24 +285,23 @@ class LabScreen(LabFileActions):
             )
             return
         col = self.focused_column()
-        at = self.order.index(col.state.model_id) if col is not None else 0
-        columns = [(self.display_name(m), self.lab.column(m)) for m in self.order]
-        self._inspect(self.lab, columns, at)
+        here = col.state.model_id if col is not None else None
+        columns = []
+        for m in self.order:
+            shown = self.states[m].samples[self.states[m].shown] if m in self.states else None
+            rec = shown.record if shown is not None and shown.record is not None else None
+            columns.append((self.display_name(m), self.lab.column(m), rec and rec.id, m == here))
+        self._inspect(self.lab, columns)
 
     @work(thread=True, group="inspect")
-    def _inspect(self, lab: Lab, columns: list[tuple[str, Column]], at: int) -> None:
-        prompts: list[tuple[str, RenderedPrompt | str]] = []
-        for name, c in columns:
-            try:
-                p = lab.render(c)
-                words = tuple(in_lab_words(w) for w in p.warnings)
-                prompts.append((name, dataclasses.replace(p, warnings=words)))
-            except PsmlabError as exc:
-                prompts.append((name, in_lab_words(exc.one_line())))
-        self.app.call_from_thread(self._show_inspector, prompts, at)
+    def _inspect(self, lab: Lab, columns: list[tuple[str, Column, str | None, bool]]) -> None:
+        prompts, at, hints = inspector_prompts(lab, columns)
+        self.app.call_from_thread(self._show_inspector, prompts, at, hints)
 
-    def _show_inspector(self, prompts: list[tuple[str, RenderedPrompt | str]], at: int) -> None:
-        self.app.push_screen(Inspector(prompts, at))
+    def _show_inspector(
+        self, prompts: list[tuple[str, RenderedPrompt | str]], at: int, hints: list[str]
+    ) -> None:
+        self.app.push_screen(Inspector(prompts, at, hints))
 
     def action_settings(self) -> None:
         if self.busy("F3"):  # the running answers would record the settings they were made with
