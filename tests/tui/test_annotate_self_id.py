@@ -29,15 +29,19 @@ from tests.tui.conftest import wait_for
 class _Host(App[None]):
     """Just the dialog, on no models: what it returns is kept."""
 
-    def __init__(self, text: str = "I'm a teacher.", personas: list | None = None) -> None:
+    def __init__(
+        self, text: str = "I'm a teacher.", personas: list | None = None, given: str = ""
+    ) -> None:
         super().__init__()
         self.text = text
         self.personas = personas or []
+        self.given = given
         self.result: list[AnnotationInput | None] = []
 
     def on_mount(self) -> None:
         self.push_screen(
-            AnnotateDialog("sample 1", self.text, self.personas, "tester"), self.result.append
+            AnnotateDialog("sample 1", self.text, self.personas, "tester", given=self.given),
+            self.result.append,
         )
 
 
@@ -78,11 +82,87 @@ async def test_a_long_text_is_shown_whole_and_said_to_go_on() -> None:
         assert dialog.focused is box
         await pilot.press("end")
         await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y > 0, "the text's end")
+        # Said as scrolled: "N more lines" stayed on screen at the text's end (a trial).
+        await wait_for(pilot, lambda: "the end of the text" in str(more.render()), "the end said")
+        assert "more line" not in str(more.render())
+        await pilot.press("home")
+        await wait_for(pilot, lambda: "more line" in str(more.render()), "the rest said again")
     short = _Host()
     async with short.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(short.screen, AnnotateDialog), "the dialog")
         await pilot.pause()
         assert not short.screen.query_one("#excerpt-more", Label).display  # nothing more
+
+
+async def test_a_quote_of_the_given_text_is_refused_with_the_dialog_kept_open() -> None:
+    """The evidence quoted the adopted answer's start the model continued: the lab refused it
+    after the dialog had closed, and the note typed with it was lost (a trial)."""
+    app = _Host("I am a teacher from Ohio.", given="I am a")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        dialog.query_one("#note").value = "speaks as a person"
+        dialog.query_one("#quote").value = "I am a"
+        await pilot.press("ctrl+s")
+        assert app.screen is dialog and app.result == []
+        said = str(dialog.query_one("#error").render())
+        assert "in the prefill only" in said and "quote what the model wrote" in said, said
+        assert dialog.query_one("#note").value == "speaks as a person"  # nothing typed is lost
+        dialog.query_one("#quote").value = "a teacher"  # reaches past the given text: the model's
+        await pilot.press("ctrl+s")
+    (result,) = app.result
+    assert result is not None and (result.note, result.quote) == ("speaks as a person", "a teacher")
+
+
+async def test_the_given_start_is_marked_as_the_column_marks_it() -> None:
+    """The dialog showed the given start and the model's words in one grey; the column shows the
+    given start green. Untrusted text: what looks like markup is shown as written."""
+    from textual.widgets import Static
+
+    from psmlab.tui.widgets.column_parts import GIVEN_STYLE
+
+    given = "[bold]I am[/bold] a"
+    app = _Host(given + " [red]teacher[/red].", given=given)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        shown = app.screen.query_one("#excerpt-text", Static).content
+        assert shown.plain == app.text  # no markup read
+        assert [(x.start, x.end, str(x.style)) for x in shown.spans] == [
+            (0, len(given), GIVEN_STYLE)
+        ]
+        label = [str(x.render()) for x in app.screen.query(Label)]
+        assert any("after its green start" in x for x in label), label  # said in words too
+    plain = _Host("I am a teacher.")
+    async with plain.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(plain.screen, AnnotateDialog), "the dialog")
+        assert not plain.screen.query_one("#excerpt-text", Static).content.spans
+
+
+async def test_the_status_line_clears_once_a_field_is_edited() -> None:
+    """The message "confidence must be a number from 0 to 1" stayed on screen after the
+    confidence was fixed (a trial)."""
+    app = _Host()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        error = dialog.query_one("#error", Label)
+        dialog.query_one("#note").value = "a teacher"
+        dialog.query_one("#confidence").value = "2"
+        await pilot.press("ctrl+s")
+        await pilot.pause()  # the fields' own change events came and went: the message stays
+        assert "confidence must be" in str(error.render())
+        confidence = dialog.query_one("#confidence")
+        confidence.focus()
+        await pilot.press("backspace", *"0.5")
+        await wait_for(pilot, lambda: not str(error.render()), "the message cleared")
+        # A choice counts as an edit too.
+        confidence.value = "x"
+        await pilot.press("ctrl+s")
+        assert "confidence must be" in str(error.render())
+        dialog.query_one("#self-id", SelfIdChoice).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not str(error.render()), "the message cleared")
+        assert app.screen is dialog and app.result == []
 
 
 def _glyphs(dialog: AnnotateDialog) -> dict[str, str]:

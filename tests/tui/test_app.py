@@ -611,6 +611,41 @@ async def test_annotate_dialog_validates(make_lab) -> None:
         assert app.is_running and not lab.session.annotations
 
 
+async def test_a_quote_of_the_prefill_keeps_the_dialog_and_its_note(make_lab) -> None:
+    """A trial quoted the given start of a continued answer: the dialog closed with a toast and
+    the note typed was lost. Now the dialog says it and keeps everything; the start is green."""
+    from textual.widgets import Static
+
+    from psmlab.tui.widgets.column_parts import GIVEN_STYLE
+
+    lab = make_lab(max_tokens=4)
+    smol = lab.columns[1].id
+    lab.configure(smol, prefill="I grew up")
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "Where are you from?")
+        await settle(pilot, app)
+        col = next(c for c in app.query(ModelColumn) if c.state.model_id == smol)
+        col.focus()
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        shown = dialog.query_one("#excerpt-text", Static).content
+        assert shown.spans[0].end == len("I grew up") and str(shown.spans[0].style) == GIVEN_STYLE
+        dialog.query_one("#note").value = "a person's story"
+        dialog.query_one("#quote").value = "grew up"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is dialog and not lab.session.annotations
+        assert "in the prefill only" in str(dialog.query_one("#error").render())
+        assert dialog.query_one("#note").value == "a person's story"
+        dialog.query_one("#quote").value = ""
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(lab.session.annotations), "the annotation")
+    (a,) = lab.session.annotations
+    assert a.note == "a person's story" and a.evidence is None
+
+
 async def test_inspector_shows_exact_prompts_and_diff(make_lab) -> None:
     lab = make_lab()
     app = PsmlabApp(lab)

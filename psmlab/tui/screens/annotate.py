@@ -7,20 +7,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rich.segment import Segment
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.strip import Strip
 from textual.widgets import Input, Label, RadioButton, RadioSet, SelectionList, Static
 
 from psmlab.core.domain.personas import Persona
+from psmlab.core.errors import UsageError
 from psmlab.core.measure.label_values import archetype_name
 from psmlab.core.session.records import (
     RESERVED_ANNOTATORS,
     Annotation,
     GenerationRecord,
     quote_evidence,
+    quote_span,
 )
 from psmlab.tui.screens.dialogs import FormDialog
+from psmlab.tui.widgets.column_parts import given_text
 from psmlab.tui.widgets.ordered import OrderedInput
 from psmlab.views import safe
 
@@ -119,12 +123,20 @@ class SelfIdChoice(RadioSet):
 
 
 class AnnotateDialog(FormDialog):
-    def __init__(self, target: str, text: str, personas: list[Persona], annotator: str) -> None:
+    """`text`: the answer as the column shows it; `given`: its start the model was given (the
+    prefill, or the answer it continued), which `text` starts with."""
+
+    def __init__(
+        self, target: str, text: str, personas: list[Persona], annotator: str, given: str = ""
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.target = target
         self.text = text
+        self.given = given if text.startswith(given) else ""
         self.personas = personas
         self.annotator = annotator
+        # The fields as they were when the status line last refused them: an edit clears it.
+        self._refused: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="annotate"):
@@ -132,7 +144,10 @@ class AnnotateDialog(FormDialog):
             # The whole text, scrollable: a labeller who sees only its first lines labels
             # them (a trial's two-paragraph answer lost its second to a cut without a mark).
             with VerticalScroll(classes="excerpt", id="excerpt"):
-                yield Static(safe(self.text))
+                # The given start marked green as the column marks it: in one grey with the
+                # model's words, a trial quoted it as evidence of what the model said.
+                own = self.text[len(self.given) :]
+                yield Static(Text.assemble(given_text(self.given), safe(own)), id="excerpt-text")
             yield Label("", id="excerpt-more", classes="field-label")
             # Not a focus stop of its own: it scrolls to the field in focus, and Shift+Tab from
             # the first question reaches the text in one press.
@@ -167,7 +182,12 @@ class AnnotateDialog(FormDialog):
                         yield OrderedInput(placeholder="rating 1-5", id="rating")
                 yield Label("Note:", classes="field-label")
                 yield OrderedInput(placeholder="note", id="note")
-                yield Label("Evidence (text copied from the continuation):", classes="field-label")
+                yield Label(
+                    "Evidence (text copied from what the model wrote after its green start):"
+                    if self.given
+                    else "Evidence (text copied from the continuation):",
+                    classes="field-label",
+                )
                 yield OrderedInput(
                     placeholder="evidence: text copied from the continuation (optional)", id="quote"
                 )
@@ -183,6 +203,12 @@ class AnnotateDialog(FormDialog):
         # The first question, ready for the arrow keys (Tab moves on to the archetypes).
         self.query_one("#self-id", SelfIdChoice).focus()
         self.call_after_refresh(self._say_more)
+        # Counted from where the text is scrolled to: "N more lines" stayed at its end.
+        box = self.query_one("#excerpt", VerticalScroll)
+        self.watch(box, "scroll_y", lambda _: self._say_more(), init=False)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._say_more)
 
     def _say_more(self) -> None:
         """Under a text longer than its box, that it goes on and how to read the rest."""
@@ -190,21 +216,43 @@ class AnnotateDialog(FormDialog):
         more = self.query_one("#excerpt-more", Label)
         more.display = box.max_scroll_y > 0
         if more.display:
-            n = box.max_scroll_y
+            n = max(0, round(box.max_scroll_y - box.scroll_y))
             more.update(
                 f"… the text goes on ({n} more line{'s' * (n != 1)}): Shift+Tab to it, ↑ ↓ to read"
+                if n
+                else "(the end of the text: ↑ to read back)"
             )
+
+    def _refuse(self, problem: str) -> None:
+        """Say what is wrong in the status line; the dialog stays open with what was typed."""
+        self.query_one("#error", Label).update(problem)
+        self._refused = self._state()
+
+    def _edited(self) -> None:
+        # A message that stayed after its field was fixed read as still wrong (a trial). Compared
+        # with the fields as refused: a change event of a value set before Ctrl+S may come after.
+        if self._refused is not None and self._state() != self._refused:
+            self._refused = None
+            self.query_one("#error", Label).update("")
+
+    def on_input_changed(self, _: Input.Changed) -> None:
+        self._edited()
+
+    def on_selection_list_selected_changed(self, _: SelectionList.SelectedChanged[str]) -> None:
+        self._edited()
+
+    def on_radio_set_changed(self, _: RadioSet.Changed) -> None:
+        self._edited()
 
     def _value(self, wid: str) -> str:
         return self.query_one(f"#{wid}", Input).value.strip()
 
     def action_keep(self) -> None:
-        err = self.query_one("#error", Label)
         labels = list(self.query_one("#labels", SelectionList).selected)
         free = self._value("free")
         if free and archetype_name(free) in {p.id for p in self.personas}:
             # It would be read as that archetype (free labels and archetypes share one list).
-            err.update(
+            self._refuse(
                 f"the free label is the archetype {archetype_name(free)}'s name: tick it above, "
                 "or say it in other words"
             )
@@ -216,27 +264,32 @@ class AnnotateDialog(FormDialog):
             if conf is not None and not 0 <= conf <= 1:
                 raise ValueError
         except ValueError:
-            err.update("confidence must be a number from 0 to 1")
+            self._refuse("confidence must be a number from 0 to 1")
             return
         try:
             rating = int(self._value("rating")) if self._value("rating") else None
             if rating is not None and not 1 <= rating <= 5:
                 raise ValueError
         except ValueError:
-            err.update("rating must be a whole number from 1 to 5")
+            self._refuse("rating must be a whole number from 1 to 5")
             return
         quote = self._value("quote") or None
-        if quote and quote not in self.text:
-            err.update("the evidence text is not in the continuation: copy it exactly")
-            return
+        if quote:
+            # The session's own rule, checked here: raised by the lab after the dialog closed,
+            # a quote of the given text lost the note typed with it (a trial).
+            try:
+                quote_span(self.text, quote, what="the evidence text", given=len(self.given))
+            except UsageError as exc:
+                self._refuse(exc.one_line())
+                return
         note = self._value("note") or None
         self_id = self.query_one("#self-id", SelfIdChoice).choice
         if not labels and note is None and rating is None and self_id is None:
-            err.update("choose a self-identification or a label, or give a note or a rating")
+            self._refuse("choose a self-identification or a label, or give a note or a rating")
             return
         who = self._value("annotator") or "anonymous"
         if who in RESERVED_ANNOTATORS:  # refused by the session too: said here, dialog kept open
-            err.update(
+            self._refuse(
                 f"'{who}' cannot name an annotator (psmlab agreement reads SESSION.json:{who} "
                 "as the agreed or the automatic labels): give a person's name"
             )

@@ -403,7 +403,10 @@ class LabScreen(LabFileActions):
         # template's does not, and the dialog's excerpt showed it (a trial told the kinds apart).
         shown = rec.full_text.lstrip() if self.lab.blind and not rec.prefill else rec.full_text
         self.app.push_screen(
-            AnnotateDialog(target, shown, self.personas, default_annotator()), done
+            AnnotateDialog(
+                target, shown, self.personas, default_annotator(), given=rec.prefill or ""
+            ),
+            done,
         )
 
     def action_help(self) -> None:

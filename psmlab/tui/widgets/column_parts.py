@@ -25,6 +25,15 @@ from psmlab.tui.widgets.column_state import (
 from psmlab.tui.widgets.column_text import column_words
 from psmlab.views import safe
 
+# Text the model was given (a prefill, the answer it continued): marked so in the column and in
+# the annotate dialog alike, so what is the model's own reads the same in both.
+GIVEN_STYLE = "italic green"
+
+
+def given_text(start: str) -> Text:
+    """The given start of an answer, styled as given (untrusted text: never read as markup)."""
+    return safe(start, GIVEN_STYLE)
+
 
 def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> Text:
     """Id, kind and format, run, steering, what the next run changes, speed, how the turn ended."""
@@ -109,7 +118,7 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
     else:
         start = cur.record.prefill if cur.record is not None else cur.given
         if start:
-            body.append_text(safe(start, "italic green"))
+            body.append_text(given_text(start))
         # Blind, never shaded: where the colour changes shows a token boundary, and the
         # boundaries name the tokenizer, so the model.
         if s.shade and not blind and cur.record is not None and cur.record.token_logprobs:
