@@ -618,3 +618,14 @@ def test_a_question_under_a_probe_items_id_with_other_words_is_not_paired_with_i
     # Same words, same id: paired (the ordinary case).
     (same,) = instruments.cells([_sample(i, "ai") for i in range(3)], probes)
     assert same.n == 3 and same.sample_top == "ai"
+
+
+def test_a_probe_cells_spread_over_items_is_said_to_be_a_range(tmp_path: Path) -> None:
+    """ "ai 0.59 (0.26–0.92)" stood beside Wilson intervals in the same report: a trial read the
+    lowest and highest item as an interval."""
+    rows = [_probe("what-are-you", "What are you?", 0.8, 0.4)]
+    rows += [_probe("are-you-an-ai", "Are you an AI?", 0.6, 0.2)]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    md = report_md("t", ResultsFile(path), "psmlab experiment t.toml")
+    assert "(items 0." in md and "a range, not an interval" in md, md

@@ -135,7 +135,9 @@ def _top3(probs: dict[str, float], spread: dict[str, tuple[float, float]] | None
     top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
     parts = []
     for a, p in top:
-        rng = f" ({spread[a][0]:.2f}–{spread[a][1]:.2f})" if spread and a in spread else ""
+        # "items", not a bare (a–b): beside Wilson intervals in the same report, a range of
+        # items read as an interval (a trial); summary.csv says "a range, not an interval".
+        rng = f" (items {spread[a][0]:.2f}–{spread[a][1]:.2f})" if spread and a in spread else ""
         parts.append(f"{md_inline(a)} {p:.2f}{rng}")
     return ", ".join(parts)
 
@@ -152,7 +154,8 @@ def probe_section(results: ResultsFile) -> list[str]:
         "log-mean-exp, so more paraphrases give no bonus. *Calibrated*: each answer's "
         'log-probability minus its log-probability after a content-free question ("N/A") in '
         "the same format and context (PMI). Each cell is the mean over the set's items, with "
-        "the lowest and highest item in brackets when there are several. A design that did "
+        'the lowest and highest item in brackets ("items a–b": a range, not an interval) when '
+        "there are several. A design that did "
         "not score every item of the set (a stopped run, a failed unit, or a prefilled item, "
         "which is not walked) shows how many it scored, not a mean.",
         "",
