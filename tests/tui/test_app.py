@@ -935,6 +935,8 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
             0.0,
             123,
         )
+        # The seed is the lab's: set in one column's dialog, said to apply to every column.
+        assert any("the seed (123) applies to every column" in m for m in notices(app))
         await type_and_send(pilot, "What are you?")
         await settle(pilot, app)
         g = next(g for g in lab.session.generations if g.model == cfg.id)
@@ -1361,6 +1363,8 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         assert store.load(target).id == store.load(first).id  # the same session, both kept
         await pilot.press("f5")  # a new run is autosaved to the new file only
         await wait_for(pilot, lambda: len(store.load(target).generations) == 4, "the new run")
+        # The lab's seed is fixed (7): the new run repeats the one before, and says so.
+        assert any("Seed fixed at 7 (F3): a run with unchanged" in m for m in notices(app))
         await settle(pilot, app)
         assert len(store.load(first).generations) == 2
 

@@ -333,11 +333,18 @@ class LabScreen(LabFileActions):
             except PsmlabError as exc:
                 self.notify(exc.one_line(), severity="error")
                 return
+            seed_changed = r.seed != self.lab.seed
             self.lab.seed = r.seed
             set_next(self.states[cfg.id], new)
             self._refresh(cfg.id)
+            # The seed is the lab's: said when it changed, as it changes every column's run.
+            seed = (
+                f"; the seed ({'random' if r.seed is None else r.seed}) applies to every column"
+                if seed_changed
+                else ""
+            )
             self.notify(
-                f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run"
+                f"Settings saved for {self.display_name(cfg.id)}; they apply to the next run{seed}"
             )
             if r.steering is not None:
                 doubts = [w for w in (too_strong(r.steering),) if w] + steering_doubts(r.steering)

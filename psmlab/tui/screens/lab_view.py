@@ -256,6 +256,16 @@ class LabView(LoadingView):
         if not self.lab.turns:
             self.notify("Send a message first", severity="warning")
             return
+        if self.lab.seed is not None and any(
+            self.lab.runs(m) for m in self.states if only is None or m in only
+        ):
+            # A trial's F5 with a fixed seed made a copy of the run before, token for token,
+            # and nothing said why.
+            self.notify(
+                f"Seed fixed at {self.lab.seed} (F3): a run with unchanged settings repeats the "
+                "one before token for token; clear the seed for new samples",
+                timeout=8,
+            )
         self.generating = True
         self._forced_cancel.set()  # scoring stops for the run; it starts again after it
         due = self.lab.awaiting_answer()

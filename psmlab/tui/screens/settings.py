@@ -95,7 +95,12 @@ class SettingsDialog(FormDialog):
                                 tooltip=name,
                                 placeholder=name,
                             )
-                yield Label("seed of sample 1 (the next samples +1, +2…; empty: random, recorded)")
+                # The lab's one seed, not this column's (a trial set it here and saw it in
+                # the other column's next run).
+                yield Label(
+                    "seed of sample 1, for every column (the next samples +1, +2…; a fixed seed "
+                    "repeats a run; empty: random, recorded)"
+                )
                 yield OrderedInput("" if self.seed is None else str(self.seed), id="seed")
             yield from self.buttons()
 
