@@ -160,6 +160,24 @@ def test_scoring_and_scores_of_earlier_settings_say_so() -> None:
     assert "earlier settings" not in lines
 
 
+def test_an_earlier_runs_own_score_is_not_said_to_be_rescored() -> None:
+    """A trial went back to run 2 of 3 ({): its own settings' score said "scored with the
+    earlier settings (rescored after the next run)", though run 3 had come and gone."""
+    f = Forced(
+        RAW, CAL, describe(False, True), node="t-1", scored_with=("chatml", None, None, None)
+    )
+    st = _state(f, PURE)
+    st.system = "You are a cat."  # the next run's settings differ from run 2's
+    st.run_no, st.run_count = 1, 3
+    plain = forced_block(st).plain
+    assert "scored with this run's settings (the next run's differ)" in plain, plain
+    assert "rescored" not in plain
+    st.run_no = 2  # the newest run: its score is rescored after the next run
+    assert (
+        "scored with the earlier settings (rescored after the next run)" in forced_block(st).plain
+    )
+
+
 def test_an_earlier_run_of_other_settings_is_not_set_beside_the_newest_score() -> None:
     """A trial set a system prompt and ran again, then went back to run 1 ({): it showed the
     score made with the new prompt, compared with run 1's samples as if it were theirs."""

@@ -245,9 +245,16 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
     if f.scored_with is not None and f.scored_with[3]:
         out.append_text(safe(f" · steered {f.scored_with[3]}", "magenta"))
     if f.scored_with is not None and f.scored_with != s.next_settings:
-        # The settings changed since: these numbers describe the old ones until rescored.
-        late = "rescoring…" if s.forced_pending else "rescored after the next run"
-        out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
+        if s.run_no < s.run_count - 1 and _run_settings(s) == f.scored_with:
+            # An earlier run ({): its own settings' score, which no later run replaces (a
+            # trial read "rescored after the next run" on run 2 of 3).
+            out.append_text(
+                safe("\nscored with this run's settings (the next run's differ)", "yellow")
+            )
+        else:
+            # The settings changed since: these numbers describe the old ones until rescored.
+            late = "rescoring…" if s.forced_pending else "rescored after the next run"
+            out.append_text(safe(f"\nscored with the earlier settings ({late})", "yellow"))
     if f.prefill_note:
         out.append_text(safe("\n" + f.prefill_note, "yellow"))
     if continued:
