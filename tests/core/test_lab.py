@@ -235,3 +235,14 @@ def test_a_failed_save_as_leaves_the_lab_in_its_own_file(demo_pair, pool, tmp_pa
     lab.seed = 3  # a change: autosaved to its own file
     assert json.loads(first.read_text())["seed"] == 3
     lab.release()
+    # A lab never saved yet stays without a file (it kept the failed one as its own).
+    from psmlab.core.session import file as store
+
+    fresh = Lab([smol], pool=pool)
+    other = tmp_path / "other.json"
+    other.write_bytes(store.dumps(fresh.session))
+    other.chmod(0o444)
+    with pytest.raises(SessionError, match="is read-only"):
+        fresh.save(other)
+    assert fresh.path is None
+    fresh.release()

@@ -1772,3 +1772,20 @@ async def test_compare_with_one_run_and_one_column_says_why(make_lab, demo_pair)
             lambda: any("Only one run and no other column: F5 or r" in m for m in notices(app)),
             "the notice",
         )
+
+
+async def test_the_inspector_opens_before_any_answer(make_lab) -> None:
+    """F2 with no answer at the turn (a fresh lab, or a message whose answers have not come):
+    the next run's prompt, not a crash on the missing sample (a review)."""
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(
+            pilot,
+            lambda: all(st.status != "loading model…" for st in app.lab_screen.states.values()),
+            "the models",
+        )
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, Inspector), "the inspector")
+        assert app.is_running and len(app.screen.prompts) == 2
+        assert all(h.startswith("The prompt the next run sends") for h in app.screen.hints)

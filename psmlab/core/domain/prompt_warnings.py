@@ -161,7 +161,9 @@ def frame_label_warnings(frame: Frame, turns: list[Turn], prefill: str | None) -
     base model reads a turn the transcript does not have (a trial: `render` showed three turns
     for one message, and the export one). Chat templates say the like of typed markers."""
     labels = _speaker_labels(frame)
-    texts = [(f"message {i + 1} ({t.role})", t.content) for i, t in enumerate(turns)]
+    # Named by its start, not a number: trimming and a system prompt from the settings shift
+    # the turns' numbers here from the transcript's.
+    texts = [(f"the {t.role} message {_start(t.content)}", t.content) for t in turns]
     if prefill:
         texts.append(("the prefill", prefill))
     out = []
@@ -176,3 +178,8 @@ def frame_label_warnings(frame: Frame, turns: list[Turn], prefill: str | None) -
                 "reword that line if you did not mean a turn there"
             )
     return out
+
+
+def _start(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= 24 else flat[:23] + "…")

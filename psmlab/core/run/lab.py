@@ -161,11 +161,15 @@ class Lab(LabInstruments):
             try:
                 disk.atomic_write(target, store.dumps(self.session), session=True)
             except PsmlabError:
-                if before is not None and before != target:
-                    # A save-as that failed: the lab goes on in its own file, whose autosaves
-                    # would otherwise all fail at the new path.
-                    with contextlib.suppress(PsmlabError):
-                        self.attach(before)
+                if before != target:
+                    # A save-as that failed: the lab goes on in its own file (or in none yet),
+                    # whose autosaves would otherwise all fail at the new path.
+                    if before is None:
+                        self.release()
+                        self.path = None
+                    else:
+                        with contextlib.suppress(PsmlabError):
+                            self.attach(before)
                 raise
             self.dirty = False
             self.written = True

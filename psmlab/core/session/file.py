@@ -34,13 +34,6 @@ sessions_dir = paths.sessions_dir
 def resolve_path(name: str | Path) -> Path:
     """A path as given, or a bare name looked up in the sessions directory."""
     p = Path(name).expanduser()
-    if p.is_dir():
-        # "adir" beside a folder of that name was written as ./adir.json, where no command
-        # that takes a session's name looks (a trial); "adir/" said "adir.json exists".
-        raise UsageError(
-            f"{p} is a folder, not a session file",
-            f"name a file in it ({p / 'my-run.json'}) or a session ({sessions_dir() / p.name}.json)",
-        )
     if p.exists() or p.parent != Path("."):
         return p
     cand = sessions_dir() / (p.name if p.suffix == ".json" else p.name + ".json")

@@ -107,8 +107,7 @@ class Inspector(ModalScreen[None]):
             for i, (name, p) in enumerate(self.prompts):
                 # A model's name is the user's file name: a Text, never read as markup.
                 with TabPane(plain(name), id=f"prompt-{i}"), VerticalScroll():
-                    # Rendered from the column's settings now: after a settings change it is
-                    # not the prompt the answer on screen was made from.
+                    # Which prompt this is: the answer on screen's, or the next run's.
                     yield Static(self.hints[i], classes="hint", markup=False)
                     if isinstance(p, RenderedPrompt):
                         yield Static(prompt_view(p, name=name), classes="prompt")

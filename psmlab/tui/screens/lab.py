@@ -288,7 +288,10 @@ class LabScreen(LabFileActions):
         here = col.state.model_id if col is not None else None
         columns = []
         for m in self.order:
-            shown = self.states[m].samples[self.states[m].shown] if m in self.states else None
+            st = self.states.get(m)
+            # No answer at this turn yet (or a run with none left): the next run's prompt only.
+            ok = st is not None and 0 <= st.shown < len(st.samples)
+            shown = st.samples[st.shown] if st is not None and ok else None
             rec = shown.record if shown is not None and shown.record is not None else None
             columns.append((self.display_name(m), self.lab.column(m), rec and rec.id, m == here))
         self._inspect(self.lab, columns)
