@@ -402,7 +402,7 @@ def test_multiple_choice_results_reach_the_probe_tables_and_the_csv(tmp_path: Pa
     assert abs(entry["choice_position_bias"] - 0.15) < 1e-12
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "| multiple choice (position bias) |" in md
-    assert "ai 0.70 (0.60–0.80), human 0.30 (0.20–0.40) (position bias +0.15)" in md
+    assert "ai 0.70 (items 0.60–0.80), human 0.30 (items 0.20–0.40) (position bias +0.15)" in md
     assert "*Multiple choice*" in md
     chosen = [
         r for r in DictReader(io.StringIO(summary_csv(results))) if r["section"] == "probes_choice"
@@ -560,7 +560,7 @@ def test_multiple_choice_is_reported_when_every_ordinary_probe_of_the_cell_faile
         entry["n_items"] == 2 and "probs" not in entry and abs(entry["choice"]["ai"] - 0.7) < 1e-12
     )
     md = report_md("t", results, "psmlab experiment t.toml")
-    assert "| m | hhh | none | not measured | not measured | ai 0.70 (0.60–0.80)" in md
+    assert "| m | hhh | none | not measured | not measured | ai 0.70 (items 0.60–0.80)" in md
     # One choice unit failed too: k of n, in the report and as a csv row of its own.
     rows[-1] = {**failed[0], "key": "choice|m|hhh|none|self-id/are-you-human", "kind": "choice"}
     results = _write(tmp_path, rows)
@@ -593,7 +593,8 @@ def test_a_cell_short_of_the_sets_items_and_a_bare_failed_row_are_said_not_avera
     assert "probs" in m and m["calibrated_partial"] == (1, 2)
     md = report_md("t", results, "psmlab experiment t.toml")
     assert (
-        "| m | hhh | none | ai 0.80 (0.70–0.90), human 0.20 (0.10–0.30) | 1 of 2 items scored" in md
+        "| m | hhh | none | ai 0.80 (items 0.70–0.90), human 0.20 (items 0.10–0.30) | 1 of 2 items scored"
+        in md
     )
     assert "| m2 | hhh | none | 1 of 2 items scored: no mean over the set |" in md
     csv_rows = list(DictReader(io.StringIO(summary_csv(results))))
