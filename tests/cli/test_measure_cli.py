@@ -348,6 +348,11 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert sum(r["answers_left_out"] for r in json.loads(some.stdout)["results"]) == sum(
         int(x.split("; the other ")[1].split()[0]) for x in left
     )
+    # The JSON says it in the same words, beside each result (a trial's held the count alone).
+    notes = [r["prefill_note"] for r in json.loads(some.stdout)["results"]]
+    assert sorted(n.split(": ", 1)[-1] for n in notes if n) == sorted(
+        x.split("]: ", 1)[1] for x in left
+    )
     # Over a set, a class's count sums its items' (a trial read 10 where each item scores 4-6).
     table = run_cli("probe", "--set", "self-id", "-m", smol, "--prefill", "I am",
                     env={"COLUMNS": "200"})  # fmt: skip

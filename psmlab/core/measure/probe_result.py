@@ -69,6 +69,9 @@ class ProbeResult:
             "answers_not_continuing_prefill": self.not_continuing,
             "n_answers": self.n_answers,
             "answers_left_out": self.left_out,
+            # The words the table says beside it, in the JSON too (a trial's --json held the
+            # count alone, and its prompt warnings did not say it).
+            "prefill_note": self.prefill_note(),
         }
 
     def prefill_note(self) -> str | None:
