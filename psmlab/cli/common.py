@@ -14,7 +14,6 @@ from typing import Any
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.errors import ExitCode, PsmlabError, UsageError
-from psmlab.core.inside.vector_checks import steering_doubts
 from psmlab.core.models.registry import Registry, distinct_ids
 from psmlab.core.models.spec import ModelSpec
 from psmlab.core.models.steering import (
@@ -133,6 +132,9 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
         if why:
             sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
     strong = {why for st in chosen.values() if st is not None and (why := too_strong(st))}
+    # Here, not at the top: `psmlab --help` must not import llama_cpp (vector_checks does).
+    from psmlab.core.inside.vector_checks import steering_doubts
+
     strong |= {why for st in chosen.values() if st is not None for why in steering_doubts(st)}
     for why in sorted(strong):  # once, when one vector steers every model
         sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
