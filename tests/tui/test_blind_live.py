@@ -101,7 +101,8 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
         assert not screen.generating
         labelled = {c.gen_id: c.label for c in screen.adoptable()}
         autos = {a.generation_id: a.self_id for a in lab.session.auto_labels}
-        assert labelled == {g: autos[g] for g in labelled}  # named again: the labels are back
+        # Named again: the labels are back, with whose reading they are.
+        assert labelled == {g: f"markers: {autos[g]}" for g in labelled}
         # Blind again: an adopted answer is not named by a letter in the transcript (letters are
         # shuffled every turn, so a later turn's "Model A" would be another model).
         await pilot.press("ctrl+b")
