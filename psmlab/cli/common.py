@@ -123,9 +123,8 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
     for mid, st in chosen.items():
         if st is not None and (bad := misfit(st, by_id[mid])):
             raise UsageError(
-                f"--steer: {bad}",
-                f"steer only the models it was built for (--steer MODEL=FILE), or build one "
-                f"for {mid} (psmlab vectors build -m {mid})",
+                f"--steer: {bad.why}",
+                f"{bad.fix}, or steer only the models it fits (--steer MODEL=FILE)",
             )
     for mid, st in chosen.items():
         why = built_for_another(st, by_id[mid]) if st is not None else None

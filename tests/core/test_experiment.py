@@ -251,14 +251,16 @@ def test_a_context_can_steer_one_model_and_the_report_says_so(tmp_path: Path, po
     # table naming no model of the experiment, a vector of another width, a missing layer.
     for steer, said in (
         ({"smollm2-135m-instructx": "v.gguf:10@3"}, "steers 'smollm2-135m-instructx', which is"),
-        ({"gemma-3-270m": "v.gguf:10@3"}, "whose directions have 576 values; gemma-3-270m needs"),
+        ({"gemma-3-270m": "v.gguf:10@3"}, "directions have 576 values; gemma-3-270m needs"),
     ):
         ctx = spec.contexts[1].model_copy(update={"steer": steer})
         with pytest.raises(PsmlabError, match=said):
             plan(spec.model_copy(update={"contexts": [spec.contexts[0], ctx]}), tmp_path)
     write_cvec(tmp_path / "deep.gguf", {40: (v / np.linalg.norm(v)).astype(np.float32)})
     ctx = spec.contexts[1].model_copy(update={"steer": {"smollm2-135m-instruct": "deep.gguf"}})
-    with pytest.raises(PsmlabError, match=r"at layer 40; it has layers 1\.\.29"):
+    with pytest.raises(
+        PsmlabError, match=r"steers layer 40; smollm2-135m-instruct has layers 1\.\.29"
+    ):
         plan(spec.model_copy(update={"contexts": [spec.contexts[0], ctx]}), tmp_path)
 
 

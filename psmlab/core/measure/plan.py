@@ -4,7 +4,6 @@ schema is in `experiment_spec`)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -21,11 +20,10 @@ from psmlab.core.measure.labeling import parse_labeller, resolve_judge
 from psmlab.core.measure.opening import settings as opening_settings
 from psmlab.core.measure.probes import ProbeSet, check_archetypes, load_probe_set
 from psmlab.core.measure.results import GROUP
-from psmlab.core.models.gguf import read_gguf
 from psmlab.core.models.hashing import file_sha256, total_size
 from psmlab.core.models.registry import Registry, distinct_ids, split_kind
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import Steering
+from psmlab.core.models.steering import Steering, misfit
 
 
 @dataclass(frozen=True)
@@ -328,30 +326,12 @@ def _steering(c: Context, m: ModelSpec, base: Path) -> Steering | object | None:
     st = Steering.parse(text, base=base, where=f"the steer of context '{c.name}'")
     # A vector of another width, or layers the model lacks, fail every unit of the sweep: said
     # here, before anything runs (retrying would never help).
-    width, depth = _shape(m.path)
-    if st.vector is not None and width and st.vector.n_embd != width:
+    if bad := misfit(st, m):
         raise UsageError(
-            f"context '{c.name}' steers {m.id} with {Path(st.path).name}, whose directions have "
-            f"{st.vector.n_embd} values; {m.id} needs {width}",
-            f"build a vector for {m.id} (psmlab vectors build -m "
-            f"{m.path if m.source == 'path' else m.id}), or a steer table that gives each model "
-            "its own",
-        )
-    if depth and any(not 1 <= L < depth for L in st.chosen):
-        raise UsageError(
-            f"context '{c.name}' steers {m.id} at layer {max(st.chosen)}; it has layers "
-            f"1..{depth - 1} for control vectors",
-            "choose layers the model has (FILE:LAYERS@ALPHA)",
+            f"context '{c.name}' steers {m.id}: {bad.why}",
+            f"{bad.fix}, or a steer table that gives each model its own",
         )
     return st
-
-
-@functools.lru_cache(maxsize=64)
-def _shape(path: str) -> tuple[int | None, int | None]:
-    """A model file's residual width and layer count, read once per process (a plan is made
-    again for each report)."""
-    info = read_gguf(path)
-    return info.n_embd, info.n_layer
 
 
 def _check_steer_tables(spec: ExperimentSpec, models: list[ModelSpec]) -> None:

@@ -3,6 +3,7 @@ recorded with every steered result and read back for replay."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -242,28 +243,49 @@ def too_strong(steering: Steering) -> str | None:
     )
 
 
-def misfit(steering: Steering, spec: ModelSpec) -> str | None:
+@dataclass(frozen=True)
+class Misfit:
+    """Why a vector cannot steer a model, and the fix that goes with that reason."""
+
+    why: str
+    fix: str
+
+
+def misfit(steering: Steering, spec: ModelSpec) -> Misfit | None:
     """Why the vector cannot steer this local model, told from its GGUF header before anything
     runs (None: it fits, or the header cannot tell): directions of another width, or layers the
-    model lacks (a trial's 576-value vector failed on the 640-wide model only once it ran)."""
-    from psmlab.core.models.gguf import read_gguf
-
+    model lacks (a trial's 576-value vector failed on the 640-wide model only once it ran).
+    One rule for `--steer` and for an experiment's plan."""
     if spec.is_remote or steering.vector is None:
         return None
     try:
-        info = read_gguf(spec.path)
+        width, depth = _shape(spec.path)
     except PsmlabError:
         return None  # said where the model loads
     name = Path(steering.path).name
-    if info.n_embd and steering.vector.n_embd != info.n_embd:
-        return f"{name}'s directions have {steering.vector.n_embd} values; {spec.id} needs {info.n_embd}"
-    depth = info.n_layer
+    if width and steering.vector.n_embd != width:
+        ref = spec.path if spec.source == "path" else spec.id
+        return Misfit(
+            f"{name}'s directions have {steering.vector.n_embd} values; {spec.id} needs {width}",
+            f"build a vector for {spec.id} (psmlab vectors build -m {ref})",
+        )
     if depth and any(not 1 <= L < depth for L in steering.chosen):
-        return (
+        return Misfit(
             f"{name} steers layer {max(steering.chosen)}; {spec.id} has layers 1..{depth - 1} "
-            "for control vectors"
+            "for control vectors",
+            f"choose layers {spec.id} has (FILE:LAYERS@ALPHA)",
         )
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _shape(path: str) -> tuple[int | None, int | None]:
+    """A model file's residual width and layer count, read once per process (an experiment's
+    plan is made again for each report)."""
+    from psmlab.core.models.gguf import read_gguf
+
+    info = read_gguf(path)
+    return info.n_embd, info.n_layer
 
 
 def built_for_another(steering: Steering, spec: ModelSpec) -> str | None:
