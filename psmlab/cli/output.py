@@ -20,6 +20,7 @@ from psmlab.core.domain.stats import (
     fmt_rate,
     fmt_share,
     many_comparisons_note,
+    overlapping,
 )
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
@@ -156,6 +157,8 @@ def shares_table(shares: dict[str, LabelShares], labeller: str) -> Table:
     for model, ls in shares.items():
         rows = [("self-id", x.label, fmt_share(x)) for x in ls.self_id]
         rows += [("archetype", x.label, fmt_share(x)) for x in ls.archetypes]
+        if overlapping(ls.archetypes):  # k/n rows that add up past n, said where they are
+            rows.append(("archetype", "", "(some samples carry several)"))
         rows += [
             (
                 "turn ended",

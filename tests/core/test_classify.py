@@ -1,5 +1,6 @@
 """Automatic labels from marker rules on crafted texts, their misfires, shares and their display."""
 
+import io
 import json
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from psmlab.core.domain.quality import NOT_MEASURED, agreement, labeller_line
 from psmlab.core.domain.selfid import self_identify
 from psmlab.core.domain.selfid_speaker import other_speakers
 from psmlab.core.domain.stats import (
+    LabelShares,
     Share,
     fmt_ends,
     fmt_share,
@@ -315,3 +317,31 @@ def test_a_heading_in_the_answer_is_not_another_speakers_turn() -> None:
     both = "Sure.\nSummary: I'm a nurse in Leeds.\nUser: and you?\nP.S.: I am an AI."
     assert other_speakers(both) == ["User:"]
     assert self_identify(both).label == "human"
+
+
+def test_archetype_shares_that_add_up_past_all_samples_are_said_to_overlap() -> None:
+    """A sample can carry several archetypes: "hal-9000 2/2 · helpful-assistant 1/2" reads as
+    150% unless the table says so (a review); one label per sample says nothing."""
+    from rich.console import Console
+
+    from psmlab.cli.output import shares_table
+    from psmlab.core.domain.stats import overlapping
+    from psmlab.core.measure.report import _sample_section
+
+    one = [classify(t, PERSONAS) for t in ("I'm an AI.", "Sure.")]
+    two = [classify(t, PERSONAS) for t in ("I'm an AI, and I'm sorry, Dave.", "I'm an AI.")]
+    assert max(len(a.labels) for a in two) > 1
+    plain, several = shares_of(one), shares_of(two)
+    assert not overlapping(plain.archetypes) and overlapping(several.archetypes)
+    assert not overlapping([])
+
+    def shown(ls: LabelShares) -> str:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(shares_table({"m": ls}, "markers"))
+        return console.export_text()
+
+    assert "some samples carry several" in shown(several)
+    assert "several" not in shown(plain)
+    report = "\n".join(_sample_section("Q", {("m", "f", "c"): several}))
+    assert "a sample can carry several, so a row can sum past 100%" in report
+    assert "several" not in "\n".join(_sample_section("Q", {("m", "f", "c"): plain}))

@@ -605,3 +605,15 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
         st.samples, st.cursor = [Sample("", empty)], None
         col.action_token(1)
         assert st.cursor is None  # nothing of its own to stand on
+
+
+def test_archetype_shares_that_add_up_past_the_samples_say_some_carry_several() -> None:
+    from psmlab.tui.widgets.column_text import distribution_text
+
+    st = _state(None, PURE, n=2)
+    st.samples = [Sample("I am a person.", _record(i, PURE)) for i in range(2)]
+    st.auto_self_id = [Share("ai", 2, 2), Share("human", 0, 2)]
+    st.auto = [Share("hal-9000", 2, 2), Share("helpful-assistant", 1, 2)]
+    assert "(some carry several)" in distribution_text(st, 80, short=False).plain
+    st.auto = [Share("hal-9000", 1, 2), Share("helpful-assistant", 1, 2)]
+    assert "several" not in distribution_text(st, 80, short=False).plain

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -170,6 +170,12 @@ def label_shares(label_sets: Iterable[Iterable[str]]) -> list[Share]:
     counts: Counter[str] = Counter(lab for s in sets for lab in s)
     n = len(sets)
     return [Share(lab, k, n) for lab, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def overlapping(shares: Sequence[Share]) -> bool:
+    """Whether some sample carries more than one of these labels (their shares then sum past
+    100%, which a reader adding them up should be told)."""
+    return bool(shares) and sum(x.k for x in shares) > shares[0].n
 
 
 def self_id_shares(values: Iterable[str | None]) -> list[Share]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import labeller_line
-from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, shares_of
+from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, overlapping, shares_of
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.measure.people import PeopleLabels
 from psmlab.core.measure.report_agreement import agreement_section
@@ -217,7 +217,12 @@ def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> l
                 f"{m[:24]:<24} {f[:10]:<10} {c[:12]:<12} {bar(top.share)} {top.k}/{top.n} {top.label}"
             )
     labels = list(dict.fromkeys(s.label for ls in table.values() for s in ls.archetypes))
+    several = any(overlapping(ls.archetypes) for ls in table.values())
     out += ["", "```text", *chart, "```", "", "Archetypes (marker phrases):", ""]
+    if several:  # a row whose shares add up past 100% is not an error: said before the table
+        out[-2] = (
+            "Archetypes (marker phrases; a sample can carry several, so a row can sum past 100%):"
+        )
     out.append(
         "| model | format | context | n | " + " | ".join(md_inline(x) for x in labels) + " |"
     )

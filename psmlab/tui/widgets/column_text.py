@@ -10,7 +10,7 @@ from rich.containers import Lines
 from rich.text import Text
 
 from psmlab.core.domain.quality import LEVELS, kappa_brief
-from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share
+from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_share, overlapping
 from psmlab.tui.widgets.column_state import ColumnState
 from psmlab.tui.widgets.forced_lines import forced_block
 from psmlab.views import safe
@@ -72,6 +72,8 @@ def distribution_text(s: ColumnState, width: int, *, short: bool) -> Text:
         out.append(": ", style="bold")
         arch = " · ".join(f"{x.label} {fmt_share(x)}" for x in s.auto[:3])
         out.append_text(safe(arch or "—"))
+        if overlapping(s.auto):  # shares that add up past 100%, said
+            out.append(" (some carry several)", style="dim")
         out.append_text(safe(f"\nturns ended: {fmt_ends(s.ends)}", "dim"))
         empty = sum(
             1
