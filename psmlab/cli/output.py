@@ -52,7 +52,7 @@ def generation_cell(
     out.append("\n")
     # How the turn ended sits beside the labels: for a base-model frame, starting the next
     # speaker's line is the normal end of a turn, not a persona.
-    meta = f"{g.n_tokens} tok · {turn_end(g.finish_reason, g.stop_string)}"
+    meta = f"{g.token_words()} · {turn_end(g.finish_reason, g.stop_string)}"
     if g.timings:
         meta += f" · {fmt_rate(g.timings.tokens_per_s)}"
     meta += f" · seed {g.seed}"

@@ -79,6 +79,9 @@ def test_a_monitored_projection_reads_the_answer_not_the_next_speakers_line(
         text = b"".join(vocab.piece_bytes(t) for t in g.tokens[: row.n_tokens]).decode()
         # The recorded tokens go on past the answer; the rows read are exactly the answer's.
         assert 0 < row.n_tokens < len(g.tokens)
+        # The stream recorded the same split (the lab's "k tok + m of the stop string").
+        assert g.stop_tokens == len(g.tokens) - row.n_tokens == g.n_tokens - g.answer_tokens()
+        assert g.token_words() == f"{row.n_tokens} tok + {g.stop_tokens} of the stop string"
         assert text.rstrip("\n") == g.text.rstrip("\n")
         assert all(len(v) == row.n_tokens for v in row.per_token.values())
         n = g.prompt_tokens

@@ -553,7 +553,9 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
     "the model added only whitespace", and F7's cursor sat on "token ':'": two of the three
     were the next speaker's "User:", recorded (replay needs them) but not the answer's."""
     from psmlab.core.domain.types import TokenLogprob
-    from psmlab.tui.widgets.column_parts import token_count
+
+    def token_count(rec: GenerationRecord) -> str:
+        return rec.token_words()
 
     toks = [
         TokenLogprob(token=k, text=t, logprob=-0.1) for k, t in enumerate(["\n\n", "User", ":"])
@@ -568,7 +570,13 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
         }
     )
     assert token_count(rec) == "1 tok + 2 of the stop string"
-    assert token_count(rec.model_copy(update={"token_logprobs": None})) == "3 tok"
+    # An older record, its split not recorded: the count is said to hold the stop string.
+    assert token_count(rec.model_copy(update={"token_logprobs": None})) == (
+        "3 tok with the stop string"
+    )
+    # Recorded by the stream (every new record): the texts of the tokens are not needed.
+    recorded = rec.model_copy(update={"token_logprobs": None, "stop_tokens": 3, "text": ""})
+    assert token_count(recorded) == "0 tok + 3 of the stop string"
     assert token_count(_record(1, {})) == "5 tok"
     # A character split over byte tokens reads "\ufffd" in each (a review: counting by the
     # answer's characters gave "2 tok + 7 of the stop string" for six tokens of "你好").
@@ -583,7 +591,7 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
     assert token_count(wide) == "6 tok + 3 of the stop string"
     # Token texts recorded for some tokens only: where the answer ends is not known.
     short = rec.model_copy(update={"n_tokens": 5, "token_logprobs": toks[:1]})
-    assert token_count(short) == "5 tok"
+    assert token_count(short) == "5 tok with the stop string"
     st = ColumnState("m", "base", "dialogue", status="ready", samples=[Sample(rec.text, rec)])
     app = _Host(st)
     async with app.run_test(size=(120, 24)) as pilot:

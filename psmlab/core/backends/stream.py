@@ -189,6 +189,8 @@ class StreamBuilder:
         self.longest = max((len(s) for s in self.stops), default=0)
         self.text, self.emitted, self.n = "", 0, 0
         self.tokens: list[int] = []
+        # Where each piece's text ends in `text`: which pieces a stop string's cut leaves out.
+        self.ends: list[int] = []
         self.tlps: list[TokenLogprob] = []
         self.finish_reason: FinishReason | None = None
         self.stop_hit: str | None = None
@@ -228,6 +230,7 @@ class StreamBuilder:
             self.tokens.append(tok)
         if lps:
             self.tlps.extend(lps)
+        self.ends.append(len(self.text) + len(chunk))
         if not chunk:
             return True  # nothing new to cut or show
         self.text += chunk
@@ -249,6 +252,14 @@ class StreamBuilder:
             )
             self.emitted = safe
         return True
+
+    def _stop_tokens(self) -> int:
+        """How many pieces after the answer's hold only the stop string: a piece whose text
+        reaches into the answer (`text`, already cut) counts as the answer's, as
+        `answer_token_count` counts them."""
+        cut = len(self.text)
+        k = next((i + 1 for i, end in enumerate(self.ends) if end >= cut), 0) if cut else 0
+        return self.n - k
 
     def finish(self) -> Generation:
         """The Generation this stream made; raises `report.failure` with it attached."""
@@ -283,6 +294,7 @@ class StreamBuilder:
             n_tokens=n,
             finish_reason=finish,
             role_leak=finish == "stop_string",
+            stop_tokens=self._stop_tokens() if finish == "stop_string" else None,
             params=self.params,
             tokens=tuple(self.tokens),
             stop_string=self.stop_hit,

@@ -99,11 +99,48 @@ class Continuation(BaseModel):
     provenance: dict[str, Any] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     token_logprobs: tuple[TokenLogprob, ...] = ()
+    # Of n_tokens, how many hold the stop string that ended the turn (recorded for replay, never
+    # shown as the answer); None: no stop string ended it, or not recorded (older records). A
+    # trial read "3 tok" beside "the model added nothing before the stop string".
+    stop_tokens: int | None = Field(None, ge=0)
 
     @property
     def full_text(self) -> str:
         """What the assistant said: the prefill the model was given plus what it wrote."""
         return (self.prefill or "") + self.text
+
+    def answer_tokens(self) -> int:
+        """How many of the recorded tokens hold the answer's text. Recorded by the stream where
+        a stop string ended the turn; else told from the tokens' own texts where they are
+        recorded (F7), where the stop string starts in them (a character split over byte tokens
+        reads as "\ufffd" in each, so the answer's length in characters does not count them);
+        else all of them."""
+        if self.stop_tokens is not None:
+            return max(0, self.n_tokens - self.stop_tokens)
+        toks = self.token_logprobs
+        if not toks:
+            return self.n_tokens
+        joined = "".join(t.text for t in toks)
+        at = joined.find(self.stop_string) if self.stop_string else -1
+        if self.finish_reason != "stop_string" or len(toks) != self.n_tokens or at < 0:
+            return len(toks)
+        k, start = 0, 0
+        for t in toks:  # a token that starts before the stop string holds some of the answer
+            if start >= at:
+                break
+            k, start = k + 1, start + len(t.text)
+        return k
+
+    def token_words(self) -> str:
+        """`26 tok`, or where a stop string ended the turn what of it is the stop's (`1 tok + 2
+        of the stop string`); an older record whose split is not known says the count holds it."""
+        if self.finish_reason != "stop_string":
+            return f"{self.n_tokens} tok"
+        k = self.answer_tokens()
+        known = self.stop_tokens is not None or len(self.token_logprobs or ()) == self.n_tokens
+        if not known or k == self.n_tokens:  # where the answer ends in its tokens: not known
+            return f"{self.n_tokens} tok with the stop string"
+        return f"{k} tok + {self.n_tokens - k} of the stop string"
 
 
 class Generation(Continuation):

@@ -147,7 +147,7 @@ def _generation_section(s: Session, g: GenerationRecord, adopted: str) -> list[s
         head += f" (decoded in one batch with seeds {md_inline(', '.join(map(str, par['seeds'])))})"
     head += adopted  # " · adopted", or on another branch than the one exported
     # Format, sampling, system prompt and prefill are the run's, written above it.
-    meta = f"{g.n_tokens} tokens · finish {md_code(str(g.finish_reason))}"
+    meta = f"{g.token_words()} · finish {md_code(str(g.finish_reason))}"
     if g.finish_reason == "stop_string":  # how the turn ended: beside the labels, not one
         meta += " · ended: next speaker's turn"
         if g.stop_string:  # an experiment's samples do not record which text began it

@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.css.scalar import Unit
 from textual.widgets import Static
 
-from psmlab.tui.widgets.column_parts import answer_tokens, body_text, footer_text, header_text
+from psmlab.tui.widgets.column_parts import body_text, footer_text, header_text
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
@@ -183,7 +183,7 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             return
         # The answer's own tokens: the stop string's after them are not on screen (a trial's
         # cursor sat on "token ':'" of the next speaker's "User:").
-        k = answer_tokens(cur.record) if cur is not None and cur.record is not None else 0
+        k = min(len(toks), cur.record.answer_tokens()) if cur is not None and cur.record else 0
         if k == 0:
             self.app.notify(
                 "This answer has no token of its own: its tokens are the stop string's",

@@ -155,7 +155,7 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
         foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
         if cur is not None and cur.record is not None:
             # Blind: no token count (the same text in more tokens names another tokenizer).
-            tok = "" if blind else f" · {token_count(cur.record)}"
+            tok = "" if blind else f" · {cur.record.token_words()}"
             foot.append(f" · seed {cur.record.seed}{tok}", style="dim")
             if how := s.adopted.get(cur.record.id):  # which answer went on, and where
                 foot.append(f" · {how}", style="green" if how == "adopted" else "dim green")
@@ -210,40 +210,6 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
         short = w if len(w) <= room else w[: room - 1] + "…"
         foot.append_text(safe(f"\n⚠ {short}", "yellow"))
     return foot
-
-
-def answer_tokens(rec: GenerationRecord) -> int:
-    """How many of the recorded tokens hold the answer's text: after a stop string the rest are
-    its tokens (recorded, for replay), which the answer on screen does not show. All of them
-    when no token texts are recorded (F7 records them), not all were, or no stop string ended
-    it. Counted where the stop string starts in the tokens' own texts, as the stream cut it
-    (`stream.answer_token_count`): a character split over byte tokens reads as "\ufffd" in each,
-    so the answer's length in characters does not count its tokens."""
-    toks = rec.token_logprobs or []
-    if not toks:
-        return rec.n_tokens
-    joined = "".join(t.text for t in toks)
-    at = joined.find(rec.stop_string) if rec.stop_string else -1
-    if rec.finish_reason != "stop_string" or len(toks) != rec.n_tokens or at < 0:
-        return len(toks)
-    k, start = 0, 0
-    for t in toks:  # a token that starts before the stop string holds some of the answer
-        if start >= at:
-            break
-        k, start = k + 1, start + len(t.text)
-    return k
-
-
-def token_count(rec: GenerationRecord) -> str:
-    """`26 tok`, or with a stop string what of it is the stop's: a trial read "3 tok" beside "the
-    model added only whitespace" (two were the next speaker's "User:")."""
-    toks = rec.token_logprobs or []
-    k = answer_tokens(rec)
-    if rec.finish_reason != "stop_string" or not toks or k == len(toks):
-        # Where the answer ends in its tokens is not known here (the header's turn end says
-        # a stop string ended it; a longer footer cut the labels from a small terminal).
-        return f"{rec.n_tokens} tok"
-    return f"{k} tok + {rec.n_tokens - k} of the stop string"
 
 
 def shaded(rec: GenerationRecord, cursor: int | None, blind: bool) -> Text:
