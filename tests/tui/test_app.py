@@ -1422,6 +1422,12 @@ async def test_typing_into_a_focused_column_starts_a_message(make_lab) -> None:
         await pilot.press("a", "r", "e")
         await wait_for(pilot, lambda: box.text == "are", "the letters in the box")
         assert not lab.session.generations and not lab.turns
+        # "[" and "]" with no other sample to step to: a trial's "[bold]x[/]" lost its "[".
+        box.clear()
+        col.focus()
+        await pilot.pause()
+        await pilot.press("left_square_bracket", "b", "right_square_bracket")
+        await wait_for(pilot, lambda: box.text == "[b]", "the brackets in the box")
 
 
 async def test_a_paste_into_a_column_or_the_transcript_goes_to_the_message_box(make_lab) -> None:
@@ -1444,6 +1450,35 @@ async def test_a_paste_into_a_column_or_the_transcript_goes_to_the_message_box(m
             await wait_for(pilot, lambda: box.text == "pasted [red]one\nand two", "the paste")
             assert box.has_focus
         assert not lab.session.generations and not lab.turns  # pasted, not sent
+
+
+async def test_a_message_holding_a_control_character_is_not_sent_unsaid(make_lab) -> None:
+    """A trial pasted "AB\x1b[31mCD": the text area took it as "^[31mCDAB", and that was kept
+    as the user's turn. A control character in the box is said, and the message stays to mend;
+    a Windows paste's "\r\n" is a newline, not a control character."""
+    from textual import events
+
+    from psmlab.tui.widgets.composer import Composer
+
+    lab = make_lab()
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.query_one(Composer)
+        box.focus()
+        await pilot.pause()
+        box.post_message(events.Paste("AB\x1b[31mCD"))
+        await wait_for(pilot, lambda: "CD" in box.text, "the paste")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: any("control character (ESC" in str(n.message) for n in app._notifications),
+            "the notice",
+        )
+        assert "\x1b" in box.text and not lab.turns and not lab.session.generations
+        box.clear()
+        box.post_message(events.Paste("one\r\ntwo"))
+        await wait_for(pilot, lambda: "two" in box.text, "the second paste")
+        assert "\r" not in box.text, repr(box.text)
 
 
 async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:

@@ -177,3 +177,28 @@ async def test_a_turns_control_characters_are_shown_inert_and_kept_as_they_were(
 
     for mixed in ("a\x1b b␛", "x\x9b and literal \\x9b"):
         assert from_editable(editable(mixed), mixed) == mixed
+
+
+async def test_a_control_character_pasted_into_an_edit_is_said_and_the_dialog_stays() -> None:
+    """An edit that adds an ESC (a paste) is not kept unsaid: the text area takes an escape
+    sequence out of order. Those the turn already held are kept as they were (above)."""
+    from textual import events
+
+    from psmlab.core.domain.textsafe import typed_controls
+
+    assert typed_controls("plain\ttext\n") is None and typed_controls(EVIL, EVIL) is None
+    assert "control character (ESC" in (typed_controls("a\x1b[1m", "") or "")
+    assert "\\x9b" in (typed_controls("a\x9b", "") or "")
+    app = _Host(lambda: EditText("Edit turn 2 (assistant)", "I am Bob."))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")
+        dialog = app.screen
+        dialog.query_one("#text").post_message(events.Paste(" \x1b[31mred"))
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: any("control character (ESC" in m for m in notices(app)),
+            "the warning",
+        )
+        assert app.screen is dialog and app.result == []

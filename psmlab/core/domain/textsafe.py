@@ -43,3 +43,20 @@ def from_editable(edited: str, original: str) -> str:
     for shown, raw in back.items():
         edited = edited.replace(shown, raw)
     return edited
+
+
+def typed_controls(text: str, original: str = "") -> str | None:
+    """Why a message a person typed or pasted is not taken as it is (None: it is): it holds a
+    control character the `original` did not. A terminal's paste of an escape sequence reaches
+    a text area out of order (a trial's "AB\\x1b[31mCD" arrived as "^[31mCDAB" and was kept as
+    the user's turn): said, so the person can read what they would send."""
+    held = set(_CONTROL.findall(original))
+    new = next((c for c in _CONTROL.findall(text) if c not in held), None)
+    if new is None:
+        return None
+    name = "ESC" if new == "\x1b" else terminal_safe(new)
+    return (
+        f"the text holds a control character ({name}, shown as ^ and a letter): a pasted "
+        "escape sequence can arrive garbled and out of order; delete it, or write it as "
+        "visible text"
+    )

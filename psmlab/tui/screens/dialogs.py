@@ -23,7 +23,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from psmlab.core.domain.textsafe import editable, from_editable
+from psmlab.core.domain.textsafe import editable, from_editable, typed_controls
 from psmlab.tui.widgets.ordered import OrderedInput, OrderedTextArea
 
 
@@ -205,7 +205,11 @@ class EditText(GuardedCancel):
                 severity="warning",
             )
             return
-        self.dismiss(from_editable(text, self.original))
+        kept = from_editable(text, self.original)
+        if why := typed_controls(kept, self.original):  # the dialog stays open, to mend
+            self.notify(f"Not kept: {why}", severity="warning")
+            return
+        self.dismiss(kept)
 
 
 class HelpScreen(ModalScreen[None]):

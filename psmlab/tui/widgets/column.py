@@ -67,6 +67,9 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             return not self.state.samples
         if key == "r":
             return not getattr(getattr(self.screen, "lab", None), "turns", True)
+        if key in ("left_square_bracket", "right_square_bracket"):
+            # One sample, nothing to step to: a trial's "[bold]x[/]" lost its "[" unsaid.
+            return len(self.state.samples) <= 1
         return False
 
     def __init__(self, state: ColumnState, display_name: str, *, blind: bool = False) -> None:

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 
+from psmlab.core.domain.textsafe import typed_controls
 from psmlab.tui.widgets.ordered import OrderedTextArea
 
 
@@ -23,7 +24,9 @@ class Composer(OrderedTextArea):
             event.stop()
             event.prevent_default()
             text = self.text
-            if text.strip():
+            if why := typed_controls(text):  # kept in the box, to mend
+                self.notify(f"Not sent: {why}", severity="warning")
+            elif text.strip():
                 self.post_message(self.Submitted(text))
             else:  # Enter on an empty box did nothing, without a word
                 self.notify("Type a message first: an empty one is not sent", severity="warning")
