@@ -261,6 +261,20 @@ ROWS = [
         4,
         "unknown format 'sonnet'",
     ),
+    # A second -f for one model was taken silently, the last one winning.
+    Row(
+        "format-given-twice",
+        lambda t, c: [*ASK, "-m", "gemma-3-270m", "-f", "chatml", "-f", "hhh"],
+        2,
+        "-f chatml and -f hhh both set the format of gemma-3-270m; give gemma-3-270m one format",
+    ),
+    Row(
+        "format-given-twice-for-one-model",
+        lambda t, c: [*ASK, "-f", "gemma-3-270m=chatml", "-f", "gemma-3-270m=hhh"],
+        2,
+        "-f gemma-3-270m=chatml and -f gemma-3-270m=hhh both set the format of gemma-3-270m; "
+        "give gemma-3-270m one format",
+    ),
     Row(
         "frame-syntax-error",
         lambda t, c: [*ASK, "-m", DEMO_SMOL, "-f", _write(t, "f.toml", "user = [")],
@@ -503,6 +517,12 @@ ROWS = [
         2,
         "line 2, 'sampels' is not a field (did you mean 'samples'?)",
     ),
+    Row(  # a key of a nested table written at the top: said where it goes, not a typo
+        "experiment-nested-key-at-the-top",
+        lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\nsteer = "v.gguf"\n')],
+        2,
+        "line 2, 'steer' is not a field here (it belongs in a [[contexts]] entry)",
+    ),
     Row(  # the lab's own limits, when the file is read (it failed mid-run with a traceback-like
         # pydantic dump after the progress line had started)
         "experiment-value-the-lab-refuses",
@@ -646,6 +666,12 @@ ROWS = [
         ],
         7,
         "colour",
+    ),
+    Row(  # a model's key at the top of the file: the mapping's table named
+        "config-model-key-at-the-top",
+        lambda t, c: ["models", "--json", "--config-env", _write(t, "c.toml", 'path = "a.gguf"\n')],
+        7,
+        "line 1, 'path' is not a field here (it belongs in a [models.NAME] entry)",
     ),
     Row(
         "config-path-and-url",

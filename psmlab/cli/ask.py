@@ -321,7 +321,10 @@ def _ask(
     if sf is not None and watched:
         sf.save()
     if json_out:
+        from psmlab.cli.live import prompt_warnings
         from psmlab.core.run.ask_output import ask_document
+
+        prompt_warnings(result)
 
         stdout_json(
             ask_document(

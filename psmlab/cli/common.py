@@ -66,16 +66,26 @@ def resolve_specs(
 
 
 def choose_formats(values: list[str] | None, specs: list[ModelSpec]) -> dict[str, str | None]:
-    """`--format NAME` applies to all models; `--format MODEL=NAME` to one."""
-    chosen: dict[str, str | None] = {s.id: None for s in specs}
+    """`--format NAME` applies to all models; `--format MODEL=NAME` to one (over a NAME, in
+    either order). Two formats for one model are refused: the last one won, unsaid."""
+    every: str | None = None
+    named: dict[str, str] = {}
     for v in values or []:
         model, sep, name = v.partition("=")
-        if sep and model in chosen:
-            chosen[model] = name
-        elif sep:
+        if sep and model not in {s.id for s in specs}:
             raise UsageError(f"--format {v}: no model '{model}' in this run", "check the -m ids")
+        old = named.get(model) if sep else every
+        if old is not None and old != (name if sep else v):
+            who = model if sep else ", ".join(s.id for s in specs)
+            raise UsageError(
+                f"-f {model + '=' if sep else ''}{old} and -f {v} both set the format of {who}",
+                f"give {who} one format (-f NAME for every model, -f MODEL=NAME for one)",
+            )
+        if sep:
+            named[model] = name
         else:
-            chosen = {k: v for k in chosen}
+            every = v
+    chosen: dict[str, str | None] = {s.id: named.get(s.id, every) for s in specs}
     for spec in specs:  # every name is checked before any model runs, not when its turn comes
         if chosen[spec.id] is not None:
             spec.get_format(chosen[spec.id])
@@ -160,6 +170,12 @@ def build_transcript(message: str | None, path: Path | None, command: str = "ask
     return tr
 
 
+def progress_shown() -> bool:
+    """Whether a command shows progress: on stderr, only when it is a terminal (never in a
+    pipe or a file, nor on stdout, which holds the results)."""
+    return sys.stderr.isatty()
+
+
 class TtyProgress:
     """`done/total` per model on one stderr line, with the time so far and an estimate of the
     rest (a 1.5B model's 12-archetype multiple choice runs for minutes: the user sees how long).
@@ -173,7 +189,7 @@ class TtyProgress:
 
     @classmethod
     def if_tty(cls) -> Any:
-        return cls() if sys.stderr.isatty() else None
+        return cls() if progress_shown() else None
 
     def __call__(self, done: int, total: int, model: str) -> None:
         now = time.monotonic()

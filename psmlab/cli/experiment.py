@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from psmlab.cli.common import say_relabelled
+from psmlab.cli.common import progress_shown, say_relabelled
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
 
@@ -111,6 +111,7 @@ def _run(
 ) -> ResultsFile:
     """Run what is not done yet under a progress bar; Ctrl+C or SIGTERM stop it, and what is
     done is returned (the report is written either way)."""
+    from rich.console import Console
     from rich.markup import escape
     from rich.progress import (
         BarColumn,
@@ -129,7 +130,16 @@ def _run(
         _say(level, text)
     cancel = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), transient=False, redirect_stdout=False) as bar:
+    # On stderr, and only on a terminal (as probe's and evals'): its last frame was left in
+    # `> out.txt`.
+    with Progress(
+        *columns,
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not progress_shown(),
+        transient=False,
+        redirect_stdout=False,
+    ) as bar:
         # Rich reads a task's description as markup: a title or model id with "[/bold]" in it
         # stopped the experiment with a MarkupError. Shown as written, cut to 40 cells.
         def plain(text: str) -> str:
@@ -182,6 +192,8 @@ def _report(
         people_said = people_labels(readings, results.done.values())
         if (why := notes.people_note(people_said, target)) is not None:
             _say("note", why)
+        if (why := notes.people_unmatched(people_said, target)) is not None:
+            _say("warning", why)
     total = len(planned)
     notes.write_report(spec, file, target, results, command, total, people_said, (stale, old))
     line, failed = notes.outcome(results, total, target)

@@ -8,6 +8,7 @@ import time
 from rich.console import Console
 from rich.live import Live
 
+from psmlab.cli.measure_said import system_text
 from psmlab.cli.output import side_by_side
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation, TokenEvent
@@ -22,11 +23,21 @@ from psmlab.core.run.runner import (
 )
 
 
+def prompt_warnings(result: RunResult) -> None:
+    """The prompts' warnings on stderr (a template's default system prompt, typed markers),
+    one plain line each, never wrapped or parsed as markup; `--json` writes them too (a trial's
+    `--system ''` run said nothing of SmolLM2's injected default)."""
+    for model_id, p in result.prompts.items():
+        for w in p.warnings:
+            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id}]: {w}") + "\n")
+
+
 def _headers(columns: list[Column]) -> list[tuple[str, str]]:
     return [
         (
             c.spec.id,
             f"{c.spec.kind} · {c.format_name}"
+            + (f" · {system_text(c.system)}" if c.system is not None else "")
             + (f" · steered {c.steering.label()}" if c.steering else ""),
         )
         for c in columns
@@ -111,10 +122,7 @@ def print_result(
     if after is not None:
         Console().print(after)
     sys.stdout.flush()  # the table first, then the notes on stderr
-    # Plain writes: one line per note, never wrapped or parsed as markup.
-    for model_id, p in result.prompts.items():
-        for w in p.warnings:
-            sys.stderr.write(terminal_safe(f"psmlab: warning [{model_id}]: {w}") + "\n")
+    prompt_warnings(result)
     for model_id, e in result.errors.items():
         sys.stderr.write(terminal_safe(f"psmlab: error [{model_id}]: {e.one_line()}") + "\n")
     if result.cancelled:

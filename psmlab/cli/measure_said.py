@@ -54,7 +54,11 @@ def json_or_nothing(
 def system_text(system: str | None) -> str:
     """ "no --system given" or "system prompt '…'" (its first 40 characters), as every
     measurement's title says it."""
-    return "no --system given" if system is None else f"system prompt {system[:40]!r}"
+    if system is None:
+        return "no --system given"
+    # "system prompt ''" read as if the model saw no system prompt, beside the warning that
+    # SmolLM2's template added its default (a trial): none is sent, which is not the same.
+    return f"system prompt {system[:40]!r}" if system else "no system prompt sent (--system '')"
 
 
 def setting_text(fmt: str | None, system: str | None) -> str:

@@ -154,6 +154,7 @@ def replay(
     if out is not None and not model:
         check_out(out, "writing the replay report", ".json")
     tty = sys.stderr.isatty()
+    by_id = {g.id: g for g in sess.generations}
 
     def progress(done: int, total: int, item: rp.ReplayItem) -> None:
         state = (
@@ -162,11 +163,13 @@ def replay(
             else {True: "identical", False: "changed", None: "done"}[item.identical]
         )
         end = "\r" if tty and done < total else "\n"
-        sys.stderr.write(
-            f"replay {done}/{total} {terminal_safe(item.model)} {item.id}: {state}\x1b[K{end}"
-            if tty
-            else f"replay {done}/{total} {terminal_safe(item.model)} {item.id}: {state}\n"
-        )
+        what = item.id
+        if model and (src := by_id.get(item.id)) is not None:
+            # The id is the original's whose seed and settings are used (a trial read a SmolLM2
+            # answer's id beside gemma-3-270m as if it were Gemma's).
+            what = f"turn {src.turn + 1} sample {src.sample + 1} (as {item.id} was asked)"
+        line = f"replay {done}/{total} {terminal_safe(item.model)} {what}: {state}"
+        sys.stderr.write(f"{line}\x1b[K{end}" if tty else f"{line}\n")
 
     if model:
         specs = resolve_specs(Registry(), model, None, None)
@@ -207,7 +210,9 @@ def replay(
         elif model:  # a new session on other models: there is nothing to compare with
             verdict = (
                 f"{report.total - report.failed} of {report.expected} generations made on "
-                f"{', '.join(s.id for s in specs)} with the recorded seeds and settings"
+                f"{', '.join(s.id for s in specs)}, one per turn and sample of the session's "
+                f"{len(sess.generations)}, with the seeds and settings of the first recorded "
+                "at each"
                 + (f", {report.failed} failed" if report.failed else "")
                 + " (not compared: replay without -m checks that the originals reproduce; "
                 "samples decoded together are decoded one by one here, so even the same model "

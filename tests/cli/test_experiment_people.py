@@ -46,6 +46,8 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     out = tmp_path / "out"
     ran = run_cli("experiment", str(toml), "-o", str(out))
     assert ran.returncode == 0, ran.stderr
+    # Piped, no progress bar: its last frame ("people tiny ━━━ 2/2") was left on stdout.
+    assert ran.stdout == "" and "━" not in ran.stderr, (ran.stdout, ran.stderr)
     before = (out / "report.md").read_text()
     assert "## Instrument agreement (self-identification)" in before
     assert "against people's labels" not in before
@@ -62,6 +64,12 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
         "experiment", str(toml), "-o", str(out), "--people", str(ann), "--people", str(ben)
     )
     assert again.returncode == 0, again.stderr
+    # Some readings matched no sample: said on stderr too, not only in report.md.
+    assert (
+        "psmlab: warning: 1 --people reading(s) match no sample of these results (an unknown "
+        "key or sample number, or a text that differs) and are ignored; give them the key, "
+        "sample and text results.jsonl gives" in again.stderr
+    ), again.stderr
     report = (out / "report.md").read_text()
     auto, _, people = report.partition("## Instrument agreement against people's labels")
     # The automatic labels' section is the one the report had before.
@@ -101,6 +109,7 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
         "experiment", str(toml), "-o", str(out), "--people", str(readings), "--people", str(ben)
     )
     assert third.returncode == 0, third.stderr
+    assert "warning: 2 --people reading(s) match no sample" in third.stderr, third.stderr
     again_people = (out / "report.md").read_text().partition("against people's labels")[2]
     assert "annotators: ann, ben; 3 of 4 samples labelled" in again_people
     assert "2 annotations of samples that are not in these results" in again_people

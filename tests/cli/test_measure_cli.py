@@ -326,6 +326,9 @@ def test_probe_prompt_warnings_system_and_prefill_are_printed_and_recorded() -> 
     assert p["system"] == "" and p["prefill"] == "No,"
     assert data["results"][0]["prompt"].endswith("<|im_start|>assistant\nNo,")
     assert any(INJECTED in w for w in p["warnings"]) and INJECTED in empty.stderr
+    # Its title says none was sent, not "system prompt ''" beside the injected default's warning.
+    told = run_cli("probe", "--item", "Are you a human?", "-m", smol, "--system", "")
+    assert "no system prompt sent (--system '')" in " ".join(told.stdout.split()), told.stdout
 
     # The readable table's title names the prefill beside the format and the system prompt.
     shown = run_cli("probe", "--item", "Are you a human?", "-m", smol, "--prefill", "No,")

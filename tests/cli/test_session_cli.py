@@ -145,6 +145,13 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     # Nothing to compare with: it says what it made, never "0 identical, 0 changed".
     assert "replayed: 1 of 1 generations made on smollm2-135m-instruct" in on.stdout, on.stdout
     assert "not compared" in on.stdout and "0 identical" not in on.stdout
+    assert "one per turn and sample of the session's 1, with the seeds and settings" in " ".join(
+        on.stdout.split()
+    )
+    # The progress names the turn and sample, and whose settings: the id is the original's (a
+    # trial read a SmolLM2 answer's id beside gemma-3-270m as if it were Gemma's).
+    g0 = doc["generations"][0]["id"]
+    assert f"replay 1/1 smollm2-135m-instruct turn 2 sample 1 (as {g0} was asked)" in on.stderr
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
     # A bare name is a session's name, as `ask --save` reads it: sessions/NAME.json (a trial's
@@ -398,6 +405,8 @@ def test_the_next_ask_keeps_the_sessions_system_prompt_and_format_and_says_so(
     _ok(run_cli("adopt", str(s), store.load(s).generations[0].id))
     out = _ok(run_cli("ask", "And what do you do?", *base))
     assert "the session's system prompt is kept ('You are Marta" in out.stderr
+    # The columns say the system prompt they were asked with, as they say a prefill or a vector.
+    assert "system prompt 'You are Marta" in " ".join(out.stdout.split()), out.stdout
     assert "the session's format chatlog is kept" in out.stderr
     last = store.load(s).generations[-1]
     assert last.system == marta and last.format == "chatlog"

@@ -574,6 +574,33 @@ def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_pat
     ]
 
 
+def test_a_letter_inline_choices_do_not_offer_is_skipped(tmp_path: Path) -> None:
+    """Choices written inline (" (A) Yes (B) No") were not checked: an answer " (C)" was
+    scored, with only "(offered in 1)" in the bias note. Skipped and said, as listed ones are."""
+    f = tmp_path / "inline.jsonl"
+    rows = [
+        ("Do you agree? (A) Yes (B) No", " (C)", " (B)"),
+        ("Do you agree? (A) Yes (B) No", " (A)", " (C)"),
+        ("Do you agree? (A) Yes (B) No (C) Maybe", " (C)", " (B)"),
+        ("Do you agree? (A) Yes", " (C)", " (A)"),  # one letter: the choices are not known
+    ]
+    f.write_text(
+        "".join(
+            json.dumps(
+                {"question": q, "answer_matching_behavior": m, "answer_not_matching_behavior": n}
+            )
+            + "\n"
+            for q, m, n in rows
+        )
+    )
+    items, problems = load_jsonl(f)
+    assert [it.index for it in items] == [3, 4]
+    assert problems == [
+        "inline.jsonl line 1: the answer (C) is not among the question's choices (A), (B); skipped",
+        "inline.jsonl line 2: the answer (C) is not among the question's choices (A), (B); skipped",
+    ]
+
+
 def test_bare_letter_answers_are_the_choices_the_question_shows(tmp_path: Path) -> None:
     """Answers written "A", "(a)", "A)" or "b." were scored as the strings " A" and " B",
     which no question's choices end with: they are the choices "(A)" and "(B)". A letter the

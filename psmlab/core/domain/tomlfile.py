@@ -7,7 +7,7 @@ import inspect
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -71,10 +71,31 @@ def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if table is None:
         return f"'{where}' is not a field here"
     fields = list(table.model_fields)
+    # A field of a table nested here, written at this level (`steer` at the top of an
+    # experiment file, which only a [[contexts]] entry has): said where it goes, not a typo.
+    homes = [
+        _header(loc[:-1], name, field.annotation)
+        for name, field in table.model_fields.items()
+        if (inner := _model_in(field.annotation)) is not None and key in inner.model_fields
+    ]
+    if homes:
+        return f"'{where}' is not a field here (it belongs in a {' or '.join(homes)} entry)"
     close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
     if close:
         return f"'{where}' is not a field (did you mean '{close[0]}'?)"
     return f"'{where}' is not a field (the fields: {', '.join(fields)})"
+
+
+def _header(at: tuple[Any, ...], name: str, annotation: Any) -> str:
+    """How the file writes the table field `name` (under the table at `at`) holds: `[[name]]`
+    for a list of tables, `[name.NAME]` for a mapping, `[name]` for one."""
+    dotted = ".".join([*(str(x) for x in at if not isinstance(x, int)), name])
+    kinds = {get_origin(annotation), *(get_origin(a) for a in get_args(annotation))}
+    if list in kinds:
+        return f"[[{dotted}]]"
+    if dict in kinds:
+        return f"[{dotted}.NAME]"
+    return f"[{dotted}]"
 
 
 def _table_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:

@@ -133,13 +133,14 @@ class Continuation(BaseModel):
 
     def token_words(self) -> str:
         """`26 tok`, or where a stop string ended the turn what of it is the stop's (`1 tok + 2
-        of the stop string`); an older record whose split is not known says the count holds it."""
+        of the stop string`). An older record whose split is not known says `8 tok`, all it
+        generated (said longer, it cut the labels from the footer of an 80x24 lab)."""
         if self.finish_reason != "stop_string":
             return f"{self.n_tokens} tok"
         k = self.answer_tokens()
         known = self.stop_tokens is not None or len(self.token_logprobs or ()) == self.n_tokens
         if not known or k == self.n_tokens:  # where the answer ends in its tokens: not known
-            return f"{self.n_tokens} tok with the stop string"
+            return f"{self.n_tokens} tok"
         return f"{k} tok + {self.n_tokens - k} of the stop string"
 
 

@@ -113,10 +113,13 @@ def _item(d: Any, n: int) -> EvalItem | str | None:
         return _wanting(d, q, m, nm)
     if not all(isinstance(x, str) and x.strip() for x in nm) or not m.strip():
         return _wanting(d, q, m, nm)
-    # Checked only where the question lists its choices one per line from (A) on: choices
-    # written inline (" (A) Yes (B) No") are not all found, and such items must still score.
-    listed = choices(q)
-    complete = len(listed) >= 2 and "ABCDEFGHIJKLMNOPQRSTUVWXYZ".startswith("".join(listed))
+    # The question's choices: listed one per line from (A) on, else every "(X)" written in it
+    # (choices written inline, " (A) Yes (B) No", which the lines do not find); fewer than two:
+    # not known, and the item scores (a (C) asked of inline (A) and (B) was scored).
+    listed = list(choices(q))
+    if not (len(listed) >= 2 and "ABCDEFGHIJKLMNOPQRSTUVWXYZ".startswith("".join(listed))):
+        listed = sorted(set(re.findall(r"\(([A-Z])\)", q)))
+    complete = len(listed) >= 2
     for a in (m, *nm):
         letter = re.fullmatch(r"\s*\(([A-Z])\)\s*", a)
         if complete and letter and letter.group(1) not in listed:

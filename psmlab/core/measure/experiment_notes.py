@@ -95,6 +95,19 @@ def people_note(said: PeopleLabels, target: Path) -> str | None:
     )
 
 
+def people_unmatched(said: PeopleLabels, target: Path) -> str | None:
+    """A warning when some readings matched no sample and others did (people_note says it
+    when none did): report.md alone said so, and the run ended as if all were read."""
+    if not said.not_found or not (said.values or said.disputed):
+        return None
+    return (
+        f"{said.not_found} --people reading(s) match no sample of these results (an unknown "
+        "key or sample number, or a text that differs) and are ignored; give them the key, "
+        "sample and text results.jsonl gives, or label a session made with psmlab "
+        f"experiment-annotate {target}"
+    )
+
+
 def write_report(
     spec: ExperimentSpec,
     file: Path,

@@ -18,10 +18,13 @@ from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
 from psmlab.views import safe
 
+# The cells of a turn's text a row keeps before its marks are cut: enough to tell turns apart.
+MESSAGE_FLOOR = 12
+
 
 class TurnTree(Tree[str]):
-    """The turns, each row fitted to the tree's width: a long message is cut with "…" and the
-    row's marks (who answered, how many answers) stay in view, not cropped off the edge."""
+    """The turns, each row fitted to the tree's width: a long message is cut with "…" down to
+    its start, then the row's marks (who answered, how many answers) are cut at the edge."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,8 +46,11 @@ class TurnTree(Tree[str]):
         text = safe(message)
         keep = room - head.cell_len - tail.cell_len
         if width and keep < text.cell_len:  # (0 wide: not laid out yet)
-            # The message gives way first, down to a lone "…": the marks say who wrote the turn.
-            text.truncate(max(1, keep), overflow="ellipsis")  # by cells: wide ones count twice
+            # The message gives way first, but keeps its start: the marks say who wrote the
+            # turn, its words which turn it is (at 80 columns a lone "…" left sibling branches
+            # alike, a trial). The marks are cut after that.
+            floor = min(text.cell_len, MESSAGE_FLOOR, max(1, room - head.cell_len))
+            text.truncate(max(floor, keep), overflow="ellipsis")  # by cells: wide count twice
         label.append_text(text)
         label.append_text(tail)
         if width:  # too narrow for the marks too: they are cut last, so the row ends in "…"
