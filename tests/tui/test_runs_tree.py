@@ -382,3 +382,38 @@ async def test_a_long_turn_in_the_tree_is_cut_before_its_marks_and_a_leaf_has_no
         assert user.allow_expand and len(user.children) == 3
         assert [n.allow_expand for n in user.children] == [False] * 3  # nothing below them
         assert not any("▶" in r for r in rows()[2:]), rows()
+
+
+async def test_the_trees_answer_count_leaves_out_cancelled_and_failed_fragments() -> None:
+    """A trial's "(11 answers)" counted three empty cancelled samples: fragments are counted
+    apart, as the labels panel leaves them out of its shares."""
+    from pathlib import Path
+
+    from textual.app import App
+
+    from psmlab.tui.screens.tree import TurnTree
+
+    session = store.load(
+        Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"
+    )
+    at = session.generations[0].node
+    mine = [i for i, g in enumerate(session.generations) if g.node == at]
+    assert len(mine) >= 3, len(mine)
+    for i, why in zip(mine[:2], ("cancelled", "error"), strict=True):
+        session.generations[i] = session.generations[i].model_copy(
+            update={"finish_reason": why, "text": ""}
+        )
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(TreeScreen(session))
+
+    app = Host()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, TreeScreen), "the tree")
+        tree = app.screen.query_one(TurnTree)
+        await wait_for(pilot, lambda: tree.last_line >= 2, "the turns in the tree")
+        rows = [tree.render_line(y).text.rstrip() for y in range(tree.last_line + 1)]
+        n = len(mine) - 2
+        said = f"({n} answer{'s' * (n != 1)}, 1 cancelled, 1 failed)"
+        assert any(r.endswith(said) for r in rows), rows
