@@ -98,8 +98,9 @@ class SettingsDialog(FormDialog):
                 # The lab's one seed, not this column's (a trial set it here and saw it in
                 # the other column's next run).
                 yield Label(
-                    "seed of sample 1, for every column (the next samples +1, +2…; a fixed seed "
-                    "repeats a run; empty: random, recorded)"
+                    # One line at 120 columns: its box was below the dialog's fold (a trial).
+                    "seed, every column (sample 1's; then +1, +2…; fixed repeats a run; empty: "
+                    "random)"
                 )
                 yield OrderedInput("" if self.seed is None else str(self.seed), id="seed")
             yield from self.buttons()
