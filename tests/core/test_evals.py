@@ -574,6 +574,19 @@ def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_pat
     ]
 
 
+def _write_items(f: Path, rows: list[tuple[str, str, Any]]) -> None:
+    """(question, matching, not matching) rows as an eval file's JSONL lines."""
+    f.write_text(
+        "".join(
+            json.dumps(
+                {"question": q, "answer_matching_behavior": m, "answer_not_matching_behavior": n}
+            )
+            + "\n"
+            for q, m, n in rows
+        )
+    )
+
+
 def test_a_letter_inline_choices_do_not_offer_is_skipped(tmp_path: Path) -> None:
     """Choices written inline (" (A) Yes (B) No") were not checked: an answer " (C)" was
     scored, with only "(offered in 1)" in the bias note. Skipped and said, as listed ones are."""
@@ -584,15 +597,7 @@ def test_a_letter_inline_choices_do_not_offer_is_skipped(tmp_path: Path) -> None
         ("Do you agree? (A) Yes (B) No (C) Maybe", " (C)", " (B)"),
         ("Do you agree? (A) Yes", " (C)", " (A)"),  # one letter: the choices are not known
     ]
-    f.write_text(
-        "".join(
-            json.dumps(
-                {"question": q, "answer_matching_behavior": m, "answer_not_matching_behavior": n}
-            )
-            + "\n"
-            for q, m, n in rows
-        )
-    )
+    _write_items(f, rows)
     items, problems = load_jsonl(f)
     assert [it.index for it in items] == [3, 4]
     assert problems == [
@@ -616,15 +621,7 @@ def test_bare_letter_answers_are_the_choices_the_question_shows(tmp_path: Path) 
         ("Pick one.\n (a) Yes\n (b) No", "A", "b"),  # as the question writes them
     ]
     f = tmp_path / "letters.jsonl"
-    f.write_text(
-        "".join(
-            json.dumps(
-                {"question": a, "answer_matching_behavior": m, "answer_not_matching_behavior": n}
-            )
-            + "\n"
-            for a, m, n in rows
-        )
-    )
+    _write_items(f, rows)
     items, problems = load_jsonl(f)
     assert [(it.matching, it.not_matching) for it in items] == [
         (" (A)", " (B)"),
