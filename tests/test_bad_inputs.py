@@ -521,7 +521,7 @@ ROWS = [
         "experiment-nested-key-at-the-top",
         lambda t, c: ["experiment", _write(t, "e.toml", 'title = "x"\nsteer = "v.gguf"\n')],
         2,
-        "line 2, 'steer' is not a field here (it belongs in a [[contexts]] entry)",
+        "line 2, 'steer' is not a field here (it belongs in a [[contexts]] entry; or did you mean 'seeds'?)",
     ),
     Row(  # the lab's own limits, when the file is read (it failed mid-run with a traceback-like
         # pydantic dump after the progress line had started)

@@ -15,6 +15,7 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.export import EXPORT_FORMATS
+from psmlab.core.session.tree import answer_place
 
 _EXPORT_CHOICE = f"{', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}"  # md, jsonl or csv
 
@@ -167,7 +168,8 @@ def replay(
         if model and (src := by_id.get(item.id)) is not None:
             # The id is the original's whose seed and settings are used (a trial read a SmolLM2
             # answer's id beside gemma-3-270m as if it were Gemma's).
-            what = f"turn {src.turn + 1} sample {src.sample + 1} (as {item.id} was asked)"
+            place = answer_place(sess.nodes, src.node, src.turn)
+            what = f"turn {place} sample {src.sample + 1} (as {item.id} was asked)"
         line = f"replay {done}/{total} {terminal_safe(item.model)} {what}: {state}"
         sys.stderr.write(f"{line}\x1b[K{end}" if tty else f"{line}\n")
 

@@ -12,8 +12,9 @@ import psmlab
 from psmlab.cli.common import stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg, ThreadsOpt
 from psmlab.core.domain.textsafe import terminal_safe
-from psmlab.core.errors import SessionError, UsageError
+from psmlab.core.errors import UsageError
 from psmlab.core.session.records import added_note, reference_note
+from psmlab.core.session.tree import answer_place
 
 if TYPE_CHECKING:
     from psmlab.core.inside.monitor import TurnProjection
@@ -195,10 +196,5 @@ def _run_no(s: Session, r: TurnProjection) -> int:
 
 
 def _place(s: Session, r: TurnProjection) -> int:
-    """The answer's place in the transcript, numbered as adopt and the export number turns: after
-    the turns its prompt held, or, for a run that continued an assistant turn, that turn's own."""
-    try:
-        continued = r.node is not None and s.node(r.node).role == "assistant"
-    except SessionError:  # a node a hand-edited file lost: the turns the prompt held, + 1
-        continued = False
-    return r.turn if continued else r.turn + 1
+    """The answer's place in the transcript, as adopt and the export number turns."""
+    return answer_place(s.nodes, r.node, r.turn)

@@ -458,6 +458,13 @@ def test_ask_json_output_is_a_session_that_export_o_does_not_write_over(tmp_path
     report = tmp_path / "report.json"
     report.write_bytes((GOLDEN / "ask-v0.json").read_bytes())
     assert holds_session(report)  # it opens as one (version 0)
+    # What of an answer is the stop string's is kept in the session it opens as (the ask table
+    # said "11 tok + 3 of the stop string", the lab and export of the file "14 tok").
+    doc = json.loads(report.read_text())
+    g0 = doc["generations"][0]
+    doc["generations"][0] = g0 | {"finish_reason": "stop_string", "stop_tokens": 2}
+    report.write_text(json.dumps(doc))
+    assert store.load(report).generations[0].stop_tokens == 2
     replay_report = tmp_path / "replayed.json"
     replay_report.write_text(
         json.dumps({"total": 1, "identical": 1, "changed": 0, "generations": []})

@@ -575,6 +575,10 @@ async def test_the_stop_strings_tokens_are_counted_apart_and_the_cursor_stays_on
     # Recorded by the stream (every new record): the texts of the tokens are not needed.
     recorded = rec.model_copy(update={"token_logprobs": None, "stop_tokens": 3, "text": ""})
     assert token_count(recorded) == "0 tok + 3 of the stop string"
+    # A server streamed its reply as one piece of three tokens: the pieces count the words
+    # ("1 tok" as n_tokens counts), F7's cursor the tokens' own texts.
+    one_piece = rec.model_copy(update={"n_tokens": 1, "stop_tokens": 0})
+    assert one_piece.answer_tokens() == 3 and token_count(one_piece) == "1 tok"
     assert token_count(_record(1, {})) == "5 tok"
     # A character split over byte tokens reads "\ufffd" in each (a review: counting by the
     # answer's characters gave "2 tok + 7 of the stop string" for six tokens of "你好").

@@ -187,6 +187,9 @@ async def test_a_control_character_pasted_into_an_edit_is_said_and_the_dialog_st
     from psmlab.core.domain.textsafe import typed_controls
 
     assert typed_controls("plain\ttext\n") is None and typed_controls(EVIL, EVIL) is None
+    assert typed_controls("Hi \x1b[0m", EVIL) is None  # the turn held ESC already
+    # Bidi marks come with right-to-left text copied from a page, and are invisible: taken.
+    assert typed_controls("\u202b\u05e9\u05dc\u05d5\u05dd\u202c") is None
     assert "control character (ESC" in (typed_controls("a\x1b[1m", "") or "")
     assert "\\x9b" in (typed_controls("a\x9b", "") or "")
     app = _Host(lambda: EditText("Edit turn 2 (assistant)", "I am Bob."))

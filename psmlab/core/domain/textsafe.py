@@ -10,6 +10,9 @@ import re
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+_TYPED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _escape(m: re.Match[str]) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
@@ -50,13 +53,15 @@ def typed_controls(text: str, original: str = "") -> str | None:
     control character the `original` did not. A terminal's paste of an escape sequence reaches
     a text area out of order (a trial's "AB\\x1b[31mCD" arrived as "^[31mCDAB" and was kept as
     the user's turn): said, so the person can read what they would send."""
-    held = set(_CONTROL.findall(original))
-    new = next((c for c in _CONTROL.findall(text) if c not in held), None)
+    # C0/C1 controls only: bidi marks come with right-to-left text copied from a page, and
+    # are invisible (a notice naming them could not be acted on).
+    held = set(_TYPED.findall(original))
+    new = next((c for c in _TYPED.findall(text) if c not in held), None)
     if new is None:
         return None
-    name = "ESC" if new == "\x1b" else terminal_safe(new)
+    name = "ESC, shown as ^[" if new == "\x1b" else terminal_safe(new)
     return (
-        f"the text holds a control character ({name}, shown as ^ and a letter): a pasted "
+        f"the text holds a control character ({name}): a pasted "
         "escape sequence can arrive garbled and out of order; delete it, or write it as "
         "visible text"
     )

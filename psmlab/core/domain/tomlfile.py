@@ -78,9 +78,10 @@ def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         for name, field in table.model_fields.items()
         if (inner := _model_in(field.annotation)) is not None and key in inner.model_fields
     ]
-    if homes:
-        return f"'{where}' is not a field here (it belongs in a {' or '.join(homes)} entry)"
     close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    if homes:  # a typo of a field here stays possible: said second
+        typo = f"; or did you mean '{close[0]}'?" if close else ""
+        return f"'{where}' is not a field here (it belongs in a {' or '.join(homes)} entry{typo})"
     if close:
         return f"'{where}' is not a field (did you mean '{close[0]}'?)"
     return f"'{where}' is not a field (the fields: {', '.join(fields)})"

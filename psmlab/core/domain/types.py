@@ -110,14 +110,15 @@ class Continuation(BaseModel):
         return (self.prefill or "") + self.text
 
     def answer_tokens(self) -> int:
-        """How many of the recorded tokens hold the answer's text. Recorded by the stream where
-        a stop string ended the turn; else told from the tokens' own texts where they are
-        recorded (F7), where the stop string starts in them (a character split over byte tokens
-        reads as "\ufffd" in each, so the answer's length in characters does not count them);
-        else all of them."""
-        if self.stop_tokens is not None:
+        """How many of the recorded tokens (`token_logprobs`, F7's cursor) hold the answer's
+        text. Recorded by the stream where a stop string ended the turn, when its pieces are
+        these tokens (a server may stream several tokens a piece, or one reply in all); else
+        told from the tokens' own texts, where the stop string starts in them (a character
+        split over byte tokens reads as "\ufffd" in each, so the answer's length in characters
+        does not count them); else all of them."""
+        toks = self.token_logprobs or ()
+        if self.stop_tokens is not None and (not toks or len(toks) == self.n_tokens):
             return max(0, self.n_tokens - self.stop_tokens)
-        toks = self.token_logprobs
         if not toks:
             return self.n_tokens
         joined = "".join(t.text for t in toks)
@@ -133,15 +134,19 @@ class Continuation(BaseModel):
 
     def token_words(self) -> str:
         """`26 tok`, or where a stop string ended the turn what of it is the stop's (`1 tok + 2
-        of the stop string`). An older record whose split is not known says `8 tok`, all it
-        generated (said longer, it cut the labels from the footer of an 80x24 lab)."""
+        of the stop string`), counted as `n_tokens` counts (the stream's pieces). An older
+        record whose split is not known says `8 tok`, all it generated (said longer, it cut the
+        labels from the footer of an 80x24 lab)."""
+        n = self.n_tokens
         if self.finish_reason != "stop_string":
-            return f"{self.n_tokens} tok"
-        k = self.answer_tokens()
-        known = self.stop_tokens is not None or len(self.token_logprobs or ()) == self.n_tokens
-        if not known or k == self.n_tokens:  # where the answer ends in its tokens: not known
-            return f"{self.n_tokens} tok"
-        return f"{k} tok + {self.n_tokens - k} of the stop string"
+            return f"{n} tok"
+        if self.stop_tokens is not None:
+            k = max(0, n - self.stop_tokens)
+        elif len(self.token_logprobs or ()) == n:
+            k = self.answer_tokens()
+        else:  # where the answer ends in its tokens: not known
+            k = n
+        return f"{n} tok" if k == n else f"{k} tok + {n - k} of the stop string"
 
 
 class Generation(Continuation):

@@ -269,10 +269,10 @@ def misfit(steering: Steering, spec: ModelSpec) -> Misfit | None:
             f"{name}'s directions have {steering.vector.n_embd} values; {spec.id} needs {width}",
             f"build a vector for {spec.id} (psmlab vectors build -m {ref})",
         )
-    if depth and any(not 1 <= L < depth for L in steering.chosen):
+    if depth and (missing := [L for L in steering.chosen if not 1 <= L < depth]):
         return Misfit(
-            f"{name} steers layer {max(steering.chosen)}; {spec.id} has layers 1..{depth - 1} "
-            "for control vectors",
+            f"{name} steers layer {', '.join(map(str, missing))}; {spec.id} has layers "
+            f"1..{depth - 1} for control vectors",
             f"choose layers {spec.id} has (FILE:LAYERS@ALPHA)",
         )
     return None

@@ -29,6 +29,7 @@ _GEN_FIELDS = (
     "finish_reason",
     "role_leak",
     "stop_string",
+    "stop_tokens",
     "prompt_tokens",
     "timings",
     "provenance",

@@ -72,3 +72,11 @@ def adoptions(
                 else ADOPTED_ELSEWHERE
             )
     return out
+
+
+def answer_place(nodes: Sequence[TurnRecord], node: str | None, turn: int) -> int:
+    """An answer's place in the transcript, numbered as adopt and the export number turns: after
+    the `turn` turns its prompt held, or, for a run that continued an assistant turn (`node`),
+    that turn's own. A node a hand-edited file lost: the turns the prompt held, + 1."""
+    at = next((n for n in nodes if n.id == node), None) if node is not None else None
+    return turn if at is not None and at.role == "assistant" else turn + 1
