@@ -72,6 +72,12 @@ def test_a_monitored_projection_reads_the_answer_not_the_next_speakers_line(
     vec = read_cvec(write_cvec(tmp_path / "v.gguf", dirs, model_hint="gemma3"))
     row = next(r for r in trace_session(session, vec, n_threads=1) if r.generation == g.id)
     assert row.skipped is None
+    # An older record (no stop_tokens) is split where the stop string starts in its tokens.
+    older = [x.model_copy(update={"stop_tokens": None}) for x in session.generations]
+    old = session.model_copy(update={"generations": older})
+    assert [r.n_tokens for r in trace_session(old, vec, n_threads=1) if r.generation == g.id] == [
+        row.n_tokens
+    ]
     with Capture(gemma1.path, LAYERS, n_ctx=gemma1.n_ctx, n_threads=1) as cap:
         from psmlab.core.backends.llama.vocab import Vocab
 
