@@ -73,6 +73,16 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     # A writer killed mid-line leaves a torn last line: it is dropped on resume, not trusted.
     with (tmp_path / "part" / "results.jsonl").open("ab") as fh:
         fh.write(b'{"key": "sample|torn')
+    # A line that is not a row with rows after it (a hand edit) is refused, the file untouched:
+    # dropping everything after it as torn lost a trial's finished units.
+    rows = (tmp_path / "part" / "results.jsonl").read_bytes()
+    first, rest = rows.split(b"\n", 1)
+    mended = first + b'\n{"garbage": \n' + rest
+    (tmp_path / "part" / "results.jsonl").write_bytes(mended)
+    with pytest.raises(UsageError, match=r"line 2 is not a unit's result row \(5 row\(s\) follow"):
+        run_experiment(spec, tmp_path, tmp_path / "part", pool=pool)
+    assert (tmp_path / "part" / "results.jsonl").read_bytes() == mended
+    (tmp_path / "part" / "results.jsonl").write_bytes(rows)
     resumed = run_experiment(spec, tmp_path, tmp_path / "part", pool=pool)
     assert _essence(resumed) == _essence(whole)
     lines = (tmp_path / "part" / "results.jsonl").read_text().splitlines()

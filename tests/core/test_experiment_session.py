@@ -177,6 +177,18 @@ def test_bad_inputs_name_the_problem_and_the_fix(tiny_run, tmp_path: Path) -> No
     (bare / "results.jsonl").write_bytes(torn)
     assert len(session_from_results(bare, experiment_file=toml).generations) == 8
     assert (bare / "results.jsonl").read_bytes() == torn
+    # A bad line with rows after it is refused, not read as the end (a trial's annotate session
+    # held 1 of 3 samples, unsaid); another JSONL (the gold set) is not an experiment's.
+    lines = (out / "results.jsonl").read_bytes().split(b"\n")
+    (bare / "results.jsonl").write_bytes(b"\n".join([lines[0], b'{"garbage": ', *lines[1:]]))
+    with pytest.raises(UsageError, match=r"line 2 is not a unit's result row"):
+        session_from_results(bare, experiment_file=toml)
+    (bare / "results.jsonl").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"holds no finished unit \(it is empty\)"):
+        session_from_results(bare, experiment_file=toml)
+    (bare / "results.jsonl").write_text('{"text": "I am a teacher."}\n{"text": "hi"}\n')
+    with pytest.raises(UsageError, match=r"is not an experiment's results \(line 1"):
+        session_from_results(bare, experiment_file=toml)
     probes_only = tmp_path / "probes"
     probes_only.mkdir()
     (probes_only / "results.jsonl").write_text(

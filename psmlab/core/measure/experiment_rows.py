@@ -14,7 +14,7 @@ from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.plan import Job, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report_given import Given
-from psmlab.core.measure.results import changed
+from psmlab.core.measure.results import changed, parse_rows
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.md_text import md_inline, md_plain
 
@@ -35,19 +35,9 @@ def read_rows(results_dir: Path) -> list[dict[str, Any]]:
         raise UsageError(f"no results.jsonl in {results_dir}", FIX_RUN) from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
-    done: dict[str, dict[str, Any]] = {}
-    for i, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            break  # a torn line: what follows was not written by a finished unit
-        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-            raise UsageError(
-                f"{path} line {i} is not an experiment result", "give the directory of a run"
-            )
-        done[row["key"]] = row
+    done, _ = parse_rows(raw, path)  # a torn last line is skipped here, never truncated
+    if not done:
+        raise UsageError(f"{path} holds no finished unit (it is empty)", FIX_RUN)
     rows = [r for r in done.values() if r.get("kind") == "sample" and "error" not in r]
     for r in rows:
         missing = [k for k in ("model", "format", "context", "question", "text") if k not in r]

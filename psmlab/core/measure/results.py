@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psmlab.core.errors import UsageError
+
 EVAL_SCORING = (
     2  # how eval rows are scored; older rows are scored again on a resume (`needs_rerun`)
 )
@@ -32,15 +34,8 @@ class ResultsFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             raw = self.path.read_bytes()
-            good = 0
-            for line in raw.splitlines(keepends=True):
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    break  # everything after a torn line is discarded
-                self.done[row["key"]] = row
-                good += len(line)
-            if good != len(raw):
+            self.done, good = parse_rows(raw, self.path)
+            if good != len(raw):  # a torn last line: the unit it was writing runs again
                 with self.path.open("r+b") as fh:
                     fh.truncate(good)
 
@@ -53,6 +48,40 @@ class ResultsFile:
         finally:
             os.close(fd)
         self.done[row["key"]] = row
+
+
+def parse_rows(raw: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """The rows of a results.jsonl by unit key (the latest of each), and how many bytes hold
+    them: a last line cut short (killed mid-write) is left out. Any other line that is not a
+    unit's row is refused: the run would have truncated every row after it (a trial's pasted
+    line lost the two units below it)."""
+    done: dict[str, dict[str, Any]] = {}
+    good = 0
+    lines = raw.splitlines(keepends=True)
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            good += len(line)
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if not any(rest.strip() for rest in lines[i:]):
+                break  # the torn last line
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+            if not done:  # not one row yet: some other file
+                raise UsageError(
+                    f"{path} is not an experiment's results (line {i} is not a unit's row)",
+                    "give the folder of a run: psmlab experiment FILE.toml -o DIR",
+                )
+            after = sum(1 for rest in lines[i:] if rest.strip())
+            raise UsageError(
+                f"{path} line {i} is not a unit's result row ({after} row(s) follow it)",
+                "mend or delete that line (psmlab changed nothing), then run again",
+            )
+        done[row["key"]] = row
+        good += len(line)
+    return done, good
 
 
 def needs_rerun(row: dict[str, Any] | None, settings: str | None = None) -> bool:
