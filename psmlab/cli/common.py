@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -140,14 +140,21 @@ def choose_steering(values: list[str] | None, specs: list[ModelSpec]) -> dict[st
         why = built_for_another(st, by_id[mid]) if st is not None else None
         if why:
             sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
-    strong = {why for st in chosen.values() if st is not None and (why := too_strong(st))}
+    warn_steering([st for st in chosen.values() if st is not None])
+    return chosen
+
+
+def warn_steering(steerings: Iterable[Steering]) -> None:
+    """Warn on stderr of a strength past the usual range and of layers whose held-out test
+    failed, once each (one vector may steer every model, or every unit of an experiment)."""
+    sts = list(steerings)
+    said = {why for st in sts if (why := too_strong(st))}
     # Here, not at the top: `psmlab --help` must not import llama_cpp (vector_checks does).
     from psmlab.core.inside.vector_checks import steering_doubts
 
-    strong |= {why for st in chosen.values() if st is not None for why in steering_doubts(st)}
-    for why in sorted(strong):  # once, when one vector steers every model
+    said |= {why for st in sts for why in steering_doubts(st)}
+    for why in sorted(said):
         sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
-    return chosen
 
 
 def build_transcript(message: str | None, path: Path | None, command: str = "ask") -> Transcript:

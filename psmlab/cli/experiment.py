@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from psmlab.cli.common import progress_shown, say_relabelled
+from psmlab.cli.common import progress_shown, say_relabelled, warn_steering
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
 
@@ -75,6 +75,9 @@ def experiment(
     readings = [r for path in people for r in load_readings(path)]
     check_owner(target, spec.title, file)  # before the plan reads every model and eval file
     jobs = plan(spec, file.parent)
+    # As `ask --steer` warns: a trial's context at alpha 40 gave broken text, counted and
+    # compared as answers, unsaid.
+    warn_steering({id(j.steering): j.steering for j in jobs if j.steering}.values())
     fd = claim_folder(target, spec.title, file)
     if fd is None:
         _say(

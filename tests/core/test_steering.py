@@ -483,3 +483,22 @@ def test_steering_with_a_layer_that_failed_its_held_out_test_is_warned_of(tmp_pa
     assert "bad.gguf layer 12 separates held-out answers the wrong way" in r.stderr, r.stderr
     assert "layer 8" not in r.stderr  # it passed
     assert "held-out" not in run_cli(*common, "--steer", f"{f}:8@1").stderr
+
+
+def test_an_experiment_warns_of_strong_steering_as_ask_does(vector: Path, tmp_path: Path) -> None:
+    """A trial's context at alpha 40 gave broken text, counted and compared as answers, with no
+    warning where `ask --steer` warns: stderr says it once, and so does the report."""
+    toml = tmp_path / "e.toml"
+    toml.write_text(
+        'title = "strong"\nmodels = ["smollm2-135m-instruct"]\nsamples = 1\nmax_tokens = 2\n'
+        "probes = []\n"
+        f'contexts = [{{ name = "none" }}, {{ name = "pushed", steer = "{vector}@30" }},'
+        f' {{ name = "mild", steer = "{vector}@2" }}]\n'
+        'questions = [{ id = "q", text = "What are you?" }, { id = "r", text = "Hi" }]\n'
+    )
+    r = run_cli("experiment", str(toml), "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("steering strength 30 is past the usual 1 to 10") == 1, r.stderr
+    assert "strength 2 " not in r.stderr
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "**Alpha 30 is past the usual 1 to 10:**" in report, report

@@ -24,6 +24,7 @@ from psmlab.core.measure.report_probes import (
     probe_section,
 )
 from psmlab.core.measure.results import ResultsFile, rows_of
+from psmlab.core.models.steering import USUAL_ALPHA
 from psmlab.core.session.export import md_inline
 from psmlab.core.session.md_text import md_code
 
@@ -259,4 +260,13 @@ def steering_lines(results: ResultsFile) -> list[str]:
             f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
             f"{st['alpha']} |"
         )
+    alphas = {float(st["alpha"]) for st in seen.values()}
+    strong = sorted(a for a in alphas if abs(a) > USUAL_ALPHA)
+    if strong:
+        out += [
+            "",
+            f"**Alpha {', '.join(f'{a:g}' for a in strong)} is past the usual 1 to "
+            f"{USUAL_ALPHA:g}:** answers this strongly steered are often broken text, which the "
+            "labels below count as answers. Read the samples before their shares.",
+        ]
     return [*out, ""]
