@@ -141,6 +141,11 @@ def test_a_vector_for_another_model_is_read_as_steering_applies_it_and_says_so(
     said_wide: list[str] = []
     skipped = trace_session(load(saved), wide, warnings=said_wide)
     assert all("dimensions" in (r.skipped or "") for r in skipped) and said_wide == []
+    # Of another width and at layers the model lacks (Gemma's axis, 640 wide, layer 40): the
+    # width is why; a trial read "layer 40 does not exist", as if other layers would do.
+    deep = ControlVector({40: np.ones(640, np.float32)}, "gemma3", {})
+    skipped = trace_session(load(saved), deep)
+    assert [r.skipped for r in skipped] == ["the vector has 640 dimensions, the model 576"] * 2
     path = other.save(tmp_path / "other.gguf")
     res = run_cli("trace", str(saved), "--vector", str(path), "--threads", "1")
     assert res.returncode == 0, res.stderr

@@ -19,7 +19,7 @@ from psmlab.core.inside.vector_checks import held_of, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import VECTOR_SHA
+from psmlab.core.models.steering import VECTOR_SHA, model_shape
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (
     GenerationRecord,
@@ -257,6 +257,15 @@ def _usable(
             if rec.sha256 and sha != rec.sha256:
                 why[mid] = f"{spec.path} is not the file the session recorded (sha256 differs)"
                 fixes[mid] = f"put the recorded model file back at {spec.path}"
+                continue
+            try:
+                width = model_shape(spec.path)[0]
+            except PsmlabError:
+                width = None  # said where the model loads
+            if width and width != vector.n_embd:
+                # Before its layers are checked: a trial's vector of another width was said
+                # to want a layer the model lacks, as if other layers would do.
+                why[mid] = f"the vector has {vector.n_embd} dimensions, the model {width}"
                 continue
             usable[mid] = spec
             bad = mismatch(vector, spec, sha)

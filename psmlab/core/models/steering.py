@@ -259,7 +259,7 @@ def misfit(steering: Steering, spec: ModelSpec) -> Misfit | None:
     if spec.is_remote or steering.vector is None:
         return None
     try:
-        width, depth = _shape(spec.path)
+        width, depth = model_shape(spec.path)
     except PsmlabError:
         return None  # said where the model loads
     name = Path(steering.path).name
@@ -279,7 +279,7 @@ def misfit(steering: Steering, spec: ModelSpec) -> Misfit | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _shape(path: str) -> tuple[int | None, int | None]:
+def model_shape(path: str) -> tuple[int | None, int | None]:
     """A model file's residual width and layer count, read once per process (an experiment's
     plan is made again for each report)."""
     from psmlab.core.models.gguf import read_gguf
