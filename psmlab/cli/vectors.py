@@ -12,7 +12,7 @@ import typer
 from psmlab.cli.common import TtyProgress, counter, resolve_specs
 from psmlab.cli.options import ThreadsOpt
 from psmlab.cli.out_file import check_folder
-from psmlab.cli.vectors_show import show
+from psmlab.cli.vectors_show import pc1_note, show
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import UsageError
 from psmlab.core.models.registry import Registry
@@ -252,19 +252,7 @@ def build(
         typer.echo("  layer  |cos PC1| (the axis against the first principal component)")
         for L in sorted(ax):
             typer.echo(f"  {L:>5}  {cos[L]:.3f}")
-        typer.echo(f"  note: {_pc1_note(len(ids))}")
-
-
-def _pc1_note(n_archetypes: int) -> str:
-    """What |cos PC1| can say with this many archetypes (PC1 of k + 1 points)."""
-    if n_archetypes == 1:
-        return "one archetype: PC1 of two points is the axis itself, so |cos| = 1"
-    if n_archetypes < 4:
-        return (
-            f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes): "
-            "|cos| near 1 says little; build with more archetypes for a test of it"
-        )
-    return f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes)"
+        typer.echo(f"  note: {pc1_note(len(ids))}")
 
 
 def _separation_table(

@@ -3,6 +3,7 @@ separated held-out answers."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -174,5 +175,31 @@ def _print(docs: list[dict[str, Any]]) -> None:
             if isinstance(pc1.get(str(L)), (int, float)):
                 tail += f"  {pc1[str(L)]:.3f}"
             typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{tail}")
+        if pc1 and (k := _n_archetypes(m)):  # as the build said it (a trial: show dropped it)
+            typer.echo(f"  note on |cos PC1|: {pc1_note(k)}")
         for w in d["warnings"]:
             typer.echo(f"  warning: {w}")
+
+
+def pc1_note(n_archetypes: int) -> str:
+    """What |cos PC1| can say with this many archetypes (PC1 of k + 1 points)."""
+    if n_archetypes == 1:
+        return "one archetype: PC1 of two points is the axis itself, so |cos| = 1"
+    if n_archetypes < 4:
+        return (
+            f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes): "
+            "|cos| near 1 says little; build with more archetypes for a test of it"
+        )
+    return f"PC1 of {n_archetypes + 1} points (the default and {n_archetypes} archetypes)"
+
+
+def _n_archetypes(meta: dict[str, Any]) -> int:
+    """How many archetypes an axis was built from (its recorded prompts); 0: not recorded."""
+    prompts = meta.get("psmlab.prompts")
+    if isinstance(prompts, str):
+        try:
+            prompts = json.loads(prompts)
+        except ValueError:
+            return 0
+    arch = prompts.get("archetypes") if isinstance(prompts, dict) else None
+    return len(arch) if isinstance(arch, dict) else 0

@@ -225,6 +225,7 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     shown_axis = run_cli("vectors", "show", str(out / "assistant-axis.smollm2-135m-instruct.gguf"))
     assert "held-out means (assistant / personas)" in shown_axis.stdout, shown_axis.stdout
     assert "|cos PC1|" in shown_axis.stdout
+    assert "note on |cos PC1|: one archetype: PC1 of two points" in shown_axis.stdout  # as built
     shown = run_cli("vectors", "show", str(f))
     assert shown.returncode == 0 and "held-out AUROC" in shown.stdout and "method:" in shown.stdout
     doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
@@ -383,3 +384,6 @@ def test_show_describes_the_good_files_beside_a_bad_one(tmp_path: Path) -> None:
     assert "bad.gguf is not a GGUF file" in r.stderr and "good.gguf" not in r.stderr
     j = run_cli("vectors", "show", str(good), str(bad), "--json")
     assert j.returncode != 0 and [d["n_embd"] for d in json.loads(j.stdout)] == [8]
+    (tmp_path / "empty.gguf").write_bytes(b"")  # said as such, not "it starts with b''"
+    r = run_cli("vectors", "show", str(tmp_path / "empty.gguf"))
+    assert "empty.gguf is empty (0 bytes), not a control vector" in r.stderr, r.stderr

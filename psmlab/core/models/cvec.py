@@ -259,6 +259,8 @@ def read_cvec(path: str | Path) -> ControlVector:
     if not p.is_file():
         raise ModelError(f"control-vector file not found: {p}", "check the path")
     buf = p.read_bytes()
+    if not buf:
+        raise ModelError(f"{p} is empty (0 bytes), not a control vector", _FIX_BAD)
     if buf[:4] != b"GGUF":
         raise ModelError(f"{p} is not a GGUF file (it starts with {buf[:4]!r})", _FIX_BAD)
     r = _Reader(buf, p)
