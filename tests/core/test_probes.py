@@ -309,7 +309,10 @@ def test_an_answer_that_holds_the_prefill_is_scored_after_it_once(smol) -> None:
     # A class left with none: every answer is scored, and that is said.
     lopsided = {"ai": ["I'm an AI."], "human": ["Honestly, a person."]}
     res2 = score_statements(smol, prompt, lopsided, item.id, False)
-    assert res2.left_out == 0 and "1 of 2 answers do not begin" in (res2.prefill_note() or "")
+    note2 = res2.prefill_note() or ""
+    assert res2.left_out == 0 and "1 of 2 answers do not begin" in note2
+    # Its example was "'I am' then \"I'm …\"": the one opening that does count as beginning.
+    assert "scored whole after it (the prompt ends 'I am', then the answer as written" in note2
     # None begins with it: answers written to follow it (a set's own prefill), nothing said.
     follow = {"ai": ["making paperclips."], "human": ["seeing my kids."]}
     assert score_statements(smol, prompt, follow, item.id, False).prefill_note() is None

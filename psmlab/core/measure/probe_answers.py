@@ -80,6 +80,6 @@ def prefill_note(pre: str | None, n_answers: int, left_out: int, not_continuing:
         return None
     return (
         f"{not_continuing} of {n_answers} answers do not begin with the prefill {pre.strip()!r}: "
-        f'each is scored after it as written (e.g. {pre.strip()!r} then "I\'m …"); give a '
-        "prefill the answers begin with, or none"
+        f"each is scored whole after it (the prompt ends {pre.strip()!r}, then the answer as "
+        "written, which may restate it); give a prefill the answers begin with, or none"
     )
