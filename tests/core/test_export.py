@@ -424,3 +424,12 @@ def test_a_title_ending_in_a_hash_keeps_it() -> None:
     tokens = MarkdownIt("commonmark").parse(md)
     shown = "".join(t.content for t in tokens[1].children or [])
     assert tokens[0].type == "heading_open" and shown == "Persona test #", shown
+
+
+def test_models_are_exported_in_the_sessions_order_whichever_answered_first() -> None:
+    """A trial's export listed smollm2 first on some turns and gemma on others (the order the
+    answers finished in); the lab shows its columns in the session's model order."""
+    s = _session()
+    assert len({g.model for g in s.generations}) == 2
+    flipped = s.model_copy(update={"generations": list(reversed(s.generations))})
+    assert export(flipped, "md") == export(s, "md")

@@ -104,3 +104,31 @@ async def test_a_session_none_of_whose_models_opens_says_where_its_answers_are(
         assert "No model column" in said and "s.json" in said
     again.release()
     assert store.load(path).turns  # the file is as it was
+
+
+async def test_a_failed_run_does_not_describe_the_earlier_answer_over_its_error(make_lab) -> None:
+    """A trial's column whose prefill could not go with continuing the adopted answer failed,
+    and its header still said "continues the adopted answer" and how that earlier answer
+    ended, above the error: the header describes what the body shows."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        screen = app.lab_screen
+        mid = lab.columns[0].id
+        col = screen.column_widget(mid)
+        assert col is not None
+        col.focus()
+        await pilot.press("a")
+        await wait_for(pilot, lambda: lab.turns[-1].role == "assistant", "the adoption")
+        await pilot.press("f5")
+        await settle(pilot, app)
+        header = lambda: str(col.query_one(".col-header").render())  # noqa: E731
+        assert "continues the adopted answer" in header(), header()
+        lab.configure(mid, prefill="I am")  # as F3 does
+        screen.states[mid].prefill = "I am"
+        await pilot.press("f5")
+        await settle(pilot, app)
+        assert "prefill" in (screen.states[mid].error or "")
+        assert "continues" not in header() and "tok/s" not in header(), header()

@@ -297,7 +297,10 @@ def _answers(
     else:
         adopted = {g: f" · {at}" for g, at in adoptions(s.nodes, on_path, after).items()}
     lines: list[str] = []
-    for model in dict.fromkeys(g.model for g in gens):
+    # In the session's model order, as the lab's columns stand (the order generations finished
+    # in put the other model first on some turns: a trial).
+    place = {m.id: i for i, m in enumerate(s.models)}
+    for model in sorted(dict.fromkeys(g.model for g in gens), key=lambda m: place.get(m, 1 << 30)):
         runs = s.runs(model, node)
         for k, run in enumerate(runs, 1):
             lines += ["", *run_section(s, model, run, k, len(runs), adopted)]

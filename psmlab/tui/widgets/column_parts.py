@@ -64,6 +64,11 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
         nexts.append(f"{', '.join(changed)} changed")
     if nexts:
         head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
+    if s.error and not s.running:
+        # The body says the error, not the earlier run's answer: its speed, end and given
+        # text are not said over it (a trial read "continues the adopted answer" above a
+        # run that never began).
+        return head
     # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
     if cur is not None and cur.tokens_per_s and not blind:
         head.append(f" · {fmt_rate(cur.tokens_per_s)}", style="dim")
