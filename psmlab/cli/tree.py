@@ -10,6 +10,7 @@ import typer
 
 from psmlab.cli.common import say_relabelled, stdout_json
 from psmlab.cli.options import JsonOpt, SessionArg
+from psmlab.core.domain.stats import answer_count
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.session.schema import Session
 
@@ -38,6 +39,9 @@ def outline(s: Session) -> list[dict[str, Any]]:
             "current": t.id in current,
             "head": t.id == s.head,
             "generations": len(s.generations_at(t.id)),
+            # Of them, cancelled or cut off by an error: fragments, not answers (as F8 says).
+            "cancelled": sum(g.finish_reason == "cancelled" for g in s.generations_at(t.id)),
+            "failed": sum(g.finish_reason == "error" for g in s.generations_at(t.id)),
         }
         for t, depth in s.walk()
     ]
@@ -78,9 +82,8 @@ def tree(
             extra.append(f"edited by hand from {r['edited_from']}")
         if r["model"] and not r["adopted_from"]:  # a loom answer psmlab had not adopted
             extra.append(f"by {r['model']}")
-        if r["generations"]:
-            n = r["generations"]
-            extra.append(f"{n} generation{'s' if n != 1 else ''}")
+        if r["generations"]:  # as the lab's tree (F8) counts them
+            extra.append(answer_count(g.finish_reason for g in s.generations_at(r["id"])))
         if r["branch"]:
             extra.append(f"branch {r['branch']}")
         typer.echo(terminal_safe(f"{line}  ({', '.join(extra)})"))

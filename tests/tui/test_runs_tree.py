@@ -3,6 +3,8 @@ by keys (Textual Pilot) on the real demo models."""
 
 from __future__ import annotations
 
+import json
+
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
 from psmlab.tui.app import PsmlabApp
@@ -384,7 +386,7 @@ async def test_a_long_turn_in_the_tree_is_cut_before_its_marks_and_a_leaf_has_no
         assert not any("▶" in r for r in rows()[2:]), rows()
 
 
-async def test_the_trees_answer_count_leaves_out_cancelled_and_failed_fragments() -> None:
+async def test_the_trees_answer_count_leaves_out_cancelled_and_failed_fragments(tmp_path) -> None:
     """A trial's "(11 answers)" counted three empty cancelled samples: fragments are counted
     apart, as the labels panel leaves them out of its shares."""
     from pathlib import Path
@@ -400,9 +402,7 @@ async def test_the_trees_answer_count_leaves_out_cancelled_and_failed_fragments(
     mine = [i for i, g in enumerate(session.generations) if g.node == at]
     assert len(mine) >= 3, len(mine)
     for i, why in zip(mine[:2], ("cancelled", "error"), strict=True):
-        session.generations[i] = session.generations[i].model_copy(
-            update={"finish_reason": why, "text": ""}
-        )
+        session.generations[i] = session.generations[i].model_copy(update={"finish_reason": why})
 
     class Host(App[None]):
         def on_mount(self) -> None:
@@ -417,3 +417,14 @@ async def test_the_trees_answer_count_leaves_out_cancelled_and_failed_fragments(
         n = len(mine) - 2
         said = f"({n} answer{'s' * (n != 1)}, 1 cancelled, 1 failed)"
         assert any(r.endswith(said) for r in rows), rows
+    # `psmlab tree` counts them as F8 does (it said "12 generations" beside F8's "8 answers").
+    from tests.conftest import run_cli
+
+    store.save_new(session, tmp_path / "s.json")
+    out = run_cli("tree", str(tmp_path / "s.json"))
+    assert out.returncode == 0 and f"{n} answer{'s' * (n != 1)}, 1 cancelled, 1 failed" in (
+        out.stdout
+    ), out.stdout
+    doc = json.loads(run_cli("tree", str(tmp_path / "s.json"), "--json").stdout)
+    row = next(r for r in doc["turns"] if r["id"] == at)
+    assert (row["generations"], row["cancelled"], row["failed"]) == (len(mine), 1, 1)

@@ -190,6 +190,17 @@ def self_id_shares(values: Iterable[str | None]) -> list[Share]:
 FRAGMENT_ENDS = ("cancelled", "error")
 
 
+def answer_count(finish_reasons: Iterable[str]) -> str:
+    """ "8 answers, 4 cancelled": a turn's generations, fragments counted apart (the lab's tree
+    and `psmlab tree` said "8 answers" and "12 generations" of one turn)."""
+    ends = list(finish_reasons)
+    frags = Counter(e for e in ends if e in FRAGMENT_ENDS)
+    n = len(ends) - sum(frags.values())
+    said = [f"{n} answer{'s' * (n != 1)}"]
+    said += [f"{k} {'cancelled' if why == 'cancelled' else 'failed'}" for why, k in frags.items()]
+    return ", ".join(said)
+
+
 @dataclass(frozen=True)
 class LabelShares:
     """One model's automatic labels over its samples, both levels, and beside them (never among

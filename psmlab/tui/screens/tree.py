@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from rich.style import Style
@@ -14,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from psmlab.core.domain.stats import FRAGMENT_ENDS
+from psmlab.core.domain.stats import answer_count
 from psmlab.core.session.authorship import edited_note, given_by
 from psmlab.core.session.schema import Session
 from psmlab.tui.widgets.transcript import ROLE_STYLE
@@ -106,10 +105,6 @@ class TreeScreen(ModalScreen[str | None]):
                 text = text[:200] + ("…" if len(text) > 200 else "")
                 tail = Text()
                 gens = s.generations_at(t.id)
-                # A cancelled answer (often empty) or one an error cut off is a fragment, not
-                # an answer (the labels panel leaves them out too): counted apart.
-                frags = Counter(g.finish_reason for g in gens if g.finish_reason in FRAGMENT_ENDS)
-                n_gen = len(gens) - sum(frags.values())
                 if t.adopted_model and not self.blind:
                     tail.append_text(safe(f"  ← {t.adopted_model}", "dim"))
                 if w := given_by(s, t, blind=self.blind):  # as the transcript says it
@@ -118,13 +113,8 @@ class TreeScreen(ModalScreen[str | None]):
                     tail.append_text(safe(f"  {edit}", "dim"))
                 elif cut := s.adopted_cut(t, blind=self.blind):
                     tail.append_text(safe(f"  ✂ {cut}", "dim"))
-                if gens:
-                    said = [f"{n_gen} answer{'s' * (n_gen != 1)}"]
-                    said += [
-                        f"{k} {'cancelled' if why == 'cancelled' else 'failed'}"
-                        for why, k in frags.items()
-                    ]
-                    tail.append(f"  ({', '.join(said)})", style="dim")
+                if gens:  # a cancelled or cut-off fragment is not an answer: counted apart
+                    tail.append(f"  ({answer_count(g.finish_reason for g in gens)})", style="dim")
                 tree.rows[t.id] = (lead, text, tail)
                 label = lead + safe(text) + tail
                 # A turn with nothing after it is a leaf: no ▶/▼ as if a branch were folded there.
