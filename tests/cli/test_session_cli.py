@@ -228,6 +228,17 @@ def test_session_errors_are_one_line(tmp_path: Path) -> None:
         assert "not valid JSON" in proc.stderr and str(broken) in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
     assert broken.read_text() == '{"schema_version": 1, "turns": ['
+    # A name the lab saved under a timestamp is offered (a trial's `psmlab open who-made-you`
+    # was told only "not found").
+    (tmp_path / "sessions").mkdir()
+    saved = tmp_path / "sessions" / "20261207-143821-who-made-you.json"
+    saved.write_bytes(EXAMPLE.read_bytes())
+    for cmd in (("open", "who-made-you"), ("export", "who-made-you"), ("tree", "who-made")):
+        proc = run_cli(*cmd, cwd=tmp_path, env={"PSMLAB_SESSIONS_DIR": ""})
+        assert proc.returncode == 10, proc.stderr
+        assert "did you mean sessions/20261207-143821-who-made-you.json?" in proc.stderr, cmd
+    proc = run_cli("open", "nothing-like-it", cwd=tmp_path, env={"PSMLAB_SESSIONS_DIR": ""})
+    assert "did you mean" not in proc.stderr and "psmlab sessions lists them" in proc.stderr
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sessions" / "example-what-are-you.json"

@@ -40,6 +40,28 @@ def resolve_path(name: str | Path) -> Path:
     return cand if cand.exists() else p
 
 
+def not_found(p: Path) -> SessionError:
+    """The error for a session that is not there, naming the saved ones its name may mean:
+    the lab saves "who-made-you" as sessions/20261207-143821-who-made-you.json, and a trial's
+    `psmlab open who-made-you` was told only "not found"."""
+    fix = "check the path (psmlab sessions lists them)"
+    if p.parent == Path("."):
+        stem = p.stem.lower() if p.suffix == ".json" else p.name.lower()
+        d = sessions_dir()
+        near = sorted(d.glob("*.json"), reverse=True) if stem and d.is_dir() else []
+        near = [x for x in near if stem in x.stem.lower()][:3]
+        if near:
+            fix = "did you mean " + " or ".join(str(_short(x)) for x in near) + "?"
+    return SessionError(f"session file not found: {p}", fix)
+
+
+def _short(p: Path) -> Path:
+    try:
+        return p.relative_to(Path.cwd())
+    except ValueError:
+        return p
+
+
 def save_target(name: str | Path) -> Path:
     """Where a session named to be saved goes: a bare name without `.json` ("marta") is a
     session's name, kept in the sessions directory as NAME.json (where `psmlab sessions` lists
@@ -77,9 +99,7 @@ def load(path: str | Path) -> Session:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise SessionError(
-            f"session file not found: {p}", "check the path (psmlab sessions lists them)"
-        ) from None
+        raise not_found(p) from None
     except IsADirectoryError:
         raise SessionError(f"{p} is a directory, not a session file", "pass a .json file") from None
     except OSError as exc:
@@ -166,9 +186,7 @@ def open_session(
         elif create is not None:
             sf.session = create
         else:
-            raise SessionError(
-                f"session file not found: {p}", "check the path (psmlab sessions lists them)"
-            )
+            raise not_found(p)
         yield sf
     finally:
         sf.close()
