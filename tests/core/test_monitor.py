@@ -187,6 +187,9 @@ def test_cli_prints_the_trace_and_json(saved: Path, vector: Path) -> None:
     v = doc["vector"]
     assert v["file"] == str(vector.resolve()) and len(v["sha256"]) == 64
     assert v["layers"] == [6, 14] and doc["provenance"]["psmlab"]
+    # Whose vector, whole and apart (a trial's script read "sha256 b179c9523d0e…, smollm2").
+    assert v["model_sha256"] == read_cvec(vector).metadata["psmlab.model_sha256"]
+    assert len(v["model_sha256"]) == 64 and v["model_sha256"] in sess_sha(saved)
     assert doc["provenance"]["llama_cpp_python"]
 
 
@@ -352,3 +355,7 @@ def test_two_runs_of_one_turn_are_told_apart_by_their_run(
     assert head.split()[:4] == ["turn", "model", "run", "sample"]
     rows = [x.split() for x in text.splitlines() if smol1.id in x and "vector" not in x]
     assert [r[2] for r in rows] == ["1", "2"], text
+
+
+def sess_sha(saved: Path) -> set[str]:
+    return {m.sha256 or "" for m in load(saved).models}

@@ -79,7 +79,12 @@ def vector_info(vector: ControlVector, path: str | Path) -> dict[str, Any]:
         "file": str(Path(path).expanduser().resolve()),
         "sha256": file_sha256(path),
         "archetype": vector.metadata.get("psmlab.archetype"),
-        "model": vector_label(vector),
+        "model": vector_label(vector),  # as said beside the numbers
+        # The same, whole and apart, for a script (the label cuts the sha256 to 12 digits).
+        "model_sha256": str(vector.metadata.get(VECTOR_SHA) or "") or None,
+        "model_id": built
+        if isinstance(built := vector.metadata.get("psmlab.model"), str)
+        else None,
         "layers": sorted(unit_directions(vector)),  # the layers projected on (zero ones are not)
         # Per layer, the held-out answer means its build measured (what a value is read against).
         "reference": reference(held_of(vector.metadata)),
