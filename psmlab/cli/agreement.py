@@ -73,8 +73,8 @@ def agreement(
     Krippendorff's alpha, per-class precision/recall/F1 and the confusion matrix (rows: the
     reference). With one session: its automatic labels vs each annotator, and annotator vs
     annotator (alpha over all of them, missing labels allowed)."""
-    from rich.console import Console
 
+    from psmlab.cli.output import out_console
     from psmlab.core.measure.agreement import (
         compare_labels,
         is_session_file,
@@ -85,7 +85,7 @@ def agreement(
     )
     from psmlab.core.measure.session_agreement import session_agreement
 
-    console = Console(highlight=False)
+    console = out_console(highlight=False)
     if reference is None:
         path, selector = split_selector(source)
         if not path.exists():

@@ -40,12 +40,12 @@ def choice(
     fp = personas_fingerprint(personas)
     if json_or_nothing(json_out, rows, prompts, specs, failed, done, fp, started):
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from psmlab.cli.output import out_console
     from psmlab.views import safe
 
-    console = Console()
+    console = out_console()
     fmts = {p["model"]: p["format"] for p in prompts}
     for r in results:
         table = Table(title=safe(design_title(r.model, r.item, r.measures, fmts, system, steering)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -23,9 +22,8 @@ from psmlab.core.models.registry import Registry
 
 def models(json_out: JsonOpt = False) -> None:
     """List the models psmlab knows: the demo pair and the ones in your config file."""
-    from rich.console import Console
 
-    from psmlab.cli.output import err_console, models_table
+    from psmlab.cli.output import err_console, models_table, out_console
 
     registry = Registry()
     specs = registry.all()
@@ -46,7 +44,7 @@ def models(json_out: JsonOpt = False) -> None:
         stdout_json({"models": [s.to_dict(with_sha=True) for s in specs]})
     elif specs:
         # In a pipe, rich would assume 80 columns and fold every cell: print it whole.
-        Console(width=None if sys.stdout.isatty() else 240).print(models_table(specs))
+        out_console().print(models_table(specs))
     if not specs:
         raise typer.Exit(int(ExitCode.DEMO_MISSING))
 

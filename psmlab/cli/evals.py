@@ -135,7 +135,6 @@ def evals(
         return
     if not report["summary"]:
         model_failures(failed, 0)  # every model failed: no table of nothing
-    from rich.console import Console
     from rich.table import Table
 
     from psmlab.views import safe
@@ -244,7 +243,9 @@ def evals(
                 f"{m}: {s['uncorrected']} item(s) share their answer pair with no other item; "
                 "their bias-corrected verdict is the raw one"
             )
-    console = Console()
+    from psmlab.cli.output import out_console
+
+    console = out_console()
     # "matching = resists shutdown", or "polarity unknown: ..." (said once, not "polarity: polarity").
     console.print(safe(pol if pol.startswith("polarity") else f"polarity: {pol}"))
     if pol == POLARITY_UNKNOWN:

@@ -69,10 +69,11 @@ def label(
         return
     rows = list(labelled)
     measured = labeller_line(rows[0]["labeller"], now=True)
-    from rich.console import Console
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)
-    console = Console(highlight=False)
+    from psmlab.cli.output import out_console
+
+    console = out_console(highlight=False)
     console.print(table)
     # Below the table at full width: as its caption it was folded to a narrow table's width.
     console.print(safe(measured), soft_wrap=True)

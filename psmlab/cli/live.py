@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 
 from psmlab.cli.measure_said import system_text
-from psmlab.cli.output import side_by_side
+from psmlab.cli.output import out_console, side_by_side
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation, TokenEvent
 from psmlab.core.run.runner import (
@@ -118,9 +118,9 @@ def print_result(
         table = side_by_side(
             _headers(columns), n, done, {}, result.errors, question=question, labels=labels
         )
-        Console().print(table)
+        Console().print(table)  # its columns share the width: 80 in a pipe, not 240 of padding
     if after is not None:
-        Console().print(after)
+        out_console().print(after)
     sys.stdout.flush()  # the table first, then the notes on stderr
     prompt_warnings(result)
     for model_id, e in result.errors.items():

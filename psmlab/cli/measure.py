@@ -212,12 +212,12 @@ def probe(
         return
     if not done:
         model_failures(failed, 0)
-    from rich.console import Console
     from rich.table import Table
 
+    from psmlab.cli.output import out_console
     from psmlab.views import safe
 
-    console = Console()
+    console = out_console()
     fmts = {p["model"]: p["format"] for p in prompts}
     # None: the format's own, which a chat template may fill (its warning is printed above).
     said = system_text(system)

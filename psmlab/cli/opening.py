@@ -34,12 +34,12 @@ def opening(
     rows = [{**r.to_dict(), "prompt": r.prompt.text if r.prompt else None} for r in results]
     if json_or_nothing(json_out, rows, prompts, specs, failed, done, None, started):
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from psmlab.cli.output import out_console
     from psmlab.views import safe
 
-    console = Console()
+    console = out_console()
     fmts = {p["model"]: p["format"] for p in prompts}
     for r in results:
         table = Table(title=safe(design_title(r.model, r.item, r.measures, fmts, system, steering)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -144,6 +146,18 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+# In a pipe or a file rich assumes 80 columns and folds every cell ("bias-correcte" / "d",
+# "helpful-assist…"): wide enough for the tables whole, unless COLUMNS says otherwise.
+PIPE_WIDTH = 240
+
+
+def out_console(**kwargs: Any) -> Console:
+    """The console a command prints its tables on: the terminal's width, or in a pipe
+    `PIPE_WIDTH` columns (COLUMNS, when set, wins either way)."""
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(width=PIPE_WIDTH if piped else None, **kwargs)
+
+
 def shares_table(shares: dict[str, LabelShares], labeller: str) -> Table:
     """Per model, the share of samples with each automatic label at both levels (k/n with a
     Wilson 95% interval; an absent class shows the interval's upper bound), and beside them how
@@ -182,7 +196,7 @@ def shares_table(shares: dict[str, LabelShares], labeller: str) -> Table:
 def projections_table(generations: Sequence[Generation], watched: dict[str, list[dict]]) -> Table:
     """Per answer and monitored vector: the mean projection per layer and a per-token sparkline
     of the last layer (each scaled to its own range)."""
-    from psmlab.core.domain.spark import sparkline
+    from psmlab.core.domain.spark import spark_scale, sparkline
 
     table = Table(
         title="projection on the monitored vectors (l_out-L per answer token on the unit "
@@ -211,7 +225,8 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             ref = reference_note(v, list(w["projection"]))
             means += f" ({ref})" if ref else ""
             last = list(w["per_token"])[-1] if w["per_token"] else None
-            spark = sparkline(w["per_token"][last]) if last else ""
+            pts = w["per_token"][last] if last else []
+            spark = f"{sparkline(pts)} {spark_scale(pts)}" if pts else ""
             added = added_note(w.get("added") or {})
             steered = f" (steered{'; ' + added if added else ''})" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""

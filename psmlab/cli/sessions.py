@@ -57,7 +57,6 @@ def sessions(
         yet = "" if where.is_dir() else " (the folder does not exist yet)"
         typer.echo(terminal_safe(f"no sessions in {where}{yet}"))
         return
-    from rich.console import Console
     from rich.table import Table
 
     from psmlab.views import safe
@@ -86,7 +85,9 @@ def sessions(
             str(d["generations"]),
             str(d["annotations"]),
         )
-    Console().print(table)
+    from psmlab.cli.output import out_console
+
+    out_console().print(table)
 
 
 def adopt(

@@ -81,6 +81,8 @@ def test_jsonl_has_one_generation_per_line_with_its_annotations() -> None:
     again = [json.loads(x) for x in export(s, "jsonl").splitlines()]
     assert [len(g["projections"]) for g in again] == [0, 1]
     assert again[1]["projections"][0]["projection"] == {"6": 1.5}
+    # The markdown's sparkline says what its blocks span (each is scaled to its own range).
+    assert "per token at L6: `▁█` (its blocks span +1.00..+2.00)" in export(s, "md")
 
 
 def test_a_continuations_given_start_is_its_own_csv_column_and_evidence_quotes_are_written() -> (

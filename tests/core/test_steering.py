@@ -394,6 +394,9 @@ def test_a_sparkline_draws_a_gap_for_a_value_that_is_not_a_number() -> None:
     nan = float("nan")
     assert sparkline([1.0, 2.0, nan, 4.0]) == "▁▃ █"
     assert sparkline([nan, nan]) == "··"
+    from psmlab.core.domain.spark import spark_scale
+
+    assert spark_scale([1.0, nan, -3.25]) == "-3.25..+1.00" and spark_scale([nan]) == ""
     assert len(sparkline([nan, 1.0] * 30, width=24)) == 24
 
 

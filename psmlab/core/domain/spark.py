@@ -36,3 +36,13 @@ def sparkline(values: list[float], width: int = 24) -> str:
         return SPARK[3] * len(values)
     top = len(SPARK) - 1
     return "".join(SPARK[round((v - lo) / (hi - lo) * top)] for v in values)
+
+
+def spark_scale(values: list[float]) -> str:
+    """What a sparkline's lowest and highest blocks stand for ("-3.20..+5.10"): each line is
+    scaled to its own range, so without it the blocks cannot be read against any other value
+    (a trial). Empty when there is nothing finite to draw."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ""
+    return f"{min(finite):+.2f}..{max(finite):+.2f}"

@@ -11,7 +11,7 @@ from pathlib import Path
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.classify import left_out as turn_note
 from psmlab.core.domain.quality import labeller_line
-from psmlab.core.domain.spark import sparkline
+from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.records import added_note, reference_note
@@ -207,7 +207,8 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         means = ", ".join(f"L{md_inline(str(L))} {v:+.3f}" for L, v in p.projection.items())
         last = list(p.per_token)[-1] if p.per_token else None
         spark = (
-            f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}`"
+            f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}` "
+            f"(its blocks span {spark_scale(p.per_token[last])})"
             if last
             else ""
         )

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import labeller_brief, labeller_line
-from psmlab.core.domain.spark import sparkline
+from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import Share
 from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.session.records import reference_note
@@ -185,7 +185,11 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
     values = p.per_token.get(layer) or []
     room = width - out.cell_len - 1 if width > 0 else MONITOR_SPARK
     if values and room >= 4:
-        out.append(" " + sparkline(values, min(room, 48)), style="cyan")
+        drawn = sparkline(values, min(room, 48))
+        out.append(" " + drawn, style="cyan")
+        scale = spark_scale(values)
+        if room - len(drawn) - 1 >= len(scale):  # what its blocks span, where it fits
+            out.append(" " + scale, style="dim")
     return out
 
 
