@@ -1466,7 +1466,9 @@ async def test_a_message_holding_a_control_character_is_not_sent_unsaid(make_lab
         box = app.query_one(Composer)
         box.focus()
         await pilot.pause()
-        box.post_message(events.Paste("AB\x1b[31mCD"))
+        # Posted to the app, as the terminal's driver does: it forwards a paste to the focused
+        # widget once (posted to the box, the paste bubbled to the app and came in twice).
+        app.post_message(events.Paste("AB\x1b[31mCD"))
         await wait_for(pilot, lambda: "CD" in box.text, "the paste")
         await pilot.press("enter")
         await wait_for(
@@ -1476,9 +1478,17 @@ async def test_a_message_holding_a_control_character_is_not_sent_unsaid(make_lab
         )
         assert "\x1b" in box.text and not lab.turns and not lab.session.generations
         box.clear()
-        box.post_message(events.Paste("one\r\ntwo"))
+        app.post_message(events.Paste("one\r\ntwo"))
         await wait_for(pilot, lambda: "two" in box.text, "the second paste")
+        assert box.text == "one\ntwo", repr(box.text)
         assert "\r" not in box.text, repr(box.text)
+        # A pasted file's last line break is not sent; the one inside the message is.
+        box.clear()
+        app.post_message(events.Paste("Who are you?\nReally.\n"))
+        await wait_for(pilot, lambda: "Really" in box.text, "the third paste")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(lab.turns), "the message")
+        assert lab.turns[0].content == "Who are you?\nReally.", repr(lab.turns[0].content)
 
 
 async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:

@@ -27,7 +27,9 @@ class Composer(OrderedTextArea):
             if why := typed_controls(text):  # kept in the box, to mend
                 self.notify(f"Not sent: {why}", severity="warning")
             elif text.strip():
-                self.post_message(self.Submitted(text))
+                # A pasted file's last line break is not part of the message (a trial's went
+                # into the prompt, "…who you are.\n<|im_end|>"); text inside it is kept.
+                self.post_message(self.Submitted(text.rstrip("\r\n")))
             else:  # Enter on an empty box did nothing, without a word
                 self.notify("Type a message first: an empty one is not sent", severity="warning")
             return
