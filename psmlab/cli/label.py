@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,21 +86,38 @@ def _markers_table(rows: list[dict[str, Any]]) -> Any:
     table = Table(
         _id_header(rows),
         "self_id",
+        "self-id evidence",
         "archetypes",
-        "evidence",
+        "archetype evidence",
         title="labeller: markers (phrase rules)",
     )
     for r in rows:
-        # Each marker once, with how often it fired: a long text repeated one thousands of times.
-        counts = Counter(h["marker"] for h in r["self_id_hits"])
-        spans = [m if k == 1 else f"{m} ×{k}" for m, k in counts.items()]
+        # Each archetype's phrases beside it (a trial read the self-id rule alone as why
+        # "helpful-assistant, skynet" were given).
+        said = [
+            f"{a}: " + ", ".join(f"'{m}'" for m in _once(h["marker"] for h in hits))
+            for a, hits in _by_archetype(r.get("archetype_hits") or []).items()
+        ]
         table.add_row(
             _id_cell(r),
             r["self_id"],
+            safe(", ".join(_once(h["marker"] for h in r["self_id_hits"]))),
             safe(", ".join(r["archetypes"])),
-            safe(", ".join(spans)),
+            safe("; ".join(said)),
         )
     return table
+
+
+def _once(markers: Iterable[str]) -> list[str]:
+    """Each marker once, with how often it fired: a long text repeated one thousands of times."""
+    return [m if k == 1 else f"{m} ×{k}" for m, k in Counter(markers).items()]
+
+
+def _by_archetype(hits: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for h in hits:
+        out.setdefault(str(h["archetype"]), []).append(h)
+    return out
 
 
 def _judge_table(rows: list[dict[str, Any]]) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,15 @@ def test_a_marker_that_fires_many_times_is_shown_once_with_its_count(tmp_path: P
     assert table.returncode == 0, table.stderr
     assert "×300" in table.stdout and table.stdout.count("i-am-ai") == 1, table.stdout
     assert "┃ id " in table.stdout
+    # Each archetype with the phrases that gave it (the evidence column held self-id's alone).
+    two = tmp_path / "two.jsonl"
+    two.write_text(json.dumps({"text": "I am an AI. I want to destroy humanity."}) + "\n")
+    # In a pipe with no COLUMNS (the tests' environment sets 80): the table is not folded.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    both = subprocess.run(
+        [sys.executable, "-m", "psmlab", "label", str(two)], capture_output=True, text=True, env=env
+    ).stdout
+    assert "skynet: 'destroy humanity'" in both and "helpful-assistant: 'I am an AI'" in both
     bare = tmp_path / "bare.jsonl"
     bare.write_text(json.dumps({"text": "I am an AI."}) + "\n")
     assert "┃ line " in _psmlab("label", str(bare)).stdout  # positions, not ids the file holds
