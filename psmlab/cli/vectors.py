@@ -185,7 +185,8 @@ def build(
         # AUROC over a handful of questions each way is 0, 0.5 or 1 by construction.
         typer.echo(
             f"  note: {len(qt)} held-out question(s) each way: an AUROC over so few is coarse "
-            f"(its only values are k/{len(qt) ** 2}); use --n-test {SMALL_TEST} or more"
+            f"(its only values are k/{len(qt) ** 2}), and so is the shuffled control's (a spread "
+            f"of 0 there says only that); use --n-test {SMALL_TEST} or more"
         )
     for aid, vec in built.vectors().items():
         ind = built.inductions[aid]

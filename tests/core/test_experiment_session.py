@@ -183,6 +183,9 @@ def test_bad_inputs_name_the_problem_and_the_fix(tiny_run, tmp_path: Path) -> No
     (bare / "results.jsonl").write_bytes(b"\n".join([lines[0], b'{"garbage": ', *lines[1:]]))
     with pytest.raises(UsageError, match=r"line 2 is not a unit's result row"):
         session_from_results(bare, experiment_file=toml)
+    (bare / "results.jsonl").write_bytes(b'{"garbage": \n' + b"\n".join(lines))  # a bad first line
+    with pytest.raises(UsageError, match=r"line 1 is not a unit's result row \(8 row\(s\) follow"):
+        session_from_results(bare, experiment_file=toml)
     (bare / "results.jsonl").write_bytes(b"")
     with pytest.raises(UsageError, match=r"holds no finished unit \(it is empty\)"):
         session_from_results(bare, experiment_file=toml)

@@ -209,7 +209,7 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert h6["shuffled_permutations"] == 200 and h6["shuffled_seed"] == 0
     assert cv.metadata["psmlab.n_ctx"] > 0 and cv.metadata["psmlab.n_threads"] == 2
     assert cv.metadata["psmlab.decoding"] == "greedy" and cv.metadata["psmlab.n_batch"] > 0
-    assert "coarse" in res.stdout
+    assert "coarse" in res.stdout and "so is the shuffled control" in " ".join(res.stdout.split())
     # The axis says what it is: default minus the archetypes (its file said the opposite).
     axis = read_cvec(out / "assistant-axis.smollm2-135m-instruct.gguf")
     assert axis.metadata["psmlab.method"].startswith("mean(default) - mean over archetypes")

@@ -69,7 +69,7 @@ def parse_rows(raw: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], int]:
                 break  # the torn last line
             row = None
         if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-            if not done:  # not one row yet: some other file
+            if not done and not any(_is_row(rest) for rest in lines[i:]):  # another file
                 raise UsageError(
                     f"{path} is not an experiment's results (line {i} is not a unit's row)",
                     "give the folder of a run: psmlab experiment FILE.toml -o DIR",
@@ -82,6 +82,14 @@ def parse_rows(raw: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], int]:
         done[row["key"]] = row
         good += len(line)
     return done, good
+
+
+def _is_row(line: bytes) -> bool:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and isinstance(row.get("key"), str)
 
 
 def needs_rerun(row: dict[str, Any] | None, settings: str | None = None) -> bool:
