@@ -155,6 +155,9 @@ def out_console(**kwargs: Any) -> Console:
     """The console a command prints its tables on: the terminal's width, or in a pipe
     `PIPE_WIDTH` columns (COLUMNS, when set, wins either way)."""
     piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    # Piped, a line of prose stays one line (folded at 240 it split "alpha 0.56 (0.18 to
+    # 0.84)" over two, and a grep for it lost the interval); tables keep their width.
+    kwargs.setdefault("soft_wrap", piped)
     return Console(width=PIPE_WIDTH if piped else None, **kwargs)
 
 

@@ -633,3 +633,16 @@ def test_alpha_from_a_pair_table_is_alpha_and_comes_with_an_interval() -> None:
     lo, hi = r.alpha_ci
     assert lo < r.alpha < hi and r.to_dict()["alpha_ci95"] == [lo, hi]
     assert r.kappa_ci == bootstrap_kappa(a, b, resamples=500)  # kappa's draws unchanged
+
+
+def test_a_source_with_one_label_is_said_to_measure_nothing() -> None:
+    """A trial's rules labelled all three samples "none": kappa 0.00 (0.00 to 0.00) read as a
+    certain finding. A constant source has kappa 0 in every resample; that is said."""
+    from psmlab.core.measure.kappa import compare
+
+    r = compare(["none"] * 3, ["ai", "none", "human"], source_name="rules", reference_name="people")
+    assert r.kappa == 0.0 and r.kappa_ci == (0.0, 0.0)
+    assert any("rules gives all 3 items the label 'none': kappa is 0 by construction" in x
+               for x in r.notes), r.notes  # fmt: skip
+    varied = compare(["ai", "none", "human"], ["ai", "none", "none"])
+    assert not any("by construction" in x for x in varied.notes)

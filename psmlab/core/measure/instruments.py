@@ -6,7 +6,7 @@ sampled answers with self-identification labels. Forced choice can only choose b
 it scores (ai, human), so it is compared with the samples that *claim* one of the two: the share of
 ai among ai + human labels. The samples that claim nothing (`none`) or both (`mixed`) are counted
 beside it, never hidden. Per cell: whether the top classes agree, and the total variation distance
-(|P_fc(ai) - P_samples(ai)| for two classes) with a 95% interval from a Bayesian bootstrap of
+(|P_fc(ai) - P_samples(ai)| for two classes) with a 95% interval from posterior draws of
 the samples' share (the signed difference's interval, folded: it starts at 0 when it spans 0). Few claims make a weak majority: `summary` also counts the cells with at least
 `STRONG` claims, and the cells whose samples' majority is clear (its 95% Wilson interval
 excludes an even split).
@@ -93,7 +93,7 @@ class Cell:
 
     def tvd(self, design: str, seed: int = 0) -> tuple[float, float, float] | None:
         """Total variation distance between the two distributions over (ai, human), with a 95%
-        interval from a Bayesian bootstrap of the samples' share (P(ai) drawn from its Jeffreys
+        interval from draws of the samples' share from its Jeffreys posterior (P(ai) drawn from its Jeffreys
         posterior, Beta(k + 1/2, n - k + 1/2)): a plain resampling bootstrap collapses to a
         zero-width interval when every claim is one class. Forced choice has no noise."""
         if not self.claims:

@@ -238,6 +238,16 @@ def compare(
         dropped[0] if dropped else 0,
         resamples,
     )
+    if not math.isnan(result.kappa) and n > 1:
+        # A source that gives every item one label has kappa 0 in every resample: its interval
+        # [0.00, 0.00] read as a certain finding about the other source (a trial).
+        for name, given in ((source_name, source), (reference_name, reference)):
+            if len(set(given)) == 1:
+                result.notes.append(
+                    f"{name} gives {_items(n)} the label '{given[0]}': kappa is 0 by "
+                    "construction, whatever the other source says, and so is its interval; "
+                    "it measures nothing here (compare on items where both vary)"
+                )
     return result
 
 
