@@ -170,7 +170,7 @@ def replay(
             # The id is the original's whose seed and settings are used (a trial read a SmolLM2
             # answer's id beside gemma-3-270m as if it were Gemma's).
             place = answer_place(sess.nodes, src.node, src.turn)
-            what = f"turn {place} sample {src.sample + 1} (as {item.id} was asked)"
+            what = f"turn {place} sample {src.sample + 1} (seed and settings of {item.id})"
         line = f"replay {done}/{total} {terminal_safe(item.model)} {what}: {state}"
         sys.stderr.write(f"{line}\x1b[K{end}" if tty else f"{line}\n")
 

@@ -151,7 +151,7 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     # The progress names the turn and sample, and whose settings: the id is the original's (a
     # trial read a SmolLM2 answer's id beside gemma-3-270m as if it were Gemma's).
     g0 = doc["generations"][0]["id"]
-    assert f"replay 1/1 smollm2-135m-instruct turn 2 sample 1 (as {g0} was asked)" in on.stderr
+    assert f"replay 1/1 smollm2-135m-instruct turn 2 sample 1 (seed and settings of {g0})" in on.stderr
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
     # A bare name is a session's name, as `ask --save` reads it: sessions/NAME.json (a trial's
