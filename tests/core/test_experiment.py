@@ -92,6 +92,13 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     assert "Questions, as written:\n\n- q:\n\n```text\nWhat are you?\n```" in md, md[:1500]
     assert "- hal:\n\n```text\nYou are HAL 9000.\n```" in md
     assert "- none: none (a chat template may fill in its own)" in md
+    # A sample's seed alone does not re-make it (its cell is decoded as one group): said.
+    assert "one sample's seed alone does not reproduce it" in md
+    toml = tmp_path / "tiny.toml"
+    toml.write_text("title = 't'\n")
+    with_file = report_md(spec.title, resumed, "cmd", spec_file=toml)
+    digest = hashlib.sha256(toml.read_bytes()).hexdigest()
+    assert f"Its sha256 when this report was written: `{digest}`." in with_file
     assert (
         "## Samples: q" in md
         and "## Forced-choice probes" in md

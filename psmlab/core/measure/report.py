@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,13 @@ def report_md(
     out = [f"# {md_inline(title)}", "", f"Produced by `{command}`.", ""]
     if spec_file is not None:
         out[-1:] = ["", f"Experiment file: {md_code(str(spec_file.resolve()))}.", ""]
+        # Which version of it: a file edited in place and run again was named alike (a trial).
+        try:
+            digest = hashlib.sha256(spec_file.read_bytes()).hexdigest()
+        except OSError:
+            digest = ""
+        if digest:
+            out[-1:] = ["", f"Its sha256 when this report was written: `{digest}`.", ""]
     stale, old = left_out
 
     # Which rows, not only how many: the first few keys (results.jsonl holds every one).
@@ -161,6 +169,16 @@ def report_md(
             + ".",
             "",
         ]
+        if any(
+            isinstance(p := r.get("params"), dict) and isinstance(p.get("parallel"), dict)
+            for r in results.done.values()
+        ):
+            # A seed read as enough to re-run one sample (a trial): it is not, alone.
+            out[-2] += (
+                " A cell's samples are decoded together as one group (each row's "
+                "`params.parallel` lists the group's seeds), so one sample's seed alone does not "
+                "reproduce it: the same file run into another folder (-o DIR) makes the group again."
+            )
     out += sampling_lines(results)
     out += given_lines(given, results)
     out += steering_lines(results)
