@@ -135,7 +135,8 @@ def replay(
     from psmlab.core.run import replay as rp
     from psmlab.core.session.file import load, new_path, save_new, save_target
 
-    sess = load(_path(session))
+    src = _path(session)
+    sess = load(src)
     if out is not None and model:
         # A new session: named as `ask --save` and `import -o` name one (a bare name is
         # sessions/NAME.json, where `psmlab sessions` lists it; it was written as ./NAME).
@@ -188,6 +189,8 @@ def replay(
     for w in report.warnings:
         sys.stderr.write(terminal_safe(f"psmlab: warning: {w}") + "\n")
     data = report.to_dict()
+    # What was replayed and by which code: "identical" cited without them says nothing.
+    data["provenance"] = replay_provenance(src)
     if out and not model:
         import json
 
@@ -335,3 +338,21 @@ def export(
     else:
         write_out(out, text.encode("utf-8"))
         sys.stderr.write(f"psmlab: wrote {out}\n")
+
+
+def replay_provenance(path: Path) -> dict[str, str]:
+    """The session file replayed (its path and sha256 as read) and the versions that replayed it."""
+    import hashlib
+
+    import llama_cpp
+
+    import psmlab
+    from psmlab.core.domain.code_version import code_fingerprint
+
+    return {
+        "session": str(path.resolve()),
+        "session_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "psmlab": psmlab.__version__,
+        "psmlab_code": code_fingerprint(),
+        "llama_cpp_python": llama_cpp.__version__,
+    }

@@ -1,5 +1,6 @@
 """Sessions end to end on the real demo models: ask -> save -> annotate -> adopt -> export -> replay."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -107,6 +108,10 @@ def test_ask_save_annotate_export_replay_all_identical(tmp_path: Path) -> None:
     assert (data["total"], data["identical"], data["changed"], data["failed"]) == (6, 6, 0, 0)
     assert all(g["identical"] and g["first_divergence"] is None for g in data["generations"])
     assert "replay 6/6" in rep.stderr
+    # What was replayed, by which code: a cited "identical" names them.
+    prov = data["provenance"]
+    assert prov["session_sha256"] == hashlib.sha256(s.read_bytes()).hexdigest()
+    assert prov["session"] == str(s.resolve()) and prov["psmlab"] and prov["llama_cpp_python"]
     human = _ok(run_cli("replay", str(s)))
     assert "all 6 generations identical" in human.stdout
 
@@ -151,7 +156,9 @@ def test_replay_notices_a_changed_record_and_runs_on_other_models(tmp_path: Path
     # The progress names the turn and sample, and whose settings: the id is the original's (a
     # trial read a SmolLM2 answer's id beside gemma-3-270m as if it were Gemma's).
     g0 = doc["generations"][0]["id"]
-    assert f"replay 1/1 smollm2-135m-instruct turn 2 sample 1 (seed and settings of {g0})" in on.stderr
+    assert (
+        f"replay 1/1 smollm2-135m-instruct turn 2 sample 1 (seed and settings of {g0})" in on.stderr
+    )
     new = store.load(other)
     assert [m.id for m in new.models] == ["smollm2-135m-instruct"]
     # A bare name is a session's name, as `ask --save` reads it: sessions/NAME.json (a trial's
