@@ -137,6 +137,8 @@ def replay(
 
     src = _path(session)
     sess = load(src)
+    # As read now, before the replay runs (the lab may save the file meanwhile).
+    read = replay_provenance(src)
     if out is not None and model:
         # A new session: named as `ask --save` and `import -o` name one (a bare name is
         # sessions/NAME.json, where `psmlab sessions` lists it; it was written as ./NAME).
@@ -190,7 +192,7 @@ def replay(
         sys.stderr.write(terminal_safe(f"psmlab: warning: {w}") + "\n")
     data = report.to_dict()
     # What was replayed and by which code: "identical" cited without them says nothing.
-    data["provenance"] = replay_provenance(src)
+    data["provenance"] = read
     if out and not model:
         import json
 
@@ -340,19 +342,18 @@ def export(
         sys.stderr.write(f"psmlab: wrote {out}\n")
 
 
-def replay_provenance(path: Path) -> dict[str, str]:
+def replay_provenance(path: Path) -> dict[str, str | None]:
     """The session file replayed (its path and sha256 as read) and the versions that replayed it."""
     import hashlib
 
-    import llama_cpp
-
     import psmlab
     from psmlab.core.domain.code_version import code_fingerprint
+    from psmlab.core.models.cvec import llama_cpp_version
 
     return {
         "session": str(path.resolve()),
         "session_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "psmlab": psmlab.__version__,
         "psmlab_code": code_fingerprint(),
-        "llama_cpp_python": llama_cpp.__version__,
+        "llama_cpp_python": llama_cpp_version(),
     }

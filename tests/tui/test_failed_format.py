@@ -132,3 +132,5 @@ async def test_a_failed_run_does_not_describe_the_earlier_answer_over_its_error(
         await settle(pilot, app)
         assert "prefill" in (screen.states[mid].error or "")
         assert "continues" not in header() and "tok/s" not in header(), header()
+        # The failed run had the prefill: nothing is left to change for the next one.
+        assert "next run" not in header(), header()

@@ -118,6 +118,7 @@ class Continuation(BaseModel):
         does not count them); else all of them."""
         toks = self.token_logprobs or ()
         if self.stop_tokens is not None and (not toks or len(toks) == self.n_tokens):
+            # max: a hand-edited count past n_tokens reads as no answer, never a negative one
             return max(0, self.n_tokens - self.stop_tokens)
         if not toks:
             return self.n_tokens

@@ -271,6 +271,7 @@ def _usable(
                 # Before its layers are checked: a trial's vector of another width was said
                 # to want a layer the model lacks, as if other layers would do.
                 why[mid] = f"the vector has {vector.n_embd} dimensions, the model {width}"
+                fixes[mid] = f"build a vector on this model (psmlab vectors build ... -m {mid})"
                 continue
             usable[mid] = spec
             bad = mismatch(vector, spec, sha)

@@ -14,7 +14,7 @@ from psmlab.core.measure.experiment_spec import ExperimentSpec
 from psmlab.core.measure.plan import Job, plan
 from psmlab.core.measure.probes import load_probe_set
 from psmlab.core.measure.report_given import Given
-from psmlab.core.measure.results import changed, parse_rows
+from psmlab.core.measure.results import changed, is_row, parse_rows
 from psmlab.core.models.registry import Registry
 from psmlab.core.session.md_text import md_inline, md_plain
 
@@ -37,7 +37,8 @@ def read_rows(results_dir: Path) -> list[dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
     done, _ = parse_rows(raw, path)  # a torn last line is skipped here, never truncated
     if not done:
-        raise UsageError(f"{path} holds no finished unit (it is empty)", FIX_RUN)
+        why = "it is empty" if not raw.strip() else "only a line cut short, still being written"
+        raise UsageError(f"{path} holds no finished unit ({why})", FIX_RUN)
     rows = [r for r in done.values() if r.get("kind") == "sample" and "error" not in r]
     for r in rows:
         missing = [k for k in ("model", "format", "context", "question", "text") if k not in r]
@@ -71,8 +72,15 @@ def _ours(results: Path) -> bool:
     try:
         row = json.loads(first.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
+        row = None
+    if isinstance(row, dict) and "key" in row and "kind" in row:
+        return True
+    # A bad first line above our rows (a hand edit) is ours to mend, which reading it says
+    # (`parse_rows`), not a file of someone else's to keep.
+    try:
+        return any(is_row(line) for line in results.read_bytes().splitlines()[1:])
+    except OSError:
         return False
-    return isinstance(row, dict) and "key" in row and "kind" in row
 
 
 def eval_notes_as_planned(done: dict[str, dict[str, Any]], jobs: list[Job]) -> None:

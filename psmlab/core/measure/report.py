@@ -278,8 +278,7 @@ def steering_lines(results: ResultsFile) -> list[str]:
             f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
             f"{st['alpha']} |"
         )
-    alphas = {float(st["alpha"]) for st in seen.values()}
-    strong = sorted(a for a in alphas if abs(a) > USUAL_ALPHA)
+    strong = sorted({a for st in seen.values() if abs(a := _number(st.get("alpha"))) > USUAL_ALPHA})
     if strong:
         out += [
             "",
@@ -288,3 +287,8 @@ def steering_lines(results: ResultsFile) -> list[str]:
             "labels below count as answers. Read the samples before their shares.",
         ]
     return [*out, ""]
+
+
+def _number(x: Any) -> float:
+    """A recorded number, 0 where a hand-edited row holds none (it is not steering strength)."""
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else 0.0

@@ -38,6 +38,11 @@ class ResultsFile:
             if good != len(raw):  # a torn last line: the unit it was writing runs again
                 with self.path.open("r+b") as fh:
                     fh.truncate(good)
+            elif raw and not raw.endswith(b"\n"):
+                # A whole last row without its newline (an editor's save): the next row
+                # appended would join it on one line.
+                with self.path.open("ab") as fh:
+                    fh.write(b"\n")
 
     def append(self, row: dict[str, Any]) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode()
@@ -65,11 +70,13 @@ def parse_rows(raw: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], int]:
         try:
             row = json.loads(line)
         except ValueError:
-            if not any(rest.strip() for rest in lines[i:]):
-                break  # the torn last line
+            # Torn: the last line, cut before its newline (a whole line is written at once, so
+            # a kill mid-write leaves no newline); a bad line that ends in one was written so.
+            if not line.endswith(b"\n") and not any(rest.strip() for rest in lines[i:]):
+                break
             row = None
         if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-            if not done and not any(_is_row(rest) for rest in lines[i:]):  # another file
+            if not done and not any(is_row(rest) for rest in lines[i:]):  # another file
                 raise UsageError(
                     f"{path} is not an experiment's results (line {i} is not a unit's row)",
                     "give the folder of a run: psmlab experiment FILE.toml -o DIR",
@@ -84,7 +91,8 @@ def parse_rows(raw: bytes, path: Path) -> tuple[dict[str, dict[str, Any]], int]:
     return done, good
 
 
-def _is_row(line: bytes) -> bool:
+def is_row(line: bytes) -> bool:
+    """Whether a line of results.jsonl is a unit's row (an object with a string `key`)."""
     try:
         row = json.loads(line)
     except ValueError:

@@ -207,8 +207,8 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         means = ", ".join(f"L{md_inline(str(L))} {v:+.3f}" for L, v in p.projection.items())
         last = list(p.per_token)[-1] if p.per_token else None
         spark = (
-            f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}` "
-            f"(its blocks span {spark_scale(p.per_token[last])})"
+            f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}`"
+            + (f" (its blocks span {span})" if (span := spark_scale(p.per_token[last])) else "")
             if last
             else ""
         )

@@ -39,7 +39,10 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
     """Id, kind and format, run, steering, what the next run changes, speed, how the turn ended."""
     head = Text()
     head.append_text(safe(name, "bold"))
-    made = cur.record if cur is not None else None
+    # Over an error the body says the failed run's error, not the earlier answer: the header
+    # describes that run (its format, `error_format`), not the answer's settings.
+    failed = bool(s.error) and not s.running
+    made = cur.record if cur is not None and not failed else None
     if not blind:
         # The format the shown answer was made with, never a setting chosen since.
         # Over an error, the failed run's format (a trial read a newly chosen one as failing).
@@ -64,10 +67,9 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
         nexts.append(f"{', '.join(changed)} changed")
     if nexts:
         head.append_text(safe(" · next run: " + "; ".join(nexts), "yellow"))
-    if s.error and not s.running:
-        # The body says the error, not the earlier run's answer: its speed, end and given
-        # text are not said over it (a trial read "continues the adopted answer" above a
-        # run that never began).
+    if failed:
+        # Nor its speed, end and given text (a trial read "continues the adopted answer"
+        # above a run that never began).
         return head
     # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
     if cur is not None and cur.tokens_per_s and not blind:
@@ -154,7 +156,10 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
 def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> Text:
     """Which sample, its seed and labels, people's labels, the token under the cursor and the
     prompt's warnings; `width`: the column's, in cells."""
-    made = cur.record if cur is not None else None
+    # Over an error the body says the failed run's error, not the earlier answer: the header
+    # describes that run (its format, `error_format`), not the answer's settings.
+    failed = bool(s.error) and not s.running
+    made = cur.record if cur is not None and not failed else None
     foot = Text()
     if s.samples:
         foot.append(f"sample {s.shown + 1}/{len(s.samples)}", style="bold")
