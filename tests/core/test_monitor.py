@@ -140,12 +140,14 @@ def test_a_vector_for_another_model_is_read_as_steering_applies_it_and_says_so(
     wide = ControlVector({6: np.ones(640, np.float32)}, "llama", {"psmlab.model_sha256": "ab" * 32})
     said_wide: list[str] = []
     skipped = trace_session(load(saved), wide, warnings=said_wide)
-    assert all("dimensions" in (r.skipped or "") for r in skipped) and said_wide == []
+    assert all("directions have 640 values" in (r.skipped or "") for r in skipped) and said_wide == []
     # Of another width and at layers the model lacks (Gemma's axis, 640 wide, layer 40): the
     # width is why; a trial read "layer 40 does not exist", as if other layers would do.
     deep = ControlVector({40: np.ones(640, np.float32)}, "gemma3", {})
     skipped = trace_session(load(saved), deep)
-    assert [r.skipped for r in skipped] == ["the vector has 640 dimensions, the model 576"] * 2
+    assert [r.skipped for r in skipped] == [
+        "the vector's directions have 640 values; smollm2-135m-instruct needs 576"
+    ] * 2
     path = other.save(tmp_path / "other.gguf")
     res = run_cli("trace", str(saved), "--vector", str(path), "--threads", "1")
     assert res.returncode == 0, res.stderr
@@ -307,7 +309,10 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
     for extra in ((), ("--json",)):
         res = run_cli("trace", str(saved), "--vector", str(wide), "--threads", "1", *extra)
         assert res.returncode == 2, (res.returncode, res.stderr)
-        assert "no answer could be read on this vector (2 skipped: the vector has 640" in res.stderr
+        assert (
+            "no answer could be read on this vector (2 skipped: the vector's directions have 640"
+            in res.stderr
+        )
     # ask --monitor with it: refused before anything is generated.
     sess = tmp_path / "asked.json"
     asked = run_cli(
@@ -316,13 +321,14 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
     )  # fmt: skip
     assert asked.returncode == 2 and not sess.exists(), asked.stderr
     assert (
-        "no model of this run can be read on it: smollm2-135m-instruct has 576 dimensions, "
-        "the vector 640" in asked.stderr
+        "no model of this run can be read on it: wide.gguf's directions have 640 values; "
+        "smollm2-135m-instruct needs 576" in asked.stderr
     )
     # Of the model's width but reading a layer it lacks: refused too (every row was skipped).
     deep = ControlVector({40: np.ones(576, np.float32)}, "llama", {}).save(tmp_path / "deep.gguf")
     asked = run_cli("ask", "Hi", "-m", "smollm2-135m-instruct", "--monitor", str(deep))
-    assert asked.returncode == 2 and "has 30 layers, the vector reads layer 40" in asked.stderr
+    assert asked.returncode == 2, asked.stderr
+    assert "deep.gguf reads layer 40; smollm2-135m-instruct has layers 1..29" in asked.stderr
     # A vector given where the session goes is named for what it is.
     swapped = run_cli("trace", str(wide), "--vector", str(wide))
     assert (

@@ -117,9 +117,8 @@ class Continuation(BaseModel):
         split over byte tokens reads as "\ufffd" in each, so the answer's length in characters
         does not count them); else all of them."""
         toks = self.token_logprobs or ()
-        if self.stop_tokens is not None and (not toks or len(toks) == self.n_tokens):
-            # max: a hand-edited count past n_tokens reads as no answer, never a negative one
-            return max(0, self.n_tokens - self.stop_tokens)
+        if (k := self.stream_split(len(toks) if toks else None)) is not None:
+            return k
         if not toks:
             return self.n_tokens
         joined = "".join(t.text for t in toks)
@@ -133,6 +132,18 @@ class Continuation(BaseModel):
             k, start = k + 1, start + len(t.text)
         return k
 
+    def stream_split(self, n_recorded: int | None = None) -> int | None:
+        """How many tokens hold the answer by the stream's own record (n_tokens less the stop
+        string's), where that count applies to `n_recorded` recorded tokens (None: to any);
+        None where it was not recorded. The one rule F7's cursor, the footer and reading an
+        answer's activations split by (test_stream_split checks it against the decode)."""
+        if self.finish_reason != "stop_string" or self.stop_tokens is None:
+            return None
+        if n_recorded is not None and n_recorded != self.n_tokens:
+            return None  # a server's pieces are not these tokens
+        # max: a hand-edited count past n_tokens reads as no answer, never a negative one
+        return max(0, self.n_tokens - self.stop_tokens)
+
     def token_words(self) -> str:
         """`26 tok`, or where a stop string ended the turn what of it is the stop's (`1 tok + 2
         of the stop string`), counted as `n_tokens` counts (the stream's pieces). An older
@@ -141,8 +152,8 @@ class Continuation(BaseModel):
         n = self.n_tokens
         if self.finish_reason != "stop_string":
             return f"{n} tok"
-        if self.stop_tokens is not None:
-            k = max(0, n - self.stop_tokens)
+        if (split := self.stream_split()) is not None:
+            k = split
         elif len(self.token_logprobs or ()) == n:
             k = self.answer_tokens()
         else:  # where the answer ends in its tokens: not known

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from psmlab.core.errors import PsmlabError, UsageError
+from psmlab.core.errors import UsageError
 from psmlab.core.inside.vector_checks import NotJson, held_of, metadata_json, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import VECTOR_SHA
+from psmlab.core.models.steering import VECTOR_SHA, shape_misfit
 from psmlab.core.session.schema import GenerationRecord
 
 
@@ -109,28 +109,20 @@ def zero_built_layers(vector: ControlVector, units: dict[int, np.ndarray]) -> li
     return sorted({L for L in built if isinstance(L, int) and L in vector.directions} - set(units))
 
 
-def fits_none(vector: ControlVector, specs: list[ModelSpec]) -> str | None:
+def fits_none(
+    vector: ControlVector, specs: list[ModelSpec], name: str = "the vector"
+) -> str | None:
     """Why no model of `specs` can be read on `vector` (None: at least one can): a server model
     cannot be read, and a local one whose residual stream has another width than the vector's,
     or fewer layers than it reads, has nothing to project (told from its GGUF header, before
     anything is generated)."""
-    from psmlab.core.models.gguf import read_gguf
-
-    top = max(unit_directions(vector))
+    layers = sorted(unit_directions(vector))
     why = []
     for spec in specs:
         if spec.is_remote:
             why.append(f"{spec.id} is a server model")
-            continue
-        try:
-            info = read_gguf(spec.path)
-        except PsmlabError:
-            return None  # said where the model loads
-        width, depth = info.n_embd, info.n_layer
-        if width is not None and width != vector.n_embd:
-            why.append(f"{spec.id} has {width} dimensions, the vector {vector.n_embd}")
-        elif depth is not None and top >= depth:
-            why.append(f"{spec.id} has {depth} layers, the vector reads layer {top}")
+        elif bad := shape_misfit(vector, spec, layers, name):
+            why.append(bad.why)
         else:
             return None
     return "; ".join(why)
@@ -140,7 +132,7 @@ def require_fit(vector: ControlVector, specs: list[ModelSpec], path: Path, whose
     """Refuse a --monitor vector no model of `specs` can be read on (`whose`: "model of this
     run", "column's model"): found out after the answers, every row read "skipped" and the
     run exited 0 with nothing measured."""
-    if why := fits_none(vector, specs):
+    if why := fits_none(vector, specs, path.name):
         raise UsageError(
             f"--monitor {path}: no {whose} can be read on it: {why}",
             "monitor with a vector built for one of these models (psmlab vectors build -m MODEL)",

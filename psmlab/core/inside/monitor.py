@@ -19,7 +19,7 @@ from psmlab.core.inside.vector_checks import held_of, reference
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import VECTOR_SHA, model_shape
+from psmlab.core.models.steering import VECTOR_SHA, shape_misfit
 from psmlab.core.session.found import spec_for_record
 from psmlab.core.session.schema import (
     GenerationRecord,
@@ -202,7 +202,8 @@ def measure(
                 else:
                     if m.cap.n_embd != vector.n_embd:
                         why[g.model] = (
-                            f"the vector has {vector.n_embd} dimensions, the model {m.cap.n_embd}"
+                            f"the vector's directions have {vector.n_embd} values; {g.model} "
+                            f"needs {m.cap.n_embd}"
                         )
             if g.model in why:
                 row.skipped, row.skip_fix = why[g.model], fixes.get(g.model)
@@ -263,15 +264,9 @@ def _usable(
                 why[mid] = f"{spec.path} is not the file the session recorded (sha256 differs)"
                 fixes[mid] = f"put the recorded model file back at {spec.path}"
                 continue
-            try:
-                width = model_shape(spec.path)[0]
-            except PsmlabError:
-                width = None  # said where the model loads
-            if width and width != vector.n_embd:
-                # Before its layers are checked: a trial's vector of another width was said
-                # to want a layer the model lacks, as if other layers would do.
-                why[mid] = f"the vector has {vector.n_embd} dimensions, the model {width}"
-                fixes[mid] = f"build a vector on this model (psmlab vectors build ... -m {mid})"
+            # Only the width here: a layer the model lacks is said per row, once it is read.
+            if bad_shape := shape_misfit(vector, spec, ()):
+                why[mid], fixes[mid] = bad_shape.why, bad_shape.fix
                 continue
             usable[mid] = spec
             bad = mismatch(vector, spec, sha)

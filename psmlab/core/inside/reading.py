@@ -145,9 +145,8 @@ def answer_tokens(model: Model, g: GenerationRecord) -> int:
     at (all of them for any other end); `Skip` when none are."""
     if g.finish_reason != "stop_string" or not g.stop_string:
         return len(g.tokens)
-    if g.stop_tokens is not None and len(g.tokens) == g.n_tokens >= g.stop_tokens:
-        k = g.n_tokens - g.stop_tokens  # the stream's own split (test_stream_split)
-    else:  # an older record: where the stop string starts in the tokens' decoded bytes
+    k = g.stream_split(len(g.tokens))
+    if k is None:  # an older record: where the stop string starts in the tokens' decoded bytes
         k = answer_token_count([model.vocab.piece_bytes(t) for t in g.tokens], [g.stop_string])
     if k == 0:
         raise Skip(f"no answer to read: it began with the stop string {g.stop_string!r}")

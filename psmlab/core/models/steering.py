@@ -253,27 +253,51 @@ class Misfit:
 
 def misfit(steering: Steering, spec: ModelSpec) -> Misfit | None:
     """Why the vector cannot steer this local model, told from its GGUF header before anything
-    runs (None: it fits, or the header cannot tell): directions of another width, or layers the
-    model lacks (a trial's 576-value vector failed on the 640-wide model only once it ran).
-    One rule for `--steer` and for an experiment's plan."""
-    if spec.is_remote or steering.vector is None:
+    runs (None: it fits, or the header cannot tell). One rule for `--steer` and for an
+    experiment's plan (a trial's 576-value vector failed on the 640-wide model only once it ran)."""
+    if steering.vector is None:
+        return None
+    return shape_misfit(
+        steering.vector,
+        spec,
+        steering.chosen,
+        Path(steering.path).name,
+        "steers",
+        "FILE:LAYERS@ALPHA",
+    )
+
+
+def shape_misfit(
+    vector: ControlVector,
+    spec: ModelSpec,
+    layers: Sequence[int],
+    name: str = "the vector",
+    verb: str = "reads",
+    choose: str | None = None,
+) -> Misfit | None:
+    """Why `vector` cannot be used at `layers` on this local model, from its GGUF header (None:
+    it fits, or the header cannot tell): directions of another width (said first: a trial's
+    vector of another width was said to want a layer the model lacks, as if other layers
+    would do), or layers outside 1..n_layer-1 (llama.cpp's control-vector layers). The one
+    width-and-depth rule for steering, monitoring and reading (`verb`: "steers" or "reads";
+    `choose`: how layers are chosen, when they can be; else the fix is a vector of this model)."""
+    if spec.is_remote:
         return None
     try:
         width, depth = model_shape(spec.path)
     except PsmlabError:
         return None  # said where the model loads
-    name = Path(steering.path).name
-    if width and steering.vector.n_embd != width:
-        ref = spec.path if spec.source == "path" else spec.id
+    ref = spec.path if spec.source == "path" else spec.id
+    build = f"build a vector for {spec.id} (psmlab vectors build -m {ref})"
+    if width and vector.n_embd != width:
         return Misfit(
-            f"{name}'s directions have {steering.vector.n_embd} values; {spec.id} needs {width}",
-            f"build a vector for {spec.id} (psmlab vectors build -m {ref})",
+            f"{name}'s directions have {vector.n_embd} values; {spec.id} needs {width}", build
         )
-    if depth and (missing := [L for L in steering.chosen if not 1 <= L < depth]):
+    if depth and (missing := [L for L in layers if not 1 <= L < depth]):
         return Misfit(
-            f"{name} steers layer {', '.join(map(str, missing))}; {spec.id} has layers "
+            f"{name} {verb} layer {', '.join(map(str, missing))}; {spec.id} has layers "
             f"1..{depth - 1} for control vectors",
-            f"choose layers {spec.id} has (FILE:LAYERS@ALPHA)",
+            f"choose layers {spec.id} has ({choose})" if choose else build,
         )
     return None
 
