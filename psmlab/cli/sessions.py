@@ -165,6 +165,8 @@ def replay(
         state = (
             "failed"
             if item.error
+            else "nothing to compare (it ended before its first token)"
+            if item.empty
             else {True: "identical", False: "changed", None: "done"}[item.identical]
         )
         end = "\r" if tty and done < total else "\n"
@@ -228,10 +230,20 @@ def replay(
             )
         elif report.identical == report.total:
             verdict = f"all {report.total} generations identical"
+        elif report.identical + report.empty == report.total:
+            verdict = (
+                f"all {report.identical} generations with text identical; {report.empty} "
+                "ended before their first token (cancelled or failed): nothing to compare"
+            )
         else:
             verdict = (
                 f"{report.identical} identical, {report.changed} changed, "
                 f"{report.failed} failed of {report.total}"
+                + (
+                    f"; {report.empty} ended before their first token: nothing to compare"
+                    if report.empty
+                    else ""
+                )
             )
         typer.echo("replayed: " + verdict)
         for item in report.items:

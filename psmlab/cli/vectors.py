@@ -176,6 +176,10 @@ def build(
         "n_batch": r.cap.n_batch,
         "n_threads": spec.n_threads,
         "decoding": "greedy",
+        # The scale a steering shift is stated against (too_strong, `vectors show`).
+        "residual_norm": json.dumps(
+            {str(L): round(v, 4) for L, v in sorted(r.residual_norms().items())}, sort_keys=True
+        ),
     }
     typer.echo(
         f"{spec.id} ({fmt_name}), layers {','.join(map(str, r.layers))}: "

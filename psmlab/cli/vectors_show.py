@@ -117,6 +117,7 @@ def show(
 def _print(docs: list[dict[str, Any]]) -> None:
     """Each file's description, as text."""
     from psmlab.core.inside.vector_checks import held_of, reference
+    from psmlab.core.models.steering import STRONG_SHIFT
 
     for d in docs:
         m = d["metadata"]
@@ -153,8 +154,11 @@ def _print(docs: list[dict[str, Any]]) -> None:
         pc1 = pc1 if isinstance(pc1, dict) else {}
         ref = reference(held)
         sides = " / ".join(next(iter(ref.values()))) if ref else ""
+        resid = m.get("psmlab.residual_norm")
+        resid = resid if isinstance(resid, dict) else {}
         typer.echo(
             "  layer      norm"
+            + ("  residual  shift/alpha" if resid else "")
             + ("  held-out AUROC  shuffled" if held else "")
             + (f"  held-out means ({sides})" if ref else "")
             + ("  |cos PC1|" if pc1 else "")
@@ -174,7 +178,23 @@ def _print(docs: list[dict[str, Any]]) -> None:
                 tail += "  " + " / ".join(f"{v:.2f}" for v in ref[str(L)].values())
             if isinstance(pc1.get(str(L)), (int, float)):
                 tail += f"  {pc1[str(L)]:.3f}"
-            typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{tail}")
+            r = resid.get(str(L))
+            if resid:  # the direction's norm over the residual stream's: what alpha 1 moves
+                ok = isinstance(r, (int, float)) and r > 0
+                mid = (
+                    f"  {r:>8.1f}  {d['norms'][str(L)] / r:>11.3f}"
+                    if ok
+                    else f"  {'?':>8}  {'?':>11}"
+                )
+            else:
+                mid = ""
+            typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{mid}{tail}")
+        if resid:
+            typer.echo(
+                "  residual: the mean norm of the residual stream over the build's default "
+                "answers; shift/alpha: the share of it that alpha 1 moves (alpha times it past "
+                f"{STRONG_SHIFT:g}: text degrades, see docs/activations.md)"
+            )
         if pc1 and (k := _n_archetypes(m)):  # as the build said it (a trial: show dropped it)
             typer.echo(f"  note on |cos PC1|: {pc1_note(k)}")
         for w in d["warnings"]:

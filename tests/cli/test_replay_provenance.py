@@ -213,3 +213,22 @@ def test_recorded_persona_files_decide_whether_the_archetype_kappa_is_quoted(
     results.append({"key": "s|1", "kind": "sample", "personas": "0123456789ab"})
     results.append({"key": "s|2", "kind": "sample"})  # a row from before: not recorded
     assert made_with(results) == {"0123456789ab"}
+
+
+def test_an_answer_cancelled_before_its_first_token_is_not_called_identical(tmp_path: Path) -> None:
+    """A trial cancelled a blind answer before its first token and replay said "identical":
+    any text starts with no text. It says there was nothing to compare, and counts it apart."""
+    s = tmp_path / "s.json"
+    _ok(_ask(s, "What are you?", "-m", "smollm2-135m-instruct", "--seed", "5"))
+    doc = json.loads(s.read_text())
+    cut = dict(doc["generations"][0], id="g-cancelled0000", text="", tokens=[], n_tokens=0)
+    cut.update(finish_reason="cancelled", token_logprobs=[], stop_tokens=None, sample=1)
+    doc["generations"].append(cut)
+    s.write_text(json.dumps(doc))
+    rep = _ok(run_cli("replay", str(s)))
+    assert "g-cancelled0000: nothing to compare (it ended before its first token)" in rep.stderr
+    assert "all 1 generations with text identical; 1 ended before their first token" in rep.stdout
+    data = json.loads(_ok(run_cli("replay", str(s), "--json")).stdout)
+    assert data["identical"] == 1 and data["empty"] == 1 and data["changed"] == 0
+    item = next(i for i in data["generations"] if i["id"] == "g-cancelled0000")
+    assert item["identical"] is None and item["empty"] is True

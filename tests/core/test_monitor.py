@@ -140,7 +140,9 @@ def test_a_vector_for_another_model_is_read_as_steering_applies_it_and_says_so(
     wide = ControlVector({6: np.ones(640, np.float32)}, "llama", {"psmlab.model_sha256": "ab" * 32})
     said_wide: list[str] = []
     skipped = trace_session(load(saved), wide, warnings=said_wide)
-    assert all("directions have 640 values" in (r.skipped or "") for r in skipped) and said_wide == []
+    assert (
+        all("directions have 640 values" in (r.skipped or "") for r in skipped) and said_wide == []
+    )
     # Of another width and at layers the model lacks (Gemma's axis, 640 wide, layer 40): the
     # width is why; a trial read "layer 40 does not exist", as if other layers would do.
     deep = ControlVector({40: np.ones(640, np.float32)}, "gemma3", {})

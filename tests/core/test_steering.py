@@ -19,7 +19,7 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.models.cvec import write_cvec
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import Steering, layers_text, parse_layers
+from psmlab.core.models.steering import Steering, layers_text, parse_layers, shifts, too_strong
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay
 from psmlab.core.run.runner import Column
@@ -505,3 +505,47 @@ def test_an_experiment_warns_of_strong_steering_as_ask_does(vector: Path, tmp_pa
     assert "strength 2 " not in r.stderr
     report = (tmp_path / "out" / "report.md").read_text()
     assert "**Alpha 30 is past the usual 1 to 10:**" in report, report
+
+
+def test_strength_is_stated_against_the_residual_norm_a_vector_records(tmp_path: Path) -> None:
+    """What alpha means differs by model and layer (a trial's last-layer vector of norm 6078
+    broke text at alpha 4, under the alpha rule): where the file records the residual stream's
+    norm, the warning is |alpha| x the direction's norm over it, past 0.25; else alpha past 10."""
+    v = np.zeros(576, np.float32)
+    v[0] = 8.0  # norm 8 at layer 12: 0.08 of a residual norm of 100 per unit of alpha
+    meta = {"psmlab.residual_norm": json.dumps({"12": 100.0})}
+    f = write_cvec(tmp_path / "r.gguf", {12: v}, model_hint="llama", metadata=meta)
+    assert shifts(Steering.parse(f"{f}@2")) == {12: pytest.approx(0.16)}
+    assert (
+        too_strong(Steering.parse(f"{f}@2")) is None
+        and too_strong(Steering.parse(f"{f}@-3")) is None
+    )
+    said = too_strong(Steering.parse(f"{f}@-4"))  # 0.32, either sign
+    assert said is not None and "layer 12's residual stream by 0.32 of its typical norm" in said
+    # A big alpha on a small direction is not strong; a small alpha on a big one is.
+    tiny = write_cvec(tmp_path / "t.gguf", {12: v / 100}, model_hint="llama", metadata=meta)
+    assert too_strong(Steering.parse(f"{tiny}@30")) is None
+    big = write_cvec(tmp_path / "b.gguf", {12: v * 100}, model_hint="llama", metadata=meta)
+    assert "by 32.00 of its typical norm" in (too_strong(Steering.parse(f"{big}@4")) or "")
+    # No norm recorded (llama.cpp's, repeng's, older files) or an unreadable one: alpha alone.
+    for other in ({}, {"psmlab.residual_norm": "not json"}, {"psmlab.residual_norm": '{"12": -1}'}):
+        g = write_cvec(tmp_path / "o.gguf", {12: v * 100}, model_hint="llama", metadata=other)
+        assert (
+            shifts(Steering.parse(f"{g}@4")) == {} and too_strong(Steering.parse(f"{g}@4")) is None
+        )
+        assert "past the usual 1 to 10" in (too_strong(Steering.parse(f"{g}@11")) or "")
+        g.unlink()
+    # The experiment report says it by the same rule where the vector can be read again.
+    from psmlab.core.measure.report import steering_lines
+
+    class Rows:
+        def __init__(self, steer: dict[str, object]) -> None:
+            self.done = {"u": {"model": "m", "context": "c", "steer": steer}}
+
+    text = "\n".join(steering_lines(Rows(Steering.parse(f"{big}@4").record())))  # type: ignore[arg-type]
+    assert "**Strong steering:** steering at alpha 4 moves layer 12's" in text, text
+    mild = "\n".join(steering_lines(Rows(Steering.parse(f"{tiny}@30").record())))  # type: ignore[arg-type]
+    assert "Strong" not in mild and "past the usual" not in mild, mild
+    gone = Steering.parse(f"{tiny}@30").record()
+    tiny.unlink()  # moved since: alpha alone
+    assert "**Alpha 30 is past the usual 1 to 10:**" in "\n".join(steering_lines(Rows(gone)))  # type: ignore[arg-type]

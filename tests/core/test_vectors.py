@@ -230,6 +230,14 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "held-out AUROC" in shown.stdout and "method:" in shown.stdout
     doc = json.loads(run_cli("vectors", "show", str(f), "--json").stdout)
     assert doc["layers"] == [6, 20] and doc["metadata"]["psmlab.held_out"]["6"] == held["6"]
+    # The residual stream's own scale per layer, from the default answers (SmolLM2's runs in
+    # the hundreds: docs/activations.md), so a steering shift can be stated against it.
+    resid = json.loads(cv.metadata["psmlab.residual_norm"])
+    assert set(resid) == {"6", "20"} and all(10.0 < v < 2000.0 for v in resid.values()), resid
+    assert doc["metadata"]["psmlab.residual_norm"] == resid
+    assert "residual  shift/alpha" in shown.stdout
+    row = next(line.split() for line in shown.stdout.splitlines() if line.split()[:1] == ["20"])
+    assert float(row[3]) == pytest.approx(float(row[1]) / resid["20"], abs=1e-3), row
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
     # A file a session may have recorded is not written over, and that is said before the

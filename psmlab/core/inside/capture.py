@@ -92,12 +92,24 @@ class Trace:
         rows than the ones it is read on (an EOS row sat far from the answer's mean). An answer
         that is nothing but that token keeps its row: there is no other. `n_answer`: only the
         first so many (the tokens before a stop string; at least one row is kept)."""
+        return self.mean(*self.response_span(n_answer))
+
+    def response_span(self, n_answer: int | None = None) -> tuple[int, int]:
+        """The rows `response_mean` averages (start, end)."""
         n_gen = len(self.tokens) - self.n_prompt
         if self.finish == "eos" and n_gen > 1:
             n_gen -= 1
         if n_answer is not None:
             n_gen = min(n_gen, max(1, n_answer))
-        return self.mean(self.n_prompt, self.n_prompt + n_gen)
+        return self.n_prompt, self.n_prompt + n_gen
+
+    def row_norms(self, start: int, end: int) -> dict[int, float]:
+        """Per layer, the mean L2 norm of rows start..end-1 (the residual stream's typical size
+        there, which a steering shift is measured against)."""
+        return {
+            L: float(np.linalg.norm(a[start:end].astype(np.float64), axis=1).mean())
+            for L, a in self.acts.items()
+        }
 
 
 def mean_rows(

@@ -141,7 +141,12 @@ def verdict(h: Mapping[str, Any]) -> str | None:
 
 
 # psmlab's metadata keys that hold JSON text in a vector's GGUF (GGUF has no nested values).
-JSON_KEYS = ("psmlab.prompts", "psmlab.held_out", "psmlab.pc1_abs_cosine")
+JSON_KEYS = (
+    "psmlab.prompts",
+    "psmlab.held_out",
+    "psmlab.pc1_abs_cosine",
+    "psmlab.residual_norm",
+)
 
 
 class NotJson(ValueError):

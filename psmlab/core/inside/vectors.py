@@ -107,6 +107,9 @@ class Responder:
                 "no layer to build a vector at", f"pick layers in 1..{self.cap.n_layer - 1}"
             )
         self.vocab = Vocab(self.cap._vocab, self.cap)
+        # Per answer made with no system prompt, each layer's mean residual norm over the
+        # answer's rows: the scale a steering shift is stated against (`residual_norms`).
+        self.default_norms: list[dict[int, float]] = []
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -159,19 +162,35 @@ class Responder:
             raise UsageError(f"max_tokens is {max_tokens}", "generate at least one token")
         out = []
         for q in questions:
-            out.append(self._answer_mean(self._render(q, system), max_tokens))
+            mean, norms = self._answer_mean(self._render(q, system), max_tokens)
+            out.append(mean)
+            if system is None:
+                self.default_norms.append(norms)
             if on_answer is not None:
                 on_answer()
         return out
 
-    def _answer_mean(self, prompt: RenderedPrompt, max_tokens: int) -> Means:
+    def _answer_mean(
+        self, prompt: RenderedPrompt, max_tokens: int
+    ) -> tuple[Means, dict[int, float]]:
         """The greedy answer's mean, over the tokens before the format's stop strings: the
         decode goes on past them (a base frame's model writes the next "\nUser:" line itself),
-        and an answer in the lab or `ask` ends there, so those rows are not the answer's."""
+        and an answer in the lab or `ask` ends there, so those rows are not the answer's; and
+        each layer's mean residual norm over the same rows."""
         trace = self.cap.generate(list(prompt.tokens), max_tokens)
         gen = trace.generated[:-1] if trace.finish == "eos" else trace.generated
         k = answer_token_count([self.vocab.piece_bytes(t) for t in gen], prompt.stop)
-        return trace.response_mean(k)
+        span = trace.response_span(k)
+        return trace.mean(*span), trace.row_norms(*span)
+
+    def residual_norms(self) -> dict[int, float]:
+        """Per layer, the median over the default answers so far of their mean residual norm
+        (the model's own scale at that layer, as it answers with no system prompt)."""
+        if not self.default_norms:
+            return {}
+        return {
+            L: float(np.median([n[L] for n in self.default_norms])) for L in self.default_norms[0]
+        }
 
 
 def mean_of(items: Sequence[Means]) -> Means:

@@ -11,6 +11,7 @@ from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, overlapping, shares_of
 from psmlab.core.domain.types import AutoLabel
+from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.people import PeopleLabels
 from psmlab.core.measure.report_agreement import agreement_section
 from psmlab.core.measure.report_evals import eval_section, eval_tables
@@ -25,7 +26,7 @@ from psmlab.core.measure.report_probes import (
     probe_section,
 )
 from psmlab.core.measure.results import ResultsFile, rows_of
-from psmlab.core.models.steering import USUAL_ALPHA
+from psmlab.core.models.steering import USUAL_ALPHA, Steering, shifts, too_strong
 from psmlab.core.session.export import md_inline
 from psmlab.core.session.md_text import md_code
 
@@ -278,14 +279,26 @@ def steering_lines(results: ResultsFile) -> list[str]:
             f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
             f"{st['alpha']} |"
         )
-    strong = sorted({a for st in seen.values() if abs(a := _number(st.get("alpha"))) > USUAL_ALPHA})
+    strong: set[float] = set()
+    said: set[str] = set()
+    for st in seen.values():
+        try:  # the one rule `ask --steer` warns by, where the vector can be read again
+            steering: Steering | None = Steering.from_record(st)
+        except PsmlabError:  # moved or edited since
+            steering = None
+        if steering is not None and shifts(steering):
+            if why := too_strong(steering):
+                said.add(why)
+        elif abs(a := _number(st.get("alpha"))) > USUAL_ALPHA:  # no norm to measure against
+            strong.add(a)
     if strong:
         out += [
             "",
-            f"**Alpha {', '.join(f'{a:g}' for a in strong)} is past the usual 1 to "
+            f"**Alpha {', '.join(f'{a:g}' for a in sorted(strong))} is past the usual 1 to "
             f"{USUAL_ALPHA:g}:** answers this strongly steered are often broken text, which the "
             "labels below count as answers. Read the samples before their shares.",
         ]
+    out += ["", *(f"**Strong steering:** {md_inline(w)}." for w in sorted(said))] if said else []
     return [*out, ""]
 
 

@@ -4,6 +4,7 @@ recorded with every steered result and read back for replay."""
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -228,12 +229,67 @@ def record_label(rec: Mapping[str, Any] | None) -> str | None:
 
 
 USUAL_ALPHA = 10.0  # past it, answers are seldom text (a trial: @30 gave " Wait! ?  ?. . Then")
+RESIDUAL_NORM = "psmlab.residual_norm"  # per layer, the build's default answers' mean residual norm
+# A shift (alpha x the direction's norm) past this share of the residual stream's typical norm:
+# in docs/activations.md every measured shift above it raised a neutral paragraph's perplexity
+# 1.8-12x on both demo models (shifts of 0.07-0.20 at alpha 2 stayed under 1.6x).
+STRONG_SHIFT = 0.25
+
+
+def residual_norms(vector: ControlVector | None) -> dict[int, float]:
+    """The residual stream's typical norm per layer, as a psmlab vector records it (JSON text
+    or parsed; empty: not recorded, or unreadable)."""
+    raw: Any = (vector.metadata if vector is not None else {}).get(RESIDUAL_NORM)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return {}
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for k, v in raw.items():
+        if str(k).isdigit() and isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
+            out[int(k)] = float(v)
+    return out
+
+
+def shifts(steering: Steering) -> dict[int, float]:
+    """Per steered layer, how far steering moves the residual stream as a share of its typical
+    norm there: |alpha| x the direction's norm / the recorded residual norm (what alpha means
+    differs by model and layer: Gemma-3's middle layers run in the thousands, SmolLM2's in the
+    hundreds). Empty where the file records no residual norm (llama.cpp's, repeng's, older
+    psmlab files)."""
+    norms = residual_norms(steering.vector)
+    if steering.vector is None or not norms:
+        return {}
+    return {
+        L: abs(steering.alpha)
+        * float(np.linalg.norm(np.asarray(steering.vector.directions[L], dtype=np.float64)))
+        / norms[L]
+        for L in steering.chosen
+        if L in norms and L in steering.vector.directions
+    }
 
 
 def too_strong(steering: Steering) -> str | None:
-    """A warning for a strength past the usual range: the answers are mostly broken text, and
-    the labels read them as answers all the same (a trial's @1000 gave "mass early early…",
-    labelled self-id none, exit 0). Strong steering may be the experiment: said, not refused."""
+    """A warning for steering past the range where text holds up: measured against the
+    residual stream's norm where the file records it, else by alpha alone. Answers this
+    strongly steered are degraded or broken text, and the labels read them as answers all the
+    same (a trial's @1000 gave "mass early early…", labelled self-id none, exit 0; another's
+    last-layer vector of norm 6078 broke text at alpha 4, under the alpha rule). Strong
+    steering may be the experiment: said, not refused."""
+    if sh := shifts(steering):
+        layer, top = max(sh.items(), key=lambda x: x[1])
+        if top <= STRONG_SHIFT:
+            return None
+        return (
+            f"steering at alpha {steering.alpha:g} moves layer {layer}'s residual stream by "
+            f"{top:.2f} of its typical norm (as the vector's build measured it); past "
+            f"{STRONG_SHIFT:g} text degrades (on the demo models a neutral paragraph's "
+            "perplexity rose 1.8 to 12 times), and the labels count such answers all the same: "
+            "read them before their shares (a smaller alpha unless this is the experiment)"
+        )
     if abs(steering.alpha) <= USUAL_ALPHA:
         return None
     return (

@@ -46,12 +46,16 @@ class ReplayItem:
     # The prompt rendered now is not the one recorded (prompt_sha256): the turns before the
     # answer were edited in the file, so a change says nothing about determinism.
     prompt_changed: bool = False
+    # Nothing to compare: the original was cancelled (or failed) before its first token, and
+    # any text starts with none (a trial read "identical" for it).
+    empty: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "model": self.model,
             "identical": self.identical,
+            "empty": self.empty,
             "first_divergence": self.first_divergence,
             "error": self.error,
             "new_id": self.new_id,
@@ -83,12 +87,18 @@ class ReplayReport:
     def failed(self) -> int:
         return sum(1 for i in self.items if i.error is not None)
 
+    @property
+    def empty(self) -> int:
+        """Originals with nothing to compare (ended before their first token)."""
+        return sum(1 for i in self.items if i.empty)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "identical": self.identical,
             "changed": self.changed,
             "failed": self.failed,
+            "empty": self.empty,
             "cancelled": self.cancelled,
             "expected": self.expected,
             "warnings": self.warnings,
@@ -281,6 +291,12 @@ def replay(
                 if isinstance(spec, PsmlabError):
                     raise spec
                 check_record(g)
+                if g.finish_reason in FRAGMENT_ENDS and not g.text and not g.tokens:
+                    item.identical, item.empty = None, True
+                    report.items.append(item)
+                    if on_progress:
+                        on_progress(len(report.items), len(gens), item)
+                    continue
                 spec = at_recorded_context(spec, g)
                 key = _group_key(g)
                 if key is None:
