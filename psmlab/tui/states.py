@@ -37,6 +37,7 @@ def build_states(
             st.error, st.error_blind = was.error, was.error_blind
         st.shade = was.shade if was else False
         set_next(st, c)
+        st.seed = lab.seed
         runs = lab.runs(c.id)
         st.run_count = len(runs)
         show_run(st, runs, len(runs) - 1)

@@ -1094,6 +1094,12 @@ async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None
         assert len(lines) == 5, lines  # 2 columns x 2 runs, and "send without"
         assert sum("run 1/2 · sample 1/1" in x for x in lines) == 2, lines
         assert sum("run 2/2 · sample 1/1" in x for x in lines) == 2, lines
+        # An answer cut at max tokens says so before it is chosen (the tree says it after).
+        ends = {g.id: g.finish_reason for g in lab.session.generations}
+        for i in range(4):
+            o = ol.get_option_at_index(i)
+            assert ("cut at max tokens" in str(o.prompt)) == (ends[o.id] == "length"), o.prompt
+        assert "length" in ends.values()  # 6 tokens: some answer ran out of them
         ol.highlighted = next(i for i in range(4) if ol.get_option_at_index(i).id == older.id)
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(lab.turns) == 3, "the message sent")

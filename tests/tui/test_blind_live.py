@@ -193,6 +193,14 @@ async def test_the_header_flags_every_setting_changed_since_the_shown_run(make_l
         # Settings saved unchanged flag nothing new; settings set back flag nothing at all.
         await settings(system="", prefill="", temperature="0.8", format=was)
         assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
+        # The seed is the lab's: set in one column's dialog, every column's next run has it (a
+        # trial's other column said nothing of it).
+        seed_was = lab.seed
+        await settings(seed=str((seed_was or 0) + 1000))
+        for c in _columns(app):
+            assert "next run: seed changed" in _text(c, ".col-header"), _text(c, ".col-header")
+        await settings(seed="" if seed_was is None else str(seed_was))
+        assert "next run" not in _text(col, ".col-header"), _text(col, ".col-header")
         await settings(system="You are HAL 9000.")
         await pilot.press("r")
         await wait_for(pilot, lambda: len(lab.runs(m)) == 2, "the second run")

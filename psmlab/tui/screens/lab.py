@@ -200,8 +200,8 @@ class LabScreen(LabFileActions):
         for m in self.states:
             self._refresh(m)
         who = self.display_name(turn.adopted_model or "")
-        cut = self.lab.session.adopted_cut(turn)
-        if cut and cut.startswith("cut off"):  # a fragment, said at once (blind too)
+        cut = self.lab.session.adopted_cut(turn, blind=self.lab.blind)
+        if cut:  # a fragment, said at once (blind too; max tokens only when not blind)
             self.notify(
                 f"Adopted {who}'s answer, {cut} (a fragment); the next message continues from it",
                 severity="warning",
@@ -339,6 +339,10 @@ class LabScreen(LabFileActions):
             seed_changed = r.seed != self.lab.seed
             self.lab.seed = r.seed
             set_next(self.states[cfg.id], new)
+            for mid, st in self.states.items():  # the seed is every column's next run's
+                st.seed = r.seed
+                if mid != cfg.id and seed_changed:
+                    self._refresh(mid)
             self._refresh(cfg.id)
             # The seed is the lab's: said when it changed, as it changes every column's run.
             seed = (

@@ -66,6 +66,11 @@ class LabSending(LabView):
                         if not rec.text.strip():
                             continue  # cancelled before a word: nothing to adopt
                         label = " · ".join(t for t in (label, rec.finish_reason) if t)
+                    elif rec.finish_reason == "length" and not self.lab.blind:
+                        # Said before it is chosen, as the tree and export say it after (a
+                        # trial adopted a 128-token "…Over the years, I" as if whole). Blind:
+                        # not said, as the transcript does not (max tokens might name a model).
+                        label = " · ".join(t for t in (label, "cut at max tokens") if t)
                     name = self.display_name(m)
                     cut = rec.finish_reason in FRAGMENT_ENDS
                     # The whole answer, prefill and all: what adopting it puts in the transcript.

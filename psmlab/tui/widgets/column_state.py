@@ -15,6 +15,7 @@ from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import Share
+from psmlab.core.domain.types import MAX_SEED
 from psmlab.core.errors import ContextOverflowError, PsmlabError
 from psmlab.core.session.records import reference_note
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
@@ -113,6 +114,7 @@ class ColumnState:
     system: str | None = None
     prefill: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None  # the lab's seed for sample 1 of the next run (None: random)
     # Shown samples that continued an assistant turn: its text was their prefill, not the setting.
     continued: set[str] = field(default_factory=set)
     continued_own: set[str] = field(default_factory=set)  # of those, text a person edited
@@ -138,6 +140,10 @@ def pending(made: GenerationRecord, s: ColumnState) -> list[str]:
     # Knobs a record from an older version does not hold are not counted as changed.
     if any(made.params.get(k, v) != v for k, v in s.params.items()):
         changed.append("sampling")
+    # The seed is the lab's (F3 sets it for every column): a trial set 7 over 42 and only the
+    # column whose dialog it was said "next run: system changed". Sample i's seed is base + i.
+    if s.seed is not None and (made.seed - made.sample) % (MAX_SEED + 1) != s.seed:
+        changed.append("seed")
     return changed
 
 
