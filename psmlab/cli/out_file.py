@@ -21,6 +21,12 @@ def check_out(out: Path, doing: str, suffix: str) -> None:
         raise UsageError(
             f"-o {out}: {parent} is a file, not a folder", "give -o a path in a folder"
         )
+    from psmlab.core.session.file import missing_folder
+
+    try:
+        missing_folder(out, "give -o a path in")
+    except UsageError as exc:
+        raise UsageError(f"-o {out}: {exc.problem}", exc.fix) from None
     if holds_session(out):
         raise UsageError(
             f"-o {out} is a psmlab session: {doing} over it would replace the session",

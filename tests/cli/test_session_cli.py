@@ -329,6 +329,14 @@ def test_export_never_writes_over_a_session(tmp_path: Path) -> None:
     assert md.read_text() == EXAMPLE.with_suffix(".md").read_text()
     under = run_cli("export", str(s), "-o", str(md / "x.md"))
     assert under.returncode == 2 and f"{md} is a file, not a folder" in under.stderr
+    # A folder that is not there is not made (a trial's mistyped path was, exit 0).
+    nowhere = tmp_path / "no" / "such"
+    gone = run_cli("export", str(s), "-o", str(nowhere / "x.md"))
+    assert gone.returncode == 2 and f"the folder {nowhere} does not exist" in gone.stderr
+    assert f"mkdir -p {nowhere}" in gone.stderr and not (tmp_path / "no").exists()
+    saved = run_cli("ask", "Hi", "-m", "smollm2-135m-instruct", "--save", str(nowhere / "s.json"))
+    assert saved.returncode == 2 and f"the folder {nowhere} does not exist" in saved.stderr
+    assert not (tmp_path / "no").exists()
     # /dev/stdout named with -o is written through, never replaced by a regular file: piped,
     # and redirected to a file (where it leads to a regular file).
     dev = _ok(run_cli("export", str(s), "-f", "csv", "-o", "/dev/stdout"))

@@ -77,7 +77,10 @@ def save_target(name: str | Path) -> Path:
             f"{p} is a folder, not a session file",
             f"name a file in it ({p / 'my-run.json'}) or a session ({sessions_dir() / p.name}.json)",
         )
-    if p.exists() or p.parent != Path("."):
+    if p.exists():
+        return p
+    if p.parent != Path("."):
+        missing_folder(p, "save in")
         return p
     found = resolve_path(p)  # an existing session of that name
     if found.exists():
@@ -231,3 +234,16 @@ def summary(session: Session) -> dict[str, Any]:
         "generations": len(session.generations),
         "annotations": len(session.annotations),
     }
+
+
+def missing_folder(path: Path, doing: str) -> None:
+    """Refuse a file in a folder that does not exist (the sessions directory excepted, made on
+    first use): a mistyped /nonexistent/dir/x.md was made, folders and all, and written
+    with exit 0 (a trial's)."""
+    folder = path.expanduser().parent
+    if folder.exists() or folder.resolve() == sessions_dir().resolve():
+        return
+    raise UsageError(
+        f"the folder {folder} does not exist",
+        f"create it first (mkdir -p {folder}) or {doing} a folder that exists",
+    )
