@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.live import Live
@@ -102,6 +103,27 @@ class LiveColumns:
         self.live.__exit__(None, None, None)
 
 
+def batch_note(generations: Sequence[Generation]) -> str | None:
+    """Said under the answers when samples were decoded together: a trial re-ran "seed 8" alone
+    and got other text (logits depend on the batch), as `--help`'s "sample i uses seed+i" let
+    them expect."""
+    groups = {
+        tuple(p["seeds"])
+        for g in generations
+        if isinstance(p := g.params.get("parallel"), dict)
+        and isinstance(p.get("seeds"), list)
+        and len(p["seeds"]) > 1
+    }
+    if not groups:
+        return None
+    seeds = sorted(groups)[0]
+    return (
+        f"note: each model's {len(seeds)} samples were decoded together in one batch (seeds "
+        f"{seeds[0]}..{seeds[-1]}): a sample's seed alone gives other text; the same -n and "
+        "--seed make them again, and so does psmlab replay of the saved session"
+    )
+
+
 def print_result(
     columns: list[Column],
     n: int,
@@ -119,6 +141,8 @@ def print_result(
             _headers(columns), n, done, {}, result.errors, question=question, labels=labels
         )
         Console().print(table)  # its columns share the width: 80 in a pipe, not 240 of padding
+    if note := batch_note(result.generations):
+        out_console().print(note, style="dim", highlight=False, markup=False)
     if after is not None:
         out_console().print(after)
     sys.stdout.flush()  # the table first, then the notes on stderr

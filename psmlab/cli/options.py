@@ -115,7 +115,7 @@ SeedOpt = Annotated[
         "--seed",
         min=0,
         max=MAX_SEED,
-        help="Seed of sample 0; sample i uses seed+i. Default: random, recorded.",
+        help="Seed of sample 0; sample i uses seed+i (samples of a model decoded together are made again only by the same -n and --seed). Default: random, recorded.",
     ),
 ]
 TemperatureOpt = Annotated[

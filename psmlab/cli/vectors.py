@@ -41,6 +41,11 @@ def _layers(text: str) -> list[int]:
     return out
 
 
+# Suffixes of files, not folders (a folder named "runs.v2" or "2026.12" is a folder).
+_FILE_SUFFIXES = {".txt", ".json", ".jsonl", ".md", ".csv", ".npy", ".npz", ".pt", ".bin", ".toml"}
+_FILE_SUFFIXES |= {".safetensors", ".pkl", ".vec", ".dat"}
+
+
 def _targets(
     out: Path | None, ids: list[str], model_id: str, axis: bool
 ) -> tuple[dict[str, Path], Path | None]:
@@ -63,6 +68,15 @@ def _targets(
         raise UsageError(
             f"-o {folder} names one file but {len(ids)} archetype(s){' and the axis' if axis else ''} need a folder",
             "pass a directory to -o",
+        )
+    if folder.suffix.lower() in _FILE_SUFFIXES and not folder.exists():
+        # A trial's `-o out.txt` built into a new folder named out.txt, unsaid.
+        raise UsageError(
+            f"-o {folder} looks like a file name ({folder.suffix}), but a vector is written "
+            + ("as a .gguf file" if len(ids) == 1 and not axis else "into a folder"),
+            f"pass -o {folder.with_suffix('.gguf')}"
+            if len(ids) == 1 and not axis
+            else f"pass a folder name, e.g. -o {folder.with_suffix('')}",
         )
     # The folder, or a folder above it, being a file would fail only after the model ran.
     for d in (folder, *folder.parents):

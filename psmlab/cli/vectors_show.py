@@ -98,7 +98,7 @@ def show(
                 # chance can: its projections do not measure what the file is named for.
                 "warnings": [
                     f"layer {L} {why}"
-                    for L, h in sorted(held_of(meta).items(), key=lambda x: str(x[0]))
+                    for L, h in sorted(held_of(meta).items(), key=lambda x: _layer_key(x[0]))
                     if isinstance(h, dict) and (why := verdict(h))
                 ],
             }
@@ -149,6 +149,8 @@ def _print(docs: list[dict[str, Any]]) -> None:
                     f"{m.get('psmlab.llama_cpp_python')}; n={m.get('psmlab.n')} build questions"
                 )
             )
+        if side := _default_side(m):
+            typer.echo(terminal_safe(f"  the default side's prompt: {side}"))
         held = held_of(m)
         pc1 = m.get("psmlab.pc1_abs_cosine")
         pc1 = pc1 if isinstance(pc1, dict) else {}
@@ -159,19 +161,21 @@ def _print(docs: list[dict[str, Any]]) -> None:
         typer.echo(
             "  layer      norm"
             + ("  residual  shift/alpha" if resid else "")
-            + ("  held-out AUROC  shuffled" if held else "")
+            + (f"  {'held-out AUROC':<{_AUROC_W}}  {'shuffled':<{_SHUF_W}}" if held else "")
             + (f"  held-out means ({sides})" if ref else "")
             + ("  |cos PC1|" if pc1 else "")
         )
         for L in d["layers"]:
             h = held.get(str(L))
             try:
-                tail = (
-                    f"  {h['auroc']:.2f} ({h['n_questions_each_way']} questions)  "
-                    f"{h['shuffled_auroc_mean']:.2f} ± {h['shuffled_auroc_sd']:.2f}"
-                    if h
-                    else ""
-                )
+                # Padded to the header's columns (a trial's "0.94 (6 questions)" pushed the
+                # rest out of line).
+                if h:
+                    auroc = f"{h['auroc']:.2f} ({h['n_questions_each_way']} questions)"
+                    shuf = f"{h['shuffled_auroc_mean']:.2f} ± {h['shuffled_auroc_sd']:.2f}"
+                    tail = f"  {auroc:<{_AUROC_W}}  {shuf:<{_SHUF_W}}"
+                else:
+                    tail = ""
             except (TypeError, KeyError, ValueError):
                 tail = "  (its held-out record is unreadable)"
             if str(L) in ref:
@@ -199,6 +203,26 @@ def _print(docs: list[dict[str, Any]]) -> None:
             typer.echo(f"  note on |cos PC1|: {pc1_note(k)}")
         for w in d["warnings"]:
             typer.echo(f"  warning: {w}")
+
+
+_AUROC_W = len("1.00 (12 questions)")
+_SHUF_W = len("0.49 ± 0.20")
+
+
+def _layer_key(layer: object) -> tuple[int, str]:
+    """Layers in number order ("6" before "12"), anything else after them."""
+    text = str(layer)
+    return (int(text), "") if text.isdigit() else (1 << 30, text)
+
+
+def _default_side(meta: dict[str, Any]) -> str | None:
+    """What the default side's prompt held that no one wrote (a template's own system
+    prompt): the vectors contrast with it, so it is part of what they mean."""
+    prompts = meta.get("psmlab.prompts")
+    said = prompts.get("default_warnings") if isinstance(prompts, dict) else None
+    if not isinstance(said, list) or not said:
+        return None
+    return "; ".join(str(w) for w in said)
 
 
 def pc1_note(n_archetypes: int) -> str:

@@ -67,6 +67,15 @@ def test_ask_human_output_shows_columns_and_template_warning() -> None:
     assert "gemma-3-270m" in proc.stdout and "smollm2-135m-instruct" in proc.stdout
     assert "base · dialogue" in proc.stdout and "seed 3" in proc.stdout
     assert "SmolLM" in proc.stderr and "default system prompt" in proc.stderr
+    assert "decoded together" not in proc.stdout  # one sample: its seed alone makes it again
+    # Samples decoded together: a sample's seed alone gives other text (a trial re-ran "seed
+    # 8" alone), said under them.
+    three = run_cli(
+        "ask", "Hi", "-n", "3", "--seed", "7", "--max-tokens", "4", "-m", "gemma-3-270m"
+    )
+    assert three.returncode == 0, three.stderr
+    assert "3 samples were decoded together in one batch (seeds 7..9)" in three.stdout, three.stdout
+    assert "same -n and --seed make them again" in three.stdout
 
 
 def test_ask_with_transcript_format_system_and_prefill(tmp_path: Path) -> None:

@@ -367,3 +367,34 @@ def test_two_runs_of_one_turn_are_told_apart_by_their_run(
 
 def sess_sha(saved: Path) -> set[str]:
     return {m.sha256 or "" for m in load(saved).models}
+
+
+def test_a_readout_on_a_layer_that_failed_its_held_out_test_says_so(tmp_path: Path) -> None:
+    """A trial's Gemma vector failed its held-out test at layer 3 (the wrong way, AUROC 0.38)
+    and `ask --monitor`, `trace` and the lab showed its projections bare: each now says so."""
+    from psmlab.core.inside.monitor import vector_info
+    from psmlab.core.session.records import ProjectionRecord, reference_note
+    from psmlab.tui.widgets.column_state import monitor_line
+
+    held = {
+        "3": {"auroc": 0.38, "gap": -26.16, "induced_mean": 1.0, "default_mean": 27.16,
+              "n_questions_each_way": 4},
+        "9": {"auroc": 1.0, "gap": 5.0, "induced_mean": 6.0, "default_mean": 1.0,
+              "n_questions_each_way": 12},
+    }  # fmt: skip
+    v = ControlVector({L: np.ones(8, np.float32) for L in (3, 9)}, "llama", {})
+    v.metadata["psmlab.held_out"] = json.dumps(held)
+    path = v.save(tmp_path / "v.gguf")
+    info = vector_info(read_cvec(path), path)
+    assert set(info["failed"]) == {"3"} and "the wrong way" in info["failed"]["3"]
+    note = reference_note(info, ["3", "9"])
+    assert "L3 failed its held-out test: separates held-out answers the wrong way" in note, note
+    assert "L9 failed" not in note and "L9 induced +6.00, default +1.00" in note
+    assert "failed" not in reference_note(info, ["9"])
+    shown = ProjectionRecord(generation_id="g", vector=info, projection={"3": 2.0})
+    assert "(⚠ failed its held-out test)" in monitor_line(shown).plain
+    fine = ProjectionRecord(generation_id="g", vector=info, projection={"9": 2.0})
+    assert "failed" not in monitor_line(fine).plain
+    # A session saved before the key existed reads as before.
+    old = {k: x for k, x in info.items() if k != "failed"}
+    assert "failed" not in reference_note(old, ["3"])

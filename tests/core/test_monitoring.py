@@ -143,7 +143,9 @@ def test_a_steered_session_replays_identically_and_is_traced_steered(
     res = run_cli("trace", str(path), "--vector", str(vector), "--threads", "1")
     assert res.returncode == 0, res.stderr
     assert "note: an end of the drift was steered" in res.stdout, res.stdout
-    assert f"(steered; the vector itself adds L12 {2.0 * norm:+.2f})" in res.stdout, res.stdout
+    assert (
+        f"(steered; the vector itself adds L12 {2.0 * norm:+.2f} at the layer read" in res.stdout
+    ), res.stdout
     doc = json.loads(run_cli("trace", str(path), "--vector", str(vector), "--json").stdout)
     assert "includes what steering added" in doc["drift_note"]
     # Turns numbered as the text output, adopt and the export number them (the answers are the

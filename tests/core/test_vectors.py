@@ -236,6 +236,7 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert set(resid) == {"6", "20"} and all(10.0 < v < 2000.0 for v in resid.values()), resid
     assert doc["metadata"]["psmlab.residual_norm"] == resid
     assert "residual  shift/alpha" in shown.stdout
+    assert "the default side's prompt: the chat template injected" in shown.stdout
     row = next(line.split() for line in shown.stdout.splitlines() if line.split()[:1] == ["20"])
     assert float(row[3]) == pytest.approx(float(row[1]) / resid["20"], abs=1e-3), row
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
@@ -251,6 +252,10 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     onto = run_cli("vectors", "build", "hal-9000", "-o", str(notes))
     assert onto.returncode == 2 and "is a file, not a folder" in onto.stderr, onto.stderr
     assert notes.read_text() == "{}"
+    # A file's name that is not there yet is not made a folder (a trial's -o out.txt was).
+    txt = run_cli("vectors", "build", "hal-9000", "-o", str(tmp_path / "out.txt"))
+    assert txt.returncode == 2 and f"pass -o {tmp_path / 'out.gguf'}" in txt.stderr, txt.stderr
+    assert not (tmp_path / "out.txt").exists()
     forced = run_cli(
         "vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out / f.name),
         "--layers", "6", "--max-tokens", "2", "--n-build", "1", "--n-test", "1", "--force",

@@ -341,7 +341,13 @@ def added_note(added: dict[str, float] | dict[int, float]) -> str:
     "the vector itself adds L12 +42.21" (empty when none was added at a layer read)."""
     if not added:
         return ""
-    return "the vector itself adds " + ", ".join(f"L{L} {v:+.2f}" for L, v in added.items())
+    return (
+        "the vector itself adds "
+        + ", ".join(f"L{L} {v:+.2f}" for L, v in added.items())
+        # Only the same layer's addition: steering at an earlier layer also moves this one
+        # through the layers between (a trial measured +15 at L12 from L6 alone).
+        + " at the layer read (what steering at earlier layers carries into it is not counted)"
+    )
 
 
 def reference_note(vector: dict[str, Any], layers: Sequence[str | int] | None = None) -> str:
@@ -363,7 +369,22 @@ def reference_note(vector: dict[str, Any], layers: Sequence[str | int] | None = 
         )
         if said:  # a hand-edited record with no number in it says nothing, not "L6 "
             parts.append(f"L{L} " + ", ".join(said))
-    return "held out: " + "; ".join(parts) if parts else ""
+    out = "held out: " + "; ".join(parts) if parts else ""
+    failed = failed_layers(vector, keys)
+    if failed:
+        out += ("; " if out else "") + "; ".join(
+            f"L{L} failed its held-out test: {why}" for L, why in failed.items()
+        )
+    return out
+
+
+def failed_layers(vector: dict[str, Any], layers: Sequence[str | int]) -> dict[str, str]:
+    """Of `layers`, those whose held-out test the vector's file records as failed, and how
+    (a projection there does not measure what the file is named for)."""
+    failed = vector.get("failed")
+    if not isinstance(failed, dict):
+        return {}
+    return {str(L): str(failed[str(L)]) for L in layers if str(L) in failed}
 
 
 def _num(v: object) -> bool:

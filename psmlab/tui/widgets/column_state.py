@@ -17,7 +17,7 @@ from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import Share
 from psmlab.core.domain.types import MAX_SEED
 from psmlab.core.errors import ContextOverflowError, PsmlabError
-from psmlab.core.session.records import reference_note
+from psmlab.core.session.records import failed_layers, reference_note
 from psmlab.core.session.schema import AutoLabelRecord, GenerationRecord, ProjectionRecord
 from psmlab.views import safe
 
@@ -185,7 +185,10 @@ def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
         out.append(" (another model's vector)", style="yellow")
     if p.baseline:  # made otherwise than the vector's answers: their means are another offset
         out.append(" (not made as its held-out answers were)", style="yellow")
-    ref = reference_note(p.vector, [layer]).removeprefix("held out: ").removeprefix(f"L{layer} ")
+    if failed_layers(p.vector, [layer]):  # the reason is in the export, trace and `p`
+        out.append(" (⚠ failed its held-out test)", style="bold yellow")
+    ref = reference_note({**p.vector, "failed": {}}, [layer])
+    ref = ref.removeprefix("held out: ").removeprefix(f"L{layer} ")
     if ref:  # what its build's held-out answers read at this layer: the scale of the value
         out.append_text(safe(f" (held out: {ref})", "dim"))
     values = p.per_token.get(layer) or []
