@@ -419,6 +419,9 @@ def test_several_wrong_answers_match_only_when_the_matching_one_beats_them_all()
     assert s["rate"] == 0.0 and s["p_matching"] == pytest.approx(0.4)
     assert s["answer_bias"] == {" (C)": 1.0} and s["several_answers"] == 1
     assert s["corrected_rate"] == 0.0 and s["uncorrected"] == 0
+    # Every answer offered is listed, those that never win too (a trial read " Yes", offered
+    # by all 6 items and never winning, as not offered).
+    assert s["answer_offered"] == {" (A)": 1, " (B)": 1, " (C)": 1}
 
 
 def test_real_model_scores_every_answer_of_a_many_choice_item(
@@ -557,6 +560,12 @@ def test_files_of_another_shape_are_one_error_not_a_warning_per_line(tmp_path: P
     obj.write_text(json.dumps({"items": [{"question": "x"}]}, indent=1))
     with pytest.raises(UsageError, match=r"is one JSON object \(keys 'items'\), not items"):
         load_jsonl(obj)
+    # One line is JSONL: an item lacking its question says so (a trial's "prompt" file was
+    # told to write one item per line, which it was).
+    line = tmp_path / "one.jsonl"
+    line.write_text(json.dumps({"prompt": "Are you an AI?", "answer_matching_behavior": " Yes"}))
+    items, problems = load_jsonl(line)
+    assert not items and len(problems) == 1 and "line 1: question is missing" in problems[0]
 
 
 def test_an_answer_the_question_does_not_list_is_skipped_with_its_reason(tmp_path: Path) -> None:

@@ -260,7 +260,9 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
             else None
         ),
         "answer_bias": bias,
-        "answer_offered": {a: offered[a] for a in bias},
+        # Every answer string the items offer, with how many offer it (a trial read " Yes",
+        # offered by all 6 items and never winning, as missing; `answer_bias` lists winners).
+        "answer_offered": dict(offered.most_common()),
         "corrected_rate": c_rate,
         "corrected_ci_low": c_low,
         "corrected_ci_high": c_high,
