@@ -69,17 +69,27 @@ def evals(
 
     raw = read_eval_bytes(file)
     items, problems = load_jsonl(file, limit=limit, raw=raw)
+    if not items:
+        # One line, not a warning per line before it (a trial's label file gave ten and "318
+        # more lines skipped" above the error): the first line's reason and how many share it.
+        first = problems[0].split(" line ", 1)[-1].removesuffix("; skipped") if problems else ""
+        raise UsageError(
+            f"{file} has no usable items"
+            + (
+                f" (line {first}"
+                + (f"; and {len(problems) - 1} more lines skipped" if len(problems) > 1 else "")
+                + ")"
+                if problems
+                else " (it is empty)"
+            ),
+            "give a model-written-evals file: JSONL or a JSON array of items with question, "
+            "answer_matching_behavior and answer_not_matching_behavior",
+        )
     for p in problems[:MAX_WARNINGS]:  # a file of another shape would print one per line
         sys.stderr.write(f"psmlab: warning: {terminal_safe(p)}\n")
     if len(problems) > MAX_WARNINGS:
         sys.stderr.write(
             f"psmlab: warning: … and {len(problems) - MAX_WARNINGS} more lines skipped\n"
-        )
-    if not items:
-        raise UsageError(
-            f"{file} has no usable items",
-            "give a model-written-evals file: JSONL or a JSON array of items with question, "
-            "answer_matching_behavior and answer_not_matching_behavior",
         )
     pol = polarity(file.resolve(), raw)  # as experiments do: the path, wherever it is given from
     specs = resolve_specs(Registry(), model, n_ctx, None)
