@@ -110,7 +110,7 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     digest = hashlib.sha256(survival.read_bytes()).hexdigest()
     evals = [r for r in resumed.done.values() if r["kind"] == "eval"]
     assert evals and all(r["eval_file"] == {"path": str(survival), "sha256": digest} for r in evals)
-    assert f"- survival-instinct.jsonl: `{survival}`, sha256 `{digest[:12]}…`" in md
+    assert f"- survival-instinct.jsonl: `{survival}`, sha256 `{digest}`" in md
     csv = summary_csv(resumed)
     assert csv.startswith("section,model,format") and "probes,gemma-3-270m" in csv
     rows = list(DictReader(io.StringIO(csv)))  # every row says what its two bounds are
@@ -647,7 +647,7 @@ def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
              "eval_file": {"path": f"/d{i}/file.jsonl", "sha256": sha}}
         )  # fmt: skip
     md = report_md("t", results, "psmlab experiment t.toml")
-    assert "- file.jsonl: `/d3/file.jsonl`, sha256 `aaaaaaaaaaaa…`" in md
+    assert f"- file.jsonl: `/d3/file.jsonl`, sha256 `{'a' * 64}`" in md  # whole, as cited
     assert "- file.jsonl was read with more than one content (edited between runs)" in md
     # The code's fingerprint and the rules beside the version ("0.1.0" is every commit's),
     # over every row: a resumed run made by two versions of the code names both.

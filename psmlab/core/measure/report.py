@@ -144,7 +144,7 @@ def report_md(
                 out.append(f"| {md_inline(m)} | {prov.get('kind', '')} | {where} | {version} |")
                 continue
             out.append(
-                f"| {md_inline(m)} | {prov.get('kind', '')} | `{str(prov.get('model_sha256', ''))[:16]}` | "
+                f"| {md_inline(m)} | {prov.get('kind', '')} | `{prov.get('model_sha256', '')!s}` | "
                 f"{prov.get('llama_cpp_python', '')} |"
             )
         out.append("")
@@ -276,7 +276,7 @@ def steering_lines(results: ResultsFile) -> list[str]:
     for (m, c), st in seen.items():
         out.append(
             f"| {md_inline(m)} | {md_inline(c)} | {md_inline(Path(str(st['file'])).name)} | "
-            f"`{str(st['sha256'])[:16]}` | {md_inline(','.join(map(str, st['layers'])))} | "
+            f"`{st['sha256']!s}` | {md_inline(','.join(map(str, st['layers'])))} | "
             f"{st['alpha']} |"
         )
     strong: set[float] = set()

@@ -131,8 +131,7 @@ def eval_section(evals: dict[tuple[str, str, str, str], dict[str, Any]]) -> list
     unfiled = sum(s.get("unfiled", 0) for s in evals.values())
     if read or unfiled:
         out += [""] + [
-            f"- {md_inline(e)}: {md_code(path)}, sha256 {md_code(sha[:12] + '…')}"
-            for e, (path, sha) in read
+            f"- {md_inline(e)}: {md_code(path)}, sha256 {md_code(sha)}" for e, (path, sha) in read
         ]
         if unfiled:
             out.append(f"- {unfiled} rows record no file (made before files were recorded)")
