@@ -1664,6 +1664,19 @@ async def test_p_in_a_column_shows_the_panel_a_short_window_cuts(make_lab) -> No
         assert "self-id κ" in body and "vs gold test n=" in body, body
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TextScreen), "closed")
+        # The prompt's warnings whole: the column cuts each to a line (a trial's "⚠ the
+        # messages contain <|im_end|>, ‹|im_start…" was cut in `p` too).
+        from psmlab.tui.keys import in_lab_words
+
+        chat = next(c for c in app.query(ModelColumn) if c.current and c.current.record.warnings)
+        assert "template added text (F2" in str(chat.query_one(".col-footer").render())
+        chat.focus()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextScreen), "the whole panel")
+        body = " ".join(str(app.screen.body).split())
+        for w in chat.current.record.warnings:
+            assert " ".join(in_lab_words(w).split()) in body, body
+        await pilot.press("escape")
 
 
 async def test_the_settings_refuse_max_tokens_no_prompt_can_fit(make_lab) -> None:

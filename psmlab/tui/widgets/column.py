@@ -20,6 +20,7 @@ from psmlab.tui.widgets.column_text import cut_note, distribution_text
 from psmlab.tui.widgets.composer import TypingStartsMessage, own_keys
 
 SHORT_COLUMN = 24  # rows: below this the labeller is named in brief
+PANEL_WIDTH = 1 << 12  # `p`: nothing cut to a column's width (the screen wraps it)
 
 
 class _Header(Static):
@@ -228,6 +229,10 @@ class ModelColumn(TypingStartsMessage, Vertical, can_focus=True):
             # Said whole here: a column said its labeller in brief ("self-id (κ 0.59)"),
             # without what the kappa was measured against or on how many texts.
             parts[0] = distribution_text(self.state, 1 << 16, short=False)
+        if parts[1] is not None and not self.held:
+            # Whole too: the column's footer cut each warning to one line (a trial's "⚠ the
+            # messages contain <|im_end|>, ‹|im_start…" was cut here as well).
+            parts[1] = footer_text(self.state, self.current, self.blind, PANEL_WIDTH, whole=True)
         body = Text("\n\n").join(p for p in parts if p is not None and p.plain.strip())
         self.app.push_screen(TextScreen(f"{self.display_name}: labels and details", body))
 

@@ -71,14 +71,8 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
         # Nor its speed, end and given text (a trial read "continues the adopted answer"
         # above a run that never began).
         return head
-    # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
-    if cur is not None and cur.tokens_per_s and not blind:
-        head.append(f" · {fmt_rate(cur.tokens_per_s)}", style="dim")
-    if cur is not None and cur.record is not None and not blind:
-        rec = cur.record
-        # How the turn ended, not a label: a base model starting the next speaker's line
-        # is the normal end of its turn.
-        head.append_text(safe(f" · {turn_end(rec.finish_reason, rec.stop_string)}", "dim"))
+    # What the model was given comes before its speed and end: in a narrow column the header
+    # is cut from its end, and a trial's 80x24 lab lost "prefill given" behind them.
     given_by = cur.record if cur is not None else None
     went_on = given_by is not None and given_by.id in (
         s.continued | s.continued_own | s.continued_plain
@@ -102,6 +96,14 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
     elif cur is not None and cur.record is None and cur.given:
         # Streaming: which it is is known once the answer is recorded; green is given text.
         head.append_text(safe(" · given text (green)", "green"))
+    # Blind: no speed either (a 1.5B model runs at a third of a 135M one's: it names the model).
+    if cur is not None and cur.tokens_per_s and not blind:
+        head.append(f" · {fmt_rate(cur.tokens_per_s)}", style="dim")
+    if cur is not None and cur.record is not None and not blind:
+        rec = cur.record
+        # How the turn ended, not a label: a base model starting the next speaker's line
+        # is the normal end of its turn.
+        head.append_text(safe(f" · {turn_end(rec.finish_reason, rec.stop_string)}", "dim"))
     return head
 
 
@@ -153,9 +155,12 @@ def body_text(s: ColumnState, cur: Sample | None, blind: bool, asked: bool) -> T
     return body
 
 
-def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> Text:
+def footer_text(
+    s: ColumnState, cur: Sample | None, blind: bool, width: int, *, whole: bool = False
+) -> Text:
     """Which sample, its seed and labels, people's labels, the token under the cursor and the
-    prompt's warnings; `width`: the column's, in cells."""
+    prompt's warnings; `width`: the column's, in cells (`whole`: the warnings as written, for
+    `p`, which shows what the column cuts)."""
     # Over an error the body says the failed run's error, not the earlier answer: the header
     # describes that run (its format, `error_format`), not the answer's settings.
     failed = bool(s.error) and not s.running
@@ -216,6 +221,9 @@ def footer_text(s: ColumnState, cur: Sample | None, blind: bool, width: int) -> 
     warnings = made.warnings if made is not None else s.warnings
     room = max(20, width - 2)
     for w in () if blind else warnings:  # one line each; F2 shows them whole
+        if whole:
+            foot.append_text(safe(f"\n⚠ {in_lab_words(w)}", "yellow"))
+            continue
         w = column_words(in_lab_words(w), room)
         short = w if len(w) <= room else w[: room - 1] + "…"
         foot.append_text(safe(f"\n⚠ {short}", "yellow"))
