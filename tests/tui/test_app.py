@@ -1476,6 +1476,17 @@ async def test_a_message_holding_a_control_character_is_not_sent_unsaid(make_lab
         # widget once (posted to the box, the paste bubbled to the app and came in twice).
         app.post_message(events.Paste("AB\x1b[31mCD"))
         await wait_for(pilot, lambda: "CD" in box.text, "the paste")
+        # A bracketed paste shows its controls as symbols (drawn raw, ESC moved the cursor and
+        # the box drew lines over each other: a trial's), and says so.
+        assert box.text == "AB\u241b[31mCD", repr(box.text)
+        await wait_for(
+            pilot,
+            lambda: any("The paste held control characters (ESC)" in m for m in notices(app)),
+            "the paste's notice",
+        )
+        # Keys that arrive as text (a terminal without bracketed paste) are refused on Enter.
+        box.clear()
+        box.insert("AB\x1b[31mCD")
         await pilot.press("enter")
         await wait_for(
             pilot,
@@ -1495,6 +1506,9 @@ async def test_a_message_holding_a_control_character_is_not_sent_unsaid(make_lab
         await pilot.press("enter")
         await wait_for(pilot, lambda: bool(lab.turns), "the message")
         assert lab.turns[0].content == "Who are you?\nReally.", repr(lab.turns[0].content)
+        # Its last line break is not "typed after sending": the box is emptied, unsaid.
+        await wait_for(pilot, lambda: box.text == "", "the box emptied")
+        assert not any("What you typed after sending" in m for m in notices(app))
 
 
 async def test_typing_into_the_transcript_starts_a_message(make_lab) -> None:

@@ -65,3 +65,20 @@ def typed_controls(text: str, original: str = "") -> str | None:
         "escape sequence can arrive garbled and out of order; delete it, or write it as "
         "visible text"
     )
+
+
+def pasted(text: str) -> tuple[str, str | None]:
+    """A paste as the message box takes it: line ends as newlines, any other control character
+    as its picture (ESC as ␛), and a notice naming them (None: it held none). Drawn raw, a
+    pasted "\x1b[31m" moved the terminal's cursor and the box drew lines over each other,
+    where a person could not see what they deleted (a trial's)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    held = sorted(set(_TYPED.findall(text)))
+    if not held:
+        return text, None
+    names = ", ".join("ESC" if c == "\x1b" else terminal_safe(c) for c in held[:3])
+    more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+    return editable(text), (
+        f"The paste held control characters ({names}{more}): shown as symbols (␛ for ESC), "
+        "and sent as those symbols unless you delete them"
+    )

@@ -145,7 +145,9 @@ class LabSending(LabView):
         typed while the picker opened reached the box, and clearing it lost them)."""
         box = self.query_one(Composer)
         now = box.text
-        if now == text:
+        # The message was sent without the box's last line breaks (a pasted file's): those are
+        # no text typed after it (a trial's empty box was said to keep what they typed).
+        if now == text or (now.startswith(text) and not now[len(text) :].strip()):
             box.clear()
         elif now.startswith(text):
             box.load_text(now[len(text) :])

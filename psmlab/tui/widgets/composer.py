@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 
-from psmlab.core.domain.textsafe import typed_controls
+from psmlab.core.domain.textsafe import pasted, typed_controls
 from psmlab.tui.widgets.ordered import OrderedTextArea
 
 
@@ -34,6 +34,16 @@ class Composer(OrderedTextArea):
                 self.notify("Type a message first: an empty one is not sent", severity="warning")
             return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        text, said = pasted(event.text)
+        if said is None:
+            return  # Textual calls the text area's own handler after this one
+        event.stop()
+        event.prevent_default()
+        if not self.read_only:
+            self.insert(text)
+            self.notify(said, severity="warning")
 
 
 def own_keys(bindings: list[BindingType]) -> frozenset[str]:
@@ -84,7 +94,10 @@ class TypingStartsMessage:
         event.prevent_default()
         box = boxes.first()
         screen.set_focus(box)
-        box.insert(event.text)
+        text, said = pasted(event.text)
+        box.insert(text)
+        if said is not None:
+            box.notify(said, severity="warning")
 
     def nothing_to_act_on(self, key: str) -> bool:
         """The key would only say it cannot act: then it is a letter of a message."""
