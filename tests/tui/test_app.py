@@ -923,7 +923,12 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
         want = "temperature: -2.0 is out of range; give a value at least 0 and at most 5"
         await wait_for(pilot, lambda: want in str(dialog.query_one("#error").render()), want)
         assert isinstance(app.screen, SettingsDialog)
+        dialog.query_one("#max_tokens").value = "7"  # another field: the error stays
+        await pilot.pause()
+        assert want in str(dialog.query_one("#error").render())
         dialog.query_one("#temperature").value = "0"
+        # Mended, its error goes (a trial's cleared steer field kept "file not found").
+        await wait_for(pilot, lambda: not str(dialog.query_one("#error").render()), "cleared")
         dialog.query_one("#format").value = "hhh"
         dialog.query_one("#prefill").value = "I am"
         dialog.query_one("#seed").value = "123"

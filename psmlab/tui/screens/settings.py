@@ -108,6 +108,14 @@ class SettingsDialog(FormDialog):
     def on_mount(self) -> None:
         self.query_one("#format", Select).focus()  # the first control, ready for the keyboard
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """An error about a field goes once that field is edited (a trial cleared the steer
+        field and "steer: control-vector file not found" stayed)."""
+        err = self.query_one("#error", Label)
+        said = str(err.render())
+        if event.input.id and said.startswith((f"{event.input.id}:", f"{event.input.id} ")):
+            err.update("")
+
     def action_keep(self) -> None:
         err = self.query_one("#error", Label)
         values: dict[str, object] = {}
