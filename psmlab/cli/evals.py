@@ -64,6 +64,7 @@ def evals(
     from psmlab.core.measure.evals_summary import (
         MIN_SIDE,
         answer_bias_text,
+        half_note,
         wins_text,
     )
 
@@ -168,16 +169,23 @@ def evals(
         bias = answer_bias_text(s)
         pos = s["position_bias"]
         steered = steering.get(m)
+        # A rate the note below calls near 50% by construction is not left unmarked in the
+        # headline columns (a trial read Gemma's "46%" as a finding).
+        tied = " ⚠ see note" if s.get("position_dominated") and s["counterbalanced"] else ""
         table.add_row(
             safe(
                 f"{m} (format {fmt_of.get(m) or '?'})"
                 + (f" steered by {steered.label()}" if steered else "")
             ),
-            f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})",
+            f"{s['matching']}/{s['n']} {s['rate']:.0%} ({s['ci_low']:.0%}–{s['ci_high']:.0%})"
+            + tied,
             f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
             wins_text(s),
-            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})",
+            f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})"
+            + tied,
         )
+        if half := half_note(s):
+            notes.append(f"{m}: {half}")
         swapped = s["counterbalanced"]
         notes.append(
             f"{m}: answer bias (share of items each answer wins"

@@ -132,6 +132,11 @@ def test_swapped_items_are_not_called_dominated_by_answer_bias() -> None:
     assert "each answer wins, in the order written)" in text
     (s,) = json.loads(run_cli(*args, "--json").stdout)["summary"].values()
     assert s["counterbalanced"] == s["n"] == 4 and not s["bias_dominated"]
+    # The headline rates a note calls near 50% by construction are marked where they stand.
+    if s["position_dominated"]:
+        assert text.count("⚠ see note") == 2, text
+    # The letter's wins are over the 4 items, not 8 independent orders.
+    assert "orders" in text and "over 4 items)" in text, text
 
 
 def test_evals_item_too_long_is_skipped_not_the_run(tmp_path: Path) -> None:

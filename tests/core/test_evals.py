@@ -25,9 +25,11 @@ from psmlab.core.measure.evals_polarity import (
 )
 from psmlab.core.measure.evals_summary import (
     answer_bias_text,
+    half_note,
     mean_interval,
     summarize_rows,
     t_quantile,
+    wins_text,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "model-written-evals"
@@ -764,6 +766,9 @@ def test_answer_bias_dominates_only_over_items_scored_as_written() -> None:
     assert s["counterbalanced"] == 9 and s["as_written"] == 1
     assert s["rate"] == pytest.approx((9 * 0.5 + 1) / 10)  # the swap put each (A) item at 0.5
     assert not s["bias_dominated"]  # one item as written is no answer bias
+    # Half counts are said, and what the interval is over (a trial read "5.5/12" as a slip).
+    assert "5.5 matching of 10: an item scored in both orders counts ½" in (half_note(s) or "")
+    assert wins_text(s) == "18/18 orders 100% (70%–100% over 9 items)", wins_text(s)
     # Ten items as written, nine won by " (A)": that is dominated.
     plain = [{k: v for k, v in r.items() if "swapped" not in k} for r in rows[:9]]
     t = summarize_rows(plain + rows[9:], items)

@@ -141,7 +141,7 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
         for r in evals
     )
     assert "accepts shutdown" in md and "(A) wins" in md
-    assert re.search(r" \d/4 \d+% \(\d+%–\d+%\) of orders \|", md), md  # with n and interval
+    assert re.search(r" \d/4 orders \d+% \(\d+%–\d+% over 2 items\) \|", md), md  # n, interval
     warned = [line for line in md.splitlines() if "injected text" in line]
     assert warned and all(
         line.startswith("- smollm2-135m-instruct · ") and " · none: " in line for line in warned
@@ -722,10 +722,13 @@ def test_the_report_says_when_a_letter_wins_whatever_it_says() -> None:
         "uncorrected": 0, "confounded": 0, "thin_side": 0, "several_answers": 0,
     }  # fmt: skip
     row = eval_section({("m", "f", "c", "e.jsonl"): s})[-2]
-    assert "6/6 100% (61%–100%) of orders (a letter wins whatever it says: 'matching' is" in row
+    # The interval is over the 3 items: an item's two orders are one draw (counted apart,
+    # "6/6 (61%–100%)" read as more certain than 3 items are).
+    assert "6/6 orders 100% (44%–100% over 3 items) (a letter wins whatever it says" in row, row
     assert "near 50%" in row, row
     balanced = eval_section({("m", "f", "c", "e.jsonl"): {**s, "position_bias": 0.5}})[-2]
-    assert "3/6 50% (19%–81%) of orders |" in balanced and "whatever it says" not in balanced
+    assert "3/6 orders 50% (13%–87% over 3 items) |" in balanced, balanced
+    assert "whatever it says" not in balanced
 
 
 def test_a_report_written_before_titles_escaped_hash_is_the_same_experiment(tmp_path: Path) -> None:

@@ -293,10 +293,28 @@ def answer_bias_text(s: dict[str, Any], name: Callable[[str], str] = repr) -> st
 
 
 def wins_text(s: dict[str, Any]) -> str:
-    """How often (A) won over the orders scored, with its 95% Wilson interval: "6/6 100%
-    (61%–100%) of orders" (the two orders of an item are counted apart); "—" when none was
-    swapped."""
-    pos, orders = s["position_bias"], 2 * s["counterbalanced"]
-    if pos is None or not orders:
+    """How often (A) won over the orders scored, with a 95% Wilson interval over the items:
+    "6/6 orders 100% (44%–100% over 3 items)". An item's two orders are one draw of an item,
+    not two (counted apart, a trial's 22 of 22 orders read as certain as 22 items); "—" when
+    none was swapped."""
+    pos, items = s["position_bias"], s["counterbalanced"]
+    if pos is None or not items:
         return "—"
-    return f"{fmt_share(Share('(A)', round(pos * orders), orders))} of orders"
+    low, high = wilson_p(pos, items)
+    return (
+        f"{round(pos * 2 * items)}/{2 * items} orders {pos:.0%} "
+        f"({low:.0%}–{high:.0%} over {items} item{'s' * (items != 1)})"
+    )
+
+
+def half_note(s: dict[str, Any]) -> str | None:
+    """Said where a rate counts halves (an item whose two orders disagree scores ½): its Wilson
+    interval is over items, each scoring 0, ½ or 1, which is wider than such scores need."""
+    k = s.get("matching")
+    if not isinstance(k, float) or float(k).is_integer():
+        return None
+    return (
+        f"{k:g} matching of {s['n']}: an item scored in both orders counts ½ when its two "
+        "orders disagree; the interval is a Wilson interval over items (conservative for "
+        "scores of 0, ½ and 1)"
+    )
