@@ -131,7 +131,7 @@ def agreement(
             )
         report = session_agreement(path, field_name, seed=seed)
         if json_out:
-            stdout_json(report.to_dict())
+            stdout_json({**report.to_dict(), "provenance": _provenance([source])})
         else:
             _print_session(console, report)
         return
@@ -173,9 +173,37 @@ def agreement(
         "seed": seed,
     }
     if json_out:
-        stdout_json({**fields, **result.to_dict()})
+        stdout_json({**fields, **result.to_dict(), "provenance": _provenance([source, reference])})
         return
     _print_agreement(console, result, field_name, ref_field)
+
+
+def _provenance(sources: list[str]) -> dict[str, object]:
+    """What was compared and by which code, for a result to be cited: each source's file and
+    sha256 as read, the bootstrap's resamples, psmlab's version and code fingerprint."""
+    import hashlib
+
+    import psmlab
+    from psmlab.core.domain.code_version import code_fingerprint
+    from psmlab.core.measure.agreement import RESAMPLES, split_selector
+
+    files = []
+    for arg in sources:
+        path, selector = split_selector(arg)
+        files.append(
+            {
+                "source": arg,
+                "file": str(path.resolve()),
+                "selector": selector,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None,
+            }
+        )
+    return {
+        "files": files,
+        "bootstrap_resamples": RESAMPLES,
+        "psmlab": psmlab.__version__,
+        "psmlab_code": code_fingerprint(),
+    }
 
 
 def _num(x: float) -> str:

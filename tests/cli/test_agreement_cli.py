@@ -36,6 +36,14 @@ def test_agreement_json_and_table(tmp_path: Path) -> None:
     lo, hi = out["kappa_ci95"]
     assert lo < 0.8 < hi and not out["unreliable"]
     assert out["confusion"]["human"]["ai"] == 4
+    # What was compared and by which code, for a result to be cited (a trial: none of it).
+    import hashlib
+
+    prov = out["provenance"]
+    assert [f["sha256"] for f in prov["files"]] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (s, g)
+    ]
+    assert prov["bootstrap_resamples"] == 2000 and prov["psmlab"] and prov["psmlab_code"]
     human = next(c for c in out["classes"] if c["label"] == "human")
     assert human["recall"] == 16 / 20 and human["precision"] == 1.0
     f1_lo, f1_hi = human["f1_ci95"]  # F1 = 32/36 with a bootstrap interval around it
@@ -118,6 +126,7 @@ def test_a_session_alone_scores_rules_against_people(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["field"] == "self_id" and out["generations"] == 3
+    assert out["provenance"]["files"][0]["file"] == str(s.resolve())
     assert out["annotators"] == {"ann": {"items": 3, "blind": 2}, "ben": {"items": 2, "blind": 0}}
     assert out["automatic"] == {
         "labeller": "automatic (markers)",

@@ -40,13 +40,16 @@ def no_human_labels(where: str, field_name: str) -> UsageError:
     )
 
 
+RESAMPLES = 2000  # the bootstrap's resamples behind every interval `psmlab agreement` prints
+
+
 def compare_labels(
     source: Labels,
     reference: Labels,
     field_name: str,
     *,
     split: str | None = None,
-    resamples: int = 2000,
+    resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> Agreement:
     """Agreement of two sources over the items both label (the reference is taken as right)."""
