@@ -53,6 +53,7 @@ def label(
                 "per line to label (`psmlab agreement` reads the session itself)",
             )
     labelled = iter_label_jsonl(file, labeller)
+    _say_dropped_labels(file)
     if json_out:
         # A line as soon as it is labelled: a judge takes seconds a text, and what is done is
         # kept if its server goes away (the error comes after the lines written).
@@ -78,6 +79,29 @@ def label(
     console.print(table)
     # Below the table at full width: as its caption it was folded to a narrow table's width.
     console.print(safe(measured), soft_wrap=True)
+
+
+def _say_dropped_labels(file: Path) -> None:
+    """Said on stderr when the input's lines carry labels of their own (a person's self_id,
+    an annotator, a method): the output's labels are this labeller's alone, and a trial's
+    gold file came out with its people's labels replaced, unsaid."""
+    import sys
+
+    from psmlab.core.domain.jsonl import read_objects
+    from psmlab.core.errors import PsmlabError
+    from psmlab.core.measure.label_files import NOT_CARRIED
+
+    try:
+        objects = [obj for _, obj in read_objects(file) if isinstance(obj, dict)]
+    except (PsmlabError, OSError, ValueError):  # said by the labelling itself, as it reads
+        return
+    held = sorted({k for obj in objects for k in obj if k in NOT_CARRIED and k != "text"})
+    if held:
+        sys.stderr.write(
+            f"psmlab: note: {file.name}'s lines carry labels of their own ({', '.join(held)}); "
+            "the output holds this labeller's instead (compare them with psmlab agreement "
+            f"OUTPUT.jsonl {file.name})\n"
+        )
 
 
 def _markers_table(rows: list[dict[str, Any]]) -> Any:

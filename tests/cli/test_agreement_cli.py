@@ -260,6 +260,14 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     # No id is invented (it would pair with another file's item of that id): `line` says where.
     got_rows = [json.loads(x) for x in labelled.stdout.split("\n") if x.strip()]
     assert [r["line"] for r in got_rows] == [1, 2, 3, 4] and not any("id" in r for r in got_rows)
+    assert "carry labels of their own" not in labelled.stderr  # none given: nothing to say
+    # A file with people's labels: the output holds the labeller's, and says so (a trial's
+    # gold file came out with its 79 differing human labels replaced, unsaid).
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "I'm a nurse.", "self_id": "ai", "annotator": "x"}) + "\n")
+    relabelled = _psmlab("label", str(gold), "--json")
+    assert json.loads(relabelled.stdout)["self_id"] == "human"
+    assert "gold.jsonl's lines carry labels of their own (annotator, self_id)" in relabelled.stderr
     people = tmp_path / "people.json"  # one JSON array, with a byte-order mark
     rows = [{"label": "AI "}, {"label": "Human"}, {"label": "neither"}, {"label": None}]
     people.write_text("\ufeff" + json.dumps(rows), encoding="utf-8")
