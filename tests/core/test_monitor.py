@@ -398,3 +398,27 @@ def test_a_readout_on_a_layer_that_failed_its_held_out_test_says_so(tmp_path: Pa
     # A session saved before the key existed reads as before.
     old = {k: x for k, x in info.items() if k != "failed"}
     assert "failed" not in reference_note(old, ["3"])
+
+
+def test_two_monitored_vectors_of_one_archetype_are_told_apart() -> None:
+    """A trial monitored SmolLM2's and Gemma's hal-9000 vectors: the lab read "hal-9000 L12
+    +1.90" above "hal-9000 skipped: ...", one name for two files."""
+    from psmlab.core.session.records import ProjectionRecord
+    from psmlab.tui.widgets.column_state import monitor_line, monitor_name
+
+    a = ProjectionRecord(
+        generation_id="g",
+        vector={"archetype": "hal-9000", "file": "/v/smol/hal-9000.smollm2.gguf"},
+        projection={"12": 1.9},
+    )
+    b = ProjectionRecord(
+        generation_id="g",
+        vector={"archetype": "hal-9000", "file": "/v/gem/hal-9000.gemma.gguf"},
+        skipped="another width",
+    )
+    other = ProjectionRecord(generation_id="g", vector={"archetype": "skynet", "file": "/s.gguf"})
+    both = [a, b, other]
+    assert monitor_name(a, both) == "hal-9000 (hal-9000.smollm2.gguf)"
+    assert monitor_line(b, 80, both).plain.startswith("hal-9000 (hal-9000.gemma.gguf) skipped")
+    assert monitor_name(other, both) == "skynet" and monitor_name(a, [a, other]) == "hal-9000"
+    assert monitor_name(a) == "hal-9000"

@@ -187,9 +187,10 @@ def footer_text(
                 if cur.record.finish_reason in FRAGMENT_ENDS:  # as the panel counts it
                     foot.append(f" ({cur.record.finish_reason}: not in the shares)", style="dim")
             if not blind:
-                for p in s.projections.get(cur.record.id, []):
+                projs = s.projections.get(cur.record.id, [])
+                for p in projs:
                     foot.append("\n")
-                    foot.append_text(monitor_line(p, width))
+                    foot.append_text(monitor_line(p, width, projs))
     # Only the samples on screen: while a new run streams, the labels of the run before
     # (another turn's) were counted as "on other samples" of this one.
     here = {x.record.id for x in s.samples if x.record is not None}
@@ -213,10 +214,11 @@ def footer_text(
         foot.append_text(
             safe(f"\ntoken {t.text!r} {of}={math.exp(t.logprob):.2f} · top: {alts}", "magenta")
         )
-        for p in s.projections.get(shown.id, []):
+        projs = s.projections.get(shown.id, [])
+        for p in projs:
             at = token_value(p, s.cursor)
             if at is not None:
-                foot.append_text(safe(f" · {monitor_name(p)} {at:+.2f}", "magenta"))
+                foot.append_text(safe(f" · {monitor_name(p, projs)} {at:+.2f}", "magenta"))
     # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
     warnings = made.warnings if made is not None else s.warnings
     room = max(20, width - 2)

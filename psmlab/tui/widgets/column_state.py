@@ -5,6 +5,7 @@ is `forced_lines`."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -147,9 +148,18 @@ def pending(made: GenerationRecord, s: ColumnState) -> list[str]:
     return changed
 
 
-def monitor_name(p: ProjectionRecord) -> str:
-    """A monitored vector's name: its archetype, else its file name."""
-    return str(p.vector.get("archetype") or Path(str(p.vector.get("file") or "?")).name)
+def monitor_name(p: ProjectionRecord, among: Sequence[ProjectionRecord] = ()) -> str:
+    """A monitored vector's name: its archetype, else its file name; with its file name too
+    where another of `among` has that archetype (a trial's SmolLM2 and Gemma hal-9000 vectors
+    read as one, "hal-9000 L12 +1.90" above "hal-9000 skipped")."""
+    name = str(p.vector.get("archetype") or "")
+    file = Path(str(p.vector.get("file") or "?")).name
+    if not name:
+        return file
+    twins = [q for q in among if q.vector.get("archetype") == name]
+    if len({str(q.vector.get("file")) for q in twins}) > 1:
+        return f"{name} ({file})"
+    return name
 
 
 def _last_layer(p: ProjectionRecord) -> str | None:
@@ -167,11 +177,14 @@ def token_value(p: ProjectionRecord, i: int) -> float | None:
 MONITOR_SPARK = 24  # the sparkline's width when the column's is not known yet
 
 
-def monitor_line(p: ProjectionRecord, width: int = 0) -> Text:
+def monitor_line(
+    p: ProjectionRecord, width: int = 0, among: Sequence[ProjectionRecord] = ()
+) -> Text:
     """`hal-9000 L20 +3.21 ▂▃▅▇▆▃`: the answer's mean projection at the vector's last layer and
-    its tokens' as a sparkline (fitted to `width` cells); or why it was not measured."""
+    its tokens' as a sparkline (fitted to `width` cells); or why it was not measured (`among`:
+    the answer's other projections, which its name must be told apart from)."""
     out = Text()
-    out.append_text(safe(monitor_name(p), "bold"))
+    out.append_text(safe(monitor_name(p, among), "bold"))
     layer = _last_layer(p)
     if p.skipped or layer is None:
         why = p.skipped or "nothing measured"
