@@ -54,7 +54,7 @@ ACTIONS = [
     ),
     ("ctrl+s", "save", "Save", "Save the session"),
     ("ctrl+o", "open", "Open", "Open a saved session"),
-    ("ctrl+e", "export", "Export", "Export the session as markdown"),
+    ("ctrl+e", "export", "Export", "Export to markdown (written next to the session file)"),
     ("ctrl+q", "quit", "Quit", "Quit (asks if there is unsaved work)"),
 ]
 # The footer shows the most used keys (an 80-column terminal fits about eight); F1 and the

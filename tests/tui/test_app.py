@@ -1034,6 +1034,12 @@ async def test_every_action_is_in_the_command_palette(make_lab) -> None:
             assert any(c.help.endswith(f"key {key}") for c in commands)
         for _, desc, _ in PALETTE_EXTRA:
             assert desc in titles
+        # "session as" finds Save as first (a trial's Enter ran the export, which then matched
+        # better: "Export the session as markdown").
+        from textual.fuzzy import Matcher
+
+        best = max(titles, key=Matcher("session as").match)
+        assert best.startswith("Save the session as"), best
 
 
 async def test_distribution_panel_and_token_probabilities(make_lab) -> None:
