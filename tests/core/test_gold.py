@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from psmlab.core.domain.quality import agreement
+from psmlab.core.domain.quality import agreement, labeller_line
 from psmlab.core.domain.selfid import SELF_IDS, self_identify
 from psmlab.core.measure.kappa import compare
 
@@ -96,6 +96,9 @@ def test_shipped_archetype_agreement_is_what_the_rules_score_today() -> None:
     shipped = agreement("markers", "archetypes")
     assert shipped is not None, "psmlab/resources/labellers.json has no markers archetypes entry"
     assert shipped["n"] == got.n and shipped["decisions"] == got.decisions
+    # How many of them hold any archetype, said beside n (4 of 328 read as 328).
+    assert shipped["with_any"] == sum(1 for r in read if r["archetypes"])
+    assert f"n={got.n} ({shipped['with_any']} with an archetype)" in labeller_line("markers")
     assert shipped["kappa"] == pytest.approx(got.kappa, abs=5e-4)
     assert shipped["ci_low"] == pytest.approx(got.kappa_ci[0], abs=5e-4)
     assert shipped["ci_high"] == pytest.approx(got.kappa_ci[1], abs=5e-4)

@@ -145,9 +145,13 @@ def labeller_line(
             parts.append(f"{name}: not measured against people")
             continue
         measured = True
+        # How many of the items hold any archetype: the archetypes' n counts every item read,
+        # and a trial found 4 of the 328 behind "n=328".
+        some = m.get("with_any")
         text = (
             f"{name} κ {fmt2(m['kappa'])} [{fmt2(m['ci_low'])}, {fmt2(m['ci_high'])}] "
             f"vs gold {m['split']} n={m['n']}"
+            + (f" ({some} with an archetype)" if isinstance(some, int) else "")
         )
         if unreliable(m):
             text += " (unreliable: interval includes 0)"
