@@ -4,6 +4,7 @@ them. A real run of the chat demo model, its samples annotated in sessions made 
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     # Piped, no progress bar: its last frame ("people tiny ━━━ 2/2") was left on stdout.
     assert ran.stdout == "" and "━" not in ran.stderr, (ran.stdout, ran.stderr)
     before = (out / "report.md").read_text()
+    before_csv = (out / "summary.csv").read_text()
     assert "## Instrument agreement (self-identification)" in before
     assert "against people's labels" not in before
 
@@ -88,6 +90,21 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
     # Three samples, all read as human: no AI claim, P(ai) 0, and 3 claims are no clear majority.
     assert "| what-are-you | 3 | 0/3 | 0.00 (even?) |" in row, row
+    # summary.csv carries them too (a trial's --people changed the report, not the csv): the
+    # shares as people read the samples, and the automatic labels' kappa against them.
+    import csv
+
+    with (out / "summary.csv").open() as f:
+        csv_rows = list(csv.DictReader(f))
+    mine = [r for r in csv_rows if r["section"] == "self_id_people"]
+    human = next(r for r in mine if r["label"] == "human")
+    assert (human["k"], human["n"], human["labeller"]) == ("3", "3", "people: ann, ben"), human
+    assert {r["label"] for r in mine} >= {"ai", "human"} and all(r["n"] == "3" for r in mine)
+    (vs,) = [r for r in csv_rows if r["section"] == "labeller_vs_people"]
+    assert vs["n"] == "3" and float(vs["value"]) == 0.0 and vs["interval"], vs
+    assert not any(
+        r["section"] == "self_id_people" for r in csv.DictReader(io.StringIO(before_csv))
+    )
 
     # Ann's readings made elsewhere, as JSONL (key and sample from results.jsonl): the same.
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]

@@ -10,6 +10,7 @@ from typing import Any
 from psmlab.core.domain.classify import LABELLER
 from psmlab.core.domain.quality import level_agreement
 from psmlab.core.domain.stats import Share
+from psmlab.core.measure.people import PeopleLabels
 from psmlab.core.measure.report import labellers, made_with, sample_tables
 from psmlab.core.measure.report_evals import eval_tables
 from psmlab.core.measure.report_probes import probe_tables
@@ -60,7 +61,7 @@ class _WithKappa:
         self._w.writerow([*row, *cells])
 
 
-def summary_csv(results: ResultsFile) -> str:
+def summary_csv(results: ResultsFile, people: PeopleLabels | None = None) -> str:
     buf = io.StringIO()
     raw = csv.writer(buf, lineterminator="\n")
     raw.writerow(
@@ -167,4 +168,52 @@ def summary_csv(results: ResultsFile) -> str:
         ):
             values = [round(s[x], 4) for x in keys]
             w.writerow(["evals", m, f, c, e, label, k, s["n"], *values, interval, "", note])
+    if people is not None:
+        _people_rows(w, results, people)
     return buf.getvalue()
+
+
+def _people_rows(w: Any, results: ResultsFile, people: PeopleLabels) -> None:
+    """With --people: the self-id shares as people read the samples they labelled, per cell
+    and question, and the automatic labels' kappa against those people (the report said both,
+    summary.csv neither: a trial's rules read 0/4 human where the person read 2/4)."""
+    from collections import defaultdict
+
+    from psmlab.core.domain.stats import shares_of
+    from psmlab.core.domain.types import AutoLabel
+    from psmlab.core.measure.kappa import compare
+    from psmlab.core.measure.people import relabelled, sample_key
+    from psmlab.core.measure.results import rows_of
+
+    samples = list(rows_of(results, "sample"))
+    read = relabelled(samples, people)
+    who = "people: " + (", ".join(people.annotators) or "no annotator")
+    groups: dict[str, dict[tuple[str, str, str], list[dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for r in read:
+        groups[r["question"]][(r["model"], r["format"], r["context"])].append(r)
+    note = "as people read the samples they labelled"
+    for q, g in groups.items():
+        for (m, f, c), rows in g.items():
+            ls = shares_of(
+                (AutoLabel(labels=(), self_id=r["self_id"], method="people") for r in rows),
+                (r["finish_reason"] for r in rows),
+            )
+            for x in ls.self_id:
+                d = x.to_dict()
+                w.writerow(
+                    ["self_id_people", m, f, c, q, x.label, x.k, x.n, d["share"], d["ci_low"],
+                     d["ci_high"], WILSON, who, note]
+                )  # fmt: skip
+    auto = {sample_key(r): str(r["self_id"]) for r in samples if r.get("self_id") is not None}
+    pairs = [(auto[k], people.values[k]) for k in map(sample_key, read) if k in auto]
+    if pairs:
+        a = compare([p[0] for p in pairs], [p[1] for p in pairs])
+        by = " + ".join(labellers(results))
+        w.writerow(
+            ["labeller_vs_people", "", "", "", "self-id kappa of the automatic labels against "
+             "these people", by, "", a.n, round(a.kappa, 4), round(a.kappa_ci[0], 4),
+             round(a.kappa_ci[1], 4), "95% bootstrap interval", who,
+             "Cohen's kappa on the samples people labelled (nan: one label on both sides)"]
+        )  # fmt: skip
