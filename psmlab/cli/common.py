@@ -254,3 +254,39 @@ def say_relabelled(session: Any, *, saved: bool) -> None:
 
     if note := relabel_note(session, saved=saved):
         sys.stderr.write(terminal_safe(f"psmlab: note: {note}") + "\n")
+
+
+def keeps_nothing_when_stopped(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For a command that prints its results only once all are computed: SIGTERM (`timeout`,
+    a scheduler's `kill`) stops it as Ctrl+C does, and either says that nothing was kept (a
+    trial's `timeout 400 psmlab probe …` ended with empty stdout and stderr)."""
+    import functools
+    import signal
+    import threading
+
+    import typer
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            def term(signum: int, frame: object) -> None:
+                raise KeyboardInterrupt
+
+            main = threading.current_thread() is threading.main_thread()
+            old = signal.signal(signal.SIGTERM, term) if main else None
+            try:
+                return fn(*args, **kwargs)
+            except KeyboardInterrupt:
+                end_progress_line()
+                sys.stderr.write(
+                    f"psmlab: stopped: {what} prints once every item of every model is scored, "
+                    "so nothing was kept; fewer items or models finish sooner\n"
+                )
+                raise typer.Exit(int(ExitCode.CANCELLED)) from None
+            finally:
+                if main:
+                    signal.signal(signal.SIGTERM, old)
+
+        return run
+
+    return wrap

@@ -14,6 +14,7 @@ from psmlab.cli.common import (
     choose_formats,
     choose_steering,
     errors_json,
+    keeps_nothing_when_stopped,
     model_failures,
     resolve_specs,
     stdout_json,
@@ -26,6 +27,7 @@ from psmlab.core.models.registry import Registry, run_provenance
 from psmlab.core.session.records import now
 
 
+@keeps_nothing_when_stopped("evals")
 def evals(
     file: Annotated[
         Path, typer.Argument(help="A model-written-evals file: JSONL, or one JSON array of items.")

@@ -13,6 +13,7 @@ from psmlab.cli.common import (
     choose_formats,
     choose_steering,
     errors_json,
+    keeps_nothing_when_stopped,
     model_failures,
     resolve_specs,
     stdout_json,
@@ -34,6 +35,7 @@ from psmlab.core.models.registry import Registry, run_provenance
 from psmlab.core.session.records import now
 
 
+@keeps_nothing_when_stopped("probe")
 def probe(
     model: ModelOpt = None,
     probe_set: Annotated[

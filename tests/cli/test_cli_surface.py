@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import typer.main
 
 import psmlab
@@ -206,3 +207,28 @@ def test_a_session_given_where_a_command_goes_is_told_to_use_open(tmp_path: Path
     assert proc.stderr.strip().endswith(f"to open a session in the lab: psmlab open {EXAMPLE}")
     other = run_cli("exprot", str(EXAMPLE))  # a mistyped command keeps its usual fix
     assert other.returncode == 2 and "psmlab --help'" in other.stderr and "open" not in other.stderr
+
+
+def test_sigterm_stops_probe_and_evals_with_a_word(capsys: pytest.CaptureFixture[str]) -> None:
+    """`timeout 400 psmlab probe …` ended with empty stdout and stderr (a trial's): SIGTERM now
+    stops a command that prints only at its end as Ctrl+C does, and says nothing was kept."""
+    import os
+    import signal
+    import time
+
+    import typer
+
+    from psmlab.cli.common import keeps_nothing_when_stopped
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    @keeps_nothing_when_stopped("probe")
+    def scoring() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(600)  # the signal's handler ends the sleep at once
+
+    with pytest.raises(typer.Exit) as stopped:
+        scoring()
+    assert stopped.value.exit_code == 130
+    assert "psmlab: stopped: probe prints once every item" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before  # put back for whatever runs next
