@@ -149,6 +149,7 @@ def err_console() -> Console:
 # In a pipe or a file rich assumes 80 columns and folds every cell ("bias-correcte" / "d",
 # "helpful-assist…"): wide enough for the tables whole, unless COLUMNS says otherwise.
 PIPE_WIDTH = 240
+SPARK_W = 24  # blocks of a per-token sparkline in `ask --monitor`'s table
 
 
 def out_console(**kwargs: Any) -> Console:
@@ -229,7 +230,7 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             means += f" ({ref})" if ref else ""
             last = list(w["per_token"])[-1] if w["per_token"] else None
             pts = w["per_token"][last] if last else []
-            spark = f"{sparkline(pts)} {spark_scale(pts)}" if pts else ""
+            spark = f"{sparkline(pts, SPARK_W)} {spark_scale(pts, SPARK_W)}" if pts else ""
             added = added_note(w.get("added") or {})
             steered = f" (steered{'; ' + added if added else ''})" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""

@@ -398,6 +398,12 @@ def test_a_sparkline_draws_a_gap_for_a_value_that_is_not_a_number() -> None:
 
     assert spark_scale([1.0, nan, -3.25]) == "-3.25..+1.00" and spark_scale([nan]) == ""
     assert len(sparkline([nan, 1.0] * 30, width=24)) == 24
+    # Averaged into fewer blocks: the range is the blocks' and that is said (a trial's 112
+    # tokens drawn in 9 blocks said nothing of it); within the width, the values' own.
+    ramp = [float(i) for i in range(8)]
+    assert spark_scale(ramp, 4) == "+0.50..+6.50, 8 tokens in 4 blocks"
+    assert sparkline(ramp, 4) == "▁▃▆█"
+    assert spark_scale(ramp, 8) == spark_scale(ramp) == "+0.00..+7.00"
 
 
 @pytest.mark.parametrize("bad", ["direction.0", "direction.abc"])

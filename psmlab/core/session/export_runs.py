@@ -208,7 +208,7 @@ def _projection_lines(s: Session, g: GenerationRecord) -> list[str]:
         last = list(p.per_token)[-1] if p.per_token else None
         spark = (
             f" · per token at L{md_inline(str(last))}: `{sparkline(p.per_token[last], 40)}`"
-            + (f" (its blocks span {span})" if (span := spark_scale(p.per_token[last])) else "")
+            + (f" (its blocks span {span})" if (span := spark_scale(p.per_token[last], 40)) else "")
             if last
             else ""
         )

@@ -209,7 +209,7 @@ def monitor_line(
     if values and room >= 4:
         drawn = sparkline(values, min(room, 48))
         out.append(" " + drawn, style="cyan")
-        scale = spark_scale(values)
+        scale = spark_scale(values, min(room, 48))
         if room - len(drawn) - 1 >= len(scale):  # what its blocks span, where it fits
             out.append(" " + scale, style="dim")
     return out
