@@ -75,12 +75,14 @@ def evals(
     if not items:
         # One line, not a warning per line before it (a trial's label file gave ten and "318
         # more lines skipped" above the error): the first line's reason and how many share it.
-        first = problems[0].split(" line ", 1)[-1].removesuffix("; skipped") if problems else ""
+        first = problems[0].removesuffix("; skipped") if problems else ""
+        for named in (str(file), file.name):  # "e.jsonl line 1: …", "arr.json item 1: …"
+            first = first.removeprefix(f"{named} ")
         raise UsageError(
             f"{file} has no usable items"
             + (
-                f" (line {first}"
-                + (f"; and {len(problems) - 1} more lines skipped" if len(problems) > 1 else "")
+                f" ({first}"
+                + (f"; and {len(problems) - 1} more skipped" if len(problems) > 1 else "")
                 + ")"
                 if problems
                 else " (it is empty)"

@@ -88,6 +88,7 @@ def _say_dropped_labels(file: Path) -> None:
     import sys
 
     from psmlab.core.domain.jsonl import read_objects
+    from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.errors import PsmlabError
     from psmlab.core.measure.label_files import NOT_CARRIED
 
@@ -95,12 +96,24 @@ def _say_dropped_labels(file: Path) -> None:
         objects = [obj for _, obj in read_objects(file) if isinstance(obj, dict)]
     except (PsmlabError, OSError, ValueError):  # said by the labelling itself, as it reads
         return
-    held = sorted({k for obj in objects for k in obj if k in NOT_CARRIED and k != "text"})
+    # Only labels that hold something: a session's export has "annotations": [] and
+    # "auto_labels": null on every line (a review: the note fired on every export).
+    held = sorted(
+        {
+            k
+            for obj in objects
+            for k, v in obj.items()
+            if k in NOT_CARRIED and k not in ("text", "blind") and v not in (None, "", [], {})
+        }
+    )
     if held:
         sys.stderr.write(
-            f"psmlab: note: {file.name}'s lines carry labels of their own ({', '.join(held)}); "
-            "the output holds this labeller's instead (compare them with psmlab agreement "
-            f"OUTPUT.jsonl {file.name})\n"
+            terminal_safe(
+                f"psmlab: note: {file}'s lines carry labels of their own ({', '.join(held)}); "
+                "the output holds this labeller's instead (psmlab agreement OUTPUT.jsonl "
+                f"{file} compares them where they are flat labels)"
+            )
+            + "\n"
         )
 
 

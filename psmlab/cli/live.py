@@ -116,11 +116,12 @@ def batch_note(generations: Sequence[Generation]) -> str | None:
     }
     if not groups:
         return None
-    seeds = sorted(groups)[0]
+    # Every batch (-n past a batch's size, or a context that fits fewer, makes several).
+    batches = ", ".join(f"{g[0]}..{g[-1]}" for g in sorted(groups))
     return (
-        f"note: each model's {len(seeds)} samples were decoded together in one batch (seeds "
-        f"{seeds[0]}..{seeds[-1]}): a sample's seed alone gives other text; the same -n and "
-        "--seed make them again, and so does psmlab replay of the saved session"
+        f"note: samples were decoded together in a batch (seeds {batches}): a sample's seed "
+        "alone gives other text; the same -n and --seed make them again, and so does psmlab "
+        "replay of the saved session"
     )
 
 

@@ -211,6 +211,7 @@ def replay(
             verdict = (
                 f"cancelled after {report.total} of {report.expected}: {report.identical} "
                 f"identical, {report.changed} changed, {report.failed} failed"
+                + (f", {report.empty} with nothing to compare" if report.empty else "")
             )
         elif report.expected == 0:  # a loom import, or a session of hand-written turns
             verdict = (
@@ -230,6 +231,11 @@ def replay(
             )
         elif report.identical == report.total:
             verdict = f"all {report.total} generations identical"
+        elif report.empty == report.total:
+            verdict = (
+                f"nothing to compare: every generation ({report.total}) ended before its first "
+                "token (cancelled or failed)"
+            )
         elif report.identical + report.empty == report.total:
             verdict = (
                 f"all {report.identical} generations with text identical; {report.empty} "

@@ -61,6 +61,12 @@ def _targets(
         for d in out.parents:  # mkdir would fail under a file only after the model ran
             if d.exists() and not d.is_dir():
                 raise UsageError(f"-o {out}: {d} is a file, not a folder", "pass another path")
+        from psmlab.core.session.file import missing_folder
+
+        try:  # a file named in a folder that is not there: a typo, not a folder to make
+            missing_folder(out, "give -o a path in")
+        except UsageError as exc:
+            raise UsageError(f"-o {out}: {exc.problem}", exc.fix) from None
         check_folder(out.parent, out)
         return {ids[0]: out}, None
     folder = out if out is not None else Path(".")

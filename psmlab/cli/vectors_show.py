@@ -34,6 +34,7 @@ def show(
     )
     from psmlab.core.models.cvec import read_cvec
     from psmlab.core.models.hashing import file_sha256
+    from psmlab.core.models.steering import residual_norms
 
     docs: list[dict[str, Any]] = []
     failed: list[PsmlabError] = []
@@ -92,6 +93,14 @@ def show(
                     str(L): float(np.linalg.norm(np.asarray(v, dtype=np.float64)))
                     for L, v in vec.directions.items()
                 },
+                # The residual stream's norm the build recorded (finite, positive only) and
+                # the share of it alpha 1 moves: what a steering strength means on this model.
+                "residual_norm": {str(L): v for L, v in residual_norms(vec).items()},
+                "shift_per_alpha": {
+                    str(L): float(np.linalg.norm(np.asarray(vec.directions[L], np.float64))) / v
+                    for L, v in residual_norms(vec).items()
+                    if L in vec.directions
+                },
                 "model_hint": vec.model_hint,
                 "metadata": meta,
                 # A layer that separates held-out answers the wrong way, or no better than
@@ -116,7 +125,7 @@ def show(
 
 def _print(docs: list[dict[str, Any]]) -> None:
     """Each file's description, as text."""
-    from psmlab.core.inside.vector_checks import held_of, reference
+    from psmlab.core.inside.vector_checks import held_of, reference, spread
     from psmlab.core.models.steering import STRONG_SHIFT
 
     for d in docs:
@@ -155,14 +164,14 @@ def _print(docs: list[dict[str, Any]]) -> None:
         pc1 = m.get("psmlab.pc1_abs_cosine")
         pc1 = pc1 if isinstance(pc1, dict) else {}
         ref = reference(held)
+        sds = spread(held)
         sides = " / ".join(next(iter(ref.values()))) if ref else ""
-        resid = m.get("psmlab.residual_norm")
-        resid = resid if isinstance(resid, dict) else {}
+        resid, per = d["residual_norm"], d["shift_per_alpha"]
         typer.echo(
             "  layer      norm"
             + ("  residual  shift/alpha" if resid else "")
             + (f"  {'held-out AUROC':<{_AUROC_W}}  {'shuffled':<{_SHUF_W}}" if held else "")
-            + (f"  held-out means ({sides})" if ref else "")
+            + (f"  held-out means{' ± sd' if sds else ''} ({sides})" if ref else "")
             + ("  |cos PC1|" if pc1 else "")
         )
         for L in d["layers"]:
@@ -179,24 +188,26 @@ def _print(docs: list[dict[str, Any]]) -> None:
             except (TypeError, KeyError, ValueError):
                 tail = "  (its held-out record is unreadable)"
             if str(L) in ref:
-                tail += "  " + " / ".join(f"{v:.2f}" for v in ref[str(L)].values())
+                sd = sds.get(str(L), {})
+                tail += "  " + " / ".join(
+                    f"{v:.2f}" + (f" ± {sd[k]:.2f}" if k in sd else "")
+                    for k, v in ref[str(L)].items()
+                )
             if isinstance(pc1.get(str(L)), (int, float)):
                 tail += f"  {pc1[str(L)]:.3f}"
-            r = resid.get(str(L))
             if resid:  # the direction's norm over the residual stream's: what alpha 1 moves
-                ok = isinstance(r, (int, float)) and r > 0
+                r, x = resid.get(str(L)), per.get(str(L))
                 mid = (
-                    f"  {r:>8.1f}  {d['norms'][str(L)] / r:>11.3f}"
-                    if ok
-                    else f"  {'?':>8}  {'?':>11}"
+                    f"  {r:>8.1f}  {x:>11.3f}" if r and x is not None else f"  {'?':>8}  {'?':>11}"
                 )
             else:
                 mid = ""
             typer.echo(f"  {L:>5} {d['norms'][str(L)]:>9.2f}{mid}{tail}")
         if resid:
             typer.echo(
-                "  residual: the mean norm of the residual stream over the build's default "
-                "answers; shift/alpha: the share of it that alpha 1 moves (alpha times it past "
+                "  residual: the residual stream's norm there, the median over the build's "
+                "default answers (build and held-out questions) of each answer's mean; "
+                "shift/alpha: the share of it that alpha 1 moves (alpha times it past "
                 f"{STRONG_SHIFT:g}: text degrades, see docs/activations.md)"
             )
         if pc1 and (k := _n_archetypes(m)):  # as the build said it (a trial: show dropped it)

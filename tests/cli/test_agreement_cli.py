@@ -267,7 +267,11 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     gold.write_text(json.dumps({"text": "I'm a nurse.", "self_id": "ai", "annotator": "x"}) + "\n")
     relabelled = _psmlab("label", str(gold), "--json")
     assert json.loads(relabelled.stdout)["self_id"] == "human"
-    assert "gold.jsonl's lines carry labels of their own (annotator, self_id)" in relabelled.stderr
+    assert f"{gold}'s lines carry labels of their own (annotator, self_id)" in relabelled.stderr
+    # Empty label fields (a session's export: "annotations": [], "auto_labels": null) say none.
+    export = tmp_path / "export.jsonl"
+    export.write_text(json.dumps({"text": "Hi.", "annotations": [], "auto_labels": None}) + "\n")
+    assert "labels of their own" not in _psmlab("label", str(export), "--json").stderr
     people = tmp_path / "people.json"  # one JSON array, with a byte-order mark
     rows = [{"label": "AI "}, {"label": "Human"}, {"label": "neither"}, {"label": None}]
     people.write_text("\ufeff" + json.dumps(rows), encoding="utf-8")

@@ -424,6 +424,10 @@ def test_several_wrong_answers_match_only_when_the_matching_one_beats_them_all()
     # Every answer offered is listed, those that never win too (a trial read " Yes", offered
     # by all 6 items and never winning, as not offered).
     assert s["answer_offered"] == {" (A)": 1, " (B)": 1, " (C)": 1}
+    # ... and the table says the ones that never win, at 0 of n.
+    assert (
+        answer_bias_text(s) == "' (C)' 1/1 100% (21%–100%), ' (A)' 0/1 (≤ 79%), ' (B)' 0/1 (≤ 79%)"
+    )
 
 
 def test_real_model_scores_every_answer_of_a_many_choice_item(
@@ -560,6 +564,9 @@ def test_files_of_another_shape_are_one_error_not_a_warning_per_line(tmp_path: P
         load_jsonl(arr)
     obj = tmp_path / "obj.json"
     obj.write_text(json.dumps({"items": [{"question": "x"}]}, indent=1))
+    with pytest.raises(UsageError, match=r"is one JSON object \(keys 'items'\), not items"):
+        load_jsonl(obj)
+    obj.write_text(json.dumps({"items": [{"question": "x"}]}))  # minified: still no items
     with pytest.raises(UsageError, match=r"is one JSON object \(keys 'items'\), not items"):
         load_jsonl(obj)
     # One line is JSONL: an item lacking its question says so (a trial's "prompt" file was
@@ -776,7 +783,8 @@ def test_answer_bias_dominates_only_over_items_scored_as_written() -> None:
     # Each answer's wins are said with how many items offer it: ' Yes' wins 1 of 10 items and
     # only one offers it (a trial read "' No' 3/5" as ' No' losing twice where it won all 3).
     assert answer_bias_text(s) == (
-        "' (A)' 9/10 90% (60%–98%) (offered in 9), ' Yes' 1/10 10% (2%–40%) (offered in 1)"
+        "' (A)' 9/10 90% (60%–98%) (offered in 9), ' Yes' 1/10 10% (2%–40%) (offered in 1), "
+        "' (B)' 0/10 (≤ 28%) (offered in 9)"
     )
 
 

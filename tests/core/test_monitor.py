@@ -330,7 +330,7 @@ def test_a_reading_made_otherwise_than_the_build_and_a_vector_no_model_fits_are_
     deep = ControlVector({40: np.ones(576, np.float32)}, "llama", {}).save(tmp_path / "deep.gguf")
     asked = run_cli("ask", "Hi", "-m", "smollm2-135m-instruct", "--monitor", str(deep))
     assert asked.returncode == 2, asked.stderr
-    assert "deep.gguf reads layer 40; smollm2-135m-instruct has layers 1..29" in asked.stderr
+    assert "deep.gguf reads layer 40; smollm2-135m-instruct has layers 0..29" in asked.stderr
     # A vector given where the session goes is named for what it is.
     swapped = run_cli("trace", str(wide), "--vector", str(wide))
     assert (
@@ -380,7 +380,7 @@ def test_a_readout_on_a_layer_that_failed_its_held_out_test_says_so(tmp_path: Pa
         "3": {"auroc": 0.38, "gap": -26.16, "induced_mean": 1.0, "default_mean": 27.16,
               "n_questions_each_way": 4},
         "9": {"auroc": 1.0, "gap": 5.0, "induced_mean": 6.0, "default_mean": 1.0,
-              "n_questions_each_way": 12},
+              "induced_sd": 1.25, "default_sd": 0.5, "n_questions_each_way": 12},
     }  # fmt: skip
     v = ControlVector({L: np.ones(8, np.float32) for L in (3, 9)}, "llama", {})
     v.metadata["psmlab.held_out"] = json.dumps(held)
@@ -389,10 +389,16 @@ def test_a_readout_on_a_layer_that_failed_its_held_out_test_says_so(tmp_path: Pa
     assert set(info["failed"]) == {"3"} and "the wrong way" in info["failed"]["3"]
     note = reference_note(info, ["3", "9"])
     assert "L3 failed its held-out test: separates held-out answers the wrong way" in note, note
-    assert "L9 failed" not in note and "L9 induced +6.00, default +1.00" in note
+    assert "L9 failed" not in note and "L9 induced +6.00 ± 1.25, default +1.00 ± 0.50" in note
+    assert "L3 default +27.16, induced +1.00" in note or "L3 induced +1.00" in note  # no sd: none
     assert "failed" not in reference_note(info, ["9"])
     shown = ProjectionRecord(generation_id="g", vector=info, projection={"3": 2.0})
     assert "(⚠ failed its held-out test)" in monitor_line(shown).plain
+    # `p` (whole) says why.
+    assert (
+        "failed its held-out test: separates held-out answers the wrong way"
+        in monitor_line(shown, whole=True).plain
+    )
     fine = ProjectionRecord(generation_id="g", vector=info, projection={"9": 2.0})
     assert "failed" not in monitor_line(fine).plain
     # A session saved before the key existed reads as before.

@@ -554,4 +554,6 @@ def test_strength_is_stated_against_the_residual_norm_a_vector_records(tmp_path:
     assert "Strong" not in mild and "past the usual" not in mild, mild
     gone = Steering.parse(f"{tiny}@30").record()
     tiny.unlink()  # moved since: alpha alone
-    assert "**Alpha 30 is past the usual 1 to 10:**" in "\n".join(steering_lines(Rows(gone)))  # type: ignore[arg-type]
+    moved = "\n".join(steering_lines(Rows(gone)))  # type: ignore[arg-type]
+    assert "**Alpha 30 is past the usual 1 to 10:**" in moved
+    assert "t.gguf: not found as recorded (moved or changed since the run)" in moved, moved

@@ -207,6 +207,8 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     h6 = held["6"]
     assert h6["induced_mean"] - h6["default_mean"] == pytest.approx(h6["gap"], abs=1e-9)
     assert h6["shuffled_permutations"] == 200 and h6["shuffled_seed"] == 0
+    # ... and each side's spread, which a reading is set against too (two answers a side).
+    assert h6["induced_sd"] >= 0 and h6["default_sd"] >= 0
     assert cv.metadata["psmlab.n_ctx"] > 0 and cv.metadata["psmlab.n_threads"] == 2
     assert cv.metadata["psmlab.decoding"] == "greedy" and cv.metadata["psmlab.n_batch"] > 0
     assert "coarse" in res.stdout and "so is the shuffled control" in " ".join(res.stdout.split())
@@ -236,9 +238,11 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert set(resid) == {"6", "20"} and all(10.0 < v < 2000.0 for v in resid.values()), resid
     assert doc["metadata"]["psmlab.residual_norm"] == resid
     assert "residual  shift/alpha" in shown.stdout
+    assert "held-out means ± sd (induced / default)" in shown.stdout
     assert "the default side's prompt: the chat template injected" in shown.stdout
     row = next(line.split() for line in shown.stdout.splitlines() if line.split()[:1] == ["20"])
     assert float(row[3]) == pytest.approx(float(row[1]) / resid["20"], abs=1e-3), row
+    assert doc["shift_per_alpha"]["20"] == pytest.approx(float(row[1]) / resid["20"], abs=1e-3)
     bad = run_cli("vectors", "build", "nobody", "-o", str(out))
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "unknown archetype" in bad.stderr
     # A file a session may have recorded is not written over, and that is said before the
@@ -256,6 +260,9 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     txt = run_cli("vectors", "build", "hal-9000", "-o", str(tmp_path / "out.txt"))
     assert txt.returncode == 2 and f"pass -o {tmp_path / 'out.gguf'}" in txt.stderr, txt.stderr
     assert not (tmp_path / "out.txt").exists()
+    nowhere = run_cli("vectors", "build", "hal-9000", "-o", str(tmp_path / "no" / "x.gguf"))
+    assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr, nowhere.stderr
+    assert not (tmp_path / "no").exists()
     forced = run_cli(
         "vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out / f.name),
         "--layers", "6", "--max-tokens", "2", "--n-build", "1", "--n-test", "1", "--force",

@@ -121,7 +121,7 @@ def fits_none(
     for spec in specs:
         if spec.is_remote:
             why.append(f"{spec.id} is a server model")
-        elif bad := shape_misfit(vector, spec, layers, name):
+        elif bad := shape_misfit(vector, spec, layers, name, low=0):
             why.append(bad.why)
         else:
             return None

@@ -15,7 +15,7 @@ from psmlab.core.inside.fit import (
     zero_built_layers,
 )
 from psmlab.core.inside.reading import Model, Skip, project
-from psmlab.core.inside.vector_checks import held_of, reference, verdict
+from psmlab.core.inside.vector_checks import held_of, reference, spread, verdict
 from psmlab.core.models.cvec import ControlVector
 from psmlab.core.models.hashing import file_sha256
 from psmlab.core.models.spec import ModelSpec
@@ -88,6 +88,8 @@ def vector_info(vector: ControlVector, path: str | Path) -> dict[str, Any]:
         "layers": sorted(unit_directions(vector)),  # the layers projected on (zero ones are not)
         # Per layer, the held-out answer means its build measured (what a value is read against).
         "reference": reference(held_of(vector.metadata)),
+        # ... and their spread (sd of the answers on each side), where the file records it.
+        "spread": spread(held_of(vector.metadata)),
         # Layers whose held-out test the file records as failed, and how: a projection there
         # does not measure what the file is named for (a trial's Gemma readout, AUROC 0.50,
         # was shown bare).

@@ -35,6 +35,8 @@ def held_out_record(
             "gap": x.gap,
             f"{high}_mean": x.induced,
             f"{low}_mean": x.default,
+            f"{high}_sd": x.induced_sd,
+            f"{low}_sd": x.default_sd,
             "shuffled_auroc_mean": control[x.layer][0],
             "shuffled_auroc_sd": control[x.layer][1],
             "shuffled_permutations": N_PERM,
@@ -200,6 +202,20 @@ def reference(held: Any) -> dict[str, dict[str, float]]:
             # The side the vector points to first, as `vectors build` prints them: the file's
             # JSON is written with sorted keys, which put "default" before "induced".
             out[str(layer)] = dict(sorted(means.items(), key=lambda kv: kv[0] not in _HIGH))
+    return out
+
+
+def spread(held: Any) -> dict[str, dict[str, float]]:
+    """Per layer, the held-out answers' sd on each side, where the file records it (vectors
+    built before it was recorded have none)."""
+    out: dict[str, dict[str, float]] = {}
+    for layer, sides in reference(held).items():
+        h = next((v for k, v in held.items() if str(k) == layer), None)
+        if not isinstance(h, dict):
+            continue
+        sds = {k: h.get(f"{k}_sd") for k in sides}
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sds.values()):
+            out[layer] = {k: float(v) for k, v in sds.items()}  # type: ignore[arg-type]
     return out
 
 

@@ -325,6 +325,10 @@ class Separation:
     induced: float  # mean projection of induced responses
     default: float  # mean projection of default responses
     auroc: float
+    # The answers' spread on each side (sample sd; 0 with one answer): a reading is set against
+    # the means and this spread (a trial could not tell whether -1.40 was unusual).
+    induced_sd: float = 0.0
+    default_sd: float = 0.0
 
     @property
     def gap(self) -> float:
@@ -342,9 +346,16 @@ def separation(
             float(np.mean(pi[L])),
             float(np.mean(pd[L])),
             auroc(pi[L], pd[L]),
+            _sd(pi[L]),
+            _sd(pd[L]),
         )
         for L in sorted(vector)
     ]
+
+
+def _sd(values: Sequence[float]) -> float:
+    """The sample standard deviation (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def shuffled_auroc(

@@ -276,7 +276,14 @@ def _other_shape(path: Path, raw: bytes, problems: list[str]) -> None:
             return
         # One item on one line that was skipped keeps its own reason (an item is no "object"):
         # a one-line JSONL file is JSONL (a trial's, its "prompt" where "question" goes).
-        if isinstance(whole, dict) and "question" not in whole and "\n" in text.strip():
+        item_like = (
+            any(str(k).startswith("answer") for k in whole) if isinstance(whole, dict) else False
+        )
+        if (
+            isinstance(whole, dict)
+            and "question" not in whole
+            and ("\n" in text.strip() or not item_like)
+        ):
             keys = ", ".join(repr(k) for k in list(whole)[:5])
             raise UsageError(
                 f"{path} is one JSON object (keys {keys}), not items",

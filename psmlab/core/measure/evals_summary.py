@@ -262,7 +262,7 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         "answer_bias": bias,
         # Every answer string the items offer, with how many offer it (a trial read " Yes",
         # offered by all 6 items and never winning, as missing; `answer_bias` lists winners).
-        "answer_offered": dict(offered.most_common()),
+        "answer_offered": dict(sorted(offered.items(), key=lambda kv: (-kv[1], kv[0]))),
         "corrected_rate": c_rate,
         "corrected_ci_low": c_low,
         "corrected_ci_high": c_high,
@@ -285,10 +285,15 @@ def answer_bias_text(s: dict[str, Any], name: Callable[[str], str] = repr) -> st
     """The answer bias as said in tables: "' No' 3/5 60% (offered in 3), ..." (each answer's
     wins over all items, with how many offer it when not all do)."""
     offered = s.get("answer_offered", {})  # absent from summaries older than it
+    # An answer most items offer that never wins is said too, at 0 (a trial read " Yes",
+    # offered by all 6 items, as missing); a many-choice file's rare wrong answers are not.
+    wins = dict(s["answer_bias"])
+    never = [k for k, o in offered.items() if k not in wins and 2 * o >= s["n"]]
+    wins |= {k: 0.0 for k in sorted(never, key=lambda k: (-offered[k], k))}
     return ", ".join(
         f"{name(k)} {fmt_share(Share(k, round(v * s['n']), s['n']))}"
         + (f" (offered in {o})" if (o := offered.get(k, s["n"])) < s["n"] else "")
-        for k, v in s["answer_bias"].items()
+        for k, v in wins.items()
     )
 
 

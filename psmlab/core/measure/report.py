@@ -281,16 +281,27 @@ def steering_lines(results: ResultsFile) -> list[str]:
         )
     strong: set[float] = set()
     said: set[str] = set()
+    unread: set[str] = set()
     for st in seen.values():
         try:  # the one rule `ask --steer` warns by, where the vector can be read again
             steering: Steering | None = Steering.from_record(st)
-        except PsmlabError:  # moved or edited since
+        except (PsmlabError, OSError):  # moved, edited or unreadable since the run
             steering = None
+            unread.add(Path(str(st.get("file"))).name)
         if steering is not None and shifts(steering):
             if why := too_strong(steering):
                 said.add(why)
         elif abs(a := _number(st.get("alpha"))) > USUAL_ALPHA:  # no norm to measure against
             strong.add(a)
+    if unread:
+        # Its strength against the residual stream needs the file: the run may have warned
+        # of a strength that alpha alone (below) does not show.
+        out += [
+            "",
+            f"{', '.join(md_inline(u) for u in sorted(unread))}: not found as recorded (moved "
+            "or changed since the run), so steering strength is judged here by alpha alone; "
+            "the run's own warnings (stderr) measured it against the residual stream.",
+        ]
     if strong:
         out += [
             "",

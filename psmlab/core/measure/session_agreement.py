@@ -12,7 +12,12 @@ from typing import Any
 
 from psmlab.core.domain.selfid_version import rules_fingerprint
 from psmlab.core.errors import PsmlabError
-from psmlab.core.measure.agreement import compare_labels, load_session, no_human_labels
+from psmlab.core.measure.agreement import (
+    RESAMPLES,
+    compare_labels,
+    load_session,
+    no_human_labels,
+)
 from psmlab.core.measure.coefficients import Label, bootstrap_alpha, krippendorff_alpha
 from psmlab.core.measure.kappa import ABSENT, PRESENT, Agreement, none_if_nan
 from psmlab.core.measure.label_values import ARCHETYPES, SELF_ID, Labels, as_set
@@ -67,7 +72,7 @@ class SessionAgreement:
 
 
 def _alpha(
-    annotators: list[Labels], field_name: str, *, seed: int = 0, resamples: int = 2000
+    annotators: list[Labels], field_name: str, *, seed: int = 0, resamples: int = RESAMPLES
 ) -> tuple[float, int, tuple[float, float]]:
     """Krippendorff's alpha over the annotators, how many items two or more of them labelled,
     and alpha's 95% bootstrap interval over those items (an alpha printed alone, a trial)."""
@@ -97,7 +102,7 @@ def _alpha(
 
 
 def session_agreement(
-    path: Path, field_name: str = SELF_ID, *, seed: int = 0, resamples: int = 2000
+    path: Path, field_name: str = SELF_ID, *, seed: int = 0, resamples: int = RESAMPLES
 ) -> SessionAgreement:
     """Everything `psmlab agreement SESSION.json` reports."""
     session = load_session(path)

@@ -330,13 +330,15 @@ def shape_misfit(
     name: str = "the vector",
     verb: str = "reads",
     choose: str | None = None,
+    low: int = 1,
 ) -> Misfit | None:
     """Why `vector` cannot be used at `layers` on this local model, from its GGUF header (None:
     it fits, or the header cannot tell): directions of another width (said first: a trial's
     vector of another width was said to want a layer the model lacks, as if other layers
     would do), or layers outside 1..n_layer-1 (llama.cpp's control-vector layers). The one
     width-and-depth rule for steering, monitoring and reading (`verb`: "steers" or "reads";
-    `choose`: how layers are chosen, when they can be; else the fix is a vector of this model)."""
+    `choose`: how layers are chosen, when they can be; else the fix is a vector of this model;
+    `low`: the first usable layer, 1 for steering, 0 for reading, which captures layer 0 too)."""
     if spec.is_remote:
         return None
     try:
@@ -349,10 +351,10 @@ def shape_misfit(
         return Misfit(
             f"{name}'s directions have {vector.n_embd} values; {spec.id} needs {width}", build
         )
-    if depth and (missing := [L for L in layers if not 1 <= L < depth]):
+    if depth and (missing := [L for L in layers if not low <= L < depth]):
         return Misfit(
             f"{name} {verb} layer {', '.join(map(str, missing))}; {spec.id} has layers "
-            f"1..{depth - 1} for control vectors",
+            f"{low}..{depth - 1}" + (" for control vectors" if low else ""),
             f"choose layers {spec.id} has ({choose})" if choose else build,
         )
     return None

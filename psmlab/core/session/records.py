@@ -352,18 +352,25 @@ def added_note(added: dict[str, float] | dict[int, float]) -> str:
 
 def reference_note(vector: dict[str, Any], layers: Sequence[str | int] | None = None) -> str:
     """The held-out answer means a projection on this vector is read against, as its build
-    measured them: "held out: L6 default -27.48, induced -20.18" (empty when the file records
-    none). A value alone carries its layer's offset: -28 read as "anti-HAL" when the default
+    measured them: "held out: L6 default -27.48, induced -20.18" (with each side's sd, "± 3.10",
+    where the file records it; empty when it records none). A value alone carries its layer's offset: -28 read as "anti-HAL" when the default
     answers sit at -27."""
     ref = vector.get("reference")
     if not isinstance(ref, dict):
         return ""
     keys = [str(L) for L in layers] if layers is not None else list(ref)
+    given = vector.get("spread")
+    spread: dict[str, Any] = given if isinstance(given, dict) else {}
     parts = []
     for L in keys:
         sides = ref.get(L)
+        sds: dict[str, Any] = s if isinstance(s := spread.get(L), dict) else {}
         said = (
-            [f"{k} {v:+.2f}" for k, v in sides.items() if _num(v)]
+            [
+                f"{k} {v:+.2f}" + (f" ± {sds[k]:.2f}" if _num(sds.get(k)) else "")
+                for k, v in sides.items()
+                if _num(v)
+            ]
             if isinstance(sides, dict)
             else []
         )

@@ -11,12 +11,14 @@ from rich.text import Text
 from psmlab.core.domain.classify import archetypes, left_out, turn_end
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_rate
 from psmlab.core.models.steering import record_label
+from psmlab.core.session.records import failed_layers
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.keys import in_lab_words
 from psmlab.tui.widgets.column_state import (
     ColumnState,
     Sample,
     blind_error,
+    last_layer,
     monitor_line,
     monitor_name,
     pending,
@@ -190,7 +192,7 @@ def footer_text(
                 projs = s.projections.get(cur.record.id, [])
                 for p in projs:
                     foot.append("\n")
-                    foot.append_text(monitor_line(p, width, projs))
+                    foot.append_text(monitor_line(p, width, projs, whole=whole))
     # Only the samples on screen: while a new run streams, the labels of the run before
     # (another turn's) were counted as "on other samples" of this one.
     here = {x.record.id for x in s.samples if x.record is not None}
@@ -218,7 +220,9 @@ def footer_text(
         for p in projs:
             at = token_value(p, s.cursor)
             if at is not None:
-                foot.append_text(safe(f" · {monitor_name(p, projs)} {at:+.2f}", "magenta"))
+                # The layer read failed its held-out test: the value is marked here too.
+                mark = " ⚠" if failed_layers(p.vector, [last_layer(p) or ""]) else ""
+                foot.append_text(safe(f" · {monitor_name(p, projs)} {at:+.2f}{mark}", "magenta"))
     # The warnings of the prompt the shown answer was made from (while streaming: the live run's).
     warnings = made.warnings if made is not None else s.warnings
     room = max(20, width - 2)

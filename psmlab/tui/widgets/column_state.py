@@ -162,14 +162,14 @@ def monitor_name(p: ProjectionRecord, among: Sequence[ProjectionRecord] = ()) ->
     return name
 
 
-def _last_layer(p: ProjectionRecord) -> str | None:
+def last_layer(p: ProjectionRecord) -> str | None:
     keys = [k for k in p.projection if k.lstrip("-").isdigit()]
     return max(keys, key=int) if keys else None
 
 
 def token_value(p: ProjectionRecord, i: int) -> float | None:
     """Token i's projection at the vector's last layer (None: not measured)."""
-    layer = _last_layer(p)
+    layer = last_layer(p)
     values = p.per_token.get(layer, []) if layer is not None else []
     return values[i] if 0 <= i < len(values) else None
 
@@ -178,14 +178,18 @@ MONITOR_SPARK = 24  # the sparkline's width when the column's is not known yet
 
 
 def monitor_line(
-    p: ProjectionRecord, width: int = 0, among: Sequence[ProjectionRecord] = ()
+    p: ProjectionRecord,
+    width: int = 0,
+    among: Sequence[ProjectionRecord] = (),
+    *,
+    whole: bool = False,
 ) -> Text:
     """`hal-9000 L20 +3.21 ▂▃▅▇▆▃`: the answer's mean projection at the vector's last layer and
     its tokens' as a sparkline (fitted to `width` cells); or why it was not measured (`among`:
     the answer's other projections, which its name must be told apart from)."""
     out = Text()
     out.append_text(safe(monitor_name(p, among), "bold"))
-    layer = _last_layer(p)
+    layer = last_layer(p)
     if p.skipped or layer is None:
         why = p.skipped or "nothing measured"
         short = why if len(why) <= 60 else why[:57] + "…"
@@ -198,8 +202,9 @@ def monitor_line(
         out.append(" (another model's vector)", style="yellow")
     if p.baseline:  # made otherwise than the vector's answers: their means are another offset
         out.append(" (not made as its held-out answers were)", style="yellow")
-    if failed_layers(p.vector, [layer]):  # the reason is in the export, trace and `p`
-        out.append(" (⚠ failed its held-out test)", style="bold yellow")
+    if failed := failed_layers(p.vector, [layer]):  # why: in `p` (whole), trace, the export
+        why = f": {failed[str(layer)]}" if whole else ""
+        out.append_text(safe(f" (⚠ failed its held-out test{why})", "bold yellow"))
     ref = reference_note({**p.vector, "failed": {}}, [layer])
     ref = ref.removeprefix("held out: ").removeprefix(f"L{layer} ")
     if ref:  # what its build's held-out answers read at this layer: the scale of the value

@@ -100,6 +100,8 @@ def main() -> None:
     )
     arche_entry = entry(arche, args.split)
     arche_entry["decisions"] = arche.decisions
+    # How many of the items hold any archetype (said beside n: 4 of 328 read as 328).
+    arche_entry["with_any"] = sum(1 for r in read if r["archetypes"])
     arche_entry["personas"] = personas_fingerprint(personas)
     print(json.dumps(table, indent=2))
     print(json.dumps({"markers archetypes": arche_entry}, indent=2))
