@@ -192,6 +192,10 @@ async def test_a_control_character_pasted_into_an_edit_is_said_and_the_dialog_st
     assert typed_controls("\u202b\u05e9\u05dc\u05d5\u05dd\u202c") is None
     assert "control character (ESC" in (typed_controls("a\x1b[1m", "") or "")
     assert "\\x9b" in (typed_controls("a\x9b", "") or "")
+    # tmux hands a pasted ESC on as "^[" (and the paste's line break as Enter first): a
+    # trial's "Who are you?\x1b[31m red" sent "^[31m red". Said, unless the turn held it.
+    assert "'^[31m', an escape sequence a terminal wrote out" in (typed_controls("^[31m red") or "")
+    assert typed_controls("a ^[0m b", "a ^[0m b") is None and typed_controls("x ^ [y]") is None
     app = _Host(lambda: EditText("Edit turn 2 (assistant)", "I am Bob."))
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, EditText), "the dialog")

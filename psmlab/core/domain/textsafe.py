@@ -11,6 +11,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 
 _TYPED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# ESC in caret notation with what follows it in a colour or cursor sequence ("^[31m", "^[[0m").
+_CARET_ESCAPE = re.compile(r"\^\[\[?[0-9;]*[A-Za-z]")
 
 
 def _escape(m: re.Match[str]) -> str:
@@ -58,7 +60,17 @@ def typed_controls(text: str, original: str = "") -> str | None:
     held = set(_TYPED.findall(original))
     new = next((c for c in _TYPED.findall(text) if c not in held), None)
     if new is None:
-        return None
+        # An escape sequence a terminal wrote out in caret notation: tmux hands a pasted ESC
+        # on as "^[", and the paste's line break as Enter before the rest of the paste (a
+        # trial's "Who are you?\x1b[31m red" sent "^[31m red" as the message).
+        caret = next((m for m in _CARET_ESCAPE.findall(text) if m not in original), None)
+        if caret is None:
+            return None
+        return (
+            f"the text holds {caret!r}, an escape sequence a terminal wrote out (a pasted one "
+            "can arrive garbled and out of order, its line break sending part of it); mend "
+            "it, or write it otherwise"
+        )
     name = "ESC, shown as ^[" if new == "\x1b" else terminal_safe(new)
     return (
         f"the text holds a control character ({name}): a pasted "
