@@ -411,7 +411,11 @@ def test_a_bare_name_is_saved_in_the_sessions_directory(
     monkeypatch.setenv("PSMLAB_SESSIONS_DIR", str(tmp_path / "kept"))
     assert save_target("marta") == tmp_path / "kept" / "marta.json"
     assert save_target("notes.json") == Path("notes.json")  # a file name: that file, here
-    assert save_target("sub/marta") == Path("sub/marta")  # a path: as given
+    # A path: as given, in a folder that is there (a missing one is a typo, not made).
+    with pytest.raises(UsageError, match="the folder sub does not exist"):
+        save_target("sub/marta")
+    (tmp_path / "sub").mkdir()
+    assert save_target("sub/marta") == Path("sub/marta")
     (tmp_path / "old").write_text("{}")
     assert save_target("old") == Path("old")  # an existing file of that name is that file
     # A file name of a session in the sessions directory is that session, as `export`,

@@ -225,7 +225,7 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert ah["6"]["assistant_mean"] - ah["6"]["personas_mean"] == pytest.approx(ah["6"]["gap"])
     assert "assistant  personas" in res.stdout and "one archetype: PC1 of two points" in res.stdout
     shown_axis = run_cli("vectors", "show", str(out / "assistant-axis.smollm2-135m-instruct.gguf"))
-    assert "held-out means (assistant / personas)" in shown_axis.stdout, shown_axis.stdout
+    assert "held-out means ± sd (assistant / personas)" in shown_axis.stdout, shown_axis.stdout
     assert "|cos PC1|" in shown_axis.stdout
     assert "note on |cos PC1|: one archetype: PC1 of two points" in shown_axis.stdout  # as built
     shown = run_cli("vectors", "show", str(f))
