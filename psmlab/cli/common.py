@@ -21,6 +21,7 @@ from psmlab.core.models.steering import (
     built_for_another,
     file_part,
     misfit,
+    strength_unknown,
     too_strong,
 )
 
@@ -155,6 +156,8 @@ def warn_steering(steerings: Iterable[Steering]) -> None:
     said |= {why for st in sts for why in steering_doubts(st)}
     for why in sorted(said):
         sys.stderr.write(f"psmlab: warning: {terminal_safe(why)}\n")
+    for note in sorted({n for st in sts if (n := strength_unknown(st))}):
+        sys.stderr.write(f"psmlab: note: {terminal_safe(note)}\n")
 
 
 def build_transcript(message: str | None, path: Path | None, command: str = "ask") -> Transcript:

@@ -90,7 +90,6 @@ def _say_dropped_labels(file: Path) -> None:
     from psmlab.core.domain.jsonl import read_objects
     from psmlab.core.domain.textsafe import terminal_safe
     from psmlab.core.errors import PsmlabError
-    from psmlab.core.measure.label_files import NOT_CARRIED
 
     try:
         objects = [obj for _, obj in read_objects(file) if isinstance(obj, dict)]
@@ -98,23 +97,30 @@ def _say_dropped_labels(file: Path) -> None:
         return
     # Only labels that hold something: a session's export has "annotations": [] and
     # "auto_labels": null on every line (a review: the note fired on every export).
+    # Labels only (an annotator's name or a method is no label), and only where they hold
+    # something.
     held = sorted(
         {
             k
             for obj in objects
             for k, v in obj.items()
-            if k in NOT_CARRIED and k not in ("text", "blind") and v not in (None, "", [], {})
+            if k in _LABEL_FIELDS and v not in (None, "", [], {})
         }
     )
     if held:
+        compare = (
+            f"; psmlab agreement OUTPUT.jsonl {file} compares them" if "self_id" in held else ""
+        )
         sys.stderr.write(
             terminal_safe(
                 f"psmlab: note: {file}'s lines carry labels of their own ({', '.join(held)}); "
-                "the output holds this labeller's instead (psmlab agreement OUTPUT.jsonl "
-                f"{file} compares them where they are flat labels)"
+                f"the output holds this labeller's instead{compare}"
             )
             + "\n"
         )
+
+
+_LABEL_FIELDS = ("self_id", "archetypes", "label", "labels", "annotations", "auto_labels")
 
 
 def _markers_table(rows: list[dict[str, Any]]) -> Any:

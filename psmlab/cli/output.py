@@ -28,7 +28,7 @@ from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.domain.types import AutoLabel, Generation
 from psmlab.core.errors import PsmlabError
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.session.records import added_note, reference_note
+from psmlab.core.session.records import added_note, failed_layers, reference_note
 from psmlab.views import safe
 
 
@@ -231,6 +231,8 @@ def projections_table(generations: Sequence[Generation], watched: dict[str, list
             last = list(w["per_token"])[-1] if w["per_token"] else None
             pts = w["per_token"][last] if last else []
             spark = f"{sparkline(pts, SPARK_W)} {spark_scale(pts, SPARK_W)}" if pts else ""
+            if spark and last and failed_layers(v, [last]):  # as the lab marks it
+                spark += f" (L{last}: ⚠ failed its held-out test)"
             added = added_note(w.get("added") or {})
             steered = f" (steered{'; ' + added if added else ''})" if w["steered"] else ""
             steered += " (built for another model)" if w.get("note") else ""

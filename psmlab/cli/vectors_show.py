@@ -95,10 +95,10 @@ def show(
                 },
                 # The residual stream's norm the build recorded (finite, positive only) and
                 # the share of it alpha 1 moves: what a steering strength means on this model.
-                "residual_norm": {str(L): v for L, v in residual_norms(vec).items()},
+                "residual_norm": {str(L): v for L, v in sorted(residual_norms(vec).items())},
                 "shift_per_alpha": {
                     str(L): float(np.linalg.norm(np.asarray(vec.directions[L], np.float64))) / v
-                    for L, v in residual_norms(vec).items()
+                    for L, v in sorted(residual_norms(vec).items())
                     if L in vec.directions
                 },
                 "model_hint": vec.model_hint,
@@ -159,7 +159,7 @@ def _print(docs: list[dict[str, Any]]) -> None:
                 )
             )
         if side := _default_side(m):
-            typer.echo(terminal_safe(f"  the default side's prompt: {side}"))
+            typer.echo(terminal_safe(f"  the default side's prompt, as the build warned: {side}"))
         held = held_of(m)
         pc1 = m.get("psmlab.pc1_abs_cosine")
         pc1 = pc1 if isinstance(pc1, dict) else {}

@@ -267,7 +267,12 @@ def test_someone_elses_label_file_is_read_as_they_wrote_it(tmp_path: Path) -> No
     gold.write_text(json.dumps({"text": "I'm a nurse.", "self_id": "ai", "annotator": "x"}) + "\n")
     relabelled = _psmlab("label", str(gold), "--json")
     assert json.loads(relabelled.stdout)["self_id"] == "human"
-    assert f"{gold}'s lines carry labels of their own (annotator, self_id)" in relabelled.stderr
+    assert f"{gold}'s lines carry labels of their own (self_id)" in relabelled.stderr
+    assert f"psmlab agreement OUTPUT.jsonl {gold} compares them" in relabelled.stderr
+    # An annotator's name or a method alone is no label (a trial was told to compare them).
+    named = tmp_path / "named.jsonl"
+    named.write_text(json.dumps({"text": "Hi.", "annotator": "bob", "method": "x"}) + "\n")
+    assert "labels of their own" not in _psmlab("label", str(named), "--json").stderr
     # Empty label fields (a session's export: "annotations": [], "auto_labels": null) say none.
     export = tmp_path / "export.jsonl"
     export.write_text(json.dumps({"text": "Hi.", "annotations": [], "auto_labels": None}) + "\n")

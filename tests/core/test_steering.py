@@ -19,7 +19,14 @@ from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import ModelError, PsmlabError, UsageError
 from psmlab.core.models.cvec import write_cvec
 from psmlab.core.models.spec import ModelSpec
-from psmlab.core.models.steering import Steering, layers_text, parse_layers, shifts, too_strong
+from psmlab.core.models.steering import (
+    Steering,
+    layers_text,
+    parse_layers,
+    shifts,
+    strength_unknown,
+    too_strong,
+)
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.replay import replay
 from psmlab.core.run.runner import Column
@@ -541,6 +548,24 @@ def test_strength_is_stated_against_the_residual_norm_a_vector_records(tmp_path:
         )
         assert "past the usual 1 to 10" in (too_strong(Steering.parse(f"{g}@11")) or "")
         g.unlink()
+    # Without the record, within the usual range: a note that the strength is not known (a
+    # trial's copy steered at a shift of 1.02 at alpha 8 with no word); none at alpha 0 or
+    # where the file records it.
+    bare = write_cvec(tmp_path / "bare.gguf", {12: v * 100}, model_hint="llama", metadata={})
+    assert "bare.gguf records no residual norm" in (
+        strength_unknown(Steering.parse(f"{bare}@4")) or ""
+    )
+    assert strength_unknown(Steering.parse(f"{bare}@0")) is None
+    assert strength_unknown(Steering.parse(f"{bare}@11")) is None  # warned of instead
+    assert strength_unknown(Steering.parse(f"{f}@4")) is None
+    # Every layer past the line is named, the strongest first.
+    two = write_cvec(
+        tmp_path / "two.gguf", {6: v * 2, 12: v}, model_hint="llama",
+        metadata={"psmlab.residual_norm": json.dumps({"6": 100.0, "12": 100.0})},
+    )  # fmt: skip
+    said_two = too_strong(Steering.parse(f"{two}@4")) or ""
+    assert "moves layer 6's residual stream by 0.64" in said_two, said_two
+    assert "(and layer 12's by 0.32)" in said_two, said_two
     # The experiment report says it by the same rule where the vector can be read again.
     from psmlab.core.measure.report import steering_lines
 

@@ -239,7 +239,9 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     assert doc["metadata"]["psmlab.residual_norm"] == resid
     assert "residual  shift/alpha" in shown.stdout
     assert "held-out means ± sd (induced / default)" in shown.stdout
-    assert "the default side's prompt: the chat template injected" in shown.stdout
+    assert (
+        "the default side's prompt, as the build warned: the chat template injected" in shown.stdout
+    )
     row = next(line.split() for line in shown.stdout.splitlines() if line.split()[:1] == ["20"])
     assert float(row[3]) == pytest.approx(float(row[1]) / resid["20"], abs=1e-3), row
     assert doc["shift_per_alpha"]["20"] == pytest.approx(float(row[1]) / resid["20"], abs=1e-3)

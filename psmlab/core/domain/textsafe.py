@@ -60,9 +60,10 @@ def typed_controls(text: str, original: str = "") -> str | None:
     held = set(_TYPED.findall(original))
     new = next((c for c in _TYPED.findall(text) if c not in held), None)
     if new is None:
-        # An escape sequence a terminal wrote out in caret notation: tmux hands a pasted ESC
-        # on as "^[", and the paste's line break as Enter before the rest of the paste (a
-        # trial's "Who are you?\x1b[31m red" sent "^[31m red" as the message).
+        # An escape sequence in caret notation: a pasted ESC reaches the box as "^[" and the
+        # paste's line break as Enter before the rest of the paste (seen under tmux, which a
+        # trial found passes the paste on intact: the input parser splits it; a trial's
+        # "Who are you?\x1b[31m red" sent "^[31m red" as the message).
         caret = next((m for m in _CARET_ESCAPE.findall(text) if m not in original), None)
         if caret is None:
             return None

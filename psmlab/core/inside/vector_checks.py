@@ -222,6 +222,8 @@ def spread(held: Any) -> dict[str, dict[str, float]]:
 def steering_doubts(st: Steering) -> list[str]:
     """The steered layers whose held-out test the vector's file records as failed: `build` and
     `vectors show` said so, and steering with it said nothing (a trial)."""
+    if st.alpha == 0:  # nothing is added: nothing to doubt (a trial was warned at @0)
+        return []
     held = held_of(st.vector.metadata) if st.vector is not None else {}
     name = Path(st.path).name
     return [

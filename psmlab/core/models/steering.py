@@ -280,15 +280,19 @@ def too_strong(steering: Steering) -> str | None:
     last-layer vector of norm 6078 broke text at alpha 4, under the alpha rule). Strong
     steering may be the experiment: said, not refused."""
     if sh := shifts(steering):
-        layer, top = max(sh.items(), key=lambda x: x[1])
-        if top <= STRONG_SHIFT:
+        past = sorted(((x, L) for L, x in sh.items() if x > STRONG_SHIFT), reverse=True)
+        if not past:
             return None
+        (top, layer), rest = past[0], past[1:]
+        # Every layer past it, the strongest first (a trial's second layer went unsaid).
+        also = "".join(f" (and layer {L}'s by {x:.2f})" for x, L in rest)
         return (
             f"steering at alpha {steering.alpha:g} moves layer {layer}'s residual stream by "
-            f"{top:.2f} of its typical norm (as the vector's build measured it); past "
-            f"{STRONG_SHIFT:g} text degrades (on the demo models a neutral paragraph's "
-            "perplexity rose 1.8 to 12 times), and the labels count such answers all the same: "
-            "read them before their shares (a smaller alpha unless this is the experiment)"
+            f"{top:.2f} of its typical norm{also} (as the vector's build measured it); past "
+            f"{STRONG_SHIFT:g} text degrades (on the demo models, steering that far raised a "
+            "neutral paragraph's perplexity up to 12 times: docs/activations.md), and the "
+            "labels count such answers all the same: read them before their shares (a smaller "
+            "alpha unless this is the experiment)"
         )
     if abs(steering.alpha) <= USUAL_ALPHA:
         return None
@@ -296,6 +300,25 @@ def too_strong(steering: Steering) -> str | None:
         f"steering strength {steering.alpha:g} is past the usual 1 to {USUAL_ALPHA:g}: answers "
         "this strongly steered are often broken text, which the labels count as answers; "
         "read them before their shares (a smaller alpha unless this is the experiment)"
+    )
+
+
+def strength_unknown(steering: Steering) -> str | None:
+    """A note where the vector records no residual norm and alpha is within the usual range:
+    how strongly it steers this model cannot be told (a trial's copy without the record
+    steered at alpha 8, a shift of 1.02, with no word)."""
+    if (
+        steering.vector is None
+        or steering.alpha == 0
+        or abs(steering.alpha) > USUAL_ALPHA
+        or residual_norms(steering.vector)
+    ):
+        return None
+    return (
+        f"{Path(steering.path).name} records no residual norm (llama.cpp's and repeng's files "
+        "do not, nor psmlab's before it did), so how strongly alpha "
+        f"{steering.alpha:g} steers this model is not known (it is warned of past alpha "
+        f"{USUAL_ALPHA:g}; vectors psmlab builds record it)"
     )
 
 
