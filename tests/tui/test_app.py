@@ -1375,6 +1375,11 @@ async def test_save_as_writes_a_named_file_and_goes_on_there(make_lab, tmp_path:
         name = tmp_path / "my runs" / "[bold]one"
         app.screen.query_one(Input).value = str(name)
         await pilot.press("enter")
+        # A folder that is not there is said in the dialog, not made (a typo's folder was).
+        assert isinstance(app.screen, AskValue)
+        assert "does not exist" in str(app.screen.query_one("#error").render())
+        (tmp_path / "my runs").mkdir()
+        await pilot.press("enter")
         target = name.with_name("[bold]one.json")
         await wait_for(pilot, lambda: lab.path == target, "the lab to move to the new file")
         assert store.load(target).id == store.load(first).id  # the same session, both kept

@@ -101,8 +101,13 @@ async def test_blind_mode_hides_and_reveals_what_is_on_screen_at_once(make_lab) 
         assert not screen.generating
         labelled = {c.gen_id: c.label for c in screen.adoptable()}
         autos = {a.generation_id: a.self_id for a in lab.session.auto_labels}
-        # Named again: the labels are back, with whose reading they are.
-        assert labelled == {g: f"markers: {autos[g]}" for g in labelled}
+        # Named again: the labels are back, with whose reading they are (and, not blind, an
+        # answer cut at max tokens says so).
+        ends = {g.id: g.finish_reason for g in lab.session.generations}
+        assert labelled == {
+            g: f"markers: {autos[g]}" + (" · cut at max tokens" if ends[g] == "length" else "")
+            for g in labelled
+        }
         # Blind again: an adopted answer is not named by a letter in the transcript (letters are
         # shuffled every turn, so a later turn's "Model A" would be another model).
         await pilot.press("ctrl+b")
@@ -620,7 +625,10 @@ async def test_a_continued_run_scores_the_message_a_run_stopped_scoring(make_lab
         conts = [c for c in screen.adoptable() if c.label and c.text != ""]
         assert conts and all(
             c.label == "added nothing"
-            or (c.label.startswith("markers: ") and c.label.endswith(" in what it added"))
+            or (
+                c.label.startswith("markers: ")
+                and c.label.removesuffix(" · cut at max tokens").endswith(" in what it added")
+            )
             for c in conts
         ), [c.label for c in conts]  # whose reading is said: a bare "[human]" read as a person's
 
