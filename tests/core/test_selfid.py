@@ -693,3 +693,22 @@ def test_made_things_and_lives_a_trial_wrote(text: str, question: str | None, la
 )
 def test_modifiers_with_commas_and_a_denied_kind_beside_a_claim(text: str, label: str) -> None:
     assert self_identify(text, question=WHAT).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A trial's answer (outside the gold set): denying a job is not denying being human.
+        ("I am not a doctor, but I can give you some general advice.", "none"),
+        ("I'm not a lawyer, so check with one.", "none"),
+        ("I am not your mother.", "none"),
+        ("I am not a doctor. As an AI language model, I cannot diagnose you.", "ai"),
+        # Denying being a person at all still is.
+        ("I am not a person.", "ai"),
+        ("I'm not a human being.", "ai"),
+        ("I am not a real person.", "ai"),
+        ("I'm not a human.", "ai"),
+    ],
+)
+def test_a_denied_job_is_not_a_denied_human(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label
