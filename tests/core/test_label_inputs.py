@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -205,6 +206,10 @@ def test_f1_of_a_class_only_the_source_finds_is_zero() -> None:
     got = compare(["ai", "mixed", "human"], ["ai", "human", "human"])
     mixed = next(c for c in got.classes if c.label == "mixed")
     assert mixed.f1 == 0.0 and mixed.support == 0
+    # ...with no interval: every resample gives 0, which is no measurement ("0.00 to 0.00").
+    assert all(math.isnan(x) for x in mixed.f1_ci)
+    human = next(c for c in got.classes if c.label == "human")
+    assert not any(math.isnan(x) for x in human.f1_ci)
 
 
 def _negated_all(text: str, start: int) -> bool:

@@ -138,6 +138,10 @@ def _class_scores(
     # Undefined (NaN, shown as n/a) when the source never says it, or the reference never does.
     p = tp / predicted if predicted else math.nan
     rec = tp / support if support else math.nan
+    if not support:
+        # A class the reference never gives scores F1 0 in every resample: "0.00 to 0.00" read
+        # as a measured certainty (a trial); there is nothing to draw an interval from.
+        f1_ci = (math.nan, math.nan)
     return ClassScores(label, p, rec, f1_score(tp, predicted, support), support, f1_ci)
 
 
