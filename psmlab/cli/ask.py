@@ -44,7 +44,7 @@ from psmlab.cli.options import (
 )
 from psmlab.core.domain.limits import LOGPROB_ALTERNATIVES
 from psmlab.core.domain.transcript import Transcript
-from psmlab.core.errors import ExitCode
+from psmlab.core.errors import ExitCode, UsageError
 from psmlab.core.models.registry import Registry
 from psmlab.core.run.runner import Column
 from psmlab.core.session.records import now
@@ -108,6 +108,8 @@ def ask(
     watch = _vectors(monitor)  # so does a bad vector file
     # A session asked again without -m goes on with its own models (it ran the demo pair
     # beside them, unsaid), as `psmlab open` does.
+    if save is not None:
+        _save_target(save)
     kept = _session_models(save) if save is not None and not model else None
     specs = resolve_specs(Registry(), model, n_ctx, threads) if kept is None else [
         dataclasses.replace(s, n_ctx=n_ctx or s.n_ctx, n_threads=threads or s.n_threads)
@@ -139,14 +141,25 @@ def ask(
         raise typer.Exit(code)
 
 
+def _save_target(save: Path) -> Path:
+    """Where --save writes, refused before any model runs with the option named (ask takes
+    paths in -m and --save)."""
+    from psmlab.core.session.file import save_target
+
+    try:
+        return save_target(save)
+    except UsageError as exc:
+        raise UsageError(f"--save {save}: {exc.problem}", exc.fix) from None
+
+
 def _session_models(save: Path) -> list[Any] | None:
     """The models of an existing session to continue, found again as `psmlab open` finds them
     (recorded n_ctx and threads kept), said on stderr; None for a new session."""
     from psmlab.core.domain.textsafe import terminal_safe
-    from psmlab.core.session.file import load, save_target
+    from psmlab.core.session.file import load
     from psmlab.core.session.found import spec_for_record
 
-    target = save_target(save)
+    target = _save_target(save)
     if not target.is_file():
         return None
     session = load(target)  # a broken file is its one-line error now, as it would be later

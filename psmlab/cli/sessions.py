@@ -230,7 +230,11 @@ def replay(
                 "may write other text)"
             )
         elif report.identical == report.total:
-            verdict = f"all {report.total} generations identical"
+            verdict = (
+                "the one generation identical"
+                if report.total == 1
+                else f"all {report.total} generations identical"
+            )
         elif report.empty == report.total:
             verdict = (
                 f"nothing to compare: every generation ({report.total}) ended before its first "
@@ -238,8 +242,13 @@ def replay(
             )
         elif report.identical + report.empty == report.total:
             verdict = (
-                f"all {report.identical} generations with text identical; {report.empty} "
-                "ended before their first token (cancelled or failed): nothing to compare"
+                (
+                    "the one generation"
+                    if report.identical == 1
+                    else f"all {report.identical} generations"
+                )
+                + f" with text identical; {report.empty} ended before their first token "
+                "(cancelled or failed): nothing to compare"
             )
         else:
             verdict = (

@@ -91,6 +91,15 @@ def _targets(
                 f"-o {folder}: {d} is a file, not a folder",
                 "pass a directory, or a .gguf path that does not exist yet",
             )
+    if not folder.exists():
+        # One new folder is made (-o vectors/); a path whose parent is missing too is a typo
+        # more often than a tree to make, as a session's -o is refused (missing_folder).
+        from psmlab.core.session.file import missing_folder
+
+        try:
+            missing_folder(folder, "give -o a new folder in")
+        except UsageError as exc:
+            raise UsageError(f"-o {folder}: {exc.problem}", exc.fix) from None
 
     check_folder(folder)
     files = {a: folder / f"{a}.{model_id}.gguf" for a in ids}

@@ -227,7 +227,7 @@ def test_an_answer_cancelled_before_its_first_token_is_not_called_identical(tmp_
     s.write_text(json.dumps(doc))
     rep = _ok(run_cli("replay", str(s)))
     assert "g-cancelled0000: nothing to compare (it ended before its first token)" in rep.stderr
-    assert "all 1 generations with text identical; 1 ended before their first token" in rep.stdout
+    assert "the one generation with text identical; 1 ended before their first token" in rep.stdout
     data = json.loads(_ok(run_cli("replay", str(s), "--json")).stdout)
     assert data["identical"] == 1 and data["empty"] == 1 and data["changed"] == 0
     item = next(i for i in data["generations"] if i["id"] == "g-cancelled0000")

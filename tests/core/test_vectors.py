@@ -265,6 +265,10 @@ def test_cli_vectors_build(tmp_path: Path) -> None:
     nowhere = run_cli("vectors", "build", "hal-9000", "-o", str(tmp_path / "no" / "x.gguf"))
     assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr, nowhere.stderr
     assert not (tmp_path / "no").exists()
+    # A folder for several files: one new folder is made, a tree under a missing one is not.
+    deep = run_cli("vectors", "build", "hal-9000", "skynet", "-o", str(tmp_path / "no" / "sub"))
+    assert deep.returncode == 2 and "does not exist" in deep.stderr, deep.stderr
+    assert deep.stderr.count("\n") == 1 and not (tmp_path / "no").exists()
     forced = run_cli(
         "vectors", "build", "hal-9000", "-m", "smollm2-135m-instruct", "-o", str(out / f.name),
         "--layers", "6", "--max-tokens", "2", "--n-build", "1", "--n-test", "1", "--force",

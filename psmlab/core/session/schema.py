@@ -59,6 +59,19 @@ __all__ = [
 SCHEMA_VERSION = 2
 
 
+def cut_words(finish_reason: str | None, *, blind: bool = False) -> str | None:
+    """How an answer that ended this way was cut short, in words, or None when it ended by
+    itself: the one wording of the picker, the tree, the transcript and the export. `blind`:
+    max tokens is not said (how long a model runs might name it)."""
+    if blind and finish_reason == "length":
+        return None
+    return {
+        "cancelled": "cut off: cancelled",
+        "error": "cut off by an error",
+        "length": "cut at max tokens",
+    }.get(finish_reason or "")
+
+
 class Session(_Strict):
     schema_version: Literal[2] = 2
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -196,15 +209,7 @@ class Session(_Strict):
         if not turn.adopted_from:
             return None
         gen = next((g for g in self.generations if g.id == turn.adopted_from), None)
-        if gen is None:
-            return None
-        if blind and gen.finish_reason == "length":
-            return None
-        return {
-            "cancelled": "cut off: cancelled",
-            "error": "cut off by an error",
-            "length": "cut at max tokens",
-        }.get(gen.finish_reason)
+        return None if gen is None else cut_words(gen.finish_reason, blind=blind)
 
     # --- changing (each bumps `updated`) -----------------------------------------------------
 

@@ -7,6 +7,7 @@ from textual import on
 
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
+from psmlab.core.session.schema import cut_words
 from psmlab.tui.screens.adopt_picker import WITHOUT, AdoptPicker, Choice
 from psmlab.tui.screens.lab_view import LabView
 from psmlab.tui.widgets.column import ModelColumn
@@ -66,11 +67,11 @@ class LabSending(LabView):
                         if not rec.text.strip():
                             continue  # cancelled before a word: nothing to adopt
                         label = " · ".join(t for t in (label, rec.finish_reason) if t)
-                    elif rec.finish_reason == "length" and not self.lab.blind:
+                    elif words := cut_words(rec.finish_reason, blind=self.lab.blind):
                         # Said before it is chosen, as the tree and export say it after (a
-                        # trial adopted a 128-token "…Over the years, I" as if whole). Blind:
-                        # not said, as the transcript does not (max tokens might name a model).
-                        label = " · ".join(t for t in (label, "cut at max tokens") if t)
+                        # trial adopted a 128-token "…Over the years, I" as if whole), in
+                        # their words.
+                        label = " · ".join(t for t in (label, words) if t)
                     name = self.display_name(m)
                     cut = rec.finish_reason in FRAGMENT_ENDS
                     # The whole answer, prefill and all: what adopting it puts in the transcript.
