@@ -15,6 +15,7 @@ from psmlab.core.measure.experiment_session import session_from_results, write_n
 from psmlab.core.measure.session_agreement import session_agreement
 from psmlab.core.run.lab import Lab
 from psmlab.core.session import file as store
+from psmlab.core.session.records import Annotation, Span
 from psmlab.tui.app import PsmlabApp
 from psmlab.tui.screens.annotate import (
     AnnotateDialog,
@@ -30,9 +31,14 @@ class _Host(App[None]):
     """Just the dialog, on no models: what it returns is kept."""
 
     def __init__(
-        self, text: str = "I'm a teacher.", personas: list | None = None, given: str = ""
+        self,
+        text: str = "I'm a teacher.",
+        personas: list | None = None,
+        given: str = "",
+        earlier: Annotation | None = None,
     ) -> None:
         super().__init__()
+        self.earlier = earlier
         self.text = text
         self.personas = personas or []
         self.given = given
@@ -40,7 +46,15 @@ class _Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(
-            AnnotateDialog("sample 1", self.text, self.personas, "tester", given=self.given),
+            AnnotateDialog(
+                "sample 1",
+                self.text,
+                self.personas,
+                "tester",
+                given=self.given,
+                earlier=self.earlier,
+                earlier_quote="a teacher" if self.earlier and self.earlier.evidence else "",
+            ),
             self.result.append,
         )
 
@@ -160,7 +174,7 @@ async def test_the_status_line_clears_once_a_field_is_edited() -> None:
         await pilot.press("ctrl+s")
         assert "confidence must be" in str(error.render())
         dialog.query_one("#self-id", SelfIdChoice).focus()
-        await pilot.press("enter")
+        await pilot.press("right", "enter")  # from the chosen unset to ai
         await wait_for(pilot, lambda: not str(error.render()), "the message cleared")
         assert app.screen is dialog and app.result == []
 
@@ -185,7 +199,9 @@ async def test_self_id_is_chosen_by_keyboard_and_shown_as_text() -> None:
         # Nothing chosen and nothing written: the dialog says what is missing.
         await pilot.press("ctrl+s")
         assert "self-identification" in str(dialog.query_one("#error").render())
-        await pilot.press("right", "enter")  # the cursor starts on ai: move to human, choose it
+        # The cursor starts on the chosen "unset" (the last): → wraps to ai, → human.
+        assert choice._selected == 4
+        await pilot.press("right", "right", "enter")
         assert choice.choice == "human"
         glyphs = _glyphs(dialog)
         assert glyphs["human"] == "●" and glyphs["unset"] == "○" and glyphs["ai"] == "○"
@@ -199,7 +215,8 @@ async def test_unset_keeps_no_self_id() -> None:
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
         dialog = app.screen
-        await pilot.press("enter")  # choose ai
+        await pilot.press("right", "enter")  # from unset, wraps round to ai: choose it
+        assert dialog.query_one("#self-id", SelfIdChoice).choice == "ai"
         await pilot.press("left", "enter")  # wraps round to unset
         assert dialog.query_one("#self-id", SelfIdChoice).choice is None
         dialog.query_one("#note").value = "nothing to say on self-id"
@@ -262,7 +279,7 @@ async def test_experiment_samples_annotated_blind_in_the_lab(
             assert shown is not None
             want = "ai" if "AI" in shown.text else "human"
             app.screen.query_one("#self-id", SelfIdChoice).focus()
-            await pilot.press(*(["enter"] if want == "ai" else ["right", "enter"]))
+            await pilot.press(*(["right", "enter"] if want == "ai" else ["right"] * 2 + ["enter"]))
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: bool(lab.session.annotations), "the annotation")
     finally:
@@ -302,3 +319,41 @@ async def test_the_self_id_row_fits_an_80_column_terminal() -> None:
         said = [str(x.render()) for x in dialog.query(Label)]
         question = next(x for x in said if x.startswith("Self-identification"))
         assert "mixed: both" in question and "none: no claim" in question
+
+
+async def test_an_earlier_annotation_is_filled_in_with_the_cursor_on_its_choice() -> None:
+    """A trial, blind, pressed ← three times from where the cursor started ("ai", not the
+    chosen "unset") and saved "mixed" for "human"; pressing `l` again showed a blank form, so
+    the mislabel was found only in the export."""
+    from psmlab.core.domain.personas import load_personas
+
+    earlier = Annotation(
+        generation_id="g-1",
+        labels=["human-impostor", "a tired voice"],
+        confidence=0.7,
+        rating=4,
+        note="sounds like a person",
+        evidence=Span(start=6, end=15),
+        annotator="tester",
+        self_id="mixed",
+    )
+    app = _Host(personas=load_personas()[0], earlier=earlier)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        dialog = app.screen
+        choice = dialog.query_one("#self-id", SelfIdChoice)
+        assert choice.choice == "mixed" and _glyphs(dialog)["mixed"] == "●"
+        await wait_for(pilot, lambda: choice._selected == 2, "the cursor on mixed")
+        assert "earlier annotation, filled in" in " ".join(
+            str(x.render()) for x in dialog.query(Label)
+        )
+        assert dialog.query_one("#labels").selected == ["human-impostor"]
+        values = {w: dialog.query_one(f"#{w}").value for w in ("free", "confidence", "rating")}
+        assert values == {"free": "a tired voice", "confidence": "0.7", "rating": "4"}
+        assert dialog.query_one("#note").value == "sounds like a person"
+        assert dialog.query_one("#quote").value == "a teacher"
+        await pilot.press("left", "enter")  # one step from mixed: human
+        await pilot.press("ctrl+s")
+    (result,) = app.result
+    assert result is not None and result.self_id == "human"
+    assert result.labels == ["human-impostor", "a tired voice"] and result.rating == 4

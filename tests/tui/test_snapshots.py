@@ -95,6 +95,9 @@ def test_annotate_dialog(example_app, snap_compare) -> None:
         pilot.app.query(ModelColumn).first().focus()
         await pilot.press("l")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, AnnotateDialog), "the dialog")
+        box = pilot.app.screen.query_one("#self-id")
+        # The arrow keys' cursor on the chosen answer (set after the first refresh).
+        await wait_for(pilot, lambda: box._selected == 4, "the cursor on unset")
 
     assert snap_compare(example_app, terminal_size=SIZE, run_before=open_dialog)
 

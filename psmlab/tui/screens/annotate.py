@@ -76,6 +76,10 @@ SELF_ID_CHOICES: tuple[tuple[SelfId | None, str], ...] = (
 )
 
 
+def _shown(x: float | int | None) -> str:
+    return "" if x is None else f"{x:g}"
+
+
 class SelfIdButton(RadioButton):
     """A choice whose state shows as a glyph (● chosen, ○ not), not by colour alone."""
 
@@ -127,9 +131,21 @@ class AnnotateDialog(FormDialog):
     prefill, or the answer it continued), which `text` starts with."""
 
     def __init__(
-        self, target: str, text: str, personas: list[Persona], annotator: str, given: str = ""
+        self,
+        target: str,
+        text: str,
+        personas: list[Persona],
+        annotator: str,
+        given: str = "",
+        earlier: Annotation | None = None,
+        earlier_quote: str = "",
     ) -> None:
         super().__init__(classes="dialog-screen")
+        # This annotator's latest annotation of the text, filled in to edit: a blank form over
+        # a saved label read as "nothing saved" (a trial, blind, found its mislabel only in
+        # the export).
+        self.earlier = earlier
+        self.earlier_quote = earlier_quote
         self.target = target
         self.text = text
         self.given = given if text.startswith(given) else ""
@@ -141,6 +157,13 @@ class AnnotateDialog(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="annotate"):
             yield Label(f"Annotate {self.target}", classes="dialog-title", markup=False)
+            if self.earlier is not None:
+                yield Label(
+                    f"{self.earlier.annotator}'s earlier annotation, filled in: saving adds this "
+                    "one, which psmlab agreement reads from now on",
+                    classes="field-label",
+                    markup=False,
+                )
             # The whole text, scrollable: a labeller who sees only its first lines labels
             # them (a trial's two-paragraph answer lost its second to a cut without a mark).
             with VerticalScroll(classes="excerpt", id="excerpt"):
@@ -158,30 +181,48 @@ class AnnotateDialog(FormDialog):
                     markup=False,
                     classes="field-label",
                 )
+                was = self.earlier.self_id if self.earlier is not None else None
                 with SelfIdChoice(id="self-id"):
                     for choice, text in SELF_ID_CHOICES:
                         yield SelfIdButton(
                             text,
-                            choice is None,
+                            choice == was,
                             choice=choice,
                             id=f"self-id-{choice or 'unset'}",
                         )
                 yield Label("Archetypes:", markup=False, classes="field-label")
+                had = set(self.earlier.labels) if self.earlier is not None else set()
                 yield MarkedSelectionList(
-                    *[(f"{p.name} ({p.id})", p.id) for p in self.personas], id="labels"
+                    *[(f"{p.name} ({p.id})", p.id, p.id in had) for p in self.personas],
+                    id="labels",
                 )
                 # Labels over the boxes: a placeholder disappears once a box holds a value.
                 yield Label("Free label (optional, your own words):", classes="field-label")
-                yield OrderedInput(placeholder="free label (optional, your own words)", id="free")
+                ids = {p.id for p in self.personas}
+                yield OrderedInput(
+                    ", ".join(x for x in sorted(had) if x not in ids),
+                    placeholder="free label (optional, your own words)",
+                    id="free",
+                )
                 with Horizontal(classes="row"):
                     with Vertical(classes="field"):
                         yield Label("Confidence (0-1):", classes="field-label")
-                        yield OrderedInput(placeholder="confidence 0-1", id="confidence")
+                        yield OrderedInput(
+                            _shown(self.earlier.confidence if self.earlier else None),
+                            placeholder="confidence 0-1",
+                            id="confidence",
+                        )
                     with Vertical(classes="field"):
                         yield Label("Rating (1-5):", classes="field-label")
-                        yield OrderedInput(placeholder="rating 1-5", id="rating")
+                        yield OrderedInput(
+                            _shown(self.earlier.rating if self.earlier else None),
+                            placeholder="rating 1-5",
+                            id="rating",
+                        )
                 yield Label("Note:", classes="field-label")
-                yield OrderedInput(placeholder="note", id="note")
+                yield OrderedInput(
+                    (self.earlier.note or "") if self.earlier else "", placeholder="note", id="note"
+                )
                 yield Label(
                     "Evidence (text copied from what the model wrote after its green start):"
                     if self.given
@@ -189,7 +230,9 @@ class AnnotateDialog(FormDialog):
                     classes="field-label",
                 )
                 yield OrderedInput(
-                    placeholder="evidence: text copied from the continuation (optional)", id="quote"
+                    self.earlier_quote,
+                    placeholder="evidence: text copied from the continuation (optional)",
+                    id="quote",
                 )
                 yield Label("Annotator:", classes="field-label")
                 yield OrderedInput(
@@ -202,10 +245,20 @@ class AnnotateDialog(FormDialog):
     def on_mount(self) -> None:
         # The first question, ready for the arrow keys (Tab moves on to the archetypes).
         self.query_one("#self-id", SelfIdChoice).focus()
+        self.call_after_refresh(self._cursor_on_choice)
         self.call_after_refresh(self._say_more)
         # Counted from where the text is scrolled to: "N more lines" stayed at its end.
         box = self.query_one("#excerpt", VerticalScroll)
         self.watch(box, "scroll_y", lambda _: self._say_more(), init=False)
+
+    def _cursor_on_choice(self) -> None:
+        """The arrow keys' cursor starts on the chosen answer ("unset" on a new annotation): it
+        started on "ai", and a trial's three ← from there labelled "mixed" for "human"."""
+        box = self.query_one("#self-id", SelfIdChoice)
+        buttons = list(box.query(SelfIdButton))
+        chosen = next((i for i, b in enumerate(buttons) if b.value), None)
+        if chosen is not None:
+            box._selected = chosen  # Textual's own cursor (no public setter in 8.x)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._say_more)

@@ -403,9 +403,14 @@ class LabScreen(LabFileActions):
                 )
                 return
             # The same notes `psmlab annotate` prints: a case-alike name, a replaced self-id.
+            # What was saved, said back: blind, the column shows no label, and a trial's
+            # mislabel was found only in the export.
+            said = [f"self-id {given.self_id}"] if given.self_id else []
+            said += [", ".join(given.labels)] if given.labels else []
             self.notify(
                 "Annotation saved"
                 + (" (blind)" if self.lab.blind else "")
+                + (": " + " · ".join(said) if said else "")
                 + "".join(f"; {n}" for n in notes)
             )
 
@@ -416,9 +421,25 @@ class LabScreen(LabFileActions):
         # Blind, as the column shows it: a base frame's answer starts with a space a chat
         # template's does not, and the dialog's excerpt showed it (a trial told the kinds apart).
         shown = rec.full_text.lstrip() if self.lab.blind and not rec.prefill else rec.full_text
+        who = default_annotator()
+        earlier = next(
+            (
+                a
+                for a in reversed(self.lab.session.annotations)
+                if a.generation_id == rec.id and a.annotator == who
+            ),
+            None,
+        )
+        ev = earlier.evidence if earlier is not None else None
         self.app.push_screen(
             AnnotateDialog(
-                target, shown, self.personas, default_annotator(), given=rec.prefill or ""
+                target,
+                shown,
+                self.personas,
+                who,
+                given=rec.prefill or "",
+                earlier=earlier,
+                earlier_quote=rec.full_text[ev.start : ev.end] if ev is not None else "",
             ),
             done,
         )
