@@ -213,10 +213,17 @@ def evals(
             written = s["as_written"]
             # Items kept raw are among those scored as written (swapped ones the swap corrected).
             kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
+            lo, hi = s["corrected_ci_low"], s["corrected_ci_high"]
             read = (
                 "none of them could be corrected (below), so on them the bias-corrected rate is "
                 "the raw one and neither tells the behaviour from the answer strings"
                 if kept_raw >= written
+                # An interval over half the scale is no reading: a trial's 8 items, one answer
+                # winning all, gave "75% (12%–100%)" beside advice to read it.
+                else "read neither: the bias-corrected rate cannot tell the behaviour from the "
+                f"answer strings on these items ({s['corrected_rate']:.0%}, {lo:.0%}–{hi:.0%}); "
+                "score more items (a larger --limit, or none)"
+                if not kept_raw and hi - lo > 0.5
                 else "read the bias-corrected rate, with its interval "
                 f"({s['corrected_rate']:.0%}, {s['corrected_ci_low']:.0%}–"
                 f"{s['corrected_ci_high']:.0%}: with one answer winning almost everywhere, "

@@ -229,6 +229,16 @@ def probe(
     for m, summ in summary.items():
         cal = summ.get("calibrated")
         steered = steering.get(m)
+        raw_top = max(summ["probs"], key=lambda k: summ["probs"][k])
+        cal_top = max(cal, key=lambda k: cal[k]) if cal else raw_top
+        # Said above the bars, which draw the calibrated column: a trial read "human 0.99"
+        # from the bar while raw said ai 0.99 and the model's own answers were AI claims.
+        flip = (
+            f"⚠ raw and calibrated name different top classes (raw {raw_top}, calibrated "
+            f"{cal_top}): neither is right by construction, see the note under the table; "
+            if cal_top != raw_top
+            else ""
+        )
         table = Table(
             title=safe(
                 f"{m} (format {fmts.get(m) or '?'}, {said})"
@@ -237,7 +247,8 @@ def probe(
             ),
             caption=safe(
                 # One item has no spread: "0.761 [0.761–0.761]" read as an interval (a trial).
-                (
+                flip
+                + (
                     "one item: no spread over items"
                     if len(items) == 1
                     else f"mean over {len(items)} items; [low–high]: the lowest and highest "
@@ -281,7 +292,9 @@ def probe(
             if r.calibrated and r.top_calibrated:
                 c = r.top_calibrated
                 line += f"; calibrated top {c} ({r.calibrated[c]:.2f})"
-                differ += c != r.top
+                if c != r.top:
+                    differ += 1
+                    line += " ⚠ they disagree"
             console.print(safe(line))
         if differ:
             # Neither instrument is right by construction: the README's instrument-agreement

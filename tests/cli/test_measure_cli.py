@@ -53,6 +53,12 @@ def test_probe_self_id_set_calibrated_and_multiple_choice() -> None:
     assert table.returncode == 0 and ("raw and calibrated disagree" in text) == bool(differ)
     if differ:
         assert f"disagree on the top class in {differ} item(s)" in text
+        assert text.count("⚠ they disagree") == differ
+    # A summary whose two tops differ says so with the table, not only after it (a trial read
+    # the bar's "human 0.99" while raw said ai 0.99).
+    summ = data["summary"]["smollm2-135m-instruct"]
+    flipped = summ["top"] != summ["top_calibrated"]
+    assert ("⚠ raw and calibrated name different top classes" in text) == flipped
     raw = run_cli("probe", "--set", "self-id", "-m", "smollm2-135m-instruct", "--no-calibrate")
     assert raw.returncode == 0 and "calibrated" not in raw.stdout and "untruncated" in raw.stdout
     # The table says what was scored, and a mean and its range share one precision.
@@ -97,6 +103,11 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     s = data["summary"]["smollm2-135m-instruct"]
     assert s["n"] == 4 and {"rate", "ci_low", "ci_high", "answer_bias", "corrected_rate"} <= set(s)
+    # Wins as counts of n, every offered answer among them (0: offered, never won).
+    assert sum(s["answer_wins"].values()) == s["n"] and set(s["answer_wins"]) >= set(
+        s["answer_offered"]
+    )
+    assert all(s["answer_bias"][a] == k / s["n"] for a, k in s["answer_wins"].items() if k)
     assert [r["index"] for r in data["items"]] == [1, 3, 4, 5]
     (prov,) = data["models"]
     assert prov["id"] == "smollm2-135m-instruct" and len(prov["sha256"]) == 64
@@ -117,7 +128,13 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
     for m, s in json.loads(run_cli(*args, "--json").stdout)["summary"].items():
         same = s["bias_dominated"] and s["corrected_rate"] == s["rate"]
         [note] = [x for x in said if x.startswith(f"{m}: the rate is dominated")] or [""]
-        assert same == ("comes out the same" in note), (m, s, note)
+        # ...and an interval over half the scale is no reading to advise (a trial's 8 items:
+        # "75% (12%–100%)").
+        kept = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
+        wide = s["bias_dominated"] and not kept
+        wide = wide and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
+        assert wide == ("read neither" in note), (m, s, note)
+        assert (same and not wide) == ("comes out the same" in note), (m, s, note)
 
 
 def test_swapped_items_are_not_called_dominated_by_answer_bias() -> None:

@@ -263,6 +263,12 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         # Every answer string the items offer, with how many offer it (a trial read " Yes",
         # offered by all 6 items and never winning, as missing; `answer_bias` lists winners).
         "answer_offered": dict(sorted(offered.items(), key=lambda kv: (-kv[1], kv[0]))),
+        # The same as counts of `n` items, every offered answer listed (0: offered, never won):
+        # shares alone (" No": 1.0) gave no n to a script (a trial).
+        "answer_wins": {
+            a: preferred.get(a, 0)
+            for a in sorted(set(preferred) | set(offered), key=lambda a: (-preferred[a], a))
+        },
         "corrected_rate": c_rate,
         "corrected_ci_low": c_low,
         "corrected_ci_high": c_high,
