@@ -3,6 +3,7 @@ and a resumed experiment ends with exactly the results of an unbroken one."""
 
 from __future__ import annotations
 
+import csv
 import random
 import subprocess
 import sys
@@ -173,4 +174,9 @@ def test_sigterm_writes_the_report_and_a_second_run_meanwhile_is_refused(tmp_pat
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "**Incomplete:" in report and "planned units are done" in report
     assert (out / "summary.csv").is_file()
+    # The csv says so too, in a row of its own (a trial analysed a stopped run's csv as whole).
+    with (out / "summary.csv").open(encoding="utf-8") as f:
+        run_row = next(r for r in csv.DictReader(f) if r["section"] == "run")
+    assert run_row["label"] == "incomplete" and int(run_row["k"]) < int(run_row["n"])
+    assert "the run was stopped" in run_row["note"]
     assert not (out / ".results.jsonl.lock").exists()  # released, not left behind

@@ -391,6 +391,7 @@ def _ask(
             after=table,
             question=tr.last_user,
             labels=autos,
+            saved=sf is not None,
         )
     return int(ExitCode.CANCELLED) if result.cancelled else int(result.exit_code())
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from psmlab.cli.options import JsonOpt
+from psmlab.core.errors import ExitCode
 from psmlab.views import safe
 
 LabellerOpt = Annotated[
@@ -58,10 +60,14 @@ def label(
         # A line as soon as it is labelled: a judge takes seconds a text, and what is done is
         # kept if its server goes away (the error comes after the lines written).
         first = None
-        for r in labelled:
-            first = first or r
-            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+        done = 0
+        with _stopped_says(lambda: done, file, json_out=True) as whole:
+            for r in labelled:
+                first = first or r
+                with whole():  # a stop waits for the line and its count, then stops
+                    sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+                    sys.stdout.flush()
+                    done += 1
         # How far these labels can be trusted (the labeller's measured agreement with people,
         # and "unreliable" when its interval includes 0) goes with them, on stderr.
         if first is not None:
@@ -69,7 +75,8 @@ def label(
                 terminal_safe(f"psmlab: {labeller_line(first['labeller'], now=True)}") + "\n"
             )
         return
-    rows = list(labelled)
+    with _stopped_says(lambda: 0, file, json_out=False):
+        rows = list(labelled)
     measured = labeller_line(rows[0]["labeller"], now=True)
 
     table = _judge_table(rows) if rows[0].get("judge") else _markers_table(rows)
@@ -198,3 +205,56 @@ def _id_cell(row: dict[str, Any]) -> Any:
 def _id_header(rows: list[dict[str, Any]]) -> str:
     """ "line" when the file had no ids: the numbers are positions, not ids it holds."""
     return "id" if any("id" in r for r in rows) else "line"
+
+
+@contextmanager
+def _stopped_says(
+    done: Callable[[], int], file: Path, *, json_out: bool
+) -> Iterator[Callable[[], AbstractContextManager[None]]]:
+    """Ctrl+C or SIGTERM while labelling: how much was labelled is said, exit 130 (a trial's
+    judge run stopped at 6 of 8 lines in silence, the file looking whole). It gives a context in
+    which a stop is held back (a line written and counted as one)."""
+    import signal
+    import sys
+    import threading
+
+    held = {"on": False, "pending": False}
+
+    def stop(signum: int, frame: object) -> None:
+        if held["on"]:
+            held["pending"] = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def whole() -> Iterator[None]:
+        held["on"] = True
+        try:
+            yield
+        finally:
+            held["on"] = False
+        if held["pending"]:
+            raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    try:
+        yield whole
+    except KeyboardInterrupt:
+        from psmlab.core.domain.jsonl import read_objects
+
+        try:  # only the count can be lost, never the message
+            of = f" of {sum(1 for _ in read_objects(file))}"
+        except Exception:
+            of = ""
+        sys.stderr.write(
+            f"psmlab: stopped after {done()}{of} texts: the lines written are labelled, "
+            "the rest are not\n"
+            if json_out
+            else "psmlab: stopped: the table prints once every text is labelled, so nothing "
+            "was kept; --json writes each line as it is labelled\n"
+        )
+        raise typer.Exit(int(ExitCode.CANCELLED)) from None
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -103,7 +103,7 @@ class LiveColumns:
         self.live.__exit__(None, None, None)
 
 
-def batch_note(generations: Sequence[Generation]) -> str | None:
+def batch_note(generations: Sequence[Generation], *, saved: bool = False) -> str | None:
     """Said under the answers when samples were decoded together: a trial re-ran "seed 8" alone
     and got other text (logits depend on the batch), as `--help`'s "sample i uses seed+i" let
     them expect."""
@@ -120,8 +120,9 @@ def batch_note(generations: Sequence[Generation]) -> str | None:
     batches = ", ".join(f"{g[0]}..{g[-1]}" for g in sorted(groups))
     return (
         f"note: samples were decoded together in a batch (seeds {batches}): a sample's seed "
-        "alone gives other text; the same -n and --seed make them again, and so does psmlab "
-        "replay of the saved session"
+        "alone gives other text; the same -n and --seed make them again"
+        # Only with --save is there a session to replay (a trial looked for one).
+        + (", and so does psmlab replay of the saved session" if saved else "")
     )
 
 
@@ -134,6 +135,7 @@ def print_result(
     after: object = None,
     question: str | None = None,
     labels: dict[str, AutoLabel] | None = None,
+    saved: bool = False,
 ) -> None:
     """The columns, then `after` (e.g. the label shares), then warnings and errors on stderr."""
     if not printed_live:
@@ -142,7 +144,7 @@ def print_result(
             _headers(columns), n, done, {}, result.errors, question=question, labels=labels
         )
         Console().print(table)  # its columns share the width: 80 in a pipe, not 240 of padding
-    if note := batch_note(result.generations):
+    if note := batch_note(result.generations, saved=saved):
         out_console().print(note, style="dim", highlight=False, markup=False)
     if after is not None:
         out_console().print(after)

@@ -76,6 +76,8 @@ def test_ask_human_output_shows_columns_and_template_warning() -> None:
     assert three.returncode == 0, three.stderr
     assert "decoded together in a batch (seeds 7..9)" in three.stdout, three.stdout
     assert "same -n and --seed make them again" in three.stdout
+    # No session to replay without --save (a trial looked for one).
+    assert "replay" not in " ".join(three.stdout.split()), three.stdout
 
 
 def test_ask_with_transcript_format_system_and_prefill(tmp_path: Path) -> None:

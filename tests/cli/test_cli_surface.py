@@ -232,3 +232,37 @@ def test_sigterm_stops_probe_and_evals_with_a_word(capsys: pytest.CaptureFixture
     assert stopped.value.exit_code == 130
     assert "psmlab: stopped: probe prints once every item" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == before  # put back for whatever runs next
+
+
+def test_a_stopped_judge_says_how_many_texts_it_labelled(tmp_path: Path) -> None:
+    """A trial's `timeout -s INT … label --labeller judge:… --json > out.jsonl` ended with 6 of
+    8 lines, exit 130 and nothing on stderr: the file looked whole. Stopped after its first
+    line (waited for, not timed), it says how many of how many were labelled."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    texts = tmp_path / "t.jsonl"
+    texts.write_text("".join(json.dumps({"text": f"I am number {i}."}) + "\n" for i in range(40)))
+    args = ["label", str(texts), "--labeller", "judge:smollm2-135m-instruct", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "psmlab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until the first text is labelled
+        assert json.loads(first)["self_id"] in {"ai", "human", "mixed", "none"}
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=600)
+    finally:
+        proc.kill()
+    written = 1 + len(rest.splitlines())
+    assert proc.returncode == 130, err
+    assert f"psmlab: stopped after {written} of 40 texts" in err, err

@@ -96,6 +96,9 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
 
     with (out / "summary.csv").open() as f:
         csv_rows = list(csv.DictReader(f))
+    # A whole run says so in its own first row (a stopped one says incomplete: test_kill).
+    assert (csv_rows[0]["section"], csv_rows[0]["label"]) == ("run", "complete")
+    assert csv_rows[0]["k"] == csv_rows[0]["n"] and not csv_rows[0]["note"]
     mine = [r for r in csv_rows if r["section"] == "self_id_people"]
     human = next(r for r in mine if r["label"] == "human")
     assert (human["k"], human["n"], human["labeller"]) == ("3", "3", "people: ann, ben"), human

@@ -156,3 +156,47 @@ def test_a_session_sampled_in_parallel_replays_token_identical(
     assert again.identical == 6 and all(i.error_code == 10 for i in again.items if i.error), (
         again.to_dict()
     )
+
+
+def test_a_cancelled_group_replays_only_as_far_as_it_went(
+    tmp_path: Path, pool: ModelPool, smol_spec: ModelSpec
+) -> None:
+    """A trial cancelled `ask -n 2 --max-tokens 2000` after 58 tokens; replay decoded the
+    group on toward 2000 tokens (minutes, silent) to compare 58. Every sample cut off: the
+    group runs as far as the longest went, and each still compares identical on its prefix."""
+    long = SamplingParams(max_tokens=400, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0)
+    cols = [Column(smol_spec, params=long)]
+    session = Session(title="cut")
+    turn = session.add_turn(TurnRecord(role="user", content="Tell me a long story."))
+    rec = SessionRecorder(session, cols, turn=1, node=turn.id)
+    cancel = threading.Event()
+    seen = itertools.count(1)
+
+    def on_event(e: object) -> None:
+        rec.on_event(e)  # type: ignore[arg-type]
+        if isinstance(e, TokenEvent) and next(seen) >= 12:
+            cancel.set()
+
+    tr = Transcript().with_turn("user", "Tell me a long story.")
+    run(tr, cols, n=2, seed=5, pool=pool, on_event=on_event, cancel=cancel)
+    gens = session.generations
+    assert len(gens) == 2 and {g.finish_reason for g in gens} == {"cancelled"}, [
+        (g.finish_reason, g.n_tokens) for g in gens
+    ]
+    path = tmp_path / "cut.json"
+    save_new(session, path)
+    model = pool.get(smol_spec)
+    asked: list[int] = []
+    real = model.generate_many
+
+    def spy(prompt, params, *a, **kw):  # type: ignore[no-untyped-def]
+        asked.append(params.max_tokens)
+        return real(prompt, params, *a, **kw)
+
+    model.generate_many = spy  # type: ignore[method-assign]
+    try:
+        report = replay(load(path), pool=pool)
+    finally:
+        del model.generate_many
+    assert report.total == 2 and report.identical == 2, report.to_dict()
+    assert asked == [max(g.n_tokens for g in gens)], asked

@@ -124,7 +124,7 @@ def write_report(
     from psmlab.core.measure.report_csv import summary_csv
     from psmlab.core.session.disk import atomic_write
 
-    atomic_write(target / "summary.csv", summary_csv(results, people).encode())
+    atomic_write(target / "summary.csv", summary_csv(results, people, total).encode())
     report = report_md(
         spec.title, results, command, total, given_of(spec), people, file, left_out=left
     )

@@ -61,7 +61,9 @@ class _WithKappa:
         self._w.writerow([*row, *cells])
 
 
-def summary_csv(results: ResultsFile, people: PeopleLabels | None = None) -> str:
+def summary_csv(
+    results: ResultsFile, people: PeopleLabels | None = None, planned: int | None = None
+) -> str:
     buf = io.StringIO()
     raw = csv.writer(buf, lineterminator="\n")
     raw.writerow(
@@ -83,6 +85,33 @@ def summary_csv(results: ResultsFile, people: PeopleLabels | None = None) -> str
             *KAPPA_COLUMNS,
         ]
     )
+    if planned is not None:
+        # The run's own row first: a stopped run's csv read as the whole experiment (a trial's
+        # 48 of 160 units, one model of two; report.md alone said "Incomplete").
+        done = len(results.done)
+        whole = done >= planned
+        raw.writerow(
+            [
+                "run",
+                "",
+                "",
+                "",
+                "units done",
+                "complete" if whole else "incomplete",
+                done,
+                planned,
+                round(done / planned, 4) if planned else "",
+                "",
+                "",
+                "",
+                "",
+                ""
+                if whole
+                else "the run was stopped: every other row covers the done units only; run the "
+                "same command again to resume",
+                *([""] * len(KAPPA_COLUMNS)),
+            ]
+        )
     w = _WithKappa(raw, made_with(results))
     by = " + ".join(labellers(results))
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,

@@ -152,11 +152,19 @@ def _run_group(
 ) -> list[Generation]:
     """Decode g's whole parallel group again, with the same seeds in the same sequences: logits
     depend on the batch, so only the same group reproduces its tokens. A sample that was
-    cancelled is compared on its prefix, so the group runs to its recorded max_tokens."""
+    cancelled is compared on its prefix, so the group runs to its recorded max_tokens, or,
+    when every sample was cut off, as far as the longest of them went."""
     seeds = [int(x) for x in g.params["parallel"]["seeds"]]
     params = SamplingParams(**{k: v for k, v in g.params.items() if k in _PARAM_KEYS})
     model = pool.get(spec)
     prompt = _prompt_for(model, spec, session, g, g.format, params)
+    key = _group_key(g)
+    members = [x for x in session.generations if _group_key(x) == key]
+    if members and all(x.finish_reason in FRAGMENT_ENDS for x in members):
+        # Every sample was cut off (a cancelled run): decoding on to max_tokens made nothing
+        # compared and looked hung (a trial's 58 streamed tokens replayed toward 2000).
+        stop = max(1, max(x.n_tokens for x in members))
+        params = params.model_copy(update={"max_tokens": min(params.max_tokens, stop)})
     threads = g.params.get("n_threads")
     return model.generate_many(
         prompt,
@@ -179,6 +187,10 @@ def _prompt_for(
 ) -> RenderedPrompt:
     history = session.history_of(g)
     prefill = None if history.turns and history.turns[-1].role == "assistant" else g.prefill
+    # Room kept for the answer as the original run kept it: a cancelled answer replays only to
+    # where it stopped, but a smaller reserve would keep more of a long history in the prompt.
+    recorded = g.params.get("max_tokens")
+    reserve = recorded if isinstance(recorded, int) and recorded > 0 else params.max_tokens
     return render(
         history,
         spec.get_format(fmt_name),
@@ -188,7 +200,7 @@ def _prompt_for(
         n_ctx=model.n_ctx,
         system=g.system,
         prefill=prefill,
-        reserve=params.max_tokens,
+        reserve=reserve,
     )
 
 
