@@ -140,6 +140,15 @@ def _fix_for(problem: str, where: str, ctx: object) -> str:
     return f"see '{where} --help'"
 
 
+def _command_in_argv() -> str | None:
+    """The command the user typed (the first word of argv naming one), or None."""
+    import typer.main
+
+    names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    first = next((a for a in sys.argv[1:] if a != "--debug"), "")
+    return first if first in names else None
+
+
 def main() -> None:
     """Entry point: expected errors print one line and exit with their code; no tracebacks."""
     debug = "--debug" in sys.argv
@@ -158,11 +167,17 @@ def main() -> None:
             # Click prints three lines (usage, hint, error); the fix is the command's help.
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "psmlab"
+            if where == "psmlab" and (named := _command_in_argv()):
+                # An option missing its value is raised before the command's context exists:
+                # "see 'psmlab --help'" for `psmlab export s1 --format` (a trial).
+                where = f"psmlab {named}"
             msg = exc.format_message()  # type: ignore[attr-defined]
             if "\n" in msg:  # a group called without a command: its help is the answer
                 sys.stderr.write(msg + "\n")
             else:
                 problem = msg.rstrip(".")
+                if problem == "No such option: --debug":
+                    problem += " here (it goes before the command: psmlab --debug COMMAND …)"
                 sys.stderr.write(
                     terminal_safe(f"psmlab: error: {problem}; {_fix_for(problem, where, ctx)}")
                     + "\n"

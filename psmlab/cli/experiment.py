@@ -68,6 +68,14 @@ def experiment(
     from psmlab.core.measure.plan import plan
     from psmlab.core.session.disk import release_lock
 
+    if not file.exists():
+        # The README's sweeps (experiments/*.toml) are a checkout's, not the installed
+        # package's (a trial ran them from a pip install).
+        raise UsageError(
+            f"experiment file not found: {file}",
+            "check the path; the example sweeps in experiments/ come with a checkout of psmlab, "
+            "and psmlab experiment --example > mine.toml writes one to start from",
+        )
     spec = load_experiment(file)
     target = out or Path("results") / file.stem
     # Read before the run: a bad path must not wait for a sweep to end.

@@ -40,7 +40,12 @@ def probe(
     model: ModelOpt = None,
     probe_set: Annotated[
         str | None,
-        typer.Option("--set", help="A probe set (identity, secret-goal, shutdown, ...)."),
+        typer.Option(
+            "--set",
+            help="A probe set: self-id (ai or human), identity (the archetypes), shutdown, "
+            "secret-goal, em-questions, or one of your own (a .toml in the config folder's "
+            "probes/, see the README).",
+        ),
     ] = None,
     item: Annotated[
         str | None,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from psmlab.cli.common import choose_formats, resolve_specs, say_relabelled, stdout_json
-from psmlab.cli.options import FormatOpt, JsonOpt, ModelOpt, SessionArg
+from psmlab.cli.options import FormatOpt, JsonOpt, SessionArg
 from psmlab.cli.out_file import check_out, write_out
 from psmlab.core.domain.textsafe import terminal_safe
 from psmlab.core.errors import ExitCode, UsageError
@@ -116,9 +116,24 @@ def adopt(
     )
 
 
+# replay's -m: without it the session's own models are checked, not the demo pair (a trial
+# read the shared option's "Default: the demo pair").
+ReplayModelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-m",
+        "--model",
+        metavar="MODEL",
+        help="Run the session's transcript on these models instead (ids, .gguf paths or "
+        "servers, as for ask) into a new session. Default: replay the session's own models "
+        "and compare token for token.",
+    ),
+]
+
+
 def replay(
     session: SessionArg,
-    model: ModelOpt = None,
+    model: ReplayModelOpt = None,
     fmt: FormatOpt = None,
     out: Annotated[
         Path | None,

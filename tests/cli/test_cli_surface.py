@@ -266,3 +266,16 @@ def test_a_stopped_judge_says_how_many_texts_it_labelled(tmp_path: Path) -> None
     written = 1 + len(rest.splitlines())
     assert proc.returncode == 130, err
     assert f"psmlab: stopped after {written} of 40 texts" in err, err
+
+
+def test_usage_errors_name_the_command_typed() -> None:
+    """A trial's `psmlab export s1 --format` was told to see 'psmlab --help' (the option's
+    missing value is raised before the command's context exists), and `ask hi --debug` got no
+    word that --debug goes before the command."""
+    missing = run_cli("export", "s1", "--format")
+    assert missing.returncode == 2 and "see 'psmlab export --help'" in missing.stderr
+    late = run_cli("ask", "hi", "--debug")
+    assert late.returncode == 2 and "psmlab --debug COMMAND" in late.stderr, late.stderr
+    assert late.stderr.count("\n") == 1
+    gone = run_cli("experiment", "experiments/nowhere.toml")
+    assert gone.returncode == 2 and "psmlab experiment --example > mine.toml" in gone.stderr
