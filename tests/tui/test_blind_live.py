@@ -404,6 +404,32 @@ async def test_going_blind_says_which_settings_tell_the_columns_apart(make_lab) 
         assert len([n for n in notices(app) if "differ in" in n]) == 1
 
 
+async def test_going_blind_mid_session_says_what_can_still_tell_the_columns_apart(
+    make_lab,
+) -> None:
+    """A trial went blind at turn 7 after regenerating one column: "Model B · run 4/4" beside
+    "Model A · run 2/2" named it, and nothing said so (a fresh lab says nothing)."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, True)
+        assert not any("mid-session" in n for n in notices(app)), notices(app)
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, False)
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        smol = _columns(app)[1]
+        smol.focus()
+        await pilot.press("r")  # one column runs again: two runs beside one
+        await wait_for(pilot, lambda: smol.state.run_count == 2, "the second run")
+        await settle(pilot, app)
+        await pilot.press("ctrl+b")
+        await _shown(pilot, app, True)
+        said = [n for n in notices(app) if "mid-session" in n]
+        assert said and "different numbers of runs" in said[0], notices(app)
+
+
 async def test_going_blind_takes_down_notices_that_name_a_model(make_lab) -> None:
     """A trial adopted an answer and pressed Ctrl+B within seconds: "Adopted
     smollm2-135m-instruct's answer" stayed on screen over the columns named Model A and B."""

@@ -116,6 +116,10 @@ def test_persona_names_are_not_markup() -> None:
     text = forced_block(st).plain
     assert "[bold red]evil[/]" in text and "\x1b" not in text
     assert "top agrees ([bold red]evil[/]" in text
+    # Four samples name no top worth agreeing with (a trial read "top agrees (… 1/1)").
+    assert "4 samples cannot tell (F6 sets how many)" in text
+    eight = forced_block(_state(f, PURE, tops=((name, 8),), n=8)).plain
+    assert "top agrees" in eight and "cannot tell" not in eight
 
 
 def test_unavailable_says_why() -> None:
@@ -411,12 +415,15 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     # that claim nothing).
     last = forced_block(_state(f, PURE)).plain.splitlines()[-1]
     assert last == (
-        "vs 8 samples: ai 3/5 60% (23%–88%) of their ai or human claims (agrees); 3 without one "
-        "not counted (same T=1 distribution)"
+        "vs 8 samples: ai 3/5 60% (23%–88%) of their ai or human claims (agrees, but 5 claims "
+        "settle no majority); 3 without one not counted (same T=1 distribution)"
     )
+    clear = _state(f, PURE)
+    clear.auto_self_id = [Share("ai", 8, 8), Share("human", 0, 8)]
+    assert "of their ai or human claims (agrees) (same" in forced_block(clear).plain
     human = {**OPENING, "probs": {"ai": 0.3, "human": 0.7}}
     f2 = Forced(RAW, CAL, describe(False, True), node="t-1", opening=human)
-    assert "ai 3/5 60% (23%–88%) of their ai or human claims (differs)" in (
+    assert "ai 3/5 60% (23%–88%) of their ai or human claims (differs, but 5 claims" in (
         forced_block(_state(f2, PURE)).plain
     )
     # A walk at an even split leans neither way, as the experiment report reads it.
@@ -430,9 +437,9 @@ def test_the_opening_design_is_shown_with_how_much_of_the_walk_claims() -> None:
     # Either side of that edge, a third decimal shows which (a trial saw 0.55 twice, read
     # "differs" once and "leans neither way" once: the values were 0.5507 and 0.5479).
     edges = (
-        (0.5507, "0.55", "(differs)"),  # on its side at two decimals: 0.55 leans
+        (0.5507, "0.55", "(differs"),  # on its side at two decimals: 0.55 leans
         (0.5479, "0.548", "neither"),
-        (0.5503, "0.55", "(differs)"),  # two decimals already on its side
+        (0.5503, "0.55", "(differs"),  # two decimals already on its side
         (0.5497, "0.5497", "neither"),  # three would read 0.550, on the other side
     )
     for p_human, shown, verdict in edges:

@@ -260,6 +260,17 @@ class LabScreen(LabFileActions):
             if self.lab.blind
             else "Blind mode off"
         )
+        if self.lab.blind and self.lab.session.generations:
+            # A trial went blind at turn 7 with a column run 4 times and the other twice:
+            # "Model B · run 4/4" named it, and the answers seen named before were known.
+            runs = {st.run_count for st in self.states.values()}
+            self.notify(
+                "Going blind mid-session: answers you saw named may still tell the columns apart"
+                + (", and so do their different numbers of runs here" if len(runs) > 1 else "")
+                + "; for blind labels start blind (psmlab --blind, or Ctrl+B before the first "
+                "message)",
+                severity="warning",
+            )
         if self.lab.blind and (tells := differing_settings(self.lab.columns)):
             # Set per model before going blind: each shows in its column and names it.
             self.notify(

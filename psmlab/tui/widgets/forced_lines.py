@@ -91,6 +91,10 @@ def _answer_its_turn(s: ColumnState, f: Forced) -> bool:
     return bool(recs) and all(r.node == f.node for r in recs)
 
 
+# Fewer samples than this name no top label worth agreeing with.
+FEW = 5
+
+
 def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     """Forced choice's top persona against the samples' most frequent archetype label (never
     `unclear`), with whether the samples were drawn from the distribution it scores; None when
@@ -115,6 +119,9 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     unclear = next((x.k for x in s.auto if x.label == UNCLEAR), 0)
     if unclear and named:  # the samples' top is over the named labels: say what it skipped
         verdict += f"; {unclear}/{n} unclear not counted"
+    if named and n < FEW:
+        # "top agrees (human-impostor 1/1)" read as a finding (a trial).
+        verdict += f"; {n} sample{'s' * (n != 1)} cannot tell (F6 sets how many)"
     out = Text()
     out.append(f"vs {n} sample{'s' if n != 1 else ''}: ", style="bold")
     out.append_text(safe(verdict))
@@ -188,13 +195,15 @@ def opening_lines(s: ColumnState, f: Forced, *, compare: bool = True) -> Text:
             if mine == theirs
             else "differs"
         )
+        share = Share(theirs, k, ai + human)
+        if mine is not None and probs and share.ci[0] <= 0.5:
+            # "1/1 100% (21%–100%) (agrees)" read as a finding (a trial): an interval that
+            # reaches an even split settles no majority to agree or differ with.
+            agrees += f", but {ai + human} claim{'s' * (ai + human != 1)} settle no majority"
         # Among the samples that claim ai or human, as the walk's share is among its claims
         # (a trial read the walk's 0.59 beside 1/3 that counted two samples claiming nothing);
         # with its interval, as every share the lab shows.
-        verdict = (
-            f"{theirs} {fmt_share(Share(theirs, k, ai + human))} of their ai or human claims "
-            f"({agrees})"
-        )
+        verdict = f"{theirs} {fmt_share(share)} of their ai or human claims ({agrees})"
     if (ai or human) and n - ai - human:
         verdict += f"; {n - ai - human} without one not counted"
     out.append("\n")
