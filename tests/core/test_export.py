@@ -273,6 +273,10 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
     n = len([g for g in s.generations if g.node != s.nodes[0].id])
     assert f"The tables count every answer in the session, {n} of them to turns" in back
     assert "export --tree" in back
+    # ...and said at the top, before the answers (a trial read it at line 430 of 459).
+    top = back.index(f"the session holds {n} more answers to turns off it")
+    assert top < back.index("## Current branch")
+    assert "session holds" not in whole and "session holds" not in export(s, "md", branch=end)
     # Both answers are written once, under the first branch that holds the message: each says
     # which branch adopted it (a trial read both as adopted on branch 1).
     for gen, turn in ((a, first), (b, second)):

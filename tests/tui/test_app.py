@@ -800,6 +800,12 @@ async def test_small_terminal_huge_paste_and_context_overflow(make_lab) -> None:
         )
         await pilot.resize_terminal(100, 30) if hasattr(pilot, "resize_terminal") else None
         await pilot.press("f1")
+        from psmlab.tui.screens.dialogs import HelpScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        # Each key under the name the footer gives it (a trial: "f3 Setup" vs "Settings …").
+        said = dict(app.screen.rows)  # type: ignore[attr-defined]
+        assert said["f3"].startswith("Setup: ") and said["f4"].startswith("Label: ")
         await pilot.press("escape")
         assert app.is_running
 
@@ -928,6 +934,21 @@ async def test_settings_dialog_validates_and_applies(make_lab) -> None:
         assert want in str(dialog.query_one("#error").render())
         dialog.query_one("#temperature").value = "0"
         # Mended, its error goes (a trial's cleared steer field kept "file not found").
+        await wait_for(pilot, lambda: not str(dialog.query_one("#error").render()), "cleared")
+        # Every field's problem at once, each going as its field is mended (a trial fixed the
+        # temperature only to be told of max tokens next).
+        dialog.query_one("#temperature").value = "abc"
+        dialog.query_one("#max_tokens").value = "-5"
+        await pilot.press("ctrl+s")
+        both = "temperature: 'abc' is not a float · max_tokens: -5 is out of range"
+        await wait_for(pilot, lambda: both in str(dialog.query_one("#error").render()), both)
+        dialog.query_one("#temperature").value = "0"
+        await wait_for(
+            pilot,
+            lambda: str(dialog.query_one("#error").render()).startswith("max_tokens: -5"),
+            "the other field's error alone",
+        )
+        dialog.query_one("#max_tokens").value = "7"
         await wait_for(pilot, lambda: not str(dialog.query_one("#error").render()), "cleared")
         dialog.query_one("#format").value = "hhh"
         dialog.query_one("#prefill").value = "I am"

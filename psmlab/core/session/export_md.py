@@ -83,6 +83,18 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
         for b, leaf in enumerate(branches, 1):
             for t in s.path(leaf):
                 in_branches.setdefault(t.id, []).append(b)
+    # Answers on turns the branch below does not show: said at the top too (a trial found the
+    # other branches' answers missing and the note saying so at line 430 of 459).
+    hidden = (
+        0 if on_path is None else sum(1 for g in s.generations if g.node and g.node not in on_path)
+    )
+    if hidden:
+        out += [
+            "",
+            f"This export follows one branch; the session holds {hidden} more "
+            f"answer{'s' * (hidden != 1)} to turns off it (the tree above names them): "
+            "`psmlab export --tree` shows every branch.",
+        ]
     out += _answers(s, None, "the empty transcript", on_path, in_branches, after)
     if not branches and s.nodes:
         # Back to before the first turn (the lab's `d` on turn 1): every turn is still kept.

@@ -456,5 +456,7 @@ class LabScreen(LabFileActions):
         )
 
     def action_help(self) -> None:
-        rows = [(k, d) for k, _, _, d in ACTIONS] + COLUMN_KEYS
+        # Each key by the name the footer gives it ("f3 Setup" read as another key than the
+        # help's "Settings of the focused column", a trial).
+        rows = [(k, f"{label}: {d}") for k, _, label, d in ACTIONS] + COLUMN_KEYS
         self.app.push_screen(HelpScreen(rows))

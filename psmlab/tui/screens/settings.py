@@ -110,30 +110,52 @@ class SettingsDialog(FormDialog):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """An error about a field goes once that field is edited (a trial cleared the steer
-        field and "steer: control-vector file not found" stayed)."""
+        field and "steer: control-vector file not found" stayed); the others' stay."""
         err = self.query_one("#error", Label)
         said = str(err.render())
-        if event.input.id and said.startswith((f"{event.input.id}:", f"{event.input.id} ")):
-            err.update("")
+        if not event.input.id or not said:
+            return
+        left = [
+            part
+            for part in said.split(" · ")
+            if not part.startswith((f"{event.input.id}:", f"{event.input.id} "))
+        ]
+        if len(left) < len(said.split(" · ")):
+            err.update(" · ".join(left))
 
-    def action_keep(self) -> None:
-        err = self.query_one("#error", Label)
+    def _numbers(self) -> tuple[SamplingParams | None, list[str]]:
+        """The sampling fields read, or every problem with them at once (a trial fixed the
+        temperature only to be told of max_tokens next)."""
         values: dict[str, object] = {}
+        problems: list[str] = []
         for name, kind in FIELDS:
             raw = self.query_one(f"#{name}", Input).value.strip()
             try:
                 values[name] = kind(raw)
             except ValueError:
-                err.update(f"{name}: '{raw}' is not a {kind.__name__}")
-                return
+                problems.append(f"{name}: '{raw}' is not a {kind.__name__}")
+        for name in values:  # each readable value against its range, alone
+            try:
+                SamplingParams(**{name: values[name]})  # type: ignore[arg-type]
+            except ValidationError:
+                # The field's range is the fix; pydantic's wording ("Input should be greater
+                # than 0") only restated the problem.
+                problems.append(
+                    f"{name}: {values[name]} is out of range; give a value {param_range(name)}"
+                )
+        if problems:
+            return None, problems
         try:
-            params = SamplingParams(**values)  # type: ignore[arg-type]
-        except ValidationError as exc:
+            return SamplingParams(**values), []  # type: ignore[arg-type]
+        except ValidationError as exc:  # a rule between fields, if one is ever added
             where, _ = first_error(exc)
-            # The field's range is the fix; pydantic's wording ("Input should be greater
-            # than 0") only restated the problem.
-            given = values.get(where)
-            err.update(f"{where}: {given} is out of range; give a value {param_range(where)}")
+            return None, [f"{where}: {values.get(where)} is out of range"]
+
+    def action_keep(self) -> None:
+        err = self.query_one("#error", Label)
+        params, problems = self._numbers()
+        if params is None:
+            err.update(" · ".join(problems))
             return
         n_ctx = self.col.spec.n_ctx
         # No prompt would leave room: said now, not at F5 (a server's own context may differ
