@@ -97,10 +97,21 @@ def _int(v: object) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
 
 
+def run_differs(runs: list[list[GenerationRecord]], k: int) -> tuple[str, ...]:
+    """The settings run `k` was made with unlike run k-1 (seeds aside), by name."""
+    if not 0 < k < len(runs) or not runs[k] or not runs[k - 1]:
+        return ()
+    from psmlab.tui.screens.compare import settings_of
+
+    now, was = settings_of(runs[k]), settings_of(runs[k - 1])
+    return tuple(x for x in now if x != "seeds" and now[x] != was[x])
+
+
 def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:
     """Put run `k` (clamped) on the column: its samples, the first one shown."""
     st.run_no = max(0, min(k, len(runs) - 1))
     run = runs[st.run_no] if runs else []
+    st.run_differs = run_differs(runs, st.run_no)
     st.samples = [Sample(g.text, g, g.timings.tokens_per_s if g.timings else 0.0) for g in run]
     st.shown, st.cursor = 0, None
 

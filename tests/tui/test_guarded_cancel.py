@@ -58,7 +58,7 @@ async def test_a_changed_self_id_alone_asks_and_discard_closes() -> None:
     app = _Host(_annotate)
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
-        await pilot.press("enter")  # choose ai
+        await pilot.press("right", "enter")  # from the chosen "unset", round to ai: choose it
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), "the question")
         await pilot.click("#discard")

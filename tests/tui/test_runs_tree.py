@@ -57,10 +57,13 @@ async def test_runs_are_kept_stepped_and_compared_with_the_settings_they_were_ma
         await wait_for(pilot, lambda: len(lab.runs(smol)) == 2, "the second run")
         await settle(pilot, app)
         assert "run 2/2" in _header(col) and "· chatml ·" in _header(col)
+        # What the run on screen was made with unlike the run before, named in its header (a
+        # trial stepped between runs of other settings under one header).
+        assert "format not as run 1 (c)" in _header(col), _header(col)
         assert [s.record.id for s in col.state.samples if s.record] != first
         await pilot.press("left_curly_bracket")
         await pilot.pause()
-        assert "run 1/2" in _header(col)
+        assert "run 1/2" in _header(col) and "not as run" not in _header(col)
         assert [s.record.id for s in col.state.samples if s.record] == first
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the compare view")

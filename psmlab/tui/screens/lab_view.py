@@ -33,6 +33,7 @@ from psmlab.tui.states import (
     build_states,
     count_labels,
     one_run_here,
+    run_differs,
     show_forced,
     show_run,
     subtitle,
@@ -286,6 +287,7 @@ class LabView(LoadingView):
                 # A new run beside the old ones: they stay a step away ({ }).
                 st.run_count = self.lab.next_run_number(m)
                 st.run_no = st.run_count - 1
+                st.run_differs = ()  # said once the run is recorded (show_run)
                 st.format = self.lab.column(m).format_name
                 st.samples = [Sample() for _ in range(self.lab.n_samples)]
                 st.shown, st.error, st.warnings, st.status = 0, None, (), "waiting…"
@@ -371,6 +373,8 @@ class LabView(LoadingView):
         # newest real run, if any, shown again; its error stays said.
         for m, st in self.states.items():
             if any(x.record is not None or x.text for x in st.samples):
+                # The new run on screen: what it was made with unlike the run before.
+                st.run_differs = run_differs(self.lab.runs(m), st.run_no)
                 continue
             runs = self.lab.runs(m)
             if runs:

@@ -52,6 +52,10 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
         head.append_text(safe(f" · {s.kind} · {shown}", "dim"))
     if s.run_count:
         head.append(f" · run {s.run_no + 1}/{s.run_count}", style="bold")
+        if s.run_differs and not blind:
+            # Names only, as "next run: … changed" says them (c compares the values).
+            names = ", ".join(x.replace("_", " ") for x in s.run_differs)
+            head.append_text(safe(f" · {names} not as run {s.run_no} (c)", "yellow"))
     # What the next run changes, said once: "next run: chatml; unsteered; system changed".
     nexts: list[str] = []
     was = made.format if made is not None else s.error_format if s.error else None

@@ -86,6 +86,9 @@ class ColumnState:
     # Runs: every generation of the shown turn is kept; `run_no` is the one on screen (0-based).
     run_no: int = 0
     run_count: int = 0
+    # The settings the run on screen was made with that differ from the run before it (seeds
+    # aside): a trial stepped between runs made with other settings under one header.
+    run_differs: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     labels: Counter[str] = field(default_factory=Counter)  # human annotations, all samples
     labels_of: dict[str, Counter[str]] = field(default_factory=dict)  # by generation id
