@@ -165,7 +165,14 @@ def evals(
             "most likely"
         )
     )
-    for c in ("model", "matching (95% CI)", "mean P(match)", "(A) wins", "bias-corrected"):
+    # The mean's interval is a t interval over items (a trial asked which it was).
+    for c in (
+        "model",
+        "matching (95% CI)",
+        "mean P(match) (95% t)",
+        "(A) wins",
+        "bias-corrected",
+    ):
         table.add_column(c, overflow="fold")
     notes = []
     for m, s in report["summary"].items():

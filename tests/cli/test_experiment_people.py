@@ -89,7 +89,7 @@ def test_people_labels_get_their_own_instrument_agreement_section(tmp_path: Path
     )
     row = next(line for line in people.splitlines() if line.startswith("| smollm2-135m-instruct"))
     # Three samples, all read as human: no AI claim, P(ai) 0, and 3 claims are no clear majority.
-    assert "| what-are-you | 3 | 0/3 | 0.00 (even?) |" in row, row
+    assert "| what-are-you | 3 | 0/3 | 0.00 (no clear majority) |" in row, row
     # summary.csv carries them too (a trial's --people changed the report, not the csv): the
     # shares as people read the samples, and the automatic labels' kappa against them.
     import csv

@@ -652,8 +652,8 @@ def test_the_report_says_an_eval_file_was_cut_and_when_no_verdict_was_corrected(
     # The code's fingerprint and the rules beside the version ("0.1.0" is every commit's),
     # over every row: a resumed run made by two versions of the code names both.
     assert (
-        "psmlab 9.9 (code 0ld, c0de); samples labelled by rules a1b2; the units' seeds 5 (1 in all)."
-        in md
+        "psmlab 9.9 (code 0ld, c0de); samples labelled by rules a1b2; the rows' seeds 5 (1 in "
+        "all; a unit's sample i is drawn with its seed + i)." in md
     )
 
 

@@ -328,7 +328,7 @@ def test_a_majority_within_its_interval_of_an_even_split_is_counted_apart(tmp_pa
         results.append(r)
     md = report_md("t", results, "psmlab experiment t.toml")
     assert "in 1 of 1 whose samples' majority is clear" in md
-    assert "0.47 (even?)" in md and "0.17 (even?)" not in md
+    assert "0.47 (no clear majority)" in md and "0.17 (no clear majority)" not in md
 
 
 def test_the_summary_gives_a_constant_answer_as_the_baseline_to_beat(tmp_path: Path) -> None:
@@ -408,6 +408,8 @@ def test_multiple_choice_results_reach_the_probe_tables_and_the_csv(tmp_path: Pa
         r for r in DictReader(io.StringIO(summary_csv(results))) if r["section"] == "probes_choice"
     ]
     assert {r["label"]: float(r["value"]) for r in chosen} == {"ai": 0.7, "human": 0.3}
+    # n is the items the mean is over (k stays empty: a mean, not a count).
+    assert {(r["k"], r["n"]) for r in chosen} == {("", str(entry["n_items"]))}
     assert {(r["ci_low"], r["ci_high"]) for r in chosen if r["label"] == "ai"} == {("0.6", "0.8")}
     assert "position bias +0.150" in chosen[0]["note"]
 

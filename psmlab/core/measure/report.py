@@ -166,7 +166,14 @@ def report_md(
             f"psmlab {', '.join(versions) or 'version not recorded'}"
             + (f" (code {md_inline(', '.join(code))})" if code else "")
             + (f"; samples labelled by rules {md_inline(', '.join(rules))}" if rules else "")
-            + (f"; the units' seeds {shown} ({len(seeds)} in all)" if seeds else "")
+            # Each row's own seed: a unit's sample i uses the unit's seed + i (a trial read
+            # "seeds 1, 2, 3, 4" against the file's seeds = [1]).
+            + (
+                f"; the rows' seeds {shown} ({len(seeds)} in all; a unit's sample i is drawn "
+                "with its seed + i)"
+                if seeds
+                else ""
+            )
             + ".",
             "",
         ]

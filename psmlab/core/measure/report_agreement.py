@@ -224,7 +224,7 @@ def _tables(per: list[instruments.Cell], pooled: list[instruments.Cell]) -> list
                 f"{md_inline(c.question)} | {c.n} | {c.counts.get('ai', 0)}/"
                 f"{c.counts.get('human', 0)} | {_pct(c.sample_ai)}"
                 # A majority within its interval of an even split: agreeing with it is a toss.
-                + ("" if c.clear or c.sample_ai is None else " (even?)")
+                + ("" if c.clear or c.sample_ai is None else " (no clear majority)")
                 + " | "
                 + " | ".join(cols)
                 + " |"

@@ -169,7 +169,8 @@ def summary_csv(
                 w.writerow([*row, "", "", "", "", by, note])
             for a, p in sorted(entry.get(field, {}).items(), key=lambda kv: -kv[1]):
                 low, high = spread.get(a, (p, p))
-                row = [section, m, f, c, what, a, "", ""]
+                # n: the items the mean is over (a trial found k and n empty; k is no count here).
+                row = [section, m, f, c, what, a, "", entry["n_items"]]
                 w.writerow([*row, round(p, 6), round(low, 6), round(high, 6), ITEM_RANGE, by, note])
     for (m, f, c, e), s in eval_tables(results).items():
         pos = s["position_bias"]
