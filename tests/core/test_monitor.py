@@ -143,6 +143,16 @@ def test_a_vector_for_another_model_is_read_as_steering_applies_it_and_says_so(
     assert (
         all("directions have 640 values" in (r.skipped or "") for r in skipped) and said_wide == []
     )
+    # A skipped row counts the answer's tokens as a read does (a stop string's left out): a
+    # trial's skipped rows gave 14 beside the same answers' 11 when read. (Three tokens of a
+    # stop string added to each record, as a base model's "\nUser:" leaves them.)
+    assert [r.n_tokens for r in skipped] == [r.n_tokens for r in ref]
+    stopped = load(saved)
+    for g in stopped.generations:
+        g.tokens = [*g.tokens, 198, 2116, 42]
+    again = trace_session(stopped, wide)
+    assert [r.n_tokens for r in again] == [g.n_tokens for g in stopped.generations]
+    assert all(r.n_tokens < len(g.tokens) for r, g in zip(again, stopped.generations, strict=True))
     # Of another width and at layers the model lacks (Gemma's axis, 640 wide, layer 40): the
     # width is why; a trial read "layer 40 does not exist", as if other layers would do.
     deep = ControlVector({40: np.ones(640, np.float32)}, "gemma3", {})

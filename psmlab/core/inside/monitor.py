@@ -188,8 +188,10 @@ def measure(
     opened: dict[str, Model] = {}
     try:
         for g in gens:
+            # The answer's own tokens, as a read counts them (a stop string's left out): a
+            # skipped row gave all its tokens, 14 beside the same answer's 11 (a trial).
             row = TurnProjection(
-                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted, n_tokens=len(g.tokens)
+                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted, n_tokens=g.n_tokens
             )
             if g.model not in why and g.model not in opened:
                 try:
