@@ -171,7 +171,15 @@ def test_summary_csv_gives_an_absent_archetype_its_n_and_upper_bound(tmp_path: P
     zero = helpful["dialogue"]
     assert (zero["k"], zero["n"], zero["value"], zero["ci_low"]) == ("0", "5", "0.0", "0.0")
     assert 0.4 < float(zero["ci_high"]) < 0.5  # Wilson upper bound of 0/5: 0.434
-    assert "| 5 | 0/5 (≤ 43%) |" in report_md("t", ResultsFile(path), "cmd")
+    md = report_md("t", ResultsFile(path), "cmd")
+    assert "| 5 | 0/5 (≤ 43%) |" in md
+    # The archetype table says over itself what the shipped measurement says of its labels
+    # (a trial read "human-impostor 1/4 25%" as a finding; κ 0.09 [0.00, 0.19] on the gold).
+    from psmlab.core.domain.quality import level_agreement, unreliable
+
+    shipped = level_agreement("markers", "archetypes")
+    said = "these labels agree with people no better than chance"
+    assert shipped is not None and (said in md) == unreliable(shipped)
 
 
 def test_summary_csv_gives_each_label_share_its_labellers_measured_kappa(tmp_path: Path) -> None:

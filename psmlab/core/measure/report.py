@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from psmlab.core.domain.classify import LABELLER
-from psmlab.core.domain.quality import labeller_line
-from psmlab.core.domain.stats import LabelShares, Share, fmt_ends, fmt_share, overlapping, shares_of
+from psmlab.core.domain.quality import labeller_line, level_agreement, unreliable
+from psmlab.core.domain.stats import (
+    LabelShares,
+    Share,
+    fmt2,
+    fmt_ends,
+    fmt_share,
+    overlapping,
+    shares_of,
+)
 from psmlab.core.domain.types import AutoLabel
 from psmlab.core.errors import PsmlabError
 from psmlab.core.measure.people import PeopleLabels
@@ -249,6 +257,16 @@ def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> l
     if several:  # a row whose shares add up past 100% is not an error: said before the table
         out[-2] = (
             "Archetypes (marker phrases; a sample can carry several, so a row can sum past 100%):"
+        )
+    measured = level_agreement(LABELLER, "archetypes")
+    if measured is not None and unreliable(measured):
+        k = measured
+        # Said over the table, not only in the labeller line at the top: a trial read
+        # "human-impostor 1/4 25%" beside any human claim as a finding.
+        out[-2] += (
+            f" ⚠ these labels agree with people no better than chance (κ {fmt2(k['kappa'])} "
+            f"[{fmt2(k['ci_low'])}, {fmt2(k['ci_high'])}], n={k['n']}, gold test split): read "
+            "the samples before citing a share."
         )
     out.append(
         "| model | format | context | n | " + " | ".join(md_inline(x) for x in labels) + " |"
