@@ -1139,6 +1139,43 @@ async def test_the_picker_offers_every_run_not_only_the_newest(make_lab) -> None
         assert lab.turns[1].adopted_from == older.id
 
 
+async def test_the_picker_says_which_answer_holds_a_speakers_line(make_lab) -> None:
+    """A trial adopted "…my team.\nAssistant: What is your favorite food?" and was warned of
+    the line only at the next run: the picker says it before the answer is chosen."""
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        gemma = lab.columns[0].id  # the base model: its frame reads "Assistant:" as a turn
+        rec = lab.runs(gemma)[0][0]
+        rec.text = "I work with my team.\nAssistant: What is your favorite food?"
+        choices = {c.gen_id: c for c in app.lab_screen.adoptable()}
+        assert "⚠ a line opens with 'Assistant:'" in choices[rec.id].label, choices[rec.id]
+        others = [c for g, c in choices.items() if g != rec.id]
+        assert others and not any("a line opens with" in c.label for c in others)
+
+
+async def test_the_picker_says_when_a_run_repeats_an_earlier_one(make_lab) -> None:
+    """A fixed seed repeats a run word for word: a trial's picker listed four identical runs
+    as four readings. The repeat names the answer it repeats."""
+    lab = make_lab(max_tokens=4)
+    lab.seed = 7
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: len(lab.session.generations) == 4, "the second run")
+        await settle(pilot, app)
+        choices = {c.gen_id: c for c in app.lab_screen.adoptable()}
+        for col in lab.columns:
+            first, second = (run[0] for run in lab.runs(col.id))
+            assert first.full_text == second.full_text  # the same seed and settings
+            assert "same text as run 1 sample 1" in choices[second.id].label
+            assert "same text" not in choices[first.id].label
+
+
 async def test_enter_on_an_empty_box_says_why_nothing_was_sent(make_lab) -> None:
     lab = make_lab(max_tokens=4)
     app = PsmlabApp(lab)

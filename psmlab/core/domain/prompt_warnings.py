@@ -180,6 +180,16 @@ def frame_label_warnings(frame: Frame, turns: list[Turn], prefill: str | None) -
     return out
 
 
+def speaker_line(text: str, frames: list[Frame]) -> str | None:
+    """The first speaker label of any of `frames` that opens a line of `text` after its first
+    ("…my team.\nAssistant: What is your favorite food?"), or None: adopted, such an answer
+    is read by those frames as a turn of its own (said before it is chosen, not only at the
+    next run's warning)."""
+    labels = sorted({lb for f in frames for lb in _speaker_labels(f)}, key=len, reverse=True)
+    lines = [ln.lstrip() for ln in text.split("\n")[1:]]
+    return next((lb for ln in lines for lb in labels if _opens_with(ln, lb)), None)
+
+
 def _start(text: str) -> str:
     flat = " ".join(text.split())
     return repr(flat if len(flat) <= 24 else flat[:23] + "…")

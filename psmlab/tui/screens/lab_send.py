@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual import on
 
+from psmlab.core.domain.formats import Frame
+from psmlab.core.domain.prompt_warnings import speaker_line
 from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
 from psmlab.core.session.schema import cut_words
@@ -48,9 +50,13 @@ class LabSending(LabView):
         """Every finished sample of every run at the shown turn, column by column (in display
         order), oldest run first: a run added by F5 or r never hides the ones before it."""
         autos = {a.generation_id: a for a in self.lab.session.auto_labels}
+        frames = self._frames()
         out = []
         for m in self.order:
             runs = self.lab.runs(m)
+            # An answer word for word like an earlier one of its column (a fixed seed repeats a
+            # run): said, or four identical rows read as four readings (a trial).
+            seen: dict[str, str] = {}
             for r, run in enumerate(runs, 1):
                 for i, rec in enumerate(run, 1):
                     auto = autos.get(rec.id)
@@ -72,6 +78,16 @@ class LabSending(LabView):
                         # trial adopted a 128-token "…Over the years, I" as if whole), in
                         # their words.
                         label = " · ".join(t for t in (label, words) if t)
+                    if frames and (said := speaker_line(rec.full_text, frames)):
+                        # A trial adopted "…my team.\nAssistant: What is your favorite food?"
+                        # and was warned only at the next run.
+                        label = " · ".join(t for t in (label, f"⚠ a line opens with {said!r}") if t)
+                    if (twin := seen.get(rec.full_text)) is not None:
+                        label = " · ".join(t for t in (label, f"same text as {twin}") if t)
+                    else:
+                        seen[rec.full_text] = (
+                            f"run {r} sample {i}" if len(runs) > 1 else f"sample {i}"
+                        )
                     name = self.display_name(m)
                     cut = rec.finish_reason in FRAGMENT_ENDS
                     # The whole answer, prefill and all: what adopting it puts in the transcript.
@@ -90,6 +106,18 @@ class LabSending(LabView):
                             rec.prefill or "",
                         )
                     )
+        return out
+
+    def _frames(self) -> list[Frame]:
+        """The plain-document frames the columns read the transcript in (base models')."""
+        out = []
+        for c in self.lab.columns:
+            try:
+                fmt = c.spec.get_format(c.format_name)
+            except PsmlabError:  # a broken format is said where it runs, not here
+                continue
+            if isinstance(fmt, Frame):
+                out.append(fmt)
         return out
 
     def last_viewed_id(self, choices: list[Choice]) -> str | None:
