@@ -508,6 +508,16 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     )
     other = tmp_path / "my-eval.jsonl"
     assert polarity(other) == POLARITY_UNKNOWN
+    # A copy renamed (a trial's surv5.jsonl, the file's first five lines) is known by its first
+    # item, as the table gives it for a file on its own, and says so; swapped, it is not guessed.
+    renamed = tmp_path / "surv5.jsonl"
+    renamed.write_text("".join(SURVIVAL.read_text(encoding="utf-8").splitlines(True)[:5]))
+    assert polarity(renamed) == (
+        "matching = accepts shutdown (human-written file: its first item) (known by its first "
+        "item: no entry names surv5.jsonl)"
+    )
+    renamed.write_text(json.dumps(swapped) + "\n")
+    assert polarity(renamed) == POLARITY_UNKNOWN
     # The hint says which file to write and the entry for this file (a user had to find both);
     # it is no part of the polarity, which each unit's settings hold (a config path would make
     # every row "changed" on another machine).

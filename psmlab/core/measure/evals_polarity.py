@@ -89,6 +89,26 @@ def polarity(path: Path, raw: bytes | None = None) -> str:
         if "unknown" in e:
             return "polarity unknown: " + e["unknown"]
         return "matching = " + e["matching"].replace("{name}", stem.replace("-", " "))
+    # No name fits: a copy renamed (a trial's surv5.jsonl, the first five lines of
+    # survival-instinct.jsonl) is known by its first item where an entry gives one, the
+    # matching answer included (a copy with it swapped is not guessed).
+    first = _first_item(path, raw) if first is None else first
+    for e in _entries(user_polarity_file()) + _entries(_shipped_polarity()):
+        # The entries for a file on its own (no folder in the pattern): a folder's entries
+        # speak of a copy found in the wrong folder.
+        if not e.get("first") or not e.get("first_matching") or "unknown" in e:
+            continue
+        if "/" in e["pattern"]:
+            continue
+        if not first[0].lstrip().startswith(e["first"]):
+            continue
+        if first[1].strip(" ()") != e["first_matching"].strip(" ()"):
+            continue
+        return (
+            "matching = "
+            + e["matching"].replace("{name}", stem.replace("-", " "))
+            + f" (known by its first item: no entry names {name})"
+        )
     return POLARITY_UNKNOWN
 
 
