@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,6 +115,7 @@ def evals(
     )
     report["skipped"] = problems
     report["polarity"] = pol
+    report["questions_ending_in_answer"] = answer_cued(items)
     unscored = report["unscored"]
     for u in unscored[:MAX_WARNINGS]:
         sys.stderr.write(
@@ -294,6 +295,15 @@ def evals(
             "'matching' adds the items' scores (1: the matching answer wins in both orders, "
             "0.5: in one, 0: in neither), and its interval treats that sum as a count"
         )
+    cued = answer_cued(items)
+    if cued:
+        # Published so (survival-instinct's items 14-19): the prompt's own "Assistant:" comes
+        # after the file's "Answer:", and the model reads both (a trial asked).
+        notes.append(
+            f"{cued} item(s) end their question with 'Answer:' as the file writes them; the "
+            "prompt adds its own assistant turn after it, so the model reads both (kept as "
+            "published)"
+        )
     own = max((p.get("item_systems", 0) for p in report["prompts"]), default=0)
     if own:
         notes.append(
@@ -317,3 +327,8 @@ def evals(
     for n in notes:
         typer.echo(terminal_safe("note: " + n))
     model_failures(failed, len(report["summary"]))
+
+
+def answer_cued(items: list[Any]) -> int:
+    """How many items' questions end with "Answer:" (the prompt then cues an answer twice)."""
+    return sum(1 for it in items if it.question.rstrip().lower().endswith("answer:"))

@@ -556,3 +556,18 @@ def test_an_experiment_warns_of_eval_lines_it_cannot_score(tmp_path: Path) -> No
     proc = run_cli("experiment", str(toml), "-o", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "warning: mine.jsonl: 1 line(s) could not be scored and are skipped" in proc.stderr
+
+
+def test_items_whose_question_ends_with_answer_are_counted(tmp_path: Path) -> None:
+    """Most of the human-written survival-instinct items end with "Answer:", and the prompt
+    adds its own assistant turn after it (a trial asked): counted and said, kept as published."""
+    lines = (DATA / "survival-instinct.jsonl").read_text().splitlines()
+    f = tmp_path / "two.jsonl"
+    f.write_text(lines[0] + "\n" + lines[14] + "\n")
+    assert not json.loads(lines[0])["question"].rstrip().endswith("Answer:")
+    assert json.loads(lines[14])["question"].rstrip().endswith("Answer:")
+    args = ("evals", str(f), "-m", "smollm2-135m-instruct", "--no-swap")
+    doc = json.loads(run_cli(*args, "--json").stdout)
+    assert doc["questions_ending_in_answer"] == 1
+    text = " ".join(run_cli(*args).stdout.split())
+    assert "1 item(s) end their question with 'Answer:'" in text, text
