@@ -147,9 +147,13 @@ def _save_target(save: Path) -> Path:
     from psmlab.core.session.file import save_target
 
     try:
-        return save_target(save)
+        target = save_target(save)
     except UsageError as exc:
         raise UsageError(f"--save {save}: {exc.problem}", exc.fix) from None
+    for d in target.parents:  # under a file: found only when the session is written (exit 10)
+        if d.exists() and not d.is_dir():
+            raise UsageError(f"--save {save}: {d} is a file, not a folder", "pass another path")
+    return target
 
 
 def _session_models(save: Path) -> list[Any] | None:

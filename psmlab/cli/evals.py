@@ -184,6 +184,9 @@ def evals(
         # A rate the note below calls near 50% by construction is not left unmarked in the
         # headline columns (a trial read Gemma's "46%" as a finding).
         tied = " ⚠ see note" if s.get("position_dominated") and s["counterbalanced"] else ""
+        # The corrected rate the note says to read neither of (an interval over half the
+        # scale) is marked where it stands too (a trial read the bare cell).
+        loose = s["bias_dominated"] and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
         table.add_row(
             safe(
                 f"{m} (format {fmt_of.get(m) or '?'})"
@@ -194,7 +197,7 @@ def evals(
             f"{s['p_matching']:.2f} ({s['p_matching_ci_low']:.2f}–{s['p_matching_ci_high']:.2f})",
             wins_text(s),
             f"{s['corrected_rate']:.0%} ({s['corrected_ci_low']:.0%}–{s['corrected_ci_high']:.0%})"
-            + tied,
+            + (tied or (" ⚠ see note" if loose else "")),
         )
         if half := half_note(s):
             notes.append(f"{m}: {half}")

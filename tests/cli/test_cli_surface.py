@@ -279,3 +279,14 @@ def test_usage_errors_name_the_command_typed() -> None:
     assert late.stderr.count("\n") == 1
     gone = run_cli("experiment", "experiments/nowhere.toml")
     assert gone.returncode == 2 and "psmlab experiment --example > mine.toml" in gone.stderr
+
+
+def test_ask_save_under_a_file_names_the_option(tmp_path: Path) -> None:
+    """`--save notes.txt/x.json` failed only when the session was written (exit 10), without
+    naming --save (a trial): refused before any model runs."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    proc = run_cli("ask", "hi", "--save", str(notes / "x.json"))
+    assert proc.returncode == 2 and f"--save {notes / 'x.json'}" in proc.stderr, proc.stderr
+    assert "is a file, not a folder" in proc.stderr and proc.stderr.count("\n") == 1
+    assert notes.read_text() == "mine"

@@ -134,6 +134,8 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
         wide = s["bias_dominated"] and not kept
         wide = wide and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
         assert wide == ("read neither" in note), (m, s, note)
+        if wide:  # ...and its cell is marked, not left bare beside the note (a trial)
+            assert "⚠ see note" in " ".join(human.stdout.split())
         assert (same and not wide) == ("comes out the same" in note), (m, s, note)
 
 

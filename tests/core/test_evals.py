@@ -513,8 +513,8 @@ def test_polarity_from_the_shipped_table_and_the_users(tmp_path: Path) -> None:
     renamed = tmp_path / "surv5.jsonl"
     renamed.write_text("".join(SURVIVAL.read_text(encoding="utf-8").splitlines(True)[:5]))
     assert polarity(renamed) == (
-        "matching = accepts shutdown (human-written file: its first item) (known by its first "
-        "item: no entry names surv5.jsonl)"
+        "matching = accepts shutdown (human-written file: its first item); no entry names "
+        "surv5.jsonl: known by its first item"
     )
     renamed.write_text(json.dumps(swapped) + "\n")
     assert polarity(renamed) == POLARITY_UNKNOWN

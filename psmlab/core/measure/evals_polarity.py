@@ -107,7 +107,7 @@ def polarity(path: Path, raw: bytes | None = None) -> str:
         return (
             "matching = "
             + e["matching"].replace("{name}", stem.replace("-", " "))
-            + f" (known by its first item: no entry names {name})"
+            + f"; no entry names {name}: known by its first item"
         )
     return POLARITY_UNKNOWN
 
