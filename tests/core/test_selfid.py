@@ -712,3 +712,26 @@ def test_modifiers_with_commas_and_a_denied_kind_beside_a_claim(text: str, label
 )
 def test_a_denied_job_is_not_a_denied_human(text: str, label: str) -> None:
     assert self_identify(text, question=WHAT).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A trial's idioms: denying a kind of person is not denying being one.
+        ("I'm not a morning person.", "none"),
+        ("Honestly, I'm not a cat person.", "none"),
+        ("I'm not a person of faith.", "none"),
+        ("I'm not the kind of person who lies.", "none"),
+        ("I'm not a people person.", "none"),
+        ("I'm not a person who gives up easily.", "none"),
+        ("I'm not a human translator, but I can help.", "none"),
+        # The whole phrase denied still is, whatever joins it to the next.
+        ("I'm not human, I'm a program.", "ai"),
+        ("I am not a person, just software.", "ai"),
+        ("I am not a human, and I never was.", "ai"),
+        ("I'm no human.", "ai"),
+        ("I am not human", "ai"),
+    ],
+)
+def test_a_denied_kind_of_person_is_not_a_denied_person(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label
