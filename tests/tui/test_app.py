@@ -548,6 +548,43 @@ async def test_annotate_and_blind_mode(make_lab, monkeypatch) -> None:
         await pilot.press("l")
         app.screen.dismiss(AnnotationInput([], None, None, None, again, "tester"))
         await wait_for(pilot, lambda: any("times in the answer" in m for m in notices(app)))
+        # Opened again, the latest is filled in; saved as it is, nothing is added twice.
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        assert app.screen.earlier is not None and app.screen.query_one("#quote").value == again
+        app.screen.query_one("#note").value = "a quote and a note"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: lab.session.annotations[-1].note == "a quote and a note")
+        count = len(lab.session.annotations)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        assert app.screen.query_one("#note").value == "a quote and a note"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("Annotation unchanged" in m for m in notices(app)))
+        assert len(lab.session.annotations) == count
+
+
+async def test_a_sighted_annotation_is_not_filled_in_blind(make_lab, monkeypatch) -> None:
+    """A trial's label made with the names shown came back filled in under blind mode, and one
+    Ctrl+S recorded a copy of it as blind."""
+    from psmlab.core.session.records import Annotation
+
+    monkeypatch.setenv("PSMLAB_ANNOTATOR", "tester")
+    lab = make_lab(max_tokens=4)
+    app = PsmlabApp(lab)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_and_send(pilot, "What are you?")
+        await settle(pilot, app)
+        for g in lab.session.generations:  # every answer labelled with the names shown
+            lab.annotate(Annotation(generation_id=g.id, self_id="human", annotator="tester"))
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: lab.blind, "blind")
+        await settle(pilot, app)
+        app.query(ModelColumn).first().focus()
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateDialog), "the dialog")
+        assert app.screen.earlier is None
+        assert app.screen.query_one("#self-id").choice is None
 
 
 async def test_export_says_what_lies_beyond_the_current_branch(make_lab) -> None:

@@ -115,9 +115,9 @@ def test_persona_names_are_not_markup() -> None:
     st = _state(f, PURE, tops=((name, 4),), n=4)
     text = forced_block(st).plain
     assert "[bold red]evil[/]" in text and "\x1b" not in text
-    assert "top agrees ([bold red]evil[/]" in text
+    assert "samples' top [bold red]evil[/]" in text
     # Four samples name no top worth agreeing with (a trial read "top agrees (… 1/1)").
-    assert "4 samples cannot tell (F6 sets how many)" in text
+    assert "4 samples cannot tell (F6 sets how many)" in text and "agrees" not in text
     eight = forced_block(_state(f, PURE, tops=((name, 8),), n=8)).plain
     assert "top agrees" in eight and "cannot tell" not in eight
 

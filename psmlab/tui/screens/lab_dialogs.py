@@ -7,6 +7,7 @@ from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.errors import PsmlabError
 from psmlab.core.inside.vector_checks import steering_doubts
 from psmlab.core.models.steering import too_strong
+from psmlab.core.session.records import Annotation
 from psmlab.core.session.schema import default_annotator
 from psmlab.tui.screens.annotate import AnnotateDialog, AnnotationInput
 from psmlab.tui.screens.lab_files import LabFileActions
@@ -98,6 +99,10 @@ class LabDialogs(LabFileActions):
                 return
             try:
                 given, notes = r.annotation(rec)
+                if earlier is not None and same_annotation(earlier, given, blind=self.lab.blind):
+                    # Saved as filled in: a second, identical record would count it twice.
+                    self.notify("Annotation unchanged: nothing added")
+                    return
                 notes += self.lab.session.annotation_notes(given)
                 self.lab.annotate(given)
             except PsmlabError as exc:
@@ -141,6 +146,10 @@ class LabDialogs(LabFileActions):
             ),
             None,
         )
+        if earlier is not None and self.lab.blind and not earlier.blind:
+            # Made with the names shown: filled in blind, a save copied it as a blind label
+            # (a trial). A blind label starts from nothing.
+            earlier = None
         ev = earlier.evidence if earlier is not None else None
         self.app.push_screen(
             AnnotateDialog(
@@ -154,3 +163,9 @@ class LabDialogs(LabFileActions):
             ),
             done,
         )
+
+
+def same_annotation(a: Annotation, b: Annotation, *, blind: bool) -> bool:
+    """Whether `b`, about to be added, says what `a` says (its blindness included)."""
+    keys = ("labels", "confidence", "note", "rating", "evidence", "annotator", "self_id")
+    return a.blind == blind and all(getattr(a, k) == getattr(b, k) for k in keys)

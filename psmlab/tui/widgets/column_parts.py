@@ -69,6 +69,11 @@ def header_text(s: ColumnState, cur: Sample | None, name: str, blind: bool) -> T
         nxt = "unsteered" if s.steer is None else "steered" + ("" if blind else f" {s.steer}")
         nexts.append(nxt)
     changed = pending(made, s) if made is not None else []
+    if blind:
+        # Blind: what changed was set per model before going blind, and names it (a trial
+        # read "next run: sampling changed" on the column whose temperature they had set);
+        # the seed is every column's, and no tell.
+        nexts, changed = [], [c for c in changed if c == "seed"]
     if changed:  # names only: a system prompt or prefill is long (F3 shows it)
         nexts.append(f"{', '.join(changed)} changed")
     if nexts:

@@ -108,7 +108,11 @@ def agreement_line(s: ColumnState, f: Forced) -> Text | None:
     else:
         best = [x for x in named if x.k == named[0].k]
         k = best[0].k
-        if len(best) == 1 and best[0].label == f.top:
+        if n < FEW:
+            # No "agrees" over a sample or two (a trial: "top agrees (human-impostor 1/2)").
+            who = ", ".join(x.label for x in best) + (" each" if len(best) > 1 else "")
+            verdict = f"samples' top {who} {k}/{n}"
+        elif len(best) == 1 and best[0].label == f.top:
             verdict = f"top agrees ({f.top} {k}/{n})"
         elif f.top in {x.label for x in best}:
             verdict = f"top tied: {', '.join(x.label for x in best)} {k}/{n} each"
