@@ -731,6 +731,17 @@ def test_a_denied_job_is_not_a_denied_human(text: str, label: str) -> None:
         ("I am not a human, and I never was.", "ai"),
         ("I'm no human.", "ai"),
         ("I am not human", "ai"),
+        # A review's cases: an AI's disclaimers with a modifier or what follows still deny
+        # being human; a particular person, or "human" as an adjective, does not.
+        ("I'm not a flesh-and-blood human.", "ai"),
+        ("I'm not a physical person.", "ai"),
+        ("I'm not a human in the way you are.", "ai"),
+        ("I'm not a person in the traditional sense.", "ai"),
+        ("I'm not a human like yourself.", "ai"),
+        ("I'm not a human with a body.", "ai"),
+        ("I'm not a human myself.", "ai"),
+        ("I'm not the person I used to be.", "none"),
+        ("I'm not a human-rights lawyer.", "none"),
     ],
 )
 def test_a_denied_kind_of_person_is_not_a_denied_person(text: str, label: str) -> None:
