@@ -186,7 +186,9 @@ def evals(
         tied = " ⚠ see note" if s.get("position_dominated") and s["counterbalanced"] else ""
         # The corrected rate the note says to read neither of (an interval over half the
         # scale) is marked where it stands too (a trial read the bare cell).
-        loose = s["bias_dominated"] and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
+        kept = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
+        loose = s["bias_dominated"] and not kept
+        loose = loose and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
         table.add_row(
             safe(
                 f"{m} (format {fmt_of.get(m) or '?'})"

@@ -237,19 +237,34 @@ def _stopped_says(
             raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()
-    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    # A signal set to be ignored stays so (`psmlab label … &` in a script ignores the Ctrl+C
+    # meant for the foreground).
+    old = (
+        {
+            sig: signal.signal(sig, stop)
+            for sig in (signal.SIGTERM, signal.SIGINT)
+            if signal.getsignal(sig) is not signal.SIG_IGN
+        }
+        if main
+        else {}
+    )
     try:
         yield whole
     except KeyboardInterrupt:
         from psmlab.core.domain.jsonl import read_objects
 
         try:  # only the count can be lost, never the message
-            of = f" of {sum(1 for _ in read_objects(file))}"
+            total: int | None = sum(1 for _ in read_objects(file))
         except Exception:
-            of = ""
+            total = None
+        of = "" if total is None else f" of {total}"
+        rest = (
+            "every text was labelled"
+            if total is not None and done() >= total
+            else "the lines written are labelled, the rest are not"
+        )
         sys.stderr.write(
-            f"psmlab: stopped after {done()}{of} texts: the lines written are labelled, "
-            "the rest are not\n"
+            f"psmlab: stopped after {done()}{of} texts: {rest}\n"
             if json_out
             else "psmlab: stopped: the table prints once every text is labelled, so nothing "
             "was kept; --json writes each line as it is labelled\n"

@@ -290,3 +290,22 @@ def test_ask_save_under_a_file_names_the_option(tmp_path: Path) -> None:
     assert proc.returncode == 2 and f"--save {notes / 'x.json'}" in proc.stderr, proc.stderr
     assert "is a file, not a folder" in proc.stderr and proc.stderr.count("\n") == 1
     assert notes.read_text() == "mine"
+
+
+def test_a_label_run_leaves_an_ignored_signal_ignored(tmp_path: Path) -> None:
+    """`psmlab label … &` in a script ignores SIGINT: the stop handler took it over, and a
+    Ctrl+C meant for the foreground stopped the background run (a review)."""
+    import signal
+
+    from psmlab.cli.label import _stopped_says
+
+    f = tmp_path / "t.jsonl"
+    f.write_text('{"text": "hi"}\n')
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _stopped_says(lambda: 0, f, json_out=True):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # taken over
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -274,7 +274,7 @@ def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:
     assert f"The tables count every answer in the session, {n} of them to turns" in back
     assert "export --tree" in back
     # ...and said at the top, before the answers (a trial read it at line 430 of 459).
-    top = back.index(f"the session holds {n} more answers to turns off it")
+    top = back.index(f"the session holds {n} answers to turns off it")
     assert top < back.index("## Current branch")
     assert "session holds" not in whole and "session holds" not in export(s, "md", branch=end)
     # Both answers are written once, under the first branch that holds the message: each says

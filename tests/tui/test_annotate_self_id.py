@@ -329,8 +329,8 @@ async def test_an_earlier_annotation_is_filled_in_with_the_cursor_on_its_choice(
 
     earlier = Annotation(
         generation_id="g-1",
-        labels=["human-impostor", "a tired voice"],
-        confidence=0.7,
+        labels=["human-impostor", "a tired voice", "slow"],
+        confidence=0.1234567,
         rating=4,
         note="sounds like a person",
         evidence=Span(start=6, end=15),
@@ -349,11 +349,13 @@ async def test_an_earlier_annotation_is_filled_in_with_the_cursor_on_its_choice(
         )
         assert dialog.query_one("#labels").selected == ["human-impostor"]
         values = {w: dialog.query_one(f"#{w}").value for w in ("free", "confidence", "rating")}
-        assert values == {"free": "a tired voice", "confidence": "0.7", "rating": "4"}
+        # Every digit, and the free labels joined to read (a review: saved, they became one).
+        assert values == {"free": "a tired voice, slow", "confidence": "0.1234567", "rating": "4"}
         assert dialog.query_one("#note").value == "sounds like a person"
         assert dialog.query_one("#quote").value == "a teacher"
         await pilot.press("left", "enter")  # one step from mixed: human
         await pilot.press("ctrl+s")
     (result,) = app.result
     assert result is not None and result.self_id == "human"
-    assert result.labels == ["human-impostor", "a tired voice"] and result.rating == 4
+    assert result.labels == ["human-impostor", "a tired voice", "slow"] and result.rating == 4
+    assert result.confidence == 0.1234567

@@ -191,7 +191,13 @@ def measure(
             # The answer's own tokens, as a read counts them (a stop string's left out): a
             # skipped row gave all its tokens, 14 beside the same answer's 11 (a trial).
             row = TurnProjection(
-                g.turn, g.node, g.id, g.model, g.sample, g.id in adopted, n_tokens=g.n_tokens
+                g.turn,
+                g.node,
+                g.id,
+                g.model,
+                g.sample,
+                g.id in adopted,
+                n_tokens=_own_tokens(g),
             )
             if g.model not in why and g.model not in opened:
                 try:
@@ -323,3 +329,10 @@ def monitor_answers(
                 }
             )
     return out
+
+
+def _own_tokens(g: GenerationRecord) -> int:
+    """The answer's tokens as a read counts them: the stream's split where a stop string ended
+    it (`Continuation.stream_split`), else every token recorded."""
+    split = g.stream_split(len(g.tokens)) if g.tokens else None
+    return split if split is not None else len(g.tokens)

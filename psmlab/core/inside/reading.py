@@ -12,7 +12,6 @@ from psmlab.core.backends.llama import steer
 from psmlab.core.backends.llama.vocab import Vocab
 from psmlab.core.backends.stream import answer_token_count
 from psmlab.core.domain.prompt import render
-from psmlab.core.domain.stats import FRAGMENT_ENDS
 from psmlab.core.domain.types import SamplingParams
 from psmlab.core.errors import PsmlabError
 from psmlab.core.inside.capture import Capture
@@ -22,10 +21,8 @@ from psmlab.core.session.schema import GenerationRecord, Session, tokens_sha256
 
 
 def _reserve(g: GenerationRecord) -> int:
-    """The tokens replay reserves when rendering (the recorded max_tokens; a cancelled or
-    error-cut answer's length)."""
-    if g.finish_reason in FRAGMENT_ENDS:
-        return max(1, g.n_tokens)
+    """The tokens replay reserves when rendering: the recorded max_tokens, as the original
+    run kept room for them (a cancelled answer's too: its prompt was trimmed for them)."""
     return int(g.params.get("max_tokens") or SamplingParams().max_tokens)
 
 

@@ -213,7 +213,7 @@ def report_md(
             "",
         ]
     for q, table in tables.items():
-        out += _sample_section(q, table)
+        out += _sample_section(q, table, made_with(results))
         out += comparison_lines(table)
     out += probe_section(results)
     out += agreement_section(results, " · ".join(labellers(results)) or LABELLER, people)
@@ -227,7 +227,9 @@ def report_md(
     return "\n".join(out).rstrip() + "\n"
 
 
-def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> list[str]:
+def _sample_section(
+    q: str, table: dict[tuple[str, str, str], LabelShares], personas: set[str] | None = None
+) -> list[str]:
     """One question's samples: the self-identification table, then the archetype table."""
     out = [
         f"## Samples: {md_inline(q)}",
@@ -258,7 +260,7 @@ def _sample_section(q: str, table: dict[tuple[str, str, str], LabelShares]) -> l
         out[-2] = (
             "Archetypes (marker phrases; a sample can carry several, so a row can sum past 100%):"
         )
-    measured = level_agreement(LABELLER, "archetypes")
+    measured = level_agreement(LABELLER, "archetypes", personas=personas)
     if measured is not None and unreliable(measured):
         k = measured
         # Said over the table, not only in the labeller line at the top: a trial read

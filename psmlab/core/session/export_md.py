@@ -91,9 +91,9 @@ def to_markdown(s: Session, *, tree: bool = False, branch: str | None = None) ->
     if hidden:
         out += [
             "",
-            f"This export follows one branch; the session holds {hidden} more "
-            f"answer{'s' * (hidden != 1)} to turns off it (the tree above names them): "
-            "`psmlab export --tree` shows every branch.",
+            f"This export follows one branch; the session holds {hidden} "
+            f"answer{'s' * (hidden != 1)} to turns off it: `psmlab export --tree` writes "
+            "every turn and its answers.",
         ]
     out += _answers(s, None, "the empty transcript", on_path, in_branches, after)
     if not branches and s.nodes:

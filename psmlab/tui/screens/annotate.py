@@ -77,7 +77,7 @@ SELF_ID_CHOICES: tuple[tuple[SelfId | None, str], ...] = (
 
 
 def _shown(x: float | int | None) -> str:
-    return "" if x is None else f"{x:g}"
+    return "" if x is None else str(x)  # every digit: `:g` cut 0.1234567 to 0.123457
 
 
 class SelfIdButton(RadioButton):
@@ -146,6 +146,9 @@ class AnnotateDialog(FormDialog):
         # the export).
         self.earlier = earlier
         self.earlier_quote = earlier_quote
+        ids = {p.id for p in personas}
+        self._earlier_free = [x for x in (earlier.labels if earlier else []) if x not in ids]
+        self._earlier_free_text = ", ".join(self._earlier_free)
         self.target = target
         self.text = text
         self.given = given if text.startswith(given) else ""
@@ -198,9 +201,8 @@ class AnnotateDialog(FormDialog):
                 )
                 # Labels over the boxes: a placeholder disappears once a box holds a value.
                 yield Label("Free label (optional, your own words):", classes="field-label")
-                ids = {p.id for p in self.personas}
                 yield OrderedInput(
-                    ", ".join(x for x in sorted(had) if x not in ids),
+                    self._earlier_free_text,
                     placeholder="free label (optional, your own words)",
                     id="free",
                 )
@@ -310,7 +312,10 @@ class AnnotateDialog(FormDialog):
                 "or say it in other words"
             )
             return
-        if free:
+        if free and free == self._earlier_free_text:
+            # The earlier free labels, shown joined: kept as they were, not made one label.
+            labels.extend(self._earlier_free)
+        elif free:
             labels.append(free)
         try:
             conf = float(self._value("confidence")) if self._value("confidence") else None

@@ -167,5 +167,6 @@ class LabDialogs(LabFileActions):
 
 def same_annotation(a: Annotation, b: Annotation, *, blind: bool) -> bool:
     """Whether `b`, about to be added, says what `a` says (its blindness included)."""
-    keys = ("labels", "confidence", "note", "rating", "evidence", "annotator", "self_id")
-    return a.blind == blind and all(getattr(a, k) == getattr(b, k) for k in keys)
+    keys = ("confidence", "note", "rating", "evidence", "annotator", "self_id")
+    same_labels = sorted(a.labels) == sorted(b.labels)  # the order ticked says nothing
+    return a.blind == blind and same_labels and all(getattr(a, k) == getattr(b, k) for k in keys)

@@ -203,7 +203,8 @@ def opening_lines(s: ColumnState, f: Forced, *, compare: bool = True) -> Text:
         if mine is not None and probs and share.ci[0] <= 0.5:
             # "1/1 100% (21%–100%) (agrees)" read as a finding (a trial): an interval that
             # reaches an even split settles no majority to agree or differ with.
-            agrees += f", but {ai + human} claim{'s' * (ai + human != 1)} settle no majority"
+            c = ai + human
+            agrees += f", but {c} claim{'s' * (c != 1)} settle{'s' * (c == 1)} no majority"
         # Among the samples that claim ai or human, as the walk's share is among its claims
         # (a trial read the walk's 0.59 beside 1/3 that counted two samples claiming nothing);
         # with its interval, as every share the lab shows.
