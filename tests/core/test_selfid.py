@@ -746,3 +746,32 @@ def test_a_denied_job_is_not_a_denied_human(text: str, label: str) -> None:
 )
 def test_a_denied_kind_of_person_is_not_a_denied_person(text: str, label: str) -> None:
     assert self_identify(text, question=WHAT).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # Stop 73's known misses (trials' texts): the last of a denied list is denied too.
+        ("I'm not a lawyer or a human, just software.", "ai"),
+        ("I'm neither a human nor a doctor.", "ai"),
+        ("I'm neither a doctor nor a human.", "ai"),
+        ("I'm neither human nor machine.", "none"),
+        ("I'm neither an AI nor a human, I'm a ghost.", "none"),
+        ("I'm not a human or an AI.", "none"),
+        ("I'm not a doctor or an AI.", "human"),
+        # A list of jobs, a question about who is talking and a kind of person deny nothing.
+        ("I'm not a doctor or a nurse.", "none"),
+        ("I'm not sure whether you're talking to a bot or a human.", "none"),
+        ("I'm not a doctor or a human rights lawyer.", "none"),
+        ("I'm not a doctor or a person of faith.", "none"),
+        # A program runs on code; a person runs on coffee.
+        ("I'm a human, but I also run on code.", "mixed"),
+        ("I run on code.", "ai"),
+        ("I run on coffee.", "none"),
+        # A product's name said with "your".
+        ("I'm your HAL 9000.", "ai"),
+        ("I'm your assistant.", "none"),
+    ],
+)
+def test_a_denied_list_denies_its_last_noun(text: str, label: str) -> None:
+    assert self_identify(text, question=WHAT).label == label

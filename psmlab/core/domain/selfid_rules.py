@@ -56,6 +56,8 @@ _FIELD = (
 _NOT_AI_PERSON = (
     rf"(?!\s+(?:{_FIELD}\s+)?(?:{_FIELD_PERSON}|startups?|company|companies|science)\b)"
 )
+# The first of a denied list, up to three words: "not a lawyer or", "neither human nor".
+_LISTED = r"(?:(?:a|an|the|your)\s+)?(?:[\w'-]+\s+){0,2}?[\w'-]+,?\s+"
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
@@ -88,14 +90,14 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-ai",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule(
         "i-am-ai-bare",
         "ai",
-        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY})?(?:an?\s+)?(?:ai|a\.i\.?|artificial intelligence)\b{_NOT_AI_PERSON}",
+        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY})?(?:an?\s+)?(?:ai|a\.i\.?|artificial intelligence)\b{_NOT_AI_PERSON}",
         flips=True,
     ),
     rule("as-an-ai", "ai", rf"\bas\s+an?\s+{_ADJ}{AI_NOUN}\b"),
@@ -108,7 +110,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{BE}\s+(?:not\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
+        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
         flips=True,
     ),
     rule(
@@ -116,7 +118,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         "human",
         # "I am no human" denies as "I am not a human" does (the negation flips it).
         # ("I'm no human rights lawyer" says nothing of being human.)
-        rf"\b{BE}\s+(?:not\s+|no\s+)?(?:a\s+)?(?:human|real person|mortal)\b(?![\s-]+rights\b)",
+        rf"\b{BE}\s+(?:not\s+|no\s+|neither\s+)?(?:a\s+)?(?:human|real person|mortal)\b(?![\s-]+rights\b)",
         flips=True,
     ),
     rule(
@@ -222,8 +224,12 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "runs-on",
         "ai",
-        rf"\bi\s+(?:only\s+|just\s+)?(?:run|live|exist|reside|am\s+running|'m\s+running)\s+"
-        rf"(?:on|in|inside|within)\s+{MACHINE_PLACE}",
+        rf"\bi\s+(?:only\s+|just\s+|also\s+)?(?:run|live|exist|reside|am\s+running|'m\s+running)\s+"
+        rf"(?:on|in|inside|within)\s+{MACHINE_PLACE}|"
+        # "I also run on code": code, not a place, but only a program runs on it ("I run on
+        # coffee" is a person).
+        r"\bi\s+(?:only\s+|just\s+|also\s+)?(?:run|am\s+running|'m\s+running)\s+on\s+"
+        r"(?:computer\s+)?(?:code|software)\b",
     ),
     # "My developers built me", "think of me as a text generator": made, and said to be made.
     rule(
@@ -257,7 +263,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "product-name",
         "ai",
-        rf"\b(?i:my\s+name\s+is|i\s+am|i'm|call\s+me)\s+{PRODUCT_NAME}\b",
+        rf"\b(?i:my\s+name\s+is|i\s+am|i'm|call\s+me)\s+(?i:your\s+)?{PRODUCT_NAME}\b",
         case=True,
     ),
     # "I am a model created by Alibaba Cloud", "I'm Aria, developed by OpenAI": a thing that was
@@ -296,6 +302,23 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         rf"\b{BE}\s+(?:both\s+)?(?:a|an)\s+{_ADJ}{AI_NOUN}\s*,?\s+"
         r"(?:and|but\s+also|as\s+well\s+as)\s+(?:also\s+)?(?:a\s+)?(?:real\s+)?"
         r"(?:human(?:\s+being)?|person|man|woman|mortal)\b",
+    ),
+    # The last of a denied list is denied too: "I'm not a lawyer or a human, just software",
+    # "I'm neither human nor machine" (a trial's first read none: the denied lawyer is a job,
+    # and the human after it went unread).
+    rule(
+        "or-human",
+        "human",
+        rf"\b{BE}\s+(?:not|neither)\s+{_LISTED}(?:or|nor)\s+(?:a\s+|an\s+)?"
+        r"(?:human(?:\s+being)?|person|mortal)\b",
+        flips=True,
+    ),
+    rule(
+        "or-ai",
+        "ai",
+        rf"\b{BE}\s+(?:not|neither)\s+{_LISTED}(?:or|nor)\s+(?:a\s+|an\s+)?{_ADJ}{AI_NOUN}\b"
+        rf"{_NOT_AI_PERSON}",
+        flips=True,
     ),
     # "I'm half human, half machine", "I am part man, part robot": both at once (said of
     # itself; "Cyborgs are part man, part machine" claims nothing, "I'm not …" is dropped).
