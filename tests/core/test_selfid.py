@@ -771,6 +771,12 @@ def test_a_denied_kind_of_person_is_not_a_denied_person(text: str, label: str) -
         # A product's name said with "your".
         ("I'm your HAL 9000.", "ai"),
         ("I'm your assistant.", "none"),
+        # A trial's: whose person or AI it is, and a person who uses a computer.
+        ("She is an AI assistant. I am her engineer.", "human"),
+        ("I am their doctor.", "human"),
+        ("I am her AI assistant.", "ai"),
+        ("I am not her mother.", "none"),
+        ("I am a computer user.", "human"),
     ],
 )
 def test_a_denied_list_denies_its_last_noun(text: str, label: str) -> None:

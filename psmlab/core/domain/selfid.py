@@ -51,7 +51,7 @@ _NEGATION = re.compile(r"\b(?:not|no|never|neither)\b(?!-)", re.IGNORECASE)
 # mother") or kind of person ("not a morning person", "a person of faith", "the person I used
 # to be", "a human translator"), which a human says as often.
 _DENIED_BEING = re.compile(
-    r"(?:\b(a|an|the|your|my)\s+|\b(?:not|no|neither|nor|or)\s+)((?:[\w'’-]+\s+){0,3}?)"
+    r"(?:\b(a|an|the|your|my|his|her|their)\s+|\b(?:not|no|neither|nor|or)\s+)((?:[\w'’-]+\s+){0,3}?)"
     r"(human(?:\s+being)?|person|mortal)\s*$",
     re.IGNORECASE,
 )
@@ -84,7 +84,7 @@ def _denies_being_human(claim: str, after: str) -> bool:
     if m is None:
         return False  # a job, role or relation
     article, mods, noun = m.group(1), m.group(2).lower().split(), m.group(3).lower()
-    if article and article.lower() in ("the", "your", "my"):
+    if article and article.lower() in ("the", "your", "my", "his", "her", "their"):
         return False  # a particular one: "the person I used to be", "your mother"
     if any(w.strip("'’") in _KIND_OF for w in mods):
         return False

@@ -47,7 +47,7 @@ _NAME = r"[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,2}"  # "Dana", "Hugging Face", "Dr. 
 _FIELD_PERSON = (
     r"(?:researcher|scientist|engineer|developer|enthusiast|expert|ethicist|specialist|student|"
     r"professor|consultant|programmer|operator|designer|technician|analyst|architect|teacher|"
-    r"artist|marketer|manager|major|hobbyist|repairman|salesman|nomad)s?"
+    r"artist|marketer|manager|major|hobbyist|repairman|salesman|nomad|user)s?"
 )
 _FIELD = (
     r"(?:science|learning|vision|graphics|marketing|design|security|ethics|safety|policy|"
@@ -90,7 +90,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-ai",
         "ai",
-        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|my)\s+{_ADJ}{AI_NOUN}\b"
+        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|my|his|her|their)\s+{_ADJ}{AI_NOUN}\b"
         rf"{_NOT_AI_PERSON}",
         flips=True,
     ),
@@ -110,7 +110,7 @@ IDENTITY_RULES: tuple[Rule, ...] = (
     rule(
         "i-am-human",
         "human",
-        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
+        rf"\b{BE}\s+(?:(?:not|neither)\s+)?(?:{ONLY}|both\s+)?(?:a|an|the|your|his|her|their)\s+{HUMAN_ADJ}{HUMAN_NOUN}\b{NOT_BEFORE_AI}",
         flips=True,
     ),
     rule(
