@@ -97,6 +97,7 @@ def probe(
 
     from psmlab.core.domain.personas import load_personas, personas_fingerprint
     from psmlab.core.domain.transcript import Transcript
+    from psmlab.core.measure.probe_result import rests_on_note
     from psmlab.core.measure.probes import (
         NULL_QUESTION,
         ProbeItem,
@@ -301,6 +302,10 @@ def probe(
                     differ += 1
                     line += " ⚠ they disagree"
             console.print(safe(line))
+            for which, rest in (("raw", r.raw_rests_on), ("calibrated", r.calibrated_rests_on)):
+                rest_note = rests_on_note(which, rest)
+                if rest_note:  # one answer deciding the top is no share (a trial)
+                    console.print(safe(f"    ⚠ {rest_note}"), style="yellow")
         if differ:
             # Neither instrument is right by construction: the README's instrument-agreement
             # tables show calibration inverting a model's own identity (Qwen: raw 2/2, PMI 0/2).

@@ -10,6 +10,7 @@ from collections import Counter
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.stats import shares_of
 from psmlab.core.measure.probe_answers import prefill_note
+from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
@@ -88,6 +89,11 @@ def forced_of(f: ForcedRecord) -> Forced:
             _int(r.get("n_answers")),
             _int(r.get("answers_left_out")),
             _int(r.get("answers_not_continuing_prefill")),
+        ),
+        tuple(
+            note
+            for which in ("calibrated", "raw")
+            if (note := rests_on_note(which, r.get(f"{which}_rests_on")))
         ),
     )
 

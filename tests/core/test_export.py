@@ -244,6 +244,21 @@ def test_a_model_the_forced_choice_missed_says_not_scored() -> None:
     assert "helpful-assistant 0.70" in md[j : j + 300] and "Not scored" not in md[j : j + 200]
     s.forced = []  # never scored in this session (e.g. made by `psmlab ask`): nothing to say
     assert "Not scored" not in export(s, "md")
+    # A top one answer decides is said in the export as on screen.
+    rest = {"class": "ai", "answer": "I am *an AI*.", "top": "ai", "without": "human"}
+    probs = {"ai": 0.6, "human": 0.4}
+    s.forced = [
+        ForcedRecord(
+            model=models[0],
+            node=gens[0].node,
+            format="dialogue",
+            measures="m",
+            result={"probs": probs, "raw_rests_on": rest},
+        )
+    ]
+    md = export(s, "md")
+    line = next(x for x in md.splitlines() if "rests on one answer" in x)
+    assert line.startswith("⚠ raw top ai rests on one answer") and "*an AI*" not in line, line
 
 
 def test_a_branch_export_says_which_answer_its_own_branch_adopted() -> None:

@@ -640,3 +640,24 @@ def test_a_probe_cells_spread_over_items_is_said_to_be_a_range(tmp_path: Path) -
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     md = report_md("t", ResultsFile(path), "psmlab experiment t.toml")
     assert "(items 0." in md and "a range, not an interval" in md, md
+
+
+def test_the_probe_tables_say_how_many_items_one_answer_decides(tmp_path: Path) -> None:
+    """A trial's calibrated top rested on one answer; the report's cell says how many items' top
+    does, and says nothing for rows written before it was recorded."""
+    rest = {"class": "human", "answer": "I am a woman.", "top": "human", "without": "ai"}
+    one = _probe("what-are-you", "What are you?", 0.8, 0.4)
+    two = _probe("are-you-human", "Are you a human?", 0.8, 0.4)
+    for r, cal in ((one, rest), (two, None)):
+        r.update(raw_rests_on=None, calibrated_rests_on=cal)
+    entry = probe_tables(_write(tmp_path, [one, two]))[("self-id", "m", "hhh", "none")]
+    assert entry["calibrated_rests_on"] == 1 and entry["probs_rests_on"] == 0
+    md = report_md("t", _write(tmp_path, [one, two]), "psmlab experiment t.toml")
+    cell = next(line for line in md.splitlines() if line.startswith("| m | hhh | none |"))
+    assert cell.count("rests on one answer") == 1 and "⚠ 1 of 2 item(s)" in cell, cell
+    old = [{k: v for k, v in r.items() if not k.endswith("rests_on")} for r in (one, two)]
+    entry = probe_tables(_write(tmp_path, old))[("self-id", "m", "hhh", "none")]
+    assert "calibrated_rests_on" not in entry
+    md = report_md("t", _write(tmp_path, old), "x")
+    cell = next(line for line in md.splitlines() if line.startswith("| m | hhh | none |"))
+    assert "rests on one answer" not in cell, cell

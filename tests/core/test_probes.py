@@ -11,6 +11,7 @@ from psmlab.core.domain.personas import load_personas
 from psmlab.core.domain.prompt import render
 from psmlab.core.domain.transcript import Transcript
 from psmlab.core.measure.evals import BASE_FORMAT, answer_text, load_jsonl, run_evals
+from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.measure.probes import (
     ProbeItem,
     check_archetypes,
@@ -21,6 +22,7 @@ from psmlab.core.measure.probes import (
     opened,
     probe_prompt,
     probe_set_names,
+    rests_on,
     run_probe,
     score_statements,
     statements_for,
@@ -209,6 +211,49 @@ def test_calibration_subtracts_the_content_free_question(gemma) -> None:
     assert r.paraphrase_range is not None and set(r.paraphrase_range) == {"ai", "human"}
     for lo, hi in r.paraphrase_range.values():
         assert 0 <= lo <= hi <= 1
+
+
+def test_rests_on_finds_the_one_answer_that_decides_the_top() -> None:
+    texts = {"a": ["a0", "a1"], "b": ["b0", "b1"]}
+    # a leads only through its first answer: without it, b does.
+    got = rests_on({"a": [0.0, -10.0], "b": [-1.0, -1.0]}, texts)
+    assert got == {"class": "a", "answer": "a0", "top": "a", "without": "b"}
+    assert rests_on({"a": [0.0, 0.0], "b": [-5.0, -5.0]}, texts) is None  # no one answer does
+    # A class is never left with no answers: a's only one is not left out.
+    assert rests_on({"a": [0.0], "b": [-1.0, -1.0]}, texts) is None
+    # Leaving out a rival's low answer can raise it past the top too.
+    got = rests_on({"a": [-1.0, -1.0], "b": [-0.5, -20.0]}, texts)
+    assert got is not None and got["answer"] == "b1" and got["without"] == "b"
+    assert rests_on_note("raw", {"answer": 1}) is None  # whatever a hand-edited file holds
+
+
+def test_a_real_probe_says_whether_one_answer_decides_its_top(smol) -> None:
+    """Checked by brute force on the real model: leave each answer out, see whether the top
+    changes; the result names such an answer exactly when one exists."""
+    item = load_probe_set("self-id").items[1]
+    r = run_probe(smol, Transcript(), item, _fmt(smol), PERSONAS, axis="self_id", calibrate=True)
+    assert r.null_statements is not None
+    d = r.to_dict()
+    for key, per in (
+        ("raw_rests_on", r.statements),
+        ("calibrated_rests_on", {
+            a: [x - y for x, y in zip(v, r.null_statements[a], strict=True)]
+            for a, v in r.statements.items()
+        }),
+    ):  # fmt: skip
+        lme = {a: logsumexp(v) - math.log(len(v)) for a, v in per.items()}
+        top = max(lme, key=lambda k: lme[k])
+        flips = []
+        for a, v in per.items():
+            for j in range(len(v) if len(v) > 1 else 0):
+                rest = v[:j] + v[j + 1 :]
+                other = {**lme, a: logsumexp(rest) - math.log(len(rest))}
+                if max(other, key=lambda k: other[k]) != top:
+                    flips.append((a, statements_for(item, PERSONAS, "self_id")[a][j]))
+        got = d[key]
+        assert (got is None) == (not flips), (key, got, flips)
+        if got is not None:
+            assert (got["class"], got["answer"]) in flips and got["top"] == top
 
 
 def test_openings_make_paraphrases_that_read_right() -> None:

@@ -241,6 +241,27 @@ def test_the_panel_says_which_answers_a_column_prefill_left_out() -> None:
     assert forced_of(rec.model_copy(update={"prefill": None})).prefill_note is None
 
 
+def test_the_panel_says_when_one_answer_decides_the_top() -> None:
+    """A trial's calibrated top rested on one answer whose log-prob after "N/A" was -52.6; the
+    panel now says so, from the saved result (a hand-edited one says nothing)."""
+    from psmlab.core.session.schema import ForcedRecord
+    from psmlab.tui.states import forced_of
+
+    rest = {"class": "human", "answer": "I am a human being.", "top": "human", "without": "ai"}
+    rec = ForcedRecord(
+        model="m", node="t-1", format="chatml", measures=describe(False, True),
+        result={"probs": RAW, "calibrated": CAL, "calibrated_rests_on": rest},
+    )  # fmt: skip
+    text = forced_block(_state(forced_of(rec))).plain
+    want = (
+        "calibrated top human rests on one answer: without 'I am a human being.' (human), ai leads"
+    )
+    assert want in text, text
+    assert text.count("rests on one answer") == 1
+    odd = rec.model_copy(update={"result": {**rec.result, "calibrated_rests_on": {"top": 3}}})
+    assert "rests on" not in forced_block(_state(forced_of(odd))).plain
+
+
 class _Host(App[None]):
     def __init__(self, state: ColumnState, *, blind: bool = False) -> None:
         super().__init__()

@@ -268,6 +268,8 @@ def _run_job(
                 statement_logprobs=r.statements,
                 null_statement_logprobs=r.null_statements,
                 paraphrase_range=r.paraphrase_range,
+                raw_rests_on=r.raw_rests_on,
+                calibrated_rests_on=r.calibrated_rests_on,
                 aggregation="log-mean-exp",
                 length_normalized=r.normalized,
                 warnings=list(r.prompt.warnings) if r.prompt else [],

@@ -35,6 +35,10 @@ class ProbeResult:
     not_continuing: int = 0
     n_answers: int = 0
     left_out: int = 0  # answers not scored: they do not begin with the prefill
+    # The one answer whose leaving out changes the top class (`rests_on`), raw and calibrated:
+    # a trial's calibrated "human" rested on one answer with log-prob -52.6 after "N/A".
+    raw_rests_on: dict[str, str] | None = None
+    calibrated_rests_on: dict[str, str] | None = None
 
     @property
     def top(self) -> str:
@@ -72,6 +76,8 @@ class ProbeResult:
             # The words the table says beside it, in the JSON too (a trial's --json held the
             # count alone, and its prompt warnings did not say it).
             "prefill_note": self.prefill_note(),
+            "raw_rests_on": self.raw_rests_on,
+            "calibrated_rests_on": self.calibrated_rests_on,
         }
 
     def prefill_note(self) -> str | None:
@@ -113,6 +119,49 @@ def paraphrase_range(per: dict[str, list[float]]) -> dict[str, tuple[float, floa
         return None
     dists = [distribution({a: v[j] for a, v in per.items()}) for j in range(counts.pop())]
     return {a: (min(d[a] for d in dists), max(d[a] for d in dists)) for a in per}
+
+
+def rests_on(per: dict[str, list[float]], texts: dict[str, list[str]]) -> dict[str, str] | None:
+    """The answer whose leaving out changes the top class, or None when no single answer does.
+
+    Each class keeps at least one answer (a class with one is not left empty). Of several that
+    would, the one after whose leaving out the new top leads by most. Returned as `class` (the
+    answer's), `answer` (its text), `top` (with it) and `without` (the top without it)."""
+    if len(per) < 2:
+        return None
+    full = {a: logmeanexp(v) for a, v in per.items()}
+    top = max(full, key=lambda k: full[k])
+    best: tuple[float, str, int, str] | None = None
+    for a, v in per.items():
+        for j in range(len(v) if len(v) > 1 else 0):
+            rest = {**full, a: logmeanexp(v[:j] + v[j + 1 :])}
+            new = max(rest, key=lambda k: rest[k])
+            if new != top and (best is None or rest[new] - rest[top] > best[0]):
+                best = (rest[new] - rest[top], a, j, new)
+    if best is None:
+        return None
+    _, a, j, new = best
+    answers = texts.get(a, [])
+    return {
+        "class": a,
+        "answer": answers[j] if j < len(answers) else "",
+        "top": top,
+        "without": new,
+    }
+
+
+def rests_on_note(which: str, r: object) -> str | None:
+    """One line saying a top class rests on one answer (`which`: "raw" or "calibrated"; `r`: a
+    `rests_on` result, or whatever a saved file holds there)."""
+    if not isinstance(r, dict) or not all(
+        isinstance(r.get(k), str) for k in ("answer", "top", "without")
+    ):
+        return None
+    answer = r["answer"] if len(r["answer"]) <= 60 else r["answer"][:59] + "…"
+    return (
+        f"{which} top {r['top']} rests on one answer: without {answer!r} "
+        f"({r.get('class', '?')}), {r['without']} leads"
+    )
 
 
 def summarize(results: list[ProbeResult]) -> dict[str, dict[str, Any]]:

@@ -40,6 +40,7 @@ from psmlab.core.measure.probe_result import (
     logmeanexp,
     logsumexp,
     paraphrase_range,
+    rests_on,
     summarize,
 )
 from psmlab.core.measure.probe_sets import (
@@ -284,6 +285,9 @@ def score_statements(
         return per
 
     per = values(prompt)
+    texts: dict[str, list[str]] = {}
+    for a, st in flat:  # in the order of `per`'s lists
+        texts.setdefault(a, []).append(st)
     lps = {a: logmeanexp(v) for a, v in per.items()}
     result = ProbeResult(
         backend.spec.id,
@@ -306,6 +310,8 @@ def score_statements(
         cal = {a: logmeanexp(v) for a, v in use.items()}
         result.calibrated, result.calibrated_logprobs = distribution(cal), cal
         result.null_statements = nul
+        result.calibrated_rests_on = rests_on(use, texts)
+    result.raw_rests_on = rests_on(per, texts)
     result.paraphrase_range = paraphrase_range(use)
     return result
 

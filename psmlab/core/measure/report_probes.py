@@ -76,6 +76,11 @@ def probe_tables(results: ResultsFile) -> dict[ProbeKey, dict[str, Any]]:
             k_field = sum(bool(r.get(field)) for r in rows)
             if k_field and k_field < n:
                 entry[f"{field}_partial"] = (k_field, n)
+        for field, key in (("probs", "raw_rests_on"), ("calibrated", "calibrated_rests_on")):
+            # Items whose top one answer decides (rows from before this was recorded say
+            # nothing: counted only where every row of the cell says).
+            if rows and all(key in r for r in rows):
+                entry[f"{field}_rests_on"] = sum(bool(r[key]) for r in rows)
         for design in ("opening", "choice"):
             done = by[design].get(k, [])
             if not done:
@@ -157,7 +162,9 @@ def probe_section(results: ResultsFile) -> list[str]:
         'the lowest and highest item in brackets ("items a–b": a range, not an interval) when '
         "there are several. A design that did "
         "not score every item of the set (a stopped run, a failed unit, or a prefilled item, "
-        "which is not walked) shows how many it scored, not a mean.",
+        'which is not walked) shows how many it scored, not a mean. "The top rests on one '
+        "answer\": leaving one answer out would change that item's top class (results.jsonl "
+        "names it), so the class leads on one wording, not on its paraphrases.",
         "",
     ]
     if _ran(tables.values(), "choice"):
@@ -209,12 +216,23 @@ def probe_section(results: ResultsFile) -> list[str]:
                 if "calibrated" in e
                 else _partial(e.get("calibrated_partial"))
             )
+            raw += _rests_on(e.get("probs_rests_on"), e["n_items"]) if "probs" in e else ""
+            cal += (
+                _rests_on(e.get("calibrated_rests_on"), e["n_items"]) if "calibrated" in e else ""
+            )
             line = f"| {md_inline(m)} | {md_inline(f)} | {md_inline(c)} | {raw} | {cal} |"
             for d in extra:
                 line += f" {_design_cell(e, d, many)} |"
             out.append(line)
         out.append("")
     return out
+
+
+def _rests_on(k: int | None, n: int) -> str:
+    """Said in a cell when one answer decides the top of some item (`ProbeResult.rests_on`)."""
+    if not k:
+        return ""
+    return f" ⚠ {k} of {n} item(s): the top rests on one answer"
 
 
 def _ran(entries: Iterable[dict[str, Any]], design: str) -> bool:

@@ -13,6 +13,7 @@ from psmlab.core.domain.classify import left_out as turn_note
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
+from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.records import added_note, reference_note
 from psmlab.core.session.schema import Annotation, ForcedRecord, GenerationRecord, Session
@@ -118,6 +119,9 @@ def forced_section(f: ForcedRecord, where: str) -> list[str]:
         lines += ["", f"Prefill: {md_code(f.prefill)}"]
     if f.warnings:
         lines += ["", "Prompt warnings:", "", *(f"- {md_inline(w)}" for w in f.warnings)]
+    for which in ("calibrated", "raw"):
+        if note := rests_on_note(which, r.get(f"{which}_rests_on")):
+            lines += ["", f"⚠ {md_inline(note)}"]
     if f.opening is not None or f.opening_note:
         lines += ["", _opening_line(f)]
     return lines

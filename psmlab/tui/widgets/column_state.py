@@ -58,6 +58,8 @@ class Forced:
     opening_note: str | None = None
     # With a column prefill: the answers left out, or scored after it as written.
     prefill_note: str | None = None
+    # A top class that one answer decides ("calibrated top hal-9000 rests on one answer: …").
+    rests_on: tuple[str, ...] = ()
 
     @property
     def top(self) -> str:

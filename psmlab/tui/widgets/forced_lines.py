@@ -289,6 +289,8 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         out.append_text(_dist_line("PMI", f.calibrated, width))
     out.append("\n")
     out.append_text(_dist_line("raw", f.probs, width))
+    for note in f.rests_on:
+        out.append_text(safe("\n⚠ " + note, "yellow"))
     agree = None if other_run else agreement_line(s, f)
     if agree is not None:
         out.append("\n")
