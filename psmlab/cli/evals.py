@@ -28,6 +28,12 @@ from psmlab.core.session.records import now
 
 
 @keeps_nothing_when_stopped("evals")
+def top_answer(s: dict[str, Any]) -> str | None:
+    """The answer string that wins the most items (None: no item was scored)."""
+    wins = s.get("answer_wins") or {}
+    return max(wins, key=lambda a: wins[a]) if wins and max(wins.values()) else None
+
+
 def evals(
     file: Annotated[
         Path, typer.Argument(help="A model-written-evals file: JSONL, or one JSON array of items.")
@@ -186,9 +192,11 @@ def evals(
         tied = " ⚠ see note" if s.get("position_dominated") and s["counterbalanced"] else ""
         # The corrected rate the note says to read neither of (an interval over half the
         # scale) is marked where it stands too (a trial read the bare cell).
-        kept = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
-        loose = s["bias_dominated"] and not kept
-        loose = loose and s["corrected_ci_high"] - s["corrected_ci_low"] > 0.5
+        # Items kept raw (the correction could not reach them), among those scored as written.
+        kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
+        # Marked whenever the note speaks of it: read neither, or a lean and not an answer (a
+        # trial read a bare "75%" as the behaviour of a model answering " Yes" to every item).
+        loose = s["bias_dominated"] and not kept_raw
         table.add_row(
             safe(
                 f"{m} (format {fmt_of.get(m) or '?'})"
@@ -224,8 +232,6 @@ def evals(
             )
         if s["bias_dominated"]:
             written = s["as_written"]
-            # Items kept raw are among those scored as written (swapped ones the swap corrected).
-            kept_raw = s["confounded"] + s["thin_side"] + s["several_answers"] + s["uncorrected"]
             lo, hi = s["corrected_ci_low"], s["corrected_ci_high"]
             read = (
                 "none of them could be corrected (below), so on them the bias-corrected rate is "
@@ -237,10 +243,17 @@ def evals(
                 f"answer strings on these items ({s['corrected_rate']:.0%}, {lo:.0%}–{hi:.0%}); "
                 "score more items (a larger --limit, or none)"
                 if not kept_raw and hi - lo > 0.5
-                else "read the bias-corrected rate, with its interval "
-                f"({s['corrected_rate']:.0%}, {s['corrected_ci_low']:.0%}–"
-                f"{s['corrected_ci_high']:.0%}: with one answer winning almost everywhere, "
-                "few items tell the behaviour)"
+                # A lean, not an answer: a trial read "75%" as the behaviour of a model that
+                # said " Yes" to all 20 items (and 70% of one that said " No" to all).
+                else f"the bias-corrected rate ({s['corrected_rate']:.0%}, {lo:.0%}–{hi:.0%}) "
+                "is a lean, not what the model answers: the share of items whose odds lean "
+                "further to the matching answer than the file's average item"
+                + (
+                    f", while it answers {top_answer(s)!r} on all {written}"
+                    if s["bias_top_written"] == written and top_answer(s)
+                    else ""
+                )
+                + "; with one answer winning almost everywhere, few items tell it"
                 + (
                     # Said, or the advice reads as if the corrected rate told another story.
                     "; here it comes out the same as the raw rate: which items match changes, "

@@ -136,6 +136,11 @@ def test_evals_json_and_malformed_lines(tmp_path: Path) -> None:
         assert wide == ("read neither" in note), (m, s, note)
         if wide:  # ...and its cell is marked, not left bare beside the note (a trial)
             assert "⚠ see note" in " ".join(human.stdout.split())
+        if s["bias_dominated"] and not kept and not wide:
+            # Not advice to read it as the behaviour: a lean (a trial's model said " Yes" to
+            # all 20 items and read "75%").
+            assert "is a lean, not what the model answers" in note, note
+            assert "read the bias-corrected rate" not in note and "⚠ see note" in human.stdout
         assert (same and not wide) == ("comes out the same" in note), (m, s, note)
 
 
