@@ -14,6 +14,7 @@ from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column
+from psmlab.core.session.run_settings import run_differs
 from psmlab.core.session.schema import ForcedRecord, GenerationRecord
 from psmlab.core.session.tree import adoptions
 from psmlab.tui.widgets.column_state import ColumnState, Forced, Sample, Settings
@@ -101,16 +102,6 @@ def forced_of(f: ForcedRecord) -> Forced:
 def _int(v: object) -> int:
     """A count from a saved result (a hand-edited file may hold anything there)."""
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
-
-
-def run_differs(runs: list[list[GenerationRecord]], k: int) -> tuple[str, ...]:
-    """The settings run `k` was made with unlike run k-1 (seeds aside), by name."""
-    if not 0 < k < len(runs) or not runs[k] or not runs[k - 1]:
-        return ()
-    from psmlab.tui.screens.compare import settings_of
-
-    now, was = settings_of(runs[k]), settings_of(runs[k - 1])
-    return tuple(x for x in now if x != "seeds" and now[x] != was[x])
 
 
 def show_run(st: ColumnState, runs: list[list[GenerationRecord]], k: int) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from psmlab.core.models.cvec import write_cvec
+from psmlab.core.session.run_settings import differences
 from psmlab.tui.app import PsmlabApp
-from psmlab.tui.screens.compare import differences
 from psmlab.tui.screens.settings import SettingsDialog
 from psmlab.tui.widgets.column import ModelColumn
 from tests.tui.conftest import settle, type_and_send, wait_for

@@ -168,9 +168,7 @@ def frame_label_warnings(frame: Frame, turns: list[Turn], prefill: str | None) -
         texts.append(("the prefill", prefill))
     out = []
     for where, text in texts:
-        # The first line follows the frame's own label ("User: User: hi" is one turn).
-        lines = [ln.lstrip() for ln in text.split("\n")[1:]]
-        found = next((lb for ln in lines for lb in labels if _opens_with(ln, lb)), None)
+        found = _label_line(text, labels)
         if found is not None:
             out.append(
                 f"{where} has a line opening with {found!r}, this frame's own speaker label: "
@@ -186,6 +184,12 @@ def speaker_line(text: str, frames: list[Frame]) -> str | None:
     is read by those frames as a turn of its own (said before it is chosen, not only at the
     next run's warning)."""
     labels = sorted({lb for f in frames for lb in _speaker_labels(f)}, key=len, reverse=True)
+    return _label_line(text, labels)
+
+
+def _label_line(text: str, labels: list[str]) -> str | None:
+    """The first of `labels` that opens a line of `text` after its first (which follows the
+    frame's own label: "User: User: hi" is one turn)."""
     lines = [ln.lstrip() for ln in text.split("\n")[1:]]
     return next((lb for ln in lines for lb in labels if _opens_with(ln, lb)), None)
 

@@ -11,35 +11,16 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from psmlab.core.models.steering import record_label
+from psmlab.core.session.run_settings import differences, run_settings
 from psmlab.core.session.schema import GenerationRecord
 from psmlab.tui.keys import in_lab_words
 from psmlab.views import safe
-
-# What a run was made with, in the order a researcher reads it.
-_SETTINGS = ("model", "format", "system", "prefill")
-_KNOBS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens")
 
 
 @dataclass(frozen=True)
 class RunView:
     title: str  # "gemma-3-270m · run 1/2"
     run: list[GenerationRecord]
-
-
-def settings_of(run: list[GenerationRecord]) -> dict[str, object]:
-    g = run[0]
-    out: dict[str, object] = {k: getattr(g, k) for k in _SETTINGS}
-    out.update({k: g.params.get(k) for k in _KNOBS})
-    out["steered"] = record_label(g.params.get("steer"))  # hal.gguf:12@4, or None
-    out["seeds"] = ", ".join(str(x.seed) for x in run)
-    return out
-
-
-def differences(a: list[GenerationRecord], b: list[GenerationRecord]) -> list[str]:
-    """`format: dialogue → chatml`, one line per setting that differs (seeds included)."""
-    sa, sb = settings_of(a), settings_of(b)
-    return [f"{k}: {sa[k]!r} → {sb[k]!r}" for k in sa if sa[k] != sb[k]]
 
 
 class CompareScreen(ModalScreen[None]):
@@ -65,7 +46,7 @@ class CompareScreen(ModalScreen[None]):
     def _pane(view: RunView) -> Text:
         out = Text()
         out.append_text(safe(view.title, "bold"))
-        s = settings_of(view.run)
+        s = run_settings(view.run)
         shown = " · ".join(f"{k} {'—' if v is None else v}" for k, v in s.items())
         out.append_text(safe("\n" + shown, "dim"))
         # "system —" means none was given, not none was seen: a chat template may have filled
