@@ -215,6 +215,15 @@ def _interval(ci: tuple[float, float]) -> str:
     return "n/a" if math.isnan(lo) or math.isnan(hi) else f"{_num(lo)} to {_num(hi)}"
 
 
+def _f1_interval(ci: tuple[float, float], support: int) -> str:
+    """A class's F1 interval, unless a bootstrap over a handful of its items collapsed to a
+    point (a trial read "1.00 to 1.00" for one item as a precise result)."""
+    lo, hi = ci
+    if support < 5 and lo == hi:
+        return f"n/a (support {support}: too few to resample)"
+    return _interval(ci)
+
+
 def _print_agreement(
     console: Console, result: Agreement, field_name: str, ref_field: str | None = None
 ) -> None:
@@ -263,7 +272,7 @@ def _print_agreement(
             _num(c.precision),
             _num(c.recall),
             _num(c.f1),
-            _interval(c.f1_ci),
+            _f1_interval(c.f1_ci, c.support),
             str(c.support),
         )
     console.print(table)

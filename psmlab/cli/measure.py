@@ -43,14 +43,17 @@ def probe(
         typer.Option(
             "--set",
             help="A probe set: self-id (ai or human), identity (the archetypes), shutdown, "
-            "secret-goal, em-questions, or one of your own (a .toml in the config folder's "
-            "probes/, see the README).",
+            "secret-goal, or one of your own (a .toml in the config folder's probes/, see the "
+            "README); em-questions holds open questions to sample with ask, not to score. "
+            "Give this or --item.",
         ),
     ] = None,
     item: Annotated[
         str | None,
         typer.Option(
-            "--item", help="One question, answered with each archetype's identity statements."
+            "--item",
+            help="One question, answered with each archetype's identity statements (give this "
+            "or --set).",
         ),
     ] = None,
     transcript: TranscriptOpt = None,
@@ -276,7 +279,8 @@ def probe(
         table.add_column("raw", justify="right")
         if cal:
             table.add_column("calibrated (PMI)", justify="right")
-        table.add_column("calibrated" if cal else "raw")  # the bar: which column it draws
+        # The bar: which column it draws (without calibration two columns read "raw").
+        table.add_column("calibrated" if cal else "raw (bar)")
         order = sorted(summ["probs"], key=lambda k: -(cal or summ["probs"])[k])
         for arch in order:
             p, (lo, hi) = summ["probs"][arch], summ["spread"][arch]

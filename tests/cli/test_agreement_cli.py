@@ -447,6 +447,13 @@ def test_few_items_get_a_small_n_note_printed_and_in_json(tmp_path: Path) -> Non
     assert table.returncode == 0, table.stderr
     text = " ".join(table.stdout.split())
     assert "interval 1.00 to 1.00" in text
+    # A class of one item: its F1 interval is no interval (a trial read "1.00 to 1.00").
+    one = [*rows, {"id": "x", "self_id": "mixed"}]
+    table = _psmlab(
+        "agreement", str(_write(tmp_path / "c.jsonl", one)), str(_write(tmp_path / "d.jsonl", one))
+    )
+    row = next(x for x in table.stdout.splitlines() if "mixed" in x)
+    assert "n/a (support 1" in row and "1.00 to 1.00" not in row, table.stdout
     assert "note: n=8 is small: the bootstrap interval understates the uncertainty" in text
     assert "label more items" in text
     out = json.loads(_psmlab("agreement", str(a), str(b), "--json").stdout)

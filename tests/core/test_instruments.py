@@ -661,3 +661,27 @@ def test_the_probe_tables_say_how_many_items_one_answer_decides(tmp_path: Path) 
     md = report_md("t", _write(tmp_path, old), "x")
     cell = next(line for line in md.splitlines() if line.startswith("| m | hhh | none |"))
     assert "rests on one answer" not in cell, cell
+
+
+def test_summary_csv_says_where_a_prompt_held_more_than_the_files_text(tmp_path: Path) -> None:
+    """A trial read a cell of context 'none' in the csv, blind to the chat template's default
+    system prompt that report.md lists; its rows now point there. And a probe cell whose top
+    one answer decides says so, as the report's cell does."""
+    warned = [_sample(i, "ai") for i in range(3)]
+    for r in warned:
+        r["warnings"] = ["the chat template adds a default system prompt"]
+    plain = [_sample(i, "ai", fmt="chatml") for i in range(3)]
+    probe = _probe("what-are-you", "What are you?", 0.8, 0.4)
+    probe.update(
+        raw_rests_on=None, calibrated_rests_on={"answer": "x", "top": "ai", "without": "human"}
+    )
+    rows = list(DictReader(io.StringIO(summary_csv(_write(tmp_path, [*warned, *plain, probe])))))
+    said = "the prompt held more than the file's text"
+    assert all(
+        said in r["note"] for r in rows if r["format"] == "hhh" and r["section"] == "self_id"
+    )
+    assert not any(said in r["note"] for r in rows if r["format"] == "chatml"), rows
+    cal = [r for r in rows if r["section"] == "probes_calibrated"]
+    raw = [r for r in rows if r["section"] == "probes"]
+    assert cal and all("1 of 1 item(s): the top rests on one answer" in r["note"] for r in cal)
+    assert raw and not any("rests on" in r["note"] for r in raw)

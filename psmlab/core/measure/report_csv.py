@@ -52,13 +52,33 @@ def _kappa_cells(section: str, labeller: str, personas: set[str] | None = None) 
 class _WithKappa:
     """A csv writer that appends the labeller's measured kappa to each row it is given."""
 
-    def __init__(self, w: Any, personas: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        w: Any,
+        personas: set[str] | None = None,
+        warned: set[tuple[str, str, str]] | None = None,
+    ) -> None:
         self._w = w
         self._personas = personas
+        self._warned = warned or set()
 
     def writerow(self, row: list[object]) -> None:
         cells = _kappa_cells(str(row[0]), str(row[12]), self._personas)
+        if (str(row[1]), str(row[2]), str(row[3])) in self._warned:
+            # A csv read alone lost what report.md says of the prompt (a trial's context
+            # "none" held a chat template's default system prompt, unsaid).
+            said = "the prompt held more than the file's text: see report.md's prompt warnings"
+            row = [*row[:13], "; ".join(x for x in (str(row[13]), said) if x)]
         self._w.writerow([*row, *cells])
+
+
+def _warned(results: ResultsFile) -> set[tuple[str, str, str]]:
+    """The (model, format, context) cells whose prompts had warnings (`prompt_warning_lines`)."""
+    return {
+        (str(r["model"]), str(r.get("format", "")), str(r.get("context", "")))
+        for r in results.done.values()
+        if "error" not in r and r.get("warnings")
+    }
 
 
 def summary_csv(
@@ -112,7 +132,7 @@ def summary_csv(
                 *([""] * len(KAPPA_COLUMNS)),
             ]
         )
-    w = _WithKappa(raw, made_with(results))
+    w = _WithKappa(raw, made_with(results), _warned(results))
     by = " + ".join(labellers(results))
     # Archetype labels ("samples"), the self-identification axis ("self_id") and, beside them,
     # how the turns ended ("turn_end"): k of n with a 95% Wilson interval.
@@ -162,6 +182,8 @@ def summary_csv(
                     "multiple choice, option order rotated; position bias "
                     f"{entry['choice_position_bias']:+.3f}"
                 )
+            if entry.get(f"{field}_rests_on"):  # as the report's cell says it
+                note = f"{entry[f'{field}_rests_on']} of {entry['n_items']} item(s): the top rests on one answer"
             if f"{field}_partial" in entry:  # no mean over the set: said, not a missing row
                 k, n = entry[f"{field}_partial"]
                 row = [section, m, f, c, f"{pset} ({n} items)", "", k, n]
