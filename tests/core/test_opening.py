@@ -66,6 +66,27 @@ def test_a_word_is_read_only_once_the_next_token_ends_it_and_masses_add_up() -> 
     assert used == len(fake.asked) and fake.asked[0] == ()
 
 
+def test_a_claim_waits_while_the_word_being_written_unmakes_it() -> None:
+    """A trial's walk listed "I am a computer science" as an AI claim: "I am a computer" was read
+    with " science" left out as a word still being written. The real rules read it now."""
+    lg = math.log
+    tree = {
+        (): [(1, " a", lg(1.0), False)],
+        (1,): [(2, " computer", lg(1.0), False)],
+        (1, 2): [(3, " science", lg(0.5), False), (4, ".", lg(0.5), False)],
+        (1, 2, 3): [(5, " student", lg(1.0), False)],
+        (1, 2, 3, 5): [(6, ".", lg(1.0), True)],
+    }
+    masses, _, claims = walk(Scripted(tree), None, "What are you?", " I am")  # type: ignore[arg-type]
+    by = {t: c for c, t, _ in claims}
+    assert " I am a computer science" not in by, claims
+    assert by.get(" I am a computer.") == "ai" and math.isclose(masses["ai"], 0.5, rel_tol=1e-9)
+    assert any(
+        t.startswith(" I am a computer science student") and c == "human" for t, c in by.items()
+    )
+    assert math.isclose(masses["human"], 0.5, rel_tol=1e-9), (masses, claims)
+
+
 def test_the_floor_and_the_budget_leave_mass_unread_never_guessed(monkeypatch) -> None:
     lg = math.log
     tree = {(): [(1, " a", lg(0.99999), False), (2, " AI", lg(0.00001), False)]}

@@ -134,10 +134,11 @@ class OpeningResult:
 def settings() -> dict[str, Any]:
     """What decides the design's numbers (an experiment re-scores its units when they change)."""
     # The version stands for how paths are read (v2: a bare name waits for the rest, undecided
-    # paths are `cut`; v3: a path the budget stops is read as far as it was walked): a change
-    # there re-scores walks as a changed constant does.
+    # paths are `cut`; v3: a path the budget stops is read as far as it was walked; v4: a claim
+    # waits while the word being written reads otherwise): a change there re-scores walks as a
+    # changed constant does.
     return {
-        "version": 3,
+        "version": 4,
         # The rules read every path: walks read by other rules are walked again.
         "rules": rules_fingerprint(),
         "openings": OPENINGS,
@@ -195,7 +196,12 @@ def walk(
             last = ended or len(path) + 1 >= DEPTH
             # A word may go on in the next token ("I am H" -> "Hugging Face"): until the path
             # ends, only its finished words are read.
-            label, decided = classify(longer if last else _PARTIAL.sub("", longer), question)
+            read = longer if last else _PARTIAL.sub("", longer)
+            label, decided = classify(read, question)
+            if decided and label in CLAIMS and read != longer:
+                # The word in the making may unmake the claim ("I am a computer" + " science",
+                # which a trial saw listed as an AI claim): wait while it reads otherwise.
+                decided = classify(longer, question)[0] == label
             # A weak claim (a bare name: "I'm Alex,") waits for the rest ("an AI assistant").
             if label in CLAIMS and (decided or last):
                 masses[label] += q
