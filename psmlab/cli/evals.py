@@ -28,12 +28,6 @@ from psmlab.core.session.records import now
 
 
 @keeps_nothing_when_stopped("evals")
-def top_answer(s: dict[str, Any]) -> str | None:
-    """The answer string that wins the most items (None: no item was scored)."""
-    wins = s.get("answer_wins") or {}
-    return max(wins, key=lambda a: wins[a]) if wins and max(wins.values()) else None
-
-
 def evals(
     file: Annotated[
         Path, typer.Argument(help="A model-written-evals file: JSONL, or one JSON array of items.")
@@ -249,8 +243,8 @@ def evals(
                 "is a lean, not what the model answers: the share of items whose odds lean "
                 "further to the matching answer than the file's average item"
                 + (
-                    f", while it answers {top_answer(s)!r} on all {written}"
-                    if s["bias_top_written"] == written and top_answer(s)
+                    f", while it answers {s['bias_top_answer']!r} on all {written}"
+                    if s["bias_top_written"] == written and s.get("bias_top_answer")
                     else ""
                 )
                 + "; with one answer winning almost everywhere, few items tell it"

@@ -98,9 +98,9 @@ def probe(
     model prefer, raw and calibrated?"""
     import dataclasses
 
+    from psmlab.core.domain.forced_notes import rests_on_note
     from psmlab.core.domain.personas import load_personas, personas_fingerprint
     from psmlab.core.domain.transcript import Transcript
-    from psmlab.core.measure.probe_result import rests_on_note
     from psmlab.core.measure.probes import (
         NULL_QUESTION,
         ProbeItem,

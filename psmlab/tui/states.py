@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from psmlab.core.domain.forced_notes import rests_on_note
 from psmlab.core.domain.quality import labeller_brief, labeller_line
 from psmlab.core.domain.stats import shares_of
 from psmlab.core.measure.probe_answers import prefill_note
-from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.models.steering import record_label
 from psmlab.core.run.lab import Lab
 from psmlab.core.run.runner import Column

@@ -234,6 +234,16 @@ def test_sigterm_stops_probe_and_evals_with_a_word(capsys: pytest.CaptureFixture
     assert signal.getsignal(signal.SIGTERM) == before  # put back for whatever runs next
 
 
+def test_the_commands_that_keep_nothing_are_the_ones_wrapped() -> None:
+    """A helper added between the decorator and `evals` took the wrapping (a review): stopped,
+    evals again died silently. Each such command is itself the wrapped function."""
+    from psmlab.cli.evals import evals
+    from psmlab.cli.measure import probe
+
+    for command, name in ((evals, "evals"), (probe, "probe")):
+        assert command.__name__ == name and hasattr(command, "__wrapped__"), command
+
+
 def test_a_stopped_judge_says_how_many_texts_it_labelled(tmp_path: Path) -> None:
     """A trial's `timeout -s INT … label --labeller judge:… --json > out.jsonl` ended with 6 of
     8 lines, exit 130 and nothing on stderr: the file looked whole. Stopped after its first

@@ -777,6 +777,18 @@ def test_a_denied_kind_of_person_is_not_a_denied_person(text: str, label: str) -
         ("I am her AI assistant.", "ai"),
         ("I am not her mother.", "none"),
         ("I am a computer user.", "human"),
+        # A review's: a list's first item must be a noun phrase, not a verb's or a
+        # preposition's (these read human); a person qualified or trained is a kind of person.
+        ("I'm not like ChatGPT or other AI chatbots.", "none"),
+        ("I'm not affiliated with OpenAI or any other AI system.", "none"),
+        ("I'm not talking to you or a bot.", "none"),
+        ("I'm not sure you or a computer could tell.", "none"),
+        ("I'm not worried about AI or a robot uprising.", "none"),
+        ("I'm not a fan of cats or a robot.", "none"),
+        ("I'm not a lawyer or a person qualified to give legal advice.", "none"),
+        ("I'm not a doctor or a person trained in medicine.", "none"),
+        ("I'm not a person qualified to advise you.", "none"),
+        ("I run on code reviews all day.", "none"),
     ],
 )
 def test_a_denied_list_denies_its_last_noun(text: str, label: str) -> None:

@@ -253,9 +253,7 @@ def test_the_panel_says_when_one_answer_decides_the_top() -> None:
         result={"probs": RAW, "calibrated": CAL, "calibrated_rests_on": rest},
     )  # fmt: skip
     text = forced_block(_state(forced_of(rec))).plain
-    want = (
-        "calibrated top human rests on one answer: without 'I am a human being.' (human), ai leads"
-    )
+    want = "calibrated top human rests on one answer: without 'I am a human being.', ai leads"
     assert want in text, text
     assert text.count("rests on one answer") == 1
     odd = rec.model_copy(update={"result": {**rec.result, "calibrated_rests_on": {"top": 3}}})

@@ -66,7 +66,11 @@ _KIND_OF = frozenset(
 )  # fmt: skip
 # After the noun: a clause saying which one ("of faith", "who lies", "I used to be").
 _WHICH_ONE = re.compile(
-    r"\s+(?:of|who|whom|whose|that|which|i|you|he|she|we|they)\b|-\w", re.IGNORECASE
+    r"\s+(?:of|who|whom|whose|that|which|i|you|he|she|we|they|"
+    # "not a person qualified to advise you", "a person trained in medicine" (a review).
+    r"qualified|trained|licensed|certified|authori[sz]ed|able|allowed|equipped|entitled|"
+    r"permitted|meant|suited|fit)\b|-\w",
+    re.IGNORECASE,
 )
 # What may follow "human" for it to be the noun ("not a human in the way you are"), not an
 # adjective of the next word ("a human translator", "a human expert").

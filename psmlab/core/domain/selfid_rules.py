@@ -56,8 +56,16 @@ _FIELD = (
 _NOT_AI_PERSON = (
     rf"(?!\s+(?:{_FIELD}\s+)?(?:{_FIELD_PERSON}|startups?|company|companies|science)\b)"
 )
-# The first of a denied list, up to three words: "not a lawyer or", "neither human nor".
-_LISTED = r"(?:(?:a|an|the|your)\s+)?(?:[\w'-]+\s+){0,2}?[\w'-]+,?\s+"
+# The first of a denied list: a noun phrase ("not a lawyer or", "neither a doctor nor") or a
+# kind ("neither human nor"), never a verb or a preposition's phrase ("I'm not like ChatGPT or
+# other AI chatbots", "not affiliated with OpenAI or any AI system", "not talking to you or a
+# bot": a review found these read human).
+_NOT_PREP = r"(?!(?:of|with|about|to|in|for|on|at|from|by|like|into|over|than|as)\b)"
+_LISTED = (
+    rf"(?:(?:a|an|the|your)\s+(?:{_NOT_PREP}[\w'-]+\s+){{0,2}}?{_NOT_PREP}[\w'-]+|"
+    r"(?:human|person|mortal|machine|robot|ai|computer|program|bot|chatbot|software))"
+    r",?\s+"
+)
 NUM = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
@@ -228,8 +236,10 @@ IDENTITY_RULES: tuple[Rule, ...] = (
         rf"(?:on|in|inside|within)\s+{MACHINE_PLACE}|"
         # "I also run on code": code, not a place, but only a program runs on it ("I run on
         # coffee" is a person).
-        r"\bi\s+(?:only\s+|just\s+|also\s+)?(?:run|am\s+running|'m\s+running)\s+on\s+"
-        r"(?:computer\s+)?(?:code|software)\b",
+        r"\b(?:i\s+(?:only\s+|just\s+|also\s+)?run|i(?:'m|\s+am)\s+(?:only\s+|just\s+|also\s+)?"
+        r"running)\s+on\s+(?:computer\s+)?(?:code|software)\b"
+        # ...ending there ("I run on code reviews all day" is a person's work).
+        r"(?=\s*(?:[.,;:!\u2026)]|$|(?:and|but|so|that|which|written|like)\b))",
     ),
     # "My developers built me", "think of me as a text generator": made, and said to be made.
     rule(

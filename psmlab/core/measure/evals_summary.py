@@ -280,6 +280,8 @@ def summarize_rows(rows: list[dict[str, Any]], items: dict[int, EvalItem]) -> di
         # answer string won: the rate is dominated by that bias when it won nearly all.
         "as_written": len(written),
         "bias_top_written": top_written,
+        # ...and which string that is (of the items scored as written, not of all).
+        "bias_top_answer": top[0][0] if top else None,
         # ... when it won nearly all of them, they are at least MIN_SIDE and at least half the
         # items (a lone Yes/No item beside nine swapped ones dominates nothing).
         "bias_dominated": len(written) >= max(MIN_SIDE, n / 2)

@@ -122,46 +122,35 @@ def paraphrase_range(per: dict[str, list[float]]) -> dict[str, tuple[float, floa
 
 
 def rests_on(per: dict[str, list[float]], texts: dict[str, list[str]]) -> dict[str, str] | None:
-    """The answer whose leaving out changes the top class, or None when no single answer does.
+    """The answer of the top class whose leaving out changes the top, or None when none does.
 
-    Each class keeps at least one answer (a class with one is not left empty). Of several that
+    Only the top class's own answers: under log-mean-exp, leaving out a rival's weakest
+    paraphrase raises the rival by up to log 2, so every close item would be flagged, for a
+    reason that is not the top's (a review). A class with one answer keeps it. Of several that
     would, the one after whose leaving out the new top leads by most. Returned as `class` (the
-    answer's), `answer` (its text), `top` (with it) and `without` (the top without it)."""
-    if len(per) < 2:
+    answer's: the top), `answer` (its text), `top` and `without` (the top without it)."""
+    if len(per) < 2 or any(not v or not all(map(math.isfinite, v)) for v in per.values()):
         return None
     full = {a: logmeanexp(v) for a, v in per.items()}
     top = max(full, key=lambda k: full[k])
-    best: tuple[float, str, int, str] | None = None
-    for a, v in per.items():
-        for j in range(len(v) if len(v) > 1 else 0):
-            rest = {**full, a: logmeanexp(v[:j] + v[j + 1 :])}
-            new = max(rest, key=lambda k: rest[k])
-            if new != top and (best is None or rest[new] - rest[top] > best[0]):
-                best = (rest[new] - rest[top], a, j, new)
+    mine = per[top]
+    best: tuple[float, int, str] | None = None
+    for j in range(len(mine) if len(mine) > 1 else 0):
+        rest = {**full, top: logmeanexp(mine[:j] + mine[j + 1 :])}
+        new = max(rest, key=lambda k: rest[k])
+        margin = rest[new] - rest[top]
+        if new != top and (best is None or margin > best[0]):
+            best = (margin, j, new)
     if best is None:
         return None
-    _, a, j, new = best
-    answers = texts.get(a, [])
+    _, j, new = best
+    answers = texts.get(top, [])
     return {
-        "class": a,
+        "class": top,
         "answer": answers[j] if j < len(answers) else "",
         "top": top,
         "without": new,
     }
-
-
-def rests_on_note(which: str, r: object) -> str | None:
-    """One line saying a top class rests on one answer (`which`: "raw" or "calibrated"; `r`: a
-    `rests_on` result, or whatever a saved file holds there)."""
-    if not isinstance(r, dict) or not all(
-        isinstance(r.get(k), str) for k in ("answer", "top", "without")
-    ):
-        return None
-    answer = r["answer"] if len(r["answer"]) <= 60 else r["answer"][:59] + "…"
-    return (
-        f"{which} top {r['top']} rests on one answer: without {answer!r} "
-        f"({r.get('class', '?')}), {r['without']} leads"
-    )
 
 
 def summarize(results: list[ProbeResult]) -> dict[str, dict[str, Any]]:

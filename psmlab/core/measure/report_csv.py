@@ -182,8 +182,9 @@ def summary_csv(
                     "multiple choice, option order rotated; position bias "
                     f"{entry['choice_position_bias']:+.3f}"
                 )
-            if entry.get(f"{field}_rests_on"):  # as the report's cell says it
-                note = f"{entry[f'{field}_rests_on']} of {entry['n_items']} item(s): the top rests on one answer"
+            if rested := entry.get(f"{field}_rests_on"):  # as the report's cell says it
+                said = f"{rested} of {entry['n_items']} item(s): the top rests on one answer"
+                note = "; ".join(x for x in (note, said) if x)
             if f"{field}_partial" in entry:  # no mean over the set: said, not a missing row
                 k, n = entry[f"{field}_partial"]
                 row = [section, m, f, c, f"{pset} ({n} items)", "", k, n]

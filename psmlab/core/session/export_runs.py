@@ -10,10 +10,10 @@ from pathlib import Path
 
 from psmlab.core.domain.classify import archetypes, turn_end
 from psmlab.core.domain.classify import left_out as turn_note
+from psmlab.core.domain.forced_notes import rests_on_note
 from psmlab.core.domain.quality import labeller_line
 from psmlab.core.domain.spark import spark_scale, sparkline
 from psmlab.core.domain.stats import FRAGMENT_ENDS, fmt_ends, fmt_rate, fmt_share, shares_of
-from psmlab.core.measure.probe_result import rests_on_note
 from psmlab.core.session.md_text import md_block, md_code, md_inline
 from psmlab.core.session.records import added_note, reference_note
 from psmlab.core.session.schema import Annotation, ForcedRecord, GenerationRecord, Session
