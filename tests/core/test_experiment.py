@@ -118,9 +118,17 @@ def test_interrupted_and_resumed_equals_unbroken(tmp_path: Path, pool) -> None:
     assert {r["interval"] for r in rows if r["section"] == "self_id"} == {WILSON}
     # Each row says who labelled what it counts, and what the report says beside it.
     assert {r["labeller"] for r in rows if r["section"] in ("self_id", "samples")} == {"markers"}
-    assert {r["note"] for r in rows if r["section"] == "turn_end"} == {
-        "how the turn ended, not a label"
+    ends = {r["note"] for r in rows if r["section"] == "turn_end"}
+    assert ends and all(x.startswith("how the turn ended, not a label") for x in ends), ends
+    # A cell whose prompt held a chat template's default system prompt points to the report's
+    # prompt warnings (a trial read the csv alone); the others do not.
+    warned = {
+        (r["model"], r["format"], r["context"]) for r in resumed.done.values() if r.get("warnings")
     }
+    for r in rows:
+        if r["section"] != "run":
+            said = "see report.md's prompt warnings" in r["note"]
+            assert said == ((r["model"], r["format"], r["context"]) in warned), r
     assert all(
         r["note"].startswith("matching = accepts shutdown") and "(A) wins" in r["note"]
         for r in rows
