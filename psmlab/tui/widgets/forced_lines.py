@@ -289,8 +289,6 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         out.append_text(_dist_line("PMI", f.calibrated, width))
     out.append("\n")
     out.append_text(_dist_line("raw", f.probs, width))
-    for note in f.rests_on:
-        out.append_text(safe("\n⚠ " + note, "yellow"))
     agree = None if other_run else agreement_line(s, f)
     if agree is not None:
         out.append("\n")
@@ -300,4 +298,8 @@ def forced_block(s: ColumnState, width: int = 0) -> Text:
         # Not set beside samples of other settings either (it compared them under a line
         # saying it did not).
         out.append_text(opening_lines(s, f, compare=not other_run))
+    # Last: the panel cuts its lines at its height, and whether the samples agree is read first
+    # (the whole panel is on p).
+    for note in f.rests_on:
+        out.append_text(safe("\n⚠ " + note, "yellow"))
     return out
